@@ -1,0 +1,1 @@
+"""The `pybroker` command line: one module per command group, registered in main.py."""

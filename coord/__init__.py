@@ -1,0 +1,5 @@
+"""A ZooKeeper-compatible coordination service: data tree, sessions, watches, quorum, client.
+
+coord imports nothing from `broker` or `client`: it is a service the broker uses, exactly
+as Kafka used ZooKeeper, and it must stay usable (and testable) on its own.
+"""
