@@ -1,0 +1,124 @@
+"""A fault-injecting TCP proxy for tests: cut, black-hole and slow down real links.
+
+Tests put one between a client and a server (or between two servers) and then break the
+link the way networks break: `cut()` resets every connection and refuses new ones (a
+crashed peer or a firewall REJECT), `blackhole()` keeps connections open but silently
+drops every byte in both directions (a partition, a firewall DROP), `delay(s)` holds each
+chunk for `s` seconds, and `heal()` restores normal forwarding. The proxy runs its own
+event loop in a thread so that both synchronous and asyncio tests can use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+
+
+class FaultProxy:
+    """Forward 127.0.0.1:`listen_port` to `target_host`:`target_port`, with faults on demand."""
+
+    def __init__(self, target_port: int, *, listen_port: int = 0, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.listen_port = listen_port
+        self._mode = "forward"  # forward | cut | blackhole
+        self._delay = 0.0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="faultproxy", daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.connections_accepted = 0
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> "FaultProxy":
+        self._thread.start()
+        self._call(self._start())
+        return self
+
+    def close(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._call(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "FaultProxy":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- faults -----------------------------------------------------------------------
+
+    def cut(self) -> None:
+        """Reset every open connection and refuse new ones until `heal()`."""
+        self._call(self._set_mode("cut"))
+
+    def blackhole(self) -> None:
+        """Keep connections open but drop every byte, both ways, until `heal()`."""
+        self._call(self._set_mode("blackhole"))
+
+    def delay(self, seconds: float) -> None:
+        """Hold every chunk for `seconds` before forwarding it (0 to stop delaying)."""
+        self._delay = seconds
+
+    def heal(self) -> None:
+        self._call(self._set_mode("forward"))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _call(self, coro) -> object:
+        fut: Future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return fut.result(timeout=10)
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.listen_port)
+        self.listen_port = self._server.sockets[0].getsockname()[1]
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._reset_all()
+
+    async def _set_mode(self, mode: str) -> None:
+        self._mode = mode
+        if mode == "cut":
+            self._reset_all()
+
+    def _reset_all(self) -> None:
+        for writer in list(self._writers):
+            transport = writer.transport
+            if not transport.is_closing():
+                transport.abort()
+        self._writers.clear()
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self._mode == "cut":
+            client_w.transport.abort()
+            return
+        try:
+            server_r, server_w = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_w.transport.abort()
+            return
+        self.connections_accepted += 1
+        self._writers.update((client_w, server_w))
+        await asyncio.gather(
+            self._pipe(client_r, server_w), self._pipe(server_r, client_w), return_exceptions=True
+        )
+        for w in (client_w, server_w):
+            self._writers.discard(w)
+            w.transport.abort()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                writer.transport.abort()
+                return
+            if self._delay:
+                await asyncio.sleep(self._delay)
+            if self._mode == "forward":
+                writer.write(chunk)
+                await writer.drain()

@@ -1,0 +1,86 @@
+"""The fault proxy itself: the faults other tests rely on must really happen."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.faultproxy import FaultProxy
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while data := self.request.recv(65536):
+            self.request.sendall(data)
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def roundtrip(sock: socket.socket, payload: bytes) -> bytes:
+    sock.sendall(payload)
+    got = b""
+    while len(got) < len(payload):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def test_forwards_both_ways(echo_port: int) -> None:
+    with FaultProxy(echo_port) as proxy, socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5) as s:
+        assert roundtrip(s, b"hello" * 1000) == b"hello" * 1000
+
+
+def test_cut_resets_open_connections_and_refuses_new_ones(echo_port: int) -> None:
+    with FaultProxy(echo_port) as proxy:
+        s = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+        assert roundtrip(s, b"x") == b"x"
+        proxy.cut()
+        with pytest.raises(OSError):
+            for _ in range(3):  # a reset may surface on the send or on the next recv
+                s.sendall(b"y")
+                if s.recv(1) == b"":
+                    raise ConnectionResetError("closed")
+        s.close()
+        s2 = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+        s2.settimeout(2)
+        assert s2.recv(1) == b""  # accepted by the kernel, then dropped by the proxy
+        s2.close()
+        proxy.heal()
+        with socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5) as s3:
+            assert roundtrip(s3, b"back") == b"back"
+
+
+def test_blackhole_drops_bytes_silently(echo_port: int) -> None:
+    with FaultProxy(echo_port) as proxy, socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5) as s:
+        assert roundtrip(s, b"a") == b"a"
+        proxy.blackhole()
+        s.settimeout(0.5)
+        s.sendall(b"lost")
+        with pytest.raises(socket.timeout):
+            s.recv(10)
+        proxy.heal()
+        s.settimeout(5)
+        assert roundtrip(s, b"b") == b"b"
+
+
+def test_delay_holds_each_chunk(echo_port: int) -> None:
+    with FaultProxy(echo_port) as proxy, socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5) as s:
+        proxy.delay(0.3)
+        start = time.monotonic()
+        assert roundtrip(s, b"slow") == b"slow"
+        assert time.monotonic() - start >= 0.55  # delayed on the way in and on the way out
