@@ -1,0 +1,244 @@
+"""The data tree: znodes, their 11-field Stat, and the pure `apply(txn)` that changes them.
+
+Every server applies the same transactions in zxid order and so holds the same tree; the
+tree therefore never decides anything (no validation beyond what the prep step already
+checked, no clock, no randomness). It also holds the replicated session table (session
+id -> timeout, password), because session create/close are transactions too.
+
+It must never do I/O and never read the time: `txn.time` is the leader's clock.
+
+Stat bookkeeping follows ZooKeeper's: a node keeps `seq`, the count of child creations
+(the source of sequential suffixes); the client-visible cversion is ``2 * seq -
+numChildren`` (= creations + deletions), so the root of a fresh tree shows cversion -1
+exactly as ZooKeeper's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from coord.server import txn as T
+from coord.server.txn import Txn
+
+NODE_CREATED = 1
+NODE_DELETED = 2
+NODE_DATA_CHANGED = 3
+NODE_CHILDREN_CHANGED = 4
+
+OPEN_ACL = [[31, "world", "anyone"]]
+READ_ACL = [[1, "world", "anyone"]]
+RESERVED = ("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config")
+
+
+class Stat(NamedTuple):
+    czxid: int
+    mzxid: int
+    ctime: int
+    mtime: int
+    version: int
+    cversion: int
+    aversion: int
+    ephemeralOwner: int
+    dataLength: int
+    numChildren: int
+    pzxid: int
+
+
+class Node:
+    __slots__ = ("data", "acl", "czxid", "mzxid", "ctime", "mtime", "version", "seq",
+                 "aversion", "owner", "pzxid", "children")
+
+    def __init__(self, data: bytes | None, acl: list, zxid: int, time: int, owner: int) -> None:
+        self.data = data
+        self.acl = acl
+        self.czxid = self.mzxid = self.pzxid = zxid
+        self.ctime = self.mtime = time
+        self.version = self.seq = self.aversion = 0
+        self.owner = owner
+        self.children: set[str] = set()
+
+    def stat(self) -> Stat:
+        owner = self.owner if T.is_ephemeral_owner(self.owner) else 0
+        n = len(self.children)
+        return Stat(self.czxid, self.mzxid, self.ctime, self.mtime, self.version,
+                    2 * self.seq - n, self.aversion, owner,
+                    len(self.data) if self.data else 0, n, self.pzxid)
+
+    def to_list(self, path: str) -> list[Any]:
+        return [path, self.data, self.acl, self.czxid, self.mzxid, self.ctime, self.mtime,
+                self.version, self.seq, self.aversion, self.owner, self.pzxid]
+
+    @classmethod
+    def from_list(cls, item: list[Any]) -> tuple[str, Node]:
+        path, data, acl, czxid, mzxid, ctime, mtime, version, seq, aversion, owner, pzxid = item
+        node = cls(data, acl, czxid, ctime, owner)
+        node.mzxid, node.mtime, node.version, node.seq = mzxid, mtime, version, seq
+        node.aversion, node.pzxid = aversion, pzxid
+        return path, node
+
+
+class WatchEvent(NamedTuple):
+    type: int
+    path: str
+
+
+def parent_of(path: str) -> str:
+    head = path.rpartition("/")[0]
+    return head or "/"
+
+
+def child_name(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+class DataTree:
+    """Znodes keyed by full path, plus indexes the server needs (ephemerals by session,
+    containers and TTL nodes) and the session table."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self.ephemerals: dict[int, set[str]] = {}
+        self.containers: set[str] = set()
+        self.ttls: set[str] = set()
+        self.sessions: dict[int, tuple[int, bytes]] = {}
+        self.last_zxid = 0
+        for path in RESERVED:
+            data = b"" if path == "/zookeeper/config" else None
+            self.nodes[path] = Node(data, READ_ACL if path == "/zookeeper/config" else OPEN_ACL,
+                                    0, 0, 0)
+            if path != "/":
+                self.nodes[parent_of(path)].children.add(child_name(path))
+
+    # -- reads ---------------------------------------------------------------------
+
+    def get(self, path: str) -> Node | None:
+        return self.nodes.get(path)
+
+    def node_count(self) -> int:
+        """As ZooKeeper reports it: its node map holds the root twice."""
+        return len(self.nodes) + 1
+
+    def approximate_data_size(self) -> int:
+        return sum(len(p) + (len(n.data) if n.data else 0) for p, n in self.nodes.items())
+
+    def subtree_count(self, path: str) -> int:
+        """Number of nodes below `path` (not counting it)."""
+        total, stack = 0, [path]
+        while stack:
+            p = stack.pop()
+            node = self.nodes[p]
+            base = "" if p == "/" else p
+            total += len(node.children)
+            stack.extend(f"{base}/{c}" for c in node.children)
+        return total
+
+    def ephemeral_count(self) -> int:
+        return sum(len(s) for s in self.ephemerals.values())
+
+    # -- apply ---------------------------------------------------------------------
+
+    def apply(self, txn: Txn) -> tuple[list[WatchEvent], list[Any]]:
+        """Apply one committed transaction; return the watch events it fires and one
+        result per op (a Stat, a (path, Stat) for creates, or None)."""
+        events: list[WatchEvent] = []
+        if txn.kind == T.MULTI:
+            results = [self._apply_op(kind, body, txn, events) for kind, body in txn.body]
+        else:
+            results = [self._apply_op(txn.kind, txn.body, txn, events)]
+        if txn.zxid > self.last_zxid:
+            self.last_zxid = txn.zxid
+        return events, results
+
+    def _apply_op(self, kind: int, body: list[Any], txn: Txn, events: list[WatchEvent]) -> Any:
+        if kind == T.CREATE:
+            return self._create(body[0], body[1], body[2], body[3], txn.zxid, txn.time, events)
+        if kind in (T.DELETE, T.DELETE_CONTAINER):
+            self._delete(body[0], txn.zxid, events)
+            return None
+        if kind == T.SET_DATA:
+            node = self.nodes[body[0]]
+            node.data, node.version = body[1], node.version + 1
+            node.mzxid, node.mtime = txn.zxid, txn.time
+            events.append(WatchEvent(NODE_DATA_CHANGED, body[0]))
+            return node.stat()
+        if kind == T.SET_ACL:
+            node = self.nodes[body[0]]
+            node.acl, node.aversion = body[1], node.aversion + 1
+            return node.stat()
+        if kind == T.CREATE_SESSION:
+            self.sessions[body[0]] = (body[1], bytes(body[2]))
+            return None
+        if kind == T.CLOSE_SESSION:
+            for path in body[1]:
+                if path in self.nodes:
+                    self._delete(path, txn.zxid, events)
+            self.sessions.pop(body[0], None)
+            self.ephemerals.pop(body[0], None)
+            return None
+        return None  # CHECK and ERROR change nothing
+
+    def _create(self, path: str, data: bytes | None, acl: list, owner: int, zxid: int,
+                time: int, events: list[WatchEvent]) -> tuple[str, Stat]:
+        parent_path = parent_of(path)
+        parent = self.nodes[parent_path]
+        node = Node(data, acl, zxid, time, owner)
+        self.nodes[path] = node
+        parent.children.add(child_name(path))
+        parent.seq += 1
+        parent.pzxid = zxid
+        if owner == T.CONTAINER_OWNER:
+            self.containers.add(path)
+        elif T.ttl_of(owner) is not None:
+            self.ttls.add(path)
+        elif owner:
+            self.ephemerals.setdefault(owner, set()).add(path)
+        events.append(WatchEvent(NODE_CREATED, path))
+        events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path))
+        return path, node.stat()
+
+    def _delete(self, path: str, zxid: int, events: list[WatchEvent]) -> None:
+        node = self.nodes.pop(path)
+        parent_path = parent_of(path)
+        parent = self.nodes[parent_path]
+        parent.children.discard(child_name(path))
+        # Deletes count in cversion through 2*seq - numChildren; the parent's seq
+        # (creations) stays, so sequence numbers never repeat.
+        if zxid > parent.pzxid:
+            parent.pzxid = zxid
+        self.containers.discard(path)
+        self.ttls.discard(path)
+        if T.is_ephemeral_owner(node.owner):
+            owned = self.ephemerals.get(node.owner)
+            if owned is not None:
+                owned.discard(path)
+                if not owned:
+                    del self.ephemerals[node.owner]
+        events.append(WatchEvent(NODE_DELETED, path))
+        events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path))
+
+    # -- snapshot form ---------------------------------------------------------------
+
+    def iter_nodes(self) -> Iterator[list[Any]]:
+        for path, node in self.nodes.items():
+            yield node.to_list(path)
+
+    @classmethod
+    def restore(cls, nodes: list[list[Any]], sessions: list[list[Any]], last_zxid: int) -> DataTree:
+        tree = cls()
+        tree.nodes = {}
+        for item in nodes:
+            path, node = Node.from_list(item)
+            tree.nodes[path] = node
+        for path, node in tree.nodes.items():
+            if path != "/":
+                tree.nodes[parent_of(path)].children.add(child_name(path))
+            if node.owner == T.CONTAINER_OWNER:
+                tree.containers.add(path)
+            elif T.ttl_of(node.owner) is not None:
+                tree.ttls.add(path)
+            elif node.owner:
+                tree.ephemerals.setdefault(node.owner, set()).add(path)
+        tree.sessions = {sid: (timeout, bytes(pw)) for sid, timeout, pw in sessions}
+        tree.last_zxid = last_zxid
+        return tree

@@ -1,0 +1,325 @@
+"""The prep step: a write request becomes a transaction, or a ZooKeeper error code.
+
+This is ZooKeeper's PrepRequestProcessor: it runs on the leader (in standalone mode, the
+only server), checks a request against the tree *as it will be once every transaction
+already handed out is applied*, and turns it into a deterministic `Txn` with the next
+zxid. The look-ahead is `PrepView`: the applied tree plus an overlay of changes made by
+prepared-but-not-yet-applied transactions (ZooKeeper's outstandingChanges), dropped as
+the tree catches up. Checks run in ZooKeeper's order so that the first error reported for
+a bad request is the same one ZooKeeper reports.
+
+A refused write still becomes a transaction (kind ERROR), consuming a zxid, as in
+ZooKeeper; so every write request maps to exactly one txn and replies stay in order.
+
+It must never change the tree, do I/O or read the clock (time is passed in).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+from coord.server import txn as T
+from coord.server.datatree import RESERVED, DataTree, parent_of
+from coord.server.txn import Txn
+
+# Error codes (KeeperException.Code), as the wire carries them.
+OK = 0
+RUNTIMEINCONSISTENCY = -2
+MARSHALLINGERROR = -5
+UNIMPLEMENTED = -6
+BADARGUMENTS = -8
+NONODE = -101
+NOAUTH = -102
+BADVERSION = -103
+NOCHILDRENFOREPHEMERALS = -108
+NODEEXISTS = -110
+NOTEMPTY = -111
+SESSIONEXPIRED = -112
+INVALIDACL = -114
+
+# Request opcodes this module prepares.
+OP_CREATE, OP_DELETE, OP_SET_DATA, OP_SET_ACL, OP_CHECK, OP_MULTI = 1, 2, 5, 7, 13, 14
+OP_CREATE2, OP_CREATE_CONTAINER, OP_DELETE_CONTAINER, OP_CREATE_TTL = 15, 19, 20, 21
+CREATE_OPS = frozenset({OP_CREATE, OP_CREATE2, OP_CREATE_CONTAINER, OP_CREATE_TTL})
+WRITE_OPS = CREATE_OPS | {OP_DELETE, OP_SET_DATA, OP_SET_ACL, OP_CHECK, OP_MULTI,
+                          OP_DELETE_CONTAINER}
+
+# CreateMode flags -> (ephemeral, sequential, container, ttl)
+MODES = {0: (False, False, False, False), 1: (True, False, False, False),
+         2: (False, True, False, False), 3: (True, True, False, False),
+         4: (False, False, True, False), 5: (False, False, False, True),
+         6: (False, True, False, True)}
+
+_BAD_CHARS = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]")
+_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/(\d{1,2}))?$")
+
+
+class PrepError(Exception):
+    """A request ZooKeeper would refuse; `code` is the KeeperException code."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message or str(code))
+        self.code = code
+
+
+class Prepared(NamedTuple):
+    """A prepared write: the txn to log, its reply error, and per-op errors of a multi."""
+    txn: Txn
+    err: int
+    multi_errors: list[int] | None
+
+
+def is_valid_path(path: str) -> bool:
+    """ZooKeeper's PathUtils.validatePath, as a predicate."""
+    if not path or path[0] != "/":
+        return False
+    if path == "/":
+        return True
+    if path[-1] == "/" or _BAD_CHARS.search(path):
+        return False
+    return all(part not in ("", ".", "..") for part in path[1:].split("/"))
+
+
+def validate_path(path: str) -> None:
+    if not is_valid_path(path):
+        raise PrepError(BADARGUMENTS, f"invalid path {path!r}")
+
+
+def fixup_acl(acl: list | None, auth_ids: list[tuple[str, str]]) -> list[list[Any]]:
+    """ZooKeeper's ACL input rules: dedupe, expand `auth`, refuse what it refuses."""
+    if not acl:
+        raise PrepError(INVALIDACL, "an ACL list must not be empty")
+    out: list[list[Any]] = []
+    for perms, scheme, ident in acl:
+        scheme, ident = scheme or "", ident or ""
+        if scheme == "auth":
+            if not auth_ids:
+                raise PrepError(INVALIDACL, "the auth scheme needs an authenticated connection")
+            expanded = [[perms, s, i] for s, i in auth_ids]
+        elif scheme == "world" and ident == "anyone":
+            expanded = [[perms, scheme, ident]]
+        elif scheme == "digest" and ident.count(":") == 1:
+            expanded = [[perms, scheme, ident]]
+        elif scheme == "ip" and _valid_ip(ident):
+            expanded = [[perms, scheme, ident]]
+        else:
+            raise PrepError(INVALIDACL, f"invalid ACL id {scheme}:{ident}")
+        out.extend(e for e in expanded if e not in out)
+    return out
+
+
+def _valid_ip(ident: str) -> bool:
+    m = _IPV4.match(ident)
+    if not m:
+        return False
+    octets_ok = all(int(m.group(i)) <= 255 for i in range(1, 5))
+    return octets_ok and (m.group(6) is None or int(m.group(6)) <= 32)
+
+
+class Rec:
+    """What prep needs to know of a node: a copy-on-write view of a tree Node."""
+    __slots__ = ("version", "aversion", "seq", "nchildren", "owner", "mtime")
+
+    def __init__(self, version: int, aversion: int, seq: int, nchildren: int, owner: int,
+                 mtime: int) -> None:
+        self.version, self.aversion, self.seq = version, aversion, seq
+        self.nchildren, self.owner, self.mtime = nchildren, owner, mtime
+
+    def copy(self) -> Rec:
+        return Rec(self.version, self.aversion, self.seq, self.nchildren, self.owner, self.mtime)
+
+
+class PrepView:
+    """The applied tree plus the changes of transactions prepared but not yet applied."""
+
+    def __init__(self, tree: DataTree) -> None:
+        self.tree = tree
+        self.next_zxid = tree.last_zxid + 1
+        # path -> (zxid of the txn that made the change, record or None if deleted)
+        self.changes: dict[str, tuple[int, Rec | None]] = {}
+
+    def lookup(self, path: str, local: dict[str, Rec | None]) -> Rec | None:
+        if path in local:
+            return local[path]
+        hit = self.changes.get(path)
+        if hit is not None:
+            return hit[1]
+        node = self.tree.nodes.get(path)
+        if node is None:
+            return None
+        return Rec(node.version, node.aversion, node.seq, len(node.children), node.owner,
+                   node.mtime)
+
+    def applied(self, zxid: int) -> None:
+        """The tree has applied everything up to `zxid`: forget changes it now shows."""
+        if self.changes:
+            stale = [p for p, (z, _) in self.changes.items() if z <= zxid]
+            for p in stale:
+                del self.changes[p]
+
+    def session_ephemerals(self, session: int) -> list[str]:
+        paths = set(self.tree.ephemerals.get(session, ()))
+        for path, (_, rec) in self.changes.items():
+            if rec is None:
+                paths.discard(path)
+            elif rec.owner == session:
+                paths.add(path)
+        return sorted(paths)
+
+    # -- entry points ------------------------------------------------------------------
+
+    def prepare(self, session: int, op: tuple, now: int,
+                auth_ids: list[tuple[str, str]] = ()) -> Prepared:
+        """Turn one write request (see `_prep_op` for the tuple shapes) into a txn."""
+        zxid = self.next_zxid
+        self.next_zxid += 1
+        local: dict[str, Rec | None] = {}
+        if op[0] == OP_MULTI:
+            return self._prepare_multi(zxid, session, op[1], now, auth_ids)
+        try:
+            kind, body = self._prep_op(session, op, now, auth_ids, local)
+        except PrepError as e:
+            return Prepared(Txn(zxid, now, session, T.ERROR, [e.code]), e.code, None)
+        self._commit_local(zxid, local)
+        return Prepared(Txn(zxid, now, session, kind, body), OK, None)
+
+    def _prepare_multi(self, zxid: int, session: int, ops: list[tuple], now: int,
+                       auth_ids: list[tuple[str, str]]) -> Prepared:
+        local: dict[str, Rec | None] = {}
+        subs: list[list[Any]] = []
+        for index, op in enumerate(ops):
+            try:
+                if op[0] not in WRITE_OPS or op[0] == OP_MULTI:
+                    raise PrepError(UNIMPLEMENTED, f"op {op[0]} is not allowed in multi")
+                kind, body = self._prep_op(session, op, now, auth_ids, local)
+            except PrepError as e:
+                errors = [OK] * index + [e.code] + [RUNTIMEINCONSISTENCY] * (len(ops) - index - 1)
+                return Prepared(Txn(zxid, now, session, T.ERROR, [e.code]), OK, errors)
+            subs.append([kind, body])
+        self._commit_local(zxid, local)
+        return Prepared(Txn(zxid, now, session, T.MULTI, subs), OK, None)
+
+    def close_session(self, session: int, now: int) -> Txn:
+        """The txn that ends `session` (closeSession or expiry) and its ephemerals."""
+        zxid = self.next_zxid
+        self.next_zxid += 1
+        paths = self.session_ephemerals(session)
+        local: dict[str, Rec | None] = {}
+        for path in paths:
+            self._mark_deleted(path, local)
+        self._commit_local(zxid, local)
+        return Txn(zxid, now, session, T.CLOSE_SESSION, [session, paths])
+
+    def create_session(self, session: int, timeout: int, password: bytes, now: int) -> Txn:
+        zxid = self.next_zxid
+        self.next_zxid += 1
+        return Txn(zxid, now, session, T.CREATE_SESSION, [session, timeout, password])
+
+    def _commit_local(self, zxid: int, local: dict[str, Rec | None]) -> None:
+        for path, rec in local.items():
+            self.changes[path] = (zxid, rec)
+
+    # -- single ops ----------------------------------------------------------------------
+
+    def _prep_op(self, session: int, op: tuple, now: int, auth_ids: list[tuple[str, str]],
+                 local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
+        code = op[0]
+        if code in CREATE_OPS:
+            return self._prep_create(session, op, auth_ids, local)
+        if code in (OP_DELETE, OP_DELETE_CONTAINER):
+            return self._prep_delete(op, local)
+        if code == OP_SET_DATA:
+            _, path, data, version = op
+            validate_path(path)
+            rec = self._existing(path, local)
+            self._check_version(rec.version, version, path)
+            rec = local[path] = rec.copy()
+            rec.version += 1
+            rec.mtime = now
+            return T.SET_DATA, [path, data]
+        if code == OP_SET_ACL:
+            _, path, acl, version = op
+            validate_path(path)
+            acl = fixup_acl(acl, auth_ids)
+            rec = self._existing(path, local)
+            self._check_version(rec.aversion, version, path)
+            rec = local[path] = rec.copy()
+            rec.aversion += 1
+            return T.SET_ACL, [path, acl]
+        if code == OP_CHECK:
+            _, path, version = op
+            validate_path(path)
+            self._check_version(self._existing(path, local).version, version, path)
+            return T.CHECK, [path]
+        raise PrepError(UNIMPLEMENTED, f"opcode {code} is not a write")
+
+    def _prep_create(self, session: int, op: tuple, auth_ids: list[tuple[str, str]],
+                     local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
+        code, path, data, acl, flags, ttl = op
+        mode = MODES.get(flags)
+        if mode is None:
+            raise PrepError(BADARGUMENTS, f"unknown create flags {flags}")
+        ephemeral, sequential, container, is_ttl = mode
+        ttl = ttl if code == OP_CREATE_TTL else -1
+        if is_ttl and not 0 < ttl <= T.MAX_TTL:
+            raise PrepError(BADARGUMENTS, f"ttl {ttl} is out of range 1..{T.MAX_TTL}")
+        if not is_ttl and ttl >= 0:
+            raise PrepError(BADARGUMENTS, "a ttl is only allowed with a TTL create mode")
+        last_slash = path.rfind("/")
+        if last_slash == -1 or "\0" in path:
+            raise PrepError(BADARGUMENTS, f"invalid path {path!r}")
+        acl = fixup_acl(acl, auth_ids)
+        parent_path = path[:last_slash] or "/"
+        parent = self.lookup(parent_path, local)
+        if parent is None:
+            raise PrepError(NONODE, f"parent {parent_path} does not exist")
+        if sequential:
+            path = f"{path}{parent.seq:010d}"
+        validate_path(path)
+        if self.lookup(path, local) is not None:
+            raise PrepError(NODEEXISTS, f"{path} already exists")
+        if T.is_ephemeral_owner(parent.owner):
+            raise PrepError(NOCHILDRENFOREPHEMERALS, f"{parent_path} is ephemeral")
+        owner = session if ephemeral else T.CONTAINER_OWNER if container else (
+            T.ttl_owner(ttl) if is_ttl else 0)
+        parent = local[parent_path] = parent.copy()
+        parent.seq += 1
+        parent.nchildren += 1
+        local[path] = Rec(0, 0, 0, 0, owner, 0)
+        return T.CREATE, [path, data, acl, owner]
+
+    def _prep_delete(self, op: tuple, local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
+        code, path, version = op
+        last_slash = path.rfind("/")
+        if last_slash == -1 or "\0" in path or path in RESERVED:
+            raise PrepError(BADARGUMENTS, f"cannot delete {path!r}")
+        parent_path = path[:last_slash] or "/"
+        if self.lookup(parent_path, local) is None:
+            raise PrepError(NONODE, f"{path} does not exist")
+        rec = self._existing(path, local)
+        self._check_version(rec.version, version, path)
+        if rec.nchildren > 0:
+            raise PrepError(NOTEMPTY, f"{path} has children")
+        self._mark_deleted(path, local)
+        kind = T.DELETE_CONTAINER if code == OP_DELETE_CONTAINER else T.DELETE
+        return kind, [path]
+
+    def _mark_deleted(self, path: str, local: dict[str, Rec | None]) -> None:
+        parent_path = parent_of(path)
+        parent = self.lookup(parent_path, local)
+        if parent is not None:
+            parent = local[parent_path] = parent.copy()
+            parent.nchildren -= 1
+        local[path] = None
+
+    def _existing(self, path: str, local: dict[str, Rec | None]) -> Rec:
+        rec = self.lookup(path, local)
+        if rec is None:
+            raise PrepError(NONODE, f"{path} does not exist")
+        return rec
+
+    @staticmethod
+    def _check_version(current: int, expected: int, path: str) -> None:
+        if expected != -1 and expected != current:
+            raise PrepError(BADVERSION, f"{path} is at version {current}, not {expected}")
