@@ -18,6 +18,7 @@ from broker import __version__
 # `func` (args -> exit code) on the parsers it adds.
 COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.perf",
+    "broker.cli.coord",
 )
 
 

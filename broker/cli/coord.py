@@ -1,0 +1,151 @@
+"""`pybroker coord ...`: run a coord server, and a small zkCli to look inside one.
+
+`start` runs one server until Ctrl-C / SIGTERM (through broker/cli/runner.py, which
+gives every long-running command the same clean stop). `ls|get|stat|create|delete|set`
+are one-shot client calls made with `coord.client.CoordClient`.
+
+This module only parses flags and prints; it must never hold server or protocol logic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from broker.cli.runner import run_until_signal
+
+log = logging.getLogger("pybroker.coord")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    coord = subparsers.add_parser("coord", help="the coordination service (ZooKeeper-compatible)")
+    sub = coord.add_subparsers(dest="coord_command", metavar="SUBCOMMAND")
+    coord.set_defaults(func=lambda args: (coord.print_help(), 2)[1])
+
+    start = sub.add_parser("start", help="run one coord server until Ctrl-C")
+    start.add_argument("--id", type=int, default=None, help="server id, 0..254 (default 1)")
+    start.add_argument("--data-dir", type=Path, default=None, help="txn log and snapshots")
+    start.add_argument("--client-port", type=int, default=None, help="default 2181")
+    start.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    start.add_argument("--tick-ms", type=int, default=None, help="tickTime in ms (default 2000)")
+    start.add_argument("--snap-count", type=int, default=None,
+                       help="txns between snapshots (default 10000)")
+    start.add_argument("--container-check-ms", type=int, default=None,
+                       help="container / TTL cleanup period (default 60000)")
+    start.add_argument("--peers", default=None,
+                       help="reserved for the ensemble (not yet supported: standalone only)")
+    start.add_argument("--config", type=Path, default=None, help="TOML file with the same keys")
+    start.set_defaults(func=_start)
+
+    def client_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("path")
+        p.add_argument("--server", default="127.0.0.1:2181", help="host:port[,host:port...]")
+        return p
+
+    client_cmd("ls", "list the children of a znode").set_defaults(func=_client, op="ls")
+    client_cmd("get", "print a znode's data").set_defaults(func=_client, op="get")
+    client_cmd("stat", "print a znode's Stat").set_defaults(func=_client, op="stat")
+    p = client_cmd("create", "create a znode")
+    p.add_argument("data", nargs="?", default="")
+    p.add_argument("-e", "--ephemeral", action="store_true")
+    p.add_argument("-s", "--sequence", action="store_true")
+    p.set_defaults(func=_client, op="create")
+    p = client_cmd("set", "set a znode's data")
+    p.add_argument("data")
+    p.add_argument("-v", "--version", type=int, default=-1)
+    p.set_defaults(func=_client, op="set")
+    p = client_cmd("delete", "delete a znode")
+    p.add_argument("-v", "--version", type=int, default=-1)
+    p.add_argument("-r", "--recursive", action="store_true")
+    p.set_defaults(func=_client, op="delete")
+
+
+def _start(args: argparse.Namespace) -> int:
+    from coord.server.config import ConfigError, ServerConfig
+    from coord.server.server import CoordServer
+    from coord.server.snapshot import SnapshotCorruption
+    from coord.server.txnlog import LogCorruption
+
+    overrides = {"server_id": args.id, "data_dir": args.data_dir,
+                 "client_port": args.client_port, "host": args.host, "tick_ms": args.tick_ms,
+                 "snap_count": args.snap_count, "container_check_ms": args.container_check_ms}
+    try:
+        if args.config is not None:
+            config = ServerConfig.from_toml(args.config, **overrides)
+        else:
+            config = ServerConfig(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as e:
+        print(f"pybroker coord start: {e}", file=sys.stderr)
+        return 2
+    if args.peers:
+        print("pybroker coord start: --peers (ensemble mode) is not supported yet; "
+              "run without it for a standalone server", file=sys.stderr)
+        return 2
+
+    async def service(stop: asyncio.Event) -> int:
+        server = CoordServer(config)
+        try:
+            await server.start()
+        except (LogCorruption, SnapshotCorruption) as e:
+            log.error("%s", e)
+            return 1
+        except OSError as e:
+            log.error("cannot listen on %s:%d: %s", config.host, config.client_port, e)
+            return 1
+        await stop.wait()
+        log.info("stopping")
+        await server.stop()
+        return 0
+
+    return run_until_signal(service)
+
+
+def _client(args: argparse.Namespace) -> int:
+    from coord.client import CoordClient
+    from coord.protocol.errors import CoordError
+
+    async def run() -> int:
+        client = CoordClient(args.server, session_timeout=10.0)
+        await client.start()
+        try:
+            return await _client_op(client, args)
+        finally:
+            await client.stop()
+
+    try:
+        return asyncio.run(run())
+    except CoordError as e:
+        print(f"{args.op} {args.path}: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"cannot reach {args.server}: {e}", file=sys.stderr)
+        return 1
+
+
+async def _client_op(client, args: argparse.Namespace) -> int:
+    if args.op == "ls":
+        print("[" + ", ".join(sorted(await client.get_children(args.path))) + "]")
+    elif args.op == "get":
+        data, _ = await client.get(args.path)
+        print("null" if data is None else data.decode("utf-8", "replace"))
+    elif args.op == "stat":
+        stat = await client.exists(args.path)
+        if stat is None:
+            print(f"Node does not exist: {args.path}", file=sys.stderr)
+            return 1
+        for name in stat._fields:
+            value = getattr(stat, name)
+            print(f"{name} = {hex(value) if name.endswith('zxid') or name == 'ephemeralOwner' else value}")
+    elif args.op == "create":
+        created = await client.create(args.path, args.data.encode(), ephemeral=args.ephemeral,
+                                      sequence=args.sequence)
+        print(f"Created {created}")
+    elif args.op == "set":
+        await client.set(args.path, args.data.encode(), version=args.version)
+    elif args.op == "delete":
+        await client.delete(args.path, version=args.version, recursive=args.recursive)
+    return 0
