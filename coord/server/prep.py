@@ -133,8 +133,9 @@ class Rec:
 class PrepView:
     """The applied tree plus the changes of transactions prepared but not yet applied."""
 
-    def __init__(self, tree: DataTree) -> None:
+    def __init__(self, tree: DataTree, max_data: int = 1 << 20) -> None:
         self.tree = tree
+        self.max_data = max_data
         self.next_zxid = tree.last_zxid + 1
         # path -> (zxid of the txn that made the change, record or None if deleted)
         self.changes: dict[str, tuple[int, Rec | None]] = {}
@@ -232,6 +233,7 @@ class PrepView:
         if code == OP_SET_DATA:
             _, path, data, version = op
             validate_path(path)
+            self._check_size(data)
             rec = self._existing(path, local)
             self._check_version(rec.version, version, path)
             rec = local[path] = rec.copy()
@@ -269,6 +271,7 @@ class PrepView:
         last_slash = path.rfind("/")
         if last_slash == -1 or "\0" in path:
             raise PrepError(BADARGUMENTS, f"invalid path {path!r}")
+        self._check_size(data)
         acl = fixup_acl(acl, auth_ids)
         parent_path = path[:last_slash] or "/"
         parent = self.lookup(parent_path, local)
@@ -318,6 +321,11 @@ class PrepView:
         if rec is None:
             raise PrepError(NONODE, f"{path} does not exist")
         return rec
+
+    def _check_size(self, data: bytes | None) -> None:
+        if data is not None and len(data) > self.max_data:
+            raise PrepError(BADARGUMENTS, f"data of {len(data)} bytes is over the "
+                                          f"{self.max_data}-byte limit (max_data_bytes)")
 
     @staticmethod
     def _check_version(current: int, expected: int, path: str) -> None:

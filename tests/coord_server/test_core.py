@@ -287,3 +287,11 @@ def test_random_ops_match_model(steps: list) -> None:
                                 core.tree.last_zxid)
     assert [n for n in restored.iter_nodes()] == [n for n in core.tree.iter_nodes()]
     assert restored.ephemerals == core.tree.ephemerals
+
+
+def test_data_size_limit() -> None:
+    core = Core()
+    core.view.max_data = 10
+    assert core.create("/big", b"x" * 11).err == P.BADARGUMENTS
+    assert core.create("/ok", b"x" * 10).err == P.OK
+    assert core.write((P.OP_SET_DATA, "/ok", b"y" * 11, -1)).err == P.BADARGUMENTS

@@ -1,0 +1,66 @@
+"""Configuration of one coord server, with ZooKeeper's defaults where ZooKeeper has one.
+
+Values come from command-line flags or a TOML file (same names, `snake_case`); this
+module only holds and checks them. It must never open sockets or create directories.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message says which and why."""
+
+
+@dataclass
+class ServerConfig:
+    server_id: int = 1
+    data_dir: Path = Path("coord-data")
+    host: str = "127.0.0.1"
+    client_port: int = 2181
+    tick_ms: int = 2000
+    # 0 = ZooKeeper's default of 2 x / 20 x tickTime
+    min_session_timeout_ms: int = 0
+    max_session_timeout_ms: int = 0
+    max_buffer: int = 0xFFFFF                 # jute.maxbuffer: the largest frame accepted
+    max_data_bytes: int = 1 << 20             # largest znode data
+    snap_count: int = 10000                   # txns between snapshots
+    container_check_ms: int = 60000           # container / TTL cleanup period
+    extended_types: bool = True               # TTL nodes (ZooKeeper: off by default)
+    four_letter_whitelist: str = "*"          # "*" or comma-separated words
+    peers: list[str] = field(default_factory=list)  # reserved for the ensemble
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if not 0 <= self.server_id <= 254:
+            raise ConfigError(f"server id {self.server_id} must be in 0..254")
+        if self.tick_ms <= 0:
+            raise ConfigError("tick_ms must be positive")
+        if not self.min_session_timeout_ms:
+            self.min_session_timeout_ms = 2 * self.tick_ms
+        if not self.max_session_timeout_ms:
+            self.max_session_timeout_ms = 20 * self.tick_ms
+        if self.min_session_timeout_ms > self.max_session_timeout_ms:
+            raise ConfigError("min_session_timeout_ms is above max_session_timeout_ms")
+        if self.snap_count < 1:
+            raise ConfigError("snap_count must be at least 1")
+
+    @classmethod
+    def from_toml(cls, path: Path, **overrides: Any) -> ServerConfig:
+        """Values from a TOML file (top level or a [coord] table), then `overrides`."""
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+        doc = doc.get("coord", doc)
+        known = {f.name for f in fields(cls)}
+        unknown = set(doc) - known
+        if unknown:
+            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+        return cls(**{**doc, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def four_letter_enabled(self, word: str) -> bool:
+        allowed = {w.strip() for w in self.four_letter_whitelist.split(",")}
+        return "*" in allowed or word in allowed

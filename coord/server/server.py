@@ -1,0 +1,243 @@
+"""The standalone coord server: recovery, the request pipeline, timers, the listener.
+
+Pipeline (ZooKeeper's processors, kept as visible stages so that a ZAB quorum stage can
+be put between log and apply later):
+
+1. prep  -- `PrepView.prepare` turns a write into a Txn with the next zxid (on the loop);
+2. log   -- `_committer` takes every txn prepared since the last fsync and writes them
+            with ONE write + fdatasync on the I/O thread (group commit);
+3. apply -- `DataTree.apply` in zxid order, then the watch notifications are queued on
+            their connections (before any later reply: the watch-before-data guarantee);
+4. reply -- the connection that sent the request gets its reply slot filled and flushes
+            its replies in request order.
+
+Session expiry and container/TTL cleanup are timers that feed the same pipeline.
+
+This module must never reply before a txn is fsynced, apply out of zxid order, or block
+the event loop on disk I/O (the single I/O thread does it, which also keeps log writes,
+log rolls and snapshot writes in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from coord.server import prep as P
+from coord.server import txn as T
+from coord.server.config import ServerConfig
+from coord.server.datatree import DataTree, WatchEvent
+from coord.server.fourletter import ServerStats
+from coord.server.prep import PrepView
+from coord.server.sessions import SessionTracker
+from coord.server.snapshot import load_latest, oldest_kept_zxid, pack_tree, write_snapshot
+from coord.server.txn import Txn
+from coord.server.txnlog import TxnLog
+from coord.server.watches import WatchManager
+
+log = logging.getLogger("coord.server")
+
+# Called once the txn is applied: (txn, per-op results).
+Applied = Callable[[Txn, list[Any]], None]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class CoordServer:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.tree = DataTree()
+        self.view = PrepView(self.tree, config.max_data_bytes)
+        self.watches = WatchManager()
+        self.stats = ServerStats(now_ms())
+        self.tracker = SessionTracker(config.server_id, config.tick_ms, now_ms(), os.urandom(32))
+        self.mode = "standalone"
+        self.connections: list = []
+        self.session_conns: dict[int, Any] = {}
+        self._pending: list[tuple[Txn, Applied | None]] = []
+        self._inflight = 0
+        self._wake = asyncio.Event()
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="coord-io")
+        self._txnlog = TxnLog(config.data_dir / "log")
+        self._snap_dir = config.data_dir / "snapshot"
+        self._since_snapshot = 0
+        self._tasks: list[asyncio.Task] = []
+        self._listener: asyncio.base_events.Server | None = None
+        self.port = config.client_port
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Load the newest snapshot and replay the log after it (blocking, before start)."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        tree = load_latest(self._snap_dir) or DataTree()
+        replay = self._txnlog.read_all(after_zxid=tree.last_zxid)
+        for txn in replay:
+            tree.apply(txn)
+        if self._txnlog.truncated:
+            log.warning("txn log had a torn tail (a write cut short by a crash): %s",
+                        self._txnlog.truncated)
+        self.tree = tree
+        self.view = PrepView(tree, self.config.max_data_bytes)
+        self._since_snapshot = len(replay)
+        self._txnlog.roll(tree.last_zxid + 1)
+        now = now_ms()
+        for sid, (timeout, _) in tree.sessions.items():
+            self.tracker.add(sid, timeout, now)
+        log.info("recovered zxid 0x%x: %d nodes, %d sessions (%d txns replayed)",
+                 tree.last_zxid, len(tree.nodes), len(tree.sessions), len(replay))
+
+    async def start(self) -> None:
+        from coord.server.connection import Connection
+
+        await asyncio.get_running_loop().run_in_executor(self._io, self.recover)
+        self._listener = await asyncio.get_running_loop().create_server(
+            lambda: Connection(self), self.config.host, self.config.client_port,
+            backlog=1024, reuse_address=True)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        self._tasks = [asyncio.create_task(self._committer(), name="coord-committer"),
+                       asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
+                       asyncio.create_task(self._container_loop(), name="coord-containers")]
+        log.info("coord server %d serving on %s:%d, data in %s", self.config.server_id,
+                 self.config.host, self.port, self.config.data_dir)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        for conn in list(self.connections):
+            conn.close()
+        deadline = time.monotonic() + 5
+        while (self._pending or self._inflight) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.get_running_loop().run_in_executor(self._io, self._txnlog.close)
+        self._io.shutdown(wait=True)
+
+    # -- the pipeline --------------------------------------------------------------------
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._pending) + self._inflight
+
+    @property
+    def session_count(self) -> int:
+        return len(self.tree.sessions)
+
+    def submit(self, txn: Txn, on_applied: Applied | None = None) -> None:
+        """Queue a prepared txn for logging; `on_applied` runs after it is applied."""
+        self._pending.append((txn, on_applied))
+        self._wake.set()
+
+    async def _committer(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending, []
+                self._inflight = len(batch)
+                entries = [txn.pack() for txn, _ in batch]
+                await loop.run_in_executor(self._io, self._txnlog.append, entries)
+                for txn, on_applied in batch:
+                    self._apply(txn, on_applied)
+                self._inflight = 0
+                self._maybe_snapshot(len(batch))
+
+    def _apply(self, txn: Txn, on_applied: Applied | None) -> None:
+        events, results = self.tree.apply(txn)
+        self.view.applied(txn.zxid)
+        if events:
+            self._notify(events)
+        if txn.kind == T.CLOSE_SESSION:
+            sid = txn.body[0]
+            self.tracker.remove(sid)
+            conn = self.session_conns.pop(sid, None)
+            if on_applied is not None:
+                on_applied(txn, results)
+            if conn is not None:
+                conn.close_after_flush()
+            return
+        if on_applied is not None:
+            on_applied(txn, results)
+
+    def _notify(self, events: list[WatchEvent]) -> None:
+        for conn, etype, path in self.watches.trigger(events):
+            conn.send_event(etype, path)
+
+    def _maybe_snapshot(self, applied: int) -> None:
+        self._since_snapshot += applied
+        if self._since_snapshot < self.config.snap_count:
+            return
+        self._since_snapshot = 0
+        zxid = self.tree.last_zxid
+        blob = pack_tree(self.tree)
+        # Queued on the single I/O thread: the roll happens before any later append.
+        self._io.submit(self._snapshot_job, zxid, blob)
+
+    def _snapshot_job(self, zxid: int, blob: bytes) -> None:
+        try:
+            self._txnlog.roll(zxid + 1)
+            write_snapshot(self._snap_dir, zxid, blob)
+            oldest = oldest_kept_zxid(self._snap_dir)
+            if oldest is not None:
+                self._txnlog.purge_before(oldest)
+            log.info("snapshot at zxid 0x%x (%d bytes)", zxid, len(blob))
+        except OSError:
+            log.exception("snapshot at zxid 0x%x failed; the txn log still has everything", zxid)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def new_session(self, timeout: int, on_applied: Applied) -> tuple[int, bytes]:
+        sid = self.tracker.new_session_id()
+        password = self.tracker.password_for(sid)
+        now = now_ms()
+        self.tracker.add(sid, timeout, now)
+        self.submit(self.view.create_session(sid, timeout, password, now), on_applied)
+        return sid, password
+
+    def session_valid(self, sid: int, password: bytes) -> bool:
+        known = self.tree.sessions.get(sid)
+        return known is not None and known[1] == password and self.tracker.is_alive(sid)
+
+    def close_session(self, sid: int, on_applied: Applied | None = None) -> None:
+        self.tracker.set_closing(sid)
+        self.submit(self.view.close_session(sid, now_ms()), on_applied)
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_ms / 1000 / 2)
+            for sid in self.tracker.expire(now_ms()):
+                log.info("session 0x%x expired", sid)
+                self.close_session(sid)
+
+    # -- containers and TTL nodes ----------------------------------------------------------
+
+    def check_containers(self, now: int) -> int:
+        """Submit deletes for empty used containers and expired TTL nodes; returns how many."""
+        doomed = []
+        for path in self.tree.containers:
+            node = self.tree.nodes[path]
+            if not node.children and node.seq > 0:
+                doomed.append(path)
+        for path in self.tree.ttls:
+            node = self.tree.nodes[path]
+            ttl = T.ttl_of(node.owner)
+            if not node.children and ttl is not None and now - node.mtime > ttl:
+                doomed.append(path)
+        for path in sorted(doomed):
+            self.submit(self.view.prepare(0, (P.OP_DELETE_CONTAINER, path, -1), now).txn)
+        return len(doomed)
+
+    async def _container_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.container_check_ms / 1000)
+            self.check_containers(now_ms())
