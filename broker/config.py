@@ -1,0 +1,99 @@
+"""Broker configuration: one dataclass, Kafka's names and defaults, TOML file support.
+
+Every setting has Kafka's default where Kafka has the setting, and can be given in a TOML
+file either by its Kafka name (`"log.retention.ms" = 60000`) or by its field name
+(`log_retention_ms = 60000`). Command-line flags override the file. This module must
+never open sockets or files other than the one TOML file it is asked to read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration file or value a user must fix; the message says which and why."""
+
+
+@dataclass
+class BrokerConfig:
+    broker_id: int = 1                                  # broker.id
+    host: str = "127.0.0.1"                             # listeners host; we bind loopback only
+    port: int = 9092                                    # listeners port
+    rack: str | None = None                             # broker.rack
+    data_dir: Path = Path("pybroker-data")              # log.dirs (one directory)
+    coord_connect: str = "127.0.0.1:2181"               # zookeeper.connect
+    coord_session_timeout_ms: int = 18000               # zookeeper.session.timeout.ms
+    socket_request_max_bytes: int = 104857600           # socket.request.max.bytes
+    max_in_flight_requests_per_connection: int = 1000   # queued requests before we stop reading
+    num_partitions: int = 1                             # num.partitions
+    default_replication_factor: int = 1                 # default.replication.factor
+    auto_create_topics_enable: bool = False             # auto.create.topics.enable (Kafka: true)
+    delete_topic_enable: bool = True                    # delete.topic.enable
+    message_max_bytes: int = 1048588                    # message.max.bytes
+    fetch_max_bytes: int = 57671680                     # fetch.max.bytes (broker cap, 55 MiB)
+    log_segment_bytes: int = 1073741824                 # log.segment.bytes
+    log_roll_ms: int = 7 * 24 * 3600 * 1000             # log.roll.ms
+    log_retention_ms: int = 7 * 24 * 3600 * 1000        # log.retention.ms (168 hours)
+    log_retention_bytes: int = -1                       # log.retention.bytes
+    log_flush_interval_messages: int | None = None      # log.flush.interval.messages (never)
+    log_flush_interval_ms: int | None = None            # log.flush.interval.ms (never)
+    log_flush_scheduler_interval_ms: int = 1000         # how often flush.ms is checked
+    log_retention_check_interval_ms: int = 300000       # log.retention.check.interval.ms
+    max_open_files: int = 1024                          # our FileHandleCache size
+
+    def with_overrides(self, **overrides: Any) -> "BrokerConfig":
+        """A copy with every non-None override applied (command-line flags)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **given)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(BrokerConfig)}
+# Kafka spellings of our fields (the rest map by replacing "." with "_").
+_KAFKA_NAMES = {
+    "broker.id": "broker_id", "broker.rack": "rack", "log.dirs": "data_dir", "log.dir": "data_dir",
+    "zookeeper.connect": "coord_connect", "zookeeper.session.timeout.ms": "coord_session_timeout_ms",
+}
+
+
+def _field_for(key: str) -> str:
+    name = _KAFKA_NAMES.get(key, key.replace(".", "_").replace("-", "_"))
+    if name not in _FIELDS:
+        raise ConfigError(f"unknown broker setting {key!r}")
+    return name
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "data_dir":
+        return Path(value)
+    default = _FIELDS[name].default
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int) or name.startswith("log_flush_interval"):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+    return value
+
+
+def load_config(path: Path | None, **overrides: Any) -> BrokerConfig:
+    """Defaults, then the TOML file (if any), then non-None `overrides`."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        for key, value in raw.items():
+            name = _field_for(key)
+            values[name] = _coerce(name, value)
+    return dataclasses.replace(BrokerConfig(), **values).with_overrides(**overrides)

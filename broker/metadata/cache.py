@@ -1,0 +1,62 @@
+"""The broker's in-memory view of cluster metadata: brokers, topics, assignments, leaders.
+
+Filled from coord by `broker.metadata.store` (and, in the cluster, by UpdateMetadata);
+read by every request handler without awaiting anything. It must never talk to coord
+or decide leadership: it only answers "who leads t-p, which replicas, which ISR" from
+the last state it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from broker.metadata.znodes import BrokerInfo, PartitionState
+
+
+@dataclass
+class TopicMetadata:
+    name: str
+    assignment: dict[int, list[int]]                  # partition -> replicas (AR order)
+    configs: dict[str, str] = field(default_factory=dict)
+    states: dict[int, PartitionState] = field(default_factory=dict)
+
+
+class MetadataCache:
+    def __init__(self) -> None:
+        self.cluster_id: str | None = None
+        self.controller_id: int = -1
+        self.brokers: dict[int, BrokerInfo] = {}
+        self.topics: dict[str, TopicMetadata] = {}
+
+    def set_brokers(self, brokers: dict[int, BrokerInfo]) -> None:
+        self.brokers = dict(brokers)
+
+    def set_topic(self, topic: TopicMetadata) -> None:
+        self.topics[topic.name] = topic
+
+    def remove_topic(self, name: str) -> None:
+        self.topics.pop(name, None)
+
+    def set_state(self, topic: str, partition: int, state: PartitionState) -> None:
+        meta = self.topics.get(topic)
+        if meta is not None:
+            meta.states[partition] = state
+
+    def topic(self, name: str) -> TopicMetadata | None:
+        return self.topics.get(name)
+
+    def state(self, topic: str, partition: int) -> PartitionState | None:
+        meta = self.topics.get(topic)
+        return None if meta is None else meta.states.get(partition)
+
+    def leader(self, topic: str, partition: int) -> int:
+        """The leader's broker id, or -1 when unknown or offline."""
+        state = self.state(topic, partition)
+        return -1 if state is None else state.leader
+
+    def has_partition(self, topic: str, partition: int) -> bool:
+        meta = self.topics.get(topic)
+        return meta is not None and partition in meta.assignment
+
+    def live_broker_ids(self) -> list[int]:
+        return sorted(self.brokers)

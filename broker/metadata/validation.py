@@ -1,0 +1,76 @@
+"""Checks on CreateTopics requests, as pure functions returning an error code and message.
+
+Kafka's rules: topic names of 1-249 characters from [a-zA-Z0-9._-], not "." or "..";
+at least one partition; a replication factor between 1 and the number of live brokers;
+only known per-topic configs, with values of the right kind. This module must never
+talk to coord or the log: it only judges a request.
+"""
+
+from __future__ import annotations
+
+import re
+
+from client.protocol.errors import ErrorCode
+
+_LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+# Per-topic configs we honour, and whether each value must be an integer.
+TOPIC_CONFIGS: dict[str, bool] = {
+    "retention.ms": True, "retention.bytes": True, "segment.bytes": True, "segment.ms": True,
+    "max.message.bytes": True, "flush.messages": True, "flush.ms": True,
+    "cleanup.policy": False, "message.timestamp.type": False,
+}
+_CHOICES = {"cleanup.policy": {"delete"}, "message.timestamp.type": {"CreateTime", "LogAppendTime"}}
+
+Refusal = tuple[ErrorCode, str]
+
+
+def check_topic_name(name: object) -> Refusal | None:
+    if not isinstance(name, str) or not _LEGAL_NAME.fullmatch(name) or name in (".", ".."):
+        return (ErrorCode.INVALID_TOPIC_EXCEPTION,
+                f"topic name {name!r} is not legal: use 1-249 characters of a-z A-Z 0-9 . _ - "
+                "(and not '.' or '..')")
+    return None
+
+
+def check_configs(configs: object) -> Refusal | None:
+    if not isinstance(configs, dict):
+        return ErrorCode.INVALID_CONFIG, "configs must be a map of string to string"
+    for key, value in configs.items():
+        if key not in TOPIC_CONFIGS:
+            return (ErrorCode.INVALID_CONFIG,
+                    f"unknown topic config {key!r}; known: {', '.join(sorted(TOPIC_CONFIGS))}")
+        if TOPIC_CONFIGS[key]:
+            try:
+                int(str(value))
+            except ValueError:
+                return ErrorCode.INVALID_CONFIG, f"topic config {key} must be an integer, not {value!r}"
+        elif str(value) not in _CHOICES[key]:
+            return ErrorCode.INVALID_CONFIG, f"topic config {key} must be one of {sorted(_CHOICES[key])}"
+    return None
+
+
+def check_new_topic(name: object, num_partitions: object, replication_factor: object,
+                    configs: object, live_brokers: int) -> Refusal | None:
+    """The first reason to refuse creating this topic, or None if it may be created."""
+    refusal = check_topic_name(name)
+    if refusal:
+        return refusal
+    if type(num_partitions) is not int or num_partitions < 1:
+        return ErrorCode.INVALID_PARTITIONS, f"number of partitions must be at least 1, not {num_partitions!r}"
+    if type(replication_factor) is not int or replication_factor < 1:
+        return (ErrorCode.INVALID_REPLICATION_FACTOR,
+                f"replication factor must be at least 1, not {replication_factor!r}")
+    if replication_factor > live_brokers:
+        return (ErrorCode.INVALID_REPLICATION_FACTOR,
+                f"replication factor {replication_factor} is larger than the {live_brokers} live broker(s)")
+    return check_configs(configs)
+
+
+def assign_replicas(num_partitions: int, replication_factor: int, brokers: list[int],
+                    start: int = 0) -> dict[int, list[int]]:
+    """Round-robin replica assignment: partition p's replicas start at broker (start+p)."""
+    ordered = sorted(brokers)
+    n = len(ordered)
+    return {p: [ordered[(start + p + r) % n] for r in range(replication_factor)]
+            for p in range(num_partitions)}

@@ -1,0 +1,144 @@
+"""Kafka's ZooKeeper layout and JSON, as paths and pure encode/decode functions.
+
+Anyone who knows Kafka-on-ZooKeeper can read our tree with zkCli: the same paths, the
+same JSON fields and versions (kafka-reference.md 5.1). This module must never talk to
+coord; it only says where things live and what their bytes mean, so the cache, the
+controller and the tests all agree on one definition.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+BROKERS_IDS = "/brokers/ids"
+BROKERS_TOPICS = "/brokers/topics"
+CONFIG_TOPICS = "/config/topics"
+CONTROLLER = "/controller"
+CONTROLLER_EPOCH = "/controller_epoch"
+CLUSTER_ID = "/cluster/id"
+
+# Persistent parents every broker makes sure exist at startup (as Kafka does).
+PERSISTENT_PATHS = ("/brokers/ids", "/brokers/topics", "/brokers/seqid", "/config/topics",
+                    "/config/changes", "/admin/delete_topics", "/isr_change_notification", "/cluster")
+
+
+def broker_path(broker_id: int) -> str:
+    return f"{BROKERS_IDS}/{broker_id}"
+
+
+def topic_path(topic: str) -> str:
+    return f"{BROKERS_TOPICS}/{topic}"
+
+
+def partitions_path(topic: str) -> str:
+    return f"{BROKERS_TOPICS}/{topic}/partitions"
+
+
+def partition_path(topic: str, partition: int) -> str:
+    return f"{BROKERS_TOPICS}/{topic}/partitions/{partition}"
+
+
+def state_path(topic: str, partition: int) -> str:
+    return f"{BROKERS_TOPICS}/{topic}/partitions/{partition}/state"
+
+
+def topic_config_path(topic: str) -> str:
+    return f"{CONFIG_TOPICS}/{topic}"
+
+
+def _dump(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _load(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    broker_id: int
+    host: str
+    port: int
+    rack: str | None = None
+
+
+def encode_broker(info: BrokerInfo, now_ms: int) -> bytes:
+    return _dump({
+        "version": 5, "host": info.host, "port": info.port, "jmx_port": -1,
+        "timestamp": str(now_ms), "endpoints": [f"PLAINTEXT://{info.host}:{info.port}"],
+        "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"}, "rack": info.rack,
+        "features": {},
+    })
+
+
+def decode_broker(broker_id: int, data: bytes) -> BrokerInfo:
+    obj = _load(data, f"broker registration {broker_id}")
+    return BrokerInfo(broker_id, obj["host"], int(obj["port"]), obj.get("rack"))
+
+
+def encode_assignment(assignment: dict[int, list[int]], topic_id: str) -> bytes:
+    return _dump({"version": 3, "partitions": {str(p): r for p, r in sorted(assignment.items())},
+                  "adding_replicas": {}, "removing_replicas": {}, "topic_id": topic_id})
+
+
+def decode_assignment(topic: str, data: bytes) -> dict[int, list[int]]:
+    obj = _load(data, f"assignment of topic {topic}")
+    return {int(p): [int(b) for b in r] for p, r in obj["partitions"].items()}
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """One partition's leadership, as the state znode holds it (plus its zkVersion)."""
+
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    controller_epoch: int
+    zk_version: int = field(default=-1, compare=False)
+
+
+def encode_state(state: PartitionState) -> bytes:
+    return _dump({"version": 1, "leader": state.leader, "leader_epoch": state.leader_epoch,
+                  "controller_epoch": state.controller_epoch, "isr": list(state.isr)})
+
+
+def decode_state(data: bytes, zk_version: int) -> PartitionState:
+    obj = _load(data, "partition state")
+    return PartitionState(int(obj["leader"]), int(obj["leader_epoch"]),
+                          tuple(int(b) for b in obj["isr"]), int(obj["controller_epoch"]), zk_version)
+
+
+def encode_topic_config(configs: dict[str, str]) -> bytes:
+    return _dump({"version": 1, "config": dict(configs)})
+
+
+def decode_topic_config(data: bytes) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _load(data, "topic config").get("config", {}).items()}
+
+
+def new_cluster_id() -> str:
+    """22 characters of URL-safe base64 of a random UUID, like Kafka's."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def encode_cluster_id(cluster_id: str) -> bytes:
+    return _dump({"version": "1", "id": cluster_id})
+
+
+def decode_cluster_id(data: bytes) -> str:
+    return str(_load(data, "cluster id")["id"])
+
+
+def encode_controller(broker_id: int, now_ms: int) -> bytes:
+    return _dump({"version": 2, "brokerid": broker_id, "timestamp": str(now_ms), "kraftControllerEpoch": -1})
+
+
+def decode_controller(data: bytes) -> int:
+    return int(_load(data, "controller")["brokerid"])
