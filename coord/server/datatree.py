@@ -104,9 +104,10 @@ class DataTree:
         self.sessions: dict[int, tuple[int, bytes]] = {}
         self.last_zxid = 0
         for path in RESERVED:
-            data = b"" if path == "/zookeeper/config" else None
-            self.nodes[path] = Node(data, READ_ACL if path == "/zookeeper/config" else OPEN_ACL,
-                                    0, 0, 0)
+            config = path == "/zookeeper/config"
+            node = self.nodes[path] = Node(b"", READ_ACL if config else OPEN_ACL, 0, 0, 0)
+            if config:
+                node.aversion = -1  # as ZooKeeper shows it
             if path != "/":
                 self.nodes[parent_of(path)].children.add(child_name(path))
 
