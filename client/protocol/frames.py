@@ -91,7 +91,8 @@ class FrameDecoder:
             return None
         start = self._pos + 4
         self._pos = start + size
-        return bytes(self._buf[start:self._pos])
+        with memoryview(self._buf) as view:  # one copy, and the view is gone before the next feed
+            return bytes(view[start:self._pos])
 
     def frames(self) -> list[bytes]:
         """Every complete frame buffered so far."""
