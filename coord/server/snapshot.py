@@ -26,7 +26,7 @@ import crc32c
 import msgpack
 
 from coord.server.datatree import DataTree
-from coord.server.txnlog import fsync_dir
+from coord.server.txnlog import fsync_dir, list_by_zxid
 
 MAGIC = b"PBZKSNP1"
 _HEAD = struct.Struct(">II")
@@ -48,13 +48,7 @@ def pack_tree(tree: DataTree) -> bytes:
 
 
 def list_snapshots(snap_dir: Path) -> list[tuple[int, Path]]:
-    out = []
-    for p in snap_dir.glob("snapshot.*"):
-        try:
-            out.append((int(p.name[9:], 16), p))
-        except ValueError:
-            continue
-    return sorted(out)
+    return list_by_zxid(snap_dir, "snapshot")
 
 
 def write_snapshot(snap_dir: Path, zxid: int, blob: bytes) -> Path:

@@ -55,14 +55,19 @@ def segment_name(first_zxid: int) -> str:
     return f"log.{first_zxid:016x}"
 
 
-def list_segments(log_dir: Path) -> list[tuple[int, Path]]:
+def list_by_zxid(directory: Path, prefix: str) -> list[tuple[int, Path]]:
+    """Files named `<prefix>.<hex zxid>`, sorted by that zxid (others ignored)."""
     out = []
-    for p in log_dir.glob("log.*"):
+    for p in directory.glob(f"{prefix}.*"):
         try:
-            out.append((int(p.name[4:], 16), p))
+            out.append((int(p.name[len(prefix) + 1:], 16), p))
         except ValueError:
             continue
     return sorted(out)
+
+
+def list_segments(log_dir: Path) -> list[tuple[int, Path]]:
+    return list_by_zxid(log_dir, "log")
 
 
 class _Scan:

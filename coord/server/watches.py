@@ -136,27 +136,21 @@ class WatchManager:
         """SetWatches / SetWatches2: catch-up events for changes the client missed since
         `relative_zxid`, registrations for everything else."""
         out: list[Notification] = []
-        for path in data:
-            node = tree.get(path)
-            if node is None:
-                out.append((watcher, NODE_DELETED, path))
-            elif node.mzxid > relative_zxid:
-                out.append((watcher, NODE_DATA_CHANGED, path))
-            else:
-                self.add(watcher, path, False)
+        for paths, child_table in ((data, False), (child, True)):
+            for path in paths:
+                node = tree.get(path)
+                if node is None:
+                    out.append((watcher, NODE_DELETED, path))
+                elif (node.pzxid if child_table else node.mzxid) > relative_zxid:
+                    out.append((watcher, NODE_CHILDREN_CHANGED if child_table
+                                else NODE_DATA_CHANGED, path))
+                else:
+                    self.add(watcher, path, child_table)
         for path in exist:
             if tree.get(path) is not None:
                 out.append((watcher, NODE_CREATED, path))
             else:
                 self.add(watcher, path, False)
-        for path in child:
-            node = tree.get(path)
-            if node is None:
-                out.append((watcher, NODE_DELETED, path))
-            elif node.pzxid > relative_zxid:
-                out.append((watcher, NODE_CHILDREN_CHANGED, path))
-            else:
-                self.add(watcher, path, True)
         for path in persistent:
             self.add_persistent(watcher, path, False)
         for path in recursive:
