@@ -1,0 +1,22 @@
+"""ZAB, ZooKeeper's atomic broadcast, as a sans-I/O core: events in, actions out.
+
+The shell (asyncio server, or the seeded simulator in tests/sim) feeds `Peer` with
+`tick`, `receive`, `propose` and `persisted`, and carries out what `Peer.ready()` returns.
+Nothing in this package touches a socket, a file or the clock; see docs/zab.md.
+"""
+
+from coord.zab.actions import (
+    Action, AppendLog, Apply, ForwardedRequest, InstallSnapshot, PersistEpochs,
+    RoleChanged, Send, Serving, SessionTouches, TruncateLog,
+)
+from coord.zab.errors import NotLeaderError, SafetyError
+from coord.zab.log import Snapshot
+from coord.zab.peer import Peer, PersistentState, ZabConfig
+from coord.zab.roles import Role
+
+__all__ = [
+    "Action", "AppendLog", "Apply", "ForwardedRequest", "InstallSnapshot", "NotLeaderError",
+    "PersistEpochs", "Peer", "PersistentState", "Role", "RoleChanged", "SafetyError", "Send",
+    "Serving",
+    "SessionTouches", "Snapshot", "TruncateLog", "ZabConfig",
+]

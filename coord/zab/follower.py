@@ -1,0 +1,168 @@
+"""The FOLLOWING role: discovery, synchronization and broadcast, follower side.
+
+Phases: DISCOVERY (FOLLOWERINFO sent, waiting for LEADERINFO) -> SYNC (ACKEPOCH sent,
+waiting for NEWLEADER) -> SYNCED (history replaced by the leader's, acks flowing) ->
+BROADCAST (UPTODATE seen: serving clients). Only messages from the chosen leader in
+the accepted epoch are looked at, so a follower never acks a proposal from an epoch
+older than its acceptedEpoch. Proposals are taken strictly in zxid order (a gap waits
+for the leader's retransmission); acks are cumulative and sent only for durable
+entries. Silence from the leader for syncLimit ticks (initLimit before serving) sends
+the follower back to LOOKING. This module must never ack what is not fsynced or apply
+what the leader has not committed.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from coord.zab.election import answer_looking
+from coord.zab.errors import NotLeaderError, SafetyError
+from coord.zab.log import Snapshot, epoch_of, make_zxid
+from coord.zab.messages import (
+    FOLLOWING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
+    Notification, Ping, Proposal, Request,
+)
+from coord.zab.roles import Role, RoleState
+
+if TYPE_CHECKING:
+    from coord.zab.peer import Peer
+
+
+class Phase(enum.IntEnum):
+    DISCOVERY = 0
+    SYNC = 1
+    SYNCED = 2
+    BROADCAST = 3
+
+
+class Following(RoleState):
+    role = Role.FOLLOWING
+
+    def __init__(self, peer: Peer, leader: int) -> None:
+        super().__init__(peer)
+        self._leader = leader
+        self.phase = Phase.DISCOVERY
+        self.epoch = -1
+        self.sync_last = 0
+        self.touches: list[int] = []
+        self.deadline = 0.0
+        self.last_heard = 0.0
+
+    @property
+    def leader(self) -> int | None:
+        return self._leader
+
+    def start(self, now: float) -> None:
+        cfg = self.peer.config
+        self.deadline = now + cfg.init_limit * cfg.tick
+        self.last_heard = now
+        self._hello()
+
+    def _hello(self) -> None:
+        peer = self.peer
+        if self.phase == Phase.DISCOVERY:
+            peer.send(self._leader, FollowerInfo(peer.accepted_epoch, peer.last_zxid))
+        elif self.phase == Phase.SYNC:
+            peer.send(self._leader, AckEpoch(self.epoch, peer.current_epoch, peer.last_zxid))
+
+    def on_tick(self, now: float) -> None:
+        cfg = self.peer.config
+        if self.phase < Phase.BROADCAST and now > self.deadline:
+            self.peer.become_looking(now)
+        elif now - self.last_heard > cfg.sync_limit * cfg.tick:
+            self.peer.become_looking(now)
+        else:
+            self._hello()
+
+    def on_notification(self, sender: int, msg: Notification, now: float) -> None:
+        answer_looking(self.peer, sender, msg, FOLLOWING, self._leader)
+
+    def on_message(self, sender: int, msg: Message, now: float) -> None:
+        if sender != self._leader:
+            return
+        if isinstance(msg, LeaderInfo):
+            self.last_heard = now
+            self._on_leader_info(msg, now)
+            return
+        if getattr(msg, "epoch", None) != self.epoch:
+            return
+        self.last_heard = now
+        if isinstance(msg, NewLeader):
+            self._on_new_leader(msg)
+        elif self.phase < Phase.SYNCED:
+            return
+        elif isinstance(msg, Proposal):
+            self._on_proposal(msg.entries)
+        elif isinstance(msg, Commit):
+            self.peer.commit_to(msg.zxid)
+        elif isinstance(msg, Ping):
+            self._on_ping(msg)
+
+    def _on_leader_info(self, msg: LeaderInfo, now: float) -> None:
+        peer = self.peer
+        if self.phase != Phase.DISCOVERY:
+            return
+        if msg.epoch < peer.accepted_epoch:
+            peer.become_looking(now)   # a leader from the past: elect again
+            return
+        if msg.epoch > peer.accepted_epoch:
+            peer.set_epochs(msg.epoch, peer.current_epoch)
+        self.epoch = msg.epoch
+        self.phase = Phase.SYNC
+        self._hello()
+
+    def _on_new_leader(self, msg: NewLeader) -> None:
+        peer = self.peer
+        if self.phase != Phase.SYNC:
+            return
+        if msg.mode == "SNAP":
+            peer.install_snapshot(Snapshot(msg.snap_zxid, msg.snap_data))
+        elif msg.mode == "TRUNC":
+            if not peer.history.contains(msg.trunc_zxid):
+                raise SafetyError(f"TRUNC to {msg.trunc_zxid:#x}, which is not in this history")
+            peer.truncate(msg.trunc_zxid)
+        fresh = [e for e in msg.entries if e[0] > peer.last_zxid]
+        if len(fresh) != len(msg.entries) and msg.mode != "DIFF":
+            raise SafetyError("NEWLEADER entries overlap the synchronized history")
+        peer.append(fresh)
+        peer.set_epochs(peer.accepted_epoch, self.epoch)
+        peer.commit_to(msg.commit_zxid)
+        self.sync_last = peer.last_zxid
+        self.phase = Phase.SYNCED
+        self._ack()
+
+    def _on_proposal(self, entries: list[Entry]) -> None:
+        peer = self.peer
+        accepted: list[Entry] = []
+        last = peer.last_zxid
+        for zxid, data in entries:
+            if zxid <= last:
+                continue            # duplicate: already logged
+            expected = last + 1 if epoch_of(last) == self.epoch else make_zxid(self.epoch, 1)
+            if zxid != expected:
+                break               # gap: wait for the leader to retransmit
+            accepted.append((zxid, data))
+            last = zxid
+        peer.append(accepted)
+
+    def _on_ping(self, msg: Ping) -> None:
+        self.peer.commit_to(msg.commit_zxid)
+        if msg.uptodate and self.phase == Phase.SYNCED and self.peer.persisted_zxid >= self.sync_last:
+            self.phase = Phase.BROADCAST
+            self.peer.set_serving(True)
+        self._ack()
+
+    def on_persisted(self, now: float) -> None:
+        self._ack()
+
+    def _ack(self) -> None:
+        peer = self.peer
+        if self.phase >= Phase.SYNCED and peer.persisted_zxid >= self.sync_last:
+            peer.send(self._leader, Ack(self.epoch, peer.persisted_zxid, self.touches))
+            self.touches = []
+
+    def forward(self, payload: bytes) -> None:
+        if self.phase != Phase.BROADCAST:
+            raise NotLeaderError(self._leader, "this follower is still synchronizing")
+        self.peer.send(self._leader, Request(self.epoch, payload))

@@ -1,0 +1,242 @@
+"""The LEADING role: discovery, synchronization and broadcast, leader side.
+
+Phases: DISCOVERY (collect FOLLOWERINFO from a quorum, itself included; propose
+epoch = max(acceptedEpoch) + 1 with LEADERINFO; wait for ACKEPOCH from a quorum, and
+step down if any of them holds a better history than its own) -> SYNC (send each
+follower NEWLEADER carrying DIFF, TRUNC + DIFF or SNAP + DIFF; wait until a quorum,
+itself included, has durably logged the whole initial history) -> BROADCAST (serve:
+assign zxids epoch<<32|counter, batch proposals per flush, commit the highest zxid a
+quorum has acked, in order). Late followers go through the same steps against the
+running epoch. A leader that does not hear from a quorum within syncLimit ticks, or
+does not reach BROADCAST within initLimit ticks, goes back to LOOKING; once it has, it
+can commit nothing more (it holds no role state any longer).
+
+This module must never commit without a quorum of durable acks, serve before a quorum
+acked NEWLEADER, or send a proposal outside its own epoch.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from coord.zab import actions as act
+from coord.zab.election import answer_looking
+from coord.zab.log import make_zxid
+from coord.zab.messages import (
+    LEADING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
+    Notification, Ping, Proposal, Request,
+)
+from coord.zab.quorum import is_quorum, quorum_acked
+from coord.zab.roles import Role, RoleState
+
+if TYPE_CHECKING:
+    from coord.zab.peer import Peer
+
+
+class Phase(enum.IntEnum):
+    DISCOVERY = 0
+    SYNC = 1
+    BROADCAST = 2
+
+
+@dataclass
+class FollowerRec:
+    """What the leader knows of one connected follower in this epoch."""
+    last_heard: float
+    accepted_epoch: int
+    last_zxid: int = 0
+    newleader_sent: bool = False
+    synced: bool = False        # it acked NEWLEADER: counts for quorums
+    sync_last: int = 0
+    acked: int = 0
+    resend_mark: int = -1
+
+
+class Leading(RoleState):
+    role = Role.LEADING
+
+    def __init__(self, peer: Peer) -> None:
+        super().__init__(peer)
+        self.phase = Phase.DISCOVERY
+        self.epoch = -1
+        self.infos: dict[int, int] = {peer.sid: peer.accepted_epoch}
+        self.epoch_acks: set[int] = set()
+        self.recs: dict[int, FollowerRec] = {}
+        self.counter = 0
+        self.initial_last = 0
+        self.pending: list[Entry] = []
+        self.deadline = 0.0
+
+    @property
+    def leader(self) -> int | None:
+        return self.peer.sid
+
+    def start(self, now: float) -> None:
+        cfg = self.peer.config
+        self.deadline = now + cfg.init_limit * cfg.tick
+        self._advance(now)
+
+    # ----- discovery and synchronization --------------------------------------------
+    def _advance(self, now: float) -> None:
+        """Move through DISCOVERY -> SYNC -> BROADCAST as far as quorums allow."""
+        peer = self.peer
+        if self.epoch < 0 and is_quorum(self.infos, peer.members):
+            self.epoch = max(self.infos.values()) + 1
+            peer.set_epochs(self.epoch, peer.current_epoch)
+            self.epoch_acks.add(peer.sid)
+            for sid in self.infos:
+                if sid != peer.sid:
+                    peer.send(sid, LeaderInfo(self.epoch))
+        if self.phase == Phase.DISCOVERY and self.epoch >= 0 and is_quorum(self.epoch_acks, peer.members):
+            peer.set_epochs(self.epoch, self.epoch)
+            self.phase = Phase.SYNC
+            self.initial_last = peer.last_zxid
+            for sid in sorted(self.epoch_acks - {peer.sid}):
+                self._sync(sid)
+        self._try_commit(now)
+
+    def _on_follower_info(self, sender: int, msg: FollowerInfo, now: float) -> None:
+        self.recs[sender] = FollowerRec(now, msg.accepted_epoch, msg.last_zxid)
+        if self.epoch < 0:
+            self.infos[sender] = msg.accepted_epoch
+            self._advance(now)
+        else:
+            self.peer.send(sender, LeaderInfo(self.epoch))
+
+    def _on_ack_epoch(self, sender: int, msg: AckEpoch, now: float) -> None:
+        peer = self.peer
+        rec = self.recs.get(sender)
+        if rec is None or rec.synced:
+            return
+        if (msg.current_epoch, msg.last_zxid) > (peer.current_epoch, peer.last_zxid):
+            peer.become_looking(now)   # a follower knows more history: elect again
+            return
+        rec.last_zxid = msg.last_zxid
+        self.epoch_acks.add(sender)
+        if self.phase == Phase.DISCOVERY:
+            self._advance(now)
+        else:
+            self._sync(sender)
+
+    def _sync(self, sid: int) -> None:
+        """Send NEWLEADER with whatever brings this follower to the leader's history."""
+        peer = self.peer
+        history = peer.history
+        rec = self.recs[sid]
+        f = rec.last_zxid
+        mode, trunc, snap_zxid, snap_data, base = "DIFF", 0, 0, b"", f
+        if not (f >= history.snap_zxid and history.contains(f)):
+            floor = history.floor(f)
+            if f > history.snap_zxid and floor > history.snap_zxid:
+                mode, trunc, base = "TRUNC", floor, floor
+            else:
+                snap = peer.snapshot_source()
+                mode, snap_zxid, snap_data, base = "SNAP", snap.zxid, snap.data, snap.zxid
+        peer.send(sid, NewLeader(self.epoch, mode, trunc, snap_zxid, snap_data,
+                                 history.after(base), peer.commit_zxid))
+        rec.newleader_sent, rec.synced = True, False
+        rec.sync_last, rec.acked = peer.last_zxid, 0
+
+    # ----- broadcast ----------------------------------------------------------------
+    def propose(self, data: bytes) -> int:
+        self.counter += 1
+        zxid = make_zxid(self.epoch, self.counter)
+        self.peer.append([(zxid, data)])
+        self.pending.append((zxid, data))
+        return zxid
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        for sid, rec in sorted(self.recs.items()):
+            if rec.newleader_sent:
+                self.peer.send(sid, Proposal(self.epoch, self.pending))
+        self.pending = []
+
+    def _on_ack(self, sender: int, msg: Ack, now: float) -> None:
+        peer = self.peer
+        rec = self.recs.get(sender)
+        if rec is None or not rec.newleader_sent:
+            return
+        if msg.touches:
+            peer.emit(act.SessionTouches(sender, list(msg.touches)))
+        if msg.zxid < rec.sync_last:
+            return
+        rec.acked = max(rec.acked, msg.zxid)
+        if not rec.synced:
+            rec.synced = True
+            if self.phase == Phase.BROADCAST:
+                peer.send(sender, Ping(self.epoch, peer.commit_zxid, True))
+        self._try_commit(now)
+
+    def _try_commit(self, now: float) -> None:
+        peer = self.peer
+        synced = {sid: rec.acked for sid, rec in self.recs.items() if rec.synced}
+        if self.phase == Phase.SYNC:
+            voters = set(synced) | ({peer.sid} if peer.persisted_zxid >= self.initial_last else set())
+            if not is_quorum(voters, peer.members):
+                return
+            self.phase = Phase.BROADCAST
+            peer.set_serving(True)
+        if self.phase != Phase.BROADCAST:
+            return
+        synced[peer.sid] = peer.persisted_zxid
+        target = quorum_acked(synced, peer.members)
+        if target > peer.commit_zxid:
+            peer.commit_to(target)
+            for sid, rec in sorted(self.recs.items()):
+                if rec.newleader_sent:
+                    peer.send(sid, Commit(self.epoch, peer.commit_zxid))
+
+    def on_persisted(self, now: float) -> None:
+        self._try_commit(now)
+
+    # ----- events -------------------------------------------------------------------
+    def on_notification(self, sender: int, msg: Notification, now: float) -> None:
+        answer_looking(self.peer, sender, msg, LEADING, self.peer.sid)
+
+    def on_message(self, sender: int, msg: Message, now: float) -> None:
+        if isinstance(msg, FollowerInfo):
+            self._on_follower_info(sender, msg, now)
+            return
+        if getattr(msg, "epoch", None) != self.epoch or sender not in self.recs:
+            return
+        self.recs[sender].last_heard = now
+        if isinstance(msg, AckEpoch):
+            self._on_ack_epoch(sender, msg, now)
+        elif isinstance(msg, Ack):
+            self._on_ack(sender, msg, now)
+        elif isinstance(msg, Request) and self.phase == Phase.BROADCAST:
+            self.peer.emit(act.ForwardedRequest(sender, msg.payload))
+
+    def on_tick(self, now: float) -> None:
+        peer = self.peer
+        cfg = peer.config
+        if self.phase != Phase.BROADCAST:
+            if now > self.deadline:
+                peer.become_looking(now)
+            return
+        horizon = now - cfg.sync_limit * cfg.tick
+        alive = [sid for sid, rec in self.recs.items() if rec.synced and rec.last_heard >= horizon]
+        if not is_quorum(alive + [peer.sid], peer.members):
+            peer.become_looking(now)   # lost the quorum: stop serving, never commit again
+            return
+        for sid, rec in sorted(self.recs.items()):
+            if rec.newleader_sent:
+                peer.send(sid, Ping(self.epoch, peer.commit_zxid, rec.synced))
+        self._retransmit()
+
+    def _retransmit(self) -> None:
+        """Resend proposals to synced followers whose ack has not moved for a tick."""
+        peer = self.peer
+        for sid, rec in sorted(self.recs.items()):
+            if not rec.synced or rec.acked >= peer.last_zxid:
+                continue
+            if rec.acked == rec.resend_mark:
+                if rec.acked < peer.history.snap_zxid:
+                    del self.recs[sid]     # compacted away: it will time out and rejoin (SNAP)
+                    continue
+                peer.send(sid, Proposal(self.epoch, peer.history.after(rec.acked, peer.config.max_batch)))
+            rec.resend_mark = rec.acked

@@ -1,0 +1,327 @@
+"""A cluster of coord.zab peers under the simulator: shells, workload, fault schedule.
+
+`ZabCluster` is the shell a real server would be, made of simulated parts: it carries
+out each peer's actions on a `SimDisk` and the `Network`, applies committed txns to a
+trivial state machine (the list of applied txns, which is also its snapshot), and runs
+a random client workload. `run_seed(seed)` draws everything from the seed: ensemble
+size, message faults, crashes with loss of unsynced writes, partitions; then heals and
+demands convergence within a bounded virtual time. Any invariant or liveness failure
+becomes a `SimFailure` naming the seed. It must never use real time or global
+randomness, so a seed always replays the same run.
+"""
+
+from __future__ import annotations
+
+import random
+import traceback
+from dataclasses import dataclass, field
+
+import msgpack
+
+from coord.zab import actions as act
+from coord.zab import NotLeaderError, Peer, PersistentState, Role, Snapshot, ZabConfig
+from coord.zab.messages import decode, encode
+from tests.sim.clock import Scheduler
+from tests.sim.disk import SimDisk
+from tests.sim.network import Network
+from tests.sim.seeds import SimFailure
+from tests.sim.zab_checks import InvariantViolation, ZabChecker
+
+CONFIG = ZabConfig(tick=0.1, init_limit=10, sync_limit=5, election_retry=2)
+COMPACT_EVERY = 25       # applied txns between snapshots (makes SNAP syncs happen)
+
+
+def replay_command(seed: int) -> str:
+    return f"python -m tests.sim.soak --seed {seed} --trace"
+
+
+@dataclass
+class SimNode:
+    sid: int
+    disk: SimDisk = field(default_factory=SimDisk)
+    peer: Peer | None = None
+    applied: list[tuple[int, bytes]] = field(default_factory=list)
+    incarnation: int = 0
+    fsync_busy: bool = False
+    client_pending: set[bytes] = field(default_factory=set)
+
+
+class ZabCluster:
+    def __init__(self, seed: int, size: int, config: ZabConfig = CONFIG) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.config = config
+        self.sched = Scheduler()
+        self.net = Network(self.sched, random.Random(self.rng.random()), self._deliver)
+        self.checker = ZabChecker()
+        self.members = frozenset(range(1, size + 1))
+        self.nodes = {sid: SimNode(sid) for sid in self.members}
+        self.trace: list[str] = []
+        self.writes = 0
+        self.acked_after_heal = 0
+        self.healed_at: float | None = None
+        for sid in sorted(self.members):
+            self.start(sid)
+            phase = self.rng.uniform(0, config.tick)
+            self.sched.every(config.tick, lambda sid=sid: self._tick(sid), start=phase)
+
+    # ----- node lifecycle ----------------------------------------------------------
+    def start(self, sid: int) -> None:
+        node = self.nodes[sid]
+        accepted, current = node.disk.meta.get("epochs", (0, 0))
+        snap_zxid, snap_data = node.disk.meta.get("snapshot", (0, msgpack.packb([])))
+        node.applied = [(z, d) for z, d in msgpack.unpackb(snap_data)]
+        self.checker.on_restore(sid, node.applied)
+        state = PersistentState(accepted, current, snap_zxid, node.disk.records())
+        node.peer = Peer(sid, self.members, self.config, state,
+                         lambda: self._snapshot(node), self.sched.now)
+        self.net.down.discard(sid)
+        self.log(f"start {sid} epochs={accepted}/{current} last={node.peer.last_zxid:#x}")
+        self._drain(node)
+
+    def pause(self, sid: int, seconds: float) -> None:
+        """SIGSTOP for `seconds`: no ticks, and what arrives meanwhile is lost (the
+        connections time out); state and disk are kept."""
+        node = self.nodes[sid]
+        if node.peer is None or sid in self.net.down:
+            return
+        self.net.down.add(sid)
+        incarnation = node.incarnation
+        self.log(f"pause {sid} for {seconds:.2f}s")
+        self.sched.after(seconds, lambda: self._resume(node, incarnation))
+
+    def _resume(self, node: SimNode, incarnation: int) -> None:
+        if node.incarnation == incarnation and node.peer is not None:
+            self.net.down.discard(node.sid)
+            self.log(f"resume {node.sid}")
+
+    def crash(self, sid: int) -> None:
+        node = self.nodes[sid]
+        if node.peer is None:
+            return
+        node.peer = None
+        node.incarnation += 1
+        node.fsync_busy = False
+        node.client_pending.clear()
+        node.disk.crash(self.rng)
+        self.net.down.add(sid)
+        self.log(f"crash {sid}")
+
+    @staticmethod
+    def _snapshot(node: SimNode) -> Snapshot:
+        zxid = node.applied[-1][0] if node.applied else node.disk.meta.get("snapshot", (0,))[0]
+        return Snapshot(zxid, msgpack.packb(node.applied))
+
+    def live(self) -> list[SimNode]:
+        return [n for n in self.nodes.values() if n.peer is not None]
+
+    def log(self, line: str) -> None:
+        self.trace.append(f"{self.sched.now:9.3f} {line}")
+
+    # ----- driving peers -----------------------------------------------------------
+    def _tick(self, sid: int) -> None:
+        node = self.nodes[sid]
+        if node.peer is not None and sid not in self.net.down:
+            node.peer.tick(self.sched.now)
+            self._drain(node)
+
+    def _deliver(self, dst: int, src: int, payload: bytes) -> None:
+        node = self.nodes[dst]
+        if node.peer is not None:
+            node.peer.receive(src, decode(payload), self.sched.now)
+            self._drain(node)
+
+    def _drain(self, node: SimNode) -> None:
+        while node.peer is not None:
+            actions = node.peer.ready()
+            if not actions:
+                return
+            for action in actions:
+                self._do(node, action)
+
+    def _do(self, node: SimNode, a: act.Action) -> None:
+        disk = node.disk
+        if isinstance(a, act.Send):
+            self.net.send(node.sid, a.to, encode(a.msg))
+        elif isinstance(a, act.AppendLog):
+            disk.append(list(a.entries))
+            self._schedule_fsync(node)
+        elif isinstance(a, act.Apply):
+            self._apply(node, a.zxid, a.data)
+        elif isinstance(a, act.PersistEpochs):
+            disk.meta["epochs"] = (a.accepted_epoch, a.current_epoch)
+        elif isinstance(a, act.TruncateLog):
+            disk.truncate(lambda rec, z=a.zxid: rec[0] <= z)
+            self.log(f"{node.sid} TRUNC to {a.zxid:#x}")
+        elif isinstance(a, act.InstallSnapshot):
+            disk.meta["snapshot"] = (a.zxid, a.data)
+            disk.truncate(lambda rec: False)
+            node.applied = [(z, d) for z, d in msgpack.unpackb(a.data)]
+            self.checker.on_restore(node.sid, node.applied)
+            self.log(f"{node.sid} SNAP at {a.zxid:#x}")
+        elif isinstance(a, act.Serving):
+            self._on_serving(node, a.on)
+        elif isinstance(a, act.RoleChanged):
+            self.log(f"{node.sid} -> {a.role} epoch={a.epoch} leader={a.leader}")
+        elif isinstance(a, act.ForwardedRequest):
+            self._propose(node, a.payload)
+
+    def _on_serving(self, node: SimNode, on: bool) -> None:
+        assert node.peer is not None
+        self.log(f"{node.sid} serving={on} as {node.peer.state.value} epoch={node.peer.current_epoch}")
+        if on and node.peer.state == Role.LEADING:
+            self.checker.on_serving_leader(node.sid, node.peer.current_epoch)
+        if not on:
+            node.client_pending.clear()   # clients are disconnected: outcome unknown to them
+
+    def _apply(self, node: SimNode, zxid: int, data: bytes) -> None:
+        self.checker.on_apply(node.sid, len(node.applied), zxid, data)
+        node.applied.append((zxid, data))
+        if data in node.client_pending:
+            node.client_pending.discard(data)
+            self.checker.on_client_ack(data)
+            if self.healed_at is not None:
+                self.acked_after_heal += 1
+        if len(node.applied) % COMPACT_EVERY == 0 and node.peer is not None:
+            node.disk.meta["snapshot"] = (zxid, msgpack.packb(node.applied))
+            node.disk.drop_prefix(lambda rec: rec[0] <= zxid)
+            node.peer.compact(zxid)
+
+    def _schedule_fsync(self, node: SimNode) -> None:
+        if node.fsync_busy:
+            return
+        node.fsync_busy = True
+        incarnation = node.incarnation
+        self.sched.after(self.rng.uniform(0.0005, 0.005), lambda: self._fsynced(node, incarnation))
+
+    def _fsynced(self, node: SimNode, incarnation: int) -> None:
+        if node.incarnation != incarnation or node.peer is None:
+            return
+        if node.sid in self.net.down:   # paused: the completion is seen after resuming
+            self.sched.after(0.01, lambda: self._fsynced(node, incarnation))
+            return
+        node.fsync_busy = False
+        node.disk.fsync()
+        records = node.disk.durable
+        upto = records[-1][0] if records else node.disk.meta.get("snapshot", (0,))[0]
+        node.peer.persisted(upto, self.sched.now)
+        self._drain(node)
+
+    # ----- clients -----------------------------------------------------------------
+    def client_write(self) -> None:
+        live = [n for n in self.live() if n.sid not in self.net.down]
+        if not live:
+            return
+        node = self.rng.choice(live)
+        self.writes += 1
+        payload = b"w%d" % self.writes
+        assert node.peer is not None
+        try:
+            if node.peer.state == Role.LEADING:
+                node.peer.propose(payload, self.sched.now)
+            else:
+                node.peer.forward(payload, self.sched.now)
+        except NotLeaderError:
+            return
+        node.client_pending.add(payload)
+        self._drain(node)
+
+    def _propose(self, node: SimNode, payload: bytes) -> None:
+        assert node.peer is not None
+        try:
+            node.peer.propose(payload, self.sched.now)
+        except NotLeaderError:
+            pass   # the leader stepped down meanwhile; the client will time out and retry
+
+    # ----- convergence -------------------------------------------------------------
+    def converged(self) -> bool:
+        live = self.live()
+        return (len(live) == len(self.nodes) and self.acked_after_heal > 0
+                and all(n.peer is not None and n.peer.serving for n in live)
+                and all(len(n.applied) == len(self.checker.history) for n in live))
+
+
+@dataclass
+class FaultPlan:
+    size: int
+    fault_time: float
+    drop: float
+    duplicate: float
+    max_delay: float
+    mean_gap: float
+
+
+def plan_for(rng: random.Random) -> FaultPlan:
+    return FaultPlan(
+        size=rng.choice([1, 2, 3, 3, 3, 4, 5, 5]),
+        fault_time=rng.uniform(4.0, 12.0),
+        drop=rng.choice([0.0, 0.01, 0.05, 0.15]),
+        duplicate=rng.choice([0.0, 0.02, 0.1]),
+        max_delay=rng.choice([0.002, 0.01, 0.05]),
+        mean_gap=rng.uniform(0.2, 1.0),
+    )
+
+
+def _inject_fault(cluster: ZabCluster, rng: random.Random) -> None:
+    nodes = sorted(cluster.members)
+    kind = rng.choice(["crash", "restart", "restart", "partition", "heal", "pause"])
+    if kind == "crash":
+        cluster.crash(rng.choice(nodes))
+    elif kind == "pause":
+        cluster.pause(rng.choice(nodes), rng.uniform(0.2, 2.0))
+    elif kind == "restart":
+        down = [n.sid for n in cluster.nodes.values() if n.peer is None]
+        if down:
+            cluster.start(rng.choice(down))
+    elif kind == "partition":
+        shuffled = rng.sample(nodes, len(nodes))
+        cut = rng.randint(1, max(1, len(nodes) - 1))
+        cluster.net.partition([shuffled[:cut], shuffled[cut:]])
+        cluster.log(f"partition {shuffled[:cut]} | {shuffled[cut:]}")
+    else:
+        cluster.net.heal()
+        cluster.log("heal partition")
+
+
+def run_seed(seed: int, liveness_budget: float = 30.0, trace: bool = False) -> ZabCluster:
+    """One complete simulated run; raises SimFailure (with the seed) if anything breaks."""
+    rng = random.Random(seed)
+    plan = plan_for(rng)
+    cluster = ZabCluster(seed, plan.size)
+    net = cluster.net
+    net.faults.drop, net.faults.duplicate, net.faults.max_delay = plan.drop, plan.duplicate, plan.max_delay
+    cluster.sched.every(0.05, cluster.client_write, start=0.5)
+    t = rng.expovariate(1 / plan.mean_gap)
+    while t < plan.fault_time:
+        cluster.sched.at(t, lambda: _inject_fault(cluster, rng))
+        t += rng.expovariate(1 / plan.mean_gap)
+    try:
+        cluster.sched.run_until(plan.fault_time)
+        _heal_all(cluster)
+        deadline = plan.fault_time + liveness_budget
+        if not cluster.sched.run_until(deadline, stop=cluster.converged):
+            raise InvariantViolation(
+                f"no convergence within {liveness_budget}s of healing: "
+                + ", ".join(f"{n.sid}:{n.peer.state.value if n.peer else 'down'}"
+                            f"/{len(n.applied)}" for n in cluster.nodes.values())
+                + f" of {len(cluster.checker.history)} txns")
+        cluster.checker.check_converged({n.sid: n.applied for n in cluster.live()})
+    except Exception as exc:  # noqa: BLE001 - every failure must name its seed
+        detail = "".join(traceback.format_exception_only(exc)).strip()
+        if trace or not isinstance(exc, AssertionError):
+            detail += "\n" + "".join(traceback.format_exception(exc)[-4:])
+        tail = "\n".join(cluster.trace[-40:]) if trace else ""
+        raise SimFailure(seed, cluster.sched.now, f"{plan}: {detail}\n{tail}",
+                         replay_command(seed)) from exc
+    return cluster
+
+
+def _heal_all(cluster: ZabCluster) -> None:
+    cluster.net.heal()
+    cluster.net.faults.drop = cluster.net.faults.duplicate = 0.0
+    for node in cluster.nodes.values():
+        if node.peer is None:
+            cluster.start(node.sid)
+        cluster.net.down.discard(node.sid)
+    cluster.healed_at = cluster.sched.now
+    cluster.log("heal all")
