@@ -3,7 +3,9 @@
 Each LOOKING server votes for the best candidate it has heard of, ordered by
 (current epoch, last zxid, server id), and re-broadcasts whenever its vote improves.
 Votes only count within one election round; a higher round resets what was counted.
-A server decides once a quorum of the round votes for the same candidate. A server
+A server decides once a quorum of the round votes for the same candidate and no
+better vote arrived for one more tick (ZooKeeper's finalize wait), or at once when every
+member agrees. A server
 that comes back while an ensemble already runs joins the leader that a quorum of
 FOLLOWING/LEADING servers report, provided that leader reports LEADING itself.
 
@@ -41,6 +43,7 @@ class Looking(RoleState):
         self.votes: dict[int, Vote] = {}
         self.reports: dict[int, tuple[int, int, int]] = {}   # sid -> (state, epoch, leader)
         self.next_retry = 0.0
+        self.decide_at: float | None = None
 
     def start(self, now: float) -> None:
         self.peer.round += 1
@@ -48,7 +51,9 @@ class Looking(RoleState):
         self._check(now)
 
     def on_tick(self, now: float) -> None:
-        if now >= self.next_retry:
+        if self.decide_at is not None and now >= self.decide_at:
+            self._decide(now)
+        elif now >= self.next_retry:
             self._announce(now)
 
     def on_notification(self, sender: int, msg: Notification, now: float) -> None:
@@ -65,9 +70,11 @@ class Looking(RoleState):
             peer.round = msg.round
             self.votes.clear()
             self.vote = max(peer.own_vote(), theirs)
+            self.decide_at = None
             self._announce(now)
         elif theirs > self.vote:
             self.vote = theirs
+            self.decide_at = None   # a better vote: count again before deciding
             self._announce(now)
         self.votes[sender] = theirs
         self._check(now)
@@ -84,8 +91,13 @@ class Looking(RoleState):
         peer = self.peer
         self.votes[peer.sid] = self.vote
         agreeing = [sid for sid, vote in self.votes.items() if vote == self.vote]
-        if not is_quorum(agreeing, peer.members):
-            return
+        if len(agreeing) == len(peer.members):
+            self._decide(now)
+        elif is_quorum(agreeing, peer.members) and self.decide_at is None:
+            self.decide_at = now + peer.config.tick
+
+    def _decide(self, now: float) -> None:
+        peer = self.peer
         if self.vote[2] == peer.sid:
             peer.become_leading(now)
         else:

@@ -76,6 +76,9 @@ class Following(RoleState):
             self._hello()
 
     def on_notification(self, sender: int, msg: Notification, now: float) -> None:
+        if sender == self._leader and msg.state == FOLLOWING:
+            self.peer.become_looking(now)   # it follows someone else: it will never lead us
+            return
         answer_looking(self.peer, sender, msg, FOLLOWING, self._leader)
 
     def on_message(self, sender: int, msg: Message, now: float) -> None:

@@ -174,11 +174,12 @@ class Leading(RoleState):
     def _try_commit(self, now: float) -> None:
         peer = self.peer
         synced = {sid: rec.acked for sid, rec in self.recs.items() if rec.synced}
+        entering = False
         if self.phase == Phase.SYNC:
             voters = set(synced) | ({peer.sid} if peer.persisted_zxid >= self.initial_last else set())
             if not is_quorum(voters, peer.members):
                 return
-            self.phase = Phase.BROADCAST
+            self.phase, entering = Phase.BROADCAST, True
             peer.set_serving(True)
         if self.phase != Phase.BROADCAST:
             return
@@ -187,8 +188,12 @@ class Leading(RoleState):
         if target > peer.commit_zxid:
             peer.commit_to(target)
             for sid, rec in sorted(self.recs.items()):
-                if rec.newleader_sent:
+                if rec.newleader_sent and not entering:
                     peer.send(sid, Commit(self.epoch, peer.commit_zxid))
+        if entering:   # UPTODATE to everyone already synchronized
+            for sid, rec in sorted(self.recs.items()):
+                if rec.newleader_sent:
+                    peer.send(sid, Ping(self.epoch, peer.commit_zxid, rec.synced))
 
     def on_persisted(self, now: float) -> None:
         self._try_commit(now)
@@ -214,19 +219,21 @@ class Leading(RoleState):
     def on_tick(self, now: float) -> None:
         peer = self.peer
         cfg = peer.config
-        if self.phase != Phase.BROADCAST:
-            if now > self.deadline:
-                peer.become_looking(now)
+        if self.phase != Phase.BROADCAST and now > self.deadline:
+            peer.become_looking(now)   # no quorum synchronized within initLimit
             return
-        horizon = now - cfg.sync_limit * cfg.tick
-        alive = [sid for sid, rec in self.recs.items() if rec.synced and rec.last_heard >= horizon]
-        if not is_quorum(alive + [peer.sid], peer.members):
-            peer.become_looking(now)   # lost the quorum: stop serving, never commit again
-            return
+        if self.phase == Phase.BROADCAST:
+            horizon = now - cfg.sync_limit * cfg.tick
+            alive = [sid for sid, rec in self.recs.items() if rec.synced and rec.last_heard >= horizon]
+            if not is_quorum(alive + [peer.sid], peer.members):
+                peer.become_looking(now)   # lost the quorum: stop serving, never commit again
+                return
+        serving = self.phase == Phase.BROADCAST
         for sid, rec in sorted(self.recs.items()):
-            if rec.newleader_sent:
-                peer.send(sid, Ping(self.epoch, peer.commit_zxid, rec.synced))
-        self._retransmit()
+            if rec.newleader_sent:     # heartbeat; also makes a follower re-send a lost ack
+                peer.send(sid, Ping(self.epoch, peer.commit_zxid, serving and rec.synced))
+        if serving:
+            self._retransmit()
 
     def _retransmit(self) -> None:
         """Resend proposals to synced followers whose ack has not moved for a tick."""

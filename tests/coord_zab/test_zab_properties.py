@@ -1,0 +1,232 @@
+"""The ZAB paper's claims as tests, on hand-built scenarios (tests/coord_zab/bench.py).
+
+Each test names the property it checks; together with the simulator (tests/sim) they
+are what we mean by "the ZAB core is correct".
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coord.zab import actions as act
+from coord.zab import NotLeaderError, Peer, PersistentState, Role
+from coord.zab.log import make_zxid
+from coord.zab.messages import (
+    LOOKING, Ack, AckEpoch, Commit, LeaderInfo, NewLeader, Notification, Ping, Proposal,
+    decode, encode,
+)
+from coord.zab.quorum import quorum_acked, quorum_size
+from tests.coord_zab.bench import CONFIG, Bench, elect
+
+
+def _lone_follower(state: PersistentState) -> Peer:
+    """Server 1 of 3 that has just chosen server 3 as its leader."""
+    peer = Peer(1, frozenset({1, 2, 3}), CONFIG, state, lambda: None, 0.0)  # type: ignore[arg-type,return-value]
+    for sid in (2, 3):
+        peer.receive(sid, Notification(1, LOOKING, 9, 9, 3), 0.0)
+    assert peer.state == Role.FOLLOWING and peer.leader == 3
+    peer.ready()
+    return peer
+
+
+def _sent(peer: Peer) -> list[object]:
+    return [a.msg for a in peer.ready() if isinstance(a, act.Send)]
+
+
+def _newleaders(bench: Bench, to: int) -> list[NewLeader]:
+    return [m for shell in bench.shells.values() for dst, m in shell.sent
+            if dst == to and isinstance(m, NewLeader)]
+
+
+def test_a_follower_never_accepts_an_epoch_older_than_its_accepted_epoch() -> None:
+    peer = _lone_follower(PersistentState(accepted_epoch=5, current_epoch=4))
+    peer.receive(3, LeaderInfo(3), 0.0)
+    sent = _sent(peer)
+    assert not any(isinstance(m, AckEpoch) for m in sent)
+    assert peer.state == Role.LOOKING and peer.accepted_epoch == 5
+
+
+def test_a_follower_never_acks_a_proposal_from_an_epoch_older_than_its_accepted_epoch() -> None:
+    peer = _lone_follower(PersistentState(accepted_epoch=5, current_epoch=5))
+    peer.receive(3, LeaderInfo(6), 0.0)
+    assert [type(m) for m in _sent(peer)] == [AckEpoch]
+    peer.receive(3, NewLeader(6, "DIFF", 0, 0, b"", [], 0), 0.0)
+    peer.persisted(peer.last_zxid, 0.0)
+    peer.ready()
+    stale = make_zxid(5, 1)
+    peer.receive(3, Proposal(5, [(stale, b"old")]), 0.0)
+    peer.receive(3, Commit(5, stale), 0.0)
+    actions = peer.ready()
+    assert not any(isinstance(a, (act.AppendLog, act.Apply)) for a in actions)
+    assert not any(isinstance(a, act.Send) and isinstance(a.msg, Ack) for a in actions)
+    assert peer.last_zxid == 0
+
+
+def test_a_leader_serves_only_after_a_quorum_acked_newleader() -> None:
+    bench = Bench(3)
+    bench.drop = lambda src, dst, msg: isinstance(msg, Ack)
+    for sid in (1, 2, 3):
+        bench.start(sid)
+    bench.pump()
+    bench.tick()
+    leader = bench.peers[3]
+    assert leader.state == Role.LEADING and not leader.serving
+    with pytest.raises(NotLeaderError):
+        leader.propose(b"too early", bench.now)
+    bench.drop = lambda src, dst, msg: False
+    bench.tick(2)   # the leader's heartbeat makes followers re-send their NEWLEADER ack
+    assert leader.serving
+    assert bench.write(b"now") == [make_zxid(1, 1)]
+
+
+def test_a_new_leader_history_contains_every_committed_txn() -> None:
+    bench = elect(3)
+    bench.cut = {1}
+    bench.write(b"a", b"b")
+    assert bench.applied(2) == [b"a", b"b"] and bench.applied(1) == []
+    bench.stop(3)
+    bench.cut = set()
+    bench.tick_until(bench.settled)
+    assert bench.leader().sid == 2   # 1 lacks history, so it cannot win the election
+    assert bench.applied(1) == [b"a", b"b"]
+    assert [m.mode for m in _newleaders(bench, 1)][-1] == "DIFF"
+
+
+def test_trunc_removes_uncommitted_txns_beyond_the_leader_history() -> None:
+    bench = elect(3)
+    bench.write(b"a")
+    bench.cut = {3}
+    bench.peers[3].propose(b"x", bench.now)   # reaches only the old leader's own log
+    bench.pump()
+    bench.tick_until(lambda: bench.peers[2].serving and bench.peers[2].state == Role.LEADING)
+    bench.write(b"b")
+    disk = bench.stop(3)
+    assert [d for _, d in disk.entries] == [b"a", b"x"]
+    bench.cut = set()
+    bench.start(3, disk)
+    bench.tick_until(bench.settled)
+    assert _newleaders(bench, 3)[-1].mode == "TRUNC"
+    assert [d for _, d in bench.peers[3].history.after(0)] == [b"a", b"b"]
+    assert bench.applied(3) == [b"a", b"b"]
+
+
+def test_a_partitioned_leader_steps_down_within_sync_limit_and_never_commits_again() -> None:
+    bench = elect(3)
+    old = bench.peers[3]
+    bench.cut = {3}
+    zxid = old.propose(b"x", bench.now)
+    bench.pump()
+    bench.tick(CONFIG.sync_limit + 1)
+    assert old.state == Role.LOOKING and not old.serving
+    assert any(isinstance(a, act.Serving) and not a.on for a in bench.shells[3].actions)
+    for follower in (1, 2):   # acks arriving late must not make it commit
+        old.receive(follower, Ack(1, zxid), bench.now)
+    assert not any(isinstance(a, act.Apply) for a in old.ready())
+    assert b"x" not in bench.applied(3)
+
+
+def test_commits_are_applied_in_zxid_order_exactly_once_despite_duplicates() -> None:
+    bench = elect(3)
+    bench.write(b"a", b"b", b"c")
+    follower = bench.peers[1]
+    replay = [m for dst, m in bench.shells[3].sent if dst == 1 and isinstance(m, (Proposal, Commit))]
+    for msg in reversed(replay + replay):
+        follower.receive(3, msg, bench.now)
+    bench.pump()
+    assert bench.applied(1) == [b"a", b"b", b"c"]
+    zxids = [z for z, _ in bench.shells[1].applied]
+    assert zxids == sorted(zxids) and len(set(zxids)) == 3
+
+
+def test_a_lost_proposal_is_retransmitted_and_later_ones_wait_for_it() -> None:
+    bench = elect(3)
+    dropped: list[int] = []
+
+    def drop_first_proposal(src: int, dst: int, msg: object) -> bool:
+        if dst == 1 and isinstance(msg, Proposal) and not dropped:
+            dropped.append(1)
+            return True
+        return False
+
+    bench.drop = drop_first_proposal
+    bench.write(b"a")
+    bench.write(b"b")
+    assert bench.applied(1) == [] and bench.applied(2) == [b"a", b"b"]
+    bench.tick(3)
+    assert bench.applied(1) == [b"a", b"b"]
+
+
+def test_a_follower_behind_the_leader_snapshot_is_synchronized_by_snap() -> None:
+    bench = elect(3)
+    bench.cut = {1}
+    zxids = bench.write(b"a", b"b", b"c")
+    bench.tick()
+    for sid in (2, 3):
+        bench.peers[sid].compact(zxids[-1])
+    bench.stop(1)
+    bench.cut = set()
+    bench.start(1)   # an empty disk: far behind the snapshot
+    bench.tick_until(bench.settled)
+    assert _newleaders(bench, 1)[-1].mode == "SNAP"
+    assert bench.applied(1) == [b"a", b"b", b"c"]
+
+
+def test_the_whole_ensemble_restarts_without_losing_committed_txns() -> None:
+    bench = elect(3)
+    bench.write(b"a", b"b")
+    disks = {sid: bench.stop(sid) for sid in (1, 2, 3)}
+    for sid, disk in disks.items():
+        bench.start(sid, disk)
+    bench.tick_until(bench.settled)
+    assert all(bench.applied(sid) == [b"a", b"b"] for sid in (1, 2, 3))
+    assert bench.leader().current_epoch == 2
+
+
+@pytest.mark.parametrize("size", [1, 2, 4, 5])
+def test_any_ensemble_size_elects_and_commits(size: int) -> None:
+    bench = elect(size)
+    bench.write(b"a")
+    bench.tick()
+    assert all(bench.applied(sid) == [b"a"] for sid in bench.members)
+
+
+def test_followers_forward_writes_and_session_touches_to_the_leader() -> None:
+    bench = elect(3)
+    follower = bench.peers[1]
+    with pytest.raises(NotLeaderError) as info:
+        follower.propose(b"w", bench.now)
+    assert info.value.leader == 3
+    follower.forward(b"w", bench.now)
+    follower.touch([42, 43])
+    bench.pump()
+    bench.tick()
+    actions = bench.shells[3].actions
+    assert act.ForwardedRequest(1, b"w") in actions
+    assert act.SessionTouches(1, [42, 43]) in actions
+
+
+@given(st.dictionaries(st.integers(1, 7), st.integers(0, 1000), min_size=1))
+def test_quorum_acked_is_the_highest_zxid_a_majority_holds(acks: dict[int, int]) -> None:
+    members = frozenset(range(1, 8))
+    got = quorum_acked(acks, members)
+    holders = [sid for sid in members if acks.get(sid, 0) >= got]
+    assert len(holders) >= quorum_size(7)
+    above = [sid for sid in members if acks.get(sid, 0) > got]
+    assert len(above) < quorum_size(7)
+
+
+entries = st.lists(st.tuples(st.integers(0, 2**64 - 1), st.binary(max_size=20)), max_size=5)
+
+
+@given(st.one_of(
+    st.builds(Proposal, st.integers(0, 2**32), entries),
+    st.builds(NewLeader, st.integers(0, 2**32), st.sampled_from(["DIFF", "TRUNC", "SNAP"]),
+              st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.binary(), entries,
+              st.integers(0, 2**64 - 1)),
+    st.builds(Ack, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.lists(st.integers(0, 2**63))),
+    st.builds(Ping, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.booleans()),
+))
+def test_every_peer_message_survives_its_msgpack_form(msg: object) -> None:
+    assert decode(encode(msg)) == msg  # type: ignore[arg-type]
