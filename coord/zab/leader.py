@@ -140,9 +140,12 @@ class Leading(RoleState):
         rec.sync_last, rec.acked = peer.last_zxid, 0
 
     # ----- broadcast ----------------------------------------------------------------
+    def next_zxid(self) -> int:
+        return make_zxid(self.epoch, self.counter + 1)
+
     def propose(self, data: bytes) -> int:
+        zxid = self.next_zxid()
         self.counter += 1
-        zxid = make_zxid(self.epoch, self.counter)
         self.peer.append([(zxid, data)])
         self.pending.append((zxid, data))
         return zxid

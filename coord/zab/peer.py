@@ -89,6 +89,13 @@ class Peer:
             raise NotLeaderError(self.role.leader, f"server {self.sid} is not a serving leader")
         return self.role.propose(data)
 
+    def next_zxid(self) -> int:
+        """Leader only: the zxid the next `propose` will get, so the shell can prepare a
+        txn that embeds it (czxid, mzxid) before proposing it in the same step."""
+        if not isinstance(self.role, Leading) or not self.serving:
+            raise NotLeaderError(self.role.leader, f"server {self.sid} is not a serving leader")
+        return self.role.next_zxid()
+
     def forward(self, payload: bytes, now: float) -> None:
         """Follower only: send a client write to the leader (ForwardedRequest there)."""
         self.now = now

@@ -78,7 +78,8 @@ def test_a_leader_serves_only_after_a_quorum_acked_newleader() -> None:
     bench.drop = lambda src, dst, msg: False
     bench.tick(2)   # the leader's heartbeat makes followers re-send their NEWLEADER ack
     assert leader.serving
-    assert bench.write(b"now") == [make_zxid(1, 1)]
+    assert leader.next_zxid() == make_zxid(1, 1)
+    assert bench.write(b"now", b"next") == [make_zxid(1, 1), make_zxid(1, 2)]
 
 
 def test_a_new_leader_history_contains_every_committed_txn() -> None:
