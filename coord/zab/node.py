@@ -1,0 +1,198 @@
+"""The asyncio shell around one `Peer`: timers, peer links, storage, the state machine.
+
+Every input (a tick, a peer message, a client proposal, a finished fsync) goes through
+one queue consumed by one task, so the core sees one event at a time and actions are
+carried out strictly in order. Storage calls run on one I/O thread (FIFO): appends are
+submitted without waiting and reported back as `persisted` once fsynced (appends made
+while one is in flight are joined into the next write: group commit); epoch writes,
+truncation and snapshot installs are awaited before the next action, as the core's
+contract demands. The server plugs in through `Storage` and the callbacks.
+
+This module must never decide anything the core decides (who leads, what is committed),
+and never block the event loop on disk I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from coord.zab import actions as act
+from coord.zab.errors import NotLeaderError
+from coord.zab.log import Snapshot
+from coord.zab.messages import Entry, Message
+from coord.zab.peer import Peer, PersistentState, ZabConfig
+from coord.zab.transport import PeerNetwork
+
+log = logging.getLogger("coord.zab.node")
+
+
+class Storage(Protocol):
+    """Durable state of one member; every method returns only once it is durable."""
+
+    def load(self) -> PersistentState: ...
+    def save_epochs(self, accepted: int, current: int) -> None: ...
+    def append(self, entries: list[Entry]) -> None: ...
+    def truncate(self, zxid: int) -> None: ...
+    def install_snapshot(self, zxid: int, data: bytes) -> None: ...
+
+
+class StateMachine(Protocol):
+    """The replicated state. At `start` it must already hold the storage's snapshot (the
+    server's recovery loads it); afterwards it changes only through these calls."""
+
+    def apply(self, zxid: int, data: bytes) -> None: ...
+    def restore(self, zxid: int, data: bytes) -> None: ...
+    def snapshot(self) -> Snapshot: ...
+
+
+class ZabNode:
+    def __init__(self, sid: int, addresses: dict[int, tuple[str, int]], storage: Storage,
+                 machine: StateMachine, config: ZabConfig = ZabConfig(),
+                 on_action: Callable[[act.Action], None] | None = None) -> None:
+        self.sid = sid
+        self.addresses = addresses
+        self.storage = storage
+        self.machine = machine
+        self.config = config
+        self.on_action = on_action
+        self.peer: Peer | None = None
+        self.net = PeerNetwork(sid, addresses, self._from_peer)
+        self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._io = ThreadPoolExecutor(1, thread_name_prefix=f"zab-io-{sid}")
+        self._appending: list[Entry] = []
+        self._inflight: asyncio.Future[None] | None = None
+        self._generation = 0
+        self._waiters: dict[int, asyncio.Future[int]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ----- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        state = await loop.run_in_executor(self._io, self.storage.load)
+        self.peer = Peer(self.sid, frozenset(self.addresses), self.config, state,
+                         self.machine.snapshot, loop.time())
+        await self.net.start()
+        self._tasks = [asyncio.create_task(self._run(), name=f"zab-node-{self.sid}"),
+                       asyncio.create_task(self._ticker(), name=f"zab-tick-{self.sid}")]
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not all(t.done() for t in self._tasks)
+
+    async def stop(self) -> None:
+        if not self.running:
+            return
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        await self.net.close()
+        self._io.shutdown(wait=True)
+        self._fail_waiters(NotLeaderError(None, f"server {self.sid} stopped"))
+
+    # ----- client side -------------------------------------------------------------
+    async def write(self, data: bytes) -> int:
+        """Leader only: propose, and return the zxid once it is applied here."""
+        assert self.peer is not None
+        zxid = self.peer.propose(data, asyncio.get_running_loop().time())
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters[zxid] = future
+        self._events.put_nowait(("flush", None))
+        return await future
+
+    # ----- the event loop of the core ----------------------------------------------
+    def _from_peer(self, sender: int, msg: Message) -> None:
+        self._events.put_nowait(("msg", (sender, msg)))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick)
+            self._events.put_nowait(("tick", None))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self.peer is not None
+        await self._carry_out(self.peer.ready())
+        while True:
+            kind, arg = await self._events.get()
+            now = loop.time()
+            if kind == "tick":
+                self.peer.tick(now)
+            elif kind == "msg":
+                self.peer.receive(arg[0], arg[1], now)
+            elif kind == "persisted" and arg[0] == self._generation:
+                self.peer.persisted(arg[1], now)
+            await self._carry_out(self.peer.ready())
+
+    async def _carry_out(self, actions: list[act.Action]) -> None:
+        loop = asyncio.get_running_loop()
+        for a in actions:
+            if isinstance(a, act.Send):
+                self.net.send(a.to, a.msg)
+            elif isinstance(a, act.AppendLog):
+                self._appending.extend(a.entries)
+                self._start_append()
+            elif isinstance(a, act.Apply):
+                self.machine.apply(a.zxid, a.data)
+                waiter = self._waiters.pop(a.zxid, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(a.zxid)
+            elif isinstance(a, (act.PersistEpochs, act.TruncateLog, act.InstallSnapshot)):
+                await self._durable(a)
+            elif isinstance(a, act.Serving) and not a.on:
+                self._fail_waiters(NotLeaderError(None, f"server {self.sid} stopped serving"))
+            if self.on_action is not None:
+                self.on_action(a)
+
+    async def _durable(self, a: act.Action) -> None:
+        """An action that must be durable before the next: drain appends, then do it."""
+        loop = asyncio.get_running_loop()
+        while self._inflight is not None:
+            await asyncio.wait([self._inflight])
+        if self._appending:
+            batch, self._appending = self._appending, []
+            await loop.run_in_executor(self._io, self.storage.append, batch)
+        if isinstance(a, act.PersistEpochs):
+            await loop.run_in_executor(self._io, self.storage.save_epochs,
+                                       a.accepted_epoch, a.current_epoch)
+            return
+        if isinstance(a, act.TruncateLog):
+            await loop.run_in_executor(self._io, self.storage.truncate, a.zxid)
+            durable = a.zxid
+        else:
+            assert isinstance(a, act.InstallSnapshot)
+            await loop.run_in_executor(self._io, self.storage.install_snapshot, a.zxid, a.data)
+            self.machine.restore(a.zxid, a.data)
+            durable = a.zxid
+        # Reports of appends from before this point no longer mean what they said.
+        self._generation += 1
+        self._events.put_nowait(("persisted", (self._generation, durable)))
+
+    def _start_append(self) -> None:
+        if self._inflight is not None or not self._appending:
+            return
+        batch, self._appending = self._appending, []
+        generation = self._generation
+        self._inflight = asyncio.get_running_loop().run_in_executor(self._io, self.storage.append, batch)
+        self._inflight.add_done_callback(lambda f: self._appended(f, generation, batch[-1][0]))
+
+    def _appended(self, future: asyncio.Future[None], generation: int, last: int) -> None:
+        self._inflight = None
+        if future.cancelled() or future.exception() is not None:
+            log.error("log append failed on server %d: %s", self.sid, future.exception())
+            return
+        self._events.put_nowait(("persisted", (generation, last)))
+        self._start_append()
+
+    def _fail_waiters(self, exc: Exception) -> None:
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(exc)
+        self._waiters.clear()

@@ -1,0 +1,122 @@
+"""Peer links of an ensemble over TCP: one outgoing connection per peer, frames in order.
+
+Each member listens on its quorum port and dials every other member for the messages
+it sends (so a pair talks over two one-way connections and no tie-breaking is needed).
+A connection opens with the dialer's server id (u32), then carries frames
+``u32 length | msgpack message`` (coord.zab.messages). A frame for a peer that is not
+connected waits in a bounded queue while reconnecting; when the queue is full the
+oldest frames are dropped, which the ZAB core tolerates (it re-sends what matters).
+
+This module moves bytes only: it must never interpret a message beyond decoding it,
+and never block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections import deque
+from collections.abc import Callable
+
+from coord.zab.messages import Message, MessageError, decode, encode
+
+log = logging.getLogger("coord.zab.transport")
+
+_U32 = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024
+QUEUE_LIMIT = 10_000
+
+
+class _Outgoing:
+    """Frames to one peer, and the task that keeps a connection to it."""
+
+    def __init__(self) -> None:
+        self.frames: deque[bytes] = deque(maxlen=QUEUE_LIMIT)
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+
+class PeerNetwork:
+    def __init__(self, sid: int, addresses: dict[int, tuple[str, int]],
+                 on_message: Callable[[int, Message], None], retry: float = 0.1) -> None:
+        self.sid = sid
+        self.addresses = addresses
+        self.on_message = on_message
+        self.retry = retry
+        self._out = {peer: _Outgoing() for peer in addresses if peer != sid}
+        self._server: asyncio.Server | None = None
+        self._readers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        host, port = self.addresses[self.sid]
+        self._server = await asyncio.start_server(self._accept, host, port)
+        for peer, out in self._out.items():
+            out.task = asyncio.create_task(self._dial(peer, out), name=f"zab-dial-{peer}")
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = [o.task for o in self._out.values() if o.task] + list(self._readers)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await task
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def send(self, to: int, msg: Message) -> None:
+        out = self._out.get(to)
+        if out is not None:
+            out.frames.append(encode(msg))
+            out.ready.set()
+
+    async def _dial(self, peer: int, out: _Outgoing) -> None:
+        host, port = self.addresses[peer]
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(self.retry)
+                continue
+            try:
+                writer.write(_U32.pack(self.sid))
+                await self._pump(out, writer)
+            except (OSError, ConnectionError) as exc:
+                log.debug("link %d -> %d lost: %s", self.sid, peer, exc)
+            finally:
+                writer.close()
+            await asyncio.sleep(self.retry)
+
+    @staticmethod
+    async def _pump(out: _Outgoing, writer: asyncio.StreamWriter) -> None:
+        while True:
+            if not out.frames:
+                out.ready.clear()
+                await out.ready.wait()
+            batch = []
+            while out.frames:
+                frame = out.frames.popleft()
+                batch.append(_U32.pack(len(frame)))
+                batch.append(frame)
+            writer.writelines(batch)
+            await writer.drain()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._readers.add(task)
+        try:
+            (sender,) = _U32.unpack(await reader.readexactly(4))
+            while True:
+                (size,) = _U32.unpack(await reader.readexactly(4))
+                if size > MAX_FRAME:
+                    raise MessageError(f"peer {sender} sent a {size}-byte frame (limit {MAX_FRAME})")
+                self.on_message(sender, decode(await reader.readexactly(size)))
+        except (asyncio.IncompleteReadError, ConnectionError, MessageError) as exc:
+            log.debug("incoming link closed: %s", exc)
+        finally:
+            self._readers.discard(task)
+            writer.close()
