@@ -2,7 +2,8 @@
 
 Each message is delivered independently after a random delay, so messages overtake
 one another (reordering); a partition is a set of blocked directed links, checked both
-when a message is sent and when it would arrive. Payloads are opaque bytes. It must
+when a message is sent and when it would arrive. A paused node (SIGSTOP) receives
+nothing until it resumes, then everything held for it at once, in arrival order. Payloads are opaque bytes. It must
 never deliver to a node that is down, or draw randomness from anywhere but its rng.
 """
 
@@ -33,6 +34,7 @@ class Network:
         self.faults = LinkFaults()
         self.blocked: set[tuple[int, int]] = set()
         self.down: set[int] = set()
+        self.held: dict[int, list[tuple[int, bytes]]] = {}
         self.sent = 0
         self.delivered = 0
 
@@ -55,8 +57,18 @@ class Network:
             delay = self.rng.uniform(f.min_delay, f.max_delay)
             self.sched.after(delay, lambda: self._arrive(src, dst, payload))
 
+    def pause(self, node: int) -> None:
+        self.held.setdefault(node, [])
+
+    def resume(self, node: int) -> None:
+        for src, payload in self.held.pop(node, []):
+            self._arrive(src, node, payload)
+
     def _arrive(self, src: int, dst: int, payload: bytes) -> None:
         if dst in self.down or (src, dst) in self.blocked:
+            return
+        if dst in self.held:
+            self.held[dst].append((src, payload))
             return
         self.delivered += 1
         self.deliver(dst, src, payload)

@@ -80,20 +80,23 @@ class ZabCluster:
         self._drain(node)
 
     def pause(self, sid: int, seconds: float) -> None:
-        """SIGSTOP for `seconds`: no ticks, and what arrives meanwhile is lost (the
-        connections time out); state and disk are kept."""
+        """SIGSTOP for `seconds`: no ticks, no fsync completions seen, messages held
+        until it resumes (then delivered in a burst); state and disk are kept."""
         node = self.nodes[sid]
-        if node.peer is None or sid in self.net.down:
+        if node.peer is None or self.paused(sid):
             return
-        self.net.down.add(sid)
+        self.net.pause(sid)
         incarnation = node.incarnation
         self.log(f"pause {sid} for {seconds:.2f}s")
-        self.sched.after(seconds, lambda: self._resume(node, incarnation))
+        self.sched.after(seconds, lambda: self.resume(node, incarnation))
 
-    def _resume(self, node: SimNode, incarnation: int) -> None:
-        if node.incarnation == incarnation and node.peer is not None:
-            self.net.down.discard(node.sid)
+    def paused(self, sid: int) -> bool:
+        return sid in self.net.held
+
+    def resume(self, node: SimNode, incarnation: int) -> None:
+        if node.incarnation == incarnation and node.peer is not None and self.paused(node.sid):
             self.log(f"resume {node.sid}")
+            self.net.resume(node.sid)
 
     def crash(self, sid: int) -> None:
         node = self.nodes[sid]
@@ -104,6 +107,7 @@ class ZabCluster:
         node.fsync_busy = False
         node.client_pending.clear()
         node.disk.crash(self.rng)
+        self.net.held.pop(sid, None)
         self.net.down.add(sid)
         self.log(f"crash {sid}")
 
@@ -121,7 +125,7 @@ class ZabCluster:
     # ----- driving peers -----------------------------------------------------------
     def _tick(self, sid: int) -> None:
         node = self.nodes[sid]
-        if node.peer is not None and sid not in self.net.down:
+        if node.peer is not None and not self.paused(sid):
             node.peer.tick(self.sched.now)
             self._drain(node)
 
@@ -197,7 +201,7 @@ class ZabCluster:
     def _fsynced(self, node: SimNode, incarnation: int) -> None:
         if node.incarnation != incarnation or node.peer is None:
             return
-        if node.sid in self.net.down:   # paused: the completion is seen after resuming
+        if self.paused(node.sid):   # the completion is seen after resuming
             self.sched.after(0.01, lambda: self._fsynced(node, incarnation))
             return
         node.fsync_busy = False
@@ -209,29 +213,36 @@ class ZabCluster:
 
     # ----- clients -----------------------------------------------------------------
     def client_write(self) -> None:
-        live = [n for n in self.live() if n.sid not in self.net.down]
+        live = [n for n in self.live() if not self.paused(n.sid)]
         if not live:
             return
         node = self.rng.choice(live)
         self.writes += 1
         payload = b"w%d" % self.writes
         assert node.peer is not None
-        try:
-            if node.peer.state == Role.LEADING:
-                node.peer.propose(payload, self.sched.now)
-            else:
+        if node.peer.state == Role.LEADING:
+            accepted = self._propose(node, payload)
+        else:
+            try:
                 node.peer.forward(payload, self.sched.now)
-        except NotLeaderError:
-            return
-        node.client_pending.add(payload)
-        self._drain(node)
+                accepted = True
+            except NotLeaderError:
+                accepted = False
+        if accepted:
+            node.client_pending.add(payload)
+            self._drain(node)
 
-    def _propose(self, node: SimNode, payload: bytes) -> None:
+    def _propose(self, node: SimNode, payload: bytes) -> bool:
+        """Propose as the leader's shell does: stamp with next_zxid, then propose."""
         assert node.peer is not None
         try:
-            node.peer.propose(payload, self.sched.now)
+            promised = node.peer.next_zxid()
+            zxid = node.peer.propose(payload, self.sched.now)
         except NotLeaderError:
-            pass   # the leader stepped down meanwhile; the client will time out and retry
+            return False   # not serving (yet, or any more): the client tries elsewhere
+        if zxid != promised:
+            raise InvariantViolation(f"server {node.sid} proposed {zxid:#x}, promised {promised:#x}")
+        return True
 
     # ----- convergence -------------------------------------------------------------
     def converged(self) -> bool:
@@ -322,6 +333,6 @@ def _heal_all(cluster: ZabCluster) -> None:
     for node in cluster.nodes.values():
         if node.peer is None:
             cluster.start(node.sid)
-        cluster.net.down.discard(node.sid)
+        cluster.resume(node, node.incarnation)
     cluster.healed_at = cluster.sched.now
     cluster.log("heal all")
