@@ -1,0 +1,620 @@
+"""Every ZooKeeper 3.8 client-protocol record, encodable and decodable in both directions.
+
+Each record is a NamedTuple whose fields carry ZooKeeper's own names (`lastZxidSeen`,
+`cversion`), declared with `@jute(...)` giving the jute type of each field in order;
+the decorator attaches `encode(writer)`, `decode(reader)`, `to_bytes()` and
+`from_bytes(data)`. Records made only of fixed-size numbers get one precompiled struct.
+`OPS` maps each opcode to its (request, response) record so the server and the client
+look bodies up in the same table. multi / multiRead bodies have no count prefix and end
+with a marker, so they are coded by hand below.
+
+This module must never do I/O or hold state; a decode failure is `MarshallingError`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
+from coord.protocol.opcodes import OpCode
+
+_Writer = Callable[[JuteWriter, Any], None]
+_Reader = Callable[[JuteReader], Any]
+
+_PRIMITIVES: dict[str, tuple[_Writer, _Reader, str | None]] = {
+    "int": (JuteWriter.write_int, JuteReader.read_int, "i"),
+    "long": (JuteWriter.write_long, JuteReader.read_long, "q"),
+    "bool": (JuteWriter.write_bool, JuteReader.read_bool, "?"),
+    "buffer": (JuteWriter.write_buffer, JuteReader.read_buffer, None),
+    "ustring": (JuteWriter.write_ustring, JuteReader.read_ustring, None),
+}
+
+
+class vector:
+    """Jute type `vector<item>` in a `@jute(...)` declaration."""
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+
+def _field_codec(jtype: Any) -> tuple[_Writer, _Reader]:
+    if isinstance(jtype, str):
+        write, read, _ = _PRIMITIVES[jtype]
+        return write, read
+    if isinstance(jtype, vector):
+        write_item, read_item = _field_codec(jtype.item)
+        return (lambda w, v: w.write_vector(v, write_item)), (lambda r: r.read_vector(read_item))
+    return (lambda w, v: v.encode(w)), jtype.decode          # a nested record
+
+
+def jute(*types: Any, optional_bool_tail: bool = False) -> Callable[[type], type]:
+    """Attach the jute codec for the fields of a NamedTuple, `types` in field order.
+
+    `optional_bool_tail`: the last field is a boolean that is not part of the jute record
+    and may be absent (ConnectRequest/Response's readOnly byte); None means absent."""
+
+    def attach(cls: type) -> type:
+        fields = cls._fields  # type: ignore[attr-defined]
+        want = len(fields) - (1 if optional_bool_tail else 0)
+        if len(types) != want:
+            raise TypeError(f"{cls.__name__}: {want} fields but {len(types)} jute types")
+        codes = [_PRIMITIVES[t][2] if isinstance(t, str) else None for t in types]
+        if types and None not in codes and not optional_bool_tail:
+            _attach_struct(cls, struct.Struct(">" + "".join(codes)))   # type: ignore[arg-type]
+        else:
+            _attach_generic(cls, [_field_codec(t) for t in types], optional_bool_tail)
+        cls.to_bytes = _to_bytes                                        # type: ignore[attr-defined]
+        cls.from_bytes = classmethod(_from_bytes)                       # type: ignore[attr-defined]
+        cls.JUTE_TYPES = types                                          # type: ignore[attr-defined]
+        return cls
+
+    return attach
+
+
+def _attach_struct(cls: type, st: struct.Struct) -> None:
+    name = cls.__name__
+
+    def encode(self: Any, w: JuteWriter) -> None:
+        try:
+            w.write_raw(st.pack(*self))
+        except struct.error as e:
+            raise MarshallingError(f"{name}: {e}") from e
+
+    def decode(kls: type, r: JuteReader) -> Any:
+        return kls._make(r.read_struct(st, name))                      # type: ignore[attr-defined]
+
+    cls.encode = encode                                                 # type: ignore[attr-defined]
+    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+
+
+def _attach_generic(cls: type, codecs: list[tuple[_Writer, _Reader]], tail: bool) -> None:
+    writers = [c[0] for c in codecs]
+    readers = [c[1] for c in codecs]
+
+    def encode(self: Any, w: JuteWriter) -> None:
+        for write, value in zip(writers, self):
+            write(w, value)
+        if tail and self[-1] is not None:
+            w.write_bool(self[-1])
+
+    def decode(kls: type, r: JuteReader) -> Any:
+        values = [read(r) for read in readers]
+        if tail:
+            values.append(r.read_bool() if r.remaining() else None)
+        return kls._make(values)                                        # type: ignore[attr-defined]
+
+    cls.encode = encode                                                 # type: ignore[attr-defined]
+    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+
+
+def _to_bytes(self: Any) -> bytes:
+    w = JuteWriter()
+    self.encode(w)
+    return w.getvalue()
+
+
+def _from_bytes(cls: Any, data: bytes) -> Any:
+    return cls.decode(JuteReader(data))
+
+
+# -- headers, handshake, common records ------------------------------------------------
+
+@jute("int", "long", "int", "long", "buffer", optional_bool_tail=True)
+class ConnectRequest(NamedTuple):
+    protocolVersion: int
+    lastZxidSeen: int
+    timeOut: int
+    sessionId: int
+    passwd: bytes | None
+    readOnly: bool | None = False
+
+
+@jute("int", "int", "long", "buffer", optional_bool_tail=True)
+class ConnectResponse(NamedTuple):
+    protocolVersion: int
+    timeOut: int
+    sessionId: int
+    passwd: bytes | None
+    readOnly: bool | None = False
+
+
+@jute("int", "int")
+class RequestHeader(NamedTuple):
+    xid: int
+    type: int
+
+
+@jute("int", "long", "int")
+class ReplyHeader(NamedTuple):
+    xid: int
+    zxid: int
+    err: int
+
+
+@jute("long", "long", "long", "long", "int", "int", "int", "long", "int", "int", "long")
+class Stat(NamedTuple):
+    czxid: int
+    mzxid: int
+    ctime: int
+    mtime: int
+    version: int
+    cversion: int
+    aversion: int
+    ephemeralOwner: int
+    dataLength: int
+    numChildren: int
+    pzxid: int
+
+
+@jute("ustring", "ustring")
+class Id(NamedTuple):
+    scheme: str | None
+    id: str | None
+
+
+@jute("int", Id)
+class ACL(NamedTuple):
+    perms: int
+    id: Id
+
+
+OPEN_ACL_UNSAFE = [ACL(31, Id("world", "anyone"))]
+
+
+@jute("int", "int", "ustring")
+class WatcherEvent(NamedTuple):
+    type: int
+    state: int
+    path: str | None
+
+
+@jute("int", "bool", "int")
+class MultiHeader(NamedTuple):
+    type: int
+    done: bool
+    err: int
+
+
+@jute("ustring", "ustring")
+class ClientInfo(NamedTuple):
+    authScheme: str | None
+    user: str | None
+
+
+# -- request and response bodies -------------------------------------------------------
+
+@jute("ustring", "buffer", vector(ACL), "int")
+class CreateRequest(NamedTuple):
+    path: str
+    data: bytes | None
+    acl: list[ACL] | None
+    flags: int
+
+
+@jute("ustring", "buffer", vector(ACL), "int", "long")
+class CreateTTLRequest(NamedTuple):
+    path: str
+    data: bytes | None
+    acl: list[ACL] | None
+    flags: int
+    ttl: int
+
+
+@jute("ustring")
+class CreateResponse(NamedTuple):
+    path: str | None
+
+
+@jute("ustring", Stat)
+class Create2Response(NamedTuple):
+    path: str | None
+    stat: Stat
+
+
+@jute("ustring", "int")
+class DeleteRequest(NamedTuple):
+    path: str
+    version: int
+
+
+@jute("ustring", "bool")
+class ExistsRequest(NamedTuple):
+    path: str
+    watch: bool
+
+
+@jute(Stat)
+class ExistsResponse(NamedTuple):
+    stat: Stat
+
+
+@jute("ustring", "bool")
+class GetDataRequest(NamedTuple):
+    path: str
+    watch: bool
+
+
+@jute("buffer", Stat)
+class GetDataResponse(NamedTuple):
+    data: bytes | None
+    stat: Stat
+
+
+@jute("ustring", "buffer", "int")
+class SetDataRequest(NamedTuple):
+    path: str
+    data: bytes | None
+    version: int
+
+
+@jute(Stat)
+class SetDataResponse(NamedTuple):
+    stat: Stat
+
+
+@jute("ustring")
+class GetACLRequest(NamedTuple):
+    path: str
+
+
+@jute(vector(ACL), Stat)
+class GetACLResponse(NamedTuple):
+    acl: list[ACL] | None
+    stat: Stat
+
+
+@jute("ustring", vector(ACL), "int")
+class SetACLRequest(NamedTuple):
+    path: str
+    acl: list[ACL] | None
+    version: int
+
+
+@jute(Stat)
+class SetACLResponse(NamedTuple):
+    stat: Stat
+
+
+@jute("ustring", "bool")
+class GetChildrenRequest(NamedTuple):
+    path: str
+    watch: bool
+
+
+@jute(vector("ustring"))
+class GetChildrenResponse(NamedTuple):
+    children: list[str] | None
+
+
+@jute("ustring", "bool")
+class GetChildren2Request(NamedTuple):
+    path: str
+    watch: bool
+
+
+@jute(vector("ustring"), Stat)
+class GetChildren2Response(NamedTuple):
+    children: list[str] | None
+    stat: Stat
+
+
+@jute("ustring")
+class SyncRequest(NamedTuple):
+    path: str
+
+
+@jute("ustring")
+class SyncResponse(NamedTuple):
+    path: str | None
+
+
+@jute("ustring", "int")
+class CheckVersionRequest(NamedTuple):
+    path: str
+    version: int
+
+
+@jute("ustring", "int")
+class CheckWatchesRequest(NamedTuple):
+    path: str
+    type: int
+
+
+@jute("ustring", "int")
+class RemoveWatchesRequest(NamedTuple):
+    path: str
+    type: int
+
+
+@jute("int", "ustring", "buffer")
+class AuthPacket(NamedTuple):
+    type: int
+    scheme: str | None
+    auth: bytes | None
+
+
+@jute("long", vector("ustring"), vector("ustring"), vector("ustring"))
+class SetWatches(NamedTuple):
+    relativeZxid: int
+    dataWatches: list[str] | None
+    existWatches: list[str] | None
+    childWatches: list[str] | None
+
+
+@jute("long", vector("ustring"), vector("ustring"), vector("ustring"), vector("ustring"),
+      vector("ustring"))
+class SetWatches2(NamedTuple):
+    relativeZxid: int
+    dataWatches: list[str] | None
+    existWatches: list[str] | None
+    childWatches: list[str] | None
+    persistentWatches: list[str] | None
+    persistentRecursiveWatches: list[str] | None
+
+
+@jute("buffer")
+class GetSASLRequest(NamedTuple):
+    token: bytes | None
+
+
+@jute("buffer")
+class SetSASLResponse(NamedTuple):
+    token: bytes | None
+
+
+@jute("ustring")
+class GetEphemeralsRequest(NamedTuple):
+    prefixPath: str | None
+
+
+@jute(vector("ustring"))
+class GetEphemeralsResponse(NamedTuple):
+    ephemerals: list[str] | None
+
+
+@jute("ustring")
+class GetAllChildrenNumberRequest(NamedTuple):
+    path: str
+
+
+@jute("int")
+class GetAllChildrenNumberResponse(NamedTuple):
+    totalNumber: int
+
+
+@jute("ustring", "int")
+class AddWatchRequest(NamedTuple):
+    path: str
+    mode: int
+
+
+@jute("int")
+class ErrorResponse(NamedTuple):
+    err: int
+
+
+@jute(vector(ClientInfo))
+class WhoAmIResponse(NamedTuple):
+    clientInfo: list[ClientInfo] | None
+
+
+@jute()
+class DeleteResult(NamedTuple):
+    """Result of a delete inside multi: no body."""
+
+
+@jute()
+class CheckResult(NamedTuple):
+    """Result of a check inside multi: no body."""
+
+
+# Inside multi replies, results reuse the single-op response records.
+CreateResult = CreateResponse
+Create2Result = Create2Response
+SetDataResult = SetDataResponse
+ErrorResult = ErrorResponse
+
+
+# -- multi / multiRead -----------------------------------------------------------------
+
+_END = MultiHeader(-1, True, -1)
+
+# Sub-operations allowed in a multi (14) and a multiRead (22) request.
+MULTI_WRITE_OPS: dict[int, type] = {
+    OpCode.create: CreateRequest, OpCode.create2: CreateRequest,
+    OpCode.createContainer: CreateRequest, OpCode.createTTL: CreateTTLRequest,
+    OpCode.delete: DeleteRequest, OpCode.setData: SetDataRequest,
+    OpCode.check: CheckVersionRequest,
+}
+MULTI_READ_OPS: dict[int, type] = {
+    OpCode.getChildren: GetChildrenRequest, OpCode.getData: GetDataRequest,
+}
+# Result body record by MultiHeader.type, and back.
+RESULT_RECORDS: dict[int, type] = {
+    OpCode.create: CreateResponse, OpCode.create2: Create2Response,
+    OpCode.setData: SetDataResponse, OpCode.delete: DeleteResult, OpCode.check: CheckResult,
+    OpCode.getData: GetDataResponse, OpCode.getChildren: GetChildrenResponse,
+    OpCode.error: ErrorResponse,
+}
+RESULT_TYPES: dict[type, int] = {cls: int(t) for t, cls in RESULT_RECORDS.items()}
+
+
+def _encode_ops(w: JuteWriter, ops: list[tuple[int, Any]], allowed: dict[int, type]) -> None:
+    for op, rec in ops:
+        if allowed.get(op) is not type(rec):
+            raise MarshallingError(f"{type(rec).__name__} cannot be sub-op {op} here")
+        MultiHeader(int(op), False, -1).encode(w)
+        rec.encode(w)
+    _END.encode(w)
+
+
+def _decode_ops(r: JuteReader, allowed: dict[int, type]) -> list[tuple[int, Any]]:
+    ops: list[tuple[int, Any]] = []
+    while True:
+        header = MultiHeader.decode(r)
+        if header.done:
+            return ops
+        cls = allowed.get(header.type)
+        if cls is None:
+            raise MarshallingError(f"opcode {header.type} is not allowed in this multi")
+        ops.append((header.type, cls.decode(r)))
+
+
+class MultiRequest(NamedTuple):
+    """multi (14): `ops` is a list of (sub-op OpCode, request record)."""
+
+    ops: list[tuple[int, Any]]
+
+    def encode(self, w: JuteWriter) -> None:
+        _encode_ops(w, self.ops, MULTI_WRITE_OPS)
+
+    @classmethod
+    def decode(cls, r: JuteReader) -> MultiRequest:
+        return cls(_decode_ops(r, MULTI_WRITE_OPS))
+
+
+class MultiReadRequest(NamedTuple):
+    """multiRead (22): `ops` is a list of (getData or getChildren, request record)."""
+
+    ops: list[tuple[int, Any]]
+
+    def encode(self, w: JuteWriter) -> None:
+        _encode_ops(w, self.ops, MULTI_READ_OPS)
+
+    @classmethod
+    def decode(cls, r: JuteReader) -> MultiReadRequest:
+        return cls(_decode_ops(r, MULTI_READ_OPS))
+
+
+def decode_multi_request(r: JuteReader) -> list[tuple[int, Any]]:
+    return MultiRequest.decode(r).ops
+
+
+def decode_multi_read_request(r: JuteReader) -> list[tuple[int, Any]]:
+    return MultiReadRequest.decode(r).ops
+
+
+def _encode_results(w: JuteWriter, results: list[Any]) -> None:
+    for res in results:
+        rtype = RESULT_TYPES.get(type(res))
+        if rtype is None:
+            raise MarshallingError(f"{type(res).__name__} is not a multi result")
+        MultiHeader(rtype, False, res.err if rtype == OpCode.error else 0).encode(w)
+        res.encode(w)
+    _END.encode(w)
+
+
+def _decode_results(r: JuteReader) -> list[Any]:
+    results: list[Any] = []
+    while True:
+        header = MultiHeader.decode(r)
+        if header.done:
+            return results
+        cls = RESULT_RECORDS.get(header.type)
+        if cls is None:
+            raise MarshallingError(f"unknown multi result type {header.type}")
+        results.append(cls.decode(r))
+
+
+class MultiResponse(NamedTuple):
+    """Reply to multi: one result record per op (ErrorResult for each op of a failed
+    multi: 0 = rolled back, the failing op's code, -2 = not tried)."""
+
+    results: list[Any]
+
+    def encode(self, w: JuteWriter) -> None:
+        _encode_results(w, self.results)
+
+    @classmethod
+    def decode(cls, r: JuteReader) -> MultiResponse:
+        return cls(_decode_results(r))
+
+
+class MultiReadResponse(NamedTuple):
+    """Reply to multiRead: GetDataResponse / GetChildrenResponse / ErrorResult per op."""
+
+    results: list[Any]
+
+    def encode(self, w: JuteWriter) -> None:
+        _encode_results(w, self.results)
+
+    @classmethod
+    def decode(cls, r: JuteReader) -> MultiReadResponse:
+        return cls(_decode_results(r))
+
+
+for _cls in (MultiRequest, MultiReadRequest, MultiResponse, MultiReadResponse):
+    _cls.to_bytes = _to_bytes                                           # type: ignore[attr-defined]
+    _cls.from_bytes = classmethod(_from_bytes)                          # type: ignore[attr-defined]
+
+
+# -- the opcode table both sides use -----------------------------------------------------
+
+# OpCode -> (request body record, response body record); None = no body.
+OPS: dict[OpCode, tuple[type | None, type | None]] = {
+    OpCode.create: (CreateRequest, CreateResponse),
+    OpCode.create2: (CreateRequest, Create2Response),
+    OpCode.createContainer: (CreateRequest, Create2Response),
+    OpCode.createTTL: (CreateTTLRequest, Create2Response),
+    OpCode.delete: (DeleteRequest, None),
+    OpCode.exists: (ExistsRequest, ExistsResponse),
+    OpCode.getData: (GetDataRequest, GetDataResponse),
+    OpCode.setData: (SetDataRequest, SetDataResponse),
+    OpCode.getACL: (GetACLRequest, GetACLResponse),
+    OpCode.setACL: (SetACLRequest, SetACLResponse),
+    OpCode.getChildren: (GetChildrenRequest, GetChildrenResponse),
+    OpCode.getChildren2: (GetChildren2Request, GetChildren2Response),
+    OpCode.sync: (SyncRequest, SyncResponse),
+    OpCode.ping: (None, None),
+    OpCode.check: (CheckVersionRequest, None),
+    OpCode.multi: (MultiRequest, MultiResponse),
+    OpCode.multiRead: (MultiReadRequest, MultiReadResponse),
+    OpCode.checkWatches: (CheckWatchesRequest, None),
+    OpCode.removeWatches: (RemoveWatchesRequest, None),
+    OpCode.auth: (AuthPacket, None),
+    OpCode.setWatches: (SetWatches, None),
+    OpCode.setWatches2: (SetWatches2, None),
+    OpCode.sasl: (GetSASLRequest, SetSASLResponse),
+    OpCode.getEphemerals: (GetEphemeralsRequest, GetEphemeralsResponse),
+    OpCode.getAllChildrenNumber: (GetAllChildrenNumberRequest, GetAllChildrenNumberResponse),
+    OpCode.addWatch: (AddWatchRequest, ErrorResponse),
+    OpCode.whoAmI: (None, WhoAmIResponse),
+    OpCode.closeSession: (None, None),
+}
+
+
+def request_record(op: int) -> type:
+    """The request body record of `op`; MarshallingError if it has none or is unknown."""
+    cls = OPS.get(op, (None, None))[0]                                  # type: ignore[call-overload]
+    if cls is None:
+        raise MarshallingError(f"opcode {op} has no request body record")
+    return cls
+
+
+def response_record(op: int) -> type | None:
+    """The response body record of `op` (None: the reply is a bare ReplyHeader)."""
+    if op not in OPS:
+        raise MarshallingError(f"unknown opcode {op}")
+    return OPS[op][1]                                                   # type: ignore[index]
