@@ -14,7 +14,6 @@ and never block the event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
 from collections import deque
@@ -48,6 +47,7 @@ class PeerNetwork:
         self._out = {peer: _Outgoing() for peer in addresses if peer != sid}
         self._server: asyncio.Server | None = None
         self._readers: set[asyncio.Task[None]] = set()
+        self._incoming: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         host, port = self.addresses[self.sid]
@@ -58,12 +58,14 @@ class PeerNetwork:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        tasks = [o.task for o in self._out.values() if o.task] + list(self._readers)
-        for task in tasks:
+        dialers = [o.task for o in self._out.values() if o.task]
+        for task in dialers:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await task
+        # Readers end by their sockets closing, not by cancellation: asyncio logs a
+        # cancelled connection callback as an error.
+        for writer in self._incoming:
+            writer.close()
+        await asyncio.gather(*dialers, *self._readers, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -108,6 +110,7 @@ class PeerNetwork:
         task = asyncio.current_task()
         assert task is not None
         self._readers.add(task)
+        self._incoming.add(writer)
         try:
             (sender,) = _U32.unpack(await reader.readexactly(4))
             while True:
@@ -119,4 +122,5 @@ class PeerNetwork:
             log.debug("incoming link closed: %s", exc)
         finally:
             self._readers.discard(task)
+            self._incoming.discard(writer)
             writer.close()
