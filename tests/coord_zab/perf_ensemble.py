@@ -17,7 +17,7 @@ from pathlib import Path
 from coord.zab import NotLeaderError
 from coord.zab.node import ZabNode
 from tests.coord_zab.filestore import FileStorage
-from tests.coord_zab.test_zab_node import CONFIG, ListMachine, _serving_leader, _until
+from tests.coord_zab.ensemble import CONFIG, ListMachine, serving_leader, until
 from tests.support.ports import free_ports
 
 
@@ -37,7 +37,7 @@ async def _writes(leader: ZabNode, count: int, window: int, size: int) -> float:
 async def _first_write_after(nodes: dict[int, ZabNode]) -> float:
     start = time.perf_counter()
     while time.perf_counter() - start < 30:
-        leader = _serving_leader(nodes)
+        leader = serving_leader(nodes)
         if leader is not None:
             try:
                 await leader.write(b"after-failover")
@@ -57,8 +57,8 @@ async def main(count: int, window: int, size: int) -> None:
         for node in nodes.values():
             await node.start()
         try:
-            await _until(lambda: _serving_leader(nodes) is not None)
-            leader = _serving_leader(nodes)
+            await until(lambda: serving_leader(nodes) is not None)
+            leader = serving_leader(nodes)
             assert leader is not None
             rate = await _writes(leader, count, window, size)
             print(f"writes: {count} x {size} B, window {window}: {rate:,.0f} ops/s")

@@ -1,0 +1,47 @@
+"""Helpers for running `ZabNode` ensembles in one process (tests and the perf script).
+
+It must never sleep without a bound: every wait gives up with an AssertionError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import msgpack
+
+from coord.zab import Role, Snapshot, ZabConfig
+from coord.zab.node import ZabNode
+
+CONFIG = ZabConfig(tick=0.05, init_limit=20, sync_limit=6, election_retry=2)
+
+
+class ListMachine:
+    """The replicated state: the list of applied txns (its own snapshot)."""
+
+    def __init__(self) -> None:
+        self.applied: list[tuple[int, bytes]] = []
+
+    def apply(self, zxid: int, data: bytes) -> None:
+        self.applied.append((zxid, data))
+
+    def restore(self, zxid: int, data: bytes) -> None:
+        self.applied = [(z, d) for z, d in msgpack.unpackb(data)]
+
+    def snapshot(self) -> Snapshot:
+        zxid = self.applied[-1][0] if self.applied else 0
+        return Snapshot(zxid, msgpack.packb(self.applied))
+
+
+async def until(cond: Callable[[], bool], seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if cond():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def serving_leader(nodes: dict[int, ZabNode]) -> ZabNode | None:
+    leaders = [n for n in nodes.values()
+               if n.peer is not None and n.peer.state == Role.LEADING and n.peer.serving]
+    return leaders[0] if len(leaders) == 1 else None
