@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from coord.protocol.opcodes import EventType
 from coord.server import txn as T
 from coord.server.txn import Txn
 
-NODE_CREATED = 1
-NODE_DELETED = 2
-NODE_DATA_CHANGED = 3
-NODE_CHILDREN_CHANGED = 4
+NODE_CREATED = EventType.NODE_CREATED
+NODE_DELETED = EventType.NODE_DELETED
+NODE_DATA_CHANGED = EventType.NODE_DATA_CHANGED
+NODE_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
 
 OPEN_ACL = [[31, "world", "anyone"]]
 READ_ACL = [[1, "world", "anyone"]]

@@ -21,7 +21,7 @@ from coord.server.config import ServerConfig
 from coord.server.datatree import DataTree
 from coord.server.watches import WatchManager
 
-VERSION = "3.8.4-pybroker, built on 01/01/2026 00:00 GMT"
+VERSION = "3.8.0-pybroker, built on 2026-01-01 00:00 UTC"
 WORDS = ("ruok", "stat", "srvr", "mntr", "cons", "wchs", "conf", "isro", "envi",
          "wchc", "wchp", "dump", "crst", "srst", "dirs", "gtmk", "stmk", "hash")
 WORD_CODES = {int.from_bytes(w.encode(), "big", signed=True): w for w in WORDS}

@@ -19,28 +19,28 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+from coord.protocol.errors import ErrorCode
+from coord.protocol.opcodes import OpCode
 from coord.server import txn as T
 from coord.server.datatree import RESERVED, DataTree, parent_of
 from coord.server.txn import Txn
 
-# Error codes (KeeperException.Code), as the wire carries them.
-OK = 0
-RUNTIMEINCONSISTENCY = -2
-MARSHALLINGERROR = -5
-UNIMPLEMENTED = -6
-BADARGUMENTS = -8
-NONODE = -101
-NOAUTH = -102
-BADVERSION = -103
-NOCHILDRENFOREPHEMERALS = -108
-NODEEXISTS = -110
-NOTEMPTY = -111
-SESSIONEXPIRED = -112
-INVALIDACL = -114
+# Error codes and opcodes come from the codec, so the numbers exist once.
+OK = ErrorCode.OK
+RUNTIMEINCONSISTENCY = ErrorCode.RUNTIMEINCONSISTENCY
+UNIMPLEMENTED = ErrorCode.UNIMPLEMENTED
+BADARGUMENTS = ErrorCode.BADARGUMENTS
+NONODE = ErrorCode.NONODE
+BADVERSION = ErrorCode.BADVERSION
+NOCHILDRENFOREPHEMERALS = ErrorCode.NOCHILDRENFOREPHEMERALS
+NODEEXISTS = ErrorCode.NODEEXISTS
+NOTEMPTY = ErrorCode.NOTEMPTY
+INVALIDACL = ErrorCode.INVALIDACL
 
-# Request opcodes this module prepares.
-OP_CREATE, OP_DELETE, OP_SET_DATA, OP_SET_ACL, OP_CHECK, OP_MULTI = 1, 2, 5, 7, 13, 14
-OP_CREATE2, OP_CREATE_CONTAINER, OP_DELETE_CONTAINER, OP_CREATE_TTL = 15, 19, 20, 21
+OP_CREATE, OP_DELETE, OP_SET_DATA = OpCode.create, OpCode.delete, OpCode.setData
+OP_SET_ACL, OP_CHECK, OP_MULTI = OpCode.setACL, OpCode.check, OpCode.multi
+OP_CREATE2, OP_CREATE_CONTAINER = OpCode.create2, OpCode.createContainer
+OP_DELETE_CONTAINER, OP_CREATE_TTL = OpCode.deleteContainer, OpCode.createTTL
 CREATE_OPS = frozenset({OP_CREATE, OP_CREATE2, OP_CREATE_CONTAINER, OP_CREATE_TTL})
 WRITE_OPS = CREATE_OPS | {OP_DELETE, OP_SET_DATA, OP_SET_ACL, OP_CHECK, OP_MULTI,
                           OP_DELETE_CONTAINER}

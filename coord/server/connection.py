@@ -1,0 +1,460 @@
+"""One client connection: handshake, request dispatch, in-order replies, notifications.
+
+Bytes arrive, frames come out of the codec's FrameReader, and each request takes a
+*slot* in this connection's reply queue, in arrival order:
+
+- a write is prepared at once (so a pipelined client keeps the group commit busy) and
+  its slot fills when the server has logged and applied its txn;
+- a read (and ping, auth, sync, watch calls) runs as soon as every earlier slot of this
+  connection is answered, i.e. after this session's earlier writes are applied and before
+  its later ones are: per-session FIFO, and a read never sees a write it preceded;
+- replies leave strictly in slot order; watch notifications are written the moment
+  their txn is applied, so they precede the reply of any later read that sees the change.
+
+The first 4 bytes of a connection may be a four-letter word instead of a frame length.
+This module must never change the tree (only the server's pipeline does) and never let a
+bad frame raise out of `data_received`: bad input ends in an error reply or a close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from coord.protocol import records as R
+from coord.protocol.errors import ErrorCode
+from coord.protocol.framing import FrameError, FrameReader
+from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
+from coord.protocol.opcodes import OpCode
+from coord.server import fourletter
+from coord.server import prep as P
+from coord.server.sessions import negotiate_timeout
+from coord.server.txn import Txn
+from coord.server.watches import TYPE_ANY
+
+if TYPE_CHECKING:
+    from coord.server.server import CoordServer
+
+log = logging.getLogger("coord.server.connection")
+
+MAX_SLOTS = 1000            # pause reading beyond this many unanswered requests
+NOTIFICATION_XID, PING_XID, AUTH_XID = -1, -2, -4
+SYNC_CONNECTED = 3
+READ_OPS = frozenset({OpCode.exists, OpCode.getData, OpCode.getChildren, OpCode.getChildren2,
+                      OpCode.getACL, OpCode.sync, OpCode.getEphemerals,
+                      OpCode.getAllChildrenNumber, OpCode.checkWatches, OpCode.removeWatches,
+                      OpCode.addWatch, OpCode.setWatches, OpCode.setWatches2, OpCode.whoAmI,
+                      OpCode.multiRead, OpCode.ping, OpCode.auth})
+WRITE_OPS = frozenset({OpCode.create, OpCode.create2, OpCode.createContainer, OpCode.createTTL,
+                       OpCode.delete, OpCode.setData, OpCode.setACL, OpCode.multi})
+
+
+class Slot:
+    __slots__ = ("data", "run", "received")
+
+    def __init__(self, received: int, run: Callable[[], bytes | None] | None = None) -> None:
+        self.data: bytes | None = None
+        self.run = run
+        self.received = received
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: CoordServer) -> None:
+        self.server = server
+        self.reader = FrameReader(server.config.max_buffer)
+        self.transport: asyncio.Transport | None = None
+        self.peer = ("?", 0)
+        self.state = "new"          # new -> connecting -> open -> closed
+        self.session_id = 0
+        self.timeout = 0
+        self.old_client = False
+        self.slots: deque[Slot] = deque()
+        self.backlog: list[bytes] = []
+        self.auth_ids: list[tuple[str, str]] = []
+        self.prefix: bytes | None = b""
+        self.paused = False
+        self.write_paused = False
+        self.closing_after_flush = False
+        self.created = self.last_response = self.server_now()
+        self.recved = self.sent = 0
+        self.last_op, self.last_cxid, self.last_zxid, self.last_latency = "NA", 0, 0, 0
+        self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
+
+    def server_now(self) -> int:
+        from coord.server.server import now_ms
+        return now_ms()
+
+    # -- asyncio callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.peer = transport.get_extra_info("peername") or ("?", 0)
+        self.server.connections.append(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        if self in self.server.connections:
+            self.server.connections.remove(self)
+        self.server.watches.remove_watcher(self)
+        if self.session_id and self.server.session_conns.get(self.session_id) is self:
+            del self.server.session_conns[self.session_id]
+        self.slots.clear()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._update_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.prefix is not None:
+            # The first 4 bytes decide: a four-letter word, or the first frame's length.
+            self.prefix += data
+            if len(self.prefix) < 4:
+                return
+            word = fourletter.word_of(int.from_bytes(self.prefix[:4], "big", signed=True))
+            if word is not None:
+                self._four_letter(word)
+                return
+            data, self.prefix = self.prefix, None
+        try:
+            frames = self.reader.feed(data)
+        except FrameError as e:
+            log.info("closing %s:%s: %s", *self.peer[:2], e)
+            self.close()
+            return
+        for frame in frames:
+            if self.state == "closed":
+                return
+            self._on_frame(frame)
+
+    # -- framing and dispatch --------------------------------------------------------------
+
+    def _on_frame(self, frame: bytes) -> None:
+        self.server.stats.received += 1
+        self.recved += 1
+        if self.state == "new":
+            self._connect(frame)
+        elif self.state == "connecting":
+            self.backlog.append(frame)
+        else:
+            self._request(frame)
+
+    def _request(self, frame: bytes) -> None:
+        received = self.server_now()
+        try:
+            r = JuteReader(frame)
+            header = R.RequestHeader.decode(r)
+        except MarshallingError:
+            self.close()
+            return
+        self.server.tracker.touch(self.session_id, received)
+        self.last_cxid = header.xid
+        try:
+            op = OpCode(header.type)
+        except ValueError:
+            op = None
+        self.last_op = op.name.upper() if op is not None else "UNKNOWN"
+        if op in WRITE_OPS:
+            self._write_request(header.xid, op, r, received)
+        elif op in READ_OPS:
+            self._queue(Slot(received, lambda: self._read_reply(header.xid, op, r)))
+        elif op == OpCode.closeSession:
+            self._close_session(header.xid, received)
+        else:
+            # unknown opcode, notification (0), check alone, sasl, reconfig: ZooKeeper's
+            # UnimplementedRequestProcessor answers UNIMPLEMENTED and drops the connection.
+            self._queue(Slot(received, lambda: self._error(header.xid,
+                                                           ErrorCode.UNIMPLEMENTED, close=True)))
+
+    def _queue(self, slot: Slot) -> None:
+        self.slots.append(slot)
+        if len(self.slots) == 1 and slot.run is not None:
+            self._drain()
+        else:
+            self._update_reading()
+
+    def _drain(self) -> None:
+        slots = self.slots
+        while slots and self.state != "closed":
+            head = slots[0]
+            if head.data is None:
+                if head.run is None:
+                    break
+                head.data = head.run()
+            slots.popleft()
+            if head.data:
+                self._send(head.data, head.received)
+        self._update_reading()
+        if self.closing_after_flush and not slots:
+            self.close()
+
+    def _update_reading(self) -> None:
+        if self.transport is None or self.state == "closed":
+            return
+        want_pause = self.write_paused or len(self.slots) > MAX_SLOTS
+        if want_pause != self.paused:
+            self.paused = want_pause
+            (self.transport.pause_reading if want_pause else self.transport.resume_reading)()
+
+    def _send(self, payload: bytes, received: int | None = None) -> None:
+        if self.transport is None or self.state == "closed":
+            return
+        self.transport.write(len(payload).to_bytes(4, "big") + payload)
+        self.server.stats.sent += 1
+        self.sent += 1
+        if received is not None:
+            now = self.server_now()
+            latency = now - received
+            self.last_response, self.last_latency = now, latency
+            self.server.stats.record_latency(latency)
+            if self.lat_count == 0 or latency < self.lat_min:
+                self.lat_min = latency
+            self.lat_max = max(self.lat_max, latency)
+            self.lat_total += latency
+            self.lat_count += 1
+
+    def close(self) -> None:
+        if self.transport is not None and self.state != "closed":
+            self.transport.close()
+        self.connection_lost(None)
+
+    def close_after_flush(self) -> None:
+        """Close once every reply queued so far has been written (closeSession, expiry)."""
+        self.closing_after_flush = True
+        if not self.slots:
+            self.close()
+
+    # -- replies ---------------------------------------------------------------------------
+
+    def _reply(self, xid: int, err: int = 0, body: Any = None, zxid: int | None = None) -> bytes:
+        w = JuteWriter()
+        R.ReplyHeader(xid, self.server.tree.last_zxid if zxid is None else zxid, err).encode(w)
+        if body is not None and err == 0:
+            body.encode(w)
+        self.last_zxid = self.server.tree.last_zxid
+        return w.getvalue()
+
+    def _error(self, xid: int, code: int, close: bool = False) -> bytes:
+        if close:
+            self.closing_after_flush = True
+        return self._reply(xid, code)
+
+    def send_event(self, etype: int, path: str) -> None:
+        """A watch fired: notifications bypass the reply queue (they may come anywhere)."""
+        w = JuteWriter()
+        R.ReplyHeader(NOTIFICATION_XID, -1, 0).encode(w)
+        R.WatcherEvent(etype, SYNC_CONNECTED, path).encode(w)
+        self._send(w.getvalue())
+
+    # -- handshake -------------------------------------------------------------------------
+
+    def _connect(self, frame: bytes) -> None:
+        try:
+            r = JuteReader(frame)
+            req = R.ConnectRequest.decode(r)
+        except MarshallingError:
+            self.close()
+            return
+        self.old_client = req.readOnly is None
+        server = self.server
+        if req.lastZxidSeen > server.tree.last_zxid:
+            log.info("closing %s:%s: client has seen zxid 0x%x, we have 0x%x", *self.peer[:2],
+                     req.lastZxidSeen, server.tree.last_zxid)
+            self.close()
+            return
+        cfg = server.config
+        timeout = negotiate_timeout(req.timeOut, cfg.min_session_timeout_ms,
+                                    cfg.max_session_timeout_ms)
+        if req.sessionId == 0:
+            self.state = "connecting"
+
+            def created(txn: Txn, _results: list) -> None:
+                self._established(txn.body[0], timeout, txn.body[2])
+
+            server.new_session(timeout, created)
+            return
+        sid, password = req.sessionId, bytes(req.passwd or b"")
+        if not server.session_valid(sid, password):
+            self._send_connect_response(0, 0, bytes(16))
+            self.close_after_flush()
+            return
+        old = server.session_conns.get(sid)
+        if old is not None and old is not self:
+            old.close()
+        server.tracker.touch(sid, self.server_now(), timeout)
+        self._established(sid, timeout, password)
+
+    def _send_connect_response(self, timeout: int, sid: int, password: bytes) -> None:
+        w = JuteWriter()
+        R.ConnectResponse(0, timeout, sid, password,
+                          None if self.old_client else False).encode(w)
+        self._send(w.getvalue())
+
+    def _established(self, sid: int, timeout: int, password: bytes) -> None:
+        if self.state == "closed":
+            return
+        self.session_id, self.timeout, self.state = sid, timeout, "open"
+        self.server.session_conns[sid] = self
+        self._send_connect_response(timeout, sid, password)
+        backlog, self.backlog = self.backlog, []
+        for frame in backlog:
+            if self.state != "open":
+                break
+            self._request(frame)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _write_request(self, xid: int, op: OpCode, r: JuteReader, received: int) -> None:
+        slot = Slot(received)
+        self.slots.append(slot)
+        self._update_reading()
+        server = self.server
+        if not server.tracker.is_alive(self.session_id):
+            slot.data = self._reply(xid, ErrorCode.SESSIONEXPIRED)
+            self._drain()
+            return
+        try:
+            op_tuple = decode_write(op, r)
+        except (MarshallingError, ValueError):
+            slot.data = self._reply(xid, ErrorCode.MARSHALLINGERROR)
+            self._drain()
+            return
+        prepared = server.view.prepare(self.session_id, op_tuple, received, self.auth_ids)
+
+        def applied(txn: Txn, results: list) -> None:
+            slot.data = self._write_reply(xid, op, op_tuple, prepared, results)
+            self._drain()
+
+        server.submit(prepared.txn, applied)
+
+    def _write_reply(self, xid: int, op: OpCode, op_tuple: tuple, prepared: P.Prepared,
+                     results: list) -> bytes:
+        if op == OpCode.multi:
+            return self._reply(xid, 0, multi_response(op_tuple[1], prepared, results))
+        if prepared.err:
+            return self._reply(xid, prepared.err)
+        return self._reply(xid, 0, single_response(op, results[0]))
+
+    def _close_session(self, xid: int, received: int) -> None:
+        slot = Slot(received)
+        self.slots.append(slot)
+
+        def applied(txn: Txn, _results: list) -> None:
+            slot.data = self._reply(xid)
+            self.closing_after_flush = True
+            self._drain()
+
+        self.server.close_session(self.session_id, applied)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _read_reply(self, xid: int, op: OpCode, r: JuteReader) -> bytes | None:
+        from coord.server.reads import handle_read
+
+        try:
+            return handle_read(self, xid, op, r)
+        except (MarshallingError, ValueError):
+            return self._reply(xid, ErrorCode.MARSHALLINGERROR)
+
+    def authenticate(self, scheme: str, auth: bytes) -> bool:
+        """Digest credentials are recorded as the connection's id (for `auth` ACLs and
+        whoAmI); ACLs are not enforced yet, so no scheme grants or denies anything."""
+        if scheme != "digest" or b":" not in auth:
+            return False
+        user, _, _ = auth.decode("utf-8", "replace").partition(":")
+        digest = base64.b64encode(hashlib.sha1(auth).digest()).decode()
+        ident = ("digest", f"{user}:{digest}")
+        if ident not in self.auth_ids:
+            self.auth_ids.append(ident)
+        return True
+
+    # -- 4lw and cons ----------------------------------------------------------------------
+
+    def _four_letter(self, word: str) -> None:
+        self.recved = 1
+        text = fourletter.render(word, self.server, self.server_now())
+        self.state = "closed"
+        if self in self.server.connections:
+            self.server.connections.remove(self)
+        assert self.transport is not None
+        self.transport.write(text.encode())
+        self.transport.close()
+
+    def cons_line(self, full: bool, now: int) -> str:
+        host, port = self.peer[:2]
+        base = f" /{host}:{port}[{0 if self.state != 'open' else 1}](queued={len(self.slots)}," \
+               f"recved={self.recved},sent={self.sent}"
+        if not full or not self.session_id:
+            return base + ")"
+        avg = round(self.lat_total / self.lat_count, 4) if self.lat_count else 0.0
+        return (f"{base},sid=0x{self.session_id & (2**64 - 1):x},lop={self.last_op},"
+                f"est={self.created},to={self.timeout},lcxid=0x{self.last_cxid & 0xffffffff:x},"
+                f"lzxid=0x{self.last_zxid:x},lresp={self.last_response},llat={self.last_latency},"
+                f"minlat={self.lat_min},avglat={avg},maxlat={self.lat_max})")
+
+
+def decode_write(op: OpCode, r: JuteReader) -> tuple:
+    """A write request body -> the op tuple `prep` takes."""
+    if op == OpCode.multi:
+        return (P.OP_MULTI, [(sub_op, *_write_fields(sub_op, rec))
+                             for sub_op, rec in R.decode_multi_request(r)])
+    rec = R.request_record(op).decode(r)
+    return (int(op), *_write_fields(int(op), rec))
+
+
+def _write_fields(op: int, rec: Any) -> tuple:
+    if op in P.CREATE_OPS:
+        return (rec.path or "", rec.data, _acl_tuples(rec.acl), rec.flags, getattr(rec, "ttl", -1))
+    if op == P.OP_DELETE or op == P.OP_CHECK:
+        return (rec.path or "", rec.version)
+    if op == P.OP_SET_DATA:
+        return (rec.path or "", rec.data, rec.version)
+    if op == P.OP_SET_ACL:
+        return (rec.path or "", _acl_tuples(rec.acl), rec.version)
+    raise ValueError(f"opcode {op} is not a write")
+
+
+def _acl_tuples(acl: list | None) -> list:
+    return [(a.perms, a.id.scheme or "", a.id.id or "") for a in (acl or [])]
+
+
+def single_response(op: OpCode, result: Any) -> Any:
+    if op == OpCode.create:
+        return R.CreateResponse(result[0])
+    if op in (OpCode.create2, OpCode.createContainer, OpCode.createTTL):
+        return R.Create2Response(result[0], R.Stat(*result[1]))
+    if op == OpCode.setData:
+        return R.SetDataResponse(R.Stat(*result))
+    if op == OpCode.setACL:
+        return R.SetACLResponse(R.Stat(*result))
+    return None
+
+
+def multi_response(ops: list[tuple], prepared: P.Prepared, results: list) -> Any:
+    """ZooKeeper's per-op multi results; a failed multi answers with error results only."""
+    if prepared.multi_errors is not None:
+        return R.MultiResponse([R.ErrorResult(e) for e in prepared.multi_errors])
+    out = []
+    for op, result in zip(ops, results):
+        code = op[0]
+        if code == P.OP_CREATE:
+            out.append(R.CreateResult(result[0]))
+        elif code in P.CREATE_OPS:
+            out.append(R.Create2Result(result[0], R.Stat(*result[1])))
+        elif code == P.OP_SET_DATA:
+            out.append(R.SetDataResult(R.Stat(*result)))
+        elif code == P.OP_DELETE:
+            out.append(R.DeleteResult())
+        else:
+            out.append(R.CheckResult())
+    return R.MultiResponse(out)

@@ -1,0 +1,66 @@
+"""Fixtures: our coord server as a real process (`python -m broker coord start`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+
+from tests.support.ports import free_port
+from tests.support.procs import ProcessGroup, wait_for_port
+
+
+@dataclass
+class RunningCoord:
+    procs: ProcessGroup
+    name: str
+    port: int
+    data_dir: Path
+    args: tuple[str, ...]
+
+    @property
+    def hosts(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def restart(self) -> None:
+        self.procs.start(self.name, *self.args)
+        wait_for_port(self.port)
+
+
+def start_coord(procs: ProcessGroup, data_dir: Path, name: str = "coord",
+                *extra: str) -> RunningCoord:
+    port = free_port()
+    args = ("coord", "start", "--id", "1", "--data-dir", str(data_dir),
+            "--client-port", str(port), *extra)
+    procs.start(name, *args)
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        raise AssertionError(procs.log_text(name)) from None
+    return RunningCoord(procs, name, port, data_dir, args)
+
+
+@pytest.fixture(scope="module")
+def shared_coord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCoord]:
+    """One server for a whole module of tests that do not restart it (tick 200 ms so
+    that session expiry tests stay short)."""
+    base = tmp_path_factory.mktemp("coord")
+    group = ProcessGroup(base)
+    try:
+        yield start_coord(group, base / "data", "coord", "--tick-ms", "200")
+    finally:
+        group.close()
+
+
+@pytest.fixture
+def kz(shared_coord: RunningCoord) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=shared_coord.hosts, timeout=5)
+    client.start(timeout=10)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()

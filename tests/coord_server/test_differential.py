@@ -1,0 +1,142 @@
+"""The same scenarios against our server and a real Apache ZooKeeper 3.8; the observed
+stats (zxids relative to the scenario's first write, times dropped), error codes, results
+and watch event sequences must be identical."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from kazoo import exceptions as ke
+from kazoo.client import KazooClient
+from kazoo.security import ACL, Id
+
+pytestmark = pytest.mark.zookeeper
+
+Observations = list
+
+
+class Recorder:
+    """Runs kazoo calls and records what a user could observe, server-neutral."""
+
+    def __init__(self, kz: KazooClient, base: str) -> None:
+        self.kz, self.base = kz, base
+        self.origin = kz.exists(base).czxid
+        self.out: Observations = []
+        self.events: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def rel(self, zxid: int) -> int:
+        return zxid - self.origin if zxid else 0
+
+    def stat(self, stat) -> tuple:
+        if stat is None:
+            return ("none",)
+        return (self.rel(stat.czxid), self.rel(stat.mzxid), stat.version, stat.cversion,
+                stat.aversion, bool(stat.ephemeralOwner), stat.dataLength, stat.numChildren,
+                self.rel(stat.pzxid))
+
+    def call(self, label: str, fn: Callable, *args, **kwargs) -> None:
+        try:
+            result = fn(*args, **kwargs)
+        except ke.KazooException as e:
+            self.out.append((label, "error", type(e).__name__))
+            return
+        self.out.append((label, "ok", self.shape(result)))
+
+    def shape(self, result):
+        if isinstance(result, Exception):
+            return type(result).__name__
+        if hasattr(result, "czxid"):
+            return self.stat(result)
+        if isinstance(result, tuple):
+            return tuple(self.shape(x) for x in result)
+        if isinstance(result, list):
+            items = [self.shape(x) for x in result]
+            return sorted(items) if all(isinstance(x, str) for x in result) else items
+        if isinstance(result, str):
+            return result.replace(self.base, "<base>")
+        return result
+
+    def watcher(self, event) -> None:
+        with self.lock:
+            self.events.append((event.type, event.path.replace(self.base, "<base>")))
+
+
+def scenario(kz: KazooClient) -> tuple[Observations, list]:
+    base = f"/diff-{uuid.uuid4().hex[:8]}"
+    kz.create(base)
+    r = Recorder(kz, base)
+    b = base
+    r.call("create", kz.create, f"{b}/a", b"one")
+    r.call("create-null", kz.create, f"{b}/null")
+    r.call("get-null", kz.get, f"{b}/null")
+    r.call("exists-watch", kz.exists, f"{b}/later", watch=r.watcher)
+    r.call("get-watch", kz.get, f"{b}/a", watch=r.watcher)
+    r.call("children-watch", kz.get_children, b, watch=r.watcher)
+    r.call("dup", kz.create, f"{b}/a")
+    r.call("no-parent", kz.create, f"{b}/x/y")
+    r.call("set", kz.set, f"{b}/a", b"two", version=0)
+    r.call("set-badversion", kz.set, f"{b}/a", b"three", version=0)
+    r.call("seq1", kz.create, f"{b}/s-", sequence=True)
+    r.call("delete-a", kz.delete, f"{b}/a")
+    r.call("seq2", kz.create, f"{b}/s-", sequence=True)
+    r.call("later", kz.create, f"{b}/later", ephemeral=True)
+    r.call("eph-child", kz.create, f"{b}/later/c")
+    r.call("notempty", kz.delete, b)
+    r.call("delete-reserved", kz.delete, "/zookeeper/quota")
+    r.call("exists-nul", kz.exists, f"{b}/a\0b")
+    r.call("get-missing", kz.get, f"{b}/missing")
+    r.call("stat-base", kz.exists, b)
+    r.call("children", kz.get_children, b)
+    t = kz.transaction()
+    t.create(f"{b}/m1", b"x")
+    t.set_data(f"{b}/m1", b"y")
+    t.check(f"{b}/m1", 1)
+    t.delete(f"{b}/null")
+    r.call("multi-ok", t.commit)
+    t = kz.transaction()
+    t.create(f"{b}/m2")
+    t.check(f"{b}/m1", 99)
+    t.create(f"{b}/m3")
+    r.call("multi-fail", t.commit)
+    r.call("stat-after-multi", kz.exists, b)
+    r.call("acl-invalid", kz.create, f"{b}/acl", acl=[ACL(31, Id("world", "nobody"))])
+    r.call("acl-unknown-scheme", kz.create, f"{b}/acl", acl=[ACL(31, Id("magic", "x"))])
+    r.call("all-children", kz.get, b)
+    r.call("root-stat-shape", lambda: kz.exists("/zookeeper"))
+    kz.sync(b)
+    deadline = time.monotonic() + 5
+    while len(r.events) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return r.out, r.events
+
+
+@pytest.fixture(scope="module")
+def real_zookeeper():
+    zk_support = pytest.importorskip(
+        "tests.support.zookeeper", reason="tests/support/zookeeper.py (real ZooKeeper) not there yet")
+    with zk_support.running_zookeeper() as hosts:
+        yield hosts
+
+
+def _run(hosts: str):
+    kz = KazooClient(hosts=hosts, timeout=10)
+    kz.start(timeout=20)
+    try:
+        return scenario(kz)
+    finally:
+        kz.stop()
+        kz.close()
+
+
+def test_same_observations_as_real_zookeeper(shared_coord, real_zookeeper) -> None:
+    ours, our_events = _run(shared_coord.hosts)
+    theirs, their_events = _run(real_zookeeper)
+    for mine, real in zip(ours, theirs):
+        assert mine == real
+    assert len(ours) == len(theirs)
+    assert our_events == their_events
