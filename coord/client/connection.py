@@ -1,0 +1,107 @@
+"""One TCP connection of a CoordClient: handshake, read loop, pings, read timeout.
+
+It moves bytes only: frames out of the core go to the socket, frames in go back to the
+core, and it reports the end of the connection once (`on_lost`). Timing follows the Java
+client: ping after 1/3 of the negotiated session timeout without sending, give up on the
+server after 2/3 of it without receiving anything.
+It must never interpret replies itself (the core does) nor outlive its client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from coord.protocol import records as R
+from coord.protocol.framing import DEFAULT_MAX_BUFFER, FrameReader
+from coord.client.core import ClientCore
+
+
+class HandshakeRefused(Exception):
+    """The server closed the connection instead of answering the ConnectRequest."""
+
+
+class Connection:
+    def __init__(self, core: ClientCore, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, on_frame: Callable[[bytes], None],
+                 on_lost: Callable[[Connection, BaseException | None], None]) -> None:
+        self.core = core
+        self.reader, self.writer = reader, writer
+        self.frames = FrameReader(DEFAULT_MAX_BUFFER + 1024)
+        self.on_frame, self.on_lost = on_frame, on_lost
+        self.timeout = 0.0
+        self.last_sent = time.monotonic()
+        self.tasks: list[asyncio.Task] = []
+        self.closed = False
+
+    async def handshake(self, timeout_ms: int, read_only: bool, deadline: float) -> R.ConnectResponse:
+        self.writer.write(self.core.connect_frame(timeout_ms, read_only))
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise asyncio.TimeoutError()
+            data = await asyncio.wait_for(self.reader.read(65536), left)
+            if not data:
+                raise HandshakeRefused("server closed the connection during the handshake")
+            frames = self.frames.feed(data)
+            if frames:
+                resp = self.core.connected(frames[0])
+                self.timeout = resp.timeOut / 1000.0
+                self._pending_frames = frames[1:]
+                return resp
+
+    def run(self) -> None:
+        """Start the read and ping loops (after a successful handshake)."""
+        for frame in self._pending_frames:
+            self.on_frame(frame)
+        self.tasks = [asyncio.ensure_future(self._read_loop()),
+                      asyncio.ensure_future(self._ping_loop())]
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        self.last_sent = time.monotonic()
+
+    async def _read_loop(self) -> None:
+        read_timeout = self.timeout * 2 / 3
+        error: BaseException | None = None
+        try:
+            while not self.closed:
+                data = await asyncio.wait_for(self.reader.read(262144), read_timeout)
+                if not data:
+                    error = ConnectionResetError("server closed the connection")
+                    break
+                for frame in self.frames.feed(data):
+                    self.on_frame(frame)
+        except asyncio.CancelledError:
+            return
+        except asyncio.TimeoutError:
+            error = TimeoutError(f"nothing from the server for {read_timeout:.1f}s")
+        except Exception as e:  # noqa: BLE001 - any failure ends this connection only
+            error = e
+        self.close(error)
+
+    async def _ping_loop(self) -> None:
+        interval = self.timeout / 3
+        try:
+            while not self.closed:
+                idle = time.monotonic() - self.last_sent
+                if idle >= interval:
+                    self.send(self.core.ping_frame())
+                    idle = 0.0
+                await asyncio.sleep(interval - idle)
+        except asyncio.CancelledError:
+            return
+        except Exception as e:  # noqa: BLE001
+            self.close(e)
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        current = asyncio.current_task()
+        for task in self.tasks:
+            if task is not current:
+                task.cancel()
+        self.writer.close()
+        self.on_lost(self, error)
