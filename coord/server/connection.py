@@ -33,6 +33,7 @@ from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
 from coord.protocol.opcodes import OpCode
 from coord.server import fourletter
 from coord.server import prep as P
+from coord.server.server import now_ms
 from coord.server.sessions import negotiate_timeout
 from coord.server.txn import Txn
 from coord.server.watches import TYPE_ANY
@@ -78,16 +79,14 @@ class Connection(asyncio.Protocol):
         self.auth_ids: list[tuple[str, str]] = []
         self.prefix: bytes | None = b""
         self.paused = False
+        self.out: list[bytes] = []
+        self.flush_scheduled = False
         self.write_paused = False
         self.closing_after_flush = False
-        self.created = self.last_response = self.server_now()
+        self.created = self.last_response = now_ms()
         self.recved = self.sent = 0
         self.last_op, self.last_cxid, self.last_zxid, self.last_latency = "NA", 0, 0, 0
         self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
-
-    def server_now(self) -> int:
-        from coord.server.server import now_ms
-        return now_ms()
 
     # -- asyncio callbacks ---------------------------------------------------------------
 
@@ -150,7 +149,7 @@ class Connection(asyncio.Protocol):
             self._request(frame)
 
     def _request(self, frame: bytes) -> None:
-        received = self.server_now()
+        received = now_ms()
         try:
             r = JuteReader(frame)
             header = R.RequestHeader.decode(r)
@@ -207,13 +206,19 @@ class Connection(asyncio.Protocol):
             (self.transport.pause_reading if want_pause else self.transport.resume_reading)()
 
     def _send(self, payload: bytes, received: int | None = None) -> None:
+        """Queue one frame; frames queued in the same loop iteration leave in one write
+        (one syscall for a whole group commit's worth of replies)."""
         if self.transport is None or self.state == "closed":
             return
-        self.transport.write(len(payload).to_bytes(4, "big") + payload)
+        self.out.append(len(payload).to_bytes(4, "big"))
+        self.out.append(payload)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         self.server.stats.sent += 1
         self.sent += 1
         if received is not None:
-            now = self.server_now()
+            now = now_ms()
             latency = now - received
             self.last_response, self.last_latency = now, latency
             self.server.stats.record_latency(latency)
@@ -223,8 +228,15 @@ class Connection(asyncio.Protocol):
             self.lat_total += latency
             self.lat_count += 1
 
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        if self.out and self.transport is not None and self.state != "closed":
+            self.transport.write(b"".join(self.out))
+        self.out.clear()
+
     def close(self) -> None:
         if self.transport is not None and self.state != "closed":
+            self._flush()
             self.transport.close()
         self.connection_lost(None)
 
@@ -291,7 +303,7 @@ class Connection(asyncio.Protocol):
         old = server.session_conns.get(sid)
         if old is not None and old is not self:
             old.close()
-        server.tracker.touch(sid, self.server_now(), timeout)
+        server.tracker.touch(sid, now_ms(), timeout)
         self._established(sid, timeout, password)
 
     def _send_connect_response(self, timeout: int, sid: int, password: bytes) -> None:
@@ -382,7 +394,7 @@ class Connection(asyncio.Protocol):
 
     def _four_letter(self, word: str) -> None:
         self.recved = 1
-        text = fourletter.render(word, self.server, self.server_now())
+        text = fourletter.render(word, self.server, now_ms())
         self.state = "closed"
         if self in self.server.connections:
             self.server.connections.remove(self)

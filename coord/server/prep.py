@@ -17,6 +17,7 @@ It must never change the tree, do I/O or read the clock (time is passed in).
 from __future__ import annotations
 
 import re
+from collections import deque
 from typing import Any, NamedTuple
 
 from coord.protocol.errors import ErrorCode
@@ -139,6 +140,8 @@ class PrepView:
         self.next_zxid = tree.last_zxid + 1
         # path -> (zxid of the txn that made the change, record or None if deleted)
         self.changes: dict[str, tuple[int, Rec | None]] = {}
+        # (zxid, paths it changed) in zxid order, so `applied` touches only those paths
+        self._by_zxid: deque[tuple[int, list[str]]] = deque()
 
     def lookup(self, path: str, local: dict[str, Rec | None]) -> Rec | None:
         if path in local:
@@ -154,10 +157,13 @@ class PrepView:
 
     def applied(self, zxid: int) -> None:
         """The tree has applied everything up to `zxid`: forget changes it now shows."""
-        if self.changes:
-            stale = [p for p, (z, _) in self.changes.items() if z <= zxid]
-            for p in stale:
-                del self.changes[p]
+        by_zxid, changes = self._by_zxid, self.changes
+        while by_zxid and by_zxid[0][0] <= zxid:
+            done, paths = by_zxid.popleft()
+            for p in paths:
+                hit = changes.get(p)
+                if hit is not None and hit[0] == done:
+                    del changes[p]
 
     def session_ephemerals(self, session: int) -> list[str]:
         paths = set(self.tree.ephemerals.get(session, ()))
@@ -218,8 +224,11 @@ class PrepView:
         return Txn(zxid, now, session, T.CREATE_SESSION, [session, timeout, password])
 
     def _commit_local(self, zxid: int, local: dict[str, Rec | None]) -> None:
+        if not local:
+            return
         for path, rec in local.items():
             self.changes[path] = (zxid, rec)
+        self._by_zxid.append((zxid, list(local)))
 
     # -- single ops ----------------------------------------------------------------------
 
