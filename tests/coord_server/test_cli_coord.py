@@ -1,0 +1,34 @@
+"""`pybroker coord ls|get|stat|create|set|delete` against our running server, and
+`pybroker coord start` refusing what it cannot do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "broker", "coord", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_small_zkcli(shared_coord) -> None:
+    server = ("--server", shared_coord.hosts)
+    out = _cli("create", "/cli-cmd", "hello", *server)
+    assert out.returncode == 0 and "Created /cli-cmd" in out.stdout, out.stderr
+    assert _cli("create", "/cli-cmd/s-", "-s", *server).stdout.strip() == \
+        "Created /cli-cmd/s-0000000000"
+    assert _cli("get", "/cli-cmd", *server).stdout.strip() == "hello"
+    assert _cli("set", "/cli-cmd", "bye", *server).returncode == 0
+    assert _cli("ls", "/cli-cmd", *server).stdout.strip() == "[s-0000000000]"
+    stat = dict(line.split(" = ") for line in _cli("stat", "/cli-cmd", *server).stdout.splitlines())
+    assert stat["version"] == "1" and stat["numChildren"] == "1" and stat["dataLength"] == "3"
+    missing = _cli("get", "/nope", *server)
+    assert missing.returncode == 1 and "NONODE" in missing.stderr.upper()
+    assert _cli("delete", "/cli-cmd", "-r", *server).returncode == 0
+    assert "cli-cmd" not in _cli("ls", "/", *server).stdout
+
+
+def test_start_refuses_peers_for_now(tmp_path) -> None:
+    out = _cli("start", "--data-dir", str(tmp_path), "--client-port", "1", "--peers", "a:1")
+    assert out.returncode == 2 and "not supported yet" in out.stderr
