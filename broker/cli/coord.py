@@ -96,10 +96,13 @@ def _start(args: argparse.Namespace) -> int:
         except OSError as e:
             log.error("cannot listen on %s:%d: %s", config.host, config.client_port, e)
             return 1
-        await stop.wait()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(server.failed.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
         log.info("stopping")
         await server.stop()
-        return 0
+        return 1 if server.failed.is_set() else 0
 
     return run_until_signal(service)
 

@@ -64,6 +64,7 @@ class CoordServer:
         self._pending: list[tuple[Txn, Applied | None]] = []
         self._inflight = 0
         self._wake = asyncio.Event()
+        self.failed = asyncio.Event()   # set when the txn log cannot be written
         self._io = ThreadPoolExecutor(1, thread_name_prefix="coord-io")
         self._txnlog = TxnLog(config.data_dir / "log")
         self._snap_dir = config.data_dir / "snapshot"
@@ -146,7 +147,14 @@ class CoordServer:
                 batch, self._pending = self._pending, []
                 self._inflight = len(batch)
                 entries = [txn.pack() for txn, _ in batch]
-                await loop.run_in_executor(self._io, self._txnlog.append, entries)
+                try:
+                    await loop.run_in_executor(self._io, self._txnlog.append, entries)
+                except OSError as e:
+                    # Nothing in this batch may be acknowledged or applied; a server that
+                    # cannot persist must stop rather than serve state it may lose.
+                    log.critical("cannot write the txn log (%s); stopping the server", e)
+                    self.failed.set()
+                    return
                 for txn, on_applied in batch:
                     self._apply(txn, on_applied)
                 self._inflight = 0

@@ -89,3 +89,21 @@ async def test_session_close_is_a_txn_that_removes_ephemerals(tmp_path: Path) ->
     task.cancel()
     assert "/e" not in server.tree.nodes and sid not in server.tree.sessions
     assert not server.session_valid(sid, password)
+
+
+async def test_log_write_failure_stops_without_acknowledging(tmp_path: Path) -> None:
+    import os
+
+    server = _server(tmp_path)
+    os.close(server._txnlog._file.fileno())  # the disk goes away under the log
+    task = asyncio.create_task(server._committer())
+    applied: list = []
+    server.submit(server.view.prepare(0, (P.OP_CREATE, "/lost", b"", ACL, 0, -1), now_ms()).txn,
+                  lambda txn, res: applied.append(txn))
+    await asyncio.wait_for(server.failed.wait(), 10)
+    await asyncio.wait_for(task, 5)
+    assert applied == [] and "/lost" not in server.tree.nodes
+    try:
+        server._txnlog._file.close()
+    except OSError:
+        pass
