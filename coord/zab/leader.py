@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from coord.zab import actions as act
 from coord.zab.election import answer_looking
+from coord.zab.errors import SafetyError
 from coord.zab.log import make_zxid
 from coord.zab.messages import (
     LEADING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
@@ -133,6 +134,9 @@ class Leading(RoleState):
                 mode, trunc, base = "TRUNC", floor, floor
             else:
                 snap = peer.snapshot_source()
+                if not (history.snap_zxid <= snap.zxid <= peer.last_zxid and history.contains(snap.zxid)):
+                    raise SafetyError(f"snapshot_source gave zxid {snap.zxid:#x}, which is not "
+                                      f"in this leader's history (log starts at {history.snap_zxid:#x})")
                 mode, snap_zxid, snap_data, base = "SNAP", snap.zxid, snap.data, snap.zxid
         peer.send(sid, NewLeader(self.epoch, mode, trunc, snap_zxid, snap_data,
                                  history.after(base), peer.commit_zxid))
