@@ -444,11 +444,11 @@ def single_response(op: OpCode, result: Any) -> Any:
     if op == OpCode.create:
         return R.CreateResponse(result[0])
     if op in (OpCode.create2, OpCode.createContainer, OpCode.createTTL):
-        return R.Create2Response(result[0], R.Stat(*result[1]))
+        return R.Create2Response(result[0], result[1])
     if op == OpCode.setData:
-        return R.SetDataResponse(R.Stat(*result))
+        return R.SetDataResponse(result)
     if op == OpCode.setACL:
-        return R.SetACLResponse(R.Stat(*result))
+        return R.SetACLResponse(result)
     return None
 
 
@@ -462,9 +462,9 @@ def multi_response(ops: list[tuple], prepared: P.Prepared, results: list) -> Any
         if code == P.OP_CREATE:
             out.append(R.CreateResult(result[0]))
         elif code in P.CREATE_OPS:
-            out.append(R.Create2Result(result[0], R.Stat(*result[1])))
+            out.append(R.Create2Result(result[0], result[1]))
         elif code == P.OP_SET_DATA:
-            out.append(R.SetDataResult(R.Stat(*result)))
+            out.append(R.SetDataResult(result))
         elif code == P.OP_DELETE:
             out.append(R.DeleteResult())
         else:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from coord.protocol.opcodes import EventType
+from coord.protocol.records import Stat
 from coord.server import txn as T
 from coord.server.txn import Txn
 
@@ -30,20 +31,6 @@ NODE_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
 OPEN_ACL = [[31, "world", "anyone"]]
 READ_ACL = [[1, "world", "anyone"]]
 RESERVED = ("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config")
-
-
-class Stat(NamedTuple):
-    czxid: int
-    mzxid: int
-    ctime: int
-    mtime: int
-    version: int
-    cversion: int
-    aversion: int
-    ephemeralOwner: int
-    dataLength: int
-    numChildren: int
-    pzxid: int
 
 
 class Node:

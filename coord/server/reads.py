@@ -74,23 +74,23 @@ def _path_read(conn: Connection, tree: DataTree, op: OpCode, rec: Any) -> Any:
             watches.add(conn, path, False)
         if node is None:
             raise _Fail(ErrorCode.NONODE)
-        return R.ExistsResponse(R.Stat(*node.stat()))
+        return R.ExistsResponse(node.stat())
     if op == OpCode.getData:
         node = _node(tree, path)
         if rec.watch:
             watches.add(conn, path, False)
-        return R.GetDataResponse(node.data, R.Stat(*node.stat()))
+        return R.GetDataResponse(node.data, node.stat())
     if op in (OpCode.getChildren, OpCode.getChildren2):
         node = _node(tree, path)
         if rec.watch:
             watches.add(conn, path, True)
         if op == OpCode.getChildren:
             return R.GetChildrenResponse(list(node.children))
-        return R.GetChildren2Response(list(node.children), R.Stat(*node.stat()))
+        return R.GetChildren2Response(list(node.children), node.stat())
     if op == OpCode.getACL:
         node = _node(tree, path)
         acl = [R.ACL(perms, R.Id(scheme, ident)) for perms, scheme, ident in node.acl]
-        return R.GetACLResponse(acl, R.Stat(*node.stat()))
+        return R.GetACLResponse(acl, node.stat())
     if op == OpCode.sync:
         return R.SyncResponse(path)
     if op == OpCode.getEphemerals:
@@ -119,7 +119,7 @@ def _multi_read_one(tree: DataTree, code: int, rec: Any) -> Any:
     if node is None:
         return R.ErrorResult(ErrorCode.NONODE)
     if code == OpCode.getData:
-        return R.GetDataResponse(node.data, R.Stat(*node.stat()))
+        return R.GetDataResponse(node.data, node.stat())
     return R.GetChildrenResponse(list(node.children))
 
 
