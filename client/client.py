@@ -1,0 +1,134 @@
+"""The network client shared by producer, consumer and admin: connections and metadata.
+
+Holds one BrokerConnection per broker id, bootstraps from `bootstrap_servers`, and keeps
+ClusterMetadata fresh: one Metadata request at a time, shared by everyone asking for a
+refresh while it is in flight. This module must never retry a produce or a fetch (their
+owners decide that) and never hide a broker's error code from its caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from client.cluster import BrokerAddress, ClusterMetadata, parse_bootstrap
+from client.conn import BrokerConnection
+from client.errors import BrokerConnectionError, ClientTimeoutError, NoBrokersAvailableError
+from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
+from client.protocol.errors import raise_for
+from client.protocol.frames import Response
+
+log = logging.getLogger(__name__)
+
+
+class NetworkClient:
+    def __init__(self, bootstrap_servers: str | list[str], *, client_id: str, request_timeout_ms: int,
+                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000) -> None:
+        self.bootstrap = parse_bootstrap(bootstrap_servers)
+        self.client_id = client_id
+        self.request_timeout_ms = request_timeout_ms
+        self.retry_backoff = retry_backoff_ms / 1000
+        self.metadata_max_age = metadata_max_age_ms / 1000
+        self.cluster = ClusterMetadata()
+        self.topics: set[str] = set()  # topics whose metadata we keep (None-free: admin asks for all)
+        self._conns: dict[int | BrokerAddress, BrokerConnection] = {}
+        self._connecting: dict[int | BrokerAddress, asyncio.Future] = {}
+        self._refresh: asyncio.Future | None = None
+        self._last_refresh = 0.0
+        self.closed = False
+
+    async def start(self) -> None:
+        """Reach one bootstrap server and load metadata; raises NoBrokersAvailableError."""
+        await self.refresh_metadata()
+
+    async def close(self) -> None:
+        self.closed = True
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+
+    # connections
+    async def connection(self, node: int | BrokerAddress) -> BrokerConnection:
+        conn = self._conns.get(node)
+        if conn is not None and conn.connected:
+            return conn
+        pending = self._connecting.get(node)
+        if pending is None:
+            pending = asyncio.ensure_future(self._connect(node))
+            self._connecting[node] = pending
+            pending.add_done_callback(lambda _f: self._connecting.pop(node, None))
+        return await asyncio.shield(pending)
+
+    async def _connect(self, node: int | BrokerAddress) -> BrokerConnection:
+        if isinstance(node, BrokerAddress):
+            host, port = node
+        else:
+            broker = self.cluster.brokers.get(node)
+            if broker is None:
+                raise BrokerConnectionError(f"broker {node} is not in the cluster metadata")
+            host, port = broker.host, broker.port
+        conn = await BrokerConnection.open(host, port, client_id=self.client_id,
+                                           request_timeout_ms=self.request_timeout_ms)
+        self._conns[node] = conn
+        return conn
+
+    def connection_now(self, node: int) -> BrokerConnection | None:
+        """The live connection to `node` if one exists (the hot path avoids an await)."""
+        conn = self._conns.get(node)
+        return conn if conn is not None and conn.connected else None
+
+    async def request(self, node: int | BrokerAddress, api_key: ApiKey, body: Any) -> Response:
+        conn = await self.connection(node)
+        return await conn.request(api_key, body, api_version=SUPPORTED_VERSIONS[api_key][1])
+
+    async def any_request(self, api_key: ApiKey, body: Any) -> Response:
+        """Send to any broker that answers: known brokers first, then the bootstrap list."""
+        errors = []
+        for node in [*self.cluster.brokers, *self.bootstrap]:
+            try:
+                return await self.request(node, api_key, body)
+            except (BrokerConnectionError, ClientTimeoutError) as exc:
+                errors.append(str(exc))
+        raise NoBrokersAvailableError(
+            "no broker answered (tried " + ", ".join(f"{a.host}:{a.port}" for a in self.bootstrap)
+            + "): " + "; ".join(errors[-3:]))
+
+    # metadata
+    def metadata_stale(self) -> bool:
+        return time.monotonic() - self._last_refresh > self.metadata_max_age
+
+    async def refresh_metadata(self, all_topics: bool = False) -> ClusterMetadata:
+        """Ask for metadata now; concurrent callers share one request."""
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.ensure_future(self._do_refresh(all_topics))
+        await asyncio.shield(self._refresh)
+        return self.cluster
+
+    async def _do_refresh(self, all_topics: bool) -> None:
+        topics = None if all_topics else sorted(self.topics)
+        response = await self.any_request(ApiKey.METADATA, {"topics": topics})
+        body = response.body
+        raise_for(body.get("error", 0), body.get("message"))
+        self.cluster.update(body)
+        self._last_refresh = time.monotonic()
+
+    async def wait_for_topic(self, topic: str, timeout_ms: int) -> list[int]:
+        """Partitions of `topic`, refreshing metadata until it appears or the time runs out."""
+        self.topics.add(topic)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            parts = self.cluster.partitions_for(topic)
+            if parts:
+                return parts
+            await self.refresh_metadata()
+            parts = self.cluster.partitions_for(topic)
+            if parts:
+                return parts
+            code, message = self.cluster.topic_error(topic)
+            if time.monotonic() + self.retry_backoff >= deadline:
+                raise_for(code, message or f"topic {topic!r} not found; create it with "
+                          f"`pybroker topics create {topic}`")
+                raise ClientTimeoutError(f"no metadata for topic {topic!r} within {timeout_ms} ms")
+            await asyncio.sleep(self.retry_backoff)

@@ -1,0 +1,93 @@
+"""The client's picture of the cluster: brokers, topics, partitions and their leaders.
+
+Built from Metadata responses only; the network client decides when to ask again (on
+NOT_LEADER / UNKNOWN_TOPIC, on a lost connection, and every `metadata_max_age_ms`).
+This module must never do I/O or read the clock: it is a cache with pure updates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from client.protocol.errors import ErrorCode
+from client.structs import BrokerDescription, PartitionDescription, TopicPartition
+
+
+class ClusterMetadata:
+    def __init__(self) -> None:
+        self.cluster_id: str | None = None
+        self.controller_id = -1
+        self.brokers: dict[int, BrokerDescription] = {}
+        self._partitions: dict[str, dict[int, PartitionDescription]] = {}
+        self.topic_errors: dict[str, tuple[int, str | None]] = {}
+        self.version = 0  # bumped on each update so waiters can tell a new answer arrived
+
+    def update(self, body: dict[str, Any]) -> None:
+        """Replace what we know with a Metadata response body (topics not in it are kept)."""
+        self.cluster_id = body.get("cluster_id")
+        self.controller_id = body.get("controller_id", -1)
+        self.brokers = {b["id"]: BrokerDescription(b["id"], b["host"], b["port"], b.get("rack"))
+                        for b in body.get("brokers", ())}
+        for topic in body.get("topics", ()):
+            name, error = topic["name"], topic.get("error", 0)
+            if error:
+                self._partitions.pop(name, None)
+                self.topic_errors[name] = (error, topic.get("message"))
+                continue
+            self.topic_errors.pop(name, None)
+            self._partitions[name] = {
+                p["partition"]: PartitionDescription(p["partition"], p.get("leader", -1), p.get("leader_epoch", -1),
+                                                     p.get("replicas", []), p.get("isr", []))
+                for p in topic.get("partitions", ())}
+        self.version += 1
+
+    def forget(self, topic: str) -> None:
+        self._partitions.pop(topic, None)
+
+    def topics(self) -> list[str]:
+        return sorted(self._partitions)
+
+    def partitions_for(self, topic: str) -> list[int] | None:
+        """Sorted partition ids, or None if the topic is unknown (not yet fetched or missing)."""
+        parts = self._partitions.get(topic)
+        return None if parts is None else sorted(parts)
+
+    def available_partitions_for(self, topic: str) -> list[int]:
+        parts = self._partitions.get(topic, {})
+        return sorted(p for p, d in parts.items() if d.leader >= 0 and d.leader in self.brokers)
+
+    def describe(self, topic: str) -> list[PartitionDescription]:
+        return [d for _, d in sorted(self._partitions.get(topic, {}).items())]
+
+    def leader_for(self, tp: TopicPartition) -> int | None:
+        """The leader's broker id if it is known and alive in our broker list, else None."""
+        desc = self._partitions.get(tp.topic, {}).get(tp.partition)
+        if desc is None or desc.leader < 0 or desc.leader not in self.brokers:
+            return None
+        return desc.leader
+
+    def topic_error(self, topic: str) -> tuple[int, str | None]:
+        return self.topic_errors.get(topic, (int(ErrorCode.NONE), None))
+
+
+class BrokerAddress(NamedTuple):
+    host: str
+    port: int
+
+
+def parse_bootstrap(servers: str | list[str]) -> list[BrokerAddress]:
+    """"h1:9092,h2:9092" or a list of "host:port" (port defaults to 9092)."""
+    items = servers.split(",") if isinstance(servers, str) else list(servers)
+    out = []
+    for item in (s.strip() for s in items):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        if not sep:
+            host, port = item, "9092"
+        if not port.isdigit():
+            raise ValueError(f"bad bootstrap server {item!r}: expected host:port")
+        out.append(BrokerAddress(host or "127.0.0.1", int(port)))
+    if not out:
+        raise ValueError("bootstrap_servers is empty: give at least one host:port")
+    return out

@@ -1,0 +1,203 @@
+"""Batching for the producer: records gather per partition until a batch is worth sending.
+
+A batch is ready when it is full (`batch_size` bytes), when its first record has waited
+`linger_ms`, or when someone flushes or closes. Each send() adds one tuple to a list;
+the whole batch is encoded later with one `build_batch` call. The sender asks which
+brokers have ready batches and drains them; failed batches come back to the front of
+their queue after a backoff, so order within a partition is kept. Time is passed in
+(`now`, seconds on the monotonic clock); this module must never read the clock, touch
+the network or decide about errors: it stores, times and hands out batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from client.structs import RecordMetadata, TopicPartition
+
+# Bytes a record costs in a batch beyond key and value (msgpack array, deltas, headers).
+RECORD_OVERHEAD = 12
+
+
+class ProducerBatch:
+    """Records for one partition, and the one future every record's result hangs on."""
+
+    __slots__ = ("tp", "records", "size", "created", "future", "attempts", "retry_at", "encoded", "in_flight")
+
+    def __init__(self, tp: TopicPartition, created: float, future: asyncio.Future) -> None:
+        self.tp = tp
+        self.records: list[tuple] = []
+        self.size = 0
+        self.created = created
+        self.future = future  # -> (base_offset, log_append_time)
+        self.attempts = 0
+        self.retry_at = 0.0
+        self.encoded: bytes | None = None
+        self.in_flight = False
+
+    def done(self, base_offset: int, log_append_time: int) -> None:
+        if not self.future.done():
+            self.future.set_result((base_offset, log_append_time))
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
+class FutureRecordMetadata:
+    """Awaitable RecordMetadata of one record: its batch's future plus its index in it."""
+
+    __slots__ = ("_batch_future", "_tp", "_index", "_timestamp")
+
+    def __init__(self, batch_future: asyncio.Future, tp: TopicPartition, index: int, timestamp: int) -> None:
+        self._batch_future = batch_future
+        self._tp = tp
+        self._index = index
+        self._timestamp = timestamp
+
+    def __await__(self):
+        yield from self._batch_future.__await__()
+        return self.result()
+
+    def done(self) -> bool:
+        return self._batch_future.done()
+
+    def result(self) -> RecordMetadata:
+        base_offset, log_append_time = self._batch_future.result()
+        offset = base_offset + self._index if base_offset >= 0 else -1
+        timestamp = log_append_time if log_append_time >= 0 else self._timestamp
+        return RecordMetadata(self._tp.topic, self._tp.partition, offset, timestamp)
+
+    def exception(self) -> BaseException | None:
+        return self._batch_future.exception()
+
+    def add_done_callback(self, fn: Callable[["FutureRecordMetadata"], Any]) -> None:
+        self._batch_future.add_done_callback(lambda _f: fn(self))
+
+
+class RecordAccumulator:
+    def __init__(self, batch_size: int, linger_ms: float, buffer_memory: int, retry_backoff_ms: int) -> None:
+        self.batch_size = batch_size
+        self.linger = linger_ms / 1000
+        self.retry_backoff = retry_backoff_ms / 1000
+        self.buffer_memory = buffer_memory
+        self.buffered_bytes = 0
+        self._queues: dict[TopicPartition, collections.deque[ProducerBatch]] = {}
+        self._incomplete: set[ProducerBatch] = set()
+        self.flushing = 0
+        self.closing = False
+        self.wakeup = asyncio.Event()  # set when the sender may have new work
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def append(self, tp: TopicPartition, key: Any, value: Any, headers: Any, timestamp: int,
+               size: int, now: float) -> tuple[FutureRecordMetadata, bool]:
+        """Add one record; returns its future and whether its batch just became full."""
+        queue = self._queues.get(tp)
+        if queue is None:
+            queue = self._queues[tp] = collections.deque()
+        batch = queue[-1] if queue else None
+        if batch is None or batch.in_flight or batch.encoded is not None or \
+                (batch.size + size > self.batch_size and batch.records):
+            batch = ProducerBatch(tp, now, asyncio.get_running_loop().create_future())
+            queue.append(batch)
+            self._incomplete.add(batch)
+            batch.future.add_done_callback(lambda _f, b=batch: self._completed(b))
+            if len(queue) == 1:
+                self.wakeup.set()  # a linger timer starts: the sender must know when it ends
+        batch.records.append((key, value, headers, timestamp))
+        batch.size += size
+        self.buffered_bytes += size
+        if self.buffered_bytes >= self.buffer_memory:
+            self._room.clear()
+        full = batch.size >= self.batch_size
+        if full:
+            self.wakeup.set()
+        return FutureRecordMetadata(batch.future, tp, len(batch.records) - 1, timestamp), full
+
+    async def wait_for_room(self) -> None:
+        """Block while more than `buffer_memory` bytes wait to be acknowledged."""
+        await self._room.wait()
+
+    def _completed(self, batch: ProducerBatch) -> None:
+        self._incomplete.discard(batch)
+        self.buffered_bytes -= batch.size
+        if self.buffered_bytes < self.buffer_memory:
+            self._room.set()
+
+    def _ready(self, batch: ProducerBatch, queue_len: int, now: float) -> bool:
+        if batch.in_flight or batch.retry_at > now:
+            return False
+        return (queue_len > 1 or batch.size >= self.batch_size or self.flushing > 0 or self.closing
+                or now - batch.created >= self.linger)
+
+    def ready(self, now: float, leader_for: Callable[[TopicPartition], int | None]
+              ) -> tuple[set[int], float | None, set[str]]:
+        """(brokers with a sendable batch, seconds until the next batch ripens, topics without a leader)."""
+        nodes: set[int] = set()
+        unknown: set[str] = set()
+        next_delay: float | None = None
+        for tp, queue in self._queues.items():
+            if not queue:
+                continue
+            head = queue[0]
+            if head.in_flight:
+                continue
+            leader = leader_for(tp)
+            if leader is None:
+                unknown.add(tp.topic)
+                continue
+            if self._ready(head, len(queue), now):
+                nodes.add(leader)
+            else:
+                wait = max(head.retry_at, head.created + self.linger) - now
+                next_delay = wait if next_delay is None else min(next_delay, wait)
+        return nodes, next_delay, unknown
+
+    def drain(self, node: int, leader_for: Callable[[TopicPartition], int | None],
+              max_request_size: int, now: float) -> list[ProducerBatch]:
+        """Take the ready head batch of every partition led by `node`, up to max_request_size."""
+        out: list[ProducerBatch] = []
+        total = 0
+        for tp, queue in self._queues.items():
+            if not queue or leader_for(tp) != node:
+                continue
+            head = queue[0]
+            if not self._ready(head, len(queue), now):
+                continue
+            if out and total + head.size > max_request_size:
+                break
+            queue.popleft()
+            head.in_flight = True
+            out.append(head)
+            total += head.size
+        return out
+
+    def reenqueue(self, batch: ProducerBatch, now: float) -> None:
+        """A retriable failure: back to the front of its queue, sendable after the backoff."""
+        batch.in_flight = False
+        batch.attempts += 1
+        batch.retry_at = now + self.retry_backoff
+        self._queues.setdefault(batch.tp, collections.deque()).appendleft(batch)
+        self.wakeup.set()
+
+    def expire(self, now: float, delivery_timeout: float, make_error: Callable[[ProducerBatch], BaseException]) -> None:
+        """Fail queued (not in-flight) batches older than `delivery_timeout` seconds."""
+        for queue in self._queues.values():
+            while queue and not queue[0].in_flight and now - queue[0].created > delivery_timeout:
+                batch = queue.popleft()
+                batch.fail(make_error(batch))
+
+    def abort_all(self, exc: BaseException) -> None:
+        for queue in self._queues.values():
+            while queue:
+                queue.popleft().fail(exc)
+
+    def has_queued(self) -> bool:
+        return any(self._queues.values())
+
+    def incomplete(self) -> Iterable[ProducerBatch]:
+        return list(self._incomplete)

@@ -1,0 +1,151 @@
+"""AsyncProducer: the public producer API, asyncio first (the sync Producer wraps it).
+
+`send()` partitions the record, appends it to the accumulator and returns at once with
+an awaitable RecordMetadata; it waits only when `buffer_memory` bytes are already
+unacknowledged (Kafka's blocking send, as an await). The Sender task does all network
+work. This module must never encode or send batches itself, and must never let a
+record's failure pass silently: every future ends with metadata or an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from client.client import NetworkClient
+from client.errors import ProducerClosedError, RecordTooLargeError
+from client.partitioner import DefaultPartitioner
+from client.producer.accumulator import RECORD_OVERHEAD, FutureRecordMetadata, RecordAccumulator
+from client.producer.sender import Sender
+from client.protocol.api import ACKS_ALL
+from client.structs import RecordMetadata, TopicPartition
+
+_ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "all": ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL}
+
+
+class AsyncProducer:
+    """Kafka's producer on asyncio. Defaults follow Kafka's (acks=1 as before 3.0)."""
+
+    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, acks: int | str = 1,
+                 batch_size: int = 16384, linger_ms: float = 5, max_request_size: int = 1048576,
+                 buffer_memory: int = 32 * 1024 * 1024, retries: int = 2147483647, retry_backoff_ms: int = 100,
+                 request_timeout_ms: int = 30000, delivery_timeout_ms: int = 120000,
+                 max_block_ms: int = 60000, max_in_flight: int = 5, compression: str | None = None,
+                 client_id: str = "pybroker-producer",
+                 key_serializer: Callable[[Any], bytes] | None = None,
+                 value_serializer: Callable[[Any], bytes] | None = None,
+                 partitioner: DefaultPartitioner | None = None) -> None:
+        if acks not in _ACKS:
+            raise ValueError(f"acks must be 0, 1 or 'all' (-1), not {acks!r}")
+        if compression is not None:
+            raise ValueError(f"compression {compression!r} is not supported yet; use compression=None")
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.acks = _ACKS[acks]
+        self.max_request_size = max_request_size
+        self.max_block_ms = max_block_ms
+        self._key_serializer = key_serializer
+        self._value_serializer = value_serializer
+        self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
+                                    retry_backoff_ms=retry_backoff_ms)
+        self._settings = dict(batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory,
+                              retry_backoff_ms=retry_backoff_ms)
+        self._sender_settings = dict(acks=self.acks, retries=retries, max_request_size=max_request_size,
+                                     max_in_flight=max_in_flight, request_timeout_ms=request_timeout_ms,
+                                     delivery_timeout_ms=delivery_timeout_ms)
+        self.partitioner = partitioner or DefaultPartitioner()
+        self._acc: RecordAccumulator | None = None
+        self._sender: Sender | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        """Connect to a bootstrap server and start the sender task."""
+        self._acc = RecordAccumulator(**self._settings)
+        self._sender = Sender(self.client, self._acc, on_drained=self._on_drained, **self._sender_settings)
+        await self.client.start()
+        self._sender.start()
+
+    async def __aenter__(self) -> "AsyncProducer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
+                   partition: int | None = None, timestamp_ms: int | None = None) -> FutureRecordMetadata:
+        """Queue one record; `await` the result for its RecordMetadata (or its error)."""
+        acc = self._acc
+        if self._closed or acc is None:
+            raise ProducerClosedError("send() on a producer that is closed or not started (call start())")
+        if self._key_serializer is not None:
+            key = self._key_serializer(key)
+        if self._value_serializer is not None:
+            value = self._value_serializer(value)
+        size = RECORD_OVERHEAD + (len(key) if key is not None else 0) + (len(value) if value is not None else 0)
+        if headers:
+            size += sum(len(k) + len(v or b"") for k, v in headers)
+        if size > self.max_request_size:
+            raise RecordTooLargeError(f"record of about {size} bytes is larger than max_request_size="
+                                      f"{self.max_request_size}; raise max_request_size (and the topic's "
+                                      f"max.message.bytes) or send smaller records")
+        if partition is None:
+            partition = await self._partition(topic, key)
+        if timestamp_ms is None:
+            timestamp_ms = int(time.time() * 1000)
+        if acc.buffered_bytes >= acc.buffer_memory:
+            await acc.wait_for_room()
+        future, full = acc.append(TopicPartition(topic, partition), key, value, headers, timestamp_ms,
+                                  size, time.monotonic())
+        if full and key is None:
+            self.partitioner.on_batch_closed(topic, partition, self.client.cluster.available_partitions_for(topic))
+        return future
+
+    async def send_and_wait(self, topic: str, value: Any = None, key: Any = None,
+                            headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
+                            timestamp_ms: int | None = None) -> RecordMetadata:
+        return await (await self.send(topic, value, key, headers, partition, timestamp_ms))
+
+    async def _partition(self, topic: str, key: Any) -> int:
+        cluster = self.client.cluster
+        partitions = cluster.partitions_for(topic)
+        if partitions is None:
+            partitions = await self.client.wait_for_topic(topic, self.max_block_ms)
+        return self.partitioner.partition(topic, key, partitions, cluster.available_partitions_for(topic))
+
+    async def partitions_for(self, topic: str) -> list[int]:
+        return await self.client.wait_for_topic(topic, self.max_block_ms)
+
+    def _on_drained(self, tp: TopicPartition) -> None:
+        self.partitioner.on_batch_closed(tp.topic, tp.partition,
+                                         self.client.cluster.available_partitions_for(tp.topic))
+
+    async def flush(self) -> None:
+        """Send every queued record now and wait until each one has succeeded or failed."""
+        acc = self._acc
+        if acc is None:
+            return
+        acc.flushing += 1
+        acc.wakeup.set()
+        try:
+            for batch in acc.incomplete():
+                try:
+                    await batch.future
+                except Exception:  # noqa: BLE001 - the record's own future reports it
+                    pass
+        finally:
+            acc.flushing -= 1
+
+    async def close(self, timeout_ms: int | None = None) -> None:
+        """Deliver what is queued (within `timeout_ms` if given), then disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sender is not None:
+            try:
+                await asyncio.wait_for(self._sender.stop(), None if timeout_ms is None else timeout_ms / 1000)
+            except asyncio.TimeoutError:
+                self._sender.kill(ProducerClosedError("producer closed before this record was delivered"))
+        await self.client.close()

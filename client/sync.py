@@ -1,0 +1,256 @@
+"""Synchronous facades (Producer, Consumer, Admin) over the asyncio classes, for scripts.
+
+Each facade owns one event loop running in a daemon thread and forwards every call to
+it; the asyncio object lives only on that thread. `Producer.send` hands records over
+through a bounded queue and one pump task, so a tight loop of sends costs a queue
+append, not a thread hop per record. This module must never add behaviour of its own:
+whatever the asyncio class does, the facade does, with the same errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from typing import Any, TypeVar
+
+from client.admin import AsyncAdmin
+from client.consumer.consumer import AsyncConsumer
+from client.errors import ProducerClosedError
+from client.producer.producer import AsyncProducer
+from client.structs import ClusterDescription, ConsumerRecord, NewTopic, RecordMetadata, TopicDescription, \
+    TopicPartition
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """An event loop in a daemon thread; `run` blocks the caller until a coroutine ends."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        async def wrapper() -> T:
+            return fn(*args)
+        return self.run(wrapper())
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class Producer:
+    """`Producer(...)` takes AsyncProducer's arguments; `send` returns a concurrent Future."""
+
+    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
+                 **settings: Any) -> None:
+        self._thread = _LoopThread("pybroker-producer")
+        self._async = AsyncProducer(bootstrap_servers, **settings)
+        self._pending: collections.deque = collections.deque()
+        self._space = threading.Semaphore(max_pending)
+        self._lock = threading.Lock()
+        self._pumping = False
+        self._closed = False
+        try:
+            self._thread.run(self._async.start())
+        except BaseException:
+            self._thread.stop()
+            raise
+
+    def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
+             partition: int | None = None, timestamp_ms: int | None = None) -> concurrent.futures.Future:
+        """Queue one record; the Future's result is its RecordMetadata."""
+        if self._closed:
+            raise ProducerClosedError("send() on a closed producer")
+        result: concurrent.futures.Future = concurrent.futures.Future()
+        self._space.acquire()
+        with self._lock:
+            self._pending.append((result, (topic, value, key, headers, partition, timestamp_ms)))
+            wake = not self._pumping
+            self._pumping = True
+        if wake:
+            self._thread.loop.call_soon_threadsafe(self._start_pump)
+        return result
+
+    def send_and_wait(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordMetadata:
+        return self.send(topic, value, key, **kwargs).result()
+
+    def _start_pump(self) -> None:
+        self._thread.loop.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._pumping = False
+                    return
+                result, args = self._pending.popleft()
+            self._space.release()
+            try:
+                future = await self._async.send(*args)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
+                result.set_exception(exc)
+                continue
+            future.add_done_callback(lambda f, r=result: _settle(r, f))
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._thread.run(self._flush(), timeout)
+
+    async def _flush(self) -> None:
+        while self._pumping:
+            await asyncio.sleep(0.001)
+        await self._async.flush()
+
+    def partitions_for(self, topic: str) -> list[int]:
+        return self._thread.run(self._async.partitions_for(topic))
+
+    def close(self, timeout: float | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._thread.run(self._close(), timeout)
+        finally:
+            self._thread.stop()
+
+    async def _close(self) -> None:
+        await self._flush()
+        await self._async.close()
+
+    def __enter__(self) -> "Producer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _settle(result: concurrent.futures.Future, future: Any) -> None:
+    exc = future.exception()
+    if exc is not None:
+        result.set_exception(exc)
+    else:
+        result.set_result(future.result())
+
+
+class Consumer:
+    """`Consumer(...)` takes AsyncConsumer's arguments; iterate with `for record in consumer`."""
+
+    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", **settings: Any) -> None:
+        self._thread = _LoopThread("pybroker-consumer")
+        self._async = AsyncConsumer(bootstrap_servers, **settings)
+        try:
+            self._thread.run(self._async.start())
+        except BaseException:
+            self._thread.stop()
+            raise
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        self._thread.call(self._async.assign, list(partitions))
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._thread.call(self._async.assignment)
+
+    def partitions_for_topic(self, topic: str) -> list[int]:
+        return self._thread.run(self._async.partitions_for_topic(topic))
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> list[ConsumerRecord]:
+        return self._thread.run(self._async.poll(timeout_ms, max_records))
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._thread.call(self._async.seek, tp, offset)
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        self._thread.call(self._async.seek_to_beginning, *partitions)
+
+    def seek_to_end(self, *partitions: TopicPartition) -> None:
+        self._thread.call(self._async.seek_to_end, *partitions)
+
+    def position(self, tp: TopicPartition) -> int:
+        return self._thread.run(self._async.position(tp))
+
+    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return self._thread.run(self._async.beginning_offsets(list(partitions)))
+
+    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return self._thread.run(self._async.end_offsets(list(partitions)))
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self._thread.call(self._async.pause, *partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self._thread.call(self._async.resume, *partitions)
+
+    def paused(self) -> set[TopicPartition]:
+        return self._thread.call(self._async.paused)
+
+    def __iter__(self) -> Iterator[ConsumerRecord]:
+        """Records forever (until close); stop with `break`."""
+        while not self._async._closed:
+            yield from self.poll(timeout_ms=1000)
+
+    def close(self) -> None:
+        if self._thread.loop.is_closed():
+            return
+        try:
+            self._thread.run(self._async.close())
+        finally:
+            self._thread.stop()
+
+    def __enter__(self) -> "Consumer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Admin:
+    """`Admin(...)` takes AsyncAdmin's arguments; every method blocks until the broker answers."""
+
+    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", **settings: Any) -> None:
+        self._thread = _LoopThread("pybroker-admin")
+        self._async = AsyncAdmin(bootstrap_servers, **settings)
+        try:
+            self._thread.run(self._async.start())
+        except BaseException:
+            self._thread.stop()
+            raise
+
+    def create_topics(self, topics: Iterable[NewTopic], *, validate_only: bool = False) -> None:
+        self._thread.run(self._async.create_topics(list(topics), validate_only=validate_only))
+
+    def delete_topics(self, names: Iterable[str]) -> None:
+        self._thread.run(self._async.delete_topics(list(names)))
+
+    def list_topics(self) -> list[str]:
+        return self._thread.run(self._async.list_topics())
+
+    def describe_topics(self, names: Iterable[str] | None = None) -> list[TopicDescription]:
+        return self._thread.run(self._async.describe_topics(None if names is None else list(names)))
+
+    def describe_cluster(self) -> ClusterDescription:
+        return self._thread.run(self._async.describe_cluster())
+
+    def close(self) -> None:
+        if self._thread.loop.is_closed():
+            return
+        try:
+            self._thread.run(self._async.close())
+        finally:
+            self._thread.stop()
+
+    def __enter__(self) -> "Admin":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
