@@ -141,3 +141,36 @@ def test_same_observations_as_real_zookeeper(shared_coord, real_zookeeper) -> No
         assert mine == real
     assert len(ours) == len(theirs)
     assert our_events == their_events
+
+
+def close_scenario(hosts: str) -> tuple[list, list]:
+    """Session close seen by another client: ephemerals go in one txn, watches fire."""
+    a = KazooClient(hosts=hosts, timeout=10)
+    b = KazooClient(hosts=hosts, timeout=10)
+    a.start(timeout=20)
+    b.start(timeout=20)
+    try:
+        base = f"/close-{uuid.uuid4().hex[:8]}"
+        b.create(base)
+        r = Recorder(b, base)
+        a.create(f"{base}/e1", ephemeral=True)
+        a.create(f"{base}/e2", ephemeral=True, sequence=True)
+        r.call("watch-e1", b.exists, f"{base}/e1", watch=r.watcher)
+        r.call("watch-children", b.get_children, base, watch=r.watcher)
+        a.stop()
+        deadline = time.monotonic() + 5
+        while len(r.events) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        r.call("after", b.exists, base)
+        e1_czxid = r.out[0][2][0]
+        # e1, e2, then the closeSession txn: the deletes share one zxid
+        assert r.out[-1][2][-1] == e1_czxid + 2
+        return r.out, sorted(r.events)
+    finally:
+        a.close()
+        b.stop()
+        b.close()
+
+
+def test_session_close_matches_real_zookeeper(shared_coord, real_zookeeper) -> None:
+    assert close_scenario(shared_coord.hosts) == close_scenario(real_zookeeper)
