@@ -1,0 +1,163 @@
+"""Cluster metadata in coord: registration, cluster id, and a cache kept current by watches.
+
+The broker's view of brokers, topics, assignments and partition states lives in coord
+(Kafka's layout, `znodes.py`); this store reads it into a `MetadataCache` and re-reads
+the parts a watch says changed (broker set, topic set, a topic's partition states), so
+a broker serves Metadata and routes Produce/Fetch without asking coord per request.
+It must never decide leadership (that is the controller's job) and never block a
+request on coord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from coord.protocol.errors import NodeExistsError, NoNodeError
+
+from broker.metadata import znodes as Z
+from broker.metadata.cache import MetadataCache, TopicMetadata
+
+log = logging.getLogger(__name__)
+
+
+class MetadataStore:
+    def __init__(self, coord: Any, cache: MetadataCache, me: Z.BrokerInfo) -> None:
+        self.coord = coord
+        self.cache = cache
+        self.me = me
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
+
+    # -- startup ----------------------------------------------------------------------
+
+    async def ensure_paths(self) -> None:
+        for path in Z.PERSISTENT_PATHS:
+            try:
+                await self.coord.create(path, b"", makepath=True)
+            except NodeExistsError:
+                pass
+
+    async def ensure_cluster_id(self) -> str:
+        """Read /cluster/id, creating it if this is the first broker of the cluster."""
+        try:
+            await self.coord.create(Z.CLUSTER_ID, Z.encode_cluster_id(Z.new_cluster_id()), makepath=True)
+        except NodeExistsError:
+            pass
+        data, _ = await self.coord.get(Z.CLUSTER_ID)
+        self.cache.cluster_id = Z.decode_cluster_id(data)
+        return self.cache.cluster_id
+
+    async def register(self) -> None:
+        """Create the ephemeral /brokers/ids/<id>.
+
+        A node left by a previous incarnation of this broker (killed before its session
+        expired) advertises the host:port we have just bound, so its process is gone:
+        we replace it. A node advertising anything else is another live broker with our
+        id, a configuration error we refuse.
+        """
+        path = Z.broker_path(self.me.broker_id)
+        data = Z.encode_broker(self.me, int(time.time() * 1000))
+        for _ in range(3):
+            try:
+                await self.coord.create(path, data, ephemeral=True, makepath=True)
+                return
+            except NodeExistsError:
+                pass
+            try:
+                old_data, stat = await self.coord.get(path)
+            except NoNodeError:
+                continue
+            old = Z.decode_broker(self.me.broker_id, old_data)
+            if (old.host, old.port) != (self.me.host, self.me.port):
+                raise RuntimeError(
+                    f"broker id {self.me.broker_id} is already registered by a live broker at "
+                    f"{old.host}:{old.port}; give this broker another --id")
+            log.info("replacing the registration left by a previous run of broker %d", self.me.broker_id)
+            try:
+                await self.coord.delete(path, version=stat.version)
+            except NoNodeError:
+                pass
+        raise RuntimeError(f"could not register broker {self.me.broker_id} at {path}")
+
+    # -- reading into the cache -------------------------------------------------------
+
+    async def load_all(self) -> None:
+        await self.refresh_brokers()
+        await self.refresh_topics()
+
+    async def refresh_brokers(self) -> None:
+        ids = await self.coord.get_children(Z.BROKERS_IDS, watch=self._on_brokers_changed)
+        brokers = {}
+        for child in ids:
+            try:
+                data, _ = await self.coord.get(Z.broker_path(int(child)))
+            except NoNodeError:
+                continue
+            brokers[int(child)] = Z.decode_broker(int(child), data)
+        self.cache.set_brokers(brokers)
+
+    async def refresh_topics(self) -> None:
+        names = set(await self.coord.get_children(Z.BROKERS_TOPICS, watch=self._on_topics_changed))
+        for gone in set(self.cache.topics) - names:
+            self.cache.remove_topic(gone)
+        for name in sorted(names):
+            await self.refresh_topic(name)
+
+    async def refresh_topic(self, name: str) -> TopicMetadata | None:
+        """Re-read one topic's assignment, configs and partition states."""
+        try:
+            data, _ = await self.coord.get(Z.topic_path(name))
+        except NoNodeError:
+            self.cache.remove_topic(name)
+            return None
+        topic = TopicMetadata(name, Z.decode_assignment(name, data))
+        try:
+            cdata, _ = await self.coord.get(Z.topic_config_path(name))
+            topic.configs = Z.decode_topic_config(cdata)
+        except NoNodeError:
+            pass
+        for partition in topic.assignment:
+            try:
+                sdata, stat = await self.coord.get(Z.state_path(name, partition), watch=self._on_state_changed)
+            except NoNodeError:
+                continue
+            topic.states[partition] = Z.decode_state(sdata, stat.version)
+        self.cache.set_topic(topic)
+        return topic
+
+    # -- watches: one-shot, so each handler re-reads and re-arms ------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        if self._closed:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("metadata refresh failed: %s", task.exception())
+
+    def _on_brokers_changed(self, event: Any) -> None:
+        self._spawn(self.refresh_brokers())
+
+    def _on_topics_changed(self, event: Any) -> None:
+        self._spawn(self.refresh_topics())
+
+    def _on_state_changed(self, event: Any) -> None:
+        path = getattr(event, "path", "") or ""
+        parts = path.split("/")  # ['', 'brokers', 'topics', t, 'partitions', p, 'state']
+        if len(parts) == 7:
+            self._spawn(self.refresh_topic(parts[3]))
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,109 @@
+"""The metadata store and controller against our real coord server (in-process).
+
+The broker side of LeaderAndIsr / StopReplica is a small recorder here: these tests are
+about what reaches coord and what the controller announces, not about logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from broker.metadata import znodes as Z
+from broker.metadata.cache import MetadataCache
+from broker.metadata.controller import Controller
+from broker.metadata.store import MetadataStore
+from client.protocol.errors import ErrorCode
+from coord.client import CoordClient
+from coord.server.config import ServerConfig
+from coord.server.server import CoordServer
+from tests.support.ports import free_port
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.leading: dict[tuple[str, int], Z.PartitionState] = {}
+        self.stopped: list[tuple[str, int, bool]] = []
+
+    async def become_leader(self, topic, partition, state, replicas, configs) -> None:
+        self.leading[(topic, partition)] = state
+
+    async def stop_replica(self, topic, partition, *, delete) -> None:
+        self.stopped.append((topic, partition, delete))
+        self.leading.pop((topic, partition), None)
+
+
+@pytest.fixture
+async def coord_port(tmp_path):
+    server = CoordServer(ServerConfig(server_id=1, data_dir=tmp_path / "coord", client_port=free_port()))
+    await server.start()
+    try:
+        yield server.port
+    finally:
+        await server.stop()
+
+
+async def start_broker(port: int, broker_port: int = 9092) -> tuple[CoordClient, Controller, Recorder]:
+    client = CoordClient(f"127.0.0.1:{port}", session_timeout=10.0)
+    await client.start()
+    store = MetadataStore(client, MetadataCache(), Z.BrokerInfo(1, "127.0.0.1", broker_port))
+    await store.ensure_paths()
+    await store.ensure_cluster_id()
+    await store.register()
+    recorder = Recorder()
+    controller = Controller(store, recorder)
+    await controller.start()
+    return client, controller, recorder
+
+
+async def test_topics_go_to_coord_in_kafkas_layout(coord_port):
+    client, controller, recorder = await start_broker(coord_port)
+    try:
+        assert await controller.create_topic("orders", 2, 1, {"retention.ms": "5000"}) is None
+        refusal = await controller.create_topic("orders", 1, 1, {})
+        assert refusal is not None and refusal[0] == ErrorCode.TOPIC_ALREADY_EXISTS
+        state = json.loads((await client.get(Z.state_path("orders", 1)))[0])
+        assert (state["leader"], state["leader_epoch"], state["isr"], state["controller_epoch"]) == (1, 0, [1], 1)
+        assert json.loads((await client.get("/brokers/topics/orders"))[0])["partitions"] == {"0": [1], "1": [1]}
+        assert set(recorder.leading) == {("orders", 0), ("orders", 1)}
+        assert controller.cache.topic("orders").configs == {"retention.ms": "5000"}
+        assert await controller.delete_topic("orders") is None
+        assert await client.exists("/brokers/topics/orders") is None
+        assert await client.exists("/config/topics/orders") is None
+        assert sorted(recorder.stopped) == [("orders", 0, True), ("orders", 1, True)]
+    finally:
+        await client.stop()
+
+
+async def test_restart_replaces_stale_registration_and_fences_the_old_controller(coord_port):
+    old_client, old_controller, _ = await start_broker(coord_port)
+    await old_controller.create_topic("t", 1, 1, {})
+    # The "old process" never closed its session: its ephemerals are still there.
+    new_client, new_controller, recorder = await start_broker(coord_port)
+    try:
+        assert new_controller.epoch == old_controller.epoch + 1
+        assert recorder.leading[("t", 0)].leader == 1
+        refusal = await old_controller.create_topic("u", 1, 1, {})
+        assert refusal is not None and refusal[0] == ErrorCode.NOT_CONTROLLER
+        assert await new_client.exists("/brokers/topics/u") is None
+    finally:
+        await new_client.stop()
+        await old_client.stop()
+
+
+async def test_cache_follows_topics_created_by_someone_else(coord_port):
+    client, controller, _ = await start_broker(coord_port)
+    admin = CoordClient(f"127.0.0.1:{coord_port}")
+    await admin.start()
+    try:
+        await admin.create("/brokers/topics/external", Z.encode_assignment({0: [1]}, "x"))
+        for _ in range(100):
+            if controller.cache.topic("external") is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert controller.cache.topic("external").assignment == {0: [1]}
+    finally:
+        await admin.stop()
+        await client.stop()
