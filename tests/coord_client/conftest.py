@@ -26,6 +26,7 @@ class CoordProcess:
     """Our server behind the same start/stop/pause/resume interface as ZooKeeperProcess."""
 
     def __init__(self, base: Path) -> None:
+        base.mkdir(parents=True, exist_ok=True)
         self.procs = ProcessGroup(base)
         self.port = free_port()
         self.args = ("coord", "start", "--id", "1", "--data-dir", str(base / "data"),
