@@ -19,6 +19,9 @@ from broker import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.perf",
     "broker.cli.coord",
+    "broker.cli.topics",
+    "broker.cli.produce",
+    "broker.cli.consume",
 )
 
 

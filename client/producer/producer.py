@@ -20,8 +20,10 @@ from client.partitioner import DefaultPartitioner
 from client.producer.accumulator import RECORD_OVERHEAD, FutureRecordMetadata, RecordAccumulator
 from client.producer.sender import Sender
 from client.protocol.api import ACKS_ALL
+from client.protocol.record_batch import Compression
 from client.structs import RecordMetadata, TopicPartition
 
+_COMPRESSION = {None: Compression.NONE, "none": Compression.NONE, "gzip": Compression.GZIP}
 _ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "all": ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL}
 
 
@@ -39,8 +41,8 @@ class AsyncProducer:
                  partitioner: DefaultPartitioner | None = None) -> None:
         if acks not in _ACKS:
             raise ValueError(f"acks must be 0, 1 or 'all' (-1), not {acks!r}")
-        if compression is not None:
-            raise ValueError(f"compression {compression!r} is not supported yet; use compression=None")
+        if compression not in _COMPRESSION:
+            raise ValueError(f"compression must be one of {sorted(map(str, _COMPRESSION))}, not {compression!r}")
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.acks = _ACKS[acks]
@@ -54,7 +56,7 @@ class AsyncProducer:
                               retry_backoff_ms=retry_backoff_ms)
         self._sender_settings = dict(acks=self.acks, retries=retries, max_request_size=max_request_size,
                                      max_in_flight=max_in_flight, request_timeout_ms=request_timeout_ms,
-                                     delivery_timeout_ms=delivery_timeout_ms)
+                                     delivery_timeout_ms=delivery_timeout_ms, compression=_COMPRESSION[compression])
         self.partitioner = partitioner or DefaultPartitioner()
         self._acc: RecordAccumulator | None = None
         self._sender: Sender | None = None

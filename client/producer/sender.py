@@ -21,7 +21,7 @@ from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError
 from client.producer.accumulator import ProducerBatch, RecordAccumulator
 from client.protocol.api import ApiKey
 from client.protocol.errors import BrokerError, ErrorCode
-from client.protocol.record_batch import build_batch
+from client.protocol.record_batch import Compression, build_batch
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ _REFRESH_CODES = frozenset({ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.LEAD
 class Sender:
     def __init__(self, client: NetworkClient, accumulator: RecordAccumulator, *, acks: int, retries: int,
                  max_request_size: int, max_in_flight: int, request_timeout_ms: int,
-                 delivery_timeout_ms: int, on_drained=None) -> None:
+                 delivery_timeout_ms: int, compression: Compression = Compression.NONE, on_drained=None) -> None:
         self.client = client
         self.acc = accumulator
         self.acks = acks
@@ -42,6 +42,7 @@ class Sender:
         self.max_in_flight = max_in_flight
         self.timeout_ms = request_timeout_ms
         self.delivery_timeout = delivery_timeout_ms / 1000
+        self.compression = compression
         self.on_drained = on_drained
         self._in_flight: dict[int, int] = {}
         self._connecting: set[int] = set()
@@ -102,7 +103,7 @@ class Sender:
         partitions = []
         for batch in batches:
             if batch.encoded is None:
-                batch.encoded = build_batch(batch.records)
+                batch.encoded = build_batch(batch.records, compression=self.compression)
             partitions.append({"topic": batch.tp.topic, "partition": batch.tp.partition, "records": batch.encoded})
             if self.on_drained is not None:
                 self.on_drained(batch.tp)

@@ -1,0 +1,82 @@
+"""`pybroker produce TOPIC`: one record per line of standard input.
+
+Lines are read on the main thread and handed to the sync Producer, whose event loop
+sends in the background, so a person typing sees each line go out within linger_ms and
+a piped file streams at full speed. With `--key-separator` the text before the first
+separator is the key. Exit code 1 if a record failed: reading stops and the first error is printed.
+This module must never batch or retry on its own: the producer does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from broker.cli.clientcmd import add_bootstrap
+from client import Producer
+from client.errors import BrokerError, ClientError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("produce", help="send lines from stdin as records")
+    p.add_argument("topic")
+    add_bootstrap(p)
+    p.add_argument("--key-separator", default=None, metavar="SEP",
+                   help="split each line at the first SEP into key and value (default: no key)")
+    p.add_argument("--acks", default="1", choices=["0", "1", "all", "-1"], help="default 1")
+    p.add_argument("--partition", type=int, default=None, help="send every record to this partition")
+    p.add_argument("--linger-ms", type=float, default=5, help="default 5")
+    p.add_argument("--batch-size", type=int, default=16384, help="default 16384")
+    p.add_argument("--max-block-ms", type=int, default=10000,
+                   help="how long to wait for a missing topic's metadata before failing (default 10000)")
+    p.set_defaults(func=_produce)
+
+
+class _Failures:
+    """Counts failed records from the producer's thread; keeps the first error to show."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, future) -> None:
+        exc = future.exception()
+        if exc is not None:
+            with self._lock:
+                self.count += 1
+                self.first = self.first or exc
+
+
+def _produce(args: argparse.Namespace) -> int:
+    failures = _Failures()
+    sep = args.key_separator.encode() if args.key_separator else None
+    try:
+        producer = Producer(args.bootstrap, acks=args.acks, linger_ms=args.linger_ms, batch_size=args.batch_size,
+                            max_block_ms=args.max_block_ms, client_id="pybroker-console-producer")
+    except (ClientError, BrokerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    sent = 0
+    try:
+        for line in sys.stdin.buffer:
+            if failures.count:
+                break  # the first error is usually every record's error (no topic, no broker)
+            value = line[:-1] if line.endswith(b"\n") else line
+            key = None
+            if sep is not None:
+                key, found, rest = value.partition(sep)
+                value = rest if found else key
+                key = key if found else None
+            producer.send(args.topic, value, key=key, partition=args.partition).add_done_callback(failures)
+            sent += 1
+        producer.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        producer.close()
+    if failures.count:
+        print(f"error: {failures.count} of {sent} records failed; first: {failures.first}", file=sys.stderr)
+        return 1
+    return 0

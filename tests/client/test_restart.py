@@ -1,0 +1,54 @@
+"""The client across broker failures: SIGKILL + restart, and a broker that stops answering."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
+from client.errors import ClientTimeoutError
+from tests.client.conftest import bootstrap
+
+
+async def test_producer_keeps_working_after_the_broker_is_killed_and_restarted(node) -> None:
+    node.start()
+    bs = bootstrap(node)
+    async with AsyncAdmin(bs) as admin:
+        await admin.create_topics([NewTopic("restart", 2)])
+    async with AsyncProducer(bs, retry_backoff_ms=50, delivery_timeout_ms=60_000) as producer:
+        before = [await producer.send("restart", b"before-%d" % i) for i in range(100)]
+        await producer.flush()
+        assert all(f.result().offset >= 0 for f in before)
+        node.kill()
+        during = [await producer.send("restart", b"after-%d" % i) for i in range(100)]
+        await asyncio.sleep(0.3)  # the sender meets the dead connection and starts retrying
+        node.start()
+        async with asyncio.timeout(45):
+            metas = [await f for f in during]
+    assert all(m.offset >= 0 for m in metas)
+    async with AsyncConsumer(bs, auto_offset_reset="earliest") as consumer:
+        consumer.assign([TopicPartition("restart", 0), TopicPartition("restart", 1)])
+        values: set[bytes] = set()
+        async with asyncio.timeout(20):
+            while len(values) < 200:
+                values.update(r.value for r in await consumer.poll(timeout_ms=500))
+    assert values == {b"before-%d" % i for i in range(100)} | {b"after-%d" % i for i in range(100)}
+
+
+async def test_a_silent_broker_fails_deliveries_with_a_timeout(node, procs) -> None:
+    node.start()
+    bs = bootstrap(node)
+    async with AsyncAdmin(bs) as admin:
+        await admin.create_topics([NewTopic("silent", 1)])
+    producer = AsyncProducer(bs, request_timeout_ms=500, delivery_timeout_ms=1500, retry_backoff_ms=50)
+    await producer.start()
+    try:
+        await producer.send_and_wait("silent", b"ok")
+        procs.pause(node.name)
+        future = await producer.send("silent", b"lost")
+        with pytest.raises(ClientTimeoutError):
+            await asyncio.wait_for(future, 20)
+    finally:
+        procs.resume(node.name)
+        await producer.close(timeout_ms=5000)
