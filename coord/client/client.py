@@ -103,6 +103,8 @@ class CoordClient:
             self._reconnect_task.cancel()
             self._reconnect_task = None
         conn = self._conn
+        self._connected.clear()
+        self._set_state(ConnState.CLOSED)   # recipes resign before our ephemerals vanish
         if conn is not None:
             try:
                 fut = self._submit(OpCode.closeSession, None)
@@ -112,7 +114,6 @@ class CoordClient:
             conn.close()
         self._conn = None
         self.core.expire()
-        self._set_state(ConnState.CLOSED)
 
     async def __aenter__(self) -> CoordClient:
         await self.start()
