@@ -196,7 +196,7 @@ class ZabCluster:
             return
         node.fsync_busy = True
         incarnation = node.incarnation
-        self.sched.after(self.rng.uniform(0.0005, 0.005), lambda: self._fsynced(node, incarnation))
+        self.sched.after(self.rng.uniform(0.0005, 0.02), lambda: self._fsynced(node, incarnation))
 
     def _fsynced(self, node: SimNode, incarnation: int) -> None:
         if node.incarnation != incarnation or node.peer is None:
@@ -264,7 +264,7 @@ class FaultPlan:
 
 def plan_for(rng: random.Random) -> FaultPlan:
     return FaultPlan(
-        size=rng.choice([1, 2, 3, 3, 3, 4, 5, 5]),
+        size=rng.choice([1, 2, 3, 3, 3, 4, 5, 5, 7]),
         fault_time=rng.uniform(4.0, 12.0),
         drop=rng.choice([0.0, 0.01, 0.05, 0.15]),
         duplicate=rng.choice([0.0, 0.02, 0.1]),
@@ -275,9 +275,12 @@ def plan_for(rng: random.Random) -> FaultPlan:
 
 def _inject_fault(cluster: ZabCluster, rng: random.Random) -> None:
     nodes = sorted(cluster.members)
-    kind = rng.choice(["crash", "restart", "restart", "partition", "heal", "pause"])
+    kind = rng.choice(["crash", "restart", "restart", "partition", "heal", "pause", "power"])
     if kind == "crash":
         cluster.crash(rng.choice(nodes))
+    elif kind == "power":   # every server loses its unsynced writes at the same instant
+        for sid in nodes:
+            cluster.crash(sid)
     elif kind == "pause":
         cluster.pause(rng.choice(nodes), rng.uniform(0.2, 2.0))
     elif kind == "restart":
