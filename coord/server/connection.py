@@ -30,13 +30,12 @@ from coord.protocol import records as R
 from coord.protocol.errors import ErrorCode
 from coord.protocol.framing import FrameError, FrameReader
 from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
-from coord.protocol.opcodes import OpCode
+from coord.protocol.opcodes import NOTIFICATION_XID, KeeperState, OpCode
 from coord.server import fourletter
 from coord.server import prep as P
 from coord.server.server import now_ms
 from coord.server.sessions import negotiate_timeout
 from coord.server.txn import Txn
-from coord.server.watches import TYPE_ANY
 
 if TYPE_CHECKING:
     from coord.server.server import CoordServer
@@ -44,8 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("coord.server.connection")
 
 MAX_SLOTS = 1000            # pause reading beyond this many unanswered requests
-NOTIFICATION_XID, PING_XID, AUTH_XID = -1, -2, -4
-SYNC_CONNECTED = 3
+_OPCODES: dict[int, OpCode] = {int(op): op for op in OpCode}
 READ_OPS = frozenset({OpCode.exists, OpCode.getData, OpCode.getChildren, OpCode.getChildren2,
                       OpCode.getACL, OpCode.sync, OpCode.getEphemerals,
                       OpCode.getAllChildrenNumber, OpCode.checkWatches, OpCode.removeWatches,
@@ -85,7 +83,8 @@ class Connection(asyncio.Protocol):
         self.closing_after_flush = False
         self.created = self.last_response = now_ms()
         self.recved = self.sent = 0
-        self.last_op, self.last_cxid, self.last_zxid, self.last_latency = "NA", 0, 0, 0
+        self.last_op: OpCode | None = None
+        self.last_cxid, self.last_zxid, self.last_latency = 0, 0, 0
         self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
 
     # -- asyncio callbacks ---------------------------------------------------------------
@@ -158,11 +157,8 @@ class Connection(asyncio.Protocol):
             return
         self.server.tracker.touch(self.session_id, received)
         self.last_cxid = header.xid
-        try:
-            op = OpCode(header.type)
-        except ValueError:
-            op = None
-        self.last_op = op.name.upper() if op is not None else "UNKNOWN"
+        op = _OPCODES.get(header.type)
+        self.last_op = op
         if op in WRITE_OPS:
             self._write_request(header.xid, op, r, received)
         elif op in READ_OPS:
@@ -265,7 +261,7 @@ class Connection(asyncio.Protocol):
         """A watch fired: notifications bypass the reply queue (they may come anywhere)."""
         w = JuteWriter()
         R.ReplyHeader(NOTIFICATION_XID, -1, 0).encode(w)
-        R.WatcherEvent(etype, SYNC_CONNECTED, path).encode(w)
+        R.WatcherEvent(etype, KeeperState.SYNC_CONNECTED, path).encode(w)
         self._send(w.getvalue())
 
     # -- handshake -------------------------------------------------------------------------
@@ -409,7 +405,8 @@ class Connection(asyncio.Protocol):
         if not full or not self.session_id:
             return base + ")"
         avg = round(self.lat_total / self.lat_count, 4) if self.lat_count else 0.0
-        return (f"{base},sid=0x{self.session_id & (2**64 - 1):x},lop={self.last_op},"
+        lop = self.last_op.name.upper() if self.last_op is not None else "NA"
+        return (f"{base},sid=0x{self.session_id & (2**64 - 1):x},lop={lop},"
                 f"est={self.created},to={self.timeout},lcxid=0x{self.last_cxid & 0xffffffff:x},"
                 f"lzxid=0x{self.last_zxid:x},lresp={self.last_response},llat={self.last_latency},"
                 f"minlat={self.lat_min},avglat={avg},maxlat={self.lat_max})")

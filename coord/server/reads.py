@@ -21,8 +21,6 @@ from coord.server.datatree import DataTree, Node
 if TYPE_CHECKING:
     from coord.server.connection import Connection
 
-PING_XID, AUTH_XID = -2, -4
-
 
 def handle_read(conn: Connection, xid: int, op: OpCode, r: JuteReader) -> bytes | None:
     tree = conn.server.tree
