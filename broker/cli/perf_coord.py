@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -176,6 +177,7 @@ def print_ratios(ours: dict, theirs: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    logging.getLogger("kazoo").setLevel(logging.WARNING)   # its connect/close lines drown the table
     args.drivers = ["ours"]
     try:
         import kazoo  # noqa: F401
