@@ -4,7 +4,9 @@ Phases: DISCOVERY (FOLLOWERINFO sent, waiting for LEADERINFO) -> SYNC (ACKEPOCH 
 waiting for NEWLEADER) -> SYNCED (history replaced by the leader's, acks flowing) ->
 BROADCAST (UPTODATE seen: serving clients). Only messages from the chosen leader in
 the accepted epoch are looked at, so a follower never acks a proposal from an epoch
-older than its acceptedEpoch. Proposals are taken strictly in zxid order (a gap waits
+older than its acceptedEpoch. currentEpoch becomes the new epoch only once the
+synchronized history is durable (then NEWLEADER is acked), because elections rank
+servers by (currentEpoch, last zxid). Proposals are taken strictly in zxid order (a gap waits
 for the leader's retransmission); acks are cumulative and sent only for durable
 entries. Silence from the leader for syncLimit ticks (initLimit before serving) sends
 the follower back to LOOKING. This module must never ack what is not fsynced or apply
@@ -129,7 +131,6 @@ class Following(RoleState):
         if len(fresh) != len(msg.entries) and msg.mode != "DIFF":
             raise SafetyError("NEWLEADER entries overlap the synchronized history")
         peer.append(fresh)
-        peer.set_epochs(peer.accepted_epoch, self.epoch)
         peer.commit_to(msg.commit_zxid)
         self.sync_last = peer.last_zxid
         self.phase = Phase.SYNCED
@@ -162,6 +163,10 @@ class Following(RoleState):
     def _ack(self) -> None:
         peer = self.peer
         if self.phase >= Phase.SYNCED and peer.persisted_zxid >= self.sync_last:
+            if peer.current_epoch != self.epoch:
+                # Only now: a durable currentEpoch promises the whole initial history of
+                # the epoch is durable here too (elections rank servers by it).
+                peer.set_epochs(peer.accepted_epoch, self.epoch)
             peer.send(self._leader, Ack(self.epoch, peer.persisted_zxid, self.touches))
             self.touches = []
 

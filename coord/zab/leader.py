@@ -2,7 +2,8 @@
 
 Phases: DISCOVERY (collect FOLLOWERINFO from a quorum, itself included; propose
 epoch = max(acceptedEpoch) + 1 with LEADERINFO; wait for ACKEPOCH from a quorum, and
-step down if any of them holds a better history than its own) -> SYNC (send each
+step down if any of them holds a better history than its own) -> SYNC (currentEpoch
+= epoch once its own history is durable; send each
 follower NEWLEADER carrying DIFF, TRUNC + DIFF or SNAP + DIFF; wait until a quorum,
 itself included, has durably logged the whole initial history) -> BROADCAST (serve:
 assign zxids epoch<<32|counter, batch proposals per flush, commit the highest zxid a
@@ -91,7 +92,6 @@ class Leading(RoleState):
                 if sid != peer.sid:
                     peer.send(sid, LeaderInfo(self.epoch))
         if self.phase == Phase.DISCOVERY and self.epoch >= 0 and is_quorum(self.epoch_acks, peer.members):
-            peer.set_epochs(self.epoch, self.epoch)
             self.phase = Phase.SYNC
             self.initial_last = peer.last_zxid
             for sid in sorted(self.epoch_acks - {peer.sid}):
@@ -183,8 +183,11 @@ class Leading(RoleState):
         synced = {sid: rec.acked for sid, rec in self.recs.items() if rec.synced}
         entering = False
         if self.phase == Phase.SYNC:
-            voters = set(synced) | ({peer.sid} if peer.persisted_zxid >= self.initial_last else set())
-            if not is_quorum(voters, peer.members):
+            if peer.persisted_zxid < self.initial_last:
+                return   # its own initial history must be durable before anything else
+            if peer.current_epoch != self.epoch:
+                peer.set_epochs(self.epoch, self.epoch)   # see follower.py: why only now
+            if not is_quorum(set(synced) | {peer.sid}, peer.members):
                 return
             self.phase, entering = Phase.BROADCAST, True
             peer.set_serving(True)

@@ -64,6 +64,25 @@ def test_a_follower_never_acks_a_proposal_from_an_epoch_older_than_its_accepted_
     assert peer.last_zxid == 0
 
 
+def test_current_epoch_becomes_durable_only_after_the_synchronized_history() -> None:
+    # Found by the simulator (SEED=2469): a follower that persisted currentEpoch before
+    # its DIFF was fsynced crashed, came back ranked above servers holding committed txns
+    # it had lost, won the election and truncated them away.
+    peer = _lone_follower(PersistentState(1, 1, 0, [(make_zxid(1, 1), b"a")]))
+    peer.receive(3, LeaderInfo(2), 0.0)
+    peer.ready()
+    peer.receive(3, NewLeader(2, "DIFF", 0, 0, b"", [(make_zxid(1, 2), b"b")], 0), 0.0)
+    before = peer.ready()
+    assert not any(isinstance(a, act.PersistEpochs) and a.current_epoch == 2 for a in before)
+    assert peer.current_epoch == 1
+    peer.persisted(make_zxid(1, 2), 0.0)
+    after = peer.ready()
+    kinds = [type(a) for a in after]
+    assert act.PersistEpochs(2, 2) in after
+    assert kinds.index(act.PersistEpochs) < kinds.index(act.Send)   # durable, then ack
+    assert isinstance(after[kinds.index(act.Send)].msg, Ack)  # type: ignore[union-attr]
+
+
 def test_a_leader_serves_only_after_a_quorum_acked_newleader() -> None:
     bench = Bench(3)
     bench.drop = lambda src, dst, msg: isinstance(msg, Ack)

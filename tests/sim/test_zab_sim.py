@@ -11,6 +11,8 @@ from tests.sim.seeds import SimFailure, sweep
 from tests.sim.zab_cluster import ZabCluster, run_seed
 
 CI_SEEDS = 400
+# Seeds that once found a real bug, kept so the fix stays fixed (see docs/zab.md).
+REGRESSION_SEEDS = [2469]
 
 
 def _assert_clean(first: int, count: int) -> None:
@@ -21,6 +23,11 @@ def _assert_clean(first: int, count: int) -> None:
 
 def test_ci_seeds_keep_every_invariant() -> None:
     _assert_clean(0, CI_SEEDS)
+
+
+@pytest.mark.parametrize("seed", REGRESSION_SEEDS)
+def test_seeds_that_once_failed(seed: int) -> None:
+    _assert_clean(seed, 1)
 
 
 @pytest.mark.soak
