@@ -486,26 +486,20 @@ class MultiRequest(NamedTuple):
     """multi (14): `ops` is a list of (sub-op OpCode, request record)."""
 
     ops: list[tuple[int, Any]]
+    ALLOWED = MULTI_WRITE_OPS
 
     def encode(self, w: JuteWriter) -> None:
-        _encode_ops(w, self.ops, MULTI_WRITE_OPS)
+        _encode_ops(w, self.ops, self.ALLOWED)
 
     @classmethod
-    def decode(cls, r: JuteReader) -> MultiRequest:
-        return cls(_decode_ops(r, MULTI_WRITE_OPS))
+    def decode(cls, r: JuteReader) -> Any:
+        return cls(_decode_ops(r, cls.ALLOWED))
 
 
-class MultiReadRequest(NamedTuple):
+class MultiReadRequest(MultiRequest):
     """multiRead (22): `ops` is a list of (getData or getChildren, request record)."""
 
-    ops: list[tuple[int, Any]]
-
-    def encode(self, w: JuteWriter) -> None:
-        _encode_ops(w, self.ops, MULTI_READ_OPS)
-
-    @classmethod
-    def decode(cls, r: JuteReader) -> MultiReadRequest:
-        return cls(_decode_ops(r, MULTI_READ_OPS))
+    ALLOWED = MULTI_READ_OPS
 
 
 def decode_multi_request(r: JuteReader) -> list[tuple[int, Any]]:
@@ -548,24 +542,15 @@ class MultiResponse(NamedTuple):
         _encode_results(w, self.results)
 
     @classmethod
-    def decode(cls, r: JuteReader) -> MultiResponse:
+    def decode(cls, r: JuteReader) -> Any:
         return cls(_decode_results(r))
 
 
-class MultiReadResponse(NamedTuple):
+class MultiReadResponse(MultiResponse):
     """Reply to multiRead: GetDataResponse / GetChildrenResponse / ErrorResult per op."""
 
-    results: list[Any]
 
-    def encode(self, w: JuteWriter) -> None:
-        _encode_results(w, self.results)
-
-    @classmethod
-    def decode(cls, r: JuteReader) -> MultiReadResponse:
-        return cls(_decode_results(r))
-
-
-for _cls in (MultiRequest, MultiReadRequest, MultiResponse, MultiReadResponse):
+for _cls in (MultiRequest, MultiResponse):
     _cls.to_bytes = _to_bytes                                           # type: ignore[attr-defined]
     _cls.from_bytes = classmethod(_from_bytes)                          # type: ignore[attr-defined]
 

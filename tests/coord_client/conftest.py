@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,25 +65,26 @@ def _server(kind: str, base: Path) -> ZooKeeperProcess | CoordProcess:
     return CoordProcess(base)
 
 
-@pytest.fixture(scope="module", params=SERVERS)
-def zk_server(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperProcess | CoordProcess]:
-    server = _server(request.param, tmp_path_factory.mktemp(request.param))
-    server.kind = request.param  # type: ignore[union-attr]
+@contextmanager
+def _running(kind: str, base: Path) -> Iterator[ZooKeeperProcess | CoordProcess]:
+    server = _server(kind, base)
+    server.kind = kind  # type: ignore[union-attr]
     try:
         server.start()
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def zk_server(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperProcess | CoordProcess]:
+    with _running(request.param, tmp_path_factory.mktemp(request.param)) as server:
+        yield server
 
 
 @pytest.fixture(params=SERVERS)
 def fresh_server(request: pytest.FixtureRequest,
                  tmp_path: Path) -> Iterator[ZooKeeperProcess | CoordProcess]:
-    server = _server(request.param, tmp_path / request.param)
-    server.kind = request.param  # type: ignore[union-attr]
-    try:
-        server.start()
+    with _running(request.param, tmp_path / request.param) as server:
         yield server
-    finally:
-        server.close()

@@ -13,6 +13,7 @@ from coord.protocol.errors import (BadVersionError, NoChildrenForEphemeralsError
                                    NoNodeError, NotEmptyError, NoWatcherError,
                                    RolledBackError, RuntimeInconsistencyError)
 from coord.protocol.opcodes import EventType as E
+from tests.coord_client.waiting import wait_for
 
 
 @pytest.fixture
@@ -20,13 +21,6 @@ async def client(zk_server) -> AsyncIterator[CoordClient]:
     async with CoordClient(zk_server.hosts, session_timeout=10) as c:
         yield c
 
-
-async def wait_for(cond, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def events(log: list[WatchedEvent]) -> list[tuple[E, str]]:

@@ -13,14 +13,8 @@ import pytest
 from coord.client import CoordClient
 from coord.recipes import Election, LeadershipLost, Lock
 from tests.support.faultproxy import FaultProxy
+from tests.coord_client.waiting import wait_for
 
-
-async def wait_for(cond, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 async def clients(stack: AsyncExitStack, hosts: str, n: int) -> list[CoordClient]:

@@ -4,7 +4,6 @@ SetWatches), expiry (LOST, ephemerals gone, new session on request), server rest
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,7 @@ from coord.client import ConnState, CoordClient, WatchedEvent, retry
 from coord.protocol.errors import ConnectionLossError, SessionExpiredError
 from coord.protocol.opcodes import EventType as E
 from tests.support.faultproxy import FaultProxy
+from tests.coord_client.waiting import wait_for
 
 
 @pytest.fixture
@@ -20,13 +20,6 @@ def proxy(zk_server) -> Iterator[FaultProxy]:
     with FaultProxy(zk_server.port) as p:
         yield p
 
-
-async def wait_for(cond, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 async def test_connection_loss_suspends_then_reattaches_with_watches(zk_server, proxy: FaultProxy) -> None:
