@@ -112,3 +112,19 @@ async def test_start_fails_clearly_when_no_server_answers() -> None:
         await client.start(timeout=0.5)
     with pytest.raises(ConnectionLossError, match="not connected"):
         await client.get("/")
+
+
+async def test_reconnects_through_another_server_of_the_list(zk_server) -> None:
+    with FaultProxy(zk_server.port) as p1, FaultProxy(zk_server.port) as p2:
+        hosts = f"127.0.0.1:{p1.listen_port},127.0.0.1:{p2.listen_port}"
+        async with CoordClient(hosts, session_timeout=8) as a:
+            states: list[ConnState] = []
+            a.add_listener(states.append)
+            sid = a.session_id
+            used, other = (p1, p2) if p1.connections_accepted else (p2, p1)
+            assert other.connections_accepted == 0
+            used.cut()                                  # this "server" is gone for good
+            await wait_for(lambda: len(states) == 2, 10)
+            assert states == [ConnState.SUSPENDED, ConnState.CONNECTED]
+            assert other.connections_accepted == 1 and a.session_id == sid
+            assert await a.exists("/") is not None
