@@ -1,6 +1,8 @@
 """Jute primitive encoding (ZooKeeper's record serialisation): int, long, boolean,
 buffer, ustring and vectors, all big-endian.
 
+`@jute(...)` turns a NamedTuple into a record with encode/decode (see records.py).
+
 Null and empty are different on the wire (length -1 vs 0) and users can see the
 difference, so `None` is kept as `None` in both directions. Any short or malformed input
 must surface as `MarshallingError`, never as IndexError / struct.error / UnicodeError,
@@ -134,3 +136,110 @@ class JuteReader:
 
     def read_struct(self, st: struct.Struct, what: str) -> tuple:
         return st.unpack_from(self.data, self._take(st.size, what))
+
+
+# -- declaring records: `@jute(types...)` on a NamedTuple ---------------------------------
+
+_Writer = Callable[[JuteWriter, Any], None]
+_Reader = Callable[[JuteReader], Any]
+
+_PRIMITIVES: dict[str, tuple[_Writer, _Reader, str | None]] = {
+    "int": (JuteWriter.write_int, JuteReader.read_int, "i"),
+    "long": (JuteWriter.write_long, JuteReader.read_long, "q"),
+    "bool": (JuteWriter.write_bool, JuteReader.read_bool, "?"),
+    "buffer": (JuteWriter.write_buffer, JuteReader.read_buffer, None),
+    "ustring": (JuteWriter.write_ustring, JuteReader.read_ustring, None),
+}
+
+
+class vector:
+    """Jute type `vector<item>` in a `@jute(...)` declaration."""
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+
+def _field_codec(jtype: Any) -> tuple[_Writer, _Reader]:
+    if isinstance(jtype, str):
+        write, read, _ = _PRIMITIVES[jtype]
+        return write, read
+    if isinstance(jtype, vector):
+        write_item, read_item = _field_codec(jtype.item)
+        return (lambda w, v: w.write_vector(v, write_item)), (lambda r: r.read_vector(read_item))
+    return (lambda w, v: v.encode(w)), jtype.decode          # a nested record
+
+
+def jute(*types: Any, optional_bool_tail: bool = False) -> Callable[[type], type]:
+    """Attach the jute codec for the fields of a NamedTuple, `types` in field order.
+
+    `optional_bool_tail`: the last field is a boolean that is not part of the jute record
+    and may be absent (ConnectRequest/Response's readOnly byte); None means absent."""
+
+    def attach(cls: type) -> type:
+        fields = cls._fields  # type: ignore[attr-defined]
+        want = len(fields) - (1 if optional_bool_tail else 0)
+        if len(types) != want:
+            raise TypeError(f"{cls.__name__}: {want} fields but {len(types)} jute types")
+        codes = [_PRIMITIVES[t][2] if isinstance(t, str) else None for t in types]
+        if types and None not in codes and not optional_bool_tail:
+            _attach_struct(cls, struct.Struct(">" + "".join(codes)))   # type: ignore[arg-type]
+        else:
+            _attach_generic(cls, [_field_codec(t) for t in types], optional_bool_tail)
+        with_bytes_methods(cls)
+        cls.JUTE_TYPES = types                                          # type: ignore[attr-defined]
+        return cls
+
+    return attach
+
+
+def _attach_struct(cls: type, st: struct.Struct) -> None:
+    name = cls.__name__
+
+    def encode(self: Any, w: JuteWriter) -> None:
+        try:
+            w.write_raw(st.pack(*self))
+        except struct.error as e:
+            raise MarshallingError(f"{name}: {e}") from e
+
+    def decode(kls: type, r: JuteReader) -> Any:
+        return kls._make(r.read_struct(st, name))                      # type: ignore[attr-defined]
+
+    cls.encode = encode                                                 # type: ignore[attr-defined]
+    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+
+
+def _attach_generic(cls: type, codecs: list[tuple[_Writer, _Reader]], tail: bool) -> None:
+    writers = [c[0] for c in codecs]
+    readers = [c[1] for c in codecs]
+
+    def encode(self: Any, w: JuteWriter) -> None:
+        for write, value in zip(writers, self):
+            write(w, value)
+        if tail and self[-1] is not None:
+            w.write_bool(self[-1])
+
+    def decode(kls: type, r: JuteReader) -> Any:
+        values = [read(r) for read in readers]
+        if tail:
+            values.append(r.read_bool() if r.remaining() else None)
+        return kls._make(values)                                        # type: ignore[attr-defined]
+
+    cls.encode = encode                                                 # type: ignore[attr-defined]
+    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+
+
+def with_bytes_methods(cls: type) -> type:
+    """Give a record class with encode/decode `to_bytes()` and `from_bytes(data)`."""
+    cls.to_bytes = _to_bytes                                            # type: ignore[attr-defined]
+    cls.from_bytes = classmethod(_from_bytes)                           # type: ignore[attr-defined]
+    return cls
+
+
+def _to_bytes(self: Any) -> bytes:
+    w = JuteWriter()
+    self.encode(w)
+    return w.getvalue()
+
+
+def _from_bytes(cls: Any, data: bytes) -> Any:
+    return cls.decode(JuteReader(data))

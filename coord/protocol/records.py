@@ -1,7 +1,7 @@
 """Every ZooKeeper 3.8 client-protocol record, encodable and decodable in both directions.
 
 Each record is a NamedTuple whose fields carry ZooKeeper's own names (`lastZxidSeen`,
-`cversion`), declared with `@jute(...)` giving the jute type of each field in order;
+`cversion`), declared with `@jute(...)` (coord.protocol.jute) giving each field's jute type;
 the decorator attaches `encode(writer)`, `decode(reader)`, `to_bytes()` and
 `from_bytes(data)`. Records made only of fixed-size numbers get one precompiled struct.
 `OPS` maps each opcode to its (request, response) record so the server and the client
@@ -13,111 +13,11 @@ This module must never do I/O or hold state; a decode failure is `MarshallingErr
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
+from coord.protocol.jute import (JuteReader, JuteWriter, MarshallingError, jute, vector,
+                                 with_bytes_methods)
 from coord.protocol.opcodes import OpCode
-
-_Writer = Callable[[JuteWriter, Any], None]
-_Reader = Callable[[JuteReader], Any]
-
-_PRIMITIVES: dict[str, tuple[_Writer, _Reader, str | None]] = {
-    "int": (JuteWriter.write_int, JuteReader.read_int, "i"),
-    "long": (JuteWriter.write_long, JuteReader.read_long, "q"),
-    "bool": (JuteWriter.write_bool, JuteReader.read_bool, "?"),
-    "buffer": (JuteWriter.write_buffer, JuteReader.read_buffer, None),
-    "ustring": (JuteWriter.write_ustring, JuteReader.read_ustring, None),
-}
-
-
-class vector:
-    """Jute type `vector<item>` in a `@jute(...)` declaration."""
-
-    def __init__(self, item: Any) -> None:
-        self.item = item
-
-
-def _field_codec(jtype: Any) -> tuple[_Writer, _Reader]:
-    if isinstance(jtype, str):
-        write, read, _ = _PRIMITIVES[jtype]
-        return write, read
-    if isinstance(jtype, vector):
-        write_item, read_item = _field_codec(jtype.item)
-        return (lambda w, v: w.write_vector(v, write_item)), (lambda r: r.read_vector(read_item))
-    return (lambda w, v: v.encode(w)), jtype.decode          # a nested record
-
-
-def jute(*types: Any, optional_bool_tail: bool = False) -> Callable[[type], type]:
-    """Attach the jute codec for the fields of a NamedTuple, `types` in field order.
-
-    `optional_bool_tail`: the last field is a boolean that is not part of the jute record
-    and may be absent (ConnectRequest/Response's readOnly byte); None means absent."""
-
-    def attach(cls: type) -> type:
-        fields = cls._fields  # type: ignore[attr-defined]
-        want = len(fields) - (1 if optional_bool_tail else 0)
-        if len(types) != want:
-            raise TypeError(f"{cls.__name__}: {want} fields but {len(types)} jute types")
-        codes = [_PRIMITIVES[t][2] if isinstance(t, str) else None for t in types]
-        if types and None not in codes and not optional_bool_tail:
-            _attach_struct(cls, struct.Struct(">" + "".join(codes)))   # type: ignore[arg-type]
-        else:
-            _attach_generic(cls, [_field_codec(t) for t in types], optional_bool_tail)
-        cls.to_bytes = _to_bytes                                        # type: ignore[attr-defined]
-        cls.from_bytes = classmethod(_from_bytes)                       # type: ignore[attr-defined]
-        cls.JUTE_TYPES = types                                          # type: ignore[attr-defined]
-        return cls
-
-    return attach
-
-
-def _attach_struct(cls: type, st: struct.Struct) -> None:
-    name = cls.__name__
-
-    def encode(self: Any, w: JuteWriter) -> None:
-        try:
-            w.write_raw(st.pack(*self))
-        except struct.error as e:
-            raise MarshallingError(f"{name}: {e}") from e
-
-    def decode(kls: type, r: JuteReader) -> Any:
-        return kls._make(r.read_struct(st, name))                      # type: ignore[attr-defined]
-
-    cls.encode = encode                                                 # type: ignore[attr-defined]
-    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
-
-
-def _attach_generic(cls: type, codecs: list[tuple[_Writer, _Reader]], tail: bool) -> None:
-    writers = [c[0] for c in codecs]
-    readers = [c[1] for c in codecs]
-
-    def encode(self: Any, w: JuteWriter) -> None:
-        for write, value in zip(writers, self):
-            write(w, value)
-        if tail and self[-1] is not None:
-            w.write_bool(self[-1])
-
-    def decode(kls: type, r: JuteReader) -> Any:
-        values = [read(r) for read in readers]
-        if tail:
-            values.append(r.read_bool() if r.remaining() else None)
-        return kls._make(values)                                        # type: ignore[attr-defined]
-
-    cls.encode = encode                                                 # type: ignore[attr-defined]
-    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
-
-
-def _to_bytes(self: Any) -> bytes:
-    w = JuteWriter()
-    self.encode(w)
-    return w.getvalue()
-
-
-def _from_bytes(cls: Any, data: bytes) -> Any:
-    return cls.decode(JuteReader(data))
-
 
 # -- headers, handshake, common records ------------------------------------------------
 
@@ -550,9 +450,8 @@ class MultiReadResponse(MultiResponse):
     """Reply to multiRead: GetDataResponse / GetChildrenResponse / ErrorResult per op."""
 
 
-for _cls in (MultiRequest, MultiResponse):
-    _cls.to_bytes = _to_bytes                                           # type: ignore[attr-defined]
-    _cls.from_bytes = classmethod(_from_bytes)                          # type: ignore[attr-defined]
+with_bytes_methods(MultiRequest)
+with_bytes_methods(MultiResponse)
 
 
 # -- the opcode table both sides use -----------------------------------------------------
