@@ -36,6 +36,10 @@ def test_sigkill_during_writes_keeps_every_acknowledged_write(procs, tmp_path: P
     kz.stop()
     kz.close()
     assert 0 < len(acked) < 3000
+    # and a write cut short by the crash: half an entry at the end of the newest segment
+    _, newest = list_segments(tmp_path / "data" / "log")[-1]
+    with open(newest, "ab") as f:
+        f.write(b"\x00\x00\x01\x00\x12\x34")
     server.restart()
     kz = _client(server.hosts)
     present = set(kz.get_children("/crash"))
@@ -43,6 +47,7 @@ def test_sigkill_during_writes_keeps_every_acknowledged_write(procs, tmp_path: P
     assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:3]}"
     kz.stop()
     kz.close()
+    assert "torn tail" in procs.log_text(server.name)
 
 
 def test_restart_restores_tree_and_open_sessions(procs, tmp_path: Path) -> None:

@@ -134,3 +134,19 @@ def test_reattach_moves_the_session_and_closes_the_old_connection(shared_coord) 
     assert third.session.timeOut == 0 and third.session.sessionId == 0  # closed = expired
     for c in (first, second, third):
         c.close()
+
+
+def test_watch_event_arrives_before_the_read_that_sees_the_change(shared_coord) -> None:
+    a, b = RawClient(shared_coord.port), RawClient(shared_coord.port)
+    base = _base(a)
+    a.create(f"{base}/w", b"old")
+    for round_ in range(20):
+        a.events.clear()
+        a.call(OpCode.getData, R.GetDataRequest(f"{base}/w", True))
+        b.call(OpCode.setData, R.SetDataRequest(f"{base}/w", b"new%d" % round_, -1))
+        _, _, res = a.call(OpCode.getData, R.GetDataRequest(f"{base}/w", False))
+        assert res.data == b"new%d" % round_
+        # RawClient collects notifications that arrive before the reply it waits for
+        assert a.events == [(EventType.NODE_DATA_CHANGED, f"{base}/w")]
+    a.close()
+    b.close()
