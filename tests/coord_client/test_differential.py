@@ -1,0 +1,89 @@
+"""Differential: the same seeded random workload through CoordClient against a real
+ZooKeeper and against our server must give the same results (values, error types, the
+comparable Stat fields, sequential names, multi outcomes). zxids and times are not
+compared: they depend on each server's history (sessions also consume zxids)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coord.client import CoordClient
+from coord.protocol import records as R
+from coord.protocol.errors import CoordError
+from tests.coord_client.conftest import _running
+
+NAMES = ["/d", "/d/a", "/d/b", "/d/a/x", "/d/a/y", "/d/b/z", "/d/s-"]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    base: Path = tmp_path_factory.mktemp("diff")
+    with _running("zookeeper", base / "zk") as zk, _running("coord", base / "coord") as ours:
+        yield zk.hosts, ours.hosts
+
+
+def shape(value: Any) -> Any:
+    if isinstance(value, R.Stat):
+        return (value.version, value.cversion, value.aversion, value.dataLength,
+                value.numChildren, value.ephemeralOwner != 0, value.czxid == value.mzxid,
+                value.pzxid >= value.czxid)
+    if isinstance(value, CoordError):
+        return type(value).__name__
+    if isinstance(value, (list, tuple)):
+        return [shape(v) for v in value]
+    return value
+
+
+async def one_op(c: CoordClient, rnd: random.Random) -> Any:
+    path = rnd.choice(NAMES)
+    kind = rnd.choice(["create", "create", "delete", "set", "get", "exists", "children", "multi"])
+    version = rnd.choice([-1, -1, 0, 1, 2])
+    if kind == "create":
+        return await c.create(path, rnd.choice([b"", b"v", None]), ephemeral=rnd.random() < 0.3,
+                              sequence=path.endswith("-") or (path != "/d" and rnd.random() < 0.2))
+    if kind == "delete":
+        return await c.delete(path, version=version)
+    if kind == "set":
+        return await c.set(path, b"x" * rnd.randint(0, 5), version=version)
+    if kind == "get":
+        return await c.get(path)
+    if kind == "exists":
+        return await c.exists(path)
+    if kind == "children":
+        children, stat = await c.get_children(path, include_data=True)
+        return sorted(children), stat
+    t = c.transaction()
+    for _ in range(rnd.randint(1, 3)):
+        p = rnd.choice(NAMES)
+        rnd.choice([lambda: t.create(p, b"m"), lambda: t.delete(p, version),
+                    lambda: t.set_data(p, b"n", version), lambda: t.check(p, version)])()
+    return await t.commit()
+
+
+async def run_workload(hosts: str, seed: int) -> list[Any]:
+    rnd = random.Random(seed)
+    out = []
+    async with CoordClient(hosts) as c:
+        await c.create("/d", b"root")
+        for _ in range(150):
+            try:
+                out.append(shape(await one_op(c, rnd)))
+            except CoordError as e:
+                out.append(shape(e))
+        await c.delete("/d", recursive=True)
+    return out
+
+
+@pytest.mark.zookeeper
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_same_results_as_real_zookeeper(both: tuple[str, str], seed: int) -> None:
+    zk_hosts, our_hosts = both
+    theirs = await run_workload(zk_hosts, seed)
+    ours = await run_workload(our_hosts, seed)
+    for i, (mine, real) in enumerate(zip(ours, theirs)):
+        assert mine == real, f"seed {seed}, op {i}: ours {mine} vs ZooKeeper {real}"
