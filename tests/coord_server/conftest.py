@@ -64,3 +64,12 @@ def kz(shared_coord: RunningCoord) -> Iterator[KazooClient]:
     finally:
         client.stop()
         client.close()
+
+
+@pytest.fixture(scope="session")
+def real_zookeeper() -> Iterator[str]:
+    """A real Apache ZooKeeper 3.8 (the codec engineer's launcher), for differential tests."""
+    from tests.support.zookeeper import running_zookeeper
+
+    with running_zookeeper() as hosts:
+        yield hosts

@@ -115,14 +115,6 @@ def scenario(kz: KazooClient) -> tuple[Observations, list]:
     return r.out, r.events
 
 
-@pytest.fixture(scope="module")
-def real_zookeeper():
-    zk_support = pytest.importorskip(
-        "tests.support.zookeeper", reason="tests/support/zookeeper.py (real ZooKeeper) not there yet")
-    with zk_support.running_zookeeper() as hosts:
-        yield hosts
-
-
 def _run(hosts: str):
     kz = KazooClient(hosts=hosts, timeout=10)
     kz.start(timeout=20)
