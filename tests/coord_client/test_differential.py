@@ -16,6 +16,7 @@ from coord.client import CoordClient
 from coord.protocol import records as R
 from coord.protocol.errors import CoordError
 from tests.coord_client.conftest import _running
+from tests.coord_client.waiting import wait_for
 
 NAMES = ["/d", "/d/a", "/d/b", "/d/a/x", "/d/a/y", "/d/b/z", "/d/s-"]
 
@@ -65,25 +66,35 @@ async def one_op(c: CoordClient, rnd: random.Random) -> Any:
     return await t.commit()
 
 
-async def run_workload(hosts: str, seed: int) -> list[Any]:
+async def run_workload(hosts: str, seed: int) -> tuple[list[Any], list[Any]]:
+    """(results, events a second session's recursive watch on /d saw)."""
     rnd = random.Random(seed)
-    out = []
-    async with CoordClient(hosts) as c:
+    out: list[Any] = []
+    events: list[Any] = []
+    async with CoordClient(hosts) as c, CoordClient(hosts) as observer:
         await c.create("/d", b"root")
+        await observer.add_watch("/d", lambda e: events.append((int(e.type), e.path)), recursive=True)
         for _ in range(150):
             try:
                 out.append(shape(await one_op(c, rnd)))
             except CoordError as e:
                 out.append(shape(e))
-        await c.delete("/d", recursive=True)
-    return out
+        await observer.sync("/")
+        out.append(len(events))           # the tail (recursive delete) comes in child order,
+        await c.delete("/d", recursive=True)   # which is a hash order on ZooKeeper
+        await observer.sync("/")
+        await wait_for(lambda: events[-1:] == [(2, "/d")], 5)
+    return out, events
 
 
 @pytest.mark.zookeeper
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_same_results_as_real_zookeeper(both: tuple[str, str], seed: int) -> None:
     zk_hosts, our_hosts = both
-    theirs = await run_workload(zk_hosts, seed)
-    ours = await run_workload(our_hosts, seed)
+    theirs, their_events = await run_workload(zk_hosts, seed)
+    ours, our_events = await run_workload(our_hosts, seed)
     for i, (mine, real) in enumerate(zip(ours, theirs)):
         assert mine == real, f"seed {seed}, op {i}: ours {mine} vs ZooKeeper {real}"
+    n = ours[-1]
+    assert n > 10 and our_events[:n] == their_events[:n]
+    assert sorted(our_events[n:]) == sorted(their_events[n:])
