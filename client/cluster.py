@@ -20,7 +20,8 @@ class ClusterMetadata:
         self.brokers: dict[int, BrokerDescription] = {}
         self._partitions: dict[str, dict[int, PartitionDescription]] = {}
         self.topic_errors: dict[str, tuple[int, str | None]] = {}
-        self.version = 0  # bumped on each update so waiters can tell a new answer arrived
+        self._sorted: dict[str, list[int]] = {}
+        self._available: dict[str, list[int]] = {}
 
     def update(self, body: dict[str, Any]) -> None:
         """Replace what we know with a Metadata response body (topics not in it are kept)."""
@@ -39,22 +40,30 @@ class ClusterMetadata:
                 p["partition"]: PartitionDescription(p["partition"], p.get("leader", -1), p.get("leader_epoch", -1),
                                                      p.get("replicas", []), p.get("isr", []))
                 for p in topic.get("partitions", ())}
-        self.version += 1
+        self._reindex()
 
     def forget(self, topic: str) -> None:
         self._partitions.pop(topic, None)
+        self._reindex()
 
     def topics(self) -> list[str]:
         return sorted(self._partitions)
 
     def partitions_for(self, topic: str) -> list[int] | None:
-        """Sorted partition ids, or None if the topic is unknown (not yet fetched or missing)."""
-        parts = self._partitions.get(topic)
-        return None if parts is None else sorted(parts)
+        """Sorted partition ids, or None if the topic is unknown (not yet fetched or missing).
+
+        The list is cached between updates (the producer asks once per record): do not modify it.
+        """
+        return self._sorted.get(topic)
 
     def available_partitions_for(self, topic: str) -> list[int]:
-        parts = self._partitions.get(topic, {})
-        return sorted(p for p, d in parts.items() if d.leader >= 0 and d.leader in self.brokers)
+        """Partitions whose leader is a broker we know (cached like partitions_for)."""
+        return self._available.get(topic, [])
+
+    def _reindex(self) -> None:
+        self._sorted = {t: sorted(parts) for t, parts in self._partitions.items()}
+        self._available = {t: sorted(p for p, d in parts.items() if d.leader >= 0 and d.leader in self.brokers)
+                           for t, parts in self._partitions.items()}
 
     def describe(self, topic: str) -> list[PartitionDescription]:
         return [d for _, d in sorted(self._partitions.get(topic, {}).items())]

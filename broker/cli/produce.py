@@ -58,6 +58,12 @@ def _produce(args: argparse.Namespace) -> int:
     except (ClientError, BrokerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    try:
+        producer.partitions_for(args.topic)  # a missing topic fails here, before any line is read
+    except (ClientError, BrokerError) as exc:
+        producer.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     sent = 0
     try:
         for line in sys.stdin.buffer:

@@ -93,16 +93,21 @@ class RecordAccumulator:
         self._room = asyncio.Event()
         self._room.set()
 
-    def append(self, tp: TopicPartition, key: Any, value: Any, headers: Any, timestamp: int,
+    def append(self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int,
                size: int, now: float) -> tuple[FutureRecordMetadata, bool]:
-        """Add one record; returns its future and whether its batch just became full."""
+        """Add one record; returns its future and whether its batch just became full.
+
+        `tp` may be a plain (topic, partition) tuple: it hashes and compares like a
+        TopicPartition, and saves building one per record.
+        """
         queue = self._queues.get(tp)
         if queue is None:
+            tp = TopicPartition(*tp)
             queue = self._queues[tp] = collections.deque()
         batch = queue[-1] if queue else None
         if batch is None or batch.in_flight or batch.encoded is not None or \
                 (batch.size + size > self.batch_size and batch.records):
-            batch = ProducerBatch(tp, now, asyncio.get_running_loop().create_future())
+            batch = ProducerBatch(TopicPartition(*tp), now, asyncio.get_running_loop().create_future())
             queue.append(batch)
             self._incomplete.add(batch)
             batch.future.add_done_callback(lambda _f, b=batch: self._completed(b))
@@ -116,7 +121,7 @@ class RecordAccumulator:
         full = batch.size >= self.batch_size
         if full:
             self.wakeup.set()
-        return FutureRecordMetadata(batch.future, tp, len(batch.records) - 1, timestamp), full
+        return FutureRecordMetadata(batch.future, batch.tp, len(batch.records) - 1, timestamp), full
 
     async def wait_for_room(self) -> None:
         """Block while more than `buffer_memory` bytes wait to be acknowledged."""

@@ -93,14 +93,19 @@ class AsyncProducer:
             raise RecordTooLargeError(f"record of about {size} bytes is larger than max_request_size="
                                       f"{self.max_request_size}; raise max_request_size (and the topic's "
                                       f"max.message.bytes) or send smaller records")
+        cluster = self.client.cluster
+        partitions = cluster.partitions_for(topic)
+        if partitions is None:
+            partitions = await self.client.wait_for_topic(topic, self.max_block_ms)
         if partition is None:
-            partition = await self._partition(topic, key)
+            partition = self.partitioner.partition(topic, key, partitions, cluster.available_partitions_for(topic))
+        elif not 0 <= partition < len(partitions):
+            raise ValueError(f"partition {partition} is not in [0, {len(partitions) - 1}] for topic {topic!r}")
         if timestamp_ms is None:
             timestamp_ms = int(time.time() * 1000)
         if acc.buffered_bytes >= acc.buffer_memory:
             await acc.wait_for_room()
-        future, full = acc.append(TopicPartition(topic, partition), key, value, headers, timestamp_ms,
-                                  size, time.monotonic())
+        future, full = acc.append((topic, partition), key, value, headers, timestamp_ms, size, time.monotonic())
         if full and key is None:
             self.partitioner.on_batch_closed(topic, partition, self.client.cluster.available_partitions_for(topic))
         return future
@@ -109,13 +114,6 @@ class AsyncProducer:
                             headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
                             timestamp_ms: int | None = None) -> RecordMetadata:
         return await (await self.send(topic, value, key, headers, partition, timestamp_ms))
-
-    async def _partition(self, topic: str, key: Any) -> int:
-        cluster = self.client.cluster
-        partitions = cluster.partitions_for(topic)
-        if partitions is None:
-            partitions = await self.client.wait_for_topic(topic, self.max_block_ms)
-        return self.partitioner.partition(topic, key, partitions, cluster.available_partitions_for(topic))
 
     async def partitions_for(self, topic: str) -> list[int]:
         return await self.client.wait_for_topic(topic, self.max_block_ms)

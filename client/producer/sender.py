@@ -85,6 +85,7 @@ class Sender:
             f"(delivery_timeout_ms); is the partition's leader up?"))
         nodes, delay, unknown = self.acc.ready(now, cluster.leader_for)
         if unknown:
+            self.client.topics.update(unknown)
             self._refresh_metadata()
             delay = self.client.retry_backoff if delay is None else min(delay, self.client.retry_backoff)
         for node in nodes:
