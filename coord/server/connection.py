@@ -337,7 +337,7 @@ class Connection(asyncio.Protocol):
             slot.data = self._reply(xid, ErrorCode.MARSHALLINGERROR)
             self._drain()
             return
-        prepared = server.view.prepare(self.session_id, op_tuple, received, self.auth_ids)
+        prepared = server.view.prepare(self.session_id, op_tuple, received, self.ids)
 
         def applied(txn: Txn, results: list) -> None:
             slot.data = self._write_reply(xid, op, op_tuple, prepared, results)
@@ -374,9 +374,14 @@ class Connection(asyncio.Protocol):
         except (MarshallingError, ValueError):
             return self._reply(xid, ErrorCode.MARSHALLINGERROR)
 
+    @property
+    def ids(self) -> list[tuple[str, str]]:
+        """Who this connection is, for ACL checks: its address plus digest auth ids."""
+        return [("ip", str(self.peer[0])), *self.auth_ids]
+
     def authenticate(self, scheme: str, auth: bytes) -> bool:
-        """Digest credentials are recorded as the connection's id (for `auth` ACLs and
-        whoAmI); ACLs are not enforced yet, so no scheme grants or denies anything."""
+        """Digest credentials become one of the connection's ids (ACL checks, `auth`
+        ACLs, whoAmI); other schemes are refused."""
         if scheme != "digest" or b":" not in auth:
             return False
         user, _, _ = auth.decode("utf-8", "replace").partition(":")

@@ -21,8 +21,9 @@ from collections import deque
 from typing import Any, NamedTuple
 
 from coord.protocol.errors import ErrorCode
-from coord.protocol.opcodes import OpCode
+from coord.protocol.opcodes import OpCode, Perms
 from coord.server import txn as T
+from coord.server.acl import AclError, Ids, check, fixup_acl
 from coord.server.datatree import RESERVED, DataTree, parent_of
 from coord.server.txn import Txn
 
@@ -36,7 +37,6 @@ BADVERSION = ErrorCode.BADVERSION
 NOCHILDRENFOREPHEMERALS = ErrorCode.NOCHILDRENFOREPHEMERALS
 NODEEXISTS = ErrorCode.NODEEXISTS
 NOTEMPTY = ErrorCode.NOTEMPTY
-INVALIDACL = ErrorCode.INVALIDACL
 
 OP_CREATE, OP_DELETE, OP_SET_DATA = OpCode.create, OpCode.delete, OpCode.setData
 OP_SET_ACL, OP_CHECK, OP_MULTI = OpCode.setACL, OpCode.check, OpCode.multi
@@ -53,7 +53,6 @@ MODES = {0: (False, False, False, False), 1: (True, False, False, False),
          6: (False, True, False, True)}
 
 _BAD_CHARS = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]")
-_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/(\d{1,2}))?$")
 
 
 class PrepError(Exception):
@@ -87,48 +86,18 @@ def validate_path(path: str) -> None:
         raise PrepError(BADARGUMENTS, f"invalid path {path!r}")
 
 
-def fixup_acl(acl: list | None, auth_ids: list[tuple[str, str]]) -> list[list[Any]]:
-    """ZooKeeper's ACL input rules: dedupe, expand `auth`, refuse what it refuses."""
-    if not acl:
-        raise PrepError(INVALIDACL, "an ACL list must not be empty")
-    out: list[list[Any]] = []
-    for perms, scheme, ident in acl:
-        scheme, ident = scheme or "", ident or ""
-        if scheme == "auth":
-            if not auth_ids:
-                raise PrepError(INVALIDACL, "the auth scheme needs an authenticated connection")
-            expanded = [[perms, s, i] for s, i in auth_ids]
-        elif scheme == "world" and ident == "anyone":
-            expanded = [[perms, scheme, ident]]
-        elif scheme == "digest" and ident.count(":") == 1:
-            expanded = [[perms, scheme, ident]]
-        elif scheme == "ip" and _valid_ip(ident):
-            expanded = [[perms, scheme, ident]]
-        else:
-            raise PrepError(INVALIDACL, f"invalid ACL id {scheme}:{ident}")
-        out.extend(e for e in expanded if e not in out)
-    return out
-
-
-def _valid_ip(ident: str) -> bool:
-    m = _IPV4.match(ident)
-    if not m:
-        return False
-    octets_ok = all(int(m.group(i)) <= 255 for i in range(1, 5))
-    return octets_ok and (m.group(6) is None or int(m.group(6)) <= 32)
-
-
 class Rec:
     """What prep needs to know of a node: a copy-on-write view of a tree Node."""
-    __slots__ = ("version", "aversion", "seq", "nchildren", "owner", "mtime")
+    __slots__ = ("version", "aversion", "seq", "nchildren", "owner", "mtime", "acl")
 
     def __init__(self, version: int, aversion: int, seq: int, nchildren: int, owner: int,
-                 mtime: int) -> None:
+                 mtime: int, acl: list) -> None:
         self.version, self.aversion, self.seq = version, aversion, seq
-        self.nchildren, self.owner, self.mtime = nchildren, owner, mtime
+        self.nchildren, self.owner, self.mtime, self.acl = nchildren, owner, mtime, acl
 
     def copy(self) -> Rec:
-        return Rec(self.version, self.aversion, self.seq, self.nchildren, self.owner, self.mtime)
+        return Rec(self.version, self.aversion, self.seq, self.nchildren, self.owner,
+                   self.mtime, self.acl)
 
 
 class PrepView:
@@ -153,7 +122,7 @@ class PrepView:
         if node is None:
             return None
         return Rec(node.version, node.aversion, node.seq, len(node.children), node.owner,
-                   node.mtime)
+                   node.mtime, node.acl)
 
     def applied(self, zxid: int) -> None:
         """The tree has applied everything up to `zxid`: forget changes it now shows."""
@@ -177,30 +146,30 @@ class PrepView:
     # -- entry points ------------------------------------------------------------------
 
     def prepare(self, session: int, op: tuple, now: int,
-                auth_ids: list[tuple[str, str]] = ()) -> Prepared:
+                ids: Ids = ()) -> Prepared:
         """Turn one write request (see `_prep_op` for the tuple shapes) into a txn."""
         zxid = self.next_zxid
         self.next_zxid += 1
         local: dict[str, Rec | None] = {}
         if op[0] == OP_MULTI:
-            return self._prepare_multi(zxid, session, op[1], now, auth_ids)
+            return self._prepare_multi(zxid, session, op[1], now, ids)
         try:
-            kind, body = self._prep_op(session, op, now, auth_ids, local)
-        except PrepError as e:
+            kind, body = self._prep_op(session, op, now, ids, local)
+        except (PrepError, AclError) as e:
             return Prepared(Txn(zxid, now, session, T.ERROR, [e.code]), e.code, None)
         self._commit_local(zxid, local)
         return Prepared(Txn(zxid, now, session, kind, body), OK, None)
 
     def _prepare_multi(self, zxid: int, session: int, ops: list[tuple], now: int,
-                       auth_ids: list[tuple[str, str]]) -> Prepared:
+                       ids: Ids) -> Prepared:
         local: dict[str, Rec | None] = {}
         subs: list[list[Any]] = []
         for index, op in enumerate(ops):
             try:
                 if op[0] not in WRITE_OPS or op[0] == OP_MULTI:
                     raise PrepError(UNIMPLEMENTED, f"op {op[0]} is not allowed in multi")
-                kind, body = self._prep_op(session, op, now, auth_ids, local)
-            except PrepError as e:
+                kind, body = self._prep_op(session, op, now, ids, local)
+            except (PrepError, AclError) as e:
                 errors = [OK] * index + [e.code] + [RUNTIMEINCONSISTENCY] * (len(ops) - index - 1)
                 return Prepared(Txn(zxid, now, session, T.ERROR, [e.code]), OK, errors)
             subs.append([kind, body])
@@ -232,18 +201,19 @@ class PrepView:
 
     # -- single ops ----------------------------------------------------------------------
 
-    def _prep_op(self, session: int, op: tuple, now: int, auth_ids: list[tuple[str, str]],
+    def _prep_op(self, session: int, op: tuple, now: int, ids: Ids,
                  local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
         code = op[0]
         if code in CREATE_OPS:
-            return self._prep_create(session, op, auth_ids, local)
+            return self._prep_create(session, op, ids, local)
         if code in (OP_DELETE, OP_DELETE_CONTAINER):
-            return self._prep_delete(op, local)
+            return self._prep_delete(op, ids, local)
         if code == OP_SET_DATA:
             _, path, data, version = op
             validate_path(path)
             self._check_size(data)
             rec = self._existing(path, local)
+            check(rec.acl, Perms.WRITE, ids, path)
             self._check_version(rec.version, version, path)
             rec = local[path] = rec.copy()
             rec.version += 1
@@ -252,20 +222,24 @@ class PrepView:
         if code == OP_SET_ACL:
             _, path, acl, version = op
             validate_path(path)
-            acl = fixup_acl(acl, auth_ids)
+            acl = fixup_acl(acl, ids)
             rec = self._existing(path, local)
+            check(rec.acl, Perms.ADMIN, ids, path)
             self._check_version(rec.aversion, version, path)
             rec = local[path] = rec.copy()
             rec.aversion += 1
+            rec.acl = acl
             return T.SET_ACL, [path, acl]
         if code == OP_CHECK:
             _, path, version = op
             validate_path(path)
-            self._check_version(self._existing(path, local).version, version, path)
+            rec = self._existing(path, local)
+            check(rec.acl, Perms.READ, ids, path)
+            self._check_version(rec.version, version, path)
             return T.CHECK, [path]
         raise PrepError(UNIMPLEMENTED, f"opcode {code} is not a write")
 
-    def _prep_create(self, session: int, op: tuple, auth_ids: list[tuple[str, str]],
+    def _prep_create(self, session: int, op: tuple, ids: Ids,
                      local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
         code, path, data, acl, flags, ttl = op
         mode = MODES.get(flags)
@@ -281,11 +255,12 @@ class PrepView:
         if last_slash == -1 or "\0" in path:
             raise PrepError(BADARGUMENTS, f"invalid path {path!r}")
         self._check_size(data)
-        acl = fixup_acl(acl, auth_ids)
+        acl = fixup_acl(acl, ids)
         parent_path = path[:last_slash] or "/"
         parent = self.lookup(parent_path, local)
         if parent is None:
             raise PrepError(NONODE, f"parent {parent_path} does not exist")
+        check(parent.acl, Perms.CREATE, ids, parent_path)
         if sequential:
             path = f"{path}{parent.seq:010d}"
         validate_path(path)
@@ -298,18 +273,22 @@ class PrepView:
         parent = local[parent_path] = parent.copy()
         parent.seq += 1
         parent.nchildren += 1
-        local[path] = Rec(0, 0, 0, 0, owner, 0)
+        local[path] = Rec(0, 0, 0, 0, owner, 0, acl)
         return T.CREATE, [path, data, acl, owner]
 
-    def _prep_delete(self, op: tuple, local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
+    def _prep_delete(self, op: tuple, ids: Ids,
+                     local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
         code, path, version = op
         last_slash = path.rfind("/")
         if last_slash == -1 or "\0" in path or path in RESERVED:
             raise PrepError(BADARGUMENTS, f"cannot delete {path!r}")
         parent_path = path[:last_slash] or "/"
-        if self.lookup(parent_path, local) is None:
+        parent = self.lookup(parent_path, local)
+        if parent is None:
             raise PrepError(NONODE, f"{path} does not exist")
         rec = self._existing(path, local)
+        if code == OP_DELETE:  # the server's own container cleanup is not a client
+            check(parent.acl, Perms.DELETE, ids, parent_path)
         self._check_version(rec.version, version, path)
         if rec.nchildren > 0:
             raise PrepError(NOTEMPTY, f"{path} has children")

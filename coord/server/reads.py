@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from coord.protocol import records as R
 from coord.protocol.errors import ErrorCode
 from coord.protocol.jute import JuteReader
-from coord.protocol.opcodes import OpCode
+from coord.protocol.opcodes import OpCode, Perms
+from coord.server import acl
+from coord.server.acl import Ids
 from coord.server.datatree import DataTree, Node
 
 if TYPE_CHECKING:
@@ -36,7 +38,8 @@ def handle_read(conn: Connection, xid: int, op: OpCode, r: JuteReader) -> bytes 
         return _set_watches(conn, xid, op, r)
     if op == OpCode.multiRead:
         return conn._reply(xid, 0, R.MultiReadResponse(
-            [_multi_read_one(tree, code, rec) for code, rec in R.decode_multi_read_request(r)]))
+            [_multi_read_one(tree, code, rec, conn.ids)
+             for code, rec in R.decode_multi_read_request(r)]))
     if op == OpCode.whoAmI:
         infos = [R.ClientInfo("ip", str(conn.peer[0]))]
         infos += [R.ClientInfo(scheme, ident.partition(":")[0]) for scheme, ident in conn.auth_ids]
@@ -54,41 +57,46 @@ class _Fail(Exception):
         self.code = code
 
 
-def _node(tree: DataTree, path: str) -> Node:
+def _node(tree: DataTree, path: str, ids: Ids, perm: int = Perms.READ) -> Node:
+    """The node at `path` if this connection may read it (NONODE / NOAUTH otherwise)."""
     node = tree.get(path)
     if node is None:
         raise _Fail(ErrorCode.NONODE)
+    if not acl.allowed(node.acl, perm, ids):
+        raise _Fail(ErrorCode.NOAUTH)
     return node
 
 
 def _path_read(conn: Connection, tree: DataTree, op: OpCode, rec: Any) -> Any:
     watches = conn.server.watches
     path = getattr(rec, "path", None) or ""  # kazoo sends "" as a null string
+    ids = conn.ids
     if op == OpCode.exists:
         if "\0" in path:
             raise _Fail(ErrorCode.BADARGUMENTS)
-        node = tree.get(path)
+        node = tree.get(path)  # no ACL check: ZooKeeper 3.8.0 answers exists for anyone
         if rec.watch:
             watches.add(conn, path, False)
         if node is None:
             raise _Fail(ErrorCode.NONODE)
         return R.ExistsResponse(node.stat())
     if op == OpCode.getData:
-        node = _node(tree, path)
+        node = _node(tree, path, ids)
         if rec.watch:
             watches.add(conn, path, False)
         return R.GetDataResponse(node.data, node.stat())
     if op in (OpCode.getChildren, OpCode.getChildren2):
-        node = _node(tree, path)
+        node = _node(tree, path, ids)
         if rec.watch:
             watches.add(conn, path, True)
         if op == OpCode.getChildren:
             return R.GetChildrenResponse(list(node.children))
         return R.GetChildren2Response(list(node.children), node.stat())
     if op == OpCode.getACL:
-        node = _node(tree, path)
-        acl = [R.ACL(perms, R.Id(scheme, ident)) for perms, scheme, ident in node.acl]
-        return R.GetACLResponse(acl, node.stat())
+        node = _node(tree, path, ids, Perms.READ | Perms.ADMIN)
+        shown = [R.ACL(perms, R.Id(scheme, ident))
+                 for perms, scheme, ident in acl.shown_to(node.acl, ids)]
+        return R.GetACLResponse(shown, node.stat())
     if op == OpCode.sync:
         return R.SyncResponse(path)
     if op == OpCode.getEphemerals:
@@ -96,7 +104,7 @@ def _path_read(conn: Connection, tree: DataTree, op: OpCode, rec: Any) -> Any:
         owned = tree.ephemerals.get(conn.session_id, ())
         return R.GetEphemeralsResponse(sorted(p for p in owned if p.startswith(prefix)))
     if op == OpCode.getAllChildrenNumber:
-        _node(tree, path)
+        _node(tree, path, ids)
         return R.GetAllChildrenNumberResponse(tree.subtree_count(path))
     if op == OpCode.addWatch:
         if rec.mode not in (0, 1):
@@ -112,10 +120,11 @@ def _path_read(conn: Connection, tree: DataTree, op: OpCode, rec: Any) -> Any:
     raise _Fail(ErrorCode.UNIMPLEMENTED)
 
 
-def _multi_read_one(tree: DataTree, code: int, rec: Any) -> Any:
-    node = tree.get(rec.path or "")
-    if node is None:
-        return R.ErrorResult(ErrorCode.NONODE)
+def _multi_read_one(tree: DataTree, code: int, rec: Any, ids: Ids) -> Any:
+    try:
+        node = _node(tree, rec.path or "", ids)
+    except _Fail as e:
+        return R.ErrorResult(e.code)
     if code == OpCode.getData:
         return R.GetDataResponse(node.data, node.stat())
     return R.GetChildrenResponse(list(node.children))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coord.protocol.errors import ErrorCode
 from coord.server import prep as P
 from coord.server import txn as T
 from coord.server.datatree import (NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED,
@@ -89,7 +90,7 @@ def test_create_errors_in_zookeeper_order() -> None:
     core.create("/e", flags=1)
     assert core.create("/e/c").err == P.NOCHILDRENFOREPHEMERALS
     assert core.create("/e").err == P.NODEEXISTS
-    assert core.write((P.OP_CREATE, "/z", b"", [], 0, -1)).err == P.INVALIDACL
+    assert core.write((P.OP_CREATE, "/z", b"", [], 0, -1)).err == ErrorCode.INVALIDACL
     assert core.create("/t", flags=5, op=P.OP_CREATE_TTL, ttl=0).err == P.BADARGUMENTS
     assert core.create("/t", flags=0, op=P.OP_CREATE_TTL, ttl=10).err == P.BADARGUMENTS
     # Refused writes still consume a zxid, like ZooKeeper's ErrorTxn.
@@ -295,3 +296,21 @@ def test_data_size_limit() -> None:
     assert core.create("/big", b"x" * 11).err == P.BADARGUMENTS
     assert core.create("/ok", b"x" * 10).err == P.OK
     assert core.write((P.OP_SET_DATA, "/ok", b"y" * 11, -1)).err == P.BADARGUMENTS
+
+
+def test_acl_rules() -> None:
+    from coord.server import acl
+
+    ids = [("ip", "10.1.2.3"), ("digest", "bob:hash")]
+    assert acl.allowed([[1, "ip", "10.1.0.0/16"]], 1, ids)
+    assert not acl.allowed([[1, "ip", "10.2.0.0/16"]], 1, ids)
+    assert not acl.allowed([[2, "digest", "bob:hash"]], 1, ids)  # wrong permission bit
+    assert acl.allowed([[3, "digest", "bob:hash"]], 1, ids)
+    assert acl.allowed([], 16, [])  # an empty ACL allows everything
+    assert acl.fixup_acl([(31, "auth", "")], ids) == [[31, "digest", "bob:hash"]]
+    assert acl.shown_to([[1, "digest", "bob:hash"]], ids) == [[1, "digest", "bob:x"]]
+    core = Core()
+    core.create("/locked")
+    core.write((P.OP_SET_ACL, "/locked", [(1, "world", "anyone")], -1))
+    assert core.write((P.OP_SET_DATA, "/locked", b"x", -1)).err == ErrorCode.NOAUTH
+    assert core.create("/locked/child").err == ErrorCode.NOAUTH

@@ -166,3 +166,49 @@ def close_scenario(hosts: str) -> tuple[list, list]:
 
 def test_session_close_matches_real_zookeeper(shared_coord, real_zookeeper) -> None:
     assert close_scenario(shared_coord.hosts) == close_scenario(real_zookeeper)
+
+
+def acl_scenario(hosts: str) -> list:
+    """Digest auth and ACL checks as another, unauthenticated client sees them."""
+    owner = KazooClient(hosts=hosts, timeout=10, auth_data=[("digest", "alice:secret")])
+    other = KazooClient(hosts=hosts, timeout=10)
+    owner.start(timeout=20)
+    other.start(timeout=20)
+    try:
+        base = f"/acl-{uuid.uuid4().hex[:8]}"
+        owner.create(base)
+        r = Recorder(other, base)
+        creator_all = [ACL(31, Id("auth", ""))]
+        read_only = [ACL(1, Id("world", "anyone")), ACL(31, Id("auth", ""))]
+        r.call("owner-create", owner.create, f"{base}/private", b"p", acl=creator_all)
+        r.call("owner-create-ro", owner.create, f"{base}/ro", b"r", acl=read_only)
+        r.call("no-auth-acl", other.create, f"{base}/x", acl=creator_all)
+        r.call("get-private", other.get, f"{base}/private")
+        r.call("exists-private", other.exists, f"{base}/private")
+        r.call("children-private", other.get_children, f"{base}/private")
+        r.call("getacl-private", lambda: [(a.perms, a.id.scheme, a.id.id)
+                                          for a in other.get_acls(f"{base}/private")[0]])
+        r.call("getacl-owner", lambda: [(a.perms, a.id.scheme, a.id.id)
+                                        for a in owner.get_acls(f"{base}/private")[0]])
+        r.call("get-ro", other.get, f"{base}/ro")
+        r.call("set-ro", other.set, f"{base}/ro", b"no")
+        r.call("child-of-ro", other.create, f"{base}/ro/child")
+        r.call("owner-child-of-ro", owner.create, f"{base}/ro/child")
+        r.call("delete-child-of-ro", other.delete, f"{base}/ro/child")
+        r.call("setacl-ro", other.set_acls, f"{base}/ro", [ACL(31, Id("world", "anyone"))])
+        r.call("owner-setacl-ro", owner.set_acls, f"{base}/ro", [ACL(31, Id("world", "anyone"))])
+        r.call("set-ro-after", other.set, f"{base}/ro", b"yes")
+        return r.out
+    finally:
+        owner.stop()
+        owner.close()
+        other.stop()
+        other.close()
+
+
+def test_acls_match_real_zookeeper(shared_coord, real_zookeeper) -> None:
+    ours, theirs = acl_scenario(shared_coord.hosts), acl_scenario(real_zookeeper)
+    assert ("get-private", "error", "NoAuthError") in theirs  # ZooKeeper does enforce
+    for mine, real in zip(ours, theirs):
+        assert mine == real
+    assert len(ours) == len(theirs)
