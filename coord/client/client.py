@@ -184,6 +184,8 @@ class CoordClient:
         self._conn = conn
         self.negotiated_timeout = resp.timeOut / 1000.0
         conn.run()
+        for scheme, credential in self.core.auth:
+            conn.send(self.core.auth_frame(scheme, credential, None))
         frame = self.core.set_watches_frame(None)
         if frame is not None:
             conn.send(frame)
@@ -354,6 +356,22 @@ class CoordClient:
         self.core.watches.remove(path, watcher_type != WatcherType.CHILDREN,
                                  watcher_type != WatcherType.DATA)
         await self.request(OpCode.removeWatches, R.RemoveWatchesRequest(path, watcher_type), path)
+
+    async def add_auth(self, scheme: str, credential: bytes) -> None:
+        """Authenticate this connection (e.g. "digest", b"user:password") and re-send the
+        credential on every reconnect. AuthFailedError if the server refuses (it then
+        drops the connection)."""
+        if self._conn is None:
+            raise ConnectionLossError(f"not connected to coord (state {self.state.value})")
+        fut = asyncio.get_running_loop().create_future()
+        self._conn.send(self.core.auth_frame(scheme, credential, fut))
+        await fut
+        self.core.auth.append((scheme, credential))
+
+    async def who_am_i(self) -> list[tuple[str, str]]:
+        """(scheme, user) of every identity the server gives this connection."""
+        infos = (await self.request(OpCode.whoAmI, None)).clientInfo or []
+        return [(i.authScheme or "", i.user or "") for i in infos]
 
     async def get_ephemerals(self, prefix: str = "/") -> list[str]:
         return (await self.request(OpCode.getEphemerals, R.GetEphemeralsRequest(prefix))).ephemerals or []

@@ -17,8 +17,8 @@ from coord.protocol import records as R
 from coord.protocol.errors import ErrorCode
 from coord.protocol.framing import frame
 from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
-from coord.protocol.opcodes import (NOTIFICATION_XID, PING_XID, EventType, KeeperState,
-                                    OpCode)
+from coord.protocol.opcodes import (AUTH_XID, NOTIFICATION_XID, PING_XID, EventType,
+                                    KeeperState, OpCode)
 from coord.client.watches import Callback, WatchedEvent, WatchRegistry
 
 # How a request's watch is registered once its reply arrives.
@@ -65,6 +65,8 @@ class ClientCore:
         self.session_id = 0
         self.passwd = bytes(16)
         self.watches = WatchRegistry()
+        self.auth: list[tuple[str, bytes]] = []     # re-sent on every connection
+        self.auth_pending: deque[Any] = deque()
 
     # -- outgoing -------------------------------------------------------------------------
 
@@ -81,6 +83,15 @@ class ClientCore:
         if record is not None:
             record.encode(w)
         self.pending.append(Pending(self.xid, op, token, path, watch))
+        return frame(w.getvalue())
+
+    def auth_frame(self, scheme: str, credential: bytes, token: Any) -> bytes:
+        """An AuthPacket (xid -4). Its reply is matched apart from the xid queue: the real
+        server answers auth at once, ours in order; both answer auths in order."""
+        self.auth_pending.append(token)
+        w = JuteWriter()
+        R.RequestHeader(AUTH_XID, OpCode.auth).encode(w)
+        R.AuthPacket(0, scheme, credential).encode(w)
         return frame(w.getvalue())
 
     @staticmethod
@@ -125,6 +136,9 @@ class ClientCore:
                 return Notify(event, self.watches.triggered(event))
             if header.xid == PING_XID:
                 return None
+            if header.xid == AUTH_XID:
+                token = self.auth_pending.popleft() if self.auth_pending else None
+                return Reply(token, OpCode.auth, header.err, None, None)
             if not self.pending or self.pending[0].xid != header.xid:
                 want = self.pending[0].xid if self.pending else None
                 raise ProtocolError(f"reply xid {header.xid} but the oldest request is {want}")
@@ -156,7 +170,9 @@ class ClientCore:
     def drop_pending(self) -> list[Pending]:
         """The connection is gone: every in-flight request is lost (the caller fails them)."""
         lost = list(self.pending)
+        lost += [Pending(AUTH_XID, OpCode.auth, t, None, None) for t in self.auth_pending]
         self.pending.clear()
+        self.auth_pending.clear()
         return lost
 
     def expire(self) -> None:

@@ -87,3 +87,13 @@ def test_registry_fan_out_rules() -> None:
     assert reg.triggered(ev(E.NODE_CREATED, "/a/b")) == [exist, rec]
     assert reg.remove("/a", data=True, child=True) and not reg.remove("/a", True, True)
     assert reg.triggered(ev(E.NODE_DELETED, "/a")) == [rec]
+
+
+def test_auth_replies_are_matched_apart_from_the_xid_queue() -> None:
+    core = ClientCore()
+    core.request(OpCode.sync, R.SyncRequest("/"), "sync")
+    core.auth_frame("digest", b"u:p", "auth")
+    assert core.receive(reply(-4, 0, ErrorCode.AUTHFAILED)) == Reply("auth", OpCode.auth, -115, None, None)
+    assert core.receive(reply(1, 1, 0, R.SyncResponse("/"))).token == "sync"
+    core.auth_frame("digest", b"u:p", "again")
+    assert [p.token for p in core.drop_pending()] == ["again"]

@@ -128,3 +128,16 @@ async def test_reconnects_through_another_server_of_the_list(zk_server) -> None:
             assert states == [ConnState.SUSPENDED, ConnState.CONNECTED]
             assert other.connections_accepted == 1 and a.session_id == sid
             assert await a.exists("/") is not None
+
+
+async def test_auth_is_resent_on_reconnect(zk_server, proxy: FaultProxy) -> None:
+    async with CoordClient(f"127.0.0.1:{proxy.listen_port}", session_timeout=8) as a:
+        states: list[ConnState] = []
+        a.add_listener(states.append)
+        await a.add_auth("digest", b"bob:secret")
+        assert ("digest", "bob") in await a.who_am_i()
+        proxy.cut()
+        await wait_for(lambda: a.state == ConnState.SUSPENDED, 5)
+        proxy.heal()
+        await wait_for(lambda: states == [ConnState.SUSPENDED, ConnState.CONNECTED], 10)
+        assert ("digest", "bob") in await a.who_am_i()   # auth belongs to the connection
