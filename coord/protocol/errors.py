@@ -89,8 +89,8 @@ ReconfigInProgressError = _error("ReconfigInProgressError", ErrorCode.RECONFIGIN
                                  "another reconfiguration is in progress")
 APIError = _error("APIError", ErrorCode.APIERROR, "API error reported by the server")
 NoNodeError = _error("NoNodeError", ErrorCode.NONODE,
-                     "the node (or, for create, its parent) does not exist; create the parent "
-                     "first or pass makepath=True")
+                     "no such node (for a create: the parent is missing; create it first "
+                     "or pass makepath=True)")
 NoAuthError = _error("NoAuthError", ErrorCode.NOAUTH,
                      "the node's ACL does not allow this; add credentials with auth")
 BadVersionError = _error("BadVersionError", ErrorCode.BADVERSION,
