@@ -15,9 +15,9 @@ from typing import Any
 
 from client.cluster import BrokerAddress, ClusterMetadata, parse_bootstrap
 from client.conn import BrokerConnection
-from client.errors import BrokerConnectionError, ClientTimeoutError, NoBrokersAvailableError
+from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError, NoBrokersAvailableError
 from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
-from client.protocol.errors import raise_for
+from client.protocol.errors import BrokerError, raise_for
 from client.protocol.frames import Response
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class NetworkClient:
         self._conns: dict[int | BrokerAddress, BrokerConnection] = {}
         self._connecting: dict[int | BrokerAddress, asyncio.Future] = {}
         self._refresh: asyncio.Future | None = None
+        self._background_refresh: asyncio.Task | None = None
         self._last_refresh = 0.0
         self.closed = False
 
@@ -45,6 +46,8 @@ class NetworkClient:
 
     async def close(self) -> None:
         self.closed = True
+        if self._background_refresh is not None:
+            self._background_refresh.cancel()
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()
@@ -113,6 +116,19 @@ class NetworkClient:
         raise_for(body.get("error", 0), body.get("message"))
         self.cluster.update(body)
         self._last_refresh = time.monotonic()
+
+    def request_refresh(self) -> None:
+        """Refresh metadata in the background, at most once per retry_backoff_ms."""
+        if self._background_refresh is None or self._background_refresh.done():
+            self._background_refresh = asyncio.get_running_loop().create_task(self._refresh_in_background())
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            await self.refresh_metadata()
+        except (ClientError, BrokerError) as exc:
+            if not self.closed:
+                log.warning("metadata refresh failed: %s", exc)
+        await asyncio.sleep(self.retry_backoff)
 
     async def wait_for_topic(self, topic: str, timeout_ms: int) -> list[int]:
         """Partitions of `topic`, refreshing metadata until it appears or the time runs out."""

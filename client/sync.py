@@ -50,23 +50,44 @@ class _LoopThread:
         self.loop.close()
 
 
-class Producer:
-    """`Producer(...)` takes AsyncProducer's arguments; `send` returns a concurrent Future."""
+class _Facade:
+    """Owns the loop thread and the asyncio object; starts it now, closes both once."""
 
-    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
-                 **settings: Any) -> None:
-        self._thread = _LoopThread("pybroker-producer")
-        self._async = AsyncProducer(bootstrap_servers, **settings)
-        self._pending: collections.deque = collections.deque()
-        self._space = threading.Semaphore(max_pending)
-        self._lock = threading.Lock()
-        self._pumping = False
-        self._closed = False
+    def __init__(self, name: str, make: Callable[[], Any]) -> None:
+        self._thread = _LoopThread(name)
+        self._async = make()
         try:
             self._thread.run(self._async.start())
         except BaseException:
             self._thread.stop()
             raise
+
+    def close(self) -> None:
+        if self._thread.loop.is_closed():
+            return
+        try:
+            self._thread.run(self._async.close())
+        finally:
+            self._thread.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Producer(_Facade):
+    """`Producer(...)` takes AsyncProducer's arguments; `send` returns a concurrent Future."""
+
+    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
+                 **settings: Any) -> None:
+        self._pending: collections.deque = collections.deque()
+        self._space = threading.Semaphore(max_pending)
+        self._lock = threading.Lock()
+        self._pumping = False
+        self._closed = False
+        super().__init__("pybroker-producer", lambda: AsyncProducer(bootstrap_servers, **settings))
 
     def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
              partition: int | None = None, timestamp_ms: int | None = None) -> concurrent.futures.Future:
@@ -128,12 +149,6 @@ class Producer:
         await self._flush()
         await self._async.close()
 
-    def __enter__(self) -> "Producer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _settle(result: concurrent.futures.Future, future: Any) -> None:
     exc = future.exception()
@@ -143,17 +158,11 @@ def _settle(result: concurrent.futures.Future, future: Any) -> None:
         result.set_result(future.result())
 
 
-class Consumer:
+class Consumer(_Facade):
     """`Consumer(...)` takes AsyncConsumer's arguments; iterate with `for record in consumer`."""
 
     def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", **settings: Any) -> None:
-        self._thread = _LoopThread("pybroker-consumer")
-        self._async = AsyncConsumer(bootstrap_servers, **settings)
-        try:
-            self._thread.run(self._async.start())
-        except BaseException:
-            self._thread.stop()
-            raise
+        super().__init__("pybroker-consumer", lambda: AsyncConsumer(bootstrap_servers, **settings))
 
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         self._thread.call(self._async.assign, list(partitions))
@@ -199,32 +208,13 @@ class Consumer:
         while not self._async._closed:
             yield from self.poll(timeout_ms=1000)
 
-    def close(self) -> None:
-        if self._thread.loop.is_closed():
-            return
-        try:
-            self._thread.run(self._async.close())
-        finally:
-            self._thread.stop()
-
-    def __enter__(self) -> "Consumer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
-class Admin:
+class Admin(_Facade):
     """`Admin(...)` takes AsyncAdmin's arguments; every method blocks until the broker answers."""
 
     def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", **settings: Any) -> None:
-        self._thread = _LoopThread("pybroker-admin")
-        self._async = AsyncAdmin(bootstrap_servers, **settings)
-        try:
-            self._thread.run(self._async.start())
-        except BaseException:
-            self._thread.stop()
-            raise
+        super().__init__("pybroker-admin", lambda: AsyncAdmin(bootstrap_servers, **settings))
 
     def create_topics(self, topics: Iterable[NewTopic], *, validate_only: bool = False) -> None:
         self._thread.run(self._async.create_topics(list(topics), validate_only=validate_only))
@@ -241,16 +231,3 @@ class Admin:
     def describe_cluster(self) -> ClusterDescription:
         return self._thread.run(self._async.describe_cluster())
 
-    def close(self) -> None:
-        if self._thread.loop.is_closed():
-            return
-        try:
-            self._thread.run(self._async.close())
-        finally:
-            self._thread.stop()
-
-    def __enter__(self) -> "Admin":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

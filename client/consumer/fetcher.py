@@ -97,7 +97,6 @@ class Fetcher:
         self._in_flight: set[int] = set()
         self._errors: list[BaseException] = []
         self.arrived = asyncio.Event()  # set whenever a Fetch answer (or failure) lands
-        self._refresh_task: asyncio.Task | None = None
 
     # positions
     async def reset_positions(self) -> None:
@@ -122,7 +121,7 @@ class Fetcher:
                 tp = TopicPartition(entry["topic"], entry["partition"])
                 if entry.get("error", 0):
                     if entry["error"] in _REFRESH_CODES:
-                        self._refresh_metadata()
+                        self.client.request_refresh()
                     error = BrokerError.for_code(entry["error"], entry.get("message"))
                     if not error.retriable:
                         raise error
@@ -164,7 +163,7 @@ class Fetcher:
                 continue
             leader = self.client.cluster.leader_for(tp)
             if leader is None:
-                self._refresh_metadata()
+                self.client.request_refresh()
                 continue
             if leader in self._in_flight:
                 continue
@@ -183,8 +182,10 @@ class Fetcher:
             self._handle_response(response.body, response.tail, {(p["topic"], p["partition"]): p["fetch_offset"]
                                                                   for p in parts})
         except ClientError as exc:
+            if self.client.closed:
+                return
             log.info("fetch from broker %s failed: %s; refreshing metadata", node, exc)
-            self._refresh_metadata()
+            self.client.request_refresh()
             await asyncio.sleep(self.client.retry_backoff)
         except BrokerError as exc:
             self._errors.append(exc)
@@ -219,7 +220,7 @@ class Fetcher:
             log.info("%s-%s: %s; resetting to %s", tp.topic, tp.partition, message, self.subs.default_reset)
             self.subs.request_reset(tp, self.subs.default_reset)
         elif code in _REFRESH_CODES:
-            self._refresh_metadata()
+            self.client.request_refresh()
         else:
             self._errors.append(BrokerError.for_code(code, message))
 
@@ -254,16 +255,3 @@ class Fetcher:
 
     def clear_buffer(self) -> None:
         self._completed.clear()
-
-    def _refresh_metadata(self) -> None:
-        if self._refresh_task is not None and not self._refresh_task.done():
-            return
-
-        async def refresh() -> None:
-            try:
-                await self.client.refresh_metadata()
-            except ClientError as exc:
-                log.warning("consumer metadata refresh failed: %s", exc)
-            await asyncio.sleep(self.client.retry_backoff)
-
-        self._refresh_task = asyncio.get_running_loop().create_task(refresh())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from client.client import NetworkClient
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError
@@ -46,7 +45,6 @@ class Sender:
         self.on_drained = on_drained
         self._in_flight: dict[int, int] = {}
         self._connecting: set[int] = set()
-        self._refreshing: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -86,7 +84,7 @@ class Sender:
         nodes, delay, unknown = self.acc.ready(now, cluster.leader_for)
         if unknown:
             self.client.topics.update(unknown)
-            self._refresh_metadata()
+            self.client.request_refresh()
             delay = self.client.retry_backoff if delay is None else min(delay, self.client.retry_backoff)
         for node in nodes:
             if self._in_flight.get(node, 0) >= self.max_in_flight:
@@ -147,7 +145,7 @@ class Sender:
     def _handle_error(self, batch: ProducerBatch, code: int, message: str | None) -> None:
         error = BrokerError.for_code(code, message)
         if code in _REFRESH_CODES:
-            self._refresh_metadata()
+            self.client.request_refresh()
         if error.retriable and batch.attempts < self.retries:
             log.debug("retrying %s-%s after %s", batch.tp.topic, batch.tp.partition, error)
             self.acc.reenqueue(batch, time.monotonic())
@@ -155,7 +153,7 @@ class Sender:
             batch.fail(error)
 
     def _retry_all(self, batches: list[ProducerBatch], exc: BaseException) -> None:
-        self._refresh_metadata()
+        self.client.request_refresh()
         now = time.monotonic()
         for batch in batches:
             if isinstance(exc, ClientError) and batch.attempts < self.retries:
@@ -173,24 +171,10 @@ class Sender:
                 await self.client.connection(node)
             except ClientError as exc:
                 log.warning("producer cannot reach broker %s: %s", node, exc)
-                self._refresh_metadata()
+                self.client.request_refresh()
                 await asyncio.sleep(self.client.retry_backoff)
             finally:
                 self._connecting.discard(node)
                 self.acc.wakeup.set()
 
         asyncio.get_running_loop().create_task(connect())
-
-    def _refresh_metadata(self) -> None:
-        if self._refreshing is not None and not self._refreshing.done():
-            return
-
-        async def refresh() -> None:
-            try:
-                await self.client.refresh_metadata()
-            except ClientError as exc:
-                log.warning("producer metadata refresh failed: %s", exc)
-            await asyncio.sleep(self.client.retry_backoff)  # rate-limit refreshes
-            self.acc.wakeup.set()
-
-        self._refreshing = asyncio.get_running_loop().create_task(refresh())
