@@ -114,6 +114,7 @@ class CoordClient:
             conn.close()
         self._conn = None
         self.core.expire()
+        self.core.auth.clear()              # a later start() is a fresh handle
 
     async def __aenter__(self) -> CoordClient:
         await self.start()
