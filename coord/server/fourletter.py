@@ -26,7 +26,7 @@ WORDS = ("ruok", "stat", "srvr", "mntr", "cons", "wchs", "conf", "isro", "envi",
          "wchc", "wchp", "dump", "crst", "srst", "dirs", "gtmk", "stmk", "hash")
 WORD_CODES = {int.from_bytes(w.encode(), "big", signed=True): w for w in WORDS}
 IMPLEMENTED = ("ruok", "stat", "srvr", "mntr", "cons", "wchs", "conf", "isro", "envi",
-               "srst")
+               "srst", "wchc", "wchp", "dump")
 
 
 @dataclass
@@ -91,7 +91,8 @@ def render(word: str, src: Source, now: int) -> str:
     return {"srvr": lambda: _srvr(src, now, False), "stat": lambda: _srvr(src, now, True),
             "mntr": lambda: _mntr(src, now), "cons": lambda: _cons(src, now),
             "wchs": lambda: _wchs(src), "conf": lambda: _conf(src),
-            "envi": _envi}[word]()
+            "wchc": lambda: _wchc(src), "wchp": lambda: _wchp(src),
+            "dump": lambda: _dump(src), "envi": _envi}[word]()
 
 
 def _srvr(src: Source, now: int, clients: bool) -> str:
@@ -145,6 +146,39 @@ def _cons(src: Source, now: int) -> str:
 def _wchs(src: Source) -> str:
     conns, paths, total = src.watches.summary()
     return f"{conns} connections watching {paths} paths\nTotal watches:{total}\n"
+
+
+def _sid(watcher: object) -> str:
+    return f"0x{getattr(watcher, 'session_id', 0) & (2**64 - 1):x}"
+
+
+def _wchc(src: Source) -> str:
+    """Data-table watches by session: `0x<sid>` then one tab-indented path per line."""
+    out = []
+    for watcher, keys in src.watches.by_watcher.items():
+        paths = sorted(p for child, p in keys if not child)
+        if paths:
+            out.append(_sid(watcher) + "\n" + "".join(f"\t{p}\n" for p in paths))
+    return "".join(out) + "\n"
+
+
+def _wchp(src: Source) -> str:
+    """Data-table watches by path: the path then one tab-indented `0x<sid>` per line."""
+    return "".join(f"{path}\n" + "".join(f"\t{_sid(w)}\n" for w in watchers)
+                   for path, watchers in sorted(src.watches.data.items())) + "\n"
+
+
+def _dump(src: Source) -> str:
+    tree = src.tree
+    lines = ["SessionTracker dump:", f"Global Sessions({len(tree.sessions)}):"]
+    lines += [f"0x{sid & (2**64 - 1):x}\t{timeout}ms" for sid, (timeout, _) in tree.sessions.items()]
+    lines += ["ephemeral nodes dump:", f"Sessions with Ephemerals ({len(tree.ephemerals)}):"]
+    for sid, paths in tree.ephemerals.items():
+        lines.append(f"0x{sid & (2**64 - 1):x}:")
+        lines += [f"\t{p}" for p in sorted(paths)]
+    lines += ["Connections dump:", f"Connections Sets ({len(src.connections)}):"]
+    lines += [c.cons_line(False, 0) for c in src.connections]
+    return "\n".join(lines) + "\n"
 
 
 def _conf(src: Source) -> str:

@@ -184,3 +184,21 @@ def test_many_idle_connections(shared_coord) -> None:
     finally:
         for s in socks:
             s.close()
+
+
+def test_watch_and_dump_words(shared_coord) -> None:
+    kz = KazooClient(hosts=shared_coord.hosts, timeout=5)
+    kz.start(timeout=10)
+    try:
+        kz.create("/dumped", ephemeral=True)
+        kz.exists("/dumped", watch=lambda e: None)
+        sid = f"0x{kz.client_id[0]:x}"
+        wchc = _four(shared_coord.port, b"wchc")
+        assert f"{sid}\n\t/dumped\n" in wchc
+        wchp = _four(shared_coord.port, b"wchp")
+        assert f"/dumped\n\t{sid}\n" in wchp
+        dump = _four(shared_coord.port, b"dump")
+        assert "ephemeral nodes dump:" in dump and f"{sid}:\n\t/dumped" in dump
+    finally:
+        kz.stop()
+        kz.close()
