@@ -8,7 +8,8 @@ follower NEWLEADER carrying DIFF, TRUNC + DIFF or SNAP + DIFF; wait until a quor
 itself included, has durably logged the whole initial history) -> BROADCAST (serve:
 assign zxids epoch<<32|counter, batch proposals per flush, commit the highest zxid a
 quorum has acked, in order). Late followers go through the same steps against the
-running epoch. A leader that does not hear from a quorum within syncLimit ticks, or
+running epoch; one that promised a later epoch than the running one (to a leader
+attempt that failed) makes the leader step down, or it could never rejoin. A leader that does not hear from a quorum within syncLimit ticks, or
 does not reach BROADCAST within initLimit ticks, goes back to LOOKING; once it has, it
 can commit nothing more (it holds no role state any longer).
 
@@ -99,6 +100,11 @@ class Leading(RoleState):
         self._try_commit(now)
 
     def _on_follower_info(self, sender: int, msg: FollowerInfo, now: float) -> None:
+        if 0 <= self.epoch < msg.accepted_epoch:
+            # It promised a later epoch (to a leader attempt that failed) and can never
+            # join this one: elect again, so that the next epoch is above its promise.
+            self.peer.become_looking(now)
+            return
         self.recs[sender] = FollowerRec(now, msg.accepted_epoch, msg.last_zxid)
         if self.epoch < 0:
             self.infos[sender] = msg.accepted_epoch

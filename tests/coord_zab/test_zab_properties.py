@@ -83,6 +83,19 @@ def test_current_epoch_becomes_durable_only_after_the_synchronized_history() -> 
     assert isinstance(after[kinds.index(act.Send)].msg, Ack)  # type: ignore[union-attr]
 
 
+def test_a_server_that_promised_a_later_epoch_makes_the_leader_elect_again() -> None:
+    # Found by the simulator (SEED=200437): such a server refused the running epoch forever.
+    bench = elect(3)
+    bench.write(b"a")
+    disk = bench.stop(1)
+    disk.accepted_epoch = 5   # it accepted epoch 5 from a leader attempt that then failed
+    bench.start(1, disk)
+    bench.tick_until(bench.settled)
+    assert bench.leader().current_epoch >= 5   # at or above its promise
+    bench.write(b"b")
+    assert all(bench.applied(sid)[-2:] == [b"a", b"b"] for sid in (1, 2, 3))
+
+
 def test_a_leader_serves_only_after_a_quorum_acked_newleader() -> None:
     bench = Bench(3)
     bench.drop = lambda src, dst, msg: isinstance(msg, Ack)

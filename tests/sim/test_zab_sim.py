@@ -12,7 +12,7 @@ from tests.sim.zab_cluster import ZabCluster, run_seed
 
 CI_SEEDS = 400
 # Seeds that once found a real bug, kept so the fix stays fixed (see docs/zab.md).
-REGRESSION_SEEDS = [2469]
+REGRESSION_SEEDS = [2469, 200437]
 
 
 def _assert_clean(first: int, count: int) -> None:
