@@ -212,10 +212,7 @@ class PrepView:
             _, path, data, version = op
             validate_path(path)
             self._check_size(data)
-            rec = self._existing(path, local)
-            check(rec.acl, Perms.WRITE, ids, path)
-            self._check_version(rec.version, version, path)
-            rec = local[path] = rec.copy()
+            rec = self._checked(path, local, ids, Perms.WRITE, "version", version)
             rec.version += 1
             rec.mtime = now
             return T.SET_DATA, [path, data]
@@ -223,19 +220,14 @@ class PrepView:
             _, path, acl, version = op
             validate_path(path)
             acl = fixup_acl(acl, ids)
-            rec = self._existing(path, local)
-            check(rec.acl, Perms.ADMIN, ids, path)
-            self._check_version(rec.aversion, version, path)
-            rec = local[path] = rec.copy()
+            rec = self._checked(path, local, ids, Perms.ADMIN, "aversion", version)
             rec.aversion += 1
             rec.acl = acl
             return T.SET_ACL, [path, acl]
         if code == OP_CHECK:
             _, path, version = op
             validate_path(path)
-            rec = self._existing(path, local)
-            check(rec.acl, Perms.READ, ids, path)
-            self._check_version(rec.version, version, path)
+            self._checked(path, local, ids, Perms.READ, "version", version)
             return T.CHECK, [path]
         raise PrepError(UNIMPLEMENTED, f"opcode {code} is not a write")
 
@@ -303,6 +295,17 @@ class PrepView:
             parent = local[parent_path] = parent.copy()
             parent.nchildren -= 1
         local[path] = None
+
+    def _checked(self, path: str, local: dict[str, Rec | None], ids: Ids, perm: int,
+                 field: str, expected: int) -> Rec:
+        """The node's record, copied into `local` for changing, once it exists, the caller
+        holds `perm` and `field` (version or aversion) matches `expected`; ZooKeeper's
+        order of checks."""
+        rec = self._existing(path, local)
+        check(rec.acl, perm, ids, path)
+        self._check_version(getattr(rec, field), expected, path)
+        rec = local[path] = rec.copy()
+        return rec
 
     def _existing(self, path: str, local: dict[str, Rec | None]) -> Rec:
         rec = self.lookup(path, local)
