@@ -31,7 +31,7 @@ class Connection:
         self.frames = FrameReader(DEFAULT_MAX_BUFFER + 1024)
         self.on_frame, self.on_lost = on_frame, on_lost
         self.timeout = 0.0
-        self.last_sent = time.monotonic()
+        self.last_sent = self.last_received = time.monotonic()
         self.tasks: list[asyncio.Task] = []
         self.closed = False
 
@@ -53,6 +53,7 @@ class Connection:
 
     def run(self) -> None:
         """Start the read and ping loops (after a successful handshake)."""
+        self.last_received = time.monotonic()
         for frame in self._pending_frames:
             self.on_frame(frame)
         self.tasks = [asyncio.ensure_future(self._read_loop()),
@@ -63,33 +64,36 @@ class Connection:
         self.last_sent = time.monotonic()
 
     async def _read_loop(self) -> None:
-        read_timeout = self.timeout * 2 / 3
         error: BaseException | None = None
         try:
             while not self.closed:
-                data = await asyncio.wait_for(self.reader.read(262144), read_timeout)
+                data = await self.reader.read(262144)
                 if not data:
                     error = ConnectionResetError("server closed the connection")
                     break
+                self.last_received = time.monotonic()
                 for frame in self.frames.feed(data):
                     self.on_frame(frame)
         except asyncio.CancelledError:
             return
-        except asyncio.TimeoutError:
-            error = TimeoutError(f"nothing from the server for {read_timeout:.1f}s")
         except Exception as e:  # noqa: BLE001 - any failure ends this connection only
             error = e
         self.close(error)
 
     async def _ping_loop(self) -> None:
-        interval = self.timeout / 3
+        """Ping when idle; declare the server dead after the read timeout of silence
+        (checked here rather than with a timeout per read, which costs a task each)."""
+        interval, read_timeout = self.timeout / 3, self.timeout * 2 / 3
+        step = min(interval, read_timeout) / 4
         try:
             while not self.closed:
-                idle = time.monotonic() - self.last_sent
-                if idle >= interval:
+                now = time.monotonic()
+                if now - self.last_received > read_timeout:
+                    self.close(TimeoutError(f"nothing from the server for {read_timeout:.1f}s"))
+                    return
+                if now - self.last_sent >= interval:
                     self.send(self.core.ping_frame())
-                    idle = 0.0
-                await asyncio.sleep(interval - idle)
+                await asyncio.sleep(step)
         except asyncio.CancelledError:
             return
         except Exception as e:  # noqa: BLE001
