@@ -108,10 +108,11 @@ class BrokerConnection(asyncio.Protocol):
     def _deliver(self, response: Response) -> None:
         if not self._waiting:
             raise BrokerConnectionError(f"unexpected response with correlation id {response.correlation_id}")
-        correlation_id, fut, timer = self._waiting.popleft()
+        correlation_id, fut, timer = self._waiting[0]
         if correlation_id != response.correlation_id:
             raise BrokerConnectionError(
                 f"response correlation id {response.correlation_id} does not match request {correlation_id}")
+        self._waiting.popleft()
         timer.cancel()
         if not fut.done():
             fut.set_result(response)

@@ -156,6 +156,8 @@ class Fetcher:
     # fetching
     def send_fetches(self) -> None:
         """Start a Fetch to every broker leading a partition that has nothing buffered."""
+        if self.client.metadata_stale():
+            self.client.request_refresh()
         buffered = {c.tp for c in self._completed}
         by_node: dict[int, list[dict]] = {}
         for tp in self.subs.fetchable():

@@ -85,6 +85,8 @@ class Sender:
         if unknown:
             self.client.topics.update(unknown)
             self.client.request_refresh()
+        elif self.client.metadata_stale():
+            self.client.request_refresh()
             delay = self.client.retry_backoff if delay is None else min(delay, self.client.retry_backoff)
         for node in nodes:
             if self._in_flight.get(node, 0) >= self.max_in_flight:
