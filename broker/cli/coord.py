@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--version", type=int, default=-1)
     p.add_argument("-r", "--recursive", action="store_true")
     p.set_defaults(func=_client, op="delete")
+    shell = sub.add_parser("shell", help="read ls/get/stat/create/set/delete lines from stdin")
+    shell.add_argument("--server", default="127.0.0.1:2181", help="host:port[,host:port...]")
+    shell.set_defaults(func=_shell)
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -152,3 +155,40 @@ async def _client_op(client, args: argparse.Namespace) -> int:
     elif args.op == "delete":
         await client.delete(args.path, version=args.version, recursive=args.recursive)
     return 0
+
+
+def _shell(args: argparse.Namespace) -> int:
+    """One session; each input line is a client command as on the command line."""
+    import shlex
+
+    from broker.cli.main import build_parser
+    from coord.client import CoordClient
+    from coord.protocol.errors import CoordError
+
+    parser = build_parser()
+    parser.exit_on_error = False
+
+    async def run() -> int:
+        client = CoordClient(args.server, session_timeout=30.0)
+        await client.start()
+        try:
+            for line in sys.stdin:
+                words = shlex.split(line)
+                if not words or words[0] in ("quit", "exit"):
+                    if words:
+                        break
+                    continue
+                try:
+                    cmd = parser.parse_args(["coord", *words])
+                    if getattr(cmd, "op", None) is None:
+                        raise argparse.ArgumentError(None, f"not a client command: {words[0]}")
+                    await _client_op(client, cmd)
+                except (argparse.ArgumentError, CoordError) as e:
+                    print(f"{line.strip()}: {e}", file=sys.stderr)
+                except SystemExit:
+                    continue
+            return 0
+        finally:
+            await client.stop()
+
+    return asyncio.run(run())

@@ -32,3 +32,14 @@ def test_small_zkcli(shared_coord) -> None:
 def test_start_refuses_peers_for_now(tmp_path) -> None:
     out = _cli("start", "--data-dir", str(tmp_path), "--client-port", "1", "--peers", "a:1")
     assert out.returncode == 2 and "not supported yet" in out.stderr
+
+
+def test_shell_runs_commands_from_stdin(shared_coord) -> None:
+    script = "create /shell-a one\nls /shell-a\nget /shell-a\nget /shell-missing\nset /shell-a two\n" \
+             "stat /shell-a\ndelete /shell-a\nquit\n"
+    out = subprocess.run([sys.executable, "-m", "broker", "coord", "shell", "--server",
+                          shared_coord.hosts], input=script, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Created /shell-a" in out.stdout and "one" in out.stdout and "version = 1" in out.stdout
+    assert "get /shell-missing" in out.stderr
