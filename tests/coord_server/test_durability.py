@@ -90,3 +90,24 @@ def test_damaged_log_refuses_to_start(procs, tmp_path: Path) -> None:
     proc = procs.start("again", *server.args)
     assert proc.wait(timeout=30) == 1
     assert "refusing to start" in procs.log_text("again")
+
+
+def test_restored_session_that_never_returns_expires(procs, tmp_path: Path) -> None:
+    from tests.coord_server.rawclient import RawClient
+
+    server = start_coord(procs, tmp_path / "data", "coord", "--tick-ms", "100")
+    raw = RawClient(server.port, timeout_ms=2000)  # max for tick 100
+    assert raw.create("/orphan", flags=1)[0] == 0
+    procs.kill(server.name)
+    raw.close()
+    server.restart()
+    kz = _client(server.hosts)
+    try:
+        assert kz.exists("/orphan") is not None  # restored with its session ...
+        deadline = time.monotonic() + 10
+        while kz.exists("/orphan") is not None:  # ... which expires, nobody touching it
+            assert time.monotonic() < deadline, "restored session never expired"
+            time.sleep(0.05)
+    finally:
+        kz.stop()
+        kz.close()
