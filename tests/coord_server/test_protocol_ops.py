@@ -8,6 +8,7 @@ import uuid
 
 from coord.protocol import records as R
 from coord.protocol.errors import ErrorCode
+from coord.protocol.jute import JuteReader
 from coord.protocol.opcodes import EventType, OpCode
 from tests.coord_server.rawclient import RawClient
 
@@ -150,3 +151,31 @@ def test_watch_event_arrives_before_the_read_that_sees_the_change(shared_coord) 
         assert a.events == [(EventType.NODE_DATA_CHANGED, f"{base}/w")]
     a.close()
     b.close()
+
+
+def test_deep_pipeline_is_answered_in_order(shared_coord) -> None:
+    """5,000 requests sent without reading a reply (the server must stop reading, not
+    buffer without bound), mixing writes and reads; replies come back in xid order and
+    each read sees exactly the writes sent before it."""
+    from coord.protocol.framing import frame
+
+    c = RawClient(shared_coord.port)
+    base = _base(c)
+    c.create(f"{base}/n", b"0")
+    frames = []
+    for xid in range(1, 5001):
+        if xid % 2:
+            body = R.SetDataRequest(f"{base}/n", str(xid).encode(), -1)
+            op = OpCode.setData
+        else:
+            body = R.GetDataRequest(f"{base}/n", False)
+            op = OpCode.getData
+        frames.append(frame(R.RequestHeader(xid + 1000, int(op)).to_bytes() + body.to_bytes()))
+    c.sock.sendall(b"".join(frames))
+    for xid in range(1, 5001):
+        r = JuteReader(c._next_frame())
+        header = R.ReplyHeader.decode(r)
+        assert (header.xid, header.err) == (xid + 1000, 0)
+        if xid % 2 == 0:
+            assert R.GetDataResponse.decode(r).data == str(xid - 1).encode()
+    c.close()
