@@ -35,7 +35,8 @@ from coord.server.datatree import DataTree, WatchEvent
 from coord.server.fourletter import ServerStats
 from coord.server.prep import PrepView
 from coord.server.sessions import SessionTracker
-from coord.server.snapshot import load_latest, oldest_kept_zxid, pack_tree, write_snapshot
+from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_parts,
+                                   write_snapshot)
 from coord.server.txn import Txn
 from coord.server.txnlog import TxnLog
 from coord.server.watches import WatchManager
@@ -158,7 +159,7 @@ class CoordServer:
                 for txn, on_applied in batch:
                     self._apply(txn, on_applied)
                 self._inflight = 0
-                self._maybe_snapshot(len(batch))
+                await self._maybe_snapshot(len(batch))
 
     def _apply(self, txn: Txn, on_applied: Applied | None) -> None:
         events, results = self.tree.apply(txn)
@@ -181,13 +182,19 @@ class CoordServer:
         for conn, etype, path in self.watches.trigger(events):
             conn.send_event(etype, path)
 
-    def _maybe_snapshot(self, applied: int) -> None:
+    async def _maybe_snapshot(self, applied: int) -> None:
         self._since_snapshot += applied
         if self._since_snapshot < self.config.snap_count:
             return
         self._since_snapshot = 0
         zxid = self.tree.last_zxid
-        blob = pack_tree(self.tree)
+        # Nothing is applied while this runs (we are the committer), so the pieces form
+        # one consistent tree; reads and pings are answered between them.
+        parts = []
+        for part in pack_tree_parts(self.tree):
+            parts.append(part)
+            await asyncio.sleep(0)
+        blob = b"".join(parts)
         # Queued on the single I/O thread: the roll happens before any later append.
         self._io.submit(self._snapshot_job, zxid, blob)
 

@@ -9,9 +9,10 @@ A snapshot is written to a temporary name, fsynced, then renamed, so a crash lea
 either the whole file or none; a snapshot that fails its checks is therefore corruption
 and restoring refuses with `SnapshotCorruption`.
 
-The snapshot is taken between two transactions (consistent, not fuzzy: the tree is
-packed on the event loop in one msgpack call, only the write and fsync run on a worker
-thread), so replaying the log after its zxid is exact.
+The snapshot is taken between two transactions (consistent, not fuzzy): the committer
+stops applying while it packs the tree in chunks of a few ms, between which the event
+loop keeps answering reads and pings; the write and fsync run on the I/O thread. So
+replaying the log after its zxid is exact.
 
 It must never write into a live snapshot file, and never delete the newest snapshot.
 """
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import crc32c
 import msgpack
@@ -37,14 +40,37 @@ class SnapshotCorruption(Exception):
     """A snapshot file is damaged; restoring from it would invent or lose state."""
 
 
+def pack_tree_parts(tree: DataTree, chunk: int = 2000) -> Iterator[bytes]:
+    """The snapshot file as byte pieces, a few ms of work each, so the server can answer
+    reads and pings between them. The caller must not apply transactions until the
+    iteration ends (the server's committer, the only writer, is the one iterating)."""
+    pack = msgpack.Packer(use_bin_type=True)
+    crc, parts = 0, [pack.pack_map_header(3), pack.pack("zxid"), pack.pack(tree.last_zxid),
+                     pack.pack("nodes"), pack.pack_array_header(len(tree.nodes))]
+    batch: list[list[Any]] = []
+    for item in tree.iter_nodes():
+        batch.append(item)
+        if len(batch) == chunk:
+            parts.append(_array_body(pack, batch))
+            batch = []
+            yield b""
+    if batch:
+        parts.append(_array_body(pack, batch))
+    parts.append(pack.pack("sessions"))
+    parts.append(pack.pack([[sid, t, pw] for sid, (t, pw) in tree.sessions.items()]))
+    body = b"".join(parts)
+    crc = crc32c.crc32c(body)
+    yield MAGIC + _HEAD.pack(len(body), crc) + body
+
+
+def _array_body(pack: msgpack.Packer, items: list[Any]) -> bytes:
+    """`items` packed as array elements, without the array's own header."""
+    return pack.pack(items)[len(pack.pack_array_header(len(items))):]
+
+
 def pack_tree(tree: DataTree) -> bytes:
-    """The snapshot body: cheap enough to run on the event loop for a coordination tree."""
-    body = msgpack.packb({
-        "zxid": tree.last_zxid,
-        "nodes": list(tree.iter_nodes()),
-        "sessions": [[sid, t, pw] for sid, (t, pw) in tree.sessions.items()],
-    }, use_bin_type=True)
-    return MAGIC + _HEAD.pack(len(body), crc32c.crc32c(body)) + body
+    """The whole snapshot file in one go (tests, tools)."""
+    return b"".join(pack_tree_parts(tree))
 
 
 def list_snapshots(snap_dir: Path) -> list[tuple[int, Path]]:
