@@ -41,12 +41,14 @@ class SnapshotCorruption(Exception):
 
 
 def pack_tree_parts(tree: DataTree, chunk: int = 2000) -> Iterator[bytes]:
-    """The snapshot file as byte pieces, a few ms of work each, so the server can answer
-    reads and pings between them. The caller must not apply transactions until the
-    iteration ends (the server's committer, the only writer, is the one iterating)."""
+    """Pack the snapshot a chunk of nodes at a time: yields b"" after each chunk (a few
+    ms of work: a point where the caller lets the event loop answer reads and pings),
+    and the whole snapshot file last, so joining everything yielded gives the file. The
+    caller must not apply transactions until the iteration ends (the server's committer,
+    the only writer, is the one iterating)."""
     pack = msgpack.Packer(use_bin_type=True)
-    crc, parts = 0, [pack.pack_map_header(3), pack.pack("zxid"), pack.pack(tree.last_zxid),
-                     pack.pack("nodes"), pack.pack_array_header(len(tree.nodes))]
+    parts = [pack.pack_map_header(3), pack.pack("zxid"), pack.pack(tree.last_zxid),
+             pack.pack("nodes"), pack.pack_array_header(len(tree.nodes))]
     batch: list[list[Any]] = []
     for item in tree.iter_nodes():
         batch.append(item)
@@ -59,8 +61,7 @@ def pack_tree_parts(tree: DataTree, chunk: int = 2000) -> Iterator[bytes]:
     parts.append(pack.pack("sessions"))
     parts.append(pack.pack([[sid, t, pw] for sid, (t, pw) in tree.sessions.items()]))
     body = b"".join(parts)
-    crc = crc32c.crc32c(body)
-    yield MAGIC + _HEAD.pack(len(body), crc) + body
+    yield MAGIC + _HEAD.pack(len(body), crc32c.crc32c(body)) + body
 
 
 def _array_body(pack: msgpack.Packer, items: list[Any]) -> bytes:
