@@ -1,0 +1,39 @@
+"""Typed errors of the storage engine, each with a message an operator can act on.
+
+`CorruptBatchError` (bad bytes offered for append) comes from the batch codec and is
+re-exported here; this module must never grow logic, only exception types.
+"""
+
+from __future__ import annotations
+
+from client.protocol.record_batch import CorruptBatchError
+
+
+class LogError(Exception):
+    """Base of every storage-engine error."""
+
+
+class OffsetOutOfRangeError(LogError):
+    """The requested offset is below the log start offset or above the log end offset."""
+
+
+class RecordTooLargeError(LogError):
+    """A batch is larger than max_batch_bytes (Kafka's message.max.bytes)."""
+
+
+class InvalidAppendOffsetError(LogError, ValueError):
+    """A follower append whose offsets go backwards: the replica must truncate first."""
+
+
+class LogCorruptionError(LogError):
+    """Data below the recovery point (fsynced and trusted) is damaged: never served.
+
+    The fix is operational: delete the partition directory so that it is re-replicated
+    from the leader (or restored), since an fsynced batch cannot be rebuilt locally.
+    """
+
+
+__all__ = [
+    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogError",
+    "OffsetOutOfRangeError", "RecordTooLargeError",
+]
