@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.topics",
     "broker.cli.produce",
     "broker.cli.consume",
+    "broker.cli.start",
+    "broker.cli.broker_cmd",
 )
 
 

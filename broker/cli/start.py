@@ -1,0 +1,108 @@
+"""`pybroker start`: one node with everything embedded, for trying pybroker in one command.
+
+Runs a standalone coord server and one broker in the same event loop, data under
+./pybroker-data (coord in `coord/`, partition logs in `logs/`), broker on
+127.0.0.1:9092 and coord on 127.0.0.1:2181. Ctrl-C / SIGTERM stop it cleanly (flush,
+close, recovery point). It must never start anything before it knows both ports are
+free and the data directory is not used by another running node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from coord.server.config import ServerConfig
+from coord.server.server import CoordServer
+
+from broker import __version__
+from broker.cli.runner import run_until_signal
+from broker.config import BrokerConfig, ConfigError, load_config
+from broker.server.broker import Broker, PortInUseError, listen
+
+
+class DataDirInUseError(RuntimeError):
+    """Another running node holds the data directory's lock."""
+
+
+@contextmanager
+def lock_data_dir(data_dir: Path) -> Iterator[None]:
+    """Hold `<data_dir>/.lock` (flock) while the node runs, as Kafka's log dir lock."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataDirInUseError(f"data directory {data_dir} is in use by another running pybroker") from None
+        yield
+
+
+async def check_ports_free(host: str, ports: list[tuple[str, int]]) -> None:
+    """Fail with PortInUseError naming the first taken port, before anything starts."""
+    for what, port in ports:
+        server = await listen(lambda r, w: None, host, port, what)
+        server.close()
+        await server.wait_closed()
+
+
+def banner(broker_port: int, coord_port: int, data_dir: Path) -> str:
+    return "\n".join([
+        f"pybroker {__version__} is running (one node: coord + broker)",
+        f"  broker  127.0.0.1:{broker_port}   clients: bootstrap_servers=\"127.0.0.1:{broker_port}\"",
+        f"  coord   127.0.0.1:{coord_port}   ZooKeeper protocol: zkCli.sh -server 127.0.0.1:{coord_port}",
+        f"  data    {data_dir.resolve()}",
+        "Try:",
+        f"  pybroker topics create demo --partitions 3 --bootstrap 127.0.0.1:{broker_port}",
+        f"  echo hello | pybroker produce demo --bootstrap 127.0.0.1:{broker_port}",
+        f"  pybroker consume demo --from-beginning --bootstrap 127.0.0.1:{broker_port}",
+        "Stop with Ctrl-C.",
+    ])
+
+
+async def serve_node(stop: asyncio.Event, config: BrokerConfig, data_dir: Path, coord_port: int) -> int:
+    await check_ports_free(config.host, [("coord", coord_port), ("broker", config.port)])
+    coord = CoordServer(ServerConfig(server_id=1, data_dir=data_dir / "coord", host=config.host,
+                                     client_port=coord_port))
+    await coord.start()
+    broker = Broker(config)
+    try:
+        await broker.start()
+        print(banner(broker.port, coord.port, data_dir), flush=True)
+        await stop.wait()
+    finally:
+        await broker.stop()
+        await coord.stop()
+    return 0
+
+
+def node_config(args: argparse.Namespace) -> tuple[BrokerConfig, Path]:
+    base = load_config(args.config)
+    data_dir = args.data_dir or base.data_dir
+    config = base.with_overrides(port=args.broker_port, data_dir=data_dir / "logs",
+                                 coord_connect=f"{base.host}:{args.coord_port}")
+    return config, data_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config, data_dir = node_config(args)
+        with lock_data_dir(data_dir):
+            return run_until_signal(lambda stop: serve_node(stop, config, data_dir, args.coord_port))
+    except (ConfigError, PortInUseError, DataDirInUseError) as exc:
+        print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
+        return 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("start", help="run one node with everything embedded (coord + broker)",
+                              description="Run a standalone coord server and one broker in one process.")
+    p.add_argument("--data-dir", type=Path, default=None, help="where data lives (default ./pybroker-data)")
+    p.add_argument("--broker-port", type=int, default=9092, help="broker port on 127.0.0.1 (default 9092)")
+    p.add_argument("--coord-port", type=int, default=2181, help="coord port on 127.0.0.1 (default 2181)")
+    p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
+    p.set_defaults(func=run)

@@ -1,0 +1,1 @@
+"""The broker server: TCP connections, request handlers, partitions and their logs."""

@@ -1,0 +1,103 @@
+"""One broker process's parts wired together: listener, logs, coord, metadata, controller.
+
+Start order matters: bind the listening socket first (a port in use fails before any
+state is touched, and a stale registration advertising our address provably belongs to
+a dead process), open the log manager, connect to coord, register, take the controller
+role and lead the partitions, then accept clients. Stop order is the reverse, and ends
+with every log flushed and closed so the next start needs no recovery scan. This module
+must never contain request logic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+
+from coord.client import CoordClient
+
+from broker.config import BrokerConfig
+from broker.metadata.cache import MetadataCache
+from broker.metadata.controller import Controller
+from broker.metadata.store import MetadataStore
+from broker.metadata.znodes import BrokerInfo
+from broker.server.connection import Connection
+from broker.server.handlers.common import BrokerContext
+from broker.server.log_manager import LogManager
+from broker.server.replica_manager import ReplicaManager
+
+log = logging.getLogger(__name__)
+
+
+class PortInUseError(OSError):
+    """The port a server must listen on is taken; the message names it."""
+
+
+async def listen(handler, host: str, port: int, what: str) -> asyncio.base_events.Server:
+    """Bind host:port without accepting yet; a clear error if the port is taken."""
+    try:
+        return await asyncio.start_server(handler, host, port, start_serving=False,
+                                          reuse_address=True, backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(errno.EADDRINUSE, f"{what} port {port} on {host} is already in use; "
+                                 "stop whatever listens there or choose another port") from None
+        raise
+
+
+class Broker:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.cache = MetadataCache()
+        self.logs = LogManager(config)
+        self.replicas = ReplicaManager(config.broker_id, self.logs, self.cache)
+        self.coord: CoordClient | None = None
+        self.store: MetadataStore | None = None
+        self.ctx: BrokerContext | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: dict[asyncio.Task, Connection] = {}
+        self.port = config.port
+
+    async def start(self) -> None:
+        cfg = self.config
+        self._server = await listen(self._accept, cfg.host, cfg.port, "broker")
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.logs.start()
+        self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000)
+        await self.coord.start()
+        me = BrokerInfo(cfg.broker_id, cfg.host, self.port, cfg.rack)
+        self.store = MetadataStore(self.coord, self.cache, me)
+        await self.store.ensure_paths()
+        cluster_id = await self.store.ensure_cluster_id()
+        await self.store.register()
+        controller = Controller(self.store, self.replicas)
+        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller)
+        await controller.start()
+        await self._server.start_serving()
+        log.info("broker %d serving on %s:%d (cluster %s), data in %s", cfg.broker_id, cfg.host,
+                 self.port, cluster_id, cfg.data_dir)
+
+    async def stop(self) -> None:
+        """Stop accepting, drop connections, flush and close every log, leave coord."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self.store is not None:
+            await self.store.close()
+        await self.logs.close()
+        if self.coord is not None:
+            await self.coord.stop()
+        log.info("broker %d stopped cleanly", self.config.broker_id)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self.ctx is not None
+        conn = Connection(self.ctx, reader, writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = conn
+        try:
+            await conn.run()
+        finally:
+            self._connections.pop(task, None)

@@ -1,0 +1,91 @@
+"""Produce: validate each partition's batches, append them, wait for acks, answer.
+
+The batches are appended as the client built them: the log checks headers and CRCs and
+rewrites base offsets, never decoding a record. acks=1 answers after the append (and,
+when the topic demands an fsync per message, after the group-commit flush that covers
+it); acks=all waits until the high watermark passes the batch; acks=0 answers nothing
+and, as in Kafka, closes the connection if an append failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from client.protocol.api import ACKS_ALL, ACKS_LEADER, ACKS_NONE, NO_TIMESTAMP
+from client.protocol.errors import ErrorCode
+from client.protocol.record_batch import CorruptBatchError
+
+from broker.log import RecordTooLargeError
+from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries, partition_error
+from broker.server.replica_manager import PartitionRefused
+
+
+def _append(ctx: BrokerContext, entry: dict, acks: int) -> tuple[dict, list[asyncio.Future]]:
+    """Append one partition's records; its result entry and what must finish before the ack."""
+    topic, partition, records = entry.get("topic"), entry.get("partition"), entry.get("records")
+    if not isinstance(records, (bytes, bytearray)):
+        raise MalformedRequest("records must be binary (msgpack bin)")
+    try:
+        part = ctx.replicas.leader_partition(topic, partition)
+    except PartitionRefused as refused:
+        return partition_error(topic, partition, refused.code, refused.message, base_offset=-1,
+                               log_append_time=NO_TIMESTAMP, log_start_offset=-1), []
+    plog = part.log
+    try:
+        info = plog.append(records, leader_epoch=part.leader_epoch)
+    except CorruptBatchError as exc:
+        code, message = ErrorCode.CORRUPT_MESSAGE, f"{topic}-{partition}: {exc}"
+    except RecordTooLargeError as exc:
+        code, message = ErrorCode.MESSAGE_TOO_LARGE, f"{topic}-{partition}: {exc}"
+    else:
+        ctx.logs.appended(topic, partition)
+        part.maybe_advance_high_watermark()
+        waits = []
+        if acks != ACKS_NONE and plog.config.flush_messages == 1:
+            waits.append(asyncio.ensure_future(ctx.logs.sync(plog)))
+        if acks == ACKS_ALL:
+            waits.append(part.wait_for_high_watermark(info.last_offset + 1))
+        append_time = info.log_append_time if info.log_append_time is not None else NO_TIMESTAMP
+        return partition_error(topic, partition, ErrorCode.NONE, None, base_offset=info.first_offset,
+                               log_append_time=append_time, log_start_offset=plog.log_start_offset), waits
+    return partition_error(topic, partition, code, message, base_offset=-1, log_append_time=NO_TIMESTAMP,
+                           log_start_offset=plog.log_start_offset), []
+
+
+async def _await_acks(results: list[dict], waits: list[list[asyncio.Future]], timeout_ms: int) -> None:
+    pending = [f for fs in waits for f in fs]
+    if not pending:
+        return
+    await asyncio.wait(pending, timeout=max(timeout_ms, 0) / 1000)
+    for result, futures in zip(results, waits):
+        for fut in futures:
+            if not fut.done():
+                fut.cancel()
+                result.update(error=int(ErrorCode.REQUEST_TIMED_OUT),
+                              message=f"not acknowledged within timeout_ms={timeout_ms}; the records may "
+                                      "or may not have been written")
+            elif fut.exception() is not None and result["error"] == 0:
+                exc = fut.exception()
+                code = getattr(exc, "code", ErrorCode.KAFKA_STORAGE_ERROR)
+                result.update(error=int(code), message=str(exc))
+
+
+async def handle(ctx: BrokerContext, body: dict) -> Reply | None:
+    acks = get(body, "acks", int, ACKS_LEADER)
+    timeout_ms = get(body, "timeout_ms", int, 30000)
+    entries = get_entries(body)
+    if acks not in (ACKS_NONE, ACKS_LEADER, ACKS_ALL):
+        return Reply({"partitions": [
+            partition_error(e.get("topic"), e.get("partition"), ErrorCode.INVALID_REQUIRED_ACKS,
+                            f"acks must be 0, 1 or -1 (all), not {acks}", base_offset=-1,
+                            log_append_time=NO_TIMESTAMP, log_start_offset=-1) for e in entries]})
+    results, waits = [], []
+    for entry in entries:
+        result, wait = _append(ctx, entry, acks)
+        results.append(result)
+        waits.append(wait)
+    if acks == ACKS_NONE:
+        failed = any(r["error"] for r in results)
+        return Reply({}, close_connection=True) if failed else None
+    await _await_acks(results, waits, timeout_ms)
+    return Reply({"partitions": results})

@@ -1,0 +1,178 @@
+"""The partition logs on this broker: opening, group-commit flushing, retention, shutdown.
+
+One `PartitionLog` per hosted partition under `<data_dir>/<topic>-<partition>`, all
+sharing one `FileHandleCache`. fsync never runs on the event loop: produces that must be
+durable before they are acknowledged (flush.messages=1) wait for the next flush pass,
+and one pass, in a worker thread, serves every produce waiting at that moment (group
+commit). A clean shutdown flushes and closes every log, which writes the recovery point,
+and leaves a marker so the next start knows no recovery scan was needed.
+This module must never decode records or answer requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from broker.config import BrokerConfig
+from broker.log import FileHandleCache, LogConfig, PartitionLog
+
+log = logging.getLogger(__name__)
+
+CLEAN_SHUTDOWN_FILE = ".pybroker_cleanshutdown"
+
+TopicPartition = tuple[str, int]
+
+
+def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogConfig:
+    """Broker defaults overridden by the topic's own configs (Kafka's precedence)."""
+    def pick(key: str, default: int | None) -> int | None:
+        return int(topic_configs[key]) if key in topic_configs else default
+
+    return LogConfig(
+        segment_bytes=pick("segment.bytes", config.log_segment_bytes),
+        segment_ms=pick("segment.ms", config.log_roll_ms),
+        retention_ms=pick("retention.ms", config.log_retention_ms),
+        retention_bytes=pick("retention.bytes", config.log_retention_bytes),
+        flush_messages=pick("flush.messages", config.log_flush_interval_messages),
+        flush_ms=pick("flush.ms", config.log_flush_interval_ms),
+        max_batch_bytes=pick("max.message.bytes", config.message_max_bytes),
+    )
+
+
+class LogManager:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.data_dir = Path(config.data_dir)
+        self.handles = FileHandleCache(max_open=config.max_open_files)
+        self.logs: dict[TopicPartition, PartitionLog] = {}
+        self.clean_start = False
+        self._dirty: set[PartitionLog] = set()
+        self._sync_waiters: list[asyncio.Future] = []
+        self._sync_wanted = asyncio.Event()
+        self._arrivals: dict[TopicPartition, asyncio.Future] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        marker = self.data_dir / CLEAN_SHUTDOWN_FILE
+        self.clean_start = marker.exists()
+        marker.unlink(missing_ok=True)
+        log.info("log manager on %s: previous shutdown was %s", self.data_dir,
+                 "clean, no recovery scan needed" if self.clean_start else "not clean (or first start)")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._sync_loop(), name="log-sync"),
+                       loop.create_task(self._flush_scheduler(), name="log-flush-scheduler"),
+                       loop.create_task(self._retention_loop(), name="log-retention")]
+
+    async def close(self) -> None:
+        """Stop background work, flush and close every log, leave the clean-shutdown marker."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        logs = list(self.logs.values())
+        await asyncio.to_thread(_flush_all, logs)
+        for plog in logs:
+            plog.close()
+        self.logs.clear()
+        self.handles.close()
+        for waiter in self._sync_waiters:
+            if not waiter.done():
+                waiter.set_exception(ConnectionAbortedError("broker shutting down"))
+        (self.data_dir / CLEAN_SHUTDOWN_FILE).write_text("")
+        log.info("log manager closed: every partition flushed, recovery points written")
+
+    # -- partitions -------------------------------------------------------------------
+
+    def get(self, topic: str, partition: int) -> PartitionLog | None:
+        return self.logs.get((topic, partition))
+
+    def open(self, topic: str, partition: int, topic_configs: dict[str, str]) -> PartitionLog:
+        """The log of t-p, opened (and recovered if needed) on first use."""
+        plog = self.logs.get((topic, partition))
+        if plog is None:
+            directory = self.data_dir / f"{topic}-{partition}"
+            plog = PartitionLog.open(directory, log_config_for(self.config, topic_configs), handles=self.handles)
+            self.logs[(topic, partition)] = plog
+            log.info("opened %s-%d: log start %d, log end %d, recovery point %d", topic, partition,
+                     plog.log_start_offset, plog.log_end_offset, plog.recovery_point)
+        return plog
+
+    async def delete(self, topic: str, partition: int) -> None:
+        plog = self.logs.pop((topic, partition), None)
+        self._dirty.discard(plog)
+        if plog is not None:
+            await asyncio.to_thread(plog.delete)
+
+    # -- appends, durability and fetch wake-ups ---------------------------------------
+
+    def appended(self, topic: str, partition: int) -> None:
+        """Record that t-p grew: mark it dirty and wake fetches waiting on it."""
+        plog = self.logs.get((topic, partition))
+        if plog is not None:
+            self._dirty.add(plog)
+        waiter = self._arrivals.pop((topic, partition), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def arrival(self, topic: str, partition: int) -> asyncio.Future:
+        """A future completed by the next append to t-p (shared by all who wait)."""
+        fut = self._arrivals.get((topic, partition))
+        if fut is None or fut.done():
+            fut = self._arrivals[(topic, partition)] = asyncio.get_running_loop().create_future()
+        return fut
+
+    async def sync(self, plog: PartitionLog) -> None:
+        """Wait until everything appended to `plog` so far is fsynced (group commit)."""
+        self._dirty.add(plog)
+        waiter = asyncio.get_running_loop().create_future()
+        self._sync_waiters.append(waiter)
+        self._sync_wanted.set()
+        await waiter
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self._sync_wanted.wait()
+            self._sync_wanted.clear()
+            logs, self._dirty = list(self._dirty), set()
+            waiters, self._sync_waiters = self._sync_waiters, []
+            try:
+                await asyncio.to_thread(_flush_all, logs)
+            except Exception as exc:  # an fsync failure fails every produce that waited on it
+                log.error("flush failed: %s", exc)
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def _flush_scheduler(self) -> None:
+        """Apply flush.messages / flush.ms in the background (Kafka's log flusher)."""
+        interval = self.config.log_flush_scheduler_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            now_ms = int(time.time() * 1000)
+            due = [plog for plog in list(self._dirty) if plog.flush_due(now_ms)]
+            if due:
+                await asyncio.to_thread(_flush_all, due)
+
+    async def _retention_loop(self) -> None:
+        interval = self.config.log_retention_check_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            now_ms = int(time.time() * 1000)
+            for (topic, partition), plog in list(self.logs.items()):
+                deleted = await asyncio.to_thread(plog.apply_retention, now_ms)
+                if deleted:
+                    log.info("retention removed %s segment(s) of %s-%d", deleted, topic, partition)
+
+
+def _flush_all(logs: list[PartitionLog]) -> None:
+    for plog in logs:
+        plog.flush()
