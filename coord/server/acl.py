@@ -81,6 +81,7 @@ def _ip_matches(entry: str, ids: Ids) -> bool:
 def allowed(acl: list[list[Any]], perm: int, ids: Ids) -> bool:
     if not acl:
         return True
+    perm = int(perm)  # IntFlag arithmetic is slow, and this runs on every read
     for perms, scheme, ident in acl:
         if not perms & perm:
             continue

@@ -75,6 +75,7 @@ class Connection(asyncio.Protocol):
         self.slots: deque[Slot] = deque()
         self.backlog: list[bytes] = []
         self.auth_ids: list[tuple[str, str]] = []
+        self._ids: list[tuple[str, str]] | None = None
         self.prefix: bytes | None = b""
         self.paused = False
         self.out: list[bytes] = []
@@ -377,7 +378,9 @@ class Connection(asyncio.Protocol):
     @property
     def ids(self) -> list[tuple[str, str]]:
         """Who this connection is, for ACL checks: its address plus digest auth ids."""
-        return [("ip", str(self.peer[0])), *self.auth_ids]
+        if self._ids is None:
+            self._ids = [("ip", str(self.peer[0])), *self.auth_ids]
+        return self._ids
 
     def authenticate(self, scheme: str, auth: bytes) -> bool:
         """Digest credentials become one of the connection's ids (ACL checks, `auth`
@@ -389,6 +392,7 @@ class Connection(asyncio.Protocol):
         ident = ("digest", f"{user}:{digest}")
         if ident not in self.auth_ids:
             self.auth_ids.append(ident)
+            self._ids = None
         return True
 
     # -- 4lw and cons ----------------------------------------------------------------------
