@@ -12,6 +12,7 @@ import msgpack
 
 from coord.zab import Role, Snapshot, ZabConfig
 from coord.zab.node import ZabNode
+from tests.support.ports import free_ports
 
 CONFIG = ZabConfig(tick=0.05, init_limit=20, sync_limit=6, election_retry=2)
 
@@ -45,3 +46,18 @@ def serving_leader(nodes: dict[int, ZabNode]) -> ZabNode | None:
     leaders = [n for n in nodes.values()
                if n.peer is not None and n.peer.state == Role.LEADING and n.peer.serving]
     return leaders[0] if len(leaders) == 1 else None
+
+
+def loopback_addresses(size: int) -> dict[int, tuple[str, int]]:
+    ports = free_ports(size)
+    return {sid: ("127.0.0.1", ports[sid - 1]) for sid in range(1, size + 1)}
+
+
+async def start_and_elect(nodes: dict[int, ZabNode]) -> ZabNode:
+    """Start every node; return the leader once one serves."""
+    for node in nodes.values():
+        await node.start()
+    await until(lambda: serving_leader(nodes) is not None)
+    leader = serving_leader(nodes)
+    assert leader is not None
+    return leader

@@ -17,8 +17,9 @@ from pathlib import Path
 from coord.zab import NotLeaderError
 from coord.zab.node import ZabNode
 from tests.coord_zab.filestore import FileStorage
-from tests.coord_zab.ensemble import CONFIG, ListMachine, serving_leader, until
-from tests.support.ports import free_ports
+from tests.coord_zab.ensemble import (
+    CONFIG, ListMachine, loopback_addresses, serving_leader, start_and_elect,
+)
 
 
 async def _writes(leader: ZabNode, count: int, window: int, size: int) -> float:
@@ -49,17 +50,12 @@ async def _first_write_after(nodes: dict[int, ZabNode]) -> float:
 
 
 async def main(count: int, window: int, size: int) -> None:
-    ports = free_ports(3)
-    addresses = {sid: ("127.0.0.1", ports[sid - 1]) for sid in (1, 2, 3)}
+    addresses = loopback_addresses(3)
     with tempfile.TemporaryDirectory() as tmp:
         nodes = {sid: ZabNode(sid, addresses, FileStorage(Path(tmp) / f"s{sid}"), ListMachine(), CONFIG)
                  for sid in addresses}
-        for node in nodes.values():
-            await node.start()
         try:
-            await until(lambda: serving_leader(nodes) is not None)
-            leader = serving_leader(nodes)
-            assert leader is not None
+            leader = await start_and_elect(nodes)
             rate = await _writes(leader, count, window, size)
             print(f"writes: {count} x {size} B, window {window}: {rate:,.0f} ops/s")
             await leader.stop()

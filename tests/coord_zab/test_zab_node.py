@@ -12,25 +12,21 @@ import asyncio
 from pathlib import Path
 
 from coord.zab.node import ZabNode
-from tests.coord_zab.ensemble import CONFIG, ListMachine, serving_leader, until
+from tests.coord_zab.ensemble import (
+    CONFIG, ListMachine, loopback_addresses, serving_leader, start_and_elect, until,
+)
 from tests.coord_zab.filestore import FileStorage
-from tests.support.ports import free_ports
 
 async def test_three_members_elect_replicate_fail_over_and_rejoin(tmp_path: Path) -> None:
-    ports = free_ports(3)
-    addresses = {sid: ("127.0.0.1", ports[sid - 1]) for sid in (1, 2, 3)}
+    addresses = loopback_addresses(3)
     machines = {sid: ListMachine() for sid in addresses}
 
     def make(sid: int) -> ZabNode:
         return ZabNode(sid, addresses, FileStorage(tmp_path / f"s{sid}"), machines[sid], CONFIG)
 
     nodes = {sid: make(sid) for sid in addresses}
-    for node in nodes.values():
-        await node.start()
     try:
-        await until(lambda: serving_leader(nodes) is not None)
-        leader = serving_leader(nodes)
-        assert leader is not None
+        leader = await start_and_elect(nodes)
         first = await asyncio.gather(*(leader.write(b"a%d" % i) for i in range(30)))
         assert first == sorted(first)
         await until(lambda: all(len(m.applied) == 30 for m in machines.values()))
