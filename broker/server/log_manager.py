@@ -98,8 +98,10 @@ class LogManager:
             directory = self.data_dir / f"{topic}-{partition}"
             plog = PartitionLog.open(directory, log_config_for(self.config, topic_configs), handles=self.handles)
             self.logs[(topic, partition)] = plog
-            log.info("opened %s-%d: log start %d, log end %d, recovery point %d", topic, partition,
-                     plog.log_start_offset, plog.log_end_offset, plog.recovery_point)
+            clean = plog.recovery_point == plog.log_end_offset
+            log.info("opened %s-%d: log start %d, log end %d, recovery point %d (%s)", topic, partition,
+                     plog.log_start_offset, plog.log_end_offset, plog.recovery_point,
+                     "clean: no recovery scan" if clean else "batches after the recovery point were re-checked")
         return plog
 
     async def delete(self, topic: str, partition: int) -> None:

@@ -144,3 +144,21 @@ def test_produce_refusals(client):
     assert produce(client, "apis-bad", 0, too_big)["error"] == ErrorCode.MESSAGE_TOO_LARGE
     assert produce(client, "apis-bad", 0, batch([b"ok"]), acks=5)["error"] == ErrorCode.INVALID_REQUIRED_ACKS
     assert produce(client, "apis-bad", 0, batch([b"ok"]))["base_offset"] == 0  # nothing bad was written
+
+
+def test_fetch_limits_are_soft_and_cut_at_batch_boundaries(client):
+    create_topic(client, "apis-limits", partitions=2)
+    for p in (0, 1):
+        for i in range(5):
+            assert produce(client, "apis-limits", p, batch([b"x" * 900], ts=i))["error"] == 0
+    one_batch = len(batch([b"x" * 900]))
+    body, tail = client.fetch({"max_wait_ms": 0, "partitions": [
+        {"topic": "apis-limits", "partition": 0, "fetch_offset": 0, "partition_max_bytes": 2 * one_batch + 10}]})
+    assert body["partitions"][0]["records_size"] == 2 * one_batch == len(tail)
+    body, tail = client.fetch({"max_wait_ms": 0, "partitions": [
+        {"topic": "apis-limits", "partition": 0, "fetch_offset": 1, "partition_max_bytes": 10}]})
+    assert [r.offset for r in records_of(tail)] == [1]  # one whole batch even above the limit
+    body, tail = client.fetch({"max_wait_ms": 0, "max_bytes": 10, "partitions": [
+        {"topic": "apis-limits", "partition": p, "fetch_offset": 0} for p in (0, 1)]})
+    sizes = [p["records_size"] for p in body["partitions"]]
+    assert sizes == [one_batch, 0] and len(tail) == one_batch

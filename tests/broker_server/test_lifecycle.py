@@ -42,6 +42,7 @@ def test_restart_keeps_topics_and_records_and_sigterm_is_clean(node):
     assert "recovery points written" in node.log()
     node.start()
     assert "no recovery scan needed" in node.log()
+    assert "opened keep-0: log start 0, log end 10, recovery point 10 (clean: no recovery scan)" in node.log()
     assert [r.value for r in read_all(node.broker_port, "keep", 0)] == [b"v%d" % i for i in range(0, 20, 2)]
     assert [r.value for r in read_all(node.broker_port, "keep", 1)] == [b"v%d" % i for i in range(1, 20, 2)]
     with WireClient(node.broker_port) as c:
