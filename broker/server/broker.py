@@ -14,7 +14,7 @@ import asyncio
 import errno
 import logging
 
-from coord.client import CoordClient
+from coord.client import ConnState, CoordClient
 
 from broker.config import BrokerConfig
 from broker.metadata.cache import MetadataCache
@@ -56,6 +56,8 @@ class Broker:
         self.ctx: BrokerContext | None = None
         self._server: asyncio.base_events.Server | None = None
         self._connections: dict[asyncio.Task, Connection] = {}
+        self._rejoin_task: asyncio.Task | None = None
+        self._stopping = False
         self.port = config.port
 
     async def start(self) -> None:
@@ -64,21 +66,54 @@ class Broker:
         self.port = self._server.sockets[0].getsockname()[1]
         self.logs.start()
         self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000)
+        self.coord.add_listener(self._on_coord_state)
         await self.coord.start()
         me = BrokerInfo(cfg.broker_id, cfg.host, self.port, cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
-        await self.store.ensure_paths()
-        cluster_id = await self.store.ensure_cluster_id()
-        await self.store.register()
         controller = Controller(self.store, self.replicas)
         self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller)
-        await controller.start()
+        await self._join()
         await self._server.start_serving()
         log.info("broker %d serving on %s:%d (cluster %s), data in %s", cfg.broker_id, cfg.host,
-                 self.port, cluster_id, cfg.data_dir)
+                 self.port, self.cache.cluster_id, cfg.data_dir)
+
+    async def _join(self) -> None:
+        """Register in coord and take up the controller role (at start, and after expiry)."""
+        assert self.store is not None and self.ctx is not None
+        await self.store.ensure_paths()
+        await self.store.ensure_cluster_id()
+        await self.store.register()
+        await self.ctx.controller.start()
+
+    def _on_coord_state(self, state: ConnState) -> None:
+        if self._stopping:
+            return
+        if state == ConnState.SUSPENDED:
+            log.warning("coord connection suspended: metadata changes wait until it is back")
+        elif state == ConnState.CONNECTED:
+            log.info("coord connection up")
+        elif state == ConnState.LOST and (self._rejoin_task is None or self._rejoin_task.done()):
+            log.warning("coord session expired: registration and watches are gone; rejoining with a new session")
+            self._rejoin_task = asyncio.get_running_loop().create_task(self._rejoin())
+
+    async def _rejoin(self) -> None:
+        """New session, register again, re-elect; retried every second until it works or we stop."""
+        assert self.coord is not None
+        while not self._stopping:
+            try:
+                await self.coord.start()
+                await self._join()
+                log.info("broker %d rejoined coord with a new session", self.config.broker_id)
+                return
+            except Exception as exc:  # coord still unreachable or mid-failover: try again
+                log.warning("rejoining coord failed (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1)
 
     async def stop(self) -> None:
         """Stop accepting, drop connections, flush and close every log, leave coord."""
+        self._stopping = True
+        if self._rejoin_task is not None:
+            self._rejoin_task.cancel()
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
