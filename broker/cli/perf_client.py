@@ -39,6 +39,8 @@ def register(perf_subparsers: argparse._SubParsersAction) -> None:
 
     c = perf_subparsers.add_parser("consume", help="consumer throughput from the start of a topic")
     _common(c)
+    c.add_argument("--fetch-size", type=int, default=1048576,
+                   help="max_partition_fetch_bytes: bytes per partition per Fetch (default 1048576)")
     c.set_defaults(func=lambda a: run_client(perf_consume(a)))
 
     e = perf_subparsers.add_parser("e2e", help="end-to-end latency (send to poll) at a fixed rate")
@@ -126,6 +128,7 @@ async def perf_consume(args: argparse.Namespace) -> int:
     poll_ms: list[float] = []
     count = nbytes = 0
     async with AsyncConsumer(args.bootstrap, auto_offset_reset="earliest", max_poll_records=100_000,
+                             max_partition_fetch_bytes=args.fetch_size,
                              client_id="pybroker-perf-consumer") as consumer:
         partitions = await consumer.partitions_for_topic(args.topic)
         consumer.assign([TopicPartition(args.topic, p) for p in partitions])
