@@ -1,0 +1,48 @@
+"""Broker-side ceiling, without the client library: pipelined Produce of pre-built
+batches, then back-to-back 8 MiB Fetches whose record bytes are not decoded.
+
+Usage (against a running node): python -m tests.broker_server.bench_raw_wire PORT
+It creates topic `raw-bench` (it must not exist). Not collected by pytest.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from client.protocol.api import ApiKey
+from client.protocol.record_batch import build_batch, iter_batches
+from tests.broker_server.wire import WireClient, create_topic
+
+BATCHES, RECORDS_PER_BATCH, IN_FLIGHT = 2000, 1000, 50
+
+
+def main(port: int) -> None:
+    c = WireClient(port, timeout=60)
+    assert create_topic(c, "raw-bench")["error"] == 0, "topic raw-bench exists already: use a fresh node"
+    batch = build_batch([(None, b"x" * 100, None, i) for i in range(RECORDS_PER_BATCH)])
+    request = {"acks": 1, "partitions": [{"topic": "raw-bench", "partition": 0, "records": batch}]}
+    started, sent, received = time.perf_counter(), 0, 0
+    while received < BATCHES:
+        while sent < BATCHES and sent - received < IN_FLIGHT:
+            c.send(ApiKey.PRODUCE, request)
+            sent += 1
+        assert c.receive().body["partitions"][0]["error"] == 0
+        received += 1
+    elapsed = time.perf_counter() - started
+    records = BATCHES * RECORDS_PER_BATCH
+    print(f"produce: {records / elapsed:,.0f} records/s, {BATCHES * len(batch) / elapsed / 1e6:,.1f} MB/s "
+          f"(batches of {RECORDS_PER_BATCH} x 100 B, {IN_FLIGHT} in flight, acks=1)")
+    offset, total, started = 0, 0, time.perf_counter()
+    while offset < records:
+        _, tail = c.fetch({"max_wait_ms": 0, "max_bytes": 8 << 20, "partitions": [
+            {"topic": "raw-bench", "partition": 0, "fetch_offset": offset, "partition_max_bytes": 8 << 20}]})
+        offset = [h for h in iter_batches(tail)][-1].last_offset + 1
+        total += len(tail)
+    elapsed = time.perf_counter() - started
+    print(f"fetch: {records / elapsed:,.0f} records/s, {total / elapsed / 1e6:,.1f} MB/s "
+          "(8 MiB fetches one at a time, records not decoded)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
