@@ -13,7 +13,7 @@ from pathlib import Path
 from broker.cli.runner import run_until_signal
 from broker.cli.start import DataDirInUseError, lock_data_dir
 from broker.config import BrokerConfig, ConfigError, load_config
-from broker.server.broker import Broker, PortInUseError
+from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 
 
 async def serve_broker(stop: asyncio.Event, config: BrokerConfig) -> int:
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                              coord_connect=args.coord, host=args.host)
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
-    except (ConfigError, PortInUseError, DataDirInUseError) as exc:
+    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
         print(f"pybroker broker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return 1
 

@@ -23,7 +23,7 @@ from coord.server.server import CoordServer
 from broker import __version__
 from broker.cli.runner import run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
-from broker.server.broker import Broker, PortInUseError, listen
+from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 
 class DataDirInUseError(RuntimeError):
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         config, data_dir = node_config(args)
         with lock_data_dir(data_dir):
             return run_until_signal(lambda stop: serve_node(stop, config, data_dir, args.coord_port))
-    except (ConfigError, PortInUseError, DataDirInUseError) as exc:
+    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
         print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return 1
 

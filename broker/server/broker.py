@@ -15,6 +15,7 @@ import errno
 import logging
 
 from coord.client import ConnState, CoordClient
+from coord.protocol.errors import CoordError
 
 from broker.config import BrokerConfig
 from broker.metadata.cache import MetadataCache
@@ -45,6 +46,10 @@ async def listen(handler, host: str, port: int, what: str) -> asyncio.base_event
         raise
 
 
+class CoordUnavailableError(RuntimeError):
+    """No coord server in the connect string answered; the message names them."""
+
+
 class Broker:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -67,7 +72,11 @@ class Broker:
         self.logs.start()
         self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000)
         self.coord.add_listener(self._on_coord_state)
-        await self.coord.start()
+        try:
+            await self.coord.start()
+        except CoordError as exc:
+            self.coord = None
+            raise CoordUnavailableError(f"cannot reach coord at {cfg.coord_connect}: {exc}") from None
         me = BrokerInfo(cfg.broker_id, cfg.host, self.port, cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
         controller = Controller(self.store, self.replicas)

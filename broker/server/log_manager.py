@@ -71,9 +71,12 @@ class LogManager:
 
     async def close(self) -> None:
         """Stop background work, flush and close every log, leave the clean-shutdown marker."""
+        if not self._tasks:
+            return  # never started: nothing was opened
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         logs = list(self.logs.values())
         await asyncio.to_thread(_flush_all, logs)
         for plog in logs:
