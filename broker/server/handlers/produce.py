@@ -64,7 +64,7 @@ async def _await_acks(results: list[dict], waits: list[list[asyncio.Future]], ti
                 result.update(error=int(ErrorCode.REQUEST_TIMED_OUT),
                               message=f"not acknowledged within timeout_ms={timeout_ms}; the records may "
                                       "or may not have been written")
-            elif fut.exception() is not None and result["error"] == 0:
+            elif not fut.cancelled() and fut.exception() is not None and result["error"] == 0:
                 exc = fut.exception()
                 code = getattr(exc, "code", ErrorCode.KAFKA_STORAGE_ERROR)
                 result.update(error=int(code), message=str(exc))
