@@ -1,45 +1,15 @@
-"""Fixtures: a real `pybroker start` node on free loopback ports, and fresh topics on it."""
+"""Fixtures: a real `pybroker start` node (the broker tests' fixtures, reused) and fresh topics."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from broker.cli.main import COMMAND_MODULES
-from tests.broker_server.conftest import Node
-from tests.support.ports import free_ports
-from tests.support.procs import ProcessGroup
+from tests.broker_server.conftest import Node, node, shared_node  # noqa: F401  (fixtures reused here)
 
 _names = itertools.count()
-
-
-def make_node(procs: ProcessGroup, tmp: Path) -> Node:
-    if "broker.cli.start" not in COMMAND_MODULES:
-        pytest.skip("`pybroker start` is not registered yet (broker.cli.start missing from COMMAND_MODULES)")
-    broker_port, coord_port = free_ports(2)
-    return Node(procs, tmp / "data", broker_port, coord_port)
-
-
-@pytest.fixture(scope="module")
-def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """One running node shared by a module's tests; each test uses its own topics."""
-    tmp = tmp_path_factory.mktemp("client-node")
-    group = ProcessGroup(tmp)
-    try:
-        node = make_node(group, tmp)
-        node.start()
-        yield node
-    finally:
-        group.close()
-
-
-@pytest.fixture
-def node(procs: ProcessGroup, tmp_path: Path) -> Node:
-    """A node of this test alone, not started yet (tests that kill or restart it)."""
-    return make_node(procs, tmp_path)
 
 
 def bootstrap(node: Node) -> str:
@@ -47,7 +17,7 @@ def bootstrap(node: Node) -> str:
 
 
 @pytest.fixture
-def new_topic(shared_node: Node) -> Callable[..., str]:
+def new_topic(shared_node: Node) -> Callable[..., str]:  # noqa: F811
     """Create a topic with a fresh name on the shared node; returns the name."""
     from client import Admin, NewTopic
 
