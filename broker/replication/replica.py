@@ -1,0 +1,104 @@
+"""One partition replica: the role switch between leader and follower, and the event entry.
+
+`Replica.step(event, now_ms)` is the whole contract, as in etcd's raft: the caller feeds
+every event (controller orders, peer messages, produces, ticks) with the current time and
+carries out the returned actions in order. Orders from a leader epoch older than the one
+this replica already follows are ignored; an equal epoch only refreshes a leader's ISR.
+It must never perform I/O or read the clock; the log is reached only through ReplicaLog.
+"""
+
+from __future__ import annotations
+
+from broker.replication.follower import FollowerState
+from broker.replication.leader import LeaderState
+from broker.replication.log_api import ReplicaLog
+from broker.replication.messages import (
+    UNDEFINED_EPOCH, Action, BecomeFollower, BecomeLeader, CompleteProduce, EpochAnswer,
+    EpochQuery, ErrorCode, Event, FetchRequest, FetchResponse, IsrChangeResult, Produce,
+    ReplyEpochQuery, ReplyFetch, Tick,
+)
+
+
+class Replica:
+    def __init__(self, broker_id: int, log: ReplicaLog, *, high_watermark: int = 0,
+                 min_insync_replicas: int = 1, replica_lag_time_max_ms: int = 30_000,
+                 fetch_retry_ms: int = 500) -> None:
+        self.broker_id = broker_id
+        self.log = log
+        self.min_insync_replicas = min_insync_replicas
+        self.lag_max_ms = replica_lag_time_max_ms
+        self.fetch_retry_ms = fetch_retry_ms
+        self._restored_hw = min(high_watermark, log.log_end_offset)
+        self.role: LeaderState | FollowerState | None = None
+
+    @property
+    def epoch(self) -> int:
+        if self.role is not None:
+            return self.role.epoch
+        latest = self.log.latest_epoch   # after a restart: never obey an order older than our data
+        return UNDEFINED_EPOCH if latest is None else latest
+
+    @property
+    def high_watermark(self) -> int:
+        return self.role.high_watermark if self.role is not None else self._restored_hw
+
+    @property
+    def is_leader(self) -> bool:
+        return isinstance(self.role, LeaderState)
+
+    def step(self, event: Event, now_ms: int) -> list[Action]:
+        role = self.role
+        match event:
+            case BecomeLeader() | BecomeFollower():
+                return self._order(event, now_ms)
+            case Tick():
+                return role.tick(now_ms) if role is not None else []
+            case Produce():
+                if isinstance(role, LeaderState):
+                    return role.produce(event, now_ms)
+                return [CompleteProduce(event.request_id, ErrorCode.NOT_LEADER_OR_FOLLOWER)]
+            case FetchRequest():
+                if isinstance(role, LeaderState):
+                    return role.fetch(event, now_ms)
+                return [ReplyFetch(event.replica_id, FetchResponse(
+                    self.epoch, event.fetch_offset, (), -1, self._not_leader_error(event.leader_epoch)))]
+            case EpochQuery():
+                if isinstance(role, LeaderState):
+                    return role.epoch_query(event)
+                return [ReplyEpochQuery(event.replica_id, EpochAnswer(
+                    self.epoch, -1, -1, self._not_leader_error(event.leader_epoch)))]
+            case FetchResponse():
+                return role.fetch_response(event, now_ms) if isinstance(role, FollowerState) else []
+            case EpochAnswer():
+                return role.epoch_answer(event, now_ms) if isinstance(role, FollowerState) else []
+            case IsrChangeResult():
+                return role.isr_result(event) if isinstance(role, LeaderState) else []
+        raise TypeError(f"not a replication event: {event!r}")
+
+    def _not_leader_error(self, epoch: int) -> ErrorCode:
+        if epoch < self.epoch:
+            return ErrorCode.FENCED_LEADER_EPOCH
+        if epoch > self.epoch:
+            return ErrorCode.UNKNOWN_LEADER_EPOCH
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+
+    def _order(self, order: BecomeLeader | BecomeFollower, now_ms: int) -> list[Action]:
+        current = self.role
+        if order.epoch < self.epoch:
+            return []
+        if isinstance(order, BecomeLeader):
+            if isinstance(current, LeaderState):
+                if order.epoch == current.epoch and order.partition_version <= current.version:
+                    return []
+                current.apply(order, now_ms)
+                return current.tick(now_ms)
+            self.role = LeaderState(self.broker_id, self.log, order, self.high_watermark, now_ms,
+                                    min_insync_replicas=self.min_insync_replicas,
+                                    replica_lag_time_max_ms=self.lag_max_ms)
+            return self.role.tick(now_ms)
+        if isinstance(current, FollowerState) and order.epoch == current.epoch:
+            return []
+        actions = current.resign() if isinstance(current, LeaderState) else []
+        self.role = FollowerState(self.broker_id, self.log, order.leader, order.epoch,
+                                  self.high_watermark, retry_ms=self.fetch_retry_ms)
+        return actions + self.role.start(now_ms)
