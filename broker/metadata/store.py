@@ -30,6 +30,7 @@ class MetadataStore:
         self.me = me
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
+        self._armed: set[str] = set()  # paths with a one-shot watch pending: never stack a second
 
     # -- startup ----------------------------------------------------------------------
 
@@ -85,11 +86,14 @@ class MetadataStore:
     # -- reading into the cache -------------------------------------------------------
 
     async def load_all(self) -> None:
+        """Read everything and arm every watch (at start, and on a new session: the old
+        session's watches are gone)."""
+        self._armed.clear()
         await self.refresh_brokers()
         await self.refresh_topics()
 
     async def refresh_brokers(self) -> None:
-        ids = await self.coord.get_children(Z.BROKERS_IDS, watch=self._on_brokers_changed)
+        ids = await self.coord.get_children(Z.BROKERS_IDS, watch=self._arm(Z.BROKERS_IDS, self._on_brokers_changed))
         brokers = {}
         for child in ids:
             try:
@@ -100,7 +104,8 @@ class MetadataStore:
         self.cache.set_brokers(brokers)
 
     async def refresh_topics(self) -> None:
-        names = set(await self.coord.get_children(Z.BROKERS_TOPICS, watch=self._on_topics_changed))
+        names = set(await self.coord.get_children(Z.BROKERS_TOPICS,
+                                                  watch=self._arm(Z.BROKERS_TOPICS, self._on_topics_changed)))
         for gone in set(self.cache.topics) - names:
             self.cache.remove_topic(gone)
         for name in sorted(names):
@@ -121,14 +126,23 @@ class MetadataStore:
             pass
         for partition in topic.assignment:
             try:
-                sdata, stat = await self.coord.get(Z.state_path(name, partition), watch=self._on_state_changed)
+                path = Z.state_path(name, partition)
+                sdata, stat = await self.coord.get(path, watch=self._arm(path, self._on_state_changed))
             except NoNodeError:
+                self._armed.discard(path)  # no node, so no data watch was left there
                 continue
             topic.states[partition] = Z.decode_state(sdata, stat.version)
         self.cache.set_topic(topic)
         return topic
 
     # -- watches: one-shot, so each handler re-reads and re-arms ------------------------
+
+    def _arm(self, path: str, callback: Any) -> Any:
+        """`callback` if no watch is pending on `path`, else None (it would fire twice)."""
+        if path in self._armed:
+            return None
+        self._armed.add(path)
+        return callback
 
     def _spawn(self, coro: Any) -> None:
         if self._closed:
@@ -144,13 +158,16 @@ class MetadataStore:
             log.warning("metadata refresh failed: %s", task.exception())
 
     def _on_brokers_changed(self, event: Any) -> None:
+        self._armed.discard(Z.BROKERS_IDS)
         self._spawn(self.refresh_brokers())
 
     def _on_topics_changed(self, event: Any) -> None:
+        self._armed.discard(Z.BROKERS_TOPICS)
         self._spawn(self.refresh_topics())
 
     def _on_state_changed(self, event: Any) -> None:
         path = getattr(event, "path", "") or ""
+        self._armed.discard(path)
         parts = path.split("/")  # ['', 'brokers', 'topics', t, 'partitions', p, 'state']
         if len(parts) == 7:
             self._spawn(self.refresh_topic(parts[3]))
