@@ -104,7 +104,7 @@ class PartitionLog:
         self._log_start = max(log_start_offset, segments[0].base_offset)
         self._lock = threading.RLock()
         self._flush_lock = threading.Lock()
-        self._dirty: set[LogSegment] = set()
+        self._dirty: set[LogSegment] = {segments[-1]}  # recovery may have rebuilt index entries
         self._unflushed_messages = 0
         self._dirty_since_ms: int | None = None
         self._rolled_unflushed = False
@@ -309,6 +309,9 @@ class PartitionLog:
             if active.next_offset is None:
                 active.recover(trusted_below=self._recovery_point)
             active.truncate_to(offset)
+            if self.log_end_offset < self._log_start:  # the cut batch held the log start offset
+                self._start_fresh_at(self._log_start)
+                return
             self._after_truncation()
             log.info("%s: truncated to offset %d (log end now %d)", self.directory.name, offset,
                      self.log_end_offset)

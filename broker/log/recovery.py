@@ -64,6 +64,7 @@ def load_segments(directory: Path, config: LogConfig, handles: FileHandleCache,
             break
     for seg in segments[first:-1]:
         seg.seal()
+        seg.write_indexes(len(seg.index), len(seg.timeindex))
     end = segments[-1].next_offset
     assert end is not None
     if end < recovery_point:

@@ -100,12 +100,31 @@ class LogSegment:
         return self._timeindex  # type: ignore[return-value]
 
     def _ensure_indexes(self) -> None:
-        """Lazy load of an old segment's indexes; rebuilt from the log if inconsistent."""
+        """Lazy load of an old segment's indexes; rebuilt from the log if inconsistent.
+
+        A short header scan from the last indexed batch to the end finds the segment's
+        true end and largest timestamp even if its final time-index entry never reached
+        the disk; that entry is then written.
+        """
         if not self._load_indexes():
             log.warning("%s: index missing or inconsistent, rebuilding it from the log", self.log_path)
             self._rebuild(trusted_below=2 ** 63 - 1)
-        elif self._timeindex:
-            self.max_timestamp = self._timeindex.keys[-1]
+            self.seal()
+            self.write_indexes(len(self.index), len(self.timeindex))
+            return
+        index, timeindex = self.index, self.timeindex
+        self.max_timestamp = timeindex.keys[-1] if timeindex else -1
+        pos, next_offset = (index.values[-1] if index else 0), self.base_offset
+        with self.handles.pinned(self.log_path) as fd:
+            while pos < self.size:
+                header = self._header_at(fd, pos)
+                self.max_timestamp = max(self.max_timestamp, header.max_timestamp)
+                next_offset = header.last_offset + 1
+                pos += header.size
+        self.next_offset = next_offset
+        if self.next_offset > self.base_offset:
+            self.seal()
+            timeindex.write_pending(len(timeindex))
 
     # -- recovery ---------------------------------------------------------------------
 
