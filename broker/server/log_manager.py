@@ -110,6 +110,7 @@ class LogManager:
     async def delete(self, topic: str, partition: int) -> None:
         plog = self.logs.pop((topic, partition), None)
         self._dirty.discard(plog)
+        self.appended(topic, partition)  # wake long polls on it: they answer UNKNOWN_TOPIC now
         if plog is not None:
             await asyncio.to_thread(plog.delete)
 

@@ -162,3 +162,16 @@ def test_fetch_limits_are_soft_and_cut_at_batch_boundaries(client):
         {"topic": "apis-limits", "partition": p, "fetch_offset": 0} for p in (0, 1)]})
     sizes = [p["records_size"] for p in body["partitions"]]
     assert sizes == [one_batch, 0] and len(tail) == one_batch
+
+
+def test_deleting_a_topic_ends_long_polls_on_it(shared_node, client):
+    create_topic(client, "apis-doomed")
+    with WireClient(shared_node.broker_port) as poller:
+        cid = poller.send(ApiKey.FETCH, {"max_wait_ms": 20_000, "partitions": [
+            {"topic": "apis-doomed", "partition": 0, "fetch_offset": 0}]})
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert client.call(ApiKey.DELETE_TOPICS, {"topics": ["apis-doomed"]})["topics"][0]["error"] == 0
+        resp = poller.receive()
+        assert resp.correlation_id == cid and time.monotonic() - started < 10
+        assert resp.body["partitions"][0]["error"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
