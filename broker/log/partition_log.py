@@ -126,7 +126,8 @@ class PartitionLog:
         recovery_point, log_start = saved[0] if saved else (0, 0)
         segments = load_segments(directory, config, handles, recovery_point, log_start)
         plog = cls(directory, config, handles, owns, segments, recovery_point, log_start)
-        plog._write_checkpoint()
+        if (plog.recovery_point, plog.log_start_offset) != (recovery_point, log_start):
+            plog._write_checkpoint()
         return plog
 
     # -- offsets ----------------------------------------------------------------------
@@ -425,9 +426,9 @@ class PartitionLog:
         then advance and checkpoint the recovery point. Safe from a worker thread."""
         with self._flush_lock:
             with self._lock:
-                if self._closed:
-                    return
                 target = self.log_end_offset
+                if self._closed or (not self._dirty and self._recovery_point == target):
+                    return
                 work = [(seg, seg.index_counts()) for seg in self._dirty]
                 self._dirty = set()
                 self._unflushed_messages = 0

@@ -144,6 +144,11 @@ class LogSegment:
         with self.handles.pinned(self.log_path) as fd:
             pos = index.values[i]
             header = self._header_at(fd, pos)
+            _, reason = self._check_batch(fd, pos, os.fstat(fd).st_size, header.base_offset)
+        if reason is not None:  # the batch we resume after is below the recovery point
+            raise LogCorruptionError(f"{self.log_path}: batch at byte {pos} is below the recovery point "
+                                     f"{trusted_below} but invalid: {reason}. Delete the partition directory "
+                                     f"to re-replicate it")
         if header.last_offset - self.base_offset != index.keys[i]:
             log.warning("%s: index entry %d disagrees with the log, rebuilding", self.log_path, i)
             return self._rebuild(trusted_below)
