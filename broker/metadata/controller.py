@@ -129,6 +129,7 @@ class Controller:
         topic = self.cache.topic(name) if isinstance(name, str) else None
         if topic is None:
             return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
+        self.cache.remove_topic(name)  # from now on requests for it get UNKNOWN_TOPIC_OR_PARTITION
         for partition in sorted(topic.assignment):
             await self.replicas.stop_replica(name, partition, delete=True)
         for path in (Z.topic_path(name), Z.topic_config_path(name)):
@@ -136,7 +137,6 @@ class Controller:
                 await self.coord.delete(path, recursive=True)
             except NoNodeError:
                 pass
-        self.cache.remove_topic(name)
         log.info("deleted topic %s", name)
         return None
 
