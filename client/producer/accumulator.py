@@ -25,7 +25,7 @@ RECORD_OVERHEAD = 12
 class ProducerBatch:
     """Records for one partition, and the one future every record's result hangs on."""
 
-    __slots__ = ("tp", "records", "size", "created", "future", "attempts", "retry_at", "encoded", "in_flight")
+    __slots__ = ("tp", "records", "size", "created", "future", "attempts", "retry_at", "encoded")
 
     def __init__(self, tp: TopicPartition, created: float, future: asyncio.Future) -> None:
         self.tp = tp
@@ -36,7 +36,6 @@ class ProducerBatch:
         self.attempts = 0
         self.retry_at = 0.0
         self.encoded: bytes | None = None
-        self.in_flight = False
 
     def done(self, base_offset: int, log_append_time: int) -> None:
         if not self.future.done():
@@ -105,7 +104,8 @@ class RecordAccumulator:
             tp = TopicPartition(*tp)
             queue = self._queues[tp] = collections.deque()
         batch = queue[-1] if queue else None
-        if batch is None or batch.in_flight or batch.encoded is not None or \
+        # A batch back from a failed attempt is already encoded: its bytes must not change.
+        if batch is None or batch.encoded is not None or \
                 (batch.size + size > self.batch_size and batch.records):
             batch = ProducerBatch(TopicPartition(*tp), now, asyncio.get_running_loop().create_future())
             queue.append(batch)
@@ -134,7 +134,7 @@ class RecordAccumulator:
             self._room.set()
 
     def _ready(self, batch: ProducerBatch, queue_len: int, now: float) -> bool:
-        if batch.in_flight or batch.retry_at > now:
+        if batch.retry_at > now:
             return False
         return (queue_len > 1 or batch.size >= self.batch_size or self.flushing > 0 or self.closing
                 or now - batch.created >= self.linger)
@@ -149,8 +149,6 @@ class RecordAccumulator:
             if not queue:
                 continue
             head = queue[0]
-            if head.in_flight:
-                continue
             leader = leader_for(tp)
             if leader is None:
                 unknown.add(tp.topic)
@@ -176,14 +174,12 @@ class RecordAccumulator:
             if out and total + head.size > max_request_size:
                 break
             queue.popleft()
-            head.in_flight = True
             out.append(head)
             total += head.size
         return out
 
     def reenqueue(self, batch: ProducerBatch, now: float) -> None:
         """A retriable failure: back to the front of its queue, sendable after the backoff."""
-        batch.in_flight = False
         batch.attempts += 1
         batch.retry_at = now + self.retry_backoff
         self._queues.setdefault(batch.tp, collections.deque()).appendleft(batch)
@@ -192,7 +188,7 @@ class RecordAccumulator:
     def expire(self, now: float, delivery_timeout: float, make_error: Callable[[ProducerBatch], BaseException]) -> None:
         """Fail queued (not in-flight) batches older than `delivery_timeout` seconds."""
         for queue in self._queues.values():
-            while queue and not queue[0].in_flight and now - queue[0].created > delivery_timeout:
+            while queue and now - queue[0].created > delivery_timeout:
                 batch = queue.popleft()
                 batch.fail(make_error(batch))
 
