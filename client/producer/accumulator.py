@@ -46,6 +46,26 @@ class ProducerBatch:
             self.future.set_exception(exc)
 
 
+class SplitResult:
+    """The outcome of a batch the broker refused as too large and that was sent as two halves."""
+
+    __slots__ = ("mid", "first", "second")
+
+    def __init__(self, mid: int, first: object, second: object) -> None:
+        self.mid, self.first, self.second = mid, first, second
+
+
+def _locate(result: object, index: int) -> tuple[int, int]:
+    """(base offset to add `index` to, log append time) for record `index` of a batch."""
+    while isinstance(result, SplitResult):
+        if index < result.mid:
+            result = result.first
+        else:
+            base, append_time = _locate(result.second, index - result.mid)
+            return base - result.mid, append_time
+    return result  # type: ignore[return-value]
+
+
 class FutureRecordMetadata:
     """Awaitable RecordMetadata of one record: its batch's future plus its index in it."""
 
@@ -65,7 +85,7 @@ class FutureRecordMetadata:
         return self._batch_future.done()
 
     def result(self) -> RecordMetadata:
-        base_offset, log_append_time = self._batch_future.result()
+        base_offset, log_append_time = _locate(self._batch_future.result(), self._index)
         offset = base_offset + self._index if base_offset >= 0 else -1
         timestamp = log_append_time if log_append_time >= 0 else self._timestamp
         return RecordMetadata(self._tp.topic, self._tp.partition, offset, timestamp)
@@ -183,6 +203,35 @@ class RecordAccumulator:
         batch.attempts += 1
         batch.retry_at = now + self.retry_backoff
         self._queues.setdefault(batch.tp, collections.deque()).appendleft(batch)
+        self.wakeup.set()
+
+    def split(self, batch: ProducerBatch) -> None:
+        """Resend a refused multi-record batch as two halves, first half first (Kafka does the same).
+
+        The halves carry their own futures; the original batch's future, which every
+        record's FutureRecordMetadata waits on, completes once both halves have.
+        """
+        loop = asyncio.get_running_loop()
+        mid = len(batch.records) // 2
+        halves = []
+        for records in (batch.records[:mid], batch.records[mid:]):
+            half = ProducerBatch(batch.tp, batch.created, loop.create_future())
+            half.records, half.size, half.attempts = records, batch.size * len(records) // len(batch.records), 0
+            halves.append(half)
+        queue = self._queues.setdefault(batch.tp, collections.deque())
+        queue.extendleft(reversed(halves))
+
+        def settle(_f: asyncio.Future) -> None:
+            if not all(h.future.done() for h in halves):
+                return
+            failed = next((h.future.exception() for h in halves if h.future.exception() is not None), None)
+            if failed is not None:
+                batch.fail(failed)
+            elif not batch.future.done():
+                batch.future.set_result(SplitResult(mid, halves[0].future.result(), halves[1].future.result()))
+
+        for half in halves:
+            half.future.add_done_callback(settle)
         self.wakeup.set()
 
     def expire(self, now: float, delivery_timeout: float, make_error: Callable[[ProducerBatch], BaseException]) -> None:

@@ -145,6 +145,9 @@ class Sender:
                 batch.done(entry["base_offset"], entry.get("log_append_time", -1))
 
     def _handle_error(self, batch: ProducerBatch, code: int, message: str | None) -> None:
+        if code == ErrorCode.MESSAGE_TOO_LARGE and len(batch.records) > 1:
+            self.acc.split(batch)  # many small records, a topic with a low max.message.bytes
+            return
         error = BrokerError.for_code(code, message)
         if code in _REFRESH_CODES:
             self.client.request_refresh()

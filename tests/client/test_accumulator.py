@@ -114,3 +114,34 @@ async def test_expire_fails_old_queued_batches() -> None:
     a.expire(11.0, delivery_timeout=10, make_error=lambda b: TimeoutError(f"late {b.tp}"))
     with pytest.raises(TimeoutError, match="late"):
         await f
+
+
+async def test_a_split_batch_gives_each_record_its_offset_from_its_half() -> None:
+    a = acc(batch_size=1000)
+    futures = [a.append(A, None, b"%d" % i, None, i, 10, now=0.0)[0] for i in range(5)]
+    [batch] = a.drain(1, LEADERS.get, 10_000, now=1.0)
+    a.split(batch)
+    [first] = a.drain(1, LEADERS.get, 10_000, now=1.0)
+    assert [r[1] for r in first.records] == [b"0", b"1"]
+    first.done(100, -1)
+    assert not futures[0].done()  # the original completes only when both halves have
+    [second] = a.drain(1, LEADERS.get, 10_000, now=1.0)
+    a.split(second)  # and a half can be split again
+    [third] = a.drain(1, LEADERS.get, 10_000, now=1.0)
+    third.done(200, -1)
+    [fourth] = a.drain(1, LEADERS.get, 10_000, now=1.0)
+    fourth.done(300, -1)
+    assert [(await f).offset for f in futures] == [100, 101, 200, 300, 301]
+    assert a.buffered_bytes == 0
+
+
+async def test_a_failed_half_fails_every_record_of_the_batch() -> None:
+    a = acc()
+    futures = [a.append(A, None, b"x", None, 1, 10, now=0.0)[0] for _ in range(2)]
+    [batch] = a.drain(1, LEADERS.get, 10_000, now=1.0)
+    a.split(batch)
+    a.drain(1, LEADERS.get, 10_000, now=1.0)[0].done(0, -1)
+    a.drain(1, LEADERS.get, 10_000, now=1.0)[0].fail(RuntimeError("refused"))
+    for f in futures:
+        with pytest.raises(RuntimeError, match="refused"):
+            await f

@@ -146,6 +146,10 @@ async def test_too_large_records_are_refused_clearly(shared_node, new_topic) -> 
         with pytest.raises(MessageTooLargeError):
             await producer.send_and_wait(topic, b"x" * 5000)
         assert (await producer.send_and_wait(topic, b"small")).offset >= 0
+        # Many small records in one batch above max.message.bytes: split until they fit.
+        futures = [await producer.send(topic, b"%03d" % i + b"y" * 297) for i in range(40)]
+        offsets = [(await f).offset for f in futures]
+        assert offsets == sorted(set(offsets)) and len(offsets) == 40
 
 
 async def test_admin_create_list_describe_delete(shared_node) -> None:
