@@ -26,6 +26,9 @@ from broker.config import BrokerConfig, ConfigError, load_config
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 
+DEFAULT_COORD_PORT = 2181
+
+
 class DataDirInUseError(RuntimeError):
     """Another running node holds the data directory's lock."""
 
@@ -80,19 +83,21 @@ async def serve_node(stop: asyncio.Event, config: BrokerConfig, data_dir: Path, 
     return 0
 
 
-def node_config(args: argparse.Namespace) -> tuple[BrokerConfig, Path]:
+def node_config(args: argparse.Namespace) -> tuple[BrokerConfig, Path, int]:
+    """Broker settings, the node's data dir and the coord port: flags over file over defaults."""
     base = load_config(args.config)
     data_dir = args.data_dir or base.data_dir
+    coord_port = args.coord_port or DEFAULT_COORD_PORT
     config = base.with_overrides(port=args.broker_port, data_dir=data_dir / "logs",
-                                 coord_connect=f"{base.host}:{args.coord_port}")
-    return config, data_dir
+                                 coord_connect=f"{base.host}:{coord_port}")
+    return config, data_dir, coord_port
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config, data_dir = node_config(args)
+        config, data_dir, coord_port = node_config(args)
         with lock_data_dir(data_dir):
-            return run_until_signal(lambda stop: serve_node(stop, config, data_dir, args.coord_port))
+            return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
         print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return 1
@@ -102,7 +107,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("start", help="run one node with everything embedded (coord + broker)",
                               description="Run a standalone coord server and one broker in one process.")
     p.add_argument("--data-dir", type=Path, default=None, help="where data lives (default ./pybroker-data)")
-    p.add_argument("--broker-port", type=int, default=9092, help="broker port on 127.0.0.1 (default 9092)")
-    p.add_argument("--coord-port", type=int, default=2181, help="coord port on 127.0.0.1 (default 2181)")
+    p.add_argument("--broker-port", type=int, default=None, help="broker port on 127.0.0.1 (default 9092)")
+    p.add_argument("--coord-port", type=int, default=None,
+                   help=f"coord port on 127.0.0.1 (default {DEFAULT_COORD_PORT})")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
     p.set_defaults(func=run)
