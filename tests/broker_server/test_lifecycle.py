@@ -38,7 +38,13 @@ def test_restart_keeps_topics_and_records_and_sigterm_is_clean(node):
         create_topic(c, "keep", partitions=2, retention_ms="86400000")
         for i in range(20):
             assert produce(c, "keep", i % 2, build_batch([(None, b"v%d" % i, None, i)]))["error"] == 0
-    assert node.stop() == 0
+    poller = WireClient(node.broker_port)  # a long poll in flight must not hold up the stop
+    poller.send(ApiKey.FETCH, {"max_wait_ms": 60_000, "partitions": [
+        {"topic": "keep", "partition": 0, "fetch_offset": 10}]})
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert node.stop() == 0 and time.monotonic() - started < 10
+    poller.close()
     assert "recovery points written" in node.log()
     node.start()
     assert "no recovery scan needed" in node.log()
