@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import pytest
 from kazoo.client import KazooClient
 
 from client.protocol.api import ApiKey
@@ -77,15 +78,18 @@ def test_znodes_follow_kafkas_layout(node):
         zk.close()
 
 
-def test_port_in_use_is_named(node):
+@pytest.mark.parametrize("which", ["broker", "coord"])
+def test_port_in_use_is_named(node, which):
+    port = node.broker_port if which == "broker" else node.coord_port
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", node.broker_port))
+        taken.bind(("127.0.0.1", port))
         taken.listen()
         proc = subprocess.run([sys.executable, "-m", "broker", "start", "--data-dir", str(node.data_dir),
                                "--broker-port", str(node.broker_port), "--coord-port", str(node.coord_port)],
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
-    assert f"broker port {node.broker_port}" in proc.stderr and "already in use" in proc.stderr
+    assert f"{which} port {port}" in proc.stderr and "already in use" in proc.stderr
+    assert not (node.data_dir / "coord").exists()  # nothing was started
 
 
 def test_sigkill_during_fsynced_produce_stream_loses_no_acknowledged_record(node):
