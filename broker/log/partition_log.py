@@ -448,11 +448,14 @@ class PartitionLog:
     # -- life cycle -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush, checkpoint and release every descriptor; a closed log refuses calls."""
-        if self._closed:
-            return
-        self.flush()
+        """Release every descriptor; a closed log refuses calls.
+
+        No fsync here (as in Kafka): a clean shutdown calls `flush()` first, which moves
+        the recovery point to the log end so the next open scans almost nothing.
+        """
         with self._flush_lock, self._lock:
+            if self._closed:
+                return
             self._closed = True
             for seg in self._segments:
                 self._handles.forget(seg.log_path)

@@ -7,9 +7,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from broker.log import FileHandleCache, LogConfig, OffsetOutOfRangeError, PartitionLog
 from tests.log.helpers import batches_in, make_batch
@@ -120,7 +121,8 @@ class LogModel(RuleBasedStateMachine):
 
     @rule(clean=st.booleans())
     def reopen(self, clean: bool) -> None:
-        if clean:
+        if clean:  # a clean shutdown, as the broker's LogManager does it
+            self.plog.flush()
             self.plog.close()
         # A crash-like reopen just abandons the object: unflushed data is still in the page
         # cache, so nothing may be lost, and recovery re-scans past the recovery point.
@@ -134,4 +136,11 @@ class LogModel(RuleBasedStateMachine):
 
 
 TestLogModel = LogModel.TestCase
-TestLogModel.settings = settings(max_examples=int(__import__("os").environ.get("LOG_MODEL_EXAMPLES", "60")), stateful_step_count=40, deadline=None)
+TestLogModel.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+def test_log_model_soak() -> None:
+    run_state_machine_as_test(LogModel, settings=settings(max_examples=2000, stateful_step_count=60,
+                                                         deadline=None))

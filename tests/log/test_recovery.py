@@ -46,6 +46,7 @@ def test_clean_reopen_keeps_everything(tmp_path: Path) -> None:
     plog = PartitionLog.open(tmp_path / "t-0", CONFIG)
     for i in range(60):
         plog.append(make_batch(3, 1000 + i, i))
+    plog.flush()
     plog.close()
     plog = PartitionLog.open(tmp_path / "t-0", CONFIG)
     assert plog.log_end_offset == plog.recovery_point == 180
