@@ -8,20 +8,12 @@ import pytest
 
 from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import ErrorCode
-from client.protocol.record_batch import build_batch, decode_batch, iter_batches
-from tests.broker_server.wire import WireClient, create_topic, fetch, produce
+from client.protocol.record_batch import build_batch
+from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
 
 
 def batch(values: list[bytes], ts: int = 1_000) -> bytes:
     return build_batch([(None, v, None, ts + i) for i, v in enumerate(values)])
-
-
-def records_of(tail: bytes) -> list:
-    out, pos = [], 0
-    for header in iter_batches(tail):
-        out.extend(decode_batch(tail, pos))
-        pos += header.size
-    return out
 
 
 @pytest.fixture

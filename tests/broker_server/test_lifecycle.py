@@ -15,8 +15,7 @@ from kazoo.client import KazooClient
 
 from client.protocol.api import ApiKey
 from client.protocol.record_batch import build_batch
-from tests.broker_server.test_apis import records_of
-from tests.broker_server.wire import WireClient, create_topic, fetch, produce
+from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
 
 
 def read_all(port: int, topic: str, partition: int = 0) -> list:

@@ -13,6 +13,7 @@ from typing import Any
 
 from client.protocol.api import ApiKey
 from client.protocol.frames import LENGTH, Response, decode_response, encode_request
+from client.protocol.record_batch import decode_batch, iter_batches
 
 
 class WireClient:
@@ -92,3 +93,12 @@ def fetch(c: WireClient, topic: str, partition: int, offset: int, **opts: int) -
                           "partitions": [{"topic": topic, "partition": partition, "fetch_offset": offset}],
                           **opts})
     return body["partitions"][0], tail
+
+
+def records_of(tail: bytes) -> list:
+    """Every record of the whole batches in a Fetch tail (a partial last batch is skipped)."""
+    out, pos = [], 0
+    for header in iter_batches(tail):
+        out.extend(decode_batch(tail, pos))
+        pos += header.size
+    return out
