@@ -10,7 +10,7 @@ import argparse
 import importlib
 
 # Modules that add a `pybroker perf <name>` subcommand.
-PERF_MODULES: tuple[str, ...] = ("broker.cli.perf_client", "broker.cli.perf_coord")
+PERF_MODULES: tuple[str, ...] = ("broker.cli.perf_client", "broker.cli.perf_coord", "broker.log.bench")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
