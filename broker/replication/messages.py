@@ -46,18 +46,24 @@ class Batch:
 
 @dataclass(frozen=True)
 class BecomeLeader:
-    """LeaderAndIsr naming this replica leader; `partition_version` guards ISR writes."""
+    """LeaderAndIsr naming this replica leader; `partition_version` guards ISR writes.
+
+    `broker_epoch` is the addressee's registration the controller saw (KIP-380): an order
+    meant for an earlier run of the broker is refused after a restart.
+    """
 
     epoch: int
     isr: frozenset[int]
     replicas: tuple[int, ...]
     partition_version: int
+    broker_epoch: int = 0
 
 
 @dataclass(frozen=True)
 class BecomeFollower:
     leader: int
     epoch: int
+    broker_epoch: int = 0
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from broker.replication.messages import (
 
 
 class Replica:
-    def __init__(self, broker_id: int, log: ReplicaLog, *, high_watermark: int = 0,
+    def __init__(self, broker_id: int, log: ReplicaLog, *, broker_epoch: int = 0, high_watermark: int = 0,
                  min_insync_replicas: int = 1, replica_lag_time_max_ms: int = 30_000,
                  fetch_retry_ms: int = 500) -> None:
         self.broker_id = broker_id
+        self.broker_epoch = broker_epoch
         self.log = log
         self.min_insync_replicas = min_insync_replicas
         self.lag_max_ms = replica_lag_time_max_ms
@@ -85,6 +86,10 @@ class Replica:
     def _order(self, order: BecomeLeader | BecomeFollower, now_ms: int) -> list[Action]:
         current = self.role
         if order.epoch < self.epoch:
+            return []
+        if order.broker_epoch != self.broker_epoch:
+            # Sent to an earlier run of this broker: it may have lost the log tail since, and
+            # leading that epoch again would reuse offsets (KIP-380's broker epoch).
             return []
         if isinstance(order, BecomeLeader):
             if isinstance(current, LeaderState):

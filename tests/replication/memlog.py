@@ -16,6 +16,8 @@ class MemoryLog:
         self.batches: list[Batch] = []
         self.epochs: list[tuple[int, int]] = []    # (epoch, start offset), both increasing
         self.flushed = 0
+        self.truncations = 0       # lets the simulator re-check only when history changed
+        self._index: dict[int, tuple[int, object]] = {}
 
     @property
     def log_end_offset(self) -> int:
@@ -35,6 +37,7 @@ class MemoryLog:
             assert b.base_offset == self.log_end_offset, (b, self.log_end_offset)
             self.assign_epoch(b.epoch, b.base_offset)
             self.batches.append(b)
+            self._index.update((b.base_offset + i, (b.epoch, r)) for i, r in enumerate(b.records))
 
     def assign_epoch(self, epoch: int, start_offset: int) -> None:
         if self.epochs and epoch <= self.epochs[-1][0]:
@@ -45,6 +48,8 @@ class MemoryLog:
         if offset >= self.log_end_offset:
             return
         self.batches = [b for b in self.batches if b.last_offset < offset]
+        self.truncations += 1
+        self._index = {o: v for o, v in self._index.items() if o < self.log_end_offset}
         self.epochs = [e for e in self.epochs if e[1] < self.log_end_offset]
         self.flushed = min(self.flushed, self.log_end_offset)
 
@@ -59,8 +64,8 @@ class MemoryLog:
         return tuple(b for b in self.batches if b.last_offset >= offset)[:max_batches]
 
     def records(self) -> dict[int, tuple[int, object]]:
-        """offset -> (epoch, record), for invariant checks."""
-        return {b.base_offset + i: (b.epoch, r) for b in self.batches for i, r in enumerate(b.records)}
+        """offset -> (epoch, record), for invariant checks (do not modify)."""
+        return self._index
 
     def flush(self) -> None:
         self.flushed = self.log_end_offset
