@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
-    ACKS_ALL, BecomeFollower, BecomeLeader, FetchRequest, IsrChangeResult, Produce, Tick,
+    ACKS_ALL, BecomeFollower, BecomeLeader, FetchRequest, IsrChangeResult, Produce, ReplyFetch, Tick,
 )
 from tests.replication.memlog import MemoryLog
 from tests.replication.wire import Wire
@@ -44,8 +44,8 @@ def one_fetch(wire: Wire, follower: int, *, lose_reply: bool = False) -> None:
     wire.now_ms += 600
     (send,) = wire.replicas[follower].step(Tick(), wire.now_ms)
     replies = wire.replicas[send.leader].step(send.request, wire.now_ms)
-    wire.run(send.leader, [a for a in replies if a.__class__.__name__ != "ReplyFetch"])
-    (reply,) = [a for a in replies if a.__class__.__name__ == "ReplyFetch"]
+    wire.run(send.leader, [a for a in replies if not isinstance(a, ReplyFetch)])
+    (reply,) = [a for a in replies if isinstance(a, ReplyFetch)]
     if not lose_reply:
         wire.replicas[follower].step(reply.response, wire.now_ms)
 
