@@ -10,8 +10,8 @@ doubt):
                       and including the batch whose last offset is base + relative offset
 
 Both files are append-only (not preallocated): entries live in memory (two arrays per
-index) and `write_pending` appends the ones not yet on disk and fsyncs, which the log
-does on flush. So an index file is always a prefix of the in-memory index, at most a
+index) and `write_pending` appends the ones not yet on disk, which the log does on
+flush (without fsync there: a lost index tail only makes recovery re-scan a little more). So an index file is always a prefix of the in-memory index, at most a
 torn last entry longer, which `load` drops. Keys strictly increase in both indexes.
 
 This module must never read the .log file: it knows positions, not batches.
@@ -99,8 +99,8 @@ class SparseIndex:
             except FileNotFoundError:
                 pass
 
-    def write_pending(self, upto: int) -> None:
-        """Append entries [persisted, upto) to the file and fsync it."""
+    def write_pending(self, upto: int, *, sync: bool = True) -> None:
+        """Append entries [persisted, upto) to the file (and fsync it if `sync`)."""
         if upto <= self.persisted:
             return
         pack = self.ENTRY.pack
@@ -108,7 +108,8 @@ class SparseIndex:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             os.pwrite(fd, data, self.persisted * self.ENTRY.size)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         self.persisted = upto

@@ -436,8 +436,8 @@ class PartitionLog:
                 self._rolled_unflushed = False
             for seg, counts in work:
                 seg.fsync()
-                if counts is not None:
-                    seg.write_indexes(*counts)
+                if counts is not None:  # derived data: not fsynced, recovery rebuilds a lost tail
+                    seg.write_indexes(*counts, sync=False)
             with self._lock:
                 self._recovery_point = max(self._recovery_point, target)
             self._write_checkpoint()

@@ -349,9 +349,9 @@ class LogSegment:
             return None
         return len(self._index), len(self._timeindex)
 
-    def write_indexes(self, index_count: int, timeindex_count: int) -> None:
-        self.index.write_pending(index_count)
-        self.timeindex.write_pending(timeindex_count)
+    def write_indexes(self, index_count: int, timeindex_count: int, *, sync: bool = True) -> None:
+        self.index.write_pending(index_count, sync=sync)
+        self.timeindex.write_pending(timeindex_count, sync=sync)
 
     def fsync(self) -> None:
         with self.handles.pinned(self.log_path) as fd:
