@@ -42,6 +42,8 @@ class FaultProxy:
         self._call(self._close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def __enter__(self) -> "FaultProxy":
         return self.start()
@@ -80,6 +82,12 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
         self._reset_all()
+        # Let every connection task see its aborted transports and finish, so that the
+        # loop stops with nothing pending.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     async def _set_mode(self, mode: str) -> None:
         self._mode = mode
