@@ -109,6 +109,7 @@ class PartitionLog:
         self._dirty_since_ms: int | None = None
         self._rolled_unflushed = False
         self._closed = False
+        self._checkpointed = (-1, -1)  # what recovery-point-checkpoint holds
         self.leader_epochs = LeaderEpochCache(directory / EPOCH_CHECKPOINT, lambda: self.log_end_offset)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
         self.leader_epochs.truncate_from_start(self._log_start)
@@ -126,7 +127,8 @@ class PartitionLog:
         recovery_point, log_start = saved[0] if saved else (0, 0)
         segments = load_segments(directory, config, handles, recovery_point, log_start)
         plog = cls(directory, config, handles, owns, segments, recovery_point, log_start)
-        if (plog.recovery_point, plog.log_start_offset) != (recovery_point, log_start):
+        plog._checkpointed = (recovery_point, log_start)  # a missing file reads as (0, 0)
+        if plog._checkpointed != (plog.recovery_point, plog.log_start_offset):
             plog._write_checkpoint()
         return plog
 
@@ -440,10 +442,24 @@ class PartitionLog:
                     seg.write_indexes(*counts, sync=False)
             with self._lock:
                 self._recovery_point = max(self._recovery_point, target)
-            self._write_checkpoint()
+                moved_segment = self._segment_base(self._checkpointed[0]) != self._segment_base(target)
+            if moved_segment or self._checkpointed[1] != self._log_start:
+                self._write_checkpoint()
+
+    def _segment_base(self, offset: int) -> int:
+        return self._bases[max(bisect_right(self._bases, offset) - 1, 0)]
 
     def _write_checkpoint(self) -> None:
-        write_checkpoint(self.directory / RECOVERY_CHECKPOINT, [(self._recovery_point, self._log_start)])
+        """Persist the recovery point and log start offset.
+
+        `flush` calls this only when the recovery point entered another segment (a stale,
+        lower recovery point is always safe: recovery just re-validates more, at most the
+        active segment), so one flush costs one fsync of data plus, rarely, two for the
+        checkpoint. Truncation, retention and close always write it.
+        """
+        entry = (self._recovery_point, self._log_start)
+        write_checkpoint(self.directory / RECOVERY_CHECKPOINT, [entry])
+        self._checkpointed = entry
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -456,6 +472,8 @@ class PartitionLog:
         with self._flush_lock, self._lock:
             if self._closed:
                 return
+            if self._checkpointed != (self._recovery_point, self._log_start):
+                self._write_checkpoint()
             self._closed = True
             for seg in self._segments:
                 self._handles.forget(seg.log_path)
