@@ -53,7 +53,7 @@ def test_clean_reopen_keeps_everything(tmp_path: Path) -> None:
     assert_consistent(plog)
 
 
-@pytest.mark.parametrize("tail", [b"\x00" * 40, b"garbage!" * 100, "half"])
+@pytest.mark.parametrize("tail", [b"\x00" * 40, b"garbage!" * 100, "half"], ids=["zeros", "garbage", "half"])
 def test_torn_or_garbage_tail_is_cut_and_logged(tmp_path: Path, caplog, tail) -> None:
     directory = build(tmp_path, flush_at=30)
     last = segments(directory)[-1]
@@ -63,6 +63,7 @@ def test_torn_or_garbage_tail_is_cut_and_logged(tmp_path: Path, caplog, tail) ->
         plog = PartitionLog.open(directory, CONFIG)
     assert plog.log_end_offset == 180
     assert "truncating" in caplog.text and last.name in caplog.text
+    assert last.stat().st_size == plog.segments[-1].size, "the bad tail is cut from the file"
     assert_consistent(plog)
 
 
