@@ -255,3 +255,19 @@ def test_read_slice_survives_segment_deletion_and_sendfiles(tmp_path: Path) -> N
         while len(got) < sent:
             got += right.recv(65536)
     assert got == expected
+
+
+def test_lookup_is_one_index_probe_and_a_short_scan(tmp_path: Path) -> None:
+    config = LogConfig(segment_bytes=200_000, index_interval_bytes=4096)
+    plog = PartitionLog.open(tmp_path / "t-0", config)
+    for i in range(600):
+        plog.append(make_batch(1 + i % 7, i, i))
+    batch_max = len(make_batch(7, 0))
+    for seg in plog._segments:  # noqa: SLF001 - the index itself is under test
+        index = seg.index
+        assert len(index) >= seg.size // (4096 + batch_max) - 1
+        for offset in range(seg.base_offset, seg.next_offset, 5):
+            i = index.floor(offset - seg.base_offset)
+            start = index.values[i] if i >= 0 else 0
+            found = seg.locate(offset)
+            assert found is not None and found.position - start <= 4096 + batch_max
