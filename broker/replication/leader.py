@@ -43,7 +43,7 @@ class LeaderState:
         self.follower_leo: dict[int, int] = {}
         self.caught_up_ms: dict[int, int] = {}
         self.waiting: list[_Waiting] = []
-        self.proposed: frozenset[int] | None = None
+        self.proposed: ProposeIsr | None = None
         self.epoch = UNDEFINED_EPOCH
         self.epoch_start = log.log_end_offset
         self.apply(order, now_ms)
@@ -136,22 +136,22 @@ class LeaderState:
         return actions + self._advance()
 
     def _propose(self, isr: frozenset[int]) -> list[Action]:
-        self.proposed = isr
-        return [ProposeIsr(isr, self.epoch, self.version)]
+        self.proposed = ProposeIsr(isr, self.epoch, self.version)
+        return [self.proposed]
 
     def isr_result(self, result: IsrChangeResult) -> list[Action]:
-        if self.proposed is None or result.isr != self.proposed:
+        if result.proposal != self.proposed:
             return []
         self.proposed = None
         if result.accepted:
-            self.isr = result.isr
+            self.isr = result.proposal.isr
             self.version = result.partition_version
         return self._advance()
 
     # ---- high watermark --------------------------------------------------------------
 
     def _advance(self) -> list[Action]:
-        counted = self.isr | (self.proposed or frozenset())
+        counted = self.isr | (self.proposed.isr if self.proposed else frozenset())
         leos = [self.log.log_end_offset if r == self.broker_id else self.follower_leo.get(r, 0)
                 for r in counted]
         self.high_watermark = max(self.high_watermark, min(leos))

@@ -112,9 +112,16 @@ class EpochAnswer:
 
 @dataclass(frozen=True)
 class IsrChangeResult:
-    """The coordination store's answer to a ProposeIsr conditional write."""
+    """The coordination store's answer to one ProposeIsr conditional write (echoed whole,
+    so a late answer to an earlier proposal is never taken for the current one).
 
-    isr: frozenset[int]
+    `accepted` must mean "the stored ISR is now the proposed one": a version conflict on a
+    retried or duplicated write whose data is already stored is a success. The shell must
+    always deliver an answer (retrying on connection loss): until one comes, the leader
+    keeps counting the union of the old and proposed ISR and proposes nothing else.
+    """
+
+    proposal: ProposeIsr
     accepted: bool
     partition_version: int
 

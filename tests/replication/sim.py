@@ -174,11 +174,13 @@ class ReplicationSim:
             return
         assert isinstance(payload, ProposeIsr)
         st = self.state
-        ok = payload.expected_version == st.version and payload.leader_epoch == st.epoch \
-            and st.leader == src
-        if ok:
+        current = payload.leader_epoch == st.epoch and st.leader == src
+        # A retried or duplicated write whose data is already stored succeeded earlier: say so,
+        # as Kafka's leader does after a BadVersion when the znode already holds its ISR.
+        ok = current and (payload.expected_version == st.version or payload.isr == st.isr)
+        if ok and payload.isr != st.isr:
             st.isr, st.version = payload.isr, st.version + 1
-        self.net.send(STORE, src, IsrChangeResult(payload.isr, ok, st.version))  # type: ignore[arg-type]
+        self.net.send(STORE, src, IsrChangeResult(payload, ok, st.version))  # type: ignore[arg-type]
 
     def _alive(self, i: int) -> bool:
         return self.sched.now - self.last_heard[i] <= SESSION_TIMEOUT

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
-    ACKS_ALL, BecomeFollower, BecomeLeader, FetchRequest, IsrChangeResult, Produce, ReplyFetch, Tick,
+    ACKS_ALL, BecomeFollower, BecomeLeader, FetchRequest, IsrChangeResult, Produce, ProposeIsr,
+    ReplyFetch, Tick,
 )
 from tests.replication.memlog import MemoryLog
 from tests.replication.wire import Wire
@@ -142,7 +143,6 @@ def test_acks_all_completes_only_when_every_isr_member_has_the_offset() -> None:
 
 def test_min_isr_refuses_writes_when_the_isr_is_too_small() -> None:
     wire = cluster(ids=(A, B, C), min_isr=2)
-    wire.replicas[A].step(IsrChangeResult(frozenset({A}), True, 1), 0)   # not proposed: ignored
     wire.down = {B, C}
     wire.now_ms += 2000
     wire.step(A, Tick())                    # B and C lag past replica_lag_time_max_ms
@@ -169,7 +169,7 @@ def test_the_isr_changes_only_when_the_conditional_write_is_confirmed() -> None:
     wire.step(A, Tick(), accept_isr=False)
     leader = wire.replicas[A]
     assert leader.role.isr == frozenset({A, B, C})
-    wire.step(A, IsrChangeResult(frozenset({A}), False, 0))
+    wire.step(A, IsrChangeResult(wire.proposals[-1], False, 0))
     assert leader.role.isr == frozenset({A, B, C})
 
 
@@ -183,7 +183,7 @@ def test_a_zombie_leader_with_an_old_epoch_cannot_get_acks_all_writes_acknowledg
     for _ in range(3):
         fetch_round(wire, B, C)
         wire.step(A, Tick(), accept_isr=False)   # its ISR write is refused: stale version
-        wire.step(A, IsrChangeResult(wire.proposals[-1].isr, False, 1))
+        wire.step(A, IsrChangeResult(wire.proposals[-1], False, 1))
         wire.now_ms += 600
     wire.step(A, FetchRequest(C, 2, 0))     # followers of epoch 2 are not counted by A
     wire.now_ms += 20_000
@@ -222,3 +222,16 @@ def test_hw_never_goes_backwards_on_a_leader(steps: list[tuple[str, int]]) -> No
         assert leader.high_watermark >= last_hw
         assert leader.high_watermark <= leader.log.log_end_offset
         last_hw = leader.high_watermark
+
+
+def test_a_late_answer_to_an_earlier_isr_proposal_is_not_taken_for_the_current_one() -> None:
+    wire = cluster(ids=(A, B, C))
+    wire.down = {B, C}
+    wire.now_ms += 2000
+    wire.step(A, Tick(), accept_isr=False)
+    first = wire.proposals[-1]
+    wire.step(A, IsrChangeResult(first, False, 0))        # refused: the controller moved on
+    wire.now_ms += 2000
+    wire.step(A, Tick(), accept_isr=False)                # the same ISR proposed again
+    wire.step(A, IsrChangeResult(ProposeIsr(first.isr, 1, 7), True, 8))   # not this one's answer
+    assert wire.replicas[A].role.isr == frozenset({A, B, C})

@@ -53,5 +53,5 @@ class Wire:
             case ProposeIsr():
                 self.proposals.append(action)
                 if accept_isr:
-                    return src, IsrChangeResult(action.isr, True, action.expected_version + 1)
+                    return src, IsrChangeResult(action, True, action.expected_version + 1)
         return None, action  # type: ignore[return-value]
