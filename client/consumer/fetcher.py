@@ -104,7 +104,8 @@ class Fetcher:
         self._completed: collections.deque[CompletedFetch] = collections.deque()
         self._in_flight: set[int] = set()
         self._errors: list[BaseException] = []
-        self.arrived = asyncio.Event()  # set whenever a Fetch answer (or failure) lands
+        self.arrived = asyncio.Event()  # set whenever a Fetch answer (or failure) or awaited metadata lands
+        self._metadata_wait: asyncio.Task | None = None
 
     # positions
     async def reset_positions(self) -> None:
@@ -173,7 +174,7 @@ class Fetcher:
                 continue
             leader = self.client.cluster.leader_for(tp)
             if leader is None:
-                self.client.request_refresh()
+                self._wake_on_metadata()
                 continue
             if leader in self._in_flight:
                 continue
@@ -183,6 +184,22 @@ class Fetcher:
         for node, parts in by_node.items():
             self._in_flight.add(node)
             asyncio.get_running_loop().create_task(self._fetch(node, parts))
+
+    def _wake_on_metadata(self) -> None:
+        """Refresh metadata and wake the poller when it lands, so that a partition whose
+        leader was unknown gets its Fetch in the same poll instead of at the next one."""
+        if self._metadata_wait is None or self._metadata_wait.done():
+            self._metadata_wait = asyncio.get_running_loop().create_task(self._await_metadata())
+
+    async def _await_metadata(self) -> None:
+        try:
+            await self.client.refresh_metadata()
+        except (ClientError, BrokerError) as exc:
+            if not self.client.closed:
+                log.info("metadata refresh for fetching failed: %s", exc)
+            await asyncio.sleep(self.client.retry_backoff)
+        finally:
+            self.arrived.set()
 
     async def _fetch(self, node: int, parts: list[dict]) -> None:
         body = {"replica_id": CONSUMER_REPLICA_ID, "max_wait_ms": self.fetch_max_wait_ms,

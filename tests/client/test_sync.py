@@ -47,3 +47,17 @@ def test_sync_producer_consumer_admin_round_trip(shared_node) -> None:
 def test_no_broker_is_a_clear_error() -> None:
     with pytest.raises(NoBrokersAvailableError, match="no broker answered"):
         Admin(f"127.0.0.1:{free_port()}")
+
+
+def test_first_poll_of_a_new_consumer_returns_records_already_there(shared_node, new_topic) -> None:
+    """A fresh consumer knows no leaders yet: the poll must fetch once metadata arrives,
+    not sleep out its whole timeout and return nothing."""
+    topic = new_topic(partitions=1)
+    bs = bootstrap(shared_node)
+    with Producer(bs) as producer:
+        producer.send_and_wait(topic, b"waiting")
+    tp = TopicPartition(topic, 0)
+    with Consumer(bs) as consumer:
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        assert [r.value for r in consumer.poll(timeout_ms=10_000)] == [b"waiting"]
