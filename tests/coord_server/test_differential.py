@@ -4,10 +4,11 @@ and watch event sequences must be identical."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from kazoo import exceptions as ke
@@ -115,14 +116,21 @@ def scenario(kz: KazooClient) -> tuple[Observations, list]:
     return r.out, r.events
 
 
-def _run(hosts: str):
-    kz = KazooClient(hosts=hosts, timeout=10)
+@contextlib.contextmanager
+def started_kazoo(hosts: str, **settings) -> Iterator[KazooClient]:
+    """A started kazoo client, stopped and closed afterwards (stopping twice is harmless)."""
+    kz = KazooClient(hosts=hosts, timeout=10, **settings)
     kz.start(timeout=20)
     try:
-        return scenario(kz)
+        yield kz
     finally:
         kz.stop()
         kz.close()
+
+
+def _run(hosts: str):
+    with started_kazoo(hosts) as kz:
+        return scenario(kz)
 
 
 def test_same_observations_as_real_zookeeper(shared_coord, real_zookeeper) -> None:
@@ -137,11 +145,7 @@ def test_same_observations_as_real_zookeeper(shared_coord, real_zookeeper) -> No
 
 def close_scenario(hosts: str) -> tuple[list, list]:
     """Session close seen by another client: ephemerals go in one txn, watches fire."""
-    a = KazooClient(hosts=hosts, timeout=10)
-    b = KazooClient(hosts=hosts, timeout=10)
-    a.start(timeout=20)
-    b.start(timeout=20)
-    try:
+    with started_kazoo(hosts) as a, started_kazoo(hosts) as b:
         base = f"/close-{uuid.uuid4().hex[:8]}"
         b.create(base)
         r = Recorder(b, base)
@@ -158,10 +162,6 @@ def close_scenario(hosts: str) -> tuple[list, list]:
         # e1, e2, then the closeSession txn: the deletes share one zxid
         assert r.out[-1][2][-1] == e1_czxid + 2
         return r.out, sorted(r.events)
-    finally:
-        a.close()
-        b.stop()
-        b.close()
 
 
 def test_session_close_matches_real_zookeeper(shared_coord, real_zookeeper) -> None:
@@ -170,11 +170,7 @@ def test_session_close_matches_real_zookeeper(shared_coord, real_zookeeper) -> N
 
 def acl_scenario(hosts: str) -> list:
     """Digest auth and ACL checks as another, unauthenticated client sees them."""
-    owner = KazooClient(hosts=hosts, timeout=10, auth_data=[("digest", "alice:secret")])
-    other = KazooClient(hosts=hosts, timeout=10)
-    owner.start(timeout=20)
-    other.start(timeout=20)
-    try:
+    with started_kazoo(hosts, auth_data=[("digest", "alice:secret")]) as owner, started_kazoo(hosts) as other:
         base = f"/acl-{uuid.uuid4().hex[:8]}"
         owner.create(base)
         r = Recorder(other, base)
@@ -199,11 +195,6 @@ def acl_scenario(hosts: str) -> list:
         r.call("owner-setacl-ro", owner.set_acls, f"{base}/ro", [ACL(31, Id("world", "anyone"))])
         r.call("set-ro-after", other.set, f"{base}/ro", b"yes")
         return r.out
-    finally:
-        owner.stop()
-        owner.close()
-        other.stop()
-        other.close()
 
 
 def test_acls_match_real_zookeeper(shared_coord, real_zookeeper) -> None:

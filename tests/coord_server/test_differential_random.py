@@ -12,7 +12,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.protocol.states import Callback
 
-from tests.coord_server.test_differential import Recorder
+from tests.coord_server.test_differential import Recorder, started_kazoo
 
 pytestmark = pytest.mark.zookeeper
 
@@ -49,9 +49,7 @@ def _step(rng: random.Random, kz: KazooClient, r: Recorder, base: str, i: int) -
 
 
 def _run(hosts: str, seed: int, steps: int) -> list:
-    kz = KazooClient(hosts=hosts, timeout=10)
-    kz.start(timeout=20)
-    try:
+    with started_kazoo(hosts) as kz:
         base = f"/rand-{uuid.uuid4().hex[:8]}"
         kz.create(base)
         r = Recorder(kz, base)
@@ -59,9 +57,6 @@ def _run(hosts: str, seed: int, steps: int) -> list:
         for i in range(steps):
             _step(rng, kz, r, base, i)
         return r.out
-    finally:
-        kz.stop()
-        kz.close()
 
 
 def _compare(ours_hosts: str, zk_hosts: str, seed: int, steps: int) -> None:
@@ -92,11 +87,7 @@ def _drain_callbacks(kz: KazooClient) -> None:
 def _watch_run(hosts: str, seed: int, steps: int) -> list:
     """Client A sets random one-shot watches, client B writes; A's event sequence (read
     after a barrier read, which the watch-before-data rule makes complete) is recorded."""
-    a = KazooClient(hosts=hosts, timeout=10)
-    b = KazooClient(hosts=hosts, timeout=10)
-    a.start(timeout=20)
-    b.start(timeout=20)
-    try:
+    with started_kazoo(hosts) as a, started_kazoo(hosts) as b:
         base = f"/wrand-{uuid.uuid4().hex[:8]}"
         b.create(base)
         ra, rb = Recorder(a, base), Recorder(b, base)
@@ -113,10 +104,6 @@ def _watch_run(hosts: str, seed: int, steps: int) -> list:
                 ra.out.append((i, "events", list(ra.events)))
                 ra.events.clear()
         return ra.out + rb.out
-    finally:
-        for c in (a, b):
-            c.stop()
-            c.close()
 
 
 @pytest.mark.parametrize("seed", [7, 8])
