@@ -36,7 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     start.add_argument("--container-check-ms", type=int, default=None,
                        help="container / TTL cleanup period (default 60000)")
     start.add_argument("--peers", default=None,
-                       help="reserved for the ensemble (not yet supported: standalone only)")
+                       help="the ensemble, as ZooKeeper's server.N lines: "
+                            "1=host:quorumPort:electionPort,2=... (default: standalone)")
+    start.add_argument("--init-limit", type=int, default=None,
+                       help="ticks a member may take to join the leader (default 10)")
+    start.add_argument("--sync-limit", type=int, default=None,
+                       help="ticks of silence before a member gives up on the leader (default 5)")
     start.add_argument("--config", type=Path, default=None, help="TOML file with the same keys")
     start.set_defaults(func=_start)
 
@@ -69,13 +74,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _start(args: argparse.Namespace) -> int:
     from coord.server.config import ConfigError, ServerConfig
+    from coord.server.ensemble import EnsembleServer
     from coord.server.server import CoordServer
     from coord.server.snapshot import SnapshotCorruption
     from coord.server.txnlog import LogCorruption
 
     overrides = {"server_id": args.id, "data_dir": args.data_dir,
                  "client_port": args.client_port, "host": args.host, "tick_ms": args.tick_ms,
-                 "snap_count": args.snap_count, "container_check_ms": args.container_check_ms}
+                 "snap_count": args.snap_count, "container_check_ms": args.container_check_ms,
+                 "peers": args.peers, "init_limit": args.init_limit, "sync_limit": args.sync_limit}
     try:
         if args.config is not None:
             config = ServerConfig.from_toml(args.config, **overrides)
@@ -84,13 +91,9 @@ def _start(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"pybroker coord start: {e}", file=sys.stderr)
         return 2
-    if args.peers:
-        print("pybroker coord start: --peers (ensemble mode) is not supported yet; "
-              "run without it for a standalone server", file=sys.stderr)
-        return 2
 
     async def service(stop: asyncio.Event) -> int:
-        server = CoordServer(config)
+        server = EnsembleServer(config) if config.ensemble else CoordServer(config)
         try:
             await server.start()
         except (LogCorruption, SnapshotCorruption) as e:

@@ -32,7 +32,32 @@ class ServerConfig:
     container_check_ms: int = 60000           # container / TTL cleanup period
     extended_types: bool = True               # TTL nodes (ZooKeeper: off by default)
     four_letter_whitelist: str = "*"          # "*" or comma-separated words
-    peers: list[str] = field(default_factory=list)  # reserved for the ensemble
+    # The ensemble: "1=host:quorumPort:electionPort,2=..." (ZooKeeper's server.N lines)
+    # or a TOML table {"1" = "host:quorumPort:electionPort", ...}; empty = standalone.
+    peers: str | dict[str, str] | list[str] = field(default_factory=list)
+    init_limit: int = 10                      # ticks a member may take to join a leader
+    sync_limit: int = 5                       # ticks of silence before giving up on a peer
+
+    @property
+    def ensemble(self) -> dict[int, tuple[str, int, int]]:
+        """server id -> (host, quorum port, election port); empty when standalone."""
+        if isinstance(self.peers, dict):
+            items = [f"{k}={v}" for k, v in self.peers.items()]
+        elif isinstance(self.peers, str):
+            items = [p for p in self.peers.split(",") if p.strip()]
+        else:
+            items = list(self.peers)
+        out: dict[int, tuple[str, int, int]] = {}
+        for item in items:
+            sid, sep, addr = item.strip().partition("=")
+            parts = addr.split(":")
+            try:
+                if not sep or len(parts) != 3:
+                    raise ValueError
+                out[int(sid)] = (parts[0], int(parts[1]), int(parts[2]))
+            except ValueError:
+                raise ConfigError(f"peer {item!r} is not N=host:quorumPort:electionPort") from None
+        return out
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -48,6 +73,11 @@ class ServerConfig:
             raise ConfigError("min_session_timeout_ms is above max_session_timeout_ms")
         if self.snap_count < 1:
             raise ConfigError("snap_count must be at least 1")
+        if self.init_limit < 1 or self.sync_limit < 1:
+            raise ConfigError("init_limit and sync_limit must be at least 1 tick")
+        members = self.ensemble
+        if members and self.server_id not in members:
+            raise ConfigError(f"server id {self.server_id} is not among the peers {sorted(members)}")
 
     @classmethod
     def from_toml(cls, path: Path, **overrides: Any) -> ServerConfig:

@@ -156,12 +156,14 @@ class Connection(asyncio.Protocol):
         except MarshallingError:
             self.close()
             return
-        self.server.tracker.touch(self.session_id, received)
+        self.server.touch_session(self.session_id, received)
         self.last_cxid = header.xid
         op = _OPCODES.get(header.type)
         self.last_op = op
         if op in WRITE_OPS:
             self._write_request(header.xid, op, r, received)
+        elif op == OpCode.sync:
+            self._sync(header.xid, r, received)
         elif op in READ_OPS:
             self._queue(Slot(received, lambda: self._read_reply(header.xid, op, r)))
         elif op == OpCode.closeSession:
@@ -268,6 +270,10 @@ class Connection(asyncio.Protocol):
     # -- handshake -------------------------------------------------------------------------
 
     def _connect(self, frame: bytes) -> None:
+        if not self.server.serving:
+            # An ensemble member without a quorum: the client moves on to another.
+            self.close()
+            return
         try:
             r = JuteReader(frame)
             req = R.ConnectRequest.decode(r)
@@ -300,7 +306,7 @@ class Connection(asyncio.Protocol):
         old = server.session_conns.get(sid)
         if old is not None and old is not self:
             old.close()
-        server.tracker.touch(sid, now_ms(), timeout)
+        server.touch_session(sid, now_ms(), timeout)
         self._established(sid, timeout, password)
 
     def _send_connect_response(self, timeout: int, sid: int, password: bytes) -> None:
@@ -338,13 +344,12 @@ class Connection(asyncio.Protocol):
             slot.data = self._reply(xid, ErrorCode.MARSHALLINGERROR)
             self._drain()
             return
-        prepared = server.view.prepare(self.session_id, op_tuple, received, self.ids)
 
-        def applied(txn: Txn, results: list) -> None:
+        def applied(prepared: P.Prepared, results: list) -> None:
             slot.data = self._write_reply(xid, op, op_tuple, prepared, results)
             self._drain()
 
-        server.submit(prepared.txn, applied)
+        server.write(self.session_id, op_tuple, self.ids, received, applied)
 
     def _write_reply(self, xid: int, op: OpCode, op_tuple: tuple, prepared: P.Prepared,
                      results: list) -> bytes:
@@ -364,6 +369,20 @@ class Connection(asyncio.Protocol):
             self._drain()
 
         self.server.close_session(self.session_id, applied)
+
+    def _sync(self, xid: int, r: JuteReader, received: int) -> None:
+        """Answered once this server has caught up with the leader as of now (at once
+        when standalone or leading); replies still leave in request order."""
+        slot = Slot(received)
+        self.slots.append(slot)
+        self._update_reading()
+
+        def caught_up() -> None:
+            if self.state != "closed":
+                slot.data = self._read_reply(xid, OpCode.sync, r)
+                self._drain()
+
+        self.server.sync(caught_up)
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -69,6 +69,13 @@ class Source(Protocol):
     outstanding: int
     mode: str
     session_count: int
+    serving: bool
+    quorum_metrics: list[tuple[str, object]]
+
+
+# What ZooKeeper refuses to report while the server has no quorum (it has no state
+# worth reporting then).
+NEED_SERVING = frozenset({"srvr", "stat", "mntr", "cons", "wchs", "wchc", "wchp", "dump"})
 
 
 def word_of(length_field: int) -> str | None:
@@ -83,6 +90,8 @@ def render(word: str, src: Source, now: int) -> str:
         return f"{word} is not implemented by this server.\n"
     if word == "ruok":
         return "imok"
+    if not src.serving and word in NEED_SERVING:
+        return "This ZooKeeper instance is not currently serving requests\n"
     if word == "isro":
         return "rw"
     if word == "srst":
@@ -135,6 +144,7 @@ def _mntr(src: Source, now: int) -> str:
         ("open_file_descriptor_count", opened), ("max_file_descriptor_count", limit),
         ("connection_drop_probability", 0), ("auth_failed_count", 0),
         ("last_zxid", src.tree.last_zxid),
+        *src.quorum_metrics,
     ]
     return "".join(f"zk_{k}\t{v}\n" for k, v in metrics)
 

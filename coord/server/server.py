@@ -60,6 +60,7 @@ class CoordServer:
         self.stats = ServerStats(now_ms())
         self.tracker = SessionTracker(config.server_id, config.tick_ms, now_ms(), os.urandom(32))
         self.mode = "standalone"
+        self.serving = True             # an ensemble member serves only with a quorum
         self.connections: list = []
         self.session_conns: dict[int, Any] = {}
         self._pending: list[tuple[Txn, Applied | None]] = []
@@ -133,6 +134,31 @@ class CoordServer:
     @property
     def session_count(self) -> int:
         return len(self.tree.sessions)
+
+    @property
+    def owns_sessions(self) -> bool:
+        """Whether this server decides session expiry and container cleanup (in an
+        ensemble only the serving leader does)."""
+        return True
+
+    @property
+    def quorum_metrics(self) -> list[tuple[str, Any]]:
+        """Extra `mntr` rows of an ensemble member; none when standalone."""
+        return []
+
+    def write(self, session: int, op: tuple, ids: list[tuple[str, str]], now: int,
+              done: Callable[[P.Prepared, list[Any]], None]) -> None:
+        """A client write: prepare it, log it, apply it, then `done(prepared, results)`."""
+        prepared = self.view.prepare(session, op, now, ids)
+        self.submit(prepared.txn, lambda _txn, results: done(prepared, results))
+
+    def sync(self, done: Callable[[], None]) -> None:
+        """A client's sync: standalone has no leader to catch up with."""
+        done()
+
+    def touch_session(self, sid: int, now: int, timeout: int | None = None) -> bool:
+        """A session showed life on this server."""
+        return self.tracker.touch(sid, now, timeout)
 
     def submit(self, txn: Txn, on_applied: Applied | None = None) -> None:
         """Queue a prepared txn for logging; `on_applied` runs after it is applied."""
@@ -230,6 +256,8 @@ class CoordServer:
     async def _expiry_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.tick_ms / 1000 / 2)
+            if not self.owns_sessions:
+                continue
             for sid in self.tracker.expire(now_ms()):
                 log.info("session 0x%x expired", sid)
                 self.close_session(sid)
@@ -255,4 +283,5 @@ class CoordServer:
     async def _container_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.container_check_ms / 1000)
-            self.check_containers(now_ms())
+            if self.owns_sessions:
+                self.check_containers(now_ms())

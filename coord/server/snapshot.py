@@ -105,14 +105,19 @@ def load_latest(snap_dir: Path) -> DataTree | None:
     if not snaps:
         return None
     zxid, path = snaps[-1]
-    buf = path.read_bytes()
+    tree = parse_snapshot(path.read_bytes(), str(path))
+    if tree.last_zxid != zxid:
+        raise SnapshotCorruption(f"{path}: holds zxid {tree.last_zxid:#x}, name says {zxid:#x}")
+    return tree
+
+
+def parse_snapshot(buf: bytes, name: str) -> DataTree:
+    """A snapshot file's bytes (from disk, or shipped by a ZAB leader as SNAP) -> tree."""
     if buf[:len(MAGIC)] != MAGIC or len(buf) < len(MAGIC) + _HEAD.size:
-        raise SnapshotCorruption(f"{path}: bad magic or header; refusing to start")
+        raise SnapshotCorruption(f"{name}: bad magic or header; refusing to start")
     length, crc = _HEAD.unpack_from(buf, len(MAGIC))
     body = buf[len(MAGIC) + _HEAD.size:]
     if len(body) != length or crc32c.crc32c(body) != crc:
-        raise SnapshotCorruption(f"{path}: length or crc mismatch; refusing to start")
+        raise SnapshotCorruption(f"{name}: length or crc mismatch; refusing to start")
     doc = msgpack.unpackb(body, raw=False)
-    if doc["zxid"] != zxid:
-        raise SnapshotCorruption(f"{path}: holds zxid {doc['zxid']:#x}, name says {zxid:#x}")
     return DataTree.restore(doc["nodes"], doc["sessions"], doc["zxid"])

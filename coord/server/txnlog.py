@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import crc32c
 
@@ -71,34 +73,36 @@ def list_segments(log_dir: Path) -> list[tuple[int, Path]]:
 
 
 class _Scan:
-    """The result of reading one segment: its txns and where its good data ends."""
+    """The result of reading one segment: its entries, where each starts, and where its
+    good data ends."""
 
-    def __init__(self, txns: list[Txn], good_end: int, bad: str | None) -> None:
-        self.txns, self.good_end, self.bad = txns, good_end, bad
+    def __init__(self, txns: list[Any], starts: list[int], good_end: int, bad: str | None) -> None:
+        self.txns, self.starts, self.good_end, self.bad = txns, starts, good_end, bad
 
 
-def _scan(buf: bytes, name: str) -> _Scan:
+def _scan(buf: bytes, name: str, decode: Callable[[bytes], Any] = Txn.unpack) -> _Scan:
     if buf[:len(MAGIC)] != MAGIC:
         if len(buf) < len(MAGIC) and MAGIC.startswith(buf):
-            return _Scan([], 0, "torn header")
+            return _Scan([], [], 0, "torn header")
         raise LogCorruption(f"{name}: not a pybroker coord log (bad magic)")
-    pos, txns = len(MAGIC), []
+    pos, txns, starts = len(MAGIC), [], []
     while pos < len(buf):
         if pos + _HEAD.size > len(buf):
-            return _Scan(txns, pos, "short entry header")
+            return _Scan(txns, starts, pos, "short entry header")
         length, crc = _HEAD.unpack_from(buf, pos)
         end = pos + _HEAD.size + length
         if length > MAX_ENTRY or end > len(buf):
-            return _Scan(txns, pos, f"entry at byte {pos} runs past the end of the file")
+            return _Scan(txns, starts, pos, f"entry at byte {pos} runs past the end of the file")
         body = buf[pos + _HEAD.size:end]
         if crc32c.crc32c(body) != crc:
-            return _Scan(txns, pos, f"entry at byte {pos} fails its crc")
+            return _Scan(txns, starts, pos, f"entry at byte {pos} fails its crc")
         try:
-            txns.append(Txn.unpack(body))
+            txns.append(decode(body))
         except Exception as e:  # noqa: BLE001 - any decode failure is the same damage
-            return _Scan(txns, pos, f"entry at byte {pos} does not decode ({e})")
+            return _Scan(txns, starts, pos, f"entry at byte {pos} does not decode ({e})")
+        starts.append(pos)
         pos = end
-    return _Scan(txns, pos, None)
+    return _Scan(txns, starts, pos, None)
 
 
 def _is_torn_tail(buf: bytes, bad_at: int) -> bool:
@@ -111,22 +115,26 @@ def _is_torn_tail(buf: bytes, bad_at: int) -> bool:
 
 
 class TxnLog:
-    """Blocking log writer/reader; one instance per data dir."""
+    """Blocking log writer/reader; one instance per data dir.
 
-    def __init__(self, log_dir: Path) -> None:
+    Entries are whatever `decode` makes of a body (a `Txn` by default; an ensemble member
+    logs ZAB proposals, which carry a Txn), as long as it has a `zxid`."""
+
+    def __init__(self, log_dir: Path, decode: Callable[[bytes], Any] = Txn.unpack) -> None:
+        self.decode = decode
         self.dir = log_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self._file = None
         self.truncated: str | None = None
 
-    def read_all(self, after_zxid: int = 0) -> list[Txn]:
+    def read_all(self, after_zxid: int = 0) -> list[Any]:
         """Every logged txn with zxid > after_zxid; truncates a torn tail in place."""
         segments = list_segments(self.dir)
         out: list[Txn] = []
         last = 0
         for index, (_, path) in enumerate(segments):
             buf = path.read_bytes()
-            scan = _scan(buf, path.name)
+            scan = _scan(buf, path.name, self.decode)
             if scan.bad is not None:
                 newest = index == len(segments) - 1
                 if not newest or not _is_torn_tail(buf, scan.good_end):
@@ -169,6 +177,27 @@ class TxnLog:
             raise RuntimeError("roll() must be called before append()")
         self._file.write(b"".join(frame(e) for e in entries))
         os.fdatasync(self._file.fileno())
+
+    def truncate_after(self, zxid: int) -> None:
+        """Durably drop every entry above `zxid` (ZAB's TRUNC: uncommitted history), and
+        keep appending after what remains."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        segments = list_segments(self.dir)
+        for first, path in reversed(segments):
+            scan = _scan(path.read_bytes(), path.name, self.decode)
+            cut = next((i for i, t in enumerate(scan.txns) if t.zxid > zxid), None)
+            if cut is None:
+                break
+            if cut == 0 and first > zxid:
+                path.unlink()
+                continue
+            self._truncate(path, scan.starts[cut])
+            break
+        fsync_dir(self.dir)
+        remaining = list_segments(self.dir)
+        self.roll(remaining[-1][0] if remaining else zxid + 1)
 
     def purge_before(self, zxid: int) -> None:
         """Delete segments that hold only txns below `zxid` (covered by a snapshot)."""

@@ -7,7 +7,7 @@ Nothing in this package touches a socket, a file or the clock; see docs/zab.md.
 
 from coord.zab.actions import (
     Action, AppendLog, Apply, ForwardedRequest, InstallSnapshot, PersistEpochs,
-    RoleChanged, Send, Serving, SessionTouches, TruncateLog,
+    RoleChanged, Send, Serving, SessionTouches, SyncReady, TruncateLog,
 )
 from coord.zab.errors import NotLeaderError, SafetyError
 from coord.zab.log import Snapshot
@@ -18,5 +18,5 @@ __all__ = [
     "Action", "AppendLog", "Apply", "ForwardedRequest", "InstallSnapshot", "NotLeaderError",
     "PersistEpochs", "Peer", "PersistentState", "Role", "RoleChanged", "SafetyError", "Send",
     "Serving",
-    "SessionTouches", "Snapshot", "TruncateLog", "ZabConfig",
+    "SessionTouches", "Snapshot", "SyncReady", "TruncateLog", "ZabConfig",
 ]

@@ -80,5 +80,12 @@ class SessionTouches:
     sessions: list[int]
 
 
+@dataclass(frozen=True, slots=True)
+class SyncReady:
+    """The sync tagged `tag` may be answered once everything up to zxid is applied."""
+    tag: int
+    zxid: int
+
+
 Action = (Send | PersistEpochs | AppendLog | TruncateLog | InstallSnapshot | Apply
-          | RoleChanged | Serving | ForwardedRequest | SessionTouches)
+          | RoleChanged | Serving | ForwardedRequest | SessionTouches | SyncReady)

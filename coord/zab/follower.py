@@ -23,8 +23,9 @@ from coord.zab.errors import NotLeaderError, SafetyError
 from coord.zab.log import Snapshot, epoch_of, make_zxid
 from coord.zab.messages import (
     FOLLOWING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
-    Notification, Ping, Proposal, Request,
+    Notification, Ping, Proposal, Request, SyncReply, SyncRequest,
 )
+from coord.zab import actions as act
 from coord.zab.roles import Role, RoleState
 
 if TYPE_CHECKING:
@@ -103,6 +104,14 @@ class Following(RoleState):
             self.peer.commit_to(msg.zxid)
         elif isinstance(msg, Ping):
             self._on_ping(msg)
+        elif isinstance(msg, SyncReply):
+            self.peer.emit(act.SyncReady(msg.tag, msg.zxid))
+
+    def on_link_lost(self, sid: int, now: float) -> None:
+        # A leader whose process died closes its links at once; waiting syncLimit ticks
+        # of silence would only stretch the outage. Elect again now.
+        if sid == self._leader:
+            self.peer.become_looking(now)
 
     def _on_leader_info(self, msg: LeaderInfo, now: float) -> None:
         peer = self.peer
@@ -174,3 +183,8 @@ class Following(RoleState):
         if self.phase != Phase.BROADCAST:
             raise NotLeaderError(self._leader, "this follower is still synchronizing")
         self.peer.send(self._leader, Request(self.epoch, payload))
+
+    def sync(self, tag: int) -> None:
+        if self.phase != Phase.BROADCAST:
+            raise NotLeaderError(self._leader, "this follower is still synchronizing")
+        self.peer.send(self._leader, SyncRequest(self.epoch, tag))

@@ -29,7 +29,7 @@ from coord.zab.errors import SafetyError
 from coord.zab.log import make_zxid
 from coord.zab.messages import (
     LEADING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
-    Notification, Ping, Proposal, Request,
+    Notification, Ping, Proposal, Request, SyncReply, SyncRequest,
 )
 from coord.zab.quorum import is_quorum, quorum_acked
 from coord.zab.roles import Role, RoleState
@@ -231,6 +231,10 @@ class Leading(RoleState):
             self._on_ack(sender, msg, now)
         elif isinstance(msg, Request) and self.phase == Phase.BROADCAST:
             self.peer.emit(act.ForwardedRequest(sender, msg.payload))
+        elif isinstance(msg, SyncRequest) and self.phase == Phase.BROADCAST:
+            # Sent after every proposal up to last_zxid on the same FIFO link, so the
+            # follower sees them all before it can answer the sync.
+            self.peer.send(sender, SyncReply(self.epoch, msg.tag, self.peer.last_zxid))
 
     def on_tick(self, now: float) -> None:
         peer = self.peer

@@ -114,11 +114,27 @@ class Request:
     payload: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """Follower -> leader: a client asked for `sync`; `tag` names that request."""
+    epoch: int
+    tag: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReply:
+    """Leader -> follower: everything up to zxid has been proposed; once the follower
+    has applied it, the sync tagged `tag` is answered."""
+    epoch: int
+    tag: int
+    zxid: int
+
+
 Message = (Notification | FollowerInfo | LeaderInfo | AckEpoch | NewLeader | Proposal
-           | Ack | Commit | Ping | Request)
+           | Ack | Commit | Ping | Request | SyncRequest | SyncReply)
 
 _TYPES: tuple[type, ...] = (Notification, FollowerInfo, LeaderInfo, AckEpoch, NewLeader,
-                            Proposal, Ack, Commit, Ping, Request)
+                            Proposal, Ack, Commit, Ping, Request, SyncRequest, SyncReply)
 _CODE = {cls: code for code, cls in enumerate(_TYPES)}
 _ENTRY_FIELDS = {"entries"}
 

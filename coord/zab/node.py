@@ -60,7 +60,7 @@ class ZabNode:
         self.config = config
         self.on_action = on_action
         self.peer: Peer | None = None
-        self.net = PeerNetwork(sid, addresses, self._from_peer)
+        self.net = PeerNetwork(sid, addresses, self._from_peer, on_lost=self._link_lost)
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"zab-io-{sid}")
         self._appending: list[Entry] = []
@@ -68,6 +68,7 @@ class ZabNode:
         self._generation = 0
         self._waiters: dict[int, asyncio.Future[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._kicked = False
 
     # ----- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -100,16 +101,57 @@ class ZabNode:
     # ----- client side -------------------------------------------------------------
     async def write(self, data: bytes) -> int:
         """Leader only: propose, and return the zxid once it is applied here."""
-        assert self.peer is not None
-        zxid = self.peer.propose(data, asyncio.get_running_loop().time())
+        zxid = self.propose(data)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters[zxid] = future
-        self._events.put_nowait(("flush", None))
         return await future
+
+    def propose(self, data: bytes) -> int:
+        """Leader only: order `data` now (NotLeaderError otherwise); it is sent to the
+        followers with everything else proposed in this loop iteration (one batch)."""
+        assert self.peer is not None
+        zxid = self.peer.propose(data, asyncio.get_running_loop().time())
+        self._kick()
+        return zxid
+
+    def forward(self, payload: bytes) -> None:
+        """Follower only: hand a client write to the leader (NotLeaderError otherwise)."""
+        assert self.peer is not None
+        self.peer.forward(payload, asyncio.get_running_loop().time())
+        self._kick()
+
+    def sync(self, tag: int) -> None:
+        """Follower only: a SyncReady(tag, zxid) action follows (NotLeaderError otherwise)."""
+        assert self.peer is not None
+        self.peer.sync(tag, asyncio.get_running_loop().time())
+        self._kick()
+
+    def touch(self, sessions: list[int]) -> None:
+        """Follower: sessions that showed life here, for the leader (sent with the next ack)."""
+        if self.peer is not None:
+            self.peer.touch(sessions)
+
+    def compact(self, zxid: int) -> None:
+        """A durable snapshot at zxid now covers the log below it."""
+        if self.peer is not None:
+            self.peer.compact(zxid)
+
+    def run_io(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run a blocking storage job on the I/O thread, in order with the log writes."""
+        return asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    def _kick(self) -> None:
+        """Make the core's buffered output leave once this loop iteration is done."""
+        if not self._kicked:
+            self._kicked = True
+            self._events.put_nowait(("flush", None))
 
     # ----- the event loop of the core ----------------------------------------------
     def _from_peer(self, sender: int, msg: Message) -> None:
         self._events.put_nowait(("msg", (sender, msg)))
+
+    def _link_lost(self, sender: int) -> None:
+        self._events.put_nowait(("lost", sender))
 
     async def _ticker(self) -> None:
         while True:
@@ -129,6 +171,10 @@ class ZabNode:
                 self.peer.receive(arg[0], arg[1], now)
             elif kind == "persisted" and arg[0] == self._generation:
                 self.peer.persisted(arg[1], now)
+            elif kind == "lost":
+                self.peer.link_lost(arg, now)
+            elif kind == "flush":
+                self._kicked = False
             await self._carry_out(self.peer.ready())
 
     async def _carry_out(self, actions: list[act.Action]) -> None:

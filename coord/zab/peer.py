@@ -1,7 +1,8 @@
 """One ensemble member's ZAB state: the object the shell drives (etcd-raft style).
 
 Inputs: `tick(now)`, `receive(sender, msg, now)`, `propose(data, now)` (leader),
-`forward(payload, now)` / `touch(sessions)` (follower), `persisted(zxid, now)` (an fsync
+`forward(payload, now)` / `sync(tag, now)` / `touch(sessions)` (follower),
+`link_lost(sid, now)` (a peer's connection closed), `persisted(zxid, now)` (an fsync
 finished), `compact(zxid)` (a snapshot now covers the log up to zxid). Output:
 `ready()`, the ordered list of actions (see coord.zab.actions for the contract).
 
@@ -102,6 +103,18 @@ class Peer:
         if not isinstance(self.role, Following) or not self.serving:
             raise NotLeaderError(self.role.leader, f"server {self.sid} is not a serving follower")
         self.role.forward(payload)
+
+    def sync(self, tag: int, now: float) -> None:
+        """Follower only: ask the leader how far it has proposed (SyncReady comes back)."""
+        self.now = now
+        if not isinstance(self.role, Following) or not self.serving:
+            raise NotLeaderError(self.role.leader, f"server {self.sid} is not a serving follower")
+        self.role.sync(tag)
+
+    def link_lost(self, sid: int, now: float) -> None:
+        """The shell saw the link from `sid` close; only a hint, never needed for safety."""
+        self.now = now
+        self.role.on_link_lost(sid, now)
 
     def touch(self, sessions: list[int]) -> None:
         """Follower: report client sessions alive here with the next ack to the leader."""

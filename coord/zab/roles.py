@@ -46,6 +46,9 @@ class RoleState:
     def on_message(self, sender: int, msg: Message, now: float) -> None:
         """Any other peer message arrived."""
 
+    def on_link_lost(self, sid: int, now: float) -> None:
+        """The shell saw the connection from `sid` close (a crash, a cut link)."""
+
     def on_persisted(self, now: float) -> None:
         """The shell finished an fsync; `peer.persisted_zxid` moved."""
 

@@ -39,10 +39,12 @@ class _Outgoing:
 
 class PeerNetwork:
     def __init__(self, sid: int, addresses: dict[int, tuple[str, int]],
-                 on_message: Callable[[int, Message], None], retry: float = 0.1) -> None:
+                 on_message: Callable[[int, Message], None], retry: float = 0.1,
+                 on_lost: Callable[[int], None] | None = None) -> None:
         self.sid = sid
         self.addresses = addresses
         self.on_message = on_message
+        self.on_lost = on_lost
         self.retry = retry
         self._out = {peer: _Outgoing() for peer in addresses if peer != sid}
         self._server: asyncio.Server | None = None
@@ -111,6 +113,7 @@ class PeerNetwork:
         assert task is not None
         self._readers.add(task)
         self._incoming.add(writer)
+        sender = None
         try:
             (sender,) = _U32.unpack(await reader.readexactly(4))
             while True:
@@ -120,6 +123,8 @@ class PeerNetwork:
                 self.on_message(sender, decode(await reader.readexactly(size)))
         except (asyncio.IncompleteReadError, ConnectionError, MessageError) as exc:
             log.debug("incoming link closed: %s", exc)
+            if sender is not None and self.on_lost is not None:
+                self.on_lost(sender)
         finally:
             self._readers.discard(task)
             self._incoming.discard(writer)

@@ -29,9 +29,12 @@ def test_small_zkcli(shared_coord) -> None:
     assert "cli-cmd" not in _cli("ls", "/", *server).stdout
 
 
-def test_start_refuses_peers_for_now(tmp_path) -> None:
+def test_start_names_a_malformed_peer_list(tmp_path) -> None:
     out = _cli("start", "--data-dir", str(tmp_path), "--client-port", "1", "--peers", "a:1")
-    assert out.returncode == 2 and "not supported yet" in out.stderr
+    assert out.returncode == 2 and "'a:1' is not N=host:quorumPort:electionPort" in out.stderr
+    out = _cli("start", "--id", "4", "--data-dir", str(tmp_path), "--client-port", "1",
+               "--peers", "1=127.0.0.1:1:2,2=127.0.0.1:3:4,3=127.0.0.1:5:6")
+    assert out.returncode == 2 and "server id 4 is not among the peers [1, 2, 3]" in out.stderr
 
 
 def test_shell_runs_commands_from_stdin(shared_coord) -> None:

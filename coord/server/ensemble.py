@@ -1,0 +1,353 @@
+"""One member of a coord ensemble: the standalone server with ZAB between prep and apply.
+
+What changes against `CoordServer` (everything else, connections, reads, watches, the
+data tree, is the same code):
+
+- **writes** are ordered by the leader only. A member's client write becomes a
+  `Forwarded` request; the leader prepares it on its `PrepView` (whose next zxid is the
+  ZAB core's next zxid) and proposes the `Proposal` (txn + who waits for it); a follower
+  hands it to the leader through ZAB's REQUEST. Every member applies committed entries
+  in zxid order, and the member whose client sent the request (`origin`, `tag`) fills
+  that client's reply slot when it applies it: read-your-writes on any member.
+- **sessions** are global: any member creates one (the id carries its server id), the
+  creation is a transaction; the serving leader alone expires sessions and cleans up
+  containers, from touches its own clients make and those followers report with their
+  acks. A new leader gives every session a fresh full timeout, as ZooKeeper does.
+- **sync** on a follower asks the leader how far it has proposed and answers once that
+  much is applied here.
+- **no quorum, no service**: until the core says Serving (a leader with a synchronized
+  quorum, or a follower the leader called up to date) every client connection is closed
+  at once, so clients move to a member that can serve.
+
+The leader prepares nothing until its tree has applied its whole initial history (the
+committed entries of the Serving batch arrive after the Serving action itself); writes
+that arrive before are held and prepared then, in arrival order.
+
+This module must never apply anything the core has not committed, and never prepare a
+txn whose zxid is not the one the core assigns to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from coord.server import prep as P
+from coord.server import txn as T
+from coord.server.config import ServerConfig
+from coord.server.datatree import DataTree
+from coord.server.prep import PrepView
+from coord.server.proposal import Forwarded, Proposal
+from coord.server.server import Applied, CoordServer, now_ms
+from coord.server.snapshot import load_latest, pack_tree, parse_snapshot
+from coord.server.txn import Txn
+from coord.server.zab_storage import EnsembleStorage
+from coord.zab import NotLeaderError, Role, SafetyError, Snapshot, ZabConfig
+from coord.zab import actions as act
+from coord.zab.leader import Leading
+from coord.zab.node import ZabNode
+
+log = logging.getLogger("coord.server.ensemble")
+
+# The core's heartbeat; initLimit / syncLimit stay in tickTime units, as configured.
+HEARTBEAT_MS = 100
+
+# Called when a proposal this member's client waits for is applied: (proposal, results).
+Waiter = Callable[[Proposal, list[Any]], None]
+
+
+def zab_config(config: ServerConfig) -> ZabConfig:
+    beat = min(HEARTBEAT_MS, config.tick_ms)
+    per_tick = config.tick_ms / beat
+    return ZabConfig(tick=beat / 1000, init_limit=max(2, round(config.init_limit * per_tick)),
+                     sync_limit=max(2, round(config.sync_limit * per_tick)), election_retry=2)
+
+
+class EnsembleServer(CoordServer):
+    def __init__(self, config: ServerConfig) -> None:
+        super().__init__(config)
+        self.sid = config.server_id
+        self.serving = False
+        self.mode = "looking"
+        self.storage = EnsembleStorage(config.data_dir)
+        quorum = {sid: (host, qport) for sid, (host, qport, _) in config.ensemble.items()}
+        self.node = ZabNode(self.sid, quorum, self.storage, self, zab_config(config),
+                            on_action=self._on_action)
+        self._waiting: dict[int, Waiter] = {}
+        self._syncs: dict[int, Callable[[], None]] = {}
+        self._sync_waits: list[tuple[int, Callable[[], None]]] = []
+        self._held: list[tuple[int, Forwarded]] = []
+        # Tags name this member's waiting requests in proposals; starting from the clock
+        # keeps an entry logged by an earlier run of this member from matching a new one.
+        self._next_tag = now_ms() * 1000
+        self._ready = False           # leader: view built on the fully applied tree
+        self._touched: set[int] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """The tree starts at the newest snapshot; the log after it is the core's to
+        apply, entry by entry, once it knows what is committed."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._install_tree(load_latest(self._snap_dir) or DataTree())
+
+    async def start(self) -> None:
+        from coord.server.connection import Connection
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._io, self.recover)
+        self._listener = await loop.create_server(
+            lambda: Connection(self), self.config.host, self.config.client_port,
+            backlog=1024, reuse_address=True)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        await self.node.start()
+        if self.storage.truncated:
+            log.warning("txn log had a torn tail (a write cut short by a crash): %s",
+                        self.storage.truncated)
+        self._tasks = [asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
+                       asyncio.create_task(self._container_loop(), name="coord-containers"),
+                       asyncio.create_task(self._touch_loop(), name="coord-touches")]
+        log.info("coord member %d of %s: clients on %s:%d, data in %s", self.sid,
+                 sorted(self.config.ensemble), self.config.host, self.port, self.config.data_dir)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        for conn in list(self.connections):
+            conn.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.node.stop()
+        self.storage.close()
+        self._io.shutdown(wait=True)
+
+    # -- what CoordServer's connections call ----------------------------------------------
+
+    @property
+    def owns_sessions(self) -> bool:
+        return self._ready
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._waiting) + len(self._held)
+
+    def write(self, session: int, op: tuple, ids: list[tuple[str, str]], now: int,
+              done: Callable[[P.Prepared, list[Any]], None]) -> None:
+        def applied(p: Proposal, results: list[Any]) -> None:
+            done(P.Prepared(p.txn, p.err, p.multi_errors), results)
+
+        self._route(Forwarded(self._tag(applied), "op", [session, op, ids]))
+
+    def new_session(self, timeout: int, on_applied: Applied) -> tuple[int, bytes]:
+        sid = self.tracker.new_session_id()
+        password = self.tracker.password_for(sid)
+        tag = self._tag(lambda p, results: on_applied(p.txn, results))
+        self._route(Forwarded(tag, "create_session", [sid, timeout, password]))
+        return sid, password
+
+    def close_session(self, sid: int, on_applied: Applied | None = None) -> None:
+        self.tracker.set_closing(sid)
+        tag = self._tag(None if on_applied is None else (lambda p, results: on_applied(p.txn, results)))
+        self._route(Forwarded(tag, "close_session", [sid]))
+
+    def submit(self, txn: Txn, on_applied: Applied | None = None) -> None:
+        """A txn the leader made itself (container and TTL cleanup)."""
+        tag = self._tag(None if on_applied is None else (lambda p, results: on_applied(p.txn, results)))
+        self._propose(Proposal(txn, self.sid, tag, 0, None))
+
+    def sync(self, done: Callable[[], None]) -> None:
+        if self._is_leader():
+            done()
+            return
+        self._next_tag += 1
+        self._syncs[self._next_tag] = done
+        try:
+            self.node.sync(self._next_tag)
+        except NotLeaderError:
+            self._syncs.pop(self._next_tag, None)   # stopped serving: the connection closes
+
+    def touch_session(self, sid: int, now: int, timeout: int | None = None) -> bool:
+        alive = self.tracker.touch(sid, now, timeout)
+        if alive and not self._is_leader():
+            self._touched.add(sid)
+        return alive
+
+    # -- routing a write to the leader ----------------------------------------------------
+
+    def _tag(self, waiter: Waiter | None) -> int:
+        self._next_tag += 1
+        if waiter is not None:
+            self._waiting[self._next_tag] = waiter
+        return self._next_tag
+
+    def _is_leader(self) -> bool:
+        peer = self.node.peer
+        return peer is not None and isinstance(peer.role, Leading) and peer.serving
+
+    def _route(self, fwd: Forwarded) -> None:
+        if self._is_leader():
+            self._order(self.sid, fwd)
+            return
+        try:
+            self.node.forward(fwd.pack())
+        except NotLeaderError:
+            # Not serving any more: every connection is being closed, this one's too.
+            self._waiting.pop(fwd.tag, None)
+
+    def _order(self, origin: int, fwd: Forwarded) -> None:
+        """Leader: prepare a request on the view, in arrival order, and propose it."""
+        if not self._ready:
+            self._held.append((origin, fwd))
+            return
+        now = now_ms()
+        err, multi_errors = 0, None
+        if fwd.kind == "op":
+            session, op, ids = fwd.args
+            prepared = self.view.prepare(session, tuple(op), now, [tuple(i) for i in ids])
+            txn, err, multi_errors = prepared
+        elif fwd.kind == "create_session":
+            session, timeout, password = fwd.args
+            txn = self.view.create_session(session, timeout, bytes(password), now)
+        else:
+            (session,) = fwd.args
+            self.tracker.set_closing(session)
+            txn = self.view.close_session(session, now)
+        self._propose(Proposal(txn, origin, fwd.tag, err, multi_errors))
+
+    def _propose(self, proposal: Proposal) -> None:
+        zxid = self.node.propose(proposal.pack())
+        if zxid != proposal.zxid:
+            raise SafetyError(f"prepared zxid {proposal.zxid:#x} but ZAB assigned {zxid:#x}")
+
+    # -- coord.zab.node.StateMachine ------------------------------------------------------
+
+    def apply(self, zxid: int, data: bytes) -> None:
+        proposal = Proposal.unpack(data)
+        txn = proposal.txn
+        if txn.kind == T.CREATE_SESSION and txn.body[0] not in self.tracker.sessions:
+            self.tracker.add(txn.body[0], txn.body[1], now_ms())
+        waiter = self._waiting.pop(proposal.tag, None) if proposal.origin == self.sid else None
+        self._apply(txn, None if waiter is None else (lambda _t, results: waiter(proposal, results)))
+        while self._sync_waits and self._sync_waits[0][0] <= zxid:
+            self._sync_waits.pop(0)[1]()
+        self._since_snapshot += 1
+        if self._since_snapshot >= self.config.snap_count:
+            self._snapshot_now()
+
+    def restore(self, zxid: int, data: bytes) -> None:
+        self._install_tree(parse_snapshot(data, f"SNAP from the leader at zxid {zxid:#x}"))
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.tree.last_zxid, pack_tree(self.tree))
+
+    def _install_tree(self, tree: DataTree) -> None:
+        self.tree = tree
+        self.view = PrepView(tree, self.config.max_data_bytes)
+        self._since_snapshot = 0
+        now = now_ms()
+        for sid, (timeout, _) in tree.sessions.items():
+            self.tracker.add(sid, timeout, now)
+
+    def _snapshot_now(self) -> None:
+        """Snapshot the committed tree (packed here, between two applies: consistent),
+        written on the I/O thread in order with log appends; then the core forgets the
+        log below it."""
+        self._since_snapshot = 0
+        zxid, blob = self.tree.last_zxid, pack_tree(self.tree)
+
+        def written(future: asyncio.Future[None]) -> None:
+            if future.exception() is not None:
+                log.error("snapshot at zxid %#x failed (%s); the log still has everything",
+                          zxid, future.exception())
+            else:
+                self.node.compact(zxid)
+                log.info("snapshot at zxid %#x (%d bytes)", zxid, len(blob))
+
+        self.node.run_io(self.storage.write_snapshot, zxid, blob).add_done_callback(written)
+
+    # -- what the core tells us -----------------------------------------------------------
+
+    def _on_action(self, a: act.Action) -> None:
+        if isinstance(a, act.Apply | act.Serving):
+            if isinstance(a, act.Serving):
+                self._serving(a.on)
+            self._maybe_ready()
+        elif isinstance(a, act.RoleChanged):
+            log.info("server %d is now %s (epoch %d, leader %s)", self.sid, a.role, a.epoch, a.leader)
+        elif isinstance(a, act.ForwardedRequest):
+            try:
+                self._order(a.origin, Forwarded.unpack(a.payload))
+            except (ValueError, TypeError) as exc:
+                log.warning("dropping an undecodable request forwarded by server %d: %s", a.origin, exc)
+        elif isinstance(a, act.SessionTouches):
+            now = now_ms()
+            for sid in a.sessions:
+                self.tracker.touch(sid, now)
+        elif isinstance(a, act.SyncReady):
+            done = self._syncs.pop(a.tag, None)
+            if done is not None:
+                if self.tree.last_zxid >= a.zxid:
+                    done()
+                else:
+                    self._sync_waits.append((a.zxid, done))
+                    self._sync_waits.sort(key=lambda w: w[0])
+
+    def _serving(self, on: bool) -> None:
+        self.serving = on
+        peer = self.node.peer
+        if on:
+            self.mode = "leader" if peer is not None and peer.state == Role.LEADING else "follower"
+            log.info("server %d serving clients as %s", self.sid, self.mode)
+            return
+        self.mode = "looking"
+        self._ready = False
+        self._waiting.clear()
+        self._syncs.clear()
+        self._sync_waits.clear()
+        self._held.clear()
+        self._touched.clear()
+        if self.connections:
+            log.info("server %d stops serving: closing %d client connections", self.sid,
+                     len(self.connections))
+        for conn in list(self.connections):
+            conn.close()
+
+    def _maybe_ready(self) -> None:
+        """Leader: once the whole initial history is applied, build the view the next
+        zxid continues, restart every session's clock, and order what was held."""
+        peer = self.node.peer
+        if self._ready or not self._is_leader() or peer is None or self.tree.last_zxid != peer.last_zxid:
+            return
+        self.view = PrepView(self.tree, self.config.max_data_bytes)
+        self.view.next_zxid = peer.next_zxid()
+        now = now_ms()
+        for sid, (timeout, _) in self.tree.sessions.items():
+            self.tracker.add(sid, timeout, now)
+        self._ready = True
+        held, self._held = self._held, []
+        for origin, fwd in held:
+            self._order(origin, fwd)
+
+    async def _touch_loop(self) -> None:
+        """Follower: report the sessions its clients kept alive (sent with the next ack)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_MS / 1000)
+            if self._touched:
+                self.node.touch(sorted(self._touched))
+                self._touched.clear()
+
+    # -- 4lw ----------------------------------------------------------------------------
+
+    @property
+    def quorum_metrics(self) -> list[tuple[str, Any]]:
+        peer = self.node.peer
+        if peer is None or not isinstance(peer.role, Leading):
+            return []
+        recs = peer.role.recs
+        pending = len(peer.history.between(peer.commit_zxid, peer.last_zxid))
+        return [("learners", len(recs)), ("followers", len(recs)),
+                ("synced_followers", sum(1 for r in recs.values() if r.synced)),
+                ("pending_proposals", pending), ("pending_syncs", 0)]

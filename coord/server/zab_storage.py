@@ -1,0 +1,112 @@
+"""The durable state of one ensemble member, as `coord.zab.node.Storage` wants it.
+
+Layout inside the member's data dir (the standalone layout plus two epoch files, named
+as ZooKeeper names them):
+
+```
+acceptedEpoch, currentEpoch     decimal text, written to a temp file, fsynced, renamed
+log/log.<zxid>                  the txn log format, entries = msgpack Proposals
+snapshot/snapshot.<zxid>        the standalone snapshot format (committed state only)
+```
+
+Every method blocks until what it did is durable; the shell runs them on its single I/O
+thread, in order. This module must never decide what is committed: the ZAB core does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from coord.server.proposal import Proposal
+from coord.server.snapshot import list_snapshots, oldest_kept_zxid, write_snapshot
+from coord.server.txnlog import TxnLog, fsync_dir
+from coord.zab import PersistentState
+from coord.zab.messages import Entry
+
+
+class _Logged(NamedTuple):
+    """A logged entry as ZAB sees it: the zxid and the bytes, checked to be a Proposal."""
+    zxid: int
+    body: bytes
+
+
+def _decode(body: bytes) -> _Logged:
+    return _Logged(Proposal.unpack(body).zxid, body)
+
+
+class EnsembleStorage:
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = data_dir
+        self.snap_dir = data_dir / "snapshot"
+        self.log = TxnLog(data_dir / "log", decode=_decode)
+        self.last_logged = 0
+        self.truncated: str | None = None
+
+    # -- coord.zab.node.Storage ----------------------------------------------------------
+
+    def load(self) -> PersistentState:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        snaps = list_snapshots(self.snap_dir) if self.snap_dir.exists() else []
+        snap_zxid = snaps[-1][0] if snaps else 0
+        logged = self.log.read_all()
+        self.truncated = self.log.truncated
+        self.last_logged = logged[-1].zxid if logged else snap_zxid
+        entries = [(z, body) for z, body in logged if z > snap_zxid]
+        self.log.roll(max(self.last_logged, snap_zxid) + 1)
+        return PersistentState(self._epoch("acceptedEpoch"), self._epoch("currentEpoch"),
+                               snap_zxid, entries)
+
+    def save_epochs(self, accepted: int, current: int) -> None:
+        self._write_epoch("acceptedEpoch", accepted)
+        self._write_epoch("currentEpoch", current)
+        fsync_dir(self.dir)
+
+    def append(self, entries: list[Entry]) -> None:
+        self.log.append([body for _, body in entries])
+        self.last_logged = entries[-1][0]
+
+    def truncate(self, zxid: int) -> None:
+        self.log.truncate_after(zxid)
+        self.last_logged = min(self.last_logged, zxid)
+
+    def install_snapshot(self, zxid: int, data: bytes) -> None:
+        """SNAP from the leader: the snapshot replaces the tree and the whole log."""
+        for snap_zxid, path in list_snapshots(self.snap_dir) if self.snap_dir.exists() else []:
+            if snap_zxid > zxid:
+                path.unlink()   # never preferred over the leader's state at the next start
+        write_snapshot(self.snap_dir, zxid, data)
+        self.log.close()
+        for path in self.log.dir.glob("log.*"):
+            path.unlink()
+        fsync_dir(self.log.dir)
+        self.log.roll(zxid + 1)
+        self.last_logged = zxid
+
+    # -- snapshots of this member's own applied state --------------------------------------
+
+    def write_snapshot(self, zxid: int, blob: bytes) -> None:
+        """A snapshot of committed state at zxid; older log segments become purgeable."""
+        self.log.roll(self.last_logged + 1)
+        write_snapshot(self.snap_dir, zxid, blob)
+        oldest = oldest_kept_zxid(self.snap_dir)
+        if oldest is not None:
+            self.log.purge_before(oldest)
+
+    def close(self) -> None:
+        self.log.close()
+
+    # -- epochs ----------------------------------------------------------------------------
+
+    def _epoch(self, name: str) -> int:
+        path = self.dir / name
+        return int(path.read_text().strip()) if path.exists() else 0
+
+    def _write_epoch(self, name: str, value: int) -> None:
+        tmp = self.dir / f".tmp.{name}"
+        with open(tmp, "w") as f:
+            f.write(f"{value}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.dir / name)
