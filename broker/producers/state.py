@@ -1,0 +1,132 @@
+"""Idempotent producer state of one partition: who wrote which sequences, and at what offsets.
+
+Per producer id the leader keeps the producer epoch and the last five batches it
+appended (first/last sequence, first/last offset): an idempotent client keeps at most
+five requests in flight, so any batch it may retry is still in that window (KIP-98).
+`check` classifies an incoming batch before it is written; `append` records it once
+offsets are assigned. Rules, as Kafka's ProducerAppendInfo:
+- an epoch older than the known one: INVALID_PRODUCER_EPOCH (a fenced zombie);
+- a newer epoch must start at sequence 0, and forgets the old epoch's batches;
+- same epoch: a batch equal to a cached one is a duplicate (answered with its original
+  offsets, not written); otherwise it must start right after the last sequence, else
+  OUT_OF_ORDER_SEQUENCE_NUMBER;
+- an unknown producer id (expired, or its batches deleted) may start anywhere.
+Sequences wrap from 2**31-1 to 0. No I/O, no clock: snapshots are bytes (snapshot.py).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+INT32_MAX = 2 ** 31 - 1
+NO_PRODUCER_ID = -1
+BATCHES_KEPT = 5
+
+
+class ErrorCode(IntEnum):
+    NONE = 0
+    OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+    INVALID_PRODUCER_EPOCH = 47
+
+
+def increment_sequence(sequence: int, increment: int) -> int:
+    """Sequence arithmetic with the int32 wrap Kafka uses (DefaultRecordBatch)."""
+    if sequence > INT32_MAX - increment:
+        return increment - (INT32_MAX - sequence) - 1
+    return sequence + increment
+
+
+@dataclass(frozen=True)
+class BatchMetadata:
+    first_seq: int
+    last_seq: int
+    first_offset: int
+    last_offset: int
+
+
+@dataclass
+class ProducerEntry:
+    producer_id: int
+    epoch: int
+    batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=BATCHES_KEPT))
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.batches[-1].last_seq if self.batches else None
+
+
+@dataclass(frozen=True)
+class Append:
+    """Write the batch."""
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """Already written: answer success with the original offsets, write nothing."""
+
+    first_offset: int
+    last_offset: int
+
+
+@dataclass(frozen=True)
+class Refuse:
+    error: ErrorCode
+    message: str
+
+
+Verdict = Append | Duplicate | Refuse
+
+
+class ProducerStateTable:
+    def __init__(self) -> None:
+        self.entries: dict[int, ProducerEntry] = {}
+
+    def check(self, producer_id: int, epoch: int, base_sequence: int, record_count: int) -> Verdict:
+        if producer_id == NO_PRODUCER_ID:
+            return Append()
+        entry = self.entries.get(producer_id)
+        if entry is None:
+            return Append()
+        last_seq = increment_sequence(base_sequence, record_count - 1)
+        if epoch < entry.epoch:
+            return Refuse(ErrorCode.INVALID_PRODUCER_EPOCH,
+                          f"producer {producer_id} epoch {epoch} is older than {entry.epoch}: fenced")
+        if epoch > entry.epoch:
+            if base_sequence != 0:
+                return Refuse(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                              f"producer {producer_id} new epoch {epoch} must start at sequence 0, "
+                              f"not {base_sequence}")
+            return Append()
+        for b in entry.batches:
+            if b.first_seq == base_sequence and b.last_seq == last_seq:
+                return Duplicate(b.first_offset, b.last_offset)
+        expected = 0 if entry.last_seq is None else increment_sequence(entry.last_seq, 1)
+        if base_sequence != expected:
+            return Refuse(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                          f"producer {producer_id} sent sequence {base_sequence}, expected {expected}")
+        return Append()
+
+    def append(self, producer_id: int, epoch: int, base_sequence: int, record_count: int,
+               base_offset: int) -> None:
+        """Record a written batch (on the leader after `check`, on followers and during
+        rebuild for every batch in log order: no check there, the leader already did it)."""
+        if producer_id == NO_PRODUCER_ID:
+            return
+        entry = self.entries.get(producer_id)
+        if entry is None or epoch > entry.epoch:
+            entry = self.entries[producer_id] = ProducerEntry(producer_id, epoch)
+        entry.batches.append(BatchMetadata(base_sequence, increment_sequence(base_sequence, record_count - 1),
+                                           base_offset, base_offset + record_count - 1))
+
+    def truncate_to(self, offset: int) -> None:
+        """Forget batches at or above `offset` (log truncation); the caller rebuilds from the
+        last snapshot when it needs exactness below the window."""
+        for pid in list(self.entries):
+            entry = self.entries[pid]
+            kept = [b for b in entry.batches if b.last_offset < offset]
+            if not kept:
+                del self.entries[pid]
+            else:
+                entry.batches = deque(kept, maxlen=BATCHES_KEPT)
