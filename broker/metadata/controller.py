@@ -4,13 +4,16 @@ It wins the ephemeral /controller znode (bumping /controller_epoch in the same m
 a deposed controller's later writes fail their epoch check), creates and deletes topics,
 and elects partition leaders (first live in-sync replica in assignment order, leader
 epoch + 1, unclean election off), writing each partition's state znode conditionally on
-its zkVersion. Then it tells the brokers that host the partitions (LeaderAndIsr); in this
-issue the only broker is itself, called in-process through `ReplicaListener`. It must
+its zkVersion. Then it tells the brokers that host the partitions (LeaderAndIsr); so far
+only itself, called in-process through `ReplicaListener`. A broker that loses the race
+is a standby: it keeps an exists watch on /controller and races again when the node
+vanishes (its holder's session ended), so a cluster always regains a controller. It must
 never touch logs or sockets itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Protocol
@@ -48,21 +51,34 @@ class Controller:
         self.replicas = replicas
         self.epoch = -1
         self._epoch_zk_version = -1
+        self._contending: asyncio.Task | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while this broker holds /controller (as far as its last election knows)."""
+        return self.epoch >= 0
 
     # -- election ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._elect()
+        """Load the metadata, then contend: win and lead the partitions, or stand by."""
+        self.epoch, self._epoch_zk_version = -1, -1
         await self.store.load_all()
+        await self._contend()
+
+    async def _contend(self) -> None:
+        if not await self._elect():
+            return
         for name in sorted(self.cache.topics):
             await self._elect_leaders(name)
 
-    async def _elect(self) -> None:
+    async def _elect(self) -> bool:
+        """Race for /controller; True if won, False if another live broker holds it."""
         try:
             await self.coord.create(Z.CONTROLLER_EPOCH, b"0")
         except NodeExistsError:
             pass
-        for _ in range(3):
+        for _ in range(5):
             data, stat = await self.coord.get(Z.CONTROLLER_EPOCH)
             epoch = int(data or b"0") + 1
             txn = self.coord.transaction()
@@ -71,32 +87,56 @@ class Controller:
             try:
                 await _commit(txn)
             except (NodeExistsError, BadVersionError):
-                await self._clear_stale_controller()
+                holder = await self._other_holder()
+                if holder is not None:
+                    self.cache.controller_id = holder
+                    log.info("broker %d is the controller; broker %d stands by", holder, self.broker_id)
+                    return False
                 continue
             self.epoch, self._epoch_zk_version = epoch, stat.version + 1
             self.cache.controller_id = self.broker_id
             log.info("broker %d is the controller (controller epoch %d)", self.broker_id, epoch)
-            return
-        raise NotControllerError("could not become controller: /controller is held by another broker")
+            return True
+        raise NotControllerError("could not become controller: /controller kept changing hands")
 
-    async def _clear_stale_controller(self) -> None:
-        """Remove a /controller left by this broker's previous (dead) incarnation."""
+    async def _other_holder(self) -> int | None:
+        """The live broker holding /controller, watched so its end starts a new race; None
+        if the node is gone or was left by this broker's previous (dead) incarnation,
+        which is removed so the next attempt can win."""
+        stat = await self.coord.exists(Z.CONTROLLER, watch=self._on_controller_changed)
+        if stat is None:
+            return None
         try:
             data, stat = await self.coord.get(Z.CONTROLLER)
         except NoNodeError:
-            return
+            return None
         holder = Z.decode_controller(data)
         if holder != self.broker_id:
-            raise NotControllerError(f"broker {holder} is the controller; this issue runs one broker only")
+            return holder
         try:
             await self.coord.delete(Z.CONTROLLER, version=stat.version)
         except NoNodeError:
             pass
+        return None
+
+    def _on_controller_changed(self, event: Any) -> None:
+        """/controller changed or vanished: if this broker stands by, race again."""
+        if self.active or (self._contending is not None and not self._contending.done()):
+            return
+        self._contending = asyncio.get_running_loop().create_task(self._recontend())
+
+    async def _recontend(self) -> None:
+        try:
+            await self._contend()
+        except Exception as exc:  # coord unreachable mid-race: the rejoin path starts over
+            log.warning("controller election by broker %d failed: %s", self.broker_id, exc)
 
     # -- topics -----------------------------------------------------------------------
 
     async def create_topic(self, name: Any, num_partitions: Any, replication_factor: Any,
                            configs: Any, *, validate_only: bool = False) -> Refusal | None:
+        if not self.active:
+            return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
         if isinstance(name, str) and name in self.cache.topics:
             return ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists"
         refusal = check_new_topic(name, num_partitions, replication_factor, configs,
@@ -126,6 +166,8 @@ class Controller:
         return None
 
     async def delete_topic(self, name: Any) -> Refusal | None:
+        if not self.active:
+            return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
         topic = self.cache.topic(name) if isinstance(name, str) else None
         if topic is None:
             return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
