@@ -36,6 +36,7 @@ class _Src:
         self.config, self.tree, self.watches = cfg, DataTree(), WatchManager()
         self.stats, self.connections = ServerStats(0), []
         self.outstanding, self.mode, self.session_count = 0, "standalone", 0
+        self.serving, self.quorum_metrics = True, []
 
 
 def test_whitelist_and_formats() -> None:
@@ -47,3 +48,6 @@ def test_whitelist_and_formats() -> None:
     lines = render("srvr", src, 10).splitlines()
     assert lines[1] == "Latency min/avg/max: 3/3.5/4"
     assert lines[-2:] == ["Mode: standalone", "Node count: 5"]
+    src.serving = False   # an ensemble member without a quorum, as ZooKeeper answers
+    assert render("srvr", src, 10) == "This ZooKeeper instance is not currently serving requests\n"
+    assert render("ruok", src, 10) == "imok"
