@@ -63,6 +63,7 @@ class ErrorCode(IntEnum):
     STALE_BROKER_EPOCH = 77
     OFFSET_NOT_AVAILABLE = 78
     MEMBER_ID_REQUIRED = 79
+    INVALID_RECORD = 87
 
 
 # Errors after which the same request may succeed if sent again (possibly to another

@@ -16,6 +16,7 @@ from broker.config import BrokerConfig
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.server.log_manager import LogManager
+from broker.server.producer_ids import ProducerIdManager
 from broker.server.replica_manager import ReplicaManager
 
 
@@ -36,6 +37,7 @@ class BrokerContext:
     logs: LogManager
     replicas: ReplicaManager
     controller: Controller
+    producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
 
 
 @dataclass
