@@ -150,6 +150,10 @@ class Producer(_Facade):
         await self._async.close()
 
 
+async def _await(task: asyncio.Task) -> None:
+    await task
+
+
 def _settle(result: concurrent.futures.Future, future: Any) -> None:
     exc = future.exception()
     if exc is not None:
@@ -166,6 +170,33 @@ class Consumer(_Facade):
 
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         self._thread.call(self._async.assign, list(partitions))
+
+    # group membership (listener callbacks run on the consumer's loop thread)
+    def subscribe(self, topics: Iterable[str] | None = None, *, pattern: str | None = None,
+                  listener: Any = None) -> None:
+        self._thread.call(lambda: self._async.subscribe(None if topics is None else list(topics), pattern=pattern,
+                                                        listener=listener))
+
+    def subscription(self) -> set[str]:
+        return self._thread.call(self._async.subscription)
+
+    def unsubscribe(self) -> None:
+        self._thread.call(self._async.unsubscribe)
+
+    def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        self._thread.run(self._async.commit(offsets))
+
+    def commit_async(self, offsets: dict[TopicPartition, int] | None = None,
+                     callback: Callable[[dict[TopicPartition, int], BaseException | None], Any] | None = None
+                     ) -> concurrent.futures.Future:
+        """Returns at once; the Future ends when the commit does (its exception if it failed)."""
+        async def start() -> asyncio.Task:
+            return self._async.commit_async(offsets, callback)
+        task = self._thread.run(start())
+        return asyncio.run_coroutine_threadsafe(_await(task), self._thread.loop)
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        return self._thread.run(self._async.committed(tp))
 
     def assignment(self) -> set[TopicPartition]:
         return self._thread.call(self._async.assignment)
