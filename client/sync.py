@@ -20,8 +20,8 @@ from client.admin import AsyncAdmin
 from client.consumer.consumer import AsyncConsumer
 from client.errors import ProducerClosedError
 from client.producer.producer import AsyncProducer
-from client.structs import ClusterDescription, ConsumerRecord, NewTopic, RecordMetadata, TopicDescription, \
-    TopicPartition
+from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
+    RecordMetadata, TopicDescription, TopicPartition
 
 T = TypeVar("T")
 
@@ -261,4 +261,13 @@ class Admin(_Facade):
 
     def describe_cluster(self) -> ClusterDescription:
         return self._thread.run(self._async.describe_cluster())
+
+    def list_groups(self) -> list[GroupListing]:
+        return self._thread.run(self._async.list_groups())
+
+    def describe_groups(self, group_ids: Iterable[str]) -> list[GroupDescription]:
+        return self._thread.run(self._async.describe_groups(list(group_ids)))
+
+    def list_group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        return self._thread.run(self._async.list_group_offsets(group_id))
 
