@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from client.protocol.errors import ErrorCode
 
 from broker.config import BrokerConfig
+from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.server.log_manager import LogManager
@@ -38,6 +39,7 @@ class BrokerContext:
     replicas: ReplicaManager
     controller: Controller
     producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
+    groups: GroupManager | None = None   # consumer groups (issue 7)
 
 
 @dataclass
