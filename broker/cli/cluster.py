@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from broker.cli.cluster_procs import (ClusterStartError, is_running, plan_cluster, restart_broker, signal_member,
-                                      start_cluster, stop_members)
+                                      start_cluster, stop_all)
 from broker.cli.cluster_state import (ClusterState, ClusterStateError, load_state, remove_state, save_state,
                                       state_path)
 
@@ -123,7 +123,7 @@ def _down(args: argparse.Namespace) -> int:
     except ClusterStateError as exc:
         return _fail(str(exc))
     alive = [m for m in [*state.brokers, *state.coord] if is_running(m)]
-    killed = stop_members(alive, grace=args.grace)
+    killed = stop_all(state, grace=args.grace)
     remove_state(args.data_dir)
     for m in alive:
         how = "killed after the grace period" if m in killed else "stopped"

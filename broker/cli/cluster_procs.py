@@ -125,8 +125,7 @@ def signal_member(member: Member, sig: int) -> bool:
 def stop_members(members: list[Member], grace: float = 10.0) -> list[Member]:
     """SIGTERM every running member, SIGKILL those still running after `grace` seconds.
 
-    Returns the members that had to be killed. Brokers go first (the caller passes them
-    first) so they leave coord cleanly while coord still has a quorum."""
+    Returns the members that had to be killed."""
     termed = [m for m in members if signal_member(m, signal.SIGTERM)]
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(is_running(m) for m in termed):
@@ -136,6 +135,12 @@ def stop_members(members: list[Member], grace: float = 10.0) -> list[Member]:
     while time.monotonic() < deadline and any(is_running(m) for m in killed):
         time.sleep(0.05)
     return killed
+
+
+def stop_all(state: ClusterState, grace: float = 10.0) -> list[Member]:
+    """Stop the brokers, then coord: brokers leave coord cleanly (controlled shutdown,
+    ephemerals deleted) only while coord still has a quorum. Returns those killed."""
+    return [*stop_members(state.brokers, grace), *stop_members(state.coord, grace)]
 
 
 def log_tail(member: Member, lines: int = 15) -> str:
@@ -220,7 +225,7 @@ async def start_cluster(state: ClusterState, timeout: float = 60.0) -> int:
         finally:
             await client.stop()
     except BaseException:
-        stop_members([*state.brokers, *state.coord], grace=3.0)
+        stop_all(state, grace=3.0)
         raise
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.broker_cmd",
     "broker.cli.cluster",
     "broker.cli.status",
+    "broker.cli.demo",
 )
 
 
