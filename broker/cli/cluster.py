@@ -15,10 +15,9 @@ import signal
 import sys
 from pathlib import Path
 
-from broker.cli.cluster_procs import (ClusterStartError, is_running, plan_cluster, restart_broker, signal_member,
-                                      start_cluster, stop_all)
-from broker.cli.cluster_state import (ClusterState, ClusterStateError, load_state, remove_state, save_state,
-                                      state_path)
+from broker.cli.cluster_procs import (ClusterStartError, is_running, plan_cluster, refuse_if_running, restart_broker,
+                                      signal_member, start_cluster, stop_all)
+from broker.cli.cluster_state import ClusterState, ClusterStateError, load_state, remove_state, save_state
 
 DEFAULT_CLUSTER_DIR = Path("pybroker-cluster")
 SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "STOP": signal.SIGSTOP, "CONT": signal.SIGCONT}
@@ -71,14 +70,6 @@ def _fail(message: str) -> int:
     return 1
 
 
-def running_state(data_dir: Path) -> ClusterState | None:
-    """The state of a cluster with at least one live process in `data_dir`, else None."""
-    if not state_path(data_dir).exists():
-        return None
-    state = load_state(data_dir)
-    return state if any(is_running(m) for m in state.members) else None
-
-
 def describe(state: ClusterState, controller: int | None = None) -> str:
     lines = [f"pybroker cluster: {len(state.brokers)} brokers, {len(state.coord)} coord members, "
              f"data in {state.data_dir}",
@@ -93,11 +84,7 @@ def describe(state: ClusterState, controller: int | None = None) -> str:
 
 def _up(args: argparse.Namespace) -> int:
     try:
-        running = running_state(args.data_dir)
-        if running is not None:
-            pids = ", ".join(f"{m.name}={m.pid}" for m in running.members if is_running(m))
-            return _fail(f"a cluster is already running in {args.data_dir} ({pids}); "
-                         f"stop it first with `pybroker cluster down --data-dir {args.data_dir}`")
+        refuse_if_running(args.data_dir)
         state = plan_cluster(args.data_dir, args.nodes, args.coord_nodes, args.session_timeout_ms)
         Path(state.data_dir).mkdir(parents=True, exist_ok=True)
         save_state(state)  # before any start, so `down` can find a half-started cluster

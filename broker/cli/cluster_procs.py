@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import broker
-from broker.cli.cluster_state import ClusterState, Member, pid_alive
+from broker.cli.cluster_state import ClusterState, ClusterStateError, Member, load_state, pid_alive, state_path
 from broker.metadata import znodes as Z
 from coord.client import CoordClient
 
@@ -109,6 +109,23 @@ def spawn(member: Member) -> None:
 
 def is_running(member: Member) -> bool:
     return pid_alive(member.pid, member.command)
+
+
+def running_state(data_dir: Path) -> ClusterState | None:
+    """The state of a cluster with at least one live process in `data_dir`, else None."""
+    if not state_path(data_dir).exists():
+        return None
+    state = load_state(data_dir)
+    return state if any(is_running(m) for m in state.members) else None
+
+
+def refuse_if_running(data_dir: Path) -> None:
+    """ClusterStateError naming the live processes if a cluster already runs in `data_dir`."""
+    running = running_state(data_dir)
+    if running is not None:
+        pids = ", ".join(f"{m.name}={m.pid}" for m in running.members if is_running(m))
+        raise ClusterStateError(f"a cluster is already running in {data_dir} ({pids}); "
+                                f"stop it first with `pybroker cluster down --data-dir {data_dir}`")
 
 
 def signal_member(member: Member, sig: int) -> bool:

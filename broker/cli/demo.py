@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from broker.cli.cluster_procs import plan_cluster, restart_broker, signal_member, start_cluster, stop_all
+from broker.cli.cluster_procs import (plan_cluster, refuse_if_running, restart_broker, signal_member, start_cluster,
+                                      stop_all)
 from broker.cli.cluster_state import ClusterState, remove_state, save_state
 from broker.cli.demo_ledger import Ledger, render_summary, summarize
 from broker.cli.demo_traffic import ClientLogTap, Traffic
@@ -95,6 +96,7 @@ class FailoverDemo:
 
     async def run(self) -> int:
         data_dir = self.args.data_dir or Path(tempfile.mkdtemp(prefix="pybroker-demo-"))
+        refuse_if_running(data_dir)
         state = plan_cluster(data_dir, self.args.nodes, 3, self.args.session_timeout_ms)
         Path(state.data_dir).mkdir(parents=True, exist_ok=True)
         save_state(state)  # `pybroker cluster down --data-dir` can clean up if we are killed
