@@ -49,7 +49,7 @@ def wait_until(what: str, fn: Callable[[], T | None], timeout: float = 45.0,
 
 class Ensemble:
     def __init__(self, procs: ProcessGroup, root: Path, size: int, *, proxied: bool = False,
-                 tick_ms: int = TICK_MS) -> None:
+                 tick_ms: int = TICK_MS, extra: tuple[str, ...] = ()) -> None:
         self.procs = procs
         self.root = root
         self.sids = list(range(1, size + 1))
@@ -58,6 +58,7 @@ class Ensemble:
         self.quorum_port = {sid: ports[size + sid - 1] for sid in self.sids}
         self.election_port = {sid: ports[2 * size + sid - 1] for sid in self.sids}
         self.tick_ms = tick_ms
+        self.extra = extra          # more `coord start` flags, e.g. ("--snap-count", "50")
         self.proxies: dict[tuple[int, int], FaultProxy] = {}
         if proxied:
             for i in self.sids:
@@ -87,7 +88,8 @@ class Ensemble:
                              "--data-dir", str(self.root / f"data{sid}"),
                              "--client-port", str(self.client_port[sid]),
                              "--peers", self.peers_for(sid), "--tick-ms", str(self.tick_ms),
-                             "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT))
+                             "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT),
+                             *self.extra)
 
     def kill(self, sid: int) -> None:
         self.procs.kill(self.name(sid))

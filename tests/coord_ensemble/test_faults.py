@@ -206,3 +206,27 @@ def test_five_members_survive_two_failures(ensemble) -> None:
     assert not load.errors
     tree = ens.assert_identical()
     _assert_all_present(tree, load.acked)
+
+
+def test_snapshots_compact_the_log_and_a_far_behind_member_gets_one(ensemble) -> None:
+    ens = ensemble(3, extra=("--snap-count", "40"))
+    ens.start()
+    leader = ens.wait_leader()
+    follower = next(s for s in ens.sids if s != leader)
+    with WriteLoad(ens, prefer=[s for s in ens.sids if s != follower]) as load:
+        load.wait_for(30)
+        ens.kill(follower)
+        load.wait_for(200)          # several snapshots: the log it needs is purged
+        ens.start(follower)
+        wait_until(f"member {follower} follows again", lambda: ens.mode(follower) == "follower")
+        load.wait_for(30)
+    assert not load.errors
+    tree = ens.assert_identical()
+    _assert_all_present(tree, load.acked)
+    assert "installed the leader's snapshot" in ens.procs.log_text(ens.name(follower))
+    for sid in ens.sids:
+        ens.kill(sid)
+    ens.start()
+    ens.wait_leader()
+    tree = ens.assert_identical()
+    _assert_all_present(tree, load.acked)
