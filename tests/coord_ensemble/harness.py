@@ -134,13 +134,17 @@ class Ensemble:
     def hosts(self, sids: Iterable[int] | None = None) -> str:
         return ",".join(f"127.0.0.1:{self.client_port[s]}" for s in (sids or self.sids))
 
-    def srvr(self, sid: int) -> dict[str, str]:
-        """`srvr` as a dict ({} when the member does not answer or does not serve)."""
+    def four(self, sid: int, word: str, sep: str) -> dict[str, str]:
+        """A four-letter word's `key<sep>value` lines as a dict ({} when the member does
+        not answer or does not serve)."""
         try:
-            text = four_letter("127.0.0.1", self.client_port[sid], "srvr", timeout=2.0)
+            text = four_letter("127.0.0.1", self.client_port[sid], word, timeout=2.0)
         except OSError:
             return {}
-        return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+        return dict(line.split(sep, 1) for line in text.splitlines() if sep in line)
+
+    def srvr(self, sid: int) -> dict[str, str]:
+        return self.four(sid, "srvr", ": ")
 
     def mode(self, sid: int) -> str | None:
         return self.srvr(sid).get("Mode")
@@ -150,11 +154,7 @@ class Ensemble:
         return None if z is None else int(z, 16)
 
     def mntr(self, sid: int) -> dict[str, str]:
-        try:
-            text = four_letter("127.0.0.1", self.client_port[sid], "mntr", timeout=2.0)
-        except OSError:
-            return {}
-        return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
+        return self.four(sid, "mntr", "\t")
 
     def modes(self, sids: Iterable[int] | None = None) -> dict[int, str | None]:
         return {sid: self.mode(sid) for sid in (sids or self.sids)}

@@ -15,6 +15,27 @@ def _assert_all_present(tree: dict, acked: list[str]) -> None:
     assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:5]}"
 
 
+def _assert_nothing_lost(ens, load: WriteLoad, leader: int | None = None,
+                         also: list[str] = ()) -> dict:
+    """After the load: no create saw its node already there, `leader` still leads (if
+    given), the trees are identical and hold every acknowledged write."""
+    assert not load.errors
+    if leader is not None:
+        assert ens.wait_leader() == leader
+    tree = ens.assert_identical()
+    _assert_all_present(tree, load.acked + list(also))
+    return tree
+
+
+def _kill_all_restart_and_check(ens, load: WriteLoad) -> None:
+    """SIGKILL every member at once, start them again: nothing acknowledged is lost."""
+    for sid in ens.sids:
+        ens.kill(sid)
+    ens.start()
+    ens.wait_leader()
+    _assert_nothing_lost(ens, load)
+
+
 def test_one_leader_writes_anywhere_and_a_minority_stops_serving(ensemble) -> None:
     ens = ensemble(3)
     ens.start()
@@ -72,10 +93,7 @@ def test_kill_the_leader_under_write_load(ensemble) -> None:
         load.wait_for(60)
         ens.start(leader)
         load.wait_for(30)
-    assert not load.errors
-    assert ens.wait_leader() == new
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked)
+    _assert_nothing_lost(ens, load, new)
 
 
 def test_a_paused_leader_commits_nothing_and_rejoins_as_follower(ensemble) -> None:
@@ -103,10 +121,7 @@ def test_a_paused_leader_commits_nothing_and_rejoins_as_follower(ensemble) -> No
     finally:
         stale.stop()
         stale.close()
-    assert not load.errors
-    assert ens.wait_leader() == new
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked + (["/to-the-paused-leader"] if acked_pending else []))
+    _assert_nothing_lost(ens, load, new, ["/to-the-paused-leader"] if acked_pending else [])
 
 
 def test_isolated_leader_steps_down_and_rejoins_after_heal(ensemble) -> None:
@@ -126,10 +141,7 @@ def test_isolated_leader_steps_down_and_rejoins_after_heal(ensemble) -> None:
         ens.heal(leader)
         wait_until(f"member {leader} follows again", lambda: ens.mode(leader) == "follower")
         load.wait_for(20)
-    assert not load.errors
-    assert ens.wait_leader() == new
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked)
+    _assert_nothing_lost(ens, load, new)
 
 
 def test_an_isolated_follower_drops_its_clients_and_catches_up(ensemble) -> None:
@@ -175,17 +187,9 @@ def test_restart_a_member_then_the_whole_ensemble(ensemble) -> None:
         ens.start(follower)
         wait_until(f"member {follower} follows again", lambda: ens.mode(follower) == "follower")
         load.wait_for(20)
-    assert not load.errors
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked)
+    _assert_nothing_lost(ens, load)
 
-    # every member at once, by SIGKILL: nothing acknowledged may be lost
-    for sid in ens.sids:
-        ens.kill(sid)
-    ens.start()
-    ens.wait_leader()
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked)
+    _kill_all_restart_and_check(ens, load)
 
 
 def test_five_members_survive_two_failures(ensemble) -> None:
@@ -203,9 +207,7 @@ def test_five_members_survive_two_failures(ensemble) -> None:
         ens.start(leader, follower)
         ens.wait_leader()
         load.wait_for(20)
-    assert not load.errors
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked)
+    _assert_nothing_lost(ens, load)
 
 
 def test_snapshots_compact_the_log_and_a_far_behind_member_gets_one(ensemble) -> None:
@@ -220,13 +222,6 @@ def test_snapshots_compact_the_log_and_a_far_behind_member_gets_one(ensemble) ->
         ens.start(follower)
         wait_until(f"member {follower} follows again", lambda: ens.mode(follower) == "follower")
         load.wait_for(30)
-    assert not load.errors
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked)
+    _assert_nothing_lost(ens, load)
     assert "installed the leader's snapshot" in ens.procs.log_text(ens.name(follower))
-    for sid in ens.sids:
-        ens.kill(sid)
-    ens.start()
-    ens.wait_leader()
-    tree = ens.assert_identical()
-    _assert_all_present(tree, load.acked)
+    _kill_all_restart_and_check(ens, load)
