@@ -121,6 +121,10 @@ class Ensemble:
         for proxy in self.links_of(sid):
             proxy.blackhole()
 
+    def blackhole_link(self, src: int, dst: int) -> None:
+        """Drop every byte `src` sends to `dst` (one direction only)."""
+        self.proxies[(src, dst)].blackhole()
+
     def heal(self, sid: int) -> None:
         """End the partition: the silent connections die (as TCP's would after a long
         partition) and new ones forward normally."""

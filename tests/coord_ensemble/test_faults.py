@@ -225,3 +225,30 @@ def test_snapshots_compact_the_log_and_a_far_behind_member_gets_one(ensemble) ->
     _assert_nothing_lost(ens, load)
     assert "installed the leader's snapshot" in ens.procs.log_text(ens.name(follower))
     _kill_all_restart_and_check(ens, load)
+
+
+def test_a_follower_the_leader_cannot_hear_stops_serving_and_its_sessions_move(ensemble) -> None:
+    """One-way partition: the follower still hears the leader, the leader no longer
+    hears it (no acks, no session touches, no forwarded writes). Its clients must move
+    to another member with their sessions, not expire there nor hang."""
+    ens = ensemble(3, proxied=True)
+    ens.start()
+    leader = ens.wait_leader()
+    follower = next(s for s in ens.sids if s != leader)
+    order = [follower] + [s for s in ens.sids if s != follower]
+    zk = kazoo(ens.hosts(order), timeout=5.0, randomize_hosts=False)
+    try:
+        session = zk.client_id[0]
+        zk.create("/mine", b"1", ephemeral=True)
+        ens.blackhole_link(follower, leader)
+        wait_until(f"follower {follower} stops serving", lambda: ens.mode(follower) is None)
+        wait_until("the session is back on another member",
+                   lambda: zk.connected and zk.client_id[0] == session
+                   and zk.create_async("/moved", b"1").get(timeout=5))
+        assert zk.exists("/mine").ephemeralOwner == session
+        ens.heal(follower)
+        wait_until(f"member {follower} follows again", lambda: ens.mode(follower) == "follower")
+    finally:
+        zk.stop()
+        zk.close()
+    ens.assert_identical()
