@@ -10,7 +10,10 @@ offsets are assigned. Rules, as Kafka's ProducerAppendInfo:
 - same epoch: a batch equal to a cached one is a duplicate (answered with its original
   offsets, not written); otherwise it must start right after the last sequence, else
   OUT_OF_ORDER_SEQUENCE_NUMBER;
-- an unknown producer id (expired, or its batches deleted) may start anywhere.
+- an unknown producer id must start at sequence 0, else UNKNOWN_PRODUCER_ID (Kafka
+  before 2.5 did this; 2.5+ accepts any sequence there, KIP-360, but then a client
+  whose first batch is being retried could see its second batch written first: with
+  the refusal, the client takes a new producer id and renumbers, keeping its order).
 Sequences wrap from 2**31-1 to 0. No I/O, no clock: snapshots are bytes (snapshot.py).
 """
 
@@ -29,6 +32,7 @@ class ErrorCode(IntEnum):
     NONE = 0
     OUT_OF_ORDER_SEQUENCE_NUMBER = 45
     INVALID_PRODUCER_EPOCH = 47
+    UNKNOWN_PRODUCER_ID = 59
 
 
 def increment_sequence(sequence: int, increment: int) -> int:
@@ -88,7 +92,11 @@ class ProducerStateTable:
             return Append()
         entry = self.entries.get(producer_id)
         if entry is None:
-            return Append()
+            if base_sequence == 0:
+                return Append()
+            return Refuse(ErrorCode.UNKNOWN_PRODUCER_ID,
+                          f"producer {producer_id} is unknown here (new, expired, or its batches deleted) and "
+                          f"its sequence {base_sequence} does not start at 0")
         last_seq = increment_sequence(base_sequence, record_count - 1)
         if epoch < entry.epoch:
             return Refuse(ErrorCode.INVALID_PRODUCER_EPOCH,

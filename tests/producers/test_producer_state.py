@@ -54,19 +54,21 @@ def test_older_epoch_is_fenced_and_a_new_epoch_restarts_at_zero() -> None:
     assert t.entries[1].epoch == 4 and len(t.entries[1].batches) == 1
 
 
-def test_unknown_producer_and_non_idempotent_batches_are_accepted() -> None:
+def test_an_unknown_producer_starts_at_zero_and_non_idempotent_batches_are_accepted() -> None:
     t = ProducerStateTable()
-    assert t.check(9, 0, 1234, 1) == Append()
+    assert t.check(9, 0, 0, 1) == Append()
+    assert t.check(9, 0, 1234, 1).error is ErrorCode.UNKNOWN_PRODUCER_ID
     assert t.check(-1, -1, -1, 10) == Append()
 
 
 def test_sequences_wrap_at_int32_max() -> None:
     assert increment_sequence(INT32_MAX, 1) == 0
     t = ProducerStateTable()
-    written(t, 1, 0, INT32_MAX - 1, 3, 0)           # sequences MAX-1, MAX, 0
+    written(t, 1, 0, 0, INT32_MAX - 1, 0)           # sequences 0 .. MAX-2
+    written(t, 1, 0, INT32_MAX - 1, 3, INT32_MAX - 1)  # sequences MAX-1, MAX, 0
     assert t.entries[1].last_seq == 0
-    written(t, 1, 0, 1, 1, 3)
-    assert t.check(1, 0, INT32_MAX - 1, 3) == Duplicate(0, 2)
+    written(t, 1, 0, 1, 1, INT32_MAX + 2)
+    assert t.check(1, 0, INT32_MAX - 1, 3) == Duplicate(INT32_MAX - 1, INT32_MAX + 1)
 
 
 def test_snapshot_round_trips_and_refuses_damage() -> None:
