@@ -37,7 +37,8 @@ class BrokerContext:
     logs: LogManager
     replicas: ReplicaManager
     controller: Controller
-    producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
+    # InitProducerId; keyword-only so positional construction of the other fields is unaffected.
+    producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager, kw_only=True)
 
 
 @dataclass
