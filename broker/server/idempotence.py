@@ -16,7 +16,8 @@ appends, a truncation, another leader epoch) it catches up from the log, or relo
 the batch it last saw is gone. So a broker that becomes leader knows every producer
 whose batches it replicated, whatever the replication path did. Snapshots are written
 after the log manager's periodic flushes (only for tables that changed) and at a clean
-close; the two newest are kept. Everything here runs on the event loop except the file
+close; the two newest are kept. Producers idle for a day (Kafka's
+producer.id.expiration.ms) are forgotten at the log manager's retention checks. Everything here runs on the event loop except the file
 writes, which get bytes already serialized. This module must never decode records and
 never decide acks or replication.
 """
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_SUFFIX = ".snapshot"
 SNAPSHOTS_KEPT = 2
 SCAN_CHUNK_BYTES = 8 * 1024 * 1024
+PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000  # Kafka's producer.id.expiration.ms default
 _SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
 
 
@@ -156,7 +158,7 @@ class PartitionProducers:
         offset = first_offset
         for h in headers:
             base = h.base_offset if offset is None else offset
-            self.table.append(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, base)
+            self.table.append(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, base, h.max_timestamp)
             self.anchor = Anchor(base, h.crc)
             self.covered = base + h.last_offset_delta + 1
             if offset is not None:
@@ -216,6 +218,13 @@ class ProducerStates:
         if isinstance(verdict, Duplicate):
             return Admission(headers, AppendInfo(verdict.first_offset, verdict.last_offset, h.max_timestamp), None)
         raise SequenceRefused(ErrorCode(int(verdict.error)), f"{plog.directory.name}: {verdict.message}")
+
+    def expire(self, now_ms: int, max_idle_ms: int = PRODUCER_ID_EXPIRATION_MS) -> None:
+        """Forget producers idle for `max_idle_ms` in every loaded table (periodically)."""
+        for plog, parts in list(self._parts.items()):
+            if (gone := parts.table.expire(now_ms, max_idle_ms)) > 0:
+                parts.snapshotted = -1  # the next snapshot must not bring them back
+                log.info("%s: forgot %d producer(s) idle for %d ms", plog.directory.name, gone, max_idle_ms)
 
     async def snapshot(self, logs: Iterable[PartitionLog], *, durable: bool = False) -> None:
         """Write a snapshot for each of `logs` whose table changed since its last one

@@ -151,3 +151,19 @@ def test_snapshots_above_the_log_end_are_dropped_and_only_two_are_kept(tmp_path:
     assert produce(states, plog, batch(1, 4)) == 4             # written again: it was lost
     assert snapshot_offsets(directory) == [4]
     plog.close()
+
+
+def test_expired_producers_are_forgotten_and_stay_forgotten_after_a_restart(tmp_path: Path) -> None:
+    directory = tmp_path / "t-0"
+    plog = PartitionLog.open(directory, CONFIG)
+    states = ProducerStates()
+    produce(states, plog, batch(1, 0))                         # timestamps 1000, 1001
+    asyncio.run(states.snapshot([plog]))
+    states.expire(now_ms=1001 + 10_000, max_idle_ms=10_000)
+    asyncio.run(states.snapshot([plog]))                       # rewritten without it
+    plog.close()
+    plog = PartitionLog.open(directory, CONFIG)
+    with pytest.raises(SequenceRefused) as unknown:
+        produce(ProducerStates(), plog, batch(1, 2))
+    assert unknown.value.code is ErrorCode.UNKNOWN_PRODUCER_ID
+    plog.close()
