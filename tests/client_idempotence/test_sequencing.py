@@ -6,6 +6,7 @@ connection that loses requests and answers, every record lands exactly once, in 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 
 import pytest
@@ -23,11 +24,14 @@ from client.structs import TopicPartition
 TP = TopicPartition("t", 0)
 
 
-def run(coro_fn):
-    """Run a synchronous test body inside a loop (the accumulator makes futures)."""
-    async def body():
-        return coro_fn()
-    return asyncio.run(body())
+def in_loop(test):
+    """Run a synchronous test inside an event loop (the accumulator makes futures)."""
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        async def body():
+            return test(*args, **kwargs)
+        return asyncio.run(body())
+    return wrapper
 
 
 BATCH_SIZE = 12
@@ -51,6 +55,15 @@ def drain(acc: RecordAccumulator, idem: IdempotenceState) -> list[ProducerBatch]
     return out
 
 
+def sending(*records: int) -> tuple[RecordAccumulator, IdempotenceState, list[ProducerBatch]]:
+    """A producer with id 1 that has sent one batch per count in `records` to partition 0."""
+    acc, idem = accumulator(), IdempotenceState()
+    idem.set_producer_id(1, 0)
+    for count in records:
+        queue_batches(acc, 1, records=count)
+    return acc, idem, [b for _ in records for b in drain(acc, idem)]
+
+
 def test_resolve_idempotence_follows_kafka_3() -> None:
     assert resolve_idempotence(None, None, 5, 10) == (ACKS_ALL, True)
     assert resolve_idempotence(None, 1, 5, 10) == (1, False)          # chosen acks=1: quietly off
@@ -65,94 +78,76 @@ def test_resolve_idempotence_follows_kafka_3() -> None:
         resolve_idempotence(None, 2, 5, 10)
 
 
+@in_loop
 def test_nothing_goes_out_before_a_producer_id_and_batches_are_numbered_per_partition() -> None:
-    def body():
-        acc, idem = accumulator(), IdempotenceState()
-        queue_batches(acc, 2, records=3)
-        queue_batches(acc, 1, TopicPartition("t", 1))
-        assert drain(acc, idem) == []
-        idem.set_producer_id(42, 0)
-        first = drain(acc, idem)
-        second = drain(acc, idem)
-        assert [(b.tp.partition, b.base_sequence, b.producer_id) for b in first + second] == \
-            [(0, 0, 42), (1, 0, 42), (0, 3, 42)]
-    run(body)
+    acc, idem = accumulator(), IdempotenceState()
+    queue_batches(acc, 2, records=3)
+    queue_batches(acc, 1, TopicPartition("t", 1))
+    assert drain(acc, idem) == []
+    idem.set_producer_id(42, 0)
+    first = drain(acc, idem)
+    second = drain(acc, idem)
+    assert [(b.tp.partition, b.base_sequence, b.producer_id) for b in first + second] == \
+        [(0, 0, 42), (1, 0, 42), (0, 3, 42)]
 
 
+@in_loop
 def test_a_retry_waits_for_its_turn_and_keeps_its_sequence() -> None:
-    def body():
-        acc, idem = accumulator(), IdempotenceState()
-        idem.set_producer_id(1, 0)
-        queue_batches(acc, 3)
-        b0, b1, b2 = drain(acc, idem) + drain(acc, idem) + drain(acc, idem)
-        # The connection drops: every request fails, oldest first; they requeue in order.
-        for b in (b0, b1, b2):
-            idem.unanswered(b)
-            acc.reenqueue(b, 0.0)
-        queue_batches(acc, 1)                                   # a new batch behind them
-        assert drain(acc, idem) == [b0]                         # one at a time
-        assert drain(acc, idem) == []
-        assert idem.answered(b0, ErrorCode.NONE) is Verdict.DONE
-        assert drain(acc, idem) == [b1] and b1.base_sequence == 1
-        assert idem.answered(b1, ErrorCode.DUPLICATE_SEQUENCE_NUMBER) is Verdict.DONE
-        assert drain(acc, idem) == [b2]
-        assert idem.answered(b2, ErrorCode.NONE) is Verdict.DONE
-        (b3,) = drain(acc, idem)
-        assert b3.base_sequence == 3
-    run(body)
+    acc, idem, (b0, b1, b2) = sending(1, 1, 1)
+    # The connection drops: every request fails, oldest first; they requeue in order.
+    for b in (b0, b1, b2):
+        idem.unanswered(b)
+        acc.reenqueue(b, 0.0)
+    queue_batches(acc, 1)                                   # a new batch behind them
+    assert drain(acc, idem) == [b0]                         # one at a time
+    assert drain(acc, idem) == []
+    assert idem.answered(b0, ErrorCode.NONE) is Verdict.DONE
+    assert drain(acc, idem) == [b1] and b1.base_sequence == 1
+    assert idem.answered(b1, ErrorCode.DUPLICATE_SEQUENCE_NUMBER) is Verdict.DONE
+    assert drain(acc, idem) == [b2]
+    assert idem.answered(b2, ErrorCode.NONE) is Verdict.DONE
+    (b3,) = drain(acc, idem)
+    assert b3.base_sequence == 3
 
 
+@in_loop
 def test_out_of_order_behind_an_unresolved_batch_retries_but_for_the_oldest_resets() -> None:
-    def body():
-        acc, idem = accumulator(), IdempotenceState()
-        idem.set_producer_id(1, 0)
-        queue_batches(acc, 2)
-        b0, b1 = drain(acc, idem) + drain(acc, idem)
-        assert idem.answered(b0, ErrorCode.NOT_LEADER_OR_FOLLOWER) is Verdict.RETRY
-        assert idem.answered(b1, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
-        assert not idem.needs_producer_id                       # b0 explains it
-        acc.reenqueue(b1, 0.0)
-        acc.reenqueue(b0, 0.0)                                  # back in sequence order whatever the order of calls
-        assert drain(acc, idem) == [b0]
-        assert idem.answered(b0, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
-        assert idem.needs_producer_id and drain(acc, idem) == []  # the broker lost us: new id first
-        acc.reenqueue(b0, 0.0)
-        idem.set_producer_id(2, 0)
-        assert [(b.producer_id, b.base_sequence, b.encoded) for b in (b0, b1)] == [(2, 0, None), (2, 1, None)]
-        assert drain(acc, idem) == [b0]
-    run(body)
+    acc, idem, (b0, b1) = sending(1, 1)
+    assert idem.answered(b0, ErrorCode.NOT_LEADER_OR_FOLLOWER) is Verdict.RETRY
+    assert idem.answered(b1, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
+    assert not idem.needs_producer_id                       # b0 explains it
+    acc.reenqueue(b1, 0.0)
+    acc.reenqueue(b0, 0.0)                                  # back in sequence order whatever the order of calls
+    assert drain(acc, idem) == [b0]
+    assert idem.answered(b0, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
+    assert idem.needs_producer_id and drain(acc, idem) == []  # the broker lost us: new id first
+    acc.reenqueue(b0, 0.0)
+    idem.set_producer_id(2, 0)
+    assert [(b.producer_id, b.base_sequence, b.encoded) for b in (b0, b1)] == [(2, 0, None), (2, 1, None)]
+    assert drain(acc, idem) == [b0]
 
 
 @pytest.mark.parametrize("code", [ErrorCode.UNKNOWN_PRODUCER_ID, ErrorCode.INVALID_PRODUCER_EPOCH])
+@in_loop
 def test_a_lost_or_fenced_producer_gets_a_new_id(code) -> None:
-    def body():
-        acc, idem = accumulator(), IdempotenceState()
-        idem.set_producer_id(1, 0)
-        queue_batches(acc, 1)
-        (b0,) = drain(acc, idem)
-        assert idem.answered(b0, code) is Verdict.RETRY and idem.needs_producer_id
-    run(body)
+    acc, idem, (b0,) = sending(1)
+    assert idem.answered(b0, code) is Verdict.RETRY and idem.needs_producer_id
 
 
+@in_loop
 def test_a_permanent_failure_leaves_the_bookkeeping_and_split_halves_take_the_sequences() -> None:
-    def body():
-        acc, idem = accumulator(), IdempotenceState()
-        idem.set_producer_id(1, 0)
-        queue_batches(acc, 1, records=4)
-        queue_batches(acc, 1)
-        big, small = drain(acc, idem) + drain(acc, idem)
-        halves = acc.split(big)
-        idem.replace(big, halves)
-        assert [(h.base_sequence, len(h.records)) for h in halves] == [(0, 2), (2, 2)] and small.base_sequence == 4
-        assert drain(acc, idem) == []                            # `small` is still on the wire
-        assert idem.answered(small, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
-        acc.reenqueue(small, 0.0)
-        assert drain(acc, idem) == [halves[0]]
-        assert idem.answered(halves[0], ErrorCode.CORRUPT_MESSAGE) is Verdict.RETRY
-        assert idem.answered(halves[1], ErrorCode.INVALID_REQUEST) is Verdict.FAIL
-        idem.forget(halves[1])
-        assert not idem.needs_producer_id
-    run(body)
+    acc, idem, (big, small) = sending(4, 1)
+    halves = acc.split(big)
+    idem.replace(big, halves)
+    assert [(h.base_sequence, len(h.records)) for h in halves] == [(0, 2), (2, 2)] and small.base_sequence == 4
+    assert drain(acc, idem) == []                            # `small` is still on the wire
+    assert idem.answered(small, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
+    acc.reenqueue(small, 0.0)
+    assert drain(acc, idem) == [halves[0]]
+    assert idem.answered(halves[0], ErrorCode.CORRUPT_MESSAGE) is Verdict.RETRY
+    assert idem.answered(halves[1], ErrorCode.INVALID_REQUEST) is Verdict.FAIL
+    idem.forget(halves[1])
+    assert not idem.needs_producer_id
 
 
 # -- property: the client core against the broker core over a lossy connection -----------
