@@ -102,10 +102,8 @@ class IdempotenceState:
         if code in (ErrorCode.NONE, ErrorCode.DUPLICATE_SEQUENCE_NUMBER):
             self.forget(batch)
             return Verdict.DONE
-        if self.reset_pending:
-            return Verdict.RETRY  # its sequence is renumbered with the new producer id
         if code in _RESET_CODES or (code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER and self._is_oldest(batch)):
-            self.reset_pending = True
+            self.reset_pending = True  # retried once renumbered under a new producer id
             return Verdict.RETRY
         if code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER:
             return Verdict.RETRY  # an earlier batch is unresolved; this one follows it

@@ -179,7 +179,7 @@ class Sender:
             log.debug("retrying %s-%s after %s", batch.tp.topic, batch.tp.partition, error)
             self.acc.reenqueue(batch, time.monotonic())
         else:
-            batch.fail(error)
+            self._fail(batch, error)
 
     def _retry_all(self, batches: list[ProducerBatch], exc: BaseException) -> None:
         self.client.request_refresh()
@@ -190,7 +190,12 @@ class Sender:
             if isinstance(exc, ClientError) and batch.attempts < self.retries:
                 self.acc.reenqueue(batch, now)
             else:
-                batch.fail(exc)
+                self._fail(batch, exc)
+
+    def _fail(self, batch: ProducerBatch, exc: BaseException) -> None:
+        batch.fail(exc)
+        if self.idempotence is not None:
+            self.idempotence.forget(batch)  # now, so the answers that follow see the next batch as the oldest
 
     def _maybe_init_producer_id(self) -> None:
         """Ask for a producer id when records wait for one and nothing is in flight."""
