@@ -71,10 +71,15 @@ def snapshot_offsets(directory: Path) -> list[int]:
 
 def scan_headers(plog: PartitionLog, start: int, end: int) -> Iterator[BatchHeader]:
     """Headers of the batches holding offsets in [start, end), read in large chunks."""
-    offset = max(start, plog.log_start_offset)
-    while offset < end:
-        with plog.read(offset, SCAN_CHUNK_BYTES, max_offset=end) as piece:
-            data = piece.read_bytes()
+    offset = start
+    while (offset := max(offset, plog.log_start_offset)) < end:
+        try:
+            with plog.read(offset, SCAN_CHUNK_BYTES, max_offset=end) as piece:
+                data = piece.read_bytes()
+        except OffsetOutOfRangeError:
+            if offset >= plog.log_start_offset:
+                raise
+            continue  # retention moved the log start meanwhile: go on from there
         before = offset
         for header in iter_batches(data):
             if header.last_offset >= offset:
@@ -103,12 +108,18 @@ class PartitionProducers:
     """One partition's producer table, the log end it covers and what it last saw there."""
 
     def __init__(self, plog: PartitionLog, leader_epoch: int) -> None:
-        self.plog = plog
+        self._plog = weakref.ref(plog)  # weak: ProducerStates' key must be able to die
         self.leader_epoch = leader_epoch
         self.table = ProducerStateTable()
         self.covered = plog.log_start_offset
         self.anchor: Anchor | None = None  # the last batch recorded, to tell a rewritten log
         self.snapshotted = -1               # offset of the newest snapshot file we wrote or loaded
+
+    @property
+    def plog(self) -> PartitionLog:
+        plog = self._plog()
+        assert plog is not None, "a table outlived its log"
+        return plog
 
     @classmethod
     def load(cls, plog: PartitionLog, leader_epoch: int) -> PartitionProducers:
