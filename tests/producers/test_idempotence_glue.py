@@ -5,6 +5,8 @@ without us (follower appends, truncation and rewrite)."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,14 @@ def test_expired_producers_are_forgotten_and_stay_forgotten_after_a_restart(tmp_
         produce(ProducerStates(), plog, batch(1, 2))
     assert unknown.value.code is ErrorCode.UNKNOWN_PRODUCER_ID
     plog.close()
+
+
+def test_the_registry_lets_a_closed_log_go(tmp_path: Path) -> None:
+    plog = PartitionLog.open(tmp_path / "t-0", CONFIG)
+    states = ProducerStates()
+    produce(states, plog, batch(1, 0))
+    plog.close()
+    gone = weakref.ref(plog)
+    del plog
+    gc.collect()
+    assert gone() is None and not list(states._parts)
