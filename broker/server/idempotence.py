@@ -10,16 +10,17 @@ handler calls `Admission.appended`, which records the batch.
 
 A partition's table is loaded lazily, at its first idempotent batch: the newest
 snapshot at or below the log end whose anchor batch is still in the log, then every
-batch header after it (no record is decoded). The table remembers the log end it covers
-and the leader epoch it was built under; when the log moved without us (a follower's
-appends, a truncation, another leader epoch) it catches up from the log, or reloads when
-the batch it last saw is gone. So a broker that becomes leader knows every producer
-whose batches it replicated, whatever the replication path did. Snapshots are written
-after the log manager's periodic flushes (only for tables that changed) and at a clean
-close; the two newest are kept. Producers idle for a day (Kafka's
-producer.id.expiration.ms) are forgotten at the log manager's retention checks. Everything here runs on the event loop except the file
-writes, which get bytes already serialized. This module must never decode records and
-never decide acks or replication.
+batch header after it (no record is decoded); without a snapshot, the headers of the
+last two segments (Kafka's bound). The table remembers the log end it covers and the
+leader epoch it was built under; when the log moved without us (a follower's appends, a
+truncation, another leader epoch) it catches up from the log, or reloads when the batch
+it last saw is gone. So a broker that becomes leader knows every producer whose batches
+it replicated, whatever the replication path did. Snapshots are written after the log
+manager's periodic flushes (only for tables that changed) and at a clean close; the two
+newest are kept. Producers idle for a day (Kafka's producer.id.expiration.ms) are
+forgotten at the log manager's retention checks. Everything here runs on the event loop
+except the file writes, which get bytes already serialized. This module must never
+decode records and never decide acks or replication.
 """
 
 from __future__ import annotations
@@ -139,10 +140,21 @@ class PartitionProducers:
             parts.table, parts.covered, parts.anchor = snap.table, max(snap.offset, plog.log_start_offset), snap.anchor
             parts.snapshotted = offset
             break
+        else:
+            parts._start_at_recent_segments()
         parts.catch_up()
         log.info("%s: producer state of %d producer(s) loaded (snapshot at %s, log end %d)", plog.directory.name,
                  len(parts.table.entries), parts.snapshotted if parts.snapshotted >= 0 else "none", end)
         return parts
+
+    def _start_at_recent_segments(self) -> None:
+        """Without a snapshot, replay only the last two segments, as Kafka does: a producer
+        silent for longer than that is unknown (UNKNOWN_PRODUCER_ID; the client starts
+        again under a new id), and a new leader does not scan a whole log on the loop."""
+        bases = [s.base_offset for s in self.plog.segments]
+        if len(bases) > 2:
+            self.covered = bases[-2]
+            self.anchor = anchor_at(self.plog, self.covered)
 
     def _anchor_holds(self, offset: int, anchor: Anchor | None) -> bool:
         if offset <= self.plog.log_start_offset:

@@ -180,3 +180,21 @@ def test_the_registry_lets_a_closed_log_go(tmp_path: Path) -> None:
     del plog
     gc.collect()
     assert gone() is None and not list(states._parts)
+
+
+def test_without_a_snapshot_only_the_last_two_segments_are_replayed(tmp_path: Path) -> None:
+    directory = tmp_path / "t-0"
+    plog = PartitionLog.open(directory, LogConfig(segment_bytes=128))   # one batch per segment
+    states = ProducerStates()
+    produce(states, plog, batch(1, 0))                          # producer 1: only in old segments
+    for seq in range(0, 8, 2):
+        produce(states, plog, batch(2, seq))
+    assert len(plog.segments) > 3
+    plog.close()
+    plog = PartitionLog.open(directory, LogConfig(segment_bytes=128))
+    states = ProducerStates()
+    assert produce(states, plog, batch(2, 6)) == 8               # in the last two segments: known
+    with pytest.raises(SequenceRefused) as unknown:
+        produce(states, plog, batch(1, 2))
+    assert unknown.value.code is ErrorCode.UNKNOWN_PRODUCER_ID
+    plog.close()
