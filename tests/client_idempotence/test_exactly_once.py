@@ -126,3 +126,25 @@ async def test_broker_restarts_keep_every_record_exactly_once(node, proxied) -> 
     records = await read_all(bs, "rs", 1, len(expected))
     assert [r.value for r in records] == expected
     assert [m.offset for m in metas] == list(range(len(expected)))
+
+
+async def test_a_broker_that_lost_the_producer_makes_it_start_again_under_a_new_id(node) -> None:
+    """The topic is deleted and created again under the producer: the new log does not know
+    it (UNKNOWN_PRODUCER_ID); it takes a new producer id and numbers from 0 again."""
+    node.start()
+    bs = bootstrap(node)
+    await create(bs, "again", 1)
+    async with AsyncProducer(bs, **SETTINGS) as producer:
+        for i in range(10):
+            await producer.send_and_wait("again", b"old-%d" % i)
+        first_id = producer._sender.idempotence.producer_id
+        async with AsyncAdmin(bs) as admin:
+            await admin.delete_topics(["again"])
+            await asyncio.sleep(0.5)
+            await create(bs, "again", 1)
+        async with asyncio.timeout(60):
+            metas = [await producer.send_and_wait("again", b"new-%d" % i) for i in range(10)]
+        assert producer._sender.idempotence.producer_id != first_id
+    assert [m.offset for m in metas] == list(range(10))
+    records = await read_all(bs, "again", 1, 10)
+    assert [r.value for r in records] == [b"new-%d" % i for i in range(10)]
