@@ -8,6 +8,8 @@ import asyncio
 import time
 
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
+from client.protocol.record_batch import iter_batches
+from tests.broker_server.wire import WireClient, fetch
 from tests.client.conftest import bootstrap
 
 SETTINGS = dict(retry_backoff_ms=30, delivery_timeout_ms=90_000, request_timeout_ms=10_000, linger_ms=2)
@@ -148,3 +150,26 @@ async def test_a_broker_that_lost_the_producer_makes_it_start_again_under_a_new_
     assert [m.offset for m in metas] == list(range(10))
     records = await read_all(bs, "again", 1, 10)
     assert [r.value for r in records] == [b"new-%d" % i for i in range(10)]
+
+
+async def test_a_batch_refused_as_too_large_is_split_and_its_halves_keep_the_sequence(node) -> None:
+    node.start()
+    bs = bootstrap(node)
+    async with AsyncAdmin(bs) as admin:
+        await admin.create_topics([NewTopic("small", 1, 1, {"max.message.bytes": "1500"})])
+    async with AsyncProducer(bs, batch_size=65536, **{**SETTINGS, "linger_ms": 50}) as producer:
+        futures = [await producer.send("small", b"%03d" % i + b"x" * 97) for i in range(60)]
+        async with asyncio.timeout(30):
+            metas = await asyncio.gather(*futures)
+        futures = [await producer.send("small", b"after-%d" % i) for i in range(5)]  # sequences go on
+        async with asyncio.timeout(30):
+            metas += await asyncio.gather(*futures)
+    expected = [b"%03d" % i + b"x" * 97 for i in range(60)] + [b"after-%d" % i for i in range(5)]
+    assert [m.offset for m in metas] == list(range(65))
+    records = await read_all(bs, "small", 1, 65)
+    assert [r.value for r in records] == expected
+    with WireClient(node.broker_port) as wire:
+        _, tail = fetch(wire, "small", 0, 0, max_bytes=1 << 20)
+    headers = list(iter_batches(tail))
+    assert len(headers) >= 5 and all(h.size <= 1500 for h in headers)          # it was split
+    assert [h.base_sequence for h in headers] == [h.base_offset for h in headers]  # numbered as offsets
