@@ -59,7 +59,7 @@ async def test_answers_lost_after_the_write_leave_every_record_exactly_once_in_o
     bs = bootstrap(node)
     await create(bs, "eo", 2)
     sent: list[tuple[int, bytes]] = []
-    async with AsyncProducer(bs, **SETTINGS) as producer:
+    async with AsyncProducer(bs, batch_size=1024, **SETTINGS) as producer:  # ~40 records a batch
         assert producer.idempotent and producer.acks == -1        # the defaults
         futures = await lost_answers(producer, proxied, "eo", 5, 0)
         sent += [(0, b"lost-%d" % i) for i in range(5)]
