@@ -37,8 +37,7 @@ class BrokerContext:
     logs: LogManager
     replicas: ReplicaManager
     controller: Controller
-    # InitProducerId; keyword-only so positional construction of the other fields is unaffected.
-    producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager, kw_only=True)
+    producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
 
 
 @dataclass
