@@ -49,6 +49,8 @@ def increment_sequence(sequence: int, increment: int) -> int:
 
 
 class IdempotenceState:
+    """One producer's identity and, per partition, its sequences and unacknowledged batches."""
+
     def __init__(self) -> None:
         self.producer_id = -1
         self.producer_epoch = -1
@@ -69,7 +71,7 @@ class IdempotenceState:
         """A new identity: every unacknowledged batch is numbered again from 0."""
         self.producer_id, self.producer_epoch, self.reset_pending = producer_id, epoch, False
         self._next_seq.clear()
-        for tp, batches in self._unacked.items():
+        for batches in self._unacked.values():
             for batch in batches:
                 batch.encoded = None
                 self._assign(batch)
