@@ -177,6 +177,7 @@ class LogManager:
         while True:
             await asyncio.sleep(interval)
             now_ms = int(time.time() * 1000)
+            self.producer_states.expire(now_ms)  # idempotence: producer.id.expiration.ms
             for (topic, partition), plog in list(self.logs.items()):
                 deleted = await asyncio.to_thread(plog.apply_retention, now_ms)
                 if deleted:
