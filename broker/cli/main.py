@@ -24,6 +24,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.consume",
     "broker.cli.start",
     "broker.cli.broker_cmd",
+    "broker.cli.cluster",
+    "broker.cli.status",
+    "broker.cli.demo",
 )
 
 

@@ -51,6 +51,7 @@ SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
     ApiKey.API_VERSIONS: (0, 0),
     ApiKey.CREATE_TOPICS: (0, 0),
     ApiKey.DELETE_TOPICS: (0, 0),
+    ApiKey.INIT_PRODUCER_ID: (0, 0),
     # consumer groups
     ApiKey.FIND_COORDINATOR: (0, 0),
     ApiKey.JOIN_GROUP: (0, 0),

@@ -65,6 +65,7 @@ class ErrorCode(IntEnum):
     OFFSET_NOT_AVAILABLE = 78
     MEMBER_ID_REQUIRED = 79
     FENCED_INSTANCE_ID = 82
+    INVALID_RECORD = 87
 
 
 # Errors after which the same request may succeed if sent again (possibly to another

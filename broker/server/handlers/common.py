@@ -17,6 +17,7 @@ from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.server.log_manager import LogManager
+from broker.server.producer_ids import ProducerIdManager
 from broker.server.replica_manager import ReplicaManager
 
 
@@ -37,6 +38,7 @@ class BrokerContext:
     logs: LogManager
     replicas: ReplicaManager
     controller: Controller
+    producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
     groups: GroupManager | None = None   # consumer groups (issue 7)
 
 

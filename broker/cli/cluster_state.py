@@ -1,0 +1,147 @@
+"""The state file of a local cluster (`<data-dir>/cluster.json`) and process liveness.
+
+`pybroker cluster up` writes what it started (every coord member and broker: id, ports,
+pid, the exact command, its log file) so that `cluster down|kill|start|status` and the
+demo, run later from another shell, find the same processes. This module only reads and
+writes that file and asks the kernel whether a pid still runs our program; it must
+never start or signal a process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+STATE_FILE = "cluster.json"
+STATE_VERSION = 1
+
+
+class ClusterStateError(RuntimeError):
+    """The state file is missing, unreadable, or names something it does not hold."""
+
+
+@dataclass
+class Member:
+    """One server process of the cluster: a coord member or a broker."""
+
+    kind: str                 # "coord" or "broker"
+    id: int
+    host: str
+    port: int                 # client port (coord) or listener port (broker)
+    command: list[str]
+    log: str
+    data_dir: str
+    pid: int = 0
+    quorum_port: int = 0      # coord only: ZAB peer traffic
+    election_port: int = 0    # coord only: leader election
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.id}"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass
+class ClusterState:
+    data_dir: str
+    coord: list[Member] = field(default_factory=list)
+    brokers: list[Member] = field(default_factory=list)
+    session_timeout_ms: int = 6000
+    version: int = STATE_VERSION
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.address for b in self.brokers)
+
+    @property
+    def coord_connect(self) -> str:
+        return ",".join(c.address for c in self.coord)
+
+    @property
+    def members(self) -> list[Member]:
+        return [*self.coord, *self.brokers]
+
+    def broker(self, broker_id: int) -> Member:
+        for b in self.brokers:
+            if b.id == broker_id:
+                return b
+        known = ", ".join(str(b.id) for b in self.brokers)
+        raise ClusterStateError(f"no broker {broker_id} in this cluster (brokers: {known})")
+
+    def coord_member(self, member_id: int) -> Member:
+        for c in self.coord:
+            if c.id == member_id:
+                return c
+        known = ", ".join(str(c.id) for c in self.coord)
+        raise ClusterStateError(f"no coord member {member_id} in this cluster (members: {known})")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> ClusterState:
+        raw = json.loads(text)
+        if raw.get("version") != STATE_VERSION:
+            raise ClusterStateError(f"state file version {raw.get('version')!r} is not {STATE_VERSION}")
+        return cls(data_dir=raw["data_dir"], session_timeout_ms=int(raw["session_timeout_ms"]),
+                   coord=[Member(**m) for m in raw["coord"]], brokers=[Member(**m) for m in raw["brokers"]])
+
+
+def state_path(data_dir: Path) -> Path:
+    return Path(data_dir) / STATE_FILE
+
+
+def save_state(state: ClusterState) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a file."""
+    path = state_path(Path(state.data_dir))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(state.to_json())
+    os.replace(tmp, path)
+
+
+def load_state(data_dir: Path) -> ClusterState:
+    path = state_path(data_dir)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ClusterStateError(f"no cluster state in {data_dir} ({STATE_FILE} missing): "
+                                f"start one with `pybroker cluster up --data-dir {data_dir}`") from None
+    try:
+        return ClusterState.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ClusterStateError(f"{path} is not a pybroker cluster state file: {exc}") from None
+
+
+def remove_state(data_dir: Path) -> None:
+    state_path(data_dir).unlink(missing_ok=True)
+
+
+def pid_alive(pid: int, command: list[str] | None = None) -> bool:
+    """True if `pid` runs and is not a zombie (and, given `command`, runs that program).
+
+    A zombie child of ours is reaped here, so a killed broker the demo started reads as
+    gone. The command check guards against a recycled pid after a reboot or a long pause.
+    """
+    if pid <= 0:
+        return False
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask /proc
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+        return False
+    if command is not None:
+        return [a.decode(errors="replace") for a in cmdline if a][1:] == command[1:]
+    return True

@@ -1,0 +1,280 @@
+"""`pybroker demo failover`: watch a replicated partition survive SIGKILLs, narrated live.
+
+Starts a local cluster (cluster_procs) in a temporary directory, creates a topic with
+replication factor 3 and min.insync.replicas=2, runs a numbered acks=all producer and a
+consumer (demo_traffic), then plays three acts: SIGKILL the leader of partition 0,
+SIGKILL the controller, restart the dead brokers. What happens is told as it happens,
+from coord watches (demo_watch) and the client's own logs; the summary (demo_ledger)
+says whether any acknowledged record was lost, and the exit code is 0 only if none was.
+Every act has a time bound and the cluster is always torn down, also on Ctrl-C. This
+module only orchestrates; it must never judge the outcome itself (demo_ledger does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from broker.cli.cluster_procs import (plan_cluster, refuse_if_running, restart_broker, signal_member, start_cluster,
+                                      stop_all)
+from broker.cli.cluster_state import ClusterState, remove_state, save_state
+from broker.cli.demo_ledger import Ledger, render_summary, summarize
+from broker.cli.demo_traffic import ClientLogTap, Traffic
+from broker.cli.demo_watch import ClusterView, CoordView
+from broker.cli.runner import run_until_signal
+from broker.cli.status import gather_report
+from broker.cli.status_model import render_table
+from broker.metadata import znodes as Z
+from client import AsyncAdmin, NewTopic
+from client.protocol.errors import InvalidConfigError
+from coord.client import CoordClient
+
+TOPIC = "failover-demo"
+MIN_ISR = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("demo", help="guided demonstrations on a local cluster")
+    sub = group.add_subparsers(dest="demo_command", metavar="DEMO")
+    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+    p = sub.add_parser("failover", help="kill the leader, then the controller, under acks=all load; "
+                                        "exit 0 only if no acknowledged record is lost")
+    p.add_argument("--nodes", type=int, default=3, help="brokers (default 3; replication factor is min(3, nodes))")
+    p.add_argument("--session-timeout-ms", type=int, default=4000,
+                   help="brokers' coord session timeout: how soon a killed broker is noticed (default 4000)")
+    p.add_argument("--warmup", type=float, default=4.0, help="seconds of traffic before act 1 (default 4)")
+    p.add_argument("--dwell", type=float, default=3.0, help="seconds to watch after each recovery (default 3)")
+    p.add_argument("--act-timeout", type=float, default=20.0,
+                   help="longest wait for recovery in each act, seconds (default 20)")
+    p.add_argument("--rate", type=float, default=50.0, help="records per second (default 50)")
+    p.add_argument("--data-dir", type=Path, default=None, help="cluster directory (default: a new temporary one)")
+    p.add_argument("--keep-data", action="store_true", help="keep the cluster's directory (logs) afterwards")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def service(stop: asyncio.Event) -> int:
+        demo = FailoverDemo(args)
+        task = asyncio.ensure_future(demo.run())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not task.done():
+            demo.say("interrupted: tearing the cluster down")
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return 130
+        return task.result()
+
+    return run_until_signal(service)
+
+
+class FailoverDemo:
+    def __init__(self, args: argparse.Namespace, out: Callable[[str], None] = print) -> None:
+        self.args = args
+        self.out = out
+        self.t0 = time.monotonic()
+        self.ledger = Ledger()
+        self.dead: list[int] = []
+        self.replicas: list[int] = []
+        self.view: CoordView | None = None
+        self.traffic: Traffic | None = None
+
+    def say(self, message: str) -> None:
+        self.out(f"[{time.monotonic() - self.t0:6.2f}s] {message}")
+
+    def act(self, title: str) -> None:
+        self.out(f"\n== {title} ==")
+
+    # -- the whole story ------------------------------------------------------------
+
+    async def run(self) -> int:
+        data_dir = self.args.data_dir or Path(tempfile.mkdtemp(prefix="pybroker-demo-"))
+        refuse_if_running(data_dir)
+        state = plan_cluster(data_dir, self.args.nodes, 3, self.args.session_timeout_ms)
+        Path(state.data_dir).mkdir(parents=True, exist_ok=True)
+        save_state(state)  # `pybroker cluster down --data-dir` can clean up if we are killed
+        tap = ClientLogTap()
+        ticker: asyncio.Task | None = None
+        try:
+            self.say(f"starting 3 coord members (an ensemble) and {self.args.nodes} brokers in {state.data_dir}")
+            controller = await start_cluster(state)
+            save_state(state)
+            self.say(f"cluster up: bootstrap {state.bootstrap}, coord {state.coord_connect}; "
+                     f"broker {controller} won /controller")
+            await self._create_topic(state)
+            self.view = CoordView(state.coord_connect, self.say)
+            await self.view.start([TOPIC])
+            p0 = _p0(self.view.view)
+            self.say(f"{TOPIC}-0: replicas {self.replicas}, leader {p0.leader}, leader epoch {p0.leader_epoch}, "
+                     f"ISR {list(p0.isr)}; watching /brokers, /controller, /controller_epoch in coord")
+            tap.install()
+            self.traffic = Traffic(state.bootstrap, TOPIC, self.ledger, self.say, rate=self.args.rate)
+            await self.traffic.start()
+            ticker = asyncio.ensure_future(self._tick(tap))
+            self.say(f"producer (acks=all, {self.args.rate:.0f} records/s, numbered) and consumer running")
+            await asyncio.sleep(self.args.warmup)
+            await self._act_kill_leader(state)
+            await self._act_kill_controller(state)
+            await self._act_restart(state)
+            self.act("Finale: stop the producer, let the consumer catch up")
+            await self.traffic.stop_producing(timeout=self.args.act_timeout)
+            await self.traffic.drain(timeout=self.args.act_timeout)
+            ticker.cancel()
+            await self._final_status(state)
+            summary = summarize(self.ledger)
+            self.out("\n" + render_summary(summary))
+            return 0 if summary.ok else 1
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            await self._close_clients()
+            tap.remove()
+            stop_all(state, grace=5.0)
+            remove_state(Path(state.data_dir))
+            if self.args.keep_data:
+                self.say(f"cluster stopped; data and logs kept in {state.data_dir}")
+            else:
+                shutil.rmtree(state.data_dir, ignore_errors=True)
+                self.say("cluster stopped and its directory removed")
+
+    async def _close_clients(self) -> None:
+        if self.traffic is not None:
+            await self.traffic.close()
+        if self.view is not None:
+            await self.view.stop()
+
+    async def _create_topic(self, state: ClusterState) -> None:
+        rf = min(3, self.args.nodes)
+        async with AsyncAdmin(state.bootstrap) as admin:
+            try:
+                await admin.create_topics([NewTopic(TOPIC, 1, rf, {"min.insync.replicas": str(MIN_ISR)})])
+                self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf}, min.insync.replicas={MIN_ISR}")
+            except InvalidConfigError as exc:
+                if "min.insync.replicas" not in str(exc):
+                    raise
+                await admin.create_topics([NewTopic(TOPIC, 1, rf)])
+                self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf} (warning: these brokers "
+                         f"do not know min.insync.replicas yet: {exc})")
+        async with _coord(state) as client:
+            data, _ = await client.get(Z.topic_path(TOPIC))
+            self.replicas = Z.decode_assignment(TOPIC, data)[0]
+            deadline = time.monotonic() + 30
+            while await client.exists(Z.state_path(TOPIC, 0)) is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+
+    async def _tick(self, tap: ClientLogTap) -> None:
+        """Once a second: what the client library did (retries, errors) that the app did not see."""
+        n = 0
+        while True:
+            await asyncio.sleep(1.0)
+            n += 1
+            counts = tap.take()
+            errors, self.traffic.errors = self.traffic.errors, type(self.traffic.errors)()
+            if counts:
+                self.say("client: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common(4)))
+            if errors:
+                self.say("errors returned to the application: " + ", ".join(f"{k} x{v}" for k, v in errors.items()))
+            if n % 5 == 0:
+                led = self.ledger
+                self.say(f"traffic: sent {len(led.sent_at)}, acknowledged {len(led.acked)}, "
+                         f"consumed {len(led.consumed)}, awaiting an answer {self.traffic.in_flight}")
+
+    # -- acts -----------------------------------------------------------------------
+
+    def _kill(self, state: ClusterState, broker_id: int, label: str) -> float:
+        member = state.broker(broker_id)
+        signal_member(member, signal.SIGKILL)
+        at = time.monotonic()
+        self.ledger.failure(label, at)
+        self.dead.append(broker_id)
+        self.say(f"SIGKILL broker {broker_id} (pid {member.pid}). No goodbye: its coord session lives on "
+                 f"until the session timeout ({self.args.session_timeout_ms} ms) passes without a heartbeat")
+        return at
+
+    async def _writes_resumed(self, since: float, condition: Callable[[ClusterView], bool], timeout: float) -> None:
+        """Wait until `condition` holds in coord and a record sent after `since` is acknowledged."""
+        ok = await self.view.wait_for(lambda v: condition(v) and self.ledger.first_ack_after(since) is not None,
+                                      timeout)
+        first = self.ledger.first_ack_after(since)
+        if ok and first is not None:
+            self.say(f"writes flow again: record #{first[0]} acknowledged by the whole ISR "
+                     f"{first[1] - since:.2f} s after the kill")
+        else:
+            self.say(f"no recovery within {timeout:.0f} s (the act's time bound); moving on")
+
+    def _live_replicas(self) -> list[int]:
+        return [r for r in self.replicas if r not in self.dead]
+
+    async def _act_kill_leader(self, state: ClusterState) -> None:
+        self.act("Act 1: SIGKILL the leader of partition 0")
+        leader = _p0(self.view.view).leader
+        if leader < 0:
+            self.say(f"{TOPIC}-0 has no leader to kill; skipping act 1")
+            return
+        at = self._kill(state, leader, f"act 1: SIGKILL leader (broker {leader})")
+        await self._writes_resumed(at, lambda v: _p0(v).leader not in (leader, -1),
+                                   self.args.act_timeout)
+        await asyncio.sleep(self.args.dwell)
+
+    async def _act_kill_controller(self, state: ClusterState) -> None:
+        self.act("Act 2: SIGKILL the controller")
+        controller, epoch = self.view.view.controller, self.view.view.controller_epoch
+        if controller is None or controller in self.dead:
+            self.say("no live controller to kill; skipping act 2")
+            return
+        at = self._kill(state, controller, f"act 2: SIGKILL controller (broker {controller})")
+        elected = await self.view.wait_for(
+            lambda v: v.controller not in (None, controller) and v.controller_epoch > epoch, self.args.act_timeout)
+        if not elected:
+            self.say(f"no new controller within {self.args.act_timeout:.0f} s")
+        live = self._live_replicas()
+        if len(live) < MIN_ISR:
+            self.say(f"only {len(live)} of the replicas {self.replicas} is alive, fewer than min.insync.replicas="
+                     f"{MIN_ISR}: acks=all writes are refused (NOT_ENOUGH_REPLICAS) until a broker returns. "
+                     f"Kafka prefers being unavailable to acknowledging a write one more crash could lose")
+            await asyncio.sleep(self.args.dwell)
+            return
+        await self._writes_resumed(at, lambda v: _p0(v).leader in live, self.args.act_timeout)
+        await asyncio.sleep(self.args.dwell)
+
+    async def _act_restart(self, state: ClusterState) -> None:
+        self.act("Act 3: restart the dead brokers")
+        if not self.dead:
+            self.say("nobody died; nothing to restart")
+            return
+        started = time.monotonic()
+        for broker_id in self.dead:
+            self.say(f"starting broker {broker_id} again (same id, data and port)")
+            await restart_broker(state, broker_id, timeout=self.args.act_timeout)
+        save_state(state)
+        self.dead.clear()
+        full = await self.view.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
+                                        and self.ledger.first_ack_after(started) is not None, self.args.act_timeout)
+        isr = list(_p0(self.view.view).isr)
+        self.say(f"{TOPIC}-0 ISR is {isr}" + (": every replica caught up with the leader and is back in sync"
+                                              if full else f" after {self.args.act_timeout:.0f} s"))
+        await asyncio.sleep(self.args.dwell)
+
+    async def _final_status(self, state: ClusterState) -> None:
+        try:
+            report = await gather_report(state.bootstrap, state.coord_connect, [TOPIC])
+        except Exception as exc:  # noqa: BLE001 - the summary matters more than the table
+            self.say(f"could not read the final status: {exc}")
+            return
+        self.out("\nFinal state (pybroker status)\n" + render_table(report))
+
+
+def _coord(state: ClusterState) -> CoordClient:
+    return CoordClient(state.coord_connect, session_timeout=10.0)
+
+
+def _p0(v: ClusterView) -> Z.PartitionState:
+    """Partition 0's state, or a leaderless placeholder while its znode is unreadable."""
+    return v.states.get((TOPIC, 0)) or Z.PartitionState(-1, -1, (), -1)

@@ -1,0 +1,121 @@
+"""`pybroker status`: brokers, the controller and its epoch, and every partition's leader,
+leader epoch, replicas, ISR and high watermark, as a table or JSON.
+
+Asks the controller (through the client's admin) for Metadata, each partition leader for
+its high watermark (ListOffsets latest, Kafka's answer for a plain consumer), and coord,
+when given, for the controller epoch and live registrations. Without --bootstrap it reads
+the addresses from a local cluster's state file. This module must never write anything
+to a broker or to coord.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from broker.cli.cluster import DEFAULT_CLUSTER_DIR
+from broker.cli.cluster_state import ClusterStateError, load_state, state_path
+from broker.cli.clientcmd import DEFAULT_BOOTSTRAP, run_client
+from broker.cli.status_model import StatusReport, build_report, render_table
+from broker.metadata import znodes as Z
+from client import AsyncAdmin
+from client.errors import BrokerError, ClientError
+from client.protocol.api import CONSUMER_REPLICA_ID, LATEST_TIMESTAMP, ApiKey
+from client.protocol.errors import raise_for
+from coord.client import CoordClient
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("status", help="brokers, controller, partition leaders, ISR and high watermarks")
+    p.add_argument("--bootstrap", default=None, metavar="HOST:PORT[,HOST:PORT...]",
+                   help="brokers to ask (default: the local cluster's in --data-dir, else "
+                        f"{DEFAULT_BOOTSTRAP})")
+    p.add_argument("--coord", default=None, metavar="HOST:PORT[,...]",
+                   help="coord ensemble, for the controller epoch and live registrations "
+                        "(default: the local cluster's in --data-dir, if any)")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_CLUSTER_DIR,
+                   help=f"a local cluster's directory to take addresses from (default ./{DEFAULT_CLUSTER_DIR})")
+    p.add_argument("--topic", action="append", default=None, help="only this topic (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    bootstrap, coord = args.bootstrap, args.coord
+    if (bootstrap is None or coord is None) and state_path(args.data_dir).exists():
+        try:
+            state = load_state(args.data_dir)
+        except ClusterStateError as exc:
+            print(f"pybroker status: error: {exc}", file=sys.stderr)
+            return 1
+        bootstrap, coord = bootstrap or state.bootstrap, coord or state.coord_connect
+    return run_client(_status(bootstrap or DEFAULT_BOOTSTRAP, coord, args.topic, args.json))
+
+
+async def _status(bootstrap: str, coord: str | None, topics: list[str] | None, as_json: bool) -> int:
+    report = await gather_report(bootstrap, coord, topics)
+    print(report.to_json() if as_json else render_table(report))
+    return 0
+
+
+async def gather_report(bootstrap: str, coord: str | None, topics: list[str] | None = None) -> StatusReport:
+    """Everything `status` shows; coord and HW failures become warnings, not errors."""
+    errors: list[str] = []
+    async with AsyncAdmin(bootstrap, request_timeout_ms=10000) as admin:
+        metadata = await _controller_metadata(admin, topics)
+        high_watermarks = await _high_watermarks(admin, metadata, errors)
+    controller_epoch, registered = (await _coord_facts(coord, errors)) if coord else (None, None)
+    return build_report(metadata, high_watermarks, controller_epoch, registered, errors)
+
+
+async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None) -> dict:
+    """Metadata as the controller sees it (it writes leadership, so it lags least)."""
+    cluster = await admin.client.refresh_metadata()
+    request = {"topics": topics}
+    if cluster.controller_id in cluster.brokers:
+        response = await admin.client.request(cluster.controller_id, ApiKey.METADATA, request)
+    else:
+        response = await admin.client.any_request(ApiKey.METADATA, request)
+    raise_for(response.body.get("error", 0), response.body.get("message"))
+    admin.client.cluster.update(response.body)
+    return response.body
+
+
+async def _high_watermarks(admin: AsyncAdmin, metadata: dict, errors: list[str]) -> dict[tuple[str, int], int]:
+    by_leader: dict[int, list[dict]] = {}
+    for topic in metadata.get("topics", ()):
+        for p in topic.get("partitions", ()) if not topic.get("error", 0) else ():
+            if p.get("leader", -1) >= 0:
+                by_leader.setdefault(p["leader"], []).append(
+                    {"topic": topic["name"], "partition": p["partition"], "timestamp": LATEST_TIMESTAMP})
+    out: dict[tuple[str, int], int] = {}
+    for leader, parts in sorted(by_leader.items()):
+        try:
+            response = await admin.client.request(leader, ApiKey.LIST_OFFSETS,
+                                                  {"replica_id": CONSUMER_REPLICA_ID, "partitions": parts})
+        except (ClientError, BrokerError, OSError) as exc:
+            errors.append(f"broker {leader} did not answer ListOffsets: {exc}")
+            continue
+        for entry in response.body.get("partitions", ()):
+            if entry.get("error", 0):
+                errors.append(f"{entry['topic']}-{entry['partition']}: ListOffsets error {entry['error']} "
+                              f"{entry.get('message') or ''}".strip())
+            else:
+                out[(entry["topic"], entry["partition"])] = entry["offset"]
+    return out
+
+
+async def _coord_facts(coord: str, errors: list[str]) -> tuple[int | None, set[int] | None]:
+    client = CoordClient(coord, session_timeout=10.0)
+    try:
+        await client.start(timeout=5.0)
+        epoch_data, _ = await client.get(Z.CONTROLLER_EPOCH)
+        registered = {int(i) for i in await client.get_children(Z.BROKERS_IDS)}
+        return (int(epoch_data) if epoch_data else None), registered
+    except Exception as exc:  # noqa: BLE001 - status still shows what the brokers said
+        errors.append(f"coord {coord} not readable: {exc}")
+        return None, None
+    finally:
+        await asyncio.shield(client.stop())

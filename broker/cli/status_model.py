@@ -1,0 +1,117 @@
+"""What `pybroker status` reports, built from a Metadata answer, high watermarks and coord.
+
+Pure functions and values: a Metadata response body (plus ListOffsets-latest answers and,
+when coord is reachable, the controller epoch and live registrations) in, a
+`StatusReport` out, rendered as a readable table or as JSON. This module must never do
+I/O, so the table and JSON are tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BrokerRow:
+    id: int
+    host: str
+    port: int
+    rack: str | None
+    registered: bool | None   # in coord /brokers/ids (None: coord not asked)
+
+
+@dataclass(frozen=True)
+class PartitionRow:
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: list[int]
+    isr: list[int]
+    high_watermark: int | None   # None: the leader did not answer ListOffsets
+
+    @property
+    def under_replicated(self) -> bool:
+        return len(self.isr) < len(self.replicas)
+
+    @property
+    def offline(self) -> bool:
+        return self.leader < 0
+
+
+@dataclass
+class StatusReport:
+    cluster_id: str | None
+    controller_id: int
+    controller_epoch: int | None              # from coord /controller_epoch
+    brokers: list[BrokerRow]
+    partitions: list[PartitionRow]
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        out = asdict(self)
+        for row, obj in zip(self.partitions, out["partitions"]):
+            obj["under_replicated"] = row.under_replicated
+            obj["offline"] = row.offline
+        return json.dumps(out, indent=2)
+
+
+def build_report(metadata: dict[str, Any], high_watermarks: dict[tuple[str, int], int],
+                 controller_epoch: int | None = None, registered: set[int] | None = None,
+                 errors: list[str] | None = None) -> StatusReport:
+    """Join a Metadata body with HWs and coord facts. Brokers registered in coord but
+    missing from Metadata are listed too (a broker's cache may lag the registration)."""
+    brokers = {b["id"]: BrokerRow(b["id"], b["host"], b["port"], b.get("rack"),
+                                  None if registered is None else b["id"] in registered)
+               for b in metadata.get("brokers", ())}
+    for broker_id in sorted((registered or set()) - set(brokers)):
+        brokers[broker_id] = BrokerRow(broker_id, "?", 0, None, True)
+    partitions = []
+    report_errors = list(errors or ())
+    for topic in metadata.get("topics", ()):
+        if topic.get("error", 0):
+            report_errors.append(f"topic {topic['name']}: error {topic['error']} {topic.get('message') or ''}".strip())
+            continue
+        for p in sorted(topic.get("partitions", ()), key=lambda p: p["partition"]):
+            key = (topic["name"], p["partition"])
+            partitions.append(PartitionRow(topic["name"], p["partition"], p.get("leader", -1),
+                                           p.get("leader_epoch", -1), list(p.get("replicas", [])),
+                                           list(p.get("isr", [])), high_watermarks.get(key)))
+    partitions.sort(key=lambda r: (r.topic, r.partition))
+    return StatusReport(metadata.get("cluster_id"), metadata.get("controller_id", -1), controller_epoch,
+                        [brokers[i] for i in sorted(brokers)], partitions, report_errors)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return ["  " + fmt.format(*headers).rstrip()] + ["  " + fmt.format(*r).rstrip() for r in rows]
+
+
+def _ids(ids: list[int]) -> str:
+    return ",".join(map(str, ids)) or "-"
+
+
+def render_table(report: StatusReport) -> str:
+    epoch = "?" if report.controller_epoch is None else str(report.controller_epoch)
+    controller = "none" if report.controller_id < 0 else f"broker {report.controller_id}"
+    lines = [f"Cluster {report.cluster_id or '?'}", f"Controller: {controller} (epoch {epoch})", "",
+             f"Brokers ({len(report.brokers)})"]
+    lines += _table(["ID", "ADDRESS", "RACK", "NOTE"], [
+        [str(b.id), f"{b.host}:{b.port}", b.rack or "-",
+         ", ".join(n for n in ("controller" if b.id == report.controller_id else "",
+                               "not registered in coord" if b.registered is False else "") if n)]
+        for b in report.brokers])
+    lines += ["", f"Partitions ({len(report.partitions)})"]
+    if report.partitions:
+        lines += _table(["TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "HW", "NOTE"], [
+            [p.topic, str(p.partition), "none" if p.offline else str(p.leader), str(p.leader_epoch),
+             _ids(p.replicas), _ids(p.isr), "?" if p.high_watermark is None else str(p.high_watermark),
+             "offline" if p.offline else "under-replicated" if p.under_replicated else ""]
+            for p in report.partitions])
+    else:
+        lines.append("  (no topics)")
+    lines += [f"warning: {e}" for e in report.errors]
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""`pybroker demo failover` end to end: it starts its cluster, plays the three acts,
+narrates from coord, prints the summary, and leaves no process or directory behind.
+
+The verdict test (leadership moves, writes resume, ISR grows back, nothing acknowledged
+lost) needs replication and failover in the brokers; until that work is merged it is an
+expected failure (strict=False), while the run-to-completion test must always pass."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+
+def processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    data_dir = tmp_path_factory.mktemp("demo") / "cluster"
+    out = subprocess.run([sys.executable, "-m", "broker", "demo", "failover", "--data-dir", str(data_dir),
+                          "--warmup", "2", "--dwell", "1", "--act-timeout", "15", "--session-timeout-ms", "3000"],
+                         capture_output=True, text=True, timeout=170)
+    return out, data_dir
+
+
+def test_demo_runs_to_completion_narrates_and_cleans_up(demo_run):
+    out, data_dir = demo_run
+    text = out.stdout
+    assert out.returncode in (0, 1), out.stderr[-3000:]
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    for title in ("Act 1: SIGKILL the leader of partition 0", "Act 2: SIGKILL the controller",
+                  "Act 3: restart the dead brokers", "Summary"):
+        assert title in text, text
+    killed = [int(b) for b in re.findall(r"SIGKILL broker (\d+) \(pid", text)]
+    assert len(killed) == 2, text
+    for broker_id in killed:  # the ephemeral registration vanishes, and comes back on restart
+        assert f"/brokers/ids/{broker_id} vanished" in text, text
+        assert f"broker {broker_id} registered /brokers/ids/{broker_id}" in text, text
+    assert re.search(r"controller epoch (\d+) -> (\d+)", text), text
+    assert "acknowledged but lost" in text and "unavailability" in text
+    assert "cluster stopped and its directory removed" in text
+    assert not data_dir.exists()
+    assert processes_mentioning(str(data_dir)) == []
+
+
+@pytest.mark.xfail(strict=False, reason="needs replication and leader failover in the brokers (branch "
+                                        "`replication`): on main a killed leader's partitions are not moved")
+def test_demo_verdict_no_acknowledged_record_lost(demo_run):
+    out, _ = demo_run
+    text = out.stdout
+    assert out.returncode == 0, text
+    assert re.search(r"acknowledged \(acks=all\)\s+(\d+)", text) and "acknowledged but lost             0" in text
+    act1 = text.split("== Act 1")[1].split("== Act 2")[0]
+    assert "elected broker" in act1 and "writes flow again" in act1, act1
+    act3 = text.split("== Act 3")[1].split("== Finale")[0]
+    assert "every replica caught up with the leader and is back in sync" in act3, act3

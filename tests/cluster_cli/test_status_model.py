@@ -1,0 +1,52 @@
+"""`pybroker status` rendering from a Metadata body: brokers, controller and epoch, each
+partition's leader, epoch, replicas, ISR and HW, with notes for trouble."""
+
+from __future__ import annotations
+
+import json
+
+from broker.cli.status_model import build_report, render_table
+
+METADATA = {
+    "cluster_id": "abc", "controller_id": 2,
+    "brokers": [{"id": 2, "host": "127.0.0.1", "port": 9093, "rack": "r2"},
+                {"id": 1, "host": "127.0.0.1", "port": 9092, "rack": None}],
+    "topics": [
+        {"name": "t", "error": 0, "partitions": [
+            {"partition": 1, "leader": -1, "leader_epoch": 4, "replicas": [1, 3], "isr": [3]},
+            {"partition": 0, "leader": 1, "leader_epoch": 2, "replicas": [1, 2, 3], "isr": [1, 2]}]},
+        {"name": "gone", "error": 3, "message": "no such topic", "partitions": []},
+    ],
+}
+
+
+def test_table_shows_every_fact():
+    report = build_report(METADATA, {("t", 0): 42}, controller_epoch=7, registered={1, 2, 3})
+    text = render_table(report)
+    assert "Controller: broker 2 (epoch 7)" in text
+    lines = text.splitlines()
+    broker_rows = [line.split() for line in lines if line.startswith("  1 ") or line.startswith("  2 ")
+                   or line.startswith("  3 ")]
+    assert broker_rows[0][:3] == ["1", "127.0.0.1:9092", "-"]
+    assert broker_rows[1] == ["2", "127.0.0.1:9093", "r2", "controller"]
+    assert broker_rows[2][:2] == ["3", "?:0"]  # registered in coord, not yet in the metadata
+    rows = {tuple(line.split()[:2]): line.split() for line in lines if line.startswith("  t ")}
+    assert rows[("t", "0")] == ["t", "0", "1", "2", "1,2,3", "1,2", "42", "under-replicated"]
+    assert rows[("t", "1")] == ["t", "1", "none", "4", "1,3", "3", "?", "offline"]
+    assert "warning: topic gone: error 3 no such topic" in text
+
+
+def test_json_has_the_same_facts():
+    report = build_report(METADATA, {("t", 0): 42}, controller_epoch=None, registered=None)
+    obj = json.loads(report.to_json())
+    assert obj["controller_id"] == 2 and obj["controller_epoch"] is None
+    assert [b["id"] for b in obj["brokers"]] == [1, 2]
+    p0 = obj["partitions"][0]
+    assert (p0["partition"], p0["leader"], p0["isr"], p0["high_watermark"], p0["under_replicated"]) == \
+        (0, 1, [1, 2], 42, True)
+    assert obj["partitions"][1]["offline"] is True
+
+
+def test_broker_missing_from_coord_is_flagged():
+    text = render_table(build_report(METADATA, {}, 1, registered={2}))
+    assert "not registered in coord" in [line for line in text.splitlines() if line.startswith("  1 ")][0]
