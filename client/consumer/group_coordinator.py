@@ -292,7 +292,8 @@ class ConsumerCoordinator:
     async def _heartbeat_loop(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.heartbeat_interval)
-            if self._join_task is not None or self.generation < 0 or self.rejoin_needed:
+            joining = self._join_task is not None and not self._join_task.done()
+            if joining or self.generation < 0 or self.rejoin_needed:
                 continue
             if (time.monotonic() - self._last_poll) * 1000 > self.max_poll_interval_ms:
                 log.warning("group %s: poll() was not called within max_poll_interval_ms=%d; leaving the group "
