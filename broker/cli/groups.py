@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 async def _list(args: argparse.Namespace) -> int:
     async with AsyncAdmin(args.bootstrap) as admin:
         for g in await admin.list_groups():
-            print(f"{g.group_id}\t{g.state}\t{g.protocol_type}")
+            print(f"{g.group_id}\t{g.state}\t{g.protocol_type or '-'}")
     return 0
 
 
