@@ -43,6 +43,7 @@ import msgpack
 from client.protocol.record_batch import (CRC_START, HEADER, HEADER_SIZE, LOG_OVERHEAD, MAGIC, TIMESTAMP_TYPE_BIT,
                                           BatchHeader, Record, decode_batch, iter_batches)
 
+from .checkpoint import fsync_dir
 from .segment import LogSegment
 
 log = logging.getLogger(__name__)
@@ -122,14 +123,6 @@ def decode_segment(data: bytes) -> list[tuple[BatchHeader, list[Record]]]:
 
 # ---- the files ----------------------------------------------------------------------
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_swap(segment: LogSegment, data: bytes) -> Path:
     """Steps 1-2: the cleaned bytes durable under the swap name."""
     cleaned = segment.log_path.with_name(segment.log_path.name + CLEANED_SUFFIX)
@@ -143,7 +136,7 @@ def _write_swap(segment: LogSegment, data: bytes) -> Path:
     finally:
         os.close(fd)
     os.replace(cleaned, swap)
-    _fsync_dir(segment.log_path.parent)
+    fsync_dir(segment.log_path.parent)
     return swap
 
 
@@ -153,7 +146,7 @@ def finish_swap(swap: Path) -> None:
     for suffix in (".index", ".timeindex"):
         log_path.with_suffix(suffix).unlink(missing_ok=True)
     os.replace(swap, log_path)
-    _fsync_dir(log_path.parent)
+    fsync_dir(log_path.parent)
 
 
 def recover_swap_files(directory: Path) -> None:
