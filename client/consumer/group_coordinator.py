@@ -103,11 +103,10 @@ class ConsumerCoordinator:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         try:
-            if self.generation >= 0 and self.subs.subscribed:
-                if self.enable_auto_commit:
+            if self.subs.subscribed and self.member_id:
+                if self.enable_auto_commit and self.generation >= 0:
                     await self._commit_positions_quietly("closing")
-                if self.group_instance_id is None:
-                    await self._leave("the consumer is closing")
+                await self._leave("the consumer is closing")   # static members stay (see _leave)
         finally:
             if self._coordinator is not None:
                 self._coordinator.close()
@@ -293,8 +292,8 @@ class ConsumerCoordinator:
         while not self._closing:
             await asyncio.sleep(self.heartbeat_interval)
             joining = self._join_task is not None and not self._join_task.done()
-            if joining or self.generation < 0 or self.rejoin_needed:
-                continue
+            if joining or self.generation < 0:
+                continue   # (a pending rejoin still heartbeats: the session must outlive a slow poll)
             if (time.monotonic() - self._last_poll) * 1000 > self.max_poll_interval_ms:
                 log.warning("group %s: poll() was not called within max_poll_interval_ms=%d; leaving the group "
                             "so its partitions move (poll more often or process fewer records per poll)",
