@@ -87,6 +87,7 @@ class ConsumerCoordinator:
         self._next_pattern_check = 0.0
         self._fatal: BaseException | None = None
         self._closing = False
+        self._background: set[asyncio.Task] = set()
 
     # ---- life cycle -----------------------------------------------------------------
 
@@ -136,7 +137,9 @@ class ConsumerCoordinator:
             task.result()
         if self.enable_auto_commit and time.monotonic() >= self._next_auto_commit:
             self._next_auto_commit = time.monotonic() + self.auto_commit_interval
-            asyncio.get_running_loop().create_task(self._commit_positions_quietly("auto-commit"))
+            task = asyncio.get_running_loop().create_task(self._commit_positions_quietly("auto-commit"))
+            self._background.add(task)                 # the loop keeps only weak references
+            task.add_done_callback(self._background.discard)
         return True
 
     async def _maybe_check_pattern(self) -> None:
