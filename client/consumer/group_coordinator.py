@@ -173,7 +173,12 @@ class ConsumerCoordinator:
                 self._coordinator_dead()
             await asyncio.sleep(self.client.retry_backoff)
         self.subs.assign_from_subscribed(assignment)
-        committed = await self.fetch_committed(assignment)
+        try:
+            committed = await self.fetch_committed(assignment)
+        except BaseException:
+            self.subs.assign_from_subscribed([])   # never read an assignment without its committed positions
+            self.rejoin_needed = True
+            raise
         for tp, offset in committed.items():
             if offset is not None:
                 self.subs.seek(tp, offset)
