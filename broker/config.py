@@ -45,6 +45,16 @@ class BrokerConfig:
     log_flush_scheduler_interval_ms: int = 1000         # how often flush.ms is checked
     log_retention_check_interval_ms: int = 300000       # log.retention.check.interval.ms
     max_open_files: int = 1024                          # our FileHandleCache size
+    # consumer groups (issue 7)
+    offsets_topic_num_partitions: int = 10              # offsets.topic.num.partitions (Kafka: 50)
+    offsets_topic_replication_factor: int = 3           # offsets.topic.replication.factor (capped by live brokers)
+    offsets_topic_segment_bytes: int = 104857600        # offsets.topic.segment.bytes
+    offsets_retention_minutes: int = 10080              # offsets.retention.minutes
+    group_initial_rebalance_delay_ms: int = 3000        # group.initial.rebalance.delay.ms
+    group_min_session_timeout_ms: int = 6000            # group.min.session.timeout.ms
+    group_max_session_timeout_ms: int = 1800000         # group.max.session.timeout.ms
+    log_cleaner_backoff_ms: int = 15000                 # log.cleaner.backoff.ms (compaction pass interval)
+    log_cleaner_delete_retention_ms: int = 86400000     # log.cleaner.delete.retention.ms
 
     def with_overrides(self, **overrides: Any) -> "BrokerConfig":
         """A copy with every non-None override applied (command-line flags)."""

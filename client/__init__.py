@@ -27,6 +27,9 @@ _EXPORTS = {
     "PartitionDescription": "client.structs",
     "ClusterDescription": "client.structs",
     "BrokerDescription": "client.structs",
+    "GroupListing": "client.structs",
+    "GroupDescription": "client.structs",
+    "MemberDescription": "client.structs",
 }
 
 __all__ = [*_EXPORTS, "errors"]
@@ -36,8 +39,9 @@ if TYPE_CHECKING:
     from client.admin import AsyncAdmin
     from client.consumer.consumer import AsyncConsumer
     from client.producer.producer import AsyncProducer
-    from client.structs import (BrokerDescription, ClusterDescription, ConsumerRecord, NewTopic,
-                                PartitionDescription, RecordMetadata, TopicDescription, TopicPartition)
+    from client.structs import (BrokerDescription, ClusterDescription, ConsumerRecord, GroupDescription,
+                                GroupListing, MemberDescription, NewTopic, PartitionDescription, RecordMetadata,
+                                TopicDescription, TopicPartition)
     from client.sync import Admin, Consumer, Producer
 
 

@@ -1,7 +1,9 @@
-"""AsyncAdmin: create, delete, list and describe topics, and describe the cluster.
+"""AsyncAdmin: create, delete, list and describe topics, describe the cluster, list and
+describe consumer groups and read their committed offsets.
 
-Each call is one request to the controller when metadata names one, else to any broker
-that answers; a per-topic refusal becomes the broker's typed exception, raised for the
+Each topic call is one request to the controller when metadata names one, else to any
+broker that answers; group calls go to the group's coordinator (FindCoordinator first),
+and list_groups asks every broker, since each knows only the groups it coordinates; a per-topic refusal becomes the broker's typed exception, raised for the
 first failing topic (the broker has still acted on the others in the same request).
 This module must never retry a create or delete on its own: those are not idempotent
 from the caller's point of view.
@@ -11,10 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import asyncio
+import time
+
 from client.client import NetworkClient
+from client.cluster import BrokerAddress
+from client.consumer.group_protocol import PROTOCOL_TYPE, GroupProtocolError, decode_assignment
 from client.protocol.api import ApiKey
-from client.protocol.errors import BrokerError, raise_for
-from client.structs import ClusterDescription, NewTopic, TopicDescription
+from client.protocol.errors import RETRIABLE, BrokerError, raise_for
+from client.structs import (ClusterDescription, GroupDescription, GroupListing, MemberDescription, NewTopic,
+                            TopicDescription, TopicPartition)
 
 
 class AsyncAdmin:
@@ -81,6 +89,69 @@ class AsyncAdmin:
     async def describe_cluster(self) -> ClusterDescription:
         cluster = await self.client.refresh_metadata()
         return ClusterDescription(cluster.cluster_id, cluster.controller_id, sorted(cluster.brokers.values()))
+
+    # consumer groups
+    async def list_groups(self) -> list[GroupListing]:
+        """Every group any live broker coordinates (each broker knows only its own)."""
+        cluster = await self.client.refresh_metadata()
+        answers = await asyncio.gather(*(self.client.request(b, ApiKey.LIST_GROUPS, {}) for b in cluster.brokers))
+        out = set()
+        for response in answers:
+            raise_for(response.body.get("error", 0), response.body.get("message"))
+            out.update(GroupListing(g["group_id"], g["protocol_type"], g["state"]) for g in response.body["groups"])
+        return sorted(out)
+
+    async def _coordinator(self, group_id: str) -> tuple[int, BrokerAddress]:
+        """(broker id, address) of the group's coordinator, retrying while it is being set up."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            controller = self.client.cluster.controller_id
+            body = {"key": group_id, "key_type": 0}
+            if controller in self.client.cluster.brokers:
+                answer = (await self.client.request(controller, ApiKey.FIND_COORDINATOR, body)).body
+            else:
+                answer = (await self.client.any_request(ApiKey.FIND_COORDINATOR, body)).body
+            code = answer.get("error", 0)
+            if not code:
+                return answer["node_id"], BrokerAddress(answer["host"], answer["port"])
+            if code not in RETRIABLE or time.monotonic() >= deadline:
+                raise_for(code, answer.get("message"))
+            await asyncio.sleep(self.client.retry_backoff)
+
+    async def _group_call(self, group_id: str, api_key: ApiKey, body: dict) -> tuple[int, dict]:
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            node, address = await self._coordinator(group_id)
+            answer = (await self.client.request(address, api_key, body)).body
+            code = answer.get("error", 0)
+            if not code or code not in RETRIABLE or time.monotonic() >= deadline:
+                raise_for(code, answer.get("message"))
+                return node, answer
+            await asyncio.sleep(self.client.retry_backoff)
+
+    async def describe_groups(self, group_ids: Iterable[str]) -> list[GroupDescription]:
+        """State, generation and members (with decoded assignments) of each group."""
+        out = []
+        for group_id in group_ids:
+            node, answer = await self._group_call(group_id, ApiKey.DESCRIBE_GROUPS, {"groups": [group_id]})
+            g = answer["groups"][0]
+            raise_for(g.get("error", 0), g.get("message"))
+            members = []
+            for m in g["members"]:
+                try:
+                    assignment = decode_assignment(m["assignment"]) if g["protocol_type"] == PROTOCOL_TYPE else []
+                except GroupProtocolError:
+                    assignment = []
+                members.append(MemberDescription(m["member_id"], m["group_instance_id"], m["client_id"], assignment))
+            out.append(GroupDescription(group_id, g["state"], g["protocol_type"], g["protocol_name"],
+                                        g["generation_id"], node, members))
+        return out
+
+    async def list_group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        """Every offset the group committed (the next offset to read per partition)."""
+        _, answer = await self._group_call(group_id, ApiKey.OFFSET_FETCH, {"group_id": group_id, "partitions": None})
+        return {TopicPartition(p["topic"], p["partition"]): p["offset"] for p in answer["partitions"]
+                if p["offset"] >= 0}
 
     @staticmethod
     def _raise_first(body: dict) -> None:

@@ -44,5 +44,11 @@ class IllegalStateError(ClientError):
     """The call does not fit the client's current state (e.g. seek on an unassigned partition)."""
 
 
+class CommitFailedError(ClientError):
+    """The group rebalanced (or dropped this member) before the commit landed: the partitions
+    may belong to another member now. Poll again to rejoin; records since the last
+    successful commit may be delivered again."""
+
+
 class NoOffsetForPartitionError(ClientError):
     """No position and `auto_offset_reset='none'`: seek explicitly before polling."""

@@ -67,3 +67,28 @@ class ClusterDescription(NamedTuple):
     cluster_id: str | None
     controller_id: int
     brokers: list[BrokerDescription]
+
+
+class GroupListing(NamedTuple):
+    group_id: str
+    protocol_type: str
+    state: str
+
+
+class MemberDescription(NamedTuple):
+    """A group member; `assignment` is decoded when the group uses the consumer protocol."""
+
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    assignment: list[TopicPartition]
+
+
+class GroupDescription(NamedTuple):
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol: str
+    generation_id: int
+    coordinator: int
+    members: list[MemberDescription]

@@ -20,8 +20,8 @@ from client.admin import AsyncAdmin
 from client.consumer.consumer import AsyncConsumer
 from client.errors import ProducerClosedError
 from client.producer.producer import AsyncProducer
-from client.structs import ClusterDescription, ConsumerRecord, NewTopic, RecordMetadata, TopicDescription, \
-    TopicPartition
+from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
+    RecordMetadata, TopicDescription, TopicPartition
 
 T = TypeVar("T")
 
@@ -150,6 +150,10 @@ class Producer(_Facade):
         await self._async.close()
 
 
+async def _await(task: asyncio.Task) -> None:
+    await task
+
+
 def _settle(result: concurrent.futures.Future, future: Any) -> None:
     exc = future.exception()
     if exc is not None:
@@ -166,6 +170,33 @@ class Consumer(_Facade):
 
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         self._thread.call(self._async.assign, list(partitions))
+
+    # group membership (listener callbacks run on the consumer's loop thread)
+    def subscribe(self, topics: Iterable[str] | None = None, *, pattern: str | None = None,
+                  listener: Any = None) -> None:
+        self._thread.call(lambda: self._async.subscribe(None if topics is None else list(topics), pattern=pattern,
+                                                        listener=listener))
+
+    def subscription(self) -> set[str]:
+        return self._thread.call(self._async.subscription)
+
+    def unsubscribe(self) -> None:
+        self._thread.call(self._async.unsubscribe)
+
+    def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        self._thread.run(self._async.commit(offsets))
+
+    def commit_async(self, offsets: dict[TopicPartition, int] | None = None,
+                     callback: Callable[[dict[TopicPartition, int], BaseException | None], Any] | None = None
+                     ) -> concurrent.futures.Future:
+        """Returns at once; the Future ends when the commit does (its exception if it failed)."""
+        async def start() -> asyncio.Task:
+            return self._async.commit_async(offsets, callback)
+        task = self._thread.run(start())
+        return asyncio.run_coroutine_threadsafe(_await(task), self._thread.loop)
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        return self._thread.run(self._async.committed(tp))
 
     def assignment(self) -> set[TopicPartition]:
         return self._thread.call(self._async.assignment)
@@ -230,4 +261,13 @@ class Admin(_Facade):
 
     def describe_cluster(self) -> ClusterDescription:
         return self._thread.run(self._async.describe_cluster())
+
+    def list_groups(self) -> list[GroupListing]:
+        return self._thread.run(self._async.list_groups())
+
+    def describe_groups(self, group_ids: Iterable[str]) -> list[GroupDescription]:
+        return self._thread.run(self._async.describe_groups(list(group_ids)))
+
+    def list_group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        return self._thread.run(self._async.list_group_offsets(group_id))
 

@@ -92,7 +92,7 @@ class GroupCoordinator:
         self.rebalance_deadline_ms: int | None = None
         self.join_not_before_ms = 0
         self.sync_deadline_ms: int | None = None
-        self._assignment_in_flight = False
+        self._assignment_in_flight: int | None = None   # the generation whose assignment is being written
         self._persists: dict[int, OnPersisted | None] = {}
         self._next_persist_id = 1
         self._next_member = 1
@@ -184,8 +184,7 @@ class GroupCoordinator:
         if ev.member_id == NO_MEMBER_ID:
             if ev.group_instance_id is not None and ev.group_instance_id in self.static_members:
                 return self._replace_static_member(ev, now)
-            member_id = f"{ev.client_id}-{self.coordinator_epoch}-{self._next_member}"
-            self._next_member += 1
+            member_id = self._new_member_id(ev.client_id)
             if ev.require_known_member_id and ev.group_instance_id is None:
                 self.pending_members[member_id] = now + ev.session_timeout_ms
                 return refuse(ErrorCode.MEMBER_ID_REQUIRED, member_id)
@@ -199,6 +198,15 @@ class GroupCoordinator:
         if member is None:
             return refuse(ErrorCode.UNKNOWN_MEMBER_ID)
         return self._rejoin(member, ev, now)
+
+    def _new_member_id(self, client_id: str) -> str:
+        """`<client_id>-<coordinator_epoch>-<n>`, skipping ids a restored group already uses (a
+        broker restarted without a leader change keeps its epoch, and its counter restarts)."""
+        while True:
+            member_id = f"{client_id}-{self.coordinator_epoch}-{self._next_member}"
+            self._next_member += 1
+            if member_id not in self.members and member_id not in self.pending_members:
+                return member_id
 
     def _supports(self, ev: JoinGroup) -> bool:
         if not ev.protocol_type or not ev.protocols:
@@ -251,8 +259,7 @@ class GroupCoordinator:
         """KIP-345: a static member came back under a new member id; fence the old one."""
         assert ev.group_instance_id is not None
         old = self.members.pop(self.static_members[ev.group_instance_id])
-        new_id = f"{ev.client_id}-{self.coordinator_epoch}-{self._next_member}"
-        self._next_member += 1
+        new_id = self._new_member_id(ev.client_id)
         actions = self._answer_pending(old, ErrorCode.FENCED_INSTANCE_ID)
         unchanged = ev.protocols == old.protocols
         member = Member(new_id, ev.group_instance_id, ev.client_id, ev.session_timeout_ms,
@@ -395,7 +402,7 @@ class GroupCoordinator:
         if member.sync_request is not None:
             actions.append(self._reply(member.sync_request, SyncResult(ErrorCode.REBALANCE_IN_PROGRESS)))
         member.sync_request = ev.request_id
-        if ev.member_id == self.leader_id and not self._assignment_in_flight:
+        if ev.member_id == self.leader_id and self._assignment_in_flight != self.generation_id:
             actions += self._store_assignment(dict(ev.assignments), now)
         return actions
 
@@ -406,12 +413,12 @@ class GroupCoordinator:
         """Write the leader's assignment; go Stable and answer the parked syncs once stored."""
         assignment = {mid: given.get(mid, b"") for mid in self.members}
         generation = self.generation_id
-        self._assignment_in_flight = True
+        self._assignment_in_flight = generation
 
         def stored(error: ErrorCode, at: int) -> list[Action]:
             if self.generation_id != generation or self.state is not GroupState.COMPLETING_REBALANCE:
                 return []                            # a rebalance began meanwhile and answered everyone
-            self._assignment_in_flight = False
+            self._assignment_in_flight = None
             if error is not ErrorCode.NONE:
                 actions: list[Action] = []
                 for m in self.members.values():

@@ -1,11 +1,15 @@
 """Producer state to bytes and back, and its rebuild from the batch headers of a log.
 
 Snapshot layout: 4-byte big-endian CRC-32C of the body, then the msgpack body
-[version 0, offset, [[producer_id, epoch, [[first_seq, last_seq, first_offset,
-last_offset], ...]], ...]], where `offset` is the log offset the state covers (every
-batch below it). Recovery = load the latest snapshot at or below the recovery point,
-then `rebuild` from the batches at or after its offset. A snapshot whose CRC fails is
-refused (rebuild from an earlier one or from the log start instead).
+[version 1, offset, [[producer_id, epoch, [[first_seq, last_seq, first_offset,
+last_offset], ...]], ...], anchor], where `offset` is the log offset the state covers
+(every batch below it) and `anchor` is [base_offset, crc] of the batch that ended just
+below `offset` when the snapshot was taken (nil if none). A reader checks the anchor
+against the log: a log that was truncated and written again below `offset` (a replica
+that followed another leader) no longer holds that batch, and the snapshot is refused.
+Recovery = load the latest snapshot at or below the log end whose anchor holds, then
+`rebuild` from the batches at or after its offset. A snapshot whose CRC fails is refused
+(rebuild from an earlier one or from the log start instead). No file I/O here.
 """
 
 from __future__ import annotations
@@ -13,19 +17,32 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Iterable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import crc32c
 import msgpack
 
 from broker.producers.state import BATCHES_KEPT, BatchMetadata, ProducerEntry, ProducerStateTable
 
-VERSION = 0
+VERSION = 1
 _CRC = struct.Struct(">I")
 
 
 class SnapshotCorruptError(ValueError):
     """The snapshot bytes are damaged or of an unknown version: do not trust them."""
+
+
+class Anchor(NamedTuple):
+    """The batch that ended just below a snapshot's offset: (base offset, its crc)."""
+
+    base_offset: int
+    crc: int
+
+
+class Snapshot(NamedTuple):
+    table: ProducerStateTable
+    offset: int
+    anchor: Anchor | None
 
 
 class BatchHeaderLike(Protocol):
@@ -36,28 +53,30 @@ class BatchHeaderLike(Protocol):
     record_count: int
 
 
-def snapshot(table: ProducerStateTable, offset: int) -> bytes:
+def snapshot(table: ProducerStateTable, offset: int, anchor: Anchor | None = None) -> bytes:
     body = msgpack.packb([VERSION, offset, [
         [e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset] for b in e.batches]]
-        for e in table.entries.values()]])
+        for e in table.entries.values()], list(anchor) if anchor is not None else None])
     return _CRC.pack(crc32c.crc32c(body)) + body
 
 
-def load_snapshot(data: bytes) -> tuple[ProducerStateTable, int]:
-    """The table and the offset it covers."""
+def load_snapshot(data: bytes) -> Snapshot:
+    """The table, the offset it covers, and the anchor to check against the log."""
     if len(data) < _CRC.size or _CRC.unpack_from(data)[0] != crc32c.crc32c(data[_CRC.size:]):
         raise SnapshotCorruptError("producer state snapshot fails its crc")
     try:
-        version, offset, entries = msgpack.unpackb(data[_CRC.size:])
+        version, offset, entries, anchor = msgpack.unpackb(data[_CRC.size:])
+        if version != VERSION:
+            raise SnapshotCorruptError(f"producer state snapshot version {version} is unknown")
+        table = ProducerStateTable()
+        for pid, epoch, batches in entries:
+            table.entries[pid] = ProducerEntry(pid, epoch, deque(
+                (BatchMetadata(*b) for b in batches), maxlen=BATCHES_KEPT))
+        return Snapshot(table, offset, Anchor(*anchor) if anchor is not None else None)
     except (ValueError, TypeError, msgpack.ExtraData) as e:
+        if isinstance(e, SnapshotCorruptError):
+            raise
         raise SnapshotCorruptError(f"producer state snapshot does not decode: {e}") from None
-    if version != VERSION:
-        raise SnapshotCorruptError(f"producer state snapshot version {version} is unknown")
-    table = ProducerStateTable()
-    for pid, epoch, batches in entries:
-        table.entries[pid] = ProducerEntry(pid, epoch, deque(
-            (BatchMetadata(*b) for b in batches), maxlen=BATCHES_KEPT))
-    return table, offset
 
 
 def rebuild(headers: Iterable[BatchHeaderLike], table: ProducerStateTable | None = None) -> ProducerStateTable:

@@ -18,6 +18,7 @@ from coord.client import ConnState, CoordClient
 from coord.protocol.errors import CoordError
 
 from broker.config import BrokerConfig
+from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.metadata.store import MetadataStore
@@ -56,6 +57,8 @@ class Broker:
         self.cache = MetadataCache()
         self.logs = LogManager(config)
         self.replicas = ReplicaManager(config.broker_id, self.logs, self.cache)
+        self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended)
+        self.replicas.leadership_listener = self.groups
         self.coord: CoordClient | None = None
         self.store: MetadataStore | None = None
         self.ctx: BrokerContext | None = None
@@ -80,7 +83,8 @@ class Broker:
         me = BrokerInfo(cfg.broker_id, cfg.host, self.port, cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
         controller = Controller(self.store, self.replicas)
-        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller)
+        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, self.groups)
+        self.groups.controller = controller
         await self._join()
         await self._server.start_serving()
         log.info("broker %d serving on %s:%d (cluster %s), data in %s", cfg.broker_id, cfg.host,
@@ -128,6 +132,7 @@ class Broker:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
+        await self.groups.close()
         if self.store is not None:
             await self.store.close()
         await self.logs.close()

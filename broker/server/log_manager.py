@@ -18,6 +18,7 @@ from pathlib import Path
 
 from broker.config import BrokerConfig
 from broker.log import FileHandleCache, LogConfig, PartitionLog
+from broker.server.idempotence import ProducerStates
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class LogManager:
         self._sync_wanted = asyncio.Event()
         self._arrivals: dict[TopicPartition, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
+        self.producer_states = ProducerStates()  # idempotence: producer tables, snapshots
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -79,6 +81,7 @@ class LogManager:
         self._tasks = []
         logs = list(self.logs.values())
         await asyncio.to_thread(_flush_all, logs)
+        await self.producer_states.snapshot(logs, durable=True)  # idempotence: <offset>.snapshot
         for plog in logs:
             plog.close()
         self.logs.clear()
@@ -167,6 +170,7 @@ class LogManager:
             due = [plog for plog in list(self._dirty) if plog.flush_due(now_ms)]
             if due:
                 await asyncio.to_thread(_flush_all, due)
+                await self.producer_states.snapshot(due)  # idempotence: <offset>.snapshot
 
     async def _retention_loop(self) -> None:
         interval = self.config.log_retention_check_interval_ms / 1000

@@ -9,6 +9,7 @@ one. It must never write to coord.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from client.protocol.errors import ErrorCode
 
@@ -29,12 +30,21 @@ class PartitionRefused(Exception):
         self.message = message
 
 
+class LeadershipListener(Protocol):
+    """Told when this broker starts or stops leading a partition (the group coordinator)."""
+
+    def on_become_leader(self, topic: str, partition: int) -> None: ...
+
+    def on_resign(self, topic: str, partition: int) -> None: ...
+
+
 class ReplicaManager:
     def __init__(self, broker_id: int, logs: LogManager, cache: MetadataCache) -> None:
         self.broker_id = broker_id
         self.logs = logs
         self.cache = cache
         self.partitions: dict[tuple[str, int], Partition] = {}
+        self.leadership_listener: LeadershipListener | None = None   # groups: on_become_leader / on_resign
 
     async def become_leader(self, topic: str, partition: int, state: PartitionState,
                             replicas: list[int], configs: dict[str, str]) -> None:
@@ -45,9 +55,13 @@ class ReplicaManager:
         plog = self.logs.open(topic, partition, configs)
         self.partitions[(topic, partition)] = Partition(topic, partition, self.broker_id, plog, state, replicas)
         log.info("leading %s-%d at leader epoch %d", topic, partition, state.leader_epoch)
+        if self.leadership_listener is not None:
+            self.leadership_listener.on_become_leader(topic, partition)
 
     async def stop_replica(self, topic: str, partition: int, *, delete: bool) -> None:
         part = self.partitions.pop((topic, partition), None)
+        if part is not None and self.leadership_listener is not None:
+            self.leadership_listener.on_resign(topic, partition)
         if part is not None:
             part.fail_waiters(PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
                                                f"{topic}-{partition} stopped on broker {self.broker_id}"))

@@ -1,37 +1,57 @@
 """AsyncConsumer: the public consumer API on asyncio (the sync Consumer wraps it).
 
-Manual assignment (`assign`) for now; group membership (`group_id`, `subscribe`) will
-arrive with the group coordinator and fill the same SubscriptionState, so nothing here
-pretends to offer it yet. `poll` returns a flat list of ConsumerRecord in fetch order
-(per partition, in offset order). This module must never send requests itself: the
-Fetcher does, and the consumer only decides when to ask.
+Manual assignment (`assign`) or, with a `group_id`, group membership (`subscribe` to
+topics or a pattern): the ConsumerCoordinator then fills the same SubscriptionState
+after each rebalance, which it runs inside `poll`, and commits offsets (`commit`,
+`commit_async`, auto-commit). `poll` returns a flat list of ConsumerRecord in fetch
+order (per partition, in offset order). This module must never send requests itself:
+the Fetcher and the coordinator do, and the consumer only decides when to ask.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from client.assignors import RANGE
 
 from client.client import NetworkClient
 from client.consumer.fetcher import Fetcher
+from client.consumer.group_coordinator import ConsumerCoordinator
 from client.consumer.subscription_state import SubscriptionState
-from client.errors import ConsumerStoppedError
+from client.errors import ConsumerStoppedError, IllegalStateError
 from client.protocol.api import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 from client.structs import ConsumerRecord, TopicPartition
 
 
 class AsyncConsumer:
-    """Kafka's consumer on asyncio, manual assignment; defaults follow Kafka's."""
+    """Kafka's consumer on asyncio; defaults follow Kafka's (a group needs `group_id`)."""
 
-    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *,
+    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, group_id: str | None = None,
                  auto_offset_reset: str = "latest", fetch_max_wait_ms: int = 500, fetch_min_bytes: int = 1,
                  fetch_max_bytes: int = 52428800, max_partition_fetch_bytes: int = 1048576,
                  max_poll_records: int = 500, request_timeout_ms: int = 30000, retry_backoff_ms: int = 100,
-                 client_id: str = "pybroker-consumer") -> None:
+                 client_id: str = "pybroker-consumer", enable_auto_commit: bool = True,
+                 auto_commit_interval_ms: int = 5000, session_timeout_ms: int = 45000,
+                 heartbeat_interval_ms: int = 3000, max_poll_interval_ms: int = 300000,
+                 group_instance_id: str | None = None,
+                 partition_assignment_strategy: str | Sequence[str] = (RANGE,),
+                 metadata_max_age_ms: int = 300000) -> None:
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms)
+                                    retry_backoff_ms=retry_backoff_ms, metadata_max_age_ms=metadata_max_age_ms)
         self.subscriptions = SubscriptionState(auto_offset_reset)
+        self.group_id = group_id
+        self.coordinator: ConsumerCoordinator | None = None
+        if group_id is not None:
+            strategies = [partition_assignment_strategy] if isinstance(partition_assignment_strategy, str) \
+                else list(partition_assignment_strategy)
+            self.coordinator = ConsumerCoordinator(
+                self.client, self.subscriptions, group_id=group_id, session_timeout_ms=session_timeout_ms,
+                heartbeat_interval_ms=heartbeat_interval_ms, max_poll_interval_ms=max_poll_interval_ms,
+                group_instance_id=group_instance_id, assignors=strategies, enable_auto_commit=enable_auto_commit,
+                auto_commit_interval_ms=auto_commit_interval_ms, metadata_max_age_ms=metadata_max_age_ms)
         self.max_poll_records = max_poll_records
         self.fetcher = Fetcher(self.client, self.subscriptions, fetch_max_wait_ms=fetch_max_wait_ms,
                                fetch_min_bytes=fetch_min_bytes, fetch_max_bytes=fetch_max_bytes,
@@ -40,11 +60,18 @@ class AsyncConsumer:
 
     async def start(self) -> None:
         await self.client.start()
+        if self.coordinator is not None:
+            self.coordinator.start()
 
     async def close(self) -> None:
+        """Commit (auto-commit) and leave the group first, then close every connection."""
         self._closed = True
         self.fetcher.arrived.set()
-        await self.client.close()
+        try:
+            if self.coordinator is not None:
+                await self.coordinator.close()
+        finally:
+            await self.client.close()
 
     async def __aenter__(self) -> "AsyncConsumer":
         await self.start()
@@ -52,6 +79,54 @@ class AsyncConsumer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    # group membership and offsets
+    def subscribe(self, topics: Iterable[str] | None = None, *, pattern: str | None = None,
+                  listener: Any = None) -> None:
+        """Join the group for `topics` (or every topic matching the regex `pattern`); the
+        assignment arrives in a later poll. `listener` may define on_partitions_revoked /
+        on_partitions_assigned(set of TopicPartition), plain or async."""
+        if self.coordinator is None:
+            raise IllegalStateError("subscribe() needs a group: pass group_id=... to the consumer "
+                                    "(or use assign() for manual assignment)")
+        self.subscriptions.subscribe(topics, pattern, listener)
+        self.coordinator.rejoin_needed = True
+        self.fetcher.clear_buffer()
+
+    def subscription(self) -> set[str]:
+        return set(self.subscriptions.subscription or ())
+
+    def unsubscribe(self) -> None:
+        self.subscriptions.unsubscribe()
+        self.fetcher.clear_buffer()
+
+    def _group(self) -> ConsumerCoordinator:
+        if self.coordinator is None:
+            raise IllegalStateError("offsets are committed to a group: pass group_id=... to the consumer")
+        return self.coordinator
+
+    async def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        """Commit `offsets` (next offset to read per partition; default: the current
+        positions, i.e. everything poll returned) and wait until they are stored."""
+        group = self._group()
+        await group.commit(group.positions() if offsets is None else
+                           {TopicPartition(*tp): o for tp, o in offsets.items()})
+
+    def commit_async(self, offsets: dict[TopicPartition, int] | None = None,
+                     callback: Callable[[dict[TopicPartition, int], BaseException | None], Any] | None = None
+                     ) -> asyncio.Task:
+        """Commit in the background; `callback(offsets, exception or None)` when it ends."""
+        group = self._group()
+        chosen = group.positions() if offsets is None else {TopicPartition(*tp): o for tp, o in offsets.items()}
+        task = asyncio.get_running_loop().create_task(group.commit(chosen))
+        if callback is not None:
+            task.add_done_callback(lambda t: callback(chosen, None if t.cancelled() else t.exception()))
+        return task
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset for `tp` (None if it never committed one)."""
+        tp = TopicPartition(*tp)
+        return (await self._group().fetch_committed([tp])).get(tp)
 
     # assignment and positions
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
@@ -122,6 +197,8 @@ class AsyncConsumer:
         while True:
             if self._closed:
                 raise ConsumerStoppedError("poll() on a closed consumer")
+            if self.coordinator is not None and not await self.coordinator.poll(deadline - time.monotonic()):
+                return []   # still rebalancing: no assignment to read yet
             await fetcher.reset_positions()
             records = fetcher.fetched_records(max_records)
             fetcher.send_fetches()  # prefetch: the next answer travels while the app works

@@ -25,7 +25,8 @@ RECORD_OVERHEAD = 12
 class ProducerBatch:
     """Records for one partition, and the one future every record's result hangs on."""
 
-    __slots__ = ("tp", "records", "size", "created", "future", "attempts", "retry_at", "encoded")
+    __slots__ = ("tp", "records", "size", "created", "future", "attempts", "retry_at", "encoded", "sealed",
+                 "producer_id", "producer_epoch", "base_sequence", "order")
 
     def __init__(self, tp: TopicPartition, created: float, future: asyncio.Future) -> None:
         self.tp = tp
@@ -36,6 +37,12 @@ class ProducerBatch:
         self.attempts = 0
         self.retry_at = 0.0
         self.encoded: bytes | None = None
+        self.sealed = False  # drained once: its records never change again
+        # Stamped by the idempotent producer on the first send and kept through retries.
+        self.producer_id = -1
+        self.producer_epoch = -1
+        self.base_sequence = -1
+        self.order: tuple[int, ...] = ()  # rises with base_sequence, never wraps: the order retries keep
 
     def done(self, base_offset: int, log_append_time: int) -> None:
         if not self.future.done():
@@ -124,8 +131,8 @@ class RecordAccumulator:
             tp = TopicPartition(*tp)
             queue = self._queues[tp] = collections.deque()
         batch = queue[-1] if queue else None
-        # A batch back from a failed attempt is already encoded: its bytes must not change.
-        if batch is None or batch.encoded is not None or \
+        # A batch back from a failed attempt was sent as it is: its records must not change.
+        if batch is None or batch.sealed or \
                 (batch.size + size > self.batch_size and batch.records):
             batch = ProducerBatch(TopicPartition(*tp), now, asyncio.get_running_loop().create_future())
             queue.append(batch)
@@ -181,31 +188,43 @@ class RecordAccumulator:
         return nodes, next_delay, unknown
 
     def drain(self, node: int, leader_for: Callable[[TopicPartition], int | None],
-              max_request_size: int, now: float) -> list[ProducerBatch]:
-        """Take the ready head batch of every partition led by `node`, up to max_request_size."""
+              max_request_size: int, now: float,
+              may_send: Callable[[ProducerBatch], bool] | None = None) -> list[ProducerBatch]:
+        """Take the ready head batch of every partition led by `node`, up to max_request_size
+        (and, for an idempotent producer, only heads whose turn it is: `may_send`)."""
         out: list[ProducerBatch] = []
         total = 0
         for tp, queue in self._queues.items():
             if not queue or leader_for(tp) != node:
                 continue
             head = queue[0]
-            if not self._ready(head, len(queue), now):
+            if not self._ready(head, len(queue), now) or (may_send is not None and not may_send(head)):
                 continue
             if out and total + head.size > max_request_size:
                 break
             queue.popleft()
+            head.sealed = True
             out.append(head)
             total += head.size
         return out
 
     def reenqueue(self, batch: ProducerBatch, now: float) -> None:
-        """A retriable failure: back to the front of its queue, sendable after the backoff."""
+        """A retriable failure: back to the front of its queue, sendable after the backoff.
+
+        A batch with a sequence goes before the first queued batch with a later (or no)
+        sequence, so retries of one partition leave again in sequence order.
+        """
         batch.attempts += 1
         batch.retry_at = now + self.retry_backoff
-        self._queues.setdefault(batch.tp, collections.deque()).appendleft(batch)
+        queue = self._queues.setdefault(batch.tp, collections.deque())
+        at = 0
+        if batch.order:
+            while at < len(queue) and queue[at].order and queue[at].order < batch.order:
+                at += 1
+        queue.insert(at, batch)
         self.wakeup.set()
 
-    def split(self, batch: ProducerBatch) -> None:
+    def split(self, batch: ProducerBatch) -> list[ProducerBatch]:
         """Resend a refused multi-record batch as two halves, first half first (Kafka does the same).
 
         The halves carry their own futures; the original batch's future, which every
@@ -217,6 +236,7 @@ class RecordAccumulator:
         for records in (batch.records[:mid], batch.records[mid:]):
             half = ProducerBatch(batch.tp, batch.created, loop.create_future())
             half.records, half.size, half.attempts = records, batch.size * len(records) // len(batch.records), 0
+            half.sealed = True
             halves.append(half)
         queue = self._queues.setdefault(batch.tp, collections.deque())
         queue.extendleft(reversed(halves))
@@ -233,6 +253,7 @@ class RecordAccumulator:
         for half in halves:
             half.future.add_done_callback(settle)
         self.wakeup.set()
+        return halves
 
     def expire(self, now: float, delivery_timeout: float, make_error: Callable[[ProducerBatch], BaseException]) -> None:
         """Fail queued (not in-flight) batches older than `delivery_timeout` seconds."""

@@ -3,13 +3,16 @@
 `send()` partitions the record, appends it to the accumulator and returns at once with
 an awaitable RecordMetadata; it waits only when `buffer_memory` bytes are already
 unacknowledged (Kafka's blocking send, as an await). The Sender task does all network
-work. This module must never encode or send batches itself, and must never let a
-record's failure pass silently: every future ends with metadata or an exception.
+work. Idempotence is on by default, as in Kafka 3: `resolve_idempotence` turns the
+settings into (acks, idempotent) with Kafka's rules. This module must never encode or
+send batches itself, and must never let a record's failure pass silently: every future
+ends with metadata or an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,19 +21,51 @@ from client.client import NetworkClient
 from client.errors import ProducerClosedError, RecordTooLargeError
 from client.partitioner import DefaultPartitioner
 from client.producer.accumulator import RECORD_OVERHEAD, FutureRecordMetadata, RecordAccumulator
+from client.producer.idempotence import MAX_IN_FLIGHT, IdempotenceState
 from client.producer.sender import Sender
 from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import Compression
 from client.structs import RecordMetadata, TopicPartition
 
+log = logging.getLogger(__name__)
+
 _COMPRESSION = {None: Compression.NONE, "none": Compression.NONE, "gzip": Compression.GZIP}
 _ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "all": ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL}
 
 
-class AsyncProducer:
-    """Kafka's producer on asyncio. Defaults follow Kafka's (acks=1 as before 3.0)."""
+def resolve_idempotence(enable_idempotence: bool | None, acks: int | str | None, max_in_flight: int,
+                        retries: int) -> tuple[int, bool]:
+    """(acks, idempotent) from the settings, with Kafka 3's rules (KIP-679, KAFKA-13673).
 
-    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, acks: int | str = 1,
+    Idempotence needs acks=all, retries > 0 and at most five requests in flight. Asked for
+    explicitly (`enable_idempotence=True`) with a conflicting setting, it is a
+    configuration error; left at its default (None) it is on unless another setting the
+    user chose conflicts, in which case it is quietly off, as in Kafka since 3.2. acks
+    defaults to "all".
+    """
+    if acks is not None and acks not in _ACKS:
+        raise ValueError(f"acks must be 0, 1 or 'all' (-1), not {acks!r}")
+    conflicts = []
+    if acks is not None and _ACKS[acks] != ACKS_ALL:
+        conflicts.append(f"acks={acks!r} (it needs acks='all')")
+    if max_in_flight > MAX_IN_FLIGHT:
+        conflicts.append(f"max_in_flight={max_in_flight} (at most {MAX_IN_FLIGHT})")
+    if retries < 1:
+        conflicts.append(f"retries={retries} (it needs retries)")
+    if enable_idempotence and conflicts:
+        raise ValueError("enable_idempotence=True conflicts with " + ", ".join(conflicts)
+                         + "; change those settings or pass enable_idempotence=False")
+    idempotent = enable_idempotence is not False and not conflicts
+    if enable_idempotence is None and conflicts:
+        log.info("idempotence is off: %s", ", ".join(conflicts))
+    return (ACKS_ALL if acks is None else _ACKS[acks]), idempotent
+
+
+class AsyncProducer:
+    """Kafka's producer on asyncio. Defaults follow Kafka 3's (acks=all, idempotent)."""
+
+    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, acks: int | str | None = None,
+                 enable_idempotence: bool | None = None,
                  batch_size: int = 16384, linger_ms: float = 5, max_request_size: int = 1048576,
                  buffer_memory: int = 32 * 1024 * 1024, retries: int = 2147483647, retry_backoff_ms: int = 100,
                  request_timeout_ms: int = 30000, delivery_timeout_ms: int = 120000,
@@ -39,13 +74,11 @@ class AsyncProducer:
                  key_serializer: Callable[[Any], bytes] | None = None,
                  value_serializer: Callable[[Any], bytes] | None = None,
                  partitioner: DefaultPartitioner | None = None) -> None:
-        if acks not in _ACKS:
-            raise ValueError(f"acks must be 0, 1 or 'all' (-1), not {acks!r}")
         if compression not in _COMPRESSION:
             raise ValueError(f"compression must be one of {sorted(map(str, _COMPRESSION))}, not {compression!r}")
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
-        self.acks = _ACKS[acks]
+        self.acks, self.idempotent = resolve_idempotence(enable_idempotence, acks, max_in_flight, retries)
         self.max_request_size = max_request_size
         self.max_block_ms = max_block_ms
         self._key_serializer = key_serializer
@@ -65,7 +98,8 @@ class AsyncProducer:
     async def start(self) -> None:
         """Connect to a bootstrap server and start the sender task."""
         self._acc = RecordAccumulator(**self._settings)
-        self._sender = Sender(self.client, self._acc, on_drained=self._on_drained, **self._sender_settings)
+        self._sender = Sender(self.client, self._acc, on_drained=self._on_drained,
+                              idempotence=IdempotenceState() if self.idempotent else None, **self._sender_settings)
         await self.client.start()
         self._sender.start()
 

@@ -5,8 +5,11 @@ callbacks (no task per request). A retriable error puts the batch back at the fr
 its partition's queue after `retry_backoff_ms` and asks for fresh metadata when the
 error means the leader moved or the topic is unknown; a lost connection does the same
 for every batch it carried. With `max_in_flight > 1` a retry can reorder batches of one
-partition (as in Kafka without idempotence). This module must never decide which
-partition a record goes to, and never drop a batch without failing its future.
+partition (as in Kafka without idempotence). An idempotent producer (`idempotence` set)
+first gets a producer id with InitProducerId, then lets `IdempotenceState` number the
+batches, say which heads may go out, and classify every answer, so retries keep their
+order and a retry the broker already wrote is not written twice. This module must never
+decide which partition a record goes to, and never drop a batch without failing its future.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import time
 from client.client import NetworkClient
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError
 from client.producer.accumulator import ProducerBatch, RecordAccumulator
+from client.producer.idempotence import IdempotenceState, Verdict
 from client.protocol.api import ApiKey
-from client.protocol.errors import BrokerError, ErrorCode
+from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode
 from client.protocol.record_batch import Compression, build_batch
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,8 @@ _REFRESH_CODES = frozenset({ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.LEAD
 class Sender:
     def __init__(self, client: NetworkClient, accumulator: RecordAccumulator, *, acks: int, retries: int,
                  max_request_size: int, max_in_flight: int, request_timeout_ms: int,
-                 delivery_timeout_ms: int, compression: Compression = Compression.NONE, on_drained=None) -> None:
+                 delivery_timeout_ms: int, compression: Compression = Compression.NONE, on_drained=None,
+                 idempotence: IdempotenceState | None = None) -> None:
         self.client = client
         self.acc = accumulator
         self.acks = acks
@@ -43,6 +48,8 @@ class Sender:
         self.delivery_timeout = delivery_timeout_ms / 1000
         self.compression = compression
         self.on_drained = on_drained
+        self.idempotence = idempotence
+        self._init_task: asyncio.Task | None = None
         self._in_flight: dict[int, int] = {}
         self._connecting: set[int] = set()
         self._task: asyncio.Task | None = None
@@ -56,10 +63,13 @@ class Sender:
         self.acc.wakeup.set()
         if self._task is not None:
             await self._task
+        if self._init_task is not None:
+            self._init_task.cancel()
 
     def kill(self, exc: BaseException) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._init_task):
+            if task is not None:
+                task.cancel()
         self.acc.abort_all(exc)
 
     async def _run(self) -> None:
@@ -81,6 +91,7 @@ class Sender:
         self.acc.expire(now, self.delivery_timeout, lambda b: ClientTimeoutError(
             f"batch for {b.tp.topic}-{b.tp.partition} not delivered within {self.delivery_timeout:.0f}s "
             f"(delivery_timeout_ms); is the partition's leader up?"))
+        self._maybe_init_producer_id()
         nodes, delay, unknown = self.acc.ready(now, cluster.leader_for)
         if unknown:
             self.client.topics.update(unknown)
@@ -95,7 +106,8 @@ class Sender:
             if conn is None:
                 self._connect(node)
                 continue
-            batches = self.acc.drain(node, cluster.leader_for, self.max_request_size, now)
+            batches = self.acc.drain(node, cluster.leader_for, self.max_request_size, now,
+                                     self.idempotence.may_send if self.idempotence is not None else None)
             if batches:
                 self._send(node, conn, batches)
         return delay
@@ -103,8 +115,13 @@ class Sender:
     def _send(self, node: int, conn, batches: list[ProducerBatch]) -> None:
         partitions = []
         for batch in batches:
+            if self.idempotence is not None:
+                if batch.base_sequence < 0:  # first trip: finished batches leave the bookkeeping
+                    batch.future.add_done_callback(lambda _f, b=batch: self.idempotence.forget(b))
+                self.idempotence.sent(batch)
             if batch.encoded is None:
-                batch.encoded = build_batch(batch.records, compression=self.compression)
+                batch.encoded = build_batch(batch.records, compression=self.compression, producer_id=batch.producer_id,
+                                            producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence)
             partitions.append({"topic": batch.tp.topic, "partition": batch.tp.partition, "records": batch.encoded})
             if self.on_drained is not None:
                 self.on_drained(batch.tp)
@@ -130,28 +147,35 @@ class Sender:
             return
         body = fut.result().body
         top = body.get("error", 0)
-        if top:
-            for batch in batches:
-                self._handle_error(batch, top, body.get("message"))
-            return
         by_tp = {(p["topic"], p["partition"]): p for p in body.get("partitions", ())}
         for batch in batches:
             entry = by_tp.get(batch.tp)
-            if entry is None:
-                self._handle_error(batch, ErrorCode.UNKNOWN_SERVER_ERROR, "broker's answer left this partition out")
-            elif entry.get("error", 0):
-                self._handle_error(batch, entry["error"], entry.get("message"))
+            if top:
+                self._complete(batch, top, body.get("message"), {})
+            elif entry is None:
+                self._complete(batch, ErrorCode.UNKNOWN_SERVER_ERROR, "broker's answer left this partition out", {})
             else:
-                batch.done(entry["base_offset"], entry.get("log_append_time", -1))
+                self._complete(batch, entry.get("error", 0), entry.get("message"), entry)
 
-    def _handle_error(self, batch: ProducerBatch, code: int, message: str | None) -> None:
+    def _complete(self, batch: ProducerBatch, code: int, message: str | None, entry: dict) -> None:
+        """Act on the broker's answer for one batch: done, split, retry or fail."""
+        idem = self.idempotence
         if code == ErrorCode.MESSAGE_TOO_LARGE and len(batch.records) > 1:
-            self.acc.split(batch)  # many small records, a topic with a low max.message.bytes
+            halves = self.acc.split(batch)  # many small records, a topic with a low max.message.bytes
+            if idem is not None:
+                idem.replace(batch, halves)
+            return
+        if idem is not None:
+            verdict = idem.answered(batch, code)
+        else:
+            verdict = Verdict.DONE if code == ErrorCode.NONE else Verdict.RETRY if code in RETRIABLE else Verdict.FAIL
+        if verdict is Verdict.DONE:  # a DUPLICATE_SEQUENCE_NUMBER answer carries no offset
+            batch.done(entry.get("base_offset", -1), entry.get("log_append_time", -1))
             return
         error = BrokerError.for_code(code, message)
         if code in _REFRESH_CODES:
             self.client.request_refresh()
-        if error.retriable and batch.attempts < self.retries:
+        if verdict is Verdict.RETRY and batch.attempts < self.retries:
             log.debug("retrying %s-%s after %s", batch.tp.topic, batch.tp.partition, error)
             self.acc.reenqueue(batch, time.monotonic())
         else:
@@ -161,10 +185,48 @@ class Sender:
         self.client.request_refresh()
         now = time.monotonic()
         for batch in batches:
+            if self.idempotence is not None:
+                self.idempotence.unanswered(batch)
             if isinstance(exc, ClientError) and batch.attempts < self.retries:
                 self.acc.reenqueue(batch, now)
             else:
                 batch.fail(exc)
+
+    def _maybe_init_producer_id(self) -> None:
+        """Ask for a producer id when records wait for one and nothing is in flight."""
+        idem = self.idempotence
+        if idem is None or not idem.needs_producer_id or self._init_task is not None:
+            return
+        if idem.in_flight() or not self.acc.has_queued():
+            return  # a reset waits for every answer: their batches get new sequences too
+        self._init_task = asyncio.get_running_loop().create_task(self._init_producer_id())
+
+    async def _init_producer_id(self) -> None:
+        """InitProducerId against any broker, retried after retry_backoff_ms while retriable."""
+        assert self.idempotence is not None
+        body = {"transactional_id": None, "transaction_timeout_ms": 60000, "producer_id": -1, "producer_epoch": -1}
+        try:
+            while not self.acc.closing or self.acc.has_queued():
+                try:
+                    answer = (await self.client.any_request(ApiKey.INIT_PRODUCER_ID, body)).body
+                except ClientError as exc:
+                    log.warning("InitProducerId failed (%s); retrying", exc)
+                else:
+                    code = answer.get("error", 0)
+                    if code == ErrorCode.NONE:
+                        self.idempotence.set_producer_id(answer["producer_id"], answer["producer_epoch"])
+                        log.debug("producer id %d epoch %d", answer["producer_id"], answer["producer_epoch"])
+                        return
+                    error = BrokerError.for_code(code, answer.get("message"))
+                    if not error.retriable:
+                        self.acc.abort_all(BrokerError.for_code(code, (answer.get("message") or "") +
+                                           " (InitProducerId; enable_idempotence=False sends without it)"))
+                        return
+                    log.warning("InitProducerId refused: %s; retrying", error)
+                await asyncio.sleep(self.client.retry_backoff)
+        finally:
+            self._init_task = None
+            self.acc.wakeup.set()
 
     def _connect(self, node: int) -> None:
         if node in self._connecting:

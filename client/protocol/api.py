@@ -51,6 +51,17 @@ SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
     ApiKey.API_VERSIONS: (0, 0),
     ApiKey.CREATE_TOPICS: (0, 0),
     ApiKey.DELETE_TOPICS: (0, 0),
+    ApiKey.INIT_PRODUCER_ID: (0, 0),
+    # consumer groups
+    ApiKey.FIND_COORDINATOR: (0, 0),
+    ApiKey.JOIN_GROUP: (0, 0),
+    ApiKey.SYNC_GROUP: (0, 0),
+    ApiKey.HEARTBEAT: (0, 0),
+    ApiKey.LEAVE_GROUP: (0, 0),
+    ApiKey.LIST_GROUPS: (0, 0),
+    ApiKey.DESCRIBE_GROUPS: (0, 0),
+    ApiKey.OFFSET_COMMIT: (0, 0),
+    ApiKey.OFFSET_FETCH: (0, 0),
 }
 
 # Produce acks: 0 = no response at all, 1 = after the leader's append, -1 = "all",

@@ -12,7 +12,7 @@ from broker.producers import (
     rebuild, snapshot,
 )
 from broker.producers.id_block import ProducerIdBlock
-from broker.producers.snapshot import SnapshotCorruptError
+from broker.producers.snapshot import Anchor, SnapshotCorruptError
 from broker.producers.state import INT32_MAX, increment_sequence
 from client.protocol.record_batch import build_batch, iter_batches
 
@@ -73,9 +73,10 @@ def test_snapshot_round_trips_and_refuses_damage() -> None:
     t = ProducerStateTable()
     written(t, 1, 0, 0, 2, 10)
     written(t, 2, 5, 0, 1, 12)
-    data = snapshot(t, 13)
-    back, offset = load_snapshot(data)
-    assert offset == 13 and back.entries == t.entries
+    data = snapshot(t, 13, Anchor(12, 0xABCD))
+    back, offset, anchor = load_snapshot(data)
+    assert offset == 13 and back.entries == t.entries and anchor == Anchor(12, 0xABCD)
+    assert load_snapshot(snapshot(t, 13)).anchor is None
     with pytest.raises(SnapshotCorruptError):
         load_snapshot(data[:-1] + bytes([data[-1] ^ 1]))
 

@@ -17,7 +17,9 @@ from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.frames import Request
 
-from broker.server.handlers import admin, api_versions, fetch, list_offsets, metadata, produce
+from broker.server.handlers import (
+    admin, api_versions, fetch, groups, init_producer_id, list_offsets, metadata, offsets, produce,
+)
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,17 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.PRODUCE: produce.handle,
     ApiKey.FETCH: fetch.handle,
     ApiKey.LIST_OFFSETS: list_offsets.handle,
+    ApiKey.INIT_PRODUCER_ID: init_producer_id.handle,
+    # consumer groups
+    ApiKey.FIND_COORDINATOR: groups.find_coordinator,
+    ApiKey.JOIN_GROUP: groups.join_group,
+    ApiKey.SYNC_GROUP: groups.sync_group,
+    ApiKey.HEARTBEAT: groups.heartbeat,
+    ApiKey.LEAVE_GROUP: groups.leave_group,
+    ApiKey.LIST_GROUPS: groups.list_groups,
+    ApiKey.DESCRIBE_GROUPS: groups.describe_groups,
+    ApiKey.OFFSET_COMMIT: offsets.offset_commit,
+    ApiKey.OFFSET_FETCH: offsets.offset_fetch,
 }
 
 

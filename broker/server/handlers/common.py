@@ -13,9 +13,11 @@ from typing import Any, Protocol
 from client.protocol.errors import ErrorCode
 
 from broker.config import BrokerConfig
+from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.server.log_manager import LogManager
+from broker.server.producer_ids import ProducerIdManager
 from broker.server.replica_manager import ReplicaManager
 
 
@@ -36,6 +38,8 @@ class BrokerContext:
     logs: LogManager
     replicas: ReplicaManager
     controller: Controller
+    producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
+    groups: GroupManager | None = None   # consumer groups (issue 7)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from client.protocol.record_batch import CorruptBatchError
 
 from broker.log import RecordTooLargeError
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries, partition_error
+from broker.server.idempotence import SequenceRefused
 from broker.server.replica_manager import PartitionRefused
 
 
@@ -32,7 +33,11 @@ def _append(ctx: BrokerContext, entry: dict, acks: int) -> tuple[dict, list[asyn
                                log_append_time=NO_TIMESTAMP, log_start_offset=-1), []
     plog = part.log
     try:
-        info = plog.append(records, leader_epoch=part.leader_epoch)
+        admission = ctx.logs.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
+        info = admission.duplicate or plog.append(records, leader_epoch=part.leader_epoch)
+        admission.appended(info)  # idempotence: record the batch
+    except SequenceRefused as exc:  # idempotence: gap, fenced epoch, bad producer fields
+        code, message = exc.code, f"{topic}-{partition}: {exc.message}"
     except CorruptBatchError as exc:
         code, message = ErrorCode.CORRUPT_MESSAGE, f"{topic}-{partition}: {exc}"
     except RecordTooLargeError as exc:

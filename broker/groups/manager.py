@@ -1,0 +1,159 @@
+"""`GroupManager`: the broker's group coordinator role, one `PartitionCoordinator` per offsets partition led here.
+
+Leadership hooks (what the replica manager calls, and what the replication code must
+keep calling when it rewrites leadership changes):
+
+    on_become_leader(topic, partition)   this broker now leads topic-partition; for an
+                                         `__consumer_offsets` partition the groups are
+                                         loaded from its log (in a task) and served
+    on_resign(topic, partition)          it no longer does (follower, deleted, stopped):
+                                         waiting requests get NOT_COORDINATOR
+
+Both ignore every other topic and are cheap enough to call from any leadership path.
+Requests are routed by `partition_for(group_id, partitions)`: FindCoordinator names the
+leader of that partition (creating the topic on first use, through the controller),
+the group calls are refused with NOT_COORDINATOR on a broker that does not lead it.
+This module must never interpret group state (the core does) or touch files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from client.protocol.errors import ErrorCode as WireError
+
+from broker.config import BrokerConfig
+from broker.groups.coordinator import GroupConfig
+from broker.groups.messages import ErrorCode, Event, GroupState, Response
+from broker.groups.offsets_topic import OFFSETS_TOPIC, partition_for, topic_configs
+from broker.groups.partition_io import PartitionIO
+from broker.groups.shell import CoordinatorRefused, PartitionCoordinator, wall_clock_ms
+
+log = logging.getLogger(__name__)
+
+
+def group_config(config: BrokerConfig) -> GroupConfig:
+    return GroupConfig(min_session_timeout_ms=config.group_min_session_timeout_ms,
+                       max_session_timeout_ms=config.group_max_session_timeout_ms,
+                       initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+                       offsets_retention_ms=config.offsets_retention_minutes * 60_000)
+
+
+class GroupManager:
+    def __init__(self, config: BrokerConfig, cache: Any, replicas: Any, appended: Callable[[str, int], None],
+                 clock: Callable[[], int] = wall_clock_ms) -> None:
+        self.config = config
+        self.cache = cache
+        self.replicas = replicas
+        self.controller: Any = None        # set once the broker has built it
+        self._appended = appended
+        self.clock = clock
+        self.group_config = group_config(config)
+        self.coordinators: dict[int, PartitionCoordinator] = {}
+        self._loads: set[asyncio.Task] = set()
+
+    # ---- leadership hooks -----------------------------------------------------------
+
+    def on_become_leader(self, topic: str, partition: int) -> None:
+        if topic != OFFSETS_TOPIC:
+            return
+        part = self.replicas.partitions.get((topic, partition))
+        if part is None:
+            return
+        old = self.coordinators.get(partition)
+        if old is not None and not old.closed and old.epoch == part.leader_epoch:
+            return
+        if old is not None:
+            old.close()
+        shell = PartitionCoordinator(partition, PartitionIO(part, self._appended), self.group_config, self.clock)
+        self.coordinators[partition] = shell
+        task = asyncio.get_running_loop().create_task(self._load(shell), name=f"load-offsets-{partition}")
+        self._loads.add(task)
+        task.add_done_callback(self._loads.discard)
+
+    def on_resign(self, topic: str, partition: int) -> None:
+        if topic != OFFSETS_TOPIC:
+            return
+        shell = self.coordinators.pop(partition, None)
+        if shell is not None:
+            shell.close()
+            log.info("stopped coordinating groups of %s-%d", OFFSETS_TOPIC, partition)
+
+    async def _load(self, shell: PartitionCoordinator) -> None:
+        await asyncio.sleep(0)   # let the leadership change that called us finish first
+        try:
+            count = shell.load()
+        except Exception:
+            log.exception("loading groups of %s-%d failed; its groups stay unavailable", OFFSETS_TOPIC,
+                          shell.partition)
+            return
+        log.info("coordinating %d group(s) of %s-%d at leader epoch %d", count, OFFSETS_TOPIC, shell.partition,
+                 shell.epoch)
+
+    async def close(self) -> None:
+        for task in list(self._loads):
+            task.cancel()
+        for shell in self.coordinators.values():
+            shell.close()
+        self.coordinators.clear()
+
+    # ---- routing --------------------------------------------------------------------
+
+    def partitions(self) -> int | None:
+        """The offsets topic's partition count, or None while it does not exist."""
+        topic = self.cache.topic(OFFSETS_TOPIC)
+        return len(topic.assignment) if topic is not None else None
+
+    async def find_coordinator(self, group_id: str) -> Any:
+        """The live broker leading the group's partition (a `BrokerInfo`); creates the
+        offsets topic on first use. Raises CoordinatorRefused while there is none."""
+        count = self.partitions()
+        if count is None:
+            await self._create_offsets_topic()
+            count = self.partitions()
+            if count is None:
+                raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                                         f"{OFFSETS_TOPIC} is being created; retry shortly")
+        partition = partition_for(group_id, count)
+        leader = self.cache.leader(OFFSETS_TOPIC, partition)
+        broker = self.cache.brokers.get(leader)
+        if broker is None:
+            raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                                     f"{OFFSETS_TOPIC}-{partition} has no live leader yet; retry shortly")
+        return broker
+
+    async def _create_offsets_topic(self) -> None:
+        controller = self.controller
+        if controller is None or not controller.active:
+            return   # only the controller creates topics; the client retries, preferring it
+        cfg = self.config
+        rf = max(1, min(cfg.offsets_topic_replication_factor, len(self.cache.live_broker_ids())))
+        refusal = await controller.create_topic(OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, rf,
+                                                topic_configs(cfg.offsets_topic_segment_bytes))
+        if refusal is None:
+            log.info("created %s: %d partitions, replication factor %d", OFFSETS_TOPIC,
+                     cfg.offsets_topic_num_partitions, rf)
+        elif refusal[0] != WireError.TOPIC_ALREADY_EXISTS:   # else someone else won the race
+            log.warning("creating %s failed: %s", OFFSETS_TOPIC, refusal[1])
+
+    def coordinator_for(self, group_id: str) -> PartitionCoordinator:
+        count = self.partitions()
+        partition = partition_for(group_id, count) if count is not None else -1
+        shell = self.coordinators.get(partition)
+        if shell is None or shell.closed:
+            raise CoordinatorRefused(ErrorCode.NOT_COORDINATOR,
+                                     f"broker {self.config.broker_id} is not the coordinator of group {group_id!r}; "
+                                     "find the coordinator again")
+        return shell
+
+    async def request(self, group_id: str, make: Callable[[int], Event]) -> Response:
+        return await self.coordinator_for(group_id).request(group_id, make)
+
+    def list_groups(self) -> list[tuple[str, str | None, GroupState]]:
+        """(group id, protocol type, state) of every group this broker coordinates."""
+        return sorted((g.group_id, g.protocol_type, g.state)
+                      for shell in self.coordinators.values() if not shell.loading
+                      for g in shell.groups.values())

@@ -1,0 +1,57 @@
+"""Reading and appending `__consumer_offsets` records through a partition this broker leads.
+
+The coordinator shell sees a partition only through this adapter: `read_records` scans
+the log from its start to the high watermark and decodes each record's key and value
+(loading after a leadership change); `append` writes the records as one batch stamped
+with the leader epoch, exactly as a Produce would, and returns a future that ends once
+the high watermark passes the batch (acks=all). It works on the server's `Partition`
+by duck typing (log, leader_epoch, high_watermark, maybe_advance_high_watermark,
+wait_for_high_watermark) so the replication code can change that class freely as long
+as those stay. It must never decide anything about groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from client.protocol.record_batch import build_batch, decode_batch, iter_batches
+
+from broker.groups.records import Record
+
+READ_CHUNK_BYTES = 1 << 20
+
+
+class PartitionIO:
+    def __init__(self, partition: Any, appended: Callable[[str, int], None]) -> None:
+        self.part = partition
+        self._appended = appended
+
+    @property
+    def leader_epoch(self) -> int:
+        return int(self.part.leader_epoch)
+
+    def read_records(self) -> Iterator[Record]:
+        plog, hw = self.part.log, self.part.high_watermark
+        offset = plog.log_start_offset
+        while offset < hw:
+            with plog.read(offset, READ_CHUNK_BYTES, max_offset=hw) as chunk:
+                data = chunk.read_bytes()
+            if not data:
+                return
+            pos = 0
+            for header in iter_batches(data):
+                for record in decode_batch(data, pos):
+                    if record.key is not None and record.offset >= offset:
+                        yield Record(bytes(record.key), None if record.value is None else bytes(record.value))
+                pos += header.size
+                offset = header.last_offset + 1
+
+    def append(self, records: Sequence[Record], now_ms: int) -> asyncio.Future:
+        part = self.part
+        batch = build_batch([(r.key, r.value, None, now_ms) for r in records])
+        info = part.log.append(batch, leader_epoch=part.leader_epoch)
+        self._appended(part.topic, part.partition)
+        part.maybe_advance_high_watermark()
+        return part.wait_for_high_watermark(info.last_offset + 1)
