@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="longest wait for recovery in each act, seconds (default 20)")
     p.add_argument("--rate", type=float, default=50.0, help="records per second (default 50)")
     p.add_argument("--data-dir", type=Path, default=None, help="cluster directory (default: a new temporary one)")
-    p.add_argument("--keep-data", action="store_true", help="keep the cluster's directory (logs) afterwards")
+    p.add_argument("--keep-data", action="store_true",
+                   help="keep the cluster's directory (logs) afterwards (a --data-dir that existed is always kept)")
     p.set_defaults(func=run)
 
 
@@ -83,6 +84,7 @@ class FailoverDemo:
         self.ledger = Ledger()
         self.dead: list[int] = []
         self.replicas: list[int] = []
+        self.min_isr = 1   # Kafka's default, until the topic is created with MIN_ISR
         self.view: CoordView | None = None
         self.traffic: Traffic | None = None
 
@@ -97,6 +99,8 @@ class FailoverDemo:
     async def run(self) -> int:
         data_dir = self.args.data_dir or Path(tempfile.mkdtemp(prefix="pybroker-demo-"))
         refuse_if_running(data_dir)
+        # Only a directory the demo made is removed afterwards, never one the user had.
+        remove_dir = not self.args.keep_data and (self.args.data_dir is None or not data_dir.exists())
         state = plan_cluster(data_dir, self.args.nodes, 3, self.args.session_timeout_ms)
         Path(state.data_dir).mkdir(parents=True, exist_ok=True)
         save_state(state)  # `pybroker cluster down --data-dir` can clean up if we are killed
@@ -138,11 +142,11 @@ class FailoverDemo:
             tap.remove()
             stop_all(state, grace=5.0)
             remove_state(Path(state.data_dir))
-            if self.args.keep_data:
-                self.say(f"cluster stopped; data and logs kept in {state.data_dir}")
-            else:
+            if remove_dir:
                 shutil.rmtree(state.data_dir, ignore_errors=True)
                 self.say("cluster stopped and its directory removed")
+            else:
+                self.say(f"cluster stopped; data and logs kept in {state.data_dir}")
 
     async def _close_clients(self) -> None:
         if self.traffic is not None:
@@ -155,6 +159,7 @@ class FailoverDemo:
         async with AsyncAdmin(state.bootstrap) as admin:
             try:
                 await admin.create_topics([NewTopic(TOPIC, 1, rf, {"min.insync.replicas": str(MIN_ISR)})])
+                self.min_isr = MIN_ISR
                 self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf}, min.insync.replicas={MIN_ISR}")
             except InvalidConfigError as exc:
                 if "min.insync.replicas" not in str(exc):
@@ -235,9 +240,9 @@ class FailoverDemo:
         if not elected:
             self.say(f"no new controller within {self.args.act_timeout:.0f} s")
         live = self._live_replicas()
-        if len(live) < MIN_ISR:
+        if len(live) < self.min_isr:
             self.say(f"only {len(live)} of the replicas {self.replicas} is alive, fewer than min.insync.replicas="
-                     f"{MIN_ISR}: acks=all writes are refused (NOT_ENOUGH_REPLICAS) until a broker returns. "
+                     f"{self.min_isr}: acks=all writes are refused (NOT_ENOUGH_REPLICAS) until a broker returns. "
                      f"Kafka prefers being unavailable to acknowledging a write one more crash could lose")
             await asyncio.sleep(self.args.dwell)
             return

@@ -107,7 +107,7 @@ class Traffic:
             self.ledger.ack(seq, meta.partition, meta.offset, self.clock())
         else:
             self.ledger.fail(seq, str(exc))
-            self.errors[type(exc).__name__] += 1
+            self.errors[f"{type(exc).__name__} ({str(exc)[:100]})"] += 1
 
     async def _consume(self) -> None:
         while True:
