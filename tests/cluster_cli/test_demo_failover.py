@@ -35,7 +35,7 @@ def processes_mentioning(text: str) -> list[int]:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     data_dir = tmp_path_factory.mktemp("demo") / "cluster"
     out = subprocess.run([sys.executable, "-m", "broker", "demo", "failover", "--data-dir", str(data_dir),
-                          "--warmup", "2", "--dwell", "1", "--act-timeout", "15", "--session-timeout-ms", "3000"],
+                          "--warmup", "2", "--dwell", "1", "--act-timeout", "12", "--session-timeout-ms", "3000"],
                          capture_output=True, text=True, timeout=170)
     return out, data_dir
 
