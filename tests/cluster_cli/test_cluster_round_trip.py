@@ -63,6 +63,8 @@ def test_up_status_kill_start_down(cluster_dir: Path):
     assert report["controller_epoch"] == 1 and report["controller_id"] in (1, 2, 3)
     assert sorted(b["id"] for b in report["brokers"]) == [1, 2, 3]
     assert all(b["registered"] for b in report["brokers"])
+    modes = sorted(c["mode"] for c in report["coord"])
+    assert modes == ["follower", "follower", "leader"], report["coord"]  # a real ensemble
     assert [(p["topic"], p["partition"]) for p in report["partitions"]] == [("rt", 0), ("rt", 1)]
     for p in report["partitions"]:
         assert sorted(p["replicas"]) == [1, 2, 3] and p["leader"] in p["replicas"] and p["leader_epoch"] >= 0
