@@ -37,6 +37,7 @@ from coord.client import CoordClient
 
 TOPIC = "failover-demo"
 MIN_ISR = 2
+FINALE_SECONDS = 15.0   # kept for the producer's last answers, the consumer's catch-up and the teardown
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dwell", type=float, default=3.0, help="seconds to watch after each recovery (default 3)")
     p.add_argument("--act-timeout", type=float, default=20.0,
                    help="longest wait for recovery in each act, seconds (default 20)")
+    p.add_argument("--max-seconds", type=float, default=90.0,
+                   help="bound on the whole demo: acts are cut short so that the finale starts "
+                        f"{FINALE_SECONDS:.0f} s before it (default 90)")
     p.add_argument("--rate", type=float, default=50.0, help="records per second (default 50)")
     p.add_argument("--data-dir", type=Path, default=None, help="cluster directory (default: a new temporary one)")
     p.add_argument("--keep-data", action="store_true",
@@ -88,6 +92,11 @@ class FailoverDemo:
         self.view: CoordView | None = None
         self.traffic: Traffic | None = None
 
+    def left(self, want: float) -> float:
+        """`want` seconds, or less so that the acts end FINALE_SECONDS before --max-seconds."""
+        end = self.t0 + self.args.max_seconds - FINALE_SECONDS
+        return max(0.5, min(want, end - time.monotonic()))
+
     def say(self, message: str) -> None:
         self.out(f"[{time.monotonic() - self.t0:6.2f}s] {message}")
 
@@ -123,13 +132,13 @@ class FailoverDemo:
             await self.traffic.start()
             ticker = asyncio.ensure_future(self._tick(tap))
             self.say(f"producer (acks=all, {self.args.rate:.0f} records/s, numbered) and consumer running")
-            await asyncio.sleep(self.args.warmup)
+            await asyncio.sleep(self.left(self.args.warmup))
             await self._act_kill_leader(state)
             await self._act_kill_controller(state)
             await self._act_restart(state)
             self.act("Finale: stop the producer, let the consumer catch up")
-            await self.traffic.stop_producing(timeout=self.args.act_timeout)
-            await self.traffic.drain(timeout=self.args.act_timeout)
+            await self.traffic.stop_producing(timeout=FINALE_SECONDS / 3)
+            await self.traffic.drain(timeout=FINALE_SECONDS / 3)
             ticker.cancel()
             await self._final_status(state)
             summary = summarize(self.ledger)
@@ -225,8 +234,8 @@ class FailoverDemo:
             return
         at = self._kill(state, leader, f"act 1: SIGKILL leader (broker {leader})")
         await self._writes_resumed(at, lambda v: _p0(v).leader not in (leader, -1),
-                                   self.args.act_timeout)
-        await asyncio.sleep(self.args.dwell)
+                                   self.left(self.args.act_timeout))
+        await asyncio.sleep(self.left(self.args.dwell))
 
     async def _act_kill_controller(self, state: ClusterState) -> None:
         self.act("Act 2: SIGKILL the controller")
@@ -235,19 +244,20 @@ class FailoverDemo:
             self.say("no live controller to kill; skipping act 2")
             return
         at = self._kill(state, controller, f"act 2: SIGKILL controller (broker {controller})")
+        wait = self.left(self.args.act_timeout)
         elected = await self.view.wait_for(
-            lambda v: v.controller not in (None, controller) and v.controller_epoch > epoch, self.args.act_timeout)
+            lambda v: v.controller not in (None, controller) and v.controller_epoch > epoch, wait)
         if not elected:
-            self.say(f"no new controller within {self.args.act_timeout:.0f} s")
+            self.say(f"no new controller within {wait:.0f} s")
         live = self._live_replicas()
         if len(live) < self.min_isr:
             self.say(f"only {len(live)} of the replicas {self.replicas} is alive, fewer than min.insync.replicas="
                      f"{self.min_isr}: acks=all writes are refused (NOT_ENOUGH_REPLICAS) until a broker returns. "
                      f"Kafka prefers being unavailable to acknowledging a write one more crash could lose")
-            await asyncio.sleep(self.args.dwell)
+            await asyncio.sleep(self.left(self.args.dwell))
             return
-        await self._writes_resumed(at, lambda v: _p0(v).leader in live, self.args.act_timeout)
-        await asyncio.sleep(self.args.dwell)
+        await self._writes_resumed(at, lambda v: _p0(v).leader in live, self.left(self.args.act_timeout))
+        await asyncio.sleep(self.left(self.args.dwell))
 
     async def _act_restart(self, state: ClusterState) -> None:
         self.act("Act 3: restart the dead brokers")
@@ -257,15 +267,16 @@ class FailoverDemo:
         started = time.monotonic()
         for broker_id in self.dead:
             self.say(f"starting broker {broker_id} again (same id, data and port)")
-            await restart_broker(state, broker_id, timeout=self.args.act_timeout)
+            await restart_broker(state, broker_id, timeout=max(10.0, self.left(self.args.act_timeout)))
         save_state(state)
         self.dead.clear()
         full = await self.view.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
-                                        and self.ledger.first_ack_after(started) is not None, self.args.act_timeout)
+                                        and self.ledger.first_ack_after(started) is not None,
+                                        self.left(self.args.act_timeout))
         isr = list(_p0(self.view.view).isr)
         self.say(f"{TOPIC}-0 ISR is {isr}" + (": every replica caught up with the leader and is back in sync"
-                                              if full else f" after {self.args.act_timeout:.0f} s"))
-        await asyncio.sleep(self.args.dwell)
+                                              if full else " when the act's time was up"))
+        await asyncio.sleep(self.left(self.args.dwell))
 
     async def _final_status(self, state: ClusterState) -> None:
         try:
