@@ -89,7 +89,7 @@ class FailoverDemo:
         self.dead: list[int] = []
         self.replicas: list[int] = []
         self.min_isr = 1   # Kafka's default, until the topic is created with MIN_ISR
-        self.view: CoordView | None = None
+        self.watch: CoordView | None = None
         self.traffic: Traffic | None = None
 
     def left(self, want: float) -> float:
@@ -122,9 +122,9 @@ class FailoverDemo:
             self.say(f"cluster up: bootstrap {state.bootstrap}, coord {state.coord_connect}; "
                      f"broker {controller} won /controller")
             await self._create_topic(state)
-            self.view = CoordView(state.coord_connect, self.say)
-            await self.view.start([TOPIC])
-            p0 = _p0(self.view.view)
+            self.watch = CoordView(state.coord_connect, self.say)
+            await self.watch.start([TOPIC])
+            p0 = _p0(self.watch.view)
             self.say(f"{TOPIC}-0: replicas {self.replicas}, leader {p0.leader}, leader epoch {p0.leader_epoch}, "
                      f"ISR {list(p0.isr)}; watching /brokers, /controller, /controller_epoch in coord")
             tap.install()
@@ -160,8 +160,8 @@ class FailoverDemo:
     async def _close_clients(self) -> None:
         if self.traffic is not None:
             await self.traffic.close()
-        if self.view is not None:
-            await self.view.stop()
+        if self.watch is not None:
+            await self.watch.stop()
 
     async def _create_topic(self, state: ClusterState) -> None:
         rf = min(3, self.args.nodes)
@@ -190,7 +190,7 @@ class FailoverDemo:
             await asyncio.sleep(1.0)
             n += 1
             counts = tap.take()
-            errors, self.traffic.errors = self.traffic.errors, type(self.traffic.errors)()
+            errors = self.traffic.take_errors()
             if counts:
                 self.say("client: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common(4)))
             if errors:
@@ -214,7 +214,7 @@ class FailoverDemo:
 
     async def _writes_resumed(self, since: float, condition: Callable[[ClusterView], bool], timeout: float) -> None:
         """Wait until `condition` holds in coord and a record sent after `since` is acknowledged."""
-        ok = await self.view.wait_for(lambda v: condition(v) and self.ledger.first_ack_after(since) is not None,
+        ok = await self.watch.wait_for(lambda v: condition(v) and self.ledger.first_ack_after(since) is not None,
                                       timeout)
         first = self.ledger.first_ack_after(since)
         if ok and first is not None:
@@ -228,7 +228,7 @@ class FailoverDemo:
 
     async def _act_kill_leader(self, state: ClusterState) -> None:
         self.act("Act 1: SIGKILL the leader of partition 0")
-        leader = _p0(self.view.view).leader
+        leader = _p0(self.watch.view).leader
         if leader < 0:
             self.say(f"{TOPIC}-0 has no leader to kill; skipping act 1")
             return
@@ -239,13 +239,13 @@ class FailoverDemo:
 
     async def _act_kill_controller(self, state: ClusterState) -> None:
         self.act("Act 2: SIGKILL the controller")
-        controller, epoch = self.view.view.controller, self.view.view.controller_epoch
+        controller, epoch = self.watch.view.controller, self.watch.view.controller_epoch
         if controller is None or controller in self.dead:
             self.say("no live controller to kill; skipping act 2")
             return
         at = self._kill(state, controller, f"act 2: SIGKILL controller (broker {controller})")
         wait = self.left(self.args.act_timeout)
-        elected = await self.view.wait_for(
+        elected = await self.watch.wait_for(
             lambda v: v.controller not in (None, controller) and v.controller_epoch > epoch, wait)
         if not elected:
             self.say(f"no new controller within {wait:.0f} s")
@@ -270,10 +270,10 @@ class FailoverDemo:
             await restart_broker(state, broker_id, timeout=max(10.0, self.left(self.args.act_timeout)))
         save_state(state)
         self.dead.clear()
-        full = await self.view.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
+        full = await self.watch.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
                                         and self.ledger.first_ack_after(started) is not None,
                                         self.left(self.args.act_timeout))
-        isr = list(_p0(self.view.view).isr)
+        isr = list(_p0(self.watch.view).isr)
         self.say(f"{TOPIC}-0 ISR is {isr}" + (": every replica caught up with the leader and is back in sync"
                                               if full else " when the act's time was up"))
         await asyncio.sleep(self.left(self.args.dwell))

@@ -129,6 +129,11 @@ class Traffic:
             return
         self.ledger.consume(seq, r.partition, r.offset)
 
+    def take_errors(self) -> Counter[str]:
+        """Errors handed to the application since the last call, by kind."""
+        errors, self.errors = self.errors, Counter()
+        return errors
+
     @property
     def in_flight(self) -> int:
         return len(self._pending)
