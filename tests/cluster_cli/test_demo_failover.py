@@ -16,19 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster_cli.procscan import processes_mentioning
+
 pytestmark = pytest.mark.cluster
-
-
-def processes_mentioning(text: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if text.encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                pass
-    return pids
 
 
 @pytest.fixture(scope="module")
