@@ -16,14 +16,15 @@ import argparse
 import asyncio
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from broker.cli.cluster_procs import (plan_cluster, refuse_if_running, restart_broker, signal_member, start_cluster,
-                                      stop_all)
-from broker.cli.cluster_state import ClusterState, remove_state, save_state
+from broker.cli.cluster_procs import (ClusterStartError, plan_cluster, refuse_if_running, restart_broker, signal_member,
+                                      start_cluster, stop_all)
+from broker.cli.cluster_state import ClusterState, ClusterStateError, remove_state, save_state
 from broker.cli.demo_ledger import Ledger, render_summary, summarize
 from broker.cli.demo_traffic import ClientLogTap, Traffic
 from broker.cli.demo_watch import ClusterView, CoordView
@@ -32,8 +33,10 @@ from broker.cli.status import gather_report
 from broker.cli.status_model import render_table
 from broker.metadata import znodes as Z
 from client import AsyncAdmin, NewTopic
-from client.protocol.errors import InvalidConfigError
+from client.errors import ClientError
+from client.protocol.errors import BrokerError, InvalidConfigError
 from coord.client import CoordClient
+from coord.protocol.errors import CoordError
 
 TOPIC = "failover-demo"
 MIN_ISR = 2
@@ -46,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
     p = sub.add_parser("failover", help="kill the leader, then the controller, under acks=all load; "
                                         "exit 0 only if no acknowledged record is lost")
-    p.add_argument("--nodes", type=int, default=3, help="brokers (default 3; replication factor is min(3, nodes))")
+    p.add_argument("--nodes", type=_positive_int, default=3, help="brokers (default 3; replication factor is min(3, nodes))")
     p.add_argument("--session-timeout-ms", type=int, default=4000,
                    help="brokers' coord session timeout: how soon a killed broker is noticed (default 4000)")
     p.add_argument("--warmup", type=float, default=4.0, help="seconds of traffic before act 1 (default 4)")
@@ -63,6 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     async def service(stop: asyncio.Event) -> int:
         demo = FailoverDemo(args)
@@ -75,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             return 130
-        return task.result()
+        try:
+            return task.result()
+        except (ClusterStartError, ClusterStateError, ClientError, BrokerError, CoordError, OSError, ValueError) as exc:
+            print(f"pybroker demo failover: error: {exc}", file=sys.stderr)
+            return 1
 
     return run_until_signal(service)
 
@@ -267,7 +281,10 @@ class FailoverDemo:
         started = time.monotonic()
         for broker_id in self.dead:
             self.say(f"starting broker {broker_id} again (same id, data and port)")
-            await restart_broker(state, broker_id, timeout=max(10.0, self.left(self.args.act_timeout)))
+            try:
+                await restart_broker(state, broker_id, timeout=max(10.0, self.left(self.args.act_timeout)))
+            except ClusterStartError as exc:
+                self.say(f"broker {broker_id} did not come back: {exc}")
         save_state(state)
         self.dead.clear()
         full = await self.watch.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)

@@ -104,7 +104,7 @@ def render_summary(s: Summary) -> str:
     lines = ["Summary",
              f"  records sent                      {s.sent}",
              f"  acknowledged (acks=all)           {s.acknowledged}",
-             f"  failed (error returned to app)    {s.failed}",
+             f"  failed or never answered          {s.failed}",
              f"  consumed                          {s.consumed} ({s.distinct_consumed} distinct)",
              f"  acknowledged but lost             {len(s.lost)}" + (f"  <- {_seqs(s.lost)}" if s.lost else ""),
              f"  duplicates                        {s.duplicates}"

@@ -101,7 +101,11 @@ class Traffic:
 
     def _answered(self, seq: int, future) -> None:
         self._pending.discard(seq)
-        exc = future.exception()
+        try:
+            exc = future.exception()
+        except asyncio.CancelledError:  # the producer closed with the record still unanswered
+            self.ledger.fail(seq, "unanswered when the producer closed")
+            return
         if exc is None:
             meta = future.result()
             self.ledger.ack(seq, meta.partition, meta.offset, self.clock())
