@@ -211,8 +211,11 @@ class FailoverDemo:
                 self.say("errors returned to the application: " + ", ".join(f"{k} x{v}" for k, v in errors.items()))
             if n % 5 == 0:
                 led = self.ledger
+                oldest = self.traffic.oldest_unanswered()
+                waiting = "" if oldest is None or oldest[1] < 2 else \
+                    f" (record #{oldest[0]} has waited {oldest[1]:.0f} s: the client retries it silently)"
                 self.say(f"traffic: sent {len(led.sent_at)}, acknowledged {len(led.acked)}, "
-                         f"consumed {len(led.consumed)}, awaiting an answer {self.traffic.in_flight}")
+                         f"consumed {len(led.consumed)}, awaiting an answer {self.traffic.in_flight}{waiting}")
 
     # -- acts -----------------------------------------------------------------------
 

@@ -142,6 +142,13 @@ class Traffic:
     def in_flight(self) -> int:
         return len(self._pending)
 
+    def oldest_unanswered(self) -> tuple[int, float] | None:
+        """(seq, seconds waiting) of the longest-waiting record, or None if all were answered."""
+        if not self._pending:
+            return None
+        seq = min(self._pending)
+        return seq, self.clock() - self.ledger.sent_at[seq]
+
     async def stop_producing(self, timeout: float) -> None:
         """Stop sending; wait up to `timeout` s for every sent record's answer."""
         if self._producing is not None:
