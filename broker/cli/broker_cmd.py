@@ -28,10 +28,27 @@ async def serve_broker(stop: asyncio.Event, config: BrokerConfig) -> int:
     return 0
 
 
+def parse_listener(value: str | None, host: str | None, port: int | None) -> tuple[str | None, int | None]:
+    """(host, port) from --listen HOST:PORT (Kafka's `PLAINTEXT://HOST:PORT` accepted) or --host/--port."""
+    if value is None:
+        return host, port
+    if host is not None or port is not None:
+        raise ConfigError("give either --listen HOST:PORT or --host/--port, not both")
+    address = value.removeprefix("PLAINTEXT://")
+    listen_host, sep, listen_port = address.rpartition(":")
+    if not sep or not listen_host or not listen_port.isdigit() or not 0 < int(listen_port) < 65536:
+        raise ConfigError(f"--listen {value!r}: expected HOST:PORT, e.g. 10.0.0.1:9092")
+    if listen_host in ("0.0.0.0", "::", "[::]"):
+        raise ConfigError(f"--listen {value!r}: the broker registers its listen address for clients and peers, "
+                          f"and nobody can connect to a wildcard; give this machine's own address")
+    return listen_host, int(listen_port)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config, broker_id=args.id, port=args.port, data_dir=args.data_dir,
-                             coord_connect=args.coord, host=args.host)
+        host, port = parse_listener(args.listen, args.host, args.port)
+        config = load_config(args.config, broker_id=args.id, port=port, data_dir=args.data_dir,
+                             coord_connect=args.coord, host=host)
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
@@ -47,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=None, help="partition logs directory")
     p.add_argument("--port", type=int, default=None, help="listen port on --host (default 9092)")
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--listen", default=None, metavar="HOST:PORT",
+                   help="Kafka's listeners, as --host and --port in one; HOST is also the address the broker "
+                        "registers for clients and peers, so give one they can reach (not 0.0.0.0)")
     p.add_argument("--coord", default=None, help="coord servers host:port,... (default 127.0.0.1:2181)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
     p.set_defaults(func=run)

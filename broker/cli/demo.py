@@ -16,14 +16,15 @@ import argparse
 import asyncio
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from broker.cli.cluster_procs import (plan_cluster, refuse_if_running, restart_broker, signal_member, start_cluster,
-                                      stop_all)
-from broker.cli.cluster_state import ClusterState, remove_state, save_state
+from broker.cli.cluster_procs import (ClusterStartError, plan_cluster, refuse_if_running, restart_broker, signal_member,
+                                      start_cluster, stop_all)
+from broker.cli.cluster_state import ClusterState, ClusterStateError, remove_state, save_state
 from broker.cli.demo_ledger import Ledger, render_summary, summarize
 from broker.cli.demo_traffic import ClientLogTap, Traffic
 from broker.cli.demo_watch import ClusterView, CoordView
@@ -32,11 +33,14 @@ from broker.cli.status import gather_report
 from broker.cli.status_model import render_table
 from broker.metadata import znodes as Z
 from client import AsyncAdmin, NewTopic
-from client.protocol.errors import InvalidConfigError
+from client.errors import ClientError
+from client.protocol.errors import BrokerError, InvalidConfigError
 from coord.client import CoordClient
+from coord.protocol.errors import CoordError
 
 TOPIC = "failover-demo"
 MIN_ISR = 2
+FINALE_SECONDS = 15.0   # kept for the producer's last answers, the consumer's catch-up and the teardown
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,17 +49,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
     p = sub.add_parser("failover", help="kill the leader, then the controller, under acks=all load; "
                                         "exit 0 only if no acknowledged record is lost")
-    p.add_argument("--nodes", type=int, default=3, help="brokers (default 3; replication factor is min(3, nodes))")
+    p.add_argument("--nodes", type=_positive_int, default=3, help="brokers (default 3; replication factor is min(3, nodes))")
     p.add_argument("--session-timeout-ms", type=int, default=4000,
                    help="brokers' coord session timeout: how soon a killed broker is noticed (default 4000)")
     p.add_argument("--warmup", type=float, default=4.0, help="seconds of traffic before act 1 (default 4)")
     p.add_argument("--dwell", type=float, default=3.0, help="seconds to watch after each recovery (default 3)")
     p.add_argument("--act-timeout", type=float, default=20.0,
                    help="longest wait for recovery in each act, seconds (default 20)")
+    p.add_argument("--max-seconds", type=float, default=90.0,
+                   help="bound on the whole demo: acts are cut short so that the finale starts "
+                        f"{FINALE_SECONDS:.0f} s before it (default 90)")
     p.add_argument("--rate", type=float, default=50.0, help="records per second (default 50)")
     p.add_argument("--data-dir", type=Path, default=None, help="cluster directory (default: a new temporary one)")
-    p.add_argument("--keep-data", action="store_true", help="keep the cluster's directory (logs) afterwards")
+    p.add_argument("--keep-data", action="store_true",
+                   help="keep the cluster's directory (logs) afterwards (a --data-dir that existed is always kept)")
     p.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             return 130
-        return task.result()
+        try:
+            return task.result()
+        except (ClusterStartError, ClusterStateError, ClientError, BrokerError, CoordError, OSError, ValueError) as exc:
+            print(f"pybroker demo failover: error: {exc}", file=sys.stderr)
+            return 1
 
     return run_until_signal(service)
 
@@ -83,8 +102,14 @@ class FailoverDemo:
         self.ledger = Ledger()
         self.dead: list[int] = []
         self.replicas: list[int] = []
-        self.view: CoordView | None = None
+        self.min_isr = 1   # Kafka's default, until the topic is created with MIN_ISR
+        self.watch: CoordView | None = None
         self.traffic: Traffic | None = None
+
+    def left(self, want: float) -> float:
+        """`want` seconds, or less so that the acts end FINALE_SECONDS before --max-seconds."""
+        end = self.t0 + self.args.max_seconds - FINALE_SECONDS
+        return max(0.5, min(want, end - time.monotonic()))
 
     def say(self, message: str) -> None:
         self.out(f"[{time.monotonic() - self.t0:6.2f}s] {message}")
@@ -97,6 +122,8 @@ class FailoverDemo:
     async def run(self) -> int:
         data_dir = self.args.data_dir or Path(tempfile.mkdtemp(prefix="pybroker-demo-"))
         refuse_if_running(data_dir)
+        # Only a directory the demo made is removed afterwards, never one the user had.
+        remove_dir = not self.args.keep_data and (self.args.data_dir is None or not data_dir.exists())
         state = plan_cluster(data_dir, self.args.nodes, 3, self.args.session_timeout_ms)
         Path(state.data_dir).mkdir(parents=True, exist_ok=True)
         save_state(state)  # `pybroker cluster down --data-dir` can clean up if we are killed
@@ -109,9 +136,9 @@ class FailoverDemo:
             self.say(f"cluster up: bootstrap {state.bootstrap}, coord {state.coord_connect}; "
                      f"broker {controller} won /controller")
             await self._create_topic(state)
-            self.view = CoordView(state.coord_connect, self.say)
-            await self.view.start([TOPIC])
-            p0 = _p0(self.view.view)
+            self.watch = CoordView(state.coord_connect, self.say)
+            await self.watch.start([TOPIC])
+            p0 = _p0(self.watch.view)
             self.say(f"{TOPIC}-0: replicas {self.replicas}, leader {p0.leader}, leader epoch {p0.leader_epoch}, "
                      f"ISR {list(p0.isr)}; watching /brokers, /controller, /controller_epoch in coord")
             tap.install()
@@ -119,13 +146,13 @@ class FailoverDemo:
             await self.traffic.start()
             ticker = asyncio.ensure_future(self._tick(tap))
             self.say(f"producer (acks=all, {self.args.rate:.0f} records/s, numbered) and consumer running")
-            await asyncio.sleep(self.args.warmup)
+            await asyncio.sleep(self.left(self.args.warmup))
             await self._act_kill_leader(state)
             await self._act_kill_controller(state)
             await self._act_restart(state)
             self.act("Finale: stop the producer, let the consumer catch up")
-            await self.traffic.stop_producing(timeout=self.args.act_timeout)
-            await self.traffic.drain(timeout=self.args.act_timeout)
+            await self.traffic.stop_producing(timeout=FINALE_SECONDS / 3)
+            await self.traffic.drain(timeout=FINALE_SECONDS / 3)
             ticker.cancel()
             await self._final_status(state)
             summary = summarize(self.ledger)
@@ -138,23 +165,24 @@ class FailoverDemo:
             tap.remove()
             stop_all(state, grace=5.0)
             remove_state(Path(state.data_dir))
-            if self.args.keep_data:
-                self.say(f"cluster stopped; data and logs kept in {state.data_dir}")
-            else:
+            if remove_dir:
                 shutil.rmtree(state.data_dir, ignore_errors=True)
                 self.say("cluster stopped and its directory removed")
+            else:
+                self.say(f"cluster stopped; data and logs kept in {state.data_dir}")
 
     async def _close_clients(self) -> None:
         if self.traffic is not None:
             await self.traffic.close()
-        if self.view is not None:
-            await self.view.stop()
+        if self.watch is not None:
+            await self.watch.stop()
 
     async def _create_topic(self, state: ClusterState) -> None:
         rf = min(3, self.args.nodes)
         async with AsyncAdmin(state.bootstrap) as admin:
             try:
                 await admin.create_topics([NewTopic(TOPIC, 1, rf, {"min.insync.replicas": str(MIN_ISR)})])
+                self.min_isr = MIN_ISR
                 self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf}, min.insync.replicas={MIN_ISR}")
             except InvalidConfigError as exc:
                 if "min.insync.replicas" not in str(exc):
@@ -176,15 +204,18 @@ class FailoverDemo:
             await asyncio.sleep(1.0)
             n += 1
             counts = tap.take()
-            errors, self.traffic.errors = self.traffic.errors, type(self.traffic.errors)()
+            errors = self.traffic.take_errors()
             if counts:
                 self.say("client: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common(4)))
             if errors:
                 self.say("errors returned to the application: " + ", ".join(f"{k} x{v}" for k, v in errors.items()))
             if n % 5 == 0:
                 led = self.ledger
+                oldest = self.traffic.oldest_unanswered()
+                waiting = "" if oldest is None or oldest[1] < 2 else \
+                    f" (record #{oldest[0]} has waited {oldest[1]:.0f} s: the client retries it silently)"
                 self.say(f"traffic: sent {len(led.sent_at)}, acknowledged {len(led.acked)}, "
-                         f"consumed {len(led.consumed)}, awaiting an answer {self.traffic.in_flight}")
+                         f"consumed {len(led.consumed)}, awaiting an answer {self.traffic.in_flight}{waiting}")
 
     # -- acts -----------------------------------------------------------------------
 
@@ -200,7 +231,7 @@ class FailoverDemo:
 
     async def _writes_resumed(self, since: float, condition: Callable[[ClusterView], bool], timeout: float) -> None:
         """Wait until `condition` holds in coord and a record sent after `since` is acknowledged."""
-        ok = await self.view.wait_for(lambda v: condition(v) and self.ledger.first_ack_after(since) is not None,
+        ok = await self.watch.wait_for(lambda v: condition(v) and self.ledger.first_ack_after(since) is not None,
                                       timeout)
         first = self.ledger.first_ack_after(since)
         if ok and first is not None:
@@ -214,35 +245,36 @@ class FailoverDemo:
 
     async def _act_kill_leader(self, state: ClusterState) -> None:
         self.act("Act 1: SIGKILL the leader of partition 0")
-        leader = _p0(self.view.view).leader
+        leader = _p0(self.watch.view).leader
         if leader < 0:
             self.say(f"{TOPIC}-0 has no leader to kill; skipping act 1")
             return
         at = self._kill(state, leader, f"act 1: SIGKILL leader (broker {leader})")
         await self._writes_resumed(at, lambda v: _p0(v).leader not in (leader, -1),
-                                   self.args.act_timeout)
-        await asyncio.sleep(self.args.dwell)
+                                   self.left(self.args.act_timeout))
+        await asyncio.sleep(self.left(self.args.dwell))
 
     async def _act_kill_controller(self, state: ClusterState) -> None:
         self.act("Act 2: SIGKILL the controller")
-        controller, epoch = self.view.view.controller, self.view.view.controller_epoch
+        controller, epoch = self.watch.view.controller, self.watch.view.controller_epoch
         if controller is None or controller in self.dead:
             self.say("no live controller to kill; skipping act 2")
             return
         at = self._kill(state, controller, f"act 2: SIGKILL controller (broker {controller})")
-        elected = await self.view.wait_for(
-            lambda v: v.controller not in (None, controller) and v.controller_epoch > epoch, self.args.act_timeout)
+        wait = self.left(self.args.act_timeout)
+        elected = await self.watch.wait_for(
+            lambda v: v.controller not in (None, controller) and v.controller_epoch > epoch, wait)
         if not elected:
-            self.say(f"no new controller within {self.args.act_timeout:.0f} s")
+            self.say(f"no new controller within {wait:.0f} s")
         live = self._live_replicas()
-        if len(live) < MIN_ISR:
+        if len(live) < self.min_isr:
             self.say(f"only {len(live)} of the replicas {self.replicas} is alive, fewer than min.insync.replicas="
-                     f"{MIN_ISR}: acks=all writes are refused (NOT_ENOUGH_REPLICAS) until a broker returns. "
+                     f"{self.min_isr}: acks=all writes are refused (NOT_ENOUGH_REPLICAS) until a broker returns. "
                      f"Kafka prefers being unavailable to acknowledging a write one more crash could lose")
-            await asyncio.sleep(self.args.dwell)
+            await asyncio.sleep(self.left(self.args.dwell))
             return
-        await self._writes_resumed(at, lambda v: _p0(v).leader in live, self.args.act_timeout)
-        await asyncio.sleep(self.args.dwell)
+        await self._writes_resumed(at, lambda v: _p0(v).leader in live, self.left(self.args.act_timeout))
+        await asyncio.sleep(self.left(self.args.dwell))
 
     async def _act_restart(self, state: ClusterState) -> None:
         self.act("Act 3: restart the dead brokers")
@@ -252,15 +284,19 @@ class FailoverDemo:
         started = time.monotonic()
         for broker_id in self.dead:
             self.say(f"starting broker {broker_id} again (same id, data and port)")
-            await restart_broker(state, broker_id, timeout=self.args.act_timeout)
+            try:
+                await restart_broker(state, broker_id, timeout=max(10.0, self.left(self.args.act_timeout)))
+            except ClusterStartError as exc:
+                self.say(f"broker {broker_id} did not come back: {exc}")
         save_state(state)
         self.dead.clear()
-        full = await self.view.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
-                                        and self.ledger.first_ack_after(started) is not None, self.args.act_timeout)
-        isr = list(_p0(self.view.view).isr)
+        full = await self.watch.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
+                                        and self.ledger.first_ack_after(started) is not None,
+                                        self.left(self.args.act_timeout))
+        isr = list(_p0(self.watch.view).isr)
         self.say(f"{TOPIC}-0 ISR is {isr}" + (": every replica caught up with the leader and is back in sync"
-                                              if full else f" after {self.args.act_timeout:.0f} s"))
-        await asyncio.sleep(self.args.dwell)
+                                              if full else " when the act's time was up"))
+        await asyncio.sleep(self.left(self.args.dwell))
 
     async def _final_status(self, state: ClusterState) -> None:
         try:

@@ -104,11 +104,12 @@ def render_summary(s: Summary) -> str:
     lines = ["Summary",
              f"  records sent                      {s.sent}",
              f"  acknowledged (acks=all)           {s.acknowledged}",
-             f"  failed (error returned to app)    {s.failed}",
+             f"  failed or never answered          {s.failed}",
              f"  consumed                          {s.consumed} ({s.distinct_consumed} distinct)",
              f"  acknowledged but lost             {len(s.lost)}" + (f"  <- {_seqs(s.lost)}" if s.lost else ""),
              f"  duplicates                        {s.duplicates}"
-             + ("  (a retry after a lost answer; the idempotent producer removes these)" if s.duplicates else "")]
+             + ("  (a retry wrote a record again: expected without idempotence, a bug with it)"
+                if s.duplicates else "")]
     if s.misplaced:
         lines.append(f"  consumed at another offset than acknowledged: {_seqs(s.misplaced)}")
     lines.append("  unavailability (kill -> first acknowledged write sent after it)")

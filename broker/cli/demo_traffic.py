@@ -101,13 +101,17 @@ class Traffic:
 
     def _answered(self, seq: int, future) -> None:
         self._pending.discard(seq)
-        exc = future.exception()
+        try:
+            exc = future.exception()
+        except asyncio.CancelledError:  # the producer closed with the record still unanswered
+            self.ledger.fail(seq, "unanswered when the producer closed")
+            return
         if exc is None:
             meta = future.result()
             self.ledger.ack(seq, meta.partition, meta.offset, self.clock())
         else:
             self.ledger.fail(seq, str(exc))
-            self.errors[type(exc).__name__] += 1
+            self.errors[f"{type(exc).__name__} ({str(exc)[:100]})"] += 1
 
     async def _consume(self) -> None:
         while True:
@@ -129,9 +133,21 @@ class Traffic:
             return
         self.ledger.consume(seq, r.partition, r.offset)
 
+    def take_errors(self) -> Counter[str]:
+        """Errors handed to the application since the last call, by kind."""
+        errors, self.errors = self.errors, Counter()
+        return errors
+
     @property
     def in_flight(self) -> int:
         return len(self._pending)
+
+    def oldest_unanswered(self) -> tuple[int, float] | None:
+        """(seq, seconds waiting) of the longest-waiting record, or None if all were answered."""
+        if not self._pending:
+            return None
+        seq = min(self._pending)
+        return seq, self.clock() - self.ledger.sent_at[seq]
 
     async def stop_producing(self, timeout: float) -> None:
         """Stop sending; wait up to `timeout` s for every sent record's answer."""

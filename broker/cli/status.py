@@ -18,13 +18,14 @@ from pathlib import Path
 from broker.cli.cluster import DEFAULT_CLUSTER_DIR
 from broker.cli.cluster_state import ClusterStateError, load_state, state_path
 from broker.cli.clientcmd import DEFAULT_BOOTSTRAP, run_client
-from broker.cli.status_model import StatusReport, build_report, render_table
+from broker.cli.status_model import CoordRow, StatusReport, build_report, parse_srvr_mode, render_table
 from broker.metadata import znodes as Z
 from client import AsyncAdmin
 from client.errors import BrokerError, ClientError
 from client.protocol.api import CONSUMER_REPLICA_ID, LATEST_TIMESTAMP, ApiKey
 from client.protocol.errors import raise_for
 from coord.client import CoordClient
+from coord.client.client import parse_hosts
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +68,25 @@ async def gather_report(bootstrap: str, coord: str | None, topics: list[str] | N
         metadata = await _controller_metadata(admin, topics)
         high_watermarks = await _high_watermarks(admin, metadata, errors)
     controller_epoch, registered = (await _coord_facts(coord, errors)) if coord else (None, None)
-    return build_report(metadata, high_watermarks, controller_epoch, registered, errors)
+    members = await coord_modes(coord) if coord else []
+    return build_report(metadata, high_watermarks, controller_epoch, registered, errors, members)
+
+
+async def coord_modes(coord: str) -> list[CoordRow]:
+    """Each coord server's role, from the `srvr` four-letter word (ZooKeeper allows it by default)."""
+    async def one(host: str, port: int) -> CoordRow:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2.0)
+            try:
+                writer.write(b"srvr")
+                answer = await asyncio.wait_for(reader.read(4096), 2.0)
+            finally:
+                writer.close()
+            return CoordRow(f"{host}:{port}", parse_srvr_mode(answer.decode(errors="replace")))
+        except (OSError, asyncio.TimeoutError):
+            return CoordRow(f"{host}:{port}", "unreachable")
+
+    return list(await asyncio.gather(*(one(h, p) for h, p in parse_hosts(coord))))
 
 
 async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None) -> dict:

@@ -41,6 +41,12 @@ class PartitionRow:
         return self.leader < 0
 
 
+@dataclass(frozen=True)
+class CoordRow:
+    address: str
+    mode: str                 # leader / follower / standalone / unreachable (from `srvr`)
+
+
 @dataclass
 class StatusReport:
     cluster_id: str | None
@@ -49,6 +55,7 @@ class StatusReport:
     brokers: list[BrokerRow]
     partitions: list[PartitionRow]
     errors: list[str] = field(default_factory=list)
+    coord: list[CoordRow] = field(default_factory=list)
 
     def to_json(self) -> str:
         out = asdict(self)
@@ -58,11 +65,20 @@ class StatusReport:
         return json.dumps(out, indent=2)
 
 
+def parse_srvr_mode(answer: str) -> str:
+    """The `Mode:` line of a ZooKeeper `srvr` answer (leader, follower, standalone...)."""
+    for line in answer.splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return "not serving"
+
+
 def build_report(metadata: dict[str, Any], high_watermarks: dict[tuple[str, int], int],
                  controller_epoch: int | None = None, registered: set[int] | None = None,
-                 errors: list[str] | None = None) -> StatusReport:
+                 errors: list[str] | None = None, coord: list[CoordRow] | None = None) -> StatusReport:
     """Join a Metadata body with HWs and coord facts. Brokers registered in coord but
-    missing from Metadata are listed too (a broker's cache may lag the registration)."""
+    missing from Metadata are listed too (a broker's cache may lag the registration).
+    A HW the leader did not give comes from Metadata's `high_watermark` if it has one."""
     brokers = {b["id"]: BrokerRow(b["id"], b["host"], b["port"], b.get("rack"),
                                   None if registered is None else b["id"] in registered)
                for b in metadata.get("brokers", ())}
@@ -78,10 +94,10 @@ def build_report(metadata: dict[str, Any], high_watermarks: dict[tuple[str, int]
             key = (topic["name"], p["partition"])
             partitions.append(PartitionRow(topic["name"], p["partition"], p.get("leader", -1),
                                            p.get("leader_epoch", -1), list(p.get("replicas", [])),
-                                           list(p.get("isr", [])), high_watermarks.get(key)))
+                                           list(p.get("isr", [])), high_watermarks.get(key, p.get("high_watermark"))))
     partitions.sort(key=lambda r: (r.topic, r.partition))
     return StatusReport(metadata.get("cluster_id"), metadata.get("controller_id", -1), controller_epoch,
-                        [brokers[i] for i in sorted(brokers)], partitions, report_errors)
+                        [brokers[i] for i in sorted(brokers)], partitions, report_errors, list(coord or ()))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -104,6 +120,9 @@ def render_table(report: StatusReport) -> str:
          ", ".join(n for n in ("controller" if b.id == report.controller_id else "",
                                "not registered in coord" if b.registered is False else "") if n)]
         for b in report.brokers])
+    if report.coord:
+        lines += ["", f"Coord ensemble ({len(report.coord)})"]
+        lines += _table(["ADDRESS", "MODE"], [[c.address, c.mode] for c in report.coord])
     lines += ["", f"Partitions ({len(report.partitions)})"]
     if report.partitions:
         lines += _table(["TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "HW", "NOTE"], [

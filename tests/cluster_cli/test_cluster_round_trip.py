@@ -4,6 +4,7 @@ table and JSON, and nothing left running afterwards."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from broker.cli.cluster_state import load_state, pid_alive, state_path
+from tests.cluster_cli.procscan import processes_mentioning
 
 pytestmark = pytest.mark.cluster
 
@@ -63,6 +65,8 @@ def test_up_status_kill_start_down(cluster_dir: Path):
     assert report["controller_epoch"] == 1 and report["controller_id"] in (1, 2, 3)
     assert sorted(b["id"] for b in report["brokers"]) == [1, 2, 3]
     assert all(b["registered"] for b in report["brokers"])
+    modes = sorted(c["mode"] for c in report["coord"])
+    assert modes == ["follower", "follower", "leader"], report["coord"]  # a real ensemble
     assert [(p["topic"], p["partition"]) for p in report["partitions"]] == [("rt", 0), ("rt", 1)]
     for p in report["partitions"]:
         assert sorted(p["replicas"]) == [1, 2, 3] and p["leader"] in p["replicas"] and p["leader_epoch"] >= 0
@@ -91,3 +95,16 @@ def test_down_and_status_without_a_cluster_say_what_to_do(tmp_path: Path):
     assert down.returncode == 1 and "pybroker cluster up --data-dir" in down.stderr
     kill = cli("cluster", "kill", "1", "--data-dir", str(tmp_path))
     assert kill.returncode == 1 and "cluster.json missing" in kill.stderr
+
+
+def test_a_broker_dying_at_start_up_is_reported_and_nothing_is_left(tmp_path: Path):
+    data_dir = tmp_path / "cluster"
+    (data_dir / "broker-1").mkdir(parents=True)
+    with open(data_dir / "broker-1" / ".lock", "a") as lock:  # as if another broker used this directory
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        up = cli("cluster", "up", "--nodes", "1", "--data-dir", str(data_dir), "--timeout", "60")
+    assert up.returncode == 1
+    assert "broker-1 exited during start-up" in up.stderr and "is in use by another running pybroker" in up.stderr
+    assert not state_path(data_dir).exists()
+    assert processes_mentioning(str(data_dir)) == []
+

@@ -8,32 +8,24 @@ expected failure (strict=False), while the run-to-completion test must always pa
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.cluster_cli.procscan import processes_mentioning
+
 pytestmark = pytest.mark.cluster
-
-
-def processes_mentioning(text: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if text.encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                pass
-    return pids
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     data_dir = tmp_path_factory.mktemp("demo") / "cluster"
     out = subprocess.run([sys.executable, "-m", "broker", "demo", "failover", "--data-dir", str(data_dir),
-                          "--warmup", "2", "--dwell", "1", "--act-timeout", "15", "--session-timeout-ms", "3000"],
+                          "--warmup", "2", "--dwell", "1", "--act-timeout", "12", "--session-timeout-ms", "3000"],
                          capture_output=True, text=True, timeout=170)
     return out, data_dir
 
@@ -69,3 +61,25 @@ def test_demo_verdict_no_acknowledged_record_lost(demo_run):
     assert "elected broker" in act1 and "writes flow again" in act1, act1
     act3 = text.split("== Act 3")[1].split("== Finale")[0]
     assert "every replica caught up with the leader and is back in sync" in act3, act3
+
+
+def test_ctrl_c_tears_the_cluster_down(tmp_path: Path):
+    data_dir, out_path = tmp_path / "cluster", tmp_path / "demo.out"
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "broker", "demo", "failover", "--data-dir", str(data_dir)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while "consumer running" not in out_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, out_path.read_text()
+            time.sleep(0.1)
+        assert processes_mentioning(str(data_dir)), "the demo's cluster should be running now"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = out_path.read_text()
+    assert "interrupted: tearing the cluster down" in text and "cluster stopped" in text, text
+    assert processes_mentioning(str(data_dir)) == []
+    assert not data_dir.exists()

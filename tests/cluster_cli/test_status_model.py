@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from broker.cli.status_model import build_report, render_table
+from broker.cli.status_model import CoordRow, build_report, parse_srvr_mode, render_table
 
 METADATA = {
     "cluster_id": "abc", "controller_id": 2,
@@ -50,3 +50,22 @@ def test_json_has_the_same_facts():
 def test_broker_missing_from_coord_is_flagged():
     text = render_table(build_report(METADATA, {}, 1, registered={2}))
     assert "not registered in coord" in [line for line in text.splitlines() if line.startswith("  1 ")][0]
+
+
+def test_coord_members_and_their_roles():
+    assert parse_srvr_mode("Zookeeper version: 3.8.0\nLatency min/avg/max: 0/0/0\nMode: follower\n") == "follower"
+    assert parse_srvr_mode("This ZooKeeper instance is not currently serving requests") == "not serving"
+    report = build_report(METADATA, {}, coord=[CoordRow("10.0.0.1:2181", "leader"),
+                                               CoordRow("10.0.0.2:2181", "unreachable")])
+    text = render_table(report)
+    assert "Coord ensemble (2)" in text
+    assert [line.split() for line in text.splitlines() if line.startswith("  10.0.0.")] == [
+        ["10.0.0.1:2181", "leader"], ["10.0.0.2:2181", "unreachable"]]
+    assert json.loads(report.to_json())["coord"][0] == {"address": "10.0.0.1:2181", "mode": "leader"}
+
+
+def test_metadata_high_watermark_is_used_when_the_leader_gave_none():
+    body = {"brokers": [], "topics": [{"name": "t", "partitions": [
+        {"partition": 0, "leader": 1, "leader_epoch": 0, "replicas": [1], "isr": [1], "high_watermark": 9}]}]}
+    assert build_report(body, {}).partitions[0].high_watermark == 9
+    assert build_report(body, {("t", 0): 11}).partitions[0].high_watermark == 11
