@@ -18,10 +18,10 @@ _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 TOPIC_CONFIGS: dict[str, bool] = {
     "retention.ms": True, "retention.bytes": True, "segment.bytes": True, "segment.ms": True,
     "max.message.bytes": True, "flush.messages": True, "flush.ms": True,
-    "cleanup.policy": False,
+    "cleanup.policy": False, "min.insync.replicas": True, "unclean.leader.election.enable": False,
 }
 # Compaction and LogAppendTime are not implemented, so only the defaults are accepted.
-_CHOICES = {"cleanup.policy": {"delete"}}
+_CHOICES = {"cleanup.policy": {"delete"}, "unclean.leader.election.enable": {"true", "false"}}
 
 Refusal = tuple[ErrorCode, str]
 

@@ -17,7 +17,7 @@ from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.frames import Request
 
-from broker.server.handlers import admin, api_versions, fetch, list_offsets, metadata, produce
+from broker.server.handlers import admin, api_versions, fetch, list_offsets, metadata, produce, replica_control
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,11 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.PRODUCE: produce.handle,
     ApiKey.FETCH: fetch.handle,
     ApiKey.LIST_OFFSETS: list_offsets.handle,
+    ApiKey.LEADER_AND_ISR: replica_control.leader_and_isr,
+    ApiKey.STOP_REPLICA: replica_control.stop_replica,
+    ApiKey.UPDATE_METADATA: replica_control.update_metadata,
+    ApiKey.CONTROLLED_SHUTDOWN: replica_control.controlled_shutdown,
+    ApiKey.OFFSETS_FOR_LEADER_EPOCH: replica_control.offsets_for_leader_epoch,
 }
 
 

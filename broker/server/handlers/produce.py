@@ -1,9 +1,11 @@
 """Produce: validate each partition's batches, append them, wait for acks, answer.
 
 The batches are appended as the client built them: the log checks headers and CRCs and
-rewrites base offsets, never decoding a record. acks=1 answers after the append (and,
-when the topic demands an fsync per message, after the group-commit flush that covers
-it); acks=all waits until the high watermark passes the batch; acks=0 answers nothing
+rewrites base offsets, never decoding a record. The partition's replication core does
+the append and decides when it is acknowledged: acks=1 after the append (and, when the
+topic demands an fsync per message, after the group-commit flush that covers it);
+acks=all once the high watermark passes the batch, refused up front with
+NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas; acks=0 answers nothing
 and, as in Kafka, closes the connection if an append failed.
 """
 
@@ -17,10 +19,11 @@ from client.protocol.record_batch import CorruptBatchError
 
 from broker.log import RecordTooLargeError
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries, partition_error
+from broker.server.partition import ProduceResult
 from broker.server.replica_manager import PartitionRefused
 
 
-def _append(ctx: BrokerContext, entry: dict, acks: int) -> tuple[dict, list[asyncio.Future]]:
+def _append(ctx: BrokerContext, entry: dict, acks: int, timeout_ms: int) -> tuple[dict, list[asyncio.Future]]:
     """Append one partition's records; its result entry and what must finish before the ack."""
     topic, partition, records = entry.get("topic"), entry.get("partition"), entry.get("records")
     if not isinstance(records, (bytes, bytearray)):
@@ -32,22 +35,20 @@ def _append(ctx: BrokerContext, entry: dict, acks: int) -> tuple[dict, list[asyn
                                log_append_time=NO_TIMESTAMP, log_start_offset=-1), []
     plog = part.log
     try:
-        info = plog.append(records, leader_epoch=part.leader_epoch)
+        # The replication core appends as leader (stamping its epoch) and answers at once
+        # for acks=0/1, or once the high watermark passes the batch for acks=all.
+        replicated = part.produce(bytes(records), acks, timeout_ms)
     except CorruptBatchError as exc:
         code, message = ErrorCode.CORRUPT_MESSAGE, f"{topic}-{partition}: {exc}"
     except RecordTooLargeError as exc:
         code, message = ErrorCode.MESSAGE_TOO_LARGE, f"{topic}-{partition}: {exc}"
     else:
         ctx.logs.appended(topic, partition)
-        part.maybe_advance_high_watermark()
-        waits = []
+        waits = [replicated]
         if acks != ACKS_NONE and plog.config.flush_messages == 1:
             waits.append(asyncio.ensure_future(ctx.logs.sync(plog)))
-        if acks == ACKS_ALL:
-            waits.append(part.wait_for_high_watermark(info.last_offset + 1))
-        append_time = info.log_append_time if info.log_append_time is not None else NO_TIMESTAMP
-        return partition_error(topic, partition, ErrorCode.NONE, None, base_offset=info.first_offset,
-                               log_append_time=append_time, log_start_offset=plog.log_start_offset), waits
+        return partition_error(topic, partition, ErrorCode.NONE, None, base_offset=-1,
+                               log_append_time=NO_TIMESTAMP, log_start_offset=plog.log_start_offset), waits
     return partition_error(topic, partition, code, message, base_offset=-1, log_append_time=NO_TIMESTAMP,
                            log_start_offset=plog.log_start_offset), []
 
@@ -64,10 +65,18 @@ async def _await_acks(results: list[dict], waits: list[list[asyncio.Future]], ti
                 result.update(error=int(ErrorCode.REQUEST_TIMED_OUT),
                               message=f"not acknowledged within timeout_ms={timeout_ms}; the records may "
                                       "or may not have been written")
-            elif not fut.cancelled() and fut.exception() is not None and result["error"] == 0:
+            elif fut.cancelled() or result["error"] != 0:
+                continue
+            elif fut.exception() is not None:
                 exc = fut.exception()
                 code = getattr(exc, "code", ErrorCode.KAFKA_STORAGE_ERROR)
                 result.update(error=int(code), message=str(exc))
+            elif isinstance(fut.result(), ProduceResult):
+                done = fut.result()
+                if done.error == 0:
+                    result.update(base_offset=done.base_offset)
+                else:
+                    result.update(error=int(done.error), message=done.message)
 
 
 async def handle(ctx: BrokerContext, body: dict) -> Reply | None:
@@ -81,7 +90,7 @@ async def handle(ctx: BrokerContext, body: dict) -> Reply | None:
                             log_append_time=NO_TIMESTAMP, log_start_offset=-1) for e in entries]})
     results, waits = [], []
     for entry in entries:
-        result, wait = _append(ctx, entry, acks)
+        result, wait = _append(ctx, entry, acks, timeout_ms)
         results.append(result)
         waits.append(wait)
     if acks == ACKS_NONE:
