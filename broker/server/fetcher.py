@@ -99,6 +99,10 @@ class _Fetcher:
                 log.info("fetching from broker %d failed (%s); retrying in %.1fs", self.leader, exc, backoff)
                 self.disconnect()
                 await asyncio.sleep(backoff)
+            except Exception:  # a bug must not silently stop replication from this leader
+                log.exception("replica fetcher for broker %d failed; retrying in %.1fs", self.leader, backoff)
+                self.disconnect()
+                await asyncio.sleep(backoff)
 
     async def _connection(self) -> BrokerConnection:
         if self.conn is not None and self.conn.connected:
