@@ -220,5 +220,9 @@ class Broker:
         self._connections[task] = conn
         try:
             await conn.run()
+        except asyncio.CancelledError:
+            # Stopping cancels every connection; ending normally keeps asyncio's stream
+            # callback from logging the cancellation as an error.
+            pass
         finally:
             self._connections.pop(task, None)
