@@ -31,7 +31,7 @@ async def serve_broker(stop: asyncio.Event, config: BrokerConfig) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, broker_id=args.id, port=args.port, data_dir=args.data_dir,
-                             coord_connect=args.coord, host=args.host)
+                             coord_connect=args.coord, host=args.host, rack=args.rack)
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
@@ -47,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=None, help="partition logs directory")
     p.add_argument("--port", type=int, default=None, help="listen port on --host (default 9092)")
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--rack", default=None, help="this broker's rack (broker.rack): replicas of a partition "
+                   "are spread over racks")
     p.add_argument("--coord", default=None, help="coord servers host:port,... (default 127.0.0.1:2181)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
     p.set_defaults(func=run)

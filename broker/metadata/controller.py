@@ -213,7 +213,8 @@ class Controller:
                                   len(self.cache.brokers))
         if refusal or validate_only:
             return refusal
-        assignment = assign_replicas(num_partitions, replication_factor, self.cache.live_broker_ids())
+        racks = {b: info.rack for b, info in self.cache.brokers.items()}
+        assignment = assign_replicas(num_partitions, replication_factor, self.cache.live_broker_ids(), racks=racks)
         configs = {str(k): str(v) for k, v in configs.items()}
         txn = self.coord.transaction()
         txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
