@@ -40,6 +40,15 @@ def follow(part: Partition, leader: int, epoch: int) -> None:
                 broker_epoch=7, controller_epoch=1)
 
 
+def pair(tmp_path) -> tuple[Partition, Partition]:
+    """Broker 1 leading epoch 1 with ISR {1, 2}; broker 2 following it."""
+    leader, _ = make(tmp_path, 1, "one")
+    follower, _ = make(tmp_path, 2, "two")
+    lead(leader, 1, [1, 2])
+    follow(follower, 1, 1)
+    return leader, follower
+
+
 def copy_once(leader: Partition, follower: Partition) -> None:
     """One round of what the fetcher does, in-process."""
     req = follower.follower_request()
@@ -91,11 +100,8 @@ def test_adapter_appends_reads_and_answers_epoch_queries_by_the_core_contract(tm
 # -- the shell --------------------------------------------------------------------------------
 
 async def test_acks_all_completes_when_the_follower_has_copied_and_consumers_see_only_below_hw(tmp_path):
-    leader, _ = make(tmp_path, 1, "l")
-    follower, _ = make(tmp_path, 2, "f")
+    leader, follower = pair(tmp_path)
     try:
-        lead(leader, 1, [1, 2])
-        follow(follower, 1, 1)
         fut = leader.produce(batch(b"x", b"y"), ACKS_ALL, 5000)
         assert not fut.done() and leader.high_watermark == 0
         for _ in range(4):
@@ -141,11 +147,8 @@ async def test_a_silent_follower_is_proposed_out_of_the_isr_and_resigning_answer
 
 
 async def test_a_follower_truncates_its_divergent_tail_by_leader_epoch(tmp_path):
-    old, _ = make(tmp_path, 1, "old")
-    new, _ = make(tmp_path, 2, "new")
+    old, new = pair(tmp_path)
     try:
-        lead(old, 1, [1, 2])
-        follow(new, 1, 1)
         await old.produce(batch(b"m1"), 1, 1000)
         for _ in range(3):
             copy_once(old, new)
