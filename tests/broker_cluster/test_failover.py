@@ -19,7 +19,7 @@ import pytest
 from broker.log import LogConfig, PartitionLog
 from client import Consumer, Producer, TopicPartition
 from client.protocol.api import ApiKey
-from tests.broker_cluster.cluster import Cluster, start_cluster, wait_until
+from tests.broker_cluster.cluster import SESSION_MS, Cluster, start_cluster, wait_until
 from tests.broker_server.wire import WireClient
 from tests.support.procs import ProcessGroup
 
@@ -43,6 +43,7 @@ class Load:
         self.producer = Producer(bootstrap, acks="all", max_in_flight=1, linger_ms=2, request_timeout_ms=5000,
                                  retry_backoff_ms=100, delivery_timeout_ms=120_000)
         self.acked: list[int] = []
+        self.ack_times: list[float] = []
         self.failed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -63,12 +64,17 @@ class Load:
             try:
                 fut.result(timeout=120)
                 self.acked.append(value)
+                self.ack_times.append(time.monotonic())
             except Exception:
                 self.failed += 1
 
     def wait_for_more(self, n: int, what: str) -> None:
         target = len(self.acked) + n
         wait_until(f"{n} more acknowledged records ({what})", lambda: len(self.acked) >= target, timeout=60)
+
+    def gap_after(self, t: float) -> float:
+        """Seconds from `t` to the first acknowledgement after it (unavailability)."""
+        return next(a for a in self.ack_times if a > t) - t
 
     def stop(self) -> None:
         self._stop.set()
@@ -112,11 +118,13 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
         # -- act 1: SIGKILL the partition leader -----------------------------------------
         before = c.state(TOPIC)
         old_leader = before["leader"]
+        killed_at = time.monotonic()
         procs.kill(f"broker{old_leader}")
         after = wait_until("a new leader", lambda: (s := c.state(TOPIC))["leader"] not in (old_leader, -1) and s)
         assert after["leader_epoch"] > before["leader_epoch"], (before, after)
         assert old_leader not in after["isr"] and len(after["isr"]) == 2, after
         load.wait_for_more(100, "after the leader kill")
+        print(f"leader kill -> first acks=all ack: {load.gap_after(killed_at):.2f}s (session {SESSION_MS} ms)")
 
         # the dead broker restarts, catches up from the new leader and rejoins the ISR
         c.start_broker(old_leader)
@@ -125,11 +133,13 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
 
         # -- act 2: SIGKILL the controller -----------------------------------------------
         ctl, ctl_epoch = c.controller()
+        killed_at = time.monotonic()
         procs.kill(f"broker{ctl}")
         new_ctl = wait_until("a new controller", lambda: (now := c.controller()) and now[0] != ctl and now)
         assert new_ctl[1] > ctl_epoch
         wait_until("a live leader", lambda: c.state(TOPIC)["leader"] not in (ctl, -1))
         load.wait_for_more(100, "after the controller kill")
+        print(f"controller kill -> first acks=all ack: {load.gap_after(killed_at):.2f}s")
         # a request from the dead controller's epoch is refused once the survivors obey the new one
         survivor = next(i for i in c.ports if i != ctl)
         with WireClient(c.ports[survivor]) as w:
