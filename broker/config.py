@@ -55,6 +55,20 @@ class BrokerConfig:
     group_max_session_timeout_ms: int = 1800000         # group.max.session.timeout.ms
     log_cleaner_backoff_ms: int = 15000                 # log.cleaner.backoff.ms (compaction pass interval)
     log_cleaner_delete_retention_ms: int = 86400000     # log.cleaner.delete.retention.ms
+    min_insync_replicas: int = 1                        # min.insync.replicas (topic config overrides)
+    replica_lag_time_max_ms: int = 30000                # replica.lag.time.max.ms
+    replica_fetch_wait_max_ms: int = 500                # replica.fetch.wait.max.ms
+    replica_fetch_max_bytes: int = 1048576              # replica.fetch.max.bytes (per partition)
+    replica_fetch_backoff_ms: int = 1000                # replica.fetch.backoff.ms
+    replica_socket_timeout_ms: int = 30000              # replica.socket.timeout.ms
+    replica_high_watermark_checkpoint_interval_ms: int = 5000  # replica.high.watermark.checkpoint.interval.ms
+    unclean_leader_election_enable: bool = False        # unclean.leader.election.enable
+    controller_socket_timeout_ms: int = 30000           # controller.socket.timeout.ms
+    controlled_shutdown_enable: bool = True             # controlled.shutdown.enable
+    controlled_shutdown_max_retries: int = 3            # controlled.shutdown.max.retries
+    controlled_shutdown_retry_backoff_ms: int = 1000    # controlled.shutdown.retry.backoff.ms (Kafka: 5000)
+    auto_leader_rebalance_enable: bool = True           # auto.leader.rebalance.enable
+    leader_imbalance_check_interval_seconds: int = 300  # leader.imbalance.check.interval.seconds
 
     def with_overrides(self, **overrides: Any) -> "BrokerConfig":
         """A copy with every non-None override applied (command-line flags)."""

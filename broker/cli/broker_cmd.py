@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listener(args.listen, args.host, args.port)
         config = load_config(args.config, broker_id=args.id, port=port, data_dir=args.data_dir,
-                             coord_connect=args.coord, host=host)
+                             coord_connect=args.coord, host=host, rack=args.rack)
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
@@ -67,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--listen", default=None, metavar="HOST:PORT",
                    help="Kafka's listeners, as --host and --port in one; HOST is also the address the broker "
                         "registers for clients and peers, so give one they can reach (not 0.0.0.0)")
+    p.add_argument("--rack", default=None, help="this broker's rack (broker.rack): replicas of a partition "
+                   "are spread over racks")
     p.add_argument("--coord", default=None, help="coord servers host:port,... (default 127.0.0.1:2181)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
     p.set_defaults(func=run)

@@ -4,9 +4,9 @@ The coordinator shell sees a partition only through this adapter: `read_records`
 the log from its start to the high watermark and decodes each record's key and value
 (loading after a leadership change); `append` writes the records as one batch stamped
 with the leader epoch, exactly as a Produce would, and returns a future that ends once
-the high watermark passes the batch (acks=all). It works on the server's `Partition`
-by duck typing (log, leader_epoch, high_watermark, maybe_advance_high_watermark,
-wait_for_high_watermark) so the replication code can change that class freely as long
+the high watermark passes the batch (acks=all, through the partition's replication
+core). It works on the server's `Partition` by duck typing (log, leader_epoch,
+high_watermark, produce) so the replication code can change that class freely as long
 as those stay. It must never decide anything about groups.
 """
 
@@ -16,11 +16,13 @@ import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import build_batch, decode_batch, iter_batches
 
 from broker.groups.records import Record
 
 READ_CHUNK_BYTES = 1 << 20
+APPEND_TIMEOUT_MS = 30_000  # Kafka's offsets.commit.timeout.ms is 5 s; replication here may be slower
 
 
 class PartitionIO:
@@ -51,7 +53,29 @@ class PartitionIO:
     def append(self, records: Sequence[Record], now_ms: int) -> asyncio.Future:
         part = self.part
         batch = build_batch([(r.key, r.value, None, now_ms) for r in records])
-        info = part.log.append(batch, leader_epoch=part.leader_epoch)
+        produced = part.produce(batch, ACKS_ALL, APPEND_TIMEOUT_MS)
         self._appended(part.topic, part.partition)
-        part.maybe_advance_high_watermark()
-        return part.wait_for_high_watermark(info.last_offset + 1)
+        written: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def done(fut: asyncio.Future) -> None:
+            if written.done():
+                return
+            if fut.cancelled():
+                written.cancel()
+            elif fut.exception() is not None:
+                written.set_exception(fut.exception())
+            elif fut.result().error:
+                result = fut.result()
+                written.set_exception(AppendRefused(int(result.error), result.message or "append refused"))
+            else:
+                written.set_result(None)
+        produced.add_done_callback(done)
+        return written
+
+
+class AppendRefused(Exception):
+    """The partition refused or could not replicate an offsets write; `code` says why."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code

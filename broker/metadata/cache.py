@@ -26,10 +26,13 @@ class MetadataCache:
         self.cluster_id: str | None = None
         self.controller_id: int = -1
         self.brokers: dict[int, BrokerInfo] = {}
+        self.broker_epochs: dict[int, int] = {}   # czxid of each /brokers/ids/<id> (KIP-380)
         self.topics: dict[str, TopicMetadata] = {}
 
-    def set_brokers(self, brokers: dict[int, BrokerInfo]) -> None:
+    def set_brokers(self, brokers: dict[int, BrokerInfo], epochs: dict[int, int] | None = None) -> None:
         self.brokers = dict(brokers)
+        if epochs is not None:
+            self.broker_epochs = dict(epochs)
 
     def set_topic(self, topic: TopicMetadata) -> None:
         self.topics[topic.name] = topic
@@ -40,6 +43,17 @@ class MetadataCache:
     def set_state(self, topic: str, partition: int, state: PartitionState) -> None:
         meta = self.topics.get(topic)
         if meta is not None:
+            meta.states[partition] = state
+
+    def offer_state(self, topic: str, partition: int, replicas: list[int], state: PartitionState) -> None:
+        """Take `state` unless the cache already holds a newer one (UpdateMetadata and the
+        coord watch both feed the cache; whichever is later by (epoch, version) wins)."""
+        meta = self.topics.get(topic)
+        if meta is None:
+            meta = self.topics[topic] = TopicMetadata(topic, {})
+        meta.assignment.setdefault(partition, list(replicas))
+        old = meta.states.get(partition)
+        if old is None or (state.leader_epoch, state.zk_version) >= (old.leader_epoch, old.zk_version):
             meta.states[partition] = state
 
     def topic(self, name: str) -> TopicMetadata | None:

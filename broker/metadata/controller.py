@@ -2,13 +2,21 @@
 
 It wins the ephemeral /controller znode (bumping /controller_epoch in the same multi, so
 a deposed controller's later writes fail their epoch check), creates and deletes topics,
-and elects partition leaders (first live in-sync replica in assignment order, leader
-epoch + 1, unclean election off), writing each partition's state znode conditionally on
-its zkVersion. Then it tells the brokers that host the partitions (LeaderAndIsr); so far
-only itself, called in-process through `ReplicaListener`. A broker that loses the race
-is a standby: it keeps an exists watch on /controller and races again when the node
-vanishes (its holder's session ended), so a cluster always regains a controller. It must
-never touch logs or sockets itself.
+and elects partition leaders (`election.py`: first live in-sync replica in assignment
+order, leader epoch + 1, unclean election only where the topic allows it). Every state
+change is written conditionally on the partition's zkVersion together with a check of
+/controller_epoch, all partitions of one decision in one coord multi. Then it tells the
+brokers through the channel: LeaderAndIsr to the replicas concerned, UpdateMetadata to
+every live broker, StopReplica on topic deletion, each carrying the controller epoch
+and the addressee's broker epoch so zombies on either side are refused.
+
+It watches /brokers/ids (via the store): a broker that vanished or re-registered loses
+leadership and ISR membership at once; a broker that (re)joined gets LeaderAndIsr for
+everything it hosts. ControlledShutdown moves leadership away before a broker stops;
+preferred leaders are restored periodically. A broker that loses the race is a
+standby: it keeps an exists watch on /controller and races again when the node
+vanishes. A controller whose coord connection is SUSPENDED stops acting at once. It
+must never touch logs or sockets itself.
 """
 
 from __future__ import annotations
@@ -18,40 +26,56 @@ import logging
 import time
 from typing import Any, Protocol
 
+from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
 from coord.protocol.errors import ErrorCode as CoordErrorCode
 
 from broker.metadata import znodes as Z
+from broker.metadata.election import offline_election, preferred_election, shutdown_election
 from broker.metadata.store import MetadataStore
 from broker.metadata.validation import Refusal, assign_replicas, check_new_topic
 
 log = logging.getLogger(__name__)
 
 
-class ReplicaListener(Protocol):
-    """The broker side of LeaderAndIsr / StopReplica."""
+class Channel(Protocol):
+    """Where controller requests go (broker.metadata.channel.ControllerChannel)."""
 
-    async def become_leader(self, topic: str, partition: int, state: Z.PartitionState,
-                            replicas: list[int], configs: dict[str, str]) -> None: ...
+    def send(self, broker_id: int, api_key: int, body: dict[str, Any]) -> asyncio.Future: ...
 
-    async def stop_replica(self, topic: str, partition: int, *, delete: bool) -> None: ...
+    def forget(self, broker_id: int) -> None: ...
 
 
 class NotControllerError(RuntimeError):
     """Another live broker holds /controller; this one must not write leadership."""
 
 
+DELIVERY_TIMEOUT_S = 10.0   # how long CreateTopics / DeleteTopics wait for the brokers' answers
+MULTI_CHUNK = 1000          # state writes per coord multi (coord requests stay far below 1 MiB)
+
+
 class Controller:
-    def __init__(self, store: MetadataStore, replicas: ReplicaListener) -> None:
+    def __init__(self, store: MetadataStore, channel: Channel, *, unclean_default: bool = False,
+                 rebalance_interval_s: float | None = None) -> None:
         self.store = store
         self.coord = store.coord
         self.cache = store.cache
         self.broker_id = store.me.broker_id
-        self.replicas = replicas
+        self.channel = channel
+        self.unclean_default = unclean_default
+        self.rebalance_interval_s = rebalance_interval_s
         self.epoch = -1
         self._epoch_zk_version = -1
         self._contending: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+        self._known: dict[int, int] = {}       # live brokers -> broker epoch, as last acted on
+        self._leaving: set[int] = set()        # brokers in controlled shutdown
+        self._suspended_active = False
+        self._racing = False    # an election round is running (its own /controller changes fire watches)
+        self._rerace = False    # /controller changed during that round
+        self._rebalancer: asyncio.Task | None = None
+        store.on_brokers_changed = self._brokers_changed
 
     @property
     def active(self) -> bool:
@@ -67,10 +91,53 @@ class Controller:
         await self._contend()
 
     async def _contend(self) -> None:
-        if not await self._elect():
-            return
-        for name in sorted(self.cache.topics):
-            await self._elect_leaders(name)
+        """Race until this broker is controller or a live other broker is (a change of
+        /controller seen while racing triggers another round, so none is missed)."""
+        self._racing = True
+        try:
+            while True:
+                self._rerace = False
+                if await self._elect():
+                    break
+                if not self._rerace:
+                    return
+        finally:
+            self._racing = False
+        await self.store.refresh_brokers()   # watches stay armed once: no duplicates
+        await self.store.refresh_topics()
+        async with self._lock:
+            self._known = dict(self.cache.broker_epochs)
+            self._leaving.clear()
+            live = self._live()
+            await self._elect_and_write(lambda t, replicas, st: offline_election(
+                replicas, st, live, self.epoch, unclean=self._unclean(t)))
+            # A new controller tells every live broker the whole state (its predecessor may
+            # have died between the coord write and the requests).
+            sent = self._send_leader_and_isr(self._all_partitions(), set(self._known))
+            self._send_update_metadata()
+        await _settle([sent[self.broker_id]] if self.broker_id in sent else [])  # ours: before we serve
+        if self.rebalance_interval_s and (self._rebalancer is None or self._rebalancer.done()):
+            self._rebalancer = asyncio.get_running_loop().create_task(self._rebalance_loop())
+
+    def suspend(self) -> None:
+        """Our coord session is in doubt: stop acting at once (another broker may already
+        hold /controller). `resume` races again once the connection is back."""
+        if self.active:
+            log.warning("controller %d: coord connection suspended; no longer acting as controller",
+                        self.broker_id)
+            self._suspended_active = True
+            self.epoch = -1
+
+    def resume(self) -> None:
+        if self._suspended_active and (self._contending is None or self._contending.done()):
+            self._suspended_active = False
+            self._contending = asyncio.get_running_loop().create_task(self._recontend())
+
+    async def close(self) -> None:
+        self.epoch = -1
+        for task in (self._rebalancer, self._contending):
+            if task is not None:
+                task.cancel()
 
     async def _elect(self) -> bool:
         """Race for /controller; True if won, False if another live broker holds it."""
@@ -121,6 +188,9 @@ class Controller:
 
     def _on_controller_changed(self, event: Any) -> None:
         """/controller changed or vanished: if this broker stands by, race again."""
+        if self._racing:
+            self._rerace = True
+            return
         if self.active or (self._contending is not None and not self._contending.done()):
             return
         self._contending = asyncio.get_running_loop().create_task(self._recontend())
@@ -143,7 +213,8 @@ class Controller:
                                   len(self.cache.brokers))
         if refusal or validate_only:
             return refusal
-        assignment = assign_replicas(num_partitions, replication_factor, self.cache.live_broker_ids())
+        racks = {b: info.rack for b, info in self.cache.brokers.items()}
+        assignment = assign_replicas(num_partitions, replication_factor, self.cache.live_broker_ids(), racks=racks)
         configs = {str(k): str(v) for k, v in configs.items()}
         txn = self.coord.transaction()
         txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
@@ -162,7 +233,10 @@ class Controller:
             return ErrorCode.NOT_CONTROLLER, "this broker is no longer the controller"
         log.info("created topic %s: %d partition(s), replication factor %d, configs %s",
                  name, num_partitions, replication_factor, configs)
-        await self._announce(name)
+        await self.store.refresh_topic(name)
+        partitions = [(name, p) for p in sorted(assignment)]
+        await _settle(list(self._send_leader_and_isr(partitions, set(self.cache.brokers)).values()))
+        self._send_update_metadata(partitions)
         return None
 
     async def delete_topic(self, name: Any) -> Refusal | None:
@@ -172,8 +246,12 @@ class Controller:
         if topic is None:
             return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
         self.cache.remove_topic(name)  # from now on requests for it get UNKNOWN_TOPIC_OR_PARTITION
-        for partition in sorted(topic.assignment):
-            await self.replicas.stop_replica(name, partition, delete=True)
+        hosts: dict[int, list[dict]] = {}
+        for partition, replicas in sorted(topic.assignment.items()):
+            for r in replicas:
+                hosts.setdefault(r, []).append({"topic": name, "partition": partition})
+        await _settle([self.channel.send(b, ApiKey.STOP_REPLICA, {**self._header(b), "delete": True, "partitions": ps})
+                       for b, ps in sorted(hosts.items()) if b in self.cache.brokers])
         for path in (Z.topic_path(name), Z.topic_config_path(name)):
             try:
                 await self.coord.delete(path, recursive=True)
@@ -182,48 +260,188 @@ class Controller:
         log.info("deleted topic %s", name)
         return None
 
-    # -- leadership -------------------------------------------------------------------
+    # -- brokers coming and going ------------------------------------------------------------
 
-    async def _elect_leaders(self, name: str) -> None:
-        """Give every partition of `name` a live leader if it lacks one, then announce."""
-        topic = self.cache.topic(name)
-        if topic is None:
+    async def _brokers_changed(self) -> None:
+        """The broker set changed (watch on /brokers/ids): re-elect for the dead, tell the new."""
+        if not self.active:
             return
-        live = set(self.cache.brokers)
-        for partition, replicas in sorted(topic.assignment.items()):
-            state = topic.states.get(partition)
-            if state is not None and state.leader in live:
+        async with self._lock:
+            if not self.active:
+                return
+            now = dict(self.cache.broker_epochs)
+            gone = {b for b, e in self._known.items() if now.get(b) != e}   # dead, or restarted
+            joined = {b for b, e in now.items() if self._known.get(b) != e}
+            self._known = now
+            self._leaving -= gone
+            for b in gone:
+                self.channel.forget(b)
+            if gone:
+                log.info("controller %d: broker(s) %s left (or restarted); moving their leadership",
+                         self.broker_id, sorted(gone))
+                live = self._live() - joined   # a restarted broker must not simply resume its old epoch
+                changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
+                    replicas, st, live, self.epoch, unclean=self._unclean(t)))
+                self._send_leader_and_isr(changed, self._live() - joined)
+                self._send_update_metadata(changed)
+            if joined:
+                log.info("controller %d: broker(s) %s joined", self.broker_id, sorted(joined))
+                live = self._live()
+                changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
+                    replicas, st, live, self.epoch, unclean=self._unclean(t)))
+                hosted = [(t, p) for t, p in self._all_partitions()
+                          if joined & set(self.cache.topics[t].assignment[p])]
+                self._send_leader_and_isr(sorted(set(changed) | set(hosted)), live)
+                self._send_update_metadata()
+
+    async def controlled_shutdown(self, broker_id: Any, broker_epoch: Any) -> tuple[Refusal | None, list[tuple[str, int]]]:
+        """Move leadership off `broker_id` before it stops; returns what it still leads."""
+        if not self.active:
+            return (ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller "
+                                              f"(broker {self.cache.controller_id} is)"), []
+        if self.cache.broker_epochs.get(broker_id) != broker_epoch:
+            return (ErrorCode.STALE_BROKER_EPOCH, f"broker {broker_id} epoch {broker_epoch} is not its current "
+                                                  f"registration ({self.cache.broker_epochs.get(broker_id)})"), []
+        async with self._lock:
+            self._leaving.add(broker_id)
+            live = self._live()
+            changed = await self._elect_and_write(lambda t, replicas, st: shutdown_election(
+                replicas, st, live, broker_id, self.epoch))
+            await _settle(list(self._send_leader_and_isr(changed, live | {broker_id}).values()))
+            self._send_update_metadata(changed)
+        remaining = [(t, p) for t, p in self._all_partitions()
+                     if self.cache.topics[t].states[p].leader == broker_id]
+        log.info("controller %d: controlled shutdown of broker %d moved %d partition(s); it still leads %d",
+                 self.broker_id, broker_id, len(changed), len(remaining))
+        return None, remaining
+
+    async def _rebalance_loop(self) -> None:
+        """Preferred-leader rebalancing: every interval, hand leadership back to each
+        partition's first assigned replica when it is alive and in sync."""
+        assert self.rebalance_interval_s
+        while self.active:
+            await asyncio.sleep(self.rebalance_interval_s)
+            await self.elect_preferred_leaders()
+
+    async def elect_preferred_leaders(self) -> list[tuple[str, int]]:
+        if not self.active:
+            return []
+        async with self._lock:
+            live = self._live()
+            changed = await self._elect_and_write(lambda t, replicas, st: preferred_election(
+                replicas, st, live, self.epoch))
+            if changed:
+                log.info("controller %d: preferred leaders restored for %d partition(s)", self.broker_id,
+                         len(changed))
+                self._send_leader_and_isr(changed, live)
+                self._send_update_metadata(changed)
+        return changed
+
+    # -- leadership ------------------------------------------------------------------------
+
+    def _live(self) -> set[int]:
+        return set(self.cache.brokers) - self._leaving
+
+    def _unclean(self, topic: str) -> bool:
+        meta = self.cache.topic(topic)
+        value = meta.configs.get("unclean.leader.election.enable") if meta is not None else None
+        return self.unclean_default if value is None else value == "true"
+
+    def _all_partitions(self) -> list[tuple[str, int]]:
+        return [(t, p) for t, meta in sorted(self.cache.topics.items()) for p in sorted(meta.assignment)]
+
+    async def _elect_and_write(self, decide: Any) -> list[tuple[str, int]]:
+        """Apply `decide(topic, replicas, state)` to every partition; write all changes in one
+        conditional multi (per MULTI_CHUNK); on a version conflict (a leader's ISR write got
+        there first) re-read those topics and decide again."""
+        for _ in range(5):
+            changes = []
+            for name, meta in sorted(self.cache.topics.items()):
+                for p, replicas in sorted(meta.assignment.items()):
+                    state = meta.states.get(p)
+                    new = decide(name, replicas, state) if state is not None else None
+                    if new is not None:
+                        changes.append((name, p, state, new))
+            if not changes:
+                return []
+            try:
+                await self._write_states(changes)
+            except BadVersionError:
+                for name in sorted({c[0] for c in changes}):
+                    await self.store.refresh_topic(name)
                 continue
-            await self._write_new_leader(name, partition, replicas, state, live)
-        await self._announce(name)
+            for name, p, _, new in changes:
+                log.info("partition %s-%d: leader %d, leader epoch %d, isr %s", name, p, new.leader,
+                         new.leader_epoch, list(new.isr))
+            return [(c[0], c[1]) for c in changes]
+        raise NotControllerError("partition states kept changing under the controller; will retry on the next event")
 
-    async def _write_new_leader(self, name: str, partition: int, replicas: list[int],
-                                state: Z.PartitionState | None, live: set[int]) -> None:
-        isr = state.isr if state is not None else tuple(replicas)
-        candidates = [r for r in replicas if r in live and r in isr]
-        leader = candidates[0] if candidates else -1
-        new_isr = tuple(r for r in isr if r in live) or isr  # never empty the ISR
-        epoch = state.leader_epoch + 1 if state is not None else 0
-        new = Z.PartitionState(leader, epoch, new_isr, self.epoch)
-        path = Z.state_path(name, partition)
-        txn = self.coord.transaction()
-        txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
-        if state is None:
-            txn.create(path, Z.encode_state(new))
-        else:
-            txn.set_data(path, Z.encode_state(new), version=state.zk_version)
-        await _commit(txn)
-        log.info("partition %s-%d: leader %d, leader epoch %d, isr %s", name, partition, leader, epoch, list(new_isr))
+    async def _write_states(self, changes: list[tuple[str, int, Z.PartitionState, Z.PartitionState]]) -> None:
+        for i in range(0, len(changes), MULTI_CHUNK):
+            chunk = changes[i:i + MULTI_CHUNK]
+            txn = self.coord.transaction()
+            txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
+            for name, p, old, new in chunk:
+                txn.set_data(Z.state_path(name, p), Z.encode_state(new), version=old.zk_version)
+            try:
+                results = await _commit(txn)
+            except BadVersionError:
+                if not await self._still_controller():
+                    self.epoch = -1
+                    raise NotControllerError("another broker became controller") from None
+                raise
+            for (name, p, _, new), stat in zip(chunk, results[1:]):
+                self.cache.set_state(name, p, Z.PartitionState(new.leader, new.leader_epoch, new.isr,
+                                                               new.controller_epoch, stat.version))
 
-    async def _announce(self, name: str) -> None:
-        """Re-read the topic and send LeaderAndIsr for the partitions this broker hosts."""
-        topic = await self.store.refresh_topic(name)
-        if topic is None:
-            return
-        for partition, replicas in sorted(topic.assignment.items()):
-            state = topic.states.get(partition)
-            if state is not None and state.leader == self.broker_id:
-                await self.replicas.become_leader(name, partition, state, replicas, topic.configs)
+    async def _still_controller(self) -> bool:
+        _, stat = await self.coord.get(Z.CONTROLLER_EPOCH)
+        return stat.version == self._epoch_zk_version
+
+    # -- requests to brokers --------------------------------------------------------------------
+
+    def _header(self, broker_id: int) -> dict[str, Any]:
+        return {"controller_id": self.broker_id, "controller_epoch": self.epoch,
+                "broker_epoch": self.cache.broker_epochs.get(broker_id, -1)}
+
+    def _partition_entry(self, topic: str, p: int) -> dict[str, Any]:
+        meta = self.cache.topics[topic]
+        st = meta.states[p]
+        return {"topic": topic, "partition": p, "leader": st.leader, "leader_epoch": st.leader_epoch,
+                "isr": list(st.isr), "replicas": list(meta.assignment[p]), "zk_version": st.zk_version,
+                "controller_epoch": st.controller_epoch}
+
+    def _send_leader_and_isr(self, partitions: list[tuple[str, int]], to: set[int]) -> dict[int, asyncio.Future]:
+        """LeaderAndIsr to every broker in `to` hosting one of `partitions`; broker -> answer."""
+        per_broker: dict[int, list[dict]] = {}
+        for topic, p in partitions:
+            meta = self.cache.topics.get(topic)
+            if meta is None or p not in meta.states:
+                continue
+            entry = self._partition_entry(topic, p)
+            for r in meta.assignment[p]:
+                if r in to:
+                    per_broker.setdefault(r, []).append(entry)
+        futures = {}
+        for b, entries in sorted(per_broker.items()):
+            configs = {e["topic"]: self.cache.topics[e["topic"]].configs for e in entries}
+            futures[b] = self.channel.send(b, ApiKey.LEADER_AND_ISR,
+                                           {**self._header(b), "partitions": entries, "configs": configs})
+        return futures
+
+    def _send_update_metadata(self, partitions: list[tuple[str, int]] | None = None) -> None:
+        """UpdateMetadata to every live broker: the given partitions' states (all if None)."""
+        chosen = self._all_partitions() if partitions is None else partitions
+        entries = [self._partition_entry(t, p) for t, p in chosen
+                   if t in self.cache.topics and p in self.cache.topics[t].states]
+        for b in sorted(self.cache.brokers):
+            self.channel.send(b, ApiKey.UPDATE_METADATA, {**self._header(b), "partitions": entries})
+
+
+async def _settle(futures: list[asyncio.Future]) -> None:
+    """Wait (bounded) until the brokers answered; a slow broker catches up later anyway."""
+    if futures:
+        await asyncio.wait(futures, timeout=DELIVERY_TIMEOUT_S)
 
 
 async def _commit(txn: Any) -> list[Any]:

@@ -31,6 +31,7 @@ class MetadataStore:
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._armed: set[str] = set()  # paths with a one-shot watch pending: never stack a second
+        self.on_brokers_changed: Any = None   # coroutine function spawned after every broker-set refresh
 
     # -- startup ----------------------------------------------------------------------
 
@@ -51,8 +52,9 @@ class MetadataStore:
         self.cache.cluster_id = Z.decode_cluster_id(data)
         return self.cache.cluster_id
 
-    async def register(self) -> None:
-        """Create the ephemeral /brokers/ids/<id>.
+    async def register(self) -> int:
+        """Create the ephemeral /brokers/ids/<id>; returns its czxid, this registration's
+        broker epoch (KIP-380: orders carry it, so one meant for an earlier run is refused).
 
         A node left by a previous incarnation of this broker (killed before its session
         expired) advertises the host:port we have just bound, so its process is gone:
@@ -64,7 +66,8 @@ class MetadataStore:
         for _ in range(3):
             try:
                 await self.coord.create(path, data, ephemeral=True, makepath=True)
-                return
+                _, stat = await self.coord.get(path)
+                return stat.czxid
             except NodeExistsError:
                 pass
             try:
@@ -94,14 +97,17 @@ class MetadataStore:
 
     async def refresh_brokers(self) -> None:
         ids = await self.coord.get_children(Z.BROKERS_IDS, watch=self._arm(Z.BROKERS_IDS, self._on_brokers_changed))
-        brokers = {}
+        brokers, epochs = {}, {}
         for child in ids:
             try:
-                data, _ = await self.coord.get(Z.broker_path(int(child)))
+                data, stat = await self.coord.get(Z.broker_path(int(child)))
             except NoNodeError:
                 continue
             brokers[int(child)] = Z.decode_broker(int(child), data)
-        self.cache.set_brokers(brokers)
+            epochs[int(child)] = stat.czxid
+        self.cache.set_brokers(brokers, epochs)
+        if self.on_brokers_changed is not None:
+            self._spawn(self.on_brokers_changed())
 
     async def refresh_topics(self) -> None:
         names = set(await self.coord.get_children(Z.BROKERS_TOPICS,

@@ -18,10 +18,11 @@ _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 TOPIC_CONFIGS: dict[str, bool] = {
     "retention.ms": True, "retention.bytes": True, "segment.bytes": True, "segment.ms": True,
     "max.message.bytes": True, "flush.messages": True, "flush.ms": True,
-    "cleanup.policy": False, "delete.retention.ms": True,
+    "cleanup.policy": False, "delete.retention.ms": True, "min.insync.replicas": True,
+    "unclean.leader.election.enable": False,
 }
 # cleanup.policy: delete (retention) or compact (keep the latest value per key; broker/log/compaction.py).
-_CHOICES = {"cleanup.policy": {"delete", "compact"}}
+_CHOICES = {"cleanup.policy": {"delete", "compact"}, "unclean.leader.election.enable": {"true", "false"}}
 
 Refusal = tuple[ErrorCode, str]
 
@@ -74,9 +75,31 @@ def check_new_topic(name: object, num_partitions: object, replication_factor: ob
 
 
 def assign_replicas(num_partitions: int, replication_factor: int, brokers: list[int],
-                    start: int = 0) -> dict[int, list[int]]:
-    """Round-robin replica assignment: partition p's replicas start at broker (start+p)."""
-    ordered = sorted(brokers)
-    n = len(ordered)
-    return {p: [ordered[(start + p + r) % n] for r in range(replication_factor)]
-            for p in range(num_partitions)}
+                    start: int = 0, racks: dict[int, str | None] | None = None) -> dict[int, list[int]]:
+    """Round-robin replica assignment, rack-aware when brokers have racks (Kafka's way).
+
+    Brokers are ordered by alternating racks (a1 b1 c1 a2 b2 ...); partition p's first
+    replica is the (start+p)-th, and each next replica is the next broker in that order
+    whose rack holds no replica of p yet (any unused broker once every rack has one).
+    Without racks this is plain round robin: partition p gets brokers start+p, +1, ...
+    """
+    rack_of = {b: (racks or {}).get(b) or "" for b in brokers}
+    by_rack: dict[str, list[int]] = {}
+    for b in sorted(brokers):
+        by_rack.setdefault(rack_of[b], []).append(b)
+    groups = [by_rack[r] for r in sorted(by_rack)]
+    ordered = [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
+    n, rack_count = len(ordered), len(groups)
+    out = {}
+    for p in range(num_partitions):
+        pos = (start + p) % n
+        chosen, used = [ordered[pos]], {rack_of[ordered[pos]]}
+        while len(chosen) < replication_factor:
+            pos = (pos + 1) % n
+            b = ordered[pos]
+            if b in chosen or (rack_of[b] in used and len(used) < rack_count):
+                continue
+            chosen.append(b)
+            used.add(rack_of[b])
+        out[p] = chosen
+    return out

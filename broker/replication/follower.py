@@ -45,12 +45,21 @@ class FollowerState:
             return []
         return self._send(now_ms)
 
-    def _send(self, now_ms: int) -> list[Action]:
-        self.sent_ms = now_ms
+    def request(self) -> EpochQuery | FetchRequest:
+        """What this follower wants from its leader now: the epoch query while truncating,
+        else a fetch from its log end. A shell that long-polls asks this after every answer
+        instead of waiting for a tick's resend."""
         if self.phase == TRUNCATING:
             assert self.asking_for is not None
-            return [SendEpochQuery(self.leader, EpochQuery(self.broker_id, self.epoch, self.asking_for))]
-        return [SendFetch(self.leader, FetchRequest(self.broker_id, self.epoch, self.log.log_end_offset))]
+            return EpochQuery(self.broker_id, self.epoch, self.asking_for)
+        return FetchRequest(self.broker_id, self.epoch, self.log.log_end_offset)
+
+    def _send(self, now_ms: int) -> list[Action]:
+        self.sent_ms = now_ms
+        req = self.request()
+        if isinstance(req, EpochQuery):
+            return [SendEpochQuery(self.leader, req)]
+        return [SendFetch(self.leader, req)]
 
     def epoch_answer(self, ans: EpochAnswer, now_ms: int) -> list[Action]:
         if self.phase != TRUNCATING or ans.leader_epoch != self.epoch or ans.error != ErrorCode.NONE:

@@ -9,6 +9,8 @@ Rules this module enforces (kafka-reference.md section 4):
   min_insync_replicas, and completes once HW passes the produce's last offset, with
   NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR had shrunk below the minimum by then.
 - Fetches carrying an older leader epoch are fenced; their offsets are never counted.
+- A follower is caught up at a fetch that reaches the leader's log end, or, as of its
+  previous fetch, when it now has everything the leader had then (Kafka's rule).
 It must never read the clock (time comes in as now_ms) or perform I/O.
 """
 
@@ -42,6 +44,7 @@ class LeaderState:
         self.high_watermark = high_watermark
         self.follower_leo: dict[int, int] = {}
         self.caught_up_ms: dict[int, int] = {}
+        self.last_fetch: dict[int, tuple[int, int]] = {}   # follower -> (leader LEO, time) at its last fetch
         self.waiting: list[_Waiting] = []
         self.proposed: ProposeIsr | None = None
         self.epoch = UNDEFINED_EPOCH
@@ -88,9 +91,17 @@ class LeaderState:
                                                              self.high_watermark, error))]
         actions: list[Action] = []
         if req.replica_id in self.follower_leo:
-            self.follower_leo[req.replica_id] = req.fetch_offset
+            r = req.replica_id
+            self.follower_leo[r] = req.fetch_offset
+            # Kafka's rule: caught up now if at our log end; else caught up as of its previous
+            # fetch if it has everything we had then (under steady load a follower is never
+            # exactly at the log end, yet it is keeping up).
+            prev_leo, prev_ms = self.last_fetch.get(r, (None, now_ms))
             if req.fetch_offset >= leo:
-                self.caught_up_ms[req.replica_id] = now_ms
+                self.caught_up_ms[r] = now_ms
+            elif prev_leo is not None and req.fetch_offset >= prev_leo:
+                self.caught_up_ms[r] = max(self.caught_up_ms.get(r, prev_ms), prev_ms)
+            self.last_fetch[r] = (leo, now_ms)
             actions += self._maybe_expand(req.replica_id)
             actions += self._advance()
         limit = None if req.replica_id >= 0 else self.high_watermark

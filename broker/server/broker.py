@@ -1,11 +1,15 @@
-"""One broker process's parts wired together: listener, logs, coord, metadata, controller.
+"""One broker process's parts wired together: listener, logs, replicas, coord, metadata,
+controller, fetchers.
 
 Start order matters: bind the listening socket first (a port in use fails before any
 state is touched, and a stale registration advertising our address provably belongs to
-a dead process), open the log manager, connect to coord, register, take the controller
-role and lead the partitions, then accept clients. Stop order is the reverse, and ends
-with every log flushed and closed so the next start needs no recovery scan. This module
-must never contain request logic.
+a dead process), open the log manager, connect to coord, register (the registration's
+czxid is this run's broker epoch), contend for the controller role, then accept clients
+(the controller's LeaderAndIsr requests, even to itself, arrive over the wire; its
+channel retries until we accept). Stop
+order is the reverse, preceded by a controlled shutdown (the controller moves our
+leadership away first), and ends with every log flushed and closed so the next start
+needs no recovery scan. This module must never contain request logic.
 """
 
 from __future__ import annotations
@@ -17,13 +21,22 @@ import logging
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import CoordError
 
+from client.conn import BrokerConnection
+from client.errors import ClientError
+from client.protocol.api import ApiKey
+from client.protocol.frames import Request
+
 from broker.config import BrokerConfig
 from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
+from broker.metadata.channel import ControllerChannel
 from broker.metadata.controller import Controller
+from broker.metadata.isr_writer import IsrWriter
 from broker.metadata.store import MetadataStore
 from broker.metadata.znodes import BrokerInfo
 from broker.server.connection import Connection
+from broker.server.fetcher import FetcherManager
+from broker.server.handlers import dispatch
 from broker.server.handlers.common import BrokerContext
 from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
@@ -56,7 +69,11 @@ class Broker:
         self.config = config
         self.cache = MetadataCache()
         self.logs = LogManager(config)
-        self.replicas = ReplicaManager(config.broker_id, self.logs, self.cache)
+        self.replicas = ReplicaManager(config, self.logs, self.cache)
+        self.fetchers = FetcherManager(config, self.cache, self.replicas)
+        self.channel = ControllerChannel(self.cache, config.broker_id,
+                                         request_timeout_ms=config.controller_socket_timeout_ms)
+        self.isr_writer: IsrWriter | None = None
         self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended)
         self.replicas.leadership_listener = self.groups
         self.coord: CoordClient | None = None
@@ -73,6 +90,7 @@ class Broker:
         self._server = await listen(self._accept, cfg.host, cfg.port, "broker")
         self.port = self._server.sockets[0].getsockname()[1]
         self.logs.start()
+        self.replicas.start()
         self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000)
         self.coord.add_listener(self._on_coord_state)
         try:
@@ -82,8 +100,13 @@ class Broker:
             raise CoordUnavailableError(f"cannot reach coord at {cfg.coord_connect}: {exc}") from None
         me = BrokerInfo(cfg.broker_id, cfg.host, self.port, cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
-        controller = Controller(self.store, self.replicas)
+        self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
+        self.replicas.propose_isr = self.isr_writer.propose
+        rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
+        controller = Controller(self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable,
+                                rebalance_interval_s=rebalance)
         self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups)
+        self.channel.local = self._local_request
         self.groups.controller = controller
         await self._join()
         await self._server.start_serving()
@@ -95,16 +118,21 @@ class Broker:
         assert self.store is not None and self.ctx is not None
         await self.store.ensure_paths()
         await self.store.ensure_cluster_id()
-        await self.store.register()
+        self.replicas.set_broker_epoch(await self.store.register())
         await self.ctx.controller.start()
 
     def _on_coord_state(self, state: ConnState) -> None:
         if self._stopping:
             return
+        controller = self.ctx.controller if self.ctx is not None else None
         if state == ConnState.SUSPENDED:
             log.warning("coord connection suspended: metadata changes wait until it is back")
+            if controller is not None:
+                controller.suspend()
         elif state == ConnState.CONNECTED:
             log.info("coord connection up")
+            if controller is not None:
+                controller.resume()
         elif state == ConnState.LOST and (self._rejoin_task is None or self._rejoin_task.done()):
             log.warning("coord session expired: registration and watches are gone; rejoining with a new session")
             self._rejoin_task = asyncio.get_running_loop().create_task(self._rejoin())
@@ -122,23 +150,72 @@ class Broker:
                 log.warning("rejoining coord failed (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
 
+    async def controlled_shutdown(self) -> bool:
+        """Ask the controller to move our leadership away (Kafka's controlled shutdown);
+        True once we lead nothing, False if it could not be done in the retries allowed."""
+        cfg = self.config
+        for attempt in range(cfg.controlled_shutdown_max_retries):
+            if attempt:
+                await asyncio.sleep(cfg.controlled_shutdown_retry_backoff_ms / 1000)
+            info = self.cache.brokers.get(self.cache.controller_id)
+            if info is None:
+                continue
+            try:
+                conn = await BrokerConnection.open(info.host, info.port, client_id=f"broker-{cfg.broker_id}",
+                                                   request_timeout_ms=cfg.controller_socket_timeout_ms)
+                try:
+                    body = (await conn.request(ApiKey.CONTROLLED_SHUTDOWN, {
+                        "broker_id": cfg.broker_id, "broker_epoch": self.replicas.broker_epoch})).body
+                finally:
+                    conn.close()
+            except ClientError as exc:
+                log.warning("controlled shutdown: controller %d unreachable (%s)", self.cache.controller_id, exc)
+                continue
+            if body.get("error", 0):
+                log.warning("controlled shutdown refused: %s", body.get("message"))
+                continue
+            remaining = body.get("remaining_partitions", [])
+            if not remaining:
+                log.info("controlled shutdown: leadership moved away; stopping")
+                return True
+            log.info("controlled shutdown: still leading %d partition(s) (no other in-sync replica)",
+                     len(remaining))
+        return False
+
     async def stop(self) -> None:
-        """Stop accepting, drop connections, flush and close every log, leave coord."""
+        """Controlled shutdown, stop accepting, drop connections, stop replication, flush and
+        close every log, leave coord."""
+        if (self.config.controlled_shutdown_enable and self.coord is not None and self.ctx is not None
+                and not self._stopping and len(self.cache.brokers) > 1):
+            await self.controlled_shutdown()
         self._stopping = True
         if self._rejoin_task is not None:
             self._rejoin_task.cancel()
+        if self.ctx is not None:
+            await self.ctx.controller.close()
+        await self.fetchers.close()
+        await self.channel.close()
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
         await self.groups.close()
+        if self.isr_writer is not None:
+            await self.isr_writer.close()
+        await self.replicas.close()
         if self.store is not None:
             await self.store.close()
         await self.logs.close()
         if self.coord is not None:
             await self.coord.stop()
         log.info("broker %d stopped cleanly", self.config.broker_id)
+
+    async def _local_request(self, api_key: int, body: dict) -> dict:
+        """A controller request from this very broker, through the ordinary dispatcher."""
+        assert self.ctx is not None
+        reply = await dispatch(self.ctx, Request(api_key, 0, 0, "controller", body))
+        return reply.body if reply is not None else {}
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self.ctx is not None
@@ -148,5 +225,9 @@ class Broker:
         self._connections[task] = conn
         try:
             await conn.run()
+        except asyncio.CancelledError:
+            # Stopping cancels every connection; ending normally keeps asyncio's stream
+            # callback from logging the cancellation as an error.
+            pass
         finally:
             self._connections.pop(task, None)

@@ -128,12 +128,16 @@ class LogManager:
         plog = self.logs.get((topic, partition))
         if plog is not None:
             self._dirty.add(plog)
+        self.notify(topic, partition)
+
+    def notify(self, topic: str, partition: int) -> None:
+        """Wake fetches waiting on t-p (it grew, or its high watermark moved)."""
         waiter = self._arrivals.pop((topic, partition), None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     def arrival(self, topic: str, partition: int) -> asyncio.Future:
-        """A future completed by the next append to t-p (shared by all who wait)."""
+        """A future completed by the next append to (or HW move of) t-p (shared by all who wait)."""
         fut = self._arrivals.get((topic, partition))
         if fut is None or fut.done():
             fut = self._arrivals[(topic, partition)] = asyncio.get_running_loop().create_future()

@@ -1,70 +1,190 @@
-"""One partition this broker leads: its log, leader epoch, ISR and high watermark.
+"""One partition replica on this broker: the replication core run over the real log.
 
-The high watermark is the minimum log end offset over the in-sync replicas and never
-moves back; consumers read below it and acks=all produces complete when it passes their
-last offset. With one replica the ISR is just the leader, so the watermark follows the
-log end at once, but the rule is the cluster's rule, so replication (issue 6) only adds
-follower log end offsets. This module must never do I/O beyond calling its log, and
-never read the clock.
+`Partition` is the thin asyncio shell of `broker.replication.Replica`: it feeds the core
+events with the monotonic clock, and carries out the actions it returns: a finished
+produce resolves the waiting request's future, an ISR proposal goes to the coord writer
+(whose answer comes back as an `IsrChangeResult`), replies to a follower's fetch or
+epoch query go back to the handler that asked. Fetch and epoch-query *requests* are not
+taken from the actions: the fetcher long-polls and asks `follower_request()` after
+every answer. Whenever the high watermark or the log end moves, `on_change` wakes the
+fetch long polls waiting on this partition. It must never read or send bytes itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
+import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 from broker.log import PartitionLog
-from broker.metadata.znodes import PartitionState
+from broker.replication import Replica
+from broker.replication.follower import FollowerState
+from broker.replication.messages import (
+    BecomeFollower, BecomeLeader, CompleteProduce, EpochAnswer, EpochQuery, ErrorCode,
+    Event, FetchRequest, FetchResponse, ProposeIsr, Produce, ReplyEpochQuery, ReplyFetch, Tick,
+)
+from broker.server.replica_log import PartitionReplicaLog
+
+
+class ProduceResult(NamedTuple):
+    error: ErrorCode
+    base_offset: int
+    message: str | None = None
+
+
+def now_ms() -> int:
+    return int(time.monotonic() * 1000)
 
 
 class Partition:
-    def __init__(self, topic: str, partition: int, broker_id: int, log: PartitionLog,
-                 state: PartitionState, replicas: list[int]) -> None:
+    def __init__(self, topic: str, partition: int, broker_id: int, log: PartitionLog, *,
+                 broker_epoch: int, high_watermark: int, min_insync_replicas: int,
+                 replica_lag_time_max_ms: int, propose_isr: Callable[["Partition", ProposeIsr], None],
+                 on_change: Callable[[], None]) -> None:
         self.topic = topic
         self.partition = partition
         self.broker_id = broker_id
         self.log = log
-        self.replicas = list(replicas)
-        self.leader_epoch = state.leader_epoch
-        self.isr = set(state.isr)
-        self.follower_leo: dict[int, int] = {}
-        self.high_watermark = log.log_start_offset
-        self._hw_waiters: list[tuple[int, int, asyncio.Future]] = []
-        self._seq = itertools.count()
-        self.maybe_advance_high_watermark()
+        self.replica = Replica(broker_id, PartitionReplicaLog(log), broker_epoch=broker_epoch,
+                               high_watermark=high_watermark, min_insync_replicas=min_insync_replicas,
+                               replica_lag_time_max_ms=replica_lag_time_max_ms)
+        self.replicas: list[int] = []
+        self.controller_epoch = -1       # of the LeaderAndIsr that gave the current role
+        self._propose_isr = propose_isr
+        self._on_change = on_change
+        self._produces: dict[int, asyncio.Future] = {}
+        self._ids = itertools.count()
 
-    def update_state(self, state: PartitionState, replicas: list[int]) -> None:
-        """LeaderAndIsr for a partition we already lead: take the newer epoch and ISR."""
-        if state.leader_epoch >= self.leader_epoch:
-            self.leader_epoch = state.leader_epoch
-            self.isr = set(state.isr)
-            self.replicas = list(replicas)
-            self.maybe_advance_high_watermark()
+    def __repr__(self) -> str:
+        return f"{self.topic}-{self.partition}"
 
-    def maybe_advance_high_watermark(self) -> None:
-        leos = [self.log.log_end_offset if r == self.broker_id else self.follower_leo.get(r, 0)
-                for r in self.isr]
-        new_hw = min(leos) if leos else self.log.log_end_offset
-        if new_hw <= self.high_watermark:
-            return
-        self.high_watermark = new_hw
-        while self._hw_waiters and self._hw_waiters[0][0] <= new_hw:
-            _, _, fut = heapq.heappop(self._hw_waiters)
-            if not fut.done():
-                fut.set_result(None)
+    # -- what handlers and tools read -----------------------------------------------------
 
-    def wait_for_high_watermark(self, offset: int) -> asyncio.Future:
-        """A future done once the high watermark reaches `offset` (acks=all purgatory)."""
-        fut = asyncio.get_running_loop().create_future()
-        if self.high_watermark >= offset:
-            fut.set_result(None)
+    @property
+    def leader_epoch(self) -> int:
+        return self.replica.epoch
+
+    @property
+    def high_watermark(self) -> int:
+        return self.replica.high_watermark
+
+    @property
+    def is_leader(self) -> bool:
+        return self.replica.is_leader
+
+    @property
+    def leader(self) -> int:
+        """This broker if it leads, the leader it follows, or -1 before any order."""
+        role = self.replica.role
+        if role is None:
+            return -1
+        return self.broker_id if self.is_leader else role.leader  # type: ignore[union-attr]
+
+    @property
+    def isr(self) -> frozenset[int]:
+        """The ISR the leader counts (committed); empty on a follower."""
+        return self.replica.role.isr if self.is_leader else frozenset()  # type: ignore[union-attr]
+
+    def follower_request(self) -> EpochQuery | FetchRequest | None:
+        """What a follower must ask its leader next; None when leading or not ordered yet."""
+        role = self.replica.role
+        return role.request() if isinstance(role, FollowerState) else None
+
+    # -- orders -------------------------------------------------------------------------
+
+    def become(self, *, leader: int, leader_epoch: int, isr: list[int], replicas: list[int],
+               zk_version: int, broker_epoch: int, controller_epoch: int) -> None:
+        """Apply one LeaderAndIsr entry; the core ignores stale epochs and other runs' orders."""
+        if leader == self.broker_id:
+            self.step(BecomeLeader(leader_epoch, frozenset(isr), tuple(replicas), zk_version, broker_epoch))
         else:
-            heapq.heappush(self._hw_waiters, (offset, next(self._seq), fut))
+            self.step(BecomeFollower(leader, leader_epoch, broker_epoch))
+        if self.leader_epoch == leader_epoch:  # taken (not a stale order)
+            self.replicas = list(replicas)
+            self.controller_epoch = max(self.controller_epoch, controller_epoch)
+
+    def set_broker_epoch(self, epoch: int) -> None:
+        """A new coord registration (after a session expiry): orders now carry this epoch."""
+        self.replica.broker_epoch = epoch
+
+    # -- the core's entry point ------------------------------------------------------------
+
+    def step(self, event: Event) -> list[ReplyFetch | ReplyEpochQuery]:
+        """Feed one event; carry out produce completions and ISR proposals; return replies."""
+        hw, leo = self.high_watermark, self.log.log_end_offset
+        actions = self.replica.step(event, now_ms())
+        replies: list[ReplyFetch | ReplyEpochQuery] = []
+        for action in actions:
+            if isinstance(action, CompleteProduce):
+                self._complete(action)
+            elif isinstance(action, ProposeIsr):
+                self._propose_isr(self, action)
+            elif isinstance(action, (ReplyFetch, ReplyEpochQuery)):
+                replies.append(action)
+        if self.high_watermark != hw or self.log.log_end_offset != leo:
+            self._on_change()
+        return replies
+
+    def tick(self) -> None:
+        self.step(Tick())
+
+    # -- produce --------------------------------------------------------------------------
+
+    def produce(self, records: bytes, acks: int, timeout_ms: int) -> asyncio.Future:
+        """Append as leader; the future gives a ProduceResult when acks are satisfied.
+
+        Raises the log's CorruptBatchError / RecordTooLargeError (nothing written)."""
+        request_id = next(self._ids)
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._produces[request_id] = fut
+        try:
+            self.step(Produce(request_id, (records,), acks, timeout_ms))
+        except BaseException:
+            self._produces.pop(request_id, None)
+            raise
         return fut
 
-    def fail_waiters(self, exc: BaseException) -> None:
-        for _, _, fut in self._hw_waiters:
+    def _complete(self, done: CompleteProduce) -> None:
+        fut = self._produces.pop(done.request_id, None)
+        if fut is None or fut.done():
+            return
+        fut.set_result(ProduceResult(done.error, done.base_offset, self._explain(done.error)))
+
+    def _explain(self, code: ErrorCode) -> str | None:
+        min_isr = self.replica.min_insync_replicas
+        if code == ErrorCode.NOT_ENOUGH_REPLICAS:
+            return (f"{self}: the in-sync replicas {sorted(self.isr)} are fewer than min.insync.replicas="
+                    f"{min_isr}; acks=all writes are refused (nothing was written) until a replica catches up")
+        if code == ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+            return (f"{self}: written, but the in-sync replicas {sorted(self.isr)} fell below "
+                    f"min.insync.replicas={min_isr} before the write was acknowledged")
+        if code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
+            return f"broker {self.broker_id} no longer leads {self}; the write may or may not survive"
+        if code == ErrorCode.REQUEST_TIMED_OUT:
+            return f"{self}: the in-sync replicas did not all copy the write in time; it may or may not survive"
+        return None
+
+    def fail_waiters(self, code: ErrorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER) -> None:
+        """The replica is going away: every waiting produce gets an answer."""
+        produces, self._produces = self._produces, {}
+        for fut in produces.values():
             if not fut.done():
-                fut.set_exception(exc)
-        self._hw_waiters.clear()
+                fut.set_result(ProduceResult(code, -1, self._explain(code)))
+
+    # -- serving followers ------------------------------------------------------------------
+
+    def follower_fetch(self, replica_id: int, leader_epoch: int, fetch_offset: int) -> FetchResponse:
+        """Record a follower's fetch (its LEO, maybe an ISR expand, HW); the bytes are read
+        by the caller from the log (max_batches=0 keeps the core from reading them)."""
+        for reply in self.step(FetchRequest(replica_id, leader_epoch, fetch_offset, max_batches=0)):
+            if isinstance(reply, ReplyFetch):
+                return reply.response
+        raise AssertionError("the replication core answered a fetch with no reply")
+
+    def epoch_query(self, replica_id: int, leader_epoch: int, epoch: int) -> EpochAnswer:
+        for reply in self.step(EpochQuery(replica_id, leader_epoch, epoch)):
+            if isinstance(reply, ReplyEpochQuery):
+                return reply.answer
+        raise AssertionError("the replication core answered an epoch query with no reply")

@@ -1,24 +1,36 @@
-"""The partitions this broker hosts, kept in step with what the controller decided.
+"""The partition replicas this broker hosts, kept in step with the controller's orders.
 
-It is the broker side of LeaderAndIsr and StopReplica: `become_leader` opens the log and
-starts leading at the given epoch, `stop_replica` stops (and optionally deletes). Request
-handlers look partitions up here and get a typed refusal when this broker does not lead
-one. It must never write to coord.
+It is the broker side of LeaderAndIsr and StopReplica: `leader_and_isr` opens logs and
+turns each entry into a leader or follower order for that partition's replication core
+(stale epochs and orders meant for an earlier run of this broker are ignored by the
+core), then tells the fetchers which leaders to copy from. It ticks every replica
+(ISR lag checks, produce timeouts) and checkpoints every replica's high watermark to
+`replication-offset-checkpoint` so a restart does not lose it. Request handlers look
+partitions up here and get a typed refusal when this broker cannot serve one. It must
+never write to coord itself (ISR writes go through the injected proposer).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
 
 from client.protocol.errors import ErrorCode
 
+from broker.config import BrokerConfig
+from broker.log.checkpoint import write_checkpoint
 from broker.metadata.cache import MetadataCache
-from broker.metadata.znodes import PartitionState
+from broker.replication.messages import ProposeIsr
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
 
 log = logging.getLogger(__name__)
+
+HW_CHECKPOINT = "replication-offset-checkpoint"
+TICK_S = 0.1
 
 
 class PartitionRefused(Exception):
@@ -38,38 +50,122 @@ class LeadershipListener(Protocol):
     def on_resign(self, topic: str, partition: int) -> None: ...
 
 
+def read_hw_checkpoint(path: Path) -> dict[tuple[str, int], int]:
+    """Kafka's replication-offset-checkpoint: version, count, then `topic partition hw`."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    try:
+        count = int(lines[1])
+        out = {}
+        for line in lines[2:2 + count]:
+            topic, partition, hw = line.split()
+            out[(topic, int(partition))] = int(hw)
+        return out
+    except (IndexError, ValueError):
+        log.warning("%s is not a valid checkpoint; high watermarks restart from the replicas' logs", path)
+        return {}
+
+
 class ReplicaManager:
-    def __init__(self, broker_id: int, logs: LogManager, cache: MetadataCache) -> None:
-        self.broker_id = broker_id
+    def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache) -> None:
+        self.config = config
+        self.broker_id = config.broker_id
         self.logs = logs
         self.cache = cache
         self.partitions: dict[tuple[str, int], Partition] = {}
+        self.broker_epoch = -1          # czxid of our /brokers/ids node (KIP-380)
+        self.controller_epoch = -1      # the highest controller epoch that gave us an order
+        self.propose_isr: Callable[[Partition, ProposeIsr], None] | None = None
+        self.on_followers_changed: Callable[[], None] = lambda: None
+        self._hw_path = Path(config.data_dir) / HW_CHECKPOINT
+        self._saved_hw = read_hw_checkpoint(self._hw_path)
+        self._tasks: list[asyncio.Task] = []
         self.leadership_listener: LeadershipListener | None = None   # groups: on_become_leader / on_resign
 
-    async def become_leader(self, topic: str, partition: int, state: PartitionState,
-                            replicas: list[int], configs: dict[str, str]) -> None:
-        current = self.partitions.get((topic, partition))
-        if current is not None:
-            current.update_state(state, replicas)
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._tick_loop(), name="replica-ticks"),
+                       loop.create_task(self._checkpoint_loop(), name="hw-checkpoint")]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for part in self.partitions.values():
+            part.fail_waiters()
+        if self.partitions:
+            self._write_hw_checkpoint()
+
+    def set_broker_epoch(self, epoch: int) -> None:
+        self.broker_epoch = epoch
+        for part in self.partitions.values():
+            part.set_broker_epoch(epoch)
+
+    # -- LeaderAndIsr / StopReplica ------------------------------------------------------------
+
+    def leader_and_isr(self, entries: list[dict[str, Any]], configs: dict[str, dict[str, str]],
+                       controller_epoch: int) -> list[dict[str, Any]]:
+        """Apply the controller's orders; one result per entry."""
+        results = []
+        for e in entries:
+            topic, p = e["topic"], e["partition"]
+            if self.broker_id not in e["replicas"]:
+                results.append({"topic": topic, "partition": p, "error": int(ErrorCode.NONE)})
+                continue
+            part = self.partitions.get((topic, p)) or self._open(topic, p, configs.get(topic, {}))
+            was = (part.leader, part.leader_epoch)
+            was_leading = part.is_leader
+            part.become(leader=e["leader"], leader_epoch=e["leader_epoch"], isr=e["isr"],
+                        replicas=e["replicas"], zk_version=e["zk_version"], broker_epoch=self.broker_epoch,
+                        controller_epoch=controller_epoch)
+            if (part.leader, part.leader_epoch) != was:
+                role = "leading" if part.is_leader else f"following broker {part.leader} in"
+                log.info("%s %s-%d at leader epoch %d (log end %d, high watermark %d)", role, topic, p,
+                         part.leader_epoch, part.log.log_end_offset, part.high_watermark)
+                self._tell_listener(topic, p, was_leading, part.is_leader)
+            results.append({"topic": topic, "partition": p, "error": int(ErrorCode.NONE)})
+        self.on_followers_changed()
+        return results
+
+    def _tell_listener(self, topic: str, partition: int, was_leading: bool, leading: bool) -> None:
+        """A new leader epoch while leading counts as becoming leader again (state reloads)."""
+        if self.leadership_listener is None:
             return
-        plog = self.logs.open(topic, partition, configs)
-        self.partitions[(topic, partition)] = Partition(topic, partition, self.broker_id, plog, state, replicas)
-        log.info("leading %s-%d at leader epoch %d", topic, partition, state.leader_epoch)
-        if self.leadership_listener is not None:
+        if leading:
             self.leadership_listener.on_become_leader(topic, partition)
+        elif was_leading:
+            self.leadership_listener.on_resign(topic, partition)
+
+    def _open(self, topic: str, partition: int, configs: dict[str, str]) -> Partition:
+        assert self.propose_isr is not None, "the ISR proposer is wired before any order arrives"
+        plog = self.logs.open(topic, partition, configs)
+        min_isr = int(configs.get("min.insync.replicas", self.config.min_insync_replicas))
+        part = Partition(topic, partition, self.broker_id, plog, broker_epoch=self.broker_epoch,
+                         high_watermark=self._saved_hw.get((topic, partition), 0),
+                         min_insync_replicas=min_isr,
+                         replica_lag_time_max_ms=self.config.replica_lag_time_max_ms,
+                         propose_isr=self.propose_isr,
+                         on_change=lambda: self.logs.notify(topic, partition))
+        self.partitions[(topic, partition)] = part
+        return part
 
     async def stop_replica(self, topic: str, partition: int, *, delete: bool) -> None:
         part = self.partitions.pop((topic, partition), None)
-        if part is not None and self.leadership_listener is not None:
-            self.leadership_listener.on_resign(topic, partition)
         if part is not None:
-            part.fail_waiters(PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
-                                               f"{topic}-{partition} stopped on broker {self.broker_id}"))
+            self._tell_listener(topic, partition, part.is_leader, False)
+            part.fail_waiters()
+            self.on_followers_changed()
+        self._saved_hw.pop((topic, partition), None)
         if delete:
             await self.logs.delete(topic, partition)
 
-    def leader_partition(self, topic: object, partition: object) -> Partition:
-        """The partition if this broker leads it; else PartitionRefused with the reason."""
+    # -- lookups for request handlers --------------------------------------------------------
+
+    def hosted(self, topic: object, partition: object) -> Partition:
+        """The replica if this broker hosts it (leader or follower), else PartitionRefused."""
         if not isinstance(topic, str) or type(partition) is not int:
             raise PartitionRefused(ErrorCode.INVALID_REQUEST, "topic must be a string and partition an integer")
         part = self.partitions.get((topic, partition))
@@ -78,6 +174,46 @@ class ReplicaManager:
         if not self.cache.has_partition(topic, partition):
             raise PartitionRefused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                                    f"this broker knows no partition {topic}-{partition}")
-        leader = self.cache.leader(topic, partition)
         raise PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
-                               f"broker {self.broker_id} does not lead {topic}-{partition} (leader: {leader})")
+                               f"broker {self.broker_id} hosts no replica of {topic}-{partition} "
+                               f"(leader: {self.cache.leader(topic, partition)})")
+
+    def leader_partition(self, topic: object, partition: object) -> Partition:
+        """The partition if this broker leads it; else PartitionRefused with the reason."""
+        part = self.hosted(topic, partition)
+        if not part.is_leader:
+            raise PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                                   f"broker {self.broker_id} does not lead {topic}-{partition} "
+                                   f"(leader: {part.leader}, leader epoch {part.leader_epoch})")
+        return part
+
+    def following(self, leader: int) -> list[Partition]:
+        return [p for p in self.partitions.values() if not p.is_leader and p.leader == leader]
+
+    def followed_leaders(self) -> set[int]:
+        return {p.leader for p in self.partitions.values() if not p.is_leader and p.leader >= 0}
+
+    # -- background ----------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            for part in list(self.partitions.values()):
+                if part.is_leader:
+                    part.tick()
+
+    async def _checkpoint_loop(self) -> None:
+        interval = self.config.replica_high_watermark_checkpoint_interval_ms / 1000
+        last: dict[tuple[str, int], int] = {}
+        while True:
+            await asyncio.sleep(interval)
+            now = {tp: p.high_watermark for tp, p in self.partitions.items()}
+            if now != last:
+                await asyncio.to_thread(self._write_hw_checkpoint, now)
+                last = now
+
+    def _write_hw_checkpoint(self, hws: dict[tuple[str, int], int] | None = None) -> None:
+        hws = hws if hws is not None else {tp: p.high_watermark for tp, p in self.partitions.items()}
+        self._saved_hw.update(hws)
+        entries = [(t, p, hw) for (t, p), hw in sorted(self._saved_hw.items())]
+        write_checkpoint(self._hw_path, entries)  # type: ignore[arg-type]

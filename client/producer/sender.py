@@ -96,6 +96,10 @@ class Sender:
         if unknown:
             self.client.topics.update(unknown)
             self.client.request_refresh()
+            # Nothing wakes the sender when the refresh lands (a leader election may still
+            # be under way: the answer can say "no leader" again), so look again after the
+            # backoff instead of sleeping until the next send.
+            delay = self.client.retry_backoff if delay is None else min(delay, self.client.retry_backoff)
         elif self.client.metadata_stale():
             self.client.request_refresh()
             delay = self.client.retry_backoff if delay is None else min(delay, self.client.retry_backoff)

@@ -17,7 +17,7 @@ class ApiKey(IntEnum):
     FETCH = 1
     LIST_OFFSETS = 2
     METADATA = 3
-    # Reserved for the cluster issue (controller -> broker requests, replication).
+    # Controller -> broker requests (and ControlledShutdown, broker -> controller).
     LEADER_AND_ISR = 4
     STOP_REPLICA = 5
     UPDATE_METADATA = 6
@@ -35,8 +35,9 @@ class ApiKey(IntEnum):
     API_VERSIONS = 18
     CREATE_TOPICS = 19
     DELETE_TOPICS = 20
-    # Reserved for the idempotent producer and leader-epoch truncation.
+    # Reserved for the idempotent producer.
     INIT_PRODUCER_ID = 22
+    # Follower -> leader: where does my latest epoch end in your log (KIP-101/279)?
     OFFSETS_FOR_LEADER_EPOCH = 23
 
 
@@ -62,6 +63,11 @@ SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
     ApiKey.DESCRIBE_GROUPS: (0, 0),
     ApiKey.OFFSET_COMMIT: (0, 0),
     ApiKey.OFFSET_FETCH: (0, 0),
+    ApiKey.LEADER_AND_ISR: (0, 0),
+    ApiKey.STOP_REPLICA: (0, 0),
+    ApiKey.UPDATE_METADATA: (0, 0),
+    ApiKey.CONTROLLED_SHUTDOWN: (0, 0),
+    ApiKey.OFFSETS_FOR_LEADER_EPOCH: (0, 0),
 }
 
 # Produce acks: 0 = no response at all, 1 = after the leader's append, -1 = "all",

@@ -1,7 +1,8 @@
 """The metadata store and controller against our real coord server (in-process).
 
-The broker side of LeaderAndIsr / StopReplica is a small recorder here: these tests are
-about what reaches coord and what the controller announces, not about logs.
+The controller's channel is a small recorder here: these tests are about what reaches
+coord and what the controller tells the brokers (LeaderAndIsr / StopReplica), not about
+logs or sockets.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.metadata.store import MetadataStore
+from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from coord.client import CoordClient
 from coord.server.config import ServerConfig
@@ -23,16 +25,28 @@ from tests.support.ports import free_port
 
 
 class Recorder:
+    """A controller channel that records what it was asked to send and answers at once."""
+
     def __init__(self) -> None:
         self.leading: dict[tuple[str, int], Z.PartitionState] = {}
         self.stopped: list[tuple[str, int, bool]] = []
 
-    async def become_leader(self, topic, partition, state, replicas, configs) -> None:
-        self.leading[(topic, partition)] = state
+    def send(self, broker_id, api_key, body) -> asyncio.Future:
+        if api_key == ApiKey.LEADER_AND_ISR:
+            for e in body["partitions"]:
+                if e["leader"] == broker_id:
+                    self.leading[(e["topic"], e["partition"])] = Z.PartitionState(
+                        e["leader"], e["leader_epoch"], tuple(e["isr"]), e["controller_epoch"], e["zk_version"])
+        elif api_key == ApiKey.STOP_REPLICA:
+            for e in body["partitions"]:
+                self.stopped.append((e["topic"], e["partition"], body["delete"]))
+                self.leading.pop((e["topic"], e["partition"]), None)
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result({"error": 0})
+        return fut
 
-    async def stop_replica(self, topic, partition, *, delete) -> None:
-        self.stopped.append((topic, partition, delete))
-        self.leading.pop((topic, partition), None)
+    def forget(self, broker_id) -> None:
+        pass
 
 
 @pytest.fixture

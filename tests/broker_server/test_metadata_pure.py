@@ -51,6 +51,19 @@ def test_valid_topic_and_round_robin_assignment():
     assert assign_replicas(3, 2, [1, 2, 3]) == {0: [1, 2], 1: [2, 3], 2: [3, 1]}
 
 
+def test_rack_aware_assignment_spreads_every_partition_over_racks():
+    racks = {1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
+    assignment = assign_replicas(6, 3, list(racks), racks=racks)
+    for replicas in assignment.values():
+        assert len(set(replicas)) == 3 and {racks[r] for r in replicas} == {"a", "b", "c"}
+    firsts = [replicas[0] for replicas in assignment.values()]
+    assert sorted(firsts) == [1, 2, 3, 4, 5, 6]   # leadership spread over every broker
+    # two racks, RF 3: both racks used, no broker twice
+    two = {1: "a", 2: "a", 3: "b"}
+    for replicas in assign_replicas(3, 3, [1, 2, 3], racks=two).values():
+        assert sorted(replicas) == [1, 2, 3]
+
+
 def test_toml_config_accepts_kafka_names_and_flags_override(tmp_path):
     path = tmp_path / "b.toml"
     path.write_text('"log.retention.ms" = 1000\nnum_partitions = 3\n"broker.id" = 7\n')

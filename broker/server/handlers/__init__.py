@@ -19,6 +19,7 @@ from client.protocol.frames import Request
 
 from broker.server.handlers import (
     admin, api_versions, fetch, groups, init_producer_id, list_offsets, metadata, offsets, produce,
+    replica_control,
 )
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply
 
@@ -45,6 +46,11 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.DESCRIBE_GROUPS: groups.describe_groups,
     ApiKey.OFFSET_COMMIT: offsets.offset_commit,
     ApiKey.OFFSET_FETCH: offsets.offset_fetch,
+    ApiKey.LEADER_AND_ISR: replica_control.leader_and_isr,
+    ApiKey.STOP_REPLICA: replica_control.stop_replica,
+    ApiKey.UPDATE_METADATA: replica_control.update_metadata,
+    ApiKey.CONTROLLED_SHUTDOWN: replica_control.controlled_shutdown,
+    ApiKey.OFFSETS_FOR_LEADER_EPOCH: replica_control.offsets_for_leader_epoch,
 }
 
 

@@ -1,9 +1,11 @@
 """Produce: validate each partition's batches, append them, wait for acks, answer.
 
 The batches are appended as the client built them: the log checks headers and CRCs and
-rewrites base offsets, never decoding a record. acks=1 answers after the append (and,
-when the topic demands an fsync per message, after the group-commit flush that covers
-it); acks=all waits until the high watermark passes the batch; acks=0 answers nothing
+rewrites base offsets, never decoding a record. The partition's replication core does
+the append and decides when it is acknowledged: acks=1 after the append (and, when the
+topic demands an fsync per message, after the group-commit flush that covers it);
+acks=all once the high watermark passes the batch, refused up front with
+NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas; acks=0 answers nothing
 and, as in Kafka, closes the connection if an append failed.
 """
 
@@ -16,12 +18,15 @@ from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import CorruptBatchError
 
 from broker.log import RecordTooLargeError
+from broker.log.partition_log import AppendInfo
+from broker.replication.messages import ErrorCode as ReplicaError
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries, partition_error
 from broker.server.idempotence import SequenceRefused
+from broker.server.partition import Partition, ProduceResult
 from broker.server.replica_manager import PartitionRefused
 
 
-def _append(ctx: BrokerContext, entry: dict, acks: int) -> tuple[dict, list[asyncio.Future]]:
+def _append(ctx: BrokerContext, entry: dict, acks: int, timeout_ms: int) -> tuple[dict, list[asyncio.Future]]:
     """Append one partition's records; its result entry and what must finish before the ack."""
     topic, partition, records = entry.get("topic"), entry.get("partition"), entry.get("records")
     if not isinstance(records, (bytes, bytearray)):
@@ -34,8 +39,15 @@ def _append(ctx: BrokerContext, entry: dict, acks: int) -> tuple[dict, list[asyn
     plog = part.log
     try:
         admission = ctx.logs.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
-        info = admission.duplicate or plog.append(records, leader_epoch=part.leader_epoch)
-        admission.appended(info)  # idempotence: record the batch
+        if admission.duplicate is not None:
+            replicated = asyncio.ensure_future(_duplicate(ctx, part, admission.duplicate, acks))
+        else:
+            # The replication core appends as leader (stamping its epoch) and answers at once
+            # for acks=0/1, or once the high watermark passes the batch for acks=all.
+            end = plog.log_end_offset
+            replicated = part.produce(bytes(records), acks, timeout_ms)
+            if plog.log_end_offset > end:  # appended (not refused up front): record the batch
+                admission.appended(AppendInfo(end, plog.log_end_offset - 1, -1))
     except SequenceRefused as exc:  # idempotence: gap, fenced epoch, bad producer fields
         code, message = exc.code, f"{topic}-{partition}: {exc.message}"
     except CorruptBatchError as exc:
@@ -44,17 +56,24 @@ def _append(ctx: BrokerContext, entry: dict, acks: int) -> tuple[dict, list[asyn
         code, message = ErrorCode.MESSAGE_TOO_LARGE, f"{topic}-{partition}: {exc}"
     else:
         ctx.logs.appended(topic, partition)
-        part.maybe_advance_high_watermark()
-        waits = []
+        waits = [replicated]
         if acks != ACKS_NONE and plog.config.flush_messages == 1:
             waits.append(asyncio.ensure_future(ctx.logs.sync(plog)))
-        if acks == ACKS_ALL:
-            waits.append(part.wait_for_high_watermark(info.last_offset + 1))
-        append_time = info.log_append_time if info.log_append_time is not None else NO_TIMESTAMP
-        return partition_error(topic, partition, ErrorCode.NONE, None, base_offset=info.first_offset,
-                               log_append_time=append_time, log_start_offset=plog.log_start_offset), waits
+        return partition_error(topic, partition, ErrorCode.NONE, None, base_offset=-1,
+                               log_append_time=NO_TIMESTAMP, log_start_offset=plog.log_start_offset), waits
     return partition_error(topic, partition, code, message, base_offset=-1, log_append_time=NO_TIMESTAMP,
                            log_start_offset=plog.log_start_offset), []
+
+
+async def _duplicate(ctx: BrokerContext, part: Partition, original: AppendInfo, acks: int) -> ProduceResult:
+    """A retried idempotent batch already in the log: answer with its original offsets,
+    for acks=all only once the high watermark covers it (as the first attempt would have)."""
+    while acks == ACKS_ALL and part.high_watermark <= original.last_offset:
+        if not part.is_leader:
+            return ProduceResult(ReplicaError.NOT_LEADER_OR_FOLLOWER, -1,
+                                 f"broker {part.broker_id} no longer leads {part}; the write may or may not survive")
+        await ctx.logs.arrival(part.topic, part.partition)
+    return ProduceResult(ReplicaError.NONE, original.first_offset)
 
 
 async def _await_acks(results: list[dict], waits: list[list[asyncio.Future]], timeout_ms: int) -> None:
@@ -69,10 +88,18 @@ async def _await_acks(results: list[dict], waits: list[list[asyncio.Future]], ti
                 result.update(error=int(ErrorCode.REQUEST_TIMED_OUT),
                               message=f"not acknowledged within timeout_ms={timeout_ms}; the records may "
                                       "or may not have been written")
-            elif not fut.cancelled() and fut.exception() is not None and result["error"] == 0:
+            elif fut.cancelled() or result["error"] != 0:
+                continue
+            elif fut.exception() is not None:
                 exc = fut.exception()
                 code = getattr(exc, "code", ErrorCode.KAFKA_STORAGE_ERROR)
                 result.update(error=int(code), message=str(exc))
+            elif isinstance(fut.result(), ProduceResult):
+                done = fut.result()
+                if done.error == 0:
+                    result.update(base_offset=done.base_offset)
+                else:
+                    result.update(error=int(done.error), message=done.message)
 
 
 async def handle(ctx: BrokerContext, body: dict) -> Reply | None:
@@ -86,7 +113,7 @@ async def handle(ctx: BrokerContext, body: dict) -> Reply | None:
                             log_append_time=NO_TIMESTAMP, log_start_offset=-1) for e in entries]})
     results, waits = [], []
     for entry in entries:
-        result, wait = _append(ctx, entry, acks)
+        result, wait = _append(ctx, entry, acks, timeout_ms)
         results.append(result)
         waits.append(wait)
     if acks == ACKS_NONE:

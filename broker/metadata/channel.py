@@ -1,0 +1,102 @@
+"""The controller's request channel to the brokers: one ordered queue and connection each.
+
+LeaderAndIsr, UpdateMetadata and StopReplica to one broker must arrive in the order the
+controller decided them, so each broker gets a queue drained by one task over one
+connection (the broker answers in order). A request that cannot be delivered (the
+broker is restarting, its socket died) is retried every `retry_s` for as long as the
+broker stays registered; once it is gone, its queue is dropped (it gets the whole state
+again when it rejoins). It must never decide what to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from client.conn import BrokerConnection
+from client.errors import ClientError
+
+from broker.metadata.cache import MetadataCache
+
+log = logging.getLogger(__name__)
+
+
+class ControllerChannel:
+    def __init__(self, cache: MetadataCache, broker_id: int, *, request_timeout_ms: int = 30000,
+                 retry_s: float = 0.2) -> None:
+        self.cache = cache
+        self.broker_id = broker_id
+        self.request_timeout_ms = request_timeout_ms
+        self.retry_s = retry_s
+        self._queues: dict[int, asyncio.Queue] = {}
+        self._tasks: dict[int, asyncio.Task] = {}
+        # Requests to this broker itself are handed to its request dispatcher in-process
+        # (same handlers, same checks; no socket, and ready before it accepts clients).
+        self.local: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+
+    def send(self, broker_id: int, api_key: int, body: dict[str, Any]) -> asyncio.Future:
+        """Queue a request; the future gets the response body, or None if the broker left."""
+        fut = asyncio.get_running_loop().create_future()
+        if broker_id not in self._queues:
+            self._queues[broker_id] = asyncio.Queue()
+            self._tasks[broker_id] = asyncio.get_running_loop().create_task(
+                self._drain(broker_id), name=f"controller-channel-{broker_id}")
+        self._queues[broker_id].put_nowait((api_key, body, fut))
+        return fut
+
+    def forget(self, broker_id: int) -> None:
+        """The broker left: drop what was queued for it."""
+        task = self._tasks.pop(broker_id, None)
+        queue = self._queues.pop(broker_id, None)
+        if task is not None:
+            task.cancel()
+        while queue is not None and not queue.empty():
+            _, _, fut = queue.get_nowait()
+            if not fut.done():
+                fut.set_result(None)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for broker_id in list(self._tasks):
+            self.forget(broker_id)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drain(self, broker_id: int) -> None:
+        queue = self._queues[broker_id]
+        conn: BrokerConnection | None = None
+        fut: asyncio.Future | None = None
+        try:
+            while True:
+                api_key, body, fut = await queue.get()
+                while not fut.done():
+                    if broker_id not in self.cache.brokers:
+                        fut.set_result(None)
+                        break
+                    if broker_id == self.broker_id and self.local is not None:
+                        fut.set_result(await self.local(api_key, body))
+                        break
+                    try:
+                        if conn is None or not conn.connected:
+                            info = self.cache.brokers[broker_id]
+                            conn = await BrokerConnection.open(
+                                info.host, info.port, client_id=f"controller-{self.broker_id}",
+                                request_timeout_ms=self.request_timeout_ms)
+                        response = await conn.request(api_key, body)
+                        fut.set_result(response.body)
+                    except (ClientError, OSError) as exc:
+                        log.debug("controller request to broker %d failed (%s); retrying", broker_id, exc)
+                        if conn is not None:
+                            conn.close()
+                            conn = None
+                        await asyncio.sleep(self.retry_s)
+        finally:
+            if conn is not None:
+                conn.close()
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+            while not queue.empty():
+                _, _, fut = queue.get_nowait()
+                if not fut.done():
+                    fut.set_result(None)

@@ -1,0 +1,175 @@
+"""Replica fetchers: one asyncio task per leader this broker follows, copying its logs.
+
+Each task asks the partitions that follow its leader what they need
+(`Partition.follower_request()`): partitions still truncating get one
+OffsetsForLeaderEpoch request for all of them, the others one Fetch with
+`replica_id` = this broker (a long poll: the leader answers when it has data or after
+`replica.fetch.wait.max.ms`). Answers go back into each partition's replication core,
+which appends, truncates and learns the high watermark. A partition that changes
+leader simply shows up in another task's next round. Connection trouble is retried
+after `replica.fetch.backoff.ms`. It must never decide what to truncate or append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from client.conn import BrokerConnection
+from client.errors import ClientError
+from client.protocol.api import ApiKey
+from client.protocol.record_batch import CorruptBatchError
+
+from broker.config import BrokerConfig
+from broker.metadata.cache import MetadataCache
+from broker.replication.messages import EpochAnswer, EpochQuery, ErrorCode, FetchResponse
+from broker.server.partition import Partition
+from broker.server.replica_log import split_batches
+from broker.server.replica_manager import ReplicaManager
+
+log = logging.getLogger(__name__)
+
+_CORE_CODES = {int(c) for c in ErrorCode}
+REFUSED_BACKOFF_S = 0.1  # a leader that has not heard of its new epoch yet, or a moved partition
+
+
+def _core_code(code: int) -> ErrorCode | None:
+    """The wire error as the core knows it; None for shell refusals (unknown partition...)."""
+    return ErrorCode(code) if code in _CORE_CODES else None
+
+
+class FetcherManager:
+    def __init__(self, config: BrokerConfig, cache: MetadataCache, replicas: ReplicaManager) -> None:
+        self.config = config
+        self.cache = cache
+        self.replicas = replicas
+        self.fetchers: dict[int, _Fetcher] = {}
+        replicas.on_followers_changed = self.sync
+
+    def sync(self) -> None:
+        """Start a fetcher for every leader some partition follows; wake them all."""
+        for leader in self.replicas.followed_leaders():
+            if leader not in self.fetchers and leader != self.config.broker_id:
+                self.fetchers[leader] = _Fetcher(self, leader)
+        for fetcher in self.fetchers.values():
+            fetcher.wake.set()
+
+    async def close(self) -> None:
+        for fetcher in self.fetchers.values():
+            fetcher.task.cancel()
+        await asyncio.gather(*(f.task for f in self.fetchers.values()), return_exceptions=True)
+        for fetcher in self.fetchers.values():
+            fetcher.disconnect()
+        self.fetchers.clear()
+
+
+class _Fetcher:
+    def __init__(self, manager: FetcherManager, leader: int) -> None:
+        self.manager = manager
+        self.config = manager.config
+        self.leader = leader
+        self.wake = asyncio.Event()
+        self.conn: BrokerConnection | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"replica-fetcher-{leader}")
+
+    def disconnect(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    async def _run(self) -> None:
+        backoff = self.config.replica_fetch_backoff_ms / 1000
+        while True:
+            parts = self.manager.replicas.following(self.leader)
+            if not parts:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), 5)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            try:
+                conn = await self._connection()
+                queries = [(p, q) for p in parts if isinstance(q := p.follower_request(), EpochQuery)]
+                if queries:
+                    await self._ask_epochs(conn, queries)
+                else:
+                    await self._fetch(conn, parts)
+            except (ClientError, ConnectionError, OSError) as exc:
+                log.info("fetching from broker %d failed (%s); retrying in %.1fs", self.leader, exc, backoff)
+                self.disconnect()
+                await asyncio.sleep(backoff)
+            except Exception:  # a bug must not silently stop replication from this leader
+                log.exception("replica fetcher for broker %d failed; retrying in %.1fs", self.leader, backoff)
+                self.disconnect()
+                await asyncio.sleep(backoff)
+
+    async def _connection(self) -> BrokerConnection:
+        if self.conn is not None and self.conn.connected:
+            return self.conn
+        info = self.manager.cache.brokers.get(self.leader)
+        if info is None:
+            raise ConnectionError(f"broker {self.leader} is not registered")
+        self.conn = await BrokerConnection.open(
+            info.host, info.port, client_id=f"replica-fetcher-{self.config.broker_id}",
+            request_timeout_ms=self.config.replica_socket_timeout_ms + self.config.replica_fetch_wait_max_ms)
+        return self.conn
+
+    async def _ask_epochs(self, conn: BrokerConnection, queries: list[tuple[Partition, EpochQuery]]) -> None:
+        body = {"replica_id": self.config.broker_id, "partitions": [
+            {"topic": p.topic, "partition": p.partition, "current_leader_epoch": q.leader_epoch,
+             "leader_epoch": q.epoch} for p, q in queries]}
+        response = await conn.request(ApiKey.OFFSETS_FOR_LEADER_EPOCH, body)
+        answers = {(a["topic"], a["partition"]): a for a in response.body.get("partitions", ())}
+        refused = False
+        for part, _ in queries:
+            a = answers.get((part.topic, part.partition))
+            code = _core_code(a["error"]) if a is not None else None
+            if code is None:
+                refused = True
+                continue
+            part.step(EpochAnswer(a["current_leader_epoch"], a["leader_epoch"], a["end_offset"], code))
+        if refused or response.body.get("error", 0):
+            await asyncio.sleep(REFUSED_BACKOFF_S)
+
+    async def _fetch(self, conn: BrokerConnection, parts: list[Partition]) -> None:
+        wanted = []
+        for part in parts:
+            req = part.follower_request()
+            if req is not None and not isinstance(req, EpochQuery):
+                wanted.append((part, req))
+        body = {"replica_id": self.config.broker_id, "max_wait_ms": self.config.replica_fetch_wait_max_ms,
+                "min_bytes": 1, "partitions": [
+                    {"topic": p.topic, "partition": p.partition, "fetch_offset": r.fetch_offset,
+                     "current_leader_epoch": r.leader_epoch,
+                     "partition_max_bytes": self.config.replica_fetch_max_bytes} for p, r in wanted]}
+        response = await conn.request(ApiKey.FETCH, body)
+        if response.body.get("error", 0):
+            await asyncio.sleep(REFUSED_BACKOFF_S)
+            return
+        tail, pos, refused = response.tail, 0, False
+        by_tp = {(p.topic, p.partition): (p, r) for p, r in wanted}
+        for entry in response.body.get("partitions", ()):
+            size = entry.get("records_size", 0)
+            data, pos = tail[pos:pos + size], pos + size
+            found = by_tp.get((entry.get("topic"), entry.get("partition")))
+            code = _core_code(entry.get("error", 0))
+            if found is None or code is None:
+                refused = True
+                continue
+            part, req = found
+            try:
+                batches = tuple(split_batches(data))
+            except CorruptBatchError as exc:
+                log.warning("%s: corrupt data from leader %d (%s); fetching again", part, self.leader, exc)
+                refused = True
+                continue
+            if part.follower_request() != req:
+                continue  # the partition's role or position changed while the fetch was out
+            part.step(FetchResponse(entry.get("leader_epoch", -1), req.fetch_offset, batches,
+                                    entry.get("high_watermark", -1), code))
+            if code not in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
+                refused = True
+        if refused:
+            await asyncio.sleep(REFUSED_BACKOFF_S)
+

@@ -1,0 +1,94 @@
+"""A replicated test cluster of real processes: one coord server, N brokers, and readers
+of what coord says (leader, epoch, ISR, controller) and what each broker checkpointed."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from kazoo.client import KazooClient
+
+from tests.support.ports import free_ports
+from tests.support.procs import ProcessGroup, wait_for_port
+
+SESSION_MS = 2000     # the smallest the coord below negotiates (2 x tick)
+LAG_MS = 2000         # replica.lag.time.max.ms: short, so ISR changes show within a test
+
+
+@dataclass
+class Cluster:
+    procs: ProcessGroup
+    tmp: Path
+    coord_port: int
+    ports: dict[int, int]
+    extra_config: str = ""
+    zk: KazooClient = field(init=False)
+
+    def start_broker(self, i: int) -> None:
+        conf = self.tmp / f"broker{i}.toml"
+        conf.write_text(f'"zookeeper.session.timeout.ms" = {SESSION_MS}\n'
+                        f'"replica.lag.time.max.ms" = {LAG_MS}\n'
+                        f'"replica.high.watermark.checkpoint.interval.ms" = 300\n' + self.extra_config)
+        self.procs.start(f"broker{i}", "broker", "start", "--id", str(i), "--data-dir", str(self.data_dir(i)),
+                         "--port", str(self.ports[i]), "--coord", f"127.0.0.1:{self.coord_port}",
+                         "--config", str(conf))
+        wait_for_port(self.ports[i], timeout=30)
+
+    def data_dir(self, i: int) -> Path:
+        return self.tmp / f"b{i}"
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{p}" for p in self.ports.values())
+
+    def state(self, topic: str, partition: int = 0) -> dict[str, Any]:
+        return json.loads(self.zk.get(f"/brokers/topics/{topic}/partitions/{partition}/state")[0])
+
+    def controller(self) -> tuple[int, int] | None:
+        if self.zk.exists("/controller") is None:
+            return None
+        return json.loads(self.zk.get("/controller")[0])["brokerid"], int(self.zk.get("/controller_epoch")[0])
+
+    def checkpointed_hw(self, i: int, topic: str, partition: int = 0) -> int | None:
+        path = self.data_dir(i) / "replication-offset-checkpoint"
+        try:
+            lines = path.read_text().splitlines()[2:]
+        except FileNotFoundError:
+            return None
+        for line in lines:
+            t, p, hw = line.split()
+            if (t, int(p)) == (topic, partition):
+                return int(hw)
+        return None
+
+    def close(self) -> None:
+        self.zk.stop()
+        self.zk.close()
+
+
+def start_cluster(procs: ProcessGroup, tmp: Path, n: int = 3, extra_config: str = "") -> Cluster:
+    coord_port, *ports = free_ports(n + 1)
+    procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp / "coord"),
+                "--client-port", str(coord_port), "--tick-ms", "1000")
+    wait_for_port(coord_port)
+    cluster = Cluster(procs, tmp, coord_port, {i: p for i, p in enumerate(ports, start=1)}, extra_config)
+    cluster.zk = KazooClient(hosts=f"127.0.0.1:{coord_port}")
+    cluster.zk.start(timeout=10)
+    for i in cluster.ports:
+        cluster.start_broker(i)
+    return cluster
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float = 45.0) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
