@@ -1,7 +1,7 @@
 """Rebuild every group of one `__consumer_offsets` partition from its records.
 
 What a broker does when it becomes leader of an offsets partition (coordinator
-failover): read the partition from its log start to its high watermark, keep the
+failover): read the partition from its log start to its log end offset, keep the
 latest value per key (a tombstone deletes the key), and hand each group to a fresh
 `GroupCoordinator`. Records must be fed in log order. Until loading finishes the shell
 answers that group's requests with COORDINATOR_LOAD_IN_PROGRESS. It never reads files

@@ -1,7 +1,7 @@
 """Reading and appending `__consumer_offsets` records through a partition this broker leads.
 
 The coordinator shell sees a partition only through this adapter: `read_records` scans
-the log from its start to the high watermark and decodes each record's key and value
+the log from its start to its log end offset and decodes each record's key and value
 (loading after a leadership change); `append` writes the records as one batch stamped
 with the leader epoch, exactly as a Produce would, and returns a future that ends once
 the high watermark passes the batch (acks=all, through the partition's replication
@@ -35,10 +35,14 @@ class PartitionIO:
         return int(self.part.leader_epoch)
 
     def read_records(self) -> Iterator[Record]:
-        plog, hw = self.part.log, self.part.high_watermark
-        offset = plog.log_start_offset
-        while offset < hw:
-            with plog.read(offset, READ_CHUNK_BYTES, max_offset=hw) as chunk:
+        """Everything in the new leader's log, to its log END offset, as Kafka's loader reads:
+        after a failover the leader's high watermark lags (followers learn it one fetch
+        late), yet every write acknowledged under acks=all is in its log, and as leader its
+        log is what the followers will converge on."""
+        plog = self.part.log
+        offset, end = plog.log_start_offset, plog.log_end_offset
+        while offset < end:
+            with plog.read(offset, READ_CHUNK_BYTES, max_offset=end) as chunk:
                 data = chunk.read_bytes()
             if not data:
                 return

@@ -46,7 +46,7 @@ class OffsetsPartitionIO(Protocol):
     def leader_epoch(self) -> int: ...
 
     def read_records(self) -> Iterable[Record]:
-        """Every keyed record from the log start to the high watermark, in log order."""
+        """Every keyed record from the log start to the log end offset, in log order."""
 
     def append(self, records: Sequence[Record], now_ms: int) -> Awaitable[None]:
         """Append now (raising on refusal); the awaitable ends once the records are replicated."""
