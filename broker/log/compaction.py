@@ -2,7 +2,9 @@
 
 What a pass does, on one partition log:
 - It looks only at closed segments (never the active one) that are wholly below the
-  recovery point (fsynced), builds a map key -> offset of the key's latest record
+  recovery point (fsynced) and below the high watermark the caller passes (committed:
+  a replica could otherwise drop a committed value that a record it later truncates
+  had superseded), builds a map key -> offset of the key's latest record
   over them, and rewrites each segment keeping a keyed record only if it is that
   latest one. Keyless records are kept (they cannot be superseded).
 - A tombstone (value None) that is the latest for its key is kept for
@@ -160,8 +162,11 @@ def recover_swap_files(directory: Path) -> None:
             finish_swap(path)
 
 
-def compact(plog, now_ms: int, delete_retention_ms: int) -> CompactionResult:  # plog: PartitionLog
-    """One compaction pass over `plog`'s closed, flushed segments (see the module doc).
+def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
+            limit: int | None = None) -> CompactionResult:
+    """One compaction pass over `plog`'s closed, flushed segments wholly below `limit`
+    (the partition's high watermark: a replica must never clean with records it may yet
+    truncate away, or it would drop a committed value a truncated one had superseded).
 
     Safe from a worker thread: it holds the log's flush lock throughout (so no flush,
     retention or truncation touches these files meanwhile) and its state lock only
@@ -171,8 +176,9 @@ def compact(plog, now_ms: int, delete_retention_ms: int) -> CompactionResult:  #
             if plog._closed:
                 return CompactionResult()
             segments = plog._segments
+            bound = plog.recovery_point if limit is None else min(plog.recovery_point, limit)
             candidates = [s for s, successor in zip(segments, segments[1:])
-                          if successor.base_offset <= plog.recovery_point]   # closed and fsynced
+                          if successor.base_offset <= bound]     # closed, fsynced, committed
         if not candidates:
             return CompactionResult()
         contents = []

@@ -76,6 +76,7 @@ class Broker:
         self.isr_writer: IsrWriter | None = None
         self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended)
         self.replicas.leadership_listener = self.groups
+        self.logs.cleanable_offset = self._high_watermark   # compaction stays below committed data
         self.coord: CoordClient | None = None
         self.store: MetadataStore | None = None
         self.ctx: BrokerContext | None = None
@@ -216,6 +217,10 @@ class Broker:
         assert self.ctx is not None
         reply = await dispatch(self.ctx, Request(api_key, 0, 0, "controller", body))
         return reply.body if reply is not None else {}
+
+    def _high_watermark(self, topic: str, partition: int) -> int | None:
+        part = self.replicas.partitions.get((topic, partition))
+        return None if part is None else part.high_watermark
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self.ctx is not None

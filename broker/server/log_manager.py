@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from broker.config import BrokerConfig
@@ -59,6 +60,9 @@ class LogManager:
         self._arrivals: dict[TopicPartition, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
         self.producer_states = ProducerStates()  # idempotence: producer tables, snapshots
+        # compaction: the offset below which t-p may be cleaned (its high watermark), None
+        # for none; the broker wires the replica manager in (never clean uncommitted data)
+        self.cleanable_offset: Callable[[str, int], int | None] = lambda topic, partition: None
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -197,9 +201,12 @@ class LogManager:
         while True:
             await asyncio.sleep(interval)
             now_ms = int(time.time() * 1000)
-            for plog in [p for p in list(self.logs.values()) if p.config.cleanup_policy == COMPACT]:
+            for (topic, partition), plog in list(self.logs.items()):
+                limit = self.cleanable_offset(topic, partition)
+                if plog.config.cleanup_policy != COMPACT or limit is None:
+                    continue
                 try:
-                    await asyncio.to_thread(compact, plog, now_ms, plog.config.delete_retention_ms)
+                    await asyncio.to_thread(compact, plog, now_ms, plog.config.delete_retention_ms, limit)
                 except Exception:  # one bad log must not stop the cleaner for the others
                     log.exception("compacting %s failed; it stays as it was", plog.directory.name)
 

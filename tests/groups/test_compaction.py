@@ -124,14 +124,15 @@ def test_a_crash_after_the_swap_commit_finishes_the_swap(tmp_path: Path) -> None
     reopened.close()
 
 
-def test_the_active_segment_and_unflushed_segments_are_never_compacted(tmp_path: Path) -> None:
+def test_the_active_segment_and_unflushed_or_uncommitted_segments_are_never_compacted(tmp_path: Path) -> None:
     plog = open_log(tmp_path / "t-0")
     for i in range(40):
         plog.append(build_batch([(b"k", b"v%d" % i, None, NOW)]))          # never flushed
     assert compact(plog, NOW, RETENTION).segments_rewritten == 0
     assert len(read_all(plog)) == 40
     plog.flush()
-    result = compact(plog, NOW, RETENTION)
+    assert compact(plog, NOW, RETENTION, limit=0).segments_rewritten == 0   # nothing committed yet (HW 0)
+    result = compact(plog, NOW, RETENTION, limit=plog.log_end_offset)
     assert result.segments_rewritten > 0 and result.records_removed > 0
     assert [r.value for r in read_all(plog)][-1] == b"v39"
     plog.close()
