@@ -2,8 +2,10 @@
 
 Reads every partition of the topic (or `--partition P`) from the end, or from the start
 with `--from-beginning`; stops after `--max-messages N`, after `--timeout-ms` without a
-record, or on Ctrl-C / SIGTERM. `--group` is not offered yet: it arrives with consumer
-groups. This module must never decode records itself: the consumer does.
+record, or on Ctrl-C / SIGTERM. With `--group G` it joins consumer group G instead:
+partitions are shared with the group's other members, reading starts at the group's
+committed offsets (else as `--from-beginning` says), and what was printed is committed
+before it exits. This module must never decode records itself: the consumer does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("topic")
     add_bootstrap(p)
     p.add_argument("--from-beginning", action="store_true", help="start at the earliest offset (default: latest)")
+    p.add_argument("--group", default=None, metavar="G",
+                   help="join consumer group G: share the partitions, resume from its committed offsets")
     p.add_argument("--max-messages", type=int, default=None, metavar="N", help="exit after N records")
     p.add_argument("--partition", type=int, default=None, metavar="P", help="read only partition P")
     p.add_argument("--offset", type=int, default=None, help="start at this offset (needs --partition)")
@@ -35,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _consume(args: argparse.Namespace) -> int:
     if args.offset is not None and args.partition is None:
         print("error: --offset needs --partition", file=sys.stderr)
+        return 2
+    if args.group is not None and (args.partition is not None or args.offset is not None):
+        print("error: --group shares the topic's partitions among the group; drop --partition/--offset",
+              file=sys.stderr)
         return 2
 
     async def service(stop: asyncio.Event) -> int:
@@ -53,14 +61,18 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     remaining = args.max_messages
     idle_ms = 0
     async with AsyncConsumer(args.bootstrap, auto_offset_reset="earliest" if args.from_beginning else "latest",
-                             client_id="pybroker-console-consumer") as consumer:
-        if args.partition is not None:
-            partitions = [args.partition]
+                             client_id="pybroker-console-consumer", group_id=args.group) as consumer:
+        if args.group is not None:
+            await consumer.partitions_for_topic(args.topic)   # a missing topic fails now, clearly
+            consumer.subscribe([args.topic])
         else:
-            partitions = await consumer.partitions_for_topic(args.topic)
-        consumer.assign([TopicPartition(args.topic, p) for p in partitions])
-        if args.offset is not None:
-            consumer.seek(TopicPartition(args.topic, args.partition), args.offset)
+            if args.partition is not None:
+                partitions = [args.partition]
+            else:
+                partitions = await consumer.partitions_for_topic(args.topic)
+            consumer.assign([TopicPartition(args.topic, p) for p in partitions])
+            if args.offset is not None:
+                consumer.seek(TopicPartition(args.topic, args.partition), args.offset)
         while not stop.is_set() and (remaining is None or remaining > 0):
             records = await consumer.poll(timeout_ms=200, max_records=remaining or 10000)
             if not records:

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.topics",
     "broker.cli.produce",
     "broker.cli.consume",
+    "broker.cli.groups",
     "broker.cli.start",
     "broker.cli.broker_cmd",
     "broker.cli.cluster",

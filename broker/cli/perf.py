@@ -10,7 +10,8 @@ import argparse
 import importlib
 
 # Modules that add a `pybroker perf <name>` subcommand.
-PERF_MODULES: tuple[str, ...] = ("broker.cli.perf_client", "broker.cli.perf_coord", "broker.log.bench")
+PERF_MODULES: tuple[str, ...] = ("broker.cli.perf_client", "broker.cli.perf_coord", "broker.log.bench",
+                                  "broker.cli.perf_group")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

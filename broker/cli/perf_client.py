@@ -35,6 +35,8 @@ def register(perf_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--throughput", type=float, default=0, help="records/s to aim for (default: unlimited)")
     p.add_argument("--batch-size", type=int, default=65536, help="default 65536")
     p.add_argument("--linger-ms", type=float, default=5)
+    p.add_argument("--idempotence", choices=["on", "off"], default=None,
+                   help="enable_idempotence (default: the client's rule, on unless --acks is 0 or 1)")
     p.set_defaults(func=lambda a: run_client(perf_produce(a)))
 
     c = perf_subparsers.add_parser("consume", help="consumer throughput from the start of a topic")
@@ -97,8 +99,9 @@ async def perf_produce(args: argparse.Namespace) -> int:
     value = os.urandom(args.record_size)
     latencies: list[float] = []
     progress = _Progress("sent", args.record_size)
+    idempotence = None if args.idempotence is None else args.idempotence == "on"
     async with AsyncProducer(args.bootstrap, acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
-                             client_id="pybroker-perf-producer") as producer:
+                             enable_idempotence=idempotence, client_id="pybroker-perf-producer") as producer:
         await producer.partitions_for(args.topic)
         progress = _Progress("sent", args.record_size)
         send = producer.send
@@ -111,7 +114,7 @@ async def perf_produce(args: argparse.Namespace) -> int:
                 await _pace(args.throughput, i, progress.start)
         await producer.flush()
     _emit(progress.result(args.num_records, args.num_records * args.record_size, latencies, acks=args.acks,
-                          record_size=args.record_size))
+                          idempotent=producer.idempotent, record_size=args.record_size))
     return 0
 
 

@@ -5,7 +5,13 @@ Each driver runs each op two ways: "sync" (one request at a time, so latency-bou
 "pipelined" (--clients sessions with --pipeline requests in flight each). With
 --compare-zookeeper the same run is repeated against a real Apache ZooKeeper started in a
 temp dir, and the ratios (ours / ZooKeeper) are printed. kazoo is a test dependency: if
-it is missing its rows are skipped with a note. This command must never leave znodes
+it is missing its rows are skipped with a note.
+
+With --ensemble N the command starts its own N-member coord ensemble (and, with
+--compare-zookeeper, a real N-member ZooKeeper ensemble), runs the same table through
+every member, then measures failover: kill -9 the leader while one client writes, and
+time until the first write succeeds again (--failovers rounds, the killed member
+restarted between rounds). This command must never leave znodes
 behind (everything lives under one /perf-<id> node, deleted at the end) nor a JVM.
 """
 
@@ -161,6 +167,53 @@ async def _cleanup(hosts: str, prefix: str) -> None:
                 await c.delete(f"/{child}", recursive=True)
 
 
+# -- failover ------------------------------------------------------------------------------
+
+async def _failover_once(hosts: str, path: str, kill_leader: Callable[[], None]) -> float:
+    """Seconds from SIGKILL of the leader to the first successful write after it."""
+    async with CoordClient(hosts, session_timeout=10) as c:
+        for _ in range(20):
+            await c.set(path, b"before")
+        await asyncio.to_thread(kill_leader)
+        killed = time.perf_counter()
+        while time.perf_counter() - killed < 60:
+            try:
+                await c.set(path, b"after")
+                return time.perf_counter() - killed
+            except CoordError:
+                await asyncio.sleep(0.005)
+        raise TimeoutError("no write succeeded within 60 s of killing the leader")
+
+
+def bench_failover(ensemble: Any, rounds: int) -> list[float]:
+    """kill -9 the leader `rounds` times (restarting it in between); the failover times."""
+    path = f"/perf-failover-{uuid.uuid4().hex[:8]}"
+
+    async def setup() -> None:
+        async with CoordClient(ensemble.hosts) as c:
+            await c.create(path)
+
+    asyncio.run(setup())
+    times = []
+    for _ in range(rounds):
+        leader = ensemble.leader()
+        if leader is None:
+            raise RuntimeError("no single leader to kill")
+        times.append(asyncio.run(_failover_once(ensemble.hosts, path,
+                                                lambda: ensemble.kill(leader))))
+        ensemble.restart(leader)
+        deadline = time.monotonic() + 60
+        while ensemble.leader() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return times
+
+
+def print_failover(name: str, times: list[float]) -> None:
+    shown = ", ".join(f"{t * 1000:.0f}" for t in times)
+    print(f"\n{name}: failover (kill -9 leader -> first write) ms: {shown}; "
+          f"median {sorted(times)[len(times) // 2] * 1000:.0f}")
+
+
 def print_results(name: str, hosts: str, results: dict[tuple[str, str, str], Result]) -> None:
     print(f"\n{name} ({hosts})")
     print(f"  {'driver':7} {'mode':10} {'op':7} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
@@ -186,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
         print("kazoo is not installed: only our CoordClient is measured (pip install kazoo)")
     print(f"ops per run {args.ops}, value {args.value_size} B, pipelined: "
           f"{args.clients} clients x {args.pipeline} in flight (kazoo: 1 client)")
+    if args.ensemble:
+        return run_ensembles(args)
     try:
         ours = bench_target(args.servers, args)
     except (CoordError, OSError) as e:
@@ -202,6 +257,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_ensembles(args: argparse.Namespace) -> int:
+    """Our N-member ensemble, then (--compare-zookeeper) a real one: table + failover."""
+    from coord.local_ensemble import LocalEnsemble
+    from coord.zookeeper_launcher import ZooKeeperEnsemble
+
+    makers: list[tuple[str, Callable[[], Any]]] = [
+        (f"coord ensemble of {args.ensemble}", lambda: LocalEnsemble(args.ensemble, args.tick_ms))]
+    if args.compare_zookeeper:
+        makers.append((f"real ZooKeeper ensemble of {args.ensemble}",
+                       lambda: ZooKeeperEnsemble(args.ensemble, args.tick_ms)))
+    tables, failovers = [], []
+    for name, make in makers:
+        ensemble = make()
+        try:
+            ensemble.start()
+            tables.append(bench_target(ensemble.hosts, args))
+            print_results(name, ensemble.hosts, tables[-1])
+            failovers.append(bench_failover(ensemble, args.failovers))
+            print_failover(name, failovers[-1])
+        finally:
+            ensemble.close()
+    if len(tables) == 2:
+        print_ratios(tables[0], tables[1])
+        ours, theirs = (sorted(f)[len(f) // 2] for f in failovers)
+        print(f"  failover median: ours {ours * 1000:.0f} ms, ZooKeeper {theirs * 1000:.0f} ms "
+              f"(goal: within 2 x tickTime = {2 * args.tick_ms} ms of ZooKeeper's or better)")
+    return 0
+
+
 def register(perf_sub: argparse._SubParsersAction) -> None:
     p = perf_sub.add_parser("coord", help="coord server: create/get/set ops/s and latency")
     p.add_argument("--servers", default="127.0.0.1:2181", help="connect string (default %(default)s)")
@@ -212,4 +296,11 @@ def register(perf_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--value-size", type=int, default=64, help="bytes per znode value (default %(default)s)")
     p.add_argument("--compare-zookeeper", action="store_true",
                    help="also start a real ZooKeeper (Debian package) and print ratios")
+    p.add_argument("--ensemble", type=int, default=0, metavar="N",
+                   help="start our own N-member ensemble (ignores --servers) and measure "
+                        "failover too; with --compare-zookeeper also a real N-member one")
+    p.add_argument("--tick-ms", type=int, default=2000,
+                   help="tickTime of the ensembles --ensemble starts (default %(default)s)")
+    p.add_argument("--failovers", type=int, default=3,
+                   help="kill -9 leader rounds with --ensemble (default %(default)s)")
     p.set_defaults(func=run)

@@ -54,6 +54,7 @@ class GroupManager:
         self.group_config = group_config(config)
         self.coordinators: dict[int, PartitionCoordinator] = {}
         self._loads: set[asyncio.Task] = set()
+        self._creating = asyncio.Lock()    # concurrent first FindCoordinators create the topic once
 
     # ---- leadership hooks -----------------------------------------------------------
 
@@ -129,10 +130,17 @@ class GroupManager:
         controller = self.controller
         if controller is None or not controller.active:
             return   # only the controller creates topics; the client retries, preferring it
-        cfg = self.config
-        rf = max(1, min(cfg.offsets_topic_replication_factor, len(self.cache.live_broker_ids())))
-        refusal = await controller.create_topic(OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, rf,
-                                                topic_configs(cfg.offsets_topic_segment_bytes))
+        async with self._creating:
+            if self.partitions() is not None:
+                return
+            cfg = self.config
+            rf = max(1, min(cfg.offsets_topic_replication_factor, len(self.cache.live_broker_ids())))
+            try:
+                refusal = await controller.create_topic(OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, rf,
+                                                        topic_configs(cfg.offsets_topic_segment_bytes))
+            except Exception as exc:  # coord trouble or a race: the client retries FindCoordinator
+                log.warning("creating %s failed: %s; clients will retry", OFFSETS_TOPIC, exc)
+                return
         if refusal is None:
             log.info("created %s: %d partitions, replication factor %d", OFFSETS_TOPIC,
                      cfg.offsets_topic_num_partitions, rf)

@@ -28,6 +28,8 @@ class LogConfig:
     flush_messages: int | None = None             # flush.messages
     flush_ms: int | None = None                   # flush.ms
     max_batch_bytes: int = 1024 * 1024 + 12       # max.message.bytes
+    cleanup_policy: str = "delete"                # cleanup.policy: delete | compact (broker/log/compaction.py)
+    delete_retention_ms: int = DAY_MS             # delete.retention.ms: how long compaction keeps tombstones
 
     def __post_init__(self) -> None:
         if self.segment_bytes < 128:

@@ -1,7 +1,8 @@
 """Opening a partition directory: clean up leftovers, load segments, recover after a crash.
 
 Rules (Kafka's LogLoader, simplified; docs/storage.md has the reasoning):
-- Leftover `*.tmp` / `*.deleted` files and indexes without a `.log` are deleted.
+- Leftover `*.tmp` / `*.deleted` files and indexes without a `.log` are deleted; an
+  interrupted compaction is finished or discarded (`compaction.recover_swap_files`).
 - Segments wholly below the recovery point are trusted and opened lazily.
 - From the segment holding the recovery point on, every batch after the last indexed
   batch below the recovery point is re-validated (header, length, crc, offsets going
@@ -20,6 +21,7 @@ import re
 from bisect import bisect_right
 from pathlib import Path
 
+from .compaction import recover_swap_files
 from .config import LogConfig
 from .handles import FileHandleCache
 from .segment import LogSegment
@@ -32,6 +34,7 @@ _DERIVED = (".index", ".timeindex")
 
 def segment_bases(directory: Path) -> list[int]:
     """Base offsets of the `.log` files, after deleting leftovers of interrupted work."""
+    recover_swap_files(directory)   # an interrupted compaction: finish or discard it first
     bases = []
     for path in directory.iterdir():
         if path.name.endswith((".tmp", ".deleted")):

@@ -2,7 +2,7 @@
 
 Snapshot layout: 4-byte big-endian CRC-32C of the body, then the msgpack body
 [version 1, offset, [[producer_id, epoch, [[first_seq, last_seq, first_offset,
-last_offset], ...]], ...], anchor], where `offset` is the log offset the state covers
+last_offset], ...], last_timestamp], ...], anchor], where `offset` is the log offset the state covers
 (every batch below it) and `anchor` is [base_offset, crc] of the batch that ended just
 below `offset` when the snapshot was taken (nil if none). A reader checks the anchor
 against the log: a log that was truncated and written again below `offset` (a replica
@@ -47,6 +47,7 @@ class Snapshot(NamedTuple):
 
 class BatchHeaderLike(Protocol):
     base_offset: int
+    max_timestamp: int
     producer_id: int
     producer_epoch: int
     base_sequence: int
@@ -55,8 +56,8 @@ class BatchHeaderLike(Protocol):
 
 def snapshot(table: ProducerStateTable, offset: int, anchor: Anchor | None = None) -> bytes:
     body = msgpack.packb([VERSION, offset, [
-        [e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset] for b in e.batches]]
-        for e in table.entries.values()], list(anchor) if anchor is not None else None])
+        [e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset] for b in e.batches],
+         e.last_timestamp] for e in table.entries.values()], list(anchor) if anchor is not None else None])
     return _CRC.pack(crc32c.crc32c(body)) + body
 
 
@@ -69,9 +70,9 @@ def load_snapshot(data: bytes) -> Snapshot:
         if version != VERSION:
             raise SnapshotCorruptError(f"producer state snapshot version {version} is unknown")
         table = ProducerStateTable()
-        for pid, epoch, batches in entries:
+        for pid, epoch, batches, last_timestamp in entries:
             table.entries[pid] = ProducerEntry(pid, epoch, deque(
-                (BatchMetadata(*b) for b in batches), maxlen=BATCHES_KEPT))
+                (BatchMetadata(*b) for b in batches), maxlen=BATCHES_KEPT), last_timestamp)
         return Snapshot(table, offset, Anchor(*anchor) if anchor is not None else None)
     except (ValueError, TypeError, msgpack.ExtraData) as e:
         if isinstance(e, SnapshotCorruptError):
@@ -83,5 +84,6 @@ def rebuild(headers: Iterable[BatchHeaderLike], table: ProducerStateTable | None
     """Replay batch headers scanned from the log, in offset order, onto `table`."""
     table = table if table is not None else ProducerStateTable()
     for h in headers:
-        table.append(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, h.base_offset)
+        table.append(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, h.base_offset,
+                     h.max_timestamp)
     return table

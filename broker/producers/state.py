@@ -10,8 +10,14 @@ offsets are assigned. Rules, as Kafka's ProducerAppendInfo:
 - same epoch: a batch equal to a cached one is a duplicate (answered with its original
   offsets, not written); otherwise it must start right after the last sequence, else
   OUT_OF_ORDER_SEQUENCE_NUMBER;
-- an unknown producer id (expired, or its batches deleted) may start anywhere.
-Sequences wrap from 2**31-1 to 0. No I/O, no clock: snapshots are bytes (snapshot.py).
+- an unknown producer id must start at sequence 0, else UNKNOWN_PRODUCER_ID (Kafka
+  before 2.5 did this; 2.5+ accepts any sequence there, KIP-360, but then a client
+  whose first batch is being retried could see its second batch written first: with
+  the refusal, the client takes a new producer id and renumbers, keeping its order).
+A producer that wrote nothing for `producer.id.expiration.ms` (by its batches' own max
+timestamps, as Kafka) is forgotten by `expire`, so the table does not grow with every
+producer that ever wrote. Sequences wrap from 2**31-1 to 0. No I/O, no clock (time is
+passed in): snapshots are bytes (snapshot.py).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class ErrorCode(IntEnum):
     NONE = 0
     OUT_OF_ORDER_SEQUENCE_NUMBER = 45
     INVALID_PRODUCER_EPOCH = 47
+    UNKNOWN_PRODUCER_ID = 59
 
 
 def increment_sequence(sequence: int, increment: int) -> int:
@@ -51,6 +58,7 @@ class ProducerEntry:
     producer_id: int
     epoch: int
     batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=BATCHES_KEPT))
+    last_timestamp: int = -1  # max timestamp of its latest batch (ms): when it last wrote
 
     @property
     def last_seq(self) -> int | None:
@@ -88,7 +96,11 @@ class ProducerStateTable:
             return Append()
         entry = self.entries.get(producer_id)
         if entry is None:
-            return Append()
+            if base_sequence == 0:
+                return Append()
+            return Refuse(ErrorCode.UNKNOWN_PRODUCER_ID,
+                          f"producer {producer_id} is unknown here (new, expired, or its batches deleted) and "
+                          f"its sequence {base_sequence} does not start at 0")
         last_seq = increment_sequence(base_sequence, record_count - 1)
         if epoch < entry.epoch:
             return Refuse(ErrorCode.INVALID_PRODUCER_EPOCH,
@@ -109,7 +121,7 @@ class ProducerStateTable:
         return Append()
 
     def append(self, producer_id: int, epoch: int, base_sequence: int, record_count: int,
-               base_offset: int) -> None:
+               base_offset: int, timestamp: int = -1) -> None:
         """Record a written batch (on the leader after `check`, on followers and during
         rebuild for every batch in log order: no check there, the leader already did it)."""
         if producer_id == NO_PRODUCER_ID:
@@ -119,6 +131,14 @@ class ProducerStateTable:
             entry = self.entries[producer_id] = ProducerEntry(producer_id, epoch)
         entry.batches.append(BatchMetadata(base_sequence, increment_sequence(base_sequence, record_count - 1),
                                            base_offset, base_offset + record_count - 1))
+        entry.last_timestamp = max(entry.last_timestamp, timestamp)
+
+    def expire(self, now_ms: int, max_idle_ms: int) -> int:
+        """Forget producers whose last batch is `max_idle_ms` old; returns how many."""
+        idle = [pid for pid, e in self.entries.items() if 0 <= e.last_timestamp <= now_ms - max_idle_ms]
+        for pid in idle:
+            del self.entries[pid]
+        return len(idle)
 
     def truncate_to(self, offset: int) -> None:
         """Forget batches at or above `offset` (log truncation); the caller rebuilds from the

@@ -83,7 +83,7 @@ class Broker:
         me = BrokerInfo(cfg.broker_id, cfg.host, self.port, cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
         controller = Controller(self.store, self.replicas)
-        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, self.groups)
+        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups)
         self.groups.controller = controller
         await self._join()
         await self._server.start_serving()

@@ -10,15 +10,17 @@ handler calls `Admission.appended`, which records the batch.
 
 A partition's table is loaded lazily, at its first idempotent batch: the newest
 snapshot at or below the log end whose anchor batch is still in the log, then every
-batch header after it (no record is decoded). The table remembers the log end it covers
-and the leader epoch it was built under; when the log moved without us (a follower's
-appends, a truncation, another leader epoch) it catches up from the log, or reloads when
-the batch it last saw is gone. So a broker that becomes leader knows every producer
-whose batches it replicated, whatever the replication path did. Snapshots are written
-after the log manager's periodic flushes (only for tables that changed) and at a clean
-close; the two newest are kept. Everything here runs on the event loop except the file
-writes, which get bytes already serialized. This module must never decode records and
-never decide acks or replication.
+batch header after it (no record is decoded); without a snapshot, the headers of the
+last two segments (Kafka's bound). The table remembers the log end it covers and the
+leader epoch it was built under; when the log moved without us (a follower's appends, a
+truncation, another leader epoch) it catches up from the log, or reloads when the batch
+it last saw is gone. So a broker that becomes leader knows every producer whose batches
+it replicated, whatever the replication path did. Snapshots are written after the log
+manager's periodic flushes (only for tables that changed) and at a clean close; the two
+newest are kept. Producers idle for a day (Kafka's producer.id.expiration.ms) are
+forgotten at the log manager's retention checks. Everything here runs on the event loop
+except the file writes, which get bytes already serialized. This module must never
+decode records and never decide acks or replication.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_SUFFIX = ".snapshot"
 SNAPSHOTS_KEPT = 2
 SCAN_CHUNK_BYTES = 8 * 1024 * 1024
+PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000  # Kafka's producer.id.expiration.ms default
 _SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
 
 
@@ -69,10 +72,15 @@ def snapshot_offsets(directory: Path) -> list[int]:
 
 def scan_headers(plog: PartitionLog, start: int, end: int) -> Iterator[BatchHeader]:
     """Headers of the batches holding offsets in [start, end), read in large chunks."""
-    offset = max(start, plog.log_start_offset)
-    while offset < end:
-        with plog.read(offset, SCAN_CHUNK_BYTES, max_offset=end) as piece:
-            data = piece.read_bytes()
+    offset = start
+    while (offset := max(offset, plog.log_start_offset)) < end:
+        try:
+            with plog.read(offset, SCAN_CHUNK_BYTES, max_offset=end) as piece:
+                data = piece.read_bytes()
+        except OffsetOutOfRangeError:
+            if offset >= plog.log_start_offset:
+                raise
+            continue  # retention moved the log start meanwhile: go on from there
         before = offset
         for header in iter_batches(data):
             if header.last_offset >= offset:
@@ -101,12 +109,18 @@ class PartitionProducers:
     """One partition's producer table, the log end it covers and what it last saw there."""
 
     def __init__(self, plog: PartitionLog, leader_epoch: int) -> None:
-        self.plog = plog
+        self._plog = weakref.ref(plog)  # weak: ProducerStates' key must be able to die
         self.leader_epoch = leader_epoch
         self.table = ProducerStateTable()
         self.covered = plog.log_start_offset
         self.anchor: Anchor | None = None  # the last batch recorded, to tell a rewritten log
         self.snapshotted = -1               # offset of the newest snapshot file we wrote or loaded
+
+    @property
+    def plog(self) -> PartitionLog:
+        plog = self._plog()
+        assert plog is not None, "a table outlived its log"
+        return plog
 
     @classmethod
     def load(cls, plog: PartitionLog, leader_epoch: int) -> PartitionProducers:
@@ -126,10 +140,21 @@ class PartitionProducers:
             parts.table, parts.covered, parts.anchor = snap.table, max(snap.offset, plog.log_start_offset), snap.anchor
             parts.snapshotted = offset
             break
+        else:
+            parts._start_at_recent_segments()
         parts.catch_up()
         log.info("%s: producer state of %d producer(s) loaded (snapshot at %s, log end %d)", plog.directory.name,
                  len(parts.table.entries), parts.snapshotted if parts.snapshotted >= 0 else "none", end)
         return parts
+
+    def _start_at_recent_segments(self) -> None:
+        """Without a snapshot, replay only the last two segments, as Kafka does: a producer
+        silent for longer than that is unknown (UNKNOWN_PRODUCER_ID; the client starts
+        again under a new id), and a new leader does not scan a whole log on the loop."""
+        bases = [s.base_offset for s in self.plog.segments]
+        if len(bases) > 2:
+            self.covered = bases[-2]
+            self.anchor = anchor_at(self.plog, self.covered)
 
     def _anchor_holds(self, offset: int, anchor: Anchor | None) -> bool:
         if offset <= self.plog.log_start_offset:
@@ -156,7 +181,7 @@ class PartitionProducers:
         offset = first_offset
         for h in headers:
             base = h.base_offset if offset is None else offset
-            self.table.append(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, base)
+            self.table.append(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, base, h.max_timestamp)
             self.anchor = Anchor(base, h.crc)
             self.covered = base + h.last_offset_delta + 1
             if offset is not None:
@@ -216,6 +241,13 @@ class ProducerStates:
         if isinstance(verdict, Duplicate):
             return Admission(headers, AppendInfo(verdict.first_offset, verdict.last_offset, h.max_timestamp), None)
         raise SequenceRefused(ErrorCode(int(verdict.error)), f"{plog.directory.name}: {verdict.message}")
+
+    def expire(self, now_ms: int, max_idle_ms: int = PRODUCER_ID_EXPIRATION_MS) -> None:
+        """Forget producers idle for `max_idle_ms` in every loaded table (periodically)."""
+        for plog, parts in list(self._parts.items()):
+            if (gone := parts.table.expire(now_ms, max_idle_ms)) > 0:
+                parts.snapshotted = -1  # the next snapshot must not bring them back
+                log.info("%s: forgot %d producer(s) idle for %d ms", plog.directory.name, gone, max_idle_ms)
 
     async def snapshot(self, logs: Iterable[PartitionLog], *, durable: bool = False) -> None:
         """Write a snapshot for each of `logs` whose table changed since its last one

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from broker.config import BrokerConfig
 from broker.log import FileHandleCache, LogConfig, PartitionLog
+from broker.log.compaction import COMPACT, compact
 from broker.server.idempotence import ProducerStates
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
         flush_messages=pick("flush.messages", config.log_flush_interval_messages),
         flush_ms=pick("flush.ms", config.log_flush_interval_ms),
         max_batch_bytes=pick("max.message.bytes", config.message_max_bytes),
+        cleanup_policy=topic_configs.get("cleanup.policy", "delete"),
+        delete_retention_ms=pick("delete.retention.ms", config.log_cleaner_delete_retention_ms),
     )
 
 
@@ -69,7 +72,8 @@ class LogManager:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._sync_loop(), name="log-sync"),
                        loop.create_task(self._flush_scheduler(), name="log-flush-scheduler"),
-                       loop.create_task(self._retention_loop(), name="log-retention")]
+                       loop.create_task(self._retention_loop(), name="log-retention"),
+                       loop.create_task(self._cleaner_loop(), name="log-cleaner")]
 
     async def close(self) -> None:
         """Stop background work, flush and close every log, leave the clean-shutdown marker."""
@@ -177,10 +181,23 @@ class LogManager:
         while True:
             await asyncio.sleep(interval)
             now_ms = int(time.time() * 1000)
+            self.producer_states.expire(now_ms)  # idempotence: producer.id.expiration.ms
             for (topic, partition), plog in list(self.logs.items()):
                 deleted = await asyncio.to_thread(plog.apply_retention, now_ms)
                 if deleted:
                     log.info("retention removed %s segment(s) of %s-%d", deleted, topic, partition)
+
+    async def _cleaner_loop(self) -> None:
+        """Compact the logs of `cleanup.policy=compact` topics (Kafka's log cleaner)."""
+        interval = self.config.log_cleaner_backoff_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            now_ms = int(time.time() * 1000)
+            for plog in [p for p in list(self.logs.values()) if p.config.cleanup_policy == COMPACT]:
+                try:
+                    await asyncio.to_thread(compact, plog, now_ms, plog.config.delete_retention_ms)
+                except Exception:  # one bad log must not stop the cleaner for the others
+                    log.exception("compacting %s failed; it stays as it was", plog.directory.name)
 
 
 def _flush_all(logs: list[PartitionLog]) -> None:

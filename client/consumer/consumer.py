@@ -11,6 +11,7 @@ the Fetcher and the coordinator do, and the consumer only decides when to ask.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ from client.consumer.subscription_state import SubscriptionState
 from client.errors import ConsumerStoppedError, IllegalStateError
 from client.protocol.api import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 from client.structs import ConsumerRecord, TopicPartition
+
+log = logging.getLogger(__name__)
 
 
 class AsyncConsumer:
@@ -119,8 +122,14 @@ class AsyncConsumer:
         group = self._group()
         chosen = group.positions() if offsets is None else {TopicPartition(*tp): o for tp, o in offsets.items()}
         task = asyncio.get_running_loop().create_task(group.commit(chosen))
-        if callback is not None:
-            task.add_done_callback(lambda t: callback(chosen, None if t.cancelled() else t.exception()))
+
+        def done(t: asyncio.Task) -> None:
+            error = None if t.cancelled() else t.exception()   # retrieved here, so never "never retrieved"
+            if callback is not None:
+                callback(chosen, error)
+            elif error is not None:
+                log.warning("commit_async of %s failed: %s", sorted(chosen), error)
+        task.add_done_callback(done)
         return task
 
     async def committed(self, tp: TopicPartition) -> int | None:

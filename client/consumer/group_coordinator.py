@@ -87,6 +87,7 @@ class ConsumerCoordinator:
         self._next_pattern_check = 0.0
         self._fatal: BaseException | None = None
         self._closing = False
+        self._background: set[asyncio.Task] = set()
 
     # ---- life cycle -----------------------------------------------------------------
 
@@ -103,11 +104,10 @@ class ConsumerCoordinator:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         try:
-            if self.generation >= 0 and self.subs.subscribed:
-                if self.enable_auto_commit:
+            if self.subs.subscribed and self.member_id:
+                if self.enable_auto_commit and self.generation >= 0:
                     await self._commit_positions_quietly("closing")
-                if self.group_instance_id is None:
-                    await self._leave("the consumer is closing")
+                await self._leave("the consumer is closing")   # static members stay (see _leave)
         finally:
             if self._coordinator is not None:
                 self._coordinator.close()
@@ -137,7 +137,9 @@ class ConsumerCoordinator:
             task.result()
         if self.enable_auto_commit and time.monotonic() >= self._next_auto_commit:
             self._next_auto_commit = time.monotonic() + self.auto_commit_interval
-            asyncio.get_running_loop().create_task(self._commit_positions_quietly("auto-commit"))
+            task = asyncio.get_running_loop().create_task(self._commit_positions_quietly("auto-commit"))
+            self._background.add(task)                 # the loop keeps only weak references
+            task.add_done_callback(self._background.discard)
         return True
 
     async def _maybe_check_pattern(self) -> None:
@@ -171,7 +173,12 @@ class ConsumerCoordinator:
                 self._coordinator_dead()
             await asyncio.sleep(self.client.retry_backoff)
         self.subs.assign_from_subscribed(assignment)
-        committed = await self.fetch_committed(assignment)
+        try:
+            committed = await self.fetch_committed(assignment)
+        except BaseException:
+            self.subs.assign_from_subscribed([])   # never read an assignment without its committed positions
+            self.rejoin_needed = True
+            raise
         for tp, offset in committed.items():
             if offset is not None:
                 self.subs.seek(tp, offset)
@@ -292,8 +299,9 @@ class ConsumerCoordinator:
     async def _heartbeat_loop(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.heartbeat_interval)
-            if self._join_task is not None or self.generation < 0 or self.rejoin_needed:
-                continue
+            joining = self._join_task is not None and not self._join_task.done()
+            if joining or self.generation < 0:
+                continue   # (a pending rejoin still heartbeats: the session must outlive a slow poll)
             if (time.monotonic() - self._last_poll) * 1000 > self.max_poll_interval_ms:
                 log.warning("group %s: poll() was not called within max_poll_interval_ms=%d; leaving the group "
                             "so its partitions move (poll more often or process fewer records per poll)",

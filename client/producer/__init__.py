@@ -1,2 +1,3 @@
 """The producer: AsyncProducer (producer.py, public API), RecordAccumulator (accumulator.py,
-batching) and Sender (sender.py, the in-flight pipeline). Import from `client`."""
+batching), Sender (sender.py, the in-flight pipeline) and IdempotenceState (idempotence.py,
+producer id and sequence numbers). Import from `client`."""

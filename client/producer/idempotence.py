@@ -49,6 +49,8 @@ def increment_sequence(sequence: int, increment: int) -> int:
 
 
 class IdempotenceState:
+    """One producer's identity and, per partition, its sequences and unacknowledged batches."""
+
     def __init__(self) -> None:
         self.producer_id = -1
         self.producer_epoch = -1
@@ -69,7 +71,7 @@ class IdempotenceState:
         """A new identity: every unacknowledged batch is numbered again from 0."""
         self.producer_id, self.producer_epoch, self.reset_pending = producer_id, epoch, False
         self._next_seq.clear()
-        for tp, batches in self._unacked.items():
+        for batches in self._unacked.values():
             for batch in batches:
                 batch.encoded = None
                 self._assign(batch)
@@ -102,10 +104,8 @@ class IdempotenceState:
         if code in (ErrorCode.NONE, ErrorCode.DUPLICATE_SEQUENCE_NUMBER):
             self.forget(batch)
             return Verdict.DONE
-        if self.reset_pending:
-            return Verdict.RETRY  # its sequence is renumbered with the new producer id
         if code in _RESET_CODES or (code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER and self._is_oldest(batch)):
-            self.reset_pending = True
+            self.reset_pending = True  # retried once renumbered under a new producer id
             return Verdict.RETRY
         if code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER:
             return Verdict.RETRY  # an earlier batch is unresolved; this one follows it

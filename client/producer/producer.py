@@ -57,7 +57,7 @@ def resolve_idempotence(enable_idempotence: bool | None, acks: int | str | None,
                          + "; change those settings or pass enable_idempotence=False")
     idempotent = enable_idempotence is not False and not conflicts
     if enable_idempotence is None and conflicts:
-        log.info("idempotence is off: %s", ", ".join(conflicts))
+        log.debug("idempotence is off: %s", ", ".join(conflicts))
     return (ACKS_ALL if acks is None else _ACKS[acks]), idempotent
 
 

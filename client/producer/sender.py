@@ -116,8 +116,8 @@ class Sender:
         partitions = []
         for batch in batches:
             if self.idempotence is not None:
-                if batch.base_sequence < 0:  # first trip: finished batches leave the bookkeeping
-                    batch.future.add_done_callback(lambda _f, b=batch: self.idempotence.forget(b))
+                if batch.base_sequence < 0:  # first trip
+                    self._track(batch)
                 self.idempotence.sent(batch)
             if batch.encoded is None:
                 batch.encoded = build_batch(batch.records, compression=self.compression, producer_id=batch.producer_id,
@@ -164,6 +164,8 @@ class Sender:
             halves = self.acc.split(batch)  # many small records, a topic with a low max.message.bytes
             if idem is not None:
                 idem.replace(batch, halves)
+                for half in halves:
+                    self._track(half)
             return
         if idem is not None:
             verdict = idem.answered(batch, code)
@@ -179,7 +181,7 @@ class Sender:
             log.debug("retrying %s-%s after %s", batch.tp.topic, batch.tp.partition, error)
             self.acc.reenqueue(batch, time.monotonic())
         else:
-            batch.fail(error)
+            self._fail(batch, error)
 
     def _retry_all(self, batches: list[ProducerBatch], exc: BaseException) -> None:
         self.client.request_refresh()
@@ -190,7 +192,18 @@ class Sender:
             if isinstance(exc, ClientError) and batch.attempts < self.retries:
                 self.acc.reenqueue(batch, now)
             else:
-                batch.fail(exc)
+                self._fail(batch, exc)
+
+    def _track(self, batch: ProducerBatch) -> None:
+        """However a numbered batch ends (done, failed, expired, aborted), it leaves the
+        idempotence bookkeeping, so it can never hold up its partition's later batches."""
+        assert self.idempotence is not None
+        batch.future.add_done_callback(lambda _f, idem=self.idempotence: idem.forget(batch))
+
+    def _fail(self, batch: ProducerBatch, exc: BaseException) -> None:
+        batch.fail(exc)
+        if self.idempotence is not None:
+            self.idempotence.forget(batch)  # now, so the answers that follow see the next batch as the oldest
 
     def _maybe_init_producer_id(self) -> None:
         """Ask for a producer id when records wait for one and nothing is in flight."""

@@ -239,6 +239,8 @@ class EnsembleServer(CoordServer):
 
     def restore(self, zxid: int, data: bytes) -> None:
         self._install_tree(parse_snapshot(data, f"SNAP from the leader at zxid {zxid:#x}"))
+        log.info("server %d installed the leader's snapshot at zxid %#x (%d bytes)",
+                 self.sid, zxid, len(data))
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.tree.last_zxid, pack_tree(self.tree))

@@ -248,6 +248,12 @@ class Leading(RoleState):
             if not is_quorum(alive + [peer.sid], peer.members):
                 peer.become_looking(now)   # lost the quorum: stop serving, never commit again
                 return
+            for sid in [sid for sid, rec in self.recs.items()
+                        if rec.synced and rec.last_heard < horizon]:
+                # Unheard for syncLimit (its acks, session touches and requests do not
+                # arrive): stop pinging it, so it times out, stops serving and rejoins,
+                # and its clients move to a member the leader hears.
+                del self.recs[sid]
         serving = self.phase == Phase.BROADCAST
         for sid, rec in sorted(self.recs.items()):
             if rec.newleader_sent:     # heartbeat; also makes a follower re-send a lost ack

@@ -39,7 +39,7 @@ def test_assignment_round_trips(assignment):
     (("t", 1, 0, {}), ErrorCode.INVALID_REPLICATION_FACTOR),
     (("t", 1, 1, {"retention.ms": "soon"}), ErrorCode.INVALID_CONFIG),
     (("t", 1, 1, {"no.such": "1"}), ErrorCode.INVALID_CONFIG),
-    (("t", 1, 1, {"cleanup.policy": "compact"}), ErrorCode.INVALID_CONFIG),
+    (("t", 1, 1, {"cleanup.policy": "sideways"}), ErrorCode.INVALID_CONFIG),
 ])
 def test_create_topic_refusals(args, code):
     refusal = check_new_topic(*args, live_brokers=1)

@@ -64,3 +64,18 @@ class Members:
 @pytest.fixture
 def members(procs: ProcessGroup, group_node: Node, tmp_path: Path) -> Iterator[Members]:
     yield Members(procs, f"127.0.0.1:{group_node.broker_port}", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_group_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One running node (NODE_CONFIG) shared by a module's tests, each using its own group."""
+    tmp = tmp_path_factory.mktemp("groupnode")
+    group = ProcessGroup(tmp)
+    try:
+        broker_port, coord_port = free_ports(2)
+        (tmp / "broker.toml").write_text(NODE_CONFIG)
+        node = Node(group, tmp / "data", broker_port, coord_port)
+        start_group_node(node)
+        yield node
+    finally:
+        group.close()

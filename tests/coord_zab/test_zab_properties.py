@@ -160,6 +160,23 @@ def test_a_partitioned_leader_steps_down_within_sync_limit_and_never_commits_aga
     assert b"x" not in bench.applied(3)
 
 
+def test_a_follower_the_leader_cannot_hear_stops_serving_and_rejoins_once_heard() -> None:
+    # One-way loss: the follower hears the leader's pings, the leader hears nothing
+    # back (no acks, touches or requests). Found by the real-process test
+    # test_a_follower_the_leader_cannot_hear_stops_serving_and_its_sessions_move: the
+    # follower served forever while the sessions of its clients expired on the leader.
+    bench = elect(3)
+    leader = bench.leader()
+    silent = next(sid for sid in (1, 2) if sid != leader.sid)
+    bench.drop = lambda src, dst, msg: src == silent and dst == leader.sid
+    bench.tick_until(lambda: not bench.peers[silent].serving, limit=2 * (CONFIG.sync_limit + 2))
+    assert leader.serving and bench.peers[silent].state == Role.LOOKING
+    bench.drop = lambda src, dst, msg: False
+    bench.tick_until(bench.settled)
+    bench.write(b"after")
+    assert bench.applied(silent)[-1:] == [b"after"]
+
+
 def test_commits_are_applied_in_zxid_order_exactly_once_despite_duplicates() -> None:
     bench = elect(3)
     bench.write(b"a", b"b", b"c")

@@ -158,3 +158,26 @@ def test_loader_rebuilds_the_stable_group_and_its_offsets() -> None:
     assert loaded.state is GroupState.STABLE and loaded.generation_id == 2
     assert {m: x.assignment for m, x in loaded.members.items()} == {a: a.encode(), b: b.encode()}
     assert loaded.offsets[("t", 0)].offset == 9 and loaded.leader_id == a
+
+
+def test_a_restored_group_never_hands_out_a_member_id_it_still_holds() -> None:
+    d = Driver()
+    (a,) = d.stable_group(1)
+    loaded = load_groups(d.log, now_ms=d.now_ms, coordinator_epoch=0, config=d.group.config)["g"]
+    again = Driver(group=loaded, now_ms=d.now_ms)                      # same epoch: a restart, no failover
+    again.join()                                                       # parked until a rejoins
+    assert len(again.group.members) == 2 and a in again.group.members
+
+
+def test_a_rebalance_during_the_assignment_write_does_not_block_the_next_generation() -> None:
+    d = Driver(auto_persist=False)
+    a = d.joined(d.join()).member_id
+    d.sync(a, 1, [(a, b"first")])                                      # written, not yet replicated
+    b_join = d.join()                                                  # a newcomer: generation 2 begins
+    a_join = d.join(a)
+    d.flush()                                                          # the old write lands late
+    assert d.group.generation_id == 2 and d.joined(a_join).error is ErrorCode.NONE
+    b = d.joined(b_join).member_id
+    r = d.sync(a, 2, [(a, b"a2"), (b, b"b2")])
+    d.flush()
+    assert d.replies[r].assignment == b"a2" and d.group.state is GroupState.STABLE

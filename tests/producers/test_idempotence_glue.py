@@ -5,6 +5,8 @@ without us (follower appends, truncation and rewrite)."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -150,4 +152,49 @@ def test_snapshots_above_the_log_end_are_dropped_and_only_two_are_kept(tmp_path:
     assert produce(states, plog, batch(1, 2)) == 2             # from the snapshot at 4
     assert produce(states, plog, batch(1, 4)) == 4             # written again: it was lost
     assert snapshot_offsets(directory) == [4]
+    plog.close()
+
+
+def test_expired_producers_are_forgotten_and_stay_forgotten_after_a_restart(tmp_path: Path) -> None:
+    directory = tmp_path / "t-0"
+    plog = PartitionLog.open(directory, CONFIG)
+    states = ProducerStates()
+    produce(states, plog, batch(1, 0))                         # timestamps 1000, 1001
+    asyncio.run(states.snapshot([plog]))
+    states.expire(now_ms=1001 + 10_000, max_idle_ms=10_000)
+    asyncio.run(states.snapshot([plog]))                       # rewritten without it
+    plog.close()
+    plog = PartitionLog.open(directory, CONFIG)
+    with pytest.raises(SequenceRefused) as unknown:
+        produce(ProducerStates(), plog, batch(1, 2))
+    assert unknown.value.code is ErrorCode.UNKNOWN_PRODUCER_ID
+    plog.close()
+
+
+def test_the_registry_lets_a_closed_log_go(tmp_path: Path) -> None:
+    plog = PartitionLog.open(tmp_path / "t-0", CONFIG)
+    states = ProducerStates()
+    produce(states, plog, batch(1, 0))
+    plog.close()
+    gone = weakref.ref(plog)
+    del plog
+    gc.collect()
+    assert gone() is None and not list(states._parts)
+
+
+def test_without_a_snapshot_only_the_last_two_segments_are_replayed(tmp_path: Path) -> None:
+    directory = tmp_path / "t-0"
+    plog = PartitionLog.open(directory, LogConfig(segment_bytes=128))   # one batch per segment
+    states = ProducerStates()
+    produce(states, plog, batch(1, 0))                          # producer 1: only in old segments
+    for seq in range(0, 8, 2):
+        produce(states, plog, batch(2, seq))
+    assert len(plog.segments) > 3
+    plog.close()
+    plog = PartitionLog.open(directory, LogConfig(segment_bytes=128))
+    states = ProducerStates()
+    assert produce(states, plog, batch(2, 6)) == 8               # in the last two segments: known
+    with pytest.raises(SequenceRefused) as unknown:
+        produce(states, plog, batch(1, 2))
+    assert unknown.value.code is ErrorCode.UNKNOWN_PRODUCER_ID
     plog.close()

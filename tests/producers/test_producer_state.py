@@ -17,9 +17,10 @@ from broker.producers.state import INT32_MAX, increment_sequence
 from client.protocol.record_batch import build_batch, iter_batches
 
 
-def written(table: ProducerStateTable, pid: int, epoch: int, seq: int, count: int, offset: int) -> None:
+def written(table: ProducerStateTable, pid: int, epoch: int, seq: int, count: int, offset: int,
+            timestamp: int = -1) -> None:
     assert table.check(pid, epoch, seq, count) == Append()
-    table.append(pid, epoch, seq, count, offset)
+    table.append(pid, epoch, seq, count, offset, timestamp)
 
 
 def test_in_order_batches_append_and_a_retry_is_a_duplicate_with_its_offsets() -> None:
@@ -54,25 +55,27 @@ def test_older_epoch_is_fenced_and_a_new_epoch_restarts_at_zero() -> None:
     assert t.entries[1].epoch == 4 and len(t.entries[1].batches) == 1
 
 
-def test_unknown_producer_and_non_idempotent_batches_are_accepted() -> None:
+def test_an_unknown_producer_starts_at_zero_and_non_idempotent_batches_are_accepted() -> None:
     t = ProducerStateTable()
-    assert t.check(9, 0, 1234, 1) == Append()
+    assert t.check(9, 0, 0, 1) == Append()
+    assert t.check(9, 0, 1234, 1).error is ErrorCode.UNKNOWN_PRODUCER_ID
     assert t.check(-1, -1, -1, 10) == Append()
 
 
 def test_sequences_wrap_at_int32_max() -> None:
     assert increment_sequence(INT32_MAX, 1) == 0
     t = ProducerStateTable()
-    written(t, 1, 0, INT32_MAX - 1, 3, 0)           # sequences MAX-1, MAX, 0
+    written(t, 1, 0, 0, INT32_MAX - 1, 0)           # sequences 0 .. MAX-2
+    written(t, 1, 0, INT32_MAX - 1, 3, INT32_MAX - 1)  # sequences MAX-1, MAX, 0
     assert t.entries[1].last_seq == 0
-    written(t, 1, 0, 1, 1, 3)
-    assert t.check(1, 0, INT32_MAX - 1, 3) == Duplicate(0, 2)
+    written(t, 1, 0, 1, 1, INT32_MAX + 2)
+    assert t.check(1, 0, INT32_MAX - 1, 3) == Duplicate(INT32_MAX - 1, INT32_MAX + 1)
 
 
 def test_snapshot_round_trips_and_refuses_damage() -> None:
     t = ProducerStateTable()
     written(t, 1, 0, 0, 2, 10)
-    written(t, 2, 5, 0, 1, 12)
+    written(t, 2, 5, 0, 1, 12, timestamp=777)
     data = snapshot(t, 13, Anchor(12, 0xABCD))
     back, offset, anchor = load_snapshot(data)
     assert offset == 13 and back.entries == t.entries and anchor == Anchor(12, 0xABCD)
@@ -86,8 +89,8 @@ def test_rebuild_from_log_batch_headers_equals_the_live_state() -> None:
     log = b""
     offset = 0
     for seq, count in [(0, 2), (2, 1), (3, 4)]:
-        written(t, 42, 1, seq, count, offset)
-        log += build_batch([(None, b"v", None, 0)] * count, base_offset=offset, producer_id=42,
+        written(t, 42, 1, seq, count, offset, timestamp=1000 + seq)
+        log += build_batch([(None, b"v", None, 1000 + seq)] * count, base_offset=offset, producer_id=42,
                            producer_epoch=1, base_sequence=seq)
         offset += count
     assert rebuild(iter_batches(log)).entries == t.entries
@@ -128,6 +131,16 @@ def test_retries_never_write_twice_and_snapshot_plus_rebuild_equals_live(script)
         rebuilt.append(5, *batch, appended[batch])
     assert rebuilt.entries == t.entries
     assert load_snapshot(snapshot(t, offset))[0].entries == t.entries
+
+
+def test_idle_producers_expire_by_their_batches_timestamps() -> None:
+    t = ProducerStateTable()
+    written(t, 1, 0, 0, 1, 0, timestamp=1_000)
+    written(t, 2, 0, 0, 1, 1, timestamp=5_000)
+    written(t, 2, 0, 1, 1, 2, timestamp=4_000)            # an older timestamp does not make it idle
+    assert t.expire(now_ms=10_000, max_idle_ms=6_000) == 1
+    assert list(t.entries) == [2] and t.entries[2].last_timestamp == 5_000
+    assert t.check(1, 0, 1, 1).error is ErrorCode.UNKNOWN_PRODUCER_ID  # forgotten: must start again
 
 
 def test_producer_id_blocks_follow_kafkas_znode() -> None:

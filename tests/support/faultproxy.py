@@ -4,7 +4,10 @@ Tests put one between a client and a server (or between two servers) and then br
 link the way networks break: `cut()` resets every connection and refuses new ones (a
 crashed peer or a firewall REJECT), `blackhole()` keeps connections open but silently
 drops every byte in both directions (a partition, a firewall DROP), `delay(s)` holds each
-chunk for `s` seconds, and `heal()` restores normal forwarding. The proxy runs its own
+chunk for `s` seconds, `drop_replies(n)` lets requests through but swallows the next `n`
+answers from the server, resetting the connection at each (the server did the work, the
+client never hears of it; with `then_cut` the proxy also refuses connections from then
+on), and `heal()` restores normal forwarding. The proxy runs its own
 event loop in a thread so that both synchronous and asyncio tests can use it.
 """
 
@@ -28,6 +31,9 @@ class FaultProxy:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.connections_accepted = 0
+        self.replies_to_drop = 0
+        self._cut_after_drop = False
+        self.replies_dropped = 0
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -64,6 +70,12 @@ class FaultProxy:
     def delay(self, seconds: float) -> None:
         """Hold every chunk for `seconds` before forwarding it (0 to stop delaying)."""
         self._delay = seconds
+
+    def drop_replies(self, count: int = 1, *, then_cut: bool = False) -> None:
+        """Swallow the next `count` chunks the server sends, aborting the connection at each;
+        `then_cut`: after the last one, behave as `cut()` until `heal()`."""
+        self._cut_after_drop = then_cut
+        self.replies_to_drop = count
 
     def heal(self) -> None:
         self._call(self._set_mode("forward"))
@@ -113,17 +125,24 @@ class FaultProxy:
         self.connections_accepted += 1
         self._writers.update((client_w, server_w))
         await asyncio.gather(
-            self._pipe(client_r, server_w), self._pipe(server_r, client_w), return_exceptions=True
+            self._pipe(client_r, server_w), self._pipe(server_r, client_w, replies=True), return_exceptions=True
         )
         for w in (client_w, server_w):
             self._writers.discard(w)
             w.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, replies: bool = False) -> None:
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 writer.transport.abort()
+                return
+            if replies and self.replies_to_drop > 0:
+                self.replies_to_drop -= 1
+                self.replies_dropped += 1
+                writer.transport.abort()  # the client sees its connection reset, no answer
+                if self._cut_after_drop and self.replies_to_drop == 0:
+                    await self._set_mode("cut")
                 return
             if self._delay:
                 await asyncio.sleep(self._delay)

@@ -84,3 +84,44 @@ def test_delay_holds_each_chunk(echo_port: int) -> None:
         start = time.monotonic()
         assert roundtrip(s, b"slow") == b"slow"
         assert time.monotonic() - start >= 0.55  # delayed on the way in and on the way out
+
+
+class _Recorder(socketserver.BaseRequestHandler):
+    """Echoes, and remembers what reached the server (to prove requests got through)."""
+
+    received: list[bytes] = []
+
+    def handle(self) -> None:
+        while data := self.request.recv(65536):
+            _Recorder.received.append(data)
+            self.request.sendall(data)
+
+
+def test_drop_replies_lets_the_request_through_and_swallows_the_answer() -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Recorder)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with FaultProxy(server.server_address[1]) as proxy:
+            s = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+            assert roundtrip(s, b"a") == b"a"
+            proxy.drop_replies(1, then_cut=True)
+            s.sendall(b"written")
+            with pytest.raises(OSError):  # reset, never the answer
+                if s.recv(16) == b"":
+                    raise ConnectionResetError("closed")
+            s.close()
+            assert b"written" in _Recorder.received and proxy.replies_dropped == 1
+            s2 = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+            try:
+                with pytest.raises(OSError):  # then_cut: new connections are reset at once
+                    if s2.recv(1) == b"":
+                        raise ConnectionResetError("closed")
+            finally:
+                s2.close()
+            proxy.heal()
+            with socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5) as s3:
+                assert roundtrip(s3, b"back") == b"back"
+    finally:
+        server.shutdown()
+        server.server_close()
