@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from broker.cli.cluster_procs import (ClusterStartError, is_running, plan_cluster, refuse_if_running, restart_broker,
-                                      signal_member, start_cluster, stop_all)
+                                      signal_member, start_cluster, stop_all, wait_exited)
 from broker.cli.cluster_state import ClusterState, ClusterStateError, load_state, remove_state, save_state
 
 DEFAULT_CLUSTER_DIR = Path("pybroker-cluster")
@@ -138,7 +138,10 @@ def _kill(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if not signal_member(member, SIGNALS[args.signal]):
         return _fail(f"{member.name} is not running")
-    print(f"sent SIG{args.signal} to {member.name} (pid {member.pid})")
+    if args.signal in ("KILL", "TERM") and not wait_exited(member, timeout=15.0):
+        return _fail(f"sent SIG{args.signal} to {member.name} (pid {member.pid}), still running after 15 s")
+    print(f"sent SIG{args.signal} to {member.name} (pid {member.pid})"
+          + (", it exited" if args.signal in ("KILL", "TERM") else ""))
     return 0
 
 

@@ -139,18 +139,24 @@ def signal_member(member: Member, sig: int) -> bool:
     return True
 
 
+def wait_exited(*members: Member, timeout: float) -> bool:
+    """True once none of `members` runs; False if one still does after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while any(is_running(m) for m in members):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def stop_members(members: list[Member], grace: float = 10.0) -> list[Member]:
     """SIGTERM every running member, SIGKILL those still running after `grace` seconds.
 
     Returns the members that had to be killed."""
     termed = [m for m in members if signal_member(m, signal.SIGTERM)]
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(is_running(m) for m in termed):
-        time.sleep(0.05)
+    wait_exited(*termed, timeout=grace)
     killed = [m for m in termed if signal_member(m, signal.SIGKILL)]
-    deadline = time.monotonic() + 10.0
-    while time.monotonic() < deadline and any(is_running(m) for m in killed):
-        time.sleep(0.05)
+    wait_exited(*killed, timeout=10.0)
     return killed
 
 

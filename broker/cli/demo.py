@@ -34,7 +34,7 @@ from broker.cli.status_model import render_table
 from broker.metadata import znodes as Z
 from client import AsyncAdmin, NewTopic
 from client.errors import ClientError
-from client.protocol.errors import BrokerError, InvalidConfigError
+from client.protocol.errors import BrokerError
 from coord.client import CoordClient
 from coord.protocol.errors import CoordError
 
@@ -180,16 +180,9 @@ class FailoverDemo:
     async def _create_topic(self, state: ClusterState) -> None:
         rf = min(3, self.args.nodes)
         async with AsyncAdmin(state.bootstrap) as admin:
-            try:
-                await admin.create_topics([NewTopic(TOPIC, 1, rf, {"min.insync.replicas": str(MIN_ISR)})])
-                self.min_isr = MIN_ISR
-                self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf}, min.insync.replicas={MIN_ISR}")
-            except InvalidConfigError as exc:
-                if "min.insync.replicas" not in str(exc):
-                    raise
-                await admin.create_topics([NewTopic(TOPIC, 1, rf)])
-                self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf} (warning: these brokers "
-                         f"do not know min.insync.replicas yet: {exc})")
+            await admin.create_topics([NewTopic(TOPIC, 1, rf, {"min.insync.replicas": str(MIN_ISR)})])
+            self.min_isr = MIN_ISR
+            self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf}, min.insync.replicas={MIN_ISR}")
         async with _coord(state) as client:
             data, _ = await client.get(Z.topic_path(TOPIC))
             self.replicas = Z.decode_assignment(TOPIC, data)[0]

@@ -14,9 +14,13 @@ Answers: DUPLICATE_SEQUENCE_NUMBER is success. OUT_OF_ORDER_SEQUENCE_NUMBER for 
 behind an unresolved one is a consequence of that one: retry. For the oldest batch it
 means the leader lost our state (or a batch failed for good and left a hole), and so do
 UNKNOWN_PRODUCER_ID and INVALID_PRODUCER_EPOCH: then the producer resets as Kafka's
-idempotent producer does, waiting until nothing is in flight, getting a new producer id
-and numbering every unacknowledged batch again from 0. This module must never do I/O
-or encode a batch: the sender asks it and acts.
+idempotent producer does: it waits until nothing is in flight, gets a new producer id,
+and numbers the unacknowledged batches of the partitions that asked for the reset again
+from 0 (the broker has none of them). Other partitions' unacknowledged batches keep their
+old producer id and sequences, because one of them may be in the log already and only
+its old identity lets the broker recognise a retry; their new batches wait until those
+are resolved and then start at 0 under the new id. This module must never do I/O or
+encode a batch: the sender asks it and acts.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class IdempotenceState:
         self._next_seq: dict[TopicPartition, int] = {}
         self._unacked: dict[TopicPartition, list[ProducerBatch]] = {}
         self._on_wire: dict[TopicPartition, int] = {}
+        self._renumber: set[TopicPartition] = set()  # partitions whose reset is pending
         self._order = itertools.count()
 
     @property
@@ -68,11 +73,13 @@ class IdempotenceState:
         return sum(self._on_wire.values())
 
     def set_producer_id(self, producer_id: int, epoch: int) -> None:
-        """A new identity: every unacknowledged batch is numbered again from 0."""
+        """A new identity: sequences start again at 0, and the unacknowledged batches of
+        the partitions that asked for it are numbered again under it."""
         self.producer_id, self.producer_epoch, self.reset_pending = producer_id, epoch, False
         self._next_seq.clear()
-        for batches in self._unacked.values():
-            for batch in batches:
+        renumber, self._renumber = self._renumber, set()
+        for tp in renumber:
+            for batch in self._unacked.get(tp, ()):
                 batch.encoded = None
                 self._assign(batch)
 
@@ -80,8 +87,8 @@ class IdempotenceState:
         """Whether the head batch of its partition may go on the wire now."""
         if self.needs_producer_id:
             return False
-        if batch.base_sequence < 0:
-            return True
+        if batch.base_sequence < 0:  # new: not before the partition's batches of an older identity
+            return all(b.producer_id == self.producer_id for b in self._unacked.get(batch.tp, ()))
         unacked = self._unacked.get(batch.tp)
         return bool(unacked) and unacked[0] is batch and not self._on_wire.get(batch.tp)
 
@@ -106,6 +113,7 @@ class IdempotenceState:
             return Verdict.DONE
         if code in _RESET_CODES or (code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER and self._is_oldest(batch)):
             self.reset_pending = True  # retried once renumbered under a new producer id
+            self._renumber.add(batch.tp)
             return Verdict.RETRY
         if code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER:
             return Verdict.RETRY  # an earlier batch is unresolved; this one follows it

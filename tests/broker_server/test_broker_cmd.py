@@ -40,6 +40,9 @@ def test_broker_rejoins_coord_after_its_session_expired(procs, tmp_path):
             time.sleep(0.2)
         stat = zk.exists("/brokers/ids/1")
         assert stat is not None and stat.ephemeralOwner != first_owner, procs.log_text("broker")
+        deadline = time.monotonic() + 20   # the line follows the registration once the rejoin finishes
+        while "rejoined coord with a new session" not in procs.log_text("broker") and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert "rejoined coord with a new session" in procs.log_text("broker")
         with WireClient(broker_port) as c:
             assert produce(c, "rejoin", 0, build_batch([(None, b"after", None, 1)]))["error"] == 0

@@ -135,6 +135,44 @@ def test_a_lost_or_fenced_producer_gets_a_new_id(code) -> None:
 
 
 @in_loop
+def test_a_reset_renumbers_only_the_partitions_that_asked_for_it() -> None:
+    """Found by the property below: p0's batch may be in the log already (its answer was
+    lost); a reset asked for by p1 must not renumber it, or its retry is written twice."""
+    p1 = TopicPartition("t", 1)
+    acc, idem, (b0,) = sending(1)
+    queue_batches(acc, 1, p1)
+    (b1,) = drain(acc, idem)
+    idem.unanswered(b0)                                      # written, answer lost
+    acc.reenqueue(b0, 0.0)
+    assert idem.answered(b1, ErrorCode.UNKNOWN_PRODUCER_ID) is Verdict.RETRY
+    acc.reenqueue(b1, 0.0)
+    idem.set_producer_id(2, 0)
+    assert (b0.producer_id, b0.base_sequence) == (1, 0)      # kept: the broker can recognise it
+    assert (b1.producer_id, b1.base_sequence, b1.encoded) == (2, 0, None)
+    queue_batches(acc, 1)                                    # a new p0 batch behind b0
+    assert drain(acc, idem) == [b0, b1]
+    assert idem.answered(b0, ErrorCode.NONE) is Verdict.DONE  # the broker's duplicate answer
+    (b2,) = drain(acc, idem)
+    assert (b2.producer_id, b2.base_sequence) == (2, 0)      # new identity, from 0
+
+
+@in_loop
+def test_a_new_batch_waits_for_its_partitions_batches_of_an_older_identity() -> None:
+    p1 = TopicPartition("t", 1)
+    acc, idem, (b0,) = sending(1)
+    queue_batches(acc, 1, p1)
+    (b1,) = drain(acc, idem)
+    assert idem.answered(b1, ErrorCode.UNKNOWN_PRODUCER_ID) is Verdict.RETRY
+    acc.reenqueue(b1, 0.0)
+    idem.set_producer_id(2, 0)                               # b0 (identity 1) still on the wire
+    queue_batches(acc, 1)
+    assert drain(acc, idem) == [b1]                          # p0's new batch waits for b0
+    assert idem.answered(b0, ErrorCode.NONE) is Verdict.DONE
+    (b2,) = drain(acc, idem)
+    assert (b2.producer_id, b2.base_sequence) == (2, 0)
+
+
+@in_loop
 def test_a_permanent_failure_leaves_the_bookkeeping_and_split_halves_take_the_sequences() -> None:
     acc, idem, (big, small) = sending(4, 1)
     halves = acc.split(big)

@@ -50,8 +50,6 @@ def test_demo_runs_to_completion_narrates_and_cleans_up(demo_run):
     assert processes_mentioning(str(data_dir)) == []
 
 
-@pytest.mark.xfail(strict=False, reason="needs replication and leader failover in the brokers (branch "
-                                        "`replication`): on main a killed leader's partitions are not moved")
 def test_demo_verdict_no_acknowledged_record_lost(demo_run):
     out, _ = demo_run
     text = out.stdout

@@ -52,9 +52,9 @@ async def test_resign_then_lead_again_at_a_higher_epoch_reloads_the_group(tmp_pa
     manager = GroupManager(config, cluster(), replicas, lambda t, p: appended.append((t, p)))
     p = partition_for("g", PARTITIONS)
     plog = PartitionLog.open(tmp_path / f"{OFFSETS_TOPIC}-{p}", LogConfig())
-    part = Partition(OFFSETS_TOPIC, p, 1, plog, broker_epoch=1, high_watermark=0, min_insync_replicas=1,
-                     replica_lag_time_max_ms=10_000, propose_isr=lambda *_: None, on_change=lambda: None)
-    part.become(leader=1, leader_epoch=0, isr=[1], replicas=[1], zk_version=0, broker_epoch=1, controller_epoch=1)
+    part = Partition(OFFSETS_TOPIC, p, 1, plog, broker_epoch=0, high_watermark=0, min_insync_replicas=1,
+                     replica_lag_time_max_ms=30_000, propose_isr=lambda _p, _proposal: None, on_change=lambda: None)
+    part.become(leader=1, leader_epoch=0, isr=[1], replicas=[1], zk_version=0, broker_epoch=0, controller_epoch=1)
     replicas.partitions[(OFFSETS_TOPIC, p)] = part
     manager.on_become_leader(OFFSETS_TOPIC, p)
     manager.on_become_leader("some-topic", 0)                            # other topics are ignored
@@ -73,8 +73,8 @@ async def test_resign_then_lead_again_at_a_higher_epoch_reloads_the_group(tmp_pa
         await manager.request("g", lambda r: Heartbeat(r, member, generation))
     assert refused.value.code is ErrorCode.NOT_COORDINATOR
 
-    part.become(leader=1, leader_epoch=1, isr=[1], replicas=[1], zk_version=1, broker_epoch=1,
-                controller_epoch=2)                                       # a failover onto the same log
+    part.become(leader=1, leader_epoch=1, isr=[1], replicas=[1], zk_version=1, broker_epoch=0,
+                controller_epoch=2)                                   # failover onto the same log
     manager.on_become_leader(OFFSETS_TOPIC, p)
     await wait_loaded(manager, p)
     assert manager.coordinators[p].epoch == 1
