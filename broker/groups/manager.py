@@ -84,9 +84,9 @@ class GroupManager:
             log.info("stopped coordinating groups of %s-%d", OFFSETS_TOPIC, partition)
 
     async def _load(self, shell: PartitionCoordinator) -> None:
-        await asyncio.sleep(0)   # let the leadership change that called us finish first
-        try:
-            count = shell.load()
+        try:   # the reading (a whole offsets partition) runs off the event loop
+            records = await asyncio.to_thread(lambda: list(shell.io.read_records()))
+            count = shell.load(records)
         except Exception:
             log.exception("loading groups of %s-%d failed; its groups stay unavailable", OFFSETS_TOPIC,
                           shell.partition)

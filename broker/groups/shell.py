@@ -73,10 +73,11 @@ class PartitionCoordinator:
 
     # ---- life cycle -----------------------------------------------------------------
 
-    def load(self) -> int:
-        """Rebuild every group from the log (coordinator failover or restart); returns how many."""
+    def load(self, records: Iterable[Record] | None = None) -> int:
+        """Rebuild every group from the log's records (default: read them now) after a
+        coordinator failover or restart; returns how many groups there are."""
         loader = GroupLoader()
-        for record in self.io.read_records():
+        for record in self.io.read_records() if records is None else records:
             loader.apply(record)
         if self.closed:
             return 0
