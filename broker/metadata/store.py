@@ -175,8 +175,19 @@ class MetadataStore:
         path = getattr(event, "path", "") or ""
         self._armed.discard(path)
         parts = path.split("/")  # ['', 'brokers', 'topics', t, 'partitions', p, 'state']
-        if len(parts) == 7:
-            self._spawn(self.refresh_topic(parts[3]))
+        if len(parts) == 7 and parts[5].isdigit():
+            self._spawn(self.refresh_state(parts[3], int(parts[5])))
+
+    async def refresh_state(self, topic: str, partition: int) -> None:
+        """Re-read one partition's state (a failover changes thousands: never re-read the
+        whole topic per change)."""
+        path = Z.state_path(topic, partition)
+        try:
+            data, stat = await self.coord.get(path, watch=self._arm(path, self._on_state_changed))
+        except NoNodeError:
+            self._armed.discard(path)
+            return
+        self.cache.set_state(topic, partition, Z.decode_state(data, stat.version))
 
     async def close(self) -> None:
         self._closed = True
