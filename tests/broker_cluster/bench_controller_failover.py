@@ -17,12 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from broker.metadata import znodes as Z
-from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
-from broker.metadata.store import MetadataStore
 from client.protocol.api import ApiKey
 from coord.client import CoordClient
+from tests.broker_server.test_metadata_coord import start_broker
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup, wait_for_port
 
@@ -45,16 +43,7 @@ class CountingChannel:
 
 
 async def broker(port: int, broker_id: int) -> tuple[CoordClient, Controller, CountingChannel]:
-    client = CoordClient(f"127.0.0.1:{port}", session_timeout=10.0)
-    await client.start()
-    store = MetadataStore(client, MetadataCache(), Z.BrokerInfo(broker_id, "127.0.0.1", 9000 + broker_id))
-    await store.ensure_paths()
-    await store.ensure_cluster_id()
-    await store.register()
-    channel = CountingChannel()
-    controller = Controller(store, channel)
-    await controller.start()
-    return client, controller, channel
+    return await start_broker(port, 9000 + broker_id, broker_id=broker_id, channel=CountingChannel())  # type: ignore[return-value]
 
 
 async def main(total: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,8 @@ class Load:
         return next(a for a in self.ack_times if a > t + 0.1) - t
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._thread.join(timeout=150)
         self.producer.close()
@@ -121,6 +124,24 @@ def log_bytes(directory: Path) -> bytes:
         plog.close()
 
 
+@contextmanager
+def replicated_load(procs: ProcessGroup, tmp: Path, coord: str | None = None) -> Iterator[tuple[Cluster, Load]]:
+    """A 3-broker cluster with the RF 3 / min ISR 2 topic, a full ISR and an acks=all load
+    running; stops the load and closes the coord watcher afterwards."""
+    c = start_cluster(procs, tmp, coord=coord)
+    load = None
+    try:
+        create_replicated_topic(c)
+        wait_until("a full ISR", lambda: len(c.state(TOPIC)["isr"]) == 3)
+        load = Load(c.bootstrap)
+        load.wait_for_more(100, "before any failure")
+        yield c, load
+    finally:
+        if load is not None:
+            load.stop()
+        c.close()
+
+
 @pytest.fixture(params=["coord", "zookeeper"])
 def coord_service(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None: our coord server (the cluster starts it); else a real ZooKeeper's connect string."""
@@ -133,14 +154,7 @@ def coord_service(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup, tmp_path: Path,
                                                            coord_service: str | None):
-    c = start_cluster(procs, tmp_path, coord=coord_service)
-    load = None
-    try:
-        create_replicated_topic(c)
-        wait_until("a full ISR", lambda: len(c.state(TOPIC)["isr"]) == 3)
-        load = Load(c.bootstrap)
-        load.wait_for_more(100, "before any failure")
-
+    with replicated_load(procs, tmp_path, coord_service) as (c, load):
         # -- act 1: SIGKILL the partition leader -----------------------------------------
         before = c.state(TOPIC)
         old_leader = before["leader"]
@@ -178,7 +192,7 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
         c.start_broker(ctl)
         wait_until("every replica in the ISR", lambda: len(c.state(TOPIC)["isr"]) == 3)
         load.stop()
-        acked, load = load.acked, None
+        acked = load.acked
         assert len(acked) >= 350
 
         # -- every acknowledged record, in order ------------------------------------------
@@ -195,21 +209,11 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
         assert len(set(logs.values())) == 1, {i: len(b) for i, b in logs.items()}
         for i in c.ports:
             assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
-    finally:
-        if load is not None:
-            load.stop()
-        c.close()
 
 
 def test_rolling_restart_under_acks_all_load(procs: ProcessGroup, tmp_path: Path):
     """Every broker in turn: SIGTERM (controlled shutdown), restart, wait for a full ISR."""
-    c = start_cluster(procs, tmp_path)
-    load = None
-    try:
-        create_replicated_topic(c)
-        wait_until("a full ISR", lambda: len(c.state(TOPIC)["isr"]) == 3)
-        load = Load(c.bootstrap)
-        load.wait_for_more(100, "before the restarts")
+    with replicated_load(procs, tmp_path) as (c, load):
         for i in sorted(c.ports):
             assert procs.stop(f"broker{i}") == 0
             load.wait_for_more(50, f"with broker {i} down")
@@ -217,9 +221,4 @@ def test_rolling_restart_under_acks_all_load(procs: ProcessGroup, tmp_path: Path
             wait_until(f"broker {i} back in the ISR", lambda: len(c.state(TOPIC)["isr"]) == 3)
             load.wait_for_more(50, f"after broker {i} restarted")
         load.stop()
-        acked, load = load.acked, None
-        assert_acked_in_order(acked, consume_all(c.bootstrap, len(acked)))
-    finally:
-        if load is not None:
-            load.stop()
-        c.close()
+        assert_acked_in_order(load.acked, consume_all(c.bootstrap, len(load.acked)))
