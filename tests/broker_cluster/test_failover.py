@@ -2,16 +2,18 @@
 RF 3, min.insync.replicas 2), with our Python client producing acks=all throughout.
 
 SIGKILL the partition leader: a live in-sync replica leads at a higher leader epoch, the
-producer keeps going, the dead broker drops out of the ISR and, restarted, catches up
+producer keeps going (and a consumer keeps reading), the dead broker drops out of the ISR and, restarted, catches up
 and rejoins it. Then SIGKILL the controller: a standby takes over at a higher controller
 epoch and the old epoch's requests are refused. At the end every acknowledged record is
-consumed, in order, and the three replicas' logs are byte-identical.
+consumed, in order, the consumer that read throughout saw a prefix of the same history
+(nothing it read was later truncated), and the three replicas' logs are byte-identical.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,6 +90,40 @@ class Load:
         self.producer.close()
 
 
+class LiveConsumer:
+    """A thread consuming from the beginning while the failures happen. A poll that
+    raises (the consumer does not yet ride out every leader failure by itself: the
+    failure is kept in `errors`) is followed by a new consumer at the next offset."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.values: list[int] = []
+        self.errors: list[str] = []
+        self.next_offset = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        tp = TopicPartition(TOPIC, 0)
+        while not self._stop.is_set():
+            with Consumer(self.bootstrap) as consumer:
+                consumer.assign([tp])
+                consumer.seek(tp, self.next_offset)
+                try:
+                    while not self._stop.is_set():
+                        for r in consumer.poll(timeout_ms=200):
+                            self.values.append(int(r.value))
+                            self.next_offset = r.offset + 1
+                except Exception:
+                    self.errors.append(traceback.format_exc())
+
+    def stop(self) -> list[int]:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self.values
+
+
 def consume_all(bootstrap: str, expect_at_least: int) -> list[int]:
     out: list[int] = []
     tp = TopicPartition(TOPIC, 0)
@@ -153,8 +189,11 @@ def coord_service(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup, tmp_path: Path,
-                                                           coord_service: str | None):
+                                                           coord_service: str | None,
+                                                           request: pytest.FixtureRequest):
     with replicated_load(procs, tmp_path, coord_service) as (c, load):
+        live = LiveConsumer(c.bootstrap)
+        request.addfinalizer(live.stop)
         # -- act 1: SIGKILL the partition leader -----------------------------------------
         before = c.state(TOPIC)
         old_leader = before["leader"]
@@ -195,9 +234,13 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
         acked = load.acked
         assert len(acked) >= 350
 
-        # -- every acknowledged record, in order ------------------------------------------
+        # -- every acknowledged record, in order; the live consumer saw the same history ---
         consumed = consume_all(c.bootstrap, len(acked))
         assert_acked_in_order(acked, consumed)
+        seen_live = live.stop()
+        if live.errors:
+            print(f"the live consumer's poll raised {len(live.errors)} time(s); first:\n{live.errors[0]}")
+        assert len(seen_live) > 0 and seen_live == consumed[:len(seen_live)], "consumers disagree on the order"
 
         # -- the replicas converge ----------------------------------------------------------
         end = len(consumed)
