@@ -75,6 +75,7 @@ class Controller:
         self._racing = False    # an election round is running (its own /controller changes fire watches)
         self._rerace = False    # /controller changed during that round
         self._rebalancer: asyncio.Task | None = None
+        self._retry: asyncio.Task | None = None
         store.on_brokers_changed = self._brokers_changed
 
     @property
@@ -85,8 +86,10 @@ class Controller:
     # -- election ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the metadata, then contend: win and lead the partitions, or stand by."""
+        """Load the metadata, then contend: win and lead the partitions, or stand by
+        (at start, and on a new coord session after the old one expired)."""
         self.epoch, self._epoch_zk_version = -1, -1
+        self._suspended_active = False
         await self.store.load_all()
         await self._contend()
 
@@ -135,7 +138,7 @@ class Controller:
 
     async def close(self) -> None:
         self.epoch = -1
-        for task in (self._rebalancer, self._contending):
+        for task in (self._rebalancer, self._contending, self._retry):
             if task is not None:
                 task.cancel()
 
@@ -272,27 +275,41 @@ class Controller:
             now = dict(self.cache.broker_epochs)
             gone = {b for b, e in self._known.items() if now.get(b) != e}   # dead, or restarted
             joined = {b for b, e in now.items() if self._known.get(b) != e}
-            self._known = now
             self._leaving -= gone
             for b in gone:
                 self.channel.forget(b)
-            if gone:
-                log.info("controller %d: broker(s) %s left (or restarted); moving their leadership",
-                         self.broker_id, sorted(gone))
-                live = self._live() - joined   # a restarted broker must not simply resume its old epoch
-                changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
-                    replicas, st, live, self.epoch, unclean=self._unclean(t)))
-                self._send_leader_and_isr(changed, self._live() - joined)
-                self._send_update_metadata(changed)
-            if joined:
-                log.info("controller %d: broker(s) %s joined", self.broker_id, sorted(joined))
-                live = self._live()
-                changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
-                    replicas, st, live, self.epoch, unclean=self._unclean(t)))
-                hosted = [(t, p) for t, p in self._all_partitions()
-                          if joined & set(self.cache.topics[t].assignment[p])]
-                self._send_leader_and_isr(sorted(set(changed) | set(hosted)), live)
-                self._send_update_metadata()
+            try:
+                await self._brokers_moved(gone, joined)
+            except Exception as exc:  # a coord hiccup: try again (elections are idempotent)
+                if self.active:
+                    log.warning("controller %d: reacting to broker changes failed (%s); retrying in 1 s",
+                                self.broker_id, exc)
+                    self._retry = asyncio.get_running_loop().create_task(self._brokers_changed_later())
+                return
+            self._known = now
+
+    async def _brokers_changed_later(self) -> None:
+        await asyncio.sleep(1)
+        await self._brokers_changed()
+
+    async def _brokers_moved(self, gone: set[int], joined: set[int]) -> None:
+        if gone:
+            log.info("controller %d: broker(s) %s left (or restarted); moving their leadership",
+                     self.broker_id, sorted(gone))
+            live = self._live() - joined   # a restarted broker must not simply resume its old epoch
+            changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
+                replicas, st, live, self.epoch, unclean=self._unclean(t)))
+            self._send_leader_and_isr(changed, live)
+            self._send_update_metadata(changed)
+        if joined:
+            log.info("controller %d: broker(s) %s joined", self.broker_id, sorted(joined))
+            live = self._live()
+            changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
+                replicas, st, live, self.epoch, unclean=self._unclean(t)))
+            hosted = [(t, p) for t, p in self._all_partitions()
+                      if joined & set(self.cache.topics[t].assignment[p])]
+            self._send_leader_and_isr(sorted(set(changed) | set(hosted)), live)
+            self._send_update_metadata()
 
     async def controlled_shutdown(self, broker_id: Any, broker_epoch: Any) -> tuple[Refusal | None, list[tuple[str, int]]]:
         """Move leadership off `broker_id` before it stops; returns what it still leads."""

@@ -109,12 +109,14 @@ class MetadataStore:
         if self.on_brokers_changed is not None:
             self._spawn(self.on_brokers_changed())
 
-    async def refresh_topics(self) -> None:
+    async def refresh_topics(self, *, full: bool = True) -> None:
+        """Re-read the topic set; every topic's data (`full`), or only new topics' (a topic
+        watch firing: the known ones are kept current by their state watches)."""
         names = set(await self.coord.get_children(Z.BROKERS_TOPICS,
                                                   watch=self._arm(Z.BROKERS_TOPICS, self._on_topics_changed)))
         for gone in set(self.cache.topics) - names:
             self.cache.remove_topic(gone)
-        for name in sorted(names):
+        for name in sorted(names if full else names - set(self.cache.topics)):
             await self.refresh_topic(name)
 
     async def refresh_topic(self, name: str) -> TopicMetadata | None:
@@ -130,13 +132,18 @@ class MetadataStore:
             topic.configs = Z.decode_topic_config(cdata)
         except NoNodeError:
             pass
-        for partition in topic.assignment:
-            try:
-                path = Z.state_path(name, partition)
-                sdata, stat = await self.coord.get(path, watch=self._arm(path, self._on_state_changed))
-            except NoNodeError:
+        # All states requested at once: the coord connection pipelines them (a topic of
+        # thousands of partitions is read in a few round trips' time, not thousands).
+        paths = [Z.state_path(name, p) for p in topic.assignment]
+        answers = await asyncio.gather(*(self.coord.get(path, watch=self._arm(path, self._on_state_changed))
+                                         for path in paths), return_exceptions=True)
+        for partition, path, answer in zip(topic.assignment, paths, answers):
+            if isinstance(answer, NoNodeError):
                 self._armed.discard(path)  # no node, so no data watch was left there
                 continue
+            if isinstance(answer, BaseException):
+                raise answer
+            sdata, stat = answer
             topic.states[partition] = Z.decode_state(sdata, stat.version)
         self.cache.set_topic(topic)
         return topic
@@ -169,14 +176,25 @@ class MetadataStore:
 
     def _on_topics_changed(self, event: Any) -> None:
         self._armed.discard(Z.BROKERS_TOPICS)
-        self._spawn(self.refresh_topics())
+        self._spawn(self.refresh_topics(full=False))
 
     def _on_state_changed(self, event: Any) -> None:
         path = getattr(event, "path", "") or ""
         self._armed.discard(path)
         parts = path.split("/")  # ['', 'brokers', 'topics', t, 'partitions', p, 'state']
-        if len(parts) == 7:
-            self._spawn(self.refresh_topic(parts[3]))
+        if len(parts) == 7 and parts[5].isdigit():
+            self._spawn(self.refresh_state(parts[3], int(parts[5])))
+
+    async def refresh_state(self, topic: str, partition: int) -> None:
+        """Re-read one partition's state (a failover changes thousands: never re-read the
+        whole topic per change)."""
+        path = Z.state_path(topic, partition)
+        try:
+            data, stat = await self.coord.get(path, watch=self._arm(path, self._on_state_changed))
+        except NoNodeError:
+            self._armed.discard(path)
+            return
+        self.cache.set_state(topic, partition, Z.decode_state(data, stat.version))
 
     async def close(self) -> None:
         self._closed = True

@@ -132,7 +132,8 @@ class Broker:
                 controller.suspend()
         elif state == ConnState.CONNECTED:
             log.info("coord connection up")
-            if controller is not None:
+            rejoining = self._rejoin_task is not None and not self._rejoin_task.done()
+            if controller is not None and not rejoining:  # a new session: the rejoin re-contends
                 controller.resume()
         elif state == ConnState.LOST and (self._rejoin_task is None or self._rejoin_task.done()):
             log.warning("coord session expired: registration and watches are gone; rejoining with a new session")

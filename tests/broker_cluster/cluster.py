@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
@@ -22,7 +23,7 @@ LAG_MS = 2000         # replica.lag.time.max.ms: short, so ISR changes show with
 class Cluster:
     procs: ProcessGroup
     tmp: Path
-    coord_port: int
+    coord: str
     ports: dict[int, int]
     extra_config: str = ""
     zk: KazooClient = field(init=False)
@@ -33,7 +34,7 @@ class Cluster:
                         f'"replica.lag.time.max.ms" = {LAG_MS}\n'
                         f'"replica.high.watermark.checkpoint.interval.ms" = 300\n' + self.extra_config)
         self.procs.start(f"broker{i}", "broker", "start", "--id", str(i), "--data-dir", str(self.data_dir(i)),
-                         "--port", str(self.ports[i]), "--coord", f"127.0.0.1:{self.coord_port}",
+                         "--port", str(self.ports[i]), "--coord", self.coord,
                          "--config", str(conf))
         wait_for_port(self.ports[i], timeout=30)
 
@@ -48,9 +49,12 @@ class Cluster:
         return json.loads(self.zk.get(f"/brokers/topics/{topic}/partitions/{partition}/state")[0])
 
     def controller(self) -> tuple[int, int] | None:
-        if self.zk.exists("/controller") is None:
+        """(holder, controller epoch), or None while /controller is vacant."""
+        try:
+            holder = json.loads(self.zk.get("/controller")[0])["brokerid"]
+        except NoNodeError:
             return None
-        return json.loads(self.zk.get("/controller")[0])["brokerid"], int(self.zk.get("/controller_epoch")[0])
+        return holder, int(self.zk.get("/controller_epoch")[0])
 
     def checkpointed_hw(self, i: int, topic: str, partition: int = 0) -> int | None:
         path = self.data_dir(i) / "replication-offset-checkpoint"
@@ -69,13 +73,17 @@ class Cluster:
         self.zk.close()
 
 
-def start_cluster(procs: ProcessGroup, tmp: Path, n: int = 3, extra_config: str = "") -> Cluster:
+def start_cluster(procs: ProcessGroup, tmp: Path, n: int = 3, extra_config: str = "",
+                  coord: str | None = None) -> Cluster:
+    """Brokers 1..n on our coord server (started here), or on `coord` (e.g. a real ZooKeeper)."""
     coord_port, *ports = free_ports(n + 1)
-    procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp / "coord"),
-                "--client-port", str(coord_port), "--tick-ms", "1000")
-    wait_for_port(coord_port)
-    cluster = Cluster(procs, tmp, coord_port, {i: p for i, p in enumerate(ports, start=1)}, extra_config)
-    cluster.zk = KazooClient(hosts=f"127.0.0.1:{coord_port}")
+    if coord is None:
+        procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp / "coord"),
+                    "--client-port", str(coord_port), "--tick-ms", "1000")
+        wait_for_port(coord_port)
+        coord = f"127.0.0.1:{coord_port}"
+    cluster = Cluster(procs, tmp, coord, {i: p for i, p in enumerate(ports, start=1)}, extra_config)
+    cluster.zk = KazooClient(hosts=coord)
     cluster.zk.start(timeout=10)
     for i in cluster.ports:
         cluster.start_broker(i)

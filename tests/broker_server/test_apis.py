@@ -167,3 +167,20 @@ def test_deleting_a_topic_ends_long_polls_on_it(shared_node, client):
         resp = poller.receive()
         assert resp.correlation_id == cid and time.monotonic() - started < 10
         assert resp.body["partitions"][0]["error"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+
+def test_controller_requests_from_a_stale_controller_or_for_another_registration_are_refused(client):
+    create_topic(client, "fenced")
+    header = {"controller_id": 9, "partitions": []}
+    # addressed to another registration of this broker (an earlier run): refused, nothing recorded
+    stale_broker = client.call(ApiKey.LEADER_AND_ISR, {**header, "controller_epoch": 1 << 30, "broker_epoch": -5})
+    assert stale_broker["error"] == ErrorCode.STALE_BROKER_EPOCH and "registration" in stale_broker["message"]
+    # older than the controller epoch this broker already obeys (its own controller's, >= 1)
+    for api in (ApiKey.LEADER_AND_ISR, ApiKey.UPDATE_METADATA, ApiKey.STOP_REPLICA):
+        stale = client.call(api, {**header, "controller_epoch": 0, "broker_epoch": -5})
+        assert stale["error"] == ErrorCode.STALE_CONTROLLER_EPOCH and "older" in stale["message"]
+    # the real controller still leads the topic: produce works
+    assert produce(client, "fenced", 0, build_batch([(None, b"v", None, 1)]))["error"] == 0
+    answer = client.call(ApiKey.OFFSETS_FOR_LEADER_EPOCH, {"replica_id": 2, "partitions": [
+        {"topic": "fenced", "partition": 0, "current_leader_epoch": 0, "leader_epoch": 0}]})["partitions"][0]
+    assert (answer["error"], answer["leader_epoch"], answer["end_offset"]) == (0, 0, 1)

@@ -59,17 +59,19 @@ async def coord_port(tmp_path):
         await server.stop()
 
 
-async def start_broker(port: int, broker_port: int = 9092) -> tuple[CoordClient, Controller, Recorder]:
+async def start_broker(port: int, broker_port: int = 9092, *, broker_id: int = 1,
+                       channel: object = None) -> tuple[CoordClient, Controller, object]:
+    """A broker's metadata side (store + controller) with a recording channel."""
     client = CoordClient(f"127.0.0.1:{port}", session_timeout=10.0)
     await client.start()
-    store = MetadataStore(client, MetadataCache(), Z.BrokerInfo(1, "127.0.0.1", broker_port))
+    store = MetadataStore(client, MetadataCache(), Z.BrokerInfo(broker_id, "127.0.0.1", broker_port))
     await store.ensure_paths()
     await store.ensure_cluster_id()
     await store.register()
-    recorder = Recorder()
-    controller = Controller(store, recorder)
+    channel = channel if channel is not None else Recorder()
+    controller = Controller(store, channel)
     await controller.start()
-    return client, controller, recorder
+    return client, controller, channel
 
 
 async def test_topics_go_to_coord_in_kafkas_layout(coord_port):
