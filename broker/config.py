@@ -22,8 +22,10 @@ class ConfigError(ValueError):
 @dataclass
 class BrokerConfig:
     broker_id: int = 1                                  # broker.id
-    host: str = "127.0.0.1"                             # listeners host; we bind loopback only
+    host: str = "127.0.0.1"                             # listeners host (bind address)
     port: int = 9092                                    # listeners port
+    advertised_host: str | None = None                  # advertised.listeners host (default: host)
+    advertised_port: int | None = None                  # advertised.listeners port (default: the bound port)
     rack: str | None = None                             # broker.rack
     data_dir: Path = Path("pybroker-data")              # log.dirs (one directory)
     coord_connect: str = "127.0.0.1:2181"               # zookeeper.connect
@@ -84,6 +86,26 @@ _KAFKA_NAMES = {
 }
 
 
+WILDCARDS = ("0.0.0.0", "::", "[::]")
+
+
+def parse_address(value: str, what: str) -> tuple[str, int]:
+    """(host, port) from `HOST:PORT`, Kafka's `PLAINTEXT://HOST:PORT` accepted."""
+    address = value.removeprefix("PLAINTEXT://")
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{what} {value!r}: expected HOST:PORT, e.g. 10.0.0.1:9092")
+    return host, int(port)
+
+
+def _listener_values(key: str, value: Any) -> dict[str, Any]:
+    """Kafka's `listeners` / `advertised.listeners` (one PLAINTEXT listener) as our fields."""
+    if not isinstance(value, str) or "," in value:
+        raise ConfigError(f"{key} must be one HOST:PORT (or PLAINTEXT://HOST:PORT), not {value!r}")
+    host, port = parse_address(value, key)
+    return {"host": host, "port": port} if key == "listeners" else {"advertised_host": host, "advertised_port": port}
+
+
 def _field_for(key: str) -> str:
     name = _KAFKA_NAMES.get(key, key.replace(".", "_").replace("-", "_"))
     if name not in _FIELDS:
@@ -95,6 +117,8 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(value)
     default = _FIELDS[name].default
+    if name == "advertised_port":
+        default = 0
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, not {value!r}")
@@ -118,6 +142,9 @@ def load_config(path: Path | None, **overrides: Any) -> BrokerConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         for key, value in raw.items():
+            if key in ("listeners", "advertised.listeners"):
+                values.update(_listener_values(key, value))
+                continue
             name = _field_for(key)
             values[name] = _coerce(name, value)
     return dataclasses.replace(BrokerConfig(), **values).with_overrides(**overrides)

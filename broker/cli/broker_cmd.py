@@ -12,7 +12,7 @@ from pathlib import Path
 
 from broker.cli.runner import run_until_signal
 from broker.cli.start import DataDirInUseError, lock_data_dir
-from broker.config import BrokerConfig, ConfigError, load_config
+from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 
 
@@ -28,27 +28,32 @@ async def serve_broker(stop: asyncio.Event, config: BrokerConfig) -> int:
     return 0
 
 
-def parse_listener(value: str | None, host: str | None, port: int | None) -> tuple[str | None, int | None]:
-    """(host, port) from --listen HOST:PORT (Kafka's `PLAINTEXT://HOST:PORT` accepted) or --host/--port."""
-    if value is None:
-        return host, port
-    if host is not None or port is not None:
-        raise ConfigError("give either --listen HOST:PORT or --host/--port, not both")
-    address = value.removeprefix("PLAINTEXT://")
-    listen_host, sep, listen_port = address.rpartition(":")
-    if not sep or not listen_host or not listen_port.isdigit() or not 0 < int(listen_port) < 65536:
-        raise ConfigError(f"--listen {value!r}: expected HOST:PORT, e.g. 10.0.0.1:9092")
-    if listen_host in ("0.0.0.0", "::", "[::]"):
-        raise ConfigError(f"--listen {value!r}: the broker registers its listen address for clients and peers, "
-                          f"and nobody can connect to a wildcard; give this machine's own address")
-    return listen_host, int(listen_port)
+def parse_listener(value: str | None, host: str | None, port: int | None,
+                   advertise: str | None = None) -> dict[str, object]:
+    """Config overrides from --listen HOST:PORT (or --host/--port) and --advertise HOST:PORT.
+
+    The registered address is what clients and other brokers dial, so a wildcard bind
+    (0.0.0.0) needs --advertise to name a reachable address."""
+    out: dict[str, object] = {"host": host, "port": port}
+    if value is not None:
+        if host is not None or port is not None:
+            raise ConfigError("give either --listen HOST:PORT or --host/--port, not both")
+        out["host"], out["port"] = parse_address(value, "--listen")
+    if advertise is not None:
+        out["advertised_host"], out["advertised_port"] = parse_address(advertise, "--advertise")
+        if out["advertised_host"] in WILDCARDS:
+            raise ConfigError(f"--advertise {advertise!r}: clients cannot connect to a wildcard address")
+    elif out["host"] in WILDCARDS:
+        raise ConfigError(f"listening on {out['host']} needs --advertise HOST:PORT: the broker registers an "
+                          f"address for clients and peers, and nobody can connect to a wildcard")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        host, port = parse_listener(args.listen, args.host, args.port)
-        config = load_config(args.config, broker_id=args.id, port=port, data_dir=args.data_dir,
-                             coord_connect=args.coord, host=host, rack=args.rack)
+        listener = parse_listener(args.listen, args.host, args.port, args.advertise)
+        config = load_config(args.config, broker_id=args.id, data_dir=args.data_dir,
+                             coord_connect=args.coord, rack=args.rack, **listener)
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
@@ -65,8 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="listen port on --host (default 9092)")
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--listen", default=None, metavar="HOST:PORT",
-                   help="Kafka's listeners, as --host and --port in one; HOST is also the address the broker "
-                        "registers for clients and peers, so give one they can reach (not 0.0.0.0)")
+                   help="Kafka's listeners, as --host and --port in one; unless --advertise is given, HOST is "
+                        "also the address the broker registers for clients and peers")
+    p.add_argument("--advertise", default=None, metavar="HOST:PORT",
+                   help="Kafka's advertised.listeners: the address registered for clients and other brokers "
+                        "(behind NAT, a proxy, or with --listen 0.0.0.0:PORT)")
     p.add_argument("--rack", default=None, help="this broker's rack (broker.rack): replicas of a partition "
                    "are spread over racks")
     p.add_argument("--coord", default=None, help="coord servers host:port,... (default 127.0.0.1:2181)")

@@ -99,7 +99,7 @@ class Broker:
         except CoordError as exc:
             self.coord = None
             raise CoordUnavailableError(f"cannot reach coord at {cfg.coord_connect}: {exc}") from None
-        me = BrokerInfo(cfg.broker_id, cfg.host, self.port, cfg.rack)
+        me = BrokerInfo(cfg.broker_id, cfg.advertised_host or cfg.host, cfg.advertised_port or self.port, cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
         self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
         self.replicas.propose_isr = self.isr_writer.propose
