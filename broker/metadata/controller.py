@@ -464,13 +464,14 @@ async def _settle(futures: list[asyncio.Future]) -> None:
 async def _commit(txn: Any) -> list[Any]:
     """Commit a coord multi; raise the operation's error that made it fail, if any.
 
-    ZooKeeper marks every other operation of a failed multi RUNTIMEINCONSISTENCY; the
-    real cause is the one result carrying another error.
+    ZooKeeper marks the operations before the failed one as rolled back (code OK) and
+    those after it RUNTIMEINCONSISTENCY; the real cause is the one result carrying
+    another error.
     """
     results = await txn.commit()
     errors = [r for r in results if isinstance(r, Exception)]
     for error in errors:
-        if getattr(error, "code", None) != CoordErrorCode.RUNTIMEINCONSISTENCY:
+        if getattr(error, "code", None) not in (CoordErrorCode.OK, CoordErrorCode.RUNTIMEINCONSISTENCY):
             raise error
     if errors:
         raise errors[0]

@@ -93,6 +93,18 @@ async def test_topics_go_to_coord_in_kafkas_layout(coord_port):
         await client.stop()
 
 
+async def test_racing_creates_of_one_topic_give_one_success_and_topic_already_exists(coord_port):
+    """The loser's multi fails on a create after its controller-epoch check, which the
+    server reports as rolled back: the answer must name the create's NodeExists."""
+    client, controller, _ = await start_broker(coord_port)
+    try:
+        answers = await asyncio.gather(*(controller.create_topic("race", 2, 1, {}) for _ in range(4)))
+        assert answers.count(None) == 1, answers
+        assert {a[0] for a in answers if a is not None} == {ErrorCode.TOPIC_ALREADY_EXISTS}, answers
+    finally:
+        await client.stop()
+
+
 async def test_restart_replaces_stale_registration_and_fences_the_old_controller(coord_port):
     old_client, old_controller, _ = await start_broker(coord_port)
     await old_controller.create_topic("t", 1, 1, {})
