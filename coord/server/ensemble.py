@@ -249,8 +249,17 @@ class EnsembleServer(CoordServer):
         self.tree = tree
         self.view = PrepView(tree, self.config.max_data_bytes)
         self._since_snapshot = 0
+        self._restart_session_clocks()
+
+    def _restart_session_clocks(self) -> None:
+        """Track exactly the sessions of the tree, each with a full timeout from now and
+        none closing: what a new leader owes every session, and what a member that stops
+        serving must return to (as a leader it may have marked sessions closing, e.g.
+        expired them all on waking from a pause, in closeSessions that never commit)."""
         now = now_ms()
-        for sid, (timeout, _) in tree.sessions.items():
+        for sid in [sid for sid in self.tracker.sessions if sid not in self.tree.sessions]:
+            self.tracker.remove(sid)
+        for sid, (timeout, _) in self.tree.sessions.items():
             self.tracker.add(sid, timeout, now)
 
     def _snapshot_now(self) -> None:
@@ -311,6 +320,7 @@ class EnsembleServer(CoordServer):
         self._sync_waits.clear()
         self._held.clear()
         self._touched.clear()
+        self._restart_session_clocks()
         if self.connections:
             log.info("server %d stops serving: closing %d client connections", self.sid,
                      len(self.connections))
@@ -325,9 +335,7 @@ class EnsembleServer(CoordServer):
             return
         self.view = PrepView(self.tree, self.config.max_data_bytes)
         self.view.next_zxid = peer.next_zxid()
-        now = now_ms()
-        for sid, (timeout, _) in self.tree.sessions.items():
-            self.tracker.add(sid, timeout, now)
+        self._restart_session_clocks()
         self._ready = True
         held, self._held = self._held, []
         for origin, fwd in held:

@@ -64,7 +64,9 @@ class SessionTracker:
                                key=self.secret, digest_size=16).digest()
 
     def add(self, session_id: int, timeout: int, now: int) -> None:
-        """Start tracking a session (new, or restored from disk: it gets a full timeout)."""
+        """Start tracking a session (new, restored from disk, or known and now owned by a
+        new leader): it gets a full timeout from `now`, whatever it had before."""
+        self.remove(session_id)
         self.sessions[session_id] = SessionState(timeout, 0)
         self.touch(session_id, now)
 

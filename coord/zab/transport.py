@@ -6,6 +6,8 @@ A connection opens with the dialer's server id (u32), then carries frames
 ``u32 length | msgpack message`` (coord.zab.messages). A frame for a peer that is not
 connected waits in a bounded queue while reconnecting; when the queue is full the
 oldest frames are dropped, which the ZAB core tolerates (it re-sends what matters).
+A connection that breaks is reported (`on_lost`), whichever direction it carried, and
+the frames still queued for it are dropped.
 
 This module moves bytes only: it must never interpret a message beyond decoding it,
 and never block the event loop.
@@ -81,17 +83,30 @@ class PeerNetwork:
         host, port = self.addresses[peer]
         while True:
             try:
-                _, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.open_connection(host, port)
             except OSError:
                 await asyncio.sleep(self.retry)
                 continue
+            writer.write(_U32.pack(self.sid))
+            # The peer never sends on this connection: its end of file (or a reset) is
+            # how we learn the link died even while we have nothing to send.
+            pump = asyncio.ensure_future(self._pump(out, writer))
+            closed = asyncio.ensure_future(reader.read(1))
             try:
-                writer.write(_U32.pack(self.sid))
-                await self._pump(out, writer)
-            except (OSError, ConnectionError) as exc:
-                log.debug("link %d -> %d lost: %s", self.sid, peer, exc)
+                await asyncio.wait([pump, closed], return_when=asyncio.FIRST_COMPLETED)
             finally:
+                for task in (pump, closed):
+                    task.cancel()
+                results = await asyncio.gather(pump, closed, return_exceptions=True)
                 writer.close()
+            log.debug("link %d -> %d lost: %s", self.sid, peer, results)
+            # What was queued for the dead connection is stale by the time a new one
+            # opens (a forwarded client write, say, whose client has given up); the core
+            # re-sends what it still needs. Losing a link we send on is losing the peer,
+            # as much as losing the one it sends on.
+            out.frames.clear()
+            if self.on_lost is not None:
+                self.on_lost(peer)
             await asyncio.sleep(self.retry)
 
     @staticmethod

@@ -16,7 +16,8 @@ import time
 import pytest
 
 from coord.client import CoordClient
-from coord.protocol.errors import BadVersionError, CoordError
+from coord.client.client import ConnState
+from coord.protocol.errors import BadVersionError, CoordError, SessionExpiredError
 from tests.coord_ensemble.harness import Ensemble, wait_until
 from tests.support.linearizability import Op, check, check_sequential_per_client
 
@@ -25,12 +26,13 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 KEYS = ["/lin/a", "/lin/b", "/lin/c"]
 CLIENTS = 6
 CALL_TIMEOUT = 8.0
+SESSION_TIMEOUT = 5.0      # the most tick 250 ms allows; every fault heals well within it
 
 
 async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event,
-                  seed: int) -> None:
+                  seed: int, expired: list[int]) -> None:
     rng = random.Random(seed * 1000 + index)
-    client = CoordClient(hosts, session_timeout=4.0)
+    client = CoordClient(hosts, session_timeout=SESSION_TIMEOUT)
     await client.start(timeout=30)
     seen: dict[str, int] = {k: 0 for k in KEYS}
     n = 0
@@ -38,6 +40,9 @@ async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event
         while not stop.is_set():
             # A call made while disconnected fails before anything is sent: it certainly
             # did not happen, and would only widen the checker's search as "unknown".
+            if client.state == ConnState.LOST:
+                expired.append(index)   # the ensemble lost a live session: a bug
+                return
             if not client.connected:
                 await client.wait_connected(0.5)
                 continue
@@ -70,6 +75,9 @@ async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event
                     except BadVersionError:
                         op.result = ("bad_version",)
                 op.ret = time.monotonic()
+            except SessionExpiredError:
+                expired.append(index)   # the ensemble lost a live session: a bug
+                return
             except (CoordError, asyncio.TimeoutError):
                 op.ret = None           # outcome unknown: it may or may not have happened
                 await asyncio.sleep(0.05)
@@ -115,8 +123,9 @@ async def test_cas_history_is_linearizable_under_leader_faults(ensemble) -> None
     history: list[Op] = []
     stop = asyncio.Event()
     seed = random.randrange(1 << 30)
+    expired: list[int] = []
     clients = [asyncio.create_task(_client(i, ens.hosts(ens.sids[i % 3:] + ens.sids[:i % 3]),
-                                           history, stop, seed))
+                                           history, stop, seed, expired))
                for i in range(CLIENTS)]
     try:
         await _faults(ens)
@@ -124,6 +133,7 @@ async def test_cas_history_is_linearizable_under_leader_faults(ensemble) -> None
         stop.set()
         await asyncio.gather(*clients)
 
+    assert not expired, f"the sessions of clients {expired} expired while they were in use"
     done = [op for op in history if op.ret is not None]
     assert len(done) > 200, f"too little completed to judge ({len(done)} of {len(history)})"
     assert any(op.kind == "cas" and op.result[0] == "ok" for op in done)

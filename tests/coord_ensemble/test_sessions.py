@@ -4,6 +4,7 @@ CoordClient reattach the same session on another member, and its ephemerals surv
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -68,5 +69,38 @@ async def test_sessions_move_to_another_member_with_their_ephemerals(ensemble, v
         assert (await ours.exists("/eph-ours")) is not None
     finally:
         await ours.stop()
+        zk.stop()
+        zk.close()
+
+
+def test_a_leader_paused_past_the_session_timeout_does_not_refuse_live_sessions(ensemble) -> None:
+    """On waking, the old leader expires every session it has not heard of for a
+    session timeout (it cannot commit that); once it follows, a live session that
+    moves to it must be accepted."""
+    ens: Ensemble = ensemble(3)
+    ens.start()
+    old = ens.wait_leader()
+    first, second = [s for s in ens.sids if s != old]
+    zk = kazoo(ens.hosts([first, old]), SESSION_TIMEOUT, randomize_hosts=False)
+    states: list[str] = []
+    zk.add_listener(states.append)
+    try:
+        session = zk.client_id[0]
+        zk.create("/eph", b"1", ephemeral=True)
+        ens.pause(old)
+        new = ens.wait_leader([first, second])
+        time.sleep(SESSION_TIMEOUT + 1)
+        ens.resume(old)
+        wait_until(f"member {old} follows", lambda: ens.mode(old) == "follower")
+        # the session's member dies: its only other choice is the old leader
+        ens.kill(first)
+        if new == first:
+            ens.wait_leader([old, second])
+        wait_until("kazoo back on the old leader",
+                   lambda: zk.connected and zk.client_id[0] == session and
+                   zk.create_async("/moved", b"1").get(timeout=5))
+        assert "LOST" not in states
+        assert zk.exists("/eph").ephemeralOwner == session
+    finally:
         zk.stop()
         zk.close()

@@ -208,6 +208,19 @@ def test_session_expiry_by_tick() -> None:
     assert negotiate_timeout(10**6, 4000, 40000) == 40000
 
 
+def test_adding_a_known_session_again_restarts_its_clock_and_nothing_else() -> None:
+    # An ensemble member adds every session it learns of, and adds them all again with
+    # a fresh timeout when it becomes leader. The first add's expiry bucket used to
+    # survive the second: the new leader expired live sessions at their old time
+    # (found by tests/coord_ensemble/test_linearizable.py).
+    tracker = SessionTracker(1, 2000, now=0, secret=b"k")
+    sid = tracker.new_session_id()
+    tracker.add(sid, 4000, now=0)
+    tracker.add(sid, 4000, now=3000)
+    assert tracker.expire(6000) == []
+    assert tracker.expire(8000) == [sid]
+
+
 # -- property test: random op sequences against a naive model ------------------------------
 
 NAMES = st.sampled_from(["a", "b", "c"])
