@@ -86,31 +86,27 @@ async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event
         await client.stop()
 
 
-async def _faults(ens: Ensemble) -> None:
-    """kill -9 the leader and restart it; SIGSTOP the (new) leader and resume it; cut
-    the leader off and heal it. Each waits for the ensemble to settle."""
+async def _faults(ens: Ensemble, rng: random.Random | None = None) -> None:
+    """kill -9 a member and restart it; SIGSTOP one and resume it; cut one off and heal
+    it. The victim is the leader of the moment, or (with `rng`) any member. Each waits
+    for the ensemble to settle."""
     run = asyncio.to_thread
-    leader = await run(ens.wait_leader)
-    await asyncio.sleep(2)
-    ens.kill(leader)
-    await run(ens.wait_leader, [s for s in ens.sids if s != leader])
-    ens.start(leader)
-    leader = await run(ens.wait_leader)
-    await asyncio.sleep(2)
-    ens.pause(leader)
-    await run(ens.wait_leader, [s for s in ens.sids if s != leader])
-    ens.resume(leader)
-    leader = await run(ens.wait_leader)
-    await asyncio.sleep(2)
-    ens.isolate(leader)
-    await run(ens.wait_leader, [s for s in ens.sids if s != leader])
-    ens.heal(leader)
+
+    async def victim() -> int:
+        leader = await run(ens.wait_leader)
+        await asyncio.sleep(2)
+        return leader if rng is None else rng.choice(ens.sids)
+
+    for hurt, heal in ((ens.kill, ens.start), (ens.pause, ens.resume), (ens.isolate, ens.heal)):
+        target = await victim()
+        hurt(target)
+        await run(ens.wait_leader, [s for s in ens.sids if s != target])
+        heal(target)
     await run(ens.wait_leader)
     await asyncio.sleep(2)
 
 
-async def test_cas_history_is_linearizable_under_leader_faults(ensemble) -> None:
-    ens: Ensemble = ensemble(3, proxied=True)
+async def _linearizable_run(ens: Ensemble, rounds: int, rng: random.Random | None) -> None:
     ens.start()
     await asyncio.to_thread(ens.wait_leader)
     setup = CoordClient(ens.hosts(), session_timeout=4.0)
@@ -122,13 +118,14 @@ async def test_cas_history_is_linearizable_under_leader_faults(ensemble) -> None
 
     history: list[Op] = []
     stop = asyncio.Event()
-    seed = random.randrange(1 << 30)
+    seed = random.randrange(1 << 30) if rng is None else rng.randrange(1 << 30)
     expired: list[int] = []
     clients = [asyncio.create_task(_client(i, ens.hosts(ens.sids[i % 3:] + ens.sids[:i % 3]),
                                            history, stop, seed, expired))
                for i in range(CLIENTS)]
     try:
-        await _faults(ens)
+        for _ in range(rounds):
+            await _faults(ens, rng)
     finally:
         stop.set()
         await asyncio.gather(*clients)
@@ -143,3 +140,14 @@ async def test_cas_history_is_linearizable_under_leader_faults(ensemble) -> None
     assert per_client, f"seed {seed}: {per_client.explanation}"
     await asyncio.to_thread(wait_until, "all members serve", lambda: all(ens.modes().values()))
     await asyncio.to_thread(ens.assert_identical)
+
+
+async def test_cas_history_is_linearizable_under_leader_faults(ensemble) -> None:
+    await _linearizable_run(ensemble(3, proxied=True), rounds=1, rng=None)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("seed", range(5))
+async def test_soak_cas_history_under_faults_on_any_member(ensemble, seed) -> None:
+    await _linearizable_run(ensemble(3, proxied=True), rounds=3, rng=random.Random(seed))

@@ -51,3 +51,17 @@ def test_whitelist_and_formats() -> None:
     src.serving = False   # an ensemble member without a quorum, as ZooKeeper answers
     assert render("srvr", src, 10) == "This ZooKeeper instance is not currently serving requests\n"
     assert render("ruok", src, 10) == "imok"
+
+
+def test_ensemble_peers_from_a_toml_table_or_the_flag_string(tmp_path: Path) -> None:
+    path = tmp_path / "coord.toml"
+    path.write_text('[coord]\nserver_id = 2\n[coord.peers]\n"1" = "127.0.0.1:2888:3888"\n'
+                    '"2" = "127.0.0.1:2889:3889"\n"3" = "127.0.0.1:2890:3890"\n')
+    cfg = ServerConfig.from_toml(path)
+    flag = ServerConfig(server_id=2, peers="1=127.0.0.1:2888:3888,2=127.0.0.1:2889:3889,"
+                                            "3=127.0.0.1:2890:3890")
+    assert cfg.ensemble == flag.ensemble == {1: ("127.0.0.1", 2888, 3888),
+                                             2: ("127.0.0.1", 2889, 3889),
+                                             3: ("127.0.0.1", 2890, 3890)}
+    with pytest.raises(ConfigError, match="N=host:quorumPort:electionPort"):
+        ServerConfig(peers="1=127.0.0.1:2888")
