@@ -62,25 +62,33 @@ class AsyncAdmin:
         again, as Kafka's admin client does. Other refusals are returned to the caller."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
-            controller = self.client.cluster.controller_id
             try:
-                if controller in self.client.cluster.brokers:
-                    answer = (await self.client.request(controller, api_key, body)).body
-                else:
-                    answer = (await self.client.any_request(api_key, body)).body
+                answer = await self._to_controller(api_key, body)
                 if not _controller_moved(answer):
                     raise_for(answer.get("error", 0), answer.get("message"))
                     return answer
                 failure: Exception = BrokerError.for_code(ErrorCode.NOT_CONTROLLER, answer.get("message"))
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 failure = exc
-            if time.monotonic() + self.client.retry_backoff >= deadline:
-                raise failure
-            await asyncio.sleep(self.client.retry_backoff)
-            try:
-                await self.client.refresh_metadata()
-            except (BrokerConnectionError, ClientTimeoutError):
-                pass   # the next attempt goes to any broker that answers
+            await self._back_off(deadline, failure)
+
+    async def _to_controller(self, api_key: ApiKey, body: dict) -> dict:
+        """One attempt: the controller if metadata names a live one, else any broker."""
+        controller = self.client.cluster.controller_id
+        if controller in self.client.cluster.brokers:
+            return (await self.client.request(controller, api_key, body)).body
+        return (await self.client.any_request(api_key, body)).body
+
+    async def _back_off(self, deadline: float, failure: Exception) -> None:
+        """Raise `failure` if no time is left for another attempt; else wait retry_backoff_ms
+        and refresh the metadata (a new controller or leader may be named by then)."""
+        if time.monotonic() + self.client.retry_backoff >= deadline:
+            raise failure
+        await asyncio.sleep(self.client.retry_backoff)
+        try:
+            await self.client.refresh_metadata()
+        except (BrokerConnectionError, ClientTimeoutError):
+            pass   # the next attempt goes to any broker that answers
 
     async def create_topics(self, topics: Iterable[NewTopic], *, validate_only: bool = False) -> None:
         """Create every topic; raises the first refusal (e.g. TopicAlreadyExistsError)."""
@@ -133,29 +141,34 @@ class AsyncAdmin:
         """(broker id, address) of the group's coordinator, retrying while it is being set up."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
-            controller = self.client.cluster.controller_id
-            body = {"key": group_id, "key_type": 0}
-            if controller in self.client.cluster.brokers:
-                answer = (await self.client.request(controller, ApiKey.FIND_COORDINATOR, body)).body
-            else:
-                answer = (await self.client.any_request(ApiKey.FIND_COORDINATOR, body)).body
+            try:
+                answer = await self._to_controller(ApiKey.FIND_COORDINATOR, {"key": group_id, "key_type": 0})
+            except (BrokerConnectionError, ClientTimeoutError) as exc:
+                await self._back_off(deadline, exc)
+                continue
             code = answer.get("error", 0)
             if not code:
                 return answer["node_id"], BrokerAddress(answer["host"], answer["port"])
-            if code not in RETRIABLE or time.monotonic() >= deadline:
+            if code not in RETRIABLE:
                 raise_for(code, answer.get("message"))
-            await asyncio.sleep(self.client.retry_backoff)
+            await self._back_off(deadline, BrokerError.for_code(code, answer.get("message")))
 
     async def _group_call(self, group_id: str, api_key: ApiKey, body: dict) -> tuple[int, dict]:
+        """`body` to the group's coordinator, retried while the coordinator moves or cannot
+        be reached (within request_timeout_ms)."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             node, address = await self._coordinator(group_id)
-            answer = (await self.client.request(address, api_key, body)).body
+            try:
+                answer = (await self.client.request(address, api_key, body)).body
+            except (BrokerConnectionError, ClientTimeoutError) as exc:
+                await self._back_off(deadline, exc)
+                continue
             code = answer.get("error", 0)
-            if not code or code not in RETRIABLE or time.monotonic() >= deadline:
+            if not code or code not in RETRIABLE:
                 raise_for(code, answer.get("message"))
                 return node, answer
-            await asyncio.sleep(self.client.retry_backoff)
+            await self._back_off(deadline, BrokerError.for_code(code, answer.get("message")))
 
     async def describe_groups(self, group_ids: Iterable[str]) -> list[GroupDescription]:
         """State, generation and members (with decoded assignments) of each group."""

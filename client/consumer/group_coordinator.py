@@ -174,17 +174,36 @@ class ConsumerCoordinator:
             await asyncio.sleep(self.client.retry_backoff)
         self.subs.assign_from_subscribed(assignment)
         try:
-            committed = await self.fetch_committed(assignment)
+            committed = await self._fetch_committed_patiently(assignment)
         except BaseException:
             self.subs.assign_from_subscribed([])   # never read an assignment without its committed positions
             self.rejoin_needed = True
             raise
+        if committed is None:
+            self.subs.assign_from_subscribed([])
+            return
         for tp, offset in committed.items():
             if offset is not None:
                 self.subs.seek(tp, offset)
         log.info("group %s generation %d: member %s assigned %s", self.group_id, self.generation, self.member_id,
                  sorted(assignment))
         await self._call_listener("on_partitions_assigned", set(assignment))
+
+    async def _fetch_committed_patiently(self, assignment: list[TopicPartition]
+                                         ) -> dict[TopicPartition, int | None] | None:
+        """The assignment's committed offsets, retried (the rebalance runs in the background,
+        polls return [] meanwhile) while the coordinator is unreachable or moving, as in
+        Kafka; None if the group needs a new rebalance first (the next poll rejoins)."""
+        while True:
+            try:
+                return await self.fetch_committed(assignment)
+            except (ClientError, BrokerError) as exc:
+                if isinstance(exc, BrokerError) and not exc.retriable:
+                    raise
+                log.info("group %s: committed offsets not available yet (%s); retrying", self.group_id, exc)
+            if self.rejoin_needed:
+                return None
+            await asyncio.sleep(self.client.retry_backoff)
 
     async def _join_and_sync(self) -> list[TopicPartition]:
         coordinator = await self._ensure_coordinator()

@@ -1,8 +1,9 @@
-"""The clients ride out a partition leader's SIGKILL in a 3-broker cluster (real processes).
+"""The clients ride out a partition leader's failure in a 3-broker cluster (real processes).
 
 A producer sends to every partition throughout; consumers (one with manual assignment,
 one in a group) poll in a loop, and two more start right after the kill, while the dead
-broker is still named leader. The broker leading some partitions is SIGKILLed: no
+broker is still named leader. The broker leading some partitions is SIGKILLed (or
+SIGSTOPped, so that requests to it time out instead of being refused): no
 send future may fail, no exception may reach the consumers' application code, and each
 consumer reads every acknowledged record exactly once per partition, in offset order
 (so its position never moves backwards).
@@ -130,7 +131,10 @@ def check_read(poller: Polling, acked: dict[int, list[tuple[int, bytes]]]) -> No
                             f"first {missing[:5]}"
 
 
-def test_leader_sigkill_is_invisible_to_producer_and_consumers(procs: ProcessGroup, tmp_path: Path):
+@pytest.mark.parametrize("fault", ["sigkill", "sigstop"])
+def test_leader_failure_is_invisible_to_producer_and_consumers(procs: ProcessGroup, tmp_path: Path, fault: str):
+    """sigkill: connections to the leader are refused; sigstop: the leader hangs, so requests
+    to it time out (request_timeout_ms) while its coord session expires and others lead."""
     c = start_cluster(procs, tmp_path)
     sending = None
     pollers: list[Polling] = []
@@ -143,7 +147,7 @@ def test_leader_sigkill_is_invisible_to_producer_and_consumers(procs: ProcessGro
 
         victim = c.state(TOPIC, 0)["leader"]
         led = [p for p in range(PARTITIONS) if c.state(TOPIC, p)["leader"] == victim]
-        procs.kill(f"broker{victim}")
+        (procs.kill if fault == "sigkill" else procs.pause)(f"broker{victim}")
         # consumers starting while the dead broker is still the partitions' leader in the
         # metadata (its coord session has not expired yet): their first positions need it
         pollers += [Polling(c.bootstrap, None, "assign, started during the failover"),
@@ -169,4 +173,21 @@ def test_leader_sigkill_is_invisible_to_producer_and_consumers(procs: ProcessGro
             sending.stop()
         for q in pollers:
             q.stop()
+        c.close()
+
+
+def test_admin_follows_the_controller_when_it_dies(procs: ProcessGroup, tmp_path: Path):
+    """create_topics right after the controller's SIGKILL (the admin's metadata still names
+    it): sent again to the new controller once one is elected, within request_timeout_ms."""
+    c = start_cluster(procs, tmp_path)
+    try:
+        ctl = wait_until("a controller", c.controller)[0]
+        with Admin(c.bootstrap, request_timeout_ms=20_000, retry_backoff_ms=100) as admin:
+            wait_until("the admin's metadata naming the controller",
+                       lambda: admin.describe_cluster().controller_id == ctl)
+            procs.kill(f"broker{ctl}")
+            admin.create_topics([NewTopic("after-the-controller", 2, 2)])
+            assert "after-the-controller" in admin.list_topics()
+            assert admin.describe_cluster().controller_id not in (ctl, -1)
+    finally:
         c.close()
