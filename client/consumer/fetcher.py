@@ -6,7 +6,10 @@ raw bytes; records are decoded (one `decode_batch` call per batch) only when the
 application polls, and records below the position (the start of the first batch) are
 skipped. Handing out the last buffered records of a partition immediately sends the
 next Fetch, so the network works while the application does. Also resets positions with
-ListOffsets. This module must never block the application on a Fetch it does not need.
+ListOffsets (in the background for poll). Errors are handled as Kafka's consumer does
+(`classify_error`): a leader moving or unreachable only delays its partitions, which keep
+their positions. This module must never block the application on a Fetch it does not
+need, nor hand it an error that retrying can cure.
 """
 
 from __future__ import annotations
@@ -158,13 +161,16 @@ class Fetcher:
             await asyncio.sleep(self.client.retry_backoff)
 
     def _pending_resets(self) -> dict[TopicPartition, int]:
-        pending = {}
+        """Partitions awaiting a reset -> the ListOffsets timestamp of their strategy."""
         for tp, strategy in self.subs.needs_reset():
             if strategy is None:
                 raise NoOffsetForPartitionError(
                     f"no position for {tp.topic}-{tp.partition} and auto_offset_reset='none'; seek() first")
-            pending[tp] = EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
-        return pending
+        return self._pending_resets_quietly()
+
+    def _pending_resets_quietly(self) -> dict[TopicPartition, int]:
+        return {tp: EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
+                for tp, strategy in self.subs.needs_reset() if strategy is not None}
 
     async def offsets_for(self, tps: list[TopicPartition], timestamp: int) -> dict[TopicPartition, int]:
         """ListOffsets for `timestamp` (-2 earliest, -1 latest, or a time in ms), retrying
@@ -202,6 +208,7 @@ class Fetcher:
             by_node.setdefault(leader, []).append({"topic": tp.topic, "partition": tp.partition, "timestamp": ts})
         answers = await asyncio.gather(*(self._list_offsets_from(node, parts) for node, parts in by_node.items()))
         found = {}
+        still_pending = self._pending_resets_quietly() if seek else {}
         for entries in answers:
             for entry in entries:
                 tp = TopicPartition(entry["topic"], entry["partition"])
@@ -215,7 +222,7 @@ class Fetcher:
                         self.client.request_refresh()
                     continue
                 found[tp] = entry["offset"]
-                if seek and self.subs.is_assigned(tp) and self.subs.state(tp).position is None:
+                if seek and still_pending.get(tp) == wanted[tp]:   # not sought elsewhere meanwhile
                     self.subs.seek(tp, entry["offset"])
         return found
 
@@ -225,8 +232,9 @@ class Fetcher:
             response = await self.client.request(node, ApiKey.LIST_OFFSETS,
                                                  {"replica_id": CONSUMER_REPLICA_ID, "partitions": parts})
         except ClientError as exc:
-            log.info("ListOffsets to broker %s failed: %s; refreshing metadata", node, exc)
-            self.client.request_refresh()
+            if not self.client.closed:
+                log.info("ListOffsets to broker %s failed: %s; refreshing metadata", node, exc)
+                self.client.request_refresh()
             return []
         body = response.body
         code = body.get("error", 0)
