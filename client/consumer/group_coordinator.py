@@ -288,7 +288,7 @@ class ConsumerCoordinator:
                 if code == ErrorCode.NONE:
                     self._coordinator = await BrokerConnection.open(
                         answer["host"], answer["port"], client_id=self.client.client_id,
-                        request_timeout_ms=self.client.request_timeout_ms + self.max_poll_interval_ms)
+                        request_timeout_ms=self.client.request_timeout_ms)
                     log.info("group %s: coordinator is broker %d at %s:%d", self.group_id, answer["node_id"],
                              answer["host"], answer["port"])
                     break
@@ -307,8 +307,14 @@ class ConsumerCoordinator:
             self._coordinator = None
 
     async def _request(self, conn: BrokerConnection, api_key: ApiKey, body: dict) -> dict:
+        """`body` to the coordinator within request_timeout_ms, except JoinGroup and SyncGroup,
+        which the coordinator holds until the whole group has joined (up to the rebalance
+        timeout, max_poll_interval_ms), as Kafka allows. A hung coordinator is thus noticed
+        after request_timeout_ms, not minutes later."""
+        long_wait = api_key in (ApiKey.JOIN_GROUP, ApiKey.SYNC_GROUP)
+        timeout_ms = self.client.request_timeout_ms + self.max_poll_interval_ms if long_wait else None
         try:
-            return (await conn.request(api_key, body)).body
+            return (await conn.request(api_key, body, timeout_ms=timeout_ms)).body
         except (BrokerConnectionError, ClientTimeoutError):
             self._coordinator_dead()
             raise

@@ -145,8 +145,14 @@ def test_leader_failure_is_invisible_to_producer_and_consumers(procs: ProcessGro
         sending.wait_for_more(200, "before the kill")
         wait_until("both consumers reading", lambda: all(sum(map(len, q.read.values())) for q in pollers))
 
-        victim = c.state(TOPIC, 0)["leader"]
-        led = [p for p in range(PARTITIONS) if c.state(TOPIC, p)["leader"] == victim]
+        # the group's coordinator if it leads some of the topic's partitions (then the group
+        # consumer loses its coordinator too), else partition 0's leader
+        with Admin(c.bootstrap, **CLIENT) as admin:
+            coordinator = admin.describe_groups(["failover-group"])[0].coordinator
+        leaders = {p: c.state(TOPIC, p)["leader"] for p in range(PARTITIONS)}
+        victim = coordinator if coordinator in leaders.values() else leaders[0]
+        led = [p for p, leader in leaders.items() if leader == victim]
+        print(f"{fault} broker {victim} (group coordinator: {coordinator}), leader of partitions {led}")
         (procs.kill if fault == "sigkill" else procs.pause)(f"broker{victim}")
         # consumers starting while the dead broker is still the partitions' leader in the
         # metadata (its coord session has not expired yet): their first positions need it
