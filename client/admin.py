@@ -5,8 +5,11 @@ Each topic call is one request to the controller when metadata names one, else t
 broker that answers; group calls go to the group's coordinator (FindCoordinator first),
 and list_groups asks every broker, since each knows only the groups it coordinates; a per-topic refusal becomes the broker's typed exception, raised for the
 first failing topic (the broker has still acted on the others in the same request).
-This module must never retry a create or delete on its own: those are not idempotent
-from the caller's point of view.
+Controller calls are sent again only when the controller moved or could not be reached
+(NOT_CONTROLLER, a lost connection, a timeout), within request_timeout_ms, as Kafka's
+admin client does; a create retried after a lost answer may then report
+TopicAlreadyExistsError for its own first attempt. This module must never retry any
+other refusal.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from client.client import NetworkClient
 from client.cluster import BrokerAddress
 from client.consumer.group_protocol import PROTOCOL_TYPE, GroupProtocolError, decode_assignment
 from client.protocol.api import ApiKey
-from client.protocol.errors import RETRIABLE, BrokerError, raise_for
+from client.errors import BrokerConnectionError, ClientTimeoutError
+from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode, raise_for
 from client.structs import (ClusterDescription, GroupDescription, GroupListing, MemberDescription, NewTopic,
                             TopicDescription, TopicPartition)
+
+
+def _controller_moved(answer: dict) -> bool:
+    """NOT_CONTROLLER for the request or one of its topics: nothing was done, send again."""
+    return answer.get("error", 0) == ErrorCode.NOT_CONTROLLER or any(
+        t.get("error", 0) == ErrorCode.NOT_CONTROLLER for t in answer.get("topics", ()) if isinstance(t, dict))
 
 
 class AsyncAdmin:
@@ -46,13 +56,39 @@ class AsyncAdmin:
         await self.close()
 
     async def _call(self, api_key: ApiKey, body: dict) -> dict:
+        """Send to the controller (any broker if none is known); while request_timeout_ms
+        lasts, a lost or refused connection, a timeout, or NOT_CONTROLLER (for the whole
+        request or any topic in it: the controller moved) refreshes the metadata and sends
+        again, as Kafka's admin client does. Other refusals are returned to the caller."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            try:
+                answer = await self._to_controller(api_key, body)
+                if not _controller_moved(answer):
+                    raise_for(answer.get("error", 0), answer.get("message"))
+                    return answer
+                failure: Exception = BrokerError.for_code(ErrorCode.NOT_CONTROLLER, answer.get("message"))
+            except (BrokerConnectionError, ClientTimeoutError) as exc:
+                failure = exc
+            await self._back_off(deadline, failure)
+
+    async def _to_controller(self, api_key: ApiKey, body: dict) -> dict:
+        """One attempt: the controller if metadata names a live one, else any broker."""
         controller = self.client.cluster.controller_id
         if controller in self.client.cluster.brokers:
-            response = await self.client.request(controller, api_key, body)
-        else:
-            response = await self.client.any_request(api_key, body)
-        raise_for(response.body.get("error", 0), response.body.get("message"))
-        return response.body
+            return (await self.client.request(controller, api_key, body)).body
+        return (await self.client.any_request(api_key, body)).body
+
+    async def _back_off(self, deadline: float, failure: Exception) -> None:
+        """Raise `failure` if no time is left for another attempt; else wait retry_backoff_ms
+        and refresh the metadata (a new controller or leader may be named by then)."""
+        if time.monotonic() + self.client.retry_backoff >= deadline:
+            raise failure
+        await asyncio.sleep(self.client.retry_backoff)
+        try:
+            await self.client.refresh_metadata()
+        except (BrokerConnectionError, ClientTimeoutError):
+            pass   # the next attempt goes to any broker that answers
 
     async def create_topics(self, topics: Iterable[NewTopic], *, validate_only: bool = False) -> None:
         """Create every topic; raises the first refusal (e.g. TopicAlreadyExistsError)."""
@@ -105,29 +141,34 @@ class AsyncAdmin:
         """(broker id, address) of the group's coordinator, retrying while it is being set up."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
-            controller = self.client.cluster.controller_id
-            body = {"key": group_id, "key_type": 0}
-            if controller in self.client.cluster.brokers:
-                answer = (await self.client.request(controller, ApiKey.FIND_COORDINATOR, body)).body
-            else:
-                answer = (await self.client.any_request(ApiKey.FIND_COORDINATOR, body)).body
+            try:
+                answer = await self._to_controller(ApiKey.FIND_COORDINATOR, {"key": group_id, "key_type": 0})
+            except (BrokerConnectionError, ClientTimeoutError) as exc:
+                await self._back_off(deadline, exc)
+                continue
             code = answer.get("error", 0)
             if not code:
                 return answer["node_id"], BrokerAddress(answer["host"], answer["port"])
-            if code not in RETRIABLE or time.monotonic() >= deadline:
+            if code not in RETRIABLE:
                 raise_for(code, answer.get("message"))
-            await asyncio.sleep(self.client.retry_backoff)
+            await self._back_off(deadline, BrokerError.for_code(code, answer.get("message")))
 
     async def _group_call(self, group_id: str, api_key: ApiKey, body: dict) -> tuple[int, dict]:
+        """`body` to the group's coordinator, retried while the coordinator moves or cannot
+        be reached (within request_timeout_ms)."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             node, address = await self._coordinator(group_id)
-            answer = (await self.client.request(address, api_key, body)).body
+            try:
+                answer = (await self.client.request(address, api_key, body)).body
+            except (BrokerConnectionError, ClientTimeoutError) as exc:
+                await self._back_off(deadline, exc)
+                continue
             code = answer.get("error", 0)
-            if not code or code not in RETRIABLE or time.monotonic() >= deadline:
+            if not code or code not in RETRIABLE:
                 raise_for(code, answer.get("message"))
                 return node, answer
-            await asyncio.sleep(self.client.retry_backoff)
+            await self._back_off(deadline, BrokerError.for_code(code, answer.get("message")))
 
     async def describe_groups(self, group_ids: Iterable[str]) -> list[GroupDescription]:
         """State, generation and members (with decoded assignments) of each group."""

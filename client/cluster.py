@@ -42,6 +42,14 @@ class ClusterMetadata:
                 for p in topic.get("partitions", ())}
         self._reindex()
 
+    def forget_leader(self, tp: TopicPartition) -> None:
+        """The leader of `tp` is no longer known (it refused or could not be reached) until
+        the next update says who leads; Kafka's consumer does the same on NOT_LEADER."""
+        desc = self._partitions.get(tp.topic, {}).get(tp.partition)
+        if desc is not None and desc.leader >= 0:
+            self._partitions[tp.topic][tp.partition] = desc._replace(leader=-1)
+            self._reindex()
+
     def forget(self, topic: str) -> None:
         self._partitions.pop(topic, None)
         self._reindex()

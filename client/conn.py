@@ -55,9 +55,11 @@ class BrokerConnection(asyncio.Protocol):
     def in_flight(self) -> int:
         return len(self._waiting)
 
-    def send(self, api_key: int, body: Any, *, api_version: int = 0,
-             expect_response: bool = True) -> asyncio.Future | None:
-        """Write one request now; the future resolves to the Response (None if no answer expected)."""
+    def send(self, api_key: int, body: Any, *, api_version: int = 0, expect_response: bool = True,
+             timeout_ms: int | None = None) -> asyncio.Future | None:
+        """Write one request now; the future resolves to the Response (None if no answer expected).
+        `timeout_ms` overrides the connection's request timeout for a request the broker may
+        rightly hold longer (JoinGroup waits for the whole group)."""
         if not self.connected:
             raise BrokerConnectionError(f"connection to {self.host}:{self.port} is closed: {self._closed_exc}")
         correlation_id = next(self._ids) & 0x7FFFFFFF
@@ -65,13 +67,15 @@ class BrokerConnection(asyncio.Protocol):
         if not expect_response:
             return None
         fut = self._loop.create_future()
-        timer = self._loop.call_later(self.request_timeout, self._timed_out, correlation_id)
+        timeout = self.request_timeout if timeout_ms is None else timeout_ms / 1000
+        timer = self._loop.call_later(timeout, self._timed_out, correlation_id, timeout)
         self._waiting.append((correlation_id, fut, timer))
         return fut
 
-    async def request(self, api_key: int, body: Any, *, api_version: int = 0) -> Response:
+    async def request(self, api_key: int, body: Any, *, api_version: int = 0,
+                      timeout_ms: int | None = None) -> Response:
         """Send and wait for the answer (raises BrokerConnectionError / ClientTimeoutError)."""
-        return await self.send(api_key, body, api_version=api_version)
+        return await self.send(api_key, body, api_version=api_version, timeout_ms=timeout_ms)
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
@@ -117,11 +121,19 @@ class BrokerConnection(asyncio.Protocol):
         if not fut.done():
             fut.set_result(response)
 
-    def _timed_out(self, correlation_id: int) -> None:
+    def _timed_out(self, correlation_id: int, timeout: float) -> None:
         # The broker answers in order, so one late answer stalls the whole pipeline: the
         # only safe move is to drop the connection and let callers retry elsewhere.
+        # A request queued behind an earlier one that may rightly take longer (JoinGroup)
+        # gets its time again once that one is answered; the earlier one's own timer
+        # guards against a hung broker meanwhile.
+        if not any(waiting[0] == correlation_id for waiting in self._waiting):
+            return   # answered (or failed) already: a re-armed timer nobody cancelled
+        if self._waiting[0][0] != correlation_id:
+            self._loop.call_later(timeout, self._timed_out, correlation_id, timeout)
+            return
         exc = ClientTimeoutError(f"no answer from broker {self.host}:{self.port} within "
-                                 f"{self.request_timeout:.1f}s (request {correlation_id})")
+                                 f"{timeout:.1f}s (request {correlation_id})")
         if self._transport is not None:
             self._transport.close()
         self._fail_all(exc)

@@ -208,7 +208,7 @@ class AsyncConsumer:
                 raise ConsumerStoppedError("poll() on a closed consumer")
             if self.coordinator is not None and not await self.coordinator.poll(deadline - time.monotonic()):
                 return []   # still rebalancing: no assignment to read yet
-            await fetcher.reset_positions()
+            fetcher.start_resets()   # in the background: a dead leader must not hold poll up
             records = fetcher.fetched_records(max_records)
             fetcher.send_fetches()  # prefetch: the next answer travels while the app works
             if records:

@@ -6,32 +6,32 @@ raw bytes; records are decoded (one `decode_batch` call per batch) only when the
 application polls, and records below the position (the start of the first batch) are
 skipped. Handing out the last buffered records of a partition immediately sends the
 next Fetch, so the network works while the application does. Also resets positions with
-ListOffsets. This module must never block the application on a Fetch it does not need.
+ListOffsets (in the background for poll). Errors are handled as Kafka's consumer does
+(`classify_error`): a leader moving or unreachable only delays its partitions, which keep
+their positions. This module must never block the application on a Fetch it does not
+need, nor hand it an error that retrying can cure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import enum
 import logging
+import time
 
 import msgpack
 
 from client.client import NetworkClient
 from client.consumer.subscription_state import SubscriptionState
-from client.errors import ClientError, NoOffsetForPartitionError
+from client.errors import ClientError, ClientTimeoutError, NoOffsetForPartitionError
 from client.protocol.api import CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, ApiKey
-from client.protocol.errors import BrokerError, ErrorCode, raise_for
+from client.protocol.errors import INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode
 from client.protocol.record_batch import (HEADER_SIZE, CorruptBatchError, TimestampType, _decompress,
                                           iter_batches, validate_batch)
 from client.structs import ConsumerRecord, TopicPartition
 
 log = logging.getLogger(__name__)
-
-_REFRESH_CODES = frozenset({ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.LEADER_NOT_AVAILABLE,
-                            ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH,
-                            ErrorCode.UNKNOWN_LEADER_EPOCH})
-
 
 class CompletedFetch:
     """One partition's record bytes from one Fetch response, handed out bit by bit."""
@@ -92,6 +92,30 @@ def decode_consumer_records(tp: TopicPartition, buf: bytes, pos: int) -> list[Co
                                 f"is malformed: {exc}") from None
 
 
+class FetchAction(enum.Enum):
+    """What the consumer does about an error code in a Fetch or ListOffsets answer."""
+
+    REFRESH = "forget the partition's leader, refresh metadata, retry once a leader is known"
+    RETRY = "retry the partition after retry_backoff_ms"
+    RESET = "reset the position per auto_offset_reset"
+    RAISE = "hand the error to the application from poll()"
+
+
+def classify_error(code: int, auto_offset_reset: str) -> FetchAction:
+    """Kafka's consumer rules: leadership and metadata errors (NOT_LEADER_OR_FOLLOWER,
+    FENCED/UNKNOWN_LEADER_EPOCH, LEADER_NOT_AVAILABLE, ...) are retried against the new
+    leader, other retriable ones after a backoff; OFFSET_OUT_OF_RANGE resets unless
+    auto_offset_reset is "none"; everything else (including CORRUPT_MESSAGE, which a
+    fetch cannot cure by asking again) reaches the application."""
+    if code == ErrorCode.OFFSET_OUT_OF_RANGE:
+        return FetchAction.RAISE if auto_offset_reset == "none" else FetchAction.RESET
+    if code in INVALID_METADATA:
+        return FetchAction.REFRESH
+    if code in RETRIABLE and code != ErrorCode.CORRUPT_MESSAGE:
+        return FetchAction.RETRY
+    return FetchAction.RAISE
+
+
 class Fetcher:
     def __init__(self, client: NetworkClient, subscriptions: SubscriptionState, *, fetch_max_wait_ms: int,
                  fetch_min_bytes: int, fetch_max_bytes: int, max_partition_fetch_bytes: int) -> None:
@@ -104,63 +128,120 @@ class Fetcher:
         self._completed: collections.deque[CompletedFetch] = collections.deque()
         self._in_flight: set[int] = set()
         self._errors: list[BaseException] = []
+        self._backoff_until: dict[TopicPartition, float] = {}  # partitions that failed: not before then
         self.arrived = asyncio.Event()  # set whenever a Fetch answer (or failure) or awaited metadata lands
         self._metadata_wait: asyncio.Task | None = None
+        self._resetting: asyncio.Task | None = None
 
     # positions
+    def start_resets(self) -> None:
+        """(poll) Look up positions for partitions awaiting a reset, in the background, so a
+        dead leader never blocks poll; raises NoOffsetForPartitionError at once."""
+        pending = self._pending_resets()
+        if pending and (self._resetting is None or self._resetting.done()):
+            self._resetting = asyncio.get_running_loop().create_task(self._reset_in_background(pending))
+
+    async def _reset_in_background(self, pending: dict[TopicPartition, int]) -> None:
+        try:
+            if len(await self._list_offsets(pending)) < len(pending):
+                await asyncio.sleep(self.client.retry_backoff)
+        except (BrokerError, ClientError) as exc:   # not retriable: poll hands it to the application
+            self._errors.append(exc)
+        finally:
+            self.arrived.set()
+
     async def reset_positions(self) -> None:
-        """Give every partition without a position one, via ListOffsets (earliest / latest)."""
-        pending = self.subs.needs_reset()
-        if not pending:
-            return
-        by_node: dict[int, list[dict]] = {}
-        for tp, strategy in pending:
+        """(position) Look up positions now, retrying retriable failures (a leader moving, a
+        broker down) for up to request_timeout_ms, as Kafka's position() does."""
+        deadline = time.monotonic() + self.client.request_timeout_ms / 1000
+        while pending := self._pending_resets():
+            if len(await self._list_offsets(pending)) == len(pending):
+                return
+            self._check_deadline(deadline, f"positions of {sorted(pending)}")
+            await asyncio.sleep(self.client.retry_backoff)
+
+    def _pending_resets(self) -> dict[TopicPartition, int]:
+        """Partitions awaiting a reset -> the ListOffsets timestamp of their strategy."""
+        for tp, strategy in self.subs.needs_reset():
             if strategy is None:
                 raise NoOffsetForPartitionError(
                     f"no position for {tp.topic}-{tp.partition} and auto_offset_reset='none'; seek() first")
-            leader = await self._leader(tp)
-            ts = EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
-            by_node.setdefault(leader, []).append({"topic": tp.topic, "partition": tp.partition, "timestamp": ts})
-        for node, parts in by_node.items():
-            response = await self.client.request(node, ApiKey.LIST_OFFSETS,
-                                                 {"replica_id": CONSUMER_REPLICA_ID, "partitions": parts})
-            body = response.body
-            raise_for(body.get("error", 0), body.get("message"))
-            for entry in body["partitions"]:
-                tp = TopicPartition(entry["topic"], entry["partition"])
-                if entry.get("error", 0):
-                    if entry["error"] in _REFRESH_CODES:
-                        self.client.request_refresh()
-                    error = BrokerError.for_code(entry["error"], entry.get("message"))
-                    if not error.retriable:
-                        raise error
-                elif self.subs.is_assigned(tp) and self.subs.state(tp).position is None:
-                    self.subs.seek(tp, entry["offset"])
+        return self._pending_resets_quietly()
+
+    def _pending_resets_quietly(self) -> dict[TopicPartition, int]:
+        return {tp: EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
+                for tp, strategy in self.subs.needs_reset() if strategy is not None}
 
     async def offsets_for(self, tps: list[TopicPartition], timestamp: int) -> dict[TopicPartition, int]:
-        """ListOffsets for `timestamp` (-2 earliest, -1 latest, or a time in ms)."""
-        out = {}
-        for tp in tps:
-            leader = await self._leader(tp)
-            response = await self.client.request(leader, ApiKey.LIST_OFFSETS, {
-                "replica_id": CONSUMER_REPLICA_ID,
-                "partitions": [{"topic": tp.topic, "partition": tp.partition, "timestamp": timestamp}]})
-            entry = response.body["partitions"][0]
-            raise_for(entry.get("error", 0), entry.get("message"))
-            out[tp] = entry["offset"]
+        """ListOffsets for `timestamp` (-2 earliest, -1 latest, or a time in ms), retrying
+        retriable failures for up to request_timeout_ms."""
+        deadline = time.monotonic() + self.client.request_timeout_ms / 1000
+        out: dict[TopicPartition, int] = {}
+        while missing := {tp: timestamp for tp in tps if tp not in out}:
+            out.update(await self._list_offsets(missing, seek=False))
+            if len(out) < len(tps):
+                self._check_deadline(deadline, f"offsets of {sorted(missing)}")
+                await asyncio.sleep(self.client.retry_backoff)
         return out
 
-    async def _leader(self, tp: TopicPartition) -> int:
-        leader = self.client.cluster.leader_for(tp)
-        if leader is None:
-            self.client.topics.add(tp.topic)
-            await self.client.refresh_metadata()
+    def _check_deadline(self, deadline: float, what: str) -> None:
+        if time.monotonic() + self.client.retry_backoff >= deadline:
+            raise ClientTimeoutError(f"{what} not found within {self.client.request_timeout_ms} ms "
+                                     "(request_timeout_ms): are the partitions' leaders up?")
+
+    async def _list_offsets(self, wanted: dict[TopicPartition, int], seek: bool = True) -> dict[TopicPartition, int]:
+        """One ListOffsets round to the leaders of `wanted` (partition -> timestamp). Returns
+        the offsets found (and seeks assigned partitions still without a position to them,
+        if `seek`); partitions with an unknown leader or a retriable failure are left out,
+        with a metadata refresh requested. Raises only errors that are not retriable."""
+        by_node: dict[int, list[dict]] = {}
+        for tp, ts in wanted.items():
             leader = self.client.cluster.leader_for(tp)
-        if leader is None:
-            code, message = self.client.cluster.topic_error(tp.topic)
-            raise_for(code or ErrorCode.LEADER_NOT_AVAILABLE,
-                      message or f"no leader known for {tp.topic}-{tp.partition}")
-        return leader
+            if leader is None:
+                code, message = self.client.cluster.topic_error(tp.topic)
+                if code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION or (code and code not in RETRIABLE):
+                    # the metadata says there is no such topic: a clear error, not a silent wait
+                    raise BrokerError.for_code(code, message or f"topic {tp.topic!r} does not exist")
+                self.client.topics.add(tp.topic)
+                self.client.request_refresh()
+                continue
+            by_node.setdefault(leader, []).append({"topic": tp.topic, "partition": tp.partition, "timestamp": ts})
+        answers = await asyncio.gather(*(self._list_offsets_from(node, parts) for node, parts in by_node.items()))
+        found = {}
+        still_pending = self._pending_resets_quietly() if seek else {}
+        for entries in answers:
+            for entry in entries:
+                tp = TopicPartition(entry["topic"], entry["partition"])
+                code = entry.get("error", 0)
+                if code:
+                    action = classify_error(code, "none")
+                    if action is FetchAction.RAISE:
+                        raise BrokerError.for_code(code, entry.get("message"))
+                    if action is FetchAction.REFRESH:
+                        self.client.cluster.forget_leader(tp)
+                        self.client.request_refresh()
+                    continue
+                found[tp] = entry["offset"]
+                if seek and still_pending.get(tp) == wanted[tp]:   # not sought elsewhere meanwhile
+                    self.subs.seek(tp, entry["offset"])
+        return found
+
+    async def _list_offsets_from(self, node: int, parts: list[dict]) -> list[dict]:
+        """The partitions' entries of one ListOffsets answer ([] if the broker failed us)."""
+        try:
+            response = await self.client.request(node, ApiKey.LIST_OFFSETS,
+                                                 {"replica_id": CONSUMER_REPLICA_ID, "partitions": parts})
+        except ClientError as exc:
+            if not self.client.closed:
+                log.info("ListOffsets to broker %s failed: %s; refreshing metadata", node, exc)
+                self.client.request_refresh()
+            return []
+        body = response.body
+        code = body.get("error", 0)
+        if code:
+            # a request-level refusal applies to every partition in it
+            return [{**p, "error": code, "message": body.get("message")} for p in parts]
+        return body["partitions"]
 
     # fetching
     def send_fetches(self) -> None:
@@ -168,9 +249,10 @@ class Fetcher:
         if self.client.metadata_stale():
             self.client.request_refresh()
         buffered = {c.tp for c in self._completed}
+        now = time.monotonic()
         by_node: dict[int, list[dict]] = {}
         for tp in self.subs.fetchable():
-            if tp in buffered:
+            if tp in buffered or self._backoff_until.get(tp, 0.0) > now:
                 continue
             leader = self.client.cluster.leader_for(tp)
             if leader is None:
@@ -194,6 +276,8 @@ class Fetcher:
     async def _await_metadata(self) -> None:
         try:
             await self.client.refresh_metadata()
+            if any(self.client.cluster.leader_for(tp) is None for tp in self.subs.fetchable()):
+                await asyncio.sleep(self.client.retry_backoff)   # an election is still under way
         except (ClientError, BrokerError) as exc:
             if not self.client.closed:
                 log.info("metadata refresh for fetching failed: %s", exc)
@@ -208,20 +292,22 @@ class Fetcher:
             response = await self.client.request(node, ApiKey.FETCH, body)
             self._handle_response(response.body, response.tail, {(p["topic"], p["partition"]): p["fetch_offset"]
                                                                   for p in parts})
-        except ClientError as exc:
+        except ClientError as exc:   # connection lost, refused or timed out: the leader may be gone
             if self.client.closed:
                 return
             log.info("fetch from broker %s failed: %s; refreshing metadata", node, exc)
             self.client.request_refresh()
             await asyncio.sleep(self.client.retry_backoff)
-        except BrokerError as exc:
-            self._errors.append(exc)
         finally:
             self._in_flight.discard(node)
             self.arrived.set()
 
     def _handle_response(self, body: dict, tail: memoryview, requested: dict) -> None:
-        raise_for(body.get("error", 0), body.get("message"))
+        code = body.get("error", 0)
+        if code:   # a request-level refusal applies to every partition in it
+            for topic, partition in requested:
+                self._partition_error(TopicPartition(topic, partition), code, body.get("message"))
+            return
         pos = 0
         for entry in body.get("partitions", ()):
             size = entry.get("records_size", 0)
@@ -243,13 +329,19 @@ class Fetcher:
                 self._completed.append(CompletedFetch(tp, bytes(data), fetch_offset))
 
     def _partition_error(self, tp: TopicPartition, code: int, message: str | None) -> None:
-        if code == ErrorCode.OFFSET_OUT_OF_RANGE and self.subs.default_reset != "none":
+        action = classify_error(code, self.subs.default_reset)
+        if action is FetchAction.RAISE:
+            self._errors.append(BrokerError.for_code(code, message))
+        elif action is FetchAction.RESET:
             log.info("%s-%s: %s; resetting to %s", tp.topic, tp.partition, message, self.subs.default_reset)
             self.subs.request_reset(tp, self.subs.default_reset)
-        elif code in _REFRESH_CODES:
-            self.client.request_refresh()
         else:
-            self._errors.append(BrokerError.for_code(code, message))
+            log.info("fetch of %s-%s: %s; %s", tp.topic, tp.partition, ErrorCode(code).name, action.value)
+            if action is FetchAction.REFRESH:
+                self.client.cluster.forget_leader(tp)
+                self.client.request_refresh()
+            self._backoff_until[tp] = time.monotonic() + self.client.retry_backoff
+            asyncio.get_running_loop().call_later(self.client.retry_backoff, self.arrived.set)
 
     def fetched_records(self, max_records: int) -> list[ConsumerRecord]:
         """Up to `max_records` decoded records from the buffer; advances positions."""

@@ -174,17 +174,36 @@ class ConsumerCoordinator:
             await asyncio.sleep(self.client.retry_backoff)
         self.subs.assign_from_subscribed(assignment)
         try:
-            committed = await self.fetch_committed(assignment)
+            committed = await self._fetch_committed_patiently(assignment)
         except BaseException:
             self.subs.assign_from_subscribed([])   # never read an assignment without its committed positions
             self.rejoin_needed = True
             raise
+        if committed is None:
+            self.subs.assign_from_subscribed([])
+            return
         for tp, offset in committed.items():
             if offset is not None:
                 self.subs.seek(tp, offset)
         log.info("group %s generation %d: member %s assigned %s", self.group_id, self.generation, self.member_id,
                  sorted(assignment))
         await self._call_listener("on_partitions_assigned", set(assignment))
+
+    async def _fetch_committed_patiently(self, assignment: list[TopicPartition]
+                                         ) -> dict[TopicPartition, int | None] | None:
+        """The assignment's committed offsets, retried (the rebalance runs in the background,
+        polls return [] meanwhile) while the coordinator is unreachable or moving, as in
+        Kafka; None if the group needs a new rebalance first (the next poll rejoins)."""
+        while True:
+            try:
+                return await self.fetch_committed(assignment)
+            except (ClientError, BrokerError) as exc:
+                if isinstance(exc, BrokerError) and not exc.retriable:
+                    raise
+                log.info("group %s: committed offsets not available yet (%s); retrying", self.group_id, exc)
+            if self.rejoin_needed:
+                return None
+            await asyncio.sleep(self.client.retry_backoff)
 
     async def _join_and_sync(self) -> list[TopicPartition]:
         coordinator = await self._ensure_coordinator()
@@ -269,7 +288,7 @@ class ConsumerCoordinator:
                 if code == ErrorCode.NONE:
                     self._coordinator = await BrokerConnection.open(
                         answer["host"], answer["port"], client_id=self.client.client_id,
-                        request_timeout_ms=self.client.request_timeout_ms + self.max_poll_interval_ms)
+                        request_timeout_ms=self.client.request_timeout_ms)
                     log.info("group %s: coordinator is broker %d at %s:%d", self.group_id, answer["node_id"],
                              answer["host"], answer["port"])
                     break
@@ -288,8 +307,14 @@ class ConsumerCoordinator:
             self._coordinator = None
 
     async def _request(self, conn: BrokerConnection, api_key: ApiKey, body: dict) -> dict:
+        """`body` to the coordinator within request_timeout_ms, except JoinGroup and SyncGroup,
+        which the coordinator holds until the whole group has joined (up to the rebalance
+        timeout, max_poll_interval_ms), as Kafka allows. A hung coordinator is thus noticed
+        after request_timeout_ms, not minutes later."""
+        long_wait = api_key in (ApiKey.JOIN_GROUP, ApiKey.SYNC_GROUP)
+        timeout_ms = self.client.request_timeout_ms + self.max_poll_interval_ms if long_wait else None
         try:
-            return (await conn.request(api_key, body)).body
+            return (await conn.request(api_key, body, timeout_ms=timeout_ms)).body
         except (BrokerConnectionError, ClientTimeoutError):
             self._coordinator_dead()
             raise

@@ -23,14 +23,10 @@ from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError
 from client.producer.accumulator import ProducerBatch, RecordAccumulator
 from client.producer.idempotence import IdempotenceState, Verdict
 from client.protocol.api import ApiKey
-from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode
+from client.protocol.errors import INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode
 from client.protocol.record_batch import Compression, build_batch
 
 log = logging.getLogger(__name__)
-
-# Errors after which the leader may have moved: refresh metadata before retrying.
-_REFRESH_CODES = frozenset({ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.LEADER_NOT_AVAILABLE,
-                            ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH})
 
 
 class Sender:
@@ -179,7 +175,7 @@ class Sender:
             batch.done(entry.get("base_offset", -1), entry.get("log_append_time", -1))
             return
         error = BrokerError.for_code(code, message)
-        if code in _REFRESH_CODES:
+        if code in INVALID_METADATA:
             self.client.request_refresh()
         if verdict is Verdict.RETRY and batch.attempts < self.retries:
             log.debug("retrying %s-%s after %s", batch.tp.topic, batch.tp.partition, error)

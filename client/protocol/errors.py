@@ -90,6 +90,18 @@ RETRIABLE: frozenset[ErrorCode] = frozenset({
     ErrorCode.OFFSET_NOT_AVAILABLE,
 })
 
+# Retriable errors that mean the client's metadata is out of date (the partition's leader
+# moved, or the broker does not know the partition yet): refresh before retrying.
+# Kafka's InvalidMetadataException family.
+INVALID_METADATA: frozenset[ErrorCode] = frozenset({
+    ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    ErrorCode.LEADER_NOT_AVAILABLE,
+    ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    ErrorCode.FENCED_LEADER_EPOCH,
+    ErrorCode.UNKNOWN_LEADER_EPOCH,
+    ErrorCode.KAFKA_STORAGE_ERROR,
+})
+
 
 class BrokerError(Exception):
     """A refusal from a broker: an error code, whether a retry can help, and a message."""
