@@ -1,8 +1,10 @@
 """What the client commands (topics, produce, consume, perf produce/consume) share.
 
 The `--bootstrap` flag and one way to turn client and broker errors into a one-line
-message and exit code 1, so every command fails the same readable way. This module
-must never hold command logic of its own.
+message and exit code 1, so every command fails the same readable way. When no broker
+answers and a local cluster (`pybroker cluster up`) runs in ./pybroker-cluster, the
+message names that cluster's bootstrap servers: its brokers listen on chosen ports, not
+on the default 127.0.0.1:9092. This module must never hold command logic of its own.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
-from client.errors import BrokerError, ClientError
+from client.errors import BrokerError, ClientError, NoBrokersAvailableError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
@@ -28,7 +31,23 @@ def run_client(coro: Coroutine[Any, Any, int | None]) -> int:
     try:
         return int(asyncio.run(coro) or 0)
     except (ClientError, BrokerError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{local_cluster_hint(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def local_cluster_hint(exc: BaseException, cluster_dir: Path = Path("pybroker-cluster")) -> str:
+    """For "no broker answered": where the running local cluster in `cluster_dir` listens, else ""."""
+    if not isinstance(exc, NoBrokersAvailableError):
+        return ""
+    from broker.cli.cluster_procs import running_state  # only on this error path: it loads the coord client
+    from broker.cli.cluster_state import ClusterStateError
+
+    try:
+        state = running_state(cluster_dir)
+    except (ClusterStateError, OSError):  # an unreadable state file only means no hint
+        return ""
+    if state is None:
+        return ""
+    return f"\n(a local cluster runs in {cluster_dir}: pass --bootstrap {state.bootstrap})"

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from broker.cli.cluster_procs import (ClusterStartError, is_running, plan_cluster, refuse_if_running, restart_broker,
-                                      signal_member, start_cluster, stop_all, wait_exited)
+                                      restart_coord, signal_member, start_cluster, stop_all, wait_exited)
 from broker.cli.cluster_state import ClusterState, ClusterStateError, load_state, remove_state, save_state
 
 DEFAULT_CLUSTER_DIR = Path("pybroker-cluster")
@@ -59,8 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_cluster_dir(kill)
     kill.set_defaults(func=_kill)
 
-    start = sub.add_parser("start", help="start a stopped broker again, with its data and port")
-    start.add_argument("id", type=int, help="broker id")
+    start = sub.add_parser("start", help="start a stopped broker (or, with --coord, coord member) again, "
+                                         "with its data and port")
+    start.add_argument("id", type=int, help="broker id (coord member id with --coord)")
+    start.add_argument("--coord", action="store_true", help="start coord member ID instead of a broker")
     add_cluster_dir(start)
     start.set_defaults(func=_start)
 
@@ -151,11 +153,14 @@ def _start(args: argparse.Namespace) -> int:
     except ClusterStateError as exc:
         return _fail(str(exc))
     try:
-        asyncio.run(restart_broker(state, args.id))
+        if args.coord:
+            restart_coord(state, args.id)
+        else:
+            asyncio.run(restart_broker(state, args.id))
     except (ClusterStateError, ClusterStartError) as exc:
         return _fail(str(exc))
     finally:
-        save_state(state)  # the new pid, even if the broker did not register in time
-    member = state.broker(args.id)
+        save_state(state)  # the new pid, even if the member did not come up in time
+    member = state.coord_member(args.id) if args.coord else state.broker(args.id)
     print(f"{member.name} running again (pid {member.pid}) on {member.address}")
     return 0

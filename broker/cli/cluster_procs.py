@@ -24,7 +24,9 @@ from pathlib import Path
 import broker
 from broker.cli.cluster_state import ClusterState, ClusterStateError, Member, load_state, pid_alive, state_path
 from broker.metadata import znodes as Z
+from broker.cli.status_model import parse_srvr_mode
 from coord.client import CoordClient
+from coord.zookeeper_launcher import four_letter
 
 LOOPBACK = "127.0.0.1"
 COORD_TICK_MS = 1000
@@ -266,3 +268,25 @@ async def restart_broker(state: ClusterState, broker_id: int, timeout: float = 6
                               stale={broker_id: old.czxid} if old is not None else None)
     finally:
         await client.stop()
+
+
+def restart_coord(state: ClusterState, member_id: int, timeout: float = 60.0) -> None:
+    """Start a stopped coord member again with its recorded command; wait until it serves
+    as leader or follower (its `srvr` answer names a mode: it has rejoined the ensemble)."""
+    member = state.coord_member(member_id)
+    if is_running(member):
+        raise ClusterStartError(f"coord member {member_id} is already running (pid {member.pid})")
+    spawn(member)
+    deadline = time.monotonic() + timeout
+    while True:
+        _check_alive([member])
+        try:
+            mode = parse_srvr_mode(four_letter(member.host, member.port, "srvr"))
+        except OSError:
+            mode = "unreachable"
+        if mode in ("leader", "follower", "standalone"):
+            return
+        if time.monotonic() > deadline:
+            raise ClusterStartError(f"{member.name} did not rejoin the ensemble within {timeout:.0f}s "
+                                    f"(last mode: {mode}); see {member.log}")
+        time.sleep(0.2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -136,12 +137,24 @@ def pid_alive(pid: int, command: list[str] | None = None) -> bool:
     except ChildProcessError:
         pass  # not our child: ask /proc
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+            return False
+        if command is None:
+            return True
+        cmdline = _cmdline(pid)
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
-    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
-        return False
-    if command is not None:
-        return [a.decode(errors="replace") for a in cmdline if a][1:] == command[1:]
-    return True
+    return [a.decode(errors="replace") for a in cmdline if a][1:] == command[1:]
+
+
+def _cmdline(pid: int, patience: float = 0.5) -> list[bytes]:
+    """The arguments of `pid`. Right after Popen returns, the kernel may still be finishing
+    the exec and /proc/<pid>/cmdline reads empty for a moment: a just-spawned broker then
+    looked like someone else's process and `cluster up` declared it dead. A live user
+    process always has arguments, so an empty answer is read again (briefly)."""
+    deadline = time.monotonic() + patience
+    while True:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if raw or time.monotonic() > deadline:
+            return raw.split(b"\0")
+        time.sleep(0.001)

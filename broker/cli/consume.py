@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import sys
 
-from broker.cli.clientcmd import add_bootstrap
+from broker.cli.clientcmd import add_bootstrap, local_cluster_hint
 from broker.cli.runner import run_until_signal
 from client import AsyncConsumer, TopicPartition
 from client.errors import BrokerError, ClientError
@@ -49,7 +49,7 @@ def _consume(args: argparse.Namespace) -> int:
         try:
             return await _run(args, stop)
         except (ClientError, BrokerError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {exc}{local_cluster_hint(exc)}", file=sys.stderr)
             return 1
 
     return run_until_signal(service)

@@ -13,7 +13,7 @@ import argparse
 import sys
 import threading
 
-from broker.cli.clientcmd import add_bootstrap
+from broker.cli.clientcmd import add_bootstrap, local_cluster_hint
 from client import Producer
 from client.errors import BrokerError, ClientError
 
@@ -56,13 +56,13 @@ def _produce(args: argparse.Namespace) -> int:
         producer = Producer(args.bootstrap, acks=args.acks, linger_ms=args.linger_ms, batch_size=args.batch_size,
                             max_block_ms=args.max_block_ms, client_id="pybroker-console-producer")
     except (ClientError, BrokerError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{local_cluster_hint(exc)}", file=sys.stderr)
         return 1
     try:
         producer.partitions_for(args.topic)  # a missing topic fails here, before any line is read
     except (ClientError, BrokerError) as exc:
         producer.close()
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{local_cluster_hint(exc)}", file=sys.stderr)
         return 1
     sent = 0
     try:

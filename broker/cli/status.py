@@ -21,7 +21,7 @@ from broker.cli.clientcmd import DEFAULT_BOOTSTRAP, run_client
 from broker.cli.status_model import CoordRow, StatusReport, build_report, parse_srvr_mode, render_table
 from broker.metadata import znodes as Z
 from client import AsyncAdmin
-from client.errors import BrokerError, ClientError
+from client.errors import BrokerConnectionError, BrokerError, ClientError, ClientTimeoutError
 from client.protocol.api import CONSUMER_REPLICA_ID, LATEST_TIMESTAMP, ApiKey
 from client.protocol.errors import raise_for
 from coord.client import CoordClient
@@ -65,7 +65,7 @@ async def gather_report(bootstrap: str, coord: str | None, topics: list[str] | N
     """Everything `status` shows; coord and HW failures become warnings, not errors."""
     errors: list[str] = []
     async with AsyncAdmin(bootstrap, request_timeout_ms=10000) as admin:
-        metadata = await _controller_metadata(admin, topics)
+        metadata = await _controller_metadata(admin, topics, errors)
         high_watermarks = await _high_watermarks(admin, metadata, errors)
     controller_epoch, registered = (await _coord_facts(coord, errors)) if coord else (None, None)
     members = await coord_modes(coord) if coord else []
@@ -89,13 +89,20 @@ async def coord_modes(coord: str) -> list[CoordRow]:
     return list(await asyncio.gather(*(one(h, p) for h, p in parse_hosts(coord))))
 
 
-async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None) -> dict:
-    """Metadata as the controller sees it (it writes leadership, so it lags least)."""
+async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None, errors: list[str]) -> dict:
+    """Metadata as the controller sees it (it writes leadership, so it lags least); if the
+    controller does not answer (just crashed, and coord has not noticed yet), another
+    broker's view, with a warning: status is what one runs right after a kill."""
     cluster = await admin.client.refresh_metadata()
     request = {"topics": topics}
+    response = None
     if cluster.controller_id in cluster.brokers:
-        response = await admin.client.request(cluster.controller_id, ApiKey.METADATA, request)
-    else:
+        try:
+            response = await admin.client.request(cluster.controller_id, ApiKey.METADATA, request)
+        except (BrokerConnectionError, ClientTimeoutError) as exc:
+            errors.append(f"controller {cluster.controller_id} did not answer Metadata ({exc}); "
+                          f"showing another broker's view")
+    if response is None:
         response = await admin.client.any_request(ApiKey.METADATA, request)
     raise_for(response.body.get("error", 0), response.body.get("message"))
     admin.client.cluster.update(response.body)
