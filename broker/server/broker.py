@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import time
 
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import CoordError
@@ -127,10 +128,13 @@ class Broker:
             return
         controller = self.ctx.controller if self.ctx is not None else None
         if state == ConnState.SUSPENDED:
+            if self.cache.coord_suspended_at is None:
+                self.cache.coord_suspended_at = time.monotonic()
             log.warning("coord connection suspended: metadata changes wait until it is back")
             if controller is not None:
                 controller.suspend()
         elif state == ConnState.CONNECTED:
+            self.cache.coord_suspended_at = None
             log.info("coord connection up")
             rejoining = self._rejoin_task is not None and not self._rejoin_task.done()
             if controller is not None and not rejoining:  # a new session: the rejoin re-contends
