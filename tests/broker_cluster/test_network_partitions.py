@@ -19,16 +19,14 @@ the three logs byte-identical once every HW reaches the log end, no Traceback lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from client.protocol.api import ApiKey
-from tests.broker_cluster.cluster import Cluster, start_cluster, wait_until
-from tests.broker_cluster.test_failover import (TOPIC, Load, assert_acked_in_order, consume_all,
-                                                create_replicated_topic, log_bytes)
+from tests.broker_cluster.cluster import Cluster, wait_until
+from tests.broker_cluster.test_failover import (TOPIC, Load, assert_acked_in_order, assert_replicas_converge,
+                                                consume_all, replicated_load)
 from tests.broker_cluster.test_zombies import one
 from tests.broker_server.wire import WireClient, produce
 from tests.support.procs import ProcessGroup
@@ -36,22 +34,6 @@ from tests.support.procs import ProcessGroup
 pytestmark = pytest.mark.cluster
 
 STALE_CONTROLLER_EPOCH = 11
-
-
-@contextmanager
-def proxied_load(procs: ProcessGroup, tmp: Path) -> Iterator[tuple[Cluster, Load]]:
-    c = start_cluster(procs, tmp, proxied=True)
-    load = None
-    try:
-        create_replicated_topic(c)
-        wait_until("a full ISR", lambda: len(c.state(TOPIC)["isr"]) == 3)
-        load = Load(c.bootstrap)
-        load.wait_for_more(50, "before any fault")
-        yield c, load
-    finally:
-        if load is not None:
-            load.stop()
-        c.close()
 
 
 def converge(procs: ProcessGroup, c: Cluster, load: Load) -> None:
@@ -66,19 +48,11 @@ def converge(procs: ProcessGroup, c: Cluster, load: Load) -> None:
     consumed = consume_all(c.bootstrap, len(load.acked))
     assert_acked_in_order(load.acked, consumed)
     assert len(consumed) == len(set(consumed)), "a record was written twice (idempotent producer)"
-    end = len(consumed)
-    wait_until("every replica's checkpointed high watermark at the log end",
-               lambda: all(c.checkpointed_hw(i, TOPIC) == end for i in c.ports))
-    for i in c.ports:
-        assert procs.stop(f"broker{i}") == 0
-    logs = {i: log_bytes(c.data_dir(i)) for i in c.ports}
-    assert len(set(logs.values())) == 1, {i: len(b) for i, b in logs.items()}
-    for i in c.ports:
-        assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
+    assert_replicas_converge(procs, c, len(consumed))
 
 
 def test_leader_cut_from_coord(procs: ProcessGroup, tmp_path: Path):
-    with proxied_load(procs, tmp_path) as (c, load):
+    with replicated_load(procs, tmp_path, proxied=True) as (c, load):
         before = c.state(TOPIC)
         old = before["leader"]
         c.coord_proxies[old].blackhole()
@@ -98,7 +72,7 @@ def test_leader_cut_from_coord(procs: ProcessGroup, tmp_path: Path):
 
 
 def test_follower_cut_from_leader_then_slow_link(procs: ProcessGroup, tmp_path: Path):
-    with proxied_load(procs, tmp_path) as (c, load):
+    with replicated_load(procs, tmp_path, proxied=True) as (c, load):
         leader = c.state(TOPIC)["leader"]
         follower = next(r for r in c.state(TOPIC)["isr"] if r != leader)
         c.broker_proxies[leader].isolate(f"replica-fetcher-{follower}".encode())
@@ -116,7 +90,7 @@ def test_follower_cut_from_leader_then_slow_link(procs: ProcessGroup, tmp_path: 
 
 
 def test_controller_cut_from_coord(procs: ProcessGroup, tmp_path: Path):
-    with proxied_load(procs, tmp_path) as (c, load):
+    with replicated_load(procs, tmp_path, proxied=True) as (c, load):
         old, old_epoch = wait_until("a controller", c.controller)
         c.coord_proxies[old].cut()   # connections reset and refused (scenario 1 black-holes them)
         new = wait_until("a new controller", lambda: (now := c.controller()) and now[0] != old and now)
