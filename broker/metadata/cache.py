@@ -28,6 +28,16 @@ class MetadataCache:
         self.brokers: dict[int, BrokerInfo] = {}
         self.broker_epochs: dict[int, int] = {}   # czxid of each /brokers/ids/<id> (KIP-380)
         self.topics: dict[str, TopicMetadata] = {}
+        # Monotonic time our coord connection went SUSPENDED (None while connected): past
+        # the session timeout our session has expired at coord as far as anyone else can
+        # tell, so this view is no one's but ours (see `cut_off`).
+        self.coord_suspended_at: float | None = None
+
+    def cut_off(self, now: float, session_timeout_s: float) -> bool:
+        """True when coord has been out of reach for longer than our session timeout: the
+        other brokers have seen our registration vanish and the controller has moved our
+        leadership, so what this cache says about leaders can no longer be trusted."""
+        return self.coord_suspended_at is not None and now - self.coord_suspended_at > session_timeout_s
 
     def set_brokers(self, brokers: dict[int, BrokerInfo], epochs: dict[int, int] | None = None) -> None:
         self.brokers = dict(brokers)

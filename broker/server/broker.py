@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import time
+from collections.abc import Awaitable
 
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import CoordError
@@ -58,6 +60,27 @@ async def listen(handler, host: str, port: int, what: str) -> asyncio.base_event
             raise PortInUseError(errno.EADDRINUSE, f"{what} port {port} on {host} is already in use; "
                                  "stop whatever listens there or choose another port") from None
         raise
+
+
+STOP_WARN_S = 5.0
+
+
+async def _watched(what: str, step: Awaitable[object]) -> None:
+    """Await one stage of `Broker.stop`; if it takes longer than STOP_WARN_S, log what
+    every task is waiting on (a stage that never ends would otherwise leave only a
+    process killed by its supervisor, with no clue which part hung), then keep waiting."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=STOP_WARN_S)
+    if not done:
+        waiting = []
+        for other in asyncio.all_tasks():
+            frames = other.get_stack(limit=4)
+            where = " <- ".join(f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno})"
+                                for f in reversed(frames))
+            waiting.append(f"{other.get_name()}: {where}")
+        log.warning("stopping: %s not stopped after %.0f s; tasks waiting:\n  %s", what, STOP_WARN_S,
+                    "\n  ".join(waiting))
+    await task
 
 
 class CoordUnavailableError(RuntimeError):
@@ -127,10 +150,13 @@ class Broker:
             return
         controller = self.ctx.controller if self.ctx is not None else None
         if state == ConnState.SUSPENDED:
+            if self.cache.coord_suspended_at is None:
+                self.cache.coord_suspended_at = time.monotonic()
             log.warning("coord connection suspended: metadata changes wait until it is back")
             if controller is not None:
                 controller.suspend()
         elif state == ConnState.CONNECTED:
+            self.cache.coord_suspended_at = None
             log.info("coord connection up")
             rejoining = self._rejoin_task is not None and not self._rejoin_task.done()
             if controller is not None and not rejoining:  # a new session: the rejoin re-contends
@@ -194,18 +220,18 @@ class Broker:
         if self._rejoin_task is not None:
             self._rejoin_task.cancel()
         if self.ctx is not None:
-            await self.ctx.controller.close()
-        await self.fetchers.close()
-        await self.channel.close()
+            await _watched("the controller", self.ctx.controller.close())
+        await _watched("the replica fetchers", self.fetchers.close())
+        await _watched("the controller channel", self.channel.close())
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
             task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await self.groups.close()
+        await _watched("client connections", asyncio.gather(*self._connections, return_exceptions=True))
+        await _watched("the group coordinators", self.groups.close())
         if self.isr_writer is not None:
-            await self.isr_writer.close()
-        await self.replicas.close()
+            await _watched("the ISR writer", self.isr_writer.close())
+        await _watched("the replicas", self.replicas.close())
         if self.store is not None:
             await self.store.close()
         await self.logs.close()

@@ -85,7 +85,7 @@ class Connection:
             if reply is None:
                 continue
             if reply.close_connection:
-                raise ConnectionAbortedError("a request failed where the protocol has no response (acks=0)")
+                raise ConnectionAbortedError(reply.close_reason)
             await self._send(request.correlation_id, reply)
             if self._queue.empty():
                 await self.writer.drain()

@@ -56,6 +56,7 @@ class Partition:
         self._on_change = on_change
         self._produces: dict[int, asyncio.Future] = {}
         self._ids = itertools.count()
+        self.stopped = False             # `stop` was called: the log may be closed or deleted
 
     def __repr__(self) -> str:
         return f"{self.topic}-{self.partition}"
@@ -113,6 +114,8 @@ class Partition:
 
     def step(self, event: Event) -> list[ReplyFetch | ReplyEpochQuery]:
         """Feed one event; carry out produce completions and ISR proposals; return replies."""
+        if self.stopped and isinstance(event, (FetchResponse, EpochAnswer, Tick)):
+            return []   # a leader's answer (or a timer) that outlived this replica
         hw, leo = self.high_watermark, self.log.log_end_offset
         actions = self.replica.step(event, now_ms())
         replies: list[ReplyFetch | ReplyEpochQuery] = []
@@ -166,8 +169,13 @@ class Partition:
             return f"{self}: the in-sync replicas did not all copy the write in time; it may or may not survive"
         return None
 
-    def fail_waiters(self, code: ErrorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER) -> None:
-        """The replica is going away: every waiting produce gets an answer."""
+    def stop(self) -> None:
+        """The replica is going away (StopReplica, broker stop): every waiting produce gets
+        NOT_LEADER_OR_FOLLOWER, and a leader's answer still on its way is dropped (a fetcher's
+        OffsetsForLeaderEpoch answer arriving after a topic deletion closed the log raised
+        "the log is closed" from the truncation it asked for)."""
+        self.stopped = True
+        code = ErrorCode.NOT_LEADER_OR_FOLLOWER
         produces, self._produces = self._produces, {}
         for fut in produces.values():
             if not fut.done():

@@ -94,7 +94,7 @@ class ReplicaManager:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         for part in self.partitions.values():
-            part.fail_waiters()
+            part.stop()
         if self.partitions:
             self._write_hw_checkpoint()
 
@@ -155,7 +155,7 @@ class ReplicaManager:
         part = self.partitions.pop((topic, partition), None)
         if part is not None:
             self._tell_listener(topic, partition, part.is_leader, False)
-            part.fail_waiters()
+            part.stop()
             self.on_followers_changed()
         self._saved_hw.pop((topic, partition), None)
         if delete:

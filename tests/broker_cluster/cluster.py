@@ -12,6 +12,7 @@ from typing import Any, Callable
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
+from tests.support.faultproxy import FaultProxy
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
 
@@ -26,6 +27,10 @@ class Cluster:
     coord: str
     ports: dict[int, int]
     extra_config: str = ""
+    broker_coord: dict[int, str] = field(default_factory=dict)   # a broker's own connect string (a proxy)
+    advertised: dict[int, int] = field(default_factory=dict)     # --advertise 127.0.0.1:port (a proxy)
+    coord_proxies: dict[int, FaultProxy] = field(default_factory=dict)   # broker -> its link to coord
+    broker_proxies: dict[int, FaultProxy] = field(default_factory=dict)  # broker -> its advertised address
     zk: KazooClient = field(init=False)
 
     def start_broker(self, i: int) -> None:
@@ -33,9 +38,10 @@ class Cluster:
         conf.write_text(f'"zookeeper.session.timeout.ms" = {SESSION_MS}\n'
                         f'"replica.lag.time.max.ms" = {LAG_MS}\n'
                         f'"replica.high.watermark.checkpoint.interval.ms" = 300\n' + self.extra_config)
+        advertise = ["--advertise", f"127.0.0.1:{self.advertised[i]}"] if i in self.advertised else []
         self.procs.start(f"broker{i}", "broker", "start", "--id", str(i), "--data-dir", str(self.data_dir(i)),
-                         "--port", str(self.ports[i]), "--coord", self.coord,
-                         "--config", str(conf))
+                         "--port", str(self.ports[i]), "--coord", self.broker_coord.get(i, self.coord),
+                         "--config", str(conf), *advertise)
         wait_for_port(self.ports[i], timeout=30)
 
     def data_dir(self, i: int) -> Path:
@@ -71,11 +77,15 @@ class Cluster:
     def close(self) -> None:
         self.zk.stop()
         self.zk.close()
+        for proxy in [*self.coord_proxies.values(), *self.broker_proxies.values()]:
+            proxy.close()
 
 
 def start_cluster(procs: ProcessGroup, tmp: Path, n: int = 3, extra_config: str = "",
-                  coord: str | None = None) -> Cluster:
-    """Brokers 1..n on our coord server (started here), or on `coord` (e.g. a real ZooKeeper)."""
+                  coord: str | None = None, proxied: bool = False) -> Cluster:
+    """Brokers 1..n on our coord server (started here), or on `coord` (e.g. a real ZooKeeper).
+    `proxied`: each broker reaches coord through its own FaultProxy and is advertised (so
+    dialled by clients and the other brokers) through another."""
     coord_port, *ports = free_ports(n + 1)
     if coord is None:
         procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp / "coord"),
@@ -85,6 +95,13 @@ def start_cluster(procs: ProcessGroup, tmp: Path, n: int = 3, extra_config: str 
     cluster = Cluster(procs, tmp, coord, {i: p for i, p in enumerate(ports, start=1)}, extra_config)
     cluster.zk = KazooClient(hosts=coord)
     cluster.zk.start(timeout=10)
+    if proxied:
+        host, port = coord.rsplit(":", 1)
+        for i, broker_port in cluster.ports.items():
+            cluster.coord_proxies[i] = FaultProxy(int(port), target_host=host).start()
+            cluster.broker_coord[i] = f"127.0.0.1:{cluster.coord_proxies[i].listen_port}"
+            cluster.broker_proxies[i] = FaultProxy(broker_port).start()
+            cluster.advertised[i] = cluster.broker_proxies[i].listen_port
     for i in cluster.ports:
         cluster.start_broker(i)
     return cluster

@@ -160,11 +160,26 @@ def log_bytes(directory: Path) -> bytes:
         plog.close()
 
 
+def assert_replicas_converge(procs: ProcessGroup, c: Cluster, end: int) -> None:
+    """Every replica's checkpointed HW reaches `end` (the log end); stopped, the brokers
+    hold byte-identical logs and logged no Traceback."""
+    wait_until("every replica's checkpointed high watermark at the log end",
+               lambda: all(c.checkpointed_hw(i, TOPIC) == end for i in c.ports))
+    for i in c.ports:
+        assert procs.stop(f"broker{i}") == 0
+    logs = {i: log_bytes(c.data_dir(i)) for i in c.ports}
+    assert len(set(logs.values())) == 1, {i: len(b) for i, b in logs.items()}
+    for i in c.ports:
+        assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
+
+
 @contextmanager
-def replicated_load(procs: ProcessGroup, tmp: Path, coord: str | None = None) -> Iterator[tuple[Cluster, Load]]:
+def replicated_load(procs: ProcessGroup, tmp: Path, coord: str | None = None,
+                    proxied: bool = False) -> Iterator[tuple[Cluster, Load]]:
     """A 3-broker cluster with the RF 3 / min ISR 2 topic, a full ISR and an acks=all load
-    running; stops the load and closes the coord watcher afterwards."""
-    c = start_cluster(procs, tmp, coord=coord)
+    running; stops the load and closes the coord watcher afterwards. `proxied`: see
+    `start_cluster`."""
+    c = start_cluster(procs, tmp, coord=coord, proxied=proxied)
     load = None
     try:
         create_replicated_topic(c)
@@ -242,16 +257,7 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
             print(f"the live consumer's poll raised {len(live.errors)} time(s); first:\n{live.errors[0]}")
         assert len(seen_live) > 0 and seen_live == consumed[:len(seen_live)], "consumers disagree on the order"
 
-        # -- the replicas converge ----------------------------------------------------------
-        end = len(consumed)
-        wait_until("every replica's checkpointed high watermark at the log end",
-                   lambda: all(c.checkpointed_hw(i, TOPIC) == end for i in c.ports))
-        for i in c.ports:
-            assert procs.stop(f"broker{i}") == 0
-        logs = {i: log_bytes(c.data_dir(i)) for i in c.ports}
-        assert len(set(logs.values())) == 1, {i: len(b) for i, b in logs.items()}
-        for i in c.ports:
-            assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
+        assert_replicas_converge(procs, c, len(consumed))
 
 
 def test_rolling_restart_under_acks_all_load(procs: ProcessGroup, tmp_path: Path):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from broker.config import ConfigError, load_config
 from broker.metadata import znodes as Z
+from broker.metadata.cache import MetadataCache
 from broker.metadata.validation import assign_replicas, check_new_topic
 from client.protocol.errors import ErrorCode
 
@@ -72,3 +73,13 @@ def test_toml_config_accepts_kafka_names_and_flags_override(tmp_path):
     path.write_text('"log.retention.hours" = 1\n')
     with pytest.raises(ConfigError, match="log.retention.hours"):
         load_config(path)
+
+
+def test_cache_is_cut_off_only_after_the_session_timeout_without_coord():
+    cache = MetadataCache()
+    assert not cache.cut_off(100.0, 2.0)             # connected
+    cache.coord_suspended_at = 100.0
+    assert not cache.cut_off(101.9, 2.0)             # suspended, the session may still live
+    assert cache.cut_off(102.1, 2.0)                 # past the timeout: coord has expired us
+    cache.coord_suspended_at = None                  # connected again
+    assert not cache.cut_off(200.0, 2.0)

@@ -164,3 +164,19 @@ async def test_a_follower_truncates_its_divergent_tail_by_leader_epoch(tmp_path)
     finally:
         old.log.close()
         new.log.close()
+
+
+async def test_a_leaders_answer_arriving_after_stop_replica_is_dropped(tmp_path):
+    """Topic deletion closes the follower's log while its OffsetsForLeaderEpoch request is
+    out; the answer (which asks for a truncation) must not touch the closed log."""
+    leader, follower = pair(tmp_path)
+    leader.produce(batch(b"a"), 1, 1000)
+    copy_once(leader, follower)
+    lead(leader, 2, [1, 2])
+    follow(follower, 1, 2)
+    query = follower.follower_request()
+    assert isinstance(query, EpochQuery)
+    answer = leader.epoch_query(follower.broker_id, query.leader_epoch, query.epoch)
+    follower.stop()
+    follower.log.close()
+    assert follower.step(answer) == []

@@ -7,7 +7,9 @@ drops every byte in both directions (a partition, a firewall DROP), `delay(s)` h
 chunk for `s` seconds, `drop_replies(n)` lets requests through but swallows the next `n`
 answers from the server, resetting the connection at each (the server did the work, the
 client never hears of it; with `then_cut` the proxy also refuses connections from then
-on), and `heal()` restores normal forwarding. The proxy runs its own
+on), `isolate(marker)` resets and refuses only the connections whose first request
+carries `marker` (e.g. a Kafka client id such as b"replica-fetcher-3": one peer's link
+through a proxy that other clients share), and `heal()` restores normal forwarding. The proxy runs its own
 event loop in a thread so that both synchronous and asyncio tests can use it.
 """
 
@@ -34,6 +36,8 @@ class FaultProxy:
         self.replies_to_drop = 0
         self._cut_after_drop = False
         self.replies_dropped = 0
+        self._isolated: set[bytes] = set()
+        self._first_chunk: dict[asyncio.StreamWriter, bytes] = {}   # client writer -> its first bytes
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -77,6 +81,11 @@ class FaultProxy:
         self._cut_after_drop = then_cut
         self.replies_to_drop = count
 
+    def isolate(self, marker: bytes) -> None:
+        """Reset the connections whose first request contains `marker`, and every such
+        connection from now on, until `heal()`; other connections are untouched."""
+        self._call(self._isolate(marker))
+
     def heal(self) -> None:
         self._call(self._set_mode("forward"))
 
@@ -103,8 +112,19 @@ class FaultProxy:
 
     async def _set_mode(self, mode: str) -> None:
         self._mode = mode
+        if mode == "forward":
+            self._isolated.clear()
         if mode == "cut":
             self._reset_all()
+
+    async def _isolate(self, marker: bytes) -> None:
+        self._isolated.add(marker)
+        for writer, first in list(self._first_chunk.items()):
+            if marker in first:
+                writer.transport.abort()
+
+    def _is_isolated(self, first: bytes) -> bool:
+        return any(marker in first for marker in self._isolated)
 
     def _reset_all(self) -> None:
         for writer in list(self._writers):
@@ -125,18 +145,27 @@ class FaultProxy:
         self.connections_accepted += 1
         self._writers.update((client_w, server_w))
         await asyncio.gather(
-            self._pipe(client_r, server_w), self._pipe(server_r, client_w, replies=True), return_exceptions=True
+            self._pipe(client_r, server_w, client_w=client_w), self._pipe(server_r, client_w, replies=True),
+            return_exceptions=True
         )
+        self._first_chunk.pop(client_w, None)
         for w in (client_w, server_w):
             self._writers.discard(w)
             w.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, replies: bool = False) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, replies: bool = False,
+                    client_w: asyncio.StreamWriter | None = None) -> None:
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 writer.transport.abort()
                 return
+            if client_w is not None:
+                first = self._first_chunk.setdefault(client_w, chunk)
+                if self._is_isolated(first):
+                    client_w.transport.abort()
+                    writer.transport.abort()
+                    return
             if replies and self.replies_to_drop > 0:
                 self.replies_to_drop -= 1
                 self.replies_dropped += 1

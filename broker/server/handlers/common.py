@@ -47,6 +47,7 @@ class Reply:
     body: dict
     tail: list[Slice] = field(default_factory=list)
     close_connection: bool = False
+    close_reason: str = "a request failed where the protocol has no response (acks=0)"
 
 
 class MalformedRequest(Exception):

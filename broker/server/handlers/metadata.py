@@ -6,6 +6,8 @@ to auto-create a missing topic and the broker allows it (auto.create.topics.enab
 
 from __future__ import annotations
 
+import time
+
 from client.protocol.errors import ErrorCode
 
 from broker.metadata.cache import TopicMetadata
@@ -30,6 +32,13 @@ def _topic_entry(topic: TopicMetadata, live: set[int]) -> dict:
 
 
 async def handle(ctx: BrokerContext, body: dict) -> Reply:
+    if ctx.cache.cut_off(time.monotonic(), ctx.config.coord_session_timeout_ms / 1000):
+        # A stale answer would name us leader of partitions the controller has moved, and a
+        # client asking us again would never learn better. Dropping the connection makes
+        # the client ask another broker (a connection failure is what moves it on).
+        return Reply({}, close_connection=True,
+                     close_reason="metadata refused: cut off from coord past our session timeout, so our view "
+                                  "of leaders is stale; ask another broker")
     names = get(body, "topics", (list, type(None)), None)
     if names is not None and not all(isinstance(n, str) for n in names):
         raise MalformedRequest("topics must be a list of strings or nil")

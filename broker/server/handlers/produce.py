@@ -12,6 +12,7 @@ and, as in Kafka, closes the connection if an append failed.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from client.protocol.api import ACKS_ALL, ACKS_LEADER, ACKS_NONE, NO_TIMESTAMP
 from client.protocol.errors import ErrorCode
@@ -120,4 +121,19 @@ async def handle(ctx: BrokerContext, body: dict) -> Reply | None:
         failed = any(r["error"] for r in results)
         return Reply({}, close_connection=True) if failed else None
     await _await_acks(results, waits, timeout_ms)
+    if ctx.cache.cut_off(time.monotonic(), ctx.config.coord_session_timeout_ms / 1000):
+        _redirect_timeouts(results)
     return Reply({"partitions": results})
+
+
+def _redirect_timeouts(results: list[dict]) -> None:
+    """We have been cut off from coord past our session timeout, so the controller has
+    most likely moved our leadership and our acks=all writes time out because the new
+    epoch's followers no longer fetch from us. REQUEST_TIMED_OUT would have the client
+    retry here; NOT_LEADER_OR_FOLLOWER (which, as in Kafka, does not say the records were
+    not appended) makes it refresh its metadata elsewhere and find the new leader."""
+    for result in results:
+        if result["error"] == ErrorCode.REQUEST_TIMED_OUT:
+            result.update(error=int(ErrorCode.NOT_LEADER_OR_FOLLOWER),
+                          message="not acknowledged, and this broker has been cut off from coord past its "
+                                  "session timeout: leadership has probably moved; refresh metadata")
