@@ -16,9 +16,6 @@ from tests.broker_cluster.cluster import start_cluster, wait_until
 pytestmark = pytest.mark.cluster
 
 
-@pytest.mark.xfail(strict=True, reason="client/admin.py sends Metadata and CreateTopics only to the controller named "
-                                       "in cached metadata; a just-killed controller fails the call with "
-                                       "BrokerConnectionError instead of another broker answering / a retry")
 def test_describe_and_create_right_after_controller_sigkill(procs, tmp_path: Path):
     cluster = start_cluster(procs, tmp_path, n=2)
     try:
