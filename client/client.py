@@ -45,9 +45,13 @@ class NetworkClient:
         await self.refresh_metadata()
 
     async def close(self) -> None:
+        """Close every connection, after cancelling and awaiting the metadata refreshes
+        still running (a task left pending would be destroyed with the loop, with a warning)."""
         self.closed = True
-        if self._background_refresh is not None:
-            self._background_refresh.cancel()
+        tasks = [t for t in (self._background_refresh, self._refresh) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()

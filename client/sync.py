@@ -13,6 +13,7 @@ import asyncio
 import collections
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from client.admin import AsyncAdmin
 from client.consumer.consumer import AsyncConsumer
 from client.errors import ProducerClosedError
 from client.producer.producer import AsyncProducer
+from client.producer.record_args import PreparedRecord
 from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
     RecordMetadata, TopicDescription, TopicPartition
 
@@ -87,17 +89,21 @@ class Producer(_Facade):
         self._lock = threading.Lock()
         self._pumping = False
         self._closed = False
+        self._waiting: dict[str, collections.deque] = {}  # topic -> records waiting for its metadata
         super().__init__("pybroker-producer", lambda: AsyncProducer(bootstrap_servers, **settings))
 
     def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
              partition: int | None = None, timestamp_ms: int | None = None) -> concurrent.futures.Future:
-        """Queue one record; the Future's result is its RecordMetadata."""
+        """Queue one record; the Future's result is its RecordMetadata. Wrong argument types
+        and oversized records raise here, at once; the rest fails on the Future."""
         if self._closed:
             raise ProducerClosedError("send() on a closed producer")
+        record = self._async.prepare(topic, value, key, headers, partition, timestamp_ms)
+        deadline = time.monotonic() + self._async.max_block_ms / 1000
         result: concurrent.futures.Future = concurrent.futures.Future()
         self._space.acquire()
         with self._lock:
-            self._pending.append((result, (topic, value, key, headers, partition, timestamp_ms)))
+            self._pending.append((result, record, deadline))
             wake = not self._pumping
             self._pumping = True
         if wake:
@@ -111,25 +117,57 @@ class Producer(_Facade):
         self._thread.loop.create_task(self._pump())
 
     async def _pump(self) -> None:
+        """Hand queued records over in order. A record whose topic has no metadata yet (or
+        that queues behind one that has none) goes to that topic's waiter, so it delays
+        neither records of other topics nor other such topics."""
         while True:
             with self._lock:
                 if not self._pending:
                     self._pumping = False
                     return
-                result, args = self._pending.popleft()
+                entry = self._pending.popleft()
             self._space.release()
-            try:
-                future = await self._async.send(*args)
-            except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
-                result.set_exception(exc)
+            topic = entry[1].topic
+            waiting = self._waiting.get(topic)
+            if waiting is None and self._async.client.cluster.partitions_for(topic) is not None:
+                await self._hand_over(entry[0], entry[1])
                 continue
-            future.add_done_callback(lambda f, r=result: _settle(r, f))
+            if waiting is None:
+                waiting = self._waiting[topic] = collections.deque()
+                self._thread.loop.create_task(self._await_topic(topic, waiting))
+            waiting.append(entry)
+
+    async def _await_topic(self, topic: str, waiting: collections.deque) -> None:
+        """Wait for `topic`'s metadata until each record's own deadline (max_block_ms after
+        its send()), failing the records whose deadline passes; then hand the rest over in order."""
+        try:
+            while waiting:
+                result, record, deadline = waiting[0]
+                try:
+                    await self._async.client.wait_for_topic(topic, max(0.0, deadline - time.monotonic()) * 1000)
+                except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
+                    waiting.popleft()
+                    result.set_exception(exc)
+                    continue
+                while waiting:
+                    result, record, _deadline = waiting.popleft()
+                    await self._hand_over(result, record)
+        finally:
+            del self._waiting[topic]
+
+    async def _hand_over(self, result: concurrent.futures.Future, record: PreparedRecord) -> None:
+        try:
+            future = await self._async.send_prepared(record)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
+            result.set_exception(exc)
+            return
+        future.add_done_callback(lambda f, r=result: _settle(r, f))
 
     def flush(self, timeout: float | None = None) -> None:
         self._thread.run(self._flush(), timeout)
 
     async def _flush(self) -> None:
-        while self._pumping:
+        while self._pumping or self._waiting:
             await asyncio.sleep(0.001)
         await self._async.flush()
 

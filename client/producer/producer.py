@@ -20,8 +20,9 @@ from typing import Any
 from client.client import NetworkClient
 from client.errors import ProducerClosedError, RecordTooLargeError
 from client.partitioner import DefaultPartitioner
-from client.producer.accumulator import RECORD_OVERHEAD, FutureRecordMetadata, RecordAccumulator
+from client.producer.accumulator import FutureRecordMetadata, RecordAccumulator
 from client.producer.idempotence import MAX_IN_FLIGHT, IdempotenceState
+from client.producer.record_args import PreparedRecord, check_record
 from client.producer.sender import Sender
 from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import Compression
@@ -113,20 +114,31 @@ class AsyncProducer:
     async def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
                    partition: int | None = None, timestamp_ms: int | None = None) -> FutureRecordMetadata:
         """Queue one record; `await` the result for its RecordMetadata (or its error)."""
-        acc = self._acc
-        if self._closed or acc is None:
+        return await self.send_prepared(self.prepare(topic, value, key, headers, partition, timestamp_ms))
+
+    def prepare(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
+                partition: int | None = None, timestamp_ms: int | None = None) -> PreparedRecord:
+        """Serialize and check one record without I/O (any thread may call it), so that a
+        wrong argument fails in the caller's send() with a message naming it."""
+        if self._closed or self._acc is None:
             raise ProducerClosedError("send() on a producer that is closed or not started (call start())")
         if self._key_serializer is not None:
             key = self._key_serializer(key)
         if self._value_serializer is not None:
             value = self._value_serializer(value)
-        size = RECORD_OVERHEAD + (len(key) if key is not None else 0) + (len(value) if value is not None else 0)
-        if headers:
-            size += sum(len(k) + len(v or b"") for k, v in headers)
-        if size > self.max_request_size:
-            raise RecordTooLargeError(f"record of about {size} bytes is larger than max_request_size="
+        record = check_record(topic, value, key, headers, partition, timestamp_ms)
+        if record.size > self.max_request_size:
+            raise RecordTooLargeError(f"record of about {record.size} bytes is larger than max_request_size="
                                       f"{self.max_request_size}; raise max_request_size (and the topic's "
                                       f"max.message.bytes) or send smaller records")
+        return record
+
+    async def send_prepared(self, record: PreparedRecord) -> FutureRecordMetadata:
+        """Queue a record from `prepare`, waiting up to max_block_ms for its topic's metadata."""
+        acc = self._acc
+        if self._closed or acc is None:
+            raise ProducerClosedError("send() on a producer that is closed or not started (call start())")
+        topic, value, key, headers, partition, timestamp_ms, size = record
         cluster = self.client.cluster
         partitions = cluster.partitions_for(topic)
         if partitions is None:

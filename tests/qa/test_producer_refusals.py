@@ -22,9 +22,6 @@ from client.errors import UnknownTopicOrPartitionError
 from tests.client.conftest import bootstrap
 
 
-@pytest.mark.xfail(strict=True, reason="client/sync.py Producer._pump awaits AsyncProducer.send per record in series: "
-                                       "each record for an unknown topic costs a full max_block_ms wait, and records "
-                                       "behind it (any topic) wait for all of them")
 def test_records_for_a_missing_topic_fail_within_max_block_ms(shared_node, new_topic):  # noqa: F811
     good = new_topic()
     with Producer(bootstrap(shared_node), max_block_ms=1000) as producer:
@@ -40,9 +37,6 @@ def test_records_for_a_missing_topic_fail_within_max_block_ms(shared_node, new_t
         assert time.monotonic() - start < 4.0
 
 
-@pytest.mark.xfail(strict=True, reason="client/producer: an int key/value or a None topic fails with an internal "
-                                       "TypeError (\"object of type 'int' has no len()\") naming neither the argument "
-                                       "nor the expected type")
 def test_wrong_types_are_refused_with_a_clear_message(shared_node, new_topic):  # noqa: F811
     topic = new_topic()
     with Producer(bootstrap(shared_node), max_block_ms=2000) as producer:
