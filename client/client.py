@@ -19,6 +19,7 @@ from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError
 from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import BrokerError, raise_for
 from client.protocol.frames import Response
+from client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class NetworkClient:
         self._refresh: asyncio.Future | None = None
         self._background_refresh: asyncio.Task | None = None
         self._last_refresh = 0.0
+        self._rotation = 0  # where least_loaded_first starts among equally loaded brokers
         self.closed = False
 
     async def start(self) -> None:
@@ -48,10 +50,7 @@ class NetworkClient:
         """Close every connection, after cancelling and awaiting the metadata refreshes
         still running (a task left pending would be destroyed with the loop, with a warning)."""
         self.closed = True
-        tasks = [t for t in (self._background_refresh, self._refresh) if t is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait([self._background_refresh, self._refresh, *self._connecting.values()])
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()
@@ -90,10 +89,25 @@ class NetworkClient:
         conn = await self.connection(node)
         return await conn.request(api_key, body, api_version=SUPPORTED_VERSIONS[api_key][1])
 
+    def least_loaded_first(self) -> list[int | BrokerAddress]:
+        """Nodes to try for a request any broker can answer, as Kafka's leastLoadedNode:
+        known brokers with a live connection first, fewest requests in flight first, then the
+        unconnected ones, then the bootstrap list. Ties rotate from call to call, so one
+        broker serving stale metadata cannot hold the client."""
+        nodes: list[int] = list(self.cluster.brokers)
+        if nodes:
+            self._rotation = (self._rotation + 1) % len(nodes)
+            nodes = nodes[self._rotation:] + nodes[:self._rotation]
+
+        def load(node: int) -> tuple[int, int]:
+            conn = self.connection_now(node)
+            return (0, conn.in_flight) if conn is not None else (1, 0)
+        return [*sorted(nodes, key=load), *self.bootstrap]
+
     async def any_request(self, api_key: ApiKey, body: Any) -> Response:
-        """Send to any broker that answers: known brokers first, then the bootstrap list."""
+        """Send to any broker that answers, least loaded first (see least_loaded_first)."""
         errors = []
-        for node in [*self.cluster.brokers, *self.bootstrap]:
+        for node in self.least_loaded_first():
             try:
                 return await self.request(node, api_key, body)
             except (BrokerConnectionError, ClientTimeoutError) as exc:
@@ -103,6 +117,11 @@ class NetworkClient:
             + "): " + "; ".join(errors[-3:]))
 
     # metadata
+    @property
+    def refreshed_at(self) -> float:
+        """time.monotonic() of the last metadata answer."""
+        return self._last_refresh
+
     def metadata_stale(self) -> bool:
         return time.monotonic() - self._last_refresh > self.metadata_max_age
 

@@ -119,17 +119,18 @@ class Producer(_Facade):
     async def _pump(self) -> None:
         """Hand queued records over in order. A record whose topic has no metadata yet (or
         that queues behind one that has none) goes to that topic's waiter, so it delays
-        neither records of other topics nor other such topics."""
+        neither records of other topics nor other such topics. A record frees its place
+        among `max_pending` when it is handed over or fails, so waiting ones count too."""
         while True:
             with self._lock:
                 if not self._pending:
                     self._pumping = False
                     return
                 entry = self._pending.popleft()
-            self._space.release()
             topic = entry[1].topic
             waiting = self._waiting.get(topic)
             if waiting is None and self._async.client.cluster.partitions_for(topic) is not None:
+                self._space.release()
                 await self._hand_over(entry[0], entry[1])
                 continue
             if waiting is None:
@@ -147,10 +148,12 @@ class Producer(_Facade):
                     await self._async.client.wait_for_topic(topic, max(0.0, deadline - time.monotonic()) * 1000)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
                     waiting.popleft()
+                    self._space.release()
                     result.set_exception(exc)
                     continue
                 while waiting:
                     result, record, _deadline = waiting.popleft()
+                    self._space.release()
                     await self._hand_over(result, record)
         finally:
             del self._waiting[topic]

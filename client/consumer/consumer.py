@@ -74,6 +74,7 @@ class AsyncConsumer:
             if self.coordinator is not None:
                 await self.coordinator.close()
         finally:
+            await self.fetcher.close()
             await self.client.close()
 
     async def __aenter__(self) -> "AsyncConsumer":

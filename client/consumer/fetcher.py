@@ -26,10 +26,11 @@ from client.client import NetworkClient
 from client.consumer.subscription_state import SubscriptionState
 from client.errors import ClientError, ClientTimeoutError, NoOffsetForPartitionError
 from client.protocol.api import CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, ApiKey
-from client.protocol.errors import INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode
+from client.protocol.errors import INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode, UnknownTopicOrPartitionError
 from client.protocol.record_batch import (HEADER_SIZE, CorruptBatchError, TimestampType, _decompress,
                                           iter_batches, validate_batch)
 from client.structs import ConsumerRecord, TopicPartition
+from client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,15 @@ class Fetcher:
         self._in_flight: set[int] = set()
         self._errors: list[BaseException] = []
         self._backoff_until: dict[TopicPartition, float] = {}  # partitions that failed: not before then
+        self._missing_since: dict[TopicPartition, float] = {}  # partitions absent from their topic's metadata
         self.arrived = asyncio.Event()  # set whenever a Fetch answer (or failure) or awaited metadata lands
         self._metadata_wait: asyncio.Task | None = None
         self._resetting: asyncio.Task | None = None
+        self._fetches: set[asyncio.Task] = set()  # Fetch requests in flight (held: a loop keeps only weak refs)
+
+    async def close(self) -> None:
+        """Cancel and await the background work (position resets, metadata waits, fetches)."""
+        await cancel_and_wait([self._resetting, self._metadata_wait, *self._fetches])
 
     # positions
     def start_resets(self) -> None:
@@ -202,6 +209,7 @@ class Fetcher:
                 if code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION or (code and code not in RETRIABLE):
                     # the metadata says there is no such topic: a clear error, not a silent wait
                     raise BrokerError.for_code(code, message or f"topic {tp.topic!r} does not exist")
+                self._check_partition_exists(tp)
                 self.client.topics.add(tp.topic)
                 self.client.request_refresh()
                 continue
@@ -225,6 +233,20 @@ class Fetcher:
                 if seek and still_pending.get(tp) == wanted[tp]:   # not sought elsewhere meanwhile
                     self.subs.seek(tp, entry["offset"])
         return found
+
+    def _check_partition_exists(self, tp: TopicPartition) -> None:
+        """Raise UnknownTopicOrPartitionError if metadata fetched after we first missed `tp`
+        still lists its topic without it (a partition added meanwhile appears in that
+        refresh, so one stale answer is not taken for a missing partition)."""
+        parts = self.client.cluster.partitions_for(tp.topic)
+        if parts is None or tp.partition in parts:
+            self._missing_since.pop(tp, None)
+            return
+        first_missed = self._missing_since.setdefault(tp, time.monotonic())
+        if self.client.refreshed_at > first_missed:
+            raise UnknownTopicOrPartitionError(
+                f"topic {tp.topic!r} has {len(parts)} partitions (0-{len(parts) - 1}); there is no partition "
+                f"{tp.partition}: assign one of those (or add partitions to the topic)")
 
     async def _list_offsets_from(self, node: int, parts: list[dict]) -> list[dict]:
         """The partitions' entries of one ListOffsets answer ([] if the broker failed us)."""
@@ -265,7 +287,9 @@ class Fetcher:
                 "partition_max_bytes": self.max_partition_fetch_bytes})
         for node, parts in by_node.items():
             self._in_flight.add(node)
-            asyncio.get_running_loop().create_task(self._fetch(node, parts))
+            task = asyncio.get_running_loop().create_task(self._fetch(node, parts))
+            self._fetches.add(task)
+            task.add_done_callback(self._fetches.discard)
 
     def _wake_on_metadata(self) -> None:
         """Refresh metadata and wake the poller when it lands, so that a partition whose
