@@ -278,6 +278,7 @@ class Fetcher:
                 continue
             leader = self.client.cluster.leader_for(tp)
             if leader is None:
+                self._check_partition_exists(tp)
                 self._wake_on_metadata()
                 continue
             if leader in self._in_flight:
