@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from client.admin import AsyncAdmin
 from client.consumer.consumer import AsyncConsumer
-from client.errors import ProducerClosedError
+from client.errors import ProducerClosedError, RecordTooLargeError
 from client.producer.producer import AsyncProducer
 from client.producer.record_args import PreparedRecord
 from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
@@ -95,12 +95,17 @@ class Producer(_Facade):
     def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
              partition: int | None = None, timestamp_ms: int | None = None) -> concurrent.futures.Future:
         """Queue one record; the Future's result is its RecordMetadata. Wrong argument types
-        and oversized records raise here, at once; the rest fails on the Future."""
+        raise here, at once (TypeError/ValueError); the rest fails on the Future, an oversized
+        record too (as in Kafka, whose send() hands RecordTooLargeException to the callback)."""
         if self._closed:
             raise ProducerClosedError("send() on a closed producer")
-        record = self._async.prepare(topic, value, key, headers, partition, timestamp_ms)
-        deadline = time.monotonic() + self._async.max_block_ms / 1000
         result: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            record = self._async.prepare(topic, value, key, headers, partition, timestamp_ms)
+        except RecordTooLargeError as exc:
+            result.set_exception(exc)
+            return result
+        deadline = time.monotonic() + self._async.max_block_ms / 1000
         self._space.acquire()
         with self._lock:
             self._pending.append((result, record, deadline))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from client import Producer
+from client.errors import RecordTooLargeError
 from client.producer.record_args import check_record
+from tests.client.conftest import bootstrap
 
 GOOD = dict(topic="t", value=b"v", key=b"k", headers=[("h", b"x")], partition=0, timestamp_ms=1)
 
@@ -34,3 +37,12 @@ def test_good_record_and_its_size() -> None:
     assert (record.topic, record.value, record.key, record.partition) == ("t", b"v", b"k", 0)
     assert check_record(**{**GOOD, "value": None, "key": None, "headers": None, "partition": None,
                            "timestamp_ms": None}).size < record.size
+
+
+def test_sync_send_raises_type_errors_itself_and_puts_size_errors_on_the_future(shared_node) -> None:  # noqa: F811
+    with Producer(bootstrap(shared_node), max_request_size=1000) as producer:
+        with pytest.raises(TypeError, match="value must be bytes"):
+            producer.send("t", "a str")
+        future = producer.send("t", b"x" * 2000)
+        with pytest.raises(RecordTooLargeError):
+            future.result(timeout=10)
