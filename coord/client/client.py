@@ -112,6 +112,8 @@ class CoordClient:
             except (asyncio.TimeoutError, ConnectionLossError, SessionExpiredError):
                 pass
             conn.close()
+            if conn.closing is not None:   # bounded: a peer that reads nothing may never let go
+                await asyncio.wait({conn.closing}, timeout=1.0)
         self._conn = None
         self.core.expire()
         self.core.auth.clear()              # a later start() is a fresh handle
