@@ -128,11 +128,36 @@ def _client(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run())
     except CoordError as e:
-        print(f"{args.op} {args.path}: {e}", file=sys.stderr)
+        print(_describe(args.op, args.path, e), file=sys.stderr)
         return 1
     except OSError as e:
         print(f"cannot reach {args.server}: {e}", file=sys.stderr)
         return 1
+
+
+def _describe(op: str, path: str, error: Exception) -> str:
+    """A failed command's message in CLI terms (the exception's own hint speaks of Python
+    arguments such as makepath=True)."""
+    from coord.protocol.errors import NoNodeError
+
+    if isinstance(error, NoNodeError):
+        if op == "create":
+            return f"{op} {path}: the parent node does not exist (NONODE); create it first"
+        return f"{op} {path}: Node does not exist: {path} (NONODE)"
+    return f"{op} {path}: {error}"
+
+
+SHELL_HELP = """commands (one per line; options as for `pybroker coord <command>`):
+  ls PATH                        list the children of a znode
+  get PATH                       print a znode's data
+  stat PATH                      print a znode's Stat
+  create PATH [DATA] [-e] [-s]   create a znode (ephemeral, sequential)
+  set PATH DATA [-v VERSION]     set a znode's data
+  delete PATH [-v VERSION] [-r]  delete a znode (recursively)
+  help                           this text
+  quit | exit                    end the session
+When reading a script (stdin not a terminal), the exit status is 1 if the last command failed."""
+CLIENT_OPS = ("ls", "get", "stat", "create", "set", "delete")
 
 
 async def _client_op(client, args: argparse.Namespace) -> int:
@@ -171,27 +196,48 @@ def _shell(args: argparse.Namespace) -> int:
     parser = build_parser()
     parser.exit_on_error = False
 
+    async def one(client: CoordClient, line: str) -> int:
+        """Run one input line; its status (0 = ok)."""
+        try:
+            words = shlex.split(line)
+        except ValueError as e:
+            print(f"{line.strip()}: {e}", file=sys.stderr)
+            return 1
+        if not words:
+            return 0
+        if words[0] == "help":
+            print(SHELL_HELP)
+            return 0
+        if words[0] not in CLIENT_OPS:
+            print(f"unknown command: {words[0]}\n{SHELL_HELP}", file=sys.stderr)
+            return 1
+        try:
+            cmd = parser.parse_args(["coord", *words])
+        except (argparse.ArgumentError, SystemExit) as e:  # argparse has printed the usage
+            if isinstance(e, argparse.ArgumentError):
+                print(f"{line.strip()}: {e}", file=sys.stderr)
+            return 1
+        try:
+            return await _client_op(client, cmd)
+        except CoordError as e:
+            print(_describe(cmd.op, cmd.path, e), file=sys.stderr)
+            return 1
+
     async def run() -> int:
         client = CoordClient(args.server, session_timeout=30.0)
         await client.start()
+        status = 0
         try:
             for line in sys.stdin:
-                words = shlex.split(line)
-                if not words or words[0] in ("quit", "exit"):
-                    if words:
-                        break
-                    continue
-                try:
-                    cmd = parser.parse_args(["coord", *words])
-                    if getattr(cmd, "op", None) is None:
-                        raise argparse.ArgumentError(None, f"not a client command: {words[0]}")
-                    await _client_op(client, cmd)
-                except (argparse.ArgumentError, CoordError) as e:
-                    print(f"{line.strip()}: {e}", file=sys.stderr)
-                except SystemExit:
-                    continue
-            return 0
+                if line.split()[:1] in (["quit"], ["exit"]):
+                    break
+                status = await one(client, line)
+            return status if not sys.stdin.isatty() else 0
         finally:
             await client.stop()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except CoordError as e:
+        print(f"cannot reach {args.server}: {e}", file=sys.stderr)
+        return 1

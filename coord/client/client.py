@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from coord.client.connection import Connection, HandshakeRefused
+from coord.client.connection import Connection, HandshakeRefused, close_quietly
 from coord.client.core import (WATCH_CHILD, WATCH_DATA, WATCH_EXISTS, WATCH_PERSISTENT,
                                WATCH_RECURSIVE, ClientCore, Notify, ProtocolError)
 from coord.client.transaction import Transaction
@@ -112,6 +112,8 @@ class CoordClient:
             except (asyncio.TimeoutError, ConnectionLossError, SessionExpiredError):
                 pass
             conn.close()
+            if conn.closing is not None:   # bounded: a peer that reads nothing may never let go
+                await asyncio.wait({conn.closing}, timeout=1.0)
         self._conn = None
         self.core.expire()
         self.core.auth.clear()              # a later start() is a fresh handle
@@ -176,10 +178,10 @@ class CoordClient:
             resp = await conn.handshake(int(self.session_timeout * 1000), self.read_only,
                                         time.monotonic() + max(left, 0.01))
         except BaseException:
-            writer.close()
+            await close_quietly(writer)
             raise
         if resp.timeOut <= 0:
-            writer.close()
+            await close_quietly(writer)
             self._expired()
             raise SessionExpiredError()
         self._conn = conn

@@ -18,6 +18,18 @@ from coord.protocol.framing import DEFAULT_MAX_BUFFER, FrameReader
 from coord.client.core import ClientCore
 
 
+async def close_quietly(writer: asyncio.StreamWriter) -> None:
+    """Close a stream and wait for it, swallowing the error that ended it. A reset
+    connection stores its ConnectionResetError in the stream's closed-future too; if
+    nothing awaits `wait_closed()`, asyncio may log "Future exception was never
+    retrieved" when that future is collected (the reset is already handled)."""
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except Exception:  # noqa: BLE001 - how the stream ended was handled by its reader
+        pass
+
+
 class HandshakeRefused(Exception):
     """The server closed the connection instead of answering the ConnectRequest."""
 
@@ -33,6 +45,7 @@ class Connection:
         self.timeout = 0.0
         self.last_sent = self.last_received = time.monotonic()
         self.tasks: list[asyncio.Task] = []
+        self.closing: asyncio.Task | None = None
         self.closed = False
 
     async def handshake(self, timeout_ms: int, read_only: bool, deadline: float) -> R.ConnectResponse:
@@ -107,5 +120,5 @@ class Connection:
         for task in self.tasks:
             if task is not current:
                 task.cancel()
-        self.writer.close()
+        self.closing = asyncio.ensure_future(close_quietly(self.writer))
         self.on_lost(self, error)

@@ -5,7 +5,12 @@ tree therefore never decides anything (no validation beyond what the prep step a
 checked, no clock, no randomness). It also holds the replicated session table (session
 id -> timeout, password), because session create/close are transactions too.
 
-It must never do I/O and never read the time: `txn.time` is the leader's clock.
+It must never do I/O (beyond logging an exceeded quota, as ZooKeeper does) and never
+read the time: `txn.time` is the leader's clock.
+
+Quota stats (see `quota`) are maintained here, as part of applying, so every member
+computes the same /zookeeper/quota/<path>/zookeeper_stats data; like ZooKeeper's, those
+updates change the stats node's data but not its version or mzxid.
 
 Stat bookkeeping follows ZooKeeper's: a node keeps `seq`, the count of child creations
 (the source of sequential suffixes); the client-visible cversion is ``2 * seq -
@@ -15,11 +20,13 @@ exactly as ZooKeeper's does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from coord.protocol.opcodes import EventType
 from coord.protocol.records import Stat
+from coord.server import quota
 from coord.server import txn as T
 from coord.server.txn import Txn
 
@@ -30,6 +37,7 @@ NODE_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
 
 OPEN_ACL = [[31, "world", "anyone"]]
 READ_ACL = [[1, "world", "anyone"]]
+log = logging.getLogger(__name__)
 RESERVED = ("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config")
 
 
@@ -90,6 +98,7 @@ class DataTree:
         self.containers: set[str] = set()
         self.ttls: set[str] = set()
         self.sessions: dict[int, tuple[int, bytes]] = {}
+        self.quotas: set[str] = set()   # data paths with a zookeeper_limits node
         self.last_zxid = 0
         for path in RESERVED:
             config = path == "/zookeeper/config"
@@ -122,6 +131,31 @@ class DataTree:
             stack.extend(f"{base}/{c}" for c in node.children)
         return total
 
+    def subtree_usage(self, path: str) -> tuple[int, int]:
+        """(nodes, data bytes) of `path` and everything below it; (0, 0) if absent."""
+        if path not in self.nodes:
+            return 0, 0
+        count = size = 0
+        stack = [path]
+        while stack:
+            p = stack.pop()
+            node = self.nodes[p]
+            count += 1
+            size += len(node.data) if node.data else 0
+            base = "" if p == "/" else p
+            stack.extend(f"{base}/{c}" for c in node.children)
+        return count, size
+
+    def quota_owner(self, path: str) -> str | None:
+        """The deepest quota'd path that is `path` or one of its ancestors (ZooKeeper's
+        getMaxPrefixWithQuota, which ignores a quota on /zookeeper)."""
+        p = path
+        while p not in self.quotas:
+            if p == "/":
+                return None
+            p = parent_of(p)
+        return None if p == "/zookeeper" else p
+
     def ephemeral_count(self) -> int:
         return sum(len(s) for s in self.ephemerals.values())
 
@@ -147,10 +181,13 @@ class DataTree:
             return None
         if kind == T.SET_DATA:
             node = self.nodes[body[0]]
+            delta = _size(body[1]) - _size(node.data)
             node.data, node.version = body[1], node.version + 1
             node.mzxid, node.mtime = txn.zxid, txn.time
             events.append(WatchEvent(NODE_DATA_CHANGED, body[0]))
-            return node.stat()
+            stat = node.stat()
+            self._count_usage(body[0], delta, 0)
+            return stat
         if kind == T.SET_ACL:
             node = self.nodes[body[0]]
             node.acl, node.aversion = body[1], node.aversion + 1
@@ -184,7 +221,14 @@ class DataTree:
             self.ephemerals.setdefault(owner, set()).add(path)
         events.append(WatchEvent(NODE_CREATED, path))
         events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path))
-        return path, node.stat()
+        stat = node.stat()
+        covered = quota.quota_path_of(parent_path)
+        if covered is not None and child_name(path) == quota.LIMIT_NODE:
+            self.quotas.add(covered)
+        if covered is not None and child_name(path) == quota.STAT_NODE:
+            self._recount_quota(covered)
+        self._count_usage(path, _size(data), 1)
+        return path, stat
 
     def _delete(self, path: str, zxid: int, events: list[WatchEvent]) -> None:
         node = self.nodes.pop(path)
@@ -197,6 +241,10 @@ class DataTree:
             parent.pzxid = zxid
         self.containers.discard(path)
         self.ttls.discard(path)
+        covered = quota.quota_path_of(parent_path)
+        if covered is not None and child_name(path) == quota.LIMIT_NODE:
+            self.quotas.discard(covered)
+        self._count_usage(path, -_size(node.data), -1)
         if T.is_ephemeral_owner(node.owner):
             owned = self.ephemerals.get(node.owner)
             if owned is not None:
@@ -205,6 +253,35 @@ class DataTree:
                     del self.ephemerals[node.owner]
         events.append(WatchEvent(NODE_DELETED, path))
         events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path))
+
+    # -- quota stats -----------------------------------------------------------------
+
+    def _recount_quota(self, path: str) -> None:
+        """Set `path`'s stats node to its subtree's full count (ZooKeeper's
+        updateQuotaForPath), keeping any other fields the node holds."""
+        node = self.nodes.get(quota.stat_path(path))
+        if node is None:
+            return
+        fields = quota.parse(node.data)
+        fields["count"], fields["bytes"] = self.subtree_usage(path)
+        node.data = quota.render(fields)
+
+    def _count_usage(self, path: str, bytes_delta: int, count_delta: int) -> None:
+        """Adjust the stats of the quota covering `path` (ZooKeeper's updateQuotaStat);
+        warn, without refusing, when the result is over a limit."""
+        owner = self.quota_owner(path)
+        if owner is None:
+            return
+        node = self.nodes.get(quota.stat_path(owner))
+        if node is None:
+            return  # limits written before stats (zkCli's order): counted when it comes
+        fields = quota.parse(node.data)
+        fields["count"] = fields.get("count", 0) + count_delta
+        fields["bytes"] = fields.get("bytes", 0) + bytes_delta
+        node.data = quota.render(fields)
+        limits = self.nodes.get(quota.limit_path(owner))
+        for over in quota.exceeded(fields, quota.parse(limits.data if limits else None)):
+            log.warning("quota exceeded on %s: %s", owner, over)
 
     # -- snapshot form ---------------------------------------------------------------
 
@@ -230,4 +307,20 @@ class DataTree:
                 tree.ephemerals.setdefault(node.owner, set()).add(path)
         tree.sessions = {sid: (timeout, bytes(pw)) for sid, timeout, pw in sessions}
         tree.last_zxid = last_zxid
+        tree._setup_quotas()
         return tree
+
+    def _setup_quotas(self) -> None:
+        """Rebuild the quota index from /zookeeper/quota and recount every stats node,
+        as ZooKeeper does when it loads a snapshot (setupQuota)."""
+        prefix = quota.QUOTA_ROOT + "/"
+        for path in [p for p in self.nodes if p.startswith(prefix)]:
+            covered = quota.quota_path_of(parent_of(path))
+            if covered is not None and child_name(path) == quota.LIMIT_NODE:
+                self.quotas.add(covered)
+        for covered in self.quotas:
+            self._recount_quota(covered)
+
+
+def _size(data: bytes | None) -> int:
+    return len(data) if data else 0

@@ -46,3 +46,25 @@ def test_shell_runs_commands_from_stdin(shared_coord) -> None:
     assert out.returncode == 0, out.stderr
     assert "Created /shell-a" in out.stdout and "one" in out.stdout and "version = 1" in out.stdout
     assert "get /shell-missing" in out.stderr
+
+
+def _shell(hosts: str, script: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "broker", "coord", "shell", "--server", hosts],
+                          input=script, capture_output=True, text=True, timeout=60)
+
+
+def test_messages_speak_cli_and_a_failed_last_shell_command_fails_the_script(shared_coord) -> None:
+    missing = _cli("ls", "/cli-nonexist", "--server", shared_coord.hosts)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "ls /cli-nonexist: Node does not exist: /cli-nonexist (NONODE)"
+    orphan = _cli("create", "/cli-nonexist/kid", "--server", shared_coord.hosts)
+    assert orphan.returncode == 1 and "makepath" not in orphan.stderr
+    assert "the parent node does not exist (NONODE); create it first" in orphan.stderr
+
+    out = _shell(shared_coord.hosts, "frobnicate /x\nls /\n")
+    assert out.returncode == 0, out.stderr                 # the last command succeeded
+    assert "unknown command: frobnicate" in out.stderr and "quit | exit" in out.stderr
+    assert "pybroker coord" not in out.stderr.splitlines()[0]
+    assert _shell(shared_coord.hosts, "ls /\nget /cli-nonexist\n").returncode == 1
+    assert _shell(shared_coord.hosts, "ls /\nbogus\n").returncode == 1
+    assert _shell(shared_coord.hosts, "help\n").stdout.startswith("commands")

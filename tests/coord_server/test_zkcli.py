@@ -41,3 +41,11 @@ def test_zkcli_create_get_ls_stat_delete(shared_coord) -> None:
     assert "cli2" in out and "zookeeper" in out
     assert "null" in out  # created without data: the null buffer survives
     assert "Node does not exist: /nope" in out
+
+
+def test_zkcli_setquota_then_listquota_shows_the_subtree(shared_coord) -> None:
+    out = _zkcli(shared_coord.hosts, "create /cliq", "create /cliq/a", "setquota -n 5 /cliq",
+                 "listquota /cliq", "create /cliq/b 12345", "listquota /cliq", "deleteall /cliq",
+                 "delquota /cliq")
+    assert "Output stat for /cliq count=2,bytes=0" in out, out
+    assert "Output stat for /cliq count=3,bytes=5" in out, out

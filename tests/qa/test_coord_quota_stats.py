@@ -35,7 +35,5 @@ def test_real_zookeeper_counts_the_quota_subtree(real_zookeeper):
     assert _quota_stats_after_writes(real_zookeeper) == (b"count=2,bytes=0", b"count=3,bytes=5")
 
 
-@pytest.mark.xfail(strict=True, reason="coord never updates /zookeeper/quota/<path>/zookeeper_stats: listquota "
-                                       "shows count=0,bytes=0 whatever the subtree holds")
 def test_coord_counts_the_quota_subtree(shared_coord):
     assert _quota_stats_after_writes(shared_coord.hosts) == (b"count=2,bytes=0", b"count=3,bytes=5")
