@@ -22,7 +22,7 @@ from client.protocol.record_batch import CorruptBatchError
 
 from broker.config import BrokerConfig
 from broker.metadata.cache import MetadataCache
-from broker.replication.messages import EpochAnswer, EpochQuery, ErrorCode, FetchRequest, FetchResponse
+from broker.replication.messages import EpochAnswer, EpochQuery, ErrorCode, FetchResponse
 from broker.server.partition import Partition
 from broker.server.replica_log import split_batches
 from broker.server.replica_manager import ReplicaManager
@@ -115,12 +115,6 @@ class _Fetcher:
             request_timeout_ms=self.config.replica_socket_timeout_ms + self.config.replica_fetch_wait_max_ms)
         return self.conn
 
-    def _current(self, part: Partition, asked: EpochQuery | FetchRequest) -> bool:
-        """Whether an answer to `asked` may still be applied: the partition is still hosted
-        (StopReplica closes its log) and still wants exactly what was asked."""
-        hosted = self.manager.replicas.partitions.get((part.topic, part.partition))
-        return hosted is part and part.follower_request() == asked
-
     async def _ask_epochs(self, conn: BrokerConnection, queries: list[tuple[Partition, EpochQuery]]) -> None:
         body = {"replica_id": self.config.broker_id, "partitions": [
             {"topic": p.topic, "partition": p.partition, "current_leader_epoch": q.leader_epoch,
@@ -128,9 +122,7 @@ class _Fetcher:
         response = await conn.request(ApiKey.OFFSETS_FOR_LEADER_EPOCH, body)
         answers = {(a["topic"], a["partition"]): a for a in response.body.get("partitions", ())}
         refused = False
-        for part, query in queries:
-            if not self._current(part, query):
-                continue  # deleted, or its role or epoch changed while the query was out
+        for part, _ in queries:
             a = answers.get((part.topic, part.partition))
             code = _core_code(a["error"]) if a is not None else None
             if code is None:
@@ -172,8 +164,8 @@ class _Fetcher:
                 log.warning("%s: corrupt data from leader %d (%s); fetching again", part, self.leader, exc)
                 refused = True
                 continue
-            if not self._current(part, req):
-                continue  # deleted, or its role or position changed while the fetch was out
+            if part.follower_request() != req:
+                continue  # the partition's role or position changed while the fetch was out
             part.step(FetchResponse(entry.get("leader_epoch", -1), req.fetch_offset, batches,
                                     entry.get("high_watermark", -1), code))
             if code not in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
