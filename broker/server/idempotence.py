@@ -39,7 +39,7 @@ from client.protocol.record_batch import HEADER_SIZE, BatchHeader, CorruptBatchE
 from broker.log import PartitionLog
 from broker.log.errors import OffsetOutOfRangeError
 from broker.log.partition_log import AppendInfo
-from broker.producers.snapshot import Anchor, SnapshotCorruptError, load_snapshot, rebuild, snapshot
+from broker.producers.snapshot import Anchor, SnapshotCorruptError, load_snapshot, snapshot
 from broker.producers.state import Append, Duplicate, ProducerStateTable
 
 log = logging.getLogger(__name__)
@@ -207,9 +207,10 @@ class Admission:
         self._headers = headers
         self._parts = parts
 
-    def appended(self, info: AppendInfo) -> None:
+    def appended(self, first_offset: int) -> None:
+        """The log took the records, the first at `first_offset`: record them."""
         if self._parts is not None and self.duplicate is None:
-            self._parts.record(self._headers, info.first_offset)
+            self._parts.record(self._headers, first_offset)
 
 
 class ProducerStates:

@@ -28,7 +28,7 @@ def produce(states: ProducerStates, plog: PartitionLog, records: bytes, leader_e
     """What the produce handler does; returns the first offset answered."""
     admission = states.admit(plog, leader_epoch, records)
     info = admission.duplicate or plog.append(records, leader_epoch=leader_epoch)
-    admission.appended(info)
+    admission.appended(info.first_offset)
     return info.first_offset
 
 

@@ -48,7 +48,7 @@ def _append(ctx: BrokerContext, entry: dict, acks: int, timeout_ms: int) -> tupl
             end = plog.log_end_offset
             replicated = part.produce(bytes(records), acks, timeout_ms)
             if plog.log_end_offset > end:  # appended (not refused up front): record the batch
-                admission.appended(AppendInfo(end, plog.log_end_offset - 1, -1))
+                admission.appended(end)
     except SequenceRefused as exc:  # idempotence: gap, fenced epoch, bad producer fields
         code, message = exc.code, f"{topic}-{partition}: {exc.message}"
     except CorruptBatchError as exc:
