@@ -20,6 +20,7 @@ from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import build_batch, decode_batch, iter_batches
 
 from broker.groups.records import Record
+from broker.refusal import Refused
 
 READ_CHUNK_BYTES = 1 << 20
 APPEND_TIMEOUT_MS = 30_000  # Kafka's offsets.commit.timeout.ms is 5 s; replication here may be slower
@@ -77,9 +78,5 @@ class PartitionIO:
         return written
 
 
-class AppendRefused(Exception):
+class AppendRefused(Refused):
     """The partition refused or could not replicate an offsets write; `code` says why."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code

@@ -26,17 +26,13 @@ from broker.groups.messages import (
     ScheduleTick, Tick,
 )
 from broker.groups.records import Record
+from broker.refusal import Refused
 
 log = logging.getLogger(__name__)
 
 
-class CoordinatorRefused(Exception):
+class CoordinatorRefused(Refused):
     """This broker cannot serve the group now; `code` tells the client what to do next."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class OffsetsPartitionIO(Protocol):

@@ -41,6 +41,7 @@ from broker.log.errors import OffsetOutOfRangeError
 from broker.log.partition_log import AppendInfo
 from broker.producers.snapshot import Anchor, SnapshotCorruptError, load_snapshot, snapshot
 from broker.producers.state import Append, Duplicate, ProducerStateTable
+from broker.refusal import Refused
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,8 @@ PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000  # Kafka's producer.id.expiration.m
 _SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
 
 
-class SequenceRefused(Exception):
+class SequenceRefused(Refused):
     """An idempotent batch the partition must not take; carries the error code and why."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def snapshot_path(directory: Path, offset: int) -> Path:

@@ -23,6 +23,7 @@ from client.protocol.errors import ErrorCode
 from broker.config import BrokerConfig
 from broker.log.checkpoint import write_checkpoint
 from broker.metadata.cache import MetadataCache
+from broker.refusal import Refused
 from broker.replication.messages import ProposeIsr
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
@@ -32,13 +33,8 @@ log = logging.getLogger(__name__)
 HW_CHECKPOINT = "replication-offset-checkpoint"
 
 
-class PartitionRefused(Exception):
+class PartitionRefused(Refused):
     """A request names a partition this broker cannot serve; carries code and message."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class LeadershipListener(Protocol):
