@@ -68,18 +68,10 @@ class ClusterState:
         return [*self.coord, *self.brokers]
 
     def broker(self, broker_id: int) -> Member:
-        for b in self.brokers:
-            if b.id == broker_id:
-                return b
-        known = ", ".join(str(b.id) for b in self.brokers)
-        raise ClusterStateError(f"no broker {broker_id} in this cluster (brokers: {known})")
+        return _find(self.brokers, broker_id, "broker", "brokers")
 
     def coord_member(self, member_id: int) -> Member:
-        for c in self.coord:
-            if c.id == member_id:
-                return c
-        known = ", ".join(str(c.id) for c in self.coord)
-        raise ClusterStateError(f"no coord member {member_id} in this cluster (members: {known})")
+        return _find(self.coord, member_id, "coord member", "members")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -158,3 +150,11 @@ def _cmdline(pid: int, patience: float = 0.5) -> list[bytes]:
         if raw or time.monotonic() > deadline:
             return raw.split(b"\0")
         time.sleep(0.001)
+
+
+def _find(members: list[Member], member_id: int, what: str, plural: str) -> Member:
+    for m in members:
+        if m.id == member_id:
+            return m
+    known = ", ".join(str(m.id) for m in members)
+    raise ClusterStateError(f"no {what} {member_id} in this cluster ({plural}: {known})")
