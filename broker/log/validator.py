@@ -11,6 +11,8 @@ that the header tells the truth about the records, as Kafka's LogValidator does:
 - a codec Kafka knows (0-4), and records that decompress;
 - record_count records that decode, filling the batch exactly, with offset deltas
   0, 1, ..., n-1 and last_offset_delta = n-1;
+- a max_timestamp that is the newest record's (create time): the time index and
+  ListOffsets trust it. Kafka rewrites a wrong one; we never change the bytes, so refuse;
 - no control batch from a client, and a base sequence whenever a producer id is set;
 - on a compacted topic, a key on every record.
 
@@ -25,8 +27,8 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from client.protocol.record_batch import (BatchHeader, CorruptBatchError, InvalidRecordError, records_bytes,
-                                          validate_batch)
+from client.protocol.record_batch import (BatchHeader, CorruptBatchError, InvalidRecordError, TimestampType,
+                                          records_bytes, validate_batch)
 from client.protocol.records import decode_records
 
 from .config import LogConfig
@@ -34,6 +36,7 @@ from .errors import RecordTooLargeError
 
 CONTROL_BIT = 0x20
 _OFFSET = itemgetter(0)
+_TIMESTAMP = itemgetter(1)
 _KEY = itemgetter(2)
 
 
@@ -60,11 +63,15 @@ def validate_for_append(batch: bytes | bytearray | memoryview, config: LogConfig
     if header.producer_id >= 0 and header.base_sequence < 0:
         raise InvalidRecordError(f"batch of producer {header.producer_id} has no base sequence "
                                  f"({header.base_sequence})")
-    records = decode_records(records_bytes(batch, 0, header), count, 0, 0)
+    records = decode_records(records_bytes(batch, 0, header), count, 0, header.base_timestamp)
     if list(map(_OFFSET, records)) != list(range(count)):
         first = next(i for i, r in enumerate(records) if r.offset != i)
         raise InvalidRecordError(f"record {first} of the batch has offset delta {records[first].offset}, "
                                  f"not {first}: deltas must run 0..{count - 1} in order")
+    newest = max(map(_TIMESTAMP, records))
+    if header.timestamp_type is TimestampType.CREATE_TIME and newest != header.max_timestamp:
+        raise InvalidRecordError(f"the batch claims a max timestamp of {header.max_timestamp} but its newest "
+                                 f"record has {newest}")
     if config.compacted and None in map(_KEY, records):
         raise InvalidRecordError("a compacted topic cannot accept a record without a key "
                                  f"(record {list(map(_KEY, records)).index(None)} of the batch has none)")

@@ -19,13 +19,13 @@ RECORDS = [(b"k1", b"v1", [("h", None)], 10), (b"k2", None, None, 11), (b"k3", b
 
 
 def forged(records=RECORDS, *, count=None, last_delta=None, deltas=None, attributes=0, codec=Compression.NONE,
-           producer_id=-1, base_sequence=-1) -> bytes:
+           producer_id=-1, base_sequence=-1, max_timestamp=12) -> bytes:
     """A batch with a correct crc whose header says whatever the test wants."""
     payload = compress(codec, encode_records(records, 10, deltas))
     count = len(records) if count is None else count
     return pack_batch(payload, base_offset=0, record_count=count,
                       last_offset_delta=count - 1 if last_delta is None else last_delta,
-                      attributes=attributes | int(codec), base_timestamp=10, max_timestamp=12,
+                      attributes=attributes | int(codec), base_timestamp=10, max_timestamp=max_timestamp,
                       producer_id=producer_id, producer_epoch=0 if producer_id >= 0 else -1,
                       base_sequence=base_sequence)
 
@@ -43,6 +43,7 @@ def test_an_honest_batch_of_every_codec_passes(codec) -> None:
     (forged(deltas=[0, 2, 1]), "record 1 of the batch has offset delta 2"),
     (forged(deltas=[1, 2, 3]), "record 0 of the batch has offset delta 1"),
     (forged(attributes=0x20), "control batches"),
+    (forged(max_timestamp=99), "max timestamp of 99 but its newest record has 12"),
     (forged(producer_id=9), "no base sequence"),
     (build_batch(RECORDS) + build_batch(RECORDS), "one batch per partition"),
 ])
