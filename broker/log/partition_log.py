@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from client.protocol.record_batch import validate_batch
 
+from . import record_format
 from .checkpoint import read_checkpoint, write_checkpoint
 from .config import LogConfig
 from .epochs import LeaderEpochCache
@@ -121,6 +122,7 @@ class PartitionLog:
         """Open (creating if needed) the log in `directory`, recovering it after a crash."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        record_format.ensure(directory)   # never misread an older record format
         owns = handles is None
         handles = handles if handles is not None else FileHandleCache(max_open=16)
         saved = read_checkpoint(directory / RECOVERY_CHECKPOINT, 2)
