@@ -187,12 +187,14 @@ def records_bytes(buf: bytes | bytearray | memoryview, pos: int, header: BatchHe
     return bytes(decompress(header.compression, memoryview(buf)[pos + HEADER_SIZE:end]))
 
 
-def decode_batch(buf: bytes | bytearray | memoryview, pos: int = 0, *, check_crc: bool = True) -> list[Record]:
-    """Every record of the batch at `pos`, with absolute offsets and timestamps."""
+def decode_batch(buf: bytes | bytearray | memoryview, pos: int = 0, *, check_crc: bool = True,
+                 cls: type[tuple] = Record, head: tuple = ()) -> list:
+    """Every record of the batch at `pos`, with absolute offsets and timestamps, as
+    `cls` named tuples of `head` + Record's fields (records.decode_records)."""
     header = validate_batch(buf, pos) if check_crc else read_header(buf, pos)
     try:
         records = decode_records(records_bytes(buf, pos, header), header.record_count, header.base_offset,
-                                 header.base_timestamp)
+                                 header.base_timestamp, cls, head)
     except InvalidRecordError as exc:
         raise type(exc)(f"batch at byte {pos} (offset {header.base_offset}): {exc}") from None
     if header.timestamp_type is TimestampType.LOG_APPEND_TIME:  # every record takes the batch's time

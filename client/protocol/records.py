@@ -149,8 +149,11 @@ def _read_headers(data: bytes, p: int) -> tuple[Headers, int]:
     return headers, p
 
 
-def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: int) -> list[Record]:
-    """`count` records from `data` (all of it), with absolute offsets and timestamps.
+def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: int,
+                   cls: type[tuple] = Record, head: tuple = ()) -> list:
+    """`count` records from `data` (all of it), with absolute offsets and timestamps, each
+    a `cls` named tuple of `head` + (offset, timestamp, key, value, headers): a consumer
+    passes its ConsumerRecord and (topic, partition), and gets its records in one pass.
 
     Raises InvalidRecordError when the bytes are not exactly `count` well-formed records:
     fewer, more, or one whose fields do not add up to its length.
@@ -217,7 +220,7 @@ def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: in
             if p != end:
                 raise InvalidRecordError(f"record {len(out)}'s fields end at byte {p} of the records, "
                                          f"not at byte {end} as its length says")
-            append(_new(Record, (base_offset + od, base_timestamp + td, key, value, headers)))
+            append(_new(cls, head + (base_offset + od, base_timestamp + td, key, value, headers)))
     except IndexError:
         raise InvalidRecordError(f"the records end inside record {len(out)} of {count} "
                                  f"({len(data)} bytes)") from None
