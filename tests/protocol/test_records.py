@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client.protocol.batch_errors import InvalidRecordError
-from client.protocol.records import decode_records, encode_records, zigzag_varint
+from client.protocol.records import check_records, decode_records, encode_records, zigzag_varint
 from tests.protocol.strategies import records
 
 
@@ -28,6 +28,27 @@ def test_varints_of_every_width(n) -> None:
     """A header-less record whose timestamp delta is `n` reads back as `n`."""
     data = encode_records([(None, b"v", None, n)], 0)
     assert decode_records(data, 1, 0, 0)[0].timestamp == n
+
+
+@settings(max_examples=150, deadline=None)
+@given(records, st.integers(-2**41, 2**41), st.booleans())
+def test_the_checker_agrees_with_the_decoder(recs, base_ts, keys_required) -> None:
+    """check_records (the validator's walk) accepts what decode_records reads, finds the
+    newest timestamp, and refuses a keyless record only when keys are required."""
+    data = encode_records(recs, base_ts)
+    decode_records(data, len(recs), 0, base_ts)
+    if keys_required and any(k is None for k, _, _, _ in recs):
+        with pytest.raises(InvalidRecordError, match="without a key"):
+            check_records(data, len(recs), keys_required)
+    else:
+        assert check_records(data, len(recs), keys_required) == max(ts for *_, ts in recs) - base_ts
+
+
+def test_the_checker_refuses_offset_deltas_out_of_order() -> None:
+    data = encode_records([(b"a", b"1", None, 5), (b"b", b"2", None, 6)], 5, [0, 2])
+    assert [r.offset for r in decode_records(data, 2, 0, 5)] == [0, 2]
+    with pytest.raises(InvalidRecordError, match="record 1 of the batch has offset delta 2"):
+        check_records(data, 2, False)
 
 
 def test_varint_encoding_is_protobufs_zigzag() -> None:
@@ -56,3 +77,5 @@ GOOD = encode_records([(b"key", b"value", [("h", b"x")], 1), (None, b"v2", None,
 def test_malformed_records_are_refused(data, count, message) -> None:
     with pytest.raises(InvalidRecordError, match=message):
         decode_records(data, count, 0, 0)
+    with pytest.raises(InvalidRecordError, match=message):
+        check_records(data, count, False)
