@@ -12,7 +12,7 @@ from pathlib import Path
 
 from broker.cli.runner import run_until_signal
 from broker.cli.start import DataDirInUseError, lock_data_dir
-from broker.log.record_format import OldRecordFormatError
+from broker.log import OldRecordFormatError
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 

@@ -23,7 +23,7 @@ from coord.server.server import CoordServer
 from broker import __version__
 from broker.cli.runner import run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
-from broker.log.record_format import OldRecordFormatError
+from broker.log import OldRecordFormatError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 

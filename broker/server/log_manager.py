@@ -18,9 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from broker.config import BrokerConfig
-from broker.log import FileHandleCache, LogConfig, PartitionLog
+from broker.log import FileHandleCache, LogConfig, OldRecordFormatError, PartitionLog, unreadable_dirs
 from broker.log.compaction import COMPACT, compact
-from broker.log.record_format import OldRecordFormatError, unreadable_dirs
 from broker.server.idempotence import ProducerStates
 
 log = logging.getLogger(__name__)

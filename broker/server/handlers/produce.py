@@ -19,9 +19,8 @@ from client.protocol.api import ACKS_ALL, ACKS_LEADER, ACKS_NONE, NO_TIMESTAMP
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import CorruptBatchError
 
-from broker.log import RecordTooLargeError
+from broker.log import RecordTooLargeError, validate_for_append
 from broker.log.partition_log import AppendInfo
-from broker.log.validator import validate_for_append
 from broker.replication.messages import ErrorCode as ReplicaError
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries, partition_error
 from broker.server.idempotence import SequenceRefused
