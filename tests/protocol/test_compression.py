@@ -72,3 +72,19 @@ def test_codecs_5_to_7_are_unknown(codec) -> None:
         decompress(codec, b"x")
     with pytest.raises(UnsupportedCompressionError):
         compress(codec, b"x")
+
+
+def test_a_zstd_frame_without_content_size_reads() -> None:
+    """Streaming encoders (librdkafka's among them) may leave the frame's size unset."""
+    streaming = cramjam.zstd.Compressor()
+    streaming.compress(DATA)
+    frame = bytes(streaming.finish())
+    assert frame[4] & 0xC0 == 0          # frame header descriptor: no content size
+    assert decompress(Compression.ZSTD, frame) == DATA
+
+
+def test_lz4_frames_with_linked_blocks_read_too() -> None:
+    """We write independent blocks; a reader should not care what another writer chose."""
+    linked = cramjam.lz4.Compressor(block_linked=True)
+    linked.compress(DATA)
+    assert decompress(Compression.LZ4, bytes(linked.finish())) == DATA
