@@ -12,8 +12,8 @@ from pathlib import Path
 
 from broker.cli.runner import run_until_signal
 from broker.cli.start import DataDirInUseError, lock_data_dir
-from broker.log import OldRecordFormatError
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
+from broker.log import OldRecordFormatError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 
 

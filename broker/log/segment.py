@@ -19,8 +19,8 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import NamedTuple
 
-from client.protocol.record_batch import (HEADER_SIZE, BatchHeader, CorruptBatchError, decode_batch, read_header,
-                                          validate_batch)
+from client.protocol.record_batch import (HEADER_SIZE, BatchHeader, CorruptBatchError, Record, decode_batch,
+                                          read_header, validate_batch)
 
 from .config import LogConfig
 from .errors import LogCorruptionError
@@ -338,7 +338,7 @@ class LogSegment:
                 pos += header.size
         return None
 
-    def _records_at(self, fd: int, pos: int, header: BatchHeader) -> list:
+    def _records_at(self, fd: int, pos: int, header: BatchHeader) -> list[Record]:
         try:
             return decode_batch(os.pread(fd, header.size, pos))
         except CorruptBatchError as e:
