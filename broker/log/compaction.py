@@ -42,6 +42,7 @@ from pathlib import Path
 import crc32c
 import msgpack
 
+from coord import diskio
 from client.protocol.record_batch import (CRC_START, HEADER, HEADER_SIZE, LOG_OVERHEAD, MAGIC, TIMESTAMP_TYPE_BIT,
                                           BatchHeader, Record, decode_batch, iter_batches)
 
@@ -131,10 +132,8 @@ def _write_swap(segment: LogSegment, data: bytes) -> Path:
     swap = segment.log_path.with_name(segment.log_path.name + SWAP_SUFFIX)
     fd = os.open(cleaned, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
-        view, written = memoryview(data), 0
-        while written < len(data):
-            written += os.write(fd, view[written:])
-        os.fsync(fd)
+        diskio.write_all(fd, data)
+        diskio.fsync(fd)
     finally:
         os.close(fd)
     os.replace(cleaned, swap)

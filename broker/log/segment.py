@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from client.protocol.record_batch import HEADER_SIZE, BatchHeader, CorruptBatchError, read_header, validate_batch
+from coord import diskio
 
 from .config import LogConfig
 from .errors import LogCorruptionError
@@ -243,7 +244,7 @@ class LogSegment:
             pos = self.size
             for i in range(0, len(buffers), IOV_MAX):
                 chunk = buffers[i:i + IOV_MAX]
-                written = os.pwritev(fd, chunk, pos)
+                written = diskio.pwritev(fd, chunk, pos)
                 if written != (want := sum(map(len, chunk))):
                     os.ftruncate(fd, self.size)
                     raise OSError(f"{self.log_path}: short write ({written} of {want} bytes); disk full?")
@@ -355,7 +356,7 @@ class LogSegment:
 
     def fsync(self) -> None:
         with self.handles.pinned(self.log_path) as fd:
-            os.fsync(fd)
+            diskio.fsync(fd)
 
     def delete(self) -> None:
         self.handles.forget(self.log_path)

@@ -30,6 +30,7 @@ from typing import Any
 
 import crc32c
 
+from coord import diskio
 from coord.server.txn import Txn
 
 MAGIC = b"PBZKLOG1"
@@ -48,7 +49,7 @@ def frame(body: bytes) -> bytes:
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        diskio.fsync(fd)
     finally:
         os.close(fd)
 
@@ -156,7 +157,7 @@ class TxnLog:
         with open(path, "r+b") as f:
             f.truncate(max(size, 0))
             f.flush()
-            os.fsync(f.fileno())
+            diskio.fsync(f.fileno())
 
     def roll(self, first_zxid: int) -> None:
         """Start a new segment whose first entry will be `first_zxid`."""
@@ -167,16 +168,16 @@ class TxnLog:
         self._file = open(path, "ab", buffering=0)
         if not exists:
             self._file.truncate(0)
-            self._file.write(MAGIC)
-            os.fsync(self._file.fileno())
+            diskio.write(self._file.fileno(), MAGIC)
+            diskio.fsync(self._file.fileno())
             fsync_dir(self.dir)
 
     def append(self, entries: list[bytes]) -> None:
         """Write framed entries and fsync: after this returns they survive a crash."""
         if self._file is None:
             raise RuntimeError("roll() must be called before append()")
-        self._file.write(b"".join(frame(e) for e in entries))
-        os.fdatasync(self._file.fileno())
+        diskio.write(self._file.fileno(), b"".join(frame(e) for e in entries))
+        diskio.fdatasync(self._file.fileno())
 
     def truncate_after(self, zxid: int) -> None:
         """Durably drop every entry above `zxid` (ZAB's TRUNC: uncommitted history), and
