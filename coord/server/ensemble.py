@@ -108,7 +108,8 @@ class EnsembleServer(CoordServer):
                         self.storage.truncated)
         self._tasks = [asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
                        asyncio.create_task(self._container_loop(), name="coord-containers"),
-                       asyncio.create_task(self._touch_loop(), name="coord-touches")]
+                       asyncio.create_task(self._touch_loop(), name="coord-touches"),
+                       asyncio.create_task(self._watch_node(), name="coord-zab-failed")]
         log.info("coord member %d of %s: clients on %s:%d, data in %s", self.sid,
                  sorted(self.config.ensemble), self.config.host, self.port, self.config.data_dir)
 
@@ -123,6 +124,13 @@ class EnsembleServer(CoordServer):
         await self.node.stop()
         self.storage.close()
         self._io.shutdown(wait=True)
+
+    async def _watch_node(self) -> None:
+        """Fail-stop: once the ZAB node stopped on a storage error this member serves no
+        one, and `failed` tells its process to exit (it rejoins from its files on restart)."""
+        await self.node.failed.wait()
+        self._serving(False)
+        self.failed.set()
 
     # -- what CoordServer's connections call ----------------------------------------------
 

@@ -168,15 +168,17 @@ class TxnLog:
         self._file = open(path, "ab", buffering=0)
         if not exists:
             self._file.truncate(0)
-            diskio.write(self._file.fileno(), MAGIC)
+            diskio.write_all(self._file.fileno(), MAGIC)
             diskio.fsync(self._file.fileno())
             fsync_dir(self.dir)
 
     def append(self, entries: list[bytes]) -> None:
-        """Write framed entries and fsync: after this returns they survive a crash."""
+        """Write framed entries and fsync: after this returns they survive a crash.
+        Every byte is written or OSError is raised (a write(2) may stop short: a full
+        disk); then the caller must stop, and recovery cuts the partial entry away."""
         if self._file is None:
             raise RuntimeError("roll() must be called before append()")
-        diskio.write(self._file.fileno(), b"".join(frame(e) for e in entries))
+        diskio.write_all(self._file.fileno(), b"".join(frame(e) for e in entries))
         diskio.fdatasync(self._file.fileno())
 
     def truncate_after(self, zxid: int) -> None:
