@@ -40,7 +40,7 @@ from coord.server.config import ServerConfig
 from coord.server.datatree import DataTree
 from coord.server.prep import PrepView
 from coord.server.proposal import Forwarded, Proposal
-from coord.server.server import Applied, CoordServer, now_ms
+from coord.server.server import Applied, CoordServer, mono_ms, now_ms
 from coord.server.snapshot import load_latest, pack_tree, parse_snapshot
 from coord.server.txn import Txn
 from coord.server.zab_storage import EnsembleStorage
@@ -236,7 +236,7 @@ class EnsembleServer(CoordServer):
         proposal = Proposal.unpack(data)
         txn = proposal.txn
         if txn.kind == T.CREATE_SESSION and txn.body[0] not in self.tracker.sessions:
-            self.tracker.add(txn.body[0], txn.body[1], now_ms())
+            self.tracker.add(txn.body[0], txn.body[1], mono_ms())
         waiter = self._waiting.pop(proposal.tag, None) if proposal.origin == self.sid else None
         self._apply(txn, None if waiter is None else (lambda _t, results: waiter(proposal, results)))
         while self._sync_waits and self._sync_waits[0][0] <= zxid:
@@ -264,7 +264,7 @@ class EnsembleServer(CoordServer):
         none closing: what a new leader owes every session, and what a member that stops
         serving must return to (as a leader it may have marked sessions closing, e.g.
         expired them all on waking from a pause, in closeSessions that never commit)."""
-        now = now_ms()
+        now = mono_ms()
         for sid in [sid for sid in self.tracker.sessions if sid not in self.tree.sessions]:
             self.tracker.remove(sid)
         for sid, (timeout, _) in self.tree.sessions.items():
@@ -302,7 +302,7 @@ class EnsembleServer(CoordServer):
             except (ValueError, TypeError) as exc:
                 log.warning("dropping an undecodable request forwarded by server %d: %s", a.origin, exc)
         elif isinstance(a, act.SessionTouches):
-            now = now_ms()
+            now = mono_ms()
             for sid in a.sessions:
                 self.tracker.touch(sid, now)
         elif isinstance(a, act.SyncReady):
