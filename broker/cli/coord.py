@@ -110,7 +110,14 @@ def _start(args: argparse.Namespace) -> int:
         await server.stop()
         return 1 if server.failed.is_set() else 0
 
-    return run_until_signal(service)
+    from broker.cli.start import DataDirInUseError, lock_data_dir
+
+    try:
+        with lock_data_dir(config.data_dir):   # two servers on one txn log would corrupt it
+            return run_until_signal(service)
+    except DataDirInUseError as e:
+        print(f"pybroker coord start: error: {e}", file=sys.stderr)
+        return 1
 
 
 def _client(args: argparse.Namespace) -> int:
