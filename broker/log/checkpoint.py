@@ -24,7 +24,7 @@ def write_checkpoint(path: Path, entries: list[tuple[int, ...]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        diskio.write(fd, ("\n".join(lines) + "\n").encode())
+        diskio.write_all(fd, ("\n".join(lines) + "\n").encode())
         diskio.fsync(fd)
     finally:
         os.close(fd)

@@ -109,7 +109,7 @@ class SparseIndex:
         data = b"".join(pack(self.keys[i], self.values[i]) for i in range(self.persisted, upto))
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            diskio.pwrite(fd, data, self.persisted * self.ENTRY.size)
+            diskio.pwrite_all(fd, data, self.persisted * self.ENTRY.size)
             if sync:
                 diskio.fsync(fd)
         finally:

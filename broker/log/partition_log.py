@@ -456,17 +456,21 @@ class PartitionLog:
                 self._unflushed_messages = 0
                 self._dirty_since_ms = None
                 self._rolled_unflushed = False
-            try:
-                for seg, counts in work:
+            for seg, counts in work:
+                try:
                     seg.fsync()
-                    if counts is not None:  # derived data: not fsynced, recovery rebuilds a lost tail
+                except OSError as exc:
+                    with self._lock:
+                        self._fsync_failed = exc
+                    log.critical("%s: fsync failed (%s); the log takes no more writes and its recovery point "
+                                 "stays at %d until a restart", self.directory.name, exc, self._recovery_point)
+                    raise
+                if counts is not None:  # derived data: not fsynced, recovery rebuilds a lost tail
+                    try:
                         seg.write_indexes(*counts, sync=False)
-            except OSError as exc:
-                with self._lock:
-                    self._fsync_failed = exc
-                log.critical("%s: flush failed (%s); the log takes no more writes and its recovery point "
-                             "stays at %d until a restart", self.directory.name, exc, self._recovery_point)
-                raise
+                    except OSError as exc:  # e.g. a full disk: the entries stay in memory
+                        log.warning("%s: index entries not written (%s); reads scan a little more",
+                                    seg.log_path, exc)
             with self._lock:
                 self._recovery_point = max(self._recovery_point, target)
                 moved_segment = self._segment_base(self._checkpointed[0]) != self._segment_base(target)
