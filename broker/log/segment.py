@@ -12,6 +12,7 @@ of a call, so a segment holds no descriptor between calls.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from bisect import bisect_left, bisect_right
@@ -247,7 +248,8 @@ class LogSegment:
                 written = diskio.pwritev(fd, chunk, pos)
                 if written != (want := sum(map(len, chunk))):
                     os.ftruncate(fd, self.size)
-                    raise OSError(f"{self.log_path}: short write ({written} of {want} bytes); disk full?")
+                    raise OSError(errno.ENOSPC, f"short write ({written} of {want} bytes): the disk is full; "
+                                                f"nothing of this append is kept", str(self.log_path))
                 pos += written
         finally:
             self.handles.release(self.log_path)
