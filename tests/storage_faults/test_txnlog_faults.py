@@ -58,3 +58,16 @@ def test_a_short_write_of_the_segment_header_is_finished(tmp_path: Path) -> None
     log.append([_entry(1)])
     log.close()
     assert [t.zxid for t in TxnLog(tmp_path / "log").read_all()] == [1]
+
+
+def test_an_entry_larger_than_64_mib_reads_back(tmp_path: Path) -> None:
+    """A closeSession listing very many ephemerals can be a huge txn; once written and
+    acknowledged it must read back at the next start, not pass for a torn tail."""
+    big = Txn(2, 1000, 5, T.CREATE, ["/big", b"d" * (65 << 20), [[31, "world", "anyone"]], 0]).pack()
+    log = TxnLog(tmp_path / "log")
+    log.roll(1)
+    log.append([_entry(1), big])
+    log.close()
+    reread = TxnLog(tmp_path / "log")
+    assert [t.zxid for t in reread.read_all()] == [1, 2]
+    assert reread.truncated is None
