@@ -159,17 +159,26 @@ class TxnLog:
             diskio.fsync(f.fileno())
 
     def roll(self, first_zxid: int) -> None:
-        """Start a new segment whose first entry will be `first_zxid`."""
-        if self._file is not None:
-            self._file.close()
+        """Start a new segment whose first entry will be `first_zxid`. The switch happens
+        only once the new segment's header is durable: if it cannot be written (a full
+        disk) the new file is removed, OSError is raised and appends go on in the
+        current segment, so a failed snapshot never leaves a log that cannot be read."""
         path = self.dir / segment_name(first_zxid)
         exists = path.exists() and path.stat().st_size >= len(MAGIC)
-        self._file = open(path, "ab", buffering=0)
+        new = open(path, "ab", buffering=0)
         if not exists:
-            self._file.truncate(0)
-            diskio.write_all(self._file.fileno(), MAGIC)
-            diskio.fsync(self._file.fileno())
-            fsync_dir(self.dir)
+            try:
+                new.truncate(0)
+                diskio.write_all(new.fileno(), MAGIC)
+                diskio.fsync(new.fileno())
+                fsync_dir(self.dir)
+            except OSError:
+                new.close()
+                path.unlink(missing_ok=True)
+                raise
+        if self._file is not None:
+            self._file.close()
+        self._file = new
 
     def append(self, entries: list[bytes]) -> None:
         """Write framed entries and fsync: after this returns they survive a crash.

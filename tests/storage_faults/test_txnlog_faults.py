@@ -71,3 +71,17 @@ def test_an_entry_larger_than_64_mib_reads_back(tmp_path: Path) -> None:
     reread = TxnLog(tmp_path / "log")
     assert [t.zxid for t in reread.read_all()] == [1, 2]
     assert reread.truncated is None
+
+
+def test_a_roll_that_fails_leaves_the_log_appending_to_its_current_segment(tmp_path: Path) -> None:
+    """A snapshot rolls the log; on a full disk the new segment's header cannot be written.
+    The snapshot fails, but the log must stay whole: later appends go to the segment it had."""
+    log = TxnLog(tmp_path / "log")
+    log.roll(1)
+    log.append([_entry(1)])
+    with injected(FaultPlan().disk_full(1, match="log.0000000000000002")):
+        with pytest.raises(OSError):
+            log.roll(2)
+    log.append([_entry(2)])
+    log.close()
+    assert [t.zxid for t in TxnLog(tmp_path / "log").read_all()] == [1, 2]
