@@ -19,7 +19,7 @@ from pathlib import Path
 
 from collections.abc import Sequence
 
-from coord.service import run_until_signal
+from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
 
 log = logging.getLogger("coord")
 
@@ -134,7 +134,12 @@ def _start(args: argparse.Namespace) -> int:
         await server.stop()
         return 1 if server.failed.is_set() else 0
 
-    return run_until_signal(service)
+    try:
+        with lock_data_dir(config.data_dir):   # two servers on one txn log would corrupt it
+            return run_until_signal(service)
+    except DataDirInUseError as e:
+        print(f"coord start: error: {e}", file=sys.stderr)
+        return 1
 
 
 def _client(args: argparse.Namespace) -> int:

@@ -8,9 +8,12 @@ and waits for it to flush and close; a second signal exits at once.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 Service = Callable[[asyncio.Event], Awaitable[int | None]]
 
@@ -39,3 +42,19 @@ def run_until_signal(service: Service) -> int:
                 loop.remove_signal_handler(sig)
 
     return asyncio.run(_main())
+
+
+class DataDirInUseError(RuntimeError):
+    """Another running node holds the data directory's lock."""
+
+
+@contextmanager
+def lock_data_dir(data_dir: Path) -> Iterator[None]:
+    """Hold `<data_dir>/.lock` (flock) while the node runs, as Kafka's log dir lock."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataDirInUseError(f"data directory {data_dir} is in use by another running pybroker") from None
+        yield

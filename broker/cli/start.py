@@ -3,47 +3,31 @@
 Runs a standalone coord server and one broker in the same event loop, data under
 ./pybroker-data (coord in `coord/`, partition logs in `logs/`), broker on
 127.0.0.1:9092 and coord on 127.0.0.1:2181. Ctrl-C / SIGTERM stop it cleanly (flush,
-close, recovery point). It must never start anything before it knows both ports are
-free and the data directory is not used by another running node.
+close, recovery point). If the embedded coord fails (it cannot write its txn log) the
+whole node stops with a message and exit code 1. It must never start anything before it
+knows both ports are free and the data directory is not used by another running node,
+and never keep a broker serving on a coord that has stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from pathlib import Path
 
 from coord.server.config import ServerConfig
 from coord.server.server import CoordServer
 
 from broker import __version__
-from coord.service import run_until_signal
+from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
 from broker.log import OldRecordFormatError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 
 DEFAULT_COORD_PORT = 2181
-
-
-class DataDirInUseError(RuntimeError):
-    """Another running node holds the data directory's lock."""
-
-
-@contextmanager
-def lock_data_dir(data_dir: Path) -> Iterator[None]:
-    """Hold `<data_dir>/.lock` (flock) while the node runs, as Kafka's log dir lock."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / ".lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataDirInUseError(f"data directory {data_dir} is in use by another running pybroker") from None
-        yield
 
 
 async def check_ports_free(host: str, ports: list[tuple[str, int]]) -> None:
@@ -77,11 +61,26 @@ async def serve_node(stop: asyncio.Event, config: BrokerConfig, data_dir: Path, 
     try:
         await broker.start()
         print(banner(broker.port, coord.port, data_dir), flush=True)
-        await stop.wait()
+        await first_of(stop.wait(), coord.failed.wait())
     finally:
         await broker.stop()
         await coord.stop()
+    if coord.failed.is_set():
+        print(f"pybroker start: error: the embedded coord server stopped because it cannot write "
+              f"its txn log under {data_dir / 'coord'} (see the log above); the broker was stopped "
+              f"too. Fix the disk, then start again: nothing acknowledged is lost", file=sys.stderr)
+        return 1
     return 0
+
+
+async def first_of(*waits: Coroutine[object, object, object]) -> None:
+    """Return once the first of `waits` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def node_config(args: argparse.Namespace) -> tuple[BrokerConfig, Path, int]:

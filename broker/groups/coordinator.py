@@ -23,8 +23,13 @@ Offset commits are checked against the member and generation, written, and appli
 the committed table only once the write is replicated, so a fetch never shows an
 offset a new coordinator could not load.
 
-Contract, as in etcd's raft: `step(event, now_ms)` is the only entry; the caller carries
-out the returned actions in order (replies, appends, one timer). Everything that
+Contract, as in etcd's raft: `step(event, now_ms, wall_ms=...)` is the only entry; the
+caller carries out the returned actions in order (replies, appends, one timer). Two
+clocks come in: `now_ms` is monotonic and measures every timeout (member sessions,
+rebalance and sync deadlines, the timer in `ScheduleTick`), so a step of the system clock
+neither expires live members nor keeps dead ones; `wall_ms` stamps what users and the log
+see (commit timestamps, the state timestamp) and ages offsets for retention, as Kafka
+does. Without `wall_ms` both are `now_ms` (one virtual clock, as the simulators use). Everything that
 changes group state lives in this file (h11's rule 1), which is why it runs past the
 usual 500 lines; the loader restores a group only through `restore`. It must never
 perform I/O or read the clock.
@@ -75,12 +80,13 @@ class GroupCoordinator:
     the core drawing randomness."""
 
     def __init__(self, group_id: str, *, coordinator_epoch: int = 0, config: GroupConfig | None = None,
-                 now_ms: int = 0) -> None:
+                 now_ms: int = 0, wall_ms: int | None = None) -> None:
         self.group_id = group_id
         self.coordinator_epoch = coordinator_epoch
         self.config = config or GroupConfig()
         self.state = GroupState.EMPTY
-        self.state_timestamp_ms = now_ms
+        self._wall_offset = 0 if wall_ms is None else wall_ms - now_ms   # wall minus monotonic, as of the last step
+        self.state_timestamp_ms = self._wall(now_ms)
         self.generation_id = 0
         self.protocol_type: str | None = None
         self.protocol_name: str | None = None
@@ -101,10 +107,10 @@ class GroupCoordinator:
     @classmethod
     def restore(cls, group_id: str, value: GroupMetadataValue | None,
                 offsets: dict[TopicPartition, OffsetAndMetadata], *, now_ms: int, coordinator_epoch: int = 0,
-                config: GroupConfig | None = None) -> GroupCoordinator:
+                config: GroupConfig | None = None, wall_ms: int | None = None) -> GroupCoordinator:
         """A group as a new coordinator finds it in the log: Stable with the persisted
         generation's members (sessions restarted at `now_ms`), or Empty."""
-        group = cls(group_id, coordinator_epoch=coordinator_epoch, config=config, now_ms=now_ms)
+        group = cls(group_id, coordinator_epoch=coordinator_epoch, config=config, now_ms=now_ms, wall_ms=wall_ms)
         group.offsets = dict(offsets)
         if value is None:
             return group
@@ -126,7 +132,9 @@ class GroupCoordinator:
 
     # ---- the entry ------------------------------------------------------------------
 
-    def step(self, event: Event, now_ms: int) -> list[Action]:
+    def step(self, event: Event, now_ms: int, *, wall_ms: int | None = None) -> list[Action]:
+        """Feed one event at monotonic `now_ms` (wall clock `wall_ms`, default the same)."""
+        self._wall_offset = 0 if wall_ms is None else wall_ms - now_ms
         match event:
             case JoinGroup():
                 actions = self._join(event, now_ms)
@@ -165,9 +173,13 @@ class GroupCoordinator:
                 times.append(self.join_not_before_ms)
         if self.state is GroupState.COMPLETING_REBALANCE and self.sync_deadline_ms is not None:
             times.append(self.sync_deadline_ms)
-        if self.state is GroupState.EMPTY and self.offsets:
-            times.append(min(self._expiry_ms(o) for o in self.offsets.values()))
+        if self.state is GroupState.EMPTY and self.offsets:   # wall-clock expiry, as monotonic time
+            times.append(min(self._expiry_ms(o) for o in self.offsets.values()) - self._wall_offset)
         return min(times) if times else None
+
+    def _wall(self, now: int) -> int:
+        """The wall-clock time at monotonic `now` (for timestamps users see)."""
+        return now + self._wall_offset
 
     # ---- JoinGroup ------------------------------------------------------------------
 
@@ -298,7 +310,7 @@ class GroupCoordinator:
 
     def _set_state(self, state: GroupState, now: int) -> None:
         self.state = state
-        self.state_timestamp_ms = now
+        self.state_timestamp_ms = self._wall(now)
 
     def _membership_changed(self, now: int) -> list[Action]:
         if self.state is GroupState.PREPARING_REBALANCE:
@@ -503,7 +515,7 @@ class GroupCoordinator:
         return max(self.state_timestamp_ms, offset.commit_timestamp_ms) + self.config.offsets_retention_ms
 
     def _expire_offsets(self, now: int) -> list[Action]:
-        gone = [tp for tp, o in self.offsets.items() if self._expiry_ms(o) <= now]
+        gone = [tp for tp, o in self.offsets.items() if self._expiry_ms(o) <= self._wall(now)]
         if not gone:
             return []
         records = [offset_record(self.group_id, t, p, None) for t, p in gone]
@@ -536,7 +548,7 @@ class GroupCoordinator:
             member.heartbeat_deadline_ms = now + member.session_timeout_ms
         too_large = {tp for tp, o in ev.offsets if len(o.metadata.encode()) > self.config.max_metadata_size}
         accepted = {tp: o if o.commit_timestamp_ms >= 0 else
-                    OffsetAndMetadata(o.offset, o.leader_epoch, o.metadata, now)
+                    OffsetAndMetadata(o.offset, o.leader_epoch, o.metadata, self._wall(now))
                     for tp, o in ev.offsets if tp not in too_large}
 
         def answer(append: ErrorCode) -> list[Action]:
@@ -582,7 +594,8 @@ class GroupCoordinator:
             m.metadata(protocol) if protocol is not None else b"",
             assignment.get(m.member_id, b"") if assignment is not None else m.assignment,
         ) for m in self.members.values())
-        return GroupMetadataValue(self.protocol_type, self.generation_id, protocol, self.leader_id, now, members)
+        return GroupMetadataValue(self.protocol_type, self.generation_id, protocol, self.leader_id,
+                                  self._wall(now), members)
 
     def describe(self) -> GroupDescription:
         protocol = self.protocol_name

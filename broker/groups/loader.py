@@ -42,10 +42,10 @@ class GroupLoader:
     def group_ids(self) -> set[str]:
         return set(self._groups) | {g for g, offsets in self._offsets.items() if offsets}
 
-    def build(self, *, now_ms: int, coordinator_epoch: int = 0,
-              config: GroupConfig | None = None) -> dict[str, GroupCoordinator]:
+    def build(self, *, now_ms: int, coordinator_epoch: int = 0, config: GroupConfig | None = None,
+              wall_ms: int | None = None) -> dict[str, GroupCoordinator]:
         return {g: GroupCoordinator.restore(g, self._groups.get(g), self._offsets.get(g, {}), now_ms=now_ms,
-                                            coordinator_epoch=coordinator_epoch, config=config)
+                                            coordinator_epoch=coordinator_epoch, config=config, wall_ms=wall_ms)
                 for g in sorted(self.group_ids())}
 
 

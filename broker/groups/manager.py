@@ -30,7 +30,7 @@ from broker.groups.coordinator import GroupConfig
 from broker.groups.messages import ErrorCode, Event, GroupState, Response
 from broker.groups.offsets_topic import OFFSETS_TOPIC, partition_for, topic_configs
 from broker.groups.partition_io import PartitionIO
-from broker.groups.shell import CoordinatorRefused, PartitionCoordinator, wall_clock_ms
+from broker.groups.shell import CoordinatorRefused, PartitionCoordinator, monotonic_ms, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,14 @@ def group_config(config: BrokerConfig) -> GroupConfig:
 
 class GroupManager:
     def __init__(self, config: BrokerConfig, cache: Any, replicas: Any, appended: Callable[[str, int], None],
-                 clock: Callable[[], int] = wall_clock_ms) -> None:
+                 clock: Callable[[], int] = monotonic_ms, wall_clock: Callable[[], int] = wall_clock_ms) -> None:
         self.config = config
         self.cache = cache
         self.replicas = replicas
         self.controller: Any = None        # set once the broker has built it
         self._appended = appended
-        self.clock = clock
+        self.clock = clock               # timeouts (monotonic)
+        self.wall_clock = wall_clock     # timestamps users see
         self.group_config = group_config(config)
         self.coordinators: dict[int, PartitionCoordinator] = {}
         self._loads: set[asyncio.Task] = set()
@@ -69,7 +70,8 @@ class GroupManager:
             return
         if old is not None:
             old.close()
-        shell = PartitionCoordinator(partition, PartitionIO(part, self._appended), self.group_config, self.clock)
+        shell = PartitionCoordinator(partition, PartitionIO(part, self._appended), self.group_config, self.clock,
+                                     self.wall_clock)
         self.coordinators[partition] = shell
         task = asyncio.get_running_loop().create_task(self._load(shell), name=f"load-offsets-{partition}")
         self._loads.add(task)

@@ -49,16 +49,23 @@ class OffsetsPartitionIO(Protocol):
 
 
 def wall_clock_ms() -> int:
+    """For timestamps users see (commits, record timestamps); it steps with the system clock."""
     return int(time.time() * 1000)
+
+
+def monotonic_ms() -> int:
+    """For every timeout (member sessions, rebalances, timers); it never steps."""
+    return int(time.monotonic() * 1000)
 
 
 class PartitionCoordinator:
     def __init__(self, partition: int, io: OffsetsPartitionIO, config: GroupConfig,
-                 clock: Callable[[], int] = wall_clock_ms) -> None:
+                 clock: Callable[[], int] = monotonic_ms, wall_clock: Callable[[], int] = wall_clock_ms) -> None:
         self.partition = partition
         self.io = io
         self.config = config
         self.clock = clock
+        self.wall_clock = wall_clock
         self.epoch = io.leader_epoch
         self.loading = True
         self.closed = False
@@ -77,8 +84,8 @@ class PartitionCoordinator:
             loader.apply(record)
         if self.closed:
             return 0
-        now = self.clock()
-        self.groups = loader.build(now_ms=now, coordinator_epoch=self.epoch, config=self.config)
+        self.groups = loader.build(now_ms=self.clock(), coordinator_epoch=self.epoch, config=self.config,
+                                   wall_ms=self.wall_clock())
         self.loading = False
         for group in list(self.groups.values()):
             self._drive(group, Tick())
@@ -111,7 +118,8 @@ class PartitionCoordinator:
         event = make(request_id)
         group = self.groups.get(group_id)
         if group is None:
-            group = GroupCoordinator(group_id, coordinator_epoch=self.epoch, config=self.config, now_ms=self.clock())
+            group = GroupCoordinator(group_id, coordinator_epoch=self.epoch, config=self.config, now_ms=self.clock(),
+                                     wall_ms=self.wall_clock())
             if isinstance(event, (JoinGroup, OffsetCommit)):
                 self.groups[group_id] = group   # only these create a group; others ask a blank one
         fut = asyncio.get_running_loop().create_future()
@@ -130,13 +138,13 @@ class PartitionCoordinator:
     def _drive(self, group: GroupCoordinator, event: Event) -> None:
         if self.closed:
             return
-        actions = group.step(event, self.clock())
+        actions = group.step(event, self.clock(), wall_ms=self.wall_clock())
         scheduled = False
         for action in actions:
             scheduled |= isinstance(action, ScheduleTick)
             self._carry_out(group, action)
         if isinstance(event, Tick) and not scheduled:
-            # a timer may fire a little before the wall-clock deadline: arm it again
+            # a timer may fire a little before the deadline: arm it again
             self._schedule(group, group.next_deadline_ms())
         if group.state is GroupState.DEAD and self.groups.get(group.group_id) is group:
             del self.groups[group.group_id]      # the core's rule: a Dead group is dropped
@@ -158,7 +166,7 @@ class PartitionCoordinator:
     def _persist(self, group: GroupCoordinator, action: Persist) -> None:
         loop = asyncio.get_running_loop()
         try:
-            written = asyncio.ensure_future(self.io.append(action.records, self.clock()))
+            written = asyncio.ensure_future(self.io.append(action.records, self.wall_clock()))
         except Exception as exc:  # refused before anything was written: tell the core now
             log.warning("offsets partition %d: append for group %s refused: %s", self.partition,
                         group.group_id, exc)

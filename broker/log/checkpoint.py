@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from coord import diskio
+
 VERSION = 0
 
 
@@ -22,8 +24,8 @@ def write_checkpoint(path: Path, entries: list[tuple[int, ...]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, ("\n".join(lines) + "\n").encode())
-        os.fsync(fd)
+        diskio.write_all(fd, ("\n".join(lines) + "\n").encode())
+        diskio.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
@@ -52,6 +54,6 @@ def read_checkpoint(path: Path, width: int) -> list[tuple[int, ...]] | None:
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        diskio.fsync(fd)
     finally:
         os.close(fd)

@@ -41,6 +41,7 @@ from pathlib import Path
 from client.protocol.record_batch import (COMPRESSION_MASK, BatchHeader, Record, decode_batch, iter_batches,
                                           pack_batch)
 from client.protocol.records import encode_records
+from coord import diskio
 
 from .checkpoint import fsync_dir
 from .segment import LogSegment
@@ -128,10 +129,8 @@ def _write_swap(segment: LogSegment, data: bytes) -> Path:
     swap = segment.log_path.with_name(segment.log_path.name + SWAP_SUFFIX)
     fd = os.open(cleaned, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
-        view, written = memoryview(data), 0
-        while written < len(data):
-            written += os.write(fd, view[written:])
-        os.fsync(fd)
+        diskio.write_all(fd, data)
+        diskio.fsync(fd)
     finally:
         os.close(fd)
     os.replace(cleaned, swap)

@@ -33,7 +33,16 @@ class LogCorruptionError(LogError):
     """
 
 
+class LogStorageError(LogError, OSError):
+    """An fsync of this log failed earlier in this process: what the log holds on disk is
+    unknown (the kernel may have dropped the unsynced pages), so it takes no more writes
+    and never moves its recovery point again. Kafka's KAFKA_STORAGE_ERROR; the fix is a
+    restart once the disk is healthy (recovery re-checks everything after the recovery
+    point), or moving the partition to another broker.
+    """
+
+
 __all__ = [
     "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogError",
-    "OffsetOutOfRangeError", "RecordTooLargeError",
+    "LogStorageError", "OffsetOutOfRangeError", "RecordTooLargeError",
 ]

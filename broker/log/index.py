@@ -26,6 +26,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from pathlib import Path
 
+from coord import diskio
+
 log = logging.getLogger(__name__)
 
 
@@ -107,9 +109,9 @@ class SparseIndex:
         data = b"".join(pack(self.keys[i], self.values[i]) for i in range(self.persisted, upto))
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            os.pwrite(fd, data, self.persisted * self.ENTRY.size)
+            diskio.pwrite_all(fd, data, self.persisted * self.ENTRY.size)
             if sync:
-                os.fsync(fd)
+                diskio.fsync(fd)
         finally:
             os.close(fd)
         self.persisted = upto

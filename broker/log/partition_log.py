@@ -9,6 +9,11 @@ so they never rewrite a file a flush is syncing.
 
 This module must never decode records (only batch headers; the segment decodes the one
 batch a lookup by timestamp lands in) and never read the clock: time comes in as `now_ms`.
+
+A failed fsync is never forgotten ("fsyncgate": the kernel may have dropped the pages it
+could not write, and a later fsync that succeeds proves nothing): the log remembers it,
+refuses appends and fails every later flush with `LogStorageError`, and its recovery point
+never moves again; a restart's recovery re-checks everything after the recovery point.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from . import record_format
 from .checkpoint import read_checkpoint, write_checkpoint
 from .config import LogConfig
 from .epochs import LeaderEpochCache
-from .errors import (CorruptBatchError, InvalidAppendOffsetError, LogError, OffsetOutOfRangeError,
-                     RecordTooLargeError)
+from .errors import (CorruptBatchError, InvalidAppendOffsetError, LogError, LogStorageError,
+                     OffsetOutOfRangeError, RecordTooLargeError)
 from .handles import FileHandleCache
 from .recovery import load_segments
 from .segment import MAX_RELATIVE_OFFSET, LogSegment, TimestampAndOffset
@@ -110,6 +115,7 @@ class PartitionLog:
         self._dirty_since_ms: int | None = None
         self._rolled_unflushed = False
         self._closed = False
+        self._fsync_failed: OSError | None = None
         self._checkpointed = (-1, -1)  # what recovery-point-checkpoint holds
         self.leader_epochs = LeaderEpochCache(directory / EPOCH_CHECKPOINT, lambda: self.log_end_offset)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
@@ -163,6 +169,18 @@ class PartitionLog:
         if self._closed:
             raise LogError(f"{self.directory.name}: the log is closed")
 
+    def _check_synced(self) -> None:
+        if self._fsync_failed is not None:
+            raise LogStorageError(
+                f"{self.directory.name}: an fsync failed earlier ({self._fsync_failed}); what is on disk after "
+                f"offset {self._recovery_point} is unknown, so this log takes no more writes. Restart the "
+                f"broker once the disk is healthy (recovery re-checks the log from there)")
+
+    @property
+    def storage_error(self) -> OSError | None:
+        """The failed fsync this log will not forget, if any."""
+        return self._fsync_failed
+
     # -- append -----------------------------------------------------------------------
 
     def append(self, batch: bytes | bytearray | memoryview, *, leader_epoch: int | None = None,
@@ -177,6 +195,7 @@ class PartitionLog:
         headers = self._validate(view)
         with self._lock:
             self._check_open()
+            self._check_synced()
             plan, next_offset = [], self.log_end_offset
             for pos, header in headers:
                 base = next_offset if assign_offsets else header.base_offset
@@ -431,6 +450,7 @@ class PartitionLog:
         then advance and checkpoint the recovery point. Safe from a worker thread."""
         with self._flush_lock:
             with self._lock:
+                self._check_synced()
                 target = self.log_end_offset
                 if self._closed or (not self._dirty and self._recovery_point == target):
                     return
@@ -440,9 +460,20 @@ class PartitionLog:
                 self._dirty_since_ms = None
                 self._rolled_unflushed = False
             for seg, counts in work:
-                seg.fsync()
+                try:
+                    seg.fsync()
+                except OSError as exc:
+                    with self._lock:
+                        self._fsync_failed = exc
+                    log.critical("%s: fsync failed (%s); the log takes no more writes and its recovery point "
+                                 "stays at %d until a restart", self.directory.name, exc, self._recovery_point)
+                    raise
                 if counts is not None:  # derived data: not fsynced, recovery rebuilds a lost tail
-                    seg.write_indexes(*counts, sync=False)
+                    try:
+                        seg.write_indexes(*counts, sync=False)
+                    except OSError as exc:  # e.g. a full disk: the entries stay in memory
+                        log.warning("%s: index entries not written (%s); reads scan a little more",
+                                    seg.log_path, exc)
             with self._lock:
                 self._recovery_point = max(self._recovery_point, target)
                 moved_segment = self._segment_base(self._checkpointed[0]) != self._segment_base(target)
@@ -476,7 +507,10 @@ class PartitionLog:
             if self._closed:
                 return
             if self._checkpointed != (self._recovery_point, self._log_start):
-                self._write_checkpoint()
+                try:
+                    self._write_checkpoint()
+                except OSError as exc:  # the old checkpoint is lower: safe, recovery re-checks more
+                    log.error("%s: closing without a new recovery point checkpoint: %s", self.directory.name, exc)
             self._closed = True
             for seg in self._segments:
                 self._handles.forget(seg.log_path)

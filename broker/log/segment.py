@@ -13,6 +13,7 @@ of a call, so a segment holds no descriptor between calls.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from bisect import bisect_left, bisect_right
@@ -21,6 +22,7 @@ from typing import NamedTuple
 
 from client.protocol.record_batch import (HEADER_SIZE, BatchHeader, CorruptBatchError, Record, decode_batch,
                                           read_header, validate_batch)
+from coord import diskio
 
 from .config import LogConfig
 from .errors import LogCorruptionError
@@ -251,10 +253,11 @@ class LogSegment:
             pos = self.size
             for i in range(0, len(buffers), IOV_MAX):
                 chunk = buffers[i:i + IOV_MAX]
-                written = os.pwritev(fd, chunk, pos)
+                written = diskio.pwritev(fd, chunk, pos)
                 if written != (want := sum(map(len, chunk))):
                     os.ftruncate(fd, self.size)
-                    raise OSError(f"{self.log_path}: short write ({written} of {want} bytes); disk full?")
+                    raise OSError(errno.ENOSPC, f"short write ({written} of {want} bytes): the disk is full; "
+                                                f"nothing of this append is kept", str(self.log_path))
                 pos += written
         finally:
             self.handles.release(self.log_path)
@@ -374,7 +377,7 @@ class LogSegment:
 
     def fsync(self) -> None:
         with self.handles.pinned(self.log_path) as fd:
-            os.fsync(fd)
+            diskio.fsync(fd)
 
     def delete(self) -> None:
         self.handles.forget(self.log_path)

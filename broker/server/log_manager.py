@@ -5,7 +5,8 @@ sharing one `FileHandleCache`. fsync never runs on the event loop: produces that
 durable before they are acknowledged (flush.messages=1) wait for the next flush pass,
 and one pass, in a worker thread, serves every produce waiting at that moment (group
 commit). A clean shutdown flushes and closes every log, which writes the recovery point,
-and leaves a marker so the next start knows no recovery scan was needed.
+and leaves a marker so the next start knows no recovery scan was needed. A storage error
+in one partition is logged and never stops the background loops for the others.
 This module must never decode records or answer requests.
 """
 
@@ -93,7 +94,7 @@ class LogManager:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         logs = list(self.logs.values())
-        await asyncio.to_thread(_flush_all, logs)
+        failed = await asyncio.to_thread(_flush_all, logs)
         await self.producer_states.snapshot(logs, durable=True)  # idempotence: <offset>.snapshot
         for plog in logs:
             plog.close()
@@ -102,6 +103,10 @@ class LogManager:
         for waiter in self._sync_waiters:
             if not waiter.done():
                 waiter.set_exception(ConnectionAbortedError("broker shutting down"))
+        if failed:
+            log.error("log manager closed; %d partition(s) could not be flushed: the next start recovers them",
+                      len(failed))
+            return
         (self.data_dir / CLEAN_SHUTDOWN_FILE).write_text("")
         log.info("log manager closed: every partition flushed, recovery points written")
 
@@ -166,13 +171,11 @@ class LogManager:
             self._sync_wanted.clear()
             logs, self._dirty = list(self._dirty), set()
             waiters, self._sync_waiters = self._sync_waiters, []
-            try:
-                await asyncio.to_thread(_flush_all, logs)
-            except Exception as exc:  # an fsync failure fails every produce that waited on it
-                log.error("flush failed: %s", exc)
+            failed = await asyncio.to_thread(_flush_all, logs)
+            if failed:  # an fsync failure fails every produce that waited on this pass
                 for waiter in waiters:
                     if not waiter.done():
-                        waiter.set_exception(exc)
+                        waiter.set_exception(failed[0])
                 continue
             for waiter in waiters:
                 if not waiter.done():
@@ -187,7 +190,10 @@ class LogManager:
             due = [plog for plog in list(self._dirty) if plog.flush_due(now_ms)]
             if due:
                 await asyncio.to_thread(_flush_all, due)
-                await self.producer_states.snapshot(due)  # idempotence: <offset>.snapshot
+                try:
+                    await self.producer_states.snapshot(due)  # idempotence: <offset>.snapshot
+                except Exception:  # noqa: BLE001 - reported; the next pass tries again
+                    log.exception("writing producer snapshots failed")
 
     async def _retention_loop(self) -> None:
         interval = self.config.log_retention_check_interval_ms / 1000
@@ -196,7 +202,11 @@ class LogManager:
             now_ms = int(time.time() * 1000)
             self.producer_states.expire(now_ms)  # idempotence: producer.id.expiration.ms
             for (topic, partition), plog in list(self.logs.items()):
-                deleted = await asyncio.to_thread(plog.apply_retention, now_ms)
+                try:
+                    deleted = await asyncio.to_thread(plog.apply_retention, now_ms)
+                except Exception:  # noqa: BLE001 - one bad log must not stop retention for the others
+                    log.exception("retention of %s-%d failed", topic, partition)
+                    continue
                 if deleted:
                     log.info("retention removed %s segment(s) of %s-%d", deleted, topic, partition)
 
@@ -216,6 +226,13 @@ class LogManager:
                     log.exception("compacting %s failed; it stays as it was", plog.directory.name)
 
 
-def _flush_all(logs: list[PartitionLog]) -> None:
+def _flush_all(logs: list[PartitionLog]) -> list[Exception]:
+    """Flush every log, whatever fails; returns (and logs) the failures."""
+    failed = []
     for plog in logs:
-        plog.flush()
+        try:
+            plog.flush()
+        except Exception as exc:  # noqa: BLE001 - reported here, the others still flush
+            log.error("flushing %s failed: %s", plog.directory.name, exc)
+            failed.append(exc)
+    return failed

@@ -1,7 +1,10 @@
-"""The server's clock for session and latency bookkeeping, in milliseconds.
+"""The server's two clocks, in milliseconds.
 
-One function, so every caller reads the same clock and a test or a fix changes it in one
-place. This module must never hold state.
+Every duration (session expiry, latencies, uptime) is measured on the monotonic clock,
+which never steps; the wall clock is only for timestamps people read (znode ctime and
+mtime, TTL ages, session id seeds, `cons`), because an operator or NTP may set it at any
+time. Two functions, so every caller reads the same clocks and a test or a fix changes
+them in one place. This module must never hold state.
 """
 
 from __future__ import annotations
@@ -10,4 +13,10 @@ import time
 
 
 def now_ms() -> int:
+    """Wall-clock ms, only for timestamps users see: it can step when the clock is set."""
     return int(time.time() * 1000)
+
+
+def mono_ms() -> int:
+    """Monotonic ms, for every duration: it never steps."""
+    return int(time.monotonic() * 1000)

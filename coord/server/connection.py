@@ -34,7 +34,7 @@ from coord.protocol.opcodes import NOTIFICATION_XID, KeeperState, OpCode
 from coord.server import fourletter
 from coord.server import prep as P
 from coord.server import reads
-from coord.server.clock import now_ms
+from coord.server.clock import mono_ms, now_ms
 from coord.server.sessions import SessionTracker, negotiate_timeout
 from coord.server.txn import Applied, Txn
 
@@ -162,7 +162,7 @@ class Connection(asyncio.Protocol):
             self._request(frame)
 
     def _request(self, frame: bytes) -> None:
-        received = now_ms()
+        received = mono_ms()   # latencies and session liveness: durations
         try:
             r = JuteReader(frame)
             header = R.RequestHeader.decode(r)
@@ -230,9 +230,8 @@ class Connection(asyncio.Protocol):
         self.server.stats.sent += 1
         self.sent += 1
         if received is not None:
-            now = now_ms()
-            latency = now - received
-            self.last_response, self.last_latency = now, latency
+            latency = mono_ms() - received
+            self.last_response, self.last_latency = now_ms(), latency
             self.server.stats.record_latency(latency)
             if self.lat_count == 0 or latency < self.lat_min:
                 self.lat_min = latency
@@ -319,7 +318,7 @@ class Connection(asyncio.Protocol):
         old = server.session_conns.get(sid)
         if old is not None and old is not self:
             old.close()
-        server.touch_session(sid, now_ms(), timeout)
+        server.touch_session(sid, mono_ms(), timeout)
         self._established(sid, timeout, password)
 
     def _send_connect_response(self, timeout: int, sid: int, password: bytes) -> None:
@@ -362,7 +361,7 @@ class Connection(asyncio.Protocol):
             slot.data = self._write_reply(xid, op, op_tuple, prepared, results)
             self._drain()
 
-        server.write(self.session_id, op_tuple, self.ids, received, applied)
+        server.write(self.session_id, op_tuple, self.ids, now_ms(), applied)
 
     def _write_reply(self, xid: int, op: OpCode, op_tuple: tuple, prepared: P.Prepared,
                      results: list) -> bytes:
@@ -445,7 +444,7 @@ class Connection(asyncio.Protocol):
 
     def _four_letter(self, word: str) -> None:
         self.recved = 1
-        text = fourletter.render(word, self.server, now_ms())
+        text = fourletter.render(word, self.server, mono_ms())
         self.state = "closed"
         if self in self.server.connections:
             self.server.connections.remove(self)

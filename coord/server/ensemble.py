@@ -40,7 +40,7 @@ from coord.server.config import ServerConfig
 from coord.server.datatree import DataTree
 from coord.server.prep import PrepView
 from coord.server.proposal import Forwarded, Proposal
-from coord.server.clock import now_ms
+from coord.server.clock import mono_ms, now_ms
 from coord.server.server import CoordServer
 from coord.server.txn import Applied
 from coord.server.snapshot import load_latest, pack_tree, parse_snapshot
@@ -110,7 +110,8 @@ class EnsembleServer(CoordServer):
                         self.storage.truncated)
         self._tasks = [asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
                        asyncio.create_task(self._container_loop(), name="coord-containers"),
-                       asyncio.create_task(self._touch_loop(), name="coord-touches")]
+                       asyncio.create_task(self._touch_loop(), name="coord-touches"),
+                       asyncio.create_task(self._watch_node(), name="coord-zab-failed")]
         log.info("coord member %d of %s: clients on %s:%d, data in %s", self.sid,
                  sorted(self.config.ensemble), self.config.host, self.port, self.config.data_dir)
 
@@ -125,6 +126,13 @@ class EnsembleServer(CoordServer):
         await self.node.stop()
         self.storage.close()
         self._io.shutdown(wait=True)
+
+    async def _watch_node(self) -> None:
+        """Fail-stop: once the ZAB node stopped on a storage error this member serves no
+        one, and `failed` tells its process to exit (it rejoins from its files on restart)."""
+        await self.node.failed.wait()
+        self._serving(False)
+        self.failed.set()
 
     # -- what CoordServer's connections call ----------------------------------------------
 
@@ -230,7 +238,7 @@ class EnsembleServer(CoordServer):
         proposal = Proposal.unpack(data)
         txn = proposal.txn
         if txn.kind == T.CREATE_SESSION and txn.body[0] not in self.tracker.sessions:
-            self.tracker.add(txn.body[0], txn.body[1], now_ms())
+            self.tracker.add(txn.body[0], txn.body[1], mono_ms())
         waiter = self._waiting.pop(proposal.tag, None) if proposal.origin == self.sid else None
         self._apply(txn, None if waiter is None else (lambda _t, results: waiter(proposal, results)))
         while self._sync_waits and self._sync_waits[0][0] <= zxid:
@@ -258,7 +266,7 @@ class EnsembleServer(CoordServer):
         none closing: what a new leader owes every session, and what a member that stops
         serving must return to (as a leader it may have marked sessions closing, e.g.
         expired them all on waking from a pause, in closeSessions that never commit)."""
-        now = now_ms()
+        now = mono_ms()
         for sid in [sid for sid in self.tracker.sessions if sid not in self.tree.sessions]:
             self.tracker.remove(sid)
         for sid, (timeout, _) in self.tree.sessions.items():
@@ -296,7 +304,7 @@ class EnsembleServer(CoordServer):
             except (ValueError, TypeError) as exc:
                 log.warning("dropping an undecodable request forwarded by server %d: %s", a.origin, exc)
         elif isinstance(a, act.SessionTouches):
-            now = now_ms()
+            now = mono_ms()
             for sid in a.sessions:
                 self.tracker.touch(sid, now)
         elif isinstance(a, act.SyncReady):

@@ -30,7 +30,7 @@ from typing import Any
 
 from coord.server import prep as P
 from coord.server import txn as T
-from coord.server.clock import now_ms
+from coord.server.clock import mono_ms, now_ms
 from coord.server.config import ServerConfig
 from coord.server.connection import Connection
 from coord.server.datatree import DataTree, WatchEvent
@@ -51,8 +51,9 @@ class CoordServer:
         self.tree = DataTree()
         self.view = PrepView(self.tree, config.max_data_bytes)
         self.watches = WatchManager()
-        self.stats = ServerStats(now_ms())
-        self.tracker = SessionTracker(config.server_id, config.tick_ms, now_ms(), os.urandom(32))
+        self.stats = ServerStats(mono_ms())
+        self.tracker = SessionTracker(config.server_id, config.tick_ms, mono_ms(), os.urandom(32),
+                                      id_seed_ms=now_ms())
         self.mode = "standalone"
         self.serving = True             # an ensemble member serves only with a quorum
         self.connections: list = []
@@ -85,7 +86,7 @@ class CoordServer:
         self.view = PrepView(tree, self.config.max_data_bytes)
         self._since_snapshot = len(replay)
         self._txnlog.roll(tree.last_zxid + 1)
-        now = now_ms()
+        now = mono_ms()
         for sid, (timeout, _) in tree.sessions.items():
             self.tracker.add(sid, timeout, now)
         log.info("recovered zxid 0x%x: %d nodes, %d sessions (%d txns replayed)",
@@ -232,9 +233,8 @@ class CoordServer:
     def new_session(self, timeout: int, on_applied: Applied) -> tuple[int, bytes]:
         sid = self.tracker.new_session_id()
         password = self.tracker.password_for(sid)
-        now = now_ms()
-        self.tracker.add(sid, timeout, now)
-        self.submit(self.view.create_session(sid, timeout, password, now), on_applied)
+        self.tracker.add(sid, timeout, mono_ms())
+        self.submit(self.view.create_session(sid, timeout, password, now_ms()), on_applied)
         return sid, password
 
     def session_valid(self, sid: int, password: bytes) -> bool:
@@ -250,7 +250,7 @@ class CoordServer:
             await asyncio.sleep(self.config.tick_ms / 1000 / 2)
             if not self.owns_sessions:
                 continue
-            for sid in self.tracker.expire(now_ms()):
+            for sid in self.tracker.expire(mono_ms()):
                 log.info("session 0x%x expired", sid)
                 self.close_session(sid)
 

@@ -1,7 +1,8 @@
 """Session liveness: ids, passwords, timeout negotiation and expiry buckets by tick.
 
-This is ZooKeeper's SessionTrackerImpl as a pure object: every call takes `now` (ms) and
-the tracker never reads a clock or runs a timer. Sessions are kept in buckets keyed by
+This is ZooKeeper's SessionTrackerImpl as a pure object: every call takes `now` (ms on a
+monotonic clock: expiry measures elapsed time, which a step of the wall clock must not
+change) and the tracker never reads a clock or runs a timer. Sessions are kept in buckets keyed by
 their expiry time rounded up to the next tick, so one check per tick finds every session
 that went silent, whatever the number of sessions. The leader (here: the standalone
 server) owns this; which sessions *exist* is replicated state in the data tree (session
@@ -37,7 +38,8 @@ class SessionState:
 
 
 class SessionTracker:
-    def __init__(self, server_id: int, tick_ms: int, now: int, secret: bytes) -> None:
+    def __init__(self, server_id: int, tick_ms: int, now: int, secret: bytes,
+                 id_seed_ms: int | None = None) -> None:
         if not 0 <= server_id <= 254:
             raise ValueError(f"server id {server_id} must be in 0..254 (0xFF marks TTL nodes)")
         self.tick = tick_ms
@@ -45,8 +47,10 @@ class SessionTracker:
         self.sessions: dict[int, SessionState] = {}
         self.buckets: dict[int, set[int]] = {}
         self.next_expiration = self._round_up(now)
-        # Like ZooKeeper: server id in the top byte, bits of the clock below, counter low.
-        self._next_id = ((now << 24) & _MASK64) >> 8 | (server_id << 56)
+        # Like ZooKeeper: server id in the top byte, bits of the wall clock (`id_seed_ms`:
+        # ids differ across restarts) below, counter low.
+        seed = now if id_seed_ms is None else id_seed_ms
+        self._next_id = ((seed << 24) & _MASK64) >> 8 | (server_id << 56)
 
     def _round_up(self, t: int) -> int:
         return (t // self.tick + 1) * self.tick

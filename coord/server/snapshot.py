@@ -28,6 +28,7 @@ from typing import Any
 import crc32c
 import msgpack
 
+from coord import diskio
 from coord.server.datatree import DataTree
 from coord.server.txnlog import fsync_dir, list_by_zxid
 
@@ -83,10 +84,9 @@ def write_snapshot(snap_dir: Path, zxid: int, blob: bytes) -> Path:
     snap_dir.mkdir(parents=True, exist_ok=True)
     final = snap_dir / f"snapshot.{zxid:016x}"
     tmp = snap_dir / f".tmp.{final.name}"
-    with open(tmp, "wb") as f:
-        f.write(blob)
-        f.flush()
-        os.fsync(f.fileno())
+    with open(tmp, "wb", buffering=0) as f:
+        diskio.write_all(f.fileno(), blob)
+        diskio.fsync(f.fileno())
     os.replace(tmp, final)
     fsync_dir(snap_dir)
     for _, old in list_snapshots(snap_dir)[:-KEEP]:

@@ -30,11 +30,11 @@ from typing import Any
 
 import crc32c
 
+from coord import diskio
 from coord.server.txn import Txn
 
 MAGIC = b"PBZKLOG1"
 _HEAD = struct.Struct(">II")
-MAX_ENTRY = 64 << 20
 
 
 class LogCorruption(Exception):
@@ -48,7 +48,7 @@ def frame(body: bytes) -> bytes:
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        diskio.fsync(fd)
     finally:
         os.close(fd)
 
@@ -91,7 +91,7 @@ def _scan(buf: bytes, name: str, decode: Callable[[bytes], Any] = Txn.unpack) ->
             return _Scan(txns, starts, pos, "short entry header")
         length, crc = _HEAD.unpack_from(buf, pos)
         end = pos + _HEAD.size + length
-        if length > MAX_ENTRY or end > len(buf):
+        if end > len(buf):   # no size cap: any entry the writer wrote must read back
             return _Scan(txns, starts, pos, f"entry at byte {pos} runs past the end of the file")
         body = buf[pos + _HEAD.size:end]
         if crc32c.crc32c(body) != crc:
@@ -156,27 +156,38 @@ class TxnLog:
         with open(path, "r+b") as f:
             f.truncate(max(size, 0))
             f.flush()
-            os.fsync(f.fileno())
+            diskio.fsync(f.fileno())
 
     def roll(self, first_zxid: int) -> None:
-        """Start a new segment whose first entry will be `first_zxid`."""
-        if self._file is not None:
-            self._file.close()
+        """Start a new segment whose first entry will be `first_zxid`. The switch happens
+        only once the new segment's header is durable: if it cannot be written (a full
+        disk) the new file is removed, OSError is raised and appends go on in the
+        current segment, so a failed snapshot never leaves a log that cannot be read."""
         path = self.dir / segment_name(first_zxid)
         exists = path.exists() and path.stat().st_size >= len(MAGIC)
-        self._file = open(path, "ab", buffering=0)
+        new = open(path, "ab", buffering=0)
         if not exists:
-            self._file.truncate(0)
-            self._file.write(MAGIC)
-            os.fsync(self._file.fileno())
-            fsync_dir(self.dir)
+            try:
+                new.truncate(0)
+                diskio.write_all(new.fileno(), MAGIC)
+                diskio.fsync(new.fileno())
+                fsync_dir(self.dir)
+            except OSError:
+                new.close()
+                path.unlink(missing_ok=True)
+                raise
+        if self._file is not None:
+            self._file.close()
+        self._file = new
 
     def append(self, entries: list[bytes]) -> None:
-        """Write framed entries and fsync: after this returns they survive a crash."""
+        """Write framed entries and fsync: after this returns they survive a crash.
+        Every byte is written or OSError is raised (a write(2) may stop short: a full
+        disk); then the caller must stop, and recovery cuts the partial entry away."""
         if self._file is None:
             raise RuntimeError("roll() must be called before append()")
-        self._file.write(b"".join(frame(e) for e in entries))
-        os.fdatasync(self._file.fileno())
+        diskio.write_all(self._file.fileno(), b"".join(frame(e) for e in entries))
+        diskio.fdatasync(self._file.fileno())
 
     def truncate_after(self, zxid: int) -> None:
         """Durably drop every entry above `zxid` (ZAB's TRUNC: uncommitted history), and

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from coord import diskio
 from coord.server.proposal import Proposal
 from coord.server.snapshot import list_snapshots, oldest_kept_zxid, write_snapshot
 from coord.server.txnlog import TxnLog, fsync_dir
@@ -105,8 +106,7 @@ class EnsembleStorage:
 
     def _write_epoch(self, name: str, value: int) -> None:
         tmp = self.dir / f".tmp.{name}"
-        with open(tmp, "w") as f:
-            f.write(f"{value}\n")
-            f.flush()
-            os.fsync(f.fileno())
+        with open(tmp, "wb", buffering=0) as f:
+            diskio.write_all(f.fileno(), f"{value}\n".encode())
+            diskio.fsync(f.fileno())
         os.replace(tmp, self.dir / name)

@@ -8,8 +8,14 @@ while one is in flight are joined into the next write: group commit); epoch writ
 truncation and snapshot installs are awaited before the next action, as the core's
 contract demands. The server plugs in through `Storage` and the callbacks.
 
+Storage errors are fail-stop: once a write, fsync, truncation or snapshot install fails,
+the log may not hold what the core believes it holds, so the node reports nothing more as
+persisted, stops (sockets closed, waiters failed) and sets `failed`; its owner ends the
+process, and the restarted member rejoins from what is really on disk (ZooKeeper's
+SyncRequestProcessor shuts the server down the same way).
+
 This module must never decide anything the core decides (who leads, what is committed),
-and never block the event loop on disk I/O.
+never block the event loop on disk I/O, and never report `persisted` past a failed write.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ class ZabNode:
         self._waiters: dict[int, asyncio.Future[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._kicked = False
+        self.failed = asyncio.Event()    # a storage call failed: this node stopped for good
+        self._stopping: asyncio.Task[None] | None = None
 
     # ----- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -98,6 +106,16 @@ class ZabNode:
         await self.net.close()
         self._io.shutdown(wait=True)
         self._fail_waiters(NotLeaderError(None, f"server {self.sid} stopped"))
+
+    def _fail_stop(self, exc: BaseException) -> None:
+        """A storage call failed: acknowledge nothing more, and stop."""
+        if self.failed.is_set():
+            return
+        log.critical("server %d stops: its storage failed (%r); restart it to rejoin from "
+                     "what is on disk", self.sid, exc)
+        self.failed.set()
+        self._appending.clear()
+        self._stopping = asyncio.get_running_loop().create_task(self.stop(), name=f"zab-fail-stop-{self.sid}")
 
     # ----- client side -------------------------------------------------------------
     async def write(self, data: bytes) -> int:
@@ -160,17 +178,23 @@ class ZabNode:
             self._events.put_nowait(("tick", None))
 
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        except Exception as exc:  # noqa: BLE001 - a durable action (epochs, truncation,
+            self._fail_stop(exc)  # snapshot) failed, or a bug: either way this node is done
+
+    async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         assert self.peer is not None
         await self._carry_out(self.peer.ready())
-        while True:
+        while not self.failed.is_set():
             kind, arg = await self._events.get()
             now = loop.time()
             if kind == "tick":
                 self.peer.tick(now)
             elif kind == "msg":
                 self.peer.receive(arg[0], arg[1], now)
-            elif kind == "persisted" and arg[0] == self._generation:
+            elif kind == "persisted" and arg[0] == self._generation and not self.failed.is_set():
                 self.peer.persisted(arg[1], now)
             elif kind == "lost":
                 self.peer.link_lost(arg, now)
@@ -179,8 +203,9 @@ class ZabNode:
             await self._carry_out(self.peer.ready())
 
     async def _carry_out(self, actions: list[act.Action]) -> None:
-        loop = asyncio.get_running_loop()
         for a in actions:
+            if self.failed.is_set():
+                return
             if isinstance(a, act.Send):
                 self.net.send(a.to, a.msg)
             elif isinstance(a, act.AppendLog):
@@ -203,6 +228,8 @@ class ZabNode:
         loop = asyncio.get_running_loop()
         while self._inflight is not None:
             await asyncio.wait([self._inflight])
+        if self.failed.is_set():
+            return
         if self._appending:
             batch, self._appending = self._appending, []
             await loop.run_in_executor(self._io, self.storage.append, batch)
@@ -223,7 +250,7 @@ class ZabNode:
         self._events.put_nowait(("persisted", (self._generation, durable)))
 
     def _start_append(self) -> None:
-        if self._inflight is not None or not self._appending:
+        if self._inflight is not None or not self._appending or self.failed.is_set():
             return
         batch, self._appending = self._appending, []
         generation = self._generation
@@ -232,8 +259,10 @@ class ZabNode:
 
     def _appended(self, future: asyncio.Future[None], generation: int, last: int) -> None:
         self._inflight = None
-        if future.cancelled() or future.exception() is not None:
-            log.error("log append failed on server %d: %s", self.sid, future.exception())
+        if future.cancelled():
+            return
+        if (exc := future.exception()) is not None:
+            self._fail_stop(exc)
             return
         self._events.put_nowait(("persisted", (generation, last)))
         self._start_append()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgpack
 
+from coord import diskio
 from coord.zab import PersistentState
 from coord.zab.messages import Entry
 
@@ -55,10 +56,10 @@ class FileStorage:
         _write_atomic(self.dir / "epochs", msgpack.packb([accepted, current]))
 
     def append(self, entries: list[Entry]) -> None:
-        with open(self.log_path, "ab") as f:
-            f.write(b"".join(msgpack.packb([z, d]) for z, d in entries))
-            f.flush()
-            os.fsync(f.fileno())
+        # through coord.diskio, so tests can make these writes and fsyncs fail
+        with open(self.log_path, "ab", buffering=0) as f:
+            diskio.write_all(f.fileno(), b"".join(msgpack.packb([z, d]) for z, d in entries))
+            diskio.fsync(f.fileno())
 
     def truncate(self, zxid: int) -> None:
         kept = [e for e in self._entries() if e[0] <= zxid]

@@ -20,6 +20,7 @@ CONFIG = GroupConfig(min_session_timeout_ms=100)
 class Driver:
     group: GroupCoordinator = field(default_factory=lambda: GroupCoordinator("g", config=CONFIG))
     now_ms: int = 0
+    wall_offset_ms: int = 0    # wall clock minus the monotonic `now_ms`: a clock step moves it
     auto_persist: bool = True
     replies: dict[int, Response] = field(default_factory=dict)
     log: list[Record] = field(default_factory=list)
@@ -28,7 +29,7 @@ class Driver:
     _next_request: int = 1
 
     def step(self, event: Event) -> list[Action]:
-        actions = self.group.step(event, self.now_ms)
+        actions = self.group.step(event, self.now_ms, wall_ms=self.now_ms + self.wall_offset_ms)
         for a in actions:
             if isinstance(a, Reply):
                 assert a.request_id not in self.replies, f"request {a.request_id} answered twice"

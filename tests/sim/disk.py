@@ -4,8 +4,10 @@
 the write-temp-fsync-rename pattern). The record log has a durable part and a pending
 part: `append` only buffers, `fsync` makes all pending records durable, and `crash`
 keeps a random prefix of the pending records (a torn tail that recovery cut at a record
-boundary) and loses the rest. It must never make a record durable without fsync or
-crash, nor reorder records.
+boundary) and loses the rest. A `FaultPlan` (coord.diskio, the one the real storage
+tests use) can fail an append (after letting a prefix of its records through) or an
+fsync (the records stay pending: a crash may lose them). It must never make a record
+durable without fsync or crash, nor reorder records.
 """
 
 from __future__ import annotations
@@ -14,18 +16,27 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from coord.diskio import FaultPlan
+
 
 class SimDisk:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "log", faults: FaultPlan | None = None) -> None:
+        self.name = name
+        self.faults = faults
         self.meta: dict[str, Any] = {}
         self.durable: list[Any] = []
         self.pending: list[Any] = []
         self.fsyncs = 0
 
     def append(self, records: list[Any]) -> None:
-        self.pending.extend(records)
+        keep, error = self.faults.before_write(self.name, len(records)) if self.faults else (len(records), None)
+        self.pending.extend(records[:keep])
+        if error is not None:
+            raise error
 
     def fsync(self) -> None:
+        if self.faults is not None and (error := self.faults.before_fsync(self.name)) is not None:
+            raise error
         self.durable.extend(self.pending)
         self.pending.clear()
         self.fsyncs += 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import msgpack
 
+from coord.diskio import FaultPlan as DiskFaults
 from coord.zab import actions as act
 from coord.zab import NotLeaderError, Peer, PersistentState, Role, Snapshot, ZabConfig
 from coord.zab.messages import decode, encode
@@ -55,7 +56,8 @@ class ZabCluster:
         self.net = Network(self.sched, random.Random(self.rng.random()), self._deliver)
         self.checker = ZabChecker()
         self.members = frozenset(range(1, size + 1))
-        self.nodes = {sid: SimNode(sid) for sid in self.members}
+        self.disk_faults = DiskFaults()  # none until a test adds some; matched on "s<sid>/log"
+        self.nodes = {sid: SimNode(sid, SimDisk(f"s{sid}/log", self.disk_faults)) for sid in self.members}
         self.trace: list[str] = []
         self.writes = 0
         self.acked_after_heal = 0
@@ -111,6 +113,12 @@ class ZabCluster:
         self.net.down.add(sid)
         self.log(f"crash {sid}")
 
+    def _fail_stop(self, node: SimNode, exc: OSError) -> None:
+        """As the real shell (coord.zab.node): a failed log write or fsync stops the
+        member before it acknowledges anything after it; a restart reads its disk."""
+        self.log(f"{node.sid} storage failed ({exc}): stops")
+        self.crash(node.sid)
+
     @staticmethod
     def _snapshot(node: SimNode) -> Snapshot:
         zxid = node.applied[-1][0] if node.applied else node.disk.meta.get("snapshot", (0,))[0]
@@ -141,6 +149,8 @@ class ZabCluster:
             if not actions:
                 return
             for action in actions:
+                if node.peer is None:   # it stopped midway (a failed disk): the rest never happens
+                    return
                 self._do(node, action)
 
     def _do(self, node: SimNode, a: act.Action) -> None:
@@ -148,7 +158,11 @@ class ZabCluster:
         if isinstance(a, act.Send):
             self.net.send(node.sid, a.to, encode(a.msg))
         elif isinstance(a, act.AppendLog):
-            disk.append(list(a.entries))
+            try:
+                disk.append(list(a.entries))
+            except OSError as exc:
+                self._fail_stop(node, exc)
+                return
             self._schedule_fsync(node)
         elif isinstance(a, act.Apply):
             self._apply(node, a.zxid, a.data)
@@ -205,7 +219,11 @@ class ZabCluster:
             self.sched.after(0.01, lambda: self._fsynced(node, incarnation))
             return
         node.fsync_busy = False
-        node.disk.fsync()
+        try:
+            node.disk.fsync()
+        except OSError as exc:
+            self._fail_stop(node, exc)
+            return
         records = node.disk.durable
         upto = records[-1][0] if records else node.disk.meta.get("snapshot", (0,))[0]
         node.peer.persisted(upto, self.sched.now)
