@@ -66,6 +66,12 @@ def add_commands(coord: argparse.ArgumentParser) -> None:
                        help="ticks a member may take to join the leader (default 10)")
     start.add_argument("--sync-limit", type=int, default=None,
                        help="ticks of silence before a member gives up on the leader (default 5)")
+    start.add_argument("--metrics-port", type=int, default=None,
+                       help="serve Prometheus metrics at http://HOST:PORT/metrics, named as "
+                            "ZooKeeper's (zoo.cfg metricsProvider.httpPort; default off)")
+    start.add_argument("--admin-port", type=int, default=None,
+                       help="serve ZooKeeper's AdminServer JSON at http://HOST:PORT/commands "
+                            "(zoo.cfg admin.serverPort; default off)")
     start.add_argument("--config", type=Path, default=None, help="TOML file with the same keys")
     start.set_defaults(func=_start)
 
@@ -106,7 +112,8 @@ def _start(args: argparse.Namespace) -> int:
     overrides = {"server_id": args.id, "data_dir": args.data_dir,
                  "client_port": args.client_port, "host": args.host, "tick_ms": args.tick_ms,
                  "snap_count": args.snap_count, "container_check_ms": args.container_check_ms,
-                 "peers": args.peers, "init_limit": args.init_limit, "sync_limit": args.sync_limit}
+                 "peers": args.peers, "init_limit": args.init_limit, "sync_limit": args.sync_limit,
+                 "metrics_port": args.metrics_port, "admin_port": args.admin_port}
     try:
         if args.config is not None:
             config = ServerConfig.from_toml(args.config, **overrides)
@@ -124,7 +131,8 @@ def _start(args: argparse.Namespace) -> int:
             log.error("%s", e)
             return 1
         except OSError as e:
-            log.error("cannot listen on %s:%d: %s", config.host, config.client_port, e)
+            # the client port or one of the HTTP ports; the message names the address
+            log.error("cannot listen (client port %s:%d): %s", config.host, config.client_port, e)
             return 1
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(server.failed.wait())]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)

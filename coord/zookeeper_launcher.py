@@ -34,15 +34,17 @@ class ZooKeeperNotInstalled(RuntimeError):
     """java or the zookeeper jars are missing (install with `apt-get install zookeeper`)."""
 
 
-def zookeeper_classpath() -> str:
-    """zookeeper.jar (its manifest lists its dependencies) plus an slf4j binding."""
+def zookeeper_classpath(admin: bool = False) -> str:
+    """zookeeper.jar (its manifest lists its dependencies) plus an slf4j binding; with
+    `admin`, the servlet API too, which Debian's manifest leaves out and without which
+    ZooKeeper silently skips its AdminServer ("Unable to load jetty")."""
     jar = JARS_DIR / "zookeeper.jar"
     if shutil.which("java") is None or not jar.exists():
         raise ZooKeeperNotInstalled(
             "real ZooKeeper needs java and /usr/share/java/zookeeper.jar: "
             "apt-get install -y zookeeper")
-    binding = JARS_DIR / "slf4j-nop.jar"
-    return f"{jar}:{binding}" if binding.exists() else str(jar)
+    extra = [JARS_DIR / "slf4j-nop.jar"] + ([JARS_DIR / "servlet-api.jar"] if admin else [])
+    return ":".join([str(jar), *(str(p) for p in extra if p.exists())])
 
 
 def _free_port() -> int:
@@ -57,9 +59,11 @@ class ZooKeeperProcess:
 
     def __init__(self, data_dir: Path | None = None, port: int | None = None,
                  tick_ms: int = 2000, heap_mb: int = 256, myid: int = 0,
-                 servers: dict[int, tuple[int, int]] | None = None) -> None:
+                 servers: dict[int, tuple[int, int]] | None = None,
+                 admin_port: int | None = None) -> None:
         """`servers` (id -> (quorum port, election port)) and `myid` make it a member of
-        an ensemble; without them it runs standalone."""
+        an ensemble; without them it runs standalone. `admin_port` turns on ZooKeeper's
+        AdminServer (HTTP JSON commands) on 127.0.0.1 at that port."""
         self._own_dir = data_dir is None
         self.myid = myid
         self.servers = servers or {}
@@ -67,6 +71,7 @@ class ZooKeeperProcess:
         self.port = port or _free_port()
         self.tick_ms = tick_ms
         self.heap_mb = heap_mb
+        self.admin_port = admin_port
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -79,13 +84,19 @@ class ZooKeeperProcess:
         cfg.write_text(
             f"tickTime={self.tick_ms}\ndataDir={self.data_dir / 'data'}\n"
             f"clientPort={self.port}\nclientPortAddress=127.0.0.1\n"
-            "admin.enableServer=false\n4lw.commands.whitelist=*\n"
+            + self._admin_lines() + "4lw.commands.whitelist=*\n"
             "maxClientCnxns=0\nextendedTypesEnabled=true\n"
             + "".join(f"server.{sid}=127.0.0.1:{q}:{e}\n" for sid, (q, e) in self.servers.items())
             + ("initLimit=10\nsyncLimit=5\n" if self.servers else ""))
         if self.servers:
             (self.data_dir / "data" / "myid").write_text(f"{self.myid}\n")
         return cfg
+
+    def _admin_lines(self) -> str:
+        if self.admin_port is None:
+            return "admin.enableServer=false\n"
+        return (f"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\n"
+                f"admin.serverPort={self.admin_port}\n")
 
     def start(self, timeout: float = 60.0, wait: bool = True) -> None:
         """Start the JVM; with `wait`, return once it serves (an ensemble member serves
@@ -94,7 +105,8 @@ class ZooKeeperProcess:
         cfg = self._write_config()
         log = open(self.data_dir / "zookeeper.log", "ab")
         cmd = ["java", f"-Xmx{self.heap_mb}m", "-XX:+UseSerialGC", "-Xss512k",
-               "-Dzookeeper.admin.enableServer=false", "-cp", zookeeper_classpath(),
+               f"-Dzookeeper.admin.enableServer={str(self.admin_port is not None).lower()}",
+               "-cp", zookeeper_classpath(admin=self.admin_port is not None),
                QUORUM_MAIN_CLASS if self.servers else MAIN_CLASS, str(cfg)]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
@@ -165,6 +177,12 @@ class ZooKeeperEnsemble:
     @property
     def hosts(self) -> str:
         return ",".join(m.hosts for m in self.members.values())
+
+    def _admin_lines(self) -> str:
+        if self.admin_port is None:
+            return "admin.enableServer=false\n"
+        return (f"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\n"
+                f"admin.serverPort={self.admin_port}\n")
 
     def start(self, timeout: float = 120.0) -> None:
         for member in self.members.values():

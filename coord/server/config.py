@@ -1,7 +1,8 @@
 """Configuration of one coord server, with ZooKeeper's defaults where ZooKeeper has one.
 
-Values come from command-line flags or a TOML file (same names, `snake_case`); this
-module only holds and checks them. It must never open sockets or create directories.
+Values come from command-line flags or a TOML file (same names, `snake_case`, or
+zoo.cfg's names for the keys ZooKeeper has: `ZOOKEEPER_NAMES`); this module only holds
+and checks them. It must never open sockets or create directories.
 """
 
 from __future__ import annotations
@@ -10,6 +11,36 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+
+# zoo.cfg's names for our keys, accepted in a TOML file beside ours: quoted
+# ("metricsProvider.httpPort" = 7000) or as tables ([coord.metricsProvider] httpPort = 7000).
+ZOOKEEPER_NAMES = {
+    "clientPort": "client_port", "clientPortAddress": "host", "dataDir": "data_dir",
+    "tickTime": "tick_ms", "minSessionTimeout": "min_session_timeout_ms",
+    "maxSessionTimeout": "max_session_timeout_ms", "jute.maxbuffer": "max_buffer",
+    "snapCount": "snap_count", "initLimit": "init_limit", "syncLimit": "sync_limit",
+    "extendedTypesEnabled": "extended_types", "4lw.commands.whitelist": "four_letter_whitelist",
+    "metricsProvider.httpPort": "metrics_port", "metricsProvider.httpHost": "metrics_host",
+    "admin.serverPort": "admin_port", "admin.serverAddress": "admin_host",
+}
+
+
+def _our_names(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with ZooKeeper's names (dotted or as nested tables) turned into ours."""
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict) and key not in ("peers",):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        ours = ZOOKEEPER_NAMES.get(key, key)
+        if ours in out:
+            raise ConfigError(f"{key} and {ours} both set")
+        out[ours] = value
+    return out
 
 
 class ConfigError(ValueError):
@@ -37,6 +68,11 @@ class ServerConfig:
     peers: str | dict[str, str] | list[str] = field(default_factory=list)
     init_limit: int = 10                      # ticks a member may take to join a leader
     sync_limit: int = 5                       # ticks of silence before giving up on a peer
+    # HTTP ports, each off (None) unless set; 0 = any free port. Hosts default to `host`.
+    metrics_port: int | None = None           # metricsProvider.httpPort: GET /metrics
+    metrics_host: str | None = None           # metricsProvider.httpHost
+    admin_port: int | None = None             # admin.serverPort: GET /commands/<name>
+    admin_host: str | None = None             # admin.serverAddress
 
     @property
     def ensemble(self) -> dict[int, tuple[str, int, int]]:
@@ -75,6 +111,10 @@ class ServerConfig:
             raise ConfigError("snap_count must be at least 1")
         if self.init_limit < 1 or self.sync_limit < 1:
             raise ConfigError("init_limit and sync_limit must be at least 1 tick")
+        for name in ("metrics_port", "admin_port"):
+            port = getattr(self, name)
+            if port is not None and not 0 <= port <= 65535:
+                raise ConfigError(f"{name} {port} is not a port number (0..65535)")
         members = self.ensemble
         if members and self.server_id not in members:
             raise ConfigError(f"server id {self.server_id} is not among the peers {sorted(members)}")
@@ -84,7 +124,7 @@ class ServerConfig:
         """Values from a TOML file (top level or a [coord] table), then `overrides`."""
         with open(path, "rb") as f:
             doc = tomllib.load(f)
-        doc = doc.get("coord", doc)
+        doc = _our_names(doc.get("coord", doc))
         known = {f.name for f in fields(cls)}
         unknown = set(doc) - known
         if unknown:

@@ -52,12 +52,16 @@ WRITE_OPS = frozenset({OpCode.create, OpCode.create2, OpCode.createContainer, Op
 
 
 class Slot:
-    __slots__ = ("data", "run", "received")
+    """One request's place in the reply order; `update` says whether its latency counts
+    as ZooKeeper's updatelatency (a transaction) or readlatency."""
+    __slots__ = ("data", "run", "received", "update")
 
-    def __init__(self, received: int, run: Callable[[], bytes | None] | None = None) -> None:
+    def __init__(self, received: int, run: Callable[[], bytes | None] | None = None,
+                 update: bool = False) -> None:
         self.data: bytes | None = None
         self.run = run
         self.received = received
+        self.update = update
 
 
 class Host(fourletter.Source, Protocol):
@@ -204,7 +208,7 @@ class Connection(asyncio.Protocol):
                 head.data = head.run()
             slots.popleft()
             if head.data:
-                self._send(head.data, head.received)
+                self._send(head.data, head.received, head.update)
         self._update_reading()
         if self.closing_after_flush and not slots:
             self.close()
@@ -217,7 +221,7 @@ class Connection(asyncio.Protocol):
             self.paused = want_pause
             (self.transport.pause_reading if want_pause else self.transport.resume_reading)()
 
-    def _send(self, payload: bytes, received: int | None = None) -> None:
+    def _send(self, payload: bytes, received: int | None = None, update: bool = False) -> None:
         """Queue one frame; frames queued in the same loop iteration leave in one write
         (one syscall for a whole group commit's worth of replies)."""
         if self.transport is None or self.state == "closed":
@@ -227,12 +231,14 @@ class Connection(asyncio.Protocol):
         if not self.flush_scheduled:
             self.flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
-        self.server.stats.sent += 1
+        stats = self.server.stats
+        stats.sent += 1
+        stats.record_response(len(payload))
         self.sent += 1
         if received is not None:
             latency = mono_ms() - received
             self.last_response, self.last_latency = now_ms(), latency
-            self.server.stats.record_latency(latency)
+            stats.record_latency(latency, update)
             if self.lat_count == 0 or latency < self.lat_min:
                 self.lat_min = latency
             self.lat_max = max(self.lat_max, latency)
@@ -342,7 +348,7 @@ class Connection(asyncio.Protocol):
     # -- writes ----------------------------------------------------------------------------
 
     def _write_request(self, xid: int, op: OpCode, r: JuteReader, received: int) -> None:
-        slot = Slot(received)
+        slot = Slot(received, update=True)
         self.slots.append(slot)
         self._update_reading()
         server = self.server
@@ -372,7 +378,7 @@ class Connection(asyncio.Protocol):
         return self._reply(xid, 0, single_response(op, results[0]))
 
     def _close_session(self, xid: int, received: int) -> None:
-        slot = Slot(received)
+        slot = Slot(received, update=True)
         self.slots.append(slot)
 
         def applied(txn: Txn, _results: list) -> None:
@@ -418,6 +424,7 @@ class Connection(asyncio.Protocol):
         if self.authenticate(packet.scheme or "", bytes(packet.auth or b"")):
             return self._reply(xid, 0, zxid=0)
         self.closing_after_flush = True
+        self.server.stats.auth_failed += 1
         return self._reply(xid, ErrorCode.AUTHFAILED, zxid=0)
 
     @property
@@ -452,19 +459,32 @@ class Connection(asyncio.Protocol):
         self.transport.write(text.encode())
         self.transport.close()
 
-    def cons_line(self, full: bool, now: int) -> str:
+    def info(self, full: bool) -> dict[str, Any]:
+        """This connection as ZooKeeper's getConnectionInfo shows it (`cons`, `stat`)."""
         host, port = self.peer[:2]
-        base = f" /{host}:{port}[{0 if self.state != 'open' else 1}](queued={len(self.slots)}," \
-               f"recved={self.recved},sent={self.sent}"
+        out: dict[str, Any] = {
+            "remote_socket_address": f"{host}:{port}",
+            "interest_ops": 1 if self.state == "open" and not self.paused else 0,
+            "outstanding_requests": len(self.slots), "packets_received": self.recved,
+            "packets_sent": self.sent}
         if not full or not self.session_id:
-            return base + ")"
+            return out
         avg = round(self.lat_total / self.lat_count, 4) if self.lat_count else 0.0
-        lop = self.last_op.name.upper() if self.last_op is not None else "NA"
-        return (f"{base},sid=0x{self.session_id & (2**64 - 1):x},lop={lop},"
-                f"est={self.created},to={self.timeout},lcxid=0x{self.last_cxid & 0xffffffff:x},"
-                f"lzxid=0x{self.last_zxid:x},lresp={self.last_response},llat={self.last_latency},"
-                f"minlat={self.lat_min},avglat={avg},maxlat={self.lat_max})")
+        out.update({
+            "session_id": self.session_id & (2**64 - 1),
+            "last_operation": self.last_op.name.upper() if self.last_op is not None else "NA",
+            "established": self.created, "session_timeout": self.timeout,
+            "last_cxid": self.last_cxid & 0xffffffff, "last_zxid": self.last_zxid,
+            "last_response_time": self.last_response, "last_latency": self.last_latency,
+            "min_latency": self.lat_min, "avg_latency": avg, "max_latency": self.lat_max})
+        return out
 
+    def reset_stats(self) -> None:
+        """`crst`: this connection's counters and latencies start again."""
+        self.recved = self.sent = 0
+        self.last_cxid, self.last_zxid, self.last_latency = 0, 0, 0
+        self.last_op = None
+        self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
 
 def decode_write(op: OpCode, r: JuteReader) -> tuple:
     """A write request body -> the op tuple `prep` takes."""

@@ -104,6 +104,7 @@ class EnsembleServer(CoordServer):
             lambda: Connection(self), self.config.host, self.config.client_port,
             backlog=1024, reuse_address=True)
         self.port = self._listener.sockets[0].getsockname()[1]
+        await self.endpoints.start()
         await self.node.start()
         if self.storage.truncated:
             log.warning("txn log had a torn tail (a write cut short by a crash): %s",
@@ -116,6 +117,7 @@ class EnsembleServer(CoordServer):
                  sorted(self.config.ensemble), self.config.host, self.port, self.config.data_dir)
 
     async def stop(self) -> None:
+        await self.endpoints.stop()
         if self._listener is not None:
             self._listener.close()
         for conn in list(self.connections):
@@ -363,11 +365,26 @@ class EnsembleServer(CoordServer):
 
     @property
     def quorum_metrics(self) -> list[tuple[str, Any]]:
+        """ZooKeeper's quorum gauges: quorum_size on every member, the learner counts on
+        the leader. No observers exist here, and the leader answers a sync at once (it
+        holds none), so those gauges are zero by construction."""
+        size = [("quorum_size", len(self.config.ensemble))]
         peer = self.node.peer
         if peer is None or not isinstance(peer.role, Leading):
-            return []
+            return size
         recs = peer.role.recs
         pending = len(peer.history.between(peer.commit_zxid, peer.last_zxid))
-        return [("learners", len(recs)), ("followers", len(recs)),
+        return [*size, ("learners", len(recs)), ("followers", len(recs)),
                 ("synced_followers", sum(1 for r in recs.values() if r.synced)),
+                ("synced_non_voting_followers", 0), ("synced_observers", 0),
                 ("pending_proposals", pending), ("pending_syncs", 0)]
+
+    def leader_info(self) -> tuple[bool, int, str] | None:
+        """(this member leads, leader id, leader's quorum address) for the AdminServer's
+        `leader` command; None while no leader is known."""
+        peer = self.node.peer
+        leader = None if peer is None else peer.role.leader
+        if leader is None or leader not in self.config.ensemble:
+            return None
+        host, qport, _ = self.config.ensemble[leader]
+        return self._is_leader(), leader, f"{host}:{qport}"

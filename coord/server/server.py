@@ -34,7 +34,8 @@ from coord.server.clock import mono_ms, now_ms
 from coord.server.config import ServerConfig
 from coord.server.connection import Connection
 from coord.server.datatree import DataTree, WatchEvent
-from coord.server.fourletter import ServerStats
+from coord.server.endpoints import Endpoints
+from coord.server.serverinfo import FSYNC_WARN_MS, ServerStats
 from coord.server.prep import PrepView
 from coord.server.sessions import SessionTracker
 from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_parts,
@@ -69,6 +70,7 @@ class CoordServer:
         self._tasks: list[asyncio.Task] = []
         self._listener: asyncio.base_events.Server | None = None
         self.port = config.client_port
+        self.endpoints = Endpoints(self)    # /metrics and the AdminServer, when configured
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ class CoordServer:
             lambda: Connection(self), self.config.host, self.config.client_port,
             backlog=1024, reuse_address=True)
         self.port = self._listener.sockets[0].getsockname()[1]
+        await self.endpoints.start()
         self._tasks = [asyncio.create_task(self._committer(), name="coord-committer"),
                        asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
                        asyncio.create_task(self._container_loop(), name="coord-containers")]
@@ -105,6 +108,7 @@ class CoordServer:
                  self.config.host, self.port, self.config.data_dir)
 
     async def stop(self) -> None:
+        await self.endpoints.stop()
         if self._listener is not None:
             self._listener.close()
         for conn in list(self.connections):
@@ -139,6 +143,10 @@ class CoordServer:
         """Extra `mntr` rows of an ensemble member; none when standalone."""
         return []
 
+    def leader_info(self) -> tuple[bool, int, str] | None:
+        """Standalone has no leader (the AdminServer's `leader` says so)."""
+        return None
+
     def write(self, session: int, op: tuple, ids: list[tuple[str, str]], now: int,
               done: Callable[[P.Prepared, list[Any]], None]) -> None:
         """A client write: prepare it, log it, apply it, then `done(prepared, results)`."""
@@ -167,6 +175,7 @@ class CoordServer:
                 batch, self._pending = self._pending, []
                 self._inflight = len(batch)
                 entries = [txn.pack() for txn, _ in batch]
+                started = mono_ms()
                 try:
                     await loop.run_in_executor(self._io, self._txnlog.append, entries)
                 except OSError as e:
@@ -175,6 +184,8 @@ class CoordServer:
                     log.critical("cannot write the txn log (%s); stopping the server", e)
                     self.failed.set()
                     return
+                if mono_ms() - started > FSYNC_WARN_MS:
+                    self.stats.fsync_slow += 1
                 for txn, on_applied in batch:
                     self._apply(txn, on_applied)
                 self._inflight = 0
