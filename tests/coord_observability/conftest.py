@@ -1,4 +1,5 @@
-"""Fixtures: a standalone coord process serving /metrics and the AdminServer."""
+"""Fixtures: a standalone coord process serving /metrics and the AdminServer; the
+ensemble factory of tests/coord_ensemble."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.coord_ensemble.conftest import ensemble  # noqa: F401 - the ensemble factory, reused
 from tests.coord_observability.observe import OBSERVED, printed_ports
 from tests.coord_server.conftest import RunningCoord, start_coord
 from tests.support.procs import ProcessGroup
