@@ -12,7 +12,13 @@ from coord.client.four_letter import four_letter
 from coord.server.admin import PRIMARY_NAMES
 from coord.server.metrics import GAUGES, OURS, SUMMARIES
 from tests.coord_observability.conftest import Observed
-from tests.coord_observability.observe import command, families, get, scrape, wait_metric
+from tests.coord_observability.observe import (
+    command,
+    families,
+    get,
+    scrape,
+    wait_metric,
+)
 from tests.coord_server.conftest import start_coord
 from tests.support.procs import ProcessGroup
 
@@ -172,3 +178,17 @@ def test_ports_are_off_unless_configured(procs: ProcessGroup, tmp_path: Path) ->
     four_letter("127.0.0.1", coord.port, "ruok", 5.0)     # it has started
     assert "Prometheus metrics on" not in procs.log_text("plain")
     assert "AdminServer on" not in procs.log_text("plain")
+
+
+def test_a_taken_metrics_port_stops_the_start_with_its_address(procs: ProcessGroup,
+                                                               tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = procs.start("clash", "coord", "start", "--data-dir", str(tmp_path / "d"),
+                           "--client-port", "0", "--metrics-port", str(port))
+        assert proc.wait(timeout=30) == 1
+    assert f"('127.0.0.1', {port}): address already in use" in procs.log_text("clash")
