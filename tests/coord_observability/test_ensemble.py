@@ -48,3 +48,16 @@ def test_each_member_reports_its_role_and_the_quorum(ensemble: Callable[..., Ens
     m = wait_until("the new leader's metrics show 1 synced follower",
                    lambda: (x := scrape(ports[new][0])).get("synced_followers") == 1 and x)
     assert m['server_state{state="leader"}'] == 1 and m["znode_count"] == counts[new]
+
+
+def test_a_member_without_quorum_says_so(ensemble: Callable[..., Ensemble]) -> None:
+    """ZooKeeper's answers while a member cannot serve: most commands refuse, `monitor`
+    and /metrics still tell that it is looking."""
+    ens = ensemble(3, extra=OBSERVED)
+    ens.start(1)
+    metrics_port, admin_port = printed_ports(ens.procs, ens.name(1))
+    m = wait_until("a lone member's metrics", lambda: scrape(metrics_port))
+    assert m['server_state{state="looking"}'] == 1 and m["quorum_size"] == 3
+    assert command(admin_port, "stat") == {
+        "command": "stat", "error": "This ZooKeeper instance is not currently serving requests"}
+    assert command(admin_port, "mntr")["server_state"] == "looking"
