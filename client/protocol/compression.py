@@ -122,22 +122,28 @@ def _lz4_compress(data: Buffer) -> bytes:
 
 
 def _bounded(module, data: Buffer, limit: int | None) -> bytes:
-    """cramjam's frame decompression, into a buffer one byte past `limit` when there is one:
-    cramjam fails once that buffer is full, so no more than limit + 1 bytes are ever made."""
+    """cramjam's frame decompression into a buffer it cannot overrun (cramjam fails once
+    the buffer is full): first a guess from the input's size, doubled until the output
+    fits or the buffer is one byte past `limit`. So no more than about twice the real
+    output, and never more than limit + 1 bytes, is ever mapped."""
     if limit is None:
         return bytes(module.decompress(data))
-    # An anonymous map, not a bytearray: the kernel hands out zero pages as they are
-    # written, where bytearray(64 MiB) would clear every byte first (~70 ms).
-    with mmap.mmap(-1, limit + 1) as out:
-        try:
-            size = module.decompress_into(data, out)
-        except cramjam.DecompressionError as exc:
-            if "whole buffer" in str(exc):  # cramjam's words for "the output buffer is full"
-                raise _TooLarge from None
-            raise
+    size = min(limit + 1, max(len(data) * 4, 1 << 16))
+    while True:
+        # An anonymous map, not a bytearray: the kernel hands out zero pages as they are
+        # written, where bytearray(64 MiB) would clear every byte first (~70 ms).
+        with mmap.mmap(-1, size) as out:
+            try:
+                made = module.decompress_into(data, out)
+            except cramjam.DecompressionError as exc:
+                if "whole buffer" not in str(exc):  # cramjam's words for "the output buffer is full"
+                    raise
+                made = size
+            if made < size:
+                return out[:made]
         if size > limit:
             raise _TooLarge
-        return out[:size]
+        size = min(limit + 1, size * 2)
 
 
 def _lz4_decompress(data: Buffer, limit: int | None) -> bytes:
