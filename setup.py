@@ -35,7 +35,6 @@ class OptionalBuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("client.protocol._records_c", ["client/protocol/_records_c.c"],
-                           extra_compile_args=["-O2"], optional=True)],
+    ext_modules=[Extension("client.protocol._records_c", ["client/protocol/_records_c.c"], optional=True)],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -128,7 +128,7 @@ def _bounded(module, data: Buffer, limit: int | None) -> bytes:
     output, and never more than limit + 1 bytes, is ever mapped."""
     if limit is None:
         return bytes(module.decompress(data))
-    size = min(limit + 1, max(len(data) * 4, 1 << 16))
+    size = min(limit + 1, max(len(data) * 16, 1 << 20))  # pages cost only once written: guess high
     while True:
         # An anonymous map, not a bytearray: the kernel hands out zero pages as they are
         # written, where bytearray(64 MiB) would clear every byte first (~70 ms).

@@ -121,3 +121,15 @@ def test_damaged_streams_are_corrupt_under_a_limit_too(codec) -> None:
     for damaged in (packed[: len(packed) // 2], b"\x00" * 40, packed[:1]):
         with pytest.raises(CorruptBatchError, match=codec.name.lower()):
             decompress(codec, damaged, 10 * len(DATA))
+
+
+@pytest.mark.parametrize("codec", [Compression.LZ4, Compression.ZSTD])
+def test_an_output_far_past_the_first_guess_grows_to_the_limit(codec) -> None:
+    """lz4 and zstd decompress into a buffer guessed from the input and doubled: 3 MB of
+    zeros outgrow the first guess and still come back whole, or refused one byte short."""
+    data = DATA + b"\0" * 3_000_000
+    packed = compress(codec, data)
+    assert len(packed) * 16 < len(data) - (1 << 20)
+    assert decompress(codec, packed, 8_000_000) == data
+    with pytest.raises(CorruptBatchError, match="decompress to more than"):
+        decompress(codec, packed, len(data) - 1)
