@@ -9,6 +9,7 @@ from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 
+from broker.server.handlers import HANDLERS
 from broker.server.handlers.common import error_response
 
 CODE = ErrorCode.UNKNOWN_SERVER_ERROR
@@ -64,3 +65,7 @@ def test_topic_admin_errors_mirror_topic_names():
     req = m.MetadataRequest(topics=[m.MetadataRequest.MetadataRequestTopic(name="q")])
     response = error_response(header(ApiKey.METADATA, 12), req, CODE)
     assert [(t.name, t.error_code) for t in response.topics] == [("q", CODE)] and response.brokers == []
+
+
+def test_every_served_api_has_a_handler():
+    assert set(HANDLERS) == set(SUPPORTED_VERSIONS)

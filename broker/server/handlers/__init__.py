@@ -19,8 +19,8 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 
 from broker.server.handlers import (
-    admin, api_versions, fetch, groups, init_producer_id, list_offsets, metadata, offsets, produce,
-    replica_control,
+    admin, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
+    list_offsets, metadata, offsets, produce, replica_control,
 )
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, error_response
 
@@ -33,6 +33,9 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.METADATA: metadata.handle,
     ApiKey.CREATE_TOPICS: admin.create_topics,
     ApiKey.DELETE_TOPICS: admin.delete_topics,
+    ApiKey.CREATE_PARTITIONS: create_partitions.handle,
+    ApiKey.DESCRIBE_CONFIGS: describe_configs.handle,
+    ApiKey.DELETE_RECORDS: delete_records.handle,
     ApiKey.PRODUCE: produce.handle,
     ApiKey.FETCH: fetch.handle,
     ApiKey.LIST_OFFSETS: list_offsets.handle,
@@ -64,12 +67,8 @@ async def dispatch(ctx: BrokerContext, header: RequestHeader, body: Any) -> Repl
 
     Where no response can carry the error (an acks=0 Produce), or none can be built, the
     reply closes the connection, as Kafka does."""
-    handler = HANDLERS.get(ApiKey(header.api_key))
-    if handler is None:
-        return Reply(None, close_connection=True,
-                     close_reason=f"api key {header.api_key} is advertised but has no handler")
     try:
-        return await handler(ctx, header, body)
+        return await HANDLERS[ApiKey(header.api_key)](ctx, header, body)
     except MalformedRequest as exc:
         code, message = ErrorCode.INVALID_REQUEST, f"malformed {ApiKey(header.api_key).name} request: {exc}"
     except Exception:
