@@ -234,3 +234,25 @@ def test_deleting_a_topic_ends_long_polls_on_it(shared_node, client):
         answer = poller.receive(polling)
         assert time.monotonic() - started < 10
         assert answer.responses[0].partitions[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+
+def test_fetch_tells_a_consumer_where_its_log_diverged(client):
+    create_topic(client, "apis-diverge")
+    produce(client, "apis-diverge", 0, batch([b"a", b"b"]))
+    req = fetch_request([("apis-diverge", 0, 1)])
+    req.topics[0].partitions[0].last_fetched_epoch = 0      # the epoch we are at: no divergence
+    part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
+    assert part.diverging_epoch.epoch == -1 and bytes(part.records)
+    req.topics[0].partitions[0].last_fetched_epoch = 3      # an epoch this log never had
+    part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
+    assert (part.error_code, part.diverging_epoch.epoch, part.diverging_epoch.end_offset) == (0, 0, 2)
+    assert not part.records
+
+
+def test_fetch_with_a_stale_leader_epoch_names_the_current_leader(client):
+    create_topic(client, "apis-fenced")
+    req = fetch_request([("apis-fenced", 0, 0)])
+    req.topics[0].partitions[0].current_leader_epoch = 5   # newer than the leader's epoch 0
+    part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
+    assert part.error_code == ErrorCode.UNKNOWN_LEADER_EPOCH
+    assert (part.current_leader.leader_id, part.current_leader.leader_epoch) == (1, 0)

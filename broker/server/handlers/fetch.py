@@ -12,7 +12,8 @@ comes first. Limits are soft as in Kafka (KIP-74): the first non-empty partition
 returns at least one whole batch. Fetch sessions (KIP-227) are not kept: every response
 says session 0, so clients send full requests; an incremental request naming a session
 gets FETCH_SESSION_ID_NOT_FOUND. Without transactions the last stable offset is the high
-watermark, whatever the isolation level.
+watermark, whatever the isolation level. A consumer that says which leader epoch it last
+fetched (v12) is told where its log diverged from ours instead of getting records.
 """
 
 from __future__ import annotations
@@ -20,21 +21,45 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from client.protocol.api import CONSUMER_REPLICA_ID
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import FetchResponse as R
 
 from broker.log import OffsetOutOfRangeError
 from broker.server.handlers.common import BrokerContext, Reply, Slice
+from broker.server.partition import Partition
 from broker.server.replica_manager import PartitionRefused
 
 Data = Any  # a FetchResponse.PartitionData
+_LEADERSHIP_ERRORS = frozenset({ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH,
+                                ErrorCode.UNKNOWN_LEADER_EPOCH})
 
 
 def _answer(partition: int, code: ErrorCode, hw: int = -1, log_start: int = -1) -> Data:
     return R.PartitionData(partition_index=partition, error_code=int(code), high_watermark=hw,
                            last_stable_offset=hw, log_start_offset=log_start, aborted_transactions=None,
                            records=b"")
+
+
+def _with_leader(ctx: BrokerContext, topic: str, answer: Data) -> Data:
+    """A refusal for leadership reasons names the leader we know (v12), so the client can go
+    there without asking for metadata first."""
+    if answer.error_code in _LEADERSHIP_ERRORS:
+        state = ctx.cache.state(topic, answer.partition_index)
+        if state is not None:
+            answer.current_leader = R.LeaderIdAndEpoch(leader_id=state.leader, leader_epoch=state.leader_epoch)
+    return answer
+
+
+def _diverging(part: Partition, entry: Any) -> Any | None:
+    """Where the consumer's log diverged from ours (KIP-320, v12): the end of the newest epoch
+    we hold at or below the one it last fetched, when that ends before its fetch offset or
+    names an older epoch; the consumer truncates there before fetching again."""
+    answer = part.epoch_query(CONSUMER_REPLICA_ID, part.leader_epoch, entry.last_fetched_epoch)
+    if answer.error != 0 or (answer.epoch >= entry.last_fetched_epoch and answer.end_offset >= entry.fetch_offset):
+        return None
+    return R.EpochEndOffset(epoch=answer.epoch, end_offset=answer.end_offset)
 
 
 def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_id: int) -> tuple[Data, Slice | None]:
@@ -45,7 +70,7 @@ def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_i
         else:
             part = ctx.replicas.leader_partition(topic, partition)
     except PartitionRefused as refused:
-        return _answer(partition, refused.code), None
+        return _with_leader(ctx, topic, _answer(partition, refused.code)), None
     plog = part.log
     if replica_id >= 0:
         # A follower: the replication core records its position (ISR, high watermark) and
@@ -57,13 +82,18 @@ def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_i
         if epoch >= 0 and epoch != part.leader_epoch:
             code = ErrorCode.FENCED_LEADER_EPOCH if epoch < part.leader_epoch else ErrorCode.UNKNOWN_LEADER_EPOCH
     if code != ErrorCode.NONE:
-        return _answer(partition, code, hw, plog.log_start_offset), None
+        return _with_leader(ctx, topic, _answer(partition, code, hw, plog.log_start_offset)), None
     # Offsets between the high watermark and the log end are valid, just not readable yet
     # (a new leader's watermark can trail its predecessor's for a moment).
     end = plog.log_end_offset
     if not plog.log_start_offset <= offset <= end:
         return _answer(partition, ErrorCode.OFFSET_OUT_OF_RANGE, hw, plog.log_start_offset), None
     result = _answer(partition, ErrorCode.NONE, hw, plog.log_start_offset)
+    if replica_id < 0 and entry.last_fetched_epoch >= 0:
+        diverging = _diverging(part, entry)
+        if diverging is not None:
+            result.diverging_epoch = diverging
+            return result, None
     readable = end if max_offset is None else max_offset
     if offset < readable and budget > 0:
         try:
