@@ -205,6 +205,8 @@ def test_produce_refusals(client):
     txn = produce_request("apis-bad", 0, batch([b"ok"]))
     txn.transactional_id = "tx"
     assert client.call(ApiKey.PRODUCE, txn).responses[0].partition_responses[0].error_code == ErrorCode.INVALID_REQUEST
+    internal = produce(client, "__consumer_offsets", 0, batch([b"ok"]))
+    assert internal.error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
     assert produce(client, "apis-bad", 0, batch([b"ok"])).base_offset == 0  # nothing bad was written
 
 

@@ -16,11 +16,12 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import MetadataResponse as R
 
+from broker.groups.offsets_topic import OFFSETS_TOPIC
 from broker.metadata.cache import TopicMetadata
 from broker.server.handlers.common import BrokerContext, Reply
 
 # Topics Kafka marks internal (clients hide them from pattern subscriptions).
-INTERNAL_TOPICS = frozenset({"__consumer_offsets"})
+INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC})
 
 
 def _topic_entry(topic: TopicMetadata, live: set[int]) -> Any:

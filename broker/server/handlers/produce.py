@@ -7,8 +7,8 @@ topic demands an fsync per message, after the group-commit flush that covers it)
 acks=all once the high watermark passes the batch, refused up front with
 NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas; acks=0 answers nothing
 and, as in Kafka, closes the connection if an append failed. Produce v0-2 (the message
-formats before RecordBatch v2, which a pybroker log never holds) and transactional
-produce are refused per partition.
+formats before RecordBatch v2, which a pybroker log never holds), transactional produce
+and produce to an internal topic are refused per partition.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from broker.log import RecordTooLargeError
 from broker.log.partition_log import AppendInfo
 from broker.replication.messages import ErrorCode as ReplicaError
 from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.handlers.metadata import INTERNAL_TOPICS
 from broker.server.idempotence import SequenceRefused
 from broker.server.partition import Partition, ProduceResult
 from broker.server.replica_manager import PartitionRefused
@@ -137,7 +138,11 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply 
     for topic in body.topic_data:
         answers = []
         for entry in topic.partition_data:
-            result, wait = _append(ctx, topic.name, entry, acks, timeout_ms)
+            if topic.name in INTERNAL_TOPICS:  # written by the brokers only, as in Kafka
+                result, wait = _result(entry.index, ErrorCode.INVALID_TOPIC_EXCEPTION,
+                                       f"{topic.name} is an internal topic: clients cannot produce to it"), []
+            else:
+                result, wait = _append(ctx, topic.name, entry, acks, timeout_ms)
             answers.append(result)
             results.append(result)
             waits.append(wait)
