@@ -14,7 +14,7 @@ from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.frames import LENGTH
 from client.protocol.kafka_frames import RequestHeader, encode_request
-from client.protocol.record_batch import build_batch
+from client.protocol.record_batch import HEADER_SIZE, build_batch, pack_batch, read_header
 from tests.broker_server.wire import WireClient, create_topic, fetch, metadata, produce, produce_request, records_of
 
 KEPT = "bad-input-kept"
@@ -91,7 +91,7 @@ def test_truncated_frame_then_disconnect(shared_node, stored):
     still_serves(shared_node.broker_port, stored)
 
 
-def test_damaged_and_lying_batches_are_refused_and_the_connection_stays(shared_node, stored):
+def test_damaged_lying_and_unknown_codec_batches_are_refused_and_the_connection_stays(shared_node, stored):
     with WireClient(shared_node.broker_port) as c:
         create_topic(c, "bad-crc")
         good = build_batch([(b"k", b"v", None, 1)])
@@ -102,6 +102,13 @@ def test_damaged_and_lying_batches_are_refused_and_the_connection_stays(shared_n
         struct.pack_into(">i", longer, 8, len(good))  # batch_length says more bytes than there are
         assert produce(c, "bad-crc", 0, bytes(longer)).error_code == ErrorCode.CORRUPT_MESSAGE
         assert produce(c, "bad-crc", 0, b"\x00" * 10).error_code == ErrorCode.CORRUPT_MESSAGE
+        h = read_header(good)
+        claims_two = pack_batch(good[HEADER_SIZE:], base_offset=0, record_count=2, last_offset_delta=1,
+                                attributes=h.attributes, base_timestamp=1, max_timestamp=1)  # crc recomputed
+        assert produce(c, "bad-crc", 0, claims_two).error_code == ErrorCode.INVALID_RECORD
+        codec5 = pack_batch(good[HEADER_SIZE:], base_offset=0, record_count=1, last_offset_delta=0, attributes=5,
+                            base_timestamp=1, max_timestamp=1)
+        assert produce(c, "bad-crc", 0, codec5).error_code == ErrorCode.CORRUPT_MESSAGE
         assert produce(c, "no-such-topic", 0, good).error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         assert produce(c, "bad-crc", 0, good).base_offset == 0  # nothing of the refused batches was stored
         assert metadata(c, ["bad-crc"]).topics[0].error_code == 0

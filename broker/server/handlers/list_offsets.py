@@ -1,7 +1,8 @@
 """ListOffsets: earliest (log start), latest (high watermark), or the first record at a time.
 
-A timestamp lookup answers the first record at or after the time that the log finds (its time
-index); only records below the high watermark count. Without transactions the last
+A timestamp lookup answers the first record at or after the time, and its timestamp
+(record-precise: the log finds the batch with its time index and decodes it); only records
+below the high watermark count. Without transactions the last
 stable offset is the high watermark, so both isolation levels answer the same. The newest
 timestamp (-3, v7) is not kept per log, and is refused per partition.
 """
@@ -24,10 +25,10 @@ MAX_TIMESTAMP = -3
 
 def _first_at_or_after(part: Partition, ts: int) -> tuple[int, int]:
     """(offset, timestamp) of the first record below the high watermark stamped `ts` or later."""
-    found = part.log.offset_for_timestamp(ts)
-    if found is None or found >= part.high_watermark:
+    found = part.log.offset_for_timestamp(ts)  # record-precise: the log decodes the straddling batch
+    if found is None or found.offset >= part.high_watermark:
         return -1, -1
-    return found, ts
+    return found.offset, found.timestamp
 
 
 def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
