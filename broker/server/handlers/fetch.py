@@ -57,7 +57,9 @@ def _diverging(part: Partition, entry: Any) -> Any | None:
     we hold at or below the one it last fetched, when that ends before its fetch offset or
     names an older epoch; the consumer truncates there before fetching again."""
     answer = part.epoch_query(CONSUMER_REPLICA_ID, part.leader_epoch, entry.last_fetched_epoch)
-    if answer.error != 0 or (answer.epoch >= entry.last_fetched_epoch and answer.end_offset >= entry.fetch_offset):
+    if answer.error != 0 or answer.end_offset < 0:  # an epoch older than the log remembers: nothing to say
+        return None
+    if answer.epoch >= entry.last_fetched_epoch and answer.end_offset >= entry.fetch_offset:
         return None
     return R.EpochEndOffset(epoch=answer.epoch, end_offset=answer.end_offset)
 
