@@ -34,7 +34,7 @@ from coord.protocol.errors import ErrorCode as CoordErrorCode
 from broker.metadata import znodes as Z
 from broker.metadata.election import offline_election, preferred_election, shutdown_election
 from broker.metadata.store import MetadataStore
-from broker.metadata.validation import Refusal, assign_replicas, check_new_topic
+from broker.metadata.validation import MAX_PARTITIONS, Refusal, assign_replicas, check_new_topic
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +261,50 @@ class Controller:
             except NoNodeError:
                 pass
         log.info("deleted topic %s", name)
+        return None
+
+    async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False) -> Refusal | None:
+        """Grow topic `name` to `count` partitions (Kafka's CreatePartitions): the new ones get
+        replicas as at creation, round robin continuing after the existing partitions; the new
+        assignment and their states are written in one multi with the epoch check."""
+        if not self.active:
+            return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
+        topic = self.cache.topic(name) if isinstance(name, str) else None
+        if topic is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
+        current = len(topic.assignment)
+        if type(count) is not int or not current < count <= MAX_PARTITIONS:
+            return (ErrorCode.INVALID_PARTITIONS,
+                    f"topic {name!r} has {current} partition(s); the count can only grow, up to {MAX_PARTITIONS}, "
+                    f"not to {count!r}")
+        factor = len(topic.assignment[min(topic.assignment)])
+        live = self.cache.live_broker_ids()
+        if factor > len(live):
+            return (ErrorCode.INVALID_REPLICATION_FACTOR,
+                    f"topic {name!r} has replication factor {factor} but only {len(live)} broker(s) are live")
+        if validate_only:
+            return None
+        racks = {b: info.rack for b, info in self.cache.brokers.items()}
+        added = {current + p: r for p, r in
+                 assign_replicas(count - current, factor, live, start=current, racks=racks).items()}
+        data, stat = await self.coord.get(Z.topic_path(name))
+        txn = self.coord.transaction()
+        txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
+        txn.set_data(Z.topic_path(name), Z.encode_assignment({**topic.assignment, **added},
+                                                             Z.decode_topic_id(name, data)), version=stat.version)
+        for partition, replicas in added.items():
+            txn.create(Z.partition_path(name, partition), b"")
+            txn.create(Z.state_path(name, partition), Z.encode_state(Z.PartitionState(replicas[0], 0, tuple(replicas),
+                                                                                      self.epoch)))
+        try:
+            await _commit(txn)
+        except (BadVersionError, NodeExistsError):
+            return ErrorCode.NOT_CONTROLLER, "the topic or the controller changed meanwhile; ask again"
+        log.info("topic %s: partitions %d-%d added", name, current, count - 1)
+        await self.store.refresh_topic(name)
+        partitions = [(name, p) for p in sorted(added)]
+        await _settle(list(self._send_leader_and_isr(partitions, set(self.cache.brokers)).values()))
+        self._send_update_metadata(partitions)
         return None
 
     # -- brokers coming and going ------------------------------------------------------------

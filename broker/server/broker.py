@@ -26,7 +26,6 @@ from coord.protocol.errors import CoordError
 from client.conn import BrokerConnection
 from client.errors import ClientError
 from client.protocol.api import ApiKey
-from client.protocol.frames import Request
 
 from broker.config import BrokerConfig
 from broker.groups.manager import GroupManager
@@ -38,7 +37,7 @@ from broker.metadata.store import MetadataStore
 from broker.metadata.znodes import BrokerInfo
 from broker.server.connection import Connection
 from broker.server.fetcher import FetcherManager
-from broker.server.handlers import dispatch
+from broker.server.handlers import HANDLERS
 from broker.server.handlers.common import BrokerContext
 from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
@@ -242,7 +241,9 @@ class Broker:
     async def _local_request(self, api_key: int, body: dict) -> dict:
         """A controller request from this very broker, through the ordinary dispatcher."""
         assert self.ctx is not None
-        reply = await dispatch(self.ctx, Request(api_key, 0, 0, "controller", body))
+        # The controller handlers still take the msgpack-era dicts until interbroker's typed
+        # controller requests land; they are called directly (dispatch takes typed messages).
+        reply = await HANDLERS[ApiKey(api_key)](self.ctx, body)
         return reply.body if reply is not None else {}
 
     def _high_watermark(self, topic: str, partition: int) -> int | None:
