@@ -62,13 +62,11 @@ _log_once = _LogOnce()
 def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controller_epoch: int,
                       broker_epoch: int) -> Refusal | None:
     """Refuse a zombie controller, an order for another run of this broker, or a sender
-    that is no registered broker; else remember the controller and its epoch."""
+    that is no registered broker (in that order: a deposed controller whose registration
+    has expired is told its epoch is stale); else remember the controller and its epoch."""
     replicas = ctx.replicas
     refusal: Refusal | None = None
-    if controller_id not in ctx.cache.brokers:
-        refusal = (ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
-                   f"{api} from broker {controller_id}, which is not a registered broker of this cluster")
-    elif controller_epoch < replicas.controller_epoch:
+    if controller_epoch < replicas.controller_epoch:
         refusal = (ErrorCode.STALE_CONTROLLER_EPOCH,
                    f"controller epoch {controller_epoch} (broker {controller_id}) is older than "
                    f"{replicas.controller_epoch}, which broker {ctx.config.broker_id} already obeys")
@@ -76,6 +74,9 @@ def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controll
         refusal = (ErrorCode.STALE_BROKER_EPOCH,
                    f"addressed to broker epoch {broker_epoch}, but broker {ctx.config.broker_id}'s "
                    f"current registration is {replicas.broker_epoch}")
+    elif controller_id not in ctx.cache.brokers:
+        refusal = (ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                   f"{api} from broker {controller_id}, which is not a registered broker of this cluster")
     if refusal is not None:
         _log_once((api, refusal[0], controller_id, controller_epoch, broker_epoch), refusal)
         return refusal
