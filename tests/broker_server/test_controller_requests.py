@@ -246,3 +246,14 @@ async def test_controlled_shutdown_answers_in_kafkas_schema(node):
     assert stale.error_code == ErrorCode.STALE_BROKER_EPOCH
     v1 = await node.call(ApiKey.CONTROLLED_SHUTDOWN, R(broker_id=1), version=1)   # no broker epoch field
     assert v1.error_code == ErrorCode.STALE_BROKER_EPOCH
+
+
+async def test_a_refusal_is_logged_once_however_often_it_comes(node, caplog):
+    assert await node.controller.create_topic("once", 1, 1, {}) is None
+    await node.call(ApiKey.LEADER_AND_ISR, requests.leader_and_isr(node.to(), node.cache, [("once", 0)]))
+    stale = requests.update_metadata(node.to(controller_epoch=node.controller.epoch - 1), node.cache, [("once", 0)])
+    with caplog.at_level("WARNING", logger="broker.server.handlers.replica_control"):
+        for _ in range(3):
+            assert (await node.call(ApiKey.UPDATE_METADATA, stale)).error_code == ErrorCode.STALE_CONTROLLER_EPOCH
+    refusals = [r for r in caplog.records if "STALE_CONTROLLER_EPOCH" in r.getMessage()]
+    assert len(refusals) == 1 and "older than" in refusals[0].getMessage()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 
 from client.protocol import messages as m
 from client.protocol.errors import ErrorCode
@@ -56,7 +57,13 @@ class _LogOnce:
         log.warning("refused %s: %s (%s)", key[0], refusal[1], refusal[0].name)
 
 
-_log_once = _LogOnce()
+_logs: weakref.WeakKeyDictionary[object, _LogOnce] = weakref.WeakKeyDictionary()
+
+
+def _log_once(ctx: BrokerContext, key: tuple[object, ...], refusal: Refusal) -> None:
+    """Log a refusal once per broker (keyed by its replica manager: several brokers can
+    share a process in tests)."""
+    _logs.setdefault(ctx.replicas, _LogOnce())(key, refusal)
 
 
 def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controller_epoch: int,
@@ -78,7 +85,7 @@ def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controll
         refusal = (ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
                    f"{api} from broker {controller_id}, which is not a registered broker of this cluster")
     if refusal is not None:
-        _log_once((api, refusal[0], controller_id, controller_epoch, broker_epoch), refusal)
+        _log_once(ctx, (api, refusal[0], controller_id, controller_epoch, broker_epoch), refusal)
         return refusal
     replicas.controller_epoch = controller_epoch
     ctx.cache.controller_id = controller_id
@@ -97,7 +104,7 @@ def follower_refusal(ctx: BrokerContext, api: str, replica_id: int, cluster_id: 
         refusal = (ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
                    f"{api} from replica {replica_id}, which is not a registered broker of this cluster")
     if refusal is not None:
-        _log_once((api, refusal[0], replica_id, cluster_id), refusal)
+        _log_once(ctx, (api, refusal[0], replica_id, cluster_id), refusal)
     return refusal
 
 
@@ -210,7 +217,7 @@ async def controlled_shutdown(ctx: BrokerContext, header: RequestHeader, body: m
     request has no broker epoch, and is refused as stale (Kafka would take it)."""
     refusal, remaining = await ctx.controller.controlled_shutdown(body.broker_id, body.broker_epoch)
     if refusal is not None:
-        _log_once(("ControlledShutdown", refusal[0], body.broker_id, body.broker_epoch), refusal)
+        _log_once(ctx, ("ControlledShutdown", refusal[0], body.broker_id, body.broker_epoch), refusal)
         return Reply(m.ControlledShutdownResponse(error_code=int(refusal[0])))
     return Reply(m.ControlledShutdownResponse(error_code=0, remaining_partitions=[
         m.ControlledShutdownResponse.RemainingPartition(topic_name=t, partition_index=p) for t, p in remaining]))
