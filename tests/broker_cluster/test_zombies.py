@@ -22,6 +22,13 @@ def one(value: bytes) -> bytes:
     return build_batch([(None, value, None, 1)])
 
 
+def produce_or_not_leader(w: WireClient, value: bytes) -> int | None:
+    """acks=all produce of one record; 0, or None while the broker does not lead yet."""
+    code = produce(w, TOPIC, 0, one(value), acks=-1).error_code
+    assert code in (0, 6), code
+    return None if code == 6 else code
+
+
 def test_paused_follower_and_zombie_leader(procs: ProcessGroup, tmp_path: Path):
     c = start_cluster(procs, tmp_path)
     try:
@@ -44,8 +51,10 @@ def test_paused_follower_and_zombie_leader(procs: ProcessGroup, tmp_path: Path):
         procs.pause(f"broker{leader}")
         after = wait_until("a new leader", lambda: (s := c.state(TOPIC))["leader"] not in (leader, -1) and s)
         assert after["leader_epoch"] > before["leader_epoch"]
+        # coord names the new leader before the controller's LeaderAndIsr reaches it: until
+        # then it answers NOT_LEADER_OR_FOLLOWER (6), and nothing is appended
         with WireClient(c.ports[after["leader"]], timeout=30) as w:
-            assert produce(w, TOPIC, 0, one(b"new-leader"), acks=-1).error_code == 0
+            wait_until("the new leader taking writes", lambda: produce_or_not_leader(w, b"new-leader") == 0)
 
         procs.resume(f"broker{leader}")
         with WireClient(c.ports[leader], timeout=30) as w:
