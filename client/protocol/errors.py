@@ -43,6 +43,7 @@ class ErrorCode(IntEnum):
     UNKNOWN_MEMBER_ID = 25
     INVALID_SESSION_TIMEOUT = 26
     REBALANCE_IN_PROGRESS = 27
+    CLUSTER_AUTHORIZATION_FAILED = 31
     INVALID_TIMESTAMP = 32
     UNSUPPORTED_VERSION = 35
     TOPIC_ALREADY_EXISTS = 36
@@ -68,6 +69,7 @@ class ErrorCode(IntEnum):
     FENCED_INSTANCE_ID = 82
     INVALID_RECORD = 87
     UNKNOWN_TOPIC_ID = 100
+    INCONSISTENT_CLUSTER_ID = 104
 
 
 # Errors after which the same request may succeed if sent again (possibly to another

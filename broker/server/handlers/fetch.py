@@ -28,6 +28,7 @@ from client.protocol.messages import FetchResponse as R
 
 from broker.log import OffsetOutOfRangeError
 from broker.server.handlers.common import BrokerContext, Reply, Slice
+from broker.server.handlers.replica_control import follower_refusal
 from broker.server.partition import Partition
 from broker.server.replica_manager import PartitionRefused
 
@@ -131,6 +132,12 @@ def _read_all(ctx: BrokerContext, body: Any, max_bytes: int) -> tuple[Any, list[
 async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     if body.session_id != 0 or body.session_epoch > 0:
         return Reply(R(error_code=int(ErrorCode.FETCH_SESSION_ID_NOT_FOUND), session_id=0))
+    if body.replica_id >= 0:  # a follower: a registered broker of this cluster only
+        refusal = follower_refusal(ctx, "Fetch", body.replica_id, body.cluster_id)
+        if refusal is not None:
+            return Reply(R(error_code=int(refusal[0]), session_id=0, responses=[R.FetchableTopicResponse(
+                topic=t.topic, partitions=[_answer(p.partition, refusal[0]) for p in t.partitions])
+                for t in body.topics]))
     max_bytes = min(body.max_bytes, ctx.config.fetch_max_bytes)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(body.max_wait_ms, 0) / 1000
