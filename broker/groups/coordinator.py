@@ -110,9 +110,10 @@ class GroupCoordinator:
             return group
         group.generation_id = value.generation_id
         group.state_timestamp_ms = value.state_timestamp_ms
+        group.protocol_type = value.protocol_type
         if not value.members or value.protocol_name is None:
             return group
-        group.protocol_type, group.protocol_name = value.protocol_type, value.protocol_name
+        group.protocol_name = value.protocol_name
         for m in value.members:
             group.members[m.member_id] = Member(
                 m.member_id, m.group_instance_id, m.client_id, m.session_timeout_ms, m.rebalance_timeout_ms,
@@ -340,7 +341,7 @@ class GroupCoordinator:
         self.generation_id += 1
         self.rebalance_deadline_ms = None
         if not self.members:
-            self.protocol_type = self.protocol_name = self.leader_id = None
+            self.protocol_name = self.leader_id = None   # the type stays, as Kafka lists an Empty group
             self._set_state(GroupState.EMPTY, now)
             return actions + self._persist([self._group_record(now)], None)
         members = list(self.members.values())
@@ -592,10 +593,12 @@ class GroupCoordinator:
         return GroupMetadataValue(self.protocol_type, self.generation_id, protocol, self.leader_id, now, members)
 
     def describe(self) -> GroupDescription:
-        protocol = self.protocol_name
+        """As Kafka describes a group: subscriptions, assignments and the protocol only
+        while Stable (otherwise they are in flux and left empty)."""
+        protocol = self.protocol_name if self.state is GroupState.STABLE else None
         members = tuple(MemberDescription(
             m.member_id, m.group_instance_id, m.client_id, m.metadata(protocol) if protocol else b"",
-            m.assignment, m.client_host) for m in self.members.values())
+            m.assignment if protocol else b"", m.client_host) for m in self.members.values())
         return GroupDescription(ErrorCode.NONE, self.state, self.protocol_type, protocol, self.generation_id,
                                 members)
 
