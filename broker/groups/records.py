@@ -147,12 +147,12 @@ def decode_key(key: bytes) -> OffsetKey | GroupKey:
 
 
 def decode_offset_value(value: bytes) -> OffsetAndMetadata:
-    _, v = _read(_OffsetCommitValue, value, "offset commit value", range(0, 5))
+    _, v = _read(_OffsetCommitValue, value, "offset commit value", range(5))
     return OffsetAndMetadata(v.offset, v.leader_epoch, v.metadata, v.commit_timestamp)  # type: ignore[attr-defined]
 
 
 def decode_group_value(value: bytes) -> GroupMetadataValue:
-    _, v = _read(_GroupMetadataValue, value, "group metadata value", range(0, 5))
+    _, v = _read(_GroupMetadataValue, value, "group metadata value", range(5))
     members = tuple(MemberRecord(m.member_id, m.group_instance_id, m.client_id, m.session_timeout,
                                  m.rebalance_timeout if m.rebalance_timeout >= 0 else m.session_timeout,
                                  bytes(m.subscription), bytes(m.assignment), m.client_host)
