@@ -37,9 +37,9 @@ def _topic_results(answer: Any) -> list:
 
 
 def _controller_moved(answer: Any) -> bool:
-    """NOT_CONTROLLER for the request or one of its topics: nothing was done, send again."""
-    return getattr(answer, "error_code", 0) == ErrorCode.NOT_CONTROLLER or any(
-        t.error_code == ErrorCode.NOT_CONTROLLER for t in _topic_results(answer))
+    """NOT_CONTROLLER for one of its topics: nothing was done for it, send again. (These
+    answers carry no request-level error code: every refusal is per topic.)"""
+    return any(t.error_code == ErrorCode.NOT_CONTROLLER for t in _topic_results(answer))
 
 
 class AsyncAdmin:
@@ -64,15 +64,14 @@ class AsyncAdmin:
 
     async def _call(self, api_key: ApiKey, request: Any) -> Any:
         """Send to the controller (any broker if none is known); while request_timeout_ms
-        lasts, a lost or refused connection, a timeout, or NOT_CONTROLLER (for the whole
-        request or any topic in it: the controller moved) refreshes the metadata and sends
+        lasts, a lost or refused connection, a timeout, or NOT_CONTROLLER (for any topic
+        in it: the controller moved) refreshes the metadata and sends
         again, as Kafka's admin client does. Other refusals are returned to the caller."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             try:
                 answer = await self._to_controller(api_key, request)
                 if not _controller_moved(answer):
-                    raise_for(getattr(answer, "error_code", 0))
                     return answer
                 failure: Exception = BrokerError.for_code(ErrorCode.NOT_CONTROLLER, "the controller moved")
             except (BrokerConnectionError, ClientTimeoutError) as exc:
