@@ -36,7 +36,7 @@ SOFTWARE_VERSION = "0.1.0"
 def client_versions(api_key: int) -> tuple[int, int]:
     """The versions of `api_key` this client can speak: our table, within what the codec
     knows; Produce from v3 (older versions carry message formats we never write)."""
-    low, high = SUPPORTED_VERSIONS[ApiKey(api_key)]
+    low, high = SUPPORTED_VERSIONS[api_key]   # KeyError: an API this client does not know
     high = min(high, m.API_BY_KEY[api_key].max_version)
     if api_key == ApiKey.PRODUCE:
         low = max(low, MIN_PRODUCE_RECORD_VERSION)
