@@ -33,7 +33,8 @@ class Written:
 def write_sample(writer: str, bootstrap: str, *, compression: str | None = None, partitions: int = 3) -> Written:
     """A fresh topic holding `writer`'s sample, and what every reader must see of it."""
     info = CLIENTS[writer]
-    records = sample(partitions, client_timestamps=not info.sets_timestamps, nulls=info.writes_nulls)
+    records = sample(partitions, client_timestamps=not info.sets_timestamps, nulls=info.writes_nulls,
+                     repeat=30 if compression else 1)
     topic = unique_topic(f"{writer}-{compression or 'plain'}")
     create_topic(bootstrap, topic, partitions)
     t0 = int(time.time() * 1000)

@@ -63,11 +63,13 @@ HEADER_SETS: list[Headers] = [
 
 
 def sample(partitions: int = 3, per_partition: int = 4, *, client_timestamps: bool = False,
-           nulls: bool = True) -> list[Record]:
+           nulls: bool = True, repeat: int = 1) -> list[Record]:
     """Keyed records with headers spread over `partitions`, in the order to write them.
     Each carries its own CreateTime an hour ago (distinct, so a reader that swaps two
     shows), unless `client_timestamps` (writers that cannot set one, like kcat -P).
     `nulls` adds a null key and a null value (a tombstone) where the writer can send them.
+    `repeat` repeats each non-empty value's text, so that compressing a batch pays (some
+    clients send a batch uncompressed when compression would not shrink it).
     Every byte string is UTF-8 so that kcat's JSON output can carry it."""
     base = int(time.time() * 1000) - 3_600_000
     out = []
@@ -75,7 +77,7 @@ def sample(partitions: int = 3, per_partition: int = 4, *, client_timestamps: bo
         for p in range(partitions):
             n = i * partitions + p
             key: bytes | None = f"key-{p}-{i}".encode()
-            value: bytes | None = f"value {n} \u00e9t\u00e9".encode() if i != 1 else b""
+            value: bytes | None = f"value {n} \u00e9t\u00e9 ".encode() * repeat if i != 1 else b""
             if nulls and i == 2 and p == 0:
                 key = None
             if nulls and i == 3 and p == 1:
