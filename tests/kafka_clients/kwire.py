@@ -2,7 +2,8 @@
 sends: broken frames, lying headers, corrupt record batches.
 
 Written from Kafka's protocol description (framing, request header v1, the non-flexible
-layouts of ApiVersions v0, Produce v3-v7, Fetch v4 and v11, RecordBatch v2), not from any
+layouts of ApiVersions v0, Metadata v4, Produce v3-v7, Fetch v4 and v11,
+RecordBatch v2), not from any
 client's code, so that it is a third opinion beside the clients' and the broker's. It
 builds bytes and reads answers; it must never decide what an answer should be (the tests
 do).
@@ -179,6 +180,11 @@ def fetch_v11_body(topic: str, partition: int, offset: int = 0, max_bytes: int =
             + array([]) + string(""))
 
 
+def metadata_v4_body(topics: list[str], allow_auto_create: bool) -> bytes:
+    """Metadata v4: [topic name], allow_auto_topic_creation."""
+    return array([string(t) for t in topics]) + (b"\x01" if allow_auto_create else b"\x00")
+
+
 class Reader:
     def __init__(self, buf: bytes) -> None:
         self.buf, self.pos = buf, 0
@@ -256,6 +262,34 @@ def parse_fetch_v11(body: bytes) -> tuple[int, int, bytes]:
         r.take(">q")
     r.take(">i")
     return error, high_watermark, r.bytes() or b""
+
+
+def parse_metadata_v4_topics(body: bytes) -> list[tuple[str, int, list[int]]]:
+    """[(topic, error_code, [partition index])] of a Metadata v4 answer."""
+    r = Reader(body)
+    r.take(">i")
+    for _ in range(r.take(">i")):
+        r.take(">i")
+        r.string()
+        r.take(">i")
+        r.string()
+    r.string()
+    r.take(">i")
+    topics = []
+    for _ in range(r.take(">i")):
+        error = r.take(">h")
+        name = r.string() or ""
+        r.take(">b")
+        partitions = []
+        for _ in range(r.take(">i")):
+            r.take(">h")
+            partitions.append(r.take(">i"))
+            r.take(">i")
+            for _ in range(2):
+                for _ in range(r.take(">i")):
+                    r.take(">i")
+        topics.append((name, error, partitions))
+    return topics
 
 
 def parse_api_versions_v0(body: bytes) -> tuple[int, dict[int, tuple[int, int]]]:

@@ -17,6 +17,7 @@ from tests.kafka_clients.records import Record, by_partition, sample
 from tests.kafka_clients.servers import create_topic, unique_topic
 
 CLOCK_SLACK_MS = 2000
+READ_TIMEOUT = 45.0     # a dozen records: seconds even on a slow shared machine; a broken reader fails in this
 
 
 @dataclass(frozen=True)

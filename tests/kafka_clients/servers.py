@@ -51,7 +51,23 @@ def start_node(procs: ProcessGroup, data_dir: Path, extra: tuple[str, ...] = ())
         wait_for_port(broker_port, timeout=60)
     except TimeoutError:
         raise AssertionError(f"pybroker start did not listen; its log:\n{procs.log_text('node')}") from None
-    return Broker(f"127.0.0.1:{broker_port}", procs)
+    broker = Broker(f"127.0.0.1:{broker_port}", procs)
+    probe_kafka(broker)
+    return broker
+
+
+def probe_kafka(broker: Broker) -> None:
+    """Fail at once, saying why, unless the port answers Kafka's ApiVersions v0 (so that a
+    broker that does not speak Kafka fails each test in a second, not after its timeouts)."""
+    from tests.kafka_clients.kwire import API_API_VERSIONS, RawConn, parse_api_versions_v0
+
+    try:
+        with RawConn(broker.bootstrap, timeout=15) as conn:
+            error, table = parse_api_versions_v0(conn.call(API_API_VERSIONS, 0, b""))
+    except Exception as exc:  # noqa: BLE001 - any failure here means the same thing
+        raise AssertionError(f"{broker.bootstrap} does not answer Kafka's ApiVersions v0 ({exc!r}); "
+                             f"broker log:\n{broker.log()[-3000:]}") from exc
+    assert error == 0 and table, f"ApiVersions v0 from {broker.bootstrap}: error {error}, table {table}"
 
 
 def unique_topic(prefix: str) -> str:

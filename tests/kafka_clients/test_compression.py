@@ -12,7 +12,7 @@ import pytest
 from tests.kafka_clients.conftest import needs
 from tests.kafka_clients.drivers import CLIENTS, load
 from tests.kafka_clients.kwire import API_FETCH, RawConn, fetch_v11_body, parse_batches, parse_fetch_v11
-from tests.kafka_clients.readback import Written, assert_read_back, write_sample
+from tests.kafka_clients.readback import READ_TIMEOUT, Written, assert_read_back, write_sample
 from tests.kafka_clients.servers import Broker
 
 CODECS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
@@ -56,5 +56,5 @@ def test_stored_batches_keep_the_producers_codec(written: Callable[[str, str], W
 def test_reader_decompresses_what_writer_compressed(written: Callable[[str, str], Written], kafka_node: Broker,
                                                     writer: str, codec: str, reader: str) -> None:
     w = written(writer, codec)
-    got = load(reader).consume(kafka_node.bootstrap, w.topic, w.counts, timeout=90)
+    got = load(reader).consume(kafka_node.bootstrap, w.topic, w.counts, timeout=READ_TIMEOUT)
     assert_read_back(w, got, f"{reader} reading {codec} records {writer} wrote to {w.topic}")

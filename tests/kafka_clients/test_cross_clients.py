@@ -14,7 +14,7 @@ import pytest
 
 from tests.kafka_clients.conftest import needs
 from tests.kafka_clients.drivers import CLIENTS, load
-from tests.kafka_clients.readback import Written, assert_read_back, write_sample
+from tests.kafka_clients.readback import READ_TIMEOUT, Written, assert_read_back, write_sample
 from tests.kafka_clients.servers import Broker
 
 PAIRS = [pytest.param(w, r, marks=needs(w, r), id=f"{w}->{r}") for w in CLIENTS for r in CLIENTS]
@@ -43,5 +43,5 @@ def written(kafka_node: Broker) -> Callable[[str], Written]:
 def test_reader_sees_what_writer_wrote(written: Callable[[str], Written], kafka_node: Broker,
                                        writer: str, reader: str) -> None:
     w = written(writer)
-    got = load(reader).consume(kafka_node.bootstrap, w.topic, w.counts, timeout=90)
+    got = load(reader).consume(kafka_node.bootstrap, w.topic, w.counts, timeout=READ_TIMEOUT)
     assert_read_back(w, got, f"{reader} reading what {writer} wrote to {w.topic}")

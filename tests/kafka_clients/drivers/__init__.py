@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import os
 import shutil
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,19 @@ def _dir_missing(path: Path, what: str) -> str | None:
     return None if path.is_dir() else f"{path} is missing ({what})"
 
 
+def _debian_confluent_missing() -> str | None:
+    """Debian builds python3-confluent-kafka for Debian's python3; it loads here only when
+    that is the same CPython minor version (same extension ABI) as ours."""
+    package = DEBIAN_DIST_PACKAGES / "confluent_kafka"
+    missing = _dir_missing(package, "apt-get install python3-confluent-kafka")
+    if missing:
+        return missing
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    if not (package / f"cimpl{suffix}").exists():
+        return f"{package} holds no cimpl{suffix}: built for another Python than this one"
+    return None
+
+
 CLIENTS: dict[str, ClientInfo] = {c.name: c for c in [
     ClientInfo("kcat", None if shutil.which("kcat") else "kcat is not on PATH (apt-get install kcat)", "with_kcat",
                reports_offsets=False, sets_timestamps=False, writes_nulls=False),
@@ -51,9 +65,8 @@ CLIENTS: dict[str, ClientInfo] = {c.name: c for c in [
     ClientInfo("kafka-python", _module_missing("kafka", "pip install -e '.[test]'"), "with_kafka_python"),
     ClientInfo("aiokafka", _module_missing("aiokafka", "pip install -e '.[test]'"), "with_aiokafka"),
     ClientInfo("pybroker", None, "with_pybroker"),
-    ClientInfo("confluent-debian", _dir_missing(DEBIAN_DIST_PACKAGES / "confluent_kafka",
-                                                "apt-get install python3-confluent-kafka"),
-               "with_confluent", subprocess_path=DEBIAN_DIST_PACKAGES),
+    ClientInfo("confluent-debian", _debian_confluent_missing(), "with_confluent",
+               subprocess_path=DEBIAN_DIST_PACKAGES),
     ClientInfo("kafka-python-2", _dir_missing(KAFKA_PYTHON_2 / "kafka",
                                               "pip install --target build/kafka-python-2 'kafka-python>=2.3,<3', "
                                               "as .ci/run does"),
