@@ -43,8 +43,12 @@ def confluent_member(bootstrap: str, group: str, topic: str, partitions: int) ->
                   "enable.auto.commit": False, "auto.offset.reset": "earliest", "session.timeout.ms": 30000})
     try:
         c.subscribe([topic])
-        eventually(f"{group}'s member to be assigned {topic}",
-                   lambda: c.poll(0.2) is not None and False or len(c.assignment()) == partitions)
+
+        def assigned() -> bool:
+            c.poll(0.2)     # rebalance callbacks run inside poll
+            return len(c.assignment()) == partitions
+
+        eventually(f"{group}'s member to be assigned {topic}", assigned)
         c.commit(offsets=[TopicPartition(topic, p, p + 1) for p in range(partitions)], asynchronous=False)
         yield c
     finally:
@@ -174,8 +178,8 @@ def test_kafka_python_admin_lists_and_describes_groups_and_their_offsets(kafka_n
         with confluent_member(kafka_node.bootstrap, group, topic, 2):
             listed = eventually(f"{group} listed", lambda: [g for g in admin.list_groups() if g["group_id"] == group])
             assert listed[0]["protocol_type"] == "consumer", listed
-            desc = admin.describe_groups([group])[0]
-            assert desc["group_state"] == "Stable" and desc["protocol"] == "range", desc
+            desc = admin.describe_groups([group])[group]
+            assert desc["group_state"] == "Stable" and desc["protocol_data"] == "range", desc
             assert [m["client_id"] for m in desc["members"]] == ["admin-test-member"], desc
             offsets = admin.list_group_offsets({group: None})[group]
             assert {tp: om.offset for tp, om in offsets.items()} == \

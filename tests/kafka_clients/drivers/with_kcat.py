@@ -38,7 +38,8 @@ def run(args: list[str], stdin: bytes = b"", timeout: float = 60.0) -> bytes:
 def produce(bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None,
             timeout: float = 60.0) -> list[Record]:
     """Write `records` in order; they come back without offsets or timestamps (kcat does not say)."""
-    for (partition, headers), group in groupby(records, key=lambda r: (r.partition, r.headers)):
+    in_partition_order = sorted(records, key=lambda r: r.partition)   # stable: each partition's order kept
+    for (partition, headers), group in groupby(in_partition_order, key=lambda r: (r.partition, r.headers)):
         lines = []
         for r in group:
             if r.key is None or r.value is None or r.timestamp is not None:
