@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from coord.zookeeper_launcher import _free_port, four_letter
+from coord.client.four_letter import four_letter
+from coord.zookeeper_launcher import _free_port
 
 
 class LocalEnsemble:
@@ -41,7 +42,7 @@ class LocalEnsemble:
         """Start member `sid` (again, on the same data dir)."""
         with open(self.root / f"coord{sid}.log", "ab") as log:
             self.procs[sid] = subprocess.Popen(
-                [sys.executable, "-m", "broker", "coord", "start", "--id", str(sid),
+                [sys.executable, "-m", "coord", "start", "--id", str(sid),
                  "--data-dir", str(self.root / f"data{sid}"),
                  "--client-port", str(self.client_port[sid]), "--peers", self.peers,
                  "--tick-ms", str(self.tick_ms)],

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from coord.client.four_letter import four_letter
+
 JARS_DIR = Path("/usr/share/java")
 MAIN_CLASS = "org.apache.zookeeper.server.ZooKeeperServerMain"
 QUORUM_MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -41,18 +43,6 @@ def zookeeper_classpath() -> str:
             "apt-get install -y zookeeper")
     binding = JARS_DIR / "slf4j-nop.jar"
     return f"{jar}:{binding}" if binding.exists() else str(jar)
-
-
-def four_letter(host: str, port: int, word: str, timeout: float = 2.0) -> str:
-    """Send a four-letter word and return the whole answer."""
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(word.encode())
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                return b"".join(chunks).decode(errors="replace")
-            chunks.append(data)
 
 
 def _free_port() -> int:

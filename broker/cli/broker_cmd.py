@@ -10,7 +10,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from broker.cli.runner import run_until_signal
+from coord.service import run_until_signal
 from broker.cli.start import DataDirInUseError, lock_data_dir
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError

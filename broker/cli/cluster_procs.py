@@ -26,7 +26,7 @@ from broker.cli.cluster_state import ClusterState, ClusterStateError, Member, lo
 from broker.metadata import znodes as Z
 from broker.cli.status_model import parse_srvr_mode
 from coord.client import CoordClient
-from coord.zookeeper_launcher import four_letter
+from coord.client.four_letter import four_letter
 
 LOOPBACK = "127.0.0.1"
 COORD_TICK_MS = 1000

@@ -15,7 +15,7 @@ import asyncio
 import sys
 
 from broker.cli.clientcmd import add_bootstrap, local_cluster_hint
-from broker.cli.runner import run_until_signal
+from coord.service import run_until_signal
 from client import AsyncConsumer, TopicPartition
 from client.errors import BrokerError, ClientError
 

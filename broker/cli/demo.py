@@ -28,7 +28,7 @@ from broker.cli.cluster_state import ClusterState, ClusterStateError, remove_sta
 from broker.cli.demo_ledger import Ledger, render_summary, summarize
 from broker.cli.demo_traffic import ClientLogTap, Traffic
 from broker.cli.demo_watch import ClusterView, CoordView
-from broker.cli.runner import run_until_signal
+from coord.service import run_until_signal
 from broker.cli.status import gather_report
 from broker.cli.status_model import render_table
 from broker.metadata import znodes as Z

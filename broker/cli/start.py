@@ -21,7 +21,7 @@ from coord.server.config import ServerConfig
 from coord.server.server import CoordServer
 
 from broker import __version__
-from broker.cli.runner import run_until_signal
+from coord.service import run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 

@@ -1,10 +1,13 @@
-"""The broker's API keys, the versions this code speaks, and the shape of each body.
+"""The broker's API keys and the versions of each that a pybroker broker serves.
 
-Numbers follow Kafka's so a Kafka user can read a packet capture; the bodies are our
-own: msgpack maps with short string keys (unknown keys are ignored, so fields can be
-added without a version bump). docs/protocol.md describes every body field by field;
-this module holds the facts code needs: keys, supported version ranges and the few
-sentinel values. It must never hold I/O or per-API logic.
+Keys and versions are Apache Kafka's (the message layouts live in `client.protocol.schema`).
+The served ranges are chosen for the clients we test with (librdkafka, kafka-python,
+aiokafka, our own): each reaches a version it knows, and none is offered a version whose
+features we do not have (topic ids in Fetch 13+ and Metadata 13, KIP-848 groups, batched
+OffsetFetch 8+). Produce is advertised from v0, as Kafka 4.0 still does, because older
+librdkafka turns compression off when Produce v0 is missing (KAFKA-18659); versions 0-2 (the
+pre-v2 message formats) are refused with UNSUPPORTED_VERSION. This module must never hold I/O
+or per-API logic.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ class ApiKey(IntEnum):
     STOP_REPLICA = 5
     UPDATE_METADATA = 6
     CONTROLLED_SHUTDOWN = 7
-    # Reserved for consumer groups.
     OFFSET_COMMIT = 8
     OFFSET_FETCH = 9
     FIND_COORDINATOR = 10
@@ -35,40 +37,46 @@ class ApiKey(IntEnum):
     API_VERSIONS = 18
     CREATE_TOPICS = 19
     DELETE_TOPICS = 20
-    # Reserved for the idempotent producer.
+    DELETE_RECORDS = 21
     INIT_PRODUCER_ID = 22
     # Follower -> leader: where does my latest epoch end in your log (KIP-101/279)?
     OFFSETS_FOR_LEADER_EPOCH = 23
+    DESCRIBE_CONFIGS = 32
+    CREATE_PARTITIONS = 37
 
 
-# (min_version, max_version) of every API a broker built from this tree serves.
-# A broker answers ApiVersions with exactly this table; clients pick the highest
-# version both sides speak. Reserved keys appear here once a broker serves them.
+# (min_version, max_version) of every API a broker built from this tree serves; ApiVersions
+# answers with exactly this table and clients pick the highest version both sides speak.
 SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
-    ApiKey.PRODUCE: (0, 0),
-    ApiKey.FETCH: (0, 0),
-    ApiKey.LIST_OFFSETS: (0, 0),
-    ApiKey.METADATA: (0, 0),
-    ApiKey.API_VERSIONS: (0, 0),
-    ApiKey.CREATE_TOPICS: (0, 0),
-    ApiKey.DELETE_TOPICS: (0, 0),
-    ApiKey.INIT_PRODUCER_ID: (0, 0),
-    # consumer groups
-    ApiKey.FIND_COORDINATOR: (0, 0),
-    ApiKey.JOIN_GROUP: (0, 0),
-    ApiKey.SYNC_GROUP: (0, 0),
-    ApiKey.HEARTBEAT: (0, 0),
-    ApiKey.LEAVE_GROUP: (0, 0),
-    ApiKey.LIST_GROUPS: (0, 0),
-    ApiKey.DESCRIBE_GROUPS: (0, 0),
-    ApiKey.OFFSET_COMMIT: (0, 0),
-    ApiKey.OFFSET_FETCH: (0, 0),
-    ApiKey.LEADER_AND_ISR: (0, 0),
-    ApiKey.STOP_REPLICA: (0, 0),
-    ApiKey.UPDATE_METADATA: (0, 0),
-    ApiKey.CONTROLLED_SHUTDOWN: (0, 0),
-    ApiKey.OFFSETS_FOR_LEADER_EPOCH: (0, 0),
+    ApiKey.PRODUCE: (0, 9),
+    ApiKey.FETCH: (4, 12),
+    ApiKey.LIST_OFFSETS: (1, 7),
+    ApiKey.METADATA: (0, 12),
+    ApiKey.LEADER_AND_ISR: (0, 6),
+    ApiKey.STOP_REPLICA: (0, 3),
+    ApiKey.UPDATE_METADATA: (0, 7),
+    ApiKey.CONTROLLED_SHUTDOWN: (0, 3),
+    ApiKey.OFFSET_COMMIT: (2, 8),
+    ApiKey.OFFSET_FETCH: (1, 7),
+    ApiKey.FIND_COORDINATOR: (0, 3),
+    ApiKey.JOIN_GROUP: (0, 7),
+    ApiKey.HEARTBEAT: (0, 4),
+    ApiKey.LEAVE_GROUP: (0, 4),
+    ApiKey.SYNC_GROUP: (0, 5),
+    ApiKey.DESCRIBE_GROUPS: (0, 5),
+    ApiKey.LIST_GROUPS: (0, 4),
+    ApiKey.API_VERSIONS: (0, 3),
+    ApiKey.CREATE_TOPICS: (0, 5),
+    ApiKey.DELETE_TOPICS: (0, 5),
+    ApiKey.DELETE_RECORDS: (0, 2),
+    ApiKey.INIT_PRODUCER_ID: (0, 4),
+    ApiKey.OFFSETS_FOR_LEADER_EPOCH: (0, 4),
+    ApiKey.DESCRIBE_CONFIGS: (0, 4),
+    ApiKey.CREATE_PARTITIONS: (0, 3),
 }
+
+# Produce versions below this carry the pre-v2 message formats, which a pybroker log never holds.
+MIN_PRODUCE_RECORD_VERSION = 3
 
 # Produce acks: 0 = no response at all, 1 = after the leader's append, -1 = "all",
 # after every in-sync replica has the batch.

@@ -26,12 +26,13 @@ from typing import Any
 from coord.client.connection import Connection, HandshakeRefused, close_quietly
 from coord.client.core import (WATCH_CHILD, WATCH_DATA, WATCH_EXISTS, WATCH_PERSISTENT,
                                WATCH_RECURSIVE, ClientCore, Notify, ProtocolError)
+from coord.client.requests import create_request
 from coord.client.transaction import Transaction
 from coord.client.watches import Callback
 from coord.protocol import records as R
 from coord.protocol.errors import (ConnectionLossError, NodeExistsError, NoNodeError,
                                    SessionExpiredError, error_for)
-from coord.protocol.opcodes import AddWatchMode, CreateMode, OpCode, WatcherType
+from coord.protocol.opcodes import AddWatchMode, OpCode, WatcherType
 
 log = logging.getLogger("coord.client")
 
@@ -275,7 +276,7 @@ class CoordClient:
         return await self._submit(op, record, path, watch)
 
     def transaction(self) -> Transaction:
-        return Transaction(self)
+        return Transaction(self.request)
 
     # -- the ZooKeeper operations ---------------------------------------------------------
 
@@ -382,24 +383,6 @@ class CoordClient:
     async def get_all_children_number(self, path: str) -> int:
         return (await self.request(OpCode.getAllChildrenNumber,
                                    R.GetAllChildrenNumberRequest(path), path)).totalNumber
-
-
-def create_request(path: str, value: bytes | None, ephemeral: bool, sequence: bool,
-                   container: bool = False, ttl: float | None = None,
-                   acl: list[R.ACL] | None = None) -> tuple[OpCode, Any]:
-    """The opcode and record of a create with these options (shared with Transaction)."""
-    acl = acl or R.OPEN_ACL_UNSAFE
-    if container or ttl is not None:
-        if ephemeral:
-            raise ValueError("containers and TTL nodes cannot be ephemeral")
-        if container:
-            if sequence or ttl is not None:
-                raise ValueError("a container cannot be sequential or have a TTL")
-            return OpCode.createContainer, R.CreateRequest(path, value, acl, CreateMode.CONTAINER)
-        mode = CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL if sequence else CreateMode.PERSISTENT_WITH_TTL
-        return OpCode.createTTL, R.CreateTTLRequest(path, value, acl, mode, int(ttl * 1000))  # type: ignore[operator]
-    flags = (CreateMode.EPHEMERAL if ephemeral else 0) | (CreateMode.PERSISTENT_SEQUENTIAL if sequence else 0)
-    return OpCode.create, R.CreateRequest(path, value, acl, flags)
 
 
 def _invoke(cb: Callable[[Any], Any], arg: Any) -> None:

@@ -9,24 +9,25 @@ see which op failed; transport failures (connection loss, expiry) do raise.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from coord.client.requests import create_request
 from coord.protocol import records as R
 from coord.protocol.errors import error_for
 from coord.protocol.opcodes import OpCode
 
-if TYPE_CHECKING:
-    from coord.client.client import CoordClient
+Send = Callable[[OpCode, Any], Awaitable[Any]]
 
 
 class Transaction:
-    def __init__(self, client: CoordClient) -> None:
-        self.client = client
+    def __init__(self, request: Send) -> None:
+        """`request` sends one op and returns its answer's body (CoordClient.request)."""
+        self.request = request
         self.ops: list[tuple[int, Any]] = []
 
     def create(self, path: str, value: bytes = b"", *, ephemeral: bool = False,
                sequence: bool = False, container: bool = False, ttl: float | None = None) -> Transaction:
-        from coord.client.client import create_request
         self.ops.append(create_request(path, value, ephemeral, sequence, container, ttl))
         return self
 
@@ -43,7 +44,7 @@ class Transaction:
         return self
 
     async def commit(self) -> list[Any]:
-        body = await self.client.request(OpCode.multi, R.MultiRequest(self.ops))
+        body = await self.request(OpCode.multi, R.MultiRequest(self.ops))
         return [_result(res, rec.path) for res, (_, rec) in zip(body.results, self.ops)]
 
 

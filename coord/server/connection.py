@@ -24,7 +24,7 @@ import hashlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from coord.protocol import records as R
 from coord.protocol.errors import ErrorCode
@@ -33,12 +33,10 @@ from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
 from coord.protocol.opcodes import NOTIFICATION_XID, KeeperState, OpCode
 from coord.server import fourletter
 from coord.server import prep as P
-from coord.server.server import now_ms
-from coord.server.sessions import negotiate_timeout
-from coord.server.txn import Txn
-
-if TYPE_CHECKING:
-    from coord.server.server import CoordServer
+from coord.server import reads
+from coord.server.clock import now_ms
+from coord.server.sessions import SessionTracker, negotiate_timeout
+from coord.server.txn import Applied, Txn
 
 log = logging.getLogger("coord.server.connection")
 
@@ -62,8 +60,23 @@ class Slot:
         self.received = received
 
 
+class Host(fourletter.Source, Protocol):
+    """What a connection needs of its server (standalone CoordServer or EnsembleServer)."""
+
+    tracker: SessionTracker
+    session_conns: dict[int, Any]
+
+    def new_session(self, timeout: int, on_applied: Applied) -> tuple[int, bytes]: ...
+    def session_valid(self, sid: int, password: bytes) -> bool: ...
+    def touch_session(self, sid: int, now: int, timeout: int | None = None) -> bool: ...
+    def close_session(self, sid: int, on_applied: Applied | None = None) -> None: ...
+    def sync(self, done: Callable[[], None]) -> None: ...
+    def write(self, session: int, op: tuple, ids: list[tuple[str, str]], now: int,
+              done: Callable[[P.Prepared, list[Any]], None]) -> None: ...
+
+
 class Connection(asyncio.Protocol):
-    def __init__(self, server: CoordServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.reader = FrameReader(server.config.max_buffer)
         self.transport: asyncio.Transport | None = None
@@ -387,12 +400,26 @@ class Connection(asyncio.Protocol):
     # -- reads -----------------------------------------------------------------------------
 
     def _read_reply(self, xid: int, op: OpCode, r: JuteReader) -> bytes | None:
-        from coord.server.reads import handle_read
-
         try:
-            return handle_read(self, xid, op, r)
+            if op == OpCode.ping:
+                return self._reply(xid)
+            if op == OpCode.auth:
+                return self._auth(xid, R.AuthPacket.decode(r))
+            if op in (OpCode.setWatches, OpCode.setWatches2):
+                for _, etype, path in reads.set_watches(self.server.tree, self.server.watches, self, op, r):
+                    self.send_event(etype, path)
+                return self._reply(xid)
+            who = reads.Reader(self, self.ids, self.session_id)
+            err, body = reads.answer_read(self.server.tree, self.server.watches, who, op, r)
+            return self._reply(xid, err, body)
         except (MarshallingError, ValueError):
             return self._reply(xid, ErrorCode.MARSHALLINGERROR)
+
+    def _auth(self, xid: int, packet: R.AuthPacket) -> bytes:
+        if self.authenticate(packet.scheme or "", bytes(packet.auth or b"")):
+            return self._reply(xid, 0, zxid=0)
+        self.closing_after_flush = True
+        return self._reply(xid, ErrorCode.AUTHFAILED, zxid=0)
 
     @property
     def ids(self) -> list[tuple[str, str]]:

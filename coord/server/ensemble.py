@@ -40,7 +40,9 @@ from coord.server.config import ServerConfig
 from coord.server.datatree import DataTree
 from coord.server.prep import PrepView
 from coord.server.proposal import Forwarded, Proposal
-from coord.server.server import Applied, CoordServer, now_ms
+from coord.server.clock import now_ms
+from coord.server.server import CoordServer
+from coord.server.txn import Applied
 from coord.server.snapshot import load_latest, pack_tree, parse_snapshot
 from coord.server.txn import Txn
 from coord.server.zab_storage import EnsembleStorage

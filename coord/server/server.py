@@ -30,26 +30,20 @@ from typing import Any
 
 from coord.server import prep as P
 from coord.server import txn as T
+from coord.server.clock import now_ms
 from coord.server.config import ServerConfig
+from coord.server.connection import Connection
 from coord.server.datatree import DataTree, WatchEvent
 from coord.server.fourletter import ServerStats
 from coord.server.prep import PrepView
 from coord.server.sessions import SessionTracker
 from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_parts,
                                    write_snapshot)
-from coord.server.txn import Txn
+from coord.server.txn import Applied, Txn
 from coord.server.txnlog import TxnLog
 from coord.server.watches import WatchManager
 
 log = logging.getLogger("coord.server")
-
-# Called once the txn is applied: (txn, per-op results).
-Applied = Callable[[Txn, list[Any]], None]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
 
 class CoordServer:
     def __init__(self, config: ServerConfig) -> None:
@@ -98,8 +92,6 @@ class CoordServer:
                  tree.last_zxid, len(tree.nodes), len(tree.sessions), len(replay))
 
     async def start(self) -> None:
-        from coord.server.connection import Connection
-
         await asyncio.get_running_loop().run_in_executor(self._io, self.recover)
         self._listener = await asyncio.get_running_loop().create_server(
             lambda: Connection(self), self.config.host, self.config.client_port,

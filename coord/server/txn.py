@@ -31,6 +31,7 @@ ACLs are lists of ``[perms, scheme, id]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import msgpack
@@ -97,3 +98,7 @@ class Txn(NamedTuple):
 def make_zxid(epoch: int, counter: int) -> int:
     """zxid = epoch in the high 32 bits, counter in the low 32 bits."""
     return (epoch << 32) | counter
+
+
+# Called once a txn is applied: (txn, per-op results).
+Applied = Callable[[Txn, list[Any]], None]

@@ -11,7 +11,8 @@ from coord.zab.actions import (
 )
 from coord.zab.errors import NotLeaderError, SafetyError
 from coord.zab.log import Snapshot
-from coord.zab.peer import Peer, PersistentState, ZabConfig
+from coord.zab.config import ZabConfig
+from coord.zab.peer import Peer, PersistentState
 from coord.zab.roles import Role
 
 __all__ = [

@@ -15,19 +15,16 @@ epoch established in discovery (leader.py), which tolerates any election outcome
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from coord.zab.messages import FOLLOWING, LEADING, LOOKING, Notification
 from coord.zab.quorum import is_quorum
-from coord.zab.roles import Role, RoleState
+from coord.zab.roles import PeerView, Role, RoleState
 
-if TYPE_CHECKING:
-    from coord.zab.peer import Peer
 
 Vote = tuple[int, int, int]
 
 
-def answer_looking(peer: Peer, sender: int, msg: Notification, state: int,
+def answer_looking(peer: PeerView, sender: int, msg: Notification, state: int,
                    leader: int | None) -> None:
     """How a FOLLOWING / LEADING server answers a LOOKING server: name its leader."""
     if msg.state == LOOKING and leader is not None:
@@ -37,7 +34,7 @@ def answer_looking(peer: Peer, sender: int, msg: Notification, state: int,
 class Looking(RoleState):
     role = Role.LOOKING
 
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: PeerView) -> None:
         super().__init__(peer)
         self.vote: Vote = peer.own_vote()
         self.votes: dict[int, Vote] = {}

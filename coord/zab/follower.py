@@ -16,7 +16,6 @@ what the leader has not committed.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
 
 from coord.zab.election import answer_looking
 from coord.zab.errors import NotLeaderError, SafetyError
@@ -26,10 +25,8 @@ from coord.zab.messages import (
     Notification, Ping, Proposal, Request, SyncReply, SyncRequest,
 )
 from coord.zab import actions as act
-from coord.zab.roles import Role, RoleState
+from coord.zab.roles import PeerView, Role, RoleState
 
-if TYPE_CHECKING:
-    from coord.zab.peer import Peer
 
 
 class Phase(enum.IntEnum):
@@ -42,7 +39,7 @@ class Phase(enum.IntEnum):
 class Following(RoleState):
     role = Role.FOLLOWING
 
-    def __init__(self, peer: Peer, leader: int) -> None:
+    def __init__(self, peer: PeerView, leader: int) -> None:
         super().__init__(peer)
         self._leader = leader
         self.phase = Phase.DISCOVERY

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from coord.zab import actions as act
 from coord.zab.election import answer_looking
@@ -32,10 +31,8 @@ from coord.zab.messages import (
     Notification, Ping, Proposal, Request, SyncReply, SyncRequest,
 )
 from coord.zab.quorum import is_quorum, quorum_acked
-from coord.zab.roles import Role, RoleState
+from coord.zab.roles import PeerView, Role, RoleState
 
-if TYPE_CHECKING:
-    from coord.zab.peer import Peer
 
 
 class Phase(enum.IntEnum):
@@ -60,7 +57,7 @@ class FollowerRec:
 class Leading(RoleState):
     role = Role.LEADING
 
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: PeerView) -> None:
         super().__init__(peer)
         self.phase = Phase.DISCOVERY
         self.epoch = -1

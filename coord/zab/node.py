@@ -24,7 +24,8 @@ from coord.zab import actions as act
 from coord.zab.errors import NotLeaderError
 from coord.zab.log import Snapshot
 from coord.zab.messages import Entry, Message
-from coord.zab.peer import Peer, PersistentState, ZabConfig
+from coord.zab.config import ZabConfig
+from coord.zab.peer import Peer, PersistentState
 from coord.zab.transport import PeerNetwork
 
 log = logging.getLogger("coord.zab.node")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coord.zab import actions as act
+from coord.zab.config import ZabConfig
 from coord.zab.election import Looking
 from coord.zab.errors import NotLeaderError, SafetyError
 from coord.zab.follower import Following
@@ -25,16 +26,6 @@ from coord.zab.leader import Leading
 from coord.zab.log import History, Snapshot
 from coord.zab.messages import Entry, Message, Notification
 from coord.zab.roles import Role, RoleState
-
-
-@dataclass(frozen=True)
-class ZabConfig:
-    """Timing in the shell's time unit (the simulator and server use seconds)."""
-    tick: float = 0.1
-    init_limit: int = 10      # ticks a new leader/follower may spend before serving
-    sync_limit: int = 5       # ticks without hearing the other side before giving up
-    election_retry: int = 2   # ticks between re-sends of an unanswered vote
-    max_batch: int = 256      # entries per PROPOSAL message on retransmission
 
 
 @dataclass

@@ -8,12 +8,13 @@ peer's role. This module must never hold role logic itself.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
-from coord.zab.messages import Message, Notification
-
-if TYPE_CHECKING:
-    from coord.zab.peer import Peer
+from coord.zab.actions import Action
+from coord.zab.config import ZabConfig
+from coord.zab.log import History, Snapshot
+from coord.zab.messages import Entry, Message, Notification
 
 
 class Role(str, enum.Enum):
@@ -22,12 +23,44 @@ class Role(str, enum.Enum):
     LEADING = "leading"
 
 
+class PeerView(Protocol):
+    """What a role reads and calls on its peer (`coord.zab.peer.Peer`): the peer's durable
+    and volatile state, its outbox, and the switches to the other roles."""
+
+    sid: int
+    members: frozenset[int]
+    config: ZabConfig
+    snapshot_source: Callable[[], Snapshot]
+    accepted_epoch: int
+    current_epoch: int
+    history: History
+    persisted_zxid: int
+    commit_zxid: int
+    round: int
+
+    @property
+    def last_zxid(self) -> int: ...
+    def own_vote(self) -> tuple[int, int, int]: ...
+    def emit(self, action: Action) -> None: ...
+    def send(self, to: int, msg: Message) -> None: ...
+    def broadcast(self, msg: Message) -> None: ...
+    def set_epochs(self, accepted: int, current: int) -> None: ...
+    def append(self, entries: list[Entry]) -> None: ...
+    def truncate(self, zxid: int) -> None: ...
+    def install_snapshot(self, snap: Snapshot) -> None: ...
+    def commit_to(self, zxid: int) -> None: ...
+    def set_serving(self, on: bool) -> None: ...
+    def become_looking(self, now: float) -> None: ...
+    def become_following(self, leader: int, now: float) -> None: ...
+    def become_leading(self, now: float) -> None: ...
+
+
 class RoleState:
     """Base of Looking / Following / Leading: one step function per event kind."""
 
     role: Role
 
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: PeerView) -> None:
         self.peer = peer
 
     @property

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from kazoo.client import KazooClient
 
-from coord.zookeeper_launcher import four_letter
+from coord.client.four_letter import four_letter
 from tests.support.faultproxy import FaultProxy
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from coord.client import CoordClient
-from coord.zookeeper_launcher import four_letter
+from coord.client.four_letter import four_letter
 from tests.coord_ensemble.harness import Ensemble, kazoo, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]

@@ -68,3 +68,20 @@ def test_messages_speak_cli_and_a_failed_last_shell_command_fails_the_script(sha
     assert _shell(shared_coord.hosts, "ls /\nget /cli-nonexist\n").returncode == 1
     assert _shell(shared_coord.hosts, "ls /\nbogus\n").returncode == 1
     assert _shell(shared_coord.hosts, "help\n").stdout.startswith("commands")
+
+
+def test_coord_stands_alone_as_python_m_coord(shared_coord, tmp_path) -> None:
+    """coord's own command line does everything `pybroker coord` does, and neither it nor any
+    coord module pulls in the broker or the Kafka client."""
+    out = subprocess.run([sys.executable, "-m", "coord", "create", "/alone", "x", "--server", shared_coord.hosts],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "Created /alone" in out.stdout, out.stderr
+    out = subprocess.run([sys.executable, "-m", "coord", "shell", "--server", shared_coord.hosts],
+                         input="get /alone\ndelete /alone\n", capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "x", out.stderr
+    probe = ("import pkgutil, importlib, sys, coord\n"
+             "for m in pkgutil.walk_packages(coord.__path__, 'coord.'):\n"
+             "    if m.name != 'coord.__main__': importlib.import_module(m.name)\n"
+             "print(sorted({n.split('.')[0] for n in sys.modules} & {'broker', 'client'}))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

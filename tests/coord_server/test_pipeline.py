@@ -8,7 +8,8 @@ from pathlib import Path
 
 from coord.server import prep as P
 from coord.server.config import ServerConfig
-from coord.server.server import CoordServer, now_ms
+from coord.server.clock import now_ms
+from coord.server.server import CoordServer
 
 ACL = [[31, "world", "anyone"]]
 
