@@ -70,7 +70,8 @@ def check_described(bootstrap: str, group: str, strategy: str, leader: str, memb
     members, each holding what it says it holds, as the assignor places partitions."""
     from confluent_kafka.admin import AdminClient
 
-    desc = AdminClient({"bootstrap.servers": bootstrap}).describe_consumer_groups([group])[group].result(30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})   # kept referenced: a dropped client drops its requests
+    desc = admin.describe_consumer_groups([group])[group].result(60)
     assert desc.partition_assignor == strategy, desc
     by_client = {d.client_id: d for d in desc.members}
     assert sorted(by_client) == sorted(MEMBERS), [(d.client_id, d.member_id) for d in desc.members]
