@@ -31,7 +31,7 @@ class ConsumerRecord(NamedTuple):
     timestamp: int
     key: bytes | None
     value: Any
-    headers: list[tuple[str, bytes]] | None
+    headers: list[tuple[str, bytes | None]] | None
 
 
 class NewTopic(NamedTuple):

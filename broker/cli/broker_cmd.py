@@ -13,6 +13,7 @@ from pathlib import Path
 from coord.service import run_until_signal
 from broker.cli.start import DataDirInUseError, lock_data_dir
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
+from broker.log import OldRecordFormatError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                              coord_connect=args.coord, rack=args.rack, **listener)
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
-    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
+    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError) as exc:
         print(f"pybroker broker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return 1
 

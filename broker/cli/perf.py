@@ -11,7 +11,7 @@ import importlib
 
 # Modules that add a `pybroker perf <name>` subcommand.
 PERF_MODULES: tuple[str, ...] = ("broker.cli.perf_client", "broker.cli.perf_coord", "broker.log.bench",
-                                  "broker.cli.perf_group")
+                                  "broker.cli.perf_group", "broker.cli.perf_records")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -23,6 +23,7 @@ from coord.server.server import CoordServer
 from broker import __version__
 from coord.service import run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
+from broker.log import OldRecordFormatError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         config, data_dir, coord_port = node_config(args)
         with lock_data_dir(data_dir):
             return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port))
-    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError) as exc:
+    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError) as exc:
         print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return 1
 

@@ -1,8 +1,10 @@
 """The broker's storage engine: partition logs of segments with sparse indexes.
 
 Other parts import from here only: `PartitionLog`, `LogConfig`, `FileHandleCache`, the
-result types and the errors. This package must never decode records on the produce or
-fetch path, and never import from `broker.server` (the server sits on top of it).
+result types, the errors, the leader's `validate_for_append` and the record-format check
+`unreadable_dirs`. This package must never decode records on the fetch path (on the
+produce path only the validator walks them, once), and never import from
+`broker.server` (the server sits on top of it).
 docs/storage.md describes every file byte by byte.
 """
 
@@ -12,9 +14,13 @@ from .errors import (CorruptBatchError, InvalidAppendOffsetError, LogCorruptionE
                      OffsetOutOfRangeError, RecordTooLargeError)
 from .handles import FileHandleCache
 from .partition_log import AppendInfo, PartitionLog, ReadSlice, SegmentInfo
+from .record_format import OldRecordFormatError, unreadable_dirs
+from .segment import TimestampAndOffset
+from .validator import validate_for_append
 
 __all__ = [
     "AppendInfo", "CorruptBatchError", "EpochEntry", "FileHandleCache", "InvalidAppendOffsetError",
     "LeaderEpochCache", "LogConfig", "LogCorruptionError", "LogError", "OffsetOutOfRangeError",
-    "PartitionLog", "ReadSlice", "RecordTooLargeError", "SegmentInfo",
+    "OldRecordFormatError", "PartitionLog", "ReadSlice", "RecordTooLargeError", "SegmentInfo", "TimestampAndOffset",
+    "unreadable_dirs", "validate_for_append",
 ]

@@ -31,7 +31,7 @@ MB = 1024 * 1024
 
 
 def _template(batch_kb: int, record_size: int) -> tuple[bytes, int]:
-    per_record = record_size + 12  # msgpack framing, key and offset/time deltas
+    per_record = record_size + 8  # Kafka record framing: length, attributes, deltas, null key, no headers
     count = max(1, (batch_kb * 1024 - 61) // per_record)
     value = b"v" * record_size
     batch = build_batch([(None, value, None, 1_700_000_000_000 + i) for i in range(count)])

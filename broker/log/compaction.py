@@ -35,15 +35,12 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-import crc32c
-import msgpack
-
-from client.protocol.record_batch import (CRC_START, HEADER, HEADER_SIZE, LOG_OVERHEAD, MAGIC, TIMESTAMP_TYPE_BIT,
-                                          BatchHeader, Record, decode_batch, iter_batches)
+from client.protocol.record_batch import (COMPRESSION_MASK, BatchHeader, Record, decode_batch, iter_batches,
+                                          pack_batch)
+from client.protocol.records import encode_records
 
 from .checkpoint import fsync_dir
 from .segment import LogSegment
@@ -86,17 +83,17 @@ def survives(record: Record, latest: dict[bytes, int], now_ms: int, delete_reten
 
 
 def rebuild_batch(header: BatchHeader, kept: list[Record]) -> bytes:
-    """The batch with only `kept` records: same offsets, epoch, producer fields and
-    timestamps; records stored uncompressed (a compacted batch is small)."""
-    body = [[r.offset - header.base_offset, r.timestamp - header.base_timestamp, r.key, r.value,
-             [list(h) for h in r.headers]] for r in kept]
-    payload = msgpack.packb(body, use_bin_type=True)
-    attributes = header.attributes & TIMESTAMP_TYPE_BIT
-    head = HEADER.pack(header.base_offset, HEADER_SIZE - LOG_OVERHEAD + len(payload), header.partition_leader_epoch,
-                       MAGIC, 0, attributes, header.last_offset_delta, header.base_timestamp, header.max_timestamp,
-                       header.producer_id, header.producer_epoch, header.base_sequence, len(kept))
-    covered = head[CRC_START:] + payload
-    return head[:17] + struct.pack(">I", crc32c.crc32c(covered)) + covered
+    """The batch with only `kept` records: same offsets (each record keeps its offset
+    delta, the header its last offset delta), epoch, producer fields and timestamps;
+    records stored uncompressed (a compacted batch is small)."""
+    base, base_ts = header.base_offset, header.base_timestamp
+    records = encode_records([(r.key, r.value, r.headers, r.timestamp) for r in kept], base_ts,
+                             [r.offset - base for r in kept])
+    return pack_batch(records, base_offset=base, last_offset_delta=header.last_offset_delta,
+                      record_count=len(kept), attributes=header.attributes & ~COMPRESSION_MASK,
+                      base_timestamp=base_ts, max_timestamp=header.max_timestamp,
+                      producer_id=header.producer_id, producer_epoch=header.producer_epoch,
+                      base_sequence=header.base_sequence, partition_leader_epoch=header.partition_leader_epoch)
 
 
 def clean_segment(data: bytes, latest: dict[bytes, int], now_ms: int,

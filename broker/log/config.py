@@ -31,6 +31,11 @@ class LogConfig:
     cleanup_policy: str = "delete"                # cleanup.policy: delete | compact (broker/log/compaction.py)
     delete_retention_ms: int = DAY_MS             # delete.retention.ms: how long compaction keeps tombstones
 
+    @property
+    def compacted(self) -> bool:
+        """Whether the topic is compacted (Kafka: cleanup.policy lists compact): every record needs a key."""
+        return "compact" in self.cleanup_policy.split(",")
+
     def __post_init__(self) -> None:
         if self.segment_bytes < 128:
             raise ValueError(f"segment_bytes must be at least 128, not {self.segment_bytes}")

@@ -7,8 +7,8 @@ lock guards the segment list and counters and is held only for in-memory work an
 reads; fsync runs outside it, under a flush lock that truncation and retention also take
 so they never rewrite a file a flush is syncing.
 
-This module must never decode records (only batch headers) and never read the clock:
-time comes in as `now_ms`.
+This module must never decode records (only batch headers; the segment decodes the one
+batch a lookup by timestamp lands in) and never read the clock: time comes in as `now_ms`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from client.protocol.record_batch import validate_batch
 
+from . import record_format
 from .checkpoint import read_checkpoint, write_checkpoint
 from .config import LogConfig
 from .epochs import LeaderEpochCache
@@ -31,7 +32,7 @@ from .errors import (CorruptBatchError, InvalidAppendOffsetError, LogError, Offs
                      RecordTooLargeError)
 from .handles import FileHandleCache
 from .recovery import load_segments
-from .segment import MAX_RELATIVE_OFFSET, LogSegment
+from .segment import MAX_RELATIVE_OFFSET, LogSegment, TimestampAndOffset
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class PartitionLog:
         """Open (creating if needed) the log in `directory`, recovering it after a crash."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        record_format.ensure(directory)   # never misread an older record format
         owns = handles is None
         handles = handles if handles is not None else FileHandleCache(max_open=16)
         saved = read_checkpoint(directory / RECOVERY_CHECKPOINT, 2)
@@ -284,15 +286,16 @@ class PartitionLog:
                 return ReadSlice(file, found.position, length)
             return ReadSlice.empty()
 
-    def offset_for_timestamp(self, timestamp_ms: int) -> int | None:
-        """Base offset of the first batch whose max timestamp >= `timestamp_ms`, or None."""
+    def offset_for_timestamp(self, timestamp_ms: int) -> TimestampAndOffset | None:
+        """The first record at or after the log start whose timestamp >= `timestamp_ms`
+        (its offset and timestamp), or None: record-precise, as Kafka answers ListOffsets."""
         with self._lock:
             self._check_open()
             for seg in self._segments:
                 if seg.largest_timestamp() >= timestamp_ms:
-                    found = seg.find_timestamp(timestamp_ms)
+                    found = seg.find_timestamp(timestamp_ms, self._log_start)
                     if found is not None:
-                        return max(found, self._log_start)
+                        return found
             return None
 
     # -- truncation (replicas) --------------------------------------------------------

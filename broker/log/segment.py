@@ -2,7 +2,8 @@
 
 The .log holds batches exactly as validated and offset-stamped, back to back, nothing
 else. A segment knows where batches start (via the sparse index and a short header scan)
-but never decodes records and never reads the clock. Recovery of a segment (`recover`)
+and never reads the clock; it decodes records only to answer a lookup by timestamp,
+and then only in the one batch that straddles the time sought. Recovery of a segment (`recover`)
 lives here too: it re-validates every batch after a trusted point, cuts the file at the
 first bad one and rebuilds the index entries it dropped.
 
@@ -18,7 +19,8 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import NamedTuple
 
-from client.protocol.record_batch import HEADER_SIZE, BatchHeader, CorruptBatchError, read_header, validate_batch
+from client.protocol.record_batch import (HEADER_SIZE, BatchHeader, CorruptBatchError, Record, decode_batch,
+                                          read_header, validate_batch)
 
 from .config import LogConfig
 from .errors import LogCorruptionError
@@ -34,6 +36,12 @@ IOV_MAX = 1024
 class Located(NamedTuple):
     position: int
     header: BatchHeader
+
+
+class TimestampAndOffset(NamedTuple):
+    """A record found by time: its timestamp and offset (what ListOffsets answers)."""
+    timestamp: int
+    offset: int
 
 
 def segment_name(base_offset: int) -> str:
@@ -307,8 +315,10 @@ class LogSegment:
                     break
         return length
 
-    def find_timestamp(self, timestamp: int) -> int | None:
-        """Base offset of the first batch whose max timestamp >= `timestamp`."""
+    def find_timestamp(self, timestamp: int, start_offset: int) -> TimestampAndOffset | None:
+        """The first record at or after `start_offset` whose timestamp >= `timestamp`
+        (Kafka's rule): the time index and batch headers find the first batch whose max
+        timestamp reaches it, and only that batch's records are decoded."""
         timeindex = self.timeindex
         i = timeindex.below(timestamp)
         start = 0
@@ -321,10 +331,19 @@ class LogSegment:
             pos = start
             while pos < self.size:
                 header = self._header_at(fd, pos)
-                if header.max_timestamp >= timestamp:
-                    return header.base_offset
+                if header.max_timestamp >= timestamp and header.last_offset >= start_offset:
+                    for record in self._records_at(fd, pos, header):
+                        if record.timestamp >= timestamp and record.offset >= start_offset:
+                            return TimestampAndOffset(record.timestamp, record.offset)
                 pos += header.size
         return None
+
+    def _records_at(self, fd: int, pos: int, header: BatchHeader) -> list[Record]:
+        try:
+            return decode_batch(os.pread(fd, header.size, pos))
+        except CorruptBatchError as e:
+            raise LogCorruptionError(f"{self.log_path}: batch at byte {pos}: {e}; the segment is damaged, delete "
+                                     f"the partition directory to re-replicate it") from None
 
     # -- truncation, durability, deletion ---------------------------------------------
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from broker.config import BrokerConfig
-from broker.log import FileHandleCache, LogConfig, PartitionLog
+from broker.log import FileHandleCache, LogConfig, OldRecordFormatError, PartitionLog, unreadable_dirs
 from broker.log.compaction import COMPACT, compact
 from broker.server.idempotence import ProducerStates
 
@@ -67,7 +67,12 @@ class LogManager:
     # -- life cycle -------------------------------------------------------------------
 
     def start(self) -> None:
+        """Raises OldRecordFormatError, before anything is served, if a partition directory
+        holds records in a format this version does not read."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        unreadable = unreadable_dirs(self.data_dir)
+        if unreadable:
+            raise OldRecordFormatError("; ".join(unreadable))
         marker = self.data_dir / CLEAN_SHUTDOWN_FILE
         self.clean_start = marker.exists()
         marker.unlink(missing_ok=True)

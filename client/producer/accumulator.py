@@ -18,7 +18,8 @@ from typing import Any
 
 from client.structs import RecordMetadata, TopicPartition
 
-# Bytes a record costs in a batch beyond key and value (msgpack array, deltas, headers).
+# Bytes a record costs in a batch beyond key and value (length, attributes, deltas, key and
+# value lengths, header count: 7 varints of one or two bytes each).
 RECORD_OVERHEAD = 12
 
 

@@ -30,7 +30,7 @@ from client.structs import RecordMetadata, TopicPartition
 
 log = logging.getLogger(__name__)
 
-_COMPRESSION = {None: Compression.NONE, "none": Compression.NONE, "gzip": Compression.GZIP}
+_COMPRESSION = {None: Compression.NONE, **{c.name.lower(): c for c in Compression}}  # Kafka's compression.type names
 _ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "all": ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL}
 
 

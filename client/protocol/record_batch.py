@@ -1,6 +1,6 @@
-"""The record batch: pybroker's unit of storage, replication and transfer.
+"""The record batch: pybroker's unit of storage, replication and transfer, as Kafka's v2.
 
-Layout (big-endian), modelled on Kafka's v2 batch; the header is 61 bytes:
+Layout (big-endian), Kafka's RecordBatch v2 byte for byte; the header is 61 bytes:
 
     offset size field
      0      8   base_offset             i64  first offset; rewritten by the leader
@@ -8,7 +8,7 @@ Layout (big-endian), modelled on Kafka's v2 batch; the header is 61 bytes:
     12      4   partition_leader_epoch  i32  stamped by the leader on append
     16      1   magic                   i8   always 2
     17      4   crc                     u32  CRC-32C of bytes [21, end)
-    21      2   attributes              i16  bits 0-2 compression, bit 3 timestamp type
+    21      2   attributes              i16  bits 0-2 compression (compression.py), bit 3 timestamp type
     23      4   last_offset_delta       i32
     27      8   base_timestamp          i64  ms since the epoch
     35      8   max_timestamp           i64
@@ -16,28 +16,30 @@ Layout (big-endian), modelled on Kafka's v2 batch; the header is 61 bytes:
     51      2   producer_epoch          i16
     53      4   base_sequence           i32
     57      4   record_count            i32
-    61      .   records                      one msgpack array (compressed per attributes)
+    61      .   records                      Kafka's v2 records (records.py), compressed per attributes
 
-Each record is `[offset_delta, timestamp_delta, key, value, headers]`, with `headers` a
-list of `[str, bytes]` pairs. The crc leaves out base_offset, batch_length,
-partition_leader_epoch and magic, so the broker can assign offsets and stamp epochs
-without recomputing it.
+The crc leaves out base_offset, batch_length, partition_leader_epoch and magic, so the
+broker can assign offsets and stamp epochs without recomputing it.
 
-The broker only ever calls `read_header` / `validate_batch` / `set_*` here: it must never
-decode records on the produce or fetch path. Clients build and decode whole batches with
-one msgpack call each, never a Python-level pack per record.
+The broker's produce and fetch paths call only `read_header` / `validate_batch` /
+`set_*` here, and the leader's validator (broker/log/validator.py) `records_bytes`;
+the records themselves are read by clients, compaction, the group coordinator and
+ListOffsets by timestamp. This module must never decide whether a batch may be
+appended (the log and its validator do).
 """
 
 from __future__ import annotations
 
 import enum
 import struct
-import zlib
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import crc32c
-import msgpack
+
+from client.protocol.batch_errors import CorruptBatchError, InvalidRecordError, UnsupportedCompressionError
+from client.protocol.compression import Compression, compress, decompress
+from client.protocol.records import Record, RecordInput, decode_records, encode_records
 
 MAGIC = 2
 HEADER = struct.Struct(">qiibIhiqqqhii")
@@ -45,6 +47,8 @@ HEADER_SIZE = HEADER.size  # 61
 LOG_OVERHEAD = 12  # base_offset + batch_length: the bytes batch_length does not count
 MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
 CRC_START = 21  # first byte covered by the crc (attributes)
+CRC_AT = 17
+_CRC = struct.Struct(">I")
 _BASE_OFFSET = struct.Struct(">q")
 _LEADER_EPOCH = struct.Struct(">i")
 _LEADER_EPOCH_AT = 12
@@ -52,25 +56,16 @@ _LEADER_EPOCH_AT = 12
 COMPRESSION_MASK = 0x07
 TIMESTAMP_TYPE_BIT = 0x08
 
-
-class Compression(enum.IntEnum):
-    """Codec ids in the attributes' low bits, numbered as Kafka numbers them."""
-
-    NONE = 0
-    GZIP = 1
+__all__ = [
+    "BatchHeader", "Compression", "CorruptBatchError", "InvalidRecordError", "Record", "RecordInput",
+    "TimestampType", "UnsupportedCompressionError", "build_batch", "decode_batch", "iter_batches", "pack_batch",
+    "read_header", "records_bytes", "set_base_offset", "set_partition_leader_epoch", "validate_batch",
+]
 
 
 class TimestampType(enum.IntEnum):
     CREATE_TIME = 0
     LOG_APPEND_TIME = 1
-
-
-class CorruptBatchError(ValueError):
-    """The bytes are not a whole, intact batch: never store or serve them."""
-
-
-class UnsupportedCompressionError(CorruptBatchError):
-    """The attributes name a codec this build cannot read or write."""
 
 
 class BatchHeader(NamedTuple):
@@ -106,34 +101,16 @@ class BatchHeader(NamedTuple):
         return TimestampType.LOG_APPEND_TIME if self.attributes & TIMESTAMP_TYPE_BIT else TimestampType.CREATE_TIME
 
 
-class Record(NamedTuple):
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-
-RecordInput = tuple[bytes | None, bytes | None, "Sequence[tuple[str, bytes]] | None", int]
-
-
-def _compress(codec: int, payload: bytes) -> bytes:
-    if codec == Compression.NONE:
-        return payload
-    if codec == Compression.GZIP:
-        return zlib.compress(payload, 6)
-    raise UnsupportedCompressionError(f"compression codec {codec} is not supported (use none or gzip)")
-
-
-def _decompress(codec: int, payload: bytes | memoryview) -> bytes | memoryview:
-    if codec == Compression.NONE:
-        return payload
-    if codec == Compression.GZIP:
-        try:
-            return zlib.decompress(payload)
-        except zlib.error as e:
-            raise CorruptBatchError(f"gzip payload does not decompress: {e}") from None
-    raise UnsupportedCompressionError(f"compression codec {codec} is not supported (use none or gzip)")
+def pack_batch(records: bytes, *, base_offset: int, last_offset_delta: int, record_count: int, attributes: int,
+               base_timestamp: int, max_timestamp: int, producer_id: int = -1, producer_epoch: int = -1,
+               base_sequence: int = -1, partition_leader_epoch: int = -1) -> bytes:
+    """A header for `records` (already encoded and compressed per `attributes`), crc included."""
+    head = HEADER.pack(base_offset, HEADER_SIZE - LOG_OVERHEAD + len(records), partition_leader_epoch, MAGIC, 0,
+                       attributes, last_offset_delta, base_timestamp, max_timestamp, producer_id, producer_epoch,
+                       base_sequence, record_count)
+    covered = memoryview(head)[CRC_START:]
+    crc = crc32c.crc32c(records, crc32c.crc32c(covered))
+    return b"".join((head[:CRC_AT], _CRC.pack(crc), covered, records))
 
 
 def build_batch(
@@ -153,21 +130,13 @@ def build_batch(
     """
     if not records:
         raise ValueError("a record batch needs at least one record")
-    base_ts = min(r[3] for r in records)
-    max_ts = max(r[3] for r in records)
-    body = [
-        [i, ts - base_ts, key, value, [list(h) for h in headers] if headers else []]
-        for i, (key, value, headers, ts) in enumerate(records)
-    ]
-    payload = _compress(compression, msgpack.packb(body, use_bin_type=True))
-    attributes = int(compression) & COMPRESSION_MASK
-    count = len(records)
-    head = HEADER.pack(
-        base_offset, HEADER_SIZE - LOG_OVERHEAD + len(payload), partition_leader_epoch, MAGIC, 0,
-        attributes, count - 1, base_ts, max_ts, producer_id, producer_epoch, base_sequence, count,
-    )
-    covered = head[CRC_START:] + payload
-    return head[:17] + struct.pack(">I", crc32c.crc32c(covered)) + covered
+    timestamps = [r[3] for r in records]
+    base_ts, count = min(timestamps), len(records)
+    payload = compress(compression, encode_records(records, base_ts))
+    return pack_batch(payload, base_offset=base_offset, last_offset_delta=count - 1, record_count=count,
+                      attributes=int(compression) & COMPRESSION_MASK, base_timestamp=base_ts,
+                      max_timestamp=max(timestamps), producer_id=producer_id, producer_epoch=producer_epoch,
+                      base_sequence=base_sequence, partition_leader_epoch=partition_leader_epoch)
 
 
 def read_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:
@@ -210,31 +179,27 @@ def set_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int
     _LEADER_EPOCH.pack_into(buf, pos + _LEADER_EPOCH_AT, epoch)
 
 
-def decode_batch(buf: bytes | bytearray | memoryview, pos: int = 0, *, check_crc: bool = True) -> list[Record]:
-    """Every record of the batch at `pos`, decoded with one msgpack call."""
-    header = validate_batch(buf, pos) if check_crc else read_header(buf, pos)
+def records_bytes(buf: bytes | bytearray | memoryview, pos: int, header: BatchHeader) -> bytes:
+    """The records of the batch at `pos` (whose header is `header`), decompressed."""
     end = pos + header.size
     if end > len(buf):
         raise CorruptBatchError(f"batch at byte {pos} runs past the end of the buffer")
-    payload = _decompress(header.compression, memoryview(buf)[pos + HEADER_SIZE:end])
+    return bytes(decompress(header.compression, memoryview(buf)[pos + HEADER_SIZE:end]))
+
+
+def decode_batch(buf: bytes | bytearray | memoryview, pos: int = 0, *, check_crc: bool = True,
+                 cls: type[tuple] = Record, head: tuple = ()) -> list:
+    """Every record of the batch at `pos`, with absolute offsets and timestamps, as
+    `cls` named tuples of `head` + Record's fields (records.decode_records)."""
+    header = validate_batch(buf, pos) if check_crc else read_header(buf, pos)
     try:
-        body = msgpack.unpackb(payload, raw=False, use_list=True)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
-        raise CorruptBatchError(f"records of batch at byte {pos} do not decode: {e}") from None
-    if not isinstance(body, list) or len(body) != header.record_count:
-        raise CorruptBatchError(f"batch at byte {pos} holds a body that is not {header.record_count} records")
-    base, base_ts = header.base_offset, header.base_timestamp
-    append_time = header.timestamp_type is TimestampType.LOG_APPEND_TIME
-    try:
-        return [
-            Record(
-                base + od, header.max_timestamp if append_time else base_ts + td, key, value,
-                [(h[0], h[1]) for h in headers] if headers else [],
-            )
-            for od, td, key, value, headers in body
-        ]
-    except (TypeError, ValueError, IndexError) as e:
-        raise CorruptBatchError(f"a record of batch at byte {pos} is malformed: {e}") from None
+        records = decode_records(records_bytes(buf, pos, header), header.record_count, header.base_offset,
+                                 header.base_timestamp, cls, head)
+    except InvalidRecordError as exc:
+        raise type(exc)(f"batch at byte {pos} (offset {header.base_offset}): {exc}") from None
+    if header.timestamp_type is TimestampType.LOG_APPEND_TIME:  # every record takes the batch's time
+        return [r._replace(timestamp=header.max_timestamp) for r in records]
+    return records
 
 
 def iter_batches(buf: bytes | bytearray | memoryview) -> Iterator[BatchHeader]:

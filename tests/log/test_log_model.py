@@ -115,9 +115,8 @@ class LogModel(RuleBasedStateMachine):
 
     @rule(timestamp=st.integers(0, 5200))
     def offset_for_timestamp(self, timestamp: int) -> None:
-        found = [b for b, _, ts, _ in self.batches if ts >= timestamp]
-        expected = max(found[0], self.start) if found else None
-        assert self.plog.offset_for_timestamp(timestamp) == expected
+        found = [(ts, max(b, self.start)) for b, last, ts, _ in self.batches if ts >= timestamp and last >= self.start]
+        assert self.plog.offset_for_timestamp(timestamp) == (found[0] if found else None)
 
     @rule(clean=st.booleans())
     def reopen(self, clean: bool) -> None:

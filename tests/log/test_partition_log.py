@@ -133,11 +133,27 @@ def test_bad_input_is_refused_with_a_clear_error_and_nothing_written(tmp_path: P
 
 def test_offset_for_timestamp_finds_the_first_batch_at_or_after(tmp_path: Path) -> None:
     plog = filled(tmp_path)  # batch i has timestamp 1000 + 10 i and offsets 3i..3i+2
-    assert plog.offset_for_timestamp(0) == 0
-    assert plog.offset_for_timestamp(1000 + 10 * 17) == 51
-    assert plog.offset_for_timestamp(1000 + 10 * 17 - 3) == 51
-    assert plog.offset_for_timestamp(1000 + 10 * 49) == 147
+    assert plog.offset_for_timestamp(0) == (1000, 0)
+    assert plog.offset_for_timestamp(1000 + 10 * 17) == (1170, 51)
+    assert plog.offset_for_timestamp(1000 + 10 * 17 - 3) == (1170, 51)
+    assert plog.offset_for_timestamp(1000 + 10 * 49) == (1490, 147)
     assert plog.offset_for_timestamp(1000 + 10 * 50) is None
+
+
+def test_offset_for_timestamp_is_record_precise(tmp_path: Path) -> None:
+    """Kafka answers with the first record whose timestamp reaches the target, inside the
+    batch that straddles it; never below the log start offset."""
+    plog = PartitionLog.open(tmp_path / "p", LogConfig())
+    plog.append(build_batch([(None, b"a", None, 100), (None, b"b", None, 300), (None, b"c", None, 200),
+                             (None, b"d", None, 400)]))
+    plog.append(build_batch([(None, b"e", None, 500)]))
+    assert plog.offset_for_timestamp(150) == (300, 1)    # the first record at or after 150, not the batch's base
+    assert plog.offset_for_timestamp(300) == (300, 1)
+    assert plog.offset_for_timestamp(301) == (400, 3)
+    assert plog.offset_for_timestamp(450) == (500, 4)
+    plog.delete_records_before(2)
+    assert plog.offset_for_timestamp(150) == (200, 2)    # record 1 is below the log start
+    assert plog.offset_for_timestamp(0) == (200, 2)
 
 
 def test_retention_by_age_keeps_young_segments_and_the_active_one(tmp_path: Path) -> None:

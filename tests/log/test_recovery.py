@@ -113,7 +113,7 @@ def test_missing_or_broken_indexes_are_rebuilt(tmp_path: Path, damage: str) -> N
             path.write_bytes(path.read_bytes()[:-3])
     plog = PartitionLog.open(directory, CONFIG)
     assert plog.log_end_offset == 180
-    assert plog.offset_for_timestamp(1020) == 60
+    assert plog.offset_for_timestamp(1020).offset == 60
     assert_consistent(plog)
     assert all(len(seg.index) > 0 for seg in plog._segments[:-1])  # noqa: SLF001
 

@@ -1,4 +1,4 @@
-"""The record batch codec: round trips, crc coverage, and refusal of damaged bytes."""
+"""The record batch codec: round trips for every codec, crc coverage, and refusal of damaged or lying bytes."""
 
 from __future__ import annotations
 
@@ -10,23 +10,26 @@ from hypothesis import strategies as st
 
 from client.protocol.record_batch import (
     HEADER_SIZE,
+    TIMESTAMP_TYPE_BIT,
     Compression,
     CorruptBatchError,
+    InvalidRecordError,
+    TimestampType,
     UnsupportedCompressionError,
     build_batch,
     decode_batch,
     iter_batches,
+    pack_batch,
+    read_header,
     set_base_offset,
     set_partition_leader_epoch,
     validate_batch,
 )
 
-optional_bytes = st.one_of(st.none(), st.binary(max_size=64))
-headers = st.lists(st.tuples(st.text(max_size=8), st.binary(max_size=8)), max_size=3)
-timestamps = st.integers(min_value=0, max_value=2**40)
-records = st.lists(st.tuples(optional_bytes, optional_bytes, headers, timestamps), min_size=1, max_size=20)
+from tests.protocol.strategies import records
 
 
+@settings(max_examples=150, deadline=None)
 @given(records, st.integers(0, 2**40), st.sampled_from(list(Compression)))
 def test_round_trip(recs, base_offset, compression) -> None:
     batch = bytearray(build_batch(recs, compression=compression))
@@ -39,11 +42,11 @@ def test_round_trip(recs, base_offset, compression) -> None:
     decoded = decode_batch(batch)
     assert [r.offset for r in decoded] == list(range(base_offset, base_offset + len(recs)))
     assert [(r.key, r.value, r.headers, r.timestamp) for r in decoded] == [
-        (k, v, list(h), ts) for k, v, h, ts in recs
+        (k, v, list(h or []), ts) for k, v, h, ts in recs
     ]
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(records, st.data())
 def test_any_single_bit_flip_is_caught(recs, data) -> None:
     """Bits covered by the crc fail the crc; the others fail a structural check or only
@@ -85,11 +88,31 @@ def test_bad_input_gives_a_clear_error(mutate, message) -> None:
         validate_batch(mutate(batch))
 
 
-def test_unknown_compression_is_refused() -> None:
+@pytest.mark.parametrize("codec", [5, 6, 7])
+def test_unknown_compression_is_refused(codec) -> None:
     batch = bytearray(build_batch([(b"k", b"v", None, 1)]))
-    batch[21:23] = struct.pack(">h", 4)
-    with pytest.raises(UnsupportedCompressionError):
+    batch[21:23] = struct.pack(">h", codec)
+    with pytest.raises(UnsupportedCompressionError, match=f"codec {codec} is unknown"):
         decode_batch(batch, check_crc=False)
+
+
+def test_a_batch_whose_count_lies_does_not_decode() -> None:
+    """The crc is right (the liar computed it), yet the records are fewer than claimed."""
+    batch = build_batch([(b"k", b"v", None, 1), (b"k2", b"v2", None, 1)])
+    header = read_header(batch)
+    liar = pack_batch(batch[HEADER_SIZE:], base_offset=0, last_offset_delta=2, record_count=3,
+                      attributes=header.attributes, base_timestamp=1, max_timestamp=1)
+    with pytest.raises(InvalidRecordError, match="end inside record 2 of 3"):
+        decode_batch(liar)
+
+
+def test_log_append_time_gives_every_record_the_batch_time() -> None:
+    batch = build_batch([(None, b"a", None, 5), (None, b"b", None, 7)])
+    header = read_header(batch)
+    stamped = pack_batch(batch[HEADER_SIZE:], base_offset=0, last_offset_delta=1, record_count=2,
+                         attributes=TIMESTAMP_TYPE_BIT, base_timestamp=5, max_timestamp=99)
+    assert header.timestamp_type is TimestampType.CREATE_TIME
+    assert [r.timestamp for r in decode_batch(stamped)] == [99, 99]
 
 
 def test_empty_batch_is_refused() -> None:

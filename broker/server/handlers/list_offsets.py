@@ -25,8 +25,9 @@ def _lookup(ctx: BrokerContext, entry: dict) -> dict:
     elif ts == LATEST_TIMESTAMP:
         offset, found_ts = part.high_watermark, -1
     else:
-        found = part.log.offset_for_timestamp(ts)
-        offset, found_ts = (-1, -1) if found is None or found >= part.high_watermark else (found, ts)
+        found = part.log.offset_for_timestamp(ts)  # the first record at or after ts: its offset and timestamp
+        offset, found_ts = (-1, -1) if found is None or found.offset >= part.high_watermark else \
+            (found.offset, found.timestamp)
     return partition_error(topic, partition, ErrorCode.NONE, None, timestamp=found_ts, offset=offset,
                            leader_epoch=part.leader_epoch)
 

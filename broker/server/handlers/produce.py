@@ -1,7 +1,8 @@
 """Produce: validate each partition's batches, append them, wait for acks, answer.
 
-The batches are appended as the client built them: the log checks headers and CRCs and
-rewrites base offsets, never decoding a record. The partition's replication core does
+The batch is appended as the client built it, once the leader's validator
+(broker/log/validator.py) has checked that its header tells the truth about its records;
+the log checks headers and CRCs and rewrites base offsets. The partition's replication core does
 the append and decides when it is acknowledged: acks=1 after the append (and, when the
 topic demands an fsync per message, after the group-commit flush that covers it);
 acks=all once the high watermark passes the batch, refused up front with
@@ -18,7 +19,7 @@ from client.protocol.api import ACKS_ALL, ACKS_LEADER, ACKS_NONE, NO_TIMESTAMP
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import CorruptBatchError
 
-from broker.log import RecordTooLargeError
+from broker.log import RecordTooLargeError, validate_for_append
 from broker.log.partition_log import AppendInfo
 from broker.replication.messages import ErrorCode as ReplicaError
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries, partition_error
@@ -39,6 +40,7 @@ def _append(ctx: BrokerContext, entry: dict, acks: int, timeout_ms: int) -> tupl
                                log_append_time=NO_TIMESTAMP, log_start_offset=-1), []
     plog = part.log
     try:
+        validate_for_append(records, plog.config)  # Kafka's LogValidator: the header tells the truth
         admission = ctx.logs.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
         if admission.duplicate is not None:
             replicated = asyncio.ensure_future(_duplicate(ctx, part, admission.duplicate, acks))
@@ -51,8 +53,8 @@ def _append(ctx: BrokerContext, entry: dict, acks: int, timeout_ms: int) -> tupl
                 admission.appended(end)
     except SequenceRefused as exc:  # idempotence: gap, fenced epoch, bad producer fields
         code, message = exc.code, f"{topic}-{partition}: {exc.message}"
-    except CorruptBatchError as exc:
-        code, message = ErrorCode.CORRUPT_MESSAGE, f"{topic}-{partition}: {exc}"
+    except CorruptBatchError as exc:  # damaged: CORRUPT_MESSAGE; intact but lying: INVALID_RECORD
+        code, message = exc.code, f"{topic}-{partition}: {exc}"
     except RecordTooLargeError as exc:
         code, message = ErrorCode.MESSAGE_TOO_LARGE, f"{topic}-{partition}: {exc}"
     else:

@@ -1,0 +1,72 @@
+"""`pybroker perf records`: the record batch codec alone, records per second, per codec.
+
+For each compression codec, times the four per-record paths on batches of
+`--batch-records` records of `--record-size` bytes (no key, no headers, as `perf
+produce` sends; values half random, half repeated, so the codecs have something to
+do): the producer's `build_batch`, `decode_batch`, the consumer's
+`decode_consumer_records` (ConsumerRecords straight from a batch) and the leader's
+`validate_for_append`. Each figure is the best of `--rounds` rounds of about
+`--seconds` seconds, so a busy neighbour costs less. One line per codec and figure,
+then one JSON line. This module must never be imported by serving code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+
+from broker.log import LogConfig
+from broker.log.validator import validate_for_append
+from client.consumer.fetcher import decode_consumer_records
+from client.protocol.record_batch import Compression, build_batch, decode_batch
+from client.structs import TopicPartition
+
+TP = TopicPartition("perf", 0)
+
+
+def register(perf_subparsers: argparse._SubParsersAction) -> None:
+    p = perf_subparsers.add_parser("records", help="record batch encode/decode/validate rates, per codec")
+    p.add_argument("--record-size", type=int, default=100, help="value bytes per record (default 100)")
+    p.add_argument("--batch-records", type=int, default=1000, help="records per batch (default 1000)")
+    p.add_argument("--seconds", type=float, default=1.0, help="length of one timed round (default 1)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per figure; the best counts (default 3)")
+    p.add_argument("--codecs", default="none,gzip,snappy,lz4,zstd", help="comma-separated (default all)")
+    p.set_defaults(func=perf_records)
+
+
+def _rate(work: Callable[[], object], records: int, seconds: float, rounds: int) -> float:
+    """Best records/s over `rounds` rounds of `work` repeated for about `seconds`."""
+    best = 0.0
+    for _ in range(rounds):
+        calls, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds:
+            work()
+            calls += 1
+        best = max(best, calls * records / elapsed)
+    return best
+
+
+def perf_records(args: argparse.Namespace) -> int:
+    half = args.record_size // 2
+    value = os.urandom(half) + b"v" * (args.record_size - half)
+    now = int(time.time() * 1000)
+    records = [(None, value, None, now + i // 100) for i in range(args.batch_records)]
+    config, results = LogConfig(max_batch_bytes=1 << 30), {}
+    for name in args.codecs.split(","):
+        codec = Compression[name.strip().upper()]
+        batch = build_batch(records, compression=codec)
+        paths = {
+            "build_batch": lambda: build_batch(records, compression=codec),
+            "decode_batch": lambda: decode_batch(batch),
+            "decode_consumer_records": lambda: decode_consumer_records(TP, batch, 0),
+            "validate_for_append": lambda: validate_for_append(batch, config),
+        }
+        results[codec.name.lower()] = figures = {"batch_bytes": len(batch)}
+        for path, work in paths.items():
+            figures[path] = round(_rate(work, args.batch_records, args.seconds, args.rounds))
+            print(f"{codec.name.lower():7} {path:24} {figures[path]:>12,} records/s", flush=True)
+    print(json.dumps({"record_size": args.record_size, "batch_records": args.batch_records, "results": results}))
+    return 0
