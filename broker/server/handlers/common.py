@@ -130,32 +130,3 @@ def slices_of(message: Any) -> list[Slice]:
     elif hasattr(message, "length") and hasattr(message, "close"):
         out.append(message)
     return out
-
-
-# -- readers of the old msgpack dict bodies, still used by the group and controller handlers until
-# -- their Kafka-protocol rewrite (groupwire, interbroker) lands; they go with their last caller.
-
-_MISSING = object()
-
-
-def get(body: dict, key: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
-    value = body.get(key, _MISSING) if isinstance(body, dict) else _MISSING
-    if value is _MISSING:
-        if default is _MISSING:
-            raise MalformedRequest(f"missing field {key!r}")
-        return default
-    if kind is int and type(value) is not int or not isinstance(value, kind):
-        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise MalformedRequest(f"field {key!r} must be {name}, not {type(value).__name__}")
-    return value
-
-
-def get_entries(body: dict, key: str = "partitions") -> list[dict]:
-    entries = get(body, key, list)
-    if not all(isinstance(e, dict) for e in entries):
-        raise MalformedRequest(f"every item of {key!r} must be a map")
-    return entries
-
-
-def partition_error(topic: Any, partition: Any, code: ErrorCode, message: str | None, **fields: Any) -> dict:
-    return {"topic": topic, "partition": partition, "error": int(code), "message": message, **fields}

@@ -71,6 +71,8 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
         code, message = exc.code, f"{topic}-{partition}: {exc}"
     except RecordTooLargeError as exc:
         code, message = ErrorCode.MESSAGE_TOO_LARGE, f"{topic}-{partition}: {exc}"
+    except OSError as exc:  # a failed write or fsync (LogStorageError too): fail-stop for this log, never acked
+        code, message = ErrorCode.KAFKA_STORAGE_ERROR, f"{topic}-{partition}: the log cannot be written: {exc}"
     else:
         ctx.logs.appended(topic, partition)
         waits = [replicated]
