@@ -25,21 +25,23 @@ from client.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 
-def metadata_request(topics: Iterable[str] | None) -> Any:
-    """A Metadata request for `topics` (None: every topic). It never asks the broker to create
-    a missing topic: our clients create topics explicitly, and a typo must fail, not create."""
+def metadata_request(topics: Iterable[str] | None, auto_create: bool = False) -> Any:
+    """A Metadata request for `topics` (None: every topic). Only a producer lets the broker
+    create a missing topic (as Kafka's producer does, where auto.create.topics.enable allows
+    it); consumers and the admin client must never create one by looking."""
     wanted = None if topics is None else [m.MetadataRequest.MetadataRequestTopic(name=name) for name in sorted(topics)]
-    return m.MetadataRequest(topics=wanted, allow_auto_topic_creation=False)
+    return m.MetadataRequest(topics=wanted, allow_auto_topic_creation=auto_create and topics is not None)
 
 
 class NetworkClient:
     def __init__(self, bootstrap_servers: str | list[str], *, client_id: str, request_timeout_ms: int,
-                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000) -> None:
+                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000, auto_create_topics: bool = False) -> None:
         self.bootstrap = parse_bootstrap(bootstrap_servers)
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
         self.retry_backoff = retry_backoff_ms / 1000
         self.metadata_max_age = metadata_max_age_ms / 1000
+        self.auto_create_topics = auto_create_topics
         self.cluster = ClusterMetadata()
         self.topics: set[str] = set()  # topics whose metadata we keep (None-free: admin asks for all)
         self._conns: dict[int | BrokerAddress, BrokerConnection] = {}
@@ -142,7 +144,8 @@ class NetworkClient:
         return self.cluster
 
     async def _do_refresh(self, all_topics: bool) -> None:
-        answer = await self.any_request(ApiKey.METADATA, metadata_request(None if all_topics else self.topics))
+        answer = await self.any_request(ApiKey.METADATA, metadata_request(None if all_topics else self.topics,
+                                                                           self.auto_create_topics))
         self.cluster.update(answer)
         self._last_refresh = time.monotonic()
 

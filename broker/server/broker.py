@@ -23,8 +23,6 @@ from collections.abc import Awaitable
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import CoordError
 
-from client.conn import BrokerConnection
-from client.errors import ClientError
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
@@ -45,6 +43,7 @@ from broker.server.handlers import HANDLERS
 from broker.server.handlers.common import BrokerContext
 from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
+from broker.server.to_controller import ControllerUnreachable, ask_controller
 
 log = logging.getLogger(__name__)
 
@@ -188,20 +187,13 @@ class Broker:
         for attempt in range(cfg.controlled_shutdown_max_retries):
             if attempt:
                 await asyncio.sleep(cfg.controlled_shutdown_retry_backoff_ms / 1000)
-            info = self.cache.brokers.get(self.cache.controller_id)
-            if info is None:
-                continue
             request = m.ControlledShutdownRequest(broker_id=cfg.broker_id, broker_epoch=self.replicas.broker_epoch)
             try:
-                conn = await BrokerConnection.open(info.host, info.port, client_id=f"broker-{cfg.broker_id}",
-                                                   request_timeout_ms=cfg.controller_socket_timeout_ms)
-                try:
-                    response = await conn.request(ApiKey.CONTROLLED_SHUTDOWN, request,
-                                                  api_version=VERSIONS[ApiKey.CONTROLLED_SHUTDOWN])
-                finally:
-                    conn.close()
-            except ClientError as exc:
-                log.warning("controlled shutdown: controller %d unreachable (%s)", self.cache.controller_id, exc)
+                response = await ask_controller(self.cache, cfg.broker_id, ApiKey.CONTROLLED_SHUTDOWN, request,
+                                                api_version=VERSIONS[ApiKey.CONTROLLED_SHUTDOWN],
+                                                timeout_ms=cfg.controller_socket_timeout_ms)
+            except ControllerUnreachable as exc:
+                log.warning("controlled shutdown: %s", exc)
                 continue
             if response.error_code:
                 log.warning("controlled shutdown refused by controller %d: %s", self.cache.controller_id,

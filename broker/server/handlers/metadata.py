@@ -3,7 +3,8 @@
 Answered from the metadata cache without touching coord, except when a requested topic does
 not exist and both the request (`allow_auto_topic_creation`, true before v4) and the broker
 (auto.create.topics.enable) allow creating it: then it is created as CreateTopics would, with
-num.partitions and default.replication.factor. A partition whose leader is not live answers
+num.partitions and default.replication.factor, by the controller (asked over the wire when it
+is another broker; the topic then answers LEADER_NOT_AVAILABLE until its metadata arrives). A partition whose leader is not live answers
 LEADER_NOT_AVAILABLE with its replicas, and the replicas on dead brokers are `offline_replicas`.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from client.protocol import messages as m
+from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import MetadataResponse as R
@@ -19,6 +22,7 @@ from client.protocol.messages import MetadataResponse as R
 from broker.groups.offsets_topic import OFFSETS_TOPIC
 from broker.metadata.cache import TopicMetadata
 from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.to_controller import ControllerUnreachable, ask_controller
 
 # Topics Kafka marks internal (clients hide them from pattern subscriptions).
 INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC})
@@ -47,15 +51,33 @@ def _requested(header: RequestHeader, body: Any, ctx: BrokerContext) -> list[str
 
 
 async def _auto_create(ctx: BrokerContext, name: str) -> Any | None:
-    """Create `name` as CreateTopics would; the topic's error entry if that was refused."""
+    """Create `name` as CreateTopics would (here if we are the controller, else by asking
+    it); the topic's error entry if that was refused or is still under way."""
     cfg = ctx.config
     refusal = await ctx.controller.create_topic(name, cfg.num_partitions, cfg.default_replication_factor, {})
+    if refusal is not None and refusal[0] == ErrorCode.NOT_CONTROLLER:
+        refusal = await _ask_controller_to_create(ctx, name)
+        if refusal is None:  # created; its metadata reaches us by UpdateMetadata: the client asks again
+            refusal = ErrorCode.LEADER_NOT_AVAILABLE, None
     if refusal is None or refusal[0] == ErrorCode.TOPIC_ALREADY_EXISTS:
         return None
-    code = refusal[0]
-    if code == ErrorCode.NOT_CONTROLLER:  # another broker creates topics; the client asks again
+    return R.MetadataResponseTopic(error_code=int(refusal[0]), name=name)
+
+
+async def _ask_controller_to_create(ctx: BrokerContext, name: str) -> tuple[ErrorCode, str | None] | None:
+    cfg = ctx.config
+    request = m.CreateTopicsRequest(timeout_ms=cfg.controller_socket_timeout_ms, topics=[
+        m.CreateTopicsRequest.CreatableTopic(name=name, num_partitions=cfg.num_partitions,
+                                             replication_factor=cfg.default_replication_factor)])
+    try:
+        response = await ask_controller(ctx.cache, cfg.broker_id, ApiKey.CREATE_TOPICS, request,
+                                        timeout_ms=cfg.controller_socket_timeout_ms)
+    except ControllerUnreachable as exc:
+        return ErrorCode.LEADER_NOT_AVAILABLE, str(exc)  # retriable: the client asks again
+    code = ErrorCode(response.topics[0].error_code)
+    if code == ErrorCode.NOT_CONTROLLER:  # it moved meanwhile
         code = ErrorCode.LEADER_NOT_AVAILABLE
-    return R.MetadataResponseTopic(error_code=int(code), name=name)
+    return None if code == ErrorCode.NONE else (code, response.topics[0].error_message)
 
 
 async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
