@@ -34,7 +34,7 @@ class BrokerConfig:
     max_in_flight_requests_per_connection: int = 1000   # queued requests before we stop reading
     num_partitions: int = 1                             # num.partitions
     default_replication_factor: int = 1                 # default.replication.factor
-    auto_create_topics_enable: bool = False             # auto.create.topics.enable (Kafka: true)
+    auto_create_topics_enable: bool = True              # auto.create.topics.enable
     delete_topic_enable: bool = True                    # delete.topic.enable
     message_max_bytes: int = 1048588                    # message.max.bytes
     fetch_max_bytes: int = 57671680                     # fetch.max.bytes (broker cap, 55 MiB)

@@ -15,13 +15,15 @@ other refusal.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import asyncio
 import time
 
-from client.client import NetworkClient
+from client.client import NetworkClient, metadata_request
 from client.cluster import BrokerAddress
 from client.consumer.group_protocol import PROTOCOL_TYPE, GroupProtocolError, decode_assignment
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.errors import BrokerConnectionError, ClientTimeoutError
 from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode, raise_for
@@ -29,10 +31,15 @@ from client.structs import (ClusterDescription, GroupDescription, GroupListing, 
                             TopicDescription, TopicPartition)
 
 
-def _controller_moved(answer: dict) -> bool:
-    """NOT_CONTROLLER for the request or one of its topics: nothing was done, send again."""
-    return answer.get("error", 0) == ErrorCode.NOT_CONTROLLER or any(
-        t.get("error", 0) == ErrorCode.NOT_CONTROLLER for t in answer.get("topics", ()) if isinstance(t, dict))
+def _topic_results(answer: Any) -> list:
+    """The per-topic results of a CreateTopics, DeleteTopics or Metadata answer."""
+    return answer.responses if isinstance(answer, m.DeleteTopicsResponse) else answer.topics
+
+
+def _controller_moved(answer: Any) -> bool:
+    """NOT_CONTROLLER for one of its topics: nothing was done for it, send again. (These
+    answers carry no request-level error code: every refusal is per topic.)"""
+    return any(t.error_code == ErrorCode.NOT_CONTROLLER for t in _topic_results(answer))
 
 
 class AsyncAdmin:
@@ -55,29 +62,28 @@ class AsyncAdmin:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _call(self, api_key: ApiKey, body: dict) -> dict:
+    async def _call(self, api_key: ApiKey, request: Any) -> Any:
         """Send to the controller (any broker if none is known); while request_timeout_ms
-        lasts, a lost or refused connection, a timeout, or NOT_CONTROLLER (for the whole
-        request or any topic in it: the controller moved) refreshes the metadata and sends
+        lasts, a lost or refused connection, a timeout, or NOT_CONTROLLER (for any topic
+        in it: the controller moved) refreshes the metadata and sends
         again, as Kafka's admin client does. Other refusals are returned to the caller."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             try:
-                answer = await self._to_controller(api_key, body)
+                answer = await self._to_controller(api_key, request)
                 if not _controller_moved(answer):
-                    raise_for(answer.get("error", 0), answer.get("message"))
                     return answer
-                failure: Exception = BrokerError.for_code(ErrorCode.NOT_CONTROLLER, answer.get("message"))
+                failure: Exception = BrokerError.for_code(ErrorCode.NOT_CONTROLLER, "the controller moved")
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 failure = exc
             await self._back_off(deadline, failure)
 
-    async def _to_controller(self, api_key: ApiKey, body: dict) -> dict:
+    async def _to_controller(self, api_key: ApiKey, request: Any) -> Any:
         """One attempt: the controller if metadata names a live one, else any broker."""
         controller = self.client.cluster.controller_id
         if controller in self.client.cluster.brokers:
-            return (await self.client.request(controller, api_key, body)).body
-        return (await self.client.any_request(api_key, body)).body
+            return await self.client.request(controller, api_key, request)
+        return await self.client.any_request(api_key, request)
 
     async def _back_off(self, deadline: float, failure: Exception) -> None:
         """Raise `failure` if no time is left for another attempt; else wait retry_backoff_ms
@@ -95,17 +101,22 @@ class AsyncAdmin:
         entries = []
         for t in topics:
             t = NewTopic(t) if isinstance(t, str) else t
-            entries.append({"name": t.name, "num_partitions": t.num_partitions,
-                            "replication_factor": t.replication_factor, "configs": dict(t.configs or {})})
-        body = await self._call(ApiKey.CREATE_TOPICS, {"topics": entries, "timeout_ms": self.timeout_ms,
-                                                      "validate_only": validate_only})
-        self._raise_first(body)
+            entries.append(m.CreateTopicsRequest.CreatableTopic(
+                name=t.name, num_partitions=t.num_partitions, replication_factor=t.replication_factor,
+                configs=[m.CreateTopicsRequest.CreateableTopicConfig(name=k, value=v)
+                         for k, v in dict(t.configs or {}).items()]))
+        answer = await self._call(ApiKey.CREATE_TOPICS, m.CreateTopicsRequest(
+            topics=entries, timeout_ms=self.timeout_ms, validate_only=validate_only))
+        self._raise_first(answer.topics)
 
     async def delete_topics(self, names: Iterable[str]) -> None:
-        body = await self._call(ApiKey.DELETE_TOPICS, {"topics": list(names), "timeout_ms": self.timeout_ms})
-        self._raise_first(body)
-        for name in body.get("topics", ()):
-            self.client.cluster.forget(name["name"])
+        names = list(names)
+        answer = await self._call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(
+            topic_names=names, topics=[m.DeleteTopicsRequest.DeleteTopicState(name=n) for n in names],
+            timeout_ms=self.timeout_ms))
+        self._raise_first(answer.responses)
+        for result in answer.responses:
+            self.client.cluster.forget(result.name)
 
     async def list_topics(self) -> list[str]:
         cluster = await self.client.refresh_metadata(all_topics=True)
@@ -113,13 +124,12 @@ class AsyncAdmin:
 
     async def describe_topics(self, names: Iterable[str] | None = None) -> list[TopicDescription]:
         """Partitions, leaders, replicas and ISR; raises UnknownTopicOrPartitionError for a missing topic."""
-        wanted = None if names is None else list(names)
-        body = await self._call(ApiKey.METADATA, {"topics": wanted})
-        self.client.cluster.update(body)
+        answer = await self._call(ApiKey.METADATA, metadata_request(None if names is None else list(names)))
+        self.client.cluster.update(answer)
         out = []
-        for topic in body.get("topics", ()):
-            raise_for(topic.get("error", 0), topic.get("message") or f"topic {topic['name']!r} does not exist")
-            out.append(TopicDescription(topic["name"], self.client.cluster.describe(topic["name"])))
+        for topic in answer.topics:
+            raise_for(topic.error_code, f"topic {topic.name!r} does not exist")
+            out.append(TopicDescription(topic.name, self.client.cluster.describe(topic.name)))
         return sorted(out)
 
     async def describe_cluster(self) -> ClusterDescription:
@@ -130,11 +140,12 @@ class AsyncAdmin:
     async def list_groups(self) -> list[GroupListing]:
         """Every group any live broker coordinates (each broker knows only its own)."""
         cluster = await self.client.refresh_metadata()
-        answers = await asyncio.gather(*(self.client.request(b, ApiKey.LIST_GROUPS, {}) for b in cluster.brokers))
+        answers = await asyncio.gather(*(self.client.request(b, ApiKey.LIST_GROUPS, m.ListGroupsRequest())
+                                         for b in cluster.brokers))
         out = set()
-        for response in answers:
-            raise_for(response.body.get("error", 0), response.body.get("message"))
-            out.update(GroupListing(g["group_id"], g["protocol_type"], g["state"]) for g in response.body["groups"])
+        for answer in answers:
+            raise_for(answer.error_code, "ListGroups")
+            out.update(GroupListing(g.group_id, g.protocol_type, g.group_state) for g in answer.groups)
         return sorted(out)
 
     async def _coordinator(self, group_id: str) -> tuple[int, BrokerAddress]:
@@ -142,60 +153,77 @@ class AsyncAdmin:
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             try:
-                answer = await self._to_controller(ApiKey.FIND_COORDINATOR, {"key": group_id, "key_type": 0})
+                answer = await self._to_controller(ApiKey.FIND_COORDINATOR,
+                                                   m.FindCoordinatorRequest(key=group_id, key_type=0))
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 await self._back_off(deadline, exc)
                 continue
-            code = answer.get("error", 0)
+            code = answer.error_code
             if not code:
-                return answer["node_id"], BrokerAddress(answer["host"], answer["port"])
+                return answer.node_id, BrokerAddress(answer.host, answer.port)
             if code not in RETRIABLE:
-                raise_for(code, answer.get("message"))
-            await self._back_off(deadline, BrokerError.for_code(code, answer.get("message")))
+                raise_for(code, answer.error_message)
+            await self._back_off(deadline, BrokerError.for_code(code, answer.error_message))
 
-    async def _group_call(self, group_id: str, api_key: ApiKey, body: dict) -> tuple[int, dict]:
+    async def _group_call(self, group_id: str, api_key: ApiKey, request: Any) -> tuple[int, Any]:
         """`body` to the group's coordinator, retried while the coordinator moves or cannot
         be reached (within request_timeout_ms)."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             node, address = await self._coordinator(group_id)
             try:
-                answer = (await self.client.request(address, api_key, body)).body
+                answer = await self.client.request(address, api_key, request)
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 await self._back_off(deadline, exc)
                 continue
-            code = answer.get("error", 0)
+            code = _group_error(answer)
             if not code or code not in RETRIABLE:
-                raise_for(code, answer.get("message"))
+                raise_for(code, f"group {group_id!r}")
                 return node, answer
-            await self._back_off(deadline, BrokerError.for_code(code, answer.get("message")))
+            await self._back_off(deadline, BrokerError.for_code(code, f"group {group_id!r}"))
 
     async def describe_groups(self, group_ids: Iterable[str]) -> list[GroupDescription]:
         """State, generation and members (with decoded assignments) of each group."""
         out = []
         for group_id in group_ids:
-            node, answer = await self._group_call(group_id, ApiKey.DESCRIBE_GROUPS, {"groups": [group_id]})
-            g = answer["groups"][0]
-            raise_for(g.get("error", 0), g.get("message"))
+            node, answer = await self._group_call(group_id, ApiKey.DESCRIBE_GROUPS,
+                                                  m.DescribeGroupsRequest(groups=[group_id]))
+            g = answer.groups[0]
             members = []
-            for m in g["members"]:
+            for member in g.members:
                 try:
-                    assignment = decode_assignment(m["assignment"]) if g["protocol_type"] == PROTOCOL_TYPE else []
+                    assignment = decode_assignment(bytes(member.member_assignment)) \
+                        if g.protocol_type == PROTOCOL_TYPE else []
                 except GroupProtocolError:
                     assignment = []
-                members.append(MemberDescription(m["member_id"], m["group_instance_id"], m["client_id"], assignment))
-            out.append(GroupDescription(group_id, g["state"], g["protocol_type"], g["protocol_name"],
-                                        g["generation_id"], node, members))
+                members.append(MemberDescription(member.member_id, member.group_instance_id, member.client_id,
+                                                 assignment))
+            # Kafka's DescribeGroups does not carry the generation: -1 says "not known"
+            out.append(GroupDescription(group_id, g.group_state, g.protocol_type, g.protocol_data,
+                                        -1, node, members))
         return out
 
     async def list_group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
         """Every offset the group committed (the next offset to read per partition)."""
-        _, answer = await self._group_call(group_id, ApiKey.OFFSET_FETCH, {"group_id": group_id, "partitions": None})
-        return {TopicPartition(p["topic"], p["partition"]): p["offset"] for p in answer["partitions"]
-                if p["offset"] >= 0}
+        _, answer = await self._group_call(group_id, ApiKey.OFFSET_FETCH,
+                                           m.OffsetFetchRequest(group_id=group_id, topics=None))
+        out = {}
+        for topic in answer.topics:
+            for p in topic.partitions:
+                raise_for(p.error_code, f"committed offset of {topic.name}-{p.partition_index}")
+                if p.committed_offset >= 0:
+                    out[TopicPartition(topic.name, p.partition_index)] = p.committed_offset
+        return out
 
     @staticmethod
-    def _raise_first(body: dict) -> None:
-        for topic in body.get("topics", ()):
-            if topic.get("error", 0):
-                raise BrokerError.for_code(topic["error"], topic.get("message") or topic["name"])
+    def _raise_first(results: list) -> None:
+        for result in results:
+            if result.error_code:
+                raise BrokerError.for_code(result.error_code, result.error_message or result.name)
+
+
+def _group_error(answer: Any) -> int:
+    """The error code of a group call's answer: the request's, else its only group's."""
+    if isinstance(answer, m.DescribeGroupsResponse):
+        return answer.groups[0].error_code if answer.groups else ErrorCode.UNKNOWN_SERVER_ERROR
+    return answer.error_code

@@ -11,27 +11,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from client.cluster import BrokerAddress, ClusterMetadata, parse_bootstrap
 from client.conn import BrokerConnection
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError, NoBrokersAvailableError
-from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
+from client.protocol import messages as m
+from client.protocol.api import ApiKey
 from client.protocol.errors import BrokerError, raise_for
-from client.protocol.frames import Response
 from client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 
+def metadata_request(topics: Iterable[str] | None, auto_create: bool = False) -> Any:
+    """A Metadata request for `topics` (None: every topic). Only a producer lets the broker
+    create a missing topic (as Kafka's producer does, where auto.create.topics.enable allows
+    it); consumers and the admin client must never create one by looking."""
+    wanted = None if topics is None else [m.MetadataRequest.MetadataRequestTopic(name=name) for name in sorted(topics)]
+    return m.MetadataRequest(topics=wanted, allow_auto_topic_creation=auto_create and topics is not None)
+
+
 class NetworkClient:
     def __init__(self, bootstrap_servers: str | list[str], *, client_id: str, request_timeout_ms: int,
-                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000) -> None:
+                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000, auto_create_topics: bool = False) -> None:
         self.bootstrap = parse_bootstrap(bootstrap_servers)
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
         self.retry_backoff = retry_backoff_ms / 1000
         self.metadata_max_age = metadata_max_age_ms / 1000
+        self.auto_create_topics = auto_create_topics
         self.cluster = ClusterMetadata()
         self.topics: set[str] = set()  # topics whose metadata we keep (None-free: admin asks for all)
         self._conns: dict[int | BrokerAddress, BrokerConnection] = {}
@@ -85,9 +95,10 @@ class NetworkClient:
         conn = self._conns.get(node)
         return conn if conn is not None and conn.connected else None
 
-    async def request(self, node: int | BrokerAddress, api_key: ApiKey, body: Any) -> Response:
+    async def request(self, node: int | BrokerAddress, api_key: ApiKey, body: Any) -> Any:
+        """The typed answer of `node` to `body`, sent at the highest version both sides speak."""
         conn = await self.connection(node)
-        return await conn.request(api_key, body, api_version=SUPPORTED_VERSIONS[api_key][1])
+        return await conn.request(api_key, body)
 
     def least_loaded_first(self) -> list[int | BrokerAddress]:
         """Nodes to try for a request any broker can answer, as Kafka's leastLoadedNode:
@@ -104,7 +115,7 @@ class NetworkClient:
             return (0, conn.in_flight) if conn is not None else (1, 0)
         return [*sorted(nodes, key=load), *self.bootstrap]
 
-    async def any_request(self, api_key: ApiKey, body: Any) -> Response:
+    async def any_request(self, api_key: ApiKey, body: Any) -> Any:
         """Send to any broker that answers, least loaded first (see least_loaded_first)."""
         errors = []
         for node in self.least_loaded_first():
@@ -133,11 +144,9 @@ class NetworkClient:
         return self.cluster
 
     async def _do_refresh(self, all_topics: bool) -> None:
-        topics = None if all_topics else sorted(self.topics)
-        response = await self.any_request(ApiKey.METADATA, {"topics": topics})
-        body = response.body
-        raise_for(body.get("error", 0), body.get("message"))
-        self.cluster.update(body)
+        answer = await self.any_request(ApiKey.METADATA, metadata_request(None if all_topics else self.topics,
+                                                                           self.auto_create_topics))
+        self.cluster.update(answer)
         self._last_refresh = time.monotonic()
 
     def request_refresh(self) -> None:

@@ -1,6 +1,6 @@
 """The client's picture of the cluster: brokers, topics, partitions and their leaders.
 
-Built from Metadata responses only; the network client decides when to ask again (on
+Built from Metadata responses (typed MetadataResponse messages) only; the network client decides when to ask again (on
 NOT_LEADER / UNKNOWN_TOPIC, on a lost connection, and every `metadata_max_age_ms`).
 This module must never do I/O or read the clock: it is a cache with pure updates.
 """
@@ -23,23 +23,22 @@ class ClusterMetadata:
         self._sorted: dict[str, list[int]] = {}
         self._available: dict[str, list[int]] = {}
 
-    def update(self, body: dict[str, Any]) -> None:
-        """Replace what we know with a Metadata response body (topics not in it are kept)."""
-        self.cluster_id = body.get("cluster_id")
-        self.controller_id = body.get("controller_id", -1)
-        self.brokers = {b["id"]: BrokerDescription(b["id"], b["host"], b["port"], b.get("rack"))
-                        for b in body.get("brokers", ())}
-        for topic in body.get("topics", ()):
-            name, error = topic["name"], topic.get("error", 0)
+    def update(self, answer: Any) -> None:
+        """Replace what we know with a MetadataResponse (topics not in it are kept)."""
+        self.cluster_id = answer.cluster_id
+        self.controller_id = answer.controller_id
+        self.brokers = {b.node_id: BrokerDescription(b.node_id, b.host, b.port, b.rack) for b in answer.brokers}
+        for topic in answer.topics:
+            name, error = topic.name, topic.error_code
             if error:
                 self._partitions.pop(name, None)
-                self.topic_errors[name] = (error, topic.get("message"))
+                self.topic_errors[name] = (error, None)
                 continue
             self.topic_errors.pop(name, None)
             self._partitions[name] = {
-                p["partition"]: PartitionDescription(p["partition"], p.get("leader", -1), p.get("leader_epoch", -1),
-                                                     p.get("replicas", []), p.get("isr", []))
-                for p in topic.get("partitions", ())}
+                p.partition_index: PartitionDescription(p.partition_index, p.leader_id, p.leader_epoch,
+                                                        list(p.replica_nodes), list(p.isr_nodes))
+                for p in topic.partitions}
         self._reindex()
 
     def forget_leader(self, tp: TopicPartition) -> None:

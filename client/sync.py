@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -20,12 +21,16 @@ from typing import Any, TypeVar
 from client.admin import AsyncAdmin
 from client.consumer.consumer import AsyncConsumer
 from client.errors import ProducerClosedError, RecordTooLargeError
+from client.producer.accumulator import ProducerBatch, records_metadata
 from client.producer.producer import AsyncProducer
-from client.producer.record_args import PreparedRecord
+from client.record_future import RecordFuture, fail, settle
 from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
     RecordMetadata, TopicDescription, TopicPartition
 
 T = TypeVar("T")
+
+# Records the loop takes off the sync Producer's queue per pass before letting the sender run.
+CHUNK = 2000
 
 
 class _LoopThread:
@@ -80,17 +85,33 @@ class _Facade:
 
 
 class Producer(_Facade):
-    """`Producer(...)` takes AsyncProducer's arguments; `send` returns a concurrent Future."""
+    """`Producer(...)` takes AsyncProducer's arguments; `send` returns a concurrent Future.
+
+    `send` checks the record in the caller's thread and appends its future (carrying the
+    record) to a deque; the first send of a burst wakes the loop, which takes everything
+    queued by then in one callback (`_drain`, up to CHUNK records per pass) and appends it
+    to the accumulator without an asyncio future per record. When a batch completes, its
+    records' futures are finished together (`record_future.settle`). At most `max_pending`
+    records wait in the queue or for their topic's metadata, and CHUNK more in the loop's
+    hands, between send() and the accumulator (which bounds itself by `buffer_memory`);
+    send() blocks beyond that.
+    """
 
     def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
                  **settings: Any) -> None:
-        self._pending: collections.deque = collections.deque()
-        self._space = threading.Semaphore(max_pending)
-        self._lock = threading.Lock()
-        self._pumping = False
+        self._queue: collections.deque[RecordFuture] = collections.deque()  # payload: (record, sent at)
+        self._max_pending = max_pending
+        self._parked = 0  # records waiting for their topic's metadata (the loop thread writes it)
+        self._room = threading.Event()  # set by the loop when it has taken records off the queue
+        self._room.set()
+        self._woken = False  # a drain is scheduled or running: the next send need not wake the loop
+        self._drainer: asyncio.Task | None = None  # this and everything below: loop thread only
+        self._waiting: dict[str, collections.deque[RecordFuture]] = {}  # topic -> records awaiting metadata
+        self._waiters: set[asyncio.Task] = set()
+        self._settling: dict[ProducerBatch, tuple[list, list]] = {}  # batch -> (futures, timestamps) by index
         self._closed = False
-        self._waiting: dict[str, collections.deque] = {}  # topic -> records waiting for its metadata
         super().__init__("pybroker-producer", lambda: AsyncProducer(bootstrap_servers, **settings))
+        self._block = self._async.max_block_ms / 1000
 
     def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
              partition: int | None = None, timestamp_ms: int | None = None) -> concurrent.futures.Future:
@@ -99,84 +120,175 @@ class Producer(_Facade):
         record too (as in Kafka, whose send() hands RecordTooLargeException to the callback)."""
         if self._closed:
             raise ProducerClosedError("send() on a closed producer")
-        result: concurrent.futures.Future = concurrent.futures.Future()
+        future = RecordFuture()
         try:
             record = self._async.prepare(topic, value, key, headers, partition, timestamp_ms)
         except RecordTooLargeError as exc:
-            result.set_exception(exc)
-            return result
-        deadline = time.monotonic() + self._async.max_block_ms / 1000
-        self._space.acquire()
-        with self._lock:
-            self._pending.append((result, record, deadline))
-            wake = not self._pumping
-            self._pumping = True
-        if wake:
-            self._thread.loop.call_soon_threadsafe(self._start_pump)
-        return result
+            future.set_exception(exc)
+            return future
+        # A plain tuple of plain values: the collector stops tracking it (a NamedTuple it tracks
+        # until it dies), which matters with many records queued.
+        future.payload = (tuple(record), time.monotonic())
+        queue = self._queue
+        if len(queue) + self._parked >= self._max_pending:
+            self._wait_for_room()
+        queue.append(future)
+        if not self._woken:
+            self._woken = True
+            self._thread.loop.call_soon_threadsafe(self._start_drain)
+        return future
 
     def send_and_wait(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordMetadata:
         return self.send(topic, value, key, **kwargs).result()
 
-    def _start_pump(self) -> None:
-        self._thread.loop.create_task(self._pump())
+    def _wait_for_room(self) -> None:
+        """Block the caller while `max_pending` records wait for the loop (memory stays bounded
+        when the broker is slow or down). The loop sets `_room` after taking records."""
+        while len(self._queue) + self._parked >= self._max_pending:
+            self._room.clear()
+            if len(self._queue) + self._parked < self._max_pending:
+                return
+            self._room.wait()
 
-    async def _pump(self) -> None:
-        """Hand queued records over in order. A record whose topic has no metadata yet (or
-        that queues behind one that has none) goes to that topic's waiter, so it delays
-        neither records of other topics nor other such topics. A record frees its place
-        among `max_pending` when it is handed over or fails, so waiting ones count too."""
-        while True:
-            with self._lock:
-                if not self._pending:
-                    self._pumping = False
+    def _start_drain(self) -> None:
+        if self._drainer is None:
+            self._drainer = self._thread.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Hand queued records over in send order until the queue is empty, CHUNK per pass,
+        letting the sender run between passes."""
+        queue = self._queue
+        prehash = getattr(self._async.partitioner, "prehash", None)
+        try:
+            while True:
+                self._woken = False  # a send from now on wakes the loop again...
+                if not queue:
                     return
-                entry = self._pending.popleft()
-            topic = entry[1].topic
-            waiting = self._waiting.get(topic)
-            if waiting is None and self._async.client.cluster.partitions_for(topic) is not None:
-                self._space.release()
-                await self._hand_over(entry[0], entry[1])
-                continue
-            if waiting is None:
-                waiting = self._waiting[topic] = collections.deque()
-                self._thread.loop.create_task(self._await_topic(topic, waiting))
-            waiting.append(entry)
+                self._woken = True  # ...unless this pass takes its record
+                chunk = [queue.popleft() for _ in range(min(len(queue), CHUNK))]
+                if prehash is not None:
+                    keys = [key for future in chunk if (key := future.payload[0][2]) is not None]
+                    if keys:
+                        prehash(keys)  # murmur2 of the chunk's keys at once, for the partitioner
+                if not self._room.is_set():
+                    self._room.set()
+                done = self._hand_over(chunk, 0)
+                while done < len(chunk):
+                    await self._async.wait_for_room()
+                    done = self._hand_over(chunk, done)
+                await asyncio.sleep(0)
+        finally:
+            self._drainer = None
 
-    async def _await_topic(self, topic: str, waiting: collections.deque) -> None:
+    def _hand_over(self, chunk: list[RecordFuture], start: int) -> int:
+        """Append chunk[start:] to the accumulator; returns where it stopped (len(chunk), or
+        the first record that found no room). A record whose topic has no metadata yet, or
+        that queues behind one that has none, goes to that topic's waiter, so it delays
+        neither records of other topics nor other such topics."""
+        cluster = self._async.client.cluster
+        waiting = self._waiting
+        place = self._place
+        now_ms = int(time.time() * 1000)
+        now = time.monotonic()
+        for i in range(start, len(chunk)):
+            future = chunk[i]
+            topic = future.payload[0][0]
+            if waiting and topic in waiting:
+                self._park(topic, future)
+                continue
+            partitions = cluster.partitions_for(topic)
+            if partitions is None:
+                self._park(topic, future)
+            elif not place(future, partitions, now_ms, now):
+                return i
+        return len(chunk)
+
+    def _place(self, future: RecordFuture, partitions: list[int], now_ms: int, now: float) -> bool:
+        """Append one record (its topic's partitions known); False if there was no room."""
+        record = future.payload[0]  # a PreparedRecord's fields
+        timestamp = record[5] if record[5] is not None else now_ms
+        try:
+            placed = self._async.append_ready(record, partitions, timestamp, now)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
+            future.payload = None
+            future.set_exception(exc)
+            return True
+        if placed is None:
+            return False
+        future.payload = None  # the batch holds the record now
+        batch, index = placed
+        entries = self._settling.get(batch)
+        if entries is None:
+            entries = self._settling[batch] = ([], [])
+            batch.future.add_done_callback(functools.partial(self._settle, batch, entries))
+        futures, stamps = entries
+        futures.append(future)  # at `index`: only this facade appends to its producer's batches
+        stamps.append(timestamp)
+        return True
+
+    def _settle(self, batch: ProducerBatch, entries: tuple[list, list], done: asyncio.Future) -> None:
+        """The batch is acknowledged or failed: finish its records' futures together."""
+        del self._settling[batch]
+        futures, stamps = entries
+        exc = done.exception()
+        if exc is not None:
+            fail(futures, exc)
+        else:
+            settle(futures, records_metadata(done.result(), batch.tp, enumerate(stamps)))
+
+    def _park(self, topic: str, future: RecordFuture) -> None:
+        waiting = self._waiting.get(topic)
+        if waiting is None:
+            waiting = self._waiting[topic] = collections.deque()
+            task = self._thread.loop.create_task(self._await_topic(topic, waiting))
+            self._waiters.add(task)
+            task.add_done_callback(self._waiters.discard)
+        waiting.append(future)
+        self._parked += 1
+
+    async def _await_topic(self, topic: str, waiting: collections.deque[RecordFuture]) -> None:
         """Wait for `topic`'s metadata until each record's own deadline (max_block_ms after
         its send()), failing the records whose deadline passes; then hand the rest over in order."""
+        client = self._async.client
         try:
             while waiting:
-                result, record, deadline = waiting[0]
+                future = waiting[0]
                 try:
-                    await self._async.client.wait_for_topic(topic, max(0.0, deadline - time.monotonic()) * 1000)
+                    partitions = await client.wait_for_topic(
+                        topic, max(0.0, future.payload[1] + self._block - time.monotonic()) * 1000)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
                     waiting.popleft()
-                    self._space.release()
-                    result.set_exception(exc)
+                    self._unpark()
+                    future.payload = None
+                    future.set_exception(exc)
                     continue
                 while waiting:
-                    result, record, _deadline = waiting.popleft()
-                    self._space.release()
-                    await self._hand_over(result, record)
+                    if not self._place(waiting[0], partitions, int(time.time() * 1000), time.monotonic()):
+                        await self._async.wait_for_room()
+                        partitions = client.cluster.partitions_for(topic) or partitions
+                        continue
+                    waiting.popleft()
+                    self._unpark()
         finally:
             del self._waiting[topic]
 
-    async def _hand_over(self, result: concurrent.futures.Future, record: PreparedRecord) -> None:
-        try:
-            future = await self._async.send_prepared(record)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
-            result.set_exception(exc)
-            return
-        future.add_done_callback(lambda f, r=result: _settle(r, f))
+    def _unpark(self) -> None:
+        self._parked -= 1
+        if not self._room.is_set():
+            self._room.set()
 
     def flush(self, timeout: float | None = None) -> None:
         self._thread.run(self._flush(), timeout)
 
     async def _flush(self) -> None:
-        while self._pumping or self._waiting:
-            await asyncio.sleep(0.001)
+        """Hand over everything sent so far, then wait until each record has succeeded or failed."""
+        while True:
+            if self._queue and self._drainer is None:
+                self._start_drain()
+            busy = [t for t in (self._drainer, *self._waiters) if t is not None]
+            if not busy:
+                break
+            await asyncio.wait(busy)
         await self._async.flush()
 
     def partitions_for(self, topic: str) -> list[int]:
@@ -198,14 +310,6 @@ class Producer(_Facade):
 
 async def _await(task: asyncio.Task) -> None:
     await task
-
-
-def _settle(result: concurrent.futures.Future, future: Any) -> None:
-    exc = future.exception()
-    if exc is not None:
-        result.set_exception(exc)
-    else:
-        result.set_result(future.result())
 
 
 class Consumer(_Facade):

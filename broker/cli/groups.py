@@ -67,7 +67,7 @@ async def _describe(args: argparse.Namespace) -> int:
             committed = await admin.list_group_offsets(group.group_id)
             partitions = {tp for m in group.members for tp in m.assignment} | set(committed)
             log_end = await reader.end_offsets(sorted(partitions)) if partitions else {}
-            print(f"Group: {group.group_id}\tState: {group.state}\tGeneration: {group.generation_id}\t"
+            print(f"Group: {group.group_id}\tState: {group.state}\t"   # (Kafka's DescribeGroups has no generation)
                   f"Assignor: {group.protocol or '-'}\tCoordinator: {group.coordinator}\tMembers: {len(group.members)}")
             rows = partition_rows(group, committed, log_end)
             print(table(rows) if rows else "(no partitions assigned or committed)")

@@ -1,7 +1,8 @@
 """`pybroker perf produce|consume|e2e`: load generators for the broker, through the client.
 
 produce: N records of a fixed size as fast as possible (or at `--throughput`), latency
-sampled on every 100th record from send() to acknowledgement. consume: N records from
+sampled on every 100th record from send() to acknowledgement; `--sync` drives the sync
+Producer from a plain loop instead of the AsyncProducer. consume: N records from
 the start of every partition, with the time each poll took. e2e: a producer and a
 consumer in one process at a fixed rate; each value carries its send time, so the
 latency is send() to the record coming out of poll(). Each prints a progress line every
@@ -20,7 +21,7 @@ import sys
 import time
 
 from broker.cli.clientcmd import add_bootstrap, run_client
-from client import AsyncConsumer, AsyncProducer, TopicPartition
+from client import AsyncConsumer, AsyncProducer, Producer, TopicPartition
 
 SAMPLE_EVERY = 100
 PROGRESS_EVERY = 2.0
@@ -37,7 +38,11 @@ def register(perf_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--linger-ms", type=float, default=5)
     p.add_argument("--idempotence", choices=["on", "off"], default=None,
                    help="enable_idempotence (default: the client's rule, on unless --acks is 0 or 1)")
-    p.set_defaults(func=lambda a: run_client(perf_produce(a)))
+    p.add_argument("--keyed", action="store_true", help='key each record b"k%%d" %% i (default: no key)')
+    p.add_argument("--sync", action="store_true",
+                   help="drive the sync Producer as README.md shows (send() in a loop, then flush()) "
+                        "instead of the AsyncProducer")
+    p.set_defaults(func=lambda a: perf_produce_sync(a) if a.sync else run_client(perf_produce(a)))
 
     c = perf_subparsers.add_parser("consume", help="consumer throughput from the start of a topic")
     _common(c)
@@ -106,7 +111,7 @@ async def perf_produce(args: argparse.Namespace) -> int:
         progress = _Progress("sent", args.record_size)
         send = producer.send
         for i in range(args.num_records):
-            future = await send(args.topic, value)
+            future = await send(args.topic, value, key=b"k%d" % i if args.keyed else None)
             if i % SAMPLE_EVERY == 0:
                 sent_at = time.perf_counter()
                 future.add_done_callback(lambda f, t=sent_at: latencies.append((time.perf_counter() - t) * 1000))
@@ -114,7 +119,34 @@ async def perf_produce(args: argparse.Namespace) -> int:
                 await _pace(args.throughput, i, progress.start)
         await producer.flush()
     _emit(progress.result(args.num_records, args.num_records * args.record_size, latencies, acks=args.acks,
-                          idempotent=producer.idempotent, record_size=args.record_size))
+                          idempotent=producer.idempotent, record_size=args.record_size, client="async",
+                          keyed=args.keyed))
+    return 0
+
+
+def perf_produce_sync(args: argparse.Namespace) -> int:
+    """perf_produce through the sync Producer, from plain Python: what scripts run."""
+    value = os.urandom(args.record_size)
+    latencies: list[float] = []
+    idempotence = None if args.idempotence is None else args.idempotence == "on"
+    with Producer(args.bootstrap, acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
+                  enable_idempotence=idempotence, client_id="pybroker-perf-producer") as producer:
+        producer.partitions_for(args.topic)
+        progress = _Progress("sent", args.record_size)
+        for i in range(args.num_records):
+            future = producer.send(args.topic, value, key=b"k%d" % i if args.keyed else None)
+            if i % SAMPLE_EVERY == 0:
+                sent_at = time.perf_counter()
+                future.add_done_callback(lambda f, t=sent_at: latencies.append((time.perf_counter() - t) * 1000))
+                progress.maybe_print(i, latencies)
+                if args.throughput > 0:
+                    ahead = i / args.throughput - (time.perf_counter() - progress.start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+        producer.flush()
+        idempotent = producer._async.idempotent
+    _emit(progress.result(args.num_records, args.num_records * args.record_size, latencies, acks=args.acks,
+                          idempotent=idempotent, record_size=args.record_size, client="sync", keyed=args.keyed))
     return 0
 
 

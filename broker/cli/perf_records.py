@@ -7,7 +7,12 @@ do): the producer's `build_batch`, `decode_batch`, the consumer's
 `decode_consumer_records` (ConsumerRecords straight from a batch) and the leader's
 `validate_for_append`. Each figure is the best of `--rounds` rounds of about
 `--seconds` seconds, so a busy neighbour costs less. One line per codec and figure,
-then one JSON line. This module must never be imported by serving code.
+then one JSON line.
+
+`--implementations python,c` (the default where the compiled record codec is built)
+times each record codec in the same run: the records module picks its codec at import,
+so each implementation runs in a child process (PYBROKER_PURE_PYTHON=1 for python).
+This module must never be imported by serving code.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
 from broker.log import LogConfig
 from broker.log.validator import validate_for_append
 from client.consumer.fetcher import decode_consumer_records
+from client.protocol import records as records_module
 from client.protocol.record_batch import Compression, build_batch, decode_batch
 from client.structs import TopicPartition
 
@@ -34,7 +42,39 @@ def register(perf_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=1.0, help="length of one timed round (default 1)")
     p.add_argument("--rounds", type=int, default=3, help="rounds per figure; the best counts (default 3)")
     p.add_argument("--codecs", default="none,gzip,snappy,lz4,zstd", help="comma-separated (default all)")
+    p.add_argument("--implementations", default=None,
+                   help="record codecs to time, comma-separated: python, c (default: both where c is built)")
     p.set_defaults(func=perf_records)
+
+
+def _compiled_built() -> bool:
+    try:
+        from client.protocol import _records_c  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _each_implementation(args: argparse.Namespace, names: list[str]) -> int:
+    """Runs this command once per implementation, each in a child, its lines prefixed."""
+    summary = {}
+    for name in names:
+        env = {**os.environ, "PYBROKER_PURE_PYTHON": "1" if name == "python" else "0"}
+        argv = [sys.executable, "-c", "import sys; from broker.cli.main import main; sys.exit(main(sys.argv[1:]))",
+                "perf", "records", "--implementations", name,
+                "--record-size", str(args.record_size), "--batch-records", str(args.batch_records),
+                "--seconds", str(args.seconds), "--rounds", str(args.rounds), "--codecs", args.codecs]
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("{"):
+                summary[name] = json.loads(line)["results"]
+            else:
+                print(f"{name:6} {line}", end="", flush=True)
+        if child.wait() != 0:
+            return child.returncode
+    print(json.dumps({"record_size": args.record_size, "batch_records": args.batch_records, "results": summary}))
+    return 0
 
 
 def _rate(work: Callable[[], object], records: int, seconds: float, rounds: int) -> float:
@@ -50,6 +90,12 @@ def _rate(work: Callable[[], object], records: int, seconds: float, rounds: int)
 
 
 def perf_records(args: argparse.Namespace) -> int:
+    names = (args.implementations or ("python,c" if _compiled_built() else "python")).split(",")
+    if len(names) > 1:
+        return _each_implementation(args, [n.strip() for n in names])
+    if names[0].strip() != records_module.CODEC:
+        raise SystemExit(f"the {names[0]} record codec is not available here (this process uses "
+                         f"{records_module.CODEC}; is the extension built?)")
     half = args.record_size // 2
     value = os.urandom(half) + b"v" * (args.record_size - half)
     now = int(time.time() * 1000)

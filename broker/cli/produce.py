@@ -10,8 +10,8 @@ This module must never batch or retry on its own: the producer does.
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
-import threading
 
 from broker.cli.clientcmd import add_bootstrap, local_cluster_hint
 from client import Producer
@@ -33,18 +33,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_produce)
 
 
+# Records sent between two looks at their futures for a failure.
+CHECK_EVERY = 1000
+
+
 class _Failures:
-    """Counts failed records from the producer's thread; keeps the first error to show."""
+    """Counts failed records and keeps the first error to show. Futures are looked at every
+    CHECK_EVERY lines and after the flush, not with a callback each: a callback per record
+    cost more than sending it."""
 
     def __init__(self) -> None:
         self.count = 0
         self.first: BaseException | None = None
-        self._lock = threading.Lock()
 
-    def __call__(self, future) -> None:
-        exc = future.exception()
-        if exc is not None:
-            with self._lock:
+    def check(self, futures: collections.deque) -> None:
+        """Count the failures among the oldest finished futures, dropping them; stops at the
+        first unfinished one (records finish about in send order)."""
+        while futures and futures[0].done():
+            exc = futures.popleft().exception()
+            if exc is not None:
                 self.count += 1
                 self.first = self.first or exc
 
@@ -65,23 +72,29 @@ def _produce(args: argparse.Namespace) -> int:
         print(f"error: {exc}{local_cluster_hint(exc)}", file=sys.stderr)
         return 1
     sent = 0
+    futures: collections.deque = collections.deque()
+    checked_at = CHECK_EVERY
     try:
         for line in sys.stdin.buffer:
-            if failures.count:
-                break  # the first error is usually every record's error (no topic, no broker)
             value = line[:-1] if line.endswith(b"\n") else line
             key = None
             if sep is not None:
                 key, found, rest = value.partition(sep)
                 value = rest if found else key
                 key = key if found else None
-            producer.send(args.topic, value, key=key, partition=args.partition).add_done_callback(failures)
+            futures.append(producer.send(args.topic, value, key=key, partition=args.partition))
             sent += 1
+            if sent >= checked_at:
+                checked_at += CHECK_EVERY
+                failures.check(futures)
+                if failures.count:
+                    break  # the first error is usually every record's error (no topic, no broker)
         producer.flush()
     except KeyboardInterrupt:
         pass
     finally:
         producer.close()
+    failures.check(futures)
     if failures.count:
         print(f"error: {failures.count} of {sent} records failed; first: {failures.first}", file=sys.stderr)
         return 1

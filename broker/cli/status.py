@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from broker.cli.cluster import DEFAULT_CLUSTER_DIR
 from broker.cli.cluster_state import ClusterStateError, load_state, state_path
@@ -23,7 +24,8 @@ from broker.metadata import znodes as Z
 from client import AsyncAdmin
 from client.errors import BrokerConnectionError, BrokerError, ClientError, ClientTimeoutError
 from client.protocol.api import CONSUMER_REPLICA_ID, LATEST_TIMESTAMP, ApiKey
-from client.protocol.errors import raise_for
+from client.client import metadata_request
+from client.protocol import messages as m
 from coord.client import CoordClient
 from coord.client.client import parse_hosts
 
@@ -89,12 +91,12 @@ async def coord_modes(coord: str) -> list[CoordRow]:
     return list(await asyncio.gather(*(one(h, p) for h, p in parse_hosts(coord))))
 
 
-async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None, errors: list[str]) -> dict:
+async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None, errors: list[str]) -> Any:
     """Metadata as the controller sees it (it writes leadership, so it lags least); if the
     controller does not answer (just crashed, and coord has not noticed yet), another
     broker's view, with a warning: status is what one runs right after a kill."""
     cluster = await admin.client.refresh_metadata()
-    request = {"topics": topics}
+    request = metadata_request(topics)
     response = None
     if cluster.controller_id in cluster.brokers:
         try:
@@ -104,32 +106,33 @@ async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None, erro
                           f"showing another broker's view")
     if response is None:
         response = await admin.client.any_request(ApiKey.METADATA, request)
-    raise_for(response.body.get("error", 0), response.body.get("message"))
-    admin.client.cluster.update(response.body)
-    return response.body
+    admin.client.cluster.update(response)
+    return response
 
 
-async def _high_watermarks(admin: AsyncAdmin, metadata: dict, errors: list[str]) -> dict[tuple[str, int], int]:
-    by_leader: dict[int, list[dict]] = {}
-    for topic in metadata.get("topics", ()):
-        for p in topic.get("partitions", ()) if not topic.get("error", 0) else ():
-            if p.get("leader", -1) >= 0:
-                by_leader.setdefault(p["leader"], []).append(
-                    {"topic": topic["name"], "partition": p["partition"], "timestamp": LATEST_TIMESTAMP})
+async def _high_watermarks(admin: AsyncAdmin, metadata: Any, errors: list[str]) -> dict[tuple[str, int], int]:
+    by_leader: dict[int, dict[str, list]] = {}
+    for topic in metadata.topics:
+        for p in topic.partitions if not topic.error_code else ():
+            if p.leader_id >= 0:
+                by_leader.setdefault(p.leader_id, {}).setdefault(topic.name, []).append(
+                    m.ListOffsetsRequest.ListOffsetsPartition(partition_index=p.partition_index,
+                                                              timestamp=LATEST_TIMESTAMP))
     out: dict[tuple[str, int], int] = {}
-    for leader, parts in sorted(by_leader.items()):
+    for leader, topics in sorted(by_leader.items()):
+        request = m.ListOffsetsRequest(replica_id=CONSUMER_REPLICA_ID, topics=[
+            m.ListOffsetsRequest.ListOffsetsTopic(name=name, partitions=parts) for name, parts in topics.items()])
         try:
-            response = await admin.client.request(leader, ApiKey.LIST_OFFSETS,
-                                                  {"replica_id": CONSUMER_REPLICA_ID, "partitions": parts})
+            response = await admin.client.request(leader, ApiKey.LIST_OFFSETS, request)
         except (ClientError, BrokerError, OSError) as exc:
             errors.append(f"broker {leader} did not answer ListOffsets: {exc}")
             continue
-        for entry in response.body.get("partitions", ()):
-            if entry.get("error", 0):
-                errors.append(f"{entry['topic']}-{entry['partition']}: ListOffsets error {entry['error']} "
-                              f"{entry.get('message') or ''}".strip())
-            else:
-                out[(entry["topic"], entry["partition"])] = entry["offset"]
+        for topic in response.topics:
+            for entry in topic.partitions:
+                if entry.error_code:
+                    errors.append(f"{topic.name}-{entry.partition_index}: ListOffsets error {entry.error_code}")
+                else:
+                    out[(topic.name, entry.partition_index)] = entry.offset
     return out
 
 

@@ -1,6 +1,6 @@
 """What `pybroker status` reports, built from a Metadata answer, high watermarks and coord.
 
-Pure functions and values: a Metadata response body (plus ListOffsets-latest answers and,
+Pure functions and values: a typed MetadataResponse (plus ListOffsets-latest answers and,
 when coord is reachable, the controller epoch and live registrations) in, a
 `StatusReport` out, rendered as a readable table or as JSON. This module must never do
 I/O, so the table and JSON are tested without a cluster.
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from client.protocol.errors import ErrorCode
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ class StatusReport:
         return json.dumps(out, indent=2)
 
 
+def _error_name(code: int) -> str:
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return "unknown error"
+
+
 def parse_srvr_mode(answer: str) -> str:
     """The `Mode:` line of a ZooKeeper `srvr` answer (leader, follower, standalone...)."""
     for line in answer.splitlines():
@@ -73,30 +82,28 @@ def parse_srvr_mode(answer: str) -> str:
     return "not serving"
 
 
-def build_report(metadata: dict[str, Any], high_watermarks: dict[tuple[str, int], int],
+def build_report(metadata: Any, high_watermarks: dict[tuple[str, int], int],
                  controller_epoch: int | None = None, registered: set[int] | None = None,
                  errors: list[str] | None = None, coord: list[CoordRow] | None = None) -> StatusReport:
-    """Join a Metadata body with HWs and coord facts. Brokers registered in coord but
-    missing from Metadata are listed too (a broker's cache may lag the registration).
-    A HW the leader did not give comes from Metadata's `high_watermark` if it has one."""
-    brokers = {b["id"]: BrokerRow(b["id"], b["host"], b["port"], b.get("rack"),
-                                  None if registered is None else b["id"] in registered)
-               for b in metadata.get("brokers", ())}
+    """Join a MetadataResponse with HWs and coord facts. Brokers registered in coord but
+    missing from Metadata are listed too (a broker's cache may lag the registration)."""
+    brokers = {b.node_id: BrokerRow(b.node_id, b.host, b.port, b.rack,
+                                    None if registered is None else b.node_id in registered)
+               for b in metadata.brokers}
     for broker_id in sorted((registered or set()) - set(brokers)):
         brokers[broker_id] = BrokerRow(broker_id, "?", 0, None, True)
     partitions = []
     report_errors = list(errors or ())
-    for topic in metadata.get("topics", ()):
-        if topic.get("error", 0):
-            report_errors.append(f"topic {topic['name']}: error {topic['error']} {topic.get('message') or ''}".strip())
+    for topic in metadata.topics:
+        if topic.error_code:
+            report_errors.append(f"topic {topic.name}: error {topic.error_code} {_error_name(topic.error_code)}")
             continue
-        for p in sorted(topic.get("partitions", ()), key=lambda p: p["partition"]):
-            key = (topic["name"], p["partition"])
-            partitions.append(PartitionRow(topic["name"], p["partition"], p.get("leader", -1),
-                                           p.get("leader_epoch", -1), list(p.get("replicas", [])),
-                                           list(p.get("isr", [])), high_watermarks.get(key, p.get("high_watermark"))))
+        for p in topic.partitions:
+            partitions.append(PartitionRow(topic.name, p.partition_index, p.leader_id, p.leader_epoch,
+                                           list(p.replica_nodes), list(p.isr_nodes),
+                                           high_watermarks.get((topic.name, p.partition_index))))
     partitions.sort(key=lambda r: (r.topic, r.partition))
-    return StatusReport(metadata.get("cluster_id"), metadata.get("controller_id", -1), controller_epoch,
+    return StatusReport(metadata.cluster_id, metadata.controller_id, controller_epoch,
                         [brokers[i] for i in sorted(brokers)], partitions, report_errors, list(coord or ()))
 
 

@@ -116,14 +116,15 @@ class GroupCoordinator:
             return group
         group.generation_id = value.generation_id
         group.state_timestamp_ms = value.state_timestamp_ms
+        group.protocol_type = value.protocol_type
         if not value.members or value.protocol_name is None:
             return group
-        group.protocol_type, group.protocol_name = value.protocol_type, value.protocol_name
+        group.protocol_name = value.protocol_name
         for m in value.members:
             group.members[m.member_id] = Member(
                 m.member_id, m.group_instance_id, m.client_id, m.session_timeout_ms, m.rebalance_timeout_ms,
                 value.protocol_type or "", ((value.protocol_name, m.subscription),),
-                now_ms + m.session_timeout_ms, assignment=m.assignment)
+                now_ms + m.session_timeout_ms, assignment=m.assignment, client_host=m.client_host)
             if m.group_instance_id is not None:
                 group.static_members[m.group_instance_id] = m.member_id
         group.leader_id = value.leader_id if value.leader_id in group.members else value.members[0].member_id
@@ -236,7 +237,8 @@ class GroupCoordinator:
             self.protocol_type = ev.protocol_type
         self.members[member_id] = Member(
             member_id, ev.group_instance_id, ev.client_id, ev.session_timeout_ms, ev.rebalance_timeout_ms,
-            ev.protocol_type, ev.protocols, now + ev.session_timeout_ms, join_request=ev.request_id)
+            ev.protocol_type, ev.protocols, now + ev.session_timeout_ms, join_request=ev.request_id,
+            client_host=ev.client_host)
         if ev.group_instance_id is not None:
             self.static_members[ev.group_instance_id] = member_id
         if self.leader_id is None:
@@ -276,7 +278,7 @@ class GroupCoordinator:
         unchanged = ev.protocols == old.protocols
         member = Member(new_id, ev.group_instance_id, ev.client_id, ev.session_timeout_ms,
                         ev.rebalance_timeout_ms, ev.protocol_type, ev.protocols, now + ev.session_timeout_ms,
-                        assignment=old.assignment)
+                        assignment=old.assignment, client_host=ev.client_host)
         self.members[new_id] = member
         self.static_members[ev.group_instance_id] = new_id
         if self.leader_id == old.member_id:
@@ -351,7 +353,7 @@ class GroupCoordinator:
         self.generation_id += 1
         self.rebalance_deadline_ms = None
         if not self.members:
-            self.protocol_type = self.protocol_name = self.leader_id = None
+            self.protocol_name = self.leader_id = None   # the type stays, as Kafka lists an Empty group
             self._set_state(GroupState.EMPTY, now)
             return actions + self._persist([self._group_record(now)], None)
         members = list(self.members.values())
@@ -402,6 +404,8 @@ class GroupCoordinator:
 
     def _sync(self, ev: SyncGroup, now: int) -> list[Action]:
         error = self._check_member(ev.member_id, ev.group_instance_id, ev.generation_id)
+        if error is ErrorCode.NONE and not self._same_protocol(ev):
+            error = ErrorCode.INCONSISTENT_GROUP_PROTOCOL
         if error is ErrorCode.NONE and self.state is GroupState.PREPARING_REBALANCE:
             error = ErrorCode.REBALANCE_IN_PROGRESS
         if error is not ErrorCode.NONE:
@@ -417,6 +421,10 @@ class GroupCoordinator:
         if ev.member_id == self.leader_id and self._assignment_in_flight != self.generation_id:
             actions += self._store_assignment(dict(ev.assignments), now)
         return actions
+
+    def _same_protocol(self, ev: SyncGroup) -> bool:
+        """SyncGroup v5+ names the protocol the member thinks it joined with (Kafka's check)."""
+        return ev.protocol_type in (None, self.protocol_type) and ev.protocol_name in (None, self.protocol_name)
 
     def _sync_result(self, member: Member) -> SyncResult:
         return SyncResult(ErrorCode.NONE, member.assignment, self.protocol_type, self.protocol_name)
@@ -592,16 +600,18 @@ class GroupCoordinator:
         members = tuple(MemberRecord(
             m.member_id, m.group_instance_id, m.client_id, m.session_timeout_ms, m.rebalance_timeout_ms,
             m.metadata(protocol) if protocol is not None else b"",
-            assignment.get(m.member_id, b"") if assignment is not None else m.assignment,
+            assignment.get(m.member_id, b"") if assignment is not None else m.assignment, m.client_host,
         ) for m in self.members.values())
         return GroupMetadataValue(self.protocol_type, self.generation_id, protocol, self.leader_id,
                                   self._wall(now), members)
 
     def describe(self) -> GroupDescription:
-        protocol = self.protocol_name
+        """As Kafka describes a group: subscriptions, assignments and the protocol only
+        while Stable (otherwise they are in flux and left empty)."""
+        protocol = self.protocol_name if self.state is GroupState.STABLE else None
         members = tuple(MemberDescription(
             m.member_id, m.group_instance_id, m.client_id, m.metadata(protocol) if protocol else b"",
-            m.assignment) for m in self.members.values())
+            m.assignment if protocol else b"", m.client_host) for m in self.members.values())
         return GroupDescription(ErrorCode.NONE, self.state, self.protocol_type, protocol, self.generation_id,
                                 members)
 

@@ -167,3 +167,8 @@ class GroupManager:
         return sorted((g.group_id, g.protocol_type, g.state)
                       for shell in self.coordinators.values() if not shell.loading
                       for g in shell.groups.values())
+
+    def loading(self) -> bool:
+        """Whether some offsets partition led here is still being loaded (its groups are
+        missing from `list_groups`, which Kafka reports as COORDINATOR_LOAD_IN_PROGRESS)."""
+        return any(shell.loading and not shell.closed for shell in self.coordinators.values())

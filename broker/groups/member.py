@@ -26,6 +26,7 @@ class Member:
     assignment: bytes = b""
     join_request: int | None = None   # a JoinGroup parked until the join phase completes
     sync_request: int | None = None   # a SyncGroup parked until the leader's assignment is stored
+    client_host: str = ""             # where its JoinGroup came from, for DescribeGroups
 
     @property
     def protocol_names(self) -> tuple[str, ...]:

@@ -74,17 +74,22 @@ class JoinGroup:
     group_instance_id: str | None = None
     client_id: str = "consumer"
     require_known_member_id: bool = False
+    client_host: str = ""
 
 
 @dataclass(frozen=True)
 class SyncGroup:
-    """Everyone sends one; only the leader's `assignments` (member id -> bytes) count."""
+    """Everyone sends one; only the leader's `assignments` (member id -> bytes) count.
+
+    `protocol_type` and `protocol_name` (SyncGroup v5+) must match the group's when given."""
 
     request_id: int
     member_id: str
     generation_id: int
     assignments: tuple[tuple[str, bytes], ...] = ()
     group_instance_id: str | None = None
+    protocol_type: str | None = None
+    protocol_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,7 @@ class MemberDescription:
     client_id: str
     metadata: bytes
     assignment: bytes
+    client_host: str = ""
 
 
 @dataclass(frozen=True)

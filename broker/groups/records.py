@@ -1,33 +1,44 @@
-"""What the group coordinator writes to `__consumer_offsets`: keys, values, their msgpack form.
+"""What the group coordinator writes to `__consumer_offsets`: keys and values in Kafka's record format.
 
-Two kinds of record share the compacted topic, told apart by the first element of the
-key (the numbering follows Kafka, whose key versions 0/1 are offsets and 2 is a group):
+Two kinds of record share the compacted topic, exactly as Kafka writes them, so Kafka's
+tools (and a Kafka broker) could read our offsets partitions. Every key and every value
+is an int16 version followed by a versioned struct from `client.protocol.messages.DATA`:
 
-    offset commit   key   [1, group_id, topic, partition]
-                    value [0, offset, leader_epoch, metadata, commit_timestamp_ms]
-    group metadata  key   [2, group_id]
-                    value [0, protocol_type, generation_id, protocol_name, leader_id,
-                           state_timestamp_ms, members]
-                    member [member_id, group_instance_id, client_id, session_timeout_ms,
-                            rebalance_timeout_ms, subscription, assignment]
+    offset commit   key   version 1 (0 also read)  OffsetCommitKey(group, topic, partition)
+                    value version 3 (0-4 read)     OffsetCommitValue(offset, leader_epoch,
+                                                   metadata, commit_timestamp)
+    group metadata  key   version 2                GroupMetadataKey(group)
+                    value version 3 (0-4 read)     GroupMetadataValue(protocol_type,
+                                                   generation, protocol, leader,
+                                                   current_state_timestamp, members)
 
-A value of None is a tombstone: the offset or the group is deleted, and compaction may
-drop the key altogether later. The first element of every value is its version, so a
-later format can be read beside this one. Keys are whole msgpack arrays, so equal keys
-are equal bytes, which is what key compaction needs. This module only encodes and
-decodes; it never decides what to write.
+The key's version tells the two kinds apart. A value of None is a tombstone: the offset
+or the group is deleted, and compaction may drop the key altogether later. Equal keys
+are equal bytes (one encoding per key), which is what key compaction needs. A record
+this build cannot read (an unknown version, or msgpack from an older pybroker) raises
+`RecordFormatError`: refuse to guess. This module only encodes and decodes; it never
+decides what to write.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
-from typing import Any
 
-import msgpack
+from client.protocol.messages import DATA, DecodeError
 
-OFFSET_KEY = 1
+OFFSET_KEY_VERSIONS = (0, 1)
+OFFSET_KEY = 1             # the key version Kafka writes for an offset commit
 GROUP_KEY = 2
-VALUE_VERSION = 0
+OFFSET_VALUE_VERSION = 3   # Kafka 2.1+ without an expire timestamp
+GROUP_VALUE_VERSION = 3    # Kafka 2.3+: with group_instance_id
+
+_OffsetCommitKey = DATA["OffsetCommitKey"]
+_OffsetCommitValue = DATA["OffsetCommitValue"]
+_GroupMetadataKey = DATA["GroupMetadataKey"]
+_GroupMetadataValue = DATA["GroupMetadataValue"]
+_Member = _GroupMetadataValue.MemberMetadata
+_VERSION = struct.Struct(">h")
 
 
 class RecordFormatError(ValueError):
@@ -75,6 +86,7 @@ class MemberRecord:
     rebalance_timeout_ms: int
     subscription: bytes
     assignment: bytes
+    client_host: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,70 +99,63 @@ class GroupMetadataValue:
     members: tuple[MemberRecord, ...]
 
 
-def _pack(obj: object) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
+def _versioned(version: int, struct_obj: object) -> bytes:
+    return _VERSION.pack(version) + struct_obj.encode(version)  # type: ignore[attr-defined]
 
 
-def _unpack(data: bytes, what: str) -> Any:
+def _read(cls: type, data: bytes, what: str, allowed: range | tuple[int, ...]) -> tuple[int, object]:
+    if len(data) < 2:
+        raise RecordFormatError(f"{what} is {len(data)} bytes: too short for a version")
+    (version,) = _VERSION.unpack_from(data)
+    if version not in allowed:
+        raise RecordFormatError(f"{what} has version {version}, which this build cannot read "
+                                f"(a record from an older pybroker, or a newer Kafka?)")
     try:
-        return msgpack.unpackb(data, raw=False, use_list=True)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
-        raise RecordFormatError(f"{what} is not msgpack: {e}") from None
+        return version, cls.decode(data, version, pos=2)  # type: ignore[attr-defined]
+    except DecodeError as exc:
+        raise RecordFormatError(f"{what} version {version} does not decode: {exc}") from None
 
 
 def offset_record(group_id: str, topic: str, partition: int, value: OffsetAndMetadata | None) -> Record:
-    key = _pack([OFFSET_KEY, group_id, topic, partition])
+    key = _versioned(OFFSET_KEY, _OffsetCommitKey(group=group_id, topic=topic, partition=partition))
     if value is None:
         return Record(key, None)
-    return Record(key, _pack([VALUE_VERSION, value.offset, value.leader_epoch, value.metadata,
-                              value.commit_timestamp_ms]))
+    return Record(key, _versioned(OFFSET_VALUE_VERSION, _OffsetCommitValue(
+        offset=value.offset, leader_epoch=value.leader_epoch, metadata=value.metadata,
+        commit_timestamp=value.commit_timestamp_ms)))
 
 
 def group_record(group_id: str, value: GroupMetadataValue | None) -> Record:
-    key = _pack([GROUP_KEY, group_id])
+    key = _versioned(GROUP_KEY, _GroupMetadataKey(group=group_id))
     if value is None:
         return Record(key, None)
-    members = [[m.member_id, m.group_instance_id, m.client_id, m.session_timeout_ms, m.rebalance_timeout_ms,
-                m.subscription, m.assignment] for m in value.members]
-    return Record(key, _pack([VALUE_VERSION, value.protocol_type, value.generation_id, value.protocol_name,
-                              value.leader_id, value.state_timestamp_ms, members]))
+    members = [_Member(member_id=m.member_id, group_instance_id=m.group_instance_id, client_id=m.client_id,
+                       client_host=m.client_host, rebalance_timeout=m.rebalance_timeout_ms,
+                       session_timeout=m.session_timeout_ms, subscription=m.subscription,
+                       assignment=m.assignment) for m in value.members]
+    return Record(key, _versioned(GROUP_VALUE_VERSION, _GroupMetadataValue(
+        protocol_type=value.protocol_type or "", generation=value.generation_id, protocol=value.protocol_name,
+        leader=value.leader_id, current_state_timestamp=value.state_timestamp_ms, members=members)))
 
 
 def decode_key(key: bytes) -> OffsetKey | GroupKey:
-    body = _unpack(key, "record key")
-    try:
-        if body[0] == OFFSET_KEY:
-            _, group_id, topic, partition = body
-            return OffsetKey(str(group_id), str(topic), int(partition))
-        if body[0] == GROUP_KEY:
-            _, group_id = body
-            return GroupKey(str(group_id))
-    except (TypeError, ValueError, IndexError, KeyError):
-        pass
-    raise RecordFormatError(f"unknown __consumer_offsets key {body!r}")
-
-
-def _check_version(body: Any, what: str) -> list[Any]:
-    if not isinstance(body, list) or not body or body[0] != VALUE_VERSION:
-        raise RecordFormatError(f"{what} value has an unknown version or shape: {body!r}")
-    return body
+    if len(key) >= 2 and _VERSION.unpack_from(key)[0] == GROUP_KEY:
+        _, group = _read(_GroupMetadataKey, key, "group metadata key", (GROUP_KEY,))
+        return GroupKey(group.group)  # type: ignore[attr-defined]
+    _, k = _read(_OffsetCommitKey, key, "__consumer_offsets key", OFFSET_KEY_VERSIONS)
+    return OffsetKey(k.group, k.topic, k.partition)  # type: ignore[attr-defined]
 
 
 def decode_offset_value(value: bytes) -> OffsetAndMetadata:
-    body = _check_version(_unpack(value, "offset value"), "offset")
-    try:
-        _, offset, leader_epoch, metadata, ts = body
-        return OffsetAndMetadata(int(offset), int(leader_epoch), str(metadata), int(ts))
-    except (TypeError, ValueError) as e:
-        raise RecordFormatError(f"malformed offset value {body!r}: {e}") from None
+    _, v = _read(_OffsetCommitValue, value, "offset commit value", range(5))
+    return OffsetAndMetadata(v.offset, v.leader_epoch, v.metadata, v.commit_timestamp)  # type: ignore[attr-defined]
 
 
 def decode_group_value(value: bytes) -> GroupMetadataValue:
-    body = _check_version(_unpack(value, "group value"), "group metadata")
-    try:
-        _, protocol_type, generation, protocol_name, leader, ts, members = body
-        return GroupMetadataValue(protocol_type, int(generation), protocol_name, leader, int(ts), tuple(
-            MemberRecord(mid, iid, cid, int(st), int(rt), bytes(sub), bytes(asg))
-            for mid, iid, cid, st, rt, sub, asg in members))
-    except (TypeError, ValueError) as e:
-        raise RecordFormatError(f"malformed group metadata value: {e}") from None
+    _, v = _read(_GroupMetadataValue, value, "group metadata value", range(5))
+    members = tuple(MemberRecord(m.member_id, m.group_instance_id, m.client_id, m.session_timeout,
+                                 m.rebalance_timeout if m.rebalance_timeout >= 0 else m.session_timeout,
+                                 bytes(m.subscription), bytes(m.assignment), m.client_host)
+                    for m in v.members)  # type: ignore[attr-defined]
+    return GroupMetadataValue(v.protocol_type or None, v.generation, v.protocol, v.leader,  # type: ignore
+                              v.current_state_timestamp, members)

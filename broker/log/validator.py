@@ -8,7 +8,9 @@ that the header tells the truth about the records, as Kafka's LogValidator does:
 
 - exactly one batch, with a crc that matches (CORRUPT_MESSAGE otherwise), no larger
   than max.message.bytes (MESSAGE_TOO_LARGE, checked before anything is decoded);
-- a codec Kafka knows (0-4), and records that decompress;
+- a codec Kafka knows (0-4), and records that decompress to at most
+  DECOMPRESSION_FACTOR x max.message.bytes, 1 GiB at most (CORRUPT_MESSAGE beyond: a few KB of zstd
+  can inflate to gigabytes, and we hold the records in memory to walk them);
 - record_count records that decode, filling the batch exactly, with offset deltas
   0, 1, ..., n-1 and last_offset_delta = n-1;
 - a max_timestamp that is the newest record's (create time): the time index and
@@ -34,6 +36,18 @@ from .config import LogConfig
 from .errors import RecordTooLargeError
 
 CONTROL_BIT = 0x20
+# Producers bound a batch by its uncompressed size (librdkafka, kafka-python) or by an
+# estimate of the compressed one (the Java client), so real batches inflate a few times
+# over; 64x the topic's limit (64 MiB by default) leaves text that compresses very well
+# room, and bounds what one produce can make the broker allocate; the ceiling keeps a
+# topic with a huge max.message.bytes from lifting the bound with it.
+DECOMPRESSION_FACTOR = 64
+DECOMPRESSION_CEILING = 1 << 30
+
+
+def decompression_limit(config: LogConfig) -> int:
+    """The most bytes one batch's records may decompress to on a log with `config`."""
+    return min(config.max_batch_bytes * DECOMPRESSION_FACTOR, DECOMPRESSION_CEILING)
 
 
 def validate_for_append(batch: bytes | bytearray | memoryview, config: LogConfig) -> BatchHeader:
@@ -59,7 +73,8 @@ def validate_for_append(batch: bytes | bytearray | memoryview, config: LogConfig
     if header.producer_id >= 0 and header.base_sequence < 0:
         raise InvalidRecordError(f"batch of producer {header.producer_id} has no base sequence "
                                  f"({header.base_sequence})")
-    newest = header.base_timestamp + check_records(records_bytes(batch, 0, header), count, config.compacted)
+    newest = header.base_timestamp + check_records(records_bytes(batch, 0, header, decompression_limit(config)),
+                                                       count, config.compacted)
     if header.timestamp_type is TimestampType.CREATE_TIME and newest != header.max_timestamp:
         raise InvalidRecordError(f"the batch claims a max timestamp of {header.max_timestamp} but its newest "
                                  f"record has {newest}")

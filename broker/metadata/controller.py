@@ -28,13 +28,15 @@ from typing import Any, Protocol
 
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
+from client.protocol.messages import Message
 from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
 from coord.protocol.errors import ErrorCode as CoordErrorCode
 
+from broker.metadata import controller_requests as requests
 from broker.metadata import znodes as Z
 from broker.metadata.election import offline_election, preferred_election, shutdown_election
 from broker.metadata.store import MetadataStore
-from broker.metadata.validation import Refusal, assign_replicas, check_new_topic
+from broker.metadata.validation import MAX_PARTITIONS, Refusal, assign_replicas, check_new_topic
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 class Channel(Protocol):
     """Where controller requests go (broker.metadata.channel.ControllerChannel)."""
 
-    def send(self, broker_id: int, api_key: int, body: dict[str, Any]) -> asyncio.Future: ...
+    def send(self, broker_id: int, api_key: int, body: Message) -> asyncio.Future: ...
 
     def forget(self, broker_id: int) -> None: ...
 
@@ -249,11 +251,11 @@ class Controller:
         if topic is None:
             return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
         self.cache.remove_topic(name)  # from now on requests for it get UNKNOWN_TOPIC_OR_PARTITION
-        hosts: dict[int, list[dict]] = {}
+        hosts: dict[int, list[tuple[str, int]]] = {}
         for partition, replicas in sorted(topic.assignment.items()):
             for r in replicas:
-                hosts.setdefault(r, []).append({"topic": name, "partition": partition})
-        await _settle([self.channel.send(b, ApiKey.STOP_REPLICA, {**self._header(b), "delete": True, "partitions": ps})
+                hosts.setdefault(r, []).append((name, partition))
+        await _settle([self.channel.send(b, ApiKey.STOP_REPLICA, requests.stop_replica(self._to(b), ps, delete=True))
                        for b, ps in sorted(hosts.items()) if b in self.cache.brokers])
         for path in (Z.topic_path(name), Z.topic_config_path(name)):
             try:
@@ -261,6 +263,50 @@ class Controller:
             except NoNodeError:
                 pass
         log.info("deleted topic %s", name)
+        return None
+
+    async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False) -> Refusal | None:
+        """Grow topic `name` to `count` partitions (Kafka's CreatePartitions): the new ones get
+        replicas as at creation, round robin continuing after the existing partitions; the new
+        assignment and their states are written in one multi with the epoch check."""
+        if not self.active:
+            return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
+        topic = self.cache.topic(name) if isinstance(name, str) else None
+        if topic is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
+        current = len(topic.assignment)
+        if type(count) is not int or not current < count <= MAX_PARTITIONS:
+            return (ErrorCode.INVALID_PARTITIONS,
+                    f"topic {name!r} has {current} partition(s); the count can only grow, up to {MAX_PARTITIONS}, "
+                    f"not to {count!r}")
+        factor = len(topic.assignment[min(topic.assignment)])
+        live = self.cache.live_broker_ids()
+        if factor > len(live):
+            return (ErrorCode.INVALID_REPLICATION_FACTOR,
+                    f"topic {name!r} has replication factor {factor} but only {len(live)} broker(s) are live")
+        if validate_only:
+            return None
+        racks = {b: info.rack for b, info in self.cache.brokers.items()}
+        added = {current + p: r for p, r in
+                 assign_replicas(count - current, factor, live, start=current, racks=racks).items()}
+        data, stat = await self.coord.get(Z.topic_path(name))
+        txn = self.coord.transaction()
+        txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
+        txn.set_data(Z.topic_path(name), Z.encode_assignment({**topic.assignment, **added},
+                                                             Z.decode_topic_id(name, data)), version=stat.version)
+        for partition, replicas in added.items():
+            txn.create(Z.partition_path(name, partition), b"")
+            txn.create(Z.state_path(name, partition), Z.encode_state(Z.PartitionState(replicas[0], 0, tuple(replicas),
+                                                                                      self.epoch)))
+        try:
+            await _commit(txn)
+        except (BadVersionError, NodeExistsError):
+            return ErrorCode.NOT_CONTROLLER, "the topic or the controller changed meanwhile; ask again"
+        log.info("topic %s: partitions %d-%d added", name, current, count - 1)
+        await self.store.refresh_topic(name)
+        partitions = [(name, p) for p in sorted(added)]
+        await _settle(list(self._send_leader_and_isr(partitions, set(self.cache.brokers)).values()))
+        self._send_update_metadata(partitions)
         return None
 
     # -- brokers coming and going ------------------------------------------------------------
@@ -417,42 +463,29 @@ class Controller:
 
     # -- requests to brokers --------------------------------------------------------------------
 
-    def _header(self, broker_id: int) -> dict[str, Any]:
-        return {"controller_id": self.broker_id, "controller_epoch": self.epoch,
-                "broker_epoch": self.cache.broker_epochs.get(broker_id, -1)}
-
-    def _partition_entry(self, topic: str, p: int) -> dict[str, Any]:
-        meta = self.cache.topics[topic]
-        st = meta.states[p]
-        return {"topic": topic, "partition": p, "leader": st.leader, "leader_epoch": st.leader_epoch,
-                "isr": list(st.isr), "replicas": list(meta.assignment[p]), "zk_version": st.zk_version,
-                "controller_epoch": st.controller_epoch}
+    def _to(self, broker_id: int) -> requests.Addressing:
+        """This controller and epoch, addressed to the registration of `broker_id` we know."""
+        return requests.Addressing(self.broker_id, self.epoch, self.cache.broker_epochs.get(broker_id, -1))
 
     def _send_leader_and_isr(self, partitions: list[tuple[str, int]], to: set[int]) -> dict[int, asyncio.Future]:
         """LeaderAndIsr to every broker in `to` hosting one of `partitions`; broker -> answer."""
-        per_broker: dict[int, list[dict]] = {}
+        per_broker: dict[int, list[tuple[str, int]]] = {}
         for topic, p in partitions:
             meta = self.cache.topics.get(topic)
             if meta is None or p not in meta.states:
                 continue
-            entry = self._partition_entry(topic, p)
             for r in meta.assignment[p]:
                 if r in to:
-                    per_broker.setdefault(r, []).append(entry)
-        futures = {}
-        for b, entries in sorted(per_broker.items()):
-            configs = {e["topic"]: self.cache.topics[e["topic"]].configs for e in entries}
-            futures[b] = self.channel.send(b, ApiKey.LEADER_AND_ISR,
-                                           {**self._header(b), "partitions": entries, "configs": configs})
-        return futures
+                    per_broker.setdefault(r, []).append((topic, p))
+        return {b: self.channel.send(b, ApiKey.LEADER_AND_ISR, requests.leader_and_isr(self._to(b), self.cache, tps))
+                for b, tps in sorted(per_broker.items())}
 
     def _send_update_metadata(self, partitions: list[tuple[str, int]] | None = None) -> None:
         """UpdateMetadata to every live broker: the given partitions' states (all if None)."""
         chosen = self._all_partitions() if partitions is None else partitions
-        entries = [self._partition_entry(t, p) for t, p in chosen
-                   if t in self.cache.topics and p in self.cache.topics[t].states]
+        known = [(t, p) for t, p in chosen if t in self.cache.topics and p in self.cache.topics[t].states]
         for b in sorted(self.cache.brokers):
-            self.channel.send(b, ApiKey.UPDATE_METADATA, {**self._header(b), "partitions": entries})
+            self.channel.send(b, ApiKey.UPDATE_METADATA, requests.update_metadata(self._to(b), self.cache, known))
 
 
 async def _settle(futures: list[asyncio.Future]) -> None:

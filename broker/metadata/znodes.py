@@ -93,6 +93,11 @@ def decode_assignment(topic: str, data: bytes) -> dict[int, list[int]]:
     return {int(p): [int(b) for b in r] for p, r in obj["partitions"].items()}
 
 
+def decode_topic_id(topic: str, data: bytes) -> str:
+    """The topic id kept beside the assignment (rewritten unchanged when partitions are added)."""
+    return str(_load(data, f"assignment of topic {topic}")["topic_id"])
+
+
 @dataclass(frozen=True)
 class PartitionState:
     """One partition's leadership, as the state znode holds it (plus its zkVersion)."""

@@ -23,25 +23,27 @@ from collections.abc import Awaitable
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import CoordError
 
-from client.conn import BrokerConnection
-from client.errors import ClientError
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
-from client.protocol.frames import Request
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
 
 from broker.config import BrokerConfig
 from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.channel import ControllerChannel
 from broker.metadata.controller import Controller
+from broker.metadata.controller_requests import VERSIONS
 from broker.metadata.isr_writer import IsrWriter
 from broker.metadata.store import MetadataStore
 from broker.metadata.znodes import BrokerInfo
 from broker.server.connection import Connection
 from broker.server.fetcher import FetcherManager
-from broker.server.handlers import dispatch
+from broker.server.handlers import HANDLERS
 from broker.server.handlers.common import BrokerContext
 from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
+from broker.server.to_controller import ControllerUnreachable, ask_controller
 
 log = logging.getLogger(__name__)
 
@@ -185,29 +187,23 @@ class Broker:
         for attempt in range(cfg.controlled_shutdown_max_retries):
             if attempt:
                 await asyncio.sleep(cfg.controlled_shutdown_retry_backoff_ms / 1000)
-            info = self.cache.brokers.get(self.cache.controller_id)
-            if info is None:
-                continue
+            request = m.ControlledShutdownRequest(broker_id=cfg.broker_id, broker_epoch=self.replicas.broker_epoch)
             try:
-                conn = await BrokerConnection.open(info.host, info.port, client_id=f"broker-{cfg.broker_id}",
-                                                   request_timeout_ms=cfg.controller_socket_timeout_ms)
-                try:
-                    body = (await conn.request(ApiKey.CONTROLLED_SHUTDOWN, {
-                        "broker_id": cfg.broker_id, "broker_epoch": self.replicas.broker_epoch})).body
-                finally:
-                    conn.close()
-            except ClientError as exc:
-                log.warning("controlled shutdown: controller %d unreachable (%s)", self.cache.controller_id, exc)
+                response = await ask_controller(self.cache, cfg.broker_id, ApiKey.CONTROLLED_SHUTDOWN, request,
+                                                api_version=VERSIONS[ApiKey.CONTROLLED_SHUTDOWN],
+                                                timeout_ms=cfg.controller_socket_timeout_ms)
+            except ControllerUnreachable as exc:
+                log.warning("controlled shutdown: %s", exc)
                 continue
-            if body.get("error", 0):
-                log.warning("controlled shutdown refused: %s", body.get("message"))
+            if response.error_code:
+                log.warning("controlled shutdown refused by controller %d: %s", self.cache.controller_id,
+                            ErrorCode(response.error_code).name)
                 continue
-            remaining = body.get("remaining_partitions", [])
-            if not remaining:
+            if not response.remaining_partitions:
                 log.info("controlled shutdown: leadership moved away; stopping")
                 return True
             log.info("controlled shutdown: still leading %d partition(s) (no other in-sync replica)",
-                     len(remaining))
+                     len(response.remaining_partitions))
         return False
 
     async def stop(self) -> None:
@@ -239,11 +235,21 @@ class Broker:
             await self.coord.stop()
         log.info("broker %d stopped cleanly", self.config.broker_id)
 
-    async def _local_request(self, api_key: int, body: dict) -> dict:
-        """A controller request from this very broker, through the ordinary dispatcher."""
+    async def _local_request(self, api_key: ApiKey, body: m.Message) -> m.Message:
+        """A controller request from this very broker: encoded and decoded at the version
+        that goes over the wire, handled by the same handler, its answer likewise."""
         assert self.ctx is not None
-        reply = await dispatch(self.ctx, Request(api_key, 0, 0, "controller", body))
-        return reply.body if reply is not None else {}
+        version = VERSIONS[api_key]
+        spec = m.API_BY_KEY[api_key]
+        header = RequestHeader(int(api_key), version, 0, f"controller-{self.config.broker_id}")
+        try:
+            reply = await HANDLERS[api_key](self.ctx, header, spec.request.decode(body.encode(version), version))
+            assert reply is not None, "controller requests always have a response"
+            response = reply.body
+        except Exception:
+            log.exception("handling %s from this broker's own controller failed", ApiKey(api_key).name)
+            response = spec.response(error_code=int(ErrorCode.UNKNOWN_SERVER_ERROR))
+        return spec.response.decode(response.encode(version), version)
 
     def _high_watermark(self, topic: str, partition: int) -> int | None:
         part = self.replicas.partitions.get((topic, partition))

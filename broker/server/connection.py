@@ -1,12 +1,19 @@
-"""One client connection: read frames, run requests concurrently, answer in order.
+"""One client connection on Kafka's protocol: read frames, run requests concurrently, answer in order.
 
-Reading and writing are two loops joined by a bounded queue of (request, task) in arrival
-order. The reader decodes frames and starts each request's handler at once, so a slow
-Fetch long poll does not stop later Produce requests from being appended; the writer
-awaits the tasks strictly in order and writes each reply, sending a Fetch reply's record
-bytes with sendfile straight from the segment file after its header. A full queue stops
-the reader (back-pressure). Bad framing closes this connection only. This module must
-never interpret request bodies.
+Reading and writing are two loops joined by a bounded queue of (request header, task) in arrival
+order. The reader cuts length-prefixed frames (`FrameDecoder`, limited to socket.request.max.bytes),
+decodes each with `kafka_frames.decode_request` and starts its handler at once, so a slow Fetch
+long poll does not stop later Produce requests from being appended; the writer awaits the tasks
+strictly in order and writes each response, sending the record bytes of a Fetch response with
+sendfile straight from the segment files (the file slices sit in the response's `records` fields).
+An acks=0 Produce gets no response.
+
+Refusals, as Kafka's: an ApiVersions request of a version we do not serve is answered with
+UNSUPPORTED_VERSION and our version table in the v0 layout (so any client can learn what we
+speak); any other API key or version we do not serve, a body that does not decode, or a bad
+frame (negative or oversized length, shorter than a header, truncated at EOF) closes this
+connection only, after the answers to the requests before it. This module must never interpret
+request bodies.
 """
 
 from __future__ import annotations
@@ -14,16 +21,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Any
 
-from client.protocol.frames import FrameDecoder, FrameError, Request, decode_request, response_head
+from client.protocol.api import ApiKey
+from client.protocol.frames import FrameDecoder, FrameError
+from client.protocol.kafka_frames import RequestHeader, UnsupportedVersion, decode_request, response_parts
 
-from broker.server.handlers import dispatch
-from broker.server.handlers.common import BrokerContext, Reply, Slice
+from broker.server.handlers import api_versions, dispatch
+from broker.server.handlers.common import BrokerContext, Reply, Slice, slices_of
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 256 * 1024
 _SENDFILE_UNSUPPORTED = (NotImplementedError, AttributeError)
+
+# (header, the reply's task, the version to encode the response in: None = the request's)
+_Item = tuple[RequestHeader, "asyncio.Future[Reply | None]", int | None]
+
+
+def _done(reply: Reply) -> asyncio.Future[Reply | None]:
+    fut: asyncio.Future[Reply | None] = asyncio.get_running_loop().create_future()
+    fut.set_result(reply)
+    return fut
 
 
 class Connection:
@@ -32,36 +51,35 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.peer = writer.get_extra_info("peername")
-        self._queue: asyncio.Queue[tuple[Request, asyncio.Task] | None] = asyncio.Queue(
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(
             maxsize=ctx.config.max_in_flight_requests_per_connection)
         self._sendfile_ok = True
 
     async def run(self) -> None:
-        writer_task = asyncio.create_task(self._write_loop())
-        reader_task = asyncio.current_task()
-        assert reader_task is not None
-
-        def _writer_done(task: asyncio.Task) -> None:
-            if not task.cancelled() and task.exception() is not None:
-                log.info("closing connection from %s: %s", self.peer, task.exception())
-                reader_task.cancel()
-
-        writer_task.add_done_callback(_writer_done)
+        reading = asyncio.create_task(self._read_loop())
+        writing = asyncio.create_task(self._write_loop())
         try:
-            await self._read_loop()
-            await self._queue.put(None)  # peer finished sending: answer what it asked, then close
-            await writer_task
-        except (FrameError, ConnectionError) as exc:
-            log.info("closing connection from %s: %s", self.peer, exc)
+            # A reader that ends cleanly (EOF, or a refusal queued) leaves the writer to answer
+            # what came before; either loop failing ends both.
+            await asyncio.wait([reading, writing], return_when=asyncio.FIRST_EXCEPTION)
+            for task in (reading, writing):
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    self._log_close(task.exception())
+                    break
         except asyncio.CancelledError:
             pass
-        except Exception:
-            log.exception("closing connection from %s after an unexpected error", self.peer)
         finally:
-            writer_task.cancel()
-            await asyncio.gather(writer_task, return_exceptions=True)
+            for task in (reading, writing):
+                task.cancel()
+            await asyncio.gather(reading, writing, return_exceptions=True)
             self._cancel_pending()
             self.writer.transport.abort()
+
+    def _log_close(self, exc: BaseException) -> None:
+        if isinstance(exc, (FrameError, ConnectionError)):
+            log.info("closing connection from %s: %s", self.peer, exc)
+        else:
+            log.error("closing connection from %s after an unexpected error", self.peer, exc_info=exc)
 
     async def _read_loop(self) -> None:
         decoder = FrameDecoder(self.ctx.config.socket_request_max_bytes)
@@ -71,38 +89,60 @@ class Connection:
             if not data:
                 if decoder.buffered:
                     raise FrameError(f"connection closed inside a frame ({decoder.buffered} bytes buffered)")
+                await self._queue.put(None)
                 return
             decoder.feed(data)
             while (frame := decoder.next_frame()) is not None:
-                request = decode_request(frame)
-                task = loop.create_task(dispatch(self.ctx, request))
-                await self._queue.put((request, task))
+                try:
+                    header, body = decode_request(frame)
+                except UnsupportedVersion as exc:
+                    if exc.header.api_key != ApiKey.API_VERSIONS:
+                        await self._close_after_answers(exc.header, str(exc))
+                        return
+                    await self._queue.put((exc.header, _done(Reply(api_versions.refusal())), 0))
+                    continue
+                except FrameError as exc:
+                    await self._close_after_answers(getattr(exc, "header", None), str(exc))
+                    return
+                task = loop.create_task(dispatch(self.ctx, header, body))
+                await self._queue.put((header, task, None))
+
+    async def _close_after_answers(self, header: RequestHeader | None, reason: str) -> None:
+        """Answer every request before this one, then close (no response can carry `reason`)."""
+        header = header or RequestHeader(-1, -1, -1, None)
+        await self._queue.put((header, _done(Reply(None, close_connection=True, close_reason=reason)), None))
 
     async def _write_loop(self) -> None:
         while (item := await self._queue.get()) is not None:
-            request, task = item
+            header, task, version = item
             reply = await task
             if reply is None:
                 continue
             if reply.close_connection:
                 raise ConnectionAbortedError(reply.close_reason)
-            await self._send(request.correlation_id, reply)
+            await self._send(header, reply.body, version)
             if self._queue.empty():
                 await self.writer.drain()
         await self.writer.drain()
 
-    async def _send(self, correlation_id: int, reply: Reply) -> None:
-        tail = reply.tail
+    async def _send(self, header: RequestHeader, body: Any, version: int | None) -> None:
+        slices: list[Any] = []
         try:
-            self.writer.write(response_head(correlation_id, reply.body, sum(s.length for s in tail)))
-            for piece in tail:
-                await self._send_slice(piece)
+            parts = response_parts(header, body, version)
+            slices = [p for p in parts if not isinstance(p, (bytes, bytearray))]
+            for part in parts:
+                if isinstance(part, (bytes, bytearray)):
+                    self.writer.write(part)
+                else:
+                    await self._send_slice(part)
         finally:
-            for piece in tail:
+            for piece in slices or slices_of(body):
                 piece.close()
 
     async def _send_slice(self, piece: Slice) -> None:
         """Segment bytes to the socket with sendfile; read and write them if it can't."""
+        if piece.length == 0:
+            return
         if self._sendfile_ok:
             loop = asyncio.get_running_loop()
             try:
@@ -123,5 +163,11 @@ class Connection:
     def _cancel_pending(self) -> None:
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if item is not None:
-                item[1].cancel()
+            if item is None:
+                continue
+            task = item[1]
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled() and task.exception() is None and task.result() is not None:
+                for piece in slices_of(task.result().body):
+                    piece.close()

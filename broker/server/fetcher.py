@@ -7,7 +7,14 @@ OffsetsForLeaderEpoch request for all of them, the others one Fetch with
 `replica.fetch.wait.max.ms`). Answers go back into each partition's replication core,
 which appends, truncates and learns the high watermark. A partition that changes
 leader simply shows up in another task's next round. Connection trouble is retried
-after `replica.fetch.backoff.ms`. It must never decide what to truncate or append.
+after `replica.fetch.backoff.ms`.
+
+The requests are Kafka's (Fetch v12 with replica_id and our cluster id, OffsetForLeaderEpoch
+v4 with replica_id and current_leader_epoch). Kafka's answers do not repeat the leader's
+epoch: the leader checked ours (current_leader_epoch) and answers NONE or
+OFFSET_OUT_OF_RANGE only at that epoch, so that is the epoch the core is told; with any
+other error the core ignores the answer anyway. It must never decide what to truncate or
+append.
 """
 
 from __future__ import annotations
@@ -17,12 +24,14 @@ import logging
 
 from client.conn import BrokerConnection
 from client.errors import ClientError
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.record_batch import CorruptBatchError
 
 from broker.config import BrokerConfig
 from broker.metadata.cache import MetadataCache
-from broker.replication.messages import EpochAnswer, EpochQuery, ErrorCode, FetchResponse
+from broker.metadata.controller_requests import VERSIONS
+from broker.replication.messages import UNDEFINED_EPOCH, EpochAnswer, EpochQuery, ErrorCode, FetchRequest, FetchResponse
 from broker.server.partition import Partition
 from broker.server.replica_log import split_batches
 from broker.server.replica_manager import ReplicaManager
@@ -116,60 +125,66 @@ class _Fetcher:
         return self.conn
 
     async def _ask_epochs(self, conn: BrokerConnection, queries: list[tuple[Partition, EpochQuery]]) -> None:
-        body = {"replica_id": self.config.broker_id, "partitions": [
-            {"topic": p.topic, "partition": p.partition, "current_leader_epoch": q.leader_epoch,
-             "leader_epoch": q.epoch} for p, q in queries]}
-        response = await conn.request(ApiKey.OFFSETS_FOR_LEADER_EPOCH, body)
-        answers = {(a["topic"], a["partition"]): a for a in response.body.get("partitions", ())}
+        Q = m.OffsetForLeaderEpochRequest
+        topics: dict[str, list[m.OffsetForLeaderEpochRequest.OffsetForLeaderPartition]] = {}
+        for p, q in queries:
+            topics.setdefault(p.topic, []).append(Q.OffsetForLeaderPartition(
+                partition=p.partition, current_leader_epoch=q.leader_epoch, leader_epoch=q.epoch))
+        body = Q(replica_id=self.config.broker_id,
+                 topics=[Q.OffsetForLeaderTopic(topic=t, partitions=ps) for t, ps in topics.items()])
+        response = await conn.request(ApiKey.OFFSETS_FOR_LEADER_EPOCH, body,
+                                      api_version=VERSIONS[ApiKey.OFFSETS_FOR_LEADER_EPOCH])
+        answers = {(t.topic, a.partition): a for t in response.topics for a in t.partitions}
         refused = False
-        for part, _ in queries:
+        for part, q in queries:
             a = answers.get((part.topic, part.partition))
-            code = _core_code(a["error"]) if a is not None else None
-            if code is None:
+            code = _core_code(a.error_code) if a is not None else None
+            if a is None or code is None:
                 refused = True
                 continue
-            part.step(EpochAnswer(a["current_leader_epoch"], a["leader_epoch"], a["end_offset"], code))
-        if refused or response.body.get("error", 0):
-            await asyncio.sleep(REFUSED_BACKOFF_S)
-
-    async def _fetch(self, conn: BrokerConnection, parts: list[Partition]) -> None:
-        wanted = []
-        for part in parts:
-            req = part.follower_request()
-            if req is not None and not isinstance(req, EpochQuery):
-                wanted.append((part, req))
-        body = {"replica_id": self.config.broker_id, "max_wait_ms": self.config.replica_fetch_wait_max_ms,
-                "min_bytes": 1, "partitions": [
-                    {"topic": p.topic, "partition": p.partition, "fetch_offset": r.fetch_offset,
-                     "current_leader_epoch": r.leader_epoch,
-                     "partition_max_bytes": self.config.replica_fetch_max_bytes} for p, r in wanted]}
-        response = await conn.request(ApiKey.FETCH, body)
-        if response.body.get("error", 0):
-            await asyncio.sleep(REFUSED_BACKOFF_S)
-            return
-        tail, pos, refused = response.tail, 0, False
-        by_tp = {(p.topic, p.partition): (p, r) for p, r in wanted}
-        for entry in response.body.get("partitions", ()):
-            size = entry.get("records_size", 0)
-            data, pos = tail[pos:pos + size], pos + size
-            found = by_tp.get((entry.get("topic"), entry.get("partition")))
-            code = _core_code(entry.get("error", 0))
-            if found is None or code is None:
-                refused = True
-                continue
-            part, req = found
-            try:
-                batches = tuple(split_batches(data))
-            except CorruptBatchError as exc:
-                log.warning("%s: corrupt data from leader %d (%s); fetching again", part, self.leader, exc)
-                refused = True
-                continue
-            if part.follower_request() != req:
-                continue  # the partition's role or position changed while the fetch was out
-            part.step(FetchResponse(entry.get("leader_epoch", -1), req.fetch_offset, batches,
-                                    entry.get("high_watermark", -1), code))
-            if code not in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
-                refused = True
+            part.step(EpochAnswer(q.leader_epoch, a.leader_epoch, a.end_offset, code))
         if refused:
             await asyncio.sleep(REFUSED_BACKOFF_S)
 
+    async def _fetch(self, conn: BrokerConnection, parts: list[Partition]) -> None:
+        F = m.FetchRequest
+        wanted: dict[tuple[str, int], tuple[Partition, FetchRequest]] = {}
+        topics: dict[str, list[m.FetchRequest.FetchPartition]] = {}
+        for part in parts:
+            req = part.follower_request()
+            if isinstance(req, FetchRequest):
+                wanted[(part.topic, part.partition)] = (part, req)
+                topics.setdefault(part.topic, []).append(F.FetchPartition(
+                    partition=part.partition, current_leader_epoch=req.leader_epoch, fetch_offset=req.fetch_offset,
+                    partition_max_bytes=self.config.replica_fetch_max_bytes))
+        body = F(replica_id=self.config.broker_id, cluster_id=self.manager.cache.cluster_id,
+                 max_wait_ms=self.config.replica_fetch_wait_max_ms, min_bytes=1,
+                 topics=[F.FetchTopic(topic=t, partitions=ps) for t, ps in topics.items()])
+        response = await conn.request(ApiKey.FETCH, body, api_version=VERSIONS[ApiKey.FETCH])
+        if response.error_code:
+            await asyncio.sleep(REFUSED_BACKOFF_S)
+            return
+        refused = False
+        for topic in response.responses:
+            for entry in topic.partitions:
+                found = wanted.get((topic.topic, entry.partition_index))
+                code = _core_code(entry.error_code)
+                if found is None or code is None:
+                    refused = True
+                    continue
+                part, req = found
+                try:
+                    batches = tuple(split_batches(entry.records)) if entry.records is not None else ()
+                except CorruptBatchError as exc:
+                    log.warning("%s: corrupt data from leader %d (%s); fetching again", part, self.leader, exc)
+                    refused = True
+                    continue
+                if part.follower_request() != req:
+                    continue  # the partition's role or position changed while the fetch was out
+                epoch = req.leader_epoch if code in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE) \
+                    else UNDEFINED_EPOCH
+                part.step(FetchResponse(epoch, req.fetch_offset, batches, entry.high_watermark, code))
+                if code not in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
+                    refused = True
+        if refused:
+            await asyncio.sleep(REFUSED_BACKOFF_S)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from client.assignors import RANGE
+from client.assignors import RANGE, ROUND_ROBIN
 
 from client.client import NetworkClient
 from client.consumer.fetcher import Fetcher
@@ -40,7 +40,7 @@ class AsyncConsumer:
                  auto_commit_interval_ms: int = 5000, session_timeout_ms: int = 45000,
                  heartbeat_interval_ms: int = 3000, max_poll_interval_ms: int = 300000,
                  group_instance_id: str | None = None,
-                 partition_assignment_strategy: str | Sequence[str] = (RANGE,),
+                 partition_assignment_strategy: str | Sequence[str] = (RANGE, ROUND_ROBIN),
                  metadata_max_age_ms: int = 300000) -> None:
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
                                     retry_backoff_ms=retry_backoff_ms, metadata_max_age_ms=metadata_max_age_ms)

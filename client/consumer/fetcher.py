@@ -1,8 +1,9 @@
 """The consumer's fetch pipeline: Fetch requests to partition leaders, decoded records out.
 
 At most one Fetch in flight per broker, for the assigned, unpaused partitions that have
-no undelivered data buffered. The response's tail is sliced per partition and kept as
-raw bytes; records are decoded (one `decode_batch` call per batch) only when the
+no undelivered data buffered; Fetch is sessionless (the broker keeps no fetch state). Each
+partition's records field (whole batches, perhaps a partial one last) is kept as raw bytes;
+records are decoded (one `decode_batch` call per batch) only when the
 application polls, and records below the position (the start of the first batch) are
 skipped. Handing out the last buffered records of a partition immediately sends the
 next Fetch, so the network works while the application does. Also resets positions with
@@ -19,12 +20,15 @@ import collections
 import enum
 import logging
 import time
+from typing import Any
 
 from client.client import NetworkClient
 from client.consumer.subscription_state import SubscriptionState
 from client.errors import ClientError, ClientTimeoutError, NoOffsetForPartitionError
+from client.protocol import messages as m
 from client.protocol.api import CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, ApiKey
-from client.protocol.errors import INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode, UnknownTopicOrPartitionError
+from client.protocol.errors import (INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode, UnknownTopicOrPartitionError,
+                                    UnsupportedVersionError)
 from client.protocol.record_batch import CorruptBatchError, decode_batch, iter_batches
 from client.structs import ConsumerRecord, TopicPartition
 from client.tasks import cancel_and_wait
@@ -174,7 +178,7 @@ class Fetcher:
         the offsets found (and seeks assigned partitions still without a position to them,
         if `seek`); partitions with an unknown leader or a retriable failure are left out,
         with a metadata refresh requested. Raises only errors that are not retriable."""
-        by_node: dict[int, list[dict]] = {}
+        by_node: dict[int, dict[TopicPartition, int]] = {}
         for tp, ts in wanted.items():
             leader = self.client.cluster.leader_for(tp)
             if leader is None:
@@ -186,25 +190,25 @@ class Fetcher:
                 self.client.topics.add(tp.topic)
                 self.client.request_refresh()
                 continue
-            by_node.setdefault(leader, []).append({"topic": tp.topic, "partition": tp.partition, "timestamp": ts})
+            by_node.setdefault(leader, {})[tp] = ts
         answers = await asyncio.gather(*(self._list_offsets_from(node, parts) for node, parts in by_node.items()))
         found = {}
         still_pending = self._pending_resets_quietly() if seek else {}
         for entries in answers:
-            for entry in entries:
-                tp = TopicPartition(entry["topic"], entry["partition"])
-                code = entry.get("error", 0)
+            for tp, code, offset in entries:
+                if tp not in wanted:
+                    continue   # a partition we did not ask for: a confused broker, ignored
                 if code:
                     action = classify_error(code, "none")
                     if action is FetchAction.RAISE:
-                        raise BrokerError.for_code(code, entry.get("message"))
+                        raise BrokerError.for_code(code, f"ListOffsets of {tp.topic}-{tp.partition}")
                     if action is FetchAction.REFRESH:
                         self.client.cluster.forget_leader(tp)
                         self.client.request_refresh()
                     continue
-                found[tp] = entry["offset"]
+                found[tp] = offset
                 if seek and still_pending.get(tp) == wanted[tp]:   # not sought elsewhere meanwhile
-                    self.subs.seek(tp, entry["offset"])
+                    self.subs.seek(tp, offset)
         return found
 
     def _check_partition_exists(self, tp: TopicPartition) -> None:
@@ -221,22 +225,23 @@ class Fetcher:
                 f"topic {tp.topic!r} has {len(parts)} partitions (0-{len(parts) - 1}); there is no partition "
                 f"{tp.partition}: assign one of those (or add partitions to the topic)")
 
-    async def _list_offsets_from(self, node: int, parts: list[dict]) -> list[dict]:
-        """The partitions' entries of one ListOffsets answer ([] if the broker failed us)."""
+    async def _list_offsets_from(self, node: int, wanted: dict[TopicPartition, int]) -> list[tuple[TopicPartition, int, int]]:
+        """(partition, error code, offset) per partition of one ListOffsets answer ([] if the broker failed us)."""
+        topics: dict[str, list] = {}
+        for tp, ts in wanted.items():
+            topics.setdefault(tp.topic, []).append(
+                m.ListOffsetsRequest.ListOffsetsPartition(partition_index=tp.partition, timestamp=ts))
+        request = m.ListOffsetsRequest(replica_id=CONSUMER_REPLICA_ID, topics=[
+            m.ListOffsetsRequest.ListOffsetsTopic(name=name, partitions=parts) for name, parts in topics.items()])
         try:
-            response = await self.client.request(node, ApiKey.LIST_OFFSETS,
-                                                 {"replica_id": CONSUMER_REPLICA_ID, "partitions": parts})
+            answer = await self.client.request(node, ApiKey.LIST_OFFSETS, request)
         except ClientError as exc:
             if not self.client.closed:
                 log.info("ListOffsets to broker %s failed: %s; refreshing metadata", node, exc)
                 self.client.request_refresh()
             return []
-        body = response.body
-        code = body.get("error", 0)
-        if code:
-            # a request-level refusal applies to every partition in it
-            return [{**p, "error": code, "message": body.get("message")} for p in parts]
-        return body["partitions"]
+        return [(TopicPartition(t.name, p.partition_index), p.error_code, p.offset)
+                for t in answer.topics for p in t.partitions]
 
     # fetching
     def send_fetches(self) -> None:
@@ -245,7 +250,7 @@ class Fetcher:
             self.client.request_refresh()
         buffered = {c.tp for c in self._completed}
         now = time.monotonic()
-        by_node: dict[int, list[dict]] = {}
+        by_node: dict[int, dict[TopicPartition, int]] = {}
         for tp in self.subs.fetchable():
             if tp in buffered or self._backoff_until.get(tp, 0.0) > now:
                 continue
@@ -256,9 +261,7 @@ class Fetcher:
                 continue
             if leader in self._in_flight:
                 continue
-            by_node.setdefault(leader, []).append({
-                "topic": tp.topic, "partition": tp.partition, "fetch_offset": self.subs.state(tp).position,
-                "partition_max_bytes": self.max_partition_fetch_bytes})
+            by_node.setdefault(leader, {})[tp] = self.subs.state(tp).position
         for node, parts in by_node.items():
             self._in_flight.add(node)
             task = asyncio.get_running_loop().create_task(self._fetch(node, parts))
@@ -283,13 +286,25 @@ class Fetcher:
         finally:
             self.arrived.set()
 
-    async def _fetch(self, node: int, parts: list[dict]) -> None:
-        body = {"replica_id": CONSUMER_REPLICA_ID, "max_wait_ms": self.fetch_max_wait_ms,
-                "min_bytes": self.fetch_min_bytes, "max_bytes": self.fetch_max_bytes, "partitions": parts}
+    def fetch_request(self, positions: dict[TopicPartition, int]) -> Any:
+        """A sessionless Fetch (session 0, epoch -1: the broker keeps no state between fetches)
+        for `positions`, read committed and uncommitted alike (we write no transactions)."""
+        topics: dict[str, list] = {}
+        for tp, offset in positions.items():
+            topics.setdefault(tp.topic, []).append(m.FetchRequest.FetchPartition(
+                partition=tp.partition, fetch_offset=offset, partition_max_bytes=self.max_partition_fetch_bytes))
+        return m.FetchRequest(replica_id=CONSUMER_REPLICA_ID, max_wait_ms=self.fetch_max_wait_ms,
+                              min_bytes=self.fetch_min_bytes, max_bytes=self.fetch_max_bytes,
+                              session_id=0, session_epoch=-1, topics=[
+                                  m.FetchRequest.FetchTopic(topic=name, partitions=parts)
+                                  for name, parts in topics.items()])
+
+    async def _fetch(self, node: int, positions: dict[TopicPartition, int]) -> None:
         try:
-            response = await self.client.request(node, ApiKey.FETCH, body)
-            self._handle_response(response.body, response.tail, {(p["topic"], p["partition"]): p["fetch_offset"]
-                                                                  for p in parts})
+            answer = await self.client.request(node, ApiKey.FETCH, self.fetch_request(positions))
+            self._handle_response(answer, positions)
+        except UnsupportedVersionError as exc:   # the broker serves no Fetch version we speak
+            self._errors.append(exc)
         except ClientError as exc:   # connection lost, refused or timed out: the leader may be gone
             if self.client.closed:
                 return
@@ -300,31 +315,27 @@ class Fetcher:
             self._in_flight.discard(node)
             self.arrived.set()
 
-    def _handle_response(self, body: dict, tail: memoryview, requested: dict) -> None:
-        code = body.get("error", 0)
-        if code:   # a request-level refusal applies to every partition in it
-            for topic, partition in requested:
-                self._partition_error(TopicPartition(topic, partition), code, body.get("message"))
+    def _handle_response(self, answer: Any, requested: dict[TopicPartition, int]) -> None:
+        if answer.error_code:   # a request-level refusal (Fetch v7+) applies to every partition in it
+            for tp in requested:
+                self._partition_error(tp, answer.error_code, f"fetch of {tp.topic}-{tp.partition}")
             return
-        pos = 0
-        for entry in body.get("partitions", ()):
-            size = entry.get("records_size", 0)
-            data = tail[pos:pos + size]
-            pos += size
-            tp = TopicPartition(entry["topic"], entry["partition"])
-            fetch_offset = requested.get(tp)
-            if fetch_offset is None or not self.subs.is_assigned(tp):
-                continue
-            state = self.subs.state(tp)
-            if state.position != fetch_offset:
-                continue  # a seek happened while the Fetch was out: this data is stale
-            code = entry.get("error", 0)
-            if code:
-                self._partition_error(tp, code, entry.get("message"))
-                continue
-            state.high_watermark = entry.get("high_watermark", -1)
-            if size:
-                self._completed.append(CompletedFetch(tp, bytes(data), fetch_offset))
+        for topic in answer.responses:
+            for entry in topic.partitions:
+                tp = TopicPartition(topic.topic, entry.partition_index)
+                fetch_offset = requested.get(tp)
+                if fetch_offset is None or not self.subs.is_assigned(tp):
+                    continue
+                state = self.subs.state(tp)
+                if state.position != fetch_offset:
+                    continue  # a seek happened while the Fetch was out: this data is stale
+                if entry.error_code:
+                    self._partition_error(tp, entry.error_code, f"fetch of {tp.topic}-{tp.partition} at offset "
+                                                                  f"{fetch_offset}")
+                    continue
+                state.high_watermark = entry.high_watermark
+                if entry.records:   # whole batches, maybe a partial one last (iter_batches drops it)
+                    self._completed.append(CompletedFetch(tp, bytes(entry.records), fetch_offset))
 
     def _partition_error(self, tp: TopicPartition, code: int, message: str | None) -> None:
         action = classify_error(code, self.subs.default_reset)

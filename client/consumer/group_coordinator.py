@@ -28,14 +28,16 @@ import inspect
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from client.assignors import ASSIGNORS, RANGE
 from client.client import NetworkClient
 from client.conn import BrokerConnection
-from client.consumer.group_protocol import (PROTOCOL_TYPE, decode_assignment, decode_subscription,
-                                            encode_assignment, encode_subscription)
+from client.consumer.group_protocol import (PROTOCOL_TYPE, GroupProtocolError, decode_assignment,
+                                            decode_subscription, encode_assignment, encode_subscription)
 from client.consumer.subscription_state import SubscriptionState
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError, CommitFailedError
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode
 from client.structs import TopicPartition
@@ -209,29 +211,29 @@ class ConsumerCoordinator:
         coordinator = await self._ensure_coordinator()
         topics = sorted(self.subs.subscription or ())
         metadata = encode_subscription(topics)
-        join = await self._request(coordinator, ApiKey.JOIN_GROUP, {
-            "group_id": self.group_id, "session_timeout_ms": self.session_timeout_ms,
-            "rebalance_timeout_ms": self.max_poll_interval_ms, "member_id": self.member_id,
-            "group_instance_id": self.group_instance_id, "protocol_type": PROTOCOL_TYPE,
-            "protocols": [{"name": name, "metadata": metadata} for name in self.assignors],
-            "client_id": self.client.client_id})
-        code = join.get("error", 0)
-        if code == ErrorCode.MEMBER_ID_REQUIRED:
-            self.member_id = join["member_id"]
+        join = await self._request(coordinator, ApiKey.JOIN_GROUP, m.JoinGroupRequest(
+            group_id=self.group_id, session_timeout_ms=self.session_timeout_ms,
+            rebalance_timeout_ms=self.max_poll_interval_ms, member_id=self.member_id,
+            group_instance_id=self.group_instance_id, protocol_type=PROTOCOL_TYPE,
+            protocols=[m.JoinGroupRequest.JoinGroupRequestProtocol(name=name, metadata=metadata)
+                       for name in self.assignors]))
+        if join.error_code == ErrorCode.MEMBER_ID_REQUIRED:   # KIP-394: rejoin with the id we were given
+            self.member_id = join.member_id
             raise RejoinNeeded()
-        self._check(code, join.get("message"), "JoinGroup")
-        self.member_id, self.generation = join["member_id"], join["generation_id"]
-        self.protocol, self.leader_id = join["protocol_name"], join["leader"]
-        assignments = []
-        if self.leader_id == self.member_id and join.get("members"):
-            assignments = await self._assign(join["protocol_name"], join["members"])
-        sync = await self._request(coordinator, ApiKey.SYNC_GROUP, {
-            "group_id": self.group_id, "generation_id": self.generation, "member_id": self.member_id,
-            "group_instance_id": self.group_instance_id, "assignments": assignments})
-        self._check(sync.get("error", 0), sync.get("message"), "SyncGroup")
-        return decode_assignment(sync.get("assignment", b""))
+        self._check(join.error_code, "JoinGroup")
+        self.member_id, self.generation = join.member_id, join.generation_id
+        self.protocol, self.leader_id = join.protocol_name, join.leader
+        assignments: list[m.SyncGroupRequest.SyncGroupRequestAssignment] = []
+        if self.leader_id == self.member_id and join.members:
+            assignments = await self._assign(join.protocol_name or "", join.members)
+        sync = await self._request(coordinator, ApiKey.SYNC_GROUP, m.SyncGroupRequest(
+            group_id=self.group_id, generation_id=self.generation, member_id=self.member_id,
+            group_instance_id=self.group_instance_id, protocol_type=PROTOCOL_TYPE, protocol_name=self.protocol,
+            assignments=assignments))
+        self._check(sync.error_code, "SyncGroup")
+        return decode_assignment(bytes(sync.assignment))
 
-    def _check(self, code: int, message: str | None, what: str) -> None:
+    def _check(self, code: int, what: str) -> None:
         """Act on a group error code; raise RejoinNeeded for the ones a new round fixes."""
         if code == ErrorCode.NONE:
             return
@@ -242,25 +244,34 @@ class ConsumerCoordinator:
             raise RejoinNeeded()
         if code in _COORDINATOR_GONE:
             self._coordinator_dead()
-        error = BrokerError.for_code(code, f"{what} for group {self.group_id}: {message or ''}".rstrip(": "))
+        error = BrokerError.for_code(code, f"{what} for group {self.group_id}")
         if code in RETRIABLE:
             raise BrokerConnectionError(str(error))   # retried by the rebalance loop after a backoff
         self._fatal = error
         raise error
 
-    async def _assign(self, protocol: str, members: list[dict]) -> list[dict]:
-        """The leader's job: every member's share of the subscribed partitions."""
-        keys, subscriptions = {}, {}
-        for m in members:
-            key = m.get("group_instance_id") or m["member_id"]   # static members keep their partitions
-            keys[key] = m["member_id"]
-            subscriptions[key] = decode_subscription(m["metadata"])
+    async def _assign(self, protocol: str, members: list[m.JoinGroupResponse.JoinGroupResponseMember]
+                      ) -> list[m.SyncGroupRequest.SyncGroupRequestAssignment]:
+        """The leader's job: every member's share of the subscribed partitions. Members may
+        be any Kafka client: their subscriptions are Kafka's ConsumerProtocol bytes."""
+        keys: dict[str, str] = {}
+        subscriptions: dict[str, list[str]] = {}
+        for member in members:
+            key = member.group_instance_id or member.member_id   # static members keep their partitions
+            keys[key] = member.member_id
+            try:
+                subscriptions[key] = decode_subscription(bytes(member.metadata))
+            except GroupProtocolError as exc:   # one unreadable member must not stop the group
+                log.warning("group %s: member %s sent a subscription we cannot read (%s); it gets nothing",
+                            self.group_id, member.member_id, exc)
+                subscriptions[key] = []
         topics = {t for ts in subscriptions.values() for t in ts}
         self.client.topics.update(topics)
         cluster = await self.client.refresh_metadata()
         counts = {t: len(cluster.partitions_for(t) or ()) for t in topics}
         result = ASSIGNORS[protocol](subscriptions, {t: n for t, n in counts.items() if n})
-        return [{"member_id": keys[key], "assignment": encode_assignment(tps)} for key, tps in result.items()]
+        return [m.SyncGroupRequest.SyncGroupRequestAssignment(member_id=keys[key], assignment=encode_assignment(tps))
+                for key, tps in result.items()]
 
     async def _call_listener(self, name: str, partitions: set[TopicPartition]) -> None:
         callback = getattr(self.subs.listener, name, None)
@@ -277,24 +288,24 @@ class ConsumerCoordinator:
 
     async def _ensure_coordinator(self) -> BrokerConnection:
         while self._coordinator is None or not self._coordinator.connected:
-            body = {"key": self.group_id, "key_type": 0}
+            body = m.FindCoordinatorRequest(key=self.group_id, key_type=0)
             controller = self.client.cluster.controller_id
             try:
                 if controller in self.client.cluster.brokers:
-                    answer = (await self.client.request(controller, ApiKey.FIND_COORDINATOR, body)).body
+                    answer = await self.client.request(controller, ApiKey.FIND_COORDINATOR, body)
                 else:
-                    answer = (await self.client.any_request(ApiKey.FIND_COORDINATOR, body)).body
-                code = answer.get("error", 0)
+                    answer = await self.client.any_request(ApiKey.FIND_COORDINATOR, body)
+                code = answer.error_code
                 if code == ErrorCode.NONE:
                     self._coordinator = await BrokerConnection.open(
-                        answer["host"], answer["port"], client_id=self.client.client_id,
+                        answer.host, answer.port, client_id=self.client.client_id,
                         request_timeout_ms=self.client.request_timeout_ms)
-                    log.info("group %s: coordinator is broker %d at %s:%d", self.group_id, answer["node_id"],
-                             answer["host"], answer["port"])
+                    log.info("group %s: coordinator is broker %d at %s:%d", self.group_id, answer.node_id,
+                             answer.host, answer.port)
                     break
                 if code not in RETRIABLE:
-                    raise BrokerError.for_code(code, answer.get("message"))
-                log.debug("group %s: no coordinator yet: %s", self.group_id, answer.get("message"))
+                    raise BrokerError.for_code(code, answer.error_message)
+                log.debug("group %s: no coordinator yet: %s", self.group_id, answer.error_message)
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 log.info("group %s: finding the coordinator failed (%s)", self.group_id, exc)
                 self.client.request_refresh()
@@ -306,7 +317,7 @@ class ConsumerCoordinator:
             self._coordinator.close()
             self._coordinator = None
 
-    async def _request(self, conn: BrokerConnection, api_key: ApiKey, body: dict) -> dict:
+    async def _request(self, conn: BrokerConnection, api_key: ApiKey, body: m.Message) -> Any:
         """`body` to the coordinator within request_timeout_ms, except JoinGroup and SyncGroup,
         which the coordinator holds until the whole group has joined (up to the rebalance
         timeout, max_poll_interval_ms), as Kafka allows. A hung coordinator is thus noticed
@@ -314,7 +325,7 @@ class ConsumerCoordinator:
         long_wait = api_key in (ApiKey.JOIN_GROUP, ApiKey.SYNC_GROUP)
         timeout_ms = self.client.request_timeout_ms + self.max_poll_interval_ms if long_wait else None
         try:
-            return (await conn.request(api_key, body, timeout_ms=timeout_ms)).body
+            return await conn.request(api_key, body, timeout_ms=timeout_ms)
         except (BrokerConnectionError, ClientTimeoutError):
             self._coordinator_dead()
             raise
@@ -343,10 +354,10 @@ class ConsumerCoordinator:
 
     async def _heartbeat(self) -> None:
         conn = await self._ensure_coordinator()
-        answer = await self._request(conn, ApiKey.HEARTBEAT, {
-            "group_id": self.group_id, "generation_id": self.generation, "member_id": self.member_id,
-            "group_instance_id": self.group_instance_id})
-        code = answer.get("error", 0)
+        answer = await self._request(conn, ApiKey.HEARTBEAT, m.HeartbeatRequest(
+            group_id=self.group_id, generation_id=self.generation, member_id=self.member_id,
+            group_instance_id=self.group_instance_id))
+        code = answer.error_code
         if code == ErrorCode.NONE:
             return
         if code == ErrorCode.REBALANCE_IN_PROGRESS or code in _MEMBERSHIP_LOST:
@@ -368,8 +379,13 @@ class ConsumerCoordinator:
             return
         try:
             conn = await asyncio.wait_for(self._ensure_coordinator(), self.client.request_timeout_ms / 1000)
-            await self._request(conn, ApiKey.LEAVE_GROUP, {"group_id": self.group_id,
-                                                           "members": [{"member_id": member_id}]})
+            # v0-2 name the member alone, v3+ in a batch: fill both, the codec sends what the version has
+            answer = await self._request(conn, ApiKey.LEAVE_GROUP, m.LeaveGroupRequest(
+                group_id=self.group_id, member_id=member_id,
+                members=[m.LeaveGroupRequest.MemberIdentity(member_id=member_id)]))
+            code = answer.error_code or next((x.error_code for x in answer.members if x.error_code), 0)
+            if code:
+                raise BrokerError.for_code(code, f"LeaveGroup for group {self.group_id}")
             log.info("group %s: member %s left (%s)", self.group_id, member_id, reason)
         except (ClientError, BrokerError, asyncio.TimeoutError) as exc:
             log.info("group %s: LeaveGroup failed (%s); the session timeout will remove the member",
@@ -398,10 +414,15 @@ class ConsumerCoordinator:
             return
         deadline = time.monotonic() + self.client.request_timeout_ms / 1000
         in_group = self.subs.subscribed
-        body = {"group_id": self.group_id, "generation_id": self.generation if in_group else NO_GENERATION,
-                "member_id": self.member_id if in_group else "", "group_instance_id": self.group_instance_id,
-                "partitions": [{"topic": tp.topic, "partition": tp.partition, "offset": offset, "metadata": ""}
-                               for tp, offset in sorted(offsets.items())]}
+        by_topic: dict[str, list[m.OffsetCommitRequest.OffsetCommitRequestPartition]] = {}
+        for tp, offset in sorted(offsets.items()):
+            by_topic.setdefault(tp.topic, []).append(m.OffsetCommitRequest.OffsetCommitRequestPartition(
+                partition_index=tp.partition, committed_offset=offset, committed_metadata=""))
+        body = m.OffsetCommitRequest(
+            group_id=self.group_id, generation_id_or_member_epoch=self.generation if in_group else NO_GENERATION,
+            member_id=self.member_id if in_group else "", group_instance_id=self.group_instance_id,
+            topics=[m.OffsetCommitRequest.OffsetCommitRequestTopic(name=t, partitions=ps)
+                    for t, ps in by_topic.items()])
         while True:
             code, message = await self._commit_once(body)
             if code == ErrorCode.NONE:
@@ -419,18 +440,17 @@ class ConsumerCoordinator:
                                          f"{self.client.request_timeout_ms} ms (last error {ErrorCode(code).name})")
             await asyncio.sleep(self.client.retry_backoff)
 
-    async def _commit_once(self, body: dict) -> tuple[int, str | None]:
+    async def _commit_once(self, body: m.OffsetCommitRequest) -> tuple[int, str | None]:
+        """The first partition error of one OffsetCommit (they share one cause in practice)."""
         try:
             conn = await self._ensure_coordinator()
             answer = await self._request(conn, ApiKey.OFFSET_COMMIT, body)
         except (BrokerConnectionError, ClientTimeoutError) as exc:
             return int(ErrorCode.COORDINATOR_NOT_AVAILABLE), str(exc)
-        code = answer.get("error", 0)
-        if not code:
-            code = next((p["error"] for p in answer.get("partitions", ()) if p.get("error")), 0)
+        code = next((p.error_code for t in answer.topics for p in t.partitions if p.error_code), 0)
         if code in _COORDINATOR_GONE:
             self._coordinator_dead()
-        return code, answer.get("message")
+        return code, None if not code else f"OffsetCommit for group {self.group_id}"
 
     async def fetch_committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
         """The group's committed offset per partition (None: never committed)."""
@@ -438,21 +458,28 @@ class ConsumerCoordinator:
         if not wanted:
             return {}
         deadline = time.monotonic() + self.client.request_timeout_ms / 1000
+        by_topic: dict[str, list[int]] = {}
+        for tp in wanted:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        request = m.OffsetFetchRequest(group_id=self.group_id, topics=[
+            m.OffsetFetchRequest.OffsetFetchRequestTopic(name=t, partition_indexes=ps) for t, ps in by_topic.items()])
         while True:
+            message = f"OffsetFetch for group {self.group_id}"
             try:
                 conn = await self._ensure_coordinator()
-                answer = await self._request(conn, ApiKey.OFFSET_FETCH, {
-                    "group_id": self.group_id,
-                    "partitions": [{"topic": tp.topic, "partition": tp.partition} for tp in wanted]})
-                code = answer.get("error", 0)
+                answer = await self._request(conn, ApiKey.OFFSET_FETCH, request)
+                # v2+ carry a request-level error at the top, v1 on every partition
+                code = answer.error_code or next(
+                    (p.error_code for t in answer.topics for p in t.partitions if p.error_code), 0)
             except (BrokerConnectionError, ClientTimeoutError) as exc:
-                code, answer = int(ErrorCode.COORDINATOR_NOT_AVAILABLE), {"message": str(exc)}
+                code, message = int(ErrorCode.COORDINATOR_NOT_AVAILABLE), str(exc)
             if code == ErrorCode.NONE:
-                return {TopicPartition(p["topic"], p["partition"]): (p["offset"] if p["offset"] >= 0 else None)
-                        for p in answer.get("partitions", ())}
+                return {TopicPartition(t.name, p.partition_index): (p.committed_offset if p.committed_offset >= 0
+                                                                    else None)
+                        for t in answer.topics for p in t.partitions}
             if code in _COORDINATOR_GONE:
                 self._coordinator_dead()
             if code not in RETRIABLE or time.monotonic() >= deadline:
-                raise BrokerError.for_code(code, answer.get("message"))
+                raise BrokerError.for_code(code, message)
             await asyncio.sleep(self.client.retry_backoff)
 

@@ -1,64 +1,75 @@
 """The consumer protocol's bytes: what members put in JoinGroup and what the leader hands out.
 
-The group coordinator treats both as opaque bytes; only consumers (and tools that
-describe groups) read them. msgpack arrays whose first element is a version:
+The group coordinator treats both as opaque bytes; consumers (and tools that describe
+groups) read them. They use Kafka's ConsumerProtocol layout (an int16 version, then
+`messages.DATA["ConsumerProtocolSubscription"]` or `["ConsumerProtocolAssignment"]`),
+so one group can mix our consumers with librdkafka, kafka-python, aiokafka and Java
+members, each able to lead.
 
-    subscription  [0, [topic, ...], user_data]
-    assignment    [0, [[topic, [partition, ...]], ...], user_data]
-
-This module only encodes and decodes; it must never choose an assignment.
+We write version 0 of both (topics and user data; partitions and user data): every
+client reads it, and an eager member has no owned partitions to report. We read any
+version: fields are only ever appended, so a version newer than we know is read as the
+newest we know and the rest skipped, as Kafka's own clients do. This module only
+encodes and decodes; it must never choose an assignment.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 
-import msgpack
-
+from client.protocol.messages import DATA, DecodeError
 from client.structs import TopicPartition
 
 PROTOCOL_TYPE = "consumer"
-VERSION = 0
+WRITE_VERSION = 0
+
+_Subscription = DATA["ConsumerProtocolSubscription"]
+_Assignment = DATA["ConsumerProtocolAssignment"]
+_VERSION = struct.Struct(">h")
 
 
 class GroupProtocolError(ValueError):
-    """Subscription or assignment bytes this client cannot read (another client's format?)."""
+    """Subscription or assignment bytes this client cannot read."""
 
 
-def _unpack(data: bytes, what: str) -> list:
+def _decode(cls: type, data: bytes, what: str) -> object:
+    if len(data) < 2:
+        raise GroupProtocolError(f"{what} is {len(data)} bytes: too short for a version")
+    (version,) = _VERSION.unpack_from(data)
+    if version < 0:
+        raise GroupProtocolError(f"{what} has a negative version {version}")
+    known = min(version, cls._versions.high)  # type: ignore[attr-defined]
     try:
-        body = msgpack.unpackb(data, raw=False, use_list=True)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise GroupProtocolError(f"{what} is not msgpack: {exc}") from None
-    if not isinstance(body, list) or len(body) < 2 or body[0] != VERSION:
-        raise GroupProtocolError(f"{what} has an unknown version or shape: {body!r}")
-    return body
+        message, _ = cls.decode_prefix(data, known, 2)  # type: ignore[attr-defined]
+    except DecodeError as exc:
+        raise GroupProtocolError(f"{what} version {version} does not decode: {exc}") from None
+    return message
 
 
-def encode_subscription(topics: Iterable[str], user_data: bytes = b"") -> bytes:
-    return msgpack.packb([VERSION, sorted(topics), user_data], use_bin_type=True)
+def encode_subscription(topics: Iterable[str], user_data: bytes | None = None) -> bytes:
+    return _VERSION.pack(WRITE_VERSION) + _Subscription(
+        topics=sorted(topics), user_data=user_data).encode(WRITE_VERSION)
 
 
 def decode_subscription(data: bytes) -> list[str]:
-    topics = _unpack(data, "subscription")[1]
-    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-        raise GroupProtocolError(f"subscription topics must be strings, not {topics!r}")
-    return topics
+    return list(_decode(_Subscription, data, "subscription").topics)  # type: ignore[attr-defined]
 
 
-def encode_assignment(partitions: Iterable[tuple[str, int]], user_data: bytes = b"") -> bytes:
+def encode_assignment(partitions: Iterable[tuple[str, int]], user_data: bytes | None = None) -> bytes:
     by_topic: dict[str, list[int]] = {}
     for topic, partition in partitions:
         by_topic.setdefault(topic, []).append(partition)
-    return msgpack.packb([VERSION, [[t, sorted(ps)] for t, ps in sorted(by_topic.items())], user_data],
-                         use_bin_type=True)
+    return _VERSION.pack(WRITE_VERSION) + _Assignment(
+        assigned_partitions=[_Assignment.TopicPartition(topic=t, partitions=sorted(ps))
+                             for t, ps in sorted(by_topic.items())],
+        user_data=user_data).encode(WRITE_VERSION)
 
 
 def decode_assignment(data: bytes) -> list[TopicPartition]:
     """An empty byte string (a member the leader gave nothing) is an empty assignment."""
     if not data:
         return []
-    try:
-        return [TopicPartition(str(t), int(p)) for t, ps in _unpack(data, "assignment")[1] for p in ps]
-    except (TypeError, ValueError) as exc:
-        raise GroupProtocolError(f"malformed assignment: {exc}") from None
+    assignment = _decode(_Assignment, bytes(data), "assignment")
+    return [TopicPartition(tp.topic, p) for tp in assignment.assigned_partitions  # type: ignore[attr-defined]
+            for p in tp.partitions]

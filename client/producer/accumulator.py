@@ -74,6 +74,22 @@ def _locate(result: object, index: int) -> tuple[int, int]:
     return result  # type: ignore[return-value]
 
 
+def records_metadata(result: object, tp: TopicPartition, records: Iterable[tuple[int, int]]) -> list[RecordMetadata]:
+    """RecordMetadata of each (index, create timestamp) of a batch whose future gave `result`:
+    one call for a whole batch's records (the sync Producer settles them together)."""
+    out = []
+    topic, partition = tp
+    plain = not isinstance(result, SplitResult)
+    if plain:
+        base_offset, log_append_time = result  # type: ignore[misc]
+    for index, timestamp in records:
+        if not plain:
+            base_offset, log_append_time = _locate(result, index)
+        out.append(RecordMetadata(topic, partition, base_offset + index if base_offset >= 0 else -1,
+                                  log_append_time if log_append_time >= 0 else timestamp))
+    return out
+
+
 class FutureRecordMetadata:
     """Awaitable RecordMetadata of one record: its batch's future plus its index in it."""
 
@@ -93,10 +109,7 @@ class FutureRecordMetadata:
         return self._batch_future.done()
 
     def result(self) -> RecordMetadata:
-        base_offset, log_append_time = _locate(self._batch_future.result(), self._index)
-        offset = base_offset + self._index if base_offset >= 0 else -1
-        timestamp = log_append_time if log_append_time >= 0 else self._timestamp
-        return RecordMetadata(self._tp.topic, self._tp.partition, offset, timestamp)
+        return records_metadata(self._batch_future.result(), self._tp, ((self._index, self._timestamp),))[0]
 
     def exception(self) -> BaseException | None:
         return self._batch_future.exception()
@@ -127,6 +140,14 @@ class RecordAccumulator:
         `tp` may be a plain (topic, partition) tuple: it hashes and compares like a
         TopicPartition, and saves building one per record.
         """
+        batch, full = self.append_to_batch(tp, key, value, headers, timestamp, size, now)
+        return FutureRecordMetadata(batch.future, batch.tp, len(batch.records) - 1, timestamp), full
+
+    def append_to_batch(self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int,
+                        size: int, now: float) -> tuple[ProducerBatch, bool]:
+        """`append` without the per-record future: the batch the record joined (as its last
+        record) and whether it just became full. For a caller that hands over many records
+        at once and settles each batch's records together (`records_metadata`)."""
         queue = self._queues.get(tp)
         if queue is None:
             tp = TopicPartition(*tp)
@@ -149,7 +170,7 @@ class RecordAccumulator:
         full = batch.size >= self.batch_size
         if full:
             self.wakeup.set()
-        return FutureRecordMetadata(batch.future, batch.tp, len(batch.records) - 1, timestamp), full
+        return batch, full
 
     async def wait_for_room(self) -> None:
         """Block while more than `buffer_memory` bytes wait to be acknowledged."""

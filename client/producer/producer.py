@@ -20,7 +20,7 @@ from typing import Any
 from client.client import NetworkClient
 from client.errors import ProducerClosedError, RecordTooLargeError
 from client.partitioner import DefaultPartitioner
-from client.producer.accumulator import FutureRecordMetadata, RecordAccumulator
+from client.producer.accumulator import FutureRecordMetadata, ProducerBatch, RecordAccumulator
 from client.producer.idempotence import MAX_IN_FLIGHT, IdempotenceState
 from client.producer.record_args import PreparedRecord, check_record
 from client.producer.sender import Sender
@@ -85,7 +85,7 @@ class AsyncProducer:
         self._key_serializer = key_serializer
         self._value_serializer = value_serializer
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms)
+                                    retry_backoff_ms=retry_backoff_ms, auto_create_topics=True)
         self._settings = dict(batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory,
                               retry_backoff_ms=retry_backoff_ms)
         self._sender_settings = dict(acks=self.acks, retries=retries, max_request_size=max_request_size,
@@ -138,23 +138,41 @@ class AsyncProducer:
         acc = self._acc
         if self._closed or acc is None:
             raise ProducerClosedError("send() on a producer that is closed or not started (call start())")
-        topic, value, key, headers, partition, timestamp_ms, size = record
-        cluster = self.client.cluster
-        partitions = cluster.partitions_for(topic)
+        partitions = self.client.cluster.partitions_for(record.topic)
         if partitions is None:
-            partitions = await self.client.wait_for_topic(topic, self.max_block_ms)
+            partitions = await self.client.wait_for_topic(record.topic, self.max_block_ms)
+        timestamp = record.timestamp_ms if record.timestamp_ms is not None else int(time.time() * 1000)
+        placed = self.append_ready(record, partitions, timestamp, time.monotonic())
+        while placed is None:
+            await acc.wait_for_room()
+            placed = self.append_ready(record, partitions, timestamp, time.monotonic())
+        batch, index = placed
+        return FutureRecordMetadata(batch.future, batch.tp, index, timestamp)
+
+    def append_ready(self, record: PreparedRecord, partitions: list[int], timestamp: int,
+                     now: float) -> tuple[ProducerBatch, int] | None:
+        """Partition a record whose topic's `partitions` are known and append it at once:
+        (its batch, its index there); None, with nothing done, while `buffer_memory` bytes
+        are unacknowledged (await `wait_for_room`). ValueError for a partition the topic
+        lacks. The sync Producer appends a burst of records in one loop callback this way
+        and settles each batch's records together, without a future per record."""
+        topic, value, key, headers, partition, _timestamp, size = record
         if partition is None:
-            partition = self.partitioner.partition(topic, key, partitions, cluster.available_partitions_for(topic))
+            partition = self.partitioner.partition(topic, key, partitions,
+                                                   self.client.cluster.available_partitions_for(topic))
         elif not 0 <= partition < len(partitions):
             raise ValueError(f"partition {partition} is not in [0, {len(partitions) - 1}] for topic {topic!r}")
-        if timestamp_ms is None:
-            timestamp_ms = int(time.time() * 1000)
+        acc = self._acc
         if acc.buffered_bytes >= acc.buffer_memory:
-            await acc.wait_for_room()
-        future, full = acc.append((topic, partition), key, value, headers, timestamp_ms, size, time.monotonic())
+            return None
+        batch, full = acc.append_to_batch((topic, partition), key, value, headers, timestamp, size, now)
         if full and key is None:
             self.partitioner.on_batch_closed(topic, partition, self.client.cluster.available_partitions_for(topic))
-        return future
+        return batch, len(batch.records) - 1
+
+    async def wait_for_room(self) -> None:
+        """Return once fewer than `buffer_memory` bytes are unacknowledged."""
+        await self._acc.wait_for_room()
 
     async def send_and_wait(self, topic: str, value: Any = None, key: Any = None,
                             headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,

@@ -17,16 +17,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from client.client import NetworkClient
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError
 from client.producer.accumulator import ProducerBatch, RecordAccumulator
 from client.producer.idempotence import IdempotenceState, Verdict
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode
 from client.protocol.record_batch import Compression, build_batch
 
 log = logging.getLogger(__name__)
+
+_TopicData = m.ProduceRequest.TopicProduceData
+_PartitionData = m.ProduceRequest.PartitionProduceData
+
+
+def produce_error_message(entry: Any) -> str | None:
+    """What the broker said about a refused batch: the partition's message (Produce v8+) and
+    the records it named as the cause."""
+    parts = [entry.error_message] if entry.error_message else []
+    parts += [f"record {e.batch_index}: {e.batch_index_error_message or 'refused'}" for e in entry.record_errors]
+    return "; ".join(parts) or None
 
 
 class Sender:
@@ -113,7 +126,7 @@ class Sender:
         return delay
 
     def _send(self, node: int, conn, batches: list[ProducerBatch]) -> None:
-        partitions = []
+        topics: dict[str, list] = {}
         for batch in batches:
             if self.idempotence is not None:
                 if batch.base_sequence < 0:  # first trip
@@ -122,13 +135,15 @@ class Sender:
             if batch.encoded is None:
                 batch.encoded = build_batch(batch.records, compression=self.compression, producer_id=batch.producer_id,
                                             producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence)
-            partitions.append({"topic": batch.tp.topic, "partition": batch.tp.partition, "records": batch.encoded})
+            topics.setdefault(batch.tp.topic, []).append(
+                _PartitionData(index=batch.tp.partition, records=batch.encoded))
             if self.on_drained is not None:
                 self.on_drained(batch.tp)
-        body = {"acks": self.acks, "timeout_ms": self.timeout_ms, "partitions": partitions}
+        request = m.ProduceRequest(acks=self.acks, timeout_ms=self.timeout_ms, topic_data=[
+            _TopicData(name=topic, partition_data=parts) for topic, parts in topics.items()])
         try:
-            fut = conn.send(ApiKey.PRODUCE, body, expect_response=self.acks != 0)
-        except BrokerConnectionError as exc:
+            fut = conn.send(ApiKey.PRODUCE, request, expect_response=self.acks != 0)
+        except (BrokerConnectionError, BrokerError) as exc:   # closed, or no Produce version we share
             self._retry_all(batches, exc)
             return
         if fut is None:  # acks=0: written is all we will ever know
@@ -145,19 +160,15 @@ class Sender:
         if exc is not None:
             self._retry_all(batches, exc)
             return
-        body = fut.result().body
-        top = body.get("error", 0)
-        by_tp = {(p["topic"], p["partition"]): p for p in body.get("partitions", ())}
+        by_tp = {(topic.name, p.index): p for topic in fut.result().responses for p in topic.partition_responses}
         for batch in batches:
             entry = by_tp.get(batch.tp)
-            if top:
-                self._complete(batch, top, body.get("message"), {})
-            elif entry is None:
-                self._complete(batch, ErrorCode.UNKNOWN_SERVER_ERROR, "broker's answer left this partition out", {})
+            if entry is None:
+                self._complete(batch, ErrorCode.UNKNOWN_SERVER_ERROR, "broker's answer left this partition out", None)
             else:
-                self._complete(batch, entry.get("error", 0), entry.get("message"), entry)
+                self._complete(batch, entry.error_code, produce_error_message(entry), entry)
 
-    def _complete(self, batch: ProducerBatch, code: int, message: str | None, entry: dict) -> None:
+    def _complete(self, batch: ProducerBatch, code: int, message: str | None, entry: Any) -> None:
         """Act on the broker's answer for one batch: done, split, retry or fail."""
         idem = self.idempotence
         if code == ErrorCode.MESSAGE_TOO_LARGE and len(batch.records) > 1:
@@ -171,8 +182,8 @@ class Sender:
             verdict = idem.answered(batch, code)
         else:
             verdict = Verdict.DONE if code == ErrorCode.NONE else Verdict.RETRY if code in RETRIABLE else Verdict.FAIL
-        if verdict is Verdict.DONE:  # a DUPLICATE_SEQUENCE_NUMBER answer carries no offset
-            batch.done(entry.get("base_offset", -1), entry.get("log_append_time", -1))
+        if verdict is Verdict.DONE:  # a DUPLICATE_SEQUENCE_NUMBER answer may carry no offset
+            batch.done(entry.base_offset if code == ErrorCode.NONE else -1, entry.log_append_time_ms)
             return
         error = BrokerError.for_code(code, message)
         if code in INVALID_METADATA:
@@ -217,23 +228,23 @@ class Sender:
     async def _init_producer_id(self) -> None:
         """InitProducerId against any broker, retried after retry_backoff_ms while retriable."""
         assert self.idempotence is not None
-        body = {"transactional_id": None, "transaction_timeout_ms": 60000, "producer_id": -1, "producer_epoch": -1}
+        request = m.InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60000)
         try:
             while not self.acc.closing or self.acc.has_queued():
                 try:
-                    answer = (await self.client.any_request(ApiKey.INIT_PRODUCER_ID, body)).body
+                    answer = await self.client.any_request(ApiKey.INIT_PRODUCER_ID, request)
                 except ClientError as exc:
                     log.warning("InitProducerId failed (%s); retrying", exc)
                 else:
-                    code = answer.get("error", 0)
+                    code = answer.error_code
                     if code == ErrorCode.NONE:
-                        self.idempotence.set_producer_id(answer["producer_id"], answer["producer_epoch"])
-                        log.debug("producer id %d epoch %d", answer["producer_id"], answer["producer_epoch"])
+                        self.idempotence.set_producer_id(answer.producer_id, answer.producer_epoch)
+                        log.debug("producer id %d epoch %d", answer.producer_id, answer.producer_epoch)
                         return
-                    error = BrokerError.for_code(code, answer.get("message"))
+                    error = BrokerError.for_code(code)
                     if not error.retriable:
-                        self.acc.abort_all(BrokerError.for_code(code, (answer.get("message") or "") +
-                                           " (InitProducerId; enable_idempotence=False sends without it)"))
+                        self.acc.abort_all(BrokerError.for_code(
+                            code, "InitProducerId refused; enable_idempotence=False sends without it"))
                         return
                     log.warning("InitProducerId refused: %s; retrying", error)
                 await asyncio.sleep(self.client.retry_backoff)

@@ -1,24 +1,17 @@
-"""Wire framing of the broker protocol: length prefixes and the msgpack envelopes.
+"""Length-prefixed framing, shared by every Kafka-protocol connection (broker and client).
 
-Every message on a broker connection is a frame: a 4-byte big-endian signed length,
-then that many bytes. A request frame holds one msgpack array
-`[api_key, api_version, correlation_id, client_id, body]`. A response frame holds one
-msgpack array `[correlation_id, body]`, optionally followed by raw bytes (the "tail")
-whose layout the body describes; Fetch uses the tail to carry record batches exactly as
-they lie in the segment file, so the broker can `sendfile` them.
+Every message on a broker connection is a frame: a 4-byte big-endian signed length, then
+that many bytes (a request or response header and body, `kafka_frames`). This module cuts
+a byte stream into frames and never looks inside one.
 
-This module is sans-I/O: it turns bytes into frames and envelopes and back, and never
-touches a socket, a clock or a record inside a batch. It must never accept a negative
-or oversized length: a peer that sends one gets a typed `FrameError` and the caller
-closes that connection.
+This module is sans-I/O: it never touches a socket or a clock. It must never accept a
+negative or oversized length: a peer that sends one gets a typed `FrameError` and the
+caller closes that connection.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, NamedTuple
-
-import msgpack
 
 LENGTH = struct.Struct(">i")
 
@@ -38,21 +31,7 @@ class FrameTooLargeError(FrameError):
 
 
 class InvalidFrameError(FrameError):
-    """A negative length, or a frame whose envelope is not the documented shape."""
-
-
-class Request(NamedTuple):
-    api_key: int
-    api_version: int
-    correlation_id: int
-    client_id: str | None
-    body: Any
-
-
-class Response(NamedTuple):
-    correlation_id: int
-    body: Any
-    tail: memoryview
+    """A negative frame length."""
 
 
 class FrameDecoder:
@@ -111,61 +90,3 @@ class FrameDecoder:
         if self._pos > 65536 and self._pos * 2 > len(self._buf):
             del self._buf[:self._pos]
             self._pos = 0
-
-
-def _pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
-
-
-def _unpack_one(frame: bytes | memoryview) -> tuple[Any, int]:
-    """Unpack the first msgpack object of `frame`; return it and where it ended."""
-    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(frame), 1))
-    unpacker.feed(frame)
-    try:
-        obj = unpacker.unpack()
-    except msgpack.OutOfData:
-        raise InvalidFrameError("frame ends inside its msgpack envelope") from None
-    except (ValueError, msgpack.UnpackException, TypeError) as exc:
-        raise InvalidFrameError(f"frame envelope is not valid msgpack: {exc}") from None
-    return obj, unpacker.tell()
-
-
-def encode_request(api_key: int, api_version: int, correlation_id: int,
-                   client_id: str | None, body: Any) -> bytes:
-    """A complete request frame, length prefix included."""
-    payload = _pack([int(api_key), api_version, correlation_id, client_id, body])
-    return LENGTH.pack(len(payload)) + payload
-
-
-def decode_request(frame: bytes) -> Request:
-    """Parse a request frame payload (without its length prefix)."""
-    obj, end = _unpack_one(frame)
-    if end != len(frame):
-        raise InvalidFrameError(f"{len(frame) - end} stray bytes after the request envelope")
-    if not isinstance(obj, list) or len(obj) != 5:
-        raise InvalidFrameError("a request must be [api_key, api_version, correlation_id, client_id, body]")
-    api_key, api_version, correlation_id, client_id, body = obj
-    if not all(type(v) is int for v in (api_key, api_version, correlation_id)):
-        raise InvalidFrameError("api_key, api_version and correlation_id must be integers")
-    if client_id is not None and not isinstance(client_id, str):
-        raise InvalidFrameError("client_id must be a string or nil")
-    return Request(api_key, api_version, correlation_id, client_id, body)
-
-
-def response_head(correlation_id: int, body: Any, tail_size: int = 0) -> bytes:
-    """Length prefix + response envelope; `tail_size` raw bytes must follow on the wire."""
-    payload = _pack([correlation_id, body])
-    return LENGTH.pack(len(payload) + tail_size) + payload
-
-
-def encode_response(correlation_id: int, body: Any, tail: bytes = b"") -> bytes:
-    """A complete response frame, length prefix included."""
-    return response_head(correlation_id, body, len(tail)) + tail
-
-
-def decode_response(frame: bytes) -> Response:
-    """Parse a response frame payload: envelope, then whatever raw tail follows it."""
-    obj, end = _unpack_one(frame)
-    if not isinstance(obj, list) or len(obj) != 2 or type(obj[0]) is not int:
-        raise InvalidFrameError("a response must be [correlation_id, body]")
-    return Response(obj[0], obj[1], memoryview(frame)[end:])

@@ -112,7 +112,9 @@ def decode_request(frame: bytes, served: dict | None = None) -> tuple[RequestHea
         raise MalformedRequest(f"the {spec.name} request header does not parse: {exc}", fixed) from None
     header = RequestHeader(key, version, fixed.correlation_id, client_id)
     try:
-        body = spec.request.decode(memoryview(frame)[pos:], version)
+        # Bytes after the body are ignored, as Kafka's broker ignores them: librdkafka 2.x sends
+        # three after its Metadata v12 request.
+        body, _ = spec.request.decode_prefix(memoryview(frame), version, pos)
     except DecodeError as exc:
         raise MalformedRequest(f"the {spec.name} v{version} request body does not parse: {exc}", header) from None
     return header, body

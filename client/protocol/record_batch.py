@@ -179,12 +179,14 @@ def set_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int
     _LEADER_EPOCH.pack_into(buf, pos + _LEADER_EPOCH_AT, epoch)
 
 
-def records_bytes(buf: bytes | bytearray | memoryview, pos: int, header: BatchHeader) -> bytes:
-    """The records of the batch at `pos` (whose header is `header`), decompressed."""
+def records_bytes(buf: bytes | bytearray | memoryview, pos: int, header: BatchHeader,
+                  limit: int | None = None) -> bytes:
+    """The records of the batch at `pos` (whose header is `header`), decompressed, and
+    CorruptBatchError if that would take more than `limit` bytes."""
     end = pos + header.size
     if end > len(buf):
         raise CorruptBatchError(f"batch at byte {pos} runs past the end of the buffer")
-    return bytes(decompress(header.compression, memoryview(buf)[pos + HEADER_SIZE:end]))
+    return bytes(decompress(header.compression, memoryview(buf)[pos + HEADER_SIZE:end], limit))
 
 
 def decode_batch(buf: bytes | bytearray | memoryview, pos: int = 0, *, check_crc: bool = True,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from broker.metadata.controller import Controller
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from coord.client import CoordClient
 from tests.broker_server.test_metadata_coord import start_broker
@@ -33,9 +34,9 @@ class CountingChannel:
 
     def send(self, broker_id, api_key, body):
         if api_key == ApiKey.LEADER_AND_ISR:
-            self.leader_and_isr_entries += len(body["partitions"])
+            self.leader_and_isr_entries += sum(len(t.partition_states) for t in body.topic_states)
         fut = asyncio.get_running_loop().create_future()
-        fut.set_result({"error": 0})
+        fut.set_result(m.API_BY_KEY[api_key].response(error_code=0))
         return fut
 
     def forget(self, broker_id) -> None:

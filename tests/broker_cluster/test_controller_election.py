@@ -53,7 +53,7 @@ def test_one_controller_then_a_survivor_takes_over_after_sigkill(procs: ProcessG
         holder, epoch = first
         survivor = next(i for i in (1, 2, 3) if i != holder)
         with WireClient(ports[survivor - 1]) as c:  # a standby refuses controller work
-            assert create_topic(c, "t", partitions=1)["error"] == 41
+            assert create_topic(c, "t", partitions=1).error_code == 41
         procs.kill(f"broker{holder}")
         deadline = time.monotonic() + 30
         now = controller(zk)
@@ -63,7 +63,7 @@ def test_one_controller_then_a_survivor_takes_over_after_sigkill(procs: ProcessG
         assert now is not None and now[0] != holder and now[1] > epoch, (first, now)
         assert str(holder) not in zk.get_children("/brokers/ids")
         with WireClient(ports[now[0] - 1]) as c:  # the new controller creates topics
-            assert create_topic(c, "t", partitions=1)["error"] == 0
+            assert create_topic(c, "t", partitions=1).error_code == 0
         for i in (1, 2, 3):
             assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
     finally:

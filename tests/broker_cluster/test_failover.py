@@ -22,9 +22,11 @@ import pytest
 
 from broker.log import LogConfig, PartitionLog
 from client import Consumer, Producer, TopicPartition
+from broker.metadata.controller_requests import VERSIONS
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from tests.broker_cluster.cluster import SESSION_MS, Cluster, start_cluster, wait_until
-from tests.broker_server.wire import WireClient
+from tests.broker_server.wire import WireClient, create_topic
 from tests.support.procs import ProcessGroup
 from tests.support.zookeeper import running_zookeeper
 
@@ -36,9 +38,15 @@ TOPIC = "replicated"
 def create_replicated_topic(c: Cluster, name: str = TOPIC) -> None:
     ctl = wait_until("a controller", c.controller)[0]
     with WireClient(c.ports[ctl]) as w:
-        body = w.call(ApiKey.CREATE_TOPICS, {"topics": [{"name": name, "num_partitions": 1, "replication_factor": 3,
-                                                        "configs": {"min.insync.replicas": "2"}}]})
-    assert body["topics"][0]["error"] == 0, body
+        result = create_topic(w, name, 1, 3, min_insync_replicas="2")
+    assert result.error_code == 0, result
+
+
+def stale_leader_and_isr(w: WireClient, controller_id: int, controller_epoch: int) -> m.LeaderAndIsrResponse:
+    """What a deposed controller would still send: an empty LeaderAndIsr at its old epoch."""
+    return w.call(ApiKey.LEADER_AND_ISR, m.LeaderAndIsrRequest(
+        controller_id=controller_id, controller_epoch=controller_epoch, broker_epoch=-1),
+        VERSIONS[ApiKey.LEADER_AND_ISR])
 
 
 class Load:
@@ -238,9 +246,7 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
         survivor = next(i for i in c.ports if i != ctl)
         with WireClient(c.ports[survivor]) as w:
             def stale_refused() -> bool:
-                body = w.call(ApiKey.LEADER_AND_ISR, {"controller_id": ctl, "controller_epoch": ctl_epoch,
-                                                      "broker_epoch": -1, "partitions": []})
-                return body["error"] == 11
+                return stale_leader_and_isr(w, ctl, ctl_epoch).error_code == 11
             wait_until("STALE_CONTROLLER_EPOCH for the old controller", stale_refused)
 
         c.start_broker(ctl)

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from client.protocol.api import ApiKey
 from tests.broker_cluster.cluster import Cluster, wait_until
 from tests.broker_cluster.test_failover import (TOPIC, Load, assert_acked_in_order, assert_replicas_converge,
-                                                consume_all, replicated_load)
+                                                consume_all, replicated_load, stale_leader_and_isr)
 from tests.broker_cluster.test_zombies import one
 from tests.broker_server.wire import WireClient, produce
 from tests.support.procs import ProcessGroup
@@ -63,7 +62,7 @@ def test_leader_cut_from_coord(procs: ProcessGroup, tmp_path: Path):
         # the old leader, still reachable by clients, acknowledges no acks=all write now
         with WireClient(c.ports[old], timeout=30) as w:
             answer = produce(w, TOPIC, 0, one(b"zombie"), acks=-1)
-        assert answer["error"] in (6, 7, 19, 20), answer   # never acknowledged
+        assert answer.error_code in (6, 7, 19, 20), answer   # never acknowledged
         # healed, it rejoins as a follower of the new epoch (its zombie write truncated away)
         c.coord_proxies[old].heal()
         wait_until("the old leader back in the ISR", lambda: old in c.state(TOPIC)["isr"])
@@ -105,9 +104,8 @@ def test_controller_cut_from_coord(procs: ProcessGroup, tmp_path: Path):
         # whatever the old controller might still send, the others refuse its epoch
         for survivor in (i for i in c.ports if i != old):
             with WireClient(c.ports[survivor]) as w:
-                body = w.call(ApiKey.LEADER_AND_ISR, {"controller_id": old, "controller_epoch": old_epoch,
-                                                      "broker_epoch": -1, "partitions": []})
-            assert body["error"] == STALE_CONTROLLER_EPOCH, body
+                answer = stale_leader_and_isr(w, old, old_epoch)
+            assert answer.error_code == STALE_CONTROLLER_EPOCH, answer
         c.coord_proxies[old].heal()
         wait_until("the old controller registered again", lambda: str(old) in c.zk.get_children("/brokers/ids"))
         assert c.controller()[1] >= new[1]

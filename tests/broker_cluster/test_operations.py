@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from tests.broker_cluster.cluster import start_cluster, wait_until
 from tests.broker_cluster.test_failover import TOPIC, create_replicated_topic
@@ -39,7 +40,8 @@ def test_controlled_shutdown_preferred_leader_and_topic_deletion(procs: ProcessG
         # deleting the topic removes its replica directory on every broker
         ctl = c.controller()[0]
         with WireClient(c.ports[ctl]) as w:
-            assert w.call(ApiKey.DELETE_TOPICS, {"topics": [TOPIC]})["topics"][0]["error"] == 0
+            answer = w.call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(topic_names=[TOPIC], timeout_ms=30000))
+            assert answer.responses[0].error_code == 0, answer
         wait_until("the replicas deleted everywhere",
                    lambda: not any((c.data_dir(i) / f"{TOPIC}-0").exists() for i in c.ports))
         for i in c.ports:

@@ -12,22 +12,21 @@ import time
 
 from client.protocol.api import ApiKey
 from client.protocol.record_batch import build_batch, iter_batches
-from tests.broker_server.wire import WireClient, create_topic
+from tests.broker_server.wire import WireClient, create_topic, fetch, produce_request
 
 BATCHES, RECORDS_PER_BATCH, IN_FLIGHT = 2000, 1000, 50
 
 
 def main(port: int) -> None:
     c = WireClient(port, timeout=60)
-    assert create_topic(c, "raw-bench")["error"] == 0, "topic raw-bench exists already: use a fresh node"
+    assert create_topic(c, "raw-bench").error_code == 0, "topic raw-bench exists already: use a fresh node"
     batch = build_batch([(None, b"x" * 100, None, i) for i in range(RECORDS_PER_BATCH)])
-    request = {"acks": 1, "partitions": [{"topic": "raw-bench", "partition": 0, "records": batch}]}
-    started, sent, received = time.perf_counter(), 0, 0
+    request = produce_request("raw-bench", 0, batch)
+    started, sent, received = time.perf_counter(), [], 0
     while received < BATCHES:
-        while sent < BATCHES and sent - received < IN_FLIGHT:
-            c.send(ApiKey.PRODUCE, request)
-            sent += 1
-        assert c.receive().body["partitions"][0]["error"] == 0
+        while len(sent) < BATCHES and len(sent) - received < IN_FLIGHT:
+            sent.append(c.send(ApiKey.PRODUCE, request))
+        assert c.receive(sent[received]).responses[0].partition_responses[0].error_code == 0
         received += 1
     elapsed = time.perf_counter() - started
     records = BATCHES * RECORDS_PER_BATCH
@@ -35,8 +34,7 @@ def main(port: int) -> None:
           f"(batches of {RECORDS_PER_BATCH} x 100 B, {IN_FLIGHT} in flight, acks=1)")
     offset, total, started = 0, 0, time.perf_counter()
     while offset < records:
-        _, tail = c.fetch({"max_wait_ms": 0, "max_bytes": 8 << 20, "partitions": [
-            {"topic": "raw-bench", "partition": 0, "fetch_offset": offset, "partition_max_bytes": 8 << 20}]})
+        _, tail = fetch(c, "raw-bench", 0, offset, max_bytes=8 << 20, partition_max_bytes=8 << 20)
         offset = [h for h in iter_batches(tail)][-1].last_offset + 1
         total += len(tail)
     elapsed = time.perf_counter() - started

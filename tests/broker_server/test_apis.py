@@ -1,4 +1,5 @@
-"""Every API against a live `pybroker start` node, over raw sockets with our frames."""
+"""The data-path and admin APIs against a live `pybroker start` node, over raw sockets in
+Kafka's frames (typed messages from the codec), at the versions clients send."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import time
 
 import pytest
 
+from client.protocol import messages as m
 from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import build_batch
-from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
+from tests.broker_server.wire import (
+    WireClient, create_topic, fetch, fetch_request, list_offset, metadata, produce, produce_request, records_of,
+)
 
 
 def batch(values: list[bytes], ts: int = 1_000) -> bytes:
@@ -22,165 +26,235 @@ def client(shared_node):
         yield c
 
 
-def test_api_versions_lists_every_supported_api(client):
-    body = client.call(ApiKey.API_VERSIONS, {})
-    assert body["error"] == 0
-    assert {k: (lo, hi) for k, lo, hi in body["api_versions"]} == {int(k): v for k, v in SUPPORTED_VERSIONS.items()}
-    refused = client.call(ApiKey.API_VERSIONS, {}, version=9)
-    assert refused["error"] == ErrorCode.UNSUPPORTED_VERSION and refused["api_versions"]
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_api_versions_lists_every_supported_api(client, version):
+    body = client.call(ApiKey.API_VERSIONS, m.ApiVersionsRequest(client_software_name="tests",
+                                                                 client_software_version="1"), version)
+    assert body.error_code == 0
+    assert {k.api_key: (k.min_version, k.max_version) for k in body.api_keys} == \
+        {int(k): v for k, v in SUPPORTED_VERSIONS.items()}
 
 
-def test_create_describe_delete_topic(client, shared_node):
-    assert create_topic(client, "apis-orders", partitions=3, retention_ms="60000")["error"] == 0
+def test_api_versions_of_a_version_we_do_not_know_answers_the_table_in_v0(client):
+    # header v2 (client id "x", no tagged fields), then a v3 body: what a newer client sends
+    header = client.send_raw(ApiKey.API_VERSIONS, 9, b"\x00\x01x\x00" + m.ApiVersionsRequest().encode(3))
+    refused = client.receive(header)
+    assert refused.error_code == ErrorCode.UNSUPPORTED_VERSION
+    assert {k.api_key for k in refused.api_keys} == {int(k) for k in SUPPORTED_VERSIONS}
+    assert client.call(ApiKey.API_VERSIONS, m.ApiVersionsRequest()).error_code == 0  # same connection
+
+
+@pytest.mark.parametrize("version", [0, 1, 4, 7, 9, 12])
+def test_metadata_at_every_layout(client, shared_node, version):
+    name = f"apis-meta-{version}"
+    assert create_topic(client, name, partitions=3).error_code == 0
+    meta = metadata(client, [name, f"apis-nope-{version}"], version=version)
+    assert [(b.node_id, b.host, b.port) for b in meta.brokers] == [(1, "127.0.0.1", shared_node.broker_port)]
+    if version >= 1:
+        assert meta.controller_id == 1
+    if version >= 2:
+        assert len(meta.cluster_id) == 22
+    topic, nope = meta.topics
+    assert [p.partition_index for p in topic.partitions] == [0, 1, 2]
+    assert all((p.leader_id, p.isr_nodes, p.replica_nodes) == (1, [1], [1]) for p in topic.partitions)
+    assert all(p.leader_epoch == (0 if version >= 7 else -1) for p in topic.partitions)
+    # before v4 a request cannot decline auto-creation, and auto.create.topics.enable defaults to true
+    assert nope.error_code == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if version >= 4 else 0)
+
+
+def test_metadata_for_all_topics(client):
+    create_topic(client, "apis-all")
+    assert "apis-all" in [t.name for t in metadata(client, None).topics]
+    assert "apis-all" in [t.name for t in client.call(ApiKey.METADATA, m.MetadataRequest(topics=[]), 0).topics]
+    assert metadata(client, [], version=1).topics == []
+
+
+def test_metadata_auto_creates_topics_unless_the_request_says_not_to(client):
+    asked = metadata(client, ["apis-auto-no"], auto_create=False)
+    assert asked.topics[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    made = metadata(client, ["apis-auto-yes"], auto_create=True).topics[0]
+    assert made.error_code == 0 and len(made.partitions) == 1  # num.partitions defaults to 1
+    bad = metadata(client, ["bad/name"], auto_create=True).topics[0]
+    assert bad.error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
+
+
+def test_create_describe_delete_topic(client):
+    created = create_topic(client, "apis-orders", partitions=3, retention_ms="60000")
+    assert (created.error_code, created.num_partitions, created.replication_factor) == (0, 3, 1)
+    configs = {c.name: c.value for c in created.configs}
+    assert configs["retention.ms"] == "60000" and configs["cleanup.policy"] == "delete"
     again = create_topic(client, "apis-orders")
-    assert again["error"] == ErrorCode.TOPIC_ALREADY_EXISTS and "exists" in again["message"]
-    meta = client.call(ApiKey.METADATA, {"topics": ["apis-orders", "apis-nope"]})
-    assert meta["brokers"] == [{"id": 1, "host": "127.0.0.1", "port": shared_node.broker_port, "rack": None}]
-    assert meta["controller_id"] == 1 and len(meta["cluster_id"]) == 22
-    orders, nope = meta["topics"]
-    assert [p["partition"] for p in orders["partitions"]] == [0, 1, 2]
-    assert all(p["leader"] == 1 and p["isr"] == [1] and p["replicas"] == [1] for p in orders["partitions"])
-    assert nope["error"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-    deleted = client.call(ApiKey.DELETE_TOPICS, {"topics": ["apis-orders", "apis-nope"]})["topics"]
-    assert [t["error"] for t in deleted] == [0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]
-    meta = client.call(ApiKey.METADATA, {"topics": None})
-    assert "apis-orders" not in [t["name"] for t in meta["topics"]]
+    assert again.error_code == ErrorCode.TOPIC_ALREADY_EXISTS and "exists" in again.error_message
+    deleted = client.call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(topic_names=["apis-orders", "apis-nope"],
+                                                                      timeout_ms=10000)).responses
+    assert [(t.name, t.error_code) for t in deleted] == [("apis-orders", 0),
+                                                         ("apis-nope", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]
+    assert "apis-orders" not in [t.name for t in metadata(client, None).topics]
 
 
-@pytest.mark.parametrize("entry, code", [
-    ({"name": "apis-rf", "num_partitions": 1, "replication_factor": 2}, ErrorCode.INVALID_REPLICATION_FACTOR),
-    ({"name": "apis-np", "num_partitions": 0}, ErrorCode.INVALID_PARTITIONS),
+def test_create_topics_validate_only_and_broker_defaults(client):
+    req = m.CreateTopicsRequest(validate_only=True, topics=[m.CreateTopicsRequest.CreatableTopic(
+        name="apis-dry", num_partitions=2, replication_factor=1)])
+    assert client.call(ApiKey.CREATE_TOPICS, req).topics[0].error_code == 0
+    assert metadata(client, ["apis-dry"]).topics[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    result = create_topic(client, "apis-defaults", partitions=-1, replication_factor=-1)
+    assert (result.error_code, result.num_partitions, result.replication_factor) == (0, 1, 1)
+
+
+@pytest.mark.parametrize("version", [0, 1, 4, 5])
+@pytest.mark.parametrize("kwargs, code", [
+    ({"name": "apis-rf", "replication_factor": 2}, ErrorCode.INVALID_REPLICATION_FACTOR),
+    ({"name": "apis-np", "partitions": 0}, ErrorCode.INVALID_PARTITIONS),
     ({"name": "bad/name"}, ErrorCode.INVALID_TOPIC_EXCEPTION),
-    ({"name": "apis-cfg", "configs": {"retention.ms": "x"}}, ErrorCode.INVALID_CONFIG),
+    ({"name": "apis-cfg", "retention_ms": "x"}, ErrorCode.INVALID_CONFIG),
 ])
-def test_create_topic_refusals_carry_messages(client, entry, code):
-    result = client.call(ApiKey.CREATE_TOPICS, {"topics": [entry]})["topics"][0]
-    assert result["error"] == code and result["message"]
+def test_create_topic_refusals(client, version, kwargs, code):
+    result = create_topic(client, version=version, **kwargs)
+    assert result.error_code == code
+    if version >= 1:
+        assert result.error_message
 
 
-def test_metadata_does_not_auto_create_by_default(client):
-    meta = client.call(ApiKey.METADATA, {"topics": ["apis-auto"], "allow_auto_create": True})
-    assert meta["topics"][0]["error"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+@pytest.mark.parametrize("produce_version, fetch_version", [(3, 4), (5, 7), (7, 11), (9, 12)])
+def test_produce_fetch_list_offsets(client, produce_version, fetch_version):
+    name = f"apis-pf-{produce_version}"
+    create_topic(client, name, partitions=2)
+    first = produce(client, name, 1, batch([b"a", b"b", b"c"], ts=1_000), version=produce_version)
+    second = produce(client, name, 1, batch([b"d", b"e"], ts=5_000), acks=-1, version=produce_version)
+    assert (first.error_code, first.base_offset, second.error_code, second.base_offset) == (0, 0, 0, 3)
+    part, data = fetch(client, name, 1, 0, version=fetch_version)
+    assert (part.error_code, part.high_watermark, part.last_stable_offset) == (0, 5, 5)
+    assert [(r.offset, r.value) for r in records_of(data)] == [(0, b"a"), (1, b"b"), (2, b"c"), (3, b"d"), (4, b"e")]
+    part, data = fetch(client, name, 1, 3, version=fetch_version)
+    assert [r.offset for r in records_of(data) if r.offset >= 3] == [3, 4]
+    part, data = fetch(client, name, 1, 5, version=fetch_version)
+    assert part.error_code == 0 and data == b""
+    part, _ = fetch(client, name, 1, 6, version=fetch_version)
+    assert part.error_code == ErrorCode.OFFSET_OUT_OF_RANGE
+    for version in (1, 4, 7):
+        assert [list_offset(client, name, 1, t, version).offset for t in (-2, -1, 4_000, 99_000)] == [0, 5, 3, -1]
+    assert list_offset(client, name, 0, -1).offset == 0
 
 
-def test_produce_fetch_list_offsets(client):
-    create_topic(client, "apis-pf", partitions=2)
-    first = produce(client, "apis-pf", 1, batch([b"a", b"b", b"c"], ts=1_000))
-    second = produce(client, "apis-pf", 1, batch([b"d", b"e"], ts=5_000), acks=-1)
-    assert (first["error"], first["base_offset"], second["error"], second["base_offset"]) == (0, 0, 0, 3)
-    part, tail = fetch(client, "apis-pf", 1, 0)
-    assert part["error"] == 0 and part["high_watermark"] == 5 and part["records_size"] == len(tail)
-    assert [(r.offset, r.value) for r in records_of(tail)] == [(0, b"a"), (1, b"b"), (2, b"c"), (3, b"d"), (4, b"e")]
-    part, tail = fetch(client, "apis-pf", 1, 3)
-    assert [r.offset for r in records_of(tail) if r.offset >= 3] == [3, 4]
-    part, tail = fetch(client, "apis-pf", 1, 5)
-    assert part["error"] == 0 and tail == b""
-    part, _ = fetch(client, "apis-pf", 1, 6)
-    assert part["error"] == ErrorCode.OFFSET_OUT_OF_RANGE and "outside" in part["message"]
-    body = client.call(ApiKey.LIST_OFFSETS, {"partitions": [
-        {"topic": "apis-pf", "partition": 1, "timestamp": t} for t in (-2, -1, 4_000, 99_000)]})
-    assert [p["offset"] for p in body["partitions"]] == [0, 5, 3, -1]
-    body = client.call(ApiKey.LIST_OFFSETS, {"partitions": [{"topic": "apis-pf", "partition": 0, "timestamp": -1}]})
-    assert body["partitions"][0]["offset"] == 0
+def test_produce_response_names_topics_and_partitions_as_asked(client):
+    create_topic(client, "apis-multi", partitions=2)
+    req = m.ProduceRequest(acks=1, timeout_ms=5000, topic_data=[
+        m.ProduceRequest.TopicProduceData(name="apis-multi", partition_data=[
+            m.ProduceRequest.PartitionProduceData(index=p, records=batch([b"x"])) for p in (1, 0, 7)]),
+        m.ProduceRequest.TopicProduceData(name="apis-none", partition_data=[
+            m.ProduceRequest.PartitionProduceData(index=0, records=batch([b"y"]))])])
+    answer = client.call(ApiKey.PRODUCE, req)
+    assert [(t.name, [(p.index, p.error_code) for p in t.partition_responses]) for t in answer.responses] == [
+        ("apis-multi", [(1, 0), (0, 0), (7, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]),
+        ("apis-none", [(0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)])]
 
 
 def test_fetch_long_poll_wakes_when_data_arrives(shared_node, client):
     create_topic(client, "apis-poll")
-    poller = WireClient(shared_node.broker_port)
-    try:
-        cid = poller.send(ApiKey.FETCH, {"max_wait_ms": 20_000, "min_bytes": 1, "partitions": [
-            {"topic": "apis-poll", "partition": 0, "fetch_offset": 0}]})
-        meta_cid = poller.send(ApiKey.METADATA, {"topics": []})  # queued behind the long poll
+    with WireClient(shared_node.broker_port) as poller:
+        polling = poller.send(ApiKey.FETCH, fetch_request([("apis-poll", 0, 0)], max_wait_ms=20_000))
+        queued = poller.send(ApiKey.METADATA, m.MetadataRequest(topics=[]))  # queued behind the long poll
         time.sleep(0.3)
-        assert produce(client, "apis-poll", 0, batch([b"wake"]))["error"] == 0
-        first, second = poller.receive(), poller.receive()
-        assert (first.correlation_id, second.correlation_id) == (cid, meta_cid)  # answered in order
-        assert [r.value for r in records_of(bytes(first.tail))] == [b"wake"]
-    finally:
-        poller.close()
+        assert produce(client, "apis-poll", 0, batch([b"wake"])).error_code == 0
+        first = poller.receive(polling)   # answered in order: receive() checks the correlation id
+        poller.receive(queued)
+        assert [r.value for r in records_of(bytes(first.responses[0].partitions[0].records))] == [b"wake"]
 
 
 def test_fetch_long_poll_answers_empty_after_max_wait(client):
     create_topic(client, "apis-wait")
     started = time.monotonic()
-    part, tail = fetch(client, "apis-wait", 0, 0, max_wait_ms=300)
-    assert part["error"] == 0 and tail == b"" and time.monotonic() - started >= 0.25
+    part, data = fetch(client, "apis-wait", 0, 0, max_wait_ms=300)
+    assert part.error_code == 0 and data == b"" and time.monotonic() - started >= 0.25
+
+
+def test_fetch_with_a_session_we_never_opened_is_refused(client):
+    req = fetch_request([("apis-wait", 0, 0)])
+    req.session_id, req.session_epoch = 77, 3
+    assert client.call(ApiKey.FETCH, req).error_code == ErrorCode.FETCH_SESSION_ID_NOT_FOUND
 
 
 def test_pipelined_produces_are_answered_in_order(client):
     create_topic(client, "apis-pipe")
-    cids = [client.send(ApiKey.PRODUCE, {"acks": 1, "partitions": [
-        {"topic": "apis-pipe", "partition": 0, "records": batch([b"%d" % i])}]}) for i in range(200)]
-    responses = [client.receive() for _ in cids]
-    assert [r.correlation_id for r in responses] == cids
-    assert [r.body["partitions"][0]["base_offset"] for r in responses] == list(range(200))
+    headers = [client.send(ApiKey.PRODUCE, produce_request("apis-pipe", 0, batch([b"%d" % i]))) for i in range(200)]
+    offsets = [client.receive(h).responses[0].partition_responses[0].base_offset for h in headers]
+    assert offsets == list(range(200))
 
 
 def test_acks_zero_gets_no_response(client):
     create_topic(client, "apis-acks0")
-    client.send(ApiKey.PRODUCE, {"acks": 0, "partitions": [
-        {"topic": "apis-acks0", "partition": 0, "records": batch([b"x"])}]})
-    body = client.call(ApiKey.LIST_OFFSETS, {"partitions": [{"topic": "apis-acks0", "partition": 0, "timestamp": -1}]})
-    assert body["partitions"][0]["offset"] == 1  # the next response is ListOffsets', and it saw the write
+    client.send(ApiKey.PRODUCE, produce_request("apis-acks0", 0, batch([b"x"]), acks=0))
+    # the next response is ListOffsets', and it saw the write
+    assert list_offset(client, "apis-acks0", 0, -1).offset == 1
 
 
 def test_produce_refusals(client):
     create_topic(client, "apis-bad")
-    assert produce(client, "apis-missing", 0, batch([b"x"]))["error"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-    assert produce(client, "apis-bad", 7, batch([b"x"]))["error"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    assert produce(client, "apis-missing", 0, batch([b"x"]), acks=1).error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    assert produce(client, "apis-bad", 7, batch([b"x"])).error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     bad_crc = bytearray(batch([b"hello"]))
     bad_crc[-1] ^= 0xFF
     refused = produce(client, "apis-bad", 0, bytes(bad_crc))
-    assert refused["error"] == ErrorCode.CORRUPT_MESSAGE and refused["message"]
+    assert refused.error_code == ErrorCode.CORRUPT_MESSAGE and refused.error_message
+    assert produce(client, "apis-bad", 0, None).error_code == ErrorCode.CORRUPT_MESSAGE
     too_big = batch([b"x" * 1_100_000])
-    assert produce(client, "apis-bad", 0, too_big)["error"] == ErrorCode.MESSAGE_TOO_LARGE
-    assert produce(client, "apis-bad", 0, batch([b"ok"]), acks=5)["error"] == ErrorCode.INVALID_REQUIRED_ACKS
-    assert produce(client, "apis-bad", 0, batch([b"ok"]))["base_offset"] == 0  # nothing bad was written
+    assert produce(client, "apis-bad", 0, too_big).error_code == ErrorCode.MESSAGE_TOO_LARGE
+    assert produce(client, "apis-bad", 0, batch([b"ok"]), acks=5).error_code == ErrorCode.INVALID_REQUIRED_ACKS
+    for old in (0, 1, 2):  # the message formats before RecordBatch v2
+        assert produce(client, "apis-bad", 0, batch([b"ok"]), version=old).error_code == ErrorCode.UNSUPPORTED_VERSION
+    txn = produce_request("apis-bad", 0, batch([b"ok"]))
+    txn.transactional_id = "tx"
+    assert client.call(ApiKey.PRODUCE, txn).responses[0].partition_responses[0].error_code == ErrorCode.INVALID_REQUEST
+    internal = produce(client, "__consumer_offsets", 0, batch([b"ok"]))
+    assert internal.error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
+    assert produce(client, "apis-bad", 0, batch([b"ok"])).base_offset == 0  # nothing bad was written
 
 
 def test_fetch_limits_are_soft_and_cut_at_batch_boundaries(client):
     create_topic(client, "apis-limits", partitions=2)
     for p in (0, 1):
         for i in range(5):
-            assert produce(client, "apis-limits", p, batch([b"x" * 900], ts=i))["error"] == 0
+            assert produce(client, "apis-limits", p, batch([b"x" * 900], ts=i)).error_code == 0
     one_batch = len(batch([b"x" * 900]))
-    body, tail = client.fetch({"max_wait_ms": 0, "partitions": [
-        {"topic": "apis-limits", "partition": 0, "fetch_offset": 0, "partition_max_bytes": 2 * one_batch + 10}]})
-    assert body["partitions"][0]["records_size"] == 2 * one_batch == len(tail)
-    body, tail = client.fetch({"max_wait_ms": 0, "partitions": [
-        {"topic": "apis-limits", "partition": 0, "fetch_offset": 1, "partition_max_bytes": 10}]})
-    assert [r.offset for r in records_of(tail)] == [1]  # one whole batch even above the limit
-    body, tail = client.fetch({"max_wait_ms": 0, "max_bytes": 10, "partitions": [
-        {"topic": "apis-limits", "partition": p, "fetch_offset": 0} for p in (0, 1)]})
-    sizes = [p["records_size"] for p in body["partitions"]]
-    assert sizes == [one_batch, 0] and len(tail) == one_batch
+    _, data = fetch(client, "apis-limits", 0, 0, partition_max_bytes=2 * one_batch + 10)
+    assert len(data) == 2 * one_batch
+    _, data = fetch(client, "apis-limits", 0, 1, partition_max_bytes=10)
+    assert [r.offset for r in records_of(data)] == [1]  # one whole batch even above the limit
+    answer = client.call(ApiKey.FETCH, fetch_request([("apis-limits", 0, 0), ("apis-limits", 1, 0)], max_bytes=10))
+    sizes = [len(bytes(t.partitions[0].records)) for t in answer.responses]
+    assert sizes == [one_batch, 0]
 
 
 def test_deleting_a_topic_ends_long_polls_on_it(shared_node, client):
     create_topic(client, "apis-doomed")
     with WireClient(shared_node.broker_port) as poller:
-        cid = poller.send(ApiKey.FETCH, {"max_wait_ms": 20_000, "partitions": [
-            {"topic": "apis-doomed", "partition": 0, "fetch_offset": 0}]})
+        polling = poller.send(ApiKey.FETCH, fetch_request([("apis-doomed", 0, 0)], max_wait_ms=20_000))
         time.sleep(0.2)
         started = time.monotonic()
-        assert client.call(ApiKey.DELETE_TOPICS, {"topics": ["apis-doomed"]})["topics"][0]["error"] == 0
-        resp = poller.receive()
-        assert resp.correlation_id == cid and time.monotonic() - started < 10
-        assert resp.body["partitions"][0]["error"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        deleted = client.call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(topic_names=["apis-doomed"]))
+        assert deleted.responses[0].error_code == 0
+        answer = poller.receive(polling)
+        assert time.monotonic() - started < 10
+        assert answer.responses[0].partitions[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 
 
-def test_controller_requests_from_a_stale_controller_or_for_another_registration_are_refused(client):
-    create_topic(client, "fenced")
-    header = {"controller_id": 9, "partitions": []}
-    # addressed to another registration of this broker (an earlier run): refused, nothing recorded
-    stale_broker = client.call(ApiKey.LEADER_AND_ISR, {**header, "controller_epoch": 1 << 30, "broker_epoch": -5})
-    assert stale_broker["error"] == ErrorCode.STALE_BROKER_EPOCH and "registration" in stale_broker["message"]
-    # older than the controller epoch this broker already obeys (its own controller's, >= 1)
-    for api in (ApiKey.LEADER_AND_ISR, ApiKey.UPDATE_METADATA, ApiKey.STOP_REPLICA):
-        stale = client.call(api, {**header, "controller_epoch": 0, "broker_epoch": -5})
-        assert stale["error"] == ErrorCode.STALE_CONTROLLER_EPOCH and "older" in stale["message"]
-    # the real controller still leads the topic: produce works
-    assert produce(client, "fenced", 0, build_batch([(None, b"v", None, 1)]))["error"] == 0
-    answer = client.call(ApiKey.OFFSETS_FOR_LEADER_EPOCH, {"replica_id": 2, "partitions": [
-        {"topic": "fenced", "partition": 0, "current_leader_epoch": 0, "leader_epoch": 0}]})["partitions"][0]
-    assert (answer["error"], answer["leader_epoch"], answer["end_offset"]) == (0, 0, 1)
+def test_fetch_tells_a_consumer_where_its_log_diverged(client):
+    create_topic(client, "apis-diverge")
+    produce(client, "apis-diverge", 0, batch([b"a", b"b"]))
+    req = fetch_request([("apis-diverge", 0, 1)])
+    req.topics[0].partitions[0].last_fetched_epoch = 0      # the epoch we are at: no divergence
+    part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
+    assert part.diverging_epoch.epoch == -1 and bytes(part.records)
+    req.topics[0].partitions[0].last_fetched_epoch = 3      # an epoch this log never had
+    part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
+    assert (part.error_code, part.diverging_epoch.epoch, part.diverging_epoch.end_offset) == (0, 0, 2)
+    assert not part.records
+
+
+def test_fetch_with_a_stale_leader_epoch_names_the_current_leader(client):
+    create_topic(client, "apis-fenced")
+    req = fetch_request([("apis-fenced", 0, 0)])
+    req.topics[0].partitions[0].current_leader_epoch = 5   # newer than the leader's epoch 0
+    part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
+    assert part.error_code == ErrorCode.UNKNOWN_LEADER_EPOCH
+    assert (part.current_leader.leader_id, part.current_leader.leader_epoch) == (1, 0)

@@ -24,7 +24,7 @@ def test_broker_rejoins_coord_after_its_session_expired(procs, tmp_path):
                 "--port", str(broker_port), "--coord", f"127.0.0.1:{coord_port}", "--config", str(config))
     wait_for_port(broker_port, timeout=30)
     with WireClient(broker_port) as c:
-        assert create_topic(c, "rejoin")["error"] == 0
+        assert create_topic(c, "rejoin").error_code == 0
     zk = KazooClient(hosts=f"127.0.0.1:{coord_port}")
     zk.start(timeout=10)
     try:
@@ -45,7 +45,7 @@ def test_broker_rejoins_coord_after_its_session_expired(procs, tmp_path):
             time.sleep(0.2)
         assert "rejoined coord with a new session" in procs.log_text("broker")
         with WireClient(broker_port) as c:
-            assert produce(c, "rejoin", 0, build_batch([(None, b"after", None, 1)]))["error"] == 0
+            assert produce(c, "rejoin", 0, build_batch([(None, b"after", None, 1)])).error_code == 0
     finally:
         zk.stop()
         zk.close()

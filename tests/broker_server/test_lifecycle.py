@@ -15,7 +15,7 @@ from kazoo.client import KazooClient
 
 from client.protocol.api import ApiKey
 from client.protocol.record_batch import build_batch
-from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
+from tests.broker_server.wire import WireClient, create_topic, fetch, fetch_request, metadata, produce, records_of
 
 
 def read_all(port: int, topic: str, partition: int = 0) -> list:
@@ -23,7 +23,7 @@ def read_all(port: int, topic: str, partition: int = 0) -> list:
     with WireClient(port) as c:
         for _ in range(10_000):
             part, tail = fetch(c, topic, partition, offset, max_bytes=1 << 20)
-            assert part["error"] == 0, part
+            assert part.error_code == 0, part
             got = [r for r in records_of(tail) if r.offset >= offset]
             if not got:
                 return out
@@ -37,10 +37,9 @@ def test_restart_keeps_topics_and_records_and_sigterm_is_clean(node):
     with WireClient(node.broker_port) as c:
         create_topic(c, "keep", partitions=2, retention_ms="86400000")
         for i in range(20):
-            assert produce(c, "keep", i % 2, build_batch([(None, b"v%d" % i, None, i)]))["error"] == 0
+            assert produce(c, "keep", i % 2, build_batch([(None, b"v%d" % i, None, i)])).error_code == 0
     poller = WireClient(node.broker_port)  # a long poll in flight must not hold up the stop
-    poller.send(ApiKey.FETCH, {"max_wait_ms": 60_000, "partitions": [
-        {"topic": "keep", "partition": 0, "fetch_offset": 10}]})
+    poller.send(ApiKey.FETCH, fetch_request([("keep", 0, 10)], max_wait_ms=60_000))
     time.sleep(0.2)
     started = time.monotonic()
     assert node.stop() == 0 and time.monotonic() - started < 10
@@ -52,8 +51,8 @@ def test_restart_keeps_topics_and_records_and_sigterm_is_clean(node):
     assert [r.value for r in read_all(node.broker_port, "keep", 0)] == [b"v%d" % i for i in range(0, 20, 2)]
     assert [r.value for r in read_all(node.broker_port, "keep", 1)] == [b"v%d" % i for i in range(1, 20, 2)]
     with WireClient(node.broker_port) as c:
-        meta = c.call(ApiKey.METADATA, {"topics": ["keep"]})["topics"][0]
-        assert meta["error"] == 0 and len(meta["partitions"]) == 2
+        meta = metadata(c, ["keep"]).topics[0]
+        assert meta.error_code == 0 and len(meta.partitions) == 2
 
 
 def test_znodes_follow_kafkas_layout(node):
@@ -108,8 +107,8 @@ def test_sigkill_during_fsynced_produce_stream_loses_no_acknowledged_record(node
                     result = produce(c, "durable", 0, build_batch([(None, value, None, i)]))
                 except (ConnectionError, OSError):
                     return
-                if result["error"] == 0:
-                    acked[result["base_offset"]] = value
+                if result.error_code == 0:
+                    acked[result.base_offset] = value
 
     thread = threading.Thread(target=produce_loop)
     thread.start()

@@ -12,10 +12,12 @@ import json
 
 import pytest
 
+from broker.metadata import controller_requests as requests
 from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.metadata.store import MetadataStore
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from coord.client import CoordClient
@@ -33,16 +35,16 @@ class Recorder:
 
     def send(self, broker_id, api_key, body) -> asyncio.Future:
         if api_key == ApiKey.LEADER_AND_ISR:
-            for e in body["partitions"]:
-                if e["leader"] == broker_id:
-                    self.leading[(e["topic"], e["partition"])] = Z.PartitionState(
-                        e["leader"], e["leader_epoch"], tuple(e["isr"]), e["controller_epoch"], e["zk_version"])
+            for topic, st in requests.leader_and_isr_states(body, requests.VERSIONS[api_key]):
+                if st.leader == broker_id:
+                    self.leading[(topic, st.partition_index)] = Z.PartitionState(
+                        st.leader, st.leader_epoch, tuple(st.isr), st.controller_epoch, st.partition_epoch)
         elif api_key == ApiKey.STOP_REPLICA:
-            for e in body["partitions"]:
-                self.stopped.append((e["topic"], e["partition"], body["delete"]))
-                self.leading.pop((e["topic"], e["partition"]), None)
+            for order in requests.stop_replica_orders(body, requests.VERSIONS[api_key]):
+                self.stopped.append((order.topic, order.partition, order.delete))
+                self.leading.pop((order.topic, order.partition), None)
         fut = asyncio.get_running_loop().create_future()
-        fut.set_result({"error": 0})
+        fut.set_result(m.API_BY_KEY[api_key].response(error_code=0))
         return fut
 
     def forget(self, broker_id) -> None:

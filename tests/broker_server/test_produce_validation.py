@@ -23,14 +23,14 @@ def test_refused_batches_store_nothing(shared_node) -> None:
         create_topic(c, "validated")
         create_topic(c, "validated-compact", cleanup_policy="compact")
         lying = produce(c, "validated", 0, _lying([(b"k", b"v", None, 1), (b"k", b"w", None, 2)]))
-        assert lying["error"] == ErrorCode.INVALID_RECORD and "end inside record 2 of 3" in lying["message"]
+        assert lying.error_code == ErrorCode.INVALID_RECORD and "end inside record 2 of 3" in lying.error_message
         codec7 = pack_batch(bytes(build_batch([(b"k", b"v", None, 1)]))[HEADER_SIZE:], base_offset=0,
                             record_count=1, last_offset_delta=0, attributes=7, base_timestamp=1, max_timestamp=1)
-        assert produce(c, "validated", 0, codec7)["error"] == ErrorCode.CORRUPT_MESSAGE
+        assert produce(c, "validated", 0, codec7).error_code == ErrorCode.CORRUPT_MESSAGE
         keyless = produce(c, "validated-compact", 0, build_batch([(b"k", b"v", None, 1), (None, b"v", None, 1)]))
-        assert keyless["error"] == ErrorCode.INVALID_RECORD and "without a key" in keyless["message"]
+        assert keyless.error_code == ErrorCode.INVALID_RECORD and "without a key" in keyless.error_message
 
-        assert produce(c, "validated", 0, build_batch([(None, b"good", [("h", None)], 5)]))["base_offset"] == 0
-        assert produce(c, "validated-compact", 0, build_batch([(b"k", b"good", None, 5)]))["base_offset"] == 0
+        assert produce(c, "validated", 0, build_batch([(None, b"good", [("h", None)], 5)])).base_offset == 0
+        assert produce(c, "validated-compact", 0, build_batch([(b"k", b"good", None, 5)])).base_offset == 0
         _, tail = fetch(c, "validated", 0, 0)
         assert [(r.offset, r.value, r.headers) for r in decode_batch(tail)] == [(0, b"good", [("h", None)])]

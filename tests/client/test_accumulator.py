@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from client.producer.accumulator import RecordAccumulator
+from client.producer.accumulator import RecordAccumulator, records_metadata
 from client.structs import RecordMetadata, TopicPartition
 
 A, B, C = TopicPartition("t", 0), TopicPartition("t", 1), TopicPartition("u", 0)
@@ -145,3 +145,22 @@ async def test_a_failed_half_fails_every_record_of_the_batch() -> None:
     for f in futures:
         with pytest.raises(RuntimeError, match="refused"):
             await f
+
+
+async def test_append_to_batch_gives_the_batch_and_metadata_comes_for_all_its_records_at_once() -> None:
+    """The batched hand-over's entry point: no future per record; one call settles a batch,
+    a split one too (each record's offset from its half), log append time when the broker set it."""
+    a = acc(batch_size=1000)
+    placed = [a.append_to_batch(A, None, b"%d" % i, None, 10 + i, 10, now=0.0) for i in range(5)]
+    batch = placed[0][0]
+    assert all(b is batch for b, _full in placed) and len(batch.records) == 5
+    assert records_metadata((7, -1), A, [(0, 10), (4, 14)]) == [RecordMetadata("t", 0, 7, 10),
+                                                                RecordMetadata("t", 0, 11, 14)]
+    assert records_metadata((-1, 999), A, [(1, 11)]) == [RecordMetadata("t", 0, -1, 999)]
+    [drained] = a.drain(1, LEADERS.get, 10_000, now=1.0)
+    first, second = a.split(drained)
+    first.done(100, -1)
+    second.done(300, -1)
+    await asyncio.sleep(0)
+    assert [m.offset for m in records_metadata(batch.future.result(), A, [(i, 0) for i in range(5)])] == \
+        [100, 101, 300, 301, 302]

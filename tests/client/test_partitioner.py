@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from client.partitioner import DefaultPartitioner, murmur2, partition_for_key
+from client.partitioner import DefaultPartitioner, murmur2, murmur2_many, partition_for_key
 
 # Kafka's own vectors: clients/src/test/java/org/apache/kafka/common/utils/UtilsTest.java
 KAFKA_VECTORS = {
@@ -66,3 +66,24 @@ def test_sticky_partition_spreads_over_partitions() -> None:
         seen.add(current)
         p.on_batch_closed("t", current, parts)
     assert seen == {0, 1, 2}
+
+
+@given(st.lists(st.binary(max_size=40), max_size=60))
+def test_murmur2_and_murmur2_many_match_kafka_python(keys: list[bytes]) -> None:
+    """kafka-python's murmur2, written independently of ours, as the reference."""
+    from kafka.partitioner.default import murmur2 as reference
+
+    keys = keys + [b"k%d" % i for i in range(20)]  # enough of one length for the lanes
+    many = murmur2_many(keys)
+    for key in keys:
+        assert murmur2(key) & 0xFFFFFFFF == reference(key) & 0xFFFFFFFF  # it gives an unsigned int
+        assert many[key] == reference(key) & 0xFFFFFFFF
+
+
+def test_prehashed_keys_go_where_unhashed_ones_do() -> None:
+    keys = [b"user-%d" % i for i in range(500)] + [bytearray(b"ba")]
+    plain, prehashed = DefaultPartitioner(), DefaultPartitioner()
+    prehashed.prehash(keys)
+    parts = list(range(7))
+    assert [prehashed.partition("t", k, parts, parts) for k in keys] == \
+        [plain.partition("t", k, parts, parts) for k in keys]

@@ -8,6 +8,7 @@ from client.cluster import BrokerAddress, ClusterMetadata, parse_bootstrap
 from client.consumer.subscription_state import SubscriptionState
 from client.errors import IllegalStateError
 from client.structs import TopicPartition
+from tests.client.metadata import metadata_response
 
 TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
@@ -47,17 +48,9 @@ def test_fetchable_excludes_paused_and_unpositioned() -> None:
         subs.seek(TP1, -1)
 
 
-METADATA = {
-    "cluster_id": "c1", "controller_id": 1,
-    "brokers": [{"id": 1, "host": "127.0.0.1", "port": 9092, "rack": None}],
-    "topics": [
-        {"name": "t", "error": 0, "partitions": [
-            {"partition": 0, "error": 0, "leader": 1, "leader_epoch": 0, "replicas": [1], "isr": [1]},
-            {"partition": 1, "error": 0, "leader": -1, "leader_epoch": 0, "replicas": [1], "isr": []},
-            {"partition": 2, "error": 0, "leader": 2, "leader_epoch": 0, "replicas": [2], "isr": [2]}]},
-        {"name": "missing", "error": 3, "message": "no such topic", "partitions": []},
-    ],
-}
+METADATA = metadata_response(
+    {1: ("127.0.0.1", 9092)}, cluster_id="c1", controller_id=1,
+    topics={"t": [(0, 1, 0, [1], [1]), (1, -1, 0, [1], []), (2, 2, 0, [2], [2])]}, errors={"missing": 3})
 
 
 def test_metadata_cache_knows_leaders_only_when_the_leader_is_a_live_broker() -> None:
@@ -69,14 +62,14 @@ def test_metadata_cache_knows_leaders_only_when_the_leader_is_a_live_broker() ->
     assert cluster.leader_for(TopicPartition("t", 2)) is None   # leader not in broker list
     assert cluster.available_partitions_for("t") == [0]
     assert cluster.partitions_for("missing") is None
-    assert cluster.topic_error("missing") == (3, "no such topic")
+    assert cluster.topic_error("missing") == (3, None)
     assert cluster.topics() == ["t"]
 
 
 def test_metadata_update_drops_a_topic_that_now_errors() -> None:
     cluster = ClusterMetadata()
     cluster.update(METADATA)
-    cluster.update({**METADATA, "topics": [{"name": "t", "error": 3, "message": None}]})
+    cluster.update(metadata_response({1: ("127.0.0.1", 9092)}, errors={"t": 3}))
     assert cluster.partitions_for("t") is None
 
 

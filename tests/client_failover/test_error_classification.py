@@ -14,7 +14,10 @@ from client.consumer.fetcher import Fetcher, FetchAction, classify_error
 from client.consumer.subscription_state import SubscriptionState
 from client.protocol.errors import (INVALID_METADATA, RETRIABLE, CorruptMessageError, ErrorCode,
                                     OffsetOutOfRangeError)
+from client.protocol import messages as m
+from client.protocol.record_batch import build_batch
 from client.structs import TopicPartition
+from tests.client.metadata import metadata_response
 
 
 @pytest.mark.parametrize("code", [ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH,
@@ -60,11 +63,13 @@ def test_every_code_has_exactly_one_action() -> None:
 
 def metadata(leader: int) -> ClusterMetadata:
     cluster = ClusterMetadata()
-    cluster.update({"controller_id": 1, "brokers": [{"id": i, "host": "h", "port": 9000 + i} for i in (1, 2, 3)],
-                    "topics": [{"name": "t", "partitions": [
-                        {"partition": 0, "leader": leader, "leader_epoch": 4, "replicas": [1, 2, 3], "isr": [1, 2, 3]},
-                        {"partition": 1, "leader": 2, "leader_epoch": 1, "replicas": [1, 2, 3], "isr": [1, 2, 3]}]}]})
+    cluster.update(metadata_answer(leader))
     return cluster
+
+
+def metadata_answer(leader: int) -> m.MetadataResponse:
+    return metadata_response({i: ("h", 9000 + i) for i in (1, 2, 3)}, controller_id=1, topics={"t": [
+        (0, leader, 4, [1, 2, 3], [1, 2, 3]), (1, 2, 1, [1, 2, 3], [1, 2, 3])]})
 
 
 def test_a_forgotten_leader_stays_unknown_until_the_next_update() -> None:
@@ -74,17 +79,19 @@ def test_a_forgotten_leader_stays_unknown_until_the_next_update() -> None:
     assert cluster.leader_for(TopicPartition("t", 1)) == 2          # other partitions keep theirs
     assert cluster.available_partitions_for("t") == [1]
     cluster.forget_leader(TopicPartition("t", 9))                   # unknown partition: nothing to forget
-    fresh = metadata(leader=3)
-    cluster.update({"controller_id": 1, "brokers": [{"id": i, "host": "h", "port": 9000 + i} for i in (1, 2, 3)],
-                    "topics": [{"name": "t", "partitions": [p._asdict() for p in fresh.describe("t")]}]})
+    cluster.update(metadata_answer(leader=3))
     assert cluster.leader_for(TopicPartition("t", 0)) == 3
 
 
 def test_not_controller_anywhere_in_an_answer_means_send_again() -> None:
-    assert _controller_moved({"error": ErrorCode.NOT_CONTROLLER})
-    assert _controller_moved({"topics": [{"name": "a", "error": 0}, {"name": "b", "error": ErrorCode.NOT_CONTROLLER}]})
-    assert not _controller_moved({"topics": [{"name": "a", "error": ErrorCode.TOPIC_ALREADY_EXISTS}]})
-    assert not _controller_moved({"error": 0, "topics": []})
+    created = m.CreateTopicsResponse.CreatableTopicResult
+    assert _controller_moved(m.CreateTopicsResponse(topics=[
+        created(name="a", error_code=0), created(name="b", error_code=ErrorCode.NOT_CONTROLLER)]))
+    assert not _controller_moved(m.CreateTopicsResponse(topics=[
+        created(name="a", error_code=ErrorCode.TOPIC_ALREADY_EXISTS)]))
+    assert not _controller_moved(m.CreateTopicsResponse(topics=[]))
+    deleted = m.DeleteTopicsResponse.DeletableTopicResult
+    assert _controller_moved(m.DeleteTopicsResponse(responses=[deleted(name="a", error_code=ErrorCode.NOT_CONTROLLER)]))
 
 
 def fetcher_at(offset: int, reset: str = "earliest") -> Fetcher:
@@ -99,9 +106,11 @@ def fetcher_at(offset: int, reset: str = "earliest") -> Fetcher:
 
 
 def answer(fetcher: Fetcher, code: int, top_level: bool = False) -> None:
-    entry = {"topic": "t", "partition": 0, "error": 0 if top_level else code, "records_size": 0}
-    fetcher._handle_response({"error": code if top_level else 0, "partitions": [entry]}, memoryview(b""),
-                             {("t", 0): 7})
+    """A Fetch answer for t-0 (fetched at offset 7): refused as a whole (Fetch v7+) or for the partition."""
+    r = m.FetchResponse
+    entry = r.PartitionData(partition_index=0, error_code=0 if top_level else code, high_watermark=-1)
+    fetcher._handle_response(r(error_code=code if top_level else 0, responses=[
+        r.FetchableTopicResponse(topic="t", partitions=[entry])]), {TopicPartition("t", 0): 7})
 
 
 @pytest.mark.parametrize("top_level", [False, True])
@@ -143,4 +152,20 @@ async def test_corrupt_message_reaches_the_application() -> None:
     answer(fetcher, ErrorCode.CORRUPT_MESSAGE)
     with pytest.raises(CorruptMessageError):
         fetcher.fetched_records(10)
+    await fetcher.client.close()
+
+
+async def test_records_are_whole_batches_and_a_partial_last_one_is_fetched_again() -> None:
+    fetcher = fetcher_at(1)
+    batches = [build_batch([(b"k%d" % i, b"v%d" % i, [], 1000 + i) for i in range(first, first + 2)],
+                           base_offset=first) for first in (0, 2, 4)]
+    records = memoryview(batches[0] + batches[1] + batches[2][:30])   # max_bytes cut the third batch
+    r = m.FetchResponse
+    fetcher._handle_response(r(responses=[r.FetchableTopicResponse(topic="t", partitions=[
+        r.PartitionData(partition_index=0, high_watermark=6, records=records)])]), {TopicPartition("t", 0): 1})
+    got = fetcher.fetched_records(10)
+    assert [(rec.offset, rec.key, rec.value) for rec in got] == [(1, b"k1", b"v1"), (2, b"k2", b"v2"),
+                                                                (3, b"k3", b"v3")]   # offset 0 was below the position
+    assert fetcher.subs.state(TopicPartition("t", 0)).position == 4    # the cut batch is fetched again from 4
+    assert fetcher.subs.state(TopicPartition("t", 0)).high_watermark == 6
     await fetcher.client.close()

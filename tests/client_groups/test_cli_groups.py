@@ -25,7 +25,7 @@ def test_consume_with_a_group_resumes_where_the_group_left_off(shared_group_node
     second = cli("consume", "cli-groups", "--group", "readers", "--from-beginning", "--max-messages", "1", *bs)
     assert second.stdout == b"c\n"                                         # committed on exit, resumed here
     listed = cli("groups", "list", *bs)
-    assert b"readers\tEmpty\t-" in listed.stdout.splitlines()          # an Empty group keeps no protocol
+    assert b"readers\tEmpty\tconsumer" in listed.stdout.splitlines()   # Empty keeps its protocol type, as Kafka
     described = cli("groups", "describe", "readers", *bs).stdout.decode()
     assert "State: Empty" in described
     rows = [line.split() for line in described.splitlines() if line.startswith("cli-groups")]

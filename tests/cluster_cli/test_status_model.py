@@ -1,4 +1,4 @@
-"""`pybroker status` rendering from a Metadata body: brokers, controller and epoch, each
+"""`pybroker status` rendering from a MetadataResponse: brokers, controller and epoch, each
 partition's leader, epoch, replicas, ISR and HW, with notes for trouble."""
 
 from __future__ import annotations
@@ -6,18 +6,21 @@ from __future__ import annotations
 import json
 
 from broker.cli.status_model import CoordRow, build_report, parse_srvr_mode, render_table
+from client.protocol import messages as m
 
-METADATA = {
-    "cluster_id": "abc", "controller_id": 2,
-    "brokers": [{"id": 2, "host": "127.0.0.1", "port": 9093, "rack": "r2"},
-                {"id": 1, "host": "127.0.0.1", "port": 9092, "rack": None}],
-    "topics": [
-        {"name": "t", "error": 0, "partitions": [
-            {"partition": 1, "leader": -1, "leader_epoch": 4, "replicas": [1, 3], "isr": [3]},
-            {"partition": 0, "leader": 1, "leader_epoch": 2, "replicas": [1, 2, 3], "isr": [1, 2]}]},
-        {"name": "gone", "error": 3, "message": "no such topic", "partitions": []},
-    ],
-}
+R = m.MetadataResponse
+METADATA = R(
+    cluster_id="abc", controller_id=2,
+    brokers=[R.MetadataResponseBroker(node_id=2, host="127.0.0.1", port=9093, rack="r2"),
+             R.MetadataResponseBroker(node_id=1, host="127.0.0.1", port=9092, rack=None)],
+    topics=[
+        R.MetadataResponseTopic(name="t", error_code=0, partitions=[
+            R.MetadataResponsePartition(partition_index=1, leader_id=-1, leader_epoch=4, replica_nodes=[1, 3],
+                                        isr_nodes=[3]),
+            R.MetadataResponsePartition(partition_index=0, leader_id=1, leader_epoch=2, replica_nodes=[1, 2, 3],
+                                        isr_nodes=[1, 2])]),
+        R.MetadataResponseTopic(name="gone", error_code=3),
+    ])
 
 
 def test_table_shows_every_fact():
@@ -33,7 +36,7 @@ def test_table_shows_every_fact():
     rows = {tuple(line.split()[:2]): line.split() for line in lines if line.startswith("  t ")}
     assert rows[("t", "0")] == ["t", "0", "1", "2", "1,2,3", "1,2", "42", "under-replicated"]
     assert rows[("t", "1")] == ["t", "1", "none", "4", "1,3", "3", "?", "offline"]
-    assert "warning: topic gone: error 3 no such topic" in text
+    assert "warning: topic gone: error 3 UNKNOWN_TOPIC_OR_PARTITION" in text
 
 
 def test_json_has_the_same_facts():
@@ -62,10 +65,3 @@ def test_coord_members_and_their_roles():
     assert [line.split() for line in text.splitlines() if line.startswith("  10.0.0.")] == [
         ["10.0.0.1:2181", "leader"], ["10.0.0.2:2181", "unreachable"]]
     assert json.loads(report.to_json())["coord"][0] == {"address": "10.0.0.1:2181", "mode": "leader"}
-
-
-def test_metadata_high_watermark_is_used_when_the_leader_gave_none():
-    body = {"brokers": [], "topics": [{"name": "t", "partitions": [
-        {"partition": 0, "leader": 1, "leader_epoch": 0, "replicas": [1], "isr": [1], "high_watermark": 9}]}]}
-    assert build_report(body, {}).partitions[0].high_watermark == 9
-    assert build_report(body, {("t", 0): 11}).partitions[0].high_watermark == 11

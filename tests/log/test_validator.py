@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from broker.log import LogConfig, RecordTooLargeError
-from broker.log.validator import validate_for_append
+from broker.log.validator import decompression_limit, validate_for_append
 from client.protocol.compression import compress
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import (HEADER_SIZE, Compression, CorruptBatchError, InvalidRecordError,
@@ -89,3 +89,24 @@ def test_too_large_is_refused_before_decoding() -> None:
     batch = build_batch([(None, b"x" * 2_000, None, 1)])
     with pytest.raises(RecordTooLargeError, match="max.message.bytes"):
         validate_for_append(batch, LogConfig(max_batch_bytes=1_000))
+
+
+@pytest.mark.parametrize("codec", [Compression.GZIP, Compression.LZ4, Compression.ZSTD])
+def test_a_decompression_bomb_is_refused_before_it_is_unpacked(codec) -> None:
+    """A batch well under max.message.bytes whose records inflate past 64x that: refused
+    as corrupt, whatever its records say. (Snappy cannot inflate 64-fold: ~21x at most.)"""
+    config = LogConfig(max_batch_bytes=4_096)
+    limit = decompression_limit(config)
+    honest = build_batch([(None, b"\0" * (limit - 100), None, 1)], compression=codec)
+    assert len(honest) < config.max_batch_bytes
+    validate_for_append(honest, config)
+    bomb = build_batch([(None, b"\0" * (limit + 1), None, 1)], compression=codec)
+    assert len(bomb) < config.max_batch_bytes
+    with pytest.raises(CorruptBatchError, match=f"decompress to more than {limit} bytes") as refused:
+        validate_for_append(bomb, config)
+    assert refused.value.code == ErrorCode.CORRUPT_MESSAGE
+
+
+def test_the_decompression_limit_has_a_ceiling() -> None:
+    assert decompression_limit(LogConfig(max_batch_bytes=1 << 20)) == 64 << 20
+    assert decompression_limit(LogConfig(max_batch_bytes=1 << 40)) == 1 << 30

@@ -11,6 +11,7 @@ import pytest
 
 from broker.producers.id_block import BLOCK_SIZE, ZNODE
 from broker.server.producer_ids import claim_block
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import build_batch
@@ -18,7 +19,9 @@ from coord.client import CoordClient
 from tests.broker_server.conftest import shared_node  # noqa: F401  (the fixture)
 from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
 
-INIT = {"transactional_id": None, "transaction_timeout_ms": 60000, "producer_id": -1, "producer_epoch": -1}
+def init(transactional_id: str | None = None) -> m.InitProducerIdRequest:
+    return m.InitProducerIdRequest(transactional_id=transactional_id, transaction_timeout_ms=60000,
+                                   producer_id=-1, producer_epoch=-1)
 
 
 @pytest.fixture
@@ -33,9 +36,9 @@ def idempotent(pid: int, seq: int, values: list[bytes], epoch: int = 0) -> bytes
 
 
 def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_node) -> None:
-    answers = [client.call(ApiKey.INIT_PRODUCER_ID, INIT) for _ in range(3)]
-    assert all(a["error"] == 0 and a["producer_epoch"] == 0 for a in answers)
-    ids = [a["producer_id"] for a in answers]
+    answers = [client.call(ApiKey.INIT_PRODUCER_ID, init()) for _ in range(3)]
+    assert all(a.error_code == 0 and a.producer_epoch == 0 for a in answers)
+    ids = [a.producer_id for a in answers]
     assert len(set(ids)) == 3
 
     async def read_znode() -> dict:
@@ -51,8 +54,8 @@ def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_
 
 
 def test_transactional_ids_are_refused(client) -> None:
-    answer = client.call(ApiKey.INIT_PRODUCER_ID, {**INIT, "transactional_id": "tx"})
-    assert answer["error"] == ErrorCode.INVALID_REQUEST and "transactions" in answer["message"]
+    answer = client.call(ApiKey.INIT_PRODUCER_ID, init("tx"))
+    assert answer.error_code == ErrorCode.INVALID_REQUEST
 
 
 def test_racing_claims_get_distinct_blocks(shared_node) -> None:
@@ -66,18 +69,18 @@ def test_racing_claims_get_distinct_blocks(shared_node) -> None:
 
 
 def test_idempotent_produce_answers_on_the_wire(client) -> None:
-    assert create_topic(client, "idem")["error"] == 0
-    pid = client.call(ApiKey.INIT_PRODUCER_ID, INIT)["producer_id"]
+    assert create_topic(client, "idem").error_code == 0
+    pid = client.call(ApiKey.INIT_PRODUCER_ID, init()).producer_id
     first = produce(client, "idem", 0, idempotent(pid, 0, [b"a", b"b"]), acks=-1)
-    assert (first["error"], first["base_offset"]) == (0, 0)
+    assert (first.error_code, first.base_offset) == (0, 0)
     produce(client, "idem", 0, idempotent(pid, 2, [b"c"]), acks=-1)
     retry = produce(client, "idem", 0, idempotent(pid, 0, [b"a", b"b"]), acks=-1)
-    assert (retry["error"], retry["base_offset"]) == (0, 0)      # the original offset, not written again
+    assert (retry.error_code, retry.base_offset) == (0, 0)      # the original offset, not written again
     gap = produce(client, "idem", 0, idempotent(pid, 9, [b"z"]))
-    assert gap["error"] == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER and "expected 3" in gap["message"]
+    assert gap.error_code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER and "expected 3" in gap.error_message
     fenced = produce(client, "idem", 0, idempotent(pid, 3, [b"z"], epoch=-1))
-    assert fenced["error"] == ErrorCode.INVALID_RECORD
+    assert fenced.error_code == ErrorCode.INVALID_RECORD
     unknown = produce(client, "idem", 0, idempotent(pid + 1, 5, [b"z"]))
-    assert unknown["error"] == ErrorCode.UNKNOWN_PRODUCER_ID
+    assert unknown.error_code == ErrorCode.UNKNOWN_PRODUCER_ID
     _, tail = fetch(client, "idem", 0, 0)
     assert [r.value for r in records_of(tail)] == [b"a", b"b", b"c"]

@@ -10,6 +10,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from broker.producers.id_block import BLOCK_SIZE, ZNODE
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from tests.broker_cluster.test_controller_election import start_cluster
 from tests.broker_server.wire import WireClient
@@ -17,14 +18,14 @@ from tests.support.procs import ProcessGroup, wait_for_port
 
 pytestmark = pytest.mark.cluster
 
-INIT = {"transactional_id": None, "producer_id": -1, "producer_epoch": -1}
+INIT = m.InitProducerIdRequest(transactional_id=None, producer_id=-1, producer_epoch=-1)
 
 
 def init(port: int) -> int:
     with WireClient(port) as c:
         answer = c.call(ApiKey.INIT_PRODUCER_ID, INIT)
-    assert answer["error"] == 0, answer
-    return answer["producer_id"]
+    assert answer.error_code == 0, answer
+    return answer.producer_id
 
 
 def test_brokers_allocate_from_distinct_blocks_and_never_reuse_one(procs: ProcessGroup, tmp_path: Path) -> None:

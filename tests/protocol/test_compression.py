@@ -88,3 +88,48 @@ def test_lz4_frames_with_linked_blocks_read_too() -> None:
     linked = cramjam.lz4.Compressor(block_linked=True)
     linked.compress(DATA)
     assert decompress(Compression.LZ4, bytes(linked.finish())) == DATA
+
+
+def _framings() -> list[tuple[Compression, bytes]]:
+    """Each codec in each framing we read, all holding DATA."""
+    import gzip
+    streaming = cramjam.zstd.Compressor()
+    streaming.compress(DATA)
+    linked = cramjam.lz4.Compressor(block_linked=True)
+    linked.compress(DATA)
+    half = len(DATA) // 2
+    blocks = [bytes(cramjam.snappy.compress_raw(DATA[i:i + 32_768])) for i in range(0, len(DATA), 32_768)]
+    xerial = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1) + b"".join(struct.pack(">i", len(b)) + b for b in blocks)
+    return [(c, compress(c, DATA)) for c in Compression if c != Compression.NONE] + [
+        (Compression.GZIP, gzip.compress(DATA[:half]) + gzip.compress(DATA[half:])),
+        (Compression.ZSTD, bytes(streaming.finish())),
+        (Compression.LZ4, bytes(linked.finish())),
+        (Compression.SNAPPY, xerial)]
+
+
+@pytest.mark.parametrize("codec, packed", _framings())
+def test_a_limit_refuses_one_byte_more_and_passes_exactly_enough(codec, packed) -> None:
+    assert decompress(codec, packed, len(DATA)) == DATA
+    with pytest.raises(CorruptBatchError, match=f"{codec.name.lower()} records decompress to more than "
+                                                f"{len(DATA) - 1} bytes"):
+        decompress(codec, packed, len(DATA) - 1)
+
+
+@pytest.mark.parametrize("codec", [c for c in Compression if c != Compression.NONE])
+def test_damaged_streams_are_corrupt_under_a_limit_too(codec) -> None:
+    packed = compress(codec, DATA)
+    for damaged in (packed[: len(packed) // 2], b"\x00" * 40, packed[:1]):
+        with pytest.raises(CorruptBatchError, match=codec.name.lower()):
+            decompress(codec, damaged, 10 * len(DATA))
+
+
+@pytest.mark.parametrize("codec", [Compression.LZ4, Compression.ZSTD])
+def test_an_output_far_past_the_first_guess_grows_to_the_limit(codec) -> None:
+    """lz4 and zstd decompress into a buffer guessed from the input and doubled: 3 MB of
+    zeros outgrow the first guess and still come back whole, or refused one byte short."""
+    data = DATA + b"\0" * 3_000_000
+    packed = compress(codec, data)
+    assert len(packed) * 16 < len(data) - (1 << 20)
+    assert decompress(codec, packed, 8_000_000) == data
+    with pytest.raises(CorruptBatchError, match="decompress to more than"):
+        decompress(codec, packed, len(data) - 1)

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from client.protocol.api import ApiKey
 from client.protocol.record_batch import build_batch
 from tests.broker_server.test_lifecycle import read_all
-from tests.broker_server.wire import WireClient, create_topic
+from tests.broker_server.wire import WireClient, create_topic, produce
 from tests.storage_faults.conftest import SmallDisk
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
 
 
-def _produce(port: int, value: bytes) -> dict:
+def _produce(port: int, value: bytes) -> Any:
+    """One record through a fresh connection; its PartitionProduceResponse."""
     with WireClient(port) as c:
-        body = c.call(ApiKey.PRODUCE, {"acks": 1, "timeout_ms": 10000, "partitions": [
-            {"topic": "full", "partition": 0, "records": build_batch([(None, value, None, int(time.time() * 1000))])}]})
-        return body["partitions"][0] if "partitions" in body else body
+        return produce(c, "full", 0, build_batch([(None, value, None, int(time.time() * 1000))]))
 
 
 def test_a_full_disk_refuses_produces_loses_nothing_and_heals_by_itself(
@@ -36,17 +35,17 @@ def test_a_full_disk_refuses_produces_loses_nothing_and_heals_by_itself(
     procs.start("broker", *broker_args)
     wait_for_port(broker_port, timeout=30)
     with WireClient(broker_port) as c:
-        assert create_topic(c, "full", segment_bytes="16384", flush_messages="1")["error"] == 0
+        assert create_topic(c, "full", segment_bytes="16384", flush_messages="1").error_code == 0
     acked: dict[int, bytes] = {}
     refused: list[str] = []
 
     def send(i: int) -> None:
         value = (b"v%d-" % i).ljust(3000, b"x")
         result = _produce(broker_port, value)
-        if result["error"] == 0:
-            acked[result["base_offset"]] = value
+        if result.error_code == 0:
+            acked[result.base_offset] = value
         else:
-            refused.append(f"{result['error']}: {result.get('message')}")
+            refused.append(f"{result.error_code}: {result.error_message}")
 
     for i in range(20):
         send(i)
@@ -55,6 +54,7 @@ def test_a_full_disk_refuses_produces_loses_nothing_and_heals_by_itself(
     for i in range(20, 80):
         send(i)
     assert refused, "nothing was refused on a full disk"
+    assert all(r.startswith("56:") for r in refused), refused[:3]   # KAFKA_STORAGE_ERROR, per partition
     assert procs.procs["broker"].poll() is None, procs.log_text("broker")[-3000:]
     small_disk.free()
     for i in range(80, 100):   # takes writes again by itself

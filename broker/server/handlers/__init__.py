@@ -1,10 +1,11 @@
 """Request handlers, one module per API or small family, and the dispatch table.
 
-Each handler takes the broker context and a request body and returns a `Reply` (or None
-when the protocol says no response, as for acks=0). Dispatch checks the API key and
-version and turns a body of the wrong shape into INVALID_REQUEST, so handlers may read
-fields with the `common` helpers and let `MalformedRequest` escape. Handlers must never
-write to a socket themselves.
+Each handler takes the broker context, the request header (its `api_version` is the version to
+answer in) and the typed request body, and returns a `Reply` with the typed response (or None
+when the protocol says no response, as for acks=0). The connection has already refused API keys
+and versions outside `SUPPORTED_VERSIONS` and bodies that do not decode. A handler that raises
+`MalformedRequest` gets an INVALID_REQUEST response, any other exception an UNKNOWN_SERVER_ERROR
+one, both built by `common.error_response`. Handlers must never write to a socket themselves.
 """
 
 from __future__ import annotations
@@ -13,25 +14,28 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
+from client.protocol.api import ACKS_NONE, ApiKey
 from client.protocol.errors import ErrorCode
-from client.protocol.frames import Request
+from client.protocol.kafka_frames import RequestHeader
 
 from broker.server.handlers import (
-    admin, api_versions, fetch, groups, init_producer_id, list_offsets, metadata, offsets, produce,
-    replica_control,
+    admin, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
+    list_offsets, metadata, offsets, produce, replica_control,
 )
-from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply
+from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, error_response
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[BrokerContext, dict], Awaitable[Reply | None]]
+Handler = Callable[[BrokerContext, RequestHeader, Any], Awaitable[Reply | None]]
 
 HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.API_VERSIONS: api_versions.handle,
     ApiKey.METADATA: metadata.handle,
     ApiKey.CREATE_TOPICS: admin.create_topics,
     ApiKey.DELETE_TOPICS: admin.delete_topics,
+    ApiKey.CREATE_PARTITIONS: create_partitions.handle,
+    ApiKey.DESCRIBE_CONFIGS: describe_configs.handle,
+    ApiKey.DELETE_RECORDS: delete_records.handle,
     ApiKey.PRODUCE: produce.handle,
     ApiKey.FETCH: fetch.handle,
     ApiKey.LIST_OFFSETS: list_offsets.handle,
@@ -54,29 +58,28 @@ HANDLERS: dict[ApiKey, Handler] = {
 }
 
 
-def _refuse(code: ErrorCode, message: str, **extra: Any) -> Reply:
-    return Reply({"error": int(code), "message": message, **extra})
+def _no_response_expected(header: RequestHeader, body: Any) -> bool:
+    return header.api_key == ApiKey.PRODUCE and body.acks == ACKS_NONE
 
 
-async def dispatch(ctx: BrokerContext, request: Request) -> Reply | None:
-    """Route one decoded request; never raises (a handler bug becomes UNKNOWN_SERVER_ERROR)."""
+async def dispatch(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply | None:
+    """Route one decoded request; never raises (a handler bug becomes UNKNOWN_SERVER_ERROR).
+
+    Where no response can carry the error (an acks=0 Produce), or none can be built, the
+    reply closes the connection, as Kafka does."""
     try:
-        key = ApiKey(request.api_key)
-        handler = HANDLERS[key]
-    except (ValueError, KeyError):
-        return _refuse(ErrorCode.UNSUPPORTED_VERSION, f"this broker does not serve api key {request.api_key}")
-    low, high = SUPPORTED_VERSIONS[key]
-    if not low <= request.api_version <= high:
-        extra = api_versions.table() if key is ApiKey.API_VERSIONS else {}
-        return _refuse(ErrorCode.UNSUPPORTED_VERSION,
-                       f"{key.name} version {request.api_version} is not supported; this broker speaks "
-                       f"versions {low}-{high}", **extra)
-    if not isinstance(request.body, dict):
-        return _refuse(ErrorCode.INVALID_REQUEST, f"the {key.name} body must be a map")
-    try:
-        return await handler(ctx, request.body)
+        return await HANDLERS[ApiKey(header.api_key)](ctx, header, body)
     except MalformedRequest as exc:
-        return _refuse(ErrorCode.INVALID_REQUEST, f"malformed {key.name} request: {exc}")
+        code, message = ErrorCode.INVALID_REQUEST, f"malformed {ApiKey(header.api_key).name} request: {exc}"
     except Exception:
-        log.exception("handler for %s failed (correlation id %d)", key.name, request.correlation_id)
-        return _refuse(ErrorCode.UNKNOWN_SERVER_ERROR, f"the broker failed while handling {key.name}; see its log")
+        log.exception("handler for %s v%d failed (correlation id %d)", ApiKey(header.api_key).name,
+                      header.api_version, header.correlation_id)
+        code = ErrorCode.UNKNOWN_SERVER_ERROR
+        message = f"the broker failed while handling {ApiKey(header.api_key).name}; see its log"
+    if _no_response_expected(header, body):
+        return Reply(None, close_connection=True, close_reason=message)
+    try:
+        return Reply(error_response(header, body, code, message))
+    except Exception:
+        log.exception("no error response could be built for %s", ApiKey(header.api_key).name)
+        return Reply(None, close_connection=True, close_reason=message)

@@ -1,45 +1,67 @@
-"""CreateTopics and DeleteTopics: validated here, carried out by the controller."""
+"""CreateTopics and DeleteTopics: validated here, carried out by the controller.
+
+CreateTopics takes -1 partitions or replication factor as the broker's defaults (KIP-464),
+checks without creating under validate_only, and from v5 answers each created topic's
+partition count, replication factor and effective configs. Manual replica assignments are
+refused (the controller assigns replicas itself). DeleteTopics deletes by name.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import CreateTopicsResponse, DeleteTopicsResponse
 
-from broker.server.handlers.common import BrokerContext, Reply, get, get_entries
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.handlers.describe_configs import topic_config_entries
+
+CR = CreateTopicsResponse
 
 
-def _result(name: object, refusal: tuple[ErrorCode, str] | None) -> dict:
-    if refusal is None:
-        return {"name": name, "error": 0, "message": None}
-    return {"name": name, "error": int(refusal[0]), "message": refusal[1]}
+async def _create_one(ctx: BrokerContext, header: RequestHeader, topic: Any, validate_only: bool,
+                      duplicate: bool) -> Any:
+    out = CR.CreatableTopicResult(name=topic.name, error_code=0, error_message=None, configs=None)
+    if duplicate:
+        out.error_code, out.error_message = int(ErrorCode.INVALID_REQUEST), \
+            f"topic {topic.name!r} appears twice in one request"
+        return out
+    if topic.assignments:
+        out.error_code, out.error_message = int(ErrorCode.INVALID_REPLICA_ASSIGNMENT), \
+            "manual replica assignment is not supported: give num_partitions and replication_factor"
+        return out
+    configs = {c.name: c.value for c in topic.configs}
+    if any(v is None for v in configs.values()):
+        out.error_code, out.error_message = int(ErrorCode.INVALID_CONFIG), "topic config values must not be null"
+        return out
+    partitions = ctx.config.num_partitions if topic.num_partitions == -1 else topic.num_partitions
+    factor = ctx.config.default_replication_factor if topic.replication_factor == -1 else topic.replication_factor
+    refusal = await ctx.controller.create_topic(topic.name, partitions, factor, configs, validate_only=validate_only)
+    if refusal is not None:
+        out.error_code, out.error_message = int(refusal[0]), refusal[1]
+        return out
+    out.num_partitions, out.replication_factor = partitions, factor
+    out.configs = [CR.CreatableTopicConfigs(name=e.name, value=e.value, read_only=e.read_only,
+                                            config_source=e.config_source, is_sensitive=False)
+                   for e in topic_config_entries(ctx.config, configs)]
+    return out
 
 
-async def create_topics(ctx: BrokerContext, body: dict) -> Reply:
-    entries = get_entries(body, "topics")
-    validate_only = get(body, "validate_only", bool, False)
-    names = [e.get("name") for e in entries]
+async def create_topics(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
+    names = [t.name for t in body.topics]
+    results = [await _create_one(ctx, header, t, body.validate_only, names.count(t.name) > 1) for t in body.topics]
+    return Reply(CR(topics=results))
+
+
+async def delete_topics(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     results = []
-    for entry, name in zip(entries, names):
-        if names.count(name) > 1:
-            results.append(_result(name, (ErrorCode.INVALID_REQUEST, f"topic {name!r} appears twice in one request")))
-            continue
-        refusal = await ctx.controller.create_topic(
-            name,
-            entry.get("num_partitions", ctx.config.num_partitions),
-            entry.get("replication_factor", ctx.config.default_replication_factor),
-            entry.get("configs") or {},
-            validate_only=validate_only,
-        )
-        results.append(_result(name, refusal))
-    return Reply({"topics": results})
-
-
-async def delete_topics(ctx: BrokerContext, body: dict) -> Reply:
-    names = get(body, "topics", list)
-    results = []
-    for name in names:
+    for name in body.topic_names:
         if not ctx.config.delete_topic_enable:
             refusal = (ErrorCode.TOPIC_DELETION_DISABLED, "topic deletion is disabled on this broker (delete.topic.enable)")
         else:
             refusal = await ctx.controller.delete_topic(name)
-        results.append(_result(name, refusal))
-    return Reply({"topics": results})
+        results.append(DeleteTopicsResponse.DeletableTopicResult(
+            name=name, error_code=0 if refusal is None else int(refusal[0]),
+            error_message=None if refusal is None else refusal[1]))
+    return Reply(DeleteTopicsResponse(responses=results))

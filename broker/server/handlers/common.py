@@ -1,7 +1,9 @@
-"""What every handler shares: the broker context, the reply type, body field readers.
+"""What every handler shares: the broker context, the reply type, and the error response.
 
-The readers turn a missing or wrongly typed field into `MalformedRequest`, which
-dispatch answers with INVALID_REQUEST, so a hostile body can never raise anything else.
+Handlers take Kafka's typed request messages (`client.protocol.messages`) and return a `Reply`
+holding the typed response. `error_response` builds the response a failed request gets: the
+response of that API with the request's topics and partitions mirrored and every `error_code`
+set, as Kafka's per-API `getErrorResponse` does, but generically from the message schemas.
 This module must never hold per-API logic.
 """
 
@@ -11,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import API_BY_KEY, Message
 
 from broker.config import BrokerConfig
 from broker.groups.manager import GroupManager
@@ -22,7 +26,7 @@ from broker.server.replica_manager import ReplicaManager
 
 
 class Slice(Protocol):
-    """A run of bytes in an open file that a response sends as its tail."""
+    """A run of bytes in an open file that a Fetch response's `records` field sends with sendfile."""
 
     file: Any
     position: int
@@ -44,37 +48,85 @@ class BrokerContext:
 
 @dataclass
 class Reply:
-    body: dict
-    tail: list[Slice] = field(default_factory=list)
+    body: Any   # the response message of the request's API
     close_connection: bool = False
     close_reason: str = "a request failed where the protocol has no response (acks=0)"
 
 
 class MalformedRequest(Exception):
-    """The body lacks a field or has one of the wrong type."""
+    """A request that decoded but makes no sense (e.g. a field out of range): INVALID_REQUEST."""
 
 
-_MISSING = object()
+# Request fields whose value a response field of another name carries (Kafka names the partition
+# `index` in Produce requests and `partition_index` in most responses, the topic `topic` or `name`).
+_ALIASES = {"partition_index": ("partition_index", "partition", "index"), "partition": ("partition", "index"),
+            "name": ("name", "topic"), "topic": ("topic", "name")}
 
 
-def get(body: dict, key: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
-    value = body.get(key, _MISSING) if isinstance(body, dict) else _MISSING
-    if value is _MISSING:
-        if default is _MISSING:
-            raise MalformedRequest(f"missing field {key!r}")
-        return default
-    if kind is int and type(value) is not int or not isinstance(value, kind):
-        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise MalformedRequest(f"field {key!r} must be {name}, not {type(value).__name__}")
-    return value
+def error_response(header: RequestHeader, request: Any, code: ErrorCode, message: str | None = None) -> Any:
+    """The response of `header`'s API refusing `request` with `code` everywhere it has an error_code."""
+    response = API_BY_KEY[header.api_key].response
+    return _mirror(response, response, request, int(code), message)
 
 
-def get_entries(body: dict, key: str = "partitions") -> list[dict]:
-    entries = get(body, key, list)
-    if not all(isinstance(e, dict) for e in entries):
-        raise MalformedRequest(f"every item of {key!r} must be a map")
-    return entries
+def _has_error_code(top: type, cls: type) -> bool:
+    for f in cls._spec.fields:
+        if f.name == "error_code":
+            return True
+        if f.struct is not None and f.tag is None and _has_error_code(top, getattr(top, f.struct.name)):
+            return True
+    return False
 
 
-def partition_error(topic: Any, partition: Any, code: ErrorCode, message: str | None, **fields: Any) -> dict:
-    return {"topic": topic, "partition": partition, "error": int(code), "message": message, **fields}
+def _struct_arrays(obj: Any) -> list[list]:
+    """The non-tagged array fields of a request struct whose items are structs or strings."""
+    out = []
+    for f in type(obj)._spec.fields:
+        value = getattr(obj, f.name)
+        if f.array and f.tag is None and (f.struct is not None or f.type == "string") and value:
+            out.append(value)
+    return out
+
+
+def _mirror(top: type, cls: type, source: Any, code: int, message: str | None) -> Any:
+    """An instance of `cls` whose keys come from `source` (a request struct, a string, or None)."""
+    out = cls()
+    names = () if source is None or isinstance(source, str) else {f.name for f in type(source)._spec.fields}
+    for f in cls._spec.fields:
+        if f.name == "error_code":
+            out.error_code = code
+        elif f.name == "error_message" and message is not None:
+            out.error_message = message
+        elif isinstance(source, str):
+            if f.name in ("name", "topic") and f.type == "string" and not f.array:
+                setattr(out, f.name, source)
+        elif f.array and f.struct is not None and f.tag is None and source is not None:
+            item_cls = getattr(top, f.struct.name)
+            if not _has_error_code(top, item_cls):  # e.g. Metadata's brokers: nothing to refuse in them
+                continue
+            if f.name in names and isinstance(getattr(source, f.name), list):
+                items = getattr(source, f.name)
+            else:
+                arrays = _struct_arrays(source)
+                items = arrays[0] if arrays else []
+            setattr(out, f.name, [_mirror(top, item_cls, item, code, message) for item in items])
+        elif not f.array and f.struct is None and source is not None:
+            for alias in _ALIASES.get(f.name, (f.name,)):
+                if alias in names and not isinstance(getattr(source, alias), (list, Message)):
+                    setattr(out, f.name, getattr(source, alias))
+                    break
+    return out
+
+
+def slices_of(message: Any) -> list[Slice]:
+    """Every file slice held in `message`'s records fields (to close those a reply never sent)."""
+    out: list[Slice] = []
+    if isinstance(message, Message):
+        for name in message.__slots__:
+            out.extend(slices_of(getattr(message, name)))
+    elif isinstance(message, list):
+        for item in message:
+            out.extend(slices_of(item))
+    elif hasattr(message, "length") and hasattr(message, "close"):
+        out.append(message)
+    return out

@@ -5,115 +5,151 @@ followers (replica_id = their broker id) may read up to the log end, and their f
 offset is their log end offset, which the leader's replication core records (ISR,
 high watermark). The long poll wakes on appends and on high-watermark moves.
 
-Each partition's answer is a `ReadSlice` (file, position, length) that the connection
-sends with sendfile after the msgpack header; this handler only decides which bytes.
-If fewer than min_bytes are available it waits for an append to any requested partition
-or for max_wait_ms, whichever comes first. Limits are soft as in Kafka (KIP-74): the
-first non-empty partition always returns at least one whole batch.
+Each partition's `records` is a `ReadSlice` (file, position, length) that the connection
+sends with sendfile; this handler only decides which bytes. If fewer than min_bytes are
+available it waits for an append to any requested partition or for max_wait_ms, whichever
+comes first. Limits are soft as in Kafka (KIP-74): the first non-empty partition always
+returns at least one whole batch. Fetch sessions (KIP-227) are not kept: every response
+says session 0, so clients send full requests; an incremental request naming a session
+gets FETCH_SESSION_ID_NOT_FOUND. Without transactions the last stable offset is the high
+watermark, whatever the isolation level. A consumer that says which leader epoch it last
+fetched (v12) is told where its log diverged from ours instead of getting records.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from client.protocol.api import CONSUMER_REPLICA_ID
 from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import FetchResponse as R
 
 from broker.log import OffsetOutOfRangeError
-from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, Slice, get, get_entries, partition_error
+from broker.server.handlers.common import BrokerContext, Reply, Slice
+from broker.server.handlers.replica_control import follower_refusal
+from broker.server.partition import Partition
 from broker.server.replica_manager import PartitionRefused
 
-DEFAULT_PARTITION_MAX_BYTES = 1048576
+Data = Any  # a FetchResponse.PartitionData
+_LEADERSHIP_ERRORS = frozenset({ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH,
+                                ErrorCode.UNKNOWN_LEADER_EPOCH})
 
 
-def _read_one(ctx: BrokerContext, entry: dict, budget: int, replica_id: int) -> tuple[dict, Slice | None]:
-    topic, partition, offset = entry.get("topic"), entry.get("partition"), entry.get("fetch_offset")
-    limit = entry.get("partition_max_bytes", DEFAULT_PARTITION_MAX_BYTES)
-    epoch = entry.get("current_leader_epoch", -1)
-    if type(offset) is not int or type(limit) is not int or type(epoch) is not int:
-        raise MalformedRequest("fetch_offset, partition_max_bytes and current_leader_epoch must be integers")
-    empty = {"high_watermark": -1, "last_stable_offset": -1, "log_start_offset": -1, "records_size": 0,
-             "leader_epoch": -1}
+def _answer(partition: int, code: ErrorCode, hw: int = -1, log_start: int = -1) -> Data:
+    return R.PartitionData(partition_index=partition, error_code=int(code), high_watermark=hw,
+                           last_stable_offset=hw, log_start_offset=log_start, aborted_transactions=None,
+                           records=b"")
+
+
+def _with_leader(ctx: BrokerContext, topic: str, answer: Data) -> Data:
+    """A refusal for leadership reasons names the leader we know (v12), so the client can go
+    there without asking for metadata first."""
+    if answer.error_code in _LEADERSHIP_ERRORS:
+        state = ctx.cache.state(topic, answer.partition_index)
+        if state is not None:
+            answer.current_leader = R.LeaderIdAndEpoch(leader_id=state.leader, leader_epoch=state.leader_epoch)
+    return answer
+
+
+def _diverging(part: Partition, entry: Any) -> Any | None:
+    """Where the consumer's log diverged from ours (KIP-320, v12): the end of the newest epoch
+    we hold at or below the one it last fetched, when that ends before its fetch offset or
+    names an older epoch; the consumer truncates there before fetching again."""
+    answer = part.epoch_query(CONSUMER_REPLICA_ID, part.leader_epoch, entry.last_fetched_epoch)
+    if answer.error != 0 or answer.end_offset < 0:  # an epoch older than the log remembers: nothing to say
+        return None
+    if answer.epoch >= entry.last_fetched_epoch and answer.end_offset >= entry.fetch_offset:
+        return None
+    return R.EpochEndOffset(epoch=answer.epoch, end_offset=answer.end_offset)
+
+
+def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_id: int) -> tuple[Data, Slice | None]:
+    partition, offset, epoch = entry.partition, entry.fetch_offset, entry.current_leader_epoch
     try:
         if replica_id >= 0:
             part = ctx.replicas.hosted(topic, partition)
         else:
             part = ctx.replicas.leader_partition(topic, partition)
     except PartitionRefused as refused:
-        return partition_error(topic, partition, refused.code, refused.message, **empty), None
+        return _with_leader(ctx, topic, _answer(partition, refused.code)), None
     plog = part.log
     if replica_id >= 0:
         # A follower: the replication core records its position (ISR, high watermark) and
         # fences stale epochs; it may read up to the log end.
         answer = part.follower_fetch(replica_id, epoch, offset)
         hw, max_offset, code = answer.high_watermark, None, ErrorCode(int(answer.error))
-        message = None if code == ErrorCode.NONE else (
-            f"{topic}-{partition}: follower {replica_id} at leader epoch {epoch}, this broker "
-            f"{ctx.config.broker_id} is at leader epoch {answer.leader_epoch} ({code.name})")
     else:
-        hw, max_offset, code, message = part.high_watermark, part.high_watermark, ErrorCode.NONE, None
+        hw, max_offset, code = part.high_watermark, part.high_watermark, ErrorCode.NONE
         if epoch >= 0 and epoch != part.leader_epoch:
             code = ErrorCode.FENCED_LEADER_EPOCH if epoch < part.leader_epoch else ErrorCode.UNKNOWN_LEADER_EPOCH
-            message = f"{topic}-{partition} is at leader epoch {part.leader_epoch}, the fetch says {epoch}"
-    offsets = {"high_watermark": hw, "last_stable_offset": hw, "log_start_offset": plog.log_start_offset,
-               "leader_epoch": part.leader_epoch}
     if code != ErrorCode.NONE:
-        return partition_error(topic, partition, code, message, **offsets, records_size=0), None
+        return _with_leader(ctx, topic, _answer(partition, code, hw, plog.log_start_offset)), None
     # Offsets between the high watermark and the log end are valid, just not readable yet
     # (a new leader's watermark can trail its predecessor's for a moment).
     end = plog.log_end_offset
     if not plog.log_start_offset <= offset <= end:
-        return partition_error(topic, partition, ErrorCode.OFFSET_OUT_OF_RANGE,
-                               f"fetch offset {offset} is outside [{plog.log_start_offset}, {end}] for "
-                               f"{topic}-{partition}", **offsets, records_size=0), None
-    data = None
+        return _answer(partition, ErrorCode.OFFSET_OUT_OF_RANGE, hw, plog.log_start_offset), None
+    result = _answer(partition, ErrorCode.NONE, hw, plog.log_start_offset)
+    if replica_id < 0 and entry.last_fetched_epoch >= 0:
+        diverging = _diverging(part, entry)
+        if diverging is not None:
+            result.diverging_epoch = diverging
+            return result, None
     readable = end if max_offset is None else max_offset
     if offset < readable and budget > 0:
         try:
-            data = plog.read(offset, max(min(limit, budget), 1), max_offset=max_offset)
-        except OffsetOutOfRangeError as exc:  # retention moved the start after our check
-            return partition_error(topic, partition, ErrorCode.OFFSET_OUT_OF_RANGE, str(exc),
-                                   **offsets, records_size=0), None
+            data = plog.read(offset, max(min(entry.partition_max_bytes, budget), 1), max_offset=max_offset)
+        except OffsetOutOfRangeError:  # retention moved the start after our check
+            return _answer(partition, ErrorCode.OFFSET_OUT_OF_RANGE, hw, plog.log_start_offset), None
         if data.length == 0:
             data.close()
-            data = None
-    size = data.length if data is not None else 0
-    return partition_error(topic, partition, ErrorCode.NONE, None, **offsets, records_size=size), data
+        else:
+            result.records = data
+            return result, data
+    return result, None
 
 
-def _read_all(ctx: BrokerContext, entries: list[dict], max_bytes: int,
-              replica_id: int) -> tuple[Reply, int, bool]:
-    """One pass over the partitions: the reply, its record bytes, and whether any failed."""
-    results, slices, total, failed = [], [], 0, False
-    for entry in entries:
-        result, data = _read_one(ctx, entry, max_bytes - total, replica_id)
-        results.append(result)
-        failed = failed or result["error"] != 0
-        if data is not None:
-            slices.append(data)
-            total += data.length
-    return Reply({"partitions": results}, tail=slices), total, failed
+def _read_all(ctx: BrokerContext, body: Any, max_bytes: int) -> tuple[Any, list[Slice], bool]:
+    """One pass over the partitions: the response, its file slices, and whether any failed."""
+    response = R(error_code=0, session_id=0, responses=[])
+    slices: list[Slice] = []
+    total, failed = 0, False
+    for topic in body.topics:
+        answers = []
+        for entry in topic.partitions:
+            result, data = _read_one(ctx, topic.topic, entry, max_bytes - total, body.replica_id)
+            answers.append(result)
+            failed = failed or result.error_code != 0
+            if data is not None:
+                slices.append(data)
+                total += data.length
+        response.responses.append(R.FetchableTopicResponse(topic=topic.topic, partitions=answers))
+    return response, slices, failed
 
 
-async def handle(ctx: BrokerContext, body: dict) -> Reply:
-    replica_id = get(body, "replica_id", int, CONSUMER_REPLICA_ID)
-    max_wait_ms = get(body, "max_wait_ms", int, 500)
-    min_bytes = get(body, "min_bytes", int, 1)
-    max_bytes = min(get(body, "max_bytes", int, 52428800), ctx.config.fetch_max_bytes)
-    entries = get_entries(body)
-    if not all(isinstance(e.get("topic"), str) and type(e.get("partition")) is int for e in entries):
-        raise MalformedRequest("every partition entry needs a string topic and an integer partition")
+async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
+    if body.session_id != 0 or body.session_epoch > 0:
+        return Reply(R(error_code=int(ErrorCode.FETCH_SESSION_ID_NOT_FOUND), session_id=0))
+    if body.replica_id >= 0:  # a follower: a registered broker of this cluster only
+        refusal = follower_refusal(ctx, "Fetch", body.replica_id, body.cluster_id)
+        if refusal is not None:
+            return Reply(R(error_code=int(refusal[0]), session_id=0, responses=[R.FetchableTopicResponse(
+                topic=t.topic, partitions=[_answer(p.partition, refusal[0]) for p in t.partitions])
+                for t in body.topics]))
+    max_bytes = min(body.max_bytes, ctx.config.fetch_max_bytes)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(max_wait_ms, 0) / 1000
+    deadline = loop.time() + max(body.max_wait_ms, 0) / 1000
+    wanted = [(t.topic, p.partition) for t in body.topics for p in t.partitions]
     while True:
         # Register interest before reading, so an append between the read and the wait
         # still wakes us.
-        arrivals = [ctx.logs.arrival(*tp) for tp in
-                    ((e.get("topic"), e.get("partition")) for e in entries) if tp in ctx.replicas.partitions]
-        reply, total, failed = _read_all(ctx, entries, max_bytes, replica_id)
+        arrivals = [ctx.logs.arrival(*tp) for tp in wanted if tp in ctx.replicas.partitions]
+        response, slices, failed = _read_all(ctx, body, max_bytes)
         remaining = deadline - loop.time()
-        if total >= min_bytes or failed or remaining <= 0 or not arrivals:
-            return reply
-        for data in reply.tail:
+        if sum(s.length for s in slices) >= body.min_bytes or failed or remaining <= 0 or not arrivals:
+            return Reply(response)
+        for data in slices:
             data.close()
         await asyncio.wait(arrivals, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)

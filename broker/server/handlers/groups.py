@@ -1,11 +1,13 @@
-"""Group membership APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-ListGroups, DescribeGroups.
+"""Group membership APIs on Kafka's wire: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+LeaveGroup, ListGroups, DescribeGroups.
 
-Each handler checks the body's fields, turns it into the group core's event, lets the
-broker's `GroupManager` route it to the group's coordinator shell, and puts the core's
-answer on the wire (docs/protocol.md lists every field). A broker that does not
-coordinate the group answers NOT_COORDINATOR; one still loading the group's partition,
-COORDINATOR_LOAD_IN_PROGRESS. Handlers must never change group state themselves.
+Each handler reads the typed request, turns it into the group core's event, lets the
+broker's `GroupManager` route it to the group's coordinator shell, and builds the typed
+response for the version the client speaks (the codec drops fields that version lacks;
+strings that only become nullable in later versions are sent as "" before then). A
+broker that does not coordinate the group answers NOT_COORDINATOR; one still loading the
+group's partition, COORDINATOR_LOAD_IN_PROGRESS; an empty group id, INVALID_GROUP_ID, as
+Kafka does. Handlers must never change group state themselves: the core does.
 """
 
 from __future__ import annotations
@@ -13,168 +15,187 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from client.protocol import messages as m
 from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
 
 from broker.groups.messages import ErrorCode as GroupError
 from broker.groups.messages import (
-    DescribeGroup, GroupDescription, GroupState, Heartbeat, JoinGroup, JoinResult, LeaveGroup, LeaveResult,
-    MemberIdentity, Response, SyncGroup, SyncResult,
+    DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
+    LeaveResult, MemberIdentity, Response, SyncGroup, SyncResult,
 )
 from broker.groups.shell import CoordinatorRefused
-from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries
+from broker.server.handlers.common import BrokerContext, Reply
 
-MAX_GROUP_ID_LENGTH = 249
-
-
-def group_id_of(body: dict) -> str:
-    group_id = get(body, "group_id", str)
-    if not group_id or len(group_id) > MAX_GROUP_ID_LENGTH:
-        raise MalformedRequest(f"group_id must be 1-{MAX_GROUP_ID_LENGTH} characters, not {group_id!r}")
-    return group_id
+GROUP_KEY_TYPE = 0
+NO_NODE = -1
+LEAVE_BATCH_VERSION = 3       # LeaveGroup v3+ names a batch of members (KIP-345)
+JOIN_KNOWN_MEMBER_VERSION = 4  # JoinGroup v4+ must first be told MEMBER_ID_REQUIRED (KIP-394)
+NULLABLE_PROTOCOL_VERSION = 7  # JoinGroup v7+ may send a null protocol name
+STATES_FILTER_VERSION = 4
 
 
-def refused(exc: CoordinatorRefused, **extra: Any) -> Reply:
-    return Reply({"error": int(exc.code), "message": exc.message, **extra})
-
-
-async def ask(ctx: BrokerContext, group_id: str, make: Callable[[int], Any],
-              answer: Callable[[Response], dict], **on_refusal: Any) -> Reply:
-    """Route one request to the group's coordinator; the core's answer, or the refusal."""
+async def ask(ctx: BrokerContext, group_id: str, make: Callable[[int], Any]) -> Response | ErrorCode:
+    """Route one request to the group's coordinator: the core's answer, or why it was refused."""
     if ctx.groups is None:
-        return Reply({"error": int(ErrorCode.COORDINATOR_NOT_AVAILABLE), "message": "groups are not running",
-                      **on_refusal})
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE
     try:
-        response = await ctx.groups.request(group_id, make)
+        return await ctx.groups.request(group_id, make)
     except CoordinatorRefused as exc:
-        return refused(exc, **on_refusal)
-    return Reply(answer(response))
+        return ErrorCode(int(exc.code))
 
 
-def _message(code: int) -> str | None:
-    return None if code == 0 else ErrorCode(code).name.lower().replace("_", " ")
+def client_id_of(header: RequestHeader) -> str:
+    return header.client_id or ""
 
 
-async def find_coordinator(ctx: BrokerContext, body: dict) -> Reply:
-    key = get(body, "key", str)
-    if get(body, "key_type", int, 0) != 0:
-        return Reply({"error": int(ErrorCode.INVALID_REQUEST), "message": "only group coordinators (key_type 0) exist",
-                      "node_id": -1, "host": "", "port": -1})
+# ---- FindCoordinator ----------------------------------------------------------------
+
+async def find_coordinator(ctx: BrokerContext, header: RequestHeader, body: m.FindCoordinatorRequest) -> Reply:
+    def refuse(code: ErrorCode, message: str) -> Reply:
+        return Reply(m.FindCoordinatorResponse(error_code=int(code), error_message=message, node_id=NO_NODE,
+                                               host="", port=NO_NODE))
+
+    if body.key_type != GROUP_KEY_TYPE:
+        return refuse(ErrorCode.INVALID_REQUEST, "only group coordinators (key type 0) exist here: "
+                                                 "pybroker has no transactions")
+    if not body.key:
+        return refuse(ErrorCode.INVALID_GROUP_ID, "the group id must not be empty")
     if ctx.groups is None:
-        return Reply({"error": int(ErrorCode.COORDINATOR_NOT_AVAILABLE), "message": "groups are not running",
-                      "node_id": -1, "host": "", "port": -1})
+        return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE, "groups are not running on this broker")
     try:
-        broker = await ctx.groups.find_coordinator(key)
+        broker = await ctx.groups.find_coordinator(body.key)
     except CoordinatorRefused as exc:
-        return refused(exc, node_id=-1, host="", port=-1)
-    return Reply({"error": 0, "message": None, "node_id": broker.broker_id, "host": broker.host,
-                  "port": broker.port})
+        return refuse(ErrorCode(int(exc.code)), exc.message)
+    return Reply(m.FindCoordinatorResponse(error_code=0, error_message=None, node_id=broker.broker_id,
+                                           host=broker.host, port=broker.port))
 
 
-def _protocols(body: dict) -> tuple[tuple[str, bytes], ...]:
-    out = []
-    for entry in get_entries(body, "protocols"):
-        name, metadata = get(entry, "name", str), get(entry, "metadata", bytes)
-        out.append((name, metadata))
-    return tuple(out)
+# ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup --------------------------------------
+
+async def join_group(ctx: BrokerContext, header: RequestHeader, body: m.JoinGroupRequest) -> Reply:
+    version = header.api_version
+    nullable = version >= NULLABLE_PROTOCOL_VERSION
+
+    def response(code: int, member_id: str, r: JoinResult | None = None) -> Reply:
+        if r is None:
+            return Reply(m.JoinGroupResponse(error_code=code, generation_id=-1, member_id=member_id,
+                                              protocol_name=None if nullable else "", leader=""))
+        return Reply(m.JoinGroupResponse(
+            error_code=code, generation_id=r.generation_id, protocol_type=r.protocol_type,
+            protocol_name=r.protocol_name if nullable or r.protocol_name is not None else "",
+            leader=r.leader_id, member_id=r.member_id, members=[
+                m.JoinGroupResponse.JoinGroupResponseMember(member_id=x.member_id,
+                                                            group_instance_id=x.group_instance_id,
+                                                            metadata=x.metadata) for x in r.members]))
+
+    if not body.group_id:
+        return response(int(ErrorCode.INVALID_GROUP_ID), body.member_id)
+    session = body.session_timeout_ms
+    rebalance = body.rebalance_timeout_ms if body.rebalance_timeout_ms >= 0 else session   # v0: none
+    protocols = tuple((p.name, bytes(p.metadata)) for p in body.protocols)
+    event = (lambda rid: JoinGroup(rid, body.member_id, body.protocol_type, protocols, session, rebalance,
+                                   body.group_instance_id, client_id_of(header),
+                                   version >= JOIN_KNOWN_MEMBER_VERSION))
+    r = await ask(ctx, body.group_id, event)
+    if isinstance(r, ErrorCode):
+        return response(int(r), body.member_id)
+    assert isinstance(r, JoinResult)
+    if r.error:
+        return response(int(r.error), r.member_id)
+    return response(0, r.member_id, r)
 
 
-async def join_group(ctx: BrokerContext, body: dict) -> Reply:
-    group_id = group_id_of(body)
-    session = get(body, "session_timeout_ms", int)
-    rebalance = get(body, "rebalance_timeout_ms", int, session)
-    member_id = get(body, "member_id", str, "")
-    instance = get(body, "group_instance_id", (str, type(None)), None)
-    protocol_type = get(body, "protocol_type", str)
-    protocols = _protocols(body)
-    client_id = get(body, "client_id", str, "consumer") or "consumer"
-    known = get(body, "require_known_member_id", bool, False)
+async def sync_group(ctx: BrokerContext, header: RequestHeader, body: m.SyncGroupRequest) -> Reply:
+    def refuse(code: int) -> Reply:
+        return Reply(m.SyncGroupResponse(error_code=code, assignment=b""))
 
-    def answer(r: Response) -> dict:
-        assert isinstance(r, JoinResult)
-        return {"error": int(r.error), "message": _message(r.error), "generation_id": r.generation_id,
-                "protocol_type": r.protocol_type, "protocol_name": r.protocol_name, "leader": r.leader_id,
-                "member_id": r.member_id,
-                "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
-                             "metadata": m.metadata} for m in r.members]}
-
-    return await ask(ctx, group_id, lambda rid: JoinGroup(rid, member_id, protocol_type, protocols, session,
-                                                          rebalance, instance, client_id, known),
-                     answer, generation_id=-1, member_id=member_id, leader="", members=[])
+    if not body.group_id:
+        return refuse(int(ErrorCode.INVALID_GROUP_ID))
+    assignments = tuple((a.member_id, bytes(a.assignment)) for a in body.assignments)
+    r = await ask(ctx, body.group_id, lambda rid: SyncGroup(
+        rid, body.member_id, body.generation_id, assignments, body.group_instance_id, body.protocol_type,
+        body.protocol_name))
+    if isinstance(r, ErrorCode):
+        return refuse(int(r))
+    assert isinstance(r, SyncResult)
+    if r.error:
+        return refuse(int(r.error))
+    return Reply(m.SyncGroupResponse(error_code=0, protocol_type=r.protocol_type, protocol_name=r.protocol_name,
+                                     assignment=r.assignment))
 
 
-async def sync_group(ctx: BrokerContext, body: dict) -> Reply:
-    group_id = group_id_of(body)
-    generation = get(body, "generation_id", int)
-    member_id = get(body, "member_id", str)
-    instance = get(body, "group_instance_id", (str, type(None)), None)
-    assignments = tuple((get(e, "member_id", str), get(e, "assignment", bytes))
-                        for e in get_entries(body, "assignments"))
-
-    def answer(r: Response) -> dict:
-        assert isinstance(r, SyncResult)
-        return {"error": int(r.error), "message": _message(r.error), "protocol_type": r.protocol_type,
-                "protocol_name": r.protocol_name, "assignment": r.assignment}
-
-    return await ask(ctx, group_id, lambda rid: SyncGroup(rid, member_id, generation, assignments, instance),
-                     answer, assignment=b"")
+async def heartbeat(ctx: BrokerContext, header: RequestHeader, body: m.HeartbeatRequest) -> Reply:
+    if not body.group_id:
+        return Reply(m.HeartbeatResponse(error_code=int(ErrorCode.INVALID_GROUP_ID)))
+    r = await ask(ctx, body.group_id, lambda rid: Heartbeat(rid, body.member_id, body.generation_id,
+                                                            body.group_instance_id))
+    if isinstance(r, ErrorCode):
+        return Reply(m.HeartbeatResponse(error_code=int(r)))
+    assert isinstance(r, HeartbeatResult)
+    return Reply(m.HeartbeatResponse(error_code=int(r.error)))
 
 
-async def heartbeat(ctx: BrokerContext, body: dict) -> Reply:
-    group_id = group_id_of(body)
-    generation = get(body, "generation_id", int)
-    member_id = get(body, "member_id", str)
-    instance = get(body, "group_instance_id", (str, type(None)), None)
-    return await ask(ctx, group_id, lambda rid: Heartbeat(rid, member_id, generation, instance),
-                     lambda r: {"error": int(r.error), "message": _message(r.error)})  # type: ignore[union-attr]
+async def leave_group(ctx: BrokerContext, header: RequestHeader, body: m.LeaveGroupRequest) -> Reply:
+    """v0-2 name one member (its error is the response's); v3+ a batch, each with its own error."""
+    batch = header.api_version >= LEAVE_BATCH_VERSION
+    if batch:
+        members = tuple(MemberIdentity(x.member_id, x.group_instance_id) for x in body.members)
+    else:
+        members = (MemberIdentity(body.member_id),)
+    if not body.group_id:
+        return Reply(m.LeaveGroupResponse(error_code=int(ErrorCode.INVALID_GROUP_ID)))
+    r = await ask(ctx, body.group_id, lambda rid: LeaveGroup(rid, members))
+    if isinstance(r, ErrorCode):
+        return Reply(m.LeaveGroupResponse(error_code=int(r)))
+    assert isinstance(r, LeaveResult)
+    if not batch:
+        code = r.error or next((e for _, e in r.members), 0)
+        return Reply(m.LeaveGroupResponse(error_code=int(code)))
+    return Reply(m.LeaveGroupResponse(error_code=int(r.error), members=[
+        m.LeaveGroupResponse.MemberResponse(member_id=ident.member_id, group_instance_id=ident.group_instance_id,
+                                            error_code=int(e)) for ident, e in r.members]))
 
 
-async def leave_group(ctx: BrokerContext, body: dict) -> Reply:
-    group_id = group_id_of(body)
-    members = tuple(MemberIdentity(get(e, "member_id", str, ""), get(e, "group_instance_id", (str, type(None)), None))
-                    for e in get_entries(body, "members"))
+# ---- ListGroups, DescribeGroups -------------------------------------------------------
 
-    def answer(r: Response) -> dict:
-        assert isinstance(r, LeaveResult)
-        return {"error": int(r.error), "message": _message(r.error),
-                "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id, "error": int(e)}
-                            for m, e in r.members]}
-
-    return await ask(ctx, group_id, lambda rid: LeaveGroup(rid, members), answer, members=[])
-
-
-async def list_groups(ctx: BrokerContext, body: dict) -> Reply:
-    groups = ctx.groups.list_groups() if ctx.groups is not None else []
-    return Reply({"error": 0, "message": None, "groups": [
-        {"group_id": g, "protocol_type": t or "", "state": s.value} for g, t, s in groups]})
-
-
-def describe_entry(group_id: str, d: GroupDescription) -> dict:
-    return {"group_id": group_id, "error": int(d.error), "message": _message(d.error), "state": d.state.value,
-            "protocol_type": d.protocol_type or "", "protocol_name": d.protocol_name or "",
-            "generation_id": d.generation_id,
-            "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
-                         "client_id": m.client_id, "metadata": m.metadata, "assignment": m.assignment}
-                        for m in d.members]}
-
-
-async def _describe_one(ctx: BrokerContext, group_id: str) -> dict:
+async def list_groups(ctx: BrokerContext, header: RequestHeader, body: m.ListGroupsRequest) -> Reply:
+    """Groups this broker coordinates; v4+ filters by state name, case-insensitively as Kafka."""
     if ctx.groups is None:
-        return {"group_id": group_id, "error": int(ErrorCode.COORDINATOR_NOT_AVAILABLE),
-                "message": "groups are not running", "members": []}
+        return Reply(m.ListGroupsResponse(error_code=int(ErrorCode.COORDINATOR_NOT_AVAILABLE)))
+    wanted = {s.lower() for s in body.states_filter} if header.api_version >= STATES_FILTER_VERSION else set()
+    groups = [m.ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t or "", group_state=s.value)
+              for g, t, s in ctx.groups.list_groups() if not wanted or s.value.lower() in wanted]
+    code = ErrorCode.COORDINATOR_LOAD_IN_PROGRESS if ctx.groups.loading() else ErrorCode.NONE
+    return Reply(m.ListGroupsResponse(error_code=int(code), groups=groups))
+
+
+def described(group_id: str, d: GroupDescription) -> m.DescribeGroupsResponse.DescribedGroup:
+    Member = m.DescribeGroupsResponse.DescribedGroupMember
+    return m.DescribeGroupsResponse.DescribedGroup(
+        error_code=int(d.error), group_id=group_id, group_state=d.state.value, protocol_type=d.protocol_type or "",
+        protocol_data=d.protocol_name or "", members=[
+            Member(member_id=x.member_id, group_instance_id=x.group_instance_id, client_id=x.client_id,
+                   client_host=x.client_host, member_metadata=x.metadata, member_assignment=x.assignment)
+            for x in d.members])
+
+
+async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsResponse.DescribedGroup:
+    def refused(code: ErrorCode) -> m.DescribeGroupsResponse.DescribedGroup:
+        return m.DescribeGroupsResponse.DescribedGroup(error_code=int(code), group_id=group_id, group_state="")
+
+    if ctx.groups is None:
+        return refused(ErrorCode.COORDINATOR_NOT_AVAILABLE)
     try:
         shell = ctx.groups.coordinator_for(group_id)
         if shell.group(group_id) is None and not shell.loading:   # never seen: Kafka says Dead
-            return describe_entry(group_id, GroupDescription(GroupError.NONE, GroupState.DEAD, None, None, -1))
+            return described(group_id, GroupDescription(GroupError.NONE, GroupState.DEAD, None, None, -1))
         d = await shell.request(group_id, lambda rid: DescribeGroup(rid))
     except CoordinatorRefused as exc:
-        return {"group_id": group_id, "error": int(exc.code), "message": exc.message, "members": []}
+        return refused(ErrorCode(int(exc.code)))
     assert isinstance(d, GroupDescription)
-    return describe_entry(group_id, d)
+    return described(group_id, d)
 
 
-async def describe_groups(ctx: BrokerContext, body: dict) -> Reply:
-    names = get(body, "groups", list)
-    if not all(isinstance(n, str) and n for n in names):
-        raise MalformedRequest("groups must be a list of non-empty group ids")
-    return Reply({"error": 0, "message": None, "groups": [await _describe_one(ctx, n) for n in names]})
-
+async def describe_groups(ctx: BrokerContext, header: RequestHeader, body: m.DescribeGroupsRequest) -> Reply:
+    return Reply(m.DescribeGroupsResponse(groups=[await _describe_one(ctx, g) for g in body.groups]))

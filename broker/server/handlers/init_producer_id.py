@@ -9,24 +9,26 @@ not supported: a request naming a transactional id is refused.
 
 from __future__ import annotations
 
+from typing import Any
+
 from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import InitProducerIdResponse
 from coord.protocol.errors import CoordError
 
-from broker.server.handlers.common import BrokerContext, Reply, get
+from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.producer_ids import ProducerIdBlockContendedError
 
 
-def _refusal(code: ErrorCode, message: str) -> Reply:
-    return Reply({"error": int(code), "message": message, "producer_id": -1, "producer_epoch": -1})
+def _refusal(code: ErrorCode) -> Reply:
+    return Reply(InitProducerIdResponse(error_code=int(code), producer_id=-1, producer_epoch=-1))
 
 
-async def handle(ctx: BrokerContext, body: dict) -> Reply:
-    if get(body, "transactional_id", (str, type(None)), None) is not None:
-        return _refusal(ErrorCode.INVALID_REQUEST, "transactions are not supported: send transactional_id nil "
-                        "for an idempotent producer")
+async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
+    if body.transactional_id is not None:
+        return _refusal(ErrorCode.INVALID_REQUEST)  # transactions: clients report it as fatal
     try:
         pid = await ctx.producer_ids.next_id(ctx.controller.coord, ctx.config.broker_id)
-    except (CoordError, ProducerIdBlockContendedError) as exc:
-        return _refusal(ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                        f"broker {ctx.config.broker_id} could not claim a producer id block from coord: {exc}")
-    return Reply({"error": 0, "message": None, "producer_id": pid, "producer_epoch": 0})
+    except (CoordError, ProducerIdBlockContendedError):
+        return _refusal(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    return Reply(InitProducerIdResponse(error_code=0, producer_id=pid, producer_epoch=0))

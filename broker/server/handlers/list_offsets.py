@@ -1,36 +1,64 @@
-"""ListOffsets: earliest (log start), latest (high watermark), or first offset at a time."""
+"""ListOffsets: earliest (log start), latest (high watermark), or the first record at a time.
+
+A timestamp lookup answers the first record at or after the time, and its timestamp
+(record-precise: the log finds the batch with its time index and decodes it); only records
+below the high watermark count. Without transactions the last
+stable offset is the high watermark, so both isolation levels answer the same. The newest
+timestamp (-3, v7) is not kept per log, and is refused per partition.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from client.protocol.api import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import ListOffsetsResponse as R
 
-from broker.server.handlers.common import BrokerContext, Reply, get_entries, partition_error
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.partition import Partition
 from broker.server.replica_manager import PartitionRefused
 
+MAX_TIMESTAMP = -3
 
-def _lookup(ctx: BrokerContext, entry: dict) -> dict:
-    topic, partition, ts = entry.get("topic"), entry.get("partition"), entry.get("timestamp")
+
+def _first_at_or_after(part: Partition, ts: int) -> tuple[int, int]:
+    """(offset, timestamp) of the first record below the high watermark stamped `ts` or later."""
+    found = part.log.offset_for_timestamp(ts)  # record-precise: the log decodes the straddling batch
+    if found is None or found.offset >= part.high_watermark:
+        return -1, -1
+    return found.offset, found.timestamp
+
+
+def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
+    index, ts = entry.partition_index, entry.timestamp
+    out = R.ListOffsetsPartitionResponse(partition_index=index, error_code=0, timestamp=-1, offset=-1)
     try:
-        part = ctx.replicas.leader_partition(topic, partition)
+        part = ctx.replicas.leader_partition(topic, index)
     except PartitionRefused as refused:
-        return partition_error(topic, partition, refused.code, refused.message, timestamp=-1, offset=-1,
-                               leader_epoch=-1)
-    if type(ts) is not int or ts < EARLIEST_TIMESTAMP:
-        return partition_error(topic, partition, ErrorCode.INVALID_REQUEST,
-                               f"timestamp must be -2 (earliest), -1 (latest) or a time in ms, not {ts!r}",
-                               timestamp=-1, offset=-1, leader_epoch=-1)
+        out.error_code = int(refused.code)
+        return out
+    epoch = entry.current_leader_epoch
+    if epoch >= 0 and epoch != part.leader_epoch:
+        code = ErrorCode.FENCED_LEADER_EPOCH if epoch < part.leader_epoch else ErrorCode.UNKNOWN_LEADER_EPOCH
+        out.error_code = int(code)
+        return out
+    out.leader_epoch = part.leader_epoch
     if ts == EARLIEST_TIMESTAMP:
-        offset, found_ts = part.log.log_start_offset, -1
+        out.offset = part.log.log_start_offset
     elif ts == LATEST_TIMESTAMP:
-        offset, found_ts = part.high_watermark, -1
+        out.offset = part.high_watermark
+    elif ts == MAX_TIMESTAMP:
+        out.error_code = int(ErrorCode.UNSUPPORTED_VERSION)
+    elif ts < 0:
+        out.error_code = int(ErrorCode.INVALID_REQUEST)
     else:
-        found = part.log.offset_for_timestamp(ts)  # the first record at or after ts: its offset and timestamp
-        offset, found_ts = (-1, -1) if found is None or found.offset >= part.high_watermark else \
-            (found.offset, found.timestamp)
-    return partition_error(topic, partition, ErrorCode.NONE, None, timestamp=found_ts, offset=offset,
-                           leader_epoch=part.leader_epoch)
+        out.offset, out.timestamp = _first_at_or_after(part, ts)
+    return out
 
 
-async def handle(ctx: BrokerContext, body: dict) -> Reply:
-    return Reply({"partitions": [_lookup(ctx, e) for e in get_entries(body)]})
+async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
+    return Reply(R(topics=[
+        R.ListOffsetsTopicResponse(name=t.name, partitions=[_lookup(ctx, t.name, e) for e in t.partitions])
+        for t in body.topics]))

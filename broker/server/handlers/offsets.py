@@ -1,67 +1,81 @@
-"""OffsetCommit and OffsetFetch: a group's committed positions, kept in `__consumer_offsets`.
+"""OffsetCommit and OffsetFetch on Kafka's wire: a group's committed positions, kept in `__consumer_offsets`.
 
 OffsetCommit is checked against the member and generation by the group core, written
-to the group's offsets partition and answered once the write is replicated; OffsetFetch
-answers from the coordinator's table (offset -1 for a partition never committed).
-Per-partition results carry their own error; a request-level error (NOT_COORDINATOR,
-COORDINATOR_LOAD_IN_PROGRESS) means the client must find the coordinator or retry.
-Handlers must never change group state themselves.
+to the group's offsets partition and answered once the write is replicated; a partition
+the cluster does not have gets UNKNOWN_TOPIC_OR_PARTITION and is not written, as in
+Kafka. OffsetFetch answers from the coordinator's table (offset -1, metadata "" for a
+partition never committed; all committed partitions when the topics are null, v2+).
+A request-level refusal (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) goes on every
+partition, except in OffsetFetch v2+, which has a top-level error code for it. Handlers must never change
+group state themselves.
 """
 
 from __future__ import annotations
 
-from broker.groups.messages import OffsetCommit, OffsetCommitResult, OffsetFetch, OffsetFetchResult, Response
+from client.protocol import messages as m
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+
+from broker.groups.messages import OffsetCommit, OffsetCommitResult, OffsetFetch, OffsetFetchResult, TopicPartition
 from broker.groups.records import OffsetAndMetadata
-from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries
-from broker.server.handlers.groups import ask, group_id_of
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.handlers.groups import ask
 
 NO_TIMESTAMP = -1
+TOP_LEVEL_ERROR_VERSION = 2   # OffsetFetch v2+ has a top-level error code
 
 
-def _partition(entry: dict) -> tuple[str, int]:
-    topic, partition = get(entry, "topic", str), get(entry, "partition", int)
-    if partition < 0:
-        raise MalformedRequest(f"partition must be >= 0, not {partition}")
-    return topic, partition
+def _commit_response(order: list[TopicPartition], errors: dict[TopicPartition, int]) -> Reply:
+    """Per topic in request order, each partition with its error."""
+    by_topic: dict[str, list[m.OffsetCommitResponse.OffsetCommitResponsePartition]] = {}
+    for topic, partition in order:
+        by_topic.setdefault(topic, []).append(m.OffsetCommitResponse.OffsetCommitResponsePartition(
+            partition_index=partition, error_code=errors[(topic, partition)]))
+    return Reply(m.OffsetCommitResponse(topics=[
+        m.OffsetCommitResponse.OffsetCommitResponseTopic(name=t, partitions=ps) for t, ps in by_topic.items()]))
 
 
-async def offset_commit(ctx: BrokerContext, body: dict) -> Reply:
-    group_id = group_id_of(body)
-    generation = get(body, "generation_id", int, -1)
-    member_id = get(body, "member_id", str, "")
-    instance = get(body, "group_instance_id", (str, type(None)), None)
-    offsets = []
-    for entry in get_entries(body):
-        offset = get(entry, "offset", int)
-        if offset < 0:
-            raise MalformedRequest(f"offset must be >= 0, not {offset}")
-        offsets.append((_partition(entry), OffsetAndMetadata(
-            offset, get(entry, "leader_epoch", int, -1), get(entry, "metadata", (str, type(None)), "") or "",
-            NO_TIMESTAMP)))
-
-    def answer(r: Response) -> dict:
+async def offset_commit(ctx: BrokerContext, header: RequestHeader, body: m.OffsetCommitRequest) -> Reply:
+    order: list[TopicPartition] = []
+    errors: dict[TopicPartition, int] = {}
+    offsets: list[tuple[TopicPartition, OffsetAndMetadata]] = []
+    for topic in body.topics:
+        for p in topic.partitions:
+            tp = (topic.name, p.partition_index)
+            order.append(tp)
+            if not ctx.cache.has_partition(*tp):
+                errors[tp] = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                continue
+            offsets.append((tp, OffsetAndMetadata(p.committed_offset, p.committed_leader_epoch,
+                                                  p.committed_metadata or "", NO_TIMESTAMP)))
+    if not offsets:
+        return _commit_response(order, errors)
+    r = await ask(ctx, body.group_id, lambda rid: OffsetCommit(
+        rid, body.member_id, body.generation_id_or_member_epoch, tuple(offsets), body.group_instance_id))
+    if isinstance(r, ErrorCode):
+        errors.update({tp: int(r) for tp, _ in offsets})
+    else:
         assert isinstance(r, OffsetCommitResult)
-        return {"error": int(r.error), "message": None if not r.error else r.error.name,
-                "partitions": [{"topic": t, "partition": p, "error": int(e)} for (t, p), e in r.partitions]}
-
-    refusal_parts = [{"topic": t, "partition": p} for (t, p), _ in offsets]
-    return await ask(ctx, group_id, lambda rid: OffsetCommit(rid, member_id, generation, tuple(offsets), instance),
-                     answer, partitions=refusal_parts)
+        errors.update({tp: int(e) for tp, e in r.partitions})
+    return _commit_response(order, errors)
 
 
-async def offset_fetch(ctx: BrokerContext, body: dict) -> Reply:
-    group_id = group_id_of(body)
-    entries = get(body, "partitions", (list, type(None)), None)
-    wanted = None if entries is None else tuple(_partition(e) if isinstance(e, dict) else _bad() for e in entries)
-
-    def answer(r: Response) -> dict:
+async def offset_fetch(ctx: BrokerContext, header: RequestHeader, body: m.OffsetFetchRequest) -> Reply:
+    top_level = header.api_version >= TOP_LEVEL_ERROR_VERSION
+    wanted = None if body.topics is None else tuple(
+        (t.name, p) for t in body.topics for p in t.partition_indexes)
+    r = await ask(ctx, body.group_id, lambda rid: OffsetFetch(rid, wanted))
+    if isinstance(r, ErrorCode):
+        code = int(r)   # v2+ puts it at the top only; v1 on every partition asked for, as Kafka
+        rows = [] if top_level else [(tp, OffsetAndMetadata(-1), code) for tp in wanted or ()]
+    else:
         assert isinstance(r, OffsetFetchResult)
-        return {"error": int(r.error), "message": None, "partitions": [
-            {"topic": t, "partition": p, "offset": o.offset, "leader_epoch": o.leader_epoch,
-             "metadata": o.metadata, "error": 0} for (t, p), o in r.offsets]}
-
-    return await ask(ctx, group_id, lambda rid: OffsetFetch(rid, wanted), answer, partitions=[])
-
-
-def _bad() -> tuple[str, int]:
-    raise MalformedRequest("every item of 'partitions' must be a map")
+        code = int(r.error)
+        rows = [(tp, o, 0) for tp, o in r.offsets]
+    by_topic: dict[str, list[m.OffsetFetchResponse.OffsetFetchResponsePartition]] = {}
+    for (topic, partition), o, err in rows:
+        by_topic.setdefault(topic, []).append(m.OffsetFetchResponse.OffsetFetchResponsePartition(
+            partition_index=partition, committed_offset=o.offset, committed_leader_epoch=o.leader_epoch,
+            metadata=o.metadata, error_code=err))
+    return Reply(m.OffsetFetchResponse(error_code=code if top_level else 0, topics=[
+        m.OffsetFetchResponse.OffsetFetchResponseTopic(name=t, partitions=ps) for t, ps in by_topic.items()]))

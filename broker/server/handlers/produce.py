@@ -7,38 +7,52 @@ the append and decides when it is acknowledged: acks=1 after the append (and, wh
 topic demands an fsync per message, after the group-commit flush that covers it);
 acks=all once the high watermark passes the batch, refused up front with
 NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas; acks=0 answers nothing
-and, as in Kafka, closes the connection if an append failed.
+and, as in Kafka, closes the connection if an append failed. Produce v0-2 (the message
+formats before RecordBatch v2, which a pybroker log never holds), transactional produce
+and produce to an internal topic are refused per partition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
-from client.protocol.api import ACKS_ALL, ACKS_LEADER, ACKS_NONE, NO_TIMESTAMP
+from client.protocol.api import ACKS_ALL, ACKS_NONE, MIN_PRODUCE_RECORD_VERSION, NO_TIMESTAMP
 from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import ProduceResponse as R
 from client.protocol.record_batch import CorruptBatchError
 
 from broker.log import RecordTooLargeError, validate_for_append
 from broker.log.partition_log import AppendInfo
 from broker.replication.messages import ErrorCode as ReplicaError
-from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, get, get_entries, partition_error
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.handlers.metadata import INTERNAL_TOPICS
 from broker.server.idempotence import SequenceRefused
 from broker.server.partition import Partition, ProduceResult
 from broker.server.replica_manager import PartitionRefused
 
+Result = Any  # a ProduceResponse.PartitionProduceResponse
 
-def _append(ctx: BrokerContext, entry: dict, acks: int, timeout_ms: int) -> tuple[dict, list[asyncio.Future]]:
+
+def _result(index: int, code: ErrorCode, message: str | None, log_start_offset: int = -1) -> Result:
+    return R.PartitionProduceResponse(index=index, error_code=int(code), base_offset=-1,
+                                      log_append_time_ms=NO_TIMESTAMP, log_start_offset=log_start_offset,
+                                      error_message=message)
+
+
+def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: int) -> tuple[Result, list[asyncio.Future]]:
     """Append one partition's records; its result entry and what must finish before the ack."""
-    topic, partition, records = entry.get("topic"), entry.get("partition"), entry.get("records")
-    if not isinstance(records, (bytes, bytearray)):
-        raise MalformedRequest("records must be binary (msgpack bin)")
+    partition, records = entry.index, entry.records
     try:
         part = ctx.replicas.leader_partition(topic, partition)
     except PartitionRefused as refused:
-        return partition_error(topic, partition, refused.code, refused.message, base_offset=-1,
-                               log_append_time=NO_TIMESTAMP, log_start_offset=-1), []
+        return _result(partition, refused.code, refused.message), []
     plog = part.log
+    if records is None:
+        return _result(partition, ErrorCode.CORRUPT_MESSAGE, f"{topic}-{partition}: null records",
+                       plog.log_start_offset), []
     try:
         validate_for_append(records, plog.config)  # Kafka's LogValidator: the header tells the truth
         admission = ctx.logs.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
@@ -57,15 +71,15 @@ def _append(ctx: BrokerContext, entry: dict, acks: int, timeout_ms: int) -> tupl
         code, message = exc.code, f"{topic}-{partition}: {exc}"
     except RecordTooLargeError as exc:
         code, message = ErrorCode.MESSAGE_TOO_LARGE, f"{topic}-{partition}: {exc}"
+    except OSError as exc:  # a failed write or fsync (LogStorageError too): fail-stop for this log, never acked
+        code, message = ErrorCode.KAFKA_STORAGE_ERROR, f"{topic}-{partition}: the log cannot be written: {exc}"
     else:
         ctx.logs.appended(topic, partition)
         waits = [replicated]
         if acks != ACKS_NONE and plog.config.flush_messages == 1:
             waits.append(asyncio.ensure_future(ctx.logs.sync(plog)))
-        return partition_error(topic, partition, ErrorCode.NONE, None, base_offset=-1,
-                               log_append_time=NO_TIMESTAMP, log_start_offset=plog.log_start_offset), waits
-    return partition_error(topic, partition, code, message, base_offset=-1, log_append_time=NO_TIMESTAMP,
-                           log_start_offset=plog.log_start_offset), []
+        return _result(partition, ErrorCode.NONE, None, plog.log_start_offset), waits
+    return _result(partition, code, message, plog.log_start_offset), []
 
 
 async def _duplicate(ctx: BrokerContext, part: Partition, original: AppendInfo, acks: int) -> ProduceResult:
@@ -79,7 +93,11 @@ async def _duplicate(ctx: BrokerContext, part: Partition, original: AppendInfo, 
     return ProduceResult(ReplicaError.NONE, original.first_offset)
 
 
-async def _await_acks(results: list[dict], waits: list[list[asyncio.Future]], timeout_ms: int) -> None:
+def _fail(result: Result, code: int, message: str | None) -> None:
+    result.error_code, result.error_message = int(code), message
+
+
+async def _await_acks(results: list[Result], waits: list[list[asyncio.Future]], timeout_ms: int) -> None:
     pending = [f for fs in waits for f in fs]
     if not pending:
         return
@@ -88,54 +106,68 @@ async def _await_acks(results: list[dict], waits: list[list[asyncio.Future]], ti
         for fut in futures:
             if not fut.done():
                 fut.cancel()
-                result.update(error=int(ErrorCode.REQUEST_TIMED_OUT),
-                              message=f"not acknowledged within timeout_ms={timeout_ms}; the records may "
-                                      "or may not have been written")
-            elif fut.cancelled() or result["error"] != 0:
+                _fail(result, ErrorCode.REQUEST_TIMED_OUT, f"not acknowledged within timeout_ms={timeout_ms}; "
+                                                          "the records may or may not have been written")
+            elif fut.cancelled() or result.error_code != 0:
                 continue
             elif fut.exception() is not None:
                 exc = fut.exception()
-                code = getattr(exc, "code", ErrorCode.KAFKA_STORAGE_ERROR)
-                result.update(error=int(code), message=str(exc))
+                _fail(result, getattr(exc, "code", ErrorCode.KAFKA_STORAGE_ERROR), str(exc))
             elif isinstance(fut.result(), ProduceResult):
                 done = fut.result()
                 if done.error == 0:
-                    result.update(base_offset=done.base_offset)
+                    result.base_offset = done.base_offset
                 else:
-                    result.update(error=int(done.error), message=done.message)
+                    _fail(result, done.error, done.message)
 
 
-async def handle(ctx: BrokerContext, body: dict) -> Reply | None:
-    acks = get(body, "acks", int, ACKS_LEADER)
-    timeout_ms = get(body, "timeout_ms", int, 30000)
-    entries = get_entries(body)
-    if acks not in (ACKS_NONE, ACKS_LEADER, ACKS_ALL):
-        return Reply({"partitions": [
-            partition_error(e.get("topic"), e.get("partition"), ErrorCode.INVALID_REQUIRED_ACKS,
-                            f"acks must be 0, 1 or -1 (all), not {acks}", base_offset=-1,
-                            log_append_time=NO_TIMESTAMP, log_start_offset=-1) for e in entries]})
+def _refuse_all(body: Any, code: ErrorCode, message: str) -> Any:
+    return R(responses=[R.TopicProduceResponse(name=t.name, partition_responses=[
+        _result(p.index, code, message) for p in t.partition_data]) for t in body.topic_data])
+
+
+async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply | None:
+    acks, timeout_ms = body.acks, body.timeout_ms
+    if header.api_version < MIN_PRODUCE_RECORD_VERSION:
+        return Reply(_refuse_all(body, ErrorCode.UNSUPPORTED_VERSION,
+                                 f"Produce v{header.api_version} carries a message format before RecordBatch "
+                                 f"v2; this broker needs Produce v{MIN_PRODUCE_RECORD_VERSION} or later"))
+    if body.transactional_id is not None:
+        return Reply(_refuse_all(body, ErrorCode.INVALID_REQUEST,
+                                 "transactions are not supported: produce without a transactional id"))
+    if acks not in (ACKS_NONE, 1, ACKS_ALL):
+        return Reply(_refuse_all(body, ErrorCode.INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1 (all), not {acks}"))
+    response = R(responses=[])
     results, waits = [], []
-    for entry in entries:
-        result, wait = _append(ctx, entry, acks, timeout_ms)
-        results.append(result)
-        waits.append(wait)
+    for topic in body.topic_data:
+        answers = []
+        for entry in topic.partition_data:
+            if topic.name in INTERNAL_TOPICS:  # written by the brokers only, as in Kafka
+                result, wait = _result(entry.index, ErrorCode.INVALID_TOPIC_EXCEPTION,
+                                       f"{topic.name} is an internal topic: clients cannot produce to it"), []
+            else:
+                result, wait = _append(ctx, topic.name, entry, acks, timeout_ms)
+            answers.append(result)
+            results.append(result)
+            waits.append(wait)
+        response.responses.append(R.TopicProduceResponse(name=topic.name, partition_responses=answers))
     if acks == ACKS_NONE:
-        failed = any(r["error"] for r in results)
-        return Reply({}, close_connection=True) if failed else None
+        failed = next((r for r in results if r.error_code), None)
+        return None if failed is None else Reply(None, close_connection=True, close_reason=failed.error_message or "")
     await _await_acks(results, waits, timeout_ms)
     if ctx.cache.cut_off(time.monotonic(), ctx.config.coord_session_timeout_ms / 1000):
         _redirect_timeouts(results)
-    return Reply({"partitions": results})
+    return Reply(response)
 
 
-def _redirect_timeouts(results: list[dict]) -> None:
+def _redirect_timeouts(results: list[Result]) -> None:
     """We have been cut off from coord past our session timeout, so the controller has
     most likely moved our leadership and our acks=all writes time out because the new
     epoch's followers no longer fetch from us. REQUEST_TIMED_OUT would have the client
     retry here; NOT_LEADER_OR_FOLLOWER (which, as in Kafka, does not say the records were
     not appended) makes it refresh its metadata elsewhere and find the new leader."""
     for result in results:
-        if result["error"] == ErrorCode.REQUEST_TIMED_OUT:
-            result.update(error=int(ErrorCode.NOT_LEADER_OR_FOLLOWER),
-                          message="not acknowledged, and this broker has been cut off from coord past its "
-                                  "session timeout: leadership has probably moved; refresh metadata")
+        if result.error_code == ErrorCode.REQUEST_TIMED_OUT:
+            _fail(result, ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                  "not acknowledged, and this broker has been cut off from coord past its "
+                  "session timeout: leadership has probably moved; refresh metadata")

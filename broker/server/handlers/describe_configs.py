@@ -1,0 +1,138 @@
+"""DescribeConfigs: a topic's effective configs, or this broker's settings, by Kafka's names.
+
+A topic config is the topic's own value (source DYNAMIC_TOPIC_CONFIG) or the broker setting it
+defaults to (STATIC_BROKER_CONFIG when the broker's configuration sets it, else DEFAULT_CONFIG),
+as Kafka reports them; CreateTopics v5 answers the same entries for a topic it created. Only
+the topic configs pybroker honours are listed (`broker.metadata.validation.TOPIC_CONFIGS`). A
+broker resource lists every broker setting under its Kafka name, read-only. This module must
+never change a config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import DescribeConfigsResponse as R
+
+from broker.config import BrokerConfig
+from broker.server.handlers.common import BrokerContext, Reply
+
+TOPIC, BROKER = 2, 4                      # resource types
+DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5   # config sources
+BOOLEAN, STRING, INT, LONG, LIST = 1, 2, 3, 5, 7                        # config types (v3+)
+NEVER = 9223372036854775807               # Kafka's flush.messages / flush.ms default: Long.MAX_VALUE
+
+_DEFAULTS = BrokerConfig()
+
+
+class ConfigEntry(NamedTuple):
+    name: str
+    value: str | None
+    read_only: bool
+    config_source: int
+    config_type: int
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _or_never(value: int | None) -> int:
+    return NEVER if value is None else value
+
+
+# Topic config -> (the broker setting it defaults to, its value's type).
+_TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
+    "cleanup.policy": (lambda c: "delete", LIST),
+    "delete.retention.ms": (lambda c: c.log_cleaner_delete_retention_ms, LONG),
+    "flush.messages": (lambda c: _or_never(c.log_flush_interval_messages), LONG),
+    "flush.ms": (lambda c: _or_never(c.log_flush_interval_ms), LONG),
+    "max.message.bytes": (lambda c: c.message_max_bytes, INT),
+    "min.insync.replicas": (lambda c: c.min_insync_replicas, INT),
+    "retention.bytes": (lambda c: c.log_retention_bytes, LONG),
+    "retention.ms": (lambda c: c.log_retention_ms, LONG),
+    "segment.bytes": (lambda c: c.log_segment_bytes, INT),
+    "segment.ms": (lambda c: c.log_roll_ms, LONG),
+    "unclean.leader.election.enable": (lambda c: c.unclean_leader_election_enable, BOOLEAN),
+}
+
+# Broker settings whose Kafka name is not the field name with dots.
+_KAFKA_NAMES = {"rack": "broker.rack", "data_dir": "log.dirs", "coord_connect": "zookeeper.connect",
+                "coord_session_timeout_ms": "zookeeper.session.timeout.ms"}
+_LISTENER_FIELDS = frozenset({"host", "port", "advertised_host", "advertised_port"})
+
+
+def topic_config_entries(config: BrokerConfig, overrides: dict[str, str]) -> list[ConfigEntry]:
+    """Every topic config we honour, with its effective value and where that value comes from."""
+    out = []
+    for name, (default_of, kind) in sorted(_TOPIC_DEFAULTS.items()):
+        if name in overrides:
+            value, source = overrides[name], DYNAMIC_TOPIC_CONFIG
+        else:
+            value = _text(default_of(config))
+            source = DEFAULT_CONFIG if value == _text(default_of(_DEFAULTS)) else STATIC_BROKER_CONFIG
+        out.append(ConfigEntry(name, value, False, source, kind))
+    return out
+
+
+def broker_config_entries(config: BrokerConfig) -> list[ConfigEntry]:
+    """Every broker setting by its Kafka name; host and ports as Kafka's two listener settings."""
+    advertised = f"PLAINTEXT://{config.advertised_host or config.host}:{config.advertised_port or config.port}"
+    out = [ConfigEntry("listeners", f"PLAINTEXT://{config.host}:{config.port}", True, STATIC_BROKER_CONFIG, STRING),
+           ConfigEntry("advertised.listeners", advertised, True, STATIC_BROKER_CONFIG, STRING)]
+    for f in dataclasses.fields(BrokerConfig):
+        if f.name in _LISTENER_FIELDS:
+            continue
+        value, default = getattr(config, f.name), getattr(_DEFAULTS, f.name)
+        kind = BOOLEAN if isinstance(default, bool) else LONG if isinstance(default, int) else STRING
+        out.append(ConfigEntry(_KAFKA_NAMES.get(f.name, f.name.replace("_", ".")), _text(value), True,
+                               DEFAULT_CONFIG if value == default else STATIC_BROKER_CONFIG, kind))
+    return sorted(out)
+
+
+class _Refused(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _entries(ctx: BrokerContext, resource: Any) -> list[ConfigEntry]:
+    """The resource's entries; raises _Refused for a resource we cannot describe."""
+    if resource.resource_type == TOPIC:
+        topic = ctx.cache.topic(resource.resource_name)
+        if topic is None:
+            raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {resource.resource_name!r} does not exist")
+        return topic_config_entries(ctx.config, topic.configs)
+    if resource.resource_type == BROKER:
+        if resource.resource_name not in ("", str(ctx.config.broker_id)):
+            raise _Refused(ErrorCode.INVALID_REQUEST, f"this is broker {ctx.config.broker_id}, not "
+                                                      f"{resource.resource_name!r}: ask that broker")
+        return broker_config_entries(ctx.config)
+    raise _Refused(ErrorCode.INVALID_REQUEST, f"resource type {resource.resource_type} cannot be described "
+                                              "here (topics: 2, brokers: 4)")
+
+
+def _result(ctx: BrokerContext, resource: Any) -> Any:
+    out = R.DescribeConfigsResult(error_code=0, error_message=None, resource_type=resource.resource_type,
+                                  resource_name=resource.resource_name)
+    try:
+        entries = _entries(ctx, resource)
+    except _Refused as refused:
+        out.error_code, out.error_message = int(refused.code), refused.message
+        return out
+    keys = resource.configuration_keys
+    out.configs = [R.DescribeConfigsResourceResult(
+        name=e.name, value=e.value, read_only=e.read_only, is_default=e.config_source == DEFAULT_CONFIG,
+        config_source=e.config_source, is_sensitive=False, config_type=e.config_type, documentation=None)
+        for e in entries if keys is None or e.name in keys]
+    return out
+
+
+async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
+    return Reply(R(results=[_result(ctx, r) for r in body.resources]))
