@@ -8,6 +8,8 @@ the session with its id, password and lastZxidSeen, and re-registers its watches
 SetWatches; a server answering timeout 0 means the session expired: state LOST, then
 `start()` may open a new session. Requests made while not connected fail at once with
 ConnectionLossError (SessionExpiredError after LOST); they never queue.
+With `ssl_context` every connection is TLS (a server's secureClientPort); the context
+decides what is verified and which client certificate is shown.
 This module must never block the event loop and never swallow an error code: every
 non-zero reply becomes the CoordError subclass of that code.
 """
@@ -19,6 +21,7 @@ import enum
 import inspect
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -67,8 +70,10 @@ class CoordClient:
     """One ZooKeeper session over a list of servers ("h1:2181,h2:2181")."""
 
     def __init__(self, hosts: str, session_timeout: float = 10.0,
-                 connect_timeout: float | None = None, read_only: bool = False) -> None:
+                 connect_timeout: float | None = None, read_only: bool = False,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.hosts = parse_hosts(hosts)
+        self.ssl_context = ssl_context
         self.session_timeout = session_timeout
         self.connect_timeout = connect_timeout or max(1.0, session_timeout / len(self.hosts))
         self.read_only = read_only
@@ -172,8 +177,8 @@ class CoordClient:
 
     async def _connect_one(self, host: str, port: int, deadline: float) -> None:
         left = min(self.connect_timeout, deadline - time.monotonic())
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                                max(left, 0.01))
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=self.ssl_context), max(left, 0.01))
         conn = Connection(self.core, reader, writer, self._on_frame, self._on_lost)
         try:
             resp = await conn.handshake(int(self.session_timeout * 1000), self.read_only,
