@@ -1,0 +1,103 @@
+"""Ensemble members prove who they are: sslQuorum (mutual TLS on the quorum port) and
+quorum SASL (DIGEST-MD5 with the QuorumServer / QuorumLearner JAAS sections). A process
+that dials a member's quorum port claiming another member's id without credentials is
+dropped before anything it sends is read, and the ensemble goes on."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+from pathlib import Path
+
+from kazoo.client import KazooClient
+
+from coord.zab.messages import Notification, encode
+from tests.coord_ensemble.harness import Ensemble, wait_until
+from tests.coord_security.conftest import JAAS, Pki
+from tests.support.procs import ProcessGroup
+
+
+def _claim_sid_2(sock: socket.socket) -> bool:
+    """Send what member 2 would send first (its id, then a vote); True if the member
+    closed the connection on us."""
+    vote = encode(Notification(round=99, state=0, vote_epoch=99, vote_zxid=1 << 40, vote_id=2))
+    sock.settimeout(10)
+    try:
+        sock.sendall(struct.pack(">I", 2) + struct.pack(">I", len(vote)) + vote)
+        return sock.recv(1) == b""
+    except (ConnectionError, ssl.SSLError):
+        return True
+
+
+def _write_and_compare(ens: Ensemble, path: str) -> None:
+    zk = KazooClient(hosts=ens.hosts(), timeout=10)
+    zk.start(timeout=20)
+    try:
+        zk.create(path, b"still serving")
+    finally:
+        zk.stop()
+        zk.close()
+    assert path in ens.assert_identical()
+
+
+def test_tls_and_sasl_quorum_refuses_impostors_and_keeps_serving(
+        procs: ProcessGroup, tmp_path: Path, pki: Pki, jaas_file: Path) -> None:
+    ens = Ensemble(procs, tmp_path, 3, extra=(*pki.quorum_tls_flags(), "-D",
+                                              "quorum.auth.enableSasl=true",
+                                              "--jaas-config", str(jaas_file)))
+    ens.start()
+    leader = ens.wait_leader()
+    _write_and_compare(ens, "/before")
+    target = 1 if leader != 1 else 3
+    port = ens.quorum_port[target]
+    # 1. plaintext: not even a TLS handshake
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        assert _claim_sid_2(raw)
+    # 2. TLS with a certificate from a CA the ensemble does not trust
+    rogue = ssl.create_default_context(cafile=str(pki.ca.cert))
+    rogue.load_cert_chain(str(pki.rogue.cert), str(pki.rogue.key))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        try:
+            tls = rogue.wrap_socket(raw, server_hostname="127.0.0.1")
+        except (ssl.SSLError, ConnectionError):
+            pass
+        else:
+            assert _claim_sid_2(tls)
+    # 3. a trusted certificate but no quorum SASL: the vote is taken as a SASL token
+    good = ssl.create_default_context(cafile=str(pki.ca.cert))
+    good.load_cert_chain(str(pki.client.cert), str(pki.client.key))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with good.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert _claim_sid_2(tls)
+    log = procs.log_text(ens.name(target))
+    assert "refused a quorum link" in log and "claiming server id 2" in log
+    assert ens.wait_leader() == leader
+    _write_and_compare(ens, "/after")
+
+
+def test_a_member_with_the_wrong_quorum_password_cannot_join(
+        procs: ProcessGroup, tmp_path: Path, jaas_file: Path) -> None:
+    wrong = tmp_path / "wrong-jaas.conf"
+    wrong.write_text(JAAS.replace('password="peersecret"', 'password="guessed"'))
+    ens = Ensemble(procs, tmp_path, 3, extra=("-D", "quorum.auth.enableSasl=true",
+                                              "--jaas-config", str(jaas_file)))
+    ens.start(1, 2)
+    ens.extra = ("-D", "quorum.auth.enableSasl=true", "--jaas-config", str(wrong))
+    ens.start(3)
+    leader = ens.wait_leader([1, 2])
+    wait_until("member 3 refused by both others",
+               lambda: all("claiming server id 3 failed quorum SASL" in procs.log_text(ens.name(s))
+                           for s in (1, 2)))
+    assert ens.mode(3) is None            # it never serves: no quorum will have it
+    assert "refused" in procs.log_text(ens.name(3))
+    with socket.create_connection(("127.0.0.1", ens.quorum_port[leader]), timeout=5) as raw:
+        assert _claim_sid_2(raw)          # no TLS here: SASL alone turns the claim away
+    assert ens.wait_leader([1, 2]) == leader
+    zk = KazooClient(hosts=ens.hosts([1, 2]), timeout=10)
+    zk.start(timeout=20)
+    try:
+        zk.create("/two-of-three", b"")
+    finally:
+        zk.stop()
+        zk.close()
