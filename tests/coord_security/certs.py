@@ -30,7 +30,7 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-class TestCA:
+class ThrowawayCA:
     """A CA that signs identities for 127.0.0.1 / localhost."""
 
     def __init__(self, directory: Path, name: str = "test-ca") -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.coord_security.certs import Identity, TestCA
+from tests.coord_security.certs import Identity, ThrowawayCA
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup, wait_for_port
 
@@ -38,10 +38,10 @@ QuorumLearner {
 
 @dataclass
 class Pki:
-    ca: TestCA
+    ca: ThrowawayCA
     server: Identity
     client: Identity
-    rogue_ca: TestCA
+    rogue_ca: ThrowawayCA
     rogue: Identity        # signed by a CA nobody trusts
 
     def client_tls_flags(self, secure_port: int, client_auth: str = "need") -> tuple[str, ...]:
@@ -61,8 +61,8 @@ class Pki:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     base = tmp_path_factory.mktemp("pki")
-    ca = TestCA(base / "ca")
-    rogue_ca = TestCA(base / "rogue", "rogue-ca")
+    ca = ThrowawayCA(base / "ca")
+    rogue_ca = ThrowawayCA(base / "rogue", "rogue-ca")
     return Pki(ca, ca.issue("server"), ca.issue("client"), rogue_ca, rogue_ca.issue("rogue"))
 
 
