@@ -42,6 +42,7 @@ from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_part
 from coord.server.txn import Applied, Txn
 from coord.server.txnlog import TxnLog
 from coord.server.watches import WatchManager
+from coord.server.tls_accept import TlsAcceptor
 from coord.security.tls import server_context
 
 log = logging.getLogger("coord.server")
@@ -70,6 +71,7 @@ class CoordServer:
         self._tasks: list[asyncio.Task] = []
         self._listener: asyncio.base_events.Server | None = None
         self._secure_listener: asyncio.base_events.Server | None = None
+        self._tls_acceptor: TlsAcceptor | None = None
         self.port = config.client_port
         self.secure_port: int | None = None
 
@@ -113,10 +115,12 @@ class CoordServer:
         self.port = self._listener.sockets[0].getsockname()[1]
         sec = self.config.security_settings
         if sec.secure_client_port is not None and sec.client_tls is not None:
+            self._tls_acceptor = TlsAcceptor(server_context(sec.client_tls),
+                                             sec.client_tls.handshake_timeout,
+                                             lambda: Connection(self))
             self._secure_listener = await loop.create_server(
-                lambda: Connection(self), self.config.host, sec.secure_client_port,
-                ssl=server_context(sec.client_tls), backlog=1024, reuse_address=True,
-                ssl_handshake_timeout=sec.client_tls.handshake_timeout)
+                self._tls_acceptor, self.config.host, sec.secure_client_port, backlog=1024,
+                reuse_address=True)
             self.secure_port = self._secure_listener.sockets[0].getsockname()[1]
             log.info("TLS clients on %s:%d (clientAuth=%s)", self.config.host, self.secure_port,
                      sec.client_tls.client_auth)
@@ -125,6 +129,8 @@ class CoordServer:
         for listener in (self._listener, self._secure_listener):
             if listener is not None:
                 listener.close()
+        if self._tls_acceptor is not None:
+            self._tls_acceptor.close()
 
     async def stop(self) -> None:
         self.close_listeners()

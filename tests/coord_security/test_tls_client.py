@@ -13,6 +13,7 @@ from kazoo.security import make_acl
 from coord.client import CoordClient
 from coord.protocol import records as R
 from coord.protocol.errors import NoAuthError
+from tests.coord_ensemble.harness import wait_until
 from tests.coord_security.conftest import Pki, SecureCoord
 
 
@@ -89,6 +90,9 @@ def test_a_client_without_a_certificate_is_refused_when_clientauth_is_need(
     good = ssl.create_default_context(cafile=str(pki.ca.cert))
     good.load_cert_chain(str(pki.client.cert), str(pki.client.key))
     _handshake(secure_coord.secure_port, good)
+    # The socket closes a moment before the server's log line is written.
+    wait_until("both refusals logged", lambda: "PEER_DID_NOT_RETURN_A_CERTIFICATE" in
+               secure_coord.log() and "CERTIFICATE_VERIFY_FAILED" in secure_coord.log(), 10)
 
 
 def test_kazoo_refuses_a_server_its_ca_did_not_sign(secure_coord: SecureCoord, pki: Pki) -> None:
@@ -113,6 +117,8 @@ def test_plaintext_on_the_tls_port_and_tls_on_the_plaintext_port_are_closed(
         except ConnectionError:
             pass
         assert received[:1] in (b"", b"\x15"), received     # nothing, or a TLS alert record
+    wait_until("the plaintext client logged", lambda: "not TLS (a plaintext client on the "
+               "TLS port?)" in secure_coord.log(), 10)
     # A TLS client on the plaintext port: its ClientHello is no frame; the server says so.
     ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
     with pytest.raises((ssl.SSLError, ConnectionError)):
