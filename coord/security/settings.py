@@ -71,7 +71,7 @@ KNOWN = frozenset({
     "quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl",
     "quorum.auth.learner.saslLoginContext", "quorum.auth.server.saslLoginContext",
     "zookeeper.authProvider.sasl", "zookeeper.authProvider.x509", "serverCnxnFactory",
-    "zookeeper.serverCnxnFactory", "zookeeper.ssl.keyStore.location",
+    "zookeeper.serverCnxnFactory",
     *(f"ssl.{k}" for k in _TLS_KEYS), *(f"ssl.quorum.{k}" for k in _TLS_KEYS),
 })
 # Accepted for copy-paste compatibility with a zoo.cfg; Java class names mean nothing here.

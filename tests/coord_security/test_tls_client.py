@@ -134,3 +134,19 @@ def test_plaintext_on_the_tls_port_and_tls_on_the_plaintext_port_are_closed(
     assert zk.exists("/") is not None
     zk.stop()
     zk.close()
+
+
+def test_sasl_login_over_tls_carries_both_ids(secure_coord: SecureCoord, pki: Pki) -> None:
+    zk = KazooClient(hosts=secure_coord.secure_hosts, use_ssl=True, verify_certs=True,
+                     ca=str(pki.ca.cert), certfile=str(pki.client.cert),
+                     keyfile=str(pki.client.key), timeout=5,
+                     sasl_options={"mechanism": "DIGEST-MD5", "username": "bob",
+                                   "password": "bobsecret"})
+    zk.start(timeout=10)
+    try:
+        zk.create("/tls-and-sasl", b"", acl=[make_acl("auth", "", all=True)])
+        ids = {(a.id.scheme, a.id.id) for a in zk.get_acls("/tls-and-sasl")[0]}
+        assert ids == {("sasl", "bob"), ("x509", "CN=client,O=pybroker tests")}
+    finally:
+        zk.stop()
+        zk.close()
