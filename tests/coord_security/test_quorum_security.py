@@ -10,11 +10,14 @@ import ssl
 import struct
 from pathlib import Path
 
+import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from kazoo.security import make_acl
 
 from coord.zab.messages import Notification, encode
 from tests.coord_ensemble.harness import Ensemble, wait_until
-from tests.coord_security.conftest import JAAS, Pki
+from tests.coord_security.conftest import JAAS, SUPER_DIGEST, Pki
 from tests.support.procs import ProcessGroup
 
 
@@ -41,14 +44,44 @@ def _write_and_compare(ens: Ensemble, path: str) -> None:
     assert path in ens.assert_identical()
 
 
+def _sasl_ids_cross_members(ens: Ensemble, leader: int) -> None:
+    """A SASL user's write through a follower is checked on the leader with its ids:
+    the `sasl` ACL it sets holds on every member, and the super digest passes it."""
+    follower, other = [s for s in ens.sids if s != leader]
+    bob = KazooClient(hosts=ens.hosts([follower]), timeout=10, sasl_options={
+        "mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"})
+    anyone = KazooClient(hosts=ens.hosts([other]), timeout=10)
+    root = KazooClient(hosts=ens.hosts([other]), timeout=10,
+                       auth_data=[("digest", "super:adminsecret")])
+    clients = (bob, anyone, root)
+    for zk in clients:
+        zk.start(timeout=20)
+    try:
+        bob.create("/bobs", b"1", acl=[make_acl("sasl", "bob", all=True)])
+        anyone.sync("/bobs")
+        with pytest.raises(NoAuthError):
+            anyone.set("/bobs", b"2")
+        root.set("/bobs", b"super")       # the other follower: checked on the leader too
+        assert bob.get("/bobs")[0] in (b"1", b"super")
+        bob.sync("/bobs")
+        assert bob.get("/bobs")[0] == b"super"
+        root.delete("/bobs")              # (the harness compares trees as anyone)
+    finally:
+        for zk in clients:
+            zk.stop()
+            zk.close()
+
+
 def test_tls_and_sasl_quorum_refuses_impostors_and_keeps_serving(
         procs: ProcessGroup, tmp_path: Path, pki: Pki, jaas_file: Path) -> None:
-    ens = Ensemble(procs, tmp_path, 3, extra=(*pki.quorum_tls_flags(), "-D",
-                                              "quorum.auth.enableSasl=true",
-                                              "--jaas-config", str(jaas_file)))
+    ens = Ensemble(procs, tmp_path, 3, extra=(
+        *pki.quorum_tls_flags(), "-D", "quorum.auth.enableSasl=true",
+        "-D", f"zookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}",
+        "--jaas-config", str(jaas_file)))
     ens.start()
     leader = ens.wait_leader()
     _write_and_compare(ens, "/before")
+    _sasl_ids_cross_members(ens, leader)
     target = 1 if leader != 1 else 3
     port = ens.quorum_port[target]
     # 1. plaintext: not even a TLS handshake
