@@ -71,3 +71,25 @@ def test_keystore_kinds_and_files_are_checked(pki: Pki, tmp_path: Path) -> None:
         parse_settings({"ssl.keyStore.location": str(tmp_path / "missing.pem")})
     with pytest.raises(ConfigError, match="unknown security settings"):
         ServerConfig(security={"nope": "1"})
+
+
+def test_an_encrypted_keystore_opens_with_its_password(pki: Pki, tmp_path: Path) -> None:
+    import ssl
+
+    from cryptography.hazmat.primitives import serialization
+
+    from coord.security.tls import server_context
+
+    key = serialization.load_pem_private_key(pki.server.key.read_bytes(), None)
+    store = tmp_path / "encrypted.pem"
+    store.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.BestAvailableEncryption(b"storepass"))
+                      + pki.server.cert.read_bytes())
+    base = {"ssl.keyStore.location": str(store), "ssl.clientAuth": "none"}
+    tls = parse_settings({**base, "ssl.keyStore.password": "storepass"}).client_tls
+    assert tls is not None and server_context(tls).verify_mode == ssl.CERT_NONE
+    wrong = parse_settings({**base, "ssl.keyStore.password": "guess"}).client_tls
+    assert wrong is not None
+    with pytest.raises(ssl.SSLError):
+        server_context(wrong)
