@@ -87,6 +87,9 @@ def parse_jaas(text: str) -> dict[str, JaasSection]:
             section.modules.append(expect("word"))
             expect("word")                     # required | requisite | sufficient | optional
             while i < len(toks) and toks[i] != ("sym", ";"):
+                if toks[i] == ("sym", "}"):
+                    raise JaasError(f"section {section.name}: a login module's options must "
+                                    "end with ';'")
                 key = expect("word")
                 expect("sym", "=")
                 kind, value = toks[i] if i < len(toks) else ("", "")
