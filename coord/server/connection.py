@@ -12,9 +12,7 @@ Bytes arrive, frames come out of the codec's FrameReader, and each request takes
   their txn is applied, so they precede the reply of any later read that sees the change.
 
 The first 4 bytes of a connection may be a four-letter word instead of a frame length.
-Authentication: digest auth packets, SASL DIGEST-MD5 (opcode 102, coord.security) and, on
-the TLS port, the client certificate each add an id the ACL checks see; with
-`enforce.auth.enabled` a session that has none of the required schemes is closed.
+Who the client is (digest auth, SASL, its certificate) is kept by coord.server.client_auth.
 This module must never change the tree (only the server's pipeline does) and never let a
 bad frame raise out of `data_received`: bad input ends in an error reply or a close.
 """
@@ -22,8 +20,6 @@ bad frame raise out of `data_received`: bad input ends in an error reply or a cl
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -40,8 +36,8 @@ from coord.server import reads
 from coord.server.clock import mono_ms, now_ms
 from coord.server.sessions import SessionTracker, negotiate_timeout
 from coord.server.txn import Applied, Txn
-from coord.server.acl import SUPER
-from coord.security.digest_md5 import DigestMD5Server, SaslError
+from coord.server.client_auth import ClientAuth
+from coord.security.digest_md5 import SaslError
 from coord.security.tls import subject_of
 
 log = logging.getLogger("coord.server.connection")
@@ -93,9 +89,7 @@ class Connection(asyncio.Protocol):
         self.old_client = False
         self.slots: deque[Slot] = deque()
         self.backlog: list[bytes] = []
-        self.auth_ids: list[tuple[str, str]] = []
-        self.sasl: DigestMD5Server | None = None
-        self._ids: list[tuple[str, str]] | None = None
+        self.auth = ClientAuth(server.config.security_settings, "?")
         self.prefix: bytes | None = b""
         self.paused = False
         self.out: list[bytes] = []
@@ -114,9 +108,8 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername") or ("?", 0)
         self.server.connections.append(self)
-        subject = subject_of(transport.get_extra_info("peercert"))
-        if subject is not None:   # ZooKeeper's x509 provider: the certificate's subject
-            self.auth_ids.append(("x509", subject))
+        self.auth = ClientAuth(self.server.config.security_settings, str(self.peer[0]),
+                               subject_of(transport.get_extra_info("peercert")))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state == "closed":
@@ -188,10 +181,10 @@ class Connection(asyncio.Protocol):
         self.last_cxid = header.xid
         op = _OPCODES.get(header.type)
         self.last_op = op
-        if not self._auth_enforced(op):
+        if not self.auth.allows(op):
             self._queue(Slot(received, lambda: self._error(
                 header.xid, ErrorCode.SESSIONCLOSEDREQUIRESASLAUTH, close=True)))
-        elif op == OpCode.sasl and self.server.config.security_settings.sasl_users:
+        elif op == OpCode.sasl and self.auth.sasl_enabled:
             self._queue(Slot(received, lambda: self._sasl(header.xid, r)))
         elif op in WRITE_OPS:
             self._write_request(header.xid, op, r, received)
@@ -435,66 +428,28 @@ class Connection(asyncio.Protocol):
             return self._reply(xid, ErrorCode.MARSHALLINGERROR)
 
     def _auth(self, xid: int, packet: R.AuthPacket) -> bytes:
-        if self.authenticate(packet.scheme or "", bytes(packet.auth or b"")):
+        if self.auth.digest(packet.scheme or "", bytes(packet.auth or b"")):
             return self._reply(xid, 0, zxid=0)
         self.closing_after_flush = True
         return self._reply(xid, ErrorCode.AUTHFAILED, zxid=0)
 
-    def _auth_enforced(self, op: OpCode | None) -> bool:
-        """enforce.auth.enabled: only auth and SASL packets until one of the required
-        schemes has authenticated this connection (ZooKeeper's AuthenticationHelper)."""
-        schemes = self.server.config.security_settings.enforce_schemes
-        if not schemes or op in (OpCode.auth, OpCode.sasl):
-            return True
-        return any(scheme in schemes for scheme, _ in self.auth_ids)
-
     def _sasl(self, xid: int, r: JuteReader) -> bytes:
-        """One SASL token in, the next out (ZooKeeper answers with zxid 0). A failed
-        exchange ends the connection: AUTHFAILED, or SESSIONCLOSEDREQUIRESASLAUTH when
-        SASL is required."""
-        settings = self.server.config.security_settings
+        """One SASL token in, the next out (ZooKeeper answers with zxid 0); a failed
+        exchange ends the connection."""
         try:
-            token = bytes(R.GetSASLRequest.decode(r).token or b"")
-            if self.sasl is None:
-                self.sasl = DigestMD5Server(settings.sasl_users or {})
-            out = self.sasl.evaluate(token)
+            out = self.auth.sasl_step(bytes(R.GetSASLRequest.decode(r).token or b""))
         except (SaslError, MarshallingError) as e:
             log.warning("closing %s:%s: SASL authentication failed: %s", *self.peer[:2], e)
-            code = ErrorCode.SESSIONCLOSEDREQUIRESASLAUTH if "sasl" in settings.enforce_schemes \
-                else ErrorCode.AUTHFAILED
-            return self._error(xid, code, close=True)
-        if self.sasl.complete and self.sasl.authorization_id is not None:
-            user = self.sasl.authorization_id
-            log.info("session 0x%x: SASL user %s", self.session_id & (2**64 - 1), user)
-            self._add_id(("sasl", user))
-            if settings.super_user is not None and user == settings.super_user:
-                self._add_id(SUPER)
+            return self._error(xid, self.auth.sasl_failure_code, close=True)
+        if self.auth.sasl_user is not None:
+            log.info("session 0x%x: SASL user %s", self.session_id & (2**64 - 1),
+                     self.auth.sasl_user)
         return self._reply(xid, 0, R.SetSASLResponse(out), zxid=0)
-
-    def _add_id(self, ident: tuple[str, str]) -> None:
-        if ident not in self.auth_ids:
-            self.auth_ids.append(ident)
-            self._ids = None
 
     @property
     def ids(self) -> list[tuple[str, str]]:
-        """Who this connection is, for ACL checks: its address plus digest auth ids."""
-        if self._ids is None:
-            self._ids = [("ip", str(self.peer[0])), *self.auth_ids]
-        return self._ids
-
-    def authenticate(self, scheme: str, auth: bytes) -> bool:
-        """Digest credentials become one of the connection's ids (ACL checks, `auth`
-        ACLs, whoAmI), plus `super` when they match the configured super digest; other
-        schemes are refused."""
-        if scheme != "digest" or b":" not in auth:
-            return False
-        user, _, _ = auth.decode("utf-8", "replace").partition(":")
-        digest = base64.b64encode(hashlib.sha1(auth).digest()).decode()
-        self._add_id(("digest", f"{user}:{digest}"))
-        if self.server.config.security_settings.super_digest == (user, digest):
-            self._add_id(SUPER)
-        return True
+        """Who this connection is, for ACL checks."""
+        return self.auth.ids
 
     # -- 4lw and cons ----------------------------------------------------------------------
 
