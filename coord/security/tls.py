@@ -3,7 +3,7 @@
 The server context serves the secure client port or accepts quorum links; the client
 context dials a quorum peer (it presents this member's certificate: peers always
 authenticate each other, as ZooKeeper's quorum TLS does). Also the certificate subject
-as ZooKeeper's x509 provider names it, for logs.
+as ZooKeeper's x509 provider names it (the `x509` ACL id).
 
 This module must never weaken verification silently: `clientAuth=none` and
 `hostnameVerification=false` are the only ways to verify less, and both are explicit.

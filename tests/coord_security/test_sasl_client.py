@@ -222,3 +222,36 @@ def test_enforced_sasl_refuses_sessions_that_did_not_log_in(
     header, _ = _reply(s)
     assert header.err == ErrorCode.SESSIONCLOSEDREQUIRESASLAUTH
     s.close()
+
+
+async def test_coord_client_sasl_login_and_refusal(secure_coord: SecureCoord) -> None:
+    from coord.client import CoordClient
+    from coord.protocol.errors import AuthFailedError as CoordAuthFailed
+    from coord.protocol.errors import NoAuthError as CoordNoAuth
+
+    bob = CoordClient(secure_coord.hosts, session_timeout=5.0, sasl_options={
+        "mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"})
+    await bob.start()
+    try:
+        assert ("sasl", "bob") in await bob.who_am_i()
+        await bob.create("/coordclient-sasl", b"x",
+                         acl=[R.ACL(31, R.Id("sasl", "bob"))])
+        assert (await bob.get("/coordclient-sasl"))[0] == b"x"
+    finally:
+        await bob.stop()
+    carol = CoordClient(secure_coord.hosts, session_timeout=5.0, sasl_options={
+        "mechanism": "DIGEST-MD5", "username": "carol", "password": "carolsecret"})
+    await carol.start()
+    try:
+        with pytest.raises(CoordNoAuth):
+            await carol.get("/coordclient-sasl")
+    finally:
+        await carol.stop()
+    wrong = CoordClient(secure_coord.hosts, session_timeout=5.0, sasl_options={
+        "mechanism": "DIGEST-MD5", "username": "bob", "password": "guess"})
+    with pytest.raises(CoordAuthFailed):
+        await wrong.start()
+    await wrong.stop()
+    with pytest.raises(ValueError, match="DIGEST-MD5 only"):
+        CoordClient(secure_coord.hosts, sasl_options={"mechanism": "PLAIN", "username": "bob",
+                                                      "password": "bobsecret"})
