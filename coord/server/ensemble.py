@@ -70,7 +70,8 @@ def link_security(config: ServerConfig) -> LinkSecurity:
         server_ssl=server_context(sec.quorum_tls) if sec.quorum_tls else None,
         client_ssl=quorum_client_context(sec.quorum_tls) if sec.quorum_tls else None,
         sasl_login=(login.username or "", login.password or "") if login else None,
-        sasl_users=sec.quorum_server_users if sec.quorum_sasl else None)
+        sasl_users=sec.quorum_server_users if sec.quorum_sasl else None,
+        verify_peer_host=bool(sec.quorum_tls and sec.quorum_tls.hostname_verification))
 
 
 def zab_config(config: ServerConfig) -> ZabConfig:

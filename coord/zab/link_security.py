@@ -12,6 +12,11 @@ acceptor's rspauth in return (so both ends know the secret):
     dialer -> acceptor   u32 len | digest-response
     acceptor -> dialer   u32 len | rspauth        (a refused dialer is disconnected instead)
 
+With TLS and `ssl.quorum.hostnameVerification` (the default), the acceptor also checks
+that the dialer's certificate names the host the claimed server id is configured at in
+the peers list, so a member holding a valid certificate for host B cannot speak as the
+member on host A.
+
 Until the handshake succeeds nothing the dialer sends is decoded, and the link is not
 reported to the ZAB core, so a connection that claims another member's id without
 credentials changes nothing. This module must never let an unauthenticated link carry
@@ -21,6 +26,7 @@ a message, and never wait on a peer without a deadline.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import ssl
 import struct
@@ -44,6 +50,7 @@ class LinkSecurity:
     client_ssl: ssl.SSLContext | None = None       # dialing a peer
     sasl_login: tuple[str, str] | None = None      # QuorumLearner: what we present
     sasl_users: Mapping[str, str] | None = None    # QuorumServer: whom we accept
+    verify_peer_host: bool = False                  # a dialer's certificate names its host
     timeout: float = 5.0
 
 
@@ -81,9 +88,38 @@ async def authenticate_to(reader: asyncio.StreamReader, writer: asyncio.StreamWr
                           "QuorumLearner password?)") from None
 
 
+def certificate_names(peercert: dict | None, host: str) -> bool:
+    """Whether a verified certificate's subjectAltName (DNS or IP) names `host`; a DNS
+    name may start with one wildcard label."""
+    for kind, value in (peercert or {}).get("subjectAltName", ()):
+        if kind == "IP Address" and _same_ip(value, host):
+            return True
+        if kind == "DNS":
+            name, want = value.lower().rstrip("."), host.lower().rstrip(".")
+            if name == want or (name.startswith("*.") and "." in want
+                                and want.split(".", 1)[1] == name[2:]):
+                return True
+    return False
+
+
+def _same_ip(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a.strip()) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
 async def authenticate_from(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            security: LinkSecurity, sender: int) -> None:
-    """Acceptor side, after reading the dialer's claimed sid. Raises LinkRefused."""
+                            security: LinkSecurity, sender: int, sender_host: str | None) -> None:
+    """Acceptor side, after reading the dialer's claimed sid (configured at
+    `sender_host`; None: not a member). Raises LinkRefused."""
+    if sender_host is None:
+        raise LinkRefused(f"a link claims server id {sender}, which is not in the ensemble")
+    if security.server_ssl is not None and security.verify_peer_host and \
+            not certificate_names(writer.get_extra_info("peercert"), sender_host):
+        raise LinkRefused(f"a link claiming server id {sender} shows a certificate that does "
+                          f"not name {sender_host}, that member's host "
+                          "(ssl.quorum.hostnameVerification)")
     if security.sasl_users is None:
         return
     server = DigestMD5Server(security.sasl_users)

@@ -149,7 +149,9 @@ class PeerNetwork:
         try:
             (claimed,) = _U32.unpack(await asyncio.wait_for(reader.readexactly(4),
                                                             self.security.timeout))
-            await authenticate_from(reader, writer, self.security, claimed)
+            address = self.addresses.get(claimed) if claimed != self.sid else None
+            await authenticate_from(reader, writer, self.security, claimed,
+                                    address[0] if address else None)
             sender = claimed
             while True:
                 (size,) = _U32.unpack(await reader.readexactly(4))

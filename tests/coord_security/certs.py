@@ -30,8 +30,15 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 class ThrowawayCA:
-    """A CA that signs identities for 127.0.0.1 / localhost."""
+    """A CA that signs identities (for 127.0.0.1 / localhost unless told otherwise)."""
 
     def __init__(self, directory: Path, name: str = "test-ca") -> None:
         self.dir = directory
@@ -48,16 +55,15 @@ class ThrowawayCA:
         self.cert = self.dir / f"{name}.pem"
         self.cert.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, cn: str) -> Identity:
+    def issue(self, cn: str, names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> Identity:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
         cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(self._name)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(hours=1))
                 .not_valid_after(now + datetime.timedelta(days=2))
-                .add_extension(x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                    critical=False)
+                .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]),
+                               critical=False)
                 .sign(self._key, hashes.SHA256()))
         key_pem = key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,

@@ -43,6 +43,7 @@ class Pki:
     client: Identity
     rogue_ca: ThrowawayCA
     rogue: Identity        # signed by a CA nobody trusts
+    elsewhere: Identity    # trusted, but names another host
 
     def client_tls_flags(self, secure_port: int, client_auth: str = "need") -> tuple[str, ...]:
         return ("-D", f"secureClientPort={secure_port}",
@@ -63,7 +64,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     base = tmp_path_factory.mktemp("pki")
     ca = ThrowawayCA(base / "ca")
     rogue_ca = ThrowawayCA(base / "rogue", "rogue-ca")
-    return Pki(ca, ca.issue("server"), ca.issue("client"), rogue_ca, rogue_ca.issue("rogue"))
+    return Pki(ca, ca.issue("server"), ca.issue("client"), rogue_ca, rogue_ca.issue("rogue"),
+               ca.issue("elsewhere", ("elsewhere.example",)))
 
 
 @pytest.fixture(scope="session")

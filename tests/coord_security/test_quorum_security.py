@@ -103,8 +103,15 @@ def test_tls_and_sasl_quorum_refuses_impostors_and_keeps_serving(
     with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
         with good.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
             assert _claim_sid_2(tls)
-    log = procs.log_text(ens.name(target))
-    assert "refused a quorum link" in log and "claiming server id 2" in log
+    # 4. a trusted certificate for another host than member 2's
+    other = ssl.create_default_context(cafile=str(pki.ca.cert))
+    other.load_cert_chain(str(pki.elsewhere.cert), str(pki.elsewhere.key))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with other.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert _claim_sid_2(tls)
+    wait_until("the refusals logged", lambda: "failed quorum SASL" in
+               procs.log_text(ens.name(target)) and "does not name 127.0.0.1" in
+               procs.log_text(ens.name(target)), 10)
     assert ens.wait_leader() == leader
     _write_and_compare(ens, "/after")
 

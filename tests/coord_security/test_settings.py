@@ -93,3 +93,14 @@ def test_an_encrypted_keystore_opens_with_its_password(pki: Pki, tmp_path: Path)
     assert wrong is not None
     with pytest.raises(ssl.SSLError):
         server_context(wrong)
+
+
+def test_a_certificate_names_a_host_by_ip_or_dns() -> None:
+    from coord.zab.link_security import certificate_names
+
+    cert = {"subjectAltName": (("DNS", "*.zk.example"), ("DNS", "a.example"),
+                               ("IP Address", "10.0.0.1"))}
+    assert certificate_names(cert, "10.0.0.1") and certificate_names(cert, "A.example")
+    assert certificate_names(cert, "b.zk.example")
+    assert not certificate_names(cert, "zk.example") and not certificate_names(cert, "x.b.zk.example")
+    assert not certificate_names(cert, "10.0.0.2") and not certificate_names(None, "10.0.0.1")
