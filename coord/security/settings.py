@@ -54,11 +54,6 @@ class SecuritySettings:
     quorum_learner: JaasSection | None = None
     quorum_server_users: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.client_tls or self.ssl_quorum or self.sasl_users or self.super_digest
-                    or self.enforce_schemes or self.quorum_sasl)
-
 
 _TLS_KEYS = ("keyStore.location", "keyStore.password", "keyStore.type", "trustStore.location",
              "trustStore.password", "trustStore.type", "clientAuth", "protocol",
