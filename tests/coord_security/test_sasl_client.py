@@ -13,7 +13,10 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import AuthFailedError, NoAuthError
 from kazoo.security import make_acl, make_digest_acl
 
+from coord.client import CoordClient
 from coord.protocol import records as R
+from coord.protocol.errors import AuthFailedError as CoordAuthFailed
+from coord.protocol.errors import NoAuthError as CoordNoAuth
 from coord.protocol.errors import ErrorCode
 from coord.protocol.jute import JuteReader, JuteWriter
 from coord.protocol.opcodes import OpCode
@@ -225,10 +228,6 @@ def test_enforced_sasl_refuses_sessions_that_did_not_log_in(
 
 
 async def test_coord_client_sasl_login_and_refusal(secure_coord: SecureCoord) -> None:
-    from coord.client import CoordClient
-    from coord.protocol.errors import AuthFailedError as CoordAuthFailed
-    from coord.protocol.errors import NoAuthError as CoordNoAuth
-
     bob = CoordClient(secure_coord.hosts, session_timeout=5.0, sasl_options={
         "mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"})
     await bob.start()

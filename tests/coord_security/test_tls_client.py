@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import socket
 import ssl
+from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError as KazooNoAuth
 from kazoo.security import make_acl
 
 from coord.client import CoordClient
 from coord.protocol import records as R
 from coord.protocol.errors import NoAuthError
 from tests.coord_ensemble.harness import wait_until
-from tests.coord_security.conftest import Pki, SecureCoord
+from tests.coord_security.conftest import Pki, SecureCoord, start_secure
+from tests.support.ports import free_port
+from tests.support.procs import ProcessGroup
 
 
 def _tls_kazoo(coord: SecureCoord, pki: Pki, cert=None, key=None) -> KazooClient:
@@ -39,7 +43,6 @@ def test_kazoo_with_tls_reads_and_writes(secure_coord: SecureCoord, pki: Pki) ->
     plain = KazooClient(hosts=secure_coord.hosts, timeout=5)
     plain.start(timeout=10)
     try:
-        from kazoo.exceptions import NoAuthError as KazooNoAuth
         with pytest.raises(KazooNoAuth):
             plain.get("/tls-x509")
     finally:
@@ -150,3 +153,28 @@ def test_sasl_login_over_tls_carries_both_ids(secure_coord: SecureCoord, pki: Pk
     finally:
         zk.stop()
         zk.close()
+
+
+def test_clientauth_want_takes_clients_with_and_without_certificates(
+        procs: ProcessGroup, tmp_path: Path, pki: Pki) -> None:
+    port = free_port()
+    coord = start_secure(procs, tmp_path / "data", "want", *pki.client_tls_flags(port, "want"),
+                         secure_port=port)
+    anonymous = KazooClient(hosts=coord.secure_hosts, use_ssl=True, verify_certs=True,
+                            ca=str(pki.ca.cert), timeout=5)
+    anonymous.start(timeout=10)
+    try:
+        anonymous.create("/want", b"", acl=[make_acl("x509", "CN=client,O=pybroker tests",
+                                                     all=True)])
+        with pytest.raises(KazooNoAuth):           # no certificate, no x509 id
+            anonymous.get("/want")
+    finally:
+        anonymous.stop()
+        anonymous.close()
+    with_cert = _tls_kazoo(coord, pki)
+    with_cert.start(timeout=10)
+    try:
+        assert with_cert.get("/want")[0] == b""
+    finally:
+        with_cert.stop()
+        with_cert.close()
