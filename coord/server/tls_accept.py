@@ -56,7 +56,7 @@ class _Handshake(asyncio.Protocol):
             tls = await asyncio.get_running_loop().start_tls(
                 transport, conn, self.acceptor.context, server_side=True,
                 ssl_handshake_timeout=self.acceptor.timeout)
-        except (ssl.SSLError, ConnectionError, OSError, asyncio.TimeoutError) as e:
+        except OSError as e:          # SSLError, a reset, the handshake deadline
             log.info("closing %s:%s: TLS handshake failed on the secure client port: %s",
                      peer[0], peer[1], _reason(e))
             transport.abort()
@@ -71,8 +71,10 @@ class _Handshake(asyncio.Protocol):
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "no handshake in time (a plaintext client on the TLS port?)"
+    if isinstance(exc, ConnectionAbortedError):     # asyncio's handshake deadline
+        return "no TLS handshake within ssl.handshakeDetectionTimeoutMillis"
+    if isinstance(exc, ConnectionResetError):
+        return "the client closed the connection during the handshake"
     if isinstance(exc, ssl.SSLError) and exc.reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST",
                                                          "UNEXPECTED_MESSAGE"):
         return f"{exc.reason}: not TLS (a plaintext client on the TLS port?)"

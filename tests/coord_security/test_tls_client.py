@@ -178,3 +178,29 @@ def test_clientauth_want_takes_clients_with_and_without_certificates(
     finally:
         with_cert.stop()
         with_cert.close()
+
+
+def test_a_silent_tls_client_neither_holds_the_port_nor_the_shutdown(
+        procs: ProcessGroup, tmp_path: Path, pki: Pki) -> None:
+    port = free_port()
+    coord = start_secure(procs, tmp_path / "short", "short", *pki.client_tls_flags(port),
+                         "-D", "ssl.handshakeDetectionTimeoutMillis=1000", secure_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as silent:
+        assert _closed(silent)                    # dropped after the 1 s handshake deadline
+    wait_until("the deadline logged", lambda: "no TLS handshake within" in coord.log(), 10)
+    port = free_port()
+    start_secure(procs, tmp_path / "long", "long", *pki.client_tls_flags(port), secure_port=port)
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+    try:
+        assert procs.stop("long", timeout=8) == 0  # handshakes still pending (10 s deadline)
+    finally:
+        for s in silent:
+            s.close()
+
+
+def _closed(s: socket.socket) -> bool:
+    s.settimeout(10)
+    try:
+        return s.recv(1) == b""
+    except ConnectionError:
+        return True
