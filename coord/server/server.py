@@ -42,7 +42,7 @@ from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_part
 from coord.server.txn import Applied, Txn
 from coord.server.txnlog import TxnLog
 from coord.server.watches import WatchManager
-from coord.server.tls_accept import TlsAcceptor
+from coord.security.tls_accept import TlsAcceptor
 from coord.security.tls import server_context
 
 log = logging.getLogger("coord.server")
@@ -117,7 +117,8 @@ class CoordServer:
         if sec.secure_client_port is not None and sec.client_tls is not None:
             self._tls_acceptor = TlsAcceptor(server_context(sec.client_tls),
                                              sec.client_tls.handshake_timeout,
-                                             lambda: Connection(self))
+                                             lambda: Connection(self),
+                                             "the secure client port")
             self._secure_listener = await loop.create_server(
                 self._tls_acceptor, self.config.host, sec.secure_client_port, backlog=1024,
                 reuse_address=True)

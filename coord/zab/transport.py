@@ -24,6 +24,7 @@ import struct
 from collections import deque
 from collections.abc import Callable
 
+from coord.security.tls_accept import TlsAcceptor
 from coord.zab.link_security import LinkRefused, LinkSecurity, authenticate_from, authenticate_to
 from coord.zab.messages import Message, MessageError, decode, encode
 
@@ -56,20 +57,29 @@ class PeerNetwork:
         self.retry = retry
         self._out = {peer: _Outgoing() for peer in addresses if peer != sid}
         self._server: asyncio.Server | None = None
+        self._tls: TlsAcceptor | None = None
         self._readers: set[asyncio.Task[None]] = set()
         self._incoming: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         host, port = self.addresses[self.sid]
-        self._server = await asyncio.start_server(
-            self._accept, host, port, ssl=self.security.server_ssl,
-            ssl_handshake_timeout=self.security.timeout if self.security.server_ssl else None)
+        if self.security.server_ssl is None:
+            self._server = await asyncio.start_server(self._accept, host, port)
+        else:
+            loop = asyncio.get_running_loop()
+            self._tls = TlsAcceptor(self.security.server_ssl, self.security.timeout,
+                                    lambda: asyncio.StreamReaderProtocol(
+                                        asyncio.StreamReader(), self._accept),
+                                    "the quorum port")
+            self._server = await loop.create_server(self._tls, host, port)
         for peer, out in self._out.items():
             out.task = asyncio.create_task(self._dial(peer, out), name=f"zab-dial-{peer}")
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._tls is not None:
+            self._tls.close()
         dialers = [o.task for o in self._out.values() if o.task]
         for task in dialers:
             task.cancel()

@@ -1,10 +1,11 @@
-"""The secure client port's acceptor: TLS handshake first, then an ordinary Connection.
+"""A TLS listener's acceptor: the handshake first, then the port's own protocol.
 
 asyncio's own `create_server(ssl=...)` drops a failed handshake without a word (a
-plaintext client on the TLS port, a client certificate from an unknown CA, a handshake
-that never finishes). An operator needs to see those, so this acceptor takes the plain
-TCP connection, runs the handshake itself (`loop.start_tls`), logs why it failed, and
-only hands a finished TLS transport to the client `Connection`.
+plaintext client on the TLS port, a certificate from an unknown CA, a handshake that
+never finishes). An operator needs to see those, so this acceptor takes the plain TCP
+connection, runs the handshake itself (`loop.start_tls`), logs why it failed, and only
+hands a finished TLS transport to the port's protocol (a client `Connection` on the
+secure client port, a stream protocol on the quorum port).
 
 This module must never pass a connection on before its handshake succeeded, nor keep
 one open after a failed handshake.
@@ -17,14 +18,15 @@ import logging
 import ssl
 from collections.abc import Callable
 
-log = logging.getLogger("coord.server.tls")
+log = logging.getLogger("coord.security.tls")
 
 
 class TlsAcceptor:
     """Protocol factory for the secure listener; `close()` abandons pending handshakes."""
 
     def __init__(self, context: ssl.SSLContext, timeout: float,
-                 make_connection: Callable[[], asyncio.Protocol]) -> None:
+                 make_connection: Callable[[], asyncio.BaseProtocol], where: str) -> None:
+        self.where = where        # for the log: "the secure client port", "the quorum port"
         self.context = context
         self.timeout = timeout
         self.make_connection = make_connection
@@ -57,8 +59,8 @@ class _Handshake(asyncio.Protocol):
                 transport, conn, self.acceptor.context, server_side=True,
                 ssl_handshake_timeout=self.acceptor.timeout)
         except OSError as e:          # SSLError, a reset, the handshake deadline
-            log.info("closing %s:%s: TLS handshake failed on the secure client port: %s",
-                     peer[0], peer[1], _reason(e))
+            log.info("closing %s:%s: TLS handshake failed on %s: %s",
+                     peer[0], peer[1], self.acceptor.where, _reason(e))
             transport.abort()
             return
         except asyncio.CancelledError:
