@@ -72,6 +72,12 @@ def add_commands(coord: argparse.ArgumentParser) -> None:
     start.add_argument("--admin-port", type=int, default=None,
                        help="serve ZooKeeper's AdminServer JSON at http://HOST:PORT/commands "
                             "(zoo.cfg admin.serverPort; default off)")
+    start.add_argument("-D", dest="security", action="append", default=None, metavar="NAME=VALUE",
+                       help="a ZooKeeper security setting by its own name, e.g. "
+                            "-D secureClientPort=2281 -D ssl.keyStore.location=server.pem "
+                            "(see docs/operations.md, coord security); repeatable")
+    start.add_argument("--jaas-config", type=Path, default=None,
+                       help="JAAS file with the SASL users (java.security.auth.login.config)")
     start.add_argument("--config", type=Path, default=None, help="TOML file with the same keys")
     start.set_defaults(func=_start)
 
@@ -113,7 +119,15 @@ def _start(args: argparse.Namespace) -> int:
                  "client_port": args.client_port, "host": args.host, "tick_ms": args.tick_ms,
                  "snap_count": args.snap_count, "container_check_ms": args.container_check_ms,
                  "peers": args.peers, "init_limit": args.init_limit, "sync_limit": args.sync_limit,
-                 "metrics_port": args.metrics_port, "admin_port": args.admin_port}
+                 "metrics_port": args.metrics_port, "admin_port": args.admin_port,
+                 "jaas_config": args.jaas_config}
+    if args.security:
+        pairs = [item.partition("=") for item in args.security]
+        bad = [name for name, sep, _ in pairs if not sep or not name]
+        if bad:
+            print(f"coord start: -D takes NAME=VALUE, not {bad[0]!r}", file=sys.stderr)
+            return 2
+        overrides["security"] = {name.strip(): value.strip() for name, _, value in pairs}
     try:
         if args.config is not None:
             config = ServerConfig.from_toml(args.config, **overrides)

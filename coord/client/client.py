@@ -8,6 +8,11 @@ the session with its id, password and lastZxidSeen, and re-registers its watches
 SetWatches; a server answering timeout 0 means the session expired: state LOST, then
 `start()` may open a new session. Requests made while not connected fail at once with
 ConnectionLossError (SessionExpiredError after LOST); they never queue.
+With `ssl_context` every connection is TLS (a server's secureClientPort); the context
+decides what is verified and which client certificate is shown. With `sasl_options`
+(kazoo's spelling: {"mechanism": "DIGEST-MD5", "username": ..., "password": ...}) every
+connection logs in with SASL before it counts as connected; a refused login raises
+AuthFailedError from `start()` (on a reconnect: logged, and retried while SUSPENDED).
 This module must never block the event loop and never swallow an error code: every
 non-zero reply becomes the CoordError subclass of that code.
 """
@@ -19,6 +24,7 @@ import enum
 import inspect
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,9 +36,10 @@ from coord.client.requests import create_request
 from coord.client.transaction import Transaction
 from coord.client.watches import Callback
 from coord.protocol import records as R
-from coord.protocol.errors import (ConnectionLossError, NodeExistsError, NoNodeError,
-                                   SessionExpiredError, error_for)
+from coord.protocol.errors import (AuthFailedError, ConnectionLossError, NodeExistsError,
+                                   NoNodeError, SessionExpiredError, error_for)
 from coord.protocol.opcodes import AddWatchMode, OpCode, WatcherType
+from coord.security.digest_md5 import DigestMD5Client, SaslError
 
 log = logging.getLogger("coord.client")
 
@@ -67,8 +74,15 @@ class CoordClient:
     """One ZooKeeper session over a list of servers ("h1:2181,h2:2181")."""
 
     def __init__(self, hosts: str, session_timeout: float = 10.0,
-                 connect_timeout: float | None = None, read_only: bool = False) -> None:
+                 connect_timeout: float | None = None, read_only: bool = False,
+                 ssl_context: ssl.SSLContext | None = None,
+                 sasl_options: dict[str, str] | None = None) -> None:
         self.hosts = parse_hosts(hosts)
+        self.ssl_context = ssl_context
+        if sasl_options is not None and sasl_options.get("mechanism", "DIGEST-MD5") != "DIGEST-MD5":
+            raise ValueError(f"SASL mechanism {sasl_options['mechanism']!r}: coord speaks "
+                             "DIGEST-MD5 only")
+        self.sasl_options = sasl_options
         self.session_timeout = session_timeout
         self.connect_timeout = connect_timeout or max(1.0, session_timeout / len(self.hosts))
         self.read_only = read_only
@@ -172,8 +186,8 @@ class CoordClient:
 
     async def _connect_one(self, host: str, port: int, deadline: float) -> None:
         left = min(self.connect_timeout, deadline - time.monotonic())
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                                max(left, 0.01))
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=self.ssl_context), max(left, 0.01))
         conn = Connection(self.core, reader, writer, self._on_frame, self._on_lost)
         try:
             resp = await conn.handshake(int(self.session_timeout * 1000), self.read_only,
@@ -185,9 +199,16 @@ class CoordClient:
             await close_quietly(writer)
             self._expired()
             raise SessionExpiredError()
-        self._conn = conn
         self.negotiated_timeout = resp.timeOut / 1000.0
         conn.run()
+        if self.sasl_options is not None:
+            try:     # before it becomes the connection: its failure must not reconnect
+                await self._sasl_login(conn, max(left, 0.01))
+            except BaseException:
+                conn.close()
+                self._fail_pending(ConnectionLossError)   # an unanswered token, if any
+                raise
+        self._conn = conn
         for scheme, credential in self.core.auth:
             conn.send(self.core.auth_frame(scheme, credential, None))
         frame = self.core.set_watches_frame(None)
@@ -195,6 +216,21 @@ class CoordClient:
             conn.send(frame)
         self._connected.set()
         self._set_state(ConnState.CONNECTED)
+
+    async def _sasl_login(self, conn: Connection, timeout: float) -> None:
+        """SASL DIGEST-MD5 on a fresh connection: tokens as opcode-102 requests until
+        the server's rspauth proves it knows the password too."""
+        assert self.sasl_options is not None
+        login = DigestMD5Client(self.sasl_options["username"], self.sasl_options["password"])
+        token = login.initial()
+        try:
+            while not login.complete:
+                fut = asyncio.get_running_loop().create_future()
+                conn.send(self.core.request(OpCode.sasl, R.GetSASLRequest(token), fut))
+                reply = await asyncio.wait_for(fut, timeout)
+                token = login.evaluate(bytes(reply.token or b""))
+        except SaslError as e:
+            raise AuthFailedError(f"SASL: {e}") from None
 
     def _on_lost(self, conn: Connection, error: BaseException | None) -> None:
         if conn is not self._conn:
@@ -216,6 +252,9 @@ class CoordClient:
                 return
             except ConnectionLossError as e:
                 log.info("%s; still trying", e)
+            except AuthFailedError as e:
+                log.error("coord refused this client's SASL login (%s); still trying", e)
+                await asyncio.sleep(1.0)
 
     def _expired(self) -> None:
         self._fail_pending(SessionExpiredError)

@@ -1,10 +1,11 @@
 """ACLs: validating what clients store, and checking what a connection may do.
 
 A connection's ids are its implicit `ip:<address>` plus one `digest:user:hash` per digest
-auth packet it sent. An ACL entry grants its permission bits to a connection when its id
+auth packet it sent, `sasl:<user>` after a SASL login and `x509:<subject>` for a TLS client
+certificate. An ACL entry grants its permission bits to a connection when its id
 matches one of those (`world:anyone` matches everyone; `ip` entries match by address and
-mask). A node with an empty ACL allows everything. Rules are ZooKeeper 3.8's; the `super`
-id, SASL and x509 are not supported.
+mask). A node with an empty ACL allows everything, and so does the `super` id (a
+configured super digest or SASL super user) on every node. Rules are ZooKeeper 3.8's.
 
 Pure functions: this module must never look at the tree or a socket.
 """
@@ -21,6 +22,7 @@ from coord.protocol.opcodes import Perms
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/(\d{1,2}))?$")
 
 Ids = list[tuple[str, str]]
+SUPER = ("super", "")      # never stored in an ACL: it passes every check
 
 
 class AclError(Exception):
@@ -44,18 +46,20 @@ def fixup_acl(acl: list | None, ids: Ids) -> list[list[Any]]:
     ids (not its implicit ip id), refuse empty lists, unknown schemes and bad ids."""
     if not acl:
         raise AclError(ErrorCode.INVALIDACL, "an ACL list must not be empty")
-    authenticated = [(s, i) for s, i in ids if s != "ip"]
+    authenticated = [(s, i) for s, i in ids if s not in ("ip", "super")]
     out: list[list[Any]] = []
     for perms, scheme, ident in acl:
         scheme, ident = scheme or "", ident or ""
         if scheme == "auth":
             if not authenticated:
                 raise AclError(ErrorCode.INVALIDACL,
-                               "the auth scheme needs a connection that sent digest auth")
+                               "the auth scheme needs an authenticated connection "
+                               "(digest auth, SASL or a client certificate)")
             expanded = [[perms, s, i] for s, i in authenticated]
         elif (scheme == "world" and ident == "anyone") or \
                 (scheme == "digest" and ident.count(":") == 1) or \
-                (scheme == "ip" and _valid_ip(ident)):
+                (scheme == "ip" and _valid_ip(ident)) or \
+                (scheme in ("sasl", "x509") and ident):
             expanded = [[perms, scheme, ident]]
         else:
             raise AclError(ErrorCode.INVALIDACL, f"invalid ACL id {scheme}:{ident}")
@@ -79,7 +83,7 @@ def _ip_matches(entry: str, ids: Ids) -> bool:
 
 
 def allowed(acl: list[list[Any]], perm: int, ids: Ids) -> bool:
-    if not acl:
+    if not acl or SUPER in ids:
         return True
     perm = int(perm)  # IntFlag arithmetic is slow, and this runs on every read
     for perms, scheme, ident in acl:

@@ -73,6 +73,10 @@ class ServerConfig:
     metrics_host: str | None = None           # metricsProvider.httpHost
     admin_port: int | None = None             # admin.serverPort: GET /commands/<name>
     admin_host: str | None = None             # admin.serverAddress
+    # TLS and SASL by ZooKeeper's names (secureClientPort, ssl.keyStore.location, sslQuorum,
+    # ...; see coord.security.settings) and the JAAS file with the SASL users.
+    security: dict[str, Any] = field(default_factory=dict)
+    jaas_config: Path | None = None
 
     @property
     def ensemble(self) -> dict[int, tuple[str, int, int]]:
@@ -116,8 +120,17 @@ class ServerConfig:
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{name} {port} is not a port number (0..65535)")
         members = self.ensemble
+        self._check_security()
         if members and self.server_id not in members:
             raise ConfigError(f"server id {self.server_id} is not among the peers {sorted(members)}")
+
+    def _check_security(self) -> None:
+        from coord.security.settings import SecurityConfigError, parse_settings
+
+        try:
+            self.security_settings = parse_settings(self.security, self.jaas_config)
+        except SecurityConfigError as e:
+            raise ConfigError(str(e)) from None
 
     @classmethod
     def from_toml(cls, path: Path, **overrides: Any) -> ServerConfig:
@@ -129,7 +142,10 @@ class ServerConfig:
         unknown = set(doc) - known
         if unknown:
             raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
-        return cls(**{**doc, **{k: v for k, v in overrides.items() if v is not None}})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "security" in given:   # -D NAME=VALUE flags add to (and win over) the file's table
+            given["security"] = {**doc.get("security", {}), **given["security"]}
+        return cls(**{**doc, **given})
 
     def four_letter_enabled(self, word: str) -> bool:
         allowed = {w.strip() for w in self.four_letter_whitelist.split(",")}

@@ -12,6 +12,7 @@ Bytes arrive, frames come out of the codec's FrameReader, and each request takes
   their txn is applied, so they precede the reply of any later read that sees the change.
 
 The first 4 bytes of a connection may be a four-letter word instead of a frame length.
+Who the client is (digest auth, SASL, its certificate) is kept by coord.server.client_auth.
 This module must never change the tree (only the server's pipeline does) and never let a
 bad frame raise out of `data_received`: bad input ends in an error reply or a close.
 """
@@ -19,8 +20,6 @@ bad frame raise out of `data_received`: bad input ends in an error reply or a cl
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -37,6 +36,9 @@ from coord.server import reads
 from coord.server.clock import mono_ms, now_ms
 from coord.server.sessions import SessionTracker, negotiate_timeout
 from coord.server.txn import Applied, Txn
+from coord.server.client_auth import ClientAuth
+from coord.security.digest_md5 import SaslError
+from coord.security.tls import subject_of
 
 log = logging.getLogger("coord.server.connection")
 
@@ -91,8 +93,7 @@ class Connection(asyncio.Protocol):
         self.old_client = False
         self.slots: deque[Slot] = deque()
         self.backlog: list[bytes] = []
-        self.auth_ids: list[tuple[str, str]] = []
-        self._ids: list[tuple[str, str]] | None = None
+        self.auth = ClientAuth(server.config.security_settings, "?")
         self.prefix: bytes | None = b""
         self.paused = False
         self.out: list[bytes] = []
@@ -111,6 +112,8 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername") or ("?", 0)
         self.server.connections.append(self)
+        self.auth = ClientAuth(self.server.config.security_settings, str(self.peer[0]),
+                               subject_of(transport.get_extra_info("peercert")))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state == "closed":
@@ -136,6 +139,11 @@ class Connection(asyncio.Protocol):
             # The first 4 bytes decide: a four-letter word, or the first frame's length.
             self.prefix += data
             if len(self.prefix) < 4:
+                return
+            if self.prefix[0] == 0x16 and self.prefix[1] == 0x03:
+                log.info("closing %s:%s: a TLS handshake on the plaintext client port "
+                         "(TLS clients belong on secureClientPort)", *self.peer[:2])
+                self.close()
                 return
             word = fourletter.word_of(int.from_bytes(self.prefix[:4], "big", signed=True))
             if word is not None:
@@ -177,7 +185,12 @@ class Connection(asyncio.Protocol):
         self.last_cxid = header.xid
         op = _OPCODES.get(header.type)
         self.last_op = op
-        if op in WRITE_OPS:
+        if not self.auth.allows(op):
+            self._queue(Slot(received, lambda: self._error(
+                header.xid, ErrorCode.SESSIONCLOSEDREQUIRESASLAUTH, close=True)))
+        elif op == OpCode.sasl and self.auth.sasl_enabled:
+            self._queue(Slot(received, lambda: self._sasl(header.xid, r)))
+        elif op in WRITE_OPS:
             self._write_request(header.xid, op, r, received)
         elif op == OpCode.sync:
             self._sync(header.xid, r, received)
@@ -421,31 +434,29 @@ class Connection(asyncio.Protocol):
             return self._reply(xid, ErrorCode.MARSHALLINGERROR)
 
     def _auth(self, xid: int, packet: R.AuthPacket) -> bytes:
-        if self.authenticate(packet.scheme or "", bytes(packet.auth or b"")):
+        if self.auth.digest(packet.scheme or "", bytes(packet.auth or b"")):
             return self._reply(xid, 0, zxid=0)
         self.closing_after_flush = True
         self.server.stats.auth_failed += 1
         return self._reply(xid, ErrorCode.AUTHFAILED, zxid=0)
 
+    def _sasl(self, xid: int, r: JuteReader) -> bytes:
+        """One SASL token in, the next out (ZooKeeper answers with zxid 0); a failed
+        exchange ends the connection."""
+        try:
+            out = self.auth.sasl_step(bytes(R.GetSASLRequest.decode(r).token or b""))
+        except (SaslError, MarshallingError) as e:
+            log.warning("closing %s:%s: SASL authentication failed: %s", *self.peer[:2], e)
+            return self._error(xid, self.auth.sasl_failure_code, close=True)
+        if self.auth.sasl_user is not None:
+            log.info("session 0x%x: SASL user %s", self.session_id & (2**64 - 1),
+                     self.auth.sasl_user)
+        return self._reply(xid, 0, R.SetSASLResponse(out), zxid=0)
+
     @property
     def ids(self) -> list[tuple[str, str]]:
-        """Who this connection is, for ACL checks: its address plus digest auth ids."""
-        if self._ids is None:
-            self._ids = [("ip", str(self.peer[0])), *self.auth_ids]
-        return self._ids
-
-    def authenticate(self, scheme: str, auth: bytes) -> bool:
-        """Digest credentials become one of the connection's ids (ACL checks, `auth`
-        ACLs, whoAmI); other schemes are refused."""
-        if scheme != "digest" or b":" not in auth:
-            return False
-        user, _, _ = auth.decode("utf-8", "replace").partition(":")
-        digest = base64.b64encode(hashlib.sha1(auth).digest()).decode()
-        ident = ("digest", f"{user}:{digest}")
-        if ident not in self.auth_ids:
-            self.auth_ids.append(ident)
-            self._ids = None
-        return True
+        """Who this connection is, for ACL checks."""
+        return self.auth.ids
 
     # -- 4lw and cons ----------------------------------------------------------------------
 

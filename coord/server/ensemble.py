@@ -49,7 +49,9 @@ from coord.server.zab_storage import EnsembleStorage
 from coord.zab import NotLeaderError, Role, SafetyError, Snapshot, ZabConfig
 from coord.zab import actions as act
 from coord.zab.leader import Leading
+from coord.zab.link_security import LinkSecurity
 from coord.zab.node import ZabNode
+from coord.security.tls import quorum_client_context, server_context
 
 log = logging.getLogger("coord.server.ensemble")
 
@@ -58,6 +60,18 @@ HEARTBEAT_MS = 100
 
 # Called when a proposal this member's client waits for is applied: (proposal, results).
 Waiter = Callable[[Proposal, list[Any]], None]
+
+
+def link_security(config: ServerConfig) -> LinkSecurity:
+    """sslQuorum and quorum SASL, from ZooKeeper's settings, for the peer links."""
+    sec = config.security_settings
+    login = sec.quorum_learner
+    return LinkSecurity(
+        server_ssl=server_context(sec.quorum_tls) if sec.quorum_tls else None,
+        client_ssl=quorum_client_context(sec.quorum_tls) if sec.quorum_tls else None,
+        sasl_login=(login.username or "", login.password or "") if login else None,
+        sasl_users=sec.quorum_server_users if sec.quorum_sasl else None,
+        verify_peer_host=bool(sec.quorum_tls and sec.quorum_tls.hostname_verification))
 
 
 def zab_config(config: ServerConfig) -> ZabConfig:
@@ -76,7 +90,7 @@ class EnsembleServer(CoordServer):
         self.storage = EnsembleStorage(config.data_dir)
         quorum = {sid: (host, qport) for sid, (host, qport, _) in config.ensemble.items()}
         self.node = ZabNode(self.sid, quorum, self.storage, self, zab_config(config),
-                            on_action=self._on_action)
+                            on_action=self._on_action, security=link_security(config))
         self._waiting: dict[int, Waiter] = {}
         self._syncs: dict[int, Callable[[], None]] = {}
         self._sync_waits: list[tuple[int, Callable[[], None]]] = []
@@ -96,14 +110,9 @@ class EnsembleServer(CoordServer):
         self._install_tree(load_latest(self._snap_dir) or DataTree())
 
     async def start(self) -> None:
-        from coord.server.connection import Connection
-
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._io, self.recover)
-        self._listener = await loop.create_server(
-            lambda: Connection(self), self.config.host, self.config.client_port,
-            backlog=1024, reuse_address=True)
-        self.port = self._listener.sockets[0].getsockname()[1]
+        await self.listen()
         await self.endpoints.start()
         await self.node.start()
         if self.storage.truncated:
@@ -118,8 +127,7 @@ class EnsembleServer(CoordServer):
 
     async def stop(self) -> None:
         await self.endpoints.stop()
-        if self._listener is not None:
-            self._listener.close()
+        self.close_listeners()
         for conn in list(self.connections):
             conn.close()
         for task in self._tasks:

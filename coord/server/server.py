@@ -43,6 +43,8 @@ from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_part
 from coord.server.txn import Applied, Txn
 from coord.server.txnlog import TxnLog
 from coord.server.watches import WatchManager
+from coord.security.tls_accept import TlsAcceptor
+from coord.security.tls import server_context
 
 log = logging.getLogger("coord.server")
 
@@ -69,8 +71,11 @@ class CoordServer:
         self._since_snapshot = 0
         self._tasks: list[asyncio.Task] = []
         self._listener: asyncio.base_events.Server | None = None
+        self._secure_listener: asyncio.base_events.Server | None = None
+        self._tls_acceptor: TlsAcceptor | None = None
         self.port = config.client_port
         self.endpoints = Endpoints(self)    # /metrics and the AdminServer, when configured
+        self.secure_port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -96,10 +101,7 @@ class CoordServer:
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._io, self.recover)
-        self._listener = await asyncio.get_running_loop().create_server(
-            lambda: Connection(self), self.config.host, self.config.client_port,
-            backlog=1024, reuse_address=True)
-        self.port = self._listener.sockets[0].getsockname()[1]
+        await self.listen()
         await self.endpoints.start()
         self._tasks = [asyncio.create_task(self._committer(), name="coord-committer"),
                        asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
@@ -107,10 +109,36 @@ class CoordServer:
         log.info("coord server %d serving on %s:%d, data in %s", self.config.server_id,
                  self.config.host, self.port, self.config.data_dir)
 
+    async def listen(self) -> None:
+        """The client port, and ZooKeeper's secureClientPort (TLS) when configured."""
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            lambda: Connection(self), self.config.host, self.config.client_port,
+            backlog=1024, reuse_address=True)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        sec = self.config.security_settings
+        if sec.secure_client_port is not None and sec.client_tls is not None:
+            self._tls_acceptor = TlsAcceptor(server_context(sec.client_tls),
+                                             sec.client_tls.handshake_timeout,
+                                             lambda: Connection(self),
+                                             "the secure client port")
+            self._secure_listener = await loop.create_server(
+                self._tls_acceptor, self.config.host, sec.secure_client_port, backlog=1024,
+                reuse_address=True)
+            self.secure_port = self._secure_listener.sockets[0].getsockname()[1]
+            log.info("TLS clients on %s:%d (clientAuth=%s)", self.config.host, self.secure_port,
+                     sec.client_tls.client_auth)
+
+    def close_listeners(self) -> None:
+        for listener in (self._listener, self._secure_listener):
+            if listener is not None:
+                listener.close()
+        if self._tls_acceptor is not None:
+            self._tls_acceptor.close()
+
     async def stop(self) -> None:
         await self.endpoints.stop()
-        if self._listener is not None:
-            self._listener.close()
+        self.close_listeners()
         for conn in list(self.connections):
             conn.close()
         deadline = time.monotonic() + 5

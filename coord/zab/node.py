@@ -32,6 +32,7 @@ from coord.zab.log import Snapshot
 from coord.zab.messages import Entry, Message
 from coord.zab.config import ZabConfig
 from coord.zab.peer import Peer, PersistentState
+from coord.zab.link_security import LinkSecurity
 from coord.zab.transport import PeerNetwork
 
 log = logging.getLogger("coord.zab.node")
@@ -59,7 +60,8 @@ class StateMachine(Protocol):
 class ZabNode:
     def __init__(self, sid: int, addresses: dict[int, tuple[str, int]], storage: Storage,
                  machine: StateMachine, config: ZabConfig = ZabConfig(),
-                 on_action: Callable[[act.Action], None] | None = None) -> None:
+                 on_action: Callable[[act.Action], None] | None = None,
+                 security: LinkSecurity = LinkSecurity()) -> None:
         self.sid = sid
         self.addresses = addresses
         self.storage = storage
@@ -67,7 +69,8 @@ class ZabNode:
         self.config = config
         self.on_action = on_action
         self.peer: Peer | None = None
-        self.net = PeerNetwork(sid, addresses, self._from_peer, on_lost=self._link_lost)
+        self.net = PeerNetwork(sid, addresses, self._from_peer, on_lost=self._link_lost,
+                               security=security)
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"zab-io-{sid}")
         self._appending: list[Entry] = []

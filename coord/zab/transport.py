@@ -7,7 +7,9 @@ A connection opens with the dialer's server id (u32), then carries frames
 connected waits in a bounded queue while reconnecting; when the queue is full the
 oldest frames are dropped, which the ZAB core tolerates (it re-sends what matters).
 A connection that breaks is reported (`on_lost`), whichever direction it carried, and
-the frames still queued for it are dropped.
+the frames still queued for it are dropped. With `LinkSecurity` (coord.zab.link_security)
+links run over mutual TLS and/or begin with a quorum SASL handshake; a link that fails
+it is closed before any frame is read and is never reported to the core.
 
 This module moves bytes only: it must never interpret a message beyond decoding it,
 and never block the event loop.
@@ -17,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import struct
 from collections import deque
 from collections.abc import Callable
 
+from coord.security.tls_accept import TlsAcceptor
+from coord.zab.link_security import LinkRefused, LinkSecurity, authenticate_from, authenticate_to
 from coord.zab.messages import Message, MessageError, decode, encode
 
 log = logging.getLogger("coord.zab.transport")
@@ -42,26 +47,39 @@ class _Outgoing:
 class PeerNetwork:
     def __init__(self, sid: int, addresses: dict[int, tuple[str, int]],
                  on_message: Callable[[int, Message], None], retry: float = 0.1,
-                 on_lost: Callable[[int], None] | None = None) -> None:
+                 on_lost: Callable[[int], None] | None = None,
+                 security: LinkSecurity = LinkSecurity()) -> None:
         self.sid = sid
+        self.security = security
         self.addresses = addresses
         self.on_message = on_message
         self.on_lost = on_lost
         self.retry = retry
         self._out = {peer: _Outgoing() for peer in addresses if peer != sid}
         self._server: asyncio.Server | None = None
+        self._tls: TlsAcceptor | None = None
         self._readers: set[asyncio.Task[None]] = set()
         self._incoming: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         host, port = self.addresses[self.sid]
-        self._server = await asyncio.start_server(self._accept, host, port)
+        if self.security.server_ssl is None:
+            self._server = await asyncio.start_server(self._accept, host, port)
+        else:
+            loop = asyncio.get_running_loop()
+            self._tls = TlsAcceptor(self.security.server_ssl, self.security.timeout,
+                                    lambda: asyncio.StreamReaderProtocol(
+                                        asyncio.StreamReader(), self._accept),
+                                    "the quorum port")
+            self._server = await loop.create_server(self._tls, host, port)
         for peer, out in self._out.items():
             out.task = asyncio.create_task(self._dial(peer, out), name=f"zab-dial-{peer}")
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._tls is not None:
+            self._tls.close()
         dialers = [o.task for o in self._out.values() if o.task]
         for task in dialers:
             task.cancel()
@@ -82,12 +100,21 @@ class PeerNetwork:
     async def _dial(self, peer: int, out: _Outgoing) -> None:
         host, port = self.addresses[peer]
         while True:
+            writer = None
             try:
-                reader, writer = await asyncio.open_connection(host, port)
-            except OSError:
-                await asyncio.sleep(self.retry)
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                    host, port, ssl=self.security.client_ssl), self.security.timeout)
+                writer.write(_U32.pack(self.sid))
+                await authenticate_to(reader, writer, self.security)
+            except (OSError, asyncio.TimeoutError, LinkRefused) as e:
+                if writer is not None:
+                    writer.close()
+                refused = isinstance(e, (LinkRefused, ssl.SSLError))
+                if refused:
+                    log.warning("link %d -> %d refused: %s", self.sid, peer, e)
+                # A refusal will not heal by itself: retry slowly, and quietly.
+                await asyncio.sleep(1.0 if refused else self.retry)
                 continue
-            writer.write(_U32.pack(self.sid))
             # The peer never sends on this connection: its end of file (or a reset) is
             # how we learn the link died even while we have nothing to send.
             pump = asyncio.ensure_future(self._pump(out, writer))
@@ -130,13 +157,22 @@ class PeerNetwork:
         self._incoming.add(writer)
         sender = None
         try:
-            (sender,) = _U32.unpack(await reader.readexactly(4))
+            (claimed,) = _U32.unpack(await asyncio.wait_for(reader.readexactly(4),
+                                                            self.security.timeout))
+            address = self.addresses.get(claimed) if claimed != self.sid else None
+            await authenticate_from(reader, writer, self.security, claimed,
+                                    address[0] if address else None)
+            sender = claimed
             while True:
                 (size,) = _U32.unpack(await reader.readexactly(4))
                 if size > MAX_FRAME:
                     raise MessageError(f"peer {sender} sent a {size}-byte frame (limit {MAX_FRAME})")
                 self.on_message(sender, decode(await reader.readexactly(size)))
-        except (asyncio.IncompleteReadError, ConnectionError, MessageError) as exc:
+        except LinkRefused as exc:
+            log.warning("refused a quorum link from %s: %s",
+                        writer.get_extra_info("peername"), exc)
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError,
+                MessageError) as exc:
             log.debug("incoming link closed: %s", exc)
             if sender is not None and self.on_lost is not None:
                 self.on_lost(sender)
