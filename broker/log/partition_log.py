@@ -428,7 +428,8 @@ class PartitionLog:
     # -- durability -------------------------------------------------------------------
 
     def flush_due(self, now_ms: int) -> bool:
-        """Whether flush.messages / flush.ms (or a roll) calls for a flush now."""
+        """Whether flush.messages / flush.ms (or a roll) calls for a flush now. `now_ms` is
+        on a monotonic clock (flush.ms is a duration; a wall-clock step must not move it)."""
         with self._lock:
             if not self._dirty:
                 return False

@@ -186,7 +186,7 @@ class LogManager:
         interval = self.config.log_flush_scheduler_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
-            now_ms = int(time.time() * 1000)
+            now_ms = int(time.monotonic() * 1000)   # flush.ms is a duration: never the wall clock
             due = [plog for plog in list(self._dirty) if plog.flush_due(now_ms)]
             if due:
                 await asyncio.to_thread(_flush_all, due)
