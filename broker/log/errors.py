@@ -42,7 +42,14 @@ class LogStorageError(LogError, OSError):
     """
 
 
+class LogDirOfflineError(LogError, OSError):
+    """The log directory holding this partition (or one that may hold it) went offline after
+    an I/O error in this run: the partition is not served here until a restart finds the
+    directory healthy again. Kafka's KAFKA_STORAGE_ERROR; its replicas elsewhere lead.
+    """
+
+
 __all__ = [
-    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogError",
+    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogDirOfflineError", "LogError",
     "LogStorageError", "OffsetOutOfRangeError", "RecordTooLargeError",
 ]
