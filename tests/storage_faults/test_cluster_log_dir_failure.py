@@ -21,10 +21,13 @@ import pytest
 from tests.broker_cluster.cluster import start_cluster, wait_until
 from tests.broker_cluster.test_failover import TOPIC, Load, assert_acked_in_order, consume_all, \
     create_replicated_topic
+from tests.broker_server.wire import WireClient, fetch, list_offset
 from tests.storage_faults.conftest import FailingDisk
 from tests.support.procs import ProcessGroup
 
 pytestmark = pytest.mark.cluster
+
+KAFKA_STORAGE_ERROR = 56
 
 
 # Broker 1 starts first and is the controller; partition 0's first replica (its leader) is
@@ -58,6 +61,12 @@ def test_a_failed_log_dir_moves_only_its_partitions_and_loses_nothing(
         moved = wait_until("leadership moved off the failed disk", lambda: (
             (s := c.state(TOPIC))["leader"] not in (victim, -1) and victim not in s["isr"] and s))
         assert moved["leader_epoch"] > before
+        with WireClient(c.ports[victim]) as w:   # per partition: the failed one, and the healthy one it leads
+            assert fetch(w, TOPIC, 0, 0)[0].error_code == KAFKA_STORAGE_ERROR
+            assert list_offset(w, TOPIC, 0, -1).error_code == KAFKA_STORAGE_ERROR
+            assert c.state("other")["leader"] == victim   # both topics' first replica
+            assert fetch(w, "other", 0, 0)[0].error_code == 0
+            assert list_offset(w, "other", 0, -1).error_code == 0
         load.wait_for_more(100, "after the leader's disk failed")
         assert procs.procs[f"broker{victim}"].poll() is None, "one failed directory of two stopped the broker"
         time.sleep(3)   # longer than replica.lag.time.max.ms: the healthy replica stays in sync
