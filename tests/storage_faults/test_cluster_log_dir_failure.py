@@ -19,8 +19,13 @@ from pathlib import Path
 import pytest
 
 from tests.broker_cluster.cluster import start_cluster, wait_until
-from tests.broker_cluster.test_failover import TOPIC, Load, assert_acked_in_order, consume_all, \
-    create_replicated_topic
+from tests.broker_cluster.test_failover import (
+    TOPIC,
+    Load,
+    assert_acked_in_order,
+    consume_all,
+    create_replicated_topic,
+)
 from tests.broker_server.wire import WireClient, fetch, list_offset
 from tests.storage_faults.conftest import FailingDisk
 from tests.support.procs import ProcessGroup

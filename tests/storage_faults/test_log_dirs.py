@@ -139,9 +139,8 @@ async def test_a_produce_waiting_for_its_fsync_is_never_acknowledged_by_a_dir_go
         tmp_path: Path, lm: LogManager) -> None:
     plog = lm.open("t", 0, {"flush.messages": "1"})
     _append(plog)
-    with injected(FaultPlan().fail_fsync(1, match="/t-0/")):
-        with pytest.raises(OSError):
-            await asyncio.wait_for(lm.sync(plog), 5)
+    with injected(FaultPlan().fail_fsync(1, match="/t-0/")), pytest.raises(OSError):
+        await asyncio.wait_for(lm.sync(plog), 5)
     await _until(lambda: not lm.dirs.is_online(tmp_path / "d1"))
 
 
