@@ -13,7 +13,8 @@ is offline from the start, and since nobody knows what it held, no partition mis
 from the online directories is created elsewhere (it may be the only copy's home).
 
 Thread-safe (flushes and retention report errors from worker threads). This module must
-never open, close or write logs: it decides and remembers.
+never open, close or write logs (it only creates a missing log directory): it decides
+and remembers.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ A failed fsync is never forgotten ("fsyncgate": the kernel may have dropped the 
 could not write, and a later fsync that succeeds proves nothing): the log remembers it,
 refuses appends and fails every later flush with `LogStorageError`, and its recovery point
 never moves again; a restart's recovery re-checks everything after the recovery point.
+
+Every OSError of a read, write, fsync, roll, checkpoint, truncation or retention is also
+handed to `on_storage_error` before it propagates: the broker decides whether the disk is
+broken and takes the log's directory offline (`log_dirs.py`); the log itself never does.
 """
 
 from __future__ import annotations
