@@ -73,6 +73,10 @@ class FailingDisk:
         finally:
             os.close(fd)
 
+    def replace(self) -> None:
+        """An operator swapped the dead disk for an empty one: `path` is an empty directory."""
+        subprocess.run(["umount", "-l", str(self.path)], check=True)
+
 
 @pytest.fixture
 def failing_disks(tmp_path: Path) -> Iterator[Callable[[str], FailingDisk]]:

@@ -8,6 +8,8 @@ tells the controller, which learns from LeaderAndIsr answers (KAFKA_STORAGE_ERRO
 its replica is offline and elects another in-sync replica. The producers (ours and
 confluent-kafka's) keep going, every acknowledged record is there, and the broker keeps
 running and keeps its replica of the other topic, on its healthy directory, in sync.
+With the disk replaced by an empty one and the broker restarted, its replica is copied
+back from the new leader and rejoins the ISR.
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ def test_a_failed_log_dir_moves_only_its_partitions_and_loses_nothing(
         time.sleep(3)   # longer than replica.lag.time.max.ms: the healthy replica stays in sync
         assert victim in c.state("other")["isr"], c.state("other")
         confluent_acked = _confluent_produce(c.bootstrap, 50)
+        assert procs.stop(f"broker{victim}") == 0
+        disks[victim].replace()   # the operator's fix: a new, empty disk, then a restart
+        c.start_broker(victim)
+        wait_until("the restarted broker's new replica back in sync", lambda: victim in c.state(TOPIC)["isr"])
         load.stop()
         consumed = consume_all(c.bootstrap, len(load.acked) + len(confluent_acked))
         assert_acked_in_order(load.acked, [v for v in consumed if v >= 0])
