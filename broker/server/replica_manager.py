@@ -25,7 +25,7 @@ from client.protocol.errors import ErrorCode
 
 from broker.config import BrokerConfig
 from broker.log.checkpoint import write_checkpoint
-from broker.log.errors import LogDirOfflineError
+from broker.log.log_dirs import is_disk_failure
 from broker.metadata.cache import MetadataCache
 from broker.refusal import Refused
 from broker.replication.messages import ProposeIsr
@@ -124,9 +124,10 @@ class ReplicaManager:
                 continue
             try:
                 part = self.partitions.get((topic, p)) or self._open(topic, p, configs.get(topic, {}))
-            except LogDirOfflineError as exc:
+            except OSError as exc:   # its directory is offline, broke while opening it, or is full
                 log.error("cannot host %s-%d: %s", topic, p, exc)
-                self.offline[(topic, p)] = str(exc)
+                if is_disk_failure(exc):   # a full disk: the controller's next order tries again
+                    self.offline[(topic, p)] = str(exc)
                 results.append({"topic": topic, "partition": p, "error": int(ErrorCode.KAFKA_STORAGE_ERROR)})
                 continue
             was = (part.leader, part.leader_epoch)
