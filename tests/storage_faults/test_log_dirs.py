@@ -16,7 +16,9 @@ import pytest
 
 from broker.config import BrokerConfig, load_config
 from broker.log.errors import LogDirOfflineError
+from broker.metadata.cache import MetadataCache
 from broker.server.log_manager import LogManager
+from broker.server.replica_manager import ReplicaManager
 from coord.diskio import FaultPlan, injected
 from tests.log.helpers import make_batch
 
@@ -161,3 +163,14 @@ async def test_no_usable_log_dir_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / "d2").write_text("x")
     with pytest.raises(LogDirOfflineError, match="no usable log directory"):
         LogManager(_config(tmp_path)).start()
+
+
+async def test_a_replica_whose_log_cannot_be_opened_answers_a_storage_error(tmp_path: Path, lm: LogManager) -> None:
+    replicas = ReplicaManager(lm.config, lm, MetadataCache())
+    replicas.propose_isr = lambda part, proposal: None
+    (tmp_path / "d1" / "t-0").write_text("")   # its directory cannot be made: an I/O error opening it
+    order = {"topic": "t", "partition": 0, "leader": 1, "leader_epoch": 0, "isr": [1], "replicas": [1],
+             "zk_version": 0}
+    assert replicas.leader_and_isr([order], {"t": {}}, 1) == [{"topic": "t", "partition": 0, "error": 56}]
+    await _until(lambda: not lm.dirs.is_online(tmp_path / "d1"))
+    assert replicas.leader_and_isr([order], {"t": {}}, 1)[0]["error"] == 56   # and stays offline
