@@ -2,7 +2,8 @@
 in the log manager: partitions spread over the directories; an I/O error of any storage
 operation in one directory (append, fsync, roll, index, checkpoint, retention, compaction)
 takes that directory offline, drops its logs and says which partitions went, while the
-other directory's partitions go on; a full disk is not a broken one."""
+other directory's partitions go on; a full disk is not a broken one; a replica whose log
+cannot be opened answers KAFKA_STORAGE_ERROR."""
 
 from __future__ import annotations
 
