@@ -14,7 +14,7 @@ from coord.service import run_until_signal
 from broker.cli.start import DataDirInUseError, first_of, lock_data_dir
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
 from broker.log import OldRecordFormatError
-from broker.log.errors import LogDirOfflineError
+from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError,
-            LogDirOfflineError) as exc:
+            LogDirOfflineError, LogDirsConflictError) as exc:
         print(f"pybroker broker start: error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
               file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ from broker import __version__
 from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
 from broker.log import OldRecordFormatError
-from broker.log.errors import LogDirOfflineError
+from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         with lock_data_dir(data_dir):
             return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError,
-            LogDirOfflineError) as exc:
+            LogDirOfflineError, LogDirsConflictError) as exc:
         print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
               file=sys.stderr)
         return 1

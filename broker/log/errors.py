@@ -49,7 +49,13 @@ class LogDirOfflineError(LogError, OSError):
     """
 
 
+class LogDirsConflictError(LogError):
+    """One partition is in two log directories (a copy left behind by hand): which one is
+    current cannot be known, so the broker refuses to start until an operator removes one.
+    """
+
+
 __all__ = [
-    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogDirOfflineError", "LogError",
-    "LogStorageError", "OffsetOutOfRangeError", "RecordTooLargeError",
+    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogDirOfflineError",
+    "LogDirsConflictError", "LogError", "LogStorageError", "OffsetOutOfRangeError", "RecordTooLargeError",
 ]

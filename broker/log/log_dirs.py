@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import LogDirOfflineError
+from .errors import LogDirOfflineError, LogDirsConflictError
 
 # OSErrors that say nothing about the disk's health.
 _NOT_A_DISK_FAILURE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM,
@@ -57,7 +57,7 @@ class LogDirs:
     def scan(self) -> None:
         """Create missing directories and learn which partitions each holds; a directory
         that cannot be read is offline from the start. Raises LogDirOfflineError if no
-        directory is usable, and ValueError if one partition is in two directories."""
+        directory is usable, and LogDirsConflictError if one partition is in two."""
         for path in self.paths:
             try:
                 path.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,7 @@ class LogDirs:
                 continue
             for name in names:
                 if self._where.get(name, path) != path:
-                    raise ValueError(f"partition {name} is in two log directories, {self._where[name]} and "
+                    raise LogDirsConflictError(f"partition {name} is in two log directories, {self._where[name]} and "
                                      f"{path}; remove the stale copy")
                 self._where[name] = path
         if not self.online():

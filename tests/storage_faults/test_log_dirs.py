@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from broker.config import BrokerConfig, load_config
-from broker.log.errors import LogDirOfflineError
+from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.metadata.cache import MetadataCache
 from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
@@ -175,3 +175,10 @@ async def test_a_replica_whose_log_cannot_be_opened_answers_a_storage_error(tmp_
     assert replicas.leader_and_isr([order], {"t": {}}, 1) == [{"topic": "t", "partition": 0, "error": 56}]
     await _until(lambda: not lm.dirs.is_online(tmp_path / "d1"))
     assert replicas.leader_and_isr([order], {"t": {}}, 1)[0]["error"] == 56   # and stays offline
+
+
+async def test_one_partition_in_two_log_dirs_refuses_to_start(tmp_path: Path) -> None:
+    for d in ("d1", "d2"):
+        (tmp_path / d / "t-0").mkdir(parents=True)
+    with pytest.raises(LogDirsConflictError, match="t-0 is in two log directories"):
+        LogManager(_config(tmp_path)).start()
