@@ -27,7 +27,8 @@ class BrokerConfig:
     advertised_host: str | None = None                  # advertised.listeners host (default: host)
     advertised_port: int | None = None                  # advertised.listeners port (default: the bound port)
     rack: str | None = None                             # broker.rack
-    data_dir: Path = Path("pybroker-data")              # log.dirs (one directory)
+    data_dir: Path = Path("pybroker-data")              # log.dir: the broker's directory (lock, default log dir)
+    log_dirs: str = ""                                  # log.dirs: comma-separated log directories (default: data_dir)
     coord_connect: str = "127.0.0.1:2181"               # zookeeper.connect
     coord_session_timeout_ms: int = 18000               # zookeeper.session.timeout.ms
     socket_request_max_bytes: int = 104857600           # socket.request.max.bytes
@@ -72,6 +73,11 @@ class BrokerConfig:
     auto_leader_rebalance_enable: bool = True           # auto.leader.rebalance.enable
     leader_imbalance_check_interval_seconds: int = 300  # leader.imbalance.check.interval.seconds
 
+    def log_directories(self) -> list[Path]:
+        """Where partition logs live: every directory of `log.dirs`, else `data_dir` alone."""
+        named = [Path(d.strip()) for d in self.log_dirs.split(",") if d.strip()]
+        return list(dict.fromkeys(named)) or [Path(self.data_dir)]
+
     def with_overrides(self, **overrides: Any) -> "BrokerConfig":
         """A copy with every non-None override applied (command-line flags)."""
         given = {k: v for k, v in overrides.items() if v is not None}
@@ -81,7 +87,7 @@ class BrokerConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(BrokerConfig)}
 # Kafka spellings of our fields (the rest map by replacing "." with "_").
 _KAFKA_NAMES = {
-    "broker.id": "broker_id", "broker.rack": "rack", "log.dirs": "data_dir", "log.dir": "data_dir",
+    "broker.id": "broker_id", "broker.rack": "rack", "log.dirs": "log_dirs", "log.dir": "data_dir",
     "zookeeper.connect": "coord_connect", "zookeeper.session.timeout.ms": "coord_session_timeout_ms",
 }
 
@@ -116,6 +122,12 @@ def _field_for(key: str) -> str:
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(value)
+    if name == "log_dirs":   # Kafka's comma-separated string, or a TOML list
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return ",".join(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"log.dirs must be a comma-separated string or a list of paths, not {value!r}")
+        return value
     default = _FIELDS[name].default
     if name == "advertised_port":
         default = 0

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 from coord.service import run_until_signal
-from broker.cli.start import DataDirInUseError, lock_data_dir
+from broker.cli.start import DataDirInUseError, first_of, lock_data_dir
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
 from broker.log import OldRecordFormatError
+from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 
 
@@ -21,11 +22,15 @@ async def serve_broker(stop: asyncio.Event, config: BrokerConfig) -> int:
     broker = Broker(config)
     try:
         await broker.start()
+        dirs = ", ".join(str(Path(d).resolve()) for d in config.log_directories())
         print(f"broker {config.broker_id} listening on {config.host}:{broker.port}, coord {config.coord_connect}, "
-              f"data in {Path(config.data_dir).resolve()}", flush=True)
-        await stop.wait()
+              f"data in {dirs}", flush=True)
+        await first_of(stop.wait(), broker.failed.wait())
     finally:
         await broker.stop()
+    if broker.failure is not None:
+        print(f"pybroker broker start: error: {broker.failure}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -57,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
                              coord_connect=args.coord, rack=args.rack, **listener)
         with lock_data_dir(Path(config.data_dir)):
             return run_until_signal(lambda stop: serve_broker(stop, config))
-    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError) as exc:
-        print(f"pybroker broker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
+    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError,
+            LogDirOfflineError, LogDirsConflictError) as exc:
+        print(f"pybroker broker start: error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
+              file=sys.stderr)
         return 1
 
 

@@ -24,6 +24,7 @@ from broker import __version__
 from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
 from broker.log import OldRecordFormatError
+from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 
@@ -61,10 +62,13 @@ async def serve_node(stop: asyncio.Event, config: BrokerConfig, data_dir: Path, 
     try:
         await broker.start()
         print(banner(broker.port, coord.port, data_dir), flush=True)
-        await first_of(stop.wait(), coord.failed.wait())
+        await first_of(stop.wait(), coord.failed.wait(), broker.failed.wait())
     finally:
         await broker.stop()
         await coord.stop()
+    if broker.failure is not None:
+        print(f"pybroker start: error: {broker.failure}", file=sys.stderr)
+        return 1
     if coord.failed.is_set():
         print(f"pybroker start: error: the embedded coord server stopped because it cannot write "
               f"its txn log under {data_dir / 'coord'} (see the log above); the broker was stopped "
@@ -98,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         config, data_dir, coord_port = node_config(args)
         with lock_data_dir(data_dir):
             return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port))
-    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError) as exc:
-        print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
+    except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError,
+            LogDirOfflineError, LogDirsConflictError) as exc:
+        print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
+              file=sys.stderr)
         return 1
 
 

@@ -42,7 +42,20 @@ class LogStorageError(LogError, OSError):
     """
 
 
+class LogDirOfflineError(LogError, OSError):
+    """The log directory holding this partition (or one that may hold it) went offline after
+    an I/O error in this run: the partition is not served here until a restart finds the
+    directory healthy again. Kafka's KAFKA_STORAGE_ERROR; its replicas elsewhere lead.
+    """
+
+
+class LogDirsConflictError(LogError):
+    """One partition is in two log directories (a copy left behind by hand): which one is
+    current cannot be known, so the broker refuses to start until an operator removes one.
+    """
+
+
 __all__ = [
-    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogError",
-    "LogStorageError", "OffsetOutOfRangeError", "RecordTooLargeError",
+    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogDirOfflineError",
+    "LogDirsConflictError", "LogError", "LogStorageError", "OffsetOutOfRangeError", "RecordTooLargeError",
 ]

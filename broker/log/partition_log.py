@@ -14,18 +14,24 @@ A failed fsync is never forgotten ("fsyncgate": the kernel may have dropped the 
 could not write, and a later fsync that succeeds proves nothing): the log remembers it,
 refuses appends and fails every later flush with `LogStorageError`, and its recovery point
 never moves again; a restart's recovery re-checks everything after the recovery point.
+
+Every OSError of a read, write, fsync, roll, checkpoint, truncation or retention is also
+handed to `on_storage_error` before it propagates: the broker decides whether the disk is
+broken and takes the log's directory offline (`log_dirs.py`); the log itself never does.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import struct
 import threading
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from client.protocol.record_batch import validate_batch
 
@@ -45,6 +51,23 @@ RECOVERY_CHECKPOINT = "recovery-point-checkpoint"
 EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
 _PREFIX = struct.Struct(">qii")  # base_offset, batch_length, partition_leader_epoch
 _PREFIX_END = 16  # magic follows
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _reports_os_errors(method: _Method) -> _Method:
+    """Hand every OSError the method raises to `on_storage_error` (the broker decides
+    whether the directory is broken), then raise it as before."""
+    @functools.wraps(method)
+    def wrapper(self: PartitionLog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            if self.on_storage_error is not None:
+                self.on_storage_error(exc)
+            raise
+    return wrapper  # type: ignore[return-value]
 
 
 class AppendInfo(NamedTuple):
@@ -117,6 +140,9 @@ class PartitionLog:
         self._closed = False
         self._fsync_failed: OSError | None = None
         self._checkpointed = (-1, -1)  # what recovery-point-checkpoint holds
+        # Told of every OSError of a read, write, fsync, roll, checkpoint or retention, from
+        # whichever thread met it (the broker takes a broken directory offline).
+        self.on_storage_error: Callable[[OSError], None] | None = None
         self.leader_epochs = LeaderEpochCache(directory / EPOCH_CHECKPOINT, lambda: self.log_end_offset)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
         self.leader_epochs.truncate_from_start(self._log_start)
@@ -183,6 +209,7 @@ class PartitionLog:
 
     # -- append -----------------------------------------------------------------------
 
+    @_reports_os_errors
     def append(self, batch: bytes | bytearray | memoryview, *, leader_epoch: int | None = None,
                assign_offsets: bool = True) -> AppendInfo:
         """Validate and append one or more concatenated batches, all or nothing.
@@ -263,6 +290,7 @@ class PartitionLog:
                 or last_offset - active.base_offset > MAX_RELATIVE_OFFSET
                 or len(active.index) >= self.config.max_index_entries)
 
+    @_reports_os_errors
     def roll(self) -> None:
         """Start a new segment at the log end offset (no-op if the active one is empty)."""
         with self._lock:
@@ -281,6 +309,7 @@ class PartitionLog:
 
     # -- reads ------------------------------------------------------------------------
 
+    @_reports_os_errors
     def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None) -> ReadSlice:
         """Whole batches from the one holding `offset`: at least one batch if any exists
         below `max_offset` (exclusive, e.g. the high watermark), else up to `max_bytes`."""
@@ -305,6 +334,7 @@ class PartitionLog:
                 return ReadSlice(file, found.position, length)
             return ReadSlice.empty()
 
+    @_reports_os_errors
     def offset_for_timestamp(self, timestamp_ms: int) -> TimestampAndOffset | None:
         """The first record at or after the log start whose timestamp >= `timestamp_ms`
         (its offset and timestamp), or None: record-precise, as Kafka answers ListOffsets."""
@@ -319,6 +349,7 @@ class PartitionLog:
 
     # -- truncation (replicas) --------------------------------------------------------
 
+    @_reports_os_errors
     def truncate_to(self, offset: int) -> None:
         """Drop every batch holding an offset >= `offset` (a batch straddling `offset` goes too)."""
         with self._flush_lock, self._lock:
@@ -341,6 +372,7 @@ class PartitionLog:
             log.info("%s: truncated to offset %d (log end now %d)", self.directory.name, offset,
                      self.log_end_offset)
 
+    @_reports_os_errors
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Delete everything; the log restarts empty at `offset` (a replica too far behind)."""
         with self._flush_lock, self._lock:
@@ -370,6 +402,7 @@ class PartitionLog:
 
     # -- retention --------------------------------------------------------------------
 
+    @_reports_os_errors
     def apply_retention(self, now_ms: int) -> int:
         """Delete whole old segments by age, by total size and below the log start offset.
 
@@ -411,6 +444,7 @@ class PartitionLog:
             total -= seg.size
         return doomed
 
+    @_reports_os_errors
     def delete_records_before(self, offset: int) -> None:
         """Move the log start offset up to `offset` (Kafka's DeleteRecords); segments wholly
         below it go at the next `apply_retention`."""
@@ -428,7 +462,8 @@ class PartitionLog:
     # -- durability -------------------------------------------------------------------
 
     def flush_due(self, now_ms: int) -> bool:
-        """Whether flush.messages / flush.ms (or a roll) calls for a flush now."""
+        """Whether flush.messages / flush.ms (or a roll) calls for a flush now. `now_ms` is
+        on a monotonic clock (flush.ms is a duration; a wall-clock step must not move it)."""
         with self._lock:
             if not self._dirty:
                 return False
@@ -445,6 +480,7 @@ class PartitionLog:
             return True
         return False
 
+    @_reports_os_errors
     def flush(self) -> None:
         """fsync every segment written since the last flush, then its new index entries,
         then advance and checkpoint the recovery point. Safe from a worker thread."""
@@ -467,13 +503,16 @@ class PartitionLog:
                         self._fsync_failed = exc
                     log.critical("%s: fsync failed (%s); the log takes no more writes and its recovery point "
                                  "stays at %d until a restart", self.directory.name, exc, self._recovery_point)
-                    raise
+                    # whatever its errno (even ENOSPC), a failed fsync is a broken log, not a full disk
+                    raise LogStorageError(f"{self.directory.name}: fsync failed: {exc}") from exc
                 if counts is not None:  # derived data: not fsynced, recovery rebuilds a lost tail
                     try:
                         seg.write_indexes(*counts, sync=False)
                     except OSError as exc:  # e.g. a full disk: the entries stay in memory
                         log.warning("%s: index entries not written (%s); reads scan a little more",
                                     seg.log_path, exc)
+                        if self.on_storage_error is not None:   # EIO here is a broken disk all the same
+                            self.on_storage_error(exc)
             with self._lock:
                 self._recovery_point = max(self._recovery_point, target)
                 moved_segment = self._segment_base(self._checkpointed[0]) != self._segment_base(target)

@@ -13,7 +13,14 @@ and the addressee's broker epoch so zombies on either side are refused.
 It watches /brokers/ids (via the store): a broker that vanished or re-registered loses
 leadership and ISR membership at once; a broker that (re)joined gets LeaderAndIsr for
 everything it hosts. ControlledShutdown moves leadership away before a broker stops;
-preferred leaders are restored periodically. A broker that loses the race is a
+preferred leaders are restored periodically.
+
+A broker whose log directory failed writes a log-dir event node; the controller (watching
+/log_dir_event_notification) sends that broker LeaderAndIsr for everything it hosts.
+Every LeaderAndIsr answer is read: a replica answering KAFKA_STORAGE_ERROR is offline
+(its broker lives, its disk does not) and counts as dead in every election until it
+answers NONE or its broker re-registers, so its leadership moves and it leaves the ISR.
+A broker that loses the race is a
 standby: it keeps an exists watch on /controller and races again when the node
 vanishes. A controller whose coord connection is SUSPENDED stops acting at once. It
 must never touch logs or sockets itself.
@@ -22,8 +29,10 @@ must never touch logs or sockets itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from client.protocol.api import ApiKey
@@ -78,6 +87,9 @@ class Controller:
         self._rerace = False    # /controller changed during that round
         self._rebalancer: asyncio.Task | None = None
         self._retry: asyncio.Task | None = None
+        self._offline_replicas: dict[int, set[tuple[str, int]]] = {}   # broker -> replicas on failed disks
+        self._log_dir_watch = False    # a watch on /log_dir_event_notification is pending
+        self._background: set[asyncio.Task] = set()
         store.on_brokers_changed = self._brokers_changed
 
     @property
@@ -92,6 +104,7 @@ class Controller:
         (at start, and on a new coord session after the old one expired)."""
         self.epoch, self._epoch_zk_version = -1, -1
         self._suspended_active = False
+        self._log_dir_watch = False   # a new session: the old one's watches are gone
         await self.store.load_all()
         await self._contend()
 
@@ -114,13 +127,14 @@ class Controller:
             self._known = dict(self.cache.broker_epochs)
             self._leaving.clear()
             live = self._live()
-            await self._elect_and_write(lambda t, replicas, st: offline_election(
-                replicas, st, live, self.epoch, unclean=self._unclean(t)))
+            await self._elect_and_write(lambda t, p, replicas, st: offline_election(
+                replicas, st, self._usable(live, t, p), self.epoch, unclean=self._unclean(t)))
             # A new controller tells every live broker the whole state (its predecessor may
             # have died between the coord write and the requests).
             sent = self._send_leader_and_isr(self._all_partitions(), set(self._known))
             self._send_update_metadata()
         await _settle([sent[self.broker_id]] if self.broker_id in sent else [])  # ours: before we serve
+        self._spawn(self._log_dir_events())   # failures noticed while no controller was acting
         if self.rebalance_interval_s and (self._rebalancer is None or self._rebalancer.done()):
             self._rebalancer = asyncio.get_running_loop().create_task(self._rebalance_loop())
 
@@ -140,7 +154,7 @@ class Controller:
 
     async def close(self) -> None:
         self.epoch = -1
-        for task in (self._rebalancer, self._contending, self._retry):
+        for task in (self._rebalancer, self._contending, self._retry, *self._background):
             if task is not None:
                 task.cancel()
 
@@ -322,6 +336,8 @@ class Controller:
             gone = {b for b, e in self._known.items() if now.get(b) != e}   # dead, or restarted
             joined = {b for b, e in now.items() if self._known.get(b) != e}
             self._leaving -= gone
+            for b in gone | joined:   # a new registration starts with its disks as they are now
+                self._offline_replicas.pop(b, None)
             for b in gone:
                 self.channel.forget(b)
             try:
@@ -343,15 +359,15 @@ class Controller:
             log.info("controller %d: broker(s) %s left (or restarted); moving their leadership",
                      self.broker_id, sorted(gone))
             live = self._live() - joined   # a restarted broker must not simply resume its old epoch
-            changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
-                replicas, st, live, self.epoch, unclean=self._unclean(t)))
+            changed = await self._elect_and_write(lambda t, p, replicas, st: offline_election(
+                replicas, st, self._usable(live, t, p), self.epoch, unclean=self._unclean(t)))
             self._send_leader_and_isr(changed, live)
             self._send_update_metadata(changed)
         if joined:
             log.info("controller %d: broker(s) %s joined", self.broker_id, sorted(joined))
             live = self._live()
-            changed = await self._elect_and_write(lambda t, replicas, st: offline_election(
-                replicas, st, live, self.epoch, unclean=self._unclean(t)))
+            changed = await self._elect_and_write(lambda t, p, replicas, st: offline_election(
+                replicas, st, self._usable(live, t, p), self.epoch, unclean=self._unclean(t)))
             hosted = [(t, p) for t, p in self._all_partitions()
                       if joined & set(self.cache.topics[t].assignment[p])]
             self._send_leader_and_isr(sorted(set(changed) | set(hosted)), live)
@@ -368,8 +384,8 @@ class Controller:
         async with self._lock:
             self._leaving.add(broker_id)
             live = self._live()
-            changed = await self._elect_and_write(lambda t, replicas, st: shutdown_election(
-                replicas, st, live, broker_id, self.epoch))
+            changed = await self._elect_and_write(lambda t, p, replicas, st: shutdown_election(
+                replicas, st, self._usable(live, t, p), broker_id, self.epoch))
             await _settle(list(self._send_leader_and_isr(changed, live | {broker_id}).values()))
             self._send_update_metadata(changed)
         remaining = [(t, p) for t, p in self._all_partitions()
@@ -391,8 +407,8 @@ class Controller:
             return []
         async with self._lock:
             live = self._live()
-            changed = await self._elect_and_write(lambda t, replicas, st: preferred_election(
-                replicas, st, live, self.epoch))
+            changed = await self._elect_and_write(lambda t, p, replicas, st: preferred_election(
+                replicas, st, self._usable(live, t, p), self.epoch))
             if changed:
                 log.info("controller %d: preferred leaders restored for %d partition(s)", self.broker_id,
                          len(changed))
@@ -400,10 +416,99 @@ class Controller:
                 self._send_update_metadata(changed)
         return changed
 
+    # -- log directory failures --------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("controller %d: %s", self.broker_id, task.exception())
+
+    def _on_log_dir_event(self, event: Any) -> None:
+        self._log_dir_watch = False
+        if self.active:
+            self._spawn(self._log_dir_events())
+
+    async def _log_dir_events(self) -> None:
+        """Read (watching for more) and delete the log-dir event nodes; send each broker
+        they name LeaderAndIsr for every replica it hosts, whose answers say which replicas
+        are offline (`_leader_and_isr_answered`)."""
+        if not self.active:
+            return
+        watch = None if self._log_dir_watch else self._on_log_dir_event
+        children = await self.coord.get_children(Z.LOG_DIR_EVENTS, watch=watch)
+        self._log_dir_watch = True
+        brokers: set[int] = set()
+        for child in sorted(children):
+            try:
+                data, _ = await self.coord.get(Z.log_dir_event_path(child))
+                brokers.add(Z.decode_log_dir_event(data))
+            except NoNodeError:
+                continue
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("controller %d: ignoring log dir event %s: %s", self.broker_id, child, exc)
+        if brokers:
+            log.info("controller %d: broker(s) %s report a failed log directory; asking which replicas are offline",
+                     self.broker_id, sorted(brokers))
+            async with self._lock:
+                if not self.active:
+                    return
+                hosted = [(t, p) for t, p in self._all_partitions()
+                          if brokers & set(self.cache.topics[t].assignment[p])]
+                self._send_leader_and_isr(hosted, brokers & self._live())
+        for child in children:
+            try:
+                await self.coord.delete(Z.log_dir_event_path(child))
+            except NoNodeError:
+                pass
+
+    def _leader_and_isr_answered(self, broker: int, answer: asyncio.Future) -> None:
+        """Note which of `broker`'s replicas are offline (KAFKA_STORAGE_ERROR) or back
+        (NONE); newly offline ones are elected around."""
+        if answer.cancelled() or answer.exception() is not None or not self.active:
+            return
+        response = answer.result()
+        if response is None or response.error_code:
+            return
+        offline = self._offline_replicas.setdefault(broker, set())
+        new = set()
+        for e in response.partition_errors:
+            tp = (e.topic_name, e.partition_index)
+            if e.error_code == ErrorCode.KAFKA_STORAGE_ERROR and tp not in offline:
+                new.add(tp)
+            elif e.error_code == ErrorCode.NONE:
+                offline.discard(tp)
+        if new:
+            offline |= new
+            log.info("controller %d: broker %d's replicas of %s are offline (failed log directory)",
+                     self.broker_id, broker, ", ".join(f"{t}-{p}" for t, p in sorted(new)))
+            self._spawn(self._replicas_offline())
+
+    async def _replicas_offline(self) -> None:
+        """Elect around offline replicas: they leave the ISR, and lead nothing."""
+        async with self._lock:
+            if not self.active:
+                return
+            live = self._live()
+            changed = await self._elect_and_write(lambda t, p, replicas, st: offline_election(
+                replicas, st, self._usable(live, t, p), self.epoch, unclean=self._unclean(t)))
+            self._send_leader_and_isr(changed, live)
+            self._send_update_metadata(changed)
+
     # -- leadership ------------------------------------------------------------------------
 
     def _live(self) -> set[int]:
         return set(self.cache.brokers) - self._leaving
+
+    def _usable(self, live: set[int], topic: str, partition: int) -> set[int]:
+        """The brokers of `live` whose replica of topic-partition is not on a failed disk."""
+        if not self._offline_replicas:
+            return live
+        return {b for b in live if (topic, partition) not in self._offline_replicas.get(b, ())}
 
     def _unclean(self, topic: str) -> bool:
         meta = self.cache.topic(topic)
@@ -414,7 +519,7 @@ class Controller:
         return [(t, p) for t, meta in sorted(self.cache.topics.items()) for p in sorted(meta.assignment)]
 
     async def _elect_and_write(self, decide: Any) -> list[tuple[str, int]]:
-        """Apply `decide(topic, replicas, state)` to every partition; write all changes in one
+        """Apply `decide(topic, partition, replicas, state)` to every partition; write all changes in one
         conditional multi (per MULTI_CHUNK); on a version conflict (a leader's ISR write got
         there first) re-read those topics and decide again."""
         for _ in range(5):
@@ -422,7 +527,7 @@ class Controller:
             for name, meta in sorted(self.cache.topics.items()):
                 for p, replicas in sorted(meta.assignment.items()):
                     state = meta.states.get(p)
-                    new = decide(name, replicas, state) if state is not None else None
+                    new = decide(name, p, replicas, state) if state is not None else None
                     if new is not None:
                         changes.append((name, p, state, new))
             if not changes:
@@ -477,8 +582,11 @@ class Controller:
             for r in meta.assignment[p]:
                 if r in to:
                     per_broker.setdefault(r, []).append((topic, p))
-        return {b: self.channel.send(b, ApiKey.LEADER_AND_ISR, requests.leader_and_isr(self._to(b), self.cache, tps))
+        sent = {b: self.channel.send(b, ApiKey.LEADER_AND_ISR, requests.leader_and_isr(self._to(b), self.cache, tps))
                 for b, tps in sorted(per_broker.items())}
+        for b, answer in sent.items():   # offline replicas answer KAFKA_STORAGE_ERROR
+            answer.add_done_callback(functools.partial(self._leader_and_isr_answered, b))
+        return sent
 
     def _send_update_metadata(self, partitions: list[tuple[str, int]] | None = None) -> None:
         """UpdateMetadata to every live broker: the given partitions' states (all if None)."""

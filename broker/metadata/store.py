@@ -86,6 +86,12 @@ class MetadataStore:
                 pass
         raise RuntimeError(f"could not register broker {self.me.broker_id} at {path}")
 
+    async def announce_log_dir_failure(self) -> str:
+        """Tell the controller one of our log directories failed (Kafka's log-dir event
+        notification: a persistent sequential node it watches and deletes once handled)."""
+        return await self.coord.create(Z.log_dir_event_path(), Z.encode_log_dir_event(self.me.broker_id),
+                                       sequence=True, makepath=True)
+
     # -- reading into the cache -------------------------------------------------------
 
     async def load_all(self) -> None:

@@ -20,10 +20,14 @@ CONFIG_TOPICS = "/config/topics"
 CONTROLLER = "/controller"
 CONTROLLER_EPOCH = "/controller_epoch"
 CLUSTER_ID = "/cluster/id"
+LOG_DIR_EVENTS = "/log_dir_event_notification"
+LOG_DIR_EVENT_PREFIX = "log_dir_event_"
+LOG_DIR_FAILURE = 1   # the one event kind Kafka defines
 
 # Persistent parents every broker makes sure exist at startup (as Kafka does).
 PERSISTENT_PATHS = ("/brokers/ids", "/brokers/topics", "/brokers/seqid", "/config/topics",
-                    "/config/changes", "/admin/delete_topics", "/isr_change_notification", "/cluster")
+                    "/config/changes", "/admin/delete_topics", "/isr_change_notification", "/cluster",
+                    LOG_DIR_EVENTS)
 
 
 def broker_path(broker_id: int) -> str:
@@ -147,3 +151,19 @@ def encode_controller(broker_id: int, now_ms: int) -> bytes:
 
 def decode_controller(data: bytes) -> int:
     return int(_load(data, "controller")["brokerid"])
+
+
+def log_dir_event_path(name: str = "") -> str:
+    """A log-dir event node by its child name; with none, the prefix a sequential create extends."""
+    return f"{LOG_DIR_EVENTS}/{name or LOG_DIR_EVENT_PREFIX}"
+
+
+def encode_log_dir_event(broker_id: int) -> bytes:
+    """A broker's notice that one of its log directories failed (the controller then asks
+    it which replicas are offline)."""
+    return _dump({"version": 1, "broker": broker_id, "event": LOG_DIR_FAILURE})
+
+
+def decode_log_dir_event(data: bytes) -> int:
+    """The broker a log-dir event names."""
+    return int(_load(data, "log dir event")["broker"])

@@ -9,7 +9,10 @@ czxid is this run's broker epoch), contend for the controller role, then accept 
 channel retries until we accept). Stop
 order is the reverse, preceded by a controlled shutdown (the controller moves our
 leadership away first), and ends with every log flushed and closed so the next start
-needs no recovery scan. This module must never contain request logic.
+needs no recovery scan. A log directory that goes offline stops its replicas here and
+is announced to the controller (which moves their leadership); when none is left the
+broker sets `failed` and whoever runs it must stop it. This module must never contain
+request logic.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import errno
 import logging
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import CoordError
@@ -102,6 +106,10 @@ class Broker:
         self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended)
         self.replicas.leadership_listener = self.groups
         self.logs.cleanable_offset = self._high_watermark   # compaction stays below committed data
+        self.logs.on_dir_offline = self._log_dir_offline
+        self.failed = asyncio.Event()      # every log directory failed: the broker must stop
+        self.failure: str | None = None
+        self._announcing: asyncio.Task | None = None
         self.coord: CoordClient | None = None
         self.store: MetadataStore | None = None
         self.ctx: BrokerContext | None = None
@@ -180,6 +188,33 @@ class Broker:
                 log.warning("rejoining coord failed (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
 
+    def _log_dir_offline(self, directory: Path, gone: list[tuple[str, int]]) -> None:
+        """A log directory failed: its replicas stop here; the controller hears of it and
+        leads them elsewhere. With no directory left the broker fails (Kafka halts)."""
+        self.replicas.dir_offline(directory, gone)
+        if not self.logs.dirs.online():
+            self.failure = (f"broker {self.config.broker_id} has no log directory left: "
+                            f"{self.logs.dirs.describe_offline()}. It stops; their replicas on other brokers, "
+                            f"if any, take over. Replace or repair the disk, then start it again")
+            log.critical("%s", self.failure)
+            self.failed.set()
+            return
+        if self._announcing is None or self._announcing.done():
+            self._announcing = asyncio.get_running_loop().create_task(self._announce_log_dir_failure())
+
+    async def _announce_log_dir_failure(self) -> None:
+        """Write the log-dir event for the controller; retried every second while coord is away."""
+        while not self._stopping:
+            try:
+                if self.store is None:   # still starting: the registration comes first
+                    raise RuntimeError("not registered in coord yet")
+                path = await self.store.announce_log_dir_failure()
+                log.info("told the controller of the failed log directory (%s)", path)
+                return
+            except Exception as exc:  # coord unreachable for now: the controller must still hear it
+                log.warning("cannot announce the failed log directory yet (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1)
+
     async def controlled_shutdown(self) -> bool:
         """Ask the controller to move our leadership away (Kafka's controlled shutdown);
         True once we lead nothing, False if it could not be done in the retries allowed."""
@@ -210,11 +245,12 @@ class Broker:
         """Controlled shutdown, stop accepting, drop connections, stop replication, flush and
         close every log, leave coord."""
         if (self.config.controlled_shutdown_enable and self.coord is not None and self.ctx is not None
-                and not self._stopping and len(self.cache.brokers) > 1):
+                and not self._stopping and not self.failed.is_set() and len(self.cache.brokers) > 1):
             await self.controlled_shutdown()
         self._stopping = True
-        if self._rejoin_task is not None:
-            self._rejoin_task.cancel()
+        for task in (self._rejoin_task, self._announcing):
+            if task is not None:
+                task.cancel()
         if self.ctx is not None:
             await _watched("the controller", self.ctx.controller.close())
         await _watched("the replica fetchers", self.fetchers.close())
@@ -233,7 +269,8 @@ class Broker:
         await self.logs.close()
         if self.coord is not None:
             await self.coord.stop()
-        log.info("broker %d stopped cleanly", self.config.broker_id)
+        log.info("broker %d stopped %s", self.config.broker_id,
+                 "after losing every log directory" if self.failed.is_set() else "cleanly")
 
     async def _local_request(self, api_key: ApiKey, body: m.Message) -> m.Message:
         """A controller request from this very broker: encoded and decoded at the version

@@ -53,10 +53,15 @@ class FetcherManager:
         self.cache = cache
         self.replicas = replicas
         self.fetchers: dict[int, _Fetcher] = {}
+        # Closing is a flag as well as a cancel: asyncio.wait_for (3.11) can swallow a cancel
+        # that arrives as its inner await completes, and a fetcher must still end.
+        self.closed = False
         replicas.on_followers_changed = self.sync
 
     def sync(self) -> None:
         """Start a fetcher for every leader some partition follows; wake them all."""
+        if self.closed:
+            return
         for leader in self.replicas.followed_leaders():
             if leader not in self.fetchers and leader != self.config.broker_id:
                 self.fetchers[leader] = _Fetcher(self, leader)
@@ -64,6 +69,7 @@ class FetcherManager:
             fetcher.wake.set()
 
     async def close(self) -> None:
+        self.closed = True
         for fetcher in self.fetchers.values():
             fetcher.task.cancel()
         await asyncio.gather(*(f.task for f in self.fetchers.values()), return_exceptions=True)
@@ -88,7 +94,7 @@ class _Fetcher:
 
     async def _run(self) -> None:
         backoff = self.config.replica_fetch_backoff_ms / 1000
-        while True:
+        while not self.manager.closed:
             parts = self.manager.replicas.following(self.leader)
             if not parts:
                 self.wake.clear()

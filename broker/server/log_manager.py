@@ -1,18 +1,26 @@
-"""The partition logs on this broker: opening, group-commit flushing, retention, shutdown.
+"""The partition logs on this broker: opening, group-commit flushing, retention, shutdown,
+and taking a failed log directory offline.
 
-One `PartitionLog` per hosted partition under `<data_dir>/<topic>-<partition>`, all
-sharing one `FileHandleCache`. fsync never runs on the event loop: produces that must be
-durable before they are acknowledged (flush.messages=1) wait for the next flush pass,
-and one pass, in a worker thread, serves every produce waiting at that moment (group
-commit). A clean shutdown flushes and closes every log, which writes the recovery point,
-and leaves a marker so the next start knows no recovery scan was needed. A storage error
-in one partition is logged and never stops the background loops for the others.
+One `PartitionLog` per hosted partition under `<log dir>/<topic>-<partition>`, spread over
+the log directories of `log.dirs` (`broker.log.log_dirs` decides where), all sharing one
+`FileHandleCache`. fsync never runs on the event loop: produces that must be durable
+before they are acknowledged (flush.messages=1) wait for the next flush pass, and one
+pass, in a worker thread, serves every produce waiting at that moment (group commit). A
+clean shutdown flushes and closes every log, which writes the recovery point, and leaves
+a marker in each directory so the next start knows no recovery scan was needed.
+
+A storage error in one partition is logged and never stops the background loops for the
+others. An I/O error that means a broken disk (not a full one), met by any operation on
+any thread, takes that log's whole directory offline (Kafka's log-directory failure): its
+logs are closed and dropped and `on_dir_offline` tells the broker which partitions went,
+so their leadership moves elsewhere; with no directory left the broker must stop.
 This module must never decode records or answer requests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +29,8 @@ from pathlib import Path
 from broker.config import BrokerConfig
 from broker.log import FileHandleCache, LogConfig, OldRecordFormatError, PartitionLog, unreadable_dirs
 from broker.log.compaction import COMPACT, compact
+from broker.log.errors import LogDirOfflineError
+from broker.log.log_dirs import LogDirs, is_disk_failure
 from broker.server.idempotence import ProducerStates
 
 log = logging.getLogger(__name__)
@@ -51,12 +61,16 @@ def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
 class LogManager:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
-        self.data_dir = Path(config.data_dir)
+        self.dirs = LogDirs(config.log_directories())
         self.handles = FileHandleCache(max_open=config.max_open_files)
         self.logs: dict[TopicPartition, PartitionLog] = {}
         self.clean_start = False
         self._dirty: set[PartitionLog] = set()
-        self._sync_waiters: list[asyncio.Future] = []
+        self._sync_waiters: list[tuple[PartitionLog, asyncio.Future]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: set[asyncio.Task] = set()
+        # Told (on the event loop) when a log directory went offline, with the partitions it took.
+        self.on_dir_offline: Callable[[Path, list[TopicPartition]], None] = lambda directory, gone: None
         self._sync_wanted = asyncio.Event()
         self._arrivals: dict[TopicPartition, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
@@ -68,18 +82,30 @@ class LogManager:
     # -- life cycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Raises OldRecordFormatError, before anything is served, if a partition directory
-        holds records in a format this version does not read."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        unreadable = unreadable_dirs(self.data_dir)
-        if unreadable:
-            raise OldRecordFormatError("; ".join(unreadable))
-        marker = self.data_dir / CLEAN_SHUTDOWN_FILE
-        self.clean_start = marker.exists()
-        marker.unlink(missing_ok=True)
-        log.info("log manager on %s: previous shutdown was %s", self.data_dir,
+        """Raises, before anything is served, OldRecordFormatError if a partition directory
+        holds records in a format this version does not read, and LogDirOfflineError if no
+        log directory can be used (one that cannot is offline from the start)."""
+        self._loop = asyncio.get_running_loop()
+        self.dirs.scan()
+        clean = []
+        for directory in self.dirs.online():
+            try:
+                unreadable = unreadable_dirs(directory)
+                if unreadable:
+                    raise OldRecordFormatError("; ".join(unreadable))
+                marker = directory / CLEAN_SHUTDOWN_FILE
+                clean.append(marker.exists())
+                marker.unlink(missing_ok=True)
+            except OldRecordFormatError:
+                raise
+            except OSError as exc:
+                self._take_offline(directory, exc)
+        if not self.dirs.online():
+            raise LogDirOfflineError(f"no usable log directory: {self.dirs.describe_offline()}")
+        self.clean_start = bool(clean) and all(clean)
+        log.info("log manager on %s: previous shutdown was %s", ", ".join(map(str, self.dirs.online())),
                  "clean, no recovery scan needed" if self.clean_start else "not clean (or first start)")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._tasks = [loop.create_task(self._sync_loop(), name="log-sync"),
                        loop.create_task(self._flush_scheduler(), name="log-flush-scheduler"),
                        loop.create_task(self._retention_loop(), name="log-retention"),
@@ -99,15 +125,21 @@ class LogManager:
         for plog in logs:
             plog.close()
         self.logs.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         self.handles.close()
-        for waiter in self._sync_waiters:
+        for _, waiter in self._sync_waiters:
             if not waiter.done():
                 waiter.set_exception(ConnectionAbortedError("broker shutting down"))
         if failed:
             log.error("log manager closed; %d partition(s) could not be flushed: the next start recovers them",
                       len(failed))
             return
-        (self.data_dir / CLEAN_SHUTDOWN_FILE).write_text("")
+        for directory in self.dirs.online():
+            try:
+                (directory / CLEAN_SHUTDOWN_FILE).write_text("")
+            except OSError as exc:   # no marker: the next start re-checks this directory's logs
+                log.error("cannot mark %s as cleanly shut down: %s", directory, exc)
         log.info("log manager closed: every partition flushed, recovery points written")
 
     # -- partitions -------------------------------------------------------------------
@@ -115,12 +147,24 @@ class LogManager:
     def get(self, topic: str, partition: int) -> PartitionLog | None:
         return self.logs.get((topic, partition))
 
+    def location(self, topic: str, partition: int) -> Path | None:
+        """The log directory holding t-p, if it has one."""
+        return self.dirs.location(f"{topic}-{partition}")
+
     def open(self, topic: str, partition: int, topic_configs: dict[str, str]) -> PartitionLog:
-        """The log of t-p, opened (and recovered if needed) on first use."""
+        """The log of t-p, opened (and recovered if needed) on first use; LogDirOfflineError
+        if its log directory is offline."""
         plog = self.logs.get((topic, partition))
         if plog is None:
-            directory = self.data_dir / f"{topic}-{partition}"
-            plog = PartitionLog.open(directory, log_config_for(self.config, topic_configs), handles=self.handles)
+            name = f"{topic}-{partition}"
+            home = self.dirs.place(name)
+            try:
+                plog = PartitionLog.open(home / name, log_config_for(self.config, topic_configs),
+                                         handles=self.handles)
+            except OSError as exc:
+                self.storage_error(home, exc)
+                raise
+            plog.on_storage_error = functools.partial(self.storage_error, home)
             self.logs[(topic, partition)] = plog
             clean = plog.recovery_point == plog.log_end_offset
             log.info("opened %s-%d: log start %d, log end %d, recovery point %d (%s)", topic, partition,
@@ -134,6 +178,47 @@ class LogManager:
         self.appended(topic, partition)  # wake long polls on it: they answer UNKNOWN_TOPIC now
         if plog is not None:
             await asyncio.to_thread(plog.delete)
+        self.dirs.forget(f"{topic}-{partition}")
+
+    # -- log directory failure ------------------------------------------------------------
+
+    def storage_error(self, directory: Path, exc: BaseException) -> None:
+        """An OSError met by an operation in log directory `directory`, on any thread. A
+        broken disk (not a full one) takes the directory offline, on the event loop."""
+        if not is_disk_failure(exc) or not self.dirs.is_online(directory):
+            return
+        if self._loop is None or self._loop.is_closed():
+            self._take_offline(directory, exc)   # not started: nothing runs concurrently
+        else:  # never inline: the caller may hold that very log's locks
+            self._loop.call_soon_threadsafe(self._take_offline, directory, exc)
+
+    def _take_offline(self, directory: Path, exc: BaseException) -> None:
+        if not self.dirs.fail(directory, f"{type(exc).__name__}: {exc}"):
+            return
+        gone = sorted(tp for tp, plog in self.logs.items() if plog.directory.parent == directory)
+        left = self.dirs.online()
+        log.critical("log directory %s is OFFLINE after an I/O error (%s): its %d partition(s) are no longer "
+                     "served by this broker (their replicas elsewhere take over); %s. Replace or repair the disk, "
+                     "then restart the broker", directory, exc, len(gone),
+                     f"{len(left)} log director{'y' if len(left) == 1 else 'ies'} still online" if left
+                     else "NO log directory is left")
+        closing = []
+        for tp in gone:
+            plog = self.logs.pop(tp)
+            self._dirty.discard(plog)
+            closing.append(plog)
+            self.notify(*tp)
+        for plog, waiter in self._sync_waiters:   # never acknowledge what a broken disk may not hold
+            if plog in closing and not waiter.done():
+                waiter.set_exception(LogDirOfflineError(f"{plog.directory.name}: log directory {directory} "
+                                                        f"went offline before the records were fsynced"))
+        if closing and self._loop is not None and not self._loop.is_closed():
+            task = self._loop.create_task(asyncio.to_thread(_close_all, closing))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        else:
+            _close_all(closing)
+        self.on_dir_offline(directory, gone)
 
     # -- appends, durability and fetch wake-ups ---------------------------------------
 
@@ -161,7 +246,7 @@ class LogManager:
         """Wait until everything appended to `plog` so far is fsynced (group commit)."""
         self._dirty.add(plog)
         waiter = asyncio.get_running_loop().create_future()
-        self._sync_waiters.append(waiter)
+        self._sync_waiters.append((plog, waiter))
         self._sync_wanted.set()
         await waiter
 
@@ -173,11 +258,11 @@ class LogManager:
             waiters, self._sync_waiters = self._sync_waiters, []
             failed = await asyncio.to_thread(_flush_all, logs)
             if failed:  # an fsync failure fails every produce that waited on this pass
-                for waiter in waiters:
+                for _, waiter in waiters:
                     if not waiter.done():
                         waiter.set_exception(failed[0])
                 continue
-            for waiter in waiters:
+            for _, waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
 
@@ -186,7 +271,7 @@ class LogManager:
         interval = self.config.log_flush_scheduler_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
-            now_ms = int(time.time() * 1000)
+            now_ms = int(time.monotonic() * 1000)   # flush.ms is a duration: never the wall clock
             due = [plog for plog in list(self._dirty) if plog.flush_due(now_ms)]
             if due:
                 await asyncio.to_thread(_flush_all, due)
@@ -222,8 +307,17 @@ class LogManager:
                     continue
                 try:
                     await asyncio.to_thread(compact, plog, now_ms, plog.config.delete_retention_ms, limit)
-                except Exception:  # one bad log must not stop the cleaner for the others
+                except Exception as exc:  # one bad log must not stop the cleaner for the others
                     log.exception("compacting %s failed; it stays as it was", plog.directory.name)
+                    self.storage_error(plog.directory.parent, exc)
+
+
+def _close_all(logs: list[PartitionLog]) -> None:
+    for plog in logs:
+        try:
+            plog.close()
+        except Exception as exc:  # noqa: BLE001 - a broken disk: the descriptors are what matters
+            log.error("closing %s failed: %s", plog.directory.name, exc)
 
 
 def _flush_all(logs: list[PartitionLog]) -> list[Exception]:

@@ -5,9 +5,12 @@ turns each entry into a leader or follower order for that partition's replicatio
 (stale epochs and orders meant for an earlier run of this broker are ignored by the
 core), then tells the fetchers which leaders to copy from. It ticks every leader
 (ISR lag checks, produce timeouts) and checkpoints every replica's high watermark to
-`replication-offset-checkpoint` so a restart does not lose it. Request handlers look
-partitions up here and get a typed refusal when this broker cannot serve one. It must
-never write to coord itself (ISR writes go through the injected proposer).
+`replication-offset-checkpoint` (one per log directory, for the partitions it holds) so
+a restart does not lose it. When a log directory goes offline its replicas stop here
+and stay offline for this run: requests and the controller's orders naming them get
+KAFKA_STORAGE_ERROR, which tells the controller to lead them elsewhere. Request handlers
+look partitions up here and get a typed refusal when this broker cannot serve one. It
+must never write to coord itself (ISR writes go through the injected proposer).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from client.protocol.errors import ErrorCode
 
 from broker.config import BrokerConfig
 from broker.log.checkpoint import write_checkpoint
+from broker.log.log_dirs import is_disk_failure
 from broker.metadata.cache import MetadataCache
 from broker.refusal import Refused
 from broker.replication.messages import ProposeIsr
@@ -74,8 +78,13 @@ class ReplicaManager:
         self.controller_epoch = -1      # the highest controller epoch that gave us an order
         self.propose_isr: Callable[[Partition, ProposeIsr], None] | None = None
         self.on_followers_changed: Callable[[], None] = lambda: None
-        self._hw_path = Path(config.data_dir) / HW_CHECKPOINT
-        self._saved_hw = read_hw_checkpoint(self._hw_path)
+        self._saved_hw: dict[tuple[str, int], int] = {}
+        for directory in config.log_directories():
+            try:
+                self._saved_hw.update(read_hw_checkpoint(Path(directory) / HW_CHECKPOINT))
+            except OSError as exc:   # the log manager finds the directory unusable too
+                log.error("cannot read %s: %s", Path(directory) / HW_CHECKPOINT, exc)
+        self.offline: dict[tuple[str, int], str] = {}   # replicas in an offline log directory -> why
         self._tasks: list[asyncio.Task] = []
         self.leadership_listener: LeadershipListener | None = None   # groups: on_become_leader / on_resign
 
@@ -110,7 +119,17 @@ class ReplicaManager:
             if self.broker_id not in e["replicas"]:
                 results.append({"topic": topic, "partition": p, "error": int(ErrorCode.NONE)})
                 continue
-            part = self.partitions.get((topic, p)) or self._open(topic, p, configs.get(topic, {}))
+            if (topic, p) in self.offline:
+                results.append({"topic": topic, "partition": p, "error": int(ErrorCode.KAFKA_STORAGE_ERROR)})
+                continue
+            try:
+                part = self.partitions.get((topic, p)) or self._open(topic, p, configs.get(topic, {}))
+            except OSError as exc:   # its directory is offline, broke while opening it, or is full
+                log.error("cannot host %s-%d: %s", topic, p, exc)
+                if is_disk_failure(exc):   # a full disk: the controller's next order tries again
+                    self.offline[(topic, p)] = str(exc)
+                results.append({"topic": topic, "partition": p, "error": int(ErrorCode.KAFKA_STORAGE_ERROR)})
+                continue
             was = (part.leader, part.leader_epoch)
             was_leading = part.is_leader
             part.become(leader=e["leader"], leader_epoch=e["leader_epoch"], isr=e["isr"],
@@ -147,7 +166,20 @@ class ReplicaManager:
         self.partitions[(topic, partition)] = part
         return part
 
+    def dir_offline(self, directory: Path, gone: list[tuple[str, int]]) -> None:
+        """Log directory `directory` went offline with the logs of `gone`: stop those
+        replicas (waiting produces are refused, the fetchers let go of them)."""
+        for tp in gone:
+            self.offline[tp] = f"log directory {directory} is offline"
+            part = self.partitions.pop(tp, None)
+            if part is not None:
+                self._tell_listener(tp[0], tp[1], part.is_leader, False)
+                part.stop()
+        self.on_followers_changed()
+
     async def stop_replica(self, topic: str, partition: int, *, delete: bool) -> None:
+        if delete:
+            self.offline.pop((topic, partition), None)
         part = self.partitions.pop((topic, partition), None)
         if part is not None:
             self._tell_listener(topic, partition, part.is_leader, False)
@@ -166,6 +198,10 @@ class ReplicaManager:
         part = self.partitions.get((topic, partition))
         if part is not None:
             return part
+        if (topic, partition) in self.offline:
+            raise PartitionRefused(ErrorCode.KAFKA_STORAGE_ERROR,
+                                   f"broker {self.broker_id} cannot serve {topic}-{partition}: "
+                                   f"{self.offline[(topic, partition)]}")
         if not self.cache.has_partition(topic, partition):
             raise PartitionRefused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                                    f"this broker knows no partition {topic}-{partition}")
@@ -212,7 +248,18 @@ class ReplicaManager:
                 last = now
 
     def _write_hw_checkpoint(self, hws: dict[tuple[str, int], int] | None = None) -> None:
+        """Each online log directory's checkpoint, for the partitions it holds; a directory
+        whose write fails is reported to the log manager (a broken disk goes offline)."""
         hws = hws if hws is not None else {tp: p.high_watermark for tp, p in self.partitions.items()}
         self._saved_hw.update(hws)
-        entries = [(t, p, hw) for (t, p), hw in sorted(self._saved_hw.items())]
-        write_checkpoint(self._hw_path, entries)  # type: ignore[arg-type]
+        per_dir: dict[Path, list[tuple[str, int, int]]] = {d: [] for d in self.logs.dirs.online()}
+        for (t, p), hw in sorted(self._saved_hw.items()):
+            home = self.logs.location(t, p)
+            if home in per_dir:
+                per_dir[home].append((t, p, hw))
+        for directory, entries in per_dir.items():
+            try:
+                write_checkpoint(directory / HW_CHECKPOINT, entries)  # type: ignore[arg-type]
+            except OSError as exc:
+                log.error("cannot write %s: %s", directory / HW_CHECKPOINT, exc)
+                self.logs.storage_error(directory, exc)

@@ -24,7 +24,8 @@ async def _until(cond, seconds: float = 10.0) -> None:  # type: ignore[no-untype
 
 
 async def test_the_flush_scheduler_goes_on_after_one_partition_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    lm = LogManager(BrokerConfig(data_dir=tmp_path, log_flush_interval_messages=1,
+    # a failed fsync takes its whole log directory offline: b lives in another one
+    lm = LogManager(BrokerConfig(log_dirs=f"{tmp_path}/d1,{tmp_path}/d2", log_flush_interval_messages=1,
                                  log_flush_scheduler_interval_ms=20))
     lm.start()
     try:

@@ -32,7 +32,11 @@ def _delete(ctx: BrokerContext, topic: str, entry: Any) -> Any:
     if not 0 <= offset <= part.high_watermark:
         out.error_code = int(ErrorCode.OFFSET_OUT_OF_RANGE)
         return out
-    part.log.delete_records_before(offset)
+    try:
+        part.log.delete_records_before(offset)
+    except OSError:  # the checkpoint could not be written: this partition only
+        out.error_code = int(ErrorCode.KAFKA_STORAGE_ERROR)
+        return out
     out.low_watermark = part.log.log_start_offset
     return out
 

@@ -63,7 +63,7 @@ _TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
 }
 
 # Broker settings whose Kafka name is not the field name with dots.
-_KAFKA_NAMES = {"rack": "broker.rack", "data_dir": "log.dirs", "coord_connect": "zookeeper.connect",
+_KAFKA_NAMES = {"rack": "broker.rack", "data_dir": "log.dir", "coord_connect": "zookeeper.connect",
                 "coord_session_timeout_ms": "zookeeper.session.timeout.ms"}
 _LISTENER_FIELDS = frozenset({"host", "port", "advertised_host", "advertised_port"})
 

@@ -103,6 +103,8 @@ def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_i
             data = plog.read(offset, max(min(entry.partition_max_bytes, budget), 1), max_offset=max_offset)
         except OffsetOutOfRangeError:  # retention moved the start after our check
             return _answer(partition, ErrorCode.OFFSET_OUT_OF_RANGE, hw, plog.log_start_offset), None
+        except OSError:  # a broken disk: this partition only (its log directory goes offline)
+            return _answer(partition, ErrorCode.KAFKA_STORAGE_ERROR, hw, plog.log_start_offset), None
         if data.length == 0:
             data.close()
         else:

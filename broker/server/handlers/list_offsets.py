@@ -54,7 +54,10 @@ def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
     elif ts < 0:
         out.error_code = int(ErrorCode.INVALID_REQUEST)
     else:
-        out.offset, out.timestamp = _first_at_or_after(part, ts)
+        try:
+            out.offset, out.timestamp = _first_at_or_after(part, ts)
+        except OSError:  # a broken disk: this partition only (its log directory goes offline)
+            out.error_code = int(ErrorCode.KAFKA_STORAGE_ERROR)
     return out
 
 
