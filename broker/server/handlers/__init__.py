@@ -20,7 +20,7 @@ from client.protocol.kafka_frames import RequestHeader
 
 from broker.server.handlers import (
     admin, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
-    list_offsets, metadata, offsets, produce, replica_control,
+    list_offsets, metadata, offsets, produce, replica_control, sasl,
 )
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, error_response
 
@@ -55,6 +55,8 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.UPDATE_METADATA: replica_control.update_metadata,
     ApiKey.CONTROLLED_SHUTDOWN: replica_control.controlled_shutdown,
     ApiKey.OFFSETS_FOR_LEADER_EPOCH: replica_control.offsets_for_leader_epoch,
+    ApiKey.SASL_HANDSHAKE: sasl.handshake,
+    ApiKey.SASL_AUTHENTICATE: sasl.authenticate,
 }
 
 
