@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.cluster",
     "broker.cli.status",
     "broker.cli.demo",
+    "broker.cli.users",
 )
 
 
