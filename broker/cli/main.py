@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.status",
     "broker.cli.demo",
     "broker.cli.users",
+    "broker.cli.acls",
 )
 
 

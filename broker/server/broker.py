@@ -44,6 +44,7 @@ from broker.metadata.controller_requests import VERSIONS
 from broker.metadata.isr_writer import IsrWriter
 from broker.metadata.store import MetadataStore
 from broker.metadata.znodes import Endpoint, broker_info
+from broker.security.authorizer import Authorizer
 from broker.security.credentials import CoordCredentials
 from broker.security.endpoint import ListenerRuntime, runtime_for
 from broker.security.inter_broker import link_for
@@ -174,7 +175,8 @@ class Broker:
         rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
         controller = Controller(self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable,
                                 rebalance_interval_s=rebalance)
-        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups)
+        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups,
+                                 authorizer=Authorizer.from_config(cfg, self.coord))
         self.channel.local = self._local_request
         self.groups.controller = controller
         await self._join()
@@ -189,6 +191,8 @@ class Broker:
         assert self.store is not None and self.ctx is not None
         await self.store.ensure_paths()
         await self.store.ensure_cluster_id()
+        if self.ctx.authorizer is not None:   # (again after a session expiry: watches are gone)
+            await self.ctx.authorizer.store.start()
         self.replicas.set_broker_epoch(await self.store.register())
         await self.ctx.controller.start()
 
@@ -275,6 +279,8 @@ class Broker:
         await _watched("the replicas", self.replicas.close())
         if self.store is not None:
             await self.store.close()
+        if self.ctx is not None and self.ctx.authorizer is not None:
+            await self.ctx.authorizer.store.close()
         await self.logs.close()
         if self.coord is not None:
             await self.coord.stop()
