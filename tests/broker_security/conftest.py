@@ -4,6 +4,8 @@ TLS, SASL), on free loopback ports, with certificates made for the test run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,12 @@ import pytest
 from tests.broker_security.certs import Authority
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
+
+
+# Settings that turn the authorizer on, with the plaintext INTERNAL listener's anonymous peers
+# (the other brokers, and the tests' admin commands) as super users, as many Kafka deployments do.
+ACLS_ON = {"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+           "super.users": "User:ANONYMOUS;User:admin"}
 
 
 def toml_value(value: object) -> str:
@@ -42,6 +50,16 @@ class SecureNode:
                 wait_for_port(port, timeout=30)
         except TimeoutError:
             raise AssertionError(f"node did not start; its log:\n{self.log()}") from None
+
+    def grant(self, listener: str, principal: str, *operations: str, topic: str | None = None,
+              group: str | None = None) -> None:
+        """`pybroker acls add` through `listener` (a plaintext one whose ANONYMOUS is a super user)."""
+        resource = ["--topic", topic] if topic else ["--group", group or ""]
+        ops = [x for op in operations for x in ("--operation", op)]
+        out = subprocess.run([sys.executable, "-m", "broker", "acls", "add", "--bootstrap",
+                              f"127.0.0.1:{self.ports[listener]}", "--allow-principal", principal, *ops, *resource],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
 
     def log(self) -> str:
         return self.procs.log_text(self.name)

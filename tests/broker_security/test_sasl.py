@@ -25,6 +25,7 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader, encode_request
 from client.security import client_security
 from coord.client import CoordClient
+from tests.broker_security.conftest import ACLS_ON
 from tests.broker_security.test_tls import tls_settings
 
 PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
@@ -214,13 +215,36 @@ def confluent_auth_errors(conf: dict[str, object]) -> list[object]:
 
 @confluent_missing
 def test_confluent_kafka_sasl_ssl_scram_sha_512(secure_node, authority):
-    from confluent_kafka import KafkaError
+    from confluent_kafka import KafkaError, KafkaException
 
-    port = sasl_node(secure_node, "SASL_SSL", {**tls_settings(authority, auth="none"),
+    port = sasl_node(secure_node, "SASL_SSL", {**tls_settings(authority, auth="none"), **ACLS_ON,
                                                "sasl.enabled.mechanisms": "SCRAM-SHA-512"})
     users_add(secure_node, "carol", "carol-pw", "SCRAM-SHA-512")
-    assert confluent_roundtrip(confluent_conf(port, authority, "carol", "carol-pw"), "scram-topic",
-                               [b"a", b"b", b"c"]) == [b"a", b"b", b"c"]
+    secure_node.grant("INTERNAL", "User:carol", "Read", "Write", "Create", topic="scram-topic")
+    secure_node.grant("INTERNAL", "User:carol", "Read", group="*")
+    conf = confluent_conf(port, authority, "carol", "carol-pw")
+    assert confluent_roundtrip(conf, "scram-topic", [b"a", b"b", b"c"]) == [b"a", b"b", b"c"]
+    internal = {"bootstrap.servers": f"127.0.0.1:{secure_node.ports['INTERNAL']}"}
+    assert confluent_roundtrip(internal, "hr-only", [b"secret"]) == [b"secret"]   # admin (ANONYMOUS, super)
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({**conf, "group.id": "carol-g", "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe(["hr-only"])
+        refused = None
+        deadline = time.monotonic() + 30
+        while refused is None and time.monotonic() < deadline:
+            try:
+                msg = consumer.poll(1.0)
+            except KafkaException as exc:
+                refused = exc.args[0]
+                break
+            assert msg is None or msg.error() is not None, "read a record of a topic without an ACL"
+            if msg is not None:
+                refused = msg.error()
+        assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, refused
+    finally:
+        consumer.close()
     errors = confluent_auth_errors(confluent_conf(port, authority, "carol", "wrong"))
     assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
     assert "Authentication failed" in " ".join(str(e) for e in errors)
@@ -228,13 +252,19 @@ def test_confluent_kafka_sasl_ssl_scram_sha_512(secure_node, authority):
 
 
 @kafka_python_missing
-def test_kafka_python_sasl_plaintext_plain(secure_node):
+def test_kafka_python_sasl_plaintext_plain(secure_node, caplog):
     from kafka import KafkaConsumer, KafkaProducer
     from kafka.errors import KafkaError
 
-    port = sasl_node(secure_node, "SASL_PLAINTEXT", {"sasl.enabled.mechanisms": "PLAIN"})
+    port = sasl_node(secure_node, "SASL_PLAINTEXT", {"sasl.enabled.mechanisms": "PLAIN", **ACLS_ON})
     conf = {"bootstrap_servers": f"127.0.0.1:{port}", "security_protocol": "SASL_PLAINTEXT",
             "sasl_mechanism": "PLAIN", "sasl_plain_username": "kim"}
+    secure_node.grant("INTERNAL", "User:kim", "Read", "Write", "Create", topic="plain-topic")
+    seed = KafkaProducer(bootstrap_servers=f"127.0.0.1:{secure_node.ports['INTERNAL']}")   # admin: ANONYMOUS
+    try:
+        seed.send("not-kims", b"private").get(timeout=30)
+    finally:
+        seed.close()
     producer = KafkaProducer(**conf, sasl_plain_password="kim-secret", acks="all")
     try:
         for v in (b"x", b"y"):
@@ -247,6 +277,17 @@ def test_kafka_python_sasl_plaintext_plain(secure_node):
         assert [r.value for r in consumer][:2] == [b"x", b"y"]
     finally:
         consumer.close()
+    from kafka import TopicPartition
+
+    reader = KafkaConsumer(**conf, sasl_plain_password="kim-secret", auto_offset_reset="earliest")
+    try:   # kafka-python logs the refusal (TOPIC_AUTHORIZATION_FAILED in Metadata) and reads nothing
+        reader.assign([TopicPartition("not-kims", 0)])
+        deadline = time.monotonic() + 20
+        while "Topic not-kims is not authorized" not in caplog.text and time.monotonic() < deadline:
+            assert not reader.poll(timeout_ms=500), "read a record of a topic without an ACL"
+        assert "Topic not-kims is not authorized" in caplog.text
+    finally:
+        reader.close()
     refused = KafkaProducer(**conf, sasl_plain_password="wrong", max_block_ms=3000, api_version=(2, 5))
     try:
         with pytest.raises(KafkaError):   # kafka-python cannot get metadata: every login is refused

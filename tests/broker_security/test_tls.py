@@ -21,6 +21,7 @@ from client.errors import AuthenticationError, BrokerConnectionError
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.security import client_security
+from tests.broker_security.conftest import ACLS_ON
 
 kcat_missing = pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed")
 
@@ -38,16 +39,25 @@ def kcat(port: int, *args: str, tls: list[str], stdin: bytes = b"", timeout: flo
 
 
 @kcat_missing
-def test_kcat_with_a_client_certificate_writes_and_reads(secure_node, authority):
-    secure_node.start({"SSL": ("SSL", None)}, tls_settings(authority))
+def test_kcat_with_a_client_certificate_reads_what_its_acls_allow(secure_node, authority):
+    secure_node.start({"SSL": ("SSL", None), "INTERNAL": ("PLAINTEXT", None)},
+                      {**tls_settings(authority), **ACLS_ON, "inter.broker.listener.name": "INTERNAL"})
     port = secure_node.ports["SSL"]
     alice = authority.issue("alice", "alice")
+    principal = "User:CN=alice,O=pybroker tests"
+    secure_node.grant("INTERNAL", principal, "Write", "Read", "Create", topic="secret")
     tls = ["-X", "security.protocol=SSL", "-X", f"ssl.ca.location={authority.pem.cert}",
            "-X", f"ssl.certificate.location={alice.cert}", "-X", f"ssl.key.location={alice.key}"]
     produced = kcat(port, "-P", "-t", "secret", "-X", "acks=all", tls=tls, stdin=b"one\ntwo\nthree\n")
     assert produced.returncode == 0 and b"Delivery failed" not in produced.stderr, produced.stderr.decode()
     read = kcat(port, "-C", "-t", "secret", "-o", "beginning", "-e", "-q", tls=tls)
     assert read.stdout.decode().split() == ["one", "two", "three"], read.stderr.decode()
+    # A topic alice has no ACL for (written by an admin on INTERNAL): refused, nothing read.
+    seeded = kcat(secure_node.ports["INTERNAL"], "-P", "-t", "payroll", tls=[], stdin=b"salary\n")
+    assert seeded.returncode == 0, seeded.stderr.decode()
+    denied = kcat(port, "-C", "-t", "payroll", "-o", "beginning", "-e", tls=tls, timeout=60)
+    assert b"salary" not in denied.stdout
+    assert b"authoriz" in denied.stderr.lower(), denied.stderr.decode()
     # No client certificate: the TLS handshake is refused, kcat says so and fails.
     anonymous = kcat(port, "-L", "-m", "5", tls=tls[:4], timeout=30)
     assert anonymous.returncode != 0
