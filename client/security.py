@@ -38,6 +38,12 @@ class ClientSecurity:
     def tls(self) -> bool:
         return self.security_protocol in ("SSL", "SASL_SSL")
 
+    def settings(self) -> dict[str, object]:
+        """The kafka-python-style keyword arguments that make this again (for the clients' **security)."""
+        return {"security_protocol": self.security_protocol, "ssl_context": self.ssl_context,
+                "ssl_check_hostname": self.ssl_check_hostname, "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_plain_username, "sasl_plain_password": self.sasl_plain_password}
+
     @property
     def sasl(self) -> bool:
         return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")

@@ -9,7 +9,6 @@ This module must never write coord itself.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from client.conn import BrokerConnection
 from client.errors import BrokerError, ClientError
@@ -128,8 +127,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, text in (("add", "add ACLs"), ("list", "list ACLs"), ("remove", "remove ACLs")):
         p = sub.add_parser(name, help=text)
         add_bootstrap(p)
-        p.add_argument("--command-config", type=Path, default=None, metavar="FILE",
-                       help="client properties (security.protocol, sasl.*, ssl.*), as Kafka's tools take")
         p.add_argument("--topic", action="append", help="a topic (repeatable)")
         p.add_argument("--group", action="append", help="a consumer group (repeatable)")
         p.add_argument("--cluster", action="store_true", help="the cluster resource")
