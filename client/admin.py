@@ -20,7 +20,6 @@ from typing import Any
 import asyncio
 import time
 
-from client.security import client_security
 from client.client import NetworkClient, metadata_request
 from client.cluster import BrokerAddress
 from client.consumer.group_protocol import PROTOCOL_TYPE, GroupProtocolError, decode_assignment
@@ -28,6 +27,7 @@ from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.errors import BrokerConnectionError, ClientTimeoutError
 from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode, raise_for
+from client.security import client_security
 from client.structs import (ClusterDescription, GroupDescription, GroupListing, MemberDescription, NewTopic,
                             TopicDescription, TopicPartition)
 

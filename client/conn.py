@@ -23,7 +23,9 @@ import itertools
 import ssl
 from typing import Any
 
-from client.errors import AuthenticationError, BrokerConnectionError, ClientTimeoutError, ErrorCode, UnsupportedVersionError
+from client.errors import (
+    AuthenticationError, BrokerConnectionError, ClientTimeoutError, ErrorCode, UnsupportedVersionError,
+)
 from client.protocol import messages as m
 from client.protocol.api import MIN_PRODUCE_RECORD_VERSION, SUPPORTED_VERSIONS, ApiKey
 from client.protocol.frames import DEFAULT_MAX_RESPONSE_BYTES, FrameDecoder, FrameError

@@ -62,7 +62,8 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 
 async def _describe(args: argparse.Namespace) -> int:
-    async with AsyncAdmin(args.bootstrap, **security_settings(args)) as admin, AsyncConsumer(args.bootstrap, **security_settings(args)) as reader:
+    security = security_settings(args)
+    async with AsyncAdmin(args.bootstrap, **security) as admin, AsyncConsumer(args.bootstrap, **security) as reader:
         for group in await admin.describe_groups(args.groups):
             committed = await admin.list_group_offsets(group.group_id)
             partitions = {tp for m in group.members for tp in m.assignment} | set(committed)

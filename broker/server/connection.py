@@ -114,7 +114,8 @@ class Connection:
                 return
             decoder.feed(data)
             unauthenticated = self._auth is not None and not self._auth.complete
-            decoder.max_frame_bytes = SASL_MAX_RECEIVE_BYTES if unauthenticated else self.ctx.config.socket_request_max_bytes
+            decoder.max_frame_bytes = (SASL_MAX_RECEIVE_BYTES if unauthenticated
+                                       else self.ctx.config.socket_request_max_bytes)
             while (frame := decoder.next_frame()) is not None:
                 try:
                     header, body = decode_request(frame)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from client.security import client_security
 from client.assignors import RANGE, ROUND_ROBIN
 
 from client.client import NetworkClient
@@ -25,6 +24,7 @@ from client.consumer.group_coordinator import ConsumerCoordinator
 from client.consumer.subscription_state import SubscriptionState
 from client.errors import ConsumerStoppedError, IllegalStateError
 from client.protocol.api import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
+from client.security import client_security
 from client.structs import ConsumerRecord, TopicPartition
 
 log = logging.getLogger(__name__)

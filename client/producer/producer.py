@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from client.security import client_security
 from client.client import NetworkClient
 from client.errors import ProducerClosedError, RecordTooLargeError
 from client.partitioner import DefaultPartitioner
@@ -27,6 +26,7 @@ from client.producer.record_args import PreparedRecord, check_record
 from client.producer.sender import Sender
 from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import Compression
+from client.security import client_security
 from client.structs import RecordMetadata, TopicPartition
 
 log = logging.getLogger(__name__)

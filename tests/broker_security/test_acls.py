@@ -16,9 +16,10 @@ from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.security import client_security
 from coord.client import CoordClient
+from tests.broker_security.conftest import ACLS_ON
 from tests.broker_security.test_sasl import PLAIN_JAAS
 
-T, O, P = ResourceType, Operation, Permission
+T, Op, P = ResourceType, Operation, Permission
 
 
 def _b(name: str, principal: str, op: Operation, perm: Permission = P.ALLOW,
@@ -27,27 +28,28 @@ def _b(name: str, principal: str, op: Operation, perm: Permission = P.ALLOW,
 
 
 def test_the_decision_rule_is_kafkas():
-    acls = [_b("orders", "User:alice", O.READ), _b("orders", "User:bob", O.ALL),
-            _b("orders", "User:bob", O.WRITE, P.DENY), _b("pay-", "User:alice", O.WRITE, pattern=PatternType.PREFIXED),
-            _b("*", "User:*", O.DESCRIBE, host="10.0.0.9")]
+    acls = [_b("orders", "User:alice", Op.READ), _b("orders", "User:bob", Op.ALL),
+            _b("orders", "User:bob", Op.WRITE, P.DENY),
+            _b("pay-", "User:alice", Op.WRITE, pattern=PatternType.PREFIXED),
+            _b("*", "User:*", Op.DESCRIBE, host="10.0.0.9")]
     ok = lambda p, op, name, host="1.2.3.4", **kw: decide(acls, p, host, op, T.TOPIC, name, **kw)  # noqa: E731
-    assert ok("User:alice", O.READ, "orders") and ok("User:alice", O.DESCRIBE, "orders")   # READ implies DESCRIBE
-    assert not ok("User:alice", O.WRITE, "orders")
-    assert ok("User:bob", O.READ, "orders") and not ok("User:bob", O.WRITE, "orders")      # DENY wins over ALL
-    assert ok("User:alice", O.WRITE, "pay-eu") and not ok("User:alice", O.WRITE, "payroll")  # prefixed
-    assert ok("User:carol", O.DESCRIBE, "anything", "10.0.0.9") and not ok("User:carol", O.DESCRIBE, "anything")
-    assert not decide(acls, "User:carol", "h", O.READ, T.GROUP, "g")                         # no ACL: deny...
-    assert decide(acls, "User:carol", "h", O.READ, T.GROUP, "g", allow_if_no_acl=True)       # ...unless allowed
-    assert not ok("User:carol", O.READ, "orders", allow_if_no_acl=True)                      # ACLs exist: they rule
-    assert ok("User:root", O.DELETE, "orders", super_users=frozenset({"User:root"}))
+    assert ok("User:alice", Op.READ, "orders") and ok("User:alice", Op.DESCRIBE, "orders")   # READ implies DESCRIBE
+    assert not ok("User:alice", Op.WRITE, "orders")
+    assert ok("User:bob", Op.READ, "orders") and not ok("User:bob", Op.WRITE, "orders")      # DENY wins over ALL
+    assert ok("User:alice", Op.WRITE, "pay-eu") and not ok("User:alice", Op.WRITE, "payroll")  # prefixed
+    assert ok("User:carol", Op.DESCRIBE, "anything", "10.0.0.9") and not ok("User:carol", Op.DESCRIBE, "anything")
+    assert not decide(acls, "User:carol", "h", Op.READ, T.GROUP, "g")                         # no ACL: deny...
+    assert decide(acls, "User:carol", "h", Op.READ, T.GROUP, "g", allow_if_no_acl=True)       # ...unless allowed
+    assert not ok("User:carol", Op.READ, "orders", allow_if_no_acl=True)                      # ACLs exist: they rule
+    assert ok("User:root", Op.DELETE, "orders", super_users=frozenset({"User:root"}))
 
 
 def acl_node(secure_node) -> int:
     secure_node.start({"SASL_PLAINTEXT": ("SASL_PLAINTEXT", None)},
                       {"sasl.jaas.config": PLAIN_JAAS.replace('user_kim="kim-secret"',
                                                               'user_kim="kim-secret" user_lee="lee-secret"'),
-                       "sasl.enabled.mechanisms": "PLAIN", "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
-                       "super.users": "User:admin", "auto.create.topics.enable": False})
+                       "sasl.enabled.mechanisms": "PLAIN", **ACLS_ON, "super.users": "User:admin",
+                       "auto.create.topics.enable": False})
     return secure_node.ports["SASL_PLAINTEXT"]
 
 

@@ -75,7 +75,8 @@ async def test_our_client_plain_and_scram_and_the_users_command(secure_node):
         await coord.stop()
     stored = json.loads(data)
     assert stored["version"] == 1 and set(stored["config"]) == {"SCRAM-SHA-256", "SCRAM-SHA-512"}
-    assert stored["config"]["SCRAM-SHA-512"].startswith("salt=") and "iterations=4096" in stored["config"]["SCRAM-SHA-512"]
+    sha512 = stored["config"]["SCRAM-SHA-512"]
+    assert sha512.startswith("salt=") and ",stored_key=" in sha512 and sha512.endswith(",iterations=4096")
     listing = subprocess.run([sys.executable, "-m", "broker", "users", "list", "--coord",
                               f"127.0.0.1:{secure_node.coord_port}"], capture_output=True, text=True, timeout=60)
     assert "alice\tSCRAM-SHA-256,SCRAM-SHA-512" in listing.stdout

@@ -44,15 +44,16 @@ def _binding(c: Any) -> AclBinding:
 
 
 def _filter(f: Any) -> BindingFilter:
-    return BindingFilter(ResourceType(f.resource_type_filter), f.resource_name_filter, PatternType(f.pattern_type_filter),
-                         f.principal_filter, f.host_filter, Operation(f.operation), Permission(f.permission_type))
+    return BindingFilter(ResourceType(f.resource_type_filter), f.resource_name_filter,
+                         PatternType(f.pattern_type_filter), f.principal_filter, f.host_filter,
+                         Operation(f.operation), Permission(f.permission_type))
 
 
 async def create_acls(ctx: BrokerContext, header: RequestHeader, body: m.CreateAclsRequest) -> Reply:
     R = m.CreateAclsResponse
     if ctx.authorizer is None:
-        return Reply(R(results=[R.AclCreationResult(error_code=int(ErrorCode.SECURITY_DISABLED), error_message=_DISABLED)
-                                for _ in body.creations]))
+        return Reply(R(results=[R.AclCreationResult(error_code=int(ErrorCode.SECURITY_DISABLED),
+                                                    error_message=_DISABLED) for _ in body.creations]))
     results = []
     for c in body.creations:
         try:

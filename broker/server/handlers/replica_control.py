@@ -85,7 +85,7 @@ def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controll
     that is no registered broker (in that order: a deposed controller whose registration
     has expired is told its epoch is stale); else remember the controller and its epoch."""
     replicas = ctx.replicas
-    refusal: Refusal | None = _listener_refusal(ctx, api)
+    refusal: Refusal | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
     if refusal is not None:
         pass
     elif controller_epoch < replicas.controller_epoch:
@@ -110,7 +110,7 @@ def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controll
 def follower_refusal(ctx: BrokerContext, api: str, replica_id: int, cluster_id: str | None = None) -> Refusal | None:
     """Why a request from follower `replica_id` (>= 0) must be refused, or None: it is no
     registered broker, or it belongs to another cluster (when it says which)."""
-    refusal: Refusal | None = _listener_refusal(ctx, api)
+    refusal: Refusal | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
     if refusal is not None:
         pass
     elif cluster_id is not None and cluster_id != ctx.cache.cluster_id:
