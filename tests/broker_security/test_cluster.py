@@ -76,3 +76,38 @@ def test_replication_and_failover_over_sasl_ssl(procs: ProcessGroup, tmp_path, a
         while len(got) < 100 and time.monotonic() < deadline:
             got += [r.value for r in consumer.poll(timeout_ms=1000)]
     assert got == [b"%d" % i for i in range(100)]
+
+
+def test_brokers_replicate_over_the_inter_broker_listener_only(procs: ProcessGroup, tmp_path):
+    """Two brokers, each with a client listener and an INTERNAL one: replication works, and
+    clients are only ever told the client listeners' ports."""
+    coord_port, *ports = free_ports(5)
+    procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp_path / "coord"),
+                "--client-port", str(coord_port), "--tick-ms", "1000")
+    wait_for_port(coord_port)
+    client_ports, internal_ports = ports[:2], ports[2:4]
+    for i in (1, 2):
+        listeners = f"CLIENT://127.0.0.1:{client_ports[i - 1]},INTERNAL://127.0.0.1:{internal_ports[i - 1]}"
+        settings = {"listeners": listeners,
+                    "listener.security.protocol.map": "CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT",
+                    "inter.broker.listener.name": "INTERNAL", "zookeeper.session.timeout.ms": 4000}
+        conf = tmp_path / f"broker{i}.toml"
+        conf.write_text("".join(f"{toml_value(k)} = {toml_value(v)}\n" for k, v in settings.items()))
+        procs.start(f"broker{i}", "broker", "start", "--id", str(i), "--data-dir", str(tmp_path / f"b{i}"),
+                    "--coord", f"127.0.0.1:{coord_port}", "--config", str(conf))
+    for port in ports[:4]:
+        wait_for_port(port, timeout=30)
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in client_ports)
+    with Admin(bootstrap) as admin:
+        admin.create_topics([NewTopic("split", 1, 2, {"min.insync.replicas": "2"})])
+        deadline = time.monotonic() + 60
+        while True:
+            parts = admin.describe_topics(["split"])[0].partitions
+            if parts and parts[0].leader > 0 and len(parts[0].isr) == 2:
+                break
+            assert time.monotonic() < deadline, f"ISR never reached 2 over INTERNAL: {parts}"
+            time.sleep(0.3)
+        assert sorted(b.port for b in admin.describe_cluster().brokers) == sorted(client_ports)
+    with Producer(bootstrap, acks="all") as producer:
+        for i in range(20):
+            producer.send("split", b"%d" % i).result(timeout=30)
