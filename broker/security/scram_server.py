@@ -45,8 +45,10 @@ def parse_credential(text: str) -> ScramCredential:
 
 
 class ScramServer:
-    def __init__(self, mechanism: str) -> None:
+    def __init__(self, mechanism: str, server_nonce: str | None = None) -> None:
+        """`server_nonce`: our part of the nonce (random unless given, e.g. by RFC test vectors)."""
         self.mechanism = mechanism
+        self._server_nonce = server_nonce
         self.hash = HASHES[mechanism]
         self.username: str | None = None
         self._cred: ScramCredential | None = None
@@ -74,7 +76,7 @@ class ScramServer:
                 username.encode()).digest())
             self.username = None
         self._gs2 = f"{cbind},{authzid},"
-        self._nonce = client_nonce + nonce()
+        self._nonce = client_nonce + (self._server_nonce or nonce())
         server_first = (f"r={self._nonce},s={base64.b64encode(self._cred.salt).decode()},"
                         f"i={self._cred.iterations}")
         self._auth_prefix = f"{bare},{server_first}"
