@@ -10,14 +10,17 @@ DESCRIBE the cluster; CreateTopics CREATE on the cluster or topic; DeleteTopics 
 DeleteRecords DELETE, CreatePartitions ALTER, DescribeConfigs DESCRIBE_CONFIGS; InitProducerId
 IDEMPOTENT_WRITE on the cluster or WRITE on some topic; LeaderAndIsr, StopReplica,
 UpdateMetadata, ControlledShutdown CLUSTER_ACTION; CreateAcls/DeleteAcls ALTER and DescribeAcls
-DESCRIBE on the cluster. A refusal is Kafka's TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED; where a
-request names several topics and one is refused, the whole request is refused with that code
-in every entry (Kafka answers per topic: this is stricter, never looser). This module must never
-run a handler's logic; it only says no, or trims what the answer may show.
+DESCRIBE on the cluster. A refusal is Kafka's TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED. Where a
+request carries a list of topics (Produce, consumer Fetch and OffsetForLeaderEpoch, ListOffsets,
+OffsetCommit, DeleteRecords, CreatePartitions), the refused topics are taken out before the
+handler runs and answered TOPIC_AUTHORIZATION_FAILED beside its answers for the others, as Kafka
+does; elsewhere one refusal refuses the request. This module must never run a handler's logic;
+it only says no, or trims what the request may touch and what the answer may show.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -87,6 +90,45 @@ def needs(header: RequestHeader, body: Any) -> list[Need]:
     return []
 
 
+# API -> (the request's topic array, the topic name field in it, the operation each topic needs).
+PER_TOPIC = {ApiKey.PRODUCE: ("topic_data", "name", Op.WRITE), ApiKey.FETCH: ("topics", "topic", Op.READ),
+             ApiKey.LIST_OFFSETS: ("topics", "name", Op.DESCRIBE),
+             ApiKey.OFFSETS_FOR_LEADER_EPOCH: ("topics", "topic", Op.DESCRIBE),
+             ApiKey.OFFSET_COMMIT: ("topics", "name", Op.READ), ApiKey.DELETE_RECORDS: ("topics", "name", Op.DELETE),
+             ApiKey.CREATE_PARTITIONS: ("topics", "name", Op.ALTER)}
+
+
+def _per_topic(header: RequestHeader, body: Any) -> tuple[str, str, Op] | None:
+    """The topic array to split for this request, or None (followers need CLUSTER_ACTION instead)."""
+    if header.api_key in (ApiKey.FETCH, ApiKey.OFFSETS_FOR_LEADER_EPOCH) and body.replica_id >= 0:
+        return None
+    return PER_TOPIC.get(header.api_key)
+
+
+async def _split_topics(auth: Authorizer, session: sessions.Session, header: RequestHeader, body: Any,
+                        run: Callable[[], Awaitable[Reply | None]], field: str, name: str, op: Op) -> Reply | None:
+    """Run the handler on the allowed topics only; answer the others TOPIC_AUTHORIZATION_FAILED."""
+    items = getattr(body, field) or []
+    denied = [t for t in items if not auth.allowed(session, op, T.TOPIC, getattr(t, name))]
+    if not denied:
+        return await run()
+    refused_ids = {id(t) for t in denied}
+    setattr(body, field, [t for t in items if id(t) not in refused_ids])
+    reply = await run()
+    if reply is None or reply.body is None or reply.close_connection:
+        return reply
+    refused = copy.copy(body)
+    setattr(refused, field, denied)
+    errors = error_response(header, refused, ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                            f"{session.principal} is not authorized for {op.name} on these topics")
+    for f in type(errors)._spec.fields:
+        extra = getattr(errors, f.name)
+        if f.array and f.struct is not None and f.tag is None and extra:
+            setattr(reply.body, f.name, list(getattr(reply.body, f.name) or []) + list(extra))
+            break
+    return reply
+
+
 def _allowed(auth: Authorizer, session: sessions.Session, need: Need) -> bool:
     rtype, name, op = need
     return auth.allowed(session, op, rtype, name) if name is not None else auth.allowed(session, op, rtype)
@@ -112,9 +154,14 @@ async def guarded(ctx: BrokerContext, header: RequestHeader, body: Any,
         needs_ = []
     else:
         needs_ = needs(header, body)
+    split = _per_topic(header, body)
     for need in needs_:
+        if split is not None and need[0] == T.TOPIC:
+            continue   # refused per topic below
         if not _allowed(auth, session, need):
             return _refuse(header, body, _CODES[need[0]], session)
+    if split is not None:
+        return await _split_topics(auth, session, header, body, run, *split)
     reply = await run()
     if api == ApiKey.LIST_GROUPS and reply is not None and not auth.allowed(session, Op.DESCRIBE, T.CLUSTER):
         reply.body.groups = [g for g in reply.body.groups if auth.allowed(session, Op.DESCRIBE, T.GROUP, g.group_id)]

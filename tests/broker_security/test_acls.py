@@ -14,6 +14,7 @@ from client.conn import BrokerConnection
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
+from client.protocol.record_batch import build_batch
 from client.security import client_security
 from coord.client import CoordClient
 from tests.broker_security.conftest import ACLS_ON
@@ -99,10 +100,21 @@ async def test_acls_guard_topics_and_live_in_coord_as_kafkas(secure_node):
                 m.ListOffsetsRequest.ListOffsetsPartition(partition_index=0, timestamp=-1)])
             for n in ("open-orders",)]))
         assert offsets.topics[0].partitions[0].error_code == 0
+        # One request, two topics: the allowed one is served, the other refused beside it (as Kafka does).
+        batch = build_batch([(None, b"hello", None, 1)])
+        produce = await kim.request(ApiKey.PRODUCE, m.ProduceRequest(acks=1, timeout_ms=5000, topic_data=[
+            m.ProduceRequest.TopicProduceData(name=n, partition_data=[
+                m.ProduceRequest.PartitionProduceData(index=0, records=batch)])
+            for n in ("secret-salaries", "open-orders")]))
+        assert sorted((t.name, t.partition_responses[0].error_code) for t in produce.responses) == [
+            ("open-orders", 0), ("secret-salaries", ErrorCode.TOPIC_AUTHORIZATION_FAILED)]
         fetch = await kim.request(ApiKey.FETCH, m.FetchRequest(replica_id=-1, max_wait_ms=0, topics=[
-            m.FetchRequest.FetchTopic(topic="secret-salaries", partitions=[
-                m.FetchRequest.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1024)])]))
-        assert fetch.responses[0].partitions[0].error_code == ErrorCode.TOPIC_AUTHORIZATION_FAILED
+            m.FetchRequest.FetchTopic(topic=n, partitions=[
+                m.FetchRequest.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1024)])
+            for n in ("secret-salaries", "open-orders")]))
+        answers = {t.topic: t.partitions[0] for t in fetch.responses}
+        assert answers["secret-salaries"].error_code == ErrorCode.TOPIC_AUTHORIZATION_FAILED
+        assert answers["open-orders"].error_code == 0 and answers["open-orders"].high_watermark == 1
         join = await kim.request(ApiKey.JOIN_GROUP, m.JoinGroupRequest(
             group_id="g1", session_timeout_ms=10000, member_id="", protocol_type="consumer"))
         assert join.error_code == ErrorCode.GROUP_AUTHORIZATION_FAILED
