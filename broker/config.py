@@ -97,8 +97,13 @@ class BrokerConfig:
     listener_settings: dict[str, str] = field(default_factory=dict)  # listener.name.<l>.<setting>
 
     def with_overrides(self, **overrides: Any) -> "BrokerConfig":
-        """A copy with every non-None override applied (command-line flags)."""
+        """A copy with every non-None override applied (command-line flags). Address flags
+        describe one PLAINTEXT listener, so they cannot be mixed with `listeners` from a file."""
         given = {k: v for k, v in overrides.items() if v is not None}
+        flags = sorted(set(given) & {"host", "port", "advertised_host", "advertised_port"})
+        if flags and (self.listeners or self.advertised_listeners):
+            raise ConfigError(f"the config file sets listeners; leave out the address flags ({', '.join(flags)}) "
+                              "or describe every listener in the file")
         return dataclasses.replace(self, **given)
 
 

@@ -67,3 +67,31 @@ async def test_inter_broker_requests_only_on_the_inter_broker_listener(secure_no
     assert await _controller_and_follower_requests(secure_node.ports["INTERNAL"]) == (stale, stale, 0)
     assert "arrived on listener PLAINTEXT" in secure_node.log()
     assert secure_node.alive()
+
+
+def test_listener_settings_parse_as_kafka_names_them_and_refuse_what_cannot_work(tmp_path):
+    import pytest
+
+    from broker.config import ConfigError, load_config
+    from broker.security.listeners import ListenerError, advertised_listeners, bound_listeners, inter_broker_listener
+
+    conf = tmp_path / "b.toml"
+    conf.write_text('listeners = "CLIENT://:9092,REPL://10.1.0.1:9093"\n'
+                    '"advertised.listeners" = "CLIENT://kafka1.example:9092"\n'
+                    '"listener.security.protocol.map" = "CLIENT:SASL_SSL,REPL:SSL"\n'
+                    '"inter.broker.listener.name" = "repl"\n')
+    cfg = load_config(conf)
+    bound = bound_listeners(cfg)
+    assert [(b.name, b.host, b.port, b.protocol) for b in bound] == [
+        ("CLIENT", "0.0.0.0", 9092, "SASL_SSL"), ("REPL", "10.1.0.1", 9093, "SSL")]
+    assert [(a.name, a.host) for a in advertised_listeners(cfg, bound)] == [("CLIENT", "kafka1.example"),
+                                                                           ("REPL", "10.1.0.1")]
+    assert inter_broker_listener(cfg, bound).name == "REPL"
+    with pytest.raises(ConfigError, match="address flags"):   # --port with listeners in the file
+        load_config(conf, port=9999)
+    conf.write_text('listeners = "A://h:1,B://h:2"\n"listener.security.protocol.map" = "A:PLAINTEXT,B:PLAINTEXT"\n')
+    with pytest.raises(ListenerError, match="inter.broker.listener.name"):   # which one do brokers use?
+        inter_broker_listener(load_config(conf), bound_listeners(load_config(conf)))
+    conf.write_text('listeners = "PLAINTEXT://h:1,PLAINTEXT://h:2"\n')
+    with pytest.raises(ConfigError, match="named twice"):
+        load_config(conf)
