@@ -48,6 +48,8 @@ READ_CHUNK = 256 * 1024
 # Before SASL authentication completes, frames are capped at Kafka's sasl.server.max.receive.size:
 # an unauthenticated peer must not make us buffer socket.request.max.bytes.
 SASL_MAX_RECEIVE_BYTES = 524288
+# A TLS handshake record (content type 22, version 3.x): what an SSL client sends first.
+TLS_RECORD_START = b"\x16\x03"
 _SENDFILE_UNSUPPORTED = (NotImplementedError, AttributeError)
 
 # (header, the reply's task, the version to encode the response in: None = the request's)
@@ -69,8 +71,8 @@ class Connection:
         self.peer = writer.get_extra_info("peername")
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(
             maxsize=ctx.config.max_in_flight_requests_per_connection)
-        tls = writer.get_extra_info("sslcontext") is not None
-        self._sendfile_ok = not tls
+        self._tls = writer.get_extra_info("sslcontext") is not None
+        self._sendfile_ok = not self._tls
         self.session = listener.session(writer) if listener is not None else sessions.LOCAL
         self._auth = listener.authenticator(self.session) if listener is not None else None
         self._context = contextvars.copy_context()
@@ -105,8 +107,13 @@ class Connection:
     async def _read_loop(self) -> None:
         decoder = FrameDecoder(self.ctx.config.socket_request_max_bytes)
         loop = asyncio.get_running_loop()
+        first = True
         while True:
             data = await self.reader.read(READ_CHUNK)
+            if first and data[:2] == TLS_RECORD_START and not self._tls:
+                raise FrameError(f"a TLS handshake on listener {self.session.listener} ({self.session.protocol}): "
+                                 "the client is configured for SSL but connected to a port without TLS")
+            first = False
             if not data:
                 if decoder.buffered:
                     raise FrameError(f"connection closed inside a frame ({decoder.buffered} bytes buffered)")

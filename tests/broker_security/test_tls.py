@@ -90,6 +90,7 @@ async def test_our_client_over_tls_and_the_wrong_protocol_on_each_port(secure_no
     conn = await BrokerConnection.open("127.0.0.1", plain_port)   # the broker goes on
     conn.close()
     assert secure_node.alive()
+    assert "a TLS handshake on listener PLAINTEXT (PLAINTEXT)" in secure_node.log()
 
 
 async def test_the_principal_is_the_client_certificates_subject(authority, tmp_path):
