@@ -6,8 +6,9 @@ Every change also creates a sequential /kafka-acl-changes/acl_changes_N (literal
 "Type:name") or /kafka-acl-extended-changes/acl_changes_N (JSON) node; every broker watches both
 and, when a notification arrives, re-reads the resource it names, so every broker's cache
 follows within a watch round trip. Writes are read-modify-write on the node's version (a
-concurrent writer makes us read again). Old notifications are not purged here (Kafka's
-broker deletes those older than 15 minutes). This module must never decide an authorization:
+concurrent writer makes us read again). Notifications older than 15 minutes are deleted by
+whichever broker sees them (as Kafka's brokers do; their age is coord's creation time, a wall
+clock, since it is all the node carries). This module must never decide an authorization:
 `acl.decide` does, over `bindings`.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,11 +32,13 @@ log = logging.getLogger(__name__)
 
 ROOTS = {PatternType.LITERAL: "/kafka-acl", PatternType.PREFIXED: "/kafka-acl-extended/prefixed"}
 CHANGE_PATHS = ("/kafka-acl-changes", "/kafka-acl-extended-changes")
+CHANGE_TTL_MS = 15 * 60 * 1000   # Kafka's ZkAclChangeStore expiry
 
 
 class AclStore:
-    def __init__(self, coord: Any) -> None:
+    def __init__(self, coord: Any, change_ttl_ms: int = CHANGE_TTL_MS) -> None:
         self.coord = coord
+        self.change_ttl_ms = change_ttl_ms
         self.acls: dict[Resource, frozenset[Entry]] = {}
         self._seen: dict[str, set[str]] = {p: set() for p in CHANGE_PATHS}
         self._tasks: set[asyncio.Task] = set()
@@ -105,8 +109,21 @@ class AclStore:
                     else:
                         self.acls.pop(resource, None)
             self._seen[path] = children
+            await self._purge(path, children)
         except Exception as exc:  # coord away: a full reload happens when the broker rejoins
             log.warning("following ACL changes under %s failed: %s", path, exc)
+
+    async def _purge(self, path: str, children: set[str]) -> None:
+        """Delete the change notifications under `path` older than `change_ttl_ms`."""
+        now_ms = int(time.time() * 1000)
+        for child in sorted(children):
+            node = f"{path}/{child}"
+            try:
+                _, stat = await self.coord.get(node)
+                if now_ms - stat.ctime > self.change_ttl_ms:
+                    await self.coord.delete(node, version=stat.version)
+            except (NoNodeError, BadVersionError):   # another broker purged it first
+                continue
 
     async def close(self) -> None:
         self._closed = True

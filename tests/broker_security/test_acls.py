@@ -19,6 +19,7 @@ from client.security import client_security
 from coord.client import CoordClient
 from tests.broker_security.conftest import ACLS_ON
 from tests.broker_security.test_sasl import PLAIN_JAAS
+from tests.broker_server.test_metadata_coord import coord_port  # noqa: F401 (fixture)
 
 T, Op, P = ResourceType, Operation, Permission
 
@@ -167,3 +168,36 @@ async def test_inter_broker_apis_need_cluster_action(secure_node):
         finally:
             conn.close()
     assert secure_node.alive()
+
+
+async def test_every_brokers_cache_follows_changes_and_old_notifications_are_purged(coord_port):  # noqa: F811
+    import asyncio
+
+    from broker.security.acl_store import AclStore
+
+    clients = [CoordClient(f"127.0.0.1:{coord_port}", session_timeout=10.0) for _ in range(2)]
+    for c in clients:
+        await c.start()
+    writer, follower = AclStore(clients[0]), AclStore(clients[1], change_ttl_ms=0)
+    try:
+        await writer.start()
+        await follower.start()
+        orders = Resource(T.TOPIC, "orders")
+        await writer.update(orders, add=[Entry("User:alice", "*", Op.READ, P.ALLOW)])
+        for _ in range(100):   # the follower learns it by watch, within a round trip or two
+            if follower.acls.get(orders):
+                break
+            await asyncio.sleep(0.05)
+        assert follower.acls[orders] == frozenset({Entry("User:alice", "*", Op.READ, P.ALLOW)})
+        await writer.update(orders, remove=[Entry("User:alice", "*", Op.READ, P.ALLOW)])
+        for _ in range(100):
+            if orders not in follower.acls and not await clients[0].get_children("/kafka-acl-changes"):
+                break
+            await asyncio.sleep(0.05)
+        assert orders not in follower.acls
+        assert await clients[0].get_children("/kafka-acl-changes") == []   # purged (ttl 0 here)
+    finally:
+        for store in (writer, follower):
+            await store.close()
+        for c in clients:
+            await c.stop()
