@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from broker.security.listeners import ListenerError, parse_listeners, protocol_map
 
 
 class ConfigError(ValueError):
@@ -72,6 +74,28 @@ class BrokerConfig:
     controlled_shutdown_retry_backoff_ms: int = 1000    # controlled.shutdown.retry.backoff.ms (Kafka: 5000)
     auto_leader_rebalance_enable: bool = True           # auto.leader.rebalance.enable
     leader_imbalance_check_interval_seconds: int = 300  # leader.imbalance.check.interval.seconds
+    # listeners and security (issue 14); see broker/security/ and docs/operations.md
+    listeners: str | None = None                        # listeners, when not one PLAINTEXT (host/port)
+    advertised_listeners: str | None = None             # advertised.listeners, likewise
+    listener_security_protocol_map: str | None = None   # listener.security.protocol.map (Kafka's default)
+    inter_broker_listener_name: str | None = None       # inter.broker.listener.name
+    ssl_keystore_type: str = "PEM"                      # ssl.keystore.type (PEM only)
+    ssl_keystore_location: str | None = None            # ssl.keystore.location (PEM: key and chain)
+    ssl_keystore_certificate_chain: str | None = None   # ssl.keystore.certificate.chain (PEM text)
+    ssl_keystore_key: str | None = None                 # ssl.keystore.key (PEM text)
+    ssl_key_password: str | None = None                 # ssl.key.password
+    ssl_truststore_type: str = "PEM"                    # ssl.truststore.type (PEM only)
+    ssl_truststore_location: str | None = None          # ssl.truststore.location (PEM file)
+    ssl_truststore_certificates: str | None = None      # ssl.truststore.certificates (PEM text)
+    ssl_client_auth: str = "none"                       # ssl.client.auth: required, requested, none
+    ssl_endpoint_identification_algorithm: str = "https"  # ssl.endpoint.identification.algorithm ("" = off)
+    sasl_enabled_mechanisms: str = "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN"  # sasl.enabled.mechanisms (Kafka: GSSAPI)
+    sasl_mechanism_inter_broker_protocol: str = "PLAIN"  # sasl.mechanism.inter.broker.protocol (Kafka: GSSAPI)
+    sasl_jaas_config: str | None = None                 # sasl.jaas.config
+    authorizer_class_name: str | None = None            # authorizer.class.name (any value: ACLs on)
+    super_users: str | None = None                      # super.users ("User:a;User:b")
+    allow_everyone_if_no_acl_found: bool = False        # allow.everyone.if.no.acl.found
+    listener_settings: dict[str, str] = field(default_factory=dict)  # listener.name.<l>.<setting>
 
     def log_directories(self) -> list[Path]:
         """Where partition logs live: every directory of `log.dirs`, else `data_dir` alone."""
@@ -79,8 +103,13 @@ class BrokerConfig:
         return list(dict.fromkeys(named)) or [Path(self.data_dir)]
 
     def with_overrides(self, **overrides: Any) -> "BrokerConfig":
-        """A copy with every non-None override applied (command-line flags)."""
+        """A copy with every non-None override applied (command-line flags). Address flags
+        describe one PLAINTEXT listener, so they cannot be mixed with `listeners` from a file."""
         given = {k: v for k, v in overrides.items() if v is not None}
+        flags = sorted(set(given) & {"host", "port", "advertised_host", "advertised_port"})
+        if flags and (self.listeners or self.advertised_listeners):
+            raise ConfigError(f"the config file sets listeners; leave out the address flags ({', '.join(flags)}) "
+                              "or describe every listener in the file")
         return dataclasses.replace(self, **given)
 
 
@@ -104,12 +133,34 @@ def parse_address(value: str, what: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _listener_values(key: str, value: Any) -> dict[str, Any]:
-    """Kafka's `listeners` / `advertised.listeners` (one PLAINTEXT listener) as our fields."""
-    if not isinstance(value, str) or "," in value:
-        raise ConfigError(f"{key} must be one HOST:PORT (or PLAINTEXT://HOST:PORT), not {value!r}")
-    host, port = parse_address(value, key)
-    return {"host": host, "port": port} if key == "listeners" else {"advertised_host": host, "advertised_port": port}
+def _single_plaintext(value: str) -> bool:
+    return "," not in value and ("://" not in value or value.upper().startswith("PLAINTEXT://"))
+
+
+def _listener_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Kafka's `listeners` / `advertised.listeners`: one PLAINTEXT listener as our host/port
+    fields (what the --listen and --advertise flags set); anything else kept as given, with
+    host/port taken from the first listener (the address `pybroker start` checks is free)."""
+    values: dict[str, Any] = {}
+    given = {k: raw[k] for k in ("listeners", "advertised.listeners") if k in raw}
+    for key, value in given.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string such as \"PLAINTEXT://127.0.0.1:9092\", not {value!r}")
+    if all(_single_plaintext(v) for v in given.values()):
+        if "listeners" in given:
+            values["host"], values["port"] = parse_address(given["listeners"], "listeners")
+        if "advertised.listeners" in given:
+            values["advertised_host"], values["advertised_port"] = parse_address(
+                given["advertised.listeners"], "advertised.listeners")
+        return values
+    try:
+        protocols = protocol_map(raw.get("listener.security.protocol.map"))
+        first = parse_listeners(given.get("listeners", "PLAINTEXT://127.0.0.1:9092"), protocols)[0]
+    except ListenerError as exc:
+        raise ConfigError(str(exc)) from None
+    values.update(host=first.host, port=first.port, listeners=given.get("listeners"),
+                  advertised_listeners=given.get("advertised.listeners"))
+    return values
 
 
 def _field_for(key: str) -> str:
@@ -153,9 +204,12 @@ def load_config(path: Path | None, **overrides: Any) -> BrokerConfig:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        values.update(_listener_values(raw))
         for key, value in raw.items():
             if key in ("listeners", "advertised.listeners"):
-                values.update(_listener_values(key, value))
+                continue
+            if key.startswith("listener.name."):
+                values.setdefault("listener_settings", {})[key] = str(value)
                 continue
             name = _field_for(key)
             values[name] = _coerce(name, value)

@@ -27,6 +27,7 @@ from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.errors import BrokerConnectionError, ClientTimeoutError
 from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode, raise_for
+from client.security import client_security
 from client.structs import (ClusterDescription, GroupDescription, GroupListing, MemberDescription, NewTopic,
                             TopicDescription, TopicPartition)
 
@@ -44,9 +45,10 @@ def _controller_moved(answer: Any) -> bool:
 
 class AsyncAdmin:
     def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, request_timeout_ms: int = 30000,
-                 retry_backoff_ms: int = 100, client_id: str = "pybroker-admin") -> None:
+                 retry_backoff_ms: int = 100, client_id: str = "pybroker-admin", **security: Any) -> None:
+        """`security`: kafka-python's security_protocol, ssl_* and sasl_* settings (client.security)."""
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms)
+                                    retry_backoff_ms=retry_backoff_ms, security=client_security(**security))
         self.timeout_ms = request_timeout_ms
 
     async def start(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from client.cluster import BrokerAddress, ClusterMetadata, parse_bootstrap
 from client.conn import BrokerConnection
+from client.security import PLAINTEXT, ClientSecurity
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError, NoBrokersAvailableError
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
@@ -35,8 +36,10 @@ def metadata_request(topics: Iterable[str] | None, auto_create: bool = False) ->
 
 class NetworkClient:
     def __init__(self, bootstrap_servers: str | list[str], *, client_id: str, request_timeout_ms: int,
-                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000, auto_create_topics: bool = False) -> None:
+                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000, auto_create_topics: bool = False,
+                 security: ClientSecurity | None = None) -> None:
         self.bootstrap = parse_bootstrap(bootstrap_servers)
+        self.security = security or PLAINTEXT   # TLS / SASL for every connection (client.security)
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
         self.retry_backoff = retry_backoff_ms / 1000
@@ -86,7 +89,7 @@ class NetworkClient:
                 raise BrokerConnectionError(f"broker {node} is not in the cluster metadata")
             host, port = broker.host, broker.port
         conn = await BrokerConnection.open(host, port, client_id=self.client_id,
-                                           request_timeout_ms=self.request_timeout_ms)
+                                           request_timeout_ms=self.request_timeout_ms, security=self.security)
         self._conns[node] = conn
         return conn
 

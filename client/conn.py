@@ -7,7 +7,9 @@ highest version both sides speak (`version_for`), unless the caller names one. T
 requests in the order they arrived, so the connection keeps a FIFO of waiting requests and checks
 each answer's correlation id against the head before decoding it with the head's header; acks=0
 Produce requests expect no answer and never enter the FIFO. Writes go straight to the transport
-(no task per request); `drain()` waits while the kernel buffer is full.
+(no task per request); `drain()` waits while the kernel buffer is full. With a `ClientSecurity`
+the socket is wrapped in TLS before the first byte, and SASL (SaslHandshake v1, then
+SaslAuthenticate rounds, KIP-152) runs after ApiVersions and before `open` returns.
 This module must never retry, refresh metadata or interpret a response's fields beyond the
 handshake: it moves typed messages and fails every waiting future with BrokerConnectionError
 when the socket dies or an answer does not parse.
@@ -18,13 +20,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import ssl
 from typing import Any
 
-from client.errors import BrokerConnectionError, ClientTimeoutError, ErrorCode, UnsupportedVersionError
+from client.errors import (
+    AuthenticationError, BrokerConnectionError, ClientTimeoutError, ErrorCode, UnsupportedVersionError,
+)
 from client.protocol import messages as m
 from client.protocol.api import MIN_PRODUCE_RECORD_VERSION, SUPPORTED_VERSIONS, ApiKey
 from client.protocol.frames import DEFAULT_MAX_RESPONSE_BYTES, FrameDecoder, FrameError
 from client.protocol.kafka_frames import RequestHeader, decode_response, encode_request, response_correlation_id
+from client.sasl import authenticate
+from client.security import PLAINTEXT, ClientSecurity
 
 # The ApiVersions version we try first, and the software name and version it announces
 # (Kafka requires both to match [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?).
@@ -63,17 +70,25 @@ class BrokerConnection(asyncio.Protocol):
 
     @classmethod
     async def open(cls, host: str, port: int, *, client_id: str = "pybroker-client",
-                   request_timeout_ms: int = 30000, connect_timeout_ms: int = 10000) -> "BrokerConnection":
-        """Connect and learn the broker's API versions; raises BrokerConnectionError (or
+                   request_timeout_ms: int = 30000, connect_timeout_ms: int = 10000,
+                   security: ClientSecurity | None = None) -> "BrokerConnection":
+        """Connect (with TLS and SASL as `security` says), learn the broker's API versions;
+        raises BrokerConnectionError (AuthenticationError when SASL or TLS refuses us, or
         UnsupportedVersionError if the broker speaks no ApiVersions version we know)."""
         loop = asyncio.get_running_loop()
+        security = security or PLAINTEXT
         conn = cls(host, port, client_id, request_timeout_ms)
+        tls = {"ssl": security.ssl_context, "server_hostname": host} if security.tls else {}
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port), connect_timeout_ms / 1000)
+            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, **tls), connect_timeout_ms / 1000)
+        except ssl.SSLError as exc:
+            raise AuthenticationError(f"TLS handshake with broker {host}:{port} failed: {exc}") from None
         except (OSError, asyncio.TimeoutError) as exc:
             raise BrokerConnectionError(f"cannot connect to broker {host}:{port}: {exc or 'timed out'}") from None
         try:
             await conn._handshake()
+            if security.sasl:
+                await authenticate(conn, security)
         except BaseException:
             conn.close()
             raise

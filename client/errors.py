@@ -52,3 +52,8 @@ class CommitFailedError(ClientError):
 
 class NoOffsetForPartitionError(ClientError):
     """No position and `auto_offset_reset='none'`: seek explicitly before polling."""
+
+
+class AuthenticationError(BrokerConnectionError):
+    """TLS or SASL refused this client (wrong password, unknown user, untrusted certificate,
+    a mechanism the broker does not enable): fix the security settings, retrying will not help."""

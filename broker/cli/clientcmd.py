@@ -1,6 +1,7 @@
 """What the client commands (topics, produce, consume, perf produce/consume) share.
 
-The `--bootstrap` flag and one way to turn client and broker errors into a one-line
+The `--bootstrap` and `--command-config` flags (Kafka's client security properties, as
+kafka-topics and friends take them) and one way to turn client and broker errors into a one-line
 message and exit code 1, so every command fails the same readable way. When no broker
 answers and a local cluster (`pybroker cluster up`) runs in ./pybroker-cluster, the
 message names that cluster's bootstrap servers: its brokers listen on chosen ports, not
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from client.errors import BrokerError, ClientError, NoBrokersAvailableError
+from client.security import from_properties, read_properties
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
@@ -24,6 +26,14 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 def add_bootstrap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP, metavar="HOST:PORT[,HOST:PORT...]",
                         help=f"brokers to connect to first (default {DEFAULT_BOOTSTRAP})")
+    parser.add_argument("--command-config", type=Path, default=None, metavar="FILE",
+                        help="client properties (security.protocol, ssl.*, sasl.*), as Kafka's tools take")
+
+
+def security_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The clients' security keyword arguments from --command-config (none without it)."""
+    path = getattr(args, "command_config", None)
+    return from_properties(read_properties(path)).settings() if path is not None else {}
 
 
 def run_client(coro: Coroutine[Any, Any, int | None]) -> int:

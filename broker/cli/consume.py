@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import sys
 
-from broker.cli.clientcmd import add_bootstrap, local_cluster_hint
+from broker.cli.clientcmd import add_bootstrap, local_cluster_hint, security_settings
 from coord.service import run_until_signal
 from client import AsyncConsumer, TopicPartition
 from client.errors import BrokerError, ClientError
@@ -60,7 +60,8 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     sep = args.key_separator.encode()
     remaining = args.max_messages
     idle_ms = 0
-    async with AsyncConsumer(args.bootstrap, auto_offset_reset="earliest" if args.from_beginning else "latest",
+    async with AsyncConsumer(args.bootstrap, **security_settings(args),
+                             auto_offset_reset="earliest" if args.from_beginning else "latest",
                              client_id="pybroker-console-consumer", group_id=args.group) as consumer:
         if args.group is not None:
             await consumer.partitions_for_topic(args.topic)   # a missing topic fails now, clearly

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from broker.cli.clientcmd import add_bootstrap, run_client
+from broker.cli.clientcmd import add_bootstrap, run_client, security_settings
 from client import AsyncAdmin, AsyncConsumer, GroupDescription, TopicPartition
 
 COLUMNS = ("TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "INSTANCE-ID", "CLIENT-ID")
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    async with AsyncAdmin(args.bootstrap) as admin:
+    async with AsyncAdmin(args.bootstrap, **security_settings(args)) as admin:
         for g in await admin.list_groups():
             print(f"{g.group_id}\t{g.state}\t{g.protocol_type or '-'}")
     return 0
@@ -62,7 +62,8 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 
 async def _describe(args: argparse.Namespace) -> int:
-    async with AsyncAdmin(args.bootstrap) as admin, AsyncConsumer(args.bootstrap) as reader:
+    security = security_settings(args)
+    async with AsyncAdmin(args.bootstrap, **security) as admin, AsyncConsumer(args.bootstrap, **security) as reader:
         for group in await admin.describe_groups(args.groups):
             committed = await admin.list_group_offsets(group.group_id)
             partitions = {tp for m in group.members for tp in m.assignment} | set(committed)

@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.cli.cluster",
     "broker.cli.status",
     "broker.cli.demo",
+    "broker.cli.users",
+    "broker.cli.acls",
 )
 
 

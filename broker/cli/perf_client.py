@@ -20,7 +20,7 @@ import struct
 import sys
 import time
 
-from broker.cli.clientcmd import add_bootstrap, run_client
+from broker.cli.clientcmd import add_bootstrap, run_client, security_settings
 from client import AsyncConsumer, AsyncProducer, Producer, TopicPartition
 
 SAMPLE_EVERY = 100
@@ -105,7 +105,8 @@ async def perf_produce(args: argparse.Namespace) -> int:
     latencies: list[float] = []
     progress = _Progress("sent", args.record_size)
     idempotence = None if args.idempotence is None else args.idempotence == "on"
-    async with AsyncProducer(args.bootstrap, acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
+    async with AsyncProducer(args.bootstrap, **security_settings(args),
+                             acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
                              enable_idempotence=idempotence, client_id="pybroker-perf-producer") as producer:
         await producer.partitions_for(args.topic)
         progress = _Progress("sent", args.record_size)
@@ -129,7 +130,8 @@ def perf_produce_sync(args: argparse.Namespace) -> int:
     value = os.urandom(args.record_size)
     latencies: list[float] = []
     idempotence = None if args.idempotence is None else args.idempotence == "on"
-    with Producer(args.bootstrap, acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
+    with Producer(args.bootstrap, **security_settings(args),
+                  acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
                   enable_idempotence=idempotence, client_id="pybroker-perf-producer") as producer:
         producer.partitions_for(args.topic)
         progress = _Progress("sent", args.record_size)
@@ -162,7 +164,8 @@ async def _pace(throughput: float, sent: int, start: float) -> None:
 async def perf_consume(args: argparse.Namespace) -> int:
     poll_ms: list[float] = []
     count = nbytes = 0
-    async with AsyncConsumer(args.bootstrap, auto_offset_reset="earliest", max_poll_records=100_000,
+    async with AsyncConsumer(args.bootstrap, **security_settings(args),
+                             auto_offset_reset="earliest", max_poll_records=100_000,
                              max_partition_fetch_bytes=args.fetch_size,
                              client_id="pybroker-perf-consumer") as consumer:
         partitions = await consumer.partitions_for_topic(args.topic)
@@ -187,9 +190,9 @@ async def perf_consume(args: argparse.Namespace) -> int:
 async def perf_e2e(args: argparse.Namespace) -> int:
     padding = os.urandom(max(0, args.record_size - _STAMP.size))
     latencies: list[float] = []
-    async with AsyncProducer(args.bootstrap, acks=args.acks, linger_ms=args.linger_ms,
+    async with AsyncProducer(args.bootstrap, **security_settings(args), acks=args.acks, linger_ms=args.linger_ms,
                              client_id="pybroker-perf-e2e") as producer, \
-            AsyncConsumer(args.bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=100,
+            AsyncConsumer(args.bootstrap, **security_settings(args), auto_offset_reset="latest", fetch_max_wait_ms=100,
                           client_id="pybroker-perf-e2e") as consumer:
         partitions = await consumer.partitions_for_topic(args.topic)
         tps = [TopicPartition(args.topic, p) for p in partitions]

@@ -13,7 +13,7 @@ import argparse
 import collections
 import sys
 
-from broker.cli.clientcmd import add_bootstrap, local_cluster_hint
+from broker.cli.clientcmd import add_bootstrap, local_cluster_hint, security_settings
 from client import Producer
 from client.errors import BrokerError, ClientError
 
@@ -60,7 +60,8 @@ def _produce(args: argparse.Namespace) -> int:
     failures = _Failures()
     sep = args.key_separator.encode() if args.key_separator else None
     try:
-        producer = Producer(args.bootstrap, acks=args.acks, linger_ms=args.linger_ms, batch_size=args.batch_size,
+        producer = Producer(args.bootstrap, **security_settings(args),
+                            acks=args.acks, linger_ms=args.linger_ms, batch_size=args.batch_size,
                             max_block_ms=args.max_block_ms, client_id="pybroker-console-producer")
     except (ClientError, BrokerError) as exc:
         print(f"error: {exc}{local_cluster_hint(exc)}", file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from broker.cli.clientcmd import add_bootstrap, run_client
+from broker.cli.clientcmd import add_bootstrap, run_client, security_settings
 from client import AsyncAdmin, NewTopic
 from client.errors import TopicAlreadyExistsError
 
@@ -54,7 +54,7 @@ def _parse_configs(items: list[str]) -> dict[str, str]:
 
 async def _create(args: argparse.Namespace) -> int:
     topic = NewTopic(args.topic, args.partitions, args.replication_factor, _parse_configs(args.config))
-    async with AsyncAdmin(args.bootstrap) as admin:
+    async with AsyncAdmin(args.bootstrap, **security_settings(args)) as admin:
         try:
             await admin.create_topics([topic])
         except TopicAlreadyExistsError:
@@ -67,14 +67,14 @@ async def _create(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    async with AsyncAdmin(args.bootstrap) as admin:
+    async with AsyncAdmin(args.bootstrap, **security_settings(args)) as admin:
         for name in await admin.list_topics():
             print(name)
     return 0
 
 
 async def _describe(args: argparse.Namespace) -> int:
-    async with AsyncAdmin(args.bootstrap) as admin:
+    async with AsyncAdmin(args.bootstrap, **security_settings(args)) as admin:
         for topic in await admin.describe_topics(args.topics or None):
             print(f"Topic: {topic.name}\tPartitionCount: {len(topic.partitions)}\t"
                   f"ReplicationFactor: {len(topic.partitions[0].replicas) if topic.partitions else 0}")
@@ -85,7 +85,7 @@ async def _describe(args: argparse.Namespace) -> int:
 
 
 async def _delete(args: argparse.Namespace) -> int:
-    async with AsyncAdmin(args.bootstrap) as admin:
+    async with AsyncAdmin(args.bootstrap, **security_settings(args)) as admin:
         await admin.delete_topics(args.topics)
     for name in args.topics:
         print(f"Deleted topic {name}.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from broker.metadata.znodes import BrokerInfo, PartitionState
+from broker.security.inter_broker import InterBrokerLink
 
 
 @dataclass
@@ -32,6 +33,8 @@ class MetadataCache:
         # the session timeout our session has expired at coord as far as anyone else can
         # tell, so this view is no one's but ours (see `cut_off`).
         self.coord_suspended_at: float | None = None
+        # How to reach the other brokers (their inter-broker listener, our credentials).
+        self.inter_broker = InterBrokerLink()
 
     def cut_off(self, now: float, session_timeout_s: float) -> bool:
         """True when coord has been out of reach for longer than our session timeout: the

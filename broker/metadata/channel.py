@@ -87,9 +87,8 @@ class ControllerChannel:
                             response = await self.local(api_key, body)
                         else:
                             if conn is None or not conn.connected:
-                                info = self.cache.brokers[broker_id]
-                                conn = await BrokerConnection.open(
-                                    info.host, info.port, client_id=f"controller-{self.broker_id}",
+                                conn = await self.cache.inter_broker.open(
+                                    self.cache.brokers[broker_id], client_id=f"controller-{self.broker_id}",
                                     request_timeout_ms=self.request_timeout_ms)
                             response = await conn.request(api_key, body, api_version=VERSIONS[api_key])
                     except (ClientError, OSError) as exc:

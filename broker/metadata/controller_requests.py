@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 
+from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache
 
 # The version of each inter-broker request a broker sends. Every broker of a cluster runs
@@ -38,7 +39,8 @@ VERSIONS: dict[ApiKey, int] = {
 EPOCH_DURING_DELETE = -2
 NO_EPOCH = -1
 
-PLAINTEXT = 0   # security protocol id of the one listener we have
+# Kafka's security protocol ids, as UpdateMetadata carries them.
+PROTOCOL_IDS = {"PLAINTEXT": 0, "SSL": 1, "SASL_PLAINTEXT": 2, "SASL_SSL": 3}
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,15 @@ def leader_and_isr(to: Addressing, cache: MetadataCache, partitions: list[tuple[
             leader_epoch=st.leader_epoch, isr=list(st.isr), partition_epoch=st.zk_version,
             replicas=list(meta.assignment[p])))
         leaders.add(st.leader)
-    live = [cache.brokers[b] for b in sorted(leaders) if b in cache.brokers]
+    listener = cache.inter_broker.listener
+    live = [(b, e) for b in sorted(leaders) if b in cache.brokers
+            and (e := cache.brokers[b].endpoint(listener)) is not None]
     return m.LeaderAndIsrRequest(
         controller_id=to.controller_id, controller_epoch=to.controller_epoch, broker_epoch=to.broker_epoch,
         topic_states=[m.LeaderAndIsrRequest.LeaderAndIsrTopicState(topic_name=t, partition_states=ps)
                       for t, ps in topics.items()],
-        live_leaders=[m.LeaderAndIsrRequest.LeaderAndIsrLiveLeader(broker_id=b.broker_id, host_name=b.host,
-                                                                   port=b.port) for b in live])
+        live_leaders=[m.LeaderAndIsrRequest.LeaderAndIsrLiveLeader(broker_id=b, host_name=e.host, port=e.port)
+                      for b, e in live])
 
 
 def update_metadata(to: Addressing, cache: MetadataCache, partitions: list[tuple[str, int]]) -> m.UpdateMetadataRequest:
@@ -88,7 +92,8 @@ def update_metadata(to: Addressing, cache: MetadataCache, partitions: list[tuple
                       for t, ps in topics.items()],
         live_brokers=[m.UpdateMetadataRequest.UpdateMetadataBroker(
             id=b.broker_id, rack=b.rack, endpoints=[m.UpdateMetadataRequest.UpdateMetadataEndpoint(
-                host=b.host, port=b.port, listener="PLAINTEXT", security_protocol=PLAINTEXT)])
+                host=e.host, port=e.port, listener=e.listener, security_protocol=PROTOCOL_IDS.get(e.protocol, 0))
+                for e in Z.all_endpoints(b)])
             for _, b in sorted(cache.brokers.items())])
 
 

@@ -75,7 +75,7 @@ class MetadataStore:
             except NoNodeError:
                 continue
             old = Z.decode_broker(self.me.broker_id, old_data)
-            if (old.host, old.port) != (self.me.host, self.me.port):
+            if Z.all_endpoints(old) != Z.all_endpoints(self.me):
                 raise RuntimeError(
                     f"broker id {self.me.broker_id} is already registered by a live broker at "
                     f"{old.host}:{old.port}; give this broker another --id")

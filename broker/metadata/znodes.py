@@ -17,6 +17,7 @@ from typing import Any
 BROKERS_IDS = "/brokers/ids"
 BROKERS_TOPICS = "/brokers/topics"
 CONFIG_TOPICS = "/config/topics"
+CONFIG_USERS = "/config/users"
 CONTROLLER = "/controller"
 CONTROLLER_EPOCH = "/controller_epoch"
 CLUSTER_ID = "/cluster/id"
@@ -54,6 +55,19 @@ def topic_config_path(topic: str) -> str:
     return f"{CONFIG_TOPICS}/{topic}"
 
 
+def user_config_path(user: str) -> str:
+    """A user's entity config (SCRAM credentials, one entry per mechanism), as kafka-configs writes it."""
+    return f"{CONFIG_USERS}/{user}"
+
+
+def encode_user_config(configs: dict[str, str]) -> bytes:
+    return _dump({"version": 1, "config": dict(configs)})
+
+
+def decode_user_config(data: bytes) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _load(data, "user config").get("config", {}).items()}
+
+
 def _dump(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -66,25 +80,68 @@ def _load(data: bytes, what: str) -> Any:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One advertised listener of a broker: where clients of that listener connect."""
+
+    listener: str
+    host: str
+    port: int
+    protocol: str = "PLAINTEXT"
+
+
+@dataclass(frozen=True)
 class BrokerInfo:
+    """A registered broker. `host`/`port` are its first endpoint's (for messages and old
+    registrations); connections pick the endpoint of a listener with `endpoint()`."""
+
     broker_id: int
     host: str
     port: int
     rack: str | None = None
+    endpoints: tuple[Endpoint, ...] = ()
+
+    def endpoint(self, listener: str) -> Endpoint | None:
+        """The endpoint of `listener` (a registration without endpoints is one PLAINTEXT)."""
+        for e in all_endpoints(self):
+            if e.listener == listener:
+                return e
+        return None
+
+
+def all_endpoints(info: BrokerInfo) -> tuple[Endpoint, ...]:
+    return info.endpoints or (Endpoint("PLAINTEXT", info.host, info.port),)
+
+
+def broker_info(broker_id: int, endpoints: list[Endpoint], rack: str | None = None) -> BrokerInfo:
+    first = endpoints[0]
+    return BrokerInfo(broker_id, first.host, first.port, rack, tuple(endpoints))
 
 
 def encode_broker(info: BrokerInfo, now_ms: int) -> bytes:
+    """Kafka's v5 registration: `host`/`port` are the PLAINTEXT endpoint's (null and -1
+    without one), `endpoints` every listener as NAME://HOST:PORT, with the protocol map."""
+    endpoints = all_endpoints(info)
+    plain = next((e for e in endpoints if e.protocol == "PLAINTEXT"), None)
     return _dump({
-        "version": 5, "host": info.host, "port": info.port, "jmx_port": -1,
-        "timestamp": str(now_ms), "endpoints": [f"PLAINTEXT://{info.host}:{info.port}"],
-        "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"}, "rack": info.rack,
+        "version": 5, "host": plain.host if plain else None, "port": plain.port if plain else -1,
+        "jmx_port": -1, "timestamp": str(now_ms),
+        "endpoints": [f"{e.listener}://{e.host}:{e.port}" for e in endpoints],
+        "listener_security_protocol_map": {e.listener: e.protocol for e in endpoints}, "rack": info.rack,
         "features": {},
     })
 
 
 def decode_broker(broker_id: int, data: bytes) -> BrokerInfo:
     obj = _load(data, f"broker registration {broker_id}")
-    return BrokerInfo(broker_id, obj["host"], int(obj["port"]), obj.get("rack"))
+    protocols = obj.get("listener_security_protocol_map") or {}
+    endpoints = []
+    for url in obj.get("endpoints") or ():
+        name, _, address = url.partition("://")
+        host, _, port = address.rpartition(":")
+        endpoints.append(Endpoint(name, host.strip("[]"), int(port), protocols.get(name, name)))
+    if not endpoints:
+        return BrokerInfo(broker_id, obj["host"], int(obj["port"]), obj.get("rack"))
+    return broker_info(broker_id, endpoints, obj.get("rack"))
 
 
 def encode_assignment(assignment: dict[int, list[int]], topic_id: str) -> bytes:

@@ -1,7 +1,10 @@
-"""One broker process's parts wired together: listener, logs, replicas, coord, metadata,
+"""One broker process's parts wired together: listeners, logs, replicas, coord, metadata,
 controller, fetchers.
 
-Start order matters: bind the listening socket first (a port in use fails before any
+Listeners are Kafka's (`broker.security.listeners`): each bound socket serves one listener
+with its security protocol (TLS during the accept, SASL in the connection); the registration
+advertises every listener's endpoint, and this broker dials the others on the inter-broker
+listener. Start order matters: bind the listening sockets first (a port in use fails before any
 state is touched, and a stale registration advertising our address provably belongs to
 a dead process), open the log manager, connect to coord, register (the registration's
 czxid is this run's broker epoch), contend for the controller role, then accept clients
@@ -18,7 +21,9 @@ request logic.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
+import functools
 import logging
 import time
 from collections.abc import Awaitable
@@ -32,7 +37,9 @@ from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 
-from broker.config import BrokerConfig
+from client.scram import ScramCredential
+
+from broker.config import BrokerConfig, ConfigError
 from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.channel import ControllerChannel
@@ -40,7 +47,14 @@ from broker.metadata.controller import Controller
 from broker.metadata.controller_requests import VERSIONS
 from broker.metadata.isr_writer import IsrWriter
 from broker.metadata.store import MetadataStore
-from broker.metadata.znodes import BrokerInfo
+from broker.metadata.znodes import Endpoint, broker_info
+from broker.security.authorizer import Authorizer
+from broker.security.credentials import CoordCredentials
+from broker.security.endpoint import ListenerRuntime, runtime_for
+from broker.security.inter_broker import link_for
+from broker.security.listeners import (
+    ListenerError, advertised_listeners, bound_listeners, inter_broker_listener,
+)
 from broker.server.connection import Connection
 from broker.server.fetcher import FetcherManager
 from broker.server.handlers import HANDLERS
@@ -56,11 +70,15 @@ class PortInUseError(OSError):
     """The port a server must listen on is taken; the message names it."""
 
 
-async def listen(handler, host: str, port: int, what: str) -> asyncio.base_events.Server:
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+
+async def listen(handler, host: str, port: int, what: str, ssl_context=None) -> asyncio.base_events.Server:
     """Bind host:port without accepting yet; a clear error if the port is taken."""
+    tls = {"ssl": ssl_context, "ssl_handshake_timeout": TLS_HANDSHAKE_TIMEOUT_S} if ssl_context else {}
     try:
         return await asyncio.start_server(handler, host, port, start_serving=False,
-                                          reuse_address=True, backlog=1024)
+                                          reuse_address=True, backlog=1024, **tls)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(errno.EADDRINUSE, f"{what} port {port} on {host} is already in use; "
@@ -93,6 +111,18 @@ class CoordUnavailableError(RuntimeError):
     """No coord server in the connect string answered; the message names them."""
 
 
+class _LazyCredentials:
+    """SCRAM lookups through the broker's coord session (which exists only once it started)."""
+
+    def __init__(self, broker: "Broker") -> None:
+        self.broker = broker
+
+    async def lookup(self, mechanism: str, user: str) -> ScramCredential | None:
+        if self.broker.coord is None:
+            return None
+        return await CoordCredentials(self.broker.coord).lookup(mechanism, user)
+
+
 class Broker:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -113,7 +143,8 @@ class Broker:
         self.coord: CoordClient | None = None
         self.store: MetadataStore | None = None
         self.ctx: BrokerContext | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._servers: list[asyncio.base_events.Server] = []
+        self.ports: dict[str, int] = {}   # listener name -> bound port
         self._connections: dict[asyncio.Task, Connection] = {}
         self._rejoin_task: asyncio.Task | None = None
         self._stopping = False
@@ -121,8 +152,20 @@ class Broker:
 
     async def start(self) -> None:
         cfg = self.config
-        self._server = await listen(self._accept, cfg.host, cfg.port, "broker")
-        self.port = self._server.sockets[0].getsockname()[1]
+        try:
+            bound = bound_listeners(cfg)
+            inter = inter_broker_listener(cfg, bound)
+            self.cache.inter_broker = link_for(cfg, inter)
+        except ListenerError as exc:
+            raise ConfigError(str(exc)) from None
+        credentials = _LazyCredentials(self)
+        for listener in bound:
+            runtime = runtime_for(cfg, listener, listener.name == inter.name, credentials.lookup)
+            server = await listen(functools.partial(self._accept, runtime), listener.host, listener.port,
+                                  f"broker listener {listener.name}", runtime.ssl_context)
+            self._servers.append(server)
+            self.ports[listener.name] = server.sockets[0].getsockname()[1]
+        self.port = self.ports[bound[0].name]
         self.logs.start()
         self.replicas.start()
         self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000)
@@ -132,26 +175,32 @@ class Broker:
         except CoordError as exc:
             self.coord = None
             raise CoordUnavailableError(f"cannot reach coord at {cfg.coord_connect}: {exc}") from None
-        me = BrokerInfo(cfg.broker_id, cfg.advertised_host or cfg.host, cfg.advertised_port or self.port, cfg.rack)
+        advertised = advertised_listeners(cfg, [dataclasses.replace(b, port=self.ports[b.name]) for b in bound])
+        me = broker_info(cfg.broker_id, [Endpoint(a.name, a.host, a.port, a.protocol) for a in advertised], cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
         self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
         self.replicas.propose_isr = self.isr_writer.propose
         rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
         controller = Controller(self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable,
                                 rebalance_interval_s=rebalance)
-        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups)
+        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups,
+                                 authorizer=Authorizer.from_config(cfg, self.coord))
         self.channel.local = self._local_request
         self.groups.controller = controller
         await self._join()
-        await self._server.start_serving()
-        log.info("broker %d serving on %s:%d (cluster %s), data in %s", cfg.broker_id, cfg.host,
-                 self.port, self.cache.cluster_id, cfg.data_dir)
+        for server in self._servers:
+            await server.start_serving()
+        log.info("broker %d serving %s (inter-broker: %s; cluster %s), data in %s", cfg.broker_id,
+                 ", ".join(f"{b.name}://{b.host}:{self.ports[b.name]}" for b in bound), inter.name,
+                 self.cache.cluster_id, cfg.data_dir)
 
     async def _join(self) -> None:
         """Register in coord and take up the controller role (at start, and after expiry)."""
         assert self.store is not None and self.ctx is not None
         await self.store.ensure_paths()
         await self.store.ensure_cluster_id()
+        if self.ctx.authorizer is not None:   # (again after a session expiry: watches are gone)
+            await self.ctx.authorizer.store.start()
         self.replicas.set_broker_epoch(await self.store.register())
         await self.ctx.controller.start()
 
@@ -255,8 +304,8 @@ class Broker:
             await _watched("the controller", self.ctx.controller.close())
         await _watched("the replica fetchers", self.fetchers.close())
         await _watched("the controller channel", self.channel.close())
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         for task in list(self._connections):
             task.cancel()
         await _watched("client connections", asyncio.gather(*self._connections, return_exceptions=True))
@@ -266,6 +315,8 @@ class Broker:
         await _watched("the replicas", self.replicas.close())
         if self.store is not None:
             await self.store.close()
+        if self.ctx is not None and self.ctx.authorizer is not None:
+            await self.ctx.authorizer.store.close()
         await self.logs.close()
         if self.coord is not None:
             await self.coord.stop()
@@ -292,9 +343,10 @@ class Broker:
         part = self.replicas.partitions.get((topic, partition))
         return None if part is None else part.high_watermark
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, listener: ListenerRuntime, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
         assert self.ctx is not None
-        conn = Connection(self.ctx, reader, writer)
+        conn = Connection(self.ctx, reader, writer, listener)
         task = asyncio.current_task()
         assert task is not None
         self._connections[task] = conn

@@ -12,13 +12,22 @@ Refusals, as Kafka's: an ApiVersions request of a version we do not serve is ans
 UNSUPPORTED_VERSION and our version table in the v0 layout (so any client can learn what we
 speak); any other API key or version we do not serve, a body that does not decode, or a bad
 frame (negative or oversized length, shorter than a header, truncated at EOF) closes this
-connection only, after the answers to the requests before it. This module must never interpret
-request bodies.
+connection only, after the answers to the requests before it.
+
+Security, per listener (`broker.security.endpoint.ListenerRuntime`): the connection's `Session`
+(listener, principal from the TLS client certificate or SASL, peer host) is made current in the
+context every request task runs in. On a SASL listener, until authentication succeeds only
+ApiVersions, SaslHandshake and SaslAuthenticate are served, in arrival order by the reader
+itself (the next request must see the outcome); anything else, or a failed authentication
+(after its response), closes the connection. Under TLS, fetch data is read and written (the
+kernel cannot sendfile into an encrypted stream). This module must never interpret request
+bodies other than SASL tokens' routing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 from typing import Any
@@ -27,12 +36,20 @@ from client.protocol.api import ApiKey
 from client.protocol.frames import FrameDecoder, FrameError
 from client.protocol.kafka_frames import RequestHeader, UnsupportedVersion, decode_request, response_parts
 
+from broker.security import session as sessions
+from broker.security.endpoint import ListenerRuntime
+from broker.security.sasl_server import SASL_APIS
 from broker.server.handlers import api_versions, dispatch
 from broker.server.handlers.common import BrokerContext, Reply, Slice, slices_of
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 256 * 1024
+# Before SASL authentication completes, frames are capped at Kafka's sasl.server.max.receive.size:
+# an unauthenticated peer must not make us buffer socket.request.max.bytes.
+SASL_MAX_RECEIVE_BYTES = 524288
+# A TLS handshake record (content type 22, version 3.x): what an SSL client sends first.
+TLS_RECORD_START = b"\x16\x03"
 _SENDFILE_UNSUPPORTED = (NotImplementedError, AttributeError)
 
 # (header, the reply's task, the version to encode the response in: None = the request's)
@@ -46,14 +63,20 @@ def _done(reply: Reply) -> asyncio.Future[Reply | None]:
 
 
 class Connection:
-    def __init__(self, ctx: BrokerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, ctx: BrokerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 listener: ListenerRuntime | None = None) -> None:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
         self.peer = writer.get_extra_info("peername")
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(
             maxsize=ctx.config.max_in_flight_requests_per_connection)
-        self._sendfile_ok = True
+        self._tls = writer.get_extra_info("sslcontext") is not None
+        self._sendfile_ok = not self._tls
+        self.session = listener.session(writer) if listener is not None else sessions.LOCAL
+        self._auth = listener.authenticator(self.session) if listener is not None else None
+        self._context = contextvars.copy_context()
+        self._context.run(sessions.bind, self.session)
 
     async def run(self) -> None:
         reading = asyncio.create_task(self._read_loop())
@@ -84,14 +107,22 @@ class Connection:
     async def _read_loop(self) -> None:
         decoder = FrameDecoder(self.ctx.config.socket_request_max_bytes)
         loop = asyncio.get_running_loop()
+        first = True
         while True:
             data = await self.reader.read(READ_CHUNK)
+            if first and data[:2] == TLS_RECORD_START and not self._tls:
+                raise FrameError(f"a TLS handshake on listener {self.session.listener} ({self.session.protocol}): "
+                                 "the client is configured for SSL but connected to a port without TLS")
+            first = False
             if not data:
                 if decoder.buffered:
                     raise FrameError(f"connection closed inside a frame ({decoder.buffered} bytes buffered)")
                 await self._queue.put(None)
                 return
             decoder.feed(data)
+            unauthenticated = self._auth is not None and not self._auth.complete
+            decoder.max_frame_bytes = (SASL_MAX_RECEIVE_BYTES if unauthenticated
+                                       else self.ctx.config.socket_request_max_bytes)
             while (frame := decoder.next_frame()) is not None:
                 try:
                     header, body = decode_request(frame)
@@ -104,7 +135,18 @@ class Connection:
                 except FrameError as exc:
                     await self._close_after_answers(getattr(exc, "header", None), str(exc))
                     return
-                task = loop.create_task(dispatch(self.ctx, header, body))
+                if self._auth is not None and not self._auth.complete and header.api_key != ApiKey.API_VERSIONS:
+                    if header.api_key not in SASL_APIS:
+                        await self._close_after_answers(header, f"{ApiKey(header.api_key).name} before SASL "
+                                                                f"authentication on listener {self.session.listener}")
+                        return
+                    reply, failed = await self._auth.handle(header, body)
+                    await self._queue.put((header, _done(reply), None))
+                    if failed:
+                        await self._close_after_answers(header, failed)
+                        return
+                    continue
+                task = loop.create_task(dispatch(self.ctx, header, body), context=self._context)
                 await self._queue.put((header, task, None))
 
     async def _close_after_answers(self, header: RequestHeader | None, reason: str) -> None:

@@ -125,8 +125,8 @@ class _Fetcher:
         info = self.manager.cache.brokers.get(self.leader)
         if info is None:
             raise ConnectionError(f"broker {self.leader} is not registered")
-        self.conn = await BrokerConnection.open(
-            info.host, info.port, client_id=f"replica-fetcher-{self.config.broker_id}",
+        self.conn = await self.manager.cache.inter_broker.open(
+            info, client_id=f"replica-fetcher-{self.config.broker_id}",
             request_timeout_ms=self.config.replica_socket_timeout_ms + self.config.replica_fetch_wait_max_ms)
         return self.conn
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from client.conn import BrokerConnection
 from client.errors import ClientError
 from client.protocol.api import ApiKey
 
@@ -29,8 +28,7 @@ async def ask_controller(cache: MetadataCache, broker_id: int, api_key: ApiKey, 
     if info is None:
         raise ControllerUnreachable(f"no controller is known (controller id {cache.controller_id})")
     try:
-        conn = await BrokerConnection.open(info.host, info.port, client_id=f"broker-{broker_id}",
-                                           request_timeout_ms=timeout_ms)
+        conn = await cache.inter_broker.open(info, client_id=f"broker-{broker_id}", request_timeout_ms=timeout_ms)
         try:
             return await conn.request(api_key, body, api_version=api_version)
         finally:

@@ -24,6 +24,7 @@ from client.consumer.group_coordinator import ConsumerCoordinator
 from client.consumer.subscription_state import SubscriptionState
 from client.errors import ConsumerStoppedError, IllegalStateError
 from client.protocol.api import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
+from client.security import client_security
 from client.structs import ConsumerRecord, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,11 @@ class AsyncConsumer:
                  heartbeat_interval_ms: int = 3000, max_poll_interval_ms: int = 300000,
                  group_instance_id: str | None = None,
                  partition_assignment_strategy: str | Sequence[str] = (RANGE, ROUND_ROBIN),
-                 metadata_max_age_ms: int = 300000) -> None:
+                 metadata_max_age_ms: int = 300000, **security: Any) -> None:
+        """`security`: kafka-python's security_protocol, ssl_* and sasl_* settings (client.security)."""
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms, metadata_max_age_ms=metadata_max_age_ms)
+                                    retry_backoff_ms=retry_backoff_ms, metadata_max_age_ms=metadata_max_age_ms,
+                                    security=client_security(**security))
         self.subscriptions = SubscriptionState(auto_offset_reset)
         self.group_id = group_id
         self.coordinator: ConsumerCoordinator | None = None

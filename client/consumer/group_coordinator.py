@@ -299,7 +299,7 @@ class ConsumerCoordinator:
                 if code == ErrorCode.NONE:
                     self._coordinator = await BrokerConnection.open(
                         answer.host, answer.port, client_id=self.client.client_id,
-                        request_timeout_ms=self.client.request_timeout_ms)
+                        request_timeout_ms=self.client.request_timeout_ms, security=self.client.security)
                     log.info("group %s: coordinator is broker %d at %s:%d", self.group_id, answer.node_id,
                              answer.host, answer.port)
                     break

@@ -26,6 +26,7 @@ from client.producer.record_args import PreparedRecord, check_record
 from client.producer.sender import Sender
 from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import Compression
+from client.security import client_security
 from client.structs import RecordMetadata, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ class AsyncProducer:
                  client_id: str = "pybroker-producer",
                  key_serializer: Callable[[Any], bytes] | None = None,
                  value_serializer: Callable[[Any], bytes] | None = None,
-                 partitioner: DefaultPartitioner | None = None) -> None:
+                 partitioner: DefaultPartitioner | None = None, **security: Any) -> None:
+        """`security`: kafka-python's security_protocol, ssl_* and sasl_* settings (client.security)."""
         if compression not in _COMPRESSION:
             raise ValueError(f"compression must be one of {sorted(map(str, _COMPRESSION))}, not {compression!r}")
         if max_in_flight < 1:
@@ -85,7 +87,8 @@ class AsyncProducer:
         self._key_serializer = key_serializer
         self._value_serializer = value_serializer
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms, auto_create_topics=True)
+                                    retry_backoff_ms=retry_backoff_ms, auto_create_topics=True,
+                                    security=client_security(**security))
         self._settings = dict(batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory,
                               retry_backoff_ms=retry_backoff_ms)
         self._sender_settings = dict(acks=self.acks, retries=retries, max_request_size=max_request_size,

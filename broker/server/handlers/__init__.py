@@ -4,7 +4,8 @@ Each handler takes the broker context, the request header (its `api_version` is 
 answer in) and the typed request body, and returns a `Reply` with the typed response (or None
 when the protocol says no response, as for acks=0). The connection has already refused API keys
 and versions outside `SUPPORTED_VERSIONS` and bodies that do not decode. A handler that raises
-`MalformedRequest` gets an INVALID_REQUEST response, any other exception an UNKNOWN_SERVER_ERROR
+`MalformedRequest` gets an INVALID_REQUEST response (with ACLs on, `broker.security.gate` checks
+the caller first), any other exception an UNKNOWN_SERVER_ERROR
 one, both built by `common.error_response`. Handlers must never write to a socket themselves.
 """
 
@@ -19,9 +20,10 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 
 from broker.server.handlers import (
-    admin, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
-    list_offsets, metadata, offsets, produce, replica_control,
+    acls, admin, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
+    list_offsets, metadata, offsets, produce, replica_control, sasl,
 )
+from broker.security.gate import guarded
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, error_response
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,11 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.UPDATE_METADATA: replica_control.update_metadata,
     ApiKey.CONTROLLED_SHUTDOWN: replica_control.controlled_shutdown,
     ApiKey.OFFSETS_FOR_LEADER_EPOCH: replica_control.offsets_for_leader_epoch,
+    ApiKey.SASL_HANDSHAKE: sasl.handshake,
+    ApiKey.CREATE_ACLS: acls.create_acls,
+    ApiKey.DESCRIBE_ACLS: acls.describe_acls,
+    ApiKey.DELETE_ACLS: acls.delete_acls,
+    ApiKey.SASL_AUTHENTICATE: sasl.authenticate,
 }
 
 
@@ -68,7 +75,7 @@ async def dispatch(ctx: BrokerContext, header: RequestHeader, body: Any) -> Repl
     Where no response can carry the error (an acks=0 Produce), or none can be built, the
     reply closes the connection, as Kafka does."""
     try:
-        return await HANDLERS[ApiKey(header.api_key)](ctx, header, body)
+        return await guarded(ctx, header, body, lambda: HANDLERS[ApiKey(header.api_key)](ctx, header, body))
     except MalformedRequest as exc:
         code, message = ErrorCode.INVALID_REQUEST, f"malformed {ApiKey(header.api_key).name} request: {exc}"
     except Exception:

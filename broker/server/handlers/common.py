@@ -44,6 +44,7 @@ class BrokerContext:
     controller: Controller
     producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
     groups: GroupManager | None = None   # consumer groups (issue 7)
+    authorizer: Any = None               # broker.security.authorizer.Authorizer when ACLs are on (issue 14)
 
 
 @dataclass

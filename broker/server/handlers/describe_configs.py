@@ -65,7 +65,12 @@ _TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
 # Broker settings whose Kafka name is not the field name with dots.
 _KAFKA_NAMES = {"rack": "broker.rack", "data_dir": "log.dir", "coord_connect": "zookeeper.connect",
                 "coord_session_timeout_ms": "zookeeper.session.timeout.ms"}
-_LISTENER_FIELDS = frozenset({"host", "port", "advertised_host", "advertised_port"})
+_LISTENER_FIELDS = frozenset({"host", "port", "advertised_host", "advertised_port", "listeners",
+                              "advertised_listeners"})
+# Secrets: described with a null value, as Kafka describes its sensitive settings; the
+# per-listener settings may hold JAAS passwords, so they are not listed at all.
+_SENSITIVE = frozenset({"ssl_key_password", "ssl_keystore_key", "sasl_jaas_config"})
+_UNLISTED = frozenset({"listener_settings"})
 
 
 def topic_config_entries(config: BrokerConfig, overrides: dict[str, str]) -> list[ConfigEntry]:
@@ -83,13 +88,17 @@ def topic_config_entries(config: BrokerConfig, overrides: dict[str, str]) -> lis
 
 def broker_config_entries(config: BrokerConfig) -> list[ConfigEntry]:
     """Every broker setting by its Kafka name; host and ports as Kafka's two listener settings."""
-    advertised = f"PLAINTEXT://{config.advertised_host or config.host}:{config.advertised_port or config.port}"
-    out = [ConfigEntry("listeners", f"PLAINTEXT://{config.host}:{config.port}", True, STATIC_BROKER_CONFIG, STRING),
+    advertised = config.advertised_listeners or config.listeners or \
+        f"PLAINTEXT://{config.advertised_host or config.host}:{config.advertised_port or config.port}"
+    listeners = config.listeners or f"PLAINTEXT://{config.host}:{config.port}"
+    out = [ConfigEntry("listeners", listeners, True, STATIC_BROKER_CONFIG, STRING),
            ConfigEntry("advertised.listeners", advertised, True, STATIC_BROKER_CONFIG, STRING)]
     for f in dataclasses.fields(BrokerConfig):
-        if f.name in _LISTENER_FIELDS:
+        if f.name in _LISTENER_FIELDS or f.name in _UNLISTED:
             continue
         value, default = getattr(config, f.name), getattr(_DEFAULTS, f.name)
+        if f.name in _SENSITIVE and value is not None:
+            value = default = None
         kind = BOOLEAN if isinstance(default, bool) else LONG if isinstance(default, int) else STRING
         out.append(ConfigEntry(_KAFKA_NAMES.get(f.name, f.name.replace("_", ".")), _text(value), True,
                                DEFAULT_CONFIG if value == default else STATIC_BROKER_CONFIG, kind))

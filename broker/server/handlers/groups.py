@@ -25,6 +25,7 @@ from broker.groups.messages import (
     LeaveResult, MemberIdentity, Response, SyncGroup, SyncResult,
 )
 from broker.groups.shell import CoordinatorRefused
+from broker.security import session
 from broker.server.handlers.common import BrokerContext, Reply
 
 GROUP_KEY_TYPE = 0
@@ -67,8 +68,12 @@ async def find_coordinator(ctx: BrokerContext, header: RequestHeader, body: m.Fi
         broker = await ctx.groups.find_coordinator(body.key)
     except CoordinatorRefused as exc:
         return refuse(ErrorCode(int(exc.code)), exc.message)
+    endpoint = broker.endpoint(session.current().listener or ctx.cache.inter_broker.listener)
+    if endpoint is None:
+        return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE, f"the coordinator, broker {broker.broker_id}, has no "
+                                                           "endpoint on the listener this request came in on")
     return Reply(m.FindCoordinatorResponse(error_code=0, error_message=None, node_id=broker.broker_id,
-                                           host=broker.host, port=broker.port))
+                                           host=endpoint.host, port=endpoint.port))
 
 
 # ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup --------------------------------------

@@ -6,6 +6,8 @@ not exist and both the request (`allow_auto_topic_creation`, true before v4) and
 num.partitions and default.replication.factor, by the controller (asked over the wire when it
 is another broker; the topic then answers LEADER_NOT_AVAILABLE until its metadata arrives). A partition whose leader is not live answers
 LEADER_NOT_AVAILABLE with its replicas, and the replicas on dead brokers are `offline_replicas`.
+Each broker is named by its endpoint on the listener the request arrived on (a broker without
+that listener is left out, as in Kafka), so clients stay on the listener they chose.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from client.protocol.messages import MetadataResponse as R
 
 from broker.groups.offsets_topic import OFFSETS_TOPIC
 from broker.metadata.cache import TopicMetadata
+from broker.security import session
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.to_controller import ControllerUnreachable, ask_controller
 
@@ -106,7 +109,9 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
             topics.append(R.MetadataResponseTopic(error_code=int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION), name=name))
         else:
             topics.append(_topic_entry(topic, live))
-    brokers = [R.MetadataResponseBroker(node_id=b.broker_id, host=b.host, port=b.port, rack=b.rack)
-               for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id)]
+    listener = session.current().listener or cache.inter_broker.listener
+    brokers = [R.MetadataResponseBroker(node_id=b.broker_id, host=e.host, port=e.port, rack=b.rack)
+               for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id)
+               if (e := b.endpoint(listener)) is not None]
     return Reply(R(brokers=brokers, cluster_id=cache.cluster_id, controller_id=cache.controller_id,
                    topics=topics))

@@ -13,8 +13,10 @@ also refuse an epoch of -1 (Kafka's "sent by a pre-2.2 controller"), and a sende
 not a registered broker of this cluster with CLUSTER_AUTHORIZATION_FAILED, which is what
 Kafka answers when its authorizer denies these APIs. A follower (OffsetForLeaderEpoch or
 Fetch with a replica id) must be a registered broker, and of this cluster when it says
-which (Fetch's cluster id). Every refusal changes nothing and is logged once. These checks
-are not authentication: keeping these APIs off client listeners is a deployment's job.
+which (Fetch's cluster id). On a broker with several listeners, all of these requests
+(ControlledShutdown too) are served only on the inter-broker listener: from any other, they
+are refused with CLUSTER_AUTHORIZATION_FAILED before anything else is looked at. Every
+refusal changes nothing and is logged once.
 It must never decide leadership (the replica manager and the replication core do).
 """
 
@@ -32,6 +34,7 @@ from coord.protocol.errors import NoNodeError
 from broker.metadata import controller_requests as requests
 from broker.metadata import znodes as Z
 from broker.metadata.znodes import PartitionState
+from broker.security import session
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.replica_manager import PartitionRefused
 
@@ -66,14 +69,26 @@ def _log_once(ctx: BrokerContext, key: tuple[object, ...], refusal: Refusal) -> 
     _logs.setdefault(ctx.replicas, _LogOnce())(key, refusal)
 
 
+def _listener_refusal(ctx: BrokerContext, api: str) -> Refusal | None:
+    """CLUSTER_AUTHORIZATION_FAILED for an inter-broker request from outside the inter-broker listener."""
+    caller = session.current()
+    if caller.inter_broker:
+        return None
+    return (ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+            f"{api} arrived on listener {caller.listener} from {caller.host or 'a client'}; this broker serves "
+            f"inter-broker requests on listener {ctx.cache.inter_broker.listener} only")
+
+
 def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controller_epoch: int,
                       broker_epoch: int) -> Refusal | None:
     """Refuse a zombie controller, an order for another run of this broker, or a sender
     that is no registered broker (in that order: a deposed controller whose registration
     has expired is told its epoch is stale); else remember the controller and its epoch."""
     replicas = ctx.replicas
-    refusal: Refusal | None = None
-    if controller_epoch < replicas.controller_epoch:
+    refusal: Refusal | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
+    if refusal is not None:
+        pass
+    elif controller_epoch < replicas.controller_epoch:
         refusal = (ErrorCode.STALE_CONTROLLER_EPOCH,
                    f"controller epoch {controller_epoch} (broker {controller_id}) is older than "
                    f"{replicas.controller_epoch}, which broker {ctx.config.broker_id} already obeys")
@@ -95,8 +110,10 @@ def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controll
 def follower_refusal(ctx: BrokerContext, api: str, replica_id: int, cluster_id: str | None = None) -> Refusal | None:
     """Why a request from follower `replica_id` (>= 0) must be refused, or None: it is no
     registered broker, or it belongs to another cluster (when it says which)."""
-    refusal: Refusal | None = None
-    if cluster_id is not None and cluster_id != ctx.cache.cluster_id:
+    refusal: Refusal | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
+    if refusal is not None:
+        pass
+    elif cluster_id is not None and cluster_id != ctx.cache.cluster_id:
         refusal = (ErrorCode.INCONSISTENT_CLUSTER_ID,
                    f"{api} from replica {replica_id} of cluster {cluster_id!r}; this is cluster "
                    f"{ctx.cache.cluster_id!r}")
@@ -215,6 +232,10 @@ async def update_metadata(ctx: BrokerContext, header: RequestHeader, body: m.Upd
 async def controlled_shutdown(ctx: BrokerContext, header: RequestHeader, body: m.ControlledShutdownRequest) -> Reply:
     """Broker -> controller: move my leadership away, I am about to stop. Before v2 the
     request has no broker epoch, and is refused as stale (Kafka would take it)."""
+    refused = _listener_refusal(ctx, "ControlledShutdown")
+    if refused is not None:
+        _log_once(ctx, ("ControlledShutdown", refused[0], body.broker_id, session.current().listener), refused)
+        return Reply(m.ControlledShutdownResponse(error_code=int(refused[0])))
     refusal, remaining = await ctx.controller.controlled_shutdown(body.broker_id, body.broker_epoch)
     if refusal is not None:
         _log_once(ctx, ("ControlledShutdown", refusal[0], body.broker_id, body.broker_epoch), refusal)
