@@ -13,8 +13,11 @@ never do I/O or decide anything: the controller decides, the handlers act.
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
@@ -113,28 +116,28 @@ def stop_replica(to: Addressing, partitions: list[tuple[str, int]], *, delete: b
 
 # -- reading them back (a broker serves every version, so each layout is read) -------------
 
-def leader_and_isr_states(body: m.LeaderAndIsrRequest, version: int) -> Iterator[
-        tuple[str, m.LeaderAndIsrRequest.LeaderAndIsrPartitionState]]:
-    """(topic, partition state) of every partition in a LeaderAndIsr of `version`."""
-    if version < 2:
+def _grouped_states(body: Any, grouped: bool) -> Iterator[tuple[str, Any]]:
+    """(topic, partition state) pairs from either layout: one flat list that names each
+    partition's topic (older versions) or the states grouped under their topic."""
+    if not grouped:
         for st in body.ungrouped_partition_states:
             yield st.topic_name, st
         return
     for topic in body.topic_states:
         for st in topic.partition_states:
             yield topic.topic_name, st
+
+
+def leader_and_isr_states(body: m.LeaderAndIsrRequest, version: int) -> Iterator[
+        tuple[str, m.LeaderAndIsrRequest.LeaderAndIsrPartitionState]]:
+    """(topic, partition state) of every partition in a LeaderAndIsr of `version` (grouped from v2)."""
+    return _grouped_states(body, version >= 2)
 
 
 def update_metadata_states(body: m.UpdateMetadataRequest, version: int) -> Iterator[
         tuple[str, m.UpdateMetadataRequest.UpdateMetadataPartitionState]]:
-    """(topic, partition state) of every partition in an UpdateMetadata of `version`."""
-    if version < 5:
-        for st in body.ungrouped_partition_states:
-            yield st.topic_name, st
-        return
-    for topic in body.topic_states:
-        for st in topic.partition_states:
-            yield topic.topic_name, st
+    """(topic, partition state) of every partition in an UpdateMetadata of `version` (grouped from v5)."""
+    return _grouped_states(body, version >= 5)
 
 
 @dataclass(frozen=True)
