@@ -13,8 +13,6 @@ never do I/O or decide anything: the controller decides, the handlers act.
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
