@@ -5,8 +5,8 @@ snapshot in chunks of at most `chunk_bytes`, the leader's proposals after the
 stream's base in batches of at most `chunk_bytes` (one proposal alone if larger), and
 NEWLEADER last. At most `sync_window` items are unacknowledged at a time (the follower
 acks its position with SYNCACK), so a snapshot of several hundred MiB is never one
-message nor queued whole; a tick without progress resends from the follower's position
-(go-back-N), which repairs a lost item. The proposals are taken from the history as
+message nor queued whole; syncLimit ticks without progress resend from the follower's
+position (go-back-N), which repairs a lost item. The proposals are taken from the history as
 the stream reaches them, so those made while it runs are part of it, and NEWLEADER is
 sent once it has caught up; from then on the follower gets the ordinary broadcast.
 
@@ -44,6 +44,7 @@ class SyncStream:
         self.next_seq = 0       # the next item to send
         self.sent = 0           # every item below this was sent at least once
         self.mark = -1          # `acked` at the previous tick
+        self.stalled = 0        # ticks since `acked` last moved
         self.end: tuple[int, int] | None = None   # (seq, last zxid) of NEWLEADER once sent
         # seq -> (zxid its diff batch starts after, its last zxid), for the batches from
         # `acked` on: a batch resent must be the one first sent, since the follower may
@@ -78,11 +79,15 @@ class SyncStream:
         self.pump()
 
     def on_tick(self) -> None:
-        """No progress for a whole tick: resend from the follower's position."""
-        if self.acked == self.mark and self.next_seq > self.acked:
+        """No progress for syncLimit ticks: resend from the follower's position. Not
+        sooner: over TCP nothing is lost, and a follower busy installing a big snapshot
+        would get the window again every tick (duplicates queued in memory)."""
+        self.stalled = self.stalled + 1 if self.acked == self.mark else 0
+        self.mark = self.acked
+        if self.stalled >= self.peer.config.sync_limit and self.next_seq > self.acked:
+            self.stalled = 0
             self.next_seq = self.acked
             self.pump()
-        self.mark = self.acked
 
     def _send(self, seq: int) -> None:
         peer = self.peer

@@ -14,6 +14,8 @@ import asyncio
 import hashlib
 import re
 import shutil
+import threading
+import time
 
 import pytest
 
@@ -21,6 +23,11 @@ from coord.client.client import CoordClient
 from tests.coord_ensemble.harness import Ensemble, wait_until
 
 MIB = 1 << 20
+# A member snapshotting a tree of this size blocks its event loop for a while (the
+# tree is packed between two applies): on a loaded 2-core machine the harness's 250 ms
+# tick (2 s syncLimit, 5 s longest session) makes that a failover. ZooKeeper's default
+# tick is 2 s; 1 s is plenty.
+TICK_MS = 1000
 
 
 async def _write(hosts: str, count: int, size: int) -> None:
@@ -49,6 +56,32 @@ async def _digest(host: str) -> tuple[int, str]:
         return len(names), h.hexdigest()
 
 
+def _rss(pid: int) -> int:
+    """Resident set size of a process, in bytes (Linux /proc)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+class _PeakRss(threading.Thread):
+    """Samples a process's RSS every 50 ms until stopped: the peak above the start."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.base, self.peak = pid, _rss(pid), 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            self.peak = max(self.peak, _rss(self.pid) - self.base)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join(5)
+        return self.peak
+
+
 def _rejoin_wiped(ens: Ensemble, count: int, size: int) -> None:
     ens.start()
     ens.wait_leader()
@@ -58,9 +91,18 @@ def _rejoin_wiped(ens: Ensemble, count: int, size: int) -> None:
     victim = next(s for s in ens.sids if s != leader)
     ens.stop(victim)
     shutil.rmtree(ens.root / f"data{victim}")
+    sampler = _PeakRss(ens.procs.procs[ens.name(leader)].pid)
+    sampler.start()
+    started = time.monotonic()
     ens.start(victim)
     wait_until(f"wiped member {victim} serving again", lambda: ens.mode(victim) == "follower",
                timeout=240)
+    took, grew = time.monotonic() - started, sampler.stop()
+    print(f"wiped member rejoined {count} x {size} bytes in {took:.1f}s; leader RSS grew "
+          f"{grew / MIB:.1f} MiB while it streamed")
+    # The leader streams its snapshot file a chunk at a time: its memory must not grow by
+    # anything like a copy of the tree (it packed and sent the whole tree, twice over).
+    assert grew < count * size / 4, f"leader RSS grew by {grew / MIB:.0f} MiB"
     assert ens.wait_same_zxid(timeout=120) == zxid
     installed = re.findall(r"installed the leader's snapshot at zxid (0x[0-9a-f]+)",
                            ens.procs.log_text(ens.name(victim)))
@@ -74,12 +116,12 @@ def _rejoin_wiped(ens: Ensemble, count: int, size: int) -> None:
 @pytest.mark.timeout(600)
 def test_wiped_member_catches_up_by_a_snapshot_over_the_frame_cap(ensemble) -> None:
     # 150 MiB: a snapshot at ~120 MiB (SNAP, streamed) plus ~30 MiB logged after it (DIFF).
-    ens = ensemble(3, extra=("--snap-count", "120"))
+    ens = ensemble(3, tick_ms=TICK_MS, extra=("--snap-count", "120"))
     _rejoin_wiped(ens, count=150, size=MIB - 1024)
 
 
 @pytest.mark.soak
 @pytest.mark.timeout(1800)
 def test_wiped_member_catches_up_on_a_several_hundred_mib_tree(ensemble) -> None:
-    ens = ensemble(3, extra=("--snap-count", "250"))
+    ens = ensemble(3, tick_ms=TICK_MS, extra=("--snap-count", "250"))
     _rejoin_wiped(ens, count=320, size=MIB - 1024)

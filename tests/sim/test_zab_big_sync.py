@@ -1,5 +1,5 @@
 """A member whose disk was wiped catches up under the simulator by a snapshot streamed in
-many chunks (the cluster's 48-byte chunk bound stands for the real 1 MiB), then the
+many chunks (the cluster's 256-byte chunk bound stands for the real 1 MiB), then the
 proposals after it in bounded batches: no peer message is ever larger than the bound
 allows, at most a window of stream items is unacknowledged, and it converges with the
 others, also when the network drops, duplicates and reorders stream items."""
@@ -24,7 +24,7 @@ def _leader(cluster: ZabCluster) -> int:
 def test_a_wiped_member_catches_up_by_a_multi_chunk_snapshot(seed: int, drop: float) -> None:
     cluster = ZabCluster(seed=seed, size=3)
     cluster.sched.every(0.02, cluster.client_write, start=0.5)
-    cluster.sched.run_until(4.0)
+    cluster.sched.run_until(6.0)
     leader = _leader(cluster)
     victim = leader % 3 + 1
     cluster.crash(victim)
@@ -45,7 +45,7 @@ def test_a_wiped_member_catches_up_by_a_multi_chunk_snapshot(seed: int, drop: fl
     cluster.net.send = watch
     cluster.net.faults.drop, cluster.net.faults.duplicate = drop, drop / 2
     cluster.start(victim)
-    cluster.sched.run_until(8.0)
+    cluster.sched.run_until(10.0)
     cluster.net.faults.drop = cluster.net.faults.duplicate = 0.0
     cluster.healed_at = cluster.sched.now
     assert cluster.sched.run_until(40.0, stop=cluster.converged), "the wiped member never caught up"

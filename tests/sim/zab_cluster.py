@@ -28,8 +28,9 @@ from tests.sim.network import Network
 from tests.sim.seeds import SimFailure
 from tests.sim.zab_checks import InvariantViolation, ZabChecker
 
-# Chunks of 48 bytes: every SNAP crosses in many chunks, every diff in many batches.
-CONFIG = ZabConfig(tick=0.1, init_limit=10, sync_limit=5, election_retry=2, chunk_bytes=48)
+# Chunks of 256 bytes (a dozen of the simulator's txns, as a real MiB holds many real
+# ones): a SNAP crosses in many chunks, a long diff in many batches.
+CONFIG = ZabConfig(tick=0.1, init_limit=10, sync_limit=5, election_retry=2, chunk_bytes=256)
 COMPACT_EVERY = 25       # applied txns between snapshots (makes SNAP syncs happen)
 
 
