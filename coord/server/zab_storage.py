@@ -83,7 +83,8 @@ class EnsembleStorage:
         if offset == 0:
             self._drop_incoming()
             self.snap_dir.mkdir(parents=True, exist_ok=True)
-            self._incoming = open(self.snap_dir / ".incoming", "wb", buffering=0)
+            # Stays open across chunks (one per message); closed by install or close.
+            self._incoming = open(self.snap_dir / ".incoming", "wb", buffering=0)  # noqa: SIM115
         f = self._incoming
         if f is None or f.tell() != offset:
             raise OSError(f"snapshot chunk at byte {offset} does not follow what was staged")

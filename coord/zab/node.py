@@ -6,7 +6,10 @@ carried out strictly in order. Storage calls run on one I/O thread (FIFO): appen
 submitted without waiting and reported back as `persisted` once fsynced (appends made
 while one is in flight are joined into the next write: group commit); epoch writes,
 truncation and snapshot installs are awaited before the next action, as the core's
-contract demands. The server plugs in through `Storage` and the callbacks.
+contract demands. A follower's snapshot chunks are written there too, each awaited
+(the next chunk is taken once one is written); a leader's are read on a thread of their
+own, each awaited so it leaves in order with the sends around it. The server plugs in
+through `Storage` and the callbacks.
 
 Storage errors are fail-stop: once a write, fsync, truncation or snapshot install fails,
 the log may not hold what the core believes it holds, so the node reports nothing more as
