@@ -43,10 +43,10 @@ from coord.server.proposal import Forwarded, Proposal
 from coord.server.clock import mono_ms, now_ms
 from coord.server.server import CoordServer
 from coord.server.txn import Applied
-from coord.server.snapshot import load_latest, pack_tree, parse_snapshot
+from coord.server.snapshot import load_latest, open_newest, pack_tree
 from coord.server.txn import Txn
 from coord.server.zab_storage import EnsembleStorage
-from coord.zab import NotLeaderError, Role, SafetyError, Snapshot, ZabConfig
+from coord.zab import NotLeaderError, Role, SafetyError, Snapshot, SnapshotImage, ZabConfig
 from coord.zab import actions as act
 from coord.zab.leader import Leading
 from coord.zab.link_security import LinkSecurity
@@ -257,13 +257,16 @@ class EnsembleServer(CoordServer):
         if self._since_snapshot >= self.config.snap_count:
             self._snapshot_now()
 
-    def restore(self, zxid: int, data: bytes) -> None:
-        self._install_tree(parse_snapshot(data, f"SNAP from the leader at zxid {zxid:#x}"))
-        log.info("server %d installed the leader's snapshot at zxid %#x (%d bytes)",
-                 self.sid, zxid, len(data))
+    def restore(self, zxid: int, state: DataTree) -> None:
+        self._install_tree(state)
+        log.info("server %d installed the leader's snapshot at zxid %#x (%d znodes)",
+                 self.sid, zxid, len(state.nodes))
 
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self.tree.last_zxid, pack_tree(self.tree))
+    def snapshot(self) -> SnapshotImage:
+        """SNAP ships the newest durable snapshot file, read a chunk at a time (the log
+        after it follows as the diff), so a big tree is neither packed nor held again.
+        Without one the history starts at zxid 0, the empty tree."""
+        return open_newest(self._snap_dir) or Snapshot(0, pack_tree(DataTree()))
 
     def _install_tree(self, tree: DataTree) -> None:
         self.tree = tree

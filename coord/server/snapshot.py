@@ -14,6 +14,11 @@ stops applying while it packs the tree in chunks of a few ms, between which the 
 loop keeps answering reads and pings; the write and fsync run on the I/O thread. So
 replaying the log after its zxid is exact.
 
+A ZAB leader ships its newest snapshot file to a follower that needs SNAP a chunk at a
+time (`SnapshotFile`, read with pread from an open descriptor, so the file may be
+rotated away meanwhile); the follower stages the chunks and `verify_file` checks the
+whole before it becomes a snapshot.
+
 It must never write into a live snapshot file, and never delete the newest snapshot.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import os
 import struct
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,7 +110,12 @@ def load_latest(snap_dir: Path) -> DataTree | None:
     snaps = list_snapshots(snap_dir) if snap_dir.exists() else []
     if not snaps:
         return None
-    zxid, path = snaps[-1]
+    return load_file(snaps[-1][1])
+
+
+def load_file(path: Path) -> DataTree:
+    """The tree of one snapshot file, checked against the zxid its name gives."""
+    zxid = int(path.name.split(".", 1)[1], 16)
     tree = parse_snapshot(path.read_bytes(), str(path))
     if tree.last_zxid != zxid:
         raise SnapshotCorruption(f"{path}: holds zxid {tree.last_zxid:#x}, name says {zxid:#x}")
@@ -121,3 +132,51 @@ def parse_snapshot(buf: bytes, name: str) -> DataTree:
         raise SnapshotCorruption(f"{name}: length or crc mismatch; refusing to start")
     doc = msgpack.unpackb(body, raw=False)
     return DataTree.restore(doc["nodes"], doc["sessions"], doc["zxid"])
+
+
+class SnapshotFile:
+    """A snapshot file open for reading at any offset (a ZAB SNAP source). The descriptor
+    is closed when the last reference goes, so a file rotated away during a transfer
+    stays readable until the transfer ends."""
+
+    def __init__(self, zxid: int, path: Path) -> None:
+        self.zxid = zxid
+        fd = os.open(path, os.O_RDONLY)
+        self.size = os.fstat(fd).st_size
+        self._fd = fd
+        weakref.finalize(self, os.close, fd)
+
+    def read(self, offset: int, size: int) -> bytes:
+        data = os.pread(self._fd, size, offset)
+        if len(data) != size:
+            raise SnapshotCorruption(f"snapshot {self.zxid:#x}: {len(data)} bytes at "
+                                     f"{offset}, expected {size}")
+        return data
+
+
+def open_newest(snap_dir: Path) -> SnapshotFile | None:
+    """The newest snapshot, open for reading; None if there is none."""
+    for _ in range(3):   # a rotation may remove a file between listing and opening
+        snaps = list_snapshots(snap_dir) if snap_dir.exists() else []
+        if not snaps:
+            return None
+        try:
+            return SnapshotFile(*snaps[-1])
+        except FileNotFoundError:
+            continue
+    raise SnapshotCorruption(f"{snap_dir}: snapshots keep vanishing while opened")
+
+
+def verify_file(path: Path, block: int = 1 << 20) -> None:
+    """Check a snapshot file's magic, length and crc without holding it in memory."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC) + _HEAD.size)
+        if head[:len(MAGIC)] != MAGIC or len(head) < len(MAGIC) + _HEAD.size:
+            raise SnapshotCorruption(f"{path}: bad magic or header")
+        length, crc = _HEAD.unpack_from(head, len(MAGIC))
+        got, total = 0, 0
+        while chunk := f.read(block):
+            got = crc32c.crc32c(chunk, got)
+            total += len(chunk)
+    if total != length or got != crc:
+        raise SnapshotCorruption(f"{path}: length or crc mismatch")

@@ -7,6 +7,7 @@ as ZooKeeper names them):
 acceptedEpoch, currentEpoch     decimal text, written to a temp file, fsynced, renamed
 log/log.<zxid>                  the txn log format, entries = msgpack Proposals
 snapshot/snapshot.<zxid>        the standalone snapshot format (committed state only)
+snapshot/.incoming              a leader's snapshot being received (SNAP), chunk by chunk
 ```
 
 Every method blocks until what it did is durable; the shell runs them on its single I/O
@@ -17,11 +18,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from coord import diskio
 from coord.server.proposal import Proposal
-from coord.server.snapshot import list_snapshots, oldest_kept_zxid, write_snapshot
+from coord.server.snapshot import (
+    KEEP, list_snapshots, load_file, oldest_kept_zxid, verify_file, write_snapshot,
+)
+from coord.server.datatree import DataTree
 from coord.server.txnlog import TxnLog, fsync_dir
 from coord.zab import PersistentState
 from coord.zab.messages import Entry
@@ -44,6 +48,7 @@ class EnsembleStorage:
         self.log = TxnLog(data_dir / "log", decode=_decode)
         self.last_logged = 0
         self.truncated: str | None = None
+        self._incoming: BinaryIO | None = None
 
     # -- coord.zab.node.Storage ----------------------------------------------------------
 
@@ -72,18 +77,52 @@ class EnsembleStorage:
         self.log.truncate_after(zxid)
         self.last_logged = min(self.last_logged, zxid)
 
-    def install_snapshot(self, zxid: int, data: bytes) -> None:
-        """SNAP from the leader: the snapshot replaces the tree and the whole log."""
-        for snap_zxid, path in list_snapshots(self.snap_dir) if self.snap_dir.exists() else []:
+    def stage_snapshot(self, zxid: int, offset: int, data: bytes) -> None:
+        """A chunk of the leader's snapshot at zxid; offset 0 starts the file over.
+        Not durable by itself: `install_snapshot` fsyncs the whole."""
+        if offset == 0:
+            self._drop_incoming()
+            self.snap_dir.mkdir(parents=True, exist_ok=True)
+            # Stays open across chunks (one per message); closed by install or close.
+            self._incoming = open(self.snap_dir / ".incoming", "wb", buffering=0)  # noqa: SIM115
+        f = self._incoming
+        if f is None or f.tell() != offset:
+            raise OSError(f"snapshot chunk at byte {offset} does not follow what was staged")
+        diskio.write_all(f.fileno(), data)
+
+    def install_snapshot(self, zxid: int, size: int) -> None:
+        """SNAP from the leader: the staged snapshot replaces the tree and the whole log."""
+        f, self._incoming = self._incoming, None
+        staged = self.snap_dir / ".incoming"
+        if f is None or f.tell() != size:
+            raise OSError(f"staged snapshot at {zxid:#x} is not the {size} bytes announced")
+        try:
+            diskio.fsync(f.fileno())
+        finally:
+            f.close()
+        verify_file(staged)
+        for snap_zxid, path in list_snapshots(self.snap_dir):
             if snap_zxid > zxid:
                 path.unlink()   # never preferred over the leader's state at the next start
-        write_snapshot(self.snap_dir, zxid, data)
+        os.replace(staged, self.snap_dir / f"snapshot.{zxid:016x}")
+        fsync_dir(self.snap_dir)
+        for _, old in list_snapshots(self.snap_dir)[:-KEEP]:
+            old.unlink(missing_ok=True)
         self.log.close()
         for path in self.log.dir.glob("log.*"):
             path.unlink()
         fsync_dir(self.log.dir)
         self.log.roll(zxid + 1)
         self.last_logged = zxid
+
+    def load_snapshot(self, zxid: int) -> DataTree:
+        """The snapshot just installed, as a tree (the state machine's `restore`)."""
+        return load_file(self.snap_dir / f"snapshot.{zxid:016x}")
+
+    def _drop_incoming(self) -> None:
+        if self._incoming is not None:
+            self._incoming.close()
+            self._incoming = None
 
     # -- snapshots of this member's own applied state --------------------------------------
 
@@ -96,6 +135,7 @@ class EnsembleStorage:
             self.log.purge_before(oldest)
 
     def close(self) -> None:
+        self._drop_incoming()
         self.log.close()
 
     # -- epochs ----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Ordering contract: the shell carries out the actions of one `ready()` batch in list
 order. `PersistEpochs`, `TruncateLog` and `InstallSnapshot` must be durable before the
-shell moves on to the next action (they are rare and small); `AppendLog` may complete
+shell moves on to the next action (they are rare); `SendSnapshotChunk` is a `Send`
+whose bytes the shell reads first, in order with the other sends to that follower;
+`StageSnapshot` need not be durable (`InstallSnapshot` makes it so); `AppendLog` may complete
 later, and the shell reports completion with `Peer.persisted(zxid)`, because the core
 never acknowledges an entry that is not durable. This module holds no logic.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from coord.zab.log import SnapshotImage
 from coord.zab.messages import Entry, Message
 
 
@@ -40,10 +43,32 @@ class TruncateLog:
 
 
 @dataclass(frozen=True, slots=True)
-class InstallSnapshot:
-    """Replace state machine and log with this snapshot, durably, before continuing."""
+class SendSnapshotChunk:
+    """Read `size` bytes at `offset` of `image` and send them to `to` as
+    SnapChunk(epoch, stream, seq, offset, data)."""
+    to: int
+    image: SnapshotImage
+    epoch: int
+    stream: int
+    seq: int
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StageSnapshot:
+    """Write a chunk of the snapshot at zxid being received; offset 0 starts it over."""
     zxid: int
+    offset: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot:
+    """Replace state machine and log with the staged snapshot (`size` bytes, at zxid),
+    durably, before continuing."""
+    zxid: int
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,5 +112,6 @@ class SyncReady:
     zxid: int
 
 
-Action = (Send | PersistEpochs | AppendLog | TruncateLog | InstallSnapshot | Apply
-          | RoleChanged | Serving | ForwardedRequest | SessionTouches | SyncReady)
+Action = (Send | PersistEpochs | AppendLog | TruncateLog | SendSnapshotChunk | StageSnapshot
+          | InstallSnapshot | Apply | RoleChanged | Serving | ForwardedRequest
+          | SessionTouches | SyncReady)

@@ -15,4 +15,5 @@ class ZabConfig:
     init_limit: int = 10      # ticks a new leader/follower may spend before serving
     sync_limit: int = 5       # ticks without hearing the other side before giving up
     election_retry: int = 2   # ticks between re-sends of an unanswered vote
-    max_batch: int = 256      # entries per PROPOSAL message on retransmission
+    chunk_bytes: int = 1 << 20  # bound of one snapshot chunk, diff batch or PROPOSAL message
+    sync_window: int = 8      # sync stream items in flight to one follower (flow control)

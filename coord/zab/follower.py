@@ -1,7 +1,11 @@
 """The FOLLOWING role: discovery, synchronization and broadcast, follower side.
 
 Phases: DISCOVERY (FOLLOWERINFO sent, waiting for LEADERINFO) -> SYNC (ACKEPOCH sent,
-waiting for NEWLEADER) -> SYNCED (history replaced by the leader's, acks flowing) ->
+then the leader's stream taken item by item in order: header, snapshot chunks staged
+and installed once whole, diff batches logged, NEWLEADER; each item acked with SYNCACK,
+and every item received gives the sync another initLimit, so a big snapshot may take
+longer than initLimit as long as it keeps moving) -> SYNCED (history replaced by the
+leader's, acks flowing) ->
 BROADCAST (UPTODATE seen: serving clients). Only messages from the chosen leader in
 the accepted epoch are looked at, so a follower never acks a proposal from an epoch
 older than its acceptedEpoch. currentEpoch becomes the new epoch only once the
@@ -19,10 +23,11 @@ import enum
 
 from coord.zab.election import answer_looking
 from coord.zab.errors import NotLeaderError, SafetyError
-from coord.zab.log import Snapshot, epoch_of, make_zxid
+from coord.zab.log import epoch_of, make_zxid
 from coord.zab.messages import (
     FOLLOWING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
-    Notification, Ping, Proposal, Request, SyncReply, SyncRequest,
+    Notification, Ping, Proposal, Request, SnapChunk, SyncAck, SyncDiff, SyncHeader,
+    SyncReply, SyncRequest,
 )
 from coord.zab import actions as act
 from coord.zab.roles import PeerView, Role, RoleState
@@ -48,6 +53,12 @@ class Following(RoleState):
         self.touches: list[int] = []
         self.deadline = 0.0
         self.last_heard = 0.0
+        self.stream: int | None = None       # the leader's sync stream being taken
+        self.next_seq = 0
+        self.snap: tuple[int, int] | None = None   # (zxid, size) of the snapshot coming
+        self.staged = 0
+        self.mode = "DIFF"
+        self.early: dict[int, SyncHeader | SnapChunk | SyncDiff | NewLeader] = {}
 
     @property
     def leader(self) -> int | None:
@@ -63,8 +74,10 @@ class Following(RoleState):
         peer = self.peer
         if self.phase == Phase.DISCOVERY:
             peer.send(self._leader, FollowerInfo(peer.accepted_epoch, peer.last_zxid))
-        elif self.phase == Phase.SYNC:
+        elif self.phase == Phase.SYNC and self.stream is None:
             peer.send(self._leader, AckEpoch(self.epoch, peer.current_epoch, peer.last_zxid))
+        elif self.phase == Phase.SYNC:
+            peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
 
     def on_tick(self, now: float) -> None:
         cfg = self.peer.config
@@ -91,8 +104,8 @@ class Following(RoleState):
         if getattr(msg, "epoch", None) != self.epoch:
             return
         self.last_heard = now
-        if isinstance(msg, NewLeader):
-            self._on_new_leader(msg)
+        if isinstance(msg, SyncHeader | SnapChunk | SyncDiff | NewLeader):
+            self._on_stream_item(msg, now)
         elif self.phase < Phase.SYNCED:
             return
         elif isinstance(msg, Proposal):
@@ -123,24 +136,76 @@ class Following(RoleState):
         self.phase = Phase.SYNC
         self._hello()
 
-    def _on_new_leader(self, msg: NewLeader) -> None:
+    def _on_stream_item(self, msg: SyncHeader | SnapChunk | SyncDiff | NewLeader, now: float) -> None:
         peer = self.peer
         if self.phase != Phase.SYNC:
             return
+        if self.stream is None and isinstance(msg, SyncHeader):
+            self.stream = msg.stream
+        elif msg.stream != self.stream:
+            if self.stream is not None:
+                # A second stream in one sync: the leader started over from what it
+                # knew of us before the first; only a fresh start is safe.
+                peer.become_looking(now)
+            return
+        seq = 0 if isinstance(msg, SyncHeader) else msg.seq
+        if self.next_seq < seq < self.next_seq + peer.config.sync_window:
+            self.early[seq] = msg   # overtook an earlier item (not over TCP; in the simulator)
+            return
+        if seq != self.next_seq:
+            return   # a duplicate, or beyond the window: the leader resends from next_seq
+        self._take(msg, now)
+        while self.phase == Phase.SYNC and self.next_seq in self.early:
+            self._take(self.early.pop(self.next_seq), now)
+
+    def _take(self, msg: SyncHeader | SnapChunk | SyncDiff | NewLeader, now: float) -> None:
+        """The stream's next item, in order."""
+        peer = self.peer
+        self.next_seq += 1
+        cfg = peer.config
+        self.deadline = max(self.deadline, now + cfg.init_limit * cfg.tick)
+        if isinstance(msg, SyncHeader):
+            self._on_header(msg)
+        elif isinstance(msg, SnapChunk):
+            self._on_chunk(msg)
+        elif isinstance(msg, SyncDiff):
+            if self.snap is not None:
+                raise SafetyError("diff proposals before the whole snapshot arrived")
+            fresh = [e for e in msg.entries if e[0] > peer.last_zxid]
+            if len(fresh) != len(msg.entries) and self.mode != "DIFF":
+                raise SafetyError("diff proposals overlap the synchronized history")
+            peer.append(fresh)
+        peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
+        if isinstance(msg, NewLeader):
+            if self.snap is not None or peer.last_zxid != msg.last_zxid:
+                raise SafetyError(f"NEWLEADER at {msg.last_zxid:#x}, but this history ends "
+                                  f"at {peer.last_zxid:#x}")
+            peer.commit_to(msg.commit_zxid)
+            self.sync_last = peer.last_zxid
+            self.phase = Phase.SYNCED
+            self._ack()
+
+    def _on_header(self, msg: SyncHeader) -> None:
+        peer = self.peer
+        self.mode = msg.mode
         if msg.mode == "SNAP":
-            peer.install_snapshot(Snapshot(msg.snap_zxid, msg.snap_data))
+            self.snap, self.staged = (msg.snap_zxid, msg.snap_size), 0
         elif msg.mode == "TRUNC":
             if not peer.history.contains(msg.trunc_zxid):
                 raise SafetyError(f"TRUNC to {msg.trunc_zxid:#x}, which is not in this history")
             peer.truncate(msg.trunc_zxid)
-        fresh = [e for e in msg.entries if e[0] > peer.last_zxid]
-        if len(fresh) != len(msg.entries) and msg.mode != "DIFF":
-            raise SafetyError("NEWLEADER entries overlap the synchronized history")
-        peer.append(fresh)
-        peer.commit_to(msg.commit_zxid)
-        self.sync_last = peer.last_zxid
-        self.phase = Phase.SYNCED
-        self._ack()
+
+    def _on_chunk(self, msg: SnapChunk) -> None:
+        if self.snap is None or msg.offset != self.staged:
+            raise SafetyError(f"snapshot chunk at byte {msg.offset}, expected {self.staged}")
+        zxid, size = self.snap
+        self.peer.emit(act.StageSnapshot(zxid, msg.offset, msg.data))
+        self.staged += len(msg.data)
+        if self.staged > size:
+            raise SafetyError(f"snapshot chunks run past its {size} bytes")
+        if self.staged == size:
+            self.snap = None
+            self.peer.install_snapshot(zxid, size)
 
     def _on_proposal(self, entries: list[Entry]) -> None:
         peer = self.peer

@@ -3,8 +3,8 @@
 Phases: DISCOVERY (collect FOLLOWERINFO from a quorum, itself included; propose
 epoch = max(acceptedEpoch) + 1 with LEADERINFO; wait for ACKEPOCH from a quorum, and
 step down if any of them holds a better history than its own) -> SYNC (currentEpoch
-= epoch once its own history is durable; send each
-follower NEWLEADER carrying DIFF, TRUNC + DIFF or SNAP + DIFF; wait until a quorum,
+= epoch once its own history is durable; stream each follower DIFF, TRUNC + DIFF or
+SNAP + DIFF, then NEWLEADER, in bounded pieces (sync.py); wait until a quorum,
 itself included, has durably logged the whole initial history) -> BROADCAST (serve:
 assign zxids epoch<<32|counter, batch proposals per flush, commit the highest zxid a
 quorum has acked, in order). Late followers go through the same steps against the
@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from coord.zab import actions as act
 from coord.zab.election import answer_looking
 from coord.zab.errors import SafetyError
-from coord.zab.log import make_zxid
+from coord.zab.log import entry_size, make_zxid
 from coord.zab.messages import (
-    LEADING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
-    Notification, Ping, Proposal, Request, SyncReply, SyncRequest,
+    LEADING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, Notification,
+    Ping, Proposal, Request, SyncAck, SyncReply, SyncRequest,
 )
 from coord.zab.quorum import is_quorum, quorum_acked
 from coord.zab.roles import PeerView, Role, RoleState
-
+from coord.zab.sync import Compacted, SyncStream
 
 
 class Phase(enum.IntEnum):
@@ -48,6 +48,7 @@ class FollowerRec:
     accepted_epoch: int
     last_zxid: int = 0
     newleader_sent: bool = False
+    stream: SyncStream | None = None   # its synchronization, until it holds all of it
     synced: bool = False        # it acked NEWLEADER: counts for quorums
     sync_last: int = 0
     acked: int = 0
@@ -68,6 +69,7 @@ class Leading(RoleState):
         self.initial_last = 0
         self.pending: list[Entry] = []
         self.deadline = 0.0
+        self.streams = 0
 
     @property
     def leader(self) -> int | None:
@@ -112,8 +114,8 @@ class Leading(RoleState):
     def _on_ack_epoch(self, sender: int, msg: AckEpoch, now: float) -> None:
         peer = self.peer
         rec = self.recs.get(sender)
-        if rec is None or rec.synced:
-            return
+        if rec is None or rec.synced or rec.stream is not None or rec.newleader_sent:
+            return   # synchronizing already: the stream resends its own lost items
         if (msg.current_epoch, msg.last_zxid) > (peer.current_epoch, peer.last_zxid):
             peer.become_looking(now)   # a follower knows more history: elect again
             return
@@ -125,26 +127,51 @@ class Leading(RoleState):
             self._sync(sender)
 
     def _sync(self, sid: int) -> None:
-        """Send NEWLEADER with whatever brings this follower to the leader's history."""
+        """Start the stream that brings this follower to the leader's history."""
         peer = self.peer
         history = peer.history
         rec = self.recs[sid]
         f = rec.last_zxid
-        mode, trunc, snap_zxid, snap_data, base = "DIFF", 0, 0, b"", f
+        mode, trunc, image, base = "DIFF", 0, None, f
         if not (f >= history.snap_zxid and history.contains(f)):
             floor = history.floor(f)
             if f > history.snap_zxid and floor > history.snap_zxid:
                 mode, trunc, base = "TRUNC", floor, floor
             else:
-                snap = peer.snapshot_source()
-                if not (history.snap_zxid <= snap.zxid <= peer.last_zxid and history.contains(snap.zxid)):
-                    raise SafetyError(f"snapshot_source gave zxid {snap.zxid:#x}, which is not "
+                image = peer.snapshot_source()
+                if not (history.snap_zxid <= image.zxid <= peer.last_zxid and history.contains(image.zxid)):
+                    raise SafetyError(f"snapshot_source gave zxid {image.zxid:#x}, which is not "
                                       f"in this leader's history (log starts at {history.snap_zxid:#x})")
-                mode, snap_zxid, snap_data, base = "SNAP", snap.zxid, snap.data, snap.zxid
-        peer.send(sid, NewLeader(self.epoch, mode, trunc, snap_zxid, snap_data,
-                                 history.after(base), peer.commit_zxid))
-        rec.newleader_sent, rec.synced = True, False
-        rec.sync_last, rec.acked = peer.last_zxid, 0
+                mode, base = "SNAP", image.zxid
+        self.streams += 1
+        rec.stream = SyncStream(peer, sid, self.epoch, self.streams, mode, trunc, image, base)
+        rec.newleader_sent, rec.synced, rec.acked = False, False, 0
+        self._pump(sid, rec)
+
+    def _pump(self, sid: int, rec: FollowerRec, ack: int | None = None, tick: bool = False) -> None:
+        """Move a follower's stream on; once NEWLEADER is out it gets the broadcast too."""
+        stream = rec.stream
+        assert stream is not None
+        try:
+            if ack is not None:
+                stream.on_ack(ack)
+            elif tick:
+                stream.on_tick()
+            else:
+                stream.pump()
+        except Compacted:
+            # A snapshot here dropped proposals it still had to send: forget it; it
+            # times out, rejoins and is sent the newer snapshot.
+            del self.recs[sid]
+            return
+        if stream.end is not None and not rec.newleader_sent:
+            rec.newleader_sent, rec.sync_last = True, stream.end[1]
+        if stream.done:
+            rec.stream = None   # releases the snapshot image
+
+    def pinned(self) -> int | None:
+        needs = [rec.stream.needs_after() for rec in self.recs.values() if rec.stream is not None]
+        return min(needs) if needs else None
 
     # ----- broadcast ----------------------------------------------------------------
     def next_zxid(self) -> int:
@@ -158,11 +185,22 @@ class Leading(RoleState):
         return zxid
 
     def flush(self) -> None:
+        """Send what was proposed since the last flush, in messages of at most
+        chunk_bytes (one proposal alone if it is larger)."""
         if not self.pending:
             return
+        batches: list[list[Entry]] = [[]]
+        size = 0
+        for entry in self.pending:
+            if batches[-1] and size + entry_size(entry) > self.peer.config.chunk_bytes:
+                batches.append([])
+                size = 0
+            batches[-1].append(entry)
+            size += entry_size(entry)
         for sid, rec in sorted(self.recs.items()):
             if rec.newleader_sent:
-                self.peer.send(sid, Proposal(self.epoch, self.pending))
+                for batch in batches:
+                    self.peer.send(sid, Proposal(self.epoch, batch))
         self.pending = []
 
     def _on_ack(self, sender: int, msg: Ack, now: float) -> None:
@@ -176,7 +214,7 @@ class Leading(RoleState):
             return
         rec.acked = max(rec.acked, msg.zxid)
         if not rec.synced:
-            rec.synced = True
+            rec.synced, rec.stream = True, None
             if self.phase == Phase.BROADCAST:
                 peer.send(sender, Ping(self.epoch, peer.commit_zxid, True))
         self._try_commit(now)
@@ -226,6 +264,10 @@ class Leading(RoleState):
             self._on_ack_epoch(sender, msg, now)
         elif isinstance(msg, Ack):
             self._on_ack(sender, msg, now)
+        elif isinstance(msg, SyncAck):
+            rec = self.recs[sender]
+            if rec.stream is not None and rec.stream.id == msg.stream:
+                self._pump(sender, rec, ack=msg.next_seq)
         elif isinstance(msg, Request) and self.phase == Phase.BROADCAST:
             self.peer.emit(act.ForwardedRequest(sender, msg.payload))
         elif isinstance(msg, SyncRequest) and self.phase == Phase.BROADCAST:
@@ -251,6 +293,14 @@ class Leading(RoleState):
                 # arrive): stop pinging it, so it times out, stops serving and rejoins,
                 # and its clients move to a member the leader hears.
                 del self.recs[sid]
+        stale = now - cfg.init_limit * cfg.tick
+        for sid, rec in sorted(self.recs.items()):
+            if rec.stream is None or rec.synced:
+                continue
+            if rec.last_heard < stale:
+                del self.recs[sid]   # gone mid-sync: stop sending (it rejoins from scratch)
+            else:
+                self._pump(sid, rec, tick=True)
         serving = self.phase == Phase.BROADCAST
         for sid, rec in sorted(self.recs.items()):
             if rec.newleader_sent:     # heartbeat; also makes a follower re-send a lost ack
@@ -268,5 +318,11 @@ class Leading(RoleState):
                 if rec.acked < peer.history.snap_zxid:
                     del self.recs[sid]     # compacted away: it will time out and rejoin (SNAP)
                     continue
-                peer.send(sid, Proposal(self.epoch, peer.history.after(rec.acked, peer.config.max_batch)))
+                after = rec.acked
+                for _ in range(peer.config.sync_window):   # up to a window of bounded batches
+                    batch = peer.history.batch_after(after, peer.config.chunk_bytes)
+                    if not batch:
+                        break
+                    peer.send(sid, Proposal(self.epoch, batch))
+                    after = batch[-1][0]
             rec.resend_mark = rec.acked

@@ -8,15 +8,46 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Protocol
 
 from coord.zab.messages import Entry
 
 
+class SnapshotImage(Protocol):
+    """A serialized state machine image at zxid, which SNAP ships a chunk at a time.
+
+    The core only names byte ranges of it; the shell reads them (`read`), so an image of
+    several hundred MiB is never held in memory by the core, nor by the shell if its
+    image is a file."""
+
+    @property
+    def zxid(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    def read(self, offset: int, size: int) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """The shell's state machine image at zxid (what SNAP ships)."""
+    """An image held in memory (the simulator's; a server's empty tree)."""
     zxid: int
     data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self.data[offset:offset + size]
+
+
+# What an entry costs in a message beyond its data (its zxid and msgpack framing), so
+# that a batch of many small entries is bounded as well as one of few large ones.
+ENTRY_OVERHEAD = 16
+
+
+def entry_size(entry: Entry) -> int:
+    return len(entry[1]) + ENTRY_OVERHEAD
 
 
 def epoch_of(zxid: int) -> int:
@@ -64,6 +95,21 @@ class History:
         i = bisect.bisect_right(self._zxids, zxid)
         j = len(self._zxids) if limit is None else min(len(self._zxids), i + limit)
         return list(zip(self._zxids[i:j], self._data[i:j]))
+
+    def batch_after(self, zxid: int, max_bytes: int, upto: int | None = None) -> list[Entry]:
+        """Entries with zxid > `zxid` (and <= `upto`), oldest first, as many as fit in
+        `max_bytes` (`entry_size` each) but at least one: what one bounded message carries."""
+        i = bisect.bisect_right(self._zxids, zxid)
+        j = len(self._zxids) if upto is None else bisect.bisect_right(self._zxids, upto)
+        out: list[Entry] = []
+        total = 0
+        while i < j:
+            total += len(self._data[i]) + ENTRY_OVERHEAD
+            if out and total > max_bytes:
+                break
+            out.append((self._zxids[i], self._data[i]))
+            i += 1
+        return out
 
     def between(self, low: int, high: int) -> list[Entry]:
         """Entries with low < zxid <= high."""

@@ -60,20 +60,59 @@ class AckEpoch:
 
 
 @dataclass(frozen=True, slots=True)
-class NewLeader:
-    """Leader -> follower: synchronization (DIFF / TRUNC / SNAP) plus NEWLEADER.
+class SyncHeader:
+    """Leader -> follower: item 0 of a synchronization stream (ZooKeeper's DIFF, TRUNC
+    or SNAP packet). mode "TRUNC" drops entries above trunc_zxid; "SNAP" announces a
+    snapshot at snap_zxid of snap_size bytes, which the next items carry in chunks.
 
-    mode "TRUNC" drops entries above trunc_zxid first, "SNAP" replaces everything with the
-    snapshot; then `entries` are appended (DIFF). `commit_zxid` is what is already
-    committed in the leader's history.
-    """
+    A stream is numbered `stream` (unique within the leader's epoch); its items carry
+    consecutive `seq` numbers and the follower takes them strictly in order, so the
+    leader can resend from the follower's position after a loss (go-back-N)."""
     epoch: int
+    stream: int
     mode: str
     trunc_zxid: int
     snap_zxid: int
-    snap_data: bytes
-    entries: list[Entry] = field(default_factory=list)
-    commit_zxid: int = 0
+    snap_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapChunk:
+    """Leader -> follower: bytes [offset, offset + len(data)) of the announced snapshot."""
+    epoch: int
+    stream: int
+    seq: int
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDiff:
+    """Leader -> follower: the next consecutive proposals of the leader's history."""
+    epoch: int
+    stream: int
+    seq: int
+    entries: list[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class NewLeader:
+    """Leader -> follower: the last item of a stream. The follower now holds the
+    leader's history up to last_zxid; `commit_zxid` of it is committed."""
+    epoch: int
+    stream: int
+    seq: int
+    last_zxid: int
+    commit_zxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyncAck:
+    """Follower -> leader: it holds every item of `stream` below `next_seq` (flow
+    control, and the keepalive of a follower that is synchronizing)."""
+    epoch: int
+    stream: int
+    next_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +169,13 @@ class SyncReply:
     zxid: int
 
 
-Message = (Notification | FollowerInfo | LeaderInfo | AckEpoch | NewLeader | Proposal
-           | Ack | Commit | Ping | Request | SyncRequest | SyncReply)
+Message = (Notification | FollowerInfo | LeaderInfo | AckEpoch | SyncHeader | SnapChunk
+           | SyncDiff | NewLeader | SyncAck | Proposal | Ack | Commit | Ping | Request
+           | SyncRequest | SyncReply)
 
-_TYPES: tuple[type, ...] = (Notification, FollowerInfo, LeaderInfo, AckEpoch, NewLeader,
-                            Proposal, Ack, Commit, Ping, Request, SyncRequest, SyncReply)
+_TYPES: tuple[type, ...] = (Notification, FollowerInfo, LeaderInfo, AckEpoch, SyncHeader,
+                            SnapChunk, SyncDiff, NewLeader, SyncAck, Proposal, Ack, Commit,
+                            Ping, Request, SyncRequest, SyncReply)
 _CODE = {cls: code for code, cls in enumerate(_TYPES)}
 _ENTRY_FIELDS = {"entries"}
 

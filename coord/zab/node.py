@@ -6,7 +6,10 @@ carried out strictly in order. Storage calls run on one I/O thread (FIFO): appen
 submitted without waiting and reported back as `persisted` once fsynced (appends made
 while one is in flight are joined into the next write: group commit); epoch writes,
 truncation and snapshot installs are awaited before the next action, as the core's
-contract demands. The server plugs in through `Storage` and the callbacks.
+contract demands. A follower's snapshot chunks are written there too, each awaited
+(the next chunk is taken once one is written); a leader's are read on a thread of their
+own, each awaited so it leaves in order with the sends around it. The server plugs in
+through `Storage` and the callbacks.
 
 Storage errors are fail-stop: once a write, fsync, truncation or snapshot install fails,
 the log may not hold what the core believes it holds, so the node reports nothing more as
@@ -28,8 +31,8 @@ from typing import Any, Protocol
 
 from coord.zab import actions as act
 from coord.zab.errors import NotLeaderError
-from coord.zab.log import Snapshot
-from coord.zab.messages import Entry, Message
+from coord.zab.log import SnapshotImage
+from coord.zab.messages import Entry, Message, SnapChunk
 from coord.zab.config import ZabConfig
 from coord.zab.peer import Peer, PersistentState
 from coord.zab.link_security import LinkSecurity
@@ -39,13 +42,18 @@ log = logging.getLogger("coord.zab.node")
 
 
 class Storage(Protocol):
-    """Durable state of one member; every method returns only once it is durable."""
+    """Durable state of one member; every method but `stage_snapshot` returns only once
+    it is durable."""
 
     def load(self) -> PersistentState: ...
     def save_epochs(self, accepted: int, current: int) -> None: ...
     def append(self, entries: list[Entry]) -> None: ...
     def truncate(self, zxid: int) -> None: ...
-    def install_snapshot(self, zxid: int, data: bytes) -> None: ...
+    def stage_snapshot(self, zxid: int, offset: int, data: bytes) -> None: ...
+    def install_snapshot(self, zxid: int, size: int) -> None: ...
+    def load_snapshot(self, zxid: int) -> Any:
+        """The installed snapshot at zxid, read back as the state machine's `restore`
+        takes it (on the I/O thread: it may be big)."""
 
 
 class StateMachine(Protocol):
@@ -53,8 +61,9 @@ class StateMachine(Protocol):
     server's recovery loads it); afterwards it changes only through these calls."""
 
     def apply(self, zxid: int, data: bytes) -> None: ...
-    def restore(self, zxid: int, data: bytes) -> None: ...
-    def snapshot(self) -> Snapshot: ...
+    def restore(self, zxid: int, state: Any) -> None: ...
+    def snapshot(self) -> SnapshotImage:
+        """An image of a durable snapshot in the core's history, for SNAP."""
 
 
 class ZabNode:
@@ -73,6 +82,8 @@ class ZabNode:
                                security=security)
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"zab-io-{sid}")
+        # Snapshot chunks for followers are read apart from the log's writes and fsyncs.
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"zab-snap-{sid}")
         self._appending: list[Entry] = []
         self._inflight: asyncio.Future[None] | None = None
         self._generation = 0
@@ -108,6 +119,7 @@ class ZabNode:
                 pass
         await self.net.close()
         self._io.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
         self._fail_waiters(NotLeaderError(None, f"server {self.sid} stopped"))
 
     def _fail_stop(self, exc: BaseException) -> None:
@@ -211,6 +223,15 @@ class ZabNode:
                 return
             if isinstance(a, act.Send):
                 self.net.send(a.to, a.msg)
+            elif isinstance(a, act.SendSnapshotChunk):
+                # Awaited here, so the chunk leaves in order with the sends around it.
+                data = await asyncio.get_running_loop().run_in_executor(
+                    self._reader, a.image.read, a.offset, a.size)
+                self.net.send(a.to, SnapChunk(a.epoch, a.stream, a.seq, a.offset, data))
+            elif isinstance(a, act.StageSnapshot):
+                # Awaited too: a follower takes the next chunk once this one is written.
+                await asyncio.get_running_loop().run_in_executor(
+                    self._io, self.storage.stage_snapshot, a.zxid, a.offset, a.data)
             elif isinstance(a, act.AppendLog):
                 self._appending.extend(a.entries)
                 self._start_append()
@@ -245,8 +266,9 @@ class ZabNode:
             durable = a.zxid
         else:
             assert isinstance(a, act.InstallSnapshot)
-            await loop.run_in_executor(self._io, self.storage.install_snapshot, a.zxid, a.data)
-            self.machine.restore(a.zxid, a.data)
+            await loop.run_in_executor(self._io, self.storage.install_snapshot, a.zxid, a.size)
+            state = await loop.run_in_executor(self._io, self.storage.load_snapshot, a.zxid)
+            self.machine.restore(a.zxid, state)
             durable = a.zxid
         # Reports of appends from before this point no longer mean what they said.
         self._generation += 1

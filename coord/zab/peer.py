@@ -23,7 +23,7 @@ from coord.zab.election import Looking
 from coord.zab.errors import NotLeaderError, SafetyError
 from coord.zab.follower import Following
 from coord.zab.leader import Leading
-from coord.zab.log import History, Snapshot
+from coord.zab.log import History, SnapshotImage
 from coord.zab.messages import Entry, Message, Notification
 from coord.zab.roles import Role, RoleState
 
@@ -39,7 +39,7 @@ class PersistentState:
 
 class Peer:
     def __init__(self, sid: int, members: frozenset[int], config: ZabConfig,
-                 state: PersistentState, snapshot_source: Callable[[], Snapshot],
+                 state: PersistentState, snapshot_source: Callable[[], SnapshotImage],
                  now: float) -> None:
         if sid not in members:
             raise ValueError(f"server id {sid} is not in the ensemble {sorted(members)}")
@@ -121,10 +121,14 @@ class Peer:
             self.role.on_persisted(now)
 
     def compact(self, zxid: int) -> None:
-        """The shell holds a durable snapshot at zxid (<= applied): forget the log below."""
+        """The shell holds a durable snapshot at zxid (<= applied): forget the log below,
+        except what a sync stream still has to send."""
         if zxid > self.applied_zxid:
             raise SafetyError(f"snapshot at {zxid:#x} is beyond applied {self.applied_zxid:#x}")
-        self.history.compact(zxid)
+        pinned = self.role.pinned()
+        # A follower's sync stream still sends entries from `pinned` on: keep them
+        # (the next snapshot's compaction drops them once it is done).
+        self.history.compact(zxid if pinned is None else min(zxid, pinned))
 
     def ready(self) -> list[act.Action]:
         self.role.flush()
@@ -179,12 +183,13 @@ class Peer:
         self.persisted_zxid = min(self.persisted_zxid, zxid)
         self.emit(act.TruncateLog(zxid))
 
-    def install_snapshot(self, snap: Snapshot) -> None:
-        if snap.zxid < self.commit_zxid:
-            raise SafetyError(f"SNAP at {snap.zxid:#x} is behind committed {self.commit_zxid:#x}")
-        self.history.reset(snap.zxid)
-        self.persisted_zxid = self.commit_zxid = self.applied_zxid = snap.zxid
-        self.emit(act.InstallSnapshot(snap.zxid, snap.data))
+    def install_snapshot(self, zxid: int, size: int) -> None:
+        """The staged snapshot (`size` bytes at zxid) replaces state and history."""
+        if zxid < self.commit_zxid:
+            raise SafetyError(f"SNAP at {zxid:#x} is behind committed {self.commit_zxid:#x}")
+        self.history.reset(zxid)
+        self.persisted_zxid = self.commit_zxid = self.applied_zxid = zxid
+        self.emit(act.InstallSnapshot(zxid, size))
 
     def commit_to(self, zxid: int) -> None:
         """Mark committed up to zxid (clipped to what is logged here) and apply in order."""

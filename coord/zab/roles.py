@@ -13,7 +13,7 @@ from typing import Protocol
 
 from coord.zab.actions import Action
 from coord.zab.config import ZabConfig
-from coord.zab.log import History, Snapshot
+from coord.zab.log import History, SnapshotImage
 from coord.zab.messages import Entry, Message, Notification
 
 
@@ -30,7 +30,7 @@ class PeerView(Protocol):
     sid: int
     members: frozenset[int]
     config: ZabConfig
-    snapshot_source: Callable[[], Snapshot]
+    snapshot_source: Callable[[], SnapshotImage]
     accepted_epoch: int
     current_epoch: int
     history: History
@@ -47,7 +47,7 @@ class PeerView(Protocol):
     def set_epochs(self, accepted: int, current: int) -> None: ...
     def append(self, entries: list[Entry]) -> None: ...
     def truncate(self, zxid: int) -> None: ...
-    def install_snapshot(self, snap: Snapshot) -> None: ...
+    def install_snapshot(self, zxid: int, size: int) -> None: ...
     def commit_to(self, zxid: int) -> None: ...
     def set_serving(self, on: bool) -> None: ...
     def become_looking(self, now: float) -> None: ...
@@ -84,6 +84,11 @@ class RoleState:
 
     def on_persisted(self, now: float) -> None:
         """The shell finished an fsync; `peer.persisted_zxid` moved."""
+
+    def pinned(self) -> int | None:
+        """The lowest zxid after which this role still needs the logged entries (a sync
+        stream under way), so a compaction keeps them; None if it needs none."""
+        return None
 
     def flush(self) -> None:
         """End of a batch of events: send what was buffered (batched proposals)."""

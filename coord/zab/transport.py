@@ -3,7 +3,12 @@
 Each member listens on its quorum port and dials every other member for the messages
 it sends (so a pair talks over two one-way connections and no tie-breaking is needed).
 A connection opens with the dialer's server id (u32), then carries frames
-``u32 length | msgpack message`` (coord.zab.messages). A frame for a peer that is not
+``u32 header | bytes``: the header's low 31 bits are the frame's length (at most
+MAX_FRAME), its top bit says the message continues in the next frame; a message
+(coord.zab.messages, msgpack) is its frames' bytes joined. Messages are cut into
+frames of FRAGMENT bytes, so one proposal larger than a frame (a closeSession listing
+very many ephemerals) still crosses, up to MAX_MESSAGE; the ZAB core keeps every other
+message to about a MiB. A frame for a peer that is not
 connected waits in a bounded queue while reconnecting; when the queue is full the
 oldest frames are dropped, which the ZAB core tolerates (it re-sends what matters).
 A connection that breaks is reported (`on_lost`), whichever direction it carried, and
@@ -32,6 +37,9 @@ log = logging.getLogger("coord.zab.transport")
 
 _U32 = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+FRAGMENT = 16 * 1024 * 1024
+MAX_MESSAGE = 1 << 30
+_MORE = 1 << 31
 QUEUE_LIMIT = 10_000
 
 
@@ -142,11 +150,9 @@ class PeerNetwork:
             if not out.frames:
                 out.ready.clear()
                 await out.ready.wait()
-            batch = []
+            batch: list[bytes | memoryview] = []
             while out.frames:
-                frame = out.frames.popleft()
-                batch.append(_U32.pack(len(frame)))
-                batch.append(frame)
+                batch.extend(_frames(out.frames.popleft()))
             writer.writelines(batch)
             await writer.drain()
 
@@ -163,11 +169,21 @@ class PeerNetwork:
             await authenticate_from(reader, writer, self.security, claimed,
                                     address[0] if address else None)
             sender = claimed
+            parts: list[bytes] = []
+            total = 0
             while True:
-                (size,) = _U32.unpack(await reader.readexactly(4))
-                if size > MAX_FRAME:
-                    raise MessageError(f"peer {sender} sent a {size}-byte frame (limit {MAX_FRAME})")
-                self.on_message(sender, decode(await reader.readexactly(size)))
+                (head,) = _U32.unpack(await reader.readexactly(4))
+                size = head & ~_MORE
+                total += size
+                if size > MAX_FRAME or total > MAX_MESSAGE:
+                    raise MessageError(f"peer {sender} sent a {size}-byte frame of a {total}-byte "
+                                       f"message (limits {MAX_FRAME}, {MAX_MESSAGE})")
+                parts.append(await reader.readexactly(size))
+                if head & _MORE:
+                    continue
+                body = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts, total = [], 0
+                self.on_message(sender, decode(body))
         except LinkRefused as exc:
             log.warning("refused a quorum link from %s: %s",
                         writer.get_extra_info("peername"), exc)
@@ -180,3 +196,16 @@ class PeerNetwork:
             self._readers.discard(task)
             self._incoming.discard(writer)
             writer.close()
+
+
+def _frames(message: bytes) -> list[bytes | memoryview]:
+    """A message as headers and bodies of FRAGMENT-byte frames (no copy of the body)."""
+    if len(message) <= FRAGMENT:
+        return [_U32.pack(len(message)), message]
+    view = memoryview(message)
+    out: list[bytes | memoryview] = []
+    for start in range(0, len(message), FRAGMENT):
+        piece = view[start:start + FRAGMENT]
+        more = _MORE if start + FRAGMENT < len(message) else 0
+        out += [_U32.pack(len(piece) | more), piece]
+    return out

@@ -41,7 +41,7 @@ def wait_until(what: str, fn: Callable[[], T | None], timeout: float = 45.0,
             last = fn()
         except Exception as exc:  # noqa: BLE001 - a poll may hit a member mid-restart
             last = exc
-        if last:
+        if last and not isinstance(last, Exception):   # an error is not success
             return last
         time.sleep(interval)
     raise AssertionError(f"{what}: not reached in {timeout}s (last: {last!r})")

@@ -15,7 +15,7 @@ import msgpack
 
 from coord.zab import actions as act
 from coord.zab import Peer, PersistentState, Role, Snapshot, ZabConfig
-from coord.zab.messages import Message, decode, encode
+from coord.zab.messages import Message, SnapChunk, decode, encode
 
 CONFIG = ZabConfig(tick=1.0, init_limit=5, sync_limit=3, election_retry=1)
 
@@ -26,6 +26,7 @@ class Shell:
     applied: list[tuple[int, bytes]] = field(default_factory=list)
     actions: list[act.Action] = field(default_factory=list)
     sent: list[tuple[int, Message]] = field(default_factory=list)
+    staging: bytes = b""     # a snapshot being received
 
 
 class Bench:
@@ -75,6 +76,9 @@ class Bench:
         shell = self.shells[sid]
         for a in actions:
             shell.actions.append(a)
+            if isinstance(a, act.SendSnapshotChunk):
+                a = act.Send(a.to, SnapChunk(a.epoch, a.stream, a.seq, a.offset,
+                                             a.image.read(a.offset, a.size)))
             if isinstance(a, act.Send):
                 msg = decode(encode(a.msg))
                 shell.sent.append((a.to, msg))
@@ -83,8 +87,11 @@ class Bench:
                 (self.lost if blocked else self.wire).append(hop)
             elif isinstance(a, act.Apply):
                 shell.applied.append((a.zxid, a.data))
+            elif isinstance(a, act.StageSnapshot):
+                shell.staging = shell.staging[:a.offset] + a.data
             elif isinstance(a, act.InstallSnapshot):
-                shell.applied = [(z, d) for z, d in msgpack.unpackb(a.data)]
+                assert len(shell.staging) == a.size
+                shell.applied = [(z, d) for z, d in msgpack.unpackb(shell.staging)]
         if self.auto_fsync and any(isinstance(a, act.AppendLog) for a in actions):
             peer.persisted(peer.last_zxid, self.now)
         return bool(actions)

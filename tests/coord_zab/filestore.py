@@ -65,6 +65,21 @@ class FileStorage:
         kept = [e for e in self._entries() if e[0] <= zxid]
         _write_atomic(self.log_path, b"".join(msgpack.packb([z, d]) for z, d in kept))
 
-    def install_snapshot(self, zxid: int, data: bytes) -> None:
+    def stage_snapshot(self, zxid: int, offset: int, data: bytes) -> None:
+        with open(self.dir / "incoming", "wb" if offset == 0 else "ab") as f:
+            if f.tell() != offset:
+                raise OSError(f"chunk at {offset} does not follow the {f.tell()} bytes staged")
+            f.write(data)
+
+    def install_snapshot(self, zxid: int, size: int) -> None:
+        data = (self.dir / "incoming").read_bytes()
+        if len(data) != size:
+            raise OSError(f"staged {len(data)} bytes, the snapshot has {size}")
         _write_atomic(self.dir / "snapshot", msgpack.packb([zxid, data]))
         _write_atomic(self.log_path, b"")
+
+    def load_snapshot(self, zxid: int) -> bytes:
+        snap_zxid, data = self.snapshot()
+        if snap_zxid != zxid:
+            raise OSError(f"the snapshot is at {snap_zxid:#x}, not {zxid:#x}")
+        return data

@@ -15,6 +15,7 @@ from coord.zab import NotLeaderError, Peer, PersistentState, Role
 from coord.zab.log import make_zxid
 from coord.zab.messages import (
     LOOKING, Ack, AckEpoch, Commit, LeaderInfo, NewLeader, Notification, Ping, Proposal,
+    SnapChunk, SyncAck, SyncDiff, SyncHeader,
     decode, encode,
 )
 from coord.zab.quorum import quorum_acked, quorum_size
@@ -35,9 +36,10 @@ def _sent(peer: Peer) -> list[object]:
     return [a.msg for a in peer.ready() if isinstance(a, act.Send)]
 
 
-def _newleaders(bench: Bench, to: int) -> list[NewLeader]:
+def _newleaders(bench: Bench, to: int) -> list[SyncHeader]:
+    """The synchronizations streamed to `to` (their headers: DIFF, TRUNC or SNAP)."""
     return [m for shell in bench.shells.values() for dst, m in shell.sent
-            if dst == to and isinstance(m, NewLeader)]
+            if dst == to and isinstance(m, SyncHeader)]
 
 
 def test_a_follower_never_accepts_an_epoch_older_than_its_accepted_epoch() -> None:
@@ -52,7 +54,8 @@ def test_a_follower_never_acks_a_proposal_from_an_epoch_older_than_its_accepted_
     peer = _lone_follower(PersistentState(accepted_epoch=5, current_epoch=5))
     peer.receive(3, LeaderInfo(6), 0.0)
     assert [type(m) for m in _sent(peer)] == [AckEpoch]
-    peer.receive(3, NewLeader(6, "DIFF", 0, 0, b"", [], 0), 0.0)
+    peer.receive(3, SyncHeader(6, 1, "DIFF", 0, 0, 0), 0.0)
+    peer.receive(3, NewLeader(6, 1, 1, 0, 0), 0.0)
     peer.persisted(peer.last_zxid, 0.0)
     peer.ready()
     stale = make_zxid(5, 1)
@@ -71,7 +74,9 @@ def test_current_epoch_becomes_durable_only_after_the_synchronized_history() -> 
     peer = _lone_follower(PersistentState(1, 1, 0, [(make_zxid(1, 1), b"a")]))
     peer.receive(3, LeaderInfo(2), 0.0)
     peer.ready()
-    peer.receive(3, NewLeader(2, "DIFF", 0, 0, b"", [(make_zxid(1, 2), b"b")], 0), 0.0)
+    peer.receive(3, SyncHeader(2, 1, "DIFF", 0, 0, 0), 0.0)
+    peer.receive(3, SyncDiff(2, 1, 1, [(make_zxid(1, 2), b"b")]), 0.0)
+    peer.receive(3, NewLeader(2, 1, 2, make_zxid(1, 2), 0), 0.0)
     before = peer.ready()
     assert not any(isinstance(a, act.PersistEpochs) and a.current_epoch == 2 for a in before)
     assert peer.current_epoch == 1
@@ -272,9 +277,15 @@ entries = st.lists(st.tuples(st.integers(0, 2**64 - 1), st.binary(max_size=20)),
 
 @given(st.one_of(
     st.builds(Proposal, st.integers(0, 2**32), entries),
-    st.builds(NewLeader, st.integers(0, 2**32), st.sampled_from(["DIFF", "TRUNC", "SNAP"]),
-              st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.binary(), entries,
-              st.integers(0, 2**64 - 1)),
+    st.builds(SyncHeader, st.integers(0, 2**32), st.integers(0, 2**32),
+              st.sampled_from(["DIFF", "TRUNC", "SNAP"]), st.integers(0, 2**64 - 1),
+              st.integers(0, 2**64 - 1), st.integers(0, 2**63)),
+    st.builds(SnapChunk, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32),
+              st.integers(0, 2**63), st.binary()),
+    st.builds(SyncDiff, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32), entries),
+    st.builds(NewLeader, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32),
+              st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+    st.builds(SyncAck, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32)),
     st.builds(Ack, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.lists(st.integers(0, 2**63))),
     st.builds(Ping, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.booleans()),
 ))

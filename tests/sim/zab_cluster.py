@@ -21,14 +21,16 @@ import msgpack
 from coord.diskio import FaultPlan as DiskFaults
 from coord.zab import actions as act
 from coord.zab import NotLeaderError, Peer, PersistentState, Role, Snapshot, ZabConfig
-from coord.zab.messages import decode, encode
+from coord.zab.messages import SnapChunk, decode, encode
 from tests.sim.clock import Scheduler
 from tests.sim.disk import SimDisk
 from tests.sim.network import Network
 from tests.sim.seeds import SimFailure
 from tests.sim.zab_checks import InvariantViolation, ZabChecker
 
-CONFIG = ZabConfig(tick=0.1, init_limit=10, sync_limit=5, election_retry=2)
+# Chunks of 256 bytes (a dozen of the simulator's txns, as a real MiB holds many real
+# ones): a SNAP crosses in many chunks, a long diff in many batches.
+CONFIG = ZabConfig(tick=0.1, init_limit=10, sync_limit=5, election_retry=2, chunk_bytes=256)
 COMPACT_EVERY = 25       # applied txns between snapshots (makes SNAP syncs happen)
 
 
@@ -45,6 +47,8 @@ class SimNode:
     incarnation: int = 0
     fsync_busy: bool = False
     client_pending: set[bytes] = field(default_factory=set)
+    staging: bytearray = field(default_factory=bytearray)   # a SNAP being received
+    chunks_staged: int = 0
 
 
 class ZabCluster:
@@ -73,6 +77,7 @@ class ZabCluster:
         accepted, current = node.disk.meta.get("epochs", (0, 0))
         snap_zxid, snap_data = node.disk.meta.get("snapshot", (0, msgpack.packb([])))
         node.applied = [(z, d) for z, d in msgpack.unpackb(snap_data)]
+        node.staging = bytearray()
         self.checker.on_restore(sid, node.applied)
         state = PersistentState(accepted, current, snap_zxid, node.disk.records())
         node.peer = Peer(sid, self.members, self.config, state,
@@ -171,10 +176,23 @@ class ZabCluster:
         elif isinstance(a, act.TruncateLog):
             disk.truncate(lambda rec, z=a.zxid: rec[0] <= z)
             self.log(f"{node.sid} TRUNC to {a.zxid:#x}")
+        elif isinstance(a, act.SendSnapshotChunk):
+            chunk = SnapChunk(a.epoch, a.stream, a.seq, a.offset, a.image.read(a.offset, a.size))
+            self.net.send(node.sid, a.to, encode(chunk))
+        elif isinstance(a, act.StageSnapshot):
+            if a.offset == 0:
+                node.staging = bytearray()
+            if a.offset != len(node.staging):
+                raise InvariantViolation(f"{node.sid} staged a chunk at {a.offset}, has {len(node.staging)}")
+            node.staging += a.data
+            node.chunks_staged += 1
         elif isinstance(a, act.InstallSnapshot):
-            disk.meta["snapshot"] = (a.zxid, a.data)
+            if len(node.staging) != a.size:
+                raise InvariantViolation(f"{node.sid} installs {a.size} bytes, staged {len(node.staging)}")
+            data, node.staging = bytes(node.staging), bytearray()
+            disk.meta["snapshot"] = (a.zxid, data)
             disk.truncate(lambda rec: False)
-            node.applied = [(z, d) for z, d in msgpack.unpackb(a.data)]
+            node.applied = [(z, d) for z, d in msgpack.unpackb(data)]
             self.checker.on_restore(node.sid, node.applied)
             self.log(f"{node.sid} SNAP at {a.zxid:#x}")
         elif isinstance(a, act.Serving):
