@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def metadata_request(topics: Iterable[str] | None, auto_create: bool = False) -> Any:
-    """A Metadata request for `topics` (None: every topic). Only a producer lets the broker
-    create a missing topic (as Kafka's producer does, where auto.create.topics.enable allows
-    it); consumers and the admin client must never create one by looking."""
+    """A Metadata request for `topics` (None: every topic). Our clients do not ask the broker
+    to create a missing topic by default: a typo in a topic name must fail clearly (Kafka's
+    producer would create it where auto.create.topics.enable allows; `auto_create` opts in)."""
     wanted = None if topics is None else [m.MetadataRequest.MetadataRequestTopic(name=name) for name in sorted(topics)]
     return m.MetadataRequest(topics=wanted, allow_auto_topic_creation=auto_create and topics is not None)
 

@@ -87,7 +87,7 @@ class AsyncProducer:
         self._key_serializer = key_serializer
         self._value_serializer = value_serializer
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms, auto_create_topics=True,
+                                    retry_backoff_ms=retry_backoff_ms,
                                     security=client_security(**security))
         self._settings = dict(batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory,
                               retry_backoff_ms=retry_backoff_ms)

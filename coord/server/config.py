@@ -27,10 +27,11 @@ ZOOKEEPER_NAMES = {
 
 
 def _our_names(doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` with ZooKeeper's names (dotted or as nested tables) turned into ours."""
+    """`doc` with ZooKeeper's names (dotted or as nested tables) turned into ours; the
+    `security` table keeps ZooKeeper's own names (coord.security.settings reads them)."""
     flat: dict[str, Any] = {}
     for key, value in doc.items():
-        if isinstance(value, dict) and key not in ("peers",):
+        if isinstance(value, dict) and key not in ("peers", "security"):
             flat.update({f"{key}.{k}": v for k, v in value.items()})
         else:
             flat[key] = value
