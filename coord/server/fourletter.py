@@ -199,7 +199,7 @@ def _conf(src: Source) -> str:
     rows = [("clientPort", c.client_port), ("secureClientPort", -1),
             ("dataDir", data_dir / "snapshot"), ("dataDirSize", size),
             ("dataLogDir", data_dir / "log"), ("dataLogSize", size),
-            ("tickTime", c.tick_ms), ("maxClientCnxns", 0),
+            ("tickTime", c.tick_ms), ("maxClientCnxns", c.max_client_cnxns),
             ("minSessionTimeout", c.min_session_timeout_ms),
             ("maxSessionTimeout", c.max_session_timeout_ms),
             ("clientPortListenBacklog", -1), ("serverId", c.server_id)]
