@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 import time
 from collections.abc import Awaitable
 
@@ -38,6 +39,7 @@ from broker.metadata.isr_writer import IsrWriter
 from broker.metadata.store import MetadataStore
 from broker.metadata.znodes import BrokerInfo
 from broker.server.connection import Connection
+from broker.server.connection_quotas import ConnectionQuotas, RequestBytes
 from broker.server.fetcher import FetcherManager
 from broker.server.handlers import HANDLERS
 from broker.server.handlers.common import BrokerContext
@@ -107,6 +109,9 @@ class Broker:
         self.ctx: BrokerContext | None = None
         self._server: asyncio.base_events.Server | None = None
         self._connections: dict[asyncio.Task, Connection] = {}
+        self._quotas = ConnectionQuotas(config)
+        self._request_bytes = RequestBytes(config.queued_max_request_bytes)
+        self._idle_reaper: asyncio.Task | None = None
         self._rejoin_task: asyncio.Task | None = None
         self._stopping = False
         self.port = config.port
@@ -135,6 +140,7 @@ class Broker:
         self.channel.local = self._local_request
         self.groups.controller = controller
         await self._join()
+        self._idle_reaper = asyncio.get_running_loop().create_task(self._close_idle(), name="idle-connections")
         await self._server.start_serving()
         log.info("broker %d serving on %s:%d (cluster %s), data in %s", cfg.broker_id, cfg.host,
                  self.port, self.cache.cluster_id, cfg.data_dir)
@@ -221,6 +227,8 @@ class Broker:
         await _watched("the controller channel", self.channel.close())
         if self._server is not None:
             self._server.close()
+        if self._idle_reaper is not None:
+            self._idle_reaper.cancel()
         for task in list(self._connections):
             task.cancel()
         await _watched("client connections", asyncio.gather(*self._connections, return_exceptions=True))
@@ -255,9 +263,30 @@ class Broker:
         part = self.replicas.partitions.get((topic, partition))
         return None if part is None else part.high_watermark
 
+    async def _close_idle(self) -> None:
+        """connections.max.idle.ms: close connections where nothing moved for that long."""
+        max_idle = self.config.connections_max_idle_ms / 1000
+        while True:
+            await asyncio.sleep(min(max_idle / 4, 30.0))
+            now = time.monotonic()
+            for task, conn in list(self._connections.items()):
+                if conn.idle_for(now) >= max_idle:
+                    log.info("closing connection from %s: idle for more than %d ms", conn.peer,
+                             self.config.connections_max_idle_ms)
+                    task.cancel()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self.ctx is not None
-        conn = Connection(self.ctx, reader, writer)
+        ip = str((writer.get_extra_info("peername") or ("?",))[0])
+        refusal = self._quotas.admit(ip)
+        if refusal is not None:
+            log.info("rejected connection from %s: %s", ip, refusal)
+            writer.transport.abort()
+            return
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # a peer that vanished (power cut, cable) is found and closed
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        conn = Connection(self.ctx, reader, writer, self._request_bytes)
         task = asyncio.current_task()
         assert task is not None
         self._connections[task] = conn
@@ -269,3 +298,4 @@ class Broker:
             pass
         finally:
             self._connections.pop(task, None)
+            self._quotas.release(ip)
