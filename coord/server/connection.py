@@ -109,6 +109,8 @@ class Connection(asyncio.Protocol):
         self.last_cxid, self.last_zxid, self.last_latency = 0, 0, 0
         self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
         self._sessionless_timer: asyncio.TimerHandle | None = None
+        self.unread: deque[bytes] = deque()   # frames read, not handled while paused
+        self.taking = False
 
     # -- asyncio callbacks ---------------------------------------------------------------
 
@@ -145,6 +147,7 @@ class Connection(asyncio.Protocol):
         if self.session_id and self.server.session_conns.get(self.session_id) is self:
             del self.server.session_conns[self.session_id]
         self.slots.clear()
+        self.unread.clear()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -171,10 +174,20 @@ class Connection(asyncio.Protocol):
             log.info("closing %s:%s: %s", *self.peer[:2], e)
             self.close()
             return
-        for frame in frames:
-            if self.state == "closed":
-                return
-            self._on_frame(frame)
+        self.unread.extend(frames)
+        self._take_frames()
+
+    def _take_frames(self) -> None:
+        """Handle the frames read so far, one at a time, until reading pauses: a paused
+        connection handles no more (the rest wait here, at most one read's worth)."""
+        if self.taking:
+            return
+        self.taking = True
+        try:
+            while self.unread and not self.paused and self.state != "closed":
+                self._on_frame(self.unread.popleft())
+        finally:
+            self.taking = False
 
     # -- framing and dispatch --------------------------------------------------------------
 
@@ -255,6 +268,8 @@ class Connection(asyncio.Protocol):
         if want_pause != self.paused:
             self.paused = want_pause
             (self.transport.pause_reading if want_pause else self.transport.resume_reading)()
+            if not want_pause and self.unread:
+                asyncio.get_running_loop().call_soon(self._take_frames)
 
     def _send(self, payload: bytes, received: int | None = None) -> None:
         """Queue one frame; frames queued in the same loop iteration leave in one write

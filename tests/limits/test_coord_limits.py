@@ -6,6 +6,7 @@ the watcher may not read (CVE-2024-23944)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import struct
 import time
@@ -16,6 +17,10 @@ from kazoo.security import make_digest_acl
 
 from coord.client import CoordClient
 from coord.client.four_letter import four_letter
+from coord.protocol import records as R
+from coord.protocol.framing import frame
+from coord.protocol.opcodes import OpCode
+from tests.coord_server.rawclient import RawClient
 from tests.limits.measure import close_all, closed_by_server, fd_count, open_from, rss_mb, still_open, wait_until
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup, wait_for_port
@@ -137,3 +142,23 @@ def test_a_recursive_watch_reports_only_nodes_the_watcher_may_read(procs, tmp_pa
     finally:
         owner.stop()
         owner.close()
+
+
+def test_global_outstanding_limit_bounds_unanswered_requests_over_all_clients(procs, tmp_path):
+    coord = Coord(procs, tmp_path, 'global_outstanding_limit = 20\nfour_letter_whitelist = "cons"\n')
+    clients = [RawClient(coord.port) for _ in range(5)]
+    try:
+        for n, c in enumerate(clients):   # 2,000 creates each, in one go, answers unread for now
+            c.sock.sendall(b"".join(frame(R.RequestHeader(i + 1, int(OpCode.create)).to_bytes()
+                                          + R.CreateRequest(f"/c{n}-{i}", b"", R.OPEN_ACL_UNSAFE, 0).to_bytes())
+                                    for i in range(2000)))
+        most, deadline = 0, time.monotonic() + 3
+        while time.monotonic() < deadline:
+            cons = four_letter("127.0.0.1", coord.port, "cons")
+            most = max(most, sum(int(q) for q in re.findall(r"queued=(\d+)", cons)))
+        # each connection may add one request past the limit before it stops reading
+        assert most <= 20 + len(clients), f"{most} requests unanswered at once"
+        assert coord.served()
+    finally:
+        for c in clients:
+            c.close()
