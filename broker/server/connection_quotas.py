@@ -59,7 +59,7 @@ class ConnectionQuotas:
 
 class RequestBytes:
     """Bytes of complete requests read and not answered yet, over every connection; readers
-    wait while they are at or over the bound (-1: no bound)."""
+    wait while they are at or over the bound (-1: no bound), then each reads once more."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -71,12 +71,15 @@ class RequestBytes:
         return 0 <= self.limit <= self.used
 
     async def room(self) -> None:
-        while self.full():
-            self._room.clear()
+        """Wait while full. Every reader waiting when room appears gets one read, so one
+        busy client cannot take all the room each time some is freed."""
+        if self.full():
             await self._room.wait()
 
     def take(self, n: int) -> None:
         self.used += n
+        if self.full():
+            self._room.clear()
 
     def give(self, n: int) -> None:
         self.used -= n

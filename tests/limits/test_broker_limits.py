@@ -163,3 +163,22 @@ def test_a_fetch_naming_one_partition_many_times_reads_it_once(procs, tmp_path):
         assert node.served()
     finally:
         s.close()
+
+
+def test_queued_max_request_bytes_stops_reading_and_drops_nothing(procs, tmp_path):
+    node = _node(procs, tmp_path, '"queued.max.request.bytes" = 300000\n')
+    with WireClient(node.port) as c:
+        assert create_topic(c, "quiet").error_code == 0
+        metadata(c, ["quiet"])
+    # 20 long polls of 3 s on an empty partition, each 50 KB (a long rack id): 1 MB unanswered
+    poll = fetch_request([("quiet", 0, 0)], max_wait_ms=3000)
+    poll.rack_id = "r" * 50_000
+    with WireClient(node.port, timeout=30) as greedy:
+        headers = [greedy.send(ApiKey.FETCH, poll, 12) for _ in range(20)]
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert node.served()   # waits: no connection reads while the bound is reached
+        waited = time.monotonic() - started
+        answers = [greedy.receive(h) for h in headers]   # nothing dropped
+    assert all(a.error_code == 0 for a in answers)
+    assert waited > 1.5, f"another client was read after {waited:.2f} s with 1 MB unanswered"
