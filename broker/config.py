@@ -34,7 +34,12 @@ class BrokerConfig:
     coord_connect: str = "127.0.0.1:2181"               # zookeeper.connect
     coord_session_timeout_ms: int = 18000               # zookeeper.session.timeout.ms
     socket_request_max_bytes: int = 104857600           # socket.request.max.bytes
-    max_in_flight_requests_per_connection: int = 1000   # queued requests before we stop reading
+    queued_max_requests: int = 500                      # queued.max.requests (per connection, see docs)
+    queued_max_request_bytes: int = -1                  # queued.max.request.bytes (-1: no bound)
+    connections_max_idle_ms: int = 600000               # connections.max.idle.ms
+    max_connections: int = 2147483647                   # max.connections
+    max_connections_per_ip: int = 2147483647            # max.connections.per.ip
+    max_connections_per_ip_overrides: str = ""          # max.connections.per.ip.overrides ("host:N,...")
     num_partitions: int = 1                             # num.partitions
     default_replication_factor: int = 1                 # default.replication.factor
     auto_create_topics_enable: bool = True              # auto.create.topics.enable

@@ -25,6 +25,7 @@ import dataclasses
 import errno
 import functools
 import logging
+import socket
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -56,6 +57,7 @@ from broker.security.listeners import (
     ListenerError, advertised_listeners, bound_listeners, inter_broker_listener,
 )
 from broker.server.connection import Connection
+from broker.server.connection_quotas import ConnectionQuotas, RequestBytes
 from broker.server.fetcher import FetcherManager
 from broker.server.handlers import HANDLERS
 from broker.server.handlers.common import BrokerContext
@@ -146,6 +148,9 @@ class Broker:
         self._servers: list[asyncio.base_events.Server] = []
         self.ports: dict[str, int] = {}   # listener name -> bound port
         self._connections: dict[asyncio.Task, Connection] = {}
+        self._quotas = ConnectionQuotas(config)
+        self._request_bytes = RequestBytes(config.queued_max_request_bytes)
+        self._idle_reaper: asyncio.Task | None = None
         self._rejoin_task: asyncio.Task | None = None
         self._stopping = False
         self.port = config.port
@@ -188,6 +193,7 @@ class Broker:
         self.channel.local = self._local_request
         self.groups.controller = controller
         await self._join()
+        self._idle_reaper = asyncio.get_running_loop().create_task(self._close_idle(), name="idle-connections")
         for server in self._servers:
             await server.start_serving()
         log.info("broker %d serving %s (inter-broker: %s; cluster %s), data in %s", cfg.broker_id,
@@ -306,6 +312,8 @@ class Broker:
         await _watched("the controller channel", self.channel.close())
         for server in self._servers:
             server.close()
+        if self._idle_reaper is not None:
+            self._idle_reaper.cancel()
         for task in list(self._connections):
             task.cancel()
         await _watched("client connections", asyncio.gather(*self._connections, return_exceptions=True))
@@ -343,10 +351,31 @@ class Broker:
         part = self.replicas.partitions.get((topic, partition))
         return None if part is None else part.high_watermark
 
+    async def _close_idle(self) -> None:
+        """connections.max.idle.ms: close connections where nothing moved for that long."""
+        max_idle = self.config.connections_max_idle_ms / 1000
+        while True:
+            await asyncio.sleep(min(max_idle / 4, 30.0))
+            now = time.monotonic()
+            for task, conn in list(self._connections.items()):
+                if conn.idle_for(now) >= max_idle:
+                    log.info("closing connection from %s: idle for more than %d ms", conn.peer,
+                             self.config.connections_max_idle_ms)
+                    task.cancel()
+
     async def _accept(self, listener: ListenerRuntime, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:
         assert self.ctx is not None
-        conn = Connection(self.ctx, reader, writer, listener)
+        ip = str((writer.get_extra_info("peername") or ("?",))[0])
+        refusal = self._quotas.admit(ip)
+        if refusal is not None:
+            log.info("rejected connection from %s: %s", ip, refusal)
+            writer.transport.abort()
+            return
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # a peer that vanished (power cut, cable) is found and closed
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        conn = Connection(self.ctx, reader, writer, listener, self._request_bytes)
         task = asyncio.current_task()
         assert task is not None
         self._connections[task] = conn
@@ -358,3 +387,4 @@ class Broker:
             pass
         finally:
             self._connections.pop(task, None)
+            self._quotas.release(ip)

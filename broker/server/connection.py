@@ -8,6 +8,12 @@ strictly in order and writes each response, sending the record bytes of a Fetch 
 sendfile straight from the segment files (the file slices sit in the response's `records` fields).
 An acks=0 Produce gets no response.
 
+Limits: at most queued.max.requests requests of this connection wait for their answers, and no
+read starts while the broker-wide `RequestBytes` is full; past either, reading stops (the
+client's bytes wait in the socket buffers) and nothing is dropped. The writer waits for the
+socket to drain after every response, so a client that sends without reading is stopped by
+its own full socket, not buffered. `idle_for` tells the broker how long nothing moved.
+
 Refusals, as Kafka's: an ApiVersions request of a version we do not serve is answered with
 UNSUPPORTED_VERSION and our version table in the v0 layout (so any client can learn what we
 speak); any other API key or version we do not serve, a body that does not decode, or a bad
@@ -30,6 +36,7 @@ import asyncio
 import contextvars
 import logging
 import os
+import time
 from typing import Any
 
 from client.protocol.api import ApiKey
@@ -39,6 +46,7 @@ from client.protocol.kafka_frames import RequestHeader, UnsupportedVersion, deco
 from broker.security import session as sessions
 from broker.security.endpoint import ListenerRuntime
 from broker.security.sasl_server import SASL_APIS
+from broker.server.connection_quotas import RequestBytes
 from broker.server.handlers import api_versions, dispatch
 from broker.server.handlers.common import BrokerContext, Reply, Slice, slices_of
 
@@ -52,8 +60,9 @@ SASL_MAX_RECEIVE_BYTES = 524288
 TLS_RECORD_START = b"\x16\x03"
 _SENDFILE_UNSUPPORTED = (NotImplementedError, AttributeError)
 
-# (header, the reply's task, the version to encode the response in: None = the request's)
-_Item = tuple[RequestHeader, "asyncio.Future[Reply | None]", int | None]
+# (header, the reply's task, the version to encode the response in: None = the request's,
+#  the request's size in bytes)
+_Item = tuple[RequestHeader, "asyncio.Future[Reply | None]", int | None, int]
 
 
 def _done(reply: Reply) -> asyncio.Future[Reply | None]:
@@ -64,19 +73,34 @@ def _done(reply: Reply) -> asyncio.Future[Reply | None]:
 
 class Connection:
     def __init__(self, ctx: BrokerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 listener: ListenerRuntime | None = None) -> None:
+                 listener: ListenerRuntime | None, request_bytes: RequestBytes) -> None:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
         self.peer = writer.get_extra_info("peername")
-        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(
-            maxsize=ctx.config.max_in_flight_requests_per_connection)
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=ctx.config.queued_max_requests)
         self._tls = writer.get_extra_info("sslcontext") is not None
         self._sendfile_ok = not self._tls
         self.session = listener.session(writer) if listener is not None else sessions.LOCAL
         self._auth = listener.authenticator(self.session) if listener is not None else None
         self._context = contextvars.copy_context()
         self._context.run(sessions.bind, self.session)
+        self._request_bytes = request_bytes
+        self._held = 0                      # bytes of this connection's unanswered requests
+        self._last_active = time.monotonic()
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since a byte moved, 0 while a request waits for its answer."""
+        return 0.0 if self._held else now - self._last_active
+
+    def _hold(self, size: int) -> None:
+        self._held += size
+        self._request_bytes.take(size)
+
+    def _answered(self, size: int) -> None:
+        self._held -= size
+        self._request_bytes.give(size)
+        self._last_active = time.monotonic()
 
     async def run(self) -> None:
         reading = asyncio.create_task(self._read_loop())
@@ -96,6 +120,8 @@ class Connection:
                 task.cancel()
             await asyncio.gather(reading, writing, return_exceptions=True)
             self._cancel_pending()
+            self._request_bytes.give(self._held)
+            self._held = 0
             self.writer.transport.abort()
 
     def _log_close(self, exc: BaseException) -> None:
@@ -109,7 +135,9 @@ class Connection:
         loop = asyncio.get_running_loop()
         first = True
         while True:
+            await self._request_bytes.room()
             data = await self.reader.read(READ_CHUNK)
+            self._last_active = time.monotonic()
             if first and data[:2] == TLS_RECORD_START and not self._tls:
                 raise FrameError(f"a TLS handshake on listener {self.session.listener} ({self.session.protocol}): "
                                  "the client is configured for SSL but connected to a port without TLS")
@@ -124,13 +152,15 @@ class Connection:
             decoder.max_frame_bytes = (SASL_MAX_RECEIVE_BYTES if unauthenticated
                                        else self.ctx.config.socket_request_max_bytes)
             while (frame := decoder.next_frame()) is not None:
+                size = len(frame) + 4
+                self._hold(size)
                 try:
                     header, body = decode_request(frame)
                 except UnsupportedVersion as exc:
                     if exc.header.api_key != ApiKey.API_VERSIONS:
                         await self._close_after_answers(exc.header, str(exc))
                         return
-                    await self._queue.put((exc.header, _done(Reply(api_versions.refusal())), 0))
+                    await self._queue.put((exc.header, _done(Reply(api_versions.refusal())), 0, size))
                     continue
                 except FrameError as exc:
                     await self._close_after_answers(getattr(exc, "header", None), str(exc))
@@ -141,30 +171,31 @@ class Connection:
                                                                 f"authentication on listener {self.session.listener}")
                         return
                     reply, failed = await self._auth.handle(header, body)
-                    await self._queue.put((header, _done(reply), None))
+                    await self._queue.put((header, _done(reply), None, size))
                     if failed:
                         await self._close_after_answers(header, failed)
                         return
                     continue
                 task = loop.create_task(dispatch(self.ctx, header, body), context=self._context)
-                await self._queue.put((header, task, None))
+                await self._queue.put((header, task, None, size))
 
     async def _close_after_answers(self, header: RequestHeader | None, reason: str) -> None:
         """Answer every request before this one, then close (no response can carry `reason`)."""
         header = header or RequestHeader(-1, -1, -1, None)
-        await self._queue.put((header, _done(Reply(None, close_connection=True, close_reason=reason)), None))
+        await self._queue.put((header, _done(Reply(None, close_connection=True, close_reason=reason)), None, 0))
 
     async def _write_loop(self) -> None:
         while (item := await self._queue.get()) is not None:
-            header, task, version = item
+            header, task, version, size = item
             reply = await task
-            if reply is None:
-                continue
-            if reply.close_connection:
+            if reply is not None and reply.close_connection:
                 raise ConnectionAbortedError(reply.close_reason)
-            await self._send(header, reply.body, version)
-            if self._queue.empty():
+            if reply is not None:
+                await self._send(header, reply.body, version)
+                # Every time, not only when idle: a client that does not read must stop us,
+                # or its answers pile up in this process.
                 await self.writer.drain()
+            self._answered(size)
         await self.writer.drain()
 
     async def _send(self, header: RequestHeader, body: Any, version: int | None) -> None:

@@ -23,6 +23,8 @@ ZOOKEEPER_NAMES = {
     "extendedTypesEnabled": "extended_types", "4lw.commands.whitelist": "four_letter_whitelist",
     "metricsProvider.httpPort": "metrics_port", "metricsProvider.httpHost": "metrics_host",
     "admin.serverPort": "admin_port", "admin.serverAddress": "admin_host",
+    "maxClientCnxns": "max_client_cnxns", "globalOutstandingLimit": "global_outstanding_limit",
+    "zookeeper.nio.sessionlessCnxnTimeout": "sessionless_cnxn_timeout_ms",
 }
 
 
@@ -63,7 +65,10 @@ class ServerConfig:
     snap_count: int = 10000                   # txns between snapshots
     container_check_ms: int = 60000           # container / TTL cleanup period
     extended_types: bool = True               # TTL nodes (ZooKeeper: off by default)
-    four_letter_whitelist: str = "*"          # "*" or comma-separated words
+    four_letter_whitelist: str = "srvr"       # 4lw.commands.whitelist: "*" or words (srvr always)
+    max_client_cnxns: int = 60                # maxClientCnxns: connections per client address, 0 = any
+    global_outstanding_limit: int = 1000      # globalOutstandingLimit: unanswered requests, all clients
+    sessionless_cnxn_timeout_ms: int = 10000  # zookeeper.nio.sessionlessCnxnTimeout: until ConnectRequest
     # The ensemble: "1=host:quorumPort:electionPort,2=..." (ZooKeeper's server.N lines)
     # or a TOML table {"1" = "host:quorumPort:electionPort", ...}; empty = standalone.
     peers: str | dict[str, str] | list[str] = field(default_factory=list)
@@ -114,6 +119,10 @@ class ServerConfig:
             raise ConfigError("min_session_timeout_ms is above max_session_timeout_ms")
         if self.snap_count < 1:
             raise ConfigError("snap_count must be at least 1")
+        if self.max_client_cnxns < 0 or self.global_outstanding_limit < 1:
+            raise ConfigError("max_client_cnxns must be 0 (no limit) or more, global_outstanding_limit 1 or more")
+        if self.sessionless_cnxn_timeout_ms <= 0:
+            raise ConfigError("sessionless_cnxn_timeout_ms must be positive")
         if self.init_limit < 1 or self.sync_limit < 1:
             raise ConfigError("init_limit and sync_limit must be at least 1 tick")
         for name in ("metrics_port", "admin_port"):
@@ -149,5 +158,7 @@ class ServerConfig:
         return cls(**{**doc, **given})
 
     def four_letter_enabled(self, word: str) -> bool:
+        """ZooKeeper 3.8's rule: the whitelist's words, every word for "*", and always
+        `srvr` (zkServer.sh status and our own tools depend on it)."""
         allowed = {w.strip() for w in self.four_letter_whitelist.split(",")}
-        return "*" in allowed or word in allowed
+        return word == "srvr" or "*" in allowed or word in allowed

@@ -13,6 +13,12 @@ Bytes arrive, frames come out of the codec's FrameReader, and each request takes
 
 The first 4 bytes of a connection may be a four-letter word instead of a frame length.
 Who the client is (digest auth, SASL, its certificate) is kept by coord.server.client_auth.
+
+Limits (ZooKeeper's): at most `max_client_cnxns` connections per client address (more are
+closed at once); a connection that has not sent its ConnectRequest within
+`sessionless_cnxn_timeout_ms` is closed (one that stalls later, even mid-frame, stops
+touching its session and is closed when the session expires); past
+`global_outstanding_limit` unanswered requests over all clients, reading pauses.
 This module must never change the tree (only the server's pipeline does) and never let a
 bad frame raise out of `data_received`: bad input ends in an error reply or a close.
 """
@@ -35,6 +41,7 @@ from coord.server import prep as P
 from coord.server import reads
 from coord.server.clock import mono_ms, now_ms
 from coord.server.sessions import SessionTracker, negotiate_timeout
+from coord.server.throttle import OutstandingLimit
 from coord.server.txn import Applied, Txn
 from coord.server.client_auth import ClientAuth
 from coord.security.digest_md5 import SaslError
@@ -70,6 +77,7 @@ class Host(fourletter.Source, Protocol):
     """What a connection needs of its server (standalone CoordServer or EnsembleServer)."""
 
     tracker: SessionTracker
+    outstanding_limit: OutstandingLimit
     session_conns: dict[int, Any]
 
     def new_session(self, timeout: int, on_applied: Applied) -> tuple[int, bytes]: ...
@@ -105,26 +113,48 @@ class Connection(asyncio.Protocol):
         self.last_op: OpCode | None = None
         self.last_cxid, self.last_zxid, self.last_latency = 0, 0, 0
         self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
+        self._sessionless_timer: asyncio.TimerHandle | None = None
+        self.unread: deque[bytes] = deque()   # frames read, not handled while paused
+        self.taking = False
 
     # -- asyncio callbacks ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername") or ("?", 0)
+        limit = self.server.config.max_client_cnxns
+        if limit and sum(1 for c in self.server.connections if c.peer[0] == self.peer[0]) >= limit:
+            log.warning("Too many connections from %s - max is %d", self.peer[0], limit)
+            self.state = "closed"
+            transport.abort()
+            return
         self.server.connections.append(self)
         self.auth = ClientAuth(self.server.config.security_settings, str(self.peer[0]),
                                subject_of(transport.get_extra_info("peercert")))
+        self._sessionless_timer = asyncio.get_running_loop().call_later(
+            self.server.config.sessionless_cnxn_timeout_ms / 1000, self._sessionless_expired)
+
+    def _sessionless_expired(self) -> None:
+        if self.state == "new":
+            log.info("closing %s:%s: no ConnectRequest within %d ms", *self.peer[:2],
+                     self.server.config.sessionless_cnxn_timeout_ms)
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._sessionless_timer is not None:
+            self._sessionless_timer.cancel()
         if self.state == "closed":
             return
         self.state = "closed"
+        self.server.outstanding_limit.answered(len(self.slots))
+        self.server.outstanding_limit.forget(self)
         if self in self.server.connections:
             self.server.connections.remove(self)
         self.server.watches.remove_watcher(self)
         if self.session_id and self.server.session_conns.get(self.session_id) is self:
             del self.server.session_conns[self.session_id]
         self.slots.clear()
+        self.unread.clear()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -156,10 +186,20 @@ class Connection(asyncio.Protocol):
             log.info("closing %s:%s: %s", *self.peer[:2], e)
             self.close()
             return
-        for frame in frames:
-            if self.state == "closed":
-                return
-            self._on_frame(frame)
+        self.unread.extend(frames)
+        self._take_frames()
+
+    def _take_frames(self) -> None:
+        """Handle the frames read so far, one at a time, until reading pauses: a paused
+        connection handles no more (the rest wait here, at most one read's worth)."""
+        if self.taking:
+            return
+        self.taking = True
+        try:
+            while self.unread and not self.paused and self.state != "closed":
+                self._on_frame(self.unread.popleft())
+        finally:
+            self.taking = False
 
     # -- framing and dispatch --------------------------------------------------------------
 
@@ -204,8 +244,12 @@ class Connection(asyncio.Protocol):
             self._queue(Slot(received, lambda: self._error(header.xid,
                                                            ErrorCode.UNIMPLEMENTED, close=True)))
 
-    def _queue(self, slot: Slot) -> None:
+    def _add_slot(self, slot: Slot) -> None:
         self.slots.append(slot)
+        self.server.outstanding_limit.taken()
+
+    def _queue(self, slot: Slot) -> None:
+        self._add_slot(slot)
         if len(self.slots) == 1 and slot.run is not None:
             self._drain()
         else:
@@ -220,19 +264,29 @@ class Connection(asyncio.Protocol):
                     break
                 head.data = head.run()
             slots.popleft()
+            self.server.outstanding_limit.answered()
             if head.data:
                 self._send(head.data, head.received, head.update)
         self._update_reading()
         if self.closing_after_flush and not slots:
             self.close()
 
+    def update_reading(self) -> None:
+        """Re-check whether to read (the global outstanding limit may have cleared)."""
+        self._update_reading()
+
     def _update_reading(self) -> None:
         if self.transport is None or self.state == "closed":
             return
-        want_pause = self.write_paused or len(self.slots) > MAX_SLOTS
+        throttled = self.server.outstanding_limit.over and bool(self.slots)
+        if throttled:
+            self.server.outstanding_limit.stopped(self)
+        want_pause = self.write_paused or len(self.slots) > MAX_SLOTS or throttled
         if want_pause != self.paused:
             self.paused = want_pause
             (self.transport.pause_reading if want_pause else self.transport.resume_reading)()
+            if not want_pause and self.unread:
+                asyncio.get_running_loop().call_soon(self._take_frames)
 
     def _send(self, payload: bytes, received: int | None = None, update: bool = False) -> None:
         """Queue one frame; frames queued in the same loop iteration leave in one write
@@ -362,7 +416,7 @@ class Connection(asyncio.Protocol):
 
     def _write_request(self, xid: int, op: OpCode, r: JuteReader, received: int) -> None:
         slot = Slot(received, update=True)
-        self.slots.append(slot)
+        self._add_slot(slot)
         self._update_reading()
         server = self.server
         if not server.tracker.is_alive(self.session_id):
@@ -392,7 +446,7 @@ class Connection(asyncio.Protocol):
 
     def _close_session(self, xid: int, received: int) -> None:
         slot = Slot(received, update=True)
-        self.slots.append(slot)
+        self._add_slot(slot)
 
         def applied(txn: Txn, _results: list) -> None:
             slot.data = self._reply(xid)
@@ -405,7 +459,7 @@ class Connection(asyncio.Protocol):
         """Answered once this server has caught up with the leader as of now (at once
         when standalone or leading); replies still leave in request order."""
         slot = Slot(received)
-        self.slots.append(slot)
+        self._add_slot(slot)
         self._update_reading()
 
         def caught_up() -> None:

@@ -77,6 +77,7 @@ class Node:
 class WatchEvent(NamedTuple):
     type: int
     path: str
+    acl: list = []   # the ACL a watcher needs READ on to be told: the node's, the parent's for children
 
 
 def parent_of(path: str) -> str:
@@ -184,7 +185,7 @@ class DataTree:
             delta = _size(body[1]) - _size(node.data)
             node.data, node.version = body[1], node.version + 1
             node.mzxid, node.mtime = txn.zxid, txn.time
-            events.append(WatchEvent(NODE_DATA_CHANGED, body[0]))
+            events.append(WatchEvent(NODE_DATA_CHANGED, body[0], node.acl))
             stat = node.stat()
             self._count_usage(body[0], delta, 0)
             return stat
@@ -219,8 +220,8 @@ class DataTree:
             self.ttls.add(path)
         elif owner:
             self.ephemerals.setdefault(owner, set()).add(path)
-        events.append(WatchEvent(NODE_CREATED, path))
-        events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path))
+        events.append(WatchEvent(NODE_CREATED, path, acl))
+        events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path, parent.acl))
         stat = node.stat()
         covered = quota.quota_path_of(parent_path)
         if covered is not None and child_name(path) == quota.LIMIT_NODE:
@@ -251,8 +252,8 @@ class DataTree:
                 owned.discard(path)
                 if not owned:
                     del self.ephemerals[node.owner]
-        events.append(WatchEvent(NODE_DELETED, path))
-        events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path))
+        events.append(WatchEvent(NODE_DELETED, path, node.acl))
+        events.append(WatchEvent(NODE_CHILDREN_CHANGED, parent_path, parent.acl))
 
     # -- quota stats -----------------------------------------------------------------
 

@@ -28,8 +28,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from coord.protocol.opcodes import Perms
 from coord.server import prep as P
 from coord.server import txn as T
+from coord.server.acl import allowed
 from coord.server.clock import mono_ms, now_ms
 from coord.server.config import ServerConfig
 from coord.server.connection import Connection
@@ -40,6 +42,7 @@ from coord.server.prep import PrepView
 from coord.server.sessions import SessionTracker
 from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_parts,
                                    write_snapshot)
+from coord.server.throttle import OutstandingLimit
 from coord.server.txn import Applied, Txn
 from coord.server.txnlog import TxnLog
 from coord.server.watches import WatchManager
@@ -61,6 +64,7 @@ class CoordServer:
         self.serving = True             # an ensemble member serves only with a quorum
         self.connections: list = []
         self.session_conns: dict[int, Any] = {}
+        self.outstanding_limit = OutstandingLimit(config.global_outstanding_limit)
         self._pending: list[tuple[Txn, Applied | None]] = []
         self._inflight = 0
         self._wake = asyncio.Event()
@@ -237,7 +241,7 @@ class CoordServer:
             on_applied(txn, results)
 
     def _notify(self, events: list[WatchEvent]) -> None:
-        for conn, etype, path in self.watches.trigger(events):
+        for conn, etype, path in self.watches.trigger(events, may_read):
             conn.send_event(etype, path)
 
     async def _maybe_snapshot(self, applied: int) -> None:
@@ -316,3 +320,8 @@ class CoordServer:
             await asyncio.sleep(self.config.container_check_ms / 1000)
             if self.owns_sessions:
                 self.check_containers(now_ms())
+
+
+def may_read(conn: Any, acl: list) -> bool:
+    """Whether a watching connection may READ a node with this ACL (watch delivery)."""
+    return allowed(acl, Perms.READ, conn.ids)

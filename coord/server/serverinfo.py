@@ -197,7 +197,7 @@ def configuration(src: Source) -> list[tuple[str, str | None, Any]]:
     return [("clientPort", "client_port", c.client_port), ("secureClientPort", None, -1),
             ("dataDir", "data_dir", data / "snapshot"), ("dataDirSize", None, data_size),
             ("dataLogDir", "data_log_dir", data / "log"), ("dataLogSize", None, log_size),
-            ("tickTime", "tick_time", c.tick_ms), ("maxClientCnxns", "max_client_cnxns", 0),
+            ("tickTime", "tick_time", c.tick_ms), ("maxClientCnxns", "max_client_cnxns", c.max_client_cnxns),
             ("minSessionTimeout", "min_session_timeout", c.min_session_timeout_ms),
             ("maxSessionTimeout", "max_session_timeout", c.max_session_timeout_ms),
             ("clientPortListenBacklog", "client_port_listen_backlog", -1),

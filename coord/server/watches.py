@@ -5,7 +5,10 @@ there and the mode of each registration (one-shot, persistent, persistent-recurs
 one mode per watcher, path and table: the later registration wins, as in ZooKeeper 3.8).
 `trigger` turns the WatchEvents that `DataTree.apply` reports into notifications, with
 one notification per watcher, path and event type even if the watcher sits in both
-tables. One-shot registrations are removed when they fire.
+tables. One-shot registrations are removed when they fire. A watcher is told only about
+a node it may READ now (the event's ACL, checked by the caller's `may_read`): a recursive
+watch on `/` must not reveal changes under a node the watcher cannot read (ZooKeeper 3.8.4,
+CVE-2024-23944); a one-shot watch filtered that way is still used up, as in ZooKeeper.
 
 Watchers are opaque hashable objects (the server's connections). This module must never
 send anything or look at a socket: it returns who to notify and the caller sends.
@@ -13,7 +16,7 @@ send anything or look at a socket: it returns who to notify and the caller sends
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 from coord.server.datatree import (NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED,
                                    NODE_DELETED, DataTree, WatchEvent)
@@ -23,6 +26,8 @@ STANDARD, PERSISTENT, PERSISTENT_RECURSIVE = 0, 1, 2
 TYPE_CHILDREN, TYPE_DATA, TYPE_ANY = 1, 2, 3
 
 Notification = tuple[Hashable, int, str]
+# may_read(watcher, acl): whether the watcher holds READ under that ACL
+ReadCheck = Callable[[Hashable, list], bool]
 
 
 def ancestors(path: str) -> Iterable[str]:
@@ -95,14 +100,15 @@ class WatchManager:
 
     # -- firing ---------------------------------------------------------------------------
 
-    def trigger(self, events: Iterable[WatchEvent]) -> list[Notification]:
+    def trigger(self, events: Iterable[WatchEvent], may_read: ReadCheck | None = None) -> list[Notification]:
         out: list[Notification] = []
         for event in events:
-            out.extend((w, event.type, event.path) for w in self._fire(event))
+            out.extend((w, event.type, event.path) for w in self._fire(event)
+                       if may_read is None or may_read(w, event.acl))
         return out
 
     def _fire(self, event: WatchEvent) -> list[Hashable]:
-        etype, path = event
+        etype, path = event.type, event.path
         fired: dict[Hashable, None] = {}
         if etype in (NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED):
             self._fire_table(self.data, path, fired)

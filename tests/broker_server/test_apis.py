@@ -221,7 +221,8 @@ def test_fetch_limits_are_soft_and_cut_at_batch_boundaries(client):
     _, data = fetch(client, "apis-limits", 0, 1, partition_max_bytes=10)
     assert [r.offset for r in records_of(data)] == [1]  # one whole batch even above the limit
     answer = client.call(ApiKey.FETCH, fetch_request([("apis-limits", 0, 0), ("apis-limits", 1, 0)], max_bytes=10))
-    sizes = [len(bytes(t.partitions[0].records)) for t in answer.responses]
+    # one topic in the answer: as Kafka, a topic named twice is answered once
+    sizes = [len(bytes(p.records)) for t in answer.responses for p in t.partitions]
     assert sizes == [one_batch, 0]
 
 

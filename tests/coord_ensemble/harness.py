@@ -89,7 +89,13 @@ class Ensemble:
                              "--client-port", str(self.client_port[sid]),
                              "--peers", self.peers_for(sid), "--tick-ms", str(self.tick_ms),
                              "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT),
-                             *self.extra)
+                             "--config", str(self._config()), *self.extra)
+
+    def _config(self) -> Path:
+        """The members' TOML: `mntr` and `cons` (which these tests read) allowed beside srvr."""
+        path = self.root / "coord.toml"
+        path.write_text('four_letter_whitelist = "srvr,mntr,cons"\n')
+        return path
 
     def kill(self, sid: int) -> None:
         self.procs.kill(self.name(sid))

@@ -46,11 +46,15 @@ def start_coord(procs: ProcessGroup, data_dir: Path, name: str = "coord",
 @pytest.fixture(scope="module")
 def shared_coord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCoord]:
     """One server for a whole module of tests that do not restart it (tick 200 ms so
-    that session expiry tests stay short)."""
+    that session expiry tests stay short), with every four-letter word allowed."""
     base = tmp_path_factory.mktemp("coord")
+    # These tests use every four-letter word (only srvr is allowed by default) and open
+    # 1,000 connections from one address (60 by default).
+    config = base / "coord.toml"
+    config.write_text('four_letter_whitelist = "*"\nmax_client_cnxns = 0\n')
     group = ProcessGroup(base)
     try:
-        yield start_coord(group, base / "data", "coord", "--tick-ms", "200")
+        yield start_coord(group, base / "data", "coord", "--tick-ms", "200", "--config", str(config))
     finally:
         group.close()
 

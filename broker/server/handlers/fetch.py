@@ -13,7 +13,9 @@ returns at least one whole batch. Fetch sessions (KIP-227) are not kept: every r
 says session 0, so clients send full requests; an incremental request naming a session
 gets FETCH_SESSION_ID_NOT_FOUND. Without transactions the last stable offset is the high
 watermark, whatever the isolation level. A consumer that says which leader epoch it last
-fetched (v12) is told where its log diverged from ours instead of getting records.
+fetched (v12) is told where its log diverged from ours instead of getting records. A
+partition named more than once is read and answered once, with its last mention's fields
+(Kafka keeps the request's partitions in a map): a request must not open a descriptor per mention.
 """
 
 from __future__ import annotations
@@ -113,21 +115,32 @@ def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_i
     return result, None
 
 
-def _read_all(ctx: BrokerContext, body: Any, max_bytes: int) -> tuple[Any, list[Slice], bool]:
+def _distinct(topics: list[Any]) -> dict[str, dict[int, Any]]:
+    """topic -> partition -> the partition's last mention, in order of first mention."""
+    wanted: dict[str, dict[int, Any]] = {}
+    for topic in topics:
+        partitions = wanted.setdefault(topic.topic, {})
+        for entry in topic.partitions:
+            partitions[entry.partition] = entry
+    return wanted
+
+
+def _read_all(ctx: BrokerContext, wanted: dict[str, dict[int, Any]], replica_id: int,
+              max_bytes: int) -> tuple[Any, list[Slice], bool]:
     """One pass over the partitions: the response, its file slices, and whether any failed."""
     response = R(error_code=0, session_id=0, responses=[])
     slices: list[Slice] = []
     total, failed = 0, False
-    for topic in body.topics:
+    for topic, entries in wanted.items():
         answers = []
-        for entry in topic.partitions:
-            result, data = _read_one(ctx, topic.topic, entry, max_bytes - total, body.replica_id)
+        for entry in entries.values():
+            result, data = _read_one(ctx, topic, entry, max_bytes - total, replica_id)
             answers.append(result)
             failed = failed or result.error_code != 0
             if data is not None:
                 slices.append(data)
                 total += data.length
-        response.responses.append(R.FetchableTopicResponse(topic=topic.topic, partitions=answers))
+        response.responses.append(R.FetchableTopicResponse(topic=topic, partitions=answers))
     return response, slices, failed
 
 
@@ -143,12 +156,13 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     max_bytes = min(body.max_bytes, ctx.config.fetch_max_bytes)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(body.max_wait_ms, 0) / 1000
-    wanted = [(t.topic, p.partition) for t in body.topics for p in t.partitions]
+    wanted = _distinct(body.topics)
+    partitions = [(topic, p) for topic, entries in wanted.items() for p in entries]
     while True:
         # Register interest before reading, so an append between the read and the wait
         # still wakes us.
-        arrivals = [ctx.logs.arrival(*tp) for tp in wanted if tp in ctx.replicas.partitions]
-        response, slices, failed = _read_all(ctx, body, max_bytes)
+        arrivals = [ctx.logs.arrival(*tp) for tp in partitions if tp in ctx.replicas.partitions]
+        response, slices, failed = _read_all(ctx, wanted, body.replica_id, max_bytes)
         remaining = deadline - loop.time()
         if sum(s.length for s in slices) >= body.min_bytes or failed or remaining <= 0 or not arrivals:
             return Reply(response)
