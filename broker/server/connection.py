@@ -55,6 +55,11 @@ class Connection:
             maxsize=ctx.config.max_in_flight_requests_per_connection)
         self._sendfile_ok = True
 
+    @property
+    def queued(self) -> int:
+        """Requests read but not yet answered (the metrics' request queue size)."""
+        return self._queue.qsize()
+
     async def run(self) -> None:
         reading = asyncio.create_task(self._read_loop())
         writing = asyncio.create_task(self._write_loop())
@@ -105,6 +110,8 @@ class Connection:
                     await self._close_after_answers(getattr(exc, "header", None), str(exc))
                     return
                 task = loop.create_task(dispatch(self.ctx, header, body))
+                if self.ctx.metrics is not None:
+                    self.ctx.metrics.time_request(header, body, task)
                 await self._queue.put((header, task, None))
 
     async def _close_after_answers(self, header: RequestHeader | None, reason: str) -> None:
