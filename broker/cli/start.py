@@ -57,8 +57,18 @@ def banner(broker_port: int, coord_port: int, data_dir: Path, metrics_url: str |
 
 
 async def serve_node(stop: asyncio.Event, config: BrokerConfig, data_dir: Path, coord_port: int,
-                     metrics_port: int = DEFAULT_METRICS_PORT) -> int:
-    await check_ports_free(config.host, [("coord", coord_port), ("broker", config.port), ("metrics", metrics_port)])
+                     metrics_port: int | None = None) -> int:
+    """`metrics_port` None: DEFAULT_METRICS_PORT, or a free one if that is taken (it is
+    printed either way); a port given explicitly must be free."""
+    await check_ports_free(config.host, [("coord", coord_port), ("broker", config.port)])
+    if metrics_port is None:
+        try:
+            await check_ports_free(config.host, [("metrics", DEFAULT_METRICS_PORT)])
+            metrics_port = DEFAULT_METRICS_PORT
+        except PortInUseError:
+            metrics_port = 0
+    else:
+        await check_ports_free(config.host, [("metrics", metrics_port)])
     coord = CoordServer(ServerConfig(server_id=1, data_dir=data_dir / "coord", host=config.host,
                                      client_port=coord_port))
     await coord.start()
@@ -105,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config, data_dir, coord_port = node_config(args)
         with lock_data_dir(data_dir):
-            metrics_port = DEFAULT_METRICS_PORT if args.metrics_port is None else args.metrics_port
-            return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port, metrics_port))
+            return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port, args.metrics_port))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError) as exc:
         print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return 1
@@ -120,6 +129,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--coord-port", type=int, default=None,
                    help=f"coord port on 127.0.0.1 (default {DEFAULT_COORD_PORT})")
     p.add_argument("--metrics-port", type=int, default=None,
-                   help=f"Prometheus /metrics and web console port on 127.0.0.1 (default {DEFAULT_METRICS_PORT})")
+                   help=f"Prometheus /metrics and web console port on 127.0.0.1 (default {DEFAULT_METRICS_PORT}, "
+                        "or a free port if that one is taken; printed at start)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
     p.set_defaults(func=run)
