@@ -2,8 +2,8 @@
 
 Starts two single-broker nodes, each with its own coord server: broker ON with --metrics-port (scraped once a second
 during its runs, harder than Prometheus' usual 15 s) and broker OFF without. Runs
-`pybroker perf produce` against them alternately, ON, OFF, ON, OFF, ..., so both see the
-same machine load, and prints each run and the medians of throughput and of the
+`pybroker perf produce` against them alternately, ON, OFF, OFF, ON, ON, OFF, ..., so both
+see the same machine load, and prints each run and the medians of throughput and of the
 broker process's CPU seconds per million records (the client is the bottleneck, so
 the broker's CPU shows the cost more steadily than throughput on a shared machine). Every process it starts, it
 stops. Usage:
@@ -105,13 +105,13 @@ def main() -> int:
                 stop = threading.Event()
                 scraper = threading.Thread(target=_scraper, args=(metrics_port, stop), daemon=True)
                 scraper.start()
-                for name, broker, port in (("on", on[0], on_port), ("off", off[0], off_port)):
+                order = [("on", on[0], on_port), ("off", off[0], off_port)]
+                for name, broker, port in (order if r % 2 == 0 else order[::-1]):   # neither always goes first
                     before = _cpu_seconds(broker.pid)
                     results[name].append(_perf(port, args.num_records, args.record_size))
                     cpu[name].append((_cpu_seconds(broker.pid) - before) * 1e6 / args.num_records)
-                    if name == "on":
-                        stop.set()
-                        scraper.join()
+                stop.set()
+                scraper.join()
                 print(f"round {r + 1}: metrics on {results['on'][-1]:,.0f} rec/s ({cpu['on'][-1]:.2f} broker CPU s "
                       f"per M records), off {results['off'][-1]:,.0f} rec/s ({cpu['off'][-1]:.2f})", flush=True)
             on_median, off_median = statistics.median(results["on"]), statistics.median(results["off"])
