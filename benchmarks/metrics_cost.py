@@ -1,7 +1,7 @@
 """What metrics cost: `pybroker perf produce` against a broker with metrics on and one with them off.
 
-Starts two single-broker nodes, each with its own coord server: broker ON with --metrics-port (scraped once a second
-during its runs, harder than Prometheus' usual 15 s) and broker OFF without. Runs
+Starts two single-broker nodes, each with its own coord server: broker ON with --metrics-port (scraped every
+--scrape-interval seconds during its runs: 1 by default, harder than Prometheus' usual 15) and broker OFF without. Runs
 `pybroker perf produce` against them alternately, ON, OFF, OFF, ON, ON, OFF, ..., so both
 see the same machine load, and prints each run and the medians of throughput and of the
 broker process's CPU seconds per million records (the client is the bottleneck, so
@@ -74,8 +74,8 @@ def _perf(port: int, records: int, size: int) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["records_per_sec"])
 
 
-def _scraper(port: int, stop: threading.Event) -> None:
-    while not stop.wait(1.0):
+def _scraper(port: int, stop: threading.Event, interval: float) -> None:
+    while not stop.wait(interval):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
         except OSError:
@@ -87,6 +87,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--num-records", type=int, default=300_000)
     parser.add_argument("--record-size", type=int, default=100)
+    parser.add_argument("--scrape-interval", type=float, default=1.0,
+                        help="seconds between scrapes of the ON broker's /metrics; 0: never (default 1)")
     args = parser.parse_args()
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="pybroker-metrics-cost-") as tmp_name:
@@ -103,15 +105,18 @@ def main() -> int:
             cpu: dict[str, list[float]] = {"on": [], "off": []}   # broker CPU seconds per million records
             for r in range(args.rounds):
                 stop = threading.Event()
-                scraper = threading.Thread(target=_scraper, args=(metrics_port, stop), daemon=True)
-                scraper.start()
+                scraper = threading.Thread(target=_scraper, args=(metrics_port, stop, args.scrape_interval),
+                                           daemon=True)
+                if args.scrape_interval > 0:
+                    scraper.start()
                 order = [("on", on[0], on_port), ("off", off[0], off_port)]
                 for name, broker, port in (order if r % 2 == 0 else order[::-1]):   # neither always goes first
                     before = _cpu_seconds(broker.pid)
                     results[name].append(_perf(port, args.num_records, args.record_size))
                     cpu[name].append((_cpu_seconds(broker.pid) - before) * 1e6 / args.num_records)
                 stop.set()
-                scraper.join()
+                if scraper.is_alive():
+                    scraper.join()
                 print(f"round {r + 1}: metrics on {results['on'][-1]:,.0f} rec/s ({cpu['on'][-1]:.2f} broker CPU s "
                       f"per M records), off {results['off'][-1]:,.0f} rec/s ({cpu['off'][-1]:.2f})", flush=True)
             on_median, off_median = statistics.median(results["on"]), statistics.median(results["off"])
