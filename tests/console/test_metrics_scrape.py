@@ -1,7 +1,8 @@
 """Scrape /metrics from real broker processes under traffic: counters move as the traffic says.
 
 A 3-broker `pybroker cluster up`, a topic of one partition on all three: N records
-produced -> the leader's messages-in for the topic grows by exactly N; a SIGKILLed
+produced -> the leader's messages-in for the topic grows by exactly N; a group that
+commits offset M -> its coordinator reports a lag of N - M; a SIGKILLed
 follower -> the leader's under-replicated partitions goes to 1, and back to 0 once the
 follower is started again and caught up."""
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from client import AsyncProducer
+from client import AsyncConsumer, AsyncProducer, TopicPartition
 from tests.console.cluster import cli, cluster_json, local_cluster, scrape, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -30,6 +31,17 @@ async def _produce(bootstrap: str, count: int) -> None:
         await producer.flush()
         for fut in futures:
             await fut
+
+
+async def _commit(bootstrap: str, group: str, offset: int) -> None:
+    async with AsyncConsumer(bootstrap, group_id=group, enable_auto_commit=False) as consumer:
+        await consumer.commit({TopicPartition(TOPIC, 0): offset})
+
+
+def _lag(state, group: str) -> float:
+    """The group's lag for TOPIC-0, summed over every broker's scrape (only its coordinator reports it)."""
+    return sum(_value(scrape(b.console_url + "metrics"), "kafka_consumergroup_lag", consumergroup=group,
+                      topic=TOPIC, partition="0") for b in state.brokers)
 
 
 def test_messages_in_and_under_replicated_partitions(tmp_path: Path):
@@ -67,3 +79,7 @@ def test_messages_in_and_under_replicated_partitions(tmp_path: Path):
         wait_for("under-replicated partitions back to 0", lambda: _value(
             scrape(metrics), "kafka_server_replicamanager_underreplicatedpartitions") == 0, 40)
         print(f"under-replicated after {shrunk:.1f} s")
+
+        # After the ISR checks: the commit creates __consumer_offsets, whose partitions count too.
+        asyncio.run(_commit(state.bootstrap, "laggards", 400))
+        wait_for("the coordinator reports lag 600", lambda: _lag(state, "laggards") == 600, 20)
