@@ -12,21 +12,29 @@ from pathlib import Path
 
 from coord.service import run_until_signal
 from broker.cli.start import DataDirInUseError, first_of, lock_data_dir
+from broker.console.server import HttpEndpoint
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
 from broker.log import OldRecordFormatError
 from broker.log.errors import LogDirOfflineError, LogDirsConflictError
+from broker.metrics import BrokerMetrics
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
 
 
-async def serve_broker(stop: asyncio.Event, config: BrokerConfig) -> int:
-    broker = Broker(config)
+async def serve_broker(stop: asyncio.Event, config: BrokerConfig, metrics_port: int | None = None) -> int:
+    broker = Broker(config, BrokerMetrics() if metrics_port is not None else None)
+    endpoint = HttpEndpoint(broker, config.host, metrics_port) if metrics_port is not None else None
+    if endpoint is not None:
+        await endpoint.start()   # before any state is touched: a taken port fails first
     try:
         await broker.start()
         dirs = ", ".join(str(Path(d).resolve()) for d in config.log_directories())
         print(f"broker {config.broker_id} listening on {config.host}:{broker.port}, coord {config.coord_connect}, "
-              f"data in {dirs}", flush=True)
+              f"data in {dirs}" + (f", metrics and console on {endpoint.url}" if endpoint is not None else ""),
+              flush=True)
         await first_of(stop.wait(), broker.failed.wait())
     finally:
+        if endpoint is not None:
+            await endpoint.stop()
         await broker.stop()
     if broker.failure is not None:
         print(f"pybroker broker start: error: {broker.failure}", file=sys.stderr)
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config, broker_id=args.id, data_dir=args.data_dir,
                              coord_connect=args.coord, rack=args.rack, **listener)
         with lock_data_dir(Path(config.data_dir)):
-            return run_until_signal(lambda stop: serve_broker(stop, config))
+            return run_until_signal(lambda stop: serve_broker(stop, config, args.metrics_port))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError,
             LogDirOfflineError, LogDirsConflictError) as exc:
         print(f"pybroker broker start: error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
@@ -87,5 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "are spread over racks")
     p.add_argument("--coord", default=None, help="coord servers host:port,... (default 127.0.0.1:2181)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus /metrics and the web console "
+                   "on this port of --host (default: off; 0 picks a free port)")
     p.set_defaults(func=run)
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])

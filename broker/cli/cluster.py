@@ -79,6 +79,8 @@ def describe(state: ClusterState, controller: int | None = None) -> str:
              f"  coord connect      {state.coord_connect}"]
     if controller is not None:
         lines.append(f"  controller         broker {controller}")
+    lines += [f"  broker {b.id} console   {b.console_url}  (Prometheus: {b.console_url}metrics)"
+              for b in state.brokers if b.console_url]
     lines += [f"Try:  pybroker status --bootstrap {state.bootstrap} --coord {state.coord_connect}",
               f"Stop: pybroker cluster down --data-dir {state.data_dir}"]
     return "\n".join(lines)

@@ -59,7 +59,7 @@ def plan_cluster(data_dir: Path, nodes: int, coord_nodes: int = 3, session_timeo
     if coord_nodes < 1:
         raise ValueError("--coord-nodes must be at least 1")
     data_dir = Path(data_dir).resolve()
-    ports = pick_free_ports(3 * coord_nodes + nodes, host)
+    ports = pick_free_ports(3 * coord_nodes + 2 * nodes, host)
     python = [sys.executable, "-m", "broker"]
     peers = ",".join(f"{i}={host}:{ports[coord_nodes + 2 * (i - 1)]}:{ports[coord_nodes + 2 * (i - 1) + 1]}"
                      for i in range(1, coord_nodes + 1))
@@ -77,12 +77,13 @@ def plan_cluster(data_dir: Path, nodes: int, coord_nodes: int = 3, session_timeo
     connect = state.coord_connect
     for i in range(1, nodes + 1):
         port = ports[3 * coord_nodes + i - 1]
+        metrics_port = ports[3 * coord_nodes + nodes + i - 1]
         broker_dir = data_dir / f"broker-{i}"
         config = data_dir / f"broker-{i}.toml"
         command = [*python, "broker", "start", "--id", str(i), "--data-dir", str(broker_dir), "--port", str(port),
-                   "--host", host, "--coord", connect, "--config", str(config)]
+                   "--host", host, "--coord", connect, "--config", str(config), "--metrics-port", str(metrics_port)]
         state.brokers.append(Member("broker", i, host, port, command, str(data_dir / "logs" / f"broker-{i}.log"),
-                                    str(broker_dir)))
+                                    str(broker_dir), metrics_port=metrics_port))
     return state
 
 

@@ -37,6 +37,11 @@ class Member:
     pid: int = 0
     quorum_port: int = 0      # coord only: ZAB peer traffic
     election_port: int = 0    # coord only: leader election
+    metrics_port: int = 0     # broker only: Prometheus /metrics and the web console (0: none)
+
+    @property
+    def console_url(self) -> str | None:
+        return f"http://{self.host}:{self.metrics_port}/" if self.metrics_port else None
 
     @property
     def name(self) -> str:

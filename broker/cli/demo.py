@@ -43,6 +43,15 @@ MIN_ISR = 2
 FINALE_SECONDS = 15.0   # kept for the producer's last answers, the consumer's catch-up and the teardown
 
 
+def console_address(state: ClusterState) -> str:
+    """The first broker's console, told to fall back to the others' while that broker is down."""
+    urls = [b for b in state.brokers if b.console_url]
+    if not urls:
+        return "(no broker serves a console)"
+    others = ",".join(f"{b.host}:{b.metrics_port}" for b in urls[1:])
+    return urls[0].console_url + (f"?also={others}" if others else "")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("demo", help="guided demonstrations on a local cluster")
     sub = group.add_subparsers(dest="demo_command", metavar="DEMO")
@@ -135,6 +144,7 @@ class FailoverDemo:
             save_state(state)
             self.say(f"cluster up: bootstrap {state.bootstrap}, coord {state.coord_connect}; "
                      f"broker {controller} won /controller")
+            self.say(f"watch it live in a browser: {console_address(state)}")
             await self._create_topic(state)
             self.watch = CoordView(state.coord_connect, self.say)
             await self.watch.start([TOPIC])

@@ -23,12 +23,15 @@ from coord.server.server import CoordServer
 from broker import __version__
 from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
 from broker.config import BrokerConfig, ConfigError, load_config
+from broker.console.server import HttpEndpoint
 from broker.log import OldRecordFormatError
 from broker.log.errors import LogDirOfflineError, LogDirsConflictError
+from broker.metrics import BrokerMetrics
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
 
 
 DEFAULT_COORD_PORT = 2181
+DEFAULT_METRICS_PORT = 9404
 
 
 async def check_ports_free(host: str, ports: list[tuple[str, int]]) -> None:
@@ -39,11 +42,12 @@ async def check_ports_free(host: str, ports: list[tuple[str, int]]) -> None:
         await server.wait_closed()
 
 
-def banner(broker_port: int, coord_port: int, data_dir: Path) -> str:
+def banner(broker_port: int, coord_port: int, data_dir: Path, metrics_url: str | None = None) -> str:
     return "\n".join([
         f"pybroker {__version__} is running (one node: coord + broker)",
         f"  broker  127.0.0.1:{broker_port}   clients: bootstrap_servers=\"127.0.0.1:{broker_port}\"",
         f"  coord   127.0.0.1:{coord_port}   ZooKeeper protocol: zkCli.sh -server 127.0.0.1:{coord_port}",
+        *([f"  console {metrics_url}   Prometheus: {metrics_url}metrics"] if metrics_url else []),
         f"  data    {data_dir.resolve()}",
         "Try:",
         f"  pybroker topics create demo --partitions 3 --bootstrap 127.0.0.1:{broker_port}",
@@ -53,17 +57,31 @@ def banner(broker_port: int, coord_port: int, data_dir: Path) -> str:
     ])
 
 
-async def serve_node(stop: asyncio.Event, config: BrokerConfig, data_dir: Path, coord_port: int) -> int:
+async def serve_node(stop: asyncio.Event, config: BrokerConfig, data_dir: Path, coord_port: int,
+                     metrics_port: int | None = None) -> int:
+    """`metrics_port` None: DEFAULT_METRICS_PORT, or a free one if that is taken (it is
+    printed either way); a port given explicitly must be free."""
     await check_ports_free(config.host, [("coord", coord_port), ("broker", config.port)])
+    if metrics_port is None:
+        try:
+            await check_ports_free(config.host, [("metrics", DEFAULT_METRICS_PORT)])
+            metrics_port = DEFAULT_METRICS_PORT
+        except PortInUseError:
+            metrics_port = 0
+    else:
+        await check_ports_free(config.host, [("metrics", metrics_port)])
     coord = CoordServer(ServerConfig(server_id=1, data_dir=data_dir / "coord", host=config.host,
                                      client_port=coord_port))
     await coord.start()
-    broker = Broker(config)
+    broker = Broker(config, BrokerMetrics())
+    endpoint = HttpEndpoint(broker, config.host, metrics_port)
     try:
+        await endpoint.start()
         await broker.start()
-        print(banner(broker.port, coord.port, data_dir), flush=True)
+        print(banner(broker.port, coord.port, data_dir, endpoint.url), flush=True)
         await first_of(stop.wait(), coord.failed.wait(), broker.failed.wait())
     finally:
+        await endpoint.stop()
         await broker.stop()
         await coord.stop()
     if broker.failure is not None:
@@ -101,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config, data_dir, coord_port = node_config(args)
         with lock_data_dir(data_dir):
-            return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port))
+            return run_until_signal(lambda stop: serve_node(stop, config, data_dir, coord_port, args.metrics_port))
     except (ConfigError, PortInUseError, DataDirInUseError, CoordUnavailableError, OldRecordFormatError,
             LogDirOfflineError, LogDirsConflictError) as exc:
         print(f"pybroker start: error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
@@ -116,5 +134,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--broker-port", type=int, default=None, help="broker port on 127.0.0.1 (default 9092)")
     p.add_argument("--coord-port", type=int, default=None,
                    help=f"coord port on 127.0.0.1 (default {DEFAULT_COORD_PORT})")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help=f"Prometheus /metrics and web console port on 127.0.0.1 (default {DEFAULT_METRICS_PORT}, "
+                        "or a free port if that one is taken; printed at start)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
     p.set_defaults(func=run)

@@ -78,6 +78,7 @@ class Controller:
         self.rebalance_interval_s = rebalance_interval_s
         self.epoch = -1
         self._epoch_zk_version = -1
+        self.leader_elections = 0   # partitions given a new live leader by this controller (metrics)
         self._contending: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self._known: dict[int, int] = {}       # live brokers -> broker epoch, as last acted on
@@ -538,9 +539,10 @@ class Controller:
                 for name in sorted({c[0] for c in changes}):
                     await self.store.refresh_topic(name)
                 continue
-            for name, p, _, new in changes:
+            for name, p, old, new in changes:
                 log.info("partition %s-%d: leader %d, leader epoch %d, isr %s", name, p, new.leader,
                          new.leader_epoch, list(new.isr))
+                self.leader_elections += new.leader != old.leader and new.leader >= 0
             return [(c[0], c[1]) for c in changes]
         raise NotControllerError("partition states kept changing under the controller; will retry on the next event")
 

@@ -49,6 +49,8 @@ from broker.metadata.controller_requests import VERSIONS
 from broker.metadata.isr_writer import IsrWriter
 from broker.metadata.store import MetadataStore
 from broker.metadata.znodes import Endpoint, broker_info
+from broker.metrics import BrokerMetrics
+from broker.replication.messages import ProposeIsr
 from broker.security.authorizer import Authorizer
 from broker.security.credentials import CoordCredentials
 from broker.security.endpoint import ListenerRuntime, runtime_for
@@ -62,6 +64,7 @@ from broker.server.fetcher import FetcherManager
 from broker.server.handlers import HANDLERS
 from broker.server.handlers.common import BrokerContext
 from broker.server.log_manager import LogManager
+from broker.server.partition import Partition
 from broker.server.replica_manager import ReplicaManager
 from broker.server.to_controller import ControllerUnreachable, ask_controller
 
@@ -126,8 +129,9 @@ class _LazyCredentials:
 
 
 class Broker:
-    def __init__(self, config: BrokerConfig) -> None:
+    def __init__(self, config: BrokerConfig, metrics: BrokerMetrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics   # None: no metrics are kept (issue 15)
         self.cache = MetadataCache()
         self.logs = LogManager(config)
         self.replicas = ReplicaManager(config, self.logs, self.cache)
@@ -184,12 +188,12 @@ class Broker:
         me = broker_info(cfg.broker_id, [Endpoint(a.name, a.host, a.port, a.protocol) for a in advertised], cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
         self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
-        self.replicas.propose_isr = self.isr_writer.propose
+        self.replicas.propose_isr = self.isr_writer.propose if self.metrics is None else self._counted_isr_proposal
         rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
         controller = Controller(self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable,
                                 rebalance_interval_s=rebalance)
         self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups,
-                                 authorizer=Authorizer.from_config(cfg, self.coord))
+                                 authorizer=Authorizer.from_config(cfg, self.coord), metrics=self.metrics)
         self.channel.local = self._local_request
         self.groups.controller = controller
         await self._join()
@@ -346,6 +350,16 @@ class Broker:
             log.exception("handling %s from this broker's own controller failed", ApiKey(api_key).name)
             response = spec.response(error_code=int(ErrorCode.UNKNOWN_SERVER_ERROR))
         return spec.response.decode(response.encode(version), version)
+
+    @property
+    def connections(self) -> list[Connection]:
+        return list(self._connections.values())
+
+    def _counted_isr_proposal(self, part: Partition, proposal: ProposeIsr) -> None:
+        """Count an ISR shrink or expand this leader proposes, then write it."""
+        assert self.metrics is not None and self.isr_writer is not None
+        self.metrics.isr_changed(len(part.isr), len(proposal.isr))
+        self.isr_writer.propose(part, proposal)
 
     def _high_watermark(self, topic: str, partition: int) -> int | None:
         part = self.replicas.partitions.get((topic, partition))

@@ -102,6 +102,11 @@ class Connection:
         self._request_bytes.give(size)
         self._last_active = time.monotonic()
 
+    @property
+    def queued(self) -> int:
+        """Requests read but not yet answered (the metrics' request queue size)."""
+        return self._queue.qsize()
+
     async def run(self) -> None:
         reading = asyncio.create_task(self._read_loop())
         writing = asyncio.create_task(self._write_loop())
@@ -177,6 +182,8 @@ class Connection:
                         return
                     continue
                 task = loop.create_task(dispatch(self.ctx, header, body), context=self._context)
+                if self.ctx.metrics is not None:
+                    self.ctx.metrics.time_request(header, body, task)
                 await self._queue.put((header, task, None, size))
 
     async def _close_after_answers(self, header: RequestHeader | None, reason: str) -> None:

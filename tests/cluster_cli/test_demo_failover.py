@@ -44,6 +44,9 @@ def test_demo_runs_to_completion_narrates_and_cleans_up(demo_run):
         assert f"/brokers/ids/{broker_id} vanished" in text, text
         assert f"broker {broker_id} registered /brokers/ids/{broker_id}" in text, text
     assert re.search(r"controller epoch (\d+) -> (\d+)", text), text
+    # the console's address, falling back to the other brokers' while its own is killed
+    assert re.search(r"watch it live in a browser: http://127\.0\.0\.1:\d+/\?also=127\.0\.0\.1:\d+,127\.0\.0\.1:\d+",
+                     text), text
     assert "acknowledged but lost" in text and "unavailability" in text
     assert "cluster stopped and its directory removed" in text
     assert not data_dir.exists()

@@ -20,6 +20,7 @@ from broker.config import BrokerConfig
 from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
+from broker.metrics import BrokerMetrics
 from broker.server.log_manager import LogManager
 from broker.server.producer_ids import ProducerIdManager
 from broker.server.replica_manager import ReplicaManager
@@ -45,6 +46,7 @@ class BrokerContext:
     producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
     groups: GroupManager | None = None   # consumer groups (issue 7)
     authorizer: Any = None               # broker.security.authorizer.Authorizer when ACLs are on (issue 14)
+    metrics: BrokerMetrics | None = None  # None: metrics off (issue 15)
 
 
 @dataclass

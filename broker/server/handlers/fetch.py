@@ -29,6 +29,7 @@ from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import FetchResponse as R
 
 from broker.log import OffsetOutOfRangeError
+from broker.metrics import BrokerMetrics
 from broker.server.handlers.common import BrokerContext, Reply, Slice
 from broker.server.handlers.replica_control import follower_refusal
 from broker.server.partition import Partition
@@ -165,7 +166,15 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
         response, slices, failed = _read_all(ctx, wanted, body.replica_id, max_bytes)
         remaining = deadline - loop.time()
         if sum(s.length for s in slices) >= body.min_bytes or failed or remaining <= 0 or not arrivals:
+            if ctx.metrics is not None:
+                _count(ctx.metrics, response, body.replica_id >= 0)
             return Reply(response)
         for data in slices:
             data.close()
         await asyncio.wait(arrivals, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+
+
+def _count(metrics: BrokerMetrics, response: Any, follower: bool) -> None:
+    """Bytes out per topic, once per answered request (never per record)."""
+    for topic in response.responses:
+        metrics.fetched(topic.topic, sum(getattr(p.records, "length", 0) for p in topic.partitions), follower)

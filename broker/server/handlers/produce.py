@@ -65,6 +65,8 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
             replicated = part.produce(bytes(records), acks, timeout_ms)
             if plog.log_end_offset > end:  # appended (not refused up front): record the batch
                 admission.appended(end)
+                if ctx.metrics is not None:
+                    ctx.metrics.produced(topic, plog.log_end_offset - end, len(records))
     except SequenceRefused as exc:  # idempotence: gap, fenced epoch, bad producer fields
         code, message = exc.code, f"{topic}-{partition}: {exc.message}"
     except CorruptBatchError as exc:  # damaged: CORRUPT_MESSAGE; intact but lying: INVALID_RECORD
@@ -151,6 +153,8 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply 
             results.append(result)
             waits.append(wait)
         response.responses.append(R.TopicProduceResponse(name=topic.name, partition_responses=answers))
+        if ctx.metrics is not None:
+            ctx.metrics.produce_request(topic.name, sum(1 for a in answers if a.error_code))
     if acks == ACKS_NONE:
         failed = next((r for r in results if r.error_code), None)
         return None if failed is None else Reply(None, close_connection=True, close_reason=failed.error_message or "")
