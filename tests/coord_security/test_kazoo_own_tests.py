@@ -79,7 +79,7 @@ class CoordCluster:
         m = self.members[0]
         if m.running:
             return
-        self.procs.start("coord", "coord", "start", "--data-dir", str(self.root / "data"),
+        self.procs.start_coord("coord", "start", "--data-dir", str(self.root / "data"),
                          "--client-port", str(m.client_port),
                          "-D", f"secureClientPort={m.secure_client_port}",
                          "-D", f"ssl.keyStore.location={self.server.keystore}",
