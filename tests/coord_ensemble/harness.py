@@ -85,11 +85,11 @@ class Ensemble:
     def start(self, *sids: int) -> None:
         for sid in sids or self.sids:
             self.procs.start_coord(self.name(sid), "start", "--id", str(sid),
-                             "--data-dir", str(self.root / f"data{sid}"),
-                             "--client-port", str(self.client_port[sid]),
-                             "--peers", self.peers_for(sid), "--tick-ms", str(self.tick_ms),
-                             "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT),
-                             "--config", str(self._config()), *self.extra)
+                                   "--data-dir", str(self.root / f"data{sid}"),
+                                   "--client-port", str(self.client_port[sid]),
+                                   "--peers", self.peers_for(sid), "--tick-ms", str(self.tick_ms),
+                                   "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT),
+                                   "--config", str(self._config()), *self.extra)
 
     def _config(self) -> Path:
         """The members' TOML: `mntr` and `cons` (which these tests read) allowed beside srvr."""

@@ -22,7 +22,7 @@ def _start(procs: ProcessGroup, tmp_path: Path) -> tuple[SteppedClock, int]:
     clock = SteppedClock(tmp_path / "faketime")
     port = free_port()
     procs.start_coord("coord", "start", "--id", "1", "--data-dir", str(tmp_path / "data"),
-                "--client-port", str(port), "--tick-ms", "200", env=clock.env())
+                      "--client-port", str(port), "--tick-ms", "200", env=clock.env())
     wait_for_port(port)
     return clock, port
 

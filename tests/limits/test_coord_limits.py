@@ -36,7 +36,7 @@ class Coord:
         config = tmp / "coord.toml"
         config.write_text(settings)
         self.proc = procs.start_coord("coord", "start", "--data-dir", str(tmp / "data"), "--client-port",
-                                str(self.port), "--tick-ms", "200", "--config", str(config))
+                                      str(self.port), "--tick-ms", "200", "--config", str(config))
         wait_for_port(self.port)
 
     def client(self, **kw) -> KazooClient:
