@@ -6,6 +6,10 @@ client calls made with `coord.client.CoordClient`; `shell` reads such lines from
 coord stands on its own: this module imports nothing of the broker's, and the broker's
 `pybroker coord` only mounts these same subcommands under its own parser.
 
+The server and the client are imported inside the commands that use them, so `pybroker`
+(which mounts this parser) and a one-shot `ls` start without loading the server; no import
+cycle is behind it (tests/coord_server/test_import_graph.py counts these imports too).
+
 This module only parses flags and prints; it must never hold server or protocol logic.
 """
 

@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 
 from coord.client import CoordClient
 from coord.protocol.errors import CoordError
+from launchers.coord_ensemble import LocalEnsemble
+from launchers.zookeeper import ZooKeeperEnsemble, running_zookeeper
 
 OPS = ("create", "get", "set")
 
@@ -248,8 +250,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print_results("server", args.servers, ours)
     if args.compare_zookeeper:
-        from coord.zookeeper_launcher import running_zookeeper
-
         with running_zookeeper() as zk:
             theirs = bench_target(zk.hosts, args)
         print_results("real ZooKeeper", zk.hosts, theirs)
@@ -259,9 +259,6 @@ def run(args: argparse.Namespace) -> int:
 
 def run_ensembles(args: argparse.Namespace) -> int:
     """Our N-member ensemble, then (--compare-zookeeper) a real one: table + failover."""
-    from coord.local_ensemble import LocalEnsemble
-    from coord.zookeeper_launcher import ZooKeeperEnsemble
-
     makers: list[tuple[str, Callable[[], Any]]] = [
         (f"coord ensemble of {args.ensemble}", lambda: LocalEnsemble(args.ensemble, args.tick_ms))]
     if args.compare_zookeeper:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from coord import diskio
+from storage import diskio
 
 VERSION = 0
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from client.protocol.record_batch import (COMPRESSION_MASK, BatchHeader, Record, decode_batch, iter_batches,
                                           pack_batch)
 from client.protocol.records import encode_records
-from coord import diskio
+from storage import diskio
 
 from .checkpoint import fsync_dir
 from .segment import LogSegment

@@ -26,7 +26,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from pathlib import Path
 
-from coord import diskio
+from storage import diskio
 
 log = logging.getLogger(__name__)
 

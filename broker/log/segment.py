@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from client.protocol.record_batch import (HEADER_SIZE, BatchHeader, CorruptBatchError, Record, decode_batch,
                                           read_header, validate_batch)
-from coord import diskio
+from storage import diskio
 
 from .config import LogConfig
 from .errors import LogCorruptionError

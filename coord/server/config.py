@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from coord.security.settings import SecurityConfigError, parse_settings
+
 
 # zoo.cfg's names for our keys, accepted in a TOML file beside ours: quoted
 # ("metricsProvider.httpPort" = 7000) or as tables ([coord.metricsProvider] httpPort = 7000).
@@ -135,8 +137,6 @@ class ServerConfig:
             raise ConfigError(f"server id {self.server_id} is not among the peers {sorted(members)}")
 
     def _check_security(self) -> None:
-        from coord.security.settings import SecurityConfigError, parse_settings
-
         try:
             self.security_settings = parse_settings(self.security, self.jaas_config)
         except SecurityConfigError as e:

@@ -34,9 +34,9 @@ from typing import Any
 import crc32c
 import msgpack
 
-from coord import diskio
 from coord.server.datatree import DataTree
 from coord.server.txnlog import fsync_dir, list_by_zxid
+from storage import diskio
 
 MAGIC = b"PBZKSNP1"
 _HEAD = struct.Struct(">II")

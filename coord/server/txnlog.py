@@ -30,8 +30,8 @@ from typing import Any
 
 import crc32c
 
-from coord import diskio
 from coord.server.txn import Txn
+from storage import diskio
 
 MAGIC = b"PBZKLOG1"
 _HEAD = struct.Struct(">II")

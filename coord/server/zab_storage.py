@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from coord import diskio
 from coord.server.proposal import Proposal
 from coord.server.snapshot import (
     KEEP, list_snapshots, load_file, oldest_kept_zxid, verify_file, write_snapshot,
@@ -29,6 +28,7 @@ from coord.server.datatree import DataTree
 from coord.server.txnlog import TxnLog, fsync_dir
 from coord.zab import PersistentState
 from coord.zab.messages import Entry
+from storage import diskio
 
 
 class _Logged(NamedTuple):

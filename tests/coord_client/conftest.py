@@ -1,7 +1,7 @@
 """`zk_server`: the servers our CoordClient must work against, as real processes.
 
 "zookeeper" is a real Apache ZooKeeper 3.8 (tests/support/zookeeper.py); "coord" is our
-server, `python -m broker coord start`. Both run with tickTime 2000 ms, so the smallest
+server, `python -m coord start`. Both run with tickTime 2000 ms, so the smallest
 session timeout either grants is 4 s. `zk_server` is shared by a module's tests that do
 not break the server; `fresh_server` is a private one a test may stop, restart (same
 port and data dir) or pause.
@@ -30,7 +30,7 @@ class CoordProcess:
         base.mkdir(parents=True, exist_ok=True)
         self.procs = ProcessGroup(base)
         self.port = free_port()
-        self.args = ("coord", "start", "--id", "1", "--data-dir", str(base / "data"),
+        self.args = ("start", "--id", "1", "--data-dir", str(base / "data"),
                      "--client-port", str(self.port), "--tick-ms", "2000")
 
     @property
@@ -38,7 +38,7 @@ class CoordProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.procs.start("coord", *self.args)
+        self.procs.start_coord("coord", *self.args)
         try:
             wait_for_port(self.port)
         except TimeoutError:

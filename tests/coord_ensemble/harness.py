@@ -1,4 +1,4 @@
-"""A real coord ensemble for tests: N `python -m broker coord start --peers ...` processes.
+"""A real coord ensemble for tests: N `python -m coord start --peers ...` processes.
 
 `Ensemble` starts, kills (SIGKILL), pauses (SIGSTOP), resumes and restarts members on
 loopback through the test's `ProcessGroup`, reads each member's Mode and Zxid from
@@ -84,12 +84,12 @@ class Ensemble:
 
     def start(self, *sids: int) -> None:
         for sid in sids or self.sids:
-            self.procs.start(self.name(sid), "coord", "start", "--id", str(sid),
-                             "--data-dir", str(self.root / f"data{sid}"),
-                             "--client-port", str(self.client_port[sid]),
-                             "--peers", self.peers_for(sid), "--tick-ms", str(self.tick_ms),
-                             "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT),
-                             "--config", str(self._config()), *self.extra)
+            self.procs.start_coord(self.name(sid), "start", "--id", str(sid),
+                                   "--data-dir", str(self.root / f"data{sid}"),
+                                   "--client-port", str(self.client_port[sid]),
+                                   "--peers", self.peers_for(sid), "--tick-ms", str(self.tick_ms),
+                                   "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT),
+                                   "--config", str(self._config()), *self.extra)
 
     def _config(self) -> Path:
         """The members' TOML: `mntr` and `cons` (which these tests read) allowed beside srvr."""

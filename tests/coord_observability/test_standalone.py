@@ -188,7 +188,7 @@ def test_a_taken_metrics_port_stops_the_start_with_its_address(procs: ProcessGro
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = procs.start("clash", "coord", "start", "--data-dir", str(tmp_path / "d"),
-                           "--client-port", "0", "--metrics-port", str(port))
+        proc = procs.start_coord("clash", "start", "--data-dir", str(tmp_path / "d"),
+                                 "--client-port", "0", "--metrics-port", str(port))
         assert proc.wait(timeout=30) == 1
     assert f"('127.0.0.1', {port}): address already in use" in procs.log_text("clash")

@@ -98,8 +98,8 @@ def start_secure(procs: ProcessGroup, data_dir: Path, name: str, *flags: str,
                  secure_port: int = 0) -> SecureCoord:
     """`coord start` with `flags`; waits for the client port (and `secure_port`)."""
     port = free_port()
-    procs.start(name, "coord", "start", "--id", "1", "--data-dir", str(data_dir),
-                "--client-port", str(port), "--tick-ms", "200", *flags)
+    procs.start_coord(name, "start", "--id", "1", "--data-dir", str(data_dir),
+                      "--client-port", str(port), "--tick-ms", "200", *flags)
     try:
         wait_for_port(port)
         if secure_port:

@@ -79,14 +79,14 @@ class CoordCluster:
         m = self.members[0]
         if m.running:
             return
-        self.procs.start("coord", "coord", "start", "--data-dir", str(self.root / "data"),
-                         "--client-port", str(m.client_port),
-                         "-D", f"secureClientPort={m.secure_client_port}",
-                         "-D", f"ssl.keyStore.location={self.server.keystore}",
-                         "-D", f"ssl.trustStore.location={self.ca.cert}",
-                         "-D", "zookeeper.DigestAuthenticationProvider.superDigest="
-                               + KAZOO_SUPER_DIGEST,
-                         "--jaas-config", str(self.jaas))
+        self.procs.start_coord("coord", "start", "--data-dir", str(self.root / "data"),
+                               "--client-port", str(m.client_port),
+                               "-D", f"secureClientPort={m.secure_client_port}",
+                               "-D", f"ssl.keyStore.location={self.server.keystore}",
+                               "-D", f"ssl.trustStore.location={self.ca.cert}",
+                               "-D", "zookeeper.DigestAuthenticationProvider.superDigest="
+                                     + KAZOO_SUPER_DIGEST,
+                               "--jaas-config", str(self.jaas))
         wait_for_port(m.client_port)
         wait_for_port(m.secure_client_port)
 

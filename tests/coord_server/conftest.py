@@ -1,4 +1,4 @@
-"""Fixtures: our coord server as a real process (`python -m broker coord start`)."""
+"""Fixtures: our coord server as a real process (`python -m coord start`)."""
 
 from __future__ import annotations
 
@@ -26,16 +26,15 @@ class RunningCoord:
         return f"127.0.0.1:{self.port}"
 
     def restart(self) -> None:
-        self.procs.start(self.name, *self.args)
+        self.procs.start_coord(self.name, *self.args)
         wait_for_port(self.port)
 
 
 def start_coord(procs: ProcessGroup, data_dir: Path, name: str = "coord",
                 *extra: str) -> RunningCoord:
     port = free_port()
-    args = ("coord", "start", "--id", "1", "--data-dir", str(data_dir),
-            "--client-port", str(port), *extra)
-    procs.start(name, *args)
+    args = ("start", "--id", "1", "--data-dir", str(data_dir), "--client-port", str(port), *extra)
+    procs.start_coord(name, *args)
     try:
         wait_for_port(port)
     except TimeoutError:

@@ -1,10 +1,14 @@
 """`pybroker coord ls|get|stat|create|set|delete` against our running server, and
-`pybroker coord start` refusing what it cannot do."""
+`pybroker coord start` refusing what it cannot do; `python -m coord` is the same command line."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+
+from broker.cli.main import build_parser as pybroker_parser
+from coord.cli import build_parser as coord_parser
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -85,3 +89,21 @@ def test_coord_stands_alone_as_python_m_coord(shared_coord, tmp_path) -> None:
              "print(sorted({n.split('.')[0] for n in sys.modules} & {'broker', 'client'}))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def test_pybroker_coord_mounts_exactly_coords_own_commands() -> None:
+    """Same subcommands, same flags, same help under both names: `pybroker coord` adds and
+    drops nothing of coord's command line."""
+    own = _subcommands(coord_parser())
+    mounted = _subcommands(_subcommands(pybroker_parser())["coord"])
+    assert sorted(own) == sorted(mounted)
+    assert {"start", "shell", "ls", "get", "stat", "create", "set", "delete"} <= set(own)
+    for name, parser in own.items():   # the words, not where argparse wraps the lines
+        ours = parser.format_help().replace("python -m coord", "COORD").split()
+        theirs = mounted[name].format_help().replace("pybroker coord", "COORD").split()
+        assert ours == theirs, name

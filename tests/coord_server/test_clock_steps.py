@@ -21,8 +21,8 @@ STEP = 2 * 3600
 def _start(procs: ProcessGroup, tmp_path: Path) -> tuple[SteppedClock, int]:
     clock = SteppedClock(tmp_path / "faketime")
     port = free_port()
-    procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp_path / "data"),
-                "--client-port", str(port), "--tick-ms", "200", env=clock.env())
+    procs.start_coord("coord", "start", "--id", "1", "--data-dir", str(tmp_path / "data"),
+                      "--client-port", str(port), "--tick-ms", "200", env=clock.env())
     wait_for_port(port)
     return clock, port
 

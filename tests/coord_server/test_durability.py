@@ -87,7 +87,7 @@ def test_damaged_log_refuses_to_start(procs, tmp_path: Path) -> None:
     raw = bytearray(seg.read_bytes())
     raw[len(MAGIC) + 20] ^= 0xFF
     seg.write_bytes(bytes(raw))
-    proc = procs.start("again", *server.args)
+    proc = procs.start_coord("again", *server.args)
     assert proc.wait(timeout=30) == 1
     assert "refusing to start" in procs.log_text("again")
 

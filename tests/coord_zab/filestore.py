@@ -13,9 +13,9 @@ from pathlib import Path
 
 import msgpack
 
-from coord import diskio
 from coord.zab import PersistentState
 from coord.zab.messages import Entry
+from storage import diskio
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -56,7 +56,7 @@ class FileStorage:
         _write_atomic(self.dir / "epochs", msgpack.packb([accepted, current]))
 
     def append(self, entries: list[Entry]) -> None:
-        # through coord.diskio, so tests can make these writes and fsyncs fail
+        # through storage.diskio, so tests can make these writes and fsyncs fail
         with open(self.log_path, "ab", buffering=0) as f:
             diskio.write_all(f.fileno(), b"".join(msgpack.packb([z, d]) for z, d in entries))
             diskio.fsync(f.fileno())

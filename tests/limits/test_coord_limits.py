@@ -1,4 +1,4 @@
-"""coord's limits, against a real `pybroker coord start` process: many connections from one
+"""coord's limits, against a real `python -m coord start` process: many connections from one
 address (maxClientCnxns), 2,000 sockets that never send a ConnectRequest, a session that stalls
 mid-frame, the four-letter-word whitelist, and recursive watches that must not report nodes
 the watcher may not read (CVE-2024-23944)."""
@@ -35,8 +35,8 @@ class Coord:
         self.port = free_port()
         config = tmp / "coord.toml"
         config.write_text(settings)
-        self.proc = procs.start("coord", "coord", "start", "--data-dir", str(tmp / "data"), "--client-port",
-                                str(self.port), "--tick-ms", "200", "--config", str(config))
+        self.proc = procs.start_coord("coord", "start", "--data-dir", str(tmp / "data"), "--client-port",
+                                      str(self.port), "--tick-ms", "200", "--config", str(config))
         wait_for_port(self.port)
 
     def client(self, **kw) -> KazooClient:

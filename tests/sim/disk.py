@@ -4,7 +4,7 @@
 the write-temp-fsync-rename pattern). The record log has a durable part and a pending
 part: `append` only buffers, `fsync` makes all pending records durable, and `crash`
 keeps a random prefix of the pending records (a torn tail that recovery cut at a record
-boundary) and loses the rest. A `FaultPlan` (coord.diskio, the one the real storage
+boundary) and loses the rest. A `FaultPlan` (storage.diskio, the one the real storage
 tests use) can fail an append (after letting a prefix of its records through) or an
 fsync (the records stay pending: a crash may lose them). It must never make a record
 durable without fsync or crash, nor reorder records.
@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from coord.diskio import FaultPlan
+from storage.diskio import FaultPlan
 
 
 class SimDisk:

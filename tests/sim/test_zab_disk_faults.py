@@ -1,4 +1,4 @@
-"""The ZAB core under the simulator when a member's disk fails (coord.diskio's FaultPlan
+"""The ZAB core under the simulator when a member's disk fails (storage.diskio's FaultPlan
 on a `SimDisk`): the shell fail-stops that member, as the real shell does, so it
 acknowledges nothing its log does not hold; the others keep committing, and the member
 restarted from its disk converges with them. Every acknowledged write survives."""

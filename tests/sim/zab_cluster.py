@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-from coord.diskio import FaultPlan as DiskFaults
 from coord.zab import actions as act
 from coord.zab import NotLeaderError, Peer, PersistentState, Role, Snapshot, ZabConfig
 from coord.zab.messages import SnapChunk, decode, encode
+from storage.diskio import FaultPlan as DiskFaults
 from tests.sim.clock import Scheduler
 from tests.sim.disk import SimDisk
 from tests.sim.network import Network

@@ -11,7 +11,7 @@ import pytest
 from broker.log import LogConfig, PartitionLog
 from broker.log.checkpoint import read_checkpoint, write_checkpoint
 from broker.log.index import OffsetIndex
-from coord.diskio import FaultPlan, injected
+from storage.diskio import FaultPlan, injected
 from tests.log.helpers import make_batch
 
 

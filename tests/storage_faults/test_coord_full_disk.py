@@ -16,8 +16,8 @@ from tests.support.procs import ProcessGroup, wait_for_port
 def test_a_full_disk_stops_coord_and_a_restart_keeps_every_acknowledged_write(
         procs: ProcessGroup, small_disk: SmallDisk) -> None:
     port = free_port()
-    args = ("coord", "start", "--data-dir", str(small_disk.path / "coord"), "--client-port", str(port))
-    proc = procs.start("coord", *args)
+    args = ("start", "--data-dir", str(small_disk.path / "coord"), "--client-port", str(port))
+    proc = procs.start_coord("coord", *args)
     wait_for_port(port)
     zk = KazooClient(hosts=f"127.0.0.1:{port}", timeout=5, connection_retry={"max_tries": 1})
     zk.start(timeout=10)
@@ -42,7 +42,7 @@ def test_a_full_disk_stops_coord_and_a_restart_keeps_every_acknowledged_write(
         raise AssertionError("coord kept running on a full disk:\n" + procs.log_text("coord")[-2000:]) from None
     assert code == 1 and "No space left on device" in procs.log_text("coord")
     small_disk.free()
-    procs.start("coord", *args)
+    procs.start_coord("coord", *args)
     wait_for_port(port)
     zk = KazooClient(hosts=f"127.0.0.1:{port}", timeout=5)
     zk.start(timeout=10)

@@ -1,4 +1,4 @@
-"""The fault-injecting file layer (coord.diskio) on real files: each fault does what it says,
+"""The fault-injecting file layer (storage.diskio) on real files: each fault does what it says,
 and only to the files and calls it names."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from coord import diskio
-from coord.diskio import FaultPlan, injected
+from storage import diskio
+from storage.diskio import FaultPlan, injected
 
 
 def _open(path: Path) -> int:

@@ -20,7 +20,7 @@ from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.metadata.cache import MetadataCache
 from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
-from coord.diskio import FaultPlan, injected
+from storage.diskio import FaultPlan, injected
 from tests.log.helpers import make_batch
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from broker.log import LogConfig, PartitionLog
 from broker.log.errors import LogStorageError
-from coord.diskio import FaultPlan, injected
+from storage.diskio import FaultPlan, injected
 from tests.log.helpers import make_batch
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from coord.diskio import FaultPlan, injected
 from coord.server import txn as T
 from coord.server.txn import Txn
 from coord.server.txnlog import TxnLog
+from storage.diskio import FaultPlan, injected
 
 
 def _entry(zxid: int) -> bytes:

@@ -1,7 +1,7 @@
 """A member whose log append fails must never acknowledge past it (coord.zab.node).
 
 Three `ZabNode`s on loopback with real files; one follower's next log write or fsync
-fails (coord.diskio). What must hold: that member acknowledges no zxid its log does not
+fails (storage.diskio). What must hold: that member acknowledges no zxid its log does not
 hold (with everything below it), it stops (fail-stop, as ZooKeeper's
 SyncRequestProcessor shuts the server down), the other two keep committing, and the
 member restarted from its files catches up to the same history.
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from coord.diskio import FaultPlan, injected
 from coord.zab import actions as act
 from coord.zab.messages import Ack
 from coord.zab.node import ZabNode
+from storage.diskio import FaultPlan, injected
 from tests.coord_zab.ensemble import CONFIG, ListMachine, loopback_addresses, start_and_elect, until
 from tests.coord_zab.filestore import FileStorage
 

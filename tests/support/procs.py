@@ -1,4 +1,5 @@
-"""Real server processes for tests: start `pybroker ...`, wait for a port, kill, pause.
+"""Real server processes for tests: start `pybroker ...` or `python -m coord ...`, wait for a
+port, kill, pause.
 
 Every process a test starts goes through `ProcessGroup`, whose `close()` kills whatever is
 still running, so a failing test never leaves servers behind.
@@ -36,9 +37,17 @@ class ProcessGroup:
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start `python -m broker ARGS...` with its output in `log_dir/name.log`."""
+        return self._spawn(name, "broker", args, env)
+
+    def start_coord(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start `python -m coord ARGS...`: coord's own command line, which loads no broker."""
+        return self._spawn(name, "coord", args, env)
+
+    def _spawn(self, name: str, module: str, args: tuple[str, ...],
+               env: dict[str, str] | None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "broker", *args],
+            [sys.executable, "-m", module, *args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, start_new_session=True,
         )

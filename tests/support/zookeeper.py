@@ -1,4 +1,4 @@
-"""Real Apache ZooKeeper for tests: a thin layer over coord.zookeeper_launcher.
+"""Real Apache ZooKeeper for tests: a thin layer over launchers.zookeeper.
 
 `running_zookeeper()` yields the connect string; tests that need to restart or pause the
 server use `ZooKeeperProcess` directly. `require_zookeeper()` skips (with the reason)
@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from coord.zookeeper_launcher import ZooKeeperNotInstalled, ZooKeeperProcess, zookeeper_classpath
-from coord.zookeeper_launcher import running_zookeeper as _running
+from launchers.zookeeper import ZooKeeperNotInstalled, ZooKeeperProcess, zookeeper_classpath
+from launchers.zookeeper import running_zookeeper as _running
 
 __all__ = ["ZooKeeperProcess", "require_zookeeper", "running_zookeeper"]
 

@@ -1,7 +1,7 @@
-"""Run a coord ensemble of N `python -m broker coord start --peers ...` processes on loopback.
+"""Run a coord ensemble of N `python -m coord start --peers ...` processes on loopback.
 
 Used by `pybroker perf coord --ensemble N` to measure our ensemble the same way as a real
-ZooKeeper one (`coord.zookeeper_launcher.ZooKeeperEnsemble`: same `hosts`, `start`,
+ZooKeeper one (`launchers.zookeeper.ZooKeeperEnsemble`: same `hosts`, `start`,
 `leader`, `kill`, `restart`, `close`). It must never bind anything but 127.0.0.1 and
 never leave a process behind when `close()` runs.
 """
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from coord.client.four_letter import four_letter
-from coord.zookeeper_launcher import _free_port
+from launchers.ports import free_port
 
 
 class LocalEnsemble:
@@ -25,8 +25,8 @@ class LocalEnsemble:
         self.root = Path(tempfile.mkdtemp(prefix="coord-ensemble-"))
         self.tick_ms = tick_ms
         self.sids = list(range(1, size + 1))
-        self.client_port = {sid: _free_port() for sid in self.sids}
-        self.peers = ",".join(f"{sid}=127.0.0.1:{_free_port()}:{_free_port()}" for sid in self.sids)
+        self.client_port = {sid: free_port() for sid in self.sids}
+        self.peers = ",".join(f"{sid}=127.0.0.1:{free_port()}:{free_port()}" for sid in self.sids)
         self.procs: dict[int, subprocess.Popen] = {}
 
     @property

@@ -7,8 +7,9 @@ fail an fsync, or fill the disk (ENOSPC on every write until space is freed). A
 `FaultPlan` only decides (it does no I/O and reads no clock), so the sans-I/O simulators
 consult the same plan for their simulated disks.
 
-It lives in `coord/` because the broker already depends on coord and coord must never
-depend on the broker; it is shared by both and owned by neither's storage format.
+It lives in the neutral `storage` package, not in coord or the broker, because both
+write through it and neither may depend on the other's internals for disk I/O; it is owned
+by neither's storage format.
 
 With no plan installed every call is the plain `os` call (one global read of overhead).
 `write` and `pwrite` may return short, as the system calls do; `write_all` and

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from coord.client.four_letter import four_letter
+from launchers.ports import free_port
 
 JARS_DIR = Path("/usr/share/java")
 MAIN_CLASS = "org.apache.zookeeper.server.ZooKeeperServerMain"
@@ -47,12 +47,6 @@ def zookeeper_classpath(admin: bool = False) -> str:
     return ":".join([str(jar), *(str(p) for p in extra if p.exists())])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ZooKeeperProcess:
     """One standalone ZooKeeper JVM; `start()`, `stop()`, `pause()`/`resume()`;
     restartable on the same data dir and port (sessions survive a quick restart)."""
@@ -68,7 +62,7 @@ class ZooKeeperProcess:
         self.myid = myid
         self.servers = servers or {}
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="zk-"))
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.tick_ms = tick_ms
         self.heap_mb = heap_mb
         self.admin_port = admin_port
@@ -167,7 +161,7 @@ class ZooKeeperEnsemble:
 
     def __init__(self, size: int = 3, tick_ms: int = 2000, heap_mb: int = 128) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="zk-ensemble-"))
-        ports = [_free_port() for _ in range(3 * size)]
+        ports = [free_port() for _ in range(3 * size)]
         servers = {sid: (ports[size + sid - 1], ports[2 * size + sid - 1])
                    for sid in range(1, size + 1)}
         self.members = {sid: ZooKeeperProcess(self.root / f"zk{sid}", ports[sid - 1], tick_ms,
