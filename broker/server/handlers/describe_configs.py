@@ -50,6 +50,7 @@ def _or_never(value: int | None) -> int:
 # Topic config -> (the broker setting it defaults to, its value's type).
 _TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
     "cleanup.policy": (lambda c: "delete", LIST),
+    "compression.type": (lambda c: "producer", STRING),
     "delete.retention.ms": (lambda c: c.log_cleaner_delete_retention_ms, LONG),
     "flush.messages": (lambda c: _or_never(c.log_flush_interval_messages), LONG),
     "flush.ms": (lambda c: _or_never(c.log_flush_interval_ms), LONG),
