@@ -45,8 +45,11 @@ LIBRDKAFKA_TESTS = (
 
 # What the suites' own fixtures put in server.properties (kafka-python's servers/resources,
 # trivup's defaults), as TOML values.
+# Both run ACLs on, with everything allowed where no ACL names the resource.
 BROKER_CONFIG = {"num.partitions": "4", "group.min.session.timeout.ms": "1000",
-                 "group.initial.rebalance.delay.ms": "0"}
+                 "group.initial.rebalance.delay.ms": "0",
+                 "authorizer.class.name": '"kafka.security.authorizer.AclAuthorizer"',
+                 "allow.everyone.if.no.acl.found": "true"}
 
 
 @dataclass

@@ -19,12 +19,15 @@ TOPIC_CONFIGS: dict[str, bool] = {
     "retention.ms": True, "retention.bytes": True, "segment.bytes": True, "segment.ms": True,
     "max.message.bytes": True, "flush.messages": True, "flush.ms": True,
     "cleanup.policy": False, "delete.retention.ms": True, "min.insync.replicas": True,
-    "unclean.leader.election.enable": False, "compression.type": False,
+    "unclean.leader.election.enable": False, "compression.type": False, "message.format.version": False,
 }
 # cleanup.policy: delete (retention) or compact (keep the latest value per key; broker/log/compaction.py),
 # or both ("compact,delete"). compression.type: what the leader stores (broker/server/recompress.py).
 _CHOICES = {"cleanup.policy": {"delete", "compact"}, "unclean.leader.election.enable": {"true", "false"},
             "compression.type": {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}}
+# message.format.version: accepted and described, and without effect, as in Kafka 3.x (whose
+# inter-broker protocol 3.0+ ignores it): a pybroker log holds RecordBatch v2 only.
+_PATTERNS = {"message.format.version": re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?(-IV[0-9]+)?")}
 # List configs (IncrementalAlterConfigs may APPEND to and SUBTRACT from them) and their defaults.
 LIST_CONFIGS = {"cleanup.policy": "delete"}
 
@@ -55,6 +58,9 @@ def check_configs(configs: object) -> Refusal | None:
                 int(str(value))
             except ValueError:
                 return ErrorCode.INVALID_CONFIG, f"topic config {key} must be an integer, not {value!r}"
+        elif key in _PATTERNS:
+            if not _PATTERNS[key].fullmatch(str(value)):
+                return ErrorCode.INVALID_CONFIG, f"topic config {key} must be a Kafka version such as 3.0-IV1"
         elif key in LIST_CONFIGS:
             items = [v.strip() for v in str(value).split(",")]
             if not items or any(v not in _CHOICES[key] for v in items):

@@ -55,6 +55,7 @@ _TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
     "flush.messages": (lambda c: _or_never(c.log_flush_interval_messages), LONG),
     "flush.ms": (lambda c: _or_never(c.log_flush_interval_ms), LONG),
     "max.message.bytes": (lambda c: c.message_max_bytes, INT),
+    "message.format.version": (lambda c: "3.0-IV1", STRING),   # accepted, without effect (validation.py)
     "min.insync.replicas": (lambda c: c.min_insync_replicas, INT),
     "retention.bytes": (lambda c: c.log_retention_bytes, LONG),
     "retention.ms": (lambda c: c.log_retention_ms, LONG),
