@@ -27,7 +27,7 @@ _CHOICES = {"cleanup.policy": {"delete", "compact"}, "unclean.leader.election.en
             "compression.type": {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}}
 # message.format.version: accepted and described, and without effect, as in Kafka 3.x (whose
 # inter-broker protocol 3.0+ ignores it): a pybroker log holds RecordBatch v2 only.
-_PATTERNS = {"message.format.version": re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?(-IV[0-9]+)?")}
+_PATTERNS = {"message.format.version": re.compile(r"[0-9]+(\.[0-9]+){1,3}(-IV[0-9]+)?")}
 # List configs (IncrementalAlterConfigs may APPEND to and SUBTRACT from them) and their defaults.
 LIST_CONFIGS = {"cleanup.policy": "delete"}
 
