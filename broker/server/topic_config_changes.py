@@ -77,8 +77,13 @@ class TopicConfigChanges:
         meta = self.store.cache.topic(topic)
         if meta is None:
             return
-        settings = log_config_for(self.config, meta.configs)
-        min_isr = int(meta.configs.get("min.insync.replicas", self.config.min_insync_replicas))
+        try:   # AlterConfigs checks what it writes; a node written by other tools may still be wrong
+            settings = log_config_for(self.config, meta.configs)
+            min_isr = int(meta.configs.get("min.insync.replicas", self.config.min_insync_replicas))
+        except ValueError as exc:
+            log.error("topic %s: configs %s cannot be applied (%s); its logs keep their settings",
+                      topic, meta.configs, exc)
+            return
         for (t, p), part in list(self.replicas.partitions.items()):
             if t != topic:
                 continue
