@@ -62,8 +62,8 @@ def check_configs(configs: object) -> Refusal | None:
             if not _PATTERNS[key].fullmatch(str(value)):
                 return ErrorCode.INVALID_CONFIG, f"topic config {key} must be a Kafka version such as 3.0-IV1"
         elif key in LIST_CONFIGS:
-            items = [v.strip() for v in str(value).split(",")]
-            if not items or any(v not in _CHOICES[key] for v in items):
+            items = [v.strip() for v in str(value).split(",") if v.strip()]   # empty: neither (Kafka 3.x)
+            if any(v not in _CHOICES[key] for v in items):
                 return (ErrorCode.INVALID_CONFIG,
                         f"topic config {key} must be a comma-separated list of {sorted(_CHOICES[key])}, not {value!r}")
         elif str(value) not in _CHOICES[key]:
