@@ -45,8 +45,11 @@ LIBRDKAFKA_TESTS = (
 
 # What the suites' own fixtures put in server.properties (kafka-python's servers/resources,
 # trivup's defaults), as TOML values.
+# Both run ACLs on, with everything allowed where no ACL names the resource.
 BROKER_CONFIG = {"num.partitions": "4", "group.min.session.timeout.ms": "1000",
-                 "group.initial.rebalance.delay.ms": "0"}
+                 "group.initial.rebalance.delay.ms": "0",
+                 "authorizer.class.name": '"kafka.security.authorizer.AclAuthorizer"',
+                 "allow.everyone.if.no.acl.found": "true"}
 
 
 @dataclass
@@ -169,7 +172,9 @@ def run_librdkafka(path: Path, cluster: Cluster, work: Path, timeout: float, tes
 
 
 def pytest_counts(out: str, result: Result) -> Result:
-    for count, what in re.findall(r"(\d+) (passed|failed|skipped|errors?)", out.splitlines()[-1] if out else ""):
+    # pytest's summary line ("... passed, ... in 12.3s"); a suite may print more after it
+    summaries = [line for line in out.splitlines() if re.search(r" in [0-9.]+s\b", line)]
+    for count, what in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summaries[-1] if summaries else ""):
         if what == "passed":
             result.passed = int(count)
         elif what == "skipped":

@@ -6,7 +6,7 @@ Theory of operation. A group moves through five states:
     CompletingRebalance --leader's assignment stored--> Stable
     Stable | CompletingRebalance --join with new metadata, leave, session expiry--> PreparingRebalance
     PreparingRebalance --nobody left when the join phase completes--> Empty
-    Empty --every offset expired (offsets_retention_ms)--> Dead
+    Empty --every offset expired (offsets_retention_ms), or DeleteGroups--> Dead
 
 A rebalance parks every member's JoinGroup until all known members have rejoined (or
 the largest rebalance timeout passes: those who did not rejoin are removed), bumps the
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 from broker.groups.member import Member, common_protocols, select_protocol
 from broker.groups.messages import (
-    NO_MEMBER_ID, UNKNOWN_OFFSET, Action, DescribeGroup, ErrorCode, Event, GroupDescription, GroupState,
+    NO_MEMBER_ID, UNKNOWN_OFFSET, Action, DeleteGroup, DeleteGroupResult, DescribeGroup, ErrorCode, Event, GroupDescription, GroupState,
     Heartbeat, HeartbeatResult, JoinGroup, JoinMember, JoinResult, LeaveGroup, LeaveResult, MemberDescription,
     MemberIdentity, OffsetCommit, OffsetCommitResult, OffsetFetch, OffsetFetchResult, Persist, PersistDone,
     Reply, Response, ScheduleTick, SyncGroup, SyncResult, Tick, TopicPartition,
@@ -151,6 +151,8 @@ class GroupCoordinator:
                 actions = [self._reply(event.request_id, self._fetch(event))]
             case DescribeGroup():
                 actions = [self._reply(event.request_id, self.describe())]
+            case DeleteGroup():
+                actions = self._delete(event, now_ms)
             case PersistDone():
                 then = self._persists.pop(event.persist_id, None)
                 actions = then(event.error, now_ms) if then is not None else []
@@ -533,6 +535,20 @@ class GroupCoordinator:
             records.append(group_record(self.group_id, None))
             self._set_state(GroupState.DEAD, now)
         return self._persist(records, None)
+
+    def _delete(self, ev: DeleteGroup, now: int) -> list[Action]:
+        """DeleteGroups: an Empty group becomes Dead at once (no new member can join it
+        meanwhile) and its offsets and metadata are tombstoned; the answer waits for the write."""
+        if self.state is GroupState.DEAD:
+            return [self._reply(ev.request_id, DeleteGroupResult(ErrorCode.GROUP_ID_NOT_FOUND))]
+        if self.state is not GroupState.EMPTY:
+            return [self._reply(ev.request_id, DeleteGroupResult(ErrorCode.NON_EMPTY_GROUP))]
+        records = [offset_record(self.group_id, t, p, None) for t, p in sorted(self.offsets)]
+        records.append(group_record(self.group_id, None))
+        self.offsets.clear()
+        self._set_state(GroupState.DEAD, now)
+        return self._persist(records, lambda err, at: [
+            self._reply(ev.request_id, DeleteGroupResult(err if err is ErrorCode.NONE else append_error(err)))])
 
     # ---- offsets --------------------------------------------------------------------
 

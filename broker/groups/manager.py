@@ -23,7 +23,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode as WireError
+from client.protocol.messages import CreateTopicsRequest
 
 from broker.config import BrokerConfig
 from broker.groups.coordinator import GroupConfig
@@ -31,6 +33,7 @@ from broker.groups.messages import ErrorCode, Event, GroupState, Response
 from broker.groups.offsets_topic import OFFSETS_TOPIC, partition_for, topic_configs
 from broker.groups.partition_io import PartitionIO
 from broker.groups.shell import CoordinatorRefused, PartitionCoordinator, monotonic_ms, wall_clock_ms
+from broker.server.to_controller import ControllerUnreachable, ask_controller
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +133,11 @@ class GroupManager:
 
     async def _create_offsets_topic(self) -> None:
         controller = self.controller
-        if controller is None or not controller.active:
-            return   # only the controller creates topics; the client retries, preferring it
+        if controller is None:
+            return
+        if not controller.active:   # only the controller creates topics: ask it (clients ask any broker)
+            await self._ask_controller_to_create()
+            return
         async with self._creating:
             if self.partitions() is not None:
                 return
@@ -148,6 +154,20 @@ class GroupManager:
                      cfg.offsets_topic_num_partitions, rf)
         elif refusal[0] != WireError.TOPIC_ALREADY_EXISTS:   # else someone else won the race
             log.warning("creating %s failed: %s", OFFSETS_TOPIC, refusal[1])
+
+    async def _ask_controller_to_create(self) -> None:
+        cfg = self.config
+        rf = max(1, min(cfg.offsets_topic_replication_factor, len(self.cache.live_broker_ids())))
+        request = CreateTopicsRequest(timeout_ms=cfg.controller_socket_timeout_ms, topics=[
+            CreateTopicsRequest.CreatableTopic(
+                name=OFFSETS_TOPIC, num_partitions=cfg.offsets_topic_num_partitions, replication_factor=rf,
+                configs=[CreateTopicsRequest.CreateableTopicConfig(name=k, value=v)
+                         for k, v in topic_configs(cfg.offsets_topic_segment_bytes).items()])])
+        try:
+            await ask_controller(self.cache, cfg.broker_id, ApiKey.CREATE_TOPICS, request,
+                                 timeout_ms=cfg.controller_socket_timeout_ms)
+        except ControllerUnreachable as exc:   # the client retries FindCoordinator
+            log.warning("asking the controller to create %s failed: %s", OFFSETS_TOPIC, exc)
 
     def coordinator_for(self, group_id: str) -> PartitionCoordinator:
         count = self.partitions()

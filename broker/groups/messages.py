@@ -39,6 +39,8 @@ class ErrorCode(IntEnum):
     UNKNOWN_MEMBER_ID = 25
     INVALID_SESSION_TIMEOUT = 26
     REBALANCE_IN_PROGRESS = 27
+    NON_EMPTY_GROUP = 68
+    GROUP_ID_NOT_FOUND = 69
     MEMBER_ID_REQUIRED = 79
     FENCED_INSTANCE_ID = 82
 
@@ -139,6 +141,13 @@ class DescribeGroup:
 
 
 @dataclass(frozen=True)
+class DeleteGroup:
+    """DeleteGroups for this group: only an Empty group may go (its offsets go with it)."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
 class PersistDone:
     """The append of one `Persist` finished: `error` NONE once replicated (acks=all)."""
 
@@ -152,7 +161,7 @@ class Tick:
 
 
 Event = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | OffsetCommit | OffsetFetch | DescribeGroup \
-    | PersistDone | Tick
+    | DeleteGroup | PersistDone | Tick
 
 
 # ---- responses ----------------------------------------------------------------------
@@ -211,6 +220,11 @@ class OffsetFetchResult:
 
 
 @dataclass(frozen=True)
+class DeleteGroupResult:
+    error: ErrorCode
+
+
+@dataclass(frozen=True)
 class MemberDescription:
     member_id: str
     group_instance_id: str | None
@@ -231,7 +245,7 @@ class GroupDescription:
 
 
 Response = JoinResult | SyncResult | HeartbeatResult | LeaveResult | OffsetCommitResult \
-    | OffsetFetchResult | GroupDescription
+    | OffsetFetchResult | GroupDescription | DeleteGroupResult
 
 
 # ---- actions ------------------------------------------------------------------------

@@ -36,6 +36,12 @@ class LogConfig:
         """Whether the topic is compacted (Kafka: cleanup.policy lists compact): every record needs a key."""
         return "compact" in self.cleanup_policy.split(",")
 
+    @property
+    def deletes(self) -> bool:
+        """Whether retention.ms / retention.bytes delete old segments (Kafka: cleanup.policy
+        lists delete; a compact-only or empty policy keeps every segment)."""
+        return "delete" in self.cleanup_policy.split(",")
+
     def __post_init__(self) -> None:
         if self.segment_bytes < 128:
             raise ValueError(f"segment_bytes must be at least 128, not {self.segment_bytes}")

@@ -404,7 +404,8 @@ class PartitionLog:
 
     @_reports_os_errors
     def apply_retention(self, now_ms: int) -> int:
-        """Delete whole old segments by age, by total size and below the log start offset.
+        """Delete whole old segments by age and by total size (when cleanup.policy lists
+        delete), and below the log start offset.
 
         Oldest first, stopping at the first segment that must stay; never the active
         segment. Returns how many segments were deleted.
@@ -435,8 +436,8 @@ class PartitionLog:
             newest = seg.largest_timestamp()
             if newest < 0:  # no timestamps at all: fall back to the file's age
                 newest = int(os.stat(seg.log_path).st_mtime * 1000)
-            expired = config.retention_ms >= 0 and now_ms - newest > config.retention_ms
-            oversize = config.retention_bytes >= 0 and total - seg.size >= config.retention_bytes
+            expired = config.deletes and config.retention_ms >= 0 and now_ms - newest > config.retention_ms
+            oversize = config.deletes and config.retention_bytes >= 0 and total - seg.size >= config.retention_bytes
             below_start = successor.base_offset <= self._log_start
             if not (expired or oversize or below_start):
                 break

@@ -44,6 +44,7 @@ from coord.protocol.errors import ErrorCode as CoordErrorCode
 from broker.metadata import controller_requests as requests
 from broker.metadata import znodes as Z
 from broker.metadata.election import offline_election, preferred_election, shutdown_election
+from broker.metadata.requested_election import requested_election
 from broker.metadata.store import MetadataStore
 from broker.metadata.validation import MAX_PARTITIONS, Refusal, assign_replicas, check_new_topic
 
@@ -224,7 +225,9 @@ class Controller:
     # -- topics -----------------------------------------------------------------------
 
     async def create_topic(self, name: Any, num_partitions: Any, replication_factor: Any,
-                           configs: Any, *, validate_only: bool = False) -> Refusal | None:
+                           configs: Any, *, validate_only: bool = False,
+                           assignment: dict[int, list[int]] | None = None) -> Refusal | None:
+        """Create a topic; `assignment` (checked by `replica_assignment`) replaces our placement."""
         if not self.active:
             return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
         if isinstance(name, str) and name in self.cache.topics:
@@ -234,7 +237,8 @@ class Controller:
         if refusal or validate_only:
             return refusal
         racks = {b: info.rack for b, info in self.cache.brokers.items()}
-        assignment = assign_replicas(num_partitions, replication_factor, self.cache.live_broker_ids(), racks=racks)
+        assignment = assignment or assign_replicas(num_partitions, replication_factor, self.cache.live_broker_ids(),
+                                                   racks=racks)
         configs = {str(k): str(v) for k, v in configs.items()}
         txn = self.coord.transaction()
         txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
@@ -280,10 +284,12 @@ class Controller:
         log.info("deleted topic %s", name)
         return None
 
-    async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False) -> Refusal | None:
+    async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False,
+                                assignment: list[list[int]] | None = None) -> Refusal | None:
         """Grow topic `name` to `count` partitions (Kafka's CreatePartitions): the new ones get
-        replicas as at creation, round robin continuing after the existing partitions; the new
-        assignment and their states are written in one multi with the epoch check."""
+        replicas as at creation, round robin continuing after the existing partitions, or as
+        `assignment` (checked by `replica_assignment`) says; the new assignment and their states
+        are written in one multi with the epoch check."""
         if not self.active:
             return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
         topic = self.cache.topic(name) if isinstance(name, str) else None
@@ -302,8 +308,8 @@ class Controller:
         if validate_only:
             return None
         racks = {b: info.rack for b, info in self.cache.brokers.items()}
-        added = {current + p: r for p, r in
-                 assign_replicas(count - current, factor, live, start=current, racks=racks).items()}
+        added = {current + p: r for p, r in (dict(enumerate(assignment)) if assignment else
+                 assign_replicas(count - current, factor, live, start=current, racks=racks)).items()}
         data, stat = await self.coord.get(Z.topic_path(name))
         txn = self.coord.transaction()
         txn.check(Z.CONTROLLER_EPOCH, version=self._epoch_zk_version)
@@ -416,6 +422,29 @@ class Controller:
                 self._send_leader_and_isr(changed, live)
                 self._send_update_metadata(changed)
         return changed
+
+    async def elect_leaders(self, election_type: int, wanted: set[tuple[str, int]] | None
+                            ) -> Refusal | dict[tuple[str, int], Refusal | None]:
+        """ElectLeaders (KIP-460): each existing partition of `wanted` (every partition if
+        None) -> why it was not elected, or None once its new leader is written and told."""
+        if not self.active:
+            return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
+        verdicts: dict[tuple[str, int], Refusal | None] = {}
+
+        def decide(t: str, p: int, replicas: list[int], st: Z.PartitionState) -> Z.PartitionState | None:
+            if wanted is not None and (t, p) not in wanted:
+                return None
+            new, verdicts[(t, p)] = requested_election(election_type, replicas, st, self._usable(live, t, p),
+                                                       self.epoch)
+            return new
+
+        async with self._lock:
+            live = self._live()
+            changed = await self._elect_and_write(decide)
+            if changed:
+                await _settle(list(self._send_leader_and_isr(changed, live).values()))
+                self._send_update_metadata(changed)
+        return verdicts
 
     # -- log directory failures --------------------------------------------------------------
 

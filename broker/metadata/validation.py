@@ -19,10 +19,17 @@ TOPIC_CONFIGS: dict[str, bool] = {
     "retention.ms": True, "retention.bytes": True, "segment.bytes": True, "segment.ms": True,
     "max.message.bytes": True, "flush.messages": True, "flush.ms": True,
     "cleanup.policy": False, "delete.retention.ms": True, "min.insync.replicas": True,
-    "unclean.leader.election.enable": False,
+    "unclean.leader.election.enable": False, "compression.type": False, "message.format.version": False,
 }
-# cleanup.policy: delete (retention) or compact (keep the latest value per key; broker/log/compaction.py).
-_CHOICES = {"cleanup.policy": {"delete", "compact"}, "unclean.leader.election.enable": {"true", "false"}}
+# cleanup.policy: delete (retention) or compact (keep the latest value per key; broker/log/compaction.py),
+# or both ("compact,delete"). compression.type: what the leader stores (broker/server/recompress.py).
+_CHOICES = {"cleanup.policy": {"delete", "compact"}, "unclean.leader.election.enable": {"true", "false"},
+            "compression.type": {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}}
+# message.format.version: accepted and described, and without effect, as in Kafka 3.x (whose
+# inter-broker protocol 3.0+ ignores it): a pybroker log holds RecordBatch v2 only.
+_PATTERNS = {"message.format.version": re.compile(r"[0-9]+(\.[0-9]+){1,3}(-IV[0-9]+)?")}
+# List configs (IncrementalAlterConfigs may APPEND to and SUBTRACT from them) and their defaults.
+LIST_CONFIGS = {"cleanup.policy": "delete"}
 
 Refusal = tuple[ErrorCode, str]
 
@@ -51,6 +58,14 @@ def check_configs(configs: object) -> Refusal | None:
                 int(str(value))
             except ValueError:
                 return ErrorCode.INVALID_CONFIG, f"topic config {key} must be an integer, not {value!r}"
+        elif key in _PATTERNS:
+            if not _PATTERNS[key].fullmatch(str(value)):
+                return ErrorCode.INVALID_CONFIG, f"topic config {key} must be a Kafka version such as 3.0-IV1"
+        elif key in LIST_CONFIGS:
+            items = [v.strip() for v in str(value).split(",") if v.strip()]   # empty: neither (Kafka 3.x)
+            if any(v not in _CHOICES[key] for v in items):
+                return (ErrorCode.INVALID_CONFIG,
+                        f"topic config {key} must be a comma-separated list of {sorted(_CHOICES[key])}, not {value!r}")
         elif str(value) not in _CHOICES[key]:
             return ErrorCode.INVALID_CONFIG, f"topic config {key} must be one of {sorted(_CHOICES[key])}"
     return None

@@ -83,6 +83,13 @@ def needs(header: RequestHeader, body: Any) -> list[Need]:
     if api == ApiKey.DESCRIBE_CONFIGS:
         return [(T.TOPIC, r.resource_name, Op.DESCRIBE_CONFIGS) if r.resource_type == 2
                 else (T.CLUSTER, None, Op.DESCRIBE_CONFIGS) for r in body.resources]
+    if api in (ApiKey.ALTER_CONFIGS, ApiKey.INCREMENTAL_ALTER_CONFIGS):
+        return [(T.TOPIC, r.resource_name, Op.ALTER_CONFIGS) if r.resource_type == 2
+                else (T.CLUSTER, None, Op.ALTER_CONFIGS) for r in body.resources]
+    if api == ApiKey.DELETE_GROUPS:
+        return [(T.GROUP, g, Op.DELETE) for g in body.groups_names]
+    if api == ApiKey.ELECT_LEADERS:
+        return [(T.CLUSTER, None, Op.ALTER)]
     if api in (ApiKey.CREATE_ACLS, ApiKey.DELETE_ACLS):
         return [(T.CLUSTER, None, Op.ALTER)]
     if api == ApiKey.DESCRIBE_ACLS:

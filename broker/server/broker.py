@@ -67,6 +67,7 @@ from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
 from broker.server.replica_manager import ReplicaManager
 from broker.server.to_controller import ControllerUnreachable, ask_controller
+from broker.server.topic_config_changes import TopicConfigChanges
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ class Broker:
         self._announcing: asyncio.Task | None = None
         self.coord: CoordClient | None = None
         self.store: MetadataStore | None = None
+        self.config_changes: TopicConfigChanges | None = None
         self.ctx: BrokerContext | None = None
         self._servers: list[asyncio.base_events.Server] = []
         self.ports: dict[str, int] = {}   # listener name -> bound port
@@ -187,6 +189,7 @@ class Broker:
         advertised = advertised_listeners(cfg, [dataclasses.replace(b, port=self.ports[b.name]) for b in bound])
         me = broker_info(cfg.broker_id, [Endpoint(a.name, a.host, a.port, a.protocol) for a in advertised], cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
+        self.config_changes = TopicConfigChanges(self.coord, self.store, self.replicas, cfg)
         self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
         self.replicas.propose_isr = self.isr_writer.propose if self.metrics is None else self._counted_isr_proposal
         rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
@@ -213,6 +216,8 @@ class Broker:
             await self.ctx.authorizer.store.start()
         self.replicas.set_broker_epoch(await self.store.register())
         await self.ctx.controller.start()
+        assert self.config_changes is not None
+        await self.config_changes.start()   # after the store's reload: (re-)applies every topic's configs
 
     def _on_coord_state(self, state: ConnState) -> None:
         if self._stopping:
@@ -325,6 +330,8 @@ class Broker:
         if self.isr_writer is not None:
             await _watched("the ISR writer", self.isr_writer.close())
         await _watched("the replicas", self.replicas.close())
+        if self.config_changes is not None:
+            await self.config_changes.close()
         if self.store is not None:
             await self.store.close()
         if self.ctx is not None and self.ctx.authorizer is not None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from broker.config import BrokerConfig
 from broker.log import FileHandleCache, LogConfig, OldRecordFormatError, PartitionLog, unreadable_dirs
-from broker.log.compaction import COMPACT, compact
+from broker.log.compaction import compact
 from broker.log.errors import LogDirOfflineError
 from broker.log.log_dirs import LogDirs, is_disk_failure
 from broker.server.idempotence import ProducerStates
@@ -303,7 +303,7 @@ class LogManager:
             now_ms = int(time.time() * 1000)
             for (topic, partition), plog in list(self.logs.items()):
                 limit = self.cleanable_offset(topic, partition)
-                if plog.config.cleanup_policy != COMPACT or limit is None:
+                if not plog.config.compacted or limit is None:
                     continue
                 try:
                     await asyncio.to_thread(compact, plog, now_ms, plog.config.delete_retention_ms, limit)

@@ -40,9 +40,12 @@ def test_create_partitions_grows_a_topic_that_then_takes_records(client, version
     shrink = grow(client, name, 2, version)
     assert shrink.error_code == ErrorCode.INVALID_PARTITIONS and "only grow" in shrink.error_message
     assert grow(client, "admin-nope", 4, version).error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-    manual = grow(client, name, 5, version, assignments=[
-        m.CreatePartitionsRequest.CreatePartitionsAssignment(broker_ids=[1])] * 2)
-    assert manual.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT
+    A = m.CreatePartitionsRequest.CreatePartitionsAssignment
+    assert grow(client, name, 5, version, assignments=[A(broker_ids=[1])] * 2).error_code == 0
+    for wrong in ([A(broker_ids=[2])], [A(broker_ids=[1, 1])], [A(broker_ids=[1])] * 2):   # not live; twice; count
+        refused = grow(client, name, 6, version, assignments=wrong)
+        assert refused.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT, (wrong, refused)
+    assert len(metadata(client, [name]).topics[0].partitions) == 5
 
 
 def describe(c: WireClient, kind: int, name: str, keys: list[str] | None = None, version: int | None = None):
@@ -104,3 +107,36 @@ def test_init_producer_id_gives_fresh_ids_and_refuses_transactions(client, versi
     assert 0 <= first.producer_id < second.producer_id and first.producer_epoch == 0
     txn = client.call(ApiKey.INIT_PRODUCER_ID, m.InitProducerIdRequest(transactional_id="tx"), version)
     assert (txn.error_code, txn.producer_id) == (ErrorCode.INVALID_REQUEST, -1)
+
+
+def incremental_alter(c: WireClient, name: str, *ops: tuple[str, int, str | None], validate_only: bool = False):
+    I = m.IncrementalAlterConfigsRequest
+    req = I(validate_only=validate_only, resources=[I.AlterConfigsResource(resource_type=TOPIC, resource_name=name,
+            configs=[I.AlterableConfig(name=k, config_operation=op, value=v) for k, op, v in ops])])
+    return c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, req).responses[0]
+
+
+def test_compression_type_recompresses_on_append_and_can_be_altered(client):
+    import time
+
+    from client.protocol.compression import Compression
+    from client.protocol.record_batch import iter_batches
+    from tests.broker_server.wire import records_of
+    name = "admin-codec"
+    assert create_topic(client, name, compression_type="gzip").error_code == 0
+    assert describe(client, TOPIC, name, ["compression.type"]).configs[0].value == "gzip"
+    plain = build_batch([(b"k", b"v" * 500, None, 1000), (None, b"w", None, 1001)])
+    assert produce(client, name, 0, plain).error_code == 0
+    _, data = fetch(client, name, 0, 0)
+    assert [h.compression for h in iter_batches(data)] == [Compression.GZIP]
+    assert [(r.key, r.value) for r in records_of(data)] == [(b"k", b"v" * 500), (None, b"w")]
+
+    assert incremental_alter(client, name, ("compression.type", 0, "brotli")).error_code == ErrorCode.INVALID_CONFIG
+    assert incremental_alter(client, name, ("compression.type", 0, "producer")).error_code == 0
+    deadline = time.monotonic() + 30
+    while describe(client, TOPIC, name, ["compression.type"]).configs[0].value != "producer":
+        assert time.monotonic() < deadline, "the broker never took up compression.type=producer"
+        time.sleep(0.1)
+    assert produce(client, name, 0, plain).error_code == 0
+    _, data = fetch(client, name, 0, 2)
+    assert [h.compression for h in iter_batches(data)] == [Compression.NONE]

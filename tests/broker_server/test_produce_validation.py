@@ -29,6 +29,7 @@ def test_refused_batches_store_nothing(shared_node) -> None:
         assert produce(c, "validated", 0, codec7).error_code == ErrorCode.CORRUPT_MESSAGE
         keyless = produce(c, "validated-compact", 0, build_batch([(b"k", b"v", None, 1), (None, b"v", None, 1)]))
         assert keyless.error_code == ErrorCode.INVALID_RECORD and "without a key" in keyless.error_message
+        assert [e.batch_index for e in keyless.record_errors] == [1]   # v8+: which record (KIP-467)
 
         assert produce(c, "validated", 0, build_batch([(None, b"good", [("h", None)], 5)])).base_offset == 0
         assert produce(c, "validated-compact", 0, build_batch([(b"k", b"good", None, 5)])).base_offset == 0

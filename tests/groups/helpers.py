@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from broker.groups import GroupConfig, GroupCoordinator
 from broker.groups.messages import (
-    Action, ErrorCode, Event, Heartbeat, JoinGroup, JoinResult, LeaveGroup, MemberIdentity, OffsetCommit,
+    Action, DeleteGroup, ErrorCode, Event, Heartbeat, JoinGroup, JoinResult, LeaveGroup, MemberIdentity, OffsetCommit,
     OffsetFetch, Persist, PersistDone, Reply, Response, ScheduleTick, SyncGroup, Tick,
 )
 from broker.groups.records import OffsetAndMetadata, Record
@@ -86,6 +86,11 @@ class Driver:
         self.step(OffsetCommit(r, member_id, generation,
                                tuple((tp, OffsetAndMetadata(o) if isinstance(o, int) else o)
                                      for tp, o in offsets.items()), instance))
+        return r
+
+    def delete(self) -> int:
+        r = self.rid()
+        self.step(DeleteGroup(r))
         return r
 
     def fetch(self, partitions=None) -> dict:

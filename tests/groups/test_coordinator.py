@@ -181,3 +181,28 @@ def test_a_rebalance_during_the_assignment_write_does_not_block_the_next_generat
     r = d.sync(a, 2, [(a, b"a2"), (b, b"b2")])
     d.flush()
     assert d.replies[r].assignment == b"a2" and d.group.state is GroupState.STABLE
+
+
+def test_delete_group_only_when_empty_tombstones_its_offsets_and_waits_for_the_write() -> None:
+    d = Driver()
+    (a,) = d.stable_group(1)
+    assert d.replies[d.delete()].error is ErrorCode.NON_EMPTY_GROUP
+    d.commit(a, 1, {("t", 0): 4})
+    d.leave(MemberIdentity(a))
+    assert d.group.state is GroupState.EMPTY and d.fetch() == {("t", 0): 4}
+    d.auto_persist = False
+    r = d.delete()
+    assert r not in d.replies and d.group.state is GroupState.DEAD    # no join can slip in meanwhile
+    d.flush()
+    assert d.replies[r].error is ErrorCode.NONE and d.fetch() == {}
+    assert load_groups(d.log, now_ms=d.now_ms) == {}
+    assert d.replies[d.delete()].error is ErrorCode.GROUP_ID_NOT_FOUND
+
+
+def test_delete_group_whose_write_fails_tells_the_client_to_find_the_coordinator() -> None:
+    d = Driver(auto_persist=False)
+    d.commit("", -1, {("t", 1): 3})
+    d.flush()
+    r = d.delete()
+    d.flush(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    assert d.replies[r].error is ErrorCode.NOT_COORDINATOR

@@ -178,6 +178,16 @@ def test_retention_by_size_deletes_oldest_while_above_the_limit(tmp_path: Path) 
     assert sum(sizes) >= 4000 > sum(sizes) - sizes[0]
 
 
+@pytest.mark.parametrize("policy", ["compact", ""])
+def test_retention_deletes_nothing_unless_the_policy_lists_delete(tmp_path: Path, policy: str) -> None:
+    config = LogConfig(segment_bytes=2000, index_interval_bytes=200, retention_ms=100, retention_bytes=1,
+                       cleanup_policy=policy)
+    plog = filled(tmp_path, config=config)
+    assert plog.apply_retention(10 ** 12) == 0 and plog.log_start_offset == 0
+    plog.delete_records_before(plog.segments[1].base_offset)   # DeleteRecords still frees segments
+    assert plog.apply_retention(10 ** 12) == 1
+
+
 def test_delete_records_before_moves_the_start_then_retention_drops_segments(tmp_path: Path) -> None:
     plog = filled(tmp_path, config=LogConfig(segment_bytes=2000, index_interval_bytes=200, retention_ms=-1))
     third = plog.segments[2].base_offset

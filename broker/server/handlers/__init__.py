@@ -20,7 +20,7 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 
 from broker.server.handlers import (
-    acls, admin, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
+    acls, admin, admin_configs, admin_elect_leaders, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
     list_offsets, metadata, offsets, produce, replica_control, sasl,
 )
 from broker.security.gate import guarded
@@ -62,6 +62,10 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.DESCRIBE_ACLS: acls.describe_acls,
     ApiKey.DELETE_ACLS: acls.delete_acls,
     ApiKey.SASL_AUTHENTICATE: sasl.authenticate,
+    ApiKey.ALTER_CONFIGS: admin_configs.alter_configs,
+    ApiKey.INCREMENTAL_ALTER_CONFIGS: admin_configs.incremental_alter_configs,
+    ApiKey.DELETE_GROUPS: groups.delete_groups,
+    ApiKey.ELECT_LEADERS: admin_elect_leaders.handle,
 }
 
 

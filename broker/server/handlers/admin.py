@@ -2,8 +2,9 @@
 
 CreateTopics takes -1 partitions or replication factor as the broker's defaults (KIP-464),
 checks without creating under validate_only, and from v5 answers each created topic's
-partition count, replication factor and effective configs. Manual replica assignments are
-refused (the controller assigns replicas itself). DeleteTopics deletes by name.
+partition count, replication factor and effective configs. A manual replica assignment
+(`assignments`) is checked as Kafka checks it (`broker.metadata.replica_assignment`) and
+handed to the controller in place of its own placement. DeleteTopics deletes by name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import CreateTopicsResponse, DeleteTopicsResponse
 
+from broker.metadata.replica_assignment import check_topic_assignment
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.handlers.describe_configs import topic_config_entries
 
@@ -27,17 +29,26 @@ async def _create_one(ctx: BrokerContext, header: RequestHeader, topic: Any, val
         out.error_code, out.error_message = int(ErrorCode.INVALID_REQUEST), \
             f"topic {topic.name!r} appears twice in one request"
         return out
+    assignment = None
     if topic.assignments:
-        out.error_code, out.error_message = int(ErrorCode.INVALID_REPLICA_ASSIGNMENT), \
-            "manual replica assignment is not supported: give num_partitions and replication_factor"
-        return out
+        checked = check_topic_assignment(topic.num_partitions, topic.replication_factor,
+                                         ((a.partition_index, a.broker_ids) for a in topic.assignments),
+                                         set(ctx.cache.live_broker_ids()))
+        if isinstance(checked, tuple):
+            out.error_code, out.error_message = int(checked[0]), checked[1]
+            return out
+        assignment = checked
     configs = {c.name: c.value for c in topic.configs}
     if any(v is None for v in configs.values()):
         out.error_code, out.error_message = int(ErrorCode.INVALID_CONFIG), "topic config values must not be null"
         return out
-    partitions = ctx.config.num_partitions if topic.num_partitions == -1 else topic.num_partitions
-    factor = ctx.config.default_replication_factor if topic.replication_factor == -1 else topic.replication_factor
-    refusal = await ctx.controller.create_topic(topic.name, partitions, factor, configs, validate_only=validate_only)
+    if assignment is not None:
+        partitions, factor = len(assignment), len(assignment[0])
+    else:
+        partitions = ctx.config.num_partitions if topic.num_partitions == -1 else topic.num_partitions
+        factor = ctx.config.default_replication_factor if topic.replication_factor == -1 else topic.replication_factor
+    refusal = await ctx.controller.create_topic(topic.name, partitions, factor, configs, validate_only=validate_only,
+                                                assignment=assignment)
     if refusal is not None:
         out.error_code, out.error_message = int(refusal[0]), refusal[1]
         return out

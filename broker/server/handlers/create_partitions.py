@@ -1,8 +1,9 @@
 """CreatePartitions: grow topics to a larger partition count, carried out by the controller.
 
-The controller assigns the new partitions' replicas itself; a request that names them
-(`assignments`) is refused with INVALID_REPLICA_ASSIGNMENT. validate_only checks without
-changing anything. This module must never write metadata itself.
+The controller assigns the new partitions' replicas itself unless the request names them
+(`assignments`): those are checked as Kafka checks them (`broker.metadata.replica_assignment`)
+and handed to the controller. validate_only checks without changing anything. This module
+must never write metadata itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import CreatePartitionsResponse as R
 
+from broker.metadata.replica_assignment import check_added_assignment
 from broker.server.handlers.common import BrokerContext, Reply
 
 
@@ -21,9 +23,16 @@ async def _grow(ctx: BrokerContext, topic: Any, validate_only: bool, duplicate: 
     if duplicate:
         refusal: tuple[ErrorCode, str] | None = (ErrorCode.INVALID_REQUEST,
                                                  f"topic {topic.name!r} appears twice in one request")
-    elif topic.assignments is not None:
-        refusal = (ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-                   "manual replica assignment is not supported: give only the new partition count")
+    elif topic.assignments is not None and ctx.cache.topic(topic.name) is not None:
+        meta = ctx.cache.topic(topic.name)
+        checked = check_added_assignment(len(meta.assignment), topic.count,
+                                         len(meta.assignment[min(meta.assignment)]),
+                                         [a.broker_ids for a in topic.assignments], set(ctx.cache.live_broker_ids()))
+        if isinstance(checked, tuple):
+            refusal = checked
+        else:
+            refusal = await ctx.controller.create_partitions(topic.name, topic.count, validate_only=validate_only,
+                                                             assignment=checked)
     else:
         refusal = await ctx.controller.create_partitions(topic.name, topic.count, validate_only=validate_only)
     if refusal is not None:

@@ -50,10 +50,12 @@ def _or_never(value: int | None) -> int:
 # Topic config -> (the broker setting it defaults to, its value's type).
 _TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
     "cleanup.policy": (lambda c: "delete", LIST),
+    "compression.type": (lambda c: "producer", STRING),
     "delete.retention.ms": (lambda c: c.log_cleaner_delete_retention_ms, LONG),
     "flush.messages": (lambda c: _or_never(c.log_flush_interval_messages), LONG),
     "flush.ms": (lambda c: _or_never(c.log_flush_interval_ms), LONG),
     "max.message.bytes": (lambda c: c.message_max_bytes, INT),
+    "message.format.version": (lambda c: "3.0-IV1", STRING),   # accepted, without effect (validation.py)
     "min.insync.replicas": (lambda c: c.min_insync_replicas, INT),
     "retention.bytes": (lambda c: c.log_retention_bytes, LONG),
     "retention.ms": (lambda c: c.log_retention_ms, LONG),

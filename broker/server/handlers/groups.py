@@ -1,5 +1,5 @@
 """Group membership APIs on Kafka's wire: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
-LeaveGroup, ListGroups, DescribeGroups.
+LeaveGroup, ListGroups, DescribeGroups, DeleteGroups.
 
 Each handler reads the typed request, turns it into the group core's event, lets the
 broker's `GroupManager` route it to the group's coordinator shell, and builds the typed
@@ -7,7 +7,8 @@ response for the version the client speaks (the codec drops fields that version 
 strings that only become nullable in later versions are sent as "" before then). A
 broker that does not coordinate the group answers NOT_COORDINATOR; one still loading the
 group's partition, COORDINATOR_LOAD_IN_PROGRESS; an empty group id, INVALID_GROUP_ID, as
-Kafka does. Handlers must never change group state themselves: the core does.
+Kafka does. DeleteGroups deletes Empty groups only (NON_EMPTY_GROUP otherwise; a group
+never seen, GROUP_ID_NOT_FOUND). Handlers must never change group state themselves: the core does.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from client.protocol.kafka_frames import RequestHeader
 
 from broker.groups.messages import ErrorCode as GroupError
 from broker.groups.messages import (
-    DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
+    DeleteGroup, DeleteGroupResult, DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
     LeaveResult, MemberIdentity, Response, SyncGroup, SyncResult,
 )
 from broker.groups.shell import CoordinatorRefused
@@ -204,3 +205,25 @@ async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsRe
 
 async def describe_groups(ctx: BrokerContext, header: RequestHeader, body: m.DescribeGroupsRequest) -> Reply:
     return Reply(m.DescribeGroupsResponse(groups=[await _describe_one(ctx, g) for g in body.groups]))
+
+
+# ---- DeleteGroups ---------------------------------------------------------------------
+
+async def _delete_one(ctx: BrokerContext, group_id: str) -> ErrorCode:
+    if ctx.groups is None:
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    try:
+        shell = ctx.groups.coordinator_for(group_id)
+        if shell.group(group_id) is None and not shell.loading:
+            return ErrorCode.GROUP_ID_NOT_FOUND
+        r = await shell.request(group_id, lambda rid: DeleteGroup(rid))
+    except CoordinatorRefused as exc:
+        return ErrorCode(int(exc.code))
+    assert isinstance(r, DeleteGroupResult)
+    return ErrorCode(int(r.error))
+
+
+async def delete_groups(ctx: BrokerContext, header: RequestHeader, body: m.DeleteGroupsRequest) -> Reply:
+    return Reply(m.DeleteGroupsResponse(results=[
+        m.DeleteGroupsResponse.DeletableGroupResult(group_id=g, error_code=int(await _delete_one(ctx, g)))
+        for g in body.groups_names]))

@@ -1,6 +1,7 @@
 """Produce: validate each partition's batches, append them, wait for acks, answer.
 
-The batch is appended as the client built it, once the leader's validator
+The batch is appended as the client built it (or re-encoded in the codec the topic's
+compression.type names, broker/server/recompress.py), once the leader's validator
 (broker/log/validator.py) has checked that its header tells the truth about its records;
 the log checks headers and CRCs and rewrites base offsets. The partition's replication core does
 the append and decides when it is acknowledged: acks=1 after the append (and, when the
@@ -22,14 +23,16 @@ from client.protocol.api import ACKS_ALL, ACKS_NONE, MIN_PRODUCE_RECORD_VERSION,
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import ProduceResponse as R
-from client.protocol.record_batch import CorruptBatchError
+from client.protocol.record_batch import CorruptBatchError, decode_batch
 
 from broker.log import RecordTooLargeError, validate_for_append
 from broker.log.partition_log import AppendInfo
 from broker.replication.messages import ErrorCode as ReplicaError
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.handlers.metadata import INTERNAL_TOPICS
+from broker.log.validator import decompression_limit
 from broker.server.idempotence import SequenceRefused
+from broker.server.recompress import recompress, target_codec
 from broker.server.partition import Partition, ProduceResult
 from broker.server.replica_manager import PartitionRefused
 
@@ -55,6 +58,10 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
                        plog.log_start_offset), []
     try:
         validate_for_append(records, plog.config)  # Kafka's LogValidator: the header tells the truth
+        meta = ctx.cache.topic(topic)
+        codec = target_codec(meta.configs) if meta is not None else None
+        if codec is not None:   # the topic's compression.type: stored in that codec
+            records = recompress(records, codec, decompression_limit(plog.config))
         admission = ctx.logs.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
         if admission.duplicate is not None:
             replicated = asyncio.ensure_future(_duplicate(ctx, part, admission.duplicate, acks))
@@ -71,6 +78,10 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
         code, message = exc.code, f"{topic}-{partition}: {exc.message}"
     except CorruptBatchError as exc:  # damaged: CORRUPT_MESSAGE; intact but lying: INVALID_RECORD
         code, message = exc.code, f"{topic}-{partition}: {exc}"
+        if code == ErrorCode.INVALID_RECORD and plog.config.compacted:
+            result = _result(partition, code, message, plog.log_start_offset)
+            result.record_errors = _keyless(records)
+            return result, []
     except RecordTooLargeError as exc:
         code, message = ErrorCode.MESSAGE_TOO_LARGE, f"{topic}-{partition}: {exc}"
     except OSError as exc:  # a failed write or fsync (LogStorageError too): fail-stop for this log, never acked
@@ -82,6 +93,18 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
             waits.append(asyncio.ensure_future(ctx.logs.sync(plog)))
         return _result(partition, ErrorCode.NONE, None, plog.log_start_offset), waits
     return _result(partition, code, message, plog.log_start_offset), []
+
+
+def _keyless(records: Any) -> list[Any]:
+    """The records of a refused batch that a compacted topic cannot take (no key), named by
+    their index in the batch as Kafka does (KIP-467), so a client fails only those records."""
+    try:
+        decoded = decode_batch(records, 0, check_crc=False)
+    except CorruptBatchError:
+        return []
+    return [R.BatchIndexAndErrorMessage(batch_index=i, batch_index_error_message="a compacted topic needs a key "
+                                                                                 "on every record")
+            for i, r in enumerate(decoded) if r.key is None]
 
 
 async def _duplicate(ctx: BrokerContext, part: Partition, original: AppendInfo, acks: int) -> ProduceResult:

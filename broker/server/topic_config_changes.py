@@ -1,0 +1,137 @@
+"""Topic config changes: announced through coord, applied by every broker to its own logs.
+
+AlterConfigs writes a topic's configs to /config/topics/<topic> (where CreateTopics put
+them) and then a sequential change notification under /config/changes, as Kafka's
+ZooKeeper mode does (`{"version":2,"entity_path":"topics/<topic>"}`). Every broker
+watches /config/changes; for each new notification it re-reads the topic (its metadata
+cache, which DescribeConfigs and the controller read) and gives each of its partition
+logs of that topic the new settings (retention, segment size and age, max message size,
+flush, cleanup policy; min.insync.replicas for acks=all), which the log honours from its
+next append or retention pass. Notifications older than CHANGE_TTL_MS are deleted by
+whichever broker sees them (Kafka keeps them 15 minutes). After a new coord session
+(watches are gone) every local log's settings are re-applied. This module must never
+decide what a valid config is (the AlterConfigs handler does) and never write topic configs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from typing import Any
+
+from coord.protocol.errors import BadVersionError, NoNodeError
+
+from broker.config import BrokerConfig
+from broker.metadata.store import MetadataStore
+from broker.replication.leader import LeaderState
+from broker.server.log_manager import log_config_for
+from broker.server.replica_manager import ReplicaManager
+
+log = logging.getLogger(__name__)
+
+CHANGES = "/config/changes"
+PREFIX = f"{CHANGES}/config_change_"
+CHANGE_TTL_MS = 15 * 60 * 1000
+
+
+async def announce_topic_change(coord: Any, topic: str) -> None:
+    """Tell every broker that `topic`'s configs changed."""
+    payload = json.dumps({"version": 2, "entity_path": f"topics/{topic}"}, separators=(",", ":")).encode()
+    await coord.create(PREFIX, payload, sequence=True, makepath=True)
+
+
+def _changed_topic(data: bytes) -> str | None:
+    """The topic a notification names; None for other entities (users, brokers) or junk."""
+    try:
+        kind, _, name = str(json.loads(data)["entity_path"]).partition("/")
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError):
+        log.warning("ignoring an unreadable config change notification: %r", data[:100])
+        return None
+    return name if kind == "topics" and name else None
+
+
+class TopicConfigChanges:
+    def __init__(self, coord: Any, store: MetadataStore, replicas: ReplicaManager, config: BrokerConfig,
+                 change_ttl_ms: int = CHANGE_TTL_MS) -> None:
+        self.coord = coord
+        self.store = store
+        self.replicas = replicas
+        self.config = config
+        self.change_ttl_ms = change_ttl_ms
+        self._seen: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        """Watch the notifications; re-apply every local log's settings from the cache (which
+        the store has just re-read), catching changes made while no watch was armed."""
+        self._seen = set(await self.coord.get_children(CHANGES, watch=self._on_change))
+        for topic in sorted({t for t, _ in self.replicas.partitions}):
+            self.apply(topic)
+
+    def apply(self, topic: str) -> None:
+        """Give this broker's partitions of `topic` the configs the metadata cache holds."""
+        meta = self.store.cache.topic(topic)
+        if meta is None:
+            return
+        try:   # AlterConfigs checks what it writes; a node written by other tools may still be wrong
+            settings = log_config_for(self.config, meta.configs)
+            min_isr = int(meta.configs.get("min.insync.replicas", self.config.min_insync_replicas))
+        except ValueError as exc:
+            log.error("topic %s: configs %s cannot be applied (%s); its logs keep their settings",
+                      topic, meta.configs, exc)
+            return
+        for (t, p), part in list(self.replicas.partitions.items()):
+            if t != topic:
+                continue
+            old = part.log.config
+            part.log.config = dataclasses.replace(settings, index_interval_bytes=old.index_interval_bytes,
+                                                  max_index_entries=old.max_index_entries)
+            part.replica.min_insync_replicas = min_isr
+            if isinstance(part.replica.role, LeaderState):   # the leader's acks=all check reads its own
+                part.replica.role.min_insync_replicas = min_isr
+
+    def _on_change(self, event: Any) -> None:
+        if self._closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._follow())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self) -> None:
+        """Re-arm the watch; re-read and apply the topic of every new notification."""
+        try:
+            children = set(await self.coord.get_children(CHANGES, watch=self._on_change))
+            for child in sorted(children - self._seen):
+                try:
+                    data, _ = await self.coord.get(f"{CHANGES}/{child}")
+                except NoNodeError:
+                    continue
+                topic = _changed_topic(data or b"")
+                if topic is not None and await self.store.refresh_topic(topic) is not None:
+                    self.apply(topic)
+                    log.info("topic %s: configs now %s", topic, self.store.cache.topics[topic].configs)
+            self._seen = children
+            await self._purge(children)
+        except Exception as exc:  # coord away: start() re-applies everything after a rejoin
+            log.warning("following topic config changes failed: %s", exc)
+
+    async def _purge(self, children: set[str]) -> None:
+        now_ms = int(time.time() * 1000)
+        for child in sorted(children):
+            node = f"{CHANGES}/{child}"
+            try:
+                _, stat = await self.coord.get(node)
+                if now_ms - stat.ctime > self.change_ttl_ms:
+                    await self.coord.delete(node, version=stat.version)
+            except (NoNodeError, BadVersionError):   # another broker purged it first
+                continue
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
