@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 import weakref
 
 import pytest
@@ -89,6 +90,27 @@ def test_a_waiter_on_one_future_is_not_ended_by_another_finishing() -> None:
     mine_batch.finish((9, 1234), None)
     waiter.join(timeout=10)
     assert outcome == [RecordMetadata("t", 0, 9, 1234)]  # the broker's log-append time wins
+
+
+def test_a_watcher_added_at_each_stage_of_a_futures_life_is_called_once() -> None:
+    """Before its record joins a batch, after it joined and before the batch ends, after:
+    each callback runs exactly once, and a wait() installed after joining returns."""
+    before, between, after = (RecordFuture(("t",), 0.0) for _ in range(3))
+    calls: list[tuple[str, RecordFuture]] = []
+    before.add_done_callback(lambda f: calls.append(("before", f)))
+    batch = BatchOutcome(TP)
+    _join([before, between, after], batch)
+    between.add_done_callback(lambda f: calls.append(("between", f)))
+    waiting = concurrent.futures.ThreadPoolExecutor(1).submit(concurrent.futures.wait, [after], 10)
+    for _ in range(1000):  # wait() installs its waiter at once; give a loaded machine 10 s
+        if after._waiter_list:
+            break
+        time.sleep(0.01)
+    batch.finish((3, -1), None)
+    after.add_done_callback(lambda f: calls.append(("after", f)))
+    assert calls == [("before", before), ("between", between), ("after", after)]
+    assert after in waiting.result(timeout=10).done
+    assert [f.result(timeout=0).offset for f in (before, between, after)] == [3, 4, 5]
 
 
 def test_callbacks_and_waiters_added_while_records_join_and_finish_are_called_once() -> None:
