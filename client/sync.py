@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 from client.admin import AsyncAdmin
 from client.consumer.consumer import AsyncConsumer
-from client.errors import ProducerClosedError, RecordTooLargeError
-from client.producer.accumulator import ProducerBatch, records_metadata
+from client.errors import ClientTimeoutError, ProducerClosedError, RecordTooLargeError
+from client.producer.accumulator import ProducerBatch
 from client.producer.producer import AsyncProducer
-from client.record_future import RecordFuture, fail, settle
+from client.record_future import LOCK, BatchOutcome, RecordFuture
 from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
     RecordMetadata, TopicDescription, TopicPartition
 
@@ -90,16 +90,18 @@ class Producer(_Facade):
     `send` checks the record in the caller's thread and appends its future (carrying the
     record) to a deque; the first send of a burst wakes the loop, which takes everything
     queued by then in one callback (`_drain`, up to CHUNK records per pass) and appends it
-    to the accumulator without an asyncio future per record. When a batch completes, its
-    records' futures are finished together (`record_future.settle`). At most `max_pending`
+    to the accumulator without an asyncio future per record. Each future then points at its
+    batch's BatchOutcome and the facade forgets it; when the batch completes, the outcome
+    is finished once for all its records (record_future). At most `max_pending`
     records wait in the queue or for their topic's metadata, and CHUNK more in the loop's
     hands, between send() and the accumulator (which bounds itself by `buffer_memory`);
-    send() blocks beyond that.
+    send() blocks beyond that, up to `max_block_ms`, then fails the record's Future with
+    ClientTimeoutError.
     """
 
     def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
                  **settings: Any) -> None:
-        self._queue: collections.deque[RecordFuture] = collections.deque()  # payload: (record, sent at)
+        self._queue: collections.deque[RecordFuture] = collections.deque()  # their .record and .sent: what send() took
         self._max_pending = max_pending
         self._parked = 0  # records waiting for their topic's metadata (the loop thread writes it)
         self._room = threading.Event()  # set by the loop when it has taken records off the queue
@@ -108,7 +110,8 @@ class Producer(_Facade):
         self._drainer: asyncio.Task | None = None  # this and everything below: loop thread only
         self._waiting: dict[str, collections.deque[RecordFuture]] = {}  # topic -> records awaiting metadata
         self._waiters: set[asyncio.Task] = set()
-        self._settling: dict[ProducerBatch, tuple[list, list]] = {}  # batch -> (futures, timestamps) by index
+        self._outcomes: dict[ProducerBatch, BatchOutcome] = {}  # open batches this facade appended to
+        self._failed: list[tuple[RecordFuture, BaseException]] = []  # failed under LOCK, told after it
         self._closed = False
         super().__init__("pybroker-producer", lambda: AsyncProducer(bootstrap_servers, **settings))
         self._block = self._async.max_block_ms / 1000
@@ -120,18 +123,19 @@ class Producer(_Facade):
         record too (as in Kafka, whose send() hands RecordTooLargeException to the callback)."""
         if self._closed:
             raise ProducerClosedError("send() on a closed producer")
-        future = RecordFuture()
         try:
-            record = self._async.prepare(topic, value, key, headers, partition, timestamp_ms)
+            record = self._async.prepare_fields(topic, value, key, headers, partition, timestamp_ms)
         except RecordTooLargeError as exc:
+            future = RecordFuture()
             future.set_exception(exc)
             return future
-        # A plain tuple of plain values: the collector stops tracking it (a NamedTuple it tracks
-        # until it dies), which matters with many records queued.
-        future.payload = (tuple(record), time.monotonic())
+        future = RecordFuture(record, time.monotonic())
         queue = self._queue
-        if len(queue) + self._parked >= self._max_pending:
-            self._wait_for_room()
+        if len(queue) + self._parked >= self._max_pending and not self._wait_for_room():
+            future.set_exception(ClientTimeoutError(
+                f"no room for the record within max_block_ms={self._async.max_block_ms}: {self._max_pending} "
+                f"records wait for the producer's buffer (is the broker slow or down?)"))
+            return future
         queue.append(future)
         if not self._woken:
             self._woken = True
@@ -141,14 +145,19 @@ class Producer(_Facade):
     def send_and_wait(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordMetadata:
         return self.send(topic, value, key, **kwargs).result()
 
-    def _wait_for_room(self) -> None:
+    def _wait_for_room(self) -> bool:
         """Block the caller while `max_pending` records wait for the loop (memory stays bounded
-        when the broker is slow or down). The loop sets `_room` after taking records."""
+        when the broker is slow or down), at most max_block_ms (False then, as Kafka's send()
+        gives up on buffer space). The loop sets `_room` after taking records."""
+        deadline = time.monotonic() + self._block
         while len(self._queue) + self._parked >= self._max_pending:
             self._room.clear()
             if len(self._queue) + self._parked < self._max_pending:
-                return
-            self._room.wait()
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._room.wait(left):
+                return len(self._queue) + self._parked < self._max_pending
+        return True
 
     def _start_drain(self) -> None:
         if self._drainer is None:
@@ -167,7 +176,7 @@ class Producer(_Facade):
                 self._woken = True  # ...unless this pass takes its record
                 chunk = [queue.popleft() for _ in range(min(len(queue), CHUNK))]
                 if prehash is not None:
-                    keys = [key for future in chunk if (key := future.payload[0][2]) is not None]
+                    keys = [key for future in chunk if (key := future.record[2]) is not None]
                     if keys:
                         prehash(keys)  # murmur2 of the chunk's keys at once, for the partitioner
                 if not self._room.is_set():
@@ -185,6 +194,13 @@ class Producer(_Facade):
         the first record that found no room). A record whose topic has no metadata yet, or
         that queues behind one that has none, goes to that topic's waiter, so it delays
         neither records of other topics nor other such topics."""
+        with LOCK:
+            stop = self._hand_over_locked(chunk, start)
+        if self._failed:
+            self._tell_failed()
+        return stop
+
+    def _hand_over_locked(self, chunk: list[RecordFuture], start: int) -> int:
         cluster = self._async.client.cluster
         waiting = self._waiting
         place = self._place
@@ -192,7 +208,7 @@ class Producer(_Facade):
         now = time.monotonic()
         for i in range(start, len(chunk)):
             future = chunk[i]
-            topic = future.payload[0][0]
+            topic = future.record[0]
             if waiting and topic in waiting:
                 self._park(topic, future)
                 continue
@@ -204,37 +220,35 @@ class Producer(_Facade):
         return len(chunk)
 
     def _place(self, future: RecordFuture, partitions: list[int], now_ms: int, now: float) -> bool:
-        """Append one record (its topic's partitions known); False if there was no room."""
-        record = future.payload[0]  # a PreparedRecord's fields
+        """Under LOCK, append one record (its topic's partitions known); False if there was no room."""
+        record = future.record  # a PreparedRecord's fields
         timestamp = record[5] if record[5] is not None else now_ms
         try:
             placed = self._async.append_ready(record, partitions, timestamp, now)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
-            future.payload = None
-            future.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's Future, after LOCK
+            self._failed.append((future, exc))
             return True
         if placed is None:
             return False
-        future.payload = None  # the batch holds the record now
         batch, index = placed
-        entries = self._settling.get(batch)
-        if entries is None:
-            entries = self._settling[batch] = ([], [])
-            batch.future.add_done_callback(functools.partial(self._settle, batch, entries))
-        futures, stamps = entries
-        futures.append(future)  # at `index`: only this facade appends to its producer's batches
-        stamps.append(timestamp)
+        outcome = self._outcomes.get(batch)
+        if outcome is None:
+            outcome = self._outcomes[batch] = BatchOutcome(batch.tp)
+            batch.future.add_done_callback(functools.partial(self._settle, batch, outcome))
+        outcome.stamps.append(timestamp)  # at `index`: only this facade appends to its producer's batches
+        future.joined(outcome, index)
         return True
 
-    def _settle(self, batch: ProducerBatch, entries: tuple[list, list], done: asyncio.Future) -> None:
+    def _tell_failed(self) -> None:
+        failed, self._failed = self._failed, []
+        for future, exc in failed:
+            future.set_exception(exc)
+
+    def _settle(self, batch: ProducerBatch, outcome: BatchOutcome, done: asyncio.Future) -> None:
         """The batch is acknowledged or failed: finish its records' futures together."""
-        del self._settling[batch]
-        futures, stamps = entries
+        del self._outcomes[batch]
         exc = done.exception()
-        if exc is not None:
-            fail(futures, exc)
-        else:
-            settle(futures, records_metadata(done.result(), batch.tp, enumerate(stamps)))
+        outcome.finish(None if exc is not None else done.result(), exc)
 
     def _park(self, topic: str, future: RecordFuture) -> None:
         waiting = self._waiting.get(topic)
@@ -255,15 +269,18 @@ class Producer(_Facade):
                 future = waiting[0]
                 try:
                     partitions = await client.wait_for_topic(
-                        topic, max(0.0, future.payload[1] + self._block - time.monotonic()) * 1000)
+                        topic, max(0.0, future.sent + self._block - time.monotonic()) * 1000)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
                     waiting.popleft()
                     self._unpark()
-                    future.payload = None
                     future.set_exception(exc)
                     continue
                 while waiting:
-                    if not self._place(waiting[0], partitions, int(time.time() * 1000), time.monotonic()):
+                    with LOCK:
+                        placed = self._place(waiting[0], partitions, int(time.time() * 1000), time.monotonic())
+                    if self._failed:
+                        self._tell_failed()
+                    if not placed:
                         await self._async.wait_for_room()
                         partitions = client.cluster.partitions_for(topic) or partitions
                         continue

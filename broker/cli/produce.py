@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import collections
 import sys
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from broker.cli.clientcmd import add_bootstrap, local_cluster_hint, security_settings
 from client import Producer
@@ -33,27 +35,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_produce)
 
 
-# Records sent between two looks at their futures for a failure.
-CHECK_EVERY = 1000
+# Bytes asked of stdin at once: a piped file is split into lines a block at a time.
+BLOCK = 1 << 20
+# Records sent and not yet looked at for a failure, at most: beyond it, reading waits for
+# the oldest. The producer queues many more; kept futures are what costs here.
+WINDOW = 20_000
 
 
 class _Failures:
-    """Counts failed records and keeps the first error to show. Futures are looked at every
-    CHECK_EVERY lines and after the flush, not with a callback each: a callback per record
+    """Counts failed records and keeps the first error to show. Futures are looked at after
+    each block of lines and after the flush, not with a callback each: a callback per record
     cost more than sending it."""
 
     def __init__(self) -> None:
         self.count = 0
         self.first: BaseException | None = None
 
-    def check(self, futures: collections.deque) -> None:
-        """Count the failures among the oldest finished futures, dropping them; stops at the
-        first unfinished one (records finish about in send order)."""
+    def check(self, futures: collections.deque, keep: int) -> None:
+        """Count the failures among the oldest futures, dropping them: beyond the newest
+        `keep`, waiting for each to end; then those already done, up to the first that is
+        not (records finish about in send order)."""
+        while len(futures) > keep:
+            self._count(futures.popleft().exception())
         while futures and futures[0].done():
-            exc = futures.popleft().exception()
-            if exc is not None:
-                self.count += 1
-                self.first = self.first or exc
+            self._count(futures.popleft().exception())
+
+    def _count(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.count += 1
+            self.first = self.first or exc
+
+
+def read_lines(stream: BinaryIO) -> Iterator[list[bytes]]:
+    """The lines of `stream` without their newlines, in lists as they arrive: `read1` returns
+    what one read gives, so a typed line goes out at once and a piped file goes in blocks of
+    up to BLOCK bytes, split in one call. A last line without a newline counts too."""
+    rest = b""
+    while True:
+        block = stream.read1(BLOCK)
+        if not block:
+            if rest:
+                yield [rest]
+            return
+        lines = (rest + block if rest else block).split(b"\n")
+        rest = lines.pop()
+        if lines:
+            yield lines
 
 
 def _produce(args: argparse.Namespace) -> int:
@@ -74,28 +101,26 @@ def _produce(args: argparse.Namespace) -> int:
         return 1
     sent = 0
     futures: collections.deque = collections.deque()
-    checked_at = CHECK_EVERY
+    send, topic, partition = producer.send, args.topic, args.partition
     try:
-        for line in sys.stdin.buffer:
-            value = line[:-1] if line.endswith(b"\n") else line
-            key = None
-            if sep is not None:
-                key, found, rest = value.partition(sep)
-                value = rest if found else key
-                key = key if found else None
-            futures.append(producer.send(args.topic, value, key=key, partition=args.partition))
-            sent += 1
-            if sent >= checked_at:
-                checked_at += CHECK_EVERY
-                failures.check(futures)
-                if failures.count:
-                    break  # the first error is usually every record's error (no topic, no broker)
+        for lines in read_lines(sys.stdin.buffer):
+            if sep is None:
+                futures.extend([send(topic, value, None, None, partition) for value in lines])
+            else:
+                for line in lines:
+                    key, found, value = line.partition(sep)
+                    futures.append(send(topic, value, key, None, partition) if found
+                                   else send(topic, key, None, None, partition))
+            sent += len(lines)
+            failures.check(futures, WINDOW)
+            if failures.count:
+                break  # the first error is usually every record's error (no topic, no broker)
         producer.flush()
     except KeyboardInterrupt:
         pass
     finally:
         producer.close()
-    failures.check(futures)
+    failures.check(futures, 0)
     if failures.count:
         print(f"error: {failures.count} of {sent} records failed; first: {failures.first}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from client.errors import ProducerClosedError, RecordTooLargeError
 from client.partitioner import DefaultPartitioner
 from client.producer.accumulator import FutureRecordMetadata, ProducerBatch, RecordAccumulator
 from client.producer.idempotence import MAX_IN_FLIGHT, IdempotenceState
-from client.producer.record_args import PreparedRecord, check_record
+from client.producer.record_args import PreparedRecord, check_fields
 from client.producer.sender import Sender
 from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import Compression
@@ -117,34 +117,43 @@ class AsyncProducer:
     async def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
                    partition: int | None = None, timestamp_ms: int | None = None) -> FutureRecordMetadata:
         """Queue one record; `await` the result for its RecordMetadata (or its error)."""
-        return await self.send_prepared(self.prepare(topic, value, key, headers, partition, timestamp_ms))
+        return await self.send_prepared(self.prepare_fields(topic, value, key, headers, partition, timestamp_ms))
 
     def prepare(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
                 partition: int | None = None, timestamp_ms: int | None = None) -> PreparedRecord:
         """Serialize and check one record without I/O (any thread may call it), so that a
         wrong argument fails in the caller's send() with a message naming it."""
+        return PreparedRecord._make(self.prepare_fields(topic, value, key, headers, partition, timestamp_ms))
+
+    def prepare_fields(self, topic: str, value: Any = None, key: Any = None,
+                       headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
+                       timestamp_ms: int | None = None) -> tuple:
+        """`prepare`, giving a PreparedRecord's fields as a plain tuple (the sync Producer
+        queues many; a NamedTuple costs more to build and stays tracked by the collector)."""
         if self._closed or self._acc is None:
             raise ProducerClosedError("send() on a producer that is closed or not started (call start())")
         if self._key_serializer is not None:
             key = self._key_serializer(key)
         if self._value_serializer is not None:
             value = self._value_serializer(value)
-        record = check_record(topic, value, key, headers, partition, timestamp_ms)
-        if record.size > self.max_request_size:
-            raise RecordTooLargeError(f"record of about {record.size} bytes is larger than max_request_size="
+        record = check_fields(topic, value, key, headers, partition, timestamp_ms)
+        if record[6] > self.max_request_size:
+            raise RecordTooLargeError(f"record of about {record[6]} bytes is larger than max_request_size="
                                       f"{self.max_request_size}; raise max_request_size (and the topic's "
                                       f"max.message.bytes) or send smaller records")
         return record
 
-    async def send_prepared(self, record: PreparedRecord) -> FutureRecordMetadata:
-        """Queue a record from `prepare`, waiting up to max_block_ms for its topic's metadata."""
+    async def send_prepared(self, record: PreparedRecord | tuple) -> FutureRecordMetadata:
+        """Queue a record from `prepare` (or `prepare_fields`), waiting up to max_block_ms for its topic's metadata."""
         acc = self._acc
         if self._closed or acc is None:
             raise ProducerClosedError("send() on a producer that is closed or not started (call start())")
-        partitions = self.client.cluster.partitions_for(record.topic)
+        topic, timestamp = record[0], record[5]  # a PreparedRecord or its fields
+        partitions = self.client.cluster.partitions_for(topic)
         if partitions is None:
-            partitions = await self.client.wait_for_topic(record.topic, self.max_block_ms)
-        timestamp = record.timestamp_ms if record.timestamp_ms is not None else int(time.time() * 1000)
+            partitions = await self.client.wait_for_topic(topic, self.max_block_ms)
+        if timestamp is None:
+            timestamp = int(time.time() * 1000)
         placed = self.append_ready(record, partitions, timestamp, time.monotonic())
         while placed is None:
             await acc.wait_for_room()
@@ -152,7 +161,7 @@ class AsyncProducer:
         batch, index = placed
         return FutureRecordMetadata(batch.future, batch.tp, index, timestamp)
 
-    def append_ready(self, record: PreparedRecord, partitions: list[int], timestamp: int,
+    def append_ready(self, record: PreparedRecord | tuple, partitions: list[int], timestamp: int,
                      now: float) -> tuple[ProducerBatch, int] | None:
         """Partition a record whose topic's `partitions` are known and append it at once:
         (its batch, its index there); None, with nothing done, while `buffer_memory` bytes

@@ -52,3 +52,22 @@ def test_produce_to_a_missing_topic_fails_clearly(shared_node) -> None:
               stdin=b"x\n" * 1000)
     assert out.returncode == 1
     assert b"UNKNOWN_TOPIC_OR_PARTITION" in out.stderr and b"cli-missing" in out.stderr
+
+
+def test_produce_reads_lines_as_they_arrive_and_splits_blocks() -> None:
+    """read_lines hands over each line as soon as its newline arrives (a person typing),
+    joins a line split across reads, keeps empty lines and a last line without a newline."""
+    import os
+
+    from broker.cli.produce import read_lines
+
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as stream:
+        lines = read_lines(stream)
+        os.write(w, b"a\nb")
+        assert next(lines) == [b"a"]  # before any more input: not waiting for a full block
+        os.write(w, b"c\n\nd")
+        assert next(lines) == [b"bc", b""]
+        os.close(w)
+        assert next(lines) == [b"d"]
+        assert next(lines, None) is None

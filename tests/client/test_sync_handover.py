@@ -1,16 +1,14 @@
 """The sync Producer's batched hand-over: records from several threads at once arrive
-complete and in each thread's order, each with its own Future; RecordFuture behaves as a
-concurrent Future."""
+complete and in each thread's order, each with its own Future; send() blocks at most
+max_block_ms for room. The RecordFuture's own tests are in test_record_future.py."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import threading
+import time
 
-import pytest
-
-from client import Producer, RecordMetadata
-from client.record_future import RecordFuture, fail, settle
+from client import Admin, NewTopic, Producer, RecordMetadata
+from client.errors import ClientTimeoutError
 from tests.client.conftest import bootstrap
 
 
@@ -40,46 +38,28 @@ def test_records_from_several_threads_arrive_complete_and_in_each_threads_order(
     assert offsets == set(range(threads * per_thread))  # every record once, none lost
 
 
-def test_a_record_future_is_a_concurrent_future() -> None:
-    futures = [RecordFuture() for _ in range(3)]
-    called = []
-    futures[0].add_done_callback(called.append)
-    assert not futures[0].done() and futures[0].cancel() is False
-    with pytest.raises(concurrent.futures.TimeoutError):
-        futures[0].result(timeout=0.01)
-    done, not_done = concurrent.futures.wait(futures, timeout=0)
-    assert not done and len(not_done) == 3
-
-    waiter = threading.Thread(target=lambda: called.append(futures[1].result(timeout=10)))
-    waiter.start()
-    settle(futures[:2], ["a", "b"])  # one notify wakes the waiter, whose future is among them
-    waiter.join(timeout=10)
-    assert called == [futures[0], "b"]
-    assert futures[0].result() == "a"
-    assert list(concurrent.futures.as_completed(futures[:2], timeout=1)) != []
-
-    waiting = concurrent.futures.ThreadPoolExecutor(1).submit(
-        concurrent.futures.wait, [futures[2]], 10, concurrent.futures.FIRST_COMPLETED)
-    fail([futures[2]], ValueError("refused"))
-    assert futures[2] in waiting.result(timeout=10).done
-    with pytest.raises(ValueError, match="refused"):
-        futures[2].result()
-    assert isinstance(futures[2].exception(), ValueError)
-    late = []
-    futures[2].add_done_callback(late.append)  # already done: called at once
-    assert late == [futures[2]]
-
-
-def test_a_waiter_on_one_future_is_not_ended_by_another_finishing() -> None:
-    """The Condition is shared: another future's settlement wakes the waiter, which must
-    sleep again instead of reporting a timeout early or a result it does not have."""
-    mine, other = RecordFuture(), RecordFuture()
-    outcome = []
-    waiter = threading.Thread(target=lambda: outcome.append(mine.result(timeout=10)))
-    waiter.start()
-    settle([other], ["other"])
-    waiter.join(timeout=0.2)
-    assert waiter.is_alive() and outcome == []
-    settle([mine], ["mine"])
-    waiter.join(timeout=10)
-    assert outcome == ["mine"]
+def test_send_gives_up_on_room_after_max_block_ms_when_the_broker_is_gone(node) -> None:
+    """The bound on pending records holds when the broker stops answering: send() blocks
+    for room at most max_block_ms, then fails that record's Future (as Kafka's send()
+    gives up on buffer space), and every earlier record still ends."""
+    node.start()
+    topic = "gone"
+    with Admin(bootstrap(node)) as admin:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    with Producer(bootstrap(node), acks=1, max_pending=20, buffer_memory=4000, max_block_ms=1000,
+                  request_timeout_ms=1000, delivery_timeout_ms=3000, linger_ms=0) as producer:
+        assert producer.send(topic, b"first").result(timeout=30).offset == 0
+        node.kill()
+        futures, blocked_for = [], 0.0
+        for i in range(2000):  # 4000 B hold ~35 records, 20 more queue: send() must block long before this ends
+            t0 = time.monotonic()
+            futures.append(producer.send(topic, b"x" * 100))
+            blocked_for = time.monotonic() - t0
+            if futures[-1].done():
+                break
+        refused = futures[-1].exception(timeout=0)
+        assert isinstance(refused, ClientTimeoutError) and "max_block_ms=1000" in str(refused)
+        assert blocked_for >= 0.9  # it waited max_block_ms for room, not less
+        assert len(futures) < 200
+        producer.flush(timeout=60)
+        assert all(f.done() for f in futures)  # the queued ones ended too (delivery timeout)

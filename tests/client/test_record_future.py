@@ -1,0 +1,167 @@
+"""RecordFuture: a concurrent Future that points at its batch's outcome. It behaves as
+concurrent.futures documents; each future ends exactly once, with its own record's
+metadata; a callback or waiter added at any moment (before its record joins a batch,
+while the batch finishes) is called exactly once; an unwatched future is not kept."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+import weakref
+
+import pytest
+
+from client.record_future import LOCK, BatchOutcome, RecordFuture
+from client.structs import RecordMetadata, TopicPartition
+
+TP = TopicPartition("t", 0)
+
+
+def _join(futures: list[RecordFuture], outcome: BatchOutcome, stamps: list[int] | None = None) -> None:
+    """What the sync Producer does when it appends the futures' records to one batch."""
+    with LOCK:
+        for future in futures:
+            outcome.stamps.append(stamps[len(outcome.stamps)] if stamps else 100)
+            future.joined(outcome, len(outcome.stamps) - 1)
+
+
+def test_a_record_future_is_a_concurrent_future() -> None:
+    futures = [RecordFuture(("t",), 0.0) for _ in range(3)]
+    called = []
+    futures[0].add_done_callback(called.append)  # before it joins a batch
+    assert isinstance(futures[0], concurrent.futures.Future)
+    assert not futures[0].done() and futures[0].cancel() is False and not futures[0].cancelled()
+    with pytest.raises(concurrent.futures.TimeoutError):
+        futures[0].result(timeout=0.01)
+    done, not_done = concurrent.futures.wait(futures, timeout=0)
+    assert not done and len(not_done) == 3
+
+    batch = BatchOutcome(TP)
+    _join(futures[:2], batch, [10, 11])
+    waiter = threading.Thread(target=lambda: called.append(futures[1].result(timeout=10)))
+    waiter.start()
+    batch.finish((7, -1), None)  # one notify wakes the waiter, whose future is in this batch
+    waiter.join(timeout=10)
+    assert called == [futures[0], RecordMetadata("t", 0, 8, 11)]
+    assert futures[0].result() == RecordMetadata("t", 0, 7, 10)
+    assert list(concurrent.futures.as_completed(futures[:2], timeout=1)) != []
+
+    waiting = concurrent.futures.ThreadPoolExecutor(1).submit(
+        concurrent.futures.wait, [futures[2]], 10, concurrent.futures.FIRST_COMPLETED)
+    refused = BatchOutcome(TP)
+    _join([futures[2]], refused)
+    refused.finish(None, ValueError("refused"))
+    assert futures[2] in waiting.result(timeout=10).done
+    with pytest.raises(ValueError, match="refused"):
+        futures[2].result()
+    assert isinstance(futures[2].exception(), ValueError)
+    late = []
+    futures[2].add_done_callback(late.append)  # already done: called at once
+    assert late == [futures[2]]
+    with pytest.raises(RuntimeError):
+        futures[2].set_exception(ValueError("twice"))
+
+
+def test_a_future_failed_on_its_own_ends_once() -> None:
+    future = RecordFuture(("t",), 0.0)
+    calls = []
+    future.add_done_callback(calls.append)
+    future.set_exception(TimeoutError("no room"))
+    assert calls == [future] and isinstance(future.exception(timeout=0), TimeoutError)
+    with pytest.raises(RuntimeError):
+        future.set_exception(TimeoutError("again"))
+    assert calls == [future]
+
+
+def test_a_waiter_on_one_future_is_not_ended_by_another_finishing() -> None:
+    """The Condition is shared: another batch finishing wakes the waiter, which must sleep
+    again instead of reporting a timeout early or a result it does not have."""
+    mine, other = RecordFuture(("t",), 0.0), RecordFuture(("t",), 0.0)
+    mine_batch, other_batch = BatchOutcome(TP), BatchOutcome(TP)
+    _join([mine], mine_batch)
+    _join([other], other_batch)
+    outcome = []
+    waiter = threading.Thread(target=lambda: outcome.append(mine.result(timeout=10)))
+    waiter.start()
+    other_batch.finish((5, -1), None)
+    waiter.join(timeout=0.2)
+    assert waiter.is_alive() and outcome == []
+    mine_batch.finish((9, 1234), None)
+    waiter.join(timeout=10)
+    assert outcome == [RecordMetadata("t", 0, 9, 1234)]  # the broker's log-append time wins
+
+
+def test_a_watcher_added_at_each_stage_of_a_futures_life_is_called_once() -> None:
+    """Before its record joins a batch, after it joined and before the batch ends, after:
+    each callback runs exactly once, and a wait() installed after joining returns."""
+    before, between, after = (RecordFuture(("t",), 0.0) for _ in range(3))
+    calls: list[tuple[str, RecordFuture]] = []
+    before.add_done_callback(lambda f: calls.append(("before", f)))
+    batch = BatchOutcome(TP)
+    _join([before, between, after], batch)
+    between.add_done_callback(lambda f: calls.append(("between", f)))
+    waiting = concurrent.futures.ThreadPoolExecutor(1).submit(concurrent.futures.wait, [after], 10)
+    for _ in range(1000):  # wait() installs its waiter at once; give a loaded machine 10 s
+        if after._waiter_list:
+            break
+        time.sleep(0.01)
+    batch.finish((3, -1), None)
+    after.add_done_callback(lambda f: calls.append(("after", f)))
+    assert calls == [("before", before), ("between", between), ("after", after)]
+    assert after in waiting.result(timeout=10).done
+    assert [f.result(timeout=0).offset for f in (before, between, after)] == [3, 4, 5]
+
+
+def test_callbacks_and_waiters_added_while_records_join_and_finish_are_called_once() -> None:
+    """Watchers are added from other threads at any moment of a future's life: before its
+    record joins a batch, between joining and finishing, after. Each callback runs exactly
+    once, each wait() returns it, and every result is its own record's."""
+    rounds, per_batch = 40, 50
+    for _ in range(rounds):
+        futures = [RecordFuture(("t",), 0.0) for _ in range(per_batch)]
+        calls: list[RecordFuture] = []
+        calls_lock = threading.Lock()
+
+        def record_call(future: concurrent.futures.Future) -> None:
+            with calls_lock:
+                calls.append(future)
+
+        waited: list[set] = []
+        start = threading.Barrier(3)
+
+        def watch(mine: list[RecordFuture]) -> None:
+            start.wait(timeout=10)
+            for future in mine:
+                future.add_done_callback(record_call)
+            waited.append(concurrent.futures.wait(mine, timeout=10).done)
+
+        watchers = [threading.Thread(target=watch, args=(futures[i::2],)) for i in range(2)]
+        for w in watchers:
+            w.start()
+        start.wait(timeout=10)
+        batch = BatchOutcome(TP)
+        _join(futures, batch)
+        batch.finish((1000, -1), None)
+        for w in watchers:
+            w.join(timeout=10)
+        assert sorted(map(id, calls)) == sorted(map(id, futures))  # each exactly once
+        assert sum(len(d) for d in waited) == per_batch
+        assert [f.result(timeout=0).offset for f in futures] == list(range(1000, 1000 + per_batch))
+
+
+def test_an_unwatched_future_is_not_kept_once_its_record_is_in_a_batch() -> None:
+    """The producer forgets a future its caller does not keep: no future lives on per
+    record until the broker answers (the garbage collector's cost at high rates)."""
+    batch = BatchOutcome(TP)
+    future = RecordFuture(("t",), 0.0)
+    _join([future], batch)
+    gone = weakref.ref(future)
+    del future
+    assert gone() is None  # freed by reference counting, with nothing else holding it
+    watched = RecordFuture(("t",), 0.0)
+    watched.add_done_callback(lambda f: None)
+    _join([watched], batch)
+    assert batch.watchers == [watched]  # a watched one is kept until its batch ends
+    batch.finish((0, -1), None)
+    assert batch.watchers == []
