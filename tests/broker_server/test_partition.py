@@ -187,7 +187,7 @@ async def test_a_leaders_answer_arriving_after_stop_replica_is_dropped(tmp_path)
     assert follower.step(answer) == []
 
 
-async def test_the_core_s_requests_wait_in_the_outbox_and_a_refused_one_is_resent_by_its_tick(tmp_path):
+def test_the_core_s_requests_wait_in_the_outbox_and_a_refused_one_is_resent_by_its_tick(tmp_path):
     """The fetcher sends only what the core asks for: a request is handed out once, only to
     its leader; a refused answer is ignored, and the core's own retry sends it again."""
     leader, follower = pair(tmp_path)

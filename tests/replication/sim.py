@@ -330,6 +330,8 @@ class ReplicationSim:
         node.up = False
         self.net.down.add(i)
         self.parked.pop(i, None)     # its connections, and the fetches they held, are gone
+        for held in self.parked.values():
+            held[:] = [entry for entry in held if entry[0].replica_id != i]
         node.lossy = lossy
         if not lossy:
             node.log.flush()
