@@ -5,6 +5,9 @@ ends (OffsetsForLeaderEpoch) and truncates there (KIP-101); if the leader never 
 epoch, it cuts back to the end of its own largest lower epoch and asks again (KIP-279),
 until both logs agree on the last epoch they share. Only then does it fetch from its log
 end. The high watermark it learns is the leader's, clamped to its own log end.
+Its requests leave as `SendEpochQuery` / `SendFetch` actions, one at a time: after each
+answer it takes, and from `tick` when an answer is overdue; the broker's fetcher and the
+simulator both send exactly these.
 It must never truncate by its own high watermark (that loses acknowledged writes, the
 KIP-101 scenarios), read the clock, or perform I/O.
 """
@@ -40,26 +43,20 @@ class FollowerState:
         return self._send(now_ms)
 
     def tick(self, now_ms: int) -> list[Action]:
-        """Resend whatever is outstanding if no answer came within retry_ms (lost or fenced)."""
+        """Resend whatever is outstanding if no answer came within retry_ms: it was lost, or
+        refused (a refusal is ignored, so the resend is its backoff)."""
         if self.sent_ms is not None and now_ms - self.sent_ms < self.retry_ms:
             return []
         return self._send(now_ms)
 
-    def request(self) -> EpochQuery | FetchRequest:
-        """What this follower wants from its leader now: the epoch query while truncating,
-        else a fetch from its log end. A shell that long-polls asks this after every answer
-        instead of waiting for a tick's resend."""
+    def _send(self, now_ms: int) -> list[Action]:
+        """Ask the leader for what we need now: where our latest epoch ends while truncating,
+        else the records from our log end."""
+        self.sent_ms = now_ms
         if self.phase == TRUNCATING:
             assert self.asking_for is not None
-            return EpochQuery(self.broker_id, self.epoch, self.asking_for)
-        return FetchRequest(self.broker_id, self.epoch, self.log.log_end_offset)
-
-    def _send(self, now_ms: int) -> list[Action]:
-        self.sent_ms = now_ms
-        req = self.request()
-        if isinstance(req, EpochQuery):
-            return [SendEpochQuery(self.leader, req)]
-        return [SendFetch(self.leader, req)]
+            return [SendEpochQuery(self.leader, EpochQuery(self.broker_id, self.epoch, self.asking_for))]
+        return [SendFetch(self.leader, FetchRequest(self.broker_id, self.epoch, self.log.log_end_offset))]
 
     def epoch_answer(self, ans: EpochAnswer, now_ms: int) -> list[Action]:
         if self.phase != TRUNCATING or ans.leader_epoch != self.epoch or ans.error != ErrorCode.NONE:
@@ -93,8 +90,10 @@ class FollowerState:
         if fresh:
             self.log.append_as_follower(fresh)
         self.high_watermark = min(resp.high_watermark, self.log.log_end_offset)
-        # Caught up: wait for the next tick instead of spinning (the leader has no long poll here).
-        return self._send(now_ms) if fresh else []
+        # Fetch again at once, even after an empty answer: the leader long-polls (it holds a
+        # fetch that finds nothing new until data arrives or its wait runs out), so this
+        # does not spin.
+        return self._send(now_ms)
 
     def _truncate(self, offset: int) -> None:
         self.log.truncate_to(offset)

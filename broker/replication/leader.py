@@ -8,7 +8,8 @@ Rules this module enforces (kafka-reference.md section 4):
 - acks=all is refused up front with NOT_ENOUGH_REPLICAS when the ISR is below
   min_insync_replicas, and completes once HW passes the produce's last offset, with
   NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR had shrunk below the minimum by then.
-- Fetches carrying an older leader epoch are fenced; their offsets are never counted.
+- Fetches carrying another leader epoch never reach it (`Replica` fences them with
+  `fencing.epoch_refusal`), so their offsets are never counted.
 - A follower is caught up at a fetch that reaches the leader's log end, or, as of its
   previous fetch, when it now has everything the leader had then (Kafka's rule).
 It must never read the clock (time comes in as now_ms) or perform I/O.
@@ -82,13 +83,11 @@ class LeaderState:
     # ---- fetch and OffsetsForLeaderEpoch ----------------------------------------------
 
     def fetch(self, req: FetchRequest, now_ms: int) -> list[Action]:
-        error = self._epoch_error(req.leader_epoch)
+        """A fetch at our epoch (`Replica` fenced the others)."""
         leo = self.log.log_end_offset
-        if error is None and req.fetch_offset > leo:
-            error = ErrorCode.OFFSET_OUT_OF_RANGE
-        if error is not None:
+        if req.fetch_offset > leo:
             return [ReplyFetch(req.replica_id, FetchResponse(self.epoch, req.fetch_offset, (),
-                                                             self.high_watermark, error))]
+                                                             self.high_watermark, ErrorCode.OFFSET_OUT_OF_RANGE))]
         actions: list[Action] = []
         if req.replica_id in self.follower_leo:
             r = req.replica_id
@@ -112,18 +111,9 @@ class LeaderState:
         return actions
 
     def epoch_query(self, q: EpochQuery) -> list[Action]:
-        error = self._epoch_error(q.leader_epoch)
-        if error is not None:
-            return [ReplyEpochQuery(q.replica_id, EpochAnswer(self.epoch, -1, -1, error))]
+        """A query at our epoch (`Replica` fenced the others)."""
         epoch, end = self.log.end_offset_for(q.epoch)
         return [ReplyEpochQuery(q.replica_id, EpochAnswer(self.epoch, epoch, end))]
-
-    def _epoch_error(self, epoch: int) -> ErrorCode | None:
-        if epoch < self.epoch:
-            return ErrorCode.FENCED_LEADER_EPOCH
-        if epoch > self.epoch:
-            return ErrorCode.UNKNOWN_LEADER_EPOCH
-        return None
 
     # ---- ISR ----------------------------------------------------------------------
 

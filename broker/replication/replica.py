@@ -4,11 +4,14 @@
 every event (controller orders, peer messages, produces, ticks) with the current time and
 carries out the returned actions in order. Orders from a leader epoch older than the one
 this replica already follows are ignored; an equal epoch only refreshes a leader's ISR.
+Fetches and epoch queries are fenced here, by `fencing.epoch_refusal`, before either role
+sees them.
 It must never perform I/O or read the clock; the log is reached only through ReplicaLog.
 """
 
 from __future__ import annotations
 
+from broker.replication.fencing import epoch_refusal
 from broker.replication.follower import FollowerState
 from broker.replication.leader import LeaderState
 from broker.replication.log_api import ReplicaLog
@@ -58,16 +61,14 @@ class Replica:
                 if isinstance(role, LeaderState):
                     return role.produce(event, now_ms)
                 return [CompleteProduce(event.request_id, ErrorCode.NOT_LEADER_OR_FOLLOWER)]
-            case FetchRequest():
-                if isinstance(role, LeaderState):
+            case FetchRequest() | EpochQuery():
+                refusal = epoch_refusal(event.leader_epoch, self.epoch, leading=self.is_leader)
+                if refusal is not None:
+                    return [self._refuse(event, refusal)]
+                assert isinstance(role, LeaderState)
+                if isinstance(event, FetchRequest):
                     return role.fetch(event, now_ms)
-                return [ReplyFetch(event.replica_id, FetchResponse(
-                    self.epoch, event.fetch_offset, (), -1, self._not_leader_error(event.leader_epoch)))]
-            case EpochQuery():
-                if isinstance(role, LeaderState):
-                    return role.epoch_query(event)
-                return [ReplyEpochQuery(event.replica_id, EpochAnswer(
-                    self.epoch, -1, -1, self._not_leader_error(event.leader_epoch)))]
+                return role.epoch_query(event)
             case FetchResponse():
                 return role.fetch_response(event, now_ms) if isinstance(role, FollowerState) else []
             case EpochAnswer():
@@ -76,12 +77,12 @@ class Replica:
                 return role.isr_result(event) if isinstance(role, LeaderState) else []
         raise TypeError(f"not a replication event: {event!r}")
 
-    def _not_leader_error(self, epoch: int) -> ErrorCode:
-        if epoch < self.epoch:
-            return ErrorCode.FENCED_LEADER_EPOCH
-        if epoch > self.epoch:
-            return ErrorCode.UNKNOWN_LEADER_EPOCH
-        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    def _refuse(self, request: FetchRequest | EpochQuery, error: ErrorCode) -> Action:
+        """The answer to a fenced request, or to one sent to a replica that does not lead."""
+        if isinstance(request, FetchRequest):
+            hw = self.high_watermark if self.is_leader else -1
+            return ReplyFetch(request.replica_id, FetchResponse(self.epoch, request.fetch_offset, (), hw, error))
+        return ReplyEpochQuery(request.replica_id, EpochAnswer(self.epoch, -1, -1, error))
 
     def _order(self, order: BecomeLeader | BecomeFollower, now_ms: int) -> list[Action]:
         current = self.role

@@ -1,20 +1,24 @@
-"""Replica fetchers: one asyncio task per leader this broker follows, copying its logs.
+"""Replica fetchers: one asyncio task per leader this broker follows, carrying out the
+requests of the replication cores that follow it.
 
-Each task asks the partitions that follow its leader what they need
-(`Partition.follower_request()`): partitions still truncating get one
-OffsetsForLeaderEpoch request for all of them, the others one Fetch with
-`replica_id` = this broker (a long poll: the leader answers when it has data or after
-`replica.fetch.wait.max.ms`). Answers go back into each partition's replication core,
-which appends, truncates and learns the high watermark. A partition that changes
-leader simply shows up in another task's next round. Connection trouble is retried
-after `replica.fetch.backoff.ms`.
+A following partition's core asks for what it needs as `SendEpochQuery` / `SendFetch`
+actions (`Partition.take_request`); the task takes them all, sends the epoch queries as
+one OffsetsForLeaderEpoch request, else the fetches as one Fetch with `replica_id` = this
+broker (a long poll: the leader answers when it has data or after
+`replica.fetch.wait.max.ms`), as Kafka's ReplicaFetcherThread batches per leader. Answers
+go back into each core, which appends, truncates, learns the high watermark and asks for
+the next thing. Before each round the task ticks its partitions' cores, which resend
+whatever went unanswered (a lost connection, a refusal, a partition the leader left out),
+the same retry the simulator exercises. A partition that changes leader simply shows up
+in another task's next round. Connection trouble is retried after
+`replica.fetch.backoff.ms`.
 
 The requests are Kafka's (Fetch v12 with replica_id and our cluster id, OffsetForLeaderEpoch
 v4 with replica_id and current_leader_epoch). Kafka's answers do not repeat the leader's
 epoch: the leader checked ours (current_leader_epoch) and answers NONE or
 OFFSET_OUT_OF_RANGE only at that epoch, so that is the epoch the core is told; with any
-other error the core ignores the answer anyway. It must never decide what to truncate or
-append.
+other error the core ignores the answer anyway. It must never decide what to ask, truncate
+or append, nor send a request no core asked for.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from client.protocol.record_batch import CorruptBatchError
 from broker.config import BrokerConfig
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller_requests import VERSIONS
-from broker.replication.messages import UNDEFINED_EPOCH, EpochAnswer, EpochQuery, ErrorCode, FetchRequest, FetchResponse
-from broker.server.partition import Partition
+from broker.replication.messages import (
+    UNDEFINED_EPOCH, EpochAnswer, EpochQuery, ErrorCode, FetchRequest, FetchResponse, SendEpochQuery, SendFetch,
+)
+from broker.server.partition import FOLLOWER_RETRY_MS, Partition
 from broker.server.replica_log import split_batches
 from broker.server.replica_manager import ReplicaManager
 
@@ -85,6 +91,8 @@ class _Fetcher:
         self.leader = leader
         self.wake = asyncio.Event()
         self.conn: BrokerConnection | None = None
+        # Taken from the cores, not sent yet (fetches wait while epoch queries go first).
+        self.pending: dict[Partition, SendFetch | SendEpochQuery] = {}
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"replica-fetcher-{leader}")
 
     def disconnect(self) -> None:
@@ -92,24 +100,39 @@ class _Fetcher:
             self.conn.close()
             self.conn = None
 
+    def _collect(self, parts: list[Partition]) -> None:
+        """Tick each core (it resends an overdue request) and take what it asks for; the
+        newest request of a partition replaces one still pending."""
+        following = set(parts)
+        self.pending = {p: r for p, r in self.pending.items() if p in following}
+        for part in parts:
+            part.tick()
+            request = part.take_request(self.leader)
+            if request is not None:
+                self.pending[part] = request
+
     async def _run(self) -> None:
         backoff = self.config.replica_fetch_backoff_ms / 1000
         while not self.manager.closed:
+            self.wake.clear()
             parts = self.manager.replicas.following(self.leader)
-            if not parts:
-                self.wake.clear()
+            self._collect(parts)
+            if not self.pending:
                 try:
-                    await asyncio.wait_for(self.wake.wait(), 5)
+                    await asyncio.wait_for(self.wake.wait(), FOLLOWER_RETRY_MS / 1000 if parts else 5)
                 except asyncio.TimeoutError:
                     pass
                 continue
+            queries = [(p, r.query) for p, r in self.pending.items() if isinstance(r, SendEpochQuery)]
+            fetches = [(p, r.request) for p, r in self.pending.items() if isinstance(r, SendFetch)]
+            for part, _ in queries or fetches:
+                del self.pending[part]
             try:
                 conn = await self._connection()
-                queries = [(p, q) for p in parts if isinstance(q := p.follower_request(), EpochQuery)]
                 if queries:
                     await self._ask_epochs(conn, queries)
                 else:
-                    await self._fetch(conn, parts)
+                    await self._fetch(conn, fetches)
             except (ClientError, ConnectionError, OSError) as exc:
                 log.info("fetching from broker %d failed (%s); retrying in %.1fs", self.leader, exc, backoff)
                 self.disconnect()
@@ -152,17 +175,15 @@ class _Fetcher:
         if refused:
             await asyncio.sleep(REFUSED_BACKOFF_S)
 
-    async def _fetch(self, conn: BrokerConnection, parts: list[Partition]) -> None:
+    async def _fetch(self, conn: BrokerConnection, requests: list[tuple[Partition, FetchRequest]]) -> None:
         F = m.FetchRequest
         wanted: dict[tuple[str, int], tuple[Partition, FetchRequest]] = {}
         topics: dict[str, list[m.FetchRequest.FetchPartition]] = {}
-        for part in parts:
-            req = part.follower_request()
-            if isinstance(req, FetchRequest):
-                wanted[(part.topic, part.partition)] = (part, req)
-                topics.setdefault(part.topic, []).append(F.FetchPartition(
-                    partition=part.partition, current_leader_epoch=req.leader_epoch, fetch_offset=req.fetch_offset,
-                    partition_max_bytes=self.config.replica_fetch_max_bytes))
+        for part, req in requests:
+            wanted[(part.topic, part.partition)] = (part, req)
+            topics.setdefault(part.topic, []).append(F.FetchPartition(
+                partition=part.partition, current_leader_epoch=req.leader_epoch, fetch_offset=req.fetch_offset,
+                partition_max_bytes=self.config.replica_fetch_max_bytes))
         body = F(replica_id=self.config.broker_id, cluster_id=self.manager.cache.cluster_id,
                  max_wait_ms=self.config.replica_fetch_wait_max_ms, min_bytes=1,
                  topics=[F.FetchTopic(topic=t, partitions=ps) for t, ps in topics.items()])
@@ -185,8 +206,8 @@ class _Fetcher:
                     log.warning("%s: corrupt data from leader %d (%s); fetching again", part, self.leader, exc)
                     refused = True
                     continue
-                if part.follower_request() != req:
-                    continue  # the partition's role or position changed while the fetch was out
+                # The core drops an answer to a request it no longer has (its role or log end
+                # changed while the fetch was out).
                 epoch = req.leader_epoch if code in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE) \
                     else UNDEFINED_EPOCH
                 part.step(FetchResponse(epoch, req.fetch_offset, batches, entry.high_watermark, code))

@@ -4,10 +4,11 @@
 events with the monotonic clock, and carries out the actions it returns: a finished
 produce resolves the waiting request's future, an ISR proposal goes to the coord writer
 (whose answer comes back as an `IsrChangeResult`), replies to a follower's fetch or
-epoch query go back to the handler that asked. Fetch and epoch-query *requests* are not
-taken from the actions: the fetcher long-polls and asks `follower_request()` after
-every answer. Whenever the high watermark or the log end moves, `on_change` wakes the
-fetch long polls waiting on this partition. It must never read or send bytes itself.
+epoch query go back to the handler that asked, and a follower's own `SendFetch` /
+`SendEpochQuery` waits in its outbox until the fetcher for that leader takes it
+(`take_request`; the newest replaces an untaken one). Whenever the high watermark or the
+log end moves, `on_change` wakes the fetch long polls waiting on this partition. It must
+never read or send bytes itself.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import NamedTuple
 
 from broker.log import PartitionLog
 from broker.replication import Replica
-from broker.replication.follower import FollowerState
 from broker.replication.messages import (
     BecomeFollower, BecomeLeader, CompleteProduce, EpochAnswer, EpochQuery, ErrorCode,
-    Event, FetchRequest, FetchResponse, ProposeIsr, Produce, ReplyEpochQuery, ReplyFetch, Tick,
+    Event, FetchRequest, FetchResponse, ProposeIsr, Produce, ReplyEpochQuery, ReplyFetch,
+    SendEpochQuery, SendFetch, Tick,
 )
 from broker.server.replica_log import PartitionReplicaLog
 
@@ -32,6 +33,11 @@ class ProduceResult(NamedTuple):
     error: ErrorCode
     base_offset: int
     message: str | None = None
+
+
+# A follower's core asks again when an answer is this late (the fetcher ticks it before
+# each round): that resends what a lost connection or a refusal left unanswered.
+FOLLOWER_RETRY_MS = 100
 
 
 def now_ms() -> int:
@@ -49,13 +55,15 @@ class Partition:
         self.log = log
         self.replica = Replica(broker_id, PartitionReplicaLog(log), broker_epoch=broker_epoch,
                                high_watermark=high_watermark, min_insync_replicas=min_insync_replicas,
-                               replica_lag_time_max_ms=replica_lag_time_max_ms)
+                               replica_lag_time_max_ms=replica_lag_time_max_ms,
+                               fetch_retry_ms=FOLLOWER_RETRY_MS)
         self.replicas: list[int] = []
         self.controller_epoch = -1       # of the LeaderAndIsr that gave the current role
         self._propose_isr = propose_isr
         self._on_change = on_change
         self._produces: dict[int, asyncio.Future] = {}
         self._ids = itertools.count()
+        self._outbox: SendFetch | SendEpochQuery | None = None
         self.stopped = False             # `stop` was called: the log may be closed or deleted
 
     def __repr__(self) -> str:
@@ -88,10 +96,13 @@ class Partition:
         """The ISR the leader counts (committed); empty on a follower."""
         return self.replica.role.isr if self.is_leader else frozenset()  # type: ignore[union-attr]
 
-    def follower_request(self) -> EpochQuery | FetchRequest | None:
-        """What a follower must ask its leader next; None when leading or not ordered yet."""
-        role = self.replica.role
-        return role.request() if isinstance(role, FollowerState) else None
+    def take_request(self, leader: int) -> SendFetch | SendEpochQuery | None:
+        """The request this follower's core last asked to send to `leader`, handed out once."""
+        request = self._outbox
+        if request is None or request.leader != leader or self.stopped:
+            return None
+        self._outbox = None
+        return request
 
     # -- orders -------------------------------------------------------------------------
 
@@ -113,7 +124,8 @@ class Partition:
     # -- the core's entry point ------------------------------------------------------------
 
     def step(self, event: Event) -> list[ReplyFetch | ReplyEpochQuery]:
-        """Feed one event; carry out produce completions and ISR proposals; return replies."""
+        """Feed one event; carry out produce completions, ISR proposals and requests to the
+        leader; return replies."""
         if self.stopped and isinstance(event, (FetchResponse, EpochAnswer, Tick)):
             return []   # a leader's answer (or a timer) that outlived this replica
         hw, leo = self.high_watermark, self.log.log_end_offset
@@ -126,6 +138,8 @@ class Partition:
                 self._propose_isr(self, action)
             elif isinstance(action, (ReplyFetch, ReplyEpochQuery)):
                 replies.append(action)
+            else:
+                self._outbox = action
         if self.high_watermark != hw or self.log.log_end_offset != leo:
             self._on_change()
         return replies

@@ -7,8 +7,8 @@ import asyncio
 import time
 
 from broker.log import LogConfig, PartitionLog
-from broker.replication.messages import ErrorCode, EpochQuery, FetchRequest, FetchResponse, ProposeIsr
-from broker.server.partition import Partition
+from broker.replication.messages import ErrorCode, FetchResponse, ProposeIsr, SendEpochQuery, SendFetch
+from broker.server.partition import FOLLOWER_RETRY_MS, Partition
 from broker.server.replica_log import PartitionReplicaLog, split_batches
 from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import build_batch
@@ -50,12 +50,16 @@ def pair(tmp_path) -> tuple[Partition, Partition]:
 
 
 def copy_once(leader: Partition, follower: Partition) -> None:
-    """One round of what the fetcher does, in-process."""
-    req = follower.follower_request()
-    if isinstance(req, EpochQuery):
-        follower.step(leader.epoch_query(follower.broker_id, req.leader_epoch, req.epoch))
+    """One round of what the fetcher does, in-process: tick the core, take the request it
+    asks to send, and give it the leader's answer."""
+    follower.tick()
+    sent = follower.take_request(leader.broker_id)
+    if isinstance(sent, SendEpochQuery):
+        query = sent.query
+        follower.step(leader.epoch_query(follower.broker_id, query.leader_epoch, query.epoch))
         return
-    assert isinstance(req, FetchRequest)
+    assert isinstance(sent, SendFetch)
+    req = sent.request
     answer = leader.follower_fetch(follower.broker_id, req.leader_epoch, req.fetch_offset)
     data = b""
     if req.fetch_offset < leader.log.log_end_offset:
@@ -174,9 +178,31 @@ async def test_a_leaders_answer_arriving_after_stop_replica_is_dropped(tmp_path)
     copy_once(leader, follower)
     lead(leader, 2, [1, 2])
     follow(follower, 1, 2)
-    query = follower.follower_request()
-    assert isinstance(query, EpochQuery)
+    sent = follower.take_request(1)
+    assert isinstance(sent, SendEpochQuery)
+    query = sent.query
     answer = leader.epoch_query(follower.broker_id, query.leader_epoch, query.epoch)
     follower.stop()
     follower.log.close()
     assert follower.step(answer) == []
+
+
+def test_the_core_s_requests_wait_in_the_outbox_and_a_refused_one_is_resent_by_its_tick(tmp_path):
+    """The fetcher sends only what the core asks for: a request is handed out once, only to
+    its leader; a refused answer is ignored, and the core's own retry sends it again."""
+    leader, follower = pair(tmp_path)
+    try:
+        assert follower.take_request(3) is None
+        sent = follower.take_request(1)
+        assert isinstance(sent, SendFetch) and sent.request.fetch_offset == 0
+        assert follower.take_request(1) is None
+        follower.step(FetchResponse(-1, 0, (), -1, ErrorCode.UNKNOWN_LEADER_EPOCH))
+        follower.tick()
+        assert follower.take_request(1) is None            # not overdue yet
+        time.sleep(FOLLOWER_RETRY_MS / 1000 + 0.02)
+        follower.tick()
+        assert follower.take_request(1) == sent
+        assert leader.take_request(1) is None               # a leader asks nothing
+    finally:
+        leader.log.close()
+        follower.log.close()

@@ -7,7 +7,10 @@ heartbeats) and a model controller (elects from the ISR only, bumps the epoch, n
 empties the ISR, can fail over). A producer sends acks=all and acks=1 writes to the
 leader it reads from the store; a consumer reads below the leader's HW. Faults come from
 the seed: crashes (clean, or losing the unflushed tail of the log), network partitions,
-controller failover. After every event the invariants are checked:
+controller failover. Replicas are driven as a broker drives them: every `SendFetch` /
+`SendEpochQuery` action the core returns is sent, nothing else; a leader long-polls a
+follower's fetch that finds nothing new, as the Fetch handler does (it re-reads when its
+log end or high watermark moves, and answers when there are records or its wait ran out). After every event the invariants are checked:
 - no acknowledged acks=all record is missing from (or different in) the current leader;
 - records a consumer saw are never missing from (or different in) the current leader;
 - any two replicas agree on every offset below both their high watermarks;
@@ -40,6 +43,7 @@ STORE = 100      # the coordination store (znodes, sessions); the controller liv
 CLIENT = 200     # producer
 SESSION_TIMEOUT = 0.4
 TICK = 0.05
+FETCH_WAIT = 0.05   # a leader holds a follower's fetch that finds nothing new this long at most
 
 
 @dataclass
@@ -90,6 +94,7 @@ class ReplicationSim:
         self.next_record = 0
         self.inflight: dict[int, tuple[object, int]] = {}
         self.consumer_pos = 0
+        self.parked: dict[int, list[tuple[FetchRequest, float]]] = {}   # leader -> held follower fetches
 
     def _replica(self, i: int, log: MemoryLog, hw: int, incarnation: int = 0) -> Replica:
         return Replica(i, log, broker_epoch=incarnation, high_watermark=hw, min_insync_replicas=self.min_isr,
@@ -123,8 +128,46 @@ class ReplicationSim:
         node = self.nodes[i]
         if not node.up:
             return
-        for action in node.replica.step(event, self._now_ms()):  # type: ignore[arg-type]
-            self._act(i, action)
+        before = (node.log.log_end_offset, node.replica.high_watermark)
+        if isinstance(event, FetchRequest) and event.replica_id >= 0:
+            self._serve_fetch(i, event, self.sched.now + FETCH_WAIT)
+        else:
+            for action in node.replica.step(event, self._now_ms()):  # type: ignore[arg-type]
+                self._act(i, action)
+        if (node.log.log_end_offset, node.replica.high_watermark) != before:
+            self._wake(i)
+
+    def _serve_fetch(self, i: int, req: FetchRequest, deadline: float) -> None:
+        """A follower's fetch at replica i: answered now if it finds records or is refused,
+        else held until i's log moves or the deadline (the Fetch handler's long poll)."""
+        actions = self.nodes[i].replica.step(req, self._now_ms())
+        reply = next((a for a in actions if isinstance(a, ReplyFetch)), None)
+        hold = reply is not None and not reply.response.batches \
+            and reply.response.error == ErrorCode.NONE and self.sched.now < deadline
+        for action in actions:
+            if not (hold and action is reply):
+                self._act(i, action)
+        if hold:
+            entry = (req, deadline)
+            self.parked.setdefault(i, []).append(entry)
+            self.sched.at(deadline, lambda: self._expire(i, entry))
+
+    def _wake(self, i: int) -> None:
+        """Replica i's log end or high watermark moved: held fetches read again."""
+        node = self.nodes[i]
+        for _ in range(10):   # a re-read can move the high watermark once more; it settles
+            before = (node.log.log_end_offset, node.replica.high_watermark)
+            held, self.parked[i] = self.parked.get(i, []), []
+            for req, deadline in held:
+                self._serve_fetch(i, req, deadline)
+            if (node.log.log_end_offset, node.replica.high_watermark) == before:
+                return
+
+    def _expire(self, i: int, entry: tuple[FetchRequest, float]) -> None:
+        held = self.parked.get(i, [])
+        if entry in held and self.nodes[i].up:
+            held.remove(entry)
+            self._serve_fetch(i, *entry)
 
     def _act(self, i: int, action: object) -> None:
         match action:
@@ -286,6 +329,9 @@ class ReplicationSim:
         node = self.nodes[i]
         node.up = False
         self.net.down.add(i)
+        self.parked.pop(i, None)     # its connections, and the fetches they held, are gone
+        for held in self.parked.values():
+            held[:] = [entry for entry in held if entry[0].replica_id != i]
         node.lossy = lossy
         if not lossy:
             node.log.flush()

@@ -2,12 +2,15 @@
 
 `Wire.run` carries every peer message to its destination until the cluster is quiet and
 hands back what was meant for the outside (produce completions, ISR proposals). Nodes in
-`down` swallow what is sent to them. It must never reorder or drop unless told to.
+`down` swallow what is sent to them. A leader's answer to a follower's fetch that found
+nothing new is held, as the broker's long poll holds it, and never delivered here: the
+exchange ends, and a later `Tick` past the follower's retry time asks again. It must never
+reorder or drop unless told to.
 """
 
 from __future__ import annotations
 
-from broker.replication import Replica
+from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
     Action, CompleteProduce, Event, IsrChangeResult, ProposeIsr, ReplyEpochQuery, ReplyFetch,
     SendEpochQuery, SendFetch,
@@ -45,6 +48,8 @@ class Wire:
             case SendEpochQuery(leader, query):
                 return leader, query
             case ReplyFetch(to, response):
+                if to >= 0 and not response.batches and response.error == ErrorCode.NONE:
+                    return None, action   # long-polled: held at the leader
                 return to, response
             case ReplyEpochQuery(to, answer):
                 return to, answer

@@ -30,6 +30,7 @@ from client.protocol.messages import FetchResponse as R
 
 from broker.log import OffsetOutOfRangeError
 from broker.metrics import BrokerMetrics
+from broker.replication.fencing import epoch_refusal
 from broker.server.handlers.common import BrokerContext, Reply, Slice
 from broker.server.handlers.replica_control import follower_refusal
 from broker.server.partition import Partition
@@ -84,9 +85,9 @@ def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_i
         answer = part.follower_fetch(replica_id, epoch, offset)
         hw, max_offset, code = answer.high_watermark, None, ErrorCode(int(answer.error))
     else:
-        hw, max_offset, code = part.high_watermark, part.high_watermark, ErrorCode.NONE
-        if epoch >= 0 and epoch != part.leader_epoch:
-            code = ErrorCode.FENCED_LEADER_EPOCH if epoch < part.leader_epoch else ErrorCode.UNKNOWN_LEADER_EPOCH
+        hw, max_offset = part.high_watermark, part.high_watermark
+        refusal = epoch_refusal(epoch if epoch >= 0 else None, part.leader_epoch, leading=part.is_leader)
+        code = ErrorCode.NONE if refusal is None else ErrorCode(int(refusal))
     if code != ErrorCode.NONE:
         return _with_leader(ctx, topic, _answer(partition, code, hw, plog.log_start_offset)), None
     # Offsets between the high watermark and the log end are valid, just not readable yet

@@ -16,6 +16,7 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import ListOffsetsResponse as R
 
+from broker.replication.fencing import epoch_refusal
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.partition import Partition
 from broker.server.replica_manager import PartitionRefused
@@ -40,9 +41,9 @@ def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
         out.error_code = int(refused.code)
         return out
     epoch = entry.current_leader_epoch
-    if epoch >= 0 and epoch != part.leader_epoch:
-        code = ErrorCode.FENCED_LEADER_EPOCH if epoch < part.leader_epoch else ErrorCode.UNKNOWN_LEADER_EPOCH
-        out.error_code = int(code)
+    refusal = epoch_refusal(epoch if epoch >= 0 else None, part.leader_epoch, leading=part.is_leader)
+    if refusal is not None:
+        out.error_code = int(refusal)
         return out
     out.leader_epoch = part.leader_epoch
     if ts == EARLIEST_TIMESTAMP:
