@@ -101,7 +101,6 @@ class BrokerConfig:
     super_users: str | None = None                      # super.users ("User:a;User:b")
     allow_everyone_if_no_acl_found: bool = False        # allow.everyone.if.no.acl.found
     listener_settings: dict[str, str] = field(default_factory=dict)  # listener.name.<l>.<setting>
-    connections_max_reauth_ms: int = 0                  # connections.max.reauth.ms (KIP-368; 0: sessions never expire)
     # how this broker reaches coord (Kafka's ZooKeeper-client names; see broker/security/coord_link.py)
     zookeeper_ssl_client_enable: bool = False           # zookeeper.ssl.client.enable
     zookeeper_client_cnxn_socket: str | None = None     # zookeeper.clientCnxnSocket (Netty or NIO: accepted, unused)
