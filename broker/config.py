@@ -101,6 +101,21 @@ class BrokerConfig:
     super_users: str | None = None                      # super.users ("User:a;User:b")
     allow_everyone_if_no_acl_found: bool = False        # allow.everyone.if.no.acl.found
     listener_settings: dict[str, str] = field(default_factory=dict)  # listener.name.<l>.<setting>
+    # how this broker reaches coord (Kafka's ZooKeeper-client names; see broker/security/coord_link.py)
+    zookeeper_ssl_client_enable: bool = False           # zookeeper.ssl.client.enable
+    zookeeper_client_cnxn_socket: str | None = None     # zookeeper.clientCnxnSocket (Netty or NIO: accepted, unused)
+    zookeeper_ssl_keystore_location: str | None = None  # zookeeper.ssl.keystore.location (PEM: key and chain)
+    zookeeper_ssl_keystore_password: str | None = None  # zookeeper.ssl.keystore.password (the PEM key's password)
+    zookeeper_ssl_keystore_type: str = "PEM"            # zookeeper.ssl.keystore.type (PEM only)
+    zookeeper_ssl_truststore_location: str | None = None  # zookeeper.ssl.truststore.location (PEM CA certificates)
+    zookeeper_ssl_truststore_password: str | None = None  # zookeeper.ssl.truststore.password (unused by PEM)
+    zookeeper_ssl_truststore_type: str = "PEM"          # zookeeper.ssl.truststore.type (PEM only)
+    zookeeper_ssl_endpoint_identification_algorithm: str = "HTTPS"  # ("" = no host name check)
+    zookeeper_ssl_protocol: str = "TLSv1.2"             # zookeeper.ssl.protocol (the lowest version offered)
+    zookeeper_set_acl: bool = False                     # zookeeper.set.acl
+    java_security_auth_login_config: str | None = None  # the JAAS file (Java's -Djava.security.auth.login.config)
+    zookeeper_sasl_client: bool = True                  # zookeeper.sasl.client (use the JAAS Client section)
+    zookeeper_sasl_clientconfig: str = "Client"         # zookeeper.sasl.clientconfig (that section's name)
 
     def log_directories(self) -> list[Path]:
         """Where partition logs live: every directory of `log.dirs`, else `data_dir` alone."""
@@ -123,6 +138,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(BrokerConfig)}
 _KAFKA_NAMES = {
     "broker.id": "broker_id", "broker.rack": "rack", "log.dirs": "log_dirs", "log.dir": "data_dir",
     "zookeeper.connect": "coord_connect", "zookeeper.session.timeout.ms": "coord_session_timeout_ms",
+    "zookeeper.clientCnxnSocket": "zookeeper_client_cnxn_socket",
 }
 
 

@@ -85,10 +85,20 @@ def add_commands(coord: argparse.ArgumentParser) -> None:
     start.add_argument("--config", type=Path, default=None, help="TOML file with the same keys")
     start.set_defaults(func=_start)
 
+    def client_security_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-D", dest="client_security", action="append", default=None, metavar="NAME=VALUE",
+                       help="a ZooKeeper client security property, as zkCli's -D: "
+                            "zookeeper.client.secure=true, zookeeper.ssl.trustStore.location=ca.pem, "
+                            "zookeeper.ssl.keyStore.location=me.pem, ... (see docs/operations.md); repeatable")
+        p.add_argument("--jaas-config", dest="client_jaas", type=Path, default=None,
+                       help="JAAS file whose Client section logs in with SASL DIGEST-MD5 "
+                            "(java.security.auth.login.config)")
+
     def client_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("path")
         p.add_argument("--server", default="127.0.0.1:2181", help="host:port[,host:port...]")
+        client_security_flags(p)
         return p
 
     client_cmd("ls", "list the children of a znode").set_defaults(func=_client, op="ls")
@@ -109,7 +119,25 @@ def add_commands(coord: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_client, op="delete")
     shell = sub.add_parser("shell", help="read ls/get/stat/create/set/delete lines from stdin")
     shell.add_argument("--server", default="127.0.0.1:2181", help="host:port[,host:port...]")
+    client_security_flags(shell)
     shell.set_defaults(func=_shell)
+
+
+def _client_options(args: argparse.Namespace) -> dict:
+    """CoordClient's TLS and SASL options from -D and --jaas-config (SecurityConfigError if
+    they cannot work)."""
+    from coord.security.client_settings import client_security
+    from coord.security.settings import SecurityConfigError
+
+    props: dict[str, str] = {}
+    for item in args.client_security or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SecurityConfigError(f"-D takes NAME=VALUE, not {item!r}")
+        props[name.strip()] = value.strip()
+    if args.client_jaas is not None:
+        props["java.security.auth.login.config"] = str(args.client_jaas)
+    return client_security(props).options()
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -172,8 +200,16 @@ def _client(args: argparse.Namespace) -> int:
     from coord.client import CoordClient
     from coord.protocol.errors import CoordError
 
+    from coord.security.settings import SecurityConfigError
+
+    try:
+        options = _client_options(args)
+    except SecurityConfigError as e:
+        print(f"{args.op}: {e}", file=sys.stderr)
+        return 2
+
     async def run() -> int:
-        client = CoordClient(args.server, session_timeout=10.0)
+        client = CoordClient(args.server, session_timeout=10.0, **options)
         await client.start()
         try:
             return await _client_op(client, args)
@@ -277,8 +313,16 @@ def _shell(args: argparse.Namespace) -> int:
             print(_describe(cmd.op, cmd.path, e), file=sys.stderr)
             return 1
 
+    from coord.security.settings import SecurityConfigError
+
+    try:
+        options = _client_options(args)
+    except SecurityConfigError as e:
+        print(f"shell: {e}", file=sys.stderr)
+        return 2
+
     async def run() -> int:
-        client = CoordClient(args.server, session_timeout=30.0)
+        client = CoordClient(args.server, session_timeout=30.0, **options)
         await client.start()
         status = 0
         try:

@@ -52,6 +52,7 @@ from broker.metadata.znodes import Endpoint, broker_info
 from broker.metrics import BrokerMetrics
 from broker.replication.messages import ProposeIsr
 from broker.security.authorizer import Authorizer
+from broker.security.coord_link import coord_link
 from broker.security.credentials import CoordCredentials
 from broker.security.endpoint import ListenerRuntime, runtime_for
 from broker.security.inter_broker import link_for
@@ -167,6 +168,7 @@ class Broker:
             bound = bound_listeners(cfg)
             inter = inter_broker_listener(cfg, bound)
             self.cache.inter_broker = link_for(cfg, inter)
+            to_coord = coord_link(cfg)
         except ListenerError as exc:
             raise ConfigError(str(exc)) from None
         credentials = _LazyCredentials(self)
@@ -179,13 +181,15 @@ class Broker:
         self.port = self.ports[bound[0].name]
         self.logs.start()
         self.replicas.start()
-        self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000)
+        self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000,
+                                 **to_coord.client_options())
         self.coord.add_listener(self._on_coord_state)
         try:
             await self.coord.start()
         except CoordError as exc:
             self.coord = None
-            raise CoordUnavailableError(f"cannot reach coord at {cfg.coord_connect}: {exc}") from None
+            raise CoordUnavailableError(f"cannot reach coord at {cfg.coord_connect} as {to_coord.identity}: "
+                                        f"{exc}") from None
         advertised = advertised_listeners(cfg, [dataclasses.replace(b, port=self.ports[b.name]) for b in bound])
         me = broker_info(cfg.broker_id, [Endpoint(a.name, a.host, a.port, a.protocol) for a in advertised], cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)

@@ -13,6 +13,9 @@ decides what is verified and which client certificate is shown. With `sasl_optio
 (kazoo's spelling: {"mechanism": "DIGEST-MD5", "username": ..., "password": ...}) every
 connection logs in with SASL before it counts as connected; a refused login raises
 AuthFailedError from `start()` (on a reconnect: logged, and retried while SUSPENDED).
+With `acl_provider` (Curator's ACLProvider: path -> ACL list) every create that names no
+ACL, the parents `makepath` makes and the creates of a transaction get the provider's ACL
+for their path instead of world:anyone (the broker's `zookeeper.set.acl`).
 This module must never block the event loop and never swallow an error code: every
 non-zero reply becomes the CoordError subclass of that code.
 """
@@ -76,8 +79,10 @@ class CoordClient:
     def __init__(self, hosts: str, session_timeout: float = 10.0,
                  connect_timeout: float | None = None, read_only: bool = False,
                  ssl_context: ssl.SSLContext | None = None,
-                 sasl_options: dict[str, str] | None = None) -> None:
+                 sasl_options: dict[str, str] | None = None,
+                 acl_provider: Callable[[str], list[R.ACL]] | None = None) -> None:
         self.hosts = parse_hosts(hosts)
+        self.acl_provider = acl_provider
         self.ssl_context = ssl_context
         if sasl_options is not None and sasl_options.get("mechanism", "DIGEST-MD5") != "DIGEST-MD5":
             raise ValueError(f"SASL mechanism {sasl_options['mechanism']!r}: coord speaks "
@@ -315,7 +320,7 @@ class CoordClient:
         return await self._submit(op, record, path, watch)
 
     def transaction(self) -> Transaction:
-        return Transaction(self.request)
+        return Transaction(self.request, self.acl_provider)
 
     # -- the ZooKeeper operations ---------------------------------------------------------
 
@@ -324,6 +329,8 @@ class CoordClient:
                      ttl: float | None = None, acl: list[R.ACL] | None = None) -> str:
         """Create a znode; returns its actual path (with the sequence suffix if any).
         `ttl` is in seconds (real ZooKeeper needs extendedTypesEnabled=true)."""
+        if acl is None and self.acl_provider is not None:
+            acl = self.acl_provider(path)
         op, record = create_request(path, value, ephemeral, sequence, container, ttl, acl)
         try:
             return (await self.request(op, record, path)).path

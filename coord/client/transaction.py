@@ -21,14 +21,17 @@ Send = Callable[[OpCode, Any], Awaitable[Any]]
 
 
 class Transaction:
-    def __init__(self, request: Send) -> None:
-        """`request` sends one op and returns its answer's body (CoordClient.request)."""
+    def __init__(self, request: Send, acl_provider: Callable[[str], list[R.ACL]] | None = None) -> None:
+        """`request` sends one op and returns its answer's body (CoordClient.request);
+        `acl_provider` gives each create's ACL (None: world:anyone)."""
         self.request = request
+        self.acl_provider = acl_provider
         self.ops: list[tuple[int, Any]] = []
 
     def create(self, path: str, value: bytes = b"", *, ephemeral: bool = False,
                sequence: bool = False, container: bool = False, ttl: float | None = None) -> Transaction:
-        self.ops.append(create_request(path, value, ephemeral, sequence, container, ttl))
+        acl = self.acl_provider(path) if self.acl_provider is not None else None
+        self.ops.append(create_request(path, value, ephemeral, sequence, container, ttl, acl))
         return self
 
     def delete(self, path: str, version: int = -1) -> Transaction:

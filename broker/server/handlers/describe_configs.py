@@ -66,12 +66,14 @@ _TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
 
 # Broker settings whose Kafka name is not the field name with dots.
 _KAFKA_NAMES = {"rack": "broker.rack", "data_dir": "log.dir", "coord_connect": "zookeeper.connect",
-                "coord_session_timeout_ms": "zookeeper.session.timeout.ms"}
+                "coord_session_timeout_ms": "zookeeper.session.timeout.ms",
+                "zookeeper_client_cnxn_socket": "zookeeper.clientCnxnSocket"}
 _LISTENER_FIELDS = frozenset({"host", "port", "advertised_host", "advertised_port", "listeners",
                               "advertised_listeners"})
 # Secrets: described with a null value, as Kafka describes its sensitive settings; the
 # per-listener settings may hold JAAS passwords, so they are not listed at all.
-_SENSITIVE = frozenset({"ssl_key_password", "ssl_keystore_key", "sasl_jaas_config"})
+_SENSITIVE = frozenset({"ssl_key_password", "ssl_keystore_key", "sasl_jaas_config",
+                        "zookeeper_ssl_keystore_password", "zookeeper_ssl_truststore_password"})
 _UNLISTED = frozenset({"listener_settings"})
 
 
