@@ -3,9 +3,10 @@
 coord's txn log, snapshots and epoch files and the broker's segments, indexes and
 checkpoints call these functions instead of `os.write` / `os.fsync`, so a test can make
 the machine misbehave exactly where it wants: fail the Nth write (EIO), cut a write short,
-fail an fsync, or fill the disk (ENOSPC on every write until space is freed). A
-`FaultPlan` only decides (it does no I/O and reads no clock), so the sans-I/O simulators
-consult the same plan for their simulated disks.
+fail an fsync, fill the disk (ENOSPC on every write until space is freed), or hold
+matching fsyncs until the test lets them go (a disk slow to flush a big file). A
+`FaultPlan` only decides (it does no I/O and reads no clock; a held call just waits for
+the test), so the sans-I/O simulators consult the same plan for their simulated disks.
 
 It lives in the neutral `storage` package, not in coord or the broker, because both
 write through it and neither may depend on the other's internals for disk I/O; it is owned
@@ -48,6 +49,8 @@ class FaultPlan:
     def __init__(self) -> None:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
+        self._held: list[tuple[str, float]] = []
+        self._released = threading.Event()
         self.fired: list[str] = []
 
     def fail_write(self, nth: int = 1, *, error: int = E.EIO, keep: int = 0, match: str = "") -> FaultPlan:
@@ -67,10 +70,22 @@ class FaultPlan:
         until `heal()`: space was freed."""
         return self._add(_Rule("write", nth, E.ENOSPC, keep, True, match))
 
+    def hold_fsync(self, *, match: str, limit: float = 300.0) -> FaultPlan:
+        """Every fsync of a matching file waits until `release()` (at most `limit`
+        seconds, so a test that forgets cannot hang), then syncs: a slow disk."""
+        self._held.append((match, limit))
+        return self
+
+    def release(self) -> None:
+        """Let held fsyncs go, and hold no more."""
+        self._held.clear()
+        self._released.set()
+
     def heal(self) -> None:
         """Forget every rule: the disk works again."""
         with self._lock:
             self._rules.clear()
+        self.release()
 
     def _add(self, rule: _Rule) -> FaultPlan:
         with self._lock:
@@ -102,6 +117,11 @@ class FaultPlan:
         return keep, OSError(rule.error, f"{os.strerror(rule.error)} (injected)", path)
 
     def before_fsync(self, path: str) -> OSError | None:
+        for match, limit in list(self._held):
+            if match in path:
+                self.fired.append(f"fsync {path}: held")
+                self._released.wait(limit)
+                break
         rule = self._fire("fsync", path)
         if rule is None:
             return None

@@ -286,21 +286,36 @@ class EnsembleServer(CoordServer):
             self.tracker.add(sid, timeout, now)
 
     def _snapshot_now(self) -> None:
-        """Snapshot the committed tree (packed here, between two applies: consistent),
-        written on the I/O thread in order with log appends; then the core forgets the
-        log below it."""
+        """Snapshot the committed tree (packed here, between two applies: consistent).
+        The file is written on the server's own I/O thread, not the node's: the node's
+        carries the log's appends, and a 100+ MiB write and fsync queued there stalls
+        this member's acks for seconds, long enough for the leader to drop it (syncLimit)
+        and for its clients to lose their connection. Once the file is durable the log
+        is rolled and purged on the node's thread, and the core forgets the log below it."""
         self._since_snapshot = 0
         zxid, blob = self.tree.last_zxid, pack_tree(self.tree)
+        size = len(blob)
+        loop = asyncio.get_running_loop()
+
+        def failed(future: asyncio.Future[None]) -> bool:
+            if future.cancelled() or future.exception() is None:
+                return future.cancelled()
+            log.error("snapshot at zxid %#x failed (%s); the log still has everything",
+                      zxid, future.exception())
+            return True
+
+        def purged(future: asyncio.Future[None]) -> None:
+            if not failed(future):
+                self.node.compact(zxid)
 
         def written(future: asyncio.Future[None]) -> None:
-            if future.exception() is not None:
-                log.error("snapshot at zxid %#x failed (%s); the log still has everything",
-                          zxid, future.exception())
-            else:
-                self.node.compact(zxid)
-                log.info("snapshot at zxid %#x (%d bytes)", zxid, len(blob))
+            if failed(future):
+                return
+            log.info("snapshot at zxid %#x (%d bytes)", zxid, size)
+            if self.node.running and not self.node.failed.is_set():
+                self.node.run_io(self.storage.purge_log).add_done_callback(purged)
 
-        self.node.run_io(self.storage.write_snapshot, zxid, blob).add_done_callback(written)
+        loop.run_in_executor(self._io, self.storage.write_snapshot, zxid, blob).add_done_callback(written)
 
     # -- what the core tells us -----------------------------------------------------------
 

@@ -17,6 +17,7 @@ thread, in order. This module must never decide what is committed: the ZAB core 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -49,6 +50,7 @@ class EnsembleStorage:
         self.last_logged = 0
         self.truncated: str | None = None
         self._incoming: BinaryIO | None = None
+        self._snap_lock = threading.Lock()   # the snapshot directory's two writers
 
     # -- coord.zab.node.Storage ----------------------------------------------------------
 
@@ -101,13 +103,14 @@ class EnsembleStorage:
         finally:
             f.close()
         verify_file(staged)
-        for snap_zxid, path in list_snapshots(self.snap_dir):
-            if snap_zxid > zxid:
-                path.unlink()   # never preferred over the leader's state at the next start
-        os.replace(staged, self.snap_dir / f"snapshot.{zxid:016x}")
-        fsync_dir(self.snap_dir)
-        for _, old in list_snapshots(self.snap_dir)[:-KEEP]:
-            old.unlink(missing_ok=True)
+        with self._snap_lock:
+            for snap_zxid, path in list_snapshots(self.snap_dir):
+                if snap_zxid > zxid:
+                    path.unlink()   # never preferred over the leader's state at the next start
+            os.replace(staged, self.snap_dir / f"snapshot.{zxid:016x}")
+            fsync_dir(self.snap_dir)
+            for _, old in list_snapshots(self.snap_dir)[:-KEEP]:
+                old.unlink(missing_ok=True)
         self.log.close()
         for path in self.log.dir.glob("log.*"):
             path.unlink()
@@ -127,10 +130,20 @@ class EnsembleStorage:
     # -- snapshots of this member's own applied state --------------------------------------
 
     def write_snapshot(self, zxid: int, blob: bytes) -> None:
-        """A snapshot of committed state at zxid; older log segments become purgeable."""
+        """Durably write a snapshot of committed state at zxid. Called on a thread of its
+        own, not the log's: writing and fsyncing a tree of 100+ MiB takes seconds on a busy
+        disk, and appends (hence acks) queued behind it would make the leader drop this
+        member (ZooKeeper snapshots on a thread of its own too). The lock keeps it apart
+        from a SNAP install, the other writer of the snapshot directory."""
+        with self._snap_lock:
+            write_snapshot(self.snap_dir, zxid, blob)
+
+    def purge_log(self) -> None:
+        """After a snapshot: roll the log and drop the segments the oldest kept snapshot
+        covers (on the log's I/O thread, in order with appends)."""
         self.log.roll(self.last_logged + 1)
-        write_snapshot(self.snap_dir, zxid, blob)
-        oldest = oldest_kept_zxid(self.snap_dir)
+        with self._snap_lock:
+            oldest = oldest_kept_zxid(self.snap_dir)
         if oldest is not None:
             self.log.purge_before(oldest)
 
