@@ -1,7 +1,7 @@
 """A member whose snapshot is slow to reach the disk keeps logging, acking and serving.
 
 Three coord members in this process (real sockets, real files); one follower's snapshot
-fsync is held (coord.diskio: a disk slow to flush a big file, as a 100+ MiB snapshot on a
+fsync is held (storage.diskio: a disk slow to flush a big file, as a 100+ MiB snapshot on a
 busy disk is). Writes through that follower must keep completing while the snapshot is
 held: its log appends must not queue behind the snapshot (otherwise it acks nothing, the
 leader drops it after syncLimit ticks and its clients lose their connection, as
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from coord.client.client import CoordClient
-from coord.diskio import FaultPlan, injected
+from storage.diskio import FaultPlan, injected
 from coord.server.config import ServerConfig
 from coord.server.ensemble import EnsembleServer
 from tests.support.ports import free_ports
