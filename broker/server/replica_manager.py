@@ -68,7 +68,11 @@ def read_hw_checkpoint(path: Path) -> dict[tuple[str, int], int]:
 
 
 class ReplicaManager:
-    def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache) -> None:
+    def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache, *,
+                 changed: Callable[[str, int], None] = lambda topic, partition: None,
+                 propose_isr: Callable[[Partition, ProposeIsr], None] | None = None) -> None:
+        """`changed(topic, partition)`: t-p's high watermark moved (wakes its fetches);
+        `propose_isr`: sends a leader's ISR change to be written (needed once orders arrive)."""
         self.config = config
         self.broker_id = config.broker_id
         self.logs = logs
@@ -76,7 +80,8 @@ class ReplicaManager:
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.broker_epoch = -1          # czxid of our /brokers/ids node (KIP-380)
         self.controller_epoch = -1      # the highest controller epoch that gave us an order
-        self.propose_isr: Callable[[Partition, ProposeIsr], None] | None = None
+        self.propose_isr = propose_isr
+        self._changed = changed
         self.on_followers_changed: Callable[[], None] = lambda: None
         self._saved_hw: dict[tuple[str, int], int] = {}
         for directory in config.log_directories():
@@ -162,7 +167,7 @@ class ReplicaManager:
                          min_insync_replicas=min_isr,
                          replica_lag_time_max_ms=self.config.replica_lag_time_max_ms,
                          propose_isr=self.propose_isr,
-                         on_change=lambda: self.logs.notify(topic, partition))
+                         on_change=lambda: self._changed(topic, partition))
         self.partitions[(topic, partition)] = part
         return part
 

@@ -55,7 +55,7 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
                        plog.log_start_offset), []
     try:
         validate_for_append(records, plog.config)  # Kafka's LogValidator: the header tells the truth
-        admission = ctx.logs.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
+        admission = ctx.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
         if admission.duplicate is not None:
             replicated = asyncio.ensure_future(_duplicate(ctx, part, admission.duplicate, acks))
         else:
@@ -91,7 +91,7 @@ async def _duplicate(ctx: BrokerContext, part: Partition, original: AppendInfo, 
         if not part.is_leader:
             return ProduceResult(ReplicaError.NOT_LEADER_OR_FOLLOWER, -1,
                                  f"broker {part.broker_id} no longer leads {part}; the write may or may not survive")
-        await ctx.logs.arrival(part.topic, part.partition)
+        await ctx.wakeups.arrival(part.topic, part.partition)
     return ProduceResult(ReplicaError.NONE, original.first_offset)
 
 
