@@ -143,13 +143,14 @@ class Broker:
                                cleanable_offset=self._high_watermark,   # compaction stays below committed data
                                on_dir_offline=self._log_dir_offline)
         self.replicas = ReplicaManager(config, self.logs, self.cache, changed=self.wakeups.notify,
-                                       propose_isr=self._propose_isr)
+                                       propose_isr=self._propose_isr, leadership_listener=lambda: self.groups)
         self.fetchers = FetcherManager(config, self.cache, self.replicas)
         self.channel = ControllerChannel(self.cache, config.broker_id,
-                                         request_timeout_ms=config.controller_socket_timeout_ms)
+                                         request_timeout_ms=config.controller_socket_timeout_ms,
+                                         local=self._local_request)
         self.isr_writer: IsrWriter | None = None
-        self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended)
-        self.replicas.leadership_listener = self.groups
+        self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended,
+                                   controller=lambda: self.ctx.controller if self.ctx is not None else None)
         self.failed = asyncio.Event()      # every log directory failed: the broker must stop
         self.failure: str | None = None
         self._announcing: asyncio.Task | None = None
@@ -201,8 +202,6 @@ class Broker:
         self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, wakeups=self.wakeups,
                                  producer_states=self.producer_states, groups=self.groups,
                                  authorizer=Authorizer.from_config(cfg, self.coord), metrics=self.metrics)
-        self.channel.local = self._local_request
-        self.groups.controller = controller
         await self._join()
         self._idle_reaper = asyncio.get_running_loop().create_task(self._close_idle(), name="idle-connections")
         for server in self._servers:

@@ -70,9 +70,11 @@ def read_hw_checkpoint(path: Path) -> dict[tuple[str, int], int]:
 class ReplicaManager:
     def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache, *,
                  changed: Callable[[str, int], None] = lambda topic, partition: None,
-                 propose_isr: Callable[[Partition, ProposeIsr], None] | None = None) -> None:
+                 propose_isr: Callable[[Partition, ProposeIsr], None] | None = None,
+                 leadership_listener: Callable[[], LeadershipListener | None] = lambda: None) -> None:
         """`changed(topic, partition)`: t-p's high watermark moved (wakes its fetches);
-        `propose_isr`: sends a leader's ISR change to be written (needed once orders arrive)."""
+        `propose_isr`: sends a leader's ISR change to be written (needed once orders arrive);
+        `leadership_listener()`: who hears of leadership changes (the groups, built after us)."""
         self.config = config
         self.broker_id = config.broker_id
         self.logs = logs
@@ -91,7 +93,7 @@ class ReplicaManager:
                 log.error("cannot read %s: %s", Path(directory) / HW_CHECKPOINT, exc)
         self.offline: dict[tuple[str, int], str] = {}   # replicas in an offline log directory -> why
         self._tasks: list[asyncio.Task] = []
-        self.leadership_listener: LeadershipListener | None = None   # groups: on_become_leader / on_resign
+        self.leadership_listener = leadership_listener   # groups: on_become_leader / on_resign
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -151,12 +153,13 @@ class ReplicaManager:
 
     def _tell_listener(self, topic: str, partition: int, was_leading: bool, leading: bool) -> None:
         """A new leader epoch while leading counts as becoming leader again (state reloads)."""
-        if self.leadership_listener is None:
+        listener = self.leadership_listener()
+        if listener is None:
             return
         if leading:
-            self.leadership_listener.on_become_leader(topic, partition)
+            listener.on_become_leader(topic, partition)
         elif was_leading:
-            self.leadership_listener.on_resign(topic, partition)
+            listener.on_resign(topic, partition)
 
     def _open(self, topic: str, partition: int, configs: dict[str, str]) -> Partition:
         assert self.propose_isr is not None, "the ISR proposer is wired before any order arrives"
