@@ -45,7 +45,8 @@ from broker.metadata import controller_requests as requests
 from broker.metadata import znodes as Z
 from broker.metadata.election import offline_election, preferred_election, shutdown_election
 from broker.metadata.store import MetadataStore
-from broker.metadata.validation import MAX_PARTITIONS, Refusal, assign_replicas, check_new_topic
+from broker.metadata.validation import MAX_PARTITIONS, assign_replicas, check_new_topic
+from broker.refusal import ErrorReply
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ class Controller:
     # -- topics -----------------------------------------------------------------------
 
     async def create_topic(self, name: Any, num_partitions: Any, replication_factor: Any,
-                           configs: Any, *, validate_only: bool = False) -> Refusal | None:
+                           configs: Any, *, validate_only: bool = False) -> ErrorReply | None:
         if not self.active:
             return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
         if isinstance(name, str) and name in self.cache.topics:
@@ -259,7 +260,7 @@ class Controller:
         self._send_update_metadata(partitions)
         return None
 
-    async def delete_topic(self, name: Any) -> Refusal | None:
+    async def delete_topic(self, name: Any) -> ErrorReply | None:
         if not self.active:
             return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
         topic = self.cache.topic(name) if isinstance(name, str) else None
@@ -280,7 +281,7 @@ class Controller:
         log.info("deleted topic %s", name)
         return None
 
-    async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False) -> Refusal | None:
+    async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False) -> ErrorReply | None:
         """Grow topic `name` to `count` partitions (Kafka's CreatePartitions): the new ones get
         replicas as at creation, round robin continuing after the existing partitions; the new
         assignment and their states are written in one multi with the epoch check."""
@@ -374,7 +375,7 @@ class Controller:
             self._send_leader_and_isr(sorted(set(changed) | set(hosted)), live)
             self._send_update_metadata()
 
-    async def controlled_shutdown(self, broker_id: Any, broker_epoch: Any) -> tuple[Refusal | None, list[tuple[str, int]]]:
+    async def controlled_shutdown(self, broker_id: Any, broker_epoch: Any) -> tuple[ErrorReply | None, list[tuple[str, int]]]:
         """Move leadership off `broker_id` before it stops; returns what it still leads."""
         if not self.active:
             return (ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller "

@@ -12,6 +12,8 @@ import re
 
 from client.protocol.errors import ErrorCode
 
+from broker.refusal import ErrorReply
+
 _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 # Per-topic configs we honour, and whether each value must be an integer.
@@ -24,14 +26,12 @@ TOPIC_CONFIGS: dict[str, bool] = {
 # cleanup.policy: delete (retention) or compact (keep the latest value per key; broker/log/compaction.py).
 _CHOICES = {"cleanup.policy": {"delete", "compact"}, "unclean.leader.election.enable": {"true", "false"}}
 
-Refusal = tuple[ErrorCode, str]
-
 # One CreateTopics is one coord multi of 2 znodes per partition; this keeps it far below
 # coord's 1 MiB request limit.
 MAX_PARTITIONS = 2000
 
 
-def check_topic_name(name: object) -> Refusal | None:
+def check_topic_name(name: object) -> ErrorReply | None:
     if not isinstance(name, str) or not _LEGAL_NAME.fullmatch(name) or name in (".", ".."):
         return (ErrorCode.INVALID_TOPIC_EXCEPTION,
                 f"topic name {name!r} is not legal: use 1-249 characters of a-z A-Z 0-9 . _ - "
@@ -39,7 +39,7 @@ def check_topic_name(name: object) -> Refusal | None:
     return None
 
 
-def check_configs(configs: object) -> Refusal | None:
+def check_configs(configs: object) -> ErrorReply | None:
     if not isinstance(configs, dict):
         return ErrorCode.INVALID_CONFIG, "configs must be a map of string to string"
     for key, value in configs.items():
@@ -57,7 +57,7 @@ def check_configs(configs: object) -> Refusal | None:
 
 
 def check_new_topic(name: object, num_partitions: object, replication_factor: object,
-                    configs: object, live_brokers: int) -> Refusal | None:
+                    configs: object, live_brokers: int) -> ErrorReply | None:
     """The first reason to refuse creating this topic, or None if it may be created."""
     refusal = check_topic_name(name)
     if refusal:

@@ -27,7 +27,7 @@ from broker.config import BrokerConfig
 from broker.log.checkpoint import write_checkpoint
 from broker.log.log_dirs import is_disk_failure
 from broker.metadata.cache import MetadataCache
-from broker.refusal import Refused
+from broker.refusal import RequestRefusedError
 from broker.replication.messages import ProposeIsr
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 HW_CHECKPOINT = "replication-offset-checkpoint"
 
 
-class PartitionRefused(Refused):
+class PartitionRefused(RequestRefusedError):
     """A request names a partition this broker cannot serve; carries code and message."""
 
 

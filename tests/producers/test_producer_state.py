@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.producers import (
-    Append, Duplicate, ErrorCode, ProducerIdAllocator, ProducerStateTable, Refuse, load_snapshot, next_block,
+    Append, Duplicate, ErrorCode, ProducerIdAllocator, ProducerStateTable, Reject, load_snapshot, next_block,
     snapshot,
 )
 from broker.log import LogConfig, PartitionLog
@@ -39,7 +39,7 @@ def test_only_the_last_five_batches_are_remembered() -> None:
     t = ProducerStateTable()
     for i in range(6):
         written(t, 1, 0, i, 1, i)
-    assert isinstance(t.check(1, 0, 0, 1), Refuse)
+    assert isinstance(t.check(1, 0, 0, 1), Reject)
     assert t.check(1, 0, 1, 1) == Duplicate(1, 1)
 
 
@@ -47,7 +47,7 @@ def test_a_gap_is_out_of_order() -> None:
     t = ProducerStateTable()
     written(t, 1, 0, 0, 1, 0)
     verdict = t.check(1, 0, 2, 1)
-    assert isinstance(verdict, Refuse) and verdict.error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert isinstance(verdict, Reject) and verdict.error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
 
 
 def test_older_epoch_is_fenced_and_a_new_epoch_restarts_at_zero() -> None:
