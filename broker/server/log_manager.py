@@ -14,7 +14,9 @@ others. An I/O error that means a broken disk (not a full one), met by any opera
 any thread, takes that log's whole directory offline (Kafka's log-directory failure): its
 logs are closed and dropped and `on_dir_offline` tells the broker which partitions went,
 so their leadership moves elsewhere; with no directory left the broker must stop.
-This module must never decode records or answer requests.
+Who follows the logs (fetch wake-ups, producer-state snapshots, compaction's limit, the
+broker on a failed directory) is given as hooks at construction. This module must never
+decode records, answer requests, wake fetches or keep producer state itself.
 """
 
 from __future__ import annotations
