@@ -47,11 +47,11 @@ def group_config(config: BrokerConfig) -> GroupConfig:
 
 class GroupManager:
     def __init__(self, config: BrokerConfig, cache: Any, replicas: Any, appended: Callable[[str, int], None],
-                 clock: Callable[[], int] = monotonic_ms, wall_clock: Callable[[], int] = wall_clock_ms) -> None:
+                 controller: Callable[[], Any] = lambda: None, clock: Callable[[], int] = monotonic_ms, wall_clock: Callable[[], int] = wall_clock_ms) -> None:
         self.config = config
         self.cache = cache
         self.replicas = replicas
-        self.controller: Any = None        # set once the broker has built it
+        self.controller = controller       # the broker's controller, once it has built one (else None)
         self._appended = appended
         self.clock = clock               # timeouts (monotonic)
         self.wall_clock = wall_clock     # timestamps users see
@@ -132,7 +132,7 @@ class GroupManager:
         return broker
 
     async def _create_offsets_topic(self) -> None:
-        controller = self.controller
+        controller = self.controller()
         if controller is None:
             return
         if not controller.active:   # only the controller creates topics: ask it (clients ask any broker)

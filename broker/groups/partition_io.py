@@ -20,7 +20,7 @@ from client.protocol.api import ACKS_ALL
 from client.protocol.record_batch import build_batch, decode_batch, iter_batches
 
 from broker.groups.records import Record
-from broker.refusal import Refused
+from broker.refusal import RequestRefusedError
 
 READ_CHUNK_BYTES = 1 << 20
 APPEND_TIMEOUT_MS = 30_000  # Kafka's offsets.commit.timeout.ms is 5 s; replication here may be slower
@@ -78,5 +78,5 @@ class PartitionIO:
         return written
 
 
-class AppendRefused(Refused):
+class AppendRefused(RequestRefusedError):
     """The partition refused or could not replicate an offsets write; `code` says why."""

@@ -26,12 +26,12 @@ from broker.groups.messages import (
     ScheduleTick, Tick,
 )
 from broker.groups.records import Record
-from broker.refusal import Refused
+from broker.refusal import RequestRefusedError
 
 log = logging.getLogger(__name__)
 
 
-class CoordinatorRefused(Refused):
+class CoordinatorRefused(RequestRefusedError):
     """This broker cannot serve the group now; `code` tells the client what to do next."""
 
 

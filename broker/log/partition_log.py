@@ -372,13 +372,6 @@ class PartitionLog:
             log.info("%s: truncated to offset %d (log end now %d)", self.directory.name, offset,
                      self.log_end_offset)
 
-    @_reports_os_errors
-    def truncate_fully_and_start_at(self, offset: int) -> None:
-        """Delete everything; the log restarts empty at `offset` (a replica too far behind)."""
-        with self._flush_lock, self._lock:
-            self._check_open()
-            self._start_fresh_at(offset)
-
     def _start_fresh_at(self, offset: int) -> None:
         self._drop_segments(self._segments[:])
         self._segments = [LogSegment.create(self.directory, offset, self._handles, self.config)]
@@ -474,12 +467,6 @@ class PartitionLog:
             return (self._rolled_unflushed
                     or (config.flush_messages is not None and self._unflushed_messages >= config.flush_messages)
                     or (config.flush_ms is not None and now_ms - self._dirty_since_ms >= config.flush_ms))
-
-    def maybe_flush(self, now_ms: int) -> bool:
-        if self.flush_due(now_ms):
-            self.flush()
-            return True
-        return False
 
     @_reports_os_errors
     def flush(self) -> None:

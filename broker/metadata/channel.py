@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 class ControllerChannel:
     def __init__(self, cache: MetadataCache, broker_id: int, *, request_timeout_ms: int = 30000,
-                 retry_s: float = 0.2) -> None:
+                 retry_s: float = 0.2, local: Callable[[ApiKey, Message], Awaitable[Message]] | None = None) -> None:
         self.cache = cache
         self.broker_id = broker_id
         self.request_timeout_ms = request_timeout_ms
@@ -41,7 +41,7 @@ class ControllerChannel:
         self._tasks: dict[int, asyncio.Task] = {}
         # Requests to this broker itself are handed to its request dispatcher in-process
         # (same handlers, same checks; no socket, and ready before it accepts clients).
-        self.local: Callable[[ApiKey, Message], Awaitable[Message]] | None = None
+        self.local = local
 
     def send(self, broker_id: int, api_key: ApiKey, body: Message) -> asyncio.Future:
         """Queue a request; the future gets the response message, or None if the broker left."""

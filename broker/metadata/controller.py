@@ -46,7 +46,8 @@ from broker.metadata import znodes as Z
 from broker.metadata.election import offline_election, preferred_election, shutdown_election
 from broker.metadata.requested_election import requested_election
 from broker.metadata.store import MetadataStore
-from broker.metadata.validation import MAX_PARTITIONS, Refusal, assign_replicas, check_new_topic
+from broker.metadata.validation import MAX_PARTITIONS, assign_replicas, check_new_topic
+from broker.refusal import ErrorReply
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ class Controller:
 
     async def create_topic(self, name: Any, num_partitions: Any, replication_factor: Any,
                            configs: Any, *, validate_only: bool = False,
-                           assignment: dict[int, list[int]] | None = None) -> Refusal | None:
+                           assignment: dict[int, list[int]] | None = None) -> ErrorReply | None:
         """Create a topic; `assignment` (checked by `replica_assignment`) replaces our placement."""
         if not self.active:
             return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
@@ -263,7 +264,7 @@ class Controller:
         self._send_update_metadata(partitions)
         return None
 
-    async def delete_topic(self, name: Any) -> Refusal | None:
+    async def delete_topic(self, name: Any) -> ErrorReply | None:
         if not self.active:
             return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
         topic = self.cache.topic(name) if isinstance(name, str) else None
@@ -285,7 +286,7 @@ class Controller:
         return None
 
     async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False,
-                                assignment: list[list[int]] | None = None) -> Refusal | None:
+                                assignment: list[list[int]] | None = None) -> ErrorReply | None:
         """Grow topic `name` to `count` partitions (Kafka's CreatePartitions): the new ones get
         replicas as at creation, round robin continuing after the existing partitions, or as
         `assignment` (checked by `replica_assignment`) says; the new assignment and their states
@@ -380,7 +381,7 @@ class Controller:
             self._send_leader_and_isr(sorted(set(changed) | set(hosted)), live)
             self._send_update_metadata()
 
-    async def controlled_shutdown(self, broker_id: Any, broker_epoch: Any) -> tuple[Refusal | None, list[tuple[str, int]]]:
+    async def controlled_shutdown(self, broker_id: Any, broker_epoch: Any) -> tuple[ErrorReply | None, list[tuple[str, int]]]:
         """Move leadership off `broker_id` before it stops; returns what it still leads."""
         if not self.active:
             return (ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller "
@@ -424,12 +425,12 @@ class Controller:
         return changed
 
     async def elect_leaders(self, election_type: int, wanted: set[tuple[str, int]] | None
-                            ) -> Refusal | dict[tuple[str, int], Refusal | None]:
+                            ) -> ErrorReply | dict[tuple[str, int], ErrorReply | None]:
         """ElectLeaders (KIP-460): each existing partition of `wanted` (every partition if
         None) -> why it was not elected, or None once its new leader is written and told."""
         if not self.active:
             return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.cache.controller_id} is)"
-        verdicts: dict[tuple[str, int], Refusal | None] = {}
+        verdicts: dict[tuple[str, int], ErrorReply | None] = {}
 
         def decide(t: str, p: int, replicas: list[int], st: Z.PartitionState) -> Z.PartitionState | None:
             if wanted is not None and (t, p) not in wanted:

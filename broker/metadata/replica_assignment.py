@@ -14,16 +14,16 @@ from collections.abc import Iterable, Sequence
 
 from client.protocol.errors import ErrorCode
 
-from broker.metadata.validation import Refusal
+from broker.refusal import ErrorReply
 
 Assignment = dict[int, list[int]]
 
 
-def _bad(message: str) -> Refusal:
+def _bad(message: str) -> ErrorReply:
     return ErrorCode.INVALID_REPLICA_ASSIGNMENT, message
 
 
-def _check_replicas(partition: int, replicas: Sequence[int], live: set[int], factor: int | None) -> Refusal | None:
+def _check_replicas(partition: int, replicas: Sequence[int], live: set[int], factor: int | None) -> ErrorReply | None:
     if not replicas:
         return _bad(f"partition {partition} has an empty replica list")
     if len(set(replicas)) != len(replicas):
@@ -39,7 +39,7 @@ def _check_replicas(partition: int, replicas: Sequence[int], live: set[int], fac
 
 
 def check_topic_assignment(num_partitions: int, replication_factor: int,
-                           given: Iterable[tuple[int, Sequence[int]]], live: set[int]) -> Assignment | Refusal:
+                           given: Iterable[tuple[int, Sequence[int]]], live: set[int]) -> Assignment | ErrorReply:
     """CreateTopics' manual assignment as partition -> replicas, or why it is refused.
 
     With an assignment the request must leave num_partitions and replication_factor at -1."""
@@ -62,7 +62,7 @@ def check_topic_assignment(num_partitions: int, replication_factor: int,
 
 
 def check_added_assignment(current: int, count: int, factor: int, given: Sequence[Sequence[int]],
-                           live: set[int]) -> list[list[int]] | Refusal:
+                           live: set[int]) -> list[list[int]] | ErrorReply:
     """CreatePartitions' assignment of the partitions `current` .. `count`-1 (one replica list
     each, in partition order), or why it is refused."""
     if count <= current:

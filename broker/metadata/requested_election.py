@@ -13,14 +13,14 @@ from __future__ import annotations
 from client.protocol.errors import ErrorCode
 
 from broker.metadata.election import NO_LEADER, offline_election, preferred_election
-from broker.metadata.validation import Refusal
+from broker.refusal import ErrorReply
 from broker.metadata.znodes import PartitionState
 
 PREFERRED, UNCLEAN = 0, 1   # ElectLeaders election_type
 
 
 def requested_election(election_type: int, replicas: list[int], state: PartitionState, live: set[int],
-                       controller_epoch: int) -> tuple[PartitionState | None, Refusal | None]:
+                       controller_epoch: int) -> tuple[PartitionState | None, ErrorReply | None]:
     """(the new state to write or None, why nothing changes or None)."""
     if election_type == PREFERRED:
         preferred = replicas[0]

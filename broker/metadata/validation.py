@@ -12,6 +12,8 @@ import re
 
 from client.protocol.errors import ErrorCode
 
+from broker.refusal import ErrorReply
+
 _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 # Per-topic configs we honour, and whether each value must be an integer.
@@ -31,14 +33,12 @@ _PATTERNS = {"message.format.version": re.compile(r"[0-9]+(\.[0-9]+){1,3}(-IV[0-
 # List configs (IncrementalAlterConfigs may APPEND to and SUBTRACT from them) and their defaults.
 LIST_CONFIGS = {"cleanup.policy": "delete"}
 
-Refusal = tuple[ErrorCode, str]
-
 # One CreateTopics is one coord multi of 2 znodes per partition; this keeps it far below
 # coord's 1 MiB request limit.
 MAX_PARTITIONS = 2000
 
 
-def check_topic_name(name: object) -> Refusal | None:
+def check_topic_name(name: object) -> ErrorReply | None:
     if not isinstance(name, str) or not _LEGAL_NAME.fullmatch(name) or name in (".", ".."):
         return (ErrorCode.INVALID_TOPIC_EXCEPTION,
                 f"topic name {name!r} is not legal: use 1-249 characters of a-z A-Z 0-9 . _ - "
@@ -46,7 +46,7 @@ def check_topic_name(name: object) -> Refusal | None:
     return None
 
 
-def check_configs(configs: object) -> Refusal | None:
+def check_configs(configs: object) -> ErrorReply | None:
     if not isinstance(configs, dict):
         return ErrorCode.INVALID_CONFIG, "configs must be a map of string to string"
     for key, value in configs.items():
@@ -72,7 +72,7 @@ def check_configs(configs: object) -> Refusal | None:
 
 
 def check_new_topic(name: object, num_partitions: object, replication_factor: object,
-                    configs: object, live_brokers: int) -> Refusal | None:
+                    configs: object, live_brokers: int) -> ErrorReply | None:
     """The first reason to refuse creating this topic, or None if it may be created."""
     refusal = check_topic_name(name)
     if refusal:

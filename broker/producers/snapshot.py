@@ -1,4 +1,5 @@
-"""Producer state to bytes and back, and its rebuild from the batch headers of a log.
+"""Producer state to bytes and back (the rebuild from the log's batch headers is
+`broker.server.idempotence.PartitionProducers.record`, which reads the log).
 
 Snapshot layout: 4-byte big-endian CRC-32C of the body, then the msgpack body
 [version 1, offset, [[producer_id, epoch, [[first_seq, last_seq, first_offset,
@@ -8,7 +9,7 @@ below `offset` when the snapshot was taken (nil if none). A reader checks the an
 against the log: a log that was truncated and written again below `offset` (a replica
 that followed another leader) no longer holds that batch, and the snapshot is refused.
 Recovery = load the latest snapshot at or below the log end whose anchor holds, then
-`rebuild` from the batches at or after its offset. A snapshot whose CRC fails is refused
+replay the batches at or after its offset. A snapshot whose CRC fails is refused
 (rebuild from an earlier one or from the log start instead). No file I/O here.
 """
 
@@ -16,8 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from collections.abc import Iterable
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import crc32c
 import msgpack
@@ -45,15 +45,6 @@ class Snapshot(NamedTuple):
     anchor: Anchor | None
 
 
-class BatchHeaderLike(Protocol):
-    base_offset: int
-    max_timestamp: int
-    producer_id: int
-    producer_epoch: int
-    base_sequence: int
-    record_count: int
-
-
 def snapshot(table: ProducerStateTable, offset: int, anchor: Anchor | None = None) -> bytes:
     body = msgpack.packb([VERSION, offset, [
         [e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset] for b in e.batches],
@@ -78,12 +69,3 @@ def load_snapshot(data: bytes) -> Snapshot:
         if isinstance(e, SnapshotCorruptError):
             raise
         raise SnapshotCorruptError(f"producer state snapshot does not decode: {e}") from None
-
-
-def rebuild(headers: Iterable[BatchHeaderLike], table: ProducerStateTable | None = None) -> ProducerStateTable:
-    """Replay batch headers scanned from the log, in offset order, onto `table`."""
-    table = table if table is not None else ProducerStateTable()
-    for h in headers:
-        table.append(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, h.base_offset,
-                     h.max_timestamp)
-    return table

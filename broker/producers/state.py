@@ -79,12 +79,12 @@ class Duplicate:
 
 
 @dataclass(frozen=True)
-class Refuse:
+class Reject:
     error: ErrorCode
     message: str
 
 
-Verdict = Append | Duplicate | Refuse
+Verdict = Append | Duplicate | Reject
 
 
 class ProducerStateTable:
@@ -98,16 +98,16 @@ class ProducerStateTable:
         if entry is None:
             if base_sequence == 0:
                 return Append()
-            return Refuse(ErrorCode.UNKNOWN_PRODUCER_ID,
+            return Reject(ErrorCode.UNKNOWN_PRODUCER_ID,
                           f"producer {producer_id} is unknown here (new, expired, or its batches deleted) and "
                           f"its sequence {base_sequence} does not start at 0")
         last_seq = increment_sequence(base_sequence, record_count - 1)
         if epoch < entry.epoch:
-            return Refuse(ErrorCode.INVALID_PRODUCER_EPOCH,
+            return Reject(ErrorCode.INVALID_PRODUCER_EPOCH,
                           f"producer {producer_id} epoch {epoch} is older than {entry.epoch}: fenced")
         if epoch > entry.epoch:
             if base_sequence != 0:
-                return Refuse(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                return Reject(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
                               f"producer {producer_id} new epoch {epoch} must start at sequence 0, "
                               f"not {base_sequence}")
             return Append()
@@ -116,7 +116,7 @@ class ProducerStateTable:
                 return Duplicate(b.first_offset, b.last_offset)
         expected = 0 if entry.last_seq is None else increment_sequence(entry.last_seq, 1)
         if base_sequence != expected:
-            return Refuse(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            return Reject(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
                           f"producer {producer_id} sent sequence {base_sequence}, expected {expected}")
         return Append()
 

@@ -63,7 +63,9 @@ from broker.server.connection import Connection
 from broker.server.connection_quotas import ConnectionQuotas, RequestBytes
 from broker.server.fetcher import FetcherManager
 from broker.server.handlers import HANDLERS
+from broker.server.fetch_wakeups import FetchWakeups
 from broker.server.handlers.common import BrokerContext
+from broker.server.idempotence import ProducerStates
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
 from broker.server.replica_manager import ReplicaManager
@@ -135,16 +137,22 @@ class Broker:
         self.config = config
         self.metrics = metrics   # None: no metrics are kept (issue 15)
         self.cache = MetadataCache()
-        self.logs = LogManager(config)
-        self.replicas = ReplicaManager(config, self.logs, self.cache)
+        self.wakeups = FetchWakeups()
+        self.producer_states = ProducerStates()   # idempotence: producer tables, snapshotted after flushes
+        self.logs = LogManager(config, changed=self.wakeups.notify,
+                               flushed=lambda logs, durable: self.producer_states.snapshot(logs, durable=durable),
+                               retention_pass=self.producer_states.expire,
+                               cleanable_offset=self._high_watermark,   # compaction stays below committed data
+                               on_dir_offline=self._log_dir_offline)
+        self.replicas = ReplicaManager(config, self.logs, self.cache, changed=self.wakeups.notify,
+                                       propose_isr=self._propose_isr, leadership_listener=lambda: self.groups)
         self.fetchers = FetcherManager(config, self.cache, self.replicas)
         self.channel = ControllerChannel(self.cache, config.broker_id,
-                                         request_timeout_ms=config.controller_socket_timeout_ms)
+                                         request_timeout_ms=config.controller_socket_timeout_ms,
+                                         local=self._local_request)
         self.isr_writer: IsrWriter | None = None
-        self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended)
-        self.replicas.leadership_listener = self.groups
-        self.logs.cleanable_offset = self._high_watermark   # compaction stays below committed data
-        self.logs.on_dir_offline = self._log_dir_offline
+        self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended,
+                                   controller=lambda: self.ctx.controller if self.ctx is not None else None)
         self.failed = asyncio.Event()      # every log directory failed: the broker must stop
         self.failure: str | None = None
         self._announcing: asyncio.Task | None = None
@@ -195,14 +203,12 @@ class Broker:
         self.store = MetadataStore(self.coord, self.cache, me)
         self.config_changes = TopicConfigChanges(self.coord, self.store, self.replicas, cfg)
         self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
-        self.replicas.propose_isr = self.isr_writer.propose if self.metrics is None else self._counted_isr_proposal
         rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
         controller = Controller(self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable,
                                 rebalance_interval_s=rebalance)
-        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, groups=self.groups,
+        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, wakeups=self.wakeups,
+                                 producer_states=self.producer_states, groups=self.groups,
                                  authorizer=Authorizer.from_config(cfg, self.coord), metrics=self.metrics)
-        self.channel.local = self._local_request
-        self.groups.controller = controller
         await self._join()
         self._idle_reaper = asyncio.get_running_loop().create_task(self._close_idle(), name="idle-connections")
         for server in self._servers:
@@ -366,10 +372,11 @@ class Broker:
     def connections(self) -> list[Connection]:
         return list(self._connections.values())
 
-    def _counted_isr_proposal(self, part: Partition, proposal: ProposeIsr) -> None:
-        """Count an ISR shrink or expand this leader proposes, then write it."""
-        assert self.metrics is not None and self.isr_writer is not None
-        self.metrics.isr_changed(len(part.isr), len(proposal.isr))
+    def _propose_isr(self, part: Partition, proposal: ProposeIsr) -> None:
+        """Count (with metrics on) an ISR shrink or expand this leader proposes, then write it."""
+        assert self.isr_writer is not None, "the ISR writer exists (start) before any order arrives"
+        if self.metrics is not None:
+            self.metrics.isr_changed(len(part.isr), len(proposal.isr))
         self.isr_writer.propose(part, proposal)
 
     def _high_watermark(self, topic: str, partition: int) -> int | None:

@@ -41,7 +41,7 @@ from broker.log.errors import OffsetOutOfRangeError
 from broker.log.partition_log import AppendInfo
 from broker.producers.snapshot import Anchor, SnapshotCorruptError, load_snapshot, snapshot
 from broker.producers.state import Append, Duplicate, ProducerStateTable
-from broker.refusal import Refused
+from broker.refusal import RequestRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000  # Kafka's producer.id.expiration.m
 _SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
 
 
-class SequenceRefused(Refused):
+class SequenceRefused(RequestRefusedError):
     """An idempotent batch the partition must not take; carries the error code and why."""
 
 

@@ -14,7 +14,9 @@ others. An I/O error that means a broken disk (not a full one), met by any opera
 any thread, takes that log's whole directory offline (Kafka's log-directory failure): its
 logs are closed and dropped and `on_dir_offline` tells the broker which partitions went,
 so their leadership moves elsewhere; with no directory left the broker must stop.
-This module must never decode records or answer requests.
+Who follows the logs (fetch wake-ups, producer-state snapshots, compaction's limit, the
+broker on a failed directory) is given as hooks at construction. This module must never
+decode records, answer requests, wake fetches or keep producer state itself.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from broker.config import BrokerConfig
@@ -31,7 +33,6 @@ from broker.log import FileHandleCache, LogConfig, OldRecordFormatError, Partiti
 from broker.log.compaction import compact
 from broker.log.errors import LogDirOfflineError
 from broker.log.log_dirs import LogDirs, is_disk_failure
-from broker.server.idempotence import ProducerStates
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,28 @@ def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
     )
 
 
+def _nothing(*_args: object) -> None:
+    return None
+
+
+async def _nothing_async(*_args: object) -> None:
+    return None
+
+
 class LogManager:
-    def __init__(self, config: BrokerConfig) -> None:
+    """The hooks, all given at construction, are how other parts follow the logs:
+    `changed(topic, partition)` when t-p grew or went (fetch wake-ups), `flushed(logs,
+    durable)` after a flush pass (producer-state snapshots), `retention_pass(now_ms)` at each
+    retention check, `cleanable_offset(topic, partition)` the offset below which compaction
+    may clean (the high watermark, never uncommitted data; None for none), `on_dir_offline`
+    (on the event loop) when a log directory went offline, with the partitions it took."""
+
+    def __init__(self, config: BrokerConfig, *,
+                 changed: Callable[[str, int], None] = _nothing,
+                 flushed: Callable[[list[PartitionLog], bool], Awaitable[None]] = _nothing_async,
+                 retention_pass: Callable[[int], None] = _nothing,
+                 cleanable_offset: Callable[[str, int], int | None] = _nothing,
+                 on_dir_offline: Callable[[Path, list[TopicPartition]], None] = _nothing) -> None:
         self.config = config
         self.dirs = LogDirs(config.log_directories())
         self.handles = FileHandleCache(max_open=config.max_open_files)
@@ -69,15 +90,13 @@ class LogManager:
         self._sync_waiters: list[tuple[PartitionLog, asyncio.Future]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing: set[asyncio.Task] = set()
-        # Told (on the event loop) when a log directory went offline, with the partitions it took.
-        self.on_dir_offline: Callable[[Path, list[TopicPartition]], None] = lambda directory, gone: None
+        self.on_dir_offline = on_dir_offline
+        self._changed = changed
+        self._flushed = flushed
+        self._retention_pass = retention_pass
+        self.cleanable_offset = cleanable_offset
         self._sync_wanted = asyncio.Event()
-        self._arrivals: dict[TopicPartition, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
-        self.producer_states = ProducerStates()  # idempotence: producer tables, snapshots
-        # compaction: the offset below which t-p may be cleaned (its high watermark), None
-        # for none; the broker wires the replica manager in (never clean uncommitted data)
-        self.cleanable_offset: Callable[[str, int], int | None] = lambda topic, partition: None
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -121,7 +140,7 @@ class LogManager:
         self._tasks = []
         logs = list(self.logs.values())
         failed = await asyncio.to_thread(_flush_all, logs)
-        await self.producer_states.snapshot(logs, durable=True)  # idempotence: <offset>.snapshot
+        await self._flushed(logs, True)
         for plog in logs:
             plog.close()
         self.logs.clear()
@@ -207,7 +226,7 @@ class LogManager:
             plog = self.logs.pop(tp)
             self._dirty.discard(plog)
             closing.append(plog)
-            self.notify(*tp)
+            self._changed(*tp)
         for plog, waiter in self._sync_waiters:   # never acknowledge what a broken disk may not hold
             if plog in closing and not waiter.done():
                 waiter.set_exception(LogDirOfflineError(f"{plog.directory.name}: log directory {directory} "
@@ -220,27 +239,14 @@ class LogManager:
             _close_all(closing)
         self.on_dir_offline(directory, gone)
 
-    # -- appends, durability and fetch wake-ups ---------------------------------------
+    # -- appends and durability -------------------------------------------------------
 
     def appended(self, topic: str, partition: int) -> None:
-        """Record that t-p grew: mark it dirty and wake fetches waiting on it."""
+        """Record that t-p grew: mark it dirty and tell `changed` (which wakes fetches)."""
         plog = self.logs.get((topic, partition))
         if plog is not None:
             self._dirty.add(plog)
-        self.notify(topic, partition)
-
-    def notify(self, topic: str, partition: int) -> None:
-        """Wake fetches waiting on t-p (it grew, or its high watermark moved)."""
-        waiter = self._arrivals.pop((topic, partition), None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def arrival(self, topic: str, partition: int) -> asyncio.Future:
-        """A future completed by the next append to (or HW move of) t-p (shared by all who wait)."""
-        fut = self._arrivals.get((topic, partition))
-        if fut is None or fut.done():
-            fut = self._arrivals[(topic, partition)] = asyncio.get_running_loop().create_future()
-        return fut
+        self._changed(topic, partition)
 
     async def sync(self, plog: PartitionLog) -> None:
         """Wait until everything appended to `plog` so far is fsynced (group commit)."""
@@ -276,16 +282,16 @@ class LogManager:
             if due:
                 await asyncio.to_thread(_flush_all, due)
                 try:
-                    await self.producer_states.snapshot(due)  # idempotence: <offset>.snapshot
+                    await self._flushed(due, False)
                 except Exception:  # noqa: BLE001 - reported; the next pass tries again
-                    log.exception("writing producer snapshots failed")
+                    log.exception("after-flush work (producer snapshots) failed")
 
     async def _retention_loop(self) -> None:
         interval = self.config.log_retention_check_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
             now_ms = int(time.time() * 1000)
-            self.producer_states.expire(now_ms)  # idempotence: producer.id.expiration.ms
+            self._retention_pass(now_ms)
             for (topic, partition), plog in list(self.logs.items()):
                 try:
                     deleted = await asyncio.to_thread(plog.apply_retention, now_ms)

@@ -27,7 +27,7 @@ from broker.config import BrokerConfig
 from broker.log.checkpoint import write_checkpoint
 from broker.log.log_dirs import is_disk_failure
 from broker.metadata.cache import MetadataCache
-from broker.refusal import Refused
+from broker.refusal import RequestRefusedError
 from broker.replication.messages import ProposeIsr
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 HW_CHECKPOINT = "replication-offset-checkpoint"
 
 
-class PartitionRefused(Refused):
+class PartitionRefused(RequestRefusedError):
     """A request names a partition this broker cannot serve; carries code and message."""
 
 
@@ -68,7 +68,13 @@ def read_hw_checkpoint(path: Path) -> dict[tuple[str, int], int]:
 
 
 class ReplicaManager:
-    def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache) -> None:
+    def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache, *,
+                 changed: Callable[[str, int], None] = lambda topic, partition: None,
+                 propose_isr: Callable[[Partition, ProposeIsr], None] | None = None,
+                 leadership_listener: Callable[[], LeadershipListener | None] = lambda: None) -> None:
+        """`changed(topic, partition)`: t-p's high watermark moved (wakes its fetches);
+        `propose_isr`: sends a leader's ISR change to be written (needed once orders arrive);
+        `leadership_listener()`: who hears of leadership changes (the groups, built after us)."""
         self.config = config
         self.broker_id = config.broker_id
         self.logs = logs
@@ -76,7 +82,8 @@ class ReplicaManager:
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.broker_epoch = -1          # czxid of our /brokers/ids node (KIP-380)
         self.controller_epoch = -1      # the highest controller epoch that gave us an order
-        self.propose_isr: Callable[[Partition, ProposeIsr], None] | None = None
+        self.propose_isr = propose_isr
+        self._changed = changed
         self.on_followers_changed: Callable[[], None] = lambda: None
         self._saved_hw: dict[tuple[str, int], int] = {}
         for directory in config.log_directories():
@@ -86,7 +93,7 @@ class ReplicaManager:
                 log.error("cannot read %s: %s", Path(directory) / HW_CHECKPOINT, exc)
         self.offline: dict[tuple[str, int], str] = {}   # replicas in an offline log directory -> why
         self._tasks: list[asyncio.Task] = []
-        self.leadership_listener: LeadershipListener | None = None   # groups: on_become_leader / on_resign
+        self.leadership_listener = leadership_listener   # groups: on_become_leader / on_resign
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -146,12 +153,13 @@ class ReplicaManager:
 
     def _tell_listener(self, topic: str, partition: int, was_leading: bool, leading: bool) -> None:
         """A new leader epoch while leading counts as becoming leader again (state reloads)."""
-        if self.leadership_listener is None:
+        listener = self.leadership_listener()
+        if listener is None:
             return
         if leading:
-            self.leadership_listener.on_become_leader(topic, partition)
+            listener.on_become_leader(topic, partition)
         elif was_leading:
-            self.leadership_listener.on_resign(topic, partition)
+            listener.on_resign(topic, partition)
 
     def _open(self, topic: str, partition: int, configs: dict[str, str]) -> Partition:
         assert self.propose_isr is not None, "the ISR proposer is wired before any order arrives"
@@ -162,7 +170,7 @@ class ReplicaManager:
                          min_insync_replicas=min_isr,
                          replica_lag_time_max_ms=self.config.replica_lag_time_max_ms,
                          propose_isr=self.propose_isr,
-                         on_change=lambda: self.logs.notify(topic, partition))
+                         on_change=lambda: self._changed(topic, partition))
         self.partitions[(topic, partition)] = part
         return part
 

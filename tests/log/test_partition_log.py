@@ -221,21 +221,15 @@ def test_truncate_to_drops_later_batches_segments_and_epochs(tmp_path: Path) -> 
             assert base <= offset <= last
 
 
-def test_truncate_fully_and_start_at(tmp_path: Path) -> None:
-    plog = filled(tmp_path)
-    plog.truncate_fully_and_start_at(1000)
-    assert (plog.log_start_offset, plog.log_end_offset) == (1000, 1000)
-    assert plog.append(make_batch(1, 0)).first_offset == 1000
-    assert [p.name for p in (tmp_path / "t-0").glob("*.log")] == [f"{1000:020d}.log"]
-
-
 def test_flush_policy(tmp_path: Path) -> None:
     plog = PartitionLog.open(tmp_path / "t-0", LogConfig(flush_messages=5, flush_ms=1000))
     assert not plog.flush_due(0)
     plog.append(make_batch(3, 0))
     assert not plog.flush_due(0)
     plog.append(make_batch(3, 0))
-    assert plog.maybe_flush(1) and plog.recovery_point == 6
+    assert plog.flush_due(1)
+    plog.flush()
+    assert plog.recovery_point == 6
     plog.append(make_batch(1, 0))
     assert not plog.flush_due(10) and not plog.flush_due(1009) and plog.flush_due(1010)
 

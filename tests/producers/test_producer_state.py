@@ -3,17 +3,21 @@ rebuild and producer id blocks."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.producers import (
-    Append, Duplicate, ErrorCode, ProducerIdAllocator, ProducerStateTable, Refuse, load_snapshot, next_block,
-    rebuild, snapshot,
+    Append, Duplicate, ErrorCode, ProducerIdAllocator, ProducerStateTable, Reject, load_snapshot, next_block,
+    snapshot,
 )
+from broker.log import LogConfig, PartitionLog
 from broker.producers.id_block import ProducerIdBlock
 from broker.producers.snapshot import Anchor, SnapshotCorruptError
 from broker.producers.state import INT32_MAX, increment_sequence
+from broker.server.idempotence import PartitionProducers
 from client.protocol.record_batch import build_batch, iter_batches
 
 
@@ -35,7 +39,7 @@ def test_only_the_last_five_batches_are_remembered() -> None:
     t = ProducerStateTable()
     for i in range(6):
         written(t, 1, 0, i, 1, i)
-    assert isinstance(t.check(1, 0, 0, 1), Refuse)
+    assert isinstance(t.check(1, 0, 0, 1), Reject)
     assert t.check(1, 0, 1, 1) == Duplicate(1, 1)
 
 
@@ -43,7 +47,7 @@ def test_a_gap_is_out_of_order() -> None:
     t = ProducerStateTable()
     written(t, 1, 0, 0, 1, 0)
     verdict = t.check(1, 0, 2, 1)
-    assert isinstance(verdict, Refuse) and verdict.error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert isinstance(verdict, Reject) and verdict.error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
 
 
 def test_older_epoch_is_fenced_and_a_new_epoch_restarts_at_zero() -> None:
@@ -84,7 +88,7 @@ def test_snapshot_round_trips_and_refuses_damage() -> None:
         load_snapshot(data[:-1] + bytes([data[-1] ^ 1]))
 
 
-def test_rebuild_from_log_batch_headers_equals_the_live_state() -> None:
+def test_rebuild_from_log_batch_headers_equals_the_live_state(tmp_path: Path) -> None:
     t = ProducerStateTable()
     log = b""
     offset = 0
@@ -93,7 +97,13 @@ def test_rebuild_from_log_batch_headers_equals_the_live_state() -> None:
         log += build_batch([(None, b"v", None, 1000 + seq)] * count, base_offset=offset, producer_id=42,
                            producer_epoch=1, base_sequence=seq)
         offset += count
-    assert rebuild(iter_batches(log)).entries == t.entries
+    plog = PartitionLog.open(tmp_path / "t-0", LogConfig())
+    try:
+        replayed = PartitionProducers(plog, leader_epoch=0)
+        replayed.record(iter_batches(log))   # what a broker replays after its newest snapshot
+        assert replayed.table.entries == t.entries
+    finally:
+        plog.close()
 
 
 @settings(max_examples=200, deadline=None)

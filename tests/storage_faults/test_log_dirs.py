@@ -39,8 +39,8 @@ def _config(tmp_path: Path, **overrides: object) -> BrokerConfig:
 @pytest.fixture
 async def lm(tmp_path: Path) -> AsyncIterator[LogManager]:
     manager = LogManager(_config(tmp_path, log_flush_scheduler_interval_ms=20, log_retention_check_interval_ms=20,
-                                 log_cleaner_backoff_ms=20))
-    manager.cleanable_offset = lambda topic, partition: 10**9
+                                 log_cleaner_backoff_ms=20),
+                         cleanable_offset=lambda topic, partition: 10**9)
     manager.start()
     yield manager
     await manager.close()

@@ -21,6 +21,8 @@ from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
 from broker.metadata.controller import Controller
 from broker.metrics import BrokerMetrics
+from broker.server.fetch_wakeups import FetchWakeups
+from broker.server.idempotence import ProducerStates
 from broker.server.log_manager import LogManager
 from broker.server.producer_ids import ProducerIdManager
 from broker.server.replica_manager import ReplicaManager
@@ -43,6 +45,8 @@ class BrokerContext:
     logs: LogManager
     replicas: ReplicaManager
     controller: Controller
+    wakeups: FetchWakeups = field(default_factory=FetchWakeups)        # fetch long-poll wake-ups
+    producer_states: ProducerStates = field(default_factory=ProducerStates)  # idempotence: producer tables
     producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
     groups: GroupManager | None = None   # consumer groups (issue 7)
     authorizer: Any = None               # broker.security.authorizer.Authorizer when ACLs are on (issue 14)

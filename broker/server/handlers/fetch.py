@@ -163,7 +163,7 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     while True:
         # Register interest before reading, so an append between the read and the wait
         # still wakes us.
-        arrivals = [ctx.logs.arrival(*tp) for tp in partitions if tp in ctx.replicas.partitions]
+        arrivals = [ctx.wakeups.arrival(*tp) for tp in partitions if tp in ctx.replicas.partitions]
         response, slices, failed = _read_all(ctx, wanted, body.replica_id, max_bytes)
         remaining = deadline - loop.time()
         if sum(s.length for s in slices) >= body.min_bytes or failed or remaining <= 0 or not arrivals:

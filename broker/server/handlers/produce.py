@@ -62,7 +62,7 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
         codec = target_codec(meta.configs) if meta is not None else None
         if codec is not None:   # the topic's compression.type: stored in that codec
             records = recompress(records, codec, decompression_limit(plog.config))
-        admission = ctx.logs.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
+        admission = ctx.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
         if admission.duplicate is not None:
             replicated = asyncio.ensure_future(_duplicate(ctx, part, admission.duplicate, acks))
         else:
@@ -114,7 +114,7 @@ async def _duplicate(ctx: BrokerContext, part: Partition, original: AppendInfo, 
         if not part.is_leader:
             return ProduceResult(ReplicaError.NOT_LEADER_OR_FOLLOWER, -1,
                                  f"broker {part.broker_id} no longer leads {part}; the write may or may not survive")
-        await ctx.logs.arrival(part.topic, part.partition)
+        await ctx.wakeups.arrival(part.topic, part.partition)
     return ProduceResult(ReplicaError.NONE, original.first_offset)
 
 

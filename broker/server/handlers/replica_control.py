@@ -34,13 +34,12 @@ from coord.protocol.errors import NoNodeError
 from broker.metadata import controller_requests as requests
 from broker.metadata import znodes as Z
 from broker.metadata.znodes import PartitionState
+from broker.refusal import ErrorReply
 from broker.security import session
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.replica_manager import PartitionRefused
 
 log = logging.getLogger(__name__)
-
-Refusal = tuple[ErrorCode, str]
 
 
 class _LogOnce:
@@ -51,7 +50,7 @@ class _LogOnce:
         self.seen: set[tuple[object, ...]] = set()
         self.limit = limit
 
-    def __call__(self, key: tuple[object, ...], refusal: Refusal) -> None:
+    def __call__(self, key: tuple[object, ...], refusal: ErrorReply) -> None:
         if key in self.seen:
             return
         if len(self.seen) >= self.limit:
@@ -63,13 +62,13 @@ class _LogOnce:
 _logs: weakref.WeakKeyDictionary[object, _LogOnce] = weakref.WeakKeyDictionary()
 
 
-def _log_once(ctx: BrokerContext, key: tuple[object, ...], refusal: Refusal) -> None:
+def _log_once(ctx: BrokerContext, key: tuple[object, ...], refusal: ErrorReply) -> None:
     """Log a refusal once per broker (keyed by its replica manager: several brokers can
     share a process in tests)."""
     _logs.setdefault(ctx.replicas, _LogOnce())(key, refusal)
 
 
-def _listener_refusal(ctx: BrokerContext, api: str) -> Refusal | None:
+def _listener_refusal(ctx: BrokerContext, api: str) -> ErrorReply | None:
     """CLUSTER_AUTHORIZATION_FAILED for an inter-broker request from outside the inter-broker listener."""
     caller = session.current()
     if caller.inter_broker:
@@ -80,12 +79,12 @@ def _listener_refusal(ctx: BrokerContext, api: str) -> Refusal | None:
 
 
 def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controller_epoch: int,
-                      broker_epoch: int) -> Refusal | None:
+                      broker_epoch: int) -> ErrorReply | None:
     """Refuse a zombie controller, an order for another run of this broker, or a sender
     that is no registered broker (in that order: a deposed controller whose registration
     has expired is told its epoch is stale); else remember the controller and its epoch."""
     replicas = ctx.replicas
-    refusal: Refusal | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
+    refusal: ErrorReply | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
     if refusal is not None:
         pass
     elif controller_epoch < replicas.controller_epoch:
@@ -107,10 +106,10 @@ def _check_controller(ctx: BrokerContext, api: str, controller_id: int, controll
     return None
 
 
-def follower_refusal(ctx: BrokerContext, api: str, replica_id: int, cluster_id: str | None = None) -> Refusal | None:
+def follower_refusal(ctx: BrokerContext, api: str, replica_id: int, cluster_id: str | None = None) -> ErrorReply | None:
     """Why a request from follower `replica_id` (>= 0) must be refused, or None: it is no
     registered broker, or it belongs to another cluster (when it says which)."""
-    refusal: Refusal | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
+    refusal: ErrorReply | None = _listener_refusal(ctx, api)   # first: nothing else is looked at
     if refusal is not None:
         pass
     elif cluster_id is not None and cluster_id != ctx.cache.cluster_id:
