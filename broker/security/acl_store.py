@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from coord.protocol.errors import BadVersionError, NoNodeError, NodeExistsError
 
+from broker.metadata.change_notifications import purge_old
 from broker.security.acl import (
     TYPES_BY_NAME, AclBinding, BindingFilter, Entry, PatternType, Resource, ResourceType,
     change_notification, decode_entries, encode_entries, znode_path,
@@ -109,21 +109,9 @@ class AclStore:
                     else:
                         self.acls.pop(resource, None)
             self._seen[path] = children
-            await self._purge(path, children)
+            await purge_old(self.coord, path, children, self.change_ttl_ms)
         except Exception as exc:  # coord away: a full reload happens when the broker rejoins
             log.warning("following ACL changes under %s failed: %s", path, exc)
-
-    async def _purge(self, path: str, children: set[str]) -> None:
-        """Delete the change notifications under `path` older than `change_ttl_ms`."""
-        now_ms = int(time.time() * 1000)
-        for child in sorted(children):
-            node = f"{path}/{child}"
-            try:
-                _, stat = await self.coord.get(node)
-                if now_ms - stat.ctime > self.change_ttl_ms:
-                    await self.coord.delete(node, version=stat.version)
-            except (NoNodeError, BadVersionError):   # another broker purged it first
-                continue
 
     async def close(self) -> None:
         self._closed = True

@@ -19,12 +19,12 @@ import asyncio
 import dataclasses
 import json
 import logging
-import time
 from typing import Any
 
-from coord.protocol.errors import BadVersionError, NoNodeError
+from coord.protocol.errors import NoNodeError
 
 from broker.config import BrokerConfig
+from broker.metadata.change_notifications import purge_old
 from broker.metadata.store import MetadataStore
 from broker.replication.leader import LeaderState
 from broker.server.log_manager import log_config_for
@@ -115,20 +115,9 @@ class TopicConfigChanges:
                     self.apply(topic)
                     log.info("topic %s: configs now %s", topic, self.store.cache.topics[topic].configs)
             self._seen = children
-            await self._purge(children)
+            await purge_old(self.coord, CHANGES, children, self.change_ttl_ms)
         except Exception as exc:  # coord away: start() re-applies everything after a rejoin
             log.warning("following topic config changes failed: %s", exc)
-
-    async def _purge(self, children: set[str]) -> None:
-        now_ms = int(time.time() * 1000)
-        for child in sorted(children):
-            node = f"{CHANGES}/{child}"
-            try:
-                _, stat = await self.coord.get(node)
-                if now_ms - stat.ctime > self.change_ttl_ms:
-                    await self.coord.delete(node, version=stat.version)
-            except (NoNodeError, BadVersionError):   # another broker purged it first
-                continue
 
     async def close(self) -> None:
         self._closed = True

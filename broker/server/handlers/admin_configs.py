@@ -146,21 +146,20 @@ async def _one(ctx: BrokerContext, resource: Any, make_change: Callable[[list[An
     return 0, None
 
 
-async def alter_configs(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
-    R = AlterConfigsResponse
+async def _answer(ctx: BrokerContext, body: Any, response: Any, change: Any) -> Reply:
+    """AlterConfigs and IncrementalAlterConfigs answer alike: one result per resource."""
     out = []
     for r in body.resources:
-        code, message = await _one(ctx, r, _replace_all, body.validate_only)
-        out.append(R.AlterConfigsResourceResponse(error_code=code, error_message=message,
-                                                  resource_type=r.resource_type, resource_name=r.resource_name))
-    return Reply(R(responses=out))
+        code, message = await _one(ctx, r, change, body.validate_only)
+        out.append(response.AlterConfigsResourceResponse(error_code=code, error_message=message,
+                                                         resource_type=r.resource_type,
+                                                         resource_name=r.resource_name))
+    return Reply(response(responses=out))
+
+
+async def alter_configs(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
+    return await _answer(ctx, body, AlterConfigsResponse, _replace_all)
 
 
 async def incremental_alter_configs(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
-    R = IncrementalAlterConfigsResponse
-    out = []
-    for r in body.resources:
-        code, message = await _one(ctx, r, _incremental, body.validate_only)
-        out.append(R.AlterConfigsResourceResponse(error_code=code, error_message=message,
-                                                  resource_type=r.resource_type, resource_name=r.resource_name))
-    return Reply(R(responses=out))
+    return await _answer(ctx, body, IncrementalAlterConfigsResponse, _incremental)
