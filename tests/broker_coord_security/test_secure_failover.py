@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from client import Admin, Consumer, NewTopic, Producer, TopicPartition
 from tests.broker_security.conftest import toml_value
 from tests.coord_security.conftest import jaas_file, pki, start_secure  # noqa: F401 (fixtures)
 from tests.support.ports import free_ports
+from tests.support.leader_kill import acked_records_survive_a_leader_kill
 from tests.support.procs import ProcessGroup, wait_for_port
 
 pytestmark = pytest.mark.cluster
@@ -60,33 +59,6 @@ def test_sasl_ssl_cluster_with_secure_coord_loses_no_acknowledged_record(procs: 
                     "--coord", coord.secure_hosts, "--config", str(confs[i - 1]))
     for port in ports:
         wait_for_port(port, timeout=60)
-    bootstrap = ",".join(f"127.0.0.1:{p}" for p in client_ports)
     security = dict(security_protocol="SASL_SSL", ssl_cafile=str(pki.ca.cert), sasl_mechanism="SCRAM-SHA-512",
                     sasl_plain_username="app", sasl_plain_password="app-secret")
-    with Admin(bootstrap, **security) as admin:
-        admin.create_topics([NewTopic("secured", 1, 3, {"min.insync.replicas": "2"})])
-        deadline = time.monotonic() + 90
-        while True:
-            parts = admin.describe_topics(["secured"])[0].partitions
-            if parts and parts[0].leader > 0 and len(parts[0].isr) == 3:
-                break
-            assert time.monotonic() < deadline, f"ISR never reached 3: {parts}"
-            time.sleep(0.3)
-        leader = parts[0].leader
-    acked = []
-    with Producer(bootstrap, acks="all", request_timeout_ms=5000, **security) as producer:
-        for i in range(50):
-            producer.send("secured", b"%d" % i).result(timeout=30)
-            acked.append(b"%d" % i)
-        procs.kill(f"broker{leader}")
-        for i in range(50, 100):
-            producer.send("secured", b"%d" % i).result(timeout=90)
-            acked.append(b"%d" % i)
-    alive = ",".join(f"127.0.0.1:{p}" for i, p in enumerate(client_ports, start=1) if i != leader)
-    with Consumer(alive, auto_offset_reset="earliest", **security) as consumer:
-        consumer.assign([TopicPartition("secured", 0)])
-        got: list[bytes] = []
-        deadline = time.monotonic() + 90
-        while len(got) < len(acked) and time.monotonic() < deadline:
-            got += [r.value for r in consumer.poll(timeout_ms=1000)]
-    assert got == acked
+    acked_records_survive_a_leader_kill(procs, client_ports, security, patience=90)

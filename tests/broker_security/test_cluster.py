@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from client import Admin, Consumer, NewTopic, Producer, TopicPartition
+from client import Admin, NewTopic, Producer
 from tests.broker_security.conftest import toml_value
 from tests.broker_security.test_sasl import users_add
 from tests.support.ports import free_ports
+from tests.support.leader_kill import acked_records_survive_a_leader_kill
 from tests.support.procs import ProcessGroup, wait_for_port
 
 pytestmark = pytest.mark.cluster
@@ -49,33 +50,9 @@ def test_replication_and_failover_over_sasl_ssl(procs: ProcessGroup, tmp_path, a
                     "--coord", f"127.0.0.1:{coord_port}", "--config", str(conf))
     for port in ports:
         wait_for_port(port, timeout=30)
-    bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports)
     security = dict(security_protocol="SASL_SSL", ssl_cafile=str(authority.pem.cert), sasl_mechanism="SCRAM-SHA-512",
                     sasl_plain_username="app", sasl_plain_password="app-secret")
-    with Admin(bootstrap, **security) as admin:
-        admin.create_topics([NewTopic("secured", 1, 3, {"min.insync.replicas": "2"})])
-        deadline = time.monotonic() + 60
-        while True:
-            parts = admin.describe_topics(["secured"])[0].partitions
-            if parts and parts[0].leader > 0 and len(parts[0].isr) == 3:
-                break
-            assert time.monotonic() < deadline, f"ISR never reached 3 over SASL_SSL: {parts}"
-            time.sleep(0.3)
-        leader = parts[0].leader
-    with Producer(bootstrap, acks="all", request_timeout_ms=5000, **security) as producer:
-        for i in range(50):
-            producer.send("secured", b"%d" % i).result(timeout=30)
-        procs.kill(f"broker{leader}")
-        for i in range(50, 100):
-            producer.send("secured", b"%d" % i).result(timeout=60)
-    alive = ",".join(f"127.0.0.1:{p}" for i, p in enumerate(ports, start=1) if i != leader)
-    with Consumer(alive, auto_offset_reset="earliest", **security) as consumer:
-        consumer.assign([TopicPartition("secured", 0)])
-        got: list[bytes] = []
-        deadline = time.monotonic() + 60
-        while len(got) < 100 and time.monotonic() < deadline:
-            got += [r.value for r in consumer.poll(timeout_ms=1000)]
-    assert got == [b"%d" % i for i in range(100)]
+    acked_records_survive_a_leader_kill(procs, ports, security, patience=60)
 
 
 def test_brokers_replicate_over_the_inter_broker_listener_only(procs: ProcessGroup, tmp_path):
