@@ -434,6 +434,25 @@ class CoordClient:
                                    R.GetAllChildrenNumberRequest(path), path)).totalNumber
 
 
+async def ensure_chroot(connect: str, **options: Any) -> None:
+    """Create the chroot of `connect` (with its parents) if it is missing, through a session
+    without the chroot, as a Kafka broker does at start: ZooKeeper does not make it, and a
+    chrooted session can do nothing before it exists. `options` are CoordClient's."""
+    servers, root = split_connect_string(connect)
+    if not root:
+        return
+    client = CoordClient(servers, **options)
+    await client.start()
+    try:
+        if await client.exists(root) is None:
+            try:
+                await client.create(root, makepath=True)
+            except NodeExistsError:
+                pass
+    finally:
+        await client.stop()
+
+
 def _invoke(cb: Callable[[Any], Any], arg: Any) -> None:
     """Run a user callback; a coroutine result becomes a task; errors are logged."""
     try:
