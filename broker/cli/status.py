@@ -103,7 +103,8 @@ async def coord_modes(coord: str, ssl_context: ssl.SSLContext | None = None) -> 
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ssl_context), 2.0)
             try:
                 writer.write(b"srvr")
-                answer = await asyncio.wait_for(reader.read(4096), 2.0)
+                # Over TLS the answer may come in pieces: read to the end (the server closes after it).
+                answer = await asyncio.wait_for(reader.read(4096 if ssl_context is None else -1), 2.0)
             finally:
                 writer.close()
             return CoordRow(f"{host}:{port}", parse_srvr_mode(answer.decode(errors="replace")))
