@@ -8,6 +8,7 @@ first request after the end refused by the connection closing."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import socket
 import struct
 import time
@@ -94,8 +95,10 @@ def test_handshake_v0_with_bare_tokens_for_plain_and_scram(secure_node):
 
 @pytest.mark.skipif(importlib.util.find_spec("kafka") is None, reason="kafka-python is not installed")
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
-def test_kafka_python_on_an_old_protocol_uses_handshake_v0(secure_node, mechanism):
+def test_kafka_python_on_an_old_protocol_uses_handshake_v0(secure_node, mechanism, caplog):
     from kafka import KafkaConsumer, KafkaProducer
+
+    caplog.set_level(logging.DEBUG, logger="kafka.protocol.parser")
 
     port = sasl_node(secure_node)
     users_add(secure_node, "alice", "alice-pw", "SCRAM-SHA-512")
@@ -122,6 +125,7 @@ def test_kafka_python_on_an_old_protocol_uses_handshake_v0(secure_node, mechanis
     finally:
         consumer.close()
     assert got == [f"m{i}".encode() for i in range(5)]
+    assert "SaslHandshakeRequest(version=0" in caplog.text and "SaslBytesRequest" in caplog.text
     log = secure_node.log()
     assert "Traceback" not in log and "authentication failed" not in log
 
