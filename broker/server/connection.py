@@ -28,8 +28,8 @@ itself (the next request must see the outcome), and after a SaslHandshake v0 the
 SASL tokens answered bare; anything else, or a failed authentication (after its response),
 closes the connection. The same holds while a client re-authenticates (KIP-368: a SaslHandshake
 on an authenticated connection); a request that arrives after the session's lifetime ended
-without re-authentication closes the connection unanswered, as Kafka's SocketServer does. Under TLS, fetch data is read and written (the
-kernel cannot sendfile into an encrypted stream). This module must never interpret request
+without re-authentication closes the connection unanswered, as Kafka's SocketServer does.
+Under TLS, fetch data is read and written (the kernel cannot sendfile into an encrypted stream). This module must never interpret request
 bodies other than SASL tokens' routing.
 """
 
