@@ -97,6 +97,7 @@ class BrokerConfig:
     sasl_enabled_mechanisms: str = "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN"  # sasl.enabled.mechanisms (Kafka: GSSAPI)
     sasl_mechanism_inter_broker_protocol: str = "PLAIN"  # sasl.mechanism.inter.broker.protocol (Kafka: GSSAPI)
     sasl_jaas_config: str | None = None                 # sasl.jaas.config
+    connections_max_reauth_ms: int = 0                  # connections.max.reauth.ms (KIP-368; 0 = sessions never end)
     authorizer_class_name: str | None = None            # authorizer.class.name (any value: ACLs on)
     super_users: str | None = None                      # super.users ("User:a;User:b")
     allow_everyone_if_no_acl_found: bool = False        # allow.everyone.if.no.acl.found

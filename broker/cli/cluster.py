@@ -15,8 +15,13 @@ import signal
 import sys
 from pathlib import Path
 
+from broker.config import ConfigError
+from client.errors import ClientError
+from coord.protocol.errors import CoordError
+
 from broker.cli.cluster_procs import (ClusterStartError, is_running, plan_cluster, refuse_if_running, restart_broker,
                                       restart_coord, signal_member, start_cluster, stop_all, wait_exited)
+from broker.cli.cluster_security import add_secured_cluster_flags, secured_plan
 from broker.cli.cluster_state import ClusterState, ClusterStateError, load_state, remove_state, save_state
 
 DEFAULT_CLUSTER_DIR = Path("pybroker-cluster")
@@ -39,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--session-timeout-ms", type=int, default=6000,
                     help="brokers' coord session timeout: how soon a dead broker is noticed (default 6000)")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the cluster (default 60)")
+    add_secured_cluster_flags(up)
     add_cluster_dir(up)
     up.set_defaults(func=_up)
 
@@ -81,7 +87,9 @@ def describe(state: ClusterState, controller: int | None = None) -> str:
         lines.append(f"  controller         broker {controller}")
     lines += [f"  broker {b.id} console   {b.console_url}  (Prometheus: {b.console_url}metrics)"
               for b in state.brokers if b.console_url]
-    lines += [f"Try:  pybroker status --bootstrap {state.bootstrap} --coord {state.coord_connect}",
+    secured = (f" --command-config {state.command_config}" if state.command_config else "") + \
+        (f" --coord-config {state.broker_config}" if state.broker_config else "")
+    lines += [f"Try:  pybroker status --bootstrap {state.bootstrap} --coord {state.coord_connect}{secured}",
               f"Stop: pybroker cluster down --data-dir {state.data_dir}"]
     return "\n".join(lines)
 
@@ -89,12 +97,13 @@ def describe(state: ClusterState, controller: int | None = None) -> str:
 def _up(args: argparse.Namespace) -> int:
     try:
         refuse_if_running(args.data_dir)
-        state = plan_cluster(args.data_dir, args.nodes, args.coord_nodes, args.session_timeout_ms)
+        state = plan_cluster(args.data_dir, args.nodes, args.coord_nodes, args.session_timeout_ms,
+                             **secured_plan(args))
         Path(state.data_dir).mkdir(parents=True, exist_ok=True)
         save_state(state)  # before any start, so `down` can find a half-started cluster
         controller = asyncio.run(_start_and_record(state, args.timeout))
-    except (ClusterStateError, ClusterStartError, ValueError, OSError) as exc:
-        if isinstance(exc, ClusterStartError):
+    except (ClusterStateError, ClusterStartError, ValueError, OSError, ConfigError, CoordError, ClientError) as exc:
+        if isinstance(exc, (ClusterStartError, CoordError)):
             remove_state(args.data_dir)
         return _fail(str(exc))
     print(describe(state, controller), flush=True)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import broker
+from broker.cli.cluster_security import add_scram_logins, coord_options, scram_logins
 from broker.cli.cluster_state import ClusterState, ClusterStateError, Member, load_state, pid_alive, state_path
 from broker.metadata import znodes as Z
 from broker.cli.status_model import parse_srvr_mode
@@ -52,18 +53,34 @@ def pick_free_ports(count: int, host: str = LOOPBACK) -> list[int]:
 
 
 def plan_cluster(data_dir: Path, nodes: int, coord_nodes: int = 3, session_timeout_ms: int = 6000,
-                 host: str = LOOPBACK) -> ClusterState:
-    """Ports, directories and commands for every process; nothing is started."""
+                 host: str = LOOPBACK, *, listener_protocol: str = "PLAINTEXT", broker_config: Path | None = None,
+                 command_config: Path | None = None, coord_options: list[str] | None = None,
+                 coord_jaas: Path | None = None) -> ClusterState:
+    """Ports, directories and commands for every process; nothing is started.
+
+    A secured cluster (cluster_security): every broker listens with `listener_protocol` and gets
+    the settings of `broker_config` added to its file; every coord member gets `coord_options`
+    (ZooKeeper's NAME=VALUE) and `coord_jaas`, and a secureClientPort of its own when the options
+    give it a TLS key store; `command_config` is what the commands' clients use."""
     if nodes < 1:
         raise ValueError("--nodes must be at least 1")
     if coord_nodes < 1:
         raise ValueError("--coord-nodes must be at least 1")
+    options = list(coord_options or [])
+    bad = [o for o in options if "=" not in o]
+    if bad:
+        raise ValueError(f"coord options are NAME=VALUE, not {bad[0]!r}")
+    coord_tls = any(o.split("=", 1)[0] == "ssl.keyStore.location" for o in options)
     data_dir = Path(data_dir).resolve()
-    ports = pick_free_ports(3 * coord_nodes + 2 * nodes, host)
+    ports = pick_free_ports(3 * coord_nodes + 2 * nodes + (coord_nodes if coord_tls else 0), host)
     python = [sys.executable, "-m", "broker"]
     peers = ",".join(f"{i}={host}:{ports[coord_nodes + 2 * (i - 1)]}:{ports[coord_nodes + 2 * (i - 1) + 1]}"
                      for i in range(1, coord_nodes + 1))
-    state = ClusterState(data_dir=str(data_dir), session_timeout_ms=session_timeout_ms)
+    state = ClusterState(data_dir=str(data_dir), session_timeout_ms=session_timeout_ms,
+                         listener_protocol=listener_protocol.upper(),
+                         broker_config=str(Path(broker_config).resolve()) if broker_config else "",
+                         command_config=str(Path(command_config).resolve()) if command_config else "",
+                         coord_options=options, coord_jaas=str(Path(coord_jaas).resolve()) if coord_jaas else "")
     for i in range(1, coord_nodes + 1):
         client_port = ports[i - 1]
         member_dir = data_dir / f"coord-{i}"
@@ -71,27 +88,36 @@ def plan_cluster(data_dir: Path, nodes: int, coord_nodes: int = 3, session_timeo
                    "--client-port", str(client_port), "--host", host, "--tick-ms", str(COORD_TICK_MS)]
         if coord_nodes > 1:
             command += ["--peers", peers]
+        secure_port = ports[3 * coord_nodes + 2 * nodes + i - 1] if coord_tls else 0
+        command += [x for o in options + ([f"secureClientPort={secure_port}"] if secure_port else []) for x in ("-D", o)]
+        command += ["--jaas-config", state.coord_jaas] if state.coord_jaas else []
         state.coord.append(Member("coord", i, host, client_port, command, str(data_dir / "logs" / f"coord-{i}.log"),
                                   str(member_dir), quorum_port=ports[coord_nodes + 2 * (i - 1)],
-                                  election_port=ports[coord_nodes + 2 * (i - 1) + 1]))
+                                  election_port=ports[coord_nodes + 2 * (i - 1) + 1], secure_port=secure_port))
     connect = state.coord_connect
     for i in range(1, nodes + 1):
         port = ports[3 * coord_nodes + i - 1]
         metrics_port = ports[3 * coord_nodes + nodes + i - 1]
         broker_dir = data_dir / f"broker-{i}"
         config = data_dir / f"broker-{i}.toml"
-        command = [*python, "broker", "start", "--id", str(i), "--data-dir", str(broker_dir), "--port", str(port),
-                   "--host", host, "--coord", connect, "--config", str(config), "--metrics-port", str(metrics_port)]
+        # A PLAINTEXT listener is the --host/--port flags; any other is `listeners` in the file.
+        address = ["--port", str(port), "--host", host] if state.listener_protocol == "PLAINTEXT" else []
+        command = [*python, "broker", "start", "--id", str(i), "--data-dir", str(broker_dir), *address,
+                   "--coord", connect, "--config", str(config), "--metrics-port", str(metrics_port)]
         state.brokers.append(Member("broker", i, host, port, command, str(data_dir / "logs" / f"broker-{i}.log"),
                                     str(broker_dir), metrics_port=metrics_port))
     return state
 
 
 def write_broker_configs(state: ClusterState) -> None:
-    """Each broker's TOML: the coord session timeout (how fast a dead broker is noticed)."""
+    """Each broker's TOML: the coord session timeout (how fast a dead broker is noticed) and, in
+    a secured cluster, its listener and the settings of the cluster's broker config file."""
+    extra = Path(state.broker_config).read_text() if state.broker_config else ""
     for b in state.brokers:
-        Path(b.command[b.command.index("--config") + 1]).write_text(
-            f'"zookeeper.session.timeout.ms" = {state.session_timeout_ms}\n')
+        lines = f'"zookeeper.session.timeout.ms" = {state.session_timeout_ms}\n'
+        if state.listener_protocol != "PLAINTEXT":
+            lines += f'listeners = "{state.listener_protocol}://{b.host}:{b.port}"\n'
+        Path(b.command[b.command.index("--config") + 1]).write_text(lines + extra)
 
 
 def _child_env() -> dict[str, str]:
@@ -188,7 +214,8 @@ async def connect_coord(state: ClusterState, deadline: float, watch: list[Member
     last: BaseException | None = None
     while time.monotonic() < deadline:
         _check_alive(watch)
-        client = CoordClient(state.coord_connect, session_timeout=10.0, connect_timeout=2.0)
+        client = CoordClient(state.coord_connect, session_timeout=10.0, connect_timeout=2.0,
+                             **coord_options(state.broker_config))
         try:
             await client.start(timeout=min(5.0, max(0.5, deadline - time.monotonic())))
             await client.exists("/")
@@ -245,6 +272,8 @@ async def start_cluster(state: ClusterState, timeout: float = 60.0) -> int:
             spawn(m)
         client = await connect_coord(state, deadline, state.coord)
         try:
+            await add_scram_logins(client, scram_logins(state.broker_config, state.command_config,
+                                                        state.listener_protocol))
             for b in state.brokers:
                 spawn(b)
             return await wait_registered(client, state, [b.id for b in state.brokers], deadline)

@@ -38,6 +38,7 @@ class Member:
     quorum_port: int = 0      # coord only: ZAB peer traffic
     election_port: int = 0    # coord only: leader election
     metrics_port: int = 0     # broker only: Prometheus /metrics and the web console (0: none)
+    secure_port: int = 0      # coord only: secureClientPort, the TLS client port (0: none)
 
     @property
     def console_url(self) -> str | None:
@@ -58,6 +59,13 @@ class ClusterState:
     coord: list[Member] = field(default_factory=list)
     brokers: list[Member] = field(default_factory=list)
     session_timeout_ms: int = 6000
+    # a secured cluster (cluster_security): each broker's listener protocol, Kafka broker settings
+    # added to every broker's file, client properties, and coord's own options and JAAS file
+    listener_protocol: str = "PLAINTEXT"
+    broker_config: str = ""
+    command_config: str = ""
+    coord_options: list[str] = field(default_factory=list)   # ZooKeeper's NAME=VALUE, as `coord start -D`
+    coord_jaas: str = ""
     version: int = STATE_VERSION
 
     @property
@@ -66,7 +74,8 @@ class ClusterState:
 
     @property
     def coord_connect(self) -> str:
-        return ",".join(c.address for c in self.coord)
+        """The connect string clients use: the TLS ports where coord has them."""
+        return ",".join(f"{c.host}:{c.secure_port or c.port}" for c in self.coord)
 
     @property
     def members(self) -> list[Member]:
@@ -86,8 +95,11 @@ class ClusterState:
         raw = json.loads(text)
         if raw.get("version") != STATE_VERSION:
             raise ClusterStateError(f"state file version {raw.get('version')!r} is not {STATE_VERSION}")
+        secured = {k: raw[k] for k in ("listener_protocol", "broker_config", "command_config", "coord_options",
+                                        "coord_jaas") if k in raw}
         return cls(data_dir=raw["data_dir"], session_timeout_ms=int(raw["session_timeout_ms"]),
-                   coord=[Member(**m) for m in raw["coord"]], brokers=[Member(**m) for m in raw["brokers"]])
+                   coord=[Member(**m) for m in raw["coord"]], brokers=[Member(**m) for m in raw["brokers"]],
+                   **secured)
 
 
 def state_path(data_dir: Path) -> Path:

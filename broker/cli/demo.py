@@ -21,9 +21,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from broker.cli.cluster_procs import (ClusterStartError, plan_cluster, refuse_if_running, restart_broker, signal_member,
                                       start_cluster, stop_all)
+from broker.cli.cluster_security import add_secured_cluster_flags, client_settings, coord_options, secured_plan
 from broker.cli.cluster_state import ClusterState, ClusterStateError, remove_state, save_state
 from broker.cli.demo_ledger import Ledger, render_summary, summarize
 from broker.cli.demo_traffic import ClientLogTap, Traffic
@@ -32,6 +34,7 @@ from coord.service import run_until_signal
 from broker.cli.status import gather_report
 from broker.cli.status_model import render_table
 from broker.metadata import znodes as Z
+from broker.config import ConfigError
 from client import AsyncAdmin, NewTopic
 from client.errors import ClientError
 from client.protocol.errors import BrokerError
@@ -69,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="bound on the whole demo: acts are cut short so that the finale starts "
                         f"{FINALE_SECONDS:.0f} s before it (default 90)")
     p.add_argument("--rate", type=float, default=50.0, help="records per second (default 50)")
+    add_secured_cluster_flags(p)
     p.add_argument("--data-dir", type=Path, default=None, help="cluster directory (default: a new temporary one)")
     p.add_argument("--keep-data", action="store_true",
                    help="keep the cluster's directory (logs) afterwards (a --data-dir that existed is always kept)")
@@ -96,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
             return 130
         try:
             return task.result()
-        except (ClusterStartError, ClusterStateError, ClientError, BrokerError, CoordError, OSError, ValueError) as exc:
+        except (ClusterStartError, ClusterStateError, ClientError, BrokerError, CoordError, OSError, ValueError,
+                ConfigError) as exc:
             print(f"pybroker demo failover: error: {exc}", file=sys.stderr)
             return 1
 
@@ -114,6 +119,8 @@ class FailoverDemo:
         self.min_isr = 1   # Kafka's default, until the topic is created with MIN_ISR
         self.watch: CoordView | None = None
         self.traffic: Traffic | None = None
+        self.security: dict[str, Any] = {}   # the clients' TLS/SASL settings (cluster_security)
+        self.to_coord: dict[str, Any] = {}   # how to reach coord
 
     def left(self, want: float) -> float:
         """`want` seconds, or less so that the acts end FINALE_SECONDS before --max-seconds."""
@@ -133,7 +140,9 @@ class FailoverDemo:
         refuse_if_running(data_dir)
         # Only a directory the demo made is removed afterwards, never one the user had.
         remove_dir = not self.args.keep_data and (self.args.data_dir is None or not data_dir.exists())
-        state = plan_cluster(data_dir, self.args.nodes, 3, self.args.session_timeout_ms)
+        state = plan_cluster(data_dir, self.args.nodes, 3, self.args.session_timeout_ms, **secured_plan(self.args))
+        self.security = client_settings(state.command_config)
+        self.to_coord = coord_options(state.broker_config)
         Path(state.data_dir).mkdir(parents=True, exist_ok=True)
         save_state(state)  # `pybroker cluster down --data-dir` can clean up if we are killed
         tap = ClientLogTap()
@@ -146,13 +155,14 @@ class FailoverDemo:
                      f"broker {controller} won /controller")
             self.say(f"watch it live in a browser: {console_address(state)}")
             await self._create_topic(state)
-            self.watch = CoordView(state.coord_connect, self.say)
+            self.watch = CoordView(state.coord_connect, self.say, **self.to_coord)
             await self.watch.start([TOPIC])
             p0 = _p0(self.watch.view)
             self.say(f"{TOPIC}-0: replicas {self.replicas}, leader {p0.leader}, leader epoch {p0.leader_epoch}, "
                      f"ISR {list(p0.isr)}; watching /brokers, /controller, /controller_epoch in coord")
             tap.install()
-            self.traffic = Traffic(state.bootstrap, TOPIC, self.ledger, self.say, rate=self.args.rate)
+            self.traffic = Traffic(state.bootstrap, TOPIC, self.ledger, self.say, rate=self.args.rate,
+                                   security=self.security)
             await self.traffic.start()
             ticker = asyncio.ensure_future(self._tick(tap))
             self.say(f"producer (acks=all, {self.args.rate:.0f} records/s, numbered) and consumer running")
@@ -189,11 +199,11 @@ class FailoverDemo:
 
     async def _create_topic(self, state: ClusterState) -> None:
         rf = min(3, self.args.nodes)
-        async with AsyncAdmin(state.bootstrap) as admin:
+        async with AsyncAdmin(state.bootstrap, **self.security) as admin:
             await admin.create_topics([NewTopic(TOPIC, 1, rf, {"min.insync.replicas": str(MIN_ISR)})])
             self.min_isr = MIN_ISR
             self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf}, min.insync.replicas={MIN_ISR}")
-        async with _coord(state) as client:
+        async with CoordClient(state.coord_connect, session_timeout=10.0, **self.to_coord) as client:
             data, _ = await client.get(Z.topic_path(TOPIC))
             self.replicas = Z.decode_assignment(TOPIC, data)[0]
             deadline = time.monotonic() + 30
@@ -303,15 +313,11 @@ class FailoverDemo:
 
     async def _final_status(self, state: ClusterState) -> None:
         try:
-            report = await gather_report(state.bootstrap, state.coord_connect, [TOPIC])
+            report = await gather_report(state.bootstrap, state.coord_connect, [TOPIC], self.security, self.to_coord)
         except Exception as exc:  # noqa: BLE001 - the summary matters more than the table
             self.say(f"could not read the final status: {exc}")
             return
         self.out("\nFinal state (pybroker status)\n" + render_table(report))
-
-
-def _coord(state: ClusterState) -> CoordClient:
-    return CoordClient(state.coord_connect, session_timeout=10.0)
 
 
 def _p0(v: ClusterView) -> Z.PartitionState:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 import time
+from typing import Any
 from collections import Counter
 from collections.abc import Callable
 
@@ -65,7 +66,9 @@ class ClientLogTap(logging.Handler):
 
 class Traffic:
     def __init__(self, bootstrap: str, topic: str, ledger: Ledger, say: Callable[[str], None],
-                 clock: Callable[[], float] = time.monotonic, rate: float = 50.0) -> None:
+                 clock: Callable[[], float] = time.monotonic, rate: float = 50.0,
+                 security: dict[str, Any] | None = None) -> None:
+        """`security`: the clients' TLS/SASL settings (none: plaintext)."""
         self.topic = topic
         self.ledger = ledger
         self.say = say
@@ -73,9 +76,10 @@ class Traffic:
         self.interval = 1.0 / rate
         self.producer = AsyncProducer(bootstrap, acks="all", linger_ms=2, max_in_flight=1, retry_backoff_ms=100,
                                       request_timeout_ms=5000, delivery_timeout_ms=120000,
-                                      client_id="failover-demo-producer")
+                                      client_id="failover-demo-producer", **(security or {}))
         self.consumer = AsyncConsumer(bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=200,
-                                      request_timeout_ms=5000, client_id="failover-demo-consumer")
+                                      request_timeout_ms=5000, client_id="failover-demo-consumer",
+                                      **(security or {}))
         self.errors: Counter[str] = Counter()
         self._tasks: list[asyncio.Task] = []
         self._producing: asyncio.Task | None = None

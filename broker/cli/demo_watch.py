@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -102,8 +103,8 @@ def parse_broker_path(path: str) -> int | None:
 class CoordView:
     """Keeps a ClusterView current from coord watches and narrates every change."""
 
-    def __init__(self, coord_connect: str, say: Callable[[str], None]) -> None:
-        self.client = CoordClient(coord_connect, session_timeout=15.0)
+    def __init__(self, coord_connect: str, say: Callable[[str], None], **coord_options: Any) -> None:
+        self.client = CoordClient(coord_connect, session_timeout=15.0, **coord_options)
         self.view = ClusterView()
         self.say = say
         self._paths: asyncio.Queue[str] = asyncio.Queue()

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
 from broker.cli.cluster import DEFAULT_CLUSTER_DIR
+from broker.cli.cluster_security import client_settings, coord_options
 from broker.cli.cluster_state import ClusterStateError, load_state, state_path
 from broker.cli.clientcmd import DEFAULT_BOOTSTRAP, run_client
 from broker.cli.status_model import CoordRow, StatusReport, build_report, parse_srvr_mode, render_table
 from broker.metadata import znodes as Z
 from client import AsyncAdmin
+from broker.config import ConfigError
 from client.errors import BrokerConnectionError, BrokerError, ClientError, ClientTimeoutError
 from client.protocol.api import CONSUMER_REPLICA_ID, LATEST_TIMESTAMP, ApiKey
 from client.client import metadata_request
@@ -40,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: the local cluster's in --data-dir, if any)")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_CLUSTER_DIR,
                    help=f"a local cluster's directory to take addresses from (default ./{DEFAULT_CLUSTER_DIR})")
+    p.add_argument("--command-config", type=Path, default=None, metavar="FILE",
+                   help="client properties (security.protocol, ssl.*, sasl.*) for the brokers "
+                        "(default: the local cluster's, if any)")
+    p.add_argument("--coord-config", type=Path, default=None, metavar="FILE",
+                   help="the brokers' TOML file: reach coord with its zookeeper.* settings (TLS, JAAS login) "
+                        "(default: the local cluster's, if any)")
     p.add_argument("--topic", action="append", default=None, help="only this topic (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
@@ -47,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     bootstrap, coord = args.bootstrap, args.coord
+    command_config, coord_config = args.command_config, args.coord_config
     if (bootstrap is None or coord is None) and state_path(args.data_dir).exists():
         try:
             state = load_state(args.data_dir)
@@ -54,34 +64,47 @@ def run(args: argparse.Namespace) -> int:
             print(f"pybroker status: error: {exc}", file=sys.stderr)
             return 1
         bootstrap, coord = bootstrap or state.bootstrap, coord or state.coord_connect
-    return run_client(_status(bootstrap or DEFAULT_BOOTSTRAP, coord, args.topic, args.json))
+        command_config = command_config or state.command_config or None
+        coord_config = coord_config or state.broker_config or None
+    try:
+        security, to_coord = client_settings(command_config), coord_options(coord_config)
+    except (ConfigError, ClientError, OSError) as exc:
+        print(f"pybroker status: error: {exc}", file=sys.stderr)
+        return 1
+    return run_client(_status(bootstrap or DEFAULT_BOOTSTRAP, coord, args.topic, args.json, security, to_coord))
 
 
-async def _status(bootstrap: str, coord: str | None, topics: list[str] | None, as_json: bool) -> int:
-    report = await gather_report(bootstrap, coord, topics)
+async def _status(bootstrap: str, coord: str | None, topics: list[str] | None, as_json: bool,
+                  security: dict[str, Any], to_coord: dict[str, Any]) -> int:
+    report = await gather_report(bootstrap, coord, topics, security, to_coord)
     print(report.to_json() if as_json else render_table(report))
     return 0
 
 
-async def gather_report(bootstrap: str, coord: str | None, topics: list[str] | None = None) -> StatusReport:
-    """Everything `status` shows; coord and HW failures become warnings, not errors."""
+async def gather_report(bootstrap: str, coord: str | None, topics: list[str] | None = None,
+                        security: dict[str, Any] | None = None,
+                        to_coord: dict[str, Any] | None = None) -> StatusReport:
+    """Everything `status` shows; coord and HW failures become warnings, not errors. `security`:
+    the clients' settings; `to_coord`: CoordClient's (cluster_security)."""
     errors: list[str] = []
-    async with AsyncAdmin(bootstrap, request_timeout_ms=10000) as admin:
+    async with AsyncAdmin(bootstrap, request_timeout_ms=10000, **(security or {})) as admin:
         metadata = await _controller_metadata(admin, topics, errors)
         high_watermarks = await _high_watermarks(admin, metadata, errors)
-    controller_epoch, registered = (await _coord_facts(coord, errors)) if coord else (None, None)
-    members = await coord_modes(coord) if coord else []
+    controller_epoch, registered = (await _coord_facts(coord, errors, to_coord or {})) if coord else (None, None)
+    members = await coord_modes(coord, (to_coord or {}).get("ssl_context")) if coord else []
     return build_report(metadata, high_watermarks, controller_epoch, registered, errors, members)
 
 
-async def coord_modes(coord: str) -> list[CoordRow]:
-    """Each coord server's role, from the `srvr` four-letter word (ZooKeeper allows it by default)."""
+async def coord_modes(coord: str, ssl_context: ssl.SSLContext | None = None) -> list[CoordRow]:
+    """Each coord server's role, from the `srvr` four-letter word (ZooKeeper allows it by default),
+    over TLS when coord is reached on its secure port."""
     async def one(host: str, port: int) -> CoordRow:
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2.0)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ssl_context), 2.0)
             try:
                 writer.write(b"srvr")
-                answer = await asyncio.wait_for(reader.read(4096), 2.0)
+                # Over TLS the answer may come in pieces: read to the end (the server closes after it).
+                answer = await asyncio.wait_for(reader.read(4096 if ssl_context is None else -1), 2.0)
             finally:
                 writer.close()
             return CoordRow(f"{host}:{port}", parse_srvr_mode(answer.decode(errors="replace")))
@@ -136,8 +159,9 @@ async def _high_watermarks(admin: AsyncAdmin, metadata: Any, errors: list[str]) 
     return out
 
 
-async def _coord_facts(coord: str, errors: list[str]) -> tuple[int | None, set[int] | None]:
-    client = CoordClient(coord, session_timeout=10.0)
+async def _coord_facts(coord: str, errors: list[str],
+                       to_coord: dict[str, Any]) -> tuple[int | None, set[int] | None]:
+    client = CoordClient(coord, session_timeout=10.0, **to_coord)
     try:
         await client.start(timeout=5.0)
         epoch_data, _ = await client.get(Z.CONTROLLER_EPOCH)

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from client.consumer.group_protocol import decode_assignment
+from coord.client.client import parse_hosts
 from coord.client.four_letter import four_letter
 
 from broker.cli.status_model import parse_srvr_mode
@@ -26,7 +27,7 @@ class CoordModes:
     """Each coord member's mode (leader, follower, standalone, unreachable), cached."""
 
     def __init__(self, connect: str) -> None:
-        self.members = [(h, int(p)) for h, _, p in (a.strip().rpartition(":") for a in connect.split(",") if a.strip())]
+        self.members = parse_hosts(connect)
         self._at = -COORD_MODES_TTL_S
         self._modes: list[dict[str, str]] = []
 

@@ -25,10 +25,13 @@ LOG_DIR_EVENTS = "/log_dir_event_notification"
 LOG_DIR_EVENT_PREFIX = "log_dir_event_"
 LOG_DIR_FAILURE = 1   # the one event kind Kafka defines
 
-# Persistent parents every broker makes sure exist at startup (as Kafka does).
-PERSISTENT_PATHS = ("/brokers/ids", "/brokers/topics", "/brokers/seqid", "/config/topics",
-                    "/config/changes", "/admin/delete_topics", "/isr_change_notification", "/cluster",
-                    LOG_DIR_EVENTS)
+# Persistent parents every broker makes sure exist at startup (Kafka's ZkData.PersistentZkPaths,
+# with a /config/<type> per config entity type, and our /cluster), so that Kafka's tools and
+# `pybroker users` find them on a fresh cluster.
+PERSISTENT_PATHS = ("/consumers", "/brokers/ids", "/brokers/topics", "/brokers/seqid", "/config/changes",
+                    "/admin/delete_topics", "/isr_change_notification", "/latest_producer_id_block",
+                    LOG_DIR_EVENTS, CONFIG_TOPICS, "/config/clients", CONFIG_USERS, "/config/brokers",
+                    "/config/ips", "/cluster")
 
 
 def broker_path(broker_id: int) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from coord.client.chroot import split_connect_string
 from coord.protocol import records as R
 from coord.protocol.opcodes import Perms
 from coord.security.client_settings import ClientSecurity, client_security
@@ -92,6 +93,10 @@ class CoordLink:
 
 def coord_link(config: Any) -> CoordLink:
     """This broker's way to coord from its settings; ConfigError for settings that cannot work."""
+    try:
+        split_connect_string(config.coord_connect)
+    except ValueError as exc:
+        raise ConfigError(f"zookeeper.connect: {exc}") from None
     props: dict[str, Any] = {zk: getattr(config, field) for field, zk in _ZOOKEEPER_NAMES.items()
                              if getattr(config, field) is not None}
     algorithm = str(config.zookeeper_ssl_endpoint_identification_algorithm or "").upper()

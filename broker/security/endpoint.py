@@ -31,6 +31,7 @@ class ListenerRuntime:
     mechanisms: list[str] = field(default_factory=list)
     plain_users: dict[str, str] = field(default_factory=dict)
     scram_lookup: CredentialLookup | None = None
+    max_reauth_ms: dict[str, int] = field(default_factory=dict)   # mechanism -> connections.max.reauth.ms
 
     def session(self, writer: asyncio.StreamWriter) -> Session:
         peer = writer.get_extra_info("peername")
@@ -44,7 +45,8 @@ class ListenerRuntime:
         if not self.listener.sasl:
             return None
         assert self.scram_lookup is not None, "a SASL listener needs the credential lookup"
-        return SaslAuthenticator(session, self.mechanisms, lambda: self.plain_users, self.scram_lookup)
+        return SaslAuthenticator(session, self.mechanisms, lambda: self.plain_users, self.scram_lookup,
+                                 lambda mechanism: self.max_reauth_ms.get(mechanism, 0))
 
 
 def _plain_users(config: Any, name: str) -> dict[str, str]:
@@ -72,4 +74,11 @@ def runtime_for(config: Any, listener: Listener, inter_broker: bool,
             raise ConfigError(str(exc)) from None
         runtime.plain_users = _plain_users(config, listener.name)
         runtime.scram_lookup = scram_lookup
+        for mechanism in runtime.mechanisms:
+            value = setting(config, listener.name, "connections.max.reauth.ms", mechanism)
+            try:
+                runtime.max_reauth_ms[mechanism] = int(value or 0)
+            except ValueError:
+                raise ConfigError(f"connections.max.reauth.ms of listener {listener.name}: {value!r} "
+                                  "is not a number of milliseconds") from None
     return runtime

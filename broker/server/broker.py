@@ -31,6 +31,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from coord.client import ConnState, CoordClient
+from coord.client.client import ensure_chroot
 from coord.protocol.errors import CoordError
 
 from client.protocol import messages as m
@@ -189,10 +190,11 @@ class Broker:
         self.port = self.ports[bound[0].name]
         self.logs.start()
         self.replicas.start()
-        self.coord = CoordClient(cfg.coord_connect, session_timeout=cfg.coord_session_timeout_ms / 1000,
-                                 **to_coord.client_options())
+        coord_options = {"session_timeout": cfg.coord_session_timeout_ms / 1000, **to_coord.client_options()}
+        self.coord = CoordClient(cfg.coord_connect, **coord_options)
         self.coord.add_listener(self._on_coord_state)
         try:
+            await ensure_chroot(cfg.coord_connect, **coord_options)
             await self.coord.start()
         except CoordError as exc:
             self.coord = None

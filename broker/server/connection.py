@@ -24,9 +24,12 @@ Security, per listener (`broker.security.endpoint.ListenerRuntime`): the connect
 (listener, principal from the TLS client certificate or SASL, peer host) is made current in the
 context every request task runs in. On a SASL listener, until authentication succeeds only
 ApiVersions, SaslHandshake and SaslAuthenticate are served, in arrival order by the reader
-itself (the next request must see the outcome); anything else, or a failed authentication
-(after its response), closes the connection. Under TLS, fetch data is read and written (the
-kernel cannot sendfile into an encrypted stream). This module must never interpret request
+itself (the next request must see the outcome), and after a SaslHandshake v0 the frames are bare
+SASL tokens answered bare; anything else, or a failed authentication (after its response),
+closes the connection. The same holds while a client re-authenticates (KIP-368: a SaslHandshake
+on an authenticated connection); a request that arrives after the session's lifetime ended
+without re-authentication closes the connection unanswered, as Kafka's SocketServer does.
+Under TLS, fetch data is read and written (the kernel cannot sendfile into an encrypted stream). This module must never interpret request
 bodies other than SASL tokens' routing.
 """
 
@@ -59,6 +62,8 @@ SASL_MAX_RECEIVE_BYTES = 524288
 # A TLS handshake record (content type 22, version 3.x): what an SSL client sends first.
 TLS_RECORD_START = b"\x16\x03"
 _SENDFILE_UNSUPPORTED = (NotImplementedError, AttributeError)
+# The header of a bare SASL token's answer (after SaslHandshake v0): no response header is written.
+RAW_SASL = RequestHeader(ApiKey.SASL_AUTHENTICATE, 0, -1, None)
 
 # (header, the reply's task, the version to encode the response in: None = the request's,
 #  the request's size in bytes)
@@ -159,6 +164,13 @@ class Connection:
             while (frame := decoder.next_frame()) is not None:
                 size = len(frame) + 4
                 self._hold(size)
+                if self._auth is not None and self._auth.raw_tokens:   # after SaslHandshake v0
+                    token, failed = await self._auth.raw_token(frame)
+                    if failed:
+                        await self._close_after_answers(None, failed)
+                        return
+                    await self._queue.put((RAW_SASL, _done(Reply(token)), None, size))
+                    continue
                 try:
                     header, body = decode_request(frame)
                 except UnsupportedVersion as exc:
@@ -170,7 +182,8 @@ class Connection:
                 except FrameError as exc:
                     await self._close_after_answers(getattr(exc, "header", None), str(exc))
                     return
-                if self._auth is not None and not self._auth.complete and header.api_key != ApiKey.API_VERSIONS:
+                now = time.monotonic()
+                if self._auth is not None and self._auth.takes(header.api_key, now):
                     if header.api_key not in SASL_APIS:
                         await self._close_after_answers(header, f"{ApiKey(header.api_key).name} before SASL "
                                                                 f"authentication on listener {self.session.listener}")
@@ -181,6 +194,10 @@ class Connection:
                         await self._close_after_answers(header, failed)
                         return
                     continue
+                if self._auth is not None and self._auth.expired(now):
+                    await self._close_after_answers(header, f"the SASL session of {self.session.principal} expired "
+                                                            "(connections.max.reauth.ms) without re-authentication")
+                    return
                 task = loop.create_task(dispatch(self.ctx, header, body), context=self._context)
                 if self.ctx.metrics is not None:
                     self.ctx.metrics.time_request(header, body, task)
@@ -197,7 +214,9 @@ class Connection:
             reply = await task
             if reply is not None and reply.close_connection:
                 raise ConnectionAbortedError(reply.close_reason)
-            if reply is not None:
+            if reply is not None and header is RAW_SASL:
+                self.writer.write(reply.body.frame())
+            elif reply is not None:
                 await self._send(header, reply.body, version)
                 # Every time, not only when idle: a client that does not read must stop us,
                 # or its answers pile up in this process.

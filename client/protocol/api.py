@@ -74,7 +74,7 @@ SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
     ApiKey.SYNC_GROUP: (0, 5),
     ApiKey.DESCRIBE_GROUPS: (0, 5),
     ApiKey.LIST_GROUPS: (0, 4),
-    ApiKey.SASL_HANDSHAKE: (1, 1),       # v0's raw token frames (pre-KIP-152) are not served
+    ApiKey.SASL_HANDSHAKE: (0, 1),       # v0: the tokens follow as bare frames (pre-KIP-152)
     ApiKey.API_VERSIONS: (0, 3),
     ApiKey.CREATE_TOPICS: (0, 5),
     ApiKey.DELETE_TOPICS: (0, 5),

@@ -16,6 +16,8 @@ AuthFailedError from `start()` (on a reconnect: logged, and retried while SUSPEN
 With `acl_provider` (Curator's ACLProvider: path -> ACL list) every create that names no
 ACL, the parents `makepath` makes and the creates of a transaction get the provider's ACL
 for their path instead of world:anyone (the broker's `zookeeper.set.acl`).
+A chroot after the servers ("h1:2181,h2:2181/kafka") is this session's root, as in ZooKeeper's
+client: paths go out under it and come back without it (`coord.client.chroot`).
 This module must never block the event loop and never swallow an error code: every
 non-zero reply becomes the CoordError subclass of that code.
 """
@@ -32,6 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from coord.client.chroot import split_connect_string
 from coord.client.connection import Connection, HandshakeRefused, close_quietly
 from coord.client.core import (WATCH_CHILD, WATCH_DATA, WATCH_EXISTS, WATCH_PERSISTENT,
                                WATCH_RECURSIVE, ClientCore, Notify, ProtocolError)
@@ -59,13 +62,12 @@ class ConnState(str, enum.Enum):
 
 
 def parse_hosts(hosts: str) -> list[tuple[str, int]]:
+    """The (host, port) servers of a connect string (its chroot, if any, left aside)."""
     out = []
-    for part in hosts.split(","):
+    for part in split_connect_string(hosts)[0].split(","):
         part = part.strip()
         if not part:
             continue
-        if "/" in part:
-            raise ValueError(f"chroot paths are not supported in the connect string: {hosts!r}")
         host, _, port = part.rpartition(":")
         out.append((host, int(port)) if host else (part, 2181))
     if not out:
@@ -82,6 +84,7 @@ class CoordClient:
                  sasl_options: dict[str, str] | None = None,
                  acl_provider: Callable[[str], list[R.ACL]] | None = None) -> None:
         self.hosts = parse_hosts(hosts)
+        chroot = split_connect_string(hosts)[1]
         self.acl_provider = acl_provider
         self.ssl_context = ssl_context
         if sasl_options is not None and sasl_options.get("mechanism", "DIGEST-MD5") != "DIGEST-MD5":
@@ -91,7 +94,7 @@ class CoordClient:
         self.session_timeout = session_timeout
         self.connect_timeout = connect_timeout or max(1.0, session_timeout / len(self.hosts))
         self.read_only = read_only
-        self.core = ClientCore()
+        self.core = ClientCore(chroot)
         self.state = ConnState.CLOSED
         self.negotiated_timeout = 0.0
         self._conn: Connection | None = None
@@ -429,6 +432,25 @@ class CoordClient:
     async def get_all_children_number(self, path: str) -> int:
         return (await self.request(OpCode.getAllChildrenNumber,
                                    R.GetAllChildrenNumberRequest(path), path)).totalNumber
+
+
+async def ensure_chroot(connect: str, **options: Any) -> None:
+    """Create the chroot of `connect` (with its parents) if it is missing, through a session
+    without the chroot, as a Kafka broker does at start: ZooKeeper does not make it, and a
+    chrooted session can do nothing before it exists. `options` are CoordClient's."""
+    servers, root = split_connect_string(connect)
+    if not root:
+        return
+    client = CoordClient(servers, **options)
+    await client.start()
+    try:
+        if await client.exists(root) is None:
+            try:
+                await client.create(root, makepath=True)
+            except NodeExistsError:
+                pass
+    finally:
+        await client.stop()
 
 
 def _invoke(cb: Callable[[Any], Any], arg: Any) -> None:

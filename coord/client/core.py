@@ -19,6 +19,7 @@ from coord.protocol.framing import frame
 from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
 from coord.protocol.opcodes import (AUTH_XID, NOTIFICATION_XID, PING_XID, EventType,
                                     KeeperState, OpCode)
+from coord.client.chroot import Chroot
 from coord.client.watches import Callback, WatchedEvent, WatchRegistry
 
 # How a request's watch is registered once its reply arrives.
@@ -58,7 +59,10 @@ class Notify(NamedTuple):
 class ClientCore:
     """One session's protocol state across connections (xids restart per connection)."""
 
-    def __init__(self) -> None:
+    def __init__(self, chroot: str = "") -> None:
+        """`chroot`: the connect string's chroot ("" = none); paths are the caller's, the
+        wire carries them under the chroot (`coord.client.chroot`)."""
+        self.chroot = Chroot(chroot)
         self.xid = 0
         self.pending: deque[Pending] = deque()
         self.last_zxid = 0
@@ -81,7 +85,7 @@ class ClientCore:
         w = JuteWriter()
         R.RequestHeader(self.xid, op).encode(w)
         if record is not None:
-            record.encode(w)
+            self.chroot.outgoing(record).encode(w)
         self.pending.append(Pending(self.xid, op, token, path, watch))
         return frame(w.getvalue())
 
@@ -132,7 +136,7 @@ class ClientCore:
                 self.last_zxid = header.zxid
             if header.xid == NOTIFICATION_XID:
                 ev = R.WatcherEvent.decode(r)
-                event = WatchedEvent(EventType(ev.type), KeeperState(ev.state), ev.path or "")
+                event = WatchedEvent(EventType(ev.type), KeeperState(ev.state), self.chroot.client_path(ev.path or ""))
                 return Notify(event, self.watches.triggered(event))
             if header.xid == PING_XID:
                 return None
@@ -146,7 +150,7 @@ class ClientCore:
             body = None
             if header.err == 0:
                 cls = R.response_record(p.op)
-                body = cls.decode(r) if cls is not None else None
+                body = self.chroot.incoming(cls.decode(r)) if cls is not None else None
         except (MarshallingError, ValueError) as e:
             raise ProtocolError(f"undecodable reply: {e}") from e
         self._register_watch(p, header.err)

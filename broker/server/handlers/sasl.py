@@ -1,7 +1,7 @@
 """SaslHandshake and SaslAuthenticate where no exchange is expected: on a listener without SASL,
-or after the connection authenticated (re-authentication, KIP-368, is not offered). On a SASL
-listener before authentication the connection's authenticator answers them instead
-(`broker.security.sasl_server`). This module must never authenticate anyone.
+or on an authenticated connection that may not re-authenticate now (within a second of its last
+re-authentication, or after a v0 exchange). Everywhere else the connection's authenticator
+answers them (`broker.security.sasl_server`). This module must never authenticate anyone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from broker.server.handlers.common import BrokerContext, Reply
 def _why() -> str:
     caller = session.current()
     if caller.protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
-        return "this connection has authenticated already; re-authentication is not supported"
+        return ("this connection has authenticated already and may not re-authenticate now "
+                "(at most once a second, and not after SaslHandshake v0)")
     return f"listener {caller.listener} ({caller.protocol}) does not use SASL"
 
 
