@@ -3,8 +3,8 @@
 A test is marked `integration` when it starts a process (a server, a real ZooKeeper, kcat,
 a browser, a child Python, `mount`): found from the code it runs, its own and its fixtures',
 following the helpers in tests/ that it names down to `subprocess`, `asyncio`'s subprocess
-calls, `multiprocessing` or selenium. A module whose in-process tests are slow may set
-`pytestmark = pytest.mark.integration` itself.
+calls, `multiprocessing` or selenium. A test marked `slow` (a seed sweep, a big property
+run) counts as integration too.
 
 `python -m pytest -m "not integration"` is the fast run. In it, a test that starts a
 process anyway (the analysis missed a path) fails, naming itself and the command.
@@ -128,7 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     finder = _Finder()
     for item in items:
-        if item.get_closest_marker(INTEGRATION) is None and _starts_process(item, finder):
+        if item.get_closest_marker(INTEGRATION) is None and (
+                item.get_closest_marker("slow") is not None or _starts_process(item, finder)):
             item.add_marker(INTEGRATION)
 
 

@@ -23,6 +23,7 @@ def _assert_clean(first: int, count: int) -> None:
         raise result.failures[0]
 
 
+@pytest.mark.slow
 def test_no_acked_write_lost_logs_agree_below_hw_and_hw_monotonic_over_many_seeds() -> None:
     _assert_clean(0, DEFAULT_SEEDS)
 

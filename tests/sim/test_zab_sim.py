@@ -21,6 +21,7 @@ def _assert_clean(first: int, count: int) -> None:
     assert result.seeds == count
 
 
+@pytest.mark.slow
 def test_ci_seeds_keep_every_invariant() -> None:
     _assert_clean(0, CI_SEEDS)
 
