@@ -13,9 +13,11 @@ process anyway (the analysis missed a path) fails, naming itself and the command
 from __future__ import annotations
 
 import asyncio
+import dis
 import inspect
 import os
 import subprocess
+import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,7 +93,8 @@ class _Finder:
         if not inspect.isfunction(func):
             return False
         scope = func.__globals__
-        return any(name in scope and self.starts(scope[name]) for name in _names(func.__code__))
+        return any(name in scope and self.starts(scope[name]) for name in _names(func.__code__)) or any(
+            self.starts(obj) for obj in _local_imports(func.__code__))
 
 
 def _defined_in_tests(obj: Any) -> bool:
@@ -105,6 +108,21 @@ def _names(code: types.CodeType) -> Iterator[str]:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             yield from _names(const)
+
+
+def _local_imports(code: types.CodeType) -> Iterator[Any]:
+    """What the imports inside a function (and the code nested in it) bring in."""
+    module = None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "IMPORT_NAME":
+            module = sys.modules.get(ins.argval)
+            if module is not None:
+                yield module
+        elif ins.opname == "IMPORT_FROM" and module is not None and hasattr(module, ins.argval):
+            yield getattr(module, ins.argval)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _local_imports(const)
 
 
 def _starts_process(item: pytest.Item, finder: _Finder) -> bool:
