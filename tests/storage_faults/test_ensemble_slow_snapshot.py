@@ -49,7 +49,7 @@ async def test_a_held_snapshot_fsync_does_not_stop_a_follower_serving_writes(tmp
                     await asyncio.wait_for(client.create(f"/n{i:03d}", b"x" * 100), timeout=20.0)
                 assert any("held" in f for f in plan.fired), "the snapshot never reached its fsync"
                 # Twice syncLimit with the snapshot still held: the leader must still hear
-                # this member (its acks), and it must still serve.
+                # this member (its acks), and it must still serve. The time passing is the subject.
                 await asyncio.sleep(2 * 10 * 0.2 + 1.0)
                 assert follower.serving and follower.mode == "follower"
                 await asyncio.wait_for(client.create("/after", b""), timeout=20.0)
