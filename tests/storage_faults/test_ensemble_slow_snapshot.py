@@ -26,6 +26,7 @@ from tests.support.waiting import wait_until_async
 SNAP_COUNT = 5
 
 
+@pytest.mark.slow   # holds a snapshot past twice syncLimit on purpose: 5 s of waiting
 @pytest.mark.timeout(300)
 async def test_a_held_snapshot_fsync_does_not_stop_a_follower_serving_writes(tmp_path: Path) -> None:
     ports = free_ports(9)
