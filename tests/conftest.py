@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import dis
+import itertools
 import inspect
 import os
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.coord_ensemble.harness import Ensemble
+from tests.support.node import Node, bootstrap, new_node
 from tests.support.procs import ProcessGroup
 
 INTEGRATION = "integration"
@@ -47,6 +50,60 @@ def procs(tmp_path: Path) -> Iterator[ProcessGroup]:
         yield group
     finally:
         group.close()
+
+
+@pytest.fixture
+def node(procs: ProcessGroup, tmp_path: Path) -> Node:
+    """A `pybroker start` node that is not started yet (tests that restart or break it)."""
+    return new_node(procs, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One running node shared by a module's tests that do not disturb it."""
+    tmp = tmp_path_factory.mktemp("node")
+    group = ProcessGroup(tmp)
+    try:
+        n = new_node(group, tmp)
+        n.start()
+        yield n
+    finally:
+        group.close()
+
+
+_topic_names = itertools.count()
+
+
+@pytest.fixture
+def new_topic(shared_node: Node) -> Callable[..., str]:
+    """Create a topic with a fresh name on the shared node; returns the name."""
+    from client import Admin, NewTopic
+
+    def create(partitions: int = 1, configs: dict[str, str] | None = None) -> str:
+        name = f"t{next(_topic_names)}"
+        with Admin(bootstrap(shared_node)) as admin:
+            admin.create_topics([NewTopic(name, partitions, 1, configs)])
+        return name
+
+    return create
+
+
+@pytest.fixture
+def ensemble(procs: ProcessGroup, tmp_path: Path) -> Iterator[Callable[..., Ensemble]]:
+    """`ensemble(size, ...)`: coord ensembles of `python -m coord start` processes (owned
+    by `procs`, which kills them); their fault proxies are closed here."""
+    made: list[Ensemble] = []
+
+    def make(size: int, **kwargs: object) -> Ensemble:
+        ens = Ensemble(procs, tmp_path, size, **kwargs)  # type: ignore[arg-type]
+        made.append(ens)
+        return ens
+
+    try:
+        yield make
+    finally:
+        for ens in made:
+            ens.close()
 
 
 # --- which tests start processes -------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
 from client.protocol.record_batch import iter_batches
 from tests.broker_server.wire import WireClient, fetch
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 from tests.support.waiting import wait_until_async
 
 SETTINGS = dict(retry_backoff_ms=30, delivery_timeout_ms=90_000, request_timeout_ms=10_000, linger_ms=2)
