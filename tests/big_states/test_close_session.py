@@ -11,7 +11,8 @@ import asyncio
 import pytest
 
 from coord.client.client import CoordClient
-from tests.coord_ensemble.harness import Ensemble, wait_until
+from tests.coord_ensemble.harness import Ensemble
+from tests.support.waiting import wait_until
 
 FRAME_CAP = 64 << 20
 TICK_MS = 1000   # see test_wiped_member.py: big snapshots block a member's loop a while

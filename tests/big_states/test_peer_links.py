@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from coord.zab.messages import Message, Proposal
 from coord.zab.transport import MAX_FRAME, PeerNetwork
 from tests.support.ports import free_ports
@@ -36,6 +38,7 @@ async def _exchange(messages: list[Message]) -> list[Message]:
     return got
 
 
+@pytest.mark.slow
 def test_a_proposal_larger_than_a_frame_crosses_intact() -> None:
     big = bytes(range(256)) * ((MAX_FRAME + (6 << 20)) // 256)
     sent = [Proposal(1, [(1, b"small")]), Proposal(1, [(2, big)]), Proposal(1, [(3, b"after")])]

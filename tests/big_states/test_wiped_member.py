@@ -20,7 +20,8 @@ import time
 import pytest
 
 from coord.client.client import CoordClient
-from tests.coord_ensemble.harness import Ensemble, wait_until
+from tests.coord_ensemble.harness import Ensemble
+from tests.support.waiting import wait_until
 
 MIB = 1 << 20
 # A member snapshotting a tree of this size blocks its event loop for a while (the

@@ -4,10 +4,9 @@ of what coord says (leader, epoch, ISR, controller) and what each broker checkpo
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
@@ -110,14 +109,3 @@ def start_cluster(procs: ProcessGroup, tmp: Path, n: int = 3, extra_config: str 
         cluster.start_broker(i)
     return cluster
 
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float = 45.0) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)

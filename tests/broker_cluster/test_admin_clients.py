@@ -16,7 +16,8 @@ import pytest
 
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
-from tests.broker_cluster.cluster import Cluster, start_cluster, wait_until
+from tests.broker_cluster.cluster import Cluster, start_cluster
+from tests.support.waiting import wait_until
 from tests.broker_server.wire import WireClient
 from tests.support.procs import ProcessGroup
 

@@ -25,7 +25,8 @@ from client import Consumer, Producer, TopicPartition
 from broker.metadata.controller_requests import VERSIONS
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
-from tests.broker_cluster.cluster import SESSION_MS, Cluster, start_cluster, wait_until
+from tests.broker_cluster.cluster import SESSION_MS, Cluster, start_cluster
+from tests.support.waiting import wait_until
 from tests.broker_server.wire import WireClient, create_topic
 from tests.support.procs import ProcessGroup
 from tests.support.zookeeper import running_zookeeper

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker_cluster.cluster import Cluster, wait_until
+from tests.broker_cluster.cluster import Cluster
+from tests.support.waiting import wait_until
 from tests.broker_cluster.test_failover import (TOPIC, Load, assert_acked_in_order, assert_replicas_converge,
                                                 consume_all, replicated_load, stale_leader_and_isr)
 from tests.broker_cluster.test_zombies import one

@@ -10,7 +10,8 @@ import pytest
 
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
-from tests.broker_cluster.cluster import start_cluster, wait_until
+from tests.broker_cluster.cluster import start_cluster
+from tests.support.waiting import wait_until
 from tests.broker_cluster.test_failover import TOPIC, create_replicated_topic
 from tests.broker_server.wire import WireClient
 from tests.support.procs import ProcessGroup

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from client.protocol.record_batch import build_batch
-from tests.broker_cluster.cluster import start_cluster, wait_until
+from tests.broker_cluster.cluster import start_cluster
+from tests.support.waiting import wait_until
 from tests.broker_cluster.test_failover import TOPIC, create_replicated_topic, log_bytes
 from tests.broker_server.wire import WireClient, fetch, produce, records_of
 from tests.support.procs import ProcessGroup

@@ -6,7 +6,6 @@ leader being killed, and every acknowledged record is read back."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from tests.broker_security.test_sasl import users_add
 from tests.support.ports import free_ports
 from tests.support.leader_kill import acked_records_survive_a_leader_kill
 from tests.support.procs import ProcessGroup, wait_for_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -77,13 +77,8 @@ def test_brokers_replicate_over_the_inter_broker_listener_only(procs: ProcessGro
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in client_ports)
     with Admin(bootstrap) as admin:
         admin.create_topics([NewTopic("split", 1, 2, {"min.insync.replicas": "2"})])
-        deadline = time.monotonic() + 60
-        while True:
-            parts = admin.describe_topics(["split"])[0].partitions
-            if parts and parts[0].leader > 0 and len(parts[0].isr) == 2:
-                break
-            assert time.monotonic() < deadline, f"ISR never reached 2 over INTERNAL: {parts}"
-            time.sleep(0.3)
+        wait_until("an ISR of 2 over INTERNAL", lambda: (parts := admin.describe_topics(["split"])[0].partitions)
+                   and parts[0].leader > 0 and len(parts[0].isr) == 2 and parts, 60)
         assert sorted(b.port for b in admin.describe_cluster().brokers) == sorted(client_ports)
     with Producer(bootstrap, acks="all") as producer:
         for i in range(20):

@@ -3,7 +3,6 @@ an already-stored ISR counts as accepted, a moved-on state is refused, one answe
 
 from __future__ import annotations
 
-import asyncio
 
 from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache
@@ -11,6 +10,7 @@ from broker.metadata.isr_writer import IsrWriter
 from broker.replication.messages import IsrChangeResult, ProposeIsr
 from coord.client import CoordClient
 from tests.broker_server.test_metadata_coord import coord_port  # noqa: F401  (fixture)
+from tests.support.waiting import wait_until_async
 
 PATH = Z.state_path("t", 0)
 
@@ -26,11 +26,7 @@ class Owner:
 
 
 async def wait_for(owner: Owner, n: int) -> None:
-    for _ in range(200):
-        if len(owner.results) >= n:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"no answer to ISR proposal {n}")
+    await wait_until_async(f"an answer to ISR proposal {n}", lambda: len(owner.results) >= n, 2)
 
 
 async def test_isr_writes_are_conditional_and_answered_once(coord_port):  # noqa: F811

@@ -199,7 +199,7 @@ def test_the_core_s_requests_wait_in_the_outbox_and_a_refused_one_is_resent_by_i
         follower.step(FetchResponse(-1, 0, (), -1, ErrorCode.UNKNOWN_LEADER_EPOCH))
         follower.tick()
         assert follower.take_request(1) is None            # not overdue yet
-        time.sleep(FOLLOWER_RETRY_MS / 1000 + 0.02)
+        time.sleep(FOLLOWER_RETRY_MS / 1000 + 0.02)   # the subject: the retry back-off elapsing
         follower.tick()
         assert follower.take_request(1) == sent
         assert leader.take_request(1) is None               # a leader asks nothing

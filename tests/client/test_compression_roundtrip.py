@@ -9,7 +9,7 @@ import pytest
 
 from client import AsyncConsumer, AsyncProducer, TopicPartition
 from client.protocol.errors import BrokerError, ErrorCode
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip", "snappy", "lz4", "zstd"])

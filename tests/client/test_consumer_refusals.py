@@ -10,7 +10,7 @@ import pytest
 
 from client import Consumer, TopicPartition
 from client.errors import UnknownTopicOrPartitionError
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 
 def test_assigning_a_partition_the_topic_lacks_names_the_partition_count(shared_node, new_topic) -> None:  # noqa: F811

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 N = 100_000
 PARTITIONS = 4

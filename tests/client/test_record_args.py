@@ -7,7 +7,7 @@ import pytest
 from client import Producer
 from client.errors import RecordTooLargeError
 from client.producer.record_args import check_record
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 GOOD = dict(topic="t", value=b"v", key=b"k", headers=[("h", b"x")], partition=0, timestamp_ms=1)
 

@@ -8,7 +8,7 @@ import pytest
 
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
 from client.errors import ClientTimeoutError
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 
 async def test_producer_and_consumer_keep_working_after_the_broker_is_killed_and_restarted(node) -> None:

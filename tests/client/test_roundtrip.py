@@ -9,7 +9,7 @@ import pytest
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, RecordMetadata, TopicPartition
 from client.errors import (IllegalStateError, MessageTooLargeError, RecordTooLargeError,
                            TopicAlreadyExistsError, UnknownTopicOrPartitionError)
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 
 async def consume_all(bs: str, topic: str, partitions: list[int], n: int, timeout: float = 20) -> list:

@@ -9,7 +9,7 @@ import pytest
 
 from client import Admin, Consumer, NewTopic, Producer, RecordMetadata, TopicPartition
 from client.errors import NoBrokersAvailableError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 from tests.support.ports import free_port
 
 

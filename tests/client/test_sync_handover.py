@@ -9,7 +9,7 @@ import time
 
 from client import Admin, NewTopic, Producer, RecordMetadata
 from client.errors import ClientTimeoutError
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 
 def test_records_from_several_threads_arrive_complete_and_in_each_threads_order(shared_node, new_topic) -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from client import Admin, Consumer, NewTopic, Producer, TopicPartition
-from tests.broker_cluster.cluster import Cluster, start_cluster, wait_until
+from tests.broker_cluster.cluster import Cluster, start_cluster
+from tests.support.waiting import wait_until
 from tests.support.procs import ProcessGroup
 
 pytestmark = pytest.mark.cluster

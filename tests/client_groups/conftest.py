@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker_server.conftest import Node
+from tests.support.node import Node
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup
 

@@ -18,7 +18,8 @@ import pytest
 from broker.groups.offsets_topic import partition_for
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
 from client.errors import CommitFailedError
-from tests.broker_cluster.cluster import start_cluster, wait_until
+from tests.broker_cluster.cluster import start_cluster
+from tests.support.waiting import wait_until
 from tests.support.procs import ProcessGroup
 
 pytestmark = pytest.mark.cluster

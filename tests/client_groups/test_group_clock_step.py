@@ -11,7 +11,7 @@ from pathlib import Path
 from client import AsyncAdmin, AsyncConsumer, NewTopic
 from tests.client_groups.conftest import NODE_CONFIG, Members
 from tests.client_groups.test_consumer_groups import FAST, Recorder, poll_until
-from tests.coord_ensemble.harness import wait_until
+from tests.support.waiting import wait_until
 from tests.support.faketime import SteppedClock
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port

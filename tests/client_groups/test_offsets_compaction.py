@@ -10,7 +10,7 @@ import asyncio
 
 from client import AsyncAdmin, AsyncConsumer, NewTopic, TopicPartition
 from client.protocol.record_batch import decode_batch, iter_batches
-from tests.broker_server.conftest import Node
+from tests.support.node import Node
 from tests.client_groups.conftest import start_group_node
 
 COMPACTING = ('"offsets.topic.segment.bytes" = 2048\n"log.cleaner.backoff.ms" = 200\n'

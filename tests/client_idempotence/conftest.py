@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from client.conn import BrokerConnection
-from tests.broker_server.conftest import Node, node  # noqa: F401  (fixture reused here)
+from tests.support.node import Node
 from tests.support.faultproxy import FaultProxy
 
 

@@ -10,7 +10,8 @@ import time
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
 from client.protocol.record_batch import iter_batches
 from tests.broker_server.wire import WireClient, fetch
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
+from tests.support.waiting import wait_until_async
 
 SETTINGS = dict(retry_backoff_ms=30, delivery_timeout_ms=90_000, request_timeout_ms=10_000, linger_ms=2)
 
@@ -25,13 +26,6 @@ async def read_all(bs: str, topic: str, partitions: int, expected: int) -> list:
             if len(records) >= expected and not await consumer.poll(timeout_ms=300):
                 break
     return records
-
-
-async def wait_until(condition, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 async def lost_answers(producer: AsyncProducer, proxy, topic: str, rounds: int, start: int) -> list:
@@ -114,7 +108,7 @@ async def test_broker_restarts_keep_every_record_exactly_once(node, proxied) -> 
             for i in range(50):                     # in flight behind it: written, answers lost too
                 expected.append(b"r%d-cut-%d" % (round_, i))
                 futures.append(await producer.send("rs", expected[-1]))
-            await wait_until(lambda: proxied.replies_dropped > dropped, "the answer to be swallowed")
+            await wait_until_async("the answer to be swallowed", lambda: proxied.replies_dropped > dropped, 20)
             restart()
             if restart == node.stop:
                 assert list(node.data_dir.rglob("rs-0/*.snapshot")), "a clean stop leaves a producer snapshot"

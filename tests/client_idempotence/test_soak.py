@@ -12,7 +12,7 @@ import random
 import pytest
 
 from client import AsyncProducer
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 from tests.client_idempotence.test_exactly_once import SETTINGS, create, read_all
 
 pytestmark = pytest.mark.soak

@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,11 +56,3 @@ def scrape(metrics_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 def cluster_json(console_url: str) -> dict:
     return json.loads(get(console_url + "api/cluster"))
 
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
-    """Poll `check` every 0.2 s until true; the seconds it took. Fails naming `what`."""
-    start = time.monotonic()
-    while not check():
-        assert time.monotonic() - start < timeout, f"{what}: not within {timeout} s"
-        time.sleep(0.2)
-    return time.monotonic() - start

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.cluster import cli, cluster_json, local_cluster, wait_for
+from tests.console.cluster import cli, cluster_json, local_cluster
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -59,7 +60,7 @@ def test_page_follows_a_killed_broker_without_reload(tmp_path: Path):
         driver = _browser()
         try:
             driver.get(watcher.console_url)
-            wait_for("three brokers and three partitions on the page",
+            wait_until("three brokers and three partitions on the page",
                      lambda: _page(driver)[0] == ["1", "2", "3"] and len(_page(driver)[1]) == 3, 20)
             marker = driver.execute_script("window.notReloaded = 'still here'; return window.notReloaded;")
             # A broker other than the one serving the page, leading at least one partition.
@@ -74,7 +75,7 @@ def test_page_follows_a_killed_broker_without_reload(tmp_path: Path):
                 brokers, shown = _page(driver)
                 return (str(victim.id) not in brokers and len(brokers) == 2
                         and all(shown.get(p) not in (str(victim.id), "offline", None) for p in led))
-            wait_for("the killed broker gone and new leaders shown", moved, 15)
+            wait_until("the killed broker gone and new leaders shown", moved, 15)
             took = time.monotonic() - killed_at
             assert driver.execute_script("return window.notReloaded;") == marker   # the same page, live
             driver.save_screenshot(str(tmp_path / "console-after-failover.png"))

@@ -9,12 +9,14 @@ follower is started again and caught up."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from client import AsyncConsumer, AsyncProducer, TopicPartition
-from tests.console.cluster import cli, cluster_json, local_cluster, scrape, wait_for
+from tests.console.cluster import cli, cluster_json, local_cluster, scrape
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -51,7 +53,7 @@ def test_messages_in_and_under_replicated_partitions(tmp_path: Path):
                       "--bootstrap", state.bootstrap)
         assert created.returncode == 0, created.stderr
         first = state.brokers[0].console_url
-        wait_for("a leader with a full ISR", lambda: any(
+        wait_until("a leader with a full ISR", lambda: any(
             t["name"] == TOPIC and len(t["partitions"][0]["isr"]) == 3 for t in cluster_json(first)["topics"]), 20)
         leader_id = next(t for t in cluster_json(first)["topics"] if t["name"] == TOPIC)["partitions"][0]["leader"]
         leader = state.broker(leader_id)
@@ -72,14 +74,15 @@ def test_messages_in_and_under_replicated_partitions(tmp_path: Path):
 
         follower = next(b for b in state.brokers if b.id != leader_id)
         assert cli("cluster", "kill", str(follower.id), *d).returncode == 0
-        shrunk = wait_for("under-replicated partitions = 1", lambda: _value(
+        killed = time.monotonic()
+        wait_until("under-replicated partitions = 1", lambda: _value(
             scrape(metrics), "kafka_server_replicamanager_underreplicatedpartitions") == 1, 30)
         started = cli("cluster", "start", str(follower.id), *d)
         assert started.returncode == 0, started.stderr
-        wait_for("under-replicated partitions back to 0", lambda: _value(
+        wait_until("under-replicated partitions back to 0", lambda: _value(
             scrape(metrics), "kafka_server_replicamanager_underreplicatedpartitions") == 0, 40)
-        print(f"under-replicated after {shrunk:.1f} s")
+        print(f"under-replicated after {time.monotonic() - killed:.1f} s")
 
         # After the ISR checks: the commit creates __consumer_offsets, whose partitions count too.
         asyncio.run(_commit(state.bootstrap, "laggards", 400))
-        wait_for("the coordinator reports lag 600", lambda: _lag(state, "laggards") == 600, 20)
+        wait_until("the coordinator reports lag 600", lambda: _lag(state, "laggards") == 600, 20)

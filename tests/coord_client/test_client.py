@@ -13,14 +13,13 @@ from coord.protocol.errors import (BadVersionError, NoChildrenForEphemeralsError
                                    NoNodeError, NotEmptyError, NoWatcherError,
                                    RolledBackError, RuntimeInconsistencyError)
 from coord.protocol.opcodes import EventType as E
-from tests.coord_client.waiting import wait_for
+from tests.support.waiting import wait_until_async
 
 
 @pytest.fixture
 async def client(zk_server) -> AsyncIterator[CoordClient]:
     async with CoordClient(zk_server.hosts, session_timeout=10) as c:
         yield c
-
 
 
 def events(log: list[WatchedEvent]) -> list[tuple[E, str]]:
@@ -108,7 +107,7 @@ async def test_one_shot_watches_fire_once_with_exact_events(client: CoordClient)
     log: list[WatchedEvent] = []
     assert await client.exists("/w", watch=log.append) is None
     await client.create("/w", b"0")
-    await wait_for(lambda: len(log) == 1)
+    await wait_until_async("one watch event", lambda: len(log) == 1)
     await client.get("/w", watch=log.append)
     await client.get_children("/w", watch=log.append)
     await client.set("/w", b"1")
@@ -120,7 +119,7 @@ async def test_one_shot_watches_fire_once_with_exact_events(client: CoordClient)
     await client.delete("/w/kid")
     await client.delete("/w")
     await client.sync("/")
-    await wait_for(lambda: len(log) >= 5)
+    await wait_until_async("five watch events", lambda: len(log) >= 5)
     assert events(log) == [(E.NODE_CREATED, "/w"), (E.NODE_DATA_CHANGED, "/w"),
                            (E.NODE_CHILDREN_CHANGED, "/w"), (E.NODE_CHILDREN_CHANGED, "/w"),
                            (E.NODE_DELETED, "/w")]
@@ -142,7 +141,7 @@ async def test_persistent_and_recursive_watches(client: CoordClient, zk_server) 
         await client.delete("/pw/a")
         await client.sync("/")
         await other.sync("/")
-        await wait_for(lambda: len(deep) >= 4 and len(flat) >= 3)
+        await wait_until_async("the deep and flat watches firing", lambda: len(deep) >= 4 and len(flat) >= 3)
         assert events(flat) == [(E.NODE_CHILDREN_CHANGED, "/pw"), (E.NODE_DATA_CHANGED, "/pw"),
                                 (E.NODE_CHILDREN_CHANGED, "/pw")]
         assert events(deep) == [(E.NODE_CREATED, "/pw/a"), (E.NODE_DATA_CHANGED, "/pw/a"),
@@ -150,10 +149,15 @@ async def test_persistent_and_recursive_watches(client: CoordClient, zk_server) 
         await client.remove_watches("/pw")
         await other.remove_watches("/pw")
         await client.set("/pw", b"z")
-        await client.sync("/")
-        await other.sync("/")
-        await asyncio.sleep(0.2)
+        # Events reach a session in zxid order: once a watch on a later change has fired on
+        # both sessions, any event for the set above would have arrived before it.
+        marks: list[WatchedEvent] = []
+        await client.exists("/pw-mark", watch=marks.append)
+        await other.exists("/pw-mark", watch=marks.append)
+        await client.create("/pw-mark")
+        await wait_until_async("the later change seen by both sessions", lambda: len(marks) == 2)
         assert len(flat) == 3 and len(deep) == 4
+        await client.delete("/pw-mark")
         await client.delete("/pw")
 
 

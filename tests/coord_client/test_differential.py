@@ -16,7 +16,7 @@ from coord.client import CoordClient
 from coord.protocol import records as R
 from coord.protocol.errors import CoordError
 from tests.coord_client.conftest import _running
-from tests.coord_client.waiting import wait_for
+from tests.support.waiting import wait_until_async
 
 NAMES = ["/d", "/d/a", "/d/b", "/d/a/x", "/d/a/y", "/d/b/z", "/d/s-"]
 
@@ -83,7 +83,7 @@ async def run_workload(hosts: str, seed: int) -> tuple[list[Any], list[Any]]:
         out.append(len(events))           # the tail (recursive delete) comes in child order,
         await c.delete("/d", recursive=True)   # which is a hash order on ZooKeeper
         await observer.sync("/")
-        await wait_for(lambda: events[-1:] == [(2, "/d")], 5)
+        await wait_until_async("the delete event on /d", lambda: events[-1:] == [(2, "/d")], 5)
     return out, events
 
 

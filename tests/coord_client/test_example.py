@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from tests.coord_client.waiting import wait_for
+from tests.support.waiting import wait_until_async
 from tests.support.faultproxy import FaultProxy
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "master_election.py"
@@ -40,11 +40,11 @@ async def test_app_server_pauses_writes_while_suspended(zk_server) -> None:
         await app.start()
         app.write(1)
         proxy.cut()
-        await wait_for(lambda: app.master is None, 5)
+        await wait_until_async("no master known", lambda: app.master is None, 5)
         app.write(2)                                    # suspended: nothing is sent
         assert app.writes == ["10.0.0.9:5432"]
         proxy.heal()
-        await wait_for(lambda: app.master == "10.0.0.9:5432", 10)
+        await wait_until_async("the new master known", lambda: app.master == "10.0.0.9:5432", 10)
         app.write(3)
         assert app.writes == ["10.0.0.9:5432"] * 2
         await app.zk.stop()

@@ -13,8 +13,7 @@ import pytest
 from coord.client import CoordClient
 from coord.recipes import Election, LeadershipLost, Lock
 from tests.support.faultproxy import FaultProxy
-from tests.coord_client.waiting import wait_for
-
+from tests.support.waiting import wait_until_async
 
 
 async def clients(stack: AsyncExitStack, hosts: str, n: int) -> list[CoordClient]:
@@ -49,11 +48,11 @@ async def test_one_leader_at_a_time_and_the_next_takes_over(zk_server) -> None:
         assert await elections[2].contenders() == ["c0", "c1", "c2"] and history == ["c0"]
         resign["c0"].set()                              # leader resigns
         assert await runs[0] == "c0"
-        await wait_for(lambda: history == ["c0", "c1"], 5)
+        await wait_until_async("c1 elected after c0", lambda: history == ["c0", "c1"], 5)
         await cs[1].stop()                              # leader's session closes
         with pytest.raises(LeadershipLost):
             await runs[1]
-        await wait_for(lambda: history == ["c0", "c1", "c2"], 5)
+        await wait_until_async("c2 elected after c1", lambda: history == ["c0", "c1", "c2"], 5)
         resign["c2"].set()
         assert await runs[2] == "c2"
 
@@ -79,7 +78,7 @@ async def test_lock_mutual_exclusion_without_herd(zk_server) -> None:
         assert await holder.acquire(timeout=5)
         waiters = [Lock(c, "/locks/herd", f"w{i}") for i, c in enumerate(cs[1:])]
         pending = [asyncio.ensure_future(w.acquire()) for w in waiters]
-        await wait_for(lambda: all(c.core.watches.data or c.core.watches.exist for c in cs[1:]), 5)
+        await wait_until_async("every waiter watching its predecessor", lambda: all(c.core.watches.data or c.core.watches.exist for c in cs[1:]), 5)
         watched = [set(c.core.watches.data) | set(c.core.watches.exist) for c in cs[1:]]
         assert all(len(w) == 1 for w in watched)         # each waiter watches one node...
         assert len(set().union(*watched)) == 3           # ...its own predecessor

@@ -14,7 +14,7 @@ import pytest
 
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import ConnectionLossError
-from tests.coord_client.waiting import wait_for
+from tests.support.waiting import wait_until_async
 from tests.support.faultproxy import FaultProxy
 
 SECONDS = float(os.environ.get("COORD_SOAK_SECONDS", "30"))
@@ -50,7 +50,7 @@ async def test_acknowledged_creates_survive_random_cuts(zk_server, seed: int) ->
 
             await asyncio.gather(chaos(), *(writer() for _ in range(16)))
             proxy.heal()
-            await wait_for(lambda: c.state == ConnState.CONNECTED, 15)
+            await wait_until_async("the client connected again", lambda: c.state == ConnState.CONNECTED, 15)
             present = set(await c.get_children(base))
             missing = [p for p in acked if p.rsplit("/", 1)[1] not in present]
             assert not missing, f"seed {seed}: acknowledged but missing: {missing[:5]}"

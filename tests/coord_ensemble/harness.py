@@ -13,7 +13,7 @@ says what it waited for and what it saw.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,28 +23,13 @@ from coord.client.four_letter import four_letter
 from tests.support.faultproxy import FaultProxy
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 T = TypeVar("T")
 
 TICK_MS = 250          # short ticks keep failover fast; limits stay ZooKeeper-like
 INIT_LIMIT = 20        # 5 s to join a leader (a loaded machine starts processes slowly)
 SYNC_LIMIT = 8         # 2 s of silence before a member gives up on the leader
-
-
-def wait_until(what: str, fn: Callable[[], T | None], timeout: float = 45.0,
-               interval: float = 0.1) -> T:
-    """Poll `fn` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except Exception as exc:  # noqa: BLE001 - a poll may hit a member mid-restart
-            last = exc
-        if last and not isinstance(last, Exception):   # an error is not success
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not reached in {timeout}s (last: {last!r})")
 
 
 class Ensemble:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.coord_ensemble.harness import WriteLoad, kazoo, wait_until
+from tests.coord_ensemble.harness import WriteLoad, kazoo
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 

@@ -18,14 +18,16 @@ import pytest
 from coord.client import CoordClient
 from coord.client.client import ConnState
 from coord.protocol.errors import BadVersionError, CoordError, SessionExpiredError
-from tests.coord_ensemble.harness import Ensemble, wait_until
+from tests.coord_ensemble.harness import Ensemble
 from tests.support.linearizability import Op, check, check_sequential_per_client
+from tests.support.waiting import wait_until, wait_until_async
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
 KEYS = ["/lin/a", "/lin/b", "/lin/c"]
 CLIENTS = 6
 CALL_TIMEOUT = 8.0
+SERVED_BETWEEN_FAULTS = 60  # operations completed before each fault and after the last: 4 x 60 > 200 judged
 SESSION_TIMEOUT = 5.0      # the most tick 250 ms allows; every fault heals well within it
 
 
@@ -80,21 +82,26 @@ async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event
                 return
             except (CoordError, asyncio.TimeoutError):
                 op.ret = None           # outcome unknown: it may or may not have happened
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)   # back off before the next operation, not a wait
             history.append(op)
     finally:
         await client.stop()
 
 
-async def _faults(ens: Ensemble, rng: random.Random | None = None) -> None:
+async def _faults(ens: Ensemble, history: list[Op], rng: random.Random | None = None) -> None:
     """kill -9 a member and restart it; SIGSTOP one and resume it; cut one off and heal
     it. The victim is the leader of the moment, or (with `rng`) any member. Each waits
-    for the ensemble to settle."""
+    for the ensemble to settle and for the clients to complete operations on it."""
     run = asyncio.to_thread
+
+    async def served(count: int = SERVED_BETWEEN_FAULTS) -> None:
+        target = _completed(history) + count
+        await wait_until_async(f"{count} more completed operations",
+                               lambda: _completed(history) >= target, 60)
 
     async def victim() -> int:
         leader = await run(ens.wait_leader)
-        await asyncio.sleep(2)
+        await served()
         return leader if rng is None else rng.choice(ens.sids)
 
     for hurt, heal in ((ens.kill, ens.start), (ens.pause, ens.resume), (ens.isolate, ens.heal)):
@@ -103,7 +110,11 @@ async def _faults(ens: Ensemble, rng: random.Random | None = None) -> None:
         await run(ens.wait_leader, [s for s in ens.sids if s != target])
         heal(target)
     await run(ens.wait_leader)
-    await asyncio.sleep(2)
+    await served()
+
+
+def _completed(history: list[Op]) -> int:
+    return sum(op.ret is not None for op in history)
 
 
 async def _linearizable_run(ens: Ensemble, rounds: int, rng: random.Random | None) -> None:
@@ -125,7 +136,7 @@ async def _linearizable_run(ens: Ensemble, rounds: int, rng: random.Random | Non
                for i in range(CLIENTS)]
     try:
         for _ in range(rounds):
-            await _faults(ens, rng)
+            await _faults(ens, history, rng)
     finally:
         stop.set()
         await asyncio.gather(*clients)

@@ -10,7 +10,8 @@ import pytest
 
 from coord.client import CoordClient
 from coord.client.four_letter import four_letter
-from tests.coord_ensemble.harness import Ensemble, kazoo, wait_until
+from tests.coord_ensemble.harness import Ensemble, kazoo
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
@@ -63,7 +64,8 @@ async def test_sessions_move_to_another_member_with_their_ephemerals(ensemble, v
             third.stop()
             third.close()
         assert owners == {"/eph-kazoo": zk_session, "/eph-ours": our_session}
-        # a full session timeout later the sessions are still alive (pings reach the leader)
+        # a full session timeout later the sessions are still alive (pings reach the leader):
+        # letting that time pass is the point, so this sleep is the test's subject
         await asyncio.sleep(SESSION_TIMEOUT * 1.5)
         assert (await ours.exists("/eph-kazoo")) is not None
         assert (await ours.exists("/eph-ours")) is not None
@@ -89,7 +91,7 @@ def test_a_leader_paused_past_the_session_timeout_does_not_refuse_live_sessions(
         zk.create("/eph", b"1", ephemeral=True)
         ens.pause(old)
         new = ens.wait_leader([first, second])
-        time.sleep(SESSION_TIMEOUT + 1)
+        time.sleep(SESSION_TIMEOUT + 1)    # the subject: the old leader stays paused past the timeout
         ens.resume(old)
         wait_until(f"member {old} follows", lambda: ens.mode(old) == "follower")
         # the session's member dies: its only other choice is the old leader

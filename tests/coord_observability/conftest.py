@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.coord_ensemble.conftest import ensemble  # noqa: F401 - the ensemble factory, reused
 from tests.coord_observability.observe import OBSERVED, printed_ports
 from tests.coord_server.conftest import RunningCoord, start_coord
 from tests.support.procs import ProcessGroup

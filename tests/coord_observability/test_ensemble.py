@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.coord_ensemble.harness import Ensemble, kazoo, wait_until
+from tests.coord_ensemble.harness import Ensemble, kazoo
+from tests.support.waiting import wait_until
 from tests.coord_observability.observe import OBSERVED, command, printed_ports, scrape
 
 

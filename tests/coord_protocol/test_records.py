@@ -145,6 +145,7 @@ JUTE_RECORDS = sorted({v for v in vars(R).values() if isinstance(v, type) and ha
                       key=lambda c: c.__name__)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", JUTE_RECORDS, ids=lambda c: c.__name__)
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
@@ -153,6 +154,7 @@ def test_round_trip(cls: Any, data: st.DataObject) -> None:
     assert cls.from_bytes(rec.to_bytes()) == rec
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", JUTE_RECORDS, ids=lambda c: c.__name__)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())

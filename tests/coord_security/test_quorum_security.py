@@ -16,7 +16,8 @@ from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl
 
 from coord.zab.messages import Notification, encode
-from tests.coord_ensemble.harness import Ensemble, wait_until
+from tests.coord_ensemble.harness import Ensemble
+from tests.support.waiting import wait_until
 from tests.coord_security.conftest import JAAS, SUPER_DIGEST, Pki
 from tests.support.procs import ProcessGroup
 

@@ -15,7 +15,7 @@ from kazoo.security import make_acl
 from coord.client import CoordClient
 from coord.protocol import records as R
 from coord.protocol.errors import NoAuthError
-from tests.coord_ensemble.harness import wait_until
+from tests.support.waiting import wait_until
 from tests.coord_security.conftest import Pki, SecureCoord, start_secure
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup

@@ -4,7 +4,6 @@ ephemerals, multi, watches and kazoo's own recipes, unchanged."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
@@ -18,19 +17,13 @@ from kazoo.recipe.election import Election
 from kazoo.recipe.lock import Lock
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 from kazoo.security import ACL, Id, make_digest_acl
+from tests.support.waiting import wait_until
 
 
 def _base(kz: KazooClient) -> str:
     path = f"/t-{uuid.uuid4().hex[:8]}"
     kz.create(path)
     return path
-
-
-def _wait(cond, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_crud_and_stats(kz: KazooClient) -> None:
@@ -136,7 +129,7 @@ def test_watches_fire_once_in_order(kz: KazooClient) -> None:
     kz.create(f"{base}/new")
     # The watch-before-data guarantee: once the read sees the change, the events are in.
     kz.get_children(base)
-    _wait(lambda: len(events) == 3)
+    wait_until("three watch events", lambda: len(events) == 3)
     assert [(e.type, e.path) for e in events] == [
         (EventType.CHANGED, f"{base}/w"), (EventType.CREATED, f"{base}/new"),
         (EventType.CHILD, base)]
@@ -150,7 +143,7 @@ def test_kazoo_watch_recipes(kz: KazooClient) -> None:
     DataWatch(kz, base, lambda data, stat: seen_data.append(data))
     kz.create(f"{base}/x")
     kz.set(base, b"v1")
-    _wait(lambda: ["x"] in seen_children and b"v1" in seen_data)
+    wait_until("the children and data watches firing", lambda: ["x"] in seen_children and b"v1" in seen_data)
 
 
 def test_lock_and_election_and_barrier_and_counter(shared_coord, kz: KazooClient) -> None:

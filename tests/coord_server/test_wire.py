@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 import pytest
 from kazoo.client import KazooClient
+
+from tests.support.waiting import wait_until
 
 # ConnectRequest from the reference, section 12.1: timeout 30000, new session.
 CONNECT = bytes.fromhex("0000002d000000000000000000000000000075300000000000000000000000100000000000"
@@ -177,10 +178,10 @@ def test_many_idle_connections(shared_coord) -> None:
     try:
         for _ in range(1000):
             socks.append(socket.create_connection(("127.0.0.1", shared_coord.port), timeout=5))
-        time.sleep(0.2)
+        wait_until("the server counting 1000 live connections", lambda: int(dict(
+            line.split("\t") for line in _four(shared_coord.port, b"mntr").splitlines()
+        )["zk_num_alive_connections"]) >= 1000, 15)
         _still_serving(shared_coord)
-        assert int(dict(line.split("\t") for line in _four(shared_coord.port, b"mntr")
-                        .splitlines())["zk_num_alive_connections"]) >= 1000
     finally:
         for s in socks:
             s.close()

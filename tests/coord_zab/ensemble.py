@@ -5,14 +5,13 @@ It must never sleep without a bound: every wait gives up with an AssertionError.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 
 import msgpack
 
 from coord.zab import Role, Snapshot, ZabConfig
 from coord.zab.node import ZabNode
 from tests.support.ports import free_ports
+from tests.support.waiting import wait_until_async
 
 CONFIG = ZabConfig(tick=0.05, init_limit=20, sync_limit=6, election_retry=2)
 
@@ -34,14 +33,6 @@ class ListMachine:
         return Snapshot(zxid, msgpack.packb(self.applied))
 
 
-async def until(cond: Callable[[], bool], seconds: float = 15.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
-
 def serving_leader(nodes: dict[int, ZabNode]) -> ZabNode | None:
     leaders = [n for n in nodes.values()
                if n.peer is not None and n.peer.state == Role.LEADING and n.peer.serving]
@@ -57,7 +48,7 @@ async def start_and_elect(nodes: dict[int, ZabNode]) -> ZabNode:
     """Start every node; return the leader once one serves."""
     for node in nodes.values():
         await node.start()
-    await until(lambda: serving_leader(nodes) is not None)
+    await wait_until_async("a serving leader", lambda: serving_leader(nodes) is not None)
     leader = serving_leader(nodes)
     assert leader is not None
     return leader

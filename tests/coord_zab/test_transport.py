@@ -7,7 +7,8 @@ import asyncio
 
 from coord.zab.messages import Ping
 from coord.zab.transport import PeerNetwork
-from tests.coord_zab.ensemble import loopback_addresses, until
+from tests.coord_zab.ensemble import loopback_addresses
+from tests.support.waiting import wait_until_async
 
 
 async def test_a_broken_outgoing_link_is_reported_and_its_queue_dropped() -> None:
@@ -20,15 +21,15 @@ async def test_a_broken_outgoing_link_is_reported_and_its_queue_dropped() -> Non
     await two.start()
     try:
         one.send(2, Ping(1, 1, False))
-        await until(lambda: len(got) == 1)
+        await wait_until_async("the first ping delivered", lambda: len(got) == 1)
         # server 2 drops every incoming connection: 1's link to 2 breaks under it
         for writer in list(two._incoming):
             writer.transport.abort()
         one.send(2, Ping(1, 2, False))    # written into the dead connection, or dropped
-        await until(lambda: lost_at_1 == [2])
+        await wait_until_async("the lost peer reported", lambda: lost_at_1 == [2])
         # the next connection carries only what is sent after the loss
         one.send(2, Ping(1, 3, False))
-        await until(lambda: got[-1][1] == Ping(1, 3, False))
+        await wait_until_async("the ping after reconnecting", lambda: got[-1][1] == Ping(1, 3, False))
         assert Ping(1, 2, False) not in [m for _, m in got]
     finally:
         await one.close()

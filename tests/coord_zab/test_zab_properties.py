@@ -1,4 +1,4 @@
-"""The ZAB paper's claims as tests, on hand-built scenarios (tests/coord_zab/bench.py).
+"""The ZAB paper's claims as tests, on hand-built scenarios (tests/coord_zab/scenarios.py).
 
 Each test names the property it checks; together with the simulator (tests/sim) they
 are what we mean by "the ZAB core is correct".
@@ -19,7 +19,7 @@ from coord.zab.messages import (
     decode, encode,
 )
 from coord.zab.quorum import quorum_acked, quorum_size
-from tests.coord_zab.bench import CONFIG, Bench, elect
+from tests.coord_zab.scenarios import CONFIG, Bench, elect
 
 
 def _lone_follower(state: PersistentState) -> Peer:

@@ -20,6 +20,7 @@ def _assert_clean(first: int, count: int) -> None:
         raise result.failures[0]
 
 
+@pytest.mark.slow
 def test_stable_generations_own_every_partition_once_over_many_seeds() -> None:
     _assert_clean(0, DEFAULT_SEEDS)
 

@@ -18,19 +18,9 @@ from tests.kafka_clients.drivers import load
 from tests.kafka_clients.kwire import API_FETCH, RawConn, fetch_body, parse_batches, parse_fetch_v4
 from tests.kafka_clients.records import Record
 from tests.kafka_clients.servers import Broker, unique_topic
+from tests.support.waiting import wait_until
 
 TIMEOUT = 60.0
-
-
-def eventually(what: str, check: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
 
 
 @contextmanager
@@ -48,7 +38,7 @@ def confluent_member(bootstrap: str, group: str, topic: str, partitions: int) ->
             c.poll(0.2)     # rebalance callbacks run inside poll
             return len(c.assignment()) == partitions
 
-        eventually(f"{group}'s member to be assigned {topic}", assigned)
+        wait_until(f"{group}'s member to be assigned {topic}", assigned)
         c.commit(offsets=[TopicPartition(topic, p, p + 1) for p in range(partitions)], asynchronous=False)
         yield c
     finally:
@@ -66,7 +56,7 @@ def test_confluent_admin_creates_alters_and_deletes_topics(kafka_node: Broker) -
     name = unique_topic("admin-c")
     admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1,
                                   config={"retention.ms": "123456789"})])[name].result(TIMEOUT)
-    eventually("2 partitions", lambda: len(admin.list_topics(name, timeout=10).topics[name].partitions) == 2)
+    wait_until("2 partitions", lambda: len(admin.list_topics(name, timeout=10).topics[name].partitions) == 2)
 
     with pytest.raises(KafkaException) as again:
         admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])[name].result(TIMEOUT)
@@ -81,13 +71,13 @@ def test_confluent_admin_creates_alters_and_deletes_topics(kafka_node: Broker) -
     assert entries["cleanup.policy"].value == "delete", entries["cleanup.policy"]
 
     admin.create_partitions([NewPartitions(name, 5)])[name].result(TIMEOUT)
-    eventually("5 partitions", lambda: len(admin.list_topics(name, timeout=10).topics[name].partitions) == 5)
+    wait_until("5 partitions", lambda: len(admin.list_topics(name, timeout=10).topics[name].partitions) == 5)
     with pytest.raises(KafkaException) as fewer:
         admin.create_partitions([NewPartitions(name, 3)])[name].result(TIMEOUT)
     assert fewer.value.args[0].code() == KafkaError.INVALID_PARTITIONS, fewer.value
 
     admin.delete_topics([name])[name].result(TIMEOUT)
-    eventually(f"{name} to disappear", lambda: name not in admin.list_topics(timeout=10).topics)
+    wait_until(f"{name} to disappear", lambda: name not in admin.list_topics(timeout=10).topics)
     with pytest.raises(KafkaException) as missing:
         admin.delete_topics([name])[name].result(TIMEOUT)
     assert missing.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, missing.value
@@ -103,7 +93,7 @@ def test_confluent_admin_lists_and_describes_groups_and_their_offsets(kafka_node
     group = unique_topic("admin-group")
     admin = AdminClient({"bootstrap.servers": kafka_node.bootstrap})
     with confluent_member(kafka_node.bootstrap, group, topic, 2):
-        listed = eventually(f"{group} listed", lambda: [g for g in admin.list_consumer_groups().result(TIMEOUT).valid
+        listed = wait_until(f"{group} listed", lambda: [g for g in admin.list_consumer_groups().result(TIMEOUT).valid
                                                         if g.group_id == group])
         # ListGroups v4+ carries the state; librdkafka shows UNKNOWN when it negotiated less
         assert listed[0].state in (ConsumerGroupState.STABLE, ConsumerGroupState.UNKNOWN), listed[0].state
@@ -115,7 +105,7 @@ def test_confluent_admin_lists_and_describes_groups_and_their_offsets(kafka_node
         offsets = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(TIMEOUT)
         assert {(tp.topic, tp.partition, tp.offset) for tp in offsets.topic_partitions} == \
             {(topic, 0, 1), (topic, 1, 2)}, offsets
-    desc = eventually("the group to empty", lambda: (d := admin.describe_consumer_groups([group])[group]
+    desc = wait_until("the group to empty", lambda: (d := admin.describe_consumer_groups([group])[group]
                                                       .result(TIMEOUT)).state == ConsumerGroupState.EMPTY and d)
     assert desc.members == [], desc
 
@@ -158,9 +148,9 @@ def test_kafka_python_admin_creates_alters_and_deletes_topics(kafka_node: Broker
         assert topic_configs["retention.ms"]["config_source"] == "DYNAMIC_TOPIC_CONFIG", topic_configs["retention.ms"]
         assert topic_configs["cleanup.policy"]["value"] == "delete", topic_configs["cleanup.policy"]
         admin.create_partitions({name: 4})
-        eventually("4 partitions", lambda: len(admin.describe_topics([name])[0]["partitions"]) == 4)
+        wait_until("4 partitions", lambda: len(admin.describe_topics([name])[0]["partitions"]) == 4)
         admin.delete_topics([name])
-        eventually(f"{name} to disappear", lambda: name not in admin.list_topics())
+        wait_until(f"{name} to disappear", lambda: name not in admin.list_topics())
     finally:
         admin.close()
 
@@ -176,7 +166,7 @@ def test_kafka_python_admin_lists_and_describes_groups_and_their_offsets(kafka_n
     admin = KafkaAdminClient(bootstrap_servers=kafka_node.bootstrap)
     try:
         with confluent_member(kafka_node.bootstrap, group, topic, 2):
-            listed = eventually(f"{group} listed", lambda: [g for g in admin.list_groups() if g["group_id"] == group])
+            listed = wait_until(f"{group} listed", lambda: [g for g in admin.list_groups() if g["group_id"] == group])
             assert listed[0]["protocol_type"] == "consumer", listed
             desc = admin.describe_groups([group])[group]
             assert desc["group_state"] == "Stable" and desc["protocol_data"] == "range", desc

@@ -14,6 +14,7 @@ from tests.kafka_clients.drivers import CLIENTS, load
 from tests.kafka_clients.kwire import API_METADATA, RawConn, metadata_v4_body, parse_metadata_v4_topics
 from tests.kafka_clients.records import Record
 from tests.kafka_clients.servers import Broker, unique_topic
+from tests.support.waiting import wait_until
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 
@@ -52,8 +53,5 @@ def test_metadata_with_auto_create_creates_one_partition(kafka_node: Broker) -> 
     topic = unique_topic("created-by-metadata")
     with RawConn(kafka_node.bootstrap) as conn:
         conn.call(API_METADATA, 4, metadata_v4_body([topic], allow_auto_create=True))
-    deadline = time.monotonic() + 30
-    while (partitions := partitions_of(kafka_node.bootstrap, topic)) != [0]:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{topic}: partitions {partitions} 30s after a Metadata request that may create it")
-        time.sleep(0.2)
+    wait_until(f"{topic} created with one partition by a Metadata request that may create it",
+               lambda: partitions_of(kafka_node.bootstrap, topic) == [0], 30)

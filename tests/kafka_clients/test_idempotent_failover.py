@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.broker_cluster.cluster import Cluster, start_cluster, wait_until
+from tests.broker_cluster.cluster import Cluster, start_cluster
+from tests.support.waiting import wait_until
 from tests.kafka_clients.conftest import needs
 from tests.kafka_clients.servers import create_topic, unique_topic
 from tests.support.procs import ProcessGroup

@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 
 
 def rss_mb(pid: int) -> float:
@@ -66,15 +65,6 @@ def still_open(s: socket.socket) -> bool:
         return False
     finally:
         s.setblocking(True)
-
-
-def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def keepalive_on(port: int) -> bool:

@@ -18,9 +18,10 @@ from client.protocol.kafka_frames import RequestHeader, encode_request
 from client.protocol.record_batch import build_batch
 from tests.broker_server.wire import WireClient, create_topic, fetch_request, metadata, produce
 from tests.limits.measure import (close_all, closed_by_server, fd_count, keepalive_on, open_from, rss_mb,
-                                  still_open, wait_until)
+                                  still_open)
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
+from tests.support.waiting import wait_until
 
 
 class Node:
@@ -86,11 +87,10 @@ def test_idle_connections_are_closed_after_connections_max_idle_ms(procs, tmp_pa
     try:
         for i in range(40):   # 2,000 sockets from 40 addresses
             socks += open_from(f"127.0.0.{i + 2}", node.port, 50)
-        assert wait_until(lambda: fd_count(node.pid) >= base_fds + 1900, 20)
+        wait_until("1900 connections open on the broker", lambda: fd_count(node.pid) >= base_fds + 1900, 20)
         assert node.served()
         assert rss_mb(node.pid) - base_rss < 100
-        assert wait_until(lambda: fd_count(node.pid) <= base_fds + 20, 15), \
-            f"{fd_count(node.pid) - base_fds} descriptors still open"
+        wait_until("the broker closed the connections (at most 20 descriptors above the start)", lambda: fd_count(node.pid) <= base_fds + 20, 15)
         assert not any(still_open(s) for s in socks[::97])
         assert node.served()
     finally:
@@ -105,7 +105,7 @@ def test_a_slowloris_is_closed_when_idle_and_others_are_served(procs, tmp_path):
     try:
         assert node.served()
         assert all(closed_by_server(s, 10) for s in socks[::20])
-        assert wait_until(lambda: fd_count(node.pid) <= base_fds + 20, 10)
+        wait_until("the broker closed the connections (at most 20 descriptors above the start)", lambda: fd_count(node.pid) <= base_fds + 20, 10)
     finally:
         close_all(socks)
 

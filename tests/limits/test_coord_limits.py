@@ -21,9 +21,10 @@ from coord.protocol import records as R
 from coord.protocol.framing import frame
 from coord.protocol.opcodes import OpCode
 from tests.coord_server.rawclient import RawClient
-from tests.limits.measure import close_all, closed_by_server, fd_count, open_from, rss_mb, still_open, wait_until
+from tests.limits.measure import close_all, closed_by_server, fd_count, open_from, rss_mb, still_open
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup, wait_for_port
+from tests.support.waiting import wait_until
 
 # ConnectRequest: protocol 0, zxid 0, timeout 30000, session 0, 16-byte password, readOnly false.
 CONNECT = bytes.fromhex("0000002d000000000000000000000000000075300000000000000000000000100000000000"
@@ -71,8 +72,8 @@ def test_one_address_gets_at_most_max_client_cnxns(procs, tmp_path):
     base_fds = fd_count(coord.proc.pid)
     hog = open_from("127.0.0.2", coord.port, 100)
     try:
-        time.sleep(1)
-        assert sum(still_open(s) for s in hog) == 60
+        wait_until("the server closing all but 60 of one address's 100 connections",
+                   lambda: sum(still_open(s) for s in hog) == 60, 10)
         assert fd_count(coord.proc.pid) <= base_fds + 65
         assert coord.served()
     finally:
@@ -86,11 +87,10 @@ def test_two_thousand_sockets_without_a_connect_request_are_closed(procs, tmp_pa
     try:
         for i in range(40):   # 2,000 sockets, 50 from each of 40 addresses
             socks += open_from(f"127.0.0.{i + 2}", coord.port, 50, b"\x00\x00")
-        assert wait_until(lambda: fd_count(coord.proc.pid) >= base_fds + 1900, 10)
+        wait_until("1900 connections open on the server", lambda: fd_count(coord.proc.pid) >= base_fds + 1900, 10)
         assert coord.served()
         assert rss_mb(coord.proc.pid) - base_rss < 100
-        assert wait_until(lambda: fd_count(coord.proc.pid) <= base_fds + 20, 15), \
-            f"{fd_count(coord.proc.pid) - base_fds} descriptors still open"
+        wait_until("the server closed the connections (at most 20 descriptors above the start)", lambda: fd_count(coord.proc.pid) <= base_fds + 20, 15)
         assert not any(still_open(s) for s in socks[::97])
     finally:
         close_all(socks)

@@ -136,6 +136,7 @@ class LogModel(RuleBasedStateMachine):
 
 TestLogModel = LogModel.TestCase
 TestLogModel.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+TestLogModel.pytestmark = [pytest.mark.slow]
 
 
 @pytest.mark.soak

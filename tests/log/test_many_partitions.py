@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from broker.log import FileHandleCache, LogConfig, PartitionLog
 from tests.log.helpers import batches_in, make_batch
 
@@ -13,6 +15,7 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 def test_2000_partitions_with_a_cap_of_64_handles(tmp_path: Path) -> None:
     cap, count = 64, 2000
     handles = FileHandleCache(max_open=cap)

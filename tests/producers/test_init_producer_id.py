@@ -16,7 +16,6 @@ from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import build_batch
 from coord.client import CoordClient
-from tests.broker_server.conftest import shared_node  # noqa: F401  (the fixture)
 from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
 
 def init(transactional_id: str | None = None) -> m.InitProducerIdRequest:

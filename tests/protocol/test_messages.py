@@ -72,6 +72,7 @@ CASES = [(spec, version, kind) for spec in m.API_BY_KEY.values()
          for version in range(spec.min_version, spec.max_version + 1) for kind in ("request", "response")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec,version,kind", CASES,
                          ids=[f"{s.name}{k.title()}-v{v}" for s, v, k in CASES])
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -83,6 +84,7 @@ def test_every_version_round_trips(spec, version, kind, data):
     assert _normalize(cls.decode(encoded, version)) == _normalize(message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(m.DATA))
 @given(data=st.data())
 @settings(max_examples=20, deadline=None)
@@ -93,6 +95,7 @@ def test_data_structs_round_trip(name, data):
         assert _normalize(cls.decode(message.encode(version), version)) == _normalize(message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec,version,kind", CASES[::7], ids=[f"{s.name}{k}-v{v}" for s, v, k in CASES[::7]])
 @given(data=st.data())
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -52,6 +52,7 @@ for spec in m.API_BY_KEY.values():
             CASES.append((spec.name + kind, getattr(spec, kind.lower()), their, version))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,ours,their,version", CASES, ids=[f"{c[0]}-v{c[3]}" for c in CASES])
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())

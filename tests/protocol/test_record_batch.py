@@ -29,6 +29,7 @@ from client.protocol.record_batch import (
 from tests.protocol.strategies import records
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(records, st.integers(0, 2**40), st.sampled_from(list(Compression)))
 def test_round_trip(recs, base_offset, compression) -> None:
@@ -46,6 +47,7 @@ def test_round_trip(recs, base_offset, compression) -> None:
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(records, st.data())
 def test_any_single_bit_flip_is_caught(recs, data) -> None:

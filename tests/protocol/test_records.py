@@ -15,6 +15,7 @@ from tests.protocol.strategies import CODECS, MALFORMED, records
 codecs = pytest.mark.parametrize("codec", CODECS)
 
 
+@pytest.mark.slow
 @codecs
 @settings(max_examples=150, deadline=None)
 @given(records, st.integers(-2**41, 2**41), st.integers(0, 2**40))
@@ -35,6 +36,7 @@ def test_varints_of_every_width(codec, n) -> None:
     assert codec.decode(data, 1, 0, 0)[0].timestamp == n
 
 
+@pytest.mark.slow
 @codecs
 @settings(max_examples=150, deadline=None)
 @given(records, st.integers(-2**41, 2**41), st.booleans())

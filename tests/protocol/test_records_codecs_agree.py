@@ -53,6 +53,7 @@ def assert_agree(data: bytes, count: int, base_offset: int = 0, base_ts: int = 0
         outcome(PURE.decode, data, count, base_offset, base_ts, Consumed, head)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(records, st.integers(-2**41, 2**41), st.integers(0, 2**62), st.booleans(), st.data())
 def test_same_bytes_and_same_records(recs, base_ts, base_offset, explicit_deltas, data) -> None:
@@ -100,6 +101,7 @@ def mutate(data: bytes, how: tuple[str, int, int]) -> bytes:
     return data[:at] + bytes([byte]) + data[at + 1:] if at < len(data) else data
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(records, st.lists(mutations, min_size=1, max_size=4), st.integers(-2, 2))
 def test_the_same_answer_for_damaged_and_lying_records(recs, how, count_lie) -> None:

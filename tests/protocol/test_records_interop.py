@@ -39,6 +39,7 @@ def _expected(recs, base_offset):
     return [(base_offset + i, ts, k, v, [tuple(h) for h in hs or []]) for i, (k, v, hs, ts) in enumerate(recs)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl, codec", CASES)
 @settings(max_examples=40, deadline=None)
 @given(recs=records, base_offset=st.integers(0, 2**40))
@@ -55,6 +56,7 @@ def test_they_read_ours(impl, codec, recs, base_offset) -> None:
         _expected(recs, base_offset)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl, codec", CASES)
 @settings(max_examples=40, deadline=None)
 @given(recs=records, base_offset=st.integers(0, 2**40))

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from client import AsyncAdmin, NewTopic
-from tests.broker_cluster.cluster import start_cluster, wait_until
+from tests.broker_cluster.cluster import start_cluster
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 

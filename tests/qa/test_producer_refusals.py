@@ -19,7 +19,7 @@ import pytest
 
 from client import Producer
 from client.errors import UnknownTopicOrPartitionError
-from tests.client.conftest import bootstrap
+from tests.support.node import bootstrap
 
 
 def test_records_for_a_missing_topic_fail_within_max_block_ms(shared_node, new_topic):  # noqa: F811

@@ -26,6 +26,7 @@ def _assert_clean(first: int, count: int) -> None:
         raise result.failures[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", range(0, DEFAULT_SEEDS, CHUNK))
 def test_no_acked_write_lost_logs_agree_below_hw_and_hw_monotonic_over_many_seeds(first: int) -> None:
     _assert_clean(first, CHUNK)

@@ -24,6 +24,7 @@ def _assert_clean(first: int, count: int) -> None:
     assert result.seeds == count
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", range(0, CI_SEEDS, CHUNK))
 def test_ci_seeds_keep_every_invariant(first: int) -> None:
     _assert_clean(first, CHUNK)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker_cluster.cluster import start_cluster, wait_until
+from tests.broker_cluster.cluster import start_cluster
+from tests.support.waiting import wait_until
 from tests.broker_cluster.test_failover import (
     TOPIC,
     Load,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.coord_ensemble.harness import Ensemble, kazoo, wait_until
+from tests.coord_ensemble.harness import Ensemble, kazoo
+from tests.support.waiting import wait_until
 from tests.storage_faults.conftest import SmallDisk
 from tests.support.procs import ProcessGroup
 

@@ -21,18 +21,12 @@ from storage.diskio import FaultPlan, injected
 from coord.server.config import ServerConfig
 from coord.server.ensemble import EnsembleServer
 from tests.support.ports import free_ports
+from tests.support.waiting import wait_until_async
 
 SNAP_COUNT = 5
 
 
-async def _until(what: str, fn, timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if fn():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
+@pytest.mark.slow   # holds a snapshot past twice syncLimit on purpose: 5 s of waiting
 @pytest.mark.timeout(300)
 async def test_a_held_snapshot_fsync_does_not_stop_a_follower_serving_writes(tmp_path: Path) -> None:
     ports = free_ports(9)
@@ -45,7 +39,7 @@ async def test_a_held_snapshot_fsync_does_not_stop_a_follower_serving_writes(tmp
         try:
             for server in servers.values():
                 await server.start()
-            await _until("a serving leader and two followers", lambda: sorted(
+            await wait_until_async("a serving leader and two followers", lambda: sorted(
                 s.mode for s in servers.values() if s.serving) == ["follower", "follower", "leader"])
             sid = next(sid for sid, s in servers.items() if s.mode == "follower")
             follower = servers[sid]
@@ -56,12 +50,12 @@ async def test_a_held_snapshot_fsync_does_not_stop_a_follower_serving_writes(tmp
                     await asyncio.wait_for(client.create(f"/n{i:03d}", b"x" * 100), timeout=20.0)
                 assert any("held" in f for f in plan.fired), "the snapshot never reached its fsync"
                 # Twice syncLimit with the snapshot still held: the leader must still hear
-                # this member (its acks), and it must still serve.
+                # this member (its acks), and it must still serve. The time passing is the subject.
                 await asyncio.sleep(2 * 10 * 0.2 + 1.0)
                 assert follower.serving and follower.mode == "follower"
                 await asyncio.wait_for(client.create("/after", b""), timeout=20.0)
                 plan.release()
-                await _until("the snapshot written", lambda: any(
+                await wait_until_async("the snapshot written", lambda: any(
                     p.name.startswith("snapshot.") for p in (tmp_path / f"data{sid}" / "snapshot").iterdir()))
                 assert len(await client.get_children("/")) >= 3 * SNAP_COUNT
         finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +22,7 @@ from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
 from storage.diskio import FaultPlan, injected
 from tests.log.helpers import make_batch
-
-
-async def _until(cond: Callable[[], object], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+from tests.support.waiting import wait_until_async
 
 
 def _config(tmp_path: Path, **overrides: object) -> BrokerConfig:
@@ -112,7 +105,7 @@ async def test_an_io_error_takes_only_its_log_dir_offline(tmp_path: Path, lm: Lo
                 lm.appended("bad", 0)
             except OSError:
                 pass
-        await _until(lambda: offline)
+        await wait_until_async("the log dir reported offline", lambda: offline)
     assert plan.fired, "the fault was never met"
     assert offline == [(tmp_path / "d1", [("bad", 0)])]
     assert lm.get("bad", 0) is None and not lm.dirs.is_online(tmp_path / "d1")
@@ -144,7 +137,7 @@ async def test_a_produce_waiting_for_its_fsync_is_never_acknowledged_by_a_dir_go
     _append(plog)
     with injected(FaultPlan().fail_fsync(1, match="/t-0/")), pytest.raises(OSError):
         await asyncio.wait_for(lm.sync(plog), 5)
-    await _until(lambda: not lm.dirs.is_online(tmp_path / "d1"))
+    await wait_until_async("d1 offline", lambda: not lm.dirs.is_online(tmp_path / "d1"))
 
 
 async def test_a_log_dir_unreadable_at_start_is_offline_and_nothing_is_created_in_its_place(tmp_path: Path) -> None:
@@ -173,7 +166,7 @@ async def test_a_replica_whose_log_cannot_be_opened_answers_a_storage_error(tmp_
     order = {"topic": "t", "partition": 0, "leader": 1, "leader_epoch": 0, "isr": [1], "replicas": [1],
              "zk_version": 0}
     assert replicas.leader_and_isr([order], {"t": {}}, 1) == [{"topic": "t", "partition": 0, "error": 56}]
-    await _until(lambda: not lm.dirs.is_online(tmp_path / "d1"))
+    await wait_until_async("d1 offline", lambda: not lm.dirs.is_online(tmp_path / "d1"))
     assert replicas.leader_and_isr([order], {"t": {}}, 1)[0]["error"] == 56   # and stays offline
 
 

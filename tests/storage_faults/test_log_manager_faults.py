@@ -3,7 +3,6 @@ one partition's storage failure: they report it (log) and go on for the other pa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -13,14 +12,7 @@ from broker.config import BrokerConfig
 from broker.server.log_manager import LogManager
 from storage.diskio import FaultPlan, injected
 from tests.log.helpers import make_batch
-
-
-async def _until(cond, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds / 0.02)):
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+from tests.support.waiting import wait_until_async
 
 
 async def test_the_flush_scheduler_goes_on_after_one_partition_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -34,11 +26,11 @@ async def test_the_flush_scheduler_goes_on_after_one_partition_fails(tmp_path: P
             for plog, topic in ((a, "a"), (b, "b")):
                 plog.append(make_batch(2, 1000))
                 lm.appended(topic, 0)
-            await _until(lambda: bool(plan.fired) and b.recovery_point == 2)
+            await wait_until_async("the fault fired and the recovery point at 2", lambda: bool(plan.fired) and b.recovery_point == 2)
             for round_ in range(1, 4):   # later appends to b are still flushed
                 b.append(make_batch(2, 1000 + round_))
                 lm.appended("b", 0)
-                await _until(lambda: b.recovery_point == 2 + 2 * round_)
+                await wait_until_async("the recovery point advancing", lambda: b.recovery_point == 2 + 2 * round_)
         assert a.recovery_point == 0
         assert any("a-0" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
     finally:
@@ -56,10 +48,10 @@ async def test_the_retention_loop_goes_on_after_one_partition_fails(tmp_path: Pa
     with injected(FaultPlan().disk_full(1, match="/a-0/")):
         lm.start()
         try:
-            await _until(lambda: len(b.segments) == 1)
+            await wait_until_async("one segment left", lambda: len(b.segments) == 1)
             for i in range(4):   # more old segments of b: the next passes delete them too
                 b.append(make_batch(2, 2000 + i, value_size=40))
-            await _until(lambda: len(b.segments) == 1)
+            await wait_until_async("one segment left", lambda: len(b.segments) == 1)
         finally:
             await lm.close()
     assert any("a-0" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)

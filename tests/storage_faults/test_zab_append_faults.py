@@ -18,8 +18,9 @@ from coord.zab import actions as act
 from coord.zab.messages import Ack
 from coord.zab.node import ZabNode
 from storage.diskio import FaultPlan, injected
-from tests.coord_zab.ensemble import CONFIG, ListMachine, loopback_addresses, start_and_elect, until
+from tests.coord_zab.ensemble import CONFIG, ListMachine, loopback_addresses, start_and_elect
 from tests.coord_zab.filestore import FileStorage
+from tests.support.waiting import wait_until_async
 
 
 @pytest.mark.parametrize("fault", ["write", "fsync"])
@@ -38,7 +39,7 @@ async def test_a_member_whose_append_fails_never_acks_past_it_and_rejoins(tmp_pa
     try:
         leader = await start_and_elect(nodes)
         await asyncio.gather(*(leader.write(b"a%d" % i) for i in range(5)))
-        await until(lambda: all(len(m.applied) == 5 for m in machines.values()))
+        await wait_until_async("5 writes applied everywhere", lambda: all(len(m.applied) == 5 for m in machines.values()))
         victim = next(sid for sid in nodes if sid != leader.sid)
         plan = FaultPlan()
         if fault == "write":
@@ -48,8 +49,8 @@ async def test_a_member_whose_append_fails_never_acks_past_it_and_rejoins(tmp_pa
         with injected(plan):
             for i in range(20):   # one at a time: many appends reach the victim
                 await leader.write(b"b%d" % i)
-            await until(lambda: bool(plan.fired), 5)
-            await until(lambda: not nodes[victim].running, 5)
+            await wait_until_async("the append fault fired", lambda: bool(plan.fired), 5)
+            await wait_until_async("the victim stopped", lambda: not nodes[victim].running, 5)
 
         on_disk = FileStorage(tmp_path / f"s{victim}").load().entries
         history = machines[leader.sid].applied
@@ -61,7 +62,7 @@ async def test_a_member_whose_append_fails_never_acks_past_it_and_rejoins(tmp_pa
         machines[victim] = ListMachine()      # restarted from what is really on disk
         nodes[victim] = make(victim)
         await nodes[victim].start()
-        await until(lambda: len(machines[victim].applied) == 25)
+        await wait_until_async("the victim caught up to 25 writes", lambda: len(machines[victim].applied) == 25)
         assert machines[victim].applied == history
     finally:
         for node in nodes.values():

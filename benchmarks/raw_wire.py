@@ -1,8 +1,8 @@
 """Broker-side ceiling, without the client library: pipelined Produce of pre-built
 batches, then back-to-back 8 MiB Fetches whose record bytes are not decoded.
 
-Usage (against a running node): python -m tests.broker_server.bench_raw_wire PORT
-It creates topic `raw-bench` (it must not exist). Not collected by pytest.
+Usage (against a running node): PYTHONPATH=$PWD python benchmarks/raw_wire.py PORT
+It creates topic `raw-bench` (it must not exist). Not part of the test suite.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ TOPICS x PARTITIONS partitions at RF 3, then its coord session is closed (its ep
 vanish at once, as after an expiry). Measured: close -> broker 2 is controller and has
 written new leaders for every partition broker 1 led, and queued its LeaderAndIsr.
 
-    python -m tests.broker_cluster.bench_controller_failover [PARTITIONS_TOTAL]
+    PYTHONPATH=$PWD python benchmarks/controller_failover.py [PARTITIONS_TOTAL]
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
-"""Fixtures: a real `pybroker start` node in a temp dir, on free loopback ports."""
+"""One real `pybroker start` node in a temp dir, on free loopback ports (fixtures `node` and
+`shared_node` in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
@@ -38,25 +36,11 @@ class Node:
         return self.procs.log_text(self.name)
 
 
-def _node(procs: ProcessGroup, tmp: Path) -> Node:
+def new_node(procs: ProcessGroup, tmp: Path) -> Node:
+    """A node on fresh ports with its data under `tmp`, not started yet."""
     broker_port, coord_port = free_ports(2)
     return Node(procs, tmp / "data", broker_port, coord_port)
 
 
-@pytest.fixture
-def node(procs: ProcessGroup, tmp_path: Path) -> Node:
-    """A node that is not started yet (tests that restart or break it)."""
-    return _node(procs, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """One running node shared by a module's tests that do not disturb it."""
-    tmp = tmp_path_factory.mktemp("node")
-    group = ProcessGroup(tmp)
-    try:
-        n = _node(group, tmp)
-        n.start()
-        yield n
-    finally:
-        group.close()
+def bootstrap(node: Node) -> str:
+    return f"127.0.0.1:{node.broker_port}"

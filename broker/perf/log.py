@@ -24,8 +24,8 @@ from pathlib import Path
 
 from client.protocol.record_batch import build_batch, iter_batches
 
-from .config import LogConfig
-from .partition_log import PartitionLog
+from broker.log.config import LogConfig
+from broker.log.partition_log import PartitionLog
 
 MB = 1024 * 1024
 
@@ -157,14 +157,3 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(root, ignore_errors=True)
     return 0
 
-
-def register(perf_sub: argparse._SubParsersAction) -> None:
-    p = perf_sub.add_parser("log", help="storage engine: append / read / lookup throughput next to dd")
-    p.add_argument("--dir", default=None, help="directory for the temporary data (default: the system temp dir)")
-    p.add_argument("--size-mb", type=int, default=1024, help="MiB to append (default %(default)s)")
-    p.add_argument("--batch-kb", type=int, default=16, help="batch size in KiB (default %(default)s)")
-    p.add_argument("--record-size", type=int, default=100, help="value bytes per record (default %(default)s)")
-    p.add_argument("--fsync-mb", type=int, default=32,
-                   help="MiB for the fsync-per-batch run (default %(default)s)")
-    p.add_argument("--lookups", type=int, default=20000, help="random offset lookups (default %(default)s)")
-    p.set_defaults(func=run)

@@ -1,4 +1,4 @@
-"""`python -m tests.coord_zab.perf_ensemble`: write throughput and failover of a 3-member
+"""`PYTHONPATH=$PWD python benchmarks/zab_ensemble.py`: write throughput and failover of a 3-member
 ZabNode ensemble on loopback with fsynced files, all in one process.
 
 All three members share one event loop and one CPU here, so the figures are a lower

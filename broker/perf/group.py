@@ -27,21 +27,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from broker.cli.clientcmd import add_bootstrap, run_client
 from client import AsyncAdmin, AsyncConsumer
 
 REPORT_EVERY = 0.5
-
-
-def register(perf_subparsers: argparse._SubParsersAction) -> None:
-    p = perf_subparsers.add_parser("group", help="consumer group throughput (1 vs N members) and rebalance times")
-    p.add_argument("--topic", required=True, help="a topic holding at least --num-records records")
-    p.add_argument("--num-records", type=int, required=True)
-    p.add_argument("--members", type=int, default=3, help="members of the measured group (default 3)")
-    p.add_argument("--session-timeout-ms", type=int, default=6000, help="members' session timeout (default 6000)")
-    p.add_argument("--heartbeat-interval-ms", type=int, default=1000, help="default 1000")
-    add_bootstrap(p)
-    p.set_defaults(func=lambda a: run_client(perf_group(a)))
 
 
 # ---- one member (a child process) ---------------------------------------------------
@@ -96,7 +84,7 @@ class Child:
 
 async def spawn(args: argparse.Namespace, group: str) -> Child:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "broker.cli.perf_group", args.bootstrap, group, args.topic,
+        sys.executable, "-m", "broker.perf.group", args.bootstrap, group, args.topic,
         str(args.session_timeout_ms), str(args.heartbeat_interval_ms),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
     child = Child(proc)

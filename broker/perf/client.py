@@ -20,49 +20,12 @@ import struct
 import sys
 import time
 
-from broker.cli.clientcmd import add_bootstrap, run_client, security_settings
+from broker.cli.clientcmd import security_settings
 from client import AsyncConsumer, AsyncProducer, Producer, TopicPartition
 
 SAMPLE_EVERY = 100
 PROGRESS_EVERY = 2.0
 _STAMP = struct.Struct(">q")
-
-
-def register(perf_subparsers: argparse._SubParsersAction) -> None:
-    p = perf_subparsers.add_parser("produce", help="producer throughput and latency")
-    _common(p)
-    p.add_argument("--record-size", type=int, default=100, help="value bytes per record (default 100)")
-    p.add_argument("--acks", default="1", choices=["0", "1", "all", "-1"])
-    p.add_argument("--throughput", type=float, default=0, help="records/s to aim for (default: unlimited)")
-    p.add_argument("--batch-size", type=int, default=65536, help="default 65536")
-    p.add_argument("--linger-ms", type=float, default=5)
-    p.add_argument("--idempotence", choices=["on", "off"], default=None,
-                   help="enable_idempotence (default: the client's rule, on unless --acks is 0 or 1)")
-    p.add_argument("--keyed", action="store_true", help='key each record b"k%%d" %% i (default: no key)')
-    p.add_argument("--sync", action="store_true",
-                   help="drive the sync Producer as README.md shows (send() in a loop, then flush()) "
-                        "instead of the AsyncProducer")
-    p.set_defaults(func=lambda a: perf_produce_sync(a) if a.sync else run_client(perf_produce(a)))
-
-    c = perf_subparsers.add_parser("consume", help="consumer throughput from the start of a topic")
-    _common(c)
-    c.add_argument("--fetch-size", type=int, default=1048576,
-                   help="max_partition_fetch_bytes: bytes per partition per Fetch (default 1048576)")
-    c.set_defaults(func=lambda a: run_client(perf_consume(a)))
-
-    e = perf_subparsers.add_parser("e2e", help="end-to-end latency (send to poll) at a fixed rate")
-    _common(e)
-    e.add_argument("--record-size", type=int, default=100)
-    e.add_argument("--throughput", type=float, required=True, help="records/s")
-    e.add_argument("--acks", default="1", choices=["0", "1", "all", "-1"])
-    e.add_argument("--linger-ms", type=float, default=0)
-    e.set_defaults(func=lambda a: run_client(perf_e2e(a)))
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--topic", required=True)
-    p.add_argument("--num-records", type=int, required=True)
-    add_bootstrap(p)
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:

@@ -282,22 +282,3 @@ def run_ensembles(args: argparse.Namespace) -> int:
               f"(goal: within 2 x tickTime = {2 * args.tick_ms} ms of ZooKeeper's or better)")
     return 0
 
-
-def register(perf_sub: argparse._SubParsersAction) -> None:
-    p = perf_sub.add_parser("coord", help="coord server: create/get/set ops/s and latency")
-    p.add_argument("--servers", default="127.0.0.1:2181", help="connect string (default %(default)s)")
-    p.add_argument("--ops", type=int, default=2000, help="operations per op and mode (default %(default)s)")
-    p.add_argument("--clients", type=int, default=4, help="sessions in pipelined mode (default %(default)s)")
-    p.add_argument("--pipeline", type=int, default=64,
-                   help="requests in flight per session in pipelined mode (default %(default)s)")
-    p.add_argument("--value-size", type=int, default=64, help="bytes per znode value (default %(default)s)")
-    p.add_argument("--compare-zookeeper", action="store_true",
-                   help="also start a real ZooKeeper (Debian package) and print ratios")
-    p.add_argument("--ensemble", type=int, default=0, metavar="N",
-                   help="start our own N-member ensemble (ignores --servers) and measure "
-                        "failover too; with --compare-zookeeper also a real N-member one")
-    p.add_argument("--tick-ms", type=int, default=2000,
-                   help="tickTime of the ensembles --ensemble starts (default %(default)s)")
-    p.add_argument("--failovers", type=int, default=3,
-                   help="kill -9 leader rounds with --ensemble (default %(default)s)")
-    p.set_defaults(func=run)

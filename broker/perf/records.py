@@ -35,18 +35,6 @@ from client.structs import TopicPartition
 TP = TopicPartition("perf", 0)
 
 
-def register(perf_subparsers: argparse._SubParsersAction) -> None:
-    p = perf_subparsers.add_parser("records", help="record batch encode/decode/validate rates, per codec")
-    p.add_argument("--record-size", type=int, default=100, help="value bytes per record (default 100)")
-    p.add_argument("--batch-records", type=int, default=1000, help="records per batch (default 1000)")
-    p.add_argument("--seconds", type=float, default=1.0, help="length of one timed round (default 1)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds per figure; the best counts (default 3)")
-    p.add_argument("--codecs", default="none,gzip,snappy,lz4,zstd", help="comma-separated (default all)")
-    p.add_argument("--implementations", default=None,
-                   help="record codecs to time, comma-separated: python, c (default: both where c is built)")
-    p.set_defaults(func=perf_records)
-
-
 def _compiled_built() -> bool:
     try:
         from client.protocol import _records_c  # noqa: F401
