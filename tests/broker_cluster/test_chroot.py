@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
-from tests.broker_cluster.cluster import start_cluster, wait_until
+from tests.broker_cluster.cluster import start_cluster
 from tests.broker_server.wire import WireClient, create_topic
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup, wait_for_port
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster,
               pytest.mark.skipif(importlib.util.find_spec("confluent_kafka") is None,

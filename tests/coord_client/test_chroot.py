@@ -13,7 +13,7 @@ from coord.client import CoordClient, WatchedEvent
 from coord.client.chroot import split_connect_string
 from coord.protocol.errors import NoNodeError
 from coord.protocol.opcodes import EventType as E
-from tests.coord_client.waiting import wait_for
+from tests.support.waiting import wait_until_async
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ async def test_watch_events_carry_the_clients_paths(zk_server, plain: CoordClien
         await c.add_watch("/", tree.append, recursive=True)
         await plain.create("/app2/w", b"1")
         await plain.set("/app2/w", b"2")
-        await wait_for(lambda: exists and children and len(tree) >= 2)
+        await wait_until_async("the watches under the chroot to fire", lambda: exists and children and len(tree) >= 2)
     assert [(e.type, e.path) for e in exists] == [(E.NODE_CREATED, "/w")]
     assert [(e.type, e.path) for e in children] == [(E.NODE_CHILDREN_CHANGED, "/")]
     assert [(e.type, e.path) for e in tree] == [(E.NODE_CREATED, "/w"), (E.NODE_DATA_CHANGED, "/w")]
@@ -80,7 +80,7 @@ async def test_watches_are_re_registered_under_the_chroot_after_a_reconnect(fres
         fresh_server.stop()
         fresh_server.start()
         async with CoordClient(fresh_server.hosts, session_timeout=20) as plain:
-            await wait_for(lambda: c.connected, timeout=20)
+            await wait_until_async("the client to reconnect", lambda: c.connected, timeout=20)
             await plain.set("/app3/w", b"1")
-            await wait_for(lambda: bool(log), timeout=10)
+            await wait_until_async("the re-registered watch to fire", lambda: bool(log), timeout=10)
     assert [(e.type, e.path) for e in log] == [(E.NODE_DATA_CHANGED, "/w")]
