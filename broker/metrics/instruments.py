@@ -3,7 +3,8 @@
 Each hook is called once per request, per partition of a request, or per ISR change:
 never per record (a batch's record count comes from its offsets). Counters are plain
 ints in dicts (a hook is a dict update, no lock: the broker is one event loop), turned
-into Prometheus counters only when scraped; the latency histogram is prometheus_client's.
+into Prometheus counters only when scraped; the latency and log flush histograms are
+prometheus_client's (which lock: log flushes are observed from the worker thread that ran them).
 This module must never read broker state; values that state already holds (sizes, ISR,
 groups) are the collector's job at scrape time.
 """
@@ -25,6 +26,8 @@ from client.protocol.kafka_frames import RequestHeader
 
 # Kafka's request latency histograms are in milliseconds (TotalTimeMs); so are ours.
 LATENCY_BUCKETS_MS = (0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+# An fsync takes from tens of microseconds (page cache on a fast SSD) to seconds (a busy disk).
+FLUSH_BUCKETS_MS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
 def request_name(api_key: int, body: Any) -> str:
@@ -91,6 +94,9 @@ class BrokerMetrics:
                                   "Time from a request's arrival to its handler's answer, ms, per API",
                                   ["request"], registry=self.registry, buckets=LATENCY_BUCKETS_MS)
         self._latency_children: dict[str, Any] = {}
+        self._flush_time = Histogram("kafka_log_logflushstats_logflushrateandtimems",
+                                     "Time of each partition log flush that fsynced data, ms", registry=self.registry,
+                                     buckets=FLUSH_BUCKETS_MS)
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -128,6 +134,10 @@ class BrokerMetrics:
             self.counts["isrshrinks"] += 1
         elif new_size > old_size:
             self.counts["isrexpands"] += 1
+
+    def log_flushed(self, ms: float) -> None:
+        """One partition log flush fsynced data in `ms` milliseconds (any thread)."""
+        self._flush_time.observe(ms)
 
     def exposition(self) -> bytes:
         """Everything registered, in Prometheus' text format."""
