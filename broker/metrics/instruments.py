@@ -42,6 +42,9 @@ def request_name(api_key: int, body: Any) -> str:
     return name
 
 
+_FETCH = int(ApiKey.FETCH)
+_FETCH_FOLLOWER = -1   # not an API key: the latency child of followers' fetches
+
 # Per-topic counters: (metric name, help). Kept as plain ints (an increment is a dict
 # update, no lock) and exposed by `_TopicCounters` at scrape time.
 TOPIC_COUNTERS = {
@@ -93,7 +96,7 @@ class BrokerMetrics:
         self._latency = Histogram("kafka_network_requestmetrics_totaltimems",
                                   "Time from a request's arrival to its handler's answer, ms, per API",
                                   ["request"], registry=self.registry, buckets=LATENCY_BUCKETS_MS)
-        self._latency_children: dict[str, Any] = {}
+        self._latency_children: dict[int, Any] = {}
         self._flush_time = Histogram("kafka_log_logflushstats_logflushrateandtimems",
                                      "Time of each partition log flush that fsynced data, ms", registry=self.registry,
                                      buckets=FLUSH_BUCKETS_MS)
@@ -102,10 +105,12 @@ class BrokerMetrics:
 
     def time_request(self, header: RequestHeader, body: Any, task: asyncio.Future) -> None:
         """Observe the request's latency when its handler's task completes."""
-        name = request_name(header.api_key, body)
-        child = self._latency_children.get(name)
+        key = header.api_key   # the histogram child by API key: naming a request costs 4 us, a lookup 0.1
+        if key == _FETCH and getattr(body, "replica_id", -1) >= 0:
+            key = _FETCH_FOLLOWER
+        child = self._latency_children.get(key)
         if child is None:
-            child = self._latency_children[name] = self._latency.labels(name)
+            child = self._latency_children[key] = self._latency.labels(request_name(header.api_key, body))
         start = time.perf_counter()
         task.add_done_callback(lambda _: child.observe((time.perf_counter() - start) * 1000.0))
 
