@@ -88,7 +88,8 @@ def _perf(port: int, records: int, size: int) -> float:
 def _scraper(port: int, stop: threading.Event, interval: float) -> None:
     while not stop.wait(interval):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as page:
+                page.read()
         except OSError:
             pass
 
@@ -119,25 +120,24 @@ def main() -> int:
             _perf(on_port, 20_000, args.record_size)    # warm-up: the partition led, caches warm
             _perf(off_port, 20_000, args.record_size)
             pairs: list[dict[str, float]] = []
+            stop = threading.Event()   # one scraper for the whole run: a long interval still scrapes
+            scraper = threading.Thread(target=_scraper, args=(metrics_port, stop, args.scrape_interval), daemon=True)
+            if args.scrape_interval > 0:
+                scraper.start()
             for r in range(args.rounds):
-                stop = threading.Event()
-                scraper = threading.Thread(target=_scraper, args=(metrics_port, stop, args.scrape_interval),
-                                           daemon=True)
-                if args.scrape_interval > 0:
-                    scraper.start()
                 pair: dict[str, float] = {}
                 order = [("on", on[0], on_port), ("off", off[0], off_port)]
                 for name, broker, port in (order if r % 2 == 0 else order[::-1]):   # neither always goes first
                     before = _cpu_seconds(broker.pid)
                     pair[name] = _perf(port, args.num_records, args.record_size)
                     pair[f"cpu_{name}"] = (_cpu_seconds(broker.pid) - before) * 1e6 / args.num_records
-                stop.set()
-                if scraper.is_alive():
-                    scraper.join()
                 pairs.append(pair)
                 print(f"round {r + 1}: metrics on {pair['on']:,.0f} rec/s ({pair['cpu_on']:.2f} broker CPU s per M "
                       f"records), off {pair['off']:,.0f} rec/s ({pair['cpu_off']:.2f}); ratios on/off: throughput "
                       f"{pair['on'] / pair['off']:.3f}, broker CPU {pair['cpu_on'] / pair['cpu_off']:.3f}", flush=True)
+            stop.set()
+            if scraper.is_alive():
+                scraper.join()
             summary = {"throughput_on_off": _spread([p["on"] / p["off"] for p in pairs]),
                        "broker_cpu_on_off": _spread([p["cpu_on"] / p["cpu_off"] for p in pairs]),
                        "throughput_median_on": statistics.median(p["on"] for p in pairs),
