@@ -2,13 +2,15 @@
 
 Starts two single-broker nodes, each with its own coord server: broker ON with --metrics-port (scraped every
 --scrape-interval seconds during its runs: 1 by default, harder than Prometheus' usual 15) and broker OFF without. Runs
-`pybroker perf produce` against them alternately, ON, OFF, OFF, ON, ON, OFF, ..., so both
-see the same machine load, and prints each run and the medians of throughput and of the
-broker process's CPU seconds per million records (the client is the bottleneck, so
-the broker's CPU shows the cost more steadily than throughput on a shared machine). Every process it starts, it
-stops. Usage:
+`pybroker perf produce` against them in pairs, ON then OFF, then OFF then ON, and so on, so
+both see the same machine load and neither always goes first. For each pair it takes the
+ratio ON/OFF of throughput and of the broker process's CPU seconds per million records (the
+client is the bottleneck, so the broker's CPU shows the cost more steadily than throughput
+on a shared machine); a ratio within a pair cancels the machine's drift between pairs. It
+prints every pair and then the median ratio with its quartiles and extremes. Many short
+rounds beat a few long ones on a noisy machine. Every process it starts, it stops. Usage:
 
-    python benchmarks/metrics_cost.py --rounds 3 --num-records 300000
+    python benchmarks/metrics_cost.py --rounds 30 --num-records 100000
 """
 
 from __future__ import annotations
@@ -58,13 +60,22 @@ def _node(tmp: Path, name: str, metrics_port: int | None) -> tuple[list[subproce
         cmd += ["--metrics-port", str(metrics_port)]
     broker = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     _wait_port(broker_port)
+    subprocess.run([*PY, "topics", "create", "cost", "--partitions", "1", "--replication-factor", "1",
+                    "--bootstrap", f"127.0.0.1:{broker_port}"], capture_output=True, check=True, timeout=60)
     return [broker, coord], broker_port
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of process `pid`'s live threads so far, from the scheduler's nanosecond
+    accounting (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse
+    for a run of a fraction of a second of broker CPU)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):   # a thread that ended meanwhile
+            continue
+    return total / 1e9
 
 
 def _perf(port: int, records: int, size: int) -> float:
@@ -77,15 +88,22 @@ def _perf(port: int, records: int, size: int) -> float:
 def _scraper(port: int, stop: threading.Event, interval: float) -> None:
     while not stop.wait(interval):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as page:
+                page.read()
         except OSError:
             pass
 
 
+def _spread(ratios: list[float]) -> dict[str, float]:
+    """Median ratio, its quartiles and extremes."""
+    q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return {"median": median, "q1": q1, "q3": q3, "min": min(ratios), "max": max(ratios)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--num-records", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--num-records", type=int, default=100_000)
     parser.add_argument("--record-size", type=int, default=100)
     parser.add_argument("--scrape-interval", type=float, default=1.0,
                         help="seconds between scrapes of the ON broker's /metrics; 0: never (default 1)")
@@ -99,32 +117,36 @@ def main() -> int:
             procs += on
             off, off_port = _node(tmp, "off", None)
             procs += off
-            _perf(on_port, 20_000, args.record_size)    # warm-up: topic auto-created, caches warm
+            _perf(on_port, 20_000, args.record_size)    # warm-up: the partition led, caches warm
             _perf(off_port, 20_000, args.record_size)
-            results: dict[str, list[float]] = {"on": [], "off": []}
-            cpu: dict[str, list[float]] = {"on": [], "off": []}   # broker CPU seconds per million records
+            pairs: list[dict[str, float]] = []
+            stop = threading.Event()   # one scraper for the whole run: a long interval still scrapes
+            scraper = threading.Thread(target=_scraper, args=(metrics_port, stop, args.scrape_interval), daemon=True)
+            if args.scrape_interval > 0:
+                scraper.start()
             for r in range(args.rounds):
-                stop = threading.Event()
-                scraper = threading.Thread(target=_scraper, args=(metrics_port, stop, args.scrape_interval),
-                                           daemon=True)
-                if args.scrape_interval > 0:
-                    scraper.start()
+                pair: dict[str, float] = {}
                 order = [("on", on[0], on_port), ("off", off[0], off_port)]
                 for name, broker, port in (order if r % 2 == 0 else order[::-1]):   # neither always goes first
                     before = _cpu_seconds(broker.pid)
-                    results[name].append(_perf(port, args.num_records, args.record_size))
-                    cpu[name].append((_cpu_seconds(broker.pid) - before) * 1e6 / args.num_records)
-                stop.set()
-                if scraper.is_alive():
-                    scraper.join()
-                print(f"round {r + 1}: metrics on {results['on'][-1]:,.0f} rec/s ({cpu['on'][-1]:.2f} broker CPU s "
-                      f"per M records), off {results['off'][-1]:,.0f} rec/s ({cpu['off'][-1]:.2f})", flush=True)
-            on_median, off_median = statistics.median(results["on"]), statistics.median(results["off"])
-            on_cpu, off_cpu = statistics.median(cpu["on"]), statistics.median(cpu["off"])
-            print(json.dumps({"on": results["on"], "off": results["off"], "on_median": on_median,
-                              "off_median": off_median, "throughput_cost_percent": 100 * (1 - on_median / off_median),
-                              "cpu_on": cpu["on"], "cpu_off": cpu["off"],
-                              "broker_cpu_cost_percent": 100 * (on_cpu / off_cpu - 1)}))
+                    pair[name] = _perf(port, args.num_records, args.record_size)
+                    pair[f"cpu_{name}"] = (_cpu_seconds(broker.pid) - before) * 1e6 / args.num_records
+                pairs.append(pair)
+                print(f"round {r + 1}: metrics on {pair['on']:,.0f} rec/s ({pair['cpu_on']:.2f} broker CPU s per M "
+                      f"records), off {pair['off']:,.0f} rec/s ({pair['cpu_off']:.2f}); ratios on/off: throughput "
+                      f"{pair['on'] / pair['off']:.3f}, broker CPU {pair['cpu_on'] / pair['cpu_off']:.3f}", flush=True)
+            stop.set()
+            if scraper.is_alive():
+                scraper.join()
+            summary = {"throughput_on_off": _spread([p["on"] / p["off"] for p in pairs]),
+                       "broker_cpu_on_off": _spread([p["cpu_on"] / p["cpu_off"] for p in pairs]),
+                       "throughput_median_on": statistics.median(p["on"] for p in pairs),
+                       "throughput_median_off": statistics.median(p["off"] for p in pairs),
+                       "cpu_median_on": statistics.median(p["cpu_on"] for p in pairs),
+                       "cpu_median_off": statistics.median(p["cpu_off"] for p in pairs),
+                       "rounds": len(pairs), "num_records": args.num_records, "record_size": args.record_size,
+                       "scrape_interval": args.scrape_interval, "load_average": os.getloadavg()}
+            print(json.dumps(summary))
         finally:
             for p in procs:
                 p.send_signal(signal.SIGTERM)

@@ -469,15 +469,16 @@ class PartitionLog:
                     or (config.flush_ms is not None and now_ms - self._dirty_since_ms >= config.flush_ms))
 
     @_reports_os_errors
-    def flush(self) -> None:
+    def flush(self) -> bool:
         """fsync every segment written since the last flush, then its new index entries,
-        then advance and checkpoint the recovery point. Safe from a worker thread."""
+        then advance and checkpoint the recovery point. Safe from a worker thread. False
+        when there was nothing to fsync (so callers time only real flushes)."""
         with self._flush_lock:
             with self._lock:
                 self._check_synced()
                 target = self.log_end_offset
                 if self._closed or (not self._dirty and self._recovery_point == target):
-                    return
+                    return False
                 work = [(seg, seg.index_counts()) for seg in self._dirty]
                 self._dirty = set()
                 self._unflushed_messages = 0
@@ -506,6 +507,7 @@ class PartitionLog:
                 moved_segment = self._segment_base(self._checkpointed[0]) != self._segment_base(target)
             if moved_segment or self._checkpointed[1] != self._log_start:
                 self._write_checkpoint()
+            return True
 
     def _segment_base(self, offset: int) -> int:
         return self._bases[max(bisect_right(self._bases, offset) - 1, 0)]

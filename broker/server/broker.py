@@ -144,7 +144,8 @@ class Broker:
                                flushed=lambda logs, durable: self.producer_states.snapshot(logs, durable=durable),
                                retention_pass=self.producer_states.expire,
                                cleanable_offset=self._high_watermark,   # compaction stays below committed data
-                               on_dir_offline=self._log_dir_offline)
+                               on_dir_offline=self._log_dir_offline,
+                               flush_timed=metrics.log_flushed if metrics is not None else lambda _ms: None)
         self.replicas = ReplicaManager(config, self.logs, self.cache, changed=self.wakeups.notify,
                                        propose_isr=self._propose_isr, leadership_listener=lambda: self.groups)
         self.fetchers = FetcherManager(config, self.cache, self.replicas)

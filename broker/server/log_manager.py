@@ -73,14 +73,17 @@ class LogManager:
     durable)` after a flush pass (producer-state snapshots), `retention_pass(now_ms)` at each
     retention check, `cleanable_offset(topic, partition)` the offset below which compaction
     may clean (the high watermark, never uncommitted data; None for none), `on_dir_offline`
-    (on the event loop) when a log directory went offline, with the partitions it took."""
+    (on the event loop) when a log directory went offline, with the partitions it took,
+    `flush_timed(ms)` after each partition flush that fsynced something (from the worker
+    thread that ran it: Kafka's LogFlushRateAndTimeMs)."""
 
     def __init__(self, config: BrokerConfig, *,
                  changed: Callable[[str, int], None] = _nothing,
                  flushed: Callable[[list[PartitionLog], bool], Awaitable[None]] = _nothing_async,
                  retention_pass: Callable[[int], None] = _nothing,
                  cleanable_offset: Callable[[str, int], int | None] = _nothing,
-                 on_dir_offline: Callable[[Path, list[TopicPartition]], None] = _nothing) -> None:
+                 on_dir_offline: Callable[[Path, list[TopicPartition]], None] = _nothing,
+                 flush_timed: Callable[[float], None] = _nothing) -> None:
         self.config = config
         self.dirs = LogDirs(config.log_directories())
         self.handles = FileHandleCache(max_open=config.max_open_files)
@@ -95,6 +98,7 @@ class LogManager:
         self._flushed = flushed
         self._retention_pass = retention_pass
         self.cleanable_offset = cleanable_offset
+        self._flush_timed = flush_timed
         self._sync_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -139,7 +143,7 @@ class LogManager:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         logs = list(self.logs.values())
-        failed = await asyncio.to_thread(_flush_all, logs)
+        failed = await asyncio.to_thread(_flush_all, logs, self._flush_timed)
         await self._flushed(logs, True)
         for plog in logs:
             plog.close()
@@ -262,7 +266,7 @@ class LogManager:
             self._sync_wanted.clear()
             logs, self._dirty = list(self._dirty), set()
             waiters, self._sync_waiters = self._sync_waiters, []
-            failed = await asyncio.to_thread(_flush_all, logs)
+            failed = await asyncio.to_thread(_flush_all, logs, self._flush_timed)
             if failed:  # an fsync failure fails every produce that waited on this pass
                 for _, waiter in waiters:
                     if not waiter.done():
@@ -280,7 +284,7 @@ class LogManager:
             now_ms = int(time.monotonic() * 1000)   # flush.ms is a duration: never the wall clock
             due = [plog for plog in list(self._dirty) if plog.flush_due(now_ms)]
             if due:
-                await asyncio.to_thread(_flush_all, due)
+                await asyncio.to_thread(_flush_all, due, self._flush_timed)
                 try:
                     await self._flushed(due, False)
                 except Exception:  # noqa: BLE001 - reported; the next pass tries again
@@ -326,12 +330,16 @@ def _close_all(logs: list[PartitionLog]) -> None:
             log.error("closing %s failed: %s", plog.directory.name, exc)
 
 
-def _flush_all(logs: list[PartitionLog]) -> list[Exception]:
-    """Flush every log, whatever fails; returns (and logs) the failures."""
+def _flush_all(logs: list[PartitionLog], timed: Callable[[float], None]) -> list[Exception]:
+    """Flush every log, whatever fails; returns (and logs) the failures. Every flush that
+    fsynced something (flush.messages, flush.ms, a roll, shutdown) is timed on the
+    monotonic clock and handed to `timed` in milliseconds."""
     failed = []
     for plog in logs:
         try:
-            plog.flush()
+            start = time.monotonic()
+            if plog.flush():
+                timed((time.monotonic() - start) * 1000.0)
         except Exception as exc:  # noqa: BLE001 - reported here, the others still flush
             log.error("flushing %s failed: %s", plog.directory.name, exc)
             failed.append(exc)

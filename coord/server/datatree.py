@@ -28,6 +28,7 @@ from coord.protocol.opcodes import EventType
 from coord.protocol.records import Stat
 from coord.server import quota
 from coord.server import txn as T
+from coord.server.tree_image import TreeImage
 from coord.server.txn import Txn
 
 NODE_CREATED = EventType.NODE_CREATED
@@ -101,6 +102,7 @@ class DataTree:
         self.sessions: dict[int, tuple[int, bytes]] = {}
         self.quotas: set[str] = set()   # data paths with a zookeeper_limits node
         self.last_zxid = 0
+        self._image: TreeImage | None = None   # a snapshot being packed while applies go on
         for path in RESERVED:
             config = path == "/zookeeper/config"
             node = self.nodes[path] = Node(b"", READ_ACL if config else OPEN_ACL, 0, 0, 0)
@@ -160,6 +162,30 @@ class DataTree:
     def ephemeral_count(self) -> int:
         return sum(len(s) for s in self.ephemerals.values())
 
+    # -- images (snapshots packed in steps) ------------------------------------------
+
+    def image(self) -> TreeImage:
+        """The tree as of now, for a reader that lets nothing apply until it is done."""
+        return TreeImage(self.nodes, self.sessions, self.last_zxid)
+
+    def attach_image(self) -> TreeImage:
+        """The tree as of now, kept exact while later transactions apply, until
+        `detach_image` (see `tree_image`). One at a time."""
+        if self._image is not None:
+            raise RuntimeError("an image of this tree is already being read")
+        self._image = self.image()
+        return self._image
+
+    def detach_image(self, image: TreeImage | None) -> None:
+        """Stop keeping nodes for `image` (None: for whichever image is attached)."""
+        if image is None or self._image is image:
+            self._image = None
+
+    def _keep(self, path: str) -> None:
+        """`path` is about to change: an attached image keeps it as it was."""
+        if self._image is not None:
+            self._image.keep(path)
+
     # -- apply ---------------------------------------------------------------------
 
     def apply(self, txn: Txn) -> tuple[list[WatchEvent], list[Any]]:
@@ -181,6 +207,7 @@ class DataTree:
             self._delete(body[0], txn.zxid, events)
             return None
         if kind == T.SET_DATA:
+            self._keep(body[0])
             node = self.nodes[body[0]]
             delta = _size(body[1]) - _size(node.data)
             node.data, node.version = body[1], node.version + 1
@@ -190,10 +217,11 @@ class DataTree:
             self._count_usage(body[0], delta, 0)
             return stat
         if kind == T.SET_ACL:
+            self._keep(body[0])
             node = self.nodes[body[0]]
             node.acl, node.aversion = body[1], node.aversion + 1
             return node.stat()
-        if kind == T.CREATE_SESSION:
+        if kind == T.CREATE_SESSION:   # (an image copied the session table when taken)
             self.sessions[body[0]] = (body[1], bytes(body[2]))
             return None
         if kind == T.CLOSE_SESSION:
@@ -208,6 +236,7 @@ class DataTree:
     def _create(self, path: str, data: bytes | None, acl: list, owner: int, zxid: int,
                 time: int, events: list[WatchEvent]) -> tuple[str, Stat]:
         parent_path = parent_of(path)
+        self._keep(parent_path)
         parent = self.nodes[parent_path]
         node = Node(data, acl, zxid, time, owner)
         self.nodes[path] = node
@@ -232,8 +261,10 @@ class DataTree:
         return path, stat
 
     def _delete(self, path: str, zxid: int, events: list[WatchEvent]) -> None:
-        node = self.nodes.pop(path)
         parent_path = parent_of(path)
+        self._keep(path)
+        self._keep(parent_path)
+        node = self.nodes.pop(path)
         parent = self.nodes[parent_path]
         parent.children.discard(child_name(path))
         # Deletes count in cversion through 2*seq - numChildren; the parent's seq
@@ -260,6 +291,7 @@ class DataTree:
     def _recount_quota(self, path: str) -> None:
         """Set `path`'s stats node to its subtree's full count (ZooKeeper's
         updateQuotaForPath), keeping any other fields the node holds."""
+        self._keep(quota.stat_path(path))
         node = self.nodes.get(quota.stat_path(path))
         if node is None:
             return
@@ -273,6 +305,7 @@ class DataTree:
         owner = self.quota_owner(path)
         if owner is None:
             return
+        self._keep(quota.stat_path(owner))
         node = self.nodes.get(quota.stat_path(owner))
         if node is None:
             return  # limits written before stats (zkCli's order): counted when it comes

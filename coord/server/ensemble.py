@@ -43,7 +43,8 @@ from coord.server.proposal import Forwarded, Proposal
 from coord.server.clock import mono_ms, now_ms
 from coord.server.server import CoordServer
 from coord.server.txn import Applied
-from coord.server.snapshot import load_latest, open_newest, pack_tree
+from coord.server.snapshot import load_latest, open_newest, pack_image_steps, pack_tree
+from coord.server.tree_image import TreeImage
 from coord.server.txn import Txn
 from coord.server.zab_storage import EnsembleStorage
 from coord.zab import NotLeaderError, Role, SafetyError, Snapshot, SnapshotImage, ZabConfig
@@ -100,6 +101,7 @@ class EnsembleServer(CoordServer):
         self._next_tag = now_ms() * 1000
         self._ready = False           # leader: view built on the fully applied tree
         self._touched: set[int] = set()
+        self._snapshotting: asyncio.Task | None = None   # a snapshot being packed in steps
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -130,6 +132,7 @@ class EnsembleServer(CoordServer):
         self.close_listeners()
         for conn in list(self.connections):
             conn.close()
+        self._stop_snapshot()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -254,8 +257,10 @@ class EnsembleServer(CoordServer):
         while self._sync_waits and self._sync_waits[0][0] <= zxid:
             self._sync_waits.pop(0)[1]()
         self._since_snapshot += 1
-        if self._since_snapshot >= self.config.snap_count:
-            self._snapshot_now()
+        if self._since_snapshot >= self.config.snap_count and self._snapshotting is None:
+            self._since_snapshot = 0   # (one at a time, as ZooKeeper's "too busy to snap")
+            self._snapshotting = asyncio.get_running_loop().create_task(
+                self._snapshot(self.tree, self.tree.attach_image()), name="coord-snapshot")
 
     def restore(self, zxid: int, state: DataTree) -> None:
         self._install_tree(state)
@@ -269,6 +274,7 @@ class EnsembleServer(CoordServer):
         return open_newest(self._snap_dir) or Snapshot(0, pack_tree(DataTree()))
 
     def _install_tree(self, tree: DataTree) -> None:
+        self._stop_snapshot()   # of the tree being replaced
         self.tree = tree
         self.view = PrepView(tree, self.config.max_data_bytes)
         self._since_snapshot = 0
@@ -285,16 +291,34 @@ class EnsembleServer(CoordServer):
         for sid, (timeout, _) in self.tree.sessions.items():
             self.tracker.add(sid, timeout, now)
 
-    def _snapshot_now(self) -> None:
-        """Snapshot the committed tree (packed here, between two applies: consistent).
-        The file is written on the server's own I/O thread, not the node's: the node's
-        carries the log's appends, and a 100+ MiB write and fsync queued there stalls
-        this member's acks for seconds, long enough for the leader to drop it (syncLimit)
-        and for its clients to lose their connection. Once the file is durable the log
-        is rolled and purged on the node's thread, and the core forgets the log below it."""
-        self._since_snapshot = 0
-        zxid, blob = self.tree.last_zxid, pack_tree(self.tree)
-        size = len(blob)
+    def _stop_snapshot(self) -> None:
+        """Abandon a snapshot being packed (a cancelled task that never ran has no
+        `finally`: the image is detached here)."""
+        if self._snapshotting is not None:
+            self._snapshotting.cancel()
+            self._snapshotting = None
+            self.tree.detach_image(None)
+
+    async def _snapshot(self, tree: DataTree, image: TreeImage) -> None:
+        """Snapshot the committed tree at the image's zxid, packed in bounded steps
+        while transactions keep applying (the image keeps what they change: see
+        `tree_image`), so the event loop, with this member's acks and pings, never
+        waits for a whole tree. The file is written on the server's own I/O thread, not
+        the node's: the node's carries the log's appends, and a 100+ MiB write and fsync
+        queued there stalls this member's acks for seconds, long enough for the leader
+        to drop it (syncLimit) and for its clients to lose their connection. Once the
+        file is durable the log is rolled and purged on the node's thread, and the core
+        forgets the log below it."""
+        zxid = image.zxid
+        try:
+            body = []
+            for part in pack_image_steps(image):
+                body.append(part)
+                await asyncio.sleep(0)
+        finally:
+            tree.detach_image(image)
+            if self._snapshotting is asyncio.current_task():
+                self._snapshotting = None
         loop = asyncio.get_running_loop()
 
         def failed(future: asyncio.Future[None]) -> bool:
@@ -311,11 +335,12 @@ class EnsembleServer(CoordServer):
         def written(future: asyncio.Future[None]) -> None:
             if failed(future):
                 return
-            log.info("snapshot at zxid %#x (%d bytes)", zxid, size)
+            log.info("snapshot at zxid %#x (%d bytes of body, %d nodes changed while packing)",
+                     zxid, sum(map(len, body)), image.kept)
             if self.node.running and not self.node.failed.is_set():
                 self.node.run_io(self.storage.purge_log).add_done_callback(purged)
 
-        loop.run_in_executor(self._io, self.storage.write_snapshot, zxid, blob).add_done_callback(written)
+        loop.run_in_executor(self._io, self.storage.write_snapshot, zxid, body).add_done_callback(written)
 
     # -- what the core tells us -----------------------------------------------------------
 

@@ -40,8 +40,7 @@ from coord.server.endpoints import Endpoints
 from coord.server.serverinfo import FSYNC_WARN_MS, ServerStats
 from coord.server.prep import PrepView
 from coord.server.sessions import SessionTracker
-from coord.server.snapshot import (load_latest, oldest_kept_zxid, pack_tree_parts,
-                                   write_snapshot)
+from coord.server.snapshot import load_latest, oldest_kept_zxid, pack_image_steps, write_snapshot
 from coord.server.throttle import OutstandingLimit
 from coord.server.txn import Applied, Txn
 from coord.server.txnlog import TxnLog
@@ -249,25 +248,24 @@ class CoordServer:
         if self._since_snapshot < self.config.snap_count:
             return
         self._since_snapshot = 0
-        zxid = self.tree.last_zxid
-        # Nothing is applied while this runs (we are the committer), so the pieces form
-        # one consistent tree; reads and pings are answered between them.
+        # Nothing is applied while this runs (we are the committer), so the image needs
+        # no copy-on-write; reads and pings are answered between its steps.
+        image = self.tree.image()
         parts = []
-        for part in pack_tree_parts(self.tree):
+        for part in pack_image_steps(image):
             parts.append(part)
             await asyncio.sleep(0)
-        blob = b"".join(parts)
         # Queued on the single I/O thread: the roll happens before any later append.
-        self._io.submit(self._snapshot_job, zxid, blob)
+        self._io.submit(self._snapshot_job, image.zxid, parts)
 
-    def _snapshot_job(self, zxid: int, blob: bytes) -> None:
+    def _snapshot_job(self, zxid: int, parts: list[bytes]) -> None:
         try:
             self._txnlog.roll(zxid + 1)
-            write_snapshot(self._snap_dir, zxid, blob)
+            write_snapshot(self._snap_dir, zxid, parts)
             oldest = oldest_kept_zxid(self._snap_dir)
             if oldest is not None:
                 self._txnlog.purge_before(oldest)
-            log.info("snapshot at zxid 0x%x (%d bytes)", zxid, len(blob))
+            log.info("snapshot at zxid 0x%x (%d bytes of body)", zxid, sum(map(len, parts)))
         except OSError:
             log.exception("snapshot at zxid 0x%x failed; the txn log still has everything", zxid)
 

@@ -129,14 +129,14 @@ class EnsembleStorage:
 
     # -- snapshots of this member's own applied state --------------------------------------
 
-    def write_snapshot(self, zxid: int, blob: bytes) -> None:
+    def write_snapshot(self, zxid: int, body: list[bytes]) -> None:
         """Durably write a snapshot of committed state at zxid. Called on a thread of its
         own, not the log's: writing and fsyncing a tree of 100+ MiB takes seconds on a busy
         disk, and appends (hence acks) queued behind it would make the leader drop this
         member (ZooKeeper snapshots on a thread of its own too). The lock keeps it apart
         from a SNAP install, the other writer of the snapshot directory."""
         with self._snap_lock:
-            write_snapshot(self.snap_dir, zxid, blob)
+            write_snapshot(self.snap_dir, zxid, body)
 
     def purge_log(self) -> None:
         """After a snapshot: roll the log and drop the segments the oldest kept snapshot

@@ -20,14 +20,13 @@ import time
 import pytest
 
 from coord.client.client import CoordClient
-from tests.coord_ensemble.harness import Ensemble
+from tests.coord_ensemble.harness import Ensemble, WriteLoad
 from tests.support.waiting import wait_until
 
 MIB = 1 << 20
-# A member snapshotting a tree of this size blocks its event loop for a while (the
-# tree is packed between two applies): on a loaded 2-core machine the harness's 250 ms
-# tick (2 s syncLimit, 5 s longest session) makes that a failover. ZooKeeper's default
-# tick is 2 s; 1 s is plenty.
+# Streaming, staging and installing a tree of this size takes a while on a loaded 2-core
+# machine: with the harness's 250 ms tick (2 s syncLimit, 5 s longest session) a slow
+# moment is a failover. ZooKeeper's default tick is 2 s; 1 s is plenty.
 TICK_MS = 1000
 
 
@@ -137,3 +136,59 @@ def test_a_leader_streaming_a_snapshot_does_not_hold_a_copy_of_the_tree(ensemble
 def test_wiped_member_catches_up_on_a_several_hundred_mib_tree(ensemble) -> None:
     ens = ensemble(3, tick_ms=TICK_MS, extra=("--snap-count", "250"))
     _rejoin_wiped(ens, count=320, size=MIB - 1024, bound_memory=True)
+
+
+def _max_read_latency(host: str, stop: threading.Event, out: list[float]) -> None:
+    """Time small reads against one member until `stop`: a read waits for that member's
+    event loop, so the slowest one bounds how long the loop was blocked (a snapshot
+    packed whole, between two applies, shows here as a read of seconds)."""
+    async def run() -> None:
+        async with CoordClient(host, session_timeout=30.0) as client:
+            while not stop.is_set():
+                start = time.monotonic()
+                await client.exists("/big")
+                out.append(time.monotonic() - start)
+                await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+
+
+@pytest.mark.timeout(600)
+def test_writes_landing_during_a_snap_reach_the_wiped_member(ensemble) -> None:
+    """Members snapshot (every 40 txns) a ~60 MiB tree in bounded steps while writes keep
+    committing, and a wiped member catches up by SNAP + DIFF meanwhile: at the end its
+    whole tree (data and stats) equals the leader's, and the leader's logs show
+    snapshots that were packed while transactions changed the tree under them."""
+    ens = ensemble(3, tick_ms=TICK_MS, extra=("--snap-count", "40"))
+    ens.start()
+    leader = ens.wait_leader()
+    asyncio.run(_write(ens.hosts(), 60, MIB - 1024))
+    ens.wait_same_zxid(timeout=120)
+    leader = ens.wait_leader()
+    victim = next(s for s in ens.sids if s != leader)
+    others = [s for s in ens.sids if s != victim]
+    ens.stop(victim)
+    shutil.rmtree(ens.root / f"data{victim}")
+    stop, latencies = threading.Event(), []
+    reader = threading.Thread(target=_max_read_latency,
+                              args=(f"127.0.0.1:{ens.client_port[leader]}", stop, latencies), daemon=True)
+    reader.start()
+    try:
+        with WriteLoad(ens, prefer=others, pace=0.005) as load:
+            load.wait_for(100, timeout=120)
+            ens.start(victim)
+            wait_until(f"wiped member {victim} serving again", lambda: ens.mode(victim) == "follower",
+                       timeout=240)
+            load.wait_for(100, timeout=120)   # and writes go on after it joined
+        assert not load.errors, load.errors
+    finally:
+        stop.set()
+        reader.join(30)
+    installed = re.findall(r"installed the leader's snapshot at zxid (0x[0-9a-f]+)",
+                           ens.procs.log_text(ens.name(victim)))
+    assert installed, "the wiped member caught up without a snapshot: SNAP was not exercised"
+    changed = [int(n) for n in re.findall(r"(\d+) nodes changed while packing", ens.procs.log_text(ens.name(leader)))]
+    assert any(changed), f"no snapshot was packed while writes changed the tree: {changed}"
+    ens.assert_identical()
+    print(f"{len(changed)} snapshots on the leader, nodes changed while packing: {changed}; "
+          f"slowest of {len(latencies)} reads on the leader: {max(latencies) * 1000:.0f} ms")

@@ -4,6 +4,7 @@ session close. Real disk, real event loop, real I/O thread."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from coord.server import prep as P
@@ -20,8 +21,10 @@ def _server(tmp_path: Path) -> CoordServer:
     return server
 
 
-async def _run(server: CoordServer, ops: list[tuple], session: int = 0) -> list:
-    """Prepare and submit all ops at once, as pipelined clients would; wait for all."""
+async def _run(server: CoordServer, ops: list[tuple], session: int = 0,
+               until: Callable[[], bool] = lambda: True) -> list:
+    """Prepare and submit all ops at once, as pipelined clients would; wait for all, and
+    for `until` (the committer goes on, e.g. packing a snapshot in steps, meanwhile)."""
     task = asyncio.create_task(server._committer())
     done: list = []
     loop = asyncio.get_running_loop()
@@ -32,6 +35,10 @@ async def _run(server: CoordServer, ops: list[tuple], session: int = 0) -> list:
         server.submit(prepared.txn, lambda txn, res, f=fut, p=prepared: f.set_result((p, res)))
         futures.append(fut)
     done = await asyncio.wait_for(asyncio.gather(*futures), 30)
+    deadline = loop.time() + 30
+    while not until():
+        assert loop.time() < deadline, "the committer did not get there within 30 s"
+        await asyncio.sleep(0.01)
     task.cancel()
     return done
 
@@ -42,7 +49,8 @@ async def test_group_commit_shares_fsyncs_and_recovers(tmp_path: Path) -> None:
     real_append = server._txnlog.append
     server._txnlog.append = lambda entries: (calls.append(len(entries)), real_append(entries))[1]
     ops = [(P.OP_CREATE, f"/n{i}", b"v", ACL, 0, -1) for i in range(1000)]
-    results = await _run(server, ops)
+    snapshots = tmp_path / "snapshot"
+    results = await _run(server, ops, until=lambda: any(snapshots.glob("snapshot.*")))
     assert all(p.err == 0 for p, _ in results)
     assert sum(calls) == 1000 and len(calls) < 100, calls  # many txns per fsync
     server._io.shutdown(wait=True)  # let the snapshot job finish

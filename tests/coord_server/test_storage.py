@@ -8,8 +8,7 @@ import pytest
 
 from coord.server import txn as T
 from coord.server.datatree import DataTree
-from coord.server.snapshot import (SnapshotCorruption, list_snapshots, load_latest, pack_tree,
-                                   write_snapshot)
+from coord.server.snapshot import SnapshotCorruption, list_snapshots, load_latest, pack_image_steps, write_snapshot
 from coord.server.txn import Txn
 from coord.server.txnlog import MAGIC, LogCorruption, TxnLog, list_segments
 
@@ -92,7 +91,7 @@ def test_snapshot_round_trip_and_corruption(tmp_path: Path) -> None:
         tree.apply(t)
     tree.apply(Txn(4, 0, 0, T.CREATE_SESSION, [77, 4000, b"p" * 16]))
     for _ in range(3):
-        write_snapshot(tmp_path, tree.last_zxid, pack_tree(tree))
+        write_snapshot(tmp_path, tree.last_zxid, list(pack_image_steps(tree.image())))
         tree.apply(Txn(tree.last_zxid + 1, 0, 0, T.SET_DATA, ["/n1", b"x"]))
     assert len(list_snapshots(tmp_path)) == 2
     restored = load_latest(tmp_path)
@@ -107,14 +106,13 @@ def test_snapshot_round_trip_and_corruption(tmp_path: Path) -> None:
         load_latest(tmp_path)
 
 
-def test_snapshot_is_packed_in_pieces_that_restore_exactly(tmp_path: Path) -> None:
-    from coord.server.snapshot import pack_tree_parts
-
+def test_snapshot_is_packed_in_bounded_steps_that_restore_exactly(tmp_path: Path) -> None:
     tree = DataTree()
     for t in _txns(1, 5000):
         tree.apply(t)
-    parts = list(pack_tree_parts(tree, chunk=1000))
-    assert len(parts) >= 5  # the server answers reads between these
-    write_snapshot(tmp_path, tree.last_zxid, b"".join(parts))
+    tree.apply(Txn(5001, 0, 0, T.SET_DATA, ["/n1", b"y" * 3000]))
+    parts = list(pack_image_steps(tree.image(), step_nodes=1000, step_bytes=2000))
+    assert len(parts) >= 7  # header, node steps (/n1 alone: over the byte bound), sessions
+    write_snapshot(tmp_path, tree.last_zxid, parts)
     restored = load_latest(tmp_path)
     assert list(restored.iter_nodes()) == list(tree.iter_nodes())
