@@ -101,11 +101,14 @@ class Producer(_Facade):
 
     def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
                  **settings: Any) -> None:
-        self._lock = threading.Lock()  # guards _open, _pending and _woken between the senders and the loop
+        self._lock = threading.Lock()  # guards _open, _sent and _woken between senders and the loop
         self._open = Handover()  # what send() appends to, until the loop takes it
         self._max_pending = max_pending
-        self._pending = 0  # records sent and not yet in a batch (or failed)
-        self._room = threading.Event()  # set by the loop when records leave `_pending`
+        # Records sent, and those since in a batch or failed: each counter has one writer (the
+        # senders under _lock, the loop), so the loop never waits for a sender to count one.
+        self._sent = 0
+        self._handed = 0
+        self._room = threading.Event()  # set by the loop when records leave the pending ones
         self._room.set()
         self._woken = False  # a drain is scheduled or running: the next send need not wake the loop
         self._drainer: asyncio.Task | None = None  # this and everything below: loop thread only
@@ -128,7 +131,7 @@ class Producer(_Facade):
             record = self._async.prepare_fields(topic, value, key, headers, partition, timestamp_ms)
         except RecordTooLargeError as exc:
             return _failed(exc)
-        if self._pending >= self._max_pending and not self._wait_for_room():
+        if self._sent - self._handed >= self._max_pending and not self._wait_for_room():
             return _failed(ClientTimeoutError(
                 f"no room for the record within max_block_ms={self._async.max_block_ms}: {self._max_pending} "
                 f"records wait for the producer's buffer (is the broker slow or down?)"))
@@ -138,11 +141,13 @@ class Producer(_Facade):
             handover.records.extend(record)
             stamps = handover.sent
             stamps.append(sent)
-            self._pending += 1
-            if not self._woken:
-                self._woken = True
-                self._thread.loop.call_soon_threadsafe(self._start_drain)
-            return RecordFuture(handover, len(stamps) - 1)
+            pos = len(stamps) - 1
+            self._sent += 1
+            wake = not self._woken
+            self._woken = True
+        if wake:
+            self._thread.loop.call_soon_threadsafe(self._start_drain)
+        return RecordFuture(handover, pos)
 
     def send_and_wait(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordMetadata:
         return self.send(topic, value, key, **kwargs).result()
@@ -150,15 +155,15 @@ class Producer(_Facade):
     def _wait_for_room(self) -> bool:
         """Block the caller while `max_pending` records wait for the loop (memory stays bounded
         when the broker is slow or down), at most max_block_ms (False then, as Kafka's send()
-        gives up on buffer space). The loop sets `_room` after records leave `_pending`."""
+        gives up on buffer space). The loop sets `_room` after records leave the pending ones."""
         deadline = time.monotonic() + self._block
-        while self._pending >= self._max_pending:
+        while self._sent - self._handed >= self._max_pending:
             self._room.clear()
-            if self._pending < self._max_pending:
+            if self._sent - self._handed < self._max_pending:
                 return True
             left = deadline - time.monotonic()
             if left <= 0 or not self._room.wait(left):
-                return self._pending < self._max_pending
+                return self._sent - self._handed < self._max_pending
         return True
 
     def _start_drain(self) -> None:
@@ -244,10 +249,9 @@ class Producer(_Facade):
         return True
 
     def _left(self, count: int) -> None:
-        """`count` records left `_pending` (in a batch, or failed); then tell the failed ones."""
+        """`count` records left the pending ones (in a batch, or failed); then tell the failed ones."""
         if count:
-            with self._lock:
-                self._pending -= count
+            self._handed += count
             if not self._room.is_set():
                 self._room.set()
         if self._failed:
