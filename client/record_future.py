@@ -185,7 +185,8 @@ class RecordFuture(Future):
 
     # -- the public API --------------------------------------------------------------------
     def done(self) -> bool:
-        return self._state == FINISHED
+        where = self._where()
+        return where.done if type(where) is BatchOutcome else where is not None
 
     def running(self) -> bool:
         return not self.done()
@@ -216,6 +217,12 @@ class RecordFuture(Future):
         return self._result
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
+        where = self._where()  # a finished record answers without the wait's lock
+        if type(where) is BatchOutcome:
+            if where.done:
+                return where.exception
+        elif where is not None:
+            return where  # type: ignore[return-value]
         self._wait(timeout)
         return self._exception
 
