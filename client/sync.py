@@ -200,40 +200,42 @@ class Producer(_Facade):
 
     def _hand_over(self, handover: Handover, records: list, start: int, stop: int) -> int:
         """Append records start..stop-1 (`records` holds their fields end to end, Handover) to
-        the accumulator; returns where it stopped (`stop`,
-        or the first record that found no room). A record whose topic has no metadata yet,
-        or that queues behind one that has none, goes to that topic's waiter, so it delays
-        neither records of other topics nor other such topics."""
+        the accumulator; returns where it stopped (`stop`, or the first record that found no
+        room). A record whose topic has no metadata yet, or that queues behind one that has
+        none, goes to that topic's waiter, so it delays neither records of other topics nor
+        other such topics."""
         cluster = self._async.client.cluster
         waiting = self._waiting
         place = self._place
         now_ms = int(time.time() * 1000)
         now = time.monotonic()
-        known: dict[str, Any] = {}  # the chunk's topics' partitions (None: park); itself for "not looked up"
+        known: dict[str, Any] = {}  # the chunk's topics' (partitions, available) (None: park); itself: not looked up
         parked = 0
         with LOCK:
             i = start
             while i < stop:
                 record = records[i * WIDTH:(i + 1) * WIDTH]
                 topic = record[0]
-                partitions = known.get(topic, known)
-                if partitions is known:
-                    partitions = known[topic] = None if waiting and topic in waiting else cluster.partitions_for(topic)
-                if partitions is None:
+                where = known.get(topic, known)
+                if where is known:
+                    partitions = None if waiting and topic in waiting else cluster.partitions_for(topic)
+                    where = known[topic] = None if partitions is None else (
+                        partitions, cluster.available_partitions_for(topic))
+                if where is None:
                     self._park(topic, handover, i, record)
                     parked += 1
-                elif not place(handover, i, record, partitions, now_ms, now):
+                elif not place(handover, i, record, *where, now_ms, now):
                     break
                 i += 1
         self._left(i - start - parked)
         return i
 
-    def _place(self, handover: Handover, pos: int, record: Sequence, partitions: list[int], now_ms: int,
-               now: float) -> bool:
+    def _place(self, handover: Handover, pos: int, record: Sequence, partitions: list[int],
+               available: list[int] | None, now_ms: int, now: float) -> bool:
         """Under LOCK, append one record (its topic's partitions known); False if there was no room."""
         timestamp = record[5] if record[5] is not None else now_ms
         try:
-            placed = self._async.append_ready(record, partitions, timestamp, now)
+            placed = self._async.append_ready(record, partitions, timestamp, now, available)
         except Exception as exc:  # noqa: BLE001 - handed to the caller's Future, after LOCK
             self._failed.append((handover, pos, exc))
             return True
@@ -293,7 +295,7 @@ class Producer(_Facade):
                     continue
                 while waiting:
                     with LOCK:
-                        placed = self._place(*waiting[0], partitions, int(time.time() * 1000), time.monotonic())
+                        placed = self._place(*waiting[0], partitions, None, int(time.time() * 1000), time.monotonic())
                     if not placed:
                         self._left(0)
                         await self._async.wait_for_room()
