@@ -15,10 +15,11 @@ batch closes.
 from __future__ import annotations
 
 import collections
-import os
 import random
 import struct
 from collections.abc import Iterable, Sequence
+
+from client.compiled import compiled
 
 _M = 0x5BD1E995
 _SEED = 0x9747B28C
@@ -59,20 +60,10 @@ def _murmur2(data: bytes) -> int:
     return h ^ h >> 15
 
 
-def _compiled_murmur2():  # -> the compiled _murmur2, or None where it was not built or is refused
-    if os.environ.get("PYBROKER_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        from client._murmur2_c import murmur2 as compiled
-    except ImportError:
-        return None
-    return compiled
-
-
 pure_murmur2 = _murmur2
-COMPILED = (_c := _compiled_murmur2()) is not None
+COMPILED = (_c := compiled("client._murmur2_c")) is not None
 if COMPILED:
-    _murmur2 = _c  # noqa: F811
+    _murmur2 = _c.murmur2  # noqa: F811
 
 
 def murmur2_many(keys: Iterable[bytes]) -> dict[bytes, int]:
