@@ -1,8 +1,10 @@
-"""Builds the optional compiled record codec (client/protocol/_records_c.c).
+"""Builds the optional compiled parts: the record codec (client/protocol/_records_c.c) and
+the partitioner's murmur2 (client/_murmur2_c.c).
 
-Everything else about the package is in pyproject.toml. The extension is optional: where
-no C compiler works, the build warns and goes on, and client.protocol.records uses its
-pure-Python codec. This file must never make an install fail for want of a compiler.
+Everything else about the package is in pyproject.toml. The extensions are optional: where
+no C compiler works, the build warns and goes on, and client.protocol.records and
+client.partitioner use their pure-Python twins. This file must never make an install fail
+for want of a compiler.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ class OptionalBuildExt(build_ext):
 
     @staticmethod
     def _skip(what: str, exc: Exception) -> None:
-        print(f"WARNING: {what} was not compiled ({exc}); pybroker uses its pure-Python record codec",
+        print(f"WARNING: {what} was not compiled ({exc}); pybroker uses its pure-Python twin",
               file=sys.stderr)
 
 
 setup(
-    ext_modules=[Extension("client.protocol._records_c", ["client/protocol/_records_c.c"], optional=True)],
+    ext_modules=[Extension("client.protocol._records_c", ["client/protocol/_records_c.c"], optional=True),
+                 Extension("client._murmur2_c", ["client/_murmur2_c.c"], optional=True)],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -3,11 +3,13 @@
 A keyed record goes to `(murmur2(key) & 0x7fffffff) % num_partitions`, bit-exact with
 Kafka's Java client, so a key lands on the same partition whichever client wrote it.
 Keyless records stick to one partition until its batch is closed (KIP-480), which makes
-full batches instead of many tiny ones. murmur2 in pure Python costs about a microsecond
-a key; a producer that hands records over in bursts calls `prehash` with the burst's
-keys, which hashes them all at once with whole-burst integer arithmetic (each key a
-64-bit lane of one big int), several times cheaper per key. This module must never look
-at the network or the clock: the accumulator tells it when a batch closes.
+full batches instead of many tiny ones. murmur2 is compiled (client/_murmur2_c.c) where
+setup.py could build it; where not (or with PYBROKER_PURE_PYTHON=1) it runs in Python at
+about a microsecond a key, and a producer that hands records over in bursts calls
+`prehash` with the burst's keys, which hashes them all at once with whole-burst integer
+arithmetic (each key a 64-bit lane of one big int), several times cheaper per key. This
+module must never look at the network or the clock: the accumulator tells it when a
+batch closes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import collections
 import random
 import struct
 from collections.abc import Iterable, Sequence
+
+from client.compiled import compiled
 
 _M = 0x5BD1E995
 _SEED = 0x9747B28C
@@ -54,6 +58,12 @@ def _murmur2(data: bytes) -> int:
     h ^= h >> 13
     h = h * _M & _MASK
     return h ^ h >> 15
+
+
+pure_murmur2 = _murmur2
+COMPILED = (_c := compiled("client._murmur2_c")) is not None
+if COMPILED:
+    _murmur2 = _c.murmur2  # noqa: F811
 
 
 def murmur2_many(keys: Iterable[bytes]) -> dict[bytes, int]:
@@ -118,8 +128,10 @@ class DefaultPartitioner:
 
     def prehash(self, keys: Iterable[bytes]) -> None:
         """Hash a burst of keys at once for the partition() calls that follow (only bytes
-        keys; the previous burst's are forgotten)."""
-        self._hashes = murmur2_many(key for key in keys if type(key) is bytes)  # a bytearray is no dict key
+        keys; the previous burst's are forgotten). Nothing to do where murmur2 is compiled:
+        one key at a time is then cheaper than any bookkeeping."""
+        if not COMPILED:
+            self._hashes = murmur2_many(key for key in keys if type(key) is bytes)  # a bytearray is no dict key
 
     def partition(self, topic: str, key: bytes | None, partitions: Sequence[int],
                   available: Sequence[int]) -> int:

@@ -4,12 +4,15 @@ A plain `concurrent.futures.Future` builds a `threading.Condition` and two lists
 created and must be kept by the producer until the broker acknowledges, so that it can
 be finished: at hundreds of thousands of records a second, creating them, finishing
 each, and the garbage collector's walks over hundreds of thousands of live ones were the
-sync producer's largest cost. A RecordFuture instead points at its batch's one outcome
-(`BatchOutcome`) and its index there: the producer forgets it once the record is in a
-batch, so a future its caller does not keep dies at once, and nothing is done per record
-when the batch is acknowledged. Its result, a RecordMetadata, is made when asked for.
-Only futures someone waits on with concurrent.futures.wait()/as_completed() or gave a
-callback to ("watched" ones) are kept by their outcome, to be called back.
+sync producer's largest cost. A RecordFuture is instead a position in a `Handover`, the
+burst of records send() queued it with; the loop writes there which batch's one outcome
+(`BatchOutcome`) each record joined and at which index. The producer queues the plain
+record, never the future, so a future its caller does not keep dies at once (the
+collector sees one short-lived object per record), and nothing is done per record when
+the batch is acknowledged. Its result, a RecordMetadata, is made when asked for. Only
+futures someone waits on with concurrent.futures.wait()/as_completed() or gave a
+callback to ("watched" ones) are kept, by their handover and then their outcome, to be
+called back.
 
 It is still a concurrent.futures.Future: result(), exception(), done(), add_done_callback(),
 wait() and as_completed() behave as documented. Its one difference: `cancel()` is refused,
@@ -31,11 +34,13 @@ from concurrent.futures._base import FINISHED, PENDING
 from typing import Any
 
 from client.producer.accumulator import records_metadata
+from client.producer.record_args import PreparedRecord
 from client.structs import RecordMetadata, TopicPartition
 
 log = logging.getLogger(__name__)
 
 LOCK = threading.Condition()
+WIDTH = len(PreparedRecord._fields)  # fields a record takes in a Handover's `records`
 
 
 class BatchOutcome:
@@ -69,49 +74,105 @@ class BatchOutcome:
             future._invoke_callbacks()
 
 
+class Handover:
+    """Records the sync Producer's send() queued one after another, taken by its loop at once.
+
+    Until the loop takes it, `records` grows by each record's WIDTH fields (a PreparedRecord's,
+    end to end in one list: no object per record for the collector to count) and `sent` by
+    its send() time. Once taken, `placed` says by position
+    where each record went: None (not yet in a batch), its batch's BatchOutcome (and
+    `indexes` its index there), or the exception it failed with on its own. A future is
+    this object and a position, so the producer never holds a future: each one the caller
+    drops is freed at once. `watchers` keeps, by position, the futures with callbacks or
+    waiters whose record is not yet in a batch.
+    """
+
+    __slots__ = ("records", "sent", "placed", "indexes", "watchers")
+
+    def __init__(self) -> None:
+        self.records: list = []
+        self.sent: list[float] = []
+        self.placed: list[object] | None = None
+        self.indexes: list[int] | None = None
+        self.watchers: dict[int, list[RecordFuture]] | None = None
+
+    def take(self) -> list:
+        """The loop takes the records (no more are added; the handover, which a kept future
+        keeps alive, lets go of them): their places start empty."""
+        records, self.records = self.records, []
+        self.placed = [None] * len(self.sent)
+        self.indexes = [0] * len(self.sent)
+        return records
+
+    def place(self, pos: int, outcome: BatchOutcome, index: int) -> None:
+        """Under LOCK: record `pos` is record `index` of `outcome`'s batch; its watched
+        futures are handed to the outcome."""
+        self.placed[pos] = outcome
+        self.indexes[pos] = index
+        if self.watchers and pos in self.watchers:
+            outcome.watchers.extend(self.watchers.pop(pos))
+
+    def fail(self, pos: int, exc: BaseException) -> list[RecordFuture]:
+        """Under LOCK: record `pos` failed on its own; wakes its waiters and returns its
+        watched futures, whose callbacks the caller runs after releasing LOCK."""
+        self.placed[pos] = exc
+        watchers = self.watchers.pop(pos, []) if self.watchers else []
+        for future in watchers:
+            future._tell_waiters()
+        LOCK.notify_all()
+        return watchers
+
+
 class RecordFuture(Future):
     """A concurrent Future that is one small object (see the module docstring).
 
     Future.__init__ is not run. `_state`, `_result` and `_exception`, which Future's own
-    methods and concurrent.futures.wait() read, are computed from the outcome.
+    methods and concurrent.futures.wait() read, are computed from where the record went.
     """
 
-    __slots__ = ("record", "sent", "_outcome", "_index", "_error", "_done_callbacks", "_waiter_list",
-                 "_watched")
+    __slots__ = ("_handover", "_pos", "_error", "_done_callbacks", "_waiter_list", "_watched")
     _condition = LOCK
 
-    def __init__(self, record: tuple | None = None, sent: float = 0.0) -> None:
-        """`record` and `sent` are its producer's, until the record is in a batch."""
-        self.record = record
-        self.sent = sent
-        self._outcome: BatchOutcome | None = None
-        self._index = 0
-        self._error: BaseException | None = None  # failed on its own, before joining a batch
+    def __init__(self, handover: Handover | None = None, pos: int = 0) -> None:
+        """Record `pos` of `handover`; with no handover, a future that fails at once (set_exception)."""
+        self._handover = handover
+        self._pos = pos
+        self._error: BaseException | None = None  # failed before it was queued
         self._done_callbacks: list | None = None
         self._waiter_list: list | None = None
         self._watched = False
 
+    def _where(self) -> object:
+        """None while its record is not in a batch; else its BatchOutcome or its own exception."""
+        if self._error is not None:
+            return self._error
+        handover = self._handover
+        placed = handover.placed if handover is not None else None
+        return None if placed is None else placed[self._pos]
+
     # -- what Future's methods read --------------------------------------------------------
     @property
     def _state(self) -> str:
-        if self._error is not None:
-            return FINISHED
-        outcome = self._outcome
-        return FINISHED if outcome is not None and outcome.done else PENDING
+        where = self._where()
+        if where is None:
+            return PENDING
+        if type(where) is BatchOutcome:
+            return FINISHED if where.done else PENDING
+        return FINISHED
 
     @property
     def _exception(self) -> BaseException | None:
-        if self._error is not None:
-            return self._error
-        outcome = self._outcome
-        return outcome.exception if outcome is not None else None
+        where = self._where()
+        if type(where) is BatchOutcome:
+            return where.exception
+        return where  # type: ignore[return-value]
 
     @property
     def _result(self) -> RecordMetadata | None:
-        outcome = self._outcome
-        if outcome is None or not outcome.done or outcome.exception is not None or self._error is not None:
+        outcome = self._where()
+        if type(outcome) is not BatchOutcome or not outcome.done or outcome.exception is not None:
             return None
-        index = self._index
+        index = self._handover.indexes[self._pos]
         return records_metadata(outcome.result, outcome.tp, ((index, outcome.stamps[index]),))[0]
 
     @property
@@ -124,7 +185,8 @@ class RecordFuture(Future):
 
     # -- the public API --------------------------------------------------------------------
     def done(self) -> bool:
-        return self._state == FINISHED
+        where = self._where()
+        return where.done if type(where) is BatchOutcome else where is not None
 
     def running(self) -> bool:
         return not self.done()
@@ -155,6 +217,12 @@ class RecordFuture(Future):
         return self._result
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
+        where = self._where()  # a finished record answers without the wait's lock
+        if type(where) is BatchOutcome:
+            if where.done:
+                return where.exception
+        elif where is not None:
+            return where  # type: ignore[return-value]
         self._wait(timeout)
         return self._exception
 
@@ -162,12 +230,11 @@ class RecordFuture(Future):
         raise RuntimeError("a RecordFuture ends with its batch; only its producer finishes it")
 
     def set_exception(self, exception: BaseException | None) -> None:
-        """Fail this record on its own (before it joined a batch); then its callbacks."""
+        """Fail this record before it was queued (its producer refused it); then its callbacks."""
         with LOCK:
             if self._state == FINISHED:
                 raise RuntimeError("this RecordFuture is already done")
             self._error = exception
-            self.record = None
             self._tell_waiters()
             LOCK.notify_all()
         self._invoke_callbacks()
@@ -176,15 +243,6 @@ class RecordFuture(Future):
         return True
 
     # -- the producer's side ---------------------------------------------------------------
-    def joined(self, outcome: BatchOutcome, index: int) -> None:
-        """Under LOCK: its record is record `index` of `outcome`'s batch. A watched future
-        is handed to the outcome; any other is from now on its caller's alone."""
-        self._index = index
-        self._outcome = outcome
-        self.record = None
-        if self._watched:
-            outcome.watchers.append(self)
-
     def _wait(self, timeout: float | None) -> None:
         """Sleep until done or `timeout` seconds (TimeoutError). The Condition is shared, so
         another future finishing wakes this one too: wait again until it is this one's turn."""
@@ -202,12 +260,19 @@ class RecordFuture(Future):
                 LOCK.wait(left)
 
     def _watch(self) -> None:
-        """Under LOCK: from now on its outcome calls it back (placing it hands it on if it has none yet)."""
+        """Under LOCK: from now on its outcome calls it back (its handover hands it on if
+        its record is not in a batch yet)."""
         if self._watched:
             return
         self._watched = True
-        if self._outcome is not None:
-            self._outcome.watchers.append(self)
+        where = self._where()
+        if type(where) is BatchOutcome:
+            where.watchers.append(self)
+        elif where is None and self._handover is not None:
+            watchers = self._handover.watchers
+            if watchers is None:
+                watchers = self._handover.watchers = {}
+            watchers.setdefault(self._pos, []).append(self)
 
     def _tell_waiters(self) -> None:
         """Under LOCK, once done: the waiters concurrent.futures.wait() installed."""

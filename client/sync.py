@@ -2,7 +2,7 @@
 
 Each facade owns one event loop running in a daemon thread and forwards every call to
 it; the asyncio object lives only on that thread. `Producer.send` hands records over
-through a bounded queue and one pump task, so a tight loop of sends costs a queue
+in bounded bursts taken by one pump task, so a tight loop of sends costs a list
 append, not a thread hop per record. This module must never add behaviour of its own:
 whatever the asyncio class does, the facade does, with the same errors.
 """
@@ -15,7 +15,7 @@ import concurrent.futures
 import functools
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from client.admin import AsyncAdmin
@@ -23,7 +23,7 @@ from client.consumer.consumer import AsyncConsumer
 from client.errors import ClientTimeoutError, ProducerClosedError, RecordTooLargeError
 from client.producer.accumulator import ProducerBatch
 from client.producer.producer import AsyncProducer
-from client.record_future import LOCK, BatchOutcome, RecordFuture
+from client.record_future import LOCK, WIDTH, BatchOutcome, Handover, RecordFuture
 from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
     RecordMetadata, TopicDescription, TopicPartition
 
@@ -87,31 +87,35 @@ class _Facade:
 class Producer(_Facade):
     """`Producer(...)` takes AsyncProducer's arguments; `send` returns a concurrent Future.
 
-    `send` checks the record in the caller's thread and appends its future (carrying the
-    record) to a deque; the first send of a burst wakes the loop, which takes everything
-    queued by then in one callback (`_drain`, up to CHUNK records per pass) and appends it
-    to the accumulator without an asyncio future per record. Each future then points at its
-    batch's BatchOutcome and the facade forgets it; when the batch completes, the outcome
-    is finished once for all its records (record_future). At most `max_pending`
-    records wait in the queue or for their topic's metadata, and CHUNK more in the loop's
-    hands, between send() and the accumulator (which bounds itself by `buffer_memory`);
-    send() blocks beyond that, up to `max_block_ms`, then fails the record's Future with
-    ClientTimeoutError.
+    `send` checks the record in the caller's thread and appends the plain record to the
+    open Handover (record_future), returning a future that is that handover and a
+    position; the first send of a burst wakes the loop, which takes the whole handover in
+    one callback (`_drain`) and appends its records to the accumulator, CHUNK per pass,
+    without an asyncio future per record, writing into the handover which batch's
+    BatchOutcome each joined. When the batch completes, the outcome is finished once for
+    all its records. At most `max_pending` records wait between send() and the
+    accumulator (queued, being handed over, or waiting for their topic's metadata; the
+    accumulator bounds itself by `buffer_memory`); send() blocks beyond that, up to
+    `max_block_ms`, then fails the record's Future with ClientTimeoutError.
     """
 
     def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
                  **settings: Any) -> None:
-        self._queue: collections.deque[RecordFuture] = collections.deque()  # their .record and .sent: what send() took
+        self._lock = threading.Lock()  # guards _open, _sent and _woken between senders and the loop
+        self._open = Handover()  # what send() appends to, until the loop takes it
         self._max_pending = max_pending
-        self._parked = 0  # records waiting for their topic's metadata (the loop thread writes it)
-        self._room = threading.Event()  # set by the loop when it has taken records off the queue
+        # Records sent, and those since in a batch or failed: each counter has one writer (the
+        # senders under _lock, the loop), so the loop never waits for a sender to count one.
+        self._sent = 0
+        self._handed = 0
+        self._room = threading.Event()  # set by the loop when records leave the pending ones
         self._room.set()
         self._woken = False  # a drain is scheduled or running: the next send need not wake the loop
         self._drainer: asyncio.Task | None = None  # this and everything below: loop thread only
-        self._waiting: dict[str, collections.deque[RecordFuture]] = {}  # topic -> records awaiting metadata
+        self._waiting: dict[str, collections.deque[tuple[Handover, int, Sequence]]] = {}  # topic -> awaiting metadata
         self._waiters: set[asyncio.Task] = set()
         self._outcomes: dict[ProducerBatch, BatchOutcome] = {}  # open batches this facade appended to
-        self._failed: list[tuple[RecordFuture, BaseException]] = []  # failed under LOCK, told after it
+        self._failed: list[tuple[Handover, int, BaseException]] = []  # failed under LOCK, told after it
         self._closed = False
         super().__init__("pybroker-producer", lambda: AsyncProducer(bootstrap_servers, **settings))
         self._block = self._async.max_block_ms / 1000
@@ -126,21 +130,24 @@ class Producer(_Facade):
         try:
             record = self._async.prepare_fields(topic, value, key, headers, partition, timestamp_ms)
         except RecordTooLargeError as exc:
-            future = RecordFuture()
-            future.set_exception(exc)
-            return future
-        future = RecordFuture(record, time.monotonic())
-        queue = self._queue
-        if len(queue) + self._parked >= self._max_pending and not self._wait_for_room():
-            future.set_exception(ClientTimeoutError(
+            return _failed(exc)
+        if self._sent - self._handed >= self._max_pending and not self._wait_for_room():
+            return _failed(ClientTimeoutError(
                 f"no room for the record within max_block_ms={self._async.max_block_ms}: {self._max_pending} "
                 f"records wait for the producer's buffer (is the broker slow or down?)"))
-            return future
-        queue.append(future)
-        if not self._woken:
+        sent = time.monotonic()
+        with self._lock:
+            handover = self._open
+            handover.records.extend(record)
+            stamps = handover.sent
+            stamps.append(sent)
+            pos = len(stamps) - 1
+            self._sent += 1
+            wake = not self._woken
             self._woken = True
+        if wake:
             self._thread.loop.call_soon_threadsafe(self._start_drain)
-        return future
+        return RecordFuture(handover, pos)
 
     def send_and_wait(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordMetadata:
         return self.send(topic, value, key, **kwargs).result()
@@ -148,15 +155,15 @@ class Producer(_Facade):
     def _wait_for_room(self) -> bool:
         """Block the caller while `max_pending` records wait for the loop (memory stays bounded
         when the broker is slow or down), at most max_block_ms (False then, as Kafka's send()
-        gives up on buffer space). The loop sets `_room` after taking records."""
+        gives up on buffer space). The loop sets `_room` after records leave the pending ones."""
         deadline = time.monotonic() + self._block
-        while len(self._queue) + self._parked >= self._max_pending:
+        while self._sent - self._handed >= self._max_pending:
             self._room.clear()
-            if len(self._queue) + self._parked < self._max_pending:
+            if self._sent - self._handed < self._max_pending:
                 return True
             left = deadline - time.monotonic()
             if left <= 0 or not self._room.wait(left):
-                return len(self._queue) + self._parked < self._max_pending
+                return self._sent - self._handed < self._max_pending
         return True
 
     def _start_drain(self) -> None:
@@ -164,69 +171,73 @@ class Producer(_Facade):
             self._drainer = self._thread.loop.create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Hand queued records over in send order until the queue is empty, CHUNK per pass,
-        letting the sender run between passes."""
-        queue = self._queue
+        """Take the open handover and hand its records over in send order, CHUNK per pass,
+        letting the sender run between passes; again until send() has queued nothing more."""
         prehash = getattr(self._async.partitioner, "prehash", None)
         try:
             while True:
-                self._woken = False  # a send from now on wakes the loop again...
-                if not queue:
-                    return
-                self._woken = True  # ...unless this pass takes its record
-                chunk = [queue.popleft() for _ in range(min(len(queue), CHUNK))]
-                if prehash is not None:
-                    keys = [key for future in chunk if (key := future.record[2]) is not None]
-                    if keys:
-                        prehash(keys)  # murmur2 of the chunk's keys at once, for the partitioner
-                if not self._room.is_set():
-                    self._room.set()
-                done = self._hand_over(chunk, 0)
-                while done < len(chunk):
-                    await self._async.wait_for_room()
-                    done = self._hand_over(chunk, done)
-                await asyncio.sleep(0)
+                with self._lock:
+                    handover = self._open
+                    if not handover.sent:
+                        self._woken = False  # a send from now on wakes the loop again
+                        return
+                    self._open = Handover()
+                records = handover.take()
+                count = len(handover.sent)
+                for start in range(0, count, CHUNK):
+                    stop = min(count, start + CHUNK)
+                    if prehash is not None:
+                        keys = [key for key in records[start * WIDTH + 2:stop * WIDTH:WIDTH] if key is not None]
+                        if keys:
+                            prehash(keys)  # murmur2 of the chunk's keys at once, for the partitioner
+                    done = self._hand_over(handover, records, start, stop)
+                    while done < stop:
+                        await self._async.wait_for_room()
+                        done = self._hand_over(handover, records, done, stop)
+                    await asyncio.sleep(0)
         finally:
             self._drainer = None
 
-    def _hand_over(self, chunk: list[RecordFuture], start: int) -> int:
-        """Append chunk[start:] to the accumulator; returns where it stopped (len(chunk), or
-        the first record that found no room). A record whose topic has no metadata yet, or
-        that queues behind one that has none, goes to that topic's waiter, so it delays
-        neither records of other topics nor other such topics."""
-        with LOCK:
-            stop = self._hand_over_locked(chunk, start)
-        if self._failed:
-            self._tell_failed()
-        return stop
-
-    def _hand_over_locked(self, chunk: list[RecordFuture], start: int) -> int:
+    def _hand_over(self, handover: Handover, records: list, start: int, stop: int) -> int:
+        """Append records start..stop-1 (`records` holds their fields end to end, Handover) to
+        the accumulator; returns where it stopped (`stop`, or the first record that found no
+        room). A record whose topic has no metadata yet, or that queues behind one that has
+        none, goes to that topic's waiter, so it delays neither records of other topics nor
+        other such topics."""
         cluster = self._async.client.cluster
         waiting = self._waiting
         place = self._place
         now_ms = int(time.time() * 1000)
         now = time.monotonic()
-        for i in range(start, len(chunk)):
-            future = chunk[i]
-            topic = future.record[0]
-            if waiting and topic in waiting:
-                self._park(topic, future)
-                continue
-            partitions = cluster.partitions_for(topic)
-            if partitions is None:
-                self._park(topic, future)
-            elif not place(future, partitions, now_ms, now):
-                return i
-        return len(chunk)
+        known: dict[str, Any] = {}  # the chunk's topics' (partitions, available) (None: park); itself: not looked up
+        parked = 0
+        with LOCK:
+            i = start
+            while i < stop:
+                record = records[i * WIDTH:(i + 1) * WIDTH]
+                topic = record[0]
+                where = known.get(topic, known)
+                if where is known:
+                    partitions = None if waiting and topic in waiting else cluster.partitions_for(topic)
+                    where = known[topic] = None if partitions is None else (
+                        partitions, cluster.available_partitions_for(topic))
+                if where is None:
+                    self._park(topic, handover, i, record)
+                    parked += 1
+                elif not place(handover, i, record, *where, now_ms, now):
+                    break
+                i += 1
+        self._left(i - start - parked)
+        return i
 
-    def _place(self, future: RecordFuture, partitions: list[int], now_ms: int, now: float) -> bool:
+    def _place(self, handover: Handover, pos: int, record: Sequence, partitions: list[int],
+               available: list[int] | None, now_ms: int, now: float) -> bool:
         """Under LOCK, append one record (its topic's partitions known); False if there was no room."""
-        record = future.record  # a PreparedRecord's fields
         timestamp = record[5] if record[5] is not None else now_ms
         try:
-            placed = self._async.append_ready(record, partitions, timestamp, now)
+            placed = self._async.append_ready(record, partitions, timestamp, now, available)
         except Exception as exc:  # noqa: BLE001 - handed to the caller's Future, after LOCK
-            self._failed.append((future, exc))
+            self._failed.append((handover, pos, exc))
             return True
         if placed is None:
             return False
@@ -236,13 +247,21 @@ class Producer(_Facade):
             outcome = self._outcomes[batch] = BatchOutcome(batch.tp)
             batch.future.add_done_callback(functools.partial(self._settle, batch, outcome))
         outcome.stamps.append(timestamp)  # at `index`: only this facade appends to its producer's batches
-        future.joined(outcome, index)
+        handover.place(pos, outcome, index)
         return True
 
-    def _tell_failed(self) -> None:
-        failed, self._failed = self._failed, []
-        for future, exc in failed:
-            future.set_exception(exc)
+    def _left(self, count: int) -> None:
+        """`count` records left the pending ones (in a batch, or failed); then tell the failed ones."""
+        if count:
+            self._handed += count
+            if not self._room.is_set():
+                self._room.set()
+        if self._failed:
+            failed, self._failed = self._failed, []
+            with LOCK:
+                watchers = [future for handover, pos, exc in failed for future in handover.fail(pos, exc)]
+            for future in watchers:
+                future._invoke_callbacks()
 
     def _settle(self, batch: ProducerBatch, outcome: BatchOutcome, done: asyncio.Future) -> None:
         """The batch is acknowledged or failed: finish its records' futures together."""
@@ -250,49 +269,42 @@ class Producer(_Facade):
         exc = done.exception()
         outcome.finish(None if exc is not None else done.result(), exc)
 
-    def _park(self, topic: str, future: RecordFuture) -> None:
+    def _park(self, topic: str, handover: Handover, pos: int, record: Sequence) -> None:
         waiting = self._waiting.get(topic)
         if waiting is None:
             waiting = self._waiting[topic] = collections.deque()
             task = self._thread.loop.create_task(self._await_topic(topic, waiting))
             self._waiters.add(task)
             task.add_done_callback(self._waiters.discard)
-        waiting.append(future)
-        self._parked += 1
+        waiting.append((handover, pos, record))
 
-    async def _await_topic(self, topic: str, waiting: collections.deque[RecordFuture]) -> None:
+    async def _await_topic(self, topic: str, waiting: collections.deque[tuple[Handover, int, Sequence]]) -> None:
         """Wait for `topic`'s metadata until each record's own deadline (max_block_ms after
         its send()), failing the records whose deadline passes; then hand the rest over in order."""
         client = self._async.client
         try:
             while waiting:
-                future = waiting[0]
+                handover, pos, _record = waiting[0]
                 try:
                     partitions = await client.wait_for_topic(
-                        topic, max(0.0, future.sent + self._block - time.monotonic()) * 1000)
+                        topic, max(0.0, handover.sent[pos] + self._block - time.monotonic()) * 1000)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
                     waiting.popleft()
-                    self._unpark()
-                    future.set_exception(exc)
+                    self._failed.append((handover, pos, exc))
+                    self._left(1)
                     continue
                 while waiting:
                     with LOCK:
-                        placed = self._place(waiting[0], partitions, int(time.time() * 1000), time.monotonic())
-                    if self._failed:
-                        self._tell_failed()
+                        placed = self._place(*waiting[0], partitions, None, int(time.time() * 1000), time.monotonic())
                     if not placed:
+                        self._left(0)
                         await self._async.wait_for_room()
                         partitions = client.cluster.partitions_for(topic) or partitions
                         continue
                     waiting.popleft()
-                    self._unpark()
+                    self._left(1)
         finally:
             del self._waiting[topic]
-
-    def _unpark(self) -> None:
-        self._parked -= 1
-        if not self._room.is_set():
-            self._room.set()
 
     def flush(self, timeout: float | None = None) -> None:
         self._thread.run(self._flush(), timeout)
@@ -300,7 +312,7 @@ class Producer(_Facade):
     async def _flush(self) -> None:
         """Hand over everything sent so far, then wait until each record has succeeded or failed."""
         while True:
-            if self._queue and self._drainer is None:
+            if self._open.sent and self._drainer is None:
                 self._start_drain()
             busy = [t for t in (self._drainer, *self._waiters) if t is not None]
             if not busy:
@@ -323,6 +335,13 @@ class Producer(_Facade):
     async def _close(self) -> None:
         await self._flush()
         await self._async.close()
+
+
+def _failed(exc: BaseException) -> RecordFuture:
+    """The Future of a record send() refused before queueing it."""
+    future = RecordFuture()
+    future.set_exception(exc)
+    return future
 
 
 async def _await(task: asyncio.Task) -> None:

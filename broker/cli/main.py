@@ -1,7 +1,10 @@
 """Entry point of the `pybroker` command: builds the parser from the command modules.
 
 Each command group lives in its own module with a `register(subparsers)` function, so
-that adding a command never means editing another command's code.
+that adding a command never means editing another command's code. A command line that
+names its command imports only that command's module: the others pull in the broker,
+the coordination server and the web console, about 0.7 s of CPU that `pybroker produce`
+or `consume` in a shell pipeline would pay on every call.
 """
 
 from __future__ import annotations
@@ -33,7 +36,25 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _module_of(argv: Sequence[str]) -> str | None:
+    """The module of the command `argv` names, or None (no command, --help, --version, or a
+    name no module owns: then every module registers, for the full help and error)."""
+    values = iter(argv)
+    for arg in values:
+        if arg == "--log-level":
+            next(values, None)
+        elif arg.startswith("--log-level="):
+            continue
+        elif arg.startswith("-"):
+            return None
+        else:
+            module = "broker.cli.broker_cmd" if arg == "broker" else f"broker.cli.{arg}"
+            return module if module in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv` (None: with every command)."""
     parser = argparse.ArgumentParser(
         prog="pybroker",
         description="A Kafka-like log broker with a built-in ZooKeeper-compatible coordination service.",
@@ -44,13 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="logging verbosity (default INFO)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    only = None if argv is None else _module_of(argv)
+    for name in COMMAND_MODULES if only is None else (only,):
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr,

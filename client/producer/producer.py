@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from client.client import NetworkClient
@@ -161,17 +161,19 @@ class AsyncProducer:
         batch, index = placed
         return FutureRecordMetadata(batch.future, batch.tp, index, timestamp)
 
-    def append_ready(self, record: PreparedRecord | tuple, partitions: list[int], timestamp: int,
-                     now: float) -> tuple[ProducerBatch, int] | None:
+    def append_ready(self, record: PreparedRecord | Sequence, partitions: list[int], timestamp: int,
+                     now: float, available: list[int] | None = None) -> tuple[ProducerBatch, int] | None:
         """Partition a record whose topic's `partitions` are known and append it at once:
         (its batch, its index there); None, with nothing done, while `buffer_memory` bytes
         are unacknowledged (await `wait_for_room`). ValueError for a partition the topic
         lacks. The sync Producer appends a burst of records in one loop callback this way
-        and settles each batch's records together, without a future per record."""
+        and settles each batch's records together, without a future per record; it passes
+        the topic's `available` partitions (those with a leader), looked up once per burst."""
         topic, value, key, headers, partition, _timestamp, size = record
         if partition is None:
-            partition = self.partitioner.partition(topic, key, partitions,
-                                                   self.client.cluster.available_partitions_for(topic))
+            if available is None:
+                available = self.client.cluster.available_partitions_for(topic)
+            partition = self.partitioner.partition(topic, key, partitions, available)
         elif not 0 <= partition < len(partitions):
             raise ValueError(f"partition {partition} is not in [0, {len(partitions) - 1}] for topic {topic!r}")
         acc = self._acc

@@ -35,6 +35,12 @@ def check_record(topic: Any, value: Any, key: Any, headers: Any, partition: Any,
 def check_fields(topic: Any, value: Any, key: Any, headers: Any, partition: Any, timestamp_ms: Any) -> tuple:
     """check_record's fields as a plain tuple: cheaper to build than the NamedTuple, and the
     garbage collector stops tracking it, which matters to the sync Producer's queue."""
+    if type(topic) is str and type(value) is bytes and headers is None and partition is None \
+            and timestamp_ms is None and topic:  # the usual record, answered without the checks below
+        if key is None:
+            return topic, value, None, None, None, None, RECORD_OVERHEAD + len(value)
+        if type(key) is bytes:
+            return topic, value, key, None, None, None, RECORD_OVERHEAD + len(key) + len(value)
     if not isinstance(topic, str):
         raise TypeError(f"topic must be a str, not {type(topic).__name__}")
     if not topic:

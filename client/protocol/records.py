@@ -35,10 +35,10 @@ which one is in use ("c" or "python").
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from client.compiled import compiled
 from client.protocol.batch_errors import InvalidRecordError
 
 Headers = list[tuple[str, bytes | None]]
@@ -308,17 +308,7 @@ pure_encode_records, pure_decode_records, pure_check_records = encode_records, d
 CODEC = "python"
 
 
-def _compiled():  # -> the _records_c module, or None where it was not built or is refused
-    if os.environ.get("PYBROKER_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        from client.protocol import _records_c
-    except ImportError:
-        return None
-    _records_c.init(InvalidRecordError, Record)
-    return _records_c
-
-
-if (_c := _compiled()) is not None:
+if (_c := compiled("client.protocol._records_c")) is not None:
+    _c.init(InvalidRecordError, Record)
     encode_records, decode_records, check_records = _c.encode_records, _c.decode_records, _c.check_records  # noqa: F811
     CODEC = "c"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from client import partitioner
 from client.partitioner import DefaultPartitioner, murmur2, murmur2_many, partition_for_key
 
 # Kafka's own vectors: clients/src/test/java/org/apache/kafka/common/utils/UtilsTest.java
@@ -68,6 +70,7 @@ def test_sticky_partition_spreads_over_partitions() -> None:
     assert seen == {0, 1, 2}
 
 
+@settings(deadline=None)  # the first example imports kafka-python, slow on a loaded machine
 @given(st.lists(st.binary(max_size=40), max_size=60))
 def test_murmur2_and_murmur2_many_match_kafka_python(keys: list[bytes]) -> None:
     """kafka-python's murmur2, written independently of ours, as the reference."""
@@ -78,6 +81,16 @@ def test_murmur2_and_murmur2_many_match_kafka_python(keys: list[bytes]) -> None:
     for key in keys:
         assert murmur2(key) & 0xFFFFFFFF == reference(key) & 0xFFFFFFFF  # it gives an unsigned int
         assert many[key] == reference(key) & 0xFFFFFFFF
+
+
+@given(st.lists(st.binary(max_size=70), max_size=40))
+def test_compiled_murmur2_agrees_with_the_pure_one(keys: list[bytes]) -> None:
+    """client/_murmur2_c.c against the Python hash it replaces, on every length class
+    (under 4 bytes, under 8, longer, with 0-3 tail bytes) and Kafka's vectors."""
+    compiled = pytest.importorskip("client._murmur2_c").murmur2
+    for key in keys + list(KAFKA_VECTORS) + [b"", bytes(range(256))]:
+        assert compiled(key) == partitioner.pure_murmur2(key), key
+    assert compiled(bytearray(b"foobar")) == compiled(memoryview(b"foobar")) == -790332482 & 0xFFFFFFFF
 
 
 def test_prehashed_keys_go_where_unhashed_ones_do() -> None:

@@ -6,11 +6,12 @@ import pytest
 
 from client import Producer
 from client.errors import RecordTooLargeError
-from client.producer.record_args import check_record
+from client.producer.accumulator import RECORD_OVERHEAD
+from client.producer.record_args import check_fields, check_record
 from tests.support.node import bootstrap
 
 GOOD = dict(topic="t", value=b"v", key=b"k", headers=[("h", b"x")], partition=0, timestamp_ms=1)
-
+PLAIN = dict(topic="t", value=b"v", key=b"k", headers=None, partition=None, timestamp_ms=None)  # the fast path
 
 @pytest.mark.parametrize("name, bad, error, words", [
     ("value", "text", TypeError, "value must be bytes or None, not str"),
@@ -28,8 +29,16 @@ GOOD = dict(topic="t", value=b"v", key=b"k", headers=[("h", b"x")], partition=0,
     ("headers", [(b"h", b"x")], TypeError, "each header must be a"),
 ])
 def test_bad_argument_is_named(name, bad, error, words) -> None:
-    with pytest.raises(error, match=words):
-        check_record(**{**GOOD, name: bad})
+    for good in (GOOD, PLAIN):
+        with pytest.raises(error, match=words):
+            check_record(**{**good, name: bad})
+
+
+def test_plain_records_take_the_fast_path_to_the_same_fields() -> None:
+    """Bytes key and value, nothing else: the fields and size the full checks give."""
+    assert check_fields(**PLAIN) == ("t", b"v", b"k", None, None, None, RECORD_OVERHEAD + 2)
+    assert check_fields(**{**PLAIN, "key": None}) == ("t", b"v", None, None, None, None, RECORD_OVERHEAD + 1)
+    assert check_fields(**{**PLAIN, "key": bytearray(b"kk")})[6] == RECORD_OVERHEAD + 3  # the full checks
 
 
 def test_good_record_and_its_size() -> None:

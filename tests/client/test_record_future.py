@@ -1,4 +1,5 @@
-"""RecordFuture: a concurrent Future that points at its batch's outcome. It behaves as
+"""RecordFuture: a concurrent Future that is a position in a Handover, which points at its
+batch's outcome once the record is in a batch. It behaves as
 concurrent.futures documents; each future ends exactly once, with its own record's
 metadata; a callback or waiter added at any moment (before its record joins a batch,
 while the batch finishes) is called exactly once; an unwatched future is not kept."""
@@ -12,10 +13,18 @@ import weakref
 
 import pytest
 
-from client.record_future import LOCK, BatchOutcome, RecordFuture
+from client.record_future import LOCK, BatchOutcome, Handover, RecordFuture
 from client.structs import RecordMetadata, TopicPartition
 
 TP = TopicPartition("t", 0)
+
+
+def _futures(count: int) -> list[RecordFuture]:
+    """What the sync Producer's send() returns for `count` records, as its loop takes them."""
+    handover = Handover()
+    handover.sent.extend(0.0 for _ in range(count))
+    handover.take()
+    return [RecordFuture(handover, pos) for pos in range(count)]
 
 
 def _join(futures: list[RecordFuture], outcome: BatchOutcome, stamps: list[int] | None = None) -> None:
@@ -23,11 +32,11 @@ def _join(futures: list[RecordFuture], outcome: BatchOutcome, stamps: list[int] 
     with LOCK:
         for future in futures:
             outcome.stamps.append(stamps[len(outcome.stamps)] if stamps else 100)
-            future.joined(outcome, len(outcome.stamps) - 1)
+            future._handover.place(future._pos, outcome, len(outcome.stamps) - 1)
 
 
 def test_a_record_future_is_a_concurrent_future() -> None:
-    futures = [RecordFuture(("t",), 0.0) for _ in range(3)]
+    futures = _futures(3)
     called = []
     futures[0].add_done_callback(called.append)  # before it joins a batch
     assert isinstance(futures[0], concurrent.futures.Future)
@@ -64,20 +73,32 @@ def test_a_record_future_is_a_concurrent_future() -> None:
 
 
 def test_a_future_failed_on_its_own_ends_once() -> None:
-    future = RecordFuture(("t",), 0.0)
+    refused = RecordFuture()  # refused by send() before it was queued
     calls = []
-    future.add_done_callback(calls.append)
-    future.set_exception(TimeoutError("no room"))
-    assert calls == [future] and isinstance(future.exception(timeout=0), TimeoutError)
+    refused.add_done_callback(calls.append)
+    refused.set_exception(TimeoutError("no room"))
+    assert calls == [refused] and isinstance(refused.exception(timeout=0), TimeoutError)
     with pytest.raises(RuntimeError):
-        future.set_exception(TimeoutError("again"))
-    assert calls == [future]
+        refused.set_exception(TimeoutError("again"))
+    assert calls == [refused]
+
+    failed, other = _futures(2)  # queued, then failed alone by the loop (no metadata in time)
+    failed.add_done_callback(calls.append)
+    waiting = concurrent.futures.ThreadPoolExecutor(1).submit(failed.exception, 10)
+    with LOCK:
+        watchers = failed._handover.fail(failed._pos, TimeoutError("no metadata"))
+    assert watchers == [failed] and calls == [refused]  # its callback runs after LOCK, by the caller
+    watchers[0]._invoke_callbacks()
+    assert calls == [refused, failed] and isinstance(waiting.result(timeout=10), TimeoutError)
+    assert not other.done()
+    with pytest.raises(RuntimeError):
+        failed.set_exception(TimeoutError("again"))
 
 
 def test_a_waiter_on_one_future_is_not_ended_by_another_finishing() -> None:
     """The Condition is shared: another batch finishing wakes the waiter, which must sleep
     again instead of reporting a timeout early or a result it does not have."""
-    mine, other = RecordFuture(("t",), 0.0), RecordFuture(("t",), 0.0)
+    mine, other = _futures(2)
     mine_batch, other_batch = BatchOutcome(TP), BatchOutcome(TP)
     _join([mine], mine_batch)
     _join([other], other_batch)
@@ -95,7 +116,7 @@ def test_a_waiter_on_one_future_is_not_ended_by_another_finishing() -> None:
 def test_a_watcher_added_at_each_stage_of_a_futures_life_is_called_once() -> None:
     """Before its record joins a batch, after it joined and before the batch ends, after:
     each callback runs exactly once, and a wait() installed after joining returns."""
-    before, between, after = (RecordFuture(("t",), 0.0) for _ in range(3))
+    before, between, after = _futures(3)
     calls: list[tuple[str, RecordFuture]] = []
     before.add_done_callback(lambda f: calls.append(("before", f)))
     batch = BatchOutcome(TP)
@@ -119,7 +140,7 @@ def test_callbacks_and_waiters_added_while_records_join_and_finish_are_called_on
     once, each wait() returns it, and every result is its own record's."""
     rounds, per_batch = 40, 50
     for _ in range(rounds):
-        futures = [RecordFuture(("t",), 0.0) for _ in range(per_batch)]
+        futures = _futures(per_batch)
         calls: list[RecordFuture] = []
         calls_lock = threading.Lock()
 
@@ -150,16 +171,14 @@ def test_callbacks_and_waiters_added_while_records_join_and_finish_are_called_on
         assert [f.result(timeout=0).offset for f in futures] == list(range(1000, 1000 + per_batch))
 
 
-def test_an_unwatched_future_is_not_kept_once_its_record_is_in_a_batch() -> None:
+def test_an_unwatched_future_is_not_kept_by_the_producer() -> None:
     """The producer forgets a future its caller does not keep: no future lives on per
     record until the broker answers (the garbage collector's cost at high rates)."""
     batch = BatchOutcome(TP)
-    future = RecordFuture(("t",), 0.0)
-    _join([future], batch)
+    future, watched = _futures(2)
     gone = weakref.ref(future)
     del future
     assert gone() is None  # freed by reference counting, with nothing else holding it
-    watched = RecordFuture(("t",), 0.0)
     watched.add_done_callback(lambda f: None)
     _join([watched], batch)
     assert batch.watchers == [watched]  # a watched one is kept until its batch ends
