@@ -9,8 +9,9 @@ and, for offsets, on the topics; ListGroups shows the groups one may DESCRIBE un
 DESCRIBE the cluster; CreateTopics CREATE on the cluster or topic; DeleteTopics and
 DeleteRecords DELETE, CreatePartitions ALTER, DescribeConfigs DESCRIBE_CONFIGS; InitProducerId
 IDEMPOTENT_WRITE on the cluster or WRITE on some topic; LeaderAndIsr, StopReplica,
-UpdateMetadata, ControlledShutdown CLUSTER_ACTION; CreateAcls/DeleteAcls ALTER and DescribeAcls
-DESCRIBE on the cluster. A refusal is Kafka's TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED. Where a
+UpdateMetadata, ControlledShutdown CLUSTER_ACTION; CreateAcls/DeleteAcls and
+AlterUserScramCredentials ALTER, DescribeAcls and DescribeUserScramCredentials DESCRIBE on the
+cluster. A refusal is Kafka's TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED. Where a
 request carries a list of topics (Produce, consumer Fetch and OffsetForLeaderEpoch, ListOffsets,
 OffsetCommit, DeleteRecords, CreatePartitions), the refused topics are taken out before the
 handler runs and answered TOPIC_AUTHORIZATION_FAILED beside its answers for the others, as Kafka
@@ -92,8 +93,10 @@ def needs(header: RequestHeader, body: Any) -> list[Need]:
         return [(T.CLUSTER, None, Op.ALTER)]
     if api in (ApiKey.CREATE_ACLS, ApiKey.DELETE_ACLS):
         return [(T.CLUSTER, None, Op.ALTER)]
-    if api == ApiKey.DESCRIBE_ACLS:
+    if api in (ApiKey.DESCRIBE_ACLS, ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS):
         return [(T.CLUSTER, None, Op.DESCRIBE)]
+    if api == ApiKey.ALTER_USER_SCRAM_CREDENTIALS:
+        return [(T.CLUSTER, None, Op.ALTER)]
     return []
 
 
