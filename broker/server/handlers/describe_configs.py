@@ -59,6 +59,7 @@ _TOPIC_DEFAULTS: dict[str, tuple[Callable[[BrokerConfig], Any], int]] = {
     "cleanup.policy": (lambda c: c.log_cleanup_policy, LIST),
     "compression.type": (lambda c: "producer", STRING),
     "delete.retention.ms": (lambda c: c.log_cleaner_delete_retention_ms, LONG),
+    "file.delete.delay.ms": (lambda c: 60000, LONG),   # accepted, without effect (validation.py)
     "flush.messages": (lambda c: _or_never(c.log_flush_interval_messages), LONG),
     "flush.ms": (lambda c: _or_never(c.log_flush_interval_ms), LONG),
     "max.message.bytes": (lambda c: c.message_max_bytes, INT),
