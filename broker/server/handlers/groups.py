@@ -34,6 +34,8 @@ NO_NODE = -1
 LEAVE_BATCH_VERSION = 3       # LeaveGroup v3+ names a batch of members (KIP-345)
 JOIN_KNOWN_MEMBER_VERSION = 4  # JoinGroup v4+ must first be told MEMBER_ID_REQUIRED (KIP-394)
 NULLABLE_PROTOCOL_VERSION = 7  # JoinGroup v7+ may send a null protocol name
+TYPES_FILTER_VERSION = 5   # ListGroups v5: types_filter and group_type
+CLASSIC = "classic"        # the group type of every group here (no KIP-848 "consumer" groups)
 STATES_FILTER_VERSION = 4
 
 
@@ -166,12 +168,16 @@ async def leave_group(ctx: BrokerContext, header: RequestHeader, body: m.LeaveGr
 # ---- ListGroups, DescribeGroups -------------------------------------------------------
 
 async def list_groups(ctx: BrokerContext, header: RequestHeader, body: m.ListGroupsRequest) -> Reply:
-    """Groups this broker coordinates; v4+ filters by state name, case-insensitively as Kafka."""
+    """Groups this broker coordinates; v4+ filters by state name, v5+ by group type (KIP-848's
+    ListGroups: every group here is "classic"), both case-insensitively as Kafka."""
     if ctx.groups is None:
         return Reply(m.ListGroupsResponse(error_code=int(ErrorCode.COORDINATOR_NOT_AVAILABLE)))
     wanted = {s.lower() for s in body.states_filter} if header.api_version >= STATES_FILTER_VERSION else set()
-    groups = [m.ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t or "", group_state=s.value)
-              for g, t, s in ctx.groups.list_groups() if not wanted or s.value.lower() in wanted]
+    types = {t.lower() for t in body.types_filter} if header.api_version >= TYPES_FILTER_VERSION else set()
+    listed = [] if types and CLASSIC not in types else ctx.groups.list_groups()
+    groups = [m.ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t or "", group_state=s.value,
+                                               group_type=CLASSIC)
+              for g, t, s in listed if not wanted or s.value.lower() in wanted]
     code = ErrorCode.COORDINATOR_LOAD_IN_PROGRESS if ctx.groups.loading() else ErrorCode.NONE
     return Reply(m.ListGroupsResponse(error_code=int(code), groups=groups))
 
