@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -115,11 +116,12 @@ class Cluster:
         self._cli("down")
 
 
-def run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: float) -> tuple[int, str]:
+def run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: float,
+               stdin: int | None = subprocess.DEVNULL) -> tuple[int, str]:
     """Run `cmd` in its own process group, output to `log`; on timeout SIGINT the group
     (so runners print what they have), then SIGKILL it. Returns exit status and output."""
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
             proc.wait(timeout=timeout)
@@ -220,23 +222,32 @@ def run_confluent(path: Path, cluster: Cluster, work: Path, timeout: float, deps
     import confluent_kafka
 
     return pytest_counts(out, Result("confluent-kafka-python tests/integration",
-                                     f"tests {path.name}, confluent_kafka {confluent_kafka.version()[0]} "
+                                     f"tests {path.name}, confluent_kafka {confluent_kafka.__version__} "
                                      f"(librdkafka {confluent_kafka.libversion()[0]})",
                                      "BROKERS=<cluster> pytest tests/integration/{admin,consumer} "
                                      "producer/test_producer_wakeable_poll_flush.py integration_test.py"))
 
 
 def run_kcat(path: Path, cluster: Cluster, work: Path, timeout: float, kcat: str) -> Result:
-    # The scripts call ../kcat: copy them next to a link to the kcat under test.
+    # The scripts call ../kcat: copy them next to a link to the kcat under test. kcat picks
+    # consumer mode only when its stdin is a terminal, as at the developer's shell the scripts
+    # were written for: they get a pseudo-terminal for stdin.
     tree = work / "kcat"
     shutil.copytree(path / "tests", tree / "tests")
     (tree / "kcat").symlink_to(shutil.which(kcat) or kcat)
-    version = subprocess.run([kcat, "-V"], capture_output=True, text=True).stdout.split("\n")[0]
-    result = Result("kcat tests/", version.strip(), f"BROKERS=<cluster> ./<each 0*.sh>")
+    about = subprocess.run([kcat, "-V"], capture_output=True, text=True).stdout
+    found = re.search(r"^Version (\S+).*?librdkafka (\S+)", about, re.M | re.S)
+    version = f"{found.group(1)} (librdkafka {found.group(2)})" if found else about.split("\n")[0]
+    result = Result("kcat tests/", version, "BROKERS=<cluster> ./<each 0*.sh> (stdin a pseudo-terminal)")
     for script in sorted((tree / "tests").glob("0*.sh")):
         env = {**os.environ, "BROKERS": cluster.bootstrap}
-        rc, out = run_logged(["bash", script.name], tree / "tests", env, work / f"kcat-{script.stem}.log",
-                             timeout)
+        terminal, terminal_side = pty.openpty()
+        try:
+            rc, out = run_logged(["bash", script.name], tree / "tests", env, work / f"kcat-{script.stem}.log",
+                                 timeout, stdin=terminal_side)
+        finally:
+            os.close(terminal)
+            os.close(terminal_side)
         if "TEST SKIPPED" in out:
             result.skipped += 1
         elif rc == 0:
