@@ -1,7 +1,8 @@
 """What the Kafka clients' admin suites found missing (issue 12), driven by the clients against a
 real `pybroker start` node: ListOffsets MAX_TIMESTAMP (KIP-734), Describe/AlterUserScramCredentials
-(KIP-554) over the credentials `pybroker users` keeps, and dynamic broker configs (per broker and
-cluster default, their sources in DescribeConfigs, applied live, read-only ones refused)."""
+(KIP-554) over the credentials `pybroker users` keeps, dynamic broker configs (per broker and
+cluster default, their sources in DescribeConfigs, applied live, read-only ones refused),
+authorized operations (KIP-430) and OffsetDelete (KIP-496)."""
 
 from __future__ import annotations
 
@@ -278,4 +279,65 @@ def test_kafka_python_cluster_default_under_the_brokers_own(kafka_node: Broker) 
     finally:
         asyncio.run(_alter_cluster_default(kafka_node.bootstrap, {}))
         alter({"log.segment.bytes": ("DELETE", None)})
+        admin.close()
+
+
+# --- authorized operations (KIP-430) -------------------------------------------------------
+
+@needs("confluent")
+def test_confluent_describes_authorized_operations(kafka_node: Broker, new_topic: Callable[..., str]) -> None:
+    """Without an authorizer every supported operation is allowed, as Kafka answers; not asked
+    for, none are sent."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation, AdminClient
+
+    admin = AdminClient({"bootstrap.servers": kafka_node.bootstrap})
+    cluster = admin.describe_cluster(include_authorized_operations=True).result(TIMEOUT)
+    assert set(cluster.authorized_operations) == {
+        AclOperation.CREATE, AclOperation.CLUSTER_ACTION, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS,
+        AclOperation.IDEMPOTENT_WRITE, AclOperation.ALTER, AclOperation.DESCRIBE}, cluster.authorized_operations
+    assert not admin.describe_cluster().result(TIMEOUT).authorized_operations
+    topic = new_topic("authops", partitions=1)
+    [described] = admin.describe_topics(TopicCollection([topic]),
+                                        include_authorized_operations=True).values()
+    assert set(described.result(TIMEOUT).authorized_operations) == {
+        AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE, AclOperation.DESCRIBE, AclOperation.DELETE,
+        AclOperation.ALTER, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS}
+
+
+# --- OffsetDelete (KIP-496) ------------------------------------------------------------------
+
+@needs("confluent", "kafka-python")
+def test_kafka_python_deletes_committed_offsets(kafka_node: Broker, new_topic: Callable[..., str]) -> None:
+    """A live member's subscribed topic keeps its offsets (GROUP_SUBSCRIBED_TO_TOPIC); once the
+    group is empty they go, and the group's other offsets stay. (confluent-kafka's Python
+    AdminClient has no OffsetDelete; the member is librdkafka's.)"""
+    from kafka import TopicPartition
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import GroupIdNotFoundError
+
+    from tests.kafka_clients.test_admin import confluent_member, eventually
+
+    topic = new_topic("offdel", partitions=2)
+    group = unique_topic("offdel-group")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_node.bootstrap, request_timeout_ms=30000)
+
+    def delete(partitions: list[int]) -> dict[int, str]:
+        answer = admin.delete_group_offsets(group, [TopicPartition(topic, p) for p in partitions])
+        return {tp.partition: error.__name__ for tp, error in answer.items()}
+
+    def committed() -> dict[int, int]:
+        return {tp.partition: meta.offset for tp, meta in admin.list_group_offsets(group)[group].items()
+                if meta.offset >= 0}
+
+    try:
+        with confluent_member(kafka_node.bootstrap, group, topic, 2):
+            assert delete([0]) == {0: "GroupSubscribedToTopicError"}
+        eventually("the group to empty", lambda: admin.describe_groups([group])[group]["group_state"] == "Empty")
+        assert committed() == {0: 1, 1: 2}
+        assert delete([0]) == {0: "NoError"}
+        assert committed() == {1: 2}
+        with pytest.raises(GroupIdNotFoundError):
+            admin.delete_group_offsets("no-such-" + group, [TopicPartition(topic, 0)])
+    finally:
         admin.close()

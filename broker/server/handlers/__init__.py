@@ -65,6 +65,7 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.ALTER_CONFIGS: admin_configs.alter_configs,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: admin_configs.incremental_alter_configs,
     ApiKey.DELETE_GROUPS: groups.delete_groups,
+    ApiKey.OFFSET_DELETE: groups.offset_delete,
     ApiKey.ELECT_LEADERS: admin_elect_leaders.handle,
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: scram_credentials.describe,
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: scram_credentials.alter,

@@ -22,11 +22,13 @@ from client.protocol.kafka_frames import RequestHeader
 
 from broker.groups.messages import ErrorCode as GroupError
 from broker.groups.messages import (
-    DeleteGroup, DeleteGroupResult, DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
+    DeleteGroup, DeleteGroupResult, DeleteOffsets, DeleteOffsetsResult, DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
     LeaveResult, MemberIdentity, Response, SyncGroup, SyncResult,
 )
 from broker.groups.shell import CoordinatorRefused
 from broker.security import session
+from broker.security.acl import ResourceType
+from broker.security.authorized_ops import authorized_operations
 from broker.server.handlers.common import BrokerContext, Reply
 
 GROUP_KEY_TYPE = 0
@@ -210,7 +212,12 @@ async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsRe
 
 
 async def describe_groups(ctx: BrokerContext, header: RequestHeader, body: m.DescribeGroupsRequest) -> Reply:
-    return Reply(m.DescribeGroupsResponse(groups=[await _describe_one(ctx, g) for g in body.groups]))
+    groups = [await _describe_one(ctx, g) for g in body.groups]
+    if header.api_version >= 3 and body.include_authorized_operations:   # KIP-430
+        for g in groups:
+            if g.error_code == 0:
+                g.authorized_operations = authorized_operations(ctx.authorizer, ResourceType.GROUP, g.group_id)
+    return Reply(m.DescribeGroupsResponse(groups=groups))
 
 
 # ---- DeleteGroups ---------------------------------------------------------------------
@@ -233,3 +240,28 @@ async def delete_groups(ctx: BrokerContext, header: RequestHeader, body: m.Delet
     return Reply(m.DeleteGroupsResponse(results=[
         m.DeleteGroupsResponse.DeletableGroupResult(group_id=g, error_code=int(await _delete_one(ctx, g)))
         for g in body.groups_names]))
+
+
+# ---- OffsetDelete ----------------------------------------------------------------------
+
+async def offset_delete(ctx: BrokerContext, header: RequestHeader, body: m.OffsetDeleteRequest) -> Reply:
+    """KIP-496: sent to the group's coordinator; a group-level error answers for every partition."""
+    R = m.OffsetDeleteResponse
+    wanted = tuple((t.name, p.partition_index) for t in body.topics for p in t.partitions)
+    error, answers = ErrorCode.NONE, {}
+    try:
+        if ctx.groups is None:
+            raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no group coordinator")
+        shell = ctx.groups.coordinator_for(body.group_id)
+        if shell.group(body.group_id) is None and not shell.loading:
+            error = ErrorCode.GROUP_ID_NOT_FOUND
+        else:
+            r = await shell.request(body.group_id, lambda rid: DeleteOffsets(rid, wanted))
+            assert isinstance(r, DeleteOffsetsResult)
+            error, answers = ErrorCode(int(r.error)), {tp: int(e) for tp, e in r.partitions}
+    except CoordinatorRefused as exc:
+        error = ErrorCode(int(exc.code))
+    return Reply(R(error_code=int(error), topics=[R.OffsetDeleteResponseTopic(name=t.name, partitions=[
+        R.OffsetDeleteResponsePartition(partition_index=p.partition_index,
+                                        error_code=answers.get((t.name, p.partition_index), 0))
+        for p in t.partitions]) for t in body.topics] if error == ErrorCode.NONE else []))
