@@ -156,11 +156,14 @@ def run_librdkafka(path: Path, cluster: Cluster, work: Path, timeout: float, tes
     result = Result("librdkafka tests/", ver, f"TESTS=<{len(tests)} tests> TEST_KAFKA_VERSION={kafka_version} "
                     f"test-runner {' '.join(cmd[1:])}")
     # The runner's closing summary table ("| <name> | <STATE> | ...") is the authority: a
-    # failed test never prints a "Test <name> FAILED" banner of its own.
+    # failed test never prints a "Test <name> FAILED" banner of its own, only '### Test
+    # "<name> (<subtest>)" failed', which counts where the runner died before its table.
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
     states: dict[str, str] = {}
     for name, state in re.findall(r"Test (\d{4}\w*) (PASSED|FAILED|SKIPPED)", plain):
         states[name] = state
+    for name in re.findall(r'^### Test "(\d{4}\w*)[^"]*" failed', plain, re.M):
+        states[name] = "FAILED"
     for name, state in re.findall(r"^\|\s*(\d{4}\w*)\s*\|\s*(PASSED|FAILED|SKIPPED)\s*\|", plain, re.M):
         states[name] = state
     for name, state in sorted(states.items()):
