@@ -112,6 +112,28 @@ class Cluster:
                 return line
         return ""
 
+    def clear_acls(self) -> int:
+        """Delete every ACL: each suite's own fixture starts a cluster with none (librdkafka's
+        0081 leaves the ACLs its CreateAcls test made, which confluent-kafka-python's
+        test_basic_operations would then list as its own). Returns how many went."""
+        import asyncio
+
+        from client.client import NetworkClient
+        from client.protocol.api import ApiKey
+        from client.protocol.messages import DeleteAclsRequest as D
+
+        async def delete() -> int:
+            client = NetworkClient(self.bootstrap, client_id="judges", request_timeout_ms=30000, retry_backoff_ms=100)
+            await client.start()
+            try:   # any resource, pattern, principal, host, operation and permission (ANY = 1)
+                answer = await client.any_request(ApiKey.DELETE_ACLS, D(filters=[D.DeleteAclsFilter(
+                    resource_type_filter=1, resource_name_filter=None, pattern_type_filter=1,
+                    principal_filter=None, host_filter=None, operation=1, permission_type=1)]))
+            finally:
+                await client.close()
+            return sum(len(r.matching_acls) for r in answer.filter_results)
+        return asyncio.run(delete())
+
     def close(self) -> None:
         self._cli("down")
 
@@ -298,9 +320,11 @@ def main() -> None:
                                           args.librdkafka_tests.split(","), args.kafka_version))
             print(table(results[-1:]), flush=True)
         if args.kafka_python:
+            print(f"deleted {cluster.clear_acls()} ACLs left by the suites before", flush=True)
             results.append(run_kafka_python(args.kafka_python, cluster, work, args.timeout, args.kafka_version))
             print(table(results[-1:]), flush=True)
         if args.confluent_kafka_python:
+            print(f"deleted {cluster.clear_acls()} ACLs left by the suites before", flush=True)
             results.append(run_confluent(args.confluent_kafka_python, cluster, work, args.timeout,
                                          args.confluent_deps))
             print(table(results[-1:]), flush=True)
