@@ -8,9 +8,10 @@ nothing and never writes into a checkout: test.conf, kcat's test folder and ever
 file it needs go into a temporary directory. It starts one cluster with
 `python -m broker cluster up`, gives every broker what kafka-python's and trivup's
 fixtures configure and these suites assume (BROKER_CONFIG: 4 partitions per new topic,
-session timeouts down to 1 s, no initial rebalance delay), runs each suite given,
-stops the cluster and prints one table row per suite: suite, version, command,
-passed / failed / skipped, and the names of the failures.
+session timeouts down to 1 s, no initial rebalance delay), runs each suite given (every ACL
+deleted before each Python suite, whose fixtures start with none; kcat's scripts with a
+pseudo-terminal for stdin, as at a shell), stops the cluster and prints one table row per
+suite: suite, version, command, passed / failed / skipped, and the names of the failures.
 
 It must never be imported by pybroker code or tests, and never leaves a process running.
 """
