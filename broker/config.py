@@ -50,6 +50,7 @@ class BrokerConfig:
     log_roll_ms: int = 7 * 24 * 3600 * 1000             # log.roll.ms
     log_retention_ms: int = 7 * 24 * 3600 * 1000        # log.retention.ms (168 hours)
     log_retention_bytes: int = -1                       # log.retention.bytes
+    log_cleanup_policy: str = "delete"                  # log.cleanup.policy (topics' cleanup.policy default)
     log_flush_interval_messages: int | None = None      # log.flush.interval.messages (never)
     log_flush_interval_ms: int | None = None            # log.flush.interval.ms (never)
     log_flush_scheduler_interval_ms: int = 1000         # how often flush.ms is checked

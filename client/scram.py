@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
 MIN_ITERATIONS = 4096   # Kafka's minimum (and the RFC's recommendation)
+MAX_ITERATIONS = 16384  # Kafka's maximum
 GS2_HEADER = "n,,"      # no channel binding, no authorization identity
 
 
@@ -48,9 +49,15 @@ def salted_password(hash_name: str, password: str, salt: bytes, iterations: int)
 def credential(mechanism: str, password: str, iterations: int = MIN_ITERATIONS,
                salt: bytes | None = None) -> ScramCredential:
     """The stored form of `password` for `mechanism` (a random 32-byte salt unless given)."""
-    h = HASHES[mechanism]
     salt = os.urandom(32) if salt is None else salt
-    salted = salted_password(h, password, salt, iterations)
+    return credential_from_salted(mechanism, salt, salted_password(HASHES[mechanism], password, salt, iterations),
+                                  iterations)
+
+
+def credential_from_salted(mechanism: str, salt: bytes, salted: bytes, iterations: int) -> ScramCredential:
+    """The stored form from a salted password, which is what AlterUserScramCredentials carries
+    (the client salts and hashes; the password never travels)."""
+    h = HASHES[mechanism]
     client_key = _hmac(h, salted, b"Client Key")
     return ScramCredential(salt, hashlib.new(h, client_key).digest(), _hmac(h, salted, b"Server Key"), iterations)
 

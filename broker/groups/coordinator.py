@@ -40,10 +40,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from client.consumer.group_protocol import decode_subscription
+
 from broker.groups.member import Member, common_protocols, select_protocol
 from broker.groups.messages import (
-    NO_MEMBER_ID, UNKNOWN_OFFSET, Action, DeleteGroup, DeleteGroupResult, DescribeGroup, ErrorCode, Event, GroupDescription, GroupState,
-    Heartbeat, HeartbeatResult, JoinGroup, JoinMember, JoinResult, LeaveGroup, LeaveResult, MemberDescription,
+    NO_MEMBER_ID, UNKNOWN_OFFSET, Action, DeleteGroup, DeleteGroupResult, DeleteOffsets, DeleteOffsetsResult,
+    DescribeGroup, ErrorCode, Event, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinMember, JoinResult, LeaveGroup, LeaveResult, MemberDescription,
     MemberIdentity, OffsetCommit, OffsetCommitResult, OffsetFetch, OffsetFetchResult, Persist, PersistDone,
     Reply, Response, ScheduleTick, SyncGroup, SyncResult, Tick, TopicPartition,
 )
@@ -153,6 +155,8 @@ class GroupCoordinator:
                 actions = [self._reply(event.request_id, self.describe())]
             case DeleteGroup():
                 actions = self._delete(event, now_ms)
+            case DeleteOffsets():
+                actions = self._delete_offsets(event)
             case PersistDone():
                 then = self._persists.pop(event.persist_id, None)
                 actions = then(event.error, now_ms) if then is not None else []
@@ -549,6 +553,35 @@ class GroupCoordinator:
         self._set_state(GroupState.DEAD, now)
         return self._persist(records, lambda err, at: [
             self._reply(ev.request_id, DeleteGroupResult(err if err is ErrorCode.NONE else append_error(err)))])
+
+    def _subscribed_topics(self) -> set[str]:
+        """Topics the members subscribe to, for a consumer-protocol group with members."""
+        if self.protocol_type != "consumer" or self.protocol_name is None:
+            return set()
+        topics: set[str] = set()
+        for member in self.members.values():
+            try:
+                topics.update(decode_subscription(member.metadata(self.protocol_name)))
+            except (KeyError, ValueError):   # not readable as ConsumerProtocol: it protects nothing
+                continue
+        return topics
+
+    def _delete_offsets(self, ev: DeleteOffsets) -> list[Action]:
+        """OffsetDelete: tombstone the partitions' offsets; a partition of a topic a member
+        subscribes to keeps its offset and answers GROUP_SUBSCRIBED_TO_TOPIC, as in Kafka."""
+        if self.state is GroupState.DEAD:
+            return [self._reply(ev.request_id, DeleteOffsetsResult(ErrorCode.GROUP_ID_NOT_FOUND))]
+        protected = self._subscribed_topics()
+        answers = tuple((tp, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC if tp[0] in protected else ErrorCode.NONE)
+                        for tp in ev.partitions)
+        gone = sorted({tp for tp, err in answers if err is ErrorCode.NONE and tp in self.offsets})
+        if not gone:
+            return [self._reply(ev.request_id, DeleteOffsetsResult(ErrorCode.NONE, answers))]
+        for tp in gone:
+            del self.offsets[tp]
+        records = [offset_record(self.group_id, t, p, None) for t, p in gone]
+        return self._persist(records, lambda err, at: [self._reply(ev.request_id, DeleteOffsetsResult(
+            ErrorCode.NONE, answers) if err is ErrorCode.NONE else DeleteOffsetsResult(append_error(err)))])
 
     # ---- offsets --------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ class ErrorCode(IntEnum):
     REBALANCE_IN_PROGRESS = 27
     NON_EMPTY_GROUP = 68
     GROUP_ID_NOT_FOUND = 69
+    GROUP_SUBSCRIBED_TO_TOPIC = 86
     MEMBER_ID_REQUIRED = 79
     FENCED_INSTANCE_ID = 82
 
@@ -148,6 +149,15 @@ class DeleteGroup:
 
 
 @dataclass(frozen=True)
+class DeleteOffsets:
+    """OffsetDelete (KIP-496): drop these partitions' committed offsets, except on topics a
+    live consumer-protocol member subscribes to."""
+
+    request_id: int
+    partitions: tuple[TopicPartition, ...]
+
+
+@dataclass(frozen=True)
 class PersistDone:
     """The append of one `Persist` finished: `error` NONE once replicated (acks=all)."""
 
@@ -161,7 +171,7 @@ class Tick:
 
 
 Event = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | OffsetCommit | OffsetFetch | DescribeGroup \
-    | DeleteGroup | PersistDone | Tick
+    | DeleteGroup | DeleteOffsets | PersistDone | Tick
 
 
 # ---- responses ----------------------------------------------------------------------
@@ -225,6 +235,14 @@ class DeleteGroupResult:
 
 
 @dataclass(frozen=True)
+class DeleteOffsetsResult:
+    """`error` for the group; per partition NONE or GROUP_SUBSCRIBED_TO_TOPIC."""
+
+    error: ErrorCode
+    partitions: tuple[tuple[TopicPartition, ErrorCode], ...] = ()
+
+
+@dataclass(frozen=True)
 class MemberDescription:
     member_id: str
     group_instance_id: str | None
@@ -245,7 +263,7 @@ class GroupDescription:
 
 
 Response = JoinResult | SyncResult | HeartbeatResult | LeaveResult | OffsetCommitResult \
-    | OffsetFetchResult | GroupDescription | DeleteGroupResult
+    | OffsetFetchResult | GroupDescription | DeleteGroupResult | DeleteOffsetsResult
 
 
 # ---- actions ------------------------------------------------------------------------

@@ -347,6 +347,16 @@ class PartitionLog:
                         return found
             return None
 
+    @_reports_os_errors
+    def max_timestamp_record(self) -> TimestampAndOffset | None:
+        """The first record holding the log's largest timestamp (its offset and timestamp), or
+        None for an empty log: ListOffsets' MAX_TIMESTAMP (-3, KIP-734). The segments' kept
+        maxima name the timestamp; the time lookup finds its first record."""
+        with self._lock:
+            self._check_open()
+            newest = max((seg.largest_timestamp() for seg in self._segments), default=-1)
+        return None if newest < 0 else self.offset_for_timestamp(newest)
+
     # -- truncation (replicas) --------------------------------------------------------
 
     @_reports_os_errors

@@ -22,7 +22,11 @@ TOPIC_CONFIGS: dict[str, bool] = {
     "max.message.bytes": True, "flush.messages": True, "flush.ms": True,
     "cleanup.policy": False, "delete.retention.ms": True, "min.insync.replicas": True,
     "unclean.leader.election.enable": False, "compression.type": False, "message.format.version": False,
+    "file.delete.delay.ms": True,
 }
+# file.delete.delay.ms: accepted and described, without effect: Kafka waits this long before
+# removing a deleted segment's files so readers can finish; here a reader holds its own
+# descriptor of the file (ReadSlice), so segments go at once.
 # cleanup.policy: delete (retention) or compact (keep the latest value per key; broker/log/compaction.py),
 # or both ("compact,delete"). compression.type: what the leader stores (broker/server/recompress.py).
 _CHOICES = {"cleanup.policy": {"delete", "compact"}, "unclean.leader.election.enable": {"true", "false"},

@@ -3,8 +3,9 @@
 
 The broker reads a user's node when that user authenticates (one read per login, so a
 credential changed or deleted by `pybroker users` takes effect at the next login with no
-cache to invalidate). `set_credential` / `delete_credential` / `list_users` are what
-`pybroker users` runs. This module must never see a password except to derive its credential.
+cache to invalidate). `pybroker users` and the AlterUserScramCredentials /
+DescribeUserScramCredentials APIs both go through `alter_user` and `user_credentials`.
+This module must never see a password except to derive its credential.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from client.scram import HASHES, MIN_ITERATIONS, ScramCredential, credential
+from client.scram import HASHES, MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential, credential
 from coord.protocol.errors import BadVersionError, NoNodeError, NodeExistsError
 
 from broker.metadata import znodes as Z
@@ -50,61 +51,85 @@ def _check_user(user: str) -> None:
         raise ValueError(f"user name {user!r}: must be non-empty and contain no '/'")
 
 
-async def set_credential(coord: Any, user: str, mechanism: str, password: str,
-                         iterations: int = MIN_ITERATIONS) -> None:
-    """Add or replace `user`'s credential for `mechanism` (others of the user are kept)."""
-    _check_user(user)
+def check_credential(mechanism: str, iterations: int) -> None:
+    """ValueError unless `mechanism` is one we keep and `iterations` is within Kafka's bounds."""
     if mechanism not in HASHES:
         raise ValueError(f"mechanism {mechanism!r}: expected one of {', '.join(HASHES)}")
-    if iterations < MIN_ITERATIONS:
-        raise ValueError(f"iterations {iterations}: Kafka requires at least {MIN_ITERATIONS}")
+    if not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:
+        raise ValueError(f"iterations {iterations}: Kafka requires {MIN_ITERATIONS} to {MAX_ITERATIONS}")
+
+
+Changes = dict[str, ScramCredential | None]   # mechanism -> new credential, or None to delete it
+
+
+async def alter_user(coord: Any, user: str, changes: Changes, *, require_present: bool = False) -> set[str]:
+    """Apply `changes` to `user`'s credentials in one conditional write (re-read and re-applied
+    if the node changed meanwhile); returns the mechanisms deleted that were not there, or with
+    `require_present` raises LookupError naming them and writes nothing. What `pybroker users`
+    and AlterUserScramCredentials both run, so a credential is one thing."""
+    _check_user(user)
+    for mechanism, cred in changes.items():
+        if cred is not None:
+            check_credential(mechanism, cred.iterations)
     path = Z.user_config_path(user)
-    text = format_credential(credential(mechanism, password, iterations))
     while True:
         try:
             data, stat = await coord.get(path)
+            configs = Z.decode_user_config(data)
         except NoNodeError:
-            try:
-                await coord.create(path, Z.encode_user_config({mechanism: text}), makepath=True)
-                return
-            except NodeExistsError:
-                continue
-        configs = Z.decode_user_config(data)
-        configs[mechanism] = text
+            stat, configs = None, {}
+        absent = {m for m, cred in changes.items() if cred is None and m not in configs}
+        if absent and require_present:
+            raise LookupError(f"user {user!r} has no {', '.join(sorted(absent))} credential to delete")
+        for mechanism, cred in changes.items():
+            if cred is None:
+                configs.pop(mechanism, None)
+            else:
+                configs[mechanism] = format_credential(cred)
         try:
-            await coord.set(path, Z.encode_user_config(configs), version=stat.version)
-            return
-        except BadVersionError:   # changed meanwhile: read it again
+            if stat is None:
+                if len(absent) < len(changes):
+                    await coord.create(path, Z.encode_user_config(configs), makepath=True)
+            else:
+                await coord.set(path, Z.encode_user_config(configs), version=stat.version)
+            return absent
+        except (BadVersionError, NodeExistsError, NoNodeError):   # changed meanwhile: read it again
             continue
+
+
+async def set_credential(coord: Any, user: str, mechanism: str, password: str,
+                         iterations: int = MIN_ITERATIONS) -> None:
+    """Add or replace `user`'s credential for `mechanism` (others of the user are kept)."""
+    check_credential(mechanism, iterations)
+    await alter_user(coord, user, {mechanism: credential(mechanism, password, iterations)})
 
 
 async def delete_credential(coord: Any, user: str, mechanism: str | None = None) -> bool:
     """Remove `user`'s credential for `mechanism` (all of them if None); False if none was there."""
-    _check_user(user)
-    path = Z.user_config_path(user)
-    try:
-        data, stat = await coord.get(path)
-    except NoNodeError:
-        return False
-    configs = Z.decode_user_config(data)
     names = list(HASHES) if mechanism is None else [mechanism]
-    if not any(configs.pop(n, None) for n in names):
-        return False
-    await coord.set(path, Z.encode_user_config(configs), version=stat.version)
-    return True
+    return len(await alter_user(coord, user, dict.fromkeys(names))) < len(names)
 
 
-async def list_users(coord: Any) -> dict[str, list[str]]:
-    """Each user under /config/users with the SCRAM mechanisms it has credentials for."""
+async def user_credentials(coord: Any, user: str) -> dict[str, int]:
+    """`user`'s SCRAM mechanisms with their iteration counts (empty: no credentials)."""
+    try:
+        data, _ = await coord.get(Z.user_config_path(user))
+    except NoNodeError:
+        return {}
+    out = {}
+    for mechanism, text in Z.decode_user_config(data).items():
+        if mechanism in HASHES:
+            try:
+                out[mechanism] = parse_credential(text).iterations
+            except ValueError:
+                log.warning("the %s credential of user %s in coord is unreadable", mechanism, user)
+    return dict(sorted(out.items()))
+
+
+async def list_users(coord: Any) -> dict[str, dict[str, int]]:
+    """Each user under /config/users with its SCRAM mechanisms and their iteration counts."""
     try:
         users = await coord.get_children(Z.CONFIG_USERS)
     except NoNodeError:
         return {}
-    out = {}
-    for user in sorted(users):
-        try:
-            data, _ = await coord.get(Z.user_config_path(user))
-        except NoNodeError:
-            continue
-        out[user] = sorted(k for k in Z.decode_user_config(data) if k in HASHES)
-    return out
+    return {user: await user_credentials(coord, user) for user in sorted(users)}

@@ -7,10 +7,11 @@ named ones answer TOPIC_AUTHORIZATION_FAILED; auto-creation needs CREATE on the 
 topic); group APIs READ (DescribeGroups, FindCoordinator, OffsetFetch DESCRIBE) on the group
 and, for offsets, on the topics; ListGroups shows the groups one may DESCRIBE unless one may
 DESCRIBE the cluster; CreateTopics CREATE on the cluster or topic; DeleteTopics and
-DeleteRecords DELETE, CreatePartitions ALTER, DescribeConfigs DESCRIBE_CONFIGS; InitProducerId
-IDEMPOTENT_WRITE on the cluster or WRITE on some topic; LeaderAndIsr, StopReplica,
-UpdateMetadata, ControlledShutdown CLUSTER_ACTION; CreateAcls/DeleteAcls ALTER and DescribeAcls
-DESCRIBE on the cluster. A refusal is Kafka's TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED. Where a
+DeleteRecords DELETE, OffsetDelete DELETE on the group and READ on its topics, CreatePartitions
+ALTER, DescribeConfigs DESCRIBE_CONFIGS; InitProducerId IDEMPOTENT_WRITE on the cluster or WRITE on some topic; LeaderAndIsr, StopReplica,
+UpdateMetadata, ControlledShutdown CLUSTER_ACTION; CreateAcls/DeleteAcls and
+AlterUserScramCredentials ALTER, DescribeAcls and DescribeUserScramCredentials DESCRIBE on the
+cluster. A refusal is Kafka's TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED. Where a
 request carries a list of topics (Produce, consumer Fetch and OffsetForLeaderEpoch, ListOffsets,
 OffsetCommit, DeleteRecords, CreatePartitions), the refused topics are taken out before the
 handler runs and answered TOPIC_AUTHORIZATION_FAILED beside its answers for the others, as Kafka
@@ -88,12 +89,16 @@ def needs(header: RequestHeader, body: Any) -> list[Need]:
                 else (T.CLUSTER, None, Op.ALTER_CONFIGS) for r in body.resources]
     if api == ApiKey.DELETE_GROUPS:
         return [(T.GROUP, g, Op.DELETE) for g in body.groups_names]
+    if api == ApiKey.OFFSET_DELETE:
+        return [(T.GROUP, body.group_id, Op.DELETE), *_topics(body.topics, "name", Op.READ)]
     if api == ApiKey.ELECT_LEADERS:
         return [(T.CLUSTER, None, Op.ALTER)]
     if api in (ApiKey.CREATE_ACLS, ApiKey.DELETE_ACLS):
         return [(T.CLUSTER, None, Op.ALTER)]
-    if api == ApiKey.DESCRIBE_ACLS:
+    if api in (ApiKey.DESCRIBE_ACLS, ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS):
         return [(T.CLUSTER, None, Op.DESCRIBE)]
+    if api == ApiKey.ALTER_USER_SCRAM_CREDENTIALS:
+        return [(T.CLUSTER, None, Op.ALTER)]
     return []
 
 

@@ -71,6 +71,7 @@ from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
 from broker.server.replica_manager import ReplicaManager
 from broker.server.to_controller import ControllerUnreachable, ask_controller
+from broker.server.dynamic_broker_config import DynamicBrokerConfig
 from broker.server.topic_config_changes import TopicConfigChanges
 
 log = logging.getLogger(__name__)
@@ -204,14 +205,17 @@ class Broker:
         advertised = advertised_listeners(cfg, [dataclasses.replace(b, port=self.ports[b.name]) for b in bound])
         me = broker_info(cfg.broker_id, [Endpoint(a.name, a.host, a.port, a.protocol) for a in advertised], cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
-        self.config_changes = TopicConfigChanges(self.coord, self.store, self.replicas, cfg)
+        dynamic = DynamicBrokerConfig(self.coord, cfg)
+        self.config_changes = TopicConfigChanges(self.coord, self.store, self.replicas, cfg, dynamic=dynamic)
+        dynamic.on_change = self.config_changes.apply_all
         self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
         rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
         controller = Controller(self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable,
                                 rebalance_interval_s=rebalance)
         self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, wakeups=self.wakeups,
                                  producer_states=self.producer_states, groups=self.groups,
-                                 authorizer=Authorizer.from_config(cfg, self.coord), metrics=self.metrics)
+                                 authorizer=Authorizer.from_config(cfg, self.coord), metrics=self.metrics,
+                                 dynamic_config=dynamic)
         await self._join()
         self._idle_reaper = asyncio.get_running_loop().create_task(self._close_idle(), name="idle-connections")
         for server in self._servers:

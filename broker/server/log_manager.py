@@ -54,7 +54,7 @@ def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
         flush_messages=pick("flush.messages", config.log_flush_interval_messages),
         flush_ms=pick("flush.ms", config.log_flush_interval_ms),
         max_batch_bytes=pick("max.message.bytes", config.message_max_bytes),
-        cleanup_policy=topic_configs.get("cleanup.policy", "delete"),
+        cleanup_policy=topic_configs.get("cleanup.policy", config.log_cleanup_policy),
         delete_retention_ms=pick("delete.retention.ms", config.log_cleaner_delete_retention_ms),
     )
 

@@ -7,7 +7,9 @@ watches /config/changes; for each new notification it re-reads the topic (its me
 cache, which DescribeConfigs and the controller read) and gives each of its partition
 logs of that topic the new settings (retention, segment size and age, max message size,
 flush, cleanup policy; min.insync.replicas for acks=all), which the log honours from its
-next append or retention pass. Notifications older than CHANGE_TTL_MS are deleted by
+next append or retention pass. A "brokers/<id>" or "brokers/<default>" notification (dynamic
+broker configs) reloads this broker's settings and re-applies every local log's, whose
+defaults they are. Notifications older than CHANGE_TTL_MS are deleted by
 whichever broker sees them (Kafka keeps them 15 minutes). After a new coord session
 (watches are gone) every local log's settings are re-applied. This module must never
 decide what a valid config is (the AlterConfigs handler does) and never write topic configs.
@@ -43,20 +45,23 @@ async def announce_topic_change(coord: Any, topic: str) -> None:
     await coord.create(PREFIX, payload, sequence=True, makepath=True)
 
 
-def _changed_topic(data: bytes) -> str | None:
-    """The topic a notification names; None for other entities (users, brokers) or junk."""
+def _changed_entity(data: bytes) -> tuple[str, str] | None:
+    """(kind, name) of the entity a notification names ("topics", "brokers", ...); None for junk."""
     try:
         kind, _, name = str(json.loads(data)["entity_path"]).partition("/")
     except (KeyError, ValueError, TypeError, UnicodeDecodeError):
         log.warning("ignoring an unreadable config change notification: %r", data[:100])
         return None
-    return name if kind == "topics" and name else None
+    return (kind, name) if name else None
 
 
 class TopicConfigChanges:
     def __init__(self, coord: Any, store: MetadataStore, replicas: ReplicaManager, config: BrokerConfig,
-                 change_ttl_ms: int = CHANGE_TTL_MS) -> None:
+                 change_ttl_ms: int = CHANGE_TTL_MS, dynamic: Any = None) -> None:
+        """`dynamic`: the broker's DynamicBrokerConfig, reloaded on a "brokers/..." notification
+        for this broker or the cluster default (None: broker notifications are ignored)."""
         self.coord = coord
+        self.dynamic = dynamic
         self.store = store
         self.replicas = replicas
         self.config = config
@@ -69,6 +74,12 @@ class TopicConfigChanges:
         """Watch the notifications; re-apply every local log's settings from the cache (which
         the store has just re-read), catching changes made while no watch was armed."""
         self._seen = set(await self.coord.get_children(CHANGES, watch=self._on_change))
+        if self.dynamic is not None:
+            await self.dynamic.reload()
+        self.apply_all()
+
+    def apply_all(self) -> None:
+        """Re-apply every local log's settings (after its defaults, the broker's config, changed)."""
         for topic in sorted({t for t, _ in self.replicas.partitions}):
             self.apply(topic)
 
@@ -110,10 +121,12 @@ class TopicConfigChanges:
                     data, _ = await self.coord.get(f"{CHANGES}/{child}")
                 except NoNodeError:
                     continue
-                topic = _changed_topic(data or b"")
-                if topic is not None and await self.store.refresh_topic(topic) is not None:
-                    self.apply(topic)
-                    log.info("topic %s: configs now %s", topic, self.store.cache.topics[topic].configs)
+                kind, name = _changed_entity(data or b"") or ("", "")
+                if kind == "topics" and await self.store.refresh_topic(name) is not None:
+                    self.apply(name)
+                    log.info("topic %s: configs now %s", name, self.store.cache.topics[name].configs)
+                elif kind == "brokers" and self.dynamic is not None and name in ("<default>", self.dynamic.entity):
+                    await self.dynamic.reload()   # which re-applies every local log's settings if need be
             self._seen = children
             await purge_old(self.coord, CHANGES, children, self.change_ttl_ms)
         except Exception as exc:  # coord away: start() re-applies everything after a rejoin

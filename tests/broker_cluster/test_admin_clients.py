@@ -2,7 +2,8 @@
 driven on a 3-broker cluster through librdkafka's (confluent-kafka) and kafka-python's
 admin clients: manual replica assignments in CreateTopics and CreatePartitions,
 DeleteGroups, ElectLeaders, AlterConfigs and IncrementalAlterConfigs with their effect on
-the brokers' logs, and the topic config compression.type."""
+the brokers' logs, the topic config compression.type, and dynamic broker configs reaching
+every broker."""
 
 from __future__ import annotations
 
@@ -247,9 +248,9 @@ def test_alter_configs_are_stored_described_and_honoured(cluster: Cluster) -> No
     err = incremental(("retention.ms", "5", AlterConfigOpType.APPEND))
     assert err is not None and err.code() == KafkaError.INVALID_CONFIG, err
 
-    broker = ConfigResource("broker", "1", set_config={"log.retention.ms": "1"})
+    broker = ConfigResource("broker", "1", set_config={"broker.id": "7"})   # read-only (dynamic ones: below)
     err = error_of(admin.alter_configs([broker])[broker])
-    assert err is not None and err.code() == KafkaError.INVALID_REQUEST and "static" in err.str(), err
+    assert err is not None and err.code() == KafkaError.INVALID_REQUEST and "dynamically" in err.str(), err
 
 
 def test_alter_configs_replaces_the_whole_set(cluster: Cluster) -> None:
@@ -277,3 +278,48 @@ def test_alter_configs_replaces_the_whole_set(cluster: Cluster) -> None:
     assert [r.error_code for r in answer.responses] == [0, 3, 42], answer
     stored = json.loads(cluster.zk.get(f"/config/topics/{name}")[0])["config"]
     assert stored == {"segment.ms": "700000"}, stored    # what the request left out returned to its default
+
+
+# ---- dynamic broker configs ------------------------------------------------------------------
+
+def test_dynamic_broker_configs_reach_every_broker(cluster: Cluster) -> None:
+    """The cluster default, written through broker 1, reaches brokers 2 and 3 by the change
+    notification (Kafka's /config/changes); broker 2's own value stays its own."""
+    import asyncio
+
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource, ResourceType
+
+    from tests.kafka_clients.test_admin_dynamic import _alter_cluster_default
+
+    admin = admin_c(cluster)
+    first = cluster.bootstrap.split(",")[0]
+
+    def retention(broker: int) -> tuple[str, int]:
+        resource = ConfigResource(ResourceType.BROKER, str(broker))
+        entry = admin.describe_configs([resource])[resource].result(TIMEOUT)["log.retention.ms"]
+        return entry.value, getattr(entry.source, "value", entry.source)
+
+    def set_own(broker: int, op: Any, value: str | None) -> None:
+        resource = ConfigResource(ResourceType.BROKER, str(broker), incremental_configs=[
+            ConfigEntry("log.retention.ms", value, incremental_operation=op)])
+        admin.incremental_alter_configs([resource])[resource].result(TIMEOUT)
+
+    default, own = ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value, ConfigSource.DYNAMIC_BROKER_CONFIG.value
+    try:
+        assert asyncio.run(_alter_cluster_default(first, {"log.retention.ms": "5400000"})) == (0, None)
+        stored = json.loads(cluster.zk.get("/config/brokers/<default>")[0])
+        assert stored["config"] == {"log.retention.ms": "5400000"}, stored
+        for broker in (1, 2, 3):
+            wait_until(f"broker {broker} to take the cluster default",
+                       lambda b=broker: retention(b) == ("5400000", default))
+        set_own(2, AlterConfigOpType.SET, "600000")
+        assert retention(2) == ("600000", own)
+        assert retention(3) == ("5400000", default)
+        set_own(2, AlterConfigOpType.DELETE, None)
+        wait_until("broker 2 back on the default", lambda: retention(2) == ("5400000", default))
+    finally:
+        asyncio.run(_alter_cluster_default(first, {}))
+        set_own(2, AlterConfigOpType.DELETE, None)
+    for broker in (1, 2, 3):
+        wait_until(f"broker {broker} back on its file's value",
+                   lambda b=broker: retention(b)[1] == ConfigSource.DEFAULT_CONFIG.value)

@@ -30,6 +30,7 @@ class Broker:
     bootstrap: str
     procs: ProcessGroup | None = None
     name: str = "node"
+    coord: str | None = None    # the node's coord host:port (None for a reference broker)
 
     def alive(self) -> bool:
         return self.procs is None or self.procs.procs[self.name].poll() is None
@@ -51,7 +52,7 @@ def start_node(procs: ProcessGroup, data_dir: Path, extra: tuple[str, ...] = ())
         wait_for_port(broker_port, timeout=60)
     except TimeoutError:
         raise AssertionError(f"pybroker start did not listen; its log:\n{procs.log_text('node')}") from None
-    broker = Broker(f"127.0.0.1:{broker_port}", procs)
+    broker = Broker(f"127.0.0.1:{broker_port}", procs, coord=f"127.0.0.1:{coord_port}")
     probe_kafka(broker)
     return broker
 

@@ -98,6 +98,14 @@ def test_confluent_admin_lists_and_describes_groups_and_their_offsets(kafka_node
         # ListGroups v4+ carries the state; librdkafka shows UNKNOWN when it negotiated less
         assert listed[0].state in (ConsumerGroupState.STABLE, ConsumerGroupState.UNKNOWN), listed[0].state
         assert not listed[0].is_simple_consumer_group
+        if hasattr(listed[0], "type"):   # ListGroups v5 (confluent-kafka 2.6+): every group is classic
+            from confluent_kafka import ConsumerGroupType
+
+            assert listed[0].type == ConsumerGroupType.CLASSIC, listed[0].type
+            classic = admin.list_consumer_groups(types={ConsumerGroupType.CLASSIC}).result(TIMEOUT).valid
+            assert group in [g.group_id for g in classic]
+            kip848 = admin.list_consumer_groups(types={ConsumerGroupType.CONSUMER}).result(TIMEOUT).valid
+            assert group not in [g.group_id for g in kip848]
         desc = admin.describe_consumer_groups([group])[group].result(TIMEOUT)
         assert desc.state == ConsumerGroupState.STABLE and desc.partition_assignor == "range", desc
         assert [m.client_id for m in desc.members] == ["admin-test-member"], desc.members

@@ -21,7 +21,7 @@ from client.protocol.kafka_frames import RequestHeader
 
 from broker.server.handlers import (
     acls, admin, admin_configs, admin_elect_leaders, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
-    list_offsets, metadata, offsets, produce, replica_control, sasl,
+    list_offsets, metadata, offsets, produce, replica_control, sasl, scram_credentials,
 )
 from broker.security.gate import guarded
 from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, error_response
@@ -65,7 +65,10 @@ HANDLERS: dict[ApiKey, Handler] = {
     ApiKey.ALTER_CONFIGS: admin_configs.alter_configs,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: admin_configs.incremental_alter_configs,
     ApiKey.DELETE_GROUPS: groups.delete_groups,
+    ApiKey.OFFSET_DELETE: groups.offset_delete,
     ApiKey.ELECT_LEADERS: admin_elect_leaders.handle,
+    ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: scram_credentials.describe,
+    ApiKey.ALTER_USER_SCRAM_CREDENTIALS: scram_credentials.alter,
 }
 
 

@@ -55,7 +55,7 @@ async def _create_one(ctx: BrokerContext, header: RequestHeader, topic: Any, val
     out.num_partitions, out.replication_factor = partitions, factor
     out.configs = [CR.CreatableTopicConfigs(name=e.name, value=e.value, read_only=e.read_only,
                                             config_source=e.config_source, is_sensitive=False)
-                   for e in topic_config_entries(ctx.config, configs)]
+                   for e in topic_config_entries(ctx.config, configs, ctx.dynamic_config)]
     return out
 
 

@@ -1,4 +1,4 @@
-"""AlterConfigs (API 33) and IncrementalAlterConfigs (API 44) for topics.
+"""AlterConfigs (API 33) and IncrementalAlterConfigs (API 44) for topics and brokers.
 
 A topic's configs live in coord at /config/topics/<topic>, where CreateTopics put them and
 DescribeConfigs reads them (through the metadata cache). AlterConfigs replaces the whole
@@ -7,9 +7,10 @@ list configs: cleanup.policy) to the current set. The result is checked as Creat
 checks configs (known names, values of the right kind and range); validate_only stops
 there. Otherwise it is written conditionally on the node's version (a concurrent change
 makes us re-read and re-apply) and announced (`topic_config_changes`), so every broker's
-logs take it up. Any broker may handle these, as in Kafka's ZooKeeper mode. Broker
-resources are refused: a pybroker broker's settings are static (its TOML file). This
-module must never change a log itself.
+logs take it up. Any broker may handle these, as in Kafka's ZooKeeper mode. A BROKER
+resource is a dynamic broker config (`broker.server.dynamic_broker_config`): this broker's own
+(its id; another id is refused as Kafka refuses it) or the cluster default (""), read, changed,
+checked and written the same way. This module must never change a log itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from client.protocol.messages import AlterConfigsResponse, IncrementalAlterConfi
 from coord.protocol.errors import BadVersionError, NoNodeError
 
 from broker.metadata import znodes as Z
+from broker.server import dynamic_broker_config as dyn
 from broker.metadata.validation import LIST_CONFIGS, check_configs
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.log_manager import log_config_for
@@ -48,7 +50,7 @@ def _unique(configs: list[Any]) -> None:
         raise _Refused(ErrorCode.INVALID_REQUEST, f"config(s) {dupes} appear more than once for one resource")
 
 
-def _replace_all(configs: list[Any]) -> Change:
+def _replace_all(configs: list[Any], lists: dict[str, str] | None = None) -> Change:
     """AlterConfigs: the request's set is the topic's whole new set."""
     _unique(configs)
     nulls = [c.name for c in configs if c.value is None]
@@ -62,16 +64,18 @@ def _items(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _incremental(configs: list[Any]) -> Change:
-    """IncrementalAlterConfigs: each operation applied to the current set."""
+def _incremental(configs: list[Any], lists: dict[str, str] | None = None) -> Change:
+    """IncrementalAlterConfigs: each operation applied to the current set; `lists`: the list
+    configs, each with the value APPEND and SUBTRACT start from when the set lacks it."""
+    lists = LIST_CONFIGS if lists is None else lists
     _unique(configs)
     for c in configs:
         if c.config_operation not in (SET, DELETE, APPEND, SUBTRACT):
             raise _Refused(ErrorCode.INVALID_REQUEST, f"config {c.name}: operation {c.config_operation} is not "
                                                       "0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT)")
-        if c.config_operation in (APPEND, SUBTRACT) and c.name not in LIST_CONFIGS:
+        if c.config_operation in (APPEND, SUBTRACT) and c.name not in lists:
             raise _Refused(ErrorCode.INVALID_CONFIG, f"config {c.name} is not a list: APPEND and SUBTRACT apply to "
-                                                     f"{sorted(LIST_CONFIGS)} only")
+                                                     f"{sorted(lists)} only")
         if c.config_operation != DELETE and c.value is None:
             raise _Refused(ErrorCode.INVALID_REQUEST, f"config {c.name}: a null value is only meaningful for DELETE")
 
@@ -83,7 +87,7 @@ def _incremental(configs: list[Any]) -> Change:
             elif c.config_operation == DELETE:
                 out.pop(c.name, None)
             else:
-                have = _items(out.get(c.name, LIST_CONFIGS[c.name]))
+                have = _items(out.get(c.name, lists[c.name]))
                 if c.config_operation == APPEND:
                     items = have + [v for v in _items(c.value) if v not in have]
                 else:
@@ -130,17 +134,40 @@ async def _alter_topic(ctx: BrokerContext, topic: str, change: Change, validate_
                    f"topic {topic!r}'s configs kept changing under this request; try again")
 
 
-async def _one(ctx: BrokerContext, resource: Any, make_change: Callable[[list[Any]], Change],
+async def _alter_broker(ctx: BrokerContext, name: str, make_change: Callable[..., Change],
+                        configs: list[Any], validate_only: bool) -> None:
+    """A dynamic broker config: this broker's own ("<id>") or the cluster default ("")."""
+    dynamic = ctx.dynamic_config
+    if name not in ("", dynamic.entity):
+        raise _Refused(ErrorCode.INVALID_REQUEST, f"Unexpected broker id, expected {dynamic.entity} or the "
+                                                  f"cluster default (\"\"), but received {name!r}: ask that broker")
+    entity = dyn.DEFAULT_ENTITY if name == "" else name
+    change = make_change(configs, dyn.list_bases(ctx.config, dynamic))
+    for _ in range(WRITE_ATTEMPTS):
+        current, version = await dyn.read_entity(ctx.controller.coord, entity)
+        new = change(current)
+        refusal = dyn.check_settings(new)
+        if refusal is not None:
+            raise _Refused(*refusal)
+        if validate_only:
+            return
+        if await dyn.write_entity(ctx.controller.coord, entity, new, version):
+            await dynamic.reload()   # this broker at once; the others through /config/changes
+            return
+    raise _Refused(ErrorCode.UNKNOWN_SERVER_ERROR, f"broker config {entity} kept changing under this request; "
+                                                   "try again")
+
+
+async def _one(ctx: BrokerContext, resource: Any, make_change: Callable[..., Change],
                validate_only: bool) -> tuple[int, str | None]:
     try:
         if resource.resource_type == TOPIC:
             await _alter_topic(ctx, resource.resource_name, make_change(resource.configs), validate_only)
         elif resource.resource_type == BROKER:
-            raise _Refused(ErrorCode.INVALID_REQUEST, "broker configs are static in pybroker: set them in the "
-                                                      "broker's TOML file and restart it (no dynamic broker configs)")
+            await _alter_broker(ctx, resource.resource_name, make_change, resource.configs, validate_only)
         else:
             raise _Refused(ErrorCode.INVALID_REQUEST, f"resource type {resource.resource_type} cannot be altered "
-                                                      "here (topics: 2)")
+                                                      "here (topics: 2, brokers: 4)")
     except _Refused as refused:
         return int(refused.code), refused.message
     return 0, None

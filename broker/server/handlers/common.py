@@ -51,6 +51,7 @@ class BrokerContext:
     groups: GroupManager | None = None   # consumer groups (issue 7)
     authorizer: Any = None               # broker.security.authorizer.Authorizer when ACLs are on (issue 14)
     metrics: BrokerMetrics | None = None  # None: metrics off (issue 15)
+    dynamic_config: Any = None           # broker.server.dynamic_broker_config.DynamicBrokerConfig (issue 12)
 
 
 @dataclass

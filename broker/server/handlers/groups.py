@@ -22,11 +22,13 @@ from client.protocol.kafka_frames import RequestHeader
 
 from broker.groups.messages import ErrorCode as GroupError
 from broker.groups.messages import (
-    DeleteGroup, DeleteGroupResult, DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
+    DeleteGroup, DeleteGroupResult, DeleteOffsets, DeleteOffsetsResult, DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
     LeaveResult, MemberIdentity, Response, SyncGroup, SyncResult,
 )
 from broker.groups.shell import CoordinatorRefused
 from broker.security import session
+from broker.security.acl import ResourceType
+from broker.security.authorized_ops import authorized_operations
 from broker.server.handlers.common import BrokerContext, Reply
 
 GROUP_KEY_TYPE = 0
@@ -34,6 +36,8 @@ NO_NODE = -1
 LEAVE_BATCH_VERSION = 3       # LeaveGroup v3+ names a batch of members (KIP-345)
 JOIN_KNOWN_MEMBER_VERSION = 4  # JoinGroup v4+ must first be told MEMBER_ID_REQUIRED (KIP-394)
 NULLABLE_PROTOCOL_VERSION = 7  # JoinGroup v7+ may send a null protocol name
+TYPES_FILTER_VERSION = 5   # ListGroups v5: types_filter and group_type
+CLASSIC = "classic"        # the group type of every group here (no KIP-848 "consumer" groups)
 STATES_FILTER_VERSION = 4
 
 
@@ -166,12 +170,16 @@ async def leave_group(ctx: BrokerContext, header: RequestHeader, body: m.LeaveGr
 # ---- ListGroups, DescribeGroups -------------------------------------------------------
 
 async def list_groups(ctx: BrokerContext, header: RequestHeader, body: m.ListGroupsRequest) -> Reply:
-    """Groups this broker coordinates; v4+ filters by state name, case-insensitively as Kafka."""
+    """Groups this broker coordinates; v4+ filters by state name, v5+ by group type (KIP-848's
+    ListGroups: every group here is "classic"), both case-insensitively as Kafka."""
     if ctx.groups is None:
         return Reply(m.ListGroupsResponse(error_code=int(ErrorCode.COORDINATOR_NOT_AVAILABLE)))
     wanted = {s.lower() for s in body.states_filter} if header.api_version >= STATES_FILTER_VERSION else set()
-    groups = [m.ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t or "", group_state=s.value)
-              for g, t, s in ctx.groups.list_groups() if not wanted or s.value.lower() in wanted]
+    types = {t.lower() for t in body.types_filter} if header.api_version >= TYPES_FILTER_VERSION else set()
+    listed = [] if types and CLASSIC not in types else ctx.groups.list_groups()
+    groups = [m.ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t or "", group_state=s.value,
+                                               group_type=CLASSIC)
+              for g, t, s in listed if not wanted or s.value.lower() in wanted]
     code = ErrorCode.COORDINATOR_LOAD_IN_PROGRESS if ctx.groups.loading() else ErrorCode.NONE
     return Reply(m.ListGroupsResponse(error_code=int(code), groups=groups))
 
@@ -204,7 +212,12 @@ async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsRe
 
 
 async def describe_groups(ctx: BrokerContext, header: RequestHeader, body: m.DescribeGroupsRequest) -> Reply:
-    return Reply(m.DescribeGroupsResponse(groups=[await _describe_one(ctx, g) for g in body.groups]))
+    groups = [await _describe_one(ctx, g) for g in body.groups]
+    if header.api_version >= 3 and body.include_authorized_operations:   # KIP-430
+        for g in groups:
+            if g.error_code == 0:
+                g.authorized_operations = authorized_operations(ctx.authorizer, ResourceType.GROUP, g.group_id)
+    return Reply(m.DescribeGroupsResponse(groups=groups))
 
 
 # ---- DeleteGroups ---------------------------------------------------------------------
@@ -227,3 +240,28 @@ async def delete_groups(ctx: BrokerContext, header: RequestHeader, body: m.Delet
     return Reply(m.DeleteGroupsResponse(results=[
         m.DeleteGroupsResponse.DeletableGroupResult(group_id=g, error_code=int(await _delete_one(ctx, g)))
         for g in body.groups_names]))
+
+
+# ---- OffsetDelete ----------------------------------------------------------------------
+
+async def offset_delete(ctx: BrokerContext, header: RequestHeader, body: m.OffsetDeleteRequest) -> Reply:
+    """KIP-496: sent to the group's coordinator; a group-level error answers for every partition."""
+    R = m.OffsetDeleteResponse
+    wanted = tuple((t.name, p.partition_index) for t in body.topics for p in t.partitions)
+    error, answers = ErrorCode.NONE, {}
+    try:
+        if ctx.groups is None:
+            raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no group coordinator")
+        shell = ctx.groups.coordinator_for(body.group_id)
+        if shell.group(body.group_id) is None and not shell.loading:
+            error = ErrorCode.GROUP_ID_NOT_FOUND
+        else:
+            r = await shell.request(body.group_id, lambda rid: DeleteOffsets(rid, wanted))
+            assert isinstance(r, DeleteOffsetsResult)
+            error, answers = ErrorCode(int(r.error)), {tp: int(e) for tp, e in r.partitions}
+    except CoordinatorRefused as exc:
+        error = ErrorCode(int(exc.code))
+    return Reply(R(error_code=int(error), topics=[R.OffsetDeleteResponseTopic(name=t.name, partitions=[
+        R.OffsetDeleteResponsePartition(partition_index=p.partition_index,
+                                        error_code=answers.get((t.name, p.partition_index), 0))
+        for p in t.partitions]) for t in body.topics] if error == ErrorCode.NONE else []))

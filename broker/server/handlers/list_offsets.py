@@ -3,8 +3,9 @@
 A timestamp lookup answers the first record at or after the time, and its timestamp
 (record-precise: the log finds the batch with its time index and decodes it); only records
 below the high watermark count. Without transactions the last
-stable offset is the high watermark, so both isolation levels answer the same. The newest
-timestamp (-3, v7) is not kept per log, and is refused per partition.
+stable offset is the high watermark, so both isolation levels answer the same. MAX_TIMESTAMP
+(-3, v7, KIP-734) answers the first record holding the log's largest timestamp, as Kafka 3.7+
+does, or -1 while that record is above the high watermark.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def _first_at_or_after(part: Partition, ts: int) -> tuple[int, int]:
     return found.offset, found.timestamp
 
 
+def _max_timestamp(part: Partition) -> tuple[int, int]:
+    found = part.log.max_timestamp_record()
+    if found is None or found.offset >= part.high_watermark:
+        return -1, -1
+    return found.offset, found.timestamp
+
+
 def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
     index, ts = entry.partition_index, entry.timestamp
     out = R.ListOffsetsPartitionResponse(partition_index=index, error_code=0, timestamp=-1, offset=-1)
@@ -50,13 +58,11 @@ def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
         out.offset = part.log.log_start_offset
     elif ts == LATEST_TIMESTAMP:
         out.offset = part.high_watermark
-    elif ts == MAX_TIMESTAMP:
-        out.error_code = int(ErrorCode.UNSUPPORTED_VERSION)
-    elif ts < 0:
+    elif ts < 0 and ts != MAX_TIMESTAMP:
         out.error_code = int(ErrorCode.INVALID_REQUEST)
     else:
         try:
-            out.offset, out.timestamp = _first_at_or_after(part, ts)
+            out.offset, out.timestamp = _max_timestamp(part) if ts == MAX_TIMESTAMP else _first_at_or_after(part, ts)
         except OSError:  # a broken disk: this partition only (its log directory goes offline)
             out.error_code = int(ErrorCode.KAFKA_STORAGE_ERROR)
     return out

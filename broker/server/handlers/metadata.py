@@ -7,7 +7,8 @@ num.partitions and default.replication.factor, by the controller (asked over the
 is another broker; the topic then answers LEADER_NOT_AVAILABLE until its metadata arrives). A partition whose leader is not live answers
 LEADER_NOT_AVAILABLE with its replicas, and the replicas on dead brokers are `offline_replicas`.
 Each broker is named by its endpoint on the listener the request arrived on (a broker without
-that listener is left out, as in Kafka), so clients stay on the listener they chose.
+that listener is left out, as in Kafka), so clients stay on the listener they chose. When asked
+(KIP-430), each topic (v8+) and the cluster (v8-10) carry the caller's authorized operations.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from client.protocol.messages import MetadataResponse as R
 from broker.groups.offsets_topic import OFFSETS_TOPIC
 from broker.metadata.cache import TopicMetadata
 from broker.security import session
+from broker.security.acl import ResourceType as T
+from broker.security.authorized_ops import NOT_REQUESTED, authorized_operations
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.to_controller import ControllerUnreachable, ask_controller
 
@@ -113,5 +116,12 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     brokers = [R.MetadataResponseBroker(node_id=b.broker_id, host=e.host, port=e.port, rack=b.rack)
                for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id)
                if (e := b.endpoint(listener)) is not None]
+    if header.api_version >= 8 and body.include_topic_authorized_operations:
+        for t in topics:
+            if t.error_code == 0:
+                t.topic_authorized_operations = authorized_operations(ctx.authorizer, T.TOPIC, t.name)
+    cluster_ops = NOT_REQUESTED
+    if 8 <= header.api_version <= 10 and body.include_cluster_authorized_operations:
+        cluster_ops = authorized_operations(ctx.authorizer, T.CLUSTER)
     return Reply(R(brokers=brokers, cluster_id=cache.cluster_id, controller_id=cache.controller_id,
-                   topics=topics))
+                   topics=topics, cluster_authorized_operations=cluster_ops))
