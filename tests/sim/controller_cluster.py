@@ -139,8 +139,9 @@ class ControllerCluster:
         self.channel_busy: set[tuple[int, int]] = set()
         self.channel_gen: dict[tuple[int, int], int] = {}
         self.write_fault = 0.05
-        self.acked: dict[TP, dict[int, object]] = {tp: {} for tp in self._partitions()}
+        self.acked: dict[TP, list[tuple[int, object]]] = {tp: [] for tp in self._partitions()}
         self.inflight: dict[int, tuple[TP, object]] = {}
+        self.checked: dict[TP, tuple[object, int]] = {}   # what _check already verified on which leader
         self.next_record = 0
         self.committed_epochs: list[int] = []
         self.requests = 0
@@ -647,7 +648,7 @@ class ControllerCluster:
     def _acked(self, done: CompleteProduce) -> None:
         tp, record = self.inflight.pop(done.request_id, (None, None))
         if tp is not None and done.error == ErrorCode.NONE:
-            self.acked[tp][done.base_offset] = record
+            self.acked[tp].append((done.base_offset, record))
 
     def _request(self, b: int, make: Callable[[int], E.Event]) -> None:
         self.requests += 1
@@ -715,8 +716,13 @@ class ControllerCluster:
             rep = self._leader(tp)
             if rep is None:
                 continue
-            have = rep.log.records()
-            for offset, record in self.acked[tp].items():
+            have, acked = rep.log.records(), self.acked[tp]
+            # Re-check everything only when the leader or its history changed, else the new acks.
+            key = (id(rep), rep.epoch, rep.log.truncations)
+            seen_key, seen = self.checked.get(tp, (None, 0))
+            start = seen if seen_key == key else 0
+            self.checked[tp] = (key, len(acked))
+            for offset, record in acked[start:]:
                 got = have.get(offset)
                 if got is None or got[1] != record:
                     self.fail(f"acknowledged acks=all record {record} at {tp} offset {offset} is {got} on "
