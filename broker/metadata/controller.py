@@ -162,17 +162,24 @@ class Controller:
         return [(v.topic, v.partition) for v in views if self.cache.state(v.topic, v.partition) is not None]
 
     async def _finish(self, tail: list[A.Reply | A.DeleteTopicZnodes], sent: dict[int, asyncio.Future]) -> None:
-        for action in tail:
-            if isinstance(action, A.DeleteTopicZnodes):
-                await _settle(list(sent.values()))
+        for i, action in enumerate(tail):
+            if isinstance(action, A.Reply):
+                await _settle([sent[b] for b in action.settle if b in sent])
+                self._answer(action)
+                continue
+            await _settle(list(sent.values()))
+            try:
                 for path in (Z.topic_path(action.name), Z.topic_config_path(action.name)):
                     try:
                         await self.coord.delete(path, recursive=True)
                     except NoNodeError:
                         pass
-            else:
-                await _settle([sent[b] for b in action.settle if b in sent])
-                self._answer(action)
+            except Exception as exc:   # coord trouble: whoever waits for this step hears of it
+                for reply in tail[i + 1:]:
+                    fut = self._replies.pop(reply.request_id, None) if isinstance(reply, A.Reply) else None
+                    if fut is not None and not fut.done():
+                        fut.set_exception(exc)
+                raise
 
     def _answer(self, reply: A.Reply) -> None:
         fut = self._replies.pop(reply.request_id, None)
