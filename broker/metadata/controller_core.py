@@ -160,7 +160,7 @@ class ControllerCore:
                 self._request(event)
 
     def _request(self, event: E.Event) -> None:
-        request_id = getattr(event, "request_id")
+        request_id: int = event.request_id   # type: ignore[union-attr]
         if not self.active:
             self._out.append(A.Reply(request_id, self._not_controller()))
             return
@@ -201,7 +201,7 @@ class ControllerCore:
             self._running = self._job = None
             self._out.append(A.Note(f"controller {self.broker_id}: {item.kind} failed: {exc}", warning=True))
             if item.request_id:
-                self._out.append(A.Reply(item.request_id, (ErrorCode.NOT_CONTROLLER, f"{exc}; ask again")))
+                self._refuse(item.request_id, ErrorCode.NOT_CONTROLLER, f"{exc}; ask again")
             if item.retry:
                 self._queue.append(_Item(item.kind, item.make, retry=True) if item.kind != "takeover" else
                                    _Item("takeover", lambda: self._takeover(0), retry=True))
@@ -228,6 +228,9 @@ class ControllerCore:
     def _next(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    def _refuse(self, request_id: int, code: ErrorCode, message: str) -> None:
+        self._out.append(A.Reply(request_id, (code, message)))
 
     def _not_controller(self) -> ErrorReply:
         return ErrorCode.NOT_CONTROLLER, f"broker {self.broker_id} is not the controller (broker {self.holder} is)"
@@ -285,12 +288,12 @@ class ControllerCore:
         """Apply `decide` to every partition; write the changes in one conditional write; on
         a version conflict re-read those topics and decide again."""
         for _ in range(ATTEMPTS):
-            changes = []
+            changes: list[tuple[str, int, PartitionState, PartitionState]] = []
             for name, meta in sorted(self.topics.items()):
                 for p, replicas in sorted(meta.assignment.items()):
                     state = meta.states.get(p)
                     new = decide(name, p, list(replicas), state) if state is not None else None
-                    if new is not None:
+                    if state is not None and new is not None:
                         changes.append((name, p, state, new))
             if not changes:
                 return []
@@ -388,10 +391,10 @@ class ControllerCore:
     def _controlled_shutdown(self, req: E.ControlledShutdown) -> Job:
         """Move leadership off a broker before it stops; reply (None, what it still leads)."""
         broker = req.broker_id
-        if not isinstance(broker, int) or self.brokers.get(broker) != req.broker_epoch:
-            self._out.append(A.Reply(req.request_id, (
-                ErrorCode.STALE_BROKER_EPOCH, f"broker {broker} epoch {req.broker_epoch} is not its current "
-                                              f"registration ({self.brokers.get(broker)})")))   # type: ignore[arg-type]
+        registered = self.brokers.get(broker) if isinstance(broker, int) else None
+        if not isinstance(broker, int) or registered != req.broker_epoch:
+            self._refuse(req.request_id, ErrorCode.STALE_BROKER_EPOCH,
+                         f"broker {broker} epoch {req.broker_epoch} is not its current registration ({registered})")
             return
         self.leaving.add(broker)
         live = self._live()
@@ -442,7 +445,7 @@ class ControllerCore:
         """Create a topic; a given assignment (checked by `replica_assignment`) replaces ours."""
         name = req.name
         if isinstance(name, str) and name in self.topics:
-            self._out.append(A.Reply(req.request_id, (ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")))
+            self._refuse(req.request_id, ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
             return
         refusal = check_new_topic(name, req.num_partitions, req.replication_factor, req.configs, len(self.brokers))
         if refusal or req.validate_only:
@@ -457,8 +460,7 @@ class ControllerCore:
         result = yield A.CreateTopicZnodes(write_id, self.epoch_zk_version, name, assignment, configs, states)
         if isinstance(result, E.WriteFailed):
             if result.failure is E.Failure.EXISTS:
-                self._out.append(A.Reply(req.request_id, (ErrorCode.TOPIC_ALREADY_EXISTS,
-                                                          f"topic {name!r} already exists")))
+                self._refuse(req.request_id, ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
                 return
             self._check(result)
             raise _Failed("the controller epoch check failed")
@@ -479,22 +481,20 @@ class ControllerCore:
         name, count = req.name, req.count
         topic = self.topics.get(name) if isinstance(name, str) else None
         if topic is None:
-            self._out.append(A.Reply(req.request_id, (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                                                      f"topic {name!r} does not exist")))
+            self._refuse(req.request_id, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
             return
         assert isinstance(name, str)
         current = len(topic.assignment)
         if type(count) is not int or not current < count <= MAX_PARTITIONS:
-            self._out.append(A.Reply(req.request_id, (
-                ErrorCode.INVALID_PARTITIONS, f"topic {name!r} has {current} partition(s); the count can only "
-                                              f"grow, up to {MAX_PARTITIONS}, not to {count!r}")))
+            self._refuse(req.request_id, ErrorCode.INVALID_PARTITIONS,
+                         f"topic {name!r} has {current} partition(s); the count can only grow, up to "
+                         f"{MAX_PARTITIONS}, not to {count!r}")
             return
         factor = len(topic.assignment[min(topic.assignment)])
         live = sorted(self.brokers)
         if factor > len(live):
-            self._out.append(A.Reply(req.request_id, (
-                ErrorCode.INVALID_REPLICATION_FACTOR, f"topic {name!r} has replication factor {factor} but only "
-                                                      f"{len(live)} broker(s) are live")))
+            self._refuse(req.request_id, ErrorCode.INVALID_REPLICATION_FACTOR,
+                         f"topic {name!r} has replication factor {factor} but only {len(live)} broker(s) are live")
             return
         if req.validate_only:
             self._out.append(A.Reply(req.request_id, None))
@@ -509,8 +509,7 @@ class ControllerCore:
         if isinstance(result, E.WriteFailed):
             if result.failure is E.Failure.FENCED:
                 raise _Fenced()
-            self._out.append(A.Reply(req.request_id, (ErrorCode.NOT_CONTROLLER,
-                                                      "the topic or the controller changed meanwhile; ask again")))
+            self._refuse(req.request_id, ErrorCode.NOT_CONTROLLER, "the topic or the controller changed meanwhile; ask again")
             return
         topic = self.topics.get(name) or topic
         for p, r in added.items():
@@ -528,8 +527,7 @@ class ControllerCore:
         name = req.name
         topic = self.topics.get(name) if isinstance(name, str) else None
         if topic is None:
-            self._out.append(A.Reply(req.request_id, (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                                                      f"topic {name!r} does not exist")))
+            self._refuse(req.request_id, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
             return
         assert isinstance(name, str)
         del self.topics[name]

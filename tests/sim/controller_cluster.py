@@ -48,7 +48,7 @@ from broker.metadata.requested_election import PREFERRED, UNCLEAN
 from broker.metadata.znodes import PartitionState
 from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
-    ACKS_ALL, BecomeFollower, BecomeLeader, CompleteProduce, FetchRequest, IsrChangeResult, Produce,
+    ACKS_ALL, BecomeFollower, BecomeLeader, CompleteProduce, IsrChangeResult, Produce,
     ProposeIsr, ReplyEpochQuery, ReplyFetch, SendEpochQuery, SendFetch, Tick,
 )
 from tests.replication.memlog import MemoryLog
@@ -365,7 +365,6 @@ class ControllerCluster:
             self._perform(b, action)
 
     def _perform(self, b: int, action: A.Action) -> None:
-        node = self.nodes[b]
         match action:
             case A.Note(text):
                 self.note(f"[{b}] {text}")
@@ -440,8 +439,7 @@ class ControllerCluster:
     def _apply_write(self, b: int, action: A.WriteStates | A.CreateTopicZnodes | A.AddPartitionZnodes) -> E.Event:
         c = self.coord
         if not isinstance(action, A.WriteStates):
-            self.fail(f"the simulation creates no topics, yet broker {b} wrote {action}")
-            raise AssertionError
+            raise TypeError(f"the simulation creates no topics, yet broker {b} wrote {action}")
         if action.epoch_zk_version != c.epoch_version:
             self.note(f"broker {b}'s write refused: epoch version {action.epoch_zk_version} is not "
                       f"{c.epoch_version}")
