@@ -324,13 +324,28 @@ class ControllerCore:
 
     def _takeover(self, request_id: int) -> Job:
         """Just won /controller: elect for whoever died meanwhile, then tell every live broker
-        the whole state (our predecessor may have died between its write and its requests)."""
+        the whole state (our predecessor may have died between its write and its requests).
+
+        A broker that restarted while no controller watched (this one included) is, like
+        any restarted broker, taken out of the ISR and leadership first and let back in
+        after: it may have lost the unflushed tail of its logs, so it must not lead the
+        epoch it led before. Its registration (czxid) newer than a state's last write
+        (mzxid) says it restarted since that state was decided."""
         live = self._live()
-        yield from self._elect_and_write(self._offline_decide(live))
+        yield from self._elect_and_write(lambda t, p, replicas, st: offline_election(
+            replicas, st, self._usable(live, t, p) - self._restarted_since(st), self.epoch,
+            unclean=self._unclean(t)))
+        yield from self._elect_and_write(self._offline_decide(live))   # a restarted last ISR member returns
         sent = self._send_leader_and_isr(self._all_partitions(), set(self.known))
         self._send_update_metadata()
         if request_id:
             self._out.append(A.Reply(request_id, None, frozenset(sent & {self.broker_id})))
+
+    def _restarted_since(self, state: PartitionState) -> set[int]:
+        """The ISR members registered after `state` was last written (unknown: none)."""
+        if state.modified_zxid < 0:
+            return set()
+        return {b for b in state.isr if self.brokers.get(b, -1) > state.modified_zxid}
 
     def _brokers_moved(self) -> Job:
         """The broker set changed: re-elect for the dead (and restarted), tell the new."""

@@ -165,7 +165,7 @@ class MetadataStore:
             if isinstance(answer, BaseException):
                 raise answer
             sdata, stat = answer
-            topic.states[partition] = Z.decode_state(sdata, stat.version)
+            topic.states[partition] = Z.decode_state(sdata, stat.version, stat.mzxid)
         self.cache.set_topic(topic)
         if self.listener is not None:
             self.listener.topic_read(name, topic)
@@ -217,7 +217,7 @@ class MetadataStore:
         except NoNodeError:
             self._armed.discard(path)
             return
-        state = Z.decode_state(data, stat.version)
+        state = Z.decode_state(data, stat.version, stat.mzxid)
         self.cache.set_state(topic, partition, state)
         if self.listener is not None:
             self.listener.state_read(topic, partition, state)

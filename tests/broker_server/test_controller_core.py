@@ -192,3 +192,27 @@ def test_replicas_on_a_failed_disk_lose_leadership_and_leave_the_isr() -> None:
     out = core.step(E.LeaderAndIsrAnswered(1, frozenset({("t", 0)}), frozenset({("t", 1)})))
     [write] = of(out, A.WriteStates)
     assert [(w.partition, w.state.leader, w.state.isr) for w in write.writes] == [(0, 2, (2, 3))]
+
+
+def test_takeover_does_not_let_a_leader_that_restarted_unwatched_resume_its_epoch() -> None:
+    """Found by the simulator (seed 284): the controller crashed losing its unflushed tail,
+    restarted within its session timeout and won /controller again; its takeover kept it
+    leading the epoch whose acknowledged tail it had lost. Broker 2 registered (czxid 40)
+    after the state's last write (mzxid 30): it restarted since, so it is elected around."""
+    core = ControllerCore(ME)
+    core.step(E.BrokersChanged({1: 10, 2: 40, 3: 30}))
+    core.step(E.TopicLoaded(E.TopicView("t", {0: (2, 3, 1)}, {}, {0: PartitionState(2, 4, (2, 3, 1), 2, 9, 30)})))
+    core.step(E.ControllerVacant())
+    [write] = of(core.step(E.EpochWon(EPOCH, EPOCH_VERSION)), A.WriteStates)
+    assert write.writes == (A.StateWrite("t", 0, 9, PartitionState(3, 5, (3, 1), EPOCH)),)
+
+
+def test_takeover_brings_back_a_restarted_last_isr_member_at_a_new_epoch() -> None:
+    core = ControllerCore(ME)
+    core.step(E.BrokersChanged({1: 10, 2: 40, 3: 30}))
+    core.step(E.TopicLoaded(E.TopicView("t", {0: (2, 3, 1)}, {}, {0: PartitionState(2, 4, (2,), 2, 9, 30)})))
+    core.step(E.ControllerVacant())
+    [offline] = of(core.step(E.EpochWon(EPOCH, EPOCH_VERSION)), A.WriteStates)
+    assert offline.writes[0].state == PartitionState(-1, 5, (2,), EPOCH)
+    [back] = of(core.step(E.WriteDone(offline.write_id, (10,))), A.WriteStates)
+    assert back.writes == (A.StateWrite("t", 0, 10, PartitionState(2, 6, (2,), EPOCH)),)

@@ -158,6 +158,10 @@ class ControllerCluster:
             self.nodes[b] = Broker(b, ControllerCore(b), {tp: MemoryLog() for tp, r in self.coord.assignment.items()
                                                           if b in r})
             self._boot(b)
+        for tp, st in self.coord.states.items():   # the topics are created once the brokers registered
+            self.coord.states[tp] = PartitionState(st.leader, 0, st.isr, 0, 0, self.coord.next_zxid())
+        for b in self.ids:
+            self._load_all(b)
 
     def _partitions(self) -> list[TP]:
         return [(t, p) for t, n in sorted(TOPICS.items()) for p in range(n)]
@@ -240,18 +244,28 @@ class ControllerCluster:
         return E.TopicView(t, {p: c.assignment[(t, p)] for tt, p in c.assignment if tt == t},
                            dict(c.configs[t]), {p: c.states[(t, p)] for tt, p in c.states if tt == t})
 
-    def _crash(self, b: int) -> None:
+    def _crash(self, b: int, *, lossy: bool = False) -> None:
+        """Stop broker b: cleanly (its logs flushed), or losing the unflushed tail of every
+        log, which only the other replicas still hold."""
         node = self.nodes[b]
         if not node.up:
             return
-        self.note(f"broker {b} crashes")
+        self.note(f"broker {b} crashes{' losing its unflushed writes' if lossy else ''}")
         node.up = False
         self.net.down.add(b)
         self.held.pop(b, None)
         for tp, log in node.logs.items():
-            log.flush()             # a clean stop: acknowledged data is on disk
-            node.hw[tp] = node.replicas[tp].high_watermark
+            if not lossy:
+                log.flush()
+                node.hw[tp] = node.replicas[tp].high_watermark
             log.crash()
+
+    def _others_hold_everything(self, b: int) -> bool:
+        """Every other replica of every partition b hosts is running and in the ISR: losing
+        b's unflushed tail loses nothing acknowledged (short of Kafka's "last replica
+        standing" hole, which this simulation does not test)."""
+        return all(self._running(r) and r in self.coord.states[tp].isr
+                   for tp in self.nodes[b].logs for r in self.coord.assignment[tp] if r != b)
 
     def _restart(self, b: int) -> None:
         node = self.nodes[b]
@@ -457,7 +471,7 @@ class ControllerCluster:
             old = c.states[tp]
             self._check_election(tp, old, w.state)
             c.states[tp] = PartitionState(w.state.leader, w.state.leader_epoch, w.state.isr,
-                                          w.state.controller_epoch, old.zk_version + 1)
+                                          w.state.controller_epoch, old.zk_version + 1, c.next_zxid())
             versions.append(old.zk_version + 1)
             self.note(f"coord: {tp} <- leader {w.state.leader} epoch {w.state.leader_epoch} isr "
                       f"{list(w.state.isr)} (by controller {b})")
@@ -549,7 +563,7 @@ class ControllerCluster:
             if st.zk_version == proposal.expected_version:
                 self._check_election(tp, st, mine)
                 c.states[tp] = PartitionState(mine.leader, mine.leader_epoch, mine.isr, mine.controller_epoch,
-                                              st.zk_version + 1)
+                                              st.zk_version + 1, c.next_zxid())
                 self.note(f"coord: {tp} <- isr {list(mine.isr)} (by leader {b})")
                 self._watch_all("state", *tp)
                 result = IsrChangeResult(proposal, True, st.zk_version + 1)
@@ -663,8 +677,10 @@ class ControllerCluster:
         # Faults hit the controller half the time: its moves are what this simulation is about.
         victim = controller if controller is not None and self.rng.random() < 0.5 else self.rng.choice(self.ids)
         if kind == "crash" and not down:
-            self._crash(victim)
-            self.sched.after(self.rng.uniform(0.2, 1.5), lambda: self._restart(victim))
+            lossy = self._others_hold_everything(victim) and self.rng.random() < 0.5
+            self._crash(victim, lossy=lossy)
+            # Back within the session timeout sometimes: a bounce the controller must notice.
+            self.sched.after(self.rng.uniform(0.05, 1.5), lambda: self._restart(victim))
         elif kind == "pause":
             self._pause(victim)
             self.sched.after(self.rng.uniform(0.1, 0.9), lambda: self._resume(victim))

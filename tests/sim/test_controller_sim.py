@@ -14,12 +14,21 @@ from tests.sim.controller_cluster import ControllerCluster, run_seed
 from tests.sim.seeds import SimFailure, sweep
 
 CI_SEEDS = 200
+# Seeds that once found a real fault, kept so the fix stays fixed: a controller (or leader)
+# that restarted unwatched, having lost its unflushed tail, led its old epoch again after
+# a takeover (ControllerCore._takeover, _restarted_since).
+REGRESSION_SEEDS = [261, 276, 284, 293]
 
 
 def test_ci_seeds_keep_every_invariant() -> None:
     result = sweep(run_seed, range(CI_SEEDS), stop_on_failure=False)
     assert not result.failures, "\n\n".join(str(f) for f in result.failures[:3])
     assert result.seeds == CI_SEEDS
+
+
+@pytest.mark.parametrize("seed", REGRESSION_SEEDS)
+def test_seeds_that_once_failed(seed: int) -> None:
+    run_seed(seed)
 
 
 def test_same_seed_same_run_with_controller_moves_and_acknowledged_writes() -> None:
