@@ -85,7 +85,6 @@ class Controller:
         self._requests = 0
         self._contending: asyncio.Task | None = None
         self._race_error: Exception | None = None   # why the last race failed (start() raises it)
-        self._suspended_active = False
         self._racing = False    # a race round is running (its own /controller changes fire watches)
         self._rerace = False    # /controller changed during that round
         self._rebalancer: asyncio.Task | None = None
@@ -228,7 +227,6 @@ class Controller:
         if self._contending is not None:
             self._contending.cancel()
         self._feed(E.EpochLost())
-        self._suspended_active = False
         self._log_dir_watch = False   # a new session: the old one's watches are gone
         await self.store.load_all()
         self._race_error = None
@@ -242,13 +240,13 @@ class Controller:
         """Our coord session is in doubt: stop acting at once (another broker may already
         hold /controller). `resume` races again once the connection is back."""
         if self.active:
-            self._suspended_active = True
             self._feed(E.EpochLost())
 
     def resume(self) -> None:
-        if self._suspended_active:
-            self._suspended_active = False
-            self._feed(E.ControllerVacant())
+        """The connection is back: race again unless acting. Not only after acting: a race
+        whose answer the connection loss swallowed may have left /controller ours, with
+        nobody acting and no watch to fire; the race finds out (and reclaims it)."""
+        self._feed(E.ControllerVacant())
 
     async def close(self) -> None:
         self._feed(E.EpochLost())

@@ -286,7 +286,11 @@ class ControllerCore:
 
     def _elect_and_write(self, decide: Decide) -> Generator[A.Action, E.Event, list[TopicPartition]]:
         """Apply `decide` to every partition; write the changes in one conditional write; on
-        a version conflict re-read those topics and decide again."""
+        a version conflict re-read those topics and decide again. A write whose outcome is
+        unknown (coord did not answer: it may have committed) is re-read and decided again
+        too, and its partitions count as changed whatever the next round finds: the
+        brokers may not have been told their new states."""
+        unsure: set[TopicPartition] = set()
         for _ in range(ATTEMPTS):
             changes: list[tuple[str, int, PartitionState, PartitionState]] = []
             for name, meta in sorted(self.topics.items()):
@@ -296,7 +300,7 @@ class ControllerCore:
                     if state is not None and new is not None:
                         changes.append((name, p, state, new))
             if not changes:
-                return []
+                return sorted(tp for tp in unsure if tp[0] in self.topics)
             write_id = self._next()
             result = yield A.WriteStates(write_id, self.epoch_zk_version, tuple(
                 A.StateWrite(t, p, old.zk_version, new) for t, p, old, new in changes))
@@ -307,8 +311,12 @@ class ControllerCore:
                     self.leader_elections += new.leader != old.leader and new.leader >= 0
                     self._out.append(A.Note(f"partition {t}-{p}: leader {new.leader}, leader epoch "
                                             f"{new.leader_epoch}, isr {list(new.isr)}"))
-                return [(t, p) for t, p, _, _ in changes]
-            self._check(result)
+                return sorted({(t, p) for t, p, _, _ in changes} | {tp for tp in unsure if tp[0] in self.topics})
+            assert isinstance(result, E.WriteFailed)
+            if result.failure is E.Failure.FENCED:
+                raise _Fenced()
+            if result.failure is E.Failure.ERROR:
+                unsure |= {(t, p) for t, p, _, _ in changes}
             yield A.Reload(self._next(), tuple(sorted({c[0] for c in changes})))
         raise _Failed("partition states kept changing under the controller")
 

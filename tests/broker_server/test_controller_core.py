@@ -216,3 +216,17 @@ def test_takeover_brings_back_a_restarted_last_isr_member_at_a_new_epoch() -> No
     assert offline.writes[0].state == PartitionState(-1, 5, (2,), EPOCH)
     [back] = of(core.step(E.WriteDone(offline.write_id, (10,))), A.WriteStates)
     assert back.writes == (A.StateWrite("t", 0, 10, PartitionState(2, 6, (2,), EPOCH)),)
+
+
+def test_a_write_whose_answer_was_lost_is_reread_and_its_partitions_told() -> None:
+    """Found by the simulator (seed 100103): a state write committed but its answer was lost
+    (ERROR); the job gave up, and no broker was ever told the new leaders."""
+    core = controller()
+    [write] = of(core.step(E.BrokersChanged({1: 10, 3: 30})), A.WriteStates)
+    [reload] = of(core.step(E.WriteFailed(write.write_id, E.Failure.ERROR)), A.Reload)
+    core.step(E.TopicLoaded(E.TopicView("t", {0: (1, 2, 3), 1: (2, 3, 1)}, {}, {
+        0: PartitionState(1, 5, (1, 3), EPOCH, 8), 1: PartitionState(3, 5, (3, 1), EPOCH, 10)})))   # it committed
+    out = core.step(E.Reloaded(reload.token))
+    assert not of(out, A.WriteStates)
+    told = {(a.broker, v.partition, v.state.leader) for a in of(out, A.SendLeaderAndIsr) for v in a.partitions}
+    assert told == {(1, 0, 1), (3, 0, 1), (3, 1, 3), (1, 1, 3)}

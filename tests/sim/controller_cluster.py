@@ -118,7 +118,6 @@ class Broker:
     broker_epoch: int = -1
     last_answer: float = 0.0
     suspended: bool = False
-    was_active: bool = False
     controller_epoch_seen: int = -1
     incarnation: int = 0
 
@@ -215,7 +214,7 @@ class ControllerCluster:
         c.registered[b] = (czxid, node.session)
         node.broker_epoch = czxid
         node.last_answer = self.sched.now
-        node.suspended = node.was_active = False
+        node.suspended = False
         for tp, log in node.logs.items():
             rep = node.replicas.get(tp)
             if rep is None:
@@ -385,7 +384,7 @@ class ControllerCluster:
             case A.Acting():
                 pass
             case A.ContendForController():
-                self._call(b, lambda: self._race(b), lambda: self._feed(b, E.RaceLost(-1)))
+                self._call(b, lambda: self._race(b), lambda: self._race_lost(b))
             case A.WriteStates() | A.CreateTopicZnodes() | A.AddPartitionZnodes():
                 self._coord_write(b, action)
             case A.Reload(token, topics):
@@ -406,6 +405,12 @@ class ControllerCluster:
                 self.answers[request_id] = answer
             case A.DeleteTopicZnodes():
                 self.fail("the simulation never deletes topics")
+
+    def _race_lost(self, b: int) -> None:
+        """The race's answer was lost with the connection: the shell hears connection loss
+        (SUSPENDED), and on reconnect races again (the multi may have won /controller)."""
+        self.nodes[b].suspended = True
+        self._feed(b, E.RaceLost(-1))
 
     def _race(self, b: int) -> Callable[[], None]:
         """At coord: ContendForController, as the shell's multi (create /controller, bump
@@ -596,7 +601,6 @@ class ControllerCluster:
             self._call(b, lambda b=b, s=node.session: self._heartbeat(b, s), any_session=True)
             if not node.suspended and self.sched.now - node.last_answer > SUSPEND_AFTER:
                 node.suspended = True
-                node.was_active = node.core.active
                 self.note(f"broker {b}: coord connection suspended")
                 self._feed(b, E.EpochLost())
         for sid, s in list(c.sessions.items()):
@@ -618,8 +622,7 @@ class ControllerCluster:
         elif node.suspended:
             node.suspended = False
             self.note(f"broker {b}: coord connection back")
-            if node.was_active:
-                self._feed(b, E.ControllerVacant())
+            self._feed(b, E.ControllerVacant())     # Controller.resume
 
     def _expire(self, sid: int) -> None:
         c = self.coord
