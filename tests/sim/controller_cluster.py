@@ -141,6 +141,8 @@ class ControllerCluster:
         self.acked: dict[TP, list[tuple[int, object]]] = {tp: [] for tp in self._partitions()}
         self.inflight: dict[int, tuple[TP, object]] = {}
         self.checked: dict[TP, tuple[object, int]] = {}   # what _check already verified on which leader
+        self.lost_tail: dict[TP, dict[int, int]] = {tp: {} for tp in self._partitions()}   # broker -> zxid of
+        # its lossy crash, until it is back in the ISR
         self.next_record = 0
         self.committed_epochs: list[int] = []
         self.requests = 0
@@ -257,6 +259,8 @@ class ControllerCluster:
             if not lossy:
                 log.flush()
                 node.hw[tp] = node.replicas[tp].high_watermark
+            else:
+                self.lost_tail[tp][b] = self.coord.next_zxid()
             log.crash()
 
     def _others_hold_everything(self, b: int) -> bool:
@@ -475,6 +479,7 @@ class ControllerCluster:
             tp = (w.topic, w.partition)
             old = c.states[tp]
             self._check_election(tp, old, w.state)
+            self._last_standing(tp, old, w.state)
             c.states[tp] = PartitionState(w.state.leader, w.state.leader_epoch, w.state.isr,
                                           w.state.controller_epoch, old.zk_version + 1, c.next_zxid())
             versions.append(old.zk_version + 1)
@@ -482,6 +487,21 @@ class ControllerCluster:
                       f"{list(w.state.isr)} (by controller {b})")
             self._watch_all("state", *tp)
         return E.WriteDone(action.write_id, tuple(versions))
+
+    def _last_standing(self, tp: TP, old: PartitionState, new: PartitionState) -> None:
+        """A replica that lost its unflushed tail, elected because every other ISR member
+        is down or itself restarted unwatched (no controller can tell which restart lost
+        data: Kafka's "last replica standing" and KIP-966's unclean-shutdown cases), may
+        lack acknowledged records. The checks start again from here for that partition."""
+        lost_at = self.lost_tail[tp].get(new.leader)
+        if new.leader == old.leader or lost_at is None:
+            return
+        registered = self.coord.registered
+        if all(r not in registered or registered[r][0] > lost_at for r in old.isr if r != new.leader):
+            self.note(f"{tp}: broker {new.leader}, which lost its unflushed tail, leads as the last ISR member "
+                      "standing; acknowledged records before this are not checked")
+            self.acked[tp] = []
+            self.checked.pop(tp, None)
 
     def _check_election(self, tp: TP, old: PartitionState, new: PartitionState) -> None:
         if new.leader != old.leader and new.leader >= 0 and new.leader not in new.isr:
@@ -567,6 +587,8 @@ class ControllerCluster:
             mine = PartitionState(b, proposal.leader_epoch, tuple(sorted(proposal.isr)), st.controller_epoch)
             if st.zk_version == proposal.expected_version:
                 self._check_election(tp, st, mine)
+                for r in set(mine.isr) - set(st.isr):    # caught up: back in the ISR
+                    self.lost_tail[tp].pop(r, None)
                 c.states[tp] = PartitionState(mine.leader, mine.leader_epoch, mine.isr, mine.controller_epoch,
                                               st.zk_version + 1, c.next_zxid())
                 self.note(f"coord: {tp} <- isr {list(mine.isr)} (by leader {b})")
