@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from coord.protocol.errors import NodeExistsError, NoNodeError
 
@@ -21,6 +21,17 @@ from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache, TopicMetadata
 
 log = logging.getLogger(__name__)
+
+
+class MetadataListener(Protocol):
+    """Told, right after the cache took it, each thing the store read (the controller
+    turns these into its core's events)."""
+
+    def brokers_read(self) -> None: ...
+
+    def topic_read(self, name: str, topic: TopicMetadata | None) -> None: ...
+
+    def state_read(self, topic: str, partition: int, state: Z.PartitionState) -> None: ...
 
 
 class MetadataStore:
@@ -31,7 +42,7 @@ class MetadataStore:
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._armed: set[str] = set()  # paths with a one-shot watch pending: never stack a second
-        self.on_brokers_changed: Any = None   # coroutine function spawned after every broker-set refresh
+        self.listener: MetadataListener | None = None   # the controller, once it is built
 
     # -- startup ----------------------------------------------------------------------
 
@@ -112,8 +123,8 @@ class MetadataStore:
             brokers[int(child)] = Z.decode_broker(int(child), data)
             epochs[int(child)] = stat.czxid
         self.cache.set_brokers(brokers, epochs)
-        if self.on_brokers_changed is not None:
-            self._spawn(self.on_brokers_changed())
+        if self.listener is not None:
+            self.listener.brokers_read()
 
     async def refresh_topics(self, *, full: bool = True) -> None:
         """Re-read the topic set; every topic's data (`full`), or only new topics' (a topic
@@ -122,6 +133,8 @@ class MetadataStore:
                                                   watch=self._arm(Z.BROKERS_TOPICS, self._on_topics_changed)))
         for gone in set(self.cache.topics) - names:
             self.cache.remove_topic(gone)
+            if self.listener is not None:
+                self.listener.topic_read(gone, None)
         for name in sorted(names if full else names - set(self.cache.topics)):
             await self.refresh_topic(name)
 
@@ -131,6 +144,8 @@ class MetadataStore:
             data, _ = await self.coord.get(Z.topic_path(name))
         except NoNodeError:
             self.cache.remove_topic(name)
+            if self.listener is not None:
+                self.listener.topic_read(name, None)
             return None
         topic = TopicMetadata(name, Z.decode_assignment(name, data))
         try:
@@ -150,8 +165,10 @@ class MetadataStore:
             if isinstance(answer, BaseException):
                 raise answer
             sdata, stat = answer
-            topic.states[partition] = Z.decode_state(sdata, stat.version)
+            topic.states[partition] = Z.decode_state(sdata, stat.version, stat.mzxid)
         self.cache.set_topic(topic)
+        if self.listener is not None:
+            self.listener.topic_read(name, topic)
         return topic
 
     # -- watches: one-shot, so each handler re-reads and re-arms ------------------------
@@ -200,7 +217,10 @@ class MetadataStore:
         except NoNodeError:
             self._armed.discard(path)
             return
-        self.cache.set_state(topic, partition, Z.decode_state(data, stat.version))
+        state = Z.decode_state(data, stat.version, stat.mzxid)
+        self.cache.set_state(topic, partition, state)
+        if self.listener is not None:
+            self.listener.state_read(topic, partition, state)
 
     async def close(self) -> None:
         self._closed = True

@@ -164,13 +164,15 @@ def decode_topic_id(topic: str, data: bytes) -> str:
 
 @dataclass(frozen=True)
 class PartitionState:
-    """One partition's leadership, as the state znode holds it (plus its zkVersion)."""
+    """One partition's leadership, as the state znode holds it (plus its zkVersion and the
+    zxid of its last write: a broker whose registration is newer restarted since)."""
 
     leader: int
     leader_epoch: int
     isr: tuple[int, ...]
     controller_epoch: int
     zk_version: int = field(default=-1, compare=False)
+    modified_zxid: int = field(default=-1, compare=False)
 
 
 def encode_state(state: PartitionState) -> bytes:
@@ -178,10 +180,11 @@ def encode_state(state: PartitionState) -> bytes:
                   "controller_epoch": state.controller_epoch, "isr": list(state.isr)})
 
 
-def decode_state(data: bytes, zk_version: int) -> PartitionState:
+def decode_state(data: bytes, zk_version: int, modified_zxid: int = -1) -> PartitionState:
     obj = _load(data, "partition state")
     return PartitionState(int(obj["leader"]), int(obj["leader_epoch"]),
-                          tuple(int(b) for b in obj["isr"]), int(obj["controller_epoch"]), zk_version)
+                          tuple(int(b) for b in obj["isr"]), int(obj["controller_epoch"]), zk_version,
+                          modified_zxid)
 
 
 def encode_topic_config(configs: dict[str, str]) -> bytes:

@@ -87,6 +87,8 @@ async def test_topics_go_to_coord_in_kafkas_layout(coord_port):
         assert json.loads((await client.get("/brokers/topics/orders"))[0])["partitions"] == {"0": [1], "1": [1]}
         assert set(recorder.leading) == {("orders", 0), ("orders", 1)}
         assert controller.cache.topic("orders").configs == {"retention.ms": "5000"}
+        _, stat = await client.get(Z.state_path("orders", 1))   # read with its last write's zxid (restart checks)
+        assert controller.core.topics["orders"].states[1].modified_zxid == stat.mzxid > 0
         assert await controller.delete_topic("orders") is None
         assert await client.exists("/brokers/topics/orders") is None
         assert await client.exists("/config/topics/orders") is None

@@ -7,40 +7,27 @@ if any seed failed. It must never hide a failure behind a retry.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from tests.sim.seeds import SimFailure, sweep
-from tests.sim.zab_cluster import run_seed
+from tests.sim.seeds import soak_cli
+from tests.sim.zab_cluster import ZabCluster, run_seed
+
+
+def _run(seed: int, trace: bool) -> ZabCluster:
+    cluster = run_seed(seed, trace=trace)
+    if trace:
+        print("\n".join(cluster.trace))
+    return cluster
+
+
+def _summary(cluster: object) -> str:
+    assert isinstance(cluster, ZabCluster)
+    return (f"{len(cluster.checker.history)} txns committed, {len(cluster.checker.acked)} acknowledged, "
+            f"{cluster.sched.steps} events")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.sim.soak",
-                                     description="seeded ZAB simulation soak")
-    parser.add_argument("--seeds", type=int, default=1000, help="how many seeds to run")
-    parser.add_argument("--start", type=int, default=0, help="first seed of the sweep")
-    parser.add_argument("--seed", type=int, help="replay exactly this one seed")
-    parser.add_argument("--trace", action="store_true", help="print the event trace")
-    parser.add_argument("--keep-going", action="store_true", help="do not stop at the first failure")
-    args = parser.parse_args(argv)
-    if args.seed is not None:
-        try:
-            cluster = run_seed(args.seed, trace=args.trace)
-        except SimFailure as exc:
-            print(exc)
-            return 1
-        if args.trace:
-            print("\n".join(cluster.trace))
-        print(f"SEED={args.seed} ok: {len(cluster.checker.history)} txns committed, "
-              f"{len(cluster.checker.acked)} acknowledged, {cluster.sched.steps} events")
-        return 0
-    result = sweep(lambda s: run_seed(s, trace=args.trace),
-                   range(args.start, args.start + args.seeds), stop_on_failure=not args.keep_going)
-    for failure in result.failures:
-        print(failure)
-    print(f"{result.seeds} seeds, {len(result.failures)} failed, {result.seconds:.1f}s "
-          f"({result.per_minute:.0f} seeds/minute)")
-    return 1 if result.failures else 0
+    return soak_cli("python -m tests.sim.soak", "seeded ZAB simulation soak", _run, _summary, argv)
 
 
 if __name__ == "__main__":
