@@ -316,7 +316,8 @@ def test_kafka_python_deletes_committed_offsets(kafka_node: Broker, new_topic: C
     from kafka.admin import KafkaAdminClient
     from kafka.errors import GroupIdNotFoundError
 
-    from tests.kafka_clients.test_admin import confluent_member, eventually
+    from tests.kafka_clients.test_admin import confluent_member
+    from tests.support.waiting import wait_until
 
     topic = new_topic("offdel", partitions=2)
     group = unique_topic("offdel-group")
@@ -333,7 +334,7 @@ def test_kafka_python_deletes_committed_offsets(kafka_node: Broker, new_topic: C
     try:
         with confluent_member(kafka_node.bootstrap, group, topic, 2):
             assert delete([0]) == {0: "GroupSubscribedToTopicError"}
-        eventually("the group to empty", lambda: admin.describe_groups([group])[group]["group_state"] == "Empty")
+        wait_until("the group to empty", lambda: admin.describe_groups([group])[group]["group_state"] == "Empty")
         assert committed() == {0: 1, 1: 2}
         assert delete([0]) == {0: "NoError"}
         assert committed() == {1: 2}
