@@ -32,7 +32,7 @@ def bar_chart(chart: dict) -> str:
     width = LABEL_W + BAR_W + 110
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'font-family="sans-serif" font-size="12">',
-           f'<rect width="100%" height="100%" fill="white"/>',
+           '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="8" y="18" font-size="13" font-weight="bold">{escape(chart["title"])}</text>']
     x = 8
     for i, name in enumerate(series):

@@ -229,7 +229,7 @@ def run_kcat(path: Path, cluster: Cluster, work: Path, timeout: float, kcat: str
     shutil.copytree(path / "tests", tree / "tests")
     (tree / "kcat").symlink_to(shutil.which(kcat) or kcat)
     version = subprocess.run([kcat, "-V"], capture_output=True, text=True).stdout.split("\n")[0]
-    result = Result("kcat tests/", version.strip(), f"BROKERS=<cluster> ./<each 0*.sh>")
+    result = Result("kcat tests/", version.strip(), "BROKERS=<cluster> ./<each 0*.sh>")
     for script in sorted((tree / "tests").glob("0*.sh")):
         env = {**os.environ, "BROKERS": cluster.bootstrap}
         rc, out = run_logged(["bash", script.name], tree / "tests", env, work / f"kcat-{script.stem}.log",

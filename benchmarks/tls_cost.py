@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.broker_security.certs import Authority  # noqa: E402  (the tests' certificate maker)
-from tests.support.ports import free_ports  # noqa: E402
-from tests.support.procs import ProcessGroup, wait_for_port  # noqa: E402
+from tests.broker_security.certs import Authority  # the tests' certificate maker
+from tests.support.ports import free_ports
+from tests.support.procs import ProcessGroup, wait_for_port
 
 
 def kcat(port: int, tls: list[str], *args: str, stdin=None) -> float:

@@ -122,7 +122,7 @@ class BrokerConfig:
         named = [Path(d.strip()) for d in self.log_dirs.split(",") if d.strip()]
         return list(dict.fromkeys(named)) or [Path(self.data_dir)]
 
-    def with_overrides(self, **overrides: Any) -> "BrokerConfig":
+    def with_overrides(self, **overrides: Any) -> BrokerConfig:
         """A copy with every non-None override applied (command-line flags). Address flags
         describe one PLAINTEXT listener, so they cannot be mixed with `listeners` from a file."""
         given = {k: v for k, v in overrides.items() if v is not None}

@@ -57,7 +57,7 @@ class AsyncAdmin:
     async def close(self) -> None:
         await self.client.close()
 
-    async def __aenter__(self) -> "AsyncAdmin":
+    async def __aenter__(self) -> AsyncAdmin:
         await self.start()
         return self
 

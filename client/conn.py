@@ -71,7 +71,7 @@ class BrokerConnection(asyncio.Protocol):
     @classmethod
     async def open(cls, host: str, port: int, *, client_id: str = "pybroker-client",
                    request_timeout_ms: int = 30000, connect_timeout_ms: int = 10000,
-                   security: ClientSecurity | None = None) -> "BrokerConnection":
+                   security: ClientSecurity | None = None) -> BrokerConnection:
         """Connect (with TLS and SASL as `security` says), learn the broker's API versions;
         raises BrokerConnectionError (AuthenticationError when SASL or TLS refuses us, or
         UnsupportedVersionError if the broker speaks no ApiVersions version we know)."""
@@ -83,7 +83,7 @@ class BrokerConnection(asyncio.Protocol):
             await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, **tls), connect_timeout_ms / 1000)
         except ssl.SSLError as exc:
             raise AuthenticationError(f"TLS handshake with broker {host}:{port} failed: {exc}") from None
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise BrokerConnectionError(f"cannot connect to broker {host}:{port}: {exc or 'timed out'}") from None
         try:
             await conn._handshake()

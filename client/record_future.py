@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, PENDING
 from typing import Any
@@ -228,6 +228,6 @@ class RecordFuture(Future):
 def _call(fn: Callable[[Future], object], future: RecordFuture) -> None:
     try:
         fn(future)
-    except Exception:  # noqa: BLE001 - as Future does: a callback's error must not reach the producer
+    except Exception:  # as Future does: a callback's error must not reach the producer
         log.exception("exception calling callback for %r", future)
 

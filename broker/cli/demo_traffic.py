@@ -156,7 +156,7 @@ class Traffic:
             await asyncio.gather(self._producing, return_exceptions=True)
         try:
             await asyncio.wait_for(self.producer.flush(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.say(f"producer: {self.in_flight} records still unanswered after {timeout:.0f} s")
 
     async def drain(self, timeout: float) -> None:

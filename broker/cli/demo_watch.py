@@ -201,6 +201,6 @@ class CoordView:
                     return False
                 try:
                     await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         return True

@@ -85,7 +85,7 @@ async def coord_modes(coord: str) -> list[CoordRow]:
             finally:
                 writer.close()
             return CoordRow(f"{host}:{port}", parse_srvr_mode(answer.decode(errors="replace")))
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return CoordRow(f"{host}:{port}", "unreachable")
 
     return list(await asyncio.gather(*(one(h, p) for h, p in parse_hosts(coord))))

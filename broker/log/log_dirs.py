@@ -103,7 +103,7 @@ class LogDirs:
             online = [p for p in self.paths if p not in self._offline]
             if not online:
                 raise LogDirOfflineError(f"{name}: every log directory is offline")
-            load = {p: 0 for p in online}
+            load = dict.fromkeys(online, 0)
             for held in self._where.values():
                 if held in load:
                     load[held] += 1

@@ -62,7 +62,7 @@ PLAIN_COUNTERS = {
 class _Counts(Collector):
     """Exposes the plain-int counters of a `BrokerMetrics` when scraped."""
 
-    def __init__(self, metrics: "BrokerMetrics") -> None:
+    def __init__(self, metrics: BrokerMetrics) -> None:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:

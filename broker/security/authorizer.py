@@ -22,7 +22,7 @@ class Authorizer:
         self.allow_if_no_acl = allow_if_no_acl
 
     @classmethod
-    def from_config(cls, config: Any, coord: Any) -> "Authorizer | None":
+    def from_config(cls, config: Any, coord: Any) -> Authorizer | None:
         if not config.authorizer_class_name:
             return None
         return cls(AclStore(coord), config.super_users, config.allow_everyone_if_no_acl_found)

@@ -123,7 +123,7 @@ class CoordUnavailableError(RuntimeError):
 class _LazyCredentials:
     """SCRAM lookups through the broker's coord session (which exists only once it started)."""
 
-    def __init__(self, broker: "Broker") -> None:
+    def __init__(self, broker: Broker) -> None:
         self.broker = broker
 
     async def lookup(self, mechanism: str, user: str) -> ScramCredential | None:

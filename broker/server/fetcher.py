@@ -120,7 +120,7 @@ class _Fetcher:
             if not self.pending:
                 try:
                     await asyncio.wait_for(self.wake.wait(), FOLLOWER_RETRY_MS / 1000 if parts else 5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 continue
             queries = [(p, r.query) for p, r in self.pending.items() if isinstance(r, SendEpochQuery)]

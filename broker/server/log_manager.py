@@ -283,7 +283,7 @@ class LogManager:
                 await asyncio.to_thread(_flush_all, due)
                 try:
                     await self._flushed(due, False)
-                except Exception:  # noqa: BLE001 - reported; the next pass tries again
+                except Exception:  # reported; the next pass tries again
                     log.exception("after-flush work (producer snapshots) failed")
 
     async def _retention_loop(self) -> None:
@@ -295,7 +295,7 @@ class LogManager:
             for (topic, partition), plog in list(self.logs.items()):
                 try:
                     deleted = await asyncio.to_thread(plog.apply_retention, now_ms)
-                except Exception:  # noqa: BLE001 - one bad log must not stop retention for the others
+                except Exception:  # one bad log must not stop retention for the others
                     log.exception("retention of %s-%d failed", topic, partition)
                     continue
                 if deleted:

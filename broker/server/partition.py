@@ -47,7 +47,7 @@ def now_ms() -> int:
 class Partition:
     def __init__(self, topic: str, partition: int, broker_id: int, log: PartitionLog, *,
                  broker_epoch: int, high_watermark: int, min_insync_replicas: int,
-                 replica_lag_time_max_ms: int, propose_isr: Callable[["Partition", ProposeIsr], None],
+                 replica_lag_time_max_ms: int, propose_isr: Callable[[Partition, ProposeIsr], None],
                  on_change: Callable[[], None]) -> None:
         self.topic = topic
         self.partition = partition

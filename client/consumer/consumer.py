@@ -80,7 +80,7 @@ class AsyncConsumer:
             await self.fetcher.close()
             await self.client.close()
 
-    async def __aenter__(self) -> "AsyncConsumer":
+    async def __aenter__(self) -> AsyncConsumer:
         await self.start()
         return self
 
@@ -224,7 +224,7 @@ class AsyncConsumer:
             fetcher.send_fetches()
             try:
                 await asyncio.wait_for(fetcher.arrived.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def getone(self) -> ConsumerRecord:
@@ -234,7 +234,7 @@ class AsyncConsumer:
             if records:
                 return records[0]
 
-    def __aiter__(self) -> "AsyncConsumer":
+    def __aiter__(self) -> AsyncConsumer:
         self._iter_buffer: list[ConsumerRecord] = []
         self._iter_index = 0
         return self

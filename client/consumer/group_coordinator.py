@@ -387,7 +387,7 @@ class ConsumerCoordinator:
             if code:
                 raise BrokerError.for_code(code, f"LeaveGroup for group {self.group_id}")
             log.info("group %s: member %s left (%s)", self.group_id, member_id, reason)
-        except (ClientError, BrokerError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ClientError, BrokerError) as exc:
             log.info("group %s: LeaveGroup failed (%s); the session timeout will remove the member",
                      self.group_id, exc)
 

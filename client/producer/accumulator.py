@@ -114,7 +114,7 @@ class FutureRecordMetadata:
     def exception(self) -> BaseException | None:
         return self._batch_future.exception()
 
-    def add_done_callback(self, fn: Callable[["FutureRecordMetadata"], Any]) -> None:
+    def add_done_callback(self, fn: Callable[[FutureRecordMetadata], Any]) -> None:
         self._batch_future.add_done_callback(lambda _f: fn(self))
 
 

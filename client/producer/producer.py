@@ -107,7 +107,7 @@ class AsyncProducer:
         await self.client.start()
         self._sender.start()
 
-    async def __aenter__(self) -> "AsyncProducer":
+    async def __aenter__(self) -> AsyncProducer:
         await self.start()
         return self
 
@@ -222,6 +222,6 @@ class AsyncProducer:
         if self._sender is not None:
             try:
                 await asyncio.wait_for(self._sender.stop(), None if timeout_ms is None else timeout_ms / 1000)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._sender.kill(ProducerClosedError("producer closed before this record was delivered"))
         await self.client.close()

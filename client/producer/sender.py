@@ -91,7 +91,7 @@ class Sender:
             if delay is None or delay > 0:
                 try:
                     await asyncio.wait_for(acc.wakeup.wait(), delay)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def _run_once(self, now: float) -> float | None:

@@ -131,7 +131,7 @@ class BrokerError(Exception):
         return self.code in RETRIABLE
 
     @staticmethod
-    def for_code(code: int, message: str | None = None) -> "BrokerError":
+    def for_code(code: int, message: str | None = None) -> BrokerError:
         """The exception matching a wire error code (UnknownServerError if unknown)."""
         try:
             cls = _BY_CODE[ErrorCode(code)]

@@ -320,5 +320,5 @@ def _compiled():  # -> the _records_c module, or None where it was not built or 
 
 
 if (_c := _compiled()) is not None:
-    encode_records, decode_records, check_records = _c.encode_records, _c.decode_records, _c.check_records  # noqa: F811
+    encode_records, decode_records, check_records = _c.encode_records, _c.decode_records, _c.check_records
     CODEC = "c"

@@ -129,7 +129,7 @@ class CoordClient:
             try:
                 fut = self._submit(OpCode.closeSession, None)
                 await asyncio.wait_for(fut, min(2.0, self.session_timeout))
-            except (asyncio.TimeoutError, ConnectionLossError, SessionExpiredError):
+            except (TimeoutError, ConnectionLossError, SessionExpiredError):
                 pass
             conn.close()
             if conn.closing is not None:   # bounded: a peer that reads nothing may never let go
@@ -165,7 +165,7 @@ class CoordClient:
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     # -- connecting -----------------------------------------------------------------------
@@ -178,7 +178,7 @@ class CoordClient:
             try:
                 await self._connect_one(host, port, deadline)
                 return
-            except (OSError, asyncio.TimeoutError, HandshakeRefused, ProtocolError) as e:
+            except (TimeoutError, OSError, HandshakeRefused, ProtocolError) as e:
                 last_error = e
                 log.debug("cannot connect to %s:%d: %s", host, port, e)
             if time.monotonic() >= deadline:
@@ -437,5 +437,5 @@ def _invoke(cb: Callable[[Any], Any], arg: Any) -> None:
         result = cb(arg)
         if inspect.isawaitable(result):
             asyncio.ensure_future(result)
-    except Exception:  # noqa: BLE001 - a broken callback must not break the client
+    except Exception:  # a broken callback must not break the client
         log.exception("coord callback %r failed", cb)

@@ -53,7 +53,7 @@ class Connection:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise asyncio.TimeoutError()
+                raise TimeoutError()
             data = await asyncio.wait_for(self.reader.read(65536), left)
             if not data:
                 raise HandshakeRefused("server closed the connection during the handshake")

@@ -94,7 +94,7 @@ class Contender:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self._left(deadline))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
         return False
 

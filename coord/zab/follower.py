@@ -81,9 +81,7 @@ class Following(RoleState):
 
     def on_tick(self, now: float) -> None:
         cfg = self.peer.config
-        if self.phase < Phase.BROADCAST and now > self.deadline:
-            self.peer.become_looking(now)
-        elif now - self.last_heard > cfg.sync_limit * cfg.tick:
+        if (self.phase < Phase.BROADCAST and now > self.deadline) or now - self.last_heard > cfg.sync_limit * cfg.tick:
             self.peer.become_looking(now)
         else:
             self._hello()

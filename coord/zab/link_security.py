@@ -81,7 +81,7 @@ async def authenticate_to(reader: asyncio.StreamReader, writer: asyncio.StreamWr
         await asyncio.wait_for(exchange(), security.timeout)
     except SaslError as e:
         raise LinkRefused(str(e)) from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise LinkRefused("quorum SASL handshake timed out") from None
     except asyncio.IncompleteReadError:
         raise LinkRefused("the peer closed the link during quorum SASL (wrong "
@@ -133,7 +133,7 @@ async def authenticate_from(reader: asyncio.StreamReader, writer: asyncio.Stream
         await asyncio.wait_for(exchange(), security.timeout)
     except SaslError as e:
         raise LinkRefused(f"a link claiming server id {sender} failed quorum SASL: {e}") from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise LinkRefused(f"a link claiming server id {sender} did not finish quorum SASL "
                           f"within {security.timeout}s") from None
     except asyncio.IncompleteReadError:

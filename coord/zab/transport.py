@@ -114,7 +114,7 @@ class PeerNetwork:
                     host, port, ssl=self.security.client_ssl), self.security.timeout)
                 writer.write(_U32.pack(self.sid))
                 await authenticate_to(reader, writer, self.security)
-            except (OSError, asyncio.TimeoutError, LinkRefused) as e:
+            except (TimeoutError, OSError, LinkRefused) as e:
                 if writer is not None:
                     writer.close()
                 refused = isinstance(e, (LinkRefused, ssl.SSLError))
@@ -187,8 +187,7 @@ class PeerNetwork:
         except LinkRefused as exc:
             log.warning("refused a quorum link from %s: %s",
                         writer.get_extra_info("peername"), exc)
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError,
-                MessageError) as exc:
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, MessageError) as exc:
             log.debug("incoming link closed: %s", exc)
             if sender is not None and self.on_lost is not None:
                 self.on_lost(sender)

@@ -13,7 +13,7 @@ from client.errors import UnknownTopicOrPartitionError
 from tests.client.conftest import bootstrap
 
 
-def test_assigning_a_partition_the_topic_lacks_names_the_partition_count(shared_node, new_topic) -> None:  # noqa: F811
+def test_assigning_a_partition_the_topic_lacks_names_the_partition_count(shared_node, new_topic) -> None:
     topic = new_topic(partitions=3)
     with Consumer(bootstrap(shared_node), request_timeout_ms=5000) as consumer:
         consumer.assign([TopicPartition(topic, 9)])
@@ -30,7 +30,7 @@ def test_assigning_a_partition_the_topic_lacks_names_the_partition_count(shared_
             consumer.poll(timeout_ms=5000)
 
 
-def test_close_leaves_no_pending_metadata_task(shared_node, caplog) -> None:  # noqa: F811
+def test_close_leaves_no_pending_metadata_task(shared_node, caplog) -> None:
     caplog.set_level(logging.ERROR, logger="asyncio")
     for i in range(5):
         consumer = Consumer(bootstrap(shared_node))

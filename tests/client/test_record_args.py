@@ -39,7 +39,7 @@ def test_good_record_and_its_size() -> None:
                            "timestamp_ms": None}).size < record.size
 
 
-def test_sync_send_raises_type_errors_itself_and_puts_size_errors_on_the_future(shared_node) -> None:  # noqa: F811
+def test_sync_send_raises_type_errors_itself_and_puts_size_errors_on_the_future(shared_node) -> None:
     with Producer(bootstrap(shared_node), max_request_size=1000) as producer:
         with pytest.raises(TypeError, match="value must be bytes"):
             producer.send("t", "a str")

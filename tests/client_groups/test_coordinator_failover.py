@@ -65,7 +65,7 @@ async def test_commits_continue_after_the_coordinator_broker_is_killed(procs: Pr
         wait_until("a controller", cluster.controller)
         async with AsyncAdmin(bs) as admin:
             await admin.create_topics([NewTopic("data", PARTITIONS, 3)])
-        await produce(bs, range(0, 300))
+        await produce(bs, range(300))
         member = Member(bs)
         await member.consumer.start()
         member.consumer.subscribe(["data"])

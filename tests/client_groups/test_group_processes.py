@@ -74,7 +74,7 @@ async def test_three_member_processes_share_six_partitions_and_survive_a_kill(gr
     names = ["m0", "m1", "m2"]
     for name in names:
         members.start(name, "workers", "work")
-    await produce(bs, "work", range(0, 600))
+    await produce(bs, "work", range(600))
 
     def settled() -> bool:
         current = [assignments(members, n)[-1] if assignments(members, n) else set() for n in names]
@@ -117,7 +117,7 @@ async def test_a_restarted_static_member_keeps_its_partitions_without_a_rebalanc
     static = ("--session-timeout-ms", "30000")
     members.start("s0", "statics", "static", "--instance", "i0", *static)
     members.start("s1", "statics", "static", "--instance", "i1", *static)
-    await produce(bs, "static", range(0, 200))
+    await produce(bs, "static", range(200))
 
     def both_hold_two() -> bool:
         return all(assignments(members, n) and len(assignments(members, n)[-1]) == 2 for n in ("s0", "s1"))

@@ -262,7 +262,7 @@ def test_lost_requests_and_answers_never_write_a_record_twice_or_out_of_order(op
                     connection_lost()
             elif op == "lose_request" and wire:
                 connection_lost()
-            elif op == "not_leader" and wire or op == "refuse" and wire and all(b.attempts == 0 for b in wire[0]):
+            elif (op == "not_leader" and wire) or (op == "refuse" and wire and all(b.attempts == 0 for b in wire[0])):
                 # (a refusal of a first attempt only: a retry may already be in the log)
                 code = ErrorCode.NOT_LEADER_OR_FOLLOWER if op == "not_leader" else ErrorCode.INVALID_REQUEST
                 request = wire.popleft()

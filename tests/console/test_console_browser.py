@@ -30,7 +30,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 TOPIC = "watched"
 
 
-def _browser() -> "webdriver.Chrome":
+def _browser() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",

@@ -34,7 +34,7 @@ async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event
     rng = random.Random(seed * 1000 + index)
     client = CoordClient(hosts, session_timeout=SESSION_TIMEOUT)
     await client.start(timeout=30)
-    seen: dict[str, int] = {k: 0 for k in KEYS}
+    seen: dict[str, int] = dict.fromkeys(KEYS, 0)
     n = 0
     try:
         while not stop.is_set():
@@ -78,7 +78,7 @@ async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event
             except SessionExpiredError:
                 expired.append(index)   # the ensemble lost a live session: a bug
                 return
-            except (CoordError, asyncio.TimeoutError):
+            except (TimeoutError, CoordError):
                 op.ret = None           # outcome unknown: it may or may not have happened
                 await asyncio.sleep(0.05)
             history.append(op)
@@ -134,7 +134,7 @@ async def _linearizable_run(ens: Ensemble, rounds: int, rng: random.Random | Non
     done = [op for op in history if op.ret is not None]
     assert len(done) > 200, f"too little completed to judge ({len(done)} of {len(history)})"
     assert any(op.kind == "cas" and op.result[0] == "ok" for op in done)
-    verdict = check(history, {k: (b"0", 0) for k in KEYS})
+    verdict = check(history, dict.fromkeys(KEYS, (b"0", 0)))
     assert verdict, f"seed {seed}: {verdict.explanation}"
     per_client = check_sequential_per_client(history)
     assert per_client, f"seed {seed}: {per_client.explanation}"

@@ -44,7 +44,7 @@ class ThrowawayCA:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self._key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self._name = _name(name)
         self._cert = (x509.CertificateBuilder().subject_name(self._name).issuer_name(self._name)
                       .public_key(self._key.public_key()).serial_number(x509.random_serial_number())
@@ -57,7 +57,7 @@ class ThrowawayCA:
 
     def issue(self, cn: str, names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> Identity:
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(self._name)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(hours=1))

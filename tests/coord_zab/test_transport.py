@@ -3,7 +3,6 @@ not delivered on the next one."""
 
 from __future__ import annotations
 
-import asyncio
 
 from coord.zab.messages import Ping
 from coord.zab.transport import PeerNetwork

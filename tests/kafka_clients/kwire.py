@@ -358,7 +358,7 @@ class RawConn:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "RawConn":
+    def __enter__(self) -> RawConn:
         return self
 
     def __exit__(self, *exc: object) -> None:

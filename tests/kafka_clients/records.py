@@ -28,7 +28,7 @@ class Record:
     timestamp: int | None = None
     offset: int | None = None
 
-    def at(self, offset: int, timestamp: int | None = None) -> "Record":
+    def at(self, offset: int, timestamp: int | None = None) -> Record:
         return replace(self, offset=offset, timestamp=self.timestamp if timestamp is None else timestamp)
 
     def to_json(self) -> dict[str, Any]:
@@ -37,7 +37,7 @@ class Record:
                 "offset": self.offset}
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "Record":
+    def from_json(cls, obj: dict[str, Any]) -> Record:
         return cls(obj["partition"], _unhex(obj["key"]), _unhex(obj["value"]),
                    tuple((k, _unhex(v)) for k, v in obj["headers"]), obj["timestamp"], obj["offset"])
 

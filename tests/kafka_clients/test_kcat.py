@@ -8,7 +8,6 @@ import json
 import time
 from collections.abc import Callable
 
-import pytest
 
 from tests.kafka_clients.conftest import needs
 from tests.kafka_clients.drivers.with_kcat import run

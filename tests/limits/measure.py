@@ -50,7 +50,7 @@ def closed_by_server(s: socket.socket, timeout: float) -> bool:
                 return True
     except (ConnectionResetError, BrokenPipeError):
         return True
-    except (socket.timeout, BlockingIOError):
+    except (TimeoutError, BlockingIOError):
         return False
     return False
 

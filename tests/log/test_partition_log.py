@@ -283,7 +283,7 @@ def test_lookup_is_one_index_probe_and_a_short_scan(tmp_path: Path) -> None:
     for i in range(600):
         plog.append(make_batch(1 + i % 7, i, i))
     batch_max = len(make_batch(7, 0))
-    for seg in plog._segments:  # noqa: SLF001 - the index itself is under test
+    for seg in plog._segments:  # the index itself is under test
         index = seg.index
         assert len(index) >= seg.size // (4096 + batch_max) - 1
         for offset in range(seg.base_offset, seg.next_offset, 5):

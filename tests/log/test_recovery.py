@@ -22,7 +22,7 @@ def build(tmp_path: Path, n: int = 60, flush_at: int | None = None) -> Path:
         plog.append(make_batch(3, 1000 + i, i))
         if i + 1 == flush_at:
             plog.flush()
-    plog._handles.close()  # a crash: no close, no final flush  # noqa: SLF001
+    plog._handles.close()  # a crash: no close, no final flush
     return tmp_path / "t-0"
 
 
@@ -36,7 +36,7 @@ def assert_consistent(plog: PartitionLog) -> None:
         with plog.read(offset, 1) as piece:
             (base, last, values), = batches_in(piece.read_bytes())
         assert base <= offset <= last and values[0].startswith(b"%d-0-" % (base // 3))
-    for seg in plog._segments:  # noqa: SLF001 - the index is what this test is about
+    for seg in plog._segments:  # the index is what this test is about
         for key, pos in zip(seg.index.keys, seg.index.values):
             found = seg.locate(seg.base_offset + key)
             assert found is not None and found.position == pos
@@ -115,7 +115,7 @@ def test_missing_or_broken_indexes_are_rebuilt(tmp_path: Path, damage: str) -> N
     assert plog.log_end_offset == 180
     assert plog.offset_for_timestamp(1020).offset == 60
     assert_consistent(plog)
-    assert all(len(seg.index) > 0 for seg in plog._segments[:-1])  # noqa: SLF001
+    assert all(len(seg.index) > 0 for seg in plog._segments[:-1])
 
 
 def test_leftovers_are_removed(tmp_path: Path) -> None:

@@ -2,4 +2,4 @@
 
 from tests.client.conftest import bootstrap, new_topic  # noqa: F401  (fixtures reused here)
 from tests.broker_server.conftest import Node, node, shared_node  # noqa: F401
-from tests.coord_server.conftest import real_zookeeper, shared_coord  # noqa: F401,E402
+from tests.coord_server.conftest import real_zookeeper, shared_coord  # noqa: F401

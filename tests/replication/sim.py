@@ -86,8 +86,8 @@ class ReplicationSim:
         logs = {i: MemoryLog() for i in range(rf)}
         self.nodes = {i: Node(self._replica(i, log, 0), log) for i, log in logs.items()}
         self.state = PartitionState(0, 1, frozenset(range(rf)))
-        self.last_heard = {i: 0.0 for i in range(rf)}
-        self.incarnation_seen = {i: 0 for i in range(rf)}
+        self.last_heard = dict.fromkeys(range(rf), 0.0)
+        self.incarnation_seen = dict.fromkeys(range(rf), 0)
         self.restarted: set[int] = set()
         self.controller_up_at = 0.0
         self.checks = Checks()

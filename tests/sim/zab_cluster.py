@@ -356,7 +356,7 @@ def run_seed(seed: int, liveness_budget: float = 30.0, trace: bool = False) -> Z
                             f"/{len(n.applied)}" for n in cluster.nodes.values())
                 + f" of {len(cluster.checker.history)} txns")
         cluster.checker.check_converged({n.sid: n.applied for n in cluster.live()})
-    except Exception as exc:  # noqa: BLE001 - every failure must name its seed
+    except Exception as exc:  # every failure must name its seed
         detail = "".join(traceback.format_exception_only(exc)).strip()
         if trace or not isinstance(exc, AssertionError):
             detail += "\n" + "".join(traceback.format_exception(exc)[-4:])

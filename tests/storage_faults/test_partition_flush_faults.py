@@ -22,9 +22,8 @@ def test_a_failed_fsync_is_never_forgotten(tmp_path: Path) -> None:
     plog.flush()
     assert plog.recovery_point == 3
     plog.append(make_batch(3, 1001))
-    with injected(FaultPlan().fail_fsync(1, match=".log")):
-        with pytest.raises(OSError):
-            plog.flush()
+    with injected(FaultPlan().fail_fsync(1, match=".log")), pytest.raises(OSError):
+        plog.flush()
     assert plog.recovery_point == 3
     for _ in range(2):   # later flushes, the disk "working" again: still failed, rp stays
         with pytest.raises(LogStorageError):
@@ -48,9 +47,8 @@ def test_a_rolled_segment_whose_fsync_failed_keeps_the_recovery_point_below_it(t
     for i in range(6):   # several segments, none flushed
         plog.append(make_batch(2, 1000 + i, value_size=40))
     assert len(plog.segments) > 2
-    with injected(FaultPlan().fail_fsync(1, match=".log")):
-        with pytest.raises(OSError):
-            plog.flush()
+    with injected(FaultPlan().fail_fsync(1, match=".log")), pytest.raises(OSError):
+        plog.flush()
     with pytest.raises(LogStorageError):
         plog.flush()
     assert plog.recovery_point == 0

@@ -26,7 +26,7 @@ from tests.coord_zab.filestore import FileStorage
 async def test_a_member_whose_append_fails_never_acks_past_it_and_rejoins(tmp_path: Path, fault: str) -> None:
     addresses = loopback_addresses(3)
     machines = {sid: ListMachine() for sid in addresses}
-    acked: dict[int, int] = {sid: 0 for sid in addresses}
+    acked: dict[int, int] = dict.fromkeys(addresses, 0)
 
     def make(sid: int) -> ZabNode:
         def seen(a: act.Action) -> None:

@@ -41,7 +41,7 @@ class FaultProxy:
 
     # -- life cycle -------------------------------------------------------------------
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread.start()
         self._call(self._start())
         return self
@@ -55,7 +55,7 @@ class FaultProxy:
         if not self._thread.is_alive():
             self._loop.close()
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -40,7 +40,7 @@ class Versions:
     high: int
 
     @classmethod
-    def parse(cls, text: str) -> "Versions | None":
+    def parse(cls, text: str) -> Versions | None:
         if text == "none":
             return None
         if text.endswith("+"):
@@ -61,7 +61,7 @@ class FieldSpec:
     nullable: Versions | None
     tag: int | None
     default: Any
-    struct: "StructSpec | None" = None
+    struct: StructSpec | None = None
 
     def nullable_in(self, version: int) -> bool:
         return self.nullable is not None and version in self.nullable
