@@ -48,7 +48,7 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
 
 def _node(tmp: Path, name: str, metrics_port: int | None) -> tuple[list[subprocess.Popen], int]:
     coord_port, broker_port = pick_free_ports(2)
-    log = open(tmp / f"{name}.log", "wb")
+    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - the children write to it after we return
     coord = subprocess.Popen([*PY, "coord", "start", "--data-dir", str(tmp / f"{name}-coord"),
                               "--client-port", str(coord_port)], stdout=log, stderr=subprocess.STDOUT)
     _wait_port(coord_port)

@@ -32,7 +32,11 @@ _EXPORTS = {
     "MemberDescription": "client.structs",
 }
 
-__all__ = [*_EXPORTS, "errors"]
+__all__ = [   # the names of _EXPORTS, and the errors module
+    "Admin", "AsyncAdmin", "AsyncConsumer", "AsyncProducer", "BrokerDescription", "ClusterDescription", "Consumer",
+    "ConsumerRecord", "GroupDescription", "GroupListing", "MemberDescription", "NewTopic", "PartitionDescription",
+    "Producer", "RecordMetadata", "TopicDescription", "TopicPartition", "errors",
+]
 
 if TYPE_CHECKING:
     from client import errors

@@ -67,7 +67,7 @@ def murmur2_many(keys: Iterable[bytes]) -> dict[bytes, int]:
         if len(group) < _LANES_FROM:
             hashes.update((key, _murmur2(key)) for key in group)
         else:
-            hashes.update(zip(group, _murmur2_lanes(group, length)))
+            hashes.update(zip(group, _murmur2_lanes(group, length), strict=True))
     return hashes
 
 

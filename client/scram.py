@@ -111,7 +111,7 @@ class ScramClient:
         salted = salted_password(self.hash, self.password, salt, iterations)
         client_key = _hmac(self.hash, salted, b"Client Key")
         stored_key = hashlib.new(self.hash, client_key).digest()
-        proof = bytes(a ^ b for a, b in zip(client_key, _hmac(self.hash, stored_key, auth_message)))
+        proof = bytes(a ^ b for a, b in zip(client_key, _hmac(self.hash, stored_key, auth_message), strict=True))
         self._server_signature = _hmac(self.hash, _hmac(self.hash, salted, b"Server Key"), auth_message)
         return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
 

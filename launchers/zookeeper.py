@@ -97,7 +97,7 @@ class ZooKeeperProcess:
         only once a quorum of members runs: start them all with wait=False, then
         `wait_serving`)."""
         cfg = self._write_config()
-        log = open(self.data_dir / "zookeeper.log", "ab")
+        log = open(self.data_dir / "zookeeper.log", "ab")  # noqa: SIM115 - the JVM writes to it until stop()
         cmd = ["java", f"-Xmx{self.heap_mb}m", "-XX:+UseSerialGC", "-Xss512k",
                f"-Dzookeeper.admin.enableServer={str(self.admin_port is not None).lower()}",
                "-cp", zookeeper_classpath(admin=self.admin_port is not None),

@@ -77,7 +77,7 @@ async def _add(conn: BrokerConnection, args: argparse.Namespace, pattern: Patter
                    host=args.host, operation=int(_operation(o)), permission_type=int(perm))
                  for t, n in resources for p, perm in entries for o in args.operation]
     answer = await conn.request(ApiKey.CREATE_ACLS, m.CreateAclsRequest(creations=creations))
-    for c, r in zip(creations, answer.results):
+    for _, r in zip(creations, answer.results, strict=True):
         if r.error_code:
             raise BrokerError.for_code(r.error_code, r.error_message)
     print(f"added {len(creations)} ACL(s)")

@@ -27,7 +27,7 @@ async def serve_broker(stop: asyncio.Event, config: BrokerConfig, metrics_port: 
         await endpoint.start()   # before any state is touched: a taken port fails first
     try:
         await broker.start()
-        dirs = ", ".join(str(Path(d).resolve()) for d in config.log_directories())
+        dirs = ", ".join(str(Path(d).resolve()) for d in config.log_directories())  # noqa: ASYNC240 - once, at start
         print(f"broker {config.broker_id} listening on {config.host}:{broker.port}, coord {config.coord_connect}, "
               f"data in {dirs}" + (f", metrics and console on {endpoint.url}" if endpoint is not None else ""),
               flush=True)

@@ -237,7 +237,7 @@ async def start_cluster(state: ClusterState, timeout: float = 60.0) -> int:
     """Start coord, then the brokers; wait until all registered and a controller exists.
 
     Returns the controller id. On failure every process started here is stopped again."""
-    Path(state.data_dir, "logs").mkdir(parents=True, exist_ok=True)
+    Path(state.data_dir, "logs").mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a CLI, nothing else runs yet
     write_broker_configs(state)
     deadline = time.monotonic() + timeout
     try:

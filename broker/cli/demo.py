@@ -134,7 +134,7 @@ class FailoverDemo:
         # Only a directory the demo made is removed afterwards, never one the user had.
         remove_dir = not self.args.keep_data and (self.args.data_dir is None or not data_dir.exists())
         state = plan_cluster(data_dir, self.args.nodes, 3, self.args.session_timeout_ms)
-        Path(state.data_dir).mkdir(parents=True, exist_ok=True)
+        Path(state.data_dir).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a CLI, nothing else runs yet
         save_state(state)  # `pybroker cluster down --data-dir` can clean up if we are killed
         tap = ClientLogTap()
         ticker: asyncio.Task | None = None

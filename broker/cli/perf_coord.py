@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from coord.client import CoordClient
@@ -70,14 +71,14 @@ async def _ours_mode(hosts: str, base: str, mode: str, args: argparse.Namespace)
         for op in OPS:
             it, lat = iter(paths), []
 
-            async def worker(c: CoordClient) -> None:
+            async def worker(c: CoordClient, op: str, it: Iterator[str], lat: list[float]) -> None:
                 for p in it:
                     start = time.perf_counter()
                     await _ours_op(c, op, p, value)
                     lat.append(time.perf_counter() - start)
 
             t0 = time.perf_counter()
-            await asyncio.gather(*(worker(c) for c in clients for _ in range(depth)))
+            await asyncio.gather(*(worker(c, op, it, lat) for c in clients for _ in range(depth)))
             out[op] = summarize(lat, time.perf_counter() - t0)
         return out
     finally:
@@ -202,7 +203,7 @@ def bench_failover(ensemble: Any, rounds: int) -> list[float]:
         if leader is None:
             raise RuntimeError("no single leader to kill")
         times.append(asyncio.run(_failover_once(ensemble.hosts, path,
-                                                lambda: ensemble.kill(leader))))
+                                                functools.partial(ensemble.kill, leader))))
         ensemble.restart(leader)
         deadline = time.monotonic() + 60
         while ensemble.leader() is None and time.monotonic() < deadline:

@@ -135,7 +135,7 @@ async def rebalances(children: list[Child], partitions: set[int], args: argparse
     victim, survivors = children[0], children[1:]
     marks = [len(c.assignments) for c in survivors]
     victim.proc.kill()
-    kill = await wait_for(lambda: all(len(c.assignments) > m for c, m in zip(survivors, marks))
+    kill = await wait_for(lambda: all(len(c.assignments) > m for c, m in zip(survivors, marks, strict=True))
                           and covered(survivors), "the survivors to own every partition after a SIGKILL")
     newcomer = await spawn(args, group)
     children.append(newcomer)
@@ -144,7 +144,7 @@ async def rebalances(children: list[Child], partitions: set[int], args: argparse
     leaver, rest = members[0], members[1:]
     marks = [len(c.assignments) for c in rest]
     leaver.proc.send_signal(signal.SIGTERM)
-    leave = await wait_for(lambda: all(len(c.assignments) > m for c, m in zip(rest, marks)) and covered(rest),
+    leave = await wait_for(lambda: all(len(c.assignments) > m for c, m in zip(rest, marks, strict=True)) and covered(rest),
                            "the others to own every partition after a clean leave")
     print(f"rebalance after SIGKILL {kill:.2f} s, join {join:.2f} s, clean leave {leave:.2f} s", file=sys.stderr)
     return {"rebalance_after_kill_s": round(kill, 3), "join_s": round(join, 3), "leave_s": round(leave, 3)}

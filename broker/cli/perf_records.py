@@ -18,6 +18,7 @@ This module must never be imported by serving code.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -105,10 +106,10 @@ def perf_records(args: argparse.Namespace) -> int:
         codec = Compression[name.strip().upper()]
         batch = build_batch(records, compression=codec)
         paths = {
-            "build_batch": lambda: build_batch(records, compression=codec),
-            "decode_batch": lambda: decode_batch(batch),
-            "decode_consumer_records": lambda: decode_consumer_records(TP, batch, 0),
-            "validate_for_append": lambda: validate_for_append(batch, config),
+            "build_batch": functools.partial(build_batch, records, compression=codec),
+            "decode_batch": functools.partial(decode_batch, batch),
+            "decode_consumer_records": functools.partial(decode_consumer_records, TP, batch, 0),
+            "validate_for_append": functools.partial(validate_for_append, batch, config),
         }
         results[codec.name.lower()] = figures = {"batch_bytes": len(batch)}
         for path, work in paths.items():

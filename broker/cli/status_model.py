@@ -61,7 +61,7 @@ class StatusReport:
 
     def to_json(self) -> str:
         out = asdict(self)
-        for row, obj in zip(self.partitions, out["partitions"]):
+        for row, obj in zip(self.partitions, out["partitions"], strict=True):
             obj["under_replicated"] = row.under_replicated
             obj["offline"] = row.offline
         return json.dumps(out, indent=2)

@@ -146,7 +146,7 @@ class GroupManager:
             try:
                 refusal = await controller.create_topic(OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, rf,
                                                         topic_configs(cfg.offsets_topic_segment_bytes))
-            except Exception as exc:  # coord trouble or a race: the client retries FindCoordinator
+            except Exception as exc:  # noqa: BLE001 - coord trouble or a race: the client retries FindCoordinator
                 log.warning("creating %s failed: %s; clients will retry", OFFSETS_TOPIC, exc)
                 return
         if refusal is None:

@@ -167,7 +167,7 @@ class PartitionCoordinator:
         loop = asyncio.get_running_loop()
         try:
             written = asyncio.ensure_future(self.io.append(action.records, self.wall_clock()))
-        except Exception as exc:  # refused before anything was written: tell the core now
+        except Exception as exc:  # noqa: BLE001 - refused before anything was written: tell the core now
             log.warning("offsets partition %d: append for group %s refused: %s", self.partition,
                         group.group_id, exc)
             loop.call_soon(self._feed, group, PersistDone(action.persist_id, _persist_error(exc)))

@@ -33,6 +33,7 @@ read the clock (time comes in as `now_ms`).
 
 from __future__ import annotations
 
+from itertools import pairwise
 import logging
 import os
 from dataclasses import dataclass
@@ -173,7 +174,7 @@ def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
                 return CompactionResult()
             segments = plog._segments
             bound = plog.recovery_point if limit is None else min(plog.recovery_point, limit)
-            candidates = [s for s, successor in zip(segments, segments[1:])
+            candidates = [s for s, successor in pairwise(segments)
                           if successor.base_offset <= bound]     # closed, fsynced, committed
         if not candidates:
             return CompactionResult()
@@ -183,7 +184,7 @@ def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
                 contents.append(os.pread(fd, seg.size, 0))
         latest = latest_offsets([b for data in contents for b in decode_segment(data)])
         rewritten = removed = before = after = 0
-        for seg, data in zip(candidates, contents):
+        for seg, data in zip(candidates, contents, strict=True):
             cleaned, gone = clean_segment(data, latest, now_ms, delete_retention_ms)
             if not gone:
                 continue

@@ -22,6 +22,7 @@ broken and takes the log's directory offline (`log_dirs.py`); the log itself nev
 
 from __future__ import annotations
 
+from itertools import pairwise
 import functools
 import logging
 import os
@@ -234,7 +235,7 @@ class PartitionLog:
                 plan.append((pos, header, base, epoch))
                 next_offset = base + header.last_offset_delta + 1
             self._write(view, plan)
-            for _, header, base, epoch in plan:
+            for _, _, base, epoch in plan:
                 latest = self.leader_epochs.latest_epoch
                 if epoch >= 0 and (latest is None or epoch > latest):
                     self.leader_epochs.assign(epoch, base)
@@ -330,7 +331,7 @@ class PartitionLog:
                 if length == 0:
                     return ReadSlice.empty()
                 with self._handles.pinned(seg.log_path) as fd:
-                    file = open(os.dup(fd), "rb", buffering=0, closefd=True)
+                    file = open(os.dup(fd), "rb", buffering=0, closefd=True)  # noqa: SIM115 - the ReadSlice owns it
                 return ReadSlice(file, found.position, length)
             return ReadSlice.empty()
 
@@ -425,7 +426,7 @@ class PartitionLog:
         config, segs = self.config, self._segments
         total = sum(s.size for s in segs)
         doomed = []
-        for seg, successor in zip(segs, segs[1:]):
+        for seg, successor in pairwise(segs):
             newest = seg.largest_timestamp()
             if newest < 0:  # no timestamps at all: fall back to the file's age
                 newest = int(os.stat(seg.log_path).st_mtime * 1000)

@@ -143,7 +143,7 @@ class MetadataStore:
         paths = [Z.state_path(name, p) for p in topic.assignment]
         answers = await asyncio.gather(*(self.coord.get(path, watch=self._arm(path, self._on_state_changed))
                                          for path in paths), return_exceptions=True)
-        for partition, path, answer in zip(topic.assignment, paths, answers):
+        for partition, path, answer in zip(topic.assignment, paths, answers, strict=True):
             if isinstance(answer, NoNodeError):
                 self._armed.discard(path)  # no node, so no data watch was left there
                 continue

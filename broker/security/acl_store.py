@@ -110,7 +110,7 @@ class AclStore:
                         self.acls.pop(resource, None)
             self._seen[path] = children
             await purge_old(self.coord, path, children, self.change_ttl_ms)
-        except Exception as exc:  # coord away: a full reload happens when the broker rejoins
+        except Exception as exc:  # noqa: BLE001 - coord away: a full reload happens when the broker rejoins
             log.warning("following ACL changes under %s failed: %s", path, exc)
 
     async def close(self) -> None:

@@ -100,7 +100,7 @@ class ScramServer:
             raise AuthenticationFailed("the nonce of the client-final-message is not this exchange's")
         auth_message = f"{self._auth_prefix},{without_proof}".encode()
         signature = hmac.new(self._cred.stored_key, auth_message, self.hash).digest()
-        client_key = bytes(a ^ b for a, b in zip(proof, signature))
+        client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=False))
         if len(proof) != len(signature) or self.username is None or not hmac.compare_digest(
                 hashlib.new(self.hash, client_key).digest(), self._cred.stored_key):
             raise AuthenticationFailed("invalid credentials")

@@ -258,7 +258,7 @@ class Broker:
                 await self._join()
                 log.info("broker %d rejoined coord with a new session", self.config.broker_id)
                 return
-            except Exception as exc:  # coord still unreachable or mid-failover: try again
+            except Exception as exc:  # noqa: BLE001 - coord still unreachable or mid-failover: try again
                 log.warning("rejoining coord failed (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
 
@@ -285,7 +285,7 @@ class Broker:
                 path = await self.store.announce_log_dir_failure()
                 log.info("told the controller of the failed log directory (%s)", path)
                 return
-            except Exception as exc:  # coord unreachable for now: the controller must still hear it
+            except Exception as exc:  # noqa: BLE001 - coord unreachable for now: the controller must still hear it
                 log.warning("cannot announce the failed log directory yet (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
 

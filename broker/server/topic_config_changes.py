@@ -84,7 +84,7 @@ class TopicConfigChanges:
             log.error("topic %s: configs %s cannot be applied (%s); its logs keep their settings",
                       topic, meta.configs, exc)
             return
-        for (t, p), part in list(self.replicas.partitions.items()):
+        for (t, _), part in list(self.replicas.partitions.items()):
             if t != topic:
                 continue
             old = part.log.config
@@ -116,7 +116,7 @@ class TopicConfigChanges:
                     log.info("topic %s: configs now %s", topic, self.store.cache.topics[topic].configs)
             self._seen = children
             await purge_old(self.coord, CHANGES, children, self.change_ttl_ms)
-        except Exception as exc:  # coord away: start() re-applies everything after a rejoin
+        except Exception as exc:  # noqa: BLE001 - coord away: start() re-applies everything after a rejoin
             log.warning("following topic config changes failed: %s", exc)
 
     async def close(self) -> None:

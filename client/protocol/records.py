@@ -97,7 +97,7 @@ def encode_records(records: Sequence[RecordInput], base_timestamp: int,
     given (compaction keeps each surviving record's offset)."""
     table, varint, parts = _VARINT, zigzag_varint, []
     extend = parts.extend
-    numbered = enumerate(records) if offset_deltas is None else zip(offset_deltas, records)
+    numbered = enumerate(records) if offset_deltas is None else zip(offset_deltas, records, strict=False)
     for delta, (key, value, headers, ts) in numbered:
         ts -= base_timestamp
         tsv = table[ts] if 0 <= ts < _TABLE else varint(ts)

@@ -431,11 +431,16 @@ class CoordClient:
                                    R.GetAllChildrenNumberRequest(path), path)).totalNumber
 
 
+_callback_tasks: set[asyncio.Future[Any]] = set()   # referenced until done: the loop holds weak ones
+
+
 def _invoke(cb: Callable[[Any], Any], arg: Any) -> None:
     """Run a user callback; a coroutine result becomes a task; errors are logged."""
     try:
         result = cb(arg)
         if inspect.isawaitable(result):
-            asyncio.ensure_future(result)
+            task = asyncio.ensure_future(result)
+            _callback_tasks.add(task)
+            task.add_done_callback(_callback_tasks.discard)
     except Exception:  # a broken callback must not break the client
         log.exception("coord callback %r failed", cb)

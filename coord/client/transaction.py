@@ -48,7 +48,7 @@ class Transaction:
 
     async def commit(self) -> list[Any]:
         body = await self.request(OpCode.multi, R.MultiRequest(self.ops))
-        return [_result(res, rec.path) for res, (_, rec) in zip(body.results, self.ops)]
+        return [_result(res, rec.path) for res, (_, rec) in zip(body.results, self.ops, strict=False)]
 
 
 def _result(res: Any, path: str) -> Any:

@@ -213,7 +213,7 @@ def _attach_generic(cls: type, codecs: list[tuple[_Writer, _Reader]], tail: bool
     readers = [c[1] for c in codecs]
 
     def encode(self: Any, w: JuteWriter) -> None:
-        for write, value in zip(writers, self):
+        for write, value in zip(writers, self, strict=False):
             write(w, value)
         if tail and self[-1] is not None:
             w.write_bool(self[-1])

@@ -593,7 +593,7 @@ def multi_response(ops: list[tuple], prepared: P.Prepared, results: list) -> Any
     if prepared.multi_errors is not None:
         return R.MultiResponse([R.ErrorResult(e) for e in prepared.multi_errors])
     out = []
-    for op, result in zip(ops, results):
+    for op, result in zip(ops, results, strict=True):
         code = op[0]
         if code == P.OP_CREATE:
             out.append(R.CreateResult(result[0]))

@@ -77,7 +77,7 @@ class Node:
 class WatchEvent(NamedTuple):
     type: int
     path: str
-    acl: list = []   # the ACL a watcher needs READ on to be told: the node's, the parent's for children
+    acl: list   # the ACL a watcher needs READ on to be told: the node's, the parent's for children
 
 
 def parent_of(path: str) -> str:

@@ -22,6 +22,7 @@ after `append` has returned, i.e. after fsync).
 
 from __future__ import annotations
 
+from itertools import pairwise
 import os
 import struct
 from collections.abc import Callable
@@ -165,7 +166,7 @@ class TxnLog:
         current segment, so a failed snapshot never leaves a log that cannot be read."""
         path = self.dir / segment_name(first_zxid)
         exists = path.exists() and path.stat().st_size >= len(MAGIC)
-        new = open(path, "ab", buffering=0)
+        new = open(path, "ab", buffering=0)  # noqa: SIM115 - becomes the current segment, closed by roll() or close()
         if not exists:
             try:
                 new.truncate(0)
@@ -213,7 +214,7 @@ class TxnLog:
     def purge_before(self, zxid: int) -> None:
         """Delete segments that hold only txns below `zxid` (covered by a snapshot)."""
         segments = list_segments(self.dir)
-        for (_, path), (next_first, _) in zip(segments, segments[1:]):
+        for (_, path), (next_first, _) in pairwise(segments):
             if next_first <= zxid + 1:
                 path.unlink(missing_ok=True)
 

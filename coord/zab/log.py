@@ -94,7 +94,7 @@ class History:
         """Entries with zxid > `zxid` (which must be >= snap_zxid), oldest first."""
         i = bisect.bisect_right(self._zxids, zxid)
         j = len(self._zxids) if limit is None else min(len(self._zxids), i + limit)
-        return list(zip(self._zxids[i:j], self._data[i:j]))
+        return list(zip(self._zxids[i:j], self._data[i:j], strict=True))
 
     def batch_after(self, zxid: int, max_bytes: int, upto: int | None = None) -> list[Entry]:
         """Entries with zxid > `zxid` (and <= `upto`), oldest first, as many as fit in
@@ -115,7 +115,7 @@ class History:
         """Entries with low < zxid <= high."""
         i = bisect.bisect_right(self._zxids, low)
         j = bisect.bisect_right(self._zxids, high)
-        return list(zip(self._zxids[i:j], self._data[i:j]))
+        return list(zip(self._zxids[i:j], self._data[i:j], strict=True))
 
     def truncate(self, zxid: int) -> None:
         """Drop entries above zxid."""

@@ -16,10 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from coord.client import ConnState, CoordClient, WatchedEvent
 from coord.protocol.errors import NodeExistsError, NoNodeError
 from coord.protocol.opcodes import EventType
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+    """Run `coro` as a task from a watch callback, holding a reference until it ends
+    (the event loop keeps only weak ones)."""
+    task = asyncio.ensure_future(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 class DatabaseServer:
@@ -54,9 +66,9 @@ class DatabaseServer:
 
     def _on_master_event(self, event: WatchedEvent) -> None:
         if event.type == EventType.NODE_DELETED:
-            asyncio.ensure_future(self._campaign())
+            spawn(self._campaign())
         else:
-            asyncio.ensure_future(self.zk.exists(self.path, watch=self._on_master_event))
+            spawn(self.zk.exists(self.path, watch=self._on_master_event))
 
     async def crash(self) -> None:
         print(f"[db {self.address}] crashing")
@@ -82,7 +94,7 @@ class AppServer:
             self.master = None
             print(f"[app {self.name}] session {state.value}: writes paused")
         else:
-            asyncio.ensure_future(self._learn())
+            spawn(self._learn())
 
     async def _learn(self) -> None:
         try:
@@ -98,7 +110,7 @@ class AppServer:
     def _on_event(self, event: WatchedEvent) -> None:
         if event.type == EventType.NODE_DELETED:
             self.master = None           # stop at once, before re-reading
-        asyncio.ensure_future(self._learn())
+        spawn(self._learn())
 
     def write(self, n: int) -> None:
         if self.master is not None and self.zk.state == ConnState.CONNECTED:

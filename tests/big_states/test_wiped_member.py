@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +59,7 @@ async def _digest(host: str) -> tuple[int, str]:
 
 def _rss(pid: int) -> int:
     """Resident set size of a process, in bytes (Linux /proc)."""
-    for line in open(f"/proc/{pid}/status"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no VmRSS for {pid}")

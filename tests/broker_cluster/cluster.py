@@ -96,7 +96,7 @@ def start_cluster(procs: ProcessGroup, tmp: Path, n: int = 3, extra_config: str 
                     "--client-port", str(coord_port), "--tick-ms", "1000")
         wait_for_port(coord_port)
         coord = f"127.0.0.1:{coord_port}"
-    cluster = Cluster(procs, tmp, coord, {i: p for i, p in enumerate(ports, start=1)}, extra_config,
+    cluster = Cluster(procs, tmp, coord, dict(enumerate(ports, start=1)), extra_config,
                       broker_config=dict(broker_config or {}))
     cluster.zk = KazooClient(hosts=coord)
     cluster.zk.start(timeout=10)

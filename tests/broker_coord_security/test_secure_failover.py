@@ -24,7 +24,7 @@ SCRAM_JAAS = ('org.apache.kafka.common.security.scram.ScramLoginModule required 
 
 
 def test_sasl_ssl_cluster_with_secure_coord_loses_no_acknowledged_record(procs: ProcessGroup, tmp_path: Path,
-                                                                          pki, jaas_file):
+                                                                          pki, jaas_file):  # noqa: F811 - a fixture imported above
     secure_port, *ports = free_ports(7)
     coord = start_secure(procs, tmp_path / "coord", "coord", *pki.client_tls_flags(secure_port),
                          "--jaas-config", str(jaas_file), secure_port=secure_port)

@@ -90,7 +90,7 @@ def test_listener_settings_parse_as_kafka_names_them_and_refuse_what_cannot_work
     with pytest.raises(ConfigError, match="address flags"):   # --port with listeners in the file
         load_config(conf, port=9999)
     conf.write_text('listeners = "A://h:1,B://h:2"\n"listener.security.protocol.map" = "A:PLAINTEXT,B:PLAINTEXT"\n')
-    with pytest.raises(ListenerError, match="inter.broker.listener.name"):   # which one do brokers use?
+    with pytest.raises(ListenerError, match=r"inter\.broker\.listener\.name"):   # which one do brokers use?
         inter_broker_listener(load_config(conf), bound_listeners(load_config(conf)))
     conf.write_text('listeners = "PLAINTEXT://h:1,PLAINTEXT://h:2"\n')
     with pytest.raises(ConfigError, match="named twice"):

@@ -6,6 +6,7 @@ request before authentication closes that connection only."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import socket
@@ -77,10 +78,10 @@ async def test_our_client_plain_and_scram_and_the_users_command(secure_node):
     assert stored["version"] == 1 and set(stored["config"]) == {"SCRAM-SHA-256", "SCRAM-SHA-512"}
     sha512 = stored["config"]["SCRAM-SHA-512"]
     assert sha512.startswith("salt=") and ",stored_key=" in sha512 and sha512.endswith(",iterations=4096")
-    listing = subprocess.run([sys.executable, "-m", "broker", "users", "list", "--coord",
+    listing = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "broker", "users", "list", "--coord",
                               f"127.0.0.1:{secure_node.coord_port}"], capture_output=True, text=True, timeout=60)
     assert "alice\tSCRAM-SHA-256,SCRAM-SHA-512" in listing.stdout
-    deleted = subprocess.run([sys.executable, "-m", "broker", "users", "delete", "alice", "--coord",
+    deleted = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "broker", "users", "delete", "alice", "--coord",
                               f"127.0.0.1:{secure_node.coord_port}"], capture_output=True, text=True, timeout=60)
     assert deleted.returncode == 0, deleted.stderr
     with pytest.raises(AuthenticationError):

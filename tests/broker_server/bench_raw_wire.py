@@ -35,7 +35,7 @@ def main(port: int) -> None:
     offset, total, started = 0, 0, time.perf_counter()
     while offset < records:
         _, tail = fetch(c, "raw-bench", 0, offset, max_bytes=8 << 20, partition_max_bytes=8 << 20)
-        offset = [h for h in iter_batches(tail)][-1].last_offset + 1
+        offset = list(iter_batches(tail))[-1].last_offset + 1
         total += len(tail)
     elapsed = time.perf_counter() - started
     print(f"fetch: {records / elapsed:,.0f} records/s, {total / elapsed / 1e6:,.1f} MB/s "

@@ -110,9 +110,9 @@ def test_init_producer_id_gives_fresh_ids_and_refuses_transactions(client, versi
 
 
 def incremental_alter(c: WireClient, name: str, *ops: tuple[str, int, str | None], validate_only: bool = False):
-    I = m.IncrementalAlterConfigsRequest
-    req = I(validate_only=validate_only, resources=[I.AlterConfigsResource(resource_type=TOPIC, resource_name=name,
-            configs=[I.AlterableConfig(name=k, config_operation=op, value=v) for k, op, v in ops])])
+    inc = m.IncrementalAlterConfigsRequest
+    req = inc(validate_only=validate_only, resources=[inc.AlterConfigsResource(resource_type=TOPIC, resource_name=name,
+            configs=[inc.AlterableConfig(name=k, config_operation=op, value=v) for k, op, v in ops])])
     return c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, req).responses[0]
 
 

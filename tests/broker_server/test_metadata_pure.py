@@ -71,7 +71,7 @@ def test_toml_config_accepts_kafka_names_and_flags_override(tmp_path):
     cfg = load_config(path, port=9999, broker_id=None)
     assert (cfg.log_retention_ms, cfg.num_partitions, cfg.broker_id, cfg.port) == (1000, 3, 7, 9999)
     path.write_text('"log.retention.hours" = 1\n')
-    with pytest.raises(ConfigError, match="log.retention.hours"):
+    with pytest.raises(ConfigError, match=r"log\.retention\.hours"):
         load_config(path)
 
 

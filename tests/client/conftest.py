@@ -12,7 +12,7 @@ from tests.broker_server.conftest import Node, node, shared_node  # noqa: F401  
 _names = itertools.count()
 
 
-def bootstrap(node: Node) -> str:
+def bootstrap(node: Node) -> str:  # noqa: F811 - a fixture imported above
     return f"127.0.0.1:{node.broker_port}"
 
 

@@ -41,7 +41,7 @@ class Listener:
 
 
 async def run(args: argparse.Namespace) -> None:
-    with open(args.out, "a") as out:
+    with open(args.out, "a") as out:  # noqa: ASYNC230 - a local file, opened once per member process
         consumer = AsyncConsumer(args.bootstrap, group_id=args.group, auto_offset_reset="earliest",
                                  enable_auto_commit=False, session_timeout_ms=args.session_timeout_ms,
                                  heartbeat_interval_ms=500, max_poll_interval_ms=30000,

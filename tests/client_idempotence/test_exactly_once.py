@@ -114,7 +114,7 @@ async def test_broker_restarts_keep_every_record_exactly_once(node, proxied) -> 
             for i in range(50):                     # in flight behind it: written, answers lost too
                 expected.append(b"r%d-cut-%d" % (round_, i))
                 futures.append(await producer.send("rs", expected[-1]))
-            await wait_until(lambda: proxied.replies_dropped > dropped, "the answer to be swallowed")
+            await wait_until(lambda dropped=dropped: proxied.replies_dropped > dropped, "the answer to be swallowed")
             restart()
             if restart == node.stop:
                 assert list(node.data_dir.rglob("rs-0/*.snapshot")), "a clean stop leaves a producer snapshot"

@@ -130,7 +130,7 @@ def test_out_of_order_behind_an_unresolved_batch_retries_but_for_the_oldest_rese
 @pytest.mark.parametrize("code", [ErrorCode.UNKNOWN_PRODUCER_ID, ErrorCode.INVALID_PRODUCER_EPOCH])
 @in_loop
 def test_a_lost_or_fenced_producer_gets_a_new_id(code) -> None:
-    acc, idem, (b0,) = sending(1)
+    _, idem, (b0,) = sending(1)
     assert idem.answered(b0, code) is Verdict.RETRY and idem.needs_producer_id
 
 
@@ -269,7 +269,7 @@ def test_lost_requests_and_answers_never_write_a_record_twice_or_out_of_order(op
                 answers.append((request, [(int(code), -1)] * len(request)))
             elif op == "respond" and answers:
                 request, codes = answers.popleft()
-                for b, (code, offset) in zip(request, codes):
+                for b, (code, offset) in zip(request, codes, strict=True):
                     verdict = idem.answered(b, code)
                     if verdict is Verdict.DONE:
                         b.done(offset, -1)

@@ -75,8 +75,8 @@ def test_up_status_kill_start_down(cluster_dir: Path):
     kill = cli("cluster", "kill", str(victim.id), *d)
     assert kill.returncode == 0 and f"sent SIGKILL to broker-{victim.id}" in kill.stdout
     ps = cli("cluster", "ps", *d).stdout
-    assert f"broker-{victim.id}" in ps and "stopped" in [line for line in ps.splitlines()
-                                                         if line.startswith(f"broker-{victim.id}")][0].split()
+    assert f"broker-{victim.id}" in ps and "stopped" in next(line for line in ps.splitlines()
+                                                          if line.startswith(f"broker-{victim.id}")).split()
     start = cli("cluster", "start", str(victim.id), *d)
     assert start.returncode == 0, start.stderr
     restarted = load_state(cluster_dir).broker(victim.id)

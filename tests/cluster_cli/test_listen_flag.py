@@ -53,7 +53,7 @@ def test_toml_takes_kafkas_listener_spellings(tmp_path: Path):
     cfg = load_config(conf)
     assert (cfg.listeners, cfg.host, cfg.port) == ("PLAINTEXT://a:1,SSL://a:2", "a", 1)
     conf.write_text('listeners = "PLAINTEXT://a:1,INTERNAL://a:2"\n')   # a name the protocol map lacks
-    with pytest.raises(ConfigError, match="not in listener.security.protocol.map"):
+    with pytest.raises(ConfigError, match=r"not in listener\.security\.protocol\.map"):
         load_config(conf)
 
 

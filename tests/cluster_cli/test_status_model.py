@@ -28,8 +28,7 @@ def test_table_shows_every_fact():
     text = render_table(report)
     assert "Controller: broker 2 (epoch 7)" in text
     lines = text.splitlines()
-    broker_rows = [line.split() for line in lines if line.startswith("  1 ") or line.startswith("  2 ")
-                   or line.startswith("  3 ")]
+    broker_rows = [line.split() for line in lines if line.startswith(("  1 ", "  2 ", "  3 "))]
     assert broker_rows[0][:3] == ["1", "127.0.0.1:9092", "-"]
     assert broker_rows[1] == ["2", "127.0.0.1:9093", "r2", "controller"]
     assert broker_rows[2][:2] == ["3", "?:0"]  # registered in coord, not yet in the metadata
@@ -52,7 +51,7 @@ def test_json_has_the_same_facts():
 
 def test_broker_missing_from_coord_is_flagged():
     text = render_table(build_report(METADATA, {}, 1, registered={2}))
-    assert "not registered in coord" in [line for line in text.splitlines() if line.startswith("  1 ")][0]
+    assert "not registered in coord" in next(line for line in text.splitlines() if line.startswith("  1 "))
 
 
 def test_coord_members_and_their_roles():

@@ -61,8 +61,8 @@ async def one_op(c: CoordClient, rnd: random.Random) -> Any:
     t = c.transaction()
     for _ in range(rnd.randint(1, 3)):
         p = rnd.choice(NAMES)
-        rnd.choice([lambda: t.create(p, b"m"), lambda: t.delete(p, version),
-                    lambda: t.set_data(p, b"n", version), lambda: t.check(p, version)])()
+        rnd.choice([lambda p=p: t.create(p, b"m"), lambda p=p: t.delete(p, version),
+                    lambda p=p: t.set_data(p, b"n", version), lambda p=p: t.check(p, version)])()
     return await t.commit()
 
 
@@ -93,7 +93,7 @@ async def test_same_results_as_real_zookeeper(both: tuple[str, str], seed: int) 
     zk_hosts, our_hosts = both
     theirs, their_events = await run_workload(zk_hosts, seed)
     ours, our_events = await run_workload(our_hosts, seed)
-    for i, (mine, real) in enumerate(zip(ours, theirs)):
+    for i, (mine, real) in enumerate(zip(ours, theirs, strict=True)):
         assert mine == real, f"seed {seed}, op {i}: ours {mine} vs ZooKeeper {real}"
     n = ours[-1]
     assert n > 10 and our_events[:n] == their_events[:n]

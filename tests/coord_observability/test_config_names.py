@@ -33,7 +33,7 @@ def test_refusals(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="both set"):
         ServerConfig.from_toml(path)
     path.write_text('[admin]\nenableServer = false\n')
-    with pytest.raises(ConfigError, match="admin.enableServer"):
+    with pytest.raises(ConfigError, match=r"admin\.enableServer"):
         ServerConfig.from_toml(path)
     with pytest.raises(ConfigError, match="65535"):
         ServerConfig(admin_port=70000)

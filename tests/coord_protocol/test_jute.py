@@ -61,5 +61,5 @@ def test_frame_reader_reassembles_any_chunking(payloads: list[bytes], chunk: int
 
 @pytest.mark.parametrize("length", [-1, -2 ** 31, 101])
 def test_frame_reader_refuses_negative_or_oversized_lengths(length: int) -> None:
-    with pytest.raises(FrameError, match="outside 0..100"):
+    with pytest.raises(FrameError, match=r"outside 0\.\.100"):
         FrameReader(100).feed(length.to_bytes(4, "big", signed=True))

@@ -65,7 +65,7 @@ def test_keystore_kinds_and_files_are_checked(pki: Pki, tmp_path: Path) -> None:
     base = {"ssl.keyStore.location": str(pki.server.keystore)}
     with pytest.raises(SecurityConfigError, match="only PEM"):
         parse_settings({**base, "ssl.keyStore.type": "JKS", "ssl.clientAuth": "none"})
-    with pytest.raises(SecurityConfigError, match="trustStore.location"):
+    with pytest.raises(SecurityConfigError, match=r"trustStore\.location"):
         parse_settings(base)                    # clientAuth defaults to need, as ZooKeeper's
     with pytest.raises(SecurityConfigError, match="not a readable file"):
         parse_settings({"ssl.keyStore.location": str(tmp_path / "missing.pem")})

@@ -15,7 +15,7 @@ from coord.server.watches import WatchManager
 def test_session_timeout_bounds_follow_tick() -> None:
     cfg = ServerConfig(tick_ms=500)
     assert (cfg.min_session_timeout_ms, cfg.max_session_timeout_ms) == (1000, 10000)
-    with pytest.raises(ConfigError, match="0..254"):
+    with pytest.raises(ConfigError, match=r"0\.\.254"):
         ServerConfig(server_id=255)
     with pytest.raises(ConfigError, match="min_session_timeout_ms"):
         ServerConfig(min_session_timeout_ms=9000, max_session_timeout_ms=5000)

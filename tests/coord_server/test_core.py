@@ -299,7 +299,7 @@ def test_random_ops_match_model(steps: list) -> None:
     restored = DataTree.restore(list(core.tree.iter_nodes()),
                                 [[s, t, p] for s, (t, p) in core.tree.sessions.items()],
                                 core.tree.last_zxid)
-    assert [n for n in restored.iter_nodes()] == [n for n in core.tree.iter_nodes()]
+    assert list(restored.iter_nodes()) == list(core.tree.iter_nodes())
     assert restored.ephemerals == core.tree.ephemerals
 
 

@@ -137,7 +137,7 @@ def test_same_observations_as_real_zookeeper(shared_coord, real_zookeeper) -> No
     ours, our_events = _run(shared_coord.hosts)
     theirs, their_events = _run(real_zookeeper)
     assert len(theirs) > 25 and len(their_events) == 3  # the scenario really ran there
-    for mine, real in zip(ours, theirs):
+    for mine, real in zip(ours, theirs, strict=True):
         assert mine == real
     assert len(ours) == len(theirs)
     assert our_events == their_events
@@ -200,6 +200,6 @@ def acl_scenario(hosts: str) -> list:
 def test_acls_match_real_zookeeper(shared_coord, real_zookeeper) -> None:
     ours, theirs = acl_scenario(shared_coord.hosts), acl_scenario(real_zookeeper)
     assert ("get-private", "error", "NoAuthError") in theirs  # ZooKeeper does enforce
-    for mine, real in zip(ours, theirs):
+    for mine, real in zip(ours, theirs, strict=True):
         assert mine == real
     assert len(ours) == len(theirs)

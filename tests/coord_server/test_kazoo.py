@@ -198,7 +198,7 @@ def test_acls_and_digest_auth(shared_coord) -> None:
     try:
         acl = make_digest_acl("alice", "secret", all=True)
         path = client.create(f"/acl-{uuid.uuid4().hex[:6]}", acl=[acl])
-        acls, stat = client.get_acls(path)
+        acls, _ = client.get_acls(path)
         assert acls[0].id.scheme == "digest" and acls[0].id.id == acl.id.id
         client.set_acls(path, [acl], version=0)
         assert client.exists(path).aversion == 1

@@ -168,8 +168,8 @@ def test_a_partitioned_leader_steps_down_within_sync_limit_and_never_commits_aga
 def test_a_follower_the_leader_cannot_hear_stops_serving_and_rejoins_once_heard() -> None:
     # One-way loss: the follower hears the leader's pings, the leader hears nothing
     # back (no acks, touches or requests). Found by the real-process test
-    # test_a_follower_the_leader_cannot_hear_stops_serving_and_its_sessions_move: the
-    # follower served forever while the sessions of its clients expired on the leader.
+    # `test_a_follower_the_leader_cannot_hear_stops_serving_and_its_sessions_move`, where
+    # the follower served forever while the sessions of its clients expired on the leader.
     bench = elect(3)
     leader = bench.leader()
     silent = next(sid for sid in (1, 2) if sid != leader.sid)

@@ -30,7 +30,7 @@ def test_equal_subscriptions_balanced_within_one(parts, ids) -> None:
     subs = {m: set(parts) for m in ids}
     counts = [len(v) for v in round_robin_assign(subs, parts).values()]
     assert max(counts) - min(counts) <= 1
-    for t, n in parts.items():
+    for t in parts:
         per_topic = [len([tp for tp in v if tp[0] == t]) for v in range_assign(subs, parts).values()]
         assert max(per_topic) - min(per_topic) <= 1
 

@@ -44,7 +44,7 @@ def test_member_id_required_dance() -> None:
 
 def test_heartbeat_errors() -> None:
     d = Driver()
-    a, b = d.stable_group(2)
+    a, _ = d.stable_group(2)
     assert d.heartbeat(a, 2) is ErrorCode.NONE
     assert d.heartbeat("nobody", 2) is ErrorCode.UNKNOWN_MEMBER_ID
     assert d.heartbeat(a, 1) is ErrorCode.ILLEGAL_GENERATION
@@ -75,7 +75,7 @@ def test_session_expiry_removes_the_silent_member() -> None:
 
 def test_rebalance_timeout_drops_members_that_never_rejoin() -> None:
     d = Driver()
-    a, b = d.stable_group(2, session=5000, rebalance=2000)
+    a, _ = d.stable_group(2, session=5000, rebalance=2000)
     d.join(a)
     d.advance(2000)
     assert list(d.group.members) == [a] and d.group.state is GroupState.COMPLETING_REBALANCE

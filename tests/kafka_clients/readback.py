@@ -42,7 +42,7 @@ def write_sample(writer: str, bootstrap: str, *, compression: str | None = None,
     acked = load(writer).produce(bootstrap, topic, records, compression=compression, timeout=90)
     t1 = int(time.time() * 1000)
     assert len(acked) == len(records), f"{writer} acknowledged {len(acked)} of {len(records)} records"
-    for sent, r in zip(records, acked):
+    for sent, r in zip(records, acked, strict=True):
         assert (r.partition, r.key, r.value, r.headers) == (sent.partition, sent.key, sent.value, sent.headers), \
             f"{writer} acknowledged {r} for {sent}"
         assert sent.timestamp is None or r.timestamp == sent.timestamp, \
@@ -68,5 +68,5 @@ def assert_read_back(written: Written, got: list[Record], who: str) -> None:
                 assert g.timestamp is not None and lo <= g.timestamp <= hi, \
                     f"{who}: partition {p} offset {g.offset} has CreateTime {g.timestamp}, outside {written.window}"
             expected = [replace(e, timestamp=g.timestamp) if e.timestamp is None else e
-                        for e, g in zip(expected, have[p])]
+                        for e, g in zip(expected, have[p], strict=False)]
         assert have[p] == expected, f"{who}: partition {p} differs:\n read  {have[p]}\n wrote {expected}"

@@ -44,7 +44,7 @@ class LogModel(RuleBasedStateMachine):
         info = self.plog.append(batch, leader_epoch=self.tag // 10)
         assert info.first_offset == self.end
         assert info.last_offset == self.end + count - 1
-        values = [v for _, _, v in batches_in(batch)][0]
+        values = next(v for _, _, v in batches_in(batch))
         self.batches.append((info.first_offset, info.last_offset, timestamp, values))
 
     @rule(data=st.data(), max_bytes=st.integers(1, 900))

@@ -101,7 +101,7 @@ def test_several_concatenated_batches_in_one_append(tmp_path: Path) -> None:
 
 def test_batch_over_max_batch_bytes_is_refused(tmp_path: Path) -> None:
     plog = PartitionLog.open(tmp_path / "t-0", LogConfig(max_batch_bytes=200))
-    with pytest.raises(RecordTooLargeError, match="larger than max.message.bytes"):
+    with pytest.raises(RecordTooLargeError, match=r"larger than max\.message\.bytes"):
         plog.append(make_batch(10, 0))
     assert plog.log_end_offset == 0
 

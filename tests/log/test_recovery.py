@@ -37,7 +37,7 @@ def assert_consistent(plog: PartitionLog) -> None:
             (base, last, values), = batches_in(piece.read_bytes())
         assert base <= offset <= last and values[0].startswith(b"%d-0-" % (base // 3))
     for seg in plog._segments:  # the index is what this test is about
-        for key, pos in zip(seg.index.keys, seg.index.values):
+        for key, pos in zip(seg.index.keys, seg.index.values, strict=True):
             found = seg.locate(seg.base_offset + key)
             assert found is not None and found.position == pos
 

@@ -87,7 +87,7 @@ def test_damaged_bytes_are_corrupt() -> None:
 
 def test_too_large_is_refused_before_decoding() -> None:
     batch = build_batch([(None, b"x" * 2_000, None, 1)])
-    with pytest.raises(RecordTooLargeError, match="max.message.bytes"):
+    with pytest.raises(RecordTooLargeError, match=r"max\.message\.bytes"):
         validate_for_append(batch, LogConfig(max_batch_bytes=1_000))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 
 import pytest
 
@@ -25,7 +26,7 @@ def init(transactional_id: str | None = None) -> m.InitProducerIdRequest:
 
 
 @pytest.fixture
-def client(shared_node):
+def client(shared_node):  # noqa: F811 - a fixture imported above
     with WireClient(shared_node.broker_port) as c:
         yield c
 
@@ -35,7 +36,7 @@ def idempotent(pid: int, seq: int, values: list[bytes], epoch: int = 0) -> bytes
                        base_sequence=seq)
 
 
-def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_node) -> None:
+def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_node) -> None:  # noqa: F811 - a fixture imported above
     answers = [client.call(ApiKey.INIT_PRODUCER_ID, init()) for _ in range(3)]
     assert all(a.error_code == 0 and a.producer_epoch == 0 for a in answers)
     ids = [a.producer_id for a in answers]
@@ -58,14 +59,14 @@ def test_transactional_ids_are_refused(client) -> None:
     assert answer.error_code == ErrorCode.INVALID_REQUEST
 
 
-def test_racing_claims_get_distinct_blocks(shared_node) -> None:
+def test_racing_claims_get_distinct_blocks(shared_node) -> None:  # noqa: F811 - a fixture imported above
     async def race() -> list:
         async with CoordClient(f"127.0.0.1:{shared_node.coord_port}") as coord:
             return await asyncio.gather(*(claim_block(coord, broker_id) for broker_id in range(10, 16)))
 
     blocks = asyncio.run(race())
     starts = sorted(b.block_start for b in blocks)
-    assert len(set(starts)) == 6 and all(b - a == BLOCK_SIZE for a, b in zip(starts, starts[1:]))
+    assert len(set(starts)) == 6 and all(b - a == BLOCK_SIZE for a, b in pairwise(starts))
 
 
 def test_idempotent_produce_answers_on_the_wire(client) -> None:

@@ -39,9 +39,8 @@ def _value(spec: FieldSpec, version: int, cls: type, depth: int) -> st.SearchStr
     single = one()
     if spec.array:
         single = st.lists(single, max_size=2 if depth < 3 else 0)
-    if (spec.nullable_in(version) and spec.type != "records") or (spec.type == "records" and not spec.array):
-        if spec.nullable_in(version):
-            single = st.one_of(st.none(), single)
+    if spec.nullable_in(version) and (spec.type != "records" or not spec.array):
+        single = st.one_of(st.none(), single)
     return single
 
 

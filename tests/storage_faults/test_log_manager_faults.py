@@ -38,7 +38,7 @@ async def test_the_flush_scheduler_goes_on_after_one_partition_fails(tmp_path: P
             for round_ in range(1, 4):   # later appends to b are still flushed
                 b.append(make_batch(2, 1000 + round_))
                 lm.appended("b", 0)
-                await _until(lambda: b.recovery_point == 2 + 2 * round_)
+                await _until(lambda round_=round_: b.recovery_point == 2 + 2 * round_)
         assert a.recovery_point == 0
         assert any("a-0" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
     finally:

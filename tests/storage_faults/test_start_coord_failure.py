@@ -32,8 +32,8 @@ def test_start_exits_nonzero_when_its_coord_cannot_write_its_log(procs: ProcessG
         zk.close()
     try:
         code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("pybroker start kept running with a failed coord:\n" + procs.log_text("node")[-3000:])
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError("pybroker start kept running with a failed coord:\n" + procs.log_text("node")[-3000:]) from exc
     out = procs.log_text("node")
     assert code != 0, out[-3000:]
     assert "No space left on device" in out, out[-3000:]

@@ -45,7 +45,7 @@ class ProcessGroup:
 
     def _spawn(self, name: str, module: str, args: tuple[str, ...],
                env: dict[str, str] | None) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child writes to it until stopped
         proc = subprocess.Popen(
             [sys.executable, "-m", module, *args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

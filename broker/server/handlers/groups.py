@@ -100,9 +100,10 @@ async def join_group(ctx: BrokerContext, header: RequestHeader, body: m.JoinGrou
     session = body.session_timeout_ms
     rebalance = body.rebalance_timeout_ms if body.rebalance_timeout_ms >= 0 else session   # v0: none
     protocols = tuple((p.name, bytes(p.metadata)) for p in body.protocols)
-    event = (lambda rid: JoinGroup(rid, body.member_id, body.protocol_type, protocols, session, rebalance,
-                                   body.group_instance_id, client_id_of(header),
-                                   version >= JOIN_KNOWN_MEMBER_VERSION))
+    def event(rid: int) -> JoinGroup:
+        return JoinGroup(rid, body.member_id, body.protocol_type, protocols, session, rebalance,
+                         body.group_instance_id, client_id_of(header), version >= JOIN_KNOWN_MEMBER_VERSION)
+
     r = await ask(ctx, body.group_id, event)
     if isinstance(r, ErrorCode):
         return response(int(r), body.member_id)

@@ -127,7 +127,7 @@ async def _await_acks(results: list[Result], waits: list[list[asyncio.Future]], 
     if not pending:
         return
     await asyncio.wait(pending, timeout=max(timeout_ms, 0) / 1000)
-    for result, futures in zip(results, waits):
+    for result, futures in zip(results, waits, strict=True):
         for fut in futures:
             if not fut.done():
                 fut.cancel()

@@ -133,7 +133,7 @@ async def _topic_configs(ctx: BrokerContext, topics: set[str]) -> dict[str, dict
     answers = await asyncio.gather(*(ctx.controller.coord.get(Z.topic_config_path(t)) for t in names),
                                    return_exceptions=True)
     out: dict[str, dict[str, str] | ErrorCode] = {}
-    for name, answer in zip(names, answers):
+    for name, answer in zip(names, answers, strict=True):
         if isinstance(answer, NoNodeError):
             out[name] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION   # deleted since the order was sent
         elif isinstance(answer, Exception):

@@ -36,7 +36,7 @@ async def _produce(bootstrap: str, topic: str, records: list[Record], compressio
         futures = [await producer.send(topic, value=r.value, key=r.key, partition=r.partition,
                                        timestamp_ms=r.timestamp, headers=list(r.headers)) for r in records]
         acked = []
-        for r, f in zip(records, futures):
+        for r, f in zip(records, futures, strict=True):
             md = await f
             # aiokafka 0.14 hands every record of a batch the first record's CreateTime in
             # its RecordMetadata (MessageBatch.done): keep the one we sent when we sent one.

@@ -35,7 +35,7 @@ def produce(bootstrap: str, topic: str, records: list[Record], *, compression: s
                                  timestamp_ms=r.timestamp) for r in records]
         producer.flush(timeout)
         acked = []
-        for r, f in zip(records, futures):
+        for r, f in zip(records, futures, strict=True):
             md = f.get(timeout)
             acked.append(r.at(md.offset, md.timestamp))
         return acked

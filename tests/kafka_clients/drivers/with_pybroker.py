@@ -24,7 +24,7 @@ def produce(bootstrap: str, topic: str, records: list[Record], *, compression: s
                                  timestamp_ms=r.timestamp) for r in records]
         producer.flush(timeout)
         acked = []
-        for r, f in zip(records, futures):
+        for r, f in zip(records, futures, strict=True):
             md = f.result(timeout)
             acked.append(r.at(md.offset, md.timestamp))
         return acked
