@@ -3,7 +3,8 @@ describe consumer groups and read their committed offsets.
 
 Each topic call is one request to the controller when metadata names one, else to any
 broker that answers; group calls go to the group's coordinator (FindCoordinator first),
-and list_groups asks every broker, since each knows only the groups it coordinates; a per-topic refusal becomes the broker's typed exception, raised for the
+and list_groups asks every broker, since each knows only the groups it coordinates;
+a per-topic refusal becomes the broker's typed exception, raised for the
 first failing topic (the broker has still acted on the others in the same request).
 Controller calls are sent again only when the controller moved or could not be reached
 (NOT_CONTROLLER, a lost connection, a timeout), within request_timeout_ms, as Kafka's

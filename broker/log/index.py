@@ -11,7 +11,8 @@ doubt):
 
 Both files are append-only (not preallocated): entries live in memory (two arrays per
 index) and `write_pending` appends the ones not yet on disk, which the log does on
-flush (without fsync there: a lost index tail only makes recovery re-scan a little more). So an index file is always a prefix of the in-memory index, at most a
+flush (without fsync there: a lost index tail only makes recovery re-scan a little more).
+So an index file is always a prefix of the in-memory index, at most a
 torn last entry longer, which `load` drops. Keys strictly increase in both indexes.
 
 This module must never read the .log file: it knows positions, not batches.

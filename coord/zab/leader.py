@@ -9,7 +9,8 @@ itself included, has durably logged the whole initial history) -> BROADCAST (ser
 assign zxids epoch<<32|counter, batch proposals per flush, commit the highest zxid a
 quorum has acked, in order). Late followers go through the same steps against the
 running epoch; one that promised a later epoch than the running one (to a leader
-attempt that failed) makes the leader step down, or it could never rejoin. A leader that does not hear from a quorum within syncLimit ticks, or
+attempt that failed) makes the leader step down, or it could never rejoin.
+A leader that does not hear from a quorum within syncLimit ticks, or
 does not reach BROADCAST within initLimit ticks, goes back to LOOKING; once it has, it
 can commit nothing more (it holds no role state any longer).
 

@@ -17,7 +17,7 @@ from kazoo.exceptions import NoAuthError
 
 from client import Admin, NewTopic
 from tests.broker_security.conftest import toml_value
-from tests.coord_security.conftest import jaas_file, pki, start_secure  # noqa: F401 (fixtures)
+from tests.coord_security.conftest import start_secure
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
 
@@ -25,7 +25,7 @@ CLIENT_JAAS = 'Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule re
               '  username="bob" password="%s";\n};\n'
 
 
-def _broker(procs: ProcessGroup, tmp: Path, pki, coord, password: str = "bobsecret") -> tuple[Path, int]:  # noqa: F811 - a fixture imported above
+def _broker(procs: ProcessGroup, tmp: Path, pki, coord, password: str = "bobsecret") -> tuple[Path, int]:
     jaas = tmp / "broker-jaas.conf"
     jaas.write_text(CLIENT_JAAS % password)
     port = free_ports(1)[0]
@@ -42,7 +42,7 @@ def _broker(procs: ProcessGroup, tmp: Path, pki, coord, password: str = "bobsecr
     return conf, port
 
 
-def test_broker_over_tls_and_sasl_with_set_acl(procs: ProcessGroup, tmp_path: Path, pki, jaas_file):  # noqa: F811 - a fixture imported above
+def test_broker_over_tls_and_sasl_with_set_acl(procs: ProcessGroup, tmp_path: Path, pki, jaas_file):
     secure_port = free_ports(1)[0]
     coord = start_secure(procs, tmp_path / "coord", "coord", *pki.client_tls_flags(secure_port),
                          "--jaas-config", str(jaas_file), secure_port=secure_port)
@@ -104,7 +104,7 @@ def test_broker_over_tls_and_sasl_with_set_acl(procs: ProcessGroup, tmp_path: Pa
     assert out.returncode == 1 and "NOAUTH" in out.stderr.upper(), out.stderr
 
 
-def test_a_wrong_coord_password_stops_the_broker_clearly(procs: ProcessGroup, tmp_path: Path, pki, jaas_file):  # noqa: F811 - a fixture imported above
+def test_a_wrong_coord_password_stops_the_broker_clearly(procs: ProcessGroup, tmp_path: Path, pki, jaas_file):
     secure_port = free_ports(1)[0]
     coord = start_secure(procs, tmp_path / "coord", "coord", *pki.client_tls_flags(secure_port),
                          "--jaas-config", str(jaas_file), secure_port=secure_port)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker_security.conftest import toml_value
-from tests.coord_security.conftest import jaas_file, pki, start_secure  # noqa: F401 (fixtures)
+from tests.coord_security.conftest import start_secure
 from tests.support.ports import free_ports
 from tests.support.leader_kill import acked_records_survive_a_leader_kill
 from tests.support.procs import ProcessGroup, wait_for_port
@@ -24,7 +24,7 @@ SCRAM_JAAS = ('org.apache.kafka.common.security.scram.ScramLoginModule required 
 
 
 def test_sasl_ssl_cluster_with_secure_coord_loses_no_acknowledged_record(procs: ProcessGroup, tmp_path: Path,
-                                                                          pki, jaas_file):  # noqa: F811 - a fixture imported above
+                                                                          pki, jaas_file):
     secure_port, *ports = free_ports(7)
     coord = start_secure(procs, tmp_path / "coord", "coord", *pki.client_tls_flags(secure_port),
                          "--jaas-config", str(jaas_file), secure_port=secure_port)

@@ -17,7 +17,6 @@ from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import build_batch
 from coord.client import CoordClient
-from tests.broker_server.conftest import shared_node  # noqa: F401  (the fixture)
 from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
 
 def init(transactional_id: str | None = None) -> m.InitProducerIdRequest:
@@ -26,7 +25,7 @@ def init(transactional_id: str | None = None) -> m.InitProducerIdRequest:
 
 
 @pytest.fixture
-def client(shared_node):  # noqa: F811 - a fixture imported above
+def client(shared_node):
     with WireClient(shared_node.broker_port) as c:
         yield c
 
@@ -36,7 +35,7 @@ def idempotent(pid: int, seq: int, values: list[bytes], epoch: int = 0) -> bytes
                        base_sequence=seq)
 
 
-def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_node) -> None:  # noqa: F811 - a fixture imported above
+def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_node) -> None:
     answers = [client.call(ApiKey.INIT_PRODUCER_ID, init()) for _ in range(3)]
     assert all(a.error_code == 0 and a.producer_epoch == 0 for a in answers)
     ids = [a.producer_id for a in answers]
@@ -59,7 +58,7 @@ def test_transactional_ids_are_refused(client) -> None:
     assert answer.error_code == ErrorCode.INVALID_REQUEST
 
 
-def test_racing_claims_get_distinct_blocks(shared_node) -> None:  # noqa: F811 - a fixture imported above
+def test_racing_claims_get_distinct_blocks(shared_node) -> None:
     async def race() -> list:
         async with CoordClient(f"127.0.0.1:{shared_node.coord_port}") as coord:
             return await asyncio.gather(*(claim_block(coord, broker_id) for broker_id in range(10, 16)))

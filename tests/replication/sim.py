@@ -10,7 +10,8 @@ the seed: crashes (clean, or losing the unflushed tail of the log), network part
 controller failover. Replicas are driven as a broker drives them: every `SendFetch` /
 `SendEpochQuery` action the core returns is sent, nothing else; a leader long-polls a
 follower's fetch that finds nothing new, as the Fetch handler does (it re-reads when its
-log end or high watermark moves, and answers when there are records or its wait ran out). After every event the invariants are checked:
+log end or high watermark moves, and answers when there are records or its wait ran out).
+After every event the invariants are checked:
 - no acknowledged acks=all record is missing from (or different in) the current leader;
 - records a consumer saw are never missing from (or different in) the current leader;
 - any two replicas agree on every offset below both their high watermarks;

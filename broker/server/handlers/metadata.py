@@ -4,7 +4,8 @@ Answered from the metadata cache without touching coord, except when a requested
 not exist and both the request (`allow_auto_topic_creation`, true before v4) and the broker
 (auto.create.topics.enable) allow creating it: then it is created as CreateTopics would, with
 num.partitions and default.replication.factor, by the controller (asked over the wire when it
-is another broker; the topic then answers LEADER_NOT_AVAILABLE until its metadata arrives). A partition whose leader is not live answers
+is another broker; the topic then answers LEADER_NOT_AVAILABLE until its metadata arrives).
+A partition whose leader is not live answers
 LEADER_NOT_AVAILABLE with its replicas, and the replicas on dead brokers are `offline_replicas`.
 Each broker is named by its endpoint on the listener the request arrived on (a broker without
 that listener is left out, as in Kafka), so clients stay on the listener they chose.

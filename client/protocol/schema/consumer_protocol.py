@@ -1,4 +1,5 @@
-"""ConsumerProtocolSubscription, ConsumerProtocolAssignment: versioned structs inside other payloads, in our notation (see schema/__init__.py)."""
+"""ConsumerProtocolSubscription, ConsumerProtocolAssignment: versioned structs inside other payloads,
+in our notation (see schema/__init__.py)."""
 
 CONSUMER_PROTOCOL_SUBSCRIPTION = ("ConsumerProtocolSubscription", "0-3", "none", """
 topics []string

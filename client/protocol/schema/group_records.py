@@ -1,4 +1,5 @@
-"""OffsetCommitKey, OffsetCommitValue, GroupMetadataKey, GroupMetadataValue: versioned structs inside other payloads, in our notation (see schema/__init__.py)."""
+"""OffsetCommitKey, OffsetCommitValue, GroupMetadataKey, GroupMetadataValue: versioned structs inside
+other payloads, in our notation (see schema/__init__.py)."""
 
 OFFSET_COMMIT_KEY = ("OffsetCommitKey", "0-1", "none", """
 group string 0-1
