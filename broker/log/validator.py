@@ -73,8 +73,10 @@ def validate_for_append(batch: bytes | bytearray | memoryview, config: LogConfig
     if header.producer_id >= 0 and header.base_sequence < 0:
         raise InvalidRecordError(f"batch of producer {header.producer_id} has no base sequence "
                                  f"({header.base_sequence})")
-    newest = header.base_timestamp + check_records(records_bytes(batch, 0, header, decompression_limit(config)),
-                                                       count, config.compacted)
+    top = check_records(records_bytes(batch, 0, header, decompression_limit(config)), count, config.compacted)
+    if top is None:
+        raise InvalidRecordError("the batch holds no records: a batch carries at least one")
+    newest = header.base_timestamp + top
     if header.timestamp_type is TimestampType.CREATE_TIME and newest != header.max_timestamp:
         raise InvalidRecordError(f"the batch claims a max timestamp of {header.max_timestamp} but its newest "
                                  f"record has {newest}")

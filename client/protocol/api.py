@@ -56,7 +56,8 @@ class ApiKey(IntEnum):
 
 # (min_version, max_version) of every API a broker built from this tree serves; ApiVersions
 # answers with exactly this table and clients pick the highest version both sides speak.
-SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
+# Keyed by ApiKey members, typed by int: a request's raw key looks itself up.
+SUPPORTED_VERSIONS: dict[int, tuple[int, int]] = {
     ApiKey.PRODUCE: (0, 9),
     ApiKey.FETCH: (4, 12),
     ApiKey.LIST_OFFSETS: (1, 7),

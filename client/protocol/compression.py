@@ -35,6 +35,7 @@ import mmap
 import struct
 import zlib
 from collections.abc import Callable
+from types import ModuleType
 
 import cramjam
 
@@ -121,7 +122,7 @@ def _lz4_compress(data: Buffer) -> bytes:
     return bytes(compressor.finish())
 
 
-def _bounded(module, data: Buffer, limit: int | None) -> bytes:
+def _bounded(module: ModuleType, data: Buffer, limit: int | None) -> bytes:
     """cramjam's frame decompression into a buffer it cannot overrun (cramjam fails once
     the buffer is full): first a guess from the input's size, doubled until the output
     fits or the buffer is one byte past `limit`. So no more than about twice the real

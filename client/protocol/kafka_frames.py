@@ -16,6 +16,7 @@ fields (that is the handlers' and the client's business).
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from client.protocol import types as t
@@ -67,7 +68,8 @@ def read_fixed_header(frame: bytes | memoryview) -> RequestHeader:
     """api_key, api_version and correlation_id (client_id None): all a refusal needs."""
     if len(frame) < _FIXED_HEADER.size:
         raise MalformedRequest(f"a request of {len(frame)} bytes cannot hold a request header")
-    return RequestHeader(*_FIXED_HEADER.unpack_from(frame, 0), None)
+    api_key, api_version, correlation_id = _FIXED_HEADER.unpack_from(frame, 0)
+    return RequestHeader(api_key, api_version, correlation_id, None)
 
 
 def encode_request(header: RequestHeader, body: Any) -> bytes:
@@ -84,7 +86,7 @@ def encode_request(header: RequestHeader, body: Any) -> bytes:
     return bytes(out)
 
 
-def decode_request(frame: bytes, served: dict | None = None) -> tuple[RequestHeader, Any]:
+def decode_request(frame: bytes, served: Mapping[int, tuple[int, int]] | None = None) -> tuple[RequestHeader, Any]:
     """Header and typed body of a request frame (the payload after the length prefix).
 
     Raises UnsupportedVersion for an (api, version) outside `served` (default: what a pybroker
@@ -145,13 +147,15 @@ def encode_response(header: RequestHeader, body: Any, version: int | None = None
     parts = response_parts(header, body, version)
     if len(parts) != 1:
         raise TypeError("this response holds file slices: use response_parts()")
-    return parts[0]
+    frame: bytes = parts[0]
+    return frame
 
 
 def response_correlation_id(frame: bytes | memoryview) -> int:
     if len(frame) < 4:
         raise DecodeError(f"a response of {len(frame)} bytes cannot hold a correlation id")
-    return LENGTH.unpack_from(frame, 0)[0]
+    correlation_id: int = LENGTH.unpack_from(frame, 0)[0]
+    return correlation_id
 
 
 def decode_response(frame: bytes, header: RequestHeader) -> Any:

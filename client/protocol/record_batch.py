@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import crc32c
 
@@ -101,7 +101,7 @@ class BatchHeader(NamedTuple):
         return TimestampType.LOG_APPEND_TIME if self.attributes & TIMESTAMP_TYPE_BIT else TimestampType.CREATE_TIME
 
 
-def pack_batch(records: bytes, *, base_offset: int, last_offset_delta: int, record_count: int, attributes: int,
+def pack_batch(records: bytes | bytearray | memoryview, *, base_offset: int, last_offset_delta: int, record_count: int, attributes: int,
                base_timestamp: int, max_timestamp: int, producer_id: int = -1, producer_epoch: int = -1,
                base_sequence: int = -1, partition_leader_epoch: int = -1) -> bytes:
     """A header for `records` (already encoded and compressed per `attributes`), crc included."""
@@ -190,7 +190,7 @@ def records_bytes(buf: bytes | bytearray | memoryview, pos: int, header: BatchHe
 
 
 def decode_batch(buf: bytes | bytearray | memoryview, pos: int = 0, *, check_crc: bool = True,
-                 cls: type[tuple] = Record, head: tuple = ()) -> list:
+                 cls: type[tuple[Any, ...]] = Record, head: tuple[Any, ...] = ()) -> list[Any]:
     """Every record of the batch at `pos`, with absolute offsets and timestamps, as
     `cls` named tuples of `head` + Record's fields (records.decode_records)."""
     header = validate_batch(buf, pos) if check_crc else read_header(buf, pos)

@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import NamedTuple
+from types import ModuleType
+from typing import Any, NamedTuple
 
 from client.protocol.batch_errors import InvalidRecordError
 
@@ -74,8 +75,9 @@ def zigzag_varint(n: int) -> bytes:
 
 _VARINT = [zigzag_varint(n) for n in range(_TABLE)]
 _ONE_BYTE = [(b >> 1) ^ -(b & 1) for b in range(0x80)]  # a one-byte zigzag varint's value
-# a two-byte zigzag varint's value, at index first << 7 | second (first >= 0x80, second < 0x80)
-_TWO_BYTES = [None] * 0x4000 + [(z >> 1) ^ -(z & 1) for z in (i >> 7 | (i & 0x7F) << 7 for i in range(0x4000))]
+# a two-byte zigzag varint's value, at index first << 7 | second (first >= 0x80, second < 0x80;
+# the entries below 0x4000 are never read)
+_TWO_BYTES = [0] * 0x4000 + [(z >> 1) ^ -(z & 1) for z in (i >> 7 | (i & 0x7F) << 7 for i in range(0x4000))]
 
 
 def _varint(n: int) -> bytes:
@@ -95,7 +97,8 @@ def encode_records(records: Sequence[RecordInput], base_timestamp: int,
                    offset_deltas: Sequence[int] | None = None) -> bytes:
     """The records, timestamps relative to `base_timestamp`, offset deltas 0..n-1 unless
     given (compaction keeps each surviving record's offset)."""
-    table, varint, parts = _VARINT, zigzag_varint, []
+    table, varint = _VARINT, zigzag_varint
+    parts: list[bytes] = []
     extend = parts.extend
     numbered = enumerate(records) if offset_deltas is None else zip(offset_deltas, records, strict=False)
     for delta, (key, value, headers, ts) in numbered:
@@ -141,7 +144,7 @@ def _read_headers(data: bytes, p: int) -> tuple[Headers, int]:
     count, p = _read_varint(data, p)
     if count < 0:
         raise InvalidRecordError(f"a record claims {count} headers")
-    headers = []
+    headers: Headers = []
     for _ in range(count):
         n, p = _read_varint(data, p)
         if n < 0:
@@ -161,7 +164,7 @@ def _read_headers(data: bytes, p: int) -> tuple[Headers, int]:
 
 
 def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: int,
-                   cls: type[tuple] = Record, head: tuple = ()) -> list:
+                   cls: type[tuple[Any, ...]] = Record, head: tuple[Any, ...] = ()) -> list[Any]:
     """`count` records from `data` (all of it), with absolute offsets and timestamps, each
     a `cls` named tuple of `head` + (offset, timestamp, key, value, headers): a consumer
     passes its ConsumerRecord and (topic, partition), and gets its records in one pass.
@@ -169,7 +172,9 @@ def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: in
     Raises InvalidRecordError when the bytes are not exactly `count` well-formed records:
     fewer, more, or one whose fields do not add up to its length.
     """
-    one, two, read, new, out = _ONE_BYTE, _TWO_BYTES, _read_varint, _new, []
+    one, two, read, new = _ONE_BYTE, _TWO_BYTES, _read_varint, _new
+    out: list[Any] = []
+    headers: Headers
     append = out.append
     p = 0
     try:
@@ -235,13 +240,14 @@ def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: in
     return out
 
 
-def check_records(data: bytes, count: int, keys_required: bool) -> int:
+def check_records(data: bytes, count: int, keys_required: bool) -> int | None:
     """Check, without building anything, that `data` is exactly `count` well-formed records
     with offset deltas 0..count-1 in order (and a key on each if `keys_required`); return
-    the largest timestamp delta. The leader's validator runs this on every produced
+    the largest timestamp delta (None for no records). The leader's validator runs this on every produced
     batch: it is decode_records' loop without the slices and tuples, 1.6x faster.
     """
-    one, two, read, top = _ONE_BYTE, _TWO_BYTES, _read_varint, None
+    one, two, read = _ONE_BYTE, _TWO_BYTES, _read_varint
+    top: int | None = None
     p = i = 0
     try:
         for i in range(count):
@@ -308,7 +314,8 @@ pure_encode_records, pure_decode_records, pure_check_records = encode_records, d
 CODEC = "python"
 
 
-def _compiled():  # -> the _records_c module, or None where it was not built or is refused
+def _compiled() -> ModuleType | None:
+    """The _records_c module, or None where it was not built or is refused."""
     if os.environ.get("PYBROKER_PURE_PYTHON", "") not in ("", "0"):
         return None
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
@@ -60,7 +60,7 @@ class JuteWriter:
     def write_ustring(self, value: str | None) -> None:
         self.write_buffer(None if value is None else value.encode("utf-8"))
 
-    def write_vector(self, items: list | None, write_item: Callable[[JuteWriter, Any], None]) -> None:
+    def write_vector(self, items: list[Any] | None, write_item: Callable[[JuteWriter, Any], None]) -> None:
         if items is None:
             self.buf += b"\xff\xff\xff\xff"
             return
@@ -93,10 +93,12 @@ class JuteReader:
         return start
 
     def read_int(self) -> int:
-        return _INT.unpack_from(self.data, self._take(4, "int"))[0]
+        value: int = _INT.unpack_from(self.data, self._take(4, "int"))[0]
+        return value
 
     def read_long(self) -> int:
-        return _LONG.unpack_from(self.data, self._take(8, "long"))[0]
+        value: int = _LONG.unpack_from(self.data, self._take(8, "long"))[0]
+        return value
 
     def read_bool(self) -> bool:
         return self.data[self._take(1, "boolean")] != 0
@@ -119,7 +121,7 @@ class JuteReader:
         except UnicodeDecodeError as e:
             raise MarshallingError(f"ustring is not valid UTF-8: {e}") from e
 
-    def read_vector(self, read_item: Callable[[JuteReader], Any]) -> list | None:
+    def read_vector(self, read_item: Callable[[JuteReader], Any]) -> list[Any] | None:
         n = self.read_int()
         if n == -1:
             return None
@@ -134,7 +136,7 @@ class JuteReader:
         self.pos = len(self.data)
         return self.data[start:]
 
-    def read_struct(self, st: struct.Struct, what: str) -> tuple:
+    def read_struct(self, st: struct.Struct, what: str) -> tuple[Any, ...]:
         return st.unpack_from(self.data, self._take(st.size, what))
 
 
@@ -169,30 +171,35 @@ def _field_codec(jtype: Any) -> tuple[_Writer, _Reader]:
     return (lambda w, v: v.encode(w)), jtype.decode          # a nested record
 
 
-def jute(*types: Any, optional_bool_tail: bool = False) -> Callable[[type], type]:
+_Record = TypeVar("_Record")
+
+
+def jute(*types: Any, optional_bool_tail: bool = False) -> Callable[[type[_Record]], type[_Record]]:
     """Attach the jute codec for the fields of a NamedTuple, `types` in field order.
 
     `optional_bool_tail`: the last field is a boolean that is not part of the jute record
     and may be absent (ConnectRequest/Response's readOnly byte); None means absent."""
 
-    def attach(cls: type) -> type:
-        fields = cls._fields  # type: ignore[attr-defined]
+    def attach(record: type[_Record]) -> type[_Record]:
+        cls: Any = record   # a NamedTuple class, given methods mypy cannot see: typed as Any here
+        fields = cls._fields
         want = len(fields) - (1 if optional_bool_tail else 0)
         if len(types) != want:
             raise TypeError(f"{cls.__name__}: {want} fields but {len(types)} jute types")
         codes = [_PRIMITIVES[t][2] if isinstance(t, str) else None for t in types]
-        if types and None not in codes and not optional_bool_tail:
-            _attach_struct(cls, struct.Struct(">" + "".join(codes)))   # type: ignore[arg-type]
+        fixed = [code for code in codes if code is not None]
+        if types and len(fixed) == len(codes) and not optional_bool_tail:
+            _attach_struct(cls, struct.Struct(">" + "".join(fixed)))
         else:
             _attach_generic(cls, [_field_codec(t) for t in types], optional_bool_tail)
         with_bytes_methods(cls)
-        cls.JUTE_TYPES = types                                          # type: ignore[attr-defined]
-        return cls
+        cls.JUTE_TYPES = types
+        return record
 
     return attach
 
 
-def _attach_struct(cls: type, st: struct.Struct) -> None:
+def _attach_struct(cls: Any, st: struct.Struct) -> None:
     name = cls.__name__
 
     def encode(self: Any, w: JuteWriter) -> None:
@@ -201,14 +208,14 @@ def _attach_struct(cls: type, st: struct.Struct) -> None:
         except struct.error as e:
             raise MarshallingError(f"{name}: {e}") from e
 
-    def decode(kls: type, r: JuteReader) -> Any:
-        return kls._make(r.read_struct(st, name))                      # type: ignore[attr-defined]
+    def decode(kls: Any, r: JuteReader) -> Any:
+        return kls._make(r.read_struct(st, name))
 
-    cls.encode = encode                                                 # type: ignore[attr-defined]
-    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+    cls.encode = encode
+    cls.decode = classmethod(decode)
 
 
-def _attach_generic(cls: type, codecs: list[tuple[_Writer, _Reader]], tail: bool) -> None:
+def _attach_generic(cls: Any, codecs: list[tuple[_Writer, _Reader]], tail: bool) -> None:
     writers = [c[0] for c in codecs]
     readers = [c[1] for c in codecs]
 
@@ -218,20 +225,20 @@ def _attach_generic(cls: type, codecs: list[tuple[_Writer, _Reader]], tail: bool
         if tail and self[-1] is not None:
             w.write_bool(self[-1])
 
-    def decode(kls: type, r: JuteReader) -> Any:
+    def decode(kls: Any, r: JuteReader) -> Any:
         values = [read(r) for read in readers]
         if tail:
             values.append(r.read_bool() if r.remaining() else None)
-        return kls._make(values)                                        # type: ignore[attr-defined]
+        return kls._make(values)
 
-    cls.encode = encode                                                 # type: ignore[attr-defined]
-    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+    cls.encode = encode
+    cls.decode = classmethod(decode)
 
 
-def with_bytes_methods(cls: type) -> type:
+def with_bytes_methods(cls: Any) -> Any:
     """Give a record class with encode/decode `to_bytes()` and `from_bytes(data)`."""
-    cls.to_bytes = _to_bytes                                            # type: ignore[attr-defined]
-    cls.from_bytes = classmethod(_from_bytes)                           # type: ignore[attr-defined]
+    cls.to_bytes = _to_bytes
+    cls.from_bytes = classmethod(_from_bytes)
     return cls
 
 

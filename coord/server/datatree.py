@@ -35,6 +35,7 @@ NODE_DELETED = EventType.NODE_DELETED
 NODE_DATA_CHANGED = EventType.NODE_DATA_CHANGED
 NODE_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
 
+Acl = list[list[Any]]   # one [perms, scheme, id] per entry, as txns and snapshots carry it
 OPEN_ACL = [[31, "world", "anyone"]]
 READ_ACL = [[1, "world", "anyone"]]
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class Node:
     __slots__ = ("data", "acl", "czxid", "mzxid", "ctime", "mtime", "version", "seq",
                  "aversion", "owner", "pzxid", "children")
 
-    def __init__(self, data: bytes | None, acl: list, zxid: int, time: int, owner: int) -> None:
+    def __init__(self, data: bytes | None, acl: Acl, zxid: int, time: int, owner: int) -> None:
         self.data = data
         self.acl = acl
         self.czxid = self.mzxid = self.pzxid = zxid
@@ -77,7 +78,7 @@ class Node:
 class WatchEvent(NamedTuple):
     type: int
     path: str
-    acl: list   # the ACL a watcher needs READ on to be told: the node's, the parent's for children
+    acl: Acl   # the ACL a watcher needs READ on to be told: the node's, the parent's for children
 
 
 def parent_of(path: str) -> str:
@@ -205,7 +206,7 @@ class DataTree:
             return None
         return None  # CHECK and ERROR change nothing
 
-    def _create(self, path: str, data: bytes | None, acl: list, owner: int, zxid: int,
+    def _create(self, path: str, data: bytes | None, acl: Acl, owner: int, zxid: int,
                 time: int, events: list[WatchEvent]) -> tuple[str, Stat]:
         parent_path = parent_of(path)
         parent = self.nodes[parent_path]

@@ -74,10 +74,11 @@ class Following(RoleState):
         peer = self.peer
         if self.phase == Phase.DISCOVERY:
             peer.send(self._leader, FollowerInfo(peer.accepted_epoch, peer.last_zxid))
-        elif self.phase == Phase.SYNC and self.stream is None:
-            peer.send(self._leader, AckEpoch(self.epoch, peer.current_epoch, peer.last_zxid))
         elif self.phase == Phase.SYNC:
-            peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
+            if self.stream is None:
+                peer.send(self._leader, AckEpoch(self.epoch, peer.current_epoch, peer.last_zxid))
+            else:
+                peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
 
     def on_tick(self, now: float) -> None:
         cfg = self.peer.config
@@ -173,7 +174,7 @@ class Following(RoleState):
             if len(fresh) != len(msg.entries) and self.mode != "DIFF":
                 raise SafetyError("diff proposals overlap the synchronized history")
             peer.append(fresh)
-        peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
+        peer.send(self._leader, SyncAck(self.epoch, msg.stream, self.next_seq))   # msg.stream is self.stream
         if isinstance(msg, NewLeader):
             if self.snap is not None or peer.last_zxid != msg.last_zxid:
                 raise SafetyError(f"NEWLEADER at {msg.last_zxid:#x}, but this history ends "

@@ -184,7 +184,8 @@ def encode(msg: Message) -> bytes:
     """One message as one msgpack frame body."""
     values: list[Any] = [_CODE[type(msg)]]
     values.extend(getattr(msg, f.name) for f in dataclasses.fields(msg))
-    return msgpack.packb(values, use_bin_type=True)
+    frame: bytes = msgpack.packb(values, use_bin_type=True)
+    return frame
 
 
 def decode(data: bytes) -> Message:
@@ -198,4 +199,5 @@ def decode(data: bytes) -> Message:
         raise MessageError(f"undecodable ZAB peer frame ({len(data)} bytes): {exc}") from exc
     for name in _ENTRY_FIELDS.intersection(kwargs):
         kwargs[name] = [(int(z), bytes(d)) for z, d in kwargs[name]]
-    return cls(**kwargs)
+    message: Message = cls(**kwargs)
+    return message

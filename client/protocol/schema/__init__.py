@@ -48,6 +48,14 @@ class Versions:
         low, _, high = text.partition("-")
         return cls(int(low), int(high or low))
 
+    @classmethod
+    def parse_range(cls, text: str) -> Versions:
+        """Like `parse`, where "none" is not allowed (a message's or a field's versions)."""
+        found = cls.parse(text)
+        if found is None:
+            raise ValueError(f"a version range is needed here, not {text!r}")
+        return found
+
     def __contains__(self, version: int) -> bool:
         return self.low <= version <= self.high
 
@@ -89,7 +97,7 @@ def _field(line: str, where: str) -> FieldSpec:
     for token in rest:
         key, eq, value = token.partition("=")
         if not eq and _RANGE.match(token):
-            versions = Versions.parse(token)
+            versions = Versions.parse_range(token)
         elif key == "nullable":
             nullable = Versions.parse(value)
         elif key == "tag":
