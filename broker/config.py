@@ -55,7 +55,7 @@ class BrokerConfig:
     log_flush_scheduler_interval_ms: int = 1000         # how often flush.ms is checked
     log_retention_check_interval_ms: int = 300000       # log.retention.check.interval.ms
     max_open_files: int = 1024                          # our FileHandleCache size
-    # consumer groups (issue 7)
+    # consumer groups
     offsets_topic_num_partitions: int = 10              # offsets.topic.num.partitions (Kafka: 50)
     offsets_topic_replication_factor: int = 3           # offsets.topic.replication.factor (capped by live brokers)
     offsets_topic_segment_bytes: int = 104857600        # offsets.topic.segment.bytes
@@ -79,7 +79,7 @@ class BrokerConfig:
     controlled_shutdown_retry_backoff_ms: int = 1000    # controlled.shutdown.retry.backoff.ms (Kafka: 5000)
     auto_leader_rebalance_enable: bool = True           # auto.leader.rebalance.enable
     leader_imbalance_check_interval_seconds: int = 300  # leader.imbalance.check.interval.seconds
-    # listeners and security (issue 14); see broker/security/ and docs/operations.md
+    # listeners and security; see broker/security/ and docs/operations.md
     listeners: str | None = None                        # listeners, when not one PLAINTEXT (host/port)
     advertised_listeners: str | None = None             # advertised.listeners, likewise
     listener_security_protocol_map: str | None = None   # listener.security.protocol.map (Kafka's default)

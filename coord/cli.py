@@ -144,8 +144,8 @@ def _start(args: argparse.Namespace) -> int:
     from coord.server.config import ConfigError, ServerConfig
     from coord.server.ensemble import EnsembleServer
     from coord.server.server import CoordServer
-    from coord.server.snapshot import SnapshotCorruption
-    from coord.server.txnlog import LogCorruption
+    from coord.server.snapshot import SnapshotCorruptionError
+    from coord.server.txnlog import TxnLogCorruptionError
 
     overrides = {"server_id": args.id, "data_dir": args.data_dir,
                  "client_port": args.client_port, "host": args.host, "tick_ms": args.tick_ms,
@@ -173,7 +173,7 @@ def _start(args: argparse.Namespace) -> int:
         server = EnsembleServer(config) if config.ensemble else CoordServer(config)
         try:
             await server.start()
-        except (LogCorruption, SnapshotCorruption) as e:
+        except (TxnLogCorruptionError, SnapshotCorruptionError) as e:
             log.error("%s", e)
             return 1
         except OSError as e:

@@ -30,7 +30,7 @@ MAIN_CLASS = "org.apache.zookeeper.server.ZooKeeperServerMain"
 QUORUM_MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 
-class ZooKeeperNotInstalled(RuntimeError):
+class ZooKeeperNotInstalledError(RuntimeError):
     """java or the zookeeper jars are missing (install with `apt-get install zookeeper`)."""
 
 
@@ -40,7 +40,7 @@ def zookeeper_classpath(admin: bool = False) -> str:
     ZooKeeper silently skips its AdminServer ("Unable to load jetty")."""
     jar = JARS_DIR / "zookeeper.jar"
     if shutil.which("java") is None or not jar.exists():
-        raise ZooKeeperNotInstalled(
+        raise ZooKeeperNotInstalledError(
             "real ZooKeeper needs java and /usr/share/java/zookeeper.jar: "
             "apt-get install -y zookeeper")
     extra = [JARS_DIR / "slf4j-nop.jar"] + ([JARS_DIR / "servlet-api.jar"] if admin else [])

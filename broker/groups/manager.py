@@ -32,8 +32,8 @@ from broker.groups.coordinator import GroupConfig
 from broker.groups.messages import ErrorCode, Event, GroupState, Response
 from broker.groups.offsets_topic import OFFSETS_TOPIC, partition_for, topic_configs
 from broker.groups.partition_io import PartitionIO
-from broker.groups.shell import CoordinatorRefused, PartitionCoordinator, monotonic_ms, wall_clock_ms
-from broker.server.to_controller import ControllerUnreachable, ask_controller
+from broker.groups.shell import CoordinatorRefusedError, PartitionCoordinator, monotonic_ms, wall_clock_ms
+from broker.server.to_controller import ControllerUnreachableError, ask_controller
 
 log = logging.getLogger(__name__)
 
@@ -115,19 +115,19 @@ class GroupManager:
 
     async def find_coordinator(self, group_id: str) -> Any:
         """The live broker leading the group's partition (a `BrokerInfo`); creates the
-        offsets topic on first use. Raises CoordinatorRefused while there is none."""
+        offsets topic on first use. Raises CoordinatorRefusedError while there is none."""
         count = self.partitions()
         if count is None:
             await self._create_offsets_topic()
             count = self.partitions()
             if count is None:
-                raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                raise CoordinatorRefusedError(ErrorCode.COORDINATOR_NOT_AVAILABLE,
                                          f"{OFFSETS_TOPIC} is being created; retry shortly")
         partition = partition_for(group_id, count)
         leader = self.cache.leader(OFFSETS_TOPIC, partition)
         broker = self.cache.brokers.get(leader)
         if broker is None:
-            raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE,
+            raise CoordinatorRefusedError(ErrorCode.COORDINATOR_NOT_AVAILABLE,
                                      f"{OFFSETS_TOPIC}-{partition} has no live leader yet; retry shortly")
         return broker
 
@@ -166,7 +166,7 @@ class GroupManager:
         try:
             await ask_controller(self.cache, cfg.broker_id, ApiKey.CREATE_TOPICS, request,
                                  timeout_ms=cfg.controller_socket_timeout_ms)
-        except ControllerUnreachable as exc:   # the client retries FindCoordinator
+        except ControllerUnreachableError as exc:   # the client retries FindCoordinator
             log.warning("asking the controller to create %s failed: %s", OFFSETS_TOPIC, exc)
 
     def coordinator_for(self, group_id: str) -> PartitionCoordinator:
@@ -174,7 +174,7 @@ class GroupManager:
         partition = partition_for(group_id, count) if count is not None else -1
         shell = self.coordinators.get(partition)
         if shell is None or shell.closed:
-            raise CoordinatorRefused(ErrorCode.NOT_COORDINATOR,
+            raise CoordinatorRefusedError(ErrorCode.NOT_COORDINATOR,
                                      f"broker {self.config.broker_id} is not the coordinator of group {group_id!r}; "
                                      "find the coordinator again")
         return shell

@@ -71,12 +71,12 @@ class PartitionIO:
                 written.set_exception(fut.exception())
             elif fut.result().error:
                 result = fut.result()
-                written.set_exception(AppendRefused(int(result.error), result.message or "append refused"))
+                written.set_exception(AppendRefusedError(int(result.error), result.message or "append refused"))
             else:
                 written.set_result(None)
         produced.add_done_callback(done)
         return written
 
 
-class AppendRefused(RequestRefusedError):
+class AppendRefusedError(RequestRefusedError):
     """The partition refused or could not replicate an offsets write; `code` says why."""

@@ -31,7 +31,7 @@ from broker.refusal import RequestRefusedError
 log = logging.getLogger(__name__)
 
 
-class CoordinatorRefused(RequestRefusedError):
+class CoordinatorRefusedError(RequestRefusedError):
     """This broker cannot serve the group now; `code` tells the client what to do next."""
 
 
@@ -100,7 +100,7 @@ class PartitionCoordinator:
         waiters, self._waiters = self._waiters, {}
         for fut in waiters.values():
             if not fut.done():
-                fut.set_exception(CoordinatorRefused(
+                fut.set_exception(CoordinatorRefusedError(
                     ErrorCode.NOT_COORDINATOR, f"this broker stopped coordinating offsets partition {self.partition}"))
 
     # ---- requests -------------------------------------------------------------------
@@ -108,10 +108,10 @@ class PartitionCoordinator:
     async def request(self, group_id: str, make: Callable[[int], Event]) -> Response:
         """Feed one request to its group and wait for the answer."""
         if self.closed:
-            raise CoordinatorRefused(ErrorCode.NOT_COORDINATOR,
+            raise CoordinatorRefusedError(ErrorCode.NOT_COORDINATOR,
                                      f"this broker no longer coordinates offsets partition {self.partition}")
         if self.loading:
-            raise CoordinatorRefused(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+            raise CoordinatorRefusedError(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
                                      f"offsets partition {self.partition} is still being loaded; retry")
         request_id = self._next_request
         self._next_request += 1

@@ -1,6 +1,6 @@
 """Which record format a partition directory holds, so that older data is never misread.
 
-Until issue 11, pybroker stored one msgpack array of records inside the same 61-byte
+Before it spoke Kafka's record format, pybroker stored one msgpack array of records inside the same 61-byte
 batch header it still writes: same fields, same CRC-32C. Read as Kafka's v2 records,
 those batches would fail deep inside a consumer, or at a compaction, long after the
 broker started. So:

@@ -23,7 +23,7 @@ from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.scram import HASHES
 
-from broker.security.scram_server import AuthenticationFailed, CredentialLookup, ScramServer
+from broker.security.scram_server import AuthenticationFailedError, CredentialLookup, ScramServer
 from broker.security.session import Session
 from broker.server.handlers.common import Reply
 
@@ -43,16 +43,16 @@ class PlainServer:
     async def step(self, token: bytes) -> tuple[bytes, bool]:
         parts = token.split(b"\0")
         if len(parts) != 3:
-            raise AuthenticationFailed("malformed PLAIN token (expected authzid NUL user NUL password)")
+            raise AuthenticationFailedError("malformed PLAIN token (expected authzid NUL user NUL password)")
         try:
             authzid, user, password = (p.decode() for p in parts)
         except UnicodeDecodeError:
-            raise AuthenticationFailed("PLAIN token is not UTF-8") from None
+            raise AuthenticationFailedError("PLAIN token is not UTF-8") from None
         if authzid and authzid != user:
-            raise AuthenticationFailed(f"authorization id {authzid!r} is not the user {user!r}")
+            raise AuthenticationFailedError(f"authorization id {authzid!r} is not the user {user!r}")
         expected = self.users.get(user)
         if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
-            raise AuthenticationFailed("invalid username or password")
+            raise AuthenticationFailedError("invalid username or password")
         self.username = user
         return b"", True
 
@@ -74,7 +74,7 @@ class ScramSteps:
             answer = self.server.final(token)
             self.username = self.server.username
             return answer, True
-        raise AuthenticationFailed("SCRAM exchange is over")
+        raise AuthenticationFailedError("SCRAM exchange is over")
 
 
 class SaslAuthenticator:
@@ -122,7 +122,7 @@ class SaslAuthenticator:
             return self._fail(Reply(R(error_code=int(ErrorCode.ILLEGAL_SASL_STATE), error_message=message)), message)
         try:
             answer, done = await self._mechanism.step(body.auth_bytes)
-        except AuthenticationFailed as exc:
+        except AuthenticationFailedError as exc:
             message = f"Authentication failed during authentication due to invalid credentials with SASL " \
                       f"mechanism {self._name}"
             return self._fail(Reply(R(error_code=int(ErrorCode.SASL_AUTHENTICATION_FAILED), error_message=message)),

@@ -3,7 +3,7 @@ and the text form Kafka keeps them in ("salt=...,stored_key=...,server_key=...,i
 
 `ScramServer` is a two-step state machine: `first(client_first, lookup)` answers the
 server-first-message, `final(client_final)` checks the proof and answers with the server's
-signature; either raises `AuthenticationFailed` with a reason for the log (the client is told
+signature; either raises `AuthenticationFailedError` with a reason for the log (the client is told
 only that authentication failed). An unknown user gets the same refusal as a wrong password,
 after the same work. This module must never do I/O beyond the awaited credential lookup.
 """
@@ -22,7 +22,7 @@ from client.scram import (
 CredentialLookup = Callable[[str, str], Awaitable[ScramCredential | None]]   # (mechanism, user)
 
 
-class AuthenticationFailed(Exception):
+class AuthenticationFailedError(Exception):
     """A SASL exchange that must end: the message says why (for the log, and for the client
     where it reveals nothing about which users exist)."""
 
@@ -66,9 +66,9 @@ class ScramServer:
             username = unescape_name(attrs["n"])
             client_nonce = attrs["r"]
         except (UnicodeDecodeError, ValueError, KeyError, ScramError) as exc:
-            raise AuthenticationFailed(f"malformed SCRAM client-first-message ({exc})") from None
+            raise AuthenticationFailedError(f"malformed SCRAM client-first-message ({exc})") from None
         if authzid and unescape_name(authzid.removeprefix("a=")) != username:
-            raise AuthenticationFailed(f"authorization id {authzid!r} is not the user {username!r}")
+            raise AuthenticationFailedError(f"authorization id {authzid!r} is not the user {username!r}")
         self.username = username
         self._cred = await lookup(self.mechanism, username)
         if self._cred is None:   # same work and answer as for a known user: no user enumeration
@@ -93,16 +93,16 @@ class ScramServer:
             proof = base64.b64decode(proof_part[2:], validate=True)
             binding = base64.b64decode(attrs["c"], validate=True).decode()
         except (UnicodeDecodeError, ValueError, KeyError, ScramError) as exc:
-            raise AuthenticationFailed(f"malformed SCRAM client-final-message ({exc})") from None
+            raise AuthenticationFailedError(f"malformed SCRAM client-final-message ({exc})") from None
         if binding != self._gs2 and binding != GS2_HEADER:
-            raise AuthenticationFailed("channel binding data does not match the client-first-message")
+            raise AuthenticationFailedError("channel binding data does not match the client-first-message")
         if attrs.get("r") != self._nonce:
-            raise AuthenticationFailed("the nonce of the client-final-message is not this exchange's")
+            raise AuthenticationFailedError("the nonce of the client-final-message is not this exchange's")
         auth_message = f"{self._auth_prefix},{without_proof}".encode()
         signature = hmac.new(self._cred.stored_key, auth_message, self.hash).digest()
         client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=False))
         if len(proof) != len(signature) or self.username is None or not hmac.compare_digest(
                 hashlib.new(self.hash, client_key).digest(), self._cred.stored_key):
-            raise AuthenticationFailed("invalid credentials")
+            raise AuthenticationFailedError("invalid credentials")
         server_signature = hmac.new(self._cred.server_key, auth_message, self.hash).digest()
         return f"v={base64.b64encode(server_signature).decode()}".encode()

@@ -69,7 +69,7 @@ from broker.server.idempotence import ProducerStates
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
 from broker.server.replica_manager import ReplicaManager
-from broker.server.to_controller import ControllerUnreachable, ask_controller
+from broker.server.to_controller import ControllerUnreachableError, ask_controller
 from broker.server.topic_config_changes import TopicConfigChanges
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class _LazyCredentials:
 class Broker:
     def __init__(self, config: BrokerConfig, metrics: BrokerMetrics | None = None) -> None:
         self.config = config
-        self.metrics = metrics   # None: no metrics are kept (issue 15)
+        self.metrics = metrics   # None: no metrics are kept
         self.cache = MetadataCache()
         self.wakeups = FetchWakeups()
         self.producer_states = ProducerStates()   # idempotence: producer tables, snapshotted after flushes
@@ -301,7 +301,7 @@ class Broker:
                 response = await ask_controller(self.cache, cfg.broker_id, ApiKey.CONTROLLED_SHUTDOWN, request,
                                                 api_version=VERSIONS[ApiKey.CONTROLLED_SHUTDOWN],
                                                 timeout_ms=cfg.controller_socket_timeout_ms)
-            except ControllerUnreachable as exc:
+            except ControllerUnreachableError as exc:
                 log.warning("controlled shutdown: %s", exc)
                 continue
             if response.error_code:

@@ -41,7 +41,7 @@ from typing import Any
 
 from client.protocol.api import ApiKey
 from client.protocol.frames import FrameDecoder, FrameError
-from client.protocol.kafka_frames import RequestHeader, UnsupportedVersion, decode_request, response_parts
+from client.protocol.kafka_frames import RequestHeader, UnsupportedRequestError, decode_request, response_parts
 
 from broker.security import session as sessions
 from broker.security.endpoint import ListenerRuntime
@@ -161,7 +161,7 @@ class Connection:
                 self._hold(size)
                 try:
                     header, body = decode_request(frame)
-                except UnsupportedVersion as exc:
+                except UnsupportedRequestError as exc:
                     if exc.header.api_key != ApiKey.API_VERSIONS:
                         await self._close_after_answers(exc.header, str(exc))
                         return

@@ -52,7 +52,7 @@ PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000  # Kafka's producer.id.expiration.m
 _SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
 
 
-class SequenceRefused(RequestRefusedError):
+class SequenceRefusedError(RequestRefusedError):
     """An idempotent batch the partition must not take; carries the error code and why."""
 
 
@@ -216,18 +216,18 @@ class ProducerStates:
         self._parts: weakref.WeakKeyDictionary[PartitionLog, PartitionProducers] = weakref.WeakKeyDictionary()
 
     def admit(self, plog: PartitionLog, leader_epoch: int, records: bytes | bytearray | memoryview) -> Admission:
-        """Check a partition's records before the append; raises SequenceRefused."""
+        """Check a partition's records before the append; raises SequenceRefusedError."""
         headers = list(_headers(records))
         parts = self._parts.get(plog)
         if all(h.producer_id < 0 for h in headers):
             return Admission(headers, None, parts if parts is not None and parts.in_step(leader_epoch) else None)
         if len(headers) != 1:
-            raise SequenceRefused(ErrorCode.INVALID_RECORD,
+            raise SequenceRefusedError(ErrorCode.INVALID_RECORD,
                                   f"{plog.directory.name}: an idempotent produce carries exactly one batch "
                                   f"per partition, not {len(headers)}")
         h = headers[0]
         if h.producer_epoch < 0 or h.base_sequence < 0:
-            raise SequenceRefused(ErrorCode.INVALID_RECORD,
+            raise SequenceRefusedError(ErrorCode.INVALID_RECORD,
                                   f"{plog.directory.name}: producer {h.producer_id} sent epoch {h.producer_epoch} "
                                   f"and sequence {h.base_sequence}; both must be >= 0")
         if parts is None or not parts.in_step(leader_epoch):
@@ -237,7 +237,7 @@ class ProducerStates:
             return Admission(headers, None, parts)
         if isinstance(verdict, Duplicate):
             return Admission(headers, AppendInfo(verdict.first_offset, verdict.last_offset, h.max_timestamp), None)
-        raise SequenceRefused(ErrorCode(int(verdict.error)), f"{plog.directory.name}: {verdict.message}")
+        raise SequenceRefusedError(ErrorCode(int(verdict.error)), f"{plog.directory.name}: {verdict.message}")
 
     def expire(self, now_ms: int, max_idle_ms: int = PRODUCER_ID_EXPIRATION_MS) -> None:
         """Forget producers idle for `max_idle_ms` in every loaded table (periodically)."""

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 HW_CHECKPOINT = "replication-offset-checkpoint"
 
 
-class PartitionRefused(RequestRefusedError):
+class PartitionRefusedError(RequestRefusedError):
     """A request names a partition this broker cannot serve; carries code and message."""
 
 
@@ -200,28 +200,28 @@ class ReplicaManager:
     # -- lookups for request handlers --------------------------------------------------------
 
     def hosted(self, topic: object, partition: object) -> Partition:
-        """The replica if this broker hosts it (leader or follower), else PartitionRefused."""
+        """The replica if this broker hosts it (leader or follower), else PartitionRefusedError."""
         if not isinstance(topic, str) or type(partition) is not int:
-            raise PartitionRefused(ErrorCode.INVALID_REQUEST, "topic must be a string and partition an integer")
+            raise PartitionRefusedError(ErrorCode.INVALID_REQUEST, "topic must be a string and partition an integer")
         part = self.partitions.get((topic, partition))
         if part is not None:
             return part
         if (topic, partition) in self.offline:
-            raise PartitionRefused(ErrorCode.KAFKA_STORAGE_ERROR,
+            raise PartitionRefusedError(ErrorCode.KAFKA_STORAGE_ERROR,
                                    f"broker {self.broker_id} cannot serve {topic}-{partition}: "
                                    f"{self.offline[(topic, partition)]}")
         if not self.cache.has_partition(topic, partition):
-            raise PartitionRefused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            raise PartitionRefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                                    f"this broker knows no partition {topic}-{partition}")
-        raise PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        raise PartitionRefusedError(ErrorCode.NOT_LEADER_OR_FOLLOWER,
                                f"broker {self.broker_id} hosts no replica of {topic}-{partition} "
                                f"(leader: {self.cache.leader(topic, partition)})")
 
     def leader_partition(self, topic: object, partition: object) -> Partition:
-        """The partition if this broker leads it; else PartitionRefused with the reason."""
+        """The partition if this broker leads it; else PartitionRefusedError with the reason."""
         part = self.hosted(topic, partition)
         if not part.is_leader:
-            raise PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
+            raise PartitionRefusedError(ErrorCode.NOT_LEADER_OR_FOLLOWER,
                                    f"broker {self.broker_id} does not lead {topic}-{partition} "
                                    f"(leader: {part.leader}, leader epoch {part.leader_epoch})")
         return part

@@ -378,8 +378,5 @@ class Fetcher:
             error = self._errors.pop(0)
             raise error
 
-    def has_buffered(self) -> bool:
-        return bool(self._completed)
-
     def clear_buffer(self) -> None:
         self._completed.clear()

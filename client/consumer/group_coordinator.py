@@ -49,7 +49,7 @@ _MEMBERSHIP_LOST = frozenset({ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.ILLEGAL_GEN
 NO_GENERATION = -1
 
 
-class RejoinNeeded(Exception):
+class RejoinNeededError(Exception):
     """The join or sync round must start over (internal to the coordinator)."""
 
 
@@ -168,7 +168,7 @@ class ConsumerCoordinator:
             try:
                 assignment = await self._join_and_sync()
                 break
-            except RejoinNeeded:
+            except RejoinNeededError:
                 continue
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 log.info("group %s: coordinator unreachable during the rebalance (%s)", self.group_id, exc)
@@ -219,7 +219,7 @@ class ConsumerCoordinator:
                        for name in self.assignors]))
         if join.error_code == ErrorCode.MEMBER_ID_REQUIRED:   # KIP-394: rejoin with the id we were given
             self.member_id = join.member_id
-            raise RejoinNeeded()
+            raise RejoinNeededError()
         self._check(join.error_code, "JoinGroup")
         self.member_id, self.generation = join.member_id, join.generation_id
         self.protocol, self.leader_id = join.protocol_name, join.leader
@@ -234,14 +234,14 @@ class ConsumerCoordinator:
         return decode_assignment(bytes(sync.assignment))
 
     def _check(self, code: int, what: str) -> None:
-        """Act on a group error code; raise RejoinNeeded for the ones a new round fixes."""
+        """Act on a group error code; raise RejoinNeededError for the ones a new round fixes."""
         if code == ErrorCode.NONE:
             return
         if code == ErrorCode.UNKNOWN_MEMBER_ID:
             self.member_id, self.generation = "", NO_GENERATION
-            raise RejoinNeeded()
+            raise RejoinNeededError()
         if code in (ErrorCode.REBALANCE_IN_PROGRESS, ErrorCode.ILLEGAL_GENERATION):
-            raise RejoinNeeded()
+            raise RejoinNeededError()
         if code in _COORDINATOR_GONE:
             self._coordinator_dead()
         error = BrokerError.for_code(code, f"{what} for group {self.group_id}")

@@ -64,7 +64,7 @@ def _gzip_compress(data: Buffer) -> bytes:
     return gzip.compress(data, _GZIP_LEVEL, mtime=0)
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     """The output would pass the caller's limit."""
 
 
@@ -80,7 +80,7 @@ def _gzip_decompress(data: Buffer, limit: int | None) -> bytes:
         out.append(chunk)
         total += len(chunk)
         if total > limit:
-            raise _TooLarge
+            raise _TooLargeError
         if not member.eof:
             raise ValueError("the gzip stream ends before its end-of-stream marker")
         rest = member.unused_data
@@ -93,7 +93,7 @@ def _snappy_compress(data: Buffer) -> bytes:
 
 def _snappy_raw(data: Buffer, limit: int | None) -> bytes:
     if limit is not None and cramjam.snappy.decompress_raw_len(data) > limit:  # snappy states its length first
-        raise _TooLarge
+        raise _TooLargeError
     return bytes(cramjam.snappy.decompress_raw(data))
 
 
@@ -143,7 +143,7 @@ def _bounded(module: ModuleType, data: Buffer, limit: int | None) -> bytes:
             if made < size:
                 return out[:made]
         if size > limit:
-            raise _TooLarge
+            raise _TooLargeError
         size = min(limit + 1, size * 2)
 
 
@@ -191,7 +191,7 @@ def decompress(codec: int, data: Buffer, limit: int | None = None) -> Buffer:
     name = Compression(codec).name.lower()
     try:
         return _CODECS[codec][1](data, limit)
-    except _TooLarge:
+    except _TooLargeError:
         raise CorruptBatchError(f"{len(data)} bytes of {name} records decompress to more than {limit} bytes, "
                                 "the most this broker unpacks from one batch") from None
     except (ValueError, OSError, EOFError, zlib.error, cramjam.DecompressionError) as exc:

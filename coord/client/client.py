@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from coord.client.connection import Connection, HandshakeRefused, close_quietly
+from coord.client.connection import Connection, HandshakeRefusedError, close_quietly
 from coord.client.core import (WATCH_CHILD, WATCH_DATA, WATCH_EXISTS, WATCH_PERSISTENT,
                                WATCH_RECURSIVE, ClientCore, Notify, ProtocolError)
 from coord.client.requests import create_request
@@ -178,7 +178,7 @@ class CoordClient:
             try:
                 await self._connect_one(host, port, deadline)
                 return
-            except (TimeoutError, OSError, HandshakeRefused, ProtocolError) as e:
+            except (TimeoutError, OSError, HandshakeRefusedError, ProtocolError) as e:
                 last_error = e
                 log.debug("cannot connect to %s:%d: %s", host, port, e)
             if time.monotonic() >= deadline:

@@ -30,7 +30,7 @@ async def close_quietly(writer: asyncio.StreamWriter) -> None:
         pass
 
 
-class HandshakeRefused(Exception):
+class HandshakeRefusedError(Exception):
     """The server closed the connection instead of answering the ConnectRequest."""
 
 
@@ -56,7 +56,7 @@ class Connection:
                 raise TimeoutError()
             data = await asyncio.wait_for(self.reader.read(65536), left)
             if not data:
-                raise HandshakeRefused("server closed the connection during the handshake")
+                raise HandshakeRefusedError("server closed the connection during the handshake")
             frames = self.frames.feed(data)
             if frames:
                 resp = self.core.connected(frames[0])

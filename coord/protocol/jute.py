@@ -131,11 +131,6 @@ class JuteReader:
             raise MarshallingError(f"vector count {n} exceeds the {self.remaining()} bytes left")
         return [read_item(self) for _ in range(n)]
 
-    def read_rest(self) -> bytes:
-        start = self.pos
-        self.pos = len(self.data)
-        return self.data[start:]
-
     def read_struct(self, st: struct.Struct, what: str) -> tuple[Any, ...]:
         return st.unpack_from(self.data, self._take(st.size, what))
 

@@ -7,7 +7,7 @@ each the 8-byte magic ``PBZKSNP1`` then one entry framed like the txn log
 aversion, owner, pzxid], ...], "sessions": [[id, timeout_ms, password], ...]}``.
 A snapshot is written to a temporary name, fsynced, then renamed, so a crash leaves
 either the whole file or none; a snapshot that fails its checks is therefore corruption
-and restoring refuses with `SnapshotCorruption`.
+and restoring refuses with `SnapshotCorruptionError`.
 
 The snapshot is taken between two transactions (consistent, not fuzzy): the committer
 stops applying while it packs the tree in chunks of a few ms, between which the event
@@ -43,7 +43,7 @@ _HEAD = struct.Struct(">II")
 KEEP = 2
 
 
-class SnapshotCorruption(Exception):
+class SnapshotCorruptionError(Exception):
     """A snapshot file is damaged; restoring from it would invent or lose state."""
 
 
@@ -118,18 +118,18 @@ def load_file(path: Path) -> DataTree:
     zxid = int(path.name.split(".", 1)[1], 16)
     tree = parse_snapshot(path.read_bytes(), str(path))
     if tree.last_zxid != zxid:
-        raise SnapshotCorruption(f"{path}: holds zxid {tree.last_zxid:#x}, name says {zxid:#x}")
+        raise SnapshotCorruptionError(f"{path}: holds zxid {tree.last_zxid:#x}, name says {zxid:#x}")
     return tree
 
 
 def parse_snapshot(buf: bytes, name: str) -> DataTree:
     """A snapshot file's bytes (from disk, or shipped by a ZAB leader as SNAP) -> tree."""
     if buf[:len(MAGIC)] != MAGIC or len(buf) < len(MAGIC) + _HEAD.size:
-        raise SnapshotCorruption(f"{name}: bad magic or header; refusing to start")
+        raise SnapshotCorruptionError(f"{name}: bad magic or header; refusing to start")
     length, crc = _HEAD.unpack_from(buf, len(MAGIC))
     body = buf[len(MAGIC) + _HEAD.size:]
     if len(body) != length or crc32c.crc32c(body) != crc:
-        raise SnapshotCorruption(f"{name}: length or crc mismatch; refusing to start")
+        raise SnapshotCorruptionError(f"{name}: length or crc mismatch; refusing to start")
     doc = msgpack.unpackb(body, raw=False)
     return DataTree.restore(doc["nodes"], doc["sessions"], doc["zxid"])
 
@@ -149,7 +149,7 @@ class SnapshotFile:
     def read(self, offset: int, size: int) -> bytes:
         data = os.pread(self._fd, size, offset)
         if len(data) != size:
-            raise SnapshotCorruption(f"snapshot {self.zxid:#x}: {len(data)} bytes at "
+            raise SnapshotCorruptionError(f"snapshot {self.zxid:#x}: {len(data)} bytes at "
                                      f"{offset}, expected {size}")
         return data
 
@@ -164,7 +164,7 @@ def open_newest(snap_dir: Path) -> SnapshotFile | None:
             return SnapshotFile(*snaps[-1])
         except FileNotFoundError:
             continue
-    raise SnapshotCorruption(f"{snap_dir}: snapshots keep vanishing while opened")
+    raise SnapshotCorruptionError(f"{snap_dir}: snapshots keep vanishing while opened")
 
 
 def verify_file(path: Path, block: int = 1 << 20) -> None:
@@ -172,11 +172,11 @@ def verify_file(path: Path, block: int = 1 << 20) -> None:
     with open(path, "rb") as f:
         head = f.read(len(MAGIC) + _HEAD.size)
         if head[:len(MAGIC)] != MAGIC or len(head) < len(MAGIC) + _HEAD.size:
-            raise SnapshotCorruption(f"{path}: bad magic or header")
+            raise SnapshotCorruptionError(f"{path}: bad magic or header")
         length, crc = _HEAD.unpack_from(head, len(MAGIC))
         got, total = 0, 0
         while chunk := f.read(block):
             got = crc32c.crc32c(chunk, got)
             total += len(chunk)
     if total != length or got != crc:
-        raise SnapshotCorruption(f"{path}: length or crc mismatch")
+        raise SnapshotCorruptionError(f"{path}: length or crc mismatch")

@@ -12,7 +12,7 @@ Recovery (`read_all`): a bad entry at the very end of the newest segment (cut sh
 failing its crc with nothing after it, or followed only by zero bytes) is a torn write
 from a crash and is truncated away; that entry was never acknowledged because replies
 wait for fsync. Any other bad entry (in an older segment, or with good data after it, or
-zxids going backwards) is corruption: `LogCorruption` is raised and the server refuses
+zxids going backwards) is corruption: `TxnLogCorruptionError` is raised and the server refuses
 to start rather than silently lose or invent committed state.
 
 This module does blocking file I/O and is meant to run on a worker thread; it must never
@@ -38,7 +38,7 @@ MAGIC = b"PBZKLOG1"
 _HEAD = struct.Struct(">II")
 
 
-class LogCorruption(Exception):
+class TxnLogCorruptionError(Exception):
     """The log holds damage that is not a torn tail; starting would lose committed data."""
 
 
@@ -85,7 +85,7 @@ def _scan(buf: bytes, name: str, decode: Callable[[bytes], Any] = Txn.unpack) ->
     if buf[:len(MAGIC)] != MAGIC:
         if len(buf) < len(MAGIC) and MAGIC.startswith(buf):
             return _Scan([], [], 0, "torn header")
-        raise LogCorruption(f"{name}: not a pybroker coord log (bad magic)")
+        raise TxnLogCorruptionError(f"{name}: not a pybroker coord log (bad magic)")
     pos, txns, starts = len(MAGIC), [], []
     while pos < len(buf):
         if pos + _HEAD.size > len(buf):
@@ -139,14 +139,14 @@ class TxnLog:
             if scan.bad is not None:
                 newest = index == len(segments) - 1
                 if not newest or not _is_torn_tail(buf, scan.good_end):
-                    raise LogCorruption(
+                    raise TxnLogCorruptionError(
                         f"{path}: {scan.bad}, and it is not a torn tail; refusing to start. "
                         f"Restore the data dir from a replica or backup.")
                 self._truncate(path, scan.good_end)
                 self.truncated = f"{path.name}: {scan.bad}; truncated at byte {scan.good_end}"
             for t in scan.txns:
                 if t.zxid <= last:
-                    raise LogCorruption(f"{path}: zxid {t.zxid:#x} after {last:#x}; refusing to start")
+                    raise TxnLogCorruptionError(f"{path}: zxid {t.zxid:#x} after {last:#x}; refusing to start")
                 last = t.zxid
                 if t.zxid > after_zxid:
                     out.append(t)

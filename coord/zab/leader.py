@@ -33,7 +33,7 @@ from coord.zab.messages import (
 )
 from coord.zab.quorum import is_quorum, quorum_acked
 from coord.zab.roles import PeerView, Role, RoleState
-from coord.zab.sync import Compacted, SyncStream
+from coord.zab.sync import HistoryCompactedError, SyncStream
 
 
 class Phase(enum.IntEnum):
@@ -160,7 +160,7 @@ class Leading(RoleState):
                 stream.on_tick()
             else:
                 stream.pump()
-        except Compacted:
+        except HistoryCompactedError:
             # A snapshot here dropped proposals it still had to send: forget it; it
             # times out, rejoins and is sent the newer snapshot.
             del self.recs[sid]

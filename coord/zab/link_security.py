@@ -40,7 +40,7 @@ log = logging.getLogger("coord.zab.link_security")
 _U32 = struct.Struct(">I")
 
 
-class LinkRefused(Exception):
+class LinkRefusedError(Exception):
     """The peer did not authenticate; the message says why (safe to log)."""
 
 
@@ -57,7 +57,7 @@ class LinkSecurity:
 async def _read_token(reader: asyncio.StreamReader) -> bytes:
     (size,) = _U32.unpack(await reader.readexactly(4))
     if size > MAX_RESPONSE:
-        raise LinkRefused(f"a {size}-byte SASL token (limit {MAX_RESPONSE})")
+        raise LinkRefusedError(f"a {size}-byte SASL token (limit {MAX_RESPONSE})")
     return await reader.readexactly(size)
 
 
@@ -67,7 +67,7 @@ def _write_token(writer: asyncio.StreamWriter, token: bytes) -> None:
 
 async def authenticate_to(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                           security: LinkSecurity) -> None:
-    """Dialer side, after sending our sid. Raises LinkRefused or a connection error."""
+    """Dialer side, after sending our sid. Raises LinkRefusedError or a connection error."""
     if security.sasl_login is None:
         return
     client = DigestMD5Client(*security.sasl_login)
@@ -80,11 +80,11 @@ async def authenticate_to(reader: asyncio.StreamReader, writer: asyncio.StreamWr
     try:
         await asyncio.wait_for(exchange(), security.timeout)
     except SaslError as e:
-        raise LinkRefused(str(e)) from None
+        raise LinkRefusedError(str(e)) from None
     except TimeoutError:
-        raise LinkRefused("quorum SASL handshake timed out") from None
+        raise LinkRefusedError("quorum SASL handshake timed out") from None
     except asyncio.IncompleteReadError:
-        raise LinkRefused("the peer closed the link during quorum SASL (wrong "
+        raise LinkRefusedError("the peer closed the link during quorum SASL (wrong "
                           "QuorumLearner password?)") from None
 
 
@@ -112,12 +112,12 @@ def _same_ip(a: str, b: str) -> bool:
 async def authenticate_from(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                             security: LinkSecurity, sender: int, sender_host: str | None) -> None:
     """Acceptor side, after reading the dialer's claimed sid (configured at
-    `sender_host`; None: not a member). Raises LinkRefused."""
+    `sender_host`; None: not a member). Raises LinkRefusedError."""
     if sender_host is None:
-        raise LinkRefused(f"a link claims server id {sender}, which is not in the ensemble")
+        raise LinkRefusedError(f"a link claims server id {sender}, which is not in the ensemble")
     if security.server_ssl is not None and security.verify_peer_host and \
             not certificate_names(writer.get_extra_info("peercert"), sender_host):
-        raise LinkRefused(f"a link claiming server id {sender} shows a certificate that does "
+        raise LinkRefusedError(f"a link claiming server id {sender} shows a certificate that does "
                           f"not name {sender_host}, that member's host "
                           "(ssl.quorum.hostnameVerification)")
     if security.sasl_users is None:
@@ -132,9 +132,9 @@ async def authenticate_from(reader: asyncio.StreamReader, writer: asyncio.Stream
     try:
         await asyncio.wait_for(exchange(), security.timeout)
     except SaslError as e:
-        raise LinkRefused(f"a link claiming server id {sender} failed quorum SASL: {e}") from None
+        raise LinkRefusedError(f"a link claiming server id {sender} failed quorum SASL: {e}") from None
     except TimeoutError:
-        raise LinkRefused(f"a link claiming server id {sender} did not finish quorum SASL "
+        raise LinkRefusedError(f"a link claiming server id {sender} did not finish quorum SASL "
                           f"within {security.timeout}s") from None
     except asyncio.IncompleteReadError:
-        raise LinkRefused(f"a link claiming server id {sender} closed during quorum SASL") from None
+        raise LinkRefusedError(f"a link claiming server id {sender} closed during quorum SASL") from None

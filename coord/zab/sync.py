@@ -12,7 +12,7 @@ sent once it has caught up; from then on the follower gets the ordinary broadcas
 
 This module must never read snapshot bytes itself (it names ranges; the shell reads
 them), never send an item out of order, and never send a diff the history no longer
-holds (`Compacted` instead).
+holds (`HistoryCompactedError` instead).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from coord.zab.messages import NewLeader, SyncDiff, SyncHeader
 from coord.zab.roles import PeerView
 
 
-class Compacted(Exception):
+class HistoryCompactedError(Exception):
     """The history no longer holds the proposals this stream still has to send."""
 
 
@@ -112,7 +112,7 @@ class SyncStream:
         upto = span[1] if span is not None else None if self.end is None else self.end[1]
         history = peer.history
         if after < history.snap_zxid:
-            raise Compacted(f"stream {self.id} to {self.to} needs proposals after {after:#x}, "
+            raise HistoryCompactedError(f"stream {self.id} to {self.to} needs proposals after {after:#x}, "
                             f"but the log starts at {history.snap_zxid:#x}")
         entries = history.batch_after(after, self.chunk, upto)
         if not entries:

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 from coord.security.tls_accept import TlsAcceptor
-from coord.zab.link_security import LinkRefused, LinkSecurity, authenticate_from, authenticate_to
+from coord.zab.link_security import LinkRefusedError, LinkSecurity, authenticate_from, authenticate_to
 from coord.zab.messages import Message, MessageError, decode, encode
 
 log = logging.getLogger("coord.zab.transport")
@@ -114,10 +114,10 @@ class PeerNetwork:
                     host, port, ssl=self.security.client_ssl), self.security.timeout)
                 writer.write(_U32.pack(self.sid))
                 await authenticate_to(reader, writer, self.security)
-            except (TimeoutError, OSError, LinkRefused) as e:
+            except (TimeoutError, OSError, LinkRefusedError) as e:
                 if writer is not None:
                     writer.close()
-                refused = isinstance(e, (LinkRefused, ssl.SSLError))
+                refused = isinstance(e, (LinkRefusedError, ssl.SSLError))
                 if refused:
                     log.warning("link %d -> %d refused: %s", self.sid, peer, e)
                 # A refusal will not heal by itself: retry slowly, and quietly.
@@ -184,7 +184,7 @@ class PeerNetwork:
                 body = parts[0] if len(parts) == 1 else b"".join(parts)
                 parts, total = [], 0
                 self.on_message(sender, decode(body))
-        except LinkRefused as exc:
+        except LinkRefusedError as exc:
             log.warning("refused a quorum link from %s: %s",
                         writer.get_extra_info("peername"), exc)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, MessageError) as exc:

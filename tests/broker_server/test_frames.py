@@ -15,7 +15,7 @@ from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import BrokerError, ErrorCode, UnknownTopicOrPartitionError
 from client.protocol.frames import LENGTH, FrameDecoder, FrameError, FrameTooLargeError, InvalidFrameError
 from client.protocol.kafka_frames import (
-    RequestHeader, UnsupportedVersion, decode_request, decode_response, encode_request, response_parts,
+    RequestHeader, UnsupportedRequestError, decode_request, decode_response, encode_request, response_parts,
 )
 
 names = st.text(alphabet="abcxyz-._", min_size=1, max_size=12)
@@ -68,7 +68,7 @@ def test_unserved_keys_and_versions_are_refused_with_the_header_read():
     for key, version in ((999, 0), (ApiKey.METADATA, 13), (ApiKey.FETCH, 3), (ApiKey.API_VERSIONS, 4)):
         payload = encode_request(RequestHeader(ApiKey.METADATA, 1, 42, "c"), m.MetadataRequest())[4:]
         payload = key.to_bytes(2, "big", signed=True) + version.to_bytes(2, "big") + payload[4:]
-        with pytest.raises(UnsupportedVersion) as refused:
+        with pytest.raises(UnsupportedRequestError) as refused:
             decode_request(payload)
         assert (refused.value.header.api_key, refused.value.header.api_version) == (key, version)
         assert refused.value.header.correlation_id == 42

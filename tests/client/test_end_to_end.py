@@ -1,4 +1,4 @@
-"""Issue 5's end-to-end test: 100,000 records in through the Python client and through
+"""The end-to-end test: 100,000 records in through the Python client and through
 `pybroker produce`, out through the consumer and `pybroker consume`, identical and in
 order per partition; then the node restarts and everything reads back the same."""
 

@@ -1,4 +1,4 @@
-"""Issue 7's consumer-group claims with real processes: a node, member processes, SIGKILL.
+"""Consumer groups' claims with real processes: a node, member processes, SIGKILL.
 
 - Three members over six partitions: every record is processed by exactly one member.
 - SIGKILL one member mid-stream: its partitions move to the survivors (after the session

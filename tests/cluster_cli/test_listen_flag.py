@@ -49,7 +49,7 @@ def test_toml_takes_kafkas_listener_spellings(tmp_path: Path):
     conf.write_text('listeners = "PLAINTEXT://0.0.0.0:9094"\n"advertised.listeners" = "PLAINTEXT://b1.example:19094"\n')
     cfg = load_config(conf)
     assert (cfg.host, cfg.port, cfg.advertised_host, cfg.advertised_port) == ("0.0.0.0", 9094, "b1.example", 19094)
-    conf.write_text('listeners = "PLAINTEXT://a:1,SSL://a:2"\n')   # several listeners (issue 14): kept as given
+    conf.write_text('listeners = "PLAINTEXT://a:1,SSL://a:2"\n')   # several listeners: kept as given
     cfg = load_config(conf)
     assert (cfg.listeners, cfg.host, cfg.port) == ("PLAINTEXT://a:1,SSL://a:2", "a", 1)
     conf.write_text('listeners = "PLAINTEXT://a:1,INTERNAL://a:2"\n')   # a name the protocol map lacks

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 import pytest
 
 from coord.client import CoordClient
-from coord.recipes import Election, LeadershipLost, Lock
+from coord.recipes import Election, LeadershipLostError, Lock
 from tests.support.faultproxy import FaultProxy
 from tests.coord_client.waiting import wait_for
 
@@ -51,7 +51,7 @@ async def test_one_leader_at_a_time_and_the_next_takes_over(zk_server) -> None:
         assert await runs[0] == "c0"
         await wait_for(lambda: history == ["c0", "c1"], 5)
         await cs[1].stop()                              # leader's session closes
-        with pytest.raises(LeadershipLost):
+        with pytest.raises(LeadershipLostError):
             await runs[1]
         await wait_for(lambda: history == ["c0", "c1", "c2"], 5)
         resign["c2"].set()
@@ -124,7 +124,7 @@ async def test_suspended_session_ends_leadership_and_lock(zk_server) -> None:
             proxy.cut()
             await asyncio.wait_for(lock.lost.wait(), 5)
             assert not lock.is_held
-            with pytest.raises(LeadershipLost):
+            with pytest.raises(LeadershipLostError):
                 await asyncio.wait_for(run, 5)
             proxy.heal()
             await c.wait_connected(10)

@@ -8,10 +8,10 @@ import pytest
 
 from coord.server import txn as T
 from coord.server.datatree import DataTree
-from coord.server.snapshot import (SnapshotCorruption, list_snapshots, load_latest, pack_tree,
+from coord.server.snapshot import (SnapshotCorruptionError, list_snapshots, load_latest, pack_tree,
                                    write_snapshot)
 from coord.server.txn import Txn
-from coord.server.txnlog import MAGIC, LogCorruption, TxnLog, list_segments
+from coord.server.txnlog import MAGIC, TxnLogCorruptionError, TxnLog, list_segments
 
 
 def _txns(first: int, n: int) -> list[Txn]:
@@ -69,7 +69,7 @@ def test_damage_in_the_middle_refuses_to_start(tmp_path: Path) -> None:
     raw = bytearray(seg.read_bytes())
     raw[len(MAGIC) + 12] ^= 0xFF  # inside the first entry's body
     seg.write_bytes(bytes(raw))
-    with pytest.raises(LogCorruption, match="refusing to start"):
+    with pytest.raises(TxnLogCorruptionError, match="refusing to start"):
         TxnLog(tmp_path).read_all()
 
 
@@ -82,7 +82,7 @@ def test_damage_in_an_older_segment_refuses(tmp_path: Path) -> None:
     log.close()
     first = list_segments(tmp_path)[0][1]
     first.write_bytes(first.read_bytes()[:-2])
-    with pytest.raises(LogCorruption):
+    with pytest.raises(TxnLogCorruptionError):
         TxnLog(tmp_path).read_all()
 
 
@@ -103,7 +103,7 @@ def test_snapshot_round_trip_and_corruption(tmp_path: Path) -> None:
     raw = bytearray(newest.read_bytes())
     raw[-3] ^= 1
     newest.write_bytes(bytes(raw))
-    with pytest.raises(SnapshotCorruption, match="refusing to start"):
+    with pytest.raises(SnapshotCorruptionError, match="refusing to start"):
         load_latest(tmp_path)
 
 

@@ -27,7 +27,7 @@ from broker.groups.messages import (
 from broker.groups.records import OffsetAndMetadata, Record
 from client.assignors import range_assign
 from tests.sim.clock import Scheduler
-from tests.sim.seeds import SimFailure
+from tests.sim.seeds import SimFailureError
 
 PARTITIONS = 6
 CONFIG = GroupConfig(min_session_timeout_ms=100)
@@ -56,7 +56,7 @@ class GroupSim:
         self.clients = [Client(f"c{i}", f"static-{i}" if i % 2 else None) for i in range(4)]
 
     def fail(self, what: str) -> None:
-        raise SimFailure(self.seed, self.sched.now, what, f"python -m tests.groups.sim {self.seed}")
+        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.groups.sim {self.seed}")
 
     def now_ms(self) -> int:
         return int(self.sched.now * 1000)

@@ -15,7 +15,7 @@ from broker.groups.manager import GroupManager
 from broker.groups.messages import ErrorCode, GroupState, Heartbeat, JoinGroup, OffsetCommit, OffsetFetch, SyncGroup
 from broker.groups.offsets_topic import OFFSETS_TOPIC, partition_for
 from broker.groups.records import OffsetAndMetadata
-from broker.groups.shell import CoordinatorRefused
+from broker.groups.shell import CoordinatorRefusedError
 from broker.log import LogConfig, PartitionLog
 from broker.metadata.cache import MetadataCache, TopicMetadata
 from broker.metadata.znodes import BrokerInfo, PartitionState
@@ -69,7 +69,7 @@ async def test_resign_then_lead_again_at_a_higher_epoch_reloads_the_group(tmp_pa
     assert manager.list_groups() == [("g", "consumer", GroupState.STABLE)]
 
     manager.on_resign(OFFSETS_TOPIC, p)
-    with pytest.raises(CoordinatorRefused) as refused:
+    with pytest.raises(CoordinatorRefusedError) as refused:
         await manager.request("g", lambda r: Heartbeat(r, member, generation))
     assert refused.value.code is ErrorCode.NOT_COORDINATOR
 

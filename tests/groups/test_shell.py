@@ -14,7 +14,7 @@ from broker.groups.messages import (
 )
 from broker.groups.offsets_topic import java_string_hash, partition_for
 from broker.groups.records import OffsetAndMetadata, Record, decode_offset_value, offset_record
-from broker.groups.shell import CoordinatorRefused, PartitionCoordinator
+from broker.groups.shell import CoordinatorRefusedError, PartitionCoordinator
 
 CONFIG = GroupConfig(min_session_timeout_ms=50, offsets_retention_ms=60_000)
 
@@ -81,7 +81,7 @@ async def test_a_new_leader_loads_groups_and_offsets_from_the_log() -> None:
 
 async def test_refusals_while_loading_and_after_resigning() -> None:
     shell = PartitionCoordinator(4, MemoryPartition(auto_ack=False), CONFIG)
-    with pytest.raises(CoordinatorRefused) as loading:
+    with pytest.raises(CoordinatorRefusedError) as loading:
         await shell.request("g", join())
     assert loading.value.code is ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
     shell.load()
@@ -89,10 +89,10 @@ async def test_refusals_while_loading_and_after_resigning() -> None:
     await asyncio.sleep(0.01)
     assert not parked.done()
     shell.close()
-    with pytest.raises(CoordinatorRefused) as waiting:
+    with pytest.raises(CoordinatorRefusedError) as waiting:
         await parked
     assert waiting.value.code is ErrorCode.NOT_COORDINATOR
-    with pytest.raises(CoordinatorRefused) as after:
+    with pytest.raises(CoordinatorRefusedError) as after:
         await shell.request("g", join())
     assert after.value.code is ErrorCode.NOT_COORDINATOR
 
@@ -120,9 +120,9 @@ async def test_a_refused_append_becomes_not_coordinator() -> None:
     shell = PartitionCoordinator(0, io, CONFIG)
     shell.load()
 
-    class NotLeader(Exception):
+    class NotLeaderError(Exception):
         code = ErrorCode.NOT_LEADER_OR_FOLLOWER
-    io.refuse = NotLeader("moved")
+    io.refuse = NotLeaderError("moved")
     answer = await shell.request("g", commit("", -1, 5))
     assert answer.partitions == ((("t", 0), ErrorCode.NOT_COORDINATOR),)
     shell.close()

@@ -303,7 +303,7 @@ def parse_api_versions_v0(body: bytes) -> tuple[int, dict[int, tuple[int, int]]]
     return error, table
 
 
-class Closed(Exception):
+class ClosedError(Exception):
     """The broker closed the connection (or reset it) instead of answering."""
 
 
@@ -325,14 +325,14 @@ class RawConn:
             try:
                 chunk = self.sock.recv(n - len(out))
             except ConnectionResetError:
-                raise Closed("reset") from None
+                raise ClosedError("reset") from None
             if not chunk:
-                raise Closed(f"closed after {len(out)} of {n} bytes")
+                raise ClosedError(f"closed after {len(out)} of {n} bytes")
             out += chunk
         return bytes(out)
 
     def read_frame(self) -> bytes:
-        """The next response frame; Closed if the broker hung up; socket.timeout if it says nothing."""
+        """The next response frame; ClosedError if the broker hung up; socket.timeout if it says nothing."""
         size = struct.unpack(">i", self._read(4))[0]
         return self._read(size)
 
@@ -351,7 +351,7 @@ class RawConn:
         False if it answered something instead."""
         try:
             self.read_frame()
-        except Closed:
+        except ClosedError:
             return True
         return False
 

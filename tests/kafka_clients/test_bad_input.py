@@ -19,7 +19,7 @@ import pytest
 
 from tests.kafka_clients.kwire import (API_API_VERSIONS, API_FETCH, API_METADATA, API_PRODUCE, CORRUPT_MESSAGE,
                                        INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE, UNSUPPORTED_VERSION, Batch,
-                                       Closed, RawConn, fetch_body, frame, header, i16, i32, parse_api_versions_v0, parse_batches,
+                                       ClosedError, RawConn, fetch_body, frame, header, i16, i32, parse_api_versions_v0, parse_batches,
                                        parse_fetch_v4, parse_produce_v7, produce_body, record, string)
 from tests.kafka_clients.servers import Broker
 
@@ -135,7 +135,7 @@ def test_bad_batch_is_refused_and_nothing_of_it_is_stored(kafka_node: Broker, to
         victim.send(frame(header(API_PRODUCE, 7, 5) + produce_body(topic, 0, batch.encode())))
         try:
             answer: bytes | None = victim.read_frame()
-        except Closed:              # closing the connection is an allowed refusal too
+        except ClosedError:              # closing the connection is an allowed refusal too
             answer = None
         if answer is not None:
             assert struct.unpack_from(">i", answer)[0] == 5

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from broker.log import LogConfig, PartitionLog
-from broker.server.idempotence import (ProducerStates, SequenceRefused, snapshot_offsets, snapshot_path)
+from broker.server.idempotence import (ProducerStates, SequenceRefusedError, snapshot_offsets, snapshot_path)
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import build_batch, iter_batches
 
@@ -56,16 +56,16 @@ def test_a_retried_batch_is_answered_with_its_original_offset_and_written_once(p
 def test_gaps_stale_epochs_and_malformed_idempotent_produces_are_refused(plog) -> None:
     states = ProducerStates()
     produce(states, plog, batch(7, 0, epoch=3))
-    with pytest.raises(SequenceRefused) as gap:
+    with pytest.raises(SequenceRefusedError) as gap:
         produce(states, plog, batch(7, 5, epoch=3))
     assert gap.value.code is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER and "expected 2" in gap.value.message
-    with pytest.raises(SequenceRefused) as fenced:
+    with pytest.raises(SequenceRefusedError) as fenced:
         produce(states, plog, batch(7, 2, epoch=2))
     assert fenced.value.code is ErrorCode.INVALID_PRODUCER_EPOCH
-    with pytest.raises(SequenceRefused) as two:
+    with pytest.raises(SequenceRefusedError) as two:
         produce(states, plog, batch(7, 2, epoch=3) + batch(7, 4, epoch=3))
     assert two.value.code is ErrorCode.INVALID_RECORD
-    with pytest.raises(SequenceRefused):
+    with pytest.raises(SequenceRefusedError):
         produce(states, plog, batch(8, -1))
     assert log_batches(plog) == [(0, 7, 0)]                  # nothing refused was written
 
@@ -97,7 +97,7 @@ def test_state_is_rebuilt_from_snapshot_and_log_tail_after_a_restart(tmp_path: P
     states = ProducerStates()
     assert produce(states, plog, batch(1, 18)) == 18           # the last batch: a duplicate
     assert produce(states, plog, batch(1, 12)) == 12           # still in the window of five
-    with pytest.raises(SequenceRefused):
+    with pytest.raises(SequenceRefusedError):
         produce(states, plog, batch(1, 8))                     # out of the window: refused, not written
     assert produce(states, plog, batch(1, 20)) == 22
     plog.close()
@@ -165,7 +165,7 @@ def test_expired_producers_are_forgotten_and_stay_forgotten_after_a_restart(tmp_
     asyncio.run(states.snapshot([plog]))                       # rewritten without it
     plog.close()
     plog = PartitionLog.open(directory, CONFIG)
-    with pytest.raises(SequenceRefused) as unknown:
+    with pytest.raises(SequenceRefusedError) as unknown:
         produce(ProducerStates(), plog, batch(1, 2))
     assert unknown.value.code is ErrorCode.UNKNOWN_PRODUCER_ID
     plog.close()
@@ -194,7 +194,7 @@ def test_without_a_snapshot_only_the_last_two_segments_are_replayed(tmp_path: Pa
     plog = PartitionLog.open(directory, LogConfig(segment_bytes=128))
     states = ProducerStates()
     assert produce(states, plog, batch(2, 6)) == 8               # in the last two segments: known
-    with pytest.raises(SequenceRefused) as unknown:
+    with pytest.raises(SequenceRefusedError) as unknown:
         produce(states, plog, batch(1, 2))
     assert unknown.value.code is ErrorCode.UNKNOWN_PRODUCER_ID
     plog.close()

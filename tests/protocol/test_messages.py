@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client.protocol import messages as m
-from client.protocol.kafka_frames import (RequestHeader, UnsupportedVersion, decode_request, decode_response,
+from client.protocol.kafka_frames import (RequestHeader, UnsupportedRequestError, decode_request, decode_response,
                                           encode_request, encode_response, response_parts)
 from client.protocol.schema import FieldSpec, StructSpec
 
@@ -132,7 +132,7 @@ def test_request_frames_round_trip_with_headers_v1_and_v2():
 
 def test_an_unserved_version_is_named_from_the_fixed_header_alone():
     frame = struct.pack(">hhi", 18, 99, 5) + b"\xff\xfe garbage"
-    with pytest.raises(UnsupportedVersion) as info:
+    with pytest.raises(UnsupportedRequestError) as info:
         decode_request(frame)
     assert info.value.header.correlation_id == 5 and info.value.header.api_version == 99
 

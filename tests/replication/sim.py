@@ -38,7 +38,7 @@ from broker.replication.messages import (
 from tests.replication.memlog import MemoryLog
 from tests.sim.clock import Scheduler
 from tests.sim.network import Network
-from tests.sim.seeds import SimFailure
+from tests.sim.seeds import SimFailureError
 
 STORE = 100      # the coordination store (znodes, sessions); the controller lives beside it
 CLIENT = 200     # producer
@@ -102,7 +102,7 @@ class ReplicationSim:
                        replica_lag_time_max_ms=300, fetch_retry_ms=100)
 
     def fail(self, what: str) -> None:
-        raise SimFailure(self.seed, self.sched.now, what, f"python -m tests.replication.sim {self.seed}")
+        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.replication.sim {self.seed}")
 
     # ---- the run --------------------------------------------------------------------
 

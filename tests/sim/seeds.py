@@ -1,6 +1,6 @@
 """Seed bookkeeping shared by every simulation: failures that say how to replay them.
 
-A simulation run is a function of its seed alone. When a run fails, `SimFailure`
+A simulation run is a function of its seed alone. When a run fails, `SimFailureError`
 carries the seed, the virtual time, and the exact command that replays that seed, so a
 failure in CI is one copy-paste away from a debugger. It must never swallow a failure.
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
-class SimFailure(AssertionError):
+class SimFailureError(AssertionError):
     """An invariant or liveness check failed under a given seed."""
 
     def __init__(self, seed: int, at: float, what: str, replay: str) -> None:
@@ -23,7 +23,7 @@ class SimFailure(AssertionError):
 @dataclass
 class SweepResult:
     seeds: int
-    failures: list[SimFailure]
+    failures: list[SimFailureError]
     seconds: float
 
     @property
@@ -35,13 +35,13 @@ def sweep(run_one: Callable[[int], object], seeds: Iterable[int],
           stop_on_failure: bool = True) -> SweepResult:
     """Run `run_one(seed)` for each seed, collecting SimFailures."""
     start = time.perf_counter()
-    failures: list[SimFailure] = []
+    failures: list[SimFailureError] = []
     count = 0
     for seed in seeds:
         count += 1
         try:
             run_one(seed)
-        except SimFailure as exc:
+        except SimFailureError as exc:
             failures.append(exc)
             if stop_on_failure:
                 break

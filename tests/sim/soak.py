@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.sim.seeds import SimFailure, sweep
+from tests.sim.seeds import SimFailureError, sweep
 from tests.sim.zab_cluster import run_seed
 
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is not None:
         try:
             cluster = run_seed(args.seed, trace=args.trace)
-        except SimFailure as exc:
+        except SimFailureError as exc:
             print(exc)
             return 1
         if args.trace:

@@ -6,7 +6,7 @@ trivial state machine (the list of applied txns, which is also its snapshot), an
 a random client workload. `run_seed(seed)` draws everything from the seed: ensemble
 size, message faults, crashes with loss of unsynced writes, partitions; then heals and
 demands convergence within a bounded virtual time. Any invariant or liveness failure
-becomes a `SimFailure` naming the seed. It must never use real time or global
+becomes a `SimFailureError` naming the seed. It must never use real time or global
 randomness, so a seed always replays the same run.
 """
 
@@ -25,8 +25,8 @@ from storage.diskio import FaultPlan as DiskFaults
 from tests.sim.clock import Scheduler
 from tests.sim.disk import SimDisk
 from tests.sim.network import Network
-from tests.sim.seeds import SimFailure
-from tests.sim.zab_checks import InvariantViolation, ZabChecker
+from tests.sim.seeds import SimFailureError
+from tests.sim.zab_checks import InvariantViolationError, ZabChecker
 
 # Chunks of 256 bytes (a dozen of the simulator's txns, as a real MiB holds many real
 # ones): a SNAP crosses in many chunks, a long diff in many batches.
@@ -183,12 +183,12 @@ class ZabCluster:
             if a.offset == 0:
                 node.staging = bytearray()
             if a.offset != len(node.staging):
-                raise InvariantViolation(f"{node.sid} staged a chunk at {a.offset}, has {len(node.staging)}")
+                raise InvariantViolationError(f"{node.sid} staged a chunk at {a.offset}, has {len(node.staging)}")
             node.staging += a.data
             node.chunks_staged += 1
         elif isinstance(a, act.InstallSnapshot):
             if len(node.staging) != a.size:
-                raise InvariantViolation(f"{node.sid} installs {a.size} bytes, staged {len(node.staging)}")
+                raise InvariantViolationError(f"{node.sid} installs {a.size} bytes, staged {len(node.staging)}")
             data, node.staging = bytes(node.staging), bytearray()
             disk.meta["snapshot"] = (a.zxid, data)
             disk.truncate(lambda rec: False)
@@ -277,7 +277,7 @@ class ZabCluster:
         except NotLeaderError:
             return False   # not serving (yet, or any more): the client tries elsewhere
         if zxid != promised:
-            raise InvariantViolation(f"server {node.sid} proposed {zxid:#x}, promised {promised:#x}")
+            raise InvariantViolationError(f"server {node.sid} proposed {zxid:#x}, promised {promised:#x}")
         return True
 
     # ----- convergence -------------------------------------------------------------
@@ -334,7 +334,7 @@ def _inject_fault(cluster: ZabCluster, rng: random.Random) -> None:
 
 
 def run_seed(seed: int, liveness_budget: float = 30.0, trace: bool = False) -> ZabCluster:
-    """One complete simulated run; raises SimFailure (with the seed) if anything breaks."""
+    """One complete simulated run; raises SimFailureError (with the seed) if anything breaks."""
     rng = random.Random(seed)
     plan = plan_for(rng)
     cluster = ZabCluster(seed, plan.size)
@@ -350,7 +350,7 @@ def run_seed(seed: int, liveness_budget: float = 30.0, trace: bool = False) -> Z
         _heal_all(cluster)
         deadline = plan.fault_time + liveness_budget
         if not cluster.sched.run_until(deadline, stop=cluster.converged):
-            raise InvariantViolation(
+            raise InvariantViolationError(
                 f"no convergence within {liveness_budget}s of healing: "
                 + ", ".join(f"{n.sid}:{n.peer.state.value if n.peer else 'down'}"
                             f"/{len(n.applied)}" for n in cluster.nodes.values())
@@ -361,7 +361,7 @@ def run_seed(seed: int, liveness_budget: float = 30.0, trace: bool = False) -> Z
         if trace or not isinstance(exc, AssertionError):
             detail += "\n" + "".join(traceback.format_exception(exc)[-4:])
         tail = "\n".join(cluster.trace[-40:]) if trace else ""
-        raise SimFailure(seed, cluster.sched.now, f"{plan}: {detail}\n{tail}",
+        raise SimFailureError(seed, cluster.sched.now, f"{plan}: {detail}\n{tail}",
                          replay_command(seed)) from exc
     return cluster
 

@@ -24,6 +24,7 @@ from coord.protocol.errors import BadVersionError, NoNodeError
 
 from broker.metadata import znodes as Z
 from broker.metadata.validation import LIST_CONFIGS, check_configs
+from broker.refusal import RequestRefusedError
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.log_manager import log_config_for
 from broker.server.topic_config_changes import announce_topic_change
@@ -35,17 +36,12 @@ WRITE_ATTEMPTS = 5
 Change = Callable[[dict[str, str]], dict[str, str]]
 
 
-class _Refused(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
 
 def _unique(configs: list[Any]) -> None:
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise _Refused(ErrorCode.INVALID_REQUEST, f"config(s) {dupes} appear more than once for one resource")
+        raise RequestRefusedError(ErrorCode.INVALID_REQUEST, f"config(s) {dupes} appear more than once for one resource")
 
 
 def _replace_all(configs: list[Any]) -> Change:
@@ -53,7 +49,7 @@ def _replace_all(configs: list[Any]) -> Change:
     _unique(configs)
     nulls = [c.name for c in configs if c.value is None]
     if nulls:
-        raise _Refused(ErrorCode.INVALID_REQUEST, f"config(s) {nulls} have a null value: AlterConfigs sets "
+        raise RequestRefusedError(ErrorCode.INVALID_REQUEST, f"config(s) {nulls} have a null value: AlterConfigs sets "
                                                   "values (leave a config out to return it to its default)")
     return lambda current: {c.name: c.value for c in configs}
 
@@ -67,13 +63,13 @@ def _incremental(configs: list[Any]) -> Change:
     _unique(configs)
     for c in configs:
         if c.config_operation not in (SET, DELETE, APPEND, SUBTRACT):
-            raise _Refused(ErrorCode.INVALID_REQUEST, f"config {c.name}: operation {c.config_operation} is not "
+            raise RequestRefusedError(ErrorCode.INVALID_REQUEST, f"config {c.name}: operation {c.config_operation} is not "
                                                       "0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT)")
         if c.config_operation in (APPEND, SUBTRACT) and c.name not in LIST_CONFIGS:
-            raise _Refused(ErrorCode.INVALID_CONFIG, f"config {c.name} is not a list: APPEND and SUBTRACT apply to "
+            raise RequestRefusedError(ErrorCode.INVALID_CONFIG, f"config {c.name} is not a list: APPEND and SUBTRACT apply to "
                                                      f"{sorted(LIST_CONFIGS)} only")
         if c.config_operation != DELETE and c.value is None:
-            raise _Refused(ErrorCode.INVALID_REQUEST, f"config {c.name}: a null value is only meaningful for DELETE")
+            raise RequestRefusedError(ErrorCode.INVALID_REQUEST, f"config {c.name}: a null value is only meaningful for DELETE")
 
     def change(current: dict[str, str]) -> dict[str, str]:
         out = dict(current)
@@ -101,19 +97,19 @@ def _check(ctx: BrokerContext, configs: dict[str, str]) -> None:
         except ValueError as exc:
             refusal = ErrorCode.INVALID_CONFIG, f"the topic's log would refuse these configs: {exc}"
     if refusal is not None:
-        raise _Refused(*refusal)
+        raise RequestRefusedError(*refusal)
 
 
 async def _alter_topic(ctx: BrokerContext, topic: str, change: Change, validate_only: bool) -> None:
     if ctx.cache.topic(topic) is None:
-        raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist")
+        raise RequestRefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist")
     coord = ctx.controller.coord
     path = Z.topic_config_path(topic)
     for _ in range(WRITE_ATTEMPTS):
         try:
             data, stat = await coord.get(path)
         except NoNodeError:
-            raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist") from None
+            raise RequestRefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist") from None
         new = change(Z.decode_topic_config(data))
         _check(ctx, new)
         if validate_only:
@@ -123,10 +119,10 @@ async def _alter_topic(ctx: BrokerContext, topic: str, change: Change, validate_
         except BadVersionError:
             continue       # changed meanwhile: apply the request to the new set
         except NoNodeError:
-            raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} was deleted meanwhile") from None
+            raise RequestRefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} was deleted meanwhile") from None
         await announce_topic_change(coord, topic)
         return
-    raise _Refused(ErrorCode.UNKNOWN_SERVER_ERROR,
+    raise RequestRefusedError(ErrorCode.UNKNOWN_SERVER_ERROR,
                    f"topic {topic!r}'s configs kept changing under this request; try again")
 
 
@@ -136,12 +132,12 @@ async def _one(ctx: BrokerContext, resource: Any, make_change: Callable[[list[An
         if resource.resource_type == TOPIC:
             await _alter_topic(ctx, resource.resource_name, make_change(resource.configs), validate_only)
         elif resource.resource_type == BROKER:
-            raise _Refused(ErrorCode.INVALID_REQUEST, "broker configs are static in pybroker: set them in the "
+            raise RequestRefusedError(ErrorCode.INVALID_REQUEST, "broker configs are static in pybroker: set them in the "
                                                       "broker's TOML file and restart it (no dynamic broker configs)")
         else:
-            raise _Refused(ErrorCode.INVALID_REQUEST, f"resource type {resource.resource_type} cannot be altered "
+            raise RequestRefusedError(ErrorCode.INVALID_REQUEST, f"resource type {resource.resource_type} cannot be altered "
                                                       "here (topics: 2)")
-    except _Refused as refused:
+    except RequestRefusedError as refused:
         return int(refused.code), refused.message
     return 0, None
 

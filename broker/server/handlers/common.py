@@ -48,9 +48,9 @@ class BrokerContext:
     wakeups: FetchWakeups = field(default_factory=FetchWakeups)        # fetch long-poll wake-ups
     producer_states: ProducerStates = field(default_factory=ProducerStates)  # idempotence: producer tables
     producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
-    groups: GroupManager | None = None   # consumer groups (issue 7)
-    authorizer: Any = None               # broker.security.authorizer.Authorizer when ACLs are on (issue 14)
-    metrics: BrokerMetrics | None = None  # None: metrics off (issue 15)
+    groups: GroupManager | None = None   # the group coordinator role
+    authorizer: Any = None               # broker.security.authorizer.Authorizer when ACLs are on
+    metrics: BrokerMetrics | None = None  # None: metrics off
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Reply:
     close_reason: str = "a request failed where the protocol has no response (acks=0)"
 
 
-class MalformedRequest(Exception):
+class MalformedRequestError(Exception):
     """A request that decoded but makes no sense (e.g. a field out of range): INVALID_REQUEST."""
 
 

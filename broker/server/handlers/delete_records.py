@@ -16,7 +16,7 @@ from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import DeleteRecordsResponse as R
 
 from broker.server.handlers.common import BrokerContext, Reply
-from broker.server.replica_manager import PartitionRefused
+from broker.server.replica_manager import PartitionRefusedError
 
 HIGH_WATERMARK = -1
 
@@ -25,7 +25,7 @@ def _delete(ctx: BrokerContext, topic: str, entry: Any) -> Any:
     out = R.DeleteRecordsPartitionResult(partition_index=entry.partition_index, low_watermark=-1, error_code=0)
     try:
         part = ctx.replicas.leader_partition(topic, entry.partition_index)
-    except PartitionRefused as refused:
+    except PartitionRefusedError as refused:
         out.error_code = int(refused.code)
         return out
     offset = part.high_watermark if entry.offset == HIGH_WATERMARK else entry.offset

@@ -19,6 +19,7 @@ from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import DescribeConfigsResponse as R
 
 from broker.config import BrokerConfig
+from broker.refusal import RequestRefusedError
 from broker.server.handlers.common import BrokerContext, Reply
 
 TOPIC, BROKER = 2, 4                      # resource types
@@ -109,25 +110,20 @@ def broker_config_entries(config: BrokerConfig) -> list[ConfigEntry]:
     return sorted(out)
 
 
-class _Refused(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
 
 def _entries(ctx: BrokerContext, resource: Any) -> list[ConfigEntry]:
-    """The resource's entries; raises _Refused for a resource we cannot describe."""
+    """The resource's entries; raises RequestRefusedError for a resource we cannot describe."""
     if resource.resource_type == TOPIC:
         topic = ctx.cache.topic(resource.resource_name)
         if topic is None:
-            raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {resource.resource_name!r} does not exist")
+            raise RequestRefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {resource.resource_name!r} does not exist")
         return topic_config_entries(ctx.config, topic.configs)
     if resource.resource_type == BROKER:
         if resource.resource_name not in ("", str(ctx.config.broker_id)):
-            raise _Refused(ErrorCode.INVALID_REQUEST, f"this is broker {ctx.config.broker_id}, not "
+            raise RequestRefusedError(ErrorCode.INVALID_REQUEST, f"this is broker {ctx.config.broker_id}, not "
                                                       f"{resource.resource_name!r}: ask that broker")
         return broker_config_entries(ctx.config)
-    raise _Refused(ErrorCode.INVALID_REQUEST, f"resource type {resource.resource_type} cannot be described "
+    raise RequestRefusedError(ErrorCode.INVALID_REQUEST, f"resource type {resource.resource_type} cannot be described "
                                               "here (topics: 2, brokers: 4)")
 
 
@@ -136,7 +132,7 @@ def _result(ctx: BrokerContext, resource: Any) -> Any:
                                   resource_name=resource.resource_name)
     try:
         entries = _entries(ctx, resource)
-    except _Refused as refused:
+    except RequestRefusedError as refused:
         out.error_code, out.error_message = int(refused.code), refused.message
         return out
     keys = resource.configuration_keys

@@ -34,7 +34,7 @@ from broker.replication.fencing import epoch_refusal
 from broker.server.handlers.common import BrokerContext, Reply, Slice
 from broker.server.handlers.replica_control import follower_refusal
 from broker.server.partition import Partition
-from broker.server.replica_manager import PartitionRefused
+from broker.server.replica_manager import PartitionRefusedError
 
 Data = Any  # a FetchResponse.PartitionData
 _LEADERSHIP_ERRORS = frozenset({ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH,
@@ -76,7 +76,7 @@ def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_i
             part = ctx.replicas.hosted(topic, partition)
         else:
             part = ctx.replicas.leader_partition(topic, partition)
-    except PartitionRefused as refused:
+    except PartitionRefusedError as refused:
         return _with_leader(ctx, topic, _answer(partition, refused.code)), None
     plog = part.log
     if replica_id >= 0:

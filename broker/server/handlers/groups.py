@@ -25,7 +25,7 @@ from broker.groups.messages import (
     DeleteGroup, DeleteGroupResult, DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
     LeaveResult, MemberIdentity, Response, SyncGroup, SyncResult,
 )
-from broker.groups.shell import CoordinatorRefused
+from broker.groups.shell import CoordinatorRefusedError
 from broker.security import session
 from broker.server.handlers.common import BrokerContext, Reply
 
@@ -43,7 +43,7 @@ async def ask(ctx: BrokerContext, group_id: str, make: Callable[[int], Any]) -> 
         return ErrorCode.COORDINATOR_NOT_AVAILABLE
     try:
         return await ctx.groups.request(group_id, make)
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return ErrorCode(int(exc.code))
 
 
@@ -67,7 +67,7 @@ async def find_coordinator(ctx: BrokerContext, header: RequestHeader, body: m.Fi
         return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE, "groups are not running on this broker")
     try:
         broker = await ctx.groups.find_coordinator(body.key)
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return refuse(ErrorCode(int(exc.code)), exc.message)
     endpoint = broker.endpoint(session.current().listener or ctx.cache.inter_broker.listener)
     if endpoint is None:
@@ -198,7 +198,7 @@ async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsRe
         if shell.group(group_id) is None and not shell.loading:   # never seen: Kafka says Dead
             return described(group_id, GroupDescription(GroupError.NONE, GroupState.DEAD, None, None, -1))
         d = await shell.request(group_id, lambda rid: DescribeGroup(rid))
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return refused(ErrorCode(int(exc.code)))
     assert isinstance(d, GroupDescription)
     return described(group_id, d)
@@ -218,7 +218,7 @@ async def _delete_one(ctx: BrokerContext, group_id: str) -> ErrorCode:
         if shell.group(group_id) is None and not shell.loading:
             return ErrorCode.GROUP_ID_NOT_FOUND
         r = await shell.request(group_id, lambda rid: DeleteGroup(rid))
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return ErrorCode(int(exc.code))
     assert isinstance(r, DeleteGroupResult)
     return ErrorCode(int(r.error))

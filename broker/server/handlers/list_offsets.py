@@ -19,7 +19,7 @@ from client.protocol.messages import ListOffsetsResponse as R
 from broker.replication.fencing import epoch_refusal
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.partition import Partition
-from broker.server.replica_manager import PartitionRefused
+from broker.server.replica_manager import PartitionRefusedError
 
 MAX_TIMESTAMP = -3
 
@@ -37,7 +37,7 @@ def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
     out = R.ListOffsetsPartitionResponse(partition_index=index, error_code=0, timestamp=-1, offset=-1)
     try:
         part = ctx.replicas.leader_partition(topic, index)
-    except PartitionRefused as refused:
+    except PartitionRefusedError as refused:
         out.error_code = int(refused.code)
         return out
     epoch = entry.current_leader_epoch

@@ -26,7 +26,7 @@ from broker.groups.offsets_topic import OFFSETS_TOPIC
 from broker.metadata.cache import TopicMetadata
 from broker.security import session
 from broker.server.handlers.common import BrokerContext, Reply
-from broker.server.to_controller import ControllerUnreachable, ask_controller
+from broker.server.to_controller import ControllerUnreachableError, ask_controller
 
 # Topics Kafka marks internal (clients hide them from pattern subscriptions).
 INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC})
@@ -76,7 +76,7 @@ async def _ask_controller_to_create(ctx: BrokerContext, name: str) -> tuple[Erro
     try:
         response = await ask_controller(ctx.cache, cfg.broker_id, ApiKey.CREATE_TOPICS, request,
                                         timeout_ms=cfg.controller_socket_timeout_ms)
-    except ControllerUnreachable as exc:
+    except ControllerUnreachableError as exc:
         return ErrorCode.LEADER_NOT_AVAILABLE, str(exc)  # retriable: the client asks again
     code = ErrorCode(response.topics[0].error_code)
     if code == ErrorCode.NOT_CONTROLLER:  # it moved meanwhile

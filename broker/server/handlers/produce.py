@@ -31,10 +31,10 @@ from broker.replication.messages import ErrorCode as ReplicaError
 from broker.server.handlers.common import BrokerContext, Reply
 from broker.server.handlers.metadata import INTERNAL_TOPICS
 from broker.log.validator import decompression_limit
-from broker.server.idempotence import SequenceRefused
+from broker.server.idempotence import SequenceRefusedError
 from broker.server.recompress import recompress, target_codec
 from broker.server.partition import Partition, ProduceResult
-from broker.server.replica_manager import PartitionRefused
+from broker.server.replica_manager import PartitionRefusedError
 
 Result = Any  # a ProduceResponse.PartitionProduceResponse
 
@@ -50,7 +50,7 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
     partition, records = entry.index, entry.records
     try:
         part = ctx.replicas.leader_partition(topic, partition)
-    except PartitionRefused as refused:
+    except PartitionRefusedError as refused:
         return _result(partition, refused.code, refused.message), []
     plog = part.log
     if records is None:
@@ -74,7 +74,7 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
                 admission.appended(end)
                 if ctx.metrics is not None:
                     ctx.metrics.produced(topic, plog.log_end_offset - end, len(records))
-    except SequenceRefused as exc:  # idempotence: gap, fenced epoch, bad producer fields
+    except SequenceRefusedError as exc:  # idempotence: gap, fenced epoch, bad producer fields
         code, message = exc.code, f"{topic}-{partition}: {exc.message}"
     except CorruptBatchError as exc:  # damaged: CORRUPT_MESSAGE; intact but lying: INVALID_RECORD
         code, message = exc.code, f"{topic}-{partition}: {exc}"

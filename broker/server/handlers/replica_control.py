@@ -37,7 +37,7 @@ from broker.metadata.znodes import PartitionState
 from broker.refusal import ErrorReply
 from broker.security import session
 from broker.server.handlers.common import BrokerContext, Reply
-from broker.server.replica_manager import PartitionRefused
+from broker.server.replica_manager import PartitionRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ async def offsets_for_leader_epoch(ctx: BrokerContext, header: RequestHeader,
                 continue
             try:
                 part = ctx.replicas.hosted(t.topic, p.partition)
-            except PartitionRefused as refused:
+            except PartitionRefusedError as refused:
                 answers.append(R.EpochEndOffset(error_code=int(refused.code), partition=p.partition))
                 continue
             current = p.current_leader_epoch if p.current_leader_epoch >= 0 else part.leader_epoch
