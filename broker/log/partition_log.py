@@ -123,7 +123,8 @@ class ReadSlice:
 
 class PartitionLog:
     def __init__(self, directory: Path, config: LogConfig, handles: FileHandleCache, owns_handles: bool,
-                 segments: list[LogSegment], recovery_point: int, log_start_offset: int) -> None:
+                 segments: list[LogSegment], recovery_point: int, log_start_offset: int,
+                 on_storage_error: Callable[[OSError], None] | None = None) -> None:
         self.directory = directory
         self.config = config
         self._handles = handles
@@ -143,7 +144,7 @@ class PartitionLog:
         self._checkpointed = (-1, -1)  # what recovery-point-checkpoint holds
         # Told of every OSError of a read, write, fsync, roll, checkpoint or retention, from
         # whichever thread met it (the broker takes a broken directory offline).
-        self.on_storage_error: Callable[[OSError], None] | None = None
+        self.on_storage_error = on_storage_error
         self.leader_epochs = LeaderEpochCache(directory / EPOCH_CHECKPOINT, lambda: self.log_end_offset)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
         self.leader_epochs.truncate_from_start(self._log_start)
@@ -151,8 +152,10 @@ class PartitionLog:
     # -- opening ----------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path, config: LogConfig, *, handles: FileHandleCache | None = None) -> PartitionLog:
-        """Open (creating if needed) the log in `directory`, recovering it after a crash."""
+    def open(cls, directory: Path, config: LogConfig, *, handles: FileHandleCache | None = None,
+             on_storage_error: Callable[[OSError], None] | None = None) -> PartitionLog:
+        """Open (creating if needed) the log in `directory`, recovering it after a crash.
+        `on_storage_error` is told of every OSError the log meets from then on."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         record_format.ensure(directory)   # never misread an older record format
@@ -161,7 +164,7 @@ class PartitionLog:
         saved = read_checkpoint(directory / RECOVERY_CHECKPOINT, 2)
         recovery_point, log_start = saved[0] if saved else (0, 0)
         segments = load_segments(directory, config, handles, recovery_point, log_start)
-        plog = cls(directory, config, handles, owns, segments, recovery_point, log_start)
+        plog = cls(directory, config, handles, owns, segments, recovery_point, log_start, on_storage_error)
         plog._checkpointed = (recovery_point, log_start)  # a missing file reads as (0, 0)
         if plog._checkpointed != (plog.recovery_point, plog.log_start_offset):
             plog._write_checkpoint()

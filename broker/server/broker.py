@@ -145,7 +145,8 @@ class Broker:
                                cleanable_offset=self._high_watermark,   # compaction stays below committed data
                                on_dir_offline=self._log_dir_offline)
         self.replicas = ReplicaManager(config, self.logs, self.cache, changed=self.wakeups.notify,
-                                       propose_isr=self._propose_isr, leadership_listener=lambda: self.groups)
+                                       propose_isr=self._propose_isr, leadership_listener=lambda: self.groups,
+                                       followers_changed=lambda: self.fetchers.sync())
         self.fetchers = FetcherManager(config, self.cache, self.replicas)
         self.channel = ControllerChannel(self.cache, config.broker_id,
                                          request_timeout_ms=config.controller_socket_timeout_ms,

@@ -62,10 +62,10 @@ class FetcherManager:
         # Closing is a flag as well as a cancel: asyncio.wait_for (3.11) can swallow a cancel
         # that arrives as its inner await completes, and a fetcher must still end.
         self.closed = False
-        replicas.on_followers_changed = self.sync
 
     def sync(self) -> None:
-        """Start a fetcher for every leader some partition follows; wake them all."""
+        """Start a fetcher for every leader some partition follows; wake them all (the
+        replica manager calls this whenever what it follows changes)."""
         if self.closed:
             return
         for leader in self.replicas.followed_leaders():

@@ -179,11 +179,10 @@ class LogManager:
             home = self.dirs.place(name)
             try:
                 plog = PartitionLog.open(home / name, log_config_for(self.config, topic_configs),
-                                         handles=self.handles)
+                                         handles=self.handles, on_storage_error=functools.partial(self.storage_error, home))
             except OSError as exc:
                 self.storage_error(home, exc)
                 raise
-            plog.on_storage_error = functools.partial(self.storage_error, home)
             self.logs[(topic, partition)] = plog
             clean = plog.recovery_point == plog.log_end_offset
             log.info("opened %s-%d: log start %d, log end %d, recovery point %d (%s)", topic, partition,

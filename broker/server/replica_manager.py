@@ -71,8 +71,10 @@ class ReplicaManager:
     def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache, *,
                  changed: Callable[[str, int], None] = lambda topic, partition: None,
                  propose_isr: Callable[[Partition, ProposeIsr], None] | None = None,
-                 leadership_listener: Callable[[], LeadershipListener | None] = lambda: None) -> None:
+                 leadership_listener: Callable[[], LeadershipListener | None] = lambda: None,
+                 followers_changed: Callable[[], None] = lambda: None) -> None:
         """`changed(topic, partition)`: t-p's high watermark moved (wakes its fetches);
+        `followers_changed()`: the set of partitions we follow (or their leaders) changed (the fetchers);
         `propose_isr`: sends a leader's ISR change to be written (needed once orders arrive);
         `leadership_listener()`: who hears of leadership changes (the groups, built after us)."""
         self.config = config
@@ -84,7 +86,7 @@ class ReplicaManager:
         self.controller_epoch = -1      # the highest controller epoch that gave us an order
         self.propose_isr = propose_isr
         self._changed = changed
-        self.on_followers_changed: Callable[[], None] = lambda: None
+        self._followers_changed = followers_changed
         self._saved_hw: dict[tuple[str, int], int] = {}
         for directory in config.log_directories():
             try:
@@ -148,7 +150,7 @@ class ReplicaManager:
                          part.leader_epoch, part.log.log_end_offset, part.high_watermark)
                 self._tell_listener(topic, p, was_leading, part.is_leader)
             results.append({"topic": topic, "partition": p, "error": int(ErrorCode.NONE)})
-        self.on_followers_changed()
+        self._followers_changed()
         return results
 
     def _tell_listener(self, topic: str, partition: int, was_leading: bool, leading: bool) -> None:
@@ -183,7 +185,7 @@ class ReplicaManager:
             if part is not None:
                 self._tell_listener(tp[0], tp[1], part.is_leader, False)
                 part.stop()
-        self.on_followers_changed()
+        self._followers_changed()
 
     async def stop_replica(self, topic: str, partition: int, *, delete: bool) -> None:
         if delete:
@@ -192,7 +194,7 @@ class ReplicaManager:
         if part is not None:
             self._tell_listener(topic, partition, part.is_leader, False)
             part.stop()
-            self.on_followers_changed()
+            self._followers_changed()
         self._saved_hw.pop((topic, partition), None)
         if delete:
             await self.logs.delete(topic, partition)
