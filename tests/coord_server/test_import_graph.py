@@ -1,5 +1,6 @@
-"""coord's import graph, read from the source: no cycle inside coord, no arrow out of it but
-to `storage`, and `storage` imports nothing of ours.
+"""The import graph of our packages, read from the source: no cycle anywhere in broker,
+client, coord, storage and launchers together; no arrow out of coord but to `storage`;
+client (installed and used alone by applications) and `storage` import nothing else of ours.
 
 Every import statement counts, also one inside a function or under TYPE_CHECKING, so an
 import moved into a function cannot hide a cycle. `python -m tests.coord_server.test_import_graph`
@@ -107,6 +108,22 @@ def test_storage_imports_nothing_of_ours() -> None:
     assert arrows_out(graph("storage"), ("storage",)) == []
 
 
+def test_client_imports_nothing_of_ours() -> None:
+    assert arrows_out(graph("client"), ("client",)) == []
+
+
+def whole_graph() -> dict[str, set[str]]:
+    """Every module of every package of ours, in one graph (a cycle may cross packages)."""
+    edges: dict[str, set[str]] = {}
+    for package in OURS:
+        edges.update(graph(package))
+    return edges
+
+
+def test_no_import_cycle_across_our_packages() -> None:
+    assert cycles(whole_graph()) == []
+
+
 def test_the_checker_sees_a_cycle_and_an_arrow_out() -> None:
     """The checks above can fail: a two-module cycle and an arrow to the broker are found."""
     edges = {"coord.a": {"coord.b"}, "coord.b": {"coord.a", "broker.x"}, "coord.c": {"coord.a"}}
@@ -123,3 +140,6 @@ if __name__ == "__main__":
     print("arrows from coord to broker, client or launchers:",
           arrows_out(coord, ("coord", "storage")) or "none")
     print("arrows from storage to any package of ours:", arrows_out(graph("storage"), ("storage",)) or "none")
+    print("arrows from client to any other package of ours:", arrows_out(graph("client"), ("client",)) or "none")
+    everything = whole_graph()
+    print(f"all packages: {len(everything)} modules; cycles:", cycles(everything) or "none")
