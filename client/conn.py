@@ -80,11 +80,12 @@ class BrokerConnection(asyncio.Protocol):
         conn = cls(host, port, client_id, request_timeout_ms)
         tls = {"ssl": security.ssl_context, "server_hostname": host} if security.tls else {}
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, **tls), connect_timeout_ms / 1000)
+            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, **tls),  # type: ignore[call-overload]  # ssl/server_hostname or nothing
+                                   connect_timeout_ms / 1000)
         except ssl.SSLError as exc:
             raise AuthenticationError(f"TLS handshake with broker {host}:{port} failed: {exc}") from None
         except (TimeoutError, OSError) as exc:
-            raise BrokerConnectionError(f"cannot connect to broker {host}:{port}: {exc or 'timed out'}") from None
+            raise BrokerConnectionError(f"cannot connect to broker {host}:{port}: {str(exc) or 'timed out'}") from None
         try:
             await conn._handshake()
             if security.sasl:
@@ -140,6 +141,7 @@ class BrokerConnection(asyncio.Protocol):
             raise BrokerConnectionError(f"connection to {self.host}:{self.port} is closed: {self._closed_exc}")
         version = self.version_for(api_key) if api_version is None else api_version
         header = RequestHeader(int(api_key), version, next(self._ids) & 0x7FFFFFFF, self.client_id)
+        assert self._transport is not None   # connected
         self._transport.write(encode_request(header, body))
         if not expect_response:
             return None
@@ -152,7 +154,9 @@ class BrokerConnection(asyncio.Protocol):
     async def request(self, api_key: int, body: Any, *, api_version: int | None = None,
                       timeout_ms: int | None = None) -> Any:
         """Send and wait for the typed answer (raises BrokerConnectionError / ClientTimeoutError)."""
-        return await self.send(api_key, body, api_version=api_version, timeout_ms=timeout_ms)
+        answer = self.send(api_key, body, api_version=api_version, timeout_ms=timeout_ms)
+        assert answer is not None   # expect_response: a future
+        return await answer
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
@@ -165,7 +169,7 @@ class BrokerConnection(asyncio.Protocol):
 
     # asyncio.Protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport  # type: ignore[assignment]  # a stream connection's transport is a Transport
 
     def data_received(self, data: bytes) -> None:
         self._decoder.feed(data)
@@ -173,7 +177,8 @@ class BrokerConnection(asyncio.Protocol):
             while (frame := self._decoder.next_frame()) is not None:
                 self._deliver(frame)
         except (FrameError, m.DecodeError, BrokerConnectionError) as exc:
-            self._transport.close()
+            if self._transport is not None:
+                self._transport.close()
             self._fail_all(BrokerConnectionError(f"bad response from {self.host}:{self.port}: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:

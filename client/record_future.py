@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, PENDING
-from typing import Any
+from typing import Any, cast
 
 from client.producer.accumulator import records_metadata
 from client.structs import RecordMetadata, TopicPartition
@@ -93,21 +93,21 @@ class RecordFuture(Future):
 
     # -- what Future's methods read --------------------------------------------------------
     @property
-    def _state(self) -> str:
+    def _state(self) -> str:  # type: ignore[override]  # Future's own methods read these; here they are computed from the batch
         if self._error is not None:
             return FINISHED
         outcome = self._outcome
         return FINISHED if outcome is not None and outcome.done else PENDING
 
     @property
-    def _exception(self) -> BaseException | None:
+    def _exception(self) -> BaseException | None:  # type: ignore[override]  # Future's own methods read these; here they are computed from the batch
         if self._error is not None:
             return self._error
         outcome = self._outcome
         return outcome.exception if outcome is not None else None
 
     @property
-    def _result(self) -> RecordMetadata | None:
+    def _result(self) -> RecordMetadata | None:  # type: ignore[override]  # Future's own methods read these; here they are computed from the batch
         outcome = self._outcome
         if outcome is None or not outcome.done or outcome.exception is not None or self._error is not None:
             return None
@@ -115,7 +115,7 @@ class RecordFuture(Future):
         return records_metadata(outcome.result, outcome.tp, ((index, outcome.stamps[index]),))[0]
 
     @property
-    def _waiters(self) -> list:
+    def _waiters(self) -> list:  # type: ignore[override]  # Future's own methods read these; here they are computed from the batch
         """concurrent.futures.wait() and as_completed() append here, always under LOCK."""
         if self._waiter_list is None:
             self._waiter_list = []
@@ -152,7 +152,7 @@ class RecordFuture(Future):
         self._wait(timeout)
         if self._exception is not None:
             raise self._exception
-        return self._result
+        return cast(RecordMetadata, self._result)   # done without an exception: there is a result
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         self._wait(timeout)

@@ -51,7 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def add_commands(coord: argparse.ArgumentParser) -> None:
     """The subcommands, on `coord`'s own parser or on the `pybroker coord` group."""
     sub = coord.add_subparsers(dest="coord_command", metavar="SUBCOMMAND")
-    coord.set_defaults(func=lambda args: (coord.print_help(), 2)[1])
+
+    def usage(args: argparse.Namespace) -> int:   # no subcommand: say what there is, and fail
+        coord.print_help()
+        return 2
+
+    coord.set_defaults(func=usage)
 
     start = sub.add_parser("start", help="run one coord server until Ctrl-C")
     start.add_argument("--id", type=int, default=None, help="server id, 0..254 (default 1)")

@@ -172,12 +172,6 @@ class ZooKeeperEnsemble:
     def hosts(self) -> str:
         return ",".join(m.hosts for m in self.members.values())
 
-    def _admin_lines(self) -> str:
-        if self.admin_port is None:
-            return "admin.enableServer=false\n"
-        return (f"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\n"
-                f"admin.serverPort={self.admin_port}\n")
-
     def start(self, timeout: float = 120.0) -> None:
         for member in self.members.values():
             member.start(wait=False)

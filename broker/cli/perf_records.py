@@ -105,7 +105,7 @@ def perf_records(args: argparse.Namespace) -> int:
     for name in args.codecs.split(","):
         codec = Compression[name.strip().upper()]
         batch = build_batch(records, compression=codec)
-        paths = {
+        paths: dict[str, Callable[[], object]] = {
             "build_batch": functools.partial(build_batch, records, compression=codec),
             "decode_batch": functools.partial(decode_batch, batch),
             "decode_consumer_records": functools.partial(decode_consumer_records, TP, batch, 0),

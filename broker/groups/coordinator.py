@@ -264,7 +264,7 @@ class GroupCoordinator:
 
     def _park_join(self, member: Member, request_id: int) -> list[Action]:
         """Park a JoinGroup; a join it supersedes (a client retry) is told to start over."""
-        actions = []
+        actions: list[Action] = []
         if member.join_request is not None:
             actions.append(self._reply(member.join_request, JoinResult(ErrorCode.REBALANCE_IN_PROGRESS,
                                                                        member.member_id)))

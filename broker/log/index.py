@@ -20,6 +20,8 @@ This module must never read the .log file: it knows positions, not batches.
 
 from __future__ import annotations
 
+from typing import Self
+
 import logging
 import os
 import struct
@@ -49,7 +51,7 @@ class SparseIndex:
         return len(self.keys)
 
     @classmethod
-    def load(cls, path: Path) -> tuple[SparseIndex, bool]:
+    def load(cls, path: Path) -> tuple[Self, bool]:
         """Read `path`; returns the index and whether the file was whole and ordered.
 
         A torn trailing entry or an out-of-order entry ends the valid prefix; the file is

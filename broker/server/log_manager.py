@@ -43,7 +43,10 @@ TopicPartition = tuple[str, int]
 
 def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogConfig:
     """Broker defaults overridden by the topic's own configs (Kafka's precedence)."""
-    def pick(key: str, default: int | None) -> int | None:
+    def pick(key: str, default: int) -> int:
+        return int(topic_configs[key]) if key in topic_configs else default
+
+    def pick_optional(key: str, default: int | None) -> int | None:
         return int(topic_configs[key]) if key in topic_configs else default
 
     return LogConfig(
@@ -51,8 +54,8 @@ def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
         segment_ms=pick("segment.ms", config.log_roll_ms),
         retention_ms=pick("retention.ms", config.log_retention_ms),
         retention_bytes=pick("retention.bytes", config.log_retention_bytes),
-        flush_messages=pick("flush.messages", config.log_flush_interval_messages),
-        flush_ms=pick("flush.ms", config.log_flush_interval_ms),
+        flush_messages=pick_optional("flush.messages", config.log_flush_interval_messages),
+        flush_ms=pick_optional("flush.ms", config.log_flush_interval_ms),
         max_batch_bytes=pick("max.message.bytes", config.message_max_bytes),
         cleanup_policy=topic_configs.get("cleanup.policy", "delete"),
         delete_retention_ms=pick("delete.retention.ms", config.log_cleaner_delete_retention_ms),

@@ -61,7 +61,7 @@ def encode_assignment(partitions: Iterable[tuple[str, int]], user_data: bytes | 
     for topic, partition in partitions:
         by_topic.setdefault(topic, []).append(partition)
     return _VERSION.pack(WRITE_VERSION) + _Assignment(
-        assigned_partitions=[_Assignment.TopicPartition(topic=t, partitions=sorted(ps))
+        assigned_partitions=[_Assignment._nested["TopicPartition"](topic=t, partitions=sorted(ps))
                              for t, ps in sorted(by_topic.items())],
         user_data=user_data).encode(WRITE_VERSION)
 

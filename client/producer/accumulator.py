@@ -148,7 +148,7 @@ class RecordAccumulator:
         """`append` without the per-record future: the batch the record joined (as its last
         record) and whether it just became full. For a caller that hands over many records
         at once and settles each batch's records together (`records_metadata`)."""
-        queue = self._queues.get(tp)
+        queue = self._queues.get(tp)  # type: ignore[call-overload]  # a plain (topic, partition) equals its TopicPartition
         if queue is None:
             tp = TopicPartition(*tp)
             queue = self._queues[tp] = collections.deque()

@@ -90,7 +90,9 @@ class IdempotenceState:
         if batch.base_sequence < 0:  # new: not before the partition's batches of an older identity
             return all(b.producer_id == self.producer_id for b in self._unacked.get(batch.tp, ()))
         unacked = self._unacked.get(batch.tp)
-        return bool(unacked) and unacked[0] is batch and not self._on_wire.get(batch.tp)
+        if not unacked:
+            return False
+        return unacked[0] is batch and not self._on_wire.get(batch.tp)
 
     def sent(self, batch: ProducerBatch) -> None:
         """The batch goes out now: give it a sequence on its first trip."""

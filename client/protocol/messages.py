@@ -20,7 +20,7 @@ import importlib
 import pkgutil
 import struct
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from client.protocol import schema as schema_pkg
 from client.protocol import types as t
@@ -65,6 +65,13 @@ class Message:
     _enc: dict[int, Callable[[Any, Writer], None]]
     _dec: dict[int, Callable[[Any, int], tuple[Any, int]]]
     _nested: dict[str, type[Message]]   # on top-level classes: their nested struct classes by name
+
+    if TYPE_CHECKING:   # the generated classes' fields, as type checkers can know them: by name, of any type
+        def __init__(self, **fields: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and all(

@@ -71,7 +71,7 @@ class ClientCore:
     # -- outgoing -------------------------------------------------------------------------
 
     def connect_frame(self, timeout_ms: int, read_only: bool) -> bytes:
-        return frame(R.ConnectRequest(0, self.last_zxid, timeout_ms, self.session_id,
+        return frame(R.ConnectRequest(0, self.last_zxid, timeout_ms, self.session_id,  # type: ignore[attr-defined]  # @jute gives records their codec
                                       self.passwd, read_only).to_bytes())
 
     def request(self, op: int, record: Any, token: Any, path: str | None = None,
@@ -79,7 +79,7 @@ class ClientCore:
         """Frame a request and remember it as in flight."""
         self.xid = self.xid + 1 if self.xid < 0x7FFFFFFF else 1
         w = JuteWriter()
-        R.RequestHeader(self.xid, op).encode(w)
+        R.RequestHeader(self.xid, op).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         if record is not None:
             record.encode(w)
         self.pending.append(Pending(self.xid, op, token, path, watch))
@@ -90,13 +90,13 @@ class ClientCore:
         server answers auth at once, ours in order; both answer auths in order."""
         self.auth_pending.append(token)
         w = JuteWriter()
-        R.RequestHeader(AUTH_XID, OpCode.auth).encode(w)
-        R.AuthPacket(0, scheme, credential).encode(w)
+        R.RequestHeader(AUTH_XID, OpCode.auth).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
+        R.AuthPacket(0, scheme, credential).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         return frame(w.getvalue())
 
     @staticmethod
     def ping_frame() -> bytes:
-        return frame(R.RequestHeader(PING_XID, OpCode.ping).to_bytes())
+        return frame(R.RequestHeader(PING_XID, OpCode.ping).to_bytes())  # type: ignore[attr-defined]  # @jute gives records their codec
 
     def set_watches_frame(self, token: Any) -> bytes | None:
         """SetWatches(2) re-registering every local watch, or None if there are none."""
@@ -114,7 +114,7 @@ class ClientCore:
     def connected(self, payload: bytes) -> R.ConnectResponse:
         """Decode the ConnectResponse; on success adopt its session id and password."""
         try:
-            resp = R.ConnectResponse.from_bytes(payload)
+            resp = R.ConnectResponse.from_bytes(payload)  # type: ignore[attr-defined]  # @jute gives records their codec
         except MarshallingError as e:
             raise ProtocolError(f"bad ConnectResponse: {e}") from e
         if resp.timeOut > 0:
@@ -127,11 +127,11 @@ class ClientCore:
         (a ping reply)."""
         r = JuteReader(payload)
         try:
-            header = R.ReplyHeader.decode(r)
+            header = R.ReplyHeader.decode(r)  # type: ignore[attr-defined]  # @jute gives records their codec
             if header.zxid > self.last_zxid:
                 self.last_zxid = header.zxid
             if header.xid == NOTIFICATION_XID:
-                ev = R.WatcherEvent.decode(r)
+                ev = R.WatcherEvent.decode(r)  # type: ignore[attr-defined]  # @jute gives records their codec
                 event = WatchedEvent(EventType(ev.type), KeeperState(ev.state), ev.path or "")
                 return Notify(event, self.watches.triggered(event))
             if header.xid == PING_XID:

@@ -105,8 +105,8 @@ def _tls(props: dict[str, str], prefix: str, quorum: bool) -> TlsSettings | None
         if (get(kind) or "PEM").upper() != "PEM":
             raise SecurityConfigError(f"{prefix}{kind}={get(kind)}: only PEM files are supported "
                                       "(convert a JKS/PKCS12 store with openssl or keytool)")
-    paths = [Path(keystore)] + ([Path(get("trustStore.location"))]
-                                 if get("trustStore.location") else [])
+    truststore_location = get("trustStore.location")
+    paths = [Path(keystore)] + ([Path(truststore_location)] if truststore_location else [])
     for path in paths:
         if not path.is_file():
             raise SecurityConfigError(f"{prefix}: {path} is not a readable file")

@@ -79,6 +79,7 @@ class Host(fourletter.Source, Protocol):
     tracker: SessionTracker
     outstanding_limit: OutstandingLimit
     session_conns: dict[int, Any]
+    connections: list[Connection]
 
     def new_session(self, timeout: int, on_applied: Applied) -> tuple[int, bytes]: ...
     def session_valid(self, sid: int, password: bytes) -> bool: ...
@@ -120,7 +121,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio callbacks ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)   # a stream server's (TLS ones too)
+        self.transport = transport
         self.peer = transport.get_extra_info("peername") or ("?", 0)
         limit = self.server.config.max_client_cnxns
         if limit and sum(1 for c in self.server.connections if c.peer[0] == self.peer[0]) >= limit:
@@ -217,7 +219,7 @@ class Connection(asyncio.Protocol):
         received = mono_ms()   # latencies and session liveness: durations
         try:
             r = JuteReader(frame)
-            header = R.RequestHeader.decode(r)
+            header = R.RequestHeader.decode(r)  # type: ignore[attr-defined]  # @jute gives records their codec
         except MarshallingError:
             self.close()
             return
@@ -334,7 +336,7 @@ class Connection(asyncio.Protocol):
 
     def _reply(self, xid: int, err: int = 0, body: Any = None, zxid: int | None = None) -> bytes:
         w = JuteWriter()
-        R.ReplyHeader(xid, self.server.tree.last_zxid if zxid is None else zxid, err).encode(w)
+        R.ReplyHeader(xid, self.server.tree.last_zxid if zxid is None else zxid, err).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         if body is not None and err == 0:
             body.encode(w)
         self.last_zxid = self.server.tree.last_zxid
@@ -348,8 +350,8 @@ class Connection(asyncio.Protocol):
     def send_event(self, etype: int, path: str) -> None:
         """A watch fired: notifications bypass the reply queue (they may come anywhere)."""
         w = JuteWriter()
-        R.ReplyHeader(NOTIFICATION_XID, -1, 0).encode(w)
-        R.WatcherEvent(etype, KeeperState.SYNC_CONNECTED, path).encode(w)
+        R.ReplyHeader(NOTIFICATION_XID, -1, 0).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
+        R.WatcherEvent(etype, KeeperState.SYNC_CONNECTED, path).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         self._send(w.getvalue())
 
     # -- handshake -------------------------------------------------------------------------
@@ -361,7 +363,7 @@ class Connection(asyncio.Protocol):
             return
         try:
             r = JuteReader(frame)
-            req = R.ConnectRequest.decode(r)
+            req = R.ConnectRequest.decode(r)  # type: ignore[attr-defined]  # @jute gives records their codec
         except MarshallingError:
             self.close()
             return
@@ -396,7 +398,7 @@ class Connection(asyncio.Protocol):
 
     def _send_connect_response(self, timeout: int, sid: int, password: bytes) -> None:
         w = JuteWriter()
-        R.ConnectResponse(0, timeout, sid, password,
+        R.ConnectResponse(0, timeout, sid, password,  # type: ignore[attr-defined]  # @jute gives records their codec
                           None if self.old_client else False).encode(w)
         self._send(w.getvalue())
 
@@ -476,7 +478,7 @@ class Connection(asyncio.Protocol):
             if op == OpCode.ping:
                 return self._reply(xid)
             if op == OpCode.auth:
-                return self._auth(xid, R.AuthPacket.decode(r))
+                return self._auth(xid, R.AuthPacket.decode(r))  # type: ignore[attr-defined]  # @jute gives records their codec
             if op in (OpCode.setWatches, OpCode.setWatches2):
                 for _, etype, path in reads.set_watches(self.server.tree, self.server.watches, self, op, r):
                     self.send_event(etype, path)
@@ -498,7 +500,7 @@ class Connection(asyncio.Protocol):
         """One SASL token in, the next out (ZooKeeper answers with zxid 0); a failed
         exchange ends the connection."""
         try:
-            out = self.auth.sasl_step(bytes(R.GetSASLRequest.decode(r).token or b""))
+            out = self.auth.sasl_step(bytes(R.GetSASLRequest.decode(r).token or b""))  # type: ignore[attr-defined]  # @jute gives records their codec
         except (SaslError, MarshallingError) as e:
             log.warning("closing %s:%s: SASL authentication failed: %s", *self.peer[:2], e)
             return self._error(xid, self.auth.sasl_failure_code, close=True)
@@ -592,7 +594,7 @@ def multi_response(ops: list[tuple], prepared: P.Prepared, results: list) -> Any
     """ZooKeeper's per-op multi results; a failed multi answers with error results only."""
     if prepared.multi_errors is not None:
         return R.MultiResponse([R.ErrorResult(e) for e in prepared.multi_errors])
-    out = []
+    out: list[Any] = []
     for op, result in zip(ops, results, strict=True):
         code = op[0]
         if code == P.OP_CREATE:

@@ -146,8 +146,10 @@ class PrepView:
     # -- entry points ------------------------------------------------------------------
 
     def prepare(self, session: int, op: tuple, now: int,
-                ids: Ids = ()) -> Prepared:
-        """Turn one write request (see `_prep_op` for the tuple shapes) into a txn."""
+                ids: Ids | None = None) -> Prepared:
+        """Turn one write request (see `_prep_op` for the tuple shapes) into a txn; `ids`: the
+        session's authenticated identities (none by default)."""
+        ids = [] if ids is None else ids
         zxid = self.next_zxid
         self.next_zxid += 1
         local: dict[str, Rec | None] = {}

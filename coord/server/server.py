@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from coord.protocol.opcodes import Perms
 from coord.server import prep as P
@@ -241,8 +241,8 @@ class CoordServer:
             on_applied(txn, results)
 
     def _notify(self, events: list[WatchEvent]) -> None:
-        for conn, etype, path in self.watches.trigger(events, may_read):
-            conn.send_event(etype, path)
+        for watcher, etype, path in self.watches.trigger(events, may_read):
+            cast(Connection, watcher).send_event(etype, path)   # our watchers are our connections
 
     async def _maybe_snapshot(self, applied: int) -> None:
         self._since_snapshot += applied

@@ -23,6 +23,7 @@ import sys
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from coord.server.config import ServerConfig
@@ -113,12 +114,19 @@ class Source(Protocol):
     tree: DataTree
     watches: WatchManager
     stats: ServerStats
-    connections: list[ConnectionInfo]
-    outstanding: int
-    mode: str
-    session_count: int
-    serving: bool
-    quorum_metrics: list[tuple[str, object]]
+
+    @property
+    def connections(self) -> Sequence[ConnectionInfo]: ...
+    @property
+    def outstanding(self) -> int: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def session_count(self) -> int: ...
+    @property
+    def serving(self) -> bool: ...
+    @property
+    def quorum_metrics(self) -> list[tuple[str, Any]]: ...
 
 
 def fd_counts() -> tuple[int, int]:

@@ -23,6 +23,7 @@ after `append` has returned, i.e. after fsync).
 from __future__ import annotations
 
 from itertools import pairwise
+import io
 import os
 import struct
 from collections.abc import Callable
@@ -86,7 +87,9 @@ def _scan(buf: bytes, name: str, decode: Callable[[bytes], Any] = Txn.unpack) ->
         if len(buf) < len(MAGIC) and MAGIC.startswith(buf):
             return _Scan([], [], 0, "torn header")
         raise TxnLogCorruptionError(f"{name}: not a pybroker coord log (bad magic)")
-    pos, txns, starts = len(MAGIC), [], []
+    pos = len(MAGIC)
+    txns: list[Any] = []
+    starts: list[int] = []
     while pos < len(buf):
         if pos + _HEAD.size > len(buf):
             return _Scan(txns, starts, pos, "short entry header")
@@ -125,7 +128,7 @@ class TxnLog:
         self.decode = decode
         self.dir = log_dir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._file = None
+        self._file: io.FileIO | None = None
         self.truncated: str | None = None
 
     def read_all(self, after_zxid: int = 0) -> list[Any]:

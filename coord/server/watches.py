@@ -16,7 +16,7 @@ send anything or look at a socket: it returns who to notify and the caller sends
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 
 from coord.server.datatree import (NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED,
                                    NODE_DELETED, DataTree, WatchEvent)
@@ -138,7 +138,7 @@ class WatchManager:
 
     def set_watches(self, watcher: Hashable, tree: DataTree, relative_zxid: int,
                     data: list[str], exist: list[str], child: list[str],
-                    persistent: list[str] = (), recursive: list[str] = ()) -> list[Notification]:
+                    persistent: Sequence[str] = (), recursive: Sequence[str] = ()) -> list[Notification]:
         """SetWatches / SetWatches2: catch-up events for changes the client missed since
         `relative_zxid`, registrations for everything else."""
         out: list[Notification] = []

@@ -76,7 +76,7 @@ def error_response(header: RequestHeader, request: Any, code: ErrorCode, message
     return _mirror(response, response, request, int(code), message)
 
 
-def _has_error_code(top: type, cls: type) -> bool:
+def _has_error_code(top: type[Message], cls: type[Message]) -> bool:
     for f in cls._spec.fields:
         if f.name == "error_code":
             return True
@@ -95,7 +95,7 @@ def _struct_arrays(obj: Any) -> list[list]:
     return out
 
 
-def _mirror(top: type, cls: type, source: Any, code: int, message: str | None) -> Any:
+def _mirror(top: type[Message], cls: type[Message], source: Any, code: int, message: str | None) -> Any:
     """An instance of `cls` whose keys come from `source` (a request struct, a string, or None)."""
     out = cls()
     names = () if source is None or isinstance(source, str) else {f.name for f in type(source)._spec.fields}
