@@ -145,7 +145,7 @@ class AsyncAdmin:
         cluster = await self.client.refresh_metadata()
         answers = await asyncio.gather(*(self.client.request(b, ApiKey.LIST_GROUPS, m.ListGroupsRequest())
                                          for b in cluster.brokers))
-        out = set()
+        out: set[GroupListing] = set()
         for answer in answers:
             raise_for(answer.error_code, "ListGroups")
             out.update(GroupListing(g.group_id, g.protocol_type, g.group_state) for g in answer.groups)

@@ -82,7 +82,7 @@ class RecordFuture(Future):
 
     def __init__(self, record: tuple | None = None, sent: float = 0.0) -> None:
         """`record` and `sent` are its producer's, until the record is in a batch."""
-        self.record = record
+        self.record: Any = record   # the prepared record's fields until it is placed, then None
         self.sent = sent
         self._outcome: BatchOutcome | None = None
         self._index = 0

@@ -89,7 +89,7 @@ async def _remove(conn: BrokerConnection, args: argparse.Namespace, pattern: Pat
     resources = _resources(args)
     if not resources:
         raise ValueError("acls remove needs a resource (--topic, --group, --cluster)")
-    entries = _entries(args) or [(None, Permission.ANY)]
+    entries: list[tuple[str | None, Permission]] = [*_entries(args)] or [(None, Permission.ANY)]
     ops = [_operation(o) for o in args.operation] if args.operation else [Operation.ANY]
     filters = [F(resource_type_filter=int(t), resource_name_filter=n, pattern_type_filter=int(pattern),
                  principal_filter=p, host_filter=None, operation=int(o), permission_type=int(perm))

@@ -46,10 +46,11 @@ FINALE_SECONDS = 15.0   # kept for the producer's last answers, the consumer's c
 def console_address(state: ClusterState) -> str:
     """The first broker's console, told to fall back to the others' while that broker is down."""
     urls = [b for b in state.brokers if b.console_url]
-    if not urls:
+    first = urls[0].console_url if urls else None
+    if first is None:
         return "(no broker serves a console)"
     others = ",".join(f"{b.host}:{b.metrics_port}" for b in urls[1:])
-    return urls[0].console_url + (f"?also={others}" if others else "")
+    return first + (f"?also={others}" if others else "")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,6 +115,11 @@ class FailoverDemo:
         self.min_isr = 1   # Kafka's default, until the topic is created with MIN_ISR
         self.watch: CoordView | None = None
         self.traffic: Traffic | None = None
+
+    def _running(self) -> tuple[CoordView, Traffic]:
+        """The coord view and the traffic, once the cluster is up (the steps after it need both)."""
+        assert self.watch is not None and self.traffic is not None, "the demo's cluster is not up yet"
+        return self.watch, self.traffic
 
     def left(self, want: float) -> float:
         """`want` seconds, or less so that the acts end FINALE_SECONDS before --max-seconds."""
@@ -195,7 +201,7 @@ class FailoverDemo:
             self.say(f"created topic {TOPIC}: 1 partition, replication factor {rf}, min.insync.replicas={MIN_ISR}")
         async with _coord(state) as client:
             data, _ = await client.get(Z.topic_path(TOPIC))
-            self.replicas = Z.decode_assignment(TOPIC, data)[0]
+            self.replicas = Z.decode_assignment(TOPIC, data or b"")[0]
             deadline = time.monotonic() + 30
             while await client.exists(Z.state_path(TOPIC, 0)) is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
@@ -207,18 +213,18 @@ class FailoverDemo:
             await asyncio.sleep(1.0)
             n += 1
             counts = tap.take()
-            errors = self.traffic.take_errors()
+            errors = self._running()[1].take_errors()
             if counts:
                 self.say("client: " + ", ".join(f"{k} x{v}" for k, v in counts.most_common(4)))
             if errors:
                 self.say("errors returned to the application: " + ", ".join(f"{k} x{v}" for k, v in errors.items()))
             if n % 5 == 0:
                 led = self.ledger
-                oldest = self.traffic.oldest_unanswered()
+                oldest = self._running()[1].oldest_unanswered()
                 waiting = "" if oldest is None or oldest[1] < 2 else \
                     f" (record #{oldest[0]} has waited {oldest[1]:.0f} s: the client retries it silently)"
                 self.say(f"traffic: sent {len(led.sent_at)}, acknowledged {len(led.acked)}, "
-                         f"consumed {len(led.consumed)}, awaiting an answer {self.traffic.in_flight}{waiting}")
+                         f"consumed {len(led.consumed)}, awaiting an answer {self._running()[1].in_flight}{waiting}")
 
     # -- acts -----------------------------------------------------------------------
 
@@ -234,7 +240,7 @@ class FailoverDemo:
 
     async def _writes_resumed(self, since: float, condition: Callable[[ClusterView], bool], timeout: float) -> None:
         """Wait until `condition` holds in coord and a record sent after `since` is acknowledged."""
-        ok = await self.watch.wait_for(lambda v: condition(v) and self.ledger.first_ack_after(since) is not None,
+        ok = await self._running()[0].wait_for(lambda v: condition(v) and self.ledger.first_ack_after(since) is not None,
                                       timeout)
         first = self.ledger.first_ack_after(since)
         if ok and first is not None:
@@ -248,7 +254,7 @@ class FailoverDemo:
 
     async def _act_kill_leader(self, state: ClusterState) -> None:
         self.act("Act 1: SIGKILL the leader of partition 0")
-        leader = _p0(self.watch.view).leader
+        leader = _p0(self._running()[0].view).leader
         if leader < 0:
             self.say(f"{TOPIC}-0 has no leader to kill; skipping act 1")
             return
@@ -259,13 +265,14 @@ class FailoverDemo:
 
     async def _act_kill_controller(self, state: ClusterState) -> None:
         self.act("Act 2: SIGKILL the controller")
-        controller, epoch = self.watch.view.controller, self.watch.view.controller_epoch
+        view = self._running()[0].view
+        controller, epoch = view.controller, view.controller_epoch
         if controller is None or controller in self.dead:
             self.say("no live controller to kill; skipping act 2")
             return
         at = self._kill(state, controller, f"act 2: SIGKILL controller (broker {controller})")
         wait = self.left(self.args.act_timeout)
-        elected = await self.watch.wait_for(
+        elected = await self._running()[0].wait_for(
             lambda v: v.controller not in (None, controller) and v.controller_epoch > epoch, wait)
         if not elected:
             self.say(f"no new controller within {wait:.0f} s")
@@ -293,10 +300,10 @@ class FailoverDemo:
                 self.say(f"broker {broker_id} did not come back: {exc}")
         save_state(state)
         self.dead.clear()
-        full = await self.watch.wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
+        full = await self._running()[0].wait_for(lambda v: set(_p0(v).isr) >= set(self.replicas)
                                         and self.ledger.first_ack_after(started) is not None,
                                         self.left(self.args.act_timeout))
-        isr = list(_p0(self.watch.view).isr)
+        isr = list(_p0(self._running()[0].view).isr)
         self.say(f"{TOPIC}-0 ISR is {isr}" + (": every replica caught up with the leader and is back in sync"
                                               if full else " when the act's time was up"))
         await asyncio.sleep(self.left(self.args.dwell))

@@ -11,6 +11,7 @@ application would not otherwise see. This module must never touch coord or proce
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -96,7 +97,7 @@ class Traffic:
             self.ledger.sent(seq, self.clock())
             future = await self.producer.send(self.topic, value=str(seq).encode(), partition=0)
             self._pending.add(seq)
-            future.add_done_callback(lambda f, seq=seq: self._answered(seq, f))
+            future.add_done_callback(functools.partial(self._answered, seq))
             await asyncio.sleep(self.interval)
 
     def _answered(self, seq: int, future) -> None:

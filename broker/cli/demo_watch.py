@@ -120,7 +120,9 @@ class CoordView:
         self.view.controller_epoch = await self._read_epoch()
         for topic in topics:
             for p in await self.client.get_children(Z.partitions_path(topic)):
-                self.view.states[(topic, int(p))] = await self._read_state(topic, int(p))
+                state = await self._read_state(topic, int(p))
+                if state is not None:   # gone since the listing: as the apply loop does
+                    self.view.states[(topic, int(p))] = state
         self._task = asyncio.get_running_loop().create_task(self._apply_loop())
 
     async def stop(self) -> None:

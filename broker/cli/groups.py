@@ -41,7 +41,7 @@ def partition_rows(group: GroupDescription, committed: dict[TopicPartition, int]
                    log_end: dict[TopicPartition, int]) -> list[tuple[str, ...]]:
     """One row per partition assigned or committed, sorted; '-' where nothing is known."""
     owners = {tp: m for m in group.members for tp in m.assignment}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for tp in sorted(set(owners) | set(committed)):
         current, end = committed.get(tp), log_end.get(tp)
         lag = end - current if current is not None and end is not None else None

@@ -13,6 +13,7 @@ how the client works to look faster: it uses the public API only.
 from __future__ import annotations
 
 import argparse
+import functools
 import asyncio
 import json
 import os
@@ -77,8 +78,13 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
             "p999": at(0.999), "max": round(s[-1], 3)}
 
 
+
+def _note_latency(latencies: list[float], sent_at: float, _future: object) -> None:
+    """A sampled record's answer arrived: note its latency in ms."""
+    latencies.append((time.perf_counter() - sent_at) * 1000)
+
 class _Progress:
-    def __init__(self, what: str, record_size: int) -> None:
+    def __init__(self, what: str, record_size: float) -> None:
         self.what, self.size = what, record_size
         self.start = self.last = time.perf_counter()
         self.last_count = 0
@@ -115,7 +121,7 @@ async def perf_produce(args: argparse.Namespace) -> int:
             future = await send(args.topic, value, key=b"k%d" % i if args.keyed else None)
             if i % SAMPLE_EVERY == 0:
                 sent_at = time.perf_counter()
-                future.add_done_callback(lambda f, t=sent_at: latencies.append((time.perf_counter() - t) * 1000))
+                future.add_done_callback(functools.partial(_note_latency, latencies, sent_at))
                 progress.maybe_print(i, latencies)
                 await _pace(args.throughput, i, progress.start)
         await producer.flush()
@@ -139,7 +145,7 @@ def perf_produce_sync(args: argparse.Namespace) -> int:
             future = producer.send(args.topic, value, key=b"k%d" % i if args.keyed else None)
             if i % SAMPLE_EVERY == 0:
                 sent_at = time.perf_counter()
-                future.add_done_callback(lambda f, t=sent_at: latencies.append((time.perf_counter() - t) * 1000))
+                future.add_done_callback(functools.partial(_note_latency, latencies, sent_at))
                 progress.maybe_print(i, latencies)
                 if args.throughput > 0:
                     ahead = i / args.throughput - (time.perf_counter() - progress.start)

@@ -69,7 +69,7 @@ async def _ours_mode(hosts: str, base: str, mode: str, args: argparse.Namespace)
         value = b"x" * args.value_size
         out = {}
         for op in OPS:
-            it, lat = iter(paths), []
+            it, lat = iter(paths), list[float]()
 
             async def worker(c: CoordClient, op: str, it: Iterator[str], lat: list[float]) -> None:
                 for p in it:

@@ -72,7 +72,7 @@ def read_lines(stream: BinaryIO) -> Iterator[list[bytes]]:
     up to BLOCK bytes, split in one call. A last line without a newline counts too."""
     rest = b""
     while True:
-        block = stream.read1(BLOCK)
+        block = stream.read1(BLOCK)  # type: ignore[attr-defined]  # stdin's buffer is a BufferedReader
         if not block:
             if rest:
                 yield [rest]

@@ -67,8 +67,8 @@ class PartitionIO:
                 return
             if fut.cancelled():
                 written.cancel()
-            elif fut.exception() is not None:
-                written.set_exception(fut.exception())
+            elif (exc := fut.exception()) is not None:
+                written.set_exception(exc)
             elif fut.result().error:
                 result = fut.result()
                 written.set_exception(AppendRefusedError(int(result.error), result.message or "append refused"))

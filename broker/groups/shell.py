@@ -177,8 +177,8 @@ class PartitionCoordinator:
             error = ErrorCode.NONE
             if fut.cancelled():
                 error = ErrorCode.COORDINATOR_NOT_AVAILABLE
-            elif fut.exception() is not None:
-                error = _persist_error(fut.exception())
+            elif (exc := fut.exception()) is not None:
+                error = _persist_error(exc)
             self._feed(group, PersistDone(action.persist_id, error))
         written.add_done_callback(done)
 

@@ -133,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
         out["append_records_s"] = round(n * per_batch / loop_s)
         out["append_then_fsync_mb_s"] = round(size_mb / total_s, 1)
         say(f"append, no fsync:               {out['append_mb_s']:9.1f} MB/s {out['append_records_s']:>12,} rec/s")
-        say(f"append + one fsync at the end:  {out['append_then_fsync_mb_s']:9.1f} MB/s"
-            + (f"  ({100 * out['append_then_fsync_mb_s'] / out['dd_fdatasync_mb_s']:.0f}% of dd)" if dd_s else ""))
+        share = f"  ({100 * (size_mb / total_s) / (args.size_mb / dd_s):.0f}% of dd)" if dd_s else ""
+        say(f"append + one fsync at the end:  {out['append_then_fsync_mb_s']:9.1f} MB/s{share}")
         read_bytes, read_s = _sequential_read(plog, MB)
         out["seq_read_mb_s"] = round(read_bytes / MB / read_s, 1)
         out["seq_read_records_s"] = round(read_bytes / len(batch) * per_batch / read_s)

@@ -43,14 +43,14 @@ class ControllerChannel:
         # (same handlers, same checks; no socket, and ready before it accepts clients).
         self.local = local
 
-    def send(self, broker_id: int, api_key: ApiKey, body: Message) -> asyncio.Future:
+    def send(self, broker_id: int, api_key: int, body: Message) -> asyncio.Future:
         """Queue a request; the future gets the response message, or None if the broker left."""
         fut = asyncio.get_running_loop().create_future()
         if broker_id not in self._queues:
             self._queues[broker_id] = asyncio.Queue()
             self._tasks[broker_id] = asyncio.get_running_loop().create_task(
                 self._drain(broker_id), name=f"controller-channel-{broker_id}")
-        self._queues[broker_id].put_nowait((api_key, body, fut))
+        self._queues[broker_id].put_nowait((ApiKey(api_key), body, fut))
         return fut
 
     def forget(self, broker_id: int) -> None:

@@ -70,7 +70,7 @@ class BrokerStateCollector(Collector):
         kc = "kafka_controller_kafkacontroller_"
         yield _gauge(kc + "activecontrollercount", "1 on the active controller, else 0", int(active))
         yield _gauge(kc + "controllerepoch", "The newest controller epoch this broker has heard from",
-                     max(broker.replicas.controller_epoch, controller.epoch if active else -1))
+                     max(broker.replicas.controller_epoch, controller.epoch if controller is not None and active else -1))
         if active:   # as in Kafka, only the active controller reports cluster-wide counts
             live = set(cache.brokers)
             states = [s for meta in list(cache.topics.values()) for s in meta.states.values()]

@@ -98,7 +98,7 @@ def needs(header: RequestHeader, body: Any) -> list[Need]:
 
 
 # API -> (the request's topic array, the topic name field in it, the operation each topic needs).
-PER_TOPIC = {ApiKey.PRODUCE: ("topic_data", "name", Op.WRITE), ApiKey.FETCH: ("topics", "topic", Op.READ),
+PER_TOPIC: dict[int, tuple[str, str, Op]] = {ApiKey.PRODUCE: ("topic_data", "name", Op.WRITE), ApiKey.FETCH: ("topics", "topic", Op.READ),
              ApiKey.LIST_OFFSETS: ("topics", "name", Op.DESCRIBE),
              ApiKey.OFFSETS_FOR_LEADER_EPOCH: ("topics", "topic", Op.DESCRIBE),
              ApiKey.OFFSET_COMMIT: ("topics", "name", Op.READ), ApiKey.DELETE_RECORDS: ("topics", "name", Op.DELETE),

@@ -115,8 +115,8 @@ class Connection:
             # what came before; either loop failing ends both.
             await asyncio.wait([reading, writing], return_when=asyncio.FIRST_EXCEPTION)
             for task in (reading, writing):
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    self._log_close(task.exception())
+                if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+                    self._log_close(exc)
                     break
         except asyncio.CancelledError:
             pass
@@ -248,6 +248,6 @@ class Connection:
             task = item[1]
             if not task.done():
                 task.cancel()
-            elif not task.cancelled() and task.exception() is None and task.result() is not None:
-                for piece in slices_of(task.result().body):
+            elif not task.cancelled() and task.exception() is None and (reply := task.result()) is not None:
+                for piece in slices_of(reply.body):
                     piece.close()

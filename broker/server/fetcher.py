@@ -210,7 +210,7 @@ class _Fetcher:
                 # changed while the fetch was out).
                 epoch = req.leader_epoch if code in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE) \
                     else UNDEFINED_EPOCH
-                part.step(FetchResponse(epoch, req.fetch_offset, batches, entry.high_watermark, code))
+                part.step(FetchResponse(epoch, req.fetch_offset, batches, entry.high_watermark, code))  # type: ignore[arg-type]  # offsets and epoch: what the core reads of a batch
                 if code not in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
                     refused = True
         if refused:

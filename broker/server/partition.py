@@ -53,7 +53,7 @@ class Partition:
         self.partition = partition
         self.broker_id = broker_id
         self.log = log
-        self.replica = Replica(broker_id, PartitionReplicaLog(log), broker_epoch=broker_epoch,
+        self.replica = Replica(broker_id, PartitionReplicaLog(log), broker_epoch=broker_epoch,  # type: ignore[arg-type]  # the core reads a batch's offsets and epoch only, which LogBatch has
                                high_watermark=high_watermark, min_insync_replicas=min_insync_replicas,
                                replica_lag_time_max_ms=replica_lag_time_max_ms,
                                fetch_retry_ms=FOLLOWER_RETRY_MS)

@@ -261,7 +261,10 @@ class Fetcher:
                 continue
             if leader in self._in_flight:
                 continue
-            by_node.setdefault(leader, {})[tp] = self.subs.state(tp).position
+            position = self.subs.state(tp).position
+            if position is None:   # fetchable() says known; a reset may be pending meanwhile
+                continue
+            by_node.setdefault(leader, {})[tp] = position
         for node, parts in by_node.items():
             self._in_flight.add(node)
             task = asyncio.get_running_loop().create_task(self._fetch(node, parts))

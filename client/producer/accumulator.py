@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -159,7 +160,7 @@ class RecordAccumulator:
             batch = ProducerBatch(TopicPartition(*tp), now, asyncio.get_running_loop().create_future())
             queue.append(batch)
             self._incomplete.add(batch)
-            batch.future.add_done_callback(lambda _f, b=batch: self._completed(b))
+            batch.future.add_done_callback(functools.partial(self._completed_future, batch))
             if len(queue) == 1:
                 self.wakeup.set()  # a linger timer starts: the sender must know when it ends
         batch.records.append((key, value, headers, timestamp))
@@ -175,6 +176,9 @@ class RecordAccumulator:
     async def wait_for_room(self) -> None:
         """Block while more than `buffer_memory` bytes wait to be acknowledged."""
         await self._room.wait()
+
+    def _completed_future(self, batch: ProducerBatch, _future: asyncio.Future[Any]) -> None:
+        self._completed(batch)
 
     def _completed(self, batch: ProducerBatch) -> None:
         self._incomplete.discard(batch)

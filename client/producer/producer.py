@@ -31,7 +31,7 @@ from client.structs import RecordMetadata, TopicPartition
 
 log = logging.getLogger(__name__)
 
-_COMPRESSION = {None: Compression.NONE, **{c.name.lower(): c for c in Compression}}  # Kafka's compression.type names
+_COMPRESSION: dict[str | None, Compression] = {None: Compression.NONE, **{c.name.lower(): c for c in Compression}}  # Kafka's compression.type names
 _ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "all": ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL}
 
 
@@ -89,9 +89,9 @@ class AsyncProducer:
         self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
                                     retry_backoff_ms=retry_backoff_ms,
                                     security=client_security(**security))
-        self._settings = dict(batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory,
+        self._settings: dict[str, Any] = dict(batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory,
                               retry_backoff_ms=retry_backoff_ms)
-        self._sender_settings = dict(acks=self.acks, retries=retries, max_request_size=max_request_size,
+        self._sender_settings: dict[str, Any] = dict(acks=self.acks, retries=retries, max_request_size=max_request_size,
                                      max_in_flight=max_in_flight, request_timeout_ms=request_timeout_ms,
                                      delivery_timeout_ms=delivery_timeout_ms, compression=_COMPRESSION[compression])
         self.partitioner = partitioner or DefaultPartitioner()
@@ -175,6 +175,7 @@ class AsyncProducer:
         elif not 0 <= partition < len(partitions):
             raise ValueError(f"partition {partition} is not in [0, {len(partitions) - 1}] for topic {topic!r}")
         acc = self._acc
+        assert acc is not None   # started
         if acc.buffered_bytes >= acc.buffer_memory:
             return None
         batch, full = acc.append_to_batch((topic, partition), key, value, headers, timestamp, size, now)
@@ -184,6 +185,7 @@ class AsyncProducer:
 
     async def wait_for_room(self) -> None:
         """Return once fewer than `buffer_memory` bytes are unacknowledged."""
+        assert self._acc is not None   # started
         await self._acc.wait_for_room()
 
     async def send_and_wait(self, topic: str, value: Any = None, key: Any = None,

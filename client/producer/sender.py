@@ -209,7 +209,8 @@ class Sender:
         """However a numbered batch ends (done, failed, expired, aborted), it leaves the
         idempotence bookkeeping, so it can never hold up its partition's later batches."""
         assert self.idempotence is not None
-        batch.future.add_done_callback(lambda _f, idem=self.idempotence: idem.forget(batch))
+        idem = self.idempotence
+        batch.future.add_done_callback(lambda _f: idem.forget(batch))
 
     def _fail(self, batch: ProducerBatch, exc: BaseException) -> None:
         batch.fail(exc)

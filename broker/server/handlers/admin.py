@@ -68,6 +68,7 @@ async def create_topics(ctx: BrokerContext, header: RequestHeader, body: Any) ->
 async def delete_topics(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     results = []
     for name in body.topic_names:
+        refusal: tuple[ErrorCode, str] | None
         if not ctx.config.delete_topic_enable:
             refusal = (ErrorCode.TOPIC_DELETION_DISABLED, "topic deletion is disabled on this broker (delete.topic.enable)")
         else:

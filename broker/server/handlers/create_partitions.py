@@ -23,8 +23,7 @@ async def _grow(ctx: BrokerContext, topic: Any, validate_only: bool, duplicate: 
     if duplicate:
         refusal: tuple[ErrorCode, str] | None = (ErrorCode.INVALID_REQUEST,
                                                  f"topic {topic.name!r} appears twice in one request")
-    elif topic.assignments is not None and ctx.cache.topic(topic.name) is not None:
-        meta = ctx.cache.topic(topic.name)
+    elif topic.assignments is not None and (meta := ctx.cache.topic(topic.name)) is not None:
         checked = check_added_assignment(len(meta.assignment), topic.count,
                                          len(meta.assignment[min(meta.assignment)]),
                                          [a.broker_ids for a in topic.assignments], set(ctx.cache.live_broker_ids()))

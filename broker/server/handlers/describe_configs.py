@@ -82,6 +82,7 @@ def topic_config_entries(config: BrokerConfig, overrides: dict[str, str]) -> lis
     """Every topic config we honour, with its effective value and where that value comes from."""
     out = []
     for name, (default_of, kind) in sorted(_TOPIC_DEFAULTS.items()):
+        value: str | None
         if name in overrides:
             value, source = overrides[name], DYNAMIC_TOPIC_CONFIG
         else:

@@ -41,7 +41,7 @@ _LEADERSHIP_ERRORS = frozenset({ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENC
                                 ErrorCode.UNKNOWN_LEADER_EPOCH})
 
 
-def _answer(partition: int, code: ErrorCode, hw: int = -1, log_start: int = -1) -> Data:
+def _answer(partition: int, code: int, hw: int = -1, log_start: int = -1) -> Data:
     return R.PartitionData(partition_index=partition, error_code=int(code), high_watermark=hw,
                            last_stable_offset=hw, log_start_offset=log_start, aborted_transactions=None,
                            records=b"")

@@ -47,7 +47,7 @@ def _topic_entry(topic: TopicMetadata, live: set[int]) -> Any:
                                    partitions=partitions)
 
 
-def _requested(header: RequestHeader, body: Any, ctx: BrokerContext) -> list[str | None]:
+def _requested(header: RequestHeader, body: Any, ctx: BrokerContext) -> list[str]:
     """The topic names asked for: all of them for a null list (or, in v0, an empty one)."""
     if body.topics is None or (header.api_version == 0 and not body.topics):
         return sorted(ctx.cache.topics)
@@ -58,7 +58,8 @@ async def _auto_create(ctx: BrokerContext, name: str) -> Any | None:
     """Create `name` as CreateTopics would (here if we are the controller, else by asking
     it); the topic's error entry if that was refused or is still under way."""
     cfg = ctx.config
-    refusal = await ctx.controller.create_topic(name, cfg.num_partitions, cfg.default_replication_factor, {})
+    refusal: tuple[ErrorCode, str | None] | None = await ctx.controller.create_topic(
+        name, cfg.num_partitions, cfg.default_replication_factor, {})
     if refusal is not None and refusal[0] == ErrorCode.NOT_CONTROLLER:
         refusal = await _ask_controller_to_create(ctx, name)
         if refusal is None:  # created; its metadata reaches us by UpdateMetadata: the client asks again

@@ -39,7 +39,7 @@ from broker.server.replica_manager import PartitionRefusedError
 Result = Any  # a ProduceResponse.PartitionProduceResponse
 
 
-def _result(index: int, code: ErrorCode, message: str | None, log_start_offset: int = -1) -> Result:
+def _result(index: int, code: int, message: str | None, log_start_offset: int = -1) -> Result:
     return R.PartitionProduceResponse(index=index, error_code=int(code), base_offset=-1,
                                       log_append_time_ms=NO_TIMESTAMP, log_start_offset=log_start_offset,
                                       error_message=message)
@@ -63,6 +63,7 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
         if codec is not None:   # the topic's compression.type: stored in that codec
             records = recompress(records, codec, decompression_limit(plog.config))
         admission = ctx.producer_states.admit(plog, part.leader_epoch, records)  # idempotence: sequences
+        replicated: asyncio.Future[Any]
         if admission.duplicate is not None:
             replicated = asyncio.ensure_future(_duplicate(ctx, part, admission.duplicate, acks))
         else:
@@ -88,7 +89,7 @@ def _append(ctx: BrokerContext, topic: str, entry: Any, acks: int, timeout_ms: i
         code, message = ErrorCode.KAFKA_STORAGE_ERROR, f"{topic}-{partition}: the log cannot be written: {exc}"
     else:
         ctx.logs.appended(topic, partition)
-        waits = [replicated]
+        waits: list[asyncio.Future[Any]] = [replicated]
         if acks != ACKS_NONE and plog.config.flush_messages == 1:
             waits.append(asyncio.ensure_future(ctx.logs.sync(plog)))
         return _result(partition, ErrorCode.NONE, None, plog.log_start_offset), waits
@@ -167,6 +168,7 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply 
     for topic in body.topic_data:
         answers = []
         for entry in topic.partition_data:
+            wait: list[asyncio.Future[Any]]
             if topic.name in INTERNAL_TOPICS:  # written by the brokers only, as in Kafka
                 result, wait = _result(entry.index, ErrorCode.INVALID_TOPIC_EXCEPTION,
                                        f"{topic.name} is an internal topic: clients cannot produce to it"), []
