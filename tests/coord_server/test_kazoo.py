@@ -10,7 +10,7 @@ import uuid
 import pytest
 from kazoo import exceptions as ke
 from kazoo.client import KazooClient
-from kazoo.exceptions import LockTimeoutError
+from kazoo.exceptions import LockTimeout
 from kazoo.protocol.states import EventType
 from kazoo.recipe.barrier import Barrier
 from kazoo.recipe.counter import Counter
@@ -164,7 +164,7 @@ def test_lock_and_election_and_barrier_and_counter(shared_coord, kz: KazooClient
     try:
         lock_a, lock_b = Lock(kz, f"{base}/lock", "a"), Lock(other, f"{base}/lock", "b")
         assert lock_a.acquire(timeout=5)
-        with pytest.raises(LockTimeoutError):
+        with pytest.raises(LockTimeout):
             lock_b.acquire(timeout=0.3)
         assert lock_b.contenders() == ["a"]
         lock_a.release()
