@@ -197,7 +197,7 @@ class ZooKeeperEnsemble:
 @contextmanager
 def running_zookeeper(**kwargs: object) -> Iterator[ZooKeeperProcess]:
     """A started ZooKeeper, killed (and its temp dir removed) on exit."""
-    zk = ZooKeeperProcess(**kwargs)  # type: ignore[arg-type]
+    zk = ZooKeeperProcess(**kwargs)  # type: ignore[arg-type]  # ZooKeeperProcess's own keyword arguments, passed through
     try:
         zk.start()
         yield zk

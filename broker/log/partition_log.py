@@ -68,7 +68,7 @@ def _reports_os_errors(method: _Method) -> _Method:
             if self.on_storage_error is not None:
                 self.on_storage_error(exc)
             raise
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps: the wrapper has the method's signature
 
 
 class AppendInfo(NamedTuple):

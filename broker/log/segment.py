@@ -101,13 +101,13 @@ class LogSegment:
     def index(self) -> OffsetIndex:
         if self._index is None:
             self._ensure_indexes()
-        return self._index  # type: ignore[return-value]
+        return self._index  # type: ignore[return-value]  # _ensure_indexes() has just set it
 
     @property
     def timeindex(self) -> TimeIndex:
         if self._timeindex is None:
             self._ensure_indexes()
-        return self._timeindex  # type: ignore[return-value]
+        return self._timeindex  # type: ignore[return-value]  # _ensure_indexes() has just set it
 
     def _ensure_indexes(self) -> None:
         """Lazy load of an old segment's indexes; rebuilt from the log if inconsistent.

@@ -17,10 +17,11 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from broker.log import PartitionLog
 from broker.replication import Replica
+from broker.replication.log_api import ReplicaLog
 from broker.replication.messages import (
     BecomeFollower, BecomeLeader, CompleteProduce, EpochAnswer, EpochQuery, ErrorCode,
     Event, FetchRequest, FetchResponse, ProposeIsr, Produce, ReplyEpochQuery, ReplyFetch,
@@ -53,7 +54,8 @@ class Partition:
         self.partition = partition
         self.broker_id = broker_id
         self.log = log
-        self.replica = Replica(broker_id, PartitionReplicaLog(log), broker_epoch=broker_epoch,  # type: ignore[arg-type]  # the core reads a batch's offsets and epoch only, which LogBatch has
+        core_log = cast(ReplicaLog, PartitionReplicaLog(log))   # the core reads a batch's offsets and epoch, which LogBatch has
+        self.replica = Replica(broker_id, core_log, broker_epoch=broker_epoch,
                                high_watermark=high_watermark, min_insync_replicas=min_insync_replicas,
                                replica_lag_time_max_ms=replica_lag_time_max_ms,
                                fetch_retry_ms=FOLLOWER_RETRY_MS)
@@ -89,12 +91,12 @@ class Partition:
         role = self.replica.role
         if role is None:
             return -1
-        return self.broker_id if self.is_leader else role.leader  # type: ignore[union-attr]
+        return self.broker_id if self.is_leader else role.leader  # type: ignore[union-attr]  # not leading: a follower's role, which names its leader
 
     @property
     def isr(self) -> frozenset[int]:
         """The ISR the leader counts (committed); empty on a follower."""
-        return self.replica.role.isr if self.is_leader else frozenset()  # type: ignore[union-attr]
+        return self.replica.role.isr if self.is_leader else frozenset()  # type: ignore[union-attr]  # leading: the leader's role holds the ISR
 
     def take_request(self, leader: int) -> SendFetch | SendEpochQuery | None:
         """The request this follower's core last asked to send to `leader`, handed out once."""

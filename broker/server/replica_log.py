@@ -67,7 +67,7 @@ class PartitionReplicaLog:
 
     def append_as_leader(self, records: tuple[object, ...], epoch: int) -> LogBatch:
         (raw,) = records
-        info = self.log.append(raw, leader_epoch=epoch)  # type: ignore[arg-type]
+        info = self.log.append(raw, leader_epoch=epoch)  # type: ignore[arg-type]  # the core hands back the batch bytes it was given
         return LogBatch(info.first_offset, info.last_offset, epoch)
 
     def append_as_follower(self, batches: tuple[LogBatch, ...]) -> None:

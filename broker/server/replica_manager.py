@@ -269,7 +269,7 @@ class ReplicaManager:
                 per_dir[home].append((t, p, hw))
         for directory, entries in per_dir.items():
             try:
-                write_checkpoint(directory / HW_CHECKPOINT, entries)  # type: ignore[arg-type]
+                write_checkpoint(directory / HW_CHECKPOINT, entries)  # type: ignore[arg-type]  # rows of (topic, partition, hw): the writer prints any fields
             except OSError as exc:
                 log.error("cannot write %s: %s", directory / HW_CHECKPOINT, exc)
                 self.logs.storage_error(directory, exc)

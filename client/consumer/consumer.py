@@ -171,7 +171,7 @@ class AsyncConsumer:
         tp = TopicPartition(*tp)
         if self.subscriptions.state(tp).position is None:
             await self.fetcher.reset_positions()
-        return self.subscriptions.state(tp).position  # type: ignore[return-value]
+        return self.subscriptions.state(tp).position  # type: ignore[return-value]  # reset_positions() has just set it
 
     async def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         return await self.fetcher.offsets_for([TopicPartition(*tp) for tp in partitions], EARLIEST_TIMESTAMP)

@@ -39,9 +39,9 @@ def _decode(cls: type, data: bytes, what: str) -> object:
     (version,) = _VERSION.unpack_from(data)
     if version < 0:
         raise GroupProtocolError(f"{what} has a negative version {version}")
-    known = min(version, cls._versions.high)  # type: ignore[attr-defined]
+    known = min(version, cls._versions.high)  # type: ignore[attr-defined]  # a generated message class
     try:
-        message, _ = cls.decode_prefix(data, known, 2)  # type: ignore[attr-defined]
+        message, _ = cls.decode_prefix(data, known, 2)  # type: ignore[attr-defined]  # a generated message class
     except DecodeError as exc:
         raise GroupProtocolError(f"{what} version {version} does not decode: {exc}") from None
     return message
@@ -53,7 +53,7 @@ def encode_subscription(topics: Iterable[str], user_data: bytes | None = None) -
 
 
 def decode_subscription(data: bytes) -> list[str]:
-    return list(_decode(_Subscription, data, "subscription").topics)  # type: ignore[attr-defined]
+    return list(_decode(_Subscription, data, "subscription").topics)  # type: ignore[attr-defined]  # a generated message class
 
 
 def encode_assignment(partitions: Iterable[tuple[str, int]], user_data: bytes | None = None) -> bytes:
@@ -71,5 +71,5 @@ def decode_assignment(data: bytes) -> list[TopicPartition]:
     if not data:
         return []
     assignment = _decode(_Assignment, bytes(data), "assignment")
-    return [TopicPartition(tp.topic, p) for tp in assignment.assigned_partitions  # type: ignore[attr-defined]
+    return [TopicPartition(tp.topic, p) for tp in assignment.assigned_partitions  # type: ignore[attr-defined]  # a generated message class
             for p in tp.partitions]

@@ -72,7 +72,7 @@ def _locate(result: object, index: int) -> tuple[int, int]:
         else:
             base, append_time = _locate(result.second, index - result.mid)
             return base - result.mid, append_time
-    return result  # type: ignore[return-value]
+    return result  # type: ignore[return-value]  # not split: the (base offset, append time) pair
 
 
 def records_metadata(result: object, tp: TopicPartition, records: Iterable[tuple[int, int]]) -> list[RecordMetadata]:
@@ -82,7 +82,7 @@ def records_metadata(result: object, tp: TopicPartition, records: Iterable[tuple
     topic, partition = tp
     plain = not isinstance(result, SplitResult)
     if plain:
-        base_offset, log_append_time = result  # type: ignore[misc]
+        base_offset, log_append_time = result  # type: ignore[misc]  # not split: the (base offset, append time) pair
     for index, timestamp in records:
         if not plain:
             base_offset, log_append_time = _locate(result, index)

@@ -71,8 +71,8 @@ class ClientCore:
     # -- outgoing -------------------------------------------------------------------------
 
     def connect_frame(self, timeout_ms: int, read_only: bool) -> bytes:
-        return frame(R.ConnectRequest(0, self.last_zxid, timeout_ms, self.session_id,  # type: ignore[attr-defined]  # @jute gives records their codec
-                                      self.passwd, read_only).to_bytes())
+        request = R.ConnectRequest(0, self.last_zxid, timeout_ms, self.session_id, self.passwd, read_only)
+        return frame(request.to_bytes())  # type: ignore[attr-defined]  # @jute gives records their codec
 
     def request(self, op: int, record: Any, token: Any, path: str | None = None,
                 watch: tuple[str, Callback] | None = None) -> bytes:

@@ -47,7 +47,7 @@ class _Handshake(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # start_tls takes the transport over (and pauses its reading) on the task's
         # first step, which runs before any read the loop may already have queued.
-        task = asyncio.ensure_future(self._upgrade(transport))  # type: ignore[arg-type]
+        task = asyncio.ensure_future(self._upgrade(transport))  # type: ignore[arg-type]  # a stream server's transport is a Transport
         self.acceptor.pending.add(task)
         task.add_done_callback(self.acceptor.pending.discard)
 

@@ -398,8 +398,8 @@ class Connection(asyncio.Protocol):
 
     def _send_connect_response(self, timeout: int, sid: int, password: bytes) -> None:
         w = JuteWriter()
-        R.ConnectResponse(0, timeout, sid, password,  # type: ignore[attr-defined]  # @jute gives records their codec
-                          None if self.old_client else False).encode(w)
+        response = R.ConnectResponse(0, timeout, sid, password, None if self.old_client else False)
+        response.encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         self._send(w.getvalue())
 
     def _established(self, sid: int, timeout: int, password: bytes) -> None:

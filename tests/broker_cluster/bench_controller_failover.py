@@ -44,7 +44,7 @@ class CountingChannel:
 
 
 async def broker(port: int, broker_id: int) -> tuple[CoordClient, Controller, CountingChannel]:
-    return await start_broker(port, 9000 + broker_id, broker_id=broker_id, channel=CountingChannel())  # type: ignore[return-value]
+    return await start_broker(port, 9000 + broker_id, broker_id=broker_id, channel=CountingChannel())
 
 
 async def main(total: int) -> None:

@@ -68,7 +68,7 @@ def _server(kind: str, base: Path) -> ZooKeeperProcess | CoordProcess:
 @contextmanager
 def _running(kind: str, base: Path) -> Iterator[ZooKeeperProcess | CoordProcess]:
     server = _server(kind, base)
-    server.kind = kind  # type: ignore[union-attr]
+    server.kind = kind
     try:
         server.start()
         yield server

@@ -17,7 +17,7 @@ def ensemble(procs: ProcessGroup, tmp_path: Path) -> Iterator[Callable[..., Ense
     made: list[Ensemble] = []
 
     def make(size: int, **kwargs: object) -> Ensemble:
-        ens = Ensemble(procs, tmp_path, size, **kwargs)  # type: ignore[arg-type]
+        ens = Ensemble(procs, tmp_path, size, **kwargs)
         made.append(ens)
         return ens
 

@@ -24,7 +24,7 @@ from tests.coord_zab.bench import CONFIG, Bench, elect
 
 def _lone_follower(state: PersistentState) -> Peer:
     """Server 1 of 3 that has just chosen server 3 as its leader."""
-    peer = Peer(1, frozenset({1, 2, 3}), CONFIG, state, lambda: None, 0.0)  # type: ignore[arg-type,return-value]
+    peer = Peer(1, frozenset({1, 2, 3}), CONFIG, state, lambda: None, 0.0)
     for sid in (2, 3):
         peer.receive(sid, Notification(1, LOOKING, 9, 9, 3), 0.0)
     assert peer.state == Role.FOLLOWING and peer.leader == 3
@@ -85,7 +85,7 @@ def test_current_epoch_becomes_durable_only_after_the_synchronized_history() -> 
     kinds = [type(a) for a in after]
     assert act.PersistEpochs(2, 2) in after
     assert kinds.index(act.PersistEpochs) < kinds.index(act.Send)   # durable, then ack
-    assert isinstance(after[kinds.index(act.Send)].msg, Ack)  # type: ignore[union-attr]
+    assert isinstance(after[kinds.index(act.Send)].msg, Ack)
 
 
 def test_a_server_that_promised_a_later_epoch_makes_the_leader_elect_again() -> None:
@@ -290,4 +290,4 @@ entries = st.lists(st.tuples(st.integers(0, 2**64 - 1), st.binary(max_size=20)),
     st.builds(Ping, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.booleans()),
 ))
 def test_every_peer_message_survives_its_msgpack_form(msg: object) -> None:
-    assert decode(encode(msg)) == msg  # type: ignore[arg-type]
+    assert decode(encode(msg)) == msg

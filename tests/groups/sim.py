@@ -73,7 +73,7 @@ class GroupSim:
     # ---- the coordinator side -------------------------------------------------------
 
     def step(self, event: object) -> None:
-        for a in self.group.step(event, self.now_ms()):  # type: ignore[arg-type]
+        for a in self.group.step(event, self.now_ms()):
             if isinstance(a, Reply):
                 client, kind = self.waiting.pop(a.request_id, (None, ""))
                 if client is not None and client.up:

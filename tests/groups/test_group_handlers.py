@@ -72,7 +72,7 @@ async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
             await asyncio.sleep(0.01)
     assert partition_for(GROUP, PARTITIONS) == 0
     try:
-        yield Broker(BrokerContext(config, cache, None, replicas, None, groups=manager))  # type: ignore[arg-type]
+        yield Broker(BrokerContext(config, cache, None, replicas, None, groups=manager))
     finally:
         await manager.close()
         plog.close()
@@ -204,7 +204,7 @@ async def test_offset_commit_and_fetch(broker: Broker, version: int) -> None:
 
 
 async def test_offsets_on_a_broker_that_is_not_the_coordinator(broker: Broker) -> None:
-    broker.ctx.groups.on_resign(OFFSETS_TOPIC, 0)   # type: ignore[union-attr]
+    broker.ctx.groups.on_resign(OFFSETS_TOPIC, 0)
     T = m.OffsetFetchRequest.OffsetFetchRequestTopic
     request = m.OffsetFetchRequest(group_id=GROUP, topics=[T(name=TOPIC, partition_indexes=[0])])
     v1 = await broker.call(O.offset_fetch, request, 1)

@@ -133,7 +133,7 @@ class ReplicationSim:
         if isinstance(event, FetchRequest) and event.replica_id >= 0:
             self._serve_fetch(i, event, self.sched.now + FETCH_WAIT)
         else:
-            for action in node.replica.step(event, self._now_ms()):  # type: ignore[arg-type]
+            for action in node.replica.step(event, self._now_ms()):
                 self._act(i, action)
         if (node.log.log_end_offset, node.replica.high_watermark) != before:
             self._wake(i)
@@ -173,30 +173,30 @@ class ReplicationSim:
     def _act(self, i: int, action: object) -> None:
         match action:
             case SendFetch(leader, req):
-                self.net.send(i, leader, req)  # type: ignore[arg-type]
+                self.net.send(i, leader, req)
             case SendEpochQuery(leader, q):
-                self.net.send(i, leader, q)  # type: ignore[arg-type]
+                self.net.send(i, leader, q)
             case ReplyFetch(to, resp):
-                self.net.send(i, to, resp)  # type: ignore[arg-type]
+                self.net.send(i, to, resp)
             case ReplyEpochQuery(to, ans):
-                self.net.send(i, to, ans)  # type: ignore[arg-type]
+                self.net.send(i, to, ans)
             case ProposeIsr():
-                self.net.send(i, STORE, action)  # type: ignore[arg-type]
+                self.net.send(i, STORE, action)
             case CompleteProduce():
-                self.net.send(i, CLIENT, action)  # type: ignore[arg-type]
+                self.net.send(i, CLIENT, action)
 
     def _deliver(self, dst: int, src: int, payload: object) -> None:
         if dst == STORE:
             self._store_receive(src, payload)
         elif dst == CLIENT:
-            self._client_receive(payload)  # type: ignore[arg-type]
+            self._client_receive(payload)
         else:
             self._step(dst, payload)
 
     def _tick_all(self) -> None:
         for i, node in self.nodes.items():
             if node.up:
-                self.net.send(i, STORE, ("heartbeat", node.incarnation, node.lossy))  # type: ignore[arg-type]
+                self.net.send(i, STORE, ("heartbeat", node.incarnation, node.lossy))
                 self._step(i, Tick())
                 if self.rng.random() < 0.3:
                     node.log.flush()
@@ -224,7 +224,7 @@ class ReplicationSim:
         ok = current and (payload.expected_version == st.version or payload.isr == st.isr)
         if ok and payload.isr != st.isr:
             st.isr, st.version = payload.isr, st.version + 1
-        self.net.send(STORE, src, IsrChangeResult(payload, ok, st.version))  # type: ignore[arg-type]
+        self.net.send(STORE, src, IsrChangeResult(payload, ok, st.version))
 
     def _alive(self, i: int) -> bool:
         return self.sched.now - self.last_heard[i] <= SESSION_TIMEOUT
@@ -252,7 +252,7 @@ class ReplicationSim:
             seen = self.incarnation_seen[i]
             order = BecomeLeader(st.epoch, st.isr, tuple(self.nodes), st.version, seen) \
                 if i == st.leader else BecomeFollower(st.leader, st.epoch, seen)
-            self.net.send(STORE, i, order)  # type: ignore[arg-type]
+            self.net.send(STORE, i, order)
 
     # ---- clients --------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ class ReplicationSim:
         acks = ACKS_ALL if self.rng.random() < 0.7 else 1
         record = f"r{self.next_record}"
         self.inflight[self.next_record] = (record, acks)
-        self.net.send(CLIENT, self.state.leader,  # type: ignore[arg-type]
+        self.net.send(CLIENT, self.state.leader,
                       Produce(self.next_record, (record,), acks, timeout_ms=1000))
 
     def _client_receive(self, done: CompleteProduce) -> None:

@@ -59,4 +59,4 @@ class Wire:
                 self.proposals.append(action)
                 if accept_isr:
                     return src, IsrChangeResult(action, True, action.expected_version + 1)
-        return None, action  # type: ignore[return-value]
+        return None, action

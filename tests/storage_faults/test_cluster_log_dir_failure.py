@@ -103,7 +103,7 @@ def _confluent_produce(bootstrap: str, n: int) -> list[int]:
 
     def done(err: object, msg: object) -> None:
         if err is None:
-            acked.append(int(msg.value()))  # type: ignore[attr-defined]
+            acked.append(int(msg.value()))
 
     producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all",
                                          "message.timeout.ms": 30000, "api.version.request": True})

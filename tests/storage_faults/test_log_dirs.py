@@ -33,7 +33,7 @@ async def _until(cond: Callable[[], object], seconds: float = 10.0) -> None:
 
 
 def _config(tmp_path: Path, **overrides: object) -> BrokerConfig:
-    return BrokerConfig(log_dirs=f"{tmp_path}/d1,{tmp_path}/d2", **overrides)  # type: ignore[arg-type]
+    return BrokerConfig(log_dirs=f"{tmp_path}/d1,{tmp_path}/d2", **overrides)
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ async def test_partitions_are_spread_over_the_log_dirs_and_found_again(tmp_path:
         await again.close()
 
 
-def _append(plog) -> None:  # type: ignore[no-untyped-def]
+def _append(plog) -> None:
     plog.append(make_batch(2, 1000, value_size=40))
 
 

@@ -15,7 +15,7 @@ from storage.diskio import FaultPlan, injected
 from tests.log.helpers import make_batch
 
 
-async def _until(cond, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def _until(cond, seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.02)):
         if cond():
             return
