@@ -32,12 +32,13 @@ class OptionalBuildExt(build_ext):
 
     @staticmethod
     def _skip(what: str, exc: Exception) -> None:
-        print(f"WARNING: {what} was not compiled ({exc}); pybroker uses its pure-Python twin",
-              file=sys.stderr)
+        print(f"WARNING: {what} was not compiled ({exc}); pybroker uses its pure-Python twin", file=sys.stderr)
 
 
 setup(
-    ext_modules=[Extension("client.protocol._records_c", ["client/protocol/_records_c.c"], optional=True),
-                 Extension("client._murmur2_c", ["client/_murmur2_c.c"], optional=True)],
+    ext_modules=[
+        Extension("client.protocol._records_c", ["client/protocol/_records_c.c"], optional=True),
+        Extension("client._murmur2_c", ["client/_murmur2_c.c"], optional=True),
+    ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

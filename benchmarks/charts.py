@@ -30,25 +30,33 @@ def bar_chart(chart: dict) -> str:
     row_h = len(series) * BAR_H + GAP
     height = TOP + len(rows) * row_h + 10
     width = LABEL_W + BAR_W + 110
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'font-family="sans-serif" font-size="12">',
-           f'<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="8" y="18" font-size="13" font-weight="bold">{escape(chart["title"])}</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="8" y="18" font-size="13" font-weight="bold">{escape(chart["title"])}</text>',
+    ]
     x = 8
     for i, name in enumerate(series):
-        out.append(f'<rect x="{x}" y="27" width="10" height="10" fill="{COLORS[i % len(COLORS)]}"/>'
-                   f'<text x="{x + 14}" y="36">{escape(name)}</text>')
+        out.append(
+            f'<rect x="{x}" y="27" width="10" height="10" fill="{COLORS[i % len(COLORS)]}"/>'
+            f'<text x="{x + 14}" y="36">{escape(name)}</text>'
+        )
         x += 24 + 7 * len(name)
     for r, row in enumerate(rows):
         y = TOP + r * row_h
-        out.append(f'<text x="{LABEL_W - 8}" y="{y + len(series) * BAR_H / 2 + 4}" '
-                   f'text-anchor="end">{escape(row["label"])}</text>')
+        out.append(
+            f'<text x="{LABEL_W - 8}" y="{y + len(series) * BAR_H / 2 + 4}" '
+            f'text-anchor="end">{escape(row["label"])}</text>'
+        )
         for i, value in enumerate(row["values"]):
             w = max(1.0, BAR_W * value / top)
             by = y + i * BAR_H
-            out.append(f'<rect x="{LABEL_W}" y="{by}" width="{w:.1f}" height="{BAR_H - 2}" '
-                       f'fill="{COLORS[i % len(COLORS)]}"/>'
-                       f'<text x="{LABEL_W + w + 4:.1f}" y="{by + BAR_H - 5}">{_number(value)} {escape(chart["unit"])}</text>')
+            out.append(
+                f'<rect x="{LABEL_W}" y="{by}" width="{w:.1f}" height="{BAR_H - 2}" '
+                f'fill="{COLORS[i % len(COLORS)]}"/>'
+                f'<text x="{LABEL_W + w + 4:.1f}" y="{by + BAR_H - 5}">{_number(value)} {escape(chart["unit"])}</text>'
+            )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

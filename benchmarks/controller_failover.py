@@ -44,15 +44,16 @@ class CountingChannel:
 
 
 async def broker(port: int, broker_id: int) -> tuple[CoordClient, Controller, CountingChannel]:
-    return await start_broker(port, 9000 + broker_id, broker_id=broker_id, channel=CountingChannel())  # type: ignore[return-value]
+    return await start_broker(port, 9000 + broker_id, broker_id=broker_id, channel=CountingChannel())
 
 
 async def main(total: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         procs = ProcessGroup(Path(tmp))
         port = free_port()
-        procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(Path(tmp) / "coord"),
-                    "--client-port", str(port))
+        procs.start(
+            "coord", "coord", "start", "--id", "1", "--data-dir", str(Path(tmp) / "coord"), "--client-port", str(port)
+        )
         wait_for_port(port)
         try:
             c1, ctl1, _ = await broker(port, 1)
@@ -64,7 +65,7 @@ async def main(total: int) -> None:
                 refusal = await ctl1.create_topic(f"t{t // PER_TOPIC}", min(PER_TOPIC, total - t), 3, {})
                 assert refusal is None, refusal
             print(f"created {total} partitions in {time.monotonic() - started:.1f}s", flush=True)
-            settle = time.monotonic() + 120   # until broker 2's cache (from its watches) has them all
+            settle = time.monotonic() + 120  # until broker 2's cache (from its watches) has them all
             while sum(len(m.states) for m in ctl2.cache.topics.values()) < total and time.monotonic() < settle:
                 await asyncio.sleep(0.1)
             led = {(t, p) for t, meta in ctl1.cache.topics.items() for p, st in meta.states.items() if st.leader == 1}
@@ -77,8 +78,11 @@ async def main(total: int) -> None:
                 if moved and ch2.leader_and_isr_entries >= total:
                     break
                 await asyncio.sleep(0.05)
-            print(f"controller failover with {total} partitions ({len(led)} led by the dead controller): "
-                  f"{time.monotonic() - t0:.2f}s", flush=True)
+            print(
+                f"controller failover with {total} partitions ({len(led)} led by the dead controller): "
+                f"{time.monotonic() - t0:.2f}s",
+                flush=True,
+            )
             await c2.stop()
             await c3.stop()
         finally:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from coord.server import txn as T  # noqa: E402
-from coord.server.datatree import OPEN_ACL, DataTree  # noqa: E402
-from coord.server.snapshot import pack_image_steps, pack_tree  # noqa: E402
-from coord.server.txn import Txn  # noqa: E402
+from coord.server import txn as T
+from coord.server.datatree import OPEN_ACL, DataTree
+from coord.server.snapshot import pack_image_steps, pack_tree
+from coord.server.txn import Txn
 
 TICK = 0.005
 
@@ -91,7 +91,7 @@ def _targets(tree: DataTree) -> list[tuple[str, bytes]]:
     would show up as lag."""
     big = [(p, n.data) for p, n in tree.nodes.items() if p.startswith("/big/")][:50]
     small = [(p, n.data) for p, n in tree.nodes.items() if p.startswith("/small/")][:50]
-    return [t for pair in zip(big, small) for t in pair] or big or small
+    return [t for pair in zip(big, small, strict=False) for t in pair] or big or small
 
 
 async def _writer(tree: DataTree, targets: list[tuple[str, bytes]]) -> None:
@@ -131,22 +131,33 @@ async def main_async(args: argparse.Namespace) -> dict:
     figures: dict[str, list[tuple[float, float]]] = {"whole": [], "stepped": [], "idle": [], "busy": []}
     try:
         for r in range(args.rounds):
-            for name, pack in ((("whole", whole), ("stepped", stepped), ("idle", idle), ("busy", busy)) if r % 2 == 0
-                               else (("stepped", stepped), ("whole", whole), ("busy", busy), ("idle", idle))):
+            for name, pack in (
+                (("whole", whole), ("stepped", stepped), ("idle", idle), ("busy", busy))
+                if r % 2 == 0
+                else (("stepped", stepped), ("whole", whole), ("busy", busy), ("idle", idle))
+            ):
                 await asyncio.sleep(0.2)
                 ticker.reset()
                 start = time.monotonic()
                 size = await pack(tree, targets)
                 took = time.monotonic() - start
-                await asyncio.sleep(2 * TICK)   # the tick that was due during the last step
+                await asyncio.sleep(2 * TICK)  # the tick that was due during the last step
                 figures[name].append((took, ticker.worst))
-                print(f"round {r + 1} {name:7}: {size / 2**20:.0f} MiB packed in {took * 1000:.0f} ms, "
-                      f"loop blocked at most {ticker.worst * 1000:.1f} ms", flush=True)
+                print(
+                    f"round {r + 1} {name:7}: {size / 2**20:.0f} MiB packed in {took * 1000:.0f} ms, "
+                    f"loop blocked at most {ticker.worst * 1000:.1f} ms",
+                    flush=True,
+                )
     finally:
         tick_task.cancel()
-    return {name: {"pack_ms_median": 1000 * statistics.median(t for t, _ in rows),
-                   "max_loop_lag_ms_median": 1000 * statistics.median(w for _, w in rows),
-                   "max_loop_lag_ms_worst": 1000 * max(w for _, w in rows)} for name, rows in figures.items()}
+    return {
+        name: {
+            "pack_ms_median": 1000 * statistics.median(t for t, _ in rows),
+            "max_loop_lag_ms_median": 1000 * statistics.median(w for _, w in rows),
+            "max_loop_lag_ms_worst": 1000 * max(w for _, w in rows),
+        }
+        for name, rows in figures.items()
+    }
 
 
 def main() -> int:

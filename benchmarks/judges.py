@@ -51,10 +51,13 @@ LIBRDKAFKA_TESTS = (
 # What the suites' own fixtures put in server.properties (kafka-python's servers/resources,
 # trivup's defaults), as TOML values.
 # Both run ACLs on, with everything allowed where no ACL names the resource.
-BROKER_CONFIG = {"num.partitions": "4", "group.min.session.timeout.ms": "1000",
-                 "group.initial.rebalance.delay.ms": "0",
-                 "authorizer.class.name": '"kafka.security.authorizer.AclAuthorizer"',
-                 "allow.everyone.if.no.acl.found": "true"}
+BROKER_CONFIG = {
+    "num.partitions": "4",
+    "group.min.session.timeout.ms": "1000",
+    "group.initial.rebalance.delay.ms": "0",
+    "authorizer.class.name": '"kafka.security.authorizer.AclAuthorizer"',
+    "allow.everyone.if.no.acl.found": "true",
+}
 
 
 @dataclass
@@ -93,8 +96,13 @@ class Cluster:
         return ",".join(f"127.0.0.1:{port}" for _, port in self.brokers)
 
     def _cli(self, *args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "broker", "cluster", *args, "--data-dir", str(self.dir)],
-                             cwd=REPO, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-m", "broker", "cluster", *args, "--data-dir", str(self.dir)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"pybroker cluster {' '.join(args)}: {out.stdout}{out.stderr}")
         return out.stdout
@@ -126,26 +134,42 @@ class Cluster:
         async def delete() -> int:
             client = NetworkClient(self.bootstrap, client_id="judges", request_timeout_ms=30000, retry_backoff_ms=100)
             await client.start()
-            try:   # any resource, pattern, principal, host, operation and permission (ANY = 1)
-                answer = await client.any_request(ApiKey.DELETE_ACLS, D(filters=[D.DeleteAclsFilter(
-                    resource_type_filter=1, resource_name_filter=None, pattern_type_filter=1,
-                    principal_filter=None, host_filter=None, operation=1, permission_type=1)]))
+            try:  # any resource, pattern, principal, host, operation and permission (ANY = 1)
+                answer = await client.any_request(
+                    ApiKey.DELETE_ACLS,
+                    D(
+                        filters=[
+                            D.DeleteAclsFilter(
+                                resource_type_filter=1,
+                                resource_name_filter=None,
+                                pattern_type_filter=1,
+                                principal_filter=None,
+                                host_filter=None,
+                                operation=1,
+                                permission_type=1,
+                            )
+                        ]
+                    ),
+                )
             finally:
                 await client.close()
             return sum(len(r.matching_acls) for r in answer.filter_results)
+
         return asyncio.run(delete())
 
     def close(self) -> None:
         self._cli("down")
 
 
-def run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: float,
-               stdin: int | None = subprocess.DEVNULL) -> tuple[int, str]:
+def run_logged(
+    cmd: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: float, stdin: int | None = subprocess.DEVNULL
+) -> tuple[int, str]:
     """Run `cmd` in its own process group, output to `log`; on timeout SIGINT the group
     (so runners print what they have), then SIGKILL it. Returns exit status and output."""
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -159,25 +183,33 @@ def run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, timeou
     return proc.returncode, log.read_text(errors="replace")
 
 
-def run_librdkafka(path: Path, cluster: Cluster, work: Path, timeout: float, tests: list[str],
-                   kafka_version: str) -> Result:
+def run_librdkafka(
+    path: Path, cluster: Cluster, work: Path, timeout: float, tests: list[str], kafka_version: str
+) -> Result:
     tests_dir = path / "tests"
     runner = tests_dir / "test-runner"
     if not runner.exists():
         raise SystemExit(f"{runner} missing: build it first (make libs && make -C tests build)")
     conf = work / "librdkafka-test.conf"
-    conf.write_text(f"bootstrap.servers={cluster.bootstrap}\ntest.timeout.multiplier=4\n"
-                    "test.topic.random=true\n")
+    conf.write_text(f"bootstrap.servers={cluster.bootstrap}\ntest.timeout.multiplier=4\ntest.topic.random=true\n")
     version = (path / "src" / "rdkafka.h").read_text()
     found = re.search(r"#define RD_KAFKA_VERSION\s+0x([0-9a-f]{8})", version)
-    ver = "?" if found is None else ".".join(str(int(found.group(1)[i:i + 2], 16)) for i in (0, 2, 4))
-    env = {**os.environ, "TESTS": ",".join(tests), "TEST_KAFKA_VERSION": kafka_version,
-           "RDKAFKA_TEST_CONF": str(conf), "TEST_LEVEL": "2",
-           "LD_LIBRARY_PATH": f"{path / 'src'}:{path / 'src-cpp'}"}
+    ver = "?" if found is None else ".".join(str(int(found.group(1)[i : i + 2], 16)) for i in (0, 2, 4))
+    env = {
+        **os.environ,
+        "TESTS": ",".join(tests),
+        "TEST_KAFKA_VERSION": kafka_version,
+        "RDKAFKA_TEST_CONF": str(conf),
+        "TEST_LEVEL": "2",
+        "LD_LIBRARY_PATH": f"{path / 'src'}:{path / 'src-cpp'}",
+    }
     cmd = [str(runner), "-L", "-K", "-E", "-Q", "-p1"]
     _, out = run_logged(cmd, tests_dir, env, work / "librdkafka.log", timeout)
-    result = Result("librdkafka tests/", ver, f"TESTS=<{len(tests)} tests> TEST_KAFKA_VERSION={kafka_version} "
-                    f"test-runner {' '.join(cmd[1:])}")
+    result = Result(
+        "librdkafka tests/",
+        ver,
+        f"TESTS=<{len(tests)} tests> TEST_KAFKA_VERSION={kafka_version} test-runner {' '.join(cmd[1:])}",
+    )
     # The runner's closing summary table ("| <name> | <STATE> | ...") is the authority: a
     # failed test never prints a "Test <name> FAILED" banner of its own, only '### Test
     # "<name> (<subtest>)" failed', which counts where the runner died before its table.
@@ -219,18 +251,42 @@ def pytest_counts(out: str, result: Result) -> Result:
 
 
 def run_kafka_python(path: Path, cluster: Cluster, work: Path, timeout: float, kafka_version: str) -> Result:
-    empty_root = work / "no-kafka-install"   # the fixture insists on a Kafka dir even for KAFKA_URI
+    empty_root = work / "no-kafka-install"  # the fixture insists on a Kafka dir even for KAFKA_URI
     empty_root.mkdir(exist_ok=True)
     first = cluster.bootstrap.split(",")[0]
-    env = {**os.environ, "KAFKA_VERSION": kafka_version, "KAFKA_URI": f"kafka://{first}",
-           "KAFKA_ROOT": str(empty_root), "PYTHONPATH": str(path)}
-    cmd = [sys.executable, "-m", "pytest", "test/integration", "-q", "-p", "no:cacheprovider", "--assert=plain",
-           "-o", "addopts=", "-o", "log_level=WARNING", "--timeout=120", "-rfEs"]
+    env = {
+        **os.environ,
+        "KAFKA_VERSION": kafka_version,
+        "KAFKA_URI": f"kafka://{first}",
+        "KAFKA_ROOT": str(empty_root),
+        "PYTHONPATH": str(path),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "test/integration",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--assert=plain",
+        "-o",
+        "addopts=",
+        "-o",
+        "log_level=WARNING",
+        "--timeout=120",
+        "-rfEs",
+    ]
     _, out = run_logged(cmd, path, env, work / "kafka-python.log", timeout)
     ver = re.search(r"__version__ = '([^']+)'", (path / "kafka" / "version.py").read_text())
-    return pytest_counts(out, Result("kafka-python test/integration", ver.group(1) if ver else "?",
-                                     f"KAFKA_URI=kafka://<broker 1> KAFKA_VERSION={kafka_version} pytest "
-                                     "test/integration --assert=plain"))
+    return pytest_counts(
+        out,
+        Result(
+            "kafka-python test/integration",
+            ver.group(1) if ver else "?",
+            f"KAFKA_URI=kafka://<broker 1> KAFKA_VERSION={kafka_version} pytest test/integration --assert=plain",
+        ),
+    )
 
 
 def run_confluent(path: Path, cluster: Cluster, work: Path, timeout: float, deps: Path | None) -> Result:
@@ -240,18 +296,34 @@ def run_confluent(path: Path, cluster: Cluster, work: Path, timeout: float, deps
     env = {**os.environ, "BROKERS": cluster.bootstrap}
     if deps is not None:
         env["PYTHONPATH"] = str(deps)
-    cmd = [sys.executable, "-m", "pytest", "tests/integration/admin", "tests/integration/consumer",
-           "tests/integration/producer/test_producer_wakeable_poll_flush.py",
-           "tests/integration/integration_test.py", "-q", "-p", "no:cacheprovider", "--timeout=180",
-           "-rfEs", "--import-mode=append"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/integration/admin",
+        "tests/integration/consumer",
+        "tests/integration/producer/test_producer_wakeable_poll_flush.py",
+        "tests/integration/integration_test.py",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--timeout=180",
+        "-rfEs",
+        "--import-mode=append",
+    ]
     _, out = run_logged(cmd, path, env, work / "confluent-kafka-python.log", timeout)
     import confluent_kafka
 
-    return pytest_counts(out, Result("confluent-kafka-python tests/integration",
-                                     f"tests {path.name}, confluent_kafka {confluent_kafka.__version__} "
-                                     f"(librdkafka {confluent_kafka.libversion()[0]})",
-                                     "BROKERS=<cluster> pytest tests/integration/{admin,consumer} "
-                                     "producer/test_producer_wakeable_poll_flush.py integration_test.py"))
+    return pytest_counts(
+        out,
+        Result(
+            "confluent-kafka-python tests/integration",
+            f"tests {path.name}, confluent_kafka {confluent_kafka.__version__} "
+            f"(librdkafka {confluent_kafka.libversion()[0]})",
+            "BROKERS=<cluster> pytest tests/integration/{admin,consumer} "
+            "producer/test_producer_wakeable_poll_flush.py integration_test.py",
+        ),
+    )
 
 
 def run_kcat(path: Path, cluster: Cluster, work: Path, timeout: float, kcat: str) -> Result:
@@ -269,8 +341,14 @@ def run_kcat(path: Path, cluster: Cluster, work: Path, timeout: float, kcat: str
         env = {**os.environ, "BROKERS": cluster.bootstrap}
         terminal, terminal_side = pty.openpty()
         try:
-            rc, out = run_logged(["bash", script.name], tree / "tests", env, work / f"kcat-{script.stem}.log",
-                                 timeout, stdin=terminal_side)
+            rc, out = run_logged(
+                ["bash", script.name],
+                tree / "tests",
+                env,
+                work / f"kcat-{script.stem}.log",
+                timeout,
+                stdin=terminal_side,
+            )
         finally:
             os.close(terminal)
             os.close(terminal_side)
@@ -285,25 +363,31 @@ def run_kcat(path: Path, cluster: Cluster, work: Path, timeout: float, kcat: str
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| suite | version | command | passed | failed | skipped | failures |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| suite | version | command | passed | failed | skipped | failures |", "|---|---|---|---|---|---|---|"]
     for r in results:
         failures = ", ".join(r.failures) + (f" ({r.note})" if r.note else "")
-        lines.append(f"| {r.suite} | {r.version} | `{r.command}` | {r.passed} | {r.failed} | {r.skipped} "
-                     f"| {failures} |")
+        lines.append(
+            f"| {r.suite} | {r.version} | `{r.command}` | {r.passed} | {r.failed} | {r.skipped} | {failures} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--librdkafka", type=Path, help="librdkafka checkout, libs and tests built")
-    parser.add_argument("--librdkafka-tests", default=",".join(LIBRDKAFKA_TESTS),
-                        help="comma-separated test numbers (default: the ones in scope)")
+    parser.add_argument(
+        "--librdkafka-tests",
+        default=",".join(LIBRDKAFKA_TESTS),
+        help="comma-separated test numbers (default: the ones in scope)",
+    )
     parser.add_argument("--kafka-python", type=Path, help="kafka-python checkout")
     parser.add_argument("--confluent-kafka-python", type=Path, help="confluent-kafka-python checkout")
-    parser.add_argument("--confluent-deps", type=Path,
-                        help="directory of the modules confluent-kafka-python's test fixtures import "
-                             "(trivup, authlib, httpx, avro, ...), from pip install --target")
+    parser.add_argument(
+        "--confluent-deps",
+        type=Path,
+        help="directory of the modules confluent-kafka-python's test fixtures import "
+        "(trivup, authlib, httpx, avro, ...), from pip install --target",
+    )
     parser.add_argument("--kcat", type=Path, help="kcat checkout (its tests/ scripts)")
     parser.add_argument("--kcat-binary", default="kcat", help="the kcat the scripts run (default: kcat on PATH)")
     parser.add_argument("--kafka-version", default="3.8.0", help="broker version the suites gate tests on")
@@ -317,8 +401,11 @@ def main() -> None:
     try:
         print(f"cluster {cluster.bootstrap}; logs in {work}", flush=True)
         if args.librdkafka:
-            results.append(run_librdkafka(args.librdkafka, cluster, work, args.timeout,
-                                          args.librdkafka_tests.split(","), args.kafka_version))
+            results.append(
+                run_librdkafka(
+                    args.librdkafka, cluster, work, args.timeout, args.librdkafka_tests.split(","), args.kafka_version
+                )
+            )
             print(table(results[-1:]), flush=True)
         if args.kafka_python:
             print(f"deleted {cluster.clear_acls()} ACLs left by the suites before", flush=True)
@@ -326,8 +413,7 @@ def main() -> None:
             print(table(results[-1:]), flush=True)
         if args.confluent_kafka_python:
             print(f"deleted {cluster.clear_acls()} ACLs left by the suites before", flush=True)
-            results.append(run_confluent(args.confluent_kafka_python, cluster, work, args.timeout,
-                                         args.confluent_deps))
+            results.append(run_confluent(args.confluent_kafka_python, cluster, work, args.timeout, args.confluent_deps))
             print(table(results[-1:]), flush=True)
         if args.kcat:
             results.append(run_kcat(args.kcat, cluster, work, min(args.timeout, 120), args.kcat_binary))

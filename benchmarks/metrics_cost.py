@@ -38,6 +38,7 @@ PY = [sys.executable, "-m", "broker"]
 
 def _wait_port(port: int, timeout: float = 30.0) -> None:
     import socket
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -50,18 +51,45 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
 
 def _node(tmp: Path, name: str, metrics_port: int | None) -> tuple[list[subprocess.Popen], int]:
     coord_port, broker_port = pick_free_ports(2)
-    log = open(tmp / f"{name}.log", "wb")
-    coord = subprocess.Popen([*PY, "coord", "start", "--data-dir", str(tmp / f"{name}-coord"),
-                              "--client-port", str(coord_port)], stdout=log, stderr=subprocess.STDOUT)
+    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - the children write to it after we return
+    coord = subprocess.Popen(
+        [*PY, "coord", "start", "--data-dir", str(tmp / f"{name}-coord"), "--client-port", str(coord_port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     _wait_port(coord_port)
-    cmd = [*PY, "broker", "start", "--data-dir", str(tmp / f"{name}-logs"), "--port", str(broker_port),
-           "--coord", f"127.0.0.1:{coord_port}"]
+    cmd = [
+        *PY,
+        "broker",
+        "start",
+        "--data-dir",
+        str(tmp / f"{name}-logs"),
+        "--port",
+        str(broker_port),
+        "--coord",
+        f"127.0.0.1:{coord_port}",
+    ]
     if metrics_port is not None:
         cmd += ["--metrics-port", str(metrics_port)]
     broker = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     _wait_port(broker_port)
-    subprocess.run([*PY, "topics", "create", "cost", "--partitions", "1", "--replication-factor", "1",
-                    "--bootstrap", f"127.0.0.1:{broker_port}"], capture_output=True, check=True, timeout=60)
+    subprocess.run(
+        [
+            *PY,
+            "topics",
+            "create",
+            "cost",
+            "--partitions",
+            "1",
+            "--replication-factor",
+            "1",
+            "--bootstrap",
+            f"127.0.0.1:{broker_port}",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     return [broker, coord], broker_port
 
 
@@ -73,15 +101,32 @@ def _cpu_seconds(pid: int) -> float:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):   # a thread that ended meanwhile
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
             continue
     return total / 1e9
 
 
 def _perf(port: int, records: int, size: int) -> float:
-    out = subprocess.run([*PY, "perf", "produce", "--topic", "cost", "--num-records", str(records),
-                          "--record-size", str(size), "--acks", "1", "--bootstrap", f"127.0.0.1:{port}"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            *PY,
+            "perf",
+            "produce",
+            "--topic",
+            "cost",
+            "--num-records",
+            str(records),
+            "--record-size",
+            str(size),
+            "--acks",
+            "1",
+            "--bootstrap",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["records_per_sec"])
 
 
@@ -105,8 +150,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--num-records", type=int, default=100_000)
     parser.add_argument("--record-size", type=int, default=100)
-    parser.add_argument("--scrape-interval", type=float, default=1.0,
-                        help="seconds between scrapes of the ON broker's /metrics; 0: never (default 1)")
+    parser.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=1.0,
+        help="seconds between scrapes of the ON broker's /metrics; 0: never (default 1)",
+    )
     args = parser.parse_args()
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="pybroker-metrics-cost-") as tmp_name:
@@ -117,35 +166,43 @@ def main() -> int:
             procs += on
             off, off_port = _node(tmp, "off", None)
             procs += off
-            _perf(on_port, 20_000, args.record_size)    # warm-up: the partition led, caches warm
+            _perf(on_port, 20_000, args.record_size)  # warm-up: the partition led, caches warm
             _perf(off_port, 20_000, args.record_size)
             pairs: list[dict[str, float]] = []
-            stop = threading.Event()   # one scraper for the whole run: a long interval still scrapes
+            stop = threading.Event()  # one scraper for the whole run: a long interval still scrapes
             scraper = threading.Thread(target=_scraper, args=(metrics_port, stop, args.scrape_interval), daemon=True)
             if args.scrape_interval > 0:
                 scraper.start()
             for r in range(args.rounds):
                 pair: dict[str, float] = {}
                 order = [("on", on[0], on_port), ("off", off[0], off_port)]
-                for name, broker, port in (order if r % 2 == 0 else order[::-1]):   # neither always goes first
+                for name, broker, port in order if r % 2 == 0 else order[::-1]:  # neither always goes first
                     before = _cpu_seconds(broker.pid)
                     pair[name] = _perf(port, args.num_records, args.record_size)
                     pair[f"cpu_{name}"] = (_cpu_seconds(broker.pid) - before) * 1e6 / args.num_records
                 pairs.append(pair)
-                print(f"round {r + 1}: metrics on {pair['on']:,.0f} rec/s ({pair['cpu_on']:.2f} broker CPU s per M "
-                      f"records), off {pair['off']:,.0f} rec/s ({pair['cpu_off']:.2f}); ratios on/off: throughput "
-                      f"{pair['on'] / pair['off']:.3f}, broker CPU {pair['cpu_on'] / pair['cpu_off']:.3f}", flush=True)
+                print(
+                    f"round {r + 1}: metrics on {pair['on']:,.0f} rec/s ({pair['cpu_on']:.2f} broker CPU s per M "
+                    f"records), off {pair['off']:,.0f} rec/s ({pair['cpu_off']:.2f}); ratios on/off: throughput "
+                    f"{pair['on'] / pair['off']:.3f}, broker CPU {pair['cpu_on'] / pair['cpu_off']:.3f}",
+                    flush=True,
+                )
             stop.set()
             if scraper.is_alive():
                 scraper.join()
-            summary = {"throughput_on_off": _spread([p["on"] / p["off"] for p in pairs]),
-                       "broker_cpu_on_off": _spread([p["cpu_on"] / p["cpu_off"] for p in pairs]),
-                       "throughput_median_on": statistics.median(p["on"] for p in pairs),
-                       "throughput_median_off": statistics.median(p["off"] for p in pairs),
-                       "cpu_median_on": statistics.median(p["cpu_on"] for p in pairs),
-                       "cpu_median_off": statistics.median(p["cpu_off"] for p in pairs),
-                       "rounds": len(pairs), "num_records": args.num_records, "record_size": args.record_size,
-                       "scrape_interval": args.scrape_interval, "load_average": os.getloadavg()}
+            summary = {
+                "throughput_on_off": _spread([p["on"] / p["off"] for p in pairs]),
+                "broker_cpu_on_off": _spread([p["cpu_on"] / p["cpu_off"] for p in pairs]),
+                "throughput_median_on": statistics.median(p["on"] for p in pairs),
+                "throughput_median_off": statistics.median(p["off"] for p in pairs),
+                "cpu_median_on": statistics.median(p["cpu_on"] for p in pairs),
+                "cpu_median_off": statistics.median(p["cpu_off"] for p in pairs),
+                "rounds": len(pairs),
+                "num_records": args.num_records,
+                "record_size": args.record_size,
+                "scrape_interval": args.scrape_interval,
+                "load_average": os.getloadavg(),
+            }
             print(json.dumps(summary))
         finally:
             for p in procs:

@@ -30,16 +30,20 @@ def main(port: int) -> None:
         received += 1
     elapsed = time.perf_counter() - started
     records = BATCHES * RECORDS_PER_BATCH
-    print(f"produce: {records / elapsed:,.0f} records/s, {BATCHES * len(batch) / elapsed / 1e6:,.1f} MB/s "
-          f"(batches of {RECORDS_PER_BATCH} x 100 B, {IN_FLIGHT} in flight, acks=1)")
+    print(
+        f"produce: {records / elapsed:,.0f} records/s, {BATCHES * len(batch) / elapsed / 1e6:,.1f} MB/s "
+        f"(batches of {RECORDS_PER_BATCH} x 100 B, {IN_FLIGHT} in flight, acks=1)"
+    )
     offset, total, started = 0, 0, time.perf_counter()
     while offset < records:
         _, tail = fetch(c, "raw-bench", 0, offset, max_bytes=8 << 20, partition_max_bytes=8 << 20)
-        offset = [h for h in iter_batches(tail)][-1].last_offset + 1
+        offset = list(iter_batches(tail))[-1].last_offset + 1
         total += len(tail)
     elapsed = time.perf_counter() - started
-    print(f"fetch: {records / elapsed:,.0f} records/s, {total / elapsed / 1e6:,.1f} MB/s "
-          "(8 MiB fetches one at a time, records not decoded)")
+    print(
+        f"fetch: {records / elapsed:,.0f} records/s, {total / elapsed / 1e6:,.1f} MB/s "
+        "(8 MiB fetches one at a time, records not decoded)"
+    )
 
 
 if __name__ == "__main__":

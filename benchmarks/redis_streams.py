@@ -30,8 +30,10 @@ def free_port() -> int:
 
 def start_redis(tmp: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
+        stdout=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -52,8 +54,14 @@ def produce(r: redis.Redis, n: int, size: int) -> dict:
             pipe.xadd("bench", {"v": value})
         pipe.execute()
     elapsed = time.perf_counter() - start
-    return {"system": "redis-streams", "phase": "produce", "records": n, "seconds": round(elapsed, 3),
-            "records_per_sec": round(n / elapsed, 1), "mb_per_sec": round(n * size / elapsed / 1e6, 2)}
+    return {
+        "system": "redis-streams",
+        "phase": "produce",
+        "records": n,
+        "seconds": round(elapsed, 3),
+        "records_per_sec": round(n / elapsed, 1),
+        "mb_per_sec": round(n * size / elapsed / 1e6, 2),
+    }
 
 
 def consume(r: redis.Redis, n: int) -> dict:
@@ -70,8 +78,14 @@ def consume(r: redis.Redis, n: int) -> dict:
         nbytes += sum(len(fields[b"v"]) for _, fields in page)
         last = page[-1][0]
     elapsed = time.perf_counter() - start
-    return {"system": "redis-streams", "phase": "consume", "records": count, "seconds": round(elapsed, 3),
-            "records_per_sec": round(count / elapsed, 1), "mb_per_sec": round(nbytes / elapsed / 1e6, 2)}
+    return {
+        "system": "redis-streams",
+        "phase": "consume",
+        "records": count,
+        "seconds": round(elapsed, 3),
+        "records_per_sec": round(count / elapsed, 1),
+        "mb_per_sec": round(nbytes / elapsed / 1e6, 2),
+    }
 
 
 def main() -> None:

@@ -22,15 +22,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.broker_security.certs import Authority  # noqa: E402  (the tests' certificate maker)
-from tests.support.ports import free_ports  # noqa: E402
-from tests.support.procs import ProcessGroup, wait_for_port  # noqa: E402
+from tests.broker_security.certs import Authority  # the tests' certificate maker
+from tests.support.ports import free_ports
+from tests.support.procs import ProcessGroup, wait_for_port
 
 
 def kcat(port: int, tls: list[str], *args: str, stdin=None) -> float:
     start = time.monotonic()
-    subprocess.run(["kcat", "-b", f"127.0.0.1:{port}", *tls, *args], stdin=stdin, stdout=subprocess.DEVNULL,
-                   check=True, timeout=600)
+    subprocess.run(
+        ["kcat", "-b", f"127.0.0.1:{port}", *tls, *args],
+        stdin=stdin,
+        stdout=subprocess.DEVNULL,
+        check=True,
+        timeout=600,
+    )
     return time.monotonic() - start
 
 
@@ -46,30 +51,58 @@ def main() -> None:
         plain, tls_port, coord = free_ports(3)
         (d / "broker.toml").write_text(
             f'listeners = "PLAINTEXT://127.0.0.1:{plain},SSL://127.0.0.1:{tls_port}"\n'
-            f'"ssl.keystore.location" = "{server.combined}"\n"auto.create.topics.enable" = true\n')
+            f'"ssl.keystore.location" = "{server.combined}"\n"auto.create.topics.enable" = true\n'
+        )
         records = d / "records"
         line = b"x" * (args.record_size - 1) + b"\n"
         records.write_bytes(line * args.num_records)
         procs = ProcessGroup(d)
         try:
-            procs.start("node", "start", "--data-dir", str(d / "data"), "--coord-port", str(coord),
-                        "--config", str(d / "broker.toml"))
+            procs.start(
+                "node",
+                "start",
+                "--data-dir",
+                str(d / "data"),
+                "--coord-port",
+                str(coord),
+                "--config",
+                str(d / "broker.toml"),
+            )
             wait_for_port(plain, 60)
             wait_for_port(tls_port, 60)
-            for name, port, tls in (("PLAINTEXT", plain, []),
-                                    ("SSL", tls_port, ["-X", "security.protocol=SSL",
-                                                       "-X", f"ssl.ca.location={ca.pem.cert}"])):
+            for name, port, tls in (
+                ("PLAINTEXT", plain, []),
+                ("SSL", tls_port, ["-X", "security.protocol=SSL", "-X", f"ssl.ca.location={ca.pem.cert}"]),
+            ):
                 topic = f"tls-cost-{name.lower()}"
                 with open(records, "rb") as f:
                     seconds = kcat(port, tls, "-P", "-t", topic, "-X", "acks=1", "-X", "linger.ms=5", stdin=f)
-                print(json.dumps({"listener": name, "phase": "produce", "records": args.num_records,
-                                  "record_size": args.record_size, "seconds": round(seconds, 2),
-                                  "records_per_s": round(args.num_records / seconds),
-                                  "MB_per_s": round(args.num_records * args.record_size / seconds / 1e6, 1)}))
+                print(
+                    json.dumps(
+                        {
+                            "listener": name,
+                            "phase": "produce",
+                            "records": args.num_records,
+                            "record_size": args.record_size,
+                            "seconds": round(seconds, 2),
+                            "records_per_s": round(args.num_records / seconds),
+                            "MB_per_s": round(args.num_records * args.record_size / seconds / 1e6, 1),
+                        }
+                    )
+                )
                 seconds = kcat(port, tls, "-C", "-t", topic, "-o", "beginning", "-e", "-q")
-                print(json.dumps({"listener": name, "phase": "consume", "records": args.num_records,
-                                  "seconds": round(seconds, 2), "records_per_s": round(args.num_records / seconds),
-                                  "MB_per_s": round(args.num_records * args.record_size / seconds / 1e6, 1)}))
+                print(
+                    json.dumps(
+                        {
+                            "listener": name,
+                            "phase": "consume",
+                            "records": args.num_records,
+                            "seconds": round(seconds, 2),
+                            "records_per_s": round(args.num_records / seconds),
+                            "MB_per_s": round(args.num_records * args.record_size / seconds / 1e6, 1),
+                        }
+                    )
+                )
         finally:
             procs.close()
         os.sync()

@@ -16,10 +16,14 @@ from pathlib import Path
 
 from coord.zab import NotLeaderError
 from coord.zab.node import ZabNode
-from tests.coord_zab.filestore import FileStorage
 from tests.coord_zab.ensemble import (
-    CONFIG, ListMachine, loopback_addresses, serving_leader, start_and_elect,
+    CONFIG,
+    ListMachine,
+    loopback_addresses,
+    serving_leader,
+    start_and_elect,
 )
+from tests.coord_zab.filestore import FileStorage
 
 
 async def _writes(leader: ZabNode, count: int, window: int, size: int) -> float:
@@ -52,8 +56,9 @@ async def _first_write_after(nodes: dict[int, ZabNode]) -> float:
 async def main(count: int, window: int, size: int) -> None:
     addresses = loopback_addresses(3)
     with tempfile.TemporaryDirectory() as tmp:
-        nodes = {sid: ZabNode(sid, addresses, FileStorage(Path(tmp) / f"s{sid}"), ListMachine(), CONFIG)
-                 for sid in addresses}
+        nodes = {
+            sid: ZabNode(sid, addresses, FileStorage(Path(tmp) / f"s{sid}"), ListMachine(), CONFIG) for sid in addresses
+        }
         try:
             leader = await start_and_elect(nodes)
             rate = await _writes(leader, count, window, size)
@@ -61,8 +66,10 @@ async def main(count: int, window: int, size: int) -> None:
             await leader.stop()
             rest = {sid: n for sid, n in nodes.items() if sid != leader.sid}
             took = await _first_write_after(rest)
-            print(f"failover (leader stopped -> first committed write): {took * 1000:.0f} ms "
-                  f"(tick {CONFIG.tick * 1000:.0f} ms, syncLimit {CONFIG.sync_limit} ticks)")
+            print(
+                f"failover (leader stopped -> first committed write): {took * 1000:.0f} ms "
+                f"(tick {CONFIG.tick * 1000:.0f} ms, syncLimit {CONFIG.sync_limit} ticks)"
+            )
         finally:
             for node in nodes.values():
                 await node.stop()

@@ -32,16 +32,45 @@ _EXPORTS = {
     "MemberDescription": "client.structs",
 }
 
-__all__ = [*_EXPORTS, "errors"]
+__all__ = [  # the names of _EXPORTS, and the errors module
+    "Admin",
+    "AsyncAdmin",
+    "AsyncConsumer",
+    "AsyncProducer",
+    "BrokerDescription",
+    "ClusterDescription",
+    "Consumer",
+    "ConsumerRecord",
+    "GroupDescription",
+    "GroupListing",
+    "MemberDescription",
+    "NewTopic",
+    "PartitionDescription",
+    "Producer",
+    "RecordMetadata",
+    "TopicDescription",
+    "TopicPartition",
+    "errors",
+]
 
 if TYPE_CHECKING:
     from client import errors
     from client.admin import AsyncAdmin
     from client.consumer.consumer import AsyncConsumer
     from client.producer.producer import AsyncProducer
-    from client.structs import (BrokerDescription, ClusterDescription, ConsumerRecord, GroupDescription,
-                                GroupListing, MemberDescription, NewTopic, PartitionDescription, RecordMetadata,
-                                TopicDescription, TopicPartition)
+    from client.structs import (
+        BrokerDescription,
+        ClusterDescription,
+        ConsumerRecord,
+        GroupDescription,
+        GroupListing,
+        MemberDescription,
+        NewTopic,
+        PartitionDescription,
+        RecordMetadata,
+        TopicDescription,
+        TopicPartition,
+    )
     from client.sync import Admin, Consumer, Producer
 
 

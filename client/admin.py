@@ -3,7 +3,8 @@ describe consumer groups and read their committed offsets.
 
 Each topic call is one request to the controller when metadata names one, else to any
 broker that answers; group calls go to the group's coordinator (FindCoordinator first),
-and list_groups asks every broker, since each knows only the groups it coordinates; a per-topic refusal becomes the broker's typed exception, raised for the
+and list_groups asks every broker, since each knows only the groups it coordinates;
+a per-topic refusal becomes the broker's typed exception, raised for the
 first failing topic (the broker has still acted on the others in the same request).
 Controller calls are sent again only when the controller moved or could not be reached
 (NOT_CONTROLLER, a lost connection, a timeout), within request_timeout_ms, as Kafka's
@@ -14,22 +15,28 @@ other refusal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import asyncio
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from client.client import NetworkClient, metadata_request
 from client.cluster import BrokerAddress
 from client.consumer.group_protocol import PROTOCOL_TYPE, GroupProtocolError, decode_assignment
+from client.errors import BrokerConnectionError, ClientTimeoutError
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
-from client.errors import BrokerConnectionError, ClientTimeoutError
 from client.protocol.errors import RETRIABLE, BrokerError, ErrorCode, raise_for
 from client.security import client_security
-from client.structs import (ClusterDescription, GroupDescription, GroupListing, MemberDescription, NewTopic,
-                            TopicDescription, TopicPartition)
+from client.structs import (
+    ClusterDescription,
+    GroupDescription,
+    GroupListing,
+    MemberDescription,
+    NewTopic,
+    TopicDescription,
+    TopicPartition,
+)
 
 
 def _topic_results(answer: Any) -> list:
@@ -44,11 +51,23 @@ def _controller_moved(answer: Any) -> bool:
 
 
 class AsyncAdmin:
-    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, request_timeout_ms: int = 30000,
-                 retry_backoff_ms: int = 100, client_id: str = "pybroker-admin", **security: Any) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str | list[str] = "127.0.0.1:9092",
+        *,
+        request_timeout_ms: int = 30000,
+        retry_backoff_ms: int = 100,
+        client_id: str = "pybroker-admin",
+        **security: Any,
+    ) -> None:
         """`security`: kafka-python's security_protocol, ssl_* and sasl_* settings (client.security)."""
-        self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms, security=client_security(**security))
+        self.client = NetworkClient(
+            bootstrap_servers,
+            client_id=client_id,
+            request_timeout_ms=request_timeout_ms,
+            retry_backoff_ms=retry_backoff_ms,
+            security=client_security(**security),
+        )
         self.timeout_ms = request_timeout_ms
 
     async def start(self) -> None:
@@ -57,7 +76,7 @@ class AsyncAdmin:
     async def close(self) -> None:
         await self.client.close()
 
-    async def __aenter__(self) -> "AsyncAdmin":
+    async def __aenter__(self) -> AsyncAdmin:
         await self.start()
         return self
 
@@ -96,26 +115,40 @@ class AsyncAdmin:
         try:
             await self.client.refresh_metadata()
         except (BrokerConnectionError, ClientTimeoutError):
-            pass   # the next attempt goes to any broker that answers
+            pass  # the next attempt goes to any broker that answers
 
     async def create_topics(self, topics: Iterable[NewTopic], *, validate_only: bool = False) -> None:
         """Create every topic; raises the first refusal (e.g. TopicAlreadyExistsError)."""
         entries = []
         for t in topics:
             t = NewTopic(t) if isinstance(t, str) else t
-            entries.append(m.CreateTopicsRequest.CreatableTopic(
-                name=t.name, num_partitions=t.num_partitions, replication_factor=t.replication_factor,
-                configs=[m.CreateTopicsRequest.CreateableTopicConfig(name=k, value=v)
-                         for k, v in dict(t.configs or {}).items()]))
-        answer = await self._call(ApiKey.CREATE_TOPICS, m.CreateTopicsRequest(
-            topics=entries, timeout_ms=self.timeout_ms, validate_only=validate_only))
+            entries.append(
+                m.CreateTopicsRequest.CreatableTopic(
+                    name=t.name,
+                    num_partitions=t.num_partitions,
+                    replication_factor=t.replication_factor,
+                    configs=[
+                        m.CreateTopicsRequest.CreateableTopicConfig(name=k, value=v)
+                        for k, v in dict(t.configs or {}).items()
+                    ],
+                )
+            )
+        answer = await self._call(
+            ApiKey.CREATE_TOPICS,
+            m.CreateTopicsRequest(topics=entries, timeout_ms=self.timeout_ms, validate_only=validate_only),
+        )
         self._raise_first(answer.topics)
 
     async def delete_topics(self, names: Iterable[str]) -> None:
         names = list(names)
-        answer = await self._call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(
-            topic_names=names, topics=[m.DeleteTopicsRequest.DeleteTopicState(name=n) for n in names],
-            timeout_ms=self.timeout_ms))
+        answer = await self._call(
+            ApiKey.DELETE_TOPICS,
+            m.DeleteTopicsRequest(
+                topic_names=names,
+                topics=[m.DeleteTopicsRequest.DeleteTopicState(name=n) for n in names],
+                timeout_ms=self.timeout_ms,
+            ),
+        )
         self._raise_first(answer.responses)
         for result in answer.responses:
             self.client.cluster.forget(result.name)
@@ -142,9 +175,10 @@ class AsyncAdmin:
     async def list_groups(self) -> list[GroupListing]:
         """Every group any live broker coordinates (each broker knows only its own)."""
         cluster = await self.client.refresh_metadata()
-        answers = await asyncio.gather(*(self.client.request(b, ApiKey.LIST_GROUPS, m.ListGroupsRequest())
-                                         for b in cluster.brokers))
-        out = set()
+        answers = await asyncio.gather(
+            *(self.client.request(b, ApiKey.LIST_GROUPS, m.ListGroupsRequest()) for b in cluster.brokers)
+        )
+        out: set[GroupListing] = set()
         for answer in answers:
             raise_for(answer.error_code, "ListGroups")
             out.update(GroupListing(g.group_id, g.protocol_type, g.group_state) for g in answer.groups)
@@ -155,8 +189,9 @@ class AsyncAdmin:
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             try:
-                answer = await self._to_controller(ApiKey.FIND_COORDINATOR,
-                                                   m.FindCoordinatorRequest(key=group_id, key_type=0))
+                answer = await self._to_controller(
+                    ApiKey.FIND_COORDINATOR, m.FindCoordinatorRequest(key=group_id, key_type=0)
+                )
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 await self._back_off(deadline, exc)
                 continue
@@ -188,27 +223,30 @@ class AsyncAdmin:
         """State, generation and members (with decoded assignments) of each group."""
         out = []
         for group_id in group_ids:
-            node, answer = await self._group_call(group_id, ApiKey.DESCRIBE_GROUPS,
-                                                  m.DescribeGroupsRequest(groups=[group_id]))
+            node, answer = await self._group_call(
+                group_id, ApiKey.DESCRIBE_GROUPS, m.DescribeGroupsRequest(groups=[group_id])
+            )
             g = answer.groups[0]
             members = []
             for member in g.members:
                 try:
-                    assignment = decode_assignment(bytes(member.member_assignment)) \
-                        if g.protocol_type == PROTOCOL_TYPE else []
+                    assignment = (
+                        decode_assignment(bytes(member.member_assignment)) if g.protocol_type == PROTOCOL_TYPE else []
+                    )
                 except GroupProtocolError:
                     assignment = []
-                members.append(MemberDescription(member.member_id, member.group_instance_id, member.client_id,
-                                                 assignment))
+                members.append(
+                    MemberDescription(member.member_id, member.group_instance_id, member.client_id, assignment)
+                )
             # Kafka's DescribeGroups does not carry the generation: -1 says "not known"
-            out.append(GroupDescription(group_id, g.group_state, g.protocol_type, g.protocol_data,
-                                        -1, node, members))
+            out.append(GroupDescription(group_id, g.group_state, g.protocol_type, g.protocol_data, -1, node, members))
         return out
 
     async def list_group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
         """Every offset the group committed (the next offset to read per partition)."""
-        _, answer = await self._group_call(group_id, ApiKey.OFFSET_FETCH,
-                                           m.OffsetFetchRequest(group_id=group_id, topics=None))
+        _, answer = await self._group_call(
+            group_id, ApiKey.OFFSET_FETCH, m.OffsetFetchRequest(group_id=group_id, topics=None)
+        )
         out = {}
         for topic in answer.topics:
             for p in topic.partitions:

@@ -23,8 +23,7 @@ RANGE = "range"
 ROUND_ROBIN = "roundrobin"
 
 
-def range_assign(subscriptions: Mapping[str, Collection[str]],
-                 partitions_per_topic: Mapping[str, int]) -> Assignment:
+def range_assign(subscriptions: Mapping[str, Collection[str]], partitions_per_topic: Mapping[str, int]) -> Assignment:
     """Per topic, partitions in order cut into contiguous runs over the topic's subscribers
     sorted by id; the first (partitions mod subscribers) get one extra. Balanced within one
     per topic; across many topics the first members collect the extras (Kafka's known skew)."""
@@ -42,8 +41,9 @@ def range_assign(subscriptions: Mapping[str, Collection[str]],
     return assignment
 
 
-def round_robin_assign(subscriptions: Mapping[str, Collection[str]],
-                       partitions_per_topic: Mapping[str, int]) -> Assignment:
+def round_robin_assign(
+    subscriptions: Mapping[str, Collection[str]], partitions_per_topic: Mapping[str, int]
+) -> Assignment:
     """All subscribed partitions sorted by (topic, partition), dealt one at a time to the
     members in id order, circularly, skipping a member not subscribed to that topic.
     With equal subscriptions every member gets within one of every other."""

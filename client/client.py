@@ -16,11 +16,11 @@ from typing import Any
 
 from client.cluster import BrokerAddress, ClusterMetadata, parse_bootstrap
 from client.conn import BrokerConnection
-from client.security import PLAINTEXT, ClientSecurity
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError, NoBrokersAvailableError
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import BrokerError, raise_for
+from client.security import PLAINTEXT, ClientSecurity
 from client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,19 @@ def metadata_request(topics: Iterable[str] | None, auto_create: bool = False) ->
 
 
 class NetworkClient:
-    def __init__(self, bootstrap_servers: str | list[str], *, client_id: str, request_timeout_ms: int,
-                 retry_backoff_ms: int, metadata_max_age_ms: int = 300_000, auto_create_topics: bool = False,
-                 security: ClientSecurity | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str | list[str],
+        *,
+        client_id: str,
+        request_timeout_ms: int,
+        retry_backoff_ms: int,
+        metadata_max_age_ms: int = 300_000,
+        auto_create_topics: bool = False,
+        security: ClientSecurity | None = None,
+    ) -> None:
         self.bootstrap = parse_bootstrap(bootstrap_servers)
-        self.security = security or PLAINTEXT   # TLS / SASL for every connection (client.security)
+        self.security = security or PLAINTEXT  # TLS / SASL for every connection (client.security)
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
         self.retry_backoff = retry_backoff_ms / 1000
@@ -88,8 +96,9 @@ class NetworkClient:
             if broker is None:
                 raise BrokerConnectionError(f"broker {node} is not in the cluster metadata")
             host, port = broker.host, broker.port
-        conn = await BrokerConnection.open(host, port, client_id=self.client_id,
-                                           request_timeout_ms=self.request_timeout_ms, security=self.security)
+        conn = await BrokerConnection.open(
+            host, port, client_id=self.client_id, request_timeout_ms=self.request_timeout_ms, security=self.security
+        )
         self._conns[node] = conn
         return conn
 
@@ -111,11 +120,12 @@ class NetworkClient:
         nodes: list[int] = list(self.cluster.brokers)
         if nodes:
             self._rotation = (self._rotation + 1) % len(nodes)
-            nodes = nodes[self._rotation:] + nodes[:self._rotation]
+            nodes = nodes[self._rotation :] + nodes[: self._rotation]
 
         def load(node: int) -> tuple[int, int]:
             conn = self.connection_now(node)
             return (0, conn.in_flight) if conn is not None else (1, 0)
+
         return [*sorted(nodes, key=load), *self.bootstrap]
 
     async def any_request(self, api_key: ApiKey, body: Any) -> Any:
@@ -127,8 +137,11 @@ class NetworkClient:
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 errors.append(str(exc))
         raise NoBrokersAvailableError(
-            "no broker answered (tried " + ", ".join(f"{a.host}:{a.port}" for a in self.bootstrap)
-            + "): " + "; ".join(errors[-3:]))
+            "no broker answered (tried "
+            + ", ".join(f"{a.host}:{a.port}" for a in self.bootstrap)
+            + "): "
+            + "; ".join(errors[-3:])
+        )
 
     # metadata
     @property
@@ -147,8 +160,9 @@ class NetworkClient:
         return self.cluster
 
     async def _do_refresh(self, all_topics: bool) -> None:
-        answer = await self.any_request(ApiKey.METADATA, metadata_request(None if all_topics else self.topics,
-                                                                           self.auto_create_topics))
+        answer = await self.any_request(
+            ApiKey.METADATA, metadata_request(None if all_topics else self.topics, self.auto_create_topics)
+        )
         self.cluster.update(answer)
         self._last_refresh = time.monotonic()
 
@@ -179,7 +193,8 @@ class NetworkClient:
                 return parts
             code, message = self.cluster.topic_error(topic)
             if time.monotonic() + self.retry_backoff >= deadline:
-                raise_for(code, message or f"topic {topic!r} not found; create it with "
-                          f"`pybroker topics create {topic}`")
+                raise_for(
+                    code, message or f"topic {topic!r} not found; create it with `pybroker topics create {topic}`"
+                )
                 raise ClientTimeoutError(f"no metadata for topic {topic!r} within {timeout_ms} ms")
             await asyncio.sleep(self.retry_backoff)

@@ -36,9 +36,11 @@ class ClusterMetadata:
                 continue
             self.topic_errors.pop(name, None)
             self._partitions[name] = {
-                p.partition_index: PartitionDescription(p.partition_index, p.leader_id, p.leader_epoch,
-                                                        list(p.replica_nodes), list(p.isr_nodes))
-                for p in topic.partitions}
+                p.partition_index: PartitionDescription(
+                    p.partition_index, p.leader_id, p.leader_epoch, list(p.replica_nodes), list(p.isr_nodes)
+                )
+                for p in topic.partitions
+            }
         self._reindex()
 
     def forget_leader(self, tp: TopicPartition) -> None:
@@ -69,8 +71,10 @@ class ClusterMetadata:
 
     def _reindex(self) -> None:
         self._sorted = {t: sorted(parts) for t, parts in self._partitions.items()}
-        self._available = {t: sorted(p for p, d in parts.items() if d.leader >= 0 and d.leader in self.brokers)
-                           for t, parts in self._partitions.items()}
+        self._available = {
+            t: sorted(p for p, d in parts.items() if d.leader >= 0 and d.leader in self.brokers)
+            for t, parts in self._partitions.items()
+        }
 
     def describe(self, topic: str) -> list[PartitionDescription]:
         return [d for _, d in sorted(self._partitions.get(topic, {}).items())]
@@ -92,7 +96,7 @@ class BrokerAddress(NamedTuple):
 
 
 def parse_bootstrap(servers: str | list[str]) -> list[BrokerAddress]:
-    """"h1:9092,h2:9092" or a list of "host:port" (port defaults to 9092)."""
+    """ "h1:9092,h2:9092" or a list of "host:port" (port defaults to 9092)."""
     items = servers.split(",") if isinstance(servers, str) else list(servers)
     out = []
     for item in (s.strip() for s in items):

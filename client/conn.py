@@ -24,7 +24,11 @@ import ssl
 from typing import Any
 
 from client.errors import (
-    AuthenticationError, BrokerConnectionError, ClientTimeoutError, ErrorCode, UnsupportedVersionError,
+    AuthenticationError,
+    BrokerConnectionError,
+    ClientTimeoutError,
+    ErrorCode,
+    UnsupportedVersionError,
 )
 from client.protocol import messages as m
 from client.protocol.api import MIN_PRODUCE_RECORD_VERSION, SUPPORTED_VERSIONS, ApiKey
@@ -43,7 +47,7 @@ SOFTWARE_VERSION = "0.1.0"
 def client_versions(api_key: int) -> tuple[int, int]:
     """The versions of `api_key` this client can speak: our table, within what the codec
     knows; Produce from v3 (older versions carry message formats we never write)."""
-    low, high = SUPPORTED_VERSIONS[api_key]   # KeyError: an API this client does not know
+    low, high = SUPPORTED_VERSIONS[api_key]  # KeyError: an API this client does not know
     high = min(high, m.API_BY_KEY[api_key].max_version)
     if api_key == ApiKey.PRODUCE:
         low = max(low, MIN_PRODUCE_RECORD_VERSION)
@@ -59,8 +63,9 @@ class BrokerConnection(asyncio.Protocol):
         self.request_timeout = request_timeout_ms / 1000
         self.broker_versions: dict[int, tuple[int, int]] = {}  # the broker's ApiVersions table
         self._decoder = FrameDecoder(DEFAULT_MAX_RESPONSE_BYTES)
-        self._waiting: collections.deque[tuple[RequestHeader, asyncio.Future, asyncio.TimerHandle]] = \
+        self._waiting: collections.deque[tuple[RequestHeader, asyncio.Future, asyncio.TimerHandle]] = (
             collections.deque()
+        )
         self._ids = itertools.count()
         self._transport: asyncio.Transport | None = None
         self._closed_exc: Exception | None = None
@@ -69,9 +74,16 @@ class BrokerConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
 
     @classmethod
-    async def open(cls, host: str, port: int, *, client_id: str = "pybroker-client",
-                   request_timeout_ms: int = 30000, connect_timeout_ms: int = 10000,
-                   security: ClientSecurity | None = None) -> "BrokerConnection":
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        *,
+        client_id: str = "pybroker-client",
+        request_timeout_ms: int = 30000,
+        connect_timeout_ms: int = 10000,
+        security: ClientSecurity | None = None,
+    ) -> BrokerConnection:
         """Connect (with TLS and SASL as `security` says), learn the broker's API versions;
         raises BrokerConnectionError (AuthenticationError when SASL or TLS refuses us, or
         UnsupportedVersionError if the broker speaks no ApiVersions version we know)."""
@@ -80,11 +92,14 @@ class BrokerConnection(asyncio.Protocol):
         conn = cls(host, port, client_id, request_timeout_ms)
         tls = {"ssl": security.ssl_context, "server_hostname": host} if security.tls else {}
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, **tls), connect_timeout_ms / 1000)
+            await asyncio.wait_for(
+                loop.create_connection(lambda: conn, host, port, **tls),  # type: ignore[call-overload]  # ssl/server_hostname or nothing
+                connect_timeout_ms / 1000,
+            )
         except ssl.SSLError as exc:
             raise AuthenticationError(f"TLS handshake with broker {host}:{port} failed: {exc}") from None
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise BrokerConnectionError(f"cannot connect to broker {host}:{port}: {exc or 'timed out'}") from None
+        except (TimeoutError, OSError) as exc:
+            raise BrokerConnectionError(f"cannot connect to broker {host}:{port}: {str(exc) or 'timed out'}") from None
         try:
             await conn._handshake()
             if security.sasl:
@@ -103,12 +118,15 @@ class BrokerConnection(asyncio.Protocol):
             low, high = table.get(ApiKey.API_VERSIONS, (0, -1))
             version = min(high, HANDSHAKE_VERSION)
             if version < low:
-                raise UnsupportedVersionError(f"broker {self.host}:{self.port} serves ApiVersions {low}-{high} "
-                                              f"only; this client speaks 0-{HANDSHAKE_VERSION}")
+                raise UnsupportedVersionError(
+                    f"broker {self.host}:{self.port} serves ApiVersions {low}-{high} "
+                    f"only; this client speaks 0-{HANDSHAKE_VERSION}"
+                )
             answer = await self.request(ApiKey.API_VERSIONS, request, api_version=version)
         if answer.error_code:
-            raise BrokerConnectionError(f"broker {self.host}:{self.port} refused ApiVersions v{version}: "
-                                        f"{ErrorCode(answer.error_code).name}")
+            raise BrokerConnectionError(
+                f"broker {self.host}:{self.port} refused ApiVersions v{version}: {ErrorCode(answer.error_code).name}"
+            )
         self.broker_versions = {a.api_key: (a.min_version, a.max_version) for a in answer.api_keys}
 
     def version_for(self, api_key: int) -> int:
@@ -118,8 +136,10 @@ class BrokerConnection(asyncio.Protocol):
         theirs = self.broker_versions.get(api_key)
         if theirs is None or max(low, theirs[0]) > min(high, theirs[1]):
             offered = "nothing" if theirs is None else f"versions {theirs[0]}-{theirs[1]}"
-            raise UnsupportedVersionError(f"broker {self.host}:{self.port} serves {offered} of "
-                                          f"{m.API_BY_KEY[api_key].name}; this client speaks {low}-{high}")
+            raise UnsupportedVersionError(
+                f"broker {self.host}:{self.port} serves {offered} of "
+                f"{m.API_BY_KEY[api_key].name}; this client speaks {low}-{high}"
+            )
         return min(high, theirs[1])
 
     @property
@@ -130,8 +150,15 @@ class BrokerConnection(asyncio.Protocol):
     def in_flight(self) -> int:
         return len(self._waiting)
 
-    def send(self, api_key: int, body: Any, *, api_version: int | None = None, expect_response: bool = True,
-             timeout_ms: int | None = None) -> asyncio.Future | None:
+    def send(
+        self,
+        api_key: int,
+        body: Any,
+        *,
+        api_version: int | None = None,
+        expect_response: bool = True,
+        timeout_ms: int | None = None,
+    ) -> asyncio.Future | None:
         """Write one request now, at `api_version` (default: `version_for(api_key)`); the future
         resolves to the typed response (None if no answer is expected). `timeout_ms` overrides
         the connection's request timeout for a request the broker may rightly hold longer
@@ -140,6 +167,7 @@ class BrokerConnection(asyncio.Protocol):
             raise BrokerConnectionError(f"connection to {self.host}:{self.port} is closed: {self._closed_exc}")
         version = self.version_for(api_key) if api_version is None else api_version
         header = RequestHeader(int(api_key), version, next(self._ids) & 0x7FFFFFFF, self.client_id)
+        assert self._transport is not None  # connected
         self._transport.write(encode_request(header, body))
         if not expect_response:
             return None
@@ -149,10 +177,13 @@ class BrokerConnection(asyncio.Protocol):
         self._waiting.append((header, fut, timer))
         return fut
 
-    async def request(self, api_key: int, body: Any, *, api_version: int | None = None,
-                      timeout_ms: int | None = None) -> Any:
+    async def request(
+        self, api_key: int, body: Any, *, api_version: int | None = None, timeout_ms: int | None = None
+    ) -> Any:
         """Send and wait for the typed answer (raises BrokerConnectionError / ClientTimeoutError)."""
-        return await self.send(api_key, body, api_version=api_version, timeout_ms=timeout_ms)
+        answer = self.send(api_key, body, api_version=api_version, timeout_ms=timeout_ms)
+        assert answer is not None  # expect_response: a future
+        return await answer
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
@@ -165,7 +196,7 @@ class BrokerConnection(asyncio.Protocol):
 
     # asyncio.Protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport  # type: ignore[assignment]  # a stream connection's transport is a Transport
 
     def data_received(self, data: bytes) -> None:
         self._decoder.feed(data)
@@ -173,12 +204,14 @@ class BrokerConnection(asyncio.Protocol):
             while (frame := self._decoder.next_frame()) is not None:
                 self._deliver(frame)
         except (FrameError, m.DecodeError, BrokerConnectionError) as exc:
-            self._transport.close()
+            if self._transport is not None:
+                self._transport.close()
             self._fail_all(BrokerConnectionError(f"bad response from {self.host}:{self.port}: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail_all(BrokerConnectionError(
-            f"connection to broker {self.host}:{self.port} lost" + (f": {exc}" if exc else "")))
+        self._fail_all(
+            BrokerConnectionError(f"connection to broker {self.host}:{self.port} lost" + (f": {exc}" if exc else ""))
+        )
 
     def pause_writing(self) -> None:
         self._can_write.clear()
@@ -193,7 +226,8 @@ class BrokerConnection(asyncio.Protocol):
         header, fut, timer = self._waiting[0]
         if correlation_id != header.correlation_id:
             raise BrokerConnectionError(
-                f"response correlation id {correlation_id} does not match request {header.correlation_id}")
+                f"response correlation id {correlation_id} does not match request {header.correlation_id}"
+            )
         body = decode_response(frame, header)  # a DecodeError drops the connection
         self._waiting.popleft()
         timer.cancel()
@@ -207,12 +241,13 @@ class BrokerConnection(asyncio.Protocol):
         # gets its time again once that one is answered; the earlier one's own timer
         # guards against a hung broker meanwhile.
         if not any(waiting[0].correlation_id == correlation_id for waiting in self._waiting):
-            return   # answered (or failed) already: a re-armed timer nobody cancelled
+            return  # answered (or failed) already: a re-armed timer nobody cancelled
         if self._waiting[0][0].correlation_id != correlation_id:
             self._loop.call_later(timeout, self._timed_out, correlation_id, timeout)
             return
-        exc = ClientTimeoutError(f"no answer from broker {self.host}:{self.port} within "
-                                 f"{timeout:.1f}s (request {correlation_id})")
+        exc = ClientTimeoutError(
+            f"no answer from broker {self.host}:{self.port} within {timeout:.1f}s (request {correlation_id})"
+        )
         if self._transport is not None:
             self._transport.close()
         self._fail_all(exc)

@@ -8,7 +8,7 @@ swallow or rename a broker error: callers match on the broker's classes directly
 
 from __future__ import annotations
 
-from client.protocol.errors import *  # noqa: F401,F403  (one import for users: client.errors.X)
+from client.protocol.errors import *  # noqa: F403  (one import for users: client.errors.X)
 from client.protocol.errors import BrokerError, ErrorCode  # noqa: F401
 
 

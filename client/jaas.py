@@ -27,8 +27,8 @@ def parse_jaas_options(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 0
     for match in _OPTION.finditer(rest):
-        if rest[pos:match.start()].strip():
-            raise JaasError(f"JAAS config: cannot read {rest[pos:match.start()].strip()[:40]!r}")
+        if rest[pos : match.start()].strip():
+            raise JaasError(f"JAAS config: cannot read {rest[pos : match.start()].strip()[:40]!r}")
         quoted, bare = match.group(2), match.group(3)
         out[match.group(1)] = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
         pos = match.end()

@@ -61,9 +61,10 @@ def _murmur2(data: bytes) -> int:
 
 
 pure_murmur2 = _murmur2
-COMPILED = (_c := compiled("client._murmur2_c")) is not None
-if COMPILED:
-    _murmur2 = _c.murmur2  # noqa: F811
+_c = compiled("client._murmur2_c")
+COMPILED = _c is not None
+if _c is not None:
+    _murmur2 = _c.murmur2
 
 
 def murmur2_many(keys: Iterable[bytes]) -> dict[bytes, int]:
@@ -77,7 +78,7 @@ def murmur2_many(keys: Iterable[bytes]) -> dict[bytes, int]:
         if len(group) < _LANES_FROM:
             hashes.update((key, _murmur2(key)) for key in group)
         else:
-            hashes.update(zip(group, _murmur2_lanes(group, length)))
+            hashes.update(zip(group, _murmur2_lanes(group, length), strict=True))
     return hashes
 
 
@@ -109,7 +110,7 @@ def _lane_bytes(joined: bytes, length: int, count: int, start: int, width: int) 
     little-endian, one key per 64-bit lane."""
     lanes = bytearray(8 * count)
     for b in range(width):
-        lanes[b::8] = joined[start + b::length]
+        lanes[b::8] = joined[start + b :: length]
     return int.from_bytes(lanes, "little")
 
 
@@ -133,8 +134,7 @@ class DefaultPartitioner:
         if not COMPILED:
             self._hashes = murmur2_many(key for key in keys if type(key) is bytes)  # a bytearray is no dict key
 
-    def partition(self, topic: str, key: bytes | None, partitions: Sequence[int],
-                  available: Sequence[int]) -> int:
+    def partition(self, topic: str, key: bytes | None, partitions: Sequence[int], available: Sequence[int]) -> int:
         """`partitions`: all of the topic's partitions; `available`: those with a leader."""
         if key is not None:
             hashes = self._hashes

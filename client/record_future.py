@@ -28,10 +28,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, PENDING
-from typing import Any
+from typing import Any, cast
 
 from client.producer.accumulator import records_metadata
 from client.producer.record_args import PreparedRecord
@@ -107,6 +107,7 @@ class Handover:
     def place(self, pos: int, outcome: BatchOutcome, index: int) -> None:
         """Under LOCK: record `pos` is record `index` of `outcome`'s batch; its watched
         futures are handed to the outcome."""
+        assert self.placed is not None and self.indexes is not None, "placed before take()"
         self.placed[pos] = outcome
         self.indexes[pos] = index
         if self.watchers and pos in self.watchers:
@@ -115,6 +116,7 @@ class Handover:
     def fail(self, pos: int, exc: BaseException) -> list[RecordFuture]:
         """Under LOCK: record `pos` failed on its own; wakes its waiters and returns its
         watched futures, whose callbacks the caller runs after releasing LOCK."""
+        assert self.placed is not None, "failed before take()"
         self.placed[pos] = exc
         watchers = self.watchers.pop(pos, []) if self.watchers else []
         for future in watchers:
@@ -152,7 +154,7 @@ class RecordFuture(Future):
 
     # -- what Future's methods read --------------------------------------------------------
     @property
-    def _state(self) -> str:
+    def _state(self) -> str:  # type: ignore[override]  # Future's plain attribute, computed here from the batch
         where = self._where()
         if where is None:
             return PENDING
@@ -161,22 +163,23 @@ class RecordFuture(Future):
         return FINISHED
 
     @property
-    def _exception(self) -> BaseException | None:
+    def _exception(self) -> BaseException | None:  # type: ignore[override]  # Future's plain attribute, computed here from the batch
         where = self._where()
         if type(where) is BatchOutcome:
             return where.exception
         return where  # type: ignore[return-value]
 
     @property
-    def _result(self) -> RecordMetadata | None:
+    def _result(self) -> RecordMetadata | None:  # type: ignore[override]  # Future's plain attribute, computed here from the batch
         outcome = self._where()
         if type(outcome) is not BatchOutcome or not outcome.done or outcome.exception is not None:
             return None
+        assert self._handover is not None and self._handover.indexes is not None  # placed in a batch
         index = self._handover.indexes[self._pos]
         return records_metadata(outcome.result, outcome.tp, ((index, outcome.stamps[index]),))[0]
 
     @property
-    def _waiters(self) -> list:
+    def _waiters(self) -> list:  # type: ignore[override]  # Future's own methods read these; here they are computed from the batch
         """concurrent.futures.wait() and as_completed() append here, always under LOCK."""
         if self._waiter_list is None:
             self._waiter_list = []
@@ -214,7 +217,7 @@ class RecordFuture(Future):
         self._wait(timeout)
         if self._exception is not None:
             raise self._exception
-        return self._result
+        return cast(RecordMetadata, self._result)  # done without an exception: there is a result
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         where = self._where()  # a finished record answers without the wait's lock
@@ -293,6 +296,5 @@ class RecordFuture(Future):
 def _call(fn: Callable[[Future], object], future: RecordFuture) -> None:
     try:
         fn(future)
-    except Exception:  # noqa: BLE001 - as Future does: a callback's error must not reach the producer
+    except Exception:  # as Future does: a callback's error must not reach the producer
         log.exception("exception calling callback for %r", future)
-

@@ -21,23 +21,29 @@ HANDSHAKE_VERSION = 1
 
 async def _round(conn: Any, token: bytes) -> bytes:
     version = conn.version_for(ApiKey.SASL_AUTHENTICATE)
-    answer = await conn.request(ApiKey.SASL_AUTHENTICATE, m.SaslAuthenticateRequest(auth_bytes=token),
-                                api_version=version)
+    answer = await conn.request(
+        ApiKey.SASL_AUTHENTICATE, m.SaslAuthenticateRequest(auth_bytes=token), api_version=version
+    )
     if answer.error_code:
-        raise AuthenticationError(f"broker {conn.host}:{conn.port} refused SASL authentication: "
-                                  f"{ErrorCode(answer.error_code).name}: {answer.error_message or ''}".rstrip(": "))
+        raise AuthenticationError(
+            f"broker {conn.host}:{conn.port} refused SASL authentication: "
+            f"{ErrorCode(answer.error_code).name}: {answer.error_message or ''}".rstrip(": ")
+        )
     return answer.auth_bytes
 
 
 async def authenticate(conn: Any, security: ClientSecurity) -> None:
     """Authenticate `conn` (a BrokerConnection after ApiVersions) as `security` says."""
     mechanism = security.sasl_mechanism or "PLAIN"
-    answer = await conn.request(ApiKey.SASL_HANDSHAKE, m.SaslHandshakeRequest(mechanism=mechanism),
-                                api_version=HANDSHAKE_VERSION)
+    answer = await conn.request(
+        ApiKey.SASL_HANDSHAKE, m.SaslHandshakeRequest(mechanism=mechanism), api_version=HANDSHAKE_VERSION
+    )
     if answer.error_code:
-        raise AuthenticationError(f"broker {conn.host}:{conn.port} refused SASL mechanism {mechanism} "
-                                  f"({ErrorCode(answer.error_code).name}); it enables: "
-                                  f"{', '.join(answer.mechanisms) or 'none'}")
+        raise AuthenticationError(
+            f"broker {conn.host}:{conn.port} refused SASL mechanism {mechanism} "
+            f"({ErrorCode(answer.error_code).name}); it enables: "
+            f"{', '.join(answer.mechanisms) or 'none'}"
+        )
     user, password = security.sasl_plain_username or "", security.sasl_plain_password or ""
     if mechanism == "PLAIN":
         await _round(conn, b"\0" + user.encode() + b"\0" + password.encode())

@@ -18,9 +18,9 @@ import os
 from dataclasses import dataclass
 
 HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
-MIN_ITERATIONS = 4096   # Kafka's minimum (and the RFC's recommendation)
+MIN_ITERATIONS = 4096  # Kafka's minimum (and the RFC's recommendation)
 MAX_ITERATIONS = 16384  # Kafka's maximum
-GS2_HEADER = "n,,"      # no channel binding, no authorization identity
+GS2_HEADER = "n,,"  # no channel binding, no authorization identity
 
 
 class ScramError(Exception):
@@ -46,12 +46,14 @@ def salted_password(hash_name: str, password: str, salt: bytes, iterations: int)
     return hashlib.pbkdf2_hmac(hash_name, password.encode(), salt, iterations)
 
 
-def credential(mechanism: str, password: str, iterations: int = MIN_ITERATIONS,
-               salt: bytes | None = None) -> ScramCredential:
+def credential(
+    mechanism: str, password: str, iterations: int = MIN_ITERATIONS, salt: bytes | None = None
+) -> ScramCredential:
     """The stored form of `password` for `mechanism` (a random 32-byte salt unless given)."""
     salt = os.urandom(32) if salt is None else salt
-    return credential_from_salted(mechanism, salt, salted_password(HASHES[mechanism], password, salt, iterations),
-                                  iterations)
+    return credential_from_salted(
+        mechanism, salt, salted_password(HASHES[mechanism], password, salt, iterations), iterations
+    )
 
 
 def credential_from_salted(mechanism: str, salt: bytes, salted: bytes, iterations: int) -> ScramCredential:
@@ -73,7 +75,7 @@ def unescape_name(name: str) -> str:
 
 
 def parse_attributes(message: str) -> dict[str, str]:
-    """"a=1,b=2" as {"a": "1", "b": "2"} (values may contain '='); raises ScramError."""
+    """ "a=1,b=2" as {"a": "1", "b": "2"} (values may contain '='); raises ScramError."""
     out: dict[str, str] = {}
     for item in message.split(","):
         if len(item) < 2 or item[1] != "=" or not item[0].isalpha():
@@ -118,7 +120,7 @@ class ScramClient:
         salted = salted_password(self.hash, self.password, salt, iterations)
         client_key = _hmac(self.hash, salted, b"Client Key")
         stored_key = hashlib.new(self.hash, client_key).digest()
-        proof = bytes(a ^ b for a, b in zip(client_key, _hmac(self.hash, stored_key, auth_message)))
+        proof = bytes(a ^ b for a, b in zip(client_key, _hmac(self.hash, stored_key, auth_message), strict=True))
         self._server_signature = _hmac(self.hash, _hmac(self.hash, salted, b"Server Key"), auth_message)
         return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
 

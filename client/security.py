@@ -40,9 +40,14 @@ class ClientSecurity:
 
     def settings(self) -> dict[str, object]:
         """The kafka-python-style keyword arguments that make this again (for the clients' **security)."""
-        return {"security_protocol": self.security_protocol, "ssl_context": self.ssl_context,
-                "ssl_check_hostname": self.ssl_check_hostname, "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.sasl_plain_username, "sasl_plain_password": self.sasl_plain_password}
+        return {
+            "security_protocol": self.security_protocol,
+            "ssl_context": self.ssl_context,
+            "ssl_check_hostname": self.ssl_check_hostname,
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_plain_username,
+            "sasl_plain_password": self.sasl_plain_password,
+        }
 
     @property
     def sasl(self) -> bool:
@@ -52,11 +57,19 @@ class ClientSecurity:
 PLAINTEXT = ClientSecurity()
 
 
-def client_security(security_protocol: str = "PLAINTEXT", *, ssl_context: ssl.SSLContext | None = None,
-                    ssl_cafile: str | None = None, ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
-                    ssl_password: str | None = None, ssl_check_hostname: bool = True,
-                    sasl_mechanism: str | None = None, sasl_plain_username: str | None = None,
-                    sasl_plain_password: str | None = None) -> ClientSecurity:
+def client_security(
+    security_protocol: str = "PLAINTEXT",
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    ssl_cafile: str | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_password: str | None = None,
+    ssl_check_hostname: bool = True,
+    sasl_mechanism: str | None = None,
+    sasl_plain_username: str | None = None,
+    sasl_plain_password: str | None = None,
+) -> ClientSecurity:
     """Check kafka-python-style settings and build the TLS context they describe."""
     protocol = security_protocol.upper()
     if protocol not in PROTOCOLS:
@@ -94,7 +107,7 @@ def read_properties(path: Path) -> dict[str, str]:
         sep = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
         if sep < 0:
             raise SecurityConfigError(f"{path}: line {line!r} is not KEY=VALUE")
-        out[line[:sep].strip()] = line[sep + 1:].strip()
+        out[line[:sep].strip()] = line[sep + 1 :].strip()
     return out
 
 
@@ -118,6 +131,9 @@ def from_properties(props: dict[str, str]) -> ClientSecurity:
         ssl_cafile=props.get("ssl.truststore.location") or props.get("ssl.ca.location"),
         ssl_certfile=props.get("ssl.keystore.location") or props.get("ssl.certificate.location"),
         ssl_keyfile=props.get("ssl.key.location"),
-        ssl_password=props.get("ssl.key.password"), ssl_check_hostname=check,
+        ssl_password=props.get("ssl.key.password"),
+        ssl_check_hostname=check,
         sasl_mechanism=props.get("sasl.mechanism") or props.get("sasl.mechanisms"),
-        sasl_plain_username=username, sasl_plain_password=password)
+        sasl_plain_username=username,
+        sasl_plain_password=password,
+    )

@@ -24,8 +24,16 @@ from client.errors import ClientTimeoutError, ProducerClosedError, RecordTooLarg
 from client.producer.accumulator import ProducerBatch
 from client.producer.producer import AsyncProducer
 from client.record_future import LOCK, WIDTH, BatchOutcome, Handover, RecordFuture
-from client.structs import ClusterDescription, ConsumerRecord, GroupDescription, GroupListing, NewTopic, \
-    RecordMetadata, TopicDescription, TopicPartition
+from client.structs import (
+    ClusterDescription,
+    ConsumerRecord,
+    GroupDescription,
+    GroupListing,
+    NewTopic,
+    RecordMetadata,
+    TopicDescription,
+    TopicPartition,
+)
 
 T = TypeVar("T")
 
@@ -47,6 +55,7 @@ class _LoopThread:
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         async def wrapper() -> T:
             return fn(*args)
+
         return self.run(wrapper())
 
     def stop(self) -> None:
@@ -99,8 +108,9 @@ class Producer(_Facade):
     `max_block_ms`, then fails the record's Future with ClientTimeoutError.
     """
 
-    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000,
-                 **settings: Any) -> None:
+    def __init__(
+        self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, max_pending: int = 100_000, **settings: Any
+    ) -> None:
         self._lock = threading.Lock()  # guards _open, _sent and _woken between senders and the loop
         self._open = Handover()  # what send() appends to, until the loop takes it
         self._max_pending = max_pending
@@ -120,8 +130,15 @@ class Producer(_Facade):
         super().__init__("pybroker-producer", lambda: AsyncProducer(bootstrap_servers, **settings))
         self._block = self._async.max_block_ms / 1000
 
-    def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
-             partition: int | None = None, timestamp_ms: int | None = None) -> concurrent.futures.Future:
+    def send(
+        self,
+        topic: str,
+        value: Any = None,
+        key: Any = None,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> concurrent.futures.Future:
         """Queue one record; the Future's result is its RecordMetadata. Wrong argument types
         raise here, at once (TypeError/ValueError); the rest fails on the Future, an oversized
         record too (as in Kafka, whose send() hands RecordTooLargeException to the callback)."""
@@ -132,9 +149,12 @@ class Producer(_Facade):
         except RecordTooLargeError as exc:
             return _failed(exc)
         if self._sent - self._handed >= self._max_pending and not self._wait_for_room():
-            return _failed(ClientTimeoutError(
-                f"no room for the record within max_block_ms={self._async.max_block_ms}: {self._max_pending} "
-                f"records wait for the producer's buffer (is the broker slow or down?)"))
+            return _failed(
+                ClientTimeoutError(
+                    f"no room for the record within max_block_ms={self._async.max_block_ms}: {self._max_pending} "
+                    f"records wait for the producer's buffer (is the broker slow or down?)"
+                )
+            )
         sent = time.monotonic()
         with self._lock:
             handover = self._open
@@ -187,7 +207,7 @@ class Producer(_Facade):
                 for start in range(0, count, CHUNK):
                     stop = min(count, start + CHUNK)
                     if prehash is not None:
-                        keys = [key for key in records[start * WIDTH + 2:stop * WIDTH:WIDTH] if key is not None]
+                        keys = [key for key in records[start * WIDTH + 2 : stop * WIDTH : WIDTH] if key is not None]
                         if keys:
                             prehash(keys)  # murmur2 of the chunk's keys at once, for the partitioner
                     done = self._hand_over(handover, records, start, stop)
@@ -214,24 +234,33 @@ class Producer(_Facade):
         with LOCK:
             i = start
             while i < stop:
-                record = records[i * WIDTH:(i + 1) * WIDTH]
+                record = records[i * WIDTH : (i + 1) * WIDTH]
                 topic = record[0]
-                where = known.get(topic, known)
+                where: Any = known.get(topic, known)
                 if where is known:
                     partitions = None if waiting and topic in waiting else cluster.partitions_for(topic)
-                    where = known[topic] = None if partitions is None else (
-                        partitions, cluster.available_partitions_for(topic))
+                    where = known[topic] = (
+                        None if partitions is None else (partitions, cluster.available_partitions_for(topic))
+                    )
                 if where is None:
                     self._park(topic, handover, i, record)
                     parked += 1
-                elif not place(handover, i, record, *where, now_ms, now):
+                elif not place(handover, i, record, where[0], where[1], now_ms, now):
                     break
                 i += 1
         self._left(i - start - parked)
         return i
 
-    def _place(self, handover: Handover, pos: int, record: Sequence, partitions: list[int],
-               available: list[int] | None, now_ms: int, now: float) -> bool:
+    def _place(
+        self,
+        handover: Handover,
+        pos: int,
+        record: Sequence,
+        partitions: list[int],
+        available: list[int] | None,
+        now_ms: int,
+        now: float,
+    ) -> bool:
         """Under LOCK, append one record (its topic's partitions known); False if there was no room."""
         timestamp = record[5] if record[5] is not None else now_ms
         try:
@@ -287,7 +316,8 @@ class Producer(_Facade):
                 handover, pos, _record = waiting[0]
                 try:
                     partitions = await client.wait_for_topic(
-                        topic, max(0.0, handover.sent[pos] + self._block - time.monotonic()) * 1000)
+                        topic, max(0.0, handover.sent[pos] + self._block - time.monotonic()) * 1000
+                    )
                 except Exception as exc:  # noqa: BLE001 - handed to the caller's Future
                     waiting.popleft()
                     self._failed.append((handover, pos, exc))
@@ -358,10 +388,12 @@ class Consumer(_Facade):
         self._thread.call(self._async.assign, list(partitions))
 
     # group membership (listener callbacks run on the consumer's loop thread)
-    def subscribe(self, topics: Iterable[str] | None = None, *, pattern: str | None = None,
-                  listener: Any = None) -> None:
-        self._thread.call(lambda: self._async.subscribe(None if topics is None else list(topics), pattern=pattern,
-                                                        listener=listener))
+    def subscribe(
+        self, topics: Iterable[str] | None = None, *, pattern: str | None = None, listener: Any = None
+    ) -> None:
+        self._thread.call(
+            lambda: self._async.subscribe(None if topics is None else list(topics), pattern=pattern, listener=listener)
+        )
 
     def subscription(self) -> set[str]:
         return self._thread.call(self._async.subscription)
@@ -372,12 +404,16 @@ class Consumer(_Facade):
     def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
         self._thread.run(self._async.commit(offsets))
 
-    def commit_async(self, offsets: dict[TopicPartition, int] | None = None,
-                     callback: Callable[[dict[TopicPartition, int], BaseException | None], Any] | None = None
-                     ) -> concurrent.futures.Future:
+    def commit_async(
+        self,
+        offsets: dict[TopicPartition, int] | None = None,
+        callback: Callable[[dict[TopicPartition, int], BaseException | None], Any] | None = None,
+    ) -> concurrent.futures.Future:
         """Returns at once; the Future ends when the commit does (its exception if it failed)."""
+
         async def start() -> asyncio.Task:
             return self._async.commit_async(offsets, callback)
+
         task = self._thread.run(start())
         return asyncio.run_coroutine_threadsafe(_await(task), self._thread.loop)
 
@@ -426,7 +462,6 @@ class Consumer(_Facade):
             yield from self.poll(timeout_ms=1000)
 
 
-
 class Admin(_Facade):
     """`Admin(...)` takes AsyncAdmin's arguments; every method blocks until the broker answers."""
 
@@ -456,4 +491,3 @@ class Admin(_Facade):
 
     def list_group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
         return self._thread.run(self._async.list_group_offsets(group_id))
-

@@ -19,9 +19,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from pathlib import Path
-
 from collections.abc import Sequence
+from pathlib import Path
 
 from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
 
@@ -30,8 +29,12 @@ log = logging.getLogger("coord")
 
 def build_parser(prog: str = "python -m coord") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="coord: a ZooKeeper-compatible coordination service.")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="logging verbosity (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging verbosity (default INFO)",
+    )
     add_commands(parser)
     return parser
 
@@ -39,8 +42,9 @@ def build_parser(prog: str = "python -m coord") -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -51,7 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def add_commands(coord: argparse.ArgumentParser) -> None:
     """The subcommands, on `coord`'s own parser or on the `pybroker coord` group."""
     sub = coord.add_subparsers(dest="coord_command", metavar="SUBCOMMAND")
-    coord.set_defaults(func=lambda args: (coord.print_help(), 2)[1])
+
+    def usage(args: argparse.Namespace) -> int:  # no subcommand: say what there is, and fail
+        coord.print_help()
+        return 2
+
+    coord.set_defaults(func=usage)
 
     start = sub.add_parser("start", help="run one coord server until Ctrl-C")
     start.add_argument("--id", type=int, default=None, help="server id, 0..254 (default 1)")
@@ -59,40 +68,71 @@ def add_commands(coord: argparse.ArgumentParser) -> None:
     start.add_argument("--client-port", type=int, default=None, help="default 2181")
     start.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     start.add_argument("--tick-ms", type=int, default=None, help="tickTime in ms (default 2000)")
-    start.add_argument("--snap-count", type=int, default=None,
-                       help="txns between snapshots (default 10000)")
-    start.add_argument("--container-check-ms", type=int, default=None,
-                       help="container / TTL cleanup period (default 60000)")
-    start.add_argument("--peers", default=None,
-                       help="the ensemble, as ZooKeeper's server.N lines: "
-                            "1=host:quorumPort:electionPort,2=... (default: standalone)")
-    start.add_argument("--init-limit", type=int, default=None,
-                       help="ticks a member may take to join the leader (default 10)")
-    start.add_argument("--sync-limit", type=int, default=None,
-                       help="ticks of silence before a member gives up on the leader (default 5)")
-    start.add_argument("--metrics-port", type=int, default=None,
-                       help="serve Prometheus metrics at http://HOST:PORT/metrics, named as "
-                            "ZooKeeper's (zoo.cfg metricsProvider.httpPort; default off)")
-    start.add_argument("--admin-port", type=int, default=None,
-                       help="serve ZooKeeper's AdminServer JSON at http://HOST:PORT/commands "
-                            "(zoo.cfg admin.serverPort; default off)")
-    start.add_argument("-D", dest="security", action="append", default=None, metavar="NAME=VALUE",
-                       help="a ZooKeeper security setting by its own name, e.g. "
-                            "-D secureClientPort=2281 -D ssl.keyStore.location=server.pem "
-                            "(see docs/operations.md, coord security); repeatable")
-    start.add_argument("--jaas-config", type=Path, default=None,
-                       help="JAAS file with the SASL users (java.security.auth.login.config)")
+    start.add_argument("--snap-count", type=int, default=None, help="txns between snapshots (default 10000)")
+    start.add_argument(
+        "--container-check-ms", type=int, default=None, help="container / TTL cleanup period (default 60000)"
+    )
+    start.add_argument(
+        "--peers",
+        default=None,
+        help="the ensemble, as ZooKeeper's server.N lines: 1=host:quorumPort:electionPort,2=... (default: standalone)",
+    )
+    start.add_argument(
+        "--init-limit", type=int, default=None, help="ticks a member may take to join the leader (default 10)"
+    )
+    start.add_argument(
+        "--sync-limit",
+        type=int,
+        default=None,
+        help="ticks of silence before a member gives up on the leader (default 5)",
+    )
+    start.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at http://HOST:PORT/metrics, named as "
+        "ZooKeeper's (zoo.cfg metricsProvider.httpPort; default off)",
+    )
+    start.add_argument(
+        "--admin-port",
+        type=int,
+        default=None,
+        help="serve ZooKeeper's AdminServer JSON at http://HOST:PORT/commands (zoo.cfg admin.serverPort; default off)",
+    )
+    start.add_argument(
+        "-D",
+        dest="security",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="a ZooKeeper security setting by its own name, e.g. "
+        "-D secureClientPort=2281 -D ssl.keyStore.location=server.pem "
+        "(see docs/operations.md, coord security); repeatable",
+    )
+    start.add_argument(
+        "--jaas-config", type=Path, default=None, help="JAAS file with the SASL users (java.security.auth.login.config)"
+    )
     start.add_argument("--config", type=Path, default=None, help="TOML file with the same keys")
     start.set_defaults(func=_start)
 
     def client_security_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-D", dest="client_security", action="append", default=None, metavar="NAME=VALUE",
-                       help="a ZooKeeper client security property, as zkCli's -D: "
-                            "zookeeper.client.secure=true, zookeeper.ssl.trustStore.location=ca.pem, "
-                            "zookeeper.ssl.keyStore.location=me.pem, ... (see docs/operations.md); repeatable")
-        p.add_argument("--jaas-config", dest="client_jaas", type=Path, default=None,
-                       help="JAAS file whose Client section logs in with SASL DIGEST-MD5 "
-                            "(java.security.auth.login.config)")
+        p.add_argument(
+            "-D",
+            dest="client_security",
+            action="append",
+            default=None,
+            metavar="NAME=VALUE",
+            help="a ZooKeeper client security property, as zkCli's -D: "
+            "zookeeper.client.secure=true, zookeeper.ssl.trustStore.location=ca.pem, "
+            "zookeeper.ssl.keyStore.location=me.pem, ... (see docs/operations.md); repeatable",
+        )
+        p.add_argument(
+            "--jaas-config",
+            dest="client_jaas",
+            type=Path,
+            default=None,
+            help="JAAS file whose Client section logs in with SASL DIGEST-MD5 (java.security.auth.login.config)",
+        )
 
     def client_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
@@ -144,15 +184,24 @@ def _start(args: argparse.Namespace) -> int:
     from coord.server.config import ConfigError, ServerConfig
     from coord.server.ensemble import EnsembleServer
     from coord.server.server import CoordServer
-    from coord.server.snapshot import SnapshotCorruption
-    from coord.server.txnlog import LogCorruption
+    from coord.server.snapshot import SnapshotCorruptionError
+    from coord.server.txnlog import TxnLogCorruptionError
 
-    overrides = {"server_id": args.id, "data_dir": args.data_dir,
-                 "client_port": args.client_port, "host": args.host, "tick_ms": args.tick_ms,
-                 "snap_count": args.snap_count, "container_check_ms": args.container_check_ms,
-                 "peers": args.peers, "init_limit": args.init_limit, "sync_limit": args.sync_limit,
-                 "metrics_port": args.metrics_port, "admin_port": args.admin_port,
-                 "jaas_config": args.jaas_config}
+    overrides = {
+        "server_id": args.id,
+        "data_dir": args.data_dir,
+        "client_port": args.client_port,
+        "host": args.host,
+        "tick_ms": args.tick_ms,
+        "snap_count": args.snap_count,
+        "container_check_ms": args.container_check_ms,
+        "peers": args.peers,
+        "init_limit": args.init_limit,
+        "sync_limit": args.sync_limit,
+        "metrics_port": args.metrics_port,
+        "admin_port": args.admin_port,
+        "jaas_config": args.jaas_config,
+    }
     if args.security:
         pairs = [item.partition("=") for item in args.security]
         bad = [name for name, sep, _ in pairs if not sep or not name]
@@ -173,7 +222,7 @@ def _start(args: argparse.Namespace) -> int:
         server = EnsembleServer(config) if config.ensemble else CoordServer(config)
         try:
             await server.start()
-        except (LogCorruption, SnapshotCorruption) as e:
+        except (TxnLogCorruptionError, SnapshotCorruptionError) as e:
             log.error("%s", e)
             return 1
         except OSError as e:
@@ -189,7 +238,7 @@ def _start(args: argparse.Namespace) -> int:
         return 1 if server.failed.is_set() else 0
 
     try:
-        with lock_data_dir(config.data_dir):   # two servers on one txn log would corrupt it
+        with lock_data_dir(config.data_dir):  # two servers on one txn log would corrupt it
             return run_until_signal(service)
     except DataDirInUseError as e:
         print(f"coord start: error: {e}", file=sys.stderr)
@@ -199,7 +248,6 @@ def _start(args: argparse.Namespace) -> int:
 def _client(args: argparse.Namespace) -> int:
     from coord.client import CoordClient
     from coord.protocol.errors import CoordError
-
     from coord.security.settings import SecurityConfigError
 
     try:
@@ -266,8 +314,7 @@ async def _client_op(client, args: argparse.Namespace) -> int:
             value = getattr(stat, name)
             print(f"{name} = {hex(value) if name.endswith('zxid') or name == 'ephemeralOwner' else value}")
     elif args.op == "create":
-        created = await client.create(args.path, args.data.encode(), ephemeral=args.ephemeral,
-                                      sequence=args.sequence)
+        created = await client.create(args.path, args.data.encode(), ephemeral=args.ephemeral, sequence=args.sequence)
         print(f"Created {created}")
     elif args.op == "set":
         await client.set(args.path, args.data.encode(), version=args.version)

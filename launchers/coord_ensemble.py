@@ -42,12 +42,27 @@ class LocalEnsemble:
         """Start member `sid` (again, on the same data dir)."""
         with open(self.root / f"coord{sid}.log", "ab") as log:
             self.procs[sid] = subprocess.Popen(
-                [sys.executable, "-m", "coord", "start", "--id", str(sid),
-                 "--data-dir", str(self.root / f"data{sid}"),
-                 "--client-port", str(self.client_port[sid]), "--peers", self.peers,
-                 "--tick-ms", str(self.tick_ms)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "coord",
+                    "start",
+                    "--id",
+                    str(sid),
+                    "--data-dir",
+                    str(self.root / f"data{sid}"),
+                    "--client-port",
+                    str(self.client_port[sid]),
+                    "--peers",
+                    self.peers,
+                    "--tick-ms",
+                    str(self.tick_ms),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         if wait:
             self.wait_serving()
 

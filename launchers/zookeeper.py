@@ -30,7 +30,7 @@ MAIN_CLASS = "org.apache.zookeeper.server.ZooKeeperServerMain"
 QUORUM_MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 
-class ZooKeeperNotInstalled(RuntimeError):
+class ZooKeeperNotInstalledError(RuntimeError):
     """java or the zookeeper jars are missing (install with `apt-get install zookeeper`)."""
 
 
@@ -40,9 +40,9 @@ def zookeeper_classpath(admin: bool = False) -> str:
     ZooKeeper silently skips its AdminServer ("Unable to load jetty")."""
     jar = JARS_DIR / "zookeeper.jar"
     if shutil.which("java") is None or not jar.exists():
-        raise ZooKeeperNotInstalled(
-            "real ZooKeeper needs java and /usr/share/java/zookeeper.jar: "
-            "apt-get install -y zookeeper")
+        raise ZooKeeperNotInstalledError(
+            "real ZooKeeper needs java and /usr/share/java/zookeeper.jar: apt-get install -y zookeeper"
+        )
     extra = [JARS_DIR / "slf4j-nop.jar"] + ([JARS_DIR / "servlet-api.jar"] if admin else [])
     return ":".join([str(jar), *(str(p) for p in extra if p.exists())])
 
@@ -51,10 +51,16 @@ class ZooKeeperProcess:
     """One standalone ZooKeeper JVM; `start()`, `stop()`, `pause()`/`resume()`;
     restartable on the same data dir and port (sessions survive a quick restart)."""
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None,
-                 tick_ms: int = 2000, heap_mb: int = 256, myid: int = 0,
-                 servers: dict[int, tuple[int, int]] | None = None,
-                 admin_port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        tick_ms: int = 2000,
+        heap_mb: int = 256,
+        myid: int = 0,
+        servers: dict[int, tuple[int, int]] | None = None,
+        admin_port: int | None = None,
+    ) -> None:
         """`servers` (id -> (quorum port, election port)) and `myid` make it a member of
         an ensemble; without them it runs standalone. `admin_port` turns on ZooKeeper's
         AdminServer (HTTP JSON commands) on 127.0.0.1 at that port."""
@@ -78,10 +84,12 @@ class ZooKeeperProcess:
         cfg.write_text(
             f"tickTime={self.tick_ms}\ndataDir={self.data_dir / 'data'}\n"
             f"clientPort={self.port}\nclientPortAddress=127.0.0.1\n"
-            + self._admin_lines() + "4lw.commands.whitelist=*\n"
+            + self._admin_lines()
+            + "4lw.commands.whitelist=*\n"
             "maxClientCnxns=0\nextendedTypesEnabled=true\n"
             + "".join(f"server.{sid}=127.0.0.1:{q}:{e}\n" for sid, (q, e) in self.servers.items())
-            + ("initLimit=10\nsyncLimit=5\n" if self.servers else ""))
+            + ("initLimit=10\nsyncLimit=5\n" if self.servers else "")
+        )
         if self.servers:
             (self.data_dir / "data" / "myid").write_text(f"{self.myid}\n")
         return cfg
@@ -89,21 +97,28 @@ class ZooKeeperProcess:
     def _admin_lines(self) -> str:
         if self.admin_port is None:
             return "admin.enableServer=false\n"
-        return (f"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\n"
-                f"admin.serverPort={self.admin_port}\n")
+        return f"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={self.admin_port}\n"
 
     def start(self, timeout: float = 60.0, wait: bool = True) -> None:
         """Start the JVM; with `wait`, return once it serves (an ensemble member serves
         only once a quorum of members runs: start them all with wait=False, then
         `wait_serving`)."""
         cfg = self._write_config()
-        log = open(self.data_dir / "zookeeper.log", "ab")
-        cmd = ["java", f"-Xmx{self.heap_mb}m", "-XX:+UseSerialGC", "-Xss512k",
-               f"-Dzookeeper.admin.enableServer={str(self.admin_port is not None).lower()}",
-               "-cp", zookeeper_classpath(admin=self.admin_port is not None),
-               QUORUM_MAIN_CLASS if self.servers else MAIN_CLASS, str(cfg)]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        log = open(self.data_dir / "zookeeper.log", "ab")  # noqa: SIM115 - the JVM writes to it until stop()
+        cmd = [
+            "java",
+            f"-Xmx{self.heap_mb}m",
+            "-XX:+UseSerialGC",
+            "-Xss512k",
+            f"-Dzookeeper.admin.enableServer={str(self.admin_port is not None).lower()}",
+            "-cp",
+            zookeeper_classpath(admin=self.admin_port is not None),
+            QUORUM_MAIN_CLASS if self.servers else MAIN_CLASS,
+            str(cfg),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         log.close()
         if wait:
             self.wait_serving(timeout)
@@ -123,8 +138,9 @@ class ZooKeeperProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"ZooKeeper exited with {self.proc.returncode}; see "
-                                   f"{self.data_dir / 'zookeeper.log'}")
+                raise RuntimeError(
+                    f"ZooKeeper exited with {self.proc.returncode}; see {self.data_dir / 'zookeeper.log'}"
+                )
             # ruok says imok before the server serves; srvr's Mode line means it does.
             if self.mode() is not None:
                 return
@@ -162,21 +178,15 @@ class ZooKeeperEnsemble:
     def __init__(self, size: int = 3, tick_ms: int = 2000, heap_mb: int = 128) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="zk-ensemble-"))
         ports = [free_port() for _ in range(3 * size)]
-        servers = {sid: (ports[size + sid - 1], ports[2 * size + sid - 1])
-                   for sid in range(1, size + 1)}
-        self.members = {sid: ZooKeeperProcess(self.root / f"zk{sid}", ports[sid - 1], tick_ms,
-                                              heap_mb, myid=sid, servers=servers)
-                        for sid in servers}
+        servers = {sid: (ports[size + sid - 1], ports[2 * size + sid - 1]) for sid in range(1, size + 1)}
+        self.members = {
+            sid: ZooKeeperProcess(self.root / f"zk{sid}", ports[sid - 1], tick_ms, heap_mb, myid=sid, servers=servers)
+            for sid in servers
+        }
 
     @property
     def hosts(self) -> str:
         return ",".join(m.hosts for m in self.members.values())
-
-    def _admin_lines(self) -> str:
-        if self.admin_port is None:
-            return "admin.enableServer=false\n"
-        return (f"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\n"
-                f"admin.serverPort={self.admin_port}\n")
 
     def start(self, timeout: float = 120.0) -> None:
         for member in self.members.values():
@@ -203,7 +213,7 @@ class ZooKeeperEnsemble:
 @contextmanager
 def running_zookeeper(**kwargs: object) -> Iterator[ZooKeeperProcess]:
     """A started ZooKeeper, killed (and its temp dir removed) on exit."""
-    zk = ZooKeeperProcess(**kwargs)  # type: ignore[arg-type]
+    zk = ZooKeeperProcess(**kwargs)  # type: ignore[arg-type]  # ZooKeeperProcess's own keyword arguments, passed through
     try:
         zk.start()
         yield zk

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 
 @dataclass
 class _Rule:
-    op: str                # "write" or "fsync"
-    nth: int               # the nth matching call fires (1-based)
-    error: int | None      # errno raised; None for a short write that returns quietly
-    keep: int              # bytes (simulators: records) that reach the file first
-    sticky: bool           # every later matching call fires too (a full disk) until heal()
-    match: str             # substring of the file's path; "" matches every file
+    op: str  # "write" or "fsync"
+    nth: int  # the nth matching call fires (1-based)
+    error: int | None  # errno raised; None for a short write that returns quietly
+    keep: int  # bytes (simulators: records) that reach the file first
+    sticky: bool  # every later matching call fires too (a full disk) until heal()
+    match: str  # substring of the file's path; "" matches every file
     seen: int = 0
 
 

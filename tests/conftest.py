@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import dis
-import itertools
 import inspect
+import itertools
 import os
 import subprocess
 import sys
@@ -34,12 +34,26 @@ INTEGRATION = "integration"
 
 # What starts a process, as the tests name it.
 _STARTERS: tuple[Any, ...] = (
-    subprocess, subprocess.Popen, subprocess.run, subprocess.call, subprocess.check_call,
-    subprocess.check_output, asyncio.create_subprocess_exec, asyncio.create_subprocess_shell,
-    os.system, os.fork, os.posix_spawn, os.execv,
+    subprocess,
+    subprocess.Popen,
+    subprocess.run,
+    subprocess.call,
+    subprocess.check_call,
+    subprocess.check_output,
+    asyncio.create_subprocess_exec,
+    asyncio.create_subprocess_shell,
+    os.system,
+    os.fork,
+    os.posix_spawn,
+    os.execv,
 )
-_STARTER_MODULES = ("multiprocessing", "selenium", "concurrent.futures.process",
-                    "launchers.zookeeper", "launchers.coord_ensemble")
+_STARTER_MODULES = (
+    "multiprocessing",
+    "selenium",
+    "concurrent.futures.process",
+    "launchers.zookeeper",
+    "launchers.coord_ensemble",
+)
 
 
 @pytest.fixture
@@ -108,6 +122,7 @@ def ensemble(procs: ProcessGroup, tmp_path: Path) -> Iterator[Callable[..., Ense
 
 # --- which tests start processes -------------------------------------------------------
 
+
 class _Finder:
     """Decides, by following names through code, whether running something can start a
     process. Only code under tests/ is followed; the packages under test never start one
@@ -120,7 +135,7 @@ class _Finder:
         key = id(obj)
         if key in self._seen:
             return self._seen[key]
-        self._seen[key] = False          # a cycle adds nothing
+        self._seen[key] = False  # a cycle adds nothing
         found = self._starts(obj)
         self._seen[key] = found
         return found
@@ -133,15 +148,19 @@ class _Finder:
                 return True
             # a tests module named as a whole (`from tests.x import harness`): any of its code
             return obj.__name__.startswith("tests.") and any(
-                self.starts(v) for v in vars(obj).values() if _defined_in_tests(v))
+                self.starts(v) for v in vars(obj).values() if _defined_in_tests(v)
+            )
         module = getattr(obj, "__module__", None) or ""
         if module.startswith(_STARTER_MODULES):
             return True
         if not module.startswith("tests."):
             return False
         if inspect.isclass(obj):
-            return any(self.starts(v) for v in vars(obj).values()
-                       if inspect.isfunction(v) or isinstance(v, (staticmethod, classmethod, property)))
+            return any(
+                self.starts(v)
+                for v in vars(obj).values()
+                if inspect.isfunction(v) or isinstance(v, (staticmethod, classmethod, property))
+            )
         if isinstance(obj, (staticmethod, classmethod)):
             return self.starts(obj.__func__)
         if isinstance(obj, property):
@@ -151,12 +170,14 @@ class _Finder:
             return False
         scope = func.__globals__
         return any(name in scope and self.starts(scope[name]) for name in _names(func.__code__)) or any(
-            self.starts(obj) for obj in _local_imports(func.__code__))
+            self.starts(obj) for obj in _local_imports(func.__code__)
+        )
 
 
 def _defined_in_tests(obj: Any) -> bool:
     return (getattr(obj, "__module__", None) or "").startswith("tests.") or (
-        isinstance(obj, types.ModuleType) and obj.__name__.startswith("tests."))
+        isinstance(obj, types.ModuleType) and obj.__name__.startswith("tests.")
+    )
 
 
 def _names(code: types.CodeType) -> Iterator[str]:
@@ -187,7 +208,7 @@ def _starts_process(item: pytest.Item, finder: _Finder) -> bool:
         return False
     if finder.starts(item.obj) or (item.cls is not None and finder.starts(item.cls)):
         return True
-    fixtures = item._fixtureinfo.name2fixturedefs   # the fixtures this test sets up, transitively
+    fixtures = item._fixtureinfo.name2fixturedefs  # the fixtures this test sets up, transitively
     return any(finder.starts(d.func) for defs in fixtures.values() for d in defs)
 
 
@@ -204,30 +225,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     finder = _Finder()
     for item in items:
         if item.get_closest_marker(INTEGRATION) is None and (
-                item.get_closest_marker("slow") is not None or _starts_process(item, finder)):
+            item.get_closest_marker("slow") is not None or _starts_process(item, finder)
+        ):
             item.add_marker(INTEGRATION)
 
 
 # --- the fast run starts no process ----------------------------------------------------
 
+
 def _fast_run(config: pytest.Config) -> bool:
     return "not integration" in " ".join((config.option.markexpr or "").split())
 
 
-_current: list[str] = []       # the node id of the test running in this process
+_current: list[str] = []  # the node id of the test running in this process
 _violations: dict[str, list[str]] = {}
 
 
-class ProcessInFastRun(RuntimeError):
+class ProcessInFastRunError(RuntimeError):
     """A test not marked `integration` started a process."""
 
 
 def _refuse(what: str) -> None:
     test = _current[-1] if _current else "a fixture outside any test"
-    message = (f"{test} started a process ({what}) in a run without integration tests: "
-               f"mark it @pytest.mark.integration, or teach tests/conftest.py the path it took")
+    message = (
+        f"{test} started a process ({what}) in a run without integration tests: "
+        f"mark it @pytest.mark.integration, or teach tests/conftest.py the path it took"
+    )
     _violations.setdefault(test, []).append(message)
-    raise ProcessInFastRun(message)
+    raise ProcessInFastRunError(message)
 
 
 def _forbid_processes() -> None:

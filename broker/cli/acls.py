@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import argparse
 
+from broker.cli.clientcmd import add_bootstrap, run_client
+from broker.security.acl import (
+    CLUSTER_NAME,
+    OPERATION_NAMES,
+    OPERATIONS_BY_NAME,
+    Operation,
+    PatternType,
+    Permission,
+    ResourceType,
+)
 from client.conn import BrokerConnection
 from client.errors import BrokerError, ClientError
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.security import PLAINTEXT, from_properties, read_properties
-
-from broker.cli.clientcmd import add_bootstrap, run_client
-from broker.security.acl import (
-    CLUSTER_NAME, OPERATION_NAMES, OPERATIONS_BY_NAME, Operation, PatternType, Permission, ResourceType,
-)
 
 
 def _resources(args: argparse.Namespace) -> list[tuple[ResourceType, str | None]]:
@@ -38,8 +43,9 @@ def _operation(name: str) -> Operation:
 
 
 def _entries(args: argparse.Namespace) -> list[tuple[str, Permission]]:
-    return [(p, Permission.ALLOW) for p in args.allow_principal or ()] + \
-           [(p, Permission.DENY) for p in args.deny_principal or ()]
+    return [(p, Permission.ALLOW) for p in args.allow_principal or ()] + [
+        (p, Permission.DENY) for p in args.deny_principal or ()
+    ]
 
 
 async def _connect(args: argparse.Namespace) -> BrokerConnection:
@@ -71,13 +77,26 @@ async def _add(conn: BrokerConnection, args: argparse.Namespace, pattern: Patter
     C = m.CreateAclsRequest.AclCreation
     resources, entries = _resources(args), _entries(args)
     if not resources or not entries or not args.operation:
-        raise ValueError("acls add needs a resource (--topic, --group, --cluster), a principal "
-                         "(--allow-principal / --deny-principal) and --operation")
-    creations = [C(resource_type=int(t), resource_name=n, resource_pattern_type=int(pattern), principal=p,
-                   host=args.host, operation=int(_operation(o)), permission_type=int(perm))
-                 for t, n in resources for p, perm in entries for o in args.operation]
+        raise ValueError(
+            "acls add needs a resource (--topic, --group, --cluster), a principal "
+            "(--allow-principal / --deny-principal) and --operation"
+        )
+    creations = [
+        C(
+            resource_type=int(t),
+            resource_name=n,
+            resource_pattern_type=int(pattern),
+            principal=p,
+            host=args.host,
+            operation=int(_operation(o)),
+            permission_type=int(perm),
+        )
+        for t, n in resources
+        for p, perm in entries
+        for o in args.operation
+    ]
     answer = await conn.request(ApiKey.CREATE_ACLS, m.CreateAclsRequest(creations=creations))
-    for c, r in zip(creations, answer.results):
+    for _, r in zip(creations, answer.results, strict=True):
         if r.error_code:
             raise BrokerError.for_code(r.error_code, r.error_message)
     print(f"added {len(creations)} ACL(s)")
@@ -89,11 +108,22 @@ async def _remove(conn: BrokerConnection, args: argparse.Namespace, pattern: Pat
     resources = _resources(args)
     if not resources:
         raise ValueError("acls remove needs a resource (--topic, --group, --cluster)")
-    entries = _entries(args) or [(None, Permission.ANY)]
+    entries: list[tuple[str | None, Permission]] = [*_entries(args)] or [(None, Permission.ANY)]
     ops = [_operation(o) for o in args.operation] if args.operation else [Operation.ANY]
-    filters = [F(resource_type_filter=int(t), resource_name_filter=n, pattern_type_filter=int(pattern),
-                 principal_filter=p, host_filter=None, operation=int(o), permission_type=int(perm))
-               for t, n in resources for p, perm in entries for o in ops]
+    filters = [
+        F(
+            resource_type_filter=int(t),
+            resource_name_filter=n,
+            pattern_type_filter=int(pattern),
+            principal_filter=p,
+            host_filter=None,
+            operation=int(o),
+            permission_type=int(perm),
+        )
+        for t, n in resources
+        for p, perm in entries
+        for o in ops
+    ]
     answer = await conn.request(ApiKey.DELETE_ACLS, m.DeleteAclsRequest(filters=filters))
     removed = 0
     for r in answer.filter_results:
@@ -107,17 +137,27 @@ async def _remove(conn: BrokerConnection, args: argparse.Namespace, pattern: Pat
 async def _list(conn: BrokerConnection, args: argparse.Namespace) -> int:
     resources = _resources(args) or [(ResourceType.ANY, None)]
     for rtype, name in resources:
-        answer = await conn.request(ApiKey.DESCRIBE_ACLS, m.DescribeAclsRequest(
-            resource_type_filter=int(rtype), resource_name_filter=name, pattern_type_filter=int(PatternType.ANY),
-            principal_filter=None, host_filter=None, operation=int(Operation.ANY),
-            permission_type=int(Permission.ANY)))
+        answer = await conn.request(
+            ApiKey.DESCRIBE_ACLS,
+            m.DescribeAclsRequest(
+                resource_type_filter=int(rtype),
+                resource_name_filter=name,
+                pattern_type_filter=int(PatternType.ANY),
+                principal_filter=None,
+                host_filter=None,
+                operation=int(Operation.ANY),
+                permission_type=int(Permission.ANY),
+            ),
+        )
         if answer.error_code:
             raise BrokerError.for_code(answer.error_code, answer.error_message)
         for r in answer.resources:
             print(f"{ResourceType(r.resource_type).name}:{PatternType(r.pattern_type).name}:{r.resource_name}")
             for a in r.acls:
-                print(f"\t{a.principal} from {a.host}: {Permission(a.permission_type).name} "
-                      f"{OPERATION_NAMES.get(Operation(a.operation), a.operation)}")
+                print(
+                    f"\t{a.principal} from {a.host}: {Permission(a.permission_type).name} "
+                    f"{OPERATION_NAMES.get(Operation(a.operation), a.operation)}"
+                )
     return 0
 
 
@@ -133,8 +173,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--resource-pattern-type", default="literal", choices=["literal", "prefixed", "any", "match"])
         p.add_argument("--allow-principal", action="append", metavar="User:NAME")
         p.add_argument("--deny-principal", action="append", metavar="User:NAME")
-        p.add_argument("--operation", action="append", help="Read, Write, Create, Delete, Alter, Describe, "
-                       "ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, All (repeatable)")
+        p.add_argument(
+            "--operation",
+            action="append",
+            help="Read, Write, Create, Delete, Alter, Describe, "
+            "ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, All (repeatable)",
+        )
         p.add_argument("--host", default="*", help="the client host an ACL applies to (default *)")
         p.set_defaults(func=lambda args: run_client(_run(args)))
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])

@@ -24,10 +24,19 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
 def add_bootstrap(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP, metavar="HOST:PORT[,HOST:PORT...]",
-                        help=f"brokers to connect to first (default {DEFAULT_BOOTSTRAP})")
-    parser.add_argument("--command-config", type=Path, default=None, metavar="FILE",
-                        help="client properties (security.protocol, ssl.*, sasl.*), as Kafka's tools take")
+    parser.add_argument(
+        "--bootstrap",
+        default=DEFAULT_BOOTSTRAP,
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help=f"brokers to connect to first (default {DEFAULT_BOOTSTRAP})",
+    )
+    parser.add_argument(
+        "--command-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="client properties (security.protocol, ssl.*, sasl.*), as Kafka's tools take",
+    )
 
 
 def security_settings(args: argparse.Namespace) -> dict[str, Any]:

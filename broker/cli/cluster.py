@@ -15,22 +15,35 @@ import signal
 import sys
 from pathlib import Path
 
+from broker.cli.cluster_procs import (
+    ClusterStartError,
+    is_running,
+    plan_cluster,
+    refuse_if_running,
+    restart_broker,
+    restart_coord,
+    signal_member,
+    start_cluster,
+    stop_all,
+    wait_exited,
+)
+from broker.cli.cluster_security import add_secured_cluster_flags, secured_plan
+from broker.cli.cluster_state import ClusterState, ClusterStateError, load_state, remove_state, save_state
 from broker.config import ConfigError
 from client.errors import ClientError
 from coord.protocol.errors import CoordError
-
-from broker.cli.cluster_procs import (ClusterStartError, is_running, plan_cluster, refuse_if_running, restart_broker,
-                                      restart_coord, signal_member, start_cluster, stop_all, wait_exited)
-from broker.cli.cluster_security import add_secured_cluster_flags, secured_plan
-from broker.cli.cluster_state import ClusterState, ClusterStateError, load_state, remove_state, save_state
 
 DEFAULT_CLUSTER_DIR = Path("pybroker-cluster")
 SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "STOP": signal.SIGSTOP, "CONT": signal.SIGCONT}
 
 
 def add_cluster_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_CLUSTER_DIR,
-                        help=f"the cluster's directory: data, logs, state file (default ./{DEFAULT_CLUSTER_DIR})")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_CLUSTER_DIR,
+        help=f"the cluster's directory: data, logs, state file (default ./{DEFAULT_CLUSTER_DIR})",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,16 +54,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up = sub.add_parser("up", help="start a local cluster in the background and print its addresses")
     up.add_argument("--nodes", type=int, default=3, help="brokers (default 3)")
     up.add_argument("--coord-nodes", type=int, default=3, help="coord ensemble members (default 3)")
-    up.add_argument("--session-timeout-ms", type=int, default=6000,
-                    help="brokers' coord session timeout: how soon a dead broker is noticed (default 6000)")
+    up.add_argument(
+        "--session-timeout-ms",
+        type=int,
+        default=6000,
+        help="brokers' coord session timeout: how soon a dead broker is noticed (default 6000)",
+    )
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the cluster (default 60)")
     add_secured_cluster_flags(up)
     add_cluster_dir(up)
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop every process of the cluster (SIGTERM, then SIGKILL)")
-    down.add_argument("--grace", type=float, default=15.0,
-                      help="seconds to wait after SIGTERM before SIGKILL (default 15)")
+    down.add_argument(
+        "--grace", type=float, default=15.0, help="seconds to wait after SIGTERM before SIGKILL (default 15)"
+    )
     add_cluster_dir(down)
     down.set_defaults(func=_down)
 
@@ -65,8 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_cluster_dir(kill)
     kill.set_defaults(func=_kill)
 
-    start = sub.add_parser("start", help="start a stopped broker (or, with --coord, coord member) again, "
-                                         "with its data and port")
+    start = sub.add_parser(
+        "start", help="start a stopped broker (or, with --coord, coord member) again, with its data and port"
+    )
     start.add_argument("id", type=int, help="broker id (coord member id with --coord)")
     start.add_argument("--coord", action="store_true", help="start coord member ID instead of a broker")
     add_cluster_dir(start)
@@ -79,26 +98,32 @@ def _fail(message: str) -> int:
 
 
 def describe(state: ClusterState, controller: int | None = None) -> str:
-    lines = [f"pybroker cluster: {len(state.brokers)} brokers, {len(state.coord)} coord members, "
-             f"data in {state.data_dir}",
-             f"  bootstrap servers  {state.bootstrap}",
-             f"  coord connect      {state.coord_connect}"]
+    lines = [
+        f"pybroker cluster: {len(state.brokers)} brokers, {len(state.coord)} coord members, data in {state.data_dir}",
+        f"  bootstrap servers  {state.bootstrap}",
+        f"  coord connect      {state.coord_connect}",
+    ]
     if controller is not None:
         lines.append(f"  controller         broker {controller}")
-    lines += [f"  broker {b.id} console   {b.console_url}  (Prometheus: {b.console_url}metrics)"
-              for b in state.brokers if b.console_url]
-    secured = (f" --command-config {state.command_config}" if state.command_config else "") + \
-        (f" --coord-config {state.broker_config}" if state.broker_config else "")
-    lines += [f"Try:  pybroker status --bootstrap {state.bootstrap} --coord {state.coord_connect}{secured}",
-              f"Stop: pybroker cluster down --data-dir {state.data_dir}"]
+    lines += [
+        f"  broker {b.id} console   {b.console_url}  (Prometheus: {b.console_url}metrics)"
+        for b in state.brokers
+        if b.console_url
+    ]
+    secured = (f" --command-config {state.command_config}" if state.command_config else "") + (
+        f" --coord-config {state.broker_config}" if state.broker_config else ""
+    )
+    lines += [
+        f"Try:  pybroker status --bootstrap {state.bootstrap} --coord {state.coord_connect}{secured}",
+        f"Stop: pybroker cluster down --data-dir {state.data_dir}",
+    ]
     return "\n".join(lines)
 
 
 def _up(args: argparse.Namespace) -> int:
     try:
         refuse_if_running(args.data_dir)
-        state = plan_cluster(args.data_dir, args.nodes, args.coord_nodes, args.session_timeout_ms,
-                             **secured_plan(args))
+        state = plan_cluster(args.data_dir, args.nodes, args.coord_nodes, args.session_timeout_ms, **secured_plan(args))
         Path(state.data_dir).mkdir(parents=True, exist_ok=True)
         save_state(state)  # before any start, so `down` can find a half-started cluster
         controller = asyncio.run(_start_and_record(state, args.timeout))
@@ -153,8 +178,10 @@ def _kill(args: argparse.Namespace) -> int:
         return _fail(f"{member.name} is not running")
     if args.signal in ("KILL", "TERM") and not wait_exited(member, timeout=15.0):
         return _fail(f"sent SIG{args.signal} to {member.name} (pid {member.pid}), still running after 15 s")
-    print(f"sent SIG{args.signal} to {member.name} (pid {member.pid})"
-          + (", it exited" if args.signal in ("KILL", "TERM") else ""))
+    print(
+        f"sent SIG{args.signal} to {member.name} (pid {member.pid})"
+        + (", it exited" if args.signal in ("KILL", "TERM") else "")
+    )
     return 0
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import broker
 from broker.cli.cluster_security import add_scram_logins, coord_options, scram_logins
 from broker.cli.cluster_state import ClusterState, ClusterStateError, Member, load_state, pid_alive, state_path
-from broker.metadata import znodes as Z
 from broker.cli.status_model import parse_srvr_mode
+from broker.metadata import znodes as Z
 from coord.client import CoordClient
 from coord.client.four_letter import four_letter
 
@@ -52,10 +52,19 @@ def pick_free_ports(count: int, host: str = LOOPBACK) -> list[int]:
             s.close()
 
 
-def plan_cluster(data_dir: Path, nodes: int, coord_nodes: int = 3, session_timeout_ms: int = 6000,
-                 host: str = LOOPBACK, *, listener_protocol: str = "PLAINTEXT", broker_config: Path | None = None,
-                 command_config: Path | None = None, coord_options: list[str] | None = None,
-                 coord_jaas: Path | None = None) -> ClusterState:
+def plan_cluster(
+    data_dir: Path,
+    nodes: int,
+    coord_nodes: int = 3,
+    session_timeout_ms: int = 6000,
+    host: str = LOOPBACK,
+    *,
+    listener_protocol: str = "PLAINTEXT",
+    broker_config: Path | None = None,
+    command_config: Path | None = None,
+    coord_options: list[str] | None = None,
+    coord_jaas: Path | None = None,
+) -> ClusterState:
     """Ports, directories and commands for every process; nothing is started.
 
     A secured cluster (cluster_security): every broker listens with `listener_protocol` and gets
@@ -74,26 +83,58 @@ def plan_cluster(data_dir: Path, nodes: int, coord_nodes: int = 3, session_timeo
     data_dir = Path(data_dir).resolve()
     ports = pick_free_ports(3 * coord_nodes + 2 * nodes + (coord_nodes if coord_tls else 0), host)
     python = [sys.executable, "-m", "broker"]
-    peers = ",".join(f"{i}={host}:{ports[coord_nodes + 2 * (i - 1)]}:{ports[coord_nodes + 2 * (i - 1) + 1]}"
-                     for i in range(1, coord_nodes + 1))
-    state = ClusterState(data_dir=str(data_dir), session_timeout_ms=session_timeout_ms,
-                         listener_protocol=listener_protocol.upper(),
-                         broker_config=str(Path(broker_config).resolve()) if broker_config else "",
-                         command_config=str(Path(command_config).resolve()) if command_config else "",
-                         coord_options=options, coord_jaas=str(Path(coord_jaas).resolve()) if coord_jaas else "")
+    peers = ",".join(
+        f"{i}={host}:{ports[coord_nodes + 2 * (i - 1)]}:{ports[coord_nodes + 2 * (i - 1) + 1]}"
+        for i in range(1, coord_nodes + 1)
+    )
+    state = ClusterState(
+        data_dir=str(data_dir),
+        session_timeout_ms=session_timeout_ms,
+        listener_protocol=listener_protocol.upper(),
+        broker_config=str(Path(broker_config).resolve()) if broker_config else "",
+        command_config=str(Path(command_config).resolve()) if command_config else "",
+        coord_options=options,
+        coord_jaas=str(Path(coord_jaas).resolve()) if coord_jaas else "",
+    )
     for i in range(1, coord_nodes + 1):
         client_port = ports[i - 1]
         member_dir = data_dir / f"coord-{i}"
-        command = [*python, "coord", "start", "--id", str(i), "--data-dir", str(member_dir),
-                   "--client-port", str(client_port), "--host", host, "--tick-ms", str(COORD_TICK_MS)]
+        command = [
+            *python,
+            "coord",
+            "start",
+            "--id",
+            str(i),
+            "--data-dir",
+            str(member_dir),
+            "--client-port",
+            str(client_port),
+            "--host",
+            host,
+            "--tick-ms",
+            str(COORD_TICK_MS),
+        ]
         if coord_nodes > 1:
             command += ["--peers", peers]
         secure_port = ports[3 * coord_nodes + 2 * nodes + i - 1] if coord_tls else 0
-        command += [x for o in options + ([f"secureClientPort={secure_port}"] if secure_port else []) for x in ("-D", o)]
+        command += [
+            x for o in options + ([f"secureClientPort={secure_port}"] if secure_port else []) for x in ("-D", o)
+        ]
         command += ["--jaas-config", state.coord_jaas] if state.coord_jaas else []
-        state.coord.append(Member("coord", i, host, client_port, command, str(data_dir / "logs" / f"coord-{i}.log"),
-                                  str(member_dir), quorum_port=ports[coord_nodes + 2 * (i - 1)],
-                                  election_port=ports[coord_nodes + 2 * (i - 1) + 1], secure_port=secure_port))
+        state.coord.append(
+            Member(
+                "coord",
+                i,
+                host,
+                client_port,
+                command,
+                str(data_dir / "logs" / f"coord-{i}.log"),
+                str(member_dir),
+                quorum_port=ports[coord_nodes + 2 * (i - 1)],
+                election_port=ports[coord_nodes + 2 * (i - 1) + 1],
+                secure_port=secure_port,
+            )
+        )
     connect = state.coord_connect
     for i in range(1, nodes + 1):
         port = ports[3 * coord_nodes + i - 1]
@@ -102,10 +143,34 @@ def plan_cluster(data_dir: Path, nodes: int, coord_nodes: int = 3, session_timeo
         config = data_dir / f"broker-{i}.toml"
         # A PLAINTEXT listener is the --host/--port flags; any other is `listeners` in the file.
         address = ["--port", str(port), "--host", host] if state.listener_protocol == "PLAINTEXT" else []
-        command = [*python, "broker", "start", "--id", str(i), "--data-dir", str(broker_dir), *address,
-                   "--coord", connect, "--config", str(config), "--metrics-port", str(metrics_port)]
-        state.brokers.append(Member("broker", i, host, port, command, str(data_dir / "logs" / f"broker-{i}.log"),
-                                    str(broker_dir), metrics_port=metrics_port))
+        command = [
+            *python,
+            "broker",
+            "start",
+            "--id",
+            str(i),
+            "--data-dir",
+            str(broker_dir),
+            *address,
+            "--coord",
+            connect,
+            "--config",
+            str(config),
+            "--metrics-port",
+            str(metrics_port),
+        ]
+        state.brokers.append(
+            Member(
+                "broker",
+                i,
+                host,
+                port,
+                command,
+                str(data_dir / "logs" / f"broker-{i}.log"),
+                str(broker_dir),
+                metrics_port=metrics_port,
+            )
+        )
     return state
 
 
@@ -131,8 +196,14 @@ def spawn(member: Member) -> None:
     log_path = Path(member.log)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(member.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=_child_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            member.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_child_env(),
+            start_new_session=True,
+        )
     member.pid = proc.pid
 
 
@@ -153,8 +224,10 @@ def refuse_if_running(data_dir: Path) -> None:
     running = running_state(data_dir)
     if running is not None:
         pids = ", ".join(f"{m.name}={m.pid}" for m in running.members if is_running(m))
-        raise ClusterStateError(f"a cluster is already running in {data_dir} ({pids}); "
-                                f"stop it first with `pybroker cluster down --data-dir {data_dir}`")
+        raise ClusterStateError(
+            f"a cluster is already running in {data_dir} ({pids}); "
+            f"stop it first with `pybroker cluster down --data-dir {data_dir}`"
+        )
 
 
 def signal_member(member: Member, sig: int) -> bool:
@@ -214,8 +287,9 @@ async def connect_coord(state: ClusterState, deadline: float, watch: list[Member
     last: BaseException | None = None
     while time.monotonic() < deadline:
         _check_alive(watch)
-        client = CoordClient(state.coord_connect, session_timeout=10.0, connect_timeout=2.0,
-                             **coord_options(state.broker_config))
+        client = CoordClient(
+            state.coord_connect, session_timeout=10.0, connect_timeout=2.0, **coord_options(state.broker_config)
+        )
         try:
             await client.start(timeout=min(5.0, max(0.5, deadline - time.monotonic())))
             await client.exists("/")
@@ -224,8 +298,10 @@ async def connect_coord(state: ClusterState, deadline: float, watch: list[Member
             last = exc
             await client.stop()
             await asyncio.sleep(0.3)
-    raise ClusterStartError(f"the coord ensemble {state.coord_connect} did not serve within the time allowed "
-                            f"(last error: {last}); see the logs in {Path(state.data_dir) / 'logs'}")
+    raise ClusterStartError(
+        f"the coord ensemble {state.coord_connect} did not serve within the time allowed "
+        f"(last error: {last}); see the logs in {Path(state.data_dir) / 'logs'}"
+    )
 
 
 async def _fresh_registrations(client: CoordClient, broker_ids: list[int], stale: dict[int, int]) -> set[str]:
@@ -238,8 +314,13 @@ async def _fresh_registrations(client: CoordClient, broker_ids: list[int], stale
     return out
 
 
-async def wait_registered(client: CoordClient, state: ClusterState, broker_ids: list[int],
-                          deadline: float, stale: dict[int, int] | None = None) -> int:
+async def wait_registered(
+    client: CoordClient,
+    state: ClusterState,
+    broker_ids: list[int],
+    deadline: float,
+    stale: dict[int, int] | None = None,
+) -> int:
     """Wait until every broker in `broker_ids` is in /brokers/ids (with a registration
     newer than its `stale` czxid, left by a killed process) and /controller exists;
     returns the controller's broker id."""
@@ -255,8 +336,10 @@ async def wait_registered(client: CoordClient, state: ClusterState, broker_ids: 
             registered = set()
         if time.monotonic() > deadline:
             missing = ", ".join(sorted(wanted - registered)) or "none"
-            raise ClusterStartError(f"brokers not registered in time (missing: {missing}, or no controller); "
-                                    f"see the logs in {Path(state.data_dir) / 'logs'}")
+            raise ClusterStartError(
+                f"brokers not registered in time (missing: {missing}, or no controller); "
+                f"see the logs in {Path(state.data_dir) / 'logs'}"
+            )
         await asyncio.sleep(0.2)
 
 
@@ -264,7 +347,7 @@ async def start_cluster(state: ClusterState, timeout: float = 60.0) -> int:
     """Start coord, then the brokers; wait until all registered and a controller exists.
 
     Returns the controller id. On failure every process started here is stopped again."""
-    Path(state.data_dir, "logs").mkdir(parents=True, exist_ok=True)
+    Path(state.data_dir, "logs").mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a CLI, nothing else runs yet
     write_broker_configs(state)
     deadline = time.monotonic() + timeout
     try:
@@ -272,8 +355,9 @@ async def start_cluster(state: ClusterState, timeout: float = 60.0) -> int:
             spawn(m)
         client = await connect_coord(state, deadline, state.coord)
         try:
-            await add_scram_logins(client, scram_logins(state.broker_config, state.command_config,
-                                                        state.listener_protocol))
+            await add_scram_logins(
+                client, scram_logins(state.broker_config, state.command_config, state.listener_protocol)
+            )
             for b in state.brokers:
                 spawn(b)
             return await wait_registered(client, state, [b.id for b in state.brokers], deadline)
@@ -294,8 +378,9 @@ async def restart_broker(state: ClusterState, broker_id: int, timeout: float = 6
     try:
         old = await client.exists(Z.broker_path(broker_id))
         spawn(member)
-        await wait_registered(client, state, [broker_id], deadline,
-                              stale={broker_id: old.czxid} if old is not None else None)
+        await wait_registered(
+            client, state, [broker_id], deadline, stale={broker_id: old.czxid} if old is not None else None
+        )
     finally:
         await client.stop()
 
@@ -317,6 +402,7 @@ def restart_coord(state: ClusterState, member_id: int, timeout: float = 60.0) ->
         if mode in ("leader", "follower", "standalone"):
             return
         if time.monotonic() > deadline:
-            raise ClusterStartError(f"{member.name} did not rejoin the ensemble within {timeout:.0f}s "
-                                    f"(last mode: {mode}); see {member.log}")
+            raise ClusterStartError(
+                f"{member.name} did not rejoin the ensemble within {timeout:.0f}s (last mode: {mode}); see {member.log}"
+            )
         time.sleep(0.2)

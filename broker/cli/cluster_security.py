@@ -18,17 +18,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from broker.config import load_config
+from broker.security.coord_link import coord_link
+from broker.security.credentials import set_credential
+from broker.security.settings import setting
 from client.jaas import parse_jaas_options
 from client.scram import HASHES
 from client.security import from_properties, read_properties
 from coord.client import CoordClient
 
-from broker.config import load_config
-from broker.security.coord_link import coord_link
-from broker.security.credentials import set_credential
-from broker.security.settings import setting
-
-Login = tuple[str, str, str]   # (user, password, SCRAM mechanism)
+Login = tuple[str, str, str]  # (user, password, SCRAM mechanism)
 
 
 def coord_options(broker_config: str | Path | None) -> dict[str, Any]:
@@ -56,8 +55,13 @@ def scram_logins(broker_config: str | Path | None, command_config: str | Path | 
                 logins.append((options["username"], options["password"], mechanism))
     settings = client_settings(command_config)
     if settings.get("sasl_mechanism") in HASHES and settings.get("sasl_plain_username"):
-        logins.append((str(settings["sasl_plain_username"]), str(settings["sasl_plain_password"] or ""),
-                       str(settings["sasl_mechanism"])))
+        logins.append(
+            (
+                str(settings["sasl_plain_username"]),
+                str(settings["sasl_plain_password"] or ""),
+                str(settings["sasl_mechanism"]),
+            )
+        )
     return logins
 
 
@@ -68,24 +72,52 @@ async def add_scram_logins(client: CoordClient, logins: list[Login]) -> None:
 
 def add_secured_cluster_flags(parser: Any) -> None:
     """The flags of `cluster up` and `demo failover` that describe a secured cluster."""
-    parser.add_argument("--listener-protocol", default="PLAINTEXT", type=str.upper,
-                        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
-                        help="every broker's one listener (default PLAINTEXT); with another, give its TLS/SASL "
-                             "settings in --broker-config")
-    parser.add_argument("--broker-config", type=Path, default=None, metavar="FILE",
-                        help="Kafka broker settings (TOML) added to every broker's file; its zookeeper.* settings "
-                             "are also how this command reaches coord")
-    parser.add_argument("--command-config", type=Path, default=None, metavar="FILE",
-                        help="client properties (security.protocol, ssl.*, sasl.*) for this command's clients")
-    parser.add_argument("--coord-option", action="append", default=None, metavar="NAME=VALUE",
-                        help="a ZooKeeper server setting for every coord member (as `coord start -D`, repeatable); "
-                             "with ssl.keyStore.location each member gets a secureClientPort and clients use it")
-    parser.add_argument("--coord-jaas", type=Path, default=None, metavar="FILE",
-                        help="every coord member's JAAS file (the Server section's DIGEST-MD5 users)")
+    parser.add_argument(
+        "--listener-protocol",
+        default="PLAINTEXT",
+        type=str.upper,
+        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        help="every broker's one listener (default PLAINTEXT); with another, give its TLS/SASL "
+        "settings in --broker-config",
+    )
+    parser.add_argument(
+        "--broker-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="Kafka broker settings (TOML) added to every broker's file; its zookeeper.* settings "
+        "are also how this command reaches coord",
+    )
+    parser.add_argument(
+        "--command-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="client properties (security.protocol, ssl.*, sasl.*) for this command's clients",
+    )
+    parser.add_argument(
+        "--coord-option",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="a ZooKeeper server setting for every coord member (as `coord start -D`, repeatable); "
+        "with ssl.keyStore.location each member gets a secureClientPort and clients use it",
+    )
+    parser.add_argument(
+        "--coord-jaas",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="every coord member's JAAS file (the Server section's DIGEST-MD5 users)",
+    )
 
 
 def secured_plan(args: Any) -> dict[str, Any]:
     """`plan_cluster`'s keyword arguments from those flags."""
-    return {"listener_protocol": args.listener_protocol, "broker_config": args.broker_config,
-            "command_config": args.command_config, "coord_options": args.coord_option,
-            "coord_jaas": args.coord_jaas}
+    return {
+        "listener_protocol": args.listener_protocol,
+        "broker_config": args.broker_config,
+        "command_config": args.command_config,
+        "coord_options": args.coord_option,
+        "coord_jaas": args.coord_jaas,
+    }

@@ -27,18 +27,18 @@ class ClusterStateError(RuntimeError):
 class Member:
     """One server process of the cluster: a coord member or a broker."""
 
-    kind: str                 # "coord" or "broker"
+    kind: str  # "coord" or "broker"
     id: int
     host: str
-    port: int                 # client port (coord) or listener port (broker)
+    port: int  # client port (coord) or listener port (broker)
     command: list[str]
     log: str
     data_dir: str
     pid: int = 0
-    quorum_port: int = 0      # coord only: ZAB peer traffic
-    election_port: int = 0    # coord only: leader election
-    metrics_port: int = 0     # broker only: Prometheus /metrics and the web console (0: none)
-    secure_port: int = 0      # coord only: secureClientPort, the TLS client port (0: none)
+    quorum_port: int = 0  # coord only: ZAB peer traffic
+    election_port: int = 0  # coord only: leader election
+    metrics_port: int = 0  # broker only: Prometheus /metrics and the web console (0: none)
+    secure_port: int = 0  # coord only: secureClientPort, the TLS client port (0: none)
 
     @property
     def console_url(self) -> str | None:
@@ -64,7 +64,7 @@ class ClusterState:
     listener_protocol: str = "PLAINTEXT"
     broker_config: str = ""
     command_config: str = ""
-    coord_options: list[str] = field(default_factory=list)   # ZooKeeper's NAME=VALUE, as `coord start -D`
+    coord_options: list[str] = field(default_factory=list)  # ZooKeeper's NAME=VALUE, as `coord start -D`
     coord_jaas: str = ""
     version: int = STATE_VERSION
 
@@ -95,11 +95,18 @@ class ClusterState:
         raw = json.loads(text)
         if raw.get("version") != STATE_VERSION:
             raise ClusterStateError(f"state file version {raw.get('version')!r} is not {STATE_VERSION}")
-        secured = {k: raw[k] for k in ("listener_protocol", "broker_config", "command_config", "coord_options",
-                                        "coord_jaas") if k in raw}
-        return cls(data_dir=raw["data_dir"], session_timeout_ms=int(raw["session_timeout_ms"]),
-                   coord=[Member(**m) for m in raw["coord"]], brokers=[Member(**m) for m in raw["brokers"]],
-                   **secured)
+        secured = {
+            k: raw[k]
+            for k in ("listener_protocol", "broker_config", "command_config", "coord_options", "coord_jaas")
+            if k in raw
+        }
+        return cls(
+            data_dir=raw["data_dir"],
+            session_timeout_ms=int(raw["session_timeout_ms"]),
+            coord=[Member(**m) for m in raw["coord"]],
+            brokers=[Member(**m) for m in raw["brokers"]],
+            **secured,
+        )
 
 
 def state_path(data_dir: Path) -> Path:
@@ -119,8 +126,10 @@ def load_state(data_dir: Path) -> ClusterState:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ClusterStateError(f"no cluster state in {data_dir} ({STATE_FILE} missing): "
-                                f"start one with `pybroker cluster up --data-dir {data_dir}`") from None
+        raise ClusterStateError(
+            f"no cluster state in {data_dir} ({STATE_FILE} missing): "
+            f"start one with `pybroker cluster up --data-dir {data_dir}`"
+        ) from None
     try:
         return ClusterState.from_json(text)
     except (ValueError, KeyError, TypeError) as exc:

@@ -15,9 +15,9 @@ import asyncio
 import sys
 
 from broker.cli.clientcmd import add_bootstrap, local_cluster_hint, security_settings
-from coord.service import run_until_signal
 from client import AsyncConsumer, TopicPartition
 from client.errors import BrokerError, ClientError
+from coord.service import run_until_signal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("topic")
     add_bootstrap(p)
     p.add_argument("--from-beginning", action="store_true", help="start at the earliest offset (default: latest)")
-    p.add_argument("--group", default=None, metavar="G",
-                   help="join consumer group G: share the partitions, resume from its committed offsets")
+    p.add_argument(
+        "--group",
+        default=None,
+        metavar="G",
+        help="join consumer group G: share the partitions, resume from its committed offsets",
+    )
     p.add_argument("--max-messages", type=int, default=None, metavar="N", help="exit after N records")
     p.add_argument("--partition", type=int, default=None, metavar="P", help="read only partition P")
     p.add_argument("--offset", type=int, default=None, help="start at this offset (needs --partition)")
@@ -41,8 +45,9 @@ def _consume(args: argparse.Namespace) -> int:
         print("error: --offset needs --partition", file=sys.stderr)
         return 2
     if args.group is not None and (args.partition is not None or args.offset is not None):
-        print("error: --group shares the topic's partitions among the group; drop --partition/--offset",
-              file=sys.stderr)
+        print(
+            "error: --group shares the topic's partitions among the group; drop --partition/--offset", file=sys.stderr
+        )
         return 2
 
     async def service(stop: asyncio.Event) -> int:
@@ -60,11 +65,15 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     sep = args.key_separator.encode()
     remaining = args.max_messages
     idle_ms = 0
-    async with AsyncConsumer(args.bootstrap, **security_settings(args),
-                             auto_offset_reset="earliest" if args.from_beginning else "latest",
-                             client_id="pybroker-console-consumer", group_id=args.group) as consumer:
+    async with AsyncConsumer(
+        args.bootstrap,
+        **security_settings(args),
+        auto_offset_reset="earliest" if args.from_beginning else "latest",
+        client_id="pybroker-console-consumer",
+        group_id=args.group,
+    ) as consumer:
         if args.group is not None:
-            await consumer.partitions_for_topic(args.topic)   # a missing topic fails now, clearly
+            await consumer.partitions_for_topic(args.topic)  # a missing topic fails now, clearly
             consumer.subscribe([args.topic])
         else:
             if args.partition is not None:

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Failure:
-    label: str            # e.g. "act 1: SIGKILL leader broker 2"
+    label: str  # e.g. "act 1: SIGKILL leader broker 2"
     at: float
 
 
 @dataclass
 class Ledger:
     sent_at: dict[int, float] = field(default_factory=dict)
-    acked: dict[int, tuple[int, int, float]] = field(default_factory=dict)   # seq -> (partition, offset, at)
-    failed: dict[int, str] = field(default_factory=dict)                     # seq -> error
-    consumed: list[tuple[int, int, int]] = field(default_factory=list)       # (seq, partition, offset)
+    acked: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # seq -> (partition, offset, at)
+    failed: dict[int, str] = field(default_factory=dict)  # seq -> error
+    consumed: list[tuple[int, int, int]] = field(default_factory=list)  # (seq, partition, offset)
     failures: list[Failure] = field(default_factory=list)
 
     def sent(self, seq: int, at: float) -> None:
@@ -58,7 +58,7 @@ class Ledger:
 @dataclass(frozen=True)
 class Window:
     label: str
-    seconds: float | None   # None: no acknowledged write after this failure
+    seconds: float | None  # None: no acknowledged write after this failure
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,9 @@ class Summary:
     failed: int
     consumed: int
     distinct_consumed: int
-    lost: list[int]                 # acknowledged, never consumed
-    duplicates: int                 # extra copies consumed (same seq at another offset)
-    misplaced: list[int]            # consumed at an offset other than the one acknowledged
+    lost: list[int]  # acknowledged, never consumed
+    duplicates: int  # extra copies consumed (same seq at another offset)
+    misplaced: list[int]  # consumed at an offset other than the one acknowledged
     windows: list[Window]
 
     @property
@@ -85,14 +85,22 @@ def summarize(ledger: Ledger) -> Summary:
         seen.setdefault(seq, set()).add((partition, offset))
     lost = sorted(seq for seq in ledger.acked if seq not in seen)
     duplicates = sum(len(places) - 1 for places in seen.values())
-    misplaced = sorted(seq for seq, (p, o, _) in ledger.acked.items()
-                       if seq in seen and (p, o) not in seen[seq])
+    misplaced = sorted(seq for seq, (p, o, _) in ledger.acked.items() if seq in seen and (p, o) not in seen[seq])
     windows = []
     for f in ledger.failures:
         first = ledger.first_ack_after(f.at)
         windows.append(Window(f.label, None if first is None else first[1] - f.at))
-    return Summary(len(ledger.sent_at), len(ledger.acked), len(ledger.failed), len(ledger.consumed), len(seen),
-                   lost, duplicates, misplaced, windows)
+    return Summary(
+        len(ledger.sent_at),
+        len(ledger.acked),
+        len(ledger.failed),
+        len(ledger.consumed),
+        len(seen),
+        lost,
+        duplicates,
+        misplaced,
+        windows,
+    )
 
 
 def _seqs(seqs: list[int], limit: int = 10) -> str:
@@ -101,23 +109,29 @@ def _seqs(seqs: list[int], limit: int = 10) -> str:
 
 
 def render_summary(s: Summary) -> str:
-    lines = ["Summary",
-             f"  records sent                      {s.sent}",
-             f"  acknowledged (acks=all)           {s.acknowledged}",
-             f"  failed or never answered          {s.failed}",
-             f"  consumed                          {s.consumed} ({s.distinct_consumed} distinct)",
-             f"  acknowledged but lost             {len(s.lost)}" + (f"  <- {_seqs(s.lost)}" if s.lost else ""),
-             f"  duplicates                        {s.duplicates}"
-             + ("  (a retry wrote a record again: expected without idempotence, a bug with it)"
-                if s.duplicates else "")]
+    lines = [
+        "Summary",
+        f"  records sent                      {s.sent}",
+        f"  acknowledged (acks=all)           {s.acknowledged}",
+        f"  failed or never answered          {s.failed}",
+        f"  consumed                          {s.consumed} ({s.distinct_consumed} distinct)",
+        f"  acknowledged but lost             {len(s.lost)}" + (f"  <- {_seqs(s.lost)}" if s.lost else ""),
+        f"  duplicates                        {s.duplicates}"
+        + ("  (a retry wrote a record again: expected without idempotence, a bug with it)" if s.duplicates else ""),
+    ]
     if s.misplaced:
         lines.append(f"  consumed at another offset than acknowledged: {_seqs(s.misplaced)}")
     lines.append("  unavailability (kill -> first acknowledged write sent after it)")
     for w in s.windows:
-        lines.append(f"    {w.label:<44} " + ("no write acknowledged afterwards" if w.seconds is None
-                                                else f"{w.seconds:.2f} s"))
-    verdict = ("OK: every acknowledged record was consumed" if s.ok else
-               "FAILED: nothing was acknowledged" if s.acknowledged == 0 else
-               f"FAILED: {len(s.lost)} acknowledged records were lost")
+        lines.append(
+            f"    {w.label:<44} " + ("no write acknowledged afterwards" if w.seconds is None else f"{w.seconds:.2f} s")
+        )
+    verdict = (
+        "OK: every acknowledged record was consumed"
+        if s.ok
+        else "FAILED: nothing was acknowledged"
+        if s.acknowledged == 0
+        else f"FAILED: {len(s.lost)} acknowledged records were lost"
+    )
     lines.append(verdict)
     return "\n".join(lines)

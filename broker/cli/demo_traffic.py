@@ -11,12 +11,13 @@ application would not otherwise see. This module must never touch coord or proce
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
-from typing import Any
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from broker.cli.demo_ledger import Ledger
 from client import AsyncConsumer, AsyncProducer, TopicPartition
@@ -52,7 +53,7 @@ class ClientLogTap(logging.Handler):
     def install(self) -> None:
         self._logger.addHandler(self)
         self._logger.setLevel(logging.DEBUG)
-        self._logger.propagate = False   # counted and told by the demo, not printed raw
+        self._logger.propagate = False  # counted and told by the demo, not printed raw
 
     def remove(self) -> None:
         self._logger.removeHandler(self)
@@ -65,21 +66,41 @@ class ClientLogTap(logging.Handler):
 
 
 class Traffic:
-    def __init__(self, bootstrap: str, topic: str, ledger: Ledger, say: Callable[[str], None],
-                 clock: Callable[[], float] = time.monotonic, rate: float = 50.0,
-                 security: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        ledger: Ledger,
+        say: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+        rate: float = 50.0,
+        security: dict[str, Any] | None = None,
+    ) -> None:
         """`security`: the clients' TLS/SASL settings (none: plaintext)."""
         self.topic = topic
         self.ledger = ledger
         self.say = say
         self.clock = clock
         self.interval = 1.0 / rate
-        self.producer = AsyncProducer(bootstrap, acks="all", linger_ms=2, max_in_flight=1, retry_backoff_ms=100,
-                                      request_timeout_ms=5000, delivery_timeout_ms=120000,
-                                      client_id="failover-demo-producer", **(security or {}))
-        self.consumer = AsyncConsumer(bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=200,
-                                      request_timeout_ms=5000, client_id="failover-demo-consumer",
-                                      **(security or {}))
+        self.producer = AsyncProducer(
+            bootstrap,
+            acks="all",
+            linger_ms=2,
+            max_in_flight=1,
+            retry_backoff_ms=100,
+            request_timeout_ms=5000,
+            delivery_timeout_ms=120000,
+            client_id="failover-demo-producer",
+            **(security or {}),
+        )
+        self.consumer = AsyncConsumer(
+            bootstrap,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=200,
+            request_timeout_ms=5000,
+            client_id="failover-demo-consumer",
+            **(security or {}),
+        )
         self.errors: Counter[str] = Counter()
         self._tasks: list[asyncio.Task] = []
         self._producing: asyncio.Task | None = None
@@ -100,7 +121,7 @@ class Traffic:
             self.ledger.sent(seq, self.clock())
             future = await self.producer.send(self.topic, value=str(seq).encode(), partition=0)
             self._pending.add(seq)
-            future.add_done_callback(lambda f, seq=seq: self._answered(seq, f))
+            future.add_done_callback(functools.partial(self._answered, seq))
             await asyncio.sleep(self.interval)
 
     def _answered(self, seq: int, future) -> None:
@@ -160,7 +181,7 @@ class Traffic:
             await asyncio.gather(self._producing, return_exceptions=True)
         try:
             await asyncio.wait_for(self.producer.flush(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.say(f"producer: {self.in_flight} records still unanswered after {timeout:.0f} s")
 
     async def drain(self, timeout: float) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from broker.metadata import znodes as Z
 from coord.client import CoordClient, WatchedEvent
@@ -38,8 +38,10 @@ def _ids(ids: tuple[int, ...] | list[int]) -> str:
 
 def describe_broker(broker_id: int, before: bool, after: bool) -> list[str]:
     if before and not after:
-        return [f"/brokers/ids/{broker_id} vanished: broker {broker_id}'s coord session ended "
-                f"(its ephemeral registration goes with it)"]
+        return [
+            f"/brokers/ids/{broker_id} vanished: broker {broker_id}'s coord session ended "
+            f"(its ephemeral registration goes with it)"
+        ]
     if after and not before:
         return [f"broker {broker_id} registered /brokers/ids/{broker_id} (a new coord session)"]
     return []
@@ -55,24 +57,30 @@ def describe_controller(before: int | None, after: int | None) -> list[str]:
     return [f"/controller moved from broker {before} to broker {after}"]
 
 
-def describe_state(topic: str, partition: int, before: Z.PartitionState | None,
-                   after: Z.PartitionState | None) -> list[str]:
+def describe_state(
+    topic: str, partition: int, before: Z.PartitionState | None, after: Z.PartitionState | None
+) -> list[str]:
     """A state znode's change as sentences (leader and epoch first, then the ISR)."""
     tp = f"{topic}-{partition}"
     if after is None or before is None:
-        return [] if after is None else [f"{tp}: leader {after.leader}, leader epoch {after.leader_epoch}, "
-                                         f"ISR {_ids(after.isr)}"]
+        return (
+            []
+            if after is None
+            else [f"{tp}: leader {after.leader}, leader epoch {after.leader_epoch}, ISR {_ids(after.isr)}"]
+        )
     out = []
     if after.leader != before.leader:
         if after.leader < 0:
-            out.append(f"{tp}: no leader left in the ISR: the partition is offline "
-                       f"(leader epoch {after.leader_epoch})")
+            out.append(f"{tp}: no leader left in the ISR: the partition is offline (leader epoch {after.leader_epoch})")
         else:
-            out.append(f"{tp}: controller (epoch {after.controller_epoch}) elected broker {after.leader} leader, "
-                       f"leader epoch {before.leader_epoch} -> {after.leader_epoch}")
+            out.append(
+                f"{tp}: controller (epoch {after.controller_epoch}) elected broker {after.leader} leader, "
+                f"leader epoch {before.leader_epoch} -> {after.leader_epoch}"
+            )
     elif after.leader_epoch != before.leader_epoch:
-        out.append(f"{tp}: leader epoch {before.leader_epoch} -> {after.leader_epoch} "
-                   f"(broker {after.leader} leads again)")
+        out.append(
+            f"{tp}: leader epoch {before.leader_epoch} -> {after.leader_epoch} (broker {after.leader} leads again)"
+        )
     if set(after.isr) < set(before.isr):
         out.append(f"{tp}: ISR shrank {_ids(before.isr)} -> {_ids(after.isr)}")
     elif set(after.isr) > set(before.isr):
@@ -95,8 +103,8 @@ def parse_state_path(path: str) -> tuple[str, int] | None:
 
 def parse_broker_path(path: str) -> int | None:
     prefix = Z.BROKERS_IDS + "/"
-    if path.startswith(prefix) and path[len(prefix):].isdigit():
-        return int(path[len(prefix):])
+    if path.startswith(prefix) and path[len(prefix) :].isdigit():
+        return int(path[len(prefix) :])
     return None
 
 
@@ -113,15 +121,21 @@ class CoordView:
 
     async def start(self, topics: list[str]) -> None:
         await self.client.start(timeout=15.0)
-        for path, recursive in ((Z.BROKERS_IDS, True), (Z.BROKERS_TOPICS, True),
-                                (Z.CONTROLLER, False), (Z.CONTROLLER_EPOCH, False)):
+        for path, recursive in (
+            (Z.BROKERS_IDS, True),
+            (Z.BROKERS_TOPICS, True),
+            (Z.CONTROLLER, False),
+            (Z.CONTROLLER_EPOCH, False),
+        ):
             await self.client.add_watch(path, self._on_event, recursive=recursive)
         self.view.brokers = {int(i) for i in await self.client.get_children(Z.BROKERS_IDS)}
         self.view.controller = await self._read_controller()
         self.view.controller_epoch = await self._read_epoch()
         for topic in topics:
             for p in await self.client.get_children(Z.partitions_path(topic)):
-                self.view.states[(topic, int(p))] = await self._read_state(topic, int(p))
+                state = await self._read_state(topic, int(p))
+                if state is not None:  # gone since the listing: as the apply loop does
+                    self.view.states[(topic, int(p))] = state
         self._task = asyncio.get_running_loop().create_task(self._apply_loop())
 
     async def stop(self) -> None:
@@ -158,9 +172,14 @@ class CoordView:
             return describe_controller(before_c, v.controller)
         if path == Z.CONTROLLER_EPOCH:
             before_e, v.controller_epoch = v.controller_epoch, await self._read_epoch()
-            return [] if before_e == v.controller_epoch else [
-                f"controller epoch {before_e} -> {v.controller_epoch}: broker {v.controller} is the controller; "
-                f"requests from an older epoch are refused (a zombie controller is fenced)"]
+            return (
+                []
+                if before_e == v.controller_epoch
+                else [
+                    f"controller epoch {before_e} -> {v.controller_epoch}: broker {v.controller} is the controller; "
+                    f"requests from an older epoch are refused (a zombie controller is fenced)"
+                ]
+            )
         tp = parse_state_path(path)
         if tp is not None:
             before_s, after_s = v.states.get(tp), await self._read_state(*tp)
@@ -202,6 +221,6 @@ class CoordView:
                     return False
                 try:
                     await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         return True

@@ -37,18 +37,28 @@ async def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def partition_rows(group: GroupDescription, committed: dict[TopicPartition, int],
-                   log_end: dict[TopicPartition, int]) -> list[tuple[str, ...]]:
+def partition_rows(
+    group: GroupDescription, committed: dict[TopicPartition, int], log_end: dict[TopicPartition, int]
+) -> list[tuple[str, ...]]:
     """One row per partition assigned or committed, sorted; '-' where nothing is known."""
     owners = {tp: m for m in group.members for tp in m.assignment}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for tp in sorted(set(owners) | set(committed)):
         current, end = committed.get(tp), log_end.get(tp)
         lag = end - current if current is not None and end is not None else None
         member = owners.get(tp)
-        rows.append((tp.topic, str(tp.partition), _or_dash(current), _or_dash(end), _or_dash(lag),
-                     member.member_id if member else "-", (member.group_instance_id or "-") if member else "-",
-                     member.client_id if member else "-"))
+        rows.append(
+            (
+                tp.topic,
+                str(tp.partition),
+                _or_dash(current),
+                _or_dash(end),
+                _or_dash(lag),
+                member.member_id if member else "-",
+                (member.group_instance_id or "-") if member else "-",
+                member.client_id if member else "-",
+            )
+        )
     return rows
 
 
@@ -58,7 +68,9 @@ def _or_dash(value: int | None) -> str:
 
 def table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [COLUMNS, *rows])
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [COLUMNS, *rows]
+    )
 
 
 async def _describe(args: argparse.Namespace) -> int:
@@ -68,8 +80,10 @@ async def _describe(args: argparse.Namespace) -> int:
             committed = await admin.list_group_offsets(group.group_id)
             partitions = {tp for m in group.members for tp in m.assignment} | set(committed)
             log_end = await reader.end_offsets(sorted(partitions)) if partitions else {}
-            print(f"Group: {group.group_id}\tState: {group.state}\t"   # (Kafka's DescribeGroups has no generation)
-                  f"Assignor: {group.protocol or '-'}\tCoordinator: {group.coordinator}\tMembers: {len(group.members)}")
+            print(
+                f"Group: {group.group_id}\tState: {group.state}\t"  # (Kafka's DescribeGroups has no generation)
+                f"Assignor: {group.protocol or '-'}\tCoordinator: {group.coordinator}\tMembers: {len(group.members)}"
+            )
             rows = partition_rows(group, committed, log_end)
             print(table(rows) if rows else "(no partitions assigned or committed)")
     return 0

@@ -34,20 +34,30 @@ def _produce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--throughput", type=float, default=0, help="records/s to aim for (default: unlimited)")
     p.add_argument("--batch-size", type=int, default=65536, help="default 65536")
     p.add_argument("--linger-ms", type=float, default=5)
-    p.add_argument("--idempotence", choices=["on", "off"], default=None,
-                   help="enable_idempotence (default: the client's rule, on unless --acks is 0 or 1)")
+    p.add_argument(
+        "--idempotence",
+        choices=["on", "off"],
+        default=None,
+        help="enable_idempotence (default: the client's rule, on unless --acks is 0 or 1)",
+    )
     p.add_argument("--keyed", action="store_true", help='key each record b"k%%d" %% i (default: no key)')
-    p.add_argument("--sync", action="store_true",
-                   help="drive the sync Producer as README.md shows (send() in a loop, then flush()) "
-                        "instead of the AsyncProducer")
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="drive the sync Producer as README.md shows (send() in a loop, then flush()) instead of the AsyncProducer",
+    )
     p.set_defaults(func=lambda a: client.perf_produce_sync(a) if a.sync else run_client(client.perf_produce(a)))
 
 
 def _consume(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("consume", help="consumer throughput from the start of a topic")
     _topic_load(c)
-    c.add_argument("--fetch-size", type=int, default=1048576,
-                   help="max_partition_fetch_bytes: bytes per partition per Fetch (default 1048576)")
+    c.add_argument(
+        "--fetch-size",
+        type=int,
+        default=1048576,
+        help="max_partition_fetch_bytes: bytes per partition per Fetch (default 1048576)",
+    )
     c.set_defaults(func=lambda a: run_client(client.perf_consume(a)))
 
 
@@ -66,18 +76,30 @@ def _coord(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--servers", default="127.0.0.1:2181", help="connect string (default %(default)s)")
     p.add_argument("--ops", type=int, default=2000, help="operations per op and mode (default %(default)s)")
     p.add_argument("--clients", type=int, default=4, help="sessions in pipelined mode (default %(default)s)")
-    p.add_argument("--pipeline", type=int, default=64,
-                   help="requests in flight per session in pipelined mode (default %(default)s)")
+    p.add_argument(
+        "--pipeline",
+        type=int,
+        default=64,
+        help="requests in flight per session in pipelined mode (default %(default)s)",
+    )
     p.add_argument("--value-size", type=int, default=64, help="bytes per znode value (default %(default)s)")
-    p.add_argument("--compare-zookeeper", action="store_true",
-                   help="also start a real ZooKeeper (Debian package) and print ratios")
-    p.add_argument("--ensemble", type=int, default=0, metavar="N",
-                   help="start our own N-member ensemble (ignores --servers) and measure "
-                        "failover too; with --compare-zookeeper also a real N-member one")
-    p.add_argument("--tick-ms", type=int, default=2000,
-                   help="tickTime of the ensembles --ensemble starts (default %(default)s)")
-    p.add_argument("--failovers", type=int, default=3,
-                   help="kill -9 leader rounds with --ensemble (default %(default)s)")
+    p.add_argument(
+        "--compare-zookeeper", action="store_true", help="also start a real ZooKeeper (Debian package) and print ratios"
+    )
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start our own N-member ensemble (ignores --servers) and measure "
+        "failover too; with --compare-zookeeper also a real N-member one",
+    )
+    p.add_argument(
+        "--tick-ms", type=int, default=2000, help="tickTime of the ensembles --ensemble starts (default %(default)s)"
+    )
+    p.add_argument(
+        "--failovers", type=int, default=3, help="kill -9 leader rounds with --ensemble (default %(default)s)"
+    )
     p.set_defaults(func=coord.run)
 
 
@@ -87,8 +109,7 @@ def _log(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size-mb", type=int, default=1024, help="MiB to append (default %(default)s)")
     p.add_argument("--batch-kb", type=int, default=16, help="batch size in KiB (default %(default)s)")
     p.add_argument("--record-size", type=int, default=100, help="value bytes per record (default %(default)s)")
-    p.add_argument("--fsync-mb", type=int, default=32,
-                   help="MiB for the fsync-per-batch run (default %(default)s)")
+    p.add_argument("--fsync-mb", type=int, default=32, help="MiB for the fsync-per-batch run (default %(default)s)")
     p.add_argument("--lookups", type=int, default=20000, help="random offset lookups (default %(default)s)")
     p.set_defaults(func=log.run)
 
@@ -111,6 +132,9 @@ def _records(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=1.0, help="length of one timed round (default 1)")
     p.add_argument("--rounds", type=int, default=3, help="rounds per figure; the best counts (default 3)")
     p.add_argument("--codecs", default="none,gzip,snappy,lz4,zstd", help="comma-separated (default all)")
-    p.add_argument("--implementations", default=None,
-                   help="record codecs to time, comma-separated: python, c (default: both where c is built)")
+    p.add_argument(
+        "--implementations",
+        default=None,
+        help="record codecs to time, comma-separated: python, c (default: both where c is built)",
+    )
     p.set_defaults(func=records.perf_records)

@@ -24,14 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("produce", help="send lines from stdin as records")
     p.add_argument("topic")
     add_bootstrap(p)
-    p.add_argument("--key-separator", default=None, metavar="SEP",
-                   help="split each line at the first SEP into key and value (default: no key)")
+    p.add_argument(
+        "--key-separator",
+        default=None,
+        metavar="SEP",
+        help="split each line at the first SEP into key and value (default: no key)",
+    )
     p.add_argument("--acks", default="1", choices=["0", "1", "all", "-1"], help="default 1")
     p.add_argument("--partition", type=int, default=None, help="send every record to this partition")
     p.add_argument("--linger-ms", type=float, default=5, help="default 5")
     p.add_argument("--batch-size", type=int, default=16384, help="default 16384")
-    p.add_argument("--max-block-ms", type=int, default=10000,
-                   help="how long to wait for a missing topic's metadata before failing (default 10000)")
+    p.add_argument(
+        "--max-block-ms",
+        type=int,
+        default=10000,
+        help="how long to wait for a missing topic's metadata before failing (default 10000)",
+    )
     p.set_defaults(func=_produce)
 
 
@@ -72,7 +80,7 @@ def read_lines(stream: BinaryIO) -> Iterator[list[bytes]]:
     up to BLOCK bytes, split in one call. A last line without a newline counts too."""
     rest = b""
     while True:
-        block = stream.read1(BLOCK)
+        block = stream.read1(BLOCK)  # type: ignore[attr-defined]  # stdin's buffer is a BufferedReader
         if not block:
             if rest:
                 yield [rest]
@@ -87,9 +95,15 @@ def _produce(args: argparse.Namespace) -> int:
     failures = _Failures()
     sep = args.key_separator.encode() if args.key_separator else None
     try:
-        producer = Producer(args.bootstrap, **security_settings(args),
-                            acks=args.acks, linger_ms=args.linger_ms, batch_size=args.batch_size,
-                            max_block_ms=args.max_block_ms, client_id="pybroker-console-producer")
+        producer = Producer(
+            args.bootstrap,
+            **security_settings(args),
+            acks=args.acks,
+            linger_ms=args.linger_ms,
+            batch_size=args.batch_size,
+            max_block_ms=args.max_block_ms,
+            client_id="pybroker-console-producer",
+        )
     except (ClientError, BrokerError) as exc:
         print(f"error: {exc}{local_cluster_hint(exc)}", file=sys.stderr)
         return 1
@@ -109,8 +123,9 @@ def _produce(args: argparse.Namespace) -> int:
             else:
                 for line in lines:
                     key, found, value = line.partition(sep)
-                    futures.append(send(topic, value, key, None, partition) if found
-                                   else send(topic, key, None, None, partition))
+                    futures.append(
+                        send(topic, value, key, None, partition) if found else send(topic, key, None, None, partition)
+                    )
             sent += len(lines)
             failures.check(futures, WINDOW)
             if failures.count:

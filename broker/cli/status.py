@@ -17,38 +17,59 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from broker.cli.clientcmd import DEFAULT_BOOTSTRAP, run_client
 from broker.cli.cluster import DEFAULT_CLUSTER_DIR
 from broker.cli.cluster_security import client_settings, coord_options
 from broker.cli.cluster_state import ClusterStateError, load_state, state_path
-from broker.cli.clientcmd import DEFAULT_BOOTSTRAP, run_client
 from broker.cli.status_model import CoordRow, StatusReport, build_report, parse_srvr_mode, render_table
+from broker.config import ConfigError
 from broker.metadata import znodes as Z
 from client import AsyncAdmin
-from broker.config import ConfigError
-from client.errors import BrokerConnectionError, BrokerError, ClientError, ClientTimeoutError
-from client.protocol.api import CONSUMER_REPLICA_ID, LATEST_TIMESTAMP, ApiKey
 from client.client import metadata_request
+from client.errors import BrokerConnectionError, BrokerError, ClientError, ClientTimeoutError
 from client.protocol import messages as m
+from client.protocol.api import CONSUMER_REPLICA_ID, LATEST_TIMESTAMP, ApiKey
 from coord.client import CoordClient
 from coord.client.client import parse_hosts
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("status", help="brokers, controller, partition leaders, ISR and high watermarks")
-    p.add_argument("--bootstrap", default=None, metavar="HOST:PORT[,HOST:PORT...]",
-                   help="brokers to ask (default: the local cluster's in --data-dir, else "
-                        f"{DEFAULT_BOOTSTRAP})")
-    p.add_argument("--coord", default=None, metavar="HOST:PORT[,...]",
-                   help="coord ensemble, for the controller epoch and live registrations "
-                        "(default: the local cluster's in --data-dir, if any)")
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_CLUSTER_DIR,
-                   help=f"a local cluster's directory to take addresses from (default ./{DEFAULT_CLUSTER_DIR})")
-    p.add_argument("--command-config", type=Path, default=None, metavar="FILE",
-                   help="client properties (security.protocol, ssl.*, sasl.*) for the brokers "
-                        "(default: the local cluster's, if any)")
-    p.add_argument("--coord-config", type=Path, default=None, metavar="FILE",
-                   help="the brokers' TOML file: reach coord with its zookeeper.* settings (TLS, JAAS login) "
-                        "(default: the local cluster's, if any)")
+    p.add_argument(
+        "--bootstrap",
+        default=None,
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help=f"brokers to ask (default: the local cluster's in --data-dir, else {DEFAULT_BOOTSTRAP})",
+    )
+    p.add_argument(
+        "--coord",
+        default=None,
+        metavar="HOST:PORT[,...]",
+        help="coord ensemble, for the controller epoch and live registrations "
+        "(default: the local cluster's in --data-dir, if any)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_CLUSTER_DIR,
+        help=f"a local cluster's directory to take addresses from (default ./{DEFAULT_CLUSTER_DIR})",
+    )
+    p.add_argument(
+        "--command-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="client properties (security.protocol, ssl.*, sasl.*) for the brokers "
+        "(default: the local cluster's, if any)",
+    )
+    p.add_argument(
+        "--coord-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the brokers' TOML file: reach coord with its zookeeper.* settings (TLS, JAAS login) "
+        "(default: the local cluster's, if any)",
+    )
     p.add_argument("--topic", action="append", default=None, help="only this topic (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
@@ -74,16 +95,26 @@ def run(args: argparse.Namespace) -> int:
     return run_client(_status(bootstrap or DEFAULT_BOOTSTRAP, coord, args.topic, args.json, security, to_coord))
 
 
-async def _status(bootstrap: str, coord: str | None, topics: list[str] | None, as_json: bool,
-                  security: dict[str, Any], to_coord: dict[str, Any]) -> int:
+async def _status(
+    bootstrap: str,
+    coord: str | None,
+    topics: list[str] | None,
+    as_json: bool,
+    security: dict[str, Any],
+    to_coord: dict[str, Any],
+) -> int:
     report = await gather_report(bootstrap, coord, topics, security, to_coord)
     print(report.to_json() if as_json else render_table(report))
     return 0
 
 
-async def gather_report(bootstrap: str, coord: str | None, topics: list[str] | None = None,
-                        security: dict[str, Any] | None = None,
-                        to_coord: dict[str, Any] | None = None) -> StatusReport:
+async def gather_report(
+    bootstrap: str,
+    coord: str | None,
+    topics: list[str] | None = None,
+    security: dict[str, Any] | None = None,
+    to_coord: dict[str, Any] | None = None,
+) -> StatusReport:
     """Everything `status` shows; coord and HW failures become warnings, not errors. `security`:
     the clients' settings; `to_coord`: CoordClient's (cluster_security)."""
     errors: list[str] = []
@@ -98,6 +129,7 @@ async def gather_report(bootstrap: str, coord: str | None, topics: list[str] | N
 async def coord_modes(coord: str, ssl_context: ssl.SSLContext | None = None) -> list[CoordRow]:
     """Each coord server's role, from the `srvr` four-letter word (ZooKeeper allows it by default),
     over TLS when coord is reached on its secure port."""
+
     async def one(host: str, port: int) -> CoordRow:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ssl_context), 2.0)
@@ -108,7 +140,7 @@ async def coord_modes(coord: str, ssl_context: ssl.SSLContext | None = None) -> 
             finally:
                 writer.close()
             return CoordRow(f"{host}:{port}", parse_srvr_mode(answer.decode(errors="replace")))
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return CoordRow(f"{host}:{port}", "unreachable")
 
     return list(await asyncio.gather(*(one(h, p) for h, p in parse_hosts(coord))))
@@ -125,8 +157,9 @@ async def _controller_metadata(admin: AsyncAdmin, topics: list[str] | None, erro
         try:
             response = await admin.client.request(cluster.controller_id, ApiKey.METADATA, request)
         except (BrokerConnectionError, ClientTimeoutError) as exc:
-            errors.append(f"controller {cluster.controller_id} did not answer Metadata ({exc}); "
-                          f"showing another broker's view")
+            errors.append(
+                f"controller {cluster.controller_id} did not answer Metadata ({exc}); showing another broker's view"
+            )
     if response is None:
         response = await admin.client.any_request(ApiKey.METADATA, request)
     admin.client.cluster.update(response)
@@ -139,12 +172,18 @@ async def _high_watermarks(admin: AsyncAdmin, metadata: Any, errors: list[str]) 
         for p in topic.partitions if not topic.error_code else ():
             if p.leader_id >= 0:
                 by_leader.setdefault(p.leader_id, {}).setdefault(topic.name, []).append(
-                    m.ListOffsetsRequest.ListOffsetsPartition(partition_index=p.partition_index,
-                                                              timestamp=LATEST_TIMESTAMP))
+                    m.ListOffsetsRequest.ListOffsetsPartition(
+                        partition_index=p.partition_index, timestamp=LATEST_TIMESTAMP
+                    )
+                )
     out: dict[tuple[str, int], int] = {}
     for leader, topics in sorted(by_leader.items()):
-        request = m.ListOffsetsRequest(replica_id=CONSUMER_REPLICA_ID, topics=[
-            m.ListOffsetsRequest.ListOffsetsTopic(name=name, partitions=parts) for name, parts in topics.items()])
+        request = m.ListOffsetsRequest(
+            replica_id=CONSUMER_REPLICA_ID,
+            topics=[
+                m.ListOffsetsRequest.ListOffsetsTopic(name=name, partitions=parts) for name, parts in topics.items()
+            ],
+        )
         try:
             response = await admin.client.request(leader, ApiKey.LIST_OFFSETS, request)
         except (ClientError, BrokerError, OSError) as exc:
@@ -159,8 +198,7 @@ async def _high_watermarks(admin: AsyncAdmin, metadata: Any, errors: list[str]) 
     return out
 
 
-async def _coord_facts(coord: str, errors: list[str],
-                       to_coord: dict[str, Any]) -> tuple[int | None, set[int] | None]:
+async def _coord_facts(coord: str, errors: list[str], to_coord: dict[str, Any]) -> tuple[int | None, set[int] | None]:
     client = CoordClient(coord, session_timeout=10.0, **to_coord)
     try:
         await client.start(timeout=5.0)

@@ -21,7 +21,7 @@ class BrokerRow:
     host: str
     port: int
     rack: str | None
-    registered: bool | None   # in coord /brokers/ids (None: coord not asked)
+    registered: bool | None  # in coord /brokers/ids (None: coord not asked)
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class PartitionRow:
     leader_epoch: int
     replicas: list[int]
     isr: list[int]
-    high_watermark: int | None   # None: the leader did not answer ListOffsets
+    high_watermark: int | None  # None: the leader did not answer ListOffsets
 
     @property
     def under_replicated(self) -> bool:
@@ -46,14 +46,14 @@ class PartitionRow:
 @dataclass(frozen=True)
 class CoordRow:
     address: str
-    mode: str                 # leader / follower / standalone / unreachable (from `srvr`)
+    mode: str  # leader / follower / standalone / unreachable (from `srvr`)
 
 
 @dataclass
 class StatusReport:
     cluster_id: str | None
     controller_id: int
-    controller_epoch: int | None              # from coord /controller_epoch
+    controller_epoch: int | None  # from coord /controller_epoch
     brokers: list[BrokerRow]
     partitions: list[PartitionRow]
     errors: list[str] = field(default_factory=list)
@@ -61,7 +61,7 @@ class StatusReport:
 
     def to_json(self) -> str:
         out = asdict(self)
-        for row, obj in zip(self.partitions, out["partitions"]):
+        for row, obj in zip(self.partitions, out["partitions"], strict=True):
             obj["under_replicated"] = row.under_replicated
             obj["offline"] = row.offline
         return json.dumps(out, indent=2)
@@ -82,14 +82,20 @@ def parse_srvr_mode(answer: str) -> str:
     return "not serving"
 
 
-def build_report(metadata: Any, high_watermarks: dict[tuple[str, int], int],
-                 controller_epoch: int | None = None, registered: set[int] | None = None,
-                 errors: list[str] | None = None, coord: list[CoordRow] | None = None) -> StatusReport:
+def build_report(
+    metadata: Any,
+    high_watermarks: dict[tuple[str, int], int],
+    controller_epoch: int | None = None,
+    registered: set[int] | None = None,
+    errors: list[str] | None = None,
+    coord: list[CoordRow] | None = None,
+) -> StatusReport:
     """Join a MetadataResponse with HWs and coord facts. Brokers registered in coord but
     missing from Metadata are listed too (a broker's cache may lag the registration)."""
-    brokers = {b.node_id: BrokerRow(b.node_id, b.host, b.port, b.rack,
-                                    None if registered is None else b.node_id in registered)
-               for b in metadata.brokers}
+    brokers = {
+        b.node_id: BrokerRow(b.node_id, b.host, b.port, b.rack, None if registered is None else b.node_id in registered)
+        for b in metadata.brokers
+    }
     for broker_id in sorted((registered or set()) - set(brokers)):
         brokers[broker_id] = BrokerRow(broker_id, "?", 0, None, True)
     partitions = []
@@ -99,12 +105,27 @@ def build_report(metadata: Any, high_watermarks: dict[tuple[str, int], int],
             report_errors.append(f"topic {topic.name}: error {topic.error_code} {_error_name(topic.error_code)}")
             continue
         for p in topic.partitions:
-            partitions.append(PartitionRow(topic.name, p.partition_index, p.leader_id, p.leader_epoch,
-                                           list(p.replica_nodes), list(p.isr_nodes),
-                                           high_watermarks.get((topic.name, p.partition_index))))
+            partitions.append(
+                PartitionRow(
+                    topic.name,
+                    p.partition_index,
+                    p.leader_id,
+                    p.leader_epoch,
+                    list(p.replica_nodes),
+                    list(p.isr_nodes),
+                    high_watermarks.get((topic.name, p.partition_index)),
+                )
+            )
     partitions.sort(key=lambda r: (r.topic, r.partition))
-    return StatusReport(metadata.cluster_id, metadata.controller_id, controller_epoch,
-                        [brokers[i] for i in sorted(brokers)], partitions, report_errors, list(coord or ()))
+    return StatusReport(
+        metadata.cluster_id,
+        metadata.controller_id,
+        controller_epoch,
+        [brokers[i] for i in sorted(brokers)],
+        partitions,
+        report_errors,
+        list(coord or ()),
+    )
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -120,23 +141,52 @@ def _ids(ids: list[int]) -> str:
 def render_table(report: StatusReport) -> str:
     epoch = "?" if report.controller_epoch is None else str(report.controller_epoch)
     controller = "none" if report.controller_id < 0 else f"broker {report.controller_id}"
-    lines = [f"Cluster {report.cluster_id or '?'}", f"Controller: {controller} (epoch {epoch})", "",
-             f"Brokers ({len(report.brokers)})"]
-    lines += _table(["ID", "ADDRESS", "RACK", "NOTE"], [
-        [str(b.id), f"{b.host}:{b.port}", b.rack or "-",
-         ", ".join(n for n in ("controller" if b.id == report.controller_id else "",
-                               "not registered in coord" if b.registered is False else "") if n)]
-        for b in report.brokers])
+    lines = [
+        f"Cluster {report.cluster_id or '?'}",
+        f"Controller: {controller} (epoch {epoch})",
+        "",
+        f"Brokers ({len(report.brokers)})",
+    ]
+    lines += _table(
+        ["ID", "ADDRESS", "RACK", "NOTE"],
+        [
+            [
+                str(b.id),
+                f"{b.host}:{b.port}",
+                b.rack or "-",
+                ", ".join(
+                    n
+                    for n in (
+                        "controller" if b.id == report.controller_id else "",
+                        "not registered in coord" if b.registered is False else "",
+                    )
+                    if n
+                ),
+            ]
+            for b in report.brokers
+        ],
+    )
     if report.coord:
         lines += ["", f"Coord ensemble ({len(report.coord)})"]
         lines += _table(["ADDRESS", "MODE"], [[c.address, c.mode] for c in report.coord])
     lines += ["", f"Partitions ({len(report.partitions)})"]
     if report.partitions:
-        lines += _table(["TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "HW", "NOTE"], [
-            [p.topic, str(p.partition), "none" if p.offline else str(p.leader), str(p.leader_epoch),
-             _ids(p.replicas), _ids(p.isr), "?" if p.high_watermark is None else str(p.high_watermark),
-             "offline" if p.offline else "under-replicated" if p.under_replicated else ""]
-            for p in report.partitions])
+        lines += _table(
+            ["TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "HW", "NOTE"],
+            [
+                [
+                    p.topic,
+                    str(p.partition),
+                    "none" if p.offline else str(p.leader),
+                    str(p.leader_epoch),
+                    _ids(p.replicas),
+                    _ids(p.isr),
+                    "?" if p.high_watermark is None else str(p.high_watermark),
+                    "offline" if p.offline else "under-replicated" if p.under_replicated else "",
+                ]
+                for p in report.partitions
+            ],
+        )
     else:
         lines.append("  (no topics)")
     lines += [f"warning: {e}" for e in report.errors]

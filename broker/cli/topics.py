@@ -22,8 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("topic")
     create.add_argument("--partitions", type=int, default=1, help="number of partitions (default 1)")
     create.add_argument("--replication-factor", type=int, default=1, help="replicas per partition (default 1)")
-    create.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                        help="topic config such as retention.ms=86400000 (repeatable)")
+    create.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="topic config such as retention.ms=86400000 (repeatable)",
+    )
     create.add_argument("--if-not-exists", action="store_true", help="succeed if the topic already exists")
     create.set_defaults(func=lambda a: run_client(_create(a)))
 
@@ -76,11 +81,15 @@ async def _list(args: argparse.Namespace) -> int:
 async def _describe(args: argparse.Namespace) -> int:
     async with AsyncAdmin(args.bootstrap, **security_settings(args)) as admin:
         for topic in await admin.describe_topics(args.topics or None):
-            print(f"Topic: {topic.name}\tPartitionCount: {len(topic.partitions)}\t"
-                  f"ReplicationFactor: {len(topic.partitions[0].replicas) if topic.partitions else 0}")
+            print(
+                f"Topic: {topic.name}\tPartitionCount: {len(topic.partitions)}\t"
+                f"ReplicationFactor: {len(topic.partitions[0].replicas) if topic.partitions else 0}"
+            )
             for p in topic.partitions:
-                print(f"\tTopic: {topic.name}\tPartition: {p.partition}\tLeader: {p.leader}\t"
-                      f"Replicas: {','.join(map(str, p.replicas))}\tIsr: {','.join(map(str, p.isr))}")
+                print(
+                    f"\tTopic: {topic.name}\tPartition: {p.partition}\tLeader: {p.leader}\t"
+                    f"Replicas: {','.join(map(str, p.replicas))}\tIsr: {','.join(map(str, p.isr))}"
+                )
     return 0
 
 

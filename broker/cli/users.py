@@ -17,13 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from coord.client import CoordClient
-from coord.protocol.errors import CoordError
-
 from broker.config import ConfigError, load_config
 from broker.security.coord_link import coord_link
 from broker.security.credentials import delete_credential, list_users, set_credential
 from client.scram import HASHES, MIN_ITERATIONS
+from coord.client import CoordClient
+from coord.protocol.errors import CoordError
 
 
 async def _with_coord(connect: str, options: dict[str, Any], work):
@@ -45,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
             async def add(coord):
                 for mechanism in mechanisms:
                     await set_credential(coord, args.name, mechanism, password, args.iterations)
+
             asyncio.run(_with_coord(args.coord, options, add))
             print(f"user {args.name}: {', '.join(mechanisms)} credentials set")
         elif args.users_command == "delete":
@@ -67,20 +67,35 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("users", help="SCRAM users kept in coord (kafka-configs --entity-type users)")
     sub = group.add_subparsers(dest="users_command", metavar="ACTION")
-    for name, text in (("add", "add or change a user's SCRAM credentials"),
-                       ("delete", "delete a user's SCRAM credentials"), ("list", "list users and their mechanisms")):
+    for name, text in (
+        ("add", "add or change a user's SCRAM credentials"),
+        ("delete", "delete a user's SCRAM credentials"),
+        ("list", "list users and their mechanisms"),
+    ):
         p = sub.add_parser(name, help=text)
         if name != "list":
             p.add_argument("name", help="user name (the principal is User:<name>)")
-            p.add_argument("--mechanism", action="append", choices=list(HASHES),
-                           help="SCRAM-SHA-256 or SCRAM-SHA-512 (repeatable; default: both for add, all for delete)")
+            p.add_argument(
+                "--mechanism",
+                action="append",
+                choices=list(HASHES),
+                help="SCRAM-SHA-256 or SCRAM-SHA-512 (repeatable; default: both for add, all for delete)",
+            )
         if name == "add":
             p.add_argument("--password", default=None, help="the password (default: asked for on the terminal)")
-            p.add_argument("--iterations", type=int, default=MIN_ITERATIONS,
-                           help=f"PBKDF2 iterations (default and minimum {MIN_ITERATIONS})")
+            p.add_argument(
+                "--iterations",
+                type=int,
+                default=MIN_ITERATIONS,
+                help=f"PBKDF2 iterations (default and minimum {MIN_ITERATIONS})",
+            )
         p.add_argument("--coord", default="127.0.0.1:2181", help="coord servers host:port,... (default 127.0.0.1:2181)")
-        p.add_argument("--config", type=Path, default=None,
-                       help="the brokers' TOML file: reach coord with its zookeeper.* settings (TLS, the JAAS "
-                            "Client login, zookeeper.set.acl)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help="the brokers' TOML file: reach coord with its zookeeper.* settings (TLS, the JAAS "
+            "Client login, zookeeper.set.acl)",
+        )
         p.set_defaults(func=_run)
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])

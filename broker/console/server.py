@@ -37,8 +37,14 @@ class HttpEndpoint:
 
     async def start(self) -> None:
         app = web.Application()
-        app.add_routes([web.get("/metrics", self._metrics), web.get("/api/cluster", self._cluster),
-                        web.get("/", self._index), web.static("/static", STATIC)])
+        app.add_routes(
+            [
+                web.get("/metrics", self._metrics),
+                web.get("/api/cluster", self._cluster),
+                web.get("/", self._index),
+                web.static("/static", STATIC),
+            ]
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
@@ -47,8 +53,11 @@ class HttpEndpoint:
         except OSError as exc:
             await self.stop()
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(errno.EADDRINUSE, f"metrics port {self.port} on {self.host} is already in use; "
-                                     "stop whatever listens there or choose another --metrics-port") from None
+                raise PortInUseError(
+                    errno.EADDRINUSE,
+                    f"metrics port {self.port} on {self.host} is already in use; "
+                    "stop whatever listens there or choose another --metrics-port",
+                ) from None
             raise
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # port 0: the one chosen
 
@@ -67,8 +76,10 @@ class HttpEndpoint:
 
     async def _cluster(self, request: web.Request) -> web.Response:
         # Any origin may read it: the page of one broker falls back to another's when its own dies.
-        return web.json_response(await snapshot(self.broker, self._coord),
-                                 headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+        return web.json_response(
+            await snapshot(self.broker, self._coord),
+            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"},
+        )
 
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})

@@ -40,18 +40,52 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from client.consumer.group_protocol import decode_subscription
-
 from broker.groups.member import Member, common_protocols, select_protocol
 from broker.groups.messages import (
-    NO_MEMBER_ID, UNKNOWN_OFFSET, Action, DeleteGroup, DeleteGroupResult, DeleteOffsets, DeleteOffsetsResult,
-    DescribeGroup, ErrorCode, Event, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinMember, JoinResult, LeaveGroup, LeaveResult, MemberDescription,
-    MemberIdentity, OffsetCommit, OffsetCommitResult, OffsetFetch, OffsetFetchResult, Persist, PersistDone,
-    Reply, Response, ScheduleTick, SyncGroup, SyncResult, Tick, TopicPartition,
+    NO_MEMBER_ID,
+    UNKNOWN_OFFSET,
+    Action,
+    DeleteGroup,
+    DeleteGroupResult,
+    DeleteOffsets,
+    DeleteOffsetsResult,
+    DescribeGroup,
+    ErrorCode,
+    Event,
+    GroupDescription,
+    GroupState,
+    Heartbeat,
+    HeartbeatResult,
+    JoinGroup,
+    JoinMember,
+    JoinResult,
+    LeaveGroup,
+    LeaveResult,
+    MemberDescription,
+    MemberIdentity,
+    OffsetCommit,
+    OffsetCommitResult,
+    OffsetFetch,
+    OffsetFetchResult,
+    Persist,
+    PersistDone,
+    Reply,
+    Response,
+    ScheduleTick,
+    SyncGroup,
+    SyncResult,
+    Tick,
+    TopicPartition,
 )
 from broker.groups.records import (
-    GroupMetadataValue, MemberRecord, OffsetAndMetadata, Record, group_record, offset_record,
+    GroupMetadataValue,
+    MemberRecord,
+    OffsetAndMetadata,
+    Record,
+    group_record,
+    offset_record,
 )
+from client.consumer.group_protocol import decode_subscription
 
 OnPersisted = Callable[[ErrorCode, int], list[Action]]
 
@@ -81,35 +115,50 @@ class GroupCoordinator:
     goes into every member id, so ids stay unique across coordinator failovers without
     the core drawing randomness."""
 
-    def __init__(self, group_id: str, *, coordinator_epoch: int = 0, config: GroupConfig | None = None,
-                 now_ms: int = 0, wall_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        group_id: str,
+        *,
+        coordinator_epoch: int = 0,
+        config: GroupConfig | None = None,
+        now_ms: int = 0,
+        wall_ms: int | None = None,
+    ) -> None:
         self.group_id = group_id
         self.coordinator_epoch = coordinator_epoch
         self.config = config or GroupConfig()
         self.state = GroupState.EMPTY
-        self._wall_offset = 0 if wall_ms is None else wall_ms - now_ms   # wall minus monotonic, as of the last step
+        self._wall_offset = 0 if wall_ms is None else wall_ms - now_ms  # wall minus monotonic, as of the last step
         self.state_timestamp_ms = self._wall(now_ms)
         self.generation_id = 0
         self.protocol_type: str | None = None
         self.protocol_name: str | None = None
         self.leader_id: str | None = None
-        self.members: dict[str, Member] = {}          # in join order: the first is the default leader
-        self.static_members: dict[str, str] = {}      # group_instance_id -> member_id
-        self.pending_members: dict[str, int] = {}     # MEMBER_ID_REQUIRED ids -> expiry
+        self.members: dict[str, Member] = {}  # in join order: the first is the default leader
+        self.static_members: dict[str, str] = {}  # group_instance_id -> member_id
+        self.pending_members: dict[str, int] = {}  # MEMBER_ID_REQUIRED ids -> expiry
         self.offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         self.rebalance_deadline_ms: int | None = None
         self.join_not_before_ms = 0
         self.sync_deadline_ms: int | None = None
-        self._assignment_in_flight: int | None = None   # the generation whose assignment is being written
+        self._assignment_in_flight: int | None = None  # the generation whose assignment is being written
         self._persists: dict[int, OnPersisted | None] = {}
         self._next_persist_id = 1
         self._next_member = 1
         self._scheduled: int | None = None
 
     @classmethod
-    def restore(cls, group_id: str, value: GroupMetadataValue | None,
-                offsets: dict[TopicPartition, OffsetAndMetadata], *, now_ms: int, coordinator_epoch: int = 0,
-                config: GroupConfig | None = None, wall_ms: int | None = None) -> GroupCoordinator:
+    def restore(
+        cls,
+        group_id: str,
+        value: GroupMetadataValue | None,
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+        *,
+        now_ms: int,
+        coordinator_epoch: int = 0,
+        config: GroupConfig | None = None,
+        wall_ms: int | None = None,
+    ) -> GroupCoordinator:
         """A group as a new coordinator finds it in the log: Stable with the persisted
         generation's members (sessions restarted at `now_ms`), or Empty."""
         group = cls(group_id, coordinator_epoch=coordinator_epoch, config=config, now_ms=now_ms, wall_ms=wall_ms)
@@ -124,9 +173,17 @@ class GroupCoordinator:
         group.protocol_name = value.protocol_name
         for m in value.members:
             group.members[m.member_id] = Member(
-                m.member_id, m.group_instance_id, m.client_id, m.session_timeout_ms, m.rebalance_timeout_ms,
-                value.protocol_type or "", ((value.protocol_name, m.subscription),),
-                now_ms + m.session_timeout_ms, assignment=m.assignment, client_host=m.client_host)
+                m.member_id,
+                m.group_instance_id,
+                m.client_id,
+                m.session_timeout_ms,
+                m.rebalance_timeout_ms,
+                value.protocol_type or "",
+                ((value.protocol_name, m.subscription),),
+                now_ms + m.session_timeout_ms,
+                assignment=m.assignment,
+                client_host=m.client_host,
+            )
             if m.group_instance_id is not None:
                 group.static_members[m.group_instance_id] = m.member_id
         group.leader_id = value.leader_id if value.leader_id in group.members else value.members[0].member_id
@@ -180,7 +237,7 @@ class GroupCoordinator:
                 times.append(self.join_not_before_ms)
         if self.state is GroupState.COMPLETING_REBALANCE and self.sync_deadline_ms is not None:
             times.append(self.sync_deadline_ms)
-        if self.state is GroupState.EMPTY and self.offsets:   # wall-clock expiry, as monotonic time
+        if self.state is GroupState.EMPTY and self.offsets:  # wall-clock expiry, as monotonic time
             times.append(min(self._expiry_ms(o) for o in self.offsets.values()) - self._wall_offset)
         return min(times) if times else None
 
@@ -233,7 +290,8 @@ class GroupCoordinator:
         if not self.members:
             return True
         return ev.protocol_type == self.protocol_type and bool(
-            common_protocols(self.members.values()) & {name for name, _ in ev.protocols})
+            common_protocols(self.members.values()) & {name for name, _ in ev.protocols}
+        )
 
     def _fenced(self, member_id: str, instance_id: str | None) -> bool:
         return instance_id is not None and self.static_members.get(instance_id, member_id) != member_id
@@ -242,9 +300,17 @@ class GroupCoordinator:
         if not self.members:
             self.protocol_type = ev.protocol_type
         self.members[member_id] = Member(
-            member_id, ev.group_instance_id, ev.client_id, ev.session_timeout_ms, ev.rebalance_timeout_ms,
-            ev.protocol_type, ev.protocols, now + ev.session_timeout_ms, join_request=ev.request_id,
-            client_host=ev.client_host)
+            member_id,
+            ev.group_instance_id,
+            ev.client_id,
+            ev.session_timeout_ms,
+            ev.rebalance_timeout_ms,
+            ev.protocol_type,
+            ev.protocols,
+            now + ev.session_timeout_ms,
+            join_request=ev.request_id,
+            client_host=ev.client_host,
+        )
         if ev.group_instance_id is not None:
             self.static_members[ev.group_instance_id] = member_id
         if self.leader_id is None:
@@ -255,7 +321,7 @@ class GroupCoordinator:
         member.heartbeat_deadline_ms = now + member.session_timeout_ms
         same = ev.protocols == member.protocols
         if self.state is GroupState.COMPLETING_REBALANCE and same:
-            return [self._reply(ev.request_id, self._join_result(member))]   # a retried join: same answer
+            return [self._reply(ev.request_id, self._join_result(member))]  # a retried join: same answer
         if self.state is GroupState.STABLE and same and member.member_id != self.leader_id:
             return [self._reply(ev.request_id, self._join_result(member))]
         actions = self._park_join(member, ev.request_id)
@@ -268,10 +334,11 @@ class GroupCoordinator:
 
     def _park_join(self, member: Member, request_id: int) -> list[Action]:
         """Park a JoinGroup; a join it supersedes (a client retry) is told to start over."""
-        actions = []
+        actions: list[Action] = []
         if member.join_request is not None:
-            actions.append(self._reply(member.join_request, JoinResult(ErrorCode.REBALANCE_IN_PROGRESS,
-                                                                       member.member_id)))
+            actions.append(
+                self._reply(member.join_request, JoinResult(ErrorCode.REBALANCE_IN_PROGRESS, member.member_id))
+            )
         member.join_request = request_id
         return actions
 
@@ -282,9 +349,18 @@ class GroupCoordinator:
         new_id = self._new_member_id(ev.client_id)
         actions = self._answer_pending(old, ErrorCode.FENCED_INSTANCE_ID)
         unchanged = ev.protocols == old.protocols
-        member = Member(new_id, ev.group_instance_id, ev.client_id, ev.session_timeout_ms,
-                        ev.rebalance_timeout_ms, ev.protocol_type, ev.protocols, now + ev.session_timeout_ms,
-                        assignment=old.assignment, client_host=ev.client_host)
+        member = Member(
+            new_id,
+            ev.group_instance_id,
+            ev.client_id,
+            ev.session_timeout_ms,
+            ev.rebalance_timeout_ms,
+            ev.protocol_type,
+            ev.protocols,
+            now + ev.session_timeout_ms,
+            assignment=old.assignment,
+            client_host=ev.client_host,
+        )
         self.members[new_id] = member
         self.static_members[ev.group_instance_id] = new_id
         if self.leader_id == old.member_id:
@@ -297,8 +373,9 @@ class GroupCoordinator:
                     return [self._reply(ev.request_id, self._join_result(member, with_members=False))]
                 reply = self._reply(ev.request_id, JoinResult(append_error(error), new_id))
                 if self.state is GroupState.STABLE and self.generation_id == generation:
-                    return [reply] + self._prepare_rebalance(at)   # the log may not name the new id
+                    return [reply] + self._prepare_rebalance(at)  # the log may not name the new id
                 return [reply]
+
             return actions + self._persist([self._group_record(now)], answered)
         member.join_request = ev.request_id
         if self.state is GroupState.PREPARING_REBALANCE:
@@ -309,10 +386,19 @@ class GroupCoordinator:
         assert self.protocol_name is not None and self.leader_id is not None
         members: tuple[JoinMember, ...] = ()
         if with_members and member.member_id == self.leader_id:
-            members = tuple(JoinMember(m.member_id, m.group_instance_id, m.metadata(self.protocol_name))
-                            for m in self.members.values())
-        return JoinResult(ErrorCode.NONE, member.member_id, self.generation_id, self.protocol_type,
-                          self.protocol_name, self.leader_id, members)
+            members = tuple(
+                JoinMember(m.member_id, m.group_instance_id, m.metadata(self.protocol_name))
+                for m in self.members.values()
+            )
+        return JoinResult(
+            ErrorCode.NONE,
+            member.member_id,
+            self.generation_id,
+            self.protocol_type,
+            self.protocol_name,
+            self.leader_id,
+            members,
+        )
 
     # ---- rebalance phases -----------------------------------------------------------
 
@@ -337,8 +423,7 @@ class GroupCoordinator:
                     m.sync_request = None
         was_empty = self.state is GroupState.EMPTY
         self.join_not_before_ms = now + self.config.initial_rebalance_delay_ms if was_empty else 0
-        self.rebalance_deadline_ms = now + max((m.rebalance_timeout_ms for m in self.members.values()),
-                                               default=0)
+        self.rebalance_deadline_ms = now + max((m.rebalance_timeout_ms for m in self.members.values()), default=0)
         self.sync_deadline_ms = None
         self._set_state(GroupState.PREPARING_REBALANCE, now)
         return actions + self._maybe_complete_join(now)
@@ -355,11 +440,11 @@ class GroupCoordinator:
     def _complete_join(self, now: int) -> list[Action]:
         actions: list[Action] = []
         for m in [m for m in self.members.values() if m.join_request is None]:
-            actions += self._remove_member(m)        # did not rejoin within the rebalance timeout
+            actions += self._remove_member(m)  # did not rejoin within the rebalance timeout
         self.generation_id += 1
         self.rebalance_deadline_ms = None
         if not self.members:
-            self.protocol_name = self.leader_id = None   # the type stays, as Kafka lists an Empty group
+            self.protocol_name = self.leader_id = None  # the type stays, as Kafka lists an Empty group
             self._set_state(GroupState.EMPTY, now)
             return actions + self._persist([self._group_record(now)], None)
         members = list(self.members.values())
@@ -379,8 +464,10 @@ class GroupCoordinator:
     def _remove_member(self, member: Member) -> list[Action]:
         actions = self._answer_pending(member, ErrorCode.UNKNOWN_MEMBER_ID)
         del self.members[member.member_id]
-        if member.group_instance_id is not None and self.static_members.get(member.group_instance_id) == \
-                member.member_id:
+        if (
+            member.group_instance_id is not None
+            and self.static_members.get(member.group_instance_id) == member.member_id
+        ):
             del self.static_members[member.group_instance_id]
         if self.leader_id == member.member_id:
             self.leader_id = next(iter(self.members), None)
@@ -443,7 +530,7 @@ class GroupCoordinator:
 
         def stored(error: ErrorCode, at: int) -> list[Action]:
             if self.generation_id != generation or self.state is not GroupState.COMPLETING_REBALANCE:
-                return []                            # a rebalance began meanwhile and answered everyone
+                return []  # a rebalance began meanwhile and answered everyone
             self._assignment_in_flight = None
             if error is not ErrorCode.NONE:
                 actions: list[Action] = []
@@ -462,6 +549,7 @@ class GroupCoordinator:
                     actions.append(self._reply(m.sync_request, self._sync_result(m)))
                     m.sync_request = None
             return actions
+
         return self._persist([self._group_record(now, assignment)], stored)
 
     def _heartbeat(self, ev: Heartbeat, now: int) -> ErrorCode:
@@ -509,10 +597,12 @@ class GroupCoordinator:
         for member_id in [mid for mid, expiry in self.pending_members.items() if expiry <= now]:
             del self.pending_members[member_id]
         actions: list[Action] = []
-        expired = [m for m in self.members.values()
-                   if not m.has_pending_request() and m.heartbeat_deadline_ms <= now]
-        if self.state is GroupState.COMPLETING_REBALANCE and self.sync_deadline_ms is not None \
-                and self.sync_deadline_ms <= now:
+        expired = [m for m in self.members.values() if not m.has_pending_request() and m.heartbeat_deadline_ms <= now]
+        if (
+            self.state is GroupState.COMPLETING_REBALANCE
+            and self.sync_deadline_ms is not None
+            and self.sync_deadline_ms <= now
+        ):
             expired += [m for m in self.members.values() if m.sync_request is None and m not in expired]
         for m in expired:
             actions += self._remove_member(m)
@@ -551,8 +641,12 @@ class GroupCoordinator:
         records.append(group_record(self.group_id, None))
         self.offsets.clear()
         self._set_state(GroupState.DEAD, now)
-        return self._persist(records, lambda err, at: [
-            self._reply(ev.request_id, DeleteGroupResult(err if err is ErrorCode.NONE else append_error(err)))])
+        return self._persist(
+            records,
+            lambda err, at: [
+                self._reply(ev.request_id, DeleteGroupResult(err if err is ErrorCode.NONE else append_error(err)))
+            ],
+        )
 
     def _subscribed_topics(self) -> set[str]:
         """Topics the members subscribe to, for a consumer-protocol group with members."""
@@ -562,7 +656,7 @@ class GroupCoordinator:
         for member in self.members.values():
             try:
                 topics.update(decode_subscription(member.metadata(self.protocol_name)))
-            except (KeyError, ValueError):   # not readable as ConsumerProtocol: it protects nothing
+            except (KeyError, ValueError):  # not readable as ConsumerProtocol: it protects nothing
                 continue
         return topics
 
@@ -572,16 +666,26 @@ class GroupCoordinator:
         if self.state is GroupState.DEAD:
             return [self._reply(ev.request_id, DeleteOffsetsResult(ErrorCode.GROUP_ID_NOT_FOUND))]
         protected = self._subscribed_topics()
-        answers = tuple((tp, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC if tp[0] in protected else ErrorCode.NONE)
-                        for tp in ev.partitions)
+        answers = tuple(
+            (tp, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC if tp[0] in protected else ErrorCode.NONE) for tp in ev.partitions
+        )
         gone = sorted({tp for tp, err in answers if err is ErrorCode.NONE and tp in self.offsets})
         if not gone:
             return [self._reply(ev.request_id, DeleteOffsetsResult(ErrorCode.NONE, answers))]
         for tp in gone:
             del self.offsets[tp]
         records = [offset_record(self.group_id, t, p, None) for t, p in gone]
-        return self._persist(records, lambda err, at: [self._reply(ev.request_id, DeleteOffsetsResult(
-            ErrorCode.NONE, answers) if err is ErrorCode.NONE else DeleteOffsetsResult(append_error(err)))])
+        return self._persist(
+            records,
+            lambda err, at: [
+                self._reply(
+                    ev.request_id,
+                    DeleteOffsetsResult(ErrorCode.NONE, answers)
+                    if err is ErrorCode.NONE
+                    else DeleteOffsetsResult(append_error(err)),
+                )
+            ],
+        )
 
     # ---- offsets --------------------------------------------------------------------
 
@@ -589,7 +693,7 @@ class GroupCoordinator:
         if self.state is GroupState.DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
         if ev.generation_id < 0 and self.state is GroupState.EMPTY:
-            return ErrorCode.NONE                    # a simple commit: the group only stores offsets
+            return ErrorCode.NONE  # a simple commit: the group only stores offsets
         error = self._check_member(ev.member_id, ev.group_instance_id, ev.generation_id)
         if error is ErrorCode.NONE and self.state is GroupState.COMPLETING_REBALANCE:
             return ErrorCode.REBALANCE_IN_PROGRESS
@@ -598,19 +702,23 @@ class GroupCoordinator:
     def _commit(self, ev: OffsetCommit, now: int) -> list[Action]:
         error = self._commit_error(ev)
         if error is not ErrorCode.NONE:
-            return [self._reply(ev.request_id, OffsetCommitResult(
-                error, tuple((tp, error) for tp, _ in ev.offsets)))]
+            return [self._reply(ev.request_id, OffsetCommitResult(error, tuple((tp, error) for tp, _ in ev.offsets)))]
         member = self.members.get(ev.member_id)
         if member is not None:
             member.heartbeat_deadline_ms = now + member.session_timeout_ms
         too_large = {tp for tp, o in ev.offsets if len(o.metadata.encode()) > self.config.max_metadata_size}
-        accepted = {tp: o if o.commit_timestamp_ms >= 0 else
-                    OffsetAndMetadata(o.offset, o.leader_epoch, o.metadata, self._wall(now))
-                    for tp, o in ev.offsets if tp not in too_large}
+        accepted = {
+            tp: o
+            if o.commit_timestamp_ms >= 0
+            else OffsetAndMetadata(o.offset, o.leader_epoch, o.metadata, self._wall(now))
+            for tp, o in ev.offsets
+            if tp not in too_large
+        }
 
         def answer(append: ErrorCode) -> list[Action]:
-            result = tuple((tp, ErrorCode.OFFSET_METADATA_TOO_LARGE if tp in too_large else append)
-                           for tp, _ in ev.offsets)
+            result = tuple(
+                (tp, ErrorCode.OFFSET_METADATA_TOO_LARGE if tp in too_large else append) for tp, _ in ev.offsets
+            )
             return [self._reply(ev.request_id, OffsetCommitResult(ErrorCode.NONE, result))]
 
         if not accepted:
@@ -622,6 +730,7 @@ class GroupCoordinator:
             if self.state is not GroupState.DEAD:
                 self.offsets.update(accepted)
             return answer(ErrorCode.NONE)
+
         records = [offset_record(self.group_id, t, p, o) for (t, p), o in accepted.items()]
         return self._persist(records, stored)
 
@@ -646,23 +755,39 @@ class GroupCoordinator:
         """The group as Kafka persists it: the generation's members with their chosen-protocol
         subscription and assignment (`assignment` overrides the members' current ones)."""
         protocol = self.protocol_name
-        members = tuple(MemberRecord(
-            m.member_id, m.group_instance_id, m.client_id, m.session_timeout_ms, m.rebalance_timeout_ms,
-            m.metadata(protocol) if protocol is not None else b"",
-            assignment.get(m.member_id, b"") if assignment is not None else m.assignment, m.client_host,
-        ) for m in self.members.values())
-        return GroupMetadataValue(self.protocol_type, self.generation_id, protocol, self.leader_id,
-                                  self._wall(now), members)
+        members = tuple(
+            MemberRecord(
+                m.member_id,
+                m.group_instance_id,
+                m.client_id,
+                m.session_timeout_ms,
+                m.rebalance_timeout_ms,
+                m.metadata(protocol) if protocol is not None else b"",
+                assignment.get(m.member_id, b"") if assignment is not None else m.assignment,
+                m.client_host,
+            )
+            for m in self.members.values()
+        )
+        return GroupMetadataValue(
+            self.protocol_type, self.generation_id, protocol, self.leader_id, self._wall(now), members
+        )
 
     def describe(self) -> GroupDescription:
         """As Kafka describes a group: subscriptions, assignments and the protocol only
         while Stable (otherwise they are in flux and left empty)."""
         protocol = self.protocol_name if self.state is GroupState.STABLE else None
-        members = tuple(MemberDescription(
-            m.member_id, m.group_instance_id, m.client_id, m.metadata(protocol) if protocol else b"",
-            m.assignment if protocol else b"", m.client_host) for m in self.members.values())
-        return GroupDescription(ErrorCode.NONE, self.state, self.protocol_type, protocol, self.generation_id,
-                                members)
+        members = tuple(
+            MemberDescription(
+                m.member_id,
+                m.group_instance_id,
+                m.client_id,
+                m.metadata(protocol) if protocol else b"",
+                m.assignment if protocol else b"",
+                m.client_host,
+            )
+            for m in self.members.values()
+        )
+        return GroupDescription(ErrorCode.NONE, self.state, self.protocol_type, protocol, self.generation_id, members)
 
     @staticmethod
     def _reply(request_id: int, response: Response) -> Reply:

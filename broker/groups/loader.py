@@ -15,7 +15,12 @@ from collections.abc import Iterable
 from broker.groups.coordinator import GroupConfig, GroupCoordinator
 from broker.groups.messages import TopicPartition
 from broker.groups.records import (
-    GroupKey, GroupMetadataValue, OffsetAndMetadata, Record, decode_group_value, decode_key,
+    GroupKey,
+    GroupMetadataValue,
+    OffsetAndMetadata,
+    Record,
+    decode_group_value,
+    decode_key,
     decode_offset_value,
 )
 
@@ -42,15 +47,26 @@ class GroupLoader:
     def group_ids(self) -> set[str]:
         return set(self._groups) | {g for g, offsets in self._offsets.items() if offsets}
 
-    def build(self, *, now_ms: int, coordinator_epoch: int = 0, config: GroupConfig | None = None,
-              wall_ms: int | None = None) -> dict[str, GroupCoordinator]:
-        return {g: GroupCoordinator.restore(g, self._groups.get(g), self._offsets.get(g, {}), now_ms=now_ms,
-                                            coordinator_epoch=coordinator_epoch, config=config, wall_ms=wall_ms)
-                for g in sorted(self.group_ids())}
+    def build(
+        self, *, now_ms: int, coordinator_epoch: int = 0, config: GroupConfig | None = None, wall_ms: int | None = None
+    ) -> dict[str, GroupCoordinator]:
+        return {
+            g: GroupCoordinator.restore(
+                g,
+                self._groups.get(g),
+                self._offsets.get(g, {}),
+                now_ms=now_ms,
+                coordinator_epoch=coordinator_epoch,
+                config=config,
+                wall_ms=wall_ms,
+            )
+            for g in sorted(self.group_ids())
+        }
 
 
-def load_groups(records: Iterable[Record], *, now_ms: int, coordinator_epoch: int = 0,
-                config: GroupConfig | None = None) -> dict[str, GroupCoordinator]:
+def load_groups(
+    records: Iterable[Record], *, now_ms: int, coordinator_epoch: int = 0, config: GroupConfig | None = None
+) -> dict[str, GroupCoordinator]:
     loader = GroupLoader()
     for record in records:
         loader.apply(record)

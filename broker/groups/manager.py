@@ -23,42 +23,51 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from client.protocol.api import ApiKey
-from client.protocol.errors import ErrorCode as WireError
-from client.protocol.messages import CreateTopicsRequest
-
 from broker.config import BrokerConfig
 from broker.groups.coordinator import GroupConfig
 from broker.groups.messages import ErrorCode, Event, GroupState, Response
 from broker.groups.offsets_topic import OFFSETS_TOPIC, partition_for, topic_configs
 from broker.groups.partition_io import PartitionIO
-from broker.groups.shell import CoordinatorRefused, PartitionCoordinator, monotonic_ms, wall_clock_ms
-from broker.server.to_controller import ControllerUnreachable, ask_controller
+from broker.groups.shell import CoordinatorRefusedError, PartitionCoordinator, monotonic_ms, wall_clock_ms
+from broker.server.to_controller import ControllerUnreachableError, ask_controller
+from client.protocol.api import ApiKey
+from client.protocol.errors import ErrorCode as WireError
+from client.protocol.messages import CreateTopicsRequest
 
 log = logging.getLogger(__name__)
 
 
 def group_config(config: BrokerConfig) -> GroupConfig:
-    return GroupConfig(min_session_timeout_ms=config.group_min_session_timeout_ms,
-                       max_session_timeout_ms=config.group_max_session_timeout_ms,
-                       initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
-                       offsets_retention_ms=config.offsets_retention_minutes * 60_000)
+    return GroupConfig(
+        min_session_timeout_ms=config.group_min_session_timeout_ms,
+        max_session_timeout_ms=config.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+        offsets_retention_ms=config.offsets_retention_minutes * 60_000,
+    )
 
 
 class GroupManager:
-    def __init__(self, config: BrokerConfig, cache: Any, replicas: Any, appended: Callable[[str, int], None],
-                 controller: Callable[[], Any] = lambda: None, clock: Callable[[], int] = monotonic_ms, wall_clock: Callable[[], int] = wall_clock_ms) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        cache: Any,
+        replicas: Any,
+        appended: Callable[[str, int], None],
+        controller: Callable[[], Any] = lambda: None,
+        clock: Callable[[], int] = monotonic_ms,
+        wall_clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
         self.config = config
         self.cache = cache
         self.replicas = replicas
-        self.controller = controller       # the broker's controller, once it has built one (else None)
+        self.controller = controller  # the broker's controller, once it has built one (else None)
         self._appended = appended
-        self.clock = clock               # timeouts (monotonic)
-        self.wall_clock = wall_clock     # timestamps users see
+        self.clock = clock  # timeouts (monotonic)
+        self.wall_clock = wall_clock  # timestamps users see
         self.group_config = group_config(config)
         self.coordinators: dict[int, PartitionCoordinator] = {}
         self._loads: set[asyncio.Task] = set()
-        self._creating = asyncio.Lock()    # concurrent first FindCoordinators create the topic once
+        self._creating = asyncio.Lock()  # concurrent first FindCoordinators create the topic once
 
     # ---- leadership hooks -----------------------------------------------------------
 
@@ -73,8 +82,9 @@ class GroupManager:
             return
         if old is not None:
             old.close()
-        shell = PartitionCoordinator(partition, PartitionIO(part, self._appended), self.group_config, self.clock,
-                                     self.wall_clock)
+        shell = PartitionCoordinator(
+            partition, PartitionIO(part, self._appended), self.group_config, self.clock, self.wall_clock
+        )
         self.coordinators[partition] = shell
         task = asyncio.get_running_loop().create_task(self._load(shell), name=f"load-offsets-{partition}")
         self._loads.add(task)
@@ -89,15 +99,15 @@ class GroupManager:
             log.info("stopped coordinating groups of %s-%d", OFFSETS_TOPIC, partition)
 
     async def _load(self, shell: PartitionCoordinator) -> None:
-        try:   # the reading (a whole offsets partition) runs off the event loop
+        try:  # the reading (a whole offsets partition) runs off the event loop
             records = await asyncio.to_thread(lambda: list(shell.io.read_records()))
             count = shell.load(records)
         except Exception:
-            log.exception("loading groups of %s-%d failed; its groups stay unavailable", OFFSETS_TOPIC,
-                          shell.partition)
+            log.exception("loading groups of %s-%d failed; its groups stay unavailable", OFFSETS_TOPIC, shell.partition)
             return
-        log.info("coordinating %d group(s) of %s-%d at leader epoch %d", count, OFFSETS_TOPIC, shell.partition,
-                 shell.epoch)
+        log.info(
+            "coordinating %d group(s) of %s-%d at leader epoch %d", count, OFFSETS_TOPIC, shell.partition, shell.epoch
+        )
 
     async def close(self) -> None:
         for task in list(self._loads):
@@ -115,27 +125,30 @@ class GroupManager:
 
     async def find_coordinator(self, group_id: str) -> Any:
         """The live broker leading the group's partition (a `BrokerInfo`); creates the
-        offsets topic on first use. Raises CoordinatorRefused while there is none."""
+        offsets topic on first use. Raises CoordinatorRefusedError while there is none."""
         count = self.partitions()
         if count is None:
             await self._create_offsets_topic()
             count = self.partitions()
             if count is None:
-                raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                                         f"{OFFSETS_TOPIC} is being created; retry shortly")
+                raise CoordinatorRefusedError(
+                    ErrorCode.COORDINATOR_NOT_AVAILABLE, f"{OFFSETS_TOPIC} is being created; retry shortly"
+                )
         partition = partition_for(group_id, count)
         leader = self.cache.leader(OFFSETS_TOPIC, partition)
         broker = self.cache.brokers.get(leader)
         if broker is None:
-            raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                                     f"{OFFSETS_TOPIC}-{partition} has no live leader yet; retry shortly")
+            raise CoordinatorRefusedError(
+                ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                f"{OFFSETS_TOPIC}-{partition} has no live leader yet; retry shortly",
+            )
         return broker
 
     async def _create_offsets_topic(self) -> None:
         controller = self.controller()
         if controller is None:
             return
-        if not controller.active:   # only the controller creates topics: ask it (clients ask any broker)
+        if not controller.active:  # only the controller creates topics: ask it (clients ask any broker)
             await self._ask_controller_to_create()
             return
         async with self._creating:
@@ -144,29 +157,41 @@ class GroupManager:
             cfg = self.config
             rf = max(1, min(cfg.offsets_topic_replication_factor, len(self.cache.live_broker_ids())))
             try:
-                refusal = await controller.create_topic(OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, rf,
-                                                        topic_configs(cfg.offsets_topic_segment_bytes))
-            except Exception as exc:  # coord trouble or a race: the client retries FindCoordinator
+                refusal = await controller.create_topic(
+                    OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, rf, topic_configs(cfg.offsets_topic_segment_bytes)
+                )
+            except Exception as exc:  # noqa: BLE001 - coord trouble or a race: the client retries FindCoordinator
                 log.warning("creating %s failed: %s; clients will retry", OFFSETS_TOPIC, exc)
                 return
         if refusal is None:
-            log.info("created %s: %d partitions, replication factor %d", OFFSETS_TOPIC,
-                     cfg.offsets_topic_num_partitions, rf)
-        elif refusal[0] != WireError.TOPIC_ALREADY_EXISTS:   # else someone else won the race
+            log.info(
+                "created %s: %d partitions, replication factor %d", OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, rf
+            )
+        elif refusal[0] != WireError.TOPIC_ALREADY_EXISTS:  # else someone else won the race
             log.warning("creating %s failed: %s", OFFSETS_TOPIC, refusal[1])
 
     async def _ask_controller_to_create(self) -> None:
         cfg = self.config
         rf = max(1, min(cfg.offsets_topic_replication_factor, len(self.cache.live_broker_ids())))
-        request = CreateTopicsRequest(timeout_ms=cfg.controller_socket_timeout_ms, topics=[
-            CreateTopicsRequest.CreatableTopic(
-                name=OFFSETS_TOPIC, num_partitions=cfg.offsets_topic_num_partitions, replication_factor=rf,
-                configs=[CreateTopicsRequest.CreateableTopicConfig(name=k, value=v)
-                         for k, v in topic_configs(cfg.offsets_topic_segment_bytes).items()])])
+        request = CreateTopicsRequest(
+            timeout_ms=cfg.controller_socket_timeout_ms,
+            topics=[
+                CreateTopicsRequest.CreatableTopic(
+                    name=OFFSETS_TOPIC,
+                    num_partitions=cfg.offsets_topic_num_partitions,
+                    replication_factor=rf,
+                    configs=[
+                        CreateTopicsRequest.CreateableTopicConfig(name=k, value=v)
+                        for k, v in topic_configs(cfg.offsets_topic_segment_bytes).items()
+                    ],
+                )
+            ],
+        )
         try:
-            await ask_controller(self.cache, cfg.broker_id, ApiKey.CREATE_TOPICS, request,
-                                 timeout_ms=cfg.controller_socket_timeout_ms)
-        except ControllerUnreachable as exc:   # the client retries FindCoordinator
+            await ask_controller(
+                self.cache, cfg.broker_id, ApiKey.CREATE_TOPICS, request, timeout_ms=cfg.controller_socket_timeout_ms
+            )
+        except ControllerUnreachableError as exc:  # the client retries FindCoordinator
             log.warning("asking the controller to create %s failed: %s", OFFSETS_TOPIC, exc)
 
     def coordinator_for(self, group_id: str) -> PartitionCoordinator:
@@ -174,9 +199,11 @@ class GroupManager:
         partition = partition_for(group_id, count) if count is not None else -1
         shell = self.coordinators.get(partition)
         if shell is None or shell.closed:
-            raise CoordinatorRefused(ErrorCode.NOT_COORDINATOR,
-                                     f"broker {self.config.broker_id} is not the coordinator of group {group_id!r}; "
-                                     "find the coordinator again")
+            raise CoordinatorRefusedError(
+                ErrorCode.NOT_COORDINATOR,
+                f"broker {self.config.broker_id} is not the coordinator of group {group_id!r}; "
+                "find the coordinator again",
+            )
         return shell
 
     async def request(self, group_id: str, make: Callable[[int], Event]) -> Response:
@@ -184,9 +211,12 @@ class GroupManager:
 
     def list_groups(self) -> list[tuple[str, str | None, GroupState]]:
         """(group id, protocol type, state) of every group this broker coordinates."""
-        return sorted((g.group_id, g.protocol_type, g.state)
-                      for shell in self.coordinators.values() if not shell.loading
-                      for g in shell.groups.values())
+        return sorted(
+            (g.group_id, g.protocol_type, g.state)
+            for shell in self.coordinators.values()
+            if not shell.loading
+            for g in shell.groups.values()
+        )
 
     def loading(self) -> bool:
         """Whether some offsets partition led here is still being loaded (its groups are

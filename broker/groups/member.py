@@ -24,9 +24,9 @@ class Member:
     protocols: tuple[tuple[str, bytes], ...]
     heartbeat_deadline_ms: int
     assignment: bytes = b""
-    join_request: int | None = None   # a JoinGroup parked until the join phase completes
-    sync_request: int | None = None   # a SyncGroup parked until the leader's assignment is stored
-    client_host: str = ""             # where its JoinGroup came from, for DescribeGroups
+    join_request: int | None = None  # a JoinGroup parked until the join phase completes
+    sync_request: int | None = None  # a SyncGroup parked until the leader's assignment is stored
+    client_host: str = ""  # where its JoinGroup came from, for DescribeGroups
 
     @property
     def protocol_names(self) -> tuple[str, ...]:

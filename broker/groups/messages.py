@@ -59,6 +59,7 @@ TopicPartition = tuple[str, int]
 
 # ---- events -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class JoinGroup:
     """`protocols` are (assignor name, subscription bytes) in the member's preference order.
@@ -170,11 +171,23 @@ class Tick:
     """Time passed: session, rebalance, sync and retention deadlines are evaluated."""
 
 
-Event = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | OffsetCommit | OffsetFetch | DescribeGroup \
-    | DeleteGroup | DeleteOffsets | PersistDone | Tick
+Event = (
+    JoinGroup
+    | SyncGroup
+    | Heartbeat
+    | LeaveGroup
+    | OffsetCommit
+    | OffsetFetch
+    | DescribeGroup
+    | DeleteGroup
+    | DeleteOffsets
+    | PersistDone
+    | Tick
+)
 
 
 # ---- responses ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class JoinMember:
@@ -262,11 +275,21 @@ class GroupDescription:
     members: tuple[MemberDescription, ...] = field(default=())
 
 
-Response = JoinResult | SyncResult | HeartbeatResult | LeaveResult | OffsetCommitResult \
-    | OffsetFetchResult | GroupDescription | DeleteGroupResult | DeleteOffsetsResult
+Response = (
+    JoinResult
+    | SyncResult
+    | HeartbeatResult
+    | LeaveResult
+    | OffsetCommitResult
+    | OffsetFetchResult
+    | GroupDescription
+    | DeleteGroupResult
+    | DeleteOffsetsResult
+)
 
 
 # ---- actions ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Reply:

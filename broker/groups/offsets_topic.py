@@ -14,7 +14,7 @@ from __future__ import annotations
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
-_INT_MIN = -(2 ** 31)
+_INT_MIN = -(2**31)
 
 
 def java_string_hash(text: str) -> int:

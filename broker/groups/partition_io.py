@@ -16,11 +16,10 @@ import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from client.protocol.api import ACKS_ALL
-from client.protocol.record_batch import build_batch, decode_batch, iter_batches
-
 from broker.groups.records import Record
 from broker.refusal import RequestRefusedError
+from client.protocol.api import ACKS_ALL
+from client.protocol.record_batch import build_batch, decode_batch, iter_batches
 
 READ_CHUNK_BYTES = 1 << 20
 APPEND_TIMEOUT_MS = 30_000  # Kafka's offsets.commit.timeout.ms is 5 s; replication here may be slower
@@ -67,16 +66,17 @@ class PartitionIO:
                 return
             if fut.cancelled():
                 written.cancel()
-            elif fut.exception() is not None:
-                written.set_exception(fut.exception())
+            elif (exc := fut.exception()) is not None:
+                written.set_exception(exc)
             elif fut.result().error:
                 result = fut.result()
-                written.set_exception(AppendRefused(int(result.error), result.message or "append refused"))
+                written.set_exception(AppendRefusedError(int(result.error), result.message or "append refused"))
             else:
                 written.set_result(None)
+
         produced.add_done_callback(done)
         return written
 
 
-class AppendRefused(RequestRefusedError):
+class AppendRefusedError(RequestRefusedError):
     """The partition refused or could not replicate an offsets write; `code` says why."""

@@ -24,20 +24,21 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
-from client.protocol.messages import DATA, DecodeError
+from client.protocol.messages import DATA, DecodeError, Message
 
 OFFSET_KEY_VERSIONS = (0, 1)
-OFFSET_KEY = 1             # the key version Kafka writes for an offset commit
+OFFSET_KEY = 1  # the key version Kafka writes for an offset commit
 GROUP_KEY = 2
-OFFSET_VALUE_VERSION = 3   # Kafka 2.1+ without an expire timestamp
-GROUP_VALUE_VERSION = 3    # Kafka 2.3+: with group_instance_id
+OFFSET_VALUE_VERSION = 3  # Kafka 2.1+ without an expire timestamp
+GROUP_VALUE_VERSION = 3  # Kafka 2.3+: with group_instance_id
 
 _OffsetCommitKey = DATA["OffsetCommitKey"]
 _OffsetCommitValue = DATA["OffsetCommitValue"]
 _GroupMetadataKey = DATA["GroupMetadataKey"]
 _GroupMetadataValue = DATA["GroupMetadataValue"]
-_Member = _GroupMetadataValue.MemberMetadata
+_Member = _GroupMetadataValue._nested["MemberMetadata"]
 _VERSION = struct.Struct(">h")
 
 
@@ -99,19 +100,21 @@ class GroupMetadataValue:
     members: tuple[MemberRecord, ...]
 
 
-def _versioned(version: int, struct_obj: object) -> bytes:
-    return _VERSION.pack(version) + struct_obj.encode(version)  # type: ignore[attr-defined]
+def _versioned(version: int, struct_obj: Message) -> bytes:
+    return _VERSION.pack(version) + struct_obj.encode(version)
 
 
-def _read(cls: type, data: bytes, what: str, allowed: range | tuple[int, ...]) -> tuple[int, object]:
+def _read(cls: type[Message], data: bytes, what: str, allowed: range | tuple[int, ...]) -> tuple[int, Any]:
     if len(data) < 2:
         raise RecordFormatError(f"{what} is {len(data)} bytes: too short for a version")
     (version,) = _VERSION.unpack_from(data)
     if version not in allowed:
-        raise RecordFormatError(f"{what} has version {version}, which this build cannot read "
-                                f"(a record from an older pybroker, or a newer Kafka?)")
+        raise RecordFormatError(
+            f"{what} has version {version}, which this build cannot read "
+            f"(a record from an older pybroker, or a newer Kafka?)"
+        )
     try:
-        return version, cls.decode(data, version, pos=2)  # type: ignore[attr-defined]
+        return version, cls.decode(data, version, pos=2)
     except DecodeError as exc:
         raise RecordFormatError(f"{what} version {version} does not decode: {exc}") from None
 
@@ -120,42 +123,81 @@ def offset_record(group_id: str, topic: str, partition: int, value: OffsetAndMet
     key = _versioned(OFFSET_KEY, _OffsetCommitKey(group=group_id, topic=topic, partition=partition))
     if value is None:
         return Record(key, None)
-    return Record(key, _versioned(OFFSET_VALUE_VERSION, _OffsetCommitValue(
-        offset=value.offset, leader_epoch=value.leader_epoch, metadata=value.metadata,
-        commit_timestamp=value.commit_timestamp_ms)))
+    return Record(
+        key,
+        _versioned(
+            OFFSET_VALUE_VERSION,
+            _OffsetCommitValue(
+                offset=value.offset,
+                leader_epoch=value.leader_epoch,
+                metadata=value.metadata,
+                commit_timestamp=value.commit_timestamp_ms,
+            ),
+        ),
+    )
 
 
 def group_record(group_id: str, value: GroupMetadataValue | None) -> Record:
     key = _versioned(GROUP_KEY, _GroupMetadataKey(group=group_id))
     if value is None:
         return Record(key, None)
-    members = [_Member(member_id=m.member_id, group_instance_id=m.group_instance_id, client_id=m.client_id,
-                       client_host=m.client_host, rebalance_timeout=m.rebalance_timeout_ms,
-                       session_timeout=m.session_timeout_ms, subscription=m.subscription,
-                       assignment=m.assignment) for m in value.members]
-    return Record(key, _versioned(GROUP_VALUE_VERSION, _GroupMetadataValue(
-        protocol_type=value.protocol_type or "", generation=value.generation_id, protocol=value.protocol_name,
-        leader=value.leader_id, current_state_timestamp=value.state_timestamp_ms, members=members)))
+    members = [
+        _Member(
+            member_id=m.member_id,
+            group_instance_id=m.group_instance_id,
+            client_id=m.client_id,
+            client_host=m.client_host,
+            rebalance_timeout=m.rebalance_timeout_ms,
+            session_timeout=m.session_timeout_ms,
+            subscription=m.subscription,
+            assignment=m.assignment,
+        )
+        for m in value.members
+    ]
+    return Record(
+        key,
+        _versioned(
+            GROUP_VALUE_VERSION,
+            _GroupMetadataValue(
+                protocol_type=value.protocol_type or "",
+                generation=value.generation_id,
+                protocol=value.protocol_name,
+                leader=value.leader_id,
+                current_state_timestamp=value.state_timestamp_ms,
+                members=members,
+            ),
+        ),
+    )
 
 
 def decode_key(key: bytes) -> OffsetKey | GroupKey:
     if len(key) >= 2 and _VERSION.unpack_from(key)[0] == GROUP_KEY:
         _, group = _read(_GroupMetadataKey, key, "group metadata key", (GROUP_KEY,))
-        return GroupKey(group.group)  # type: ignore[attr-defined]
+        return GroupKey(group.group)
     _, k = _read(_OffsetCommitKey, key, "__consumer_offsets key", OFFSET_KEY_VERSIONS)
-    return OffsetKey(k.group, k.topic, k.partition)  # type: ignore[attr-defined]
+    return OffsetKey(k.group, k.topic, k.partition)
 
 
 def decode_offset_value(value: bytes) -> OffsetAndMetadata:
     _, v = _read(_OffsetCommitValue, value, "offset commit value", range(5))
-    return OffsetAndMetadata(v.offset, v.leader_epoch, v.metadata, v.commit_timestamp)  # type: ignore[attr-defined]
+    return OffsetAndMetadata(v.offset, v.leader_epoch, v.metadata, v.commit_timestamp)
 
 
 def decode_group_value(value: bytes) -> GroupMetadataValue:
     _, v = _read(_GroupMetadataValue, value, "group metadata value", range(5))
-    members = tuple(MemberRecord(m.member_id, m.group_instance_id, m.client_id, m.session_timeout,
-                                 m.rebalance_timeout if m.rebalance_timeout >= 0 else m.session_timeout,
-                                 bytes(m.subscription), bytes(m.assignment), m.client_host)
-                    for m in v.members)  # type: ignore[attr-defined]
-    return GroupMetadataValue(v.protocol_type or None, v.generation, v.protocol, v.leader,  # type: ignore
-                              v.current_state_timestamp, members)
+    members = tuple(
+        MemberRecord(
+            m.member_id,
+            m.group_instance_id,
+            m.client_id,
+            m.session_timeout,
+            m.rebalance_timeout if m.rebalance_timeout >= 0 else m.session_timeout,
+            bytes(m.subscription),
+            bytes(m.assignment),
+            m.client_host,
+        )
+        for m in v.members
+    )
+    return GroupMetadataValue(
+        v.protocol_type or None, v.generation, v.protocol, v.leader, v.current_state_timestamp, members
+    )

@@ -22,8 +22,18 @@ from typing import Protocol
 from broker.groups.coordinator import GroupConfig, GroupCoordinator
 from broker.groups.loader import GroupLoader
 from broker.groups.messages import (
-    Action, ErrorCode, Event, GroupState, JoinGroup, OffsetCommit, Persist, PersistDone, Reply, Response,
-    ScheduleTick, Tick,
+    Action,
+    ErrorCode,
+    Event,
+    GroupState,
+    JoinGroup,
+    OffsetCommit,
+    Persist,
+    PersistDone,
+    Reply,
+    Response,
+    ScheduleTick,
+    Tick,
 )
 from broker.groups.records import Record
 from broker.refusal import RequestRefusedError
@@ -31,7 +41,7 @@ from broker.refusal import RequestRefusedError
 log = logging.getLogger(__name__)
 
 
-class CoordinatorRefused(RequestRefusedError):
+class CoordinatorRefusedError(RequestRefusedError):
     """This broker cannot serve the group now; `code` tells the client what to do next."""
 
 
@@ -59,8 +69,14 @@ def monotonic_ms() -> int:
 
 
 class PartitionCoordinator:
-    def __init__(self, partition: int, io: OffsetsPartitionIO, config: GroupConfig,
-                 clock: Callable[[], int] = monotonic_ms, wall_clock: Callable[[], int] = wall_clock_ms) -> None:
+    def __init__(
+        self,
+        partition: int,
+        io: OffsetsPartitionIO,
+        config: GroupConfig,
+        clock: Callable[[], int] = monotonic_ms,
+        wall_clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
         self.partition = partition
         self.io = io
         self.config = config
@@ -84,8 +100,9 @@ class PartitionCoordinator:
             loader.apply(record)
         if self.closed:
             return 0
-        self.groups = loader.build(now_ms=self.clock(), coordinator_epoch=self.epoch, config=self.config,
-                                   wall_ms=self.wall_clock())
+        self.groups = loader.build(
+            now_ms=self.clock(), coordinator_epoch=self.epoch, config=self.config, wall_ms=self.wall_clock()
+        )
         self.loading = False
         for group in list(self.groups.values()):
             self._drive(group, Tick())
@@ -100,28 +117,40 @@ class PartitionCoordinator:
         waiters, self._waiters = self._waiters, {}
         for fut in waiters.values():
             if not fut.done():
-                fut.set_exception(CoordinatorRefused(
-                    ErrorCode.NOT_COORDINATOR, f"this broker stopped coordinating offsets partition {self.partition}"))
+                fut.set_exception(
+                    CoordinatorRefusedError(
+                        ErrorCode.NOT_COORDINATOR,
+                        f"this broker stopped coordinating offsets partition {self.partition}",
+                    )
+                )
 
     # ---- requests -------------------------------------------------------------------
 
     async def request(self, group_id: str, make: Callable[[int], Event]) -> Response:
         """Feed one request to its group and wait for the answer."""
         if self.closed:
-            raise CoordinatorRefused(ErrorCode.NOT_COORDINATOR,
-                                     f"this broker no longer coordinates offsets partition {self.partition}")
+            raise CoordinatorRefusedError(
+                ErrorCode.NOT_COORDINATOR, f"this broker no longer coordinates offsets partition {self.partition}"
+            )
         if self.loading:
-            raise CoordinatorRefused(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
-                                     f"offsets partition {self.partition} is still being loaded; retry")
+            raise CoordinatorRefusedError(
+                ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+                f"offsets partition {self.partition} is still being loaded; retry",
+            )
         request_id = self._next_request
         self._next_request += 1
         event = make(request_id)
         group = self.groups.get(group_id)
         if group is None:
-            group = GroupCoordinator(group_id, coordinator_epoch=self.epoch, config=self.config, now_ms=self.clock(),
-                                     wall_ms=self.wall_clock())
+            group = GroupCoordinator(
+                group_id,
+                coordinator_epoch=self.epoch,
+                config=self.config,
+                now_ms=self.clock(),
+                wall_ms=self.wall_clock(),
+            )
             if isinstance(event, (JoinGroup, OffsetCommit)):
-                self.groups[group_id] = group   # only these create a group; others ask a blank one
+                self.groups[group_id] = group  # only these create a group; others ask a blank one
         fut = asyncio.get_running_loop().create_future()
         self._waiters[request_id] = fut
         try:
@@ -147,7 +176,7 @@ class PartitionCoordinator:
             # a timer may fire a little before the deadline: arm it again
             self._schedule(group, group.next_deadline_ms())
         if group.state is GroupState.DEAD and self.groups.get(group.group_id) is group:
-            del self.groups[group.group_id]      # the core's rule: a Dead group is dropped
+            del self.groups[group.group_id]  # the core's rule: a Dead group is dropped
             timer = self._timers.pop(group.group_id, None)
             if timer is not None:
                 timer.cancel()
@@ -167,9 +196,8 @@ class PartitionCoordinator:
         loop = asyncio.get_running_loop()
         try:
             written = asyncio.ensure_future(self.io.append(action.records, self.wall_clock()))
-        except Exception as exc:  # refused before anything was written: tell the core now
-            log.warning("offsets partition %d: append for group %s refused: %s", self.partition,
-                        group.group_id, exc)
+        except Exception as exc:  # noqa: BLE001 - refused before anything was written: tell the core now
+            log.warning("offsets partition %d: append for group %s refused: %s", self.partition, group.group_id, exc)
             loop.call_soon(self._feed, group, PersistDone(action.persist_id, _persist_error(exc)))
             return
 
@@ -177,9 +205,10 @@ class PartitionCoordinator:
             error = ErrorCode.NONE
             if fut.cancelled():
                 error = ErrorCode.COORDINATOR_NOT_AVAILABLE
-            elif fut.exception() is not None:
-                error = _persist_error(fut.exception())
+            elif (exc := fut.exception()) is not None:
+                error = _persist_error(exc)
             self._feed(group, PersistDone(action.persist_id, error))
+
         written.add_done_callback(done)
 
     def _feed(self, group: GroupCoordinator, event: Event) -> None:

@@ -10,8 +10,14 @@ docs/storage.md describes every file byte by byte.
 
 from .config import LogConfig
 from .epochs import EpochEntry, LeaderEpochCache
-from .errors import (CorruptBatchError, InvalidAppendOffsetError, LogCorruptionError, LogError,
-                     OffsetOutOfRangeError, RecordTooLargeError)
+from .errors import (
+    CorruptBatchError,
+    InvalidAppendOffsetError,
+    LogCorruptionError,
+    LogError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+)
 from .handles import FileHandleCache
 from .partition_log import AppendInfo, PartitionLog, ReadSlice, SegmentInfo
 from .record_format import OldRecordFormatError, unreadable_dirs
@@ -19,8 +25,22 @@ from .segment import TimestampAndOffset
 from .validator import validate_for_append
 
 __all__ = [
-    "AppendInfo", "CorruptBatchError", "EpochEntry", "FileHandleCache", "InvalidAppendOffsetError",
-    "LeaderEpochCache", "LogConfig", "LogCorruptionError", "LogError", "OffsetOutOfRangeError",
-    "OldRecordFormatError", "PartitionLog", "ReadSlice", "RecordTooLargeError", "SegmentInfo", "TimestampAndOffset",
-    "unreadable_dirs", "validate_for_append",
+    "AppendInfo",
+    "CorruptBatchError",
+    "EpochEntry",
+    "FileHandleCache",
+    "InvalidAppendOffsetError",
+    "LeaderEpochCache",
+    "LogConfig",
+    "LogCorruptionError",
+    "LogError",
+    "OffsetOutOfRangeError",
+    "OldRecordFormatError",
+    "PartitionLog",
+    "ReadSlice",
+    "RecordTooLargeError",
+    "SegmentInfo",
+    "TimestampAndOffset",
+    "unreadable_dirs",
+    "validate_for_append",
 ]

@@ -43,7 +43,7 @@ def read_checkpoint(path: Path, width: int) -> list[tuple[int, ...]] | None:
         if int(lines[0]) != VERSION:
             raise CheckpointError(f"{path}: unknown checkpoint version {lines[0]!r}")
         count = int(lines[1])
-        entries = [tuple(int(v) for v in line.split()) for line in lines[2:2 + count]]
+        entries = [tuple(int(v) for v in line.split()) for line in lines[2 : 2 + count]]
     except (IndexError, ValueError) as e:
         raise CheckpointError(f"{path} is not a valid checkpoint ({e}); delete it to rebuild") from None
     if len(entries) != count or any(len(e) != width for e in entries):

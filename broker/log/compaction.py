@@ -36,10 +36,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
-from client.protocol.record_batch import (COMPRESSION_MASK, BatchHeader, Record, decode_batch, iter_batches,
-                                          pack_batch)
+from client.protocol.record_batch import COMPRESSION_MASK, BatchHeader, Record, decode_batch, iter_batches, pack_batch
 from client.protocol.records import encode_records
 from storage import diskio
 
@@ -63,6 +63,7 @@ class CompactionResult:
 
 # ---- the pure part: which records survive -------------------------------------------
 
+
 def latest_offsets(batches: list[tuple[BatchHeader, list[Record]]]) -> dict[bytes, int]:
     """key -> offset of its latest record among `batches` (given in offset order)."""
     latest: dict[bytes, int] = {}
@@ -77,9 +78,9 @@ def survives(record: Record, latest: dict[bytes, int], now_ms: int, delete_reten
     if record.key is None:
         return True
     if latest.get(bytes(record.key), record.offset) != record.offset:
-        return False                                     # a later record has this key
+        return False  # a later record has this key
     if record.value is None:
-        return record.timestamp + delete_retention_ms > now_ms   # a tombstone lives a while, then goes
+        return record.timestamp + delete_retention_ms > now_ms  # a tombstone lives a while, then goes
     return True
 
 
@@ -88,17 +89,25 @@ def rebuild_batch(header: BatchHeader, kept: list[Record]) -> bytes:
     delta, the header its last offset delta), epoch, producer fields and timestamps;
     records stored uncompressed (a compacted batch is small)."""
     base, base_ts = header.base_offset, header.base_timestamp
-    records = encode_records([(r.key, r.value, r.headers, r.timestamp) for r in kept], base_ts,
-                             [r.offset - base for r in kept])
-    return pack_batch(records, base_offset=base, last_offset_delta=header.last_offset_delta,
-                      record_count=len(kept), attributes=header.attributes & ~COMPRESSION_MASK,
-                      base_timestamp=base_ts, max_timestamp=header.max_timestamp,
-                      producer_id=header.producer_id, producer_epoch=header.producer_epoch,
-                      base_sequence=header.base_sequence, partition_leader_epoch=header.partition_leader_epoch)
+    records = encode_records(
+        [(r.key, r.value, r.headers, r.timestamp) for r in kept], base_ts, [r.offset - base for r in kept]
+    )
+    return pack_batch(
+        records,
+        base_offset=base,
+        last_offset_delta=header.last_offset_delta,
+        record_count=len(kept),
+        attributes=header.attributes & ~COMPRESSION_MASK,
+        base_timestamp=base_ts,
+        max_timestamp=header.max_timestamp,
+        producer_id=header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=header.base_sequence,
+        partition_leader_epoch=header.partition_leader_epoch,
+    )
 
 
-def clean_segment(data: bytes, latest: dict[bytes, int], now_ms: int,
-                  delete_retention_ms: int) -> tuple[bytes, int]:
+def clean_segment(data: bytes, latest: dict[bytes, int], now_ms: int, delete_retention_ms: int) -> tuple[bytes, int]:
     """A segment's bytes after cleaning, and how many records were removed."""
     out, removed, pos = [], 0, 0
     for header in iter_batches(data):
@@ -106,7 +115,7 @@ def clean_segment(data: bytes, latest: dict[bytes, int], now_ms: int,
         kept = [r for r in records if survives(r, latest, now_ms, delete_retention_ms)]
         removed += len(records) - len(kept)
         if len(kept) == len(records):
-            out.append(data[pos:pos + header.size])
+            out.append(data[pos : pos + header.size])
         elif kept:
             out.append(rebuild_batch(header, kept))
         pos += header.size
@@ -122,6 +131,7 @@ def decode_segment(data: bytes) -> list[tuple[BatchHeader, list[Record]]]:
 
 
 # ---- the files ----------------------------------------------------------------------
+
 
 def _write_swap(segment: LogSegment, data: bytes) -> Path:
     """Steps 1-2: the cleaned bytes durable under the swap name."""
@@ -140,7 +150,7 @@ def _write_swap(segment: LogSegment, data: bytes) -> Path:
 
 def finish_swap(swap: Path) -> None:
     """Steps 3-4: drop the old indexes, put the cleaned file in the segment's place."""
-    log_path = swap.with_name(swap.name[:-len(SWAP_SUFFIX)])
+    log_path = swap.with_name(swap.name[: -len(SWAP_SUFFIX)])
     for suffix in (".index", ".timeindex"):
         log_path.with_suffix(suffix).unlink(missing_ok=True)
     os.replace(swap, log_path)
@@ -158,8 +168,12 @@ def recover_swap_files(directory: Path) -> None:
             finish_swap(path)
 
 
-def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
-            limit: int | None = None) -> CompactionResult:
+def compact(
+    plog,
+    now_ms: int,
+    delete_retention_ms: int,  # plog: PartitionLog
+    limit: int | None = None,
+) -> CompactionResult:
     """One compaction pass over `plog`'s closed, flushed segments wholly below `limit`
     (the partition's high watermark: a replica must never clean with records it may yet
     truncate away, or it would drop a committed value a truncated one had superseded).
@@ -173,8 +187,9 @@ def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
                 return CompactionResult()
             segments = plog._segments
             bound = plog.recovery_point if limit is None else min(plog.recovery_point, limit)
-            candidates = [s for s, successor in zip(segments, segments[1:])
-                          if successor.base_offset <= bound]     # closed, fsynced, committed
+            candidates = [
+                s for s, successor in pairwise(segments) if successor.base_offset <= bound
+            ]  # closed, fsynced, committed
         if not candidates:
             return CompactionResult()
         contents = []
@@ -183,7 +198,7 @@ def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
                 contents.append(os.pread(fd, seg.size, 0))
         latest = latest_offsets([b for data in contents for b in decode_segment(data)])
         rewritten = removed = before = after = 0
-        for seg, data in zip(candidates, contents):
+        for seg, data in zip(candidates, contents, strict=True):
             cleaned, gone = clean_segment(data, latest, now_ms, delete_retention_ms)
             if not gone:
                 continue
@@ -194,7 +209,7 @@ def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
                 plog._handles.forget(seg.log_path)
                 finish_swap(swap)
                 fresh = LogSegment.existing(seg.log_path.parent, seg.base_offset, plog._handles, plog.config)
-                fresh._rebuild(trusted_below=2 ** 63 - 1)   # indexes for the new file; a bad batch raises
+                fresh._rebuild(trusted_below=2**63 - 1)  # indexes for the new file; a bad batch raises
                 fresh.seal()
                 fresh.write_indexes(len(fresh.index), len(fresh.timeindex))
                 plog._segments[plog._segments.index(seg)] = fresh
@@ -202,6 +217,12 @@ def compact(plog, now_ms: int, delete_retention_ms: int,  # plog: PartitionLog
             rewritten, removed = rewritten + 1, removed + gone
             before, after = before + len(data), after + len(cleaned)
     if rewritten:
-        log.info("%s: compaction rewrote %d segment(s), removed %d record(s), %d -> %d bytes",
-                 plog.directory.name, rewritten, removed, before, after)
+        log.info(
+            "%s: compaction rewrote %d segment(s), removed %d record(s), %d -> %d bytes",
+            plog.directory.name,
+            rewritten,
+            removed,
+            before,
+            after,
+        )
     return CompactionResult(rewritten, removed, before, after)

@@ -19,17 +19,17 @@ class LogConfig:
     every acknowledgement (the broker does it as a group commit off the event loop).
     """
 
-    segment_bytes: int = 1024 ** 3                # segment.bytes
-    segment_ms: int = 7 * DAY_MS                  # segment.ms
-    index_interval_bytes: int = 4096              # index.interval.bytes
+    segment_bytes: int = 1024**3  # segment.bytes
+    segment_ms: int = 7 * DAY_MS  # segment.ms
+    index_interval_bytes: int = 4096  # index.interval.bytes
     max_index_entries: int = 10 * 1024 * 1024 // 8  # segment.index.bytes / 8: roll when full
-    retention_ms: int = 7 * DAY_MS                # retention.ms, -1 = forever
-    retention_bytes: int = -1                     # retention.bytes, -1 = unlimited
-    flush_messages: int | None = None             # flush.messages
-    flush_ms: int | None = None                   # flush.ms
-    max_batch_bytes: int = 1024 * 1024 + 12       # max.message.bytes
-    cleanup_policy: str = "delete"                # cleanup.policy: delete | compact (broker/log/compaction.py)
-    delete_retention_ms: int = DAY_MS             # delete.retention.ms: how long compaction keeps tombstones
+    retention_ms: int = 7 * DAY_MS  # retention.ms, -1 = forever
+    retention_bytes: int = -1  # retention.bytes, -1 = unlimited
+    flush_messages: int | None = None  # flush.messages
+    flush_ms: int | None = None  # flush.ms
+    max_batch_bytes: int = 1024 * 1024 + 12  # max.message.bytes
+    cleanup_policy: str = "delete"  # cleanup.policy: delete | compact (broker/log/compaction.py)
+    delete_retention_ms: int = DAY_MS  # delete.retention.ms: how long compaction keeps tombstones
 
     @property
     def compacted(self) -> bool:

@@ -47,8 +47,13 @@ class LeaderEpochCache:
             return
         if self._entries and epoch <= self._entries[-1].epoch:
             if epoch < self._entries[-1].epoch:
-                log.warning("%s: ignoring epoch %d at %d, older than the latest epoch %d", self.path, epoch,
-                            start_offset, self._entries[-1].epoch)
+                log.warning(
+                    "%s: ignoring epoch %d at %d, older than the latest epoch %d",
+                    self.path,
+                    epoch,
+                    start_offset,
+                    self._entries[-1].epoch,
+                )
             return
         self._entries = [e for e in self._entries if e.start_offset < start_offset]
         self._entries.append(EpochEntry(epoch, start_offset))
@@ -83,7 +88,7 @@ class LeaderEpochCache:
         below = [e for e in self._entries if e.start_offset <= start_offset]
         if not below or (len(below) == 1 and below[0].start_offset == start_offset):
             return
-        self._entries = [EpochEntry(below[-1].epoch, start_offset)] + self._entries[len(below):]
+        self._entries = [EpochEntry(below[-1].epoch, start_offset)] + self._entries[len(below) :]
         self._write()
 
     def clear(self) -> None:

@@ -56,6 +56,13 @@ class LogDirsConflictError(LogError):
 
 
 __all__ = [
-    "CorruptBatchError", "InvalidAppendOffsetError", "LogCorruptionError", "LogDirOfflineError",
-    "LogDirsConflictError", "LogError", "LogStorageError", "OffsetOutOfRangeError", "RecordTooLargeError",
+    "CorruptBatchError",
+    "InvalidAppendOffsetError",
+    "LogCorruptionError",
+    "LogDirOfflineError",
+    "LogDirsConflictError",
+    "LogError",
+    "LogStorageError",
+    "OffsetOutOfRangeError",
+    "RecordTooLargeError",
 ]

@@ -11,7 +11,8 @@ doubt):
 
 Both files are append-only (not preallocated): entries live in memory (two arrays per
 index) and `write_pending` appends the ones not yet on disk, which the log does on
-flush (without fsync there: a lost index tail only makes recovery re-scan a little more). So an index file is always a prefix of the in-memory index, at most a
+flush (without fsync there: a lost index tail only makes recovery re-scan a little more).
+So an index file is always a prefix of the in-memory index, at most a
 torn last entry longer, which `load` drops. Keys strictly increase in both indexes.
 
 This module must never read the .log file: it knows positions, not batches.
@@ -25,6 +26,7 @@ import struct
 from array import array
 from bisect import bisect_left, bisect_right
 from pathlib import Path
+from typing import Self
 
 from storage import diskio
 
@@ -48,7 +50,7 @@ class SparseIndex:
         return len(self.keys)
 
     @classmethod
-    def load(cls, path: Path) -> tuple[SparseIndex, bool]:
+    def load(cls, path: Path) -> tuple[Self, bool]:
         """Read `path`; returns the index and whether the file was whole and ordered.
 
         A torn trailing entry or an out-of-order entry ends the valid prefix; the file is

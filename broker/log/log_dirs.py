@@ -27,8 +27,9 @@ from pathlib import Path
 from .errors import LogDirOfflineError, LogDirsConflictError
 
 # OSErrors that say nothing about the disk's health.
-_NOT_A_DISK_FAILURE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM,
-                                 errno.EINTR, errno.EAGAIN})
+_NOT_A_DISK_FAILURE = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EINTR, errno.EAGAIN}
+)
 
 
 def is_disk_failure(exc: BaseException) -> bool:
@@ -49,9 +50,9 @@ class LogDirs:
         if not paths:
             raise ValueError("a broker needs at least one log directory")
         self.paths = list(dict.fromkeys(Path(p) for p in paths))
-        self._offline: dict[Path, str] = {}   # directory -> why
-        self._unscanned: set[Path] = set()    # offline since start: what it holds is unknown
-        self._where: dict[str, Path] = {}     # partition directory name -> its log directory
+        self._offline: dict[Path, str] = {}  # directory -> why
+        self._unscanned: set[Path] = set()  # offline since start: what it holds is unknown
+        self._where: dict[str, Path] = {}  # partition directory name -> its log directory
         self._lock = threading.Lock()
 
     def scan(self) -> None:
@@ -68,8 +69,10 @@ class LogDirs:
                 continue
             for name in names:
                 if self._where.get(name, path) != path:
-                    raise LogDirsConflictError(f"partition {name} is in two log directories, {self._where[name]} and "
-                                     f"{path}; remove the stale copy")
+                    raise LogDirsConflictError(
+                        f"partition {name} is in two log directories, {self._where[name]} and "
+                        f"{path}; remove the stale copy"
+                    )
                 self._where[name] = path
         if not self.online():
             raise LogDirOfflineError(f"no usable log directory: {self.describe_offline()}")
@@ -93,21 +96,21 @@ class LogDirs:
             where = self._where.get(name)
             if where is not None:
                 if where in self._offline:
-                    raise LogDirOfflineError(f"{name}: its log directory {where} is offline "
-                                             f"({self._offline[where]})")
+                    raise LogDirOfflineError(f"{name}: its log directory {where} is offline ({self._offline[where]})")
                 return where
             if self._unscanned:
                 raise LogDirOfflineError(
                     f"{name} is in no online log directory and {', '.join(map(str, sorted(self._unscanned)))} "
-                    f"could not be read at start (it may hold the only copy); not creating it elsewhere")
+                    f"could not be read at start (it may hold the only copy); not creating it elsewhere"
+                )
             online = [p for p in self.paths if p not in self._offline]
             if not online:
                 raise LogDirOfflineError(f"{name}: every log directory is offline")
-            load = {p: 0 for p in online}
+            load = dict.fromkeys(online, 0)
             for held in self._where.values():
                 if held in load:
                     load[held] += 1
-            chosen = min(online, key=lambda p: load[p])   # min keeps the first of equals
+            chosen = min(online, key=lambda p: load[p])  # min keeps the first of equals
             self._where[name] = chosen
             return chosen
 

@@ -30,6 +30,7 @@ import struct
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -39,8 +40,14 @@ from . import record_format
 from .checkpoint import read_checkpoint, write_checkpoint
 from .config import LogConfig
 from .epochs import LeaderEpochCache
-from .errors import (CorruptBatchError, InvalidAppendOffsetError, LogError, LogStorageError,
-                     OffsetOutOfRangeError, RecordTooLargeError)
+from .errors import (
+    CorruptBatchError,
+    InvalidAppendOffsetError,
+    LogError,
+    LogStorageError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+)
 from .handles import FileHandleCache
 from .recovery import load_segments
 from .segment import MAX_RELATIVE_OFFSET, LogSegment, TimestampAndOffset
@@ -59,6 +66,7 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 def _reports_os_errors(method: _Method) -> _Method:
     """Hand every OSError the method raises to `on_storage_error` (the broker decides
     whether the directory is broken), then raise it as before."""
+
     @functools.wraps(method)
     def wrapper(self: PartitionLog, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -67,7 +75,8 @@ def _reports_os_errors(method: _Method) -> _Method:
             if self.on_storage_error is not None:
                 self.on_storage_error(exc)
             raise
-    return wrapper  # type: ignore[return-value]
+
+    return wrapper  # type: ignore[return-value]  # functools.wraps: the wrapper has the method's signature
 
 
 class AppendInfo(NamedTuple):
@@ -121,8 +130,17 @@ class ReadSlice:
 
 
 class PartitionLog:
-    def __init__(self, directory: Path, config: LogConfig, handles: FileHandleCache, owns_handles: bool,
-                 segments: list[LogSegment], recovery_point: int, log_start_offset: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        config: LogConfig,
+        handles: FileHandleCache,
+        owns_handles: bool,
+        segments: list[LogSegment],
+        recovery_point: int,
+        log_start_offset: int,
+        on_storage_error: Callable[[OSError], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.config = config
         self._handles = handles
@@ -142,7 +160,7 @@ class PartitionLog:
         self._checkpointed = (-1, -1)  # what recovery-point-checkpoint holds
         # Told of every OSError of a read, write, fsync, roll, checkpoint or retention, from
         # whichever thread met it (the broker takes a broken directory offline).
-        self.on_storage_error: Callable[[OSError], None] | None = None
+        self.on_storage_error = on_storage_error
         self.leader_epochs = LeaderEpochCache(directory / EPOCH_CHECKPOINT, lambda: self.log_end_offset)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
         self.leader_epochs.truncate_from_start(self._log_start)
@@ -150,17 +168,25 @@ class PartitionLog:
     # -- opening ----------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path, config: LogConfig, *, handles: FileHandleCache | None = None) -> PartitionLog:
-        """Open (creating if needed) the log in `directory`, recovering it after a crash."""
+    def open(
+        cls,
+        directory: Path,
+        config: LogConfig,
+        *,
+        handles: FileHandleCache | None = None,
+        on_storage_error: Callable[[OSError], None] | None = None,
+    ) -> PartitionLog:
+        """Open (creating if needed) the log in `directory`, recovering it after a crash.
+        `on_storage_error` is told of every OSError the log meets from then on."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        record_format.ensure(directory)   # never misread an older record format
+        record_format.ensure(directory)  # never misread an older record format
         owns = handles is None
         handles = handles if handles is not None else FileHandleCache(max_open=16)
         saved = read_checkpoint(directory / RECOVERY_CHECKPOINT, 2)
         recovery_point, log_start = saved[0] if saved else (0, 0)
         segments = load_segments(directory, config, handles, recovery_point, log_start)
-        plog = cls(directory, config, handles, owns, segments, recovery_point, log_start)
+        plog = cls(directory, config, handles, owns, segments, recovery_point, log_start, on_storage_error)
         plog._checkpointed = (recovery_point, log_start)  # a missing file reads as (0, 0)
         if plog._checkpointed != (plog.recovery_point, plog.log_start_offset):
             plog._write_checkpoint()
@@ -200,7 +226,8 @@ class PartitionLog:
             raise LogStorageError(
                 f"{self.directory.name}: an fsync failed earlier ({self._fsync_failed}); what is on disk after "
                 f"offset {self._recovery_point} is unknown, so this log takes no more writes. Restart the "
-                f"broker once the disk is healthy (recovery re-checks the log from there)")
+                f"broker once the disk is healthy (recovery re-checks the log from there)"
+            )
 
     @property
     def storage_error(self) -> OSError | None:
@@ -210,8 +237,9 @@ class PartitionLog:
     # -- append -----------------------------------------------------------------------
 
     @_reports_os_errors
-    def append(self, batch: bytes | bytearray | memoryview, *, leader_epoch: int | None = None,
-               assign_offsets: bool = True) -> AppendInfo:
+    def append(
+        self, batch: bytes | bytearray | memoryview, *, leader_epoch: int | None = None, assign_offsets: bool = True
+    ) -> AppendInfo:
         """Validate and append one or more concatenated batches, all or nothing.
 
         As leader (`assign_offsets`), base offsets are rewritten to follow the log end and
@@ -229,12 +257,13 @@ class PartitionLog:
                 if base < next_offset:
                     raise InvalidAppendOffsetError(
                         f"{self.directory.name}: batch offset {base} is below the log end offset {next_offset}; "
-                        f"truncate the replica first")
+                        f"truncate the replica first"
+                    )
                 epoch = header.partition_leader_epoch if leader_epoch is None else leader_epoch
                 plan.append((pos, header, base, epoch))
                 next_offset = base + header.last_offset_delta + 1
             self._write(view, plan)
-            for _, header, base, epoch in plan:
+            for _, _, base, epoch in plan:
                 latest = self.leader_epochs.latest_epoch
                 if epoch >= 0 and (latest is None or epoch > latest):
                     self.leader_epochs.assign(epoch, base)
@@ -251,7 +280,8 @@ class PartitionLog:
             if header.size > self.config.max_batch_bytes:
                 raise RecordTooLargeError(
                     f"a batch of {header.size} bytes is larger than max.message.bytes "
-                    f"({self.config.max_batch_bytes}); send smaller batches or raise the topic's limit")
+                    f"({self.config.max_batch_bytes}); send smaller batches or raise the topic's limit"
+                )
             headers.append((pos, header))
             pos += header.size
         return headers
@@ -267,7 +297,7 @@ class PartitionLog:
             end = pos + header.size
             if base != header.base_offset or epoch != header.partition_leader_epoch:
                 buffers.append(_PREFIX.pack(base, header.batch_length, epoch))
-                buffers.append(view[pos + _PREFIX_END:end])
+                buffers.append(view[pos + _PREFIX_END : end])
             else:
                 buffers.append(view[pos:end])
             metas.append((last, header.max_timestamp, header.size))
@@ -285,10 +315,12 @@ class PartitionLog:
         active = self._segments[-1]
         if active.size == 0:
             return False
-        return (active.size + size > self.config.segment_bytes
-                or (active.first_timestamp >= 0 and max_timestamp - active.first_timestamp > self.config.segment_ms)
-                or last_offset - active.base_offset > MAX_RELATIVE_OFFSET
-                or len(active.index) >= self.config.max_index_entries)
+        return (
+            active.size + size > self.config.segment_bytes
+            or (active.first_timestamp >= 0 and max_timestamp - active.first_timestamp > self.config.segment_ms)
+            or last_offset - active.base_offset > MAX_RELATIVE_OFFSET
+            or len(active.index) >= self.config.max_index_entries
+        )
 
     @_reports_os_errors
     def roll(self) -> None:
@@ -318,10 +350,11 @@ class PartitionLog:
             end = self.log_end_offset
             if not self._log_start <= offset <= end:
                 raise OffsetOutOfRangeError(
-                    f"{self.directory.name}: offset {offset} is outside [{self._log_start}, {end}]")
+                    f"{self.directory.name}: offset {offset} is outside [{self._log_start}, {end}]"
+                )
             if offset == end or (max_offset is not None and offset >= max_offset):
                 return ReadSlice.empty()
-            for seg in self._segments[max(bisect_right(self._bases, offset) - 1, 0):]:
+            for seg in self._segments[max(bisect_right(self._bases, offset) - 1, 0) :]:
                 limit = seg.size
                 found = seg.locate(offset, 0, limit)
                 if found is None:
@@ -330,7 +363,7 @@ class PartitionLog:
                 if length == 0:
                     return ReadSlice.empty()
                 with self._handles.pinned(seg.log_path) as fd:
-                    file = open(os.dup(fd), "rb", buffering=0, closefd=True)
+                    file = open(os.dup(fd), "rb", buffering=0, closefd=True)  # noqa: SIM115 - the ReadSlice owns it
                 return ReadSlice(file, found.position, length)
             return ReadSlice.empty()
 
@@ -379,8 +412,7 @@ class PartitionLog:
                 self._start_fresh_at(self._log_start)
                 return
             self._after_truncation()
-            log.info("%s: truncated to offset %d (log end now %d)", self.directory.name, offset,
-                     self.log_end_offset)
+            log.info("%s: truncated to offset %d (log end now %d)", self.directory.name, offset, self.log_end_offset)
 
     def _start_fresh_at(self, offset: int) -> None:
         self._drop_segments(self._segments[:])
@@ -435,7 +467,7 @@ class PartitionLog:
         config, segs = self.config, self._segments
         total = sum(s.size for s in segs)
         doomed = []
-        for seg, successor in zip(segs, segs[1:]):
+        for seg, successor in pairwise(segs):
             newest = seg.largest_timestamp()
             if newest < 0:  # no timestamps at all: fall back to the file's age
                 newest = int(os.stat(seg.log_path).st_mtime * 1000)
@@ -457,7 +489,8 @@ class PartitionLog:
             if offset > self.log_end_offset:
                 raise OffsetOutOfRangeError(
                     f"{self.directory.name}: cannot delete records before {offset}, past the log end "
-                    f"{self.log_end_offset}")
+                    f"{self.log_end_offset}"
+                )
             if offset > self._log_start:
                 self._log_start = offset
                 self.leader_epochs.truncate_from_start(offset)
@@ -474,9 +507,11 @@ class PartitionLog:
             if self._dirty_since_ms is None:
                 self._dirty_since_ms = now_ms
             config = self.config
-            return (self._rolled_unflushed
-                    or (config.flush_messages is not None and self._unflushed_messages >= config.flush_messages)
-                    or (config.flush_ms is not None and now_ms - self._dirty_since_ms >= config.flush_ms))
+            return (
+                self._rolled_unflushed
+                or (config.flush_messages is not None and self._unflushed_messages >= config.flush_messages)
+                or (config.flush_ms is not None and now_ms - self._dirty_since_ms >= config.flush_ms)
+            )
 
     @_reports_os_errors
     def flush(self) -> bool:
@@ -500,17 +535,21 @@ class PartitionLog:
                 except OSError as exc:
                     with self._lock:
                         self._fsync_failed = exc
-                    log.critical("%s: fsync failed (%s); the log takes no more writes and its recovery point "
-                                 "stays at %d until a restart", self.directory.name, exc, self._recovery_point)
+                    log.critical(
+                        "%s: fsync failed (%s); the log takes no more writes and its recovery point "
+                        "stays at %d until a restart",
+                        self.directory.name,
+                        exc,
+                        self._recovery_point,
+                    )
                     # whatever its errno (even ENOSPC), a failed fsync is a broken log, not a full disk
                     raise LogStorageError(f"{self.directory.name}: fsync failed: {exc}") from exc
                 if counts is not None:  # derived data: not fsynced, recovery rebuilds a lost tail
                     try:
                         seg.write_indexes(*counts, sync=False)
                     except OSError as exc:  # e.g. a full disk: the entries stay in memory
-                        log.warning("%s: index entries not written (%s); reads scan a little more",
-                                    seg.log_path, exc)
-                        if self.on_storage_error is not None:   # EIO here is a broken disk all the same
+                        log.warning("%s: index entries not written (%s); reads scan a little more", seg.log_path, exc)
+                        if self.on_storage_error is not None:  # EIO here is a broken disk all the same
                             self.on_storage_error(exc)
             with self._lock:
                 self._recovery_point = max(self._recovery_point, target)

@@ -1,6 +1,6 @@
 """Which record format a partition directory holds, so that older data is never misread.
 
-Until issue 11, pybroker stored one msgpack array of records inside the same 61-byte
+Before it spoke Kafka's record format, pybroker stored one msgpack array of records inside the same 61-byte
 batch header it still writes: same fields, same CRC-32C. Read as Kafka's v2 records,
 those batches would fail deep inside a consumer, or at a compaction, long after the
 broker started. So:
@@ -59,8 +59,9 @@ def unreadable_dirs(data_dir: Path) -> list[str]:
     """What is wrong with each partition directory under `data_dir` this version cannot read."""
     if not data_dir.is_dir():
         return []
-    return [_refusal(d, found) for d in sorted(data_dir.iterdir())
-            if d.is_dir() and (found := _format_of(d)) != CURRENT]
+    return [
+        _refusal(d, found) for d in sorted(data_dir.iterdir()) if d.is_dir() and (found := _format_of(d)) != CURRENT
+    ]
 
 
 def _format_of(directory: Path) -> str:
@@ -70,7 +71,7 @@ def _format_of(directory: Path) -> str:
         return marker.read_text().strip()
     first = next((p for p in sorted(directory.glob("*.log")) if p.stat().st_size > 0), None)
     if first is None:
-        return CURRENT   # nothing written yet: whatever comes will be v2
+        return CURRENT  # nothing written yet: whatever comes will be v2
     with open(first, "rb") as f:
         batch = f.read(HEADER_SIZE)
         try:
@@ -96,5 +97,7 @@ def _old_format(batch: bytes) -> str:
 
 
 def _refusal(directory: Path, found: str) -> str:
-    return (f"{directory} holds {found}; this version reads and writes only Kafka's RecordBatch v2 records "
-            f"({CURRENT}) and converts nothing: move the data directory aside (or delete it) and start again")
+    return (
+        f"{directory} holds {found}; this version reads and writes only Kafka's RecordBatch v2 records "
+        f"({CURRENT}) and converts nothing: move the data directory aside (or delete it) and start again"
+    )

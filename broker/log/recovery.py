@@ -34,7 +34,7 @@ _DERIVED = (".index", ".timeindex")
 
 def segment_bases(directory: Path) -> list[int]:
     """Base offsets of the `.log` files, after deleting leftovers of interrupted work."""
-    recover_swap_files(directory)   # an interrupted compaction: finish or discard it first
+    recover_swap_files(directory)  # an interrupted compaction: finish or discard it first
     bases = []
     for path in directory.iterdir():
         if path.name.endswith((".tmp", ".deleted")):
@@ -49,8 +49,9 @@ def segment_bases(directory: Path) -> list[int]:
     return sorted(bases)
 
 
-def load_segments(directory: Path, config: LogConfig, handles: FileHandleCache,
-                  recovery_point: int, log_start_offset: int) -> list[LogSegment]:
+def load_segments(
+    directory: Path, config: LogConfig, handles: FileHandleCache, recovery_point: int, log_start_offset: int
+) -> list[LogSegment]:
     bases = segment_bases(directory)
     segments = [LogSegment.existing(directory, b, handles, config) for b in bases]
     if not segments:
@@ -59,11 +60,15 @@ def load_segments(directory: Path, config: LogConfig, handles: FileHandleCache,
     for i in range(first, len(segments)):
         cut = segments[i].recover(trusted_below=recovery_point)
         if cut and i + 1 < len(segments):
-            log.warning("%s: deleting %d segment(s) after the cut at offset %d", directory,
-                        len(segments) - i - 1, segments[i].next_offset)
-            for seg in segments[i + 1:]:
+            log.warning(
+                "%s: deleting %d segment(s) after the cut at offset %d",
+                directory,
+                len(segments) - i - 1,
+                segments[i].next_offset,
+            )
+            for seg in segments[i + 1 :]:
                 seg.delete()
-            del segments[i + 1:]
+            del segments[i + 1 :]
             break
     for seg in segments[first:-1]:
         seg.seal()
@@ -71,11 +76,20 @@ def load_segments(directory: Path, config: LogConfig, handles: FileHandleCache,
     end = segments[-1].next_offset
     assert end is not None
     if end < recovery_point:
-        log.error("%s: the log ends at offset %d, below its recovery point %d: fsynced data is missing "
-                  "(files removed or truncated by hand?)", directory, end, recovery_point)
+        log.error(
+            "%s: the log ends at offset %d, below its recovery point %d: fsynced data is missing "
+            "(files removed or truncated by hand?)",
+            directory,
+            end,
+            recovery_point,
+        )
     if end < log_start_offset:
-        log.warning("%s: the log ends at %d, below the log start offset %d: starting empty there",
-                    directory, end, log_start_offset)
+        log.warning(
+            "%s: the log ends at %d, below the log start offset %d: starting empty there",
+            directory,
+            end,
+            log_start_offset,
+        )
         for seg in segments:
             seg.delete()
         segments = [LogSegment.create(directory, log_start_offset, handles, config)]

@@ -20,8 +20,15 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import NamedTuple
 
-from client.protocol.record_batch import (HEADER_SIZE, BatchHeader, CorruptBatchError, Record, decode_batch,
-                                          read_header, validate_batch)
+from client.protocol.record_batch import (
+    HEADER_SIZE,
+    BatchHeader,
+    CorruptBatchError,
+    Record,
+    decode_batch,
+    read_header,
+    validate_batch,
+)
 from storage import diskio
 
 from .config import LogConfig
@@ -31,7 +38,7 @@ from .index import OffsetIndex, TimeIndex
 
 log = logging.getLogger(__name__)
 
-MAX_RELATIVE_OFFSET = 2 ** 31 - 1
+MAX_RELATIVE_OFFSET = 2**31 - 1
 IOV_MAX = 1024
 
 
@@ -42,6 +49,7 @@ class Located(NamedTuple):
 
 class TimestampAndOffset(NamedTuple):
     """A record found by time: its timestamp and offset (what ListOffsets answers)."""
+
     timestamp: int
     offset: int
 
@@ -101,13 +109,13 @@ class LogSegment:
     def index(self) -> OffsetIndex:
         if self._index is None:
             self._ensure_indexes()
-        return self._index  # type: ignore[return-value]
+        return self._index  # type: ignore[return-value]  # _ensure_indexes() has just set it
 
     @property
     def timeindex(self) -> TimeIndex:
         if self._timeindex is None:
             self._ensure_indexes()
-        return self._timeindex  # type: ignore[return-value]
+        return self._timeindex  # type: ignore[return-value]  # _ensure_indexes() has just set it
 
     def _ensure_indexes(self) -> None:
         """Lazy load of an old segment's indexes; rebuilt from the log if inconsistent.
@@ -118,7 +126,7 @@ class LogSegment:
         """
         if not self._load_indexes():
             log.warning("%s: index missing or inconsistent, rebuilding it from the log", self.log_path)
-            self._rebuild(trusted_below=2 ** 63 - 1)
+            self._rebuild(trusted_below=2**63 - 1)
             self.seal()
             self.write_indexes(len(self.index), len(self.timeindex))
             return
@@ -156,9 +164,11 @@ class LogSegment:
             header = self._header_at(fd, pos)
             _, reason = self._check_batch(fd, pos, os.fstat(fd).st_size, header.base_offset)
         if reason is not None:  # the batch we resume after is below the recovery point
-            raise LogCorruptionError(f"{self.log_path}: batch at byte {pos} is below the recovery point "
-                                     f"{trusted_below} but invalid: {reason}. Delete the partition directory "
-                                     f"to re-replicate it")
+            raise LogCorruptionError(
+                f"{self.log_path}: batch at byte {pos} is below the recovery point "
+                f"{trusted_below} but invalid: {reason}. Delete the partition directory "
+                f"to re-replicate it"
+            )
         if header.last_offset - self.base_offset != index.keys[i]:
             log.warning("%s: index entry %d disagrees with the log, rebuilding", self.log_path, i)
             return self._rebuild(trusted_below)
@@ -197,9 +207,16 @@ class LogSegment:
                         raise LogCorruptionError(
                             f"{self.log_path}: batch at byte {pos} (offset {next_offset}) is below the recovery "
                             f"point {trusted_below} but invalid: {reason}. Delete the partition directory to "
-                            f"re-replicate it")
-                    log.warning("%s: truncating %d bytes from byte %d (offset %d on): %s",
-                                self.log_path, file_size - pos, pos, next_offset, reason)
+                            f"re-replicate it"
+                        )
+                    log.warning(
+                        "%s: truncating %d bytes from byte %d (offset %d on): %s",
+                        self.log_path,
+                        file_size - pos,
+                        pos,
+                        next_offset,
+                        reason,
+                    )
                     os.ftruncate(fd, pos)
                     os.fsync(fd)
                     break
@@ -211,7 +228,9 @@ class LogSegment:
         self.size, self.next_offset = pos, next_offset
         return cut
 
-    def _check_batch(self, fd: int, pos: int, file_size: int, next_offset: int) -> tuple[BatchHeader | None, str | None]:
+    def _check_batch(
+        self, fd: int, pos: int, file_size: int, next_offset: int
+    ) -> tuple[BatchHeader | None, str | None]:
         if file_size - pos < HEADER_SIZE:
             return None, f"torn batch header ({file_size - pos} bytes)"
         try:
@@ -252,12 +271,15 @@ class LogSegment:
         try:
             pos = self.size
             for i in range(0, len(buffers), IOV_MAX):
-                chunk = buffers[i:i + IOV_MAX]
+                chunk = buffers[i : i + IOV_MAX]
                 written = diskio.pwritev(fd, chunk, pos)
                 if written != (want := sum(map(len, chunk))):
                     os.ftruncate(fd, self.size)
-                    raise OSError(errno.ENOSPC, f"short write ({written} of {want} bytes): the disk is full; "
-                                                f"nothing of this append is kept", str(self.log_path))
+                    raise OSError(
+                        errno.ENOSPC,
+                        f"short write ({written} of {want} bytes): the disk is full; nothing of this append is kept",
+                        str(self.log_path),
+                    )
                 pos += written
         finally:
             self.handles.release(self.log_path)
@@ -271,8 +293,11 @@ class LogSegment:
     def seal(self) -> None:
         """On roll: a last time-index entry so the segment's max timestamp is on disk."""
         timeindex = self.timeindex
-        if self.next_offset is not None and self.next_offset > self.base_offset and (
-                not timeindex or self.max_timestamp > timeindex.keys[-1]):
+        if (
+            self.next_offset is not None
+            and self.next_offset > self.base_offset
+            and (not timeindex or self.max_timestamp > timeindex.keys[-1])
+        ):
             timeindex.append(self.max_timestamp, self.next_offset - 1 - self.base_offset)
 
     def largest_timestamp(self) -> int:
@@ -286,8 +311,9 @@ class LogSegment:
         try:
             return read_header(os.pread(fd, HEADER_SIZE, pos))
         except CorruptBatchError as e:
-            raise LogCorruptionError(f"{self.log_path}: {e}; the segment is damaged, delete the partition "
-                                     f"directory to re-replicate it") from None
+            raise LogCorruptionError(
+                f"{self.log_path}: {e}; the segment is damaged, delete the partition directory to re-replicate it"
+            ) from None
 
     def locate(self, offset: int, start: int = 0, end: int | None = None) -> Located | None:
         """The first batch at or after `start` whose last offset >= `offset`, or None."""
@@ -345,8 +371,10 @@ class LogSegment:
         try:
             return decode_batch(os.pread(fd, header.size, pos))
         except CorruptBatchError as e:
-            raise LogCorruptionError(f"{self.log_path}: batch at byte {pos}: {e}; the segment is damaged, delete "
-                                     f"the partition directory to re-replicate it") from None
+            raise LogCorruptionError(
+                f"{self.log_path}: batch at byte {pos}: {e}; the segment is damaged, delete "
+                f"the partition directory to re-replicate it"
+            ) from None
 
     # -- truncation, durability, deletion ---------------------------------------------
 

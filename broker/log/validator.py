@@ -28,8 +28,14 @@ the log stamps offsets and epochs) and never append: it only refuses.
 
 from __future__ import annotations
 
-from client.protocol.record_batch import (BatchHeader, CorruptBatchError, InvalidRecordError, TimestampType,
-                                          records_bytes, validate_batch)
+from client.protocol.record_batch import (
+    BatchHeader,
+    CorruptBatchError,
+    InvalidRecordError,
+    TimestampType,
+    records_bytes,
+    validate_batch,
+)
 from client.protocol.records import check_records
 
 from .config import LogConfig
@@ -60,22 +66,30 @@ def validate_for_append(batch: bytes | bytearray | memoryview, config: LogConfig
     if header.size > config.max_batch_bytes:
         raise RecordTooLargeError(
             f"a batch of {header.size} bytes is larger than max.message.bytes ({config.max_batch_bytes}); "
-            "send smaller batches or raise the topic's limit")
+            "send smaller batches or raise the topic's limit"
+        )
     if header.size != len(batch):
-        raise InvalidRecordError(f"{len(batch) - header.size} bytes follow the batch: a produce carries one "
-                                 "batch per partition")
+        raise InvalidRecordError(
+            f"{len(batch) - header.size} bytes follow the batch: a produce carries one batch per partition"
+        )
     count = header.record_count
     if header.last_offset_delta != count - 1:
-        raise InvalidRecordError(f"the batch claims {count} records but a last offset delta of "
-                                 f"{header.last_offset_delta} (it must be {count - 1})")
+        raise InvalidRecordError(
+            f"the batch claims {count} records but a last offset delta of "
+            f"{header.last_offset_delta} (it must be {count - 1})"
+        )
     if header.attributes & CONTROL_BIT:
         raise InvalidRecordError("clients may not write control batches")
     if header.producer_id >= 0 and header.base_sequence < 0:
-        raise InvalidRecordError(f"batch of producer {header.producer_id} has no base sequence "
-                                 f"({header.base_sequence})")
-    newest = header.base_timestamp + check_records(records_bytes(batch, 0, header, decompression_limit(config)),
-                                                       count, config.compacted)
+        raise InvalidRecordError(
+            f"batch of producer {header.producer_id} has no base sequence ({header.base_sequence})"
+        )
+    top = check_records(records_bytes(batch, 0, header, decompression_limit(config)), count, config.compacted)
+    if top is None:
+        raise InvalidRecordError("the batch holds no records: a batch carries at least one")
+    newest = header.base_timestamp + top
     if header.timestamp_type is TimestampType.CREATE_TIME and newest != header.max_timestamp:
-        raise InvalidRecordError(f"the batch claims a max timestamp of {header.max_timestamp} but its newest "
-                                 f"record has {newest}")
+        raise InvalidRecordError(
+            f"the batch claims a max timestamp of {header.max_timestamp} but its newest record has {newest}"
+        )
     return header

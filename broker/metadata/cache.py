@@ -17,7 +17,7 @@ from broker.security.inter_broker import InterBrokerLink
 @dataclass
 class TopicMetadata:
     name: str
-    assignment: dict[int, list[int]]                  # partition -> replicas (AR order)
+    assignment: dict[int, list[int]]  # partition -> replicas (AR order)
     configs: dict[str, str] = field(default_factory=dict)
     states: dict[int, PartitionState] = field(default_factory=dict)
 
@@ -27,7 +27,7 @@ class MetadataCache:
         self.cluster_id: str | None = None
         self.controller_id: int = -1
         self.brokers: dict[int, BrokerInfo] = {}
-        self.broker_epochs: dict[int, int] = {}   # czxid of each /brokers/ids/<id> (KIP-380)
+        self.broker_epochs: dict[int, int] = {}  # czxid of each /brokers/ids/<id> (KIP-380)
         self.topics: dict[str, TopicMetadata] = {}
         # Monotonic time our coord connection went SUSPENDED (None while connected): past
         # the session timeout our session has expired at coord as far as anyone else can

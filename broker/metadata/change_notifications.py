@@ -25,5 +25,5 @@ async def purge_old(coord: CoordClient, path: str, children: Iterable[str], ttl_
             _, stat = await coord.get(node)
             if now_ms - stat.ctime > ttl_ms:
                 await coord.delete(node, version=stat.version)
-        except (NoNodeError, BadVersionError):   # another broker purged it first
+        except (NoNodeError, BadVersionError):  # another broker purged it first
             continue

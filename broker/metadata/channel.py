@@ -18,21 +18,27 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from broker.metadata.cache import MetadataCache
+from broker.metadata.controller_requests import VERSIONS
 from client.conn import BrokerConnection
 from client.errors import ClientError
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.messages import Message
 
-from broker.metadata.cache import MetadataCache
-from broker.metadata.controller_requests import VERSIONS
-
 log = logging.getLogger(__name__)
 
 
 class ControllerChannel:
-    def __init__(self, cache: MetadataCache, broker_id: int, *, request_timeout_ms: int = 30000,
-                 retry_s: float = 0.2, local: Callable[[ApiKey, Message], Awaitable[Message]] | None = None) -> None:
+    def __init__(
+        self,
+        cache: MetadataCache,
+        broker_id: int,
+        *,
+        request_timeout_ms: int = 30000,
+        retry_s: float = 0.2,
+        local: Callable[[ApiKey, Message], Awaitable[Message]] | None = None,
+    ) -> None:
         self.cache = cache
         self.broker_id = broker_id
         self.request_timeout_ms = request_timeout_ms
@@ -43,14 +49,15 @@ class ControllerChannel:
         # (same handlers, same checks; no socket, and ready before it accepts clients).
         self.local = local
 
-    def send(self, broker_id: int, api_key: ApiKey, body: Message) -> asyncio.Future:
+    def send(self, broker_id: int, api_key: int, body: Message) -> asyncio.Future:
         """Queue a request; the future gets the response message, or None if the broker left."""
         fut = asyncio.get_running_loop().create_future()
         if broker_id not in self._queues:
             self._queues[broker_id] = asyncio.Queue()
             self._tasks[broker_id] = asyncio.get_running_loop().create_task(
-                self._drain(broker_id), name=f"controller-channel-{broker_id}")
-        self._queues[broker_id].put_nowait((api_key, body, fut))
+                self._drain(broker_id), name=f"controller-channel-{broker_id}"
+            )
+        self._queues[broker_id].put_nowait((ApiKey(api_key), body, fut))
         return fut
 
     def forget(self, broker_id: int) -> None:
@@ -88,8 +95,10 @@ class ControllerChannel:
                         else:
                             if conn is None or not conn.connected:
                                 conn = await self.cache.inter_broker.open(
-                                    self.cache.brokers[broker_id], client_id=f"controller-{self.broker_id}",
-                                    request_timeout_ms=self.request_timeout_ms)
+                                    self.cache.brokers[broker_id],
+                                    client_id=f"controller-{self.broker_id}",
+                                    request_timeout_ms=self.request_timeout_ms,
+                                )
                             response = await conn.request(api_key, body, api_version=VERSIONS[api_key])
                     except (ClientError, OSError) as exc:
                         log.debug("controller request to broker %d failed (%s); retrying", broker_id, exc)
@@ -124,8 +133,11 @@ def _logged(broker_id: int, api_key: ApiKey, response: Message) -> Message:
     if response.error_code:
         log.warning("broker %d refused %s: %s", broker_id, ApiKey(api_key).name, _name(response.error_code))
     elif api_key in (ApiKey.LEADER_AND_ISR, ApiKey.STOP_REPLICA):
-        failed = [f"{e.topic_name}-{e.partition_index}: {_name(e.error_code)}"
-                  for e in response.partition_errors if e.error_code]
+        failed = [
+            f"{e.topic_name}-{e.partition_index}: {_name(e.error_code)}"
+            for e in response.partition_errors
+            if e.error_code
+        ]
         if failed:
             log.warning("broker %d could not apply %s for %s", broker_id, ApiKey(api_key).name, ", ".join(failed))
     return response

@@ -34,12 +34,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from client.protocol.api import ApiKey
-from client.protocol.errors import ErrorCode
-from client.protocol.messages import Message
-from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
-from coord.protocol.errors import ErrorCode as CoordErrorCode
-
 from broker.metadata import controller_actions as A
 from broker.metadata import controller_events as E
 from broker.metadata import controller_requests as requests
@@ -48,6 +42,11 @@ from broker.metadata.cache import TopicMetadata
 from broker.metadata.controller_core import ControllerCore
 from broker.metadata.store import MetadataStore
 from broker.refusal import ErrorReply
+from client.protocol.api import ApiKey
+from client.protocol.errors import ErrorCode
+from client.protocol.messages import Message
+from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
+from coord.protocol.errors import ErrorCode as CoordErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +63,22 @@ class NotControllerError(RuntimeError):
     """Another live broker holds /controller; this one must not write leadership."""
 
 
-DELIVERY_TIMEOUT_S = 10.0   # how long a reply waits for the brokers' answers
-MULTI_CHUNK = 1000          # state writes per coord multi (coord requests stay far below 1 MiB)
-ERROR_BACKOFF_S = 1.0       # after coord trouble, before the core hears of it (it may retry)
+DELIVERY_TIMEOUT_S = 10.0  # how long a reply waits for the brokers' answers
+MULTI_CHUNK = 1000  # state writes per coord multi (coord requests stay far below 1 MiB)
+ERROR_BACKOFF_S = 1.0  # after coord trouble, before the core hears of it (it may retry)
 
 Write = A.WriteStates | A.CreateTopicZnodes | A.AddPartitionZnodes
 
 
 class Controller:
-    def __init__(self, store: MetadataStore, channel: Channel, *, unclean_default: bool = False,
-                 rebalance_interval_s: float | None = None) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        channel: Channel,
+        *,
+        unclean_default: bool = False,
+        rebalance_interval_s: float | None = None,
+    ) -> None:
         self.store = store
         self.coord = store.coord
         self.cache = store.cache
@@ -84,11 +89,11 @@ class Controller:
         self._replies: dict[int, asyncio.Future] = {}
         self._requests = 0
         self._contending: asyncio.Task | None = None
-        self._race_error: Exception | None = None   # why the last race failed (start() raises it)
-        self._racing = False    # a race round is running (its own /controller changes fire watches)
-        self._rerace = False    # /controller changed during that round
+        self._race_error: Exception | None = None  # why the last race failed (start() raises it)
+        self._racing = False  # a race round is running (its own /controller changes fire watches)
+        self._rerace = False  # /controller changed during that round
         self._rebalancer: asyncio.Task | None = None
-        self._log_dir_watch = False    # a watch on /log_dir_event_notification is pending
+        self._log_dir_watch = False  # a watch on /log_dir_event_notification is pending
         self._background: set[asyncio.Task] = set()
         store.listener = self
 
@@ -138,11 +143,13 @@ class Controller:
                     sent[broker] = self.channel.send(broker, ApiKey.LEADER_AND_ISR, body)
                     sent[broker].add_done_callback(functools.partial(self._leader_and_isr_answered, broker))
                 case A.SendUpdateMetadata(broker, to, views):
-                    self.channel.send(broker, ApiKey.UPDATE_METADATA,
-                                      requests.update_metadata(to, self.cache, self._known(views)))
+                    self.channel.send(
+                        broker, ApiKey.UPDATE_METADATA, requests.update_metadata(to, self.cache, self._known(views))
+                    )
                 case A.SendStopReplica(broker, to, partitions):
-                    sent[broker] = self.channel.send(broker, ApiKey.STOP_REPLICA,
-                                                     requests.stop_replica(to, list(partitions), delete=True))
+                    sent[broker] = self.channel.send(
+                        broker, ApiKey.STOP_REPLICA, requests.stop_replica(to, list(partitions), delete=True)
+                    )
                 case A.ForgetBroker(broker):
                     self.channel.forget(broker)
                 case A.DeleteTopicZnodes(name):
@@ -152,7 +159,7 @@ class Controller:
                     tail.append(action)
         if all(isinstance(a, A.Reply) and not a.settle for a in tail):
             for reply in tail:
-                self._answer(reply)   # type: ignore[arg-type]
+                self._answer(reply)  # type: ignore[arg-type]
         else:
             self._spawn(self._finish(tail, sent))
 
@@ -173,8 +180,8 @@ class Controller:
                         await self.coord.delete(path, recursive=True)
                     except NoNodeError:
                         pass
-            except Exception as exc:   # coord trouble: whoever waits for this step hears of it
-                for reply in tail[i + 1:]:
+            except Exception as exc:  # coord trouble: whoever waits for this step hears of it
+                for reply in tail[i + 1 :]:
                     fut = self._replies.pop(reply.request_id, None) if isinstance(reply, A.Reply) else None
                     if fut is not None and not fut.done():
                         fut.set_exception(exc)
@@ -206,15 +213,21 @@ class Controller:
     # -- the store's reads (MetadataListener) ----------------------------------------------------
 
     def brokers_read(self) -> None:
-        self._feed(E.BrokersChanged(dict(self.cache.broker_epochs),
-                                    {b: info.rack for b, info in self.cache.brokers.items()}))
+        self._feed(
+            E.BrokersChanged(dict(self.cache.broker_epochs), {b: info.rack for b, info in self.cache.brokers.items()})
+        )
 
     def topic_read(self, name: str, topic: TopicMetadata | None) -> None:
         if topic is None:
             self._feed(E.TopicGone(name))
             return
-        self._feed(E.TopicLoaded(E.TopicView(name, {p: tuple(r) for p, r in topic.assignment.items()},
-                                             dict(topic.configs), dict(topic.states))))
+        self._feed(
+            E.TopicLoaded(
+                E.TopicView(
+                    name, {p: tuple(r) for p, r in topic.assignment.items()}, dict(topic.configs), dict(topic.states)
+                )
+            )
+        )
 
     def state_read(self, topic: str, partition: int, state: Z.PartitionState) -> None:
         self._feed(E.StateChanged(topic, partition, state))
@@ -227,7 +240,7 @@ class Controller:
         if self._contending is not None:
             self._contending.cancel()
         self._feed(E.EpochLost())
-        self._log_dir_watch = False   # a new session: the old one's watches are gone
+        self._log_dir_watch = False  # a new session: the old one's watches are gone
         await self.store.load_all()
         self._race_error = None
         self._feed(E.ControllerVacant())
@@ -264,7 +277,7 @@ class Controller:
                 won = await self._elect()
                 if won is not None or not self._rerace:
                     break
-        except Exception as exc:  # coord unreachable mid-race: the rejoin path starts over
+        except Exception as exc:  # noqa: BLE001 - coord unreachable mid-race: the rejoin path starts over
             log.warning("controller election by broker %d failed: %s", self.broker_id, exc)
             self._race_error = exc
             self._feed(E.RaceLost(-1))
@@ -275,9 +288,9 @@ class Controller:
             self._feed(E.RaceLost(self.cache.controller_id))
             return
         try:
-            await self.store.refresh_brokers()   # watches stay armed once: no duplicates
+            await self.store.refresh_brokers()  # watches stay armed once: no duplicates
             await self.store.refresh_topics()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - coord unreachable: recorded; the rejoin path starts over
             log.warning("controller %d: reading the metadata after winning failed: %s", self.broker_id, exc)
             self._race_error = exc
             self._feed(E.EpochLost())
@@ -285,7 +298,7 @@ class Controller:
         await self._ask(lambda request_id: E.EpochWon(won[0], won[1], request_id))
         if not self.active:
             return
-        self._spawn(self._log_dir_events())   # failures noticed while no controller was acting
+        self._spawn(self._log_dir_events())  # failures noticed while no controller was acting
         if self.rebalance_interval_s and (self._rebalancer is None or self._rebalancer.done()):
             self._rebalancer = asyncio.get_running_loop().create_task(self._rebalance_loop())
 
@@ -348,7 +361,7 @@ class Controller:
             event = await self._commit(action)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:   # coord unreachable or the session in doubt
+        except Exception as exc:  # noqa: BLE001 - coord unreachable or the session in doubt: retried
             log.warning("controller %d: coord write failed (%s)", self.broker_id, exc)
             await asyncio.sleep(ERROR_BACKOFF_S)
             event = E.WriteFailed(action.write_id, E.Failure.ERROR)
@@ -366,8 +379,11 @@ class Controller:
             states = action.states
         else:
             data, stat = await self.coord.get(Z.topic_path(action.name))
-            txn.set_data(Z.topic_path(action.name), Z.encode_assignment(
-                _lists(action.assignment), Z.decode_topic_id(action.name, data)), version=stat.version)
+            txn.set_data(
+                Z.topic_path(action.name),
+                Z.encode_assignment(_lists(action.assignment), Z.decode_topic_id(action.name, data)),
+                version=stat.version,
+            )
             states = action.added
         for partition, state in sorted(states.items()):
             txn.create(Z.partition_path(action.name, partition), b"")
@@ -375,7 +391,7 @@ class Controller:
         failure = _failure(await txn.commit())
         if failure is not None:
             return E.WriteFailed(action.write_id, failure)
-        await self.store.refresh_topic(action.name)   # into the cache and the core, watches armed
+        await self.store.refresh_topic(action.name)  # into the cache and the core, watches armed
         return E.WriteDone(action.write_id)
 
     async def _write_states(self, action: A.WriteStates) -> E.WriteDone | E.WriteFailed:
@@ -384,7 +400,7 @@ class Controller:
         versions: list[int] = []
         writes = action.writes
         for i in range(0, len(writes), MULTI_CHUNK):
-            chunk = writes[i:i + MULTI_CHUNK]
+            chunk = writes[i : i + MULTI_CHUNK]
             txn = self.coord.transaction()
             txn.check(Z.CONTROLLER_EPOCH, version=action.epoch_zk_version)
             for w in chunk:
@@ -393,10 +409,15 @@ class Controller:
             failure = _failure(results)
             if failure is not None:
                 return E.WriteFailed(action.write_id, failure)
-            for w, stat in zip(chunk, results[1:]):
+            for w, stat in zip(chunk, results[1:], strict=True):
                 versions.append(stat.version)
-                self.cache.set_state(w.topic, w.partition, Z.PartitionState(
-                    w.state.leader, w.state.leader_epoch, w.state.isr, w.state.controller_epoch, stat.version))
+                self.cache.set_state(
+                    w.topic,
+                    w.partition,
+                    Z.PartitionState(
+                        w.state.leader, w.state.leader_epoch, w.state.isr, w.state.controller_epoch, stat.version
+                    ),
+                )
         return E.WriteDone(action.write_id, tuple(versions))
 
     async def _reload(self, token: int, topics: tuple[str, ...]) -> None:
@@ -405,30 +426,41 @@ class Controller:
                 await self.store.refresh_topic(name)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - coord unreachable: re-read after a back-off
             log.warning("controller %d: re-reading %s failed (%s)", self.broker_id, list(topics), exc)
             await asyncio.sleep(ERROR_BACKOFF_S)
         self._feed(E.Reloaded(token))
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def create_topic(self, name: Any, num_partitions: Any, replication_factor: Any,
-                           configs: Any, *, validate_only: bool = False,
-                           assignment: dict[int, list[int]] | None = None) -> ErrorReply | None:
+    async def create_topic(
+        self,
+        name: Any,
+        num_partitions: Any,
+        replication_factor: Any,
+        configs: Any,
+        *,
+        validate_only: bool = False,
+        assignment: dict[int, list[int]] | None = None,
+    ) -> ErrorReply | None:
         """Create a topic; `assignment` (checked by `replica_assignment`) replaces our placement."""
-        return await self._ask(lambda rid: E.CreateTopic(rid, name, num_partitions, replication_factor, configs,
-                                                         validate_only, assignment))
+        return await self._ask(
+            lambda rid: E.CreateTopic(rid, name, num_partitions, replication_factor, configs, validate_only, assignment)
+        )
 
     async def delete_topic(self, name: Any) -> ErrorReply | None:
         return await self._ask(lambda rid: E.DeleteTopic(rid, name))
 
-    async def create_partitions(self, name: Any, count: Any, *, validate_only: bool = False,
-                                assignment: list[list[int]] | None = None) -> ErrorReply | None:
+    async def create_partitions(
+        self, name: Any, count: Any, *, validate_only: bool = False, assignment: list[list[int]] | None = None
+    ) -> ErrorReply | None:
         """Grow topic `name` to `count` partitions (Kafka's CreatePartitions)."""
         given = tuple(tuple(r) for r in assignment) if assignment else None
         return await self._ask(lambda rid: E.CreatePartitions(rid, name, count, validate_only, given))
 
-    async def controlled_shutdown(self, broker_id: Any, broker_epoch: Any) -> tuple[ErrorReply | None, list[tuple[str, int]]]:
+    async def controlled_shutdown(
+        self, broker_id: Any, broker_epoch: Any
+    ) -> tuple[ErrorReply | None, list[tuple[str, int]]]:
         """Move leadership off `broker_id` before it stops; returns what it still leads."""
         answer = await self._ask(lambda rid: E.ControlledShutdown(rid, broker_id, broker_epoch))
         return answer if answer[0] is None else (answer, [])
@@ -437,8 +469,9 @@ class Controller:
         answer = await self._ask(E.PreferredElection)
         return answer if isinstance(answer, list) else []
 
-    async def elect_leaders(self, election_type: int, wanted: set[tuple[str, int]] | None
-                            ) -> ErrorReply | dict[tuple[str, int], ErrorReply | None]:
+    async def elect_leaders(
+        self, election_type: int, wanted: set[tuple[str, int]] | None
+    ) -> ErrorReply | dict[tuple[str, int], ErrorReply | None]:
         """ElectLeaders (KIP-460): each existing partition of `wanted` (every partition if
         None) -> why it was not elected, or None once its new leader is written and told."""
         chosen = None if wanted is None else frozenset(wanted)
@@ -477,8 +510,11 @@ class Controller:
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("controller %d: ignoring log dir event %s: %s", self.broker_id, child, exc)
         if brokers:
-            log.info("controller %d: broker(s) %s report a failed log directory; asking which replicas are offline",
-                     self.broker_id, sorted(brokers))
+            log.info(
+                "controller %d: broker(s) %s report a failed log directory; asking which replicas are offline",
+                self.broker_id,
+                sorted(brokers),
+            )
             self._feed(E.LogDirFailed(frozenset(brokers)))
         for child in children:
             try:
@@ -494,9 +530,13 @@ class Controller:
         if response is None or response.error_code:
             return
         errors = [((e.topic_name, e.partition_index), e.error_code) for e in response.partition_errors]
-        self._feed(E.LeaderAndIsrAnswered(
-            broker, frozenset(tp for tp, code in errors if code == ErrorCode.KAFKA_STORAGE_ERROR),
-            frozenset(tp for tp, code in errors if code == ErrorCode.NONE)))
+        self._feed(
+            E.LeaderAndIsrAnswered(
+                broker,
+                frozenset(tp for tp, code in errors if code == ErrorCode.KAFKA_STORAGE_ERROR),
+                frozenset(tp for tp, code in errors if code == ErrorCode.NONE),
+            )
+        )
 
 
 def _lists(assignment: Any) -> dict[int, list[int]]:

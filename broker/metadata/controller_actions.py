@@ -140,5 +140,18 @@ class Note:
     warning: bool = False
 
 
-Action = (Note | ContendForController | WriteStates | CreateTopicZnodes | AddPartitionZnodes | DeleteTopicZnodes
-          | Reload | SendLeaderAndIsr | SendUpdateMetadata | SendStopReplica | ForgetBroker | Reply | Acting)
+Action = (
+    Note
+    | ContendForController
+    | WriteStates
+    | CreateTopicZnodes
+    | AddPartitionZnodes
+    | DeleteTopicZnodes
+    | Reload
+    | SendLeaderAndIsr
+    | SendUpdateMetadata
+    | SendStopReplica
+    | ForgetBroker
+    | Reply
+    | Acting
+)

@@ -34,8 +34,6 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 
-from client.protocol.errors import ErrorCode
-
 from broker.metadata import controller_actions as A
 from broker.metadata import controller_events as E
 from broker.metadata.controller_requests import Addressing
@@ -44,19 +42,20 @@ from broker.metadata.requested_election import requested_election
 from broker.metadata.validation import MAX_PARTITIONS, assign_replicas, check_new_topic
 from broker.metadata.znodes import PartitionState
 from broker.refusal import ErrorReply
+from client.protocol.errors import ErrorCode
 
-ATTEMPTS = 5   # decide-write rounds per job before it gives up (each after a re-read)
+ATTEMPTS = 5  # decide-write rounds per job before it gives up (each after a re-read)
 
 TopicPartition = tuple[str, int]
 Decide = Callable[[str, int, list[int], PartitionState], PartitionState | None]
 Job = Generator[A.Action, E.Event, None]
 
 
-class _Fenced(Exception):
+class _FencedError(Exception):
     """/controller_epoch moved: another broker is controller."""
 
 
-class _Failed(Exception):
+class _FailedError(Exception):
     """The job could not finish (coord trouble, or states kept changing)."""
 
 
@@ -71,8 +70,8 @@ class _Topic:
 class _Item:
     kind: str
     make: Callable[[], Job]
-    request_id: int = 0        # 0: nobody waits for a reply
-    retry: bool = False        # re-queued if it fails (broker changes, takeover, offline replicas)
+    request_id: int = 0  # 0: nobody waits for a reply
+    retry: bool = False  # re-queued if it fails (broker changes, takeover, offline replicas)
 
 
 class ControllerCore:
@@ -81,19 +80,19 @@ class ControllerCore:
         self.unclean_default = unclean_default
         self.epoch = -1
         self.epoch_zk_version = -1
-        self.holder = -1                      # the controller as far as we know
+        self.holder = -1  # the controller as far as we know
         self.contending = False
-        self.brokers: dict[int, int] = {}     # registered brokers -> broker epoch
+        self.brokers: dict[int, int] = {}  # registered brokers -> broker epoch
         self.racks: dict[int, str | None] = {}
-        self.known: dict[int, int] = {}       # live brokers -> broker epoch, as last acted on
-        self.leaving: set[int] = set()        # brokers in controlled shutdown
-        self.offline: dict[int, set[TopicPartition]] = {}   # broker -> its replicas on failed disks
+        self.known: dict[int, int] = {}  # live brokers -> broker epoch, as last acted on
+        self.leaving: set[int] = set()  # brokers in controlled shutdown
+        self.offline: dict[int, set[TopicPartition]] = {}  # broker -> its replicas on failed disks
         self.topics: dict[str, _Topic] = {}
-        self.leader_elections = 0             # partitions given a new live leader (metrics)
+        self.leader_elections = 0  # partitions given a new live leader (metrics)
         self._queue: deque[_Item] = deque()
         self._running: _Item | None = None
         self._job: Job | None = None
-        self._awaiting = 0                    # the write id or reload token the job waits for
+        self._awaiting = 0  # the write id or reload token the job waits for
         self._next_id = 0
         self._out: list[A.Action] = []
 
@@ -137,15 +136,19 @@ class ControllerCore:
                 if self.active and not any(i.kind == "brokers" for i in self._queue):
                     self._queue.append(_Item("brokers", self._brokers_moved, retry=True))
             case E.TopicLoaded(view):
-                self.topics[view.name] = _Topic({p: tuple(r) for p, r in view.assignment.items()},
-                                                dict(view.configs), dict(view.states))
+                self.topics[view.name] = _Topic(
+                    {p: tuple(r) for p, r in view.assignment.items()}, dict(view.configs), dict(view.states)
+                )
             case E.TopicGone(name):
                 self.topics.pop(name, None)
             case E.StateChanged(topic, partition, state):
                 meta = self.topics.get(topic)
                 old = meta.states.get(partition) if meta is not None else None
-                if meta is not None and partition in meta.assignment and \
-                        (old is None or state.zk_version >= old.zk_version):
+                if (
+                    meta is not None
+                    and partition in meta.assignment
+                    and (old is None or state.zk_version >= old.zk_version)
+                ):
                     meta.states[partition] = state
             case E.WriteDone() | E.WriteFailed() | E.Reloaded():
                 token = event.token if isinstance(event, E.Reloaded) else event.write_id
@@ -160,17 +163,17 @@ class ControllerCore:
                 self._request(event)
 
     def _request(self, event: E.Event) -> None:
-        request_id: int = event.request_id   # type: ignore[union-attr]
+        request_id: int = event.request_id  # type: ignore[union-attr]
         if not self.active:
             self._out.append(A.Reply(request_id, self._not_controller()))
             return
         jobs: dict[type, Callable[[], Job]] = {
-            E.CreateTopic: lambda: self._create_topic(event),        # type: ignore[arg-type]
+            E.CreateTopic: lambda: self._create_topic(event),  # type: ignore[arg-type]
             E.CreatePartitions: lambda: self._create_partitions(event),  # type: ignore[arg-type]
-            E.DeleteTopic: lambda: self._delete_topic(event),        # type: ignore[arg-type]
+            E.DeleteTopic: lambda: self._delete_topic(event),  # type: ignore[arg-type]
             E.ControlledShutdown: lambda: self._controlled_shutdown(event),  # type: ignore[arg-type]
             E.PreferredElection: lambda: self._preferred(request_id),
-            E.ElectLeaders: lambda: self._elect_leaders(event),      # type: ignore[arg-type]
+            E.ElectLeaders: lambda: self._elect_leaders(event),  # type: ignore[arg-type]
         }
         make = jobs.get(type(event))
         if make is None:
@@ -190,24 +193,27 @@ class ControllerCore:
         item, job = self._running, self._job
         assert item is not None and job is not None
         try:
-            wait = job.send(result)    # type: ignore[arg-type]
+            wait = job.send(result)  # type: ignore[arg-type]
         except StopIteration:
             self._running = self._job = None
             return
-        except _Fenced:
+        except _FencedError:
             self._demote("another broker became controller")
             return
-        except _Failed as exc:
+        except _FailedError as exc:
             self._running = self._job = None
             self._out.append(A.Note(f"controller {self.broker_id}: {item.kind} failed: {exc}", warning=True))
             if item.request_id:
                 self._refuse(item.request_id, ErrorCode.NOT_CONTROLLER, f"{exc}; ask again")
             if item.retry:
-                self._queue.append(_Item(item.kind, item.make, retry=True) if item.kind != "takeover" else
-                                   _Item("takeover", lambda: self._takeover(0), retry=True))
+                self._queue.append(
+                    _Item(item.kind, item.make, retry=True)
+                    if item.kind != "takeover"
+                    else _Item("takeover", lambda: self._takeover(0), retry=True)
+                )
             return
         self._out.append(wait)
-        self._awaiting = wait.token if isinstance(wait, A.Reload) else wait.write_id   # type: ignore[union-attr]
+        self._awaiting = wait.token if isinstance(wait, A.Reload) else wait.write_id  # type: ignore[union-attr]
 
     def _demote(self, why: str) -> None:
         """Stop acting: abandon the running job, refuse every request held."""
@@ -222,8 +228,9 @@ class ControllerCore:
             if item.request_id:
                 self._out.append(A.Reply(item.request_id, self._not_controller()))
         if was:
-            self._out.append(A.Note(f"controller {self.broker_id}: no longer acting as controller ({why})",
-                                    warning=True))
+            self._out.append(
+                A.Note(f"controller {self.broker_id}: no longer acting as controller ({why})", warning=True)
+            )
 
     def _next(self) -> int:
         self._next_id += 1
@@ -253,8 +260,9 @@ class ControllerCore:
         return [(t, p) for t, meta in sorted(self.topics.items()) for p in sorted(meta.assignment)]
 
     def _offline_decide(self, live: set[int]) -> Decide:
-        return lambda t, p, replicas, st: offline_election(replicas, st, self._usable(live, t, p), self.epoch,
-                                                           unclean=self._unclean(t))
+        return lambda t, p, replicas, st: offline_election(
+            replicas, st, self._usable(live, t, p), self.epoch, unclean=self._unclean(t)
+        )
 
     def _views(self, partitions: Iterable[TopicPartition]) -> list[A.PartitionView]:
         out = []
@@ -302,31 +310,39 @@ class ControllerCore:
             if not changes:
                 return sorted(tp for tp in unsure if tp[0] in self.topics)
             write_id = self._next()
-            result = yield A.WriteStates(write_id, self.epoch_zk_version, tuple(
-                A.StateWrite(t, p, old.zk_version, new) for t, p, old, new in changes))
+            result = yield A.WriteStates(
+                write_id,
+                self.epoch_zk_version,
+                tuple(A.StateWrite(t, p, old.zk_version, new) for t, p, old, new in changes),
+            )
             if isinstance(result, E.WriteDone):
-                for (t, p, old, new), version in zip(changes, result.versions):
-                    self.topics[t].states[p] = PartitionState(new.leader, new.leader_epoch, new.isr,
-                                                              new.controller_epoch, version)
+                for (t, p, old, new), version in zip(changes, result.versions, strict=True):
+                    self.topics[t].states[p] = PartitionState(
+                        new.leader, new.leader_epoch, new.isr, new.controller_epoch, version
+                    )
                     self.leader_elections += new.leader != old.leader and new.leader >= 0
-                    self._out.append(A.Note(f"partition {t}-{p}: leader {new.leader}, leader epoch "
-                                            f"{new.leader_epoch}, isr {list(new.isr)}"))
+                    self._out.append(
+                        A.Note(
+                            f"partition {t}-{p}: leader {new.leader}, leader epoch "
+                            f"{new.leader_epoch}, isr {list(new.isr)}"
+                        )
+                    )
                 return sorted({(t, p) for t, p, _, _ in changes} | {tp for tp in unsure if tp[0] in self.topics})
             assert isinstance(result, E.WriteFailed)
             if result.failure is E.Failure.FENCED:
-                raise _Fenced()
+                raise _FencedError()
             if result.failure is E.Failure.ERROR:
                 unsure |= {(t, p) for t, p, _, _ in changes}
             yield A.Reload(self._next(), tuple(sorted({c[0] for c in changes})))
-        raise _Failed("partition states kept changing under the controller")
+        raise _FailedError("partition states kept changing under the controller")
 
     def _check(self, result: E.Event) -> None:
         """A failed write: fenced or coord trouble end the job; a conflict may be retried."""
         assert isinstance(result, E.WriteFailed)
         if result.failure is E.Failure.FENCED:
-            raise _Fenced()
+            raise _FencedError()
         if result.failure is E.Failure.ERROR:
-            raise _Failed("coord did not answer")
+            raise _FailedError("coord did not answer")
 
     # -- jobs: the cluster changing --------------------------------------------------------------
 
@@ -340,10 +356,12 @@ class ControllerCore:
         epoch it led before. Its registration (czxid) newer than a state's last write
         (mzxid) says it restarted since that state was decided."""
         live = self._live()
-        yield from self._elect_and_write(lambda t, p, replicas, st: offline_election(
-            replicas, st, self._usable(live, t, p) - self._restarted_since(st), self.epoch,
-            unclean=self._unclean(t)))
-        yield from self._elect_and_write(self._offline_decide(live))   # a restarted last ISR member returns
+        yield from self._elect_and_write(
+            lambda t, p, replicas, st: offline_election(
+                replicas, st, self._usable(live, t, p) - self._restarted_since(st), self.epoch, unclean=self._unclean(t)
+            )
+        )
+        yield from self._elect_and_write(self._offline_decide(live))  # a restarted last ISR member returns
         sent = self._send_leader_and_isr(self._all_partitions(), set(self.known))
         self._send_update_metadata()
         if request_id:
@@ -358,17 +376,21 @@ class ControllerCore:
     def _brokers_moved(self) -> Job:
         """The broker set changed: re-elect for the dead (and restarted), tell the new."""
         now = dict(self.brokers)
-        gone = {b for b, e in self.known.items() if now.get(b) != e}   # dead, or restarted
+        gone = {b for b, e in self.known.items() if now.get(b) != e}  # dead, or restarted
         joined = {b for b, e in now.items() if self.known.get(b) != e}
         self.leaving -= gone
-        for b in gone | joined:   # a new registration starts with its disks as they are now
+        for b in gone | joined:  # a new registration starts with its disks as they are now
             self.offline.pop(b, None)
         for b in sorted(gone):
             self._out.append(A.ForgetBroker(b))
         if gone:
-            self._out.append(A.Note(f"controller {self.broker_id}: broker(s) {sorted(gone)} left (or restarted); "
-                                    "moving their leadership"))
-            live = self._live() - joined   # a restarted broker must not simply resume its old epoch
+            self._out.append(
+                A.Note(
+                    f"controller {self.broker_id}: broker(s) {sorted(gone)} left (or restarted); "
+                    "moving their leadership"
+                )
+            )
+            live = self._live() - joined  # a restarted broker must not simply resume its old epoch
             changed = yield from self._elect_and_write(self._offline_decide(live))
             self._send_leader_and_isr(changed, live)
             self._send_update_metadata(changed)
@@ -391,9 +413,13 @@ class ControllerCore:
         new = answer.storage_errors - offline
         if new:
             offline |= new
-            self._out.append(A.Note(f"controller {self.broker_id}: broker {answer.broker}'s replicas of "
-                                    f"{', '.join(f'{t}-{p}' for t, p in sorted(new))} are offline "
-                                    "(failed log directory)"))
+            self._out.append(
+                A.Note(
+                    f"controller {self.broker_id}: broker {answer.broker}'s replicas of "
+                    f"{', '.join(f'{t}-{p}' for t, p in sorted(new))} are offline "
+                    "(failed log directory)"
+                )
+            )
             self._queue.append(_Item("offline replicas", self._replicas_offline, retry=True))
 
     def _replicas_offline(self) -> Job:
@@ -416,29 +442,42 @@ class ControllerCore:
         broker = req.broker_id
         registered = self.brokers.get(broker) if isinstance(broker, int) else None
         if not isinstance(broker, int) or registered != req.broker_epoch:
-            self._refuse(req.request_id, ErrorCode.STALE_BROKER_EPOCH,
-                         f"broker {broker} epoch {req.broker_epoch} is not its current registration ({registered})")
+            self._refuse(
+                req.request_id,
+                ErrorCode.STALE_BROKER_EPOCH,
+                f"broker {broker} epoch {req.broker_epoch} is not its current registration ({registered})",
+            )
             return
         self.leaving.add(broker)
         live = self._live()
-        changed = yield from self._elect_and_write(lambda t, p, replicas, st: shutdown_election(
-            replicas, st, self._usable(live, t, p), broker, self.epoch))
+        changed = yield from self._elect_and_write(
+            lambda t, p, replicas, st: shutdown_election(replicas, st, self._usable(live, t, p), broker, self.epoch)
+        )
         sent = self._send_leader_and_isr(changed, live | {broker})
         self._send_update_metadata(changed)
-        remaining = [(t, p) for t, p in self._all_partitions() if self.topics[t].states.get(p) is not None
-                     and self.topics[t].states[p].leader == broker]
-        self._out.append(A.Note(f"controller {self.broker_id}: controlled shutdown of broker {broker} moved "
-                                f"{len(changed)} partition(s); it still leads {len(remaining)}"))
+        remaining = [
+            (t, p)
+            for t, p in self._all_partitions()
+            if self.topics[t].states.get(p) is not None and self.topics[t].states[p].leader == broker
+        ]
+        self._out.append(
+            A.Note(
+                f"controller {self.broker_id}: controlled shutdown of broker {broker} moved "
+                f"{len(changed)} partition(s); it still leads {len(remaining)}"
+            )
+        )
         self._out.append(A.Reply(req.request_id, (None, remaining), frozenset(sent)))
 
     def _preferred(self, request_id: int) -> Job:
         """Hand leadership back to each partition's first replica when it is alive and in sync."""
         live = self._live()
-        changed = yield from self._elect_and_write(lambda t, p, replicas, st: preferred_election(
-            replicas, st, self._usable(live, t, p), self.epoch))
+        changed = yield from self._elect_and_write(
+            lambda t, p, replicas, st: preferred_election(replicas, st, self._usable(live, t, p), self.epoch)
+        )
         if changed:
-            self._out.append(A.Note(f"controller {self.broker_id}: preferred leaders restored for "
-                                    f"{len(changed)} partition(s)"))
+            self._out.append(
+                A.Note(f"controller {self.broker_id}: preferred leaders restored for {len(changed)} partition(s)")
+            )
             self._send_leader_and_isr(changed, live)
             self._send_update_metadata(changed)
         self._out.append(A.Reply(request_id, changed))
@@ -452,8 +491,9 @@ class ControllerCore:
         def decide(t: str, p: int, replicas: list[int], st: PartitionState) -> PartitionState | None:
             if req.wanted is not None and (t, p) not in req.wanted:
                 return None
-            new, verdicts[(t, p)] = requested_election(req.election_type, replicas, st,
-                                                       self._usable(live, t, p), self.epoch)
+            new, verdicts[(t, p)] = requested_election(
+                req.election_type, replicas, st, self._usable(live, t, p), self.epoch
+            )
             return new
 
         changed = yield from self._elect_and_write(decide)
@@ -475,8 +515,18 @@ class ControllerCore:
             self._out.append(A.Reply(req.request_id, refusal))
             return
         assert isinstance(name, str) and isinstance(req.configs, dict)
-        assignment = {p: tuple(r) for p, r in (req.assignment or assign_replicas(
-            req.num_partitions, req.replication_factor, sorted(self.brokers), racks=self.racks)).items()}  # type: ignore[arg-type]
+        assignment = {
+            p: tuple(r)
+            for p, r in (
+                req.assignment
+                or assign_replicas(
+                    req.num_partitions,  # type: ignore[arg-type]  # validated above: the request's counts are ints
+                    req.replication_factor,  # type: ignore[arg-type]  # likewise
+                    sorted(self.brokers),
+                    racks=self.racks,
+                )
+            ).items()
+        }
         configs = {str(k): str(v) for k, v in req.configs.items()}
         states = {p: PartitionState(r[0], 0, r, self.epoch) for p, r in assignment.items()}
         write_id = self._next()
@@ -486,13 +536,19 @@ class ControllerCore:
                 self._refuse(req.request_id, ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
                 return
             self._check(result)
-            raise _Failed("the controller epoch check failed")
-        if name not in self.topics:   # (the shell has usually read it back already)
-            self.topics[name] = _Topic(assignment, configs, {p: PartitionState(s.leader, s.leader_epoch, s.isr,
-                                                                               s.controller_epoch, 0)
-                                                             for p, s in states.items()})
-        self._out.append(A.Note(f"created topic {name}: {len(assignment)} partition(s), replication factor "
-                                f"{len(assignment[0])}, configs {configs}"))
+            raise _FailedError("the controller epoch check failed")
+        if name not in self.topics:  # (the shell has usually read it back already)
+            self.topics[name] = _Topic(
+                assignment,
+                configs,
+                {p: PartitionState(s.leader, s.leader_epoch, s.isr, s.controller_epoch, 0) for p, s in states.items()},
+            )
+        self._out.append(
+            A.Note(
+                f"created topic {name}: {len(assignment)} partition(s), replication factor "
+                f"{len(assignment[0])}, configs {configs}"
+            )
+        )
         partitions = [(name, p) for p in sorted(assignment)]
         sent = self._send_leader_and_isr(partitions, set(self.brokers))
         self._send_update_metadata(partitions)
@@ -509,30 +565,42 @@ class ControllerCore:
         assert isinstance(name, str)
         current = len(topic.assignment)
         if type(count) is not int or not current < count <= MAX_PARTITIONS:
-            self._refuse(req.request_id, ErrorCode.INVALID_PARTITIONS,
-                         f"topic {name!r} has {current} partition(s); the count can only grow, up to "
-                         f"{MAX_PARTITIONS}, not to {count!r}")
+            self._refuse(
+                req.request_id,
+                ErrorCode.INVALID_PARTITIONS,
+                f"topic {name!r} has {current} partition(s); the count can only grow, up to "
+                f"{MAX_PARTITIONS}, not to {count!r}",
+            )
             return
         factor = len(topic.assignment[min(topic.assignment)])
         live = sorted(self.brokers)
         if factor > len(live):
-            self._refuse(req.request_id, ErrorCode.INVALID_REPLICATION_FACTOR,
-                         f"topic {name!r} has replication factor {factor} but only {len(live)} broker(s) are live")
+            self._refuse(
+                req.request_id,
+                ErrorCode.INVALID_REPLICATION_FACTOR,
+                f"topic {name!r} has replication factor {factor} but only {len(live)} broker(s) are live",
+            )
             return
         if req.validate_only:
             self._out.append(A.Reply(req.request_id, None))
             return
-        chosen = dict(enumerate(req.assignment)) if req.assignment else \
-            assign_replicas(count - current, factor, live, start=current, racks=self.racks)
+        chosen = (
+            dict(enumerate(req.assignment))
+            if req.assignment
+            else assign_replicas(count - current, factor, live, start=current, racks=self.racks)
+        )
         added = {current + p: tuple(r) for p, r in chosen.items()}
         states = {p: PartitionState(r[0], 0, r, self.epoch) for p, r in added.items()}
         write_id = self._next()
-        result = yield A.AddPartitionZnodes(write_id, self.epoch_zk_version, name, {**topic.assignment, **added},
-                                            states)
+        result = yield A.AddPartitionZnodes(
+            write_id, self.epoch_zk_version, name, {**topic.assignment, **added}, states
+        )
         if isinstance(result, E.WriteFailed):
             if result.failure is E.Failure.FENCED:
-                raise _Fenced()
-            self._refuse(req.request_id, ErrorCode.NOT_CONTROLLER, "the topic or the controller changed meanwhile; ask again")
+                raise _FencedError()
+            self._refuse(
+                req.request_id, ErrorCode.NOT_CONTROLLER, "the topic or the controller changed meanwhile; ask again"
+            )
             return
         topic = self.topics.get(name) or topic
         for p, r in added.items():

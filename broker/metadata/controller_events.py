@@ -29,6 +29,7 @@ class TopicView:
 
 # -- the /controller race and the epoch -------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ControllerVacant:
     """/controller is (or may be) free: at start, or its watch fired."""
@@ -58,6 +59,7 @@ class EpochLost:
 
 
 # -- the metadata, as the store reads it --------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BrokersChanged:
@@ -95,11 +97,12 @@ class Reloaded:
 
 # -- conditional-write results -------------------------------------------------------------
 
+
 class Failure(Enum):
-    CONFLICT = "conflict"   # a state or topic znode's version moved (someone else wrote)
-    FENCED = "fenced"       # /controller_epoch moved: another broker is controller now
-    EXISTS = "exists"       # a znode to create is there already (the topic exists)
-    ERROR = "error"         # coord unreachable or the session in doubt
+    CONFLICT = "conflict"  # a state or topic znode's version moved (someone else wrote)
+    FENCED = "fenced"  # /controller_epoch moved: another broker is controller now
+    EXISTS = "exists"  # a znode to create is there already (the topic exists)
+    ERROR = "error"  # coord unreachable or the session in doubt
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class WriteFailed:
 
 # -- what brokers say back ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LeaderAndIsrAnswered:
     """A broker's per-partition answer: replicas on a failed disk (KAFKA_STORAGE_ERROR)
@@ -137,6 +141,7 @@ class LogDirFailed:
 
 
 # -- requests ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CreateTopic:
@@ -185,6 +190,24 @@ class ElectLeaders:
     wanted: frozenset[TopicPartition] | None
 
 
-Event = (ControllerVacant | EpochWon | RaceLost | EpochLost | BrokersChanged | TopicLoaded | TopicGone
-         | StateChanged | Reloaded | WriteDone | WriteFailed | LeaderAndIsrAnswered | LogDirFailed
-         | CreateTopic | CreatePartitions | DeleteTopic | ControlledShutdown | PreferredElection | ElectLeaders)
+Event = (
+    ControllerVacant
+    | EpochWon
+    | RaceLost
+    | EpochLost
+    | BrokersChanged
+    | TopicLoaded
+    | TopicGone
+    | StateChanged
+    | Reloaded
+    | WriteDone
+    | WriteFailed
+    | LeaderAndIsrAnswered
+    | LogDirFailed
+    | CreateTopic
+    | CreatePartitions
+    | DeleteTopic
+    | ControlledShutdown
+    | PreferredElection
+    | ElectLeaders
+)

@@ -21,8 +21,9 @@ def _new(state: PartitionState, leader: int, isr: tuple[int, ...], controller_ep
     return PartitionState(leader, epoch, isr, controller_epoch)
 
 
-def offline_election(replicas: list[int], state: PartitionState, live: set[int], controller_epoch: int,
-                     *, unclean: bool = False) -> PartitionState | None:
+def offline_election(
+    replicas: list[int], state: PartitionState, live: set[int], controller_epoch: int, *, unclean: bool = False
+) -> PartitionState | None:
     """After brokers died (or came back): drop dead replicas from the ISR, and give the
     partition a live leader if it lacks one."""
     live_isr = tuple(r for r in state.isr if r in live)
@@ -42,8 +43,9 @@ def offline_election(replicas: list[int], state: PartitionState, live: set[int],
     return _new(state, NO_LEADER, state.isr, controller_epoch)
 
 
-def shutdown_election(replicas: list[int], state: PartitionState, live: set[int], leaving: int,
-                      controller_epoch: int) -> PartitionState | None:
+def shutdown_election(
+    replicas: list[int], state: PartitionState, live: set[int], leaving: int, controller_epoch: int
+) -> PartitionState | None:
     """Controlled shutdown of `leaving`: move its leadership to another live ISR member and
     take it out of the ISR, unless it is the last one (then the partition stays put)."""
     rest = tuple(r for r in state.isr if r != leaving and r in live)
@@ -55,8 +57,9 @@ def shutdown_election(replicas: list[int], state: PartitionState, live: set[int]
     return _new(state, leader, rest, controller_epoch)
 
 
-def preferred_election(replicas: list[int], state: PartitionState, live: set[int],
-                       controller_epoch: int) -> PartitionState | None:
+def preferred_election(
+    replicas: list[int], state: PartitionState, live: set[int], controller_epoch: int
+) -> PartitionState | None:
     """Give leadership back to the preferred replica when it is alive and in sync."""
     preferred = replicas[0]
     if state.leader == preferred or preferred not in live or preferred not in state.isr:

@@ -21,11 +21,10 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from coord.protocol.errors import BadVersionError, CoordError, NoNodeError
-
 from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache
 from broker.replication.messages import IsrChangeResult, ProposeIsr
+from coord.protocol.errors import BadVersionError, CoordError, NoNodeError
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,9 @@ class IsrWriter:
         task.add_done_callback(self._tasks.discard)
 
     async def _write(self, part: IsrOwner, proposal: ProposeIsr) -> None:
-        state = Z.PartitionState(self.broker_id, proposal.leader_epoch, tuple(sorted(proposal.isr)),
-                                 part.controller_epoch)
+        state = Z.PartitionState(
+            self.broker_id, proposal.leader_epoch, tuple(sorted(proposal.isr)), part.controller_epoch
+        )
         path = Z.state_path(part.topic, part.partition)
         while True:
             try:
@@ -65,14 +65,27 @@ class IsrWriter:
                 log.warning("%s-%d: ISR write failed (%s); retrying", part.topic, part.partition, exc)
                 await asyncio.sleep(self.retry_s)
         if result.accepted:
-            self.cache.set_state(part.topic, part.partition,
-                                 Z.PartitionState(state.leader, state.leader_epoch, state.isr,
-                                                  state.controller_epoch, result.partition_version))
-            log.info("%s-%d: ISR is now %s (leader epoch %d)", part.topic, part.partition, list(state.isr),
-                     state.leader_epoch)
+            self.cache.set_state(
+                part.topic,
+                part.partition,
+                Z.PartitionState(
+                    state.leader, state.leader_epoch, state.isr, state.controller_epoch, result.partition_version
+                ),
+            )
+            log.info(
+                "%s-%d: ISR is now %s (leader epoch %d)",
+                part.topic,
+                part.partition,
+                list(state.isr),
+                state.leader_epoch,
+            )
         else:
-            log.info("%s-%d: ISR change to %s refused: the partition state moved on (controller)",
-                     part.topic, part.partition, list(state.isr))
+            log.info(
+                "%s-%d: ISR change to %s refused: the partition state moved on (controller)",
+                part.topic,
+                part.partition,
+                list(state.isr),
+            )
         part.step(result)
 
     async def _attempt(self, path: str, state: Z.PartitionState, proposal: ProposeIsr) -> IsrChangeResult:
@@ -88,8 +101,11 @@ class IsrWriter:
         except NoNodeError:
             return IsrChangeResult(proposal, False, -1)
         stored = Z.decode_state(data, stat.version)
-        same = (stored.leader, stored.leader_epoch, set(stored.isr)) == (state.leader, state.leader_epoch,
-                                                                        set(state.isr))
+        same = (stored.leader, stored.leader_epoch, set(stored.isr)) == (
+            state.leader,
+            state.leader_epoch,
+            set(state.isr),
+        )
         return IsrChangeResult(proposal, same, stat.version)
 
     async def close(self) -> None:

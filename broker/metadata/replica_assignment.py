@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from client.protocol.errors import ErrorCode
-
 from broker.refusal import ErrorReply
+from client.protocol.errors import ErrorCode
 
 Assignment = dict[int, list[int]]
 
@@ -29,23 +28,30 @@ def _check_replicas(partition: int, replicas: Sequence[int], live: set[int], fac
     if len(set(replicas)) != len(replicas):
         return _bad(f"partition {partition} names a broker twice: {list(replicas)}")
     if factor is not None and len(replicas) != factor:
-        return _bad(f"partition {partition} has {len(replicas)} replica(s) but the others have {factor}: "
-                    "every partition needs the same replication factor")
+        return _bad(
+            f"partition {partition} has {len(replicas)} replica(s) but the others have {factor}: "
+            "every partition needs the same replication factor"
+        )
     unknown = sorted(set(replicas) - live)
     if unknown:
-        return _bad(f"partition {partition} names broker(s) {unknown}, which are not live brokers "
-                    f"(live: {sorted(live)})")
+        return _bad(
+            f"partition {partition} names broker(s) {unknown}, which are not live brokers (live: {sorted(live)})"
+        )
     return None
 
 
-def check_topic_assignment(num_partitions: int, replication_factor: int,
-                           given: Iterable[tuple[int, Sequence[int]]], live: set[int]) -> Assignment | ErrorReply:
+def check_topic_assignment(
+    num_partitions: int, replication_factor: int, given: Iterable[tuple[int, Sequence[int]]], live: set[int]
+) -> Assignment | ErrorReply:
     """CreateTopics' manual assignment as partition -> replicas, or why it is refused.
 
     With an assignment the request must leave num_partitions and replication_factor at -1."""
     if num_partitions != -1 or replication_factor != -1:
-        return (ErrorCode.INVALID_REQUEST, "give either num_partitions and replication_factor or a replica "
-                                           "assignment, not both (leave them at -1 with an assignment)")
+        return (
+            ErrorCode.INVALID_REQUEST,
+            "give either num_partitions and replication_factor or a replica "
+            "assignment, not both (leave them at -1 with an assignment)",
+        )
     out: Assignment = {}
     for partition, replicas in given:
         if partition in out:
@@ -61,13 +67,16 @@ def check_topic_assignment(num_partitions: int, replication_factor: int,
     return out
 
 
-def check_added_assignment(current: int, count: int, factor: int, given: Sequence[Sequence[int]],
-                           live: set[int]) -> list[list[int]] | ErrorReply:
+def check_added_assignment(
+    current: int, count: int, factor: int, given: Sequence[Sequence[int]], live: set[int]
+) -> list[list[int]] | ErrorReply:
     """CreatePartitions' assignment of the partitions `current` .. `count`-1 (one replica list
     each, in partition order), or why it is refused."""
     if count <= current:
-        return (ErrorCode.INVALID_PARTITIONS, f"the topic has {current} partition(s); the count can only grow, "
-                                              f"not to {count}")
+        return (
+            ErrorCode.INVALID_PARTITIONS,
+            f"the topic has {current} partition(s); the count can only grow, not to {count}",
+        )
     if len(given) != count - current:
         return _bad(f"{count - current} partition(s) are added but {len(given)} assignment(s) were given")
     for i, replicas in enumerate(given):

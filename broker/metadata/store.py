@@ -15,10 +15,9 @@ import logging
 import time
 from typing import Any, Protocol
 
-from coord.protocol.errors import NodeExistsError, NoNodeError
-
 from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache, TopicMetadata
+from coord.protocol.errors import NodeExistsError, NoNodeError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class MetadataStore:
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._armed: set[str] = set()  # paths with a one-shot watch pending: never stack a second
-        self.listener: MetadataListener | None = None   # the controller, once it is built
+        self.listener: MetadataListener | None = None  # the controller, once it is built
 
     # -- startup ----------------------------------------------------------------------
 
@@ -89,7 +88,8 @@ class MetadataStore:
             if Z.all_endpoints(old) != Z.all_endpoints(self.me):
                 raise RuntimeError(
                     f"broker id {self.me.broker_id} is already registered by a live broker at "
-                    f"{old.host}:{old.port}; give this broker another --id")
+                    f"{old.host}:{old.port}; give this broker another --id"
+                )
             log.info("replacing the registration left by a previous run of broker %d", self.me.broker_id)
             try:
                 await self.coord.delete(path, version=stat.version)
@@ -100,8 +100,9 @@ class MetadataStore:
     async def announce_log_dir_failure(self) -> str:
         """Tell the controller one of our log directories failed (Kafka's log-dir event
         notification: a persistent sequential node it watches and deletes once handled)."""
-        return await self.coord.create(Z.log_dir_event_path(), Z.encode_log_dir_event(self.me.broker_id),
-                                       sequence=True, makepath=True)
+        return await self.coord.create(
+            Z.log_dir_event_path(), Z.encode_log_dir_event(self.me.broker_id), sequence=True, makepath=True
+        )
 
     # -- reading into the cache -------------------------------------------------------
 
@@ -129,8 +130,9 @@ class MetadataStore:
     async def refresh_topics(self, *, full: bool = True) -> None:
         """Re-read the topic set; every topic's data (`full`), or only new topics' (a topic
         watch firing: the known ones are kept current by their state watches)."""
-        names = set(await self.coord.get_children(Z.BROKERS_TOPICS,
-                                                  watch=self._arm(Z.BROKERS_TOPICS, self._on_topics_changed)))
+        names = set(
+            await self.coord.get_children(Z.BROKERS_TOPICS, watch=self._arm(Z.BROKERS_TOPICS, self._on_topics_changed))
+        )
         for gone in set(self.cache.topics) - names:
             self.cache.remove_topic(gone)
             if self.listener is not None:
@@ -156,9 +158,11 @@ class MetadataStore:
         # All states requested at once: the coord connection pipelines them (a topic of
         # thousands of partitions is read in a few round trips' time, not thousands).
         paths = [Z.state_path(name, p) for p in topic.assignment]
-        answers = await asyncio.gather(*(self.coord.get(path, watch=self._arm(path, self._on_state_changed))
-                                         for path in paths), return_exceptions=True)
-        for partition, path, answer in zip(topic.assignment, paths, answers):
+        answers = await asyncio.gather(
+            *(self.coord.get(path, watch=self._arm(path, self._on_state_changed)) for path in paths),
+            return_exceptions=True,
+        )
+        for partition, path, answer in zip(topic.assignment, paths, answers, strict=True):
             if isinstance(answer, NoNodeError):
                 self._armed.discard(path)  # no node, so no data watch was left there
                 continue

@@ -23,15 +23,28 @@ CONTROLLER_EPOCH = "/controller_epoch"
 CLUSTER_ID = "/cluster/id"
 LOG_DIR_EVENTS = "/log_dir_event_notification"
 LOG_DIR_EVENT_PREFIX = "log_dir_event_"
-LOG_DIR_FAILURE = 1   # the one event kind Kafka defines
+LOG_DIR_FAILURE = 1  # the one event kind Kafka defines
 
 # Persistent parents every broker makes sure exist at startup (Kafka's ZkData.PersistentZkPaths,
 # with a /config/<type> per config entity type, and our /cluster), so that Kafka's tools and
 # `pybroker users` find them on a fresh cluster.
-PERSISTENT_PATHS = ("/consumers", "/brokers/ids", "/brokers/topics", "/brokers/seqid", "/config/changes",
-                    "/admin/delete_topics", "/isr_change_notification", "/latest_producer_id_block",
-                    LOG_DIR_EVENTS, CONFIG_TOPICS, "/config/clients", CONFIG_USERS, "/config/brokers",
-                    "/config/ips", "/cluster")
+PERSISTENT_PATHS = (
+    "/consumers",
+    "/brokers/ids",
+    "/brokers/topics",
+    "/brokers/seqid",
+    "/config/changes",
+    "/admin/delete_topics",
+    "/isr_change_notification",
+    "/latest_producer_id_block",
+    LOG_DIR_EVENTS,
+    CONFIG_TOPICS,
+    "/config/clients",
+    CONFIG_USERS,
+    "/config/brokers",
+    "/config/ips",
+    "/cluster",
+)
 
 
 def broker_path(broker_id: int) -> str:
@@ -125,13 +138,19 @@ def encode_broker(info: BrokerInfo, now_ms: int) -> bytes:
     without one), `endpoints` every listener as NAME://HOST:PORT, with the protocol map."""
     endpoints = all_endpoints(info)
     plain = next((e for e in endpoints if e.protocol == "PLAINTEXT"), None)
-    return _dump({
-        "version": 5, "host": plain.host if plain else None, "port": plain.port if plain else -1,
-        "jmx_port": -1, "timestamp": str(now_ms),
-        "endpoints": [f"{e.listener}://{e.host}:{e.port}" for e in endpoints],
-        "listener_security_protocol_map": {e.listener: e.protocol for e in endpoints}, "rack": info.rack,
-        "features": {},
-    })
+    return _dump(
+        {
+            "version": 5,
+            "host": plain.host if plain else None,
+            "port": plain.port if plain else -1,
+            "jmx_port": -1,
+            "timestamp": str(now_ms),
+            "endpoints": [f"{e.listener}://{e.host}:{e.port}" for e in endpoints],
+            "listener_security_protocol_map": {e.listener: e.protocol for e in endpoints},
+            "rack": info.rack,
+            "features": {},
+        }
+    )
 
 
 def decode_broker(broker_id: int, data: bytes) -> BrokerInfo:
@@ -148,8 +167,15 @@ def decode_broker(broker_id: int, data: bytes) -> BrokerInfo:
 
 
 def encode_assignment(assignment: dict[int, list[int]], topic_id: str) -> bytes:
-    return _dump({"version": 3, "partitions": {str(p): r for p, r in sorted(assignment.items())},
-                  "adding_replicas": {}, "removing_replicas": {}, "topic_id": topic_id})
+    return _dump(
+        {
+            "version": 3,
+            "partitions": {str(p): r for p, r in sorted(assignment.items())},
+            "adding_replicas": {},
+            "removing_replicas": {},
+            "topic_id": topic_id,
+        }
+    )
 
 
 def decode_assignment(topic: str, data: bytes) -> dict[int, list[int]]:
@@ -176,15 +202,27 @@ class PartitionState:
 
 
 def encode_state(state: PartitionState) -> bytes:
-    return _dump({"version": 1, "leader": state.leader, "leader_epoch": state.leader_epoch,
-                  "controller_epoch": state.controller_epoch, "isr": list(state.isr)})
+    return _dump(
+        {
+            "version": 1,
+            "leader": state.leader,
+            "leader_epoch": state.leader_epoch,
+            "controller_epoch": state.controller_epoch,
+            "isr": list(state.isr),
+        }
+    )
 
 
 def decode_state(data: bytes, zk_version: int, modified_zxid: int = -1) -> PartitionState:
     obj = _load(data, "partition state")
-    return PartitionState(int(obj["leader"]), int(obj["leader_epoch"]),
-                          tuple(int(b) for b in obj["isr"]), int(obj["controller_epoch"]), zk_version,
-                          modified_zxid)
+    return PartitionState(
+        int(obj["leader"]),
+        int(obj["leader_epoch"]),
+        tuple(int(b) for b in obj["isr"]),
+        int(obj["controller_epoch"]),
+        zk_version,
+        modified_zxid,
+    )
 
 
 def encode_topic_config(configs: dict[str, str]) -> bytes:

@@ -18,8 +18,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from client.protocol.api import ApiKey
 from client.protocol.kafka_frames import RequestHeader
@@ -43,7 +43,7 @@ def request_name(api_key: int, body: Any) -> str:
 
 
 _FETCH = int(ApiKey.FETCH)
-_FETCH_FOLLOWER = -1   # not an API key: the latency child of followers' fetches
+_FETCH_FOLLOWER = -1  # not an API key: the latency child of followers' fetches
 
 # Per-topic counters: (metric name, help). Kept as plain ints (an increment is a dict
 # update, no lock) and exposed by `_TopicCounters` at scrape time.
@@ -51,12 +51,18 @@ TOPIC_COUNTERS = {
     "messagesin": ("kafka_server_brokertopicmetrics_messagesin", "Records appended as leader, per topic"),
     "bytesin": ("kafka_server_brokertopicmetrics_bytesin", "Record batch bytes produced to this broker, per topic"),
     "bytesout": ("kafka_server_brokertopicmetrics_bytesout", "Record bytes sent to consumers, per topic"),
-    "totalproducerequests": ("kafka_server_brokertopicmetrics_totalproducerequests",
-                             "Produce requests naming the topic"),
-    "totalfetchrequests": ("kafka_server_brokertopicmetrics_totalfetchrequests",
-                           "Consumer Fetch requests naming the topic"),
-    "failedproducerequests": ("kafka_server_brokertopicmetrics_failedproducerequests",
-                              "Produce partition entries answered with an error, per topic"),
+    "totalproducerequests": (
+        "kafka_server_brokertopicmetrics_totalproducerequests",
+        "Produce requests naming the topic",
+    ),
+    "totalfetchrequests": (
+        "kafka_server_brokertopicmetrics_totalfetchrequests",
+        "Consumer Fetch requests naming the topic",
+    ),
+    "failedproducerequests": (
+        "kafka_server_brokertopicmetrics_failedproducerequests",
+        "Produce partition entries answered with an error, per topic",
+    ),
 }
 PLAIN_COUNTERS = {
     "replicationbytesout": ("kafka_server_brokertopicmetrics_replicationbytesout", "Record bytes sent to followers"),
@@ -68,7 +74,7 @@ PLAIN_COUNTERS = {
 class _Counts(Collector):
     """Exposes the plain-int counters of a `BrokerMetrics` when scraped."""
 
-    def __init__(self, metrics: "BrokerMetrics") -> None:
+    def __init__(self, metrics: BrokerMetrics) -> None:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
@@ -93,19 +99,26 @@ class BrokerMetrics:
         self._produce_requests, self._fetch_requests = c["totalproducerequests"], c["totalfetchrequests"]
         self._failed_produce = c["failedproducerequests"]
         self.registry.register(_Counts(self))
-        self._latency = Histogram("kafka_network_requestmetrics_totaltimems",
-                                  "Time from a request's arrival to its handler's answer, ms, per API",
-                                  ["request"], registry=self.registry, buckets=LATENCY_BUCKETS_MS)
+        self._latency = Histogram(
+            "kafka_network_requestmetrics_totaltimems",
+            "Time from a request's arrival to its handler's answer, ms, per API",
+            ["request"],
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS_MS,
+        )
         self._latency_children: dict[int, Any] = {}
-        self._flush_time = Histogram("kafka_log_logflushstats_logflushrateandtimems",
-                                     "Time of each partition log flush that fsynced data, ms", registry=self.registry,
-                                     buckets=FLUSH_BUCKETS_MS)
+        self._flush_time = Histogram(
+            "kafka_log_logflushstats_logflushrateandtimems",
+            "Time of each partition log flush that fsynced data, ms",
+            registry=self.registry,
+            buckets=FLUSH_BUCKETS_MS,
+        )
 
     # -- hooks ---------------------------------------------------------------------------
 
     def time_request(self, header: RequestHeader, body: Any, task: asyncio.Future) -> None:
         """Observe the request's latency when its handler's task completes."""
-        key = header.api_key   # the histogram child by API key: naming a request costs 4 us, a lookup 0.1
+        key = header.api_key  # the histogram child by API key: naming a request costs 4 us, a lookup 0.1
         if key == _FETCH and getattr(body, "replica_id", -1) >= 0:
             key = _FETCH_FOLLOWER
         child = self._latency_children.get(key)

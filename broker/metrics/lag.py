@@ -29,8 +29,12 @@ def owned_groups(groups: Any) -> list[Any]:
     """Every loaded group (`GroupCoordinator`) of a `GroupManager`, by group id."""
     if groups is None:
         return []
-    found = [g for shell in list(groups.coordinators.values()) if not shell.loading and not shell.closed
-             for g in shell.groups.values()]
+    found = [
+        g
+        for shell in list(groups.coordinators.values())
+        if not shell.loading and not shell.closed
+        for g in shell.groups.values()
+    ]
     return sorted(found, key=lambda g: g.group_id)
 
 

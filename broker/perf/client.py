@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import struct
@@ -36,12 +37,23 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     def at(q: float) -> float:
         return round(s[min(len(s) - 1, int(q * len(s)))], 3)
 
-    return {"avg": round(sum(s) / len(s), 3), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99),
-            "p999": at(0.999), "max": round(s[-1], 3)}
+    return {
+        "avg": round(sum(s) / len(s), 3),
+        "p50": at(0.5),
+        "p95": at(0.95),
+        "p99": at(0.99),
+        "p999": at(0.999),
+        "max": round(s[-1], 3),
+    }
+
+
+def _note_latency(latencies: list[float], sent_at: float, _future: object) -> None:
+    """A sampled record's answer arrived: note its latency in ms."""
+    latencies.append((time.perf_counter() - sent_at) * 1000)
 
 
 class _Progress:
-    def __init__(self, what: str, record_size: int) -> None:
+    def __init__(self, what: str, record_size: float) -> None:
         self.what, self.size = what, record_size
         self.start = self.last = time.perf_counter()
         self.last_count = 0
@@ -53,14 +65,23 @@ class _Progress:
         rate = (count - self.last_count) / (now - self.last)
         recent = latencies[-1000:]
         lat = f", {sum(recent) / len(recent):.1f} ms avg latency" if recent else ""
-        print(f"{count} records {self.what}, {rate:,.0f} records/s ({rate * self.size / 1e6:.2f} MB/s){lat}",
-              file=sys.stderr, flush=True)
+        print(
+            f"{count} records {self.what}, {rate:,.0f} records/s ({rate * self.size / 1e6:.2f} MB/s){lat}",
+            file=sys.stderr,
+            flush=True,
+        )
         self.last, self.last_count = now, count
 
     def result(self, count: int, nbytes: int, latencies: list[float], **extra: object) -> dict:
         elapsed = time.perf_counter() - self.start
-        return {"records": count, "seconds": round(elapsed, 3), "records_per_sec": round(count / elapsed, 1),
-                "mb_per_sec": round(nbytes / elapsed / 1e6, 2), "latency_ms": percentiles(latencies), **extra}
+        return {
+            "records": count,
+            "seconds": round(elapsed, 3),
+            "records_per_sec": round(count / elapsed, 1),
+            "mb_per_sec": round(nbytes / elapsed / 1e6, 2),
+            "latency_ms": percentiles(latencies),
+            **extra,
+        }
 
 
 async def perf_produce(args: argparse.Namespace) -> int:
@@ -68,9 +89,15 @@ async def perf_produce(args: argparse.Namespace) -> int:
     latencies: list[float] = []
     progress = _Progress("sent", args.record_size)
     idempotence = None if args.idempotence is None else args.idempotence == "on"
-    async with AsyncProducer(args.bootstrap, **security_settings(args),
-                             acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
-                             enable_idempotence=idempotence, client_id="pybroker-perf-producer") as producer:
+    async with AsyncProducer(
+        args.bootstrap,
+        **security_settings(args),
+        acks=args.acks,
+        batch_size=args.batch_size,
+        linger_ms=args.linger_ms,
+        enable_idempotence=idempotence,
+        client_id="pybroker-perf-producer",
+    ) as producer:
         await producer.partitions_for(args.topic)
         progress = _Progress("sent", args.record_size)
         send = producer.send
@@ -78,13 +105,22 @@ async def perf_produce(args: argparse.Namespace) -> int:
             future = await send(args.topic, value, key=b"k%d" % i if args.keyed else None)
             if i % SAMPLE_EVERY == 0:
                 sent_at = time.perf_counter()
-                future.add_done_callback(lambda f, t=sent_at: latencies.append((time.perf_counter() - t) * 1000))
+                future.add_done_callback(functools.partial(_note_latency, latencies, sent_at))
                 progress.maybe_print(i, latencies)
                 await _pace(args.throughput, i, progress.start)
         await producer.flush()
-    _emit(progress.result(args.num_records, args.num_records * args.record_size, latencies, acks=args.acks,
-                          idempotent=producer.idempotent, record_size=args.record_size, client="async",
-                          keyed=args.keyed))
+    _emit(
+        progress.result(
+            args.num_records,
+            args.num_records * args.record_size,
+            latencies,
+            acks=args.acks,
+            idempotent=producer.idempotent,
+            record_size=args.record_size,
+            client="async",
+            keyed=args.keyed,
+        )
+    )
     return 0
 
 
@@ -93,16 +129,22 @@ def perf_produce_sync(args: argparse.Namespace) -> int:
     value = os.urandom(args.record_size)
     latencies: list[float] = []
     idempotence = None if args.idempotence is None else args.idempotence == "on"
-    with Producer(args.bootstrap, **security_settings(args),
-                  acks=args.acks, batch_size=args.batch_size, linger_ms=args.linger_ms,
-                  enable_idempotence=idempotence, client_id="pybroker-perf-producer") as producer:
+    with Producer(
+        args.bootstrap,
+        **security_settings(args),
+        acks=args.acks,
+        batch_size=args.batch_size,
+        linger_ms=args.linger_ms,
+        enable_idempotence=idempotence,
+        client_id="pybroker-perf-producer",
+    ) as producer:
         producer.partitions_for(args.topic)
         progress = _Progress("sent", args.record_size)
         for i in range(args.num_records):
             future = producer.send(args.topic, value, key=b"k%d" % i if args.keyed else None)
             if i % SAMPLE_EVERY == 0:
                 sent_at = time.perf_counter()
-                future.add_done_callback(lambda f, t=sent_at: latencies.append((time.perf_counter() - t) * 1000))
+                future.add_done_callback(functools.partial(_note_latency, latencies, sent_at))
                 progress.maybe_print(i, latencies)
                 if args.throughput > 0:
                     ahead = i / args.throughput - (time.perf_counter() - progress.start)
@@ -110,8 +152,18 @@ def perf_produce_sync(args: argparse.Namespace) -> int:
                         time.sleep(ahead)
         producer.flush()
         idempotent = producer._async.idempotent
-    _emit(progress.result(args.num_records, args.num_records * args.record_size, latencies, acks=args.acks,
-                          idempotent=idempotent, record_size=args.record_size, client="sync", keyed=args.keyed))
+    _emit(
+        progress.result(
+            args.num_records,
+            args.num_records * args.record_size,
+            latencies,
+            acks=args.acks,
+            idempotent=idempotent,
+            record_size=args.record_size,
+            client="sync",
+            keyed=args.keyed,
+        )
+    )
     return 0
 
 
@@ -127,10 +179,14 @@ async def _pace(throughput: float, sent: int, start: float) -> None:
 async def perf_consume(args: argparse.Namespace) -> int:
     poll_ms: list[float] = []
     count = nbytes = 0
-    async with AsyncConsumer(args.bootstrap, **security_settings(args),
-                             auto_offset_reset="earliest", max_poll_records=100_000,
-                             max_partition_fetch_bytes=args.fetch_size,
-                             client_id="pybroker-perf-consumer") as consumer:
+    async with AsyncConsumer(
+        args.bootstrap,
+        **security_settings(args),
+        auto_offset_reset="earliest",
+        max_poll_records=100_000,
+        max_partition_fetch_bytes=args.fetch_size,
+        client_id="pybroker-perf-consumer",
+    ) as consumer:
         partitions = await consumer.partitions_for_topic(args.topic)
         consumer.assign([TopicPartition(args.topic, p) for p in partitions])
         progress = _Progress("consumed", 0)
@@ -139,8 +195,10 @@ async def perf_consume(args: argparse.Namespace) -> int:
             records = await consumer.poll(timeout_ms=10_000)
             poll_ms.append((time.perf_counter() - t0) * 1000)
             if not records:
-                print(f"error: no records for 10 s after {count}; does {args.topic} hold "
-                      f"{args.num_records} records?", file=sys.stderr)
+                print(
+                    f"error: no records for 10 s after {count}; does {args.topic} hold {args.num_records} records?",
+                    file=sys.stderr,
+                )
                 return 1
             count += len(records)
             nbytes += sum(len(r.value) for r in records if r.value is not None)
@@ -153,10 +211,22 @@ async def perf_consume(args: argparse.Namespace) -> int:
 async def perf_e2e(args: argparse.Namespace) -> int:
     padding = os.urandom(max(0, args.record_size - _STAMP.size))
     latencies: list[float] = []
-    async with AsyncProducer(args.bootstrap, **security_settings(args), acks=args.acks, linger_ms=args.linger_ms,
-                             client_id="pybroker-perf-e2e") as producer, \
-            AsyncConsumer(args.bootstrap, **security_settings(args), auto_offset_reset="latest", fetch_max_wait_ms=100,
-                          client_id="pybroker-perf-e2e") as consumer:
+    async with (
+        AsyncProducer(
+            args.bootstrap,
+            **security_settings(args),
+            acks=args.acks,
+            linger_ms=args.linger_ms,
+            client_id="pybroker-perf-e2e",
+        ) as producer,
+        AsyncConsumer(
+            args.bootstrap,
+            **security_settings(args),
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=100,
+            client_id="pybroker-perf-e2e",
+        ) as consumer,
+    ):
         partitions = await consumer.partitions_for_topic(args.topic)
         tps = [TopicPartition(args.topic, p) for p in partitions]
         consumer.assign(tps)
@@ -172,8 +242,7 @@ async def perf_e2e(args: argparse.Namespace) -> int:
             await producer.send(args.topic, _STAMP.pack(time.perf_counter_ns()) + padding)
         await producer.flush()
         await asyncio.wait_for(reader, 30)
-    _emit(progress.result(len(latencies), len(latencies) * args.record_size, latencies,
-                          target_rate=args.throughput))
+    _emit(progress.result(len(latencies), len(latencies) * args.record_size, latencies, target_rate=args.throughput))
     return 0
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from coord.client import CoordClient
@@ -48,6 +49,7 @@ def summarize(latencies: list[float], elapsed: float) -> Result:
 
 # -- our client ---------------------------------------------------------------------------
 
+
 async def _ours_op(c: CoordClient, op: str, path: str, value: bytes) -> None:
     if op == "create":
         await c.create(path, value)
@@ -68,16 +70,16 @@ async def _ours_mode(hosts: str, base: str, mode: str, args: argparse.Namespace)
         value = b"x" * args.value_size
         out = {}
         for op in OPS:
-            it, lat = iter(paths), []
+            it, lat = iter(paths), list[float]()
 
-            async def worker(c: CoordClient) -> None:
+            async def worker(c: CoordClient, op: str, it: Iterator[str], lat: list[float]) -> None:
                 for p in it:
                     start = time.perf_counter()
                     await _ours_op(c, op, p, value)
                     lat.append(time.perf_counter() - start)
 
             t0 = time.perf_counter()
-            await asyncio.gather(*(worker(c) for c in clients for _ in range(depth)))
+            await asyncio.gather(*(worker(c, op, it, lat) for c in clients for _ in range(depth)))
             out[op] = summarize(lat, time.perf_counter() - t0)
         return out
     finally:
@@ -86,6 +88,7 @@ async def _ours_mode(hosts: str, base: str, mode: str, args: argparse.Namespace)
 
 
 # -- kazoo ----------------------------------------------------------------------------------
+
 
 def _kazoo_mode(hosts: str, base: str, mode: str, args: argparse.Namespace) -> dict[str, Result]:
     from kazoo.client import KazooClient
@@ -105,8 +108,7 @@ def _kazoo_mode(hosts: str, base: str, mode: str, args: argparse.Namespace) -> d
         for op in OPS:
             sync_call, async_call = calls[op]
             t0 = time.perf_counter()
-            lat = (_kazoo_sync(sync_call, paths) if mode == "sync"
-                   else _kazoo_window(async_call, paths, args.pipeline))
+            lat = _kazoo_sync(sync_call, paths) if mode == "sync" else _kazoo_window(async_call, paths, args.pipeline)
             out[op] = summarize(lat, time.perf_counter() - t0)
         return out
     finally:
@@ -145,6 +147,7 @@ def _kazoo_window(call: Callable, paths: list[str], depth: int) -> list[float]:
 
 # -- the run ------------------------------------------------------------------------------
 
+
 def bench_target(hosts: str, args: argparse.Namespace) -> dict[tuple[str, str, str], Result]:
     """{(driver, mode, op): Result} for one server."""
     run_id = uuid.uuid4().hex[:8]
@@ -170,6 +173,7 @@ async def _cleanup(hosts: str, prefix: str) -> None:
 
 
 # -- failover ------------------------------------------------------------------------------
+
 
 async def _failover_once(hosts: str, path: str, kill_leader: Callable[[], None]) -> float:
     """Seconds from SIGKILL of the leader to the first successful write after it."""
@@ -201,8 +205,7 @@ def bench_failover(ensemble: Any, rounds: int) -> list[float]:
         leader = ensemble.leader()
         if leader is None:
             raise RuntimeError("no single leader to kill")
-        times.append(asyncio.run(_failover_once(ensemble.hosts, path,
-                                                lambda: ensemble.kill(leader))))
+        times.append(asyncio.run(_failover_once(ensemble.hosts, path, functools.partial(ensemble.kill, leader))))
         ensemble.restart(leader)
         deadline = time.monotonic() + 60
         while ensemble.leader() is None and time.monotonic() < deadline:
@@ -212,8 +215,10 @@ def bench_failover(ensemble: Any, rounds: int) -> list[float]:
 
 def print_failover(name: str, times: list[float]) -> None:
     shown = ", ".join(f"{t * 1000:.0f}" for t in times)
-    print(f"\n{name}: failover (kill -9 leader -> first write) ms: {shown}; "
-          f"median {sorted(times)[len(times) // 2] * 1000:.0f}")
+    print(
+        f"\n{name}: failover (kill -9 leader -> first write) ms: {shown}; "
+        f"median {sorted(times)[len(times) // 2] * 1000:.0f}"
+    )
 
 
 def print_results(name: str, hosts: str, results: dict[tuple[str, str, str], Result]) -> None:
@@ -232,15 +237,18 @@ def print_ratios(ours: dict, theirs: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.getLogger("kazoo").setLevel(logging.WARNING)   # its connect/close lines drown the table
+    logging.getLogger("kazoo").setLevel(logging.WARNING)  # its connect/close lines drown the table
     args.drivers = ["ours"]
     try:
         import kazoo  # noqa: F401
+
         args.drivers.append("kazoo")
     except ImportError:
         print("kazoo is not installed: only our CoordClient is measured (pip install kazoo)")
-    print(f"ops per run {args.ops}, value {args.value_size} B, pipelined: "
-          f"{args.clients} clients x {args.pipeline} in flight (kazoo: 1 client)")
+    print(
+        f"ops per run {args.ops}, value {args.value_size} B, pipelined: "
+        f"{args.clients} clients x {args.pipeline} in flight (kazoo: 1 client)"
+    )
     if args.ensemble:
         return run_ensembles(args)
     try:
@@ -260,10 +268,12 @@ def run(args: argparse.Namespace) -> int:
 def run_ensembles(args: argparse.Namespace) -> int:
     """Our N-member ensemble, then (--compare-zookeeper) a real one: table + failover."""
     makers: list[tuple[str, Callable[[], Any]]] = [
-        (f"coord ensemble of {args.ensemble}", lambda: LocalEnsemble(args.ensemble, args.tick_ms))]
+        (f"coord ensemble of {args.ensemble}", lambda: LocalEnsemble(args.ensemble, args.tick_ms))
+    ]
     if args.compare_zookeeper:
-        makers.append((f"real ZooKeeper ensemble of {args.ensemble}",
-                       lambda: ZooKeeperEnsemble(args.ensemble, args.tick_ms)))
+        makers.append(
+            (f"real ZooKeeper ensemble of {args.ensemble}", lambda: ZooKeeperEnsemble(args.ensemble, args.tick_ms))
+        )
     tables, failovers = [], []
     for name, make in makers:
         ensemble = make()
@@ -278,7 +288,8 @@ def run_ensembles(args: argparse.Namespace) -> int:
     if len(tables) == 2:
         print_ratios(tables[0], tables[1])
         ours, theirs = (sorted(f)[len(f) // 2] for f in failovers)
-        print(f"  failover median: ours {ours * 1000:.0f} ms, ZooKeeper {theirs * 1000:.0f} ms "
-              f"(goal: within 2 x tickTime = {2 * args.tick_ms} ms of ZooKeeper's or better)")
+        print(
+            f"  failover median: ours {ours * 1000:.0f} ms, ZooKeeper {theirs * 1000:.0f} ms "
+            f"(goal: within 2 x tickTime = {2 * args.tick_ms} ms of ZooKeeper's or better)"
+        )
     return 0
-

@@ -34,6 +34,7 @@ REPORT_EVERY = 0.5
 
 # ---- one member (a child process) ---------------------------------------------------
 
+
 async def member(bootstrap: str, group: str, topic: str, session_timeout_ms: int, heartbeat_interval_ms: int) -> None:
     class Report:
         def on_partitions_assigned(self, partitions: set) -> None:
@@ -42,9 +43,15 @@ async def member(bootstrap: str, group: str, topic: str, session_timeout_ms: int
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     count, first, last, reported = 0, 0.0, 0.0, 0.0
-    async with AsyncConsumer(bootstrap, group_id=group, auto_offset_reset="earliest", max_poll_records=10000,
-                             session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=heartbeat_interval_ms,
-                             client_id=f"perf-{uuid.uuid4().hex[:6]}") as consumer:
+    async with AsyncConsumer(
+        bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        max_poll_records=10000,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_interval_ms,
+        client_id=f"perf-{uuid.uuid4().hex[:6]}",
+    ) as consumer:
         consumer.subscribe([topic], listener=Report())
         while not stop.is_set():
             records = await consumer.poll(timeout_ms=200)
@@ -58,6 +65,7 @@ async def member(bootstrap: str, group: str, topic: str, session_timeout_ms: int
 
 
 # ---- the driver ---------------------------------------------------------------------
+
 
 @dataclass
 class Child:
@@ -84,9 +92,18 @@ class Child:
 
 async def spawn(args: argparse.Namespace, group: str) -> Child:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "broker.perf.group", args.bootstrap, group, args.topic,
-        str(args.session_timeout_ms), str(args.heartbeat_interval_ms),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "broker.perf.group",
+        args.bootstrap,
+        group,
+        args.topic,
+        str(args.session_timeout_ms),
+        str(args.heartbeat_interval_ms),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
     child = Child(proc)
     child.reader = asyncio.get_running_loop().create_task(child.read())
     return child
@@ -104,18 +121,23 @@ async def wait_for(condition, what: str, timeout: float = 120) -> float:
 
 async def throughput(args: argparse.Namespace, members: int, children: list[Child], group: str) -> float:
     children += [await spawn(args, group) for _ in range(members)]
-    await wait_for(lambda: sum(c.count for c in children) >= args.num_records,
-                   f"{args.num_records} records read by {members} member(s)")
+    await wait_for(
+        lambda: sum(c.count for c in children) >= args.num_records,
+        f"{args.num_records} records read by {members} member(s)",
+    )
     first = min(c.first for c in children if c.count)
     last = max(c.last for c in children if c.count)
     rate = args.num_records / max(last - first, 1e-6)
-    print(f"{members} member(s): {args.num_records} records in {last - first:.2f} s = {rate:,.0f} records/s",
-          file=sys.stderr)
+    print(
+        f"{members} member(s): {args.num_records} records in {last - first:.2f} s = {rate:,.0f} records/s",
+        file=sys.stderr,
+    )
     return rate
 
 
-async def rebalances(children: list[Child], partitions: set[int], args: argparse.Namespace,
-                     group: str) -> dict[str, float]:
+async def rebalances(
+    children: list[Child], partitions: set[int], args: argparse.Namespace, group: str
+) -> dict[str, float]:
     def covered(alive: list[Child]) -> bool:
         return set().union(*(c.owned() for c in alive)) == partitions and all(c.owned() for c in alive)
 
@@ -123,8 +145,10 @@ async def rebalances(children: list[Child], partitions: set[int], args: argparse
     victim, survivors = children[0], children[1:]
     marks = [len(c.assignments) for c in survivors]
     victim.proc.kill()
-    kill = await wait_for(lambda: all(len(c.assignments) > m for c, m in zip(survivors, marks))
-                          and covered(survivors), "the survivors to own every partition after a SIGKILL")
+    kill = await wait_for(
+        lambda: all(len(c.assignments) > m for c, m in zip(survivors, marks, strict=True)) and covered(survivors),
+        "the survivors to own every partition after a SIGKILL",
+    )
     newcomer = await spawn(args, group)
     children.append(newcomer)
     members = survivors + [newcomer]
@@ -132,8 +156,10 @@ async def rebalances(children: list[Child], partitions: set[int], args: argparse
     leaver, rest = members[0], members[1:]
     marks = [len(c.assignments) for c in rest]
     leaver.proc.send_signal(signal.SIGTERM)
-    leave = await wait_for(lambda: all(len(c.assignments) > m for c, m in zip(rest, marks)) and covered(rest),
-                           "the others to own every partition after a clean leave")
+    leave = await wait_for(
+        lambda: all(len(c.assignments) > m for c, m in zip(rest, marks, strict=True)) and covered(rest),
+        "the others to own every partition after a clean leave",
+    )
     print(f"rebalance after SIGKILL {kill:.2f} s, join {join:.2f} s, clean leave {leave:.2f} s", file=sys.stderr)
     return {"rebalance_after_kill_s": round(kill, 3), "join_s": round(join, 3), "leave_s": round(leave, 3)}
 
@@ -158,10 +184,21 @@ async def perf_group(args: argparse.Namespace) -> int:
             if c.proc.returncode is None:
                 c.proc.kill()
             await c.proc.wait()
-    print(json.dumps({"topic": args.topic, "records": args.num_records, "partitions": len(partitions),
-                      "members": args.members, "one_member_records_per_s": round(one),
-                      "group_records_per_s": round(many), "speedup": round(many / one, 2),
-                      "session_timeout_ms": args.session_timeout_ms, **times}))
+    print(
+        json.dumps(
+            {
+                "topic": args.topic,
+                "records": args.num_records,
+                "partitions": len(partitions),
+                "members": args.members,
+                "one_member_records_per_s": round(one),
+                "group_records_per_s": round(many),
+                "speedup": round(many / one, 2),
+                "session_timeout_ms": args.session_timeout_ms,
+                **times,
+            }
+        )
+    )
     return 0
 
 

@@ -22,10 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from client.protocol.record_batch import build_batch, iter_batches
-
 from broker.log.config import LogConfig
 from broker.log.partition_log import PartitionLog
+from client.protocol.record_batch import build_batch, iter_batches
 
 MB = 1024 * 1024
 
@@ -116,8 +115,10 @@ def run(args: argparse.Namespace) -> int:
         batch, per_batch = _template(args.batch_kb, args.record_size)
         n = max(1, args.size_mb * MB // len(batch))
         size_mb = n * len(batch) / MB
-        say(f"batches of {len(batch)} bytes, {per_batch} records of {args.record_size} B; {n} batches = "
-            f"{size_mb:.0f} MiB in {root}")
+        say(
+            f"batches of {len(batch)} bytes, {per_batch} records of {args.record_size} B; {n} batches = "
+            f"{size_mb:.0f} MiB in {root}"
+        )
         dd_s = _dd(root, args.size_mb)
         raw_s = _raw_writes(root, batch, n)
         out["python_write_loop_mb_s"] = round(size_mb / raw_s, 1)
@@ -127,19 +128,23 @@ def run(args: argparse.Namespace) -> int:
         dd_s = (dd_s + dd_after) / 2 if dd_s and dd_after else dd_s or dd_after
         if dd_s:
             out["dd_fdatasync_mb_s"] = round(args.size_mb / dd_s, 1)
-            say(f"dd bs=1M conv=fdatasync:        {out['dd_fdatasync_mb_s']:9.1f} MB/s (mean of a run before "
-                f"and after the append)")
+            say(
+                f"dd bs=1M conv=fdatasync:        {out['dd_fdatasync_mb_s']:9.1f} MB/s (mean of a run before "
+                f"and after the append)"
+            )
         out["append_mb_s"] = round(size_mb / loop_s, 1)
         out["append_records_s"] = round(n * per_batch / loop_s)
         out["append_then_fsync_mb_s"] = round(size_mb / total_s, 1)
         say(f"append, no fsync:               {out['append_mb_s']:9.1f} MB/s {out['append_records_s']:>12,} rec/s")
-        say(f"append + one fsync at the end:  {out['append_then_fsync_mb_s']:9.1f} MB/s"
-            + (f"  ({100 * out['append_then_fsync_mb_s'] / out['dd_fdatasync_mb_s']:.0f}% of dd)" if dd_s else ""))
+        share = f"  ({100 * (size_mb / total_s) / (args.size_mb / dd_s):.0f}% of dd)" if dd_s else ""
+        say(f"append + one fsync at the end:  {out['append_then_fsync_mb_s']:9.1f} MB/s{share}")
         read_bytes, read_s = _sequential_read(plog, MB)
         out["seq_read_mb_s"] = round(read_bytes / MB / read_s, 1)
         out["seq_read_records_s"] = round(read_bytes / len(batch) * per_batch / read_s)
-        say(f"sequential read (1 MiB reads):  {out['seq_read_mb_s']:9.1f} MB/s {out['seq_read_records_s']:>12,} rec/s"
-            " (page cache warm)")
+        say(
+            f"sequential read (1 MiB reads):  {out['seq_read_mb_s']:9.1f} MB/s {out['seq_read_records_s']:>12,} rec/s"
+            " (page cache warm)"
+        )
         lookups_s = _random_lookups(plog, args.lookups, random.Random(1))
         out["random_lookups_s"] = round(args.lookups / lookups_s)
         say(f"random offset lookups:          {out['random_lookups_s']:>9,} /s over {plog.log_end_offset:,} offsets")
@@ -150,10 +155,11 @@ def run(args: argparse.Namespace) -> int:
         plog.close()
         out["append_fsync_each_mb_s"] = round(fsync_n * len(batch) / MB / loop_s, 1)
         out["append_fsync_each_batches_s"] = round(fsync_n / loop_s)
-        say(f"append + fsync per batch:       {out['append_fsync_each_mb_s']:9.1f} MB/s "
-            f"{out['append_fsync_each_batches_s']:>8,} batches/s (on {args.fsync_mb} MiB only)")
+        say(
+            f"append + fsync per batch:       {out['append_fsync_each_mb_s']:9.1f} MB/s "
+            f"{out['append_fsync_each_batches_s']:>8,} batches/s (on {args.fsync_mb} MiB only)"
+        )
         print(json.dumps(out), flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
-

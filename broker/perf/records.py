@@ -18,6 +18,7 @@ This module must never be imported by serving code.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -48,10 +49,25 @@ def _each_implementation(args: argparse.Namespace, names: list[str]) -> int:
     summary = {}
     for name in names:
         env = {**os.environ, "PYBROKER_PURE_PYTHON": "1" if name == "python" else "0"}
-        argv = [sys.executable, "-c", "import sys; from broker.cli.main import main; sys.exit(main(sys.argv[1:]))",
-                "perf", "records", "--implementations", name,
-                "--record-size", str(args.record_size), "--batch-records", str(args.batch_records),
-                "--seconds", str(args.seconds), "--rounds", str(args.rounds), "--codecs", args.codecs]
+        argv = [
+            sys.executable,
+            "-c",
+            "import sys; from broker.cli.main import main; sys.exit(main(sys.argv[1:]))",
+            "perf",
+            "records",
+            "--implementations",
+            name,
+            "--record-size",
+            str(args.record_size),
+            "--batch-records",
+            str(args.batch_records),
+            "--seconds",
+            str(args.seconds),
+            "--rounds",
+            str(args.rounds),
+            "--codecs",
+            args.codecs,
+        ]
         child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
         assert child.stdout is not None
         for line in child.stdout:
@@ -82,8 +98,10 @@ def perf_records(args: argparse.Namespace) -> int:
     if len(names) > 1:
         return _each_implementation(args, [n.strip() for n in names])
     if names[0].strip() != records_module.CODEC:
-        raise SystemExit(f"the {names[0]} record codec is not available here (this process uses "
-                         f"{records_module.CODEC}; is the extension built?)")
+        raise SystemExit(
+            f"the {names[0]} record codec is not available here (this process uses "
+            f"{records_module.CODEC}; is the extension built?)"
+        )
     half = args.record_size // 2
     value = os.urandom(half) + b"v" * (args.record_size - half)
     now = int(time.time() * 1000)
@@ -92,11 +110,11 @@ def perf_records(args: argparse.Namespace) -> int:
     for name in args.codecs.split(","):
         codec = Compression[name.strip().upper()]
         batch = build_batch(records, compression=codec)
-        paths = {
-            "build_batch": lambda: build_batch(records, compression=codec),
-            "decode_batch": lambda: decode_batch(batch),
-            "decode_consumer_records": lambda: decode_consumer_records(TP, batch, 0),
-            "validate_for_append": lambda: validate_for_append(batch, config),
+        paths: dict[str, Callable[[], object]] = {
+            "build_batch": functools.partial(build_batch, records, compression=codec),
+            "decode_batch": functools.partial(decode_batch, batch),
+            "decode_consumer_records": functools.partial(decode_consumer_records, TP, batch, 0),
+            "validate_for_append": functools.partial(validate_for_append, batch, config),
         }
         results[codec.name.lower()] = figures = {"batch_bytes": len(batch)}
         for path, work in paths.items():

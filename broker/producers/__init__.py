@@ -5,5 +5,17 @@ from broker.producers.id_block import ProducerIdAllocator, ProducerIdBlock, next
 from broker.producers.snapshot import Anchor, Snapshot, load_snapshot, snapshot
 from broker.producers.state import Append, Duplicate, ErrorCode, ProducerStateTable, Reject
 
-__all__ = ["Anchor", "Append", "Duplicate", "ErrorCode", "ProducerIdAllocator", "ProducerIdBlock", "ProducerStateTable",
-           "Reject", "Snapshot", "load_snapshot", "next_block", "snapshot"]
+__all__ = [
+    "Anchor",
+    "Append",
+    "Duplicate",
+    "ErrorCode",
+    "ProducerIdAllocator",
+    "ProducerIdBlock",
+    "ProducerStateTable",
+    "Reject",
+    "Snapshot",
+    "load_snapshot",
+    "next_block",
+    "snapshot",
+]

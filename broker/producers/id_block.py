@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 BLOCK_SIZE = 1000
 ZNODE = "/latest_producer_id_block"
-INT64_MAX = 2 ** 63 - 1
+INT64_MAX = 2**63 - 1
 
 
 class ProducerIdsExhaustedError(RuntimeError):
@@ -28,11 +28,18 @@ class ProducerIdsExhaustedError(RuntimeError):
 class ProducerIdBlock:
     broker: int
     block_start: int
-    block_end: int     # inclusive, as in Kafka
+    block_end: int  # inclusive, as in Kafka
 
     def to_json(self) -> bytes:
-        return json.dumps({"version": 1, "broker": self.broker, "block_start": str(self.block_start),
-                           "block_end": str(self.block_end)}, separators=(",", ":")).encode()
+        return json.dumps(
+            {
+                "version": 1,
+                "broker": self.broker,
+                "block_start": str(self.block_start),
+                "block_end": str(self.block_end),
+            },
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> ProducerIdBlock:

@@ -46,24 +46,38 @@ class Snapshot(NamedTuple):
 
 
 def snapshot(table: ProducerStateTable, offset: int, anchor: Anchor | None = None) -> bytes:
-    body = msgpack.packb([VERSION, offset, [
-        [e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset] for b in e.batches],
-         e.last_timestamp] for e in table.entries.values()], list(anchor) if anchor is not None else None])
+    body = msgpack.packb(
+        [
+            VERSION,
+            offset,
+            [
+                [
+                    e.producer_id,
+                    e.epoch,
+                    [[b.first_seq, b.last_seq, b.first_offset, b.last_offset] for b in e.batches],
+                    e.last_timestamp,
+                ]
+                for e in table.entries.values()
+            ],
+            list(anchor) if anchor is not None else None,
+        ]
+    )
     return _CRC.pack(crc32c.crc32c(body)) + body
 
 
 def load_snapshot(data: bytes) -> Snapshot:
     """The table, the offset it covers, and the anchor to check against the log."""
-    if len(data) < _CRC.size or _CRC.unpack_from(data)[0] != crc32c.crc32c(data[_CRC.size:]):
+    if len(data) < _CRC.size or _CRC.unpack_from(data)[0] != crc32c.crc32c(data[_CRC.size :]):
         raise SnapshotCorruptError("producer state snapshot fails its crc")
     try:
-        version, offset, entries, anchor = msgpack.unpackb(data[_CRC.size:])
+        version, offset, entries, anchor = msgpack.unpackb(data[_CRC.size :])
         if version != VERSION:
             raise SnapshotCorruptError(f"producer state snapshot version {version} is unknown")
         table = ProducerStateTable()
         for pid, epoch, batches, last_timestamp in entries:
-            table.entries[pid] = ProducerEntry(pid, epoch, deque(
-                (BatchMetadata(*b) for b in batches), maxlen=BATCHES_KEPT), last_timestamp)
+            table.entries[pid] = ProducerEntry(
+                pid, epoch, deque((BatchMetadata(*b) for b in batches), maxlen=BATCHES_KEPT), last_timestamp
+            )
         return Snapshot(table, offset, Anchor(*anchor) if anchor is not None else None)
     except (ValueError, TypeError, msgpack.ExtraData) as e:
         if isinstance(e, SnapshotCorruptError):

@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-INT32_MAX = 2 ** 31 - 1
+INT32_MAX = 2**31 - 1
 NO_PRODUCER_ID = -1
 BATCHES_KEPT = 5
 
@@ -98,30 +98,38 @@ class ProducerStateTable:
         if entry is None:
             if base_sequence == 0:
                 return Append()
-            return Reject(ErrorCode.UNKNOWN_PRODUCER_ID,
-                          f"producer {producer_id} is unknown here (new, expired, or its batches deleted) and "
-                          f"its sequence {base_sequence} does not start at 0")
+            return Reject(
+                ErrorCode.UNKNOWN_PRODUCER_ID,
+                f"producer {producer_id} is unknown here (new, expired, or its batches deleted) and "
+                f"its sequence {base_sequence} does not start at 0",
+            )
         last_seq = increment_sequence(base_sequence, record_count - 1)
         if epoch < entry.epoch:
-            return Reject(ErrorCode.INVALID_PRODUCER_EPOCH,
-                          f"producer {producer_id} epoch {epoch} is older than {entry.epoch}: fenced")
+            return Reject(
+                ErrorCode.INVALID_PRODUCER_EPOCH,
+                f"producer {producer_id} epoch {epoch} is older than {entry.epoch}: fenced",
+            )
         if epoch > entry.epoch:
             if base_sequence != 0:
-                return Reject(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
-                              f"producer {producer_id} new epoch {epoch} must start at sequence 0, "
-                              f"not {base_sequence}")
+                return Reject(
+                    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                    f"producer {producer_id} new epoch {epoch} must start at sequence 0, not {base_sequence}",
+                )
             return Append()
         for b in entry.batches:
             if b.first_seq == base_sequence and b.last_seq == last_seq:
                 return Duplicate(b.first_offset, b.last_offset)
         expected = 0 if entry.last_seq is None else increment_sequence(entry.last_seq, 1)
         if base_sequence != expected:
-            return Reject(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
-                          f"producer {producer_id} sent sequence {base_sequence}, expected {expected}")
+            return Reject(
+                ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                f"producer {producer_id} sent sequence {base_sequence}, expected {expected}",
+            )
         return Append()
 
-    def append(self, producer_id: int, epoch: int, base_sequence: int, record_count: int,
-               base_offset: int, timestamp: int = -1) -> None:
+    def append(
+        self, producer_id: int, epoch: int, base_sequence: int, record_count: int, base_offset: int, timestamp: int = -1
+    ) -> None:
         """Record a written batch (on the leader after `check`, on followers and during
         rebuild for every batch in log order: no check there, the leader already did it)."""
         if producer_id == NO_PRODUCER_ID:
@@ -129,8 +137,14 @@ class ProducerStateTable:
         entry = self.entries.get(producer_id)
         if entry is None or epoch > entry.epoch:
             entry = self.entries[producer_id] = ProducerEntry(producer_id, epoch)
-        entry.batches.append(BatchMetadata(base_sequence, increment_sequence(base_sequence, record_count - 1),
-                                           base_offset, base_offset + record_count - 1))
+        entry.batches.append(
+            BatchMetadata(
+                base_sequence,
+                increment_sequence(base_sequence, record_count - 1),
+                base_offset,
+                base_offset + record_count - 1,
+            )
+        )
         entry.last_timestamp = max(entry.last_timestamp, timestamp)
 
     def expire(self, now_ms: int, max_idle_ms: int) -> int:

@@ -16,8 +16,15 @@ from __future__ import annotations
 
 from broker.replication.log_api import ReplicaLog
 from broker.replication.messages import (
-    UNDEFINED_EPOCH, Action, EpochAnswer, EpochQuery, ErrorCode, FetchRequest, FetchResponse,
-    SendEpochQuery, SendFetch,
+    UNDEFINED_EPOCH,
+    Action,
+    EpochAnswer,
+    EpochQuery,
+    ErrorCode,
+    FetchRequest,
+    FetchResponse,
+    SendEpochQuery,
+    SendFetch,
 )
 
 TRUNCATING = "truncating"
@@ -25,8 +32,9 @@ FETCHING = "fetching"
 
 
 class FollowerState:
-    def __init__(self, broker_id: int, log: ReplicaLog, leader: int, epoch: int,
-                 high_watermark: int, *, retry_ms: int) -> None:
+    def __init__(
+        self, broker_id: int, log: ReplicaLog, leader: int, epoch: int, high_watermark: int, *, retry_ms: int
+    ) -> None:
         self.broker_id = broker_id
         self.log = log
         self.leader = leader
@@ -76,9 +84,8 @@ class FollowerState:
         return self._send(now_ms)
 
     def fetch_response(self, resp: FetchResponse, now_ms: int) -> list[Action]:
-        if self.phase != FETCHING or resp.leader_epoch != self.epoch \
-                or resp.fetch_offset != self.log.log_end_offset:
-            return []   # stale, duplicated or reordered: the request it answers is gone
+        if self.phase != FETCHING or resp.leader_epoch != self.epoch or resp.fetch_offset != self.log.log_end_offset:
+            return []  # stale, duplicated or reordered: the request it answers is gone
         if resp.error == ErrorCode.OFFSET_OUT_OF_RANGE:
             self.phase, self.asking_for = TRUNCATING, self.log.latest_epoch
             if self.asking_for is None:

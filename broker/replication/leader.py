@@ -21,9 +21,21 @@ from dataclasses import dataclass
 
 from broker.replication.log_api import ReplicaLog
 from broker.replication.messages import (
-    ACKS_ALL, Action, BecomeLeader, CompleteProduce, EpochAnswer, EpochQuery, ErrorCode,
-    FetchRequest, FetchResponse, IsrChangeResult, Produce, ProposeIsr, ReplyEpochQuery,
-    ReplyFetch, UNDEFINED_EPOCH,
+    ACKS_ALL,
+    UNDEFINED_EPOCH,
+    Action,
+    BecomeLeader,
+    CompleteProduce,
+    EpochAnswer,
+    EpochQuery,
+    ErrorCode,
+    FetchRequest,
+    FetchResponse,
+    IsrChangeResult,
+    Produce,
+    ProposeIsr,
+    ReplyEpochQuery,
+    ReplyFetch,
 )
 
 
@@ -36,8 +48,17 @@ class _Waiting:
 
 
 class LeaderState:
-    def __init__(self, broker_id: int, log: ReplicaLog, order: BecomeLeader, high_watermark: int,
-                 now_ms: int, *, min_insync_replicas: int, replica_lag_time_max_ms: int) -> None:
+    def __init__(
+        self,
+        broker_id: int,
+        log: ReplicaLog,
+        order: BecomeLeader,
+        high_watermark: int,
+        now_ms: int,
+        *,
+        min_insync_replicas: int,
+        replica_lag_time_max_ms: int,
+    ) -> None:
         self.broker_id = broker_id
         self.log = log
         self.min_insync_replicas = min_insync_replicas
@@ -45,7 +66,7 @@ class LeaderState:
         self.high_watermark = high_watermark
         self.follower_leo: dict[int, int] = {}
         self.caught_up_ms: dict[int, int] = {}
-        self.last_fetch: dict[int, tuple[int, int]] = {}   # follower -> (leader LEO, time) at its last fetch
+        self.last_fetch: dict[int, tuple[int, int]] = {}  # follower -> (leader LEO, time) at its last fetch
         self.waiting: list[_Waiting] = []
         self.proposed: ProposeIsr | None = None
         self.epoch = UNDEFINED_EPOCH
@@ -76,8 +97,7 @@ class LeaderState:
         batch = self.log.append_as_leader(req.records, self.epoch)
         if req.acks != ACKS_ALL:
             return [CompleteProduce(req.request_id, ErrorCode.NONE, batch.base_offset)] + self._advance()
-        self.waiting.append(_Waiting(req.request_id, batch.base_offset, batch.last_offset,
-                                     now_ms + req.timeout_ms))
+        self.waiting.append(_Waiting(req.request_id, batch.base_offset, batch.last_offset, now_ms + req.timeout_ms))
         return self._advance()
 
     # ---- fetch and OffsetsForLeaderEpoch ----------------------------------------------
@@ -86,8 +106,12 @@ class LeaderState:
         """A fetch at our epoch (`Replica` fenced the others)."""
         leo = self.log.log_end_offset
         if req.fetch_offset > leo:
-            return [ReplyFetch(req.replica_id, FetchResponse(self.epoch, req.fetch_offset, (),
-                                                             self.high_watermark, ErrorCode.OFFSET_OUT_OF_RANGE))]
+            return [
+                ReplyFetch(
+                    req.replica_id,
+                    FetchResponse(self.epoch, req.fetch_offset, (), self.high_watermark, ErrorCode.OFFSET_OUT_OF_RANGE),
+                )
+            ]
         actions: list[Action] = []
         if req.replica_id in self.follower_leo:
             r = req.replica_id
@@ -104,10 +128,12 @@ class LeaderState:
             actions += self._maybe_expand(req.replica_id)
             actions += self._advance()
         limit = None if req.replica_id >= 0 else self.high_watermark
-        batches = tuple(b for b in self.log.read(req.fetch_offset, req.max_batches)
-                        if limit is None or b.last_offset < limit)
-        actions.append(ReplyFetch(req.replica_id, FetchResponse(
-            self.epoch, req.fetch_offset, batches, self.high_watermark)))
+        batches = tuple(
+            b for b in self.log.read(req.fetch_offset, req.max_batches) if limit is None or b.last_offset < limit
+        )
+        actions.append(
+            ReplyFetch(req.replica_id, FetchResponse(self.epoch, req.fetch_offset, batches, self.high_watermark))
+        )
         return actions
 
     def epoch_query(self, q: EpochQuery) -> list[Action]:
@@ -127,8 +153,9 @@ class LeaderState:
 
     def tick(self, now_ms: int) -> list[Action]:
         actions: list[Action] = []
-        lagging = {r for r in self.isr if r != self.broker_id
-                   and now_ms - self.caught_up_ms.get(r, now_ms) > self.lag_max_ms}
+        lagging = {
+            r for r in self.isr if r != self.broker_id and now_ms - self.caught_up_ms.get(r, now_ms) > self.lag_max_ms
+        }
         if lagging and self.proposed is None:
             actions += self._propose(self.isr - lagging)
         for w in [w for w in self.waiting if w.deadline_ms <= now_ms]:
@@ -153,8 +180,7 @@ class LeaderState:
 
     def _advance(self) -> list[Action]:
         counted = self.isr | (self.proposed.isr if self.proposed else frozenset())
-        leos = [self.log.log_end_offset if r == self.broker_id else self.follower_leo.get(r, 0)
-                for r in counted]
+        leos = [self.log.log_end_offset if r == self.broker_id else self.follower_leo.get(r, 0) for r in counted]
         self.high_watermark = max(self.high_watermark, min(leos))
         done = [w for w in self.waiting if w.last_offset < self.high_watermark]
         if not done:

@@ -44,6 +44,7 @@ class Batch:
 
 # ---- events -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BecomeLeader:
     """LeaderAndIsr naming this replica leader; `partition_version` guards ISR writes.
@@ -131,11 +132,21 @@ class Tick:
     """Time passed; timers (ISR lag check, fetch retry, produce timeout) are evaluated."""
 
 
-Event = BecomeLeader | BecomeFollower | Produce | FetchRequest | FetchResponse | EpochQuery \
-    | EpochAnswer | IsrChangeResult | Tick
+Event = (
+    BecomeLeader
+    | BecomeFollower
+    | Produce
+    | FetchRequest
+    | FetchResponse
+    | EpochQuery
+    | EpochAnswer
+    | IsrChangeResult
+    | Tick
+)
 
 
 # ---- actions ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SendFetch:

@@ -16,16 +16,37 @@ from broker.replication.follower import FollowerState
 from broker.replication.leader import LeaderState
 from broker.replication.log_api import ReplicaLog
 from broker.replication.messages import (
-    UNDEFINED_EPOCH, Action, BecomeFollower, BecomeLeader, CompleteProduce, EpochAnswer,
-    EpochQuery, ErrorCode, Event, FetchRequest, FetchResponse, IsrChangeResult, Produce,
-    ReplyEpochQuery, ReplyFetch, Tick,
+    UNDEFINED_EPOCH,
+    Action,
+    BecomeFollower,
+    BecomeLeader,
+    CompleteProduce,
+    EpochAnswer,
+    EpochQuery,
+    ErrorCode,
+    Event,
+    FetchRequest,
+    FetchResponse,
+    IsrChangeResult,
+    Produce,
+    ReplyEpochQuery,
+    ReplyFetch,
+    Tick,
 )
 
 
 class Replica:
-    def __init__(self, broker_id: int, log: ReplicaLog, *, broker_epoch: int = 0, high_watermark: int = 0,
-                 min_insync_replicas: int = 1, replica_lag_time_max_ms: int = 30_000,
-                 fetch_retry_ms: int = 500) -> None:
+    def __init__(
+        self,
+        broker_id: int,
+        log: ReplicaLog,
+        *,
+        broker_epoch: int = 0,
+        high_watermark: int = 0,
+        min_insync_replicas: int = 1,
+        replica_lag_time_max_ms: int = 30_000,
+        fetch_retry_ms: int = 500,
+    ) -> None:
         self.broker_id = broker_id
         self.broker_epoch = broker_epoch
         self.log = log
@@ -39,7 +60,7 @@ class Replica:
     def epoch(self) -> int:
         if self.role is not None:
             return self.role.epoch
-        latest = self.log.latest_epoch   # after a restart: never obey an order older than our data
+        latest = self.log.latest_epoch  # after a restart: never obey an order older than our data
         return UNDEFINED_EPOCH if latest is None else latest
 
     @property
@@ -98,13 +119,20 @@ class Replica:
                     return []
                 current.apply(order, now_ms)
                 return current.tick(now_ms)
-            self.role = LeaderState(self.broker_id, self.log, order, self.high_watermark, now_ms,
-                                    min_insync_replicas=self.min_insync_replicas,
-                                    replica_lag_time_max_ms=self.lag_max_ms)
+            self.role = LeaderState(
+                self.broker_id,
+                self.log,
+                order,
+                self.high_watermark,
+                now_ms,
+                min_insync_replicas=self.min_insync_replicas,
+                replica_lag_time_max_ms=self.lag_max_ms,
+            )
             return self.role.tick(now_ms)
         if isinstance(current, FollowerState) and order.epoch == current.epoch:
             return []
         actions = current.resign() if isinstance(current, LeaderState) else []
-        self.role = FollowerState(self.broker_id, self.log, order.leader, order.epoch,
-                                  self.high_watermark, retry_ms=self.fetch_retry_ms)
+        self.role = FollowerState(
+            self.broker_id, self.log, order.leader, order.epoch, self.high_watermark, retry_ms=self.fetch_retry_ms
+        )
         return actions + self.role.start(now_ms)

@@ -66,22 +66,39 @@ WILDCARD_PRINCIPAL = "User:*"
 CLUSTER_NAME = "kafka-cluster"
 
 # Znode spellings (Kafka's ResourceType.toString and the JSON of an AclEntry).
-TYPE_NAMES = {ResourceType.TOPIC: "Topic", ResourceType.GROUP: "Group", ResourceType.CLUSTER: "Cluster",
-              ResourceType.TRANSACTIONAL_ID: "TransactionalId", ResourceType.DELEGATION_TOKEN: "DelegationToken",
-              ResourceType.USER: "User"}
+TYPE_NAMES = {
+    ResourceType.TOPIC: "Topic",
+    ResourceType.GROUP: "Group",
+    ResourceType.CLUSTER: "Cluster",
+    ResourceType.TRANSACTIONAL_ID: "TransactionalId",
+    ResourceType.DELEGATION_TOKEN: "DelegationToken",
+    ResourceType.USER: "User",
+}
 TYPES_BY_NAME = {v: k for k, v in TYPE_NAMES.items()}
-OPERATION_NAMES = {Operation.ALL: "All", Operation.READ: "Read", Operation.WRITE: "Write", Operation.CREATE: "Create",
-                   Operation.DELETE: "Delete", Operation.ALTER: "Alter", Operation.DESCRIBE: "Describe",
-                   Operation.CLUSTER_ACTION: "ClusterAction", Operation.DESCRIBE_CONFIGS: "DescribeConfigs",
-                   Operation.ALTER_CONFIGS: "AlterConfigs", Operation.IDEMPOTENT_WRITE: "IdempotentWrite",
-                   Operation.CREATE_TOKENS: "CreateTokens", Operation.DESCRIBE_TOKENS: "DescribeTokens"}
+OPERATION_NAMES = {
+    Operation.ALL: "All",
+    Operation.READ: "Read",
+    Operation.WRITE: "Write",
+    Operation.CREATE: "Create",
+    Operation.DELETE: "Delete",
+    Operation.ALTER: "Alter",
+    Operation.DESCRIBE: "Describe",
+    Operation.CLUSTER_ACTION: "ClusterAction",
+    Operation.DESCRIBE_CONFIGS: "DescribeConfigs",
+    Operation.ALTER_CONFIGS: "AlterConfigs",
+    Operation.IDEMPOTENT_WRITE: "IdempotentWrite",
+    Operation.CREATE_TOKENS: "CreateTokens",
+    Operation.DESCRIBE_TOKENS: "DescribeTokens",
+}
 OPERATIONS_BY_NAME = {v: k for k, v in OPERATION_NAMES.items()}
 PERMISSION_NAMES = {Permission.ALLOW: "Allow", Permission.DENY: "Deny"}
 PERMISSIONS_BY_NAME = {v: k for k, v in PERMISSION_NAMES.items()}
 
 # An ALLOW for one of these also allows DESCRIBE (or DESCRIBE_CONFIGS), as in Kafka.
-_IMPLIES = {Operation.DESCRIBE: {Operation.READ, Operation.WRITE, Operation.DELETE, Operation.ALTER},
-            Operation.DESCRIBE_CONFIGS: {Operation.ALTER_CONFIGS}}
+_IMPLIES = {
+    Operation.DESCRIBE: {Operation.READ, Operation.WRITE, Operation.DELETE, Operation.ALTER},
+    Operation.DESCRIBE_CONFIGS: {Operation.ALTER_CONFIGS},
+}
 
 
 @dataclass(frozen=True)
@@ -138,19 +155,29 @@ class BindingFilter:
                 return False
             if self.name is not None and r.name != self.name:
                 return False
-        return ((self.principal is None or e.principal == self.principal)
-                and (self.host is None or e.host == self.host)
-                and (self.operation == Operation.ANY or e.operation == self.operation)
-                and (self.permission == Permission.ANY or e.permission == self.permission))
+        return (
+            (self.principal is None or e.principal == self.principal)
+            and (self.host is None or e.host == self.host)
+            and (self.operation == Operation.ANY or e.operation == self.operation)
+            and (self.permission == Permission.ANY or e.permission == self.permission)
+        )
 
 
 def _entry_applies(e: Entry, principal: str, host: str) -> bool:
     return e.principal in (principal, WILDCARD_PRINCIPAL) and e.host in (host, WILDCARD)
 
 
-def decide(bindings: Iterable[AclBinding], principal: str, host: str, operation: Operation,
-           resource_type: ResourceType, name: str, *, super_users: frozenset[str] = frozenset(),
-           allow_if_no_acl: bool = False) -> bool:
+def decide(
+    bindings: Iterable[AclBinding],
+    principal: str,
+    host: str,
+    operation: Operation,
+    resource_type: ResourceType,
+    name: str,
+    *,
+    super_users: frozenset[str] = frozenset(),
+    allow_if_no_acl: bool = False,
+) -> bool:
     """May `principal` at `host` do `operation` on (resource_type, name)?"""
     if principal in super_users:
         return True
@@ -175,16 +202,26 @@ def change_notification(resource: Resource) -> tuple[str, bytes]:
     if resource.pattern == PatternType.LITERAL:
         return "/kafka-acl-changes/acl_changes_", f"{TYPE_NAMES[resource.type]}:{resource.name}".encode()
     return "/kafka-acl-extended-changes/acl_changes_", json.dumps(
-        {"version": 1, "resourceType": resource.type.name, "name": resource.name,
-         "patternType": resource.pattern.name}).encode()
+        {"version": 1, "resourceType": resource.type.name, "name": resource.name, "patternType": resource.pattern.name}
+    ).encode()
 
 
 def encode_entries(entries: Iterable[Entry]) -> bytes:
-    return json.dumps({"version": 1, "acls": [
-        {"principal": e.principal, "permissionType": PERMISSION_NAMES[e.permission],
-         "operation": OPERATION_NAMES[e.operation], "host": e.host}
-        for e in sorted(entries, key=lambda e: (e.principal, e.host, e.operation, e.permission))]},
-        separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "version": 1,
+            "acls": [
+                {
+                    "principal": e.principal,
+                    "permissionType": PERMISSION_NAMES[e.permission],
+                    "operation": OPERATION_NAMES[e.operation],
+                    "host": e.host,
+                }
+                for e in sorted(entries, key=lambda e: (e.principal, e.host, e.operation, e.permission))
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 def decode_entries(data: bytes | None) -> list[Entry]:
@@ -192,8 +229,10 @@ def decode_entries(data: bytes | None) -> list[Entry]:
     if not data:
         return []
     obj = json.loads(data)
-    return [Entry(a["principal"], a["host"], OPERATIONS_BY_NAME[a["operation"]],
-                  PERMISSIONS_BY_NAME[a["permissionType"]]) for a in obj.get("acls", [])]
+    return [
+        Entry(a["principal"], a["host"], OPERATIONS_BY_NAME[a["operation"]], PERMISSIONS_BY_NAME[a["permissionType"]])
+        for a in obj.get("acls", [])
+    ]
 
 
 def parse_super_users(value: str | None) -> frozenset[str]:

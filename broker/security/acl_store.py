@@ -20,19 +20,27 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from coord.protocol.errors import BadVersionError, NoNodeError, NodeExistsError
-
 from broker.metadata.change_notifications import purge_old
 from broker.security.acl import (
-    TYPES_BY_NAME, AclBinding, BindingFilter, Entry, PatternType, Resource, ResourceType,
-    change_notification, decode_entries, encode_entries, znode_path,
+    TYPES_BY_NAME,
+    AclBinding,
+    BindingFilter,
+    Entry,
+    PatternType,
+    Resource,
+    ResourceType,
+    change_notification,
+    decode_entries,
+    encode_entries,
+    znode_path,
 )
+from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
 
 log = logging.getLogger(__name__)
 
 ROOTS = {PatternType.LITERAL: "/kafka-acl", PatternType.PREFIXED: "/kafka-acl-extended/prefixed"}
 CHANGE_PATHS = ("/kafka-acl-changes", "/kafka-acl-extended-changes")
-CHANGE_TTL_MS = 15 * 60 * 1000   # Kafka's ZkAclChangeStore expiry
+CHANGE_TTL_MS = 15 * 60 * 1000  # Kafka's ZkAclChangeStore expiry
 
 
 class AclStore:
@@ -110,7 +118,7 @@ class AclStore:
                         self.acls.pop(resource, None)
             self._seen[path] = children
             await purge_old(self.coord, path, children, self.change_ttl_ms)
-        except Exception as exc:  # coord away: a full reload happens when the broker rejoins
+        except Exception as exc:  # noqa: BLE001 - coord away: a full reload happens when the broker rejoins
             log.warning("following ACL changes under %s failed: %s", path, exc)
 
     async def close(self) -> None:
@@ -167,4 +175,3 @@ def _changed_resource(path: str, data: bytes) -> Resource | None:
     except (KeyError, ValueError, UnicodeDecodeError):
         log.warning("ignoring an unreadable ACL change notification under %s: %r", path, data[:100])
         return None
-

@@ -16,13 +16,19 @@ from broker.security.acl import Operation as Op
 from broker.security.acl import ResourceType as T
 
 SUPPORTED: dict[T, tuple[Op, ...]] = {
-    T.CLUSTER: (Op.CREATE, Op.CLUSTER_ACTION, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE,
-                Op.ALTER, Op.DESCRIBE),
-    T.TOPIC: (Op.READ, Op.WRITE, Op.CREATE, Op.DESCRIBE, Op.DELETE, Op.ALTER, Op.DESCRIBE_CONFIGS,
-              Op.ALTER_CONFIGS),
+    T.CLUSTER: (
+        Op.CREATE,
+        Op.CLUSTER_ACTION,
+        Op.DESCRIBE_CONFIGS,
+        Op.ALTER_CONFIGS,
+        Op.IDEMPOTENT_WRITE,
+        Op.ALTER,
+        Op.DESCRIBE,
+    ),
+    T.TOPIC: (Op.READ, Op.WRITE, Op.CREATE, Op.DESCRIBE, Op.DELETE, Op.ALTER, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS),
     T.GROUP: (Op.READ, Op.DESCRIBE, Op.DELETE),
 }
-NOT_REQUESTED = -2147483648   # Kafka's "authorized operations not asked for"
+NOT_REQUESTED = -2147483648  # Kafka's "authorized operations not asked for"
 
 
 def authorized_operations(authorizer: Any, resource_type: T, name: str | None = None) -> int:
@@ -30,6 +36,13 @@ def authorized_operations(authorizer: Any, resource_type: T, name: str | None = 
     ops = SUPPORTED[resource_type]
     if authorizer is not None:
         caller = sessions.current()
-        ops = tuple(op for op in ops if (authorizer.allowed(caller, op, resource_type) if name is None
-                                         else authorizer.allowed(caller, op, resource_type, name)))
+        ops = tuple(
+            op
+            for op in ops
+            if (
+                authorizer.allowed(caller, op, resource_type)
+                if name is None
+                else authorizer.allowed(caller, op, resource_type, name)
+            )
+        )
     return sum(1 << int(op) for op in ops)

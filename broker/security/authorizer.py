@@ -22,24 +22,36 @@ class Authorizer:
         self.allow_if_no_acl = allow_if_no_acl
 
     @classmethod
-    def from_config(cls, config: Any, coord: Any) -> "Authorizer | None":
+    def from_config(cls, config: Any, coord: Any) -> Authorizer | None:
         if not config.authorizer_class_name:
             return None
         return cls(AclStore(coord), config.super_users, config.allow_everyone_if_no_acl_found)
 
-    def allowed(self, session: Session, operation: Operation, resource_type: ResourceType,
-                name: str = CLUSTER_NAME) -> bool:
+    def allowed(
+        self, session: Session, operation: Operation, resource_type: ResourceType, name: str = CLUSTER_NAME
+    ) -> bool:
         if session.local:
             return True
-        return decide(self.store.bindings, session.principal, session.host, operation, resource_type, name,
-                      super_users=self.super_users, allow_if_no_acl=self.allow_if_no_acl)
+        return decide(
+            self.store.bindings,
+            session.principal,
+            session.host,
+            operation,
+            resource_type,
+            name,
+            super_users=self.super_users,
+            allow_if_no_acl=self.allow_if_no_acl,
+        )
 
     def may_write_some_topic(self, session: Session) -> bool:
         """Kafka 2.8+ lets a producer without IDEMPOTENT_WRITE get a producer id if it may
         WRITE some topic: any topic pattern with an ALLOW WRITE (or ALL) for it."""
         if session.local or session.principal in self.super_users:
             return True
-        return any(b.resource.type == ResourceType.TOPIC and b.entry.permission == Permission.ALLOW
-                   and b.entry.operation in (Operation.WRITE, Operation.ALL)
-                   and self.allowed(session, Operation.WRITE, ResourceType.TOPIC, b.resource.name)
-                   for b in self.store.bindings)
+        return any(
+            b.resource.type == ResourceType.TOPIC
+            and b.entry.permission == Permission.ALLOW
+            and b.entry.operation in (Operation.WRITE, Operation.ALL)
+            and self.allowed(session, Operation.WRITE, ResourceType.TOPIC, b.resource.name)
+            for b in self.store.bindings
+        )

@@ -29,13 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from broker.config import ConfigError
 from coord.client.chroot import split_connect_string
 from coord.protocol import records as R
 from coord.protocol.opcodes import Perms
 from coord.security.client_settings import ClientSecurity, client_security
 from coord.security.settings import SecurityConfigError
-
-from broker.config import ConfigError
 
 # Kafka's ZkData.SensitiveRootPaths and its open consumers path.
 SENSITIVE_ROOTS = ("/config/users", "/config/brokers", "/delegation_token")
@@ -59,8 +58,10 @@ _ZOOKEEPER_NAMES = {
     "zookeeper_sasl_clientconfig": "zookeeper.sasl.clientconfig",
     "java_security_auth_login_config": "java.security.auth.login.config",
 }
-_KAFKA_SPELLING = {zk: "zookeeper.clientCnxnSocket" if field == "zookeeper_client_cnxn_socket" else
-                   field.replace("_", ".") for field, zk in _ZOOKEEPER_NAMES.items()}
+_KAFKA_SPELLING = {
+    zk: "zookeeper.clientCnxnSocket" if field == "zookeeper_client_cnxn_socket" else field.replace("_", ".")
+    for field, zk in _ZOOKEEPER_NAMES.items()
+}
 
 
 def sensitive(path: str) -> bool:
@@ -97,11 +98,12 @@ def coord_link(config: Any) -> CoordLink:
         split_connect_string(config.coord_connect)
     except ValueError as exc:
         raise ConfigError(f"zookeeper.connect: {exc}") from None
-    props: dict[str, Any] = {zk: getattr(config, field) for field, zk in _ZOOKEEPER_NAMES.items()
-                             if getattr(config, field) is not None}
+    props: dict[str, Any] = {
+        zk: getattr(config, field) for field, zk in _ZOOKEEPER_NAMES.items() if getattr(config, field) is not None
+    }
     algorithm = str(config.zookeeper_ssl_endpoint_identification_algorithm or "").upper()
     if algorithm not in ("", "HTTPS"):
-        raise ConfigError(f"zookeeper.ssl.endpoint.identification.algorithm {algorithm!r}: expected HTTPS or \"\"")
+        raise ConfigError(f'zookeeper.ssl.endpoint.identification.algorithm {algorithm!r}: expected HTTPS or ""')
     props["zookeeper.ssl.hostnameVerification"] = algorithm == "HTTPS"
     try:
         security = client_security(props)
@@ -111,7 +113,9 @@ def coord_link(config: Any) -> CoordLink:
             message = message.replace(zk, kafka)
         raise ConfigError(message) from None
     if config.zookeeper_set_acl and security.sasl_user is None and not security.certificate:
-        raise ConfigError("zookeeper.set.acl=true needs an identity at coord: a JAAS file "
-                          "(java.security.auth.login.config) with a Client section, or "
-                          "zookeeper.ssl.client.enable=true with zookeeper.ssl.keystore.location (a client certificate)")
+        raise ConfigError(
+            "zookeeper.set.acl=true needs an identity at coord: a JAAS file "
+            "(java.security.auth.login.config) with a Client section, or "
+            "zookeeper.ssl.client.enable=true with zookeeper.ssl.keystore.location (a client certificate)"
+        )
     return CoordLink(security, config.zookeeper_set_acl)

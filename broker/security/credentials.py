@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from client.scram import HASHES, MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential, credential
-from coord.protocol.errors import BadVersionError, NoNodeError, NodeExistsError
-
 from broker.metadata import znodes as Z
 from broker.security.scram_server import format_credential, parse_credential
+from client.scram import HASHES, MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential, credential
+from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,9 @@ class CoordCredentials:
         try:
             return parse_credential(text)
         except ValueError as exc:
-            log.warning("the %s credential of user %s in coord is unreadable (%s); refusing the login",
-                        mechanism, user, exc)
+            log.warning(
+                "the %s credential of user %s in coord is unreadable (%s); refusing the login", mechanism, user, exc
+            )
             return None
 
 
@@ -59,7 +59,7 @@ def check_credential(mechanism: str, iterations: int) -> None:
         raise ValueError(f"iterations {iterations}: Kafka requires {MIN_ITERATIONS} to {MAX_ITERATIONS}")
 
 
-Changes = dict[str, ScramCredential | None]   # mechanism -> new credential, or None to delete it
+Changes = dict[str, ScramCredential | None]  # mechanism -> new credential, or None to delete it
 
 
 async def alter_user(coord: Any, user: str, changes: Changes, *, require_present: bool = False) -> set[str]:
@@ -93,12 +93,13 @@ async def alter_user(coord: Any, user: str, changes: Changes, *, require_present
             else:
                 await coord.set(path, Z.encode_user_config(configs), version=stat.version)
             return absent
-        except (BadVersionError, NodeExistsError, NoNodeError):   # changed meanwhile: read it again
+        except (BadVersionError, NodeExistsError, NoNodeError):  # changed meanwhile: read it again
             continue
 
 
-async def set_credential(coord: Any, user: str, mechanism: str, password: str,
-                         iterations: int = MIN_ITERATIONS) -> None:
+async def set_credential(
+    coord: Any, user: str, mechanism: str, password: str, iterations: int = MIN_ITERATIONS
+) -> None:
     """Add or replace `user`'s credential for `mechanism` (others of the user are kept)."""
     check_credential(mechanism, iterations)
     await alter_user(coord, user, {mechanism: credential(mechanism, password, iterations)})

@@ -12,8 +12,6 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from client.jaas import JaasError, parse_jaas_options
-
 from broker.config import ConfigError
 from broker.security.listeners import Listener
 from broker.security.sasl_server import SaslAuthenticator, enabled_mechanisms
@@ -21,32 +19,43 @@ from broker.security.scram_server import CredentialLookup
 from broker.security.session import ANONYMOUS, Session
 from broker.security.settings import setting
 from broker.security.tls import certificate_principal, server_context
+from client.jaas import JaasError, parse_jaas_options
 
 
 @dataclass
 class ListenerRuntime:
     listener: Listener
-    inter_broker: bool                       # requests from it may be inter-broker ones
+    inter_broker: bool  # requests from it may be inter-broker ones
     ssl_context: ssl.SSLContext | None = None
     mechanisms: list[str] = field(default_factory=list)
     plain_users: dict[str, str] = field(default_factory=dict)
     scram_lookup: CredentialLookup | None = None
-    max_reauth_ms: dict[str, int] = field(default_factory=dict)   # mechanism -> connections.max.reauth.ms
+    max_reauth_ms: dict[str, int] = field(default_factory=dict)  # mechanism -> connections.max.reauth.ms
 
     def session(self, writer: asyncio.StreamWriter) -> Session:
         peer = writer.get_extra_info("peername")
         principal = None
         if self.ssl_context is not None and not self.listener.sasl:
             principal = certificate_principal(writer.get_extra_info("peercert"))
-        return Session(self.listener.name, self.listener.protocol, principal or ANONYMOUS,
-                       peer[0] if peer else "", self.inter_broker)
+        return Session(
+            self.listener.name,
+            self.listener.protocol,
+            principal or ANONYMOUS,
+            peer[0] if peer else "",
+            self.inter_broker,
+        )
 
     def authenticator(self, session: Session) -> SaslAuthenticator | None:
         if not self.listener.sasl:
             return None
         assert self.scram_lookup is not None, "a SASL listener needs the credential lookup"
-        return SaslAuthenticator(session, self.mechanisms, lambda: self.plain_users, self.scram_lookup,
-                                 lambda mechanism: self.max_reauth_ms.get(mechanism, 0))
+        return SaslAuthenticator(
+            session,
+            self.mechanisms,
+            lambda: self.plain_users,
+            self.scram_lookup,
+            lambda mechanism: self.max_reauth_ms.get(mechanism, 0),
+        )
 
 
 def _plain_users(config: Any, name: str) -> dict[str, str]:
@@ -60,8 +69,9 @@ def _plain_users(config: Any, name: str) -> dict[str, str]:
     return {k.removeprefix("user_"): v for k, v in options.items() if k.startswith("user_")}
 
 
-def runtime_for(config: Any, listener: Listener, inter_broker: bool,
-                scram_lookup: CredentialLookup | None) -> ListenerRuntime:
+def runtime_for(
+    config: Any, listener: Listener, inter_broker: bool, scram_lookup: CredentialLookup | None
+) -> ListenerRuntime:
     """The run-time form of `listener`; ConfigError for unusable TLS or SASL settings."""
     runtime = ListenerRuntime(listener, inter_broker)
     if listener.tls:
@@ -79,6 +89,7 @@ def runtime_for(config: Any, listener: Listener, inter_broker: bool,
             try:
                 runtime.max_reauth_ms[mechanism] = int(value or 0)
             except ValueError:
-                raise ConfigError(f"connections.max.reauth.ms of listener {listener.name}: {value!r} "
-                                  "is not a number of milliseconds") from None
+                raise ConfigError(
+                    f"connections.max.reauth.ms of listener {listener.name}: {value!r} is not a number of milliseconds"
+                ) from None
     return runtime

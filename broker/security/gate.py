@@ -8,7 +8,8 @@ topic); group APIs READ (DescribeGroups, FindCoordinator, OffsetFetch DESCRIBE) 
 and, for offsets, on the topics; ListGroups shows the groups one may DESCRIBE unless one may
 DESCRIBE the cluster; CreateTopics CREATE on the cluster or topic; DeleteTopics and
 DeleteRecords DELETE, OffsetDelete DELETE on the group and READ on its topics, CreatePartitions
-ALTER, DescribeConfigs DESCRIBE_CONFIGS; InitProducerId IDEMPOTENT_WRITE on the cluster or WRITE on some topic; LeaderAndIsr, StopReplica,
+ALTER, DescribeConfigs DESCRIBE_CONFIGS; InitProducerId IDEMPOTENT_WRITE on the cluster or WRITE
+on some topic; LeaderAndIsr, StopReplica,
 UpdateMetadata, ControlledShutdown CLUSTER_ACTION; CreateAcls/DeleteAcls and
 AlterUserScramCredentials ALTER, DescribeAcls and DescribeUserScramCredentials DESCRIBE on the
 cluster. A refusal is Kafka's TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED. Where a
@@ -25,20 +26,22 @@ import copy
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from client.protocol.api import ApiKey
-from client.protocol.errors import ErrorCode
-from client.protocol.kafka_frames import RequestHeader
-from client.protocol.messages import MetadataResponse
-
 from broker.security import session as sessions
 from broker.security.acl import Operation as Op
 from broker.security.acl import ResourceType as T
 from broker.security.authorizer import Authorizer
 from broker.server.handlers.common import BrokerContext, Reply, error_response
+from client.protocol.api import ApiKey
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import MetadataResponse
 
-Need = tuple[T, str | None, Op]   # name None: the cluster
-_CODES = {T.TOPIC: ErrorCode.TOPIC_AUTHORIZATION_FAILED, T.GROUP: ErrorCode.GROUP_AUTHORIZATION_FAILED,
-          T.CLUSTER: ErrorCode.CLUSTER_AUTHORIZATION_FAILED}
+Need = tuple[T, str | None, Op]  # name None: the cluster
+_CODES = {
+    T.TOPIC: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+    T.GROUP: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+    T.CLUSTER: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+}
 CLUSTER_ACTION_APIS = (ApiKey.LEADER_AND_ISR, ApiKey.STOP_REPLICA, ApiKey.UPDATE_METADATA, ApiKey.CONTROLLED_SHUTDOWN)
 
 
@@ -82,11 +85,19 @@ def needs(header: RequestHeader, body: Any) -> list[Need]:
     if api == ApiKey.CREATE_PARTITIONS:
         return _topics(body.topics, "name", Op.ALTER)
     if api == ApiKey.DESCRIBE_CONFIGS:
-        return [(T.TOPIC, r.resource_name, Op.DESCRIBE_CONFIGS) if r.resource_type == 2
-                else (T.CLUSTER, None, Op.DESCRIBE_CONFIGS) for r in body.resources]
+        return [
+            (T.TOPIC, r.resource_name, Op.DESCRIBE_CONFIGS)
+            if r.resource_type == 2
+            else (T.CLUSTER, None, Op.DESCRIBE_CONFIGS)
+            for r in body.resources
+        ]
     if api in (ApiKey.ALTER_CONFIGS, ApiKey.INCREMENTAL_ALTER_CONFIGS):
-        return [(T.TOPIC, r.resource_name, Op.ALTER_CONFIGS) if r.resource_type == 2
-                else (T.CLUSTER, None, Op.ALTER_CONFIGS) for r in body.resources]
+        return [
+            (T.TOPIC, r.resource_name, Op.ALTER_CONFIGS)
+            if r.resource_type == 2
+            else (T.CLUSTER, None, Op.ALTER_CONFIGS)
+            for r in body.resources
+        ]
     if api == ApiKey.DELETE_GROUPS:
         return [(T.GROUP, g, Op.DELETE) for g in body.groups_names]
     if api == ApiKey.OFFSET_DELETE:
@@ -103,11 +114,15 @@ def needs(header: RequestHeader, body: Any) -> list[Need]:
 
 
 # API -> (the request's topic array, the topic name field in it, the operation each topic needs).
-PER_TOPIC = {ApiKey.PRODUCE: ("topic_data", "name", Op.WRITE), ApiKey.FETCH: ("topics", "topic", Op.READ),
-             ApiKey.LIST_OFFSETS: ("topics", "name", Op.DESCRIBE),
-             ApiKey.OFFSETS_FOR_LEADER_EPOCH: ("topics", "topic", Op.DESCRIBE),
-             ApiKey.OFFSET_COMMIT: ("topics", "name", Op.READ), ApiKey.DELETE_RECORDS: ("topics", "name", Op.DELETE),
-             ApiKey.CREATE_PARTITIONS: ("topics", "name", Op.ALTER)}
+PER_TOPIC: dict[int, tuple[str, str, Op]] = {
+    ApiKey.PRODUCE: ("topic_data", "name", Op.WRITE),
+    ApiKey.FETCH: ("topics", "topic", Op.READ),
+    ApiKey.LIST_OFFSETS: ("topics", "name", Op.DESCRIBE),
+    ApiKey.OFFSETS_FOR_LEADER_EPOCH: ("topics", "topic", Op.DESCRIBE),
+    ApiKey.OFFSET_COMMIT: ("topics", "name", Op.READ),
+    ApiKey.DELETE_RECORDS: ("topics", "name", Op.DELETE),
+    ApiKey.CREATE_PARTITIONS: ("topics", "name", Op.ALTER),
+}
 
 
 def _per_topic(header: RequestHeader, body: Any) -> tuple[str, str, Op] | None:
@@ -117,8 +132,16 @@ def _per_topic(header: RequestHeader, body: Any) -> tuple[str, str, Op] | None:
     return PER_TOPIC.get(header.api_key)
 
 
-async def _split_topics(auth: Authorizer, session: sessions.Session, header: RequestHeader, body: Any,
-                        run: Callable[[], Awaitable[Reply | None]], field: str, name: str, op: Op) -> Reply | None:
+async def _split_topics(
+    auth: Authorizer,
+    session: sessions.Session,
+    header: RequestHeader,
+    body: Any,
+    run: Callable[[], Awaitable[Reply | None]],
+    field: str,
+    name: str,
+    op: Op,
+) -> Reply | None:
     """Run the handler on the allowed topics only; answer the others TOPIC_AUTHORIZATION_FAILED."""
     items = getattr(body, field) or []
     denied = [t for t in items if not auth.allowed(session, op, T.TOPIC, getattr(t, name))]
@@ -131,8 +154,12 @@ async def _split_topics(auth: Authorizer, session: sessions.Session, header: Req
         return reply
     refused = copy.copy(body)
     setattr(refused, field, denied)
-    errors = error_response(header, refused, ErrorCode.TOPIC_AUTHORIZATION_FAILED,
-                            f"{session.principal} is not authorized for {op.name} on these topics")
+    errors = error_response(
+        header,
+        refused,
+        ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+        f"{session.principal} is not authorized for {op.name} on these topics",
+    )
     for f in type(errors)._spec.fields:
         extra = getattr(errors, f.name)
         if f.array and f.struct is not None and f.tag is None and extra:
@@ -146,8 +173,9 @@ def _allowed(auth: Authorizer, session: sessions.Session, need: Need) -> bool:
     return auth.allowed(session, op, rtype, name) if name is not None else auth.allowed(session, op, rtype)
 
 
-async def guarded(ctx: BrokerContext, header: RequestHeader, body: Any,
-                  run: Callable[[], Awaitable[Reply | None]]) -> Reply | None:
+async def guarded(
+    ctx: BrokerContext, header: RequestHeader, body: Any, run: Callable[[], Awaitable[Reply | None]]
+) -> Reply | None:
     """Run the handler (`run`) if the caller may; otherwise Kafka's refusal."""
     auth: Authorizer | None = getattr(ctx, "authorizer", None)
     session = sessions.current()
@@ -160,8 +188,9 @@ async def guarded(ctx: BrokerContext, header: RequestHeader, body: Any,
         cluster = auth.allowed(session, Op.CREATE, T.CLUSTER)
         needs_ = [] if cluster else _topics(body.topics, "name", Op.CREATE)
     elif api == ApiKey.INIT_PRODUCER_ID:
-        if body.transactional_id is None and not (auth.allowed(session, Op.IDEMPOTENT_WRITE, T.CLUSTER)
-                                                  or auth.may_write_some_topic(session)):
+        if body.transactional_id is None and not (
+            auth.allowed(session, Op.IDEMPOTENT_WRITE, T.CLUSTER) or auth.may_write_some_topic(session)
+        ):
             return _refuse(header, body, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, session)
         needs_ = []
     else:
@@ -169,7 +198,7 @@ async def guarded(ctx: BrokerContext, header: RequestHeader, body: Any,
     split = _per_topic(header, body)
     for need in needs_:
         if split is not None and need[0] == T.TOPIC:
-            continue   # refused per topic below
+            continue  # refused per topic below
         if not _allowed(auth, session, need):
             return _refuse(header, body, _CODES[need[0]], session)
     if split is not None:
@@ -185,8 +214,13 @@ def _refuse(header: RequestHeader, body: Any, code: ErrorCode, session: sessions
     return Reply(error_response(header, body, code, message))
 
 
-async def _metadata(auth: Authorizer, session: sessions.Session, header: RequestHeader, body: Any,
-                    run: Callable[[], Awaitable[Reply | None]]) -> Reply | None:
+async def _metadata(
+    auth: Authorizer,
+    session: sessions.Session,
+    header: RequestHeader,
+    body: Any,
+    run: Callable[[], Awaitable[Reply | None]],
+) -> Reply | None:
     denied: list[str] = []
     if body.topics:
         kept = []
@@ -196,15 +230,19 @@ async def _metadata(auth: Authorizer, session: sessions.Session, header: Request
             else:
                 denied.append(t.name)
         body.topics = kept
-        if body.allow_auto_topic_creation and not auth.allowed(session, Op.CREATE, T.CLUSTER) and not all(
-                t.name is not None and auth.allowed(session, Op.CREATE, T.TOPIC, t.name) for t in kept):
+        if (
+            body.allow_auto_topic_creation
+            and not auth.allowed(session, Op.CREATE, T.CLUSTER)
+            and not all(t.name is not None and auth.allowed(session, Op.CREATE, T.TOPIC, t.name) for t in kept)
+        ):
             body.allow_auto_topic_creation = False
     reply = await run()
     if reply is None or reply.body is None:
         return reply
     answer = reply.body
-    answer.topics = [t for t in answer.topics
-                     if t.name is None or auth.allowed(session, Op.DESCRIBE, T.TOPIC, t.name)]
-    answer.topics += [MetadataResponse.MetadataResponseTopic(
-        error_code=int(ErrorCode.TOPIC_AUTHORIZATION_FAILED), name=n) for n in denied]
+    answer.topics = [t for t in answer.topics if t.name is None or auth.allowed(session, Op.DESCRIBE, T.TOPIC, t.name)]
+    answer.topics += [
+        MetadataResponse.MetadataResponseTopic(error_code=int(ErrorCode.TOPIC_AUTHORIZATION_FAILED), name=n)
+        for n in denied
+    ]
     return reply

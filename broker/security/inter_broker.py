@@ -14,16 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from client.conn import BrokerConnection
-from client.errors import BrokerConnectionError
-from client.jaas import JaasError, parse_jaas_options
-from client.security import PLAINTEXT, ClientSecurity
-
 from broker.config import ConfigError
 from broker.metadata.znodes import BrokerInfo
 from broker.security.listeners import Listener
 from broker.security.settings import setting
 from broker.security.tls import client_context
+from client.conn import BrokerConnection
+from client.errors import BrokerConnectionError
+from client.jaas import JaasError, parse_jaas_options
+from client.security import PLAINTEXT, ClientSecurity
 
 
 @dataclass
@@ -36,11 +35,18 @@ class InterBrokerLink:
         if it registered no such listener, or it cannot be reached)."""
         endpoint = info.endpoint(self.listener)
         if endpoint is None:
-            raise BrokerConnectionError(f"broker {info.broker_id} registered no {self.listener} listener "
-                                        f"(inter.broker.listener.name); it has "
-                                        f"{', '.join(e.listener for e in info.endpoints) or 'PLAINTEXT'}")
-        return await BrokerConnection.open(endpoint.host, endpoint.port, client_id=client_id,
-                                           request_timeout_ms=request_timeout_ms, security=self.security)
+            raise BrokerConnectionError(
+                f"broker {info.broker_id} registered no {self.listener} listener "
+                f"(inter.broker.listener.name); it has "
+                f"{', '.join(e.listener for e in info.endpoints) or 'PLAINTEXT'}"
+            )
+        return await BrokerConnection.open(
+            endpoint.host,
+            endpoint.port,
+            client_id=client_id,
+            request_timeout_ms=request_timeout_ms,
+            security=self.security,
+        )
 
 
 def link_for(config: Any, listener: Listener) -> InterBrokerLink:
@@ -56,8 +62,14 @@ def link_for(config: Any, listener: Listener) -> InterBrokerLink:
             raise ConfigError(f"sasl.jaas.config of listener {listener.name}: {exc}") from None
         username, password = options.get("username"), options.get("password")
         if username is None or password is None:
-            raise ConfigError(f"inter-broker listener {listener.name} is {listener.protocol}: its sasl.jaas.config "
-                              f"for {mechanism} needs username=\"...\" password=\"...\" (this broker's own login)")
+            raise ConfigError(
+                f"inter-broker listener {listener.name} is {listener.protocol}: its sasl.jaas.config "
+                f'for {mechanism} needs username="..." password="..." (this broker\'s own login)'
+            )
     context = client_context(config, listener.name) if listener.tls else None
-    return InterBrokerLink(listener.name, ClientSecurity(
-        listener.protocol, context, bool(context and context.check_hostname), mechanism, username, password))
+    return InterBrokerLink(
+        listener.name,
+        ClientSecurity(
+            listener.protocol, context, bool(context and context.check_hostname), mechanism, username, password
+        ),
+    )

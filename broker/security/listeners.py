@@ -26,8 +26,8 @@ class ListenerError(ValueError):
 class Listener:
     name: str
     host: str
-    port: int          # 0: any free port (tests)
-    protocol: str      # one of PROTOCOLS
+    port: int  # 0: any free port (tests)
+    protocol: str  # one of PROTOCOLS
 
     @property
     def tls(self) -> bool:
@@ -46,14 +46,16 @@ def protocol_map(value: str | None) -> dict[str, str]:
     for item in value.split(","):
         name, sep, proto = item.strip().partition(":")
         if not sep or not name or proto.upper() not in PROTOCOLS:
-            raise ListenerError(f"listener.security.protocol.map entry {item!r}: expected NAME:PROTOCOL with "
-                                f"PROTOCOL one of {', '.join(PROTOCOLS)}")
+            raise ListenerError(
+                f"listener.security.protocol.map entry {item!r}: expected NAME:PROTOCOL with "
+                f"PROTOCOL one of {', '.join(PROTOCOLS)}"
+            )
         out[name.upper()] = proto.upper()
     return out
 
 
 def parse_listeners(value: str, protocols: dict[str, str], what: str = "listeners") -> list[Listener]:
-    """"NAME://HOST:PORT,..." as listeners; names unique and each in the protocol map.
+    """ "NAME://HOST:PORT,..." as listeners; names unique and each in the protocol map.
     An empty HOST (Kafka's "PLAINTEXT://:9092") binds every interface."""
     out: list[Listener] = []
     for item in (i.strip() for i in value.split(",") if i.strip()):
@@ -63,8 +65,10 @@ def parse_listeners(value: str, protocols: dict[str, str], what: str = "listener
             raise ListenerError(f"{what} entry {item!r}: expected NAME://HOST:PORT, e.g. PLAINTEXT://10.0.0.1:9092")
         name = name.upper()
         if name not in protocols:
-            raise ListenerError(f"{what} entry {item!r}: listener {name} is not in listener.security.protocol.map "
-                                f"({', '.join(sorted(protocols))})")
+            raise ListenerError(
+                f"{what} entry {item!r}: listener {name} is not in listener.security.protocol.map "
+                f"({', '.join(sorted(protocols))})"
+            )
         if any(existing.name == name for existing in out):
             raise ListenerError(f"{what}: listener {name} is named twice")
         out.append(Listener(name, host.strip("[]") or "0.0.0.0", int(port), protocols[name]))
@@ -103,12 +107,13 @@ def inter_broker_listener(config: Any, bound: list[Listener]) -> Listener:
     wanted = (config.inter_broker_listener_name or "").upper()
     if wanted:
         if wanted not in names:
-            raise ListenerError(f"inter.broker.listener.name {wanted} is not one of listeners "
-                                f"({', '.join(names)})")
+            raise ListenerError(f"inter.broker.listener.name {wanted} is not one of listeners ({', '.join(names)})")
         return names[wanted]
     if "PLAINTEXT" in names:
         return names["PLAINTEXT"]
     if len(bound) == 1:
         return bound[0]
-    raise ListenerError(f"several listeners ({', '.join(names)}) and none named PLAINTEXT: set "
-                        "inter.broker.listener.name to the one brokers use among themselves")
+    raise ListenerError(
+        f"several listeners ({', '.join(names)}) and none named PLAINTEXT: set "
+        "inter.broker.listener.name to the one brokers use among themselves"
+    )

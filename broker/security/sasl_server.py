@@ -29,15 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from broker.security.scram_server import AuthenticationFailedError, CredentialLookup, ScramServer
+from broker.security.session import Session
+from broker.server.handlers.common import Reply
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.scram import HASHES
-
-from broker.security.scram_server import AuthenticationFailed, CredentialLookup, ScramServer
-from broker.security.session import Session
-from broker.server.handlers.common import Reply
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,7 @@ MIN_REAUTH_INTERVAL = 1.0
 @dataclass
 class RawToken:
     """A SASL token sent bare after SaslHandshake v0: a length prefix and the bytes, no header."""
+
     token: bytes
 
     def frame(self) -> bytes:
@@ -66,16 +66,16 @@ class PlainServer:
     async def step(self, token: bytes) -> tuple[bytes, bool]:
         parts = token.split(b"\0")
         if len(parts) != 3:
-            raise AuthenticationFailed("malformed PLAIN token (expected authzid NUL user NUL password)")
+            raise AuthenticationFailedError("malformed PLAIN token (expected authzid NUL user NUL password)")
         try:
             authzid, user, password = (p.decode() for p in parts)
         except UnicodeDecodeError:
-            raise AuthenticationFailed("PLAIN token is not UTF-8") from None
+            raise AuthenticationFailedError("PLAIN token is not UTF-8") from None
         if authzid and authzid != user:
-            raise AuthenticationFailed(f"authorization id {authzid!r} is not the user {user!r}")
+            raise AuthenticationFailedError(f"authorization id {authzid!r} is not the user {user!r}")
         expected = self.users.get(user)
         if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
-            raise AuthenticationFailed("invalid username or password")
+            raise AuthenticationFailedError("invalid username or password")
         self.username = user
         return b"", True
 
@@ -97,14 +97,20 @@ class ScramSteps:
             answer = self.server.final(token)
             self.username = self.server.username
             return answer, True
-        raise AuthenticationFailed("SCRAM exchange is over")
+        raise AuthenticationFailedError("SCRAM exchange is over")
 
 
 class SaslAuthenticator:
     """One connection's SASL state; `handle` takes each SASL request in arrival order."""
 
-    def __init__(self, session: Session, mechanisms: list[str], plain_users: Callable[[], dict[str, str]],
-                 scram_lookup: CredentialLookup, max_reauth_ms: Callable[[str], int] = lambda mechanism: 0) -> None:
+    def __init__(
+        self,
+        session: Session,
+        mechanisms: list[str],
+        plain_users: Callable[[], dict[str, str]],
+        scram_lookup: CredentialLookup,
+        max_reauth_ms: Callable[[str], int] = lambda mechanism: 0,
+    ) -> None:
         """`max_reauth_ms(mechanism)`: connections.max.reauth.ms for that mechanism (0: no limit)."""
         self.session = session
         self.mechanisms = mechanisms
@@ -114,11 +120,11 @@ class SaslAuthenticator:
         self.state = HANDSHAKE
         self._mechanism: PlainServer | ScramSteps | None = None
         self._name = ""
-        self.raw_tokens = False                  # after SaslHandshake v0, until the exchange ends
-        self._raw_exchange = False               # the session began with SaslHandshake v0
-        self.expires_at: float | None = None     # monotonic end of the session (None: never)
+        self.raw_tokens = False  # after SaslHandshake v0, until the exchange ends
+        self._raw_exchange = False  # the session began with SaslHandshake v0
+        self.expires_at: float | None = None  # monotonic end of the session (None: never)
         self._reauth_started = 0.0
-        self._previous: tuple[str, str] | None = None   # (mechanism, principal) while re-authenticating
+        self._previous: tuple[str, str] | None = None  # (mechanism, principal) while re-authenticating
 
     @property
     def complete(self) -> bool:
@@ -163,17 +169,21 @@ class SaslAuthenticator:
     def _handshake(self, body: m.SaslHandshakeRequest, version: int) -> tuple[Reply, str | None]:
         R = m.SaslHandshakeResponse
         if self.state != HANDSHAKE:
-            return self._fail(Reply(R(error_code=int(ErrorCode.ILLEGAL_SASL_STATE), mechanisms=self.mechanisms)),
-                              "a second SaslHandshake during one exchange")
+            return self._fail(
+                Reply(R(error_code=int(ErrorCode.ILLEGAL_SASL_STATE), mechanisms=self.mechanisms)),
+                "a second SaslHandshake during one exchange",
+            )
         name = body.mechanism
         if name not in self.mechanisms:
-            return self._fail(Reply(R(error_code=int(ErrorCode.UNSUPPORTED_SASL_MECHANISM),
-                                      mechanisms=self.mechanisms)),
-                              f"SASL mechanism {name[:40]!r} is not enabled (enabled: {', '.join(self.mechanisms)})")
+            return self._fail(
+                Reply(R(error_code=int(ErrorCode.UNSUPPORTED_SASL_MECHANISM), mechanisms=self.mechanisms)),
+                f"SASL mechanism {name[:40]!r} is not enabled (enabled: {', '.join(self.mechanisms)})",
+            )
         if self._previous is not None and name != self._previous[0]:
-            return self._fail(Reply(R(error_code=int(ErrorCode.UNSUPPORTED_SASL_MECHANISM),
-                                      mechanisms=self.mechanisms)),
-                              f"re-authentication with {name[:40]!r} of a session that used {self._previous[0]}")
+            return self._fail(
+                Reply(R(error_code=int(ErrorCode.UNSUPPORTED_SASL_MECHANISM), mechanisms=self.mechanisms)),
+                f"re-authentication with {name[:40]!r} of a session that used {self._previous[0]}",
+            )
         self._name = name
         self._mechanism = PlainServer(self._plain_users()) if name == "PLAIN" else ScramSteps(name, self._lookup)
         self.state = AUTHENTICATE
@@ -188,7 +198,7 @@ class SaslAuthenticator:
             answer, done = await self._mechanism.step(bytes(token))
             if done:
                 self._completed()
-        except AuthenticationFailed as exc:
+        except AuthenticationFailedError as exc:
             self.raw_tokens = False
             return self._fail(None, f"SASL {self._name} {self._text} failed: {exc}")
         return RawToken(answer), None
@@ -203,26 +213,35 @@ class SaslAuthenticator:
             answer, done = await self._mechanism.step(body.auth_bytes)
             if done:
                 lifetime_ms = self._completed()
-        except AuthenticationFailed as exc:
-            message = f"Authentication failed during {self._text} due to invalid credentials with SASL " \
-                      f"mechanism {self._name}"
-            return self._fail(Reply(R(error_code=int(ErrorCode.SASL_AUTHENTICATION_FAILED), error_message=message)),
-                              f"SASL {self._name} {self._text} failed: {exc}")
+        except AuthenticationFailedError as exc:
+            message = (
+                f"Authentication failed during {self._text} due to invalid credentials with SASL mechanism {self._name}"
+            )
+            return self._fail(
+                Reply(R(error_code=int(ErrorCode.SASL_AUTHENTICATION_FAILED), error_message=message)),
+                f"SASL {self._name} {self._text} failed: {exc}",
+            )
         return Reply(R(error_code=0, error_message=None, auth_bytes=answer, session_lifetime_ms=lifetime_ms)), None
 
     def _completed(self) -> int:
         """Set the principal and the session's end; the lifetime in ms (0: none). Raises
-        AuthenticationFailed if a re-authentication names another principal."""
+        AuthenticationFailedError if a re-authentication names another principal."""
         assert self._mechanism is not None
         principal = f"User:{self._mechanism.username}"
         if self._previous is not None and principal != self._previous[1]:
-            raise AuthenticationFailed(f"cannot change principals during re-authentication from "
-                                       f"{self._previous[1]} to {principal}")
+            raise AuthenticationFailedError(
+                f"cannot change principals during re-authentication from {self._previous[1]} to {principal}"
+            )
         lifetime_ms = max(0, int(self._max_reauth_ms(self._name) or 0))
         self.expires_at = time.monotonic() + lifetime_ms / 1000 if lifetime_ms else None
-        log.debug("%s %s with %s on listener %s (session lifetime %d ms)", principal,
-                  "re-authenticated" if self._previous else "authenticated", self._name, self.session.listener,
-                  lifetime_ms)
+        log.debug(
+            "%s %s with %s on listener %s (session lifetime %d ms)",
+            principal,
+            "re-authenticated" if self._previous else "authenticated",
+            self._name,
+            self.session.listener,
+            lifetime_ms,
+        )
         self.state = COMPLETE
         self.raw_tokens = False
         self._previous = None
@@ -239,6 +258,8 @@ def enabled_mechanisms(value: str) -> list[str]:
     names = [n.strip().upper() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n != "PLAIN" and n not in HASHES]
     if unknown:
-        raise ValueError(f"sasl.enabled.mechanisms: pybroker does not serve {', '.join(unknown)} "
-                         f"(it serves PLAIN, {', '.join(HASHES)})")
+        raise ValueError(
+            f"sasl.enabled.mechanisms: pybroker does not serve {', '.join(unknown)} "
+            f"(it serves PLAIN, {', '.join(HASHES)})"
+        )
     return names

@@ -19,11 +19,11 @@ ANONYMOUS = "User:ANONYMOUS"
 
 @dataclass
 class Session:
-    listener: str | None             # None: no listener (this broker itself)
+    listener: str | None  # None: no listener (this broker itself)
     protocol: str = "PLAINTEXT"
-    principal: str = ANONYMOUS       # "User:<name>" once known (TLS client cert or SASL)
-    host: str = ""                   # the peer's address
-    inter_broker: bool = True        # on the inter-broker listener, or on a broker with one listener
+    principal: str = ANONYMOUS  # "User:<name>" once known (TLS client cert or SASL)
+    host: str = ""  # the peer's address
+    inter_broker: bool = True  # on the inter-broker listener, or on a broker with one listener
 
     @property
     def local(self) -> bool:

@@ -41,8 +41,10 @@ def _load_key_pair(context: ssl.SSLContext, config: Any, listener: str) -> None:
         finally:
             os.unlink(path)
     else:
-        raise ConfigError(f"listener {listener} needs a key and certificate: ssl.keystore.location, or "
-                          "ssl.keystore.key with ssl.keystore.certificate.chain")
+        raise ConfigError(
+            f"listener {listener} needs a key and certificate: ssl.keystore.location, or "
+            "ssl.keystore.key with ssl.keystore.certificate.chain"
+        )
 
 
 def _load_trust(context: ssl.SSLContext, config: Any, listener: str) -> bool:
@@ -76,8 +78,10 @@ def server_context(config: Any, listener: str) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"listener {listener}: cannot load its TLS key, certificate or truststore: {exc}") from None
     if auth != "none" and not trusted:
-        raise ConfigError(f"listener {listener}: ssl.client.auth={auth} needs ssl.truststore.location or "
-                          "ssl.truststore.certificates to check client certificates against")
+        raise ConfigError(
+            f"listener {listener}: ssl.client.auth={auth} needs ssl.truststore.location or "
+            "ssl.truststore.certificates to check client certificates against"
+        )
     context.verify_mode = CLIENT_AUTH[auth]
     return context
 
@@ -99,9 +103,17 @@ def client_context(config: Any, listener: str) -> ssl.SSLContext:
 
 
 # RFC 2253's short names for the attribute types Python's ssl module reports.
-_SHORT = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
-          "localityName": "L", "stateOrProvinceName": "ST", "streetAddress": "STREET", "domainComponent": "DC",
-          "userId": "UID"}
+_SHORT = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
 
 
 def _escape(value: str) -> str:
@@ -114,7 +126,7 @@ def _escape(value: str) -> str:
 
 
 def certificate_principal(peercert: dict | None) -> str | None:
-    """"User:" + the subject in RFC 2253 order (most specific first), or None without a cert."""
+    """ "User:" + the subject in RFC 2253 order (most specific first), or None without a cert."""
     if not peercert or not peercert.get("subject"):
         return None
     rdns = []

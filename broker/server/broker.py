@@ -30,17 +30,6 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 
-from coord.client import ConnState, CoordClient
-from coord.client.client import ensure_chroot
-from coord.protocol.errors import CoordError
-
-from client.protocol import messages as m
-from client.protocol.api import ApiKey
-from client.protocol.errors import ErrorCode
-from client.protocol.kafka_frames import RequestHeader
-
-from client.scram import ScramCredential
-
 from broker.config import BrokerConfig, ConfigError
 from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
@@ -58,21 +47,32 @@ from broker.security.credentials import CoordCredentials
 from broker.security.endpoint import ListenerRuntime, runtime_for
 from broker.security.inter_broker import link_for
 from broker.security.listeners import (
-    ListenerError, advertised_listeners, bound_listeners, inter_broker_listener,
+    ListenerError,
+    advertised_listeners,
+    bound_listeners,
+    inter_broker_listener,
 )
 from broker.server.connection import Connection
 from broker.server.connection_quotas import ConnectionQuotas, RequestBytes
+from broker.server.dynamic_broker_config import DynamicBrokerConfig
+from broker.server.fetch_wakeups import FetchWakeups
 from broker.server.fetcher import FetcherManager
 from broker.server.handlers import HANDLERS
-from broker.server.fetch_wakeups import FetchWakeups
 from broker.server.handlers.common import BrokerContext
 from broker.server.idempotence import ProducerStates
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
 from broker.server.replica_manager import ReplicaManager
-from broker.server.to_controller import ControllerUnreachable, ask_controller
-from broker.server.dynamic_broker_config import DynamicBrokerConfig
+from broker.server.to_controller import ControllerUnreachableError, ask_controller
 from broker.server.topic_config_changes import TopicConfigChanges
+from client.protocol import messages as m
+from client.protocol.api import ApiKey
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.scram import ScramCredential
+from coord.client import ConnState, CoordClient
+from coord.client.client import ensure_chroot
+from coord.protocol.errors import CoordError
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +88,15 @@ async def listen(handler, host: str, port: int, what: str, ssl_context=None) -> 
     """Bind host:port without accepting yet; a clear error if the port is taken."""
     tls = {"ssl": ssl_context, "ssl_handshake_timeout": TLS_HANDSHAKE_TIMEOUT_S} if ssl_context else {}
     try:
-        return await asyncio.start_server(handler, host, port, start_serving=False,
-                                          reuse_address=True, backlog=1024, **tls)
+        return await asyncio.start_server(
+            handler, host, port, start_serving=False, reuse_address=True, backlog=1024, **tls
+        )
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(errno.EADDRINUSE, f"{what} port {port} on {host} is already in use; "
-                                 "stop whatever listens there or choose another port") from None
+            raise PortInUseError(
+                errno.EADDRINUSE,
+                f"{what} port {port} on {host} is already in use; stop whatever listens there or choose another port",
+            ) from None
         raise
 
 
@@ -110,11 +113,13 @@ async def _watched(what: str, step: Awaitable[object]) -> None:
         waiting = []
         for other in asyncio.all_tasks():
             frames = other.get_stack(limit=4)
-            where = " <- ".join(f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno})"
-                                for f in reversed(frames))
+            where = " <- ".join(
+                f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno})" for f in reversed(frames)
+            )
             waiting.append(f"{other.get_name()}: {where}")
-        log.warning("stopping: %s not stopped after %.0f s; tasks waiting:\n  %s", what, STOP_WARN_S,
-                    "\n  ".join(waiting))
+        log.warning(
+            "stopping: %s not stopped after %.0f s; tasks waiting:\n  %s", what, STOP_WARN_S, "\n  ".join(waiting)
+        )
     await task
 
 
@@ -125,7 +130,7 @@ class CoordUnavailableError(RuntimeError):
 class _LazyCredentials:
     """SCRAM lookups through the broker's coord session (which exists only once it started)."""
 
-    def __init__(self, broker: "Broker") -> None:
+    def __init__(self, broker: Broker) -> None:
         self.broker = broker
 
     async def lookup(self, mechanism: str, user: str) -> ScramCredential | None:
@@ -137,26 +142,44 @@ class _LazyCredentials:
 class Broker:
     def __init__(self, config: BrokerConfig, metrics: BrokerMetrics | None = None) -> None:
         self.config = config
-        self.metrics = metrics   # None: no metrics are kept (issue 15)
+        self.metrics = metrics  # None: no metrics are kept
         self.cache = MetadataCache()
         self.wakeups = FetchWakeups()
-        self.producer_states = ProducerStates()   # idempotence: producer tables, snapshotted after flushes
-        self.logs = LogManager(config, changed=self.wakeups.notify,
-                               flushed=lambda logs, durable: self.producer_states.snapshot(logs, durable=durable),
-                               retention_pass=self.producer_states.expire,
-                               cleanable_offset=self._high_watermark,   # compaction stays below committed data
-                               on_dir_offline=self._log_dir_offline,
-                               flush_timed=metrics.log_flushed if metrics is not None else lambda _ms: None)
-        self.replicas = ReplicaManager(config, self.logs, self.cache, changed=self.wakeups.notify,
-                                       propose_isr=self._propose_isr, leadership_listener=lambda: self.groups)
+        self.producer_states = ProducerStates()  # idempotence: producer tables, snapshotted after flushes
+        self.logs = LogManager(
+            config,
+            changed=self.wakeups.notify,
+            flushed=lambda logs, durable: self.producer_states.snapshot(logs, durable=durable),
+            retention_pass=self.producer_states.expire,
+            cleanable_offset=self._high_watermark,  # compaction stays below committed data
+            on_dir_offline=self._log_dir_offline,
+            flush_timed=metrics.log_flushed if metrics is not None else lambda _ms: None,
+        )
+        self.replicas = ReplicaManager(
+            config,
+            self.logs,
+            self.cache,
+            changed=self.wakeups.notify,
+            propose_isr=self._propose_isr,
+            leadership_listener=lambda: self.groups,
+            followers_changed=lambda: self.fetchers.sync(),
+        )
         self.fetchers = FetcherManager(config, self.cache, self.replicas)
-        self.channel = ControllerChannel(self.cache, config.broker_id,
-                                         request_timeout_ms=config.controller_socket_timeout_ms,
-                                         local=self._local_request)
+        self.channel = ControllerChannel(
+            self.cache,
+            config.broker_id,
+            request_timeout_ms=config.controller_socket_timeout_ms,
+            local=self._local_request,
+        )
         self.isr_writer: IsrWriter | None = None
-        self.groups = GroupManager(config, self.cache, self.replicas, self.logs.appended,
-                                   controller=lambda: self.ctx.controller if self.ctx is not None else None)
-        self.failed = asyncio.Event()      # every log directory failed: the broker must stop
+        self.groups = GroupManager(
+            config,
+            self.cache,
+            self.replicas,
+            self.logs.appended,
+            controller=lambda: self.ctx.controller if self.ctx is not None else None,
+        )
+        self.failed = asyncio.Event()  # every log directory failed: the broker must stop
         self.failure: str | None = None
         self._announcing: asyncio.Task | None = None
         self.coord: CoordClient | None = None
@@ -164,7 +187,7 @@ class Broker:
         self.config_changes: TopicConfigChanges | None = None
         self.ctx: BrokerContext | None = None
         self._servers: list[asyncio.base_events.Server] = []
-        self.ports: dict[str, int] = {}   # listener name -> bound port
+        self.ports: dict[str, int] = {}  # listener name -> bound port
         self._connections: dict[asyncio.Task, Connection] = {}
         self._quotas = ConnectionQuotas(config)
         self._request_bytes = RequestBytes(config.queued_max_request_bytes)
@@ -185,8 +208,13 @@ class Broker:
         credentials = _LazyCredentials(self)
         for listener in bound:
             runtime = runtime_for(cfg, listener, listener.name == inter.name, credentials.lookup)
-            server = await listen(functools.partial(self._accept, runtime), listener.host, listener.port,
-                                  f"broker listener {listener.name}", runtime.ssl_context)
+            server = await listen(
+                functools.partial(self._accept, runtime),
+                listener.host,
+                listener.port,
+                f"broker listener {listener.name}",
+                runtime.ssl_context,
+            )
             self._servers.append(server)
             self.ports[listener.name] = server.sockets[0].getsockname()[1]
         self.port = self.ports[bound[0].name]
@@ -200,8 +228,9 @@ class Broker:
             await self.coord.start()
         except CoordError as exc:
             self.coord = None
-            raise CoordUnavailableError(f"cannot reach coord at {cfg.coord_connect} as {to_coord.identity}: "
-                                        f"{exc}") from None
+            raise CoordUnavailableError(
+                f"cannot reach coord at {cfg.coord_connect} as {to_coord.identity}: {exc}"
+            ) from None
         advertised = advertised_listeners(cfg, [dataclasses.replace(b, port=self.ports[b.name]) for b in bound])
         me = broker_info(cfg.broker_id, [Endpoint(a.name, a.host, a.port, a.protocol) for a in advertised], cfg.rack)
         self.store = MetadataStore(self.coord, self.cache, me)
@@ -210,31 +239,46 @@ class Broker:
         dynamic.on_change = self.config_changes.apply_all
         self.isr_writer = IsrWriter(self.coord, self.cache, cfg.broker_id)
         rebalance = cfg.leader_imbalance_check_interval_seconds if cfg.auto_leader_rebalance_enable else None
-        controller = Controller(self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable,
-                                rebalance_interval_s=rebalance)
-        self.ctx = BrokerContext(cfg, self.cache, self.logs, self.replicas, controller, wakeups=self.wakeups,
-                                 producer_states=self.producer_states, groups=self.groups,
-                                 authorizer=Authorizer.from_config(cfg, self.coord), metrics=self.metrics,
-                                 dynamic_config=dynamic)
+        controller = Controller(
+            self.store, self.channel, unclean_default=cfg.unclean_leader_election_enable, rebalance_interval_s=rebalance
+        )
+        self.ctx = BrokerContext(
+            cfg,
+            self.cache,
+            self.logs,
+            self.replicas,
+            controller,
+            wakeups=self.wakeups,
+            producer_states=self.producer_states,
+            groups=self.groups,
+            authorizer=Authorizer.from_config(cfg, self.coord),
+            metrics=self.metrics,
+            dynamic_config=dynamic,
+        )
         await self._join()
         self._idle_reaper = asyncio.get_running_loop().create_task(self._close_idle(), name="idle-connections")
         for server in self._servers:
             await server.start_serving()
-        log.info("broker %d serving %s (inter-broker: %s; cluster %s), data in %s", cfg.broker_id,
-                 ", ".join(f"{b.name}://{b.host}:{self.ports[b.name]}" for b in bound), inter.name,
-                 self.cache.cluster_id, cfg.data_dir)
+        log.info(
+            "broker %d serving %s (inter-broker: %s; cluster %s), data in %s",
+            cfg.broker_id,
+            ", ".join(f"{b.name}://{b.host}:{self.ports[b.name]}" for b in bound),
+            inter.name,
+            self.cache.cluster_id,
+            cfg.data_dir,
+        )
 
     async def _join(self) -> None:
         """Register in coord and take up the controller role (at start, and after expiry)."""
         assert self.store is not None and self.ctx is not None
         await self.store.ensure_paths()
         await self.store.ensure_cluster_id()
-        if self.ctx.authorizer is not None:   # (again after a session expiry: watches are gone)
+        if self.ctx.authorizer is not None:  # (again after a session expiry: watches are gone)
             await self.ctx.authorizer.store.start()
         self.replicas.set_broker_epoch(await self.store.register())
         await self.ctx.controller.start()
         assert self.config_changes is not None
-        await self.config_changes.start()   # after the store's reload: (re-)applies every topic's configs
+        await self.config_changes.start()  # after the store's reload: (re-)applies every topic's configs
 
     def _on_coord_state(self, state: ConnState) -> None:
         if self._stopping:
@@ -265,7 +309,7 @@ class Broker:
                 await self._join()
                 log.info("broker %d rejoined coord with a new session", self.config.broker_id)
                 return
-            except Exception as exc:  # coord still unreachable or mid-failover: try again
+            except Exception as exc:  # noqa: BLE001 - coord still unreachable or mid-failover: try again
                 log.warning("rejoining coord failed (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
 
@@ -274,9 +318,11 @@ class Broker:
         leads them elsewhere. With no directory left the broker fails (Kafka halts)."""
         self.replicas.dir_offline(directory, gone)
         if not self.logs.dirs.online():
-            self.failure = (f"broker {self.config.broker_id} has no log directory left: "
-                            f"{self.logs.dirs.describe_offline()}. It stops; their replicas on other brokers, "
-                            f"if any, take over. Replace or repair the disk, then start it again")
+            self.failure = (
+                f"broker {self.config.broker_id} has no log directory left: "
+                f"{self.logs.dirs.describe_offline()}. It stops; their replicas on other brokers, "
+                f"if any, take over. Replace or repair the disk, then start it again"
+            )
             log.critical("%s", self.failure)
             self.failed.set()
             return
@@ -287,12 +333,12 @@ class Broker:
         """Write the log-dir event for the controller; retried every second while coord is away."""
         while not self._stopping:
             try:
-                if self.store is None:   # still starting: the registration comes first
+                if self.store is None:  # still starting: the registration comes first
                     raise RuntimeError("not registered in coord yet")
                 path = await self.store.announce_log_dir_failure()
                 log.info("told the controller of the failed log directory (%s)", path)
                 return
-            except Exception as exc:  # coord unreachable for now: the controller must still hear it
+            except Exception as exc:  # noqa: BLE001 - coord unreachable for now: the controller must still hear it
                 log.warning("cannot announce the failed log directory yet (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
 
@@ -305,28 +351,44 @@ class Broker:
                 await asyncio.sleep(cfg.controlled_shutdown_retry_backoff_ms / 1000)
             request = m.ControlledShutdownRequest(broker_id=cfg.broker_id, broker_epoch=self.replicas.broker_epoch)
             try:
-                response = await ask_controller(self.cache, cfg.broker_id, ApiKey.CONTROLLED_SHUTDOWN, request,
-                                                api_version=VERSIONS[ApiKey.CONTROLLED_SHUTDOWN],
-                                                timeout_ms=cfg.controller_socket_timeout_ms)
-            except ControllerUnreachable as exc:
+                response = await ask_controller(
+                    self.cache,
+                    cfg.broker_id,
+                    ApiKey.CONTROLLED_SHUTDOWN,
+                    request,
+                    api_version=VERSIONS[ApiKey.CONTROLLED_SHUTDOWN],
+                    timeout_ms=cfg.controller_socket_timeout_ms,
+                )
+            except ControllerUnreachableError as exc:
                 log.warning("controlled shutdown: %s", exc)
                 continue
             if response.error_code:
-                log.warning("controlled shutdown refused by controller %d: %s", self.cache.controller_id,
-                            ErrorCode(response.error_code).name)
+                log.warning(
+                    "controlled shutdown refused by controller %d: %s",
+                    self.cache.controller_id,
+                    ErrorCode(response.error_code).name,
+                )
                 continue
             if not response.remaining_partitions:
                 log.info("controlled shutdown: leadership moved away; stopping")
                 return True
-            log.info("controlled shutdown: still leading %d partition(s) (no other in-sync replica)",
-                     len(response.remaining_partitions))
+            log.info(
+                "controlled shutdown: still leading %d partition(s) (no other in-sync replica)",
+                len(response.remaining_partitions),
+            )
         return False
 
     async def stop(self) -> None:
         """Controlled shutdown, stop accepting, drop connections, stop replication, flush and
         close every log, leave coord."""
-        if (self.config.controlled_shutdown_enable and self.coord is not None and self.ctx is not None
-                and not self._stopping and not self.failed.is_set() and len(self.cache.brokers) > 1):
+        if (
+            self.config.controlled_shutdown_enable
+            and self.coord is not None
+            and self.ctx is not None
+            and not self._stopping
+            and not self.failed.is_set()
+            and len(self.cache.brokers) > 1
+        ):
             await self.controlled_shutdown()
         self._stopping = True
         for task in (self._rejoin_task, self._announcing):
@@ -356,8 +418,11 @@ class Broker:
         await self.logs.close()
         if self.coord is not None:
             await self.coord.stop()
-        log.info("broker %d stopped %s", self.config.broker_id,
-                 "after losing every log directory" if self.failed.is_set() else "cleanly")
+        log.info(
+            "broker %d stopped %s",
+            self.config.broker_id,
+            "after losing every log directory" if self.failed.is_set() else "cleanly",
+        )
 
     async def _local_request(self, api_key: ApiKey, body: m.Message) -> m.Message:
         """A controller request from this very broker: encoded and decoded at the version
@@ -398,12 +463,16 @@ class Broker:
             now = time.monotonic()
             for task, conn in list(self._connections.items()):
                 if conn.idle_for(now) >= max_idle:
-                    log.info("closing connection from %s: idle for more than %d ms", conn.peer,
-                             self.config.connections_max_idle_ms)
+                    log.info(
+                        "closing connection from %s: idle for more than %d ms",
+                        conn.peer,
+                        self.config.connections_max_idle_ms,
+                    )
                     task.cancel()
 
-    async def _accept(self, listener: ListenerRuntime, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
+    async def _accept(
+        self, listener: ListenerRuntime, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         assert self.ctx is not None
         ip = str((writer.get_extra_info("peername") or ("?",))[0])
         refusal = self._quotas.admit(ip)

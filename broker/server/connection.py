@@ -29,8 +29,8 @@ SASL tokens answered bare; anything else, or a failed authentication (after its 
 closes the connection. The same holds while a client re-authenticates (KIP-368: a SaslHandshake
 on an authenticated connection); a request that arrives after the session's lifetime ended
 without re-authentication closes the connection unanswered, as Kafka's SocketServer does.
-Under TLS, fetch data is read and written (the kernel cannot sendfile into an encrypted stream). This module must never interpret request
-bodies other than SASL tokens' routing.
+Under TLS, fetch data is read and written (the kernel cannot sendfile into an encrypted stream).
+This module must never interpret request bodies other than SASL tokens' routing.
 """
 
 from __future__ import annotations
@@ -42,16 +42,15 @@ import os
 import time
 from typing import Any
 
-from client.protocol.api import ApiKey
-from client.protocol.frames import FrameDecoder, FrameError
-from client.protocol.kafka_frames import RequestHeader, UnsupportedVersion, decode_request, response_parts
-
 from broker.security import session as sessions
 from broker.security.endpoint import ListenerRuntime
 from broker.security.sasl_server import SASL_APIS
 from broker.server.connection_quotas import RequestBytes
 from broker.server.handlers import api_versions, dispatch
 from broker.server.handlers.common import BrokerContext, Reply, Slice, slices_of
+from client.protocol.api import ApiKey
+from client.protocol.frames import FrameDecoder, FrameError
+from client.protocol.kafka_frames import RequestHeader, UnsupportedRequestError, decode_request, response_parts
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,14 @@ def _done(reply: Reply) -> asyncio.Future[Reply | None]:
 
 
 class Connection:
-    def __init__(self, ctx: BrokerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 listener: ListenerRuntime | None, request_bytes: RequestBytes) -> None:
+    def __init__(
+        self,
+        ctx: BrokerContext,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        listener: ListenerRuntime | None,
+        request_bytes: RequestBytes,
+    ) -> None:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
@@ -91,7 +96,7 @@ class Connection:
         self._context = contextvars.copy_context()
         self._context.run(sessions.bind, self.session)
         self._request_bytes = request_bytes
-        self._held = 0                      # bytes of this connection's unanswered requests
+        self._held = 0  # bytes of this connection's unanswered requests
         self._last_active = time.monotonic()
 
     def idle_for(self, now: float) -> float:
@@ -120,8 +125,8 @@ class Connection:
             # what came before; either loop failing ends both.
             await asyncio.wait([reading, writing], return_when=asyncio.FIRST_EXCEPTION)
             for task in (reading, writing):
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    self._log_close(task.exception())
+                if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+                    self._log_close(exc)
                     break
         except asyncio.CancelledError:
             pass
@@ -149,8 +154,10 @@ class Connection:
             data = await self.reader.read(READ_CHUNK)
             self._last_active = time.monotonic()
             if first and data[:2] == TLS_RECORD_START and not self._tls:
-                raise FrameError(f"a TLS handshake on listener {self.session.listener} ({self.session.protocol}): "
-                                 "the client is configured for SSL but connected to a port without TLS")
+                raise FrameError(
+                    f"a TLS handshake on listener {self.session.listener} ({self.session.protocol}): "
+                    "the client is configured for SSL but connected to a port without TLS"
+                )
             first = False
             if not data:
                 if decoder.buffered:
@@ -159,12 +166,13 @@ class Connection:
                 return
             decoder.feed(data)
             unauthenticated = self._auth is not None and not self._auth.complete
-            decoder.max_frame_bytes = (SASL_MAX_RECEIVE_BYTES if unauthenticated
-                                       else self.ctx.config.socket_request_max_bytes)
+            decoder.max_frame_bytes = (
+                SASL_MAX_RECEIVE_BYTES if unauthenticated else self.ctx.config.socket_request_max_bytes
+            )
             while (frame := decoder.next_frame()) is not None:
                 size = len(frame) + 4
                 self._hold(size)
-                if self._auth is not None and self._auth.raw_tokens:   # after SaslHandshake v0
+                if self._auth is not None and self._auth.raw_tokens:  # after SaslHandshake v0
                     token, failed = await self._auth.raw_token(frame)
                     if failed:
                         await self._close_after_answers(None, failed)
@@ -173,7 +181,7 @@ class Connection:
                     continue
                 try:
                     header, body = decode_request(frame)
-                except UnsupportedVersion as exc:
+                except UnsupportedRequestError as exc:
                     if exc.header.api_key != ApiKey.API_VERSIONS:
                         await self._close_after_answers(exc.header, str(exc))
                         return
@@ -185,8 +193,11 @@ class Connection:
                 now = time.monotonic()
                 if self._auth is not None and self._auth.takes(header.api_key, now):
                     if header.api_key not in SASL_APIS:
-                        await self._close_after_answers(header, f"{ApiKey(header.api_key).name} before SASL "
-                                                                f"authentication on listener {self.session.listener}")
+                        await self._close_after_answers(
+                            header,
+                            f"{ApiKey(header.api_key).name} before SASL "
+                            f"authentication on listener {self.session.listener}",
+                        )
                         return
                     reply, failed = await self._auth.handle(header, body)
                     await self._queue.put((header, _done(reply), None, size))
@@ -195,8 +206,11 @@ class Connection:
                         return
                     continue
                 if self._auth is not None and self._auth.expired(now):
-                    await self._close_after_answers(header, f"the SASL session of {self.session.principal} expired "
-                                                            "(connections.max.reauth.ms) without re-authentication")
+                    await self._close_after_answers(
+                        header,
+                        f"the SASL session of {self.session.principal} expired "
+                        "(connections.max.reauth.ms) without re-authentication",
+                    )
                     return
                 task = loop.create_task(dispatch(self.ctx, header, body), context=self._context)
                 if self.ctx.metrics is not None:
@@ -267,6 +281,6 @@ class Connection:
             task = item[1]
             if not task.done():
                 task.cancel()
-            elif not task.cancelled() and task.exception() is None and task.result() is not None:
-                for piece in slices_of(task.result().body):
+            elif not task.cancelled() and task.exception() is None and (reply := task.result()) is not None:
+                for piece in slices_of(reply.body):
                     piece.close()

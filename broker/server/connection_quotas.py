@@ -31,8 +31,9 @@ class ConnectionQuotas:
         if config.queued_max_requests < 1:
             raise ConfigError(f"queued.max.requests must be at least 1, not {config.queued_max_requests}")
         if config.queued_max_request_bytes == 0 or config.queued_max_request_bytes < -1:
-            raise ConfigError("queued.max.request.bytes must be -1 (no bound) or positive, "
-                              f"not {config.queued_max_request_bytes}")
+            raise ConfigError(
+                f"queued.max.request.bytes must be -1 (no bound) or positive, not {config.queued_max_request_bytes}"
+            )
         self.max_total = config.max_connections
         self.max_per_ip = config.max_connections_per_ip
         self.overrides = parse_overrides(config.max_connections_per_ip_overrides)

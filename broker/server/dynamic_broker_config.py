@@ -25,14 +25,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from client.protocol.errors import ErrorCode
-from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
-
 from broker.config import BrokerConfig
 from broker.metadata import znodes as Z
 from broker.metadata.validation import check_configs
 from broker.refusal import ErrorReply
 from broker.server.topic_config_changes import PREFIX
+from client.protocol.errors import ErrorCode
+from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +55,18 @@ LIVE: dict[str, tuple[str, str]] = {
 # Dynamic in Kafka, nothing to do in pybroker (no thread pools to size, no Kerberos); the
 # value's kind: int, float or str.
 NO_EFFECT: dict[str, type] = {
-    "background.threads": int, "num.io.threads": int, "num.network.threads": int, "num.replica.fetchers": int,
-    "num.recovery.threads.per.data.dir": int, "log.cleaner.threads": int,
-    "sasl.kerberos.min.time.before.relogin": int, "sasl.kerberos.kinit.cmd": str,
-    "sasl.kerberos.service.name": str, "sasl.kerberos.ticket.renew.jitter": float,
-    "sasl.kerberos.ticket.renew.window.factor": float, "sasl.kerberos.principal.to.local.rules": str,
+    "background.threads": int,
+    "num.io.threads": int,
+    "num.network.threads": int,
+    "num.replica.fetchers": int,
+    "num.recovery.threads.per.data.dir": int,
+    "log.cleaner.threads": int,
+    "sasl.kerberos.min.time.before.relogin": int,
+    "sasl.kerberos.kinit.cmd": str,
+    "sasl.kerberos.service.name": str,
+    "sasl.kerberos.ticket.renew.jitter": float,
+    "sasl.kerberos.ticket.renew.window.factor": float,
+    "sasl.kerberos.principal.to.local.rules": str,
 }
 
 
@@ -72,8 +78,11 @@ def check_settings(settings: dict[str, str]) -> ErrorReply | None:
     """Why this set of dynamic broker settings cannot be stored, or None."""
     fixed = sorted(n for n in settings if n not in LIVE and n not in NO_EFFECT)
     if fixed:
-        return (ErrorCode.INVALID_REQUEST, f"Cannot update these configs dynamically: {fixed} (dynamic here: "
-                                           f"{sorted(LIVE)}, and, without effect, {sorted(NO_EFFECT)})")
+        return (
+            ErrorCode.INVALID_REQUEST,
+            f"Cannot update these configs dynamically: {fixed} (dynamic here: "
+            f"{sorted(LIVE)}, and, without effect, {sorted(NO_EFFECT)})",
+        )
     for name, value in settings.items():
         if name in LIVE:
             refusal = check_configs({LIVE[name][1]: value})
@@ -122,8 +131,8 @@ class DynamicBrokerConfig:
     def __init__(self, coord: Any, config: BrokerConfig) -> None:
         self.coord = coord
         self.config = config
-        self.on_change: Callable[[], None] = lambda: None   # the broker re-applies its logs' settings
-        self.static = dataclasses.replace(config)   # what the TOML file and flags gave
+        self.on_change: Callable[[], None] = lambda: None  # the broker re-applies its logs' settings
+        self.static = dataclasses.replace(config)  # what the TOML file and flags gave
         self.own: dict[str, str] = {}
         self.default: dict[str, str] = {}
 
@@ -148,8 +157,9 @@ class DynamicBrokerConfig:
         for name, (field, _) in LIVE.items():
             value = self.value_of(name)
             if value is not None and check_settings({name: value}) is not None:
-                log.error("dynamic broker config %s=%r is not valid; keeping %s", name, value,
-                          getattr(self.static, field))
+                log.error(
+                    "dynamic broker config %s=%r is not valid; keeping %s", name, value, getattr(self.static, field)
+                )
                 value = None
             new = getattr(self.static, field) if value is None else _typed(name, value)
             if getattr(self.config, field) != new:
@@ -163,6 +173,8 @@ class DynamicBrokerConfig:
 def list_bases(config: BrokerConfig, dynamic: DynamicBrokerConfig) -> dict[str, str]:
     """The list settings (IncrementalAlterConfigs APPEND and SUBTRACT apply to them), each with
     its current value, where APPEND and SUBTRACT start when the entity does not set it."""
-    return {"log.cleanup.policy": config.log_cleanup_policy,
-            "sasl.kerberos.principal.to.local.rules": dynamic.value_of("sasl.kerberos.principal.to.local.rules")
-            or "DEFAULT"}
+    return {
+        "log.cleanup.policy": config.log_cleanup_policy,
+        "sasl.kerberos.principal.to.local.rules": dynamic.value_of("sasl.kerberos.principal.to.local.rules")
+        or "DEFAULT",
+    }

@@ -26,21 +26,27 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from broker.config import BrokerConfig
+from broker.metadata.cache import MetadataCache
+from broker.metadata.controller_requests import VERSIONS
+from broker.replication.messages import (
+    UNDEFINED_EPOCH,
+    EpochAnswer,
+    EpochQuery,
+    ErrorCode,
+    FetchRequest,
+    FetchResponse,
+    SendEpochQuery,
+    SendFetch,
+)
+from broker.server.partition import FOLLOWER_RETRY_MS, Partition
+from broker.server.replica_log import split_batches
+from broker.server.replica_manager import ReplicaManager
 from client.conn import BrokerConnection
 from client.errors import ClientError
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.record_batch import CorruptBatchError
-
-from broker.config import BrokerConfig
-from broker.metadata.cache import MetadataCache
-from broker.metadata.controller_requests import VERSIONS
-from broker.replication.messages import (
-    UNDEFINED_EPOCH, EpochAnswer, EpochQuery, ErrorCode, FetchRequest, FetchResponse, SendEpochQuery, SendFetch,
-)
-from broker.server.partition import FOLLOWER_RETRY_MS, Partition
-from broker.server.replica_log import split_batches
-from broker.server.replica_manager import ReplicaManager
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +68,10 @@ class FetcherManager:
         # Closing is a flag as well as a cancel: asyncio.wait_for (3.11) can swallow a cancel
         # that arrives as its inner await completes, and a fetcher must still end.
         self.closed = False
-        replicas.on_followers_changed = self.sync
 
     def sync(self) -> None:
-        """Start a fetcher for every leader some partition follows; wake them all."""
+        """Start a fetcher for every leader some partition follows; wake them all (the
+        replica manager calls this whenever what it follows changes)."""
         if self.closed:
             return
         for leader in self.replicas.followed_leaders():
@@ -120,7 +126,7 @@ class _Fetcher:
             if not self.pending:
                 try:
                     await asyncio.wait_for(self.wake.wait(), FOLLOWER_RETRY_MS / 1000 if parts else 5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 continue
             queries = [(p, r.query) for p, r in self.pending.items() if isinstance(r, SendEpochQuery)]
@@ -149,20 +155,28 @@ class _Fetcher:
         if info is None:
             raise ConnectionError(f"broker {self.leader} is not registered")
         self.conn = await self.manager.cache.inter_broker.open(
-            info, client_id=f"replica-fetcher-{self.config.broker_id}",
-            request_timeout_ms=self.config.replica_socket_timeout_ms + self.config.replica_fetch_wait_max_ms)
+            info,
+            client_id=f"replica-fetcher-{self.config.broker_id}",
+            request_timeout_ms=self.config.replica_socket_timeout_ms + self.config.replica_fetch_wait_max_ms,
+        )
         return self.conn
 
     async def _ask_epochs(self, conn: BrokerConnection, queries: list[tuple[Partition, EpochQuery]]) -> None:
         Q = m.OffsetForLeaderEpochRequest
         topics: dict[str, list[m.OffsetForLeaderEpochRequest.OffsetForLeaderPartition]] = {}
         for p, q in queries:
-            topics.setdefault(p.topic, []).append(Q.OffsetForLeaderPartition(
-                partition=p.partition, current_leader_epoch=q.leader_epoch, leader_epoch=q.epoch))
-        body = Q(replica_id=self.config.broker_id,
-                 topics=[Q.OffsetForLeaderTopic(topic=t, partitions=ps) for t, ps in topics.items()])
-        response = await conn.request(ApiKey.OFFSETS_FOR_LEADER_EPOCH, body,
-                                      api_version=VERSIONS[ApiKey.OFFSETS_FOR_LEADER_EPOCH])
+            topics.setdefault(p.topic, []).append(
+                Q.OffsetForLeaderPartition(
+                    partition=p.partition, current_leader_epoch=q.leader_epoch, leader_epoch=q.epoch
+                )
+            )
+        body = Q(
+            replica_id=self.config.broker_id,
+            topics=[Q.OffsetForLeaderTopic(topic=t, partitions=ps) for t, ps in topics.items()],
+        )
+        response = await conn.request(
+            ApiKey.OFFSETS_FOR_LEADER_EPOCH, body, api_version=VERSIONS[ApiKey.OFFSETS_FOR_LEADER_EPOCH]
+        )
         answers = {(t.topic, a.partition): a for t in response.topics for a in t.partitions}
         refused = False
         for part, q in queries:
@@ -181,12 +195,21 @@ class _Fetcher:
         topics: dict[str, list[m.FetchRequest.FetchPartition]] = {}
         for part, req in requests:
             wanted[(part.topic, part.partition)] = (part, req)
-            topics.setdefault(part.topic, []).append(F.FetchPartition(
-                partition=part.partition, current_leader_epoch=req.leader_epoch, fetch_offset=req.fetch_offset,
-                partition_max_bytes=self.config.replica_fetch_max_bytes))
-        body = F(replica_id=self.config.broker_id, cluster_id=self.manager.cache.cluster_id,
-                 max_wait_ms=self.config.replica_fetch_wait_max_ms, min_bytes=1,
-                 topics=[F.FetchTopic(topic=t, partitions=ps) for t, ps in topics.items()])
+            topics.setdefault(part.topic, []).append(
+                F.FetchPartition(
+                    partition=part.partition,
+                    current_leader_epoch=req.leader_epoch,
+                    fetch_offset=req.fetch_offset,
+                    partition_max_bytes=self.config.replica_fetch_max_bytes,
+                )
+            )
+        body = F(
+            replica_id=self.config.broker_id,
+            cluster_id=self.manager.cache.cluster_id,
+            max_wait_ms=self.config.replica_fetch_wait_max_ms,
+            min_bytes=1,
+            topics=[F.FetchTopic(topic=t, partitions=ps) for t, ps in topics.items()],
+        )
         response = await conn.request(ApiKey.FETCH, body, api_version=VERSIONS[ApiKey.FETCH])
         if response.error_code:
             await asyncio.sleep(REFUSED_BACKOFF_S)
@@ -208,9 +231,8 @@ class _Fetcher:
                     continue
                 # The core drops an answer to a request it no longer has (its role or log end
                 # changed while the fetch was out).
-                epoch = req.leader_epoch if code in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE) \
-                    else UNDEFINED_EPOCH
-                part.step(FetchResponse(epoch, req.fetch_offset, batches, entry.high_watermark, code))
+                epoch = req.leader_epoch if code in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE) else UNDEFINED_EPOCH
+                part.step(FetchResponse(epoch, req.fetch_offset, batches, entry.high_watermark, code))  # type: ignore[arg-type]  # offsets and epoch: what the core reads of a batch
                 if code not in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
                     refused = True
         if refused:

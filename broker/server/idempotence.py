@@ -33,15 +33,14 @@ import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from client.protocol.errors import ErrorCode
-from client.protocol.record_batch import HEADER_SIZE, BatchHeader, CorruptBatchError, iter_batches, read_header
-
 from broker.log import PartitionLog
 from broker.log.errors import OffsetOutOfRangeError
 from broker.log.partition_log import AppendInfo
 from broker.producers.snapshot import Anchor, SnapshotCorruptError, load_snapshot, snapshot
 from broker.producers.state import Append, Duplicate, ProducerStateTable
 from broker.refusal import RequestRefusedError
+from client.protocol.errors import ErrorCode
+from client.protocol.record_batch import HEADER_SIZE, BatchHeader, CorruptBatchError, iter_batches, read_header
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ PRODUCER_ID_EXPIRATION_MS = 24 * 3600 * 1000  # Kafka's producer.id.expiration.m
 _SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
 
 
-class SequenceRefused(RequestRefusedError):
+class SequenceRefusedError(RequestRefusedError):
     """An idempotent batch the partition must not take; carries the error code and why."""
 
 
@@ -110,7 +109,7 @@ class PartitionProducers:
         self.table = ProducerStateTable()
         self.covered = plog.log_start_offset
         self.anchor: Anchor | None = None  # the last batch recorded, to tell a rewritten log
-        self.snapshotted = -1               # offset of the newest snapshot file we wrote or loaded
+        self.snapshotted = -1  # offset of the newest snapshot file we wrote or loaded
 
     @property
     def plog(self) -> PartitionLog:
@@ -139,8 +138,13 @@ class PartitionProducers:
         else:
             parts._start_at_recent_segments()
         parts.catch_up()
-        log.info("%s: producer state of %d producer(s) loaded (snapshot at %s, log end %d)", plog.directory.name,
-                 len(parts.table.entries), parts.snapshotted if parts.snapshotted >= 0 else "none", end)
+        log.info(
+            "%s: producer state of %d producer(s) loaded (snapshot at %s, log end %d)",
+            plog.directory.name,
+            len(parts.table.entries),
+            parts.snapshotted if parts.snapshotted >= 0 else "none",
+            end,
+        )
         return parts
 
     def _start_at_recent_segments(self) -> None:
@@ -197,8 +201,9 @@ class Admission:
 
     __slots__ = ("duplicate", "_headers", "_parts")
 
-    def __init__(self, headers: list[BatchHeader], duplicate: AppendInfo | None,
-                 parts: PartitionProducers | None) -> None:
+    def __init__(
+        self, headers: list[BatchHeader], duplicate: AppendInfo | None, parts: PartitionProducers | None
+    ) -> None:
         self.duplicate = duplicate
         self._headers = headers
         self._parts = parts
@@ -216,20 +221,24 @@ class ProducerStates:
         self._parts: weakref.WeakKeyDictionary[PartitionLog, PartitionProducers] = weakref.WeakKeyDictionary()
 
     def admit(self, plog: PartitionLog, leader_epoch: int, records: bytes | bytearray | memoryview) -> Admission:
-        """Check a partition's records before the append; raises SequenceRefused."""
+        """Check a partition's records before the append; raises SequenceRefusedError."""
         headers = list(_headers(records))
         parts = self._parts.get(plog)
         if all(h.producer_id < 0 for h in headers):
             return Admission(headers, None, parts if parts is not None and parts.in_step(leader_epoch) else None)
         if len(headers) != 1:
-            raise SequenceRefused(ErrorCode.INVALID_RECORD,
-                                  f"{plog.directory.name}: an idempotent produce carries exactly one batch "
-                                  f"per partition, not {len(headers)}")
+            raise SequenceRefusedError(
+                ErrorCode.INVALID_RECORD,
+                f"{plog.directory.name}: an idempotent produce carries exactly one batch "
+                f"per partition, not {len(headers)}",
+            )
         h = headers[0]
         if h.producer_epoch < 0 or h.base_sequence < 0:
-            raise SequenceRefused(ErrorCode.INVALID_RECORD,
-                                  f"{plog.directory.name}: producer {h.producer_id} sent epoch {h.producer_epoch} "
-                                  f"and sequence {h.base_sequence}; both must be >= 0")
+            raise SequenceRefusedError(
+                ErrorCode.INVALID_RECORD,
+                f"{plog.directory.name}: producer {h.producer_id} sent epoch {h.producer_epoch} "
+                f"and sequence {h.base_sequence}; both must be >= 0",
+            )
         if parts is None or not parts.in_step(leader_epoch):
             parts = self._parts[plog] = PartitionProducers.load(plog, leader_epoch)
         verdict = parts.table.check(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count)
@@ -237,7 +246,7 @@ class ProducerStates:
             return Admission(headers, None, parts)
         if isinstance(verdict, Duplicate):
             return Admission(headers, AppendInfo(verdict.first_offset, verdict.last_offset, h.max_timestamp), None)
-        raise SequenceRefused(ErrorCode(int(verdict.error)), f"{plog.directory.name}: {verdict.message}")
+        raise SequenceRefusedError(ErrorCode(int(verdict.error)), f"{plog.directory.name}: {verdict.message}")
 
     def expire(self, now_ms: int, max_idle_ms: int = PRODUCER_ID_EXPIRATION_MS) -> None:
         """Forget producers idle for `max_idle_ms` in every loaded table (periodically)."""
@@ -249,8 +258,11 @@ class ProducerStates:
     async def snapshot(self, logs: Iterable[PartitionLog], *, durable: bool = False) -> None:
         """Write a snapshot for each of `logs` whose table changed since its last one
         (after a flush; `durable` at a clean close fsyncs them)."""
-        files = [(plog.directory, f) for plog in logs
-                 if (parts := self._parts.get(plog)) is not None and (f := parts.snapshot_file()) is not None]
+        files = [
+            (plog.directory, f)
+            for plog in logs
+            if (parts := self._parts.get(plog)) is not None and (f := parts.snapshot_file()) is not None
+        ]
         if files:
             await asyncio.to_thread(_write_snapshots, files, durable)
 

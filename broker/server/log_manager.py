@@ -43,7 +43,11 @@ TopicPartition = tuple[str, int]
 
 def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogConfig:
     """Broker defaults overridden by the topic's own configs (Kafka's precedence)."""
-    def pick(key: str, default: int | None) -> int | None:
+
+    def pick(key: str, default: int) -> int:
+        return int(topic_configs[key]) if key in topic_configs else default
+
+    def pick_optional(key: str, default: int | None) -> int | None:
         return int(topic_configs[key]) if key in topic_configs else default
 
     return LogConfig(
@@ -51,8 +55,8 @@ def log_config_for(config: BrokerConfig, topic_configs: dict[str, str]) -> LogCo
         segment_ms=pick("segment.ms", config.log_roll_ms),
         retention_ms=pick("retention.ms", config.log_retention_ms),
         retention_bytes=pick("retention.bytes", config.log_retention_bytes),
-        flush_messages=pick("flush.messages", config.log_flush_interval_messages),
-        flush_ms=pick("flush.ms", config.log_flush_interval_ms),
+        flush_messages=pick_optional("flush.messages", config.log_flush_interval_messages),
+        flush_ms=pick_optional("flush.ms", config.log_flush_interval_ms),
         max_batch_bytes=pick("max.message.bytes", config.message_max_bytes),
         cleanup_policy=topic_configs.get("cleanup.policy", config.log_cleanup_policy),
         delete_retention_ms=pick("delete.retention.ms", config.log_cleaner_delete_retention_ms),
@@ -77,13 +81,17 @@ class LogManager:
     `flush_timed(ms)` after each partition flush that fsynced something (from the worker
     thread that ran it: Kafka's LogFlushRateAndTimeMs)."""
 
-    def __init__(self, config: BrokerConfig, *,
-                 changed: Callable[[str, int], None] = _nothing,
-                 flushed: Callable[[list[PartitionLog], bool], Awaitable[None]] = _nothing_async,
-                 retention_pass: Callable[[int], None] = _nothing,
-                 cleanable_offset: Callable[[str, int], int | None] = _nothing,
-                 on_dir_offline: Callable[[Path, list[TopicPartition]], None] = _nothing,
-                 flush_timed: Callable[[float], None] = _nothing) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        *,
+        changed: Callable[[str, int], None] = _nothing,
+        flushed: Callable[[list[PartitionLog], bool], Awaitable[None]] = _nothing_async,
+        retention_pass: Callable[[int], None] = _nothing,
+        cleanable_offset: Callable[[str, int], int | None] = _nothing,
+        on_dir_offline: Callable[[Path, list[TopicPartition]], None] = _nothing,
+        flush_timed: Callable[[float], None] = _nothing,
+    ) -> None:
         self.config = config
         self.dirs = LogDirs(config.log_directories())
         self.handles = FileHandleCache(max_open=config.max_open_files)
@@ -126,13 +134,18 @@ class LogManager:
         if not self.dirs.online():
             raise LogDirOfflineError(f"no usable log directory: {self.dirs.describe_offline()}")
         self.clean_start = bool(clean) and all(clean)
-        log.info("log manager on %s: previous shutdown was %s", ", ".join(map(str, self.dirs.online())),
-                 "clean, no recovery scan needed" if self.clean_start else "not clean (or first start)")
+        log.info(
+            "log manager on %s: previous shutdown was %s",
+            ", ".join(map(str, self.dirs.online())),
+            "clean, no recovery scan needed" if self.clean_start else "not clean (or first start)",
+        )
         loop = self._loop
-        self._tasks = [loop.create_task(self._sync_loop(), name="log-sync"),
-                       loop.create_task(self._flush_scheduler(), name="log-flush-scheduler"),
-                       loop.create_task(self._retention_loop(), name="log-retention"),
-                       loop.create_task(self._cleaner_loop(), name="log-cleaner")]
+        self._tasks = [
+            loop.create_task(self._sync_loop(), name="log-sync"),
+            loop.create_task(self._flush_scheduler(), name="log-flush-scheduler"),
+            loop.create_task(self._retention_loop(), name="log-retention"),
+            loop.create_task(self._cleaner_loop(), name="log-cleaner"),
+        ]
 
     async def close(self) -> None:
         """Stop background work, flush and close every log, leave the clean-shutdown marker."""
@@ -155,13 +168,14 @@ class LogManager:
             if not waiter.done():
                 waiter.set_exception(ConnectionAbortedError("broker shutting down"))
         if failed:
-            log.error("log manager closed; %d partition(s) could not be flushed: the next start recovers them",
-                      len(failed))
+            log.error(
+                "log manager closed; %d partition(s) could not be flushed: the next start recovers them", len(failed)
+            )
             return
         for directory in self.dirs.online():
             try:
                 (directory / CLEAN_SHUTDOWN_FILE).write_text("")
-            except OSError as exc:   # no marker: the next start re-checks this directory's logs
+            except OSError as exc:  # no marker: the next start re-checks this directory's logs
                 log.error("cannot mark %s as cleanly shut down: %s", directory, exc)
         log.info("log manager closed: every partition flushed, recovery points written")
 
@@ -182,17 +196,26 @@ class LogManager:
             name = f"{topic}-{partition}"
             home = self.dirs.place(name)
             try:
-                plog = PartitionLog.open(home / name, log_config_for(self.config, topic_configs),
-                                         handles=self.handles)
+                plog = PartitionLog.open(
+                    home / name,
+                    log_config_for(self.config, topic_configs),
+                    handles=self.handles,
+                    on_storage_error=functools.partial(self.storage_error, home),
+                )
             except OSError as exc:
                 self.storage_error(home, exc)
                 raise
-            plog.on_storage_error = functools.partial(self.storage_error, home)
             self.logs[(topic, partition)] = plog
             clean = plog.recovery_point == plog.log_end_offset
-            log.info("opened %s-%d: log start %d, log end %d, recovery point %d (%s)", topic, partition,
-                     plog.log_start_offset, plog.log_end_offset, plog.recovery_point,
-                     "clean: no recovery scan" if clean else "batches after the recovery point were re-checked")
+            log.info(
+                "opened %s-%d: log start %d, log end %d, recovery point %d (%s)",
+                topic,
+                partition,
+                plog.log_start_offset,
+                plog.log_end_offset,
+                plog.recovery_point,
+                "clean: no recovery scan" if clean else "batches after the recovery point were re-checked",
+            )
         return plog
 
     async def delete(self, topic: str, partition: int) -> None:
@@ -211,7 +234,7 @@ class LogManager:
         if not is_disk_failure(exc) or not self.dirs.is_online(directory):
             return
         if self._loop is None or self._loop.is_closed():
-            self._take_offline(directory, exc)   # not started: nothing runs concurrently
+            self._take_offline(directory, exc)  # not started: nothing runs concurrently
         else:  # never inline: the caller may hold that very log's locks
             self._loop.call_soon_threadsafe(self._take_offline, directory, exc)
 
@@ -220,21 +243,30 @@ class LogManager:
             return
         gone = sorted(tp for tp, plog in self.logs.items() if plog.directory.parent == directory)
         left = self.dirs.online()
-        log.critical("log directory %s is OFFLINE after an I/O error (%s): its %d partition(s) are no longer "
-                     "served by this broker (their replicas elsewhere take over); %s. Replace or repair the disk, "
-                     "then restart the broker", directory, exc, len(gone),
-                     f"{len(left)} log director{'y' if len(left) == 1 else 'ies'} still online" if left
-                     else "NO log directory is left")
+        log.critical(
+            "log directory %s is OFFLINE after an I/O error (%s): its %d partition(s) are no longer "
+            "served by this broker (their replicas elsewhere take over); %s. Replace or repair the disk, "
+            "then restart the broker",
+            directory,
+            exc,
+            len(gone),
+            f"{len(left)} log director{'y' if len(left) == 1 else 'ies'} still online"
+            if left
+            else "NO log directory is left",
+        )
         closing = []
         for tp in gone:
             plog = self.logs.pop(tp)
             self._dirty.discard(plog)
             closing.append(plog)
             self._changed(*tp)
-        for plog, waiter in self._sync_waiters:   # never acknowledge what a broken disk may not hold
+        for plog, waiter in self._sync_waiters:  # never acknowledge what a broken disk may not hold
             if plog in closing and not waiter.done():
-                waiter.set_exception(LogDirOfflineError(f"{plog.directory.name}: log directory {directory} "
-                                                        f"went offline before the records were fsynced"))
+                waiter.set_exception(
+                    LogDirOfflineError(
+                        f"{plog.directory.name}: log directory {directory} went offline before the records were fsynced"
+                    )
+                )
         if closing and self._loop is not None and not self._loop.is_closed():
             task = self._loop.create_task(asyncio.to_thread(_close_all, closing))
             self._closing.add(task)
@@ -281,13 +313,13 @@ class LogManager:
         interval = self.config.log_flush_scheduler_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
-            now_ms = int(time.monotonic() * 1000)   # flush.ms is a duration: never the wall clock
+            now_ms = int(time.monotonic() * 1000)  # flush.ms is a duration: never the wall clock
             due = [plog for plog in list(self._dirty) if plog.flush_due(now_ms)]
             if due:
                 await asyncio.to_thread(_flush_all, due, self._flush_timed)
                 try:
                     await self._flushed(due, False)
-                except Exception:  # noqa: BLE001 - reported; the next pass tries again
+                except Exception:  # reported; the next pass tries again
                     log.exception("after-flush work (producer snapshots) failed")
 
     async def _retention_loop(self) -> None:
@@ -299,7 +331,7 @@ class LogManager:
             for (topic, partition), plog in list(self.logs.items()):
                 try:
                     deleted = await asyncio.to_thread(plog.apply_retention, now_ms)
-                except Exception:  # noqa: BLE001 - one bad log must not stop retention for the others
+                except Exception:  # one bad log must not stop retention for the others
                     log.exception("retention of %s-%d failed", topic, partition)
                     continue
                 if deleted:

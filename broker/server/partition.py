@@ -17,14 +17,28 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from broker.log import PartitionLog
 from broker.replication import Replica
+from broker.replication.log_api import ReplicaLog
 from broker.replication.messages import (
-    BecomeFollower, BecomeLeader, CompleteProduce, EpochAnswer, EpochQuery, ErrorCode,
-    Event, FetchRequest, FetchResponse, ProposeIsr, Produce, ReplyEpochQuery, ReplyFetch,
-    SendEpochQuery, SendFetch, Tick,
+    BecomeFollower,
+    BecomeLeader,
+    CompleteProduce,
+    EpochAnswer,
+    EpochQuery,
+    ErrorCode,
+    Event,
+    FetchRequest,
+    FetchResponse,
+    Produce,
+    ProposeIsr,
+    ReplyEpochQuery,
+    ReplyFetch,
+    SendEpochQuery,
+    SendFetch,
+    Tick,
 )
 from broker.server.replica_log import PartitionReplicaLog
 
@@ -45,26 +59,44 @@ def now_ms() -> int:
 
 
 class Partition:
-    def __init__(self, topic: str, partition: int, broker_id: int, log: PartitionLog, *,
-                 broker_epoch: int, high_watermark: int, min_insync_replicas: int,
-                 replica_lag_time_max_ms: int, propose_isr: Callable[["Partition", ProposeIsr], None],
-                 on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        broker_id: int,
+        log: PartitionLog,
+        *,
+        broker_epoch: int,
+        high_watermark: int,
+        min_insync_replicas: int,
+        replica_lag_time_max_ms: int,
+        propose_isr: Callable[[Partition, ProposeIsr], None],
+        on_change: Callable[[], None],
+    ) -> None:
         self.topic = topic
         self.partition = partition
         self.broker_id = broker_id
         self.log = log
-        self.replica = Replica(broker_id, PartitionReplicaLog(log), broker_epoch=broker_epoch,
-                               high_watermark=high_watermark, min_insync_replicas=min_insync_replicas,
-                               replica_lag_time_max_ms=replica_lag_time_max_ms,
-                               fetch_retry_ms=FOLLOWER_RETRY_MS)
+        core_log = cast(
+            ReplicaLog, PartitionReplicaLog(log)
+        )  # the core reads a batch's offsets and epoch, which LogBatch has
+        self.replica = Replica(
+            broker_id,
+            core_log,
+            broker_epoch=broker_epoch,
+            high_watermark=high_watermark,
+            min_insync_replicas=min_insync_replicas,
+            replica_lag_time_max_ms=replica_lag_time_max_ms,
+            fetch_retry_ms=FOLLOWER_RETRY_MS,
+        )
         self.replicas: list[int] = []
-        self.controller_epoch = -1       # of the LeaderAndIsr that gave the current role
+        self.controller_epoch = -1  # of the LeaderAndIsr that gave the current role
         self._propose_isr = propose_isr
         self._on_change = on_change
         self._produces: dict[int, asyncio.Future] = {}
         self._ids = itertools.count()
         self._outbox: SendFetch | SendEpochQuery | None = None
-        self.stopped = False             # `stop` was called: the log may be closed or deleted
+        self.stopped = False  # `stop` was called: the log may be closed or deleted
 
     def __repr__(self) -> str:
         return f"{self.topic}-{self.partition}"
@@ -89,12 +121,12 @@ class Partition:
         role = self.replica.role
         if role is None:
             return -1
-        return self.broker_id if self.is_leader else role.leader  # type: ignore[union-attr]
+        return self.broker_id if self.is_leader else role.leader  # type: ignore[union-attr]  # not leading: a follower's role, which names its leader
 
     @property
     def isr(self) -> frozenset[int]:
         """The ISR the leader counts (committed); empty on a follower."""
-        return self.replica.role.isr if self.is_leader else frozenset()  # type: ignore[union-attr]
+        return self.replica.role.isr if self.is_leader else frozenset()  # type: ignore[union-attr]  # leading: the leader's role holds the ISR
 
     def take_request(self, leader: int) -> SendFetch | SendEpochQuery | None:
         """The request this follower's core last asked to send to `leader`, handed out once."""
@@ -106,8 +138,17 @@ class Partition:
 
     # -- orders -------------------------------------------------------------------------
 
-    def become(self, *, leader: int, leader_epoch: int, isr: list[int], replicas: list[int],
-               zk_version: int, broker_epoch: int, controller_epoch: int) -> None:
+    def become(
+        self,
+        *,
+        leader: int,
+        leader_epoch: int,
+        isr: list[int],
+        replicas: list[int],
+        zk_version: int,
+        broker_epoch: int,
+        controller_epoch: int,
+    ) -> None:
         """Apply one LeaderAndIsr entry; the core ignores stale epochs and other runs' orders."""
         if leader == self.broker_id:
             self.step(BecomeLeader(leader_epoch, frozenset(isr), tuple(replicas), zk_version, broker_epoch))
@@ -127,7 +168,7 @@ class Partition:
         """Feed one event; carry out produce completions, ISR proposals and requests to the
         leader; return replies."""
         if self.stopped and isinstance(event, (FetchResponse, EpochAnswer, Tick)):
-            return []   # a leader's answer (or a timer) that outlived this replica
+            return []  # a leader's answer (or a timer) that outlived this replica
         hw, leo = self.high_watermark, self.log.log_end_offset
         actions = self.replica.step(event, now_ms())
         replies: list[ReplyFetch | ReplyEpochQuery] = []
@@ -172,11 +213,15 @@ class Partition:
     def _explain(self, code: ErrorCode) -> str | None:
         min_isr = self.replica.min_insync_replicas
         if code == ErrorCode.NOT_ENOUGH_REPLICAS:
-            return (f"{self}: the in-sync replicas {sorted(self.isr)} are fewer than min.insync.replicas="
-                    f"{min_isr}; acks=all writes are refused (nothing was written) until a replica catches up")
+            return (
+                f"{self}: the in-sync replicas {sorted(self.isr)} are fewer than min.insync.replicas="
+                f"{min_isr}; acks=all writes are refused (nothing was written) until a replica catches up"
+            )
         if code == ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-            return (f"{self}: written, but the in-sync replicas {sorted(self.isr)} fell below "
-                    f"min.insync.replicas={min_isr} before the write was acknowledged")
+            return (
+                f"{self}: written, but the in-sync replicas {sorted(self.isr)} fell below "
+                f"min.insync.replicas={min_isr} before the write was acknowledged"
+            )
         if code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
             return f"broker {self.broker_id} no longer leads {self}; the write may or may not survive"
         if code == ErrorCode.REQUEST_TIMED_OUT:

@@ -14,9 +14,8 @@ import asyncio
 import logging
 from typing import Any
 
-from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
-
 from broker.producers.id_block import ZNODE, ProducerIdAllocator, ProducerIdBlock, next_block
+from coord.protocol.errors import BadVersionError, NodeExistsError, NoNodeError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,13 @@ from client.protocol.record_batch import COMPRESSION_MASK, iter_batches, pack_ba
 
 Buffer = bytes | bytearray | memoryview
 
-CODECS = {"uncompressed": Compression.NONE, "gzip": Compression.GZIP, "snappy": Compression.SNAPPY,
-          "lz4": Compression.LZ4, "zstd": Compression.ZSTD}
+CODECS = {
+    "uncompressed": Compression.NONE,
+    "gzip": Compression.GZIP,
+    "snappy": Compression.SNAPPY,
+    "lz4": Compression.LZ4,
+    "zstd": Compression.ZSTD,
+}
 
 
 def target_codec(topic_configs: dict[str, str]) -> Compression | None:
@@ -33,13 +38,22 @@ def recompress(records: Buffer, codec: Compression, limit: int | None = None) ->
     out, pos = [], 0
     for h in iter_batches(records):
         if h.compression == codec:
-            out.append(bytes(memoryview(records)[pos:pos + h.size]))
+            out.append(bytes(memoryview(records)[pos : pos + h.size]))
         else:
-            out.append(pack_batch(
-                bytes(compress(codec, records_bytes(records, pos, h, limit))), base_offset=h.base_offset,
-                last_offset_delta=h.last_offset_delta, record_count=h.record_count,
-                attributes=(h.attributes & ~COMPRESSION_MASK) | int(codec), base_timestamp=h.base_timestamp,
-                max_timestamp=h.max_timestamp, producer_id=h.producer_id, producer_epoch=h.producer_epoch,
-                base_sequence=h.base_sequence, partition_leader_epoch=h.partition_leader_epoch))
+            out.append(
+                pack_batch(
+                    bytes(compress(codec, records_bytes(records, pos, h, limit))),
+                    base_offset=h.base_offset,
+                    last_offset_delta=h.last_offset_delta,
+                    record_count=h.record_count,
+                    attributes=(h.attributes & ~COMPRESSION_MASK) | int(codec),
+                    base_timestamp=h.base_timestamp,
+                    max_timestamp=h.max_timestamp,
+                    producer_id=h.producer_id,
+                    producer_epoch=h.producer_epoch,
+                    base_sequence=h.base_sequence,
+                    partition_leader_epoch=h.partition_leader_epoch,
+                )
+            )
         pos += h.size
     return b"".join(out)

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from client.protocol.record_batch import validate_batch
-
 from broker.log import PartitionLog
+from client.protocol.record_batch import validate_batch
 
 UNDEFINED = -1
 
@@ -44,8 +43,14 @@ def split_batches(data: bytes | memoryview) -> list[LogBatch]:
     out, pos = [], 0
     while pos < len(view):
         header = validate_batch(view, pos)
-        out.append(LogBatch(header.base_offset, header.base_offset + header.last_offset_delta,
-                            header.partition_leader_epoch, bytes(view[pos:pos + header.size])))
+        out.append(
+            LogBatch(
+                header.base_offset,
+                header.base_offset + header.last_offset_delta,
+                header.partition_leader_epoch,
+                bytes(view[pos : pos + header.size]),
+            )
+        )
         pos += header.size
     return out
 
@@ -67,7 +72,7 @@ class PartitionReplicaLog:
 
     def append_as_leader(self, records: tuple[object, ...], epoch: int) -> LogBatch:
         (raw,) = records
-        info = self.log.append(raw, leader_epoch=epoch)  # type: ignore[arg-type]
+        info = self.log.append(raw, leader_epoch=epoch)  # type: ignore[arg-type]  # the core hands back the batch bytes it was given
         return LogBatch(info.first_offset, info.last_offset, epoch)
 
     def append_as_follower(self, batches: tuple[LogBatch, ...]) -> None:

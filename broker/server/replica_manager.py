@@ -21,8 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from client.protocol.errors import ErrorCode
-
 from broker.config import BrokerConfig
 from broker.log.checkpoint import write_checkpoint
 from broker.log.log_dirs import is_disk_failure
@@ -31,13 +29,14 @@ from broker.refusal import RequestRefusedError
 from broker.replication.messages import ProposeIsr
 from broker.server.log_manager import LogManager
 from broker.server.partition import Partition
+from client.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
 HW_CHECKPOINT = "replication-offset-checkpoint"
 
 
-class PartitionRefused(RequestRefusedError):
+class PartitionRefusedError(RequestRefusedError):
     """A request names a partition this broker cannot serve; carries code and message."""
 
 
@@ -58,7 +57,7 @@ def read_hw_checkpoint(path: Path) -> dict[tuple[str, int], int]:
     try:
         count = int(lines[1])
         out = {}
-        for line in lines[2:2 + count]:
+        for line in lines[2 : 2 + count]:
             topic, partition, hw = line.split()
             out[(topic, int(partition))] = int(hw)
         return out
@@ -68,11 +67,19 @@ def read_hw_checkpoint(path: Path) -> dict[tuple[str, int], int]:
 
 
 class ReplicaManager:
-    def __init__(self, config: BrokerConfig, logs: LogManager, cache: MetadataCache, *,
-                 changed: Callable[[str, int], None] = lambda topic, partition: None,
-                 propose_isr: Callable[[Partition, ProposeIsr], None] | None = None,
-                 leadership_listener: Callable[[], LeadershipListener | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        logs: LogManager,
+        cache: MetadataCache,
+        *,
+        changed: Callable[[str, int], None] = lambda topic, partition: None,
+        propose_isr: Callable[[Partition, ProposeIsr], None] | None = None,
+        leadership_listener: Callable[[], LeadershipListener | None] = lambda: None,
+        followers_changed: Callable[[], None] = lambda: None,
+    ) -> None:
         """`changed(topic, partition)`: t-p's high watermark moved (wakes its fetches);
+        `followers_changed()`: the set of partitions we follow (or their leaders) changed (the fetchers);
         `propose_isr`: sends a leader's ISR change to be written (needed once orders arrive);
         `leadership_listener()`: who hears of leadership changes (the groups, built after us)."""
         self.config = config
@@ -80,25 +87,27 @@ class ReplicaManager:
         self.logs = logs
         self.cache = cache
         self.partitions: dict[tuple[str, int], Partition] = {}
-        self.broker_epoch = -1          # czxid of our /brokers/ids node (KIP-380)
-        self.controller_epoch = -1      # the highest controller epoch that gave us an order
+        self.broker_epoch = -1  # czxid of our /brokers/ids node (KIP-380)
+        self.controller_epoch = -1  # the highest controller epoch that gave us an order
         self.propose_isr = propose_isr
         self._changed = changed
-        self.on_followers_changed: Callable[[], None] = lambda: None
+        self._followers_changed = followers_changed
         self._saved_hw: dict[tuple[str, int], int] = {}
         for directory in config.log_directories():
             try:
                 self._saved_hw.update(read_hw_checkpoint(Path(directory) / HW_CHECKPOINT))
-            except OSError as exc:   # the log manager finds the directory unusable too
+            except OSError as exc:  # the log manager finds the directory unusable too
                 log.error("cannot read %s: %s", Path(directory) / HW_CHECKPOINT, exc)
-        self.offline: dict[tuple[str, int], str] = {}   # replicas in an offline log directory -> why
+        self.offline: dict[tuple[str, int], str] = {}  # replicas in an offline log directory -> why
         self._tasks: list[asyncio.Task] = []
-        self.leadership_listener = leadership_listener   # groups: on_become_leader / on_resign
+        self.leadership_listener = leadership_listener  # groups: on_become_leader / on_resign
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._tick_loop(), name="replica-ticks"),
-                       loop.create_task(self._checkpoint_loop(), name="hw-checkpoint")]
+        self._tasks = [
+            loop.create_task(self._tick_loop(), name="replica-ticks"),
+            loop.create_task(self._checkpoint_loop(), name="hw-checkpoint"),
+        ]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -117,8 +126,9 @@ class ReplicaManager:
 
     # -- LeaderAndIsr / StopReplica ------------------------------------------------------------
 
-    def leader_and_isr(self, entries: list[dict[str, Any]], configs: dict[str, dict[str, str]],
-                       controller_epoch: int) -> list[dict[str, Any]]:
+    def leader_and_isr(
+        self, entries: list[dict[str, Any]], configs: dict[str, dict[str, str]], controller_epoch: int
+    ) -> list[dict[str, Any]]:
         """Apply the controller's orders; one result per entry."""
         results = []
         for e in entries:
@@ -131,24 +141,37 @@ class ReplicaManager:
                 continue
             try:
                 part = self.partitions.get((topic, p)) or self._open(topic, p, configs.get(topic, {}))
-            except OSError as exc:   # its directory is offline, broke while opening it, or is full
+            except OSError as exc:  # its directory is offline, broke while opening it, or is full
                 log.error("cannot host %s-%d: %s", topic, p, exc)
-                if is_disk_failure(exc):   # a full disk: the controller's next order tries again
+                if is_disk_failure(exc):  # a full disk: the controller's next order tries again
                     self.offline[(topic, p)] = str(exc)
                 results.append({"topic": topic, "partition": p, "error": int(ErrorCode.KAFKA_STORAGE_ERROR)})
                 continue
             was = (part.leader, part.leader_epoch)
             was_leading = part.is_leader
-            part.become(leader=e["leader"], leader_epoch=e["leader_epoch"], isr=e["isr"],
-                        replicas=e["replicas"], zk_version=e["zk_version"], broker_epoch=self.broker_epoch,
-                        controller_epoch=controller_epoch)
+            part.become(
+                leader=e["leader"],
+                leader_epoch=e["leader_epoch"],
+                isr=e["isr"],
+                replicas=e["replicas"],
+                zk_version=e["zk_version"],
+                broker_epoch=self.broker_epoch,
+                controller_epoch=controller_epoch,
+            )
             if (part.leader, part.leader_epoch) != was:
                 role = "leading" if part.is_leader else f"following broker {part.leader} in"
-                log.info("%s %s-%d at leader epoch %d (log end %d, high watermark %d)", role, topic, p,
-                         part.leader_epoch, part.log.log_end_offset, part.high_watermark)
+                log.info(
+                    "%s %s-%d at leader epoch %d (log end %d, high watermark %d)",
+                    role,
+                    topic,
+                    p,
+                    part.leader_epoch,
+                    part.log.log_end_offset,
+                    part.high_watermark,
+                )
                 self._tell_listener(topic, p, was_leading, part.is_leader)
             results.append({"topic": topic, "partition": p, "error": int(ErrorCode.NONE)})
-        self.on_followers_changed()
+        self._followers_changed()
         return results
 
     def _tell_listener(self, topic: str, partition: int, was_leading: bool, leading: bool) -> None:
@@ -165,12 +188,18 @@ class ReplicaManager:
         assert self.propose_isr is not None, "the ISR proposer is wired before any order arrives"
         plog = self.logs.open(topic, partition, configs)
         min_isr = int(configs.get("min.insync.replicas", self.config.min_insync_replicas))
-        part = Partition(topic, partition, self.broker_id, plog, broker_epoch=self.broker_epoch,
-                         high_watermark=self._saved_hw.get((topic, partition), 0),
-                         min_insync_replicas=min_isr,
-                         replica_lag_time_max_ms=self.config.replica_lag_time_max_ms,
-                         propose_isr=self.propose_isr,
-                         on_change=lambda: self._changed(topic, partition))
+        part = Partition(
+            topic,
+            partition,
+            self.broker_id,
+            plog,
+            broker_epoch=self.broker_epoch,
+            high_watermark=self._saved_hw.get((topic, partition), 0),
+            min_insync_replicas=min_isr,
+            replica_lag_time_max_ms=self.config.replica_lag_time_max_ms,
+            propose_isr=self.propose_isr,
+            on_change=lambda: self._changed(topic, partition),
+        )
         self.partitions[(topic, partition)] = part
         return part
 
@@ -183,7 +212,7 @@ class ReplicaManager:
             if part is not None:
                 self._tell_listener(tp[0], tp[1], part.is_leader, False)
                 part.stop()
-        self.on_followers_changed()
+        self._followers_changed()
 
     async def stop_replica(self, topic: str, partition: int, *, delete: bool) -> None:
         if delete:
@@ -192,7 +221,7 @@ class ReplicaManager:
         if part is not None:
             self._tell_listener(topic, partition, part.is_leader, False)
             part.stop()
-            self.on_followers_changed()
+            self._followers_changed()
         self._saved_hw.pop((topic, partition), None)
         if delete:
             await self.logs.delete(topic, partition)
@@ -200,30 +229,36 @@ class ReplicaManager:
     # -- lookups for request handlers --------------------------------------------------------
 
     def hosted(self, topic: object, partition: object) -> Partition:
-        """The replica if this broker hosts it (leader or follower), else PartitionRefused."""
+        """The replica if this broker hosts it (leader or follower), else PartitionRefusedError."""
         if not isinstance(topic, str) or type(partition) is not int:
-            raise PartitionRefused(ErrorCode.INVALID_REQUEST, "topic must be a string and partition an integer")
+            raise PartitionRefusedError(ErrorCode.INVALID_REQUEST, "topic must be a string and partition an integer")
         part = self.partitions.get((topic, partition))
         if part is not None:
             return part
         if (topic, partition) in self.offline:
-            raise PartitionRefused(ErrorCode.KAFKA_STORAGE_ERROR,
-                                   f"broker {self.broker_id} cannot serve {topic}-{partition}: "
-                                   f"{self.offline[(topic, partition)]}")
+            raise PartitionRefusedError(
+                ErrorCode.KAFKA_STORAGE_ERROR,
+                f"broker {self.broker_id} cannot serve {topic}-{partition}: {self.offline[(topic, partition)]}",
+            )
         if not self.cache.has_partition(topic, partition):
-            raise PartitionRefused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                                   f"this broker knows no partition {topic}-{partition}")
-        raise PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
-                               f"broker {self.broker_id} hosts no replica of {topic}-{partition} "
-                               f"(leader: {self.cache.leader(topic, partition)})")
+            raise PartitionRefusedError(
+                ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"this broker knows no partition {topic}-{partition}"
+            )
+        raise PartitionRefusedError(
+            ErrorCode.NOT_LEADER_OR_FOLLOWER,
+            f"broker {self.broker_id} hosts no replica of {topic}-{partition} "
+            f"(leader: {self.cache.leader(topic, partition)})",
+        )
 
     def leader_partition(self, topic: object, partition: object) -> Partition:
-        """The partition if this broker leads it; else PartitionRefused with the reason."""
+        """The partition if this broker leads it; else PartitionRefusedError with the reason."""
         part = self.hosted(topic, partition)
         if not part.is_leader:
-            raise PartitionRefused(ErrorCode.NOT_LEADER_OR_FOLLOWER,
-                                   f"broker {self.broker_id} does not lead {topic}-{partition} "
-                                   f"(leader: {part.leader}, leader epoch {part.leader_epoch})")
+            raise PartitionRefusedError(
+                ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                f"broker {self.broker_id} does not lead {topic}-{partition} "
+                f"(leader: {part.leader}, leader epoch {part.leader_epoch})",
+            )
         return part
 
     def following(self, leader: int) -> list[Partition]:
@@ -267,7 +302,7 @@ class ReplicaManager:
                 per_dir[home].append((t, p, hw))
         for directory, entries in per_dir.items():
             try:
-                write_checkpoint(directory / HW_CHECKPOINT, entries)  # type: ignore[arg-type]
+                write_checkpoint(directory / HW_CHECKPOINT, entries)  # type: ignore[arg-type]  # rows of (topic, partition, hw): the writer prints any fields
             except OSError as exc:
                 log.error("cannot write %s: %s", directory / HW_CHECKPOINT, exc)
                 self.logs.storage_error(directory, exc)

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.metadata.cache import MetadataCache
 from client.errors import ClientError
 from client.protocol.api import ApiKey
 
-from broker.metadata.cache import MetadataCache
 
-
-class ControllerUnreachable(Exception):
+class ControllerUnreachableError(Exception):
     """No controller is known, or it could not be reached or did not answer."""
 
 
-async def ask_controller(cache: MetadataCache, broker_id: int, api_key: ApiKey, body: Any, *,
-                         api_version: int | None = None, timeout_ms: int = 30000) -> Any:
-    """The controller's response to `body`; raises ControllerUnreachable."""
+async def ask_controller(
+    cache: MetadataCache,
+    broker_id: int,
+    api_key: ApiKey,
+    body: Any,
+    *,
+    api_version: int | None = None,
+    timeout_ms: int = 30000,
+) -> Any:
+    """The controller's response to `body`; raises ControllerUnreachableError."""
     info = cache.brokers.get(cache.controller_id)
     if info is None:
-        raise ControllerUnreachable(f"no controller is known (controller id {cache.controller_id})")
+        raise ControllerUnreachableError(f"no controller is known (controller id {cache.controller_id})")
     try:
         conn = await cache.inter_broker.open(info, client_id=f"broker-{broker_id}", request_timeout_ms=timeout_ms)
         try:
@@ -34,4 +40,4 @@ async def ask_controller(cache: MetadataCache, broker_id: int, api_key: ApiKey, 
         finally:
             conn.close()
     except ClientError as exc:
-        raise ControllerUnreachable(f"controller {cache.controller_id} unreachable: {exc}") from exc
+        raise ControllerUnreachableError(f"controller {cache.controller_id} unreachable: {exc}") from exc

@@ -23,14 +23,13 @@ import json
 import logging
 from typing import Any
 
-from coord.protocol.errors import NoNodeError
-
 from broker.config import BrokerConfig
 from broker.metadata.change_notifications import purge_old
 from broker.metadata.store import MetadataStore
 from broker.replication.leader import LeaderState
 from broker.server.log_manager import log_config_for
 from broker.server.replica_manager import ReplicaManager
+from coord.protocol.errors import NoNodeError
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,15 @@ def _changed_entity(data: bytes) -> tuple[str, str] | None:
 
 
 class TopicConfigChanges:
-    def __init__(self, coord: Any, store: MetadataStore, replicas: ReplicaManager, config: BrokerConfig,
-                 change_ttl_ms: int = CHANGE_TTL_MS, dynamic: Any = None) -> None:
+    def __init__(
+        self,
+        coord: Any,
+        store: MetadataStore,
+        replicas: ReplicaManager,
+        config: BrokerConfig,
+        change_ttl_ms: int = CHANGE_TTL_MS,
+        dynamic: Any = None,
+    ) -> None:
         """`dynamic`: the broker's DynamicBrokerConfig, reloaded on a "brokers/..." notification
         for this broker or the cluster default (None: broker notifications are ignored)."""
         self.coord = coord
@@ -88,21 +94,23 @@ class TopicConfigChanges:
         meta = self.store.cache.topic(topic)
         if meta is None:
             return
-        try:   # AlterConfigs checks what it writes; a node written by other tools may still be wrong
+        try:  # AlterConfigs checks what it writes; a node written by other tools may still be wrong
             settings = log_config_for(self.config, meta.configs)
             min_isr = int(meta.configs.get("min.insync.replicas", self.config.min_insync_replicas))
         except ValueError as exc:
-            log.error("topic %s: configs %s cannot be applied (%s); its logs keep their settings",
-                      topic, meta.configs, exc)
+            log.error(
+                "topic %s: configs %s cannot be applied (%s); its logs keep their settings", topic, meta.configs, exc
+            )
             return
-        for (t, p), part in list(self.replicas.partitions.items()):
+        for (t, _), part in list(self.replicas.partitions.items()):
             if t != topic:
                 continue
             old = part.log.config
-            part.log.config = dataclasses.replace(settings, index_interval_bytes=old.index_interval_bytes,
-                                                  max_index_entries=old.max_index_entries)
+            part.log.config = dataclasses.replace(
+                settings, index_interval_bytes=old.index_interval_bytes, max_index_entries=old.max_index_entries
+            )
             part.replica.min_insync_replicas = min_isr
-            if isinstance(part.replica.role, LeaderState):   # the leader's acks=all check reads its own
+            if isinstance(part.replica.role, LeaderState):  # the leader's acks=all check reads its own
                 part.replica.role.min_insync_replicas = min_isr
 
     def _on_change(self, event: Any) -> None:
@@ -126,10 +134,10 @@ class TopicConfigChanges:
                     self.apply(name)
                     log.info("topic %s: configs now %s", name, self.store.cache.topics[name].configs)
                 elif kind == "brokers" and self.dynamic is not None and name in ("<default>", self.dynamic.entity):
-                    await self.dynamic.reload()   # which re-applies every local log's settings if need be
+                    await self.dynamic.reload()  # which re-applies every local log's settings if need be
             self._seen = children
             await purge_old(self.coord, CHANGES, children, self.change_ttl_ms)
-        except Exception as exc:  # coord away: start() re-applies everything after a rejoin
+        except Exception as exc:  # noqa: BLE001 - coord away: start() re-applies everything after a rejoin
             log.warning("following topic config changes failed: %s", exc)
 
     async def close(self) -> None:

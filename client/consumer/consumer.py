@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from client.assignors import RANGE, ROUND_ROBIN
-
 from client.client import NetworkClient
 from client.consumer.fetcher import Fetcher
 from client.consumer.group_coordinator import ConsumerCoordinator
@@ -33,35 +32,70 @@ log = logging.getLogger(__name__)
 class AsyncConsumer:
     """Kafka's consumer on asyncio; defaults follow Kafka's (a group needs `group_id`)."""
 
-    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, group_id: str | None = None,
-                 auto_offset_reset: str = "latest", fetch_max_wait_ms: int = 500, fetch_min_bytes: int = 1,
-                 fetch_max_bytes: int = 52428800, max_partition_fetch_bytes: int = 1048576,
-                 max_poll_records: int = 500, request_timeout_ms: int = 30000, retry_backoff_ms: int = 100,
-                 client_id: str = "pybroker-consumer", enable_auto_commit: bool = True,
-                 auto_commit_interval_ms: int = 5000, session_timeout_ms: int = 45000,
-                 heartbeat_interval_ms: int = 3000, max_poll_interval_ms: int = 300000,
-                 group_instance_id: str | None = None,
-                 partition_assignment_strategy: str | Sequence[str] = (RANGE, ROUND_ROBIN),
-                 metadata_max_age_ms: int = 300000, **security: Any) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str | list[str] = "127.0.0.1:9092",
+        *,
+        group_id: str | None = None,
+        auto_offset_reset: str = "latest",
+        fetch_max_wait_ms: int = 500,
+        fetch_min_bytes: int = 1,
+        fetch_max_bytes: int = 52428800,
+        max_partition_fetch_bytes: int = 1048576,
+        max_poll_records: int = 500,
+        request_timeout_ms: int = 30000,
+        retry_backoff_ms: int = 100,
+        client_id: str = "pybroker-consumer",
+        enable_auto_commit: bool = True,
+        auto_commit_interval_ms: int = 5000,
+        session_timeout_ms: int = 45000,
+        heartbeat_interval_ms: int = 3000,
+        max_poll_interval_ms: int = 300000,
+        group_instance_id: str | None = None,
+        partition_assignment_strategy: str | Sequence[str] = (RANGE, ROUND_ROBIN),
+        metadata_max_age_ms: int = 300000,
+        **security: Any,
+    ) -> None:
         """`security`: kafka-python's security_protocol, ssl_* and sasl_* settings (client.security)."""
-        self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms, metadata_max_age_ms=metadata_max_age_ms,
-                                    security=client_security(**security))
+        self.client = NetworkClient(
+            bootstrap_servers,
+            client_id=client_id,
+            request_timeout_ms=request_timeout_ms,
+            retry_backoff_ms=retry_backoff_ms,
+            metadata_max_age_ms=metadata_max_age_ms,
+            security=client_security(**security),
+        )
         self.subscriptions = SubscriptionState(auto_offset_reset)
         self.group_id = group_id
         self.coordinator: ConsumerCoordinator | None = None
         if group_id is not None:
-            strategies = [partition_assignment_strategy] if isinstance(partition_assignment_strategy, str) \
+            strategies = (
+                [partition_assignment_strategy]
+                if isinstance(partition_assignment_strategy, str)
                 else list(partition_assignment_strategy)
+            )
             self.coordinator = ConsumerCoordinator(
-                self.client, self.subscriptions, group_id=group_id, session_timeout_ms=session_timeout_ms,
-                heartbeat_interval_ms=heartbeat_interval_ms, max_poll_interval_ms=max_poll_interval_ms,
-                group_instance_id=group_instance_id, assignors=strategies, enable_auto_commit=enable_auto_commit,
-                auto_commit_interval_ms=auto_commit_interval_ms, metadata_max_age_ms=metadata_max_age_ms)
+                self.client,
+                self.subscriptions,
+                group_id=group_id,
+                session_timeout_ms=session_timeout_ms,
+                heartbeat_interval_ms=heartbeat_interval_ms,
+                max_poll_interval_ms=max_poll_interval_ms,
+                group_instance_id=group_instance_id,
+                assignors=strategies,
+                enable_auto_commit=enable_auto_commit,
+                auto_commit_interval_ms=auto_commit_interval_ms,
+                metadata_max_age_ms=metadata_max_age_ms,
+            )
         self.max_poll_records = max_poll_records
-        self.fetcher = Fetcher(self.client, self.subscriptions, fetch_max_wait_ms=fetch_max_wait_ms,
-                               fetch_min_bytes=fetch_min_bytes, fetch_max_bytes=fetch_max_bytes,
-                               max_partition_fetch_bytes=max_partition_fetch_bytes)
+        self.fetcher = Fetcher(
+            self.client,
+            self.subscriptions,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_min_bytes=fetch_min_bytes,
+            fetch_max_bytes=fetch_max_bytes,
+            max_partition_fetch_bytes=max_partition_fetch_bytes,
+        )
         self._closed = False
 
     async def start(self) -> None:
@@ -80,7 +114,7 @@ class AsyncConsumer:
             await self.fetcher.close()
             await self.client.close()
 
-    async def __aenter__(self) -> "AsyncConsumer":
+    async def __aenter__(self) -> AsyncConsumer:
         await self.start()
         return self
 
@@ -88,14 +122,16 @@ class AsyncConsumer:
         await self.close()
 
     # group membership and offsets
-    def subscribe(self, topics: Iterable[str] | None = None, *, pattern: str | None = None,
-                  listener: Any = None) -> None:
+    def subscribe(
+        self, topics: Iterable[str] | None = None, *, pattern: str | None = None, listener: Any = None
+    ) -> None:
         """Join the group for `topics` (or every topic matching the regex `pattern`); the
         assignment arrives in a later poll. `listener` may define on_partitions_revoked /
         on_partitions_assigned(set of TopicPartition), plain or async."""
         if self.coordinator is None:
-            raise IllegalStateError("subscribe() needs a group: pass group_id=... to the consumer "
-                                    "(or use assign() for manual assignment)")
+            raise IllegalStateError(
+                "subscribe() needs a group: pass group_id=... to the consumer (or use assign() for manual assignment)"
+            )
         self.subscriptions.subscribe(topics, pattern, listener)
         self.coordinator.rejoin_needed = True
         self.fetcher.clear_buffer()
@@ -116,23 +152,27 @@ class AsyncConsumer:
         """Commit `offsets` (next offset to read per partition; default: the current
         positions, i.e. everything poll returned) and wait until they are stored."""
         group = self._group()
-        await group.commit(group.positions() if offsets is None else
-                           {TopicPartition(*tp): o for tp, o in offsets.items()})
+        await group.commit(
+            group.positions() if offsets is None else {TopicPartition(*tp): o for tp, o in offsets.items()}
+        )
 
-    def commit_async(self, offsets: dict[TopicPartition, int] | None = None,
-                     callback: Callable[[dict[TopicPartition, int], BaseException | None], Any] | None = None
-                     ) -> asyncio.Task:
+    def commit_async(
+        self,
+        offsets: dict[TopicPartition, int] | None = None,
+        callback: Callable[[dict[TopicPartition, int], BaseException | None], Any] | None = None,
+    ) -> asyncio.Task:
         """Commit in the background; `callback(offsets, exception or None)` when it ends."""
         group = self._group()
         chosen = group.positions() if offsets is None else {TopicPartition(*tp): o for tp, o in offsets.items()}
         task = asyncio.get_running_loop().create_task(group.commit(chosen))
 
         def done(t: asyncio.Task) -> None:
-            error = None if t.cancelled() else t.exception()   # retrieved here, so never "never retrieved"
+            error = None if t.cancelled() else t.exception()  # retrieved here, so never "never retrieved"
             if callback is not None:
                 callback(chosen, error)
             elif error is not None:
                 log.warning("commit_async of %s failed: %s", sorted(chosen), error)
+
         task.add_done_callback(done)
         return task
 
@@ -171,7 +211,7 @@ class AsyncConsumer:
         tp = TopicPartition(*tp)
         if self.subscriptions.state(tp).position is None:
             await self.fetcher.reset_positions()
-        return self.subscriptions.state(tp).position  # type: ignore[return-value]
+        return self.subscriptions.state(tp).position  # type: ignore[return-value]  # reset_positions() has just set it
 
     async def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         return await self.fetcher.offsets_for([TopicPartition(*tp) for tp in partitions], EARLIEST_TIMESTAMP)
@@ -211,8 +251,8 @@ class AsyncConsumer:
             if self._closed:
                 raise ConsumerStoppedError("poll() on a closed consumer")
             if self.coordinator is not None and not await self.coordinator.poll(deadline - time.monotonic()):
-                return []   # still rebalancing: no assignment to read yet
-            fetcher.start_resets()   # in the background: a dead leader must not hold poll up
+                return []  # still rebalancing: no assignment to read yet
+            fetcher.start_resets()  # in the background: a dead leader must not hold poll up
             records = fetcher.fetched_records(max_records)
             fetcher.send_fetches()  # prefetch: the next answer travels while the app works
             if records:
@@ -224,7 +264,7 @@ class AsyncConsumer:
             fetcher.send_fetches()
             try:
                 await asyncio.wait_for(fetcher.arrived.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def getone(self) -> ConsumerRecord:
@@ -234,7 +274,7 @@ class AsyncConsumer:
             if records:
                 return records[0]
 
-    def __aiter__(self) -> "AsyncConsumer":
+    def __aiter__(self) -> AsyncConsumer:
         self._iter_buffer: list[ConsumerRecord] = []
         self._iter_index = 0
         return self

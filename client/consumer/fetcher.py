@@ -27,13 +27,20 @@ from client.consumer.subscription_state import SubscriptionState
 from client.errors import ClientError, ClientTimeoutError, NoOffsetForPartitionError
 from client.protocol import messages as m
 from client.protocol.api import CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, ApiKey
-from client.protocol.errors import (INVALID_METADATA, RETRIABLE, BrokerError, ErrorCode, UnknownTopicOrPartitionError,
-                                    UnsupportedVersionError)
+from client.protocol.errors import (
+    INVALID_METADATA,
+    RETRIABLE,
+    BrokerError,
+    ErrorCode,
+    UnknownTopicOrPartitionError,
+    UnsupportedVersionError,
+)
 from client.protocol.record_batch import CorruptBatchError, decode_batch, iter_batches
 from client.structs import ConsumerRecord, TopicPartition
 from client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
 
 class CompletedFetch:
     """One partition's record bytes from one Fetch response, handed out bit by bit."""
@@ -95,8 +102,16 @@ def classify_error(code: int, auto_offset_reset: str) -> FetchAction:
 
 
 class Fetcher:
-    def __init__(self, client: NetworkClient, subscriptions: SubscriptionState, *, fetch_max_wait_ms: int,
-                 fetch_min_bytes: int, fetch_max_bytes: int, max_partition_fetch_bytes: int) -> None:
+    def __init__(
+        self,
+        client: NetworkClient,
+        subscriptions: SubscriptionState,
+        *,
+        fetch_max_wait_ms: int,
+        fetch_min_bytes: int,
+        fetch_max_bytes: int,
+        max_partition_fetch_bytes: int,
+    ) -> None:
         self.client = client
         self.subs = subscriptions
         self.fetch_max_wait_ms = fetch_max_wait_ms
@@ -129,7 +144,7 @@ class Fetcher:
         try:
             if len(await self._list_offsets(pending)) < len(pending):
                 await asyncio.sleep(self.client.retry_backoff)
-        except (BrokerError, ClientError) as exc:   # not retriable: poll hands it to the application
+        except (BrokerError, ClientError) as exc:  # not retriable: poll hands it to the application
             self._errors.append(exc)
         finally:
             self.arrived.set()
@@ -149,12 +164,16 @@ class Fetcher:
         for tp, strategy in self.subs.needs_reset():
             if strategy is None:
                 raise NoOffsetForPartitionError(
-                    f"no position for {tp.topic}-{tp.partition} and auto_offset_reset='none'; seek() first")
+                    f"no position for {tp.topic}-{tp.partition} and auto_offset_reset='none'; seek() first"
+                )
         return self._pending_resets_quietly()
 
     def _pending_resets_quietly(self) -> dict[TopicPartition, int]:
-        return {tp: EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
-                for tp, strategy in self.subs.needs_reset() if strategy is not None}
+        return {
+            tp: EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
+            for tp, strategy in self.subs.needs_reset()
+            if strategy is not None
+        }
 
     async def offsets_for(self, tps: list[TopicPartition], timestamp: int) -> dict[TopicPartition, int]:
         """ListOffsets for `timestamp` (-2 earliest, -1 latest, or a time in ms), retrying
@@ -170,8 +189,10 @@ class Fetcher:
 
     def _check_deadline(self, deadline: float, what: str) -> None:
         if time.monotonic() + self.client.retry_backoff >= deadline:
-            raise ClientTimeoutError(f"{what} not found within {self.client.request_timeout_ms} ms "
-                                     "(request_timeout_ms): are the partitions' leaders up?")
+            raise ClientTimeoutError(
+                f"{what} not found within {self.client.request_timeout_ms} ms "
+                "(request_timeout_ms): are the partitions' leaders up?"
+            )
 
     async def _list_offsets(self, wanted: dict[TopicPartition, int], seek: bool = True) -> dict[TopicPartition, int]:
         """One ListOffsets round to the leaders of `wanted` (partition -> timestamp). Returns
@@ -197,7 +218,7 @@ class Fetcher:
         for entries in answers:
             for tp, code, offset in entries:
                 if tp not in wanted:
-                    continue   # a partition we did not ask for: a confused broker, ignored
+                    continue  # a partition we did not ask for: a confused broker, ignored
                 if code:
                     action = classify_error(code, "none")
                     if action is FetchAction.RAISE:
@@ -207,7 +228,7 @@ class Fetcher:
                         self.client.request_refresh()
                     continue
                 found[tp] = offset
-                if seek and still_pending.get(tp) == wanted[tp]:   # not sought elsewhere meanwhile
+                if seek and still_pending.get(tp) == wanted[tp]:  # not sought elsewhere meanwhile
                     self.subs.seek(tp, offset)
         return found
 
@@ -223,16 +244,24 @@ class Fetcher:
         if self.client.refreshed_at > first_missed:
             raise UnknownTopicOrPartitionError(
                 f"topic {tp.topic!r} has {len(parts)} partitions (0-{len(parts) - 1}); there is no partition "
-                f"{tp.partition}: assign one of those (or add partitions to the topic)")
+                f"{tp.partition}: assign one of those (or add partitions to the topic)"
+            )
 
-    async def _list_offsets_from(self, node: int, wanted: dict[TopicPartition, int]) -> list[tuple[TopicPartition, int, int]]:
+    async def _list_offsets_from(
+        self, node: int, wanted: dict[TopicPartition, int]
+    ) -> list[tuple[TopicPartition, int, int]]:
         """(partition, error code, offset) per partition of one ListOffsets answer ([] if the broker failed us)."""
         topics: dict[str, list] = {}
         for tp, ts in wanted.items():
             topics.setdefault(tp.topic, []).append(
-                m.ListOffsetsRequest.ListOffsetsPartition(partition_index=tp.partition, timestamp=ts))
-        request = m.ListOffsetsRequest(replica_id=CONSUMER_REPLICA_ID, topics=[
-            m.ListOffsetsRequest.ListOffsetsTopic(name=name, partitions=parts) for name, parts in topics.items()])
+                m.ListOffsetsRequest.ListOffsetsPartition(partition_index=tp.partition, timestamp=ts)
+            )
+        request = m.ListOffsetsRequest(
+            replica_id=CONSUMER_REPLICA_ID,
+            topics=[
+                m.ListOffsetsRequest.ListOffsetsTopic(name=name, partitions=parts) for name, parts in topics.items()
+            ],
+        )
         try:
             answer = await self.client.request(node, ApiKey.LIST_OFFSETS, request)
         except ClientError as exc:
@@ -240,8 +269,11 @@ class Fetcher:
                 log.info("ListOffsets to broker %s failed: %s; refreshing metadata", node, exc)
                 self.client.request_refresh()
             return []
-        return [(TopicPartition(t.name, p.partition_index), p.error_code, p.offset)
-                for t in answer.topics for p in t.partitions]
+        return [
+            (TopicPartition(t.name, p.partition_index), p.error_code, p.offset)
+            for t in answer.topics
+            for p in t.partitions
+        ]
 
     # fetching
     def send_fetches(self) -> None:
@@ -261,7 +293,10 @@ class Fetcher:
                 continue
             if leader in self._in_flight:
                 continue
-            by_node.setdefault(leader, {})[tp] = self.subs.state(tp).position
+            position = self.subs.state(tp).position
+            if position is None:  # fetchable() says known; a reset may be pending meanwhile
+                continue
+            by_node.setdefault(leader, {})[tp] = position
         for node, parts in by_node.items():
             self._in_flight.add(node)
             task = asyncio.get_running_loop().create_task(self._fetch(node, parts))
@@ -278,7 +313,7 @@ class Fetcher:
         try:
             await self.client.refresh_metadata()
             if any(self.client.cluster.leader_for(tp) is None for tp in self.subs.fetchable()):
-                await asyncio.sleep(self.client.retry_backoff)   # an election is still under way
+                await asyncio.sleep(self.client.retry_backoff)  # an election is still under way
         except (ClientError, BrokerError) as exc:
             if not self.client.closed:
                 log.info("metadata refresh for fetching failed: %s", exc)
@@ -291,21 +326,28 @@ class Fetcher:
         for `positions`, read committed and uncommitted alike (we write no transactions)."""
         topics: dict[str, list] = {}
         for tp, offset in positions.items():
-            topics.setdefault(tp.topic, []).append(m.FetchRequest.FetchPartition(
-                partition=tp.partition, fetch_offset=offset, partition_max_bytes=self.max_partition_fetch_bytes))
-        return m.FetchRequest(replica_id=CONSUMER_REPLICA_ID, max_wait_ms=self.fetch_max_wait_ms,
-                              min_bytes=self.fetch_min_bytes, max_bytes=self.fetch_max_bytes,
-                              session_id=0, session_epoch=-1, topics=[
-                                  m.FetchRequest.FetchTopic(topic=name, partitions=parts)
-                                  for name, parts in topics.items()])
+            topics.setdefault(tp.topic, []).append(
+                m.FetchRequest.FetchPartition(
+                    partition=tp.partition, fetch_offset=offset, partition_max_bytes=self.max_partition_fetch_bytes
+                )
+            )
+        return m.FetchRequest(
+            replica_id=CONSUMER_REPLICA_ID,
+            max_wait_ms=self.fetch_max_wait_ms,
+            min_bytes=self.fetch_min_bytes,
+            max_bytes=self.fetch_max_bytes,
+            session_id=0,
+            session_epoch=-1,
+            topics=[m.FetchRequest.FetchTopic(topic=name, partitions=parts) for name, parts in topics.items()],
+        )
 
     async def _fetch(self, node: int, positions: dict[TopicPartition, int]) -> None:
         try:
             answer = await self.client.request(node, ApiKey.FETCH, self.fetch_request(positions))
             self._handle_response(answer, positions)
-        except UnsupportedVersionError as exc:   # the broker serves no Fetch version we speak
+        except UnsupportedVersionError as exc:  # the broker serves no Fetch version we speak
             self._errors.append(exc)
-        except ClientError as exc:   # connection lost, refused or timed out: the leader may be gone
+        except ClientError as exc:  # connection lost, refused or timed out: the leader may be gone
             if self.client.closed:
                 return
             log.info("fetch from broker %s failed: %s; refreshing metadata", node, exc)
@@ -316,7 +358,7 @@ class Fetcher:
             self.arrived.set()
 
     def _handle_response(self, answer: Any, requested: dict[TopicPartition, int]) -> None:
-        if answer.error_code:   # a request-level refusal (Fetch v7+) applies to every partition in it
+        if answer.error_code:  # a request-level refusal (Fetch v7+) applies to every partition in it
             for tp in requested:
                 self._partition_error(tp, answer.error_code, f"fetch of {tp.topic}-{tp.partition}")
             return
@@ -330,11 +372,12 @@ class Fetcher:
                 if state.position != fetch_offset:
                     continue  # a seek happened while the Fetch was out: this data is stale
                 if entry.error_code:
-                    self._partition_error(tp, entry.error_code, f"fetch of {tp.topic}-{tp.partition} at offset "
-                                                                  f"{fetch_offset}")
+                    self._partition_error(
+                        tp, entry.error_code, f"fetch of {tp.topic}-{tp.partition} at offset {fetch_offset}"
+                    )
                     continue
                 state.high_watermark = entry.high_watermark
-                if entry.records:   # whole batches, maybe a partial one last (iter_batches drops it)
+                if entry.records:  # whole batches, maybe a partial one last (iter_batches drops it)
                     self._completed.append(CompletedFetch(tp, bytes(entry.records), fetch_offset))
 
     def _partition_error(self, tp: TopicPartition, code: int, message: str | None) -> None:
@@ -364,7 +407,7 @@ class Fetcher:
                 self._completed.popleft()  # unassigned, sought elsewhere or paused: fetch again later
                 continue
             records = completed.decode()
-            take = records[completed.index:completed.index + max_records - len(out)]
+            take = records[completed.index : completed.index + max_records - len(out)]
             completed.index += len(take)
             if take:
                 out.extend(take)
@@ -377,9 +420,6 @@ class Fetcher:
         if self._errors:
             error = self._errors.pop(0)
             raise error
-
-    def has_buffered(self) -> bool:
-        return bool(self._completed)
 
     def clear_buffer(self) -> None:
         self._completed.clear()

@@ -33,8 +33,14 @@ from typing import Any
 from client.assignors import ASSIGNORS, RANGE
 from client.client import NetworkClient
 from client.conn import BrokerConnection
-from client.consumer.group_protocol import (PROTOCOL_TYPE, GroupProtocolError, decode_assignment,
-                                            decode_subscription, encode_assignment, encode_subscription)
+from client.consumer.group_protocol import (
+    PROTOCOL_TYPE,
+    GroupProtocolError,
+    decode_assignment,
+    decode_subscription,
+    encode_assignment,
+    encode_subscription,
+)
 from client.consumer.subscription_state import SubscriptionState
 from client.errors import BrokerConnectionError, ClientError, ClientTimeoutError, CommitFailedError
 from client.protocol import messages as m
@@ -49,20 +55,31 @@ _MEMBERSHIP_LOST = frozenset({ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.ILLEGAL_GEN
 NO_GENERATION = -1
 
 
-class RejoinNeeded(Exception):
+class RejoinNeededError(Exception):
     """The join or sync round must start over (internal to the coordinator)."""
 
 
 class ConsumerCoordinator:
-    def __init__(self, client: NetworkClient, subscriptions: SubscriptionState, *, group_id: str,
-                 session_timeout_ms: int = 45000, heartbeat_interval_ms: int = 3000,
-                 max_poll_interval_ms: int = 300000, group_instance_id: str | None = None,
-                 assignors: Sequence[str] = (RANGE,), enable_auto_commit: bool = True,
-                 auto_commit_interval_ms: int = 5000, metadata_max_age_ms: int = 300000) -> None:
+    def __init__(
+        self,
+        client: NetworkClient,
+        subscriptions: SubscriptionState,
+        *,
+        group_id: str,
+        session_timeout_ms: int = 45000,
+        heartbeat_interval_ms: int = 3000,
+        max_poll_interval_ms: int = 300000,
+        group_instance_id: str | None = None,
+        assignors: Sequence[str] = (RANGE,),
+        enable_auto_commit: bool = True,
+        auto_commit_interval_ms: int = 5000,
+        metadata_max_age_ms: int = 300000,
+    ) -> None:
         unknown = [a for a in assignors if a not in ASSIGNORS]
         if unknown or not assignors:
-            raise ValueError(f"partition_assignment_strategy must name assignors among {sorted(ASSIGNORS)}, "
-                             f"not {list(assignors)!r}")
+            raise ValueError(
+                f"partition_assignment_strategy must name assignors among {sorted(ASSIGNORS)}, not {list(assignors)!r}"
+            )
         if heartbeat_interval_ms >= session_timeout_ms:
             raise ValueError("heartbeat_interval_ms must be lower than session_timeout_ms (a third is usual)")
         self.client = client
@@ -95,8 +112,9 @@ class ConsumerCoordinator:
 
     def start(self) -> None:
         if self._heartbeat_task is None:
-            self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat_loop(),
-                                                                          name=f"heartbeat-{self.group_id}")
+            self._heartbeat_task = asyncio.get_running_loop().create_task(
+                self._heartbeat_loop(), name=f"heartbeat-{self.group_id}"
+            )
 
     async def close(self) -> None:
         """Commit (auto-commit), leave the group (dynamic members), drop the connection."""
@@ -109,7 +127,7 @@ class ConsumerCoordinator:
             if self.subs.subscribed and self.member_id:
                 if self.enable_auto_commit and self.generation >= 0:
                     await self._commit_positions_quietly("closing")
-                await self._leave("the consumer is closing")   # static members stay (see _leave)
+                await self._leave("the consumer is closing")  # static members stay (see _leave)
         finally:
             if self._coordinator is not None:
                 self._coordinator.close()
@@ -130,8 +148,9 @@ class ConsumerCoordinator:
         await self._maybe_check_pattern()
         if self.rejoin_needed or self.generation < 0 or self._join_task is not None:
             if self._join_task is None:
-                self._join_task = asyncio.get_running_loop().create_task(self._rebalance(),
-                                                                         name=f"rebalance-{self.group_id}")
+                self._join_task = asyncio.get_running_loop().create_task(
+                    self._rebalance(), name=f"rebalance-{self.group_id}"
+                )
             done, _ = await asyncio.wait({self._join_task}, timeout=max(timeout, 0))
             if not done:
                 return False
@@ -140,7 +159,7 @@ class ConsumerCoordinator:
         if self.enable_auto_commit and time.monotonic() >= self._next_auto_commit:
             self._next_auto_commit = time.monotonic() + self.auto_commit_interval
             task = asyncio.get_running_loop().create_task(self._commit_positions_quietly("auto-commit"))
-            self._background.add(task)                 # the loop keeps only weak references
+            self._background.add(task)  # the loop keeps only weak references
             task.add_done_callback(self._background.discard)
         return True
 
@@ -168,7 +187,7 @@ class ConsumerCoordinator:
             try:
                 assignment = await self._join_and_sync()
                 break
-            except RejoinNeeded:
+            except RejoinNeededError:
                 continue
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 log.info("group %s: coordinator unreachable during the rebalance (%s)", self.group_id, exc)
@@ -178,7 +197,7 @@ class ConsumerCoordinator:
         try:
             committed = await self._fetch_committed_patiently(assignment)
         except BaseException:
-            self.subs.assign_from_subscribed([])   # never read an assignment without its committed positions
+            self.subs.assign_from_subscribed([])  # never read an assignment without its committed positions
             self.rejoin_needed = True
             raise
         if committed is None:
@@ -187,12 +206,18 @@ class ConsumerCoordinator:
         for tp, offset in committed.items():
             if offset is not None:
                 self.subs.seek(tp, offset)
-        log.info("group %s generation %d: member %s assigned %s", self.group_id, self.generation, self.member_id,
-                 sorted(assignment))
+        log.info(
+            "group %s generation %d: member %s assigned %s",
+            self.group_id,
+            self.generation,
+            self.member_id,
+            sorted(assignment),
+        )
         await self._call_listener("on_partitions_assigned", set(assignment))
 
-    async def _fetch_committed_patiently(self, assignment: list[TopicPartition]
-                                         ) -> dict[TopicPartition, int | None] | None:
+    async def _fetch_committed_patiently(
+        self, assignment: list[TopicPartition]
+    ) -> dict[TopicPartition, int | None] | None:
         """The assignment's committed offsets, retried (the rebalance runs in the background,
         polls return [] meanwhile) while the coordinator is unreachable or moving, as in
         Kafka; None if the group needs a new rebalance first (the next poll rejoins)."""
@@ -211,67 +236,92 @@ class ConsumerCoordinator:
         coordinator = await self._ensure_coordinator()
         topics = sorted(self.subs.subscription or ())
         metadata = encode_subscription(topics)
-        join = await self._request(coordinator, ApiKey.JOIN_GROUP, m.JoinGroupRequest(
-            group_id=self.group_id, session_timeout_ms=self.session_timeout_ms,
-            rebalance_timeout_ms=self.max_poll_interval_ms, member_id=self.member_id,
-            group_instance_id=self.group_instance_id, protocol_type=PROTOCOL_TYPE,
-            protocols=[m.JoinGroupRequest.JoinGroupRequestProtocol(name=name, metadata=metadata)
-                       for name in self.assignors]))
-        if join.error_code == ErrorCode.MEMBER_ID_REQUIRED:   # KIP-394: rejoin with the id we were given
+        join = await self._request(
+            coordinator,
+            ApiKey.JOIN_GROUP,
+            m.JoinGroupRequest(
+                group_id=self.group_id,
+                session_timeout_ms=self.session_timeout_ms,
+                rebalance_timeout_ms=self.max_poll_interval_ms,
+                member_id=self.member_id,
+                group_instance_id=self.group_instance_id,
+                protocol_type=PROTOCOL_TYPE,
+                protocols=[
+                    m.JoinGroupRequest.JoinGroupRequestProtocol(name=name, metadata=metadata) for name in self.assignors
+                ],
+            ),
+        )
+        if join.error_code == ErrorCode.MEMBER_ID_REQUIRED:  # KIP-394: rejoin with the id we were given
             self.member_id = join.member_id
-            raise RejoinNeeded()
+            raise RejoinNeededError()
         self._check(join.error_code, "JoinGroup")
         self.member_id, self.generation = join.member_id, join.generation_id
         self.protocol, self.leader_id = join.protocol_name, join.leader
         assignments: list[m.SyncGroupRequest.SyncGroupRequestAssignment] = []
         if self.leader_id == self.member_id and join.members:
             assignments = await self._assign(join.protocol_name or "", join.members)
-        sync = await self._request(coordinator, ApiKey.SYNC_GROUP, m.SyncGroupRequest(
-            group_id=self.group_id, generation_id=self.generation, member_id=self.member_id,
-            group_instance_id=self.group_instance_id, protocol_type=PROTOCOL_TYPE, protocol_name=self.protocol,
-            assignments=assignments))
+        sync = await self._request(
+            coordinator,
+            ApiKey.SYNC_GROUP,
+            m.SyncGroupRequest(
+                group_id=self.group_id,
+                generation_id=self.generation,
+                member_id=self.member_id,
+                group_instance_id=self.group_instance_id,
+                protocol_type=PROTOCOL_TYPE,
+                protocol_name=self.protocol,
+                assignments=assignments,
+            ),
+        )
         self._check(sync.error_code, "SyncGroup")
         return decode_assignment(bytes(sync.assignment))
 
     def _check(self, code: int, what: str) -> None:
-        """Act on a group error code; raise RejoinNeeded for the ones a new round fixes."""
+        """Act on a group error code; raise RejoinNeededError for the ones a new round fixes."""
         if code == ErrorCode.NONE:
             return
         if code == ErrorCode.UNKNOWN_MEMBER_ID:
             self.member_id, self.generation = "", NO_GENERATION
-            raise RejoinNeeded()
+            raise RejoinNeededError()
         if code in (ErrorCode.REBALANCE_IN_PROGRESS, ErrorCode.ILLEGAL_GENERATION):
-            raise RejoinNeeded()
+            raise RejoinNeededError()
         if code in _COORDINATOR_GONE:
             self._coordinator_dead()
         error = BrokerError.for_code(code, f"{what} for group {self.group_id}")
         if code in RETRIABLE:
-            raise BrokerConnectionError(str(error))   # retried by the rebalance loop after a backoff
+            raise BrokerConnectionError(str(error))  # retried by the rebalance loop after a backoff
         self._fatal = error
         raise error
 
-    async def _assign(self, protocol: str, members: list[m.JoinGroupResponse.JoinGroupResponseMember]
-                      ) -> list[m.SyncGroupRequest.SyncGroupRequestAssignment]:
+    async def _assign(
+        self, protocol: str, members: list[m.JoinGroupResponse.JoinGroupResponseMember]
+    ) -> list[m.SyncGroupRequest.SyncGroupRequestAssignment]:
         """The leader's job: every member's share of the subscribed partitions. Members may
         be any Kafka client: their subscriptions are Kafka's ConsumerProtocol bytes."""
         keys: dict[str, str] = {}
         subscriptions: dict[str, list[str]] = {}
         for member in members:
-            key = member.group_instance_id or member.member_id   # static members keep their partitions
+            key = member.group_instance_id or member.member_id  # static members keep their partitions
             keys[key] = member.member_id
             try:
                 subscriptions[key] = decode_subscription(bytes(member.metadata))
-            except GroupProtocolError as exc:   # one unreadable member must not stop the group
-                log.warning("group %s: member %s sent a subscription we cannot read (%s); it gets nothing",
-                            self.group_id, member.member_id, exc)
+            except GroupProtocolError as exc:  # one unreadable member must not stop the group
+                log.warning(
+                    "group %s: member %s sent a subscription we cannot read (%s); it gets nothing",
+                    self.group_id,
+                    member.member_id,
+                    exc,
+                )
                 subscriptions[key] = []
         topics = {t for ts in subscriptions.values() for t in ts}
         self.client.topics.update(topics)
         cluster = await self.client.refresh_metadata()
         counts = {t: len(cluster.partitions_for(t) or ()) for t in topics}
         result = ASSIGNORS[protocol](subscriptions, {t: n for t, n in counts.items() if n})
-        return [m.SyncGroupRequest.SyncGroupRequestAssignment(member_id=keys[key], assignment=encode_assignment(tps))
-                for key, tps in result.items()]
+        return [
+            m.SyncGroupRequest.SyncGroupRequestAssignment(member_id=keys[key], assignment=encode_assignment(tps))
+            for key, tps in result.items()
+        ]
 
     async def _call_listener(self, name: str, partitions: set[TopicPartition]) -> None:
         callback = getattr(self.subs.listener, name, None)
@@ -298,10 +348,19 @@ class ConsumerCoordinator:
                 code = answer.error_code
                 if code == ErrorCode.NONE:
                     self._coordinator = await BrokerConnection.open(
-                        answer.host, answer.port, client_id=self.client.client_id,
-                        request_timeout_ms=self.client.request_timeout_ms, security=self.client.security)
-                    log.info("group %s: coordinator is broker %d at %s:%d", self.group_id, answer.node_id,
-                             answer.host, answer.port)
+                        answer.host,
+                        answer.port,
+                        client_id=self.client.client_id,
+                        request_timeout_ms=self.client.request_timeout_ms,
+                        security=self.client.security,
+                    )
+                    log.info(
+                        "group %s: coordinator is broker %d at %s:%d",
+                        self.group_id,
+                        answer.node_id,
+                        answer.host,
+                        answer.port,
+                    )
                     break
                 if code not in RETRIABLE:
                     raise BrokerError.for_code(code, answer.error_message)
@@ -337,11 +396,14 @@ class ConsumerCoordinator:
             await asyncio.sleep(self.heartbeat_interval)
             joining = self._join_task is not None and not self._join_task.done()
             if joining or self.generation < 0:
-                continue   # (a pending rejoin still heartbeats: the session must outlive a slow poll)
+                continue  # (a pending rejoin still heartbeats: the session must outlive a slow poll)
             if (time.monotonic() - self._last_poll) * 1000 > self.max_poll_interval_ms:
-                log.warning("group %s: poll() was not called within max_poll_interval_ms=%d; leaving the group "
-                            "so its partitions move (poll more often or process fewer records per poll)",
-                            self.group_id, self.max_poll_interval_ms)
+                log.warning(
+                    "group %s: poll() was not called within max_poll_interval_ms=%d; leaving the group "
+                    "so its partitions move (poll more often or process fewer records per poll)",
+                    self.group_id,
+                    self.max_poll_interval_ms,
+                )
                 await self._leave("max_poll_interval_ms passed without a poll")
                 continue
             try:
@@ -354,23 +416,30 @@ class ConsumerCoordinator:
 
     async def _heartbeat(self) -> None:
         conn = await self._ensure_coordinator()
-        answer = await self._request(conn, ApiKey.HEARTBEAT, m.HeartbeatRequest(
-            group_id=self.group_id, generation_id=self.generation, member_id=self.member_id,
-            group_instance_id=self.group_instance_id))
+        answer = await self._request(
+            conn,
+            ApiKey.HEARTBEAT,
+            m.HeartbeatRequest(
+                group_id=self.group_id,
+                generation_id=self.generation,
+                member_id=self.member_id,
+                group_instance_id=self.group_instance_id,
+            ),
+        )
         code = answer.error_code
         if code == ErrorCode.NONE:
             return
         if code == ErrorCode.REBALANCE_IN_PROGRESS or code in _MEMBERSHIP_LOST:
             if code == ErrorCode.UNKNOWN_MEMBER_ID:
                 self.member_id, self.generation = "", NO_GENERATION
-            log.info("group %s: heartbeat answered %s; rejoining at the next poll", self.group_id,
-                     ErrorCode(code).name)
+            log.info("group %s: heartbeat answered %s; rejoining at the next poll", self.group_id, ErrorCode(code).name)
             self.rejoin_needed = True
         elif code in _COORDINATOR_GONE:
             self._coordinator_dead()
         elif code == ErrorCode.FENCED_INSTANCE_ID:
-            self._fatal = BrokerError.for_code(code, f"another consumer joined group {self.group_id} with "
-                                                     f"group_instance_id {self.group_instance_id!r}")
+            self._fatal = BrokerError.for_code(
+                code, f"another consumer joined group {self.group_id} with group_instance_id {self.group_instance_id!r}"
+            )
 
     async def _leave(self, reason: str) -> None:
         member_id = self.member_id
@@ -380,16 +449,21 @@ class ConsumerCoordinator:
         try:
             conn = await asyncio.wait_for(self._ensure_coordinator(), self.client.request_timeout_ms / 1000)
             # v0-2 name the member alone, v3+ in a batch: fill both, the codec sends what the version has
-            answer = await self._request(conn, ApiKey.LEAVE_GROUP, m.LeaveGroupRequest(
-                group_id=self.group_id, member_id=member_id,
-                members=[m.LeaveGroupRequest.MemberIdentity(member_id=member_id)]))
+            answer = await self._request(
+                conn,
+                ApiKey.LEAVE_GROUP,
+                m.LeaveGroupRequest(
+                    group_id=self.group_id,
+                    member_id=member_id,
+                    members=[m.LeaveGroupRequest.MemberIdentity(member_id=member_id)],
+                ),
+            )
             code = answer.error_code or next((x.error_code for x in answer.members if x.error_code), 0)
             if code:
                 raise BrokerError.for_code(code, f"LeaveGroup for group {self.group_id}")
             log.info("group %s: member %s left (%s)", self.group_id, member_id, reason)
-        except (ClientError, BrokerError, asyncio.TimeoutError) as exc:
-            log.info("group %s: LeaveGroup failed (%s); the session timeout will remove the member",
-                     self.group_id, exc)
+        except (TimeoutError, ClientError, BrokerError) as exc:
+            log.info("group %s: LeaveGroup failed (%s); the session timeout will remove the member", self.group_id, exc)
 
     # ---- offsets --------------------------------------------------------------------
 
@@ -416,13 +490,20 @@ class ConsumerCoordinator:
         in_group = self.subs.subscribed
         by_topic: dict[str, list[m.OffsetCommitRequest.OffsetCommitRequestPartition]] = {}
         for tp, offset in sorted(offsets.items()):
-            by_topic.setdefault(tp.topic, []).append(m.OffsetCommitRequest.OffsetCommitRequestPartition(
-                partition_index=tp.partition, committed_offset=offset, committed_metadata=""))
+            by_topic.setdefault(tp.topic, []).append(
+                m.OffsetCommitRequest.OffsetCommitRequestPartition(
+                    partition_index=tp.partition, committed_offset=offset, committed_metadata=""
+                )
+            )
         body = m.OffsetCommitRequest(
-            group_id=self.group_id, generation_id_or_member_epoch=self.generation if in_group else NO_GENERATION,
-            member_id=self.member_id if in_group else "", group_instance_id=self.group_instance_id,
-            topics=[m.OffsetCommitRequest.OffsetCommitRequestTopic(name=t, partitions=ps)
-                    for t, ps in by_topic.items()])
+            group_id=self.group_id,
+            generation_id_or_member_epoch=self.generation if in_group else NO_GENERATION,
+            member_id=self.member_id if in_group else "",
+            group_instance_id=self.group_instance_id,
+            topics=[
+                m.OffsetCommitRequest.OffsetCommitRequestTopic(name=t, partitions=ps) for t, ps in by_topic.items()
+            ],
+        )
         while True:
             code, message = await self._commit_once(body)
             if code == ErrorCode.NONE:
@@ -431,13 +512,17 @@ class ConsumerCoordinator:
                 self.rejoin_needed = True
                 if code == ErrorCode.UNKNOWN_MEMBER_ID:
                     self.member_id, self.generation = "", NO_GENERATION
-                raise CommitFailedError(f"commit to group {self.group_id} failed: {ErrorCode(code).name}; the "
-                                        "group rebalanced, the partitions may belong to another member now")
+                raise CommitFailedError(
+                    f"commit to group {self.group_id} failed: {ErrorCode(code).name}; the "
+                    "group rebalanced, the partitions may belong to another member now"
+                )
             if code not in RETRIABLE:
                 raise BrokerError.for_code(code, message)
             if time.monotonic() >= deadline:
-                raise ClientTimeoutError(f"commit to group {self.group_id} did not succeed within "
-                                         f"{self.client.request_timeout_ms} ms (last error {ErrorCode(code).name})")
+                raise ClientTimeoutError(
+                    f"commit to group {self.group_id} did not succeed within "
+                    f"{self.client.request_timeout_ms} ms (last error {ErrorCode(code).name})"
+                )
             await asyncio.sleep(self.client.retry_backoff)
 
     async def _commit_once(self, body: m.OffsetCommitRequest) -> tuple[int, str | None]:
@@ -461,8 +546,12 @@ class ConsumerCoordinator:
         by_topic: dict[str, list[int]] = {}
         for tp in wanted:
             by_topic.setdefault(tp.topic, []).append(tp.partition)
-        request = m.OffsetFetchRequest(group_id=self.group_id, topics=[
-            m.OffsetFetchRequest.OffsetFetchRequestTopic(name=t, partition_indexes=ps) for t, ps in by_topic.items()])
+        request = m.OffsetFetchRequest(
+            group_id=self.group_id,
+            topics=[
+                m.OffsetFetchRequest.OffsetFetchRequestTopic(name=t, partition_indexes=ps) for t, ps in by_topic.items()
+            ],
+        )
         while True:
             message = f"OffsetFetch for group {self.group_id}"
             try:
@@ -470,16 +559,18 @@ class ConsumerCoordinator:
                 answer = await self._request(conn, ApiKey.OFFSET_FETCH, request)
                 # v2+ carry a request-level error at the top, v1 on every partition
                 code = answer.error_code or next(
-                    (p.error_code for t in answer.topics for p in t.partitions if p.error_code), 0)
+                    (p.error_code for t in answer.topics for p in t.partitions if p.error_code), 0
+                )
             except (BrokerConnectionError, ClientTimeoutError) as exc:
                 code, message = int(ErrorCode.COORDINATOR_NOT_AVAILABLE), str(exc)
             if code == ErrorCode.NONE:
-                return {TopicPartition(t.name, p.partition_index): (p.committed_offset if p.committed_offset >= 0
-                                                                    else None)
-                        for t in answer.topics for p in t.partitions}
+                return {
+                    TopicPartition(t.name, p.partition_index): (p.committed_offset if p.committed_offset >= 0 else None)
+                    for t in answer.topics
+                    for p in t.partitions
+                }
             if code in _COORDINATOR_GONE:
                 self._coordinator_dead()
             if code not in RETRIABLE or time.monotonic() >= deadline:
                 raise BrokerError.for_code(code, message)
             await asyncio.sleep(self.client.retry_backoff)
-

@@ -39,21 +39,22 @@ def _decode(cls: type, data: bytes, what: str) -> object:
     (version,) = _VERSION.unpack_from(data)
     if version < 0:
         raise GroupProtocolError(f"{what} has a negative version {version}")
-    known = min(version, cls._versions.high)  # type: ignore[attr-defined]
+    known = min(version, cls._versions.high)  # type: ignore[attr-defined]  # a generated message class
     try:
-        message, _ = cls.decode_prefix(data, known, 2)  # type: ignore[attr-defined]
+        message, _ = cls.decode_prefix(data, known, 2)  # type: ignore[attr-defined]  # a generated message class
     except DecodeError as exc:
         raise GroupProtocolError(f"{what} version {version} does not decode: {exc}") from None
     return message
 
 
 def encode_subscription(topics: Iterable[str], user_data: bytes | None = None) -> bytes:
-    return _VERSION.pack(WRITE_VERSION) + _Subscription(
-        topics=sorted(topics), user_data=user_data).encode(WRITE_VERSION)
+    return _VERSION.pack(WRITE_VERSION) + _Subscription(topics=sorted(topics), user_data=user_data).encode(
+        WRITE_VERSION
+    )
 
 
 def decode_subscription(data: bytes) -> list[str]:
-    return list(_decode(_Subscription, data, "subscription").topics)  # type: ignore[attr-defined]
+    return list(_decode(_Subscription, data, "subscription").topics)  # type: ignore[attr-defined]  # a generated message class
 
 
 def encode_assignment(partitions: Iterable[tuple[str, int]], user_data: bytes | None = None) -> bytes:
@@ -61,9 +62,11 @@ def encode_assignment(partitions: Iterable[tuple[str, int]], user_data: bytes | 
     for topic, partition in partitions:
         by_topic.setdefault(topic, []).append(partition)
     return _VERSION.pack(WRITE_VERSION) + _Assignment(
-        assigned_partitions=[_Assignment.TopicPartition(topic=t, partitions=sorted(ps))
-                             for t, ps in sorted(by_topic.items())],
-        user_data=user_data).encode(WRITE_VERSION)
+        assigned_partitions=[
+            _Assignment._nested["TopicPartition"](topic=t, partitions=sorted(ps)) for t, ps in sorted(by_topic.items())
+        ],
+        user_data=user_data,
+    ).encode(WRITE_VERSION)
 
 
 def decode_assignment(data: bytes) -> list[TopicPartition]:
@@ -71,5 +74,8 @@ def decode_assignment(data: bytes) -> list[TopicPartition]:
     if not data:
         return []
     assignment = _decode(_Assignment, bytes(data), "assignment")
-    return [TopicPartition(tp.topic, p) for tp in assignment.assigned_partitions  # type: ignore[attr-defined]
-            for p in tp.partitions]
+    return [
+        TopicPartition(tp.topic, p)
+        for tp in assignment.assigned_partitions  # type: ignore[attr-defined]  # a generated message class
+        for p in tp.partitions
+    ]

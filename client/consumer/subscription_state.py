@@ -37,9 +37,9 @@ class SubscriptionState:
             raise ValueError(f"auto_offset_reset must be one of {RESET_STRATEGIES}, not {auto_offset_reset!r}")
         self.default_reset = auto_offset_reset
         self._states: dict[TopicPartition, TopicPartitionState] = {}
-        self.subscription: set[str] | None = None     # group mode: the subscribed topics
-        self.pattern: re.Pattern[str] | None = None   # group mode by pattern: topics matching it
-        self.listener: Any = None                     # on_partitions_revoked / on_partitions_assigned
+        self.subscription: set[str] | None = None  # group mode: the subscribed topics
+        self.pattern: re.Pattern[str] | None = None  # group mode by pattern: topics matching it
+        self.listener: Any = None  # on_partitions_revoked / on_partitions_assigned
         self._manual = False
 
     # -- group subscription -----------------------------------------------------------
@@ -93,7 +93,8 @@ class SubscriptionState:
         for tp in partitions:
             tp = TopicPartition(*tp)
             new[tp] = self._states.get(tp) or TopicPartitionState(
-                None if self.default_reset == "none" else self.default_reset)
+                None if self.default_reset == "none" else self.default_reset
+            )
         self._states = new
 
     def assigned(self) -> list[TopicPartition]:
@@ -106,8 +107,9 @@ class SubscriptionState:
         try:
             return self._states[tp]
         except KeyError:
-            raise IllegalStateError(f"{tp.topic}-{tp.partition} is not assigned to this consumer; "
-                                    f"assign() it first") from None
+            raise IllegalStateError(
+                f"{tp.topic}-{tp.partition} is not assigned to this consumer; assign() it first"
+            ) from None
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if offset < 0:

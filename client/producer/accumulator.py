@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,8 +27,21 @@ RECORD_OVERHEAD = 12
 class ProducerBatch:
     """Records for one partition, and the one future every record's result hangs on."""
 
-    __slots__ = ("tp", "records", "size", "created", "future", "attempts", "retry_at", "encoded", "sealed",
-                 "producer_id", "producer_epoch", "base_sequence", "order")
+    __slots__ = (
+        "tp",
+        "records",
+        "size",
+        "created",
+        "future",
+        "attempts",
+        "retry_at",
+        "encoded",
+        "sealed",
+        "producer_id",
+        "producer_epoch",
+        "base_sequence",
+        "order",
+    )
 
     def __init__(self, tp: TopicPartition, created: float, future: asyncio.Future) -> None:
         self.tp = tp
@@ -71,7 +85,7 @@ def _locate(result: object, index: int) -> tuple[int, int]:
         else:
             base, append_time = _locate(result.second, index - result.mid)
             return base - result.mid, append_time
-    return result  # type: ignore[return-value]
+    return result  # type: ignore[return-value]  # not split: the (base offset, append time) pair
 
 
 def records_metadata(result: object, tp: TopicPartition, records: Iterable[tuple[int, int]]) -> list[RecordMetadata]:
@@ -81,12 +95,18 @@ def records_metadata(result: object, tp: TopicPartition, records: Iterable[tuple
     topic, partition = tp
     plain = not isinstance(result, SplitResult)
     if plain:
-        base_offset, log_append_time = result  # type: ignore[misc]
+        base_offset, log_append_time = result  # type: ignore[misc]  # not split: the (base offset, append time) pair
     for index, timestamp in records:
         if not plain:
             base_offset, log_append_time = _locate(result, index)
-        out.append(RecordMetadata(topic, partition, base_offset + index if base_offset >= 0 else -1,
-                                  log_append_time if log_append_time >= 0 else timestamp))
+        out.append(
+            RecordMetadata(
+                topic,
+                partition,
+                base_offset + index if base_offset >= 0 else -1,
+                log_append_time if log_append_time >= 0 else timestamp,
+            )
+        )
     return out
 
 
@@ -114,7 +134,7 @@ class FutureRecordMetadata:
     def exception(self) -> BaseException | None:
         return self._batch_future.exception()
 
-    def add_done_callback(self, fn: Callable[["FutureRecordMetadata"], Any]) -> None:
+    def add_done_callback(self, fn: Callable[[FutureRecordMetadata], Any]) -> None:
         self._batch_future.add_done_callback(lambda _f: fn(self))
 
 
@@ -133,8 +153,9 @@ class RecordAccumulator:
         self._room = asyncio.Event()
         self._room.set()
 
-    def append(self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int,
-               size: int, now: float) -> tuple[FutureRecordMetadata, bool]:
+    def append(
+        self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int, size: int, now: float
+    ) -> tuple[FutureRecordMetadata, bool]:
         """Add one record; returns its future and whether its batch just became full.
 
         `tp` may be a plain (topic, partition) tuple: it hashes and compares like a
@@ -143,23 +164,23 @@ class RecordAccumulator:
         batch, full = self.append_to_batch(tp, key, value, headers, timestamp, size, now)
         return FutureRecordMetadata(batch.future, batch.tp, len(batch.records) - 1, timestamp), full
 
-    def append_to_batch(self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int,
-                        size: int, now: float) -> tuple[ProducerBatch, bool]:
+    def append_to_batch(
+        self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int, size: int, now: float
+    ) -> tuple[ProducerBatch, bool]:
         """`append` without the per-record future: the batch the record joined (as its last
         record) and whether it just became full. For a caller that hands over many records
         at once and settles each batch's records together (`records_metadata`)."""
-        queue = self._queues.get(tp)
+        queue = self._queues.get(tp)  # type: ignore[call-overload]  # a plain (topic, partition) equals its TopicPartition
         if queue is None:
             tp = TopicPartition(*tp)
             queue = self._queues[tp] = collections.deque()
         batch = queue[-1] if queue else None
         # A batch back from a failed attempt was sent as it is: its records must not change.
-        if batch is None or batch.sealed or \
-                (batch.size + size > self.batch_size and batch.records):
+        if batch is None or batch.sealed or (batch.size + size > self.batch_size and batch.records):
             batch = ProducerBatch(TopicPartition(*tp), now, asyncio.get_running_loop().create_future())
             queue.append(batch)
             self._incomplete.add(batch)
-            batch.future.add_done_callback(lambda _f, b=batch: self._completed(b))
+            batch.future.add_done_callback(functools.partial(self._completed_future, batch))
             if len(queue) == 1:
                 self.wakeup.set()  # a linger timer starts: the sender must know when it ends
         batch.records.append((key, value, headers, timestamp))
@@ -176,6 +197,9 @@ class RecordAccumulator:
         """Block while more than `buffer_memory` bytes wait to be acknowledged."""
         await self._room.wait()
 
+    def _completed_future(self, batch: ProducerBatch, _future: asyncio.Future[Any]) -> None:
+        self._completed(batch)
+
     def _completed(self, batch: ProducerBatch) -> None:
         self._incomplete.discard(batch)
         self.buffered_bytes -= batch.size
@@ -185,11 +209,17 @@ class RecordAccumulator:
     def _ready(self, batch: ProducerBatch, queue_len: int, now: float) -> bool:
         if batch.retry_at > now:
             return False
-        return (queue_len > 1 or batch.size >= self.batch_size or self.flushing > 0 or self.closing
-                or now - batch.created >= self.linger)
+        return (
+            queue_len > 1
+            or batch.size >= self.batch_size
+            or self.flushing > 0
+            or self.closing
+            or now - batch.created >= self.linger
+        )
 
-    def ready(self, now: float, leader_for: Callable[[TopicPartition], int | None]
-              ) -> tuple[set[int], float | None, set[str]]:
+    def ready(
+        self, now: float, leader_for: Callable[[TopicPartition], int | None]
+    ) -> tuple[set[int], float | None, set[str]]:
         """(brokers with a sendable batch, seconds until the next batch ripens, topics without a leader)."""
         nodes: set[int] = set()
         unknown: set[str] = set()
@@ -209,9 +239,14 @@ class RecordAccumulator:
                 next_delay = wait if next_delay is None else min(next_delay, wait)
         return nodes, next_delay, unknown
 
-    def drain(self, node: int, leader_for: Callable[[TopicPartition], int | None],
-              max_request_size: int, now: float,
-              may_send: Callable[[ProducerBatch], bool] | None = None) -> list[ProducerBatch]:
+    def drain(
+        self,
+        node: int,
+        leader_for: Callable[[TopicPartition], int | None],
+        max_request_size: int,
+        now: float,
+        may_send: Callable[[ProducerBatch], bool] | None = None,
+    ) -> list[ProducerBatch]:
         """Take the ready head batch of every partition led by `node`, up to max_request_size
         (and, for an idempotent producer, only heads whose turn it is: `may_send`)."""
         out: list[ProducerBatch] = []

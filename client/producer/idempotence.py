@@ -33,16 +33,16 @@ from client.producer.accumulator import ProducerBatch
 from client.protocol.errors import RETRIABLE, ErrorCode
 from client.structs import TopicPartition
 
-INT32_MAX = 2 ** 31 - 1
+INT32_MAX = 2**31 - 1
 MAX_IN_FLIGHT = 5  # the broker remembers a producer's last five batches per partition
 
 _RESET_CODES = frozenset({ErrorCode.UNKNOWN_PRODUCER_ID, ErrorCode.INVALID_PRODUCER_EPOCH})
 
 
 class Verdict(enum.Enum):
-    DONE = "done"      # the batch is in the log (a duplicate answer counts)
-    RETRY = "retry"    # send it again, keeping its sequence (or a new one after a reset)
-    FAIL = "fail"      # give the error to the records
+    DONE = "done"  # the batch is in the log (a duplicate answer counts)
+    RETRY = "retry"  # send it again, keeping its sequence (or a new one after a reset)
+    FAIL = "fail"  # give the error to the records
 
 
 def increment_sequence(sequence: int, increment: int) -> int:
@@ -58,7 +58,7 @@ class IdempotenceState:
     def __init__(self) -> None:
         self.producer_id = -1
         self.producer_epoch = -1
-        self.reset_pending = False       # a new producer id is needed before sending more
+        self.reset_pending = False  # a new producer id is needed before sending more
         self._next_seq: dict[TopicPartition, int] = {}
         self._unacked: dict[TopicPartition, list[ProducerBatch]] = {}
         self._on_wire: dict[TopicPartition, int] = {}
@@ -90,7 +90,9 @@ class IdempotenceState:
         if batch.base_sequence < 0:  # new: not before the partition's batches of an older identity
             return all(b.producer_id == self.producer_id for b in self._unacked.get(batch.tp, ()))
         unacked = self._unacked.get(batch.tp)
-        return bool(unacked) and unacked[0] is batch and not self._on_wire.get(batch.tp)
+        if not unacked:
+            return False
+        return unacked[0] is batch and not self._on_wire.get(batch.tp)
 
     def sent(self, batch: ProducerBatch) -> None:
         """The batch goes out now: give it a sequence on its first trip."""
@@ -144,4 +146,4 @@ class IdempotenceState:
             part.producer_id, part.producer_epoch, part.base_sequence = batch.producer_id, batch.producer_epoch, seq
             part.order = (*batch.order, i)  # between the batch's predecessor and its successor
             seq = increment_sequence(seq, len(part.records))
-        unacked[at:at + 1] = parts
+        unacked[at : at + 1] = parts

@@ -31,12 +31,16 @@ from client.structs import RecordMetadata, TopicPartition
 
 log = logging.getLogger(__name__)
 
-_COMPRESSION = {None: Compression.NONE, **{c.name.lower(): c for c in Compression}}  # Kafka's compression.type names
+_COMPRESSION: dict[str | None, Compression] = {
+    None: Compression.NONE,
+    **{c.name.lower(): c for c in Compression},
+}  # Kafka's compression.type names
 _ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "all": ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL}
 
 
-def resolve_idempotence(enable_idempotence: bool | None, acks: int | str | None, max_in_flight: int,
-                        retries: int) -> tuple[int, bool]:
+def resolve_idempotence(
+    enable_idempotence: bool | None, acks: int | str | None, max_in_flight: int, retries: int
+) -> tuple[int, bool]:
     """(acks, idempotent) from the settings, with Kafka 3's rules (KIP-679, KAFKA-13673).
 
     Idempotence needs acks=all, retries > 0 and at most five requests in flight. Asked for
@@ -55,8 +59,11 @@ def resolve_idempotence(enable_idempotence: bool | None, acks: int | str | None,
     if retries < 1:
         conflicts.append(f"retries={retries} (it needs retries)")
     if enable_idempotence and conflicts:
-        raise ValueError("enable_idempotence=True conflicts with " + ", ".join(conflicts)
-                         + "; change those settings or pass enable_idempotence=False")
+        raise ValueError(
+            "enable_idempotence=True conflicts with "
+            + ", ".join(conflicts)
+            + "; change those settings or pass enable_idempotence=False"
+        )
     idempotent = enable_idempotence is not False and not conflicts
     if enable_idempotence is None and conflicts:
         log.debug("idempotence is off: %s", ", ".join(conflicts))
@@ -66,16 +73,29 @@ def resolve_idempotence(enable_idempotence: bool | None, acks: int | str | None,
 class AsyncProducer:
     """Kafka's producer on asyncio. Defaults follow Kafka 3's (acks=all, idempotent)."""
 
-    def __init__(self, bootstrap_servers: str | list[str] = "127.0.0.1:9092", *, acks: int | str | None = None,
-                 enable_idempotence: bool | None = None,
-                 batch_size: int = 16384, linger_ms: float = 5, max_request_size: int = 1048576,
-                 buffer_memory: int = 32 * 1024 * 1024, retries: int = 2147483647, retry_backoff_ms: int = 100,
-                 request_timeout_ms: int = 30000, delivery_timeout_ms: int = 120000,
-                 max_block_ms: int = 60000, max_in_flight: int = 5, compression: str | None = None,
-                 client_id: str = "pybroker-producer",
-                 key_serializer: Callable[[Any], bytes] | None = None,
-                 value_serializer: Callable[[Any], bytes] | None = None,
-                 partitioner: DefaultPartitioner | None = None, **security: Any) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str | list[str] = "127.0.0.1:9092",
+        *,
+        acks: int | str | None = None,
+        enable_idempotence: bool | None = None,
+        batch_size: int = 16384,
+        linger_ms: float = 5,
+        max_request_size: int = 1048576,
+        buffer_memory: int = 32 * 1024 * 1024,
+        retries: int = 2147483647,
+        retry_backoff_ms: int = 100,
+        request_timeout_ms: int = 30000,
+        delivery_timeout_ms: int = 120000,
+        max_block_ms: int = 60000,
+        max_in_flight: int = 5,
+        compression: str | None = None,
+        client_id: str = "pybroker-producer",
+        key_serializer: Callable[[Any], bytes] | None = None,
+        value_serializer: Callable[[Any], bytes] | None = None,
+        partitioner: DefaultPartitioner | None = None,
+        **security: Any,
+    ) -> None:
         """`security`: kafka-python's security_protocol, ssl_* and sasl_* settings (client.security)."""
         if compression not in _COMPRESSION:
             raise ValueError(f"compression must be one of {sorted(map(str, _COMPRESSION))}, not {compression!r}")
@@ -86,14 +106,25 @@ class AsyncProducer:
         self.max_block_ms = max_block_ms
         self._key_serializer = key_serializer
         self._value_serializer = value_serializer
-        self.client = NetworkClient(bootstrap_servers, client_id=client_id, request_timeout_ms=request_timeout_ms,
-                                    retry_backoff_ms=retry_backoff_ms,
-                                    security=client_security(**security))
-        self._settings = dict(batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory,
-                              retry_backoff_ms=retry_backoff_ms)
-        self._sender_settings = dict(acks=self.acks, retries=retries, max_request_size=max_request_size,
-                                     max_in_flight=max_in_flight, request_timeout_ms=request_timeout_ms,
-                                     delivery_timeout_ms=delivery_timeout_ms, compression=_COMPRESSION[compression])
+        self.client = NetworkClient(
+            bootstrap_servers,
+            client_id=client_id,
+            request_timeout_ms=request_timeout_ms,
+            retry_backoff_ms=retry_backoff_ms,
+            security=client_security(**security),
+        )
+        self._settings: dict[str, Any] = dict(
+            batch_size=batch_size, linger_ms=linger_ms, buffer_memory=buffer_memory, retry_backoff_ms=retry_backoff_ms
+        )
+        self._sender_settings: dict[str, Any] = dict(
+            acks=self.acks,
+            retries=retries,
+            max_request_size=max_request_size,
+            max_in_flight=max_in_flight,
+            request_timeout_ms=request_timeout_ms,
+            delivery_timeout_ms=delivery_timeout_ms,
+            compression=_COMPRESSION[compression],
+        )
         self.partitioner = partitioner or DefaultPartitioner()
         self._acc: RecordAccumulator | None = None
         self._sender: Sender | None = None
@@ -102,32 +133,57 @@ class AsyncProducer:
     async def start(self) -> None:
         """Connect to a bootstrap server and start the sender task."""
         self._acc = RecordAccumulator(**self._settings)
-        self._sender = Sender(self.client, self._acc, on_drained=self._on_drained,
-                              idempotence=IdempotenceState() if self.idempotent else None, **self._sender_settings)
+        self._sender = Sender(
+            self.client,
+            self._acc,
+            on_drained=self._on_drained,
+            idempotence=IdempotenceState() if self.idempotent else None,
+            **self._sender_settings,
+        )
         await self.client.start()
         self._sender.start()
 
-    async def __aenter__(self) -> "AsyncProducer":
+    async def __aenter__(self) -> AsyncProducer:
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def send(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
-                   partition: int | None = None, timestamp_ms: int | None = None) -> FutureRecordMetadata:
+    async def send(
+        self,
+        topic: str,
+        value: Any = None,
+        key: Any = None,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> FutureRecordMetadata:
         """Queue one record; `await` the result for its RecordMetadata (or its error)."""
         return await self.send_prepared(self.prepare_fields(topic, value, key, headers, partition, timestamp_ms))
 
-    def prepare(self, topic: str, value: Any = None, key: Any = None, headers: list[tuple[str, bytes]] | None = None,
-                partition: int | None = None, timestamp_ms: int | None = None) -> PreparedRecord:
+    def prepare(
+        self,
+        topic: str,
+        value: Any = None,
+        key: Any = None,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> PreparedRecord:
         """Serialize and check one record without I/O (any thread may call it), so that a
         wrong argument fails in the caller's send() with a message naming it."""
         return PreparedRecord._make(self.prepare_fields(topic, value, key, headers, partition, timestamp_ms))
 
-    def prepare_fields(self, topic: str, value: Any = None, key: Any = None,
-                       headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
-                       timestamp_ms: int | None = None) -> tuple:
+    def prepare_fields(
+        self,
+        topic: str,
+        value: Any = None,
+        key: Any = None,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> tuple:
         """`prepare`, giving a PreparedRecord's fields as a plain tuple (the sync Producer
         queues many; a NamedTuple costs more to build and stays tracked by the collector)."""
         if self._closed or self._acc is None:
@@ -138,9 +194,11 @@ class AsyncProducer:
             value = self._value_serializer(value)
         record = check_fields(topic, value, key, headers, partition, timestamp_ms)
         if record[6] > self.max_request_size:
-            raise RecordTooLargeError(f"record of about {record[6]} bytes is larger than max_request_size="
-                                      f"{self.max_request_size}; raise max_request_size (and the topic's "
-                                      f"max.message.bytes) or send smaller records")
+            raise RecordTooLargeError(
+                f"record of about {record[6]} bytes is larger than max_request_size="
+                f"{self.max_request_size}; raise max_request_size (and the topic's "
+                f"max.message.bytes) or send smaller records"
+            )
         return record
 
     async def send_prepared(self, record: PreparedRecord | tuple) -> FutureRecordMetadata:
@@ -161,8 +219,14 @@ class AsyncProducer:
         batch, index = placed
         return FutureRecordMetadata(batch.future, batch.tp, index, timestamp)
 
-    def append_ready(self, record: PreparedRecord | Sequence, partitions: list[int], timestamp: int,
-                     now: float, available: list[int] | None = None) -> tuple[ProducerBatch, int] | None:
+    def append_ready(
+        self,
+        record: PreparedRecord | Sequence,
+        partitions: list[int],
+        timestamp: int,
+        now: float,
+        available: list[int] | None = None,
+    ) -> tuple[ProducerBatch, int] | None:
         """Partition a record whose topic's `partitions` are known and append it at once:
         (its batch, its index there); None, with nothing done, while `buffer_memory` bytes
         are unacknowledged (await `wait_for_room`). ValueError for a partition the topic
@@ -177,6 +241,7 @@ class AsyncProducer:
         elif not 0 <= partition < len(partitions):
             raise ValueError(f"partition {partition} is not in [0, {len(partitions) - 1}] for topic {topic!r}")
         acc = self._acc
+        assert acc is not None  # started
         if acc.buffered_bytes >= acc.buffer_memory:
             return None
         batch, full = acc.append_to_batch((topic, partition), key, value, headers, timestamp, size, now)
@@ -186,19 +251,25 @@ class AsyncProducer:
 
     async def wait_for_room(self) -> None:
         """Return once fewer than `buffer_memory` bytes are unacknowledged."""
+        assert self._acc is not None  # started
         await self._acc.wait_for_room()
 
-    async def send_and_wait(self, topic: str, value: Any = None, key: Any = None,
-                            headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
-                            timestamp_ms: int | None = None) -> RecordMetadata:
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: Any = None,
+        key: Any = None,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> RecordMetadata:
         return await (await self.send(topic, value, key, headers, partition, timestamp_ms))
 
     async def partitions_for(self, topic: str) -> list[int]:
         return await self.client.wait_for_topic(topic, self.max_block_ms)
 
     def _on_drained(self, tp: TopicPartition) -> None:
-        self.partitioner.on_batch_closed(tp.topic, tp.partition,
-                                         self.client.cluster.available_partitions_for(tp.topic))
+        self.partitioner.on_batch_closed(tp.topic, tp.partition, self.client.cluster.available_partitions_for(tp.topic))
 
     async def flush(self) -> None:
         """Send every queued record now and wait until each one has succeeded or failed."""
@@ -224,6 +295,6 @@ class AsyncProducer:
         if self._sender is not None:
             try:
                 await asyncio.wait_for(self._sender.stop(), None if timeout_ms is None else timeout_ms / 1000)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._sender.kill(ProducerClosedError("producer closed before this record was delivered"))
         await self.client.close()

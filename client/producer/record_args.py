@@ -17,6 +17,7 @@ _BYTES = (bytes, bytearray)
 
 class PreparedRecord(NamedTuple):
     """One record's checked arguments and its approximate encoded size."""
+
     topic: str
     value: bytes | None
     key: bytes | None
@@ -26,8 +27,7 @@ class PreparedRecord(NamedTuple):
     size: int
 
 
-def check_record(topic: Any, value: Any, key: Any, headers: Any, partition: Any,
-                 timestamp_ms: Any) -> PreparedRecord:
+def check_record(topic: Any, value: Any, key: Any, headers: Any, partition: Any, timestamp_ms: Any) -> PreparedRecord:
     """The record as a PreparedRecord; TypeError/ValueError naming the first bad argument."""
     return PreparedRecord._make(check_fields(topic, value, key, headers, partition, timestamp_ms))
 
@@ -35,8 +35,14 @@ def check_record(topic: Any, value: Any, key: Any, headers: Any, partition: Any,
 def check_fields(topic: Any, value: Any, key: Any, headers: Any, partition: Any, timestamp_ms: Any) -> tuple:
     """check_record's fields as a plain tuple: cheaper to build than the NamedTuple, and the
     garbage collector stops tracking it, which matters to the sync Producer's queue."""
-    if type(topic) is str and type(value) is bytes and headers is None and partition is None \
-            and timestamp_ms is None and topic:  # the usual record, answered without the checks below
+    if (
+        type(topic) is str
+        and type(value) is bytes
+        and headers is None
+        and partition is None
+        and timestamp_ms is None
+        and topic
+    ):  # the usual record, answered without the checks below
         if key is None:
             return topic, value, None, None, None, None, RECORD_OVERHEAD + len(value)
         if type(key) is bytes:
@@ -65,8 +71,10 @@ def check_fields(topic: Any, value: Any, key: Any, headers: Any, partition: Any,
 
 def _check_bytes(name: str, value: Any) -> None:
     if value is not None and not isinstance(value, _BYTES):
-        raise TypeError(f"{name} must be bytes or None, not {type(value).__name__} (encode it, e.g. "
-                        f"s.encode(), or give the producer a key_serializer/value_serializer)")
+        raise TypeError(
+            f"{name} must be bytes or None, not {type(value).__name__} (encode it, e.g. "
+            f"s.encode(), or give the producer a key_serializer/value_serializer)"
+        )
 
 
 def _check_int(name: str, value: Any) -> None:

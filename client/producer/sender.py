@@ -43,10 +43,21 @@ def produce_error_message(entry: Any) -> str | None:
 
 
 class Sender:
-    def __init__(self, client: NetworkClient, accumulator: RecordAccumulator, *, acks: int, retries: int,
-                 max_request_size: int, max_in_flight: int, request_timeout_ms: int,
-                 delivery_timeout_ms: int, compression: Compression = Compression.NONE, on_drained=None,
-                 idempotence: IdempotenceState | None = None) -> None:
+    def __init__(
+        self,
+        client: NetworkClient,
+        accumulator: RecordAccumulator,
+        *,
+        acks: int,
+        retries: int,
+        max_request_size: int,
+        max_in_flight: int,
+        request_timeout_ms: int,
+        delivery_timeout_ms: int,
+        compression: Compression = Compression.NONE,
+        on_drained=None,
+        idempotence: IdempotenceState | None = None,
+    ) -> None:
         self.client = client
         self.acc = accumulator
         self.acks = acks
@@ -91,15 +102,20 @@ class Sender:
             if delay is None or delay > 0:
                 try:
                     await asyncio.wait_for(acc.wakeup.wait(), delay)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def _run_once(self, now: float) -> float | None:
         """Send what is ready; returns how long to sleep if nothing new happens (None = forever)."""
         cluster = self.client.cluster
-        self.acc.expire(now, self.delivery_timeout, lambda b: ClientTimeoutError(
-            f"batch for {b.tp.topic}-{b.tp.partition} not delivered within {self.delivery_timeout:.0f}s "
-            f"(delivery_timeout_ms); is the partition's leader up?"))
+        self.acc.expire(
+            now,
+            self.delivery_timeout,
+            lambda b: ClientTimeoutError(
+                f"batch for {b.tp.topic}-{b.tp.partition} not delivered within {self.delivery_timeout:.0f}s "
+                f"(delivery_timeout_ms); is the partition's leader up?"
+            ),
+        )
         self._maybe_init_producer_id()
         nodes, delay, unknown = self.acc.ready(now, cluster.leader_for)
         if unknown:
@@ -119,8 +135,13 @@ class Sender:
             if conn is None:
                 self._connect(node)
                 continue
-            batches = self.acc.drain(node, cluster.leader_for, self.max_request_size, now,
-                                     self.idempotence.may_send if self.idempotence is not None else None)
+            batches = self.acc.drain(
+                node,
+                cluster.leader_for,
+                self.max_request_size,
+                now,
+                self.idempotence.may_send if self.idempotence is not None else None,
+            )
             if batches:
                 self._send(node, conn, batches)
         return delay
@@ -133,17 +154,26 @@ class Sender:
                     self._track(batch)
                 self.idempotence.sent(batch)
             if batch.encoded is None:
-                batch.encoded = build_batch(batch.records, compression=self.compression, producer_id=batch.producer_id,
-                                            producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence)
+                batch.encoded = build_batch(
+                    batch.records,
+                    compression=self.compression,
+                    producer_id=batch.producer_id,
+                    producer_epoch=batch.producer_epoch,
+                    base_sequence=batch.base_sequence,
+                )
             topics.setdefault(batch.tp.topic, []).append(
-                _PartitionData(index=batch.tp.partition, records=batch.encoded))
+                _PartitionData(index=batch.tp.partition, records=batch.encoded)
+            )
             if self.on_drained is not None:
                 self.on_drained(batch.tp)
-        request = m.ProduceRequest(acks=self.acks, timeout_ms=self.timeout_ms, topic_data=[
-            _TopicData(name=topic, partition_data=parts) for topic, parts in topics.items()])
+        request = m.ProduceRequest(
+            acks=self.acks,
+            timeout_ms=self.timeout_ms,
+            topic_data=[_TopicData(name=topic, partition_data=parts) for topic, parts in topics.items()],
+        )
         try:
             fut = conn.send(ApiKey.PRODUCE, request, expect_response=self.acks != 0)
-        except (BrokerConnectionError, BrokerError) as exc:   # closed, or no Produce version we share
+        except (BrokerConnectionError, BrokerError) as exc:  # closed, or no Produce version we share
             self._retry_all(batches, exc)
             return
         if fut is None:  # acks=0: written is all we will ever know
@@ -209,7 +239,8 @@ class Sender:
         """However a numbered batch ends (done, failed, expired, aborted), it leaves the
         idempotence bookkeeping, so it can never hold up its partition's later batches."""
         assert self.idempotence is not None
-        batch.future.add_done_callback(lambda _f, idem=self.idempotence: idem.forget(batch))
+        idem = self.idempotence
+        batch.future.add_done_callback(lambda _f: idem.forget(batch))
 
     def _fail(self, batch: ProducerBatch, exc: BaseException) -> None:
         batch.fail(exc)
@@ -243,8 +274,11 @@ class Sender:
                         return
                     error = BrokerError.for_code(code)
                     if not error.retriable:
-                        self.acc.abort_all(BrokerError.for_code(
-                            code, "InitProducerId refused; enable_idempotence=False sends without it"))
+                        self.acc.abort_all(
+                            BrokerError.for_code(
+                                code, "InitProducerId refused; enable_idempotence=False sends without it"
+                            )
+                        )
                         return
                     log.warning("InitProducerId refused: %s; retrying", error)
                 await asyncio.sleep(self.client.retry_backoff)

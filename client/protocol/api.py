@@ -59,7 +59,8 @@ class ApiKey(IntEnum):
 
 # (min_version, max_version) of every API a broker built from this tree serves; ApiVersions
 # answers with exactly this table and clients pick the highest version both sides speak.
-SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
+# Keyed by ApiKey members, typed by int: a request's raw key looks itself up.
+SUPPORTED_VERSIONS: dict[int, tuple[int, int]] = {
     ApiKey.PRODUCE: (0, 9),
     ApiKey.FETCH: (4, 12),
     ApiKey.LIST_OFFSETS: (1, 7),
@@ -77,7 +78,7 @@ SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
     ApiKey.SYNC_GROUP: (0, 5),
     ApiKey.DESCRIBE_GROUPS: (0, 5),
     ApiKey.LIST_GROUPS: (0, 5),
-    ApiKey.SASL_HANDSHAKE: (0, 1),       # v0: the tokens follow as bare frames (pre-KIP-152)
+    ApiKey.SASL_HANDSHAKE: (0, 1),  # v0: the tokens follow as bare frames (pre-KIP-152)
     ApiKey.API_VERSIONS: (0, 3),
     ApiKey.CREATE_TOPICS: (0, 5),
     ApiKey.DELETE_TOPICS: (0, 5),
@@ -109,8 +110,8 @@ ACKS_LEADER = 1
 ACKS_ALL = -1
 
 # ListOffsets timestamps with a special meaning (Kafka's values).
-LATEST_TIMESTAMP = -1     # the high watermark: the offset the next record will get
-EARLIEST_TIMESTAMP = -2   # the log start offset
+LATEST_TIMESTAMP = -1  # the high watermark: the offset the next record will get
+EARLIEST_TIMESTAMP = -2  # the log start offset
 
 # Fetch replica_id of an ordinary consumer (followers send their broker id).
 CONSUMER_REPLICA_ID = -1

@@ -35,6 +35,7 @@ import mmap
 import struct
 import zlib
 from collections.abc import Callable
+from types import ModuleType
 
 import cramjam
 
@@ -63,7 +64,7 @@ def _gzip_compress(data: Buffer) -> bytes:
     return gzip.compress(data, _GZIP_LEVEL, mtime=0)
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     """The output would pass the caller's limit."""
 
 
@@ -79,7 +80,7 @@ def _gzip_decompress(data: Buffer, limit: int | None) -> bytes:
         out.append(chunk)
         total += len(chunk)
         if total > limit:
-            raise _TooLarge
+            raise _TooLargeError
         if not member.eof:
             raise ValueError("the gzip stream ends before its end-of-stream marker")
         rest = member.unused_data
@@ -92,7 +93,7 @@ def _snappy_compress(data: Buffer) -> bytes:
 
 def _snappy_raw(data: Buffer, limit: int | None) -> bytes:
     if limit is not None and cramjam.snappy.decompress_raw_len(data) > limit:  # snappy states its length first
-        raise _TooLarge
+        raise _TooLargeError
     return bytes(cramjam.snappy.decompress_raw(data))
 
 
@@ -109,7 +110,7 @@ def _snappy_decompress(data: Buffer, limit: int | None) -> bytes:
         pos += 4
         if length < 0 or pos + length > len(view):
             raise ValueError(f"xerial snappy block of {length} bytes at byte {pos} runs past the end")
-        out.append(_snappy_raw(view[pos:pos + length], None if limit is None else limit - total))
+        out.append(_snappy_raw(view[pos : pos + length], None if limit is None else limit - total))
         total += len(out[-1])
         pos += length
     return b"".join(out)
@@ -121,7 +122,7 @@ def _lz4_compress(data: Buffer) -> bytes:
     return bytes(compressor.finish())
 
 
-def _bounded(module, data: Buffer, limit: int | None) -> bytes:
+def _bounded(module: ModuleType, data: Buffer, limit: int | None) -> bytes:
     """cramjam's frame decompression into a buffer it cannot overrun (cramjam fails once
     the buffer is full): first a guess from the input's size, doubled until the output
     fits or the buffer is one byte past `limit`. So no more than about twice the real
@@ -142,7 +143,7 @@ def _bounded(module, data: Buffer, limit: int | None) -> bytes:
             if made < size:
                 return out[:made]
         if size > limit:
-            raise _TooLarge
+            raise _TooLargeError
         size = min(limit + 1, size * 2)
 
 
@@ -168,7 +169,8 @@ _CODECS: dict[int, tuple[Callable[[Buffer], bytes], Callable[[Buffer, int | None
 
 def _unknown(codec: int) -> UnsupportedCompressionError:
     return UnsupportedCompressionError(
-        f"compression codec {codec} is unknown (Kafka's are 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd)")
+        f"compression codec {codec} is unknown (Kafka's are 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd)"
+    )
 
 
 def compress(codec: int, data: Buffer) -> Buffer:
@@ -190,8 +192,10 @@ def decompress(codec: int, data: Buffer, limit: int | None = None) -> Buffer:
     name = Compression(codec).name.lower()
     try:
         return _CODECS[codec][1](data, limit)
-    except _TooLarge:
-        raise CorruptBatchError(f"{len(data)} bytes of {name} records decompress to more than {limit} bytes, "
-                                "the most this broker unpacks from one batch") from None
+    except _TooLargeError:
+        raise CorruptBatchError(
+            f"{len(data)} bytes of {name} records decompress to more than {limit} bytes, "
+            "the most this broker unpacks from one batch"
+        ) from None
     except (ValueError, OSError, EOFError, zlib.error, cramjam.DecompressionError) as exc:
         raise CorruptBatchError(f"{name} records do not decompress: {exc}") from None

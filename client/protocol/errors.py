@@ -88,37 +88,41 @@ class ErrorCode(IntEnum):
 
 # Errors after which the same request may succeed if sent again (possibly to another
 # broker after a metadata refresh). Everything else is permanent for that request.
-RETRIABLE: frozenset[ErrorCode] = frozenset({
-    ErrorCode.CORRUPT_MESSAGE,
-    ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-    ErrorCode.LEADER_NOT_AVAILABLE,
-    ErrorCode.NOT_LEADER_OR_FOLLOWER,
-    ErrorCode.REQUEST_TIMED_OUT,
-    ErrorCode.REPLICA_NOT_AVAILABLE,
-    ErrorCode.NETWORK_EXCEPTION,
-    ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
-    ErrorCode.COORDINATOR_NOT_AVAILABLE,
-    ErrorCode.NOT_COORDINATOR,
-    ErrorCode.NOT_ENOUGH_REPLICAS,
-    ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-    ErrorCode.NOT_CONTROLLER,
-    ErrorCode.KAFKA_STORAGE_ERROR,
-    ErrorCode.FENCED_LEADER_EPOCH,
-    ErrorCode.UNKNOWN_LEADER_EPOCH,
-    ErrorCode.OFFSET_NOT_AVAILABLE,
-})
+RETRIABLE: frozenset[ErrorCode] = frozenset(
+    {
+        ErrorCode.CORRUPT_MESSAGE,
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode.LEADER_NOT_AVAILABLE,
+        ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        ErrorCode.REQUEST_TIMED_OUT,
+        ErrorCode.REPLICA_NOT_AVAILABLE,
+        ErrorCode.NETWORK_EXCEPTION,
+        ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+        ErrorCode.COORDINATOR_NOT_AVAILABLE,
+        ErrorCode.NOT_COORDINATOR,
+        ErrorCode.NOT_ENOUGH_REPLICAS,
+        ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        ErrorCode.NOT_CONTROLLER,
+        ErrorCode.KAFKA_STORAGE_ERROR,
+        ErrorCode.FENCED_LEADER_EPOCH,
+        ErrorCode.UNKNOWN_LEADER_EPOCH,
+        ErrorCode.OFFSET_NOT_AVAILABLE,
+    }
+)
 
 # Retriable errors that mean the client's metadata is out of date (the partition's leader
 # moved, or the broker does not know the partition yet): refresh before retrying.
 # Kafka's InvalidMetadataException family.
-INVALID_METADATA: frozenset[ErrorCode] = frozenset({
-    ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-    ErrorCode.LEADER_NOT_AVAILABLE,
-    ErrorCode.NOT_LEADER_OR_FOLLOWER,
-    ErrorCode.FENCED_LEADER_EPOCH,
-    ErrorCode.UNKNOWN_LEADER_EPOCH,
-    ErrorCode.KAFKA_STORAGE_ERROR,
-})
+INVALID_METADATA: frozenset[ErrorCode] = frozenset(
+    {
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode.LEADER_NOT_AVAILABLE,
+        ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        ErrorCode.FENCED_LEADER_EPOCH,
+        ErrorCode.UNKNOWN_LEADER_EPOCH,
+        ErrorCode.KAFKA_STORAGE_ERROR,
+    }
+)
 
 
 class BrokerError(Exception):
@@ -135,7 +139,7 @@ class BrokerError(Exception):
         return self.code in RETRIABLE
 
     @staticmethod
-    def for_code(code: int, message: str | None = None) -> "BrokerError":
+    def for_code(code: int, message: str | None = None) -> BrokerError:
         """The exception matching a wire error code (UnknownServerError if unknown)."""
         try:
             cls = _BY_CODE[ErrorCode(code)]
@@ -155,8 +159,11 @@ _BY_CODE: dict[ErrorCode, type[BrokerError]] = {}
 for _code in ErrorCode:
     if _code is ErrorCode.NONE:
         continue
-    _cls = type(_class_name(_code), (BrokerError,), {"code": _code, "__module__": __name__,
-                                                     "__doc__": f"Broker error {_code.name} ({int(_code)})."})
+    _cls = type(
+        _class_name(_code),
+        (BrokerError,),
+        {"code": _code, "__module__": __name__, "__doc__": f"Broker error {_code.name} ({int(_code)})."},
+    )
     _BY_CODE[_code] = _cls
     globals()[_cls.__name__] = _cls
 del _code, _cls

@@ -62,16 +62,14 @@ class FrameDecoder:
         if size < 0:
             raise InvalidFrameError(f"negative frame length {size}")
         if size > self.max_frame_bytes:
-            raise FrameTooLargeError(
-                f"frame of {size} bytes is larger than the limit of {self.max_frame_bytes} bytes"
-            )
+            raise FrameTooLargeError(f"frame of {size} bytes is larger than the limit of {self.max_frame_bytes} bytes")
         if avail < 4 + size:
             self._compact()
             return None
         start = self._pos + 4
         self._pos = start + size
         with memoryview(self._buf) as view:  # one copy, and the view is gone before the next feed
-            return bytes(view[start:self._pos])
+            return bytes(view[start : self._pos])
 
     def frames(self) -> list[bytes]:
         """Every complete frame buffered so far."""
@@ -88,5 +86,5 @@ class FrameDecoder:
     def _compact(self) -> None:
         # Drop consumed bytes only when they dominate, so compaction stays amortised O(1).
         if self._pos > 65536 and self._pos * 2 > len(self._buf):
-            del self._buf[:self._pos]
+            del self._buf[: self._pos]
             self._pos = 0

@@ -16,6 +16,7 @@ fields (that is the handlers' and the client's business).
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from client.protocol import types as t
@@ -35,7 +36,7 @@ class RequestHeader(NamedTuple):
     client_id: str | None
 
 
-class UnsupportedVersion(FrameError):
+class UnsupportedRequestError(FrameError):
     """A request for an API or version this side does not serve; `header` has what was read."""
 
     def __init__(self, header: RequestHeader, message: str) -> None:
@@ -43,7 +44,7 @@ class UnsupportedVersion(FrameError):
         self.header = header
 
 
-class MalformedRequest(FrameError):
+class UndecodableRequestError(FrameError):
     """A frame too short to hold a request header, or a body that does not decode."""
 
     def __init__(self, message: str, header: RequestHeader | None = None) -> None:
@@ -66,8 +67,9 @@ def _response_header_version(api_key: int, api_version: int) -> int:
 def read_fixed_header(frame: bytes | memoryview) -> RequestHeader:
     """api_key, api_version and correlation_id (client_id None): all a refusal needs."""
     if len(frame) < _FIXED_HEADER.size:
-        raise MalformedRequest(f"a request of {len(frame)} bytes cannot hold a request header")
-    return RequestHeader(*_FIXED_HEADER.unpack_from(frame, 0), None)
+        raise UndecodableRequestError(f"a request of {len(frame)} bytes cannot hold a request header")
+    api_key, api_version, correlation_id = _FIXED_HEADER.unpack_from(frame, 0)
+    return RequestHeader(api_key, api_version, correlation_id, None)
 
 
 def encode_request(header: RequestHeader, body: Any) -> bytes:
@@ -84,11 +86,11 @@ def encode_request(header: RequestHeader, body: Any) -> bytes:
     return bytes(out)
 
 
-def decode_request(frame: bytes, served: dict | None = None) -> tuple[RequestHeader, Any]:
+def decode_request(frame: bytes, served: Mapping[int, tuple[int, int]] | None = None) -> tuple[RequestHeader, Any]:
     """Header and typed body of a request frame (the payload after the length prefix).
 
-    Raises UnsupportedVersion for an (api, version) outside `served` (default: what a pybroker
-    broker serves) and MalformedRequest when the header or body does not parse.
+    Raises UnsupportedRequestError for an (api, version) outside `served` (default: what a pybroker
+    broker serves) and UndecodableRequestError when the header or body does not parse.
     """
     served = SUPPORTED_VERSIONS if served is None else served
     fixed = read_fixed_header(frame)
@@ -96,10 +98,11 @@ def decode_request(frame: bytes, served: dict | None = None) -> tuple[RequestHea
     spec = API_BY_KEY.get(key)
     low_high = served.get(key)
     if spec is None or low_high is None:
-        raise UnsupportedVersion(fixed, f"api key {key} is not served by this broker")
+        raise UnsupportedRequestError(fixed, f"api key {key} is not served by this broker")
     if not low_high[0] <= version <= low_high[1]:
-        raise UnsupportedVersion(fixed, f"{spec.name} version {version} is not served (versions "
-                                        f"{low_high[0]}-{low_high[1]} are)")
+        raise UnsupportedRequestError(
+            fixed, f"{spec.name} version {version} is not served (versions {low_high[0]}-{low_high[1]} are)"
+        )
     pos = _FIXED_HEADER.size
     client_id = None
     header_version = _request_header_version(key, version)
@@ -109,14 +112,16 @@ def decode_request(frame: bytes, served: dict | None = None) -> tuple[RequestHea
         if header_version >= 2:
             pos = t.skip_tagged(frame, pos)
     except (struct.error, DecodeError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"the {spec.name} request header does not parse: {exc}", fixed) from None
+        raise UndecodableRequestError(f"the {spec.name} request header does not parse: {exc}", fixed) from None
     header = RequestHeader(key, version, fixed.correlation_id, client_id)
     try:
         # Bytes after the body are ignored, as Kafka's broker ignores them: librdkafka 2.x sends
         # three after its Metadata v12 request.
         body, _ = spec.request.decode_prefix(memoryview(frame), version, pos)
     except DecodeError as exc:
-        raise MalformedRequest(f"the {spec.name} v{version} request body does not parse: {exc}", header) from None
+        raise UndecodableRequestError(
+            f"the {spec.name} v{version} request body does not parse: {exc}", header
+        ) from None
     return header, body
 
 
@@ -145,13 +150,15 @@ def encode_response(header: RequestHeader, body: Any, version: int | None = None
     parts = response_parts(header, body, version)
     if len(parts) != 1:
         raise TypeError("this response holds file slices: use response_parts()")
-    return parts[0]
+    frame: bytes = parts[0]
+    return frame
 
 
 def response_correlation_id(frame: bytes | memoryview) -> int:
     if len(frame) < 4:
         raise DecodeError(f"a response of {len(frame)} bytes cannot hold a correlation id")
-    return LENGTH.unpack_from(frame, 0)[0]
+    correlation_id: int = LENGTH.unpack_from(frame, 0)[0]
+    return correlation_id
 
 
 def decode_response(frame: bytes, header: RequestHeader) -> Any:

@@ -20,19 +20,39 @@ import importlib
 import pkgutil
 import struct
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from client.protocol import schema as schema_pkg
 from client.protocol import types as t
 from client.protocol.schema import FieldSpec, StructSpec, Versions, is_default_missing
 from client.protocol.types import DecodeError
 
-__all__ = ["DecodeError", "Message", "ApiSpec", "API_BY_KEY", "DATA"]
+__all__ = ["API_BY_KEY", "DATA", "ApiSpec", "DecodeError", "Message"]
 
-_FIXED = {"int8": "b", "int16": "h", "int32": "i", "int64": "q", "uint16": "H", "uint32": "I",
-          "float64": "d", "uuid": "16s"}
-_ZERO = {"int8": 0, "int16": 0, "int32": 0, "int64": 0, "uint16": 0, "uint32": 0, "float64": 0.0,
-         "bool": False, "uuid": bytes(16), "string": "", "bytes": b"", "records": None}
+_FIXED = {
+    "int8": "b",
+    "int16": "h",
+    "int32": "i",
+    "int64": "q",
+    "uint16": "H",
+    "uint32": "I",
+    "float64": "d",
+    "uuid": "16s",
+}
+_ZERO = {
+    "int8": 0,
+    "int16": 0,
+    "int32": 0,
+    "int64": 0,
+    "uint16": 0,
+    "uint32": 0,
+    "float64": 0.0,
+    "bool": False,
+    "uuid": bytes(16),
+    "string": "",
+    "bytes": b"",
+    "records": None,
+}
 
 
 class Writer:
@@ -58,16 +78,24 @@ class Writer:
 class Message:
     """Base of every generated struct class: value equality, a readable repr, version-aware codec."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
     _spec: StructSpec
     _flexible: Versions | None
     _versions: Versions
     _enc: dict[int, Callable[[Any, Writer], None]]
     _dec: dict[int, Callable[[Any, int], tuple[Any, int]]]
+    _nested: dict[str, type[Message]]  # on top-level classes: their nested struct classes by name
+
+    if TYPE_CHECKING:  # the generated classes' fields, as type checkers can know them: by name, of any type
+
+        def __init__(self, **fields: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and all(
-            getattr(self, name) == getattr(other, name) for name in self.__slots__)
+        return type(other) is type(self) and all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
@@ -78,7 +106,8 @@ class Message:
         parts = self.encode_parts(version)
         if len(parts) != 1:
             raise TypeError("this message holds file slices: use encode_parts()")
-        return parts[0]
+        body: bytes = parts[0]
+        return body
 
     def encode_parts(self, version: int) -> list[Any]:
         """The body as bytes pieces, with every file slice in its place."""
@@ -109,6 +138,7 @@ class Message:
 
 # Class generation ----------------------------------------------------------------------------
 
+
 def _default_expr(spec: FieldSpec, names: dict[str, Any]) -> tuple[str, bool]:
     """Source for a field's default, and whether it must be built fresh per instance."""
     if not is_default_missing(spec.default):
@@ -122,9 +152,16 @@ def _default_expr(spec: FieldSpec, names: dict[str, Any]) -> tuple[str, bool]:
     return repr(_ZERO[spec.type]), False
 
 
-def _make_class(struct_spec: StructSpec, classes: dict[str, type], versions: Versions,
-                flexible: Versions | None, qualname: str) -> type:
-    cls = type(struct_spec.name, (Message,), {"__slots__": tuple(f.name for f in struct_spec.fields)})
+def _make_class(
+    struct_spec: StructSpec,
+    classes: dict[str, type[Message]],
+    versions: Versions,
+    flexible: Versions | None,
+    qualname: str,
+) -> type[Message]:
+    cls = cast(
+        type[Message], type(struct_spec.name, (Message,), {"__slots__": tuple(f.name for f in struct_spec.fields)})
+    )
     cls.__qualname__ = qualname
     cls.__module__ = __name__
     cls._spec, cls._versions, cls._flexible = struct_spec, versions, flexible
@@ -145,8 +182,8 @@ def _make_class(struct_spec: StructSpec, classes: dict[str, type], versions: Ver
     src = f"def __init__(self, *, {', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
     if not params:
         src = "def __init__(self):\n    pass\n"
-    exec(src, namespace)  # noqa: S102 - our own generated source from our own schema
-    cls.__init__ = namespace["__init__"]
+    exec(src, namespace)  # our own generated source from our own schema
+    setattr(cls, "__init__", namespace["__init__"])  # noqa: B010 - mypy refuses assigning to __init__
     return cls
 
 
@@ -160,7 +197,7 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def _build(spec: StructSpec, versions: Versions, flexible: Versions | None) -> type:
+def _build(spec: StructSpec, versions: Versions, flexible: Versions | None) -> type[Message]:
     """The top-level class for `spec`, with every nested struct class attached to it by name."""
     order: list[StructSpec] = []
 
@@ -171,7 +208,7 @@ def _build(spec: StructSpec, versions: Versions, flexible: Versions | None) -> t
                 order.append(f.struct)
 
     visit(spec)
-    classes: dict[str, type] = {}
+    classes: dict[str, type[Message]] = {}
     for nested in order:
         classes[nested.name] = _make_class(nested, classes, versions, flexible, f"{spec.name}.{nested.name}")
     top = _make_class(spec, classes, versions, flexible, spec.name)
@@ -182,6 +219,7 @@ def _build(spec: StructSpec, versions: Versions, flexible: Versions | None) -> t
 
 
 # Code generation for one (struct, version) --------------------------------------------------
+
 
 class _Gen:
     """Writes the source of an encoder or decoder; one instance per generated function."""
@@ -204,22 +242,24 @@ class _Gen:
         return key
 
 
-def _encoder(cls: type, version: int) -> Callable[[Any, Writer], None]:
+def _encoder(cls: type[Message], version: int) -> Callable[[Any, Writer], None]:
     fn = cls._enc.get(version)
     if fn is None:
         if version not in cls._versions:
-            raise ValueError(f"{cls.__qualname__} has no version {version} (known: "
-                             f"{cls._versions.low}-{cls._versions.high})")
+            raise ValueError(
+                f"{cls.__qualname__} has no version {version} (known: {cls._versions.low}-{cls._versions.high})"
+            )
         fn = cls._enc[version] = _gen_encoder(cls, version)
     return fn
 
 
-def _decoder(cls: type, version: int) -> Callable[[Any, int], tuple[Any, int]]:
+def _decoder(cls: type[Message], version: int) -> Callable[[Any, int], tuple[Any, int]]:
     fn = cls._dec.get(version)
     if fn is None:
         if version not in cls._versions:
-            raise DecodeError(f"{cls.__qualname__} has no version {version} (known: "
-                              f"{cls._versions.low}-{cls._versions.high})")
+            raise DecodeError(
+                f"{cls.__qualname__} has no version {version} (known: {cls._versions.low}-{cls._versions.high})"
+            )
         fn = cls._dec[version] = _gen_decoder(cls, version)
     return fn
 
@@ -228,8 +268,16 @@ def _present(spec: FieldSpec, version: int) -> bool:
     return version in spec.versions
 
 
-def _enc_value(g: _Gen, ind: int, spec: FieldSpec, expr: str, version: int, flex: bool,
-               nested: dict[str, type], array_elem: bool = False) -> None:
+def _enc_value(
+    g: _Gen,
+    ind: int,
+    spec: FieldSpec,
+    expr: str,
+    version: int,
+    flex: bool,
+    nested: dict[str, type[Message]],
+    array_elem: bool = False,
+) -> None:
     """Emit code writing `expr` (a value of spec's element type when array_elem) to `b`."""
     kind = spec.type
     nullable = spec.nullable_in(version)
@@ -281,7 +329,7 @@ def _enc_value(g: _Gen, ind: int, spec: FieldSpec, expr: str, version: int, flex
         g.emit(ind, f"_encoder({enc}, {version})({expr}, w)")
 
 
-def _gen_encoder(cls: type, version: int) -> Callable[[Any, Writer], None]:
+def _gen_encoder(cls: type[Message], version: int) -> Callable[[Any, Writer], None]:
     spec: StructSpec = cls._spec
     flex = cls._flexible is not None and version in cls._flexible
     nested = _nested_of(cls)
@@ -303,7 +351,7 @@ def _gen_encoder(cls: type, version: int) -> Callable[[Any, Writer], None]:
             g.emit(1, "b.append(0)")
         else:
             g.emit(1, "tags = []")
-            for f in sorted(tagged, key=lambda f: f.tag):
+            for f in sorted(tagged, key=lambda f: -1 if f.tag is None else f.tag):
                 default, fresh = _default_expr(f, {})
                 if fresh and f.struct is not None and not f.array:
                     dflt = g.const(nested[f.struct.name], "_cls")
@@ -325,12 +373,21 @@ def _gen_encoder(cls: type, version: int) -> Callable[[Any, Writer], None]:
             g.emit(2, "t.write_uvarint(b, len(data))")
             g.emit(2, "b += data")
     g.env["_Writer"] = Writer
-    exec("\n".join(g.lines), g.env)  # noqa: S102
-    return g.env["enc"]
+    exec("\n".join(g.lines), g.env)
+    encoder: Callable[[Any, Writer], None] = g.env["enc"]
+    return encoder
 
 
-def _dec_value(g: _Gen, ind: int, spec: FieldSpec, target: str, version: int, flex: bool,
-               nested: dict[str, type], array_elem: bool = False) -> None:
+def _dec_value(
+    g: _Gen,
+    ind: int,
+    spec: FieldSpec,
+    target: str,
+    version: int,
+    flex: bool,
+    nested: dict[str, type[Message]],
+    array_elem: bool = False,
+) -> None:
     """Emit code reading one value (an element when array_elem) at `pos` into `target`."""
     kind = spec.type
     if spec.array and not array_elem:
@@ -388,7 +445,7 @@ def _dec_value(g: _Gen, ind: int, spec: FieldSpec, target: str, version: int, fl
         g.emit(ind, f"{target}, pos = _decoder({cls}, {version})(buf, pos)")
 
 
-def _gen_decoder(cls: type, version: int) -> Callable[[Any, int], tuple[Any, int]]:
+def _gen_decoder(cls: type[Message], version: int) -> Callable[[Any, int], tuple[Any, int]]:
     spec: StructSpec = cls._spec
     flex = cls._flexible is not None and version in cls._flexible
     nested = _nested_of(cls)
@@ -425,11 +482,12 @@ def _gen_decoder(cls: type, version: int) -> Callable[[Any, int], tuple[Any, int
                 _dec_value(g, 3, f, f"o.{f.name}", version, flex, nested)
             g.emit(2, "pos = end")
     g.emit(1, "return o, pos")
-    exec("\n".join(g.lines), g.env)  # noqa: S102
-    return g.env["dec"]
+    exec("\n".join(g.lines), g.env)
+    decoder: Callable[[Any, int], tuple[Any, int]] = g.env["dec"]
+    return decoder
 
 
-def _nested_of(cls: type) -> dict[str, type]:
+def _nested_of(cls: type[Message]) -> dict[str, type]:
     top = cls if hasattr(cls, "_nested") and cls._spec.name == cls.__qualname__ else None
     if top is None:
         top = _TOP[cls.__qualname__.split(".")[0]]
@@ -438,11 +496,12 @@ def _nested_of(cls: type) -> dict[str, type]:
 
 # The registry --------------------------------------------------------------------------------
 
+
 class ApiSpec(NamedTuple):
     key: int
     name: str
-    request: type
-    response: type
+    request: type[Message]
+    response: type[Message]
     min_version: int
     max_version: int
     flexible_from: int | None  # None: no flexible version
@@ -451,12 +510,12 @@ class ApiSpec(NamedTuple):
         return self.flexible_from is not None and version >= self.flexible_from
 
 
-_TOP: dict[str, type] = {}
+_TOP: dict[str, type[Message]] = {}
 API_BY_KEY: dict[int, ApiSpec] = {}
-DATA: dict[str, type] = {}  # versioned structs carried inside other payloads, by Kafka's name
+DATA: dict[str, type[Message]] = {}  # versioned structs carried inside other payloads, by Kafka's name
 
 
-def _register(name: str, text: str, versions: Versions, flexible: Versions | None) -> type:
+def _register(name: str, text: str, versions: Versions, flexible: Versions | None) -> type[Message]:
     cls = _build(schema_pkg.parse(text, name), versions, flexible)
     _TOP[name] = cls
     globals()[name] = cls
@@ -468,17 +527,24 @@ def _load() -> None:
     for info in pkgutil.iter_modules(schema_pkg.__path__):
         module = importlib.import_module(f"{schema_pkg.__name__}.{info.name}")
         if hasattr(module, "REQUEST"):
-            versions = Versions.parse(module.VERSIONS)
+            versions = Versions.parse_range(module.VERSIONS)
             flexible = Versions.parse(module.FLEXIBLE)
             request = _register(f"{module.NAME}Request", module.REQUEST, versions, flexible)
             response = _register(f"{module.NAME}Response", module.RESPONSE, versions, flexible)
-            API_BY_KEY[module.KEY] = ApiSpec(module.KEY, module.NAME, request, response, versions.low,
-                                             versions.high, None if flexible is None else flexible.low)
+            API_BY_KEY[module.KEY] = ApiSpec(
+                module.KEY,
+                module.NAME,
+                request,
+                response,
+                versions.low,
+                versions.high,
+                None if flexible is None else flexible.low,
+            )
             continue
         for value in vars(module).values():
             if isinstance(value, tuple) and len(value) == 4 and isinstance(value[3], str):
                 name, versions, flexible, text = value
-                DATA[name] = _register(name, text, Versions.parse(versions), Versions.parse(flexible))
+                DATA[name] = _register(name, text, Versions.parse_range(versions), Versions.parse(flexible))
 
 
 _load()

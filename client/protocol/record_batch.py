@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import crc32c
 
@@ -57,9 +57,23 @@ COMPRESSION_MASK = 0x07
 TIMESTAMP_TYPE_BIT = 0x08
 
 __all__ = [
-    "BatchHeader", "Compression", "CorruptBatchError", "InvalidRecordError", "Record", "RecordInput",
-    "TimestampType", "UnsupportedCompressionError", "build_batch", "decode_batch", "iter_batches", "pack_batch",
-    "read_header", "records_bytes", "set_base_offset", "set_partition_leader_epoch", "validate_batch",
+    "BatchHeader",
+    "Compression",
+    "CorruptBatchError",
+    "InvalidRecordError",
+    "Record",
+    "RecordInput",
+    "TimestampType",
+    "UnsupportedCompressionError",
+    "build_batch",
+    "decode_batch",
+    "iter_batches",
+    "pack_batch",
+    "read_header",
+    "records_bytes",
+    "set_base_offset",
+    "set_partition_leader_epoch",
+    "validate_batch",
 ]
 
 
@@ -101,13 +115,36 @@ class BatchHeader(NamedTuple):
         return TimestampType.LOG_APPEND_TIME if self.attributes & TIMESTAMP_TYPE_BIT else TimestampType.CREATE_TIME
 
 
-def pack_batch(records: bytes, *, base_offset: int, last_offset_delta: int, record_count: int, attributes: int,
-               base_timestamp: int, max_timestamp: int, producer_id: int = -1, producer_epoch: int = -1,
-               base_sequence: int = -1, partition_leader_epoch: int = -1) -> bytes:
+def pack_batch(
+    records: bytes | bytearray | memoryview,
+    *,
+    base_offset: int,
+    last_offset_delta: int,
+    record_count: int,
+    attributes: int,
+    base_timestamp: int,
+    max_timestamp: int,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+    base_sequence: int = -1,
+    partition_leader_epoch: int = -1,
+) -> bytes:
     """A header for `records` (already encoded and compressed per `attributes`), crc included."""
-    head = HEADER.pack(base_offset, HEADER_SIZE - LOG_OVERHEAD + len(records), partition_leader_epoch, MAGIC, 0,
-                       attributes, last_offset_delta, base_timestamp, max_timestamp, producer_id, producer_epoch,
-                       base_sequence, record_count)
+    head = HEADER.pack(
+        base_offset,
+        HEADER_SIZE - LOG_OVERHEAD + len(records),
+        partition_leader_epoch,
+        MAGIC,
+        0,
+        attributes,
+        last_offset_delta,
+        base_timestamp,
+        max_timestamp,
+        producer_id,
+        producer_epoch,
+        base_sequence,
+        record_count,
+    )
     covered = memoryview(head)[CRC_START:]
     crc = crc32c.crc32c(records, crc32c.crc32c(covered))
     return b"".join((head[:CRC_AT], _CRC.pack(crc), covered, records))
@@ -133,10 +170,19 @@ def build_batch(
     timestamps = [r[3] for r in records]
     base_ts, count = min(timestamps), len(records)
     payload = compress(compression, encode_records(records, base_ts))
-    return pack_batch(payload, base_offset=base_offset, last_offset_delta=count - 1, record_count=count,
-                      attributes=int(compression) & COMPRESSION_MASK, base_timestamp=base_ts,
-                      max_timestamp=max(timestamps), producer_id=producer_id, producer_epoch=producer_epoch,
-                      base_sequence=base_sequence, partition_leader_epoch=partition_leader_epoch)
+    return pack_batch(
+        payload,
+        base_offset=base_offset,
+        last_offset_delta=count - 1,
+        record_count=count,
+        attributes=int(compression) & COMPRESSION_MASK,
+        base_timestamp=base_ts,
+        max_timestamp=max(timestamps),
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=base_sequence,
+        partition_leader_epoch=partition_leader_epoch,
+    )
 
 
 def read_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:
@@ -151,8 +197,7 @@ def read_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeade
         raise CorruptBatchError(f"batch length {header.batch_length} at byte {pos} is below the header size")
     if header.record_count < 1 or header.last_offset_delta < header.record_count - 1:
         raise CorruptBatchError(
-            f"batch at byte {pos} claims {header.record_count} records and last offset delta "
-            f"{header.last_offset_delta}"
+            f"batch at byte {pos} claims {header.record_count} records and last offset delta {header.last_offset_delta}"
         )
     return header
 
@@ -162,12 +207,12 @@ def validate_batch(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHe
     header = read_header(buf, pos)
     end = pos + header.size
     if end > len(buf):
-        raise CorruptBatchError(
-            f"batch at byte {pos} claims {header.size} bytes but only {len(buf) - pos} remain"
-        )
-    actual = crc32c.crc32c(memoryview(buf)[pos + CRC_START:end])
+        raise CorruptBatchError(f"batch at byte {pos} claims {header.size} bytes but only {len(buf) - pos} remain")
+    actual = crc32c.crc32c(memoryview(buf)[pos + CRC_START : end])
     if actual != header.crc:
-        raise CorruptBatchError(f"crc mismatch in batch at byte {pos}: stored {header.crc:#010x}, computed {actual:#010x}")
+        raise CorruptBatchError(
+            f"crc mismatch in batch at byte {pos}: stored {header.crc:#010x}, computed {actual:#010x}"
+        )
     return header
 
 
@@ -179,24 +224,32 @@ def set_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int
     _LEADER_EPOCH.pack_into(buf, pos + _LEADER_EPOCH_AT, epoch)
 
 
-def records_bytes(buf: bytes | bytearray | memoryview, pos: int, header: BatchHeader,
-                  limit: int | None = None) -> bytes:
+def records_bytes(
+    buf: bytes | bytearray | memoryview, pos: int, header: BatchHeader, limit: int | None = None
+) -> bytes:
     """The records of the batch at `pos` (whose header is `header`), decompressed, and
     CorruptBatchError if that would take more than `limit` bytes."""
     end = pos + header.size
     if end > len(buf):
         raise CorruptBatchError(f"batch at byte {pos} runs past the end of the buffer")
-    return bytes(decompress(header.compression, memoryview(buf)[pos + HEADER_SIZE:end], limit))
+    return bytes(decompress(header.compression, memoryview(buf)[pos + HEADER_SIZE : end], limit))
 
 
-def decode_batch(buf: bytes | bytearray | memoryview, pos: int = 0, *, check_crc: bool = True,
-                 cls: type[tuple] = Record, head: tuple = ()) -> list:
+def decode_batch(
+    buf: bytes | bytearray | memoryview,
+    pos: int = 0,
+    *,
+    check_crc: bool = True,
+    cls: type[tuple[Any, ...]] = Record,
+    head: tuple[Any, ...] = (),
+) -> list[Any]:
     """Every record of the batch at `pos`, with absolute offsets and timestamps, as
     `cls` named tuples of `head` + Record's fields (records.decode_records)."""
     header = validate_batch(buf, pos) if check_crc else read_header(buf, pos)
     try:
-        records = decode_records(records_bytes(buf, pos, header), header.record_count, header.base_offset,
-                                 header.base_timestamp, cls, head)
+        records = decode_records(
+            records_bytes(buf, pos, header), header.record_count, header.base_offset, header.base_timestamp, cls, head
+        )
     except InvalidRecordError as exc:
         raise type(exc)(f"batch at byte {pos} (offset {header.base_offset}): {exc}") from None
     if header.timestamp_type is TimestampType.LOG_APPEND_TIME:  # every record takes the batch's time

@@ -36,7 +36,7 @@ which one is in use ("c" or "python").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from client.compiled import compiled
 from client.protocol.batch_errors import InvalidRecordError
@@ -56,8 +56,8 @@ class Record(NamedTuple):
 RecordInput = tuple[bytes | None, bytes | None, "Sequence[tuple[str, bytes | None]] | None", int]
 
 _TABLE = 1 << 12
-_NULL = b"\x01"          # zigzag varint of -1
-_ZERO = b"\x00"          # attributes 0, and a header count of 0
+_NULL = b"\x01"  # zigzag varint of -1
+_ZERO = b"\x00"  # attributes 0, and a header count of 0
 _new = tuple.__new__
 
 
@@ -74,8 +74,9 @@ def zigzag_varint(n: int) -> bytes:
 
 _VARINT = [zigzag_varint(n) for n in range(_TABLE)]
 _ONE_BYTE = [(b >> 1) ^ -(b & 1) for b in range(0x80)]  # a one-byte zigzag varint's value
-# a two-byte zigzag varint's value, at index first << 7 | second (first >= 0x80, second < 0x80)
-_TWO_BYTES = [None] * 0x4000 + [(z >> 1) ^ -(z & 1) for z in (i >> 7 | (i & 0x7F) << 7 for i in range(0x4000))]
+# a two-byte zigzag varint's value, at index first << 7 | second (first >= 0x80, second < 0x80;
+# the entries below 0x4000 are never read)
+_TWO_BYTES = [0] * 0x4000 + [(z >> 1) ^ -(z & 1) for z in (i >> 7 | (i & 0x7F) << 7 for i in range(0x4000))]
 
 
 def _varint(n: int) -> bytes:
@@ -91,13 +92,15 @@ def _encode_headers(headers: Sequence[tuple[str, bytes | None]]) -> bytes:
     return b"".join(parts)
 
 
-def encode_records(records: Sequence[RecordInput], base_timestamp: int,
-                   offset_deltas: Sequence[int] | None = None) -> bytes:
+def encode_records(
+    records: Sequence[RecordInput], base_timestamp: int, offset_deltas: Sequence[int] | None = None
+) -> bytes:
     """The records, timestamps relative to `base_timestamp`, offset deltas 0..n-1 unless
     given (compaction keeps each surviving record's offset)."""
-    table, varint, parts = _VARINT, zigzag_varint, []
+    table, varint = _VARINT, zigzag_varint
+    parts: list[bytes] = []
     extend = parts.extend
-    numbered = enumerate(records) if offset_deltas is None else zip(offset_deltas, records)
+    numbered = enumerate(records) if offset_deltas is None else zip(offset_deltas, records, strict=False)
     for delta, (key, value, headers, ts) in numbered:
         ts -= base_timestamp
         tsv = table[ts] if 0 <= ts < _TABLE else varint(ts)
@@ -141,13 +144,13 @@ def _read_headers(data: bytes, p: int) -> tuple[Headers, int]:
     count, p = _read_varint(data, p)
     if count < 0:
         raise InvalidRecordError(f"a record claims {count} headers")
-    headers = []
+    headers: Headers = []
     for _ in range(count):
         n, p = _read_varint(data, p)
         if n < 0:
             raise InvalidRecordError(f"a header key has negative length {n} (header keys are never null)")
         try:
-            key = data[p:p + n].decode()
+            key = data[p : p + n].decode()
         except UnicodeDecodeError as exc:
             raise InvalidRecordError(f"a header key is not UTF-8: {exc}") from None
         p += n
@@ -155,13 +158,19 @@ def _read_headers(data: bytes, p: int) -> tuple[Headers, int]:
         if n < 0:
             headers.append((key, None))
         else:
-            headers.append((key, data[p:p + n]))
+            headers.append((key, data[p : p + n]))
             p += n
     return headers, p
 
 
-def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: int,
-                   cls: type[tuple] = Record, head: tuple = ()) -> list:
+def decode_records(
+    data: bytes,
+    count: int,
+    base_offset: int,
+    base_timestamp: int,
+    cls: type[tuple[Any, ...]] = Record,
+    head: tuple[Any, ...] = (),
+) -> list[Any]:
     """`count` records from `data` (all of it), with absolute offsets and timestamps, each
     a `cls` named tuple of `head` + (offset, timestamp, key, value, headers): a consumer
     passes its ConsumerRecord and (topic, partition), and gets its records in one pass.
@@ -169,7 +178,9 @@ def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: in
     Raises InvalidRecordError when the bytes are not exactly `count` well-formed records:
     fewer, more, or one whose fields do not add up to its length.
     """
-    one, two, read, new, out = _ONE_BYTE, _TWO_BYTES, _read_varint, _new, []
+    one, two, read, new = _ONE_BYTE, _TWO_BYTES, _read_varint, _new
+    out: list[Any] = []
+    headers: Headers
     append = out.append
     p = 0
     try:
@@ -207,7 +218,7 @@ def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: in
             if n < 0:
                 key = None
             else:
-                key, p = data[p:p + n], p + n
+                key, p = data[p : p + n], p + n
             b = data[p]
             if b < 0x80:
                 n, p = one[b], p + 1
@@ -218,30 +229,31 @@ def decode_records(data: bytes, count: int, base_offset: int, base_timestamp: in
             if n < 0:
                 value = None
             else:
-                value, p = data[p:p + n], p + n
+                value, p = data[p : p + n], p + n
             if data[p] == 0:
                 headers, p = [], p + 1
             else:
                 headers, p = _read_headers(data, p)
             if p != end:
-                raise InvalidRecordError(f"record {len(out)}'s fields end at byte {p} of the records, "
-                                         f"not at byte {end} as its length says")
+                raise InvalidRecordError(
+                    f"record {len(out)}'s fields end at byte {p} of the records, not at byte {end} as its length says"
+                )
             append(new(cls, head + (base_offset + od, base_timestamp + td, key, value, headers)))
     except IndexError:
-        raise InvalidRecordError(f"the records end inside record {len(out)} of {count} "
-                                 f"({len(data)} bytes)") from None
+        raise InvalidRecordError(f"the records end inside record {len(out)} of {count} ({len(data)} bytes)") from None
     if p != len(data):
         raise InvalidRecordError(f"{len(data) - p} bytes remain after the {count} records the batch claims")
     return out
 
 
-def check_records(data: bytes, count: int, keys_required: bool) -> int:
+def check_records(data: bytes, count: int, keys_required: bool) -> int | None:
     """Check, without building anything, that `data` is exactly `count` well-formed records
     with offset deltas 0..count-1 in order (and a key on each if `keys_required`); return
-    the largest timestamp delta. The leader's validator runs this on every produced
+    the largest timestamp delta (None for no records). The leader's validator runs this on every produced
     batch: it is decode_records' loop without the slices and tuples, 1.6x faster.
     """
-    one, two, read, top = _ONE_BYTE, _TWO_BYTES, _read_varint, None
+    one, two, read = _ONE_BYTE, _TWO_BYTES, _read_varint
+    top: int | None = None
     p = i = 0
     try:
         for i in range(count):
@@ -270,8 +282,9 @@ def check_records(data: bytes, count: int, keys_required: bool) -> int:
             else:
                 od, p = read(data, p)
             if od != i:
-                raise InvalidRecordError(f"record {i} of the batch has offset delta {od}, not {i}: deltas must "
-                                         f"run 0..{count - 1} in order")
+                raise InvalidRecordError(
+                    f"record {i} of the batch has offset delta {od}, not {i}: deltas must run 0..{count - 1} in order"
+                )
             b = data[p]
             if b < 0x80:
                 n, p = one[b], p + 1
@@ -282,8 +295,9 @@ def check_records(data: bytes, count: int, keys_required: bool) -> int:
             if n >= 0:
                 p += n
             elif keys_required:
-                raise InvalidRecordError(f"a compacted topic cannot accept a record without a key "
-                                         f"(record {i} of the batch has none)")
+                raise InvalidRecordError(
+                    f"a compacted topic cannot accept a record without a key (record {i} of the batch has none)"
+                )
             b = data[p]
             if b < 0x80:
                 n, p = one[b], p + 1
@@ -295,8 +309,9 @@ def check_records(data: bytes, count: int, keys_required: bool) -> int:
                 p += n
             p = p + 1 if data[p] == 0 else _read_headers(data, p)[1]
             if p != end:
-                raise InvalidRecordError(f"record {i}'s fields end at byte {p} of the records, "
-                                         f"not at byte {end} as its length says")
+                raise InvalidRecordError(
+                    f"record {i}'s fields end at byte {p} of the records, not at byte {end} as its length says"
+                )
     except IndexError:
         raise InvalidRecordError(f"the records end inside record {i} of {count} ({len(data)} bytes)") from None
     if p != len(data):
@@ -310,5 +325,5 @@ CODEC = "python"
 
 if (_c := compiled("client.protocol._records_c")) is not None:
     _c.init(InvalidRecordError, Record)
-    encode_records, decode_records, check_records = _c.encode_records, _c.decode_records, _c.check_records  # noqa: F811
+    encode_records, decode_records, check_records = _c.encode_records, _c.decode_records, _c.check_records
     CODEC = "c"

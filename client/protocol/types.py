@@ -58,6 +58,7 @@ def _take(buf: bytes | memoryview, pos: int, size: int, what: str) -> int:
 
 # Strings -------------------------------------------------------------------------------------
 
+
 def read_string(buf: bytes | memoryview, pos: int) -> tuple[str | None, int]:
     (size,) = I16.unpack_from(buf, pos)
     pos += 2
@@ -99,6 +100,7 @@ def write_compact_string(out: bytearray, value: str | None) -> None:
 
 # Bytes (and records, which are bytes holding whole record batches) ---------------------------
 
+
 def read_bytes(buf: bytes | memoryview, pos: int) -> tuple[memoryview | None, int]:
     (size,) = I32.unpack_from(buf, pos)
     pos += 4
@@ -127,6 +129,7 @@ def write_compact_bytes_len(out: bytearray, size: int | None) -> None:
 
 
 # Arrays --------------------------------------------------------------------------------------
+
 
 def read_array_len(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     """-1 for a null array."""

@@ -29,8 +29,10 @@ def split_connect_string(connect: str) -> tuple[str, str]:
         return hosts, ""
     parts = root.split("/")[1:]
     if any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"invalid chroot {root!r} in connect string {connect!r}: an absolute path such as "
-                         "/kafka, without empty, '.' or '..' parts or a trailing slash")
+        raise ValueError(
+            f"invalid chroot {root!r} in connect string {connect!r}: an absolute path such as "
+            "/kafka, without empty, '.' or '..' parts or a trailing slash"
+        )
     return hosts, root
 
 
@@ -51,7 +53,7 @@ class Chroot:
         if path == self.root:
             return "/"
         if path.startswith(self.root + "/"):
-            return path[len(self.root):]
+            return path[len(self.root) :]
         log.warning("server path %r is outside this client's chroot %r", path, self.root)
         return path
 
@@ -62,9 +64,12 @@ class Chroot:
         if isinstance(record, R.MultiRequest):
             return type(record)([(op, self.outgoing(sub)) for op, sub in record.ops])
         if isinstance(record, (R.SetWatches, R.SetWatches2)):
-            lists = {name: [self.server_path(p) for p in getattr(record, name) or []]
-                     for name in record._fields if name != "relativeZxid"}
-            return record._replace(**lists)
+            lists = {
+                name: [self.server_path(p) for p in getattr(record, name) or []]
+                for name in record._fields
+                if name != "relativeZxid"
+            }
+            return record._replace(**lists)  # type: ignore[arg-type]  # every field but relativeZxid is a list of paths
         if isinstance(record, R.GetEphemeralsRequest):
             return record._replace(prefixPath=self.server_path(record.prefixPath or "/"))
         if "path" in getattr(record, "_fields", ()):
@@ -76,7 +81,7 @@ class Chroot:
         if not self.root or body is None:
             return body
         if isinstance(body, (R.CreateResponse, R.Create2Response, R.SyncResponse)):
-            return body._replace(path=self.client_path(body.path))
+            return body._replace(path=self.client_path(body.path or "/"))
         if isinstance(body, R.MultiResponse):
             return type(body)([self.incoming(res) for res in body.results])
         if isinstance(body, R.GetEphemeralsResponse):

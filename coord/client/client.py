@@ -35,15 +35,29 @@ from collections.abc import Callable
 from typing import Any
 
 from coord.client.chroot import split_connect_string
-from coord.client.connection import Connection, HandshakeRefused, close_quietly
-from coord.client.core import (WATCH_CHILD, WATCH_DATA, WATCH_EXISTS, WATCH_PERSISTENT,
-                               WATCH_RECURSIVE, ClientCore, Notify, ProtocolError)
+from coord.client.connection import Connection, HandshakeRefusedError, close_quietly
+from coord.client.core import (
+    WATCH_CHILD,
+    WATCH_DATA,
+    WATCH_EXISTS,
+    WATCH_PERSISTENT,
+    WATCH_RECURSIVE,
+    ClientCore,
+    Notify,
+    ProtocolError,
+)
 from coord.client.requests import create_request
 from coord.client.transaction import Transaction
 from coord.client.watches import Callback
 from coord.protocol import records as R
-from coord.protocol.errors import (AuthFailedError, ConnectionLossError, NodeExistsError,
-                                   NoNodeError, SessionExpiredError, error_for)
+from coord.protocol.errors import (
+    AuthFailedError,
+    ConnectionLossError,
+    NodeExistsError,
+    NoNodeError,
+    SessionExpiredError,
+    error_for,
+)
 from coord.protocol.opcodes import AddWatchMode, OpCode, WatcherType
 from coord.security.digest_md5 import DigestMD5Client, SaslError
 
@@ -78,18 +92,22 @@ def parse_hosts(hosts: str) -> list[tuple[str, int]]:
 class CoordClient:
     """One ZooKeeper session over a list of servers ("h1:2181,h2:2181")."""
 
-    def __init__(self, hosts: str, session_timeout: float = 10.0,
-                 connect_timeout: float | None = None, read_only: bool = False,
-                 ssl_context: ssl.SSLContext | None = None,
-                 sasl_options: dict[str, str] | None = None,
-                 acl_provider: Callable[[str], list[R.ACL]] | None = None) -> None:
+    def __init__(
+        self,
+        hosts: str,
+        session_timeout: float = 10.0,
+        connect_timeout: float | None = None,
+        read_only: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        sasl_options: dict[str, str] | None = None,
+        acl_provider: Callable[[str], list[R.ACL]] | None = None,
+    ) -> None:
         self.hosts = parse_hosts(hosts)
         chroot = split_connect_string(hosts)[1]
         self.acl_provider = acl_provider
         self.ssl_context = ssl_context
         if sasl_options is not None and sasl_options.get("mechanism", "DIGEST-MD5") != "DIGEST-MD5":
-            raise ValueError(f"SASL mechanism {sasl_options['mechanism']!r}: coord speaks "
-                             "DIGEST-MD5 only")
+            raise ValueError(f"SASL mechanism {sasl_options['mechanism']!r}: coord speaks DIGEST-MD5 only")
         self.sasl_options = sasl_options
         self.session_timeout = session_timeout
         self.connect_timeout = connect_timeout or max(1.0, session_timeout / len(self.hosts))
@@ -127,19 +145,19 @@ class CoordClient:
             self._reconnect_task = None
         conn = self._conn
         self._connected.clear()
-        self._set_state(ConnState.CLOSED)   # recipes resign before our ephemerals vanish
+        self._set_state(ConnState.CLOSED)  # recipes resign before our ephemerals vanish
         if conn is not None:
             try:
                 fut = self._submit(OpCode.closeSession, None)
                 await asyncio.wait_for(fut, min(2.0, self.session_timeout))
-            except (asyncio.TimeoutError, ConnectionLossError, SessionExpiredError):
+            except (TimeoutError, ConnectionLossError, SessionExpiredError):
                 pass
             conn.close()
-            if conn.closing is not None:   # bounded: a peer that reads nothing may never let go
+            if conn.closing is not None:  # bounded: a peer that reads nothing may never let go
                 await asyncio.wait({conn.closing}, timeout=1.0)
         self._conn = None
         self.core.expire()
-        self.core.auth.clear()              # a later start() is a fresh handle
+        self.core.auth.clear()  # a later start() is a fresh handle
 
     async def __aenter__(self) -> CoordClient:
         await self.start()
@@ -168,7 +186,7 @@ class CoordClient:
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     # -- connecting -----------------------------------------------------------------------
@@ -181,7 +199,7 @@ class CoordClient:
             try:
                 await self._connect_one(host, port, deadline)
                 return
-            except (OSError, asyncio.TimeoutError, HandshakeRefused, ProtocolError) as e:
+            except (TimeoutError, OSError, HandshakeRefusedError, ProtocolError) as e:
                 last_error = e
                 log.debug("cannot connect to %s:%d: %s", host, port, e)
             if time.monotonic() >= deadline:
@@ -195,11 +213,13 @@ class CoordClient:
     async def _connect_one(self, host: str, port: int, deadline: float) -> None:
         left = min(self.connect_timeout, deadline - time.monotonic())
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=self.ssl_context), max(left, 0.01))
+            asyncio.open_connection(host, port, ssl=self.ssl_context), max(left, 0.01)
+        )
         conn = Connection(self.core, reader, writer, self._on_frame, self._on_lost)
         try:
-            resp = await conn.handshake(int(self.session_timeout * 1000), self.read_only,
-                                        time.monotonic() + max(left, 0.01))
+            resp = await conn.handshake(
+                int(self.session_timeout * 1000), self.read_only, time.monotonic() + max(left, 0.01)
+            )
         except BaseException:
             await close_quietly(writer)
             raise
@@ -210,11 +230,11 @@ class CoordClient:
         self.negotiated_timeout = resp.timeOut / 1000.0
         conn.run()
         if self.sasl_options is not None:
-            try:     # before it becomes the connection: its failure must not reconnect
+            try:  # before it becomes the connection: its failure must not reconnect
                 await self._sasl_login(conn, max(left, 0.01))
             except BaseException:
                 conn.close()
-                self._fail_pending(ConnectionLossError)   # an unanswered token, if any
+                self._fail_pending(ConnectionLossError)  # an unanswered token, if any
                 raise
         self._conn = conn
         for scheme, credential in self.core.auth:
@@ -307,8 +327,9 @@ class CoordClient:
         else:
             fut.set_result(out.body)
 
-    def _submit(self, op: int, record: Any, path: str | None = None,
-                watch: tuple[str, Callback] | None = None) -> asyncio.Future:
+    def _submit(
+        self, op: int, record: Any, path: str | None = None, watch: tuple[str, Callback] | None = None
+    ) -> asyncio.Future:
         if self._conn is None:
             if self.state == ConnState.LOST:
                 raise SessionExpiredError(path=path)
@@ -317,8 +338,9 @@ class CoordClient:
         self._conn.send(self.core.request(op, record, fut, path, watch))
         return fut
 
-    async def request(self, op: int, record: Any, path: str | None = None,
-                      watch: tuple[str, Callback] | None = None) -> Any:
+    async def request(
+        self, op: int, record: Any, path: str | None = None, watch: tuple[str, Callback] | None = None
+    ) -> Any:
         """Send one request and return its decoded response body (None if it has none)."""
         return await self._submit(op, record, path, watch)
 
@@ -327,9 +349,18 @@ class CoordClient:
 
     # -- the ZooKeeper operations ---------------------------------------------------------
 
-    async def create(self, path: str, value: bytes = b"", *, ephemeral: bool = False,
-                     sequence: bool = False, makepath: bool = False, container: bool = False,
-                     ttl: float | None = None, acl: list[R.ACL] | None = None) -> str:
+    async def create(
+        self,
+        path: str,
+        value: bytes = b"",
+        *,
+        ephemeral: bool = False,
+        sequence: bool = False,
+        makepath: bool = False,
+        container: bool = False,
+        ttl: float | None = None,
+        acl: list[R.ACL] | None = None,
+    ) -> str:
         """Create a znode; returns its actual path (with the sequence suffix if any).
         `ttl` is in seconds (real ZooKeeper needs extendedTypesEnabled=true)."""
         if acl is None and self.acl_provider is not None:
@@ -352,29 +383,28 @@ class CoordClient:
                 pass
 
     async def get(self, path: str, watch: Callback | None = None) -> tuple[bytes | None, R.Stat]:
-        body = await self.request(OpCode.getData, R.GetDataRequest(path, watch is not None),
-                                  path, (WATCH_DATA, watch) if watch else None)
+        body = await self.request(
+            OpCode.getData, R.GetDataRequest(path, watch is not None), path, (WATCH_DATA, watch) if watch else None
+        )
         return body.data, body.stat
 
     async def set(self, path: str, value: bytes, version: int = -1) -> R.Stat:
-        return (await self.request(OpCode.setData, R.SetDataRequest(path, value, version),
-                                   path)).stat
+        return (await self.request(OpCode.setData, R.SetDataRequest(path, value, version), path)).stat
 
     async def exists(self, path: str, watch: Callback | None = None) -> R.Stat | None:
         try:
-            body = await self.request(OpCode.exists, R.ExistsRequest(path, watch is not None),
-                                      path, (WATCH_EXISTS, watch) if watch else None)
+            body = await self.request(
+                OpCode.exists, R.ExistsRequest(path, watch is not None), path, (WATCH_EXISTS, watch) if watch else None
+            )
         except NoNodeError:
             return None
         return body.stat
 
-    async def get_children(self, path: str, watch: Callback | None = None,
-                           include_data: bool = False) -> Any:
+    async def get_children(self, path: str, watch: Callback | None = None, include_data: bool = False) -> Any:
         """Child names; with include_data=True, (names, Stat of the node)."""
         op = OpCode.getChildren2 if include_data else OpCode.getChildren
         cls = R.GetChildren2Request if include_data else R.GetChildrenRequest
-        body = await self.request(op, cls(path, watch is not None), path,
-                                  (WATCH_CHILD, watch) if watch else None)
+        body = await self.request(op, cls(path, watch is not None), path, (WATCH_CHILD, watch) if watch else None)
         children = body.children or []
         return (children, body.stat) if include_data else children
 
@@ -400,14 +430,17 @@ class CoordClient:
         """A persistent watch (every event, not removed when it fires); recursive: also
         every descendant (no NodeChildrenChanged). Lasts until remove_watches."""
         mode = AddWatchMode.PERSISTENT_RECURSIVE if recursive else AddWatchMode.PERSISTENT
-        await self.request(OpCode.addWatch, R.AddWatchRequest(path, mode), path,
-                           (WATCH_RECURSIVE if recursive else WATCH_PERSISTENT, callback))
+        await self.request(
+            OpCode.addWatch,
+            R.AddWatchRequest(path, mode),
+            path,
+            (WATCH_RECURSIVE if recursive else WATCH_PERSISTENT, callback),
+        )
 
     async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
         """Remove this client's watches of `path` (locally and on the server);
         NoWatcherError if the server had none."""
-        self.core.watches.remove(path, watcher_type != WatcherType.CHILDREN,
-                                 watcher_type != WatcherType.DATA)
+        self.core.watches.remove(path, watcher_type != WatcherType.CHILDREN, watcher_type != WatcherType.DATA)
         await self.request(OpCode.removeWatches, R.RemoveWatchesRequest(path, watcher_type), path)
 
     async def add_auth(self, scheme: str, credential: bytes) -> None:
@@ -430,8 +463,7 @@ class CoordClient:
         return (await self.request(OpCode.getEphemerals, R.GetEphemeralsRequest(prefix))).ephemerals or []
 
     async def get_all_children_number(self, path: str) -> int:
-        return (await self.request(OpCode.getAllChildrenNumber,
-                                   R.GetAllChildrenNumberRequest(path), path)).totalNumber
+        return (await self.request(OpCode.getAllChildrenNumber, R.GetAllChildrenNumberRequest(path), path)).totalNumber
 
 
 async def ensure_chroot(connect: str, **options: Any) -> None:
@@ -453,11 +485,16 @@ async def ensure_chroot(connect: str, **options: Any) -> None:
         await client.stop()
 
 
+_callback_tasks: set[asyncio.Future[Any]] = set()  # referenced until done: the loop holds weak ones
+
+
 def _invoke(cb: Callable[[Any], Any], arg: Any) -> None:
     """Run a user callback; a coroutine result becomes a task; errors are logged."""
     try:
         result = cb(arg)
         if inspect.isawaitable(result):
-            asyncio.ensure_future(result)
-    except Exception:  # noqa: BLE001 - a broken callback must not break the client
+            task = asyncio.ensure_future(result)
+            _callback_tasks.add(task)
+            task.add_done_callback(_callback_tasks.discard)
+    except Exception:  # a broken callback must not break the client
         log.exception("coord callback %r failed", cb)

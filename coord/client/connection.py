@@ -13,9 +13,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from coord.client.core import ClientCore
 from coord.protocol import records as R
 from coord.protocol.framing import DEFAULT_MAX_BUFFER, FrameReader
-from coord.client.core import ClientCore
 
 
 async def close_quietly(writer: asyncio.StreamWriter) -> None:
@@ -30,14 +30,19 @@ async def close_quietly(writer: asyncio.StreamWriter) -> None:
         pass
 
 
-class HandshakeRefused(Exception):
+class HandshakeRefusedError(Exception):
     """The server closed the connection instead of answering the ConnectRequest."""
 
 
 class Connection:
-    def __init__(self, core: ClientCore, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, on_frame: Callable[[bytes], None],
-                 on_lost: Callable[[Connection, BaseException | None], None]) -> None:
+    def __init__(
+        self,
+        core: ClientCore,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_frame: Callable[[bytes], None],
+        on_lost: Callable[[Connection, BaseException | None], None],
+    ) -> None:
         self.core = core
         self.reader, self.writer = reader, writer
         self.frames = FrameReader(DEFAULT_MAX_BUFFER + 1024)
@@ -53,10 +58,10 @@ class Connection:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise asyncio.TimeoutError()
+                raise TimeoutError()
             data = await asyncio.wait_for(self.reader.read(65536), left)
             if not data:
-                raise HandshakeRefused("server closed the connection during the handshake")
+                raise HandshakeRefusedError("server closed the connection during the handshake")
             frames = self.frames.feed(data)
             if frames:
                 resp = self.core.connected(frames[0])
@@ -69,8 +74,7 @@ class Connection:
         self.last_received = time.monotonic()
         for frame in self._pending_frames:
             self.on_frame(frame)
-        self.tasks = [asyncio.ensure_future(self._read_loop()),
-                      asyncio.ensure_future(self._ping_loop())]
+        self.tasks = [asyncio.ensure_future(self._read_loop()), asyncio.ensure_future(self._ping_loop())]
 
     def send(self, data: bytes) -> None:
         self.writer.write(data)

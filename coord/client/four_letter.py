@@ -15,7 +15,7 @@ def four_letter(host: str, port: int, word: str, timeout: float = 2.0) -> str:
     """Send a four-letter word and return the whole answer."""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(word.encode())
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             data = s.recv(65536)
             if not data:

@@ -18,9 +18,15 @@ T = TypeVar("T")
 RETRYABLE: tuple[type[BaseException], ...] = (ConnectionLossError, OperationTimeoutError)
 
 
-async def retry(fn: Callable[..., Awaitable[T]], *args: Any, attempts: int = 5,
-                backoff: float = 0.1, max_backoff: float = 2.0,
-                retry_on: tuple[type[BaseException], ...] = RETRYABLE, **kwargs: Any) -> T:
+async def retry(
+    fn: Callable[..., Awaitable[T]],
+    *args: Any,
+    attempts: int = 5,
+    backoff: float = 0.1,
+    max_backoff: float = 2.0,
+    retry_on: tuple[type[BaseException], ...] = RETRYABLE,
+    **kwargs: Any,
+) -> T:
     """`await fn(*args, **kwargs)`, retried up to `attempts` times on `retry_on`."""
     delay = backoff
     for attempt in range(1, attempts + 1):

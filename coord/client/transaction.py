@@ -28,8 +28,16 @@ class Transaction:
         self.acl_provider = acl_provider
         self.ops: list[tuple[int, Any]] = []
 
-    def create(self, path: str, value: bytes = b"", *, ephemeral: bool = False,
-               sequence: bool = False, container: bool = False, ttl: float | None = None) -> Transaction:
+    def create(
+        self,
+        path: str,
+        value: bytes = b"",
+        *,
+        ephemeral: bool = False,
+        sequence: bool = False,
+        container: bool = False,
+        ttl: float | None = None,
+    ) -> Transaction:
         acl = self.acl_provider(path) if self.acl_provider is not None else None
         self.ops.append(create_request(path, value, ephemeral, sequence, container, ttl, acl))
         return self
@@ -48,7 +56,7 @@ class Transaction:
 
     async def commit(self) -> list[Any]:
         body = await self.request(OpCode.multi, R.MultiRequest(self.ops))
-        return [_result(res, rec.path) for res, (_, rec) in zip(body.results, self.ops)]
+        return [_result(res, rec.path) for res, (_, rec) in zip(body.results, self.ops, strict=False)]
 
 
 def _result(res: Any, path: str) -> Any:

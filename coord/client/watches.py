@@ -99,8 +99,13 @@ class WatchRegistry:
 
     def set_watches_lists(self) -> tuple[list[str], ...]:
         """(data, exist, child, persistent, recursive) paths to re-register on reconnect."""
-        return (sorted(self.data), sorted(self.exist), sorted(self.child),
-                sorted(self.persistent), sorted(self.recursive))
+        return (
+            sorted(self.data),
+            sorted(self.exist),
+            sorted(self.child),
+            sorted(self.persistent),
+            sorted(self.recursive),
+        )
 
     def clear(self) -> None:
         for table in (self.data, self.exist, self.child, self.persistent, self.recursive):

@@ -42,13 +42,15 @@ class FrameReader:
         frames: list[bytes] = []
         pos, end = 0, len(buf)
         while end - pos >= 4:
-            n = int.from_bytes(buf[pos:pos + 4], "big", signed=True)
+            n = int.from_bytes(buf[pos : pos + 4], "big", signed=True)
             if n < 0 or n > self.max_size:
-                raise FrameError(f"frame length {n} is outside 0..{self.max_size} "
-                                 "(raise jute.maxbuffer / max_buffer if this is a real packet)")
+                raise FrameError(
+                    f"frame length {n} is outside 0..{self.max_size} "
+                    "(raise jute.maxbuffer / max_buffer if this is a real packet)"
+                )
             if end - pos - 4 < n:
                 break
-            frames.append(bytes(buf[pos + 4:pos + 4 + n]))
+            frames.append(bytes(buf[pos + 4 : pos + 4 + n]))
             pos += 4 + n
         if pos:
             del buf[:pos]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
@@ -60,7 +60,7 @@ class JuteWriter:
     def write_ustring(self, value: str | None) -> None:
         self.write_buffer(None if value is None else value.encode("utf-8"))
 
-    def write_vector(self, items: list | None, write_item: Callable[[JuteWriter, Any], None]) -> None:
+    def write_vector(self, items: list[Any] | None, write_item: Callable[[JuteWriter, Any], None]) -> None:
         if items is None:
             self.buf += b"\xff\xff\xff\xff"
             return
@@ -87,16 +87,17 @@ class JuteReader:
     def _take(self, n: int, what: str) -> int:
         start = self.pos
         if n > len(self.data) - start:
-            raise MarshallingError(f"{what}: need {n} bytes at offset {start}, "
-                                   f"only {len(self.data) - start} left")
+            raise MarshallingError(f"{what}: need {n} bytes at offset {start}, only {len(self.data) - start} left")
         self.pos = start + n
         return start
 
     def read_int(self) -> int:
-        return _INT.unpack_from(self.data, self._take(4, "int"))[0]
+        value: int = _INT.unpack_from(self.data, self._take(4, "int"))[0]
+        return value
 
     def read_long(self) -> int:
-        return _LONG.unpack_from(self.data, self._take(8, "long"))[0]
+        value: int = _LONG.unpack_from(self.data, self._take(8, "long"))[0]
+        return value
 
     def read_bool(self) -> bool:
         return self.data[self._take(1, "boolean")] != 0
@@ -108,7 +109,7 @@ class JuteReader:
         if n < 0:
             raise MarshallingError(f"buffer length {n} is negative")
         start = self._take(n, "buffer")
-        return self.data[start:start + n]
+        return self.data[start : start + n]
 
     def read_ustring(self) -> str | None:
         raw = self.read_buffer()
@@ -119,7 +120,7 @@ class JuteReader:
         except UnicodeDecodeError as e:
             raise MarshallingError(f"ustring is not valid UTF-8: {e}") from e
 
-    def read_vector(self, read_item: Callable[[JuteReader], Any]) -> list | None:
+    def read_vector(self, read_item: Callable[[JuteReader], Any]) -> list[Any] | None:
         n = self.read_int()
         if n == -1:
             return None
@@ -129,12 +130,7 @@ class JuteReader:
             raise MarshallingError(f"vector count {n} exceeds the {self.remaining()} bytes left")
         return [read_item(self) for _ in range(n)]
 
-    def read_rest(self) -> bytes:
-        start = self.pos
-        self.pos = len(self.data)
-        return self.data[start:]
-
-    def read_struct(self, st: struct.Struct, what: str) -> tuple:
+    def read_struct(self, st: struct.Struct, what: str) -> tuple[Any, ...]:
         return st.unpack_from(self.data, self._take(st.size, what))
 
 
@@ -166,33 +162,38 @@ def _field_codec(jtype: Any) -> tuple[_Writer, _Reader]:
     if isinstance(jtype, vector):
         write_item, read_item = _field_codec(jtype.item)
         return (lambda w, v: w.write_vector(v, write_item)), (lambda r: r.read_vector(read_item))
-    return (lambda w, v: v.encode(w)), jtype.decode          # a nested record
+    return (lambda w, v: v.encode(w)), jtype.decode  # a nested record
 
 
-def jute(*types: Any, optional_bool_tail: bool = False) -> Callable[[type], type]:
+_Record = TypeVar("_Record")
+
+
+def jute(*types: Any, optional_bool_tail: bool = False) -> Callable[[type[_Record]], type[_Record]]:
     """Attach the jute codec for the fields of a NamedTuple, `types` in field order.
 
     `optional_bool_tail`: the last field is a boolean that is not part of the jute record
     and may be absent (ConnectRequest/Response's readOnly byte); None means absent."""
 
-    def attach(cls: type) -> type:
-        fields = cls._fields  # type: ignore[attr-defined]
+    def attach(record: type[_Record]) -> type[_Record]:
+        cls: Any = record  # a NamedTuple class, given methods mypy cannot see: typed as Any here
+        fields = cls._fields
         want = len(fields) - (1 if optional_bool_tail else 0)
         if len(types) != want:
             raise TypeError(f"{cls.__name__}: {want} fields but {len(types)} jute types")
         codes = [_PRIMITIVES[t][2] if isinstance(t, str) else None for t in types]
-        if types and None not in codes and not optional_bool_tail:
-            _attach_struct(cls, struct.Struct(">" + "".join(codes)))   # type: ignore[arg-type]
+        fixed = [code for code in codes if code is not None]
+        if types and len(fixed) == len(codes) and not optional_bool_tail:
+            _attach_struct(cls, struct.Struct(">" + "".join(fixed)))
         else:
             _attach_generic(cls, [_field_codec(t) for t in types], optional_bool_tail)
         with_bytes_methods(cls)
-        cls.JUTE_TYPES = types                                          # type: ignore[attr-defined]
-        return cls
+        cls.JUTE_TYPES = types
+        return record
 
     return attach
 
 
-def _attach_struct(cls: type, st: struct.Struct) -> None:
+def _attach_struct(cls: Any, st: struct.Struct) -> None:
     name = cls.__name__
 
     def encode(self: Any, w: JuteWriter) -> None:
@@ -201,37 +202,37 @@ def _attach_struct(cls: type, st: struct.Struct) -> None:
         except struct.error as e:
             raise MarshallingError(f"{name}: {e}") from e
 
-    def decode(kls: type, r: JuteReader) -> Any:
-        return kls._make(r.read_struct(st, name))                      # type: ignore[attr-defined]
+    def decode(kls: Any, r: JuteReader) -> Any:
+        return kls._make(r.read_struct(st, name))
 
-    cls.encode = encode                                                 # type: ignore[attr-defined]
-    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+    cls.encode = encode
+    cls.decode = classmethod(decode)
 
 
-def _attach_generic(cls: type, codecs: list[tuple[_Writer, _Reader]], tail: bool) -> None:
+def _attach_generic(cls: Any, codecs: list[tuple[_Writer, _Reader]], tail: bool) -> None:
     writers = [c[0] for c in codecs]
     readers = [c[1] for c in codecs]
 
     def encode(self: Any, w: JuteWriter) -> None:
-        for write, value in zip(writers, self):
+        for write, value in zip(writers, self, strict=False):
             write(w, value)
         if tail and self[-1] is not None:
             w.write_bool(self[-1])
 
-    def decode(kls: type, r: JuteReader) -> Any:
+    def decode(kls: Any, r: JuteReader) -> Any:
         values = [read(r) for read in readers]
         if tail:
             values.append(r.read_bool() if r.remaining() else None)
-        return kls._make(values)                                        # type: ignore[attr-defined]
+        return kls._make(values)
 
-    cls.encode = encode                                                 # type: ignore[attr-defined]
-    cls.decode = classmethod(decode)                                    # type: ignore[attr-defined]
+    cls.encode = encode
+    cls.decode = classmethod(decode)
 
 
-def with_bytes_methods(cls: type) -> type:
+def with_bytes_methods(cls: Any) -> Any:
     """Give a record class with encode/decode `to_bytes()` and `from_bytes(data)`."""
-    cls.to_bytes = _to_bytes                                            # type: ignore[attr-defined]
-    cls.from_bytes = classmethod(_from_bytes)                           # type: ignore[attr-defined]
+    cls.to_bytes = _to_bytes
+    cls.from_bytes = classmethod(_from_bytes)
     return cls
 
 

@@ -61,8 +61,11 @@ class CreateMode(IntEnum):
 
     @property
     def sequential(self) -> bool:
-        return self in (CreateMode.PERSISTENT_SEQUENTIAL, CreateMode.EPHEMERAL_SEQUENTIAL,
-                        CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL)
+        return self in (
+            CreateMode.PERSISTENT_SEQUENTIAL,
+            CreateMode.EPHEMERAL_SEQUENTIAL,
+            CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL,
+        )
 
 
 class EventType(IntEnum):

@@ -13,13 +13,13 @@ This module must never do I/O or hold state; a decode failure is `MarshallingErr
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
-from coord.protocol.jute import (JuteReader, JuteWriter, MarshallingError, jute, vector,
-                                 with_bytes_methods)
+from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError, jute, vector, with_bytes_methods
 from coord.protocol.opcodes import OpCode
 
 # -- headers, handshake, common records ------------------------------------------------
+
 
 @jute("int", "long", "int", "long", "buffer", optional_bool_tail=True)
 class ConnectRequest(NamedTuple):
@@ -104,6 +104,7 @@ class ClientInfo(NamedTuple):
 
 
 # -- request and response bodies -------------------------------------------------------
+
 
 @jute("ustring", "buffer", vector(ACL), "int")
 class CreateRequest(NamedTuple):
@@ -263,8 +264,7 @@ class SetWatches(NamedTuple):
     childWatches: list[str] | None
 
 
-@jute("long", vector("ustring"), vector("ustring"), vector("ustring"), vector("ustring"),
-      vector("ustring"))
+@jute("long", vector("ustring"), vector("ustring"), vector("ustring"), vector("ustring"), vector("ustring"))
 class SetWatches2(NamedTuple):
     relativeZxid: int
     dataWatches: list[str] | None
@@ -339,41 +339,52 @@ ErrorResult = ErrorResponse
 
 # -- multi / multiRead -----------------------------------------------------------------
 
-_END = MultiHeader(-1, True, -1)
+_HEADER: Any = MultiHeader  # with the encode/decode @jute gave it, which mypy cannot see
+_END = _HEADER(-1, True, -1)
+
+# Record classes are typed Any in the tables below: @jute gives them encode/decode, which mypy cannot see.
 
 # Sub-operations allowed in a multi (14) and a multiRead (22) request.
-MULTI_WRITE_OPS: dict[int, type] = {
-    OpCode.create: CreateRequest, OpCode.create2: CreateRequest,
-    OpCode.createContainer: CreateRequest, OpCode.createTTL: CreateTTLRequest,
-    OpCode.delete: DeleteRequest, OpCode.setData: SetDataRequest,
+MULTI_WRITE_OPS: dict[int, Any] = {
+    OpCode.create: CreateRequest,
+    OpCode.create2: CreateRequest,
+    OpCode.createContainer: CreateRequest,
+    OpCode.createTTL: CreateTTLRequest,
+    OpCode.delete: DeleteRequest,
+    OpCode.setData: SetDataRequest,
     OpCode.check: CheckVersionRequest,
 }
-MULTI_READ_OPS: dict[int, type] = {
-    OpCode.getChildren: GetChildrenRequest, OpCode.getData: GetDataRequest,
+MULTI_READ_OPS: dict[int, Any] = {
+    OpCode.getChildren: GetChildrenRequest,
+    OpCode.getData: GetDataRequest,
 }
 # Result body record by MultiHeader.type, and back.
-RESULT_RECORDS: dict[int, type] = {
-    OpCode.create: CreateResponse, OpCode.create2: Create2Response,
-    OpCode.setData: SetDataResponse, OpCode.delete: DeleteResult, OpCode.check: CheckResult,
-    OpCode.getData: GetDataResponse, OpCode.getChildren: GetChildrenResponse,
+RESULT_RECORDS: dict[int, Any] = {
+    OpCode.create: CreateResponse,
+    OpCode.create2: Create2Response,
+    OpCode.setData: SetDataResponse,
+    OpCode.delete: DeleteResult,
+    OpCode.check: CheckResult,
+    OpCode.getData: GetDataResponse,
+    OpCode.getChildren: GetChildrenResponse,
     OpCode.error: ErrorResponse,
 }
-RESULT_TYPES: dict[type, int] = {cls: int(t) for t, cls in RESULT_RECORDS.items()}
+RESULT_TYPES: dict[Any, int] = {cls: int(t) for t, cls in RESULT_RECORDS.items()}
 
 
-def _encode_ops(w: JuteWriter, ops: list[tuple[int, Any]], allowed: dict[int, type]) -> None:
+def _encode_ops(w: JuteWriter, ops: list[tuple[int, Any]], allowed: dict[int, Any]) -> None:
     for op, rec in ops:
         if allowed.get(op) is not type(rec):
             raise MarshallingError(f"{type(rec).__name__} cannot be sub-op {op} here")
-        MultiHeader(int(op), False, -1).encode(w)
+        _HEADER(int(op), False, -1).encode(w)
         rec.encode(w)
     _END.encode(w)
 
 
-def _decode_ops(r: JuteReader, allowed: dict[int, type]) -> list[tuple[int, Any]]:
+def _decode_ops(r: JuteReader, allowed: dict[int, Any]) -> list[tuple[int, Any]]:
     ops: list[tuple[int, Any]] = []
     while True:
-        header = MultiHeader.decode(r)
+        header = _HEADER.decode(r)
         if header.done:
             return ops
         cls = allowed.get(header.type)
@@ -386,20 +397,25 @@ class MultiRequest(NamedTuple):
     """multi (14): `ops` is a list of (sub-op OpCode, request record)."""
 
     ops: list[tuple[int, Any]]
-    ALLOWED = MULTI_WRITE_OPS
+
+    @staticmethod
+    def allowed() -> dict[int, Any]:
+        return MULTI_WRITE_OPS
 
     def encode(self, w: JuteWriter) -> None:
-        _encode_ops(w, self.ops, self.ALLOWED)
+        _encode_ops(w, self.ops, self.allowed())
 
     @classmethod
-    def decode(cls, r: JuteReader) -> Any:
-        return cls(_decode_ops(r, cls.ALLOWED))
+    def decode(cls, r: JuteReader) -> Self:
+        return cls(_decode_ops(r, cls.allowed()))
 
 
 class MultiReadRequest(MultiRequest):
     """multiRead (22): `ops` is a list of (getData or getChildren, request record)."""
 
-    ALLOWED = MULTI_READ_OPS
+    @staticmethod
+    def allowed() -> dict[int, Any]:
+        return MULTI_READ_OPS
 
 
 def decode_multi_request(r: JuteReader) -> list[tuple[int, Any]]:
@@ -415,7 +431,7 @@ def _encode_results(w: JuteWriter, results: list[Any]) -> None:
         rtype = RESULT_TYPES.get(type(res))
         if rtype is None:
             raise MarshallingError(f"{type(res).__name__} is not a multi result")
-        MultiHeader(rtype, False, res.err if rtype == OpCode.error else 0).encode(w)
+        _HEADER(rtype, False, res.err if rtype == OpCode.error else 0).encode(w)
         res.encode(w)
     _END.encode(w)
 
@@ -423,7 +439,7 @@ def _encode_results(w: JuteWriter, results: list[Any]) -> None:
 def _decode_results(r: JuteReader) -> list[Any]:
     results: list[Any] = []
     while True:
-        header = MultiHeader.decode(r)
+        header = _HEADER.decode(r)
         if header.done:
             return results
         cls = RESULT_RECORDS.get(header.type)
@@ -457,7 +473,7 @@ with_bytes_methods(MultiResponse)
 # -- the opcode table both sides use -----------------------------------------------------
 
 # OpCode -> (request body record, response body record); None = no body.
-OPS: dict[OpCode, tuple[type | None, type | None]] = {
+OPS: dict[int, tuple[Any, Any]] = {
     OpCode.create: (CreateRequest, CreateResponse),
     OpCode.create2: (CreateRequest, Create2Response),
     OpCode.createContainer: (CreateRequest, Create2Response),
@@ -489,16 +505,16 @@ OPS: dict[OpCode, tuple[type | None, type | None]] = {
 }
 
 
-def request_record(op: int) -> type:
-    """The request body record of `op`; MarshallingError if it has none or is unknown."""
-    cls = OPS.get(op, (None, None))[0]                                  # type: ignore[call-overload]
+def request_record(op: int) -> Any:
+    """The request body record class of `op`; MarshallingError if it has none or is unknown."""
+    cls = OPS.get(op, (None, None))[0]
     if cls is None:
         raise MarshallingError(f"opcode {op} has no request body record")
     return cls
 
 
-def response_record(op: int) -> type | None:
-    """The response body record of `op` (None: the reply is a bare ReplyHeader)."""
+def response_record(op: int) -> Any:
+    """The response body record class of `op` (None: the reply is a bare ReplyHeader)."""
     if op not in OPS:
         raise MarshallingError(f"unknown opcode {op}")
-    return OPS[op][1]                                                   # type: ignore[index]
+    return OPS[op][1]

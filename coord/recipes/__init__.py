@@ -5,7 +5,7 @@ predecessor (no herd effect). They must never claim leadership or a lock while t
 session is in doubt: SUSPENDED or LOST ends it and tells the caller.
 """
 
-from coord.recipes.election import Election, LeadershipLost
+from coord.recipes.election import Election, LeadershipLostError
 from coord.recipes.lock import Lock
 
-__all__ = ["Election", "LeadershipLost", "Lock"]
+__all__ = ["Election", "LeadershipLostError", "Lock"]

@@ -94,7 +94,7 @@ class Contender:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self._left(deadline))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
         return False
 
@@ -102,19 +102,18 @@ class Contender:
         """Create our node if needed; the path of the node just before ours, or None."""
         if self.node is None:
             try:
-                self.node = await self.client.create(f"{self.path}/{self.prefix}", self.data,
-                                                     ephemeral=True, sequence=True, makepath=True)
+                self.node = await self.client.create(
+                    f"{self.path}/{self.prefix}", self.data, ephemeral=True, sequence=True, makepath=True
+                )
             except ConnectionLossError:
                 await self._reconnected(None)
                 self.node = await self._find_mine()
                 if self.node is None:
                     raise
-        children = sorted((c for c in await self.client.get_children(self.path) if "__" in c),
-                          key=sequence_of)
+        children = sorted((c for c in await self.client.get_children(self.path) if "__" in c), key=sequence_of)
         name = self.node.rsplit("/", 1)[1]
         if name not in children:
-            raise SessionExpiredError(f"our queue node {self.node} is gone (session expired?)",
-                                      self.node)
+            raise SessionExpiredError(f"our queue node {self.node} is gone (session expired?)", self.node)
         i = children.index(name)
         return None if i == 0 else f"{self.path}/{children[i - 1]}"
 

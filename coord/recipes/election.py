@@ -2,7 +2,7 @@
 
 `await election.run(func, *args)` waits to be elected, runs `func` as the leader, and
 resigns when it returns. If the session is SUSPENDED or LOST while `func` runs, `func`
-is cancelled and `LeadershipLost` is raised: a leader must never keep acting while its
+is cancelled and `LeadershipLostError` is raised: a leader must never keep acting while its
 session is in doubt, since another candidate may already lead.
 """
 
@@ -16,7 +16,7 @@ from coord.client import CoordClient
 from coord.recipes.contender import Contender
 
 
-class LeadershipLost(RuntimeError):
+class LeadershipLostError(RuntimeError):
     """The session was suspended or lost while leading; leadership may have moved."""
 
 
@@ -39,7 +39,7 @@ class Election:
             if work.done():
                 return work.result()
             work.cancel()
-            raise LeadershipLost(f"session suspended or lost while leading {self._c.path}")
+            raise LeadershipLostError(f"session suspended or lost while leading {self._c.path}")
         finally:
             lost.cancel()
             if not work.done():

@@ -14,7 +14,7 @@ from coord.client import CoordClient
 from coord.recipes.contender import Contender
 
 
-class LockTimeout(TimeoutError):
+class LockTimeoutError(TimeoutError):
     """acquire() gave up after its timeout."""
 
 

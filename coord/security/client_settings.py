@@ -29,17 +29,27 @@ from coord.security.settings import SecurityConfigError
 from coord.security.tls import client_context
 
 CNXN_SOCKETS = ("org.apache.zookeeper.ClientCnxnSocketNetty", "org.apache.zookeeper.ClientCnxnSocketNIO")
-KNOWN = ("zookeeper.client.secure", "zookeeper.clientCnxnSocket", "zookeeper.ssl.keyStore.location",
-         "zookeeper.ssl.keyStore.password", "zookeeper.ssl.keyStore.type", "zookeeper.ssl.trustStore.location",
-         "zookeeper.ssl.trustStore.password", "zookeeper.ssl.trustStore.type",
-         "zookeeper.ssl.hostnameVerification", "zookeeper.ssl.protocol", "zookeeper.sasl.client",
-         "zookeeper.sasl.clientconfig", "java.security.auth.login.config")
+KNOWN = (
+    "zookeeper.client.secure",
+    "zookeeper.clientCnxnSocket",
+    "zookeeper.ssl.keyStore.location",
+    "zookeeper.ssl.keyStore.password",
+    "zookeeper.ssl.keyStore.type",
+    "zookeeper.ssl.trustStore.location",
+    "zookeeper.ssl.trustStore.password",
+    "zookeeper.ssl.trustStore.type",
+    "zookeeper.ssl.hostnameVerification",
+    "zookeeper.ssl.protocol",
+    "zookeeper.sasl.client",
+    "zookeeper.sasl.clientconfig",
+    "java.security.auth.login.config",
+)
 
 
 @dataclass(frozen=True)
 class ClientSecurity:
     ssl_context: ssl.SSLContext | None = None
-    certificate: bool = False               # a client certificate is loaded (an x509 id if asked)
+    certificate: bool = False  # a client certificate is loaded (an x509 id if asked)
     sasl_user: str | None = None
     sasl_password: str | None = None
 
@@ -47,7 +57,8 @@ class ClientSecurity:
     def identity(self) -> str:
         """Who the server will know this client as, for messages."""
         parts = ([f"sasl:{self.sasl_user}"] if self.sasl_user else []) + (
-            ["x509 (its certificate)"] if self.certificate else [])
+            ["x509 (its certificate)"] if self.certificate else []
+        )
         return " and ".join(parts) or "anonymous"
 
     def options(self) -> dict[str, Any]:
@@ -76,19 +87,23 @@ def _tls(props: Mapping[str, Any]) -> ssl.SSLContext | None:
     for name in ("zookeeper.ssl.keyStore.type", "zookeeper.ssl.trustStore.type"):
         value = str(props.get(name) or "PEM").upper()
         if value != "PEM":
-            raise SecurityConfigError(f"{name}={value}: only PEM key material is read "
-                                      "(convert with openssl or keytool)")
+            raise SecurityConfigError(
+                f"{name}={value}: only PEM key material is read (convert with openssl or keytool)"
+            )
     try:
-        return client_context(props.get("zookeeper.ssl.trustStore.location") or None,
-                              props.get("zookeeper.ssl.keyStore.location") or None,
-                              props.get("zookeeper.ssl.keyStore.password") or None,
-                              _bool(props, "zookeeper.ssl.hostnameVerification", True),
-                              str(props.get("zookeeper.ssl.protocol") or "TLSv1.2"))
+        return client_context(
+            props.get("zookeeper.ssl.trustStore.location") or None,
+            props.get("zookeeper.ssl.keyStore.location") or None,
+            props.get("zookeeper.ssl.keyStore.password") or None,
+            _bool(props, "zookeeper.ssl.hostnameVerification", True),
+            str(props.get("zookeeper.ssl.protocol") or "TLSv1.2"),
+        )
     except ValueError as exc:
         raise SecurityConfigError(f"zookeeper.ssl.protocol: {exc}") from None
     except (OSError, ssl.SSLError) as exc:
-        raise SecurityConfigError("cannot load zookeeper.ssl.keyStore.location / "
-                                  f"zookeeper.ssl.trustStore.location: {exc}") from None
+        raise SecurityConfigError(
+            f"cannot load zookeeper.ssl.keyStore.location / zookeeper.ssl.trustStore.location: {exc}"
+        ) from None
 
 
 def _sasl(props: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -103,11 +118,13 @@ def _sasl(props: Mapping[str, Any]) -> tuple[str, str] | None:
         raise SecurityConfigError(f"java.security.auth.login.config {path}: {exc}") from None
     name = str(props.get("zookeeper.sasl.clientconfig") or "Client")
     section = sections.get(name)
-    if section is None:     # as ZooKeeper's client: no such section, no SASL
+    if section is None:  # as ZooKeeper's client: no such section, no SASL
         return None
     if section.username is None or section.password is None:
-        raise SecurityConfigError(f"java.security.auth.login.config {path}: section {name} needs "
-                                  "username=\"...\" and password=\"...\" (coord speaks DIGEST-MD5 only)")
+        raise SecurityConfigError(
+            f"java.security.auth.login.config {path}: section {name} needs "
+            'username="..." and password="..." (coord speaks DIGEST-MD5 only)'
+        )
     return section.username, section.password
 
 
@@ -119,8 +136,9 @@ def client_security(props: Mapping[str, Any]) -> ClientSecurity:
         raise SecurityConfigError(f"unknown client security settings {unknown} (known: {', '.join(KNOWN)})")
     socket_class = props.get("zookeeper.clientCnxnSocket")
     if socket_class and socket_class not in CNXN_SOCKETS:
-        raise SecurityConfigError(f"zookeeper.clientCnxnSocket={socket_class}: expected one of "
-                                  f"{', '.join(CNXN_SOCKETS)}")
+        raise SecurityConfigError(
+            f"zookeeper.clientCnxnSocket={socket_class}: expected one of {', '.join(CNXN_SOCKETS)}"
+        )
     context = _tls(props)
     login = _sasl(props)
     certificate = context is not None and bool(props.get("zookeeper.ssl.keyStore.location"))

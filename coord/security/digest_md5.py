@@ -17,15 +17,15 @@ password, or accept a response it has not checked in constant time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
-import base64
 from collections.abc import Mapping
 
 REALM = "zk-sasl-md5"
 SERVICE = "zookeeper"
-MAX_RESPONSE = 4096          # RFC 2831 2.1.2: a digest-response is under 4096 bytes
+MAX_RESPONSE = 4096  # RFC 2831 2.1.2: a digest-response is under 4096 bytes
 
 
 class SaslError(Exception):
@@ -55,16 +55,16 @@ def parse_directives(token: bytes) -> dict[str, bytes]:
             break
         eq = token.find(b"=", i)
         if eq < 0:
-            raise SaslError(f"malformed directive {token[i:i + 40]!r}")
+            raise SaslError(f"malformed directive {token[i : i + 40]!r}")
         key = token[i:eq].strip().decode("ascii", "replace").lower()
         i = eq + 1
-        if i < n and token[i:i + 1] == b'"':
+        if i < n and token[i : i + 1] == b'"':
             i += 1
             value = bytearray()
-            while i < n and token[i:i + 1] != b'"':
-                if token[i:i + 1] == b"\\" and i + 1 < n:
+            while i < n and token[i : i + 1] != b'"':
+                if token[i : i + 1] == b"\\" and i + 1 < n:
                     i += 1
-                value += token[i:i + 1]
+                value += token[i : i + 1]
                 i += 1
             if i >= n:
                 raise SaslError(f"unterminated quoted value of {key}")
@@ -81,8 +81,17 @@ def parse_directives(token: bytes) -> dict[str, bytes]:
     return out
 
 
-def _response_hash(user: bytes, realm: bytes, password: bytes, nonce: bytes, cnonce: bytes,
-                   authzid: bytes | None, nc: bytes, qop: bytes, a2: bytes) -> bytes:
+def _response_hash(
+    user: bytes,
+    realm: bytes,
+    password: bytes,
+    nonce: bytes,
+    cnonce: bytes,
+    authzid: bytes | None,
+    nc: bytes,
+    qop: bytes,
+    a2: bytes,
+) -> bytes:
     a1 = _md5(user + b":" + realm + b":" + password) + b":" + nonce + b":" + cnonce
     if authzid:
         a1 += b":" + authzid
@@ -93,8 +102,7 @@ class DigestMD5Server:
     """One server-side exchange. `evaluate(token)` returns the next token to send or
     raises SaslError; once `complete`, `authorization_id` names the user."""
 
-    def __init__(self, users: Mapping[str, str], service: str = SERVICE,
-                 server_name: str = REALM) -> None:
+    def __init__(self, users: Mapping[str, str], service: str = SERVICE, server_name: str = REALM) -> None:
         self._users = users
         self._digest_uri = f"{service}/{server_name}".encode()
         self._nonce = base64.b64encode(os.urandom(24))
@@ -108,18 +116,24 @@ class DigestMD5Server:
         self.step += 1
         if self.step == 1:
             if token:
-                raise SaslError("DIGEST-MD5 starts with an empty client token; this one has "
-                                f"{len(token)} bytes (is the client using another mechanism?)")
-            return (b'realm="' + REALM.encode() + b'",nonce=' + _quote(self._nonce) +
-                    b',qop="auth",charset=utf-8,algorithm=md5-sess')
+                raise SaslError(
+                    "DIGEST-MD5 starts with an empty client token; this one has "
+                    f"{len(token)} bytes (is the client using another mechanism?)"
+                )
+            return (
+                b'realm="'
+                + REALM.encode()
+                + b'",nonce='
+                + _quote(self._nonce)
+                + b',qop="auth",charset=utf-8,algorithm=md5-sess'
+            )
         return self._check(token)
 
     def _check(self, token: bytes) -> bytes:
         if len(token) >= MAX_RESPONSE:
             raise SaslError(f"a {len(token)}-byte digest-response (RFC 2831 limit {MAX_RESPONSE})")
         d = parse_directives(token)
-        missing = [k for k in ("username", "nonce", "cnonce", "nc", "response", "digest-uri")
-                   if k not in d]
+        missing = [k for k in ("username", "nonce", "cnonce", "nc", "response", "digest-uri") if k not in d]
         if missing:
             raise SaslError(f"digest-response lacks {', '.join(missing)}")
         if not hmac.compare_digest(d["nonce"], self._nonce):
@@ -139,16 +153,32 @@ class DigestMD5Server:
         password = self._users.get(user)
         authzid = d.get("authzid")
         # A wrong user and a wrong password look the same to the client (no user probing).
-        expect = _response_hash(d["username"], realm, (password or "").encode(
-            "utf-8" if utf8 else "latin-1", "replace"), d["nonce"], d["cnonce"], authzid,
-            d["nc"], qop, b"AUTHENTICATE:" + self._digest_uri)
+        expect = _response_hash(
+            d["username"],
+            realm,
+            (password or "").encode("utf-8" if utf8 else "latin-1", "replace"),
+            d["nonce"],
+            d["cnonce"],
+            authzid,
+            d["nc"],
+            qop,
+            b"AUTHENTICATE:" + self._digest_uri,
+        )
         if password is None or not hmac.compare_digest(expect, d["response"].lower()):
             raise SaslError(f"wrong username or password (user {user!r})")
         if authzid and authzid.decode("utf-8", "replace") != user:
             raise SaslError(f"user {user!r} may not act as {authzid!r}")
-        rspauth = _response_hash(d["username"], realm, password.encode(
-            "utf-8" if utf8 else "latin-1"), d["nonce"], d["cnonce"], authzid, d["nc"], qop,
-            b":" + self._digest_uri)
+        rspauth = _response_hash(
+            d["username"],
+            realm,
+            password.encode("utf-8" if utf8 else "latin-1"),
+            d["nonce"],
+            d["cnonce"],
+            authzid,
+            d["nc"],
+            qop,
+            b":" + self._digest_uri,
+        )
         self.complete = True
         self.authorization_id = user
         return b"rspauth=" + rspauth
@@ -158,8 +188,7 @@ class DigestMD5Client:
     """The client side (coord's quorum learners use it): `evaluate(challenge)` from an
     empty start; complete once the server's rspauth checked out."""
 
-    def __init__(self, username: str, password: str, service: str = SERVICE,
-                 server_name: str = REALM) -> None:
+    def __init__(self, username: str, password: str, service: str = SERVICE, server_name: str = REALM) -> None:
         self._user = username.encode()
         self._password = password.encode()
         self._digest_uri = f"{service}/{server_name}".encode()
@@ -183,7 +212,18 @@ class DigestMD5Client:
         args = (self._user, realm, self._password, d["nonce"], cnonce, None, b"00000001", b"auth")
         self._expect = _response_hash(*args, b":" + self._digest_uri)
         response = _response_hash(*args, b"AUTHENTICATE:" + self._digest_uri)
-        return (b"charset=utf-8,username=" + _quote(self._user) + b",realm=" + _quote(realm) +
-                b",nonce=" + _quote(d["nonce"]) + b",nc=00000001,cnonce=" + _quote(cnonce) +
-                b',digest-uri=' + _quote(self._digest_uri) + b",maxbuf=65536,response=" +
-                response + b",qop=auth")
+        return (
+            b"charset=utf-8,username="
+            + _quote(self._user)
+            + b",realm="
+            + _quote(realm)
+            + b",nonce="
+            + _quote(d["nonce"])
+            + b",nc=00000001,cnonce="
+            + _quote(cnonce)
+            + b",digest-uri="
+            + _quote(self._digest_uri)
+            + b",maxbuf=65536,response="
+            + response
+            + b",qop=auth"
+        )

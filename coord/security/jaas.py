@@ -55,7 +55,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise JaasError(f"unexpected {text[pos:pos + 20]!r} at offset {pos}")
+            raise JaasError(f"unexpected {text[pos : pos + 20]!r} at offset {pos}")
         pos = m.end()
         if m.group(1) is not None:
             out.append(("str", re.sub(r"\\(.)", r"\1", m.group(1))))
@@ -85,11 +85,10 @@ def parse_jaas(text: str) -> dict[str, JaasSection]:
         expect("sym", "{")
         while i < len(toks) and toks[i] != ("sym", "}"):
             section.modules.append(expect("word"))
-            expect("word")                     # required | requisite | sufficient | optional
+            expect("word")  # required | requisite | sufficient | optional
             while i < len(toks) and toks[i] != ("sym", ";"):
                 if toks[i] == ("sym", "}"):
-                    raise JaasError(f"section {section.name}: a login module's options must "
-                                    "end with ';'")
+                    raise JaasError(f"section {section.name}: a login module's options must end with ';'")
                 key = expect("word")
                 expect("sym", "=")
                 kind, value = toks[i] if i < len(toks) else ("", "")

@@ -30,13 +30,14 @@ CLIENT_AUTH = ("need", "want", "none")
 @dataclass(frozen=True)
 class TlsSettings:
     """One side's TLS material: the client port's `ssl.*` or the quorum's `ssl.quorum.*`."""
+
     keystore: Path
     keystore_password: str | None = None
     truststore: Path | None = None
-    client_auth: str = "need"               # need | want | none
-    protocol: str = "TLSv1.2"               # the lowest version accepted
+    client_auth: str = "need"  # need | want | none
+    protocol: str = "TLSv1.2"  # the lowest version accepted
     ciphers: str | None = None
-    hostname_verification: bool = True      # quorum: the peer's certificate names its host
+    hostname_verification: bool = True  # quorum: the peer's certificate names its host
     handshake_timeout: float = 10.0
 
 
@@ -46,29 +47,52 @@ class SecuritySettings:
     client_tls: TlsSettings | None = None
     ssl_quorum: bool = False
     quorum_tls: TlsSettings | None = None
-    super_digest: tuple[str, str] | None = None     # ("super", base64 sha1)
-    super_user: str | None = None                    # zookeeper.superUser (a SASL id)
-    sasl_users: dict[str, str] | None = None         # JAAS Server section's user_<name>
-    enforce_schemes: tuple[str, ...] = ()            # authentication every session needs
+    super_digest: tuple[str, str] | None = None  # ("super", base64 sha1)
+    super_user: str | None = None  # zookeeper.superUser (a SASL id)
+    sasl_users: dict[str, str] | None = None  # JAAS Server section's user_<name>
+    enforce_schemes: tuple[str, ...] = ()  # authentication every session needs
     quorum_sasl: bool = False
     quorum_learner: JaasSection | None = None
     quorum_server_users: dict[str, str] = field(default_factory=dict)
 
 
-_TLS_KEYS = ("keyStore.location", "keyStore.password", "keyStore.type", "trustStore.location",
-             "trustStore.password", "trustStore.type", "clientAuth", "protocol",
-             "enabledProtocols", "ciphersuites", "hostnameVerification",
-             "handshakeDetectionTimeoutMillis")
-KNOWN = frozenset({
-    "secureClientPort", "sslQuorum", "zookeeper.DigestAuthenticationProvider.superDigest",
-    "zookeeper.superUser", "enforce.auth.enabled", "enforce.auth.schemes",
-    "zookeeper.sessionRequireClientSASLAuth", "requireClientAuthScheme",
-    "quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl",
-    "quorum.auth.learner.saslLoginContext", "quorum.auth.server.saslLoginContext",
-    "zookeeper.authProvider.sasl", "zookeeper.authProvider.x509", "serverCnxnFactory",
-    "zookeeper.serverCnxnFactory",
-    *(f"ssl.{k}" for k in _TLS_KEYS), *(f"ssl.quorum.{k}" for k in _TLS_KEYS),
-})
+_TLS_KEYS = (
+    "keyStore.location",
+    "keyStore.password",
+    "keyStore.type",
+    "trustStore.location",
+    "trustStore.password",
+    "trustStore.type",
+    "clientAuth",
+    "protocol",
+    "enabledProtocols",
+    "ciphersuites",
+    "hostnameVerification",
+    "handshakeDetectionTimeoutMillis",
+)
+KNOWN = frozenset(
+    {
+        "secureClientPort",
+        "sslQuorum",
+        "zookeeper.DigestAuthenticationProvider.superDigest",
+        "zookeeper.superUser",
+        "enforce.auth.enabled",
+        "enforce.auth.schemes",
+        "zookeeper.sessionRequireClientSASLAuth",
+        "requireClientAuthScheme",
+        "quorum.auth.enableSasl",
+        "quorum.auth.learnerRequireSasl",
+        "quorum.auth.serverRequireSasl",
+        "quorum.auth.learner.saslLoginContext",
+        "quorum.auth.server.saslLoginContext",
+        "zookeeper.authProvider.sasl",
+        "zookeeper.authProvider.x509",
+        "serverCnxnFactory",
+        "zookeeper.serverCnxnFactory",
+        *(f"ssl.{k}" for k in _TLS_KEYS),
+        *(f"ssl.quorum.{k}" for k in _TLS_KEYS),
+    }
+)
 # Accepted for copy-paste compatibility with a zoo.cfg; Java class names mean nothing here.
 _IGNORED = ("zookeeper.authProvider.", "serverCnxnFactory", "zookeeper.serverCnxnFactory")
 
@@ -103,10 +127,12 @@ def _tls(props: dict[str, str], prefix: str, quorum: bool) -> TlsSettings | None
         return None
     for kind in ("keyStore.type", "trustStore.type"):
         if (get(kind) or "PEM").upper() != "PEM":
-            raise SecurityConfigError(f"{prefix}{kind}={get(kind)}: only PEM files are supported "
-                                      "(convert a JKS/PKCS12 store with openssl or keytool)")
-    paths = [Path(keystore)] + ([Path(get("trustStore.location"))]
-                                 if get("trustStore.location") else [])
+            raise SecurityConfigError(
+                f"{prefix}{kind}={get(kind)}: only PEM files are supported "
+                "(convert a JKS/PKCS12 store with openssl or keytool)"
+            )
+    truststore_location = get("trustStore.location")
+    paths = [Path(keystore)] + ([Path(truststore_location)] if truststore_location else [])
     for path in paths:
         if not path.is_file():
             raise SecurityConfigError(f"{prefix}: {path} is not a readable file")
@@ -115,16 +141,25 @@ def _tls(props: dict[str, str], prefix: str, quorum: bool) -> TlsSettings | None
         raise SecurityConfigError(f"{prefix}clientAuth={client_auth}: expected need, want or none")
     truststore = paths[1] if len(paths) > 1 else None
     if client_auth != "none" and truststore is None:
-        raise SecurityConfigError(f"{prefix}clientAuth={client_auth} needs "
-                                  f"{prefix}trustStore.location (the CAs client certificates "
-                                  "must chain to); set clientAuth=none to take any client")
+        raise SecurityConfigError(
+            f"{prefix}clientAuth={client_auth} needs "
+            f"{prefix}trustStore.location (the CAs client certificates "
+            "must chain to); set clientAuth=none to take any client"
+        )
     protocol = get("protocol") or "TLSv1.2"
     if protocol not in ("TLSv1.2", "TLSv1.3", "TLS"):
         raise SecurityConfigError(f"{prefix}protocol={protocol}: expected TLSv1.2 or TLSv1.3")
     timeout_ms = int(get("handshakeDetectionTimeoutMillis") or 10000)
-    return TlsSettings(Path(keystore), get("keyStore.password"), truststore, client_auth,
-                       "TLSv1.2" if protocol == "TLS" else protocol, get("ciphersuites"),
-                       _bool(props, prefix + "hostnameVerification", True), timeout_ms / 1000)
+    return TlsSettings(
+        Path(keystore),
+        get("keyStore.password"),
+        truststore,
+        client_auth,
+        "TLSv1.2" if protocol == "TLS" else protocol,
+        get("ciphersuites"),
+        _bool(props, prefix + "hostnameVerification", True),
+        timeout_ms / 1000,
+    )
 
 
 def _super_digest(value: str | None) -> tuple[str, str] | None:
@@ -136,9 +171,11 @@ def _super_digest(value: str | None) -> tuple[str, str] | None:
     except ValueError:
         ok = False
     if not ok:
-        raise SecurityConfigError("zookeeper.DigestAuthenticationProvider.superDigest must be "
-                                  "user:base64(sha1(user:password)), as DigestAuthenticationProvider"
-                                  " prints it")
+        raise SecurityConfigError(
+            "zookeeper.DigestAuthenticationProvider.superDigest must be "
+            "user:base64(sha1(user:password)), as DigestAuthenticationProvider"
+            " prints it"
+        )
     return (user, digest)
 
 
@@ -162,41 +199,50 @@ def parse_settings(values: dict[str, Any], jaas_config: Path | None = None) -> S
     port = props.get("secureClientPort")
     client_tls = _tls(props, "ssl.", quorum=False)
     if port is not None and client_tls is None:
-        raise SecurityConfigError("secureClientPort needs ssl.keyStore.location (a PEM file with "
-                                  "the server's key and certificate)")
+        raise SecurityConfigError(
+            "secureClientPort needs ssl.keyStore.location (a PEM file with the server's key and certificate)"
+        )
     ssl_quorum = _bool(props, "sslQuorum")
     quorum_tls = _tls(props, "ssl.quorum.", quorum=True)
     if ssl_quorum and quorum_tls is None:
-        raise SecurityConfigError("sslQuorum=true needs ssl.quorum.keyStore.location and "
-                                  "ssl.quorum.trustStore.location")
+        raise SecurityConfigError(
+            "sslQuorum=true needs ssl.quorum.keyStore.location and ssl.quorum.trustStore.location"
+        )
     sections = _jaas(jaas_config)
     server = sections.get("Server")
     schemes: tuple[str, ...] = ()
     if _bool(props, "enforce.auth.enabled"):
-        schemes = tuple(s.strip() for s in props.get("enforce.auth.schemes", "").split(",")
-                        if s.strip())
+        schemes = tuple(s.strip() for s in props.get("enforce.auth.schemes", "").split(",") if s.strip())
         if not schemes:
             raise SecurityConfigError("enforce.auth.enabled=true needs enforce.auth.schemes")
-    if _bool(props, "zookeeper.sessionRequireClientSASLAuth") or \
-            props.get("requireClientAuthScheme", "").strip() == "sasl":
+    if (
+        _bool(props, "zookeeper.sessionRequireClientSASLAuth")
+        or props.get("requireClientAuthScheme", "").strip() == "sasl"
+    ):
         schemes = tuple(dict.fromkeys((*schemes, "sasl")))
     if "sasl" in schemes and (server is None or not server.users):
-        raise SecurityConfigError("SASL is required but the JAAS file has no Server section "
-                                  "with user_<name>=\"password\" entries (jaas_config)")
+        raise SecurityConfigError(
+            'SASL is required but the JAAS file has no Server section with user_<name>="password" entries (jaas_config)'
+        )
     quorum_sasl = _bool(props, "quorum.auth.enableSasl")
     learner = sections.get(props.get("quorum.auth.learner.saslLoginContext", "QuorumLearner"))
     qserver = sections.get(props.get("quorum.auth.server.saslLoginContext", "QuorumServer"))
-    if quorum_sasl and (learner is None or learner.username is None or qserver is None
-                        or not qserver.users):
-        raise SecurityConfigError("quorum.auth.enableSasl=true needs QuorumServer (user_<name>) "
-                                  "and QuorumLearner (username, password) sections in the JAAS "
-                                  "file (jaas_config)")
+    if quorum_sasl and (learner is None or learner.username is None or qserver is None or not qserver.users):
+        raise SecurityConfigError(
+            "quorum.auth.enableSasl=true needs QuorumServer (user_<name>) "
+            "and QuorumLearner (username, password) sections in the JAAS "
+            "file (jaas_config)"
+        )
     return SecuritySettings(
         secure_client_port=int(port) if port is not None else None,
-        client_tls=client_tls, ssl_quorum=ssl_quorum, quorum_tls=quorum_tls if ssl_quorum else None,
+        client_tls=client_tls,
+        ssl_quorum=ssl_quorum,
+        quorum_tls=quorum_tls if ssl_quorum else None,
         super_digest=_super_digest(props.get("zookeeper.DigestAuthenticationProvider.superDigest")),
         super_user=props.get("zookeeper.superUser"),
         sasl_users=dict(server.users) if server is not None and server.users else None,
-        enforce_schemes=schemes, quorum_sasl=quorum_sasl,
+        enforce_schemes=schemes,
+        quorum_sasl=quorum_sasl,
         quorum_learner=learner if quorum_sasl else None,
-        quorum_server_users=dict(qserver.users) if quorum_sasl and qserver else {})
+        quorum_server_users=dict(qserver.users) if quorum_sasl and qserver else {},
+    )

@@ -48,9 +48,13 @@ def quorum_client_context(tls: TlsSettings) -> ssl.SSLContext:
     return ctx
 
 
-def client_context(truststore: str | None, keystore: str | None = None,
-                   keystore_password: str | None = None, hostname_verification: bool = True,
-                   protocol: str = "TLSv1.2") -> ssl.SSLContext:
+def client_context(
+    truststore: str | None,
+    keystore: str | None = None,
+    keystore_password: str | None = None,
+    hostname_verification: bool = True,
+    protocol: str = "TLSv1.2",
+) -> ssl.SSLContext:
     """A session client's context: the server's certificate must chain to `truststore`
     (the system CAs without one) and name the host dialed unless hostname_verification is
     off; `keystore` (PEM key and chain in one file) is shown when the server asks for a
@@ -71,8 +75,14 @@ def client_context(truststore: str | None, keystore: str | None = None,
     return ctx
 
 
-_RDN_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
-              "countryName": "C", "localityName": "L", "stateOrProvinceName": "ST"}
+_RDN_NAMES = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+}
 
 
 def subject_of(peercert: dict[str, Any] | None) -> str | None:
@@ -80,5 +90,4 @@ def subject_of(peercert: dict[str, Any] | None) -> str | None:
     most specific first, e.g. CN=alice,O=example), or None without a certificate."""
     if not peercert or not peercert.get("subject"):
         return None
-    return ",".join(f"{_RDN_NAMES.get(k, k)}={v}" for rdn in reversed(peercert["subject"])
-                    for k, v in rdn)
+    return ",".join(f"{_RDN_NAMES.get(k, k)}={v}" for rdn in reversed(peercert["subject"]) for k, v in rdn)

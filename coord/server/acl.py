@@ -22,7 +22,7 @@ from coord.protocol.opcodes import Perms
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/(\d{1,2}))?$")
 
 Ids = list[tuple[str, str]]
-SUPER = ("super", "")      # never stored in an ACL: it passes every check
+SUPER = ("super", "")  # never stored in an ACL: it passes every check
 
 
 class AclError(Exception):
@@ -52,14 +52,17 @@ def fixup_acl(acl: list | None, ids: Ids) -> list[list[Any]]:
         scheme, ident = scheme or "", ident or ""
         if scheme == "auth":
             if not authenticated:
-                raise AclError(ErrorCode.INVALIDACL,
-                               "the auth scheme needs an authenticated connection "
-                               "(digest auth, SASL or a client certificate)")
+                raise AclError(
+                    ErrorCode.INVALIDACL,
+                    "the auth scheme needs an authenticated connection (digest auth, SASL or a client certificate)",
+                )
             expanded = [[perms, s, i] for s, i in authenticated]
-        elif (scheme == "world" and ident == "anyone") or \
-                (scheme == "digest" and ident.count(":") == 1) or \
-                (scheme == "ip" and _valid_ip(ident)) or \
-                (scheme in ("sasl", "x509") and ident):
+        elif (
+            (scheme == "world" and ident == "anyone")
+            or (scheme == "digest" and ident.count(":") == 1)
+            or (scheme == "ip" and _valid_ip(ident))
+            or (scheme in ("sasl", "x509") and ident)
+        ):
             expanded = [[perms, scheme, ident]]
         else:
             raise AclError(ErrorCode.INVALIDACL, f"invalid ACL id {scheme}:{ident}")

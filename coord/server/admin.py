@@ -28,9 +28,9 @@ NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 
 @dataclass(frozen=True)
 class Command:
-    names: tuple[str, ...]                      # primary name first, then aliases
+    names: tuple[str, ...]  # primary name first, then aliases
     run: Callable[[Source, int], Body]
-    needs_server: bool = True                   # ZooKeeper's CommandBase.serverRequired
+    needs_server: bool = True  # ZooKeeper's CommandBase.serverRequired
 
 
 def _reset_connections(src: Source, _now: int) -> Body:
@@ -45,15 +45,17 @@ def _reset_stats(src: Source, _now: int) -> Body:
 
 
 def _srvr(src: Source, now: int) -> Body:
-    return {"version": VERSION, "read_only": False,
-            "server_stats": info.server_stats(src, now),
-            "client_response": info.client_response(src),
-            "node_count": src.tree.node_count()}
+    return {
+        "version": VERSION,
+        "read_only": False,
+        "server_stats": info.server_stats(src, now),
+        "client_response": info.client_response(src),
+        "node_count": src.tree.node_count(),
+    }
 
 
 def _stats(src: Source, now: int) -> Body:
-    return {**_srvr(src, now), "connections": [c.info(False) for c in src.connections],
-            "secure_connections": []}
+    return {**_srvr(src, now), "connections": [c.info(False) for c in src.connections], "secure_connections": []}
 
 
 def _leader(src: Source, _now: int) -> Body:
@@ -66,12 +68,15 @@ def _leader(src: Source, _now: int) -> Body:
 
 def _voting_view(src: Source, _now: int) -> Body:
     config = src.config
-    view = {str(sid): {"server_addresses": [f"{host}:{qport}"],
-                       "election_addresses": [f"{host}:{eport}"],
-                       "client_address": f"{config.host}:{config.client_port}"
-                       if sid == config.server_id else "",
-                       "learner_type": "participant"}
-            for sid, (host, qport, eport) in config.ensemble.items()}
+    view = {
+        str(sid): {
+            "server_addresses": [f"{host}:{qport}"],
+            "election_addresses": [f"{host}:{eport}"],
+            "client_address": f"{config.host}:{config.client_port}" if sid == config.server_id else "",
+            "learner_type": "participant",
+        }
+        for sid, (host, qport, eport) in config.ensemble.items()
+    }
     return {"current_config": view}
 
 
@@ -90,10 +95,11 @@ def _dump(src: Source, _now: int) -> Body:
     them) and ephemeral paths by owner."""
     tracker = getattr(src, "tracker", None)
     buckets = {} if tracker is None else tracker.buckets
-    by_expiry = {str(t): sorted(sid & info.U64 for sid in sids)
-                 for t, sids in sorted(buckets.items())}
-    return {"expiry_time_to_session_ids": by_expiry,
-            "session_id_to_ephemeral_paths": {str(k): v for k, v in info.ephemerals(src).items()}}
+    by_expiry = {str(t): sorted(sid & info.U64 for sid in sids) for t, sids in sorted(buckets.items())}
+    return {
+        "expiry_time_to_session_ids": by_expiry,
+        "session_id_to_ephemeral_paths": {str(k): v for k, v in info.ephemerals(src).items()},
+    }
 
 
 def _watch_summary(src: Source, _now: int) -> Body:
@@ -102,13 +108,17 @@ def _watch_summary(src: Source, _now: int) -> Body:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command(("configuration", "conf", "config"),
-            lambda s, _n: {json: v if isinstance(v, int) else str(v)
-                           for _, json, v in info.configuration(s) if json is not None}),
+    Command(
+        ("configuration", "conf", "config"),
+        lambda s, _n: {
+            json: v if isinstance(v, int) else str(v) for _, json, v in info.configuration(s) if json is not None
+        },
+    ),
     Command(("connection_stat_reset", "crst"), _reset_connections),
-    Command(("connections", "cons"),
-            lambda s, _n: {"connections": [c.info(True) for c in s.connections],
-                           "secure_connections": []}),
+    Command(
+        ("connections", "cons"),
+        lambda s, _n: {"connections": [c.info(True) for c in s.connections], "secure_connections": []},
+    ),
     Command(("dirs",), _dirs),
     Command(("dump",), _dump),
     Command(("environment", "env", "envi"), lambda _s, _n: dict(info.environment()), False),
@@ -122,11 +132,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(("stats", "stat"), _stats),
     Command(("stat_reset", "srst"), _reset_stats),
     Command(("voting_view",), _voting_view),
-    Command(("watches", "wchc"),
-            lambda s, _n: {"session_id_to_watched_paths":
-                           {str(k): v for k, v in info.watches_by_session(s).items()}}),
-    Command(("watches_by_path", "wchp"),
-            lambda s, _n: {"path_to_session_ids": info.watches_by_path(s)}),
+    Command(
+        ("watches", "wchc"),
+        lambda s, _n: {"session_id_to_watched_paths": {str(k): v for k, v in info.watches_by_session(s).items()}},
+    ),
+    Command(("watches_by_path", "wchp"), lambda s, _n: {"path_to_session_ids": info.watches_by_path(s)}),
     Command(("watch_summary", "wchs"), _watch_summary),
 )
 BY_NAME: dict[str, Command] = {name: cmd for cmd in COMMANDS for name in cmd.names}

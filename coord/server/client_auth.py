@@ -29,8 +29,7 @@ Ids = list[tuple[str, str]]
 
 
 class ClientAuth:
-    def __init__(self, settings: SecuritySettings, address: str,
-                 certificate_subject: str | None = None) -> None:
+    def __init__(self, settings: SecuritySettings, address: str, certificate_subject: str | None = None) -> None:
         self.settings = settings
         self.address = address
         self.auth_ids: Ids = []

@@ -14,18 +14,27 @@ from typing import Any
 
 from coord.security.settings import SecurityConfigError, parse_settings
 
-
 # zoo.cfg's names for our keys, accepted in a TOML file beside ours: quoted
 # ("metricsProvider.httpPort" = 7000) or as tables ([coord.metricsProvider] httpPort = 7000).
 ZOOKEEPER_NAMES = {
-    "clientPort": "client_port", "clientPortAddress": "host", "dataDir": "data_dir",
-    "tickTime": "tick_ms", "minSessionTimeout": "min_session_timeout_ms",
-    "maxSessionTimeout": "max_session_timeout_ms", "jute.maxbuffer": "max_buffer",
-    "snapCount": "snap_count", "initLimit": "init_limit", "syncLimit": "sync_limit",
-    "extendedTypesEnabled": "extended_types", "4lw.commands.whitelist": "four_letter_whitelist",
-    "metricsProvider.httpPort": "metrics_port", "metricsProvider.httpHost": "metrics_host",
-    "admin.serverPort": "admin_port", "admin.serverAddress": "admin_host",
-    "maxClientCnxns": "max_client_cnxns", "globalOutstandingLimit": "global_outstanding_limit",
+    "clientPort": "client_port",
+    "clientPortAddress": "host",
+    "dataDir": "data_dir",
+    "tickTime": "tick_ms",
+    "minSessionTimeout": "min_session_timeout_ms",
+    "maxSessionTimeout": "max_session_timeout_ms",
+    "jute.maxbuffer": "max_buffer",
+    "snapCount": "snap_count",
+    "initLimit": "init_limit",
+    "syncLimit": "sync_limit",
+    "extendedTypesEnabled": "extended_types",
+    "4lw.commands.whitelist": "four_letter_whitelist",
+    "metricsProvider.httpPort": "metrics_port",
+    "metricsProvider.httpHost": "metrics_host",
+    "admin.serverPort": "admin_port",
+    "admin.serverAddress": "admin_host",
+    "maxClientCnxns": "max_client_cnxns",
+    "globalOutstandingLimit": "global_outstanding_limit",
     "zookeeper.nio.sessionlessCnxnTimeout": "sessionless_cnxn_timeout_ms",
 }
 
@@ -62,25 +71,25 @@ class ServerConfig:
     # 0 = ZooKeeper's default of 2 x / 20 x tickTime
     min_session_timeout_ms: int = 0
     max_session_timeout_ms: int = 0
-    max_buffer: int = 0xFFFFF                 # jute.maxbuffer: the largest frame accepted
-    max_data_bytes: int = 1 << 20             # largest znode data
-    snap_count: int = 10000                   # txns between snapshots
-    container_check_ms: int = 60000           # container / TTL cleanup period
-    extended_types: bool = True               # TTL nodes (ZooKeeper: off by default)
-    four_letter_whitelist: str = "srvr"       # 4lw.commands.whitelist: "*" or words (srvr always)
-    max_client_cnxns: int = 60                # maxClientCnxns: connections per client address, 0 = any
-    global_outstanding_limit: int = 1000      # globalOutstandingLimit: unanswered requests, all clients
+    max_buffer: int = 0xFFFFF  # jute.maxbuffer: the largest frame accepted
+    max_data_bytes: int = 1 << 20  # largest znode data
+    snap_count: int = 10000  # txns between snapshots
+    container_check_ms: int = 60000  # container / TTL cleanup period
+    extended_types: bool = True  # TTL nodes (ZooKeeper: off by default)
+    four_letter_whitelist: str = "srvr"  # 4lw.commands.whitelist: "*" or words (srvr always)
+    max_client_cnxns: int = 60  # maxClientCnxns: connections per client address, 0 = any
+    global_outstanding_limit: int = 1000  # globalOutstandingLimit: unanswered requests, all clients
     sessionless_cnxn_timeout_ms: int = 10000  # zookeeper.nio.sessionlessCnxnTimeout: until ConnectRequest
     # The ensemble: "1=host:quorumPort:electionPort,2=..." (ZooKeeper's server.N lines)
     # or a TOML table {"1" = "host:quorumPort:electionPort", ...}; empty = standalone.
     peers: str | dict[str, str] | list[str] = field(default_factory=list)
-    init_limit: int = 10                      # ticks a member may take to join a leader
-    sync_limit: int = 5                       # ticks of silence before giving up on a peer
+    init_limit: int = 10  # ticks a member may take to join a leader
+    sync_limit: int = 5  # ticks of silence before giving up on a peer
     # HTTP ports, each off (None) unless set; 0 = any free port. Hosts default to `host`.
-    metrics_port: int | None = None           # metricsProvider.httpPort: GET /metrics
-    metrics_host: str | None = None           # metricsProvider.httpHost
-    admin_port: int | None = None             # admin.serverPort: GET /commands/<name>
-    admin_host: str | None = None             # admin.serverAddress
+    metrics_port: int | None = None  # metricsProvider.httpPort: GET /metrics
+    metrics_host: str | None = None  # metricsProvider.httpHost
+    admin_port: int | None = None  # admin.serverPort: GET /commands/<name>
+    admin_host: str | None = None  # admin.serverAddress
     # TLS and SASL by ZooKeeper's names (secureClientPort, ssl.keyStore.location, sslQuorum,
     # ...; see coord.security.settings) and the JAAS file with the SASL users.
     security: dict[str, Any] = field(default_factory=dict)
@@ -153,7 +162,7 @@ class ServerConfig:
         if unknown:
             raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "security" in given:   # -D NAME=VALUE flags add to (and win over) the file's table
+        if "security" in given:  # -D NAME=VALUE flags add to (and win over) the file's table
             given["security"] = {**doc.get("security", {}), **given["security"]}
         return cls(**{**doc, **given})
 

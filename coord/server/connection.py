@@ -36,37 +36,62 @@ from coord.protocol.errors import ErrorCode
 from coord.protocol.framing import FrameError, FrameReader
 from coord.protocol.jute import JuteReader, JuteWriter, MarshallingError
 from coord.protocol.opcodes import NOTIFICATION_XID, KeeperState, OpCode
-from coord.server import fourletter
+from coord.security.digest_md5 import SaslError
+from coord.security.tls import subject_of
+from coord.server import fourletter, reads
 from coord.server import prep as P
-from coord.server import reads
+from coord.server.client_auth import ClientAuth
 from coord.server.clock import mono_ms, now_ms
 from coord.server.sessions import SessionTracker, negotiate_timeout
 from coord.server.throttle import OutstandingLimit
 from coord.server.txn import Applied, Txn
-from coord.server.client_auth import ClientAuth
-from coord.security.digest_md5 import SaslError
-from coord.security.tls import subject_of
 
 log = logging.getLogger("coord.server.connection")
 
-MAX_SLOTS = 1000            # pause reading beyond this many unanswered requests
+MAX_SLOTS = 1000  # pause reading beyond this many unanswered requests
 _OPCODES: dict[int, OpCode] = {int(op): op for op in OpCode}
-READ_OPS = frozenset({OpCode.exists, OpCode.getData, OpCode.getChildren, OpCode.getChildren2,
-                      OpCode.getACL, OpCode.sync, OpCode.getEphemerals,
-                      OpCode.getAllChildrenNumber, OpCode.checkWatches, OpCode.removeWatches,
-                      OpCode.addWatch, OpCode.setWatches, OpCode.setWatches2, OpCode.whoAmI,
-                      OpCode.multiRead, OpCode.ping, OpCode.auth})
-WRITE_OPS = frozenset({OpCode.create, OpCode.create2, OpCode.createContainer, OpCode.createTTL,
-                       OpCode.delete, OpCode.setData, OpCode.setACL, OpCode.multi})
+READ_OPS = frozenset(
+    {
+        OpCode.exists,
+        OpCode.getData,
+        OpCode.getChildren,
+        OpCode.getChildren2,
+        OpCode.getACL,
+        OpCode.sync,
+        OpCode.getEphemerals,
+        OpCode.getAllChildrenNumber,
+        OpCode.checkWatches,
+        OpCode.removeWatches,
+        OpCode.addWatch,
+        OpCode.setWatches,
+        OpCode.setWatches2,
+        OpCode.whoAmI,
+        OpCode.multiRead,
+        OpCode.ping,
+        OpCode.auth,
+    }
+)
+WRITE_OPS = frozenset(
+    {
+        OpCode.create,
+        OpCode.create2,
+        OpCode.createContainer,
+        OpCode.createTTL,
+        OpCode.delete,
+        OpCode.setData,
+        OpCode.setACL,
+        OpCode.multi,
+    }
+)
 
 
 class Slot:
     """One request's place in the reply order; `update` says whether its latency counts
     as ZooKeeper's updatelatency (a transaction) or readlatency."""
+
     __slots__ = ("data", "run", "received", "update")
 
-    def __init__(self, received: int, run: Callable[[], bytes | None] | None = None,
-                 update: bool = False) -> None:
+    def __init__(self, received: int, run: Callable[[], bytes | None] | None = None, update: bool = False) -> None:
         self.data: bytes | None = None
         self.run = run
         self.received = received
@@ -79,14 +104,21 @@ class Host(fourletter.Source, Protocol):
     tracker: SessionTracker
     outstanding_limit: OutstandingLimit
     session_conns: dict[int, Any]
+    connections: list[Connection]
 
     def new_session(self, timeout: int, on_applied: Applied) -> tuple[int, bytes]: ...
     def session_valid(self, sid: int, password: bytes) -> bool: ...
     def touch_session(self, sid: int, now: int, timeout: int | None = None) -> bool: ...
     def close_session(self, sid: int, on_applied: Applied | None = None) -> None: ...
     def sync(self, done: Callable[[], None]) -> None: ...
-    def write(self, session: int, op: tuple, ids: list[tuple[str, str]], now: int,
-              done: Callable[[P.Prepared, list[Any]], None]) -> None: ...
+    def write(
+        self,
+        session: int,
+        op: tuple,
+        ids: list[tuple[str, str]],
+        now: int,
+        done: Callable[[P.Prepared, list[Any]], None],
+    ) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -95,7 +127,7 @@ class Connection(asyncio.Protocol):
         self.reader = FrameReader(server.config.max_buffer)
         self.transport: asyncio.Transport | None = None
         self.peer = ("?", 0)
-        self.state = "new"          # new -> connecting -> open -> closed
+        self.state = "new"  # new -> connecting -> open -> closed
         self.session_id = 0
         self.timeout = 0
         self.old_client = False
@@ -114,13 +146,14 @@ class Connection(asyncio.Protocol):
         self.last_cxid, self.last_zxid, self.last_latency = 0, 0, 0
         self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
         self._sessionless_timer: asyncio.TimerHandle | None = None
-        self.unread: deque[bytes] = deque()   # frames read, not handled while paused
+        self.unread: deque[bytes] = deque()  # frames read, not handled while paused
         self.taking = False
 
     # -- asyncio callbacks ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a stream server's (TLS ones too)
+        self.transport = transport
         self.peer = transport.get_extra_info("peername") or ("?", 0)
         limit = self.server.config.max_client_cnxns
         if limit and sum(1 for c in self.server.connections if c.peer[0] == self.peer[0]) >= limit:
@@ -129,15 +162,20 @@ class Connection(asyncio.Protocol):
             transport.abort()
             return
         self.server.connections.append(self)
-        self.auth = ClientAuth(self.server.config.security_settings, str(self.peer[0]),
-                               subject_of(transport.get_extra_info("peercert")))
+        self.auth = ClientAuth(
+            self.server.config.security_settings, str(self.peer[0]), subject_of(transport.get_extra_info("peercert"))
+        )
         self._sessionless_timer = asyncio.get_running_loop().call_later(
-            self.server.config.sessionless_cnxn_timeout_ms / 1000, self._sessionless_expired)
+            self.server.config.sessionless_cnxn_timeout_ms / 1000, self._sessionless_expired
+        )
 
     def _sessionless_expired(self) -> None:
         if self.state == "new":
-            log.info("closing %s:%s: no ConnectRequest within %d ms", *self.peer[:2],
-                     self.server.config.sessionless_cnxn_timeout_ms)
+            log.info(
+                "closing %s:%s: no ConnectRequest within %d ms",
+                *self.peer[:2],
+                self.server.config.sessionless_cnxn_timeout_ms,
+            )
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -171,8 +209,11 @@ class Connection(asyncio.Protocol):
             if len(self.prefix) < 4:
                 return
             if self.prefix[0] == 0x16 and self.prefix[1] == 0x03:
-                log.info("closing %s:%s: a TLS handshake on the plaintext client port "
-                         "(TLS clients belong on secureClientPort)", *self.peer[:2])
+                log.info(
+                    "closing %s:%s: a TLS handshake on the plaintext client port "
+                    "(TLS clients belong on secureClientPort)",
+                    *self.peer[:2],
+                )
                 self.close()
                 return
             word = fourletter.word_of(int.from_bytes(self.prefix[:4], "big", signed=True))
@@ -214,10 +255,10 @@ class Connection(asyncio.Protocol):
             self._request(frame)
 
     def _request(self, frame: bytes) -> None:
-        received = mono_ms()   # latencies and session liveness: durations
+        received = mono_ms()  # latencies and session liveness: durations
         try:
             r = JuteReader(frame)
-            header = R.RequestHeader.decode(r)
+            header = R.RequestHeader.decode(r)  # type: ignore[attr-defined]  # @jute gives records their codec
         except MarshallingError:
             self.close()
             return
@@ -226,8 +267,9 @@ class Connection(asyncio.Protocol):
         op = _OPCODES.get(header.type)
         self.last_op = op
         if not self.auth.allows(op):
-            self._queue(Slot(received, lambda: self._error(
-                header.xid, ErrorCode.SESSIONCLOSEDREQUIRESASLAUTH, close=True)))
+            self._queue(
+                Slot(received, lambda: self._error(header.xid, ErrorCode.SESSIONCLOSEDREQUIRESASLAUTH, close=True))
+            )
         elif op == OpCode.sasl and self.auth.sasl_enabled:
             self._queue(Slot(received, lambda: self._sasl(header.xid, r)))
         elif op in WRITE_OPS:
@@ -241,8 +283,7 @@ class Connection(asyncio.Protocol):
         else:
             # unknown opcode, notification (0), check alone, sasl, reconfig: ZooKeeper's
             # UnimplementedRequestProcessor answers UNIMPLEMENTED and drops the connection.
-            self._queue(Slot(received, lambda: self._error(header.xid,
-                                                           ErrorCode.UNIMPLEMENTED, close=True)))
+            self._queue(Slot(received, lambda: self._error(header.xid, ErrorCode.UNIMPLEMENTED, close=True)))
 
     def _add_slot(self, slot: Slot) -> None:
         self.slots.append(slot)
@@ -334,7 +375,7 @@ class Connection(asyncio.Protocol):
 
     def _reply(self, xid: int, err: int = 0, body: Any = None, zxid: int | None = None) -> bytes:
         w = JuteWriter()
-        R.ReplyHeader(xid, self.server.tree.last_zxid if zxid is None else zxid, err).encode(w)
+        R.ReplyHeader(xid, self.server.tree.last_zxid if zxid is None else zxid, err).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         if body is not None and err == 0:
             body.encode(w)
         self.last_zxid = self.server.tree.last_zxid
@@ -348,8 +389,8 @@ class Connection(asyncio.Protocol):
     def send_event(self, etype: int, path: str) -> None:
         """A watch fired: notifications bypass the reply queue (they may come anywhere)."""
         w = JuteWriter()
-        R.ReplyHeader(NOTIFICATION_XID, -1, 0).encode(w)
-        R.WatcherEvent(etype, KeeperState.SYNC_CONNECTED, path).encode(w)
+        R.ReplyHeader(NOTIFICATION_XID, -1, 0).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
+        R.WatcherEvent(etype, KeeperState.SYNC_CONNECTED, path).encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         self._send(w.getvalue())
 
     # -- handshake -------------------------------------------------------------------------
@@ -361,20 +402,23 @@ class Connection(asyncio.Protocol):
             return
         try:
             r = JuteReader(frame)
-            req = R.ConnectRequest.decode(r)
+            req = R.ConnectRequest.decode(r)  # type: ignore[attr-defined]  # @jute gives records their codec
         except MarshallingError:
             self.close()
             return
         self.old_client = req.readOnly is None
         server = self.server
         if req.lastZxidSeen > server.tree.last_zxid:
-            log.info("closing %s:%s: client has seen zxid 0x%x, we have 0x%x", *self.peer[:2],
-                     req.lastZxidSeen, server.tree.last_zxid)
+            log.info(
+                "closing %s:%s: client has seen zxid 0x%x, we have 0x%x",
+                *self.peer[:2],
+                req.lastZxidSeen,
+                server.tree.last_zxid,
+            )
             self.close()
             return
         cfg = server.config
-        timeout = negotiate_timeout(req.timeOut, cfg.min_session_timeout_ms,
-                                    cfg.max_session_timeout_ms)
+        timeout = negotiate_timeout(req.timeOut, cfg.min_session_timeout_ms, cfg.max_session_timeout_ms)
         if req.sessionId == 0:
             self.state = "connecting"
 
@@ -396,8 +440,8 @@ class Connection(asyncio.Protocol):
 
     def _send_connect_response(self, timeout: int, sid: int, password: bytes) -> None:
         w = JuteWriter()
-        R.ConnectResponse(0, timeout, sid, password,
-                          None if self.old_client else False).encode(w)
+        response = R.ConnectResponse(0, timeout, sid, password, None if self.old_client else False)
+        response.encode(w)  # type: ignore[attr-defined]  # @jute gives records their codec
         self._send(w.getvalue())
 
     def _established(self, sid: int, timeout: int, password: bytes) -> None:
@@ -436,8 +480,7 @@ class Connection(asyncio.Protocol):
 
         server.write(self.session_id, op_tuple, self.ids, now_ms(), applied)
 
-    def _write_reply(self, xid: int, op: OpCode, op_tuple: tuple, prepared: P.Prepared,
-                     results: list) -> bytes:
+    def _write_reply(self, xid: int, op: OpCode, op_tuple: tuple, prepared: P.Prepared, results: list) -> bytes:
         if op == OpCode.multi:
             return self._reply(xid, 0, multi_response(op_tuple[1], prepared, results))
         if prepared.err:
@@ -476,7 +519,7 @@ class Connection(asyncio.Protocol):
             if op == OpCode.ping:
                 return self._reply(xid)
             if op == OpCode.auth:
-                return self._auth(xid, R.AuthPacket.decode(r))
+                return self._auth(xid, R.AuthPacket.decode(r))  # type: ignore[attr-defined]  # @jute gives records their codec
             if op in (OpCode.setWatches, OpCode.setWatches2):
                 for _, etype, path in reads.set_watches(self.server.tree, self.server.watches, self, op, r):
                     self.send_event(etype, path)
@@ -498,13 +541,12 @@ class Connection(asyncio.Protocol):
         """One SASL token in, the next out (ZooKeeper answers with zxid 0); a failed
         exchange ends the connection."""
         try:
-            out = self.auth.sasl_step(bytes(R.GetSASLRequest.decode(r).token or b""))
+            out = self.auth.sasl_step(bytes(R.GetSASLRequest.decode(r).token or b""))  # type: ignore[attr-defined]  # @jute gives records their codec
         except (SaslError, MarshallingError) as e:
             log.warning("closing %s:%s: SASL authentication failed: %s", *self.peer[:2], e)
             return self._error(xid, self.auth.sasl_failure_code, close=True)
         if self.auth.sasl_user is not None:
-            log.info("session 0x%x: SASL user %s", self.session_id & (2**64 - 1),
-                     self.auth.sasl_user)
+            log.info("session 0x%x: SASL user %s", self.session_id & (2**64 - 1), self.auth.sasl_user)
         return self._reply(xid, 0, R.SetSASLResponse(out), zxid=0)
 
     @property
@@ -530,18 +572,28 @@ class Connection(asyncio.Protocol):
         out: dict[str, Any] = {
             "remote_socket_address": f"{host}:{port}",
             "interest_ops": 1 if self.state == "open" and not self.paused else 0,
-            "outstanding_requests": len(self.slots), "packets_received": self.recved,
-            "packets_sent": self.sent}
+            "outstanding_requests": len(self.slots),
+            "packets_received": self.recved,
+            "packets_sent": self.sent,
+        }
         if not full or not self.session_id:
             return out
         avg = round(self.lat_total / self.lat_count, 4) if self.lat_count else 0.0
-        out.update({
-            "session_id": self.session_id & (2**64 - 1),
-            "last_operation": self.last_op.name.upper() if self.last_op is not None else "NA",
-            "established": self.created, "session_timeout": self.timeout,
-            "last_cxid": self.last_cxid & 0xffffffff, "last_zxid": self.last_zxid,
-            "last_response_time": self.last_response, "last_latency": self.last_latency,
-            "min_latency": self.lat_min, "avg_latency": avg, "max_latency": self.lat_max})
+        out.update(
+            {
+                "session_id": self.session_id & (2**64 - 1),
+                "last_operation": self.last_op.name.upper() if self.last_op is not None else "NA",
+                "established": self.created,
+                "session_timeout": self.timeout,
+                "last_cxid": self.last_cxid & 0xFFFFFFFF,
+                "last_zxid": self.last_zxid,
+                "last_response_time": self.last_response,
+                "last_latency": self.last_latency,
+                "min_latency": self.lat_min,
+                "avg_latency": avg,
+                "max_latency": self.lat_max,
+            }
+        )
         return out
 
     def reset_stats(self) -> None:
@@ -551,11 +603,11 @@ class Connection(asyncio.Protocol):
         self.last_op = None
         self.lat_min = self.lat_max = self.lat_total = self.lat_count = 0
 
+
 def decode_write(op: OpCode, r: JuteReader) -> tuple:
     """A write request body -> the op tuple `prep` takes."""
     if op == OpCode.multi:
-        return (P.OP_MULTI, [(sub_op, *_write_fields(sub_op, rec))
-                             for sub_op, rec in R.decode_multi_request(r)])
+        return (P.OP_MULTI, [(sub_op, *_write_fields(sub_op, rec)) for sub_op, rec in R.decode_multi_request(r)])
     rec = R.request_record(op).decode(r)
     return (int(op), *_write_fields(int(op), rec))
 
@@ -592,8 +644,8 @@ def multi_response(ops: list[tuple], prepared: P.Prepared, results: list) -> Any
     """ZooKeeper's per-op multi results; a failed multi answers with error results only."""
     if prepared.multi_errors is not None:
         return R.MultiResponse([R.ErrorResult(e) for e in prepared.multi_errors])
-    out = []
-    for op, result in zip(ops, results):
+    out: list[Any] = []
+    for op, result in zip(ops, results, strict=True):
         code = op[0]
         if code == P.OP_CREATE:
             out.append(R.CreateResult(result[0]))

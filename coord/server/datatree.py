@@ -36,6 +36,7 @@ NODE_DELETED = EventType.NODE_DELETED
 NODE_DATA_CHANGED = EventType.NODE_DATA_CHANGED
 NODE_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
 
+Acl = list[list[Any]]  # one [perms, scheme, id] per entry, as txns and snapshots carry it
 OPEN_ACL = [[31, "world", "anyone"]]
 READ_ACL = [[1, "world", "anyone"]]
 log = logging.getLogger(__name__)
@@ -43,10 +44,22 @@ RESERVED = ("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config")
 
 
 class Node:
-    __slots__ = ("data", "acl", "czxid", "mzxid", "ctime", "mtime", "version", "seq",
-                 "aversion", "owner", "pzxid", "children")
+    __slots__ = (
+        "data",
+        "acl",
+        "czxid",
+        "mzxid",
+        "ctime",
+        "mtime",
+        "version",
+        "seq",
+        "aversion",
+        "owner",
+        "pzxid",
+        "children",
+    )
 
-    def __init__(self, data: bytes | None, acl: list, zxid: int, time: int, owner: int) -> None:
+    def __init__(self, data: bytes | None, acl: Acl, zxid: int, time: int, owner: int) -> None:
         self.data = data
         self.acl = acl
         self.czxid = self.mzxid = self.pzxid = zxid
@@ -58,13 +71,35 @@ class Node:
     def stat(self) -> Stat:
         owner = self.owner if T.is_ephemeral_owner(self.owner) else 0
         n = len(self.children)
-        return Stat(self.czxid, self.mzxid, self.ctime, self.mtime, self.version,
-                    2 * self.seq - n, self.aversion, owner,
-                    len(self.data) if self.data else 0, n, self.pzxid)
+        return Stat(
+            self.czxid,
+            self.mzxid,
+            self.ctime,
+            self.mtime,
+            self.version,
+            2 * self.seq - n,
+            self.aversion,
+            owner,
+            len(self.data) if self.data else 0,
+            n,
+            self.pzxid,
+        )
 
     def to_list(self, path: str) -> list[Any]:
-        return [path, self.data, self.acl, self.czxid, self.mzxid, self.ctime, self.mtime,
-                self.version, self.seq, self.aversion, self.owner, self.pzxid]
+        return [
+            path,
+            self.data,
+            self.acl,
+            self.czxid,
+            self.mzxid,
+            self.ctime,
+            self.mtime,
+            self.version,
+            self.seq,
+            self.aversion,
+            self.owner,
+            self.pzxid,
+        ]
 
     @classmethod
     def from_list(cls, item: list[Any]) -> tuple[str, Node]:
@@ -78,7 +113,7 @@ class Node:
 class WatchEvent(NamedTuple):
     type: int
     path: str
-    acl: list = []   # the ACL a watcher needs READ on to be told: the node's, the parent's for children
+    acl: Acl  # the ACL a watcher needs READ on to be told: the node's, the parent's for children
 
 
 def parent_of(path: str) -> str:
@@ -100,9 +135,9 @@ class DataTree:
         self.containers: set[str] = set()
         self.ttls: set[str] = set()
         self.sessions: dict[int, tuple[int, bytes]] = {}
-        self.quotas: set[str] = set()   # data paths with a zookeeper_limits node
+        self.quotas: set[str] = set()  # data paths with a zookeeper_limits node
         self.last_zxid = 0
-        self._image: TreeImage | None = None   # a snapshot being packed while applies go on
+        self._image: TreeImage | None = None  # a snapshot being packed while applies go on
         for path in RESERVED:
             config = path == "/zookeeper/config"
             node = self.nodes[path] = Node(b"", READ_ACL if config else OPEN_ACL, 0, 0, 0)
@@ -221,7 +256,7 @@ class DataTree:
             node = self.nodes[body[0]]
             node.acl, node.aversion = body[1], node.aversion + 1
             return node.stat()
-        if kind == T.CREATE_SESSION:   # (an image copied the session table when taken)
+        if kind == T.CREATE_SESSION:  # (an image copied the session table when taken)
             self.sessions[body[0]] = (body[1], bytes(body[2]))
             return None
         if kind == T.CLOSE_SESSION:
@@ -233,8 +268,9 @@ class DataTree:
             return None
         return None  # CHECK and ERROR change nothing
 
-    def _create(self, path: str, data: bytes | None, acl: list, owner: int, zxid: int,
-                time: int, events: list[WatchEvent]) -> tuple[str, Stat]:
+    def _create(
+        self, path: str, data: bytes | None, acl: Acl, owner: int, zxid: int, time: int, events: list[WatchEvent]
+    ) -> tuple[str, Stat]:
         parent_path = parent_of(path)
         self._keep(parent_path)
         parent = self.nodes[parent_path]

@@ -25,6 +25,7 @@ from coord.server.metrics import exposition, registry_for
 
 log = logging.getLogger("coord.server.endpoints")
 
+
 def metrics_app(src: info.Source) -> web.Application:
     registry = registry_for(src)
 
@@ -42,8 +43,7 @@ def admin_app(src: info.Source) -> web.Application:
 
     async def command(request: web.Request) -> web.Response:
         body = admin.run_command(request.match_info["name"], src, mono_ms())
-        return web.Response(text=json.dumps(body, indent=2, default=str),
-                            content_type="application/json")
+        return web.Response(text=json.dumps(body, indent=2, default=str), content_type="application/json")
 
     app = web.Application()
     app.router.add_get("/commands", links)
@@ -65,14 +65,15 @@ class Endpoints:
     async def start(self) -> None:
         c = self.src.config
         if c.metrics_port is not None:
-            self.metrics_port = await self._serve(metrics_app(self.src), c.metrics_host or c.host,
-                                                  c.metrics_port, "Prometheus metrics", "/metrics")
+            self.metrics_port = await self._serve(
+                metrics_app(self.src), c.metrics_host or c.host, c.metrics_port, "Prometheus metrics", "/metrics"
+            )
         if c.admin_port is not None:
-            self.admin_port = await self._serve(admin_app(self.src), c.admin_host or c.host,
-                                                c.admin_port, "AdminServer", "/commands")
+            self.admin_port = await self._serve(
+                admin_app(self.src), c.admin_host or c.host, c.admin_port, "AdminServer", "/commands"
+            )
 
-    async def _serve(self, app: web.Application, host: str, port: int, what: str,
-                     path: str) -> int:
+    async def _serve(self, app: web.Application, host: str, port: int, what: str, path: str) -> int:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self._runners.append(runner)

@@ -34,25 +34,24 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from coord.security.tls import quorum_client_context, server_context
 from coord.server import prep as P
 from coord.server import txn as T
+from coord.server.clock import mono_ms, now_ms
 from coord.server.config import ServerConfig
 from coord.server.datatree import DataTree
 from coord.server.prep import PrepView
 from coord.server.proposal import Forwarded, Proposal
-from coord.server.clock import mono_ms, now_ms
 from coord.server.server import CoordServer
-from coord.server.txn import Applied
 from coord.server.snapshot import load_latest, open_newest, pack_image_steps, pack_tree
 from coord.server.tree_image import TreeImage
-from coord.server.txn import Txn
+from coord.server.txn import Applied, Txn
 from coord.server.zab_storage import EnsembleStorage
 from coord.zab import NotLeaderError, Role, SafetyError, Snapshot, SnapshotImage, ZabConfig
 from coord.zab import actions as act
 from coord.zab.leader import Leading
 from coord.zab.link_security import LinkSecurity
 from coord.zab.node import ZabNode
-from coord.security.tls import quorum_client_context, server_context
 
 log = logging.getLogger("coord.server.ensemble")
 
@@ -72,14 +71,19 @@ def link_security(config: ServerConfig) -> LinkSecurity:
         client_ssl=quorum_client_context(sec.quorum_tls) if sec.quorum_tls else None,
         sasl_login=(login.username or "", login.password or "") if login else None,
         sasl_users=sec.quorum_server_users if sec.quorum_sasl else None,
-        verify_peer_host=bool(sec.quorum_tls and sec.quorum_tls.hostname_verification))
+        verify_peer_host=bool(sec.quorum_tls and sec.quorum_tls.hostname_verification),
+    )
 
 
 def zab_config(config: ServerConfig) -> ZabConfig:
     beat = min(HEARTBEAT_MS, config.tick_ms)
     per_tick = config.tick_ms / beat
-    return ZabConfig(tick=beat / 1000, init_limit=max(2, round(config.init_limit * per_tick)),
-                     sync_limit=max(2, round(config.sync_limit * per_tick)), election_retry=2)
+    return ZabConfig(
+        tick=beat / 1000,
+        init_limit=max(2, round(config.init_limit * per_tick)),
+        sync_limit=max(2, round(config.sync_limit * per_tick)),
+        election_retry=2,
+    )
 
 
 class EnsembleServer(CoordServer):
@@ -90,8 +94,15 @@ class EnsembleServer(CoordServer):
         self.mode = "looking"
         self.storage = EnsembleStorage(config.data_dir)
         quorum = {sid: (host, qport) for sid, (host, qport, _) in config.ensemble.items()}
-        self.node = ZabNode(self.sid, quorum, self.storage, self, zab_config(config),
-                            on_action=self._on_action, security=link_security(config))
+        self.node = ZabNode(
+            self.sid,
+            quorum,
+            self.storage,
+            self,
+            zab_config(config),
+            on_action=self._on_action,
+            security=link_security(config),
+        )
         self._waiting: dict[int, Waiter] = {}
         self._syncs: dict[int, Callable[[], None]] = {}
         self._sync_waits: list[tuple[int, Callable[[], None]]] = []
@@ -99,9 +110,9 @@ class EnsembleServer(CoordServer):
         # Tags name this member's waiting requests in proposals; starting from the clock
         # keeps an entry logged by an earlier run of this member from matching a new one.
         self._next_tag = now_ms() * 1000
-        self._ready = False           # leader: view built on the fully applied tree
+        self._ready = False  # leader: view built on the fully applied tree
         self._touched: set[int] = set()
-        self._snapshotting: asyncio.Task | None = None   # a snapshot being packed in steps
+        self._snapshotting: asyncio.Task | None = None  # a snapshot being packed in steps
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -118,14 +129,21 @@ class EnsembleServer(CoordServer):
         await self.endpoints.start()
         await self.node.start()
         if self.storage.truncated:
-            log.warning("txn log had a torn tail (a write cut short by a crash): %s",
-                        self.storage.truncated)
-        self._tasks = [asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
-                       asyncio.create_task(self._container_loop(), name="coord-containers"),
-                       asyncio.create_task(self._touch_loop(), name="coord-touches"),
-                       asyncio.create_task(self._watch_node(), name="coord-zab-failed")]
-        log.info("coord member %d of %s: clients on %s:%d, data in %s", self.sid,
-                 sorted(self.config.ensemble), self.config.host, self.port, self.config.data_dir)
+            log.warning("txn log had a torn tail (a write cut short by a crash): %s", self.storage.truncated)
+        self._tasks = [
+            asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
+            asyncio.create_task(self._container_loop(), name="coord-containers"),
+            asyncio.create_task(self._touch_loop(), name="coord-touches"),
+            asyncio.create_task(self._watch_node(), name="coord-zab-failed"),
+        ]
+        log.info(
+            "coord member %d of %s: clients on %s:%d, data in %s",
+            self.sid,
+            sorted(self.config.ensemble),
+            self.config.host,
+            self.port,
+            self.config.data_dir,
+        )
 
     async def stop(self) -> None:
         await self.endpoints.stop()
@@ -157,8 +175,14 @@ class EnsembleServer(CoordServer):
     def outstanding(self) -> int:
         return len(self._waiting) + len(self._held)
 
-    def write(self, session: int, op: tuple, ids: list[tuple[str, str]], now: int,
-              done: Callable[[P.Prepared, list[Any]], None]) -> None:
+    def write(
+        self,
+        session: int,
+        op: tuple,
+        ids: list[tuple[str, str]],
+        now: int,
+        done: Callable[[P.Prepared, list[Any]], None],
+    ) -> None:
         def applied(p: Proposal, results: list[Any]) -> None:
             done(P.Prepared(p.txn, p.err, p.multi_errors), results)
 
@@ -190,7 +214,7 @@ class EnsembleServer(CoordServer):
         try:
             self.node.sync(self._next_tag)
         except NotLeaderError:
-            self._syncs.pop(self._next_tag, None)   # stopped serving: the connection closes
+            self._syncs.pop(self._next_tag, None)  # stopped serving: the connection closes
 
     def touch_session(self, sid: int, now: int, timeout: int | None = None) -> bool:
         alive = self.tracker.touch(sid, now, timeout)
@@ -258,14 +282,14 @@ class EnsembleServer(CoordServer):
             self._sync_waits.pop(0)[1]()
         self._since_snapshot += 1
         if self._since_snapshot >= self.config.snap_count and self._snapshotting is None:
-            self._since_snapshot = 0   # (one at a time, as ZooKeeper's "too busy to snap")
+            self._since_snapshot = 0  # (one at a time, as ZooKeeper's "too busy to snap")
             self._snapshotting = asyncio.get_running_loop().create_task(
-                self._snapshot(self.tree, self.tree.attach_image()), name="coord-snapshot")
+                self._snapshot(self.tree, self.tree.attach_image()), name="coord-snapshot"
+            )
 
     def restore(self, zxid: int, state: DataTree) -> None:
         self._install_tree(state)
-        log.info("server %d installed the leader's snapshot at zxid %#x (%d znodes)",
-                 self.sid, zxid, len(state.nodes))
+        log.info("server %d installed the leader's snapshot at zxid %#x (%d znodes)", self.sid, zxid, len(state.nodes))
 
     def snapshot(self) -> SnapshotImage:
         """SNAP ships the newest durable snapshot file, read a chunk at a time (the log
@@ -274,7 +298,7 @@ class EnsembleServer(CoordServer):
         return open_newest(self._snap_dir) or Snapshot(0, pack_tree(DataTree()))
 
     def _install_tree(self, tree: DataTree) -> None:
-        self._stop_snapshot()   # of the tree being replaced
+        self._stop_snapshot()  # of the tree being replaced
         self.tree = tree
         self.view = PrepView(tree, self.config.max_data_bytes)
         self._since_snapshot = 0
@@ -324,8 +348,7 @@ class EnsembleServer(CoordServer):
         def failed(future: asyncio.Future[None]) -> bool:
             if future.cancelled() or future.exception() is None:
                 return future.cancelled()
-            log.error("snapshot at zxid %#x failed (%s); the log still has everything",
-                      zxid, future.exception())
+            log.error("snapshot at zxid %#x failed (%s); the log still has everything", zxid, future.exception())
             return True
 
         def purged(future: asyncio.Future[None]) -> None:
@@ -335,8 +358,12 @@ class EnsembleServer(CoordServer):
         def written(future: asyncio.Future[None]) -> None:
             if failed(future):
                 return
-            log.info("snapshot at zxid %#x (%d bytes of body, %d nodes changed while packing)",
-                     zxid, sum(map(len, body)), image.kept)
+            log.info(
+                "snapshot at zxid %#x (%d bytes of body, %d nodes changed while packing)",
+                zxid,
+                sum(map(len, body)),
+                image.kept,
+            )
             if self.node.running and not self.node.failed.is_set():
                 self.node.run_io(self.storage.purge_log).add_done_callback(purged)
 
@@ -385,8 +412,7 @@ class EnsembleServer(CoordServer):
         self._touched.clear()
         self._restart_session_clocks()
         if self.connections:
-            log.info("server %d stops serving: closing %d client connections", self.sid,
-                     len(self.connections))
+            log.info("server %d stops serving: closing %d client connections", self.sid, len(self.connections))
         for conn in list(self.connections):
             conn.close()
 
@@ -425,10 +451,16 @@ class EnsembleServer(CoordServer):
             return size
         recs = peer.role.recs
         pending = len(peer.history.between(peer.commit_zxid, peer.last_zxid))
-        return [*size, ("learners", len(recs)), ("followers", len(recs)),
-                ("synced_followers", sum(1 for r in recs.values() if r.synced)),
-                ("synced_non_voting_followers", 0), ("synced_observers", 0),
-                ("pending_proposals", pending), ("pending_syncs", 0)]
+        return [
+            *size,
+            ("learners", len(recs)),
+            ("followers", len(recs)),
+            ("synced_followers", sum(1 for r in recs.values() if r.synced)),
+            ("synced_non_voting_followers", 0),
+            ("synced_observers", 0),
+            ("pending_proposals", pending),
+            ("pending_syncs", 0),
+        ]
 
     def leader_info(self) -> tuple[bool, int, str] | None:
         """(this member leads, leader id, leader's quorum address) for the AdminServer's

@@ -15,11 +15,44 @@ from coord.server.serverinfo import VERSION, ConnectionInfo, ServerStats, Source
 
 __all__ = ["VERSION", "ServerStats", "Source", "render", "word_of"]
 
-WORDS = ("ruok", "stat", "srvr", "mntr", "cons", "wchs", "conf", "isro", "envi",
-         "wchc", "wchp", "dump", "crst", "srst", "dirs", "gtmk", "stmk", "hash")
+WORDS = (
+    "ruok",
+    "stat",
+    "srvr",
+    "mntr",
+    "cons",
+    "wchs",
+    "conf",
+    "isro",
+    "envi",
+    "wchc",
+    "wchp",
+    "dump",
+    "crst",
+    "srst",
+    "dirs",
+    "gtmk",
+    "stmk",
+    "hash",
+)
 WORD_CODES = {int.from_bytes(w.encode(), "big", signed=True): w for w in WORDS}
-IMPLEMENTED = ("ruok", "stat", "srvr", "mntr", "cons", "wchs", "conf", "isro", "envi",
-               "srst", "crst", "wchc", "wchp", "dump", "dirs")
+IMPLEMENTED = (
+    "ruok",
+    "stat",
+    "srvr",
+    "mntr",
+    "cons",
+    "wchs",
+    "conf",
+    "isro",
+    "envi",
+    "srst",
+    "crst",
+    "wchc",
+    "wchp",
+    "dump",
+    "dirs",
+)
 
 
 # What ZooKeeper refuses to report while the server has no quorum (it has no state
@@ -50,26 +83,37 @@ def render(word: str, src: Source, now: int) -> str:
         for conn in src.connections:
             conn.reset_stats()
         return "Connection stats reset.\n"
-    return {"srvr": lambda: _srvr(src, now, False), "stat": lambda: _srvr(src, now, True),
-            "mntr": lambda: _mntr(src, now), "cons": lambda: _cons(src),
-            "wchs": lambda: _wchs(src), "conf": lambda: _conf(src),
-            "wchc": lambda: _wchc(src), "wchp": lambda: _wchp(src),
-            "dump": lambda: _dump(src), "dirs": lambda: _dirs(src),
-            "envi": _envi}[word]()
+    return {
+        "srvr": lambda: _srvr(src, now, False),
+        "stat": lambda: _srvr(src, now, True),
+        "mntr": lambda: _mntr(src, now),
+        "cons": lambda: _cons(src),
+        "wchs": lambda: _wchs(src),
+        "conf": lambda: _conf(src),
+        "wchc": lambda: _wchc(src),
+        "wchp": lambda: _wchp(src),
+        "dump": lambda: _dump(src),
+        "dirs": lambda: _dirs(src),
+        "envi": _envi,
+    }[word]()
 
 
 def cons_line(conn: ConnectionInfo, full: bool) -> str:
     """One connection as `cons` (full) and `stat` print it."""
     c = conn.info(full)
-    base = (f" /{c['remote_socket_address']}[{c['interest_ops']:x}](queued="
-            f"{c['outstanding_requests']},recved={c['packets_received']},sent={c['packets_sent']}")
+    base = (
+        f" /{c['remote_socket_address']}[{c['interest_ops']:x}](queued="
+        f"{c['outstanding_requests']},recved={c['packets_received']},sent={c['packets_sent']}"
+    )
     if "session_id" not in c:
         return base + ")"
-    return (f"{base},sid=0x{c['session_id']:x},lop={c['last_operation']},"
-            f"est={c['established']},to={c['session_timeout']},lcxid=0x{c['last_cxid']:x},"
-            f"lzxid=0x{c['last_zxid']:x},lresp={c['last_response_time']},"
-            f"llat={c['last_latency']},minlat={c['min_latency']},avglat={c['avg_latency']},"
-            f"maxlat={c['max_latency']})")
+    return (
+        f"{base},sid=0x{c['session_id']:x},lop={c['last_operation']},"
+        f"est={c['established']},to={c['session_timeout']},lcxid=0x{c['last_cxid']:x},"
+        f"lzxid=0x{c['last_zxid']:x},lresp={c['last_response_time']},"
+        f"llat={c['last_latency']},minlat={c['min_latency']},avglat={c['avg_latency']},"
+        f"maxlat={c['max_latency']})"
+    )
 
 
 def _srvr(src: Source, now: int, clients: bool) -> str:
@@ -79,12 +123,16 @@ def _srvr(src: Source, now: int, clients: bool) -> str:
         lines.append("Clients:")
         lines.extend(cons_line(c, False) for c in src.connections)
         lines.append("")
-    lines += [f"Latency min/avg/max: {s['min_latency']}/{s['avg_latency']}/{s['max_latency']}",
-              f"Received: {s['packets_received']}", f"Sent: {s['packets_sent']}",
-              f"Connections: {s['num_alive_client_connections']}",
-              f"Outstanding: {s['outstanding_requests']}",
-              f"Zxid: 0x{s['last_processed_zxid']:x}", f"Mode: {s['server_state']}",
-              f"Node count: {src.tree.node_count()}"]
+    lines += [
+        f"Latency min/avg/max: {s['min_latency']}/{s['avg_latency']}/{s['max_latency']}",
+        f"Received: {s['packets_received']}",
+        f"Sent: {s['packets_sent']}",
+        f"Connections: {s['num_alive_client_connections']}",
+        f"Outstanding: {s['outstanding_requests']}",
+        f"Zxid: 0x{s['last_processed_zxid']:x}",
+        f"Mode: {s['server_state']}",
+        f"Node count: {src.tree.node_count()}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -103,14 +151,22 @@ def _wchs(src: Source) -> str:
 
 def _wchc(src: Source) -> str:
     """Data-table watches by session: `0x<sid>` then one tab-indented path per line."""
-    return "".join(f"0x{sid:x}\n" + "".join(f"\t{p}\n" for p in paths)
-                   for sid, paths in info.watches_by_session(src).items()) + "\n"
+    return (
+        "".join(
+            f"0x{sid:x}\n" + "".join(f"\t{p}\n" for p in paths) for sid, paths in info.watches_by_session(src).items()
+        )
+        + "\n"
+    )
 
 
 def _wchp(src: Source) -> str:
     """Data-table watches by path: the path then one tab-indented `0x<sid>` per line."""
-    return "".join(f"{path}\n" + "".join(f"\t0x{sid:x}\n" for sid in sids)
-                   for path, sids in info.watches_by_path(src).items()) + "\n"
+    return (
+        "".join(
+            f"{path}\n" + "".join(f"\t0x{sid:x}\n" for sid in sids) for path, sids in info.watches_by_path(src).items()
+        )
+        + "\n"
+    )
 
 
 def _dump(src: Source) -> str:

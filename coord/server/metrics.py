@@ -28,16 +28,37 @@ from coord.server.clock import mono_ms
 # The mntr rows ZooKeeper's provider exports as gauges (ZooKeeperServer.registerMetrics,
 # QuorumZooKeeperServer, LeaderZooKeeperServer); rows not present on this server (the
 # leader's, on a follower) are left out, as ZooKeeper unregisters them.
-GAUGES = ("avg_latency", "max_latency", "min_latency", "packets_received", "packets_sent",
-          "num_alive_connections", "outstanding_requests", "uptime", "znode_count",
-          "watch_count", "ephemerals_count", "approximate_data_size", "global_sessions",
-          "local_sessions", "open_file_descriptor_count", "max_file_descriptor_count",
-          "connection_drop_probability", "last_client_response_size",
-          "max_client_response_size", "min_client_response_size", "auth_failed_count",
-          "quorum_size", "learners", "synced_followers", "synced_non_voting_followers",
-          "synced_observers", "pending_syncs")
+GAUGES = (
+    "avg_latency",
+    "max_latency",
+    "min_latency",
+    "packets_received",
+    "packets_sent",
+    "num_alive_connections",
+    "outstanding_requests",
+    "uptime",
+    "znode_count",
+    "watch_count",
+    "ephemerals_count",
+    "approximate_data_size",
+    "global_sessions",
+    "local_sessions",
+    "open_file_descriptor_count",
+    "max_file_descriptor_count",
+    "connection_drop_probability",
+    "last_client_response_size",
+    "max_client_response_size",
+    "min_client_response_size",
+    "auth_failed_count",
+    "quorum_size",
+    "learners",
+    "synced_followers",
+    "synced_non_voting_followers",
+    "synced_observers",
+    "pending_syncs",
+)
 SUMMARIES = ("readlatency", "updatelatency")
-QUANTILES = (0.5, 0.9, 0.99)        # ZooKeeper's for DetailLevel.ADVANCED summaries
+QUANTILES = (0.5, 0.9, 0.99)  # ZooKeeper's for DetailLevel.ADVANCED summaries
 OURS = ("server_state",)
 
 
@@ -53,10 +74,8 @@ class CoordCollector(Collector):
             if name in rows:
                 yield GaugeMetricFamily(name, name, value=float(rows[name]))
         stats = self.src.stats
-        for name, summary in (("readlatency", stats.read_latency),
-                              ("updatelatency", stats.update_latency)):
-            family = SummaryMetricFamily(name, name, count_value=summary.count,
-                                         sum_value=summary.total)
+        for name, summary in (("readlatency", stats.read_latency), ("updatelatency", stats.update_latency)):
+            family = SummaryMetricFamily(name, name, count_value=summary.count, sum_value=summary.total)
             for q, value in summary.quantiles(QUANTILES):
                 family.add_sample(name, {"quantile": str(q)}, value)
             yield family

@@ -43,14 +43,18 @@ OP_SET_ACL, OP_CHECK, OP_MULTI = OpCode.setACL, OpCode.check, OpCode.multi
 OP_CREATE2, OP_CREATE_CONTAINER = OpCode.create2, OpCode.createContainer
 OP_DELETE_CONTAINER, OP_CREATE_TTL = OpCode.deleteContainer, OpCode.createTTL
 CREATE_OPS = frozenset({OP_CREATE, OP_CREATE2, OP_CREATE_CONTAINER, OP_CREATE_TTL})
-WRITE_OPS = CREATE_OPS | {OP_DELETE, OP_SET_DATA, OP_SET_ACL, OP_CHECK, OP_MULTI,
-                          OP_DELETE_CONTAINER}
+WRITE_OPS = CREATE_OPS | {OP_DELETE, OP_SET_DATA, OP_SET_ACL, OP_CHECK, OP_MULTI, OP_DELETE_CONTAINER}
 
 # CreateMode flags -> (ephemeral, sequential, container, ttl)
-MODES = {0: (False, False, False, False), 1: (True, False, False, False),
-         2: (False, True, False, False), 3: (True, True, False, False),
-         4: (False, False, True, False), 5: (False, False, False, True),
-         6: (False, True, False, True)}
+MODES = {
+    0: (False, False, False, False),
+    1: (True, False, False, False),
+    2: (False, True, False, False),
+    3: (True, True, False, False),
+    4: (False, False, True, False),
+    5: (False, False, False, True),
+    6: (False, True, False, True),
+}
 
 _BAD_CHARS = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]")
 
@@ -65,6 +69,7 @@ class PrepError(Exception):
 
 class Prepared(NamedTuple):
     """A prepared write: the txn to log, its reply error, and per-op errors of a multi."""
+
     txn: Txn
     err: int
     multi_errors: list[int] | None
@@ -88,16 +93,17 @@ def validate_path(path: str) -> None:
 
 class Rec:
     """What prep needs to know of a node: a copy-on-write view of a tree Node."""
+
     __slots__ = ("version", "aversion", "seq", "nchildren", "owner", "mtime", "acl")
 
-    def __init__(self, version: int, aversion: int, seq: int, nchildren: int, owner: int,
-                 mtime: int, acl: list) -> None:
+    def __init__(
+        self, version: int, aversion: int, seq: int, nchildren: int, owner: int, mtime: int, acl: list
+    ) -> None:
         self.version, self.aversion, self.seq = version, aversion, seq
         self.nchildren, self.owner, self.mtime, self.acl = nchildren, owner, mtime, acl
 
     def copy(self) -> Rec:
-        return Rec(self.version, self.aversion, self.seq, self.nchildren, self.owner,
-                   self.mtime, self.acl)
+        return Rec(self.version, self.aversion, self.seq, self.nchildren, self.owner, self.mtime, self.acl)
 
 
 class PrepView:
@@ -121,8 +127,7 @@ class PrepView:
         node = self.tree.nodes.get(path)
         if node is None:
             return None
-        return Rec(node.version, node.aversion, node.seq, len(node.children), node.owner,
-                   node.mtime, node.acl)
+        return Rec(node.version, node.aversion, node.seq, len(node.children), node.owner, node.mtime, node.acl)
 
     def applied(self, zxid: int) -> None:
         """The tree has applied everything up to `zxid`: forget changes it now shows."""
@@ -145,9 +150,10 @@ class PrepView:
 
     # -- entry points ------------------------------------------------------------------
 
-    def prepare(self, session: int, op: tuple, now: int,
-                ids: Ids = ()) -> Prepared:
-        """Turn one write request (see `_prep_op` for the tuple shapes) into a txn."""
+    def prepare(self, session: int, op: tuple, now: int, ids: Ids | None = None) -> Prepared:
+        """Turn one write request (see `_prep_op` for the tuple shapes) into a txn; `ids`: the
+        session's authenticated identities (none by default)."""
+        ids = [] if ids is None else ids
         zxid = self.next_zxid
         self.next_zxid += 1
         local: dict[str, Rec | None] = {}
@@ -160,8 +166,7 @@ class PrepView:
         self._commit_local(zxid, local)
         return Prepared(Txn(zxid, now, session, kind, body), OK, None)
 
-    def _prepare_multi(self, zxid: int, session: int, ops: list[tuple], now: int,
-                       ids: Ids) -> Prepared:
+    def _prepare_multi(self, zxid: int, session: int, ops: list[tuple], now: int, ids: Ids) -> Prepared:
         local: dict[str, Rec | None] = {}
         subs: list[list[Any]] = []
         for index, op in enumerate(ops):
@@ -201,8 +206,9 @@ class PrepView:
 
     # -- single ops ----------------------------------------------------------------------
 
-    def _prep_op(self, session: int, op: tuple, now: int, ids: Ids,
-                 local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
+    def _prep_op(
+        self, session: int, op: tuple, now: int, ids: Ids, local: dict[str, Rec | None]
+    ) -> tuple[int, list[Any]]:
         code = op[0]
         if code in CREATE_OPS:
             return self._prep_create(session, op, ids, local)
@@ -231,8 +237,7 @@ class PrepView:
             return T.CHECK, [path]
         raise PrepError(UNIMPLEMENTED, f"opcode {code} is not a write")
 
-    def _prep_create(self, session: int, op: tuple, ids: Ids,
-                     local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
+    def _prep_create(self, session: int, op: tuple, ids: Ids, local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
         code, path, data, acl, flags, ttl = op
         mode = MODES.get(flags)
         if mode is None:
@@ -260,16 +265,14 @@ class PrepView:
             raise PrepError(NODEEXISTS, f"{path} already exists")
         if T.is_ephemeral_owner(parent.owner):
             raise PrepError(NOCHILDRENFOREPHEMERALS, f"{parent_path} is ephemeral")
-        owner = session if ephemeral else T.CONTAINER_OWNER if container else (
-            T.ttl_owner(ttl) if is_ttl else 0)
+        owner = session if ephemeral else T.CONTAINER_OWNER if container else (T.ttl_owner(ttl) if is_ttl else 0)
         parent = local[parent_path] = parent.copy()
         parent.seq += 1
         parent.nchildren += 1
         local[path] = Rec(0, 0, 0, 0, owner, 0, acl)
         return T.CREATE, [path, data, acl, owner]
 
-    def _prep_delete(self, op: tuple, ids: Ids,
-                     local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
+    def _prep_delete(self, op: tuple, ids: Ids, local: dict[str, Rec | None]) -> tuple[int, list[Any]]:
         code, path, version = op
         last_slash = path.rfind("/")
         if last_slash == -1 or "\0" in path or path in RESERVED:
@@ -296,8 +299,7 @@ class PrepView:
             parent.nchildren -= 1
         local[path] = None
 
-    def _checked(self, path: str, local: dict[str, Rec | None], ids: Ids, perm: int,
-                 field: str, expected: int) -> Rec:
+    def _checked(self, path: str, local: dict[str, Rec | None], ids: Ids, perm: int, field: str, expected: int) -> Rec:
         """The node's record, copied into `local` for changing, once it exists, the caller
         holds `perm` and `field` (version or aversion) matches `expected`; ZooKeeper's
         order of checks."""
@@ -315,8 +317,9 @@ class PrepView:
 
     def _check_size(self, data: bytes | None) -> None:
         if data is not None and len(data) > self.max_data:
-            raise PrepError(BADARGUMENTS, f"data of {len(data)} bytes is over the "
-                                          f"{self.max_data}-byte limit (max_data_bytes)")
+            raise PrepError(
+                BADARGUMENTS, f"data of {len(data)} bytes is over the {self.max_data}-byte limit (max_data_bytes)"
+            )
 
     @staticmethod
     def _check_version(current: int, expected: int, path: str) -> None:

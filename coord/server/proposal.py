@@ -37,8 +37,7 @@ class Proposal(NamedTuple):
         return self.txn.zxid
 
     def pack(self) -> bytes:
-        return msgpack.packb([list(self.txn), self.origin, self.tag, self.err,
-                              self.multi_errors], use_bin_type=True)
+        return msgpack.packb([list(self.txn), self.origin, self.tag, self.err, self.multi_errors], use_bin_type=True)
 
     @classmethod
     def unpack(cls, raw: bytes) -> Proposal:

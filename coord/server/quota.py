@@ -23,7 +23,7 @@ def quota_path_of(parent: str) -> str | None:
     when `parent` is not below /zookeeper/quota (ZooKeeper's trimQuotaPath)."""
     if not parent.startswith(QUOTA_ROOT + "/"):
         return None
-    return parent[len(QUOTA_ROOT):]
+    return parent[len(QUOTA_ROOT) :]
 
 
 def stat_path(path: str) -> str:
@@ -35,7 +35,7 @@ def limit_path(path: str) -> str:
 
 
 def parse(data: bytes | None) -> dict[str, int]:
-    """"count=3,bytes=5" -> {"count": 3, "bytes": 5}; entries that are not key=<integer>
+    """ "count=3,bytes=5" -> {"count": 3, "bytes": 5}; entries that are not key=<integer>
     are skipped (the node is client-writable, and applying must never fail)."""
     fields: dict[str, int] = {}
     for part in (data or b"").decode("utf-8", "replace").split(","):

@@ -35,35 +35,37 @@ class Reader(NamedTuple):
     session_id: int
 
 
-def answer_read(tree: DataTree, watches: WatchManager, who: Reader, op: OpCode,
-                r: JuteReader) -> tuple[int, Any]:
+def answer_read(tree: DataTree, watches: WatchManager, who: Reader, op: OpCode, r: JuteReader) -> tuple[int, Any]:
     """(error code, response record or None) for one read request."""
     if op == OpCode.multiRead:
-        return 0, R.MultiReadResponse([_multi_read_one(tree, code, rec, who.ids)
-                                       for code, rec in R.decode_multi_read_request(r)])
+        return 0, R.MultiReadResponse(
+            [_multi_read_one(tree, code, rec, who.ids) for code, rec in R.decode_multi_read_request(r)]
+        )
     if op == OpCode.whoAmI:
-        return 0, R.WhoAmIResponse([R.ClientInfo(scheme, ident if scheme == "ip" else ident.partition(":")[0])
-                                    for scheme, ident in who.ids])
+        return 0, R.WhoAmIResponse(
+            [R.ClientInfo(scheme, ident if scheme == "ip" else ident.partition(":")[0]) for scheme, ident in who.ids]
+        )
     rec = R.request_record(op).decode(r)
     try:
         return 0, _path_read(tree, watches, who, op, rec)
-    except _Fail as e:
+    except _ReadFailedError as e:
         return e.code, None
 
 
-def set_watches(tree: DataTree, watches: WatchManager, watcher: Hashable, op: OpCode,
-                r: JuteReader) -> list[tuple[Any, int, str]]:
+def set_watches(
+    tree: DataTree, watches: WatchManager, watcher: Hashable, op: OpCode, r: JuteReader
+) -> list[tuple[Any, int, str]]:
     """Re-register a reconnecting client's watches; the events it missed, to send at once."""
     rec = R.request_record(op).decode(r)
     extra = {}
     if op == OpCode.setWatches2:
-        extra = {"persistent": rec.persistentWatches or [],
-                 "recursive": rec.persistentRecursiveWatches or []}
-    return watches.set_watches(watcher, tree, rec.relativeZxid, rec.dataWatches or [],
-                               rec.existWatches or [], rec.childWatches or [], **extra)
+        extra = {"persistent": rec.persistentWatches or [], "recursive": rec.persistentRecursiveWatches or []}
+    return watches.set_watches(
+        watcher, tree, rec.relativeZxid, rec.dataWatches or [], rec.existWatches or [], rec.childWatches or [], **extra
+    )
 
 
-class _Fail(Exception):
+class _ReadFailedError(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
@@ -73,9 +75,9 @@ def _node(tree: DataTree, path: str, ids: Ids, perm: int = Perms.READ) -> Node:
     """The node at `path` if this connection may read it (NONODE / NOAUTH otherwise)."""
     node = tree.get(path)
     if node is None:
-        raise _Fail(ErrorCode.NONODE)
+        raise _ReadFailedError(ErrorCode.NONODE)
     if not acl.allowed(node.acl, perm, ids):
-        raise _Fail(ErrorCode.NOAUTH)
+        raise _ReadFailedError(ErrorCode.NOAUTH)
     return node
 
 
@@ -84,12 +86,12 @@ def _path_read(tree: DataTree, watches: WatchManager, who: Reader, op: OpCode, r
     ids, watcher = who.ids, who.watcher
     if op == OpCode.exists:
         if "\0" in path:
-            raise _Fail(ErrorCode.BADARGUMENTS)
+            raise _ReadFailedError(ErrorCode.BADARGUMENTS)
         node = tree.get(path)  # no ACL check: ZooKeeper 3.8.0 answers exists for anyone
         if rec.watch:
             watches.add(watcher, path, False)
         if node is None:
-            raise _Fail(ErrorCode.NONODE)
+            raise _ReadFailedError(ErrorCode.NONODE)
         return R.ExistsResponse(node.stat())
     if op == OpCode.getData:
         node = _node(tree, path, ids)
@@ -105,8 +107,7 @@ def _path_read(tree: DataTree, watches: WatchManager, who: Reader, op: OpCode, r
         return R.GetChildren2Response(list(node.children), node.stat())
     if op == OpCode.getACL:
         node = _node(tree, path, ids, Perms.READ | Perms.ADMIN)
-        shown = [R.ACL(perms, R.Id(scheme, ident))
-                 for perms, scheme, ident in acl.shown_to(node.acl, ids)]
+        shown = [R.ACL(perms, R.Id(scheme, ident)) for perms, scheme, ident in acl.shown_to(node.acl, ids)]
         return R.GetACLResponse(shown, node.stat())
     if op == OpCode.sync:
         return R.SyncResponse(path)
@@ -119,22 +120,22 @@ def _path_read(tree: DataTree, watches: WatchManager, who: Reader, op: OpCode, r
         return R.GetAllChildrenNumberResponse(tree.subtree_count(path))
     if op == OpCode.addWatch:
         if rec.mode not in (0, 1):
-            raise _Fail(ErrorCode.BADARGUMENTS)
+            raise _ReadFailedError(ErrorCode.BADARGUMENTS)
         watches.add_persistent(watcher, path, recursive=rec.mode == 1)
         return R.ErrorResponse(0)
     if op in (OpCode.checkWatches, OpCode.removeWatches):
         check = op == OpCode.checkWatches
         found = (watches.has if check else watches.remove)(watcher, path, rec.type)
         if not found:
-            raise _Fail(ErrorCode.NOWATCHER)
+            raise _ReadFailedError(ErrorCode.NOWATCHER)
         return None
-    raise _Fail(ErrorCode.UNIMPLEMENTED)
+    raise _ReadFailedError(ErrorCode.UNIMPLEMENTED)
 
 
 def _multi_read_one(tree: DataTree, code: int, rec: Any, ids: Ids) -> Any:
     try:
         node = _node(tree, rec.path or "", ids)
-    except _Fail as e:
+    except _ReadFailedError as e:
         return R.ErrorResult(e.code)
     if code == OpCode.getData:
         return R.GetDataResponse(node.data, node.stat())

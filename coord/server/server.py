@@ -26,9 +26,11 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from coord.protocol.opcodes import Perms
+from coord.security.tls import server_context
+from coord.security.tls_accept import TlsAcceptor
 from coord.server import prep as P
 from coord.server import txn as T
 from coord.server.acl import allowed
@@ -37,18 +39,17 @@ from coord.server.config import ServerConfig
 from coord.server.connection import Connection
 from coord.server.datatree import DataTree, WatchEvent
 from coord.server.endpoints import Endpoints
-from coord.server.serverinfo import FSYNC_WARN_MS, ServerStats
 from coord.server.prep import PrepView
+from coord.server.serverinfo import FSYNC_WARN_MS, ServerStats
 from coord.server.sessions import SessionTracker
 from coord.server.snapshot import load_latest, oldest_kept_zxid, pack_image_steps, write_snapshot
 from coord.server.throttle import OutstandingLimit
 from coord.server.txn import Applied, Txn
 from coord.server.txnlog import TxnLog
 from coord.server.watches import WatchManager
-from coord.security.tls_accept import TlsAcceptor
-from coord.security.tls import server_context
 
 log = logging.getLogger("coord.server")
+
 
 class CoordServer:
     def __init__(self, config: ServerConfig) -> None:
@@ -57,17 +58,16 @@ class CoordServer:
         self.view = PrepView(self.tree, config.max_data_bytes)
         self.watches = WatchManager()
         self.stats = ServerStats(mono_ms())
-        self.tracker = SessionTracker(config.server_id, config.tick_ms, mono_ms(), os.urandom(32),
-                                      id_seed_ms=now_ms())
+        self.tracker = SessionTracker(config.server_id, config.tick_ms, mono_ms(), os.urandom(32), id_seed_ms=now_ms())
         self.mode = "standalone"
-        self.serving = True             # an ensemble member serves only with a quorum
+        self.serving = True  # an ensemble member serves only with a quorum
         self.connections: list = []
         self.session_conns: dict[int, Any] = {}
         self.outstanding_limit = OutstandingLimit(config.global_outstanding_limit)
         self._pending: list[tuple[Txn, Applied | None]] = []
         self._inflight = 0
         self._wake = asyncio.Event()
-        self.failed = asyncio.Event()   # set when the txn log cannot be written
+        self.failed = asyncio.Event()  # set when the txn log cannot be written
         self._io = ThreadPoolExecutor(1, thread_name_prefix="coord-io")
         self._txnlog = TxnLog(config.data_dir / "log")
         self._snap_dir = config.data_dir / "snapshot"
@@ -77,7 +77,7 @@ class CoordServer:
         self._secure_listener: asyncio.base_events.Server | None = None
         self._tls_acceptor: TlsAcceptor | None = None
         self.port = config.client_port
-        self.endpoints = Endpoints(self)    # /metrics and the AdminServer, when configured
+        self.endpoints = Endpoints(self)  # /metrics and the AdminServer, when configured
         self.secure_port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -90,8 +90,7 @@ class CoordServer:
         for txn in replay:
             tree.apply(txn)
         if self._txnlog.truncated:
-            log.warning("txn log had a torn tail (a write cut short by a crash): %s",
-                        self._txnlog.truncated)
+            log.warning("txn log had a torn tail (a write cut short by a crash): %s", self._txnlog.truncated)
         self.tree = tree
         self.view = PrepView(tree, self.config.max_data_bytes)
         self._since_snapshot = len(replay)
@@ -99,38 +98,53 @@ class CoordServer:
         now = mono_ms()
         for sid, (timeout, _) in tree.sessions.items():
             self.tracker.add(sid, timeout, now)
-        log.info("recovered zxid 0x%x: %d nodes, %d sessions (%d txns replayed)",
-                 tree.last_zxid, len(tree.nodes), len(tree.sessions), len(replay))
+        log.info(
+            "recovered zxid 0x%x: %d nodes, %d sessions (%d txns replayed)",
+            tree.last_zxid,
+            len(tree.nodes),
+            len(tree.sessions),
+            len(replay),
+        )
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._io, self.recover)
         await self.listen()
         await self.endpoints.start()
-        self._tasks = [asyncio.create_task(self._committer(), name="coord-committer"),
-                       asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
-                       asyncio.create_task(self._container_loop(), name="coord-containers")]
-        log.info("coord server %d serving on %s:%d, data in %s", self.config.server_id,
-                 self.config.host, self.port, self.config.data_dir)
+        self._tasks = [
+            asyncio.create_task(self._committer(), name="coord-committer"),
+            asyncio.create_task(self._expiry_loop(), name="coord-expiry"),
+            asyncio.create_task(self._container_loop(), name="coord-containers"),
+        ]
+        log.info(
+            "coord server %d serving on %s:%d, data in %s",
+            self.config.server_id,
+            self.config.host,
+            self.port,
+            self.config.data_dir,
+        )
 
     async def listen(self) -> None:
         """The client port, and ZooKeeper's secureClientPort (TLS) when configured."""
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(
-            lambda: Connection(self), self.config.host, self.config.client_port,
-            backlog=1024, reuse_address=True)
+            lambda: Connection(self), self.config.host, self.config.client_port, backlog=1024, reuse_address=True
+        )
         self.port = self._listener.sockets[0].getsockname()[1]
         sec = self.config.security_settings
         if sec.secure_client_port is not None and sec.client_tls is not None:
-            self._tls_acceptor = TlsAcceptor(server_context(sec.client_tls),
-                                             sec.client_tls.handshake_timeout,
-                                             lambda: Connection(self),
-                                             "the secure client port")
+            self._tls_acceptor = TlsAcceptor(
+                server_context(sec.client_tls),
+                sec.client_tls.handshake_timeout,
+                lambda: Connection(self),
+                "the secure client port",
+            )
             self._secure_listener = await loop.create_server(
-                self._tls_acceptor, self.config.host, sec.secure_client_port, backlog=1024,
-                reuse_address=True)
+                self._tls_acceptor, self.config.host, sec.secure_client_port, backlog=1024, reuse_address=True
+            )
             self.secure_port = self._secure_listener.sockets[0].getsockname()[1]
-            log.info("TLS clients on %s:%d (clientAuth=%s)", self.config.host, self.secure_port,
-                     sec.client_tls.client_auth)
+            log.info(
+                "TLS clients on %s:%d (clientAuth=%s)", self.config.host, self.secure_port, sec.client_tls.client_auth
+            )
 
     def close_listeners(self) -> None:
         for listener in (self._listener, self._secure_listener):
@@ -178,8 +192,14 @@ class CoordServer:
         """Standalone has no leader (the AdminServer's `leader` says so)."""
         return None
 
-    def write(self, session: int, op: tuple, ids: list[tuple[str, str]], now: int,
-              done: Callable[[P.Prepared, list[Any]], None]) -> None:
+    def write(
+        self,
+        session: int,
+        op: tuple,
+        ids: list[tuple[str, str]],
+        now: int,
+        done: Callable[[P.Prepared, list[Any]], None],
+    ) -> None:
         """A client write: prepare it, log it, apply it, then `done(prepared, results)`."""
         prepared = self.view.prepare(session, op, now, ids)
         self.submit(prepared.txn, lambda _txn, results: done(prepared, results))
@@ -240,8 +260,8 @@ class CoordServer:
             on_applied(txn, results)
 
     def _notify(self, events: list[WatchEvent]) -> None:
-        for conn, etype, path in self.watches.trigger(events, may_read):
-            conn.send_event(etype, path)
+        for watcher, etype, path in self.watches.trigger(events, may_read):
+            cast(Connection, watcher).send_event(etype, path)  # our watchers are our connections
 
     async def _maybe_snapshot(self, applied: int) -> None:
         self._since_snapshot += applied

@@ -21,6 +21,7 @@ import resource
 import socket
 import sys
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +32,7 @@ from coord.server.snapshot import list_snapshots
 from coord.server.watches import WatchManager
 
 VERSION = "3.8.0-pybroker, built on 2026-01-01 00:00 UTC"
-WINDOW = 1024   # latency observations kept for the readlatency/updatelatency quantiles
+WINDOW = 1024  # latency observations kept for the readlatency/updatelatency quantiles
 U64 = 2**64 - 1
 
 
@@ -61,6 +62,7 @@ class LatencySummary:
 class ServerStats:
     """Event counters; `reset` (srst) clears what ZooKeeper's ServerStats.reset clears:
     not the uptime and not the Prometheus summaries, which only ever grow."""
+
     started_ms: int
     received: int = 0
     sent: int = 0
@@ -69,7 +71,7 @@ class ServerStats:
     lat_total: int = 0
     lat_count: int = 0
     auth_failed: int = 0
-    fsync_slow: int = 0             # fsyncs over FSYNC_WARN_MS (fsync_threshold_exceed_count)
+    fsync_slow: int = 0  # fsyncs over FSYNC_WARN_MS (fsync_threshold_exceed_count)
     resp_last: int = 0
     resp_min: int = -1
     resp_max: int = -1
@@ -99,7 +101,7 @@ class ServerStats:
         self.resp_last, self.resp_min, self.resp_max = 0, -1, -1
 
 
-FSYNC_WARN_MS = 1000    # ZooKeeper's fsync.warningthresholdms
+FSYNC_WARN_MS = 1000  # ZooKeeper's fsync.warningthresholdms
 
 
 class ConnectionInfo(Protocol):
@@ -109,16 +111,24 @@ class ConnectionInfo(Protocol):
 
 class Source(Protocol):
     """What the renderers read from the running server."""
+
     config: ServerConfig
     tree: DataTree
     watches: WatchManager
     stats: ServerStats
-    connections: list[ConnectionInfo]
-    outstanding: int
-    mode: str
-    session_count: int
-    serving: bool
-    quorum_metrics: list[tuple[str, object]]
+
+    @property
+    def connections(self) -> Sequence[ConnectionInfo]: ...
+    @property
+    def outstanding(self) -> int: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def session_count(self) -> int: ...
+    @property
+    def serving(self) -> bool: ...
+    @property
+    def quorum_metrics(self) -> list[tuple[str, Any]]: ...
 
 
 def fd_counts() -> tuple[int, int]:
@@ -135,19 +145,29 @@ def monitor(src: Source, now: int) -> dict[str, Any]:
     st = src.stats
     opened, limit = fd_counts()
     return {
-        "version": VERSION, "server_state": src.mode, "avg_latency": st.avg(),
-        "max_latency": st.lat_max, "min_latency": st.lat_min,
-        "packets_received": st.received, "packets_sent": st.sent,
+        "version": VERSION,
+        "server_state": src.mode,
+        "avg_latency": st.avg(),
+        "max_latency": st.lat_max,
+        "min_latency": st.lat_min,
+        "packets_received": st.received,
+        "packets_sent": st.sent,
         "num_alive_connections": len(src.connections),
-        "outstanding_requests": src.outstanding, "uptime": now - st.started_ms,
-        "znode_count": src.tree.node_count(), "watch_count": src.watches.count(),
+        "outstanding_requests": src.outstanding,
+        "uptime": now - st.started_ms,
+        "znode_count": src.tree.node_count(),
+        "watch_count": src.watches.count(),
         "ephemerals_count": src.tree.ephemeral_count(),
         "approximate_data_size": src.tree.approximate_data_size(),
-        "global_sessions": src.session_count, "local_sessions": 0,
-        "open_file_descriptor_count": opened, "max_file_descriptor_count": limit,
-        "connection_drop_probability": 0, "auth_failed_count": st.auth_failed,
+        "global_sessions": src.session_count,
+        "local_sessions": 0,
+        "open_file_descriptor_count": opened,
+        "max_file_descriptor_count": limit,
+        "connection_drop_probability": 0,
+        "auth_failed_count": st.auth_failed,
         "last_client_response_size": st.resp_last,
-        "max_client_response_size": st.resp_max, "min_client_response_size": st.resp_min,
+        "max_client_response_size": st.resp_max,
+        "min_client_response_size": st.resp_min,
         "last_zxid": src.tree.last_zxid,
         **dict(src.quorum_metrics),
     }
@@ -168,25 +188,32 @@ def server_stats(src: Source, now: int) -> dict[str, Any]:
     st = src.stats
     data_size, log_size = dirs(src)
     return {
-        "packets_sent": st.sent, "packets_received": st.received,
+        "packets_sent": st.sent,
+        "packets_received": st.received,
         "fsync_threshold_exceed_count": st.fsync_slow,
         "client_response_stats": client_response(src),
-        "data_dir_size": data_size, "log_dir_size": log_size, "provider_null": False,
-        "server_state": src.mode, "last_processed_zxid": src.tree.last_zxid,
-        "outstanding_requests": src.outstanding, "avg_latency": st.avg(),
-        "max_latency": st.lat_max, "min_latency": st.lat_min,
+        "data_dir_size": data_size,
+        "log_dir_size": log_size,
+        "provider_null": False,
+        "server_state": src.mode,
+        "last_processed_zxid": src.tree.last_zxid,
+        "outstanding_requests": src.outstanding,
+        "avg_latency": st.avg(),
+        "max_latency": st.lat_max,
+        "min_latency": st.lat_min,
         "num_alive_client_connections": len(src.connections),
-        "uptime": now - st.started_ms, "auth_failed_count": st.auth_failed,
+        "uptime": now - st.started_ms,
+        "auth_failed_count": st.auth_failed,
         # coord has no TLS: no connection is an mTLS one, and ZooKeeper counts these
         # only when it demands client certificates.
-        "non_mtlsremote_conn_count": 0, "non_mtlslocal_conn_count": 0,
+        "non_mtlsremote_conn_count": 0,
+        "non_mtlslocal_conn_count": 0,
     }
 
 
 def client_response(src: Source) -> dict[str, int]:
     st = src.stats
-    return {"last_buffer_size": st.resp_last, "min_buffer_size": st.resp_min,
-            "max_buffer_size": st.resp_max}
+    return {"last_buffer_size": st.resp_last, "min_buffer_size": st.resp_min, "max_buffer_size": st.resp_max}
 
 
 def configuration(src: Source) -> list[tuple[str, str | None, Any]]:
@@ -194,14 +221,20 @@ def configuration(src: Source) -> list[tuple[str, str | None, Any]]:
     c = src.config
     data = c.data_dir.resolve()
     data_size, log_size = dirs(src)
-    return [("clientPort", "client_port", c.client_port), ("secureClientPort", None, -1),
-            ("dataDir", "data_dir", data / "snapshot"), ("dataDirSize", None, data_size),
-            ("dataLogDir", "data_log_dir", data / "log"), ("dataLogSize", None, log_size),
-            ("tickTime", "tick_time", c.tick_ms), ("maxClientCnxns", "max_client_cnxns", c.max_client_cnxns),
-            ("minSessionTimeout", "min_session_timeout", c.min_session_timeout_ms),
-            ("maxSessionTimeout", "max_session_timeout", c.max_session_timeout_ms),
-            ("clientPortListenBacklog", "client_port_listen_backlog", -1),
-            ("serverId", "server_id", c.server_id)]
+    return [
+        ("clientPort", "client_port", c.client_port),
+        ("secureClientPort", None, -1),
+        ("dataDir", "data_dir", data / "snapshot"),
+        ("dataDirSize", None, data_size),
+        ("dataLogDir", "data_log_dir", data / "log"),
+        ("dataLogSize", None, log_size),
+        ("tickTime", "tick_time", c.tick_ms),
+        ("maxClientCnxns", "max_client_cnxns", c.max_client_cnxns),
+        ("minSessionTimeout", "min_session_timeout", c.min_session_timeout_ms),
+        ("maxSessionTimeout", "max_session_timeout", c.max_session_timeout_ms),
+        ("clientPortListenBacklog", "client_port_listen_backlog", -1),
+        ("serverId", "server_id", c.server_id),
+    ]
 
 
 def last_snapshot(src: Source) -> tuple[str, int]:
@@ -212,7 +245,7 @@ def last_snapshot(src: Source) -> tuple[str, int]:
     zxid, path = snaps[-1]
     try:
         return f"{zxid:x}", int(path.stat().st_mtime)
-    except FileNotFoundError:   # just replaced by a newer one
+    except FileNotFoundError:  # just replaced by a newer one
         return f"{zxid:x}", -1
 
 
@@ -228,8 +261,10 @@ def watches_by_session(src: Source) -> dict[int, list[str]]:
 
 def watches_by_path(src: Source) -> dict[str, list[int]]:
     """Data-table watches: path -> session ids (unsigned)."""
-    return {path: [getattr(w, "session_id", 0) & U64 for w in watchers]
-            for path, watchers in sorted(src.watches.data.items())}
+    return {
+        path: [getattr(w, "session_id", 0) & U64 for w in watchers]
+        for path, watchers in sorted(src.watches.data.items())
+    }
 
 
 def ephemerals(src: Source) -> dict[int, list[str]]:
@@ -249,13 +284,23 @@ def environment() -> list[tuple[str, str]]:
     """ZooKeeper's Environment.list(), with Python standing in for the JVM."""
     uname = platform.uname()
     free, most, total = _memory_mb()
-    return [("zookeeper.version", VERSION), ("host.name", socket.gethostname()),
-            ("java.version", f"python {platform.python_version()}"),
-            ("java.vendor", platform.python_implementation()),
-            ("java.home", sys.prefix), ("java.class.path", os.pathsep.join(sys.path)),
-            ("java.library.path", ""), ("java.io.tmpdir", os.environ.get("TMPDIR", "/tmp")),
-            ("java.compiler", "<NA>"), ("os.name", uname.system), ("os.arch", uname.machine),
-            ("os.version", uname.release), ("user.name", os.environ.get("USER", "")),
-            ("user.home", os.path.expanduser("~")), ("user.dir", os.getcwd()),
-            ("os.memory.free", f"{free}MB"), ("os.memory.max", f"{most}MB"),
-            ("os.memory.total", f"{total}MB")]
+    return [
+        ("zookeeper.version", VERSION),
+        ("host.name", socket.gethostname()),
+        ("java.version", f"python {platform.python_version()}"),
+        ("java.vendor", platform.python_implementation()),
+        ("java.home", sys.prefix),
+        ("java.class.path", os.pathsep.join(sys.path)),
+        ("java.library.path", ""),
+        ("java.io.tmpdir", os.environ.get("TMPDIR", "/tmp")),
+        ("java.compiler", "<NA>"),
+        ("os.name", uname.system),
+        ("os.arch", uname.machine),
+        ("os.version", uname.release),
+        ("user.name", os.environ.get("USER", "")),
+        ("user.home", os.path.expanduser("~")),
+        ("user.dir", os.getcwd()),
+        ("os.memory.free", f"{free}MB"),
+        ("os.memory.max", f"{most}MB"),
+        ("os.memory.total", f"{total}MB"),
+    ]

@@ -38,8 +38,7 @@ class SessionState:
 
 
 class SessionTracker:
-    def __init__(self, server_id: int, tick_ms: int, now: int, secret: bytes,
-                 id_seed_ms: int | None = None) -> None:
+    def __init__(self, server_id: int, tick_ms: int, now: int, secret: bytes, id_seed_ms: int | None = None) -> None:
         if not 0 <= server_id <= 254:
             raise ValueError(f"server id {server_id} must be in 0..254 (0xFF marks TTL nodes)")
         self.tick = tick_ms
@@ -64,8 +63,7 @@ class SessionTracker:
 
     def password_for(self, session_id: int) -> bytes:
         """A 16-byte password derived from the id with this server's secret."""
-        return hashlib.blake2b(session_id.to_bytes(8, "big", signed=True),
-                               key=self.secret, digest_size=16).digest()
+        return hashlib.blake2b(session_id.to_bytes(8, "big", signed=True), key=self.secret, digest_size=16).digest()
 
     def add(self, session_id: int, timeout: int, now: int) -> None:
         """Start tracking a session (new, restored from disk, or known and now owned by a

@@ -7,7 +7,7 @@ each the 8-byte magic ``PBZKSNP1`` then one entry framed like the txn log
 aversion, owner, pzxid], ...], "sessions": [[id, timeout_ms, password], ...]}``.
 A snapshot is written to a temporary name, fsynced, then renamed, so a crash leaves
 either the whole file or none; a snapshot that fails its checks is therefore corruption
-and restoring refuses with `SnapshotCorruption`.
+and restoring refuses with `SnapshotCorruptionError`.
 
 A snapshot is the tree at one zxid (consistent, not fuzzy): it is packed from a
 `TreeImage` in bounded steps (`pack_image_steps`), between which the event loop keeps
@@ -45,7 +45,7 @@ _HEAD = struct.Struct(">II")
 KEEP = 2
 
 
-class SnapshotCorruption(Exception):
+class SnapshotCorruptionError(Exception):
     """A snapshot file is damaged; restoring from it would invent or lose state."""
 
 
@@ -56,15 +56,21 @@ STEP_NODES = 500
 STEP_BYTES = 1 << 20
 
 
-def pack_image_steps(image: TreeImage, step_nodes: int = STEP_NODES,
-                     step_bytes: int = STEP_BYTES) -> Iterator[bytes]:
+def pack_image_steps(image: TreeImage, step_nodes: int = STEP_NODES, step_bytes: int = STEP_BYTES) -> Iterator[bytes]:
     """The body of a snapshot of `image`, one bounded step per part yielded: between two
     parts the caller may let the event loop run (and the tree apply transactions, when
     the image is attached to it). `frame(parts)` makes the parts a snapshot file."""
     pack = msgpack.Packer(use_bin_type=True)
     count = len(image.paths)
-    yield b"".join([pack.pack_map_header(3), pack.pack("zxid"), pack.pack(image.zxid),
-                    pack.pack("nodes"), pack.pack_array_header(count)])
+    yield b"".join(
+        [
+            pack.pack_map_header(3),
+            pack.pack("zxid"),
+            pack.pack(image.zxid),
+            pack.pack("nodes"),
+            pack.pack_array_header(count),
+        ]
+    )
     index = 0
     while index < count:
         batch: list[list[Any]] = []
@@ -80,7 +86,7 @@ def pack_image_steps(image: TreeImage, step_nodes: int = STEP_NODES,
 
 def _array_body(pack: msgpack.Packer, items: list[Any]) -> bytes:
     """`items` packed as array elements, without the array's own header."""
-    return pack.pack(items)[len(pack.pack_array_header(len(items))):]
+    return pack.pack(items)[len(pack.pack_array_header(len(items))) :]
 
 
 def frame(parts: list[bytes]) -> list[bytes]:
@@ -137,18 +143,18 @@ def load_file(path: Path) -> DataTree:
     zxid = int(path.name.split(".", 1)[1], 16)
     tree = parse_snapshot(path.read_bytes(), str(path))
     if tree.last_zxid != zxid:
-        raise SnapshotCorruption(f"{path}: holds zxid {tree.last_zxid:#x}, name says {zxid:#x}")
+        raise SnapshotCorruptionError(f"{path}: holds zxid {tree.last_zxid:#x}, name says {zxid:#x}")
     return tree
 
 
 def parse_snapshot(buf: bytes, name: str) -> DataTree:
     """A snapshot file's bytes (from disk, or shipped by a ZAB leader as SNAP) -> tree."""
-    if buf[:len(MAGIC)] != MAGIC or len(buf) < len(MAGIC) + _HEAD.size:
-        raise SnapshotCorruption(f"{name}: bad magic or header; refusing to start")
+    if buf[: len(MAGIC)] != MAGIC or len(buf) < len(MAGIC) + _HEAD.size:
+        raise SnapshotCorruptionError(f"{name}: bad magic or header; refusing to start")
     length, crc = _HEAD.unpack_from(buf, len(MAGIC))
-    body = buf[len(MAGIC) + _HEAD.size:]
+    body = buf[len(MAGIC) + _HEAD.size :]
     if len(body) != length or crc32c.crc32c(body) != crc:
-        raise SnapshotCorruption(f"{name}: length or crc mismatch; refusing to start")
+        raise SnapshotCorruptionError(f"{name}: length or crc mismatch; refusing to start")
     doc = msgpack.unpackb(body, raw=False)
     return DataTree.restore(doc["nodes"], doc["sessions"], doc["zxid"])
 
@@ -168,14 +174,13 @@ class SnapshotFile:
     def read(self, offset: int, size: int) -> bytes:
         data = os.pread(self._fd, size, offset)
         if len(data) != size:
-            raise SnapshotCorruption(f"snapshot {self.zxid:#x}: {len(data)} bytes at "
-                                     f"{offset}, expected {size}")
+            raise SnapshotCorruptionError(f"snapshot {self.zxid:#x}: {len(data)} bytes at {offset}, expected {size}")
         return data
 
 
 def open_newest(snap_dir: Path) -> SnapshotFile | None:
     """The newest snapshot, open for reading; None if there is none."""
-    for _ in range(3):   # a rotation may remove a file between listing and opening
+    for _ in range(3):  # a rotation may remove a file between listing and opening
         snaps = list_snapshots(snap_dir) if snap_dir.exists() else []
         if not snaps:
             return None
@@ -183,19 +188,19 @@ def open_newest(snap_dir: Path) -> SnapshotFile | None:
             return SnapshotFile(*snaps[-1])
         except FileNotFoundError:
             continue
-    raise SnapshotCorruption(f"{snap_dir}: snapshots keep vanishing while opened")
+    raise SnapshotCorruptionError(f"{snap_dir}: snapshots keep vanishing while opened")
 
 
 def verify_file(path: Path, block: int = 1 << 20) -> None:
     """Check a snapshot file's magic, length and crc without holding it in memory."""
     with open(path, "rb") as f:
         head = f.read(len(MAGIC) + _HEAD.size)
-        if head[:len(MAGIC)] != MAGIC or len(head) < len(MAGIC) + _HEAD.size:
-            raise SnapshotCorruption(f"{path}: bad magic or header")
+        if head[: len(MAGIC)] != MAGIC or len(head) < len(MAGIC) + _HEAD.size:
+            raise SnapshotCorruptionError(f"{path}: bad magic or header")
         length, crc = _HEAD.unpack_from(head, len(MAGIC))
         got, total = 0, 0
         while chunk := f.read(block):
             got = crc32c.crc32c(chunk, got)
             total += len(chunk)
     if total != length or got != crc:
-        raise SnapshotCorruption(f"{path}: length or crc mismatch")
+        raise SnapshotCorruptionError(f"{path}: length or crc mismatch")

@@ -12,7 +12,7 @@ Recovery (`read_all`): a bad entry at the very end of the newest segment (cut sh
 failing its crc with nothing after it, or followed only by zero bytes) is a torn write
 from a crash and is truncated away; that entry was never acknowledged because replies
 wait for fsync. Any other bad entry (in an older segment, or with good data after it, or
-zxids going backwards) is corruption: `LogCorruption` is raised and the server refuses
+zxids going backwards) is corruption: `TxnLogCorruptionError` is raised and the server refuses
 to start rather than silently lose or invent committed state.
 
 This module does blocking file I/O and is meant to run on a worker thread; it must never
@@ -22,9 +22,11 @@ after `append` has returned, i.e. after fsync).
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ MAGIC = b"PBZKLOG1"
 _HEAD = struct.Struct(">II")
 
 
-class LogCorruption(Exception):
+class TxnLogCorruptionError(Exception):
     """The log holds damage that is not a torn tail; starting would lose committed data."""
 
 
@@ -62,7 +64,7 @@ def list_by_zxid(directory: Path, prefix: str) -> list[tuple[int, Path]]:
     out = []
     for p in directory.glob(f"{prefix}.*"):
         try:
-            out.append((int(p.name[len(prefix) + 1:], 16), p))
+            out.append((int(p.name[len(prefix) + 1 :], 16), p))
         except ValueError:
             continue
     return sorted(out)
@@ -81,19 +83,21 @@ class _Scan:
 
 
 def _scan(buf: bytes, name: str, decode: Callable[[bytes], Any] = Txn.unpack) -> _Scan:
-    if buf[:len(MAGIC)] != MAGIC:
+    if buf[: len(MAGIC)] != MAGIC:
         if len(buf) < len(MAGIC) and MAGIC.startswith(buf):
             return _Scan([], [], 0, "torn header")
-        raise LogCorruption(f"{name}: not a pybroker coord log (bad magic)")
-    pos, txns, starts = len(MAGIC), [], []
+        raise TxnLogCorruptionError(f"{name}: not a pybroker coord log (bad magic)")
+    pos = len(MAGIC)
+    txns: list[Any] = []
+    starts: list[int] = []
     while pos < len(buf):
         if pos + _HEAD.size > len(buf):
             return _Scan(txns, starts, pos, "short entry header")
         length, crc = _HEAD.unpack_from(buf, pos)
         end = pos + _HEAD.size + length
-        if end > len(buf):   # no size cap: any entry the writer wrote must read back
+        if end > len(buf):  # no size cap: any entry the writer wrote must read back
             return _Scan(txns, starts, pos, f"entry at byte {pos} runs past the end of the file")
-        body = buf[pos + _HEAD.size:end]
+        body = buf[pos + _HEAD.size : end]
         if crc32c.crc32c(body) != crc:
             return _Scan(txns, starts, pos, f"entry at byte {pos} fails its crc")
         try:
@@ -124,7 +128,7 @@ class TxnLog:
         self.decode = decode
         self.dir = log_dir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._file = None
+        self._file: io.FileIO | None = None
         self.truncated: str | None = None
 
     def read_all(self, after_zxid: int = 0) -> list[Any]:
@@ -138,14 +142,15 @@ class TxnLog:
             if scan.bad is not None:
                 newest = index == len(segments) - 1
                 if not newest or not _is_torn_tail(buf, scan.good_end):
-                    raise LogCorruption(
+                    raise TxnLogCorruptionError(
                         f"{path}: {scan.bad}, and it is not a torn tail; refusing to start. "
-                        f"Restore the data dir from a replica or backup.")
+                        f"Restore the data dir from a replica or backup."
+                    )
                 self._truncate(path, scan.good_end)
                 self.truncated = f"{path.name}: {scan.bad}; truncated at byte {scan.good_end}"
             for t in scan.txns:
                 if t.zxid <= last:
-                    raise LogCorruption(f"{path}: zxid {t.zxid:#x} after {last:#x}; refusing to start")
+                    raise TxnLogCorruptionError(f"{path}: zxid {t.zxid:#x} after {last:#x}; refusing to start")
                 last = t.zxid
                 if t.zxid > after_zxid:
                     out.append(t)
@@ -165,7 +170,7 @@ class TxnLog:
         current segment, so a failed snapshot never leaves a log that cannot be read."""
         path = self.dir / segment_name(first_zxid)
         exists = path.exists() and path.stat().st_size >= len(MAGIC)
-        new = open(path, "ab", buffering=0)
+        new = open(path, "ab", buffering=0)  # noqa: SIM115 - becomes the current segment, closed by roll() or close()
         if not exists:
             try:
                 new.truncate(0)
@@ -213,7 +218,7 @@ class TxnLog:
     def purge_before(self, zxid: int) -> None:
         """Delete segments that hold only txns below `zxid` (covered by a snapshot)."""
         segments = list_segments(self.dir)
-        for (_, path), (next_first, _) in zip(segments, segments[1:]):
+        for (_, path), (next_first, _) in pairwise(segments):
             if next_first <= zxid + 1:
                 path.unlink(missing_ok=True)
 

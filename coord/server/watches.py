@@ -16,10 +16,16 @@ send anything or look at a socket: it returns who to notify and the caller sends
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 
-from coord.server.datatree import (NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED,
-                                   NODE_DELETED, DataTree, WatchEvent)
+from coord.server.datatree import (
+    NODE_CHILDREN_CHANGED,
+    NODE_CREATED,
+    NODE_DATA_CHANGED,
+    NODE_DELETED,
+    DataTree,
+    WatchEvent,
+)
 
 STANDARD, PERSISTENT, PERSISTENT_RECURSIVE = 0, 1, 2
 # WatcherType of checkWatches / removeWatches
@@ -83,13 +89,11 @@ class WatchManager:
             self._drop(watcher, path, child_table)
 
     def _tables_for(self, watcher_type: int) -> list[bool]:
-        return {TYPE_CHILDREN: [True], TYPE_DATA: [False], TYPE_ANY: [False, True]}.get(
-            watcher_type, [])
+        return {TYPE_CHILDREN: [True], TYPE_DATA: [False], TYPE_ANY: [False, True]}.get(watcher_type, [])
 
     def has(self, watcher: Hashable, path: str, watcher_type: int) -> bool:
         """checkWatches: does this watcher have such a watch?"""
-        return any(watcher in (self.child if c else self.data).get(path, {})
-                   for c in self._tables_for(watcher_type))
+        return any(watcher in (self.child if c else self.data).get(path, {}) for c in self._tables_for(watcher_type))
 
     def remove(self, watcher: Hashable, path: str, watcher_type: int) -> bool:
         """removeWatches: True if anything was removed."""
@@ -103,8 +107,9 @@ class WatchManager:
     def trigger(self, events: Iterable[WatchEvent], may_read: ReadCheck | None = None) -> list[Notification]:
         out: list[Notification] = []
         for event in events:
-            out.extend((w, event.type, event.path) for w in self._fire(event)
-                       if may_read is None or may_read(w, event.acl))
+            out.extend(
+                (w, event.type, event.path) for w in self._fire(event) if may_read is None or may_read(w, event.acl)
+            )
         return out
 
     def _fire(self, event: WatchEvent) -> list[Hashable]:
@@ -121,8 +126,7 @@ class WatchManager:
                         fired[w] = None
         return list(fired)
 
-    def _fire_table(self, table: dict[str, dict[Hashable, int]], path: str,
-                    fired: dict[Hashable, None]) -> None:
+    def _fire_table(self, table: dict[str, dict[Hashable, int]], path: str, fired: dict[Hashable, None]) -> None:
         watchers = table.get(path)
         if not watchers:
             return
@@ -136,9 +140,17 @@ class WatchManager:
 
     # -- reconnect ----------------------------------------------------------------------
 
-    def set_watches(self, watcher: Hashable, tree: DataTree, relative_zxid: int,
-                    data: list[str], exist: list[str], child: list[str],
-                    persistent: list[str] = (), recursive: list[str] = ()) -> list[Notification]:
+    def set_watches(
+        self,
+        watcher: Hashable,
+        tree: DataTree,
+        relative_zxid: int,
+        data: list[str],
+        exist: list[str],
+        child: list[str],
+        persistent: Sequence[str] = (),
+        recursive: Sequence[str] = (),
+    ) -> list[Notification]:
         """SetWatches / SetWatches2: catch-up events for changes the client missed since
         `relative_zxid`, registrations for everything else."""
         out: list[Notification] = []
@@ -148,8 +160,7 @@ class WatchManager:
                 if node is None:
                     out.append((watcher, NODE_DELETED, path))
                 elif (node.pzxid if child_table else node.mzxid) > relative_zxid:
-                    out.append((watcher, NODE_CHILDREN_CHANGED if child_table
-                                else NODE_DATA_CHANGED, path))
+                    out.append((watcher, NODE_CHILDREN_CHANGED if child_table else NODE_DATA_CHANGED, path))
                 else:
                     self.add(watcher, path, child_table)
         for path in exist:

@@ -21,11 +21,16 @@ import threading
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from coord.server.datatree import DataTree
 from coord.server.proposal import Proposal
 from coord.server.snapshot import (
-    KEEP, list_snapshots, load_file, oldest_kept_zxid, verify_file, write_snapshot,
+    KEEP,
+    list_snapshots,
+    load_file,
+    oldest_kept_zxid,
+    verify_file,
+    write_snapshot,
 )
-from coord.server.datatree import DataTree
 from coord.server.txnlog import TxnLog, fsync_dir
 from coord.zab import PersistentState
 from coord.zab.messages import Entry
@@ -34,6 +39,7 @@ from storage import diskio
 
 class _Logged(NamedTuple):
     """A logged entry as ZAB sees it: the zxid and the bytes, checked to be a Proposal."""
+
     zxid: int
     body: bytes
 
@@ -50,7 +56,7 @@ class EnsembleStorage:
         self.last_logged = 0
         self.truncated: str | None = None
         self._incoming: BinaryIO | None = None
-        self._snap_lock = threading.Lock()   # the snapshot directory's two writers
+        self._snap_lock = threading.Lock()  # the snapshot directory's two writers
 
     # -- coord.zab.node.Storage ----------------------------------------------------------
 
@@ -63,8 +69,7 @@ class EnsembleStorage:
         self.last_logged = logged[-1].zxid if logged else snap_zxid
         entries = [(z, body) for z, body in logged if z > snap_zxid]
         self.log.roll(max(self.last_logged, snap_zxid) + 1)
-        return PersistentState(self._epoch("acceptedEpoch"), self._epoch("currentEpoch"),
-                               snap_zxid, entries)
+        return PersistentState(self._epoch("acceptedEpoch"), self._epoch("currentEpoch"), snap_zxid, entries)
 
     def save_epochs(self, accepted: int, current: int) -> None:
         self._write_epoch("acceptedEpoch", accepted)
@@ -106,7 +111,7 @@ class EnsembleStorage:
         with self._snap_lock:
             for snap_zxid, path in list_snapshots(self.snap_dir):
                 if snap_zxid > zxid:
-                    path.unlink()   # never preferred over the leader's state at the next start
+                    path.unlink()  # never preferred over the leader's state at the next start
             os.replace(staged, self.snap_dir / f"snapshot.{zxid:016x}")
             fsync_dir(self.snap_dir)
             for _, old in list_snapshots(self.snap_dir)[:-KEEP]:

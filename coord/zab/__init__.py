@@ -6,19 +6,48 @@ Nothing in this package touches a socket, a file or the clock; see docs/zab.md.
 """
 
 from coord.zab.actions import (
-    Action, AppendLog, Apply, ForwardedRequest, InstallSnapshot, PersistEpochs,
-    RoleChanged, Send, SendSnapshotChunk, Serving, SessionTouches, StageSnapshot, SyncReady,
+    Action,
+    AppendLog,
+    Apply,
+    ForwardedRequest,
+    InstallSnapshot,
+    PersistEpochs,
+    RoleChanged,
+    Send,
+    SendSnapshotChunk,
+    Serving,
+    SessionTouches,
+    StageSnapshot,
+    SyncReady,
     TruncateLog,
 )
+from coord.zab.config import ZabConfig
 from coord.zab.errors import NotLeaderError, SafetyError
 from coord.zab.log import Snapshot, SnapshotImage
-from coord.zab.config import ZabConfig
 from coord.zab.peer import Peer, PersistentState
 from coord.zab.roles import Role
 
 __all__ = [
-    "Action", "AppendLog", "Apply", "ForwardedRequest", "InstallSnapshot", "NotLeaderError",
-    "PersistEpochs", "Peer", "PersistentState", "Role", "RoleChanged", "SafetyError", "Send",
-    "SendSnapshotChunk", "Serving", "SessionTouches", "Snapshot", "SnapshotImage",
-    "StageSnapshot", "SyncReady", "TruncateLog", "ZabConfig",
+    "Action",
+    "AppendLog",
+    "Apply",
+    "ForwardedRequest",
+    "InstallSnapshot",
+    "NotLeaderError",
+    "Peer",
+    "PersistEpochs",
+    "PersistentState",
+    "Role",
+    "RoleChanged",
+    "SafetyError",
+    "Send",
+    "SendSnapshotChunk",
+    "Serving",
+    "SessionTouches",
+    "Snapshot",
+    "SnapshotImage",
+    "StageSnapshot",
+    "SyncReady",
+    "TruncateLog",
+    "ZabConfig",
 ]

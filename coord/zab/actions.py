@@ -26,6 +26,7 @@ class Send:
 @dataclass(frozen=True, slots=True)
 class PersistEpochs:
     """Write acceptedEpoch / currentEpoch durably before continuing."""
+
     accepted_epoch: int
     current_epoch: int
 
@@ -33,12 +34,14 @@ class PersistEpochs:
 @dataclass(frozen=True, slots=True)
 class AppendLog:
     """Append to the transaction log; call `persisted(last zxid)` once fsynced."""
+
     entries: list[Entry]
 
 
 @dataclass(frozen=True, slots=True)
 class TruncateLog:
     """Drop every log entry above zxid, durably, before continuing."""
+
     zxid: int
 
 
@@ -46,6 +49,7 @@ class TruncateLog:
 class SendSnapshotChunk:
     """Read `size` bytes at `offset` of `image` and send them to `to` as
     SnapChunk(epoch, stream, seq, offset, data)."""
+
     to: int
     image: SnapshotImage
     epoch: int
@@ -58,6 +62,7 @@ class SendSnapshotChunk:
 @dataclass(frozen=True, slots=True)
 class StageSnapshot:
     """Write a chunk of the snapshot at zxid being received; offset 0 starts it over."""
+
     zxid: int
     offset: int
     data: bytes
@@ -67,6 +72,7 @@ class StageSnapshot:
 class InstallSnapshot:
     """Replace state machine and log with the staged snapshot (`size` bytes, at zxid),
     durably, before continuing."""
+
     zxid: int
     size: int
 
@@ -74,6 +80,7 @@ class InstallSnapshot:
 @dataclass(frozen=True, slots=True)
 class Apply:
     """A committed transaction, in zxid order, each exactly once per incarnation."""
+
     zxid: int
     data: bytes
 
@@ -88,12 +95,14 @@ class RoleChanged:
 @dataclass(frozen=True, slots=True)
 class Serving:
     """Start (True) or stop (False) serving clients: disconnect them on False."""
+
     on: bool
 
 
 @dataclass(frozen=True, slots=True)
 class ForwardedRequest:
     """A write a follower forwarded; the leader's shell decides whether to propose it."""
+
     origin: int
     payload: bytes
 
@@ -101,6 +110,7 @@ class ForwardedRequest:
 @dataclass(frozen=True, slots=True)
 class SessionTouches:
     """Sessions that showed life on a follower; the leader owns their expiry."""
+
     origin: int
     sessions: list[int]
 
@@ -108,10 +118,23 @@ class SessionTouches:
 @dataclass(frozen=True, slots=True)
 class SyncReady:
     """The sync tagged `tag` may be answered once everything up to zxid is applied."""
+
     tag: int
     zxid: int
 
 
-Action = (Send | PersistEpochs | AppendLog | TruncateLog | SendSnapshotChunk | StageSnapshot
-          | InstallSnapshot | Apply | RoleChanged | Serving | ForwardedRequest
-          | SessionTouches | SyncReady)
+Action = (
+    Send
+    | PersistEpochs
+    | AppendLog
+    | TruncateLog
+    | SendSnapshotChunk
+    | StageSnapshot
+    | InstallSnapshot
+    | Apply
+    | RoleChanged
+    | Serving
+    | ForwardedRequest
+    | SessionTouches
+    | SyncReady
+)

@@ -15,17 +15,14 @@ epoch established in discovery (leader.py), which tolerates any election outcome
 
 from __future__ import annotations
 
-
 from coord.zab.messages import FOLLOWING, LEADING, LOOKING, Notification
 from coord.zab.quorum import is_quorum
 from coord.zab.roles import PeerView, Role, RoleState
 
-
 Vote = tuple[int, int, int]
 
 
-def answer_looking(peer: PeerView, sender: int, msg: Notification, state: int,
-                   leader: int | None) -> None:
+def answer_looking(peer: PeerView, sender: int, msg: Notification, state: int, leader: int | None) -> None:
     """How a FOLLOWING / LEADING server answers a LOOKING server: name its leader."""
     if msg.state == LOOKING and leader is not None:
         peer.send(sender, Notification(msg.round, state, peer.current_epoch, 0, leader))
@@ -38,7 +35,7 @@ class Looking(RoleState):
         super().__init__(peer)
         self.vote: Vote = peer.own_vote()
         self.votes: dict[int, Vote] = {}
-        self.reports: dict[int, tuple[int, int, int]] = {}   # sid -> (state, epoch, leader)
+        self.reports: dict[int, tuple[int, int, int]] = {}  # sid -> (state, epoch, leader)
         self.next_retry = 0.0
         self.decide_at: float | None = None
 
@@ -71,7 +68,7 @@ class Looking(RoleState):
             self._announce(now)
         elif theirs > self.vote:
             self.vote = theirs
-            self.decide_at = None   # a better vote: count again before deciding
+            self.decide_at = None  # a better vote: count again before deciding
             self._announce(now)
         self.votes[sender] = theirs
         self._check(now)
@@ -105,8 +102,11 @@ class Looking(RoleState):
         for sid, (state, epoch, leader) in self.reports.items():
             if state != LEADING or leader != sid:
                 continue
-            backers = [s for s, (st, ep, ld) in self.reports.items()
-                       if st in (FOLLOWING, LEADING) and ep == epoch and ld == leader]
+            backers = [
+                s
+                for s, (st, ep, ld) in self.reports.items()
+                if st in (FOLLOWING, LEADING) and ep == epoch and ld == leader
+            ]
             if is_quorum(backers, self.peer.members):
                 self.peer.become_following(leader, now)
                 return

@@ -21,17 +21,32 @@ from __future__ import annotations
 
 import enum
 
+from coord.zab import actions as act
 from coord.zab.election import answer_looking
 from coord.zab.errors import NotLeaderError, SafetyError
 from coord.zab.log import epoch_of, make_zxid
 from coord.zab.messages import (
-    FOLLOWING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, NewLeader,
-    Notification, Ping, Proposal, Request, SnapChunk, SyncAck, SyncDiff, SyncHeader,
-    SyncReply, SyncRequest,
+    FOLLOWING,
+    Ack,
+    AckEpoch,
+    Commit,
+    Entry,
+    FollowerInfo,
+    LeaderInfo,
+    Message,
+    NewLeader,
+    Notification,
+    Ping,
+    Proposal,
+    Request,
+    SnapChunk,
+    SyncAck,
+    SyncDiff,
+    SyncHeader,
+    SyncReply,
+    SyncRequest,
 )
-from coord.zab import actions as act
 from coord.zab.roles import PeerView, Role, RoleState
-
 
 
 class Phase(enum.IntEnum):
@@ -53,9 +68,9 @@ class Following(RoleState):
         self.touches: list[int] = []
         self.deadline = 0.0
         self.last_heard = 0.0
-        self.stream: int | None = None       # the leader's sync stream being taken
+        self.stream: int | None = None  # the leader's sync stream being taken
         self.next_seq = 0
-        self.snap: tuple[int, int] | None = None   # (zxid, size) of the snapshot coming
+        self.snap: tuple[int, int] | None = None  # (zxid, size) of the snapshot coming
         self.staged = 0
         self.mode = "DIFF"
         self.early: dict[int, SyncHeader | SnapChunk | SyncDiff | NewLeader] = {}
@@ -74,23 +89,22 @@ class Following(RoleState):
         peer = self.peer
         if self.phase == Phase.DISCOVERY:
             peer.send(self._leader, FollowerInfo(peer.accepted_epoch, peer.last_zxid))
-        elif self.phase == Phase.SYNC and self.stream is None:
-            peer.send(self._leader, AckEpoch(self.epoch, peer.current_epoch, peer.last_zxid))
         elif self.phase == Phase.SYNC:
-            peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
+            if self.stream is None:
+                peer.send(self._leader, AckEpoch(self.epoch, peer.current_epoch, peer.last_zxid))
+            else:
+                peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
 
     def on_tick(self, now: float) -> None:
         cfg = self.peer.config
-        if self.phase < Phase.BROADCAST and now > self.deadline:
-            self.peer.become_looking(now)
-        elif now - self.last_heard > cfg.sync_limit * cfg.tick:
+        if (self.phase < Phase.BROADCAST and now > self.deadline) or now - self.last_heard > cfg.sync_limit * cfg.tick:
             self.peer.become_looking(now)
         else:
             self._hello()
 
     def on_notification(self, sender: int, msg: Notification, now: float) -> None:
         if sender == self._leader and msg.state == FOLLOWING:
-            self.peer.become_looking(now)   # it follows someone else: it will never lead us
+            self.peer.become_looking(now)  # it follows someone else: it will never lead us
             return
         answer_looking(self.peer, sender, msg, FOLLOWING, self._leader)
 
@@ -128,7 +142,7 @@ class Following(RoleState):
         if self.phase != Phase.DISCOVERY:
             return
         if msg.epoch < peer.accepted_epoch:
-            peer.become_looking(now)   # a leader from the past: elect again
+            peer.become_looking(now)  # a leader from the past: elect again
             return
         if msg.epoch > peer.accepted_epoch:
             peer.set_epochs(msg.epoch, peer.current_epoch)
@@ -150,10 +164,10 @@ class Following(RoleState):
             return
         seq = 0 if isinstance(msg, SyncHeader) else msg.seq
         if self.next_seq < seq < self.next_seq + peer.config.sync_window:
-            self.early[seq] = msg   # overtook an earlier item (not over TCP; in the simulator)
+            self.early[seq] = msg  # overtook an earlier item (not over TCP; in the simulator)
             return
         if seq != self.next_seq:
-            return   # a duplicate, or beyond the window: the leader resends from next_seq
+            return  # a duplicate, or beyond the window: the leader resends from next_seq
         self._take(msg, now)
         while self.phase == Phase.SYNC and self.next_seq in self.early:
             self._take(self.early.pop(self.next_seq), now)
@@ -175,11 +189,10 @@ class Following(RoleState):
             if len(fresh) != len(msg.entries) and self.mode != "DIFF":
                 raise SafetyError("diff proposals overlap the synchronized history")
             peer.append(fresh)
-        peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
+        peer.send(self._leader, SyncAck(self.epoch, msg.stream, self.next_seq))  # msg.stream is self.stream
         if isinstance(msg, NewLeader):
             if self.snap is not None or peer.last_zxid != msg.last_zxid:
-                raise SafetyError(f"NEWLEADER at {msg.last_zxid:#x}, but this history ends "
-                                  f"at {peer.last_zxid:#x}")
+                raise SafetyError(f"NEWLEADER at {msg.last_zxid:#x}, but this history ends at {peer.last_zxid:#x}")
             peer.commit_to(msg.commit_zxid)
             self.sync_last = peer.last_zxid
             self.phase = Phase.SYNCED
@@ -213,10 +226,10 @@ class Following(RoleState):
         last = peer.last_zxid
         for zxid, data in entries:
             if zxid <= last:
-                continue            # duplicate: already logged
+                continue  # duplicate: already logged
             expected = last + 1 if epoch_of(last) == self.epoch else make_zxid(self.epoch, 1)
             if zxid != expected:
-                break               # gap: wait for the leader to retransmit
+                break  # gap: wait for the leader to retransmit
             accepted.append((zxid, data))
             last = zxid
         peer.append(accepted)

@@ -9,7 +9,8 @@ itself included, has durably logged the whole initial history) -> BROADCAST (ser
 assign zxids epoch<<32|counter, batch proposals per flush, commit the highest zxid a
 quorum has acked, in order). Late followers go through the same steps against the
 running epoch; one that promised a later epoch than the running one (to a leader
-attempt that failed) makes the leader step down, or it could never rejoin. A leader that does not hear from a quorum within syncLimit ticks, or
+attempt that failed) makes the leader step down, or it could never rejoin.
+A leader that does not hear from a quorum within syncLimit ticks, or
 does not reach BROADCAST within initLimit ticks, goes back to LOOKING; once it has, it
 can commit nothing more (it holds no role state any longer).
 
@@ -27,12 +28,25 @@ from coord.zab.election import answer_looking
 from coord.zab.errors import SafetyError
 from coord.zab.log import entry_size, make_zxid
 from coord.zab.messages import (
-    LEADING, Ack, AckEpoch, Commit, Entry, FollowerInfo, LeaderInfo, Message, Notification,
-    Ping, Proposal, Request, SyncAck, SyncReply, SyncRequest,
+    LEADING,
+    Ack,
+    AckEpoch,
+    Commit,
+    Entry,
+    FollowerInfo,
+    LeaderInfo,
+    Message,
+    Notification,
+    Ping,
+    Proposal,
+    Request,
+    SyncAck,
+    SyncReply,
+    SyncRequest,
 )
 from coord.zab.quorum import is_quorum, quorum_acked
 from coord.zab.roles import PeerView, Role, RoleState
-from coord.zab.sync import Compacted, SyncStream
+from coord.zab.sync import HistoryCompactedError, SyncStream
 
 
 class Phase(enum.IntEnum):
@@ -44,12 +58,13 @@ class Phase(enum.IntEnum):
 @dataclass
 class FollowerRec:
     """What the leader knows of one connected follower in this epoch."""
+
     last_heard: float
     accepted_epoch: int
     last_zxid: int = 0
     newleader_sent: bool = False
-    stream: SyncStream | None = None   # its synchronization, until it holds all of it
-    synced: bool = False        # it acked NEWLEADER: counts for quorums
+    stream: SyncStream | None = None  # its synchronization, until it holds all of it
+    synced: bool = False  # it acked NEWLEADER: counts for quorums
     sync_last: int = 0
     acked: int = 0
     resend_mark: int = -1
@@ -115,9 +130,9 @@ class Leading(RoleState):
         peer = self.peer
         rec = self.recs.get(sender)
         if rec is None or rec.synced or rec.stream is not None or rec.newleader_sent:
-            return   # synchronizing already: the stream resends its own lost items
+            return  # synchronizing already: the stream resends its own lost items
         if (msg.current_epoch, msg.last_zxid) > (peer.current_epoch, peer.last_zxid):
-            peer.become_looking(now)   # a follower knows more history: elect again
+            peer.become_looking(now)  # a follower knows more history: elect again
             return
         rec.last_zxid = msg.last_zxid
         self.epoch_acks.add(sender)
@@ -140,8 +155,10 @@ class Leading(RoleState):
             else:
                 image = peer.snapshot_source()
                 if not (history.snap_zxid <= image.zxid <= peer.last_zxid and history.contains(image.zxid)):
-                    raise SafetyError(f"snapshot_source gave zxid {image.zxid:#x}, which is not "
-                                      f"in this leader's history (log starts at {history.snap_zxid:#x})")
+                    raise SafetyError(
+                        f"snapshot_source gave zxid {image.zxid:#x}, which is not "
+                        f"in this leader's history (log starts at {history.snap_zxid:#x})"
+                    )
                 mode, base = "SNAP", image.zxid
         self.streams += 1
         rec.stream = SyncStream(peer, sid, self.epoch, self.streams, mode, trunc, image, base)
@@ -159,7 +176,7 @@ class Leading(RoleState):
                 stream.on_tick()
             else:
                 stream.pump()
-        except Compacted:
+        except HistoryCompactedError:
             # A snapshot here dropped proposals it still had to send: forget it; it
             # times out, rejoins and is sent the newer snapshot.
             del self.recs[sid]
@@ -167,7 +184,7 @@ class Leading(RoleState):
         if stream.end is not None and not rec.newleader_sent:
             rec.newleader_sent, rec.sync_last = True, stream.end[1]
         if stream.done:
-            rec.stream = None   # releases the snapshot image
+            rec.stream = None  # releases the snapshot image
 
     def pinned(self) -> int | None:
         needs = [rec.stream.needs_after() for rec in self.recs.values() if rec.stream is not None]
@@ -225,9 +242,9 @@ class Leading(RoleState):
         entering = False
         if self.phase == Phase.SYNC:
             if peer.persisted_zxid < self.initial_last:
-                return   # its own initial history must be durable before anything else
+                return  # its own initial history must be durable before anything else
             if peer.current_epoch != self.epoch:
-                peer.set_epochs(self.epoch, self.epoch)   # see follower.py: why only now
+                peer.set_epochs(self.epoch, self.epoch)  # see follower.py: why only now
             if not is_quorum(set(synced) | {peer.sid}, peer.members):
                 return
             self.phase, entering = Phase.BROADCAST, True
@@ -241,7 +258,7 @@ class Leading(RoleState):
             for sid, rec in sorted(self.recs.items()):
                 if rec.newleader_sent and not entering:
                     peer.send(sid, Commit(self.epoch, peer.commit_zxid))
-        if entering:   # UPTODATE to everyone already synchronized
+        if entering:  # UPTODATE to everyone already synchronized
             for sid, rec in sorted(self.recs.items()):
                 if rec.newleader_sent:
                     peer.send(sid, Ping(self.epoch, peer.commit_zxid, rec.synced))
@@ -279,16 +296,15 @@ class Leading(RoleState):
         peer = self.peer
         cfg = peer.config
         if self.phase != Phase.BROADCAST and now > self.deadline:
-            peer.become_looking(now)   # no quorum synchronized within initLimit
+            peer.become_looking(now)  # no quorum synchronized within initLimit
             return
         if self.phase == Phase.BROADCAST:
             horizon = now - cfg.sync_limit * cfg.tick
             alive = [sid for sid, rec in self.recs.items() if rec.synced and rec.last_heard >= horizon]
             if not is_quorum(alive + [peer.sid], peer.members):
-                peer.become_looking(now)   # lost the quorum: stop serving, never commit again
+                peer.become_looking(now)  # lost the quorum: stop serving, never commit again
                 return
-            for sid in [sid for sid, rec in self.recs.items()
-                        if rec.synced and rec.last_heard < horizon]:
+            for sid in [sid for sid, rec in self.recs.items() if rec.synced and rec.last_heard < horizon]:
                 # Unheard for syncLimit (its acks, session touches and requests do not
                 # arrive): stop pinging it, so it times out, stops serving and rejoins,
                 # and its clients move to a member the leader hears.
@@ -298,12 +314,12 @@ class Leading(RoleState):
             if rec.stream is None or rec.synced:
                 continue
             if rec.last_heard < stale:
-                del self.recs[sid]   # gone mid-sync: stop sending (it rejoins from scratch)
+                del self.recs[sid]  # gone mid-sync: stop sending (it rejoins from scratch)
             else:
                 self._pump(sid, rec, tick=True)
         serving = self.phase == Phase.BROADCAST
         for sid, rec in sorted(self.recs.items()):
-            if rec.newleader_sent:     # heartbeat; also makes a follower re-send a lost ack
+            if rec.newleader_sent:  # heartbeat; also makes a follower re-send a lost ack
                 peer.send(sid, Ping(self.epoch, peer.commit_zxid, serving and rec.synced))
         if serving:
             self._retransmit()
@@ -316,10 +332,10 @@ class Leading(RoleState):
                 continue
             if rec.acked == rec.resend_mark:
                 if rec.acked < peer.history.snap_zxid:
-                    del self.recs[sid]     # compacted away: it will time out and rejoin (SNAP)
+                    del self.recs[sid]  # compacted away: it will time out and rejoin (SNAP)
                     continue
                 after = rec.acked
-                for _ in range(peer.config.sync_window):   # up to a window of bounded batches
+                for _ in range(peer.config.sync_window):  # up to a window of bounded batches
                     batch = peer.history.batch_after(after, peer.config.chunk_bytes)
                     if not batch:
                         break

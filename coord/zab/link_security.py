@@ -40,24 +40,24 @@ log = logging.getLogger("coord.zab.link_security")
 _U32 = struct.Struct(">I")
 
 
-class LinkRefused(Exception):
+class LinkRefusedError(Exception):
     """The peer did not authenticate; the message says why (safe to log)."""
 
 
 @dataclass(frozen=True)
 class LinkSecurity:
-    server_ssl: ssl.SSLContext | None = None       # the quorum port's listener
-    client_ssl: ssl.SSLContext | None = None       # dialing a peer
-    sasl_login: tuple[str, str] | None = None      # QuorumLearner: what we present
-    sasl_users: Mapping[str, str] | None = None    # QuorumServer: whom we accept
-    verify_peer_host: bool = False                  # a dialer's certificate names its host
+    server_ssl: ssl.SSLContext | None = None  # the quorum port's listener
+    client_ssl: ssl.SSLContext | None = None  # dialing a peer
+    sasl_login: tuple[str, str] | None = None  # QuorumLearner: what we present
+    sasl_users: Mapping[str, str] | None = None  # QuorumServer: whom we accept
+    verify_peer_host: bool = False  # a dialer's certificate names its host
     timeout: float = 5.0
 
 
 async def _read_token(reader: asyncio.StreamReader) -> bytes:
     (size,) = _U32.unpack(await reader.readexactly(4))
     if size > MAX_RESPONSE:
-        raise LinkRefused(f"a {size}-byte SASL token (limit {MAX_RESPONSE})")
+        raise LinkRefusedError(f"a {size}-byte SASL token (limit {MAX_RESPONSE})")
     return await reader.readexactly(size)
 
 
@@ -65,9 +65,8 @@ def _write_token(writer: asyncio.StreamWriter, token: bytes) -> None:
     writer.write(_U32.pack(len(token)) + token)
 
 
-async def authenticate_to(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          security: LinkSecurity) -> None:
-    """Dialer side, after sending our sid. Raises LinkRefused or a connection error."""
+async def authenticate_to(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, security: LinkSecurity) -> None:
+    """Dialer side, after sending our sid. Raises LinkRefusedError or a connection error."""
     if security.sasl_login is None:
         return
     client = DigestMD5Client(*security.sasl_login)
@@ -80,12 +79,11 @@ async def authenticate_to(reader: asyncio.StreamReader, writer: asyncio.StreamWr
     try:
         await asyncio.wait_for(exchange(), security.timeout)
     except SaslError as e:
-        raise LinkRefused(str(e)) from None
-    except asyncio.TimeoutError:
-        raise LinkRefused("quorum SASL handshake timed out") from None
+        raise LinkRefusedError(str(e)) from None
+    except TimeoutError:
+        raise LinkRefusedError("quorum SASL handshake timed out") from None
     except asyncio.IncompleteReadError:
-        raise LinkRefused("the peer closed the link during quorum SASL (wrong "
-                          "QuorumLearner password?)") from None
+        raise LinkRefusedError("the peer closed the link during quorum SASL (wrong QuorumLearner password?)") from None
 
 
 def certificate_names(peercert: dict | None, host: str) -> bool:
@@ -96,8 +94,7 @@ def certificate_names(peercert: dict | None, host: str) -> bool:
             return True
         if kind == "DNS":
             name, want = value.lower().rstrip("."), host.lower().rstrip(".")
-            if name == want or (name.startswith("*.") and "." in want
-                                and want.split(".", 1)[1] == name[2:]):
+            if name == want or (name.startswith("*.") and "." in want and want.split(".", 1)[1] == name[2:]):
                 return True
     return False
 
@@ -109,17 +106,27 @@ def _same_ip(a: str, b: str) -> bool:
         return False
 
 
-async def authenticate_from(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            security: LinkSecurity, sender: int, sender_host: str | None) -> None:
+async def authenticate_from(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    security: LinkSecurity,
+    sender: int,
+    sender_host: str | None,
+) -> None:
     """Acceptor side, after reading the dialer's claimed sid (configured at
-    `sender_host`; None: not a member). Raises LinkRefused."""
+    `sender_host`; None: not a member). Raises LinkRefusedError."""
     if sender_host is None:
-        raise LinkRefused(f"a link claims server id {sender}, which is not in the ensemble")
-    if security.server_ssl is not None and security.verify_peer_host and \
-            not certificate_names(writer.get_extra_info("peercert"), sender_host):
-        raise LinkRefused(f"a link claiming server id {sender} shows a certificate that does "
-                          f"not name {sender_host}, that member's host "
-                          "(ssl.quorum.hostnameVerification)")
+        raise LinkRefusedError(f"a link claims server id {sender}, which is not in the ensemble")
+    if (
+        security.server_ssl is not None
+        and security.verify_peer_host
+        and not certificate_names(writer.get_extra_info("peercert"), sender_host)
+    ):
+        raise LinkRefusedError(
+            f"a link claiming server id {sender} shows a certificate that does "
+            f"not name {sender_host}, that member's host "
+            "(ssl.quorum.hostnameVerification)"
+        )
     if security.sasl_users is None:
         return
     server = DigestMD5Server(security.sasl_users)
@@ -132,9 +139,10 @@ async def authenticate_from(reader: asyncio.StreamReader, writer: asyncio.Stream
     try:
         await asyncio.wait_for(exchange(), security.timeout)
     except SaslError as e:
-        raise LinkRefused(f"a link claiming server id {sender} failed quorum SASL: {e}") from None
-    except asyncio.TimeoutError:
-        raise LinkRefused(f"a link claiming server id {sender} did not finish quorum SASL "
-                          f"within {security.timeout}s") from None
+        raise LinkRefusedError(f"a link claiming server id {sender} failed quorum SASL: {e}") from None
+    except TimeoutError:
+        raise LinkRefusedError(
+            f"a link claiming server id {sender} did not finish quorum SASL within {security.timeout}s"
+        ) from None
     except asyncio.IncompleteReadError:
-        raise LinkRefused(f"a link claiming server id {sender} closed during quorum SASL") from None
+        raise LinkRefusedError(f"a link claiming server id {sender} closed during quorum SASL") from None

@@ -30,6 +30,7 @@ class SnapshotImage(Protocol):
 @dataclass(frozen=True)
 class Snapshot:
     """An image held in memory (the simulator's; a server's empty tree)."""
+
     zxid: int
     data: bytes
 
@@ -38,7 +39,7 @@ class Snapshot:
         return len(self.data)
 
     def read(self, offset: int, size: int) -> bytes:
-        return self.data[offset:offset + size]
+        return self.data[offset : offset + size]
 
 
 # What an entry costs in a message beyond its data (its zxid and msgpack framing), so
@@ -94,7 +95,7 @@ class History:
         """Entries with zxid > `zxid` (which must be >= snap_zxid), oldest first."""
         i = bisect.bisect_right(self._zxids, zxid)
         j = len(self._zxids) if limit is None else min(len(self._zxids), i + limit)
-        return list(zip(self._zxids[i:j], self._data[i:j]))
+        return list(zip(self._zxids[i:j], self._data[i:j], strict=True))
 
     def batch_after(self, zxid: int, max_bytes: int, upto: int | None = None) -> list[Entry]:
         """Entries with zxid > `zxid` (and <= `upto`), oldest first, as many as fit in
@@ -115,7 +116,7 @@ class History:
         """Entries with low < zxid <= high."""
         i = bisect.bisect_right(self._zxids, low)
         j = bisect.bisect_right(self._zxids, high)
-        return list(zip(self._zxids[i:j], self._data[i:j]))
+        return list(zip(self._zxids[i:j], self._data[i:j], strict=True))
 
     def truncate(self, zxid: int) -> None:
         """Drop entries above zxid."""

@@ -31,6 +31,7 @@ class MessageError(ValueError):
 class Notification:
     """Fast leader election vote. For FOLLOWING/LEADING senders the vote names the
     established leader as (epoch, 0, leader id)."""
+
     round: int
     state: int
     vote_epoch: int
@@ -41,6 +42,7 @@ class Notification:
 @dataclass(frozen=True, slots=True)
 class FollowerInfo:
     """Follower -> chosen leader: start of discovery."""
+
     accepted_epoch: int
     last_zxid: int
 
@@ -48,12 +50,14 @@ class FollowerInfo:
 @dataclass(frozen=True, slots=True)
 class LeaderInfo:
     """Leader -> follower: the new epoch proposed for acceptance."""
+
     epoch: int
 
 
 @dataclass(frozen=True, slots=True)
 class AckEpoch:
     """Follower -> leader: new epoch accepted; here is my history's position."""
+
     epoch: int
     current_epoch: int
     last_zxid: int
@@ -68,6 +72,7 @@ class SyncHeader:
     A stream is numbered `stream` (unique within the leader's epoch); its items carry
     consecutive `seq` numbers and the follower takes them strictly in order, so the
     leader can resend from the follower's position after a loss (go-back-N)."""
+
     epoch: int
     stream: int
     mode: str
@@ -79,6 +84,7 @@ class SyncHeader:
 @dataclass(frozen=True, slots=True)
 class SnapChunk:
     """Leader -> follower: bytes [offset, offset + len(data)) of the announced snapshot."""
+
     epoch: int
     stream: int
     seq: int
@@ -89,6 +95,7 @@ class SnapChunk:
 @dataclass(frozen=True, slots=True)
 class SyncDiff:
     """Leader -> follower: the next consecutive proposals of the leader's history."""
+
     epoch: int
     stream: int
     seq: int
@@ -99,6 +106,7 @@ class SyncDiff:
 class NewLeader:
     """Leader -> follower: the last item of a stream. The follower now holds the
     leader's history up to last_zxid; `commit_zxid` of it is committed."""
+
     epoch: int
     stream: int
     seq: int
@@ -110,6 +118,7 @@ class NewLeader:
 class SyncAck:
     """Follower -> leader: it holds every item of `stream` below `next_seq` (flow
     control, and the keepalive of a follower that is synchronizing)."""
+
     epoch: int
     stream: int
     next_seq: int
@@ -118,6 +127,7 @@ class SyncAck:
 @dataclass(frozen=True, slots=True)
 class Proposal:
     """Leader -> follower: a batch of consecutive proposals of this epoch."""
+
     epoch: int
     entries: list[Entry]
 
@@ -126,6 +136,7 @@ class Proposal:
 class Ack:
     """Follower -> leader: everything up to zxid is durable here (cumulative). Also the
     answer to PING, carrying the sessions clients touched on this follower."""
+
     epoch: int
     zxid: int
     touches: list[int] = field(default_factory=list)
@@ -134,6 +145,7 @@ class Ack:
 @dataclass(frozen=True, slots=True)
 class Commit:
     """Leader -> follower: everything up to zxid is committed (cumulative)."""
+
     epoch: int
     zxid: int
 
@@ -141,6 +153,7 @@ class Commit:
 @dataclass(frozen=True, slots=True)
 class Ping:
     """Leader heartbeat; `uptodate` is ZooKeeper's UPTODATE (start serving clients)."""
+
     epoch: int
     commit_zxid: int
     uptodate: bool
@@ -149,6 +162,7 @@ class Ping:
 @dataclass(frozen=True, slots=True)
 class Request:
     """Follower -> leader: a client write forwarded for the leader to order."""
+
     epoch: int
     payload: bytes
 
@@ -156,6 +170,7 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class SyncRequest:
     """Follower -> leader: a client asked for `sync`; `tag` names that request."""
+
     epoch: int
     tag: int
 
@@ -164,18 +179,49 @@ class SyncRequest:
 class SyncReply:
     """Leader -> follower: everything up to zxid has been proposed; once the follower
     has applied it, the sync tagged `tag` is answered."""
+
     epoch: int
     tag: int
     zxid: int
 
 
-Message = (Notification | FollowerInfo | LeaderInfo | AckEpoch | SyncHeader | SnapChunk
-           | SyncDiff | NewLeader | SyncAck | Proposal | Ack | Commit | Ping | Request
-           | SyncRequest | SyncReply)
+Message = (
+    Notification
+    | FollowerInfo
+    | LeaderInfo
+    | AckEpoch
+    | SyncHeader
+    | SnapChunk
+    | SyncDiff
+    | NewLeader
+    | SyncAck
+    | Proposal
+    | Ack
+    | Commit
+    | Ping
+    | Request
+    | SyncRequest
+    | SyncReply
+)
 
-_TYPES: tuple[type, ...] = (Notification, FollowerInfo, LeaderInfo, AckEpoch, SyncHeader,
-                            SnapChunk, SyncDiff, NewLeader, SyncAck, Proposal, Ack, Commit,
-                            Ping, Request, SyncRequest, SyncReply)
+_TYPES: tuple[type, ...] = (
+    Notification,
+    FollowerInfo,
+    LeaderInfo,
+    AckEpoch,
+    SyncHeader,
+    SnapChunk,
+    SyncDiff,
+    NewLeader,
+    SyncAck,
+    Proposal,
+    Ack,
+    Commit,
+    Ping,
+    Request,
+    SyncRequest,
+    SyncReply,
+)
 _CODE = {cls: code for code, cls in enumerate(_TYPES)}
 _ENTRY_FIELDS = {"entries"}
 
@@ -184,7 +230,8 @@ def encode(msg: Message) -> bytes:
     """One message as one msgpack frame body."""
     values: list[Any] = [_CODE[type(msg)]]
     values.extend(getattr(msg, f.name) for f in dataclasses.fields(msg))
-    return msgpack.packb(values, use_bin_type=True)
+    frame: bytes = msgpack.packb(values, use_bin_type=True)
+    return frame
 
 
 def decode(data: bytes) -> Message:
@@ -198,4 +245,5 @@ def decode(data: bytes) -> Message:
         raise MessageError(f"undecodable ZAB peer frame ({len(data)} bytes): {exc}") from exc
     for name in _ENTRY_FIELDS.intersection(kwargs):
         kwargs[name] = [(int(z), bytes(d)) for z, d in kwargs[name]]
-    return cls(**kwargs)
+    message: Message = cls(**kwargs)
+    return message

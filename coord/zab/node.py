@@ -30,12 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from coord.zab import actions as act
+from coord.zab.config import ZabConfig
 from coord.zab.errors import NotLeaderError
+from coord.zab.link_security import LinkSecurity
 from coord.zab.log import SnapshotImage
 from coord.zab.messages import Entry, Message, SnapChunk
-from coord.zab.config import ZabConfig
 from coord.zab.peer import Peer, PersistentState
-from coord.zab.link_security import LinkSecurity
 from coord.zab.transport import PeerNetwork
 
 log = logging.getLogger("coord.zab.node")
@@ -67,10 +67,16 @@ class StateMachine(Protocol):
 
 
 class ZabNode:
-    def __init__(self, sid: int, addresses: dict[int, tuple[str, int]], storage: Storage,
-                 machine: StateMachine, config: ZabConfig = ZabConfig(),
-                 on_action: Callable[[act.Action], None] | None = None,
-                 security: LinkSecurity = LinkSecurity()) -> None:
+    def __init__(
+        self,
+        sid: int,
+        addresses: dict[int, tuple[str, int]],
+        storage: Storage,
+        machine: StateMachine,
+        config: ZabConfig = ZabConfig(),
+        on_action: Callable[[act.Action], None] | None = None,
+        security: LinkSecurity = LinkSecurity(),
+    ) -> None:
         self.sid = sid
         self.addresses = addresses
         self.storage = storage
@@ -78,8 +84,7 @@ class ZabNode:
         self.config = config
         self.on_action = on_action
         self.peer: Peer | None = None
-        self.net = PeerNetwork(sid, addresses, self._from_peer, on_lost=self._link_lost,
-                               security=security)
+        self.net = PeerNetwork(sid, addresses, self._from_peer, on_lost=self._link_lost, security=security)
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"zab-io-{sid}")
         # Snapshot chunks for followers are read apart from the log's writes and fsyncs.
@@ -90,18 +95,19 @@ class ZabNode:
         self._waiters: dict[int, asyncio.Future[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._kicked = False
-        self.failed = asyncio.Event()    # a storage call failed: this node stopped for good
+        self.failed = asyncio.Event()  # a storage call failed: this node stopped for good
         self._stopping: asyncio.Task[None] | None = None
 
     # ----- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         state = await loop.run_in_executor(self._io, self.storage.load)
-        self.peer = Peer(self.sid, frozenset(self.addresses), self.config, state,
-                         self.machine.snapshot, loop.time())
+        self.peer = Peer(self.sid, frozenset(self.addresses), self.config, state, self.machine.snapshot, loop.time())
         await self.net.start()
-        self._tasks = [asyncio.create_task(self._run(), name=f"zab-node-{self.sid}"),
-                       asyncio.create_task(self._ticker(), name=f"zab-tick-{self.sid}")]
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"zab-node-{self.sid}"),
+            asyncio.create_task(self._ticker(), name=f"zab-tick-{self.sid}"),
+        ]
 
     @property
     def running(self) -> bool:
@@ -126,8 +132,9 @@ class ZabNode:
         """A storage call failed: acknowledge nothing more, and stop."""
         if self.failed.is_set():
             return
-        log.critical("server %d stops: its storage failed (%r); restart it to rejoin from "
-                     "what is on disk", self.sid, exc)
+        log.critical(
+            "server %d stops: its storage failed (%r); restart it to rejoin from what is on disk", self.sid, exc
+        )
         self.failed.set()
         self._appending.clear()
         self._stopping = asyncio.get_running_loop().create_task(self.stop(), name=f"zab-fail-stop-{self.sid}")
@@ -225,13 +232,13 @@ class ZabNode:
                 self.net.send(a.to, a.msg)
             elif isinstance(a, act.SendSnapshotChunk):
                 # Awaited here, so the chunk leaves in order with the sends around it.
-                data = await asyncio.get_running_loop().run_in_executor(
-                    self._reader, a.image.read, a.offset, a.size)
+                data = await asyncio.get_running_loop().run_in_executor(self._reader, a.image.read, a.offset, a.size)
                 self.net.send(a.to, SnapChunk(a.epoch, a.stream, a.seq, a.offset, data))
             elif isinstance(a, act.StageSnapshot):
                 # Awaited too: a follower takes the next chunk once this one is written.
                 await asyncio.get_running_loop().run_in_executor(
-                    self._io, self.storage.stage_snapshot, a.zxid, a.offset, a.data)
+                    self._io, self.storage.stage_snapshot, a.zxid, a.offset, a.data
+                )
             elif isinstance(a, act.AppendLog):
                 self._appending.extend(a.entries)
                 self._start_append()
@@ -258,8 +265,7 @@ class ZabNode:
             batch, self._appending = self._appending, []
             await loop.run_in_executor(self._io, self.storage.append, batch)
         if isinstance(a, act.PersistEpochs):
-            await loop.run_in_executor(self._io, self.storage.save_epochs,
-                                       a.accepted_epoch, a.current_epoch)
+            await loop.run_in_executor(self._io, self.storage.save_epochs, a.accepted_epoch, a.current_epoch)
             return
         if isinstance(a, act.TruncateLog):
             await loop.run_in_executor(self._io, self.storage.truncate, a.zxid)

@@ -31,6 +31,7 @@ from coord.zab.roles import Role, RoleState
 @dataclass
 class PersistentState:
     """What survives a crash, as recovered by the shell from its disk."""
+
     accepted_epoch: int = 0
     current_epoch: int = 0
     snap_zxid: int = 0
@@ -38,9 +39,15 @@ class PersistentState:
 
 
 class Peer:
-    def __init__(self, sid: int, members: frozenset[int], config: ZabConfig,
-                 state: PersistentState, snapshot_source: Callable[[], SnapshotImage],
-                 now: float) -> None:
+    def __init__(
+        self,
+        sid: int,
+        members: frozenset[int],
+        config: ZabConfig,
+        state: PersistentState,
+        snapshot_source: Callable[[], SnapshotImage],
+        now: float,
+    ) -> None:
         if sid not in members:
             raise ValueError(f"server id {sid} is not in the ensemble {sorted(members)}")
         self.sid = sid

@@ -12,7 +12,7 @@ sent once it has caught up; from then on the follower gets the ordinary broadcas
 
 This module must never read snapshot bytes itself (it names ranges; the shell reads
 them), never send an item out of order, and never send a diff the history no longer
-holds (`Compacted` instead).
+holds (`HistoryCompactedError` instead).
 """
 
 from __future__ import annotations
@@ -23,13 +23,22 @@ from coord.zab.messages import NewLeader, SyncDiff, SyncHeader
 from coord.zab.roles import PeerView
 
 
-class Compacted(Exception):
+class HistoryCompactedError(Exception):
     """The history no longer holds the proposals this stream still has to send."""
 
 
 class SyncStream:
-    def __init__(self, peer: PeerView, to: int, epoch: int, stream: int, mode: str,
-                 trunc: int, image: SnapshotImage | None, base: int) -> None:
+    def __init__(
+        self,
+        peer: PeerView,
+        to: int,
+        epoch: int,
+        stream: int,
+        mode: str,
+        trunc: int,
+        image: SnapshotImage | None,
+        base: int,
+    ) -> None:
         self.peer = peer
         self.to = to
         self.epoch = epoch
@@ -40,12 +49,12 @@ class SyncStream:
         self.chunk = peer.config.chunk_bytes
         self.chunks = 0 if image is None else -(-image.size // self.chunk)
         self.base = base
-        self.acked = 0          # the follower holds every item below this seq
-        self.next_seq = 0       # the next item to send
-        self.sent = 0           # every item below this was sent at least once
-        self.mark = -1          # `acked` at the previous tick
-        self.stalled = 0        # ticks since `acked` last moved
-        self.end: tuple[int, int] | None = None   # (seq, last zxid) of NEWLEADER once sent
+        self.acked = 0  # the follower holds every item below this seq
+        self.next_seq = 0  # the next item to send
+        self.sent = 0  # every item below this was sent at least once
+        self.mark = -1  # `acked` at the previous tick
+        self.stalled = 0  # ticks since `acked` last moved
+        self.end: tuple[int, int] | None = None  # (seq, last zxid) of NEWLEADER once sent
         # seq -> (zxid its diff batch starts after, its last zxid), for the batches from
         # `acked` on: a batch resent must be the one first sent, since the follower may
         # hold it already (its ack was lost) and take the next one after it.
@@ -73,7 +82,7 @@ class SyncStream:
         if next_seq <= self.acked or next_seq > self.sent:
             return
         for seq in range(self.acked, next_seq - 1):
-            self._spans.pop(seq, None)   # keeps the span before next_seq: where it resumes
+            self._spans.pop(seq, None)  # keeps the span before next_seq: where it resumes
         self.acked = next_seq
         self.next_seq = max(self.next_seq, next_seq)
         self.pump()
@@ -93,15 +102,26 @@ class SyncStream:
         peer = self.peer
         if seq == 0:
             image = self.image
-            peer.send(self.to, SyncHeader(self.epoch, self.id, self.mode, self.trunc,
-                                          0 if image is None else image.zxid,
-                                          0 if image is None else image.size))
+            peer.send(
+                self.to,
+                SyncHeader(
+                    self.epoch,
+                    self.id,
+                    self.mode,
+                    self.trunc,
+                    0 if image is None else image.zxid,
+                    0 if image is None else image.size,
+                ),
+            )
             return
         if seq <= self.chunks:
             assert self.image is not None
             offset = (seq - 1) * self.chunk
-            peer.emit(act.SendSnapshotChunk(self.to, self.image, self.epoch, self.id, seq, offset,
-                                            min(self.chunk, self.image.size - offset)))
+            peer.emit(
+                act.SendSnapshotChunk(
+                    self.to, self.image, self.epoch, self.id, seq, offset, min(self.chunk, self.image.size - offset)
+                )
+            )
             return
         if self.end is not None and seq == self.end[0]:
             peer.send(self.to, NewLeader(self.epoch, self.id, seq, self.end[1], peer.commit_zxid))
@@ -112,8 +132,10 @@ class SyncStream:
         upto = span[1] if span is not None else None if self.end is None else self.end[1]
         history = peer.history
         if after < history.snap_zxid:
-            raise Compacted(f"stream {self.id} to {self.to} needs proposals after {after:#x}, "
-                            f"but the log starts at {history.snap_zxid:#x}")
+            raise HistoryCompactedError(
+                f"stream {self.id} to {self.to} needs proposals after {after:#x}, "
+                f"but the log starts at {history.snap_zxid:#x}"
+            )
         entries = history.batch_after(after, self.chunk, upto)
         if not entries:
             self.end = (seq, after)

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 from coord.security.tls_accept import TlsAcceptor
-from coord.zab.link_security import LinkRefused, LinkSecurity, authenticate_from, authenticate_to
+from coord.zab.link_security import LinkRefusedError, LinkSecurity, authenticate_from, authenticate_to
 from coord.zab.messages import Message, MessageError, decode, encode
 
 log = logging.getLogger("coord.zab.transport")
@@ -53,10 +53,15 @@ class _Outgoing:
 
 
 class PeerNetwork:
-    def __init__(self, sid: int, addresses: dict[int, tuple[str, int]],
-                 on_message: Callable[[int, Message], None], retry: float = 0.1,
-                 on_lost: Callable[[int], None] | None = None,
-                 security: LinkSecurity = LinkSecurity()) -> None:
+    def __init__(
+        self,
+        sid: int,
+        addresses: dict[int, tuple[str, int]],
+        on_message: Callable[[int, Message], None],
+        retry: float = 0.1,
+        on_lost: Callable[[int], None] | None = None,
+        security: LinkSecurity = LinkSecurity(),
+    ) -> None:
         self.sid = sid
         self.security = security
         self.addresses = addresses
@@ -75,10 +80,12 @@ class PeerNetwork:
             self._server = await asyncio.start_server(self._accept, host, port)
         else:
             loop = asyncio.get_running_loop()
-            self._tls = TlsAcceptor(self.security.server_ssl, self.security.timeout,
-                                    lambda: asyncio.StreamReaderProtocol(
-                                        asyncio.StreamReader(), self._accept),
-                                    "the quorum port")
+            self._tls = TlsAcceptor(
+                self.security.server_ssl,
+                self.security.timeout,
+                lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._accept),
+                "the quorum port",
+            )
             self._server = await loop.create_server(self._tls, host, port)
         for peer, out in self._out.items():
             out.task = asyncio.create_task(self._dial(peer, out), name=f"zab-dial-{peer}")
@@ -110,14 +117,15 @@ class PeerNetwork:
         while True:
             writer = None
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                    host, port, ssl=self.security.client_ssl), self.security.timeout)
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port, ssl=self.security.client_ssl), self.security.timeout
+                )
                 writer.write(_U32.pack(self.sid))
                 await authenticate_to(reader, writer, self.security)
-            except (OSError, asyncio.TimeoutError, LinkRefused) as e:
+            except (TimeoutError, OSError, LinkRefusedError) as e:
                 if writer is not None:
                     writer.close()
-                refused = isinstance(e, (LinkRefused, ssl.SSLError))
+                refused = isinstance(e, (LinkRefusedError, ssl.SSLError))
                 if refused:
                     log.warning("link %d -> %d refused: %s", self.sid, peer, e)
                 # A refusal will not heal by itself: retry slowly, and quietly.
@@ -163,11 +171,9 @@ class PeerNetwork:
         self._incoming.add(writer)
         sender = None
         try:
-            (claimed,) = _U32.unpack(await asyncio.wait_for(reader.readexactly(4),
-                                                            self.security.timeout))
+            (claimed,) = _U32.unpack(await asyncio.wait_for(reader.readexactly(4), self.security.timeout))
             address = self.addresses.get(claimed) if claimed != self.sid else None
-            await authenticate_from(reader, writer, self.security, claimed,
-                                    address[0] if address else None)
+            await authenticate_from(reader, writer, self.security, claimed, address[0] if address else None)
             sender = claimed
             parts: list[bytes] = []
             total = 0
@@ -176,19 +182,19 @@ class PeerNetwork:
                 size = head & ~_MORE
                 total += size
                 if size > MAX_FRAME or total > MAX_MESSAGE:
-                    raise MessageError(f"peer {sender} sent a {size}-byte frame of a {total}-byte "
-                                       f"message (limits {MAX_FRAME}, {MAX_MESSAGE})")
+                    raise MessageError(
+                        f"peer {sender} sent a {size}-byte frame of a {total}-byte "
+                        f"message (limits {MAX_FRAME}, {MAX_MESSAGE})"
+                    )
                 parts.append(await reader.readexactly(size))
                 if head & _MORE:
                     continue
                 body = parts[0] if len(parts) == 1 else b"".join(parts)
                 parts, total = [], 0
                 self.on_message(sender, decode(body))
-        except LinkRefused as exc:
-            log.warning("refused a quorum link from %s: %s",
-                        writer.get_extra_info("peername"), exc)
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError,
-                MessageError) as exc:
+        except LinkRefusedError as exc:
+            log.warning("refused a quorum link from %s: %s", writer.get_extra_info("peername"), exc)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, MessageError) as exc:
             log.debug("incoming link closed: %s", exc)
             if sender is not None and self.on_lost is not None:
                 self.on_lost(sender)
@@ -205,7 +211,7 @@ def _frames(message: bytes) -> list[bytes | memoryview]:
     view = memoryview(message)
     out: list[bytes | memoryview] = []
     for start in range(0, len(message), FRAGMENT):
-        piece = view[start:start + FRAGMENT]
+        piece = view[start : start + FRAGMENT]
         more = _MORE if start + FRAGMENT < len(message) else 0
         out += [_U32.pack(len(piece) | more), piece]
     return out

@@ -16,10 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from coord.client import ConnState, CoordClient, WatchedEvent
 from coord.protocol.errors import NodeExistsError, NoNodeError
 from coord.protocol.opcodes import EventType
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+    """Run `coro` as a task from a watch callback, holding a reference until it ends
+    (the event loop keeps only weak ones)."""
+    task = asyncio.ensure_future(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 class DatabaseServer:
@@ -38,7 +50,7 @@ class DatabaseServer:
 
     def _on_state(self, state: ConnState) -> None:
         if state != ConnState.CONNECTED and self.is_master:
-            self.is_master = False       # in doubt: another server may be master already
+            self.is_master = False  # in doubt: another server may be master already
             print(f"[db {self.address}] session {state.value}: no longer acting as master")
 
     async def _campaign(self) -> None:
@@ -48,15 +60,15 @@ class DatabaseServer:
             print(f"[db {self.address}] I am the master")
         except NodeExistsError:
             if await self.zk.exists(self.path, watch=self._on_master_event) is None:
-                await self._campaign()   # it went away between the two calls
+                await self._campaign()  # it went away between the two calls
             else:
                 print(f"[db {self.address}] standby")
 
     def _on_master_event(self, event: WatchedEvent) -> None:
         if event.type == EventType.NODE_DELETED:
-            asyncio.ensure_future(self._campaign())
+            spawn(self._campaign())
         else:
-            asyncio.ensure_future(self.zk.exists(self.path, watch=self._on_master_event))
+            spawn(self.zk.exists(self.path, watch=self._on_master_event))
 
     async def crash(self) -> None:
         print(f"[db {self.address}] crashing")
@@ -82,7 +94,7 @@ class AppServer:
             self.master = None
             print(f"[app {self.name}] session {state.value}: writes paused")
         else:
-            asyncio.ensure_future(self._learn())
+            spawn(self._learn())
 
     async def _learn(self) -> None:
         try:
@@ -97,8 +109,8 @@ class AppServer:
 
     def _on_event(self, event: WatchedEvent) -> None:
         if event.type == EventType.NODE_DELETED:
-            self.master = None           # stop at once, before re-reading
-        asyncio.ensure_future(self._learn())
+            self.master = None  # stop at once, before re-reading
+        spawn(self._learn())
 
     def write(self, n: int) -> None:
         if self.master is not None and self.zk.state == ConnState.CONNECTED:

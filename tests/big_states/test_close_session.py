@@ -15,7 +15,7 @@ from tests.coord_ensemble.harness import Ensemble
 from tests.support.waiting import wait_until
 
 FRAME_CAP = 64 << 20
-TICK_MS = 1000   # see test_wiped_member.py: big snapshots block a member's loop a while
+TICK_MS = 1000  # see test_wiped_member.py: big snapshots block a member's loop a while
 
 
 async def _make_ephemerals(hosts: str, count: int, name_len: int) -> None:
@@ -31,7 +31,7 @@ async def _make_ephemerals(hosts: str, count: int, name_len: int) -> None:
 
         await asyncio.gather(*(one(i) for i in range(count)))
     finally:
-        await owner.stop()    # closeSession: one txn listing every path
+        await owner.stop()  # closeSession: one txn listing every path
 
 
 async def _children(host: str) -> int:
@@ -49,19 +49,23 @@ def _close_and_restart(ens: Ensemble, count: int, name_len: int) -> None:
     ens.wait_leader()
     asyncio.run(_make_ephemerals(ens.hosts(), count, name_len))
     for sid in ens.sids:
-        wait_until(f"member {sid} dropped the ephemerals",
-                   lambda sid=sid: asyncio.run(_children(f"127.0.0.1:{ens.client_port[sid]}")) == 0,
-                   timeout=120)
+        wait_until(
+            f"member {sid} dropped the ephemerals",
+            lambda sid=sid: asyncio.run(_children(f"127.0.0.1:{ens.client_port[sid]}")) == 0,
+            timeout=120,
+        )
     zxid = ens.wait_same_zxid(timeout=60)
     for sid in ens.sids:
         assert ens.stop(sid) == 0
     ens.start()
     ens.wait_leader(timeout=120)
     assert ens.wait_same_zxid(timeout=120) >= zxid
-    for sid in ens.sids:   # polled: a member just restarted may still be joining
-        wait_until(f"member {sid} serves the tree without the ephemerals after restart",
-                   lambda sid=sid: asyncio.run(_children(f"127.0.0.1:{ens.client_port[sid]}")) == 0,
-                   timeout=60)
+    for sid in ens.sids:  # polled: a member just restarted may still be joining
+        wait_until(
+            f"member {sid} serves the tree without the ephemerals after restart",
+            lambda sid=sid: asyncio.run(_children(f"127.0.0.1:{ens.client_port[sid]}")) == 0,
+            timeout=60,
+        )
 
 
 @pytest.mark.timeout(600)

@@ -10,7 +10,7 @@ import pytest
 
 from coord.server import txn as T
 from coord.server.datatree import DataTree
-from coord.server.snapshot import SnapshotCorruption, SnapshotFile, pack_tree
+from coord.server.snapshot import SnapshotCorruptionError, SnapshotFile, pack_tree
 from coord.server.txn import Txn
 from coord.server.zab_storage import EnsembleStorage
 
@@ -23,7 +23,7 @@ def _tree(zxid: int) -> DataTree:
 
 
 def _chunks(blob: bytes, size: int) -> list[tuple[int, bytes]]:
-    return [(at, blob[at:at + size]) for at in range(0, len(blob), size)]
+    return [(at, blob[at : at + size]) for at in range(0, len(blob), size)]
 
 
 def test_a_snapshot_staged_in_chunks_installs_and_reads_back(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_a_damaged_transfer_is_refused_before_it_replaces_the_log(tmp_path: Path
     storage.load()
     for offset, data in _chunks(bytes(blob), 1000):
         storage.stage_snapshot(40, offset, data)
-    with pytest.raises(SnapshotCorruption):
+    with pytest.raises(SnapshotCorruptionError):
         storage.install_snapshot(40, len(blob))
     assert not list((tmp_path / "snapshot").glob("snapshot.*"))
     assert list((tmp_path / "log").glob("log.*")), "the log went although nothing replaced it"

@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +59,7 @@ async def _digest(host: str) -> tuple[int, str]:
 
 def _rss(pid: int) -> int:
     """Resident set size of a process, in bytes (Linux /proc)."""
-    for line in open(f"/proc/{pid}/status"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no VmRSS for {pid}")
@@ -95,18 +96,20 @@ def _rejoin_wiped(ens: Ensemble, count: int, size: int, bound_memory: bool) -> N
     sampler.start()
     started = time.monotonic()
     ens.start(victim)
-    wait_until(f"wiped member {victim} serving again", lambda: ens.mode(victim) == "follower",
-               timeout=240)
+    wait_until(f"wiped member {victim} serving again", lambda: ens.mode(victim) == "follower", timeout=240)
     took, grew = time.monotonic() - started, sampler.stop()
-    print(f"wiped member rejoined {count} x {size} bytes in {took:.1f}s; leader RSS grew "
-          f"{grew / MIB:.1f} MiB while it streamed")
+    print(
+        f"wiped member rejoined {count} x {size} bytes in {took:.1f}s; leader RSS grew "
+        f"{grew / MIB:.1f} MiB while it streamed"
+    )
     # The leader streams its snapshot file a chunk at a time: its memory must not grow by
     # anything like a copy of the tree (it packed and sent the whole tree, twice over).
     if bound_memory:
         assert grew < count * size / 4, f"leader RSS grew by {grew / MIB:.0f} MiB"
     assert ens.wait_same_zxid(timeout=120) == zxid
-    installed = re.findall(r"installed the leader's snapshot at zxid (0x[0-9a-f]+)",
-                           ens.procs.log_text(ens.name(victim)))
+    installed = re.findall(
+        r"installed the leader's snapshot at zxid (0x[0-9a-f]+)", ens.procs.log_text(ens.name(victim))
+    )
     assert installed, "the wiped member caught up without a snapshot: SNAP was not exercised"
     assert int(installed[-1], 16) < zxid, "no proposals followed the snapshot (DIFF)"
     want = asyncio.run(_digest(f"127.0.0.1:{ens.client_port[leader]}"))
@@ -142,6 +145,7 @@ def _max_read_latency(host: str, stop: threading.Event, out: list[float]) -> Non
     """Time small reads against one member until `stop`: a read waits for that member's
     event loop, so the slowest one bounds how long the loop was blocked (a snapshot
     packed whole, between two applies, shows here as a read of seconds)."""
+
     async def run() -> None:
         async with CoordClient(host, session_timeout=30.0) as client:
             while not stop.is_set():
@@ -170,25 +174,28 @@ def test_writes_landing_during_a_snap_reach_the_wiped_member(ensemble) -> None:
     ens.stop(victim)
     shutil.rmtree(ens.root / f"data{victim}")
     stop, latencies = threading.Event(), []
-    reader = threading.Thread(target=_max_read_latency,
-                              args=(f"127.0.0.1:{ens.client_port[leader]}", stop, latencies), daemon=True)
+    reader = threading.Thread(
+        target=_max_read_latency, args=(f"127.0.0.1:{ens.client_port[leader]}", stop, latencies), daemon=True
+    )
     reader.start()
     try:
         with WriteLoad(ens, prefer=others, pace=0.005) as load:
             load.wait_for(100, timeout=120)
             ens.start(victim)
-            wait_until(f"wiped member {victim} serving again", lambda: ens.mode(victim) == "follower",
-                       timeout=240)
-            load.wait_for(100, timeout=120)   # and writes go on after it joined
+            wait_until(f"wiped member {victim} serving again", lambda: ens.mode(victim) == "follower", timeout=240)
+            load.wait_for(100, timeout=120)  # and writes go on after it joined
         assert not load.errors, load.errors
     finally:
         stop.set()
         reader.join(30)
-    installed = re.findall(r"installed the leader's snapshot at zxid (0x[0-9a-f]+)",
-                           ens.procs.log_text(ens.name(victim)))
+    installed = re.findall(
+        r"installed the leader's snapshot at zxid (0x[0-9a-f]+)", ens.procs.log_text(ens.name(victim))
+    )
     assert installed, "the wiped member caught up without a snapshot: SNAP was not exercised"
     changed = [int(n) for n in re.findall(r"(\d+) nodes changed while packing", ens.procs.log_text(ens.name(leader)))]
     assert any(changed), f"no snapshot was packed while writes changed the tree: {changed}"
     ens.assert_identical()
-    print(f"{len(changed)} snapshots on the leader, nodes changed while packing: {changed}; "
-          f"slowest of {len(latencies)} reads on the leader: {max(latencies) * 1000:.0f} ms")
+    print(
+        f"{len(changed)} snapshots on the leader, nodes changed while packing: {changed}; "
+        f"slowest of {len(latencies)} reads on the leader: {max(latencies) * 1000:.0f} ms"
+    )

@@ -18,38 +18,61 @@ from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup, wait_for_port
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.cluster,
-              pytest.mark.skipif(importlib.util.find_spec("confluent_kafka") is None,
-                                 reason="confluent-kafka is not installed")]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(importlib.util.find_spec("confluent_kafka") is None, reason="confluent-kafka is not installed"),
+]
 
 
 def test_two_clusters_under_two_chroots_of_one_coord(procs: ProcessGroup, tmp_path: Path):
     from tests.broker_security.test_sasl import confluent_roundtrip
 
     coord_port = free_port()
-    procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp_path / "coord"),
-                "--client-port", str(coord_port), "--tick-ms", "1000")
+    procs.start(
+        "coord",
+        "coord",
+        "start",
+        "--id",
+        "1",
+        "--data-dir",
+        str(tmp_path / "coord"),
+        "--client-port",
+        str(coord_port),
+        "--tick-ms",
+        "1000",
+    )
     wait_for_port(coord_port)
     coord = f"127.0.0.1:{coord_port}"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    procs_b = ProcessGroup(tmp_path / "b")     # its own process names: both clusters have broker1, broker2
+    procs_b = ProcessGroup(tmp_path / "b")  # its own process names: both clusters have broker1, broker2
     root = KazooClient(hosts=coord)
     root.start(timeout=10)
     a = b = None
     try:
-        a = start_cluster(procs, tmp_path / "a", n=2, coord=coord + "/kafka/a")   # a nested chroot, made by the brokers
+        a = start_cluster(procs, tmp_path / "a", n=2, coord=coord + "/kafka/a")  # a nested chroot, made by the brokers
         b = start_cluster(procs_b, tmp_path / "b", n=2, coord=coord + "/kafka-b")
         for cluster in (a, b):
             controller = wait_until("a controller", cluster.controller)[0]
             with WireClient(cluster.ports[controller]) as w:
                 assert create_topic(w, "orders", 1, 2).error_code == 0
-        assert sorted(root.get_children("/kafka/a/brokers/ids")) == sorted(root.get_children("/kafka-b/brokers/ids")) \
+        assert (
+            sorted(root.get_children("/kafka/a/brokers/ids"))
+            == sorted(root.get_children("/kafka-b/brokers/ids"))
             == ["1", "2"]
+        )
         assert not root.exists("/brokers") and not root.exists("/controller")
         for chroot in ("/kafka/a", "/kafka-b"):
-            for path in ("/config/users", "/config/topics/orders", "/config/clients", "/config/brokers",
-                         "/config/changes", "/admin/delete_topics", "/isr_change_notification", "/consumers"):
+            for path in (
+                "/config/users",
+                "/config/topics/orders",
+                "/config/clients",
+                "/config/brokers",
+                "/config/changes",
+                "/admin/delete_topics",
+                "/isr_change_notification",
+                "/consumers",
+            ):
                 assert root.exists(chroot + path), chroot + path
         assert confluent_roundtrip({"bootstrap.servers": a.bootstrap}, "orders", [b"a1", b"a2"]) == [b"a1", b"a2"]
         assert confluent_roundtrip({"bootstrap.servers": b.bootstrap}, "orders", [b"b1"]) == [b"b1"]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
+from tests.broker_server.wire import WireClient, create_topic
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
-from tests.broker_server.wire import WireClient, create_topic
 
 pytestmark = pytest.mark.cluster
 
@@ -22,14 +22,38 @@ SESSION_MS = 2000  # the smallest the coord below negotiates (2 x tick)
 
 def start_cluster(procs: ProcessGroup, tmp: Path, n: int) -> tuple[int, list[int]]:
     coord_port, *ports = free_ports(n + 1)
-    procs.start("coord", "coord", "start", "--id", "1", "--data-dir", str(tmp / "coord"),
-                "--client-port", str(coord_port), "--tick-ms", "1000")
+    procs.start(
+        "coord",
+        "coord",
+        "start",
+        "--id",
+        "1",
+        "--data-dir",
+        str(tmp / "coord"),
+        "--client-port",
+        str(coord_port),
+        "--tick-ms",
+        "1000",
+    )
     wait_for_port(coord_port)
     for i, port in enumerate(ports, start=1):
         conf = tmp / f"broker{i}.toml"
         conf.write_text(f'"zookeeper.session.timeout.ms" = {SESSION_MS}\n')
-        procs.start(f"broker{i}", "broker", "start", "--id", str(i), "--data-dir", str(tmp / f"b{i}"),
-                    "--port", str(port), "--coord", f"127.0.0.1:{coord_port}", "--config", str(conf))
+        procs.start(
+            f"broker{i}",
+            "broker",
+            "start",
+            "--id",
+            str(i),
+            "--data-dir",
+            str(tmp / f"b{i}"),
+            "--port",
+            str(port),
+            "--coord",
+            f"127.0.0.1:{coord_port}",
+            "--config",
+            str(conf),
+        )
         wait_for_port(port, timeout=30)
     return coord_port, ports
 

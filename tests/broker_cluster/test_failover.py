@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 
 from broker.log import LogConfig, PartitionLog
-from client import Consumer, Producer, TopicPartition
 from broker.metadata.controller_requests import VERSIONS
+from client import Consumer, Producer, TopicPartition
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from tests.broker_cluster.cluster import SESSION_MS, Cluster, start_cluster
-from tests.support.waiting import wait_until
 from tests.broker_server.wire import WireClient, create_topic
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 from tests.support.zookeeper import running_zookeeper
 
 pytestmark = pytest.mark.cluster
@@ -45,17 +45,26 @@ def create_replicated_topic(c: Cluster, name: str = TOPIC) -> None:
 
 def stale_leader_and_isr(w: WireClient, controller_id: int, controller_epoch: int) -> m.LeaderAndIsrResponse:
     """What a deposed controller would still send: an empty LeaderAndIsr at its old epoch."""
-    return w.call(ApiKey.LEADER_AND_ISR, m.LeaderAndIsrRequest(
-        controller_id=controller_id, controller_epoch=controller_epoch, broker_epoch=-1),
-        VERSIONS[ApiKey.LEADER_AND_ISR])
+    return w.call(
+        ApiKey.LEADER_AND_ISR,
+        m.LeaderAndIsrRequest(controller_id=controller_id, controller_epoch=controller_epoch, broker_epoch=-1),
+        VERSIONS[ApiKey.LEADER_AND_ISR],
+    )
 
 
 class Load:
     """A thread producing 0, 1, 2, ... with acks=all, one request in flight (order kept)."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.producer = Producer(bootstrap, acks="all", max_in_flight=1, linger_ms=2, request_timeout_ms=5000,
-                                 retry_backoff_ms=100, delivery_timeout_ms=120_000)
+        self.producer = Producer(
+            bootstrap,
+            acks="all",
+            max_in_flight=1,
+            linger_ms=2,
+            request_timeout_ms=5000,
+            retry_backoff_ms=100,
+            delivery_timeout_ms=120_000,
+        )
         self.acked: list[int] = []
         self.ack_times: list[float] = []
         self.failed = 0
@@ -79,7 +88,7 @@ class Load:
                 fut.result(timeout=120)
                 self.acked.append(value)
                 self.ack_times.append(time.monotonic())
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failed send counts; the test bounds how many
                 self.failed += 1
 
     def wait_for_more(self, n: int, what: str) -> None:
@@ -124,7 +133,7 @@ class LiveConsumer:
                         for r in consumer.poll(timeout_ms=200):
                             self.values.append(int(r.value))
                             self.next_offset = r.offset + 1
-                except Exception:
+                except Exception:  # noqa: BLE001 - kept and asserted empty by the test
                     self.errors.append(traceback.format_exc())
 
     def stop(self) -> list[int]:
@@ -172,8 +181,10 @@ def log_bytes(directory: Path) -> bytes:
 def assert_replicas_converge(procs: ProcessGroup, c: Cluster, end: int) -> None:
     """Every replica's checkpointed HW reaches `end` (the log end); stopped, the brokers
     hold byte-identical logs and logged no Traceback."""
-    wait_until("every replica's checkpointed high watermark at the log end",
-               lambda: all(c.checkpointed_hw(i, TOPIC) == end for i in c.ports))
+    wait_until(
+        "every replica's checkpointed high watermark at the log end",
+        lambda: all(c.checkpointed_hw(i, TOPIC) == end for i in c.ports),
+    )
     for i in c.ports:
         assert procs.stop(f"broker{i}") == 0
     logs = {i: log_bytes(c.data_dir(i)) for i in c.ports}
@@ -183,8 +194,9 @@ def assert_replicas_converge(procs: ProcessGroup, c: Cluster, end: int) -> None:
 
 
 @contextmanager
-def replicated_load(procs: ProcessGroup, tmp: Path, coord: str | None = None,
-                    proxied: bool = False) -> Iterator[tuple[Cluster, Load]]:
+def replicated_load(
+    procs: ProcessGroup, tmp: Path, coord: str | None = None, proxied: bool = False
+) -> Iterator[tuple[Cluster, Load]]:
     """A 3-broker cluster with the RF 3 / min ISR 2 topic, a full ISR and an acks=all load
     running; stops the load and closes the coord watcher afterwards. `proxied`: see
     `start_cluster`."""
@@ -212,9 +224,9 @@ def coord_service(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield hosts
 
 
-def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup, tmp_path: Path,
-                                                           coord_service: str | None,
-                                                           request: pytest.FixtureRequest):
+def test_leader_then_controller_sigkill_under_acks_all_load(
+    procs: ProcessGroup, tmp_path: Path, coord_service: str | None, request: pytest.FixtureRequest
+):
     with replicated_load(procs, tmp_path, coord_service) as (c, load):
         live = LiveConsumer(c.bootstrap)
         request.addfinalizer(live.stop)
@@ -246,8 +258,10 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
         # a request from the dead controller's epoch is refused once the survivors obey the new one
         survivor = next(i for i in c.ports if i != ctl)
         with WireClient(c.ports[survivor]) as w:
+
             def stale_refused() -> bool:
                 return stale_leader_and_isr(w, ctl, ctl_epoch).error_code == 11
+
             wait_until("STALE_CONTROLLER_EPOCH for the old controller", stale_refused)
 
         c.start_broker(ctl)
@@ -262,7 +276,7 @@ def test_leader_then_controller_sigkill_under_acks_all_load(procs: ProcessGroup,
         seen_live = live.stop()
         if live.errors:
             print(f"the live consumer's poll raised {len(live.errors)} time(s); first:\n{live.errors[0]}")
-        assert len(seen_live) > 0 and seen_live == consumed[:len(seen_live)], "consumers disagree on the order"
+        assert len(seen_live) > 0 and seen_live == consumed[: len(seen_live)], "consumers disagree on the order"
 
         assert_replicas_converge(procs, c, len(consumed))
 

@@ -24,12 +24,19 @@ from pathlib import Path
 import pytest
 
 from tests.broker_cluster.cluster import Cluster
-from tests.support.waiting import wait_until
-from tests.broker_cluster.test_failover import (TOPIC, Load, assert_acked_in_order, assert_replicas_converge,
-                                                consume_all, replicated_load, stale_leader_and_isr)
+from tests.broker_cluster.test_failover import (
+    TOPIC,
+    Load,
+    assert_acked_in_order,
+    assert_replicas_converge,
+    consume_all,
+    replicated_load,
+    stale_leader_and_isr,
+)
 from tests.broker_cluster.test_zombies import one
 from tests.broker_server.wire import WireClient, produce
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -63,7 +70,7 @@ def test_leader_cut_from_coord(procs: ProcessGroup, tmp_path: Path):
         # the old leader, still reachable by clients, acknowledges no acks=all write now
         with WireClient(c.ports[old], timeout=30) as w:
             answer = produce(w, TOPIC, 0, one(b"zombie"), acks=-1)
-        assert answer.error_code in (6, 7, 19, 20), answer   # never acknowledged
+        assert answer.error_code in (6, 7, 19, 20), answer  # never acknowledged
         # healed, it rejoins as a follower of the new epoch (its zombie write truncated away)
         c.coord_proxies[old].heal()
         wait_until("the old leader back in the ISR", lambda: old in c.state(TOPIC)["isr"])
@@ -98,8 +105,10 @@ def test_controller_cut_from_coord(procs: ProcessGroup, tmp_path: Path):
         c.coord_proxies[old].blackhole()
         new = wait_until("a new controller", lambda: (now := c.controller()) and now[0] != old and now)
         assert new[1] > old_epoch
-        wait_until("the old controller stepping down",
-                   lambda: "no longer acting as controller" in procs.log_text(f"broker{old}"))
+        wait_until(
+            "the old controller stepping down",
+            lambda: "no longer acting as controller" in procs.log_text(f"broker{old}"),
+        )
         wait_until("a live leader", lambda: c.state(TOPIC)["leader"] not in (old, -1))
         load.wait_for_more(30, "after the controller was cut from coord")
         # whatever the old controller might still send, the others refuse its epoch

@@ -11,10 +11,10 @@ import pytest
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from tests.broker_cluster.cluster import start_cluster
-from tests.support.waiting import wait_until
 from tests.broker_cluster.test_failover import TOPIC, create_replicated_topic
 from tests.broker_server.wire import WireClient
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -25,7 +25,7 @@ def test_controlled_shutdown_preferred_leader_and_topic_deletion(procs: ProcessG
         create_replicated_topic(c)
         wait_until("a full ISR", lambda: len(c.state(TOPIC)["isr"]) == 3)
         before = c.state(TOPIC)
-        preferred = before["leader"]   # a new topic starts on its preferred replica
+        preferred = before["leader"]  # a new topic starts on its preferred replica
 
         # SIGTERM: leadership moves before the process exits, not after its session expires
         assert procs.stop(f"broker{preferred}") == 0
@@ -43,8 +43,9 @@ def test_controlled_shutdown_preferred_leader_and_topic_deletion(procs: ProcessG
         with WireClient(c.ports[ctl]) as w:
             answer = w.call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(topic_names=[TOPIC], timeout_ms=30000))
             assert answer.responses[0].error_code == 0, answer
-        wait_until("the replicas deleted everywhere",
-                   lambda: not any((c.data_dir(i) / f"{TOPIC}-0").exists() for i in c.ports))
+        wait_until(
+            "the replicas deleted everywhere", lambda: not any((c.data_dir(i) / f"{TOPIC}-0").exists() for i in c.ports)
+        )
         for i in c.ports:
             assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
     finally:

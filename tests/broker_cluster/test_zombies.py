@@ -11,10 +11,10 @@ import pytest
 
 from client.protocol.record_batch import build_batch
 from tests.broker_cluster.cluster import start_cluster
-from tests.support.waiting import wait_until
 from tests.broker_cluster.test_failover import TOPIC, create_replicated_topic, log_bytes
 from tests.broker_server.wire import WireClient, fetch, produce, records_of
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -60,7 +60,7 @@ def test_paused_follower_and_zombie_leader(procs: ProcessGroup, tmp_path: Path):
         procs.resume(f"broker{leader}")
         with WireClient(c.ports[leader], timeout=30) as w:
             answer = produce(w, TOPIC, 0, one(b"zombie"), acks=-1)
-        assert answer.error_code in (6, 7, 19, 20), answer   # never acknowledged
+        assert answer.error_code in (6, 7, 19, 20), answer  # never acknowledged
 
         wait_until("the old leader back in the ISR as a follower", lambda: leader in c.state(TOPIC)["isr"])
         new_leader = c.state(TOPIC)["leader"]
@@ -69,11 +69,13 @@ def test_paused_follower_and_zombie_leader(procs: ProcessGroup, tmp_path: Path):
         values = [r.value for r in records_of(data)]
         assert b"before" in values and b"new-leader" in values and b"zombie" not in values, values
         end = entry.high_watermark
-        wait_until("every replica's checkpointed high watermark at the log end",
-                   lambda: all(c.checkpointed_hw(i, TOPIC) == end for i in c.ports))
+        wait_until(
+            "every replica's checkpointed high watermark at the log end",
+            lambda: all(c.checkpointed_hw(i, TOPIC) == end for i in c.ports),
+        )
         for i in c.ports:
             assert procs.stop(f"broker{i}") == 0
-        assert len({log_bytes(c.data_dir(i)) for i in c.ports}) == 1   # the zombie's write is gone
+        assert len({log_bytes(c.data_dir(i)) for i in c.ports}) == 1  # the zombie's write is gone
         for i in c.ports:
             assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
     finally:

@@ -15,11 +15,12 @@ from tests.broker_security.certs import Authority
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
 
-
 # Settings that turn the authorizer on, with the plaintext INTERNAL listener's anonymous peers
 # (the other brokers, and the tests' admin commands) as super users, as many Kafka deployments do.
-ACLS_ON = {"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
-           "super.users": "User:ANONYMOUS;User:admin"}
+ACLS_ON = {
+    "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+    "super.users": "User:ANONYMOUS;User:admin",
+}
 
 
 def toml_value(value: object) -> str:
@@ -38,27 +39,53 @@ class SecureNode:
         """`listeners`: name -> (protocol, port or None for a free one)."""
         free = iter(free_ports(len(listeners)))
         self.ports = {n: p or next(free) for n, (_, p) in listeners.items()}
-        config = {"listeners": ",".join(f"{n}://127.0.0.1:{self.ports[n]}" for n in listeners),
-                  "listener.security.protocol.map": ",".join(f"{n}:{proto}" for n, (proto, _) in listeners.items()),
-                  **settings}
+        config = {
+            "listeners": ",".join(f"{n}://127.0.0.1:{self.ports[n]}" for n in listeners),
+            "listener.security.protocol.map": ",".join(f"{n}:{proto}" for n, (proto, _) in listeners.items()),
+            **settings,
+        }
         path = self.directory / "broker.toml"
         path.write_text("".join(f"{toml_value(k)} = {toml_value(v)}\n" for k, v in config.items()))
-        self.procs.start(self.name, "start", "--data-dir", str(self.directory / "data"),
-                         "--coord-port", str(self.coord_port), "--config", str(path))
+        self.procs.start(
+            self.name,
+            "start",
+            "--data-dir",
+            str(self.directory / "data"),
+            "--coord-port",
+            str(self.coord_port),
+            "--config",
+            str(path),
+        )
         try:
             for port in self.ports.values():
                 wait_for_port(port, timeout=30)
         except TimeoutError:
             raise AssertionError(f"node did not start; its log:\n{self.log()}") from None
 
-    def grant(self, listener: str, principal: str, *operations: str, topic: str | None = None,
-              group: str | None = None) -> None:
+    def grant(
+        self, listener: str, principal: str, *operations: str, topic: str | None = None, group: str | None = None
+    ) -> None:
         """`pybroker acls add` through `listener` (a plaintext one whose ANONYMOUS is a super user)."""
         resource = ["--topic", topic] if topic else ["--group", group or ""]
         ops = [x for op in operations for x in ("--operation", op)]
-        out = subprocess.run([sys.executable, "-m", "broker", "acls", "add", "--bootstrap",
-                              f"127.0.0.1:{self.ports[listener]}", "--allow-principal", principal, *ops, *resource],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "broker",
+                "acls",
+                "add",
+                "--bootstrap",
+                f"127.0.0.1:{self.ports[listener]}",
+                "--allow-principal",
+                principal,
+                *ops,
+                *resource,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
 
     def log(self) -> str:

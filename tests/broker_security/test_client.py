@@ -16,18 +16,21 @@ from tests.broker_security.test_tls import tls_settings
 
 
 def pybroker(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "broker", *args], input=stdin, capture_output=True, text=True,
-                          timeout=90)
+    return subprocess.run(
+        [sys.executable, "-m", "broker", *args], input=stdin, capture_output=True, text=True, timeout=90
+    )
 
 
 def test_cli_with_command_config_over_sasl_ssl_scram(secure_node, authority):
     port = sasl_node(secure_node, "SASL_SSL", tls_settings(authority, auth="none"))
     users_add(secure_node, "dora", "dora-pw", "SCRAM-SHA-256")
     props = secure_node.directory / "client.properties"
-    props.write_text("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-256\n"
-                     "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
-                     'username="dora" password="dora-pw";\n'
-                     f"ssl.truststore.location={authority.pem.cert}\n")
+    props.write_text(
+        "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-256\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="dora" password="dora-pw";\n'
+        f"ssl.truststore.location={authority.pem.cert}\n"
+    )
     common = ["--bootstrap", f"127.0.0.1:{port}", "--command-config", str(props)]
     created = pybroker("topics", "create", "cli-secure", "--partitions", "1", *common)
     assert created.returncode == 0, created.stderr
@@ -38,16 +41,22 @@ def test_cli_with_command_config_over_sasl_ssl_scram(secure_node, authority):
     props.write_text(props.read_text().replace('password="dora-pw"', 'password="nope"'))
     refused = pybroker("topics", "list", *common)
     assert refused.returncode == 1 and "SASL_AUTHENTICATION_FAILED" in refused.stderr, refused.stderr
-    without = pybroker("topics", "list", "--bootstrap", f"127.0.0.1:{port}")   # no properties: refused too
+    without = pybroker("topics", "list", "--bootstrap", f"127.0.0.1:{port}")  # no properties: refused too
     assert without.returncode == 1
 
 
 def test_sync_clients_take_kafka_python_security_settings(secure_node, authority):
-    secure_node.start({"SSL": ("SSL", None), "INTERNAL": ("PLAINTEXT", None)},
-                      {**tls_settings(authority), "inter.broker.listener.name": "INTERNAL"})
+    secure_node.start(
+        {"SSL": ("SSL", None), "INTERNAL": ("PLAINTEXT", None)},
+        {**tls_settings(authority), "inter.broker.listener.name": "INTERNAL"},
+    )
     eve = authority.issue("eve", "eve")
-    security = dict(security_protocol="SSL", ssl_cafile=str(authority.pem.cert), ssl_certfile=str(eve.cert),
-                    ssl_keyfile=str(eve.key))
+    security = dict(
+        security_protocol="SSL",
+        ssl_cafile=str(authority.pem.cert),
+        ssl_certfile=str(eve.cert),
+        ssl_keyfile=str(eve.key),
+    )
     bootstrap = f"127.0.0.1:{secure_node.ports['SSL']}"
     with Admin(bootstrap, **security) as admin:
         admin.create_topics([NewTopic("sync-secure", 1, 1)])
@@ -61,5 +70,5 @@ def test_sync_clients_take_kafka_python_security_settings(secure_node, authority
             if got:
                 break
     assert got == [b"v1"]
-    with pytest.raises((AuthenticationError, BrokerConnectionError)):   # no client certificate: refused
+    with pytest.raises((AuthenticationError, BrokerConnectionError)):  # no client certificate: refused
         Admin(bootstrap, security_protocol="SSL", ssl_cafile=str(authority.pem.cert), request_timeout_ms=5000)

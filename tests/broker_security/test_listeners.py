@@ -47,12 +47,17 @@ async def _controller_and_follower_requests(port: int) -> tuple[int, int, int]:
     as broker 1 at controller epoch 0 (older than any the broker obeys)."""
     conn = await BrokerConnection.open("127.0.0.1", port)
     try:
-        lai = await conn.request(ApiKey.LEADER_AND_ISR, m.LeaderAndIsrRequest(
-            controller_id=1, controller_epoch=0, broker_epoch=-1), api_version=5)
-        um = await conn.request(ApiKey.UPDATE_METADATA, m.UpdateMetadataRequest(
-            controller_id=1, controller_epoch=0, broker_epoch=-1), api_version=7)
-        fetch = await conn.request(ApiKey.FETCH, m.FetchRequest(replica_id=1, max_wait_ms=0, topics=[]),
-                                   api_version=12)
+        lai = await conn.request(
+            ApiKey.LEADER_AND_ISR,
+            m.LeaderAndIsrRequest(controller_id=1, controller_epoch=0, broker_epoch=-1),
+            api_version=5,
+        )
+        um = await conn.request(
+            ApiKey.UPDATE_METADATA,
+            m.UpdateMetadataRequest(controller_id=1, controller_epoch=0, broker_epoch=-1),
+            api_version=7,
+        )
+        fetch = await conn.request(ApiKey.FETCH, m.FetchRequest(replica_id=1, max_wait_ms=0, topics=[]), api_version=12)
         return lai.error_code, um.error_code, fetch.error_code
     finally:
         conn.close()
@@ -76,21 +81,27 @@ def test_listener_settings_parse_as_kafka_names_them_and_refuse_what_cannot_work
     from broker.security.listeners import ListenerError, advertised_listeners, bound_listeners, inter_broker_listener
 
     conf = tmp_path / "b.toml"
-    conf.write_text('listeners = "CLIENT://:9092,REPL://10.1.0.1:9093"\n'
-                    '"advertised.listeners" = "CLIENT://kafka1.example:9092"\n'
-                    '"listener.security.protocol.map" = "CLIENT:SASL_SSL,REPL:SSL"\n'
-                    '"inter.broker.listener.name" = "repl"\n')
+    conf.write_text(
+        'listeners = "CLIENT://:9092,REPL://10.1.0.1:9093"\n'
+        '"advertised.listeners" = "CLIENT://kafka1.example:9092"\n'
+        '"listener.security.protocol.map" = "CLIENT:SASL_SSL,REPL:SSL"\n'
+        '"inter.broker.listener.name" = "repl"\n'
+    )
     cfg = load_config(conf)
     bound = bound_listeners(cfg)
     assert [(b.name, b.host, b.port, b.protocol) for b in bound] == [
-        ("CLIENT", "0.0.0.0", 9092, "SASL_SSL"), ("REPL", "10.1.0.1", 9093, "SSL")]
-    assert [(a.name, a.host) for a in advertised_listeners(cfg, bound)] == [("CLIENT", "kafka1.example"),
-                                                                           ("REPL", "10.1.0.1")]
+        ("CLIENT", "0.0.0.0", 9092, "SASL_SSL"),
+        ("REPL", "10.1.0.1", 9093, "SSL"),
+    ]
+    assert [(a.name, a.host) for a in advertised_listeners(cfg, bound)] == [
+        ("CLIENT", "kafka1.example"),
+        ("REPL", "10.1.0.1"),
+    ]
     assert inter_broker_listener(cfg, bound).name == "REPL"
-    with pytest.raises(ConfigError, match="address flags"):   # --port with listeners in the file
+    with pytest.raises(ConfigError, match="address flags"):  # --port with listeners in the file
         load_config(conf, port=9999)
     conf.write_text('listeners = "A://h:1,B://h:2"\n"listener.security.protocol.map" = "A:PLAINTEXT,B:PLAINTEXT"\n')
-    with pytest.raises(ListenerError, match="inter.broker.listener.name"):   # which one do brokers use?
+    with pytest.raises(ListenerError, match=r"inter\.broker\.listener\.name"):  # which one do brokers use?
         inter_broker_listener(load_config(conf), bound_listeners(load_config(conf)))
     conf.write_text('listeners = "PLAINTEXT://h:1,PLAINTEXT://h:2"\n')
     with pytest.raises(ConfigError, match="named twice"):

@@ -6,6 +6,7 @@ request before authentication closes that connection only."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import socket
@@ -28,27 +29,52 @@ from coord.client import CoordClient
 from tests.broker_security.conftest import ACLS_ON
 from tests.broker_security.test_tls import tls_settings
 
-PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
-              'username="admin" password="admin-secret" user_admin="admin-secret" user_kim="kim-secret";')
+PLAIN_JAAS = (
+    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+    'username="admin" password="admin-secret" user_admin="admin-secret" user_kim="kim-secret";'
+)
 
 
 def users_add(node, name: str, password: str, *mechanisms: str) -> None:
     flags = [x for mech in mechanisms for x in ("--mechanism", mech)]
-    out = subprocess.run([sys.executable, "-m", "broker", "users", "add", name, "--password", password, *flags,
-                          "--coord", f"127.0.0.1:{node.coord_port}"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broker",
+            "users",
+            "add",
+            name,
+            "--password",
+            password,
+            *flags,
+            "--coord",
+            f"127.0.0.1:{node.coord_port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
 
 
 def sasl_node(secure_node, protocol: str = "SASL_PLAINTEXT", extra: dict | None = None) -> int:
-    secure_node.start({"CLIENTS": (protocol, None), "INTERNAL": ("PLAINTEXT", None)},
-                      {"inter.broker.listener.name": "INTERNAL", "sasl.jaas.config": PLAIN_JAAS,
-                       "auto.create.topics.enable": True, **(extra or {})})
+    secure_node.start(
+        {"CLIENTS": (protocol, None), "INTERNAL": ("PLAINTEXT", None)},
+        {
+            "inter.broker.listener.name": "INTERNAL",
+            "sasl.jaas.config": PLAIN_JAAS,
+            "auto.create.topics.enable": True,
+            **(extra or {}),
+        },
+    )
     return secure_node.ports["CLIENTS"]
 
 
 async def _metadata_as(port: int, mechanism: str, user: str, password: str) -> int:
-    security = client_security("SASL_PLAINTEXT", sasl_mechanism=mechanism, sasl_plain_username=user,
-                               sasl_plain_password=password)
+    security = client_security(
+        "SASL_PLAINTEXT", sasl_mechanism=mechanism, sasl_plain_username=user, sasl_plain_password=password
+    )
     conn = await BrokerConnection.open("127.0.0.1", port, security=security)
     try:
         return len((await conn.request(ApiKey.METADATA, m.MetadataRequest(topics=None))).brokers)
@@ -58,13 +84,17 @@ async def _metadata_as(port: int, mechanism: str, user: str, password: str) -> i
 
 async def test_our_client_plain_and_scram_and_the_users_command(secure_node):
     port = sasl_node(secure_node)
-    users_add(secure_node, "alice", "alice-pw")   # both SCRAM mechanisms
+    users_add(secure_node, "alice", "alice-pw")  # both SCRAM mechanisms
     assert await _metadata_as(port, "PLAIN", "kim", "kim-secret") == 1
     assert await _metadata_as(port, "SCRAM-SHA-256", "alice", "alice-pw") == 1
     assert await _metadata_as(port, "SCRAM-SHA-512", "alice", "alice-pw") == 1
-    for mechanism, user, password in (("PLAIN", "kim", "nope"), ("PLAIN", "ghost", "x"),
-                                      ("SCRAM-SHA-256", "alice", "nope"), ("SCRAM-SHA-512", "ghost", "x"),
-                                      ("SCRAM-SHA-256", "kim", "kim-secret")):   # a PLAIN user has no SCRAM key
+    for mechanism, user, password in (
+        ("PLAIN", "kim", "nope"),
+        ("PLAIN", "ghost", "x"),
+        ("SCRAM-SHA-256", "alice", "nope"),
+        ("SCRAM-SHA-512", "ghost", "x"),
+        ("SCRAM-SHA-256", "kim", "kim-secret"),
+    ):  # a PLAIN user has no SCRAM key
         with pytest.raises(AuthenticationError, match="SASL_AUTHENTICATION_FAILED"):
             await _metadata_as(port, mechanism, user, password)
     coord = CoordClient(f"127.0.0.1:{secure_node.coord_port}")
@@ -77,11 +107,21 @@ async def test_our_client_plain_and_scram_and_the_users_command(secure_node):
     assert stored["version"] == 1 and set(stored["config"]) == {"SCRAM-SHA-256", "SCRAM-SHA-512"}
     sha512 = stored["config"]["SCRAM-SHA-512"]
     assert sha512.startswith("salt=") and ",stored_key=" in sha512 and sha512.endswith(",iterations=4096")
-    listing = subprocess.run([sys.executable, "-m", "broker", "users", "list", "--coord",
-                              f"127.0.0.1:{secure_node.coord_port}"], capture_output=True, text=True, timeout=60)
+    listing = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "broker", "users", "list", "--coord", f"127.0.0.1:{secure_node.coord_port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "alice\tSCRAM-SHA-256,SCRAM-SHA-512" in listing.stdout
-    deleted = subprocess.run([sys.executable, "-m", "broker", "users", "delete", "alice", "--coord",
-                              f"127.0.0.1:{secure_node.coord_port}"], capture_output=True, text=True, timeout=60)
+    deleted = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "broker", "users", "delete", "alice", "--coord", f"127.0.0.1:{secure_node.coord_port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert deleted.returncode == 0, deleted.stderr
     with pytest.raises(AuthenticationError):
         await _metadata_as(port, "SCRAM-SHA-256", "alice", "alice-pw")
@@ -89,6 +129,7 @@ async def test_our_client_plain_and_scram_and_the_users_command(secure_node):
 
 
 # -- raw bytes: what a broken or hostile peer sends ------------------------------------------------
+
 
 def _frame(api: ApiKey, version: int, body: m.Message, correlation_id: int = 1) -> bytes:
     return encode_request(RequestHeader(int(api), version, correlation_id, "raw"), body)
@@ -153,7 +194,7 @@ def test_bad_sasl_input_closes_the_connection_and_the_broker_goes_on(secure_node
             _read_frame(sock)
             sock.sendall(_frame(ApiKey.SASL_AUTHENTICATE, 1, m.SaslAuthenticateRequest(auth_bytes=b"n,,n=x,r=abc"), 2))
             if i % 2:
-                _read_frame(sock)   # the server-first-message; then we vanish mid-exchange
+                _read_frame(sock)  # the server-first-message; then we vanish mid-exchange
     # Garbage where a SCRAM message belongs: SASL_AUTHENTICATION_FAILED, closed.
     with socket.create_connection(address, timeout=15) as sock:
         sock.sendall(_frame(ApiKey.SASL_HANDSHAKE, 1, m.SaslHandshakeRequest(mechanism="SCRAM-SHA-512")))
@@ -169,16 +210,23 @@ def test_bad_sasl_input_closes_the_connection_and_the_broker_goes_on(secure_node
 
 # -- Kafka's own clients ---------------------------------------------------------------------------
 
-confluent_missing = pytest.mark.skipif(importlib.util.find_spec("confluent_kafka") is None,
-                                       reason="confluent-kafka is not installed")
-kafka_python_missing = pytest.mark.skipif(importlib.util.find_spec("kafka") is None,
-                                          reason="kafka-python is not installed")
+confluent_missing = pytest.mark.skipif(
+    importlib.util.find_spec("confluent_kafka") is None, reason="confluent-kafka is not installed"
+)
+kafka_python_missing = pytest.mark.skipif(
+    importlib.util.find_spec("kafka") is None, reason="kafka-python is not installed"
+)
 
 
 def confluent_conf(port: int, authority, user: str, password: str) -> dict[str, object]:
-    return {"bootstrap.servers": f"127.0.0.1:{port}", "security.protocol": "SASL_SSL",
-            "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": user, "sasl.password": password,
-            "ssl.ca.location": str(authority.pem.cert)}
+    return {
+        "bootstrap.servers": f"127.0.0.1:{port}",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "sasl.username": user,
+        "sasl.password": password,
+        "ssl.ca.location": str(authority.pem.cert),
+    }
 
 
 def confluent_roundtrip(conf: dict[str, object], topic: str, values: list[bytes]) -> list[bytes]:
@@ -210,7 +258,7 @@ def confluent_auth_errors(conf: dict[str, object]) -> list[object]:
     admin = AdminClient({**conf, "error_cb": errors.append, "log_level": 0})
     deadline = time.monotonic() + 20
     while not errors and time.monotonic() < deadline:
-        admin.poll(0.5)   # serves error_cb
+        admin.poll(0.5)  # serves error_cb
     return errors
 
 
@@ -218,15 +266,18 @@ def confluent_auth_errors(conf: dict[str, object]) -> list[object]:
 def test_confluent_kafka_sasl_ssl_scram_sha_512(secure_node, authority):
     from confluent_kafka import KafkaError, KafkaException
 
-    port = sasl_node(secure_node, "SASL_SSL", {**tls_settings(authority, auth="none"), **ACLS_ON,
-                                               "sasl.enabled.mechanisms": "SCRAM-SHA-512"})
+    port = sasl_node(
+        secure_node,
+        "SASL_SSL",
+        {**tls_settings(authority, auth="none"), **ACLS_ON, "sasl.enabled.mechanisms": "SCRAM-SHA-512"},
+    )
     users_add(secure_node, "carol", "carol-pw", "SCRAM-SHA-512")
     secure_node.grant("INTERNAL", "User:carol", "Read", "Write", "Create", topic="scram-topic")
     secure_node.grant("INTERNAL", "User:carol", "Read", group="*")
     conf = confluent_conf(port, authority, "carol", "carol-pw")
     assert confluent_roundtrip(conf, "scram-topic", [b"a", b"b", b"c"]) == [b"a", b"b", b"c"]
     internal = {"bootstrap.servers": f"127.0.0.1:{secure_node.ports['INTERNAL']}"}
-    assert confluent_roundtrip(internal, "hr-only", [b"secret"]) == [b"secret"]   # admin (ANONYMOUS, super)
+    assert confluent_roundtrip(internal, "hr-only", [b"secret"]) == [b"secret"]  # admin (ANONYMOUS, super)
     from confluent_kafka import Consumer
 
     consumer = Consumer({**conf, "group.id": "carol-g", "auto.offset.reset": "earliest"})
@@ -258,10 +309,14 @@ def test_kafka_python_sasl_plaintext_plain(secure_node, caplog):
     from kafka.errors import KafkaError
 
     port = sasl_node(secure_node, "SASL_PLAINTEXT", {"sasl.enabled.mechanisms": "PLAIN", **ACLS_ON})
-    conf = {"bootstrap_servers": f"127.0.0.1:{port}", "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "PLAIN", "sasl_plain_username": "kim"}
+    conf = {
+        "bootstrap_servers": f"127.0.0.1:{port}",
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "PLAIN",
+        "sasl_plain_username": "kim",
+    }
     secure_node.grant("INTERNAL", "User:kim", "Read", "Write", "Create", topic="plain-topic")
-    seed = KafkaProducer(bootstrap_servers=f"127.0.0.1:{secure_node.ports['INTERNAL']}")   # admin: ANONYMOUS
+    seed = KafkaProducer(bootstrap_servers=f"127.0.0.1:{secure_node.ports['INTERNAL']}")  # admin: ANONYMOUS
     try:
         seed.send("not-kims", b"private").get(timeout=30)
     finally:
@@ -272,8 +327,9 @@ def test_kafka_python_sasl_plaintext_plain(secure_node, caplog):
             producer.send("plain-topic", v).get(timeout=30)
     finally:
         producer.close()
-    consumer = KafkaConsumer("plain-topic", **conf, sasl_plain_password="kim-secret",
-                             auto_offset_reset="earliest", consumer_timeout_ms=10000)
+    consumer = KafkaConsumer(
+        "plain-topic", **conf, sasl_plain_password="kim-secret", auto_offset_reset="earliest", consumer_timeout_ms=10000
+    )
     try:
         assert [r.value for r in consumer][:2] == [b"x", b"y"]
     finally:
@@ -281,7 +337,7 @@ def test_kafka_python_sasl_plaintext_plain(secure_node, caplog):
     from kafka import TopicPartition
 
     reader = KafkaConsumer(**conf, sasl_plain_password="kim-secret", auto_offset_reset="earliest")
-    try:   # kafka-python logs the refusal (TOPIC_AUTHORIZATION_FAILED in Metadata) and reads nothing
+    try:  # kafka-python logs the refusal (TOPIC_AUTHORIZATION_FAILED in Metadata) and reads nothing
         reader.assign([TopicPartition("not-kims", 0)])
         deadline = time.monotonic() + 20
         while "Topic not-kims is not authorized" not in caplog.text and time.monotonic() < deadline:
@@ -291,7 +347,7 @@ def test_kafka_python_sasl_plaintext_plain(secure_node, caplog):
         reader.close()
     refused = KafkaProducer(**conf, sasl_plain_password="wrong", max_block_ms=3000, api_version=(2, 5))
     try:
-        with pytest.raises(KafkaError):   # kafka-python cannot get metadata: every login is refused
+        with pytest.raises(KafkaError):  # kafka-python cannot get metadata: every login is refused
             refused.send("plain-topic", b"z").get(timeout=10)
     finally:
         refused.close(timeout=5)

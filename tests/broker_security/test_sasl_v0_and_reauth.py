@@ -21,7 +21,12 @@ from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.scram import ScramClient
 from tests.broker_security.test_sasl import (
-    _closed, _frame, _read_frame, confluent_conf, confluent_roundtrip, sasl_node, users_add,
+    _closed,
+    _frame,
+    _read_frame,
+    confluent_conf,
+    sasl_node,
+    users_add,
 )
 from tests.broker_security.test_tls import tls_settings
 
@@ -66,7 +71,7 @@ def test_handshake_v0_with_bare_tokens_for_plain_and_scram(secure_node):
     with socket.create_connection(address, timeout=15) as sock:
         _handshake(sock, "PLAIN", 0)
         sock.sendall(_bare(b"\0kim\0kim-secret"))
-        assert _read_frame(sock) == b""     # the length 0 frame
+        assert _read_frame(sock) == b""  # the length 0 frame
         assert _metadata_answered(sock, 7)
     # SCRAM-SHA-256: two bare rounds, the server's signature checked.
     with socket.create_connection(address, timeout=15) as sock:
@@ -105,9 +110,14 @@ def test_kafka_python_on_an_old_protocol_uses_handshake_v0(secure_node, mechanis
     user, password = ("kim", "kim-secret") if mechanism == "PLAIN" else ("alice", "alice-pw")
     # api_version 0.11 (before KIP-152, after the v2 record format we store): kafka-python sends
     # SaslHandshake v0 and the tokens bare.
-    conf = dict(bootstrap_servers=f"127.0.0.1:{port}", security_protocol="SASL_PLAINTEXT",
-                sasl_mechanism=mechanism, sasl_plain_username=user, sasl_plain_password=password,
-                api_version=(0, 11))
+    conf = dict(
+        bootstrap_servers=f"127.0.0.1:{port}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism=mechanism,
+        sasl_plain_username=user,
+        sasl_plain_password=password,
+        api_version=(0, 11),
+    )
     topic = f"v0-{uuid.uuid4().hex[:6]}"
     producer = KafkaProducer(acks="all", **conf)
     try:
@@ -146,7 +156,7 @@ def test_a_session_that_is_not_reauthenticated_ends_at_its_lifetime(secure_node)
             if not _metadata_answered(sock, correlation_id):
                 closed_after = time.monotonic() - authenticated
                 break
-            time.sleep(0.1)   # pacing of the requests, not synchronisation
+            time.sleep(0.1)  # pacing of the requests, not synchronisation
         assert closed_after is not None and closed_after >= LIFETIME_MS / 1000
         assert _closed(sock)
     assert "expired (connections.max.reauth.ms) without re-authentication" in secure_node.log()
@@ -160,11 +170,11 @@ def test_reauthentication_renews_the_session_and_keeps_the_principal(secure_node
     with socket.create_connection(address, timeout=15) as sock:
         _handshake(sock, "SCRAM-SHA-256", 1)
         assert _scram_v1(sock, "SCRAM-SHA-256", "alice", "alice-pw").session_lifetime_ms == LIFETIME_MS
-        for round_ in range(3):   # three lifetimes, each renewed before its end
+        for round_ in range(3):  # three lifetimes, each renewed before its end
             started = time.monotonic()
             while time.monotonic() - started < 0.6 * LIFETIME_MS / 1000:
                 assert _metadata_answered(sock, 100 + round_)
-                time.sleep(0.1)   # pacing
+                time.sleep(0.1)  # pacing
             _handshake(sock, "SCRAM-SHA-256", 1)
             assert _scram_v1(sock, "SCRAM-SHA-256", "alice", "alice-pw").session_lifetime_ms == LIFETIME_MS
         assert _metadata_answered(sock, 200)
@@ -179,8 +189,9 @@ def test_reauthentication_renews_the_session_and_keeps_the_principal(secure_node
         _handshake(sock, "SCRAM-SHA-256", 1)
         assert _scram_v1(sock, "SCRAM-SHA-256", "alice", "alice-pw").error_code == 0
         sock.sendall(_frame(ApiKey.SASL_HANDSHAKE, 1, m.SaslHandshakeRequest(mechanism="PLAIN"), 4))
-        assert m.SaslHandshakeResponse.decode(_read_frame(sock)[4:], 1).error_code == \
-            ErrorCode.UNSUPPORTED_SASL_MECHANISM
+        assert (
+            m.SaslHandshakeResponse.decode(_read_frame(sock)[4:], 1).error_code == ErrorCode.UNSUPPORTED_SASL_MECHANISM
+        )
         assert _closed(sock)
     log = secure_node.log()
     assert "cannot change principals during re-authentication from User:alice to User:bob" in log
@@ -189,7 +200,9 @@ def test_reauthentication_renews_the_session_and_keeps_the_principal(secure_node
 
 @pytest.mark.skipif(importlib.util.find_spec("confluent_kafka") is None, reason="confluent-kafka is not installed")
 def test_confluent_kafka_reauthenticates_across_several_lifetimes(secure_node, authority):
-    port = sasl_node(secure_node, "SASL_SSL", {**tls_settings(authority, auth="none"), "connections.max.reauth.ms": LIFETIME_MS})
+    port = sasl_node(
+        secure_node, "SASL_SSL", {**tls_settings(authority, auth="none"), "connections.max.reauth.ms": LIFETIME_MS}
+    )
     users_add(secure_node, "alice", "alice-pw", "SCRAM-SHA-512")
     conf = confluent_conf(port, authority, "alice", "alice-pw")
     topic = f"reauth-{uuid.uuid4().hex[:6]}"
@@ -197,7 +210,7 @@ def test_confluent_kafka_reauthenticates_across_several_lifetimes(secure_node, a
 
     reauth_lines: list[str] = []
 
-    class Log:   # librdkafka's debug lines, to see that it re-authenticated
+    class Log:  # librdkafka's debug lines, to see that it re-authenticated
         def log(self, level: int, fmt: str, *args: object) -> None:
             line = fmt % args if args else fmt
             if "reauth" in line.lower():

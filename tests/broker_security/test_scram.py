@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-from broker.security.scram_server import AuthenticationFailed, ScramServer, format_credential, parse_credential
+from broker.security.scram_server import AuthenticationFailedError, ScramServer, format_credential, parse_credential
 from client.scram import ScramClient, ScramError, credential
 
 CLIENT_NONCE = "rOprNGfwEbeRWgbNEkqO"
@@ -16,8 +16,9 @@ SERVER_NONCE = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
 SALT = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
 CLIENT_FIRST = b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
 SERVER_FIRST = b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-CLIENT_FINAL = (b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-                b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+CLIENT_FINAL = (
+    b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+)
 SERVER_FINAL = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 
@@ -40,11 +41,11 @@ async def test_the_server_answers_rfc_7677s_messages_and_refuses_a_wrong_proof()
     assert server.final(CLIENT_FINAL) == SERVER_FINAL
     wrong = ScramServer("SCRAM-SHA-256", server_nonce=SERVER_NONCE)
     await wrong.first(CLIENT_FIRST, _lookup_pencil)
-    with pytest.raises(AuthenticationFailed, match="invalid credentials"):
+    with pytest.raises(AuthenticationFailedError, match="invalid credentials"):
         wrong.final(CLIENT_FINAL[:-8] + b"AAAAAAA=")
     unknown = ScramServer("SCRAM-SHA-256", server_nonce=SERVER_NONCE)
-    await unknown.first(b"n,,n=nobody,r=" + CLIENT_NONCE.encode(), _lookup_pencil)   # answered like a real user
-    with pytest.raises(AuthenticationFailed):
+    await unknown.first(b"n,,n=nobody,r=" + CLIENT_NONCE.encode(), _lookup_pencil)  # answered like a real user
+    with pytest.raises(AuthenticationFailedError):
         unknown.final(CLIENT_FINAL)
 
 

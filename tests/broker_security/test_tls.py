@@ -28,26 +28,41 @@ kcat_missing = pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is 
 
 def tls_settings(authority, auth: str = "required") -> dict[str, object]:
     server = authority.issue("broker", "broker1", server=True)
-    return {"ssl.keystore.type": "PEM", "ssl.keystore.location": str(server.combined),
-            "ssl.truststore.location": str(authority.pem.cert), "ssl.client.auth": auth,
-            "auto.create.topics.enable": True}
+    return {
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(server.combined),
+        "ssl.truststore.location": str(authority.pem.cert),
+        "ssl.client.auth": auth,
+        "auto.create.topics.enable": True,
+    }
 
 
 def kcat(port: int, *args: str, tls: list[str], stdin: bytes = b"", timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(["kcat", "-b", f"127.0.0.1:{port}", *tls, *args], input=stdin, capture_output=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["kcat", "-b", f"127.0.0.1:{port}", *tls, *args], input=stdin, capture_output=True, timeout=timeout
+    )
 
 
 @kcat_missing
 def test_kcat_with_a_client_certificate_reads_what_its_acls_allow(secure_node, authority):
-    secure_node.start({"SSL": ("SSL", None), "INTERNAL": ("PLAINTEXT", None)},
-                      {**tls_settings(authority), **ACLS_ON, "inter.broker.listener.name": "INTERNAL"})
+    secure_node.start(
+        {"SSL": ("SSL", None), "INTERNAL": ("PLAINTEXT", None)},
+        {**tls_settings(authority), **ACLS_ON, "inter.broker.listener.name": "INTERNAL"},
+    )
     port = secure_node.ports["SSL"]
     alice = authority.issue("alice", "alice")
     principal = "User:CN=alice,O=pybroker tests"
     secure_node.grant("INTERNAL", principal, "Write", "Read", "Create", topic="secret")
-    tls = ["-X", "security.protocol=SSL", "-X", f"ssl.ca.location={authority.pem.cert}",
-           "-X", f"ssl.certificate.location={alice.cert}", "-X", f"ssl.key.location={alice.key}"]
+    tls = [
+        "-X",
+        "security.protocol=SSL",
+        "-X",
+        f"ssl.ca.location={authority.pem.cert}",
+        "-X",
+        f"ssl.certificate.location={alice.cert}",
+        "-X",
+        f"ssl.key.location={alice.key}",
+    ]
     produced = kcat(port, "-P", "-t", "secret", "-X", "acks=all", tls=tls, stdin=b"one\ntwo\nthree\n")
     assert produced.returncode == 0 and b"Delivery failed" not in produced.stderr, produced.stderr.decode()
     read = kcat(port, "-C", "-t", "secret", "-o", "beginning", "-e", "-q", tls=tls)
@@ -66,12 +81,15 @@ def test_kcat_with_a_client_certificate_reads_what_its_acls_allow(secure_node, a
 
 
 async def test_our_client_over_tls_and_the_wrong_protocol_on_each_port(secure_node, authority):
-    secure_node.start({"SSL": ("SSL", None), "PLAINTEXT": ("PLAINTEXT", None)},
-                      {**tls_settings(authority), "inter.broker.listener.name": "PLAINTEXT"})
+    secure_node.start(
+        {"SSL": ("SSL", None), "PLAINTEXT": ("PLAINTEXT", None)},
+        {**tls_settings(authority), "inter.broker.listener.name": "PLAINTEXT"},
+    )
     tls_port, plain_port = secure_node.ports["SSL"], secure_node.ports["PLAINTEXT"]
     bob = authority.issue("bob", "bob")
-    security = client_security("SSL", ssl_cafile=str(authority.pem.cert), ssl_certfile=str(bob.cert),
-                               ssl_keyfile=str(bob.key))
+    security = client_security(
+        "SSL", ssl_cafile=str(authority.pem.cert), ssl_certfile=str(bob.cert), ssl_keyfile=str(bob.key)
+    )
     conn = await BrokerConnection.open("127.0.0.1", tls_port, security=security)
     try:
         answer = await conn.request(ApiKey.METADATA, m.MetadataRequest(topics=None))
@@ -87,7 +105,7 @@ async def test_our_client_over_tls_and_the_wrong_protocol_on_each_port(secure_no
     # An untrusted server: our client refuses it.
     with pytest.raises(AuthenticationError):
         await BrokerConnection.open("127.0.0.1", tls_port, security=client_security("SSL"))
-    conn = await BrokerConnection.open("127.0.0.1", plain_port)   # the broker goes on
+    conn = await BrokerConnection.open("127.0.0.1", plain_port)  # the broker goes on
     conn.close()
     assert secure_node.alive()
     assert "a TLS handshake on listener PLAINTEXT (PLAINTEXT)" in secure_node.log()
@@ -95,8 +113,11 @@ async def test_our_client_over_tls_and_the_wrong_protocol_on_each_port(secure_no
 
 async def test_the_principal_is_the_client_certificates_subject(authority, tmp_path):
     server = authority.issue("inproc", "server", server=True)
-    config = BrokerConfig(ssl_keystore_location=str(server.combined), ssl_truststore_location=str(authority.pem.cert),
-                          ssl_client_auth="requested")
+    config = BrokerConfig(
+        ssl_keystore_location=str(server.combined),
+        ssl_truststore_location=str(authority.pem.cert),
+        ssl_client_auth="requested",
+    )
     runtime = runtime_for(config, Listener("SSL", "127.0.0.1", 0, "SSL"), True, None)
     principals: asyncio.Queue = asyncio.Queue()
 
@@ -115,7 +136,7 @@ async def test_the_principal_is_the_client_certificates_subject(authority, tmp_p
             _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
             writer.close()
         assert await asyncio.wait_for(principals.get(), 10) == "User:CN=carol,O=pybroker tests"
-        assert await asyncio.wait_for(principals.get(), 10) == "User:ANONYMOUS"   # requested, none given
+        assert await asyncio.wait_for(principals.get(), 10) == "User:ANONYMOUS"  # requested, none given
     finally:
         srv.close()
         await srv.wait_closed()
@@ -124,6 +145,6 @@ async def test_the_principal_is_the_client_certificates_subject(authority, tmp_p
 def test_a_raw_plaintext_peer_on_a_tls_port_is_closed(secure_node, authority):
     secure_node.start({"SSL": ("SSL", None)}, tls_settings(authority, auth="none"))
     with socket.create_connection(("127.0.0.1", secure_node.ports["SSL"]), timeout=15) as sock:
-        sock.sendall(b"\x00\x00\x00\x0e\x00\x12\x00\x00\x00\x00\x00\x01\x00\x04test")   # ApiVersions v0
-        assert sock.recv(100) == b""   # closed without an answer
+        sock.sendall(b"\x00\x00\x00\x0e\x00\x12\x00\x00\x00\x00\x00\x01\x00\x04test")  # ApiVersions v0
+        assert sock.recv(100) == b""  # closed without an answer
     assert secure_node.alive()

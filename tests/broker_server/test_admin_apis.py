@@ -21,10 +21,19 @@ def client(shared_node):
         yield c
 
 
-def grow(c: WireClient, name: str, count: int, version: int | None = None, validate_only: bool = False,
-         assignments: list | None = None) -> m.CreatePartitionsResponse:
-    req = m.CreatePartitionsRequest(timeout_ms=10000, validate_only=validate_only, topics=[
-        m.CreatePartitionsRequest.CreatePartitionsTopic(name=name, count=count, assignments=assignments)])
+def grow(
+    c: WireClient,
+    name: str,
+    count: int,
+    version: int | None = None,
+    validate_only: bool = False,
+    assignments: list | None = None,
+) -> m.CreatePartitionsResponse:
+    req = m.CreatePartitionsRequest(
+        timeout_ms=10000,
+        validate_only=validate_only,
+        topics=[m.CreatePartitionsRequest.CreatePartitionsTopic(name=name, count=count, assignments=assignments)],
+    )
     return c.call(ApiKey.CREATE_PARTITIONS, req, version).results[0]
 
 
@@ -43,15 +52,20 @@ def test_create_partitions_grows_a_topic_that_then_takes_records(client, version
     assert grow(client, "admin-nope", 4, version).error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     A = m.CreatePartitionsRequest.CreatePartitionsAssignment
     assert grow(client, name, 5, version, assignments=[A(broker_ids=[1])] * 2).error_code == 0
-    for wrong in ([A(broker_ids=[2])], [A(broker_ids=[1, 1])], [A(broker_ids=[1])] * 2):   # not live; twice; count
+    for wrong in ([A(broker_ids=[2])], [A(broker_ids=[1, 1])], [A(broker_ids=[1])] * 2):  # not live; twice; count
         refused = grow(client, name, 6, version, assignments=wrong)
         assert refused.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT, (wrong, refused)
     assert len(metadata(client, [name]).topics[0].partitions) == 5
 
 
 def describe(c: WireClient, kind: int, name: str, keys: list[str] | None = None, version: int | None = None):
-    req = m.DescribeConfigsRequest(resources=[m.DescribeConfigsRequest.DescribeConfigsResource(
-        resource_type=kind, resource_name=name, configuration_keys=keys)])
+    req = m.DescribeConfigsRequest(
+        resources=[
+            m.DescribeConfigsRequest.DescribeConfigsResource(
+                resource_type=kind, resource_name=name, configuration_keys=keys
+            )
+        ]
+    )
     return c.call(ApiKey.DESCRIBE_CONFIGS, req, version).results[0]
 
 
@@ -84,9 +98,17 @@ def test_delete_records_moves_the_log_start(client, version):
         produce(client, name, 0, build_batch([(None, b"v%d" % i, None, i)]))
 
     def delete(offset: int, partition: int = 0):
-        req = m.DeleteRecordsRequest(timeout_ms=5000, topics=[m.DeleteRecordsRequest.DeleteRecordsTopic(
-            name=name, partitions=[m.DeleteRecordsRequest.DeleteRecordsPartition(partition_index=partition,
-                                                                                offset=offset)])])
+        req = m.DeleteRecordsRequest(
+            timeout_ms=5000,
+            topics=[
+                m.DeleteRecordsRequest.DeleteRecordsTopic(
+                    name=name,
+                    partitions=[
+                        m.DeleteRecordsRequest.DeleteRecordsPartition(partition_index=partition, offset=offset)
+                    ],
+                )
+            ],
+        )
         return client.call(ApiKey.DELETE_RECORDS, req, version).topics[0].partitions[0]
 
     done = delete(3)
@@ -101,8 +123,9 @@ def test_delete_records_moves_the_log_start(client, version):
 
 @pytest.mark.parametrize("version", [0, 1, 2, 3, 4])
 def test_init_producer_id_gives_fresh_ids_and_refuses_transactions(client, version):
-    first = client.call(ApiKey.INIT_PRODUCER_ID, m.InitProducerIdRequest(transactional_id=None,
-                                                                         transaction_timeout_ms=60000), version)
+    first = client.call(
+        ApiKey.INIT_PRODUCER_ID, m.InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60000), version
+    )
     second = client.call(ApiKey.INIT_PRODUCER_ID, m.InitProducerIdRequest(transactional_id=None), version)
     assert (first.error_code, second.error_code) == (0, 0)
     assert 0 <= first.producer_id < second.producer_id and first.producer_epoch == 0
@@ -111,9 +134,17 @@ def test_init_producer_id_gives_fresh_ids_and_refuses_transactions(client, versi
 
 
 def incremental_alter(c: WireClient, name: str, *ops: tuple[str, int, str | None], validate_only: bool = False):
-    I = m.IncrementalAlterConfigsRequest
-    req = I(validate_only=validate_only, resources=[I.AlterConfigsResource(resource_type=TOPIC, resource_name=name,
-            configs=[I.AlterableConfig(name=k, config_operation=op, value=v) for k, op, v in ops])])
+    inc = m.IncrementalAlterConfigsRequest
+    req = inc(
+        validate_only=validate_only,
+        resources=[
+            inc.AlterConfigsResource(
+                resource_type=TOPIC,
+                resource_name=name,
+                configs=[inc.AlterableConfig(name=k, config_operation=op, value=v) for k, op, v in ops],
+            )
+        ],
+    )
     return c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, req).responses[0]
 
 
@@ -121,6 +152,7 @@ def test_compression_type_recompresses_on_append_and_can_be_altered(client):
     from client.protocol.compression import Compression
     from client.protocol.record_batch import iter_batches
     from tests.broker_server.wire import records_of
+
     name = "admin-codec"
     assert create_topic(client, name, compression_type="gzip").error_code == 0
     assert describe(client, TOPIC, name, ["compression.type"]).configs[0].value == "gzip"
@@ -132,8 +164,11 @@ def test_compression_type_recompresses_on_append_and_can_be_altered(client):
 
     assert incremental_alter(client, name, ("compression.type", 0, "brotli")).error_code == ErrorCode.INVALID_CONFIG
     assert incremental_alter(client, name, ("compression.type", 0, "producer")).error_code == 0
-    wait_until("the broker taking up compression.type=producer",
-               lambda: describe(client, TOPIC, name, ["compression.type"]).configs[0].value == "producer", 30)
+    wait_until(
+        "the broker taking up compression.type=producer",
+        lambda: describe(client, TOPIC, name, ["compression.type"]).configs[0].value == "producer",
+        30,
+    )
     assert produce(client, name, 0, plain).error_code == 0
     _, data = fetch(client, name, 0, 2)
     assert [h.compression for h in iter_batches(data)] == [Compression.NONE]

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from client.protocol.errors import ErrorCode
-
 from broker.metadata.replica_assignment import check_added_assignment, check_topic_assignment
 from broker.metadata.requested_election import PREFERRED, UNCLEAN, requested_election
 from broker.metadata.znodes import PartitionState
+from client.protocol.errors import ErrorCode
 
 LIVE = {1, 2, 3}
 
@@ -58,7 +57,7 @@ def test_preferred_election_verdicts() -> None:
 def test_unclean_election_verdicts() -> None:
     led = requested_election(UNCLEAN, [2, 3], state(3, (3,)), LIVE, 7)
     assert led[0] is None and led[1][0] == ErrorCode.ELECTION_NOT_NEEDED
-    new, why = requested_election(UNCLEAN, [2, 3], state(-1, (2,)), {3}, 7)   # only an out-of-sync replica lives
+    new, why = requested_election(UNCLEAN, [2, 3], state(-1, (2,)), {3}, 7)  # only an out-of-sync replica lives
     assert why is None and (new.leader, new.isr) == (3, (3,))
     none = requested_election(UNCLEAN, [2, 3], state(-1, (2,)), {1}, 7)
     assert none[0] is None and none[1][0] == ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE
@@ -66,18 +65,24 @@ def test_unclean_election_verdicts() -> None:
 
 
 def test_recompress_keeps_the_batch_but_its_codec() -> None:
+    from broker.server.recompress import recompress, target_codec
     from client.protocol.compression import Compression
     from client.protocol.record_batch import build_batch, decode_batch, iter_batches, validate_batch
 
-    from broker.server.recompress import recompress, target_codec
-    batch = build_batch([(b"k", b"v" * 300, None, 5), (None, b"w", None, 9)], producer_id=7, producer_epoch=2,
-                        base_sequence=11, compression=Compression.SNAPPY)
+    batch = build_batch(
+        [(b"k", b"v" * 300, None, 5), (None, b"w", None, 9)],
+        producer_id=7,
+        producer_epoch=2,
+        base_sequence=11,
+        compression=Compression.SNAPPY,
+    )
     assert target_codec({}) is None and target_codec({"compression.type": "producer"}) is None
     assert recompress(batch, Compression.SNAPPY) is batch
     for codec in (Compression.NONE, Compression.GZIP, Compression.LZ4, Compression.ZSTD):
         out = recompress(batch, target_codec({"compression.type": {0: "uncompressed"}.get(codec, codec.name.lower())}))
         before, after = validate_batch(batch), validate_batch(out)
         assert after.compression == codec and [h.compression for h in iter_batches(out)] == [codec]
-        assert after._replace(crc=0, batch_length=0, attributes=0) == before._replace(crc=0, batch_length=0,
-                                                                                       attributes=0)
+        assert after._replace(crc=0, batch_length=0, attributes=0) == before._replace(
+            crc=0, batch_length=0, attributes=0
+        )
         assert decode_batch(out) == decode_batch(batch)

@@ -12,7 +12,15 @@ from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import build_batch
 from tests.broker_server.wire import (
-    WireClient, create_topic, fetch, fetch_request, list_offset, metadata, produce, produce_request, records_of,
+    WireClient,
+    create_topic,
+    fetch,
+    fetch_request,
+    list_offset,
+    metadata,
+    produce,
+    produce_request,
+    records_of,
 )
 
 
@@ -28,11 +36,13 @@ def client(shared_node):
 
 @pytest.mark.parametrize("version", [0, 1, 2, 3])
 def test_api_versions_lists_every_supported_api(client, version):
-    body = client.call(ApiKey.API_VERSIONS, m.ApiVersionsRequest(client_software_name="tests",
-                                                                 client_software_version="1"), version)
+    body = client.call(
+        ApiKey.API_VERSIONS, m.ApiVersionsRequest(client_software_name="tests", client_software_version="1"), version
+    )
     assert body.error_code == 0
-    assert {k.api_key: (k.min_version, k.max_version) for k in body.api_keys} == \
-        {int(k): v for k, v in SUPPORTED_VERSIONS.items()}
+    assert {k.api_key: (k.min_version, k.max_version) for k in body.api_keys} == {
+        int(k): v for k, v in SUPPORTED_VERSIONS.items()
+    }
 
 
 def test_api_versions_of_a_version_we_do_not_know_answers_the_table_in_v0(client):
@@ -85,16 +95,21 @@ def test_create_describe_delete_topic(client):
     assert configs["retention.ms"] == "60000" and configs["cleanup.policy"] == "delete"
     again = create_topic(client, "apis-orders")
     assert again.error_code == ErrorCode.TOPIC_ALREADY_EXISTS and "exists" in again.error_message
-    deleted = client.call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(topic_names=["apis-orders", "apis-nope"],
-                                                                      timeout_ms=10000)).responses
-    assert [(t.name, t.error_code) for t in deleted] == [("apis-orders", 0),
-                                                         ("apis-nope", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]
+    deleted = client.call(
+        ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(topic_names=["apis-orders", "apis-nope"], timeout_ms=10000)
+    ).responses
+    assert [(t.name, t.error_code) for t in deleted] == [
+        ("apis-orders", 0),
+        ("apis-nope", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+    ]
     assert "apis-orders" not in [t.name for t in metadata(client, None).topics]
 
 
 def test_create_topics_validate_only_and_broker_defaults(client):
-    req = m.CreateTopicsRequest(validate_only=True, topics=[m.CreateTopicsRequest.CreatableTopic(
-        name="apis-dry", num_partitions=2, replication_factor=1)])
+    req = m.CreateTopicsRequest(
+        validate_only=True,
+        topics=[m.CreateTopicsRequest.CreatableTopic(name="apis-dry", num_partitions=2, replication_factor=1)],
+    )
     assert client.call(ApiKey.CREATE_TOPICS, req).topics[0].error_code == 0
     assert metadata(client, ["apis-dry"]).topics[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     result = create_topic(client, "apis-defaults", partitions=-1, replication_factor=-1)
@@ -102,12 +117,15 @@ def test_create_topics_validate_only_and_broker_defaults(client):
 
 
 @pytest.mark.parametrize("version", [0, 1, 4, 5])
-@pytest.mark.parametrize("kwargs, code", [
-    ({"name": "apis-rf", "replication_factor": 2}, ErrorCode.INVALID_REPLICATION_FACTOR),
-    ({"name": "apis-np", "partitions": 0}, ErrorCode.INVALID_PARTITIONS),
-    ({"name": "bad/name"}, ErrorCode.INVALID_TOPIC_EXCEPTION),
-    ({"name": "apis-cfg", "retention_ms": "x"}, ErrorCode.INVALID_CONFIG),
-])
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"name": "apis-rf", "replication_factor": 2}, ErrorCode.INVALID_REPLICATION_FACTOR),
+        ({"name": "apis-np", "partitions": 0}, ErrorCode.INVALID_PARTITIONS),
+        ({"name": "bad/name"}, ErrorCode.INVALID_TOPIC_EXCEPTION),
+        ({"name": "apis-cfg", "retention_ms": "x"}, ErrorCode.INVALID_CONFIG),
+    ],
+)
 def test_create_topic_refusals(client, version, kwargs, code):
     result = create_topic(client, version=version, **kwargs)
     assert result.error_code == code
@@ -138,15 +156,26 @@ def test_produce_fetch_list_offsets(client, produce_version, fetch_version):
 
 def test_produce_response_names_topics_and_partitions_as_asked(client):
     create_topic(client, "apis-multi", partitions=2)
-    req = m.ProduceRequest(acks=1, timeout_ms=5000, topic_data=[
-        m.ProduceRequest.TopicProduceData(name="apis-multi", partition_data=[
-            m.ProduceRequest.PartitionProduceData(index=p, records=batch([b"x"])) for p in (1, 0, 7)]),
-        m.ProduceRequest.TopicProduceData(name="apis-none", partition_data=[
-            m.ProduceRequest.PartitionProduceData(index=0, records=batch([b"y"]))])])
+    req = m.ProduceRequest(
+        acks=1,
+        timeout_ms=5000,
+        topic_data=[
+            m.ProduceRequest.TopicProduceData(
+                name="apis-multi",
+                partition_data=[
+                    m.ProduceRequest.PartitionProduceData(index=p, records=batch([b"x"])) for p in (1, 0, 7)
+                ],
+            ),
+            m.ProduceRequest.TopicProduceData(
+                name="apis-none", partition_data=[m.ProduceRequest.PartitionProduceData(index=0, records=batch([b"y"]))]
+            ),
+        ],
+    )
     answer = client.call(ApiKey.PRODUCE, req)
     assert [(t.name, [(p.index, p.error_code) for p in t.partition_responses]) for t in answer.responses] == [
         ("apis-multi", [(1, 0), (0, 0), (7, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]),
-        ("apis-none", [(0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)])]
+        ("apis-none", [(0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]),
+    ]
 
 
 def test_fetch_long_poll_wakes_when_data_arrives(shared_node, client):
@@ -156,7 +185,7 @@ def test_fetch_long_poll_wakes_when_data_arrives(shared_node, client):
         queued = poller.send(ApiKey.METADATA, m.MetadataRequest(topics=[]))  # queued behind the long poll
         time.sleep(0.3)
         assert produce(client, "apis-poll", 0, batch([b"wake"])).error_code == 0
-        first = poller.receive(polling)   # answered in order: receive() checks the correlation id
+        first = poller.receive(polling)  # answered in order: receive() checks the correlation id
         poller.receive(queued)
         assert [r.value for r in records_of(bytes(first.responses[0].partitions[0].records))] == [b"wake"]
 
@@ -243,10 +272,10 @@ def test_fetch_tells_a_consumer_where_its_log_diverged(client):
     create_topic(client, "apis-diverge")
     produce(client, "apis-diverge", 0, batch([b"a", b"b"]))
     req = fetch_request([("apis-diverge", 0, 1)])
-    req.topics[0].partitions[0].last_fetched_epoch = 0      # the epoch we are at: no divergence
+    req.topics[0].partitions[0].last_fetched_epoch = 0  # the epoch we are at: no divergence
     part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
     assert part.diverging_epoch.epoch == -1 and bytes(part.records)
-    req.topics[0].partitions[0].last_fetched_epoch = 3      # an epoch this log never had
+    req.topics[0].partitions[0].last_fetched_epoch = 3  # an epoch this log never had
     part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
     assert (part.error_code, part.diverging_epoch.epoch, part.diverging_epoch.end_offset) == (0, 0, 2)
     assert not part.records
@@ -255,7 +284,7 @@ def test_fetch_tells_a_consumer_where_its_log_diverged(client):
 def test_fetch_with_a_stale_leader_epoch_names_the_current_leader(client):
     create_topic(client, "apis-fenced")
     req = fetch_request([("apis-fenced", 0, 0)])
-    req.topics[0].partitions[0].current_leader_epoch = 5   # newer than the leader's epoch 0
+    req.topics[0].partitions[0].current_leader_epoch = 5  # newer than the leader's epoch 0
     part = client.call(ApiKey.FETCH, req).responses[0].partitions[0]
     assert part.error_code == ErrorCode.UNKNOWN_LEADER_EPOCH
     assert (part.current_leader.leader_id, part.current_leader.leader_epoch) == (1, 0)

@@ -34,7 +34,7 @@ def still_serves(port: int, stored: bytes) -> None:
     with WireClient(port) as other:
         assert other.call(ApiKey.API_VERSIONS, m.ApiVersionsRequest()).error_code == 0
         part, data = fetch(other, KEPT, 0, 0)
-        assert part.error_code == 0 and data[:len(stored)] == stored
+        assert part.error_code == 0 and data[: len(stored)] == stored
         assert [r.value for r in records_of(data)][:1] == [b"kept"]
 
 
@@ -47,18 +47,21 @@ def metadata_frame() -> bytes:
     return encode_request(RequestHeader(ApiKey.METADATA, 9, 5, "t"), m.MetadataRequest(topics=None))
 
 
-@pytest.mark.parametrize("payload", [
-    pytest.param(b"\x00\x00\x00\x05hello", id="shorter-than-a-header"),
-    pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", id="http: a huge length"),
-    pytest.param(LENGTH.pack(-5), id="negative-length"),
-    pytest.param(LENGTH.pack(200 * 1024 * 1024) + b"x" * 100, id="above-socket.request.max.bytes"),
-    pytest.param(frame(999, 0, b"\x00\x00"), id="unknown-api-key"),
-    pytest.param(frame(ApiKey.METADATA, 13, b"\x00\x00\x00\x00"), id="unserved-version"),
-    pytest.param(frame(ApiKey.FETCH, 3, b"\x00\x00"), id="below-the-served-versions"),
-    pytest.param(frame(ApiKey.METADATA, 1, b"\x00\x05ab"), id="client-id-longer-than-the-frame"),
-    pytest.param(LENGTH.pack(len(metadata_frame()) - 6) + metadata_frame()[4:], id="length-prefix-cuts-the-body"),
-    pytest.param(frame(ApiKey.METADATA, 1, b"\x00\x01x" + b"\x00\x00\x00\x05"), id="array-count-past-the-end"),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b"\x00\x00\x00\x05hello", id="shorter-than-a-header"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", id="http: a huge length"),
+        pytest.param(LENGTH.pack(-5), id="negative-length"),
+        pytest.param(LENGTH.pack(200 * 1024 * 1024) + b"x" * 100, id="above-socket.request.max.bytes"),
+        pytest.param(frame(999, 0, b"\x00\x00"), id="unknown-api-key"),
+        pytest.param(frame(ApiKey.METADATA, 13, b"\x00\x00\x00\x00"), id="unserved-version"),
+        pytest.param(frame(ApiKey.FETCH, 3, b"\x00\x00"), id="below-the-served-versions"),
+        pytest.param(frame(ApiKey.METADATA, 1, b"\x00\x05ab"), id="client-id-longer-than-the-frame"),
+        pytest.param(LENGTH.pack(len(metadata_frame()) - 6) + metadata_frame()[4:], id="length-prefix-cuts-the-body"),
+        pytest.param(frame(ApiKey.METADATA, 1, b"\x00\x01x" + b"\x00\x00\x00\x05"), id="array-count-past-the-end"),
+    ],
+)
 def test_bad_frames_close_only_that_connection(shared_node, stored, payload):
     c = WireClient(shared_node.broker_port)
     c.sock.sendall(payload)
@@ -103,11 +106,25 @@ def test_damaged_lying_and_unknown_codec_batches_are_refused_and_the_connection_
         assert produce(c, "bad-crc", 0, bytes(longer)).error_code == ErrorCode.CORRUPT_MESSAGE
         assert produce(c, "bad-crc", 0, b"\x00" * 10).error_code == ErrorCode.CORRUPT_MESSAGE
         h = read_header(good)
-        claims_two = pack_batch(good[HEADER_SIZE:], base_offset=0, record_count=2, last_offset_delta=1,
-                                attributes=h.attributes, base_timestamp=1, max_timestamp=1)  # crc recomputed
+        claims_two = pack_batch(
+            good[HEADER_SIZE:],
+            base_offset=0,
+            record_count=2,
+            last_offset_delta=1,
+            attributes=h.attributes,
+            base_timestamp=1,
+            max_timestamp=1,
+        )  # crc recomputed
         assert produce(c, "bad-crc", 0, claims_two).error_code == ErrorCode.INVALID_RECORD
-        codec5 = pack_batch(good[HEADER_SIZE:], base_offset=0, record_count=1, last_offset_delta=0, attributes=5,
-                            base_timestamp=1, max_timestamp=1)
+        codec5 = pack_batch(
+            good[HEADER_SIZE:],
+            base_offset=0,
+            record_count=1,
+            last_offset_delta=0,
+            attributes=5,
+            base_timestamp=1,
+            max_timestamp=1,
+        )
         assert produce(c, "bad-crc", 0, codec5).error_code == ErrorCode.CORRUPT_MESSAGE
         assert produce(c, "no-such-topic", 0, good).error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         assert produce(c, "bad-crc", 0, good).base_offset == 0  # nothing of the refused batches was stored

@@ -12,8 +12,9 @@ from tests.broker_server.wire import WireClient, create_topic, list_offset, meta
 
 def test_retention_and_auto_create_follow_the_config_file(node, tmp_path):
     config = tmp_path / "broker.toml"
-    config.write_text('"log.retention.check.interval.ms" = 200\n"auto.create.topics.enable" = false\n'
-                      '"num.partitions" = 2\n')
+    config.write_text(
+        '"log.retention.check.interval.ms" = 200\n"auto.create.topics.enable" = false\n"num.partitions" = 2\n'
+    )
     node.start("--config", str(config))
     with WireClient(node.broker_port) as c:
         assert create_topic(c, "expiring", segment_bytes="1024", retention_ms="60000").error_code == 0

@@ -7,13 +7,12 @@ answers, and what it refuses once deposed.
 
 from __future__ import annotations
 
-from client.protocol.errors import ErrorCode
-
 from broker.metadata import controller_actions as A
 from broker.metadata import controller_events as E
 from broker.metadata.controller_core import ControllerCore
 from broker.metadata.requested_election import PREFERRED
 from broker.metadata.znodes import PartitionState
+from client.protocol.errors import ErrorCode
 
 ME = 1
 EPOCH, EPOCH_VERSION = 3, 2
@@ -23,14 +22,26 @@ def of(actions: list[A.Action], kind: type) -> list:
     return [a for a in actions if isinstance(a, kind)]
 
 
-def controller(*, brokers: dict[int, int] | None = None, states: dict[int, PartitionState] | None = None,
-               configs: dict[str, str] | None = None) -> ControllerCore:
+def controller(
+    *,
+    brokers: dict[int, int] | None = None,
+    states: dict[int, PartitionState] | None = None,
+    configs: dict[str, str] | None = None,
+) -> ControllerCore:
     """Broker 1 as controller of topic t (partitions 0 and 1 on brokers 1, 2, 3) after its
     takeover wrote nothing (everyone registered and leading)."""
     core = ControllerCore(ME)
     core.step(E.BrokersChanged(brokers or {1: 10, 2: 20, 3: 30}))
-    core.step(E.TopicLoaded(E.TopicView("t", {0: (1, 2, 3), 1: (2, 3, 1)}, configs or {}, states or {
-        0: PartitionState(1, 5, (1, 2, 3), 2, 7), 1: PartitionState(2, 4, (2, 3, 1), 2, 9)})))
+    core.step(
+        E.TopicLoaded(
+            E.TopicView(
+                "t",
+                {0: (1, 2, 3), 1: (2, 3, 1)},
+                configs or {},
+                states or {0: PartitionState(1, 5, (1, 2, 3), 2, 7), 1: PartitionState(2, 4, (2, 3, 1), 2, 9)},
+            )
+        )
+    )
     assert core.step(E.ControllerVacant()) == [A.ContendForController()]
     core.step(E.EpochWon(EPOCH, EPOCH_VERSION))
     return core
@@ -38,15 +49,25 @@ def controller(*, brokers: dict[int, int] | None = None, states: dict[int, Parti
 
 def test_takeover_elects_for_the_dead_and_tells_every_live_broker_everything() -> None:
     core = ControllerCore(ME)
-    core.step(E.BrokersChanged({1: 10, 3: 30}))          # broker 2, partition 1's leader, is gone
-    core.step(E.TopicLoaded(E.TopicView("t", {0: (1, 2, 3), 1: (2, 3, 1)}, {}, {
-        0: PartitionState(1, 5, (1, 2, 3), 2, 7), 1: PartitionState(2, 4, (2, 3, 1), 2, 9)})))
+    core.step(E.BrokersChanged({1: 10, 3: 30}))  # broker 2, partition 1's leader, is gone
+    core.step(
+        E.TopicLoaded(
+            E.TopicView(
+                "t",
+                {0: (1, 2, 3), 1: (2, 3, 1)},
+                {},
+                {0: PartitionState(1, 5, (1, 2, 3), 2, 7), 1: PartitionState(2, 4, (2, 3, 1), 2, 9)},
+            )
+        )
+    )
     core.step(E.ControllerVacant())
     out = core.step(E.EpochWon(EPOCH, EPOCH_VERSION, request_id=5))
     [write] = of(out, A.WriteStates)
     assert write.epoch_zk_version == EPOCH_VERSION
-    assert write.writes == (A.StateWrite("t", 0, 7, PartitionState(1, 5, (1, 3), EPOCH)),
-                            A.StateWrite("t", 1, 9, PartitionState(3, 5, (3, 1), EPOCH)))
+    assert write.writes == (
+        A.StateWrite("t", 0, 7, PartitionState(1, 5, (1, 3), EPOCH)),
+        A.StateWrite("t", 1, 9, PartitionState(3, 5, (3, 1), EPOCH)),
+    )
     out = core.step(E.WriteDone(write.write_id, (8, 10)))
     assert {a.broker for a in of(out, A.SendLeaderAndIsr)} == {1, 3}
     assert {a.broker for a in of(out, A.SendUpdateMetadata)} == {1, 3}
@@ -69,11 +90,11 @@ def test_a_dead_brokers_leadership_moves_inside_the_isr_and_its_queue_is_dropped
 
 def test_a_restarted_broker_is_gone_and_joined_and_does_not_keep_its_old_leadership() -> None:
     core = controller()
-    out = core.step(E.BrokersChanged({1: 10, 2: 21, 3: 30}))   # broker 2 re-registered
+    out = core.step(E.BrokersChanged({1: 10, 2: 21, 3: 30}))  # broker 2 re-registered
     [write] = of(out, A.WriteStates)
     assert [(w.partition, w.state.leader, w.state.isr) for w in write.writes] == [(0, 1, (1, 3)), (1, 3, (3, 1))]
     out = core.step(E.WriteDone(write.write_id, (8, 10)))
-    assert not of(out, A.WriteStates)           # the joined pass elects nothing: it only tells broker 2
+    assert not of(out, A.WriteStates)  # the joined pass elects nothing: it only tells broker 2
     [told] = [a for a in of(out, A.SendLeaderAndIsr) if a.broker == 2]
     assert told.to.broker_epoch == 21
     assert [(v.partition, v.state.leader) for v in told.partitions] == [(0, 1), (1, 3)]
@@ -84,7 +105,7 @@ def test_no_leader_from_outside_the_isr_unless_the_topic_allows_unclean_election
     states = {0: PartitionState(2, 5, (2,), 2, 7), 1: PartitionState(3, 4, (3, 1), 2, 9)}
     core = controller(states=states)
     [write] = of(core.step(E.BrokersChanged({1: 10, 3: 30})), A.WriteStates)
-    assert write.writes[0].state == PartitionState(-1, 6, (2,), EPOCH)   # offline, keeps its last ISR
+    assert write.writes[0].state == PartitionState(-1, 6, (2,), EPOCH)  # offline, keeps its last ISR
     core = controller(states=states, configs={"unclean.leader.election.enable": "true"})
     [write] = of(core.step(E.BrokersChanged({1: 10, 3: 30})), A.WriteStates)
     assert write.writes[0].state == PartitionState(1, 6, (1,), EPOCH)
@@ -95,16 +116,24 @@ def test_a_version_conflict_rereads_and_decides_again_at_the_new_version() -> No
     [write] = of(core.step(E.BrokersChanged({1: 10, 3: 30})), A.WriteStates)
     [reload] = of(core.step(E.WriteFailed(write.write_id, E.Failure.CONFLICT)), A.Reload)
     assert reload.topics == ("t",)
-    core.step(E.TopicLoaded(E.TopicView("t", {0: (1, 2, 3), 1: (2, 3, 1)}, {}, {
-        0: PartitionState(1, 5, (1, 3), 2, 8), 1: PartitionState(2, 4, (2, 3, 1), 2, 9)})))
+    core.step(
+        E.TopicLoaded(
+            E.TopicView(
+                "t",
+                {0: (1, 2, 3), 1: (2, 3, 1)},
+                {},
+                {0: PartitionState(1, 5, (1, 3), 2, 8), 1: PartitionState(2, 4, (2, 3, 1), 2, 9)},
+            )
+        )
+    )
     [again] = of(core.step(E.Reloaded(reload.token)), A.WriteStates)
-    assert [(w.partition, w.expected_version) for w in again.writes] == [(1, 9)]   # partition 0 is done
+    assert [(w.partition, w.expected_version) for w in again.writes] == [(1, 9)]  # partition 0 is done
 
 
 def test_a_fenced_write_deposes_the_controller_and_refuses_what_it_held() -> None:
     core = controller()
     [write] = of(core.step(E.BrokersChanged({1: 10, 3: 30})), A.WriteStates)
-    assert core.step(E.ElectLeaders(7, PREFERRED, None)) == []          # queued behind the write
+    assert core.step(E.ElectLeaders(7, PREFERRED, None)) == []  # queued behind the write
     out = core.step(E.WriteFailed(write.write_id, E.Failure.FENCED))
     assert not core.active
     assert of(out, A.Reply)[0].request_id == 7 and of(out, A.Reply)[0].answer[0] == ErrorCode.NOT_CONTROLLER
@@ -128,15 +157,17 @@ def test_controlled_shutdown_checks_the_broker_epoch_then_moves_leadership_away(
     [write] = of(core.step(E.ControlledShutdown(5, 2, 20)), A.WriteStates)
     assert [(w.partition, w.state.leader, w.state.isr) for w in write.writes] == [(0, 1, (1, 3)), (1, 3, (3, 1))]
     out = core.step(E.WriteDone(write.write_id, (8, 10)))
-    assert 2 in {a.broker for a in of(out, A.SendLeaderAndIsr)}     # the leaving broker is told too
+    assert 2 in {a.broker for a in of(out, A.SendLeaderAndIsr)}  # the leaving broker is told too
     [reply] = of(out, A.Reply)
     assert reply.answer == (None, []) and 2 in reply.settle
 
 
 def test_create_topic_writes_at_the_won_epoch_version_with_the_given_assignment() -> None:
     core = controller()
-    [create] = of(core.step(E.CreateTopic(3, "u", 2, 2, {"retention.ms": 5}, assignment={0: [3, 1], 1: [1, 3]})),
-                  A.CreateTopicZnodes)
+    [create] = of(
+        core.step(E.CreateTopic(3, "u", 2, 2, {"retention.ms": 5}, assignment={0: [3, 1], 1: [1, 3]})),
+        A.CreateTopicZnodes,
+    )
     assert create.epoch_zk_version == EPOCH_VERSION
     assert create.assignment == {0: (3, 1), 1: (1, 3)} and create.configs == {"retention.ms": "5"}
     assert create.states[0] == PartitionState(3, 0, (3, 1), EPOCH)
@@ -224,8 +255,16 @@ def test_a_write_whose_answer_was_lost_is_reread_and_its_partitions_told() -> No
     core = controller()
     [write] = of(core.step(E.BrokersChanged({1: 10, 3: 30})), A.WriteStates)
     [reload] = of(core.step(E.WriteFailed(write.write_id, E.Failure.ERROR)), A.Reload)
-    core.step(E.TopicLoaded(E.TopicView("t", {0: (1, 2, 3), 1: (2, 3, 1)}, {}, {
-        0: PartitionState(1, 5, (1, 3), EPOCH, 8), 1: PartitionState(3, 5, (3, 1), EPOCH, 10)})))   # it committed
+    core.step(
+        E.TopicLoaded(
+            E.TopicView(
+                "t",
+                {0: (1, 2, 3), 1: (2, 3, 1)},
+                {},
+                {0: PartitionState(1, 5, (1, 3), EPOCH, 8), 1: PartitionState(3, 5, (3, 1), EPOCH, 10)},
+            )
+        )
+    )  # it committed
     out = core.step(E.Reloaded(reload.token))
     assert not of(out, A.WriteStates)
     told = {(a.broker, v.partition, v.state.leader) for a in of(out, A.SendLeaderAndIsr) for v in a.partitions}

@@ -26,8 +26,9 @@ TO = requests.Addressing(controller_id=1, controller_epoch=3, broker_epoch=1234)
 
 def cache_with(topic: str = "t") -> MetadataCache:
     cache = MetadataCache()
-    cache.set_brokers({b: Z.BrokerInfo(b, "127.0.0.1", 9000 + b, rack="r1" if b == 1 else None) for b in (1, 2)},
-                      {1: 10, 2: 20})
+    cache.set_brokers(
+        {b: Z.BrokerInfo(b, "127.0.0.1", 9000 + b, rack="r1" if b == 1 else None) for b in (1, 2)}, {1: 10, 2: 20}
+    )
     meta = TopicMetadata(topic, {0: [1, 2, 3], 1: [2, 1]})
     meta.states = {0: Z.PartitionState(1, 4, (1, 2), 3, zk_version=17), 1: Z.PartitionState(2, 0, (2, 1), 2, 5)}
     cache.set_topic(meta)
@@ -47,20 +48,30 @@ def test_leader_and_isr_carries_our_state_in_kafkas_fields():
     states = {(t, st.partition_index): st for t, st in requests.leader_and_isr_states(body, 4)}
     st = states[("t", 0)]
     assert (st.leader, st.leader_epoch, st.isr, st.replicas, st.controller_epoch) == (1, 4, [1, 2], [1, 2, 3], 3)
-    assert st.partition_epoch == 17           # the ISR version (the state znode's version)
+    assert st.partition_epoch == 17  # the ISR version (the state znode's version)
     assert states[("t", 1)].partition_epoch == 5
     # the live leaders, with their endpoints (broker 3 is not registered: not listed)
-    assert sorted((b.broker_id, b.host_name, b.port) for b in body.live_leaders) == [(1, "127.0.0.1", 9001),
-                                                                                 (2, "127.0.0.1", 9002)]
+    assert sorted((b.broker_id, b.host_name, b.port) for b in body.live_leaders) == [
+        (1, "127.0.0.1", 9001),
+        (2, "127.0.0.1", 9002),
+    ]
 
 
 @pytest.mark.parametrize("version", [0, 1])
 def test_leader_and_isr_before_v2_reads_from_the_ungrouped_layout(version):
     P = m.LeaderAndIsrRequest.LeaderAndIsrPartitionState
-    body = wire(m.LeaderAndIsrRequest(controller_id=1, controller_epoch=2, ungrouped_partition_states=[
-        P(topic_name="a", partition_index=3, leader=1, leader_epoch=2, isr=[1], partition_epoch=9, replicas=[1])]),
-        ApiKey.LEADER_AND_ISR, version)
-    assert body.broker_epoch == -1            # the field does not exist before v2
+    body = wire(
+        m.LeaderAndIsrRequest(
+            controller_id=1,
+            controller_epoch=2,
+            ungrouped_partition_states=[
+                P(topic_name="a", partition_index=3, leader=1, leader_epoch=2, isr=[1], partition_epoch=9, replicas=[1])
+            ],
+        ),
+        ApiKey.LEADER_AND_ISR,
+        version,
+    )
+    assert body.broker_epoch == -1  # the field does not exist before v2
     [(topic, st)] = requests.leader_and_isr_states(body, version)
     assert (topic, st.partition_index, st.partition_epoch) == ("a", 3, 9)
 
@@ -73,14 +84,23 @@ def test_update_metadata_lists_offline_replicas_and_live_brokers():
     brokers = {b.id: b for b in body.live_brokers}
     assert sorted(brokers) == [1, 2] and brokers[1].rack == "r1" and brokers[2].rack is None
     [endpoint] = brokers[2].endpoints
-    assert (endpoint.host, endpoint.port, endpoint.listener, endpoint.security_protocol) == ("127.0.0.1", 9002,
-                                                                                            "PLAINTEXT", 0)
+    assert (endpoint.host, endpoint.port, endpoint.listener, endpoint.security_protocol) == (
+        "127.0.0.1",
+        9002,
+        "PLAINTEXT",
+        0,
+    )
 
 
 def test_update_metadata_before_v5_reads_from_the_ungrouped_layout():
     P = m.UpdateMetadataRequest.UpdateMetadataPartitionState
-    body = wire(m.UpdateMetadataRequest(controller_id=1, ungrouped_partition_states=[
-        P(topic_name="a", partition_index=0, leader=2, zk_version=4)]), ApiKey.UPDATE_METADATA, 4)
+    body = wire(
+        m.UpdateMetadataRequest(
+            controller_id=1, ungrouped_partition_states=[P(topic_name="a", partition_index=0, leader=2, zk_version=4)]
+        ),
+        ApiKey.UPDATE_METADATA,
+        4,
+    )
     assert [(t, st.leader, st.zk_version) for t, st in requests.update_metadata_states(body, 4)] == [("a", 2, 4)]
 
 
@@ -89,17 +109,33 @@ def test_stop_replica_orders_at_every_served_layout():
     assert requests.stop_replica_orders(body, 3) == [
         requests.StopOrder("t", 0, requests.EPOCH_DURING_DELETE, True),
         requests.StopOrder("t", 1, requests.EPOCH_DURING_DELETE, True),
-        requests.StopOrder("u", 2, requests.EPOCH_DURING_DELETE, True)]
-    v1 = wire(m.StopReplicaRequest(delete_partitions=False, topics=[
-        m.StopReplicaRequest.StopReplicaTopicV1(name="t", partition_indexes=[0, 1])]), ApiKey.STOP_REPLICA, 1)
-    assert requests.stop_replica_orders(v1, 1) == [requests.StopOrder("t", 0, -1, False),
-                                                   requests.StopOrder("t", 1, -1, False)]
-    v0 = wire(m.StopReplicaRequest(delete_partitions=True, ungrouped_partitions=[
-        m.StopReplicaRequest.StopReplicaPartitionV0(topic_name="t", partition_index=4)]), ApiKey.STOP_REPLICA, 0)
+        requests.StopOrder("u", 2, requests.EPOCH_DURING_DELETE, True),
+    ]
+    v1 = wire(
+        m.StopReplicaRequest(
+            delete_partitions=False,
+            topics=[m.StopReplicaRequest.StopReplicaTopicV1(name="t", partition_indexes=[0, 1])],
+        ),
+        ApiKey.STOP_REPLICA,
+        1,
+    )
+    assert requests.stop_replica_orders(v1, 1) == [
+        requests.StopOrder("t", 0, -1, False),
+        requests.StopOrder("t", 1, -1, False),
+    ]
+    v0 = wire(
+        m.StopReplicaRequest(
+            delete_partitions=True,
+            ungrouped_partitions=[m.StopReplicaRequest.StopReplicaPartitionV0(topic_name="t", partition_index=4)],
+        ),
+        ApiKey.STOP_REPLICA,
+        0,
+    )
     assert requests.stop_replica_orders(v0, 0) == [requests.StopOrder("t", 4, -1, True)]
 
 
 # -- the handlers, against real parts -----------------------------------------------------------
+
 
 class Node:
     """One broker's metadata side (coord store + controller, which leads) and its replicas."""
@@ -117,19 +153,27 @@ class Node:
     async def call(self, api_key: ApiKey, body: m.Message, version: int | None = None) -> m.Message:
         """Through the codec both ways at `version` (ours by default), as over the wire."""
         version = requests.VERSIONS[api_key] if version is None else version
-        handler = {ApiKey.LEADER_AND_ISR: replica_control.leader_and_isr,
-                   ApiKey.STOP_REPLICA: replica_control.stop_replica,
-                   ApiKey.UPDATE_METADATA: replica_control.update_metadata,
-                   ApiKey.CONTROLLED_SHUTDOWN: replica_control.controlled_shutdown,
-                   ApiKey.OFFSETS_FOR_LEADER_EPOCH: replica_control.offsets_for_leader_epoch}[api_key]
+        handler = {
+            ApiKey.LEADER_AND_ISR: replica_control.leader_and_isr,
+            ApiKey.STOP_REPLICA: replica_control.stop_replica,
+            ApiKey.UPDATE_METADATA: replica_control.update_metadata,
+            ApiKey.CONTROLLED_SHUTDOWN: replica_control.controlled_shutdown,
+            ApiKey.OFFSETS_FOR_LEADER_EPOCH: replica_control.offsets_for_leader_epoch,
+        }[api_key]
         spec = m.API_BY_KEY[api_key]
-        reply = await handler(self.ctx, RequestHeader(int(api_key), version, 1, "test"),
-                              spec.request.decode(body.encode(version), version))
+        reply = await handler(
+            self.ctx,
+            RequestHeader(int(api_key), version, 1, "test"),
+            spec.request.decode(body.encode(version), version),
+        )
         return spec.response.decode(reply.body.encode(version), version)
 
     def to(self, **changes: int) -> requests.Addressing:
-        base = {"controller_id": 1, "controller_epoch": self.controller.epoch,
-                "broker_epoch": self.replicas.broker_epoch}
+        base = {
+            "controller_id": 1,
+            "controller_epoch": self.controller.epoch,
+            "broker_epoch": self.replicas.broker_epoch,
+        }
         return requests.Addressing(**{**base, **changes})
 
     async def close(self) -> None:
@@ -150,9 +194,10 @@ async def node(coord_port, tmp_path):  # noqa: F811 (the fixture imported above)
 
 
 async def test_leader_and_isr_opens_the_replica_with_the_configs_stored_in_coord(node):
-    assert await node.controller.create_topic("cfg", 1, 1, {"min.insync.replicas": "1",
-                                                            "retention.ms": "12345"}) is None
-    node.cache.topics["cfg"].configs = {}     # as a broker whose watch has not read the topic yet
+    assert (
+        await node.controller.create_topic("cfg", 1, 1, {"min.insync.replicas": "1", "retention.ms": "12345"}) is None
+    )
+    node.cache.topics["cfg"].configs = {}  # as a broker whose watch has not read the topic yet
     answer = await node.call(ApiKey.LEADER_AND_ISR, requests.leader_and_isr(node.to(), node.cache, [("cfg", 0)]))
     assert answer.error_code == 0
     assert [(e.topic_name, e.partition_index, e.error_code) for e in answer.partition_errors] == [("cfg", 0, 0)]
@@ -185,15 +230,17 @@ async def test_controller_requests_are_refused_from_zombies_strangers_and_for_ot
         return requests.stop_replica(to, [("z", 0)], delete=True)
 
     epoch = node.replicas.broker_epoch
-    cases = [(node.to(controller_epoch=node.controller.epoch - 1), ErrorCode.STALE_CONTROLLER_EPOCH),
-             (node.to(broker_epoch=epoch - 1), ErrorCode.STALE_BROKER_EPOCH),
-             (node.to(broker_epoch=-1), ErrorCode.STALE_BROKER_EPOCH),
-             (node.to(controller_id=7, controller_epoch=1 << 30), ErrorCode.CLUSTER_AUTHORIZATION_FAILED)]
+    cases = [
+        (node.to(controller_epoch=node.controller.epoch - 1), ErrorCode.STALE_CONTROLLER_EPOCH),
+        (node.to(broker_epoch=epoch - 1), ErrorCode.STALE_BROKER_EPOCH),
+        (node.to(broker_epoch=-1), ErrorCode.STALE_BROKER_EPOCH),
+        (node.to(controller_id=7, controller_epoch=1 << 30), ErrorCode.CLUSTER_AUTHORIZATION_FAILED),
+    ]
     for to, code in cases:
         answer = await node.call(api_key, build(to))
         assert answer.error_code == code, (to, answer)
-        assert node.replicas.controller_epoch == node.controller.epoch    # nothing learnt from it
-    assert node.replicas.partitions.get(("z", 0)) is part and part.log.log_end_offset == 0   # nothing changed
+        assert node.replicas.controller_epoch == node.controller.epoch  # nothing learnt from it
+    assert node.replicas.partitions.get(("z", 0)) is part and part.log.log_end_offset == 0  # nothing changed
     # a newer registration than the one this broker has seen itself is taken (Kafka's rule)
     assert (await node.call(api_key, build(node.to(broker_epoch=epoch + 1)))).error_code == 0
 
@@ -201,10 +248,18 @@ async def test_controller_requests_are_refused_from_zombies_strangers_and_for_ot
 async def test_stop_replica_fences_an_older_leader_epoch_and_deletes_on_topic_deletion(node):
     assert await node.controller.create_topic("s", 1, 1, {}) is None
     await node.call(ApiKey.LEADER_AND_ISR, requests.leader_and_isr(node.to(), node.cache, [("s", 0)]))
-    node.replicas.partitions[("s", 0)].become(leader=1, leader_epoch=3, isr=[1], replicas=[1], zk_version=1,
-                                              broker_epoch=node.replicas.broker_epoch, controller_epoch=1)
-    old = await node.call(ApiKey.STOP_REPLICA, requests.stop_replica(node.to(), [("s", 0)], delete=False,
-                                                                     leader_epoch=2))
+    node.replicas.partitions[("s", 0)].become(
+        leader=1,
+        leader_epoch=3,
+        isr=[1],
+        replicas=[1],
+        zk_version=1,
+        broker_epoch=node.replicas.broker_epoch,
+        controller_epoch=1,
+    )
+    old = await node.call(
+        ApiKey.STOP_REPLICA, requests.stop_replica(node.to(), [("s", 0)], delete=False, leader_epoch=2)
+    )
     assert [e.error_code for e in old.partition_errors] == [ErrorCode.FENCED_LEADER_EPOCH]
     assert ("s", 0) in node.replicas.partitions
     gone = await node.call(ApiKey.STOP_REPLICA, requests.stop_replica(node.to(), [("s", 0)], delete=True))
@@ -217,16 +272,28 @@ async def test_offset_for_leader_epoch_from_followers_and_consumers(node):
     Q = m.OffsetForLeaderEpochRequest
 
     async def ask(replica_id: int, current: int, version: int = 4) -> m.Message:
-        answer = await node.call(ApiKey.OFFSETS_FOR_LEADER_EPOCH, Q(replica_id=replica_id, topics=[
-            Q.OffsetForLeaderTopic(topic="e", partitions=[Q.OffsetForLeaderPartition(
-                partition=0, current_leader_epoch=current, leader_epoch=0)])]), version)
+        answer = await node.call(
+            ApiKey.OFFSETS_FOR_LEADER_EPOCH,
+            Q(
+                replica_id=replica_id,
+                topics=[
+                    Q.OffsetForLeaderTopic(
+                        topic="e",
+                        partitions=[
+                            Q.OffsetForLeaderPartition(partition=0, current_leader_epoch=current, leader_epoch=0)
+                        ],
+                    )
+                ],
+            ),
+            version,
+        )
         return answer.topics[0].partitions[0]
 
     a = await ask(1, 0)
     assert (a.error_code, a.leader_epoch, a.end_offset) == (0, 0, 0)
     assert (await ask(1, 5)).error_code == ErrorCode.UNKNOWN_LEADER_EPOCH
-    assert (await ask(9, 0)).error_code == ErrorCode.CLUSTER_AUTHORIZATION_FAILED   # no such broker
-    assert (await ask(-1, -1)).error_code == 0           # a consumer that does not know the epoch
+    assert (await ask(9, 0)).error_code == ErrorCode.CLUSTER_AUTHORIZATION_FAILED  # no such broker
+    assert (await ask(-1, -1)).error_code == 0  # a consumer that does not know the epoch
     assert (await ask(-2, 0, version=2)).error_code == 0  # before v3: no replica id
 
 
@@ -244,7 +311,7 @@ async def test_controlled_shutdown_answers_in_kafkas_schema(node):
     assert ok.error_code == 0 and ok.remaining_partitions == []
     stale = await node.call(ApiKey.CONTROLLED_SHUTDOWN, R(broker_id=1, broker_epoch=5))
     assert stale.error_code == ErrorCode.STALE_BROKER_EPOCH
-    v1 = await node.call(ApiKey.CONTROLLED_SHUTDOWN, R(broker_id=1), version=1)   # no broker epoch field
+    v1 = await node.call(ApiKey.CONTROLLED_SHUTDOWN, R(broker_id=1), version=1)  # no broker epoch field
     assert v1.error_code == ErrorCode.STALE_BROKER_EPOCH
 
 
@@ -261,21 +328,35 @@ async def test_a_refusal_is_logged_once_however_often_it_comes(node, caplog):
 
 async def test_a_follower_fetch_from_a_stranger_or_another_cluster_is_refused(node):
     from broker.server.handlers import fetch
+
     assert await node.controller.create_topic("f", 1, 1, {}) is None
     await node.call(ApiKey.LEADER_AND_ISR, requests.leader_and_isr(node.to(), node.cache, [("f", 0)]))
     F = m.FetchRequest
 
     async def follower_fetch(replica_id: int, cluster_id: str | None) -> m.FetchResponse:
-        body = F(replica_id=replica_id, cluster_id=cluster_id, max_wait_ms=0, min_bytes=1, topics=[
-            F.FetchTopic(topic="f", partitions=[F.FetchPartition(partition=0, fetch_offset=0, current_leader_epoch=0,
-                                                                 partition_max_bytes=1024)])])
+        body = F(
+            replica_id=replica_id,
+            cluster_id=cluster_id,
+            max_wait_ms=0,
+            min_bytes=1,
+            topics=[
+                F.FetchTopic(
+                    topic="f",
+                    partitions=[
+                        F.FetchPartition(partition=0, fetch_offset=0, current_leader_epoch=0, partition_max_bytes=1024)
+                    ],
+                )
+            ],
+        )
         header = RequestHeader(int(ApiKey.FETCH), 12, 1, "replica-fetcher-test")
         reply = await fetch.handle(node.ctx, header, F.decode(body.encode(12), 12))
         return reply.body
 
     ok = await follower_fetch(1, node.cache.cluster_id)
     assert ok.error_code == 0 and ok.responses[0].partitions[0].error_code == 0
-    for replica_id, cluster_id, code in ((7, node.cache.cluster_id, ErrorCode.CLUSTER_AUTHORIZATION_FAILED),
-                                         (1, "another-cluster", ErrorCode.INCONSISTENT_CLUSTER_ID)):
+    for replica_id, cluster_id, code in (
+        (7, node.cache.cluster_id, ErrorCode.CLUSTER_AUTHORIZATION_FAILED),
+        (1, "another-cluster", ErrorCode.INCONSISTENT_CLUSTER_ID),
+    ):
         refused = await follower_fetch(replica_id, cluster_id)
         assert refused.error_code == code and refused.responses[0].partitions[0].error_code == code

@@ -27,8 +27,8 @@ def test_a_dead_follower_only_leaves_the_isr_and_the_epoch_stays():
 def test_no_live_isr_member_goes_offline_keeping_the_isr_unless_unclean_is_allowed():
     offline = offline_election(REPLICAS, st(1, 4, (1,)), {2, 3}, 9)
     assert (offline.leader, offline.leader_epoch, offline.isr) == (-1, 5, (1,))
-    assert offline_election(REPLICAS, offline, {2, 3}, 9) is None          # stays offline
-    back = offline_election(REPLICAS, offline, {1, 2, 3}, 9)               # its last ISR member returns
+    assert offline_election(REPLICAS, offline, {2, 3}, 9) is None  # stays offline
+    back = offline_election(REPLICAS, offline, {1, 2, 3}, 9)  # its last ISR member returns
     assert (back.leader, back.isr) == (1, (1,))
     unclean = offline_election(REPLICAS, st(1, 4, (1,)), {3}, 9, unclean=True)
     assert (unclean.leader, unclean.isr) == (3, (3,))
@@ -43,7 +43,7 @@ def test_controlled_shutdown_moves_leadership_unless_it_is_the_last_isr_member()
 
 
 def test_preferred_replica_gets_leadership_back_only_when_in_sync():
-    assert preferred_election(REPLICAS, st(2, 5, (2, 3)), {1, 2, 3}, 9) is None   # 1 not in the ISR yet
+    assert preferred_election(REPLICAS, st(2, 5, (2, 3)), {1, 2, 3}, 9) is None  # 1 not in the ISR yet
     back = preferred_election(REPLICAS, st(2, 5, (1, 2, 3)), {1, 2, 3}, 9)
     assert (back.leader, back.leader_epoch) == (1, 6)
     assert preferred_election(REPLICAS, st(1, 6, (1, 2, 3)), {1, 2, 3}, 9) is None

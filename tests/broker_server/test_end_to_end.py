@@ -65,16 +65,35 @@ def test_hundred_thousand_records_through_client_and_cli_survive_a_restart(node)
     bootstrap = f"127.0.0.1:{node.broker_port}"
     python_sent = asyncio.run(produce_python(bootstrap))
     cli_lines = [b"cli-%d" % i for i in range(CLI_RECORDS)]
-    proc = subprocess.run([sys.executable, "-m", "broker", "produce", "e2e", "--bootstrap", bootstrap],
-                          input=b"\n".join(cli_lines) + b"\n", capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "broker", "produce", "e2e", "--bootstrap", bootstrap],
+        input=b"\n".join(cli_lines) + b"\n",
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     check(asyncio.run(consume_all(bootstrap, PY_RECORDS + CLI_RECORDS)), python_sent, cli_lines)
     assert node.stop() == 0
     node.start()
     check(asyncio.run(consume_all(bootstrap, PY_RECORDS + CLI_RECORDS)), python_sent, cli_lines)
-    proc = subprocess.run([sys.executable, "-m", "broker", "consume", "e2e", "--bootstrap", bootstrap,
-                           "--from-beginning", "--max-messages", str(PY_RECORDS + CLI_RECORDS),
-                           "--timeout-ms", "20000"], capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broker",
+            "consume",
+            "e2e",
+            "--bootstrap",
+            bootstrap,
+            "--from-beginning",
+            "--max-messages",
+            str(PY_RECORDS + CLI_RECORDS),
+            "--timeout-ms",
+            "20000",
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     lines = proc.stdout.splitlines()
     assert len(lines) == PY_RECORDS + CLI_RECORDS

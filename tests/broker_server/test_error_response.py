@@ -4,13 +4,12 @@ set, as Kafka's per-API error responses have them."""
 
 from __future__ import annotations
 
+from broker.server.handlers import HANDLERS
+from broker.server.handlers.common import error_response
 from client.protocol import messages as m
 from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
-
-from broker.server.handlers import HANDLERS
-from broker.server.handlers.common import error_response
 
 CODE = ErrorCode.UNKNOWN_SERVER_ERROR
 
@@ -32,12 +31,19 @@ def test_every_served_version_has_an_error_response_that_encodes():
 
 def test_produce_error_mirrors_topics_and_partitions():
     P = m.ProduceRequest
-    req = P(acks=1, topic_data=[P.TopicProduceData(name="a", partition_data=[
-        P.PartitionProduceData(index=i, records=b"x") for i in (2, 0)]), P.TopicProduceData(name="b", partition_data=[
-            P.PartitionProduceData(index=5)])])
+    req = P(
+        acks=1,
+        topic_data=[
+            P.TopicProduceData(
+                name="a", partition_data=[P.PartitionProduceData(index=i, records=b"x") for i in (2, 0)]
+            ),
+            P.TopicProduceData(name="b", partition_data=[P.PartitionProduceData(index=5)]),
+        ],
+    )
     response = error_response(header(ApiKey.PRODUCE, 9), req, CODE, "boom")
-    assert [(t.name, [(p.index, p.error_code, p.error_message) for p in t.partition_responses])
-            for t in response.responses] == [("a", [(2, CODE, "boom"), (0, CODE, "boom")]), ("b", [(5, CODE, "boom")])]
+    assert [
+        (t.name, [(p.index, p.error_code, p.error_message) for p in t.partition_responses]) for t in response.responses
+    ] == [("a", [(2, CODE, "boom"), (0, CODE, "boom")]), ("b", [(5, CODE, "boom")])]
 
 
 def test_fetch_and_list_offsets_errors_mirror_partitions():
@@ -57,7 +63,10 @@ def test_fetch_and_list_offsets_errors_mirror_partitions():
 def test_topic_admin_errors_mirror_topic_names():
     req = m.DeleteTopicsRequest(topic_names=["x", "y"])
     response = error_response(header(ApiKey.DELETE_TOPICS, 5), req, CODE, "no")
-    assert [(r.name, r.error_code, r.error_message) for r in response.responses] == [("x", CODE, "no"), ("y", CODE, "no")]
+    assert [(r.name, r.error_code, r.error_message) for r in response.responses] == [
+        ("x", CODE, "no"),
+        ("y", CODE, "no"),
+    ]
     C = m.CreateTopicsRequest
     req = C(topics=[C.CreatableTopic(name="n", configs=[C.CreateableTopicConfig(name="retention.ms", value="1")])])
     response = error_response(header(ApiKey.CREATE_TOPICS, 5), req, CODE)

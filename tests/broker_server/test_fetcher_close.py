@@ -19,8 +19,8 @@ async def test_close_ends_a_fetcher_woken_as_it_is_cancelled(tmp_path: Path) -> 
     config = BrokerConfig(data_dir=tmp_path)
     cache = MetadataCache()
     manager = FetcherManager(config, cache, ReplicaManager(config, LogManager(config), cache))
-    fetcher = manager.fetchers[2] = _Fetcher(manager, 2)   # a leader no partition follows yet: it waits
+    fetcher = manager.fetchers[2] = _Fetcher(manager, 2)  # a leader no partition follows yet: it waits
     await asyncio.sleep(0.05)
-    fetcher.wake.set()   # new orders arrived (sync), and in the same instant the broker stops
+    fetcher.wake.set()  # new orders arrived (sync), and in the same instant the broker stops
     await asyncio.wait_for(manager.close(), 10)
     assert fetcher.task.done()

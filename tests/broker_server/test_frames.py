@@ -15,27 +15,37 @@ from client.protocol.api import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.errors import BrokerError, ErrorCode, UnknownTopicOrPartitionError
 from client.protocol.frames import LENGTH, FrameDecoder, FrameError, FrameTooLargeError, InvalidFrameError
 from client.protocol.kafka_frames import (
-    RequestHeader, UnsupportedVersion, decode_request, decode_response, encode_request, response_parts,
+    RequestHeader,
+    UnsupportedRequestError,
+    decode_request,
+    decode_response,
+    encode_request,
+    response_parts,
 )
 
 names = st.text(alphabet="abcxyz-._", min_size=1, max_size=12)
-metadata_requests = st.builds(lambda ts: m.MetadataRequest(topics=[m.MetadataRequest.MetadataRequestTopic(name=t)
-                                                                   for t in ts]), st.lists(names, max_size=4))
+metadata_requests = st.builds(
+    lambda ts: m.MetadataRequest(topics=[m.MetadataRequest.MetadataRequestTopic(name=t) for t in ts]),
+    st.lists(names, max_size=4),
+)
 
 
-@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 2**31 - 1), metadata_requests), max_size=8),
-       st.lists(st.integers(1, 64), min_size=1, max_size=20))
+@given(
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 2**31 - 1), metadata_requests), max_size=8),
+    st.lists(st.integers(1, 64), min_size=1, max_size=20),
+)
 def test_requests_survive_any_split(requests, cuts):
     stream = b"".join(encode_request(RequestHeader(ApiKey.METADATA, v, c, "cli"), body) for v, c, body in requests)
     decoder = FrameDecoder()
     got, pos, i = [], 0, 0
     while pos < len(stream):
         step = cuts[i % len(cuts)]
-        decoder.feed(stream[pos:pos + step])
+        decoder.feed(stream[pos : pos + step])
         pos, i = pos + step, i + 1
         got.extend(decode_request(f) for f in decoder.frames())
-    assert [(h.api_version, h.correlation_id, [t.name for t in b.topics]) for h, b in got] == \
-        [(v, c, [t.name for t in body.topics]) for v, c, body in requests]
+    assert [(h.api_version, h.correlation_id, [t.name for t in b.topics]) for h, b in got] == [
+        (v, c, [t.name for t in body.topics]) for v, c, body in requests
+    ]
     assert all(h.client_id == "cli" for h, _ in got)
     assert decoder.buffered == 0
 
@@ -53,8 +63,14 @@ def test_fetch_response_parts_keep_file_slices_in_place(data, skip):
         f.write(b"?" * skip + data)
         piece = FileSlice(f, skip, len(data))
         header = RequestHeader(ApiKey.FETCH, 12, 7, "c")
-        body = m.FetchResponse(responses=[m.FetchResponse.FetchableTopicResponse(topic="t", partitions=[
-            m.FetchResponse.PartitionData(partition_index=0, high_watermark=5, records=piece)])])
+        body = m.FetchResponse(
+            responses=[
+                m.FetchResponse.FetchableTopicResponse(
+                    topic="t",
+                    partitions=[m.FetchResponse.PartitionData(partition_index=0, high_watermark=5, records=piece)],
+                )
+            ]
+        )
         parts = response_parts(header, body)
         assert piece in parts
         wire = b"".join(p if isinstance(p, bytes) else data for p in parts)
@@ -68,7 +84,7 @@ def test_unserved_keys_and_versions_are_refused_with_the_header_read():
     for key, version in ((999, 0), (ApiKey.METADATA, 13), (ApiKey.FETCH, 3), (ApiKey.API_VERSIONS, 4)):
         payload = encode_request(RequestHeader(ApiKey.METADATA, 1, 42, "c"), m.MetadataRequest())[4:]
         payload = key.to_bytes(2, "big", signed=True) + version.to_bytes(2, "big") + payload[4:]
-        with pytest.raises(UnsupportedVersion) as refused:
+        with pytest.raises(UnsupportedRequestError) as refused:
             decode_request(payload)
         assert (refused.value.header.api_key, refused.value.header.api_version) == (key, version)
         assert refused.value.header.correlation_id == 42
@@ -86,7 +102,9 @@ def test_every_served_version_decodes_a_default_request():
         for version in range(low, high + 1):
             header = RequestHeader(int(key), version, 1, "c")
             got_header, body = decode_request(encode_request(header, spec.request())[4:])
-            assert got_header[:3] == header[:3] and isinstance(body, spec.request)  # ControlledShutdown v0: no client id
+            assert got_header[:3] == header[:3] and isinstance(
+                body, spec.request
+            )  # ControlledShutdown v0: no client id
 
 
 def test_negative_and_oversized_lengths_are_refused():

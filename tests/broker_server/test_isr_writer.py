@@ -3,7 +3,6 @@ an already-stored ISR counts as accepted, a moved-on state is refused, one answe
 
 from __future__ import annotations
 
-
 from broker.metadata import znodes as Z
 from broker.metadata.cache import MetadataCache
 from broker.metadata.isr_writer import IsrWriter

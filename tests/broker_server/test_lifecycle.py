@@ -82,9 +82,23 @@ def test_port_in_use_is_named(node, which):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        proc = subprocess.run([sys.executable, "-m", "broker", "start", "--data-dir", str(node.data_dir),
-                               "--broker-port", str(node.broker_port), "--coord-port", str(node.coord_port)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "broker",
+                "start",
+                "--data-dir",
+                str(node.data_dir),
+                "--broker-port",
+                str(node.broker_port),
+                "--coord-port",
+                str(node.coord_port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode == 1
     assert f"{which} port {port}" in proc.stderr and "already in use" in proc.stderr
     assert not (node.data_dir / "coord").exists()  # nothing was started

@@ -38,7 +38,8 @@ class Recorder:
             for topic, st in requests.leader_and_isr_states(body, requests.VERSIONS[api_key]):
                 if st.leader == broker_id:
                     self.leading[(topic, st.partition_index)] = Z.PartitionState(
-                        st.leader, st.leader_epoch, tuple(st.isr), st.controller_epoch, st.partition_epoch)
+                        st.leader, st.leader_epoch, tuple(st.isr), st.controller_epoch, st.partition_epoch
+                    )
         elif api_key == ApiKey.STOP_REPLICA:
             for order in requests.stop_replica_orders(body, requests.VERSIONS[api_key]):
                 self.stopped.append((order.topic, order.partition, order.delete))
@@ -61,8 +62,9 @@ async def coord_port(tmp_path):
         await server.stop()
 
 
-async def start_broker(port: int, broker_port: int = 9092, *, broker_id: int = 1,
-                       channel: object = None) -> tuple[CoordClient, Controller, object]:
+async def start_broker(
+    port: int, broker_port: int = 9092, *, broker_id: int = 1, channel: object = None
+) -> tuple[CoordClient, Controller, object]:
     """A broker's metadata side (store + controller) with a recording channel."""
     client = CoordClient(f"127.0.0.1:{port}", session_timeout=10.0)
     await client.start()
@@ -87,7 +89,7 @@ async def test_topics_go_to_coord_in_kafkas_layout(coord_port):
         assert json.loads((await client.get("/brokers/topics/orders"))[0])["partitions"] == {"0": [1], "1": [1]}
         assert set(recorder.leading) == {("orders", 0), ("orders", 1)}
         assert controller.cache.topic("orders").configs == {"retention.ms": "5000"}
-        _, stat = await client.get(Z.state_path("orders", 1))   # read with its last write's zxid (restart checks)
+        _, stat = await client.get(Z.state_path("orders", 1))  # read with its last write's zxid (restart checks)
         assert controller.core.topics["orders"].states[1].modified_zxid == stat.mzxid > 0
         assert await controller.delete_topic("orders") is None
         assert await client.exists("/brokers/topics/orders") is None

@@ -24,20 +24,37 @@ def open_log(tmp_path, name: str = "t-0") -> PartitionLog:
 
 def make(tmp_path, broker_id: int, name: str = "t-0", *, min_isr: int = 1, lag_ms: int = 30_000):
     proposals: list[ProposeIsr] = []
-    part = Partition("t", 0, broker_id, open_log(tmp_path, name), broker_epoch=7, high_watermark=0,
-                     min_insync_replicas=min_isr, replica_lag_time_max_ms=lag_ms,
-                     propose_isr=lambda _p, proposal: proposals.append(proposal), on_change=lambda: None)
+    part = Partition(
+        "t",
+        0,
+        broker_id,
+        open_log(tmp_path, name),
+        broker_epoch=7,
+        high_watermark=0,
+        min_insync_replicas=min_isr,
+        replica_lag_time_max_ms=lag_ms,
+        propose_isr=lambda _p, proposal: proposals.append(proposal),
+        on_change=lambda: None,
+    )
     return part, proposals
 
 
 def lead(part: Partition, epoch: int, isr: list[int], version: int = 0) -> None:
-    part.become(leader=part.broker_id, leader_epoch=epoch, isr=isr, replicas=[1, 2], zk_version=version,
-                broker_epoch=7, controller_epoch=1)
+    part.become(
+        leader=part.broker_id,
+        leader_epoch=epoch,
+        isr=isr,
+        replicas=[1, 2],
+        zk_version=version,
+        broker_epoch=7,
+        controller_epoch=1,
+    )
 
 
 def follow(part: Partition, leader: int, epoch: int) -> None:
-    part.become(leader=leader, leader_epoch=epoch, isr=[1, 2], replicas=[1, 2], zk_version=0,
-                broker_epoch=7, controller_epoch=1)
+    part.become(
+        leader=leader, leader_epoch=epoch, isr=[1, 2], replicas=[1, 2], zk_version=0, broker_epoch=7, controller_epoch=1
+    )
 
 
 def pair(tmp_path) -> tuple[Partition, Partition]:
@@ -65,11 +82,15 @@ def copy_once(leader: Partition, follower: Partition) -> None:
     if req.fetch_offset < leader.log.log_end_offset:
         with leader.log.read(req.fetch_offset, 1 << 20) as piece:
             data = piece.read_bytes()
-    follower.step(FetchResponse(answer.leader_epoch, req.fetch_offset, tuple(split_batches(data)),
-                                answer.high_watermark, answer.error))
+    follower.step(
+        FetchResponse(
+            answer.leader_epoch, req.fetch_offset, tuple(split_batches(data)), answer.high_watermark, answer.error
+        )
+    )
 
 
 # -- the adapter ------------------------------------------------------------------------------
+
 
 def test_adapter_appends_reads_and_answers_epoch_queries_by_the_core_contract(tmp_path):
     plog = open_log(tmp_path)
@@ -102,6 +123,7 @@ def test_adapter_appends_reads_and_answers_epoch_queries_by_the_core_contract(tm
 
 
 # -- the shell --------------------------------------------------------------------------------
+
 
 async def test_acks_all_completes_when_the_follower_has_copied_and_consumers_see_only_below_hw(tmp_path):
     leader, follower = pair(tmp_path)
@@ -140,10 +162,10 @@ async def test_a_silent_follower_is_proposed_out_of_the_isr_and_resigning_answer
     try:
         lead(part, 3, [1, 2])
         fut = part.produce(batch(b"x"), ACKS_ALL, 60_000)
-        time.sleep(0.05)
+        time.sleep(0.05)  # noqa: ASYNC251 - the lag clock passes 10 ms with the loop held still
         part.tick()
         assert proposals == [ProposeIsr(frozenset({1}), 3, 0)]
-        follow(part, 2, 4)   # the controller moved leadership away
+        follow(part, 2, 4)  # the controller moved leadership away
         result = await asyncio.wait_for(fut, 1)
         assert result.error == ErrorCode.NOT_LEADER_OR_FOLLOWER
     finally:
@@ -156,10 +178,10 @@ async def test_a_follower_truncates_its_divergent_tail_by_leader_epoch(tmp_path)
         await old.produce(batch(b"m1"), 1, 1000)
         for _ in range(3):
             copy_once(old, new)
-        await old.produce(batch(b"m2-lost"), 1, 1000)   # only on the old leader
-        lead(new, 2, [2])                                # old leader "died"; new leads epoch 2
+        await old.produce(batch(b"m2-lost"), 1, 1000)  # only on the old leader
+        lead(new, 2, [2])  # old leader "died"; new leads epoch 2
         await new.produce(batch(b"m3"), 1, 1000)
-        follow(old, 2, 2)                                # old comes back as follower
+        follow(old, 2, 2)  # old comes back as follower
         for _ in range(4):
             copy_once(new, old)
         with old.log.read(0, 1 << 20) as a, new.log.read(0, 1 << 20) as b:
@@ -198,11 +220,11 @@ def test_the_core_s_requests_wait_in_the_outbox_and_a_refused_one_is_resent_by_i
         assert follower.take_request(1) is None
         follower.step(FetchResponse(-1, 0, (), -1, ErrorCode.UNKNOWN_LEADER_EPOCH))
         follower.tick()
-        assert follower.take_request(1) is None            # not overdue yet
-        time.sleep(FOLLOWER_RETRY_MS / 1000 + 0.02)   # the subject: the retry back-off elapsing
+        assert follower.take_request(1) is None  # not overdue yet
+        time.sleep(FOLLOWER_RETRY_MS / 1000 + 0.02)  # the subject: the retry back-off elapsing
         follower.tick()
         assert follower.take_request(1) == sent
-        assert leader.take_request(1) is None               # a leader asks nothing
+        assert leader.take_request(1) is None  # a leader asks nothing
     finally:
         leader.log.close()
         follower.log.close()

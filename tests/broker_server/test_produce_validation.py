@@ -13,9 +13,15 @@ def _lying(records) -> bytes:
     """A batch of `records` whose header (crc recomputed) claims one record more."""
     honest = build_batch(records)
     h = read_header(honest)
-    return pack_batch(honest[HEADER_SIZE:], base_offset=0, record_count=h.record_count + 1,
-                      last_offset_delta=h.last_offset_delta + 1, attributes=h.attributes,
-                      base_timestamp=h.base_timestamp, max_timestamp=h.max_timestamp)
+    return pack_batch(
+        honest[HEADER_SIZE:],
+        base_offset=0,
+        record_count=h.record_count + 1,
+        last_offset_delta=h.last_offset_delta + 1,
+        attributes=h.attributes,
+        base_timestamp=h.base_timestamp,
+        max_timestamp=h.max_timestamp,
+    )
 
 
 def test_refused_batches_store_nothing(shared_node) -> None:
@@ -24,12 +30,19 @@ def test_refused_batches_store_nothing(shared_node) -> None:
         create_topic(c, "validated-compact", cleanup_policy="compact")
         lying = produce(c, "validated", 0, _lying([(b"k", b"v", None, 1), (b"k", b"w", None, 2)]))
         assert lying.error_code == ErrorCode.INVALID_RECORD and "end inside record 2 of 3" in lying.error_message
-        codec7 = pack_batch(bytes(build_batch([(b"k", b"v", None, 1)]))[HEADER_SIZE:], base_offset=0,
-                            record_count=1, last_offset_delta=0, attributes=7, base_timestamp=1, max_timestamp=1)
+        codec7 = pack_batch(
+            bytes(build_batch([(b"k", b"v", None, 1)]))[HEADER_SIZE:],
+            base_offset=0,
+            record_count=1,
+            last_offset_delta=0,
+            attributes=7,
+            base_timestamp=1,
+            max_timestamp=1,
+        )
         assert produce(c, "validated", 0, codec7).error_code == ErrorCode.CORRUPT_MESSAGE
         keyless = produce(c, "validated-compact", 0, build_batch([(b"k", b"v", None, 1), (None, b"v", None, 1)]))
         assert keyless.error_code == ErrorCode.INVALID_RECORD and "without a key" in keyless.error_message
-        assert [e.batch_index for e in keyless.record_errors] == [1]   # v8+: which record (KIP-467)
+        assert [e.batch_index for e in keyless.record_errors] == [1]  # v8+: which record (KIP-467)
 
         assert produce(c, "validated", 0, build_batch([(None, b"good", [("h", None)], 5)])).base_offset == 0
         assert produce(c, "validated-compact", 0, build_batch([(b"k", b"good", None, 5)])).base_offset == 0

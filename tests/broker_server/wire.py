@@ -30,7 +30,7 @@ class WireClient:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "WireClient":
+    def __enter__(self) -> WireClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -84,46 +84,90 @@ class WireClient:
                     return True
         except (ConnectionResetError, BrokenPipeError):
             return True
-        except socket.timeout:
+        except TimeoutError:
             return False
         return False
 
 
-def create_topic(c: WireClient, name: str, partitions: int = 1, replication_factor: int = 1,
-                 version: int | None = None, **configs: str) -> Any:
+def create_topic(
+    c: WireClient,
+    name: str,
+    partitions: int = 1,
+    replication_factor: int = 1,
+    version: int | None = None,
+    **configs: str,
+) -> Any:
     """CreateTopics for one topic (configs as keyword arguments, `_` for `.`); its result."""
-    req = m.CreateTopicsRequest(timeout_ms=30000, topics=[m.CreateTopicsRequest.CreatableTopic(
-        name=name, num_partitions=partitions, replication_factor=replication_factor,
-        configs=[m.CreateTopicsRequest.CreateableTopicConfig(name=k.replace("_", "."), value=v)
-                 for k, v in configs.items()])])
+    req = m.CreateTopicsRequest(
+        timeout_ms=30000,
+        topics=[
+            m.CreateTopicsRequest.CreatableTopic(
+                name=name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                configs=[
+                    m.CreateTopicsRequest.CreateableTopicConfig(name=k.replace("_", "."), value=v)
+                    for k, v in configs.items()
+                ],
+            )
+        ],
+    )
     return c.call(ApiKey.CREATE_TOPICS, req, version).topics[0]
 
 
-def produce_request(topic: str, partition: int, records: bytes | None, acks: int = 1,
-                    timeout_ms: int = 10000) -> Any:
-    return m.ProduceRequest(acks=acks, timeout_ms=timeout_ms, topic_data=[m.ProduceRequest.TopicProduceData(
-        name=topic, partition_data=[m.ProduceRequest.PartitionProduceData(index=partition, records=records)])])
+def produce_request(topic: str, partition: int, records: bytes | None, acks: int = 1, timeout_ms: int = 10000) -> Any:
+    return m.ProduceRequest(
+        acks=acks,
+        timeout_ms=timeout_ms,
+        topic_data=[
+            m.ProduceRequest.TopicProduceData(
+                name=topic, partition_data=[m.ProduceRequest.PartitionProduceData(index=partition, records=records)]
+            )
+        ],
+    )
 
 
-def produce(c: WireClient, topic: str, partition: int, records: bytes | None, acks: int = 1,
-            version: int | None = None) -> Any:
+def produce(
+    c: WireClient, topic: str, partition: int, records: bytes | None, acks: int = 1, version: int | None = None
+) -> Any:
     """Produce one partition's records; that partition's PartitionProduceResponse."""
-    return c.call(ApiKey.PRODUCE, produce_request(topic, partition, records, acks), version) \
-        .responses[0].partition_responses[0]
+    return (
+        c.call(ApiKey.PRODUCE, produce_request(topic, partition, records, acks), version)
+        .responses[0]
+        .partition_responses[0]
+    )
 
 
-def fetch_request(partitions: list[tuple[str, int, int]], max_wait_ms: int = 0, min_bytes: int = 1,
-                  max_bytes: int = 52428800, partition_max_bytes: int = 1048576, replica_id: int = -1) -> Any:
+def fetch_request(
+    partitions: list[tuple[str, int, int]],
+    max_wait_ms: int = 0,
+    min_bytes: int = 1,
+    max_bytes: int = 52428800,
+    partition_max_bytes: int = 1048576,
+    replica_id: int = -1,
+) -> Any:
     """A sessionless Fetch of (topic, partition, offset)s, one FetchTopic per partition."""
-    return m.FetchRequest(replica_id=replica_id, max_wait_ms=max_wait_ms, min_bytes=min_bytes,
-                          max_bytes=max_bytes, session_epoch=-1, topics=[m.FetchRequest.FetchTopic(
-                              topic=t, partitions=[m.FetchRequest.FetchPartition(
-                                  partition=p, fetch_offset=o, partition_max_bytes=partition_max_bytes)])
-                              for t, p, o in partitions])
+    return m.FetchRequest(
+        replica_id=replica_id,
+        max_wait_ms=max_wait_ms,
+        min_bytes=min_bytes,
+        max_bytes=max_bytes,
+        session_epoch=-1,
+        topics=[
+            m.FetchRequest.FetchTopic(
+                topic=t,
+                partitions=[
+                    m.FetchRequest.FetchPartition(partition=p, fetch_offset=o, partition_max_bytes=partition_max_bytes)
+                ],
+            )
+            for t, p, o in partitions
+        ],
+    )
 
 
-def fetch(c: WireClient, topic: str, partition: int, offset: int, version: int | None = None,
-          **opts: int) -> tuple[Any, bytes]:
+def fetch(
+    c: WireClient, topic: str, partition: int, offset: int, version: int | None = None, **opts: int
+) -> tuple[Any, bytes]:
     """Fetch one partition; its PartitionData and its record bytes."""
     response = c.call(ApiKey.FETCH, fetch_request([(topic, partition, offset)], **opts), version)
     part = response.responses[0].partitions[0]
@@ -131,15 +175,23 @@ def fetch(c: WireClient, topic: str, partition: int, offset: int, version: int |
 
 
 def list_offset(c: WireClient, topic: str, partition: int, timestamp: int, version: int | None = None) -> Any:
-    req = m.ListOffsetsRequest(replica_id=-1, topics=[m.ListOffsetsRequest.ListOffsetsTopic(
-        name=topic, partitions=[m.ListOffsetsRequest.ListOffsetsPartition(partition_index=partition,
-                                                                         timestamp=timestamp)])])
+    req = m.ListOffsetsRequest(
+        replica_id=-1,
+        topics=[
+            m.ListOffsetsRequest.ListOffsetsTopic(
+                name=topic,
+                partitions=[m.ListOffsetsRequest.ListOffsetsPartition(partition_index=partition, timestamp=timestamp)],
+            )
+        ],
+    )
     return c.call(ApiKey.LIST_OFFSETS, req, version).topics[0].partitions[0]
 
 
 def metadata(c: WireClient, topics: list[str] | None, auto_create: bool = False, version: int | None = None) -> Any:
-    req = m.MetadataRequest(allow_auto_topic_creation=auto_create, topics=None if topics is None else [
-        m.MetadataRequest.MetadataRequestTopic(name=t) for t in topics])
+    req = m.MetadataRequest(
+        allow_auto_topic_creation=auto_create,
+        topics=None if topics is None else [m.MetadataRequest.MetadataRequestTopic(name=t) for t in topics],
+    )
     return c.call(ApiKey.METADATA, req, version)
 
 

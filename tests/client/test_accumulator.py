@@ -31,7 +31,7 @@ async def test_batch_becomes_ready_when_full_or_lingered() -> None:
 async def test_a_record_that_does_not_fit_starts_a_new_batch() -> None:
     a = acc()
     a.append(A, None, b"", None, 1, 60, now=0.0)
-    a.append(A, None, b"", None, 1, 60, now=0.0)   # 120 > 100: second batch
+    a.append(A, None, b"", None, 1, 60, now=0.0)  # 120 > 100: second batch
     batches = a.drain(1, LEADERS.get, 10_000, now=0.0)  # two batches queued: the head is ready
     assert [len(b.records) for b in batches] == [1]
 
@@ -86,10 +86,10 @@ async def test_reenqueued_batch_goes_first_after_the_backoff() -> None:
     a = acc()
     a.append(A, None, b"1", None, 1, 10, now=0.0)
     [first] = a.drain(1, LEADERS.get, 10_000, now=1.0)
-    a.append(A, None, b"2", None, 1, 10, now=1.0)   # a new batch: the drained one is in flight
+    a.append(A, None, b"2", None, 1, 10, now=1.0)  # a new batch: the drained one is in flight
     a.reenqueue(first, now=1.0)
     assert first.attempts == 1
-    assert a.drain(1, LEADERS.get, 10_000, now=1.01) == []      # head is backing off
+    assert a.drain(1, LEADERS.get, 10_000, now=1.01) == []  # head is backing off
     assert a.drain(1, LEADERS.get, 10_000, now=1.06) == [first]
     assert [b.records[0][1] for b in a.drain(1, LEADERS.get, 10_000, now=1.06)] == [b"2"]
 
@@ -154,13 +154,20 @@ async def test_append_to_batch_gives_the_batch_and_metadata_comes_for_all_its_re
     placed = [a.append_to_batch(A, None, b"%d" % i, None, 10 + i, 10, now=0.0) for i in range(5)]
     batch = placed[0][0]
     assert all(b is batch for b, _full in placed) and len(batch.records) == 5
-    assert records_metadata((7, -1), A, [(0, 10), (4, 14)]) == [RecordMetadata("t", 0, 7, 10),
-                                                                RecordMetadata("t", 0, 11, 14)]
+    assert records_metadata((7, -1), A, [(0, 10), (4, 14)]) == [
+        RecordMetadata("t", 0, 7, 10),
+        RecordMetadata("t", 0, 11, 14),
+    ]
     assert records_metadata((-1, 999), A, [(1, 11)]) == [RecordMetadata("t", 0, -1, 999)]
     [drained] = a.drain(1, LEADERS.get, 10_000, now=1.0)
     first, second = a.split(drained)
     first.done(100, -1)
     second.done(300, -1)
     await asyncio.sleep(0)
-    assert [m.offset for m in records_metadata(batch.future.result(), A, [(i, 0) for i in range(5)])] == \
-        [100, 101, 300, 301, 302]
+    assert [m.offset for m in records_metadata(batch.future.result(), A, [(i, 0) for i in range(5)])] == [
+        100,
+        101,
+        300,
+        301,
+        302,
+    ]

@@ -9,8 +9,7 @@ from tests.support.node import bootstrap
 
 
 def cli(*args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "broker", *args], input=stdin, capture_output=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "broker", *args], input=stdin, capture_output=True, timeout=timeout)
 
 
 def test_topics_create_list_describe_delete(shared_node) -> None:
@@ -38,18 +37,21 @@ def test_produce_from_stdin_then_consume_from_beginning(shared_node) -> None:
     lines = b"".join(b"key%d:value %d\n" % (i, i) for i in range(20))
     out = cli("produce", "cli-p", "--key-separator", ":", "--acks", "all", *bs, stdin=lines)
     assert out.returncode == 0, out.stderr
-    got = cli("consume", "cli-p", "--from-beginning", "--max-messages", "20", "--print-key",
-              "--key-separator", "=", *bs)
+    got = cli(
+        "consume", "cli-p", "--from-beginning", "--max-messages", "20", "--print-key", "--key-separator", "=", *bs
+    )
     assert got.returncode == 0, got.stderr
     assert got.stdout.splitlines() == [b"key%d=value %d" % (i, i) for i in range(20)]
-    two = cli("consume", "cli-p", "--partition", "0", "--offset", "18", "--max-messages", "5",
-              "--timeout-ms", "1000", *bs)
+    two = cli(
+        "consume", "cli-p", "--partition", "0", "--offset", "18", "--max-messages", "5", "--timeout-ms", "1000", *bs
+    )
     assert two.returncode == 0 and two.stdout.splitlines() == [b"value 18", b"value 19"]
 
 
 def test_produce_to_a_missing_topic_fails_clearly(shared_node) -> None:
-    out = cli("produce", "cli-missing", "--max-block-ms", "500", "--bootstrap", bootstrap(shared_node),
-              stdin=b"x\n" * 1000)
+    out = cli(
+        "produce", "cli-missing", "--max-block-ms", "500", "--bootstrap", bootstrap(shared_node), stdin=b"x\n" * 1000
+    )
     assert out.returncode == 1
     assert b"UNKNOWN_TOPIC_OR_PARTITION" in out.stderr and b"cli-missing" in out.stderr
 
@@ -76,10 +78,12 @@ def test_produce_reads_lines_as_they_arrive_and_splits_blocks() -> None:
 def test_a_named_command_imports_only_its_own_module() -> None:
     """`pybroker produce` does not import the broker, coordination server or console (0.7 s
     of CPU on every call of a shell pipeline); a line without a command still lists them all."""
-    probe = ("import sys; from broker.cli.main import build_parser; "
-             "p = build_parser(['--log-level', 'WARNING', 'produce', 't']); "
-             "print(sorted(m for m in ('broker.cli.start', 'broker.server.broker', 'coord.server.server') "
-             "if m in sys.modules)); build_parser(['--help']); print('broker.cli.start' in sys.modules)")
+    probe = (
+        "import sys; from broker.cli.main import build_parser; "
+        "p = build_parser(['--log-level', 'WARNING', 'produce', 't']); "
+        "print(sorted(m for m in ('broker.cli.start', 'broker.server.broker', 'coord.server.server') "
+        "if m in sys.modules)); build_parser(['--help']); print('broker.cli.start' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=60, check=True).stdout.split()
     assert out == [b"[]", b"True"]
     assert b"invalid choice: 'nope'" in cli("nope").stderr and b"produce" in cli("nope").stderr

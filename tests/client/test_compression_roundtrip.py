@@ -15,11 +15,13 @@ from tests.support.node import bootstrap
 @pytest.mark.parametrize("compression", ["none", "gzip", "snappy", "lz4", "zstd"])
 async def test_each_codec_round_trips_keys_values_and_headers(shared_node, new_topic, compression) -> None:
     bs, topic = bootstrap(shared_node), new_topic()
-    sent = [(b"k%d" % i, b"value %d " % i * (i % 7), [("h", b"x"), ("null", None), ("ключ", b"")])
-            for i in range(300)] + [(None, None, None)]
+    sent = [
+        (b"k%d" % i, b"value %d " % i * (i % 7), [("h", b"x"), ("null", None), ("ключ", b"")]) for i in range(300)
+    ] + [(None, None, None)]
     async with AsyncProducer(bs, compression=compression, linger_ms=20) as producer:
-        futures = [await producer.send(topic, v, key=k, headers=h, timestamp_ms=5_000 + i)
-                   for i, (k, v, h) in enumerate(sent)]
+        futures = [
+            await producer.send(topic, v, key=k, headers=h, timestamp_ms=5_000 + i) for i, (k, v, h) in enumerate(sent)
+        ]
         await producer.flush()
     assert [f.result().offset for f in futures] == list(range(len(sent)))
     async with AsyncConsumer(bs, auto_offset_reset="earliest") as consumer:
@@ -28,8 +30,9 @@ async def test_each_codec_round_trips_keys_values_and_headers(shared_node, new_t
         async with asyncio.timeout(20):
             while len(got) < len(sent):
                 got.extend(await consumer.poll(timeout_ms=500))
-    assert [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in got] == \
-        [(i, 5_000 + i, k, v, h or []) for i, (k, v, h) in enumerate(sent)]
+    assert [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in got] == [
+        (i, 5_000 + i, k, v, h or []) for i, (k, v, h) in enumerate(sent)
+    ]
 
 
 async def test_a_keyless_record_on_a_compacted_topic_fails_at_once(shared_node, new_topic) -> None:

@@ -25,12 +25,17 @@ Table = dict[int, tuple[int, int]]
 
 
 def versions_answer(table: Table, error_code: int = 0) -> m.ApiVersionsResponse:
-    return m.ApiVersionsResponse(error_code=error_code, api_keys=[
-        m.ApiVersionsResponse.ApiVersion(api_key=k, min_version=lo, max_version=hi) for k, (lo, hi) in table.items()])
+    return m.ApiVersionsResponse(
+        error_code=error_code,
+        api_keys=[
+            m.ApiVersionsResponse.ApiVersion(api_key=k, min_version=lo, max_version=hi) for k, (lo, hi) in table.items()
+        ],
+    )
 
 
-async def serve(script: Script, expect: int, table: Table | None = None,
-                handshakes: list[RequestHeader] | None = None) -> tuple[asyncio.AbstractServer, int]:
+async def serve(
+    script: Script, expect: int, table: Table | None = None, handshakes: list[RequestHeader] | None = None
+) -> tuple[asyncio.AbstractServer, int]:
     """A peer that answers ApiVersions from `table` (error 35 for a version above the table's),
     collects `expect` other requests as (header, body), then runs `script(requests, writer)`.
     The ApiVersions headers it saw go to `handshakes`."""
@@ -58,8 +63,11 @@ async def serve(script: Script, expect: int, table: Table | None = None,
 
 
 def metadata_answer(cluster_id: str) -> m.MetadataResponse:
-    return m.MetadataResponse(cluster_id=cluster_id, controller_id=1, brokers=[
-        m.MetadataResponse.MetadataResponseBroker(node_id=1, host="h", port=9092)])
+    return m.MetadataResponse(
+        cluster_id=cluster_id,
+        controller_id=1,
+        brokers=[m.MetadataResponse.MetadataResponseBroker(node_id=1, host="h", port=9092)],
+    )
 
 
 async def test_pipelined_requests_get_their_own_answers() -> None:
@@ -71,12 +79,19 @@ async def test_pipelined_requests_get_their_own_answers() -> None:
     server, port = await serve(answer_in_order, expect=3)
     async with server:
         conn = await BrokerConnection.open("127.0.0.1", port)
-        produce = m.ProduceRequest(acks=0, timeout_ms=100, topic_data=[m.ProduceRequest.TopicProduceData(
-            name="t", partition_data=[m.ProduceRequest.PartitionProduceData(index=0, records=b"")])])
+        produce = m.ProduceRequest(
+            acks=0,
+            timeout_ms=100,
+            topic_data=[
+                m.ProduceRequest.TopicProduceData(
+                    name="t", partition_data=[m.ProduceRequest.PartitionProduceData(index=0, records=b"")]
+                )
+            ],
+        )
         assert conn.send(ApiKey.PRODUCE, produce, expect_response=False) is None  # acks=0: no answer
         futures = [conn.send(ApiKey.METADATA, m.MetadataRequest(topics=[])) for _ in (1, 2)]
         responses = await asyncio.wait_for(asyncio.gather(*futures), 5)
-        assert [r.cluster_id for r in responses] == ["c2", "c3"]   # 0 was ApiVersions, 1 Produce
+        assert [r.cluster_id for r in responses] == ["c2", "c3"]  # 0 was ApiVersions, 1 Produce
         assert responses[0].brokers[0].port == 9092
         conn.close()
 
@@ -94,7 +109,7 @@ async def test_requests_go_out_at_the_highest_version_both_sides_speak() -> None
     server, port = await serve(record, expect=1, table=table)
     async with server:
         conn = await BrokerConnection.open("127.0.0.1", port)
-        assert conn.version_for(ApiKey.METADATA) == 7                          # the broker's limit
+        assert conn.version_for(ApiKey.METADATA) == 7  # the broker's limit
         assert conn.version_for(ApiKey.FETCH) == SUPPORTED_VERSIONS[ApiKey.FETCH][1]  # ours
         await asyncio.wait_for(conn.request(ApiKey.METADATA, m.MetadataRequest(topics=None)), 5)
         assert seen[0][0].api_version == 7
@@ -114,7 +129,7 @@ async def test_an_older_broker_gets_the_handshake_again_at_a_version_it_serves()
         conn = await asyncio.wait_for(BrokerConnection.open("127.0.0.1", port), 5)
         assert [h.api_version for h in handshakes] == [3, 2]
         assert conn.version_for(ApiKey.METADATA) == 9
-        with pytest.raises(UnsupportedVersionError, match="Produce"):   # it speaks only pre-v2 formats
+        with pytest.raises(UnsupportedVersionError, match="Produce"):  # it speaks only pre-v2 formats
             conn.version_for(ApiKey.PRODUCE)
         with pytest.raises(UnsupportedVersionError, match="nothing of Fetch"):
             conn.version_for(ApiKey.FETCH)
@@ -140,7 +155,7 @@ async def test_an_answer_out_of_order_closes_the_connection() -> None:
 async def test_an_answer_that_does_not_parse_closes_the_connection() -> None:
     async def garbage(requests, writer):
         header, _ = requests[0]
-        payload = LENGTH.pack(header.correlation_id) + b"\x00\x00\x00\x05xy"   # a 5-byte string cut short
+        payload = LENGTH.pack(header.correlation_id) + b"\x00\x00\x00\x05xy"  # a 5-byte string cut short
         writer.write(LENGTH.pack(len(payload)) + payload)
         await writer.drain()
 

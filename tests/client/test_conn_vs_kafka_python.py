@@ -31,13 +31,21 @@ async def _kafka_python_peer(reader: asyncio.StreamReader, writer: asyncio.Strea
         api_key, version = struct.unpack_from(">hh", frame)
         if api_key == ApiKey.API_VERSIONS:
             request = kp.ApiVersionsRequest.decode(frame, version=version, header=True)
-            answer = kp.ApiVersionsResponse[version](error_code=0, throttle_time_ms=0, api_keys=[
-                (int(k), lo, hi) for k, (lo, hi) in SUPPORTED_VERSIONS.items()])
+            answer = kp.ApiVersionsResponse[version](
+                error_code=0,
+                throttle_time_ms=0,
+                api_keys=[(int(k), lo, hi) for k, (lo, hi) in SUPPORTED_VERSIONS.items()],
+            )
         else:
             assert api_key == ApiKey.METADATA and version == 12
             request = kp.MetadataRequest.decode(frame, version=version, header=True)
-            answer = kp.MetadataResponse[12](throttle_time_ms=0, cluster_id="kp", controller_id=7, brokers=[
-                (7, "kafka-python.invalid", 9092, None)], topics=[])
+            answer = kp.MetadataResponse[12](
+                throttle_time_ms=0,
+                cluster_id="kp",
+                controller_id=7,
+                brokers=[(7, "kafka-python.invalid", 9092, None)],
+                topics=[],
+            )
         seen.append(request)
         answer.with_header(correlation_id=request.header.correlation_id)
         writer.write(answer.encode(header=True, framed=True))
@@ -50,8 +58,9 @@ async def test_kafka_python_reads_our_requests_and_we_read_its_answers() -> None
     server = await asyncio.start_server(lambda r, w: _kafka_python_peer(r, w, seen), "127.0.0.1", port)
     async with server:
         conn = await asyncio.wait_for(BrokerConnection.open("127.0.0.1", port, client_id="judge"), 5)
-        request = m.MetadataRequest(topics=[m.MetadataRequest.MetadataRequestTopic(name="t1")],
-                                    allow_auto_topic_creation=False)
+        request = m.MetadataRequest(
+            topics=[m.MetadataRequest.MetadataRequestTopic(name="t1")], allow_auto_topic_creation=False
+        )
         answer = await asyncio.wait_for(conn.request(ApiKey.METADATA, request), 5)
         conn.close()
     handshake, metadata = seen

@@ -13,7 +13,7 @@ from client.errors import UnknownTopicOrPartitionError
 from tests.support.node import bootstrap
 
 
-def test_assigning_a_partition_the_topic_lacks_names_the_partition_count(shared_node, new_topic) -> None:  # noqa: F811
+def test_assigning_a_partition_the_topic_lacks_names_the_partition_count(shared_node, new_topic) -> None:
     topic = new_topic(partitions=3)
     with Consumer(bootstrap(shared_node), request_timeout_ms=5000) as consumer:
         consumer.assign([TopicPartition(topic, 9)])
@@ -25,12 +25,12 @@ def test_assigning_a_partition_the_topic_lacks_names_the_partition_count(shared_
             consumer.end_offsets([TopicPartition(topic, 7)])
     with Consumer(bootstrap(shared_node), request_timeout_ms=5000) as consumer:
         consumer.assign([TopicPartition(topic, 5)])
-        consumer.seek(TopicPartition(topic, 5), 0)   # a position: no offset lookup, straight to Fetch
+        consumer.seek(TopicPartition(topic, 5), 0)  # a position: no offset lookup, straight to Fetch
         with pytest.raises(UnknownTopicOrPartitionError, match="3 partitions"):
             consumer.poll(timeout_ms=5000)
 
 
-def test_close_leaves_no_pending_metadata_task(shared_node, caplog) -> None:  # noqa: F811
+def test_close_leaves_no_pending_metadata_task(shared_node, caplog) -> None:
     caplog.set_level(logging.ERROR, logger="asyncio")
     for i in range(5):
         consumer = Consumer(bootstrap(shared_node))

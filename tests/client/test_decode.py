@@ -12,13 +12,20 @@ from client.structs import TopicPartition
 
 TP = TopicPartition("topic", 3)
 maybe_bytes = st.none() | st.binary(max_size=40)
-records = st.lists(st.tuples(maybe_bytes, maybe_bytes,
-                             st.none() | st.lists(st.tuples(st.text(max_size=8), st.binary(max_size=8)), max_size=3),
-                             st.integers(min_value=0, max_value=2 ** 40)), min_size=1, max_size=30)
+records = st.lists(
+    st.tuples(
+        maybe_bytes,
+        maybe_bytes,
+        st.none() | st.lists(st.tuples(st.text(max_size=8), st.binary(max_size=8)), max_size=3),
+        st.integers(min_value=0, max_value=2**40),
+    ),
+    min_size=1,
+    max_size=30,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(records, st.integers(min_value=0, max_value=10 ** 9), st.sampled_from(list(Compression)))
+@given(records, st.integers(min_value=0, max_value=10**9), st.sampled_from(list(Compression)))
 def test_matches_decode_batch(recs, base_offset, compression) -> None:
     buf = build_batch(recs, base_offset=base_offset, compression=compression)
     ours = decode_consumer_records(TP, buf, 0)
@@ -37,7 +44,7 @@ def test_completed_fetch_skips_below_the_cursor_and_drops_a_partial_tail(batches
     cursor = data.draw(st.integers(min_value=0, max_value=base))
     cut = data.draw(st.integers(min_value=0, max_value=60))
     fetched = CompletedFetch(TP, buf + build_batch([(None, b"x", None, 0)], base_offset=base)[:cut], cursor)
-    got = fetched.decode()[fetched.index:]
+    got = fetched.decode()[fetched.index :]
     assert [r.offset for r in got] == list(range(cursor, base))
 
 

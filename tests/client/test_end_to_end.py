@@ -1,4 +1,4 @@
-"""Issue 5's end-to-end test: 100,000 records in through the Python client and through
+"""The end-to-end test: 100,000 records in through the Python client and through
 `pybroker produce`, out through the consumer and `pybroker consume`, identical and in
 order per partition; then the node restarts and everything reads back the same."""
 
@@ -36,9 +36,9 @@ def check(by_partition: dict[int, list]) -> None:
     seen = []
     for records in by_partition.values():
         offsets = [o for o, _, _ in records]
-        assert offsets == list(range(len(records)))                        # no gap, no duplicate
+        assert offsets == list(range(len(records)))  # no gap, no duplicate
         numbers = [int(v[7:13]) for _, _, v in records]
-        assert numbers == sorted(numbers)                                  # send order per partition
+        assert numbers == sorted(numbers)  # send order per partition
         assert all(v == expected_value(int(v[7:13])) for _, _, v in records)
         seen.extend(numbers)
     assert sorted(seen) == list(range(N))
@@ -68,7 +68,10 @@ def test_100k_lines_through_the_cli_and_back(node) -> None:
     lines = b"".join(expected_value(i) + b"\n" for i in range(N))
     produced = subprocess.run([*run, "produce", "cli-e2e", *bs], input=lines, capture_output=True, timeout=120)
     assert produced.returncode == 0, produced.stderr
-    consumed = subprocess.run([*run, "consume", "cli-e2e", "--from-beginning", "--max-messages", str(N), *bs],
-                              capture_output=True, timeout=120)
+    consumed = subprocess.run(
+        [*run, "consume", "cli-e2e", "--from-beginning", "--max-messages", str(N), *bs],
+        capture_output=True,
+        timeout=120,
+    )
     assert consumed.returncode == 0, consumed.stderr
     assert consumed.stdout == lines

@@ -38,7 +38,7 @@ def test_keyed_partition_is_stable_and_in_range(key: bytes, n: int) -> None:
     first = p.partition("t", key, list(range(n)), list(range(n)))
     assert 0 <= first < n
     assert p.partition("t", key, list(range(n)), []) == first
-    assert -(2 ** 31) <= murmur2(key) < 2 ** 31
+    assert -(2**31) <= murmur2(key) < 2**31
 
 
 def test_keyless_records_stick_until_the_batch_closes() -> None:
@@ -98,5 +98,6 @@ def test_prehashed_keys_go_where_unhashed_ones_do() -> None:
     plain, prehashed = DefaultPartitioner(), DefaultPartitioner()
     prehashed.prehash(keys)
     parts = list(range(7))
-    assert [prehashed.partition("t", k, parts, parts) for k in keys] == \
-        [plain.partition("t", k, parts, parts) for k in keys]
+    assert [prehashed.partition("t", k, parts, parts) for k in keys] == [
+        plain.partition("t", k, parts, parts) for k in keys
+    ]

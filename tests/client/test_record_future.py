@@ -57,7 +57,8 @@ def test_a_record_future_is_a_concurrent_future() -> None:
     assert list(concurrent.futures.as_completed(futures[:2], timeout=1)) != []
 
     waiting = concurrent.futures.ThreadPoolExecutor(1).submit(
-        concurrent.futures.wait, [futures[2]], 10, concurrent.futures.FIRST_COMPLETED)
+        concurrent.futures.wait, [futures[2]], 10, concurrent.futures.FIRST_COMPLETED
+    )
     refused = BatchOutcome(TP)
     _join([futures[2]], refused)
     refused.finish(None, ValueError("refused"))
@@ -144,18 +145,19 @@ def test_callbacks_and_waiters_added_while_records_join_and_finish_are_called_on
         calls: list[RecordFuture] = []
         calls_lock = threading.Lock()
 
+        # The closures below use this round's objects only: its threads are joined before the next.
         def record_call(future: concurrent.futures.Future) -> None:
-            with calls_lock:
-                calls.append(future)
+            with calls_lock:  # noqa: B023 - this round's
+                calls.append(future)  # noqa: B023 - this round's
 
         waited: list[set] = []
         start = threading.Barrier(3)
 
         def watch(mine: list[RecordFuture]) -> None:
-            start.wait(timeout=10)
+            start.wait(timeout=10)  # noqa: B023 - this round's
             for future in mine:
                 future.add_done_callback(record_call)
-            waited.append(concurrent.futures.wait(mine, timeout=10).done)
+            waited.append(concurrent.futures.wait(mine, timeout=10).done)  # noqa: B023 - this round's
 
         watchers = [threading.Thread(target=watch, args=(futures[i::2],)) for i in range(2)]
         for w in watchers:

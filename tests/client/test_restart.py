@@ -17,8 +17,10 @@ async def test_producer_and_consumer_keep_working_after_the_broker_is_killed_and
     async with AsyncAdmin(bs) as admin:
         await admin.create_topics([NewTopic("restart", 2)])
     tps = [TopicPartition("restart", 0), TopicPartition("restart", 1)]
-    async with AsyncProducer(bs, retry_backoff_ms=50, delivery_timeout_ms=60_000) as producer, \
-            AsyncConsumer(bs, auto_offset_reset="earliest", retry_backoff_ms=50) as consumer:
+    async with (
+        AsyncProducer(bs, retry_backoff_ms=50, delivery_timeout_ms=60_000) as producer,
+        AsyncConsumer(bs, auto_offset_reset="earliest", retry_backoff_ms=50) as consumer,
+    ):
         consumer.assign(tps)
         before = [await producer.send("restart", b"before-%d" % i) for i in range(100)]
         await producer.flush()

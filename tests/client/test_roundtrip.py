@@ -7,8 +7,13 @@ import asyncio
 import pytest
 
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, RecordMetadata, TopicPartition
-from client.errors import (IllegalStateError, MessageTooLargeError, RecordTooLargeError,
-                           TopicAlreadyExistsError, UnknownTopicOrPartitionError)
+from client.errors import (
+    IllegalStateError,
+    MessageTooLargeError,
+    RecordTooLargeError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 from tests.support.node import bootstrap
 
 
@@ -27,13 +32,15 @@ async def test_round_trip_keys_headers_none_values_and_timestamps(shared_node, n
     bs, topic = bootstrap(shared_node), new_topic()
     sent = [(b"k1", b"v1", [("h", b"x")]), (None, b"v2", None), (b"k3", None, [("a", b"1"), ("b", b"")])]
     async with AsyncProducer(bs, linger_ms=1) as producer:
-        futures = [await producer.send(topic, v, key=k, headers=h, timestamp_ms=1000 + i)
-                   for i, (k, v, h) in enumerate(sent)]
+        futures = [
+            await producer.send(topic, v, key=k, headers=h, timestamp_ms=1000 + i) for i, (k, v, h) in enumerate(sent)
+        ]
         metas = [await f for f in futures]
     assert metas == [RecordMetadata(topic, 0, i, 1000 + i) for i in range(3)]
     records = await consume_all(bs, topic, [0], 3)
-    assert [(r.offset, r.timestamp, r.key, r.value) for r in records] == \
-        [(i, 1000 + i, k, v) for i, (k, v, _) in enumerate(sent)]
+    assert [(r.offset, r.timestamp, r.key, r.value) for r in records] == [
+        (i, 1000 + i, k, v) for i, (k, v, _) in enumerate(sent)
+    ]
     assert [[tuple(h) for h in r.headers or []] for r in records] == [h or [] for _, _, h in sent]
     assert all(r.topic == topic and r.partition == 0 for r in records)
 
@@ -50,7 +57,7 @@ async def test_many_partitions_keep_order_and_keys_stay_on_their_partition(share
         by_partition.setdefault(r.partition, []).append(int(r.value))
     assert len(by_partition) > 1
     for values in by_partition.values():
-        assert values == sorted(values)          # per-partition order is send order
+        assert values == sorted(values)  # per-partition order is send order
     partition_of_key: dict[bytes, int] = {}
     for r in records:
         assert partition_of_key.setdefault(r.key, r.partition) == r.partition

@@ -49,8 +49,12 @@ def test_fetchable_excludes_paused_and_unpositioned() -> None:
 
 
 METADATA = metadata_response(
-    {1: ("127.0.0.1", 9092)}, cluster_id="c1", controller_id=1,
-    topics={"t": [(0, 1, 0, [1], [1]), (1, -1, 0, [1], []), (2, 2, 0, [2], [2])]}, errors={"missing": 3})
+    {1: ("127.0.0.1", 9092)},
+    cluster_id="c1",
+    controller_id=1,
+    topics={"t": [(0, 1, 0, [1], [1]), (1, -1, 0, [1], []), (2, 2, 0, [2], [2])]},
+    errors={"missing": 3},
+)
 
 
 def test_metadata_cache_knows_leaders_only_when_the_leader_is_a_live_broker() -> None:
@@ -58,8 +62,8 @@ def test_metadata_cache_knows_leaders_only_when_the_leader_is_a_live_broker() ->
     cluster.update(METADATA)
     assert cluster.partitions_for("t") == [0, 1, 2]
     assert cluster.leader_for(TP0) == 1
-    assert cluster.leader_for(TP1) is None                      # no leader
-    assert cluster.leader_for(TopicPartition("t", 2)) is None   # leader not in broker list
+    assert cluster.leader_for(TP1) is None  # no leader
+    assert cluster.leader_for(TopicPartition("t", 2)) is None  # leader not in broker list
     assert cluster.available_partitions_for("t") == [0]
     assert cluster.partitions_for("missing") is None
     assert cluster.topic_error("missing") == (3, None)

@@ -46,12 +46,20 @@ def test_send_gives_up_on_room_after_max_block_ms_when_the_broker_is_gone(node) 
     topic = "gone"
     with Admin(bootstrap(node)) as admin:
         admin.create_topics([NewTopic(topic, 1, 1)])
-    with Producer(bootstrap(node), acks=1, max_pending=20, buffer_memory=4000, max_block_ms=1000,
-                  request_timeout_ms=1000, delivery_timeout_ms=3000, linger_ms=0) as producer:
+    with Producer(
+        bootstrap(node),
+        acks=1,
+        max_pending=20,
+        buffer_memory=4000,
+        max_block_ms=1000,
+        request_timeout_ms=1000,
+        delivery_timeout_ms=3000,
+        linger_ms=0,
+    ) as producer:
         assert producer.send(topic, b"first").result(timeout=30).offset == 0
         node.kill()
         futures, blocked_for = [], 0.0
-        for i in range(2000):  # 4000 B hold ~35 records, 20 more queue: send() must block long before this ends
+        for _ in range(2000):  # 4000 B hold ~35 records, 20 more queue: send() must block long before this ends
             t0 = time.monotonic()
             futures.append(producer.send(topic, b"x" * 100))
             blocked_for = time.monotonic() - t0

@@ -20,8 +20,8 @@ import pytest
 
 from client import Admin, Consumer, NewTopic, Producer, TopicPartition
 from tests.broker_cluster.cluster import Cluster, start_cluster
-from tests.support.waiting import wait_until
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -37,7 +37,7 @@ class Sending:
 
     def __init__(self, bootstrap: str) -> None:
         self.producer = Producer(bootstrap, linger_ms=5, delivery_timeout_ms=120_000, **CLIENT)
-        self.acked: dict[int, list[tuple[int, bytes]]] = defaultdict(list)   # partition -> (offset, value)
+        self.acked: dict[int, list[tuple[int, bytes]]] = defaultdict(list)  # partition -> (offset, value)
         self.failures: list[BaseException] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -66,8 +66,11 @@ class Sending:
     def wait_for_more(self, n: int, what: str, every_partition: bool = False) -> None:
         start = {p: len(self.acked[p]) for p in range(PARTITIONS)}
         if every_partition:
-            wait_until(f"{n} more acknowledged records on every partition ({what})",
-                       lambda: all(len(self.acked[p]) >= start[p] + n for p in range(PARTITIONS)), timeout=60)
+            wait_until(
+                f"{n} more acknowledged records on every partition ({what})",
+                lambda: all(len(self.acked[p]) >= start[p] + n for p in range(PARTITIONS)),
+                timeout=60,
+            )
         else:
             target = sum(start.values()) + n
             wait_until(f"{n} more acknowledged records ({what})", lambda: self.count() >= target, timeout=60)
@@ -117,19 +120,22 @@ class Polling:
 def create_topic(c: Cluster) -> None:
     with Admin(c.bootstrap, **CLIENT) as admin:
         admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3, {"min.insync.replicas": "2"})])
-    wait_until("a full ISR on every partition",
-               lambda: all(len(c.state(TOPIC, p)["isr"]) == 3 for p in range(PARTITIONS)))
+    wait_until(
+        "a full ISR on every partition", lambda: all(len(c.state(TOPIC, p)["isr"]) == 3 for p in range(PARTITIONS))
+    )
 
 
 def check_read(poller: Polling, acked: dict[int, list[tuple[int, bytes]]]) -> None:
     for p in range(PARTITIONS):
         offsets = [o for o, _ in poller.read[p]]
-        assert offsets == sorted(set(offsets)), \
+        assert offsets == sorted(set(offsets)), (
             f"{poller.name}: partition {p} read out of order or twice: {offsets[:50]}"
+        )
         read = dict(poller.read[p])
         missing = [(o, v) for o, v in acked[p] if read.get(o) != v]
-        assert not missing, f"{poller.name}: partition {p}: {len(missing)} acknowledged records not read, " \
-                            f"first {missing[:5]}"
+        assert not missing, (
+            f"{poller.name}: partition {p}: {len(missing)} acknowledged records not read, first {missing[:5]}"
+        )
 
 
 @pytest.mark.parametrize("fault", ["sigkill", "sigstop"])
@@ -157,8 +163,10 @@ def test_leader_failure_is_invisible_to_producer_and_consumers(procs: ProcessGro
         (procs.kill if fault == "sigkill" else procs.pause)(f"broker{victim}")
         # consumers starting while the dead broker is still the partitions' leader in the
         # metadata (its coord session has not expired yet): their first positions need it
-        pollers += [Polling(c.bootstrap, None, "assign, started during the failover"),
-                    Polling(c.bootstrap, "failover-late-group", "subscribe, started during the failover")]
+        pollers += [
+            Polling(c.bootstrap, None, "assign, started during the failover"),
+            Polling(c.bootstrap, "failover-late-group", "subscribe, started during the failover"),
+        ]
         wait_until("new leaders", lambda: all(c.state(TOPIC, p)["leader"] not in (victim, -1) for p in led))
         sending.wait_for_more(50, "after the kill", every_partition=True)
         sending.stop()
@@ -167,11 +175,10 @@ def test_leader_failure_is_invisible_to_producer_and_consumers(procs: ProcessGro
 
         for q in pollers:
             wait_until(f"{q.name} has read every acknowledged record", lambda q=q: q.caught_up(acked), timeout=60)
-        time.sleep(0.5)   # a duplicate delivered late would show now
+        time.sleep(0.5)  # a duplicate delivered late would show now
         for q in pollers:
             q.stop()
-        assert not [e for q in pollers for e in q.errors], \
-            {q.name: [repr(e) for e in q.errors[:5]] for q in pollers}
+        assert not [e for q in pollers for e in q.errors], {q.name: [repr(e) for e in q.errors[:5]] for q in pollers}
         for q in pollers:
             check_read(q, acked)
         pollers = []
@@ -190,8 +197,9 @@ def test_admin_follows_the_controller_when_it_dies(procs: ProcessGroup, tmp_path
     try:
         ctl = wait_until("a controller", c.controller)[0]
         with Admin(c.bootstrap, request_timeout_ms=20_000, retry_backoff_ms=100) as admin:
-            wait_until("the admin's metadata naming the controller",
-                       lambda: admin.describe_cluster().controller_id == ctl)
+            wait_until(
+                "the admin's metadata naming the controller", lambda: admin.describe_cluster().controller_id == ctl
+            )
             procs.kill(f"broker{ctl}")
             admin.create_topics([NewTopic("after-the-controller", 2, 2)])
             assert "after-the-controller" in admin.list_topics()

@@ -44,11 +44,25 @@ class Members:
         return self.directory / f"{name}.out"
 
     def start(self, name: str, group: str, topic: str, *extra: str) -> None:
-        log = open(self.directory / f"{name}.log", "ab")
+        log = open(self.directory / f"{name}.log", "ab")  # noqa: SIM115 - the member writes to it until stopped
         self.procs.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "tests.client_groups.member", self.bootstrap, group, topic, str(self.out(name)),
-             "--name", name, *extra],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.client_groups.member",
+                self.bootstrap,
+                group,
+                topic,
+                str(self.out(name)),
+                "--name",
+                name,
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
 
     def lines(self, name: str) -> list[list[str]]:

@@ -41,12 +41,19 @@ class Listener:
 
 
 async def run(args: argparse.Namespace) -> None:
-    with open(args.out, "a") as out:
-        consumer = AsyncConsumer(args.bootstrap, group_id=args.group, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, session_timeout_ms=args.session_timeout_ms,
-                                 heartbeat_interval_ms=500, max_poll_interval_ms=30000,
-                                 group_instance_id=args.instance, client_id=args.name,
-                                 partition_assignment_strategy=args.assignor)
+    with open(args.out, "a") as out:  # noqa: ASYNC230 - a local file, opened once per member process
+        consumer = AsyncConsumer(
+            args.bootstrap,
+            group_id=args.group,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            session_timeout_ms=args.session_timeout_ms,
+            heartbeat_interval_ms=500,
+            max_poll_interval_ms=30000,
+            group_instance_id=args.instance,
+            client_id=args.name,
+            partition_assignment_strategy=args.assignor,
+        )
         await consumer.start()
         consumer.subscribe([args.topic], listener=Listener(out))
         while True:
@@ -58,7 +65,7 @@ async def run(args: argparse.Namespace) -> None:
             positions = {tp: await consumer.position(tp) for tp in consumer.assignment()}
             try:
                 await consumer.commit(positions)
-            except CommitFailedError as exc:   # expelled: the next poll rejoins
+            except CommitFailedError as exc:  # expelled: the next poll rejoins
                 out.write(f"F {exc}\n")
                 out.flush()
                 continue

@@ -23,24 +23,41 @@ def test_consume_with_a_group_resumes_where_the_group_left_off(shared_group_node
     assert first.returncode == 0, first.stderr
     assert first.stdout == b"a\nb\n"
     second = cli("consume", "cli-groups", "--group", "readers", "--from-beginning", "--max-messages", "1", *bs)
-    assert second.stdout == b"c\n"                                         # committed on exit, resumed here
+    assert second.stdout == b"c\n"  # committed on exit, resumed here
     listed = cli("groups", "list", *bs)
-    assert b"readers\tEmpty\tconsumer" in listed.stdout.splitlines()   # Empty keeps its protocol type, as Kafka
+    assert b"readers\tEmpty\tconsumer" in listed.stdout.splitlines()  # Empty keeps its protocol type, as Kafka
     described = cli("groups", "describe", "readers", *bs).stdout.decode()
     assert "State: Empty" in described
     rows = [line.split() for line in described.splitlines() if line.startswith("cli-groups")]
-    assert ["cli-groups", "0", "3", "3", "0", "-", "-", "-"] in rows       # committed 3 of 3: no lag
+    assert ["cli-groups", "0", "3", "3", "0", "-", "-", "-"] in rows  # committed 3 of 3: no lag
     refused = cli("consume", "cli-groups", "--group", "readers", "--partition", "0", *bs)
     assert refused.returncode == 2 and b"--group" in refused.stderr
 
 
 def test_describe_rows_show_owner_and_lag() -> None:
     tp0, tp1, tp2 = (TopicPartition("t", p) for p in range(3))
-    group = GroupDescription("g", "Stable", "consumer", "range", 4, 1, [
-        MemberDescription("m-1", "i1", "c1", [tp0, tp1]), MemberDescription("m-2", None, "c2", [])])
+    group = GroupDescription(
+        "g",
+        "Stable",
+        "consumer",
+        "range",
+        4,
+        1,
+        [MemberDescription("m-1", "i1", "c1", [tp0, tp1]), MemberDescription("m-2", None, "c2", [])],
+    )
     rows = partition_rows(group, {tp0: 5, tp2: 1}, {tp0: 9, tp1: 3, tp2: 1})
-    assert rows == [("t", "0", "5", "9", "4", "m-1", "i1", "c1"),
-                    ("t", "1", "-", "3", "-", "m-1", "i1", "c1"),
-                    ("t", "2", "1", "1", "0", "-", "-", "-")]
-    assert table(rows).splitlines()[0].split() == ["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
-                                                   "CONSUMER-ID", "INSTANCE-ID", "CLIENT-ID"]
+    assert rows == [
+        ("t", "0", "5", "9", "4", "m-1", "i1", "c1"),
+        ("t", "1", "-", "3", "-", "m-1", "i1", "c1"),
+        ("t", "2", "1", "1", "0", "-", "-", "-"),
+    ]
+    assert table(rows).splitlines()[0].split() == [
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+        "CONSUMER-ID",
+        "INSTANCE-ID",
+        "CLIENT-ID",
+    ]

@@ -46,18 +46,22 @@ async def test_round_robin_over_a_pattern_subscription(bs) -> None:
     a = await make_topic(bs, 3, 30, prefix="rr-")
     b = await make_topic(bs, 3, 30, prefix="rr-")
     group = f"g{next(_ids)}"
-    consumers = [AsyncConsumer(bs, group_id=group, partition_assignment_strategy="roundrobin", **FAST)
-                 for _ in range(2)]
+    consumers = [
+        AsyncConsumer(bs, group_id=group, partition_assignment_strategy="roundrobin", **FAST) for _ in range(2)
+    ]
     for c in consumers:
         await c.start()
         c.subscribe(pattern=r"rr-.*")
     try:
-        got = await poll_until(consumers, lambda got: len(got) >= 60 and all(len(c.assignment()) == 3
-                                                                                for c in consumers))
-        assert {(r.topic, r.partition, r.offset) for r in got} >= {(t, p, o) for t in (a, b) for p in range(3)
-                                                                   for o in range(10)}
-        assert consumers[0].assignment() | consumers[1].assignment() == \
-            {TopicPartition(t, p) for t in (a, b) for p in range(3)}
+        got = await poll_until(
+            consumers, lambda got: len(got) >= 60 and all(len(c.assignment()) == 3 for c in consumers)
+        )
+        assert {(r.topic, r.partition, r.offset) for r in got} >= {
+            (t, p, o) for t in (a, b) for p in range(3) for o in range(10)
+        }
+        assert consumers[0].assignment() | consumers[1].assignment() == {
+            TopicPartition(t, p) for t in (a, b) for p in range(3)
+        }
         async with AsyncAdmin(bs) as admin:
             described = (await admin.describe_groups([group]))[0]
         assert described.protocol == "roundrobin" and described.state == "Stable"
@@ -74,7 +78,7 @@ async def test_auto_commit_and_committed(bs) -> None:
         consumer.subscribe([topic])
         await poll_until([consumer], lambda got: len(got) >= 20)
         await asyncio.sleep(0.2)
-        await consumer.poll(timeout_ms=100)          # auto-commit happens inside poll
+        await consumer.poll(timeout_ms=100)  # auto-commit happens inside poll
         async with asyncio.timeout(20):
             while await consumer.committed(tp) != 20:
                 await asyncio.sleep(0.1)
@@ -133,11 +137,15 @@ async def test_rebalance_callbacks_when_a_member_joins_and_leaves(bs) -> None:
         await poll_until([first], lambda got: len(recorder.events) == 1)
         async with AsyncConsumer(bs, group_id=group, **FAST) as second:
             second.subscribe([topic])
-            await poll_until([first, second], lambda got: len(recorder.events) == 3
-                             and len(second.assignment()) == 2)
-        await poll_until([first], lambda got: len(recorder.events) == 5)    # second left: all back
-        assert recorder.events == [("assigned", {0, 1, 2, 3}), ("revoked", {0, 1, 2, 3}), ("assigned", {0, 1}),
-                                   ("revoked", {0, 1}), ("assigned", {0, 1, 2, 3})]
+            await poll_until([first, second], lambda got: len(recorder.events) == 3 and len(second.assignment()) == 2)
+        await poll_until([first], lambda got: len(recorder.events) == 5)  # second left: all back
+        assert recorder.events == [
+            ("assigned", {0, 1, 2, 3}),
+            ("revoked", {0, 1, 2, 3}),
+            ("assigned", {0, 1}),
+            ("revoked", {0, 1}),
+            ("assigned", {0, 1, 2, 3}),
+        ]
     finally:
         await first.close()
 
@@ -152,7 +160,7 @@ async def test_a_member_that_stops_polling_loses_its_partitions(bs) -> None:
         c.subscribe([topic])
     try:
         await poll_until([slow, busy], lambda got: len(slow.assignment()) == 1 and len(busy.assignment()) == 1)
-        await poll_until([busy], lambda got: len(busy.assignment()) == 2)     # slow stopped polling
+        await poll_until([busy], lambda got: len(busy.assignment()) == 2)  # slow stopped polling
     finally:
         for c in (slow, busy):
             await c.close()

@@ -19,13 +19,15 @@ from broker.groups.offsets_topic import partition_for
 from client import AsyncAdmin, AsyncConsumer, AsyncProducer, NewTopic, TopicPartition
 from client.errors import CommitFailedError
 from tests.broker_cluster.cluster import start_cluster
-from tests.support.waiting import wait_until
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
-CONFIG = ('"offsets.topic.num.partitions" = 3\n"group.initial.rebalance.delay.ms" = 0\n'
-          '"group.min.session.timeout.ms" = 2000\n')
+CONFIG = (
+    '"offsets.topic.num.partitions" = 3\n"group.initial.rebalance.delay.ms" = 0\n'
+    '"group.min.session.timeout.ms" = 2000\n'
+)
 PARTITIONS = 3
 
 
@@ -40,10 +42,16 @@ class Member:
     """Reads and commits after every batch; remembers what the group acknowledged."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.consumer = AsyncConsumer(bootstrap, group_id="failover", auto_offset_reset="earliest",
-                                      enable_auto_commit=False, session_timeout_ms=10_000,
-                                      heartbeat_interval_ms=300, request_timeout_ms=10_000,
-                                      metadata_max_age_ms=1000)
+        self.consumer = AsyncConsumer(
+            bootstrap,
+            group_id="failover",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=300,
+            request_timeout_ms=10_000,
+            metadata_max_age_ms=1000,
+        )
         self.seen: set[tuple[int, int]] = set()
         self.acked: dict[TopicPartition, int] = {}
 
@@ -55,7 +63,7 @@ class Member:
             try:
                 await self.consumer.commit(positions)
             except CommitFailedError:
-                return            # the group rebalanced: the next poll rejoins, then commits again
+                return  # the group rebalanced: the next poll rejoins, then commits again
             self.acked.update(positions)
 
 
@@ -66,7 +74,7 @@ async def test_commits_continue_after_the_coordinator_broker_is_killed(procs: Pr
         wait_until("a controller", cluster.controller)
         async with AsyncAdmin(bs) as admin:
             await admin.create_topics([NewTopic("data", PARTITIONS, 3)])
-        await produce(bs, range(0, 300))
+        await produce(bs, range(300))
         member = Member(bs)
         await member.consumer.start()
         member.consumer.subscribe(["data"])
@@ -79,10 +87,10 @@ async def test_commits_continue_after_the_coordinator_broker_is_killed(procs: Pr
         assert offsets_state["leader"] == coordinator and len(offsets_state["isr"]) == 3
 
         before_kill = dict(member.acked)
-        procs.kill(f"broker{coordinator}")                                   # the coordinator dies
-        async with asyncio.timeout(60):                                     # asked of the new coordinator
+        procs.kill(f"broker{coordinator}")  # the coordinator dies
+        async with asyncio.timeout(60):  # asked of the new coordinator
             recovered = {tp: await member.consumer.committed(tp) for tp in before_kill}
-        assert recovered == before_kill                                     # nothing acknowledged was lost
+        assert recovered == before_kill  # nothing acknowledged was lost
         survivors = ",".join(f"127.0.0.1:{p}" for i, p in cluster.ports.items() if i != coordinator)
         await produce(survivors, range(300, 600))
         async with asyncio.timeout(90):

@@ -34,11 +34,15 @@ def find(wire: WireClient, group: str) -> Any:
     raise AssertionError(f"no coordinator: {answer}")
 
 
-def join(wire: WireClient, group: str, member_id: str = "", session_timeout_ms: int = 10000,
-         version: int = 3) -> Any:
-    request = m.JoinGroupRequest(group_id=group, session_timeout_ms=session_timeout_ms, rebalance_timeout_ms=10000,
-                                 member_id=member_id, protocol_type="consumer", protocols=[
-                                     m.JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"m")])
+def join(wire: WireClient, group: str, member_id: str = "", session_timeout_ms: int = 10000, version: int = 3) -> Any:
+    request = m.JoinGroupRequest(
+        group_id=group,
+        session_timeout_ms=session_timeout_ms,
+        rebalance_timeout_ms=10000,
+        member_id=member_id,
+        protocol_type="consumer",
+        protocols=[m.JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"m")],
+    )
     for _ in range(100):
         answer = wire.call(ApiKey.JOIN_GROUP, request, version)
         if answer.error_code != ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
@@ -50,8 +54,9 @@ def join(wire: WireClient, group: str, member_id: str = "", session_timeout_ms: 
 def test_the_offsets_topic_is_created_compacted_on_first_use(wire, shared_group_node) -> None:
     answer = find(wire, "first-use")
     assert (answer.node_id, answer.port) == (1, shared_group_node.broker_port)
-    meta = wire.call(ApiKey.METADATA, m.MetadataRequest(topics=[
-        m.MetadataRequest.MetadataRequestTopic(name="__consumer_offsets")]))
+    meta = wire.call(
+        ApiKey.METADATA, m.MetadataRequest(topics=[m.MetadataRequest.MetadataRequestTopic(name="__consumer_offsets")])
+    )
     assert len(meta.topics[0].partitions) == 10
     assert len(list((shared_group_node.data_dir / "logs").glob("__consumer_offsets-*"))) == 10
 
@@ -60,41 +65,70 @@ def test_a_whole_round_and_the_errors_of_strangers(wire) -> None:
     assert create_topic(wire, "x", 2).error_code == 0
     find(wire, "round")
     first = join(wire, "round", version=7)
-    assert first.error_code == ErrorCode.MEMBER_ID_REQUIRED and first.member_id        # KIP-394
+    assert first.error_code == ErrorCode.MEMBER_ID_REQUIRED and first.member_id  # KIP-394
     joined = join(wire, "round", first.member_id, version=7)
     assert joined.error_code == 0 and joined.leader == joined.member_id == first.member_id
     assert joined.protocol_type == "consumer" and joined.protocol_name == "range" and len(joined.members) == 1
     member, generation = joined.member_id, joined.generation_id
-    synced = wire.call(ApiKey.SYNC_GROUP, m.SyncGroupRequest(
-        group_id="round", generation_id=generation, member_id=member, protocol_type="consumer",
-        protocol_name="range", assignments=[m.SyncGroupRequest.SyncGroupRequestAssignment(
-            member_id=member, assignment=b"mine")]))
+    synced = wire.call(
+        ApiKey.SYNC_GROUP,
+        m.SyncGroupRequest(
+            group_id="round",
+            generation_id=generation,
+            member_id=member,
+            protocol_type="consumer",
+            protocol_name="range",
+            assignments=[m.SyncGroupRequest.SyncGroupRequestAssignment(member_id=member, assignment=b"mine")],
+        ),
+    )
     assert synced.error_code == 0 and bytes(synced.assignment) == b"mine"
 
     def beat(**change: Any) -> int:
         fields = {"group_id": "round", "generation_id": generation, "member_id": member, **change}
         return wire.call(ApiKey.HEARTBEAT, m.HeartbeatRequest(**fields)).error_code
+
     assert beat() == 0
     assert beat(member_id="stranger") == ErrorCode.UNKNOWN_MEMBER_ID
     assert beat(generation_id=99) == ErrorCode.ILLEGAL_GENERATION
 
     def commit(generation_id: int, offset: int, topic: str = "x") -> list[tuple[str, int, int]]:
-        answer = wire.call(ApiKey.OFFSET_COMMIT, m.OffsetCommitRequest(
-            group_id="round", generation_id_or_member_epoch=generation_id, member_id=member, topics=[
-                m.OffsetCommitRequest.OffsetCommitRequestTopic(name=topic, partitions=[
-                    m.OffsetCommitRequest.OffsetCommitRequestPartition(partition_index=0, committed_offset=offset)])]))
+        answer = wire.call(
+            ApiKey.OFFSET_COMMIT,
+            m.OffsetCommitRequest(
+                group_id="round",
+                generation_id_or_member_epoch=generation_id,
+                member_id=member,
+                topics=[
+                    m.OffsetCommitRequest.OffsetCommitRequestTopic(
+                        name=topic,
+                        partitions=[
+                            m.OffsetCommitRequest.OffsetCommitRequestPartition(
+                                partition_index=0, committed_offset=offset
+                            )
+                        ],
+                    )
+                ],
+            ),
+        )
         return [(t.name, p.partition_index, p.error_code) for t in answer.topics for p in t.partitions]
+
     assert commit(generation, 9) == [("x", 0, 0)]
     assert commit(0, 10) == [("x", 0, ErrorCode.ILLEGAL_GENERATION)]
     assert commit(generation, 10, topic="nowhere") == [("nowhere", 0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]
-    fetched = wire.call(ApiKey.OFFSET_FETCH, m.OffsetFetchRequest(group_id="round", topics=[
-        m.OffsetFetchRequest.OffsetFetchRequestTopic(name="x", partition_indexes=[0, 1])]))
+    fetched = wire.call(
+        ApiKey.OFFSET_FETCH,
+        m.OffsetFetchRequest(
+            group_id="round", topics=[m.OffsetFetchRequest.OffsetFetchRequestTopic(name="x", partition_indexes=[0, 1])]
+        ),
+    )
     assert fetched.error_code == 0
     assert [(p.partition_index, p.committed_offset) for p in fetched.topics[0].partitions] == [(0, 9), (1, -1)]
     groups = wire.call(ApiKey.LIST_GROUPS, m.ListGroupsRequest()).groups
     assert ("round", "consumer", "Stable") in [(g.group_id, g.protocol_type, g.group_state) for g in groups]
-    left = wire.call(ApiKey.LEAVE_GROUP, m.LeaveGroupRequest(group_id="round", members=[
-        m.LeaveGroupRequest.MemberIdentity(member_id=member)]))
+    left = wire.call(
+        ApiKey.LEAVE_GROUP,
+        m.LeaveGroupRequest(group_id="round", members=[m.LeaveGroupRequest.MemberIdentity(member_id=member)]),
+    )
     assert left.error_code == 0 and [x.error_code for x in left.members] == [0]
     described = wire.call(ApiKey.DESCRIBE_GROUPS, m.DescribeGroupsRequest(groups=["round"])).groups[0]
     assert (described.group_state, described.protocol_type, described.members) == ("Empty", "consumer", [])
@@ -111,9 +145,11 @@ def test_a_join_that_does_not_decode_closes_only_its_connection(wire, shared_gro
     find(wire, "survivor")
     assert join(wire, "survivor").error_code == 0
     with WireClient(shared_group_node.broker_port) as bad:
-        frame = encode_request(RequestHeader(int(ApiKey.JOIN_GROUP), 3, 1, "bad"),
-                               m.JoinGroupRequest(group_id="survivor", session_timeout_ms=10000))
-        payload = frame[4:-3]                                          # the body cut short
+        frame = encode_request(
+            RequestHeader(int(ApiKey.JOIN_GROUP), 3, 1, "bad"),
+            m.JoinGroupRequest(group_id="survivor", session_timeout_ms=10000),
+        )
+        payload = frame[4:-3]  # the body cut short
         bad.sock.sendall(struct.pack(">i", len(payload)) + payload)
         assert bad.closed_by_server()
     described = wire.call(ApiKey.DESCRIBE_GROUPS, m.DescribeGroupsRequest(groups=["survivor"])).groups[0]

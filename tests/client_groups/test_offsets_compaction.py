@@ -10,11 +10,13 @@ import asyncio
 
 from client import AsyncAdmin, AsyncConsumer, NewTopic, TopicPartition
 from client.protocol.record_batch import decode_batch, iter_batches
-from tests.support.node import Node
 from tests.client_groups.conftest import start_group_node
+from tests.support.node import Node
 
-COMPACTING = ('"offsets.topic.segment.bytes" = 2048\n"log.cleaner.backoff.ms" = 200\n'
-              '"log.flush.scheduler.interval.ms" = 100\n"offsets.topic.num.partitions" = 1\n')
+COMPACTING = (
+    '"offsets.topic.segment.bytes" = 2048\n"log.cleaner.backoff.ms" = 200\n'
+    '"log.flush.scheduler.interval.ms" = 100\n"offsets.topic.num.partitions" = 1\n'
+)
 
 
 def offsets_records(node: Node) -> int:
@@ -30,7 +32,8 @@ def offsets_records(node: Node) -> int:
 
 async def test_the_offsets_topic_is_compacted_and_reloads_the_latest_commits(group_node) -> None:
     (group_node.data_dir.parent / "broker.toml").write_text(
-        (group_node.data_dir.parent / "broker.toml").read_text() + COMPACTING)
+        (group_node.data_dir.parent / "broker.toml").read_text() + COMPACTING
+    )
     start_group_node(group_node)
     bs = f"127.0.0.1:{group_node.broker_port}"
     async with AsyncAdmin(bs) as admin:
@@ -41,7 +44,7 @@ async def test_the_offsets_topic_is_compacted_and_reloads_the_latest_commits(gro
         for i in range(300):
             await consumer.commit({tps[0]: i, tps[1]: 1000 + i})
     async with asyncio.timeout(60):
-        while offsets_records(group_node) > 100:                       # 600 written, about 2 per segment left
+        while offsets_records(group_node) > 100:  # 600 written, about 2 per segment left
             await asyncio.sleep(0.2)
     group_node.kill()
     start_group_node(group_node)

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from client.conn import BrokerConnection
-from tests.support.node import Node
 from tests.support.faultproxy import FaultProxy
+from tests.support.node import Node
 
 
 @pytest.fixture
-def proxied(node: Node, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:  # noqa: F811
+def proxied(node: Node, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     """A FaultProxy in front of `node`'s broker port, through which every client
     connection of this test goes (the broker advertises its own port in Metadata, so the
     connection opener is redirected rather than the bootstrap address alone)."""

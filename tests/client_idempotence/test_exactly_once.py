@@ -54,10 +54,10 @@ async def test_answers_lost_after_the_write_leave_every_record_exactly_once_in_o
     await create(bs, "eo", 2)
     sent: list[tuple[int, bytes]] = []
     async with AsyncProducer(bs, batch_size=1024, **SETTINGS) as producer:  # ~40 records a batch
-        assert producer.idempotent and producer.acks == -1        # the defaults
+        assert producer.idempotent and producer.acks == -1  # the defaults
         futures = await lost_answers(producer, proxied, "eo", 5, 0)
         sent += [(0, b"lost-%d" % i) for i in range(5)]
-        for burst in range(6):                                   # pipelined: up to 5 requests in flight
+        for burst in range(6):  # pipelined: up to 5 requests in flight
             for i in range(300):
                 value = b"burst-%d-%d" % (burst, i)
                 futures.append(await producer.send("eo", value, partition=i % 2))
@@ -105,10 +105,12 @@ async def test_broker_restarts_keep_every_record_exactly_once(node, proxied) -> 
             await producer.client.refresh_metadata()  # the next answer on the wire is a Produce answer
             dropped = proxied.replies_dropped
             proxied.drop_replies(1, then_cut=True)  # the retries can only reach the restarted broker
-            for i in range(50):                     # in flight behind it: written, answers lost too
+            for i in range(50):  # in flight behind it: written, answers lost too
                 expected.append(b"r%d-cut-%d" % (round_, i))
                 futures.append(await producer.send("rs", expected[-1]))
-            await wait_until_async("the answer to be swallowed", lambda: proxied.replies_dropped > dropped, 20)
+            await wait_until_async(
+                "the answer to be swallowed", lambda dropped=dropped: proxied.replies_dropped > dropped, 20
+            )
             restart()
             if restart == node.stop:
                 assert list(node.data_dir.rglob("rs-0/*.snapshot")), "a clean stop leaves a producer snapshot"
@@ -165,5 +167,5 @@ async def test_a_batch_refused_as_too_large_is_split_and_its_halves_keep_the_seq
     with WireClient(node.broker_port) as wire:
         _, tail = fetch(wire, "small", 0, 0, max_bytes=1 << 20)
     headers = list(iter_batches(tail))
-    assert len(headers) >= 5 and all(h.size <= 1500 for h in headers)          # it was split
+    assert len(headers) >= 5 and all(h.size <= 1500 for h in headers)  # it was split
     assert [h.base_sequence for h in headers] == [h.base_offset for h in headers]  # numbered as offsets

@@ -26,11 +26,14 @@ TP = TopicPartition("t", 0)
 
 def in_loop(test):
     """Run a synchronous test inside an event loop (the accumulator makes futures)."""
+
     @functools.wraps(test)
     def wrapper(*args, **kwargs):
         async def body():
             return test(*args, **kwargs)
+
         return asyncio.run(body())
+
     return wrapper
 
 
@@ -66,7 +69,7 @@ def sending(*records: int) -> tuple[RecordAccumulator, IdempotenceState, list[Pr
 
 def test_resolve_idempotence_follows_kafka_3() -> None:
     assert resolve_idempotence(None, None, 5, 10) == (ACKS_ALL, True)
-    assert resolve_idempotence(None, 1, 5, 10) == (1, False)          # chosen acks=1: quietly off
+    assert resolve_idempotence(None, 1, 5, 10) == (1, False)  # chosen acks=1: quietly off
     assert resolve_idempotence(None, "all", 6, 10) == (ACKS_ALL, False)
     assert resolve_idempotence(False, None, 5, 10) == (ACKS_ALL, False)
     assert resolve_idempotence(True, "all", 5, 10) == (ACKS_ALL, True)
@@ -87,8 +90,11 @@ def test_nothing_goes_out_before_a_producer_id_and_batches_are_numbered_per_part
     idem.set_producer_id(42, 0)
     first = drain(acc, idem)
     second = drain(acc, idem)
-    assert [(b.tp.partition, b.base_sequence, b.producer_id) for b in first + second] == \
-        [(0, 0, 42), (1, 0, 42), (0, 3, 42)]
+    assert [(b.tp.partition, b.base_sequence, b.producer_id) for b in first + second] == [
+        (0, 0, 42),
+        (1, 0, 42),
+        (0, 3, 42),
+    ]
 
 
 @in_loop
@@ -98,8 +104,8 @@ def test_a_retry_waits_for_its_turn_and_keeps_its_sequence() -> None:
     for b in (b0, b1, b2):
         idem.unanswered(b)
         acc.reenqueue(b, 0.0)
-    queue_batches(acc, 1)                                   # a new batch behind them
-    assert drain(acc, idem) == [b0]                         # one at a time
+    queue_batches(acc, 1)  # a new batch behind them
+    assert drain(acc, idem) == [b0]  # one at a time
     assert drain(acc, idem) == []
     assert idem.answered(b0, ErrorCode.NONE) is Verdict.DONE
     assert drain(acc, idem) == [b1] and b1.base_sequence == 1
@@ -115,9 +121,9 @@ def test_out_of_order_behind_an_unresolved_batch_retries_but_for_the_oldest_rese
     acc, idem, (b0, b1) = sending(1, 1)
     assert idem.answered(b0, ErrorCode.NOT_LEADER_OR_FOLLOWER) is Verdict.RETRY
     assert idem.answered(b1, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
-    assert not idem.needs_producer_id                       # b0 explains it
+    assert not idem.needs_producer_id  # b0 explains it
     acc.reenqueue(b1, 0.0)
-    acc.reenqueue(b0, 0.0)                                  # back in sequence order whatever the order of calls
+    acc.reenqueue(b0, 0.0)  # back in sequence order whatever the order of calls
     assert drain(acc, idem) == [b0]
     assert idem.answered(b0, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
     assert idem.needs_producer_id and drain(acc, idem) == []  # the broker lost us: new id first
@@ -130,7 +136,7 @@ def test_out_of_order_behind_an_unresolved_batch_retries_but_for_the_oldest_rese
 @pytest.mark.parametrize("code", [ErrorCode.UNKNOWN_PRODUCER_ID, ErrorCode.INVALID_PRODUCER_EPOCH])
 @in_loop
 def test_a_lost_or_fenced_producer_gets_a_new_id(code) -> None:
-    acc, idem, (b0,) = sending(1)
+    _, idem, (b0,) = sending(1)
     assert idem.answered(b0, code) is Verdict.RETRY and idem.needs_producer_id
 
 
@@ -142,18 +148,18 @@ def test_a_reset_renumbers_only_the_partitions_that_asked_for_it() -> None:
     acc, idem, (b0,) = sending(1)
     queue_batches(acc, 1, p1)
     (b1,) = drain(acc, idem)
-    idem.unanswered(b0)                                      # written, answer lost
+    idem.unanswered(b0)  # written, answer lost
     acc.reenqueue(b0, 0.0)
     assert idem.answered(b1, ErrorCode.UNKNOWN_PRODUCER_ID) is Verdict.RETRY
     acc.reenqueue(b1, 0.0)
     idem.set_producer_id(2, 0)
-    assert (b0.producer_id, b0.base_sequence) == (1, 0)      # kept: the broker can recognise it
+    assert (b0.producer_id, b0.base_sequence) == (1, 0)  # kept: the broker can recognise it
     assert (b1.producer_id, b1.base_sequence, b1.encoded) == (2, 0, None)
-    queue_batches(acc, 1)                                    # a new p0 batch behind b0
+    queue_batches(acc, 1)  # a new p0 batch behind b0
     assert drain(acc, idem) == [b0, b1]
     assert idem.answered(b0, ErrorCode.NONE) is Verdict.DONE  # the broker's duplicate answer
     (b2,) = drain(acc, idem)
-    assert (b2.producer_id, b2.base_sequence) == (2, 0)      # new identity, from 0
+    assert (b2.producer_id, b2.base_sequence) == (2, 0)  # new identity, from 0
 
 
 @in_loop
@@ -164,9 +170,9 @@ def test_a_new_batch_waits_for_its_partitions_batches_of_an_older_identity() -> 
     (b1,) = drain(acc, idem)
     assert idem.answered(b1, ErrorCode.UNKNOWN_PRODUCER_ID) is Verdict.RETRY
     acc.reenqueue(b1, 0.0)
-    idem.set_producer_id(2, 0)                               # b0 (identity 1) still on the wire
+    idem.set_producer_id(2, 0)  # b0 (identity 1) still on the wire
     queue_batches(acc, 1)
-    assert drain(acc, idem) == [b1]                          # p0's new batch waits for b0
+    assert drain(acc, idem) == [b1]  # p0's new batch waits for b0
     assert idem.answered(b0, ErrorCode.NONE) is Verdict.DONE
     (b2,) = drain(acc, idem)
     assert (b2.producer_id, b2.base_sequence) == (2, 0)
@@ -178,7 +184,7 @@ def test_a_permanent_failure_leaves_the_bookkeeping_and_split_halves_take_the_se
     halves = acc.split(big)
     idem.replace(big, halves)
     assert [(h.base_sequence, len(h.records)) for h in halves] == [(0, 2), (2, 2)] and small.base_sequence == 4
-    assert drain(acc, idem) == []                            # `small` is still on the wire
+    assert drain(acc, idem) == []  # `small` is still on the wire
     assert idem.answered(small, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) is Verdict.RETRY
     acc.reenqueue(small, 0.0)
     assert drain(acc, idem) == [halves[0]]
@@ -190,8 +196,24 @@ def test_a_permanent_failure_leaves_the_bookkeeping_and_split_halves_take_the_se
 
 # -- property: the client core against the broker core over a lossy connection -----------
 
-OPS = st.lists(st.sampled_from(["send", "send", "drain", "deliver", "deliver", "respond", "respond",
-                                "lose_answer", "lose_request", "not_leader", "refuse"]), max_size=120)
+OPS = st.lists(
+    st.sampled_from(
+        [
+            "send",
+            "send",
+            "drain",
+            "deliver",
+            "deliver",
+            "respond",
+            "respond",
+            "lose_answer",
+            "lose_request",
+            "not_leader",
+            "refuse",
+        ]
+    ),
+    max_size=120,
+)
 
 
 class Broker:
@@ -223,11 +245,12 @@ def test_lost_requests_and_answers_never_write_a_record_twice_or_out_of_order(op
     """Faults: a request lost on the way, an answer lost after the write (both reset the
     connection), NOT_LEADER without a write, and a permanent refusal without a write
     (which leaves a hole in the sequences: the client must reset and renumber)."""
+
     async def body():
         acc, idem, broker = accumulator(), IdempotenceState(), Broker()
         sent: dict[int, list[bytes]] = {0: [], 1: []}
         futures = []
-        wire: deque[list[ProducerBatch]] = deque()              # requests the broker has not read
+        wire: deque[list[ProducerBatch]] = deque()  # requests the broker has not read
         answers: deque[tuple[list[ProducerBatch], list]] = deque()
         pids = iter(range(100, 200))
 
@@ -262,14 +285,14 @@ def test_lost_requests_and_answers_never_write_a_record_twice_or_out_of_order(op
                     connection_lost()
             elif op == "lose_request" and wire:
                 connection_lost()
-            elif op == "not_leader" and wire or op == "refuse" and wire and all(b.attempts == 0 for b in wire[0]):
+            elif (op == "not_leader" and wire) or (op == "refuse" and wire and all(b.attempts == 0 for b in wire[0])):
                 # (a refusal of a first attempt only: a retry may already be in the log)
                 code = ErrorCode.NOT_LEADER_OR_FOLLOWER if op == "not_leader" else ErrorCode.INVALID_REQUEST
                 request = wire.popleft()
                 answers.append((request, [(int(code), -1)] * len(request)))
             elif op == "respond" and answers:
                 request, codes = answers.popleft()
-                for b, (code, offset) in zip(request, codes):
+                for b, (code, offset) in zip(request, codes, strict=True):
                     verdict = idem.answered(b, code)
                     if verdict is Verdict.DONE:
                         b.done(offset, -1)
@@ -282,7 +305,7 @@ def test_lost_requests_and_answers_never_write_a_record_twice_or_out_of_order(op
 
         for op in ops:
             step(op)
-        for _ in range(10_000):                                 # then a clean network until all is done
+        for _ in range(10_000):  # then a clean network until all is done
             if all(f.done() for _, _, f in futures):
                 break
             for op in ("drain", "deliver", "respond"):
@@ -293,6 +316,6 @@ def test_lost_requests_and_answers_never_write_a_record_twice_or_out_of_order(op
             if fut.exception() is None:
                 delivered[p].append(value)
                 assert broker.logs[p][fut.result().offset] == value  # duplicates answered with the first offset
-        assert broker.logs == delivered                         # exactly once, in order; refused ones never
+        assert broker.logs == delivered  # exactly once, in order; refused ones never
 
     asyncio.run(body())

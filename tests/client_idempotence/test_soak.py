@@ -12,8 +12,8 @@ import random
 import pytest
 
 from client import AsyncProducer
-from tests.support.node import bootstrap
 from tests.client_idempotence.test_exactly_once import SETTINGS, create, read_all
+from tests.support.node import bootstrap
 
 pytestmark = pytest.mark.soak
 

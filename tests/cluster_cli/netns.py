@@ -59,7 +59,7 @@ class NetnsLab:
             self._must("-n", ns, "link", "set", "lo", "up")
         self._must("-n", self.hub, "link", "add", "br0", "type", "bridge")
         self._must("-n", self.hub, "link", "set", "br0", "up")
-        for i, (ns, address) in enumerate(zip(self.hosts, self.addresses), start=1):
+        for i, (ns, address) in enumerate(zip(self.hosts, self.addresses, strict=True), start=1):
             # Both ends are born in the hub namespace, then one moves to the host's.
             self._must("-n", self.hub, "link", "add", f"port{i}", "type", "veth", "peer", "name", f"eth{i}")
             self._must("-n", self.hub, "link", "set", f"eth{i}", "netns", ns)

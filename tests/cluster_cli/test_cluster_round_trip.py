@@ -51,8 +51,9 @@ def test_up_status_kill_start_down(cluster_dir: Path):
     assert again.returncode == 1 and "a cluster is already running in" in again.stderr
     assert load_state(cluster_dir) == state  # the refusal changed nothing
 
-    created = cli("topics", "create", "rt", "--partitions", "2", "--replication-factor", "3",
-                  "--bootstrap", state.bootstrap)
+    created = cli(
+        "topics", "create", "rt", "--partitions", "2", "--replication-factor", "3", "--bootstrap", state.bootstrap
+    )
     assert created.returncode == 0, created.stderr
 
     status = cli("status", *d)
@@ -60,8 +61,9 @@ def test_up_status_kill_start_down(cluster_dir: Path):
     assert "Controller: broker " in status.stdout and "(epoch 1)" in status.stdout
     for b in state.brokers:
         assert f"{b.id}   {b.host}:{b.port}" in status.stdout
-    report = json.loads(cli("status", "--json", "--bootstrap", state.bootstrap, "--coord", state.coord_connect,
-                            "--topic", "rt").stdout)
+    report = json.loads(
+        cli("status", "--json", "--bootstrap", state.bootstrap, "--coord", state.coord_connect, "--topic", "rt").stdout
+    )
     assert report["controller_epoch"] == 1 and report["controller_id"] in (1, 2, 3)
     assert sorted(b["id"] for b in report["brokers"]) == [1, 2, 3]
     assert all(b["registered"] for b in report["brokers"])
@@ -75,8 +77,10 @@ def test_up_status_kill_start_down(cluster_dir: Path):
     kill = cli("cluster", "kill", str(victim.id), *d)
     assert kill.returncode == 0 and f"sent SIGKILL to broker-{victim.id}" in kill.stdout
     ps = cli("cluster", "ps", *d).stdout
-    assert f"broker-{victim.id}" in ps and "stopped" in [line for line in ps.splitlines()
-                                                         if line.startswith(f"broker-{victim.id}")][0].split()
+    assert (
+        f"broker-{victim.id}" in ps
+        and "stopped" in next(line for line in ps.splitlines() if line.startswith(f"broker-{victim.id}")).split()
+    )
     start = cli("cluster", "start", str(victim.id), *d)
     assert start.returncode == 0, start.stderr
     restarted = load_state(cluster_dir).broker(victim.id)
@@ -107,4 +111,3 @@ def test_a_broker_dying_at_start_up_is_reported_and_nothing_is_left(tmp_path: Pa
     assert "broker-1 exited during start-up" in up.stderr and "is in use by another running pybroker" in up.stderr
     assert not state_path(data_dir).exists()
     assert processes_mentioning(str(data_dir)) == []
-

@@ -24,9 +24,28 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     data_dir = tmp_path_factory.mktemp("demo") / "cluster"
-    out = subprocess.run([sys.executable, "-m", "broker", "demo", "failover", "--data-dir", str(data_dir),
-                          "--warmup", "2", "--dwell", "1", "--act-timeout", "12", "--session-timeout-ms", "3000"],
-                         capture_output=True, text=True, timeout=170)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broker",
+            "demo",
+            "failover",
+            "--data-dir",
+            str(data_dir),
+            "--warmup",
+            "2",
+            "--dwell",
+            "1",
+            "--act-timeout",
+            "12",
+            "--session-timeout-ms",
+            "3000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
     return out, data_dir
 
 
@@ -35,8 +54,12 @@ def test_demo_runs_to_completion_narrates_and_cleans_up(demo_run):
     text = out.stdout
     assert out.returncode in (0, 1), out.stderr[-3000:]
     assert "Traceback" not in out.stderr, out.stderr[-3000:]
-    for title in ("Act 1: SIGKILL the leader of partition 0", "Act 2: SIGKILL the controller",
-                  "Act 3: restart the dead brokers", "Summary"):
+    for title in (
+        "Act 1: SIGKILL the leader of partition 0",
+        "Act 2: SIGKILL the controller",
+        "Act 3: restart the dead brokers",
+        "Summary",
+    ):
         assert title in text, text
     killed = [int(b) for b in re.findall(r"SIGKILL broker (\d+) \(pid", text)]
     assert len(killed) == 2, text
@@ -45,8 +68,9 @@ def test_demo_runs_to_completion_narrates_and_cleans_up(demo_run):
         assert f"broker {broker_id} registered /brokers/ids/{broker_id}" in text, text
     assert re.search(r"controller epoch (\d+) -> (\d+)", text), text
     # the console's address, falling back to the other brokers' while its own is killed
-    assert re.search(r"watch it live in a browser: http://127\.0\.0\.1:\d+/\?also=127\.0\.0\.1:\d+,127\.0\.0\.1:\d+",
-                     text), text
+    assert re.search(
+        r"watch it live in a browser: http://127\.0\.0\.1:\d+/\?also=127\.0\.0\.1:\d+,127\.0\.0\.1:\d+", text
+    ), text
     assert "acknowledged but lost" in text and "unavailability" in text
     assert "cluster stopped and its directory removed" in text
     assert not data_dir.exists()
@@ -67,8 +91,12 @@ def test_demo_verdict_no_acknowledged_record_lost(demo_run):
 def test_ctrl_c_tears_the_cluster_down(tmp_path: Path):
     data_dir, out_path = tmp_path / "cluster", tmp_path / "demo.out"
     with open(out_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "broker", "demo", "failover", "--data-dir", str(data_dir)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "broker", "demo", "failover", "--data-dir", str(data_dir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 60
         while "consumer running" not in out_path.read_text() and time.monotonic() < deadline:

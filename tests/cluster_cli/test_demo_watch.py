@@ -3,8 +3,13 @@ says what Kafka's machinery did, and unrelated paths are ignored."""
 
 from __future__ import annotations
 
-from broker.cli.demo_watch import (describe_broker, describe_controller, describe_state, parse_broker_path,
-                                   parse_state_path)
+from broker.cli.demo_watch import (
+    describe_broker,
+    describe_controller,
+    describe_state,
+    parse_broker_path,
+    parse_state_path,
+)
 from broker.metadata.znodes import PartitionState
 
 
@@ -33,14 +38,18 @@ def test_new_leader_with_epoch_and_isr_shrink():
     before = PartitionState(1, 0, (1, 2, 3), 1)
     after = PartitionState(2, 1, (2, 3), 2)
     lines = describe_state("t", 0, before, after)
-    assert lines == ["t-0: controller (epoch 2) elected broker 2 leader, leader epoch 0 -> 1",
-                     "t-0: ISR shrank [1,2,3] -> [2,3]"]
+    assert lines == [
+        "t-0: controller (epoch 2) elected broker 2 leader, leader epoch 0 -> 1",
+        "t-0: ISR shrank [1,2,3] -> [2,3]",
+    ]
 
 
 def test_isr_growing_back_and_offline_partition():
     assert describe_state("t", 0, PartitionState(2, 1, (2, 3), 2), PartitionState(2, 1, (2, 3, 1), 2)) == [
-        "t-0: ISR grew [2,3] -> [2,3,1]"]
+        "t-0: ISR grew [2,3] -> [2,3,1]"
+    ]
     lines = describe_state("t", 0, PartitionState(3, 2, (3,), 2), PartitionState(-1, 3, (3,), 2))
     assert "offline" in lines[0]
     assert describe_state("t", 0, PartitionState(2, 1, (2,), 2), PartitionState(2, 2, (2,), 3)) == [
-        "t-0: leader epoch 1 -> 2 (broker 2 leads again)"]
+        "t-0: leader epoch 1 -> 2 (broker 2 leads again)"
+    ]

@@ -47,10 +47,17 @@ class Servers:
 
     def start(self, host: int, name: str, *args: str) -> None:
         with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.procs.append(subprocess.Popen(
-                self.lab.command(host, [sys.executable, "-m", "broker", *args]), stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO, start_new_session=True,
-                env={**os.environ, "PYTHONPATH": str(REPO)}))
+            self.procs.append(
+                subprocess.Popen(
+                    self.lab.command(host, [sys.executable, "-m", "broker", *args]),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=REPO,
+                    start_new_session=True,
+                    env={**os.environ, "PYTHONPATH": str(REPO)},
+                )
+            )
 
     def close(self) -> None:
         for proc in self.procs:
@@ -61,8 +68,15 @@ class Servers:
 
 
 def client(lab: netns.NetnsLab, host: int, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(lab.command(host, [sys.executable, "-m", "broker", *args]), capture_output=True,
-                          text=True, timeout=60, cwd=REPO, input=stdin, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        lab.command(host, [sys.executable, "-m", "broker", *args]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        input=stdin,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def test_three_machine_cluster(lab: netns.NetnsLab, tmp_path: Path):
@@ -72,11 +86,39 @@ def test_three_machine_cluster(lab: netns.NetnsLab, tmp_path: Path):
     coord = ",".join(f"{addr}:2181" for addr in a)
     try:
         for i, addr in enumerate(a, start=1):
-            servers.start(i, f"coord-{i}", "coord", "start", "--id", str(i), "--data-dir", str(tmp_path / f"c{i}"),
-                          "--host", addr, "--client-port", "2181", "--tick-ms", "1000", "--peers", peers)
+            servers.start(
+                i,
+                f"coord-{i}",
+                "coord",
+                "start",
+                "--id",
+                str(i),
+                "--data-dir",
+                str(tmp_path / f"c{i}"),
+                "--host",
+                addr,
+                "--client-port",
+                "2181",
+                "--tick-ms",
+                "1000",
+                "--peers",
+                peers,
+            )
         for i, addr in enumerate(a, start=1):
-            servers.start(i, f"broker-{i}", "broker", "start", "--id", str(i), "--data-dir", str(tmp_path / f"b{i}"),
-                          "--listen", f"{addr}:9092", "--coord", coord)
+            servers.start(
+                i,
+                f"broker-{i}",
+                "broker",
+                "start",
+                "--id",
+                str(i),
+                "--data-dir",
+                str(tmp_path / f"b{i}"),
+                "--listen",
+                f"{addr}:9092",
+                "--coord",
+                coord,
+            )
         # A client on machine 3 that knows only machine 1's broker.
         deadline, report = time.monotonic() + 60, None
         while time.monotonic() < deadline:
@@ -86,15 +128,28 @@ def test_three_machine_cluster(lab: netns.NetnsLab, tmp_path: Path):
                 if len(report["brokers"]) == 3 and report["controller_id"] > 0:
                     break
             time.sleep(0.5)
-        assert report is not None and len(report["brokers"]) == 3, \
-            "\n".join((tmp_path / f).read_text()[-1500:] for f in sorted(os.listdir(tmp_path)) if f.endswith(".log"))
-        assert {(b["id"], b["host"], b["port"]) for b in report["brokers"]} == \
-            {(i, addr, 9092) for i, addr in enumerate(a, start=1)}
+        assert report is not None and len(report["brokers"]) == 3, "\n".join(
+            (tmp_path / f).read_text()[-1500:] for f in sorted(os.listdir(tmp_path)) if f.endswith(".log")
+        )
+        assert {(b["id"], b["host"], b["port"]) for b in report["brokers"]} == {
+            (i, addr, 9092) for i, addr in enumerate(a, start=1)
+        }
         assert all(b["registered"] for b in report["brokers"]) and report["controller_epoch"] >= 1
 
         bootstrap = f"{a[1]}:9092"  # machine 2's broker, from machine 3
-        created = client(lab, 3, "topics", "create", "spread", "--partitions", "3", "--replication-factor", "3",
-                         "--bootstrap", bootstrap)
+        created = client(
+            lab,
+            3,
+            "topics",
+            "create",
+            "spread",
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "3",
+            "--bootstrap",
+            bootstrap,
+        )
         assert created.returncode == 0, created.stderr
         report = json.loads(client(lab, 3, "status", "--json", "--bootstrap", bootstrap, "--topic", "spread").stdout)
         assert [sorted(p["replicas"]) for p in report["partitions"]] == [[1, 2, 3]] * 3
@@ -104,12 +159,35 @@ def test_three_machine_cluster(lab: netns.NetnsLab, tmp_path: Path):
         assert created.returncode == 0, created.stderr
         report = json.loads(client(lab, 3, "status", "--json", "--bootstrap", bootstrap, "--topic", "single").stdout)
         partition = next(p for p in report["partitions"] if p["leader"] == report["controller_id"])
-        produced = client(lab, 2, "produce", "single", "--partition", str(partition["partition"]), "--acks", "1",
-                          "--bootstrap", f"{a[0]}:9092", stdin="across\nmachines\n")
+        produced = client(
+            lab,
+            2,
+            "produce",
+            "single",
+            "--partition",
+            str(partition["partition"]),
+            "--acks",
+            "1",
+            "--bootstrap",
+            f"{a[0]}:9092",
+            stdin="across\nmachines\n",
+        )
         assert produced.returncode == 0, produced.stderr
-        consumed = client(lab, 1, "consume", "single", "--partition", str(partition["partition"]),
-                          "--from-beginning", "--max-messages", "2", "--timeout-ms", "15000",
-                          "--bootstrap", f"{a[2]}:9092")
+        consumed = client(
+            lab,
+            1,
+            "consume",
+            "single",
+            "--partition",
+            str(partition["partition"]),
+            "--from-beginning",
+            "--max-messages",
+            "2",
+            "--timeout-ms",
+            "15000",
+            "--bootstrap",
+            f"{a[2]}:9092",
+        )
         assert consumed.stdout.split() == ["across", "machines"], consumed.stderr
     finally:
         servers.close()

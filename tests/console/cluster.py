@@ -25,8 +25,16 @@ def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 @contextmanager
 def local_cluster(data_dir: Path, session_timeout_ms: int = 3000) -> Iterator[ClusterState]:
     try:
-        up = cli("cluster", "up", "--nodes", "3", "--session-timeout-ms", str(session_timeout_ms),
-                 "--data-dir", str(data_dir))
+        up = cli(
+            "cluster",
+            "up",
+            "--nodes",
+            "3",
+            "--session-timeout-ms",
+            str(session_timeout_ms),
+            "--data-dir",
+            str(data_dir),
+        )
         assert up.returncode == 0, up.stderr
         state = load_state(data_dir)
         for b in state.brokers:
@@ -55,4 +63,3 @@ def scrape(metrics_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 def cluster_json(console_url: str) -> dict:
     return json.loads(get(console_url + "api/cluster"))
-

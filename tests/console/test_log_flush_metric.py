@@ -32,15 +32,36 @@ def _flushes(metrics_url: str) -> tuple[float, float]:
 
 def test_flush_count_follows_produce_requests(procs: ProcessGroup, tmp_path: Path):
     broker_port, coord_port, metrics_port = free_ports(3)
-    procs.start("node", "start", "--data-dir", str(tmp_path / "d"), "--broker-port", str(broker_port),
-                "--coord-port", str(coord_port), "--metrics-port", str(metrics_port))
+    procs.start(
+        "node",
+        "start",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--broker-port",
+        str(broker_port),
+        "--coord-port",
+        str(coord_port),
+        "--metrics-port",
+        str(metrics_port),
+    )
     wait_for_port(broker_port, timeout=30)
     wait_for_port(metrics_port, timeout=30)
     bootstrap, metrics = f"127.0.0.1:{broker_port}", f"http://127.0.0.1:{metrics_port}/metrics"
-    created = cli("topics", "create", TOPIC, "--partitions", "1", "--replication-factor", "1",
-                  "--config", "flush.messages=1", "--bootstrap", bootstrap)
+    created = cli(
+        "topics",
+        "create",
+        TOPIC,
+        "--partitions",
+        "1",
+        "--replication-factor",
+        "1",
+        "--config",
+        "flush.messages=1",
+        "--bootstrap",
+        bootstrap,
+    )
     assert created.returncode == 0, created.stderr
-    asyncio.run(_produce_one_by_one(bootstrap, 1))   # the partition is open and led
+    asyncio.run(_produce_one_by_one(bootstrap, 1))  # the partition is open and led
 
     for requests in (10, 30):
         count_before, sum_before = _flushes(metrics)

@@ -42,19 +42,33 @@ async def _commit(bootstrap: str, group: str, offset: int) -> None:
 
 def _lag(state, group: str) -> float:
     """The group's lag for TOPIC-0, summed over every broker's scrape (only its coordinator reports it)."""
-    return sum(_value(scrape(b.console_url + "metrics"), "kafka_consumergroup_lag", consumergroup=group,
-                      topic=TOPIC, partition="0") for b in state.brokers)
+    return sum(
+        _value(
+            scrape(b.console_url + "metrics"),
+            "kafka_consumergroup_lag",
+            consumergroup=group,
+            topic=TOPIC,
+            partition="0",
+        )
+        for b in state.brokers
+    )
 
 
 def test_messages_in_and_under_replicated_partitions(tmp_path: Path):
     with local_cluster(tmp_path / "cluster") as state:
         d = ("--data-dir", str(state.data_dir))
-        created = cli("topics", "create", TOPIC, "--partitions", "1", "--replication-factor", "3",
-                      "--bootstrap", state.bootstrap)
+        created = cli(
+            "topics", "create", TOPIC, "--partitions", "1", "--replication-factor", "3", "--bootstrap", state.bootstrap
+        )
         assert created.returncode == 0, created.stderr
         first = state.brokers[0].console_url
-        wait_until("a leader with a full ISR", lambda: any(
-            t["name"] == TOPIC and len(t["partitions"][0]["isr"]) == 3 for t in cluster_json(first)["topics"]), 20)
+        wait_until(
+            "a leader with a full ISR",
+            lambda: any(
+                t["name"] == TOPIC and len(t["partitions"][0]["isr"]) == 3 for t in cluster_json(first)["topics"]
+            ),
+            20,
+        )
         leader_id = next(t for t in cluster_json(first)["topics"] if t["name"] == TOPIC)["partitions"][0]["leader"]
         leader = state.broker(leader_id)
         metrics = leader.console_url + "metrics"
@@ -62,25 +76,34 @@ def test_messages_in_and_under_replicated_partitions(tmp_path: Path):
         before = scrape(metrics)
         asyncio.run(_produce(state.bootstrap, 1000))
         after = scrape(metrics)
-        grown = (_value(after, "kafka_server_brokertopicmetrics_messagesin_total", topic=TOPIC)
-                 - _value(before, "kafka_server_brokertopicmetrics_messagesin_total", topic=TOPIC))
+        grown = _value(after, "kafka_server_brokertopicmetrics_messagesin_total", topic=TOPIC) - _value(
+            before, "kafka_server_brokertopicmetrics_messagesin_total", topic=TOPIC
+        )
         assert grown == 1000
-        assert _value(after, "kafka_server_brokertopicmetrics_bytesin_total", topic=TOPIC) > \
-            _value(before, "kafka_server_brokertopicmetrics_bytesin_total", topic=TOPIC)
-        assert _value(after, "kafka_network_requestmetrics_totaltimems_count", request="Produce") > \
-            _value(before, "kafka_network_requestmetrics_totaltimems_count", request="Produce")
+        assert _value(after, "kafka_server_brokertopicmetrics_bytesin_total", topic=TOPIC) > _value(
+            before, "kafka_server_brokertopicmetrics_bytesin_total", topic=TOPIC
+        )
+        assert _value(after, "kafka_network_requestmetrics_totaltimems_count", request="Produce") > _value(
+            before, "kafka_network_requestmetrics_totaltimems_count", request="Produce"
+        )
         assert _value(after, "kafka_log_log_logendoffset", topic=TOPIC, partition="0") >= 1000
         assert _value(after, "kafka_server_replicamanager_underreplicatedpartitions") == 0
 
         follower = next(b for b in state.brokers if b.id != leader_id)
         assert cli("cluster", "kill", str(follower.id), *d).returncode == 0
         killed = time.monotonic()
-        wait_until("under-replicated partitions = 1", lambda: _value(
-            scrape(metrics), "kafka_server_replicamanager_underreplicatedpartitions") == 1, 30)
+        wait_until(
+            "under-replicated partitions = 1",
+            lambda: _value(scrape(metrics), "kafka_server_replicamanager_underreplicatedpartitions") == 1,
+            30,
+        )
         started = cli("cluster", "start", str(follower.id), *d)
         assert started.returncode == 0, started.stderr
-        wait_until("under-replicated partitions back to 0", lambda: _value(
-            scrape(metrics), "kafka_server_replicamanager_underreplicatedpartitions") == 0, 40)
+        wait_until(
+            "under-replicated partitions back to 0",
+            lambda: _value(scrape(metrics), "kafka_server_replicamanager_underreplicatedpartitions") == 0,
+            40,
+        )
         print(f"under-replicated after {time.monotonic() - killed:.1f} s")
 
         # After the ISR checks: the commit creates __consumer_offsets, whose partitions count too.

@@ -25,8 +25,18 @@ def _printed_console(procs: ProcessGroup, name: str, timeout: float = 30.0) -> s
 
 def test_start_prints_and_serves_metrics_and_console(procs: ProcessGroup, tmp_path: Path):
     broker_port, coord_port, metrics_port = free_ports(3)
-    procs.start("node", "start", "--data-dir", str(tmp_path / "d"), "--broker-port", str(broker_port),
-                "--coord-port", str(coord_port), "--metrics-port", str(metrics_port))
+    procs.start(
+        "node",
+        "start",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--broker-port",
+        str(broker_port),
+        "--coord-port",
+        str(coord_port),
+        "--metrics-port",
+        str(metrics_port),
+    )
     wait_for_port(broker_port, timeout=30)
     url = _printed_console(procs, "node")
     assert url == f"http://127.0.0.1:{metrics_port}/"
@@ -35,7 +45,7 @@ def test_start_prints_and_serves_metrics_and_console(procs: ProcessGroup, tmp_pa
     assert "kafka_server_replicamanager_underreplicatedpartitions 0.0" in metrics
     page = get(url).decode()
     assert "<title>pybroker console</title>" in page and "/static/console.js" in page
-    assert "function poll()" in get(url + "static/console.js").decode()   # shipped in the package
+    assert "function poll()" in get(url + "static/console.js").decode()  # shipped in the package
 
 
 def test_taken_metrics_port_is_named(procs: ProcessGroup, tmp_path: Path):
@@ -44,7 +54,17 @@ def test_taken_metrics_port_is_named(procs: ProcessGroup, tmp_path: Path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = procs.start("node", "start", "--data-dir", str(tmp_path / "d"), "--broker-port", str(broker_port),
-                           "--coord-port", str(coord_port), "--metrics-port", str(port))
+        proc = procs.start(
+            "node",
+            "start",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--broker-port",
+            str(broker_port),
+            "--coord-port",
+            str(coord_port),
+            "--metrics-port",
+            str(port),
+        )
         assert proc.wait(timeout=30) == 1
     assert f"metrics port {port} on 127.0.0.1 is already in use" in procs.log_text("node")

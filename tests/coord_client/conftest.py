@@ -30,8 +30,17 @@ class CoordProcess:
         base.mkdir(parents=True, exist_ok=True)
         self.procs = ProcessGroup(base)
         self.port = free_port()
-        self.args = ("start", "--id", "1", "--data-dir", str(base / "data"),
-                     "--client-port", str(self.port), "--tick-ms", "2000")
+        self.args = (
+            "start",
+            "--id",
+            "1",
+            "--data-dir",
+            str(base / "data"),
+            "--client-port",
+            str(self.port),
+            "--tick-ms",
+            "2000",
+        )
 
     @property
     def hosts(self) -> str:
@@ -68,7 +77,7 @@ def _server(kind: str, base: Path) -> ZooKeeperProcess | CoordProcess:
 @contextmanager
 def _running(kind: str, base: Path) -> Iterator[ZooKeeperProcess | CoordProcess]:
     server = _server(kind, base)
-    server.kind = kind  # type: ignore[union-attr]
+    server.kind = kind
     try:
         server.start()
         yield server
@@ -77,14 +86,14 @@ def _running(kind: str, base: Path) -> Iterator[ZooKeeperProcess | CoordProcess]
 
 
 @pytest.fixture(scope="module", params=SERVERS)
-def zk_server(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperProcess | CoordProcess]:
+def zk_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZooKeeperProcess | CoordProcess]:
     with _running(request.param, tmp_path_factory.mktemp(request.param)) as server:
         yield server
 
 
 @pytest.fixture(params=SERVERS)
-def fresh_server(request: pytest.FixtureRequest,
-                 tmp_path: Path) -> Iterator[ZooKeeperProcess | CoordProcess]:
+def fresh_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ZooKeeperProcess | CoordProcess]:
     with _running(request.param, tmp_path / request.param) as server:
         yield server

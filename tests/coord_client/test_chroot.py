@@ -37,7 +37,7 @@ async def test_paths_go_out_under_the_chroot_and_come_back_without_it(zk_server,
         assert await c.create("/a", b"x") == "/a"
         assert await c.create("/deep/er", makepath=True) == "/deep/er"
         queued = await c.create("/q-", sequence=True)
-        assert queued == "/q-0000000002"     # the parent's third child, numbered as the server numbers it
+        assert queued == "/q-0000000002"  # the parent's third child, numbered as the server numbers it
         assert (await plain.get("/app1/a"))[0] == b"x"
         assert sorted(await c.get_children("/")) == ["a", "deep", "q-0000000002"]
         assert await c.sync("/a") == "/a"
@@ -58,8 +58,10 @@ async def test_watch_events_carry_the_clients_paths(zk_server, plain: CoordClien
     children: list[WatchedEvent] = []
     tree: list[WatchedEvent] = []
     # (Two sessions: on one connection ZooKeeper lets a recursive watch of a path replace a child watch of it.)
-    async with CoordClient(zk_server.hosts + "/app2", session_timeout=10) as c, \
-            CoordClient(zk_server.hosts + "/app2", session_timeout=10) as c2:
+    async with (
+        CoordClient(zk_server.hosts + "/app2", session_timeout=10) as c,
+        CoordClient(zk_server.hosts + "/app2", session_timeout=10) as c2,
+    ):
         await c.exists("/w", watch=exists.append)
         await c2.get_children("/", watch=children.append)
         await c.add_watch("/", tree.append, recursive=True)

@@ -9,9 +9,16 @@ from collections.abc import AsyncIterator
 import pytest
 
 from coord.client import CoordClient, WatchedEvent
-from coord.protocol.errors import (BadVersionError, NoChildrenForEphemeralsError, NodeExistsError,
-                                   NoNodeError, NotEmptyError, NoWatcherError,
-                                   RolledBackError, RuntimeInconsistencyError)
+from coord.protocol.errors import (
+    BadVersionError,
+    NoChildrenForEphemeralsError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    NoWatcherError,
+    RolledBackError,
+    RuntimeInconsistencyError,
+)
 from coord.protocol.opcodes import EventType as E
 from tests.support.waiting import wait_until_async
 
@@ -80,20 +87,23 @@ async def test_sequential_names_count_every_create(client: CoordClient) -> None:
     names.append(await client.create("/seq/job-", sequence=True, ephemeral=True))
     await client.delete(names[0])
     names.append(await client.create("/seq/", sequence=True))
-    assert names == ["/seq/job-0000000000", "/seq/job-0000000001", "/seq/job-0000000003",
-                     "/seq/0000000004"]
-    assert sorted(await client.get_children("/seq")) == ["0000000004", "job-0000000001",
-                                                         "job-0000000003", "plain"]
+    assert names == ["/seq/job-0000000000", "/seq/job-0000000001", "/seq/job-0000000003", "/seq/0000000004"]
+    assert sorted(await client.get_children("/seq")) == ["0000000004", "job-0000000001", "job-0000000003", "plain"]
     await client.delete("/seq", recursive=True)
 
 
 async def test_multi_is_all_or_nothing(client: CoordClient) -> None:
     await client.create("/multi", b"0")
-    ok = await (client.transaction().create("/multi/a", b"a").set_data("/multi", b"1", version=0)
-                .check("/multi", 1).delete("/multi/a").commit())
+    ok = await (
+        client.transaction()
+        .create("/multi/a", b"a")
+        .set_data("/multi", b"1", version=0)
+        .check("/multi", 1)
+        .delete("/multi/a")
+        .commit()
+    )
     assert ok[0] == "/multi/a" and ok[1].version == 1 and ok[2:] == [True, True]
-    failed = await (client.transaction().create("/multi/b").check("/multi", 7)
-                    .set_data("/multi", b"2").commit())
+    failed = await client.transaction().create("/multi/b").check("/multi", 7).set_data("/multi", b"2").commit()
     assert [type(r) for r in failed] == [RolledBackError, BadVersionError, RuntimeInconsistencyError]
     assert failed[1].path == "/multi"
     assert await client.exists("/multi/b") is None
@@ -111,18 +121,22 @@ async def test_one_shot_watches_fire_once_with_exact_events(client: CoordClient)
     await client.get("/w", watch=log.append)
     await client.get_children("/w", watch=log.append)
     await client.set("/w", b"1")
-    await client.set("/w", b"2")                      # no watch left: no event
+    await client.set("/w", b"2")  # no watch left: no event
     await client.create("/w/kid")
     await client.get("/w", watch=log.append)
-    await client.exists("/w", watch=log.append)       # same callback, same path: one event
+    await client.exists("/w", watch=log.append)  # same callback, same path: one event
     await client.get_children("/w", watch=log.append)
     await client.delete("/w/kid")
     await client.delete("/w")
     await client.sync("/")
     await wait_until_async("five watch events", lambda: len(log) >= 5)
-    assert events(log) == [(E.NODE_CREATED, "/w"), (E.NODE_DATA_CHANGED, "/w"),
-                           (E.NODE_CHILDREN_CHANGED, "/w"), (E.NODE_CHILDREN_CHANGED, "/w"),
-                           (E.NODE_DELETED, "/w")]
+    assert events(log) == [
+        (E.NODE_CREATED, "/w"),
+        (E.NODE_DATA_CHANGED, "/w"),
+        (E.NODE_CHILDREN_CHANGED, "/w"),
+        (E.NODE_CHILDREN_CHANGED, "/w"),
+        (E.NODE_DELETED, "/w"),
+    ]
     assert all(e.state == 3 for e in log)
 
 
@@ -142,10 +156,17 @@ async def test_persistent_and_recursive_watches(client: CoordClient, zk_server) 
         await client.sync("/")
         await other.sync("/")
         await wait_until_async("the deep and flat watches firing", lambda: len(deep) >= 4 and len(flat) >= 3)
-        assert events(flat) == [(E.NODE_CHILDREN_CHANGED, "/pw"), (E.NODE_DATA_CHANGED, "/pw"),
-                                (E.NODE_CHILDREN_CHANGED, "/pw")]
-        assert events(deep) == [(E.NODE_CREATED, "/pw/a"), (E.NODE_DATA_CHANGED, "/pw/a"),
-                                (E.NODE_DATA_CHANGED, "/pw"), (E.NODE_DELETED, "/pw/a")]
+        assert events(flat) == [
+            (E.NODE_CHILDREN_CHANGED, "/pw"),
+            (E.NODE_DATA_CHANGED, "/pw"),
+            (E.NODE_CHILDREN_CHANGED, "/pw"),
+        ]
+        assert events(deep) == [
+            (E.NODE_CREATED, "/pw/a"),
+            (E.NODE_DATA_CHANGED, "/pw/a"),
+            (E.NODE_DATA_CHANGED, "/pw"),
+            (E.NODE_DELETED, "/pw/a"),
+        ]
         await client.remove_watches("/pw")
         await other.remove_watches("/pw")
         await client.set("/pw", b"z")

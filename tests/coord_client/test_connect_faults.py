@@ -38,12 +38,12 @@ async def test_reset_during_handshake_leaves_no_unretrieved_exception(monkeypatc
     loop.set_exception_handler(lambda _loop, context: complaints.append(context))
     try:
         with FaultProxy(free_port()) as proxy:
-            proxy.cut()   # accepts each connection, then resets it: mid-handshake
+            proxy.cut()  # accepts each connection, then resets it: mid-handshake
             client = CoordClient(f"127.0.0.1:{proxy.listen_port}", session_timeout=1.0)
             with pytest.raises(ConnectionLossError, match="could not connect"):
                 await client.start()
         assert writers, "the client never reached the proxy"
-        await asyncio.sleep(0.05)   # let the transports' close callbacks run
+        await asyncio.sleep(0.05)  # let the transports' close callbacks run
         unretrieved = [w for w in writers if w._protocol._closed._log_traceback]
         assert unretrieved == []
         del writers[:], unretrieved

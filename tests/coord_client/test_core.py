@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from coord.client.core import (WATCH_CHILD, WATCH_EXISTS, ClientCore, Notify, ProtocolError,
-                               Reply)
+from coord.client.core import WATCH_CHILD, WATCH_EXISTS, ClientCore, Notify, ProtocolError, Reply
 from coord.client.watches import WatchedEvent, WatchRegistry
 from coord.protocol import records as R
 from coord.protocol.errors import ErrorCode
@@ -32,7 +31,7 @@ def test_replies_match_xids_in_order_and_track_last_zxid() -> None:
     stat = R.Stat(*range(11))
     out = core.receive(reply(1, 0x10, 0, R.GetDataResponse(b"v", stat)))
     assert out == Reply("t1", OpCode.getData, 0, R.GetDataResponse(b"v", stat), "/a")
-    assert core.receive(reply(-2, 0x11)) is None          # ping reply
+    assert core.receive(reply(-2, 0x11)) is None  # ping reply
     assert core.receive(reply(2, 0x5, ErrorCode.NONODE)).err == ErrorCode.NONODE
     assert core.last_zxid == 0x11
 
@@ -51,8 +50,8 @@ def test_watch_registered_only_when_the_server_set_it() -> None:
     calls: list = []
     core.request(OpCode.exists, R.ExistsRequest("/x", True), "t", "/x", (WATCH_EXISTS, calls.append))
     core.request(OpCode.getChildren, R.GetChildrenRequest("/y", True), "t", "/y", (WATCH_CHILD, calls.append))
-    core.receive(reply(1, 1, ErrorCode.NONODE))            # exists on a missing node: still watched
-    core.receive(reply(2, 1, ErrorCode.NONODE))            # getChildren failed: no watch
+    core.receive(reply(1, 1, ErrorCode.NONODE))  # exists on a missing node: still watched
+    core.receive(reply(2, 1, ErrorCode.NONODE))  # getChildren failed: no watch
     assert core.watches.set_watches_lists() == ([], ["/x"], [], [], [])
     frame = core.set_watches_frame("sw")
     r = JuteReader(frame[4:])
@@ -64,7 +63,7 @@ def test_watch_registered_only_when_the_server_set_it() -> None:
     out = core.receive(w.getvalue())
     assert isinstance(out, Notify) and out.callbacks == [calls.append]
     assert out.event == WatchedEvent(E.NODE_CREATED, KeeperState.SYNC_CONNECTED, "/x")
-    assert core.set_watches_frame("sw") is None            # one-shot: nothing left
+    assert core.set_watches_frame("sw") is None  # one-shot: nothing left
 
 
 def test_registry_fan_out_rules() -> None:

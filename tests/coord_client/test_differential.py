@@ -30,9 +30,16 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
 
 def shape(value: Any) -> Any:
     if isinstance(value, R.Stat):
-        return (value.version, value.cversion, value.aversion, value.dataLength,
-                value.numChildren, value.ephemeralOwner != 0, value.czxid == value.mzxid,
-                value.pzxid >= value.czxid)
+        return (
+            value.version,
+            value.cversion,
+            value.aversion,
+            value.dataLength,
+            value.numChildren,
+            value.ephemeralOwner != 0,
+            value.czxid == value.mzxid,
+            value.pzxid >= value.czxid,
+        )
     if isinstance(value, CoordError):
         return type(value).__name__
     if isinstance(value, (list, tuple)):
@@ -45,8 +52,12 @@ async def one_op(c: CoordClient, rnd: random.Random) -> Any:
     kind = rnd.choice(["create", "create", "delete", "set", "get", "exists", "children", "multi"])
     version = rnd.choice([-1, -1, 0, 1, 2])
     if kind == "create":
-        return await c.create(path, rnd.choice([b"", b"v", None]), ephemeral=rnd.random() < 0.3,
-                              sequence=path.endswith("-") or (path != "/d" and rnd.random() < 0.2))
+        return await c.create(
+            path,
+            rnd.choice([b"", b"v", None]),
+            ephemeral=rnd.random() < 0.3,
+            sequence=path.endswith("-") or (path != "/d" and rnd.random() < 0.2),
+        )
     if kind == "delete":
         return await c.delete(path, version=version)
     if kind == "set":
@@ -61,8 +72,14 @@ async def one_op(c: CoordClient, rnd: random.Random) -> Any:
     t = c.transaction()
     for _ in range(rnd.randint(1, 3)):
         p = rnd.choice(NAMES)
-        rnd.choice([lambda: t.create(p, b"m"), lambda: t.delete(p, version),
-                    lambda: t.set_data(p, b"n", version), lambda: t.check(p, version)])()
+        rnd.choice(
+            [
+                lambda p=p: t.create(p, b"m"),
+                lambda p=p: t.delete(p, version),
+                lambda p=p: t.set_data(p, b"n", version),
+                lambda p=p: t.check(p, version),
+            ]
+        )()
     return await t.commit()
 
 
@@ -80,8 +97,8 @@ async def run_workload(hosts: str, seed: int) -> tuple[list[Any], list[Any]]:
             except CoordError as e:
                 out.append(shape(e))
         await observer.sync("/")
-        out.append(len(events))           # the tail (recursive delete) comes in child order,
-        await c.delete("/d", recursive=True)   # which is a hash order on ZooKeeper
+        out.append(len(events))  # the tail (recursive delete) comes in child order,
+        await c.delete("/d", recursive=True)  # which is a hash order on ZooKeeper
         await observer.sync("/")
         await wait_until_async("the delete event on /d", lambda: events[-1:] == [(2, "/d")], 5)
     return out, events
@@ -93,7 +110,7 @@ async def test_same_results_as_real_zookeeper(both: tuple[str, str], seed: int) 
     zk_hosts, our_hosts = both
     theirs, their_events = await run_workload(zk_hosts, seed)
     ours, our_events = await run_workload(our_hosts, seed)
-    for i, (mine, real) in enumerate(zip(ours, theirs)):
+    for i, (mine, real) in enumerate(zip(ours, theirs, strict=True)):
         assert mine == real, f"seed {seed}, op {i}: ours {mine} vs ZooKeeper {real}"
     n = ours[-1]
     assert n > 10 and our_events[:n] == their_events[:n]

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 import pytest
 
 from coord.client import CoordClient
-from coord.recipes import Election, LeadershipLost, Lock
+from coord.recipes import Election, LeadershipLostError, Lock
 from tests.support.faultproxy import FaultProxy
 from tests.support.waiting import wait_until_async
 
@@ -41,16 +41,16 @@ async def test_one_leader_at_a_time_and_the_next_takes_over(zk_server) -> None:
         runs = []
         for i, e in enumerate(elections):
             runs.append(asyncio.ensure_future(e.run(lead, f"c{i}")))
-            for _ in range(250):                        # queue in a known order
+            for _ in range(250):  # queue in a known order
                 if len(await e.contenders()) == i + 1:
                     break
                 await asyncio.sleep(0.02)
         assert await elections[2].contenders() == ["c0", "c1", "c2"] and history == ["c0"]
-        resign["c0"].set()                              # leader resigns
+        resign["c0"].set()  # leader resigns
         assert await runs[0] == "c0"
         await wait_until_async("c1 elected after c0", lambda: history == ["c0", "c1"], 5)
-        await cs[1].stop()                              # leader's session closes
-        with pytest.raises(LeadershipLost):
+        await cs[1].stop()  # leader's session closes
+        with pytest.raises(LeadershipLostError):
             await runs[1]
         await wait_until_async("c2 elected after c1", lambda: history == ["c0", "c1", "c2"], 5)
         resign["c2"].set()
@@ -78,14 +78,18 @@ async def test_lock_mutual_exclusion_without_herd(zk_server) -> None:
         assert await holder.acquire(timeout=5)
         waiters = [Lock(c, "/locks/herd", f"w{i}") for i, c in enumerate(cs[1:])]
         pending = [asyncio.ensure_future(w.acquire()) for w in waiters]
-        await wait_until_async("every waiter watching its predecessor", lambda: all(c.core.watches.data or c.core.watches.exist for c in cs[1:]), 5)
+        await wait_until_async(
+            "every waiter watching its predecessor",
+            lambda: all(c.core.watches.data or c.core.watches.exist for c in cs[1:]),
+            5,
+        )
         watched = [set(c.core.watches.data) | set(c.core.watches.exist) for c in cs[1:]]
-        assert all(len(w) == 1 for w in watched)         # each waiter watches one node...
-        assert len(set().union(*watched)) == 3           # ...its own predecessor
+        assert all(len(w) == 1 for w in watched)  # each waiter watches one node...
+        assert len(set().union(*watched)) == 3  # ...its own predecessor
         queue = await waiters[0].contenders()
         assert queue[0] == "holder" and sorted(queue[1:]) == ["w0", "w1", "w2"]
         await holder.release()
-        for name in queue[1:]:                           # the lock passes down the queue
+        for name in queue[1:]:  # the lock passes down the queue
             i = int(name[1:])
             assert await asyncio.wait_for(pending[i], 5) and waiters[i].is_held
             assert sum(w.is_held for w in waiters) == 1
@@ -123,7 +127,7 @@ async def test_suspended_session_ends_leadership_and_lock(zk_server) -> None:
             proxy.cut()
             await asyncio.wait_for(lock.lost.wait(), 5)
             assert not lock.is_held
-            with pytest.raises(LeadershipLost):
+            with pytest.raises(LeadershipLostError):
                 await asyncio.wait_for(run, 5)
             proxy.heal()
             await c.wait_connected(10)

@@ -14,8 +14,8 @@ import pytest
 
 from coord.client import ConnState, CoordClient
 from coord.protocol.errors import ConnectionLossError
-from tests.support.waiting import wait_until_async
 from tests.support.faultproxy import FaultProxy
+from tests.support.waiting import wait_until_async
 
 SECONDS = float(os.environ.get("COORD_SOAK_SECONDS", "30"))
 

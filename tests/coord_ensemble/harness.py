@@ -27,14 +27,22 @@ from tests.support.waiting import wait_until
 
 T = TypeVar("T")
 
-TICK_MS = 250          # short ticks keep failover fast; limits stay ZooKeeper-like
-INIT_LIMIT = 20        # 5 s to join a leader (a loaded machine starts processes slowly)
-SYNC_LIMIT = 8         # 2 s of silence before a member gives up on the leader
+TICK_MS = 250  # short ticks keep failover fast; limits stay ZooKeeper-like
+INIT_LIMIT = 20  # 5 s to join a leader (a loaded machine starts processes slowly)
+SYNC_LIMIT = 8  # 2 s of silence before a member gives up on the leader
 
 
 class Ensemble:
-    def __init__(self, procs: ProcessGroup, root: Path, size: int, *, proxied: bool = False,
-                 tick_ms: int = TICK_MS, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        procs: ProcessGroup,
+        root: Path,
+        size: int,
+        *,
+        proxied: bool = False,
+        tick_ms: int = TICK_MS,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.procs = procs
         self.root = root
         self.sids = list(range(1, size + 1))
@@ -43,7 +51,7 @@ class Ensemble:
         self.quorum_port = {sid: ports[size + sid - 1] for sid in self.sids}
         self.election_port = {sid: ports[2 * size + sid - 1] for sid in self.sids}
         self.tick_ms = tick_ms
-        self.extra = extra          # more `coord start` flags, e.g. ("--snap-count", "50")
+        self.extra = extra  # more `coord start` flags, e.g. ("--snap-count", "50")
         self.proxies: dict[tuple[int, int], FaultProxy] = {}
         if proxied:
             for i in self.sids:
@@ -69,12 +77,27 @@ class Ensemble:
 
     def start(self, *sids: int) -> None:
         for sid in sids or self.sids:
-            self.procs.start_coord(self.name(sid), "start", "--id", str(sid),
-                                   "--data-dir", str(self.root / f"data{sid}"),
-                                   "--client-port", str(self.client_port[sid]),
-                                   "--peers", self.peers_for(sid), "--tick-ms", str(self.tick_ms),
-                                   "--init-limit", str(INIT_LIMIT), "--sync-limit", str(SYNC_LIMIT),
-                                   "--config", str(self._config()), *self.extra)
+            self.procs.start_coord(
+                self.name(sid),
+                "start",
+                "--id",
+                str(sid),
+                "--data-dir",
+                str(self.root / f"data{sid}"),
+                "--client-port",
+                str(self.client_port[sid]),
+                "--peers",
+                self.peers_for(sid),
+                "--tick-ms",
+                str(self.tick_ms),
+                "--init-limit",
+                str(INIT_LIMIT),
+                "--sync-limit",
+                str(SYNC_LIMIT),
+                "--config",
+                str(self._config()),
+                *self.extra,
+            )
 
     def _config(self) -> Path:
         """The members' TOML: `mntr` and `cons` (which these tests read) allowed beside srvr."""
@@ -162,8 +185,7 @@ class Ensemble:
         def settled() -> int | None:
             modes = self.modes(group)
             leaders = [s for s, m in modes.items() if m == "leader"]
-            if len(leaders) == 1 and all(m == "follower" for s, m in modes.items()
-                                         if s != leaders[0]):
+            if len(leaders) == 1 and all(m == "follower" for s, m in modes.items() if s != leaders[0]):
                 return leaders[0]
             return None
 
@@ -191,11 +213,12 @@ class Ensemble:
             if trees[sid] != first:
                 only_a = sorted(set(first) - set(trees[sid]))[:5]
                 only_b = sorted(set(trees[sid]) - set(first))[:5]
-                differ = sorted(p for p in set(first) & set(trees[sid])
-                                if first[p] != trees[sid][p])[:5]
-                raise AssertionError(f"member {group[0]} and {sid} differ: only in "
-                                     f"{group[0]}: {only_a}, only in {sid}: {only_b}, "
-                                     f"different: {differ}")
+                differ = sorted(p for p in set(first) & set(trees[sid]) if first[p] != trees[sid][p])[:5]
+                raise AssertionError(
+                    f"member {group[0]} and {sid} differ: only in "
+                    f"{group[0]}: {only_a}, only in {sid}: {only_b}, "
+                    f"different: {differ}"
+                )
         return first
 
 
@@ -240,8 +263,9 @@ class WriteLoad:
         self.acked: list[str] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i, sid), daemon=True)
-                         for i, sid in enumerate(self.prefer)]
+        self._threads = [
+            threading.Thread(target=self._run, args=(i, sid), daemon=True) for i, sid in enumerate(self.prefer)
+        ]
         self._lock = threading.Lock()
 
     def __enter__(self) -> WriteLoad:
@@ -270,8 +294,12 @@ class WriteLoad:
         from kazoo.exceptions import NodeExistsError
 
         order = [sid] + [s for s in self.ensemble.sids if s != sid]
-        zk = KazooClient(hosts=self.ensemble.hosts(order), timeout=6.0, randomize_hosts=False,
-                         connection_retry={"max_tries": -1, "max_delay": 0.5})
+        zk = KazooClient(
+            hosts=self.ensemble.hosts(order),
+            timeout=6.0,
+            randomize_hosts=False,
+            connection_retry={"max_tries": -1, "max_delay": 0.5},
+        )
         zk.start(timeout=30)
         try:
             zk.ensure_path("/load")

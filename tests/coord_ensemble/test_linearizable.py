@@ -28,22 +28,23 @@ KEYS = ["/lin/a", "/lin/b", "/lin/c"]
 CLIENTS = 6
 CALL_TIMEOUT = 8.0
 SERVED_BETWEEN_FAULTS = 60  # operations completed before each fault and after the last: 4 x 60 > 200 judged
-SESSION_TIMEOUT = 5.0      # the most tick 250 ms allows; every fault heals well within it
+SESSION_TIMEOUT = 5.0  # the most tick 250 ms allows; every fault heals well within it
 
 
-async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event,
-                  seed: int, expired: list[int]) -> None:
+async def _client(
+    index: int, hosts: str, history: list[Op], stop: asyncio.Event, seed: int, expired: list[int]
+) -> None:
     rng = random.Random(seed * 1000 + index)
     client = CoordClient(hosts, session_timeout=SESSION_TIMEOUT)
     await client.start(timeout=30)
-    seen: dict[str, int] = {k: 0 for k in KEYS}
+    seen: dict[str, int] = dict.fromkeys(KEYS, 0)
     n = 0
     try:
         while not stop.is_set():
             # A call made while disconnected fails before anything is sent: it certainly
             # did not happen, and would only widen the checker's search as "unknown".
             if client.state == ConnState.LOST:
-                expired.append(index)   # the ensemble lost a live session: a bug
+                expired.append(index)  # the ensemble lost a live session: a bug
                 return
             if not client.connected:
                 await client.wait_connected(0.5)
@@ -78,11 +79,11 @@ async def _client(index: int, hosts: str, history: list[Op], stop: asyncio.Event
                         op.result = ("bad_version",)
                 op.ret = time.monotonic()
             except SessionExpiredError:
-                expired.append(index)   # the ensemble lost a live session: a bug
+                expired.append(index)  # the ensemble lost a live session: a bug
                 return
-            except (CoordError, asyncio.TimeoutError):
-                op.ret = None           # outcome unknown: it may or may not have happened
-                await asyncio.sleep(0.05)   # back off before the next operation, not a wait
+            except (TimeoutError, CoordError):
+                op.ret = None  # outcome unknown: it may or may not have happened
+                await asyncio.sleep(0.05)  # back off before the next operation, not a wait
             history.append(op)
     finally:
         await client.stop()
@@ -96,8 +97,7 @@ async def _faults(ens: Ensemble, history: list[Op], rng: random.Random | None = 
 
     async def served(count: int = SERVED_BETWEEN_FAULTS) -> None:
         target = _completed(history) + count
-        await wait_until_async(f"{count} more completed operations",
-                               lambda: _completed(history) >= target, 60)
+        await wait_until_async(f"{count} more completed operations", lambda: _completed(history) >= target, 60)
 
     async def victim() -> int:
         leader = await run(ens.wait_leader)
@@ -131,9 +131,10 @@ async def _linearizable_run(ens: Ensemble, rounds: int, rng: random.Random | Non
     stop = asyncio.Event()
     seed = random.randrange(1 << 30) if rng is None else rng.randrange(1 << 30)
     expired: list[int] = []
-    clients = [asyncio.create_task(_client(i, ens.hosts(ens.sids[i % 3:] + ens.sids[:i % 3]),
-                                           history, stop, seed, expired))
-               for i in range(CLIENTS)]
+    clients = [
+        asyncio.create_task(_client(i, ens.hosts(ens.sids[i % 3 :] + ens.sids[: i % 3]), history, stop, seed, expired))
+        for i in range(CLIENTS)
+    ]
     try:
         for _ in range(rounds):
             await _faults(ens, history, rng)
@@ -145,7 +146,7 @@ async def _linearizable_run(ens: Ensemble, rounds: int, rng: random.Random | Non
     done = [op for op in history if op.ret is not None]
     assert len(done) > 200, f"too little completed to judge ({len(done)} of {len(history)})"
     assert any(op.kind == "cas" and op.result[0] == "ok" for op in done)
-    verdict = check(history, {k: (b"0", 0) for k in KEYS})
+    verdict = check(history, dict.fromkeys(KEYS, (b"0", 0)))
     assert verdict, f"seed {seed}: {verdict.explanation}"
     per_client = check_sequential_per_client(history)
     assert per_client, f"seed {seed}: {per_client.explanation}"

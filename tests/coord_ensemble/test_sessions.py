@@ -15,7 +15,7 @@ from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
-SESSION_TIMEOUT = 5.0      # the most tick 250 ms allows (20 ticks): room for an election
+SESSION_TIMEOUT = 5.0  # the most tick 250 ms allows (20 ticks): room for an election
 
 
 async def _client_on(ens: Ensemble, target: int) -> CoordClient:
@@ -50,8 +50,7 @@ async def test_sessions_move_to_another_member_with_their_ephemerals(ensemble, v
         ens.kill(target)
         await asyncio.to_thread(ens.wait_leader, [s for s in ens.sids if s != target])
         # both come back on a survivor, with the session they had
-        await asyncio.to_thread(wait_until, "kazoo reconnected",
-                                lambda: zk.connected and zk.client_id[0] == zk_session)
+        await asyncio.to_thread(wait_until, "kazoo reconnected", lambda: zk.connected and zk.client_id[0] == zk_session)
         assert await ours.wait_connected(30)
         assert ours.session_id == our_session
         # and both can use it: their ephemerals are there, seen from a third session
@@ -91,16 +90,17 @@ def test_a_leader_paused_past_the_session_timeout_does_not_refuse_live_sessions(
         zk.create("/eph", b"1", ephemeral=True)
         ens.pause(old)
         new = ens.wait_leader([first, second])
-        time.sleep(SESSION_TIMEOUT + 1)    # the subject: the old leader stays paused past the timeout
+        time.sleep(SESSION_TIMEOUT + 1)  # the subject: the old leader stays paused past the timeout
         ens.resume(old)
         wait_until(f"member {old} follows", lambda: ens.mode(old) == "follower")
         # the session's member dies: its only other choice is the old leader
         ens.kill(first)
         if new == first:
             ens.wait_leader([old, second])
-        wait_until("kazoo back on the old leader",
-                   lambda: zk.connected and zk.client_id[0] == session and
-                   zk.create_async("/moved", b"1").get(timeout=5))
+        wait_until(
+            "kazoo back on the old leader",
+            lambda: zk.connected and zk.client_id[0] == session and zk.create_async("/moved", b"1").get(timeout=5),
+        )
         assert "LOST" not in states
         assert zk.exists("/eph").ephemeralOwner == session
     finally:

@@ -23,7 +23,7 @@ class Observed:
 
 @pytest.fixture
 def observed(procs: ProcessGroup, tmp_path: Path) -> Iterator[Observed]:
-    config = tmp_path / "coord.toml"   # every four-letter word, to compare them with the AdminServer
+    config = tmp_path / "coord.toml"  # every four-letter word, to compare them with the AdminServer
     config.write_text('four_letter_whitelist = "*"\n')
     coord = start_coord(procs, tmp_path / "data", "coord", *OBSERVED, "--config", str(config))
     yield Observed(coord, *printed_ports(procs, "coord"))

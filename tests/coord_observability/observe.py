@@ -16,9 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.procs import ProcessGroup
 
-_PRINTED = {"metrics": re.compile(r"Prometheus metrics on http://[\d.]+:(\d+)/metrics"),
-            "admin": re.compile(r"AdminServer on http://[\d.]+:(\d+)/commands")}
-OBSERVED = ("--metrics-port", "0", "--admin-port", "0")   # any free ports, printed at start
+_PRINTED = {
+    "metrics": re.compile(r"Prometheus metrics on http://[\d.]+:(\d+)/metrics"),
+    "admin": re.compile(r"AdminServer on http://[\d.]+:(\d+)/commands"),
+}
+OBSERVED = ("--metrics-port", "0", "--admin-port", "0")  # any free ports, printed at start
 
 
 def printed_ports(procs: ProcessGroup, name: str, timeout: float = 20.0) -> tuple[int, int]:
@@ -30,8 +32,7 @@ def printed_ports(procs: ProcessGroup, name: str, timeout: float = 20.0) -> tupl
         if all(found):
             return int(found[0][-1]), int(found[1][-1])
         time.sleep(0.05)
-    raise AssertionError(f"{name} printed no metrics/admin ports in {timeout}s:\n"
-                         f"{procs.log_text(name)[-2000:]}")
+    raise AssertionError(f"{name} printed no metrics/admin ports in {timeout}s:\n{procs.log_text(name)[-2000:]}")
 
 
 def get(port: int, path: str) -> tuple[str, str]:

@@ -28,8 +28,15 @@ pytestmark = pytest.mark.zookeeper
 # mntr rows coord adds to ZooKeeper's (listed in docs/operations.md)
 COORD_ONLY_MNTR = {"last_zxid", "followers", "pending_proposals"}
 # counts that the same traffic makes equal on both servers
-SAME_VALUE = ("znode_count", "watch_count", "ephemerals_count", "global_sessions",
-              "local_sessions", "num_alive_connections", "approximate_data_size")
+SAME_VALUE = (
+    "znode_count",
+    "watch_count",
+    "ephemerals_count",
+    "global_sessions",
+    "local_sessions",
+    "num_alive_connections",
+    "approximate_data_size",
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +78,15 @@ def _shape(value: Any) -> Any:
     return type(value).__name__ if isinstance(value, bool) else "scalar"
 
 
-def test_admin_commands_have_zookeepers_shape(zookeeper_admin: tuple[ZooKeeperProcess, int],
-                                              observed: Observed) -> None:
+def test_admin_commands_have_zookeepers_shape(
+    zookeeper_admin: tuple[ZooKeeperProcess, int], observed: Observed
+) -> None:
     zk, zk_admin = zookeeper_admin
     theirs_client, ours_client = _traffic(zk.hosts), _traffic(observed.coord.hosts)
     try:
         for name in sorted(BY_NAME):
             if name in ("srst", "stat_reset", "crst", "connection_stat_reset"):
-                continue          # run last: they would reset what the others report
+                continue  # run last: they would reset what the others report
             theirs, ours = command(zk_admin, name), command(observed.admin_port, name)
             assert ours["command"] == theirs["command"], name
             if name in ("monitor", "mntr"):
@@ -99,8 +107,7 @@ def test_admin_commands_have_zookeepers_shape(zookeeper_admin: tuple[ZooKeeperPr
             client.close()
 
 
-def test_metric_names_are_among_zookeepers(zookeeper_admin: tuple[ZooKeeperProcess, int],
-                                           observed: Observed) -> None:
+def test_metric_names_are_among_zookeepers(zookeeper_admin: tuple[ZooKeeperProcess, int], observed: Observed) -> None:
     _, zk_admin = zookeeper_admin
     monitor = set(command(zk_admin, "monitor"))
     ours = {n for n in families(observed.metrics_port) if not n.startswith("process_")}
@@ -108,6 +115,14 @@ def test_metric_names_are_among_zookeepers(zookeeper_admin: tuple[ZooKeeperProce
     gauges = ours - set(SUMMARIES)
     assert gauges <= monitor, gauges - monitor
     assert {f"cnt_{s}" for s in SUMMARIES} <= monitor
-    assert {"znode_count", "watch_count", "ephemerals_count", "global_sessions",
-            "num_alive_connections", "outstanding_requests", "avg_latency", "uptime"} <= gauges
+    assert {
+        "znode_count",
+        "watch_count",
+        "ephemerals_count",
+        "global_sessions",
+        "num_alive_connections",
+        "outstanding_requests",
+        "avg_latency",
+        "uptime",
+    } <= gauges
     assert Path("/usr/share/java/zookeeper.jar").exists()

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.coord_ensemble.harness import Ensemble, kazoo
-from tests.support.waiting import wait_until
 from tests.coord_observability.observe import OBSERVED, command, printed_ports, scrape
+from tests.support.waiting import wait_until
 
 
 def test_each_member_reports_its_role_and_the_quorum(ensemble: Callable[..., Ensemble]) -> None:
@@ -16,10 +16,12 @@ def test_each_member_reports_its_role_and_the_quorum(ensemble: Callable[..., Ens
     ens.start()
     leader = ens.wait_leader()
     ports = {sid: printed_ports(ens.procs, ens.name(sid)) for sid in ens.sids}
-    assert len({p for pair in ports.values() for p in pair}) == 6    # each its own
+    assert len({p for pair in ports.values() for p in pair}) == 6  # each its own
 
-    metrics = wait_until("the leader's metrics show 2 synced followers",
-                         lambda: (m := scrape(ports[leader][0])).get("synced_followers") == 2 and m)
+    metrics = wait_until(
+        "the leader's metrics show 2 synced followers",
+        lambda: (m := scrape(ports[leader][0])).get("synced_followers") == 2 and m,
+    )
     assert metrics['server_state{state="leader"}'] == 1 and metrics["learners"] == 2
     assert metrics["quorum_size"] == 3 and metrics["pending_syncs"] == 0
     for sid in ens.sids:
@@ -46,8 +48,10 @@ def test_each_member_reports_its_role_and_the_quorum(ensemble: Callable[..., Ens
     ens.kill(leader)
     rest = [s for s in ens.sids if s != leader]
     new = ens.wait_leader(rest)
-    m = wait_until("the new leader's metrics show 1 synced follower",
-                   lambda: (x := scrape(ports[new][0])).get("synced_followers") == 1 and x)
+    m = wait_until(
+        "the new leader's metrics show 1 synced follower",
+        lambda: (x := scrape(ports[new][0])).get("synced_followers") == 1 and x,
+    )
     assert m['server_state{state="leader"}'] == 1 and m["znode_count"] == counts[new]
 
 
@@ -60,5 +64,7 @@ def test_a_member_without_quorum_says_so(ensemble: Callable[..., Ensemble]) -> N
     m = wait_until("a lone member's metrics", lambda: scrape(metrics_port))
     assert m['server_state{state="looking"}'] == 1 and m["quorum_size"] == 3
     assert command(admin_port, "stat") == {
-        "command": "stat", "error": "This ZooKeeper instance is not currently serving requests"}
+        "command": "stat",
+        "error": "This ZooKeeper instance is not currently serving requests",
+    }
     assert command(admin_port, "mntr")["server_state"] == "looking"

@@ -41,8 +41,9 @@ def test_metrics_count_what_the_traffic_did(observed: Observed) -> None:
             zk.create(f"/load/n{i}", b"x" * 10)
         m = scrape(port)
         assert m["znode_count"] == after_mkdir["znode_count"] + n
-        assert m["approximate_data_size"] == after_mkdir["approximate_data_size"] + n * (
-            len("/load/n0") + 10) + sum(len(str(i)) - 1 for i in range(n))
+        assert m["approximate_data_size"] == after_mkdir["approximate_data_size"] + n * (len("/load/n0") + 10) + sum(
+            len(str(i)) - 1 for i in range(n)
+        )
         assert m["updatelatency_count"] >= after_mkdir["updatelatency_count"] + n
         for i in range(n):
             zk.get(f"/load/n{i}")
@@ -85,7 +86,7 @@ def test_watches_are_counted_data_and_child_until_they_fire(observed: Observed) 
         assert scrape(port)["watch_count"] == base + w + 1
         assert command(observed.admin_port, "wchs")["num_total_watches"] == w
         zk.set("/w/n0", b"fires one data watch")
-        zk.create("/w/new")                       # fires the child watch
+        zk.create("/w/new")  # fires the child watch
         wait_metric(port, "watch_count", base + w - 1)
     finally:
         zk.stop()
@@ -131,9 +132,19 @@ def test_metric_names_are_zookeepers(observed: Observed) -> None:
     fams = families(observed.metrics_port)
     zk_names = {n for n in fams if not n.startswith("process_")}
     assert zk_names <= set(GAUGES) | set(SUMMARIES) | set(OURS)
-    for name in ("znode_count", "watch_count", "ephemerals_count", "global_sessions",
-                 "num_alive_connections", "outstanding_requests", "avg_latency",
-                 "min_latency", "max_latency", "approximate_data_size", "uptime"):
+    for name in (
+        "znode_count",
+        "watch_count",
+        "ephemerals_count",
+        "global_sessions",
+        "num_alive_connections",
+        "outstanding_requests",
+        "avg_latency",
+        "min_latency",
+        "max_latency",
+        "approximate_data_size",
+        "uptime",
+    ):
         assert fams[name] == "gauge", name
     assert fams["readlatency"] == fams["updatelatency"] == "summary"
     assert {"quorum_size", "learners", "synced_followers"}.isdisjoint(fams)  # standalone
@@ -175,20 +186,20 @@ def test_admin_commands_agree_with_the_four_letter_words(observed: Observed) -> 
 
 def test_ports_are_off_unless_configured(procs: ProcessGroup, tmp_path: Path) -> None:
     coord = start_coord(procs, tmp_path / "plain", "plain")
-    four_letter("127.0.0.1", coord.port, "ruok", 5.0)     # it has started
+    four_letter("127.0.0.1", coord.port, "ruok", 5.0)  # it has started
     assert "Prometheus metrics on" not in procs.log_text("plain")
     assert "AdminServer on" not in procs.log_text("plain")
 
 
-def test_a_taken_metrics_port_stops_the_start_with_its_address(procs: ProcessGroup,
-                                                               tmp_path: Path) -> None:
+def test_a_taken_metrics_port_stops_the_start_with_its_address(procs: ProcessGroup, tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = procs.start_coord("clash", "start", "--data-dir", str(tmp_path / "d"),
-                                 "--client-port", "0", "--metrics-port", str(port))
+        proc = procs.start_coord(
+            "clash", "start", "--data-dir", str(tmp_path / "d"), "--client-port", "0", "--metrics-port", str(port)
+        )
         assert proc.wait(timeout=30) == 1
     assert f"('127.0.0.1', {port}): address already in use" in procs.log_text("clash")

@@ -42,39 +42,45 @@ def test_connect_request_without_readonly_byte_is_an_old_client() -> None:
 
 def test_connect_responses_12_1() -> None:
     ok = R.ConnectResponse(0, 30000, 0x01000002A3B40000, bytes(range(0xA0, 0xB0)), False)
-    assert framed(ok) == h("00000025 00000000 00007530 01000002a3b40000 00000010 "
-                           "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf 00")
+    assert framed(ok) == h("00000025 00000000 00007530 01000002a3b40000 00000010 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf 00")
     expired = R.ConnectResponse(0, 0, 0, bytes(16), False)
-    assert framed(expired) == h("00000025 00000000 00000000 0000000000000000 00000010 "
-                                "00000000000000000000000000000000 00")
+    assert framed(expired) == h(
+        "00000025 00000000 00000000 0000000000000000 00000010 00000000000000000000000000000000 00"
+    )
 
 
 def test_create_12_2() -> None:
-    req = (R.RequestHeader(1, OpCode.create),
-           R.CreateRequest("/a", b"x", [R.ACL(31, R.Id("world", "anyone"))], 0))
-    wire = h("00000032 00000001 00000001 00000002 2f61 00000001 78 00000001 0000001f "
-             "00000005 776f726c64 00000006 616e796f6e65 00000000")
+    req = (R.RequestHeader(1, OpCode.create), R.CreateRequest("/a", b"x", [R.ACL(31, R.Id("world", "anyone"))], 0))
+    wire = h(
+        "00000032 00000001 00000001 00000002 2f61 00000001 78 00000001 0000001f "
+        "00000005 776f726c64 00000006 616e796f6e65 00000000"
+    )
     assert framed(*req) == wire
     r = JuteReader(wire[4:])
     assert R.RequestHeader.decode(r) == req[0]
     assert R.request_record(OpCode.create).decode(r) == req[1]
-    assert framed(R.ReplyHeader(1, 0x100000002, 0), R.CreateResponse("/a")) == \
-        h("00000016 00000001 0000000100000002 00000000 00000002 2f61")
-    assert framed(R.ReplyHeader(1, 0x100000002, ErrorCode.NODEEXISTS)) == \
-        h("00000010 00000001 0000000100000002 ffffff92")
+    assert framed(R.ReplyHeader(1, 0x100000002, 0), R.CreateResponse("/a")) == h(
+        "00000016 00000001 0000000100000002 00000000 00000002 2f61"
+    )
+    assert framed(R.ReplyHeader(1, 0x100000002, ErrorCode.NODEEXISTS)) == h(
+        "00000010 00000001 0000000100000002 ffffff92"
+    )
 
 
 def test_other_frames_12_3() -> None:
     assert framed(R.RequestHeader(-2, OpCode.ping)) == h("00000008 fffffffe 0000000b")
     assert framed(R.ReplyHeader(-2, 0x100000002, 0)) == h("00000010 fffffffe 0000000100000002 00000000")
     assert framed(R.RequestHeader(7, OpCode.closeSession)) == h("00000008 00000007 fffffff5")
-    assert framed(R.ReplyHeader(-1, -1, 0), R.WatcherEvent(3, 3, "/a")) == \
-        h("0000001e ffffffff ffffffffffffffff 00000000 00000003 00000003 00000002 2f61")
+    assert framed(R.ReplyHeader(-1, -1, 0), R.WatcherEvent(3, 3, "/a")) == h(
+        "0000001e ffffffff ffffffffffffffff 00000000 00000003 00000003 00000002 2f61"
+    )
 
 
 def test_failed_multi_reply_12_3() -> None:
-    wire = h("00000033 00000002 0000000100000003 00000000 ffffffff 00 00000000 00000000 "
-             "ffffffff 00 ffffff9b ffffff9b ffffffff 01 ffffffff")
+    wire = h(
+        "00000033 00000002 0000000100000003 00000000 ffffffff 00 00000000 00000000 "
+        "ffffffff 00 ffffff9b ffffff9b ffffffff 01 ffffffff"
+    )
     reply = R.MultiResponse([R.ErrorResult(0), R.ErrorResult(ErrorCode.NONODE)])
     assert framed(R.ReplyHeader(2, 0x100000003, 0), reply) == wire
     r = JuteReader(wire[4:])
@@ -118,12 +124,11 @@ def test_every_error_code_has_its_exception() -> None:
 
 # -- hypothesis round trips -------------------------------------------------------------
 
-i32 = st.integers(-2 ** 31, 2 ** 31 - 1)
-i64 = st.integers(-2 ** 63, 2 ** 63 - 1)
+i32 = st.integers(-(2**31), 2**31 - 1)
+i64 = st.integers(-(2**63), 2**63 - 1)
 text = st.none() | st.text(max_size=12)
 strings = st.none() | st.lists(st.text(max_size=8), max_size=4)
-PRIMS = {"int": i32, "long": i64, "bool": st.booleans(), "buffer": st.none() | st.binary(max_size=20),
-         "ustring": text}
+PRIMS = {"int": i32, "long": i64, "bool": st.booleans(), "buffer": st.none() | st.binary(max_size=20), "ustring": text}
 
 
 def strategy(jtype: Any) -> st.SearchStrategy:
@@ -141,8 +146,9 @@ def record_strategy(cls: Any) -> st.SearchStrategy:
     return st.tuples(*fields).map(lambda v: cls(*v))
 
 
-JUTE_RECORDS = sorted({v for v in vars(R).values() if isinstance(v, type) and hasattr(v, "JUTE_TYPES")},
-                      key=lambda c: c.__name__)
+JUTE_RECORDS = sorted(
+    {v for v in vars(R).values() if isinstance(v, type) and hasattr(v, "JUTE_TYPES")}, key=lambda c: c.__name__
+)
 
 
 @pytest.mark.slow
@@ -162,10 +168,10 @@ def test_truncated_bodies_raise_marshalling_error(cls: Any, data: st.DataObject)
     rec = data.draw(record_strategy(cls))
     wire = rec.to_bytes()
     if not wire:
-        return                      # DeleteResult / CheckResult have no body to cut
+        return  # DeleteResult / CheckResult have no body to cut
     cut = data.draw(st.integers(0, len(wire) - 1))
     if getattr(rec, "readOnly", None) is not None and cut == len(wire) - 1:
-        cut -= 1                    # dropping only the optional readOnly byte is legal
+        cut -= 1  # dropping only the optional readOnly byte is legal
     try:
         cls.from_bytes(wire[:cut])
     except MarshallingError:
@@ -174,9 +180,11 @@ def test_truncated_bodies_raise_marshalling_error(cls: Any, data: st.DataObject)
 
 
 write_ops = st.sampled_from(sorted(R.MULTI_WRITE_OPS.items())).flatmap(
-    lambda kv: record_strategy(kv[1]).map(lambda rec: (kv[0], rec)))
+    lambda kv: record_strategy(kv[1]).map(lambda rec: (kv[0], rec))
+)
 read_ops = st.sampled_from(sorted(R.MULTI_READ_OPS.items())).flatmap(
-    lambda kv: record_strategy(kv[1]).map(lambda rec: (kv[0], rec)))
+    lambda kv: record_strategy(kv[1]).map(lambda rec: (kv[0], rec))
+)
 results = st.sampled_from(sorted(R.RESULT_RECORDS.values(), key=lambda c: c.__name__)).flatmap(record_strategy)
 
 

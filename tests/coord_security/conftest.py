@@ -42,21 +42,34 @@ class Pki:
     server: Identity
     client: Identity
     rogue_ca: ThrowawayCA
-    rogue: Identity        # signed by a CA nobody trusts
-    elsewhere: Identity    # trusted, but names another host
+    rogue: Identity  # signed by a CA nobody trusts
+    elsewhere: Identity  # trusted, but names another host
 
     def client_tls_flags(self, secure_port: int, client_auth: str = "need") -> tuple[str, ...]:
-        return ("-D", f"secureClientPort={secure_port}",
-                "-D", f"ssl.keyStore.location={self.server.keystore}",
-                "-D", "ssl.keyStore.type=PEM",
-                "-D", f"ssl.trustStore.location={self.ca.cert}",
-                "-D", "ssl.trustStore.type=PEM",
-                "-D", f"ssl.clientAuth={client_auth}")
+        return (
+            "-D",
+            f"secureClientPort={secure_port}",
+            "-D",
+            f"ssl.keyStore.location={self.server.keystore}",
+            "-D",
+            "ssl.keyStore.type=PEM",
+            "-D",
+            f"ssl.trustStore.location={self.ca.cert}",
+            "-D",
+            "ssl.trustStore.type=PEM",
+            "-D",
+            f"ssl.clientAuth={client_auth}",
+        )
 
     def quorum_tls_flags(self) -> tuple[str, ...]:
-        return ("-D", "sslQuorum=true",
-                "-D", f"ssl.quorum.keyStore.location={self.server.keystore}",
-                "-D", f"ssl.quorum.trustStore.location={self.ca.cert}")
+        return (
+            "-D",
+            "sslQuorum=true",
+            "-D",
+            f"ssl.quorum.keyStore.location={self.server.keystore}",
+            "-D",
+            f"ssl.quorum.trustStore.location={self.ca.cert}",
+        )
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +77,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     base = tmp_path_factory.mktemp("pki")
     ca = ThrowawayCA(base / "ca")
     rogue_ca = ThrowawayCA(base / "rogue", "rogue-ca")
-    return Pki(ca, ca.issue("server"), ca.issue("client"), rogue_ca, rogue_ca.issue("rogue"),
-               ca.issue("elsewhere", ("elsewhere.example",)))
+    return Pki(
+        ca,
+        ca.issue("server"),
+        ca.issue("client"),
+        rogue_ca,
+        rogue_ca.issue("rogue"),
+        ca.issue("elsewhere", ("elsewhere.example",)),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +98,8 @@ def jaas_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class SecureCoord:
     procs: ProcessGroup
     name: str
-    port: int               # plaintext client port (SASL happens here)
-    secure_port: int        # secureClientPort
+    port: int  # plaintext client port (SASL happens here)
+    secure_port: int  # secureClientPort
 
     @property
     def hosts(self) -> str:
@@ -94,12 +113,12 @@ class SecureCoord:
         return self.procs.log_text(self.name)
 
 
-def start_secure(procs: ProcessGroup, data_dir: Path, name: str, *flags: str,
-                 secure_port: int = 0) -> SecureCoord:
+def start_secure(procs: ProcessGroup, data_dir: Path, name: str, *flags: str, secure_port: int = 0) -> SecureCoord:
     """`coord start` with `flags`; waits for the client port (and `secure_port`)."""
     port = free_port()
-    procs.start_coord(name, "start", "--id", "1", "--data-dir", str(data_dir),
-                      "--client-port", str(port), "--tick-ms", "200", *flags)
+    procs.start_coord(
+        name, "start", "--id", "1", "--data-dir", str(data_dir), "--client-port", str(port), "--tick-ms", "200", *flags
+    )
     try:
         wait_for_port(port)
         if secure_port:
@@ -114,17 +133,25 @@ SUPER_DIGEST = "super:" + base64.b64encode(hashlib.sha1(b"super:adminsecret").di
 
 
 @pytest.fixture(scope="module")
-def secure_coord(tmp_path_factory: pytest.TempPathFactory, pki: Pki,
-                 jaas_file: Path) -> Iterator[SecureCoord]:
+def secure_coord(tmp_path_factory: pytest.TempPathFactory, pki: Pki, jaas_file: Path) -> Iterator[SecureCoord]:
     """One standalone server for a module: TLS on secureClientPort (client certificates
     needed), SASL DIGEST-MD5 users from the JAAS file, a super digest."""
     base = tmp_path_factory.mktemp("secure")
     group = ProcessGroup(base)
     secure_port = free_port()
     try:
-        yield start_secure(group, base / "data", "coord",
-                           *pki.client_tls_flags(secure_port), "--jaas-config", str(jaas_file),
-                           "-D", f"zookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}",
-                           "-D", "zookeeper.superUser=super", secure_port=secure_port)
+        yield start_secure(
+            group,
+            base / "data",
+            "coord",
+            *pki.client_tls_flags(secure_port),
+            "--jaas-config",
+            str(jaas_file),
+            "-D",
+            f"zookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}",
+            "-D",
+            "zookeeper.superUser=super",
+            secure_port=secure_port,
+        )
     finally:
         group.close()

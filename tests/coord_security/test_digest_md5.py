@@ -6,15 +6,13 @@ from __future__ import annotations
 import pytest
 from puresasl.client import SASLClient
 
-from coord.security.digest_md5 import (MAX_RESPONSE, DigestMD5Client, DigestMD5Server,
-                                       SaslError, parse_directives)
+from coord.security.digest_md5 import MAX_RESPONSE, DigestMD5Client, DigestMD5Server, SaslError, parse_directives
 
 USERS = {"bob": "bobsecret", "zoë": "pässword"}
 
 
 def _puresasl(user: str, password: str) -> SASLClient:
-    return SASLClient(host="zk-sasl-md5", service="zookeeper", mechanism="DIGEST-MD5",
-                      username=user, password=password)
+    return SASLClient(host="zk-sasl-md5", service="zookeeper", mechanism="DIGEST-MD5", username=user, password=password)
 
 
 def test_puresasl_client_authenticates_and_checks_our_rspauth() -> None:
@@ -23,7 +21,7 @@ def test_puresasl_client_authenticates_and_checks_our_rspauth() -> None:
     assert b"nonce=" in challenge and b'qop="auth"' in challenge
     final = server.evaluate(client.process(challenge))
     assert server.complete and server.authorization_id == "bob"
-    assert client.process(final) is None and client.complete   # rspauth verified
+    assert client.process(final) is None and client.complete  # rspauth verified
 
 
 def test_wrong_password_and_unknown_user_are_refused_alike() -> None:
@@ -52,7 +50,7 @@ def test_our_client_and_server_agree_and_the_client_checks_the_server() -> None:
 
 def test_another_mechanisms_initial_response_is_refused_clearly() -> None:
     with pytest.raises(SaslError, match="another mechanism"):
-        DigestMD5Server(USERS).evaluate(b"\0bob\0bobsecret")      # SASL PLAIN
+        DigestMD5Server(USERS).evaluate(b"\0bob\0bobsecret")  # SASL PLAIN
 
 
 def test_a_huge_response_is_refused_before_parsing() -> None:
@@ -79,13 +77,16 @@ def test_the_exchange_cannot_go_on_after_it_is_over() -> None:
         server.evaluate(b"")
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.pop("response"), "lacks response"),
-    (lambda d: d.update({"digest-uri": b"ldap/zk-sasl-md5"}), "digest-uri"),
-    (lambda d: d.update({"qop": b"auth-conf"}), "qop"),
-    (lambda d: d.update({"nc": b"00000002"}), "nonce count"),
-    (lambda d: d.update({"realm": b"elsewhere"}), "realm"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop("response"), "lacks response"),
+        (lambda d: d.update({"digest-uri": b"ldap/zk-sasl-md5"}), "digest-uri"),
+        (lambda d: d.update({"qop": b"auth-conf"}), "qop"),
+        (lambda d: d.update({"nc": b"00000002"}), "nonce count"),
+        (lambda d: d.update({"realm": b"elsewhere"}), "realm"),
+    ],
+)
 def test_malformed_responses_name_what_is_wrong(mutate, message) -> None:
     server, client = DigestMD5Server(USERS), _puresasl("bob", "bobsecret")
     fields = parse_directives(client.process(server.evaluate(b"")))

@@ -82,14 +82,26 @@ class CoordCluster:
         m = self.members[0]
         if m.running:
             return
-        self.procs.start_coord("coord", "start", "--data-dir", str(self.root / "data"),
-                               "--client-port", str(m.client_port),
-                               "-D", f"secureClientPort={m.secure_client_port}",
-                               "-D", f"ssl.keyStore.location={self.server.keystore}",
-                               "-D", f"ssl.trustStore.location={self.ca.cert}",
-                               "-D", "zookeeper.DigestAuthenticationProvider.superDigest="
-                                     + KAZOO_SUPER_DIGEST,
-                               "--jaas-config", str(self.jaas), "--config", str(self.config))
+        self.procs.start_coord(
+            "coord",
+            "start",
+            "--data-dir",
+            str(self.root / "data"),
+            "--client-port",
+            str(m.client_port),
+            "-D",
+            f"secureClientPort={m.secure_client_port}",
+            "-D",
+            f"ssl.keyStore.location={self.server.keystore}",
+            "-D",
+            f"ssl.trustStore.location={self.ca.cert}",
+            "-D",
+            "zookeeper.DigestAuthenticationProvider.superDigest=" + KAZOO_SUPER_DIGEST,
+            "--jaas-config",
+            str(self.jaas),
+            "--config",
+            str(self.config),
+        )
         wait_for_port(m.client_port)
         wait_for_port(m.secure_client_port)
 
@@ -101,23 +113,34 @@ class CoordCluster:
     reset = stop
 
     def get_ssl_client_configuration(self) -> dict[str, bytes]:
-        return {"client_key": self.client.key.read_bytes(),
-                "client_cert": self.client.cert.read_bytes(),
-                "ca_cert": self.ca.cert.read_bytes()}
+        return {
+            "client_key": self.client.key.read_bytes(),
+            "client_cert": self.client.cert.read_bytes(),
+            "ca_cert": self.ca.cert.read_bytes(),
+        }
 
 
-def _run_kazoo_case(case: type[unittest.TestCase], cluster: CoordCluster, jaas: str | None,
-                    monkeypatch: pytest.MonkeyPatch) -> None:
+def _run_kazoo_case(
+    case: type[unittest.TestCase], cluster: CoordCluster, jaas: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Run one of kazoo's TestCase classes with `cluster` as its global cluster."""
     monkeypatch.setenv("ZOOKEEPER_VERSION", "3.8.4")
     monkeypatch.delenv("ZOOKEEPER_JAAS_AUTH", raising=False)
     if jaas is not None:
         monkeypatch.setenv("ZOOKEEPER_JAAS_AUTH", jaas)
-    conf = {k: os.environ.get(k, harness.CLUSTER_DEFAULTS.get(k))
-            for k in ["ZOOKEEPER_PATH", "ZOOKEEPER_CLASSPATH", "ZOOKEEPER_PORT_OFFSET",
-                      "ZOOKEEPER_CLUSTER_SIZE", "ZOOKEEPER_VERSION",
-                      "ZOOKEEPER_OBSERVER_START_ID", "ZOOKEEPER_JAAS_AUTH",
-                      "ZOOKEEPER_LOCAL_SESSION_RO"]}
+    conf = {
+        k: os.environ.get(k, harness.CLUSTER_DEFAULTS.get(k))
+        for k in [
+            "ZOOKEEPER_PATH",
+            "ZOOKEEPER_CLASSPATH",
+            "ZOOKEEPER_PORT_OFFSET",
+            "ZOOKEEPER_CLUSTER_SIZE",
+            "ZOOKEEPER_VERSION",
+            "ZOOKEEPER_OBSERVER_START_ID",
+            "ZOOKEEPER_JAAS_AUTH",
+            "ZOOKEEPER_LOCAL_SESSION_RO",
+        ]
+    }
     monkeypatch.setattr(harness, "CLUSTER", cluster)
     monkeypatch.setattr(harness, "CLUSTER_CONF", conf)
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(case)
@@ -137,13 +160,10 @@ def coord_cluster(procs: ProcessGroup, tmp_path: Path) -> Iterator[CoordCluster]
         cluster.stop()
 
 
-def test_kazoo_ssl_client_tests(coord_cluster: CoordCluster,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kazoo_ssl_client_tests(coord_cluster: CoordCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     _run_kazoo_case(kazoo_client_tests.TestSSLClient, coord_cluster, None, monkeypatch)
 
 
-@pytest.mark.parametrize("case", ["TestSASLDigestAuthentication",
-                                  "TestLegacySASLDigestAuthentication"])
-def test_kazoo_sasl_digest_tests(case: str, coord_cluster: CoordCluster,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("case", ["TestSASLDigestAuthentication", "TestLegacySASLDigestAuthentication"])
+def test_kazoo_sasl_digest_tests(case: str, coord_cluster: CoordCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     _run_kazoo_case(getattr(kazoo_sasl, case), coord_cluster, "digest", monkeypatch)

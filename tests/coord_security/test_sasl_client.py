@@ -16,19 +16,21 @@ from kazoo.security import make_acl, make_digest_acl
 from coord.client import CoordClient
 from coord.protocol import records as R
 from coord.protocol.errors import AuthFailedError as CoordAuthFailed
-from coord.protocol.errors import NoAuthError as CoordNoAuth
 from coord.protocol.errors import ErrorCode
+from coord.protocol.errors import NoAuthError as CoordNoAuth
 from coord.protocol.jute import JuteReader, JuteWriter
 from coord.protocol.opcodes import OpCode
 from tests.coord_security.conftest import SecureCoord, start_secure
 from tests.support.procs import ProcessGroup
 
 
-def _sasl_kazoo(coord: SecureCoord, user: str, password: str,
-                mechanism: str = "DIGEST-MD5") -> KazooClient:
-    return KazooClient(hosts=coord.hosts, timeout=5, connection_retry={"max_tries": 0},
-                       sasl_options={"mechanism": mechanism, "username": user,
-                                     "password": password})
+def _sasl_kazoo(coord: SecureCoord, user: str, password: str, mechanism: str = "DIGEST-MD5") -> KazooClient:
+    return KazooClient(
+        hosts=coord.hosts,
+        timeout=5,
+        connection_retry={"max_tries": 0},
+        sasl_options={"mechanism": mechanism, "username": user, "password": password},
+    )
 
 
 def _stop(zk: KazooClient) -> None:
@@ -72,30 +74,26 @@ def test_kazoo_sasl_login_and_sasl_acls(secure_coord: SecureCoord) -> None:
         _stop(anonymous)
 
 
-def test_wrong_password_unknown_user_and_wrong_mechanism_are_refused(
-        secure_coord: SecureCoord) -> None:
+def test_wrong_password_unknown_user_and_wrong_mechanism_are_refused(secure_coord: SecureCoord) -> None:
     _refused(_sasl_kazoo(secure_coord, "bob", "not-bobs"))
     _refused(_sasl_kazoo(secure_coord, "mallory", "bobsecret"))
     _refused(_sasl_kazoo(secure_coord, "bob", "bobsecret", mechanism="PLAIN"))
     log = secure_coord.log()
     assert "SASL authentication failed: wrong username or password (user 'bob')" in log
     assert "is the client using another mechanism?" in log
-    assert "bobsecret" not in log and "not-bobs" not in log    # no password is ever logged
+    assert "bobsecret" not in log and "not-bobs" not in log  # no password is ever logged
 
 
 def test_super_digest_and_sasl_super_user_pass_every_acl(secure_coord: SecureCoord) -> None:
-    owner = KazooClient(hosts=secure_coord.hosts, timeout=5,
-                        auth_data=[("digest", "dave:davesecret")])
+    owner = KazooClient(hosts=secure_coord.hosts, timeout=5, auth_data=[("digest", "dave:davesecret")])
     owner.start(timeout=10)
     try:
         owner.create("/locked", b"dave's", acl=[make_digest_acl("dave", "davesecret", all=True)])
     finally:
         _stop(owner)
-    digest_super = KazooClient(hosts=secure_coord.hosts, timeout=5,
-                               auth_data=[("digest", "super:adminsecret")])
+    digest_super = KazooClient(hosts=secure_coord.hosts, timeout=5, auth_data=[("digest", "super:adminsecret")])
     sasl_super = _sasl_kazoo(secure_coord, "super", "adminsecret")
-    not_super = KazooClient(hosts=secure_coord.hosts, timeout=5,
-                            auth_data=[("digest", "super:guess")])
+    not_super = KazooClient(hosts=secure_coord.hosts, timeout=5, auth_data=[("digest", "super:guess")])
     for zk in (digest_super, sasl_super, not_super):
         zk.start(timeout=10)
     try:
@@ -110,6 +108,7 @@ def test_super_digest_and_sasl_super_user_pass_every_acl(secure_coord: SecureCoo
 
 
 # -- raw exchanges: what a broken or hostile client can do ------------------------------
+
 
 def _frame(payload: bytes) -> bytes:
     return struct.pack(">i", len(payload)) + payload
@@ -168,15 +167,14 @@ def test_an_exchange_that_stops_halfway_holds_nothing(secure_coord: SecureCoord)
     s.sendall(_sasl_packet(1, b""))
     header, r = _reply(s)
     assert header.err == 0 and b"nonce=" in R.SetSASLResponse.decode(r).token
-    s.close()                             # gone before answering the challenge
+    s.close()  # gone before answering the challenge
     bob = _sasl_kazoo(secure_coord, "bob", "bobsecret")
     bob.start(timeout=10)
     assert bob.exists("/") is not None
     _stop(bob)
 
 
-def test_garbage_and_huge_tokens_end_the_connection_with_authfailed(
-        secure_coord: SecureCoord) -> None:
+def test_garbage_and_huge_tokens_end_the_connection_with_authfailed(secure_coord: SecureCoord) -> None:
     for second in (b"no directives here", b"username=" + b"x" * 200_000):
         s = _session(secure_coord.port)
         s.sendall(_sasl_packet(1, b""))
@@ -191,7 +189,7 @@ def test_garbage_and_huge_tokens_end_the_connection_with_authfailed(
     try:
         s.sendall(_sasl_packet(1, b"x" * (2 << 20)))
     except ConnectionError:
-        pass                  # closed on reading the length, before we finished sending
+        pass  # closed on reading the length, before we finished sending
     assert _closed(s)
     s.close()
     zk = KazooClient(hosts=secure_coord.hosts, timeout=5)
@@ -201,9 +199,19 @@ def test_garbage_and_huge_tokens_end_the_connection_with_authfailed(
 
 
 def test_enforced_sasl_refuses_sessions_that_did_not_log_in(
-        procs: ProcessGroup, tmp_path: Path, jaas_file: Path) -> None:
-    coord = start_secure(procs, tmp_path / "data", "enforcing", "--jaas-config", str(jaas_file),
-                         "-D", "enforce.auth.enabled=true", "-D", "enforce.auth.schemes=sasl")
+    procs: ProcessGroup, tmp_path: Path, jaas_file: Path
+) -> None:
+    coord = start_secure(
+        procs,
+        tmp_path / "data",
+        "enforcing",
+        "--jaas-config",
+        str(jaas_file),
+        "-D",
+        "enforce.auth.enabled=true",
+        "-D",
+        "enforce.auth.schemes=sasl",
+    )
     s = _session(coord.port)
     w = JuteWriter()
     R.RequestHeader(1, int(OpCode.getChildren)).encode(w)
@@ -228,29 +236,36 @@ def test_enforced_sasl_refuses_sessions_that_did_not_log_in(
 
 
 async def test_coord_client_sasl_login_and_refusal(secure_coord: SecureCoord) -> None:
-    bob = CoordClient(secure_coord.hosts, session_timeout=5.0, sasl_options={
-        "mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"})
+    bob = CoordClient(
+        secure_coord.hosts,
+        session_timeout=5.0,
+        sasl_options={"mechanism": "DIGEST-MD5", "username": "bob", "password": "bobsecret"},
+    )
     await bob.start()
     try:
         assert ("sasl", "bob") in await bob.who_am_i()
-        await bob.create("/coordclient-sasl", b"x",
-                         acl=[R.ACL(31, R.Id("sasl", "bob"))])
+        await bob.create("/coordclient-sasl", b"x", acl=[R.ACL(31, R.Id("sasl", "bob"))])
         assert (await bob.get("/coordclient-sasl"))[0] == b"x"
     finally:
         await bob.stop()
-    carol = CoordClient(secure_coord.hosts, session_timeout=5.0, sasl_options={
-        "mechanism": "DIGEST-MD5", "username": "carol", "password": "carolsecret"})
+    carol = CoordClient(
+        secure_coord.hosts,
+        session_timeout=5.0,
+        sasl_options={"mechanism": "DIGEST-MD5", "username": "carol", "password": "carolsecret"},
+    )
     await carol.start()
     try:
         with pytest.raises(CoordNoAuth):
             await carol.get("/coordclient-sasl")
     finally:
         await carol.stop()
-    wrong = CoordClient(secure_coord.hosts, session_timeout=5.0, sasl_options={
-        "mechanism": "DIGEST-MD5", "username": "bob", "password": "guess"})
+    wrong = CoordClient(
+        secure_coord.hosts,
+        session_timeout=5.0,
+        sasl_options={"mechanism": "DIGEST-MD5", "username": "bob", "password": "guess"},
+    )
     with pytest.raises(CoordAuthFailed):
         await wrong.start()
     await wrong.stop()
     with pytest.raises(ValueError, match="DIGEST-MD5 only"):
-        CoordClient(secure_coord.hosts, sasl_options={"mechanism": "PLAIN", "username": "bob",
-                                                      "password": "bobsecret"})
+        CoordClient(secure_coord.hosts, sasl_options={"mechanism": "PLAIN", "username": "bob", "password": "bobsecret"})

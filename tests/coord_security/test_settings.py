@@ -14,16 +14,13 @@ from tests.coord_security.conftest import JAAS, SUPER_DIGEST, Pki
 
 def test_jaas_sections_users_and_logins() -> None:
     sections = parse_jaas(JAAS)
-    assert sections["Server"].users == {"super": "adminsecret", "bob": "bobsecret",
-                                        "carol": "carolsecret"}
+    assert sections["Server"].users == {"super": "adminsecret", "bob": "bobsecret", "carol": "carolsecret"}
     assert sections["Server"].modules == ["org.apache.zookeeper.server.auth.DigestLoginModule"]
-    assert (sections["QuorumLearner"].username, sections["QuorumLearner"].password) == \
-        ("zkpeer", "peersecret")
+    assert (sections["QuorumLearner"].username, sections["QuorumLearner"].password) == ("zkpeer", "peersecret")
     assert parse_jaas('A { m required k="a \\" b"; n optional; };')["A"].options == {"k": 'a " b'}
 
 
-@pytest.mark.parametrize("text", ['Server { m required user_a="x" };', "Server {",
-                                  'Server { m required user_a= ; };'])
+@pytest.mark.parametrize("text", ['Server { m required user_a="x" };', "Server {", "Server { m required user_a= ; };"])
 def test_broken_jaas_files_are_refused(text: str) -> None:
     with pytest.raises(JaasError):
         parse_jaas(text)
@@ -47,15 +44,18 @@ ssl.clientAuth = "want"
     assert settings.super_digest == tuple(SUPER_DIGEST.split(":", 1))
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"ssl.keystore.location": "x"}, "unknown security settings"),
-    ({"secureClientPort": "2281"}, "needs ssl.keyStore.location"),
-    ({"sslQuorum": "true"}, "ssl.quorum.keyStore.location"),
-    ({"sslQuorum": "yes"}, "true or false"),
-    ({"enforce.auth.enabled": "true", "enforce.auth.schemes": "sasl"}, "no Server section"),
-    ({"quorum.auth.enableSasl": "true"}, "QuorumServer"),
-    ({"zookeeper.DigestAuthenticationProvider.superDigest": "super:secret"}, "base64"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"ssl.keystore.location": "x"}, "unknown security settings"),
+        ({"secureClientPort": "2281"}, "needs ssl.keyStore.location"),
+        ({"sslQuorum": "true"}, "ssl.quorum.keyStore.location"),
+        ({"sslQuorum": "yes"}, "true or false"),
+        ({"enforce.auth.enabled": "true", "enforce.auth.schemes": "sasl"}, "no Server section"),
+        ({"quorum.auth.enableSasl": "true"}, "QuorumServer"),
+        ({"zookeeper.DigestAuthenticationProvider.superDigest": "super:secret"}, "base64"),
+    ],
+)
 def test_settings_that_cannot_work_are_named(values: dict, message: str) -> None:
     with pytest.raises(SecurityConfigError, match=message):
         parse_settings(values)
@@ -65,8 +65,8 @@ def test_keystore_kinds_and_files_are_checked(pki: Pki, tmp_path: Path) -> None:
     base = {"ssl.keyStore.location": str(pki.server.keystore)}
     with pytest.raises(SecurityConfigError, match="only PEM"):
         parse_settings({**base, "ssl.keyStore.type": "JKS", "ssl.clientAuth": "none"})
-    with pytest.raises(SecurityConfigError, match="trustStore.location"):
-        parse_settings(base)                    # clientAuth defaults to need, as ZooKeeper's
+    with pytest.raises(SecurityConfigError, match=r"trustStore\.location"):
+        parse_settings(base)  # clientAuth defaults to need, as ZooKeeper's
     with pytest.raises(SecurityConfigError, match="not a readable file"):
         parse_settings({"ssl.keyStore.location": str(tmp_path / "missing.pem")})
     with pytest.raises(ConfigError, match="unknown security settings"):
@@ -82,10 +82,14 @@ def test_an_encrypted_keystore_opens_with_its_password(pki: Pki, tmp_path: Path)
 
     key = serialization.load_pem_private_key(pki.server.key.read_bytes(), None)
     store = tmp_path / "encrypted.pem"
-    store.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.BestAvailableEncryption(b"storepass"))
-                      + pki.server.cert.read_bytes())
+    store.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"storepass"),
+        )
+        + pki.server.cert.read_bytes()
+    )
     base = {"ssl.keyStore.location": str(store), "ssl.clientAuth": "none"}
     tls = parse_settings({**base, "ssl.keyStore.password": "storepass"}).client_tls
     assert tls is not None and server_context(tls).verify_mode == ssl.CERT_NONE
@@ -98,8 +102,7 @@ def test_an_encrypted_keystore_opens_with_its_password(pki: Pki, tmp_path: Path)
 def test_a_certificate_names_a_host_by_ip_or_dns() -> None:
     from coord.zab.link_security import certificate_names
 
-    cert = {"subjectAltName": (("DNS", "*.zk.example"), ("DNS", "a.example"),
-                               ("IP Address", "10.0.0.1"))}
+    cert = {"subjectAltName": (("DNS", "*.zk.example"), ("DNS", "a.example"), ("IP Address", "10.0.0.1"))}
     assert certificate_names(cert, "10.0.0.1") and certificate_names(cert, "A.example")
     assert certificate_names(cert, "b.zk.example")
     assert not certificate_names(cert, "zk.example") and not certificate_names(cert, "x.b.zk.example")

@@ -30,8 +30,7 @@ class RunningCoord:
         wait_for_port(self.port)
 
 
-def start_coord(procs: ProcessGroup, data_dir: Path, name: str = "coord",
-                *extra: str) -> RunningCoord:
+def start_coord(procs: ProcessGroup, data_dir: Path, name: str = "coord", *extra: str) -> RunningCoord:
     port = free_port()
     args = ("start", "--id", "1", "--data-dir", str(data_dir), "--client-port", str(port), *extra)
     procs.start_coord(name, *args)

@@ -13,15 +13,15 @@ from coord.protocol.opcodes import OpCode
 
 
 class RawClient:
-    def __init__(self, port: int, session_id: int = 0, passwd: bytes = bytes(16),
-                 last_zxid: int = 0, timeout_ms: int = 4000) -> None:
+    def __init__(
+        self, port: int, session_id: int = 0, passwd: bytes = bytes(16), last_zxid: int = 0, timeout_ms: int = 4000
+    ) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.reader = FrameReader()
         self.frames: list[bytes] = []
         self.events: list[tuple[int, str]] = []
         self.xid = 0
-        self.sock.sendall(frame(R.ConnectRequest(0, last_zxid, timeout_ms, session_id,
-                                                 passwd, False).to_bytes()))
+        self.sock.sendall(frame(R.ConnectRequest(0, last_zxid, timeout_ms, session_id, passwd, False).to_bytes()))
         self.session = R.ConnectResponse.from_bytes(self._next_frame())
 
     def _next_frame(self) -> bytes:
@@ -53,8 +53,9 @@ class RawClient:
                 return header.err, header.zxid, None
             return 0, header.zxid, cls.decode(r)
 
-    def create(self, path: str, data: bytes | None = b"", flags: int = 0,
-               op: OpCode = OpCode.create, ttl: int | None = None):
+    def create(
+        self, path: str, data: bytes | None = b"", flags: int = 0, op: OpCode = OpCode.create, ttl: int | None = None
+    ):
         if op == OpCode.createTTL:
             rec = R.CreateTTLRequest(path, data, R.OPEN_ACL_UNSAFE, flags, ttl)
         else:

@@ -21,8 +21,19 @@ STEP = 2 * 3600
 def _start(procs: ProcessGroup, tmp_path: Path) -> tuple[SteppedClock, int]:
     clock = SteppedClock(tmp_path / "faketime")
     port = free_port()
-    procs.start_coord("coord", "start", "--id", "1", "--data-dir", str(tmp_path / "data"),
-                      "--client-port", str(port), "--tick-ms", "200", env=clock.env())
+    procs.start_coord(
+        "coord",
+        "start",
+        "--id",
+        "1",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--client-port",
+        str(port),
+        "--tick-ms",
+        "200",
+        env=clock.env(),
+    )
     wait_for_port(port)
     return clock, port
 
@@ -40,7 +51,7 @@ def test_a_forward_step_expires_no_live_session(procs: ProcessGroup, tmp_path: P
         zk.create("/alive", b"", ephemeral=True)
         session = zk.client_id
         clock.step(STEP)
-        time.sleep(3)   # several expiry checks (tick 200 ms), well within the 4 s timeout
+        time.sleep(3)  # several expiry checks (tick 200 ms), well within the 4 s timeout
         observer = _kazoo(port)
         try:
             assert observer.exists("/alive") is not None, "a live session expired when the clock stepped forward"
@@ -56,9 +67,9 @@ def test_a_forward_step_expires_no_live_session(procs: ProcessGroup, tmp_path: P
 def test_a_backward_step_still_expires_a_dead_session_on_time(procs: ProcessGroup, tmp_path: Path) -> None:
     clock, port = _start(procs, tmp_path)
     dying = RawClient(port, timeout_ms=2000)
-    assert dying.create("/orphan", b"", flags=1)[0] == 0   # ephemeral
+    assert dying.create("/orphan", b"", flags=1)[0] == 0  # ephemeral
     clock.step(-STEP)
-    dying.sock.close()   # gone without closing its session: only expiry removes /orphan
+    dying.sock.close()  # gone without closing its session: only expiry removes /orphan
     zk = _kazoo(port)
     try:
         deadline = time.monotonic() + 15

@@ -15,7 +15,7 @@ from coord.server.watches import WatchManager
 def test_session_timeout_bounds_follow_tick() -> None:
     cfg = ServerConfig(tick_ms=500)
     assert (cfg.min_session_timeout_ms, cfg.max_session_timeout_ms) == (1000, 10000)
-    with pytest.raises(ConfigError, match="0..254"):
+    with pytest.raises(ConfigError, match=r"0\.\.254"):
         ServerConfig(server_id=255)
     with pytest.raises(ConfigError, match="min_session_timeout_ms"):
         ServerConfig(min_session_timeout_ms=9000, max_session_timeout_ms=5000)
@@ -48,20 +48,23 @@ def test_whitelist_and_formats() -> None:
     lines = render("srvr", src, 10).splitlines()
     assert lines[1] == "Latency min/avg/max: 3/3.5/4"
     assert lines[-2:] == ["Mode: standalone", "Node count: 5"]
-    src.serving = False   # an ensemble member without a quorum, as ZooKeeper answers
+    src.serving = False  # an ensemble member without a quorum, as ZooKeeper answers
     assert render("srvr", src, 10) == "This ZooKeeper instance is not currently serving requests\n"
     assert render("ruok", src, 10) == "imok"
 
 
 def test_ensemble_peers_from_a_toml_table_or_the_flag_string(tmp_path: Path) -> None:
     path = tmp_path / "coord.toml"
-    path.write_text('[coord]\nserver_id = 2\n[coord.peers]\n"1" = "127.0.0.1:2888:3888"\n'
-                    '"2" = "127.0.0.1:2889:3889"\n"3" = "127.0.0.1:2890:3890"\n')
+    path.write_text(
+        '[coord]\nserver_id = 2\n[coord.peers]\n"1" = "127.0.0.1:2888:3888"\n'
+        '"2" = "127.0.0.1:2889:3889"\n"3" = "127.0.0.1:2890:3890"\n'
+    )
     cfg = ServerConfig.from_toml(path)
-    flag = ServerConfig(server_id=2, peers="1=127.0.0.1:2888:3888,2=127.0.0.1:2889:3889,"
-                                            "3=127.0.0.1:2890:3890")
-    assert cfg.ensemble == flag.ensemble == {1: ("127.0.0.1", 2888, 3888),
-                                             2: ("127.0.0.1", 2889, 3889),
-                                             3: ("127.0.0.1", 2890, 3890)}
+    flag = ServerConfig(server_id=2, peers="1=127.0.0.1:2888:3888,2=127.0.0.1:2889:3889,3=127.0.0.1:2890:3890")
+    assert (
+        cfg.ensemble
+        == flag.ensemble
+        == {1: ("127.0.0.1", 2888, 3888), 2: ("127.0.0.1", 2889, 3889), 3: ("127.0.0.1", 2890, 3890)}
+    )
     with pytest.raises(ConfigError, match="N=host:quorumPort:electionPort"):
         ServerConfig(peers="1=127.0.0.1:2888")

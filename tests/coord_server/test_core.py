@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from coord.protocol.errors import ErrorCode
 from coord.server import prep as P
 from coord.server import txn as T
-from coord.server.datatree import (NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED,
-                                   NODE_DELETED, RESERVED, DataTree)
+from coord.server.datatree import (
+    NODE_CHILDREN_CHANGED,
+    NODE_CREATED,
+    NODE_DATA_CHANGED,
+    NODE_DELETED,
+    RESERVED,
+    DataTree,
+)
 from coord.server.prep import PrepView
 from coord.server.sessions import SessionTracker, negotiate_timeout
 from coord.server.txn import Txn
@@ -44,8 +50,15 @@ class Core:
         self.view.applied(txn.zxid)
         return events, results
 
-    def create(self, path: str, data: bytes | None = b"", flags: int = 0, session: int = 0x100,
-               op: int = P.OP_CREATE, ttl: int = -1):
+    def create(
+        self,
+        path: str,
+        data: bytes | None = b"",
+        flags: int = 0,
+        session: int = 0x100,
+        op: int = P.OP_CREATE,
+        ttl: int = -1,
+    ):
         return self.write((op, path, data, ACL, flags, ttl), session)
 
 
@@ -113,14 +126,17 @@ def test_delete_set_check_versions() -> None:
 
 def test_multi_is_all_or_nothing_with_zookeeper_results() -> None:
     core = Core()
-    ok = core.write((P.OP_MULTI, [(P.OP_CREATE, "/m", b"", ACL, 0, -1),
-                                  (P.OP_SET_DATA, "/m", b"v", 0),
-                                  (P.OP_CHECK, "/m", 1)]))
+    ok = core.write(
+        (P.OP_MULTI, [(P.OP_CREATE, "/m", b"", ACL, 0, -1), (P.OP_SET_DATA, "/m", b"v", 0), (P.OP_CHECK, "/m", 1)])
+    )
     assert ok.txn.kind == T.MULTI and ok.multi_errors is None
     assert core.tree.get("/m").stat().mzxid == ok.txn.zxid
-    bad = core.write((P.OP_MULTI, [(P.OP_CREATE, "/n", b"", ACL, 0, -1),
-                                   (P.OP_DELETE, "/missing", -1),
-                                   (P.OP_SET_DATA, "/m", b"", -1)]))
+    bad = core.write(
+        (
+            P.OP_MULTI,
+            [(P.OP_CREATE, "/n", b"", ACL, 0, -1), (P.OP_DELETE, "/missing", -1), (P.OP_SET_DATA, "/m", b"", -1)],
+        )
+    )
     assert bad.multi_errors == [P.OK, P.NONODE, P.RUNTIMEINCONSISTENCY]
     assert core.tree.get("/n") is None
     # The failed multi's changes must not leak into later preps either.
@@ -134,8 +150,7 @@ def test_prep_sees_unapplied_changes() -> None:
     seq = core.write((P.OP_CREATE, "/p/s-", b"", ACL, 2, -1), apply=False)
     assert seq.err == P.OK and seq.txn.body[0] == "/p/s-0000000000"
     core.apply(first.txn)
-    assert core.write((P.OP_CREATE, "/p/s-", b"", ACL, 2, -1), apply=False).txn.body[0] == \
-        "/p/s-0000000001"
+    assert core.write((P.OP_CREATE, "/p/s-", b"", ACL, 2, -1), apply=False).txn.body[0] == "/p/s-0000000001"
 
 
 def test_close_session_deletes_ephemerals_and_fires_watches() -> None:
@@ -186,8 +201,7 @@ def test_set_watches_catch_up() -> None:
     rel = core.tree.last_zxid
     core.write((P.OP_SET_DATA, "/a", b"new", -1))
     w = WatchManager()
-    notes = w.set_watches("c", core.tree, rel, data=["/a", "/b", "/gone"], exist=["/b", "/x"],
-                          child=["/a"])
+    notes = w.set_watches("c", core.tree, rel, data=["/a", "/b", "/gone"], exist=["/b", "/x"], child=["/a"])
     assert ("c", NODE_DATA_CHANGED, "/a") in notes
     assert ("c", NODE_DELETED, "/gone") in notes
     assert ("c", NODE_CREATED, "/b") in notes
@@ -248,8 +262,7 @@ def _model_step(model: dict, op: tuple, session: int) -> str | None:
         model[path] = [0, session if arg & 1 else 0, 0]
         return path
     if kind == "delete":
-        if path in model and arg in (-1, model[path][0]) and \
-                not any(p.startswith(path + "/") for p in model):
+        if path in model and arg in (-1, model[path][0]) and not any(p.startswith(path + "/") for p in model):
             del model[path]
     elif kind == "set":
         if path in model and arg in (-1, model[path][0]):
@@ -264,8 +277,7 @@ def _model_step(model: dict, op: tuple, session: int) -> str | None:
 @given(st.lists(st.tuples(OPS, st.booleans()), max_size=40))
 def test_random_ops_match_model(steps: list) -> None:
     core = Core()
-    model = {"/": [0, 0, 0], "/zookeeper": [0, 0, 0], "/zookeeper/quota": [0, 0, 0],
-             "/zookeeper/config": [0, 0, 0]}
+    model = {"/": [0, 0, 0], "/zookeeper": [0, 0, 0], "/zookeeper/quota": [0, 0, 0], "/zookeeper/config": [0, 0, 0]}
     pending: list[Txn] = []
     for (kind, path, arg), flush in steps:
         session = 0x42
@@ -296,10 +308,10 @@ def test_random_ops_match_model(steps: list) -> None:
         assert path in RESERVED or (stat.cversion >= 0 and stat.pzxid >= stat.czxid)
         assert all(f"{path.rstrip('/')}/{c}" in core.tree.nodes for c in node.children)
     assert not core.view.changes
-    restored = DataTree.restore(list(core.tree.iter_nodes()),
-                                [[s, t, p] for s, (t, p) in core.tree.sessions.items()],
-                                core.tree.last_zxid)
-    assert [n for n in restored.iter_nodes()] == [n for n in core.tree.iter_nodes()]
+    restored = DataTree.restore(
+        list(core.tree.iter_nodes()), [[s, t, p] for s, (t, p) in core.tree.sessions.items()], core.tree.last_zxid
+    )
+    assert list(restored.iter_nodes()) == list(core.tree.iter_nodes())
     assert restored.ephemerals == core.tree.ephemerals
 
 

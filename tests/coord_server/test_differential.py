@@ -36,9 +36,17 @@ class Recorder:
     def stat(self, stat) -> tuple:
         if stat is None:
             return ("none",)
-        return (self.rel(stat.czxid), self.rel(stat.mzxid), stat.version, stat.cversion,
-                stat.aversion, bool(stat.ephemeralOwner), stat.dataLength, stat.numChildren,
-                self.rel(stat.pzxid))
+        return (
+            self.rel(stat.czxid),
+            self.rel(stat.mzxid),
+            stat.version,
+            stat.cversion,
+            stat.aversion,
+            bool(stat.ephemeralOwner),
+            stat.dataLength,
+            stat.numChildren,
+            self.rel(stat.pzxid),
+        )
 
     def call(self, label: str, fn: Callable, *args, **kwargs) -> None:
         try:
@@ -137,7 +145,7 @@ def test_same_observations_as_real_zookeeper(shared_coord, real_zookeeper) -> No
     ours, our_events = _run(shared_coord.hosts)
     theirs, their_events = _run(real_zookeeper)
     assert len(theirs) > 25 and len(their_events) == 3  # the scenario really ran there
-    for mine, real in zip(ours, theirs):
+    for mine, real in zip(ours, theirs, strict=True):
         assert mine == real
     assert len(ours) == len(theirs)
     assert our_events == their_events
@@ -182,10 +190,10 @@ def acl_scenario(hosts: str) -> list:
         r.call("get-private", other.get, f"{base}/private")
         r.call("exists-private", other.exists, f"{base}/private")
         r.call("children-private", other.get_children, f"{base}/private")
-        r.call("getacl-private", lambda: [(a.perms, a.id.scheme, a.id.id)
-                                          for a in other.get_acls(f"{base}/private")[0]])
-        r.call("getacl-owner", lambda: [(a.perms, a.id.scheme, a.id.id)
-                                        for a in owner.get_acls(f"{base}/private")[0]])
+        r.call(
+            "getacl-private", lambda: [(a.perms, a.id.scheme, a.id.id) for a in other.get_acls(f"{base}/private")[0]]
+        )
+        r.call("getacl-owner", lambda: [(a.perms, a.id.scheme, a.id.id) for a in owner.get_acls(f"{base}/private")[0]])
         r.call("get-ro", other.get, f"{base}/ro")
         r.call("set-ro", other.set, f"{base}/ro", b"no")
         r.call("child-of-ro", other.create, f"{base}/ro/child")
@@ -200,6 +208,6 @@ def acl_scenario(hosts: str) -> list:
 def test_acls_match_real_zookeeper(shared_coord, real_zookeeper) -> None:
     ours, theirs = acl_scenario(shared_coord.hosts), acl_scenario(real_zookeeper)
     assert ("get-private", "error", "NoAuthError") in theirs  # ZooKeeper does enforce
-    for mine, real in zip(ours, theirs):
+    for mine, real in zip(ours, theirs, strict=True):
         assert mine == real
     assert len(ours) == len(theirs)

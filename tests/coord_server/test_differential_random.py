@@ -29,8 +29,9 @@ def _step(rng: random.Random, kz: KazooClient, r: Recorder, base: str, i: int) -
     version = rng.choice([-1, -1, 0, 1])
     label = f"{i}:{kind}:{path.replace(base, '')}"
     if kind == "create":
-        r.call(label, kz.create, path, b"d" * rng.randint(0, 3),
-               ephemeral=rng.random() < 0.3, sequence=rng.random() < 0.3)
+        r.call(
+            label, kz.create, path, b"d" * rng.randint(0, 3), ephemeral=rng.random() < 0.3, sequence=rng.random() < 0.3
+        )
     elif kind == "delete":
         r.call(label, kz.delete, path, version=version)
     elif kind == "set":
@@ -43,8 +44,14 @@ def _step(rng: random.Random, kz: KazooClient, r: Recorder, base: str, i: int) -
         t = kz.transaction()
         for _ in range(rng.randint(1, 3)):
             p = _path(rng, base)
-            rng.choice([lambda: t.create(p, b"m"), lambda: t.delete(p, version),
-                        lambda: t.set_data(p, b"x", version), lambda: t.check(p, version)])()
+            rng.choice(
+                [
+                    lambda p=p: t.create(p, b"m"),
+                    lambda p=p: t.delete(p, version),
+                    lambda p=p: t.set_data(p, b"x", version),
+                    lambda p=p: t.check(p, version),
+                ]
+            )()
         r.call(label, t.commit)
 
 
@@ -61,7 +68,7 @@ def _run(hosts: str, seed: int, steps: int) -> list:
 
 def _compare(ours_hosts: str, zk_hosts: str, seed: int, steps: int) -> None:
     ours, theirs = _run(ours_hosts, seed, steps), _run(zk_hosts, seed, steps)
-    for mine, real in zip(ours, theirs):
+    for mine, real in zip(ours, theirs, strict=True):
         assert mine == real, f"SEED={seed}: first difference at {mine[0]}"
 
 
@@ -110,7 +117,7 @@ def _watch_run(hosts: str, seed: int, steps: int) -> list:
 def test_random_watch_events_match_real_zookeeper(shared_coord, real_zookeeper, seed: int) -> None:
     ours = _watch_run(shared_coord.hosts, seed, 120)
     theirs = _watch_run(real_zookeeper, seed, 120)
-    for mine, real in zip(ours, theirs):
+    for mine, real in zip(ours, theirs, strict=True):
         assert mine == real, f"SEED={seed}: first difference at step {mine[0]}"
     assert len(ours) == len(theirs)
 

@@ -1,5 +1,6 @@
-"""coord's import graph, read from the source: no cycle inside coord, no arrow out of it but
-to `storage`, and `storage` imports nothing of ours.
+"""The import graph of our packages, read from the source: no cycle anywhere in broker,
+client, coord, storage and launchers together; no arrow out of coord but to `storage`;
+client (installed and used alone by applications) and `storage` import nothing else of ours.
 
 Every import statement counts, also one inside a function or under TYPE_CHECKING, so an
 import moved into a function cannot hide a cycle. `python -m tests.coord_server.test_import_graph`
@@ -43,8 +44,7 @@ def _imported(module: str, path: Path) -> Iterator[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            names = [f"{base}.{alias.name}" if _is_module(f"{base}.{alias.name}") else base
-                     for alias in node.names]
+            names = [f"{base}.{alias.name}" if _is_module(f"{base}.{alias.name}") else base for alias in node.names]
         else:
             continue
         yield from (name for name in names if name.split(".")[0] in OURS)
@@ -62,7 +62,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     stack: list[str] = []
     found: list[list[str]] = []
 
-    def visit(v: str) -> None:   # Tarjan's algorithm; coord is a few hundred modules deep at most
+    def visit(v: str) -> None:  # Tarjan's algorithm; coord is a few hundred modules deep at most
         index[v] = low[v] = len(index)
         stack.append(v)
         for w in edges.get(v, ()):
@@ -91,8 +91,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def arrows_out(edges: dict[str, set[str]], allowed: tuple[str, ...]) -> list[str]:
     """`a -> b` for every import whose top-level package is not among `allowed`."""
-    return sorted(f"{a} -> {b}" for a, targets in edges.items() for b in targets
-                  if b.split(".")[0] not in allowed)
+    return sorted(f"{a} -> {b}" for a, targets in edges.items() for b in targets if b.split(".")[0] not in allowed)
 
 
 def test_coord_has_no_import_cycle() -> None:
@@ -105,6 +104,22 @@ def test_coord_imports_nothing_of_ours_but_storage() -> None:
 
 def test_storage_imports_nothing_of_ours() -> None:
     assert arrows_out(graph("storage"), ("storage",)) == []
+
+
+def test_client_imports_nothing_of_ours() -> None:
+    assert arrows_out(graph("client"), ("client",)) == []
+
+
+def whole_graph() -> dict[str, set[str]]:
+    """Every module of every package of ours, in one graph (a cycle may cross packages)."""
+    edges: dict[str, set[str]] = {}
+    for package in OURS:
+        edges.update(graph(package))
+    return edges
+
+
+def test_no_import_cycle_across_our_packages() -> None:
+    assert cycles(whole_graph()) == []
 
 
 def test_the_checker_sees_a_cycle_and_an_arrow_out() -> None:
@@ -120,6 +135,8 @@ if __name__ == "__main__":
     coord = graph("coord")
     print(f"coord: {len(coord)} modules, {sum(map(len, coord.values()))} imports of ours")
     print("cycles inside coord:", cycles(coord) or "none")
-    print("arrows from coord to broker, client or launchers:",
-          arrows_out(coord, ("coord", "storage")) or "none")
+    print("arrows from coord to broker, client or launchers:", arrows_out(coord, ("coord", "storage")) or "none")
     print("arrows from storage to any package of ours:", arrows_out(graph("storage"), ("storage",)) or "none")
+    print("arrows from client to any other package of ours:", arrows_out(graph("client"), ("client",)) or "none")
+    everything = whole_graph()
+    print(f"all packages: {len(everything)} modules; cycles:", cycles(everything) or "none")

@@ -17,6 +17,7 @@ from kazoo.recipe.election import Election
 from kazoo.recipe.lock import Lock
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 from kazoo.security import ACL, Id, make_digest_acl
+
 from tests.support.waiting import wait_until
 
 
@@ -131,8 +132,10 @@ def test_watches_fire_once_in_order(kz: KazooClient) -> None:
     kz.get_children(base)
     wait_until("three watch events", lambda: len(events) == 3)
     assert [(e.type, e.path) for e in events] == [
-        (EventType.CHANGED, f"{base}/w"), (EventType.CREATED, f"{base}/new"),
-        (EventType.CHILD, base)]
+        (EventType.CHANGED, f"{base}/w"),
+        (EventType.CREATED, f"{base}/new"),
+        (EventType.CHILD, base),
+    ]
 
 
 def test_kazoo_watch_recipes(kz: KazooClient) -> None:
@@ -173,8 +176,7 @@ def test_lock_and_election_and_barrier_and_counter(shared_coord, kz: KazooClient
         leaders: list[str] = []
         won = threading.Event()
         election = Election(other, f"{base}/election", "other")
-        t = threading.Thread(target=election.run, args=(lambda: (leaders.append("other"),
-                                                                 won.set()),), daemon=True)
+        t = threading.Thread(target=election.run, args=(lambda: (leaders.append("other"), won.set()),), daemon=True)
         t.start()
         assert won.wait(10)
         t.join(10)
@@ -185,13 +187,12 @@ def test_lock_and_election_and_barrier_and_counter(shared_coord, kz: KazooClient
 
 
 def test_acls_and_digest_auth(shared_coord) -> None:
-    client = KazooClient(hosts=shared_coord.hosts, timeout=5,
-                         auth_data=[("digest", "alice:secret")])
+    client = KazooClient(hosts=shared_coord.hosts, timeout=5, auth_data=[("digest", "alice:secret")])
     client.start(timeout=10)
     try:
         acl = make_digest_acl("alice", "secret", all=True)
         path = client.create(f"/acl-{uuid.uuid4().hex[:6]}", acl=[acl])
-        acls, stat = client.get_acls(path)
+        acls, _ = client.get_acls(path)
         assert acls[0].id.scheme == "digest" and acls[0].id.id == acl.id.id
         client.set_acls(path, [acl], version=0)
         assert client.exists(path).aversion == 1

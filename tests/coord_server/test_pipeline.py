@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from coord.server import prep as P
-from coord.server.config import ServerConfig
 from coord.server.clock import now_ms
+from coord.server.config import ServerConfig
 from coord.server.server import CoordServer
 
 ACL = [[31, "world", "anyone"]]
@@ -21,8 +21,9 @@ def _server(tmp_path: Path) -> CoordServer:
     return server
 
 
-async def _run(server: CoordServer, ops: list[tuple], session: int = 0,
-               until: Callable[[], bool] = lambda: True) -> list:
+async def _run(
+    server: CoordServer, ops: list[tuple], session: int = 0, until: Callable[[], bool] = lambda: True
+) -> list:
     """Prepare and submit all ops at once, as pipelined clients would; wait for all, and
     for `until` (the committer goes on, e.g. packing a snapshot in steps, meanwhile)."""
     task = asyncio.create_task(server._committer())
@@ -62,13 +63,16 @@ async def test_group_commit_shares_fsyncs_and_recovers(tmp_path: Path) -> None:
 
 async def test_containers_and_ttl_are_cleaned(tmp_path: Path) -> None:
     server = _server(tmp_path)
-    await _run(server, [
-        (P.OP_CREATE_CONTAINER, "/box", b"", ACL, 4, -1),
-        (P.OP_CREATE_CONTAINER, "/never-used", b"", ACL, 4, -1),
-        (P.OP_CREATE, "/box/item", b"", ACL, 0, -1),
-        (P.OP_CREATE_TTL, "/ttl", b"", ACL, 5, 50),
-        (P.OP_DELETE, "/box/item", -1),
-    ])
+    await _run(
+        server,
+        [
+            (P.OP_CREATE_CONTAINER, "/box", b"", ACL, 4, -1),
+            (P.OP_CREATE_CONTAINER, "/never-used", b"", ACL, 4, -1),
+            (P.OP_CREATE, "/box/item", b"", ACL, 0, -1),
+            (P.OP_CREATE_TTL, "/ttl", b"", ACL, 5, 50),
+            (P.OP_DELETE, "/box/item", -1),
+        ],
+    )
     assert server.tree.get("/box").stat().ephemeralOwner == 0  # markers stay internal
     task = asyncio.create_task(server._committer())
     assert server.check_containers(now_ms() + 1000) == 2
@@ -107,8 +111,10 @@ async def test_log_write_failure_stops_without_acknowledging(tmp_path: Path) -> 
     os.close(server._txnlog._file.fileno())  # the disk goes away under the log
     task = asyncio.create_task(server._committer())
     applied: list = []
-    server.submit(server.view.prepare(0, (P.OP_CREATE, "/lost", b"", ACL, 0, -1), now_ms()).txn,
-                  lambda txn, res: applied.append(txn))
+    server.submit(
+        server.view.prepare(0, (P.OP_CREATE, "/lost", b"", ACL, 0, -1), now_ms()).txn,
+        lambda txn, res: applied.append(txn),
+    )
     await asyncio.wait_for(server.failed.wait(), 10)
     await asyncio.wait_for(task, 5)
     assert applied == [] and "/lost" not in server.tree.nodes

@@ -36,9 +36,9 @@ def test_persistent_and_recursive_watches(shared_coord) -> None:
     b.call(OpCode.setData, R.SetDataRequest(base, b"2", -1))  # persistent: fires again
     _sync(a)
     assert a.events == [
-        (EventType.NODE_CREATED, f"{base}/r"),          # recursive on base/r: itself
-        (EventType.NODE_CHILDREN_CHANGED, base),        # persistent on base: child change
-        (EventType.NODE_CREATED, f"{base}/r/x"),        # ... and descendants, no CHILD events
+        (EventType.NODE_CREATED, f"{base}/r"),  # recursive on base/r: itself
+        (EventType.NODE_CHILDREN_CHANGED, base),  # persistent on base: child change
+        (EventType.NODE_CREATED, f"{base}/r/x"),  # ... and descendants, no CHILD events
         (EventType.NODE_DATA_CHANGED, f"{base}/r/x"),
         (EventType.NODE_DATA_CHANGED, base),
         (EventType.NODE_DATA_CHANGED, base),
@@ -68,12 +68,19 @@ def test_set_watches_delivers_missed_events(shared_coord) -> None:
     b.create(f"{base}/born")
     again = RawClient(shared_coord.port, sid, pw, seen_zxid)
     assert again.session.sessionId == sid and again.session.timeOut > 0
-    err, _, _ = again.call(OpCode.setWatches, R.SetWatches(
-        seen_zxid, [f"{base}/d", f"{base}/gone"], [f"{base}/born", f"{base}/none"], [base]))
+    err, _, _ = again.call(
+        OpCode.setWatches,
+        R.SetWatches(seen_zxid, [f"{base}/d", f"{base}/gone"], [f"{base}/born", f"{base}/none"], [base]),
+    )
     assert err == 0
-    assert sorted(again.events) == sorted([
-        (EventType.NODE_DATA_CHANGED, f"{base}/d"), (EventType.NODE_DELETED, f"{base}/gone"),
-        (EventType.NODE_CREATED, f"{base}/born"), (EventType.NODE_CHILDREN_CHANGED, base)])
+    assert sorted(again.events) == sorted(
+        [
+            (EventType.NODE_DATA_CHANGED, f"{base}/d"),
+            (EventType.NODE_DELETED, f"{base}/gone"),
+            (EventType.NODE_CREATED, f"{base}/born"),
+            (EventType.NODE_CHILDREN_CHANGED, base),
+        ]
+    )
     again.events.clear()
     b.create(f"{base}/none")  # the exists watch that had nothing to report is registered
     _sync(again)
@@ -92,10 +99,16 @@ def test_reads_and_session_views(shared_coord) -> None:
     assert err == 0 and res.ephemerals == [f"{base}/e1"]
     err, _, res = c.call(OpCode.getAllChildrenNumber, R.GetAllChildrenNumberRequest(base))
     assert res.totalNumber == 3
-    err, _, res = c.call(OpCode.multiRead, R.MultiReadRequest([
-        (OpCode.getData, R.GetDataRequest(f"{base}/x", False)),
-        (OpCode.getChildren, R.GetChildrenRequest(f"{base}/nope", False)),
-        (OpCode.getChildren, R.GetChildrenRequest(f"{base}/x", False))]))
+    err, _, res = c.call(
+        OpCode.multiRead,
+        R.MultiReadRequest(
+            [
+                (OpCode.getData, R.GetDataRequest(f"{base}/x", False)),
+                (OpCode.getChildren, R.GetChildrenRequest(f"{base}/nope", False)),
+                (OpCode.getChildren, R.GetChildrenRequest(f"{base}/x", False)),
+            ]
+        ),
+    )
     assert err == 0
     assert isinstance(res.results[0], R.GetDataResponse)
     assert res.results[1] == R.ErrorResponse(ErrorCode.NONODE)
@@ -112,8 +125,7 @@ def test_reads_and_session_views(shared_coord) -> None:
 def test_container_and_ttl_creates(shared_coord) -> None:
     c = RawClient(shared_coord.port)
     base = _base(c)
-    err, _, res = c.call(OpCode.createContainer,
-                         R.CreateRequest(f"{base}/box", b"", R.OPEN_ACL_UNSAFE, 4))
+    err, _, res = c.call(OpCode.createContainer, R.CreateRequest(f"{base}/box", b"", R.OPEN_ACL_UNSAFE, 4))
     assert err == 0 and res.stat.ephemeralOwner == 0
     err, _, res = c.create(f"{base}/ttl", flags=5, op=OpCode.createTTL, ttl=1000)
     assert err == 0 and res.stat.ephemeralOwner == 0

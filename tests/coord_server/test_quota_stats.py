@@ -30,8 +30,7 @@ class Applier:
 
     def set_quota(self, path: str, limits: bytes) -> None:
         """What zkCli's setquota writes: parents, limits, then a zeroed stats node."""
-        for p in ["/zookeeper/quota" + path[:i] for i in range(1, len(path) + 1)
-                  if i == len(path) or path[i] == "/"]:
+        for p in ["/zookeeper/quota" + path[:i] for i in range(1, len(path) + 1) if i == len(path) or path[i] == "/"]:
             if self.tree.get(p) is None:
                 self.create(p)
         self.create(f"/zookeeper/quota{path}/zookeeper_limits", limits)
@@ -59,7 +58,7 @@ def test_setquota_counts_the_existing_subtree_then_follows_every_change():
     assert stats(a.tree, "/q") == b"count=3,bytes=3"
     a.op(T.DELETE, ["/q/b"])
     assert stats(a.tree, "/q") == b"count=2,bytes=2"
-    a.create("/r", b"zzz")                           # outside the quota: no change
+    a.create("/r", b"zzz")  # outside the quota: no change
     assert stats(a.tree, "/q") == b"count=2,bytes=2"
 
 
@@ -82,8 +81,10 @@ def test_removing_the_limits_node_stops_the_counting():
     assert stats(a.tree, "/q") == b"count=1,bytes=0"
 
 
-ops = st.lists(st.tuples(st.sampled_from(["create", "delete", "set", "multi"]),
-                         st.sampled_from(PATHS), st.binary(max_size=6)), max_size=40)
+ops = st.lists(
+    st.tuples(st.sampled_from(["create", "delete", "set", "multi"]), st.sampled_from(PATHS), st.binary(max_size=6)),
+    max_size=40,
+)
 
 
 @settings(max_examples=60, deadline=None)

@@ -8,14 +8,16 @@ import pytest
 
 from coord.server import txn as T
 from coord.server.datatree import DataTree
-from coord.server.snapshot import SnapshotCorruption, list_snapshots, load_latest, pack_image_steps, write_snapshot
+from coord.server.snapshot import SnapshotCorruptionError, list_snapshots, load_latest, pack_image_steps, write_snapshot
 from coord.server.txn import Txn
-from coord.server.txnlog import MAGIC, LogCorruption, TxnLog, list_segments
+from coord.server.txnlog import MAGIC, TxnLog, TxnLogCorruptionError, list_segments
 
 
 def _txns(first: int, n: int) -> list[Txn]:
-    return [Txn(z, 1000 + z, 5, T.CREATE, [f"/n{z}", b"d" * z, [[31, "world", "anyone"]], 0])
-            for z in range(first, first + n)]
+    return [
+        Txn(z, 1000 + z, 5, T.CREATE, [f"/n{z}", b"d" * z, [[31, "world", "anyone"]], 0])
+        for z in range(first, first + n)
+    ]
 
 
 def _write(log_dir: Path, txns: list[Txn]) -> None:
@@ -37,7 +39,7 @@ def test_round_trip_and_after_zxid(tmp_path: Path) -> None:
 def test_torn_tail_is_truncated(tmp_path: Path, cut: int) -> None:
     txns = _txns(1, 4)
     _write(tmp_path, txns)
-    (_, seg), = list_segments(tmp_path)
+    ((_, seg),) = list_segments(tmp_path)
     size = seg.stat().st_size
     with open(seg, "r+b") as f:
         f.truncate(size - cut)
@@ -54,7 +56,7 @@ def test_torn_tail_is_truncated(tmp_path: Path, cut: int) -> None:
 def test_last_entry_with_bad_crc_is_a_torn_tail(tmp_path: Path) -> None:
     txns = _txns(1, 3)
     _write(tmp_path, txns)
-    (_, seg), = list_segments(tmp_path)
+    ((_, seg),) = list_segments(tmp_path)
     raw = bytearray(seg.read_bytes())
     raw[-1] ^= 0xFF
     seg.write_bytes(bytes(raw))
@@ -64,11 +66,11 @@ def test_last_entry_with_bad_crc_is_a_torn_tail(tmp_path: Path) -> None:
 def test_damage_in_the_middle_refuses_to_start(tmp_path: Path) -> None:
     txns = _txns(1, 5)
     _write(tmp_path, txns)
-    (_, seg), = list_segments(tmp_path)
+    ((_, seg),) = list_segments(tmp_path)
     raw = bytearray(seg.read_bytes())
     raw[len(MAGIC) + 12] ^= 0xFF  # inside the first entry's body
     seg.write_bytes(bytes(raw))
-    with pytest.raises(LogCorruption, match="refusing to start"):
+    with pytest.raises(TxnLogCorruptionError, match="refusing to start"):
         TxnLog(tmp_path).read_all()
 
 
@@ -81,7 +83,7 @@ def test_damage_in_an_older_segment_refuses(tmp_path: Path) -> None:
     log.close()
     first = list_segments(tmp_path)[0][1]
     first.write_bytes(first.read_bytes()[:-2])
-    with pytest.raises(LogCorruption):
+    with pytest.raises(TxnLogCorruptionError):
         TxnLog(tmp_path).read_all()
 
 
@@ -102,7 +104,7 @@ def test_snapshot_round_trip_and_corruption(tmp_path: Path) -> None:
     raw = bytearray(newest.read_bytes())
     raw[-3] ^= 1
     newest.write_bytes(bytes(raw))
-    with pytest.raises(SnapshotCorruption, match="refusing to start"):
+    with pytest.raises(SnapshotCorruptionError, match="refusing to start"):
         load_latest(tmp_path)
 
 

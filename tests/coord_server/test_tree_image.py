@@ -44,8 +44,11 @@ class Writer:
             self.step()
 
     def leaves(self) -> list[str]:
-        return [p for p, n in self.tree.nodes.items() if not n.children and p.count("/") >= 2
-                and not p.startswith("/zookeeper") and p not in DIRS]
+        return [
+            p
+            for p, n in self.tree.nodes.items()
+            if not n.children and p.count("/") >= 2 and not p.startswith("/zookeeper") and p not in DIRS
+        ]
 
     def step(self) -> None:
         rng, choice = self.rng, self.rng.randrange(8)
@@ -57,7 +60,7 @@ class Writer:
         elif choice == 2:
             self.apply(T.DELETE, [rng.choice(leaves)])
         elif choice == 3:
-            path = rng.choice(leaves)            # deleted and created again in one multi
+            path = rng.choice(leaves)  # deleted and created again in one multi
             self.apply(T.MULTI, [(T.DELETE, [path]), (T.CREATE, [path, b"again", OPEN_ACL, 0])])
         elif choice == 4:
             self.apply(T.SET_DATA, [rng.choice(leaves + DIRS), rng.randbytes(rng.randrange(60))])
@@ -92,7 +95,7 @@ def test_a_stepped_snapshot_is_the_tree_at_its_zxid(seed: int, step_nodes: int, 
     assert tree.last_zxid > image.zxid or writes == 0
     kept = image.kept
     writer.step()
-    assert image.kept == kept   # detached: the tree no longer reports changes to it
+    assert image.kept == kept  # detached: the tree no longer reports changes to it
 
 
 def test_one_image_at_a_time() -> None:

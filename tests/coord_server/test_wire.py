@@ -12,8 +12,9 @@ from kazoo.client import KazooClient
 from tests.support.waiting import wait_until
 
 # ConnectRequest from the reference, section 12.1: timeout 30000, new session.
-CONNECT = bytes.fromhex("0000002d000000000000000000000000000075300000000000000000000000100000000000"
-                        "000000000000000000000000")
+CONNECT = bytes.fromhex(
+    "0000002d000000000000000000000000000075300000000000000000000000100000000000000000000000000000000000"
+)
 
 
 def _connect(port: int) -> socket.socket:
@@ -86,8 +87,8 @@ def test_wrong_password_gets_expired_reply(shared_coord) -> None:
     with _connect(shared_coord.port) as s:
         sid = struct.unpack(">q", _recv_frame(s)[8:16])[0]
     bad = bytearray(CONNECT)
-    bad[4 + 16:4 + 24] = struct.pack(">q", sid)
-    bad[4 + 28:4 + 44] = b"x" * 16
+    bad[4 + 16 : 4 + 24] = struct.pack(">q", sid)
+    bad[4 + 28 : 4 + 44] = b"x" * 16
     with socket.create_connection(("127.0.0.1", shared_coord.port), timeout=5) as s:
         s.sendall(bytes(bad))
         body = _recv_frame(s)
@@ -103,11 +104,14 @@ def test_client_from_the_future_is_refused(shared_coord) -> None:
         assert _closed(s)
 
 
-@pytest.mark.parametrize("payload", [
-    b"\xff\xff\xff\xf0garbage",                       # negative length
-    struct.pack(">i", 0x7FFFFFF0) + b"x" * 100,        # far beyond jute.maxbuffer
-    struct.pack(">i", 0x100000) + b"x" * 10,           # just beyond it
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\xff\xff\xff\xf0garbage",  # negative length
+        struct.pack(">i", 0x7FFFFFF0) + b"x" * 100,  # far beyond jute.maxbuffer
+        struct.pack(">i", 0x100000) + b"x" * 10,  # just beyond it
+    ],
+)
 def test_bad_lengths_close_the_connection(shared_coord, payload: bytes) -> None:
     with socket.create_connection(("127.0.0.1", shared_coord.port), timeout=5) as s:
         s.sendall(payload)
@@ -178,9 +182,18 @@ def test_many_idle_connections(shared_coord) -> None:
     try:
         for _ in range(1000):
             socks.append(socket.create_connection(("127.0.0.1", shared_coord.port), timeout=5))
-        wait_until("the server counting 1000 live connections", lambda: int(dict(
-            line.split("\t") for line in _four(shared_coord.port, b"mntr").splitlines()
-        )["zk_num_alive_connections"]) >= 1000, 15)
+        wait_until(
+            "the server counting 1000 live connections",
+            lambda: (
+                int(
+                    dict(line.split("\t") for line in _four(shared_coord.port, b"mntr").splitlines())[
+                        "zk_num_alive_connections"
+                    ]
+                )
+                >= 1000
+            ),
+            15,
+        )
         _still_serving(shared_coord)
     finally:
         for s in socks:

@@ -5,7 +5,6 @@ It must never sleep without a bound: every wait gives up with an AssertionError.
 
 from __future__ import annotations
 
-
 import msgpack
 
 from coord.zab import Role, Snapshot, ZabConfig
@@ -34,8 +33,7 @@ class ListMachine:
 
 
 def serving_leader(nodes: dict[int, ZabNode]) -> ZabNode | None:
-    leaders = [n for n in nodes.values()
-               if n.peer is not None and n.peer.state == Role.LEADING and n.peer.serving]
+    leaders = [n for n in nodes.values() if n.peer is not None and n.peer.state == Role.LEADING and n.peer.serving]
     return leaders[0] if len(leaders) == 1 else None
 
 

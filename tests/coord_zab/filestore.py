@@ -39,8 +39,9 @@ class FileStorage:
             return [(z, d) for z, d in msgpack.Unpacker(f, raw=False)]
 
     def load(self) -> PersistentState:
-        accepted, current = msgpack.unpackb((self.dir / "epochs").read_bytes()) \
-            if (self.dir / "epochs").exists() else (0, 0)
+        accepted, current = (
+            msgpack.unpackb((self.dir / "epochs").read_bytes()) if (self.dir / "epochs").exists() else (0, 0)
+        )
         snap_zxid = self.snapshot()[0]
         entries = [e for e in self._entries() if e[0] > snap_zxid]
         return PersistentState(accepted, current, snap_zxid, entries)

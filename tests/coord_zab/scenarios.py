@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-from coord.zab import actions as act
 from coord.zab import Peer, PersistentState, Role, Snapshot, ZabConfig
+from coord.zab import actions as act
 from coord.zab.messages import Message, SnapChunk, decode, encode
 
 CONFIG = ZabConfig(tick=1.0, init_limit=5, sync_limit=3, election_retry=1)
@@ -23,10 +23,11 @@ CONFIG = ZabConfig(tick=1.0, init_limit=5, sync_limit=3, election_retry=1)
 @dataclass
 class Shell:
     """What one server's shell did, as the tests read it."""
+
     applied: list[tuple[int, bytes]] = field(default_factory=list)
     actions: list[act.Action] = field(default_factory=list)
     sent: list[tuple[int, Message]] = field(default_factory=list)
-    staging: bytes = b""     # a snapshot being received
+    staging: bytes = b""  # a snapshot being received
 
 
 class Bench:
@@ -43,9 +44,14 @@ class Bench:
 
     def start(self, sid: int, state: PersistentState | None = None) -> Peer:
         shell = self.shells[sid] = Shell()
-        peer = Peer(sid, self.members, CONFIG, state or PersistentState(),
-                    lambda: Snapshot(shell.applied[-1][0] if shell.applied else 0,
-                                     msgpack.packb(shell.applied)), self.now)
+        peer = Peer(
+            sid,
+            self.members,
+            CONFIG,
+            state or PersistentState(),
+            lambda: Snapshot(shell.applied[-1][0] if shell.applied else 0, msgpack.packb(shell.applied)),
+            self.now,
+        )
         self.peers[sid] = peer
         return peer
 
@@ -53,8 +59,9 @@ class Bench:
         """Crash a server; returns what its disk holds (everything was fsynced)."""
         peer = self.peers.pop(sid)
         history = peer.history
-        return PersistentState(peer.accepted_epoch, peer.current_epoch, history.snap_zxid,
-                               history.after(history.snap_zxid))
+        return PersistentState(
+            peer.accepted_epoch, peer.current_epoch, history.snap_zxid, history.after(history.snap_zxid)
+        )
 
     def pump(self, limit: int = 10_000) -> None:
         """Carry out actions and deliver messages until nothing moves."""
@@ -77,8 +84,7 @@ class Bench:
         for a in actions:
             shell.actions.append(a)
             if isinstance(a, act.SendSnapshotChunk):
-                a = act.Send(a.to, SnapChunk(a.epoch, a.stream, a.seq, a.offset,
-                                             a.image.read(a.offset, a.size)))
+                a = act.Send(a.to, SnapChunk(a.epoch, a.stream, a.seq, a.offset, a.image.read(a.offset, a.size)))
             if isinstance(a, act.Send):
                 msg = decode(encode(a.msg))
                 shell.sent.append((a.to, msg))
@@ -88,7 +94,7 @@ class Bench:
             elif isinstance(a, act.Apply):
                 shell.applied.append((a.zxid, a.data))
             elif isinstance(a, act.StageSnapshot):
-                shell.staging = shell.staging[:a.offset] + a.data
+                shell.staging = shell.staging[: a.offset] + a.data
             elif isinstance(a, act.InstallSnapshot):
                 assert len(shell.staging) == a.size
                 shell.applied = [(z, d) for z, d in msgpack.unpackb(shell.staging)]
@@ -113,8 +119,7 @@ class Bench:
     def settled(self) -> bool:
         """A serving leader, and every running server serving under it."""
         leaders = [p for p in self.peers.values() if p.state == Role.LEADING and p.serving]
-        return len(leaders) == 1 and all(
-            p.serving and p.leader == leaders[0].sid for p in self.peers.values())
+        return len(leaders) == 1 and all(p.serving and p.leader == leaders[0].sid for p in self.peers.values())
 
     def leader(self) -> Peer:
         leaders = [p for p in self.peers.values() if p.state == Role.LEADING and p.serving]

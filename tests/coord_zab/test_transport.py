@@ -3,8 +3,6 @@ not delivered on the next one."""
 
 from __future__ import annotations
 
-import asyncio
-
 from coord.zab.messages import Ping
 from coord.zab.transport import PeerNetwork
 from tests.coord_zab.ensemble import loopback_addresses
@@ -25,7 +23,7 @@ async def test_a_broken_outgoing_link_is_reported_and_its_queue_dropped() -> Non
         # server 2 drops every incoming connection: 1's link to 2 breaks under it
         for writer in list(two._incoming):
             writer.transport.abort()
-        one.send(2, Ping(1, 2, False))    # written into the dead connection, or dropped
+        one.send(2, Ping(1, 2, False))  # written into the dead connection, or dropped
         await wait_until_async("the lost peer reported", lambda: lost_at_1 == [2])
         # the next connection carries only what is sent after the loss
         one.send(2, Ping(1, 3, False))

@@ -13,10 +13,15 @@ from pathlib import Path
 
 from coord.zab.node import ZabNode
 from tests.coord_zab.ensemble import (
-    CONFIG, ListMachine, loopback_addresses, serving_leader, start_and_elect,
+    CONFIG,
+    ListMachine,
+    loopback_addresses,
+    serving_leader,
+    start_and_elect,
 )
 from tests.coord_zab.filestore import FileStorage
 from tests.support.waiting import wait_until_async
+
 
 async def test_three_members_elect_replicate_fail_over_and_rejoin(tmp_path: Path) -> None:
     addresses = loopback_addresses(3)
@@ -30,7 +35,9 @@ async def test_three_members_elect_replicate_fail_over_and_rejoin(tmp_path: Path
         leader = await start_and_elect(nodes)
         first = await asyncio.gather(*(leader.write(b"a%d" % i) for i in range(30)))
         assert first == sorted(first)
-        await wait_until_async("30 writes applied everywhere", lambda: all(len(m.applied) == 30 for m in machines.values()))
+        await wait_until_async(
+            "30 writes applied everywhere", lambda: all(len(m.applied) == 30 for m in machines.values())
+        )
 
         await leader.stop()
         gone = leader.sid
@@ -41,10 +48,12 @@ async def test_three_members_elect_replicate_fail_over_and_rejoin(tmp_path: Path
         assert second.peer.current_epoch > 1
         await asyncio.gather(*(second.write(b"b%d" % i) for i in range(10)))
 
-        machines[gone] = ListMachine()   # the restarted process rebuilds from its files
+        machines[gone] = ListMachine()  # the restarted process rebuilds from its files
         nodes[gone] = make(gone)
         await nodes[gone].start()
-        await wait_until_async("40 writes applied everywhere", lambda: all(len(m.applied) == 40 for m in machines.values()))
+        await wait_until_async(
+            "40 writes applied everywhere", lambda: all(len(m.applied) == 40 for m in machines.values())
+        )
         histories = [m.applied for m in machines.values()]
         assert histories[0] == histories[1] == histories[2]
         assert [d for _, d in histories[0]] == [b"a%d" % i for i in range(30)] + [b"b%d" % i for i in range(10)]

@@ -10,13 +10,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coord.zab import actions as act
 from coord.zab import NotLeaderError, Peer, PersistentState, Role
+from coord.zab import actions as act
 from coord.zab.log import make_zxid
 from coord.zab.messages import (
-    LOOKING, Ack, AckEpoch, Commit, LeaderInfo, NewLeader, Notification, Ping, Proposal,
-    SnapChunk, SyncAck, SyncDiff, SyncHeader,
-    decode, encode,
+    LOOKING,
+    Ack,
+    AckEpoch,
+    Commit,
+    LeaderInfo,
+    NewLeader,
+    Notification,
+    Ping,
+    Proposal,
+    SnapChunk,
+    SyncAck,
+    SyncDiff,
+    SyncHeader,
+    decode,
+    encode,
 )
 from coord.zab.quorum import quorum_acked, quorum_size
 from tests.coord_zab.scenarios import CONFIG, Bench, elect
@@ -24,7 +36,7 @@ from tests.coord_zab.scenarios import CONFIG, Bench, elect
 
 def _lone_follower(state: PersistentState) -> Peer:
     """Server 1 of 3 that has just chosen server 3 as its leader."""
-    peer = Peer(1, frozenset({1, 2, 3}), CONFIG, state, lambda: None, 0.0)  # type: ignore[arg-type,return-value]
+    peer = Peer(1, frozenset({1, 2, 3}), CONFIG, state, lambda: None, 0.0)
     for sid in (2, 3):
         peer.receive(sid, Notification(1, LOOKING, 9, 9, 3), 0.0)
     assert peer.state == Role.FOLLOWING and peer.leader == 3
@@ -38,8 +50,7 @@ def _sent(peer: Peer) -> list[object]:
 
 def _newleaders(bench: Bench, to: int) -> list[SyncHeader]:
     """The synchronizations streamed to `to` (their headers: DIFF, TRUNC or SNAP)."""
-    return [m for shell in bench.shells.values() for dst, m in shell.sent
-            if dst == to and isinstance(m, SyncHeader)]
+    return [m for shell in bench.shells.values() for dst, m in shell.sent if dst == to and isinstance(m, SyncHeader)]
 
 
 def test_a_follower_never_accepts_an_epoch_older_than_its_accepted_epoch() -> None:
@@ -84,8 +95,8 @@ def test_current_epoch_becomes_durable_only_after_the_synchronized_history() -> 
     after = peer.ready()
     kinds = [type(a) for a in after]
     assert act.PersistEpochs(2, 2) in after
-    assert kinds.index(act.PersistEpochs) < kinds.index(act.Send)   # durable, then ack
-    assert isinstance(after[kinds.index(act.Send)].msg, Ack)  # type: ignore[union-attr]
+    assert kinds.index(act.PersistEpochs) < kinds.index(act.Send)  # durable, then ack
+    assert isinstance(after[kinds.index(act.Send)].msg, Ack)
 
 
 def test_a_server_that_promised_a_later_epoch_makes_the_leader_elect_again() -> None:
@@ -93,10 +104,10 @@ def test_a_server_that_promised_a_later_epoch_makes_the_leader_elect_again() -> 
     bench = elect(3)
     bench.write(b"a")
     disk = bench.stop(1)
-    disk.accepted_epoch = 5   # it accepted epoch 5 from a leader attempt that then failed
+    disk.accepted_epoch = 5  # it accepted epoch 5 from a leader attempt that then failed
     bench.start(1, disk)
     bench.tick_until(bench.settled)
-    assert bench.leader().current_epoch >= 5   # at or above its promise
+    assert bench.leader().current_epoch >= 5  # at or above its promise
     bench.write(b"b")
     assert all(bench.applied(sid)[-2:] == [b"a", b"b"] for sid in (1, 2, 3))
 
@@ -113,7 +124,7 @@ def test_a_leader_serves_only_after_a_quorum_acked_newleader() -> None:
     with pytest.raises(NotLeaderError):
         leader.propose(b"too early", bench.now)
     bench.drop = lambda src, dst, msg: False
-    bench.tick(2)   # the leader's heartbeat makes followers re-send their NEWLEADER ack
+    bench.tick(2)  # the leader's heartbeat makes followers re-send their NEWLEADER ack
     assert leader.serving
     assert leader.next_zxid() == make_zxid(1, 1)
     assert bench.write(b"now", b"next") == [make_zxid(1, 1), make_zxid(1, 2)]
@@ -127,7 +138,7 @@ def test_a_new_leader_history_contains_every_committed_txn() -> None:
     bench.stop(3)
     bench.cut = set()
     bench.tick_until(bench.settled)
-    assert bench.leader().sid == 2   # 1 lacks history, so it cannot win the election
+    assert bench.leader().sid == 2  # 1 lacks history, so it cannot win the election
     assert bench.applied(1) == [b"a", b"b"]
     assert [m.mode for m in _newleaders(bench, 1)][-1] == "DIFF"
 
@@ -136,7 +147,7 @@ def test_trunc_removes_uncommitted_txns_beyond_the_leader_history() -> None:
     bench = elect(3)
     bench.write(b"a")
     bench.cut = {3}
-    bench.peers[3].propose(b"x", bench.now)   # reaches only the old leader's own log
+    bench.peers[3].propose(b"x", bench.now)  # reaches only the old leader's own log
     bench.pump()
     bench.tick_until(lambda: bench.peers[2].serving and bench.peers[2].state == Role.LEADING)
     bench.write(b"b")
@@ -159,7 +170,7 @@ def test_a_partitioned_leader_steps_down_within_sync_limit_and_never_commits_aga
     bench.tick(CONFIG.sync_limit + 1)
     assert old.state == Role.LOOKING and not old.serving
     assert any(isinstance(a, act.Serving) and not a.on for a in bench.shells[3].actions)
-    for follower in (1, 2):   # acks arriving late must not make it commit
+    for follower in (1, 2):  # acks arriving late must not make it commit
         old.receive(follower, Ack(1, zxid), bench.now)
     assert not any(isinstance(a, act.Apply) for a in old.ready())
     assert b"x" not in bench.applied(3)
@@ -168,8 +179,8 @@ def test_a_partitioned_leader_steps_down_within_sync_limit_and_never_commits_aga
 def test_a_follower_the_leader_cannot_hear_stops_serving_and_rejoins_once_heard() -> None:
     # One-way loss: the follower hears the leader's pings, the leader hears nothing
     # back (no acks, touches or requests). Found by the real-process test
-    # test_a_follower_the_leader_cannot_hear_stops_serving_and_its_sessions_move: the
-    # follower served forever while the sessions of its clients expired on the leader.
+    # `test_a_follower_the_leader_cannot_hear_stops_serving_and_its_sessions_move`, where
+    # the follower served forever while the sessions of its clients expired on the leader.
     bench = elect(3)
     leader = bench.leader()
     silent = next(sid for sid in (1, 2) if sid != leader.sid)
@@ -222,7 +233,7 @@ def test_a_follower_behind_the_leader_snapshot_is_synchronized_by_snap() -> None
         bench.peers[sid].compact(zxids[-1])
     bench.stop(1)
     bench.cut = set()
-    bench.start(1)   # an empty disk: far behind the snapshot
+    bench.start(1)  # an empty disk: far behind the snapshot
     bench.tick_until(bench.settled)
     assert _newleaders(bench, 1)[-1].mode == "SNAP"
     assert bench.applied(1) == [b"a", b"b", b"c"]
@@ -275,19 +286,39 @@ def test_quorum_acked_is_the_highest_zxid_a_majority_holds(acks: dict[int, int])
 entries = st.lists(st.tuples(st.integers(0, 2**64 - 1), st.binary(max_size=20)), max_size=5)
 
 
-@given(st.one_of(
-    st.builds(Proposal, st.integers(0, 2**32), entries),
-    st.builds(SyncHeader, st.integers(0, 2**32), st.integers(0, 2**32),
-              st.sampled_from(["DIFF", "TRUNC", "SNAP"]), st.integers(0, 2**64 - 1),
-              st.integers(0, 2**64 - 1), st.integers(0, 2**63)),
-    st.builds(SnapChunk, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32),
-              st.integers(0, 2**63), st.binary()),
-    st.builds(SyncDiff, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32), entries),
-    st.builds(NewLeader, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32),
-              st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
-    st.builds(SyncAck, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32)),
-    st.builds(Ack, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.lists(st.integers(0, 2**63))),
-    st.builds(Ping, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.booleans()),
-))
+@given(
+    st.one_of(
+        st.builds(Proposal, st.integers(0, 2**32), entries),
+        st.builds(
+            SyncHeader,
+            st.integers(0, 2**32),
+            st.integers(0, 2**32),
+            st.sampled_from(["DIFF", "TRUNC", "SNAP"]),
+            st.integers(0, 2**64 - 1),
+            st.integers(0, 2**64 - 1),
+            st.integers(0, 2**63),
+        ),
+        st.builds(
+            SnapChunk,
+            st.integers(0, 2**32),
+            st.integers(0, 2**32),
+            st.integers(0, 2**32),
+            st.integers(0, 2**63),
+            st.binary(),
+        ),
+        st.builds(SyncDiff, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32), entries),
+        st.builds(
+            NewLeader,
+            st.integers(0, 2**32),
+            st.integers(0, 2**32),
+            st.integers(0, 2**32),
+            st.integers(0, 2**64 - 1),
+            st.integers(0, 2**64 - 1),
+        ),
+        st.builds(SyncAck, st.integers(0, 2**32), st.integers(0, 2**32), st.integers(0, 2**32)),
+        st.builds(Ack, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.lists(st.integers(0, 2**63))),
+        st.builds(Ping, st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.booleans()),
+    )
+)
 def test_every_peer_message_survives_its_msgpack_form(msg: object) -> None:
-    assert decode(encode(msg)) == msg  # type: ignore[arg-type]
+    assert decode(encode(msg)) == msg

@@ -7,8 +7,24 @@ from dataclasses import dataclass, field
 
 from broker.groups import GroupConfig, GroupCoordinator
 from broker.groups.messages import (
-    Action, DeleteGroup, ErrorCode, Event, Heartbeat, JoinGroup, JoinResult, LeaveGroup, MemberIdentity, OffsetCommit,
-    OffsetFetch, Persist, PersistDone, Reply, Response, ScheduleTick, SyncGroup, Tick,
+    Action,
+    DeleteGroup,
+    ErrorCode,
+    Event,
+    Heartbeat,
+    JoinGroup,
+    JoinResult,
+    LeaveGroup,
+    MemberIdentity,
+    OffsetCommit,
+    OffsetFetch,
+    Persist,
+    PersistDone,
+    Reply,
+    Response,
+    ScheduleTick,
+    SyncGroup,
+    Tick,
 )
 from broker.groups.records import OffsetAndMetadata, Record
 
@@ -20,7 +36,7 @@ CONFIG = GroupConfig(min_session_timeout_ms=100)
 class Driver:
     group: GroupCoordinator = field(default_factory=lambda: GroupCoordinator("g", config=CONFIG))
     now_ms: int = 0
-    wall_offset_ms: int = 0    # wall clock minus the monotonic `now_ms`: a clock step moves it
+    wall_offset_ms: int = 0  # wall clock minus the monotonic `now_ms`: a clock step moves it
     auto_persist: bool = True
     replies: dict[int, Response] = field(default_factory=dict)
     log: list[Record] = field(default_factory=list)
@@ -60,8 +76,17 @@ class Driver:
 
     # ---- requests, each returning its request id -------------------------------------
 
-    def join(self, member_id: str = "", *, protocols=PROTOCOLS, instance: str | None = None,
-             session: int = 1000, rebalance: int = 2000, required: bool = False, client: str = "c") -> int:
+    def join(
+        self,
+        member_id: str = "",
+        *,
+        protocols=PROTOCOLS,
+        instance: str | None = None,
+        session: int = 1000,
+        rebalance: int = 2000,
+        required: bool = False,
+        client: str = "c",
+    ) -> int:
         r = self.rid()
         self.step(JoinGroup(r, member_id, "consumer", protocols, session, rebalance, instance, client, required))
         return r
@@ -83,9 +108,15 @@ class Driver:
 
     def commit(self, member_id: str, generation: int, offsets: dict, instance: str | None = None) -> int:
         r = self.rid()
-        self.step(OffsetCommit(r, member_id, generation,
-                               tuple((tp, OffsetAndMetadata(o) if isinstance(o, int) else o)
-                                     for tp, o in offsets.items()), instance))
+        self.step(
+            OffsetCommit(
+                r,
+                member_id,
+                generation,
+                tuple((tp, OffsetAndMetadata(o) if isinstance(o, int) else o) for tp, o in offsets.items()),
+                instance,
+            )
+        )
         return r
 
     def delete(self) -> int:

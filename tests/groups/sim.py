@@ -21,13 +21,25 @@ import msgpack
 
 from broker.groups import GroupConfig, GroupCoordinator, GroupState, load_groups
 from broker.groups.messages import (
-    ErrorCode, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup, MemberIdentity, OffsetCommit,
-    Persist, PersistDone, Reply, SyncGroup, SyncResult, Tick,
+    ErrorCode,
+    Heartbeat,
+    HeartbeatResult,
+    JoinGroup,
+    JoinResult,
+    LeaveGroup,
+    MemberIdentity,
+    OffsetCommit,
+    Persist,
+    PersistDone,
+    Reply,
+    SyncGroup,
+    SyncResult,
+    Tick,
 )
 from broker.groups.records import OffsetAndMetadata, Record
 from client.assignors import range_assign
 from tests.sim.clock import Scheduler
-from tests.sim.seeds import SimFailure
+from tests.sim.seeds import SimFailureError
 
 PARTITIONS = 6
 CONFIG = GroupConfig(min_session_timeout_ms=100)
@@ -40,7 +52,7 @@ class Client:
     member_id: str = ""
     generation: int = -1
     up: bool = True
-    phase: str = "idle"           # idle | joining | syncing | stable
+    phase: str = "idle"  # idle | joining | syncing | stable
 
 
 class GroupSim:
@@ -56,7 +68,7 @@ class GroupSim:
         self.clients = [Client(f"c{i}", f"static-{i}" if i % 2 else None) for i in range(4)]
 
     def fail(self, what: str) -> None:
-        raise SimFailure(self.seed, self.sched.now, what, f"python -m tests.groups.sim {self.seed}")
+        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.groups.sim {self.seed}")
 
     def now_ms(self) -> int:
         return int(self.sched.now * 1000)
@@ -73,7 +85,7 @@ class GroupSim:
     # ---- the coordinator side -------------------------------------------------------
 
     def step(self, event: object) -> None:
-        for a in self.group.step(event, self.now_ms()):  # type: ignore[arg-type]
+        for a in self.group.step(event, self.now_ms()):
             if isinstance(a, Reply):
                 client, kind = self.waiting.pop(a.request_id, (None, ""))
                 if client is not None and client.up:
@@ -84,7 +96,7 @@ class GroupSim:
 
     def persisted(self, p: Persist, group: GroupCoordinator) -> None:
         if group is not self.group:
-            return                            # the coordinator failed over: the write was lost with it
+            return  # the coordinator failed over: the write was lost with it
         self.log.extend(p.records)
         self.step(PersistDone(p.persist_id))
 
@@ -92,11 +104,12 @@ class GroupSim:
         self.epoch += 1
         self.waiting.clear()
         loaded = load_groups(self.log, now_ms=self.now_ms(), coordinator_epoch=self.epoch, config=CONFIG)
-        self.group = loaded.get("g") or GroupCoordinator("g", coordinator_epoch=self.epoch, config=CONFIG,
-                                                         now_ms=self.now_ms())
+        self.group = loaded.get("g") or GroupCoordinator(
+            "g", coordinator_epoch=self.epoch, config=CONFIG, now_ms=self.now_ms()
+        )
         for c in self.clients:
             if c.up and c.phase in ("joining", "syncing"):
-                self.sched.after(0.05, lambda c=c: self.start(c))   # their request died with the broker
+                self.sched.after(0.05, lambda c=c: self.start(c))  # their request died with the broker
 
     # ---- the client side ------------------------------------------------------------
 
@@ -153,7 +166,7 @@ class GroupSim:
         c = self.rng.choice(self.clients)
         roll = self.rng.random()
         if roll < 0.3 and c.up:
-            c.up, c.phase = False, "idle"                                     # kill -9
+            c.up, c.phase = False, "idle"  # kill -9
             self.sched.after(self.rng.uniform(0.1, 1.0), lambda: self.restart(c))
         elif roll < 0.5 and c.up and c.phase == "stable":
             mid, inst = c.member_id, c.instance
@@ -164,7 +177,7 @@ class GroupSim:
             self.failover()
 
     def restart(self, c: Client) -> None:
-        c.up, c.generation, c.member_id = True, -1, ""   # a static one comes back under its instance id
+        c.up, c.generation, c.member_id = True, -1, ""  # a static one comes back under its instance id
         self.start(c)
 
     # ---- invariants -----------------------------------------------------------------
@@ -191,5 +204,6 @@ def run_seed(seed: int) -> GroupSim:
 
 if __name__ == "__main__":
     sim = run_seed(int(sys.argv[1]))
-    print(f"seed {sim.seed}: generation {sim.group.generation_id}, state {sim.group.state.value}, "
-          f"{len(sim.log)} records")
+    print(
+        f"seed {sim.seed}: generation {sim.group.generation_id}, state {sim.group.state.value}, {len(sim.log)} records"
+    )

@@ -30,11 +30,13 @@ def test_equal_subscriptions_balanced_within_one(parts, ids) -> None:
     subs = {m: set(parts) for m in ids}
     counts = [len(v) for v in round_robin_assign(subs, parts).values()]
     assert max(counts) - min(counts) <= 1
-    for t, n in parts.items():
+    for t in parts:
         per_topic = [len([tp for tp in v if tp[0] == t]) for v in range_assign(subs, parts).values()]
         assert max(per_topic) - min(per_topic) <= 1
 
 
 def test_range_is_kafkas_contiguous_runs() -> None:
-    assert range_assign({"b": ["t"], "a": ["t"]}, {"t": 5}) == {"b": [("t", 3), ("t", 4)],
-                                                                "a": [("t", 0), ("t", 1), ("t", 2)]}
+    assert range_assign({"b": ["t"], "a": ["t"]}, {"t": 5}) == {
+        "b": [("t", 3), ("t", 4)],
+        "a": [("t", 0), ("t", 1), ("t", 2)],
+    }

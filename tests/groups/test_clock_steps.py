@@ -29,7 +29,7 @@ def test_a_forward_wall_step_expires_no_live_member() -> None:
     d = Driver()
     member = _stable(d)
     d.wall_offset_ms += HOUR
-    for _ in range(5):   # heartbeats well within the session timeout
+    for _ in range(5):  # heartbeats well within the session timeout
         d.advance(400)
         assert d.heartbeat(member, d.group.generation_id) is ErrorCode.NONE
     assert list(d.group.members) == [member]
@@ -55,7 +55,7 @@ def test_commit_timestamps_and_offsets_retention_use_the_wall_clock() -> None:
     retention = d.group.config.offsets_retention_ms
     d.advance(1)
     assert d.group.offsets != {}
-    d.wall_offset_ms += retention               # the wall clock says a week passed
+    d.wall_offset_ms += retention  # the wall clock says a week passed
     d.advance(1)
     assert d.group.offsets == {}
 
@@ -65,15 +65,17 @@ async def test_the_shell_times_sessions_on_its_monotonic_clock_whatever_the_wall
     shell = PartitionCoordinator(0, MemoryPartition(), CONFIG, wall_clock=lambda: wall[0])
     shell.load()
     member, gen = await stable_member(shell, session_ms=300)
-    wall[0] += HOUR                     # the system clock is set an hour ahead
-    for _ in range(8):                  # 0.8 s of heartbeats every 0.1 s: never expired
+    wall[0] += HOUR  # the system clock is set an hour ahead
+    for _ in range(8):  # 0.8 s of heartbeats every 0.1 s: never expired
         await asyncio.sleep(0.1)
         beat = await shell.request("g", lambda rid: Heartbeat(rid, member, gen, None))
         assert beat.error is ErrorCode.NONE
-    committed = await shell.request("g", lambda rid: OffsetCommit(rid, member, gen, ((("t", 0), OffsetAndMetadata(1)),)))
+    committed = await shell.request(
+        "g", lambda rid: OffsetCommit(rid, member, gen, ((("t", 0), OffsetAndMetadata(1)),))
+    )
     assert committed.partitions[0][1] is ErrorCode.NONE
     assert shell.groups["g"].offsets[("t", 0)].commit_timestamp_ms == WALL + HOUR
-    wall[0] -= 2 * HOUR                 # and then an hour behind: a silent member still expires on time
+    wall[0] -= 2 * HOUR  # and then an hour behind: a silent member still expires on time
     started = time.monotonic()
     while member in shell.groups["g"].members:
         assert time.monotonic() - started < 3, "a silent member outlived its session timeout by far"

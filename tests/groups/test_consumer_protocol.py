@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment, ConsumerProtocolSubscription
 
 from client.consumer.group_protocol import (
-    GroupProtocolError, decode_assignment, decode_subscription, encode_assignment, encode_subscription,
+    GroupProtocolError,
+    decode_assignment,
+    decode_subscription,
+    encode_assignment,
+    encode_subscription,
 )
 from client.structs import TopicPartition
 
@@ -44,14 +48,22 @@ def test_our_assignment_is_read_by_aiokafka_and_kafka_python(plan: dict[str, set
 def test_we_read_what_they_write() -> None:
     assert decode_subscription(ConsumerProtocolMemberMetadata(0, ["x", "y"], b"").encode()) == ["x", "y"]
     assert decode_assignment(ConsumerProtocolMemberAssignment(0, [("t", [0, 3])], b"ud").encode()) == [
-        TopicPartition("t", 0), TopicPartition("t", 3)]
+        TopicPartition("t", 0),
+        TopicPartition("t", 3),
+    ]
 
 
 def test_newer_versions_are_read_as_the_newest_we_know() -> None:
     """A v3 subscription (owned partitions, generation, rack, as the Java client sends) and a
     made-up v9 one with fields appended after the v3 ones."""
-    v3 = ConsumerProtocolSubscription(version=3, topics=["a", "b"], user_data=None, owned_partitions=[
-        ConsumerProtocolSubscription.TopicPartition(topic="a", partitions=[1])], generation_id=5, rack_id="r1")
+    v3 = ConsumerProtocolSubscription(
+        version=3,
+        topics=["a", "b"],
+        user_data=None,
+        owned_partitions=[ConsumerProtocolSubscription.TopicPartition(topic="a", partitions=[1])],
+        generation_id=5,
+        rack_id="r1",
+    )
     data = v3.encode(version=3)
     assert decode_subscription(data) == ["a", "b"]
     assert decode_subscription(struct.pack(">h", 9) + data[2:] + b"future fields") == ["a", "b"]
@@ -64,8 +76,9 @@ def test_an_empty_assignment_is_no_partitions() -> None:
     assert decode_assignment(encode_assignment([])) == []
 
 
-@pytest.mark.parametrize("data", [b"\x00", struct.pack(">h", -1) + bytes(8), struct.pack(">hi", 0, 5) + b"ab",
-                                  b"\x92\x00\x91\xa1t"])   # the last: msgpack, an older pybroker's layout
+@pytest.mark.parametrize(
+    "data", [b"\x00", struct.pack(">h", -1) + bytes(8), struct.pack(">hi", 0, 5) + b"ab", b"\x92\x00\x91\xa1t"]
+)  # the last: msgpack, an older pybroker's layout
 def test_unreadable_bytes_are_refused(data: bytes) -> None:
     with pytest.raises(GroupProtocolError):
         decode_subscription(data)

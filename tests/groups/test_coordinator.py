@@ -44,11 +44,11 @@ def test_member_id_required_dance() -> None:
 
 def test_heartbeat_errors() -> None:
     d = Driver()
-    a, b = d.stable_group(2)
+    a, _ = d.stable_group(2)
     assert d.heartbeat(a, 2) is ErrorCode.NONE
     assert d.heartbeat("nobody", 2) is ErrorCode.UNKNOWN_MEMBER_ID
     assert d.heartbeat(a, 1) is ErrorCode.ILLEGAL_GENERATION
-    d.join()                                            # a newcomer starts a rebalance
+    d.join()  # a newcomer starts a rebalance
     assert d.heartbeat(a, 2) is ErrorCode.REBALANCE_IN_PROGRESS
 
 
@@ -75,7 +75,7 @@ def test_session_expiry_removes_the_silent_member() -> None:
 
 def test_rebalance_timeout_drops_members_that_never_rejoin() -> None:
     d = Driver()
-    a, b = d.stable_group(2, session=5000, rebalance=2000)
+    a, _ = d.stable_group(2, session=5000, rebalance=2000)
     d.join(a)
     d.advance(2000)
     assert list(d.group.members) == [a] and d.group.state is GroupState.COMPLETING_REBALANCE
@@ -91,7 +91,7 @@ def test_inconsistent_protocol_and_session_timeout_are_refused() -> None:
 def test_protocol_selection_takes_the_common_assignor() -> None:
     d = Driver()
     first = d.joined(d.join(protocols=(("range", b""), ("roundrobin", b"")))).member_id
-    r = d.join(protocols=(("roundrobin", b""),))                     # parked: a rebalance began
+    r = d.join(protocols=(("roundrobin", b""),))  # parked: a rebalance began
     assert d.joined(d.join(first, protocols=(("range", b""), ("roundrobin", b"")))).protocol_name == "roundrobin"
     assert d.joined(r).protocol_name == "roundrobin"
 
@@ -118,7 +118,7 @@ def test_static_member_with_changed_subscription_rebalances() -> None:
 def test_offset_commit_checks_member_and_generation_and_fetch_sees_only_stored_commits() -> None:
     d = Driver(auto_persist=False)
     d.auto_persist = True
-    a, = d.stable_group(1)
+    (a,) = d.stable_group(1)
     d.auto_persist = False
     tp = ("t", 0)
     assert d.replies[d.commit("x", 1, {tp: 5})].error is ErrorCode.UNKNOWN_MEMBER_ID
@@ -164,18 +164,18 @@ def test_a_restored_group_never_hands_out_a_member_id_it_still_holds() -> None:
     d = Driver()
     (a,) = d.stable_group(1)
     loaded = load_groups(d.log, now_ms=d.now_ms, coordinator_epoch=0, config=d.group.config)["g"]
-    again = Driver(group=loaded, now_ms=d.now_ms)                      # same epoch: a restart, no failover
-    again.join()                                                       # parked until a rejoins
+    again = Driver(group=loaded, now_ms=d.now_ms)  # same epoch: a restart, no failover
+    again.join()  # parked until a rejoins
     assert len(again.group.members) == 2 and a in again.group.members
 
 
 def test_a_rebalance_during_the_assignment_write_does_not_block_the_next_generation() -> None:
     d = Driver(auto_persist=False)
     a = d.joined(d.join()).member_id
-    d.sync(a, 1, [(a, b"first")])                                      # written, not yet replicated
-    b_join = d.join()                                                  # a newcomer: generation 2 begins
+    d.sync(a, 1, [(a, b"first")])  # written, not yet replicated
+    b_join = d.join()  # a newcomer: generation 2 begins
     a_join = d.join(a)
-    d.flush()                                                          # the old write lands late
+    d.flush()  # the old write lands late
     assert d.group.generation_id == 2 and d.joined(a_join).error is ErrorCode.NONE
     b = d.joined(b_join).member_id
     r = d.sync(a, 2, [(a, b"a2"), (b, b"b2")])
@@ -192,7 +192,7 @@ def test_delete_group_only_when_empty_tombstones_its_offsets_and_waits_for_the_w
     assert d.group.state is GroupState.EMPTY and d.fetch() == {("t", 0): 4}
     d.auto_persist = False
     r = d.delete()
-    assert r not in d.replies and d.group.state is GroupState.DEAD    # no join can slip in meanwhile
+    assert r not in d.replies and d.group.state is GroupState.DEAD  # no join can slip in meanwhile
     d.flush()
     assert d.replies[r].error is ErrorCode.NONE and d.fetch() == {}
     assert load_groups(d.log, now_ms=d.now_ms) == {}

@@ -14,17 +14,27 @@ from broker.groups import GroupState, load_groups
 from broker.groups.messages import MemberIdentity
 from tests.groups.helpers import Driver
 
-ops = st.lists(st.tuples(st.sampled_from(["join", "rejoin", "sync", "heartbeat", "leave", "commit", "wait",
-                                          "static"]),
-                         st.integers(0, 4), st.integers(0, 1500)), max_size=40)
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["join", "rejoin", "sync", "heartbeat", "leave", "commit", "wait", "static"]),
+        st.integers(0, 4),
+        st.integers(0, 1500),
+    ),
+    max_size=40,
+)
 
 
 def view(g) -> tuple:
-    members = tuple((m.member_id, m.group_instance_id, m.assignment, m.protocols)
-                    for m in g.members.values())
+    members = tuple((m.member_id, m.group_instance_id, m.assignment, m.protocols) for m in g.members.values())
     offsets = tuple(sorted((tp, o.offset) for tp, o in g.offsets.items()))
-    return g.state, g.generation_id, g.protocol_name if members else None, g.leader_id if members else None, \
-        members, offsets
+    return (
+        g.state,
+        g.generation_id,
+        g.protocol_name if members else None,
+        g.leader_id if members else None,
+        members,
+        offsets,
+    )
 
 
 @settings(max_examples=150, deadline=None)

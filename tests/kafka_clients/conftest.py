@@ -37,8 +37,10 @@ def kafka_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 @pytest.fixture
 def new_topic(kafka_node: Broker) -> Callable[..., str]:
     """new_topic(prefix, partitions=3, **configs): a freshly created topic's name."""
+
     def make(prefix: str = "t", partitions: int = 3, configs: dict[str, str] | None = None) -> str:
         name = unique_topic(prefix)
         create_topic(kafka_node.bootstrap, name, partitions, configs=configs)
         return name
+
     return make

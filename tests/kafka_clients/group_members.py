@@ -23,18 +23,19 @@ class Member(threading.Thread):
 
     client = ""
 
-    def __init__(self, bootstrap: str, group: str, topic: str, partitions: int, strategy: str,
-                 lifetime: float = 240.0) -> None:
+    def __init__(
+        self, bootstrap: str, group: str, topic: str, partitions: int, strategy: str, lifetime: float = 240.0
+    ) -> None:
         super().__init__(name=f"member-{self.client}", daemon=True)
         self.bootstrap, self.group, self.topic = bootstrap, group, topic
         self.partitions, self.strategy = partitions, strategy
         self.deadline = time.monotonic() + lifetime
         self.assignment: frozenset[int] = frozenset()
         self.consumed: dict[int, list[int]] = {}
-        self.to_commit: dict[int, int] | None = None     # set by the test: offsets to commit
+        self.to_commit: dict[int, int] | None = None  # set by the test: offsets to commit
         self.committed_ok = threading.Event()
-        self.check = threading.Event()                  # set by the test: read all committed offsets
-        self.seen: dict[int, int | None] | None = None    # what this client read back
+        self.check = threading.Event()  # set by the test: read all committed offsets
+        self.seen: dict[int, int | None] | None = None  # what this client read back
         self.stop_now = threading.Event()
         self.error: str | None = None
 
@@ -61,10 +62,18 @@ class ConfluentMember(Member):
     def serve(self) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group, "client.id": self.client,
-                      "partition.assignment.strategy": self.strategy, "enable.auto.commit": False,
-                      "auto.offset.reset": "earliest", "session.timeout.ms": 30000,
-                      "heartbeat.interval.ms": 1000})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": self.group,
+                "client.id": self.client,
+                "partition.assignment.strategy": self.strategy,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 30000,
+                "heartbeat.interval.ms": 1000,
+            }
+        )
         try:
             c.subscribe([self.topic])
             while True:
@@ -75,8 +84,10 @@ class ConfluentMember(Member):
                 if not self.step([(m.partition(), m.offset()) for m in msgs], {tp.partition for tp in c.assignment()}):
                     break
                 if self.to_commit is not None and not self.committed_ok.is_set():
-                    c.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in self.to_commit.items()],
-                             asynchronous=False)
+                    c.commit(
+                        offsets=[TopicPartition(self.topic, p, o) for p, o in self.to_commit.items()],
+                        asynchronous=False,
+                    )
                     self.committed_ok.set()
                 if self.check.is_set() and self.seen is None:
                     got = c.committed([TopicPartition(self.topic, p) for p in range(self.partitions)], timeout=30)
@@ -95,9 +106,16 @@ class KafkaPythonMember(Member):
         from kafka.structs import OffsetAndMetadata
 
         assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[self.strategy]
-        c = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group, client_id=self.client,
-                          partition_assignment_strategy=[assignor], enable_auto_commit=False,
-                          auto_offset_reset="earliest", session_timeout_ms=30000, heartbeat_interval_ms=1000)
+        c = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=self.client,
+            partition_assignment_strategy=[assignor],
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=30000,
+            heartbeat_interval_ms=1000,
+        )
         try:
             c.subscribe([self.topic])
             while True:
@@ -106,8 +124,9 @@ class KafkaPythonMember(Member):
                 if not self.step(records, {tp.partition for tp in c.assignment()}):
                     break
                 if self.to_commit is not None and not self.committed_ok.is_set():
-                    c.commit({TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
-                              for p, o in self.to_commit.items()})
+                    c.commit(
+                        {TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1) for p, o in self.to_commit.items()}
+                    )
                     self.committed_ok.set()
                 if self.check.is_set() and self.seen is None:
                     self.seen = {p: c.committed(TopicPartition(self.topic, p)) for p in range(self.partitions)}
@@ -127,9 +146,16 @@ class AiokafkaMember(Member):
         from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
         assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[self.strategy]
-        c = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group, client_id=self.client,
-                             partition_assignment_strategy=(assignor,), enable_auto_commit=False,
-                             auto_offset_reset="earliest", session_timeout_ms=30000, heartbeat_interval_ms=1000)
+        c = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=self.client,
+            partition_assignment_strategy=(assignor,),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=30000,
+            heartbeat_interval_ms=1000,
+        )
         await c.start()
         try:
             c.subscribe([self.topic])
@@ -153,9 +179,16 @@ class PybrokerMember(Member):
     def serve(self) -> None:
         from client import Consumer, TopicPartition
 
-        with Consumer(self.bootstrap, group_id=self.group, client_id=self.client,
-                      partition_assignment_strategy=self.strategy, enable_auto_commit=False,
-                      auto_offset_reset="earliest", session_timeout_ms=30000, heartbeat_interval_ms=1000) as c:
+        with Consumer(
+            self.bootstrap,
+            group_id=self.group,
+            client_id=self.client,
+            partition_assignment_strategy=self.strategy,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=30000,
+            heartbeat_interval_ms=1000,
+        ) as c:
             c.subscribe([self.topic])
             while True:
                 records = [(r.partition, r.offset) for r in c.poll(timeout_ms=int(POLL_S * 1000))]
@@ -168,11 +201,14 @@ class PybrokerMember(Member):
                     self.seen = {p: c.committed(TopicPartition(self.topic, p)) for p in range(self.partitions)}
 
 
-MEMBERS: dict[str, type[Member]] = {m.client: m for m in (ConfluentMember, KafkaPythonMember, AiokafkaMember,
-                                                         PybrokerMember)}
+MEMBERS: dict[str, type[Member]] = {
+    m.client: m for m in (ConfluentMember, KafkaPythonMember, AiokafkaMember, PybrokerMember)
+}
 
 
 def describe(members: list[Member]) -> str:
-    return "; ".join(f"{m.client}: assigned {sorted(m.assignment)}, consumed "
-                     f"{ {p: len(o) for p, o in sorted(m.consumed.items())} }" + (" ERROR" if m.error else "")
-                     for m in members)
+    return "; ".join(
+        f"{m.client}: assigned {sorted(m.assignment)}, consumed "
+        f"{ {p: len(o) for p, o in sorted(m.consumed.items())} }" + (" ERROR" if m.error else "")
+        for m in members
+    )

@@ -60,6 +60,7 @@ def frame(payload: bytes) -> bytes:
 
 # --- records -------------------------------------------------------------------------
 
+
 def varint(v: int) -> bytes:
     """Zigzag varint, as inside records."""
     z = (v << 1) ^ (v >> 63)
@@ -86,10 +87,14 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
 
 
 def record(offset_delta: int, key: bytes | None, value: bytes | None, timestamp_delta: int = 0) -> bytes:
-    body = (b"\x00" + varint(timestamp_delta) + varint(offset_delta)
-            + (varint(-1) if key is None else varint(len(key)) + key)
-            + (varint(-1) if value is None else varint(len(value)) + value)
-            + varint(0))
+    body = (
+        b"\x00"
+        + varint(timestamp_delta)
+        + varint(offset_delta)
+        + (varint(-1) if key is None else varint(len(key)) + key)
+        + (varint(-1) if value is None else varint(len(value)) + value)
+        + varint(0)
+    )
     return varint(len(body)) + body
 
 
@@ -100,19 +105,31 @@ class Batch:
     records: list[tuple[bytes | None, bytes | None]]
     base_timestamp: int = 0
     attributes: int = 0
-    record_count: int | None = None        # default: len(records)
-    last_offset_delta: int | None = None   # default: len(records) - 1
-    records_bytes: bytes | None = None     # default: the records, encoded
-    crc: int | None = None                 # default: the right CRC-32C
+    record_count: int | None = None  # default: len(records)
+    last_offset_delta: int | None = None  # default: len(records) - 1
+    records_bytes: bytes | None = None  # default: the records, encoded
+    crc: int | None = None  # default: the right CRC-32C
 
     def encode(self) -> bytes:
         base_ts = self.base_timestamp or int(time.time() * 1000)
-        body = self.records_bytes if self.records_bytes is not None else b"".join(
-            record(i, k, v) for i, (k, v) in enumerate(self.records))
+        body = (
+            self.records_bytes
+            if self.records_bytes is not None
+            else b"".join(record(i, k, v) for i, (k, v) in enumerate(self.records))
+        )
         count = len(self.records) if self.record_count is None else self.record_count
         last = len(self.records) - 1 if self.last_offset_delta is None else self.last_offset_delta
-        after_crc = (i16(self.attributes) + i32(last) + i64(base_ts) + i64(base_ts) + i64(-1) + i16(-1) + i32(-1)
-                     + i32(count) + body)
+        after_crc = (
+            i16(self.attributes)
+            + i32(last)
+            + i64(base_ts)
+            + i64(base_ts)
+            + i64(-1)
+            + i16(-1)
+            + i32(-1)
+            + i32(count)
+            + body
+        )
         crc = crc32c.crc32c(after_crc) if self.crc is None else self.crc
         after_length = i32(-1) + b"\x02" + struct.pack(">I", crc) + after_crc
         return i64(0) + i32(len(after_length)) + after_length
@@ -122,7 +139,7 @@ class Batch:
 class StoredBatch:
     base_offset: int
     attributes: int
-    records: list[tuple[int, bytes | None, bytes | None]]   # (offset, key, value); empty when compressed
+    records: list[tuple[int, bytes | None, bytes | None]]  # (offset, key, value); empty when compressed
 
 
 def parse_batches(data: bytes) -> list[StoredBatch]:
@@ -147,7 +164,7 @@ def parse_batches(data: bytes) -> list[StoredBatch]:
                 fields = []
                 for _ in range(2):
                     n, rp = read_varint(data, rp)
-                    fields.append(None if n < 0 else data[rp:rp + n])
+                    fields.append(None if n < 0 else data[rp : rp + n])
                     rp += max(n, 0)
                 headers, rp = read_varint(data, rp)
                 for _ in range(headers):
@@ -162,22 +179,40 @@ def parse_batches(data: bytes) -> list[StoredBatch]:
 
 # --- requests and answers ------------------------------------------------------------
 
+
 def produce_body(topic: str, partition: int, records: bytes, acks: int = -1, timeout_ms: int = 30000) -> bytes:
     """Produce v3-v7: transactional_id, acks, timeout, [topic, [partition, records]]."""
-    return string(None) + i16(acks) + i32(timeout_ms) + array([string(topic) + array([i32(partition) + nbytes(records)])])
+    return (
+        string(None) + i16(acks) + i32(timeout_ms) + array([string(topic) + array([i32(partition) + nbytes(records)])])
+    )
 
 
 def fetch_body(topic: str, partition: int, offset: int = 0, max_bytes: int = 1 << 20) -> bytes:
     """Fetch v4: replica -1, max_wait, min_bytes, max_bytes, isolation, [topic, [partition, offset, max]]."""
-    return (i32(-1) + i32(100) + i32(1) + i32(max_bytes) + b"\x00"
-            + array([string(topic) + array([i32(partition) + i64(offset) + i32(max_bytes)])]))
+    return (
+        i32(-1)
+        + i32(100)
+        + i32(1)
+        + i32(max_bytes)
+        + b"\x00"
+        + array([string(topic) + array([i32(partition) + i64(offset) + i32(max_bytes)])])
+    )
 
 
 def fetch_v11_body(topic: str, partition: int, offset: int = 0, max_bytes: int = 1 << 20) -> bytes:
     """Fetch v11 (the newest non-flexible; zstd needs v10+): sessionless, no rack."""
-    return (i32(-1) + i32(100) + i32(1) + i32(max_bytes) + b"\x00" + i32(0) + i32(-1)
-            + array([string(topic) + array([i32(partition) + i32(-1) + i64(offset) + i64(-1) + i32(max_bytes)])])
-            + array([]) + string(""))
+    return (
+        i32(-1)
+        + i32(100)
+        + i32(1)
+        + i32(max_bytes)
+        + b"\x00"
+        + i32(0)
+        + i32(-1)
+        + array([string(topic) + array([i32(partition) + i32(-1) + i64(offset) + i64(-1) + i32(max_bytes)])])
+        + array([])
+        + string("")
+    )
 
 
 def metadata_v4_body(topics: list[str], allow_auto_create: bool) -> bytes:
@@ -198,7 +233,7 @@ class Reader:
         n = self.take(">h")
         if n < 0:
             return None
-        s = self.buf[self.pos:self.pos + n].decode()
+        s = self.buf[self.pos : self.pos + n].decode()
         self.pos += n
         return s
 
@@ -206,7 +241,7 @@ class Reader:
         n = self.take(">i")
         if n < 0:
             return None
-        b = self.buf[self.pos:self.pos + n]
+        b = self.buf[self.pos : self.pos + n]
         self.pos += n
         return b
 
@@ -303,7 +338,7 @@ def parse_api_versions_v0(body: bytes) -> tuple[int, dict[int, tuple[int, int]]]
     return error, table
 
 
-class Closed(Exception):
+class ClosedError(Exception):
     """The broker closed the connection (or reset it) instead of answering."""
 
 
@@ -325,14 +360,14 @@ class RawConn:
             try:
                 chunk = self.sock.recv(n - len(out))
             except ConnectionResetError:
-                raise Closed("reset") from None
+                raise ClosedError("reset") from None
             if not chunk:
-                raise Closed(f"closed after {len(out)} of {n} bytes")
+                raise ClosedError(f"closed after {len(out)} of {n} bytes")
             out += chunk
         return bytes(out)
 
     def read_frame(self) -> bytes:
-        """The next response frame; Closed if the broker hung up; socket.timeout if it says nothing."""
+        """The next response frame; ClosedError if the broker hung up; socket.timeout if it says nothing."""
         size = struct.unpack(">i", self._read(4))[0]
         return self._read(size)
 
@@ -351,14 +386,14 @@ class RawConn:
         False if it answered something instead."""
         try:
             self.read_frame()
-        except Closed:
+        except ClosedError:
             return True
         return False
 
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "RawConn":
+    def __enter__(self) -> RawConn:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,14 +17,14 @@ from tests.kafka_clients.records import Record, by_partition, sample
 from tests.kafka_clients.servers import create_topic, unique_topic
 
 CLOCK_SLACK_MS = 2000
-READ_TIMEOUT = 45.0     # a dozen records: seconds even on a slow shared machine; a broken reader fails in this
+READ_TIMEOUT = 45.0  # a dozen records: seconds even on a slow shared machine; a broken reader fails in this
 
 
 @dataclass(frozen=True)
 class Written:
     topic: str
-    records: list[Record]          # as they must read back, per partition in order
-    window: tuple[int, int]        # wall-clock ms around the write, for client-stamped CreateTimes
+    records: list[Record]  # as they must read back, per partition in order
+    window: tuple[int, int]  # wall-clock ms around the write, for client-stamped CreateTimes
 
     @property
     def counts(self) -> dict[int, int]:
@@ -34,24 +34,28 @@ class Written:
 def write_sample(writer: str, bootstrap: str, *, compression: str | None = None, partitions: int = 3) -> Written:
     """A fresh topic holding `writer`'s sample, and what every reader must see of it."""
     info = CLIENTS[writer]
-    records = sample(partitions, client_timestamps=not info.sets_timestamps, nulls=info.writes_nulls,
-                     repeat=30 if compression else 1)
+    records = sample(
+        partitions, client_timestamps=not info.sets_timestamps, nulls=info.writes_nulls, repeat=30 if compression else 1
+    )
     topic = unique_topic(f"{writer}-{compression or 'plain'}")
     create_topic(bootstrap, topic, partitions)
     t0 = int(time.time() * 1000)
     acked = load(writer).produce(bootstrap, topic, records, compression=compression, timeout=90)
     t1 = int(time.time() * 1000)
     assert len(acked) == len(records), f"{writer} acknowledged {len(acked)} of {len(records)} records"
-    for sent, r in zip(records, acked):
-        assert (r.partition, r.key, r.value, r.headers) == (sent.partition, sent.key, sent.value, sent.headers), \
+    for sent, r in zip(records, acked, strict=True):
+        assert (r.partition, r.key, r.value, r.headers) == (sent.partition, sent.key, sent.value, sent.headers), (
             f"{writer} acknowledged {r} for {sent}"
-        assert sent.timestamp is None or r.timestamp == sent.timestamp, \
+        )
+        assert sent.timestamp is None or r.timestamp == sent.timestamp, (
             f"{writer}: {sent} acknowledged with CreateTime {r.timestamp}"
+        )
     expected = []
     for p, rs in by_partition(acked).items():
         for i, r in enumerate(rs):
-            assert r.offset == i or not info.reports_offsets, \
+            assert r.offset == i or not info.reports_offsets, (
                 f"{writer}: record {i} of fresh partition {p} acknowledged at offset {r.offset}"
+            )
             expected.append(replace(r, offset=i))
     return Written(topic, expected, (t0 - CLOCK_SLACK_MS, t1 + CLOCK_SLACK_MS))
 
@@ -63,10 +67,13 @@ def assert_read_back(written: Written, got: list[Record], who: str) -> None:
     lo, hi = written.window
     for p in want:
         expected = want[p]
-        if any(e.timestamp is None for e in expected):   # stamped by the writer's client: check the window
+        if any(e.timestamp is None for e in expected):  # stamped by the writer's client: check the window
             for g in have[p]:
-                assert g.timestamp is not None and lo <= g.timestamp <= hi, \
+                assert g.timestamp is not None and lo <= g.timestamp <= hi, (
                     f"{who}: partition {p} offset {g.offset} has CreateTime {g.timestamp}, outside {written.window}"
-            expected = [replace(e, timestamp=g.timestamp) if e.timestamp is None else e
-                        for e, g in zip(expected, have[p])]
+                )
+            expected = [
+                replace(e, timestamp=g.timestamp) if e.timestamp is None else e
+                for e, g in zip(expected, have[p], strict=False)
+            ]
         assert have[p] == expected, f"{who}: partition {p} differs:\n read  {have[p]}\n wrote {expected}"

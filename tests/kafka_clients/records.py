@@ -28,18 +28,29 @@ class Record:
     timestamp: int | None = None
     offset: int | None = None
 
-    def at(self, offset: int, timestamp: int | None = None) -> "Record":
+    def at(self, offset: int, timestamp: int | None = None) -> Record:
         return replace(self, offset=offset, timestamp=self.timestamp if timestamp is None else timestamp)
 
     def to_json(self) -> dict[str, Any]:
-        return {"partition": self.partition, "key": _hex(self.key), "value": _hex(self.value),
-                "headers": [[k, _hex(v)] for k, v in self.headers], "timestamp": self.timestamp,
-                "offset": self.offset}
+        return {
+            "partition": self.partition,
+            "key": _hex(self.key),
+            "value": _hex(self.value),
+            "headers": [[k, _hex(v)] for k, v in self.headers],
+            "timestamp": self.timestamp,
+            "offset": self.offset,
+        }
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "Record":
-        return cls(obj["partition"], _unhex(obj["key"]), _unhex(obj["value"]),
-                   tuple((k, _unhex(v)) for k, v in obj["headers"]), obj["timestamp"], obj["offset"])
+    def from_json(cls, obj: dict[str, Any]) -> Record:
+        return cls(
+            obj["partition"],
+            _unhex(obj["key"]),
+            _unhex(obj["value"]),
+            tuple((k, _unhex(v)) for k, v in obj["headers"]),
+            obj["timestamp"],
+            obj["offset"],
+        )
 
 
 def _hex(b: bytes | None) -> str | None:
@@ -56,14 +67,15 @@ def headers_of(raw: Any) -> Headers:
 
 
 HEADER_SETS: list[Headers] = [
-    (("trace", b"t-1"), ("trace", b"t-2"), ("empty", b"")),   # a repeated key keeps both, in order
-    (("caf\u00e9", "\u00e7a va".encode()),),                    # UTF-8 names and values
-    (),                                                         # no headers at all
+    (("trace", b"t-1"), ("trace", b"t-2"), ("empty", b"")),  # a repeated key keeps both, in order
+    (("caf\u00e9", "\u00e7a va".encode()),),  # UTF-8 names and values
+    (),  # no headers at all
 ]
 
 
-def sample(partitions: int = 3, per_partition: int = 4, *, client_timestamps: bool = False,
-           nulls: bool = True, repeat: int = 1) -> list[Record]:
+def sample(
+    partitions: int = 3, per_partition: int = 4, *, client_timestamps: bool = False, nulls: bool = True, repeat: int = 1
+) -> list[Record]:
     """Keyed records with headers spread over `partitions`, in the order to write them.
     Each carries its own CreateTime an hour ago (distinct, so a reader that swaps two
     shows), unless `client_timestamps` (writers that cannot set one, like kcat -P).
@@ -82,8 +94,9 @@ def sample(partitions: int = 3, per_partition: int = 4, *, client_timestamps: bo
                 key = None
             if nulls and i == 3 and p == 1:
                 value = None
-            out.append(Record(p, key, value, HEADER_SETS[p % len(HEADER_SETS)],
-                              None if client_timestamps else base + 7 * n))
+            out.append(
+                Record(p, key, value, HEADER_SETS[p % len(HEADER_SETS)], None if client_timestamps else base + 7 * n)
+            )
     return out
 
 

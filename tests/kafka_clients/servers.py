@@ -30,7 +30,7 @@ class Broker:
     bootstrap: str
     procs: ProcessGroup | None = None
     name: str = "node"
-    coord: str | None = None    # the node's coord host:port (None for a reference broker)
+    coord: str | None = None  # the node's coord host:port (None for a reference broker)
 
     def alive(self) -> bool:
         return self.procs is None or self.procs.procs[self.name].poll() is None
@@ -46,8 +46,17 @@ def reference_bootstrap() -> str | None:
 def start_node(procs: ProcessGroup, data_dir: Path, extra: tuple[str, ...] = ()) -> Broker:
     """`python -m broker start` on free ports, with Kafka's defaults (port 9092's protocol)."""
     broker_port, coord_port = free_ports(2)
-    procs.start("node", "start", "--data-dir", str(data_dir), "--broker-port", str(broker_port),
-                "--coord-port", str(coord_port), *extra)
+    procs.start(
+        "node",
+        "start",
+        "--data-dir",
+        str(data_dir),
+        "--broker-port",
+        str(broker_port),
+        "--coord-port",
+        str(coord_port),
+        *extra,
+    )
     try:
         wait_for_port(broker_port, timeout=60)
     except TimeoutError:
@@ -65,9 +74,10 @@ def probe_kafka(broker: Broker) -> None:
     try:
         with RawConn(broker.bootstrap, timeout=15) as conn:
             error, table = parse_api_versions_v0(conn.call(API_API_VERSIONS, 0, b""))
-    except Exception as exc:  # noqa: BLE001 - any failure here means the same thing
-        raise AssertionError(f"{broker.bootstrap} does not answer Kafka's ApiVersions v0 ({exc!r}); "
-                             f"broker log:\n{broker.log()[-3000:]}") from exc
+    except Exception as exc:  # any failure here means the same thing
+        raise AssertionError(
+            f"{broker.bootstrap} does not answer Kafka's ApiVersions v0 ({exc!r}); broker log:\n{broker.log()[-3000:]}"
+        ) from exc
     assert error == 0 and table, f"ApiVersions v0 from {broker.bootstrap}: error {error}, table {table}"
 
 
@@ -75,8 +85,14 @@ def unique_topic(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def create_topic(bootstrap: str, name: str, partitions: int = 1, replication: int = 1,
-                 configs: dict[str, str] | None = None, timeout: float = 60.0) -> None:
+def create_topic(
+    bootstrap: str,
+    name: str,
+    partitions: int = 1,
+    replication: int = 1,
+    configs: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> None:
     """Create `name` with librdkafka's admin client (pybroker's where confluent-kafka is
     missing) and wait until every partition has a leader, so that a test's first produce
     does not race the controller."""
@@ -86,14 +102,17 @@ def create_topic(bootstrap: str, name: str, partitions: int = 1, replication: in
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replication,
-                                            config=configs or {})], request_timeout=timeout)
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication, config=configs or {})],
+        request_timeout=timeout,
+    )
     futures[name].result(timeout)
     wait_for_leaders(admin, name, partitions, timeout)
 
 
-def _create_with_pybroker(bootstrap: str, name: str, partitions: int, replication: int,
-                          configs: dict[str, str] | None, timeout: float) -> None:
+def _create_with_pybroker(
+    bootstrap: str, name: str, partitions: int, replication: int, configs: dict[str, str] | None, timeout: float
+) -> None:
     from client import Admin, NewTopic
 
     with Admin(bootstrap) as admin:
@@ -109,8 +128,12 @@ def wait_for_leaders(admin: Any, name: str, partitions: int, timeout: float = 60
     deadline = time.monotonic() + timeout
     while True:
         topic = admin.list_topics(name, timeout=10).topics.get(name)
-        if topic is not None and topic.error is None and len(topic.partitions) == partitions \
-                and all(p.leader >= 0 for p in topic.partitions.values()):
+        if (
+            topic is not None
+            and topic.error is None
+            and len(topic.partitions) == partitions
+            and all(p.leader >= 0 for p in topic.partitions.values())
+        ):
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"topic {name}: not {partitions} partitions with leaders after {timeout}s: {topic}")

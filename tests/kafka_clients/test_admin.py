@@ -29,13 +29,21 @@ def confluent_member(bootstrap: str, group: str, topic: str, partitions: int) ->
     p + 1 for each partition p."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": "admin-test-member",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest", "session.timeout.ms": 30000})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "client.id": "admin-test-member",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 30000,
+        }
+    )
     try:
         c.subscribe([topic])
 
         def assigned() -> bool:
-            c.poll(0.2)     # rebalance callbacks run inside poll
+            c.poll(0.2)  # rebalance callbacks run inside poll
             return len(c.assignment()) == partitions
 
         wait_until(f"{group}'s member to be assigned {topic}", assigned)
@@ -47,6 +55,7 @@ def confluent_member(bootstrap: str, group: str, topic: str, partitions: int) ->
 
 # --- confluent-kafka (librdkafka) ----------------------------------------------------
 
+
 @needs("confluent")
 def test_confluent_admin_creates_alters_and_deletes_topics(kafka_node: Broker) -> None:
     from confluent_kafka import KafkaError, KafkaException
@@ -54,8 +63,9 @@ def test_confluent_admin_creates_alters_and_deletes_topics(kafka_node: Broker) -
 
     admin = AdminClient({"bootstrap.servers": kafka_node.bootstrap})
     name = unique_topic("admin-c")
-    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1,
-                                  config={"retention.ms": "123456789"})])[name].result(TIMEOUT)
+    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1, config={"retention.ms": "123456789"})])[
+        name
+    ].result(TIMEOUT)
     wait_until("2 partitions", lambda: len(admin.list_topics(name, timeout=10).topics[name].partitions) == 2)
 
     with pytest.raises(KafkaException) as again:
@@ -84,8 +94,9 @@ def test_confluent_admin_creates_alters_and_deletes_topics(kafka_node: Broker) -
 
 
 @needs("confluent")
-def test_confluent_admin_lists_and_describes_groups_and_their_offsets(kafka_node: Broker,
-                                                                     new_topic: Callable[..., str]) -> None:
+def test_confluent_admin_lists_and_describes_groups_and_their_offsets(
+    kafka_node: Broker, new_topic: Callable[..., str]
+) -> None:
     from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions
     from confluent_kafka.admin import AdminClient
 
@@ -93,12 +104,14 @@ def test_confluent_admin_lists_and_describes_groups_and_their_offsets(kafka_node
     group = unique_topic("admin-group")
     admin = AdminClient({"bootstrap.servers": kafka_node.bootstrap})
     with confluent_member(kafka_node.bootstrap, group, topic, 2):
-        listed = wait_until(f"{group} listed", lambda: [g for g in admin.list_consumer_groups().result(TIMEOUT).valid
-                                                        if g.group_id == group])
+        listed = wait_until(
+            f"{group} listed",
+            lambda: [g for g in admin.list_consumer_groups().result(TIMEOUT).valid if g.group_id == group],
+        )
         # ListGroups v4+ carries the state; librdkafka shows UNKNOWN when it negotiated less
         assert listed[0].state in (ConsumerGroupState.STABLE, ConsumerGroupState.UNKNOWN), listed[0].state
         assert not listed[0].is_simple_consumer_group
-        if hasattr(listed[0], "type"):   # ListGroups v5 (confluent-kafka 2.6+): every group is classic
+        if hasattr(listed[0], "type"):  # ListGroups v5 (confluent-kafka 2.6+): every group is classic
             from confluent_kafka import ConsumerGroupType
 
             assert listed[0].type == ConsumerGroupType.CLASSIC, listed[0].type
@@ -111,10 +124,17 @@ def test_confluent_admin_lists_and_describes_groups_and_their_offsets(kafka_node
         assert [m.client_id for m in desc.members] == ["admin-test-member"], desc.members
         assert sorted(tp.partition for tp in desc.members[0].assignment.topic_partitions) == [0, 1]
         offsets = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(TIMEOUT)
-        assert {(tp.topic, tp.partition, tp.offset) for tp in offsets.topic_partitions} == \
-            {(topic, 0, 1), (topic, 1, 2)}, offsets
-    desc = wait_until("the group to empty", lambda: (d := admin.describe_consumer_groups([group])[group]
-                                                      .result(TIMEOUT)).state == ConsumerGroupState.EMPTY and d)
+        assert {(tp.topic, tp.partition, tp.offset) for tp in offsets.topic_partitions} == {
+            (topic, 0, 1),
+            (topic, 1, 2),
+        }, offsets
+    desc = wait_until(
+        "the group to empty",
+        lambda: (
+            (d := admin.describe_consumer_groups([group])[group].result(TIMEOUT)).state == ConsumerGroupState.EMPTY
+            and d
+        ),
+    )
     assert desc.members == [], desc
 
 
@@ -138,6 +158,7 @@ def test_confluent_admin_deletes_records(kafka_node: Broker, new_topic: Callable
 
 # --- kafka-python ----------------------------------------------------------------------
 
+
 @needs("kafka-python")
 def test_kafka_python_admin_creates_alters_and_deletes_topics(kafka_node: Broker) -> None:
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
@@ -146,8 +167,10 @@ def test_kafka_python_admin_creates_alters_and_deletes_topics(kafka_node: Broker
     admin = KafkaAdminClient(bootstrap_servers=kafka_node.bootstrap)
     try:
         name = unique_topic("admin-kp")
-        admin.create_topics({name: {"num_partitions": 2, "replication_factor": 1,
-                                    "configs": {"retention.ms": "123456789"}}}, wait_for_metadata=True)
+        admin.create_topics(
+            {name: {"num_partitions": 2, "replication_factor": 1, "configs": {"retention.ms": "123456789"}}},
+            wait_for_metadata=True,
+        )
         with pytest.raises(TopicAlreadyExistsError):
             admin.create_topics({name: {"num_partitions": 2, "replication_factor": 1}})
         configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)], config_filter="all")
@@ -164,8 +187,9 @@ def test_kafka_python_admin_creates_alters_and_deletes_topics(kafka_node: Broker
 
 
 @needs("kafka-python", "confluent")
-def test_kafka_python_admin_lists_and_describes_groups_and_their_offsets(kafka_node: Broker,
-                                                                        new_topic: Callable[..., str]) -> None:
+def test_kafka_python_admin_lists_and_describes_groups_and_their_offsets(
+    kafka_node: Broker, new_topic: Callable[..., str]
+) -> None:
     from kafka import TopicPartition
     from kafka.admin import KafkaAdminClient
 
@@ -180,8 +204,10 @@ def test_kafka_python_admin_lists_and_describes_groups_and_their_offsets(kafka_n
             assert desc["group_state"] == "Stable" and desc["protocol_data"] == "range", desc
             assert [m["client_id"] for m in desc["members"]] == ["admin-test-member"], desc
             offsets = admin.list_group_offsets({group: None})[group]
-            assert {tp: om.offset for tp, om in offsets.items()} == \
-                {TopicPartition(topic, 0): 1, TopicPartition(topic, 1): 2}, offsets
+            assert {tp: om.offset for tp, om in offsets.items()} == {
+                TopicPartition(topic, 0): 1,
+                TopicPartition(topic, 1): 2,
+            }, offsets
     finally:
         admin.close()
 
@@ -205,7 +231,7 @@ def test_kafka_python_admin_deletes_records(kafka_node: Broker, new_topic: Calla
 
 # --- ListOffsets by timestamp ------------------------------------------------------------
 
-DELTAS = [0, 10, 20, 30, 60, 50, 40, 70, 80, 90]       # CreateTime - base, per offset: not monotonic
+DELTAS = [0, 10, 20, 30, 60, 50, 40, 70, 80, 90]  # CreateTime - base, per offset: not monotonic
 
 
 def first_at_or_after(target_delta: int) -> int | None:
@@ -220,9 +246,12 @@ def one_batch(kafka_node: Broker, new_topic: Callable[..., str]) -> tuple[str, i
     """A 1-partition topic holding one batch of 10 records with the CreateTimes DELTAS."""
     topic = new_topic("by-time", partitions=1)
     base = int(time.time() * 1000) - 60_000
-    load("confluent").produce(kafka_node.bootstrap, topic,
-                              [Record(0, b"k", b"v%d" % i, timestamp=base + d) for i, d in enumerate(DELTAS)],
-                              config={"linger.ms": 500, "batch.num.messages": 1000})
+    load("confluent").produce(
+        kafka_node.bootstrap,
+        topic,
+        [Record(0, b"k", b"v%d" % i, timestamp=base + d) for i, d in enumerate(DELTAS)],
+        config={"linger.ms": 500, "batch.num.messages": 1000},
+    )
     with RawConn(kafka_node.bootstrap) as conn:
         error, hw, data = parse_fetch_v4(conn.call(API_FETCH, 4, fetch_body(topic, 0)))
     assert (error, hw, len(parse_batches(data))) == (0, 10, 1), "the 10 records should sit in one batch"
@@ -242,8 +271,9 @@ def test_confluent_offsets_for_times_is_record_precise(kafka_node: Broker, one_b
             want = first_at_or_after(q)
             [found] = c.offsets_for_times([TopicPartition(topic, 0, base + q)], timeout=TIMEOUT)
             assert found.error is None and found.offset == (-1 if want is None else want), (q, found)
-            listed = next(iter(admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.for_timestamp(base + q)})
-                               .values())).result(TIMEOUT)
+            listed = next(
+                iter(admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.for_timestamp(base + q)}).values())
+            ).result(TIMEOUT)
             assert listed.offset == (-1 if want is None else want), (q, listed)
             if want is not None:
                 assert listed.timestamp == base + DELTAS[want], (q, listed)
@@ -292,4 +322,5 @@ def test_aiokafka_offsets_for_times_is_record_precise(kafka_node: Broker, one_ba
                     assert (found.offset, found.timestamp) == (want, base + DELTAS[want]), (q, found)
         finally:
             await c.stop()
+
     asyncio.run(asyncio.wait_for(run(), TIMEOUT))

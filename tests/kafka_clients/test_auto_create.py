@@ -23,13 +23,20 @@ def partitions_of(bootstrap: str, topic: str) -> list[int]:
     """The topic's partitions as a Metadata v4 that may not create it reports them."""
     with RawConn(bootstrap) as conn:
         [(name, error, partitions)] = parse_metadata_v4_topics(
-            conn.call(API_METADATA, 4, metadata_v4_body([topic], allow_auto_create=False)))
+            conn.call(API_METADATA, 4, metadata_v4_body([topic], allow_auto_create=False))
+        )
     assert name == topic
     return [] if error == UNKNOWN_TOPIC_OR_PARTITION else sorted(partitions)
 
 
-@pytest.mark.parametrize("writer", [pytest.param(c, marks=needs(c)) for c in CLIENTS if c != "confluent-debian"
-                                    and c != "kafka-python-2" and c != "pybroker"])  # ours never auto-creates
+@pytest.mark.parametrize(
+    "writer",
+    [
+        pytest.param(c, marks=needs(c))
+        for c in CLIENTS
+        if c != "confluent-debian" and c != "kafka-python-2" and c != "pybroker"
+    ],
+)  # ours never auto-creates
 def test_produce_to_a_missing_topic_creates_it_with_one_partition(kafka_node: Broker, writer: str) -> None:
     topic = unique_topic(f"auto-{writer}")
     assert partitions_of(kafka_node.bootstrap, topic) == []
@@ -53,5 +60,8 @@ def test_metadata_with_auto_create_creates_one_partition(kafka_node: Broker) -> 
     topic = unique_topic("created-by-metadata")
     with RawConn(kafka_node.bootstrap) as conn:
         conn.call(API_METADATA, 4, metadata_v4_body([topic], allow_auto_create=True))
-    wait_until(f"{topic} created with one partition by a Metadata request that may create it",
-               lambda: partitions_of(kafka_node.bootstrap, topic) == [0], 30)
+    wait_until(
+        f"{topic} created with one partition by a Metadata request that may create it",
+        lambda: partitions_of(kafka_node.bootstrap, topic) == [0],
+        30,
+    )

@@ -17,10 +17,31 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.kafka_clients.kwire import (API_API_VERSIONS, API_FETCH, API_METADATA, API_PRODUCE, CORRUPT_MESSAGE,
-                                       INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE, UNSUPPORTED_VERSION, Batch,
-                                       Closed, RawConn, fetch_body, frame, header, i16, i32, parse_api_versions_v0, parse_batches,
-                                       parse_fetch_v4, parse_produce_v7, produce_body, record, string)
+from tests.kafka_clients.kwire import (
+    API_API_VERSIONS,
+    API_FETCH,
+    API_METADATA,
+    API_PRODUCE,
+    CORRUPT_MESSAGE,
+    INVALID_RECORD,
+    UNSUPPORTED_COMPRESSION_TYPE,
+    UNSUPPORTED_VERSION,
+    Batch,
+    ClosedError,
+    RawConn,
+    fetch_body,
+    frame,
+    header,
+    i16,
+    i32,
+    parse_api_versions_v0,
+    parse_batches,
+    parse_fetch_v4,
+    parse_produce_v7,
+    produce_body,
+    record,
+    string,
+)
 from tests.kafka_clients.servers import Broker
 
 GOOD = [(b"k0", b"stored before"), (None, b"null key"), (b"k2", None)]
@@ -78,13 +99,16 @@ def test_broken_frame_closes_only_its_connection(kafka_node: Broker, topic: str,
 def test_truncated_frame_then_eof_closes_only_its_connection(kafka_node: Broker, topic: str) -> None:
     with RawConn(kafka_node.bootstrap) as bystander, RawConn(kafka_node.bootstrap) as victim:
         victim.send(i32(64) + header(API_METADATA, 1, 7))
-        bystander_goes_on(bystander, topic)     # a half-sent frame blocks no one else
-        victim.sock.shutdown(socket.SHUT_WR)    # the rest never comes
+        bystander_goes_on(bystander, topic)  # a half-sent frame blocks no one else
+        victim.sock.shutdown(socket.SHUT_WR)  # the rest never comes
         assert victim.wait_closed(), "the broker answered a frame it never received whole"
 
 
-@pytest.mark.parametrize("api_key, version", [(32000, 0), (-2, 0), (API_METADATA, 999), (API_PRODUCE, 999)],
-                         ids=["unknown key 32000", "negative key", "Metadata v999", "Produce v999"])
+@pytest.mark.parametrize(
+    "api_key, version",
+    [(32000, 0), (-2, 0), (API_METADATA, 999), (API_PRODUCE, 999)],
+    ids=["unknown key 32000", "negative key", "Metadata v999", "Produce v999"],
+)
 def test_unknown_api_or_version_is_refused(kafka_node: Broker, topic: str, api_key: int, version: int) -> None:
     """Kafka closes the connection (it cannot parse a body it has no schema for); an answer
     is accepted only if the connection stays in step afterwards."""
@@ -113,16 +137,27 @@ def _records(n: int) -> bytes:
 
 BATCHES = {
     "bad CRC": (Batch([(b"k", b"v")], crc=0x1234), {CORRUPT_MESSAGE}),
-    "count says 5, holds 3": (Batch([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], record_count=5),
-                              {CORRUPT_MESSAGE, INVALID_RECORD}),
-    "count and last offset delta disagree": (Batch([(b"a", b"1"), (b"b", b"2")], last_offset_delta=4),
-                                             {CORRUPT_MESSAGE, INVALID_RECORD}),
+    "count says 5, holds 3": (
+        Batch([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], record_count=5),
+        {CORRUPT_MESSAGE, INVALID_RECORD},
+    ),
+    "count and last offset delta disagree": (
+        Batch([(b"a", b"1"), (b"b", b"2")], last_offset_delta=4),
+        {CORRUPT_MESSAGE, INVALID_RECORD},
+    ),
     "count says 3, holds 2": (Batch([(b"a", b"1")] * 3, records_bytes=_records(2)), {CORRUPT_MESSAGE, INVALID_RECORD}),
     "count says 2, holds 3": (Batch([(b"a", b"1")] * 2, records_bytes=_records(3)), {CORRUPT_MESSAGE, INVALID_RECORD}),
-    "count of 0": (Batch([], record_count=0, last_offset_delta=0, records_bytes=b""),
-                   {CORRUPT_MESSAGE, INVALID_RECORD}),
-    **{f"unknown codec {c}": (Batch([(b"k", b"v")], attributes=c),
-                              {CORRUPT_MESSAGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE}) for c in (5, 6, 7)},
+    "count of 0": (
+        Batch([], record_count=0, last_offset_delta=0, records_bytes=b""),
+        {CORRUPT_MESSAGE, INVALID_RECORD},
+    ),
+    **{
+        f"unknown codec {c}": (
+            Batch([(b"k", b"v")], attributes=c),
+            {CORRUPT_MESSAGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE},
+        )
+        for c in (5, 6, 7)
+    },
     "gzip flag over plain records": (Batch([(b"k", b"v")], attributes=1), {CORRUPT_MESSAGE, INVALID_RECORD}),
 }
 
@@ -135,7 +170,7 @@ def test_bad_batch_is_refused_and_nothing_of_it_is_stored(kafka_node: Broker, to
         victim.send(frame(header(API_PRODUCE, 7, 5) + produce_body(topic, 0, batch.encode())))
         try:
             answer: bytes | None = victim.read_frame()
-        except Closed:              # closing the connection is an allowed refusal too
+        except ClosedError:  # closing the connection is an allowed refusal too
             answer = None
         if answer is not None:
             assert struct.unpack_from(">i", answer)[0] == 5

@@ -17,8 +17,7 @@ from tests.kafka_clients.servers import Broker
 
 CODECS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 WRITERS = ["confluent", "kafka-python"]
-CASES = [pytest.param(w, c, r, marks=needs(w, r), id=f"{w}-{c}->{r}") for w in WRITERS for c in CODECS
-         for r in CLIENTS]
+CASES = [pytest.param(w, c, r, marks=needs(w, r), id=f"{w}-{c}->{r}") for w in WRITERS for c in CODECS for r in CLIENTS]
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +35,16 @@ def written(kafka_node: Broker) -> Callable[[str, str], Written]:
         if isinstance(result, BaseException):
             raise AssertionError(f"{writer} could not write its {codec} sample: {result}") from result
         return result
+
     return get
 
 
-@pytest.mark.parametrize("writer, codec", [pytest.param(w, c, marks=needs(w), id=f"{w}-{c}")
-                                           for w in WRITERS for c in CODECS])
-def test_stored_batches_keep_the_producers_codec(written: Callable[[str, str], Written], kafka_node: Broker,
-                                                 writer: str, codec: str) -> None:
+@pytest.mark.parametrize(
+    "writer, codec", [pytest.param(w, c, marks=needs(w), id=f"{w}-{c}") for w in WRITERS for c in CODECS]
+)
+def test_stored_batches_keep_the_producers_codec(
+    written: Callable[[str, str], Written], kafka_node: Broker, writer: str, codec: str
+) -> None:
     w = written(writer, codec)
     with RawConn(kafka_node.bootstrap) as conn:
         for p, count in w.counts.items():
@@ -53,8 +55,9 @@ def test_stored_batches_keep_the_producers_codec(written: Callable[[str, str], W
 
 
 @pytest.mark.parametrize("writer, codec, reader", CASES)
-def test_reader_decompresses_what_writer_compressed(written: Callable[[str, str], Written], kafka_node: Broker,
-                                                    writer: str, codec: str, reader: str) -> None:
+def test_reader_decompresses_what_writer_compressed(
+    written: Callable[[str, str], Written], kafka_node: Broker, writer: str, codec: str, reader: str
+) -> None:
     w = written(writer, codec)
     got = load(reader).consume(kafka_node.bootstrap, w.topic, w.counts, timeout=READ_TIMEOUT)
     assert_read_back(w, got, f"{reader} reading {codec} records {writer} wrote to {w.topic}")

@@ -36,12 +36,14 @@ def written(kafka_node: Broker) -> Callable[[str], Written]:
         if isinstance(result, BaseException):
             raise AssertionError(f"{writer} could not write its sample: {result}") from result
         return result
+
     return get
 
 
 @pytest.mark.parametrize("writer, reader", PAIRS)
-def test_reader_sees_what_writer_wrote(written: Callable[[str], Written], kafka_node: Broker,
-                                       writer: str, reader: str) -> None:
+def test_reader_sees_what_writer_wrote(
+    written: Callable[[str], Written], kafka_node: Broker, writer: str, reader: str
+) -> None:
     w = written(writer)
     got = load(reader).consume(kafka_node.bootstrap, w.topic, w.counts, timeout=READ_TIMEOUT)
     assert_read_back(w, got, f"{reader} reading what {writer} wrote to {w.topic}")

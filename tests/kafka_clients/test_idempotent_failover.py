@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from tests.broker_cluster.cluster import Cluster, start_cluster
-from tests.support.waiting import wait_until
 from tests.kafka_clients.conftest import needs
 from tests.kafka_clients.servers import create_topic, unique_topic
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, needs("confluent")]
 
@@ -39,9 +39,18 @@ class IdempotentLoad:
         self.fatal: list[str] = []
         self.failed: list[str] = []
         self.acked: list[int] = []
-        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                                  "linger.ms": 5, "message.timeout.ms": 180_000, "request.timeout.ms": 10_000,
-                                  "retry.backoff.ms": 100, "error_cb": self._error})
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "message.timeout.ms": 180_000,
+                "request.timeout.ms": 10_000,
+                "retry.backoff.ms": 100,
+                "error_cb": self._error,
+            }
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -66,8 +75,11 @@ class IdempotentLoad:
 
     def wait_for_more(self, n: int, what: str, timeout: float = 120.0) -> None:
         target = len(self.acked) + n
-        wait_until(f"{n} more acknowledged records {what} (fatal: {self.fatal})",
-                   lambda: len(self.acked) >= target or self.fatal, timeout)
+        wait_until(
+            f"{n} more acknowledged records {what} (fatal: {self.fatal})",
+            lambda: len(self.acked) >= target or self.fatal,
+            timeout,
+        )
         assert not self.fatal, self.fatal
 
     def halt(self) -> None:
@@ -105,8 +117,9 @@ def read_all(bootstrap: str, topic: str) -> list[int]:
         c.close()
 
 
-def test_idempotent_producer_survives_leader_sigkill_without_loss_or_duplicates(procs: ProcessGroup,
-                                                                               tmp_path: Path) -> None:
+def test_idempotent_producer_survives_leader_sigkill_without_loss_or_duplicates(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
     c: Cluster = start_cluster(procs, tmp_path, 3)
     load = None
     try:

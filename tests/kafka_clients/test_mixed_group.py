@@ -61,8 +61,11 @@ def settled(members: list[Member]) -> bool:
     """Every partition owned once, every member owning some, each having read its
     partitions to the end (partition p holds p + 1 records)."""
     owned = [p for m in members for p in m.assignment]
-    return sorted(owned) == list(range(PARTITIONS)) and all(m.assignment for m in members) and all(
-        set(range(p + 1)) <= set(m.consumed.get(p, ())) for m in members for p in m.assignment)
+    return (
+        sorted(owned) == list(range(PARTITIONS))
+        and all(m.assignment for m in members)
+        and all(set(range(p + 1)) <= set(m.consumed.get(p, ())) for m in members for p in m.assignment)
+    )
 
 
 def check_described(bootstrap: str, group: str, strategy: str, leader: str, members: list[Member]) -> None:
@@ -70,7 +73,7 @@ def check_described(bootstrap: str, group: str, strategy: str, leader: str, memb
     members, each holding what it says it holds, as the assignor places partitions."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})   # kept referenced: a dropped client drops its requests
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept referenced: a dropped client drops its requests
     desc = admin.describe_consumer_groups([group])[group].result(60)
     assert desc.partition_assignor == strategy, desc
     by_client = {d.client_id: d for d in desc.members}
@@ -80,20 +83,24 @@ def check_described(bootstrap: str, group: str, strategy: str, leader: str, memb
         d = by_client[m.client]
         described = {tp.partition for tp in d.assignment.topic_partitions}
         assert described == set(m.assignment), f"{m.client}: described {described}, holds {set(m.assignment)}"
-        assert set(m.assignment) == want[d.member_id], \
-            f"{strategy} led by {leader}: {m.client} ({d.member_id}) holds {sorted(m.assignment)}, " \
+        assert set(m.assignment) == want[d.member_id], (
+            f"{strategy} led by {leader}: {m.client} ({d.member_id}) holds {sorted(m.assignment)}, "
             f"want {sorted(want[d.member_id])}; {describe(members)}"
+        )
 
 
-@pytest.mark.parametrize("strategy, leader", [("range", "confluent"), ("range", "pybroker"),
-                                              ("roundrobin", "kafka-python"), ("roundrobin", "aiokafka")])
-def test_mixed_group_shares_partitions_and_sees_each_others_commits(kafka_node: Broker,
-                                                                    new_topic: Callable[..., str],
-                                                                    strategy: str, leader: str) -> None:
+@pytest.mark.parametrize(
+    "strategy, leader",
+    [("range", "confluent"), ("range", "pybroker"), ("roundrobin", "kafka-python"), ("roundrobin", "aiokafka")],
+)
+def test_mixed_group_shares_partitions_and_sees_each_others_commits(
+    kafka_node: Broker, new_topic: Callable[..., str], strategy: str, leader: str
+) -> None:
     bootstrap = kafka_node.bootstrap
     topic = new_topic("group", partitions=PARTITIONS)
-    load("confluent").produce(bootstrap, topic, [Record(p, b"k%d" % i, b"v%d" % i)
-                                                 for p in range(PARTITIONS) for i in range(p + 1)])
+    load("confluent").produce(
+        bootstrap, topic, [Record(p, b"k%d" % i, b"v%d" % i) for p in range(PARTITIONS) for i in range(p + 1)]
+    )
     group = unique_topic(f"mixed-{strategy}")
     order = [leader] + [c for c in MEMBERS if c != leader]
     members: list[Member] = []
@@ -125,8 +132,9 @@ def test_mixed_group_shares_partitions_and_sees_each_others_commits(kafka_node: 
         wait_for("every member's commit", lambda: all(m.committed_ok.is_set() for m in members), members, 60)
         for m in members:
             m.check.set()
-        wait_for("every member to read the committed offsets", lambda: all(m.seen is not None for m in members),
-                 members, 60)
+        wait_for(
+            "every member to read the committed offsets", lambda: all(m.seen is not None for m in members), members, 60
+        )
         for m in members:
             assert m.seen == {p: p + 1 for p in range(PARTITIONS)}, f"{m.client} sees committed offsets {m.seen}"
     finally:

@@ -49,7 +49,7 @@ def closed_by_server(s: socket.socket, timeout: float) -> bool:
                 return True
     except (ConnectionResetError, BrokenPipeError):
         return True
-    except (socket.timeout, BlockingIOError):
+    except (TimeoutError, BlockingIOError):
         return False
     return False
 
@@ -69,8 +69,9 @@ def still_open(s: socket.socket) -> bool:
 
 def keepalive_on(port: int) -> bool:
     """Whether the server's accepted sockets on `port` have TCP keepalive on (ss shows the timer)."""
-    out = subprocess.run(["ss", "-tnoH", "state", "established", f"( sport = :{port} )"],
-                         capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run(
+        ["ss", "-tnoH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, timeout=10
+    ).stdout
     lines = [line for line in out.splitlines() if line.strip()]
     assert lines, f"no established connection on port {port}"
     return all("keepalive" in line for line in lines)

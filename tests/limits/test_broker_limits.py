@@ -10,15 +10,12 @@ import struct
 import time
 from pathlib import Path
 
-import pytest
-
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.kafka_frames import RequestHeader, encode_request
 from client.protocol.record_batch import build_batch
 from tests.broker_server.wire import WireClient, create_topic, fetch_request, metadata, produce
-from tests.limits.measure import (close_all, closed_by_server, fd_count, keepalive_on, open_from, rss_mb,
-                                  still_open)
+from tests.limits.measure import close_all, closed_by_server, fd_count, keepalive_on, open_from, rss_mb, still_open
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
 from tests.support.waiting import wait_until
@@ -29,8 +26,18 @@ class Node:
         self.port, coord_port = free_ports(2)
         config = tmp / "broker.toml"
         config.write_text(settings)
-        self.proc = procs.start("node", "start", "--data-dir", str(tmp / "data"), "--broker-port", str(self.port),
-                                "--coord-port", str(coord_port), "--config", str(config))
+        self.proc = procs.start(
+            "node",
+            "start",
+            "--data-dir",
+            str(tmp / "data"),
+            "--broker-port",
+            str(self.port),
+            "--coord-port",
+            str(coord_port),
+            "--config",
+            str(config),
+        )
         wait_for_port(self.port, timeout=30)
         self.procs = procs
 
@@ -60,20 +67,20 @@ def test_a_client_that_sends_without_reading_is_stopped_by_its_own_socket(procs,
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", node.port))
     s.settimeout(3)
-    body = m.MetadataRequest(allow_auto_topic_creation=False,
-                             topics=[m.MetadataRequest.MetadataRequestTopic(name="wide")])
-    frames = b"".join(encode_request(RequestHeader(int(ApiKey.METADATA), 9, i, "greedy"), body)
-                      for i in range(1000))
+    body = m.MetadataRequest(
+        allow_auto_topic_creation=False, topics=[m.MetadataRequest.MetadataRequestTopic(name="wide")]
+    )
+    frames = b"".join(encode_request(RequestHeader(int(ApiKey.METADATA), 9, i, "greedy"), body) for i in range(1000))
     sent, deadline = 0, time.monotonic() + 20
     try:
-        while sent < 100 and time.monotonic() < deadline:   # 100,000 requests, ~3.5 KB answers each
+        while sent < 100 and time.monotonic() < deadline:  # 100,000 requests, ~3.5 KB answers each
             s.sendall(frames)
             sent += 1
-    except socket.timeout:
-        pass   # the broker stopped reading: what we want
+    except TimeoutError:
+        pass  # the broker stopped reading: what we want
     assert node.served()
     grown = 0.0
-    for _ in range(50):   # the peak over 5 s: what the broker buffered while it could
+    for _ in range(50):  # the peak over 5 s: what the broker buffered while it could
         grown = max(grown, rss_mb(node.pid) - before)
         time.sleep(0.1)
     s.close()
@@ -85,12 +92,16 @@ def test_idle_connections_are_closed_after_connections_max_idle_ms(procs, tmp_pa
     base_fds, base_rss = fd_count(node.pid), rss_mb(node.pid)
     socks = []
     try:
-        for i in range(40):   # 2,000 sockets from 40 addresses
+        for i in range(40):  # 2,000 sockets from 40 addresses
             socks += open_from(f"127.0.0.{i + 2}", node.port, 50)
         wait_until("1900 connections open on the broker", lambda: fd_count(node.pid) >= base_fds + 1900, 20)
         assert node.served()
         assert rss_mb(node.pid) - base_rss < 100
-        wait_until("the broker closed the connections (at most 20 descriptors above the start)", lambda: fd_count(node.pid) <= base_fds + 20, 15)
+        wait_until(
+            "the broker closed the connections (at most 20 descriptors above the start)",
+            lambda: fd_count(node.pid) <= base_fds + 20,
+            15,
+        )
         assert not any(still_open(s) for s in socks[::97])
         assert node.served()
     finally:
@@ -105,14 +116,19 @@ def test_a_slowloris_is_closed_when_idle_and_others_are_served(procs, tmp_path):
     try:
         assert node.served()
         assert all(closed_by_server(s, 10) for s in socks[::20])
-        wait_until("the broker closed the connections (at most 20 descriptors above the start)", lambda: fd_count(node.pid) <= base_fds + 20, 10)
+        wait_until(
+            "the broker closed the connections (at most 20 descriptors above the start)",
+            lambda: fd_count(node.pid) <= base_fds + 20,
+            10,
+        )
     finally:
         close_all(socks)
 
 
 def test_one_address_cannot_take_more_than_max_connections_per_ip(procs, tmp_path):
-    node = _node(procs, tmp_path, '"max.connections.per.ip" = 10\n'
-                                  '"max.connections.per.ip.overrides" = "127.0.0.3:30"\n')
+    node = _node(
+        procs, tmp_path, '"max.connections.per.ip" = 10\n"max.connections.per.ip.overrides" = "127.0.0.3:30"\n'
+    )
     base_fds = fd_count(node.pid)
     hog = open_from("127.0.0.2", node.port, 100)
     favoured = open_from("127.0.0.3", node.port, 40)
@@ -138,7 +154,7 @@ def test_max_connections_closes_new_connections_over_the_limit(procs, tmp_path):
         assert 18 <= sum(still_open(s) for s in socks) <= 20
         close_all(socks[:10])
         time.sleep(0.5)
-        assert node.served()   # a freed slot is used again
+        assert node.served()  # a freed slot is used again
     finally:
         close_all(socks)
 
@@ -157,7 +173,7 @@ def test_a_fetch_naming_one_partition_many_times_reads_it_once(procs, tmp_path):
     header = RequestHeader(int(ApiKey.FETCH), 12, 1, "dup")
     s.sendall(encode_request(header, request))
     try:
-        time.sleep(2)   # the answer cannot leave: we do not read
+        time.sleep(2)  # the answer cannot leave: we do not read
         held = fd_count(node.pid) - base_fds
         assert held < 50, f"one Fetch holds {held} descriptors"
         assert node.served()
@@ -177,8 +193,8 @@ def test_queued_max_request_bytes_stops_reading_and_drops_nothing(procs, tmp_pat
         headers = [greedy.send(ApiKey.FETCH, poll, 12) for _ in range(20)]
         time.sleep(0.5)
         started = time.monotonic()
-        assert node.served()   # waits: no connection reads while the bound is reached
+        assert node.served()  # waits: no connection reads while the bound is reached
         waited = time.monotonic() - started
-        answers = [greedy.receive(h) for h in headers]   # nothing dropped
+        answers = [greedy.receive(h) for h in headers]  # nothing dropped
     assert all(a.error_code == 0 for a in answers)
     assert waited > 1.5, f"another client was read after {waited:.2f} s with 1 MB unanswered"

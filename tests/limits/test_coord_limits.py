@@ -27,8 +27,9 @@ from tests.support.procs import ProcessGroup, wait_for_port
 from tests.support.waiting import wait_until
 
 # ConnectRequest: protocol 0, zxid 0, timeout 30000, session 0, 16-byte password, readOnly false.
-CONNECT = bytes.fromhex("0000002d000000000000000000000000000075300000000000000000000000100000000000"
-                        "000000000000000000000000")
+CONNECT = bytes.fromhex(
+    "0000002d000000000000000000000000000075300000000000000000000000100000000000000000000000000000000000"
+)
 
 
 class Coord:
@@ -36,8 +37,18 @@ class Coord:
         self.port = free_port()
         config = tmp / "coord.toml"
         config.write_text(settings)
-        self.proc = procs.start_coord("coord", "start", "--data-dir", str(tmp / "data"), "--client-port",
-                                      str(self.port), "--tick-ms", "200", "--config", str(config))
+        self.proc = procs.start_coord(
+            "coord",
+            "start",
+            "--data-dir",
+            str(tmp / "data"),
+            "--client-port",
+            str(self.port),
+            "--tick-ms",
+            "200",
+            "--config",
+            str(config),
+        )
         wait_for_port(self.port)
 
     def client(self, **kw) -> KazooClient:
@@ -64,7 +75,7 @@ def test_only_srvr_is_allowed_by_default_and_the_whitelist_widens_it(procs, tmp_
     wide = Coord(procs, tmp_path / "wide", '"4lw.commands.whitelist" = "mntr, ruok"\n')
     assert "zk_server_state\tstandalone" in four_letter("127.0.0.1", wide.port, "mntr")
     assert four_letter("127.0.0.1", wide.port, "ruok") == "imok"
-    assert "Mode: standalone" in four_letter("127.0.0.1", wide.port, "srvr")   # always, as ZooKeeper
+    assert "Mode: standalone" in four_letter("127.0.0.1", wide.port, "srvr")  # always, as ZooKeeper
 
 
 def test_one_address_gets_at_most_max_client_cnxns(procs, tmp_path):
@@ -72,8 +83,11 @@ def test_one_address_gets_at_most_max_client_cnxns(procs, tmp_path):
     base_fds = fd_count(coord.proc.pid)
     hog = open_from("127.0.0.2", coord.port, 100)
     try:
-        wait_until("the server closing all but 60 of one address's 100 connections",
-                   lambda: sum(still_open(s) for s in hog) == 60, 10)
+        wait_until(
+            "the server closing all but 60 of one address's 100 connections",
+            lambda: sum(still_open(s) for s in hog) == 60,
+            10,
+        )
         assert fd_count(coord.proc.pid) <= base_fds + 65
         assert coord.served()
     finally:
@@ -85,12 +99,16 @@ def test_two_thousand_sockets_without_a_connect_request_are_closed(procs, tmp_pa
     base_fds, base_rss = fd_count(coord.proc.pid), rss_mb(coord.proc.pid)
     socks = []
     try:
-        for i in range(40):   # 2,000 sockets, 50 from each of 40 addresses
+        for i in range(40):  # 2,000 sockets, 50 from each of 40 addresses
             socks += open_from(f"127.0.0.{i + 2}", coord.port, 50, b"\x00\x00")
         wait_until("1900 connections open on the server", lambda: fd_count(coord.proc.pid) >= base_fds + 1900, 10)
         assert coord.served()
         assert rss_mb(coord.proc.pid) - base_rss < 100
-        wait_until("the server closed the connections (at most 20 descriptors above the start)", lambda: fd_count(coord.proc.pid) <= base_fds + 20, 15)
+        wait_until(
+            "the server closed the connections (at most 20 descriptors above the start)",
+            lambda: fd_count(coord.proc.pid) <= base_fds + 20,
+            15,
+        )
         assert not any(still_open(s) for s in socks[::97])
     finally:
         close_all(socks)
@@ -101,7 +119,7 @@ def test_a_session_that_stalls_mid_frame_is_closed_when_it_expires(procs, tmp_pa
     s = socket.create_connection(("127.0.0.1", coord.port), timeout=5)
     try:
         s.sendall(CONNECT)
-        s.recv(4096)   # the ConnectResponse (session timeout capped at 20 ticks: 4 s)
+        s.recv(4096)  # the ConnectResponse (session timeout capped at 20 ticks: 4 s)
         s.sendall(struct.pack(">i", 1000) + b"\x00" * 10)
         assert closed_by_server(s, 15)
         assert coord.served()
@@ -148,10 +166,16 @@ def test_global_outstanding_limit_bounds_unanswered_requests_over_all_clients(pr
     coord = Coord(procs, tmp_path, 'global_outstanding_limit = 20\nfour_letter_whitelist = "cons"\n')
     clients = [RawClient(coord.port) for _ in range(5)]
     try:
-        for n, c in enumerate(clients):   # 2,000 creates each, in one go, answers unread for now
-            c.sock.sendall(b"".join(frame(R.RequestHeader(i + 1, int(OpCode.create)).to_bytes()
-                                          + R.CreateRequest(f"/c{n}-{i}", b"", R.OPEN_ACL_UNSAFE, 0).to_bytes())
-                                    for i in range(2000)))
+        for n, c in enumerate(clients):  # 2,000 creates each, in one go, answers unread for now
+            c.sock.sendall(
+                b"".join(
+                    frame(
+                        R.RequestHeader(i + 1, int(OpCode.create)).to_bytes()
+                        + R.CreateRequest(f"/c{n}-{i}", b"", R.OPEN_ACL_UNSAFE, 0).to_bytes()
+                    )
+                    for i in range(2000)
+                )
+            )
         most, deadline = 0, time.monotonic() + 3
         while time.monotonic() < deadline:
             cons = four_letter("127.0.0.1", coord.port, "cons")

@@ -7,8 +7,9 @@ from client.protocol.record_batch import build_batch, decode_batch, iter_batches
 
 def make_batch(count: int, timestamp: int, tag: int = 0, value_size: int = 20) -> bytes:
     """`count` records whose values name their batch (`tag`) and position."""
-    return build_batch([(b"k%d" % i, (b"%d-%d-" % (tag, i)).ljust(value_size, b"x"), None, timestamp)
-                        for i in range(count)])
+    return build_batch(
+        [(b"k%d" % i, (b"%d-%d-" % (tag, i)).ljust(value_size, b"x"), None, timestamp) for i in range(count)]
+    )
 
 
 def batches_in(data: bytes) -> list[tuple[int, int, list[bytes]]]:

@@ -37,8 +37,9 @@ while True:
 
 def run_and_kill(directory: Path, rng: random.Random) -> int:
     """Run the child until it has acknowledged a random number of batches; SIGKILL it."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(directory)], stdout=subprocess.PIPE,
-                             cwd=Path(__file__).resolve().parents[2])
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(directory)], stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2]
+    )
     acked, target, deadline = -1, rng.randint(5, 120), time.monotonic() + 30
     try:
         while acked < 2 * target and time.monotonic() < deadline:
@@ -76,7 +77,7 @@ def check(directory: Path, acked: int) -> int:
         expected_next = 0
         offset = 0
         while offset < plog.log_end_offset:
-            with plog.read(offset, 10 ** 9) as piece:  # up to the end of one segment
+            with plog.read(offset, 10**9) as piece:  # up to the end of one segment
                 batches = batches_in(piece.read_bytes())  # crc checked: no torn batch served
             for base, last, values in batches:
                 assert base == expected_next and last == base + 1
@@ -85,7 +86,7 @@ def check(directory: Path, acked: int) -> int:
             offset = expected_next
         for probe in range(0, plog.log_end_offset, 7):  # the indexes find every offset
             with plog.read(probe, 1) as piece:
-                (base, last, _), = batches_in(piece.read_bytes())
+                ((base, last, _),) = batches_in(piece.read_bytes())
             assert base <= probe <= last
         assert plog.leader_epochs.latest_epoch == 1
         return plog.log_end_offset

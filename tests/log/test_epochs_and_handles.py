@@ -20,11 +20,11 @@ def test_end_offset_for_follows_kip_101(tmp_path: Path) -> None:
     assert epochs.end_offset_for(0) == (-1, -1)  # nothing known
     for epoch, start in ((2, 0), (4, 30), (7, 55)):
         epochs.assign(epoch, start)
-    assert epochs.end_offset_for(7) == (7, 100)   # latest: the log end
-    assert epochs.end_offset_for(4) == (4, 55)    # next higher epoch's start
-    assert epochs.end_offset_for(5) == (4, 55)    # unknown epoch: the largest one below it
-    assert epochs.end_offset_for(1) == (1, 0)     # below the earliest
-    assert epochs.end_offset_for(8) == (-1, -1)   # above the latest
+    assert epochs.end_offset_for(7) == (7, 100)  # latest: the log end
+    assert epochs.end_offset_for(4) == (4, 55)  # next higher epoch's start
+    assert epochs.end_offset_for(5) == (4, 55)  # unknown epoch: the largest one below it
+    assert epochs.end_offset_for(1) == (1, 0)  # below the earliest
+    assert epochs.end_offset_for(8) == (-1, -1)  # above the latest
 
 
 def test_assign_ignores_older_epochs_and_drops_conflicting_entries(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ class LogModel(RuleBasedStateMachine):
         info = self.plog.append(batch, leader_epoch=self.tag // 10)
         assert info.first_offset == self.end
         assert info.last_offset == self.end + count - 1
-        values = [v for _, _, v in batches_in(batch)][0]
+        values = next(v for _, _, v in batches_in(batch))
         self.batches.append((info.first_offset, info.last_offset, timestamp, values))
 
     @rule(data=st.data(), max_bytes=st.integers(1, 900))
@@ -53,13 +53,16 @@ class LogModel(RuleBasedStateMachine):
         max_offset = data.draw(st.one_of(st.none(), st.integers(offset, self.end)))
         with self.plog.read(offset, max_bytes, max_offset=max_offset) as piece:
             got = batches_in(piece.read_bytes())
-        expected = [(b, last, v) for b, last, _, v in self.batches
-                    if last >= offset and (max_offset is None or last < max_offset)]
+        expected = [
+            (b, last, v)
+            for b, last, _, v in self.batches
+            if last >= offset and (max_offset is None or last < max_offset)
+        ]
         if not expected or (max_offset is not None and offset >= max_offset):
             assert got == []
             return
         assert got, f"nothing read at {offset}"
-        assert got == expected[:len(got)], "a read returns consecutive batches from the one holding offset"
+        assert got == expected[: len(got)], "a read returns consecutive batches from the one holding offset"
         assert got[0][0] <= offset <= got[0][1]
 
     @rule(data=st.data())
@@ -88,8 +91,9 @@ class LogModel(RuleBasedStateMachine):
         assert before[deleted:] == after, "retention deletes the oldest segments only"
         if deleted:
             gone = [b for b in self.batches if b[0] < after[0]]
-            assert all(ts < now - CONFIG.retention_ms or last < self.start for _, last, ts, _ in gone), \
+            assert all(ts < now - CONFIG.retention_ms or last < self.start for _, last, ts, _ in gone), (
                 "a young segment above the log start offset was deleted"
+            )
             self.batches = [b for b in self.batches if b[0] >= after[0]]
             self.start = max(self.start, after[0])
 
@@ -110,8 +114,9 @@ class LogModel(RuleBasedStateMachine):
             self.start = self.plog.log_start_offset
             self.batches = []
         epochs = self.plog.leader_epochs.entries
-        assert all(e.start_offset < self.end or e.start_offset == self.start for e in epochs), \
+        assert all(e.start_offset < self.end or e.start_offset == self.start for e in epochs), (
             "epochs past the log end survive truncation"
+        )
 
     @rule(timestamp=st.integers(0, 5200))
     def offset_for_timestamp(self, timestamp: int) -> None:
@@ -142,5 +147,4 @@ TestLogModel.pytestmark = [pytest.mark.slow]
 @pytest.mark.soak
 @pytest.mark.timeout(1800)
 def test_log_model_soak() -> None:
-    run_state_machine_as_test(LogModel, settings=settings(max_examples=2000, stateful_step_count=60,
-                                                         deadline=None))
+    run_state_machine_as_test(LogModel, settings=settings(max_examples=2000, stateful_step_count=60, deadline=None))

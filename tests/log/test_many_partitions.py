@@ -32,7 +32,7 @@ def test_2000_partitions_with_a_cap_of_64_handles(tmp_path: Path) -> None:
     assert sum(len(plog.segments) for plog in logs) >= 2 * count
     for p, plog in enumerate(logs):  # every partition still reads, reopening lazily
         with plog.read(1, 1000) as piece:
-            (base, _, values), = batches_in(piece.read_bytes())
+            ((base, _, values),) = batches_in(piece.read_bytes())
         assert base == 1 and values[0].startswith(b"%d-0-" % p)
     assert open_fds() - before <= cap + 2
     for plog in logs[::50]:

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from broker.log import (CorruptBatchError, InvalidAppendOffsetError, LogConfig, OffsetOutOfRangeError, PartitionLog,
-                        RecordTooLargeError)
+from broker.log import (
+    CorruptBatchError,
+    InvalidAppendOffsetError,
+    LogConfig,
+    OffsetOutOfRangeError,
+    PartitionLog,
+    RecordTooLargeError,
+)
 from client.protocol.record_batch import HEADER_SIZE, build_batch, read_header
 from tests.log.helpers import batches_in, make_batch
 
@@ -40,7 +46,7 @@ def test_every_offset_reads_from_the_batch_holding_it(tmp_path: Path) -> None:
     plog = filled(tmp_path)
     for offset in range(plog.log_end_offset):
         with plog.read(offset, 1) as piece:
-            (base, last, values), = batches_in(piece.read_bytes())
+            ((base, last, values),) = batches_in(piece.read_bytes())
         assert base <= offset <= last and last - base == 2
         assert values[0].startswith(b"%d-0-" % (base // 3))
 
@@ -82,8 +88,9 @@ def test_leader_epoch_is_stamped_and_cached(tmp_path: Path) -> None:
 
 def test_follower_append_keeps_offsets_and_refuses_going_back(tmp_path: Path) -> None:
     plog = PartitionLog.open(tmp_path / "t-0", SMALL)
-    info = plog.append(build_batch([(None, b"a", None, 1)] * 2, base_offset=10, partition_leader_epoch=4),
-                       assign_offsets=False)
+    info = plog.append(
+        build_batch([(None, b"a", None, 1)] * 2, base_offset=10, partition_leader_epoch=4), assign_offsets=False
+    )
     assert (info.first_offset, info.last_offset, plog.log_end_offset) == (10, 11, 12)
     assert plog.leader_epochs.latest_epoch == 4
     with pytest.raises(InvalidAppendOffsetError, match="below the log end offset 12"):
@@ -101,17 +108,17 @@ def test_several_concatenated_batches_in_one_append(tmp_path: Path) -> None:
 
 def test_batch_over_max_batch_bytes_is_refused(tmp_path: Path) -> None:
     plog = PartitionLog.open(tmp_path / "t-0", LogConfig(max_batch_bytes=200))
-    with pytest.raises(RecordTooLargeError, match="larger than max.message.bytes"):
+    with pytest.raises(RecordTooLargeError, match=r"larger than max\.message\.bytes"):
         plog.append(make_batch(10, 0))
     assert plog.log_end_offset == 0
 
 
 def _flip(data: bytes, at: int, value: bytes) -> bytes:
-    return data[:at] + value + data[at + len(value):]
+    return data[:at] + value + data[at + len(value) :]
 
 
 BAD_INPUTS = [
-    ("truncated header", lambda b: b[:HEADER_SIZE - 1], "truncated batch header"),
+    ("truncated header", lambda b: b[: HEADER_SIZE - 1], "truncated batch header"),
     ("wrong magic", lambda b: _flip(b, 16, b"\x07"), "unknown batch magic 7"),
     ("length beyond the end", lambda b: _flip(b, 8, struct.pack(">i", len(b) + 100)), "only"),
     ("crc mismatch", lambda b: _flip(b, len(b) - 1, bytes([b[-1] ^ 1])), "crc mismatch"),
@@ -144,15 +151,18 @@ def test_offset_for_timestamp_is_record_precise(tmp_path: Path) -> None:
     """Kafka answers with the first record whose timestamp reaches the target, inside the
     batch that straddles it; never below the log start offset."""
     plog = PartitionLog.open(tmp_path / "p", LogConfig())
-    plog.append(build_batch([(None, b"a", None, 100), (None, b"b", None, 300), (None, b"c", None, 200),
-                             (None, b"d", None, 400)]))
+    plog.append(
+        build_batch(
+            [(None, b"a", None, 100), (None, b"b", None, 300), (None, b"c", None, 200), (None, b"d", None, 400)]
+        )
+    )
     plog.append(build_batch([(None, b"e", None, 500)]))
-    assert plog.offset_for_timestamp(150) == (300, 1)    # the first record at or after 150, not the batch's base
+    assert plog.offset_for_timestamp(150) == (300, 1)  # the first record at or after 150, not the batch's base
     assert plog.offset_for_timestamp(300) == (300, 1)
     assert plog.offset_for_timestamp(301) == (400, 3)
     assert plog.offset_for_timestamp(450) == (500, 4)
     plog.delete_records_before(2)
-    assert plog.offset_for_timestamp(150) == (200, 2)    # record 1 is below the log start
+    assert plog.offset_for_timestamp(150) == (200, 2)  # record 1 is below the log start
     assert plog.offset_for_timestamp(0) == (200, 2)
 
 
@@ -165,7 +175,7 @@ def test_retention_by_age_keeps_young_segments_and_the_active_one(tmp_path: Path
     assert plog.log_start_offset == before[1].base_offset
     with pytest.raises(OffsetOutOfRangeError):
         plog.read(0, 100)
-    assert plog.apply_retention(10 ** 12) == len(before) - 2
+    assert plog.apply_retention(10**12) == len(before) - 2
     assert [s.base_offset for s in plog.segments] == [before[-1].base_offset]
     assert plog.log_end_offset == 150
 
@@ -180,12 +190,13 @@ def test_retention_by_size_deletes_oldest_while_above_the_limit(tmp_path: Path) 
 
 @pytest.mark.parametrize("policy", ["compact", ""])
 def test_retention_deletes_nothing_unless_the_policy_lists_delete(tmp_path: Path, policy: str) -> None:
-    config = LogConfig(segment_bytes=2000, index_interval_bytes=200, retention_ms=100, retention_bytes=1,
-                       cleanup_policy=policy)
+    config = LogConfig(
+        segment_bytes=2000, index_interval_bytes=200, retention_ms=100, retention_bytes=1, cleanup_policy=policy
+    )
     plog = filled(tmp_path, config=config)
-    assert plog.apply_retention(10 ** 12) == 0 and plog.log_start_offset == 0
-    plog.delete_records_before(plog.segments[1].base_offset)   # DeleteRecords still frees segments
-    assert plog.apply_retention(10 ** 12) == 1
+    assert plog.apply_retention(10**12) == 0 and plog.log_start_offset == 0
+    plog.delete_records_before(plog.segments[1].base_offset)  # DeleteRecords still frees segments
+    assert plog.apply_retention(10**12) == 1
 
 
 def test_delete_records_before_moves_the_start_then_retention_drops_segments(tmp_path: Path) -> None:
@@ -266,7 +277,7 @@ def test_read_slice_survives_segment_deletion_and_sendfiles(tmp_path: Path) -> N
     plog = filled(tmp_path, config=LogConfig(segment_bytes=2000, index_interval_bytes=200, retention_ms=0))
     piece = plog.read(0, 10_000)
     expected = piece.read_bytes()
-    assert plog.apply_retention(10 ** 12) > 0 and not (tmp_path / "t-0" / f"{0:020d}.log").exists()
+    assert plog.apply_retention(10**12) > 0 and not (tmp_path / "t-0" / f"{0:020d}.log").exists()
     left, right = socket.socketpair()
     with left, right, piece:
         sent = os.sendfile(left.fileno(), piece.file.fileno(), piece.position, piece.length)
@@ -283,7 +294,7 @@ def test_lookup_is_one_index_probe_and_a_short_scan(tmp_path: Path) -> None:
     for i in range(600):
         plog.append(make_batch(1 + i % 7, i, i))
     batch_max = len(make_batch(7, 0))
-    for seg in plog._segments:  # noqa: SLF001 - the index itself is under test
+    for seg in plog._segments:  # the index itself is under test
         index = seg.index
         assert len(index) >= seg.size // (4096 + batch_max) - 1
         for offset in range(seg.base_offset, seg.next_offset, 5):

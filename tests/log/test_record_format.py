@@ -25,8 +25,15 @@ def old_batch(gzip: bool = False) -> bytes:
     """A batch as the msgpack format wrote it: the same header and crc, one msgpack array of
     [offset_delta, timestamp_delta, key, value, headers] records (zlib when 'gzip')."""
     records = msgpack.packb([[0, 0, b"k", b"v", []], [1, 0, None, b"w", [["h", b"x"]]]], use_bin_type=True)
-    return pack_batch(zlib.compress(records) if gzip else records, base_offset=0, last_offset_delta=1,
-                      record_count=2, attributes=1 if gzip else 0, base_timestamp=5, max_timestamp=5)
+    return pack_batch(
+        zlib.compress(records) if gzip else records,
+        base_offset=0,
+        last_offset_delta=1,
+        record_count=2,
+        attributes=1 if gzip else 0,
+        base_timestamp=5,
+        max_timestamp=5,
+    )
 
 
 def partition_dir(data_dir: Path, name: str, segment: bytes) -> Path:
@@ -43,14 +50,24 @@ def test_the_msgpack_format_is_refused_and_named(tmp_path, gzip) -> None:
         PartitionLog.open(directory, LogConfig())
     assert "move the data directory aside" in str(refused.value)
     assert not (directory / MARKER).exists()
-    assert (directory / SEGMENT).read_bytes() == old_batch(gzip)   # untouched
+    assert (directory / SEGMENT).read_bytes() == old_batch(gzip)  # untouched
     assert len(unreadable_dirs(tmp_path)) == 1
 
 
 def test_unknown_bytes_are_refused_as_unknown(tmp_path) -> None:
-    directory = partition_dir(tmp_path, "odd-0", pack_batch(b"\xc1\xc1", base_offset=0, last_offset_delta=0,
-                                                            record_count=1, attributes=0, base_timestamp=0,
-                                                            max_timestamp=0))
+    directory = partition_dir(
+        tmp_path,
+        "odd-0",
+        pack_batch(
+            b"\xc1\xc1",
+            base_offset=0,
+            last_offset_delta=0,
+            record_count=1,
+            attributes=0,
+            base_timestamp=0,
+            max_timestamp=0,
+        ),
+    )
     with pytest.raises(OldRecordFormatError, match="an unknown record format"):
         ensure(directory)
 
@@ -81,8 +98,22 @@ def test_pybroker_start_refuses_an_old_data_dir(tmp_path) -> None:
     """The whole node: exit status 1 and the message, before anything is served."""
     partition_dir(tmp_path / "node" / "logs", "orders-0", old_batch())
     broker_port, coord_port = free_ports(2)
-    proc = subprocess.run([sys.executable, "-m", "broker", "start", "--data-dir", str(tmp_path / "node"),
-                           "--broker-port", str(broker_port), "--coord-port", str(coord_port)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broker",
+            "start",
+            "--data-dir",
+            str(tmp_path / "node"),
+            "--broker-port",
+            str(broker_port),
+            "--coord-port",
+            str(coord_port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "orders-0 holds pybroker's msgpack record format" in proc.stderr

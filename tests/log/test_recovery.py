@@ -22,7 +22,7 @@ def build(tmp_path: Path, n: int = 60, flush_at: int | None = None) -> Path:
         plog.append(make_batch(3, 1000 + i, i))
         if i + 1 == flush_at:
             plog.flush()
-    plog._handles.close()  # a crash: no close, no final flush  # noqa: SLF001
+    plog._handles.close()  # a crash: no close, no final flush
     return tmp_path / "t-0"
 
 
@@ -34,10 +34,10 @@ def assert_consistent(plog: PartitionLog) -> None:
     """Every offset reads from its own batch; every index entry points at its batch."""
     for offset in range(plog.log_start_offset, plog.log_end_offset):
         with plog.read(offset, 1) as piece:
-            (base, last, values), = batches_in(piece.read_bytes())
+            ((base, last, values),) = batches_in(piece.read_bytes())
         assert base <= offset <= last and values[0].startswith(b"%d-0-" % (base // 3))
-    for seg in plog._segments:  # noqa: SLF001 - the index is what this test is about
-        for key, pos in zip(seg.index.keys, seg.index.values):
+    for seg in plog._segments:  # the index is what this test is about
+        for key, pos in zip(seg.index.keys, seg.index.values, strict=True):
             found = seg.locate(seg.base_offset + key)
             assert found is not None and found.position == pos
 
@@ -115,18 +115,18 @@ def test_missing_or_broken_indexes_are_rebuilt(tmp_path: Path, damage: str) -> N
     assert plog.log_end_offset == 180
     assert plog.offset_for_timestamp(1020).offset == 60
     assert_consistent(plog)
-    assert all(len(seg.index) > 0 for seg in plog._segments[:-1])  # noqa: SLF001
+    assert all(len(seg.index) > 0 for seg in plog._segments[:-1])
 
 
 def test_leftovers_are_removed(tmp_path: Path) -> None:
     directory = build(tmp_path, flush_at=60)
     (directory / "recovery-point-checkpoint.tmp").write_text("half")
-    (directory / f"{10 ** 6:020d}.index").write_bytes(b"\x00" * 8)
-    (directory / f"{10 ** 6:020d}.log.deleted").write_bytes(b"x")
+    (directory / f"{10**6:020d}.index").write_bytes(b"\x00" * 8)
+    (directory / f"{10**6:020d}.log.deleted").write_bytes(b"x")
     plog = PartitionLog.open(directory, CONFIG)
     assert plog.log_end_offset == 180
     names = {p.name for p in directory.iterdir()}
-    assert not any(n.endswith((".tmp", ".deleted")) or n.startswith(f"{10 ** 6:020d}") for n in names)
+    assert not any(n.endswith((".tmp", ".deleted")) or n.startswith(f"{10**6:020d}") for n in names)
 
 
 def test_log_ending_below_its_start_offset_restarts_empty_there(tmp_path: Path, caplog) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 
 import pytest
 
@@ -18,9 +19,11 @@ from client.protocol.record_batch import build_batch
 from coord.client import CoordClient
 from tests.broker_server.wire import WireClient, create_topic, fetch, produce, records_of
 
+
 def init(transactional_id: str | None = None) -> m.InitProducerIdRequest:
-    return m.InitProducerIdRequest(transactional_id=transactional_id, transaction_timeout_ms=60000,
-                                   producer_id=-1, producer_epoch=-1)
+    return m.InitProducerIdRequest(
+        transactional_id=transactional_id, transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1
+    )
 
 
 @pytest.fixture
@@ -30,8 +33,9 @@ def client(shared_node):
 
 
 def idempotent(pid: int, seq: int, values: list[bytes], epoch: int = 0) -> bytes:
-    return build_batch([(None, v, None, 1000) for v in values], producer_id=pid, producer_epoch=epoch,
-                       base_sequence=seq)
+    return build_batch(
+        [(None, v, None, 1000) for v in values], producer_id=pid, producer_epoch=epoch, base_sequence=seq
+    )
 
 
 def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_node) -> None:
@@ -49,7 +53,7 @@ def test_each_call_gets_a_fresh_id_from_a_block_claimed_in_coord(client, shared_
     assert doc["version"] == 1 and doc["broker"] == 1
     assert int(doc["block_start"]) <= min(ids) and max(ids) <= int(doc["block_end"])
     assert int(doc["block_end"]) - int(doc["block_start"]) + 1 == BLOCK_SIZE
-    assert isinstance(doc["block_start"], str)                 # Kafka writes them as strings
+    assert isinstance(doc["block_start"], str)  # Kafka writes them as strings
 
 
 def test_transactional_ids_are_refused(client) -> None:
@@ -64,7 +68,7 @@ def test_racing_claims_get_distinct_blocks(shared_node) -> None:
 
     blocks = asyncio.run(race())
     starts = sorted(b.block_start for b in blocks)
-    assert len(set(starts)) == 6 and all(b - a == BLOCK_SIZE for a, b in zip(starts, starts[1:]))
+    assert len(set(starts)) == 6 and all(b - a == BLOCK_SIZE for a, b in pairwise(starts))
 
 
 def test_idempotent_produce_answers_on_the_wire(client) -> None:
@@ -74,7 +78,7 @@ def test_idempotent_produce_answers_on_the_wire(client) -> None:
     assert (first.error_code, first.base_offset) == (0, 0)
     produce(client, "idem", 0, idempotent(pid, 2, [b"c"]), acks=-1)
     retry = produce(client, "idem", 0, idempotent(pid, 0, [b"a", b"b"]), acks=-1)
-    assert (retry.error_code, retry.base_offset) == (0, 0)      # the original offset, not written again
+    assert (retry.error_code, retry.base_offset) == (0, 0)  # the original offset, not written again
     gap = produce(client, "idem", 0, idempotent(pid, 9, [b"z"]))
     assert gap.error_code == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER and "expected 3" in gap.error_message
     fenced = produce(client, "idem", 0, idempotent(pid, 3, [b"z"], epoch=-1))

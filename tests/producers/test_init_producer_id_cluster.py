@@ -33,14 +33,26 @@ def test_brokers_allocate_from_distinct_blocks_and_never_reuse_one(procs: Proces
     first = [init(ports[0]), init(ports[0]), init(ports[1]), init(ports[1])]
     assert len(set(first)) == 4
     blocks = {pid // BLOCK_SIZE for pid in first}
-    assert len(blocks) == 2                                      # one block per broker
+    assert len(blocks) == 2  # one block per broker
     procs.kill("broker1")
-    procs.start("broker1b", "broker", "start", "--id", "1", "--data-dir", str(tmp_path / "b1"),
-                "--port", str(ports[0]), "--coord", f"127.0.0.1:{coord_port}",
-                "--config", str(tmp_path / "broker1.toml"))
+    procs.start(
+        "broker1b",
+        "broker",
+        "start",
+        "--id",
+        "1",
+        "--data-dir",
+        str(tmp_path / "b1"),
+        "--port",
+        str(ports[0]),
+        "--coord",
+        f"127.0.0.1:{coord_port}",
+        "--config",
+        str(tmp_path / "broker1.toml"),
+    )
     wait_for_port(ports[0], timeout=30)
     again = init(ports[0])
-    assert again // BLOCK_SIZE not in blocks                     # a fresh block after the restart
+    assert again // BLOCK_SIZE not in blocks  # a fresh block after the restart
     zk = KazooClient(hosts=f"127.0.0.1:{coord_port}")
     zk.start(timeout=10)
     try:

@@ -9,11 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from broker.log import LogConfig, PartitionLog
 from broker.producers import (
-    Append, Duplicate, ErrorCode, ProducerIdAllocator, ProducerStateTable, Reject, load_snapshot, next_block,
+    Append,
+    Duplicate,
+    ErrorCode,
+    ProducerIdAllocator,
+    ProducerStateTable,
+    Reject,
+    load_snapshot,
+    next_block,
     snapshot,
 )
-from broker.log import LogConfig, PartitionLog
 from broker.producers.id_block import ProducerIdBlock
 from broker.producers.snapshot import Anchor, SnapshotCorruptError
 from broker.producers.state import INT32_MAX, increment_sequence
@@ -21,8 +28,9 @@ from broker.server.idempotence import PartitionProducers
 from client.protocol.record_batch import build_batch, iter_batches
 
 
-def written(table: ProducerStateTable, pid: int, epoch: int, seq: int, count: int, offset: int,
-            timestamp: int = -1) -> None:
+def written(
+    table: ProducerStateTable, pid: int, epoch: int, seq: int, count: int, offset: int, timestamp: int = -1
+) -> None:
     assert table.check(pid, epoch, seq, count) == Append()
     table.append(pid, epoch, seq, count, offset, timestamp)
 
@@ -69,7 +77,7 @@ def test_an_unknown_producer_starts_at_zero_and_non_idempotent_batches_are_accep
 def test_sequences_wrap_at_int32_max() -> None:
     assert increment_sequence(INT32_MAX, 1) == 0
     t = ProducerStateTable()
-    written(t, 1, 0, 0, INT32_MAX - 1, 0)           # sequences 0 .. MAX-2
+    written(t, 1, 0, 0, INT32_MAX - 1, 0)  # sequences 0 .. MAX-2
     written(t, 1, 0, INT32_MAX - 1, 3, INT32_MAX - 1)  # sequences MAX-1, MAX, 0
     assert t.entries[1].last_seq == 0
     written(t, 1, 0, 1, 1, INT32_MAX + 2)
@@ -94,27 +102,33 @@ def test_rebuild_from_log_batch_headers_equals_the_live_state(tmp_path: Path) ->
     offset = 0
     for seq, count in [(0, 2), (2, 1), (3, 4)]:
         written(t, 42, 1, seq, count, offset, timestamp=1000 + seq)
-        log += build_batch([(None, b"v", None, 1000 + seq)] * count, base_offset=offset, producer_id=42,
-                           producer_epoch=1, base_sequence=seq)
+        log += build_batch(
+            [(None, b"v", None, 1000 + seq)] * count,
+            base_offset=offset,
+            producer_id=42,
+            producer_epoch=1,
+            base_sequence=seq,
+        )
         offset += count
     plog = PartitionLog.open(tmp_path / "t-0", LogConfig())
     try:
         replayed = PartitionProducers(plog, leader_epoch=0)
-        replayed.record(iter_batches(log))   # what a broker replays after its newest snapshot
+        replayed.record(iter_batches(log))  # what a broker replays after its newest snapshot
         assert replayed.table.entries == t.entries
     finally:
         plog.close()
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["send", "retry", "bump"]), st.integers(0, 6), st.integers(1, 3)),
-                max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from(["send", "retry", "bump"]), st.integers(0, 6), st.integers(1, 3)), max_size=40)
+)
 def test_retries_never_write_twice_and_snapshot_plus_rebuild_equals_live(script) -> None:
     """A producer that sends, retries any earlier batch, and bumps its epoch: a retried
     batch still in the window is answered with its first offsets, never written again."""
     t = ProducerStateTable()
     epoch, next_seq, offset = 0, 0, 0
-    appended: dict[tuple[int, int, int], int] = {}      # (epoch, seq, count) -> first offset
+    appended: dict[tuple[int, int, int], int] = {}  # (epoch, seq, count) -> first offset
     order: list[tuple[int, int, int]] = []
     for op, back, count in script:
         if op == "bump":
@@ -135,7 +149,7 @@ def test_retries_never_write_twice_and_snapshot_plus_rebuild_equals_live(script)
         elif isinstance(verdict, Duplicate):
             assert verdict.first_offset == appended[batch]
         else:
-            assert op == "retry"                          # only retries of old batches are refused
+            assert op == "retry"  # only retries of old batches are refused
     rebuilt = ProducerStateTable()
     for batch in order:
         rebuilt.append(5, *batch, appended[batch])
@@ -147,7 +161,7 @@ def test_idle_producers_expire_by_their_batches_timestamps() -> None:
     t = ProducerStateTable()
     written(t, 1, 0, 0, 1, 0, timestamp=1_000)
     written(t, 2, 0, 0, 1, 1, timestamp=5_000)
-    written(t, 2, 0, 1, 1, 2, timestamp=4_000)            # an older timestamp does not make it idle
+    written(t, 2, 0, 1, 1, 2, timestamp=4_000)  # an older timestamp does not make it idle
     assert t.expire(now_ms=10_000, max_idle_ms=6_000) == 1
     assert list(t.entries) == [2] and t.entries[2].last_timestamp == 5_000
     assert t.check(1, 0, 1, 1).error is ErrorCode.UNKNOWN_PRODUCER_ID  # forgotten: must start again

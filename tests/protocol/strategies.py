@@ -38,9 +38,14 @@ else:
     _records_c.init(_records.InvalidRecordError, _records.Record)
     COMPILED = Codec(_records_c.encode_records, _records_c.decode_records, _records_c.check_records)
 
-CODECS = [pytest.param(PURE, id="python"),
-          pytest.param(COMPILED if _records_c else None, id="c",
-                       marks=pytest.mark.skipif(_records_c is None, reason="the compiled record codec is not built"))]
+CODECS = [
+    pytest.param(PURE, id="python"),
+    pytest.param(
+        COMPILED if _records_c else None,
+        id="c",
+        marks=pytest.mark.skipif(_records_c is None, reason="the compiled record codec is not built"),
+    ),
+]
 
 _GOOD = PURE.encode([(b"key", b"value", [("h", b"x")], 1), (None, b"v2", None, 2)], 0)
 
@@ -49,7 +54,7 @@ MALFORMED = [
     (_GOOD, 3, "end inside record 2 of 3"),
     (_GOOD, 1, "bytes remain after the 1 records"),
     (_GOOD[:-1], 2, "end inside record 1"),
-    (b"\x02" + _GOOD[1:], 2, "fields end at byte"),                        # first record's length lies
+    (b"\x02" + _GOOD[1:], 2, "fields end at byte"),  # first record's length lies
     (b"\x0a\x00\x00\x00\x01" + b"\xff" * 10 + b"\x01", 1, "longer than 10 bytes"),  # value length
     (b"\x10\x00\x00\x00\x01\x01\x02\x01", 1, "header key has negative length"),
     (b"\x12\x00\x00\x00\x01\x01\x02\x02\xff\x01", 1, "not UTF-8"),

@@ -25,13 +25,14 @@ def test_round_trip(codec, data) -> None:
 
 def test_gzip_is_rfc_1952_and_a_bare_zlib_stream_is_refused() -> None:
     packed = compress(Compression.GZIP, DATA)
-    assert packed[:3] == b"\x1f\x8b\x08"   # gzip magic, deflate
+    assert packed[:3] == b"\x1f\x8b\x08"  # gzip magic, deflate
     with pytest.raises(CorruptBatchError, match="gzip"):
         decompress(Compression.GZIP, zlib.compress(DATA))
 
 
 def test_gzip_of_several_members_reads_whole() -> None:
     import gzip
+
     assert decompress(Compression.GZIP, gzip.compress(b"one ") + gzip.compress(b"two")) == b"one two"
 
 
@@ -46,7 +47,7 @@ def test_lz4_frames_have_independent_blocks() -> None:
 def test_snappy_is_written_raw_and_read_in_both_framings() -> None:
     packed = compress(Compression.SNAPPY, DATA)
     assert bytes(cramjam.snappy.decompress_raw(packed)) == DATA
-    blocks = [bytes(cramjam.snappy.compress_raw(DATA[i:i + 32_768])) for i in range(0, len(DATA), 32_768)]
+    blocks = [bytes(cramjam.snappy.compress_raw(DATA[i : i + 32_768])) for i in range(0, len(DATA), 32_768)]
     xerial = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1) + b"".join(struct.pack(">i", len(b)) + b for b in blocks)
     assert len(blocks) > 1
     assert decompress(Compression.SNAPPY, xerial) == DATA
@@ -79,7 +80,7 @@ def test_a_zstd_frame_without_content_size_reads() -> None:
     streaming = cramjam.zstd.Compressor()
     streaming.compress(DATA)
     frame = bytes(streaming.finish())
-    assert frame[4] & 0xC0 == 0          # frame header descriptor: no content size
+    assert frame[4] & 0xC0 == 0  # frame header descriptor: no content size
     assert decompress(Compression.ZSTD, frame) == DATA
 
 
@@ -93,26 +94,29 @@ def test_lz4_frames_with_linked_blocks_read_too() -> None:
 def _framings() -> list[tuple[Compression, bytes]]:
     """Each codec in each framing we read, all holding DATA."""
     import gzip
+
     streaming = cramjam.zstd.Compressor()
     streaming.compress(DATA)
     linked = cramjam.lz4.Compressor(block_linked=True)
     linked.compress(DATA)
     half = len(DATA) // 2
-    blocks = [bytes(cramjam.snappy.compress_raw(DATA[i:i + 32_768])) for i in range(0, len(DATA), 32_768)]
+    blocks = [bytes(cramjam.snappy.compress_raw(DATA[i : i + 32_768])) for i in range(0, len(DATA), 32_768)]
     xerial = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1) + b"".join(struct.pack(">i", len(b)) + b for b in blocks)
     return [pytest.param(c, compress(c, DATA), id=c.name.lower()) for c in Compression if c != Compression.NONE] + [
         pytest.param(Compression.GZIP, gzip.compress(DATA[:half]) + gzip.compress(DATA[half:]), id="gzip-two-members"),
         pytest.param(Compression.ZSTD, bytes(streaming.finish()), id="zstd-streamed"),
         pytest.param(Compression.LZ4, bytes(linked.finish()), id="lz4-block-linked"),
-        pytest.param(Compression.SNAPPY, xerial, id="snappy-xerial")]
+        pytest.param(Compression.SNAPPY, xerial, id="snappy-xerial"),
+    ]
 
 
 # Ids name the framing: the packed bytes would make unstable ids (gzip stamps the time).
 @pytest.mark.parametrize("codec, packed", _framings())
 def test_a_limit_refuses_one_byte_more_and_passes_exactly_enough(codec, packed) -> None:
     assert decompress(codec, packed, len(DATA)) == DATA
-    with pytest.raises(CorruptBatchError, match=f"{codec.name.lower()} records decompress to more than "
-                                                f"{len(DATA) - 1} bytes"):
+    with pytest.raises(
+        CorruptBatchError, match=f"{codec.name.lower()} records decompress to more than {len(DATA) - 1} bytes"
+    ):
         decompress(codec, packed, len(DATA) - 1)
 
 

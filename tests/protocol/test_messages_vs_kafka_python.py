@@ -30,7 +30,11 @@ def _theirs() -> dict[str, type]:
         except ImportError:
             continue
         for name, obj in vars(module).items():
-            if isinstance(obj, type) and name.endswith(("Request", "Response")) and getattr(obj, "_valid_versions", None):
+            if (
+                isinstance(obj, type)
+                and name.endswith(("Request", "Response"))
+                and getattr(obj, "_valid_versions", None)
+            ):
                 found[name] = obj
     return found
 
@@ -67,6 +71,19 @@ def test_kafka_python_reads_and_rewrites_our_bytes_exactly(name, ours, their, ve
 
 def test_the_cross_check_covers_the_apis_clients_use():
     covered = {c[0] for c in CASES}
-    for api in ("Produce", "Fetch", "ListOffsets", "Metadata", "OffsetCommit", "OffsetFetch", "FindCoordinator",
-                "JoinGroup", "SyncGroup", "Heartbeat", "LeaveGroup", "ApiVersions", "CreateTopics"):
+    for api in (
+        "Produce",
+        "Fetch",
+        "ListOffsets",
+        "Metadata",
+        "OffsetCommit",
+        "OffsetFetch",
+        "FindCoordinator",
+        "JoinGroup",
+        "SyncGroup",
+        "Heartbeat",
+        "LeaveGroup",
+        "ApiVersions",
+        "CreateTopics",
+    ):
         assert api + "Request" in covered and api + "Response" in covered

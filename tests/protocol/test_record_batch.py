@@ -25,7 +25,6 @@ from client.protocol.record_batch import (
     set_partition_leader_epoch,
     validate_batch,
 )
-
 from tests.protocol.strategies import records
 
 
@@ -75,7 +74,7 @@ def test_leader_rewrites_do_not_break_the_crc() -> None:
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda b: b[:HEADER_SIZE - 1], "truncated batch header"),
+        (lambda b: b[: HEADER_SIZE - 1], "truncated batch header"),
         (lambda b: b[:16] + b"\x05" + b[17:], "unknown batch magic"),
         (lambda b: b[:8] + struct.pack(">i", 10**6) + b[12:], "only"),
         (lambda b: b[:8] + struct.pack(">i", -5) + b[12:], "below the header size"),
@@ -102,8 +101,15 @@ def test_a_batch_whose_count_lies_does_not_decode() -> None:
     """The crc is right (the liar computed it), yet the records are fewer than claimed."""
     batch = build_batch([(b"k", b"v", None, 1), (b"k2", b"v2", None, 1)])
     header = read_header(batch)
-    liar = pack_batch(batch[HEADER_SIZE:], base_offset=0, last_offset_delta=2, record_count=3,
-                      attributes=header.attributes, base_timestamp=1, max_timestamp=1)
+    liar = pack_batch(
+        batch[HEADER_SIZE:],
+        base_offset=0,
+        last_offset_delta=2,
+        record_count=3,
+        attributes=header.attributes,
+        base_timestamp=1,
+        max_timestamp=1,
+    )
     with pytest.raises(InvalidRecordError, match="end inside record 2 of 3"):
         decode_batch(liar)
 
@@ -111,8 +117,15 @@ def test_a_batch_whose_count_lies_does_not_decode() -> None:
 def test_log_append_time_gives_every_record_the_batch_time() -> None:
     batch = build_batch([(None, b"a", None, 5), (None, b"b", None, 7)])
     header = read_header(batch)
-    stamped = pack_batch(batch[HEADER_SIZE:], base_offset=0, last_offset_delta=1, record_count=2,
-                         attributes=TIMESTAMP_TYPE_BIT, base_timestamp=5, max_timestamp=99)
+    stamped = pack_batch(
+        batch[HEADER_SIZE:],
+        base_offset=0,
+        last_offset_delta=1,
+        record_count=2,
+        attributes=TIMESTAMP_TYPE_BIT,
+        base_timestamp=5,
+        max_timestamp=99,
+    )
     assert header.timestamp_type is TimestampType.CREATE_TIME
     assert [r.timestamp for r in decode_batch(stamped)] == [99, 99]
 
@@ -128,4 +141,4 @@ def test_iter_batches_stops_at_a_partial_tail() -> None:
     joined = a + b
     assert [h.record_count for h in iter_batches(joined)] == [1, 2]
     assert [h.record_count for h in iter_batches(joined[:-10])] == [1]
-    assert list(iter_batches(joined[:HEADER_SIZE - 1])) == []
+    assert list(iter_batches(joined[: HEADER_SIZE - 1])) == []

@@ -18,18 +18,19 @@ codecs = pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.slow
 @codecs
 @settings(max_examples=150, deadline=None)
-@given(records, st.integers(-2**41, 2**41), st.integers(0, 2**40))
+@given(records, st.integers(-(2**41), 2**41), st.integers(0, 2**40))
 def test_round_trip_with_any_timestamp_base(codec, recs, base_ts, base_offset) -> None:
     """A base above some timestamps makes negative deltas; far below, long varlongs."""
     data = codec.encode(recs, base_ts)
     got = codec.decode(data, len(recs), base_offset, base_ts)
-    assert [tuple(r) for r in got] == [(base_offset + i, ts, k, v, list(h or [])) for i, (k, v, h, ts)
-                                       in enumerate(recs)]
+    assert [tuple(r) for r in got] == [
+        (base_offset + i, ts, k, v, list(h or [])) for i, (k, v, h, ts) in enumerate(recs)
+    ]
 
 
 @codecs
 @settings(max_examples=300, deadline=None)
-@given(st.integers(-2**63, 2**63 - 1))
+@given(st.integers(-(2**63), 2**63 - 1))
 def test_varints_of_every_width(codec, n) -> None:
     """A header-less record whose timestamp delta is `n` reads back as `n`."""
     data = codec.encode([(None, b"v", None, n)], 0)
@@ -39,7 +40,7 @@ def test_varints_of_every_width(codec, n) -> None:
 @pytest.mark.slow
 @codecs
 @settings(max_examples=150, deadline=None)
-@given(records, st.integers(-2**41, 2**41), st.booleans())
+@given(records, st.integers(-(2**41), 2**41), st.booleans())
 def test_the_checker_agrees_with_the_decoder(codec, recs, base_ts, keys_required) -> None:
     """check_records (the validator's walk) accepts what decode_records reads, finds the
     newest timestamp, and refuses a keyless record only when keys are required."""
@@ -62,7 +63,15 @@ def test_the_checker_refuses_offset_deltas_out_of_order(codec) -> None:
 
 def test_varint_encoding_is_protobufs_zigzag() -> None:
     assert [zigzag_varint(n) for n in (0, -1, 1, -2, 63, -64, 64, 300)] == [
-        b"\x00", b"\x01", b"\x02", b"\x03", b"\x7e", b"\x7f", b"\x80\x01", b"\xd8\x04"]
+        b"\x00",
+        b"\x01",
+        b"\x02",
+        b"\x03",
+        b"\x7e",
+        b"\x7f",
+        b"\x80\x01",
+        b"\xd8\x04",
+    ]
 
 
 @codecs

@@ -46,28 +46,33 @@ def outcome(fn, *args):
 def assert_agree(data: bytes, count: int, base_offset: int = 0, base_ts: int = 0) -> None:
     for keys_required in (False, True):
         assert outcome(COMPILED.check, data, count, keys_required) == outcome(PURE.check, data, count, keys_required)
-    assert outcome(COMPILED.decode, data, count, base_offset, base_ts) == \
-        outcome(PURE.decode, data, count, base_offset, base_ts)
+    assert outcome(COMPILED.decode, data, count, base_offset, base_ts) == outcome(
+        PURE.decode, data, count, base_offset, base_ts
+    )
     head = ("t", 3)
-    assert outcome(COMPILED.decode, data, count, base_offset, base_ts, Consumed, head) == \
-        outcome(PURE.decode, data, count, base_offset, base_ts, Consumed, head)
+    assert outcome(COMPILED.decode, data, count, base_offset, base_ts, Consumed, head) == outcome(
+        PURE.decode, data, count, base_offset, base_ts, Consumed, head
+    )
 
 
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None)
-@given(records, st.integers(-2**41, 2**41), st.integers(0, 2**62), st.booleans(), st.data())
+@given(records, st.integers(-(2**41), 2**41), st.integers(0, 2**62), st.booleans(), st.data())
 def test_same_bytes_and_same_records(recs, base_ts, base_offset, explicit_deltas, data) -> None:
     """Null keys and values, headers with null values, unicode header keys, big and empty
     values, timestamps on both sides of the base; offset deltas given (negative ones too)."""
-    deltas = data.draw(st.lists(st.integers(-2**31, 2**31), min_size=len(recs), max_size=len(recs))) \
-        if explicit_deltas else None
+    deltas = (
+        data.draw(st.lists(st.integers(-(2**31), 2**31), min_size=len(recs), max_size=len(recs)))
+        if explicit_deltas
+        else None
+    )
     encoded = COMPILED.encode(recs, base_ts, deltas)
     assert encoded == PURE.encode(recs, base_ts, deltas)
     assert_agree(encoded, len(recs), base_offset, base_ts)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(-2**63, 2**63 - 1), st.integers(-2**63, 2**63 - 1))
+@given(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**63), 2**63 - 1))
 def test_varints_at_the_edges_of_64_bits(ts, base_offset) -> None:
     encoded = COMPILED.encode([(None, b"v", None, ts)], 0)
     assert encoded == PURE.encode([(None, b"v", None, ts)], 0)
@@ -97,8 +102,8 @@ def mutate(data: bytes, how: tuple[str, int, int]) -> bytes:
     if kind == "insert":
         return data[:at] + bytes([byte]) + data[at:]
     if kind == "delete":
-        return data[:at] + data[at + 1:]
-    return data[:at] + bytes([byte]) + data[at + 1:] if at < len(data) else data
+        return data[:at] + data[at + 1 :]
+    return data[:at] + bytes([byte]) + data[at + 1 :] if at < len(data) else data
 
 
 @pytest.mark.slow
@@ -153,7 +158,8 @@ print("survived")
 def test_random_bytes_never_crash_the_process() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("PYBROKER_PURE_PYTHON", None)
-    done = subprocess.run([sys.executable, "-c", _FUZZ, "11", "20000"], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _FUZZ, "11", "20000"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "survived"

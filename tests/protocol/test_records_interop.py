@@ -20,17 +20,24 @@ kafka_codec = pytest.importorskip("kafka.codec")
 kafka_records = pytest.importorskip("kafka.record.default_records")
 aiokafka_records = pytest.importorskip("aiokafka.record.default_records")
 
-_KAFKA_PYTHON_HAS = {Compression.NONE: lambda: True, Compression.GZIP: kafka_codec.has_gzip,
-                     Compression.SNAPPY: kafka_codec.has_snappy, Compression.LZ4: kafka_codec.has_lz4,
-                     Compression.ZSTD: kafka_codec.has_zstd}
+_KAFKA_PYTHON_HAS = {
+    Compression.NONE: lambda: True,
+    Compression.GZIP: kafka_codec.has_gzip,
+    Compression.SNAPPY: kafka_codec.has_snappy,
+    Compression.LZ4: kafka_codec.has_lz4,
+    Compression.ZSTD: kafka_codec.has_zstd,
+}
 KAFKA_PYTHON_CODECS = [c for c in Compression if _KAFKA_PYTHON_HAS[c]()]
 
 # (builder class, batch class) of each independent implementation
 IMPLEMENTATIONS = {
     "kafka-python": (kafka_records.DefaultRecordBatchBuilder, kafka_records.DefaultRecordBatch, KAFKA_PYTHON_CODECS),
     "aiokafka-c": (aiokafka_records.DefaultRecordBatchBuilder, aiokafka_records.DefaultRecordBatch, list(Compression)),
-    "aiokafka-py": (aiokafka_records._DefaultRecordBatchBuilderPy, aiokafka_records._DefaultRecordBatchPy,
-                    list(Compression)),
+    "aiokafka-py": (
+        aiokafka_records._DefaultRecordBatchBuilderPy,
+        aiokafka_records._DefaultRecordBatchPy,
+        list(Compression),
+    ),
 }
 CASES = [(name, codec) for name, (_, _, codecs) in IMPLEMENTATIONS.items() for codec in codecs]
 
@@ -45,15 +52,22 @@ def _expected(recs, base_offset):
 @given(recs=records, base_offset=st.integers(0, 2**40))
 def test_they_read_ours(impl, codec, recs, base_offset) -> None:
     _, batch_class, _ = IMPLEMENTATIONS[impl]
-    data = build_batch(recs, base_offset=base_offset, compression=codec, producer_id=7, producer_epoch=1,
-                       base_sequence=3)
+    data = build_batch(
+        recs, base_offset=base_offset, compression=codec, producer_id=7, producer_epoch=1, base_sequence=3
+    )
     batch = batch_class(bytearray(data))
     assert batch.validate_crc()
-    assert (batch.base_offset, batch.compression_type, batch.producer_id, batch.producer_epoch,
-            batch.base_sequence) == (base_offset, int(codec), 7, 1, 3)
+    assert (
+        batch.base_offset,
+        batch.compression_type,
+        batch.producer_id,
+        batch.producer_epoch,
+        batch.base_sequence,
+    ) == (base_offset, int(codec), 7, 1, 3)
     got = [(r.offset, r.timestamp, r.key, r.value, [(k, v) for k, v in r.headers]) for r in batch]
-    assert [(o, t, _b(k), _b(v), [(hk, _b(hv)) for hk, hv in h]) for o, t, k, v, h in got] == \
-        _expected(recs, base_offset)
+    assert [(o, t, _b(k), _b(v), [(hk, _b(hv)) for hk, hv in h]) for o, t, k, v, h in got] == _expected(
+        recs, base_offset
+    )
 
 
 @pytest.mark.slow
@@ -79,7 +93,7 @@ def test_we_read_theirs(impl, codec, recs, base_offset) -> None:
 def test_we_read_their_compressed_batch(impl, codec) -> None:
     builder_class, _, _ = IMPLEMENTATIONS[impl]
     builder = builder_class(2, int(codec), 0, -1, -1, -1, 1 << 30)
-    values = [b"value %d " % i * 50 for i in range(500)]    # compressible, > one 64 KiB lz4/xerial block
+    values = [b"value %d " % i * 50 for i in range(500)]  # compressible, > one 64 KiB lz4/xerial block
     for i, value in enumerate(values):
         builder.append(i, timestamp=1_000 + i, key=b"k%d" % i, value=value, headers=[("h", None)])
     data = bytes(builder.build())

@@ -20,9 +20,11 @@ pytestmark = pytest.mark.cluster
 def test_describe_and_create_right_after_controller_sigkill(procs, tmp_path: Path):
     cluster = start_cluster(procs, tmp_path, n=2)
     try:
+
         async def setup() -> None:
             async with AsyncAdmin(cluster.bootstrap) as admin:
                 await admin.create_topics([NewTopic("t", num_partitions=1, replication_factor=2)])
+
         asyncio.run(setup())
         controller, _ = wait_until("a controller", cluster.controller)
         survivor = next(i for i in cluster.ports if i != controller)
@@ -33,6 +35,7 @@ def test_describe_and_create_right_after_controller_sigkill(procs, tmp_path: Pat
                 [desc] = await admin.describe_topics(["t"])
                 assert desc.name == "t"
                 await admin.create_topics([NewTopic("t2", num_partitions=1, replication_factor=1)])
+
         asyncio.run(asyncio.wait_for(after_crash(), 30))
     finally:
         cluster.close()

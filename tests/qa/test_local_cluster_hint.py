@@ -22,8 +22,9 @@ def test_hint_names_the_running_local_cluster(tmp_path: Path):
     cluster_dir = tmp_path / "pybroker-cluster"
     cluster_dir.mkdir()
     state = ClusterState(data_dir=str(cluster_dir))
-    state.brokers.append(Member("broker", 1, "127.0.0.1", 40123, _own_command(), str(tmp_path / "b.log"),
-                                str(tmp_path), pid=os.getpid()))
+    state.brokers.append(
+        Member("broker", 1, "127.0.0.1", 40123, _own_command(), str(tmp_path / "b.log"), str(tmp_path), pid=os.getpid())
+    )
     save_state(state)
     no_broker = NoBrokersAvailableError("no broker answered (tried 127.0.0.1:9092)")
     assert "--bootstrap 127.0.0.1:40123" in local_cluster_hint(no_broker, cluster_dir)

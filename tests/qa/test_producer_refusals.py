@@ -22,7 +22,7 @@ from client.errors import UnknownTopicOrPartitionError
 from tests.support.node import bootstrap
 
 
-def test_records_for_a_missing_topic_fail_within_max_block_ms(shared_node, new_topic):  # noqa: F811
+def test_records_for_a_missing_topic_fail_within_max_block_ms(shared_node, new_topic):
     good = new_topic()
     with Producer(bootstrap(shared_node), max_block_ms=1000) as producer:
         producer.send(good, b"warm").result(timeout=30)
@@ -37,7 +37,7 @@ def test_records_for_a_missing_topic_fail_within_max_block_ms(shared_node, new_t
         assert time.monotonic() - start < 4.0
 
 
-def test_wrong_types_are_refused_with_a_clear_message(shared_node, new_topic):  # noqa: F811
+def test_wrong_types_are_refused_with_a_clear_message(shared_node, new_topic):
     topic = new_topic()
     with Producer(bootstrap(shared_node), max_block_ms=2000) as producer:
         for kwargs in ({"value": 12345}, {"value": b"v", "key": 5}):

@@ -22,8 +22,12 @@ def test_status_right_after_the_controller_is_killed(procs, tmp_path: Path):
         controller, _ = wait_until("a controller", cluster.controller)
         wait_until("both brokers registered", lambda: len(cluster.zk.get_children("/brokers/ids")) == 2)
         procs.kill(f"broker{controller}")
-        status = subprocess.run([sys.executable, "-m", "broker", "status", "--bootstrap", cluster.bootstrap,
-                                 "--coord", cluster.coord], capture_output=True, text=True, timeout=60)
+        status = subprocess.run(
+            [sys.executable, "-m", "broker", "status", "--bootstrap", cluster.bootstrap, "--coord", cluster.coord],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert status.returncode == 0, status.stderr
         assert f"controller {controller} did not answer Metadata" in status.stdout + status.stderr
         assert "Brokers" in status.stdout

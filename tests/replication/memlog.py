@@ -14,9 +14,9 @@ from broker.replication.messages import Batch
 class MemoryLog:
     def __init__(self) -> None:
         self.batches: list[Batch] = []
-        self.epochs: list[tuple[int, int]] = []    # (epoch, start offset), both increasing
+        self.epochs: list[tuple[int, int]] = []  # (epoch, start offset), both increasing
         self.flushed = 0
-        self.truncations = 0       # lets the simulator re-check only when history changed
+        self.truncations = 0  # lets the simulator re-check only when history changed
         self._index: dict[int, tuple[int, object]] = {}
 
     @property

@@ -10,7 +10,8 @@ the seed: crashes (clean, or losing the unflushed tail of the log), network part
 controller failover. Replicas are driven as a broker drives them: every `SendFetch` /
 `SendEpochQuery` action the core returns is sent, nothing else; a leader long-polls a
 follower's fetch that finds nothing new, as the Fetch handler does (it re-reads when its
-log end or high watermark moves, and answers when there are records or its wait ran out). After every event the invariants are checked:
+log end or high watermark moves, and answers when there are records or its wait ran out).
+After every event the invariants are checked:
 - no acknowledged acks=all record is missing from (or different in) the current leader;
 - records a consumer saw are never missing from (or different in) the current leader;
 - any two replicas agree on every offset below both their high watermarks;
@@ -31,19 +32,30 @@ from dataclasses import dataclass, field
 
 from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
-    ACKS_ALL, BecomeFollower, BecomeLeader, CompleteProduce, FetchRequest, IsrChangeResult,
-    Produce, ProposeIsr, ReplyEpochQuery, ReplyFetch, SendEpochQuery, SendFetch, Tick,
+    ACKS_ALL,
+    BecomeFollower,
+    BecomeLeader,
+    CompleteProduce,
+    FetchRequest,
+    IsrChangeResult,
+    Produce,
+    ProposeIsr,
+    ReplyEpochQuery,
+    ReplyFetch,
+    SendEpochQuery,
+    SendFetch,
+    Tick,
 )
 from tests.replication.memlog import MemoryLog
 from tests.sim.clock import Scheduler
 from tests.sim.network import Network
-from tests.sim.seeds import SimFailure
+from tests.sim.seeds import SimFailureError
 
-STORE = 100      # the coordination store (znodes, sessions); the controller lives beside it
-CLIENT = 200     # producer
+STORE = 100  # the coordination store (znodes, sessions); the controller lives beside it
+CLIENT = 200  # producer
 SESSION_TIMEOUT = 0.4
 TICK = 0.05
-FETCH_WAIT = 0.05   # a leader holds a follower's fetch that finds nothing new this long at most
+FETCH_WAIT = 0.05  # a leader holds a follower's fetch that finds nothing new this long at most
 
 
 @dataclass
@@ -71,7 +83,8 @@ class Checks:
     acked: dict[int, object] = field(default_factory=dict)
     seen: dict[int, object] = field(default_factory=dict)
     leader_hw: weakref.WeakKeyDictionary[object, int] = field(
-        default_factory=weakref.WeakKeyDictionary)                # LeaderState -> last HW
+        default_factory=weakref.WeakKeyDictionary
+    )  # LeaderState -> last HW
 
 
 class ReplicationSim:
@@ -86,22 +99,29 @@ class ReplicationSim:
         logs = {i: MemoryLog() for i in range(rf)}
         self.nodes = {i: Node(self._replica(i, log, 0), log) for i, log in logs.items()}
         self.state = PartitionState(0, 1, frozenset(range(rf)))
-        self.last_heard = {i: 0.0 for i in range(rf)}
-        self.incarnation_seen = {i: 0 for i in range(rf)}
+        self.last_heard = dict.fromkeys(range(rf), 0.0)
+        self.incarnation_seen = dict.fromkeys(range(rf), 0)
         self.restarted: set[int] = set()
         self.controller_up_at = 0.0
         self.checks = Checks()
         self.next_record = 0
         self.inflight: dict[int, tuple[object, int]] = {}
         self.consumer_pos = 0
-        self.parked: dict[int, list[tuple[FetchRequest, float]]] = {}   # leader -> held follower fetches
+        self.parked: dict[int, list[tuple[FetchRequest, float]]] = {}  # leader -> held follower fetches
 
     def _replica(self, i: int, log: MemoryLog, hw: int, incarnation: int = 0) -> Replica:
-        return Replica(i, log, broker_epoch=incarnation, high_watermark=hw, min_insync_replicas=self.min_isr,
-                       replica_lag_time_max_ms=300, fetch_retry_ms=100)
+        return Replica(
+            i,
+            log,
+            broker_epoch=incarnation,
+            high_watermark=hw,
+            min_insync_replicas=self.min_isr,
+            replica_lag_time_max_ms=300,
+            fetch_retry_ms=100,
+        )
 
     def fail(self, what: str) -> None:
-        raise SimFailure(self.seed, self.sched.now, what, f"python -m tests.replication.sim {self.seed}")
+        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.replication.sim {self.seed}")
 
     # ---- the run --------------------------------------------------------------------
 
@@ -132,7 +152,7 @@ class ReplicationSim:
         if isinstance(event, FetchRequest) and event.replica_id >= 0:
             self._serve_fetch(i, event, self.sched.now + FETCH_WAIT)
         else:
-            for action in node.replica.step(event, self._now_ms()):  # type: ignore[arg-type]
+            for action in node.replica.step(event, self._now_ms()):
                 self._act(i, action)
         if (node.log.log_end_offset, node.replica.high_watermark) != before:
             self._wake(i)
@@ -142,8 +162,12 @@ class ReplicationSim:
         else held until i's log moves or the deadline (the Fetch handler's long poll)."""
         actions = self.nodes[i].replica.step(req, self._now_ms())
         reply = next((a for a in actions if isinstance(a, ReplyFetch)), None)
-        hold = reply is not None and not reply.response.batches \
-            and reply.response.error == ErrorCode.NONE and self.sched.now < deadline
+        hold = (
+            reply is not None
+            and not reply.response.batches
+            and reply.response.error == ErrorCode.NONE
+            and self.sched.now < deadline
+        )
         for action in actions:
             if not (hold and action is reply):
                 self._act(i, action)
@@ -155,7 +179,7 @@ class ReplicationSim:
     def _wake(self, i: int) -> None:
         """Replica i's log end or high watermark moved: held fetches read again."""
         node = self.nodes[i]
-        for _ in range(10):   # a re-read can move the high watermark once more; it settles
+        for _ in range(10):  # a re-read can move the high watermark once more; it settles
             before = (node.log.log_end_offset, node.replica.high_watermark)
             held, self.parked[i] = self.parked.get(i, []), []
             for req, deadline in held:
@@ -172,30 +196,30 @@ class ReplicationSim:
     def _act(self, i: int, action: object) -> None:
         match action:
             case SendFetch(leader, req):
-                self.net.send(i, leader, req)  # type: ignore[arg-type]
+                self.net.send(i, leader, req)
             case SendEpochQuery(leader, q):
-                self.net.send(i, leader, q)  # type: ignore[arg-type]
+                self.net.send(i, leader, q)
             case ReplyFetch(to, resp):
-                self.net.send(i, to, resp)  # type: ignore[arg-type]
+                self.net.send(i, to, resp)
             case ReplyEpochQuery(to, ans):
-                self.net.send(i, to, ans)  # type: ignore[arg-type]
+                self.net.send(i, to, ans)
             case ProposeIsr():
-                self.net.send(i, STORE, action)  # type: ignore[arg-type]
+                self.net.send(i, STORE, action)
             case CompleteProduce():
-                self.net.send(i, CLIENT, action)  # type: ignore[arg-type]
+                self.net.send(i, CLIENT, action)
 
     def _deliver(self, dst: int, src: int, payload: object) -> None:
         if dst == STORE:
             self._store_receive(src, payload)
         elif dst == CLIENT:
-            self._client_receive(payload)  # type: ignore[arg-type]
+            self._client_receive(payload)
         else:
             self._step(dst, payload)
 
     def _tick_all(self) -> None:
         for i, node in self.nodes.items():
             if node.up:
-                self.net.send(i, STORE, ("heartbeat", node.incarnation, node.lossy))  # type: ignore[arg-type]
+                self.net.send(i, STORE, ("heartbeat", node.incarnation, node.lossy))
                 self._step(i, Tick())
                 if self.rng.random() < 0.3:
                     node.log.flush()
@@ -204,7 +228,7 @@ class ReplicationSim:
     # ---- coordination store and controller ----------------------------------------
 
     def _store_receive(self, src: int, payload: object) -> None:
-        if isinstance(payload, tuple):      # ("heartbeat", incarnation, lost unflushed data)
+        if isinstance(payload, tuple):  # ("heartbeat", incarnation, lost unflushed data)
             _, incarnation, lossy = payload
             if incarnation != self.incarnation_seen.get(src):
                 # A restarted broker cannot resume leading its old epoch, and one that lost
@@ -223,7 +247,7 @@ class ReplicationSim:
         ok = current and (payload.expected_version == st.version or payload.isr == st.isr)
         if ok and payload.isr != st.isr:
             st.isr, st.version = payload.isr, st.version + 1
-        self.net.send(STORE, src, IsrChangeResult(payload, ok, st.version))  # type: ignore[arg-type]
+        self.net.send(STORE, src, IsrChangeResult(payload, ok, st.version))
 
     def _alive(self, i: int) -> bool:
         return self.sched.now - self.last_heard[i] <= SESSION_TIMEOUT
@@ -236,9 +260,8 @@ class ReplicationSim:
         dead = {i for i in st.isr if not self._alive(i) or i in self.restarted}
         self.restarted.clear()
         if st.leader >= 0 and dead:
-            isr = st.isr - dead or st.isr      # the ISR is never emptied
-            leader = st.leader if st.leader not in dead else \
-                next((i for i in sorted(isr) if self._alive(i)), -1)
+            isr = st.isr - dead or st.isr  # the ISR is never emptied
+            leader = st.leader if st.leader not in dead else next((i for i in sorted(isr) if self._alive(i)), -1)
             self.state = PartitionState(leader, st.epoch + 1, isr, st.version + 1)
         elif st.leader < 0:
             back = next((i for i in sorted(st.isr) if self._alive(i)), None)
@@ -249,9 +272,12 @@ class ReplicationSim:
             if not self._alive(i) or st.leader < 0:
                 continue
             seen = self.incarnation_seen[i]
-            order = BecomeLeader(st.epoch, st.isr, tuple(self.nodes), st.version, seen) \
-                if i == st.leader else BecomeFollower(st.leader, st.epoch, seen)
-            self.net.send(STORE, i, order)  # type: ignore[arg-type]
+            order = (
+                BecomeLeader(st.epoch, st.isr, tuple(self.nodes), st.version, seen)
+                if i == st.leader
+                else BecomeFollower(st.leader, st.epoch, seen)
+            )
+            self.net.send(STORE, i, order)
 
     # ---- clients --------------------------------------------------------------------
 
@@ -262,8 +288,7 @@ class ReplicationSim:
         acks = ACKS_ALL if self.rng.random() < 0.7 else 1
         record = f"r{self.next_record}"
         self.inflight[self.next_record] = (record, acks)
-        self.net.send(CLIENT, self.state.leader,  # type: ignore[arg-type]
-                      Produce(self.next_record, (record,), acks, timeout_ms=1000))
+        self.net.send(CLIENT, self.state.leader, Produce(self.next_record, (record,), acks, timeout_ms=1000))
 
     def _client_receive(self, done: CompleteProduce) -> None:
         record, acks = self.inflight.pop(done.request_id, (None, 0))
@@ -329,7 +354,7 @@ class ReplicationSim:
         node = self.nodes[i]
         node.up = False
         self.net.down.add(i)
-        self.parked.pop(i, None)     # its connections, and the fetches they held, are gone
+        self.parked.pop(i, None)  # its connections, and the fetches they held, are gone
         for held in self.parked.values():
             held[:] = [entry for entry in held if entry[0].replica_id != i]
         node.lossy = lossy
@@ -359,26 +384,30 @@ class ReplicationSim:
         leader = self._leader()
         if leader is not None:
             have = leader.log.records()
-            for what, table in (("acknowledged acks=all", self.checks.acked),
-                                ("consumed", self.checks.seen)):
+            for what, table in (("acknowledged acks=all", self.checks.acked), ("consumed", self.checks.seen)):
                 for offset, record in table.items():
                     got = have.get(offset)
                     if got is None or got[1] != record:
-                        self.fail(f"{what} record {record} at offset {offset} is {got} "
-                                  f"on leader {self.state.leader} (epoch {leader.epoch})")
+                        self.fail(
+                            f"{what} record {record} at offset {offset} is {got} "
+                            f"on leader {self.state.leader} (epoch {leader.epoch})"
+                        )
         self._check_agreement()
 
     def _check_agreement(self) -> None:
         ups = [(i, n) for i, n in self.nodes.items() if n.up]
         for x, (i, a) in enumerate(ups):
-            for j, b in ups[x + 1:]:
-                below = min(a.replica.high_watermark, b.replica.high_watermark,
-                            a.log.log_end_offset, b.log.log_end_offset)
+            for j, b in ups[x + 1 :]:
+                below = min(
+                    a.replica.high_watermark, b.replica.high_watermark, a.log.log_end_offset, b.log.log_end_offset
+                )
                 ra, rb = a.log.records(), b.log.records()
                 for offset in range(below):
                     if ra[offset] != rb[offset]:
-                        self.fail(f"replicas {i} and {j} disagree at offset {offset} below both "
-                                  f"HWs: {ra[offset]} vs {rb[offset]}")
+                        self.fail(
+                            f"replicas {i} and {j} disagree at offset {offset} below both "
+                            f"HWs: {ra[offset]} vs {rb[offset]}"
+                        )
 
     def _check_converged(self) -> None:
         """Healed and quiet: every replica holds the same log, and some writes were acknowledged."""
@@ -397,5 +426,7 @@ def run_seed(seed: int) -> ReplicationSim:
 
 if __name__ == "__main__":
     done = run_seed(int(sys.argv[1]))
-    print(f"SEED={done.seed} ok: {len(done.checks.acked)} acks=all records acknowledged, "
-          f"{len(done.checks.seen)} consumed, final epoch {done.state.epoch}")
+    print(
+        f"SEED={done.seed} ok: {len(done.checks.acked)} acks=all records acknowledged, "
+        f"{len(done.checks.seen)} consumed, final epoch {done.state.epoch}"
+    )

@@ -10,16 +10,19 @@ from broker.replication.messages import BecomeFollower, BecomeLeader, EpochQuery
 from tests.replication.memlog import MemoryLog
 
 
-@pytest.mark.parametrize(("expected", "leading", "code"), [
-    (4, True, ErrorCode.FENCED_LEADER_EPOCH),
-    (6, True, ErrorCode.UNKNOWN_LEADER_EPOCH),
-    (5, True, None),
-    (None, True, None),
-    (4, False, ErrorCode.FENCED_LEADER_EPOCH),
-    (6, False, ErrorCode.UNKNOWN_LEADER_EPOCH),
-    (5, False, ErrorCode.NOT_LEADER_OR_FOLLOWER),
-    (None, False, ErrorCode.NOT_LEADER_OR_FOLLOWER),
-])
+@pytest.mark.parametrize(
+    ("expected", "leading", "code"),
+    [
+        (4, True, ErrorCode.FENCED_LEADER_EPOCH),
+        (6, True, ErrorCode.UNKNOWN_LEADER_EPOCH),
+        (5, True, None),
+        (None, True, None),
+        (4, False, ErrorCode.FENCED_LEADER_EPOCH),
+        (6, False, ErrorCode.UNKNOWN_LEADER_EPOCH),
+        (5, False, ErrorCode.NOT_LEADER_OR_FOLLOWER),
+        (None, False, ErrorCode.NOT_LEADER_OR_FOLLOWER),
+    ],
+)
 def test_the_rule_at_epoch_5(expected: int | None, leading: bool, code: ErrorCode | None) -> None:
     assert epoch_refusal(expected, 5, leading=leading) == code
 

@@ -7,8 +7,15 @@ from hypothesis import strategies as st
 
 from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
-    ACKS_ALL, BecomeFollower, BecomeLeader, FetchRequest, IsrChangeResult, Produce, ProposeIsr,
-    ReplyFetch, Tick,
+    ACKS_ALL,
+    BecomeFollower,
+    BecomeLeader,
+    FetchRequest,
+    IsrChangeResult,
+    Produce,
+    ProposeIsr,
+    ReplyFetch,
+    Tick,
 )
 from tests.replication.memlog import MemoryLog
 from tests.replication.wire import Wire
@@ -17,8 +24,7 @@ A, B, C = 0, 1, 2
 
 
 def cluster(ids=(A, B), leader=A, epoch=1, min_isr=1, lag_ms=1000) -> Wire:
-    wire = Wire({i: Replica(i, MemoryLog(), min_insync_replicas=min_isr,
-                            replica_lag_time_max_ms=lag_ms) for i in ids})
+    wire = Wire({i: Replica(i, MemoryLog(), min_insync_replicas=min_isr, replica_lag_time_max_ms=lag_ms) for i in ids})
     elect(wire, leader, epoch, frozenset(ids))
     return wire
 
@@ -60,20 +66,20 @@ def test_kip101_scenario_1_acknowledged_write_survives_follower_restart() -> Non
     produce(wire, A, 1, "m1")
     produce(wire, A, 2, "m2")
     wire.now_ms += 600
-    one_fetch(wire, B)              # B copies m1, m2
+    one_fetch(wire, B)  # B copies m1, m2
     one_fetch(wire, B, lose_reply=True)  # tells A (HW reaches 2); B never hears the new HW
     assert wire.completed[2].error == ErrorCode.NONE
-    assert wire.replicas[B].high_watermark < 2   # B learns the HW one fetch later
+    assert wire.replicas[B].high_watermark < 2  # B learns the HW one fetch later
     # B restarts: its log survives, its HW is stale. HW truncation would drop m2 here.
     restarted = Replica(B, wire.replicas[B].log, high_watermark=wire.replicas[B].high_watermark)
     wire.replicas[B] = restarted
     (query,) = restarted.step(BecomeFollower(A, 1), wire.now_ms)
     (answer,) = wire.replicas[A].step(query.query, wire.now_ms)
-    restarted.step(answer.answer, wire.now_ms)   # truncates; its next fetch is lost: A dies now
+    restarted.step(answer.answer, wire.now_ms)  # truncates; its next fetch is lost: A dies now
     assert values(restarted) == ["m1", "m2"]
     wire.down.add(A)
     elect(wire, B, 2, frozenset({B}))
-    assert values(restarted) == ["m1", "m2"]     # the acknowledged m2 is still there
+    assert values(restarted) == ["m1", "m2"]  # the acknowledged m2 is still there
 
 
 def test_kip101_scenario_2_logs_do_not_diverge_after_a_double_crash() -> None:
@@ -81,12 +87,12 @@ def test_kip101_scenario_2_logs_do_not_diverge_after_a_double_crash() -> None:
     produce(wire, A, 1, "m1", acks=1)
     wire.now_ms += 600
     fetch_round(wire, B)
-    produce(wire, A, 2, "m2", acks=1)      # only A has m2 when the power goes
+    produce(wire, A, 2, "m2", acks=1)  # only A has m2 when the power goes
     a_log, b_log = wire.replicas[A].log, wire.replicas[B].log
     wire.replicas = {A: Replica(A, a_log), B: Replica(B, b_log)}
     wire.down.add(A)
-    elect(wire, B, 2, frozenset({B}))     # B comes back first and leads
-    produce(wire, B, 3, "m3", acks=1)     # m3 lands at the offset where A holds m2
+    elect(wire, B, 2, frozenset({B}))  # B comes back first and leads
+    produce(wire, B, 3, "m3", acks=1)  # m3 lands at the offset where A holds m2
     wire.down.discard(A)
     wire.step(A, BecomeFollower(B, 2))
     assert values(wire.replicas[A]) == values(wire.replicas[B]) == ["m1", "m3"]
@@ -135,7 +141,7 @@ def test_acks_all_completes_only_when_every_isr_member_has_the_offset() -> None:
     produce(wire, A, 1, "x")
     wire.now_ms += 600
     fetch_round(wire, B)
-    assert 1 not in wire.completed          # C has not fetched it yet
+    assert 1 not in wire.completed  # C has not fetched it yet
     fetch_round(wire, C)
     assert wire.completed[1].error == ErrorCode.NONE
     assert wire.replicas[A].high_watermark == 1
@@ -145,7 +151,7 @@ def test_min_isr_refuses_writes_when_the_isr_is_too_small() -> None:
     wire = cluster(ids=(A, B, C), min_isr=2)
     wire.down = {B, C}
     wire.now_ms += 2000
-    wire.step(A, Tick())                    # B and C lag past replica_lag_time_max_ms
+    wire.step(A, Tick())  # B and C lag past replica_lag_time_max_ms
     assert wire.proposals[-1].isr == frozenset({A})
     produce(wire, A, 7, "refused")
     assert wire.completed[7].error == ErrorCode.NOT_ENOUGH_REPLICAS
@@ -175,17 +181,17 @@ def test_the_isr_changes_only_when_the_conditional_write_is_confirmed() -> None:
 
 def test_a_zombie_leader_with_an_old_epoch_cannot_get_acks_all_writes_acknowledged() -> None:
     wire = cluster(ids=(A, B, C))
-    wire.down = {A}                          # A is cut off, the controller moves on
+    wire.down = {A}  # A is cut off, the controller moves on
     elect(wire, B, 2, frozenset({B, C}), version=1)
     wire.down = set()
-    produce(wire, A, 1, "zombie")            # A still believes it leads epoch 1
+    produce(wire, A, 1, "zombie")  # A still believes it leads epoch 1
     wire.now_ms += 2000
     for _ in range(3):
         fetch_round(wire, B, C)
-        wire.step(A, Tick(), accept_isr=False)   # its ISR write is refused: stale version
+        wire.step(A, Tick(), accept_isr=False)  # its ISR write is refused: stale version
         wire.step(A, IsrChangeResult(wire.proposals[-1], False, 1))
         wire.now_ms += 600
-    wire.step(A, FetchRequest(C, 2, 0))     # followers of epoch 2 are not counted by A
+    wire.step(A, FetchRequest(C, 2, 0))  # followers of epoch 2 are not counted by A
     wire.now_ms += 20_000
     wire.step(A, Tick(), accept_isr=False)
     assert wire.completed[1].error == ErrorCode.REQUEST_TIMED_OUT
@@ -200,8 +206,9 @@ def test_a_fetch_from_a_stale_epoch_is_fenced_and_not_counted() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["produce", "fetchB", "fetchC", "tick", "isr"]),
-                          st.integers(0, 5)), max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from(["produce", "fetchB", "fetchC", "tick", "isr"]), st.integers(0, 5)), max_size=40)
+)
 def test_hw_never_goes_backwards_on_a_leader(steps: list[tuple[str, int]]) -> None:
     leader = Replica(A, MemoryLog(), replica_lag_time_max_ms=100)
     leader.step(BecomeLeader(1, frozenset({A, B, C}), (A, B, C), 0), 0)
@@ -230,8 +237,8 @@ def test_a_late_answer_to_an_earlier_isr_proposal_is_not_taken_for_the_current_o
     wire.now_ms += 2000
     wire.step(A, Tick(), accept_isr=False)
     first = wire.proposals[-1]
-    wire.step(A, IsrChangeResult(first, False, 0))        # refused: the controller moved on
+    wire.step(A, IsrChangeResult(first, False, 0))  # refused: the controller moved on
     wire.now_ms += 2000
-    wire.step(A, Tick(), accept_isr=False)                # the same ISR proposed again
-    wire.step(A, IsrChangeResult(ProposeIsr(first.isr, 1, 7), True, 8))   # not this one's answer
+    wire.step(A, Tick(), accept_isr=False)  # the same ISR proposed again
+    wire.step(A, IsrChangeResult(ProposeIsr(first.isr, 1, 7), True, 8))  # not this one's answer
     assert wire.replicas[A].role.isr == frozenset({A, B, C})

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
-    Action, CompleteProduce, Event, IsrChangeResult, ProposeIsr, ReplyEpochQuery, ReplyFetch,
-    SendEpochQuery, SendFetch,
+    Action,
+    CompleteProduce,
+    Event,
+    IsrChangeResult,
+    ProposeIsr,
+    ReplyEpochQuery,
+    ReplyFetch,
+    SendEpochQuery,
+    SendFetch,
 )
 
 
@@ -28,8 +35,7 @@ class Wire:
     def step(self, node: int, event: Event, *, accept_isr: bool = True) -> None:
         self.run(node, self.replicas[node].step(event, self.now_ms), accept_isr=accept_isr)
 
-    def run(self, origin: int, actions: list[Action], *, accept_isr: bool = True,
-            max_messages: int = 1000) -> None:
+    def run(self, origin: int, actions: list[Action], *, accept_isr: bool = True, max_messages: int = 1000) -> None:
         queue = [(origin, a) for a in actions]
         for _ in range(max_messages):
             if not queue:
@@ -49,7 +55,7 @@ class Wire:
                 return leader, query
             case ReplyFetch(to, response):
                 if to >= 0 and not response.batches and response.error == ErrorCode.NONE:
-                    return None, action   # long-polled: held at the leader
+                    return None, action  # long-polled: held at the leader
                 return to, response
             case ReplyEpochQuery(to, answer):
                 return to, answer
@@ -59,4 +65,4 @@ class Wire:
                 self.proposals.append(action)
                 if accept_isr:
                     return src, IsrChangeResult(action, True, action.expected_version + 1)
-        return None, action  # type: ignore[return-value]
+        return None, action

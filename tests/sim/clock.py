@@ -27,13 +27,16 @@ class Scheduler:
 
     def every(self, period: float, fn: Callable[[], None], start: float = 0.0) -> None:
         """Run fn every `period` from `start` for as long as the run lasts."""
+
         def fire() -> None:
             fn()
             self.after(period, fire)
+
         self.at(start, fire)
 
-    def run_until(self, deadline: float, stop: Callable[[], bool] | None = None,
-                  after_step: Callable[[], None] | None = None) -> bool:
+    def run_until(
+        self, deadline: float, stop: Callable[[], bool] | None = None, after_step: Callable[[], None] | None = None
+    ) -> bool:
         """Fire events up to `deadline`; True if `stop()` became true first."""
         while self._queue and self._queue[0][0] <= deadline:
             when, _, fn = heapq.heappop(self._queue)

@@ -48,23 +48,33 @@ from broker.metadata.requested_election import PREFERRED, UNCLEAN
 from broker.metadata.znodes import PartitionState
 from broker.replication import ErrorCode, Replica
 from broker.replication.messages import (
-    ACKS_ALL, BecomeFollower, BecomeLeader, CompleteProduce, IsrChangeResult, Produce,
-    ProposeIsr, ReplyEpochQuery, ReplyFetch, SendEpochQuery, SendFetch, Tick,
+    ACKS_ALL,
+    BecomeFollower,
+    BecomeLeader,
+    CompleteProduce,
+    IsrChangeResult,
+    Produce,
+    ProposeIsr,
+    ReplyEpochQuery,
+    ReplyFetch,
+    SendEpochQuery,
+    SendFetch,
+    Tick,
 )
 from tests.replication.memlog import MemoryLog
 from tests.sim.clock import Scheduler
 from tests.sim.network import Network
-from tests.sim.seeds import SimFailure
+from tests.sim.seeds import SimFailureError
 
 COORD = 100
 CLIENT = 200
 TICK = 0.05
 SESSION_TIMEOUT = 0.4
-SUSPEND_AFTER = 0.15      # without an answer from coord, the connection is SUSPENDED
+SUSPEND_AFTER = 0.15  # without an answer from coord, the connection is SUSPENDED
 CHANNEL_RETRY = 0.2
-SHELL_DELAY = 0.3         # share of coord writes the shell sends late (after a session change, maybe)
-LOSS_DETECT = 0.3         # a coord request on a cut link fails after this (ConnectionLoss)
-TOPICS = {"clean": 2, "dirty": 1}    # partitions; "dirty" allows unclean election
+SHELL_DELAY = 0.3  # share of coord writes the shell sends late (after a session change, maybe)
+LOSS_DETECT = 0.3  # a coord request on a cut link fails after this (ConnectionLoss)
+TOPICS = {"clean": 2, "dirty": 1}  # partitions; "dirty" allows unclean election
 RF = 3
 MIN_ISR = 2
 
@@ -76,6 +86,7 @@ def replay_command(seed: int) -> str:
 
 
 # ---- coord ---------------------------------------------------------------------------------
+
 
 @dataclass
 class Session:
@@ -90,8 +101,8 @@ class Coord:
 
     zxid: int = 0
     sessions: dict[int, Session] = field(default_factory=dict)
-    registered: dict[int, tuple[int, int]] = field(default_factory=dict)   # broker -> (czxid, session)
-    controller: tuple[int, int] | None = None                              # (broker, session)
+    registered: dict[int, tuple[int, int]] = field(default_factory=dict)  # broker -> (czxid, session)
+    controller: tuple[int, int] | None = None  # (broker, session)
     epoch: int = 0
     epoch_version: int = 0
     states: dict[TP, PartitionState] = field(default_factory=dict)
@@ -104,6 +115,7 @@ class Coord:
 
 
 # ---- one broker ------------------------------------------------------------------------------
+
 
 @dataclass
 class Broker:
@@ -132,23 +144,23 @@ class ControllerCluster:
         self.coord = Coord()
         self.trace: list[str] = []
         self.ids = list(range(1, brokers + 1))
-        self.link_last: dict[tuple[int, int], float] = {}      # FIFO coord links: last arrival
-        self.coord_cut: set[int] = set()                         # brokers cut off from coord
+        self.link_last: dict[tuple[int, int], float] = {}  # FIFO coord links: last arrival
+        self.coord_cut: set[int] = set()  # brokers cut off from coord
         self.channels: dict[tuple[int, int], deque[tuple[int, object]]] = {}
         self.channel_busy: set[tuple[int, int]] = set()
         self.channel_gen: dict[tuple[int, int], int] = {}
         self.write_fault = 0.05
         self.acked: dict[TP, list[tuple[int, object]]] = {tp: [] for tp in self._partitions()}
         self.inflight: dict[int, tuple[TP, object]] = {}
-        self.checked: dict[TP, tuple[object, int]] = {}   # what _check already verified on which leader
-        self.lost_tail: dict[TP, dict[int, int]] = {tp: {} for tp in self._partitions()}   # broker -> zxid of
+        self.checked: dict[TP, tuple[object, int]] = {}  # what _check already verified on which leader
+        self.lost_tail: dict[TP, dict[int, int]] = {tp: {} for tp in self._partitions()}  # broker -> zxid of
         # its lossy crash, until it is back in the ISR
         self.next_record = 0
         self.committed_epochs: list[int] = []
         self.requests = 0
         self.answers: dict[int, object] = {}
         self.nodes: dict[int, Broker] = {}
-        self.held: dict[int, list[Callable[[], None]]] = {}   # run in a paused broker once it resumes
+        self.held: dict[int, list[Callable[[], None]]] = {}  # run in a paused broker once it resumes
         for i, (name, count) in enumerate(sorted(TOPICS.items())):
             self.coord.configs[name] = {"unclean.leader.election.enable": "true"} if name == "dirty" else {}
             for p in range(count):
@@ -156,10 +168,11 @@ class ControllerCluster:
                 self.coord.assignment[(name, p)] = replicas
                 self.coord.states[(name, p)] = PartitionState(replicas[0], 0, replicas, 0, 0)
         for b in self.ids:
-            self.nodes[b] = Broker(b, ControllerCore(b), {tp: MemoryLog() for tp, r in self.coord.assignment.items()
-                                                          if b in r})
+            self.nodes[b] = Broker(
+                b, ControllerCore(b), {tp: MemoryLog() for tp, r in self.coord.assignment.items() if b in r}
+            )
             self._boot(b)
-        for tp, st in self.coord.states.items():   # the topics are created once the brokers registered
+        for tp, st in self.coord.states.items():  # the topics are created once the brokers registered
             self.coord.states[tp] = PartitionState(st.leader, 0, st.isr, 0, 0, self.coord.next_zxid())
         for b in self.ids:
             self._load_all(b)
@@ -168,7 +181,7 @@ class ControllerCluster:
         return [(t, p) for t, n in sorted(TOPICS.items()) for p in range(n)]
 
     def fail(self, what: str) -> None:
-        raise SimFailure(self.seed, self.sched.now, what, replay_command(self.seed))
+        raise SimFailureError(self.seed, self.sched.now, what, replay_command(self.seed))
 
     def note(self, text: str) -> None:
         self.trace.append(f"{self.sched.now:8.3f} {text}")
@@ -212,7 +225,7 @@ class ControllerCluster:
         c = self.coord
         node.session = c.next_zxid()
         c.sessions[node.session] = Session(b, self.sched.now)
-        czxid = c.next_zxid()     # a previous run's registration is replaced (same endpoints)
+        czxid = c.next_zxid()  # a previous run's registration is replaced (same endpoints)
         c.registered[b] = (czxid, node.session)
         node.broker_epoch = czxid
         node.last_answer = self.sched.now
@@ -220,9 +233,15 @@ class ControllerCluster:
         for tp, log in node.logs.items():
             rep = node.replicas.get(tp)
             if rep is None:
-                node.replicas[tp] = Replica(b, log, broker_epoch=czxid, high_watermark=node.hw.get(tp, 0),
-                                            min_insync_replicas=MIN_ISR, replica_lag_time_max_ms=300,
-                                            fetch_retry_ms=100)
+                node.replicas[tp] = Replica(
+                    b,
+                    log,
+                    broker_epoch=czxid,
+                    high_watermark=node.hw.get(tp, 0),
+                    min_insync_replicas=MIN_ISR,
+                    replica_lag_time_max_ms=300,
+                    fetch_retry_ms=100,
+                )
             else:
                 rep.broker_epoch = czxid
         self.note(f"broker {b} registers (session {node.session}, broker epoch {czxid})")
@@ -242,8 +261,12 @@ class ControllerCluster:
 
     def _topic_view(self, t: str) -> E.TopicView:
         c = self.coord
-        return E.TopicView(t, {p: c.assignment[(t, p)] for tt, p in c.assignment if tt == t},
-                           dict(c.configs[t]), {p: c.states[(t, p)] for tt, p in c.states if tt == t})
+        return E.TopicView(
+            t,
+            {p: c.assignment[(t, p)] for tt, p in c.assignment if tt == t},
+            dict(c.configs[t]),
+            {p: c.states[(t, p)] for tt, p in c.states if tt == t},
+        )
 
     def _crash(self, b: int, *, lossy: bool = False) -> None:
         """Stop broker b: cleanly (its logs flushed), or losing the unflushed tail of every
@@ -267,8 +290,12 @@ class ControllerCluster:
         """Every other replica of every partition b hosts is running and in the ISR: losing
         b's unflushed tail loses nothing acknowledged (short of Kafka's "last replica
         standing" hole, which this simulation does not test)."""
-        return all(self._running(r) and r in self.coord.states[tp].isr
-                   for tp in self.nodes[b].logs for r in self.coord.assignment[tp] if r != b)
+        return all(
+            self._running(r) and r in self.coord.states[tp].isr
+            for tp in self.nodes[b].logs
+            for r in self.coord.assignment[tp]
+            if r != b
+        )
 
     def _restart(self, b: int) -> None:
         node = self.nodes[b]
@@ -326,8 +353,14 @@ class ControllerCluster:
         self.link_last[key] = when
         self.sched.at(when, lambda: fn() if self._link_ok(b) else lost())
 
-    def _call(self, b: int, at_coord: Callable[[], Callable[[], None] | None],
-              on_lost: Callable[[], None] | None = None, *, any_session: bool = False) -> None:
+    def _call(
+        self,
+        b: int,
+        at_coord: Callable[[], Callable[[], None] | None],
+        on_lost: Callable[[], None] | None = None,
+        *,
+        any_session: bool = False,
+    ) -> None:
         """A request from broker b to coord and its answer. `at_coord()` runs at coord while
         b's session lives (or always, with any_session) and returns what then runs at b.
         A lost hop (link cut, session gone) runs `on_lost` at b after LOSS_DETECT, as a
@@ -346,6 +379,7 @@ class ControllerCluster:
             then = at_coord()
             if then is not None:
                 self._hop(COORD, b, lambda: self._at_broker(b, incarnation, session, then), lost)
+
         self._hop(b, COORD, at_coord_side, lost)
 
     def _watch_all(self, what: str, topic: str = "", partition: int = -1) -> None:
@@ -356,12 +390,18 @@ class ControllerCluster:
                 continue
             late = self.rng.uniform(0.05, 0.4) if self.rng.random() < 0.2 else 0.0
             session, incarnation = node.session, node.incarnation
-            self._hop(COORD, b, lambda b=b, s=session, i=incarnation, late=late: self.sched.after(
-                late, lambda: self._at_broker(b, i, s, lambda: self._reread(b, what, topic, partition))),
-                lambda: None)
+            self._hop(
+                COORD,
+                b,
+                lambda b=b, s=session, i=incarnation, late=late: self.sched.after(
+                    late, lambda: self._at_broker(b, i, s, lambda: self._reread(b, what, topic, partition))
+                ),
+                lambda: None,
+            )
 
     def _reread(self, b: int, what: str, topic: str, partition: int) -> None:
         """The store's re-read after a watch: a read at coord, answered over the link."""
+
         def read() -> Callable[[], None] | None:
             if what == "brokers":
                 event: E.Event = self._brokers_event()
@@ -372,6 +412,7 @@ class ControllerCluster:
             else:
                 return None
             return lambda: self._feed(b, event)
+
         self._call(b, read)
 
     # ---- the controller shell -------------------------------------------------------------------------
@@ -392,9 +433,11 @@ class ControllerCluster:
             case A.WriteStates() | A.CreateTopicZnodes() | A.AddPartitionZnodes():
                 self._coord_write(b, action)
             case A.Reload(token, topics):
+
                 def reload() -> Callable[[], None]:
                     events = [E.TopicLoaded(self._topic_view(t)) for t in topics] + [E.Reloaded(token)]
-                    return lambda: [self._feed(b, e) for e in events]   # type: ignore[func-returns-value]
+                    return lambda: [self._feed(b, e) for e in events]  # type: ignore[func-returns-value]
+
                 self._call(b, reload, lambda: self._feed(b, E.Reloaded(token)))
             case A.SendLeaderAndIsr(to_broker, to, views):
                 self._channel_send(b, to_broker, ("lai", to, views))
@@ -434,28 +477,35 @@ class ControllerCluster:
         def won() -> None:
             self._load_all(b)
             self._feed(b, E.EpochWon(epoch, version))
+
         return won
 
     def _coord_write(self, b: int, action: A.WriteStates | A.CreateTopicZnodes | A.AddPartitionZnodes) -> None:
         fault = self.rng.random()
 
-        def lost() -> None:   # connection loss: the shell reports ERROR (after its backoff)
+        def lost() -> None:  # connection loss: the shell reports ERROR (after its backoff)
             self._feed(b, E.WriteFailed(action.write_id, E.Failure.ERROR))
 
         def commit() -> Callable[[], None]:
             if fault < self.write_fault / 2:
-                return lost            # failed before it committed
+                return lost  # failed before it committed
             result = self._apply_write(b, action)
             if fault < self.write_fault:
-                return lost            # committed, but the answer never came
+                return lost  # committed, but the answer never came
             return lambda: self._feed(b, result)
+
         if self.rng.random() < SHELL_DELAY:
             # The shell's write task is slow to send (a read first, a backoff): by then the
             # coord client may hold a new session, and the multi goes out on it.
             incarnation = self.nodes[b].incarnation
-            self.sched.after(self.rng.uniform(0.1, 1.0), lambda: self._at_broker(
-                b, incarnation, self.nodes[b].session, lambda: self._call(b, commit, lost))
-                if self.nodes[b].incarnation == incarnation else None)
+            self.sched.after(
+                self.rng.uniform(0.1, 1.0),
+                lambda: (
+                    self._at_broker(b, incarnation, self.nodes[b].session, lambda: self._call(b, commit, lost))
+                    if self.nodes[b].incarnation == incarnation
+                    else None
+                ),
+            )
             return
         self._call(b, commit, lost)
 
@@ -464,27 +514,36 @@ class ControllerCluster:
         if not isinstance(action, A.WriteStates):
             raise TypeError(f"the simulation creates no topics, yet broker {b} wrote {action}")
         if action.epoch_zk_version != c.epoch_version:
-            self.note(f"broker {b}'s write refused: epoch version {action.epoch_zk_version} is not "
-                      f"{c.epoch_version}")
+            self.note(f"broker {b}'s write refused: epoch version {action.epoch_zk_version} is not {c.epoch_version}")
             return E.WriteFailed(action.write_id, E.Failure.FENCED)
         for w in action.writes:
             if c.states[(w.topic, w.partition)].zk_version != w.expected_version:
                 return E.WriteFailed(action.write_id, E.Failure.CONFLICT)
         for w in action.writes:
             if w.state.controller_epoch != c.epoch:
-                self.fail(f"broker {b}'s write at controller epoch {w.state.controller_epoch} passed the epoch "
-                          f"check while coord's epoch is {c.epoch}")
+                self.fail(
+                    f"broker {b}'s write at controller epoch {w.state.controller_epoch} passed the epoch "
+                    f"check while coord's epoch is {c.epoch}"
+                )
         versions = []
         for w in action.writes:
             tp = (w.topic, w.partition)
             old = c.states[tp]
             self._check_election(tp, old, w.state)
             self._last_standing(tp, old, w.state)
-            c.states[tp] = PartitionState(w.state.leader, w.state.leader_epoch, w.state.isr,
-                                          w.state.controller_epoch, old.zk_version + 1, c.next_zxid())
+            c.states[tp] = PartitionState(
+                w.state.leader,
+                w.state.leader_epoch,
+                w.state.isr,
+                w.state.controller_epoch,
+                old.zk_version + 1,
+                c.next_zxid(),
+            )
             versions.append(old.zk_version + 1)
-            self.note(f"coord: {tp} <- leader {w.state.leader} epoch {w.state.leader_epoch} isr "
-                      f"{list(w.state.isr)} (by controller {b})")
+            self.note(
+                f"coord: {tp} <- leader {w.state.leader} epoch {w.state.leader_epoch} isr "
+                f"{list(w.state.isr)} (by controller {b})"
+            )
             self._watch_all("state", *tp)
         return E.WriteDone(action.write_id, tuple(versions))
 
@@ -498,8 +557,10 @@ class ControllerCluster:
             return
         registered = self.coord.registered
         if all(r not in registered or registered[r][0] > lost_at for r in old.isr if r != new.leader):
-            self.note(f"{tp}: broker {new.leader}, which lost its unflushed tail, leads as the last ISR member "
-                      "standing; acknowledged records before this are not checked")
+            self.note(
+                f"{tp}: broker {new.leader}, which lost its unflushed tail, leads as the last ISR member "
+                "standing; acknowledged records before this are not checked"
+            )
             self.acked[tp] = []
             self.checked.pop(tp, None)
 
@@ -508,8 +569,10 @@ class ControllerCluster:
             self.fail(f"{tp}: leader {new.leader} outside the ISR {list(new.isr)} it was written with")
         unclean = self.coord.configs[tp[0]].get("unclean.leader.election.enable") == "true"
         if not unclean and new.leader != old.leader and new.leader >= 0 and new.leader not in old.isr:
-            self.fail(f"{tp}: leader {new.leader} elected from outside the ISR {list(old.isr)} (unclean election "
-                      "is off for this topic)")
+            self.fail(
+                f"{tp}: leader {new.leader} elected from outside the ISR {list(old.isr)} (unclean election "
+                "is off for this topic)"
+            )
         if new.leader_epoch < old.leader_epoch:
             self.fail(f"{tp}: leader epoch went back from {old.leader_epoch} to {new.leader_epoch}")
 
@@ -542,11 +605,12 @@ class ControllerCluster:
                 return
             self.channel_busy.add(key)
             self.sched.after(CHANNEL_RETRY, attempt)
+
         self.sched.after(self.rng.uniform(0.001, 0.01), attempt)
 
     def _handle_order(self, b: int, msg: object) -> None:
         """LeaderAndIsr at broker b, as replica_control and the replica manager handle it."""
-        _, to, views = msg   # type: ignore[misc]
+        _, to, views = msg  # type: ignore[misc]
         node = self.nodes[b]
         if to.controller_epoch < node.controller_epoch_seen or to.broker_epoch < node.broker_epoch:
             return
@@ -556,8 +620,11 @@ class ControllerCluster:
             if tp not in node.replicas:
                 continue
             st = v.state
-            order = BecomeLeader(st.leader_epoch, frozenset(st.isr), v.replicas, st.zk_version, node.broker_epoch) \
-                if st.leader == b else BecomeFollower(st.leader, st.leader_epoch, node.broker_epoch)
+            order = (
+                BecomeLeader(st.leader_epoch, frozenset(st.isr), v.replicas, st.zk_version, node.broker_epoch)
+                if st.leader == b
+                else BecomeFollower(st.leader, st.leader_epoch, node.broker_epoch)
+            )
             self._step(b, tp, order)
 
     # ---- replication ----------------------------------------------------------------------------------
@@ -566,31 +633,33 @@ class ControllerCluster:
         if not self._running(b):
             return
         rep = self.nodes[b].replicas[tp]
-        for action in rep.step(event, int(self.sched.now * 1000)):   # type: ignore[arg-type]
+        for action in rep.step(event, int(self.sched.now * 1000)):  # type: ignore[arg-type]
             match action:
                 case SendFetch(leader, req) | SendEpochQuery(leader, req):
-                    self.net.send(b, leader, (tp, req))   # type: ignore[arg-type]
+                    self.net.send(b, leader, (tp, req))  # type: ignore[arg-type]
                 case ReplyFetch(to, resp) | ReplyEpochQuery(to, resp):
                     if to >= 0:
-                        self.net.send(b, to, (tp, resp))   # type: ignore[arg-type]
+                        self.net.send(b, to, (tp, resp))  # type: ignore[arg-type]
                 case ProposeIsr():
                     self._propose_isr(b, tp, action)
                 case CompleteProduce():
-                    self.net.send(b, CLIENT, action)   # type: ignore[arg-type]
+                    self.net.send(b, CLIENT, action)  # type: ignore[arg-type]
 
     def _propose_isr(self, b: int, tp: TP, proposal: ProposeIsr) -> None:
         """The IsrWriter: setData at the expected version; a BadVersion whose stored state is
         already ours counts as accepted."""
+
         def write() -> Callable[[], None]:
             c = self.coord
             st = c.states[tp]
             mine = PartitionState(b, proposal.leader_epoch, tuple(sorted(proposal.isr)), st.controller_epoch)
             if st.zk_version == proposal.expected_version:
                 self._check_election(tp, st, mine)
-                for r in set(mine.isr) - set(st.isr):    # caught up: back in the ISR
+                for r in set(mine.isr) - set(st.isr):  # caught up: back in the ISR
                     self.lost_tail[tp].pop(r, None)
-                c.states[tp] = PartitionState(mine.leader, mine.leader_epoch, mine.isr, mine.controller_epoch,
-                                              st.zk_version + 1, c.next_zxid())
+                c.states[tp] = PartitionState(
+                    mine.leader, mine.leader_epoch, mine.isr, mine.controller_epoch, st.zk_version + 1, c.next_zxid()
+                )
                 self.note(f"coord: {tp} <- isr {list(mine.isr)} (by leader {b})")
                 self._watch_all("state", *tp)
                 result = IsrChangeResult(proposal, True, st.zk_version + 1)
@@ -598,15 +667,16 @@ class ControllerCluster:
                 same = (st.leader, st.leader_epoch, set(st.isr)) == (b, proposal.leader_epoch, set(proposal.isr))
                 result = IsrChangeResult(proposal, same, st.zk_version)
             return lambda: self._step(b, tp, result)
-        self._call(b, write, lambda: self._propose_isr(b, tp, proposal))   # retried, as the IsrWriter does
+
+        self._call(b, write, lambda: self._propose_isr(b, tp, proposal))  # retried, as the IsrWriter does
 
     def _deliver(self, dst: int, src: int, payload: object) -> None:
         if dst == CLIENT:
-            self._acked(payload)   # type: ignore[arg-type]
+            self._acked(payload)  # type: ignore[arg-type]
             return
         if not self._running(dst):
             return
-        tp, event = payload   # type: ignore[misc]
+        tp, event = payload  # type: ignore[misc]
         self._step(dst, tp, event)
 
     def _tick(self) -> None:
@@ -644,7 +714,7 @@ class ControllerCluster:
         elif node.suspended:
             node.suspended = False
             self.note(f"broker {b}: coord connection back")
-            self._feed(b, E.ControllerVacant())     # Controller.resume
+            self._feed(b, E.ControllerVacant())  # Controller.resume
 
     def _expire(self, sid: int) -> None:
         c = self.coord
@@ -665,8 +735,9 @@ class ControllerCluster:
         if node.up:
             reads = [("brokers", "", -1), ("controller", "", -1)] + [("state", t, p) for t, p in self._partitions()]
             for what, t, p in reads:
-                self._at_broker(b, node.incarnation, node.session,
-                                lambda what=what, t=t, p=p: self._reread(b, what, t, p))
+                self._at_broker(
+                    b, node.incarnation, node.session, lambda what=what, t=t, p=p: self._reread(b, what, t, p)
+                )
 
     # ---- clients ---------------------------------------------------------------------------------------
 
@@ -717,6 +788,7 @@ class ControllerCluster:
                 self.coord_cut.discard(victim)
                 self.note(f"broker {victim} reaches coord again")
                 self._resync(victim)
+
             self.sched.after(self.rng.uniform(0.1, 1.0), heal)
         elif kind == "isolate":
             rest = [b for b in self.ids if b != victim] + [COORD, CLIENT]
@@ -727,6 +799,7 @@ class ControllerCluster:
                 self.net.heal()
                 self.note("network healed")
                 self._resync(victim)
+
             self.sched.after(self.rng.uniform(0.2, 1.2), heal_all)
         elif kind == "elect" and controller is not None:
             choice = self.rng.choice(["preferred", "unclean", "rebalance"])
@@ -764,8 +837,10 @@ class ControllerCluster:
             for offset, record in acked[start:]:
                 got = have.get(offset)
                 if got is None or got[1] != record:
-                    self.fail(f"acknowledged acks=all record {record} at {tp} offset {offset} is {got} on "
-                              f"leader {self.coord.states[tp].leader} (epoch {rep.epoch})")
+                    self.fail(
+                        f"acknowledged acks=all record {record} at {tp} offset {offset} is {got} on "
+                        f"leader {self.coord.states[tp].leader} (epoch {rep.epoch})"
+                    )
 
     def _leader(self, tp: TP) -> Replica | None:
         st = self.coord.states[tp]
@@ -776,8 +851,10 @@ class ControllerCluster:
         return rep if rep.is_leader and rep.epoch == st.leader_epoch else None
 
     def _settled(self) -> bool:
-        return all(self._leader(tp) is not None and self.coord.states[tp].leader in self.coord.registered
-                   for tp in self._partitions())
+        return all(
+            self._leader(tp) is not None and self.coord.states[tp].leader in self.coord.registered
+            for tp in self._partitions()
+        )
 
     def _leadership(self) -> str:
         return ", ".join(f"{t}-{p}: {self.coord.states[(t, p)]}" for t, p in self._partitions())

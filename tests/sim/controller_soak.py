@@ -25,15 +25,17 @@ def _run(seed: int, trace: bool = False) -> ControllerCluster:
     try:
         cluster.run()
     finally:
-        if trace:   # a failing seed's trace too: it is what the replay is for
+        if trace:  # a failing seed's trace too: it is what the replay is for
             print("\n".join(cluster.trace))
     return cluster
 
 
 def _summary(cluster: object) -> str:
     assert isinstance(cluster, ControllerCluster)
-    return (f"controller epoch {cluster.coord.epoch}, {sum(map(len, cluster.acked.values()))} acks=all "
-            f"records acknowledged, {cluster.sched.steps} events")
+    return (
+        f"controller epoch {cluster.coord.epoch}, {sum(map(len, cluster.acked.values()))} acks=all "
+        f"records acknowledged, {cluster.sched.steps} events"
+    )
 
 
 @pytest.mark.soak

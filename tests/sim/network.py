@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from tests.sim.clock import Scheduler
 
-Deliver = Callable[[int, int, bytes], None]   # (dst, src, payload)
+Deliver = Callable[[int, int, bytes], None]  # (dst, src, payload)
 
 
 @dataclass
@@ -41,8 +41,7 @@ class Network:
     def partition(self, groups: Iterable[Iterable[int]]) -> None:
         """Only nodes in the same group can talk; replaces any earlier partition."""
         group_of = {n: i for i, g in enumerate(groups) for n in g}
-        self.blocked = {(a, b) for a in group_of for b in group_of
-                        if group_of[a] != group_of[b]}
+        self.blocked = {(a, b) for a in group_of for b in group_of if group_of[a] != group_of[b]}
 
     def heal(self) -> None:
         self.blocked.clear()

@@ -22,8 +22,10 @@ def _run(seed: int, trace: bool) -> ZabCluster:
 
 def _summary(cluster: object) -> str:
     assert isinstance(cluster, ZabCluster)
-    return (f"{len(cluster.checker.history)} txns committed, {len(cluster.checker.acked)} acknowledged, "
-            f"{cluster.sched.steps} events")
+    return (
+        f"{len(cluster.checker.history)} txns committed, {len(cluster.checker.acked)} acknowledged, "
+        f"{cluster.sched.steps} events"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

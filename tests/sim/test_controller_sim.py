@@ -11,7 +11,7 @@ import pytest
 
 from broker.metadata.znodes import PartitionState
 from tests.sim.controller_cluster import ControllerCluster, run_seed
-from tests.sim.seeds import SimFailure, sweep
+from tests.sim.seeds import SimFailureError, sweep
 
 CI_SEEDS = 200
 # Seeds that once found a real fault, kept so the fix stays fixed: a controller (or leader)
@@ -46,7 +46,7 @@ def test_a_deposed_controllers_write_is_refused_somewhere_in_the_ci_seeds() -> N
 
 
 def test_failure_names_its_seed_and_replay_command() -> None:
-    with pytest.raises(SimFailure) as info:     # no time to elect after healing: liveness fails in this run
+    with pytest.raises(SimFailureError) as info:  # no time to elect after healing: liveness fails in this run
         run_seed(5, liveness_budget=0.0)
     assert info.value.seed == 5
     assert "python -m tests.sim.controller_soak --seed 5 --trace" in str(info.value)
@@ -55,6 +55,6 @@ def test_failure_names_its_seed_and_replay_command() -> None:
 def test_checker_refuses_a_clean_topic_leader_from_outside_the_isr() -> None:
     cluster = ControllerCluster(seed=1)
     old = PartitionState(1, 4, (1,), 2, 7)
-    with pytest.raises(SimFailure, match="outside the ISR"):
+    with pytest.raises(SimFailureError, match="outside the ISR"):
         cluster._check_election(("clean", 0), old, PartitionState(2, 5, (2,), 2))
-    cluster._check_election(("dirty", 0), old, PartitionState(2, 5, (2,), 2))   # unclean allowed there
+    cluster._check_election(("dirty", 0), old, PartitionState(2, 5, (2,), 2))  # unclean allowed there

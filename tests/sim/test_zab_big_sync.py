@@ -28,7 +28,7 @@ def test_a_wiped_member_catches_up_by_a_multi_chunk_snapshot(seed: int, drop: fl
     leader = _leader(cluster)
     victim = leader % 3 + 1
     cluster.crash(victim)
-    cluster.nodes[victim].disk = SimDisk(f"s{victim}/log", cluster.disk_faults)   # wiped
+    cluster.nodes[victim].disk = SimDisk(f"s{victim}/log", cluster.disk_faults)  # wiped
     sizes: list[tuple[str, int]] = []
     in_flight: list[int] = []
     send = cluster.net.send

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sim.seeds import SimFailure, sweep
+from tests.sim.seeds import SimFailureError, sweep
 from tests.sim.zab_cluster import ZabCluster, run_seed
 
 CI_SEEDS = 400
@@ -50,7 +50,7 @@ def test_same_seed_same_run() -> None:
 
 def test_failure_names_its_seed_and_replay_command() -> None:
     # No virtual time to converge after healing: the liveness check must fail, loudly.
-    with pytest.raises(SimFailure) as info:
+    with pytest.raises(SimFailureError) as info:
         run_seed(7, liveness_budget=0.0)
     assert info.value.seed == 7
     assert "SEED=7" in str(info.value)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-class InvariantViolation(AssertionError):
+class InvariantViolationError(AssertionError):
     """A ZAB safety property does not hold."""
 
 
@@ -28,21 +28,22 @@ class ZabChecker:
     def on_serving_leader(self, sid: int, epoch: int) -> None:
         other = self.leader_of_epoch.setdefault(epoch, sid)
         if other != sid:
-            raise InvariantViolation(f"two leaders serve epoch {epoch}: {other} and {sid}")
+            raise InvariantViolationError(f"two leaders serve epoch {epoch}: {other} and {sid}")
 
     def on_apply(self, sid: int, index: int, zxid: int, data: bytes) -> None:
         """Server sid applied (zxid, data) as its index-th transaction."""
         if index < len(self.history):
             if self.history[index] != (zxid, data):
                 theirs = self.history[index]
-                raise InvariantViolation(
+                raise InvariantViolationError(
                     f"server {sid} applied {zxid:#x} as txn #{index}, but txn #{index} "
-                    f"elsewhere is {theirs[0]:#x} ({theirs[1]!r} vs {data!r})")
+                    f"elsewhere is {theirs[0]:#x} ({theirs[1]!r} vs {data!r})"
+                )
             return
         if index > len(self.history):
-            raise InvariantViolation(f"server {sid} applied txn #{index} with a gap before it")
+            raise InvariantViolationError(f"server {sid} applied txn #{index} with a gap before it")
         if self.history and zxid <= self.history[-1][0]:
-            raise InvariantViolation(f"zxid {zxid:#x} applied after {self.history[-1][0]:#x}")
+            raise InvariantViolationError(f"zxid {zxid:#x} applied after {self.history[-1][0]:#x}")
         self.history.append((zxid, data))
 
     def on_restore(self, sid: int, applied: list[tuple[int, bytes]]) -> None:
@@ -57,9 +58,8 @@ class ZabChecker:
         """After healing: every live server holds the whole history, and every ack."""
         for sid, applied in applied_by.items():
             if len(applied) != len(self.history):
-                raise InvariantViolation(
-                    f"server {sid} applied {len(applied)} of {len(self.history)} txns")
+                raise InvariantViolationError(f"server {sid} applied {len(applied)} of {len(self.history)} txns")
         payloads = {data for _, data in self.history}
         missing = self.acked - payloads
         if missing:
-            raise InvariantViolation(f"acknowledged writes lost: {sorted(missing)[:5]}")
+            raise InvariantViolationError(f"acknowledged writes lost: {sorted(missing)[:5]}")

@@ -6,7 +6,7 @@ trivial state machine (the list of applied txns, which is also its snapshot), an
 a random client workload. `run_seed(seed)` draws everything from the seed: ensemble
 size, message faults, crashes with loss of unsynced writes, partitions; then heals and
 demands convergence within a bounded virtual time. Any invariant or liveness failure
-becomes a `SimFailure` naming the seed. It must never use real time or global
+becomes a `SimFailureError` naming the seed. It must never use real time or global
 randomness, so a seed always replays the same run.
 """
 
@@ -18,20 +18,20 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-from coord.zab import actions as act
 from coord.zab import NotLeaderError, Peer, PersistentState, Role, Snapshot, ZabConfig
+from coord.zab import actions as act
 from coord.zab.messages import SnapChunk, decode, encode
 from storage.diskio import FaultPlan as DiskFaults
 from tests.sim.clock import Scheduler
 from tests.sim.disk import SimDisk
 from tests.sim.network import Network
-from tests.sim.seeds import SimFailure
-from tests.sim.zab_checks import InvariantViolation, ZabChecker
+from tests.sim.seeds import SimFailureError
+from tests.sim.zab_checks import InvariantViolationError, ZabChecker
 
 # Chunks of 256 bytes (a dozen of the simulator's txns, as a real MiB holds many real
 # ones): a SNAP crosses in many chunks, a long diff in many batches.
 CONFIG = ZabConfig(tick=0.1, init_limit=10, sync_limit=5, election_retry=2, chunk_bytes=256)
-COMPACT_EVERY = 25       # applied txns between snapshots (makes SNAP syncs happen)
+COMPACT_EVERY = 25  # applied txns between snapshots (makes SNAP syncs happen)
 
 
 def replay_command(seed: int) -> str:
@@ -47,7 +47,7 @@ class SimNode:
     incarnation: int = 0
     fsync_busy: bool = False
     client_pending: set[bytes] = field(default_factory=set)
-    staging: bytearray = field(default_factory=bytearray)   # a SNAP being received
+    staging: bytearray = field(default_factory=bytearray)  # a SNAP being received
     chunks_staged: int = 0
 
 
@@ -80,8 +80,7 @@ class ZabCluster:
         node.staging = bytearray()
         self.checker.on_restore(sid, node.applied)
         state = PersistentState(accepted, current, snap_zxid, node.disk.records())
-        node.peer = Peer(sid, self.members, self.config, state,
-                         lambda: self._snapshot(node), self.sched.now)
+        node.peer = Peer(sid, self.members, self.config, state, lambda: self._snapshot(node), self.sched.now)
         self.net.down.discard(sid)
         self.log(f"start {sid} epochs={accepted}/{current} last={node.peer.last_zxid:#x}")
         self._drain(node)
@@ -154,7 +153,7 @@ class ZabCluster:
             if not actions:
                 return
             for action in actions:
-                if node.peer is None:   # it stopped midway (a failed disk): the rest never happens
+                if node.peer is None:  # it stopped midway (a failed disk): the rest never happens
                     return
                 self._do(node, action)
 
@@ -183,12 +182,12 @@ class ZabCluster:
             if a.offset == 0:
                 node.staging = bytearray()
             if a.offset != len(node.staging):
-                raise InvariantViolation(f"{node.sid} staged a chunk at {a.offset}, has {len(node.staging)}")
+                raise InvariantViolationError(f"{node.sid} staged a chunk at {a.offset}, has {len(node.staging)}")
             node.staging += a.data
             node.chunks_staged += 1
         elif isinstance(a, act.InstallSnapshot):
             if len(node.staging) != a.size:
-                raise InvariantViolation(f"{node.sid} installs {a.size} bytes, staged {len(node.staging)}")
+                raise InvariantViolationError(f"{node.sid} installs {a.size} bytes, staged {len(node.staging)}")
             data, node.staging = bytes(node.staging), bytearray()
             disk.meta["snapshot"] = (a.zxid, data)
             disk.truncate(lambda rec: False)
@@ -208,7 +207,7 @@ class ZabCluster:
         if on and node.peer.state == Role.LEADING:
             self.checker.on_serving_leader(node.sid, node.peer.current_epoch)
         if not on:
-            node.client_pending.clear()   # clients are disconnected: outcome unknown to them
+            node.client_pending.clear()  # clients are disconnected: outcome unknown to them
 
     def _apply(self, node: SimNode, zxid: int, data: bytes) -> None:
         self.checker.on_apply(node.sid, len(node.applied), zxid, data)
@@ -233,7 +232,7 @@ class ZabCluster:
     def _fsynced(self, node: SimNode, incarnation: int) -> None:
         if node.incarnation != incarnation or node.peer is None:
             return
-        if self.paused(node.sid):   # the completion is seen after resuming
+        if self.paused(node.sid):  # the completion is seen after resuming
             self.sched.after(0.01, lambda: self._fsynced(node, incarnation))
             return
         node.fsync_busy = False
@@ -275,17 +274,20 @@ class ZabCluster:
             promised = node.peer.next_zxid()
             zxid = node.peer.propose(payload, self.sched.now)
         except NotLeaderError:
-            return False   # not serving (yet, or any more): the client tries elsewhere
+            return False  # not serving (yet, or any more): the client tries elsewhere
         if zxid != promised:
-            raise InvariantViolation(f"server {node.sid} proposed {zxid:#x}, promised {promised:#x}")
+            raise InvariantViolationError(f"server {node.sid} proposed {zxid:#x}, promised {promised:#x}")
         return True
 
     # ----- convergence -------------------------------------------------------------
     def converged(self) -> bool:
         live = self.live()
-        return (len(live) == len(self.nodes) and self.acked_after_heal > 0
-                and all(n.peer is not None and n.peer.serving for n in live)
-                and all(len(n.applied) == len(self.checker.history) for n in live))
+        return (
+            len(live) == len(self.nodes)
+            and self.acked_after_heal > 0
+            and all(n.peer is not None and n.peer.serving for n in live)
+            and all(len(n.applied) == len(self.checker.history) for n in live)
+        )
 
 
 @dataclass
@@ -314,7 +316,7 @@ def _inject_fault(cluster: ZabCluster, rng: random.Random) -> None:
     kind = rng.choice(["crash", "restart", "restart", "partition", "heal", "pause", "power"])
     if kind == "crash":
         cluster.crash(rng.choice(nodes))
-    elif kind == "power":   # every server loses its unsynced writes at the same instant
+    elif kind == "power":  # every server loses its unsynced writes at the same instant
         for sid in nodes:
             cluster.crash(sid)
     elif kind == "pause":
@@ -334,7 +336,7 @@ def _inject_fault(cluster: ZabCluster, rng: random.Random) -> None:
 
 
 def run_seed(seed: int, liveness_budget: float = 30.0, trace: bool = False) -> ZabCluster:
-    """One complete simulated run; raises SimFailure (with the seed) if anything breaks."""
+    """One complete simulated run; raises SimFailureError (with the seed) if anything breaks."""
     rng = random.Random(seed)
     plan = plan_for(rng)
     cluster = ZabCluster(seed, plan.size)
@@ -350,19 +352,21 @@ def run_seed(seed: int, liveness_budget: float = 30.0, trace: bool = False) -> Z
         _heal_all(cluster)
         deadline = plan.fault_time + liveness_budget
         if not cluster.sched.run_until(deadline, stop=cluster.converged):
-            raise InvariantViolation(
+            raise InvariantViolationError(
                 f"no convergence within {liveness_budget}s of healing: "
-                + ", ".join(f"{n.sid}:{n.peer.state.value if n.peer else 'down'}"
-                            f"/{len(n.applied)}" for n in cluster.nodes.values())
-                + f" of {len(cluster.checker.history)} txns")
+                + ", ".join(
+                    f"{n.sid}:{n.peer.state.value if n.peer else 'down'}/{len(n.applied)}"
+                    for n in cluster.nodes.values()
+                )
+                + f" of {len(cluster.checker.history)} txns"
+            )
         cluster.checker.check_converged({n.sid: n.applied for n in cluster.live()})
-    except Exception as exc:  # noqa: BLE001 - every failure must name its seed
+    except Exception as exc:  # every failure must name its seed
         detail = "".join(traceback.format_exception_only(exc)).strip()
         if trace or not isinstance(exc, AssertionError):
             detail += "\n" + "".join(traceback.format_exception(exc)[-4:])
         tail = "\n".join(cluster.trace[-40:]) if trace else ""
-        raise SimFailure(seed, cluster.sched.now, f"{plan}: {detail}\n{tail}",
-                         replay_command(seed)) from exc
+        raise SimFailureError(seed, cluster.sched.now, f"{plan}: {detail}\n{tail}", replay_command(seed)) from exc
     return cluster
 
 

@@ -24,10 +24,10 @@ class SmallDisk:
     def fill(self) -> None:
         with open(self.filler, "ab", buffering=0) as f:
             chunk = b"\0" * (64 << 10)
-            for _ in range(100_000):   # bounded: far more than any disk a test mounts
+            for _ in range(100_000):  # bounded: far more than any disk a test mounts
                 try:
                     if f.write(chunk) < len(chunk):
-                        chunk = chunk[:1]   # the last partial page: take it byte by byte
+                        chunk = chunk[:1]  # the last partial page: take it byte by byte
                 except OSError as e:
                     if e.errno != errno.ENOSPC:
                         raise
@@ -44,9 +44,10 @@ class SmallDisk:
 def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
     path = tmp_path / "disk"
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:   # needs root (CI runs as root, as the netns tests do)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:  # needs root (CI runs as root, as the netns tests do)
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         yield SmallDisk(path)
@@ -54,8 +55,8 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-EXT4_IOC_SHUTDOWN = 0x8004587D     # _IOR('X', 125, __u32): ext4's "the device is going down"
-EXT4_GOING_FLAGS_NOLOGFLUSH = 2    # as if the disk died: nothing more reaches it
+EXT4_IOC_SHUTDOWN = 0x8004587D  # _IOR('X', 125, __u32): ext4's "the device is going down"
+EXT4_GOING_FLAGS_NOLOGFLUSH = 2  # as if the disk died: nothing more reaches it
 
 
 class FailingDisk:
@@ -90,7 +91,7 @@ def failing_disks(tmp_path: Path) -> Iterator[Callable[[str], FailingDisk]]:
             f.truncate(32 << 20)
         for command in (["mkfs.ext4", "-q", "-F", str(image)], ["mount", "-o", "loop", str(image), str(path)]):
             done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:   # needs root and loop devices (CI runs as root)
+            if done.returncode != 0:  # needs root and loop devices (CI runs as root)
                 pytest.skip(f"cannot make an ext4 disk on a loop device here: {done.stderr.strip()}")
         mounted.append(path)
         return FailingDisk(path)
@@ -98,5 +99,5 @@ def failing_disks(tmp_path: Path) -> Iterator[Callable[[str], FailingDisk]]:
     try:
         yield make
     finally:
-        for path in mounted:   # a replaced disk is already unmounted
+        for path in mounted:  # a replaced disk is already unmounted
             subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)

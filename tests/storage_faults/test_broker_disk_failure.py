@@ -21,18 +21,30 @@ KAFKA_STORAGE_ERROR = 56
 
 
 def test_a_broker_whose_only_log_dir_fails_stops_with_a_clear_message(
-        procs: ProcessGroup, tmp_path: Path, failing_disks: Callable[[str], FailingDisk]) -> None:
+    procs: ProcessGroup, tmp_path: Path, failing_disks: Callable[[str], FailingDisk]
+) -> None:
     disk = failing_disks("disk")
     coord_port, broker_port = free_ports(2)
     procs.start("coord", "coord", "start", "--data-dir", str(tmp_path / "coord"), "--client-port", str(coord_port))
     wait_for_port(coord_port)
-    broker = procs.start("broker", "broker", "start", "--id", "1", "--data-dir", str(disk.path / "logs"),
-                         "--listen", f"127.0.0.1:{broker_port}", "--coord", f"127.0.0.1:{coord_port}")
+    broker = procs.start(
+        "broker",
+        "broker",
+        "start",
+        "--id",
+        "1",
+        "--data-dir",
+        str(disk.path / "logs"),
+        "--listen",
+        f"127.0.0.1:{broker_port}",
+        "--coord",
+        f"127.0.0.1:{coord_port}",
+    )
     wait_for_port(broker_port, timeout=30)
     with WireClient(broker_port) as c:
         assert create_topic(c, "t").error_code == 0
         batch = build_batch([(None, b"before", None, int(time.time() * 1000))])
-        for _ in range(50):   # bounded: the new topic's leadership reaches the broker
+        for _ in range(50):  # bounded: the new topic's leadership reaches the broker
             if produce(c, "t", 0, batch).error_code == 0:
                 break
             time.sleep(0.1)
@@ -43,7 +55,7 @@ def test_a_broker_whose_only_log_dir_fails_stops_with_a_clear_message(
         assert answer.error_code == KAFKA_STORAGE_ERROR, answer
     deadline = time.monotonic() + 30
     while broker.poll() is None and time.monotonic() < deadline:
-        try:   # more writes find the broker gone, or refused
+        try:  # more writes find the broker gone, or refused
             with WireClient(broker_port) as c:
                 produce(c, "t", 0, batch)
         except (ClientError, OSError):

@@ -26,12 +26,23 @@ def _produce(port: int, value: bytes) -> Any:
 
 
 def test_a_full_disk_refuses_produces_loses_nothing_and_heals_by_itself(
-        procs: ProcessGroup, tmp_path: Path, small_disk: SmallDisk) -> None:
+    procs: ProcessGroup, tmp_path: Path, small_disk: SmallDisk
+) -> None:
     coord_port, broker_port = free_ports(2)
     procs.start("coord", "coord", "start", "--data-dir", str(tmp_path / "coord"), "--client-port", str(coord_port))
     wait_for_port(coord_port)
-    broker_args = ("broker", "start", "--id", "1", "--data-dir", str(small_disk.path / "logs"),
-                   "--listen", f"127.0.0.1:{broker_port}", "--coord", f"127.0.0.1:{coord_port}")
+    broker_args = (
+        "broker",
+        "start",
+        "--id",
+        "1",
+        "--data-dir",
+        str(small_disk.path / "logs"),
+        "--listen",
+        f"127.0.0.1:{broker_port}",
+        "--coord",
+        f"127.0.0.1:{coord_port}",
+    )
     procs.start("broker", *broker_args)
     wait_for_port(broker_port, timeout=30)
     with WireClient(broker_port) as c:
@@ -54,10 +65,10 @@ def test_a_full_disk_refuses_produces_loses_nothing_and_heals_by_itself(
     for i in range(20, 80):
         send(i)
     assert refused, "nothing was refused on a full disk"
-    assert all(r.startswith("56:") for r in refused), refused[:3]   # KAFKA_STORAGE_ERROR, per partition
+    assert all(r.startswith("56:") for r in refused), refused[:3]  # KAFKA_STORAGE_ERROR, per partition
     assert procs.procs["broker"].poll() is None, procs.log_text("broker")[-3000:]
     small_disk.free()
-    for i in range(80, 100):   # takes writes again by itself
+    for i in range(80, 100):  # takes writes again by itself
         send(i)
     assert all(o in acked for o in range(max(acked) - 5, max(acked) + 1)), refused[-3:]
     stored = {r.offset: r.value for r in read_all(broker_port, "full")}

@@ -26,9 +26,8 @@ def test_a_checkpoint_cut_short_by_the_kernel_is_finished(tmp_path: Path) -> Non
 def test_a_checkpoint_that_cannot_be_written_leaves_the_old_one(tmp_path: Path) -> None:
     path = tmp_path / "recovery-point-checkpoint"
     write_checkpoint(path, [(1, 0)])
-    with injected(FaultPlan().disk_full(1, keep=3, match="checkpoint")):
-        with pytest.raises(OSError) as err:
-            write_checkpoint(path, [(1234, 56)])
+    with injected(FaultPlan().disk_full(1, keep=3, match="checkpoint")), pytest.raises(OSError) as err:
+        write_checkpoint(path, [(1234, 56)])
     assert err.value.errno == errno.ENOSPC
     assert read_checkpoint(path, 2) == [(1, 0)]
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from tests.broker_cluster.cluster import start_cluster
-from tests.support.waiting import wait_until
 from tests.broker_cluster.test_failover import (
     TOPIC,
     Load,
@@ -32,6 +31,7 @@ from tests.broker_cluster.test_failover import (
 from tests.broker_server.wire import WireClient, fetch, list_offset
 from tests.storage_faults.conftest import FailingDisk
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -45,18 +45,23 @@ RACKS = {"controller": {}, "another broker": {1: "b", 2: "a", 3: "a"}}
 
 @pytest.mark.parametrize("failing", sorted(RACKS))
 def test_a_failed_log_dir_moves_only_its_partitions_and_loses_nothing(
-        procs: ProcessGroup, tmp_path: Path, failing_disks: Callable[[str], FailingDisk], failing: str) -> None:
+    procs: ProcessGroup, tmp_path: Path, failing_disks: Callable[[str], FailingDisk], failing: str
+) -> None:
     disks = {i: failing_disks(f"disk{i}") for i in (1, 2, 3)}
     racks = RACKS[failing]
-    dirs = {i: f'"log.dirs" = "{disks[i].path}/logs,{tmp_path}/healthy{i}"\n'
-               + (f'"broker.rack" = "{racks[i]}"\n' if i in racks else "") for i in disks}
+    dirs = {
+        i: f'"log.dirs" = "{disks[i].path}/logs,{tmp_path}/healthy{i}"\n'
+        + (f'"broker.rack" = "{racks[i]}"\n' if i in racks else "")
+        for i in disks
+    }
     c = start_cluster(procs, tmp_path, broker_config=dirs)
     load = None
     try:
-        create_replicated_topic(c)            # first: every broker places it in its killable directory
-        create_replicated_topic(c, "other")   # then: in the healthy one, the least loaded
-        wait_until("both topics fully in sync",
-                   lambda: len(c.state(TOPIC)["isr"]) == 3 and len(c.state("other")["isr"]) == 3)
+        create_replicated_topic(c)  # first: every broker places it in its killable directory
+        create_replicated_topic(c, "other")  # then: in the healthy one, the least loaded
+        wait_until(
+            "both topics fully in sync", lambda: len(c.state(TOPIC)["isr"]) == 3 and len(c.state("other")["isr"]) == 3
+        )
         victim = c.state(TOPIC)["leader"]
         controller = wait_until("a controller", c.controller)[0]
         assert (victim == controller) == (failing == "controller")
@@ -66,22 +71,24 @@ def test_a_failed_log_dir_moves_only_its_partitions_and_loses_nothing(
         load.wait_for_more(50, "before the disk fails")
         before = c.state(TOPIC)["leader_epoch"]
         disks[victim].fail()
-        moved = wait_until("leadership moved off the failed disk", lambda: (
-            (s := c.state(TOPIC))["leader"] not in (victim, -1) and victim not in s["isr"] and s))
+        moved = wait_until(
+            "leadership moved off the failed disk",
+            lambda: (s := c.state(TOPIC))["leader"] not in (victim, -1) and victim not in s["isr"] and s,
+        )
         assert moved["leader_epoch"] > before
-        with WireClient(c.ports[victim]) as w:   # per partition: the failed one, and the healthy one it leads
+        with WireClient(c.ports[victim]) as w:  # per partition: the failed one, and the healthy one it leads
             assert fetch(w, TOPIC, 0, 0)[0].error_code == KAFKA_STORAGE_ERROR
             assert list_offset(w, TOPIC, 0, -1).error_code == KAFKA_STORAGE_ERROR
-            assert c.state("other")["leader"] == victim   # both topics' first replica
+            assert c.state("other")["leader"] == victim  # both topics' first replica
             assert fetch(w, "other", 0, 0)[0].error_code == 0
             assert list_offset(w, "other", 0, -1).error_code == 0
         load.wait_for_more(100, "after the leader's disk failed")
         assert procs.procs[f"broker{victim}"].poll() is None, "one failed directory of two stopped the broker"
-        time.sleep(3)   # longer than replica.lag.time.max.ms: the healthy replica stays in sync
+        time.sleep(3)  # longer than replica.lag.time.max.ms: the healthy replica stays in sync
         assert victim in c.state("other")["isr"], c.state("other")
         confluent_acked = _confluent_produce(c.bootstrap, 50)
         assert procs.stop(f"broker{victim}") == 0
-        disks[victim].replace()   # the operator's fix: a new, empty disk, then a restart
+        disks[victim].replace()  # the operator's fix: a new, empty disk, then a restart
         c.start_broker(victim)
         wait_until("the restarted broker's new replica back in sync", lambda: victim in c.state(TOPIC)["isr"])
         load.stop()
@@ -104,10 +111,11 @@ def _confluent_produce(bootstrap: str, n: int) -> list[int]:
 
     def done(err: object, msg: object) -> None:
         if err is None:
-            acked.append(int(msg.value()))  # type: ignore[attr-defined]
+            acked.append(int(msg.value()))
 
-    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                                         "message.timeout.ms": 30000, "api.version.request": True})
+    producer = confluent_kafka.Producer(
+        {"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 30000, "api.version.request": True}
+    )
     for i in range(1, n + 1):
         producer.produce(TOPIC, str(-i).encode(), on_delivery=done)
     assert producer.flush(30) == 0, "confluent-kafka could not deliver every record"

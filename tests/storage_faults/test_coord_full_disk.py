@@ -14,7 +14,8 @@ from tests.support.procs import ProcessGroup, wait_for_port
 
 
 def test_a_full_disk_stops_coord_and_a_restart_keeps_every_acknowledged_write(
-        procs: ProcessGroup, small_disk: SmallDisk) -> None:
+    procs: ProcessGroup, small_disk: SmallDisk
+) -> None:
     port = free_port()
     args = ("start", "--data-dir", str(small_disk.path / "coord"), "--client-port", str(port))
     proc = procs.start_coord("coord", *args)
@@ -28,7 +29,7 @@ def test_a_full_disk_stops_coord_and_a_restart_keeps_every_acknowledged_write(
             acked.append(f"/n{i}")
         small_disk.fill()
         try:
-            for i in range(20, 40):   # bigger than a page: cannot fit in the log's slack
+            for i in range(20, 40):  # bigger than a page: cannot fit in the log's slack
                 zk.create(f"/n{i}", b"y" * 6000)
                 acked.append(f"/n{i}")
         except Exception:  # noqa: BLE001 - the server stops: no reply, the connection closes

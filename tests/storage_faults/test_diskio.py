@@ -37,7 +37,7 @@ def test_fail_the_nth_write_lets_keep_bytes_through_then_raises(tmp_path: Path) 
             with pytest.raises(OSError) as err:
                 diskio.write_all(fd, b"two")
             assert err.value.errno == errno.EIO
-            diskio.write_all(fd, b"three")      # only the nth fails
+            diskio.write_all(fd, b"three")  # only the nth fails
         assert len(plan.fired) == 1
     finally:
         os.close(fd)

@@ -10,15 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.coord_ensemble.harness import Ensemble, kazoo
-from tests.support.waiting import wait_until
 from tests.storage_faults.conftest import SmallDisk
 from tests.support.procs import ProcessGroup
+from tests.support.waiting import wait_until
 
 VICTIM = 2
 
 
 def test_a_member_with_a_full_disk_stops_and_rejoins_once_space_is_freed(
-        procs: ProcessGroup, tmp_path: Path, small_disk: SmallDisk) -> None:
+    procs: ProcessGroup, tmp_path: Path, small_disk: SmallDisk
+) -> None:
     (tmp_path / f"data{VICTIM}").symlink_to(small_disk.path)
     ens = Ensemble(procs, tmp_path, 3)
     try:
@@ -32,7 +33,7 @@ def test_a_member_with_a_full_disk_stops_and_rejoins_once_space_is_freed(
                 zk.create(f"/d/before{i}", b"x")
             small_disk.fill()
             acked = []
-            for i in range(40):   # each value bigger than a page: the victim's log cannot take it
+            for i in range(40):  # each value bigger than a page: the victim's log cannot take it
                 zk.create(f"/d/during{i}", b"y" * 6000)
                 acked.append(f"/d/during{i}")
             code = wait_until(f"member {VICTIM} exits", lambda: procs.procs[ens.name(VICTIM)].poll(), 30)

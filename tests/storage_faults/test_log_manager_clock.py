@@ -22,10 +22,10 @@ async def test_flush_ms_is_kept_when_the_wall_clock_steps_back(tmp_path: Path, m
         plog = lm.open("t", 0, {})
         plog.append(make_batch(2, 1000))
         lm.appended("t", 0)
-        await asyncio.sleep(0.1)             # the scheduler has seen the partition dirty
+        await asyncio.sleep(0.1)  # the scheduler has seen the partition dirty
         wall = time.time
-        monkeypatch.setattr(time, "time", lambda: wall() - 3600)   # the wall clock steps back an hour
-        for _ in range(100):                 # bounded: 5 s, far beyond flush.ms
+        monkeypatch.setattr(time, "time", lambda: wall() - 3600)  # the wall clock steps back an hour
+        for _ in range(100):  # bounded: 5 s, far beyond flush.ms
             if plog.recovery_point == 2:
                 break
             await asyncio.sleep(0.05)

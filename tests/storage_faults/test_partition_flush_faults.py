@@ -22,11 +22,10 @@ def test_a_failed_fsync_is_never_forgotten(tmp_path: Path) -> None:
     plog.flush()
     assert plog.recovery_point == 3
     plog.append(make_batch(3, 1001))
-    with injected(FaultPlan().fail_fsync(1, match=".log")):
-        with pytest.raises(OSError):
-            plog.flush()
+    with injected(FaultPlan().fail_fsync(1, match=".log")), pytest.raises(OSError):
+        plog.flush()
     assert plog.recovery_point == 3
-    for _ in range(2):   # later flushes, the disk "working" again: still failed, rp stays
+    for _ in range(2):  # later flushes, the disk "working" again: still failed, rp stays
         with pytest.raises(LogStorageError):
             plog.flush()
         assert plog.recovery_point == 3
@@ -35,7 +34,7 @@ def test_a_failed_fsync_is_never_forgotten(tmp_path: Path) -> None:
     assert plog.log_end_offset == 6
     plog.close()
 
-    reopened = PartitionLog.open(tmp_path / "t-0", LogConfig())   # a restart: recovery re-checks
+    reopened = PartitionLog.open(tmp_path / "t-0", LogConfig())  # a restart: recovery re-checks
     assert reopened.recovery_point == 3 and reopened.log_end_offset == 6
     reopened.append(make_batch(1, 1003))
     reopened.flush()
@@ -45,12 +44,11 @@ def test_a_failed_fsync_is_never_forgotten(tmp_path: Path) -> None:
 
 def test_a_rolled_segment_whose_fsync_failed_keeps_the_recovery_point_below_it(tmp_path: Path) -> None:
     plog = PartitionLog.open(tmp_path / "t-0", LogConfig(segment_bytes=200))
-    for i in range(6):   # several segments, none flushed
+    for i in range(6):  # several segments, none flushed
         plog.append(make_batch(2, 1000 + i, value_size=40))
     assert len(plog.segments) > 2
-    with injected(FaultPlan().fail_fsync(1, match=".log")):
-        with pytest.raises(OSError):
-            plog.flush()
+    with injected(FaultPlan().fail_fsync(1, match=".log")), pytest.raises(OSError):
+        plog.flush()
     with pytest.raises(LogStorageError):
         plog.flush()
     assert plog.recovery_point == 0

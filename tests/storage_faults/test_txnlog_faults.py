@@ -32,22 +32,20 @@ def test_an_append_that_cannot_write_every_byte_raises(tmp_path: Path) -> None:
     log = TxnLog(tmp_path / "log")
     log.roll(1)
     log.append([_entry(1)])
-    with injected(FaultPlan().disk_full(1, keep=7, match="log.")):
-        with pytest.raises(OSError) as err:
-            log.append([_entry(2)])
+    with injected(FaultPlan().disk_full(1, keep=7, match="log.")), pytest.raises(OSError) as err:
+        log.append([_entry(2)])
     assert err.value.errno == errno.ENOSPC
     log.close()
     reread = TxnLog(tmp_path / "log")
     assert [t.zxid for t in reread.read_all()] == [1]
-    assert reread.truncated is not None    # the partial entry was a torn tail
+    assert reread.truncated is not None  # the partial entry was a torn tail
 
 
 def test_a_failed_fsync_fails_the_append(tmp_path: Path) -> None:
     log = TxnLog(tmp_path / "log")
     log.roll(1)
-    with injected(FaultPlan().fail_fsync(1, match="log.")):
-        with pytest.raises(OSError):
-            log.append([_entry(1)])
+    with injected(FaultPlan().fail_fsync(1, match="log.")), pytest.raises(OSError):
+        log.append([_entry(1)])
     log.close()
 
 
@@ -79,9 +77,8 @@ def test_a_roll_that_fails_leaves_the_log_appending_to_its_current_segment(tmp_p
     log = TxnLog(tmp_path / "log")
     log.roll(1)
     log.append([_entry(1)])
-    with injected(FaultPlan().disk_full(1, match="log.0000000000000002")):
-        with pytest.raises(OSError):
-            log.roll(2)
+    with injected(FaultPlan().disk_full(1, match="log.0000000000000002")), pytest.raises(OSError):
+        log.roll(2)
     log.append([_entry(2)])
     log.close()
     assert [t.zxid for t in TxnLog(tmp_path / "log").read_all()] == [1, 2]

@@ -23,8 +23,12 @@ class SteppedClock:
         self._write()
 
     def env(self) -> dict[str, str]:
-        return {"LD_PRELOAD": str(LIBRARY), "FAKETIME_TIMESTAMP_FILE": str(self.path),
-                "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        return {
+            "LD_PRELOAD": str(LIBRARY),
+            "FAKETIME_TIMESTAMP_FILE": str(self.path),
+            "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
 
     def step(self, seconds: int) -> None:
         self.offset += seconds
@@ -33,4 +37,4 @@ class SteppedClock:
     def _write(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(f"{self.offset:+d}\n")
-        tmp.replace(self.path)   # the process never reads half a file
+        tmp.replace(self.path)  # the process never reads half a file

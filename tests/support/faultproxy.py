@@ -37,11 +37,11 @@ class FaultProxy:
         self._cut_after_drop = False
         self.replies_dropped = 0
         self._isolated: set[bytes] = set()
-        self._first_chunk: dict[asyncio.StreamWriter, bytes] = {}   # client writer -> its first bytes
+        self._first_chunk: dict[asyncio.StreamWriter, bytes] = {}  # client writer -> its first bytes
 
     # -- life cycle -------------------------------------------------------------------
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread.start()
         self._call(self._start())
         return self
@@ -55,7 +55,7 @@ class FaultProxy:
         if not self._thread.is_alive():
             self._loop.close()
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -145,16 +145,22 @@ class FaultProxy:
         self.connections_accepted += 1
         self._writers.update((client_w, server_w))
         await asyncio.gather(
-            self._pipe(client_r, server_w, client_w=client_w), self._pipe(server_r, client_w, replies=True),
-            return_exceptions=True
+            self._pipe(client_r, server_w, client_w=client_w),
+            self._pipe(server_r, client_w, replies=True),
+            return_exceptions=True,
         )
         self._first_chunk.pop(client_w, None)
         for w in (client_w, server_w):
             self._writers.discard(w)
             w.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, replies: bool = False,
-                    client_w: asyncio.StreamWriter | None = None) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        replies: bool = False,
+        client_w: asyncio.StreamWriter | None = None,
+    ) -> None:
         while True:
             chunk = await reader.read(65536)
             if not chunk:

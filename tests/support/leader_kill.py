@@ -15,8 +15,15 @@ from client import Admin, Consumer, NewTopic, Producer, TopicPartition
 from tests.support.procs import ProcessGroup
 
 
-def acked_records_survive_a_leader_kill(procs: ProcessGroup, client_ports: list[int], security: dict[str, Any],
-                                        *, patience: float, topic: str = "secured", count: int = 100) -> None:
+def acked_records_survive_a_leader_kill(
+    procs: ProcessGroup,
+    client_ports: list[int],
+    security: dict[str, Any],
+    *,
+    patience: float,
+    topic: str = "secured",
+    count: int = 100,
+) -> None:
     """Raises AssertionError unless all `count` acknowledged records outlive the leader.
     `patience` (s) bounds each wait: the ISR reaching 3, a send after the kill, the read."""
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in client_ports)

@@ -97,7 +97,7 @@ def _step(state: State, op: Op, pending: bool) -> Any:
         return state if op.result == state else _ILLEGAL
     if state is None:
         return _ILLEGAL
-    value, version = state
+    _, version = state
     if op.kind == "write":
         return (op.arg, version + 1) if pending or op.result == version + 1 else _ILLEGAL
     expected, new_value = op.arg
@@ -114,7 +114,7 @@ def _would(state: State, op: Op) -> str:
         return f"it would read {state!r}"
     if state is None:
         return "the node does not exist there (NoNode)"
-    value, version = state
+    _, version = state
     if op.kind == "write":
         return f"the register is at version {version}, so it would return {version + 1}"
     expected = op.arg[0]

@@ -19,8 +19,17 @@ class Node:
     name: str = "node"
 
     def start(self, *extra: str) -> None:
-        self.procs.start(self.name, "start", "--data-dir", str(self.data_dir), "--broker-port",
-                         str(self.broker_port), "--coord-port", str(self.coord_port), *extra)
+        self.procs.start(
+            self.name,
+            "start",
+            "--data-dir",
+            str(self.data_dir),
+            "--broker-port",
+            str(self.broker_port),
+            "--coord-port",
+            str(self.coord_port),
+            *extra,
+        )
         try:
             wait_for_port(self.broker_port, timeout=30)
         except TimeoutError:

@@ -43,13 +43,15 @@ class ProcessGroup:
         """Start `python -m coord ARGS...`: coord's own command line, which loads no broker."""
         return self._spawn(name, "coord", args, env)
 
-    def _spawn(self, name: str, module: str, args: tuple[str, ...],
-               env: dict[str, str] | None) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")
+    def _spawn(self, name: str, module: str, args: tuple[str, ...], env: dict[str, str] | None) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child writes to it until stopped
         proc = subprocess.Popen(
             [sys.executable, "-m", module, *args],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
         )
         log.close()
         self.procs[name] = proc

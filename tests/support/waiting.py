@@ -37,8 +37,7 @@ class _Poll:
         return time.monotonic() >= self.deadline
 
     def failure(self) -> AssertionError:
-        error = AssertionError(f"timed out after {self.timeout:g}s waiting for {self.what} "
-                               f"(last value: {self.last!r})")
+        error = AssertionError(f"timed out after {self.timeout:g}s waiting for {self.what} (last value: {self.last!r})")
         if isinstance(self.last, Exception):
             error.__cause__ = self.last
         return error
@@ -56,8 +55,7 @@ def wait_until(what: str, check: Callable[[], T], timeout: float = 45.0, interva
     return poll.last  # type: ignore[return-value]  # holds() stored check()'s truthy value
 
 
-async def wait_until_async(what: str, check: Callable[[], T], timeout: float = 15.0,
-                           interval: float = 0.02) -> T:
+async def wait_until_async(what: str, check: Callable[[], T], timeout: float = 15.0, interval: float = 0.02) -> T:
     """`wait_until` for a test on an event loop: the loop runs between polls."""
     poll = _Poll(what, check, timeout)
     while not poll.holds():

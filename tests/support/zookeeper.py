@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from launchers.zookeeper import ZooKeeperNotInstalled, ZooKeeperProcess, zookeeper_classpath
+from launchers.zookeeper import ZooKeeperNotInstalledError, ZooKeeperProcess, zookeeper_classpath
 from launchers.zookeeper import running_zookeeper as _running
 
 __all__ = ["ZooKeeperProcess", "require_zookeeper", "running_zookeeper"]
@@ -21,7 +21,7 @@ __all__ = ["ZooKeeperProcess", "require_zookeeper", "running_zookeeper"]
 def require_zookeeper() -> None:
     try:
         zookeeper_classpath()
-    except ZooKeeperNotInstalled as e:
+    except ZooKeeperNotInstalledError as e:
         pytest.skip(str(e))
 
 

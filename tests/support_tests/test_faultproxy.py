@@ -7,6 +7,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -89,7 +90,7 @@ def test_delay_holds_each_chunk(echo_port: int) -> None:
 class _Recorder(socketserver.BaseRequestHandler):
     """Echoes, and remembers what reached the server (to prove requests got through)."""
 
-    received: list[bytes] = []
+    received: ClassVar[list[bytes]] = []  # one list for every handler the server makes
 
     def handle(self) -> None:
         while data := self.request.recv(65536):

@@ -138,7 +138,7 @@ def _run_register(rng: random.Random, clients: int, n_ops: int) -> list[Op]:
         kind, key = rng.choice(KINDS_), rng.choice("ab")
         events.append((effect, c, kind, key, call, ret))
     history = []
-    for effect, c, kind, key, call, ret in sorted(events):
+    for _, c, kind, key, call, ret in sorted(events):
         value, version = state[key]
         if kind == "read":
             history.append(read(c, call, ret, (value, version), key))

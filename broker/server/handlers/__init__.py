@@ -4,7 +4,7 @@ Each handler takes the broker context, the request header (its `api_version` is 
 answer in) and the typed request body, and returns a `Reply` with the typed response (or None
 when the protocol says no response, as for acks=0). The connection has already refused API keys
 and versions outside `SUPPORTED_VERSIONS` and bodies that do not decode. A handler that raises
-`MalformedRequest` gets an INVALID_REQUEST response (with ACLs on, `broker.security.gate` checks
+`MalformedRequestError` gets an INVALID_REQUEST response (with ACLs on, `broker.security.gate` checks
 the caller first), any other exception an UNKNOWN_SERVER_ERROR
 one, both built by `common.error_response`. Handlers must never write to a socket themselves.
 """
@@ -15,16 +15,31 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from broker.security.gate import guarded
+from broker.server.handlers import (
+    acls,
+    admin,
+    admin_configs,
+    admin_elect_leaders,
+    api_versions,
+    create_partitions,
+    delete_records,
+    describe_configs,
+    fetch,
+    groups,
+    init_producer_id,
+    list_offsets,
+    metadata,
+    offsets,
+    produce,
+    replica_control,
+    sasl,
+    scram_credentials,
+)
+from broker.server.handlers.common import BrokerContext, MalformedRequestError, Reply, error_response
 from client.protocol.api import ACKS_NONE, ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
-
-from broker.server.handlers import (
-    acls, admin, admin_configs, admin_elect_leaders, api_versions, create_partitions, delete_records, describe_configs, fetch, groups, init_producer_id,
-    list_offsets, metadata, offsets, produce, replica_control, sasl, scram_credentials,
-)
-from broker.security.gate import guarded
-from broker.server.handlers.common import BrokerContext, MalformedRequest, Reply, error_response
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +98,15 @@ async def dispatch(ctx: BrokerContext, header: RequestHeader, body: Any) -> Repl
     reply closes the connection, as Kafka does."""
     try:
         return await guarded(ctx, header, body, lambda: HANDLERS[ApiKey(header.api_key)](ctx, header, body))
-    except MalformedRequest as exc:
+    except MalformedRequestError as exc:
         code, message = ErrorCode.INVALID_REQUEST, f"malformed {ApiKey(header.api_key).name} request: {exc}"
     except Exception:
-        log.exception("handler for %s v%d failed (correlation id %d)", ApiKey(header.api_key).name,
-                      header.api_version, header.correlation_id)
+        log.exception(
+            "handler for %s v%d failed (correlation id %d)",
+            ApiKey(header.api_key).name,
+            header.api_version,
+            header.correlation_id,
+        )
         code = ErrorCode.UNKNOWN_SERVER_ERROR
         message = f"the broker failed while handling {ApiKey(header.api_key).name}; see its log"
     if _no_response_expected(header, body):

@@ -11,18 +11,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.security.acl import (
+    CLUSTER_NAME,
+    AclBinding,
+    BindingFilter,
+    Entry,
+    Operation,
+    PatternType,
+    Permission,
+    Resource,
+    ResourceType,
+)
+from broker.server.handlers.common import BrokerContext, Reply
 from client.protocol import messages as m
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 
-from broker.security.acl import (
-    CLUSTER_NAME, AclBinding, BindingFilter, Entry, Operation, PatternType, Permission, Resource, ResourceType,
-)
-from broker.server.handlers.common import BrokerContext, Reply
-
 _DISABLED = "no authorizer is configured on this broker (authorizer.class.name)"
-_CONCRETE_TYPES = {ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLUSTER, ResourceType.TRANSACTIONAL_ID,
-                   ResourceType.DELEGATION_TOKEN, ResourceType.USER}
+_CONCRETE_TYPES = {
+    ResourceType.TOPIC,
+    ResourceType.GROUP,
+    ResourceType.CLUSTER,
+    ResourceType.TRANSACTIONAL_ID,
+    ResourceType.DELEGATION_TOKEN,
+    ResourceType.USER,
+}
 
 
 def _binding(c: Any) -> AclBinding:
@@ -44,16 +57,28 @@ def _binding(c: Any) -> AclBinding:
 
 
 def _filter(f: Any) -> BindingFilter:
-    return BindingFilter(ResourceType(f.resource_type_filter), f.resource_name_filter,
-                         PatternType(f.pattern_type_filter), f.principal_filter, f.host_filter,
-                         Operation(f.operation), Permission(f.permission_type))
+    return BindingFilter(
+        ResourceType(f.resource_type_filter),
+        f.resource_name_filter,
+        PatternType(f.pattern_type_filter),
+        f.principal_filter,
+        f.host_filter,
+        Operation(f.operation),
+        Permission(f.permission_type),
+    )
 
 
 async def create_acls(ctx: BrokerContext, header: RequestHeader, body: m.CreateAclsRequest) -> Reply:
     R = m.CreateAclsResponse
     if ctx.authorizer is None:
-        return Reply(R(results=[R.AclCreationResult(error_code=int(ErrorCode.SECURITY_DISABLED),
-                                                    error_message=_DISABLED) for _ in body.creations]))
+        return Reply(
+            R(
+                results=[
+                    R.AclCreationResult(error_code=int(ErrorCode.SECURITY_DISABLED), error_message=_DISABLED)
+                    for _ in body.creations
+                ]
+            )
+        )
     results = []
     for c in body.creations:
         try:
@@ -77,18 +102,42 @@ async def describe_acls(ctx: BrokerContext, header: RequestHeader, body: m.Descr
     by_resource: dict[Resource, list[Entry]] = {}
     for b in ctx.authorizer.store.matching(flt):
         by_resource.setdefault(b.resource, []).append(b.entry)
-    return Reply(R(error_code=0, error_message=None, resources=[
-        R.DescribeAclsResource(resource_type=int(r.type), resource_name=r.name, pattern_type=int(r.pattern), acls=[
-            R.AclDescription(principal=e.principal, host=e.host, operation=int(e.operation),
-                             permission_type=int(e.permission)) for e in entries])
-        for r, entries in sorted(by_resource.items(), key=lambda kv: (kv[0].type, kv[0].name, kv[0].pattern))]))
+    return Reply(
+        R(
+            error_code=0,
+            error_message=None,
+            resources=[
+                R.DescribeAclsResource(
+                    resource_type=int(r.type),
+                    resource_name=r.name,
+                    pattern_type=int(r.pattern),
+                    acls=[
+                        R.AclDescription(
+                            principal=e.principal,
+                            host=e.host,
+                            operation=int(e.operation),
+                            permission_type=int(e.permission),
+                        )
+                        for e in entries
+                    ],
+                )
+                for r, entries in sorted(by_resource.items(), key=lambda kv: (kv[0].type, kv[0].name, kv[0].pattern))
+            ],
+        )
+    )
 
 
 async def delete_acls(ctx: BrokerContext, header: RequestHeader, body: m.DeleteAclsRequest) -> Reply:
     R = m.DeleteAclsResponse
     if ctx.authorizer is None:
-        return Reply(R(filter_results=[R.DeleteAclsFilterResult(error_code=int(ErrorCode.SECURITY_DISABLED),
-                                                                error_message=_DISABLED) for _ in body.filters]))
+        return Reply(
+            R(
+                filter_results=[
+                    R.DeleteAclsFilterResult(error_code=int(ErrorCode.SECURITY_DISABLED), error_message=_DISABLED)
+                    for _ in body.filters
+                ]
+            )
+        )
     results = []
     for f in body.filters:
         try:
@@ -101,9 +150,24 @@ async def delete_acls(ctx: BrokerContext, header: RequestHeader, body: m.DeleteA
             by_resource.setdefault(b.resource, []).append(b.entry)
         for resource, entries in by_resource.items():
             await ctx.authorizer.store.update(resource, remove=entries)
-        results.append(R.DeleteAclsFilterResult(error_code=0, error_message=None, matching_acls=[
-            R.DeleteAclsMatchingAcl(error_code=0, error_message=None, resource_type=int(b.resource.type),
-                                    resource_name=b.resource.name, pattern_type=int(b.resource.pattern),
-                                    principal=b.entry.principal, host=b.entry.host, operation=int(b.entry.operation),
-                                    permission_type=int(b.entry.permission)) for b in matched]))
+        results.append(
+            R.DeleteAclsFilterResult(
+                error_code=0,
+                error_message=None,
+                matching_acls=[
+                    R.DeleteAclsMatchingAcl(
+                        error_code=0,
+                        error_message=None,
+                        resource_type=int(b.resource.type),
+                        resource_name=b.resource.name,
+                        pattern_type=int(b.resource.pattern),
+                        principal=b.entry.principal,
+                        host=b.entry.host,
+                        operation=int(b.entry.operation),
+                        permission_type=int(b.entry.permission),
+                    )
+                    for b in matched
+                ],
+            )
+        )
     return Reply(R(filter_results=results))

@@ -18,36 +18,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from broker.metadata import znodes as Z
+from broker.metadata.validation import LIST_CONFIGS, check_configs
+from broker.refusal import RequestRefusedError
+from broker.server import dynamic_broker_config as dyn
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.log_manager import log_config_for
+from broker.server.topic_config_changes import announce_topic_change
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import AlterConfigsResponse, IncrementalAlterConfigsResponse
 from coord.protocol.errors import BadVersionError, NoNodeError
 
-from broker.metadata import znodes as Z
-from broker.server import dynamic_broker_config as dyn
-from broker.metadata.validation import LIST_CONFIGS, check_configs
-from broker.server.handlers.common import BrokerContext, Reply
-from broker.server.log_manager import log_config_for
-from broker.server.topic_config_changes import announce_topic_change
-
-TOPIC, BROKER = 2, 4                          # resource types
-SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3    # IncrementalAlterConfigs operations
+TOPIC, BROKER = 2, 4  # resource types
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3  # IncrementalAlterConfigs operations
 WRITE_ATTEMPTS = 5
 
 Change = Callable[[dict[str, str]], dict[str, str]]
-
-
-class _Refused(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def _unique(configs: list[Any]) -> None:
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise _Refused(ErrorCode.INVALID_REQUEST, f"config(s) {dupes} appear more than once for one resource")
+        raise RequestRefusedError(
+            ErrorCode.INVALID_REQUEST, f"config(s) {dupes} appear more than once for one resource"
+        )
 
 
 def _replace_all(configs: list[Any], lists: dict[str, str] | None = None) -> Change:
@@ -55,8 +51,11 @@ def _replace_all(configs: list[Any], lists: dict[str, str] | None = None) -> Cha
     _unique(configs)
     nulls = [c.name for c in configs if c.value is None]
     if nulls:
-        raise _Refused(ErrorCode.INVALID_REQUEST, f"config(s) {nulls} have a null value: AlterConfigs sets "
-                                                  "values (leave a config out to return it to its default)")
+        raise RequestRefusedError(
+            ErrorCode.INVALID_REQUEST,
+            f"config(s) {nulls} have a null value: AlterConfigs sets "
+            "values (leave a config out to return it to its default)",
+        )
     return lambda current: {c.name: c.value for c in configs}
 
 
@@ -71,13 +70,20 @@ def _incremental(configs: list[Any], lists: dict[str, str] | None = None) -> Cha
     _unique(configs)
     for c in configs:
         if c.config_operation not in (SET, DELETE, APPEND, SUBTRACT):
-            raise _Refused(ErrorCode.INVALID_REQUEST, f"config {c.name}: operation {c.config_operation} is not "
-                                                      "0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT)")
+            raise RequestRefusedError(
+                ErrorCode.INVALID_REQUEST,
+                f"config {c.name}: operation {c.config_operation} is not "
+                "0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT)",
+            )
         if c.config_operation in (APPEND, SUBTRACT) and c.name not in lists:
-            raise _Refused(ErrorCode.INVALID_CONFIG, f"config {c.name} is not a list: APPEND and SUBTRACT apply to "
-                                                     f"{sorted(lists)} only")
+            raise RequestRefusedError(
+                ErrorCode.INVALID_CONFIG,
+                f"config {c.name} is not a list: APPEND and SUBTRACT apply to {sorted(lists)} only",
+            )
         if c.config_operation != DELETE and c.value is None:
-            raise _Refused(ErrorCode.INVALID_REQUEST, f"config {c.name}: a null value is only meaningful for DELETE")
+            raise RequestRefusedError(
+                ErrorCode.INVALID_REQUEST, f"config {c.name}: a null value is only meaningful for DELETE"
+            )
 
     def change(current: dict[str, str]) -> dict[str, str]:
         out = dict(current)
@@ -94,6 +100,7 @@ def _incremental(configs: list[Any], lists: dict[str, str] | None = None) -> Cha
                     items = [v for v in have if v not in _items(c.value)]
                 out[c.name] = ",".join(items)
         return out
+
     return change
 
 
@@ -105,19 +112,19 @@ def _check(ctx: BrokerContext, configs: dict[str, str]) -> None:
         except ValueError as exc:
             refusal = ErrorCode.INVALID_CONFIG, f"the topic's log would refuse these configs: {exc}"
     if refusal is not None:
-        raise _Refused(*refusal)
+        raise RequestRefusedError(*refusal)
 
 
 async def _alter_topic(ctx: BrokerContext, topic: str, change: Change, validate_only: bool) -> None:
     if ctx.cache.topic(topic) is None:
-        raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist")
+        raise RequestRefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist")
     coord = ctx.controller.coord
     path = Z.topic_config_path(topic)
     for _ in range(WRITE_ATTEMPTS):
         try:
             data, stat = await coord.get(path)
         except NoNodeError:
-            raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist") from None
+            raise RequestRefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist") from None
         new = change(Z.decode_topic_config(data))
         _check(ctx, new)
         if validate_only:
@@ -125,22 +132,29 @@ async def _alter_topic(ctx: BrokerContext, topic: str, change: Change, validate_
         try:
             await coord.set(path, Z.encode_topic_config(new), version=stat.version)
         except BadVersionError:
-            continue       # changed meanwhile: apply the request to the new set
+            continue  # changed meanwhile: apply the request to the new set
         except NoNodeError:
-            raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} was deleted meanwhile") from None
+            raise RequestRefusedError(
+                ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} was deleted meanwhile"
+            ) from None
         await announce_topic_change(coord, topic)
         return
-    raise _Refused(ErrorCode.UNKNOWN_SERVER_ERROR,
-                   f"topic {topic!r}'s configs kept changing under this request; try again")
+    raise RequestRefusedError(
+        ErrorCode.UNKNOWN_SERVER_ERROR, f"topic {topic!r}'s configs kept changing under this request; try again"
+    )
 
 
-async def _alter_broker(ctx: BrokerContext, name: str, make_change: Callable[..., Change],
-                        configs: list[Any], validate_only: bool) -> None:
+async def _alter_broker(
+    ctx: BrokerContext, name: str, make_change: Callable[..., Change], configs: list[Any], validate_only: bool
+) -> None:
     """A dynamic broker config: this broker's own ("<id>") or the cluster default ("")."""
     dynamic = ctx.dynamic_config
     if name not in ("", dynamic.entity):
-        raise _Refused(ErrorCode.INVALID_REQUEST, f"Unexpected broker id, expected {dynamic.entity} or the "
-                                                  f"cluster default (\"\"), but received {name!r}: ask that broker")
+        raise RequestRefusedError(
+            ErrorCode.INVALID_REQUEST,
+            f"Unexpected broker id, expected {dynamic.entity} or the "
+            f'cluster default (""), but received {name!r}: ask that broker',
+        )
     entity = dyn.DEFAULT_ENTITY if name == "" else name
     change = make_change(configs, dyn.list_bases(ctx.config, dynamic))
     for _ in range(WRITE_ATTEMPTS):
@@ -148,27 +162,31 @@ async def _alter_broker(ctx: BrokerContext, name: str, make_change: Callable[...
         new = change(current)
         refusal = dyn.check_settings(new)
         if refusal is not None:
-            raise _Refused(*refusal)
+            raise RequestRefusedError(*refusal)
         if validate_only:
             return
         if await dyn.write_entity(ctx.controller.coord, entity, new, version):
-            await dynamic.reload()   # this broker at once; the others through /config/changes
+            await dynamic.reload()  # this broker at once; the others through /config/changes
             return
-    raise _Refused(ErrorCode.UNKNOWN_SERVER_ERROR, f"broker config {entity} kept changing under this request; "
-                                                   "try again")
+    raise RequestRefusedError(
+        ErrorCode.UNKNOWN_SERVER_ERROR, f"broker config {entity} kept changing under this request; try again"
+    )
 
 
-async def _one(ctx: BrokerContext, resource: Any, make_change: Callable[..., Change],
-               validate_only: bool) -> tuple[int, str | None]:
+async def _one(
+    ctx: BrokerContext, resource: Any, make_change: Callable[..., Change], validate_only: bool
+) -> tuple[int, str | None]:
     try:
         if resource.resource_type == TOPIC:
             await _alter_topic(ctx, resource.resource_name, make_change(resource.configs), validate_only)
         elif resource.resource_type == BROKER:
             await _alter_broker(ctx, resource.resource_name, make_change, resource.configs, validate_only)
         else:
-            raise _Refused(ErrorCode.INVALID_REQUEST, f"resource type {resource.resource_type} cannot be altered "
-                                                      "here (topics: 2, brokers: 4)")
-    except _Refused as refused:
+            raise RequestRefusedError(
+                ErrorCode.INVALID_REQUEST,
+                f"resource type {resource.resource_type} cannot be altered here (topics: 2, brokers: 4)",
+            )
+    except RequestRefusedError as refused:
         return int(refused.code), refused.message
     return 0, None
 
@@ -178,9 +196,11 @@ async def _answer(ctx: BrokerContext, body: Any, response: Any, change: Any) -> 
     out = []
     for r in body.resources:
         code, message = await _one(ctx, r, change, body.validate_only)
-        out.append(response.AlterConfigsResourceResponse(error_code=code, error_message=message,
-                                                         resource_type=r.resource_type,
-                                                         resource_name=r.resource_name))
+        out.append(
+            response.AlterConfigsResourceResponse(
+                error_code=code, error_message=message, resource_type=r.resource_type, resource_name=r.resource_name
+            )
+        )
     return Reply(response(responses=out))
 
 

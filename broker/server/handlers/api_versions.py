@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.server.handlers.common import BrokerContext, Reply
 from client.protocol.api import SUPPORTED_VERSIONS
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import ApiVersionsResponse
 
-from broker.server.handlers.common import BrokerContext, Reply
-
 
 def _table() -> list[Any]:
-    return [ApiVersionsResponse.ApiVersion(api_key=int(k), min_version=lo, max_version=hi)
-            for k, (lo, hi) in sorted(SUPPORTED_VERSIONS.items())]
+    return [
+        ApiVersionsResponse.ApiVersion(api_key=int(k), min_version=lo, max_version=hi)
+        for k, (lo, hi) in sorted(SUPPORTED_VERSIONS.items())
+    ]
 
 
 def refusal() -> Any:

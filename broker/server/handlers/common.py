@@ -12,10 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from client.protocol.errors import ErrorCode
-from client.protocol.kafka_frames import RequestHeader
-from client.protocol.messages import API_BY_KEY, Message
-
 from broker.config import BrokerConfig
 from broker.groups.manager import GroupManager
 from broker.metadata.cache import MetadataCache
@@ -26,6 +22,9 @@ from broker.server.idempotence import ProducerStates
 from broker.server.log_manager import LogManager
 from broker.server.producer_ids import ProducerIdManager
 from broker.server.replica_manager import ReplicaManager
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import API_BY_KEY, Message
 
 
 class Slice(Protocol):
@@ -45,30 +44,34 @@ class BrokerContext:
     logs: LogManager
     replicas: ReplicaManager
     controller: Controller
-    wakeups: FetchWakeups = field(default_factory=FetchWakeups)        # fetch long-poll wake-ups
+    wakeups: FetchWakeups = field(default_factory=FetchWakeups)  # fetch long-poll wake-ups
     producer_states: ProducerStates = field(default_factory=ProducerStates)  # idempotence: producer tables
     producer_ids: ProducerIdManager = field(default_factory=ProducerIdManager)  # InitProducerId
-    groups: GroupManager | None = None   # consumer groups (issue 7)
-    authorizer: Any = None               # broker.security.authorizer.Authorizer when ACLs are on (issue 14)
+    groups: GroupManager | None = None  # consumer groups (issue 7)
+    authorizer: Any = None  # broker.security.authorizer.Authorizer when ACLs are on (issue 14)
     metrics: BrokerMetrics | None = None  # None: metrics off (issue 15)
-    dynamic_config: Any = None           # broker.server.dynamic_broker_config.DynamicBrokerConfig (issue 12)
+    dynamic_config: Any = None  # broker.server.dynamic_broker_config.DynamicBrokerConfig (issue 12)
 
 
 @dataclass
 class Reply:
-    body: Any   # the response message of the request's API
+    body: Any  # the response message of the request's API
     close_connection: bool = False
     close_reason: str = "a request failed where the protocol has no response (acks=0)"
 
 
-class MalformedRequest(Exception):
+class MalformedRequestError(Exception):
     """A request that decoded but makes no sense (e.g. a field out of range): INVALID_REQUEST."""
 
 
 # Request fields whose value a response field of another name carries (Kafka names the partition
 # `index` in Produce requests and `partition_index` in most responses, the topic `topic` or `name`).
-_ALIASES = {"partition_index": ("partition_index", "partition", "index"), "partition": ("partition", "index"),
-            "name": ("name", "topic"), "topic": ("topic", "name")}
+_ALIASES = {
+    "partition_index": ("partition_index", "partition", "index"),
+    "partition": ("partition", "index"),
+    "name": ("name", "topic"),
+    "topic": ("topic", "name"),
+}
 
 
 def error_response(header: RequestHeader, request: Any, code: ErrorCode, message: str | None = None) -> Any:
@@ -77,7 +80,7 @@ def error_response(header: RequestHeader, request: Any, code: ErrorCode, message
     return _mirror(response, response, request, int(code), message)
 
 
-def _has_error_code(top: type, cls: type) -> bool:
+def _has_error_code(top: type[Message], cls: type[Message]) -> bool:
     for f in cls._spec.fields:
         if f.name == "error_code":
             return True
@@ -96,7 +99,7 @@ def _struct_arrays(obj: Any) -> list[list]:
     return out
 
 
-def _mirror(top: type, cls: type, source: Any, code: int, message: str | None) -> Any:
+def _mirror(top: type[Message], cls: type[Message], source: Any, code: int, message: str | None) -> Any:
     """An instance of `cls` whose keys come from `source` (a request struct, a string, or None)."""
     out = cls()
     names = () if source is None or isinstance(source, str) else {f.name for f in type(source)._spec.fields}

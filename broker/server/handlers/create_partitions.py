@@ -10,29 +10,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.metadata.replica_assignment import check_added_assignment
+from broker.server.handlers.common import BrokerContext, Reply
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import CreatePartitionsResponse as R
-
-from broker.metadata.replica_assignment import check_added_assignment
-from broker.server.handlers.common import BrokerContext, Reply
 
 
 async def _grow(ctx: BrokerContext, topic: Any, validate_only: bool, duplicate: bool) -> Any:
     out = R.CreatePartitionsTopicResult(name=topic.name, error_code=0, error_message=None)
     if duplicate:
-        refusal: tuple[ErrorCode, str] | None = (ErrorCode.INVALID_REQUEST,
-                                                 f"topic {topic.name!r} appears twice in one request")
-    elif topic.assignments is not None and ctx.cache.topic(topic.name) is not None:
-        meta = ctx.cache.topic(topic.name)
-        checked = check_added_assignment(len(meta.assignment), topic.count,
-                                         len(meta.assignment[min(meta.assignment)]),
-                                         [a.broker_ids for a in topic.assignments], set(ctx.cache.live_broker_ids()))
+        refusal: tuple[ErrorCode, str] | None = (
+            ErrorCode.INVALID_REQUEST,
+            f"topic {topic.name!r} appears twice in one request",
+        )
+    elif topic.assignments is not None and (meta := ctx.cache.topic(topic.name)) is not None:
+        checked = check_added_assignment(
+            len(meta.assignment),
+            topic.count,
+            len(meta.assignment[min(meta.assignment)]),
+            [a.broker_ids for a in topic.assignments],
+            set(ctx.cache.live_broker_ids()),
+        )
         if isinstance(checked, tuple):
             refusal = checked
         else:
-            refusal = await ctx.controller.create_partitions(topic.name, topic.count, validate_only=validate_only,
-                                                             assignment=checked)
+            refusal = await ctx.controller.create_partitions(
+                topic.name, topic.count, validate_only=validate_only, assignment=checked
+            )
     else:
         refusal = await ctx.controller.create_partitions(topic.name, topic.count, validate_only=validate_only)
     if refusal is not None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.replica_manager import PartitionRefusedError
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import DeleteRecordsResponse as R
-
-from broker.server.handlers.common import BrokerContext, Reply
-from broker.server.replica_manager import PartitionRefused
 
 HIGH_WATERMARK = -1
 
@@ -25,7 +24,7 @@ def _delete(ctx: BrokerContext, topic: str, entry: Any) -> Any:
     out = R.DeleteRecordsPartitionResult(partition_index=entry.partition_index, low_watermark=-1, error_code=0)
     try:
         part = ctx.replicas.leader_partition(topic, entry.partition_index)
-    except PartitionRefused as refused:
+    except PartitionRefusedError as refused:
         out.error_code = int(refused.code)
         return out
     offset = part.high_watermark if entry.offset == HIGH_WATERMARK else entry.offset
@@ -42,6 +41,11 @@ def _delete(ctx: BrokerContext, topic: str, entry: Any) -> Any:
 
 
 async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
-    return Reply(R(topics=[R.DeleteRecordsTopicResult(name=t.name, partitions=[_delete(ctx, t.name, e)
-                                                                                for e in t.partitions])
-                           for t in body.topics]))
+    return Reply(
+        R(
+            topics=[
+                R.DeleteRecordsTopicResult(name=t.name, partitions=[_delete(ctx, t.name, e) for e in t.partitions])
+                for t in body.topics
+            ]
+        )
+    )

@@ -23,28 +23,34 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from client.protocol.api import CONSUMER_REPLICA_ID
-from client.protocol.errors import ErrorCode
-from client.protocol.kafka_frames import RequestHeader
-from client.protocol.messages import FetchResponse as R
-
 from broker.log import OffsetOutOfRangeError
 from broker.metrics import BrokerMetrics
 from broker.replication.fencing import epoch_refusal
 from broker.server.handlers.common import BrokerContext, Reply, Slice
 from broker.server.handlers.replica_control import follower_refusal
 from broker.server.partition import Partition
-from broker.server.replica_manager import PartitionRefused
+from broker.server.replica_manager import PartitionRefusedError
+from client.protocol.api import CONSUMER_REPLICA_ID
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
+from client.protocol.messages import FetchResponse as R
 
 Data = Any  # a FetchResponse.PartitionData
-_LEADERSHIP_ERRORS = frozenset({ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH,
-                                ErrorCode.UNKNOWN_LEADER_EPOCH})
+_LEADERSHIP_ERRORS = frozenset(
+    {ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH}
+)
 
 
-def _answer(partition: int, code: ErrorCode, hw: int = -1, log_start: int = -1) -> Data:
-    return R.PartitionData(partition_index=partition, error_code=int(code), high_watermark=hw,
-                           last_stable_offset=hw, log_start_offset=log_start, aborted_transactions=None,
-                           records=b"")
+def _answer(partition: int, code: int, hw: int = -1, log_start: int = -1) -> Data:
+    return R.PartitionData(
+        partition_index=partition,
+        error_code=int(code),
+        high_watermark=hw,
+        last_stable_offset=hw,
+        log_start_offset=log_start,
+        aborted_transactions=None,
+        records=b"",
+    )
 
 
 def _with_leader(ctx: BrokerContext, topic: str, answer: Data) -> Data:
@@ -76,7 +82,7 @@ def _read_one(ctx: BrokerContext, topic: str, entry: Any, budget: int, replica_i
             part = ctx.replicas.hosted(topic, partition)
         else:
             part = ctx.replicas.leader_partition(topic, partition)
-    except PartitionRefused as refused:
+    except PartitionRefusedError as refused:
         return _with_leader(ctx, topic, _answer(partition, refused.code)), None
     plog = part.log
     if replica_id >= 0:
@@ -127,8 +133,9 @@ def _distinct(topics: list[Any]) -> dict[str, dict[int, Any]]:
     return wanted
 
 
-def _read_all(ctx: BrokerContext, wanted: dict[str, dict[int, Any]], replica_id: int,
-              max_bytes: int) -> tuple[Any, list[Slice], bool]:
+def _read_all(
+    ctx: BrokerContext, wanted: dict[str, dict[int, Any]], replica_id: int, max_bytes: int
+) -> tuple[Any, list[Slice], bool]:
     """One pass over the partitions: the response, its file slices, and whether any failed."""
     response = R(error_code=0, session_id=0, responses=[])
     slices: list[Slice] = []
@@ -152,9 +159,18 @@ async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     if body.replica_id >= 0:  # a follower: a registered broker of this cluster only
         refusal = follower_refusal(ctx, "Fetch", body.replica_id, body.cluster_id)
         if refusal is not None:
-            return Reply(R(error_code=int(refusal[0]), session_id=0, responses=[R.FetchableTopicResponse(
-                topic=t.topic, partitions=[_answer(p.partition, refusal[0]) for p in t.partitions])
-                for t in body.topics]))
+            return Reply(
+                R(
+                    error_code=int(refusal[0]),
+                    session_id=0,
+                    responses=[
+                        R.FetchableTopicResponse(
+                            topic=t.topic, partitions=[_answer(p.partition, refusal[0]) for p in t.partitions]
+                        )
+                        for t in body.topics
+                    ],
+                )
+            )
     max_bytes = min(body.max_bytes, ctx.config.fetch_max_bytes)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(body.max_wait_ms, 0) / 1000

@@ -16,28 +16,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from client.protocol import messages as m
-from client.protocol.errors import ErrorCode
-from client.protocol.kafka_frames import RequestHeader
-
-from broker.groups.messages import ErrorCode as GroupError
 from broker.groups.messages import (
-    DeleteGroup, DeleteGroupResult, DeleteOffsets, DeleteOffsetsResult, DescribeGroup, GroupDescription, GroupState, Heartbeat, HeartbeatResult, JoinGroup, JoinResult, LeaveGroup,
-    LeaveResult, MemberIdentity, Response, SyncGroup, SyncResult,
+    DeleteGroup,
+    DeleteGroupResult,
+    DeleteOffsets,
+    DeleteOffsetsResult,
+    DescribeGroup,
+    GroupDescription,
+    GroupState,
+    Heartbeat,
+    HeartbeatResult,
+    JoinGroup,
+    JoinResult,
+    LeaveGroup,
+    LeaveResult,
+    MemberIdentity,
+    Response,
+    SyncGroup,
+    SyncResult,
 )
-from broker.groups.shell import CoordinatorRefused
+from broker.groups.messages import ErrorCode as GroupError
+from broker.groups.shell import CoordinatorRefusedError
 from broker.security import session
 from broker.security.acl import ResourceType
 from broker.security.authorized_ops import authorized_operations
 from broker.server.handlers.common import BrokerContext, Reply
+from client.protocol import messages as m
+from client.protocol.errors import ErrorCode
+from client.protocol.kafka_frames import RequestHeader
 
 GROUP_KEY_TYPE = 0
 NO_NODE = -1
-LEAVE_BATCH_VERSION = 3       # LeaveGroup v3+ names a batch of members (KIP-345)
+LEAVE_BATCH_VERSION = 3  # LeaveGroup v3+ names a batch of members (KIP-345)
 JOIN_KNOWN_MEMBER_VERSION = 4  # JoinGroup v4+ must first be told MEMBER_ID_REQUIRED (KIP-394)
 NULLABLE_PROTOCOL_VERSION = 7  # JoinGroup v7+ may send a null protocol name
-TYPES_FILTER_VERSION = 5   # ListGroups v5: types_filter and group_type
-CLASSIC = "classic"        # the group type of every group here (no KIP-848 "consumer" groups)
+TYPES_FILTER_VERSION = 5  # ListGroups v5: types_filter and group_type
+CLASSIC = "classic"  # the group type of every group here (no KIP-848 "consumer" groups)
 STATES_FILTER_VERSION = 4
 
 
@@ -47,7 +61,7 @@ async def ask(ctx: BrokerContext, group_id: str, make: Callable[[int], Any]) -> 
         return ErrorCode.COORDINATOR_NOT_AVAILABLE
     try:
         return await ctx.groups.request(group_id, make)
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return ErrorCode(int(exc.code))
 
 
@@ -57,31 +71,42 @@ def client_id_of(header: RequestHeader) -> str:
 
 # ---- FindCoordinator ----------------------------------------------------------------
 
+
 async def find_coordinator(ctx: BrokerContext, header: RequestHeader, body: m.FindCoordinatorRequest) -> Reply:
     def refuse(code: ErrorCode, message: str) -> Reply:
-        return Reply(m.FindCoordinatorResponse(error_code=int(code), error_message=message, node_id=NO_NODE,
-                                               host="", port=NO_NODE))
+        return Reply(
+            m.FindCoordinatorResponse(
+                error_code=int(code), error_message=message, node_id=NO_NODE, host="", port=NO_NODE
+            )
+        )
 
     if body.key_type != GROUP_KEY_TYPE:
-        return refuse(ErrorCode.INVALID_REQUEST, "only group coordinators (key type 0) exist here: "
-                                                 "pybroker has no transactions")
+        return refuse(
+            ErrorCode.INVALID_REQUEST, "only group coordinators (key type 0) exist here: pybroker has no transactions"
+        )
     if not body.key:
         return refuse(ErrorCode.INVALID_GROUP_ID, "the group id must not be empty")
     if ctx.groups is None:
         return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE, "groups are not running on this broker")
     try:
         broker = await ctx.groups.find_coordinator(body.key)
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return refuse(ErrorCode(int(exc.code)), exc.message)
     endpoint = broker.endpoint(session.current().listener or ctx.cache.inter_broker.listener)
     if endpoint is None:
-        return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE, f"the coordinator, broker {broker.broker_id}, has no "
-                                                           "endpoint on the listener this request came in on")
-    return Reply(m.FindCoordinatorResponse(error_code=0, error_message=None, node_id=broker.broker_id,
-                                           host=endpoint.host, port=endpoint.port))
+        return refuse(
+            ErrorCode.COORDINATOR_NOT_AVAILABLE,
+            f"the coordinator, broker {broker.broker_id}, has no endpoint on the listener this request came in on",
+        )
+    return Reply(
+        m.FindCoordinatorResponse(
+            error_code=0, error_message=None, node_id=broker.broker_id, host=endpoint.host, port=endpoint.port
+        )
+    )
 
 
 # ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup --------------------------------------
+
 
 async def join_group(ctx: BrokerContext, header: RequestHeader, body: m.JoinGroupRequest) -> Reply:
     version = header.api_version
@@ -89,24 +114,51 @@ async def join_group(ctx: BrokerContext, header: RequestHeader, body: m.JoinGrou
 
     def response(code: int, member_id: str, r: JoinResult | None = None) -> Reply:
         if r is None:
-            return Reply(m.JoinGroupResponse(error_code=code, generation_id=-1, member_id=member_id,
-                                              protocol_name=None if nullable else "", leader=""))
-        return Reply(m.JoinGroupResponse(
-            error_code=code, generation_id=r.generation_id, protocol_type=r.protocol_type,
-            protocol_name=r.protocol_name if nullable or r.protocol_name is not None else "",
-            leader=r.leader_id, member_id=r.member_id, members=[
-                m.JoinGroupResponse.JoinGroupResponseMember(member_id=x.member_id,
-                                                            group_instance_id=x.group_instance_id,
-                                                            metadata=x.metadata) for x in r.members]))
+            return Reply(
+                m.JoinGroupResponse(
+                    error_code=code,
+                    generation_id=-1,
+                    member_id=member_id,
+                    protocol_name=None if nullable else "",
+                    leader="",
+                )
+            )
+        return Reply(
+            m.JoinGroupResponse(
+                error_code=code,
+                generation_id=r.generation_id,
+                protocol_type=r.protocol_type,
+                protocol_name=r.protocol_name if nullable or r.protocol_name is not None else "",
+                leader=r.leader_id,
+                member_id=r.member_id,
+                members=[
+                    m.JoinGroupResponse.JoinGroupResponseMember(
+                        member_id=x.member_id, group_instance_id=x.group_instance_id, metadata=x.metadata
+                    )
+                    for x in r.members
+                ],
+            )
+        )
 
     if not body.group_id:
         return response(int(ErrorCode.INVALID_GROUP_ID), body.member_id)
     session = body.session_timeout_ms
-    rebalance = body.rebalance_timeout_ms if body.rebalance_timeout_ms >= 0 else session   # v0: none
+    rebalance = body.rebalance_timeout_ms if body.rebalance_timeout_ms >= 0 else session  # v0: none
     protocols = tuple((p.name, bytes(p.metadata)) for p in body.protocols)
-    event = (lambda rid: JoinGroup(rid, body.member_id, body.protocol_type, protocols, session, rebalance,
-                                   body.group_instance_id, client_id_of(header),
-                                   version >= JOIN_KNOWN_MEMBER_VERSION))
+
+    def event(rid: int) -> JoinGroup:
+        return JoinGroup(
+            rid,
+            body.member_id,
+            body.protocol_type,
+            protocols,
+            session,
+            rebalance,
+            body.group_instance_id,
+            client_id_of(header),
+            version >= JOIN_KNOWN_MEMBER_VERSION,
+        )
+
     r = await ask(ctx, body.group_id, event)
     if isinstance(r, ErrorCode):
         return response(int(r), body.member_id)
@@ -123,23 +175,37 @@ async def sync_group(ctx: BrokerContext, header: RequestHeader, body: m.SyncGrou
     if not body.group_id:
         return refuse(int(ErrorCode.INVALID_GROUP_ID))
     assignments = tuple((a.member_id, bytes(a.assignment)) for a in body.assignments)
-    r = await ask(ctx, body.group_id, lambda rid: SyncGroup(
-        rid, body.member_id, body.generation_id, assignments, body.group_instance_id, body.protocol_type,
-        body.protocol_name))
+    r = await ask(
+        ctx,
+        body.group_id,
+        lambda rid: SyncGroup(
+            rid,
+            body.member_id,
+            body.generation_id,
+            assignments,
+            body.group_instance_id,
+            body.protocol_type,
+            body.protocol_name,
+        ),
+    )
     if isinstance(r, ErrorCode):
         return refuse(int(r))
     assert isinstance(r, SyncResult)
     if r.error:
         return refuse(int(r.error))
-    return Reply(m.SyncGroupResponse(error_code=0, protocol_type=r.protocol_type, protocol_name=r.protocol_name,
-                                     assignment=r.assignment))
+    return Reply(
+        m.SyncGroupResponse(
+            error_code=0, protocol_type=r.protocol_type, protocol_name=r.protocol_name, assignment=r.assignment
+        )
+    )
 
 
 async def heartbeat(ctx: BrokerContext, header: RequestHeader, body: m.HeartbeatRequest) -> Reply:
     if not body.group_id:
         return Reply(m.HeartbeatResponse(error_code=int(ErrorCode.INVALID_GROUP_ID)))
-    r = await ask(ctx, body.group_id, lambda rid: Heartbeat(rid, body.member_id, body.generation_id,
-                                                            body.group_instance_id))
+    r = await ask(
+        ctx, body.group_id, lambda rid: Heartbeat(rid, body.member_id, body.generation_id, body.group_instance_id)
+    )
     if isinstance(r, ErrorCode):
         return Reply(m.HeartbeatResponse(error_code=int(r)))
     assert isinstance(r, HeartbeatResult)
@@ -162,12 +228,21 @@ async def leave_group(ctx: BrokerContext, header: RequestHeader, body: m.LeaveGr
     if not batch:
         code = r.error or next((e for _, e in r.members), 0)
         return Reply(m.LeaveGroupResponse(error_code=int(code)))
-    return Reply(m.LeaveGroupResponse(error_code=int(r.error), members=[
-        m.LeaveGroupResponse.MemberResponse(member_id=ident.member_id, group_instance_id=ident.group_instance_id,
-                                            error_code=int(e)) for ident, e in r.members]))
+    return Reply(
+        m.LeaveGroupResponse(
+            error_code=int(r.error),
+            members=[
+                m.LeaveGroupResponse.MemberResponse(
+                    member_id=ident.member_id, group_instance_id=ident.group_instance_id, error_code=int(e)
+                )
+                for ident, e in r.members
+            ],
+        )
+    )
 
 
 # ---- ListGroups, DescribeGroups -------------------------------------------------------
+
 
 async def list_groups(ctx: BrokerContext, header: RequestHeader, body: m.ListGroupsRequest) -> Reply:
     """Groups this broker coordinates; v4+ filters by state name, v5+ by group type (KIP-848's
@@ -177,9 +252,11 @@ async def list_groups(ctx: BrokerContext, header: RequestHeader, body: m.ListGro
     wanted = {s.lower() for s in body.states_filter} if header.api_version >= STATES_FILTER_VERSION else set()
     types = {t.lower() for t in body.types_filter} if header.api_version >= TYPES_FILTER_VERSION else set()
     listed = [] if types and CLASSIC not in types else ctx.groups.list_groups()
-    groups = [m.ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t or "", group_state=s.value,
-                                               group_type=CLASSIC)
-              for g, t, s in listed if not wanted or s.value.lower() in wanted]
+    groups = [
+        m.ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t or "", group_state=s.value, group_type=CLASSIC)
+        for g, t, s in listed
+        if not wanted or s.value.lower() in wanted
+    ]
     code = ErrorCode.COORDINATOR_LOAD_IN_PROGRESS if ctx.groups.loading() else ErrorCode.NONE
     return Reply(m.ListGroupsResponse(error_code=int(code), groups=groups))
 
@@ -187,11 +264,23 @@ async def list_groups(ctx: BrokerContext, header: RequestHeader, body: m.ListGro
 def described(group_id: str, d: GroupDescription) -> m.DescribeGroupsResponse.DescribedGroup:
     Member = m.DescribeGroupsResponse.DescribedGroupMember
     return m.DescribeGroupsResponse.DescribedGroup(
-        error_code=int(d.error), group_id=group_id, group_state=d.state.value, protocol_type=d.protocol_type or "",
-        protocol_data=d.protocol_name or "", members=[
-            Member(member_id=x.member_id, group_instance_id=x.group_instance_id, client_id=x.client_id,
-                   client_host=x.client_host, member_metadata=x.metadata, member_assignment=x.assignment)
-            for x in d.members])
+        error_code=int(d.error),
+        group_id=group_id,
+        group_state=d.state.value,
+        protocol_type=d.protocol_type or "",
+        protocol_data=d.protocol_name or "",
+        members=[
+            Member(
+                member_id=x.member_id,
+                group_instance_id=x.group_instance_id,
+                client_id=x.client_id,
+                client_host=x.client_host,
+                member_metadata=x.metadata,
+                member_assignment=x.assignment,
+            )
+            for x in d.members
+        ],
+    )
 
 
 async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsResponse.DescribedGroup:
@@ -202,10 +291,10 @@ async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsRe
         return refused(ErrorCode.COORDINATOR_NOT_AVAILABLE)
     try:
         shell = ctx.groups.coordinator_for(group_id)
-        if shell.group(group_id) is None and not shell.loading:   # never seen: Kafka says Dead
+        if shell.group(group_id) is None and not shell.loading:  # never seen: Kafka says Dead
             return described(group_id, GroupDescription(GroupError.NONE, GroupState.DEAD, None, None, -1))
         d = await shell.request(group_id, lambda rid: DescribeGroup(rid))
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return refused(ErrorCode(int(exc.code)))
     assert isinstance(d, GroupDescription)
     return described(group_id, d)
@@ -213,7 +302,7 @@ async def _describe_one(ctx: BrokerContext, group_id: str) -> m.DescribeGroupsRe
 
 async def describe_groups(ctx: BrokerContext, header: RequestHeader, body: m.DescribeGroupsRequest) -> Reply:
     groups = [await _describe_one(ctx, g) for g in body.groups]
-    if header.api_version >= 3 and body.include_authorized_operations:   # KIP-430
+    if header.api_version >= 3 and body.include_authorized_operations:  # KIP-430
         for g in groups:
             if g.error_code == 0:
                 g.authorized_operations = authorized_operations(ctx.authorizer, ResourceType.GROUP, g.group_id)
@@ -221,6 +310,7 @@ async def describe_groups(ctx: BrokerContext, header: RequestHeader, body: m.Des
 
 
 # ---- DeleteGroups ---------------------------------------------------------------------
+
 
 async def _delete_one(ctx: BrokerContext, group_id: str) -> ErrorCode:
     if ctx.groups is None:
@@ -230,19 +320,25 @@ async def _delete_one(ctx: BrokerContext, group_id: str) -> ErrorCode:
         if shell.group(group_id) is None and not shell.loading:
             return ErrorCode.GROUP_ID_NOT_FOUND
         r = await shell.request(group_id, lambda rid: DeleteGroup(rid))
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         return ErrorCode(int(exc.code))
     assert isinstance(r, DeleteGroupResult)
     return ErrorCode(int(r.error))
 
 
 async def delete_groups(ctx: BrokerContext, header: RequestHeader, body: m.DeleteGroupsRequest) -> Reply:
-    return Reply(m.DeleteGroupsResponse(results=[
-        m.DeleteGroupsResponse.DeletableGroupResult(group_id=g, error_code=int(await _delete_one(ctx, g)))
-        for g in body.groups_names]))
+    return Reply(
+        m.DeleteGroupsResponse(
+            results=[
+                m.DeleteGroupsResponse.DeletableGroupResult(group_id=g, error_code=int(await _delete_one(ctx, g)))
+                for g in body.groups_names
+            ]
+        )
+    )
 
 
 # ---- OffsetDelete ----------------------------------------------------------------------
+
 
 async def offset_delete(ctx: BrokerContext, header: RequestHeader, body: m.OffsetDeleteRequest) -> Reply:
     """KIP-496: sent to the group's coordinator; a group-level error answers for every partition."""
@@ -251,7 +347,7 @@ async def offset_delete(ctx: BrokerContext, header: RequestHeader, body: m.Offse
     error, answers = ErrorCode.NONE, {}
     try:
         if ctx.groups is None:
-            raise CoordinatorRefused(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no group coordinator")
+            raise CoordinatorRefusedError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no group coordinator")
         shell = ctx.groups.coordinator_for(body.group_id)
         if shell.group(body.group_id) is None and not shell.loading:
             error = ErrorCode.GROUP_ID_NOT_FOUND
@@ -259,9 +355,24 @@ async def offset_delete(ctx: BrokerContext, header: RequestHeader, body: m.Offse
             r = await shell.request(body.group_id, lambda rid: DeleteOffsets(rid, wanted))
             assert isinstance(r, DeleteOffsetsResult)
             error, answers = ErrorCode(int(r.error)), {tp: int(e) for tp, e in r.partitions}
-    except CoordinatorRefused as exc:
+    except CoordinatorRefusedError as exc:
         error = ErrorCode(int(exc.code))
-    return Reply(R(error_code=int(error), topics=[R.OffsetDeleteResponseTopic(name=t.name, partitions=[
-        R.OffsetDeleteResponsePartition(partition_index=p.partition_index,
-                                        error_code=answers.get((t.name, p.partition_index), 0))
-        for p in t.partitions]) for t in body.topics] if error == ErrorCode.NONE else []))
+    return Reply(
+        R(
+            error_code=int(error),
+            topics=[
+                R.OffsetDeleteResponseTopic(
+                    name=t.name,
+                    partitions=[
+                        R.OffsetDeleteResponsePartition(
+                            partition_index=p.partition_index, error_code=answers.get((t.name, p.partition_index), 0)
+                        )
+                        for p in t.partitions
+                    ],
+                )
+                for t in body.topics
+            ]
+            if error == ErrorCode.NONE
+            else [],
+        )
+    )

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.producer_ids import ProducerIdBlockContendedError
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import InitProducerIdResponse
 from coord.protocol.errors import CoordError
-
-from broker.server.handlers.common import BrokerContext, Reply
-from broker.server.producer_ids import ProducerIdBlockContendedError
 
 
 def _refusal(code: ErrorCode) -> Reply:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.replication.fencing import epoch_refusal
+from broker.server.handlers.common import BrokerContext, Reply
+from broker.server.partition import Partition
+from broker.server.replica_manager import PartitionRefusedError
 from client.protocol.api import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import ListOffsetsResponse as R
-
-from broker.replication.fencing import epoch_refusal
-from broker.server.handlers.common import BrokerContext, Reply
-from broker.server.partition import Partition
-from broker.server.replica_manager import PartitionRefused
 
 MAX_TIMESTAMP = -3
 
@@ -45,7 +44,7 @@ def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
     out = R.ListOffsetsPartitionResponse(partition_index=index, error_code=0, timestamp=-1, offset=-1)
     try:
         part = ctx.replicas.leader_partition(topic, index)
-    except PartitionRefused as refused:
+    except PartitionRefusedError as refused:
         out.error_code = int(refused.code)
         return out
     epoch = entry.current_leader_epoch
@@ -69,6 +68,11 @@ def _lookup(ctx: BrokerContext, topic: str, entry: Any) -> Any:
 
 
 async def handle(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
-    return Reply(R(topics=[
-        R.ListOffsetsTopicResponse(name=t.name, partitions=[_lookup(ctx, t.name, e) for e in t.partitions])
-        for t in body.topics]))
+    return Reply(
+        R(
+            topics=[
+                R.ListOffsetsTopicResponse(name=t.name, partitions=[_lookup(ctx, t.name, e) for e in t.partitions])
+                for t in body.topics
+            ]
+        )
+    )

@@ -6,19 +6,20 @@ answers them (`broker.security.sasl_server`). This module must never authenticat
 
 from __future__ import annotations
 
+from broker.security import session
+from broker.server.handlers.common import BrokerContext, Reply
 from client.protocol import messages as m
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
-
-from broker.security import session
-from broker.server.handlers.common import BrokerContext, Reply
 
 
 def _why() -> str:
     caller = session.current()
     if caller.protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
-        return ("this connection has authenticated already and may not re-authenticate now "
-                "(at most once a second, and not after SaslHandshake v0)")
+        return (
+            "this connection has authenticated already and may not re-authenticate now "
+            "(at most once a second, and not after SaslHandshake v0)"
+        )
     return f"listener {caller.listener} ({caller.protocol}) does not use SASL"
 
 

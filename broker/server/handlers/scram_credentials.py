@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from broker.security.credentials import Changes, alter_user, list_users, user_credentials
+from broker.server.handlers.common import BrokerContext, Reply
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
 from client.protocol.messages import AlterUserScramCredentialsResponse as AR
 from client.protocol.messages import DescribeUserScramCredentialsResponse as DR
 from client.scram import MAX_ITERATIONS, MIN_ITERATIONS, credential_from_salted
-
-from broker.security.credentials import Changes, alter_user, list_users, user_credentials
-from broker.server.handlers.common import BrokerContext, Reply
 
 # Kafka's ScramMechanism type codes (0 is UNKNOWN).
 MECHANISMS = {1: "SCRAM-SHA-256", 2: "SCRAM-SHA-512"}
@@ -37,11 +36,18 @@ def _infos(credentials: dict[str, int]) -> list[Any]:
 
 async def describe(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
     coord = ctx.controller.coord
-    if not body.users:   # null or empty: every user that has a credential
+    if not body.users:  # null or empty: every user that has a credential
         users = await list_users(coord)
-        return Reply(DR(error_code=0, results=[
-            DR.DescribeUserScramCredentialsResult(user=u, error_code=0, credential_infos=_infos(c))
-            for u, c in users.items() if c]))
+        return Reply(
+            DR(
+                error_code=0,
+                results=[
+                    DR.DescribeUserScramCredentialsResult(user=u, error_code=0, credential_infos=_infos(c))
+                    for u, c in users.items()
+                    if c
+                ],
+            )
+        )
     counts = Counter(u.name for u in body.users)
     results = []
     for name in dict.fromkeys(u.name for u in body.users):
@@ -70,8 +76,10 @@ def _refusal(user: str, items: list[tuple[int, Any]]) -> tuple[ErrorCode, str] |
         return ErrorCode.DUPLICATE_RESOURCE, f"{', '.join(twice)} altered more than once for one user"
     for mechanism, up in items:
         if up is not None and not MIN_ITERATIONS <= up.iterations <= MAX_ITERATIONS:
-            return (ErrorCode.UNACCEPTABLE_CREDENTIAL, f"{MECHANISMS[mechanism]}: iterations {up.iterations} "
-                    f"outside {MIN_ITERATIONS}-{MAX_ITERATIONS}")
+            return (
+                ErrorCode.UNACCEPTABLE_CREDENTIAL,
+                f"{MECHANISMS[mechanism]}: iterations {up.iterations} outside {MIN_ITERATIONS}-{MAX_ITERATIONS}",
+            )
         if up is not None and not (up.salt and up.salted_password):
             return ErrorCode.UNACCEPTABLE_CREDENTIAL, f"{MECHANISMS[mechanism]}: empty salt or salted password"
     return None
@@ -89,9 +97,11 @@ async def alter(ctx: BrokerContext, header: RequestHeader, body: Any) -> Reply:
         refusal = _refusal(user, items)
         if refusal is None:
             changes: Changes = {
-                MECHANISMS[m]: None if up is None else credential_from_salted(
-                    MECHANISMS[m], bytes(up.salt), bytes(up.salted_password), up.iterations)
-                for m, up in items}
+                MECHANISMS[m]: None
+                if up is None
+                else credential_from_salted(MECHANISMS[m], bytes(up.salt), bytes(up.salted_password), up.iterations)
+                for m, up in items
+            }
             try:
                 await alter_user(ctx.controller.coord, user, changes, require_present=True)
             except LookupError as exc:

@@ -29,8 +29,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-PRIMITIVES = frozenset({"int8", "int16", "int32", "int64", "uint16", "uint32", "float64", "bool", "uuid",
-                        "string", "bytes", "records"})
+PRIMITIVES = frozenset(
+    {"int8", "int16", "int32", "int64", "uint16", "uint32", "float64", "bool", "uuid", "string", "bytes", "records"}
+)
 NEWEST = 0x7FFF  # the open end of a "N+" range
 
 
@@ -40,13 +41,21 @@ class Versions:
     high: int
 
     @classmethod
-    def parse(cls, text: str) -> "Versions | None":
+    def parse(cls, text: str) -> Versions | None:
         if text == "none":
             return None
         if text.endswith("+"):
             return cls(int(text[:-1]), NEWEST)
         low, _, high = text.partition("-")
         return cls(int(low), int(high or low))
+
+    @classmethod
+    def parse_range(cls, text: str) -> Versions:
+        """Like `parse`, where "none" is not allowed (a message's or a field's versions)."""
+        found = cls.parse(text)
+        if found is None:
+            raise ValueError(f"a version range is needed here, not {text!r}")
+        return found
 
     def __contains__(self, version: int) -> bool:
         return self.low <= version <= self.high
@@ -55,13 +64,13 @@ class Versions:
 @dataclass
 class FieldSpec:
     name: str
-    type: str                      # primitive name or struct name, without the array marker
+    type: str  # primitive name or struct name, without the array marker
     array: bool
     versions: Versions
     nullable: Versions | None
     tag: int | None
     default: Any
-    struct: "StructSpec | None" = None
+    struct: StructSpec | None = None
 
     def nullable_in(self, version: int) -> bool:
         return self.nullable is not None and version in self.nullable
@@ -89,7 +98,7 @@ def _field(line: str, where: str) -> FieldSpec:
     for token in rest:
         key, eq, value = token.partition("=")
         if not eq and _RANGE.match(token):
-            versions = Versions.parse(token)
+            versions = Versions.parse_range(token)
         elif key == "nullable":
             nullable = Versions.parse(value)
         elif key == "tag":

@@ -29,12 +29,12 @@ KAFKA_PYTHON_2 = Path(os.environ.get("KAFKA_PYTHON_2_PATH", REPO / "build" / "ka
 @dataclass(frozen=True)
 class ClientInfo:
     name: str
-    missing: str | None          # why it cannot run here; None: it can
-    module: str                  # driver module under tests.kafka_clients.drivers
-    subprocess_path: Path | None = None   # run in a child Python with this first on its path
-    reports_offsets: bool = True          # kcat -P says nothing of where records landed
-    sets_timestamps: bool = True          # kcat -P cannot give a record its CreateTime
-    writes_nulls: bool = True             # kcat -P cannot write a null key or value
+    missing: str | None  # why it cannot run here; None: it can
+    module: str  # driver module under tests.kafka_clients.drivers
+    subprocess_path: Path | None = None  # run in a child Python with this first on its path
+    reports_offsets: bool = True  # kcat -P says nothing of where records landed
+    sets_timestamps: bool = True  # kcat -P cannot give a record its CreateTime
+    writes_nulls: bool = True  # kcat -P cannot write a null key or value
 
 
 def _module_missing(module: str, install: str) -> str | None:
@@ -58,20 +58,35 @@ def _debian_confluent_missing() -> str | None:
     return None
 
 
-CLIENTS: dict[str, ClientInfo] = {c.name: c for c in [
-    ClientInfo("kcat", None if shutil.which("kcat") else "kcat is not on PATH (apt-get install kcat)", "with_kcat",
-               reports_offsets=False, sets_timestamps=False, writes_nulls=False),
-    ClientInfo("confluent", _module_missing("confluent_kafka", "pip install -e '.[test]'"), "with_confluent"),
-    ClientInfo("kafka-python", _module_missing("kafka", "pip install -e '.[test]'"), "with_kafka_python"),
-    ClientInfo("aiokafka", _module_missing("aiokafka", "pip install -e '.[test]'"), "with_aiokafka"),
-    ClientInfo("pybroker", None, "with_pybroker"),
-    ClientInfo("confluent-debian", _debian_confluent_missing(), "with_confluent",
-               subprocess_path=DEBIAN_DIST_PACKAGES),
-    ClientInfo("kafka-python-2", _dir_missing(KAFKA_PYTHON_2 / "kafka",
-                                              "pip install --target build/kafka-python-2 'kafka-python>=2.3,<3', "
-                                              "as .ci/run does"),
-               "with_kafka_python", subprocess_path=KAFKA_PYTHON_2),
-]}
+CLIENTS: dict[str, ClientInfo] = {
+    c.name: c
+    for c in [
+        ClientInfo(
+            "kcat",
+            None if shutil.which("kcat") else "kcat is not on PATH (apt-get install kcat)",
+            "with_kcat",
+            reports_offsets=False,
+            sets_timestamps=False,
+            writes_nulls=False,
+        ),
+        ClientInfo("confluent", _module_missing("confluent_kafka", "pip install -e '.[test]'"), "with_confluent"),
+        ClientInfo("kafka-python", _module_missing("kafka", "pip install -e '.[test]'"), "with_kafka_python"),
+        ClientInfo("aiokafka", _module_missing("aiokafka", "pip install -e '.[test]'"), "with_aiokafka"),
+        ClientInfo("pybroker", None, "with_pybroker"),
+        ClientInfo(
+            "confluent-debian", _debian_confluent_missing(), "with_confluent", subprocess_path=DEBIAN_DIST_PACKAGES
+        ),
+        ClientInfo(
+            "kafka-python-2",
+            _dir_missing(
+                KAFKA_PYTHON_2 / "kafka",
+                "pip install --target build/kafka-python-2 'kafka-python>=2.3,<3', as .ci/run does",
+            ),
+            "with_kafka_python",
+            subprocess_path=KAFKA_PYTHON_2,
+        ),
+    ]
+}
 
 
 def load(name: str) -> Any:

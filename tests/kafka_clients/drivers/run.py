@@ -19,13 +19,23 @@ def main() -> None:
     module = importlib.import_module(f"tests.kafka_clients.drivers.{module_name}")
     request = json.load(sys.stdin)
     if action == "produce":
-        records = module.produce(request["bootstrap"], request["topic"],
-                                 [Record.from_json(r) for r in request["records"]], **request["options"])
+        records = module.produce(
+            request["bootstrap"],
+            request["topic"],
+            [Record.from_json(r) for r in request["records"]],
+            **request["options"],
+        )
     else:
-        records = module.consume(request["bootstrap"], request["topic"],
-                                 {int(p): n for p, n in request["counts"].items()}, **request["options"])
-    json.dump({"version": module.version(), "loaded_from": module.client_file(),
-               "records": [r.to_json() for r in records]}, sys.stdout)
+        records = module.consume(
+            request["bootstrap"],
+            request["topic"],
+            {int(p): n for p, n in request["counts"].items()},
+            **request["options"],
+        )
+    json.dump(
+        {"version": module.version(), "loaded_from": module.client_file(), "records": [r.to_json() for r in records]},
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":

@@ -29,21 +29,38 @@ class SubprocessClient:
 
     def call(self, action: str, request: dict, timeout: float) -> list[Record]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(self.path)])}
-        proc = subprocess.run([sys.executable, "-m", "tests.kafka_clients.drivers.run", self.module, action],
-                              input=json.dumps(request).encode(), capture_output=True, env=env, cwd=REPO,
-                              timeout=timeout + 60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.kafka_clients.drivers.run", self.module, action],
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            env=env,
+            cwd=REPO,
+            timeout=timeout + 60,
+        )
         if proc.returncode != 0:
-            raise AssertionError(f"{self.module} under {self.path} failed to {action}:\n"
-                                 f"{proc.stderr.decode(errors='replace')[-4000:]}")
+            raise AssertionError(
+                f"{self.module} under {self.path} failed to {action}:\n{proc.stderr.decode(errors='replace')[-4000:]}"
+            )
         answer = json.loads(proc.stdout)
         if not answer["loaded_from"].startswith(str(self.path)):
             raise AssertionError(f"{self.module} loaded its client from {answer['loaded_from']}, not {self.path}")
         return [Record.from_json(r) for r in answer["records"]]
 
-    def produce(self, bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None,
-                timeout: float = 60.0) -> list[Record]:
-        request = {"bootstrap": bootstrap, "topic": topic, "records": [r.to_json() for r in records],
-                   "options": {"compression": compression, "timeout": timeout}}
+    def produce(
+        self,
+        bootstrap: str,
+        topic: str,
+        records: list[Record],
+        *,
+        compression: str | None = None,
+        timeout: float = 60.0,
+    ) -> list[Record]:
+        request = {
+            "bootstrap": bootstrap,
+            "topic": topic,
+            "records": [r.to_json() for r in records],
+            "options": {"compression": compression, "timeout": timeout},
+        }
         return self.call("produce", request, timeout)
 
     def consume(self, bootstrap: str, topic: str, counts: dict[int, int], *, timeout: float = 60.0) -> list[Record]:
@@ -53,5 +70,6 @@ class SubprocessClient:
     def version(self) -> str:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(self.path)])}
         code = f"from tests.kafka_clients.drivers.{self.module} import version; print(version())"
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
-                              timeout=60).stdout.strip()
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=60
+        ).stdout.strip()

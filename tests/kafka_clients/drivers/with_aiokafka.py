@@ -21,22 +21,40 @@ def version() -> str:
     return f"aiokafka {aiokafka.__version__}"
 
 
-def produce(bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None,
-            timeout: float = 60.0, config: dict[str, Any] | None = None) -> list[Record]:
+def produce(
+    bootstrap: str,
+    topic: str,
+    records: list[Record],
+    *,
+    compression: str | None = None,
+    timeout: float = 60.0,
+    config: dict[str, Any] | None = None,
+) -> list[Record]:
     """Write `records` in order (each to its own partition); return them as acknowledged."""
     return asyncio.run(asyncio.wait_for(_produce(bootstrap, topic, records, compression, config or {}), timeout))
 
 
-async def _produce(bootstrap: str, topic: str, records: list[Record], compression: str | None,
-                   config: dict[str, Any]) -> list[Record]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, compression_type=compression,
-                                **config)
+async def _produce(
+    bootstrap: str, topic: str, records: list[Record], compression: str | None, config: dict[str, Any]
+) -> list[Record]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, compression_type=compression, **config
+    )
     await producer.start()
     try:
-        futures = [await producer.send(topic, value=r.value, key=r.key, partition=r.partition,
-                                       timestamp_ms=r.timestamp, headers=list(r.headers)) for r in records]
+        futures = [
+            await producer.send(
+                topic,
+                value=r.value,
+                key=r.key,
+                partition=r.partition,
+                timestamp_ms=r.timestamp,
+                headers=list(r.headers),
+            )
+            for r in records
+        ]
         acked = []
-        for r, f in zip(records, futures):
+        for r, f in zip(records, futures, strict=True):
             md = await f
             # aiokafka 0.14 hands every record of a batch the first record's CreateTime in
             # its RecordMetadata (MessageBatch.done): keep the one we sent when we sent one.

@@ -26,11 +26,22 @@ def client_file() -> str:
     return confluent_kafka.__file__
 
 
-def produce(bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None,
-            timeout: float = 60.0, config: dict[str, Any] | None = None) -> list[Record]:
+def produce(
+    bootstrap: str,
+    topic: str,
+    records: list[Record],
+    *,
+    compression: str | None = None,
+    timeout: float = 60.0,
+    config: dict[str, Any] | None = None,
+) -> list[Record]:
     """Write `records` in order (each to its own partition); return them as acknowledged."""
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                            "message.timeout.ms": int(timeout * 1000)}
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "linger.ms": 5,
+        "message.timeout.ms": int(timeout * 1000),
+    }
     if compression:
         conf["compression.type"] = compression
     producer = Producer({**conf, **(config or {})})
@@ -44,9 +55,15 @@ def produce(bootstrap: str, topic: str, records: list[Record], *, compression: s
             acked[i] = records[i].at(msg.offset(), msg.timestamp()[1])
 
     for i, r in enumerate(records):
-        producer.produce(topic, value=r.value, key=r.key, partition=r.partition,
-                         headers=list(r.headers) or None, timestamp=r.timestamp or 0,
-                         on_delivery=lambda err, msg, i=i: delivered(i, err, msg))
+        producer.produce(
+            topic,
+            value=r.value,
+            key=r.key,
+            partition=r.partition,
+            headers=list(r.headers) or None,
+            timestamp=r.timestamp or 0,
+            on_delivery=lambda err, msg, i=i: delivered(i, err, msg),
+        )
         producer.poll(0)
     left = producer.flush(timeout)
     if errors or left:
@@ -57,8 +74,14 @@ def produce(bootstrap: str, topic: str, records: list[Record], *, compression: s
 def consume(bootstrap: str, topic: str, counts: dict[int, int], *, timeout: float = 60.0) -> list[Record]:
     """Read each partition in `counts` from its beginning until that many records arrived
     in all (or `timeout`); return them in the order read."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "kclients-reader",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "kclients-reader",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in counts])
         return poll_records(consumer, sum(counts.values()), timeout)
@@ -81,5 +104,4 @@ def poll_records(consumer: Consumer, want: int, timeout: float) -> list[Record]:
 
 
 def to_record(msg: Any) -> Record:
-    return Record(msg.partition(), msg.key(), msg.value(), headers_of(msg.headers()), msg.timestamp()[1],
-                  msg.offset())
+    return Record(msg.partition(), msg.key(), msg.value(), headers_of(msg.headers()), msg.timestamp()[1], msg.offset())

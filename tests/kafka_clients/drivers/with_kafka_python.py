@@ -25,17 +25,34 @@ def client_file() -> str:
     return kafka.__file__
 
 
-def produce(bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None,
-            timeout: float = 60.0, config: dict[str, Any] | None = None) -> list[Record]:
+def produce(
+    bootstrap: str,
+    topic: str,
+    records: list[Record],
+    *,
+    compression: str | None = None,
+    timeout: float = 60.0,
+    config: dict[str, Any] | None = None,
+) -> list[Record]:
     """Write `records` in order (each to its own partition); return them as acknowledged."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, compression_type=compression,
-                             **(config or {}))
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, compression_type=compression, **(config or {})
+    )
     try:
-        futures = [producer.send(topic, value=r.value, key=r.key, headers=list(r.headers), partition=r.partition,
-                                 timestamp_ms=r.timestamp) for r in records]
+        futures = [
+            producer.send(
+                topic,
+                value=r.value,
+                key=r.key,
+                headers=list(r.headers),
+                partition=r.partition,
+                timestamp_ms=r.timestamp,
+            )
+            for r in records
+        ]
         producer.flush(timeout)
         acked = []
-        for r, f in zip(records, futures):
+        for r, f in zip(records, futures, strict=True):
             md = f.get(timeout)
             acked.append(r.at(md.offset, md.timestamp))
         return acked

@@ -35,10 +35,11 @@ def run(args: list[str], stdin: bytes = b"", timeout: float = 60.0) -> bytes:
     return proc.stdout
 
 
-def produce(bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None,
-            timeout: float = 60.0) -> list[Record]:
+def produce(
+    bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None, timeout: float = 60.0
+) -> list[Record]:
     """Write `records` in order; they come back without offsets or timestamps (kcat does not say)."""
-    in_partition_order = sorted(records, key=lambda r: r.partition)   # stable: each partition's order kept
+    in_partition_order = sorted(records, key=lambda r: r.partition)  # stable: each partition's order kept
     for (partition, headers), group in groupby(in_partition_order, key=lambda r: (r.partition, r.headers)):
         lines = []
         for r in group:
@@ -58,16 +59,19 @@ def produce(bootstrap: str, topic: str, records: list[Record], *, compression: s
 
 def consume(bootstrap: str, topic: str, counts: dict[int, int], *, timeout: float = 60.0) -> list[Record]:
     """Read the whole topic from the beginning to its end (-e), at most sum(counts) records."""
-    out = run(["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-J",
-               "-c", str(sum(counts.values()))], timeout=timeout)
+    out = run(
+        ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-J", "-c", str(sum(counts.values()))],
+        timeout=timeout,
+    )
     return [from_json(json.loads(line)) for line in out.splitlines() if line.strip()]
 
 
 def from_json(obj: dict) -> Record:
     flat = obj.get("headers") or []
     headers = tuple((flat[i], _bytes(flat[i + 1])) for i in range(0, len(flat), 2))
-    return Record(obj["partition"], _bytes(obj.get("key")), _bytes(obj.get("payload")), headers, obj["ts"],
-                  obj["offset"])
+    return Record(
+        obj["partition"], _bytes(obj.get("key")), _bytes(obj.get("payload")), headers, obj["ts"], obj["offset"]
+    )
 
 
 def _bytes(s: str | None) -> bytes | None:

@@ -16,15 +16,26 @@ def version() -> str:
     return "pybroker client (this tree)"
 
 
-def produce(bootstrap: str, topic: str, records: list[Record], *, compression: str | None = None,
-            timeout: float = 60.0, config: dict[str, Any] | None = None) -> list[Record]:
+def produce(
+    bootstrap: str,
+    topic: str,
+    records: list[Record],
+    *,
+    compression: str | None = None,
+    timeout: float = 60.0,
+    config: dict[str, Any] | None = None,
+) -> list[Record]:
     """Write `records` in order (each to its own partition); return them as acknowledged."""
     with Producer(bootstrap, acks="all", linger_ms=5, compression=compression, **(config or {})) as producer:
-        futures = [producer.send(topic, r.value, r.key, headers=list(r.headers) or None, partition=r.partition,
-                                 timestamp_ms=r.timestamp) for r in records]
+        futures = [
+            producer.send(
+                topic, r.value, r.key, headers=list(r.headers) or None, partition=r.partition, timestamp_ms=r.timestamp
+            )
+            for r in records
+        ]
         producer.flush(timeout)
         acked = []
-        for r, f in zip(records, futures):
+        for r, f in zip(records, futures, strict=True):
             md = f.result(timeout)
             acked.append(r.at(md.offset, md.timestamp))
         return acked
