@@ -52,7 +52,7 @@ class FollowerRec:
     synced: bool = False        # it acked NEWLEADER: counts for quorums
     sync_last: int = 0
     acked: int = 0
-    resend_mark: int = -1
+    ack_moved: float = 0.0      # when its ack last moved, or was last answered by a resend
 
 
 class Leading(RoleState):
@@ -212,9 +212,10 @@ class Leading(RoleState):
             peer.emit(act.SessionTouches(sender, list(msg.touches)))
         if msg.zxid < rec.sync_last:
             return
-        rec.acked = max(rec.acked, msg.zxid)
+        if msg.zxid > rec.acked:
+            rec.acked, rec.ack_moved = msg.zxid, now
         if not rec.synced:
-            rec.synced, rec.stream = True, None
+            rec.synced, rec.stream, rec.ack_moved = True, None, now
             if self.phase == Phase.BROADCAST:
                 peer.send(sender, Ping(self.epoch, peer.commit_zxid, True))
         self._try_commit(now)
@@ -306,23 +307,31 @@ class Leading(RoleState):
             if rec.newleader_sent:     # heartbeat; also makes a follower re-send a lost ack
                 peer.send(sid, Ping(self.epoch, peer.commit_zxid, serving and rec.synced))
         if serving:
-            self._retransmit()
+            self._retransmit(now)
 
-    def _retransmit(self) -> None:
-        """Resend proposals to synced followers whose ack has not moved for a tick."""
+    def _retransmit(self, now: float) -> None:
+        """Resend proposals to synced followers whose ack has not moved for syncLimit.
+        Not sooner: over TCP nothing is lost, and a proposal of tens of MiB (a
+        closeSession listing every ephemeral of its session) takes seconds to cross, be
+        decoded and fsynced on a loaded machine. Resending it every tick queued a copy per
+        tick ahead of the heartbeats on the same link, so the followers heard nothing
+        for syncLimit and the ensemble churned (see docs/zab.md, "Known problems")."""
         peer = self.peer
+        patience = peer.config.sync_limit * peer.config.tick
         for sid, rec in sorted(self.recs.items()):
             if not rec.synced or rec.acked >= peer.last_zxid:
+                rec.ack_moved = now      # nothing outstanding: the wait starts from here
                 continue
-            if rec.acked == rec.resend_mark:
-                if rec.acked < peer.history.snap_zxid:
-                    del self.recs[sid]     # compacted away: it will time out and rejoin (SNAP)
-                    continue
-                after = rec.acked
-                for _ in range(peer.config.sync_window):   # up to a window of bounded batches
-                    batch = peer.history.batch_after(after, peer.config.chunk_bytes)
-                    if not batch:
-                        break
-                    peer.send(sid, Proposal(self.epoch, batch))
-                    after = batch[-1][0]
-            rec.resend_mark = rec.acked
+            if now - rec.ack_moved < patience:
+                continue
+            if rec.acked < peer.history.snap_zxid:
+                del self.recs[sid]     # compacted away: it will time out and rejoin (SNAP)
+                continue
+            after = rec.acked
+            for _ in range(peer.config.sync_window):   # up to a window of bounded batches
+                batch = peer.history.batch_after(after, peer.config.chunk_bytes)
+                if not batch:
+                    break
+                peer.send(sid, Proposal(self.epoch, batch))
+                after = batch[-1][0]
+            rec.ack_moved = now

@@ -209,8 +209,36 @@ def test_a_lost_proposal_is_retransmitted_and_later_ones_wait_for_it() -> None:
     bench.write(b"a")
     bench.write(b"b")
     assert bench.applied(1) == [] and bench.applied(2) == [b"a", b"b"]
-    bench.tick(3)
+    bench.tick(CONFIG.sync_limit + 1)   # resent after syncLimit without an ack, then committed
     assert bench.applied(1) == [b"a", b"b"]
+
+
+def test_a_proposal_not_yet_acked_is_sent_again_only_after_sync_limit() -> None:
+    # A proposal of tens of MiB may take seconds to cross and be fsynced: a copy per tick
+    # queued ahead of the heartbeats made the followers time out (real-process failure
+    # of tests/big_states/test_close_session.py under load).
+    bench = elect(3)
+    leader = bench.leader().sid
+    held: list[object] = []
+
+    def in_transit(src: int, dst: int, msg: object) -> bool:
+        if dst == 1 and isinstance(msg, Proposal) and not held:
+            held.append(msg)
+            return True
+        return False
+
+    bench.drop = in_transit
+    (zxid,) = bench.write(b"big")
+
+    def copies() -> int:
+        return sum(1 for dst, m in bench.shells[leader].sent
+                   if dst == 1 and isinstance(m, Proposal) and zxid in [z for z, _ in m.entries])
+
+    bench.tick(CONFIG.sync_limit - 1)
+    assert copies() == 1 and bench.applied(1) == []
+    bench.tick(2)
+    assert copies() == 2 and bench.applied(1) == [b"big"]
+    assert bench.settled()
 
 
 def test_a_follower_behind_the_leader_snapshot_is_synchronized_by_snap() -> None:
