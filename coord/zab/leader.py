@@ -52,7 +52,8 @@ class FollowerRec:
     synced: bool = False        # it acked NEWLEADER: counts for quorums
     sync_last: int = 0
     acked: int = 0
-    ack_moved: float = 0.0      # when its ack last moved, or was last answered by a resend
+    resend_mark: int = -1
+    waiting_since: float = 0.0  # its ack last moved (or was last answered) then
 
 
 class Leading(RoleState):
@@ -212,10 +213,9 @@ class Leading(RoleState):
             peer.emit(act.SessionTouches(sender, list(msg.touches)))
         if msg.zxid < rec.sync_last:
             return
-        if msg.zxid > rec.acked:
-            rec.acked, rec.ack_moved = msg.zxid, now
+        rec.acked = max(rec.acked, msg.zxid)
         if not rec.synced:
-            rec.synced, rec.stream, rec.ack_moved = True, None, now
+            rec.synced, rec.stream = True, None
             if self.phase == Phase.BROADCAST:
                 peer.send(sender, Ping(self.epoch, peer.commit_zxid, True))
         self._try_commit(now)
@@ -310,28 +310,36 @@ class Leading(RoleState):
             self._retransmit(now)
 
     def _retransmit(self, now: float) -> None:
-        """Resend proposals to synced followers whose ack has not moved for syncLimit.
-        Not sooner: over TCP nothing is lost, and a proposal of tens of MiB (a
-        closeSession listing every ephemeral of its session) takes seconds to cross, be
-        decoded and fsynced on a loaded machine. Resending it every tick queued a copy per
-        tick ahead of the heartbeats on the same link, so the followers heard nothing
-        for syncLimit and the ensemble churned (see docs/zab.md, "Known problems")."""
+        """Resend proposals to synced followers whose ack has not moved for a tick; if
+        the first one it lacks is larger than a message (sent alone), only once its ack
+        has not moved for syncLimit. Over TCP nothing is lost, and a proposal of tens of
+        MiB (a closeSession listing every ephemeral of its session) takes seconds to
+        cross, be decoded and fsynced on a loaded machine: resending it every tick
+        queued a copy per tick ahead of the heartbeats on the same link, so the
+        followers heard nothing for syncLimit and the ensemble churned (docs/zab.md,
+        "Known problems"). Small ones keep the quick resend a lossy network needs."""
         peer = self.peer
-        patience = peer.config.sync_limit * peer.config.tick
+        cfg = peer.config
         for sid, rec in sorted(self.recs.items()):
             if not rec.synced or rec.acked >= peer.last_zxid:
-                rec.ack_moved = now      # nothing outstanding: the wait starts from here
+                rec.waiting_since = now
                 continue
-            if now - rec.ack_moved < patience:
+            stalled, rec.resend_mark = rec.acked == rec.resend_mark, rec.acked
+            if not stalled:
+                rec.waiting_since = now
                 continue
             if rec.acked < peer.history.snap_zxid:
                 del self.recs[sid]     # compacted away: it will time out and rejoin (SNAP)
                 continue
+            first = peer.history.batch_after(rec.acked, 0)
+            if (first and entry_size(first[0]) > cfg.chunk_bytes
+                    and now - rec.waiting_since < cfg.sync_limit * cfg.tick):
+                continue
             after = rec.acked
-            for _ in range(peer.config.sync_window):   # up to a window of bounded batches
-                batch = peer.history.batch_after(after, peer.config.chunk_bytes)
+            for _ in range(cfg.sync_window):   # up to a window of bounded batches
+                batch = peer.history.batch_after(after, cfg.chunk_bytes)
                 if not batch:
                     break
                 peer.send(sid, Proposal(self.epoch, batch))
                 after = batch[-1][0]
-            rec.ack_moved = now
+            rec.waiting_since = now
