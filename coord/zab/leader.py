@@ -68,6 +68,7 @@ class FollowerRec:
     sync_last: int = 0
     acked: int = 0
     resend_mark: int = -1
+    waiting_since: float = 0.0  # its ack last moved (or was last answered) then
 
 
 class Leading(RoleState):
@@ -322,23 +323,38 @@ class Leading(RoleState):
             if rec.newleader_sent:  # heartbeat; also makes a follower re-send a lost ack
                 peer.send(sid, Ping(self.epoch, peer.commit_zxid, serving and rec.synced))
         if serving:
-            self._retransmit()
+            self._retransmit(now)
 
-    def _retransmit(self) -> None:
-        """Resend proposals to synced followers whose ack has not moved for a tick."""
+    def _retransmit(self, now: float) -> None:
+        """Resend proposals to synced followers whose ack has not moved for a tick; if
+        the first one it lacks is larger than a message (sent alone), only once its ack
+        has not moved for syncLimit. Over TCP nothing is lost, and a proposal of tens of
+        MiB (a closeSession listing every ephemeral of its session) takes seconds to
+        cross, be decoded and fsynced on a loaded machine: resending it every tick
+        queued a copy per tick ahead of the heartbeats on the same link, so the
+        followers heard nothing for syncLimit and the ensemble churned (docs/zab.md,
+        "Known problems"). Small ones keep the quick resend a lossy network needs."""
         peer = self.peer
+        cfg = peer.config
         for sid, rec in sorted(self.recs.items()):
             if not rec.synced or rec.acked >= peer.last_zxid:
+                rec.waiting_since = now
                 continue
-            if rec.acked == rec.resend_mark:
-                if rec.acked < peer.history.snap_zxid:
-                    del self.recs[sid]  # compacted away: it will time out and rejoin (SNAP)
-                    continue
-                after = rec.acked
-                for _ in range(peer.config.sync_window):  # up to a window of bounded batches
-                    batch = peer.history.batch_after(after, peer.config.chunk_bytes)
-                    if not batch:
-                        break
-                    peer.send(sid, Proposal(self.epoch, batch))
-                    after = batch[-1][0]
-            rec.resend_mark = rec.acked
+            stalled, rec.resend_mark = rec.acked == rec.resend_mark, rec.acked
+            if not stalled:
+                rec.waiting_since = now
+                continue
+            if rec.acked < peer.history.snap_zxid:
+                del self.recs[sid]  # compacted away: it will time out and rejoin (SNAP)
+                continue
+            first = peer.history.batch_after(rec.acked, 0)
+            if first and entry_size(first[0]) > cfg.chunk_bytes and now - rec.waiting_since < cfg.sync_limit * cfg.tick:
+                continue
+            after = rec.acked
+            for _ in range(cfg.sync_window):  # up to a window of bounded batches
+                batch = peer.history.batch_after(after, cfg.chunk_bytes)
+                if not batch:
+                    break
+                peer.send(sid, Proposal(self.epoch, batch))
+                after = batch[-1][0]
+            rec.waiting_since = now

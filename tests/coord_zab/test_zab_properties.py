@@ -224,6 +224,41 @@ def test_a_lost_proposal_is_retransmitted_and_later_ones_wait_for_it() -> None:
     assert bench.applied(1) == [b"a", b"b"]
 
 
+def test_a_proposal_larger_than_a_message_is_sent_again_only_after_sync_limit() -> None:
+    # A proposal of tens of MiB may take seconds to cross and be fsynced: a copy per tick
+    # queued ahead of the heartbeats made the followers time out (real-process failure
+    # of tests/big_states/test_close_session.py under load). Small ones are resent after
+    # a tick (the test above).
+    bench = elect(3)
+    leader = bench.leader().sid
+    held: list[object] = []
+
+    def in_transit(src: int, dst: int, msg: object) -> bool:
+        if dst == 1 and isinstance(msg, Proposal) and not held:
+            held.append(msg)
+            return True
+        return False
+
+    bench.drop = in_transit
+    big = b"x" * (CONFIG.chunk_bytes + 1)
+    (zxid,) = bench.write(big)
+
+    def copies() -> int:
+        return sum(
+            1
+            for dst, m in bench.shells[leader].sent
+            if dst == 1 and isinstance(m, Proposal) and zxid in [z for z, _ in m.entries]
+        )
+
+    bench.tick(CONFIG.sync_limit)  # the wait counts from the first tick it lacks it
+    assert copies() == 1 and bench.applied(1) == []
+    bench.tick()
+    assert copies() == 2
+    bench.tick()
+    assert bench.applied(1) == [big]
+    assert bench.settled()
+
+
 def test_a_follower_behind_the_leader_snapshot_is_synchronized_by_snap() -> None:
     bench = elect(3)
     bench.cut = {1}
