@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from coord.service import run_until_signal
+from coord.cli import port_number
 from broker.cli.start import DataDirInUseError, first_of, lock_data_dir
 from broker.console.server import HttpEndpoint
 from broker.config import WILDCARDS, BrokerConfig, ConfigError, load_config, parse_address
@@ -83,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("start", help="start a broker that uses an existing coord ensemble")
     p.add_argument("--id", type=int, default=None, help="broker id (default 1)")
     p.add_argument("--data-dir", type=Path, default=None, help="partition logs directory")
-    p.add_argument("--port", type=int, default=None, help="listen port on --host (default 9092)")
+    p.add_argument("--port", type=port_number, default=None, help="listen port on --host (default 9092)")
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--listen", default=None, metavar="HOST:PORT",
                    help="Kafka's listeners, as --host and --port in one; unless --advertise is given, HOST is "
@@ -95,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "are spread over racks")
     p.add_argument("--coord", default=None, help="coord servers host:port,... (default 127.0.0.1:2181)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
-    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus /metrics and the web console "
+    p.add_argument("--metrics-port", type=port_number, default=None, help="serve Prometheus /metrics and the web console "
                    "on this port of --host (default: off; 0 picks a free port)")
     p.set_defaults(func=run)
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])

@@ -22,6 +22,7 @@ from coord.server.server import CoordServer
 
 from broker import __version__
 from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
+from coord.cli import port_number
 from broker.config import BrokerConfig, ConfigError, load_config
 from broker.console.server import HttpEndpoint
 from broker.log import OldRecordFormatError
@@ -131,10 +132,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("start", help="run one node with everything embedded (coord + broker)",
                               description="Run a standalone coord server and one broker in one process.")
     p.add_argument("--data-dir", type=Path, default=None, help="where data lives (default ./pybroker-data)")
-    p.add_argument("--broker-port", type=int, default=None, help="broker port on 127.0.0.1 (default 9092)")
-    p.add_argument("--coord-port", type=int, default=None,
+    p.add_argument("--broker-port", type=port_number, default=None, help="broker port on 127.0.0.1 (default 9092)")
+    p.add_argument("--coord-port", type=port_number, default=None,
                    help=f"coord port on 127.0.0.1 (default {DEFAULT_COORD_PORT})")
-    p.add_argument("--metrics-port", type=int, default=None,
+    p.add_argument("--metrics-port", type=port_number, default=None,
                    help=f"Prometheus /metrics and web console port on 127.0.0.1 (default {DEFAULT_METRICS_PORT}, "
                         "or a free port if that one is taken; printed at start)")
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
