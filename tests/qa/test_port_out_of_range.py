@@ -1,7 +1,7 @@
-"""A port number outside 0..65535, on a flag or in coord's TOML, is refused with a one-line
+"""A port number outside 0..65535, on a flag or in a TOML file, is refused with a one-line
 error naming the setting, before anything starts. QA found `pybroker start --broker-port
-99999` (and every other port flag, and `clientPort = 99999` in coord's TOML) ending in an
-OverflowError traceback from bind()."""
+99999` (and every other port flag, and `clientPort = 99999` or `port = 99999` in a TOML
+file) ending in an OverflowError traceback from bind()."""
 
 from __future__ import annotations
 
@@ -38,4 +38,14 @@ def test_coord_client_port_out_of_range_in_toml_is_refused(tmp_path: Path) -> No
     out = _pybroker("coord", "start", "--config", str(config), "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
     assert out.returncode != 0
     assert "client_port 99999 is not a port number" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", [("start",), ("broker", "start", "--coord", "127.0.0.1:1")])
+def test_broker_port_out_of_range_in_toml_is_refused(tmp_path: Path, command: tuple[str, ...]) -> None:
+    config = tmp_path / "broker.toml"
+    config.write_text("port = 99999\n")
+    out = _pybroker(*command, "--config", str(config), "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    assert out.returncode != 0
+    assert "port 99999 in" in out.stderr and "is not a port number" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
