@@ -247,4 +247,7 @@ def load_config(path: Path | None, **overrides: Any) -> BrokerConfig:
                 continue
             name = _field_for(key)
             values[name] = _coerce(name, value)
+    for name in ("port", "advertised_port"):  # else bind() fails later with an OverflowError
+        if values.get(name) is not None and not 0 <= values[name] <= 65535:
+            raise ConfigError(f"{name} {values[name]} in {path} is not a port number (0..65535)")
     return dataclasses.replace(BrokerConfig(), **values).with_overrides(**overrides)

@@ -27,6 +27,18 @@ from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
 log = logging.getLogger("coord")
 
 
+def port_number(text: str) -> int:
+    """argparse type of a port flag: 0..65535 (0: any free port), refused by argparse with
+    a usage error otherwise (not an OverflowError traceback from bind() at start)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0..65535)")
+    return port
+
+
 def build_parser(prog: str = "python -m coord") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="coord: a ZooKeeper-compatible coordination service.")
     parser.add_argument(
@@ -65,7 +77,7 @@ def add_commands(coord: argparse.ArgumentParser) -> None:
     start = sub.add_parser("start", help="run one coord server until Ctrl-C")
     start.add_argument("--id", type=int, default=None, help="server id, 0..254 (default 1)")
     start.add_argument("--data-dir", type=Path, default=None, help="txn log and snapshots")
-    start.add_argument("--client-port", type=int, default=None, help="default 2181")
+    start.add_argument("--client-port", type=port_number, default=None, help="default 2181")
     start.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     start.add_argument("--tick-ms", type=int, default=None, help="tickTime in ms (default 2000)")
     start.add_argument("--snap-count", type=int, default=None, help="txns between snapshots (default 10000)")
@@ -88,14 +100,14 @@ def add_commands(coord: argparse.ArgumentParser) -> None:
     )
     start.add_argument(
         "--metrics-port",
-        type=int,
+        type=port_number,
         default=None,
         help="serve Prometheus metrics at http://HOST:PORT/metrics, named as "
         "ZooKeeper's (zoo.cfg metricsProvider.httpPort; default off)",
     )
     start.add_argument(
         "--admin-port",
-        type=int,
+        type=port_number,
         default=None,
         help="serve ZooKeeper's AdminServer JSON at http://HOST:PORT/commands (zoo.cfg admin.serverPort; default off)",
     )

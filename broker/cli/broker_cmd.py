@@ -17,6 +17,7 @@ from broker.log import OldRecordFormatError
 from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.metrics import BrokerMetrics
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError
+from coord.cli import port_number
 from coord.service import run_until_signal
 
 
@@ -98,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("start", help="start a broker that uses an existing coord ensemble")
     p.add_argument("--id", type=int, default=None, help="broker id (default 1)")
     p.add_argument("--data-dir", type=Path, default=None, help="partition logs directory")
-    p.add_argument("--port", type=int, default=None, help="listen port on --host (default 9092)")
+    p.add_argument("--port", type=port_number, default=None, help="listen port on --host (default 9092)")
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument(
         "--listen",
@@ -121,7 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, default=None, help="TOML file of broker settings (Kafka names)")
     p.add_argument(
         "--metrics-port",
-        type=int,
+        type=port_number,
         default=None,
         help="serve Prometheus /metrics and the web console on this port of --host (default: off; 0 picks a free port)",
     )

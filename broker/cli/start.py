@@ -24,6 +24,7 @@ from broker.log import OldRecordFormatError
 from broker.log.errors import LogDirOfflineError, LogDirsConflictError
 from broker.metrics import BrokerMetrics
 from broker.server.broker import Broker, CoordUnavailableError, PortInUseError, listen
+from coord.cli import port_number
 from coord.server.config import ServerConfig
 from coord.server.server import CoordServer
 from coord.service import DataDirInUseError, lock_data_dir, run_until_signal
@@ -149,13 +150,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a standalone coord server and one broker in one process.",
     )
     p.add_argument("--data-dir", type=Path, default=None, help="where data lives (default ./pybroker-data)")
-    p.add_argument("--broker-port", type=int, default=None, help="broker port on 127.0.0.1 (default 9092)")
+    p.add_argument("--broker-port", type=port_number, default=None, help="broker port on 127.0.0.1 (default 9092)")
     p.add_argument(
-        "--coord-port", type=int, default=None, help=f"coord port on 127.0.0.1 (default {DEFAULT_COORD_PORT})"
+        "--coord-port", type=port_number, default=None, help=f"coord port on 127.0.0.1 (default {DEFAULT_COORD_PORT})"
     )
     p.add_argument(
         "--metrics-port",
-        type=int,
+        type=port_number,
         default=None,
         help=f"Prometheus /metrics and web console port on 127.0.0.1 (default {DEFAULT_METRICS_PORT}, "
         "or a free port if that one is taken; printed at start)",

@@ -22,6 +22,7 @@ decode records, answer requests, wake fetches or keep producer state itself.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import time
@@ -37,6 +38,7 @@ from broker.log.log_dirs import LogDirs, is_disk_failure
 log = logging.getLogger(__name__)
 
 CLEAN_SHUTDOWN_FILE = ".pybroker_cleanshutdown"
+FULL_DISK_WARN_INTERVAL_S = 60.0  # a full disk fails every write: say so once a minute, not per write
 
 TopicPartition = tuple[str, int]
 
@@ -109,6 +111,7 @@ class LogManager:
         self._flush_timed = flush_timed
         self._sync_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._full_warned: dict[Path, float] = {}  # directory -> monotonic time of its last "full" warning
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -230,7 +233,20 @@ class LogManager:
 
     def storage_error(self, directory: Path, exc: BaseException) -> None:
         """An OSError met by an operation in log directory `directory`, on any thread. A
-        broken disk (not a full one) takes the directory offline, on the event loop."""
+        broken disk (not a full one) takes the directory offline, on the event loop; a full
+        one is logged (at most once a minute per directory), since the refused writes show
+        up elsewhere only as producer timeouts."""
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            now = time.monotonic()
+            if now - self._full_warned.get(directory, -FULL_DISK_WARN_INTERVAL_S) >= FULL_DISK_WARN_INTERVAL_S:
+                self._full_warned[directory] = now
+                log.warning(
+                    "log directory %s is full (%s): writes to its partitions are refused with "
+                    "KAFKA_STORAGE_ERROR until space is freed",
+                    directory,
+                    exc,
+                )
+            return
         if not is_disk_failure(exc) or not self.dirs.is_online(directory):
             return
         if self._loop is None or self._loop.is_closed():

@@ -136,7 +136,7 @@ class ServerConfig:
             raise ConfigError("sessionless_cnxn_timeout_ms must be positive")
         if self.init_limit < 1 or self.sync_limit < 1:
             raise ConfigError("init_limit and sync_limit must be at least 1 tick")
-        for name in ("metrics_port", "admin_port"):
+        for name in ("client_port", "metrics_port", "admin_port"):
             port = getattr(self, name)
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{name} {port} is not a port number (0..65535)")

@@ -1,6 +1,6 @@
 """A broker whose disk fills up (real processes; the broker's log dir on a tmpfs the test
 mounts, coord elsewhere): produce requests are refused with an error while it is full,
-the broker keeps running, no acknowledged record is lost or shows half written, and it
+its log says the disk is full, the broker keeps running, no acknowledged record is lost or shows half written, and it
 takes writes again by itself once space is freed, also after a restart. The topic rolls
 small segments and fsyncs every message, so segment rolls, index appends and recovery
 point checkpoints all meet the full disk."""
@@ -67,6 +67,10 @@ def test_a_full_disk_refuses_produces_loses_nothing_and_heals_by_itself(
     assert refused, "nothing was refused on a full disk"
     assert all(r.startswith("56:") for r in refused), refused[:3]  # KAFKA_STORAGE_ERROR, per partition
     assert procs.procs["broker"].poll() is None, procs.log_text("broker")[-3000:]
+    # the operator is told: producers only see retriable errors and, in the end, timeouts
+    assert f"log directory {small_disk.path / 'logs'} is full" in procs.log_text("broker"), procs.log_text("broker")[
+        -3000:
+    ]
     small_disk.free()
     for i in range(80, 100):  # takes writes again by itself
         send(i)
