@@ -21,7 +21,7 @@ from broker.metadata.controller import Controller
 from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from coord.client import CoordClient
-from tests.broker_server.test_metadata_coord import start_broker
+from tests.broker_metadata.test_metadata_coord import start_broker
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup, wait_for_port
 

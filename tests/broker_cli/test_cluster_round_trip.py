@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from broker.cli.cluster_state import load_state, pid_alive, state_path
-from tests.cluster_cli.procscan import processes_mentioning
+from tests.broker_cli.procscan import processes_mentioning
 
 pytestmark = pytest.mark.cluster
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_cli.procscan import processes_mentioning
+from tests.broker_cli.procscan import processes_mentioning
 
 pytestmark = pytest.mark.cluster
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_cli import netns
+from tests.broker_cli import netns
 
 pytestmark = pytest.mark.cluster
 

@@ -7,7 +7,7 @@ every step, while the group is Stable:
 - every member has an assignment, and the assignments are the leader's for exactly
   the generation's members;
 - no partition is owned by two members, and every partition is owned.
-Replay one seed: python -m tests.groups.sim SEED
+Replay one seed: python -m tests.broker_groups.sim SEED
 It must never read the real clock or draw randomness from anything but the seed.
 """
 
@@ -68,7 +68,7 @@ class GroupSim:
         self.clients = [Client(f"c{i}", f"static-{i}" if i % 2 else None) for i in range(4)]
 
     def fail(self, what: str) -> None:
-        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.groups.sim {self.seed}")
+        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.broker_groups.sim {self.seed}")
 
     def now_ms(self) -> int:
         return int(self.sched.now * 1000)

@@ -11,8 +11,8 @@ import time
 from broker.groups.messages import ErrorCode, GroupState, Heartbeat, MemberIdentity, OffsetCommit
 from broker.groups.records import OffsetAndMetadata
 from broker.groups.shell import PartitionCoordinator
-from tests.groups.helpers import Driver
-from tests.groups.test_shell import CONFIG, MemoryPartition, stable_member
+from tests.broker_groups.helpers import Driver
+from tests.broker_groups.test_shell import CONFIG, MemoryPartition, stable_member
 
 HOUR = 3600_000
 WALL = 1_700_000_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from broker.groups import GroupState, load_groups
 from broker.groups.messages import ErrorCode, MemberIdentity
-from tests.groups.helpers import Driver
+from tests.broker_groups.helpers import Driver
 
 
 def test_first_join_completes_a_generation_and_the_leader_gets_every_subscription() -> None:

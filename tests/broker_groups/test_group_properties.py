@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from broker.groups import GroupState, load_groups
 from broker.groups.messages import MemberIdentity
-from tests.groups.helpers import Driver
+from tests.broker_groups.helpers import Driver
 
 ops = st.lists(
     st.tuples(

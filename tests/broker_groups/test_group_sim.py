@@ -1,4 +1,4 @@
-"""The group core under the seeded simulator (tests/groups/sim.py): invariants after every
+"""The group core under the seeded simulator (tests/broker_groups/sim.py): invariants after every
 step, many seeds. A failing seed prints SEED=... and the command that replays it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.groups.sim import run_seed
+from tests.broker_groups.sim import run_seed
 from tests.sim.seeds import sweep
 
 DEFAULT_SEEDS = 150

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from broker.log import LogConfig, PartitionLog
-from tests.log.helpers import batches_in, make_batch
+from tests.broker_log.helpers import batches_in, make_batch
 
 CONFIG = LogConfig(segment_bytes=20_000, index_interval_bytes=500, flush_messages=1)
 
@@ -23,7 +23,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from broker.log import LogConfig, PartitionLog
-from tests.log.helpers import make_batch
+from tests.broker_log.helpers import make_batch
 config = LogConfig(segment_bytes=20_000, index_interval_bytes=500, flush_messages=1)
 plog = PartitionLog.open(Path(sys.argv[1]), config)
 i = plog.log_end_offset

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from broker.log import FileHandleCache, LogConfig, OffsetOutOfRangeError, PartitionLog
-from tests.log.helpers import batches_in, make_batch
+from tests.broker_log.helpers import batches_in, make_batch
 
 CONFIG = LogConfig(segment_bytes=700, index_interval_bytes=150, retention_ms=1000, retention_bytes=-1)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from broker.log import FileHandleCache, LogConfig, PartitionLog
-from tests.log.helpers import batches_in, make_batch
+from tests.broker_log.helpers import batches_in, make_batch
 
 
 def open_fds() -> int:

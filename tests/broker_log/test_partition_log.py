@@ -20,7 +20,7 @@ from broker.log import (
     RecordTooLargeError,
 )
 from client.protocol.record_batch import HEADER_SIZE, build_batch, read_header
-from tests.log.helpers import batches_in, make_batch
+from tests.broker_log.helpers import batches_in, make_batch
 
 SMALL = LogConfig(segment_bytes=2000, index_interval_bytes=200)
 

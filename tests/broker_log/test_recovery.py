@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from broker.log import LogConfig, LogCorruptionError, PartitionLog
-from tests.log.helpers import batches_in, make_batch
+from tests.broker_log.helpers import batches_in, make_batch
 
 CONFIG = LogConfig(segment_bytes=3000, index_interval_bytes=300)
 BATCH = len(make_batch(3, 0))

@@ -19,7 +19,7 @@ from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.errors import ErrorCode
 from client.protocol.kafka_frames import RequestHeader
-from tests.broker_server.test_metadata_coord import coord_port, start_broker  # noqa: F401 (fixture)
+from tests.broker_metadata.test_metadata_coord import coord_port, start_broker  # noqa: F401 (fixture)
 
 TO = requests.Addressing(controller_id=1, controller_epoch=3, broker_epoch=1234)
 

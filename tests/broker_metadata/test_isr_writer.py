@@ -8,7 +8,7 @@ from broker.metadata.cache import MetadataCache
 from broker.metadata.isr_writer import IsrWriter
 from broker.replication.messages import IsrChangeResult, ProposeIsr
 from coord.client import CoordClient
-from tests.broker_server.test_metadata_coord import coord_port  # noqa: F401  (fixture)
+from tests.broker_metadata.test_metadata_coord import coord_port  # noqa: F401  (fixture)
 from tests.support.waiting import wait_until_async
 
 PATH = Z.state_path("t", 0)

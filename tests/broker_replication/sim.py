@@ -19,7 +19,7 @@ After every event the invariants are checked:
 A crash may lose unflushed data only while every other replica is alive and in the ISR:
 that is "at most RF-1 failed replicas" (losing data from the last ISR member is Kafka's
 known "last replica standing" hole, section 4.5, not a bug of this core).
-Replay one seed: python -m tests.replication.sim SEED
+Replay one seed: python -m tests.broker_replication.sim SEED
 It must never read the real clock or draw randomness from anything but the seed.
 """
 
@@ -46,7 +46,7 @@ from broker.replication.messages import (
     SendFetch,
     Tick,
 )
-from tests.replication.memlog import MemoryLog
+from tests.broker_replication.memlog import MemoryLog
 from tests.sim.clock import Scheduler
 from tests.sim.network import Network
 from tests.sim.seeds import SimFailureError
@@ -121,7 +121,7 @@ class ReplicationSim:
         )
 
     def fail(self, what: str) -> None:
-        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.replication.sim {self.seed}")
+        raise SimFailureError(self.seed, self.sched.now, what, f"python -m tests.broker_replication.sim {self.seed}")
 
     # ---- the run --------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import pytest
 from broker.replication import ErrorCode, Replica
 from broker.replication.fencing import epoch_refusal
 from broker.replication.messages import BecomeFollower, BecomeLeader, EpochQuery, FetchRequest
-from tests.replication.memlog import MemoryLog
+from tests.broker_replication.memlog import MemoryLog
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from broker.replication.messages import (
     ReplyFetch,
     Tick,
 )
-from tests.replication.memlog import MemoryLog
-from tests.replication.wire import Wire
+from tests.broker_replication.memlog import MemoryLog
+from tests.broker_replication.wire import Wire
 
 A, B, C = 0, 1, 2
 

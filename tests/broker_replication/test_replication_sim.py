@@ -1,6 +1,6 @@
 """The replication core under the seeded simulator: invariants after every event, many seeds.
 
-See tests/replication/sim.py for the model and the invariants. A failing seed prints
+See tests/broker_replication/sim.py for the model and the invariants. A failing seed prints
 SEED=... and the command that replays it.
 """
 
@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.replication.sim import run_seed
+from tests.broker_replication.sim import run_seed
 from tests.sim.seeds import sweep
 
 DEFAULT_SEEDS = 250

@@ -17,9 +17,9 @@ from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import build_batch
 from client.security import client_security
 from coord.client import CoordClient
+from tests.broker_metadata.test_metadata_coord import coord_port  # noqa: F401 (fixture)
 from tests.broker_security.conftest import ACLS_ON
 from tests.broker_security.test_sasl import PLAIN_JAAS
-from tests.broker_server.test_metadata_coord import coord_port  # noqa: F401 (fixture)
 
 T, Op, P = ResourceType, Operation, Permission
 

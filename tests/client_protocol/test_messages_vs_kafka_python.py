@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client.protocol import messages as m
-from tests.protocol.test_messages import _struct
+from tests.client_protocol.test_messages import _struct
 
 kp = pytest.importorskip("kafka.protocol", reason="kafka-python is not installed")
 

@@ -25,7 +25,7 @@ from client.protocol.record_batch import (
     set_partition_leader_epoch,
     validate_batch,
 )
-from tests.protocol.strategies import records
+from tests.client_protocol.strategies import records
 
 
 @pytest.mark.slow

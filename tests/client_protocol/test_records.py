@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from client.protocol.batch_errors import InvalidRecordError
 from client.protocol.records import zigzag_varint
-from tests.protocol.strategies import CODECS, MALFORMED, records
+from tests.client_protocol.strategies import CODECS, MALFORMED, records
 
 codecs = pytest.mark.parametrize("codec", CODECS)
 

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client.protocol.batch_errors import InvalidRecordError
-from tests.protocol.strategies import MALFORMED, PURE, records
+from tests.client_protocol.strategies import MALFORMED, PURE, records
 
 _records_c = pytest.importorskip("client.protocol._records_c", reason="the compiled record codec is not built")
-from tests.protocol.strategies import COMPILED  # noqa: E402  (exists once the module imports)
+from tests.client_protocol.strategies import COMPILED  # noqa: E402  (exists once the module imports)
 
 
 class Consumed(NamedTuple):

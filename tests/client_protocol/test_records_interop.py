@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client.protocol.record_batch import Compression, build_batch, decode_batch, read_header
-from tests.protocol.strategies import records
+from tests.client_protocol.strategies import records
 
 kafka_codec = pytest.importorskip("kafka.codec")
 kafka_records = pytest.importorskip("kafka.record.default_records")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from broker.cli.cluster_state import load_state, pid_alive
-from tests.cluster_cli.test_cluster_round_trip import cli, cluster_dir  # noqa: F401  (fixture reused)
+from tests.broker_cli.test_cluster_round_trip import cli, cluster_dir  # noqa: F401  (fixture reused)
 
 pytestmark = pytest.mark.cluster
 

@@ -2,7 +2,7 @@
 log: the broker was alive, but right after Popen returns, /proc/<pid>/cmdline can still
 read empty (the kernel is finishing the exec), so pid_alive's command check said "not
 ours", up declared the broker dead and tore the cluster down. The test from
-tests/cluster_cli/test_cluster_state.py hit the same window now and then."""
+tests/broker_cli/test_cluster_state.py hit the same window now and then."""
 
 from __future__ import annotations
 

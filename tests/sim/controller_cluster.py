@@ -2,7 +2,7 @@
 
 Every broker runs the real `ControllerCore` (broker/metadata/controller_core.py) and, for
 each partition it hosts, the real replication core (`Replica`), driven as
-tests/replication/sim.py drives it. Around them, the parts a broker has in production are
+tests/broker_replication/sim.py drives it. Around them, the parts a broker has in production are
 modelled on the virtual clock (tests/sim/clock.py):
 
 - coord: sessions kept by heartbeats and expired after SESSION_TIMEOUT (their ephemeral
@@ -61,7 +61,7 @@ from broker.replication.messages import (
     SendFetch,
     Tick,
 )
-from tests.replication.memlog import MemoryLog
+from tests.broker_replication.memlog import MemoryLog
 from tests.sim.clock import Scheduler
 from tests.sim.network import Network
 from tests.sim.seeds import SimFailureError

@@ -12,7 +12,7 @@ from broker.log import LogConfig, PartitionLog
 from broker.log.checkpoint import read_checkpoint, write_checkpoint
 from broker.log.index import OffsetIndex
 from storage.diskio import FaultPlan, injected
-from tests.log.helpers import make_batch
+from tests.broker_log.helpers import make_batch
 
 
 def test_a_checkpoint_cut_short_by_the_kernel_is_finished(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from broker.metadata.cache import MetadataCache
 from broker.server.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
 from storage.diskio import FaultPlan, injected
-from tests.log.helpers import make_batch
+from tests.broker_log.helpers import make_batch
 from tests.support.waiting import wait_until_async
 
 

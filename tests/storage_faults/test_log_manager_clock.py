@@ -12,7 +12,7 @@ import pytest
 
 from broker.config import BrokerConfig
 from broker.server.log_manager import LogManager
-from tests.log.helpers import make_batch
+from tests.broker_log.helpers import make_batch
 
 
 async def test_flush_ms_is_kept_when_the_wall_clock_steps_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

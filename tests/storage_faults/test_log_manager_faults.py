@@ -11,7 +11,7 @@ import pytest
 from broker.config import BrokerConfig
 from broker.server.log_manager import LogManager
 from storage.diskio import FaultPlan, injected
-from tests.log.helpers import make_batch
+from tests.broker_log.helpers import make_batch
 from tests.support.waiting import wait_until_async
 
 

@@ -13,7 +13,7 @@ import pytest
 from broker.log import LogConfig, PartitionLog
 from broker.log.errors import LogStorageError
 from storage.diskio import FaultPlan, injected
-from tests.log.helpers import make_batch
+from tests.broker_log.helpers import make_batch
 
 
 def test_a_failed_fsync_is_never_forgotten(tmp_path: Path) -> None:
