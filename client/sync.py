@@ -100,9 +100,10 @@ class Producer(_Facade):
     open Handover (record_future), returning a future that is that handover and a
     position; the first send of a burst wakes the loop, which takes the whole handover in
     one callback (`_drain`) and appends its records to the accumulator, CHUNK per pass,
-    without an asyncio future per record, writing into the handover which batch's
-    BatchOutcome each joined. When the batch completes, the outcome is finished once for
-    all its records. At most `max_pending` records wait between send() and the
+    each run of records bound for one partition in one step, without an asyncio future
+    per record, writing into the handover which batch's BatchOutcome each joined. When the
+    batch completes, the outcome is finished once for all its records.
+    At most `max_pending` records wait between send() and the
     accumulator (queued, being handed over, or waiting for their topic's metadata; the
     accumulator bounds itself by `buffer_memory`); send() blocks beyond that, up to
     `max_block_ms`, then fails the record's Future with ClientTimeoutError.

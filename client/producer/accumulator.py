@@ -168,8 +168,8 @@ class RecordAccumulator:
         self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int, size: int, now: float
     ) -> tuple[ProducerBatch, bool]:
         """`append` without the per-record future: the batch the record joined (as its last
-        record) and whether it just became full. For a caller that hands over many records
-        at once and settles each batch's records together (`records_metadata`)."""
+        record) and whether it just became full; the caller makes the record's future (or
+        settles the batch's records together, `records_metadata`) from the batch."""
         batch = self._batch_for(tp, size, now)
         batch.records.append((key, value, headers, timestamp))
         batch.size += size

@@ -226,23 +226,16 @@ class AsyncProducer:
         return FutureRecordMetadata(batch.future, batch.tp, index, timestamp)
 
     def append_ready(
-        self,
-        record: PreparedRecord | Sequence,
-        partitions: list[int],
-        timestamp: int,
-        now: float,
-        available: list[int] | None = None,
+        self, record: PreparedRecord | Sequence, partitions: list[int], timestamp: int, now: float
     ) -> tuple[ProducerBatch, int] | None:
         """Partition a record whose topic's `partitions` are known and append it at once:
         (its batch, its index there); None, with nothing done, while `buffer_memory` bytes
         are unacknowledged (await `wait_for_room`). ValueError for a partition the topic
-        lacks. The sync Producer appends a burst of records in one loop callback this way
-        and settles each batch's records together, without a future per record; it passes
-        the topic's `available` partitions (those with a leader), looked up once per burst."""
+        lacks. (The sync Producer partitions its bursts itself and appends them by the run,
+        `append_run`.)"""
         topic, value, key, headers, partition, _timestamp, size = record
         if partition is None:
-            if available is None:
-                available = self.client.cluster.available_partitions_for(topic)
+            available = self.client.cluster.available_partitions_for(topic)
             partition = self.partitioner.partition(topic, key, partitions, available)
         else:
             check_partition(topic, partition, partitions)
