@@ -104,14 +104,17 @@ class Handover:
         self.indexes = [0] * len(self.sent)
         return records
 
-    def place(self, pos: int, outcome: BatchOutcome, index: int) -> None:
-        """Under LOCK: record `pos` is record `index` of `outcome`'s batch; its watched
-        futures are handed to the outcome."""
+    def place(self, pos: int, count: int, outcome: BatchOutcome, index: int) -> None:
+        """Under LOCK: records pos..pos+count-1 are records index..index+count-1 of
+        `outcome`'s batch; their watched futures are handed to the outcome."""
         assert self.placed is not None and self.indexes is not None, "placed before take()"
-        self.placed[pos] = outcome
-        self.indexes[pos] = index
-        if self.watchers and pos in self.watchers:
-            outcome.watchers.extend(self.watchers.pop(pos))
+        stop = pos + count
+        self.placed[pos:stop] = [outcome] * count
+        self.indexes[pos:stop] = range(index, index + count)
+        watchers = self.watchers
+        if watchers:
+            for at in [at for at in watchers if pos <= at < stop]:
+                outcome.watchers.extend(watchers.pop(at))
 
     def fail(self, pos: int, exc: BaseException) -> list[RecordFuture]:
         """Under LOCK: record `pos` failed on its own; wakes its waiters and returns its

@@ -22,7 +22,7 @@ from client.admin import AsyncAdmin
 from client.consumer.consumer import AsyncConsumer
 from client.errors import ClientTimeoutError, ProducerClosedError, RecordTooLargeError
 from client.producer.accumulator import ProducerBatch
-from client.producer.producer import AsyncProducer
+from client.producer.producer import AsyncProducer, check_partition
 from client.record_future import LOCK, WIDTH, BatchOutcome, Handover, RecordFuture
 from client.structs import (
     ClusterDescription,
@@ -100,9 +100,10 @@ class Producer(_Facade):
     open Handover (record_future), returning a future that is that handover and a
     position; the first send of a burst wakes the loop, which takes the whole handover in
     one callback (`_drain`) and appends its records to the accumulator, CHUNK per pass,
-    without an asyncio future per record, writing into the handover which batch's
-    BatchOutcome each joined. When the batch completes, the outcome is finished once for
-    all its records. At most `max_pending` records wait between send() and the
+    each run of records bound for one partition in one step, without an asyncio future
+    per record, writing into the handover which batch's BatchOutcome each joined. When the
+    batch completes, the outcome is finished once for all its records.
+    At most `max_pending` records wait between send() and the
     accumulator (queued, being handed over, or waiting for their topic's metadata; the
     accumulator bounds itself by `buffer_memory`); send() blocks beyond that, up to
     `max_block_ms`, then fails the record's Future with ClientTimeoutError.
@@ -220,22 +221,23 @@ class Producer(_Facade):
 
     def _hand_over(self, handover: Handover, records: list, start: int, stop: int) -> int:
         """Append records start..stop-1 (`records` holds their fields end to end, Handover) to
-        the accumulator; returns where it stopped (`stop`, or the first record that found no
-        room). A record whose topic has no metadata yet, or that queues behind one that has
-        none, goes to that topic's waiter, so it delays neither records of other topics nor
-        other such topics."""
+        the accumulator, each run of records bound for one partition in one step; returns
+        where it stopped (`stop`, or the first record that found no room). A record whose
+        topic has no metadata yet, or that queues behind one that has none, goes to that
+        topic's waiter, so it delays neither records of other topics nor other such topics."""
         cluster = self._async.client.cluster
         waiting = self._waiting
-        place = self._place
+        choose = self._async.partitioner.partition
         now_ms = int(time.time() * 1000)
         now = time.monotonic()
         known: dict[str, Any] = {}  # the chunk's topics' (partitions, available) (None: park); itself: not looked up
         parked = 0
+        end = start  # records i..end-1 are bound where record i is (a run, `_run`)
+        partition = 0
         with LOCK:
             i = start
             while i < stop:
-                record = records[i * WIDTH : (i + 1) * WIDTH]
-                topic = record[0]
+                topic = records[i * WIDTH]
                 where: Any = known.get(topic, known)
                 if where is known:
                     partitions = None if waiting and topic in waiting else cluster.partitions_for(topic)
@@ -243,41 +245,108 @@ class Producer(_Facade):
                         None if partitions is None else (partitions, cluster.available_partitions_for(topic))
                     )
                 if where is None:
-                    self._park(topic, handover, i, record)
+                    self._park(topic, handover, i, records[i * WIDTH : (i + 1) * WIDTH])
                     parked += 1
-                elif not place(handover, i, record, where[0], where[1], now_ms, now):
+                    i += 1
+                    continue
+                if i >= end:
+                    try:
+                        partition, end = self._run(records, i, stop, where[0], where[1])
+                    except Exception as exc:  # noqa: BLE001 - handed to the caller's Future, after LOCK
+                        self._failed.append((handover, i, exc))
+                        i += 1
+                        continue
+                elif records[i * WIDTH + 2] is None and records[i * WIDTH + 4] is None:
+                    partition = choose(topic, None, where[0], where[1])  # sticky: it moves when a batch fills
+                taken = self._place(handover, i, records, i, end, (topic, partition), now_ms, now)
+                if not taken:
                     break
-                i += 1
+                i += taken
         self._left(i - start - parked)
         return i
+
+    def _run(
+        self, records: list, i: int, stop: int, partitions: list[int], available: list[int] | None
+    ) -> tuple[int, int]:
+        """The partition of record i of `records` (WIDTH fields each), and where the run of
+        records after it that go the same way ends: of its topic and either all without key
+        and partition (the sticky partition's) or all to its partition (given, or by key).
+        ValueError for a partition the topic lacks."""
+        at = i * WIDTH
+        topic, key, partition = records[at], records[at + 2], records[at + 4]
+        choose = self._async.partitioner.partition
+        if partition is not None:
+            check_partition(topic, partition, partitions)
+        else:
+            partition = choose(topic, key, partitions, available)
+        keyless = key is None and records[at + 4] is None
+        if keyless:
+            count, last = stop - i, stop * WIDTH
+            if (
+                records[at + 2 : last : WIDTH].count(None) == count
+                and records[at + 4 : last : WIDTH].count(None) == count
+                and records[at:last:WIDTH].count(topic) == count
+            ):
+                return partition, stop  # the usual burst: all keyless, of one topic
+        end = i + 1
+        while end < stop:
+            at = end * WIDTH
+            other_key, other = records[at + 2], records[at + 4]
+            if records[at] != topic or keyless != (other_key is None and other is None):
+                break
+            if not keyless:
+                if other is None:
+                    try:
+                        other = choose(topic, other_key, partitions, available)
+                    except Exception:  # noqa: BLE001 - it fails as the first of its own run
+                        break
+                if other != partition:
+                    break
+            end += 1
+        return partition, end
 
     def _place(
         self,
         handover: Handover,
         pos: int,
-        record: Sequence,
-        partitions: list[int],
-        available: list[int] | None,
+        records: list,
+        start: int,
+        stop: int,
+        tp: tuple[str, int],
         now_ms: int,
         now: float,
-    ) -> bool:
-        """Under LOCK, append one record (its topic's partitions known); False if there was no room."""
-        timestamp = record[5] if record[5] is not None else now_ms
-        try:
-            placed = self._async.append_ready(record, partitions, timestamp, now, available)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's Future, after LOCK
-            self._failed.append((handover, pos, exc))
-            return True
+    ) -> int:
+        """Under LOCK, append records start..stop-1 of `records` (handover positions from
+        `pos`), all bound for `tp`, into its open batch: how many it took (0: no room)."""
+        placed = self._async.append_run(tp, records, start, stop, now_ms, now)
         if placed is None:
-            return False
-        batch, index = placed
+            return 0
+        batch, index, count = placed
         outcome = self._outcomes.get(batch)
         if outcome is None:
             outcome = self._outcomes[batch] = BatchOutcome(batch.tp)
             batch.future.add_done_callback(functools.partial(self._settle, batch, outcome))
-        outcome.stamps.append(timestamp)  # at `index`: only this facade appends to its producer's batches
-        handover.place(pos, outcome, index)
-        return True
+        stamps = records[start * WIDTH + 5 : (start + count) * WIDTH : WIDTH]
+        # at `index` on: only this facade appends to its producer's batches
+        if stamps.count(None) == count:
+            outcome.stamps.extend([now_ms] * count)
+        else:
+            outcome.stamps.extend([now_ms if stamp is None else stamp for stamp in stamps])
+        handover.place(pos, count, outcome, index)
+        return count
+
+    def _place_parked(self, handover: Handover, pos: int, record: Sequence, partitions: list[int]) -> bool:
+        """Under LOCK, append one record that waited for its topic's metadata; False if there was no room."""
+        fields = list(record)
+        try:
+            partition, _ = self._run(
+                fields, 0, 1, partitions, self._async.client.cluster.available_partitions_for(record[0])
+            )
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's Future, after LOCK
+            self._failed.append((handover, pos, exc))
+            return True
+        tp = (record[0], partition)
+        return self._place(handover, pos, fields, 0, 1, tp, int(time.time() * 1000), time.monotonic()) > 0
 
     def _left(self, count: int) -> None:
         """`count` records left the pending ones (in a batch, or failed); then tell the failed ones."""
@@ -325,7 +394,7 @@ class Producer(_Facade):
                     continue
                 while waiting:
                     with LOCK:
-                        placed = self._place(*waiting[0], partitions, None, int(time.time() * 1000), time.monotonic())
+                        placed = self._place_parked(*waiting[0], partitions)
                     if not placed:
                         self._left(0)
                         await self._async.wait_for_room()

@@ -168,8 +168,56 @@ class RecordAccumulator:
         self, tp: tuple[str, int], key: Any, value: Any, headers: Any, timestamp: int, size: int, now: float
     ) -> tuple[ProducerBatch, bool]:
         """`append` without the per-record future: the batch the record joined (as its last
-        record) and whether it just became full. For a caller that hands over many records
-        at once and settles each batch's records together (`records_metadata`)."""
+        record) and whether it just became full; the caller makes the record's future (or
+        settles the batch's records together, `records_metadata`) from the batch."""
+        batch = self._batch_for(tp, size, now)
+        batch.records.append((key, value, headers, timestamp))
+        batch.size += size
+        self.buffered_bytes += size
+        if self.buffered_bytes >= self.buffer_memory:
+            self._room.clear()
+        full = batch.size >= self.batch_size
+        if full:
+            self.wakeup.set()
+        return batch, full
+
+    def append_run(
+        self, tp: tuple[str, int], records: list, start: int, stop: int, width: int, now_ms: int, now: float
+    ) -> tuple[ProducerBatch, int, int, bool]:
+        """append_to_batch for records start..stop-1 of a flat list (`width` fields each, a
+        PreparedRecord's, end to end), all bound for `tp`, in one step: they go into its open
+        batch until one does not fit, the batch is full, or `buffer_memory` bytes are
+        buffered. Returns (the batch, the first one's index there, how many it took (at
+        least one), whether the batch just became full). A record without a timestamp gets
+        `now_ms`. The caller checks beforehand that `buffer_memory` is not reached."""
+        batch = self._batch_for(tp, records[start * width + 6], now)
+        first = len(batch.records)
+        add = batch.records.append
+        size, buffered = batch.size, self.buffered_bytes
+        limit, memory = self.batch_size, self.buffer_memory
+        i = start
+        while i < stop:
+            at = i * width
+            record_size = records[at + 6]
+            if size + record_size > limit and i > start:
+                break  # the next batch takes it
+            timestamp = records[at + 5]
+            add((records[at + 2], records[at + 1], records[at + 3], now_ms if timestamp is None else timestamp))
+            size += record_size
+            buffered += record_size
+            i += 1
+            if size >= limit or buffered >= memory:
+                break
+        batch.size, self.buffered_bytes = size, buffered
+        if buffered >= memory:
+            self._room.clear()
+        full = size >= limit
+        if full:
+            self.wakeup.set()
+        return batch, first, i - start, full
+
+    def _batch_for(self, tp: tuple[str, int], size: int, now: float) -> ProducerBatch:
+        """The batch of `tp` a record of `size` bytes joins: its open one, or a new one."""
         queue = self._queues.get(tp)  # type: ignore[call-overload]  # a plain (topic, partition) equals its TopicPartition
         if queue is None:
             tp = TopicPartition(*tp)
@@ -183,15 +231,7 @@ class RecordAccumulator:
             batch.future.add_done_callback(functools.partial(self._completed_future, batch))
             if len(queue) == 1:
                 self.wakeup.set()  # a linger timer starts: the sender must know when it ends
-        batch.records.append((key, value, headers, timestamp))
-        batch.size += size
-        self.buffered_bytes += size
-        if self.buffered_bytes >= self.buffer_memory:
-            self._room.clear()
-        full = batch.size >= self.batch_size
-        if full:
-            self.wakeup.set()
-        return batch, full
+        return batch
 
     async def wait_for_room(self) -> None:
         """Block while more than `buffer_memory` bytes wait to be acknowledged."""

@@ -38,6 +38,12 @@ _COMPRESSION: dict[str | None, Compression] = {
 _ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "all": ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL}
 
 
+def check_partition(topic: str, partition: int, partitions: Sequence[int]) -> None:
+    """ValueError for an explicit partition the topic lacks."""
+    if not 0 <= partition < len(partitions):
+        raise ValueError(f"partition {partition} is not in [0, {len(partitions) - 1}] for topic {topic!r}")
+
+
 def resolve_idempotence(
     enable_idempotence: bool | None, acks: int | str | None, max_in_flight: int, retries: int
 ) -> tuple[int, bool]:
@@ -220,26 +226,19 @@ class AsyncProducer:
         return FutureRecordMetadata(batch.future, batch.tp, index, timestamp)
 
     def append_ready(
-        self,
-        record: PreparedRecord | Sequence,
-        partitions: list[int],
-        timestamp: int,
-        now: float,
-        available: list[int] | None = None,
+        self, record: PreparedRecord | Sequence, partitions: list[int], timestamp: int, now: float
     ) -> tuple[ProducerBatch, int] | None:
         """Partition a record whose topic's `partitions` are known and append it at once:
         (its batch, its index there); None, with nothing done, while `buffer_memory` bytes
         are unacknowledged (await `wait_for_room`). ValueError for a partition the topic
-        lacks. The sync Producer appends a burst of records in one loop callback this way
-        and settles each batch's records together, without a future per record; it passes
-        the topic's `available` partitions (those with a leader), looked up once per burst."""
+        lacks. (The sync Producer partitions its bursts itself and appends them by the run,
+        `append_run`.)"""
         topic, value, key, headers, partition, _timestamp, size = record
         if partition is None:
-            if available is None:
-                available = self.client.cluster.available_partitions_for(topic)
+            available = self.client.cluster.available_partitions_for(topic)
             partition = self.partitioner.partition(topic, key, partitions, available)
-        elif not 0 <= partition < len(partitions):
-            raise ValueError(f"partition {partition} is not in [0, {len(partitions) - 1}] for topic {topic!r}")
+        else:
+            check_partition(topic, partition, partitions)
         acc = self._acc
         assert acc is not None  # started
         if acc.buffered_bytes >= acc.buffer_memory:
@@ -248,6 +247,25 @@ class AsyncProducer:
         if full and key is None:
             self.partitioner.on_batch_closed(topic, partition, self.client.cluster.available_partitions_for(topic))
         return batch, len(batch.records) - 1
+
+    def append_run(
+        self, tp: tuple[str, int], records: list, start: int, stop: int, now_ms: int, now: float
+    ) -> tuple[ProducerBatch, int, int] | None:
+        """append_ready for records start..stop-1 of a flat list (a PreparedRecord's fields
+        each, end to end) that the caller partitioned, all to `tp`: appended into its open
+        batch in one step until that batch is full or one does not fit (`now_ms` stamps
+        those without a timestamp). (the batch, the first one's index there, how many were
+        taken); None, with nothing done, while `buffer_memory` bytes are unacknowledged."""
+        acc = self._acc
+        assert acc is not None  # started
+        if acc.buffered_bytes >= acc.buffer_memory:
+            return None
+        width = len(PreparedRecord._fields)
+        batch, first, taken, full = acc.append_run(tp, records, start, stop, width, now_ms, now)
+        if full and records[(start + taken - 1) * width + 2] is None:  # the last one had no key
+            topic, partition = tp
+            self.partitioner.on_batch_closed(topic, partition, self.client.cluster.available_partitions_for(topic))
+        return batch, first, taken
 
     async def wait_for_room(self) -> None:
         """Return once fewer than `buffer_memory` bytes are unacknowledged."""

@@ -171,3 +171,22 @@ async def test_append_to_batch_gives_the_batch_and_metadata_comes_for_all_its_re
         301,
         302,
     ]
+
+
+async def test_append_run_fills_the_open_batch_in_one_step_until_one_does_not_fit() -> None:
+    """A run of records for one partition (fields end to end, a PreparedRecord's seven each)
+    goes into the open batch until the next one does not fit; the next call starts a new
+    batch; buffer_memory stops a run as soon as it is reached."""
+    records = []
+    for i in range(5):
+        records += ["t", b"v%d" % i, None, None, None, None if i != 2 else 77, 30]
+    a = acc(batch_size=100)
+    batch, first, taken, full = a.append_run(A, records, 0, 5, 7, 5, now=0.0)
+    assert (first, taken, full) == (0, 3, False)  # 90 bytes; a fourth record would make 120
+    assert [r[3] for r in batch.records] == [5, 5, 77]  # now_ms unless the record has a timestamp
+    second, first, taken, full = a.append_run(A, records, 3, 5, 7, 5, now=0.0)
+    assert second is not batch and (first, taken) == (0, 2) and second.records[0][1] == b"v3"
+    assert a.buffered_bytes == 150
+    small = acc(batch_size=100, buffer_memory=60)
+    _, _, taken, _ = small.append_run(A, records, 0, 5, 7, 5, now=0.0)
+    assert taken == 2 and small.buffered_bytes == 60

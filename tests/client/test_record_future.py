@@ -32,7 +32,7 @@ def _join(futures: list[RecordFuture], outcome: BatchOutcome, stamps: list[int] 
     with LOCK:
         for future in futures:
             outcome.stamps.append(stamps[len(outcome.stamps)] if stamps else 100)
-            future._handover.place(future._pos, outcome, len(outcome.stamps) - 1)
+            future._handover.place(future._pos, 1, outcome, len(outcome.stamps) - 1)
 
 
 def test_a_record_future_is_a_concurrent_future() -> None:

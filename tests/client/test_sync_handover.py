@@ -9,6 +9,7 @@ import time
 
 from client import Admin, NewTopic, Producer, RecordMetadata
 from client.errors import ClientTimeoutError
+from client.partitioner import partition_for_key
 from tests.support.node import bootstrap
 
 
@@ -71,3 +72,41 @@ def test_send_gives_up_on_room_after_max_block_ms_when_the_broker_is_gone(node) 
         assert len(futures) < 200
         producer.flush(timeout=60)
         assert all(f.done() for f in futures)  # the queued ones ended too (delivery timeout)
+
+
+def test_a_mixed_burst_goes_where_each_record_says_in_order(shared_node, new_topic) -> None:
+    """Runs of records for one partition are appended in one step: keyless, keyed, given a
+    partition or a bad one, across batches and two topics, each record still lands on its
+    own partition, in send order there, with its own timestamp, and a bad one fails alone."""
+    topic, other = new_topic(partitions=3), new_topic(partitions=1)
+    with Producer(bootstrap(shared_node), acks=1, batch_size=300, linger_ms=50) as producer:
+        sent = []
+        for i in range(600):
+            kind = i % 60
+            if kind < 20:
+                args: dict = {}
+            elif kind < 40:
+                args = {"key": b"k%d" % (i % 7)}
+            elif kind < 50:
+                args = {"partition": 2, "timestamp_ms": 1000 + i}
+            else:
+                args = {"key": b"k%d" % i, "partition": 1}
+            sent.append((topic, args, producer.send(topic, b"%d" % i, **args)))
+            if i % 97 == 0:
+                sent.append((other, {}, producer.send(other, b"o%d" % i)))
+        bad = producer.send(topic, b"bad", partition=3)
+        producer.flush(timeout=60)
+    assert isinstance(bad.exception(timeout=0), ValueError)
+    by_partition: dict[tuple[str, int], list[int]] = {}
+    for name, args, future in sent:
+        meta = future.result(timeout=0)
+        assert meta.topic == name
+        if "partition" in args:
+            assert meta.partition == args["partition"]
+        elif "key" in args:
+            assert meta.partition == partition_for_key(args["key"], 3)
+        if "timestamp_ms" in args:
+            assert meta.timestamp == args["timestamp_ms"]
+        by_partition.setdefault((name, meta.partition), []).append(meta.offset)
+    for offsets in by_partition.values():
+        assert offsets == list(range(len(offsets)))  # send order, none lost or doubled
