@@ -19,6 +19,7 @@ from coord.zab.messages import (
     AckEpoch,
     Commit,
     LeaderInfo,
+    Message,
     NewLeader,
     Notification,
     Ping,
@@ -103,9 +104,9 @@ def _follow_to(peer: Peer, step: str, at: float) -> None:
     """Take a lone follower (just chose server 3, at time 0) through the sync with an
     epoch-2 leader up to `step`, the last message heard arriving at `at`."""
     steps = ["discovery", "sync", "stream", "synced"]
-    msgs: list[object] = [LeaderInfo(2), SyncHeader(2, 1, "DIFF", 0, 0, 0), NewLeader(2, 1, 1, 0, 0)]
+    msgs: list[Message] = [LeaderInfo(2), SyncHeader(2, 1, "DIFF", 0, 0, 0), NewLeader(2, 1, 1, 0, 0)]
     for msg in msgs[: steps.index(step)]:
-        peer.receive(3, msg, at)  # type: ignore[arg-type]
+        peer.receive(3, msg, at)
     if step == "discovery":
         peer.tick(at)  # re-sends FOLLOWERINFO: not hearing anything
     peer.ready()
