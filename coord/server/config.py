@@ -83,7 +83,7 @@ class ServerConfig:
     # The ensemble: "1=host:quorumPort:electionPort,2=..." (ZooKeeper's server.N lines)
     # or a TOML table {"1" = "host:quorumPort:electionPort", ...}; empty = standalone.
     peers: str | dict[str, str] | list[str] = field(default_factory=list)
-    init_limit: int = 10  # ticks a member may take to join a leader
+    init_limit: int = 10  # ticks to join a leader (a joining follower: ticks of silence)
     sync_limit: int = 5  # ticks of silence before giving up on a peer
     # HTTP ports, each off (None) unless set; 0 = any free port. Hosts default to `host`.
     metrics_port: int | None = None  # metricsProvider.httpPort: GET /metrics

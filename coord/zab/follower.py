@@ -3,18 +3,17 @@
 Phases: DISCOVERY (FOLLOWERINFO sent, waiting for LEADERINFO) -> SYNC (ACKEPOCH sent,
 then the leader's stream taken item by item in order: header, snapshot chunks staged
 and installed once whole, diff batches logged, NEWLEADER; each item acked with SYNCACK,
-and every item received gives the sync another initLimit, so a big snapshot may take
-longer than initLimit as long as it keeps moving) -> SYNCED (history replaced by the
-leader's, acks flowing) ->
-BROADCAST (UPTODATE seen: serving clients). Only messages from the chosen leader in
-the accepted epoch are looked at, so a follower never acks a proposal from an epoch
-older than its acceptedEpoch. currentEpoch becomes the new epoch only once the
-synchronized history is durable (then NEWLEADER is acked), because elections rank
-servers by (currentEpoch, last zxid). Proposals are taken strictly in zxid order (a gap waits
-for the leader's retransmission); acks are cumulative and sent only for durable
-entries. Silence from the leader for syncLimit ticks (initLimit before serving) sends
-the follower back to LOOKING. This module must never ack what is not fsynced or apply
-what the leader has not committed.
+and a big snapshot may take longer than initLimit as long as it keeps moving) -> SYNCED
+(history replaced by the leader's, acks flowing) -> BROADCAST (UPTODATE seen: serving
+clients). Only messages from the chosen leader in the accepted epoch are looked at, so
+a follower never acks a proposal from an epoch older than its acceptedEpoch.
+currentEpoch becomes the new epoch only once the synchronized history is durable (then
+NEWLEADER is acked), because elections rank servers by (currentEpoch, last zxid).
+Proposals are taken strictly in zxid order (a gap waits for the leader's
+retransmission); acks are cumulative and sent only for durable entries. Silence from
+the leader (`on_tick`: initLimit ticks before serving, syncLimit once serving) sends the
+follower back to LOOKING. This module must never ack what is not fsynced or apply what
+the leader has not committed.
 """
 
 from __future__ import annotations
@@ -66,7 +65,6 @@ class Following(RoleState):
         self.epoch = -1
         self.sync_last = 0
         self.touches: list[int] = []
-        self.deadline = 0.0
         self.last_heard = 0.0
         self.stream: int | None = None  # the leader's sync stream being taken
         self.next_seq = 0
@@ -80,8 +78,6 @@ class Following(RoleState):
         return self._leader
 
     def start(self, now: float) -> None:
-        cfg = self.peer.config
-        self.deadline = now + cfg.init_limit * cfg.tick
         self.last_heard = now
         self._hello()
 
@@ -96,8 +92,18 @@ class Following(RoleState):
                 peer.send(self._leader, SyncAck(self.epoch, self.stream, self.next_seq))
 
     def on_tick(self, now: float) -> None:
+        """Give up on a leader silent for too long, counted from the last message heard
+        from it (any message: a stream item, a duplicate, a ping), as a ZooKeeper
+        learner's socket read timeout is. Before serving the limit is initLimit, as the
+        learner's is while it connects and syncs: the leader's stream resends a lost item
+        only after syncLimit ticks without progress, and waits on a quorum before
+        UPTODATE, so a syncing follower that gave up after syncLimit raced those waits
+        and, over a lossy network, could keep restarting its sync. Once serving it is
+        syncLimit. There is no total bound on a sync: a snapshot that keeps moving may
+        take longer than initLimit (the leader bounds its own wait for a quorum)."""
         cfg = self.peer.config
-        if (self.phase < Phase.BROADCAST and now > self.deadline) or now - self.last_heard > cfg.sync_limit * cfg.tick:
+        limit = cfg.sync_limit if self.phase == Phase.BROADCAST else cfg.init_limit
+        if now - self.last_heard > limit * cfg.tick:
             self.peer.become_looking(now)
         else:
             self._hello()
@@ -168,16 +174,14 @@ class Following(RoleState):
             return
         if seq != self.next_seq:
             return  # a duplicate, or beyond the window: the leader resends from next_seq
-        self._take(msg, now)
+        self._take(msg)
         while self.phase == Phase.SYNC and self.next_seq in self.early:
-            self._take(self.early.pop(self.next_seq), now)
+            self._take(self.early.pop(self.next_seq))
 
-    def _take(self, msg: SyncHeader | SnapChunk | SyncDiff | NewLeader, now: float) -> None:
+    def _take(self, msg: SyncHeader | SnapChunk | SyncDiff | NewLeader) -> None:
         """The stream's next item, in order."""
         peer = self.peer
         self.next_seq += 1
-        cfg = peer.config
-        self.deadline = max(self.deadline, now + cfg.init_limit * cfg.tick)
         if isinstance(msg, SyncHeader):
             self._on_header(msg)
         elif isinstance(msg, SnapChunk):

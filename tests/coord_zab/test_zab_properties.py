@@ -19,6 +19,7 @@ from coord.zab.messages import (
     AckEpoch,
     Commit,
     LeaderInfo,
+    Message,
     NewLeader,
     Notification,
     Ping,
@@ -97,6 +98,48 @@ def test_current_epoch_becomes_durable_only_after_the_synchronized_history() -> 
     assert act.PersistEpochs(2, 2) in after
     assert kinds.index(act.PersistEpochs) < kinds.index(act.Send)  # durable, then ack
     assert isinstance(after[kinds.index(act.Send)].msg, Ack)
+
+
+def _follow_to(peer: Peer, step: str, at: float) -> None:
+    """Take a lone follower (just chose server 3, at time 0) through the sync with an
+    epoch-2 leader up to `step`, the last message heard arriving at `at`."""
+    steps = ["discovery", "sync", "stream", "synced"]
+    msgs: list[Message] = [LeaderInfo(2), SyncHeader(2, 1, "DIFF", 0, 0, 0), NewLeader(2, 1, 1, 0, 0)]
+    for msg in msgs[: steps.index(step)]:
+        peer.receive(3, msg, at)
+    if step == "discovery":
+        peer.tick(at)  # re-sends FOLLOWERINFO: not hearing anything
+    peer.ready()
+
+
+@pytest.mark.parametrize("step", ["discovery", "sync", "stream", "synced"])
+def test_a_follower_not_yet_serving_waits_init_limit_of_silence_not_sync_limit(step: str) -> None:
+    # Reported with the simulator (a lost SyncAck; the leader's stream resends only after
+    # syncLimit ticks without progress, so a follower that gave up after syncLimit of
+    # silence raced it, and over a lossy network this looped). Before it serves, a
+    # follower waits initLimit from the last message it heard, as a ZooKeeper learner's
+    # socket read timeout is initLimit until the sync is done.
+    heard = 0.0 if step == "discovery" else 2.0
+    peer = _lone_follower(PersistentState(accepted_epoch=1, current_epoch=1))
+    _follow_to(peer, step, heard)
+    assert CONFIG.sync_limit < CONFIG.init_limit
+    for t in range(int(heard) + 1, int(heard + CONFIG.init_limit * CONFIG.tick) + 1):
+        peer.tick(float(t))  # silent for more than syncLimit, never more than initLimit
+        assert peer.state == Role.FOLLOWING, f"gave up at {t} after hearing at {heard}"
+    peer.tick(heard + CONFIG.init_limit * CONFIG.tick + 0.5)
+    assert peer.state == Role.LOOKING
+
+
+def test_a_serving_follower_gives_up_after_sync_limit_of_silence() -> None:
+    peer = _lone_follower(PersistentState(accepted_epoch=1, current_epoch=1))
+    _follow_to(peer, "synced", 0.0)
+    peer.persisted(peer.last_zxid, 0.0)
+    peer.receive(3, Ping(2, 0, True), 1.0)
+    assert peer.serving
+    peer.tick(1.0 + CONFIG.sync_limit * CONFIG.tick)
+    assert peer.state == Role.FOLLOWING
+    peer.tick(1.5 + CONFIG.sync_limit * CONFIG.tick)
+    assert peer.state == Role.LOOKING and not peer.serving
 
 
 def test_a_server_that_promised_a_later_epoch_makes_the_leader_elect_again() -> None:
