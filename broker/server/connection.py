@@ -114,7 +114,8 @@ class Connection:
 
     @property
     def queued(self) -> int:
-        """Requests read but not yet answered (the metrics' request queue size)."""
+        """Requests read and waiting behind the one being answered (the metrics' request queue
+        size; as Kafka's, a request whose answer is being worked on is not in the queue)."""
         return self._queue.qsize()
 
     async def run(self) -> None:

@@ -22,6 +22,8 @@ from tests.broker_server.wire import (
     produce_request,
     records_of,
 )
+from tests.support.node import requests_in_flight
+from tests.support.waiting import wait_until
 
 
 def batch(values: list[bytes], ts: int = 1_000) -> bytes:
@@ -183,7 +185,7 @@ def test_fetch_long_poll_wakes_when_data_arrives(shared_node, client):
     with WireClient(shared_node.broker_port) as poller:
         polling = poller.send(ApiKey.FETCH, fetch_request([("apis-poll", 0, 0)], max_wait_ms=20_000))
         queued = poller.send(ApiKey.METADATA, m.MetadataRequest(topics=[]))  # queued behind the long poll
-        time.sleep(0.3)
+        wait_until("the long poll to reach the broker", lambda: requests_in_flight(shared_node) >= 1, timeout=10)
         assert produce(client, "apis-poll", 0, batch([b"wake"])).error_code == 0
         first = poller.receive(polling)  # answered in order: receive() checks the correlation id
         poller.receive(queued)
@@ -259,7 +261,8 @@ def test_deleting_a_topic_ends_long_polls_on_it(shared_node, client):
     create_topic(client, "apis-doomed")
     with WireClient(shared_node.broker_port) as poller:
         polling = poller.send(ApiKey.FETCH, fetch_request([("apis-doomed", 0, 0)], max_wait_ms=20_000))
-        time.sleep(0.2)
+        poller.send(ApiKey.METADATA, m.MetadataRequest(topics=[]))  # counted once it waits behind the poll
+        wait_until("the long poll to reach the broker", lambda: requests_in_flight(shared_node) >= 1, timeout=10)
         started = time.monotonic()
         deleted = client.call(ApiKey.DELETE_TOPICS, m.DeleteTopicsRequest(topic_names=["apis-doomed"]))
         assert deleted.responses[0].error_code == 0

@@ -13,9 +13,12 @@ import time
 import pytest
 from kazoo.client import KazooClient
 
+from client.protocol import messages as m
 from client.protocol.api import ApiKey
 from client.protocol.record_batch import build_batch
 from tests.broker_server.wire import WireClient, create_topic, fetch, fetch_request, metadata, produce, records_of
+from tests.support.node import requests_in_flight
+from tests.support.waiting import wait_until
 
 
 def read_all(port: int, topic: str, partition: int = 0) -> list:
@@ -40,7 +43,8 @@ def test_restart_keeps_topics_and_records_and_sigterm_is_clean(node):
             assert produce(c, "keep", i % 2, build_batch([(None, b"v%d" % i, None, i)])).error_code == 0
     poller = WireClient(node.broker_port)  # a long poll in flight must not hold up the stop
     poller.send(ApiKey.FETCH, fetch_request([("keep", 0, 10)], max_wait_ms=60_000))
-    time.sleep(0.2)
+    poller.send(ApiKey.METADATA, m.MetadataRequest(topics=[]))  # counted once it waits behind the poll
+    wait_until("the long poll to reach the broker", lambda: requests_in_flight(node) >= 1, timeout=10)
     started = time.monotonic()
     assert node.stop() == 0 and time.monotonic() - started < 10
     poller.close()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ class Node:
     broker_port: int
     coord_port: int
     name: str = "node"
+    metrics_port: int = 0  # 0: pybroker start's default (9404 or any free port)
 
     def start(self, *extra: str) -> None:
         self.procs.start(
@@ -28,6 +31,7 @@ class Node:
             str(self.broker_port),
             "--coord-port",
             str(self.coord_port),
+            *(("--metrics-port", str(self.metrics_port)) if self.metrics_port else ()),
             *extra,
         )
         try:
@@ -47,8 +51,20 @@ class Node:
 
 def new_node(procs: ProcessGroup, tmp: Path) -> Node:
     """A node on fresh ports with its data under `tmp`, not started yet."""
-    broker_port, coord_port = free_ports(2)
-    return Node(procs, tmp / "data", broker_port, coord_port)
+    broker_port, coord_port, metrics_port = free_ports(3)
+    return Node(procs, tmp / "data", broker_port, coord_port, metrics_port=metrics_port)
+
+
+def requests_in_flight(node: Node) -> float:
+    """Requests the broker has read that wait behind another request's answer on their
+    connection (its request-queue gauge). A test sends a request behind a long poll and waits
+    for this to reach 1: then the poll has reached the broker, before the test acts."""
+    assert node.metrics_port, "the node was built without a known metrics port"
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=5) as answer:
+        page = answer.read().decode()
+    found = re.search(r"^kafka_network_requestchannel_requestqueuesize (\S+)$", page, re.M)
+    assert found, "no request-queue gauge on /metrics"
+    return float(found.group(1))
 
 
 def bootstrap(node: Node) -> str:
