@@ -138,7 +138,9 @@ async def test_a_broker_that_lost_the_producer_makes_it_start_again_under_a_new_
         first_id = producer._sender.idempotence.producer_id
         async with AsyncAdmin(bs) as admin:
             await admin.delete_topics(["again"])
-            await asyncio.sleep(0.5)
+            async with asyncio.timeout(30):  # until the brokers have dropped it
+                while "again" in await admin.list_topics():
+                    await asyncio.sleep(0.05)
             await create(bs, "again", 1)
         async with asyncio.timeout(60):
             metas = [await producer.send_and_wait("again", b"new-%d" % i) for i in range(10)]
