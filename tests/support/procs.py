@@ -85,7 +85,8 @@ class ProcessGroup:
             proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=timeout)
         if code != 0:
-            print(f"{name} exited {code} when asked to stop; the end of its log:\n{self.log_tail(name)}", file=sys.stderr)
+            tail = self.log_tail(name)
+            print(f"{name} exited {code} when asked to stop; the end of its log:\n{tail}", file=sys.stderr)
         return code
 
     def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:
