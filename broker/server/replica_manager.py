@@ -100,6 +100,7 @@ class ReplicaManager:
                 log.error("cannot read %s: %s", Path(directory) / HW_CHECKPOINT, exc)
         self.offline: dict[tuple[str, int], str] = {}  # replicas in an offline log directory -> why
         self._tasks: list[asyncio.Task] = []
+        self._checkpointing: asyncio.Future | None = None  # the periodic write's worker thread
         self.leadership_listener = leadership_listener  # groups: on_become_leader / on_resign
 
     def start(self) -> None:
@@ -114,6 +115,8 @@ class ReplicaManager:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self._checkpointing is not None:  # cancelling its task left the thread writing the same file
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
         for part in self.partitions.values():
             part.stop()
         if self.partitions:
@@ -287,7 +290,8 @@ class ReplicaManager:
             await asyncio.sleep(interval)
             now = {tp: p.high_watermark for tp, p in self.partitions.items()}
             if now != last:
-                await asyncio.to_thread(self._write_hw_checkpoint, now)
+                self._checkpointing = asyncio.ensure_future(asyncio.to_thread(self._write_hw_checkpoint, now))
+                await asyncio.shield(self._checkpointing)
                 last = now
 
     def _write_hw_checkpoint(self, hws: dict[tuple[str, int], int] | None = None) -> None:

@@ -1,6 +1,7 @@
 """Controller election across real broker processes against one coord server: one broker
 wins /controller, the others stand by, and SIGKILL of the controller hands the role to a
-survivor with a higher controller epoch once the dead broker's session expires."""
+survivor with a higher controller epoch once the dead broker's session expires; a
+controller whose coord link drops twice, the second time mid re-election, acts again."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
+from tests.broker_cluster import cluster
 from tests.broker_server.wire import WireClient, create_topic
 from tests.support.ports import free_ports
 from tests.support.procs import ProcessGroup, wait_for_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -93,3 +96,37 @@ def test_one_controller_then_a_survivor_takes_over_after_sigkill(procs: ProcessG
     finally:
         zk.stop()
         zk.close()
+
+
+def test_controller_acts_again_after_its_link_drops_during_its_reelection(procs: ProcessGroup, tmp_path: Path):
+    """The QA run's hang, made exact: the controller's coord link drops (its session lives
+    on, so it keeps /controller), comes back, and drops again while its re-election's
+    first request is in flight. After the second reconnect a controller must act again:
+    nobody else races, since /controller never changed, so the old broker must."""
+    c = cluster.start_cluster(procs, tmp_path, 3, proxied=True)
+    try:
+        holder, epoch = wait_until("a controller", c.controller, timeout=30)
+        proxy, log = c.coord_proxies[holder], f"broker{holder}"
+        session = c.zk.exists(f"/brokers/ids/{holder}").ephemeralOwner
+        wait_until("the controller acting", lambda: "is the controller (controller epoch" in procs.log_text(log))
+        proxy.cut()
+        wait_until("the controller to stop acting", lambda: "no longer acting as controller" in procs.log_text(log))
+        proxy.reset_on(b"/controller_epoch")  # the re-election's first request: create /controller_epoch
+        proxy.heal()
+        wait_until("the re-election's request to be dropped", lambda: proxy.resets_on_marker == 1, timeout=15)
+
+        def acting() -> tuple[int, int] | None:
+            now = c.controller()
+            live = now is not None and procs.procs[f"broker{now[0]}"].poll() is None
+            return now if live and now is not None and now[1] > epoch else None
+
+        now = wait_until("a live controller at a higher epoch", acting, timeout=20)
+        with WireClient(c.ports[now[0]]) as client:
+            wait_until("a topic create to succeed", lambda: create_topic(client, "t").error_code == 0, timeout=20)
+        # The session outlived both drops (so the old broker kept /controller all along):
+        assert c.zk.exists(f"/brokers/ids/{holder}").ephemeralOwner == session
+        assert "session expired" not in procs.log_text(log)
+        for i in (1, 2, 3):
+            assert "Traceback" not in procs.log_text(f"broker{i}"), procs.log_text(f"broker{i}")
+    finally:
+        c.close()

@@ -9,7 +9,9 @@ answers from the server, resetting the connection at each (the server did the wo
 client never hears of it; with `then_cut` the proxy also refuses connections from then
 on), `isolate(marker)` resets and refuses only the connections whose first request
 carries `marker` (e.g. a Kafka client id such as b"replica-fetcher-3": one peer's link
-through a proxy that other clients share), and `heal()` restores normal forwarding. The proxy runs its own
+through a proxy that other clients share), `reset_on(marker)` forwards the next request
+carrying `marker` and then resets its connection before any answer (a link lost while one
+exact request is in flight), and `heal()` restores normal forwarding. The proxy runs its own
 event loop in a thread so that both synchronous and asyncio tests can use it.
 """
 
@@ -38,6 +40,8 @@ class FaultProxy:
         self.replies_dropped = 0
         self._isolated: set[bytes] = set()
         self._first_chunk: dict[asyncio.StreamWriter, bytes] = {}  # client writer -> its first bytes
+        self._reset_marker: bytes | None = None
+        self.resets_on_marker = 0
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -85,6 +89,11 @@ class FaultProxy:
         """Reset the connections whose first request contains `marker`, and every such
         connection from now on, until `heal()`; other connections are untouched."""
         self._call(self._isolate(marker))
+
+    def reset_on(self, marker: bytes) -> None:
+        """Once: forward the next client chunk containing `marker` to the server, then
+        reset that connection, so the server may do the work but the client never hears."""
+        self._reset_marker = marker
 
     def heal(self) -> None:
         self._call(self._set_mode("forward"))
@@ -170,6 +179,13 @@ class FaultProxy:
                 first = self._first_chunk.setdefault(client_w, chunk)
                 if self._is_isolated(first):
                     client_w.transport.abort()
+                    writer.transport.abort()
+                    return
+                if self._reset_marker is not None and self._reset_marker in chunk:
+                    self._reset_marker = None
+                    self.resets_on_marker += 1
+                    client_w.transport.abort()  # the client sees the reset before any answer
+                    writer.write(chunk)  # into the kernel now; the server still reads it
                     writer.transport.abort()
                     return
             if replies and self.replies_to_drop > 0:

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+LOG_TAIL_LINES = 60  # enough for a traceback and the shutdown steps before it
+
 
 def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
@@ -74,12 +76,22 @@ class ProcessGroup:
         self.procs[name].send_signal(signal.SIGCONT)
 
     def stop(self, name: str, timeout: float = 15.0) -> int:
-        """SIGTERM and wait for a clean exit; returns the exit code."""
+        """SIGTERM and wait for a clean exit; returns the exit code. A non-zero exit also
+        writes the tail of the process's log to stderr (pytest shows it with the failed
+        `assert stop(...) == 0`), since the log directory rarely survives a CI run."""
         proc = self.procs[name]
         if proc.poll() is None:
             proc.send_signal(signal.SIGCONT)
             proc.send_signal(signal.SIGTERM)
-        return proc.wait(timeout=timeout)
+        code = proc.wait(timeout=timeout)
+        if code != 0:
+            tail = self.log_tail(name)
+            print(f"{name} exited {code} when asked to stop; the end of its log:\n{tail}", file=sys.stderr)
+        return code
+
+    def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:
+        """The last `lines` lines of `name`'s log (its exit reason, traceback or error)."""
+        return "\n".join(self.log_text(name).splitlines()[-lines:])
 
     def close(self) -> None:
         for proc in self.procs.values():

@@ -126,3 +126,18 @@ def test_drop_replies_lets_the_request_through_and_swallows_the_answer() -> None
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_reset_on_forwards_the_marked_request_then_resets_once(echo_port: int) -> None:
+    with FaultProxy(echo_port) as proxy:
+        s = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+        proxy.reset_on(b"MARK")
+        assert roundtrip(s, b"plain") == b"plain"  # other requests pass
+        s.sendall(b"with MARK inside")
+        with pytest.raises(OSError):  # reset, never the echo
+            if s.recv(64) == b"":
+                raise ConnectionResetError("closed")
+        s.close()
+        assert proxy.resets_on_marker == 1
+        with socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5) as s2:
+            assert roundtrip(s2, b"MARK again") == b"MARK again"  # once only
