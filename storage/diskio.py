@@ -4,7 +4,7 @@ coord's txn log, snapshots and epoch files and the broker's segments, indexes an
 checkpoints call these functions instead of `os.write` / `os.fsync`, so a test can make
 the machine misbehave exactly where it wants: fail the Nth write (EIO), cut a write short,
 fail an fsync, fill the disk (ENOSPC on every write until space is freed), or hold
-matching fsyncs until the test lets them go (a disk slow to flush a big file). A
+matching writes or fsyncs until the test lets them go (a disk slow to flush a big file). A
 `FaultPlan` only decides (it does no I/O and reads no clock; a held call just waits for
 the test), so the sans-I/O simulators consult the same plan for their simulated disks.
 
@@ -49,7 +49,7 @@ class FaultPlan:
     def __init__(self) -> None:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
-        self._held: list[tuple[str, float]] = []
+        self._held: list[tuple[str, str, float]] = []  # (op, match, limit)
         self._released = threading.Event()
         self.fired: list[str] = []
 
@@ -73,11 +73,17 @@ class FaultPlan:
     def hold_fsync(self, *, match: str, limit: float = 300.0) -> FaultPlan:
         """Every fsync of a matching file waits until `release()` (at most `limit`
         seconds, so a test that forgets cannot hang), then syncs: a slow disk."""
-        self._held.append((match, limit))
+        self._held.append(("fsync", match, limit))
+        return self
+
+    def hold_write(self, *, match: str, limit: float = 300.0) -> FaultPlan:
+        """Every write to a matching file waits until `release()` (at most `limit`
+        seconds), then writes: a stalled disk under a write that is never fsynced."""
+        self._held.append(("write", match, limit))
         return self
 
     def release(self) -> None:
-        """Let held fsyncs go, and hold no more."""
+        """Let held writes and fsyncs go, and hold no more."""
         self._held.clear()
         self._released.set()
 
@@ -105,8 +111,16 @@ class FaultPlan:
                 self.fired.append(f"{op} {path}: {E.errorcode.get(hit.error or 0, 'short')}")
         return hit
 
+    def _wait_if_held(self, op: str, path: str) -> None:
+        for held_op, match, limit in list(self._held):
+            if held_op == op and match in path:
+                self.fired.append(f"{op} {path}: held")
+                self._released.wait(limit)
+                return
+
     def before_write(self, path: str, size: int) -> tuple[int, OSError | None]:
         """How many of `size` units reach the file, and the error raised after them."""
+        self._wait_if_held("write", path)
         rule = self._fire("write", path)
         if rule is None:
             return size, None
@@ -117,11 +131,7 @@ class FaultPlan:
         return keep, OSError(rule.error, f"{os.strerror(rule.error)} (injected)", path)
 
     def before_fsync(self, path: str) -> OSError | None:
-        for match, limit in list(self._held):
-            if match in path:
-                self.fired.append(f"fsync {path}: held")
-                self._released.wait(limit)
-                break
+        self._wait_if_held("fsync", path)
         rule = self._fire("fsync", path)
         if rule is None:
             return None

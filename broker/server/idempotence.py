@@ -41,6 +41,7 @@ from broker.producers.state import Append, Duplicate, ProducerStateTable
 from broker.refusal import RequestRefusedError
 from client.protocol.errors import ErrorCode
 from client.protocol.record_batch import HEADER_SIZE, BatchHeader, CorruptBatchError, iter_batches, read_header
+from storage import diskio
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class PartitionProducers:
         self.covered = plog.log_start_offset
         self.anchor: Anchor | None = None  # the last batch recorded, to tell a rewritten log
         self.snapshotted = -1  # offset of the newest snapshot file we wrote or loaded
+        self.synced = -1  # offset of the newest snapshot fsynced (or loaded: it was on disk)
 
     @property
     def plog(self) -> PartitionLog:
@@ -133,7 +135,7 @@ class PartitionProducers:
                 path.unlink(missing_ok=True)  # above the log end, damaged, or from a log since rewritten
                 continue
             parts.table, parts.covered, parts.anchor = snap.table, max(snap.offset, plog.log_start_offset), snap.anchor
-            parts.snapshotted = offset
+            parts.snapshotted = parts.synced = offset
             break
         else:
             parts._start_at_recent_segments()
@@ -187,11 +189,14 @@ class PartitionProducers:
             if offset is not None:
                 offset = self.covered
 
-    def snapshot_file(self) -> tuple[Path, bytes] | None:
-        """The snapshot to write now, or None if nothing changed since the last one."""
-        if self.covered == self.snapshotted:
+    def snapshot_file(self, durable: bool) -> tuple[Path, bytes] | None:
+        """The snapshot to write now, or None if nothing changed since the last one (and,
+        for a `durable` one, the last one was fsynced: a periodic write is not)."""
+        if self.covered == self.snapshotted and (not durable or self.covered == self.synced):
             return None
         self.snapshotted = self.covered
+        if durable:
+            self.synced = self.covered
         return snapshot_path(self.plog.directory, self.covered), snapshot(self.table, self.covered, self.anchor)
 
 
@@ -219,6 +224,7 @@ class ProducerStates:
 
     def __init__(self) -> None:
         self._parts: weakref.WeakKeyDictionary[PartitionLog, PartitionProducers] = weakref.WeakKeyDictionary()
+        self._writing: asyncio.Future[None] | None = None  # the snapshot files' worker thread
 
     def admit(self, plog: PartitionLog, leader_epoch: int, records: bytes | bytearray | memoryview) -> Admission:
         """Check a partition's records before the append; raises SequenceRefusedError."""
@@ -257,14 +263,19 @@ class ProducerStates:
 
     async def snapshot(self, logs: Iterable[PartitionLog], *, durable: bool = False) -> None:
         """Write a snapshot for each of `logs` whose table changed since its last one
-        (after a flush; `durable` at a clean close fsyncs them)."""
+        (after a flush; `durable` at a clean close fsyncs them). One write at a time:
+        cancelling a flush pass does not stop its thread, and a close that wrote beside it
+        would share its `.tmp` files, or return with the last snapshot still unwritten."""
+        while self._writing is not None and not self._writing.done():
+            await asyncio.wait([self._writing])
         files = [
             (plog.directory, f)
             for plog in logs
-            if (parts := self._parts.get(plog)) is not None and (f := parts.snapshot_file()) is not None
+            if (parts := self._parts.get(plog)) is not None and (f := parts.snapshot_file(durable)) is not None
         ]
         if files:
-            await asyncio.to_thread(_write_snapshots, files, durable)
+            self._writing = asyncio.ensure_future(asyncio.to_thread(_write_snapshots, files, durable))
+            await asyncio.shield(self._writing)
 
 
 def _headers(records: bytes | bytearray | memoryview) -> Iterator[BatchHeader]:
@@ -282,11 +293,13 @@ def _write_snapshots(files: list[tuple[Path, tuple[Path, bytes]]], durable: bool
     for directory, (path, data) in files:
         tmp = path.with_name(path.name + ".tmp")
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                diskio.write_all(fd, data)
                 if durable:
-                    f.flush()
-                    os.fsync(f.fileno())
+                    diskio.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
             for old in snapshot_offsets(directory)[SNAPSHOTS_KEPT:]:
                 snapshot_path(directory, old).unlink(missing_ok=True)
