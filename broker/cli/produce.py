@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=10000,
         help="how long to wait for a missing topic's metadata before failing (default 10000)",
     )
+    p.add_argument(
+        "--delivery-timeout-ms",
+        type=int,
+        default=120000,
+        help="how long a record may wait for the broker to take it, retries included, before it fails (default 120000)",
+    )
     p.set_defaults(func=_produce)
 
 
@@ -102,6 +108,7 @@ def _produce(args: argparse.Namespace) -> int:
             linger_ms=args.linger_ms,
             batch_size=args.batch_size,
             max_block_ms=args.max_block_ms,
+            delivery_timeout_ms=args.delivery_timeout_ms,
             client_id="pybroker-console-producer",
         )
     except (ClientError, BrokerError) as exc:

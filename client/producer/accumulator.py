@@ -41,6 +41,7 @@ class ProducerBatch:
         "producer_epoch",
         "base_sequence",
         "order",
+        "last_answer",
     )
 
     def __init__(self, tp: TopicPartition, created: float, future: asyncio.Future) -> None:
@@ -58,6 +59,7 @@ class ProducerBatch:
         self.producer_epoch = -1
         self.base_sequence = -1
         self.order: tuple[int, ...] = ()  # rises with base_sequence, never wraps: the order retries keep
+        self.last_answer: BaseException | None = None  # the broker's last refusal, for the expiry message
 
     def done(self, base_offset: int, log_append_time: int) -> None:
         if not self.future.done():

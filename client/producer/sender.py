@@ -111,10 +111,7 @@ class Sender:
         self.acc.expire(
             now,
             self.delivery_timeout,
-            lambda b: ClientTimeoutError(
-                f"batch for {b.tp.topic}-{b.tp.partition} not delivered within {self.delivery_timeout:.0f}s "
-                f"(delivery_timeout_ms); is the partition's leader up?"
-            ),
+            self._expired,
         )
         self._maybe_init_producer_id()
         nodes, delay, unknown = self.acc.ready(now, cluster.leader_for)
@@ -145,6 +142,22 @@ class Sender:
             if batches:
                 self._send(node, conn, batches)
         return delay
+
+    def _expired(self, batch: ProducerBatch) -> ClientTimeoutError:
+        """Why a batch ran out of time: the broker's last refusal when it answered one (a
+        full disk, too few in-sync replicas), else a leader that never answered."""
+        answer = batch.last_answer
+        if answer is None:
+            why = "is the partition's leader up?"
+        else:
+            text = str(answer)
+            if isinstance(answer, BrokerError) and text == answer.code.name:  # no message: show the number too
+                text = f"{answer.code.name} ({int(answer.code)})"
+            why = f"the last answer from the broker was {text}"
+        return ClientTimeoutError(
+            f"batch for {batch.tp.topic}-{batch.tp.partition} not delivered within {self.delivery_timeout:.0f}s "
+            f"(delivery_timeout_ms); {why}"
+        )
 
     def _send(self, node: int, conn, batches: list[ProducerBatch]) -> None:
         topics: dict[str, list] = {}
@@ -220,6 +233,7 @@ class Sender:
             self.client.request_refresh()
         if verdict is Verdict.RETRY and batch.attempts < self.retries:
             log.debug("retrying %s-%s after %s", batch.tp.topic, batch.tp.partition, error)
+            batch.last_answer = error
             self.acc.reenqueue(batch, time.monotonic())
         else:
             self._fail(batch, error)

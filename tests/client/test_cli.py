@@ -56,6 +56,28 @@ def test_produce_to_a_missing_topic_fails_clearly(shared_node) -> None:
     assert b"UNKNOWN_TOPIC_OR_PARTITION" in out.stderr and b"cli-missing" in out.stderr
 
 
+def test_a_batch_that_runs_out_of_time_says_what_the_broker_last_answered(shared_node, new_topic) -> None:
+    """One replica and min.insync.replicas=2: with acks=all every attempt is refused with
+    NOT_ENOUGH_REPLICAS (retriable) until the delivery timeout; the user sees that refusal."""
+    topic = new_topic(configs={"min.insync.replicas": "2"})
+    out = cli(
+        "produce",
+        topic,
+        "--acks",
+        "all",
+        "--delivery-timeout-ms",
+        "2000",
+        "--bootstrap",
+        bootstrap(shared_node),
+        stdin=b"x\n",
+    )
+    assert out.returncode == 1
+    err = out.stderr.decode()
+    assert "not delivered within 2s" in err and "the last answer from the broker was NOT_ENOUGH_REPLICAS (19)" in err, (
+        err
+    )
+
+
 def test_produce_reads_lines_as_they_arrive_and_splits_blocks() -> None:
     """read_lines hands over each line as soon as its newline arrives (a person typing),
     joins a line split across reads, keeps empty lines and a last line without a newline."""
