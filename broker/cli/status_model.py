@@ -138,12 +138,24 @@ def _ids(ids: list[int]) -> str:
     return ",".join(map(str, ids)) or "-"
 
 
+def _controller_line(report: StatusReport) -> str:
+    """The controller and its epoch. Only coord holds the epoch: Kafka's protocol, which
+    the brokers answer, carries the controller's id and never its epoch, so without coord
+    the line says how to get it instead of showing a '?'."""
+    if report.controller_id < 0:
+        return "Controller: none"
+    line = f"Controller: broker {report.controller_id}"
+    if report.controller_epoch is not None:
+        return f"{line} (epoch {report.controller_epoch})"
+    if report.coord:  # coord was asked and did not say: the warnings below tell why
+        return f"{line} (epoch unknown: coord did not answer)"
+    return f"{line} (its epoch is kept in coord: add --coord HOST:PORT to show it)"
+
+
 def render_table(report: StatusReport) -> str:
-    epoch = "?" if report.controller_epoch is None else str(report.controller_epoch)
-    controller = "none" if report.controller_id < 0 else f"broker {report.controller_id}"
     lines = [
         f"Cluster {report.cluster_id or '?'}",
-        f"Controller: {controller} (epoch {epoch})",
+        _controller_line(report),
         "",
         f"Brokers ({len(report.brokers)})",
     ]

@@ -61,6 +61,10 @@ def test_up_status_kill_start_down(cluster_dir: Path):
     assert "Controller: broker " in status.stdout and "(epoch 1)" in status.stdout
     for b in state.brokers:
         assert f"{b.id}   {b.host}:{b.port}" in status.stdout
+    no_state = ("--data-dir", str(cluster_dir / "elsewhere"))  # no state file: the brokers alone, no coord
+    through_a_broker = cli("status", "--bootstrap", state.bootstrap, *no_state)
+    assert through_a_broker.returncode == 0, through_a_broker.stderr
+    assert "(its epoch is kept in coord: add --coord HOST:PORT to show it)" in through_a_broker.stdout
     report = json.loads(
         cli("status", "--json", "--bootstrap", state.bootstrap, "--coord", state.coord_connect, "--topic", "rt").stdout
     )

@@ -49,6 +49,20 @@ def test_table_shows_every_fact():
     assert "warning: topic gone: error 3 UNKNOWN_TOPIC_OR_PARTITION" in text
 
 
+def test_without_coord_the_controller_line_says_where_its_epoch_is():
+    """Status read through a broker only: the brokers cannot tell the controller epoch
+    (Metadata carries the controller's id only), so the line points at --coord instead of a '?'."""
+    text = render_table(build_report(METADATA, {}))
+    line = next(line for line in text.splitlines() if line.startswith("Controller:"))
+    assert line == "Controller: broker 2 (its epoch is kept in coord: add --coord HOST:PORT to show it)"
+    failed = build_report(
+        METADATA, {}, errors=["coord c:1 not readable: refused"], coord=[CoordRow("c:1", "unreachable")]
+    )
+    text = render_table(failed)
+    assert "Controller: broker 2 (epoch unknown: coord did not answer)" in text
+    assert "warning: coord c:1 not readable: refused" in text
+
+
 def test_json_has_the_same_facts():
     report = build_report(METADATA, {("t", 0): 42}, controller_epoch=None, registered=None)
     obj = json.loads(report.to_json())
