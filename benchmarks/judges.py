@@ -12,6 +12,9 @@ session timeouts down to 1 s, no initial rebalance delay), runs each suite given
 deleted before each Python suite, whose fixtures start with none; kcat's scripts with a
 pseudo-terminal for stdin, as at a shell), stops the cluster and prints one table row per
 suite: suite, version, command, passed / failed / skipped, and the names of the failures.
+librdkafka's `noautocreate` scenario (--librdkafka-scenario) needs a cluster of its own, with
+auto topic creation off, and its socket-emulator tests (--librdkafka-sockem) a runner without
+-E: each is a run of the script by itself.
 
 It must never be imported by pybroker code or tests, and never leaves a process running.
 """
@@ -36,7 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 # librdkafka tests in scope: 0000-0999, broker needed (not the mock-cluster "local" ones,
 # which run with -L excluded), no JVM tooling, no Kerberos, no transactions, no share groups.
-# Left out: sockem tests (-E: the runner's socket emulator), transactions (0098, 0103, 0129),
+# Left out: sockem tests (-E: the runner's socket emulator; --librdkafka-sockem runs them),
+# the noautocreate scenario's tests (--librdkafka-scenario noautocreate), transactions (0098, 0103, 0129),
 # share groups (0170-0190), SSL/SASL/OIDC-only ones (0097, 0126, 0142), 0038_performance
 # (a throughput run, minutes) and 0150 (telemetry on the mock cluster).
 LIBRDKAFKA_TESTS = (
@@ -46,6 +50,15 @@ LIBRDKAFKA_TESTS = (
     "0082 0083 0084 0085 0086 0089 0090 0091 0092 0093 0099 0101 0102 0107 0109 0110 0111 0112 0113 0114 "
     "0115 0118 0119 0122 0123 0125 0127 0130 0132 0135 0137 0140"
 ).split()
+
+# librdkafka's `noautocreate` scenario (tests/scenarios/noautocreate.json): a cluster with
+# auto topic creation off, the runner told so with -s; only the tests marked for it run there.
+NOAUTOCREATE_TESTS = "0045 0107 0111".split()
+NOAUTOCREATE_CONFIG = {"auto.create.topics.enable": "false"}
+
+# The tests that drive the runner's socket emulator (sockem: delays, drops, closes the
+# client's sockets); they run only when -E is not given.
+SOCKEM_TESTS = "0049 0068 0075 0076 0088 0094".split()
 
 
 # What the suites' own fixtures put in server.properties (kafka-python's servers/resources,
@@ -184,7 +197,14 @@ def run_logged(
 
 
 def run_librdkafka(
-    path: Path, cluster: Cluster, work: Path, timeout: float, tests: list[str], kafka_version: str
+    path: Path,
+    cluster: Cluster,
+    work: Path,
+    timeout: float,
+    tests: list[str],
+    kafka_version: str,
+    scenario: str = "default",
+    sockem: bool = False,
 ) -> Result:
     tests_dir = path / "tests"
     runner = tests_dir / "test-runner"
@@ -203,7 +223,7 @@ def run_librdkafka(
         "TEST_LEVEL": "2",
         "LD_LIBRARY_PATH": f"{path / 'src'}:{path / 'src-cpp'}",
     }
-    cmd = [str(runner), "-L", "-K", "-E", "-Q", "-p1"]
+    cmd = [str(runner), "-L", "-K", *([] if sockem else ["-E"]), "-Q", "-p1", "-s", scenario]
     _, out = run_logged(cmd, tests_dir, env, work / "librdkafka.log", timeout)
     result = Result(
         "librdkafka tests/",
@@ -377,8 +397,17 @@ def main() -> None:
     parser.add_argument("--librdkafka", type=Path, help="librdkafka checkout, libs and tests built")
     parser.add_argument(
         "--librdkafka-tests",
-        default=",".join(LIBRDKAFKA_TESTS),
-        help="comma-separated test numbers (default: the ones in scope)",
+        help="comma-separated test numbers (default: the ones in scope for the scenario, "
+        "or the sockem ones with --librdkafka-sockem)",
+    )
+    parser.add_argument(
+        "--librdkafka-scenario",
+        choices=("default", "noautocreate"),
+        default="default",
+        help="librdkafka test scenario: noautocreate turns auto topic creation off in every broker",
+    )
+    parser.add_argument(
+        "--librdkafka-sockem", action="store_true", help="run the socket-emulator tests (drop the runner's -E)"
     )
     parser.add_argument("--kafka-python", type=Path, help="kafka-python checkout")
     parser.add_argument("--confluent-kafka-python", type=Path, help="confluent-kafka-python checkout")
@@ -397,13 +426,25 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="judges-"))
     work.mkdir(parents=True, exist_ok=True)
     results: list[Result] = []
-    cluster = Cluster(work, 3, BROKER_CONFIG)
+    noauto = args.librdkafka_scenario == "noautocreate"
+    if args.librdkafka_tests:
+        tests = args.librdkafka_tests.split(",")
+    else:
+        tests = NOAUTOCREATE_TESTS if noauto else SOCKEM_TESTS if args.librdkafka_sockem else LIBRDKAFKA_TESTS
+    cluster = Cluster(work, 3, {**BROKER_CONFIG, **(NOAUTOCREATE_CONFIG if noauto else {})})
     try:
         print(f"cluster {cluster.bootstrap}; logs in {work}", flush=True)
         if args.librdkafka:
             results.append(
                 run_librdkafka(
-                    args.librdkafka, cluster, work, args.timeout, args.librdkafka_tests.split(","), args.kafka_version
+                    args.librdkafka,
+                    cluster,
+                    work,
+                    args.timeout,
+                    tests,
+                    args.kafka_version,
+                    args.librdkafka_scenario,
+                    args.librdkafka_sockem,
                 )
             )
             print(table(results[-1:]), flush=True)

@@ -20,6 +20,9 @@ class TopicMetadata:
     assignment: dict[int, list[int]]  # partition -> replicas (AR order)
     configs: dict[str, str] = field(default_factory=dict)
     states: dict[int, PartitionState] = field(default_factory=dict)
+    # 16 bytes, from the assignment znode; all zeros until the topic is read from coord
+    # (a topic first heard of through UpdateMetadata), which clients take as "no id".
+    topic_id: bytes = bytes(16)
 
 
 class MetadataCache:

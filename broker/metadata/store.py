@@ -149,7 +149,9 @@ class MetadataStore:
             if self.listener is not None:
                 self.listener.topic_read(name, None)
             return None
-        topic = TopicMetadata(name, Z.decode_assignment(name, data))
+        topic = TopicMetadata(
+            name, Z.decode_assignment(name, data), topic_id=Z.topic_id_bytes(Z.decode_topic_id(name, data))
+        )
         try:
             cdata, _ = await self.coord.get(Z.topic_config_path(name))
             topic.configs = Z.decode_topic_config(cdata)

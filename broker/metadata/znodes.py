@@ -188,6 +188,12 @@ def decode_topic_id(topic: str, data: bytes) -> str:
     return str(_load(data, f"assignment of topic {topic}")["topic_id"])
 
 
+def topic_id_bytes(topic_id: str) -> bytes:
+    """The 16 bytes of a topic id kept as URL-safe base64 (what Metadata v10+ carries, by
+    which clients tell a topic re-created under the same name from the one deleted)."""
+    return base64.urlsafe_b64decode(topic_id + "=" * (-len(topic_id) % 4))
+
+
 @dataclass(frozen=True)
 class PartitionState:
     """One partition's leadership, as the state znode holds it (plus its zkVersion and the

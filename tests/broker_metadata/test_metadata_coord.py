@@ -132,12 +132,14 @@ async def test_cache_follows_topics_created_by_someone_else(coord_port):
     admin = CoordClient(f"127.0.0.1:{coord_port}")
     await admin.start()
     try:
-        await admin.create("/brokers/topics/external", Z.encode_assignment({0: [1]}, "x"))
+        topic_id = Z.new_cluster_id()  # a topic id has the cluster id's form
+        await admin.create("/brokers/topics/external", Z.encode_assignment({0: [1]}, topic_id))
         for _ in range(100):
             if controller.cache.topic("external") is not None:
                 break
             await asyncio.sleep(0.05)
         assert controller.cache.topic("external").assignment == {0: [1]}
+        assert controller.cache.topic("external").topic_id == Z.topic_id_bytes(topic_id) != bytes(16)
     finally:
         await admin.stop()
         await client.stop()

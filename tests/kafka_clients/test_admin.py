@@ -94,6 +94,33 @@ def test_confluent_admin_creates_alters_and_deletes_topics(kafka_node: Broker) -
 
 
 @needs("confluent")
+def test_confluent_sees_a_new_topic_id_when_a_topic_is_created_again(kafka_node: Broker) -> None:
+    # librdkafka tells a re-created topic from the deleted one by its id (Metadata v10+);
+    # with none, its producer kept the old partitions' messages queued (librdkafka's 0107).
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": kafka_node.bootstrap})
+    name = unique_topic("recreate-c")
+    zero = "AAAAAAAAAAAAAAAAAAAAAA"  # librdkafka's base64 of 16 zero bytes: no id
+
+    def topic_id() -> str:
+        return str(admin.describe_topics(TopicCollection([name]))[name].result(TIMEOUT).topic_id)
+
+    def partitions_are(count: int) -> Callable[[], bool]:
+        return lambda: len(admin.list_topics(name, timeout=10).topics[name].partitions) == count
+
+    ids = []
+    for partitions in (4, 2):
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(TIMEOUT)
+        wait_until(f"{partitions} partitions", partitions_are(partitions))
+        ids.append(topic_id())
+        admin.delete_topics([name])[name].result(TIMEOUT)
+        wait_until(f"{name} to disappear", lambda: name not in admin.list_topics(timeout=10).topics)
+    assert zero not in ids and ids[0] != ids[1], ids
+
+
+@needs("confluent")
 def test_confluent_admin_lists_and_describes_groups_and_their_offsets(
     kafka_node: Broker, new_topic: Callable[..., str]
 ) -> None:

@@ -51,7 +51,11 @@ def _topic_entry(topic: TopicMetadata, live: set[int]) -> Any:
             )
         )
     return R.MetadataResponseTopic(
-        error_code=0, name=topic.name, is_internal=topic.name in INTERNAL_TOPICS, partitions=partitions
+        error_code=0,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        is_internal=topic.name in INTERNAL_TOPICS,
+        partitions=partitions,
     )
 
 
