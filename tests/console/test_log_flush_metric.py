@@ -9,7 +9,8 @@ from pathlib import Path
 
 from client import AsyncProducer
 from tests.console.cluster import cli, scrape
-from tests.support.ports import free_ports
+from tests.support.node import bootstrap as bootstrap_of
+from tests.support.node import new_node
 from tests.support.procs import ProcessGroup, wait_for_port
 
 FLUSH = "kafka_log_logflushstats_logflushrateandtimems"
@@ -31,22 +32,10 @@ def _flushes(metrics_url: str) -> tuple[float, float]:
 
 
 def test_flush_count_follows_produce_requests(procs: ProcessGroup, tmp_path: Path):
-    broker_port, coord_port, metrics_port = free_ports(3)
-    procs.start(
-        "node",
-        "start",
-        "--data-dir",
-        str(tmp_path / "d"),
-        "--broker-port",
-        str(broker_port),
-        "--coord-port",
-        str(coord_port),
-        "--metrics-port",
-        str(metrics_port),
-    )
-    wait_for_port(broker_port, timeout=30)
-    wait_for_port(metrics_port, timeout=30)
-    bootstrap, metrics = f"127.0.0.1:{broker_port}", f"http://127.0.0.1:{metrics_port}/metrics"
+    node = new_node(procs, tmp_path)
+    node.start()
+    wait_for_port(node.metrics_port, timeout=30)
+    bootstrap, metrics = bootstrap_of(node), f"http://127.0.0.1:{node.metrics_port}/metrics"
     created = cli(
         "topics",
         "create",
